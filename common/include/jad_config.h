@@ -1,0 +1,143 @@
+//  jad_config - the YAML files: agent.yaml, controller.yaml, jadctl client
+//  files and a release's jadugar.yaml (libfyaml)
+//  SPDX-License-Identifier: MPL-2.0
+//
+//  Every loader collects every problem it finds (not just the first) as
+//  "FILE:LINE: what is wrong" lines into a jad_problems_t, and returns NULL
+//  if there was at least one. Unknown keys are problems too (a typo must
+//  not be silently ignored). Durations are "500ms", "30s", "10m", "1h",
+//  "2d"; names follow jad_name_valid.
+
+#ifndef JAD_CONFIG_H_INCLUDED
+#define JAD_CONFIG_H_INCLUDED
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+//  A list of problem lines.
+typedef struct _jad_problems_t jad_problems_t;
+jad_problems_t *jad_problems_new (void);
+void jad_problems_destroy (jad_problems_t **self_p);
+//  Append a printf-formatted line.
+void jad_problems_add (jad_problems_t *self, const char *format, ...)
+    __attribute__ ((format (printf, 2, 3)));
+size_t jad_problems_count (const jad_problems_t *self);
+//  Line i (0-based), borrowed; NULL past the end.
+const char *jad_problems_get (const jad_problems_t *self, size_t index);
+
+//  agent.yaml
+typedef struct {
+    char *name;                     //  agent name (default: hostname)
+    char *environment;              //  required
+    char *controller;               //  required, HOST:BASEPORT
+    char *controller_key;           //  required, CURVE public key (z85)
+    char *signing_key;              //  required, Ed25519 public key (hex)
+    char *token;                    //  enrollment token, may be NULL
+    char *root;                     //  release root (default /srv/jadugar)
+    char *key_file;                 //  agent CURVE key file (default keys/agent.key)
+    uint32_t keep_releases;         //  default 5
+    uint32_t heartbeat_ms;          //  default 5000
+    uint32_t hook_timeout_ms;       //  default 30000
+    char *hook_user;                //  may be NULL: run hooks as this user
+} jad_agent_config_t;
+
+jad_agent_config_t *jad_agent_config_load (const char *path, jad_problems_t *problems);
+void jad_agent_config_destroy (jad_agent_config_t **self_p);
+
+//  controller.yaml
+typedef struct {
+    char *name;                     //  dev, staging, prod, ...
+    char *track;                    //  branch pattern (fnmatch), may be NULL
+    bool auto_deploy;
+    char *requires;                 //  environment name, may be NULL
+    char *strategy;                 //  all | rolling | canary (default all)
+    char *batch;                    //  "N" or "N%", may be NULL
+    uint32_t canary;                //  canary host count
+    uint32_t bake_ms;
+    char **windows;                 //  "Tue 09:00-17:00"
+    size_t window_count;
+    char **emergency_approvals;     //  role names
+    size_t emergency_approval_count;
+    uint32_t concurrency;           //  max hosts switching at once, 0 = all
+} jad_env_config_t;
+
+typedef struct {
+    char *env;
+    char *metric;
+    bool above;                     //  true: above threshold, false: below
+    double threshold;
+    uint32_t for_ms;
+    char *action;                   //  "rollback" or NULL (notify only)
+} jad_alert_config_t;
+
+typedef struct {
+    char *listen;                   //  bind address, default 127.0.0.1
+    uint16_t port;                  //  base port, default 7400
+    uint32_t heartbeat_ms;          //  expected agent heartbeat, default 5000
+    uint32_t resend_ms;             //  unacknowledged plan resend, default 2000
+    uint32_t plan_ttl_ms;           //  envelope expiry, default 10 min
+    uint32_t step_deadline_ms;      //  per host step deadline, default 10 min
+    uint32_t progress_deadline_ms;  //  plan progress deadline, default 30 min
+    jad_env_config_t *environments;
+    size_t environment_count;
+    jad_alert_config_t *alerts;
+    size_t alert_count;
+} jad_controller_config_t;
+
+jad_controller_config_t *jad_controller_config_load (const char *path, jad_problems_t *problems);
+void jad_controller_config_destroy (jad_controller_config_t **self_p);
+//  Environment by name, borrowed; NULL if unknown.
+const jad_env_config_t *jad_controller_config_env (const jad_controller_config_t *self,
+                                                   const char *name);
+
+//  jadctl client file
+typedef struct {
+    char *controller;               //  HOST:PORT of the API
+    char *controller_key;           //  CURVE public key (z85)
+    char *key;                      //  operator key file, made absolute
+} jad_client_config_t;
+
+jad_client_config_t *jad_client_config_load (const char *path, jad_problems_t *problems);
+void jad_client_config_destroy (jad_client_config_t **self_p);
+
+//  jadugar.yaml (release manifest); `origin` names it in problems
+//  (e.g. "web-1.2.tar.gz:jadugar.yaml").
+typedef struct {
+    char *run;                      //  hook path, or NULL
+    char *http;                     //  URL, or NULL
+    uint32_t expect;                //  HTTP status, default 200
+    uint32_t timeout_ms;            //  default 30000
+} jad_smoke_t;
+
+typedef struct {
+    char *prometheus;               //  URL or NULL
+    char *command;                  //  hook path or NULL
+} jad_metric_source_t;
+
+typedef struct {
+    char *pre_activate;
+    char *migrate_up;
+    char *migrate_down;
+    char *activate;
+    jad_smoke_t *smoke;
+    size_t smoke_count;
+    uint32_t metrics_interval_ms;   //  default 10000
+    jad_metric_source_t *sources;
+    size_t source_count;
+} jad_manifest_t;
+
+jad_manifest_t *jad_manifest_parse (const char *text, size_t size, const char *origin,
+                                    jad_problems_t *problems);
+jad_manifest_t *jad_manifest_load (const char *path, jad_problems_t *problems);
+void jad_manifest_destroy (jad_manifest_t **self_p);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,70 @@
+//  jad_util - small shared helpers: names, durations, time, files, hex
+//  SPDX-License-Identifier: MPL-2.0
+
+#ifndef JAD_UTIL_H_INCLUDED
+#define JAD_UTIL_H_INCLUDED
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define JAD_NAME_MAX 64
+
+//  True if `name` is 1..64 characters of [A-Za-z0-9._-], does not start
+//  with '.' or '-' (so never "." or ".." and never an option).
+bool jad_name_valid (const char *name);
+
+//  Parse a duration ("500ms", "30s", "10m", "1h", "2d"; a bare number is
+//  seconds) into milliseconds. Returns 0 or -1 if malformed or > 2^31 ms.
+int jad_duration_parse (const char *text, uint32_t *ms);
+
+//  Format milliseconds as a short duration ("1.2s", "3m04s"). Writes buf.
+const char *jad_duration_format (uint64_t ms, char *buf, size_t len);
+
+//  Wall clock and monotonic time in milliseconds.
+int64_t jad_now_ms (void);
+int64_t jad_mono_ms (void);
+
+//  Hex of len bytes into out (2*len+1 bytes). Returns out.
+char *jad_hex (const uint8_t *data, size_t len, char *out);
+//  Parse exactly 2*len hex characters. Returns 0 or -1.
+int jad_unhex (const char *text, uint8_t *out, size_t len);
+
+//  mkdir -p with mode. Returns 0 or -1 (errno set).
+int jad_mkdirs (const char *path, int mode);
+
+//  Read a whole file (at most max bytes) into a NUL-terminated buffer the
+//  caller frees. Returns NULL on error (errno set; EFBIG if too large).
+char *jad_file_read (const char *path, size_t max, size_t *size_p);
+
+//  Write a file atomically: temp file in the same dir, fsync, rename.
+//  Returns 0 or -1 (errno set).
+int jad_file_write_atomic (const char *path, const void *data, size_t size, int mode);
+
+//  SHA-256 of a file, streaming; writes 32 bytes, and the length to *size_p
+//  if not NULL. Returns 0 or -1.
+int jad_sha256_file (const char *path, uint8_t out[32], uint64_t *size_p);
+
+//  Random identifier of `bytes` random bytes as hex into out (2*bytes+1).
+char *jad_random_id (size_t bytes, char *out);
+
+//  printf into a new string; caller frees. NULL if out of memory.
+char *jad_strdup_printf (const char *format, ...) __attribute__ ((format (printf, 1, 2)));
+
+//  Copy text into a bounded string, replacing invalid UTF-8 and control
+//  characters (except \n and \t) with '?'. Truncates to max bytes on a
+//  character boundary. Caller frees.
+char *jad_text_sanitize (const char *text, size_t len, size_t max);
+
+//  True if text (len bytes) is valid UTF-8 without NUL.
+bool jad_utf8_valid (const char *text, size_t len);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

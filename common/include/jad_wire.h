@@ -1,0 +1,235 @@
+//  jad_wire - the wire codec: our structs <-> protobuf-c bytes
+//  SPDX-License-Identifier: MPL-2.0
+//
+//  protobuf-c types never leave jad_wire.c. Every decoder checks the size
+//  cap first, then the protocol version, the message type and the required
+//  fields, and validates every string (UTF-8, no NUL, length, and for names
+//  the jad_name_valid charset). A decoder returns NULL / -1 and fills
+//  `err` (if not NULL) with a one-line reason on any problem; it never
+//  asserts on input.
+//
+//  Message structs are plain data: the caller owns what a decoder returns
+//  and frees it with the matching _destroy, which accepts NULL and nulls
+//  the pointer. Encoders return a zchunk_t* the caller owns (NULL on error).
+
+#ifndef JAD_WIRE_H_INCLUDED
+#define JAD_WIRE_H_INCLUDED
+
+#include <czmq.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define JAD_PROTOCOL 1
+#define JAD_MAX_PLAN_BYTES (64 * 1024)     //  envelope or plan payload
+#define JAD_MAX_AGENT_MSG (1024 * 1024)    //  anything an agent sends
+#define JAD_MAX_CTL_MSG (2 * 1024 * 1024)  //  anything the controller sends an agent
+#define JAD_MAX_API_MSG (4 * 1024 * 1024)  //  operator API request or response
+#define JAD_MAX_TARGETS 100000
+#define JAD_MAX_APPS 256
+#define JAD_MAX_OUTPUT 16384               //  hook output carried in a report
+#define JAD_MAX_DETAIL 1024
+#define JAD_CHUNK_SIZE (256 * 1024)        //  artifact transfer chunk
+#define JAD_ERR_LEN 256                    //  size of decoder error buffers
+
+typedef enum {
+    JAD_PAYLOAD_NONE = 0,
+    JAD_PAYLOAD_PLAN = 1,
+} jad_payload_type_t;
+
+typedef enum {
+    JAD_PLAN_NONE = 0,
+    JAD_PLAN_DEPLOY = 1,
+    JAD_PLAN_ROLLBACK = 2,
+} jad_plan_kind_t;
+
+typedef enum {
+    JAD_REPORT_NONE = 0,
+    JAD_REPORT_STARTED = 1,
+    JAD_REPORT_OK = 2,
+    JAD_REPORT_FAILED = 3,
+    JAD_REPORT_ROLLED_BACK = 4,
+    JAD_REPORT_HEALTHY = 5,
+    JAD_REPORT_INTERRUPTED = 6,
+    JAD_REPORT_REFUSED = 7,
+} jad_report_status_t;
+
+//  Signed container (see jad_envelope.h for signing and verifying).
+typedef struct {
+    uint32_t type;                  //  jad_payload_type_t
+    uint8_t *payload;               //  owned
+    size_t payload_size;
+    uint8_t key_id[8];
+    uint8_t signature[64];
+} jad_envelope_t;
+
+typedef struct {
+    char *plan_id;                  //  required, jad_name_valid
+    char *environment;              //  required, jad_name_valid
+    char **targets;                 //  required, >= 1, each jad_name_valid
+    size_t target_count;
+    uint64_t sequence;              //  required, > 0
+    int64_t issued_at;              //  unix ms, required
+    int64_t expires_at;             //  unix ms, required, > issued_at
+    char *app;                      //  required, jad_name_valid
+    char *version;                  //  required, jad_name_valid
+    uint8_t artifact_sha256[32];
+    uint64_t artifact_length;       //  required, > 0
+    char *artifact_url;             //  may be NULL
+    uint32_t kind;                  //  jad_plan_kind_t, required
+    char *undoes;                   //  may be NULL
+    char *strategy;                 //  may be NULL
+    uint32_t hook_timeout_ms;
+    uint32_t step_deadline_ms;
+} jad_plan_t;
+
+typedef struct {
+    char *app;
+    char *version;                  //  may be NULL (nothing deployed)
+    char *health;
+    char *plan_id;                  //  may be NULL
+} jad_app_state_t;
+
+typedef struct {
+    char *name;
+    char *environment;
+    uint64_t last_sequence;
+    char *incarnation;
+    bool hello;
+    jad_app_state_t *apps;
+    size_t app_count;
+    char *agent_version;
+} jad_status_t;
+
+typedef struct {
+    uint64_t report_id;
+    char *incarnation;
+    char *plan_id;
+    char *app;
+    char *version;
+    char *step;
+    uint32_t status;                //  jad_report_status_t
+    char *detail;                   //  <= JAD_MAX_DETAIL
+    char *output;                   //  <= JAD_MAX_OUTPUT
+    int64_t time;
+    uint32_t duration_ms;
+} jad_report_t;
+
+typedef enum {
+    JAD_AGENT_MSG_NONE = 0,
+    JAD_AGENT_MSG_STATUS,
+    JAD_AGENT_MSG_ACK,
+    JAD_AGENT_MSG_REPORT,
+    JAD_AGENT_MSG_FETCH,
+} jad_agent_msg_kind_t;
+
+//  One message from an agent; exactly one body is set, per `kind`.
+typedef struct {
+    jad_agent_msg_kind_t kind;
+    jad_status_t *status;
+    struct {
+        char *plan_id;
+        uint64_t sequence;
+    } ack;
+    jad_report_t *report;
+    struct {
+        uint8_t sha256[32];
+        uint64_t offset;
+        uint32_t length;            //  <= JAD_CHUNK_SIZE
+    } fetch;
+} jad_agent_msg_t;
+
+typedef enum {
+    JAD_CTL_MSG_NONE = 0,
+    JAD_CTL_MSG_PLAN,
+    JAD_CTL_MSG_CHUNK,
+    JAD_CTL_MSG_REPORT_ACK,
+} jad_ctl_msg_kind_t;
+
+//  One message from the controller to one agent.
+typedef struct {
+    jad_ctl_msg_kind_t kind;
+    jad_envelope_t *plan;
+    struct {
+        uint8_t sha256[32];
+        uint64_t offset;
+        uint8_t *data;              //  owned
+        size_t data_size;
+        uint64_t total;
+        char *error;                //  may be NULL
+    } chunk;
+    struct {
+        char *incarnation;
+        uint64_t *report_ids;
+        size_t report_id_count;
+    } report_ack;
+} jad_ctl_msg_t;
+
+typedef struct {
+    char *key;
+    char *value;
+} jad_arg_t;
+
+typedef struct {
+    uint64_t request_id;
+    char *command;                  //  required
+    jad_arg_t *args;
+    size_t arg_count;
+    uint8_t *blob;
+    size_t blob_size;
+} jad_api_request_t;
+
+typedef struct {
+    uint64_t request_id;
+    int32_t status;
+    char *error;                    //  may be NULL
+    char *json;                     //  may be NULL
+} jad_api_response_t;
+
+//  Envelope
+zchunk_t *jad_envelope_encode (const jad_envelope_t *self);
+jad_envelope_t *jad_envelope_decode (const uint8_t *data, size_t size, char *err);
+void jad_envelope_destroy (jad_envelope_t **self_p);
+
+//  Plan (the signed payload of a PAYLOAD_PLAN envelope)
+zchunk_t *jad_plan_encode (const jad_plan_t *self);
+jad_plan_t *jad_plan_decode (const uint8_t *data, size_t size, char *err);
+jad_plan_t *jad_plan_dup (const jad_plan_t *self);
+bool jad_plan_targets (const jad_plan_t *self, const char *name);
+void jad_plan_destroy (jad_plan_t **self_p);
+
+//  Agent -> controller
+zchunk_t *jad_agent_msg_encode (const jad_agent_msg_t *self);
+jad_agent_msg_t *jad_agent_msg_decode (const uint8_t *data, size_t size, char *err);
+void jad_agent_msg_destroy (jad_agent_msg_t **self_p);
+void jad_status_destroy (jad_status_t **self_p);
+void jad_report_destroy (jad_report_t **self_p);
+jad_report_t *jad_report_dup (const jad_report_t *self);
+
+//  Controller -> agent
+zchunk_t *jad_ctl_msg_encode (const jad_ctl_msg_t *self);
+jad_ctl_msg_t *jad_ctl_msg_decode (const uint8_t *data, size_t size, char *err);
+void jad_ctl_msg_destroy (jad_ctl_msg_t **self_p);
+
+//  Operator API
+zchunk_t *jad_api_request_encode (const jad_api_request_t *self);
+jad_api_request_t *jad_api_request_decode (const uint8_t *data, size_t size, char *err);
+void jad_api_request_destroy (jad_api_request_t **self_p);
+//  Value of argument `key`, or NULL. Borrowed.
+const char *jad_api_request_arg (const jad_api_request_t *self, const char *key);
+zchunk_t *jad_api_response_encode (const jad_api_response_t *self);
+jad_api_response_t *jad_api_response_decode (const uint8_t *data, size_t size, char *err);
+void jad_api_response_destroy (jad_api_response_t **self_p);
+
+//  Names of enum values for logs and JSON ("started", "ok", ...).
+const char *jad_report_status_name (uint32_t status);
+const char *jad_plan_kind_name (uint32_t kind);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,173 @@
+//  jad_db - SQLite helpers shared by the controller and the agent
+//  SPDX-License-Identifier: MPL-2.0
+
+#include "jad_db.h"
+#include "jad_log.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+//  First words of a SQL text for log lines (never whole statements).
+static void s_sql_head (const char *sql, char *buf, size_t len)
+{
+    size_t index = 0;
+    while (sql[index] && index + 1 < len && index < 40) {
+        buf[index] = sql[index] == '\n' ? ' ' : sql[index];
+        index++;
+    }
+    buf[index] = 0;
+}
+
+int jad_db_exec (sqlite3 *db, const char *sql)
+{
+    char *message = NULL;
+    if (sqlite3_exec (db, sql, NULL, NULL, &message) != SQLITE_OK) {
+        char head[48];
+        s_sql_head (sql, head, sizeof head);
+        jad_log_error ("db: statement failed sql=\"%s...\" error=\"%s\"", head,
+                       message ? message : sqlite3_errmsg (db));
+        sqlite3_free (message);
+        return -1;
+    }
+    return 0;
+}
+
+sqlite3_stmt *jad_db_prepare (sqlite3 *db, const char *sql)
+{
+    sqlite3_stmt *stmt = NULL;
+    if (sqlite3_prepare_v2 (db, sql, -1, &stmt, NULL) != SQLITE_OK) {
+        char head[48];
+        s_sql_head (sql, head, sizeof head);
+        jad_log_error ("db: prepare failed sql=\"%s...\" error=\"%s\"", head, sqlite3_errmsg (db));
+        return NULL;
+    }
+    return stmt;
+}
+
+int jad_db_begin (sqlite3 *db)
+{
+    return jad_db_exec (db, "BEGIN IMMEDIATE");
+}
+
+int jad_db_commit (sqlite3 *db)
+{
+    return jad_db_exec (db, "COMMIT");
+}
+
+void jad_db_rollback (sqlite3 *db)
+{
+    if (!sqlite3_get_autocommit (db))
+        sqlite3_exec (db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+sqlite3 *jad_db_open (const char *path, bool create, const char *const *migrations,
+                      int migration_count)
+{
+    sqlite3 *db = NULL;
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
+    if (sqlite3_open_v2 (path, &db, flags, NULL) != SQLITE_OK) {
+        jad_log_error ("db: cannot open path=%s error=\"%s\"", path,
+                       db ? sqlite3_errmsg (db) : "out of memory");
+        sqlite3_close (db);
+        return NULL;
+    }
+    sqlite3_busy_timeout (db, 5000);
+    sqlite3_extended_result_codes (db, 1);
+    if (jad_db_exec (db, "PRAGMA journal_mode=WAL") || jad_db_exec (db, "PRAGMA foreign_keys=ON") ||
+        jad_db_exec (db, "PRAGMA synchronous=NORMAL"))
+        goto failed;
+
+    int64_t version = 0;
+    if (jad_db_get_int (db, "PRAGMA user_version", NULL, &version) != 0)
+        goto failed;
+    if (version > migration_count) {
+        jad_log_error ("db: schema is newer than this program path=%s schema=%lld known=%d", path,
+                       (long long)version, migration_count);
+        goto failed;
+    }
+    for (int step = (int)version; step < migration_count; step++) {
+        char pragma[64];
+        snprintf (pragma, sizeof pragma, "PRAGMA user_version=%d", step + 1);
+        if (jad_db_begin (db) || jad_db_exec (db, migrations[step]) || jad_db_exec (db, pragma) ||
+            jad_db_commit (db)) {
+            jad_db_rollback (db);
+            jad_log_error ("db: migration failed path=%s to=%d", path, step + 1);
+            goto failed;
+        }
+    }
+    return db;
+
+failed:
+    sqlite3_close (db);
+    return NULL;
+}
+
+void jad_db_close (sqlite3 **db_p)
+{
+    if (db_p && *db_p) {
+        sqlite3_close (*db_p);
+        *db_p = NULL;
+    }
+}
+
+static int s_get_value (sqlite3 *db, const char *sql, const char *param, int64_t *int_value,
+                        char **text_value)
+{
+    sqlite3_stmt *stmt = jad_db_prepare (db, sql);
+    if (!stmt)
+        return -1;
+    if (param)
+        sqlite3_bind_text (stmt, 1, param, -1, SQLITE_TRANSIENT);
+    int rc = sqlite3_step (stmt);
+    int result;
+    if (rc == SQLITE_ROW) {
+        if (int_value)
+            *int_value = sqlite3_column_int64 (stmt, 0);
+        if (text_value) {
+            const char *text = (const char *)sqlite3_column_text (stmt, 0);
+            *text_value = text ? strdup (text) : NULL;
+        }
+        result = 0;
+    } else if (rc == SQLITE_DONE)
+        result = 1;
+    else {
+        jad_log_error ("db: query failed error=\"%s\"", sqlite3_errmsg (db));
+        result = -1;
+    }
+    sqlite3_finalize (stmt);
+    return result;
+}
+
+int jad_db_get_int (sqlite3 *db, const char *sql, const char *param, int64_t *value)
+{
+    return s_get_value (db, sql, param, value, NULL);
+}
+
+int jad_db_get_text (sqlite3 *db, const char *sql, const char *param, char **value)
+{
+    return s_get_value (db, sql, param, NULL, value);
+}
+
+int jad_db_meta_get (sqlite3 *db, const char *key, char **value)
+{
+    return jad_db_get_text (db, "SELECT value FROM meta WHERE key = ?", key, value);
+}
+
+int jad_db_meta_set (sqlite3 *db, const char *key, const char *value)
+{
+    sqlite3_stmt *stmt =
+        jad_db_prepare (db, "INSERT INTO meta (key, value) VALUES (?, ?) "
+                            "ON CONFLICT (key) DO UPDATE SET value = excluded.value");
+    if (!stmt)
+        return -1;
+    sqlite3_bind_text (stmt, 1, key, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text (stmt, 2, value, -1, SQLITE_TRANSIENT);
+    int rc = sqlite3_step (stmt);
+    sqlite3_finalize (stmt);
+    if (rc != SQLITE_DONE) {
+        jad_log_error ("db: meta update failed key=%s error=\"%s\"", key, sqlite3_errmsg (db));
+        return -1;
+    }
+    return 0;
+}
