@@ -29,3 +29,5 @@ void jt_kill9 (pid_t pid);
 int jt_free_port_base (int count);
 //  Poll `cond(arg)` every 50 ms until true or timeout_ms; return its result.
 bool jt_wait_for (bool (*cond) (void *), void *arg, int timeout_ms);
+
+#endif
