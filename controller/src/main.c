@@ -1,5 +1,210 @@
-//  placeholder until the daemon lands
-int main (void)
+//  jadugar-controller - signs plans, drives rollouts, keeps the fleet's truth
+//  SPDX-License-Identifier: MPL-2.0
+//
+//  jadugar-controller init --data DIR [--listen ADDR] [--port BASE]
+//  jadugar-controller run --data DIR [--syslog] [--verbose]
+//  jadugar-controller check --data DIR
+
+#include "ctl_context.h"
+#include "ctl_init.h"
+#include "ctl_server.h"
+#include "ctl_store.h"
+#include "jad_config.h"
+#include "jad_keys.h"
+#include "jad_log.h"
+#include "jad_util.h"
+
+#include <getopt.h>
+#include <limits.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void s_usage (FILE *out)
 {
-    return 1;
+    fprintf (out, "usage: jadugar-controller init --data DIR [--listen ADDR] [--port BASE]\n"
+                  "       jadugar-controller run --data DIR [--syslog] [--verbose]\n"
+                  "       jadugar-controller check --data DIR\n");
+}
+
+typedef struct {
+    const char *data_dir;
+    const char *listen;
+    int port;
+    bool use_syslog;
+    bool verbose;
+} s_options_t;
+
+//  Parse options after the subcommand. Returns 0 or 2 (message printed).
+static int s_parse (int argc, char **argv, s_options_t *options)
+{
+    static const struct option longopts[] = {
+        {"data", required_argument, NULL, 'd'},
+        {"listen", required_argument, NULL, 'l'},
+        {"port", required_argument, NULL, 'p'},
+        {"syslog", no_argument, NULL, 's'},
+        {"verbose", no_argument, NULL, 'v'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    options->listen = "127.0.0.1";
+    options->port = 7400;
+    optind = 1;
+    opterr = 0;
+    int option;
+    while ((option = getopt_long (argc, argv, "", longopts, NULL)) != -1) {
+        char *end = NULL;
+        switch (option) {
+            case 'd':
+                options->data_dir = optarg;
+                break;
+            case 'l':
+                options->listen = optarg;
+                break;
+            case 'p':
+                options->port = (int)strtol (optarg, &end, 10);
+                if (*end || options->port < 1 || options->port > 65532) {
+                    fprintf (stderr, "jadugar-controller: --port '%s' is not a port (1-65532)\n",
+                             optarg);
+                    return 2;
+                }
+                break;
+            case 's':
+                options->use_syslog = true;
+                break;
+            case 'v':
+                options->verbose = true;
+                break;
+            case 'h':
+                s_usage (stdout);
+                exit (0);
+            default:
+                fprintf (stderr, "jadugar-controller: unknown or incomplete option '%s'\n",
+                         argv[optind - 1]);
+                return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf (stderr, "jadugar-controller: unexpected argument '%s'\n", argv[optind]);
+        return 2;
+    }
+    if (!options->data_dir) {
+        fprintf (stderr, "jadugar-controller: --data DIR is required\n");
+        return 2;
+    }
+    return 0;
+}
+
+static jad_controller_config_t *s_load_config (const char *data_dir, jad_problems_t *problems)
+{
+    char path[PATH_MAX];
+    snprintf (path, sizeof path, "%s/controller.yaml", data_dir);
+    return jad_controller_config_load (path, problems);
+}
+
+static jad_keypair_t *s_load_key (const char *data_dir, const char *name, jad_key_kind_t kind,
+                                  jad_problems_t *problems)
+{
+    char path[PATH_MAX], err[512];
+    snprintf (path, sizeof path, "%s/keys/%s", data_dir, name);
+    jad_keypair_t *pair = jad_keypair_load (path, err, sizeof err);
+    if (!pair)
+        jad_problems_add (problems, "%s", err);
+    else if (jad_keypair_kind (pair) != kind) {
+        jad_problems_add (problems, "%s: wrong kind of key", path);
+        jad_keypair_destroy (&pair);
+    }
+    return pair;
+}
+
+static int s_check (const s_options_t *options)
+{
+    jad_problems_t *problems = jad_problems_new ();
+    jad_controller_config_t *config = s_load_config (options->data_dir, problems);
+    jad_keypair_t *signing =
+        s_load_key (options->data_dir, "signing.key", JAD_KEY_ED25519, problems);
+    jad_keypair_t *curve = s_load_key (options->data_dir, "curve.key", JAD_KEY_CURVE, problems);
+    size_t count = jad_problems_count (problems);
+    for (size_t index = 0; index < count; index++)
+        printf ("%s\n", jad_problems_get (problems, index));
+    if (count == 0)
+        printf ("ok\n");
+    jad_keypair_destroy (&curve);
+    jad_keypair_destroy (&signing);
+    jad_controller_config_destroy (&config);
+    jad_problems_destroy (&problems);
+    return count ? 2 : 0;
+}
+
+static int s_run (const s_options_t *options)
+{
+    jad_log_init ("jadugar-controller", options->use_syslog);
+    jad_log_set_verbose (options->verbose);
+    if (jad_keys_harden_process () != 0)
+        jad_log_warning ("controller: cannot disable core dumps");
+    ctl_t ctl = {.started_ms = jad_now_ms ()};
+    int status = 1;
+    jad_problems_t *problems = jad_problems_new ();
+    ctl.data_dir = strdup (options->data_dir);
+    ctl.config = s_load_config (options->data_dir, problems);
+    ctl.signing = s_load_key (options->data_dir, "signing.key", JAD_KEY_ED25519, problems);
+    ctl.curve = s_load_key (options->data_dir, "curve.key", JAD_KEY_CURVE, problems);
+    if (jad_problems_count (problems) > 0) {
+        for (size_t index = 0; index < jad_problems_count (problems); index++)
+            jad_log_error ("controller: %s", jad_problems_get (problems, index));
+        goto done;
+    }
+    char path[PATH_MAX];
+    snprintf (path, sizeof path, "%s/state.db", options->data_dir);
+    ctl.db = ctl_store_open (path, false);
+    if (!ctl.db)
+        goto done;
+    if (ctl_server_start (&ctl) != 0)
+        goto done;
+    jad_log_info ("controller: started version=%s data=%s", JADUGAR_VERSION, ctl.data_dir);
+    ctl_server_run (&ctl);
+    jad_log_info ("controller: stopping");
+    status = 0;
+
+done:
+    ctl_server_stop (&ctl);
+    jad_db_close (&ctl.db);
+    jad_keypair_destroy (&ctl.curve);
+    jad_keypair_destroy (&ctl.signing);
+    jad_controller_config_destroy (&ctl.config);
+    jad_problems_destroy (&problems);
+    free (ctl.data_dir);
+    return status;
+}
+
+int main (int argc, char **argv)
+{
+    if (argc < 2) {
+        s_usage (stderr);
+        return 2;
+    }
+    const char *command = argv[1];
+    if (streq (command, "--help") || streq (command, "-h") || streq (command, "help")) {
+        s_usage (stdout);
+        return 0;
+    }
+    if (sodium_init () < 0) {
+        fprintf (stderr, "jadugar-controller: libsodium failed to initialise\n");
+        return 1;
+    }
+    s_options_t options = {0};
+    if (!streq (command, "init") && !streq (command, "run") && !streq (command, "check")) {
+        fprintf (stderr, "jadugar-controller: unknown command '%s'\n", command);
+        s_usage (stderr);
+        return 2;
+    }
+    if (s_parse (argc - 1, argv + 1, &options) != 0)
+        return 2;
+    if (streq (command, "init"))
+        return ctl_init_run (options.data_dir, options.listen, options.port, stdout);
+    if (streq (command, "check"))
+        return s_check (&options);
+    zsys_init ();
+    return s_run (&options);
 }

@@ -1,0 +1,79 @@
+//  cli - jadctl's shared pieces: options, the API client, output helpers
+//  SPDX-License-Identifier: MPL-2.0
+
+#ifndef CLI_H_INCLUDED
+#define CLI_H_INCLUDED
+
+#include "jad_wire.h"
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdio.h>
+
+//  Exit codes (DESIGN §3).
+#define CLI_OK          0
+#define CLI_FAILED      1
+#define CLI_USAGE       2
+#define CLI_UNREACHABLE 3
+
+//  Global state of one jadctl run.
+typedef struct {
+    const char *config_path;  //  --config, or NULL
+    bool json;                //  --json
+    int argc;                 //  the command's own arguments
+    char **argv;              //  argv[0] is the command word
+    void *client;             //  cli_client_t *, connected lazily
+} cli_t;
+
+//  A command handler; returns the exit code.
+typedef int (cli_fn) (cli_t *cli);
+
+//  Print an error "jadctl: ..." to stderr; returns `code` for chaining.
+int cli_error (int code, const char *format, ...) __attribute__ ((format (printf, 2, 3)));
+
+//  Flag parsing for a command: walks cli->argv[1..]; `spec` lists flags
+//  ("--env=" takes a value, "--wait" does not). Positional arguments are
+//  collected in order. Returns 0 or CLI_USAGE (error printed naming the
+//  flag).
+#define CLI_MAX_FLAGS      16
+#define CLI_MAX_POSITIONAL 8
+typedef struct {
+    const char *names[CLI_MAX_FLAGS];   //  flag names as given in spec
+    const char *values[CLI_MAX_FLAGS];  //  value, "" for switches, NULL if absent
+    const char *positional[CLI_MAX_POSITIONAL];
+    int positional_count;
+} cli_args_t;
+
+int cli_args_parse (cli_t *cli, const char *const *spec, cli_args_t *args);
+//  Value of a flag, or NULL if absent.
+const char *cli_args_get (const cli_args_t *args, const char *name);
+bool cli_args_has (const cli_args_t *args, const char *name);
+
+//  Send one request and wait for the reply. On success returns the status
+//  the controller gave (0, 1, 2) and sets *result (caller decrefs) when
+//  the reply carries JSON; the controller's error line is printed. Returns
+//  CLI_UNREACHABLE when the controller cannot be reached or refuses us.
+//  `args` is a NULL-terminated key, value, key, value... list; NULL values
+//  are skipped.
+int cli_request (cli_t *cli, const char *command, const char *const *args, const uint8_t *blob,
+                 size_t blob_size, json_t **result);
+
+//  Close the connection, if any.
+void cli_disconnect (cli_t *cli);
+
+//  Print JSON (pretty) to stdout.
+void cli_print_json (json_t *value);
+
+//  String member of an object, or "-" when missing or null.
+const char *cli_str (json_t *object, const char *key);
+
+//  Commands
+int cli_status (cli_t *cli);
+int cli_agents (cli_t *cli);
+int cli_release (cli_t *cli);
+int cli_deploy (cli_t *cli);
+int cli_plans (cli_t *cli);
+int cli_plan (cli_t *cli);
+int cli_keygen (cli_t *cli);
+
+#endif

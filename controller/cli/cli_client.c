@@ -1,0 +1,294 @@
+//  cli_client - jadctl's connection to the controller's operator API
+//  SPDX-License-Identifier: MPL-2.0
+//
+//  The client file comes from --config, then $JADUGAR_CONFIG, then
+//  ~/.config/jadugar/jadctl.yaml. The socket is a CURVE DEALER; a socket
+//  monitor tells a refused key apart from a controller that is down.
+
+#include "cli.h"
+#include "jad_config.h"
+#include "jad_keys.h"
+#include "jad_util.h"
+
+#include <czmq.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <zmq.h>
+
+#define S_DEFAULT_TIMEOUT_MS 15000
+
+typedef struct {
+    zsock_t *dealer;
+    zactor_t *monitor;
+    char *endpoint;  //  HOST:PORT for messages
+    uint64_t next_id;
+} s_client_t;
+
+int cli_error (int code, const char *format, ...)
+{
+    va_list argptr;
+    va_start (argptr, format);
+    fprintf (stderr, "jadctl: ");
+    vfprintf (stderr, format, argptr);
+    fprintf (stderr, "\n");
+    va_end (argptr);
+    return code;
+}
+
+static char *s_config_path (cli_t *cli)
+{
+    if (cli->config_path)
+        return strdup (cli->config_path);
+    const char *env = getenv ("JADUGAR_CONFIG");
+    if (env && *env)
+        return strdup (env);
+    const char *home = getenv ("HOME");
+    return jad_strdup_printf ("%s/.config/jadugar/jadctl.yaml", home ? home : "");
+}
+
+static void s_client_destroy (s_client_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    s_client_t *self = *self_p;
+    zactor_destroy (&self->monitor);
+    zsock_destroy (&self->dealer);
+    free (self->endpoint);
+    free (self);
+    *self_p = NULL;
+}
+
+//  Connect per the client file. Returns the client or NULL (error printed,
+//  *code set).
+static s_client_t *s_client_new (cli_t *cli, int *code)
+{
+    char *path = s_config_path (cli);
+    jad_problems_t *problems = jad_problems_new ();
+    jad_client_config_t *config = path ? jad_client_config_load (path, problems) : NULL;
+    jad_keypair_t *key = NULL;
+    s_client_t *self = NULL;
+    *code = CLI_USAGE;
+    if (!config) {
+        fprintf (stderr, "jadctl: cannot use the client file %s:\n", path ? path : "?");
+        for (size_t index = 0; index < jad_problems_count (problems); index++)
+            fprintf (stderr, "  %s\n", jad_problems_get (problems, index));
+        fprintf (stderr, "  (give one with --config FILE or JADUGAR_CONFIG=FILE)\n");
+        goto done;
+    }
+    char err[512];
+    key = jad_keypair_load (config->key, err, sizeof err);
+    if (!key || jad_keypair_kind (key) != JAD_KEY_CURVE) {
+        cli_error (CLI_USAGE, "operator key: %s", key ? "not a CURVE key file" : err);
+        goto done;
+    }
+    self = calloc (1, sizeof *self);
+    if (!self)
+        goto done;
+    self->endpoint = strdup (config->controller);
+    self->next_id = (uint64_t)jad_now_ms ();
+    self->dealer = zsock_new (ZMQ_DEALER);
+    if (!self->dealer) {
+        s_client_destroy (&self);
+        goto done;
+    }
+    char *secret = jad_keypair_curve_secret_z85 (key);
+    zsock_set_curve_serverkey (self->dealer, config->controller_key);
+    zsock_set_curve_publickey (self->dealer, jad_keypair_public_txt (key));
+    zsock_set_curve_secretkey (self->dealer, secret);
+    jad_secret_free (&secret);
+    zsock_set_linger (self->dealer, 0);
+    zsock_set_maxmsgsize (self->dealer, JAD_MAX_API_MSG);
+    zsock_set_reconnect_ivl (self->dealer, 200);
+    //  Watch the handshake: a refused key fails it at once.
+    self->monitor = zactor_new (zmonitor, self->dealer);
+    if (self->monitor) {
+        zstr_sendx (self->monitor, "LISTEN", "HANDSHAKE_FAILED_AUTH", "HANDSHAKE_FAILED_NO_DETAIL",
+                    "HANDSHAKE_FAILED_PROTOCOL", NULL);
+        zstr_send (self->monitor, "START");
+        zsock_wait (self->monitor);
+    }
+    if (zsock_connect (self->dealer, "tcp://%s", config->controller) != 0) {
+        cli_error (CLI_USAGE, "controller address '%s' is not HOST:PORT", config->controller);
+        s_client_destroy (&self);
+        goto done;
+    }
+    *code = CLI_OK;
+
+done:
+    jad_keypair_destroy (&key);
+    jad_client_config_destroy (&config);
+    jad_problems_destroy (&problems);
+    free (path);
+    return self;
+}
+
+void cli_disconnect (cli_t *cli)
+{
+    s_client_destroy ((s_client_t **)&cli->client);
+}
+
+int cli_request (cli_t *cli, const char *command, const char *const *args, const uint8_t *blob,
+                 size_t blob_size, json_t **result)
+{
+    if (result)
+        *result = NULL;
+    if (!cli->client) {
+        int code;
+        cli->client = s_client_new (cli, &code);
+        if (!cli->client)
+            return code;
+    }
+    s_client_t *client = cli->client;
+    jad_arg_t pairs[32];
+    size_t count = 0;
+    for (const char *const *cursor = args; cursor && cursor[0] && count < 32; cursor += 2)
+        if (cursor[1])
+            pairs[count++] = (jad_arg_t){.key = (char *)cursor[0], .value = (char *)cursor[1]};
+    jad_api_request_t request = {.request_id = ++client->next_id,
+                                 .command = (char *)command,
+                                 .args = pairs,
+                                 .arg_count = count,
+                                 .blob = (uint8_t *)blob,
+                                 .blob_size = blob_size};
+    zchunk_t *wire = jad_api_request_encode (&request);
+    if (!wire)
+        return cli_error (CLI_USAGE, "cannot encode the request (a value is too long or not text)");
+    zframe_t *frame = zframe_new (zchunk_data (wire), zchunk_size (wire));
+    zchunk_destroy (&wire);
+    if (zframe_send (&frame, client->dealer, 0) != 0) {
+        zframe_destroy (&frame);
+        return cli_error (CLI_UNREACHABLE, "cannot send to the controller at %s", client->endpoint);
+    }
+    const char *timeout_text = getenv ("JADCTL_TIMEOUT_MS");
+    int timeout = timeout_text ? atoi (timeout_text) : S_DEFAULT_TIMEOUT_MS;
+    zpoller_t *poller = zpoller_new (client->dealer, NULL);
+    if (client->monitor)
+        zpoller_add (poller, client->monitor);
+    int64_t deadline = jad_mono_ms () + timeout;
+    int status = CLI_UNREACHABLE;
+    while (true) {
+        int64_t left = deadline - jad_mono_ms ();
+        if (left <= 0) {
+            cli_error (CLI_UNREACHABLE,
+                       "no answer from the controller at %s within %d ms (is it running?)",
+                       client->endpoint, timeout);
+            break;
+        }
+        void *which = zpoller_wait (poller, (int)left);
+        if (which && which == client->monitor) {
+            zmsg_t *event = zmsg_recv (client->monitor);
+            char *name = event ? zmsg_popstr (event) : NULL;
+            cli_error (CLI_UNREACHABLE,
+                       "the controller at %s refused this operator key (%s); is the key "
+                       "registered and the controller-key right?",
+                       client->endpoint, name ? name : "handshake failed");
+            zstr_free (&name);
+            zmsg_destroy (&event);
+            break;
+        }
+        if (which != client->dealer) {
+            if (zpoller_terminated (poller))
+                break;
+            continue;
+        }
+        zframe_t *reply = zframe_recv (client->dealer);
+        if (!reply)
+            continue;
+        char err[JAD_ERR_LEN] = "";
+        jad_api_response_t *response =
+            jad_api_response_decode (zframe_data (reply), zframe_size (reply), err);
+        zframe_destroy (&reply);
+        if (!response) {
+            cli_error (CLI_FAILED, "malformed reply from the controller: %s", err);
+            status = CLI_FAILED;
+            break;
+        }
+        if (response->request_id != request.request_id) {
+            jad_api_response_destroy (&response);
+            continue;  //  a late reply to an earlier request
+        }
+        status = response->status;
+        if (response->error && *response->error)
+            cli_error (status, "%s", response->error);
+        if (result && response->json) {
+            json_error_t json_err;
+            *result = json_loads (response->json, 0, &json_err);
+        }
+        jad_api_response_destroy (&response);
+        break;
+    }
+    zpoller_destroy (&poller);
+    return status;
+}
+
+void cli_print_json (json_t *value)
+{
+    char *text = json_dumps (value, JSON_INDENT (2) | JSON_SORT_KEYS);
+    if (text) {
+        printf ("%s\n", text);
+        free (text);
+    }
+}
+
+const char *cli_str (json_t *object, const char *key)
+{
+    const char *text = json_string_value (json_object_get (object, key));
+    return text ? text : "-";
+}
+
+int cli_args_parse (cli_t *cli, const char *const *spec, cli_args_t *args)
+{
+    memset (args, 0, sizeof *args);
+    int flags = 0;
+    for (; spec && spec[flags] && flags < CLI_MAX_FLAGS; flags++)
+        args->names[flags] = spec[flags];
+    for (int index = 1; index < cli->argc; index++) {
+        const char *word = cli->argv[index];
+        if (strncmp (word, "--", 2) != 0 || streq (word, "--")) {
+            if (args->positional_count >= CLI_MAX_POSITIONAL)
+                return cli_error (CLI_USAGE, "%s: too many arguments ('%s')", cli->argv[0], word);
+            args->positional[args->positional_count++] = word;
+            continue;
+        }
+        const char *equals = strchr (word, '=');
+        size_t name_len = equals ? (size_t)(equals - word) : strlen (word);
+        int found = -1;
+        for (int flag = 0; flag < flags; flag++) {
+            const char *name = args->names[flag];
+            size_t len = strcspn (name, "=");
+            if (len == name_len && strncmp (name, word, len) == 0)
+                found = flag;
+        }
+        if (found < 0)
+            return cli_error (CLI_USAGE, "%s: unknown option '%.*s'", cli->argv[0], (int)name_len,
+                              word);
+        bool takes_value = strchr (args->names[found], '=') != NULL;
+        if (!takes_value) {
+            if (equals)
+                return cli_error (CLI_USAGE, "%s: option '%.*s' takes no value", cli->argv[0],
+                                  (int)name_len, word);
+            args->values[found] = "";
+        } else if (equals)
+            args->values[found] = equals + 1;
+        else if (index + 1 < cli->argc)
+            args->values[found] = cli->argv[++index];
+        else
+            return cli_error (CLI_USAGE, "%s: option '%s' needs a value", cli->argv[0], word);
+    }
+    return CLI_OK;
+}
+
+const char *cli_args_get (const cli_args_t *args, const char *name)
+{
+    size_t len = strlen (name);
+    for (int flag = 0; flag < CLI_MAX_FLAGS && args->names[flag]; flag++)
+        if (strncmp (args->names[flag], name, len) == 0 &&
+            (args->names[flag][len] == 0 || args->names[flag][len] == '='))
+            return args->values[flag];
+    return NULL;
+}
+
+bool cli_args_has (const cli_args_t *args, const char *name)
+{
+    return cli_args_get (args, name) != NULL;
+}

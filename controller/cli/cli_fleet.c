@@ -1,0 +1,118 @@
+//  cli_fleet - jadctl status and agents: what the fleet runs
+//  SPDX-License-Identifier: MPL-2.0
+
+#include "cli.h"
+
+#include <string.h>
+#include <time.h>
+
+//  "12s ago" from an ISO time; "-" when never.
+static const char *s_ago (const char *iso, char *buf, size_t len)
+{
+    struct tm parts = {0};
+    if (!iso || streq (iso, "-") || !strptime (iso, "%Y-%m-%dT%H:%M:%SZ", &parts))
+        return "-";
+    time_t then = timegm (&parts);
+    long seconds = (long)(time (NULL) - then);
+    if (seconds < 0)
+        seconds = 0;
+    if (seconds < 120)
+        snprintf (buf, len, "%lds ago", seconds);
+    else if (seconds < 7200)
+        snprintf (buf, len, "%ldm ago", seconds / 60);
+    else if (seconds < 172800)
+        snprintf (buf, len, "%ldh ago", seconds / 3600);
+    else
+        snprintf (buf, len, "%ldd ago", seconds / 86400);
+    return buf;
+}
+
+int cli_status (cli_t *cli)
+{
+    static const char *const spec[] = {"--env=", "--app=", NULL};
+    cli_args_t args;
+    if (cli_args_parse (cli, spec, &args))
+        return CLI_USAGE;
+    if (args.positional_count)
+        return cli_error (CLI_USAGE, "status: unexpected argument '%s'", args.positional[0]);
+    const char *request[] = {"env", cli_args_get (&args, "--env"), "app",
+                             cli_args_get (&args, "--app"), NULL};
+    json_t *result = NULL;
+    int status = cli_request (cli, "status", request, NULL, 0, &result);
+    if (status != CLI_OK || !result) {
+        json_decref (result);
+        return status;
+    }
+    if (cli->json) {
+        cli_print_json (result);
+        json_decref (result);
+        return CLI_OK;
+    }
+    json_t *agents = json_object_get (result, "agents");
+    printf ("%-20s %-10s %-8s %-16s %-14s %-9s %s\n", "HOST", "ENV", "STATE", "APP", "VERSION",
+            "HEALTH", "LAST SEEN");
+    size_t index;
+    json_t *agent;
+    int online = 0;
+    json_array_foreach (agents, index, agent)
+    {
+        char ago[32];
+        const char *state = cli_str (agent, "state");
+        if (streq (state, "online"))
+            online++;
+        json_t *apps = json_object_get (agent, "apps");
+        const char *seen = s_ago (cli_str (agent, "last_seen"), ago, sizeof ago);
+        if (json_object_size (apps) == 0)
+            printf ("%-20s %-10s %-8s %-16s %-14s %-9s %s\n", cli_str (agent, "name"),
+                    cli_str (agent, "env"), state, "-", "-", "-", seen);
+        const char *app_name;
+        json_t *app;
+        json_object_foreach (apps, app_name, app)
+            printf ("%-20s %-10s %-8s %-16s %-14s %-9s %s\n", cli_str (agent, "name"),
+                    cli_str (agent, "env"), state, app_name, cli_str (app, "version"),
+                    cli_str (app, "health"), seen);
+    }
+    printf ("%zu agents, %d online\n", json_array_size (agents), online);
+    json_decref (result);
+    return CLI_OK;
+}
+
+int cli_agents (cli_t *cli)
+{
+    cli_args_t args;
+    if (cli_args_parse (cli, NULL, &args))
+        return CLI_USAGE;
+    if (args.positional_count > 0) {
+        const char *action = args.positional[0];
+        if (streq (action, "accept") || streq (action, "reject") || streq (action, "remove"))
+            return cli_error (CLI_USAGE,
+                              "agents %s: enrollment control is not available in this version; "
+                              "agents are accepted on first contact",
+                              action);
+        return cli_error (CLI_USAGE, "agents: unknown action '%s' (accept, reject, remove)",
+                          action);
+    }
+    json_t *result = NULL;
+    int status = cli_request (cli, "agents", NULL, NULL, 0, &result);
+    if (status != CLI_OK || !result) {
+        json_decref (result);
+        return status;
+    }
+    if (cli->json) {
+        cli_print_json (result);
+        json_decref (result);
+        return CLI_OK;
+    }
+    printf ("%-20s %-10s %-9s %-10s %s\n", "NAME", "ENV", "STATE", "LAST SEEN", "KEY");
+    size_t index;
+    json_t *agent;
+    json_array_foreach (json_object_get (result, "agents"), index, agent)
+    {
+        char ago[32];
+        printf ("%-20s %-10s %-9s %-10s %s\n", cli_str (agent, "name"), cli_str (agent, "env"),
+                cli_str (agent, "state"), s_ago (cli_str (agent, "last_seen"), ago, sizeof ago),
+                cli_str (agent, "key"));
+    }
+    json_decref (result);
+    return CLI_OK;
+}

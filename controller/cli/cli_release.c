@@ -1,0 +1,172 @@
+//  cli_release - jadctl release add|list
+//  SPDX-License-Identifier: MPL-2.0
+//
+//  `release add` hashes the archive locally, then uploads it in chunks;
+//  the controller checks length, SHA-256 and the archive's jadugar.yaml
+//  before it records the release.
+
+#include "cli.h"
+#include "jad_util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define S_MAX_NOTES 65536
+
+static int s_release_add (cli_t *cli, cli_args_t *args)
+{
+    if (args->positional_count != 4)
+        return cli_error (CLI_USAGE, "usage: jadctl release add APP VERSION FILE.tar.gz "
+                                     "[--branch B] [--commit C] [--notes FILE]");
+    const char *app = args->positional[1];
+    const char *version = args->positional[2];
+    const char *file = args->positional[3];
+    if (!jad_name_valid (app))
+        return cli_error (CLI_USAGE,
+                          "release add: APP '%s' is not a valid name (letters, digits, "
+                          ". _ -; at most 64)",
+                          app);
+    if (!jad_name_valid (version))
+        return cli_error (CLI_USAGE,
+                          "release add: VERSION '%s' is not a valid name (letters, "
+                          "digits, . _ -; at most 64)",
+                          version);
+    char *notes = NULL;
+    const char *notes_file = cli_args_get (args, "--notes");
+    if (notes_file) {
+        notes = jad_file_read (notes_file, S_MAX_NOTES, NULL);
+        if (!notes)
+            return cli_error (CLI_USAGE, "release add: --notes %s: %s", notes_file,
+                              errno == EFBIG ? "larger than 64 KiB" : strerror (errno));
+    }
+    uint8_t sha256[32];
+    uint64_t length = 0;
+    if (jad_sha256_file (file, sha256, &length) != 0) {
+        free (notes);
+        return cli_error (CLI_USAGE, "release add: cannot read %s: %s", file, strerror (errno));
+    }
+    char sha_hex[65], length_text[32];
+    jad_hex (sha256, 32, sha_hex);
+    snprintf (length_text, sizeof length_text, "%llu", (unsigned long long)length);
+    const char *begin[] = {"app",     app,
+                           "version", version,
+                           "length",  length_text,
+                           "sha256",  sha_hex,
+                           "branch",  cli_args_get (args, "--branch"),
+                           "commit",  cli_args_get (args, "--commit"),
+                           "notes",   notes,
+                           NULL};
+    json_t *result = NULL;
+    int status = cli_request (cli, "release.begin", begin, NULL, 0, &result);
+    free (notes);
+    if (status != CLI_OK) {
+        json_decref (result);
+        return status;
+    }
+    const char *upload = cli_str (result, "upload");
+    if (json_is_true (json_object_get (result, "exists"))) {
+        if (!cli->json)
+            printf ("release %s %s already present (sha256 %s)\n", app, version, sha_hex);
+        else
+            cli_print_json (result);
+        json_decref (result);
+        return CLI_OK;
+    }
+    char *upload_id = strdup (upload);
+    json_int_t chunk_size = json_integer_value (json_object_get (result, "chunk"));
+    json_decref (result);
+    if (chunk_size <= 0 || chunk_size > 4 * 1024 * 1024)
+        chunk_size = JAD_CHUNK_SIZE;
+    int fd = open (file, O_RDONLY | O_CLOEXEC);
+    uint8_t *buffer = malloc ((size_t)chunk_size);
+    uint64_t offset = 0;
+    while (status == CLI_OK && fd >= 0 && buffer && offset < length) {
+        ssize_t got = pread (fd, buffer, (size_t)chunk_size, (off_t)offset);
+        if (got <= 0) {
+            status = cli_error (CLI_FAILED, "release add: %s changed while uploading", file);
+            break;
+        }
+        char offset_text[32];
+        snprintf (offset_text, sizeof offset_text, "%llu", (unsigned long long)offset);
+        const char *chunk[] = {"upload", upload_id, "offset", offset_text, NULL};
+        status = cli_request (cli, "release.chunk", chunk, buffer, (size_t)got, NULL);
+        offset += (uint64_t)got;
+    }
+    if (fd < 0)
+        status = cli_error (CLI_USAGE, "release add: cannot open %s: %s", file, strerror (errno));
+    if (fd >= 0)
+        close (fd);
+    free (buffer);
+    if (status == CLI_OK) {
+        const char *commit[] = {"upload", upload_id, NULL};
+        status = cli_request (cli, "release.commit", commit, NULL, 0, &result);
+        if (status == CLI_OK && result) {
+            if (cli->json)
+                cli_print_json (result);
+            else
+                printf ("added release %s %s (%llu bytes, sha256 %.16s…)\n", app, version,
+                        (unsigned long long)length, sha_hex);
+        }
+        json_decref (result);
+    }
+    free (upload_id);
+    return status;
+}
+
+static int s_release_list (cli_t *cli, cli_args_t *args)
+{
+    if (args->positional_count > 2)
+        return cli_error (CLI_USAGE, "usage: jadctl release list [APP]");
+    const char *request[] = {"app", args->positional_count == 2 ? args->positional[1] : NULL, NULL};
+    json_t *result = NULL;
+    int status = cli_request (cli, "release.list", request, NULL, 0, &result);
+    if (status != CLI_OK || !result) {
+        json_decref (result);
+        return status;
+    }
+    if (cli->json) {
+        cli_print_json (result);
+        json_decref (result);
+        return CLI_OK;
+    }
+    printf ("%-16s %-14s %-12s %10s %-20s %-16s %s\n", "APP", "VERSION", "SHA256", "BYTES", "ADDED",
+            "BRANCH", "SUCCEEDED IN");
+    size_t index;
+    json_t *release;
+    json_array_foreach (json_object_get (result, "releases"), index, release)
+    {
+        printf ("%-16s %-14s %-12.12s %10lld %-20s %-16s %s\n", cli_str (release, "app"),
+                cli_str (release, "version"), cli_str (release, "sha256"),
+                (long long)json_integer_value (json_object_get (release, "length")),
+                cli_str (release, "created"), cli_str (release, "branch"),
+                cli_str (release, "succeeded_in"));
+        const char *notes = json_string_value (json_object_get (release, "notes"));
+        if (notes) {
+            //  First line of the notes, indented.
+            printf ("    %.*s\n", (int)strcspn (notes, "\n"), notes);
+        }
+    }
+    json_decref (result);
+    return CLI_OK;
+}
+
+int cli_release (cli_t *cli)
+{
+    static const char *const spec[] = {"--branch=", "--commit=", "--notes=", NULL};
+    cli_args_t args;
+    if (cli_args_parse (cli, spec, &args))
+        return CLI_USAGE;
+    const char *action = args.positional_count ? args.positional[0] : "";
+    if (streq (action, "add"))
+        return s_release_add (cli, &args);
+    if (streq (action, "list")) {
+        if (cli_args_has (&args, "--branch") || cli_args_has (&args, "--commit") ||
+            cli_args_has (&args, "--notes"))
+            return cli_error (CLI_USAGE, "release list takes no --branch, --commit or --notes");
+        return s_release_list (cli, &args);
+    }
+    return cli_error (CLI_USAGE, "usage: jadctl release add|list ... (got '%s')", action);
+}

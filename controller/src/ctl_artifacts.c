@@ -1,0 +1,374 @@
+//  ctl_artifacts - the release store: uploads from jadctl, chunks to agents
+//  SPDX-License-Identifier: MPL-2.0
+
+#include "ctl_artifacts.h"
+#include "ctl_store.h"
+#include "jad_archive.h"
+#include "jad_config.h"
+#include "jad_db.h"
+#include "jad_log.h"
+#include "jad_util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sodium.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define S_UPLOAD_TTL_MS (30 * 60 * 1000)
+
+typedef struct {
+    char id[17];  //  upload id (hex)
+    char *app;
+    char *version;
+    char *branch;
+    char *commit;
+    char *notes;
+    uint8_t sha256[32];  //  expected
+    uint64_t length;     //  expected
+    uint64_t received;
+    char *path;  //  DIR/uploads/ID.part
+    int fd;
+    crypto_hash_sha256_state hash;
+    int64_t started;
+} s_upload_t;
+
+static void s_upload_destroy (s_upload_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    s_upload_t *self = *self_p;
+    if (self->fd >= 0)
+        close (self->fd);
+    if (self->path)
+        unlink (self->path);
+    free (self->app);
+    free (self->version);
+    free (self->branch);
+    free (self->commit);
+    free (self->notes);
+    free (self->path);
+    free (self);
+    *self_p = NULL;
+}
+
+//  mkdir DIR/name (0700) if missing. Returns 0 or -1.
+static int s_mkdir_sub (ctl_t *ctl, const char *name)
+{
+    char path[4096];
+    if (snprintf (path, sizeof path, "%s/%s", ctl->data_dir, name) >= (int)sizeof path) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    return jad_mkdirs (path, 0700);
+}
+
+static char *s_strdup_or_null (const char *text)
+{
+    return text && *text ? strdup (text) : NULL;
+}
+
+//  Drop uploads nobody finished within the TTL.
+static void s_expire_uploads (ctl_t *ctl)
+{
+    int64_t now = jad_mono_ms ();
+    zlistx_t *stale = zlistx_new ();
+    for (s_upload_t *upload = zhashx_first (ctl->uploads); upload;
+         upload = zhashx_next (ctl->uploads))
+        if (now - upload->started > S_UPLOAD_TTL_MS)
+            zlistx_add_end (stale, upload->id);
+    for (char *id = zlistx_first (stale); id; id = zlistx_next (stale))
+        zhashx_delete (ctl->uploads, id);
+    zlistx_destroy (&stale);
+}
+
+int ctl_artifacts_begin (ctl_t *ctl, const jad_api_request_t *request, json_t **result, char *err,
+                         size_t errlen)
+{
+    const char *app = jad_api_request_arg (request, "app");
+    const char *version = jad_api_request_arg (request, "version");
+    const char *length_text = jad_api_request_arg (request, "length");
+    const char *sha_text = jad_api_request_arg (request, "sha256");
+    const char *notes = jad_api_request_arg (request, "notes");
+    if (!jad_name_valid (app)) {
+        snprintf (err, errlen, "APP '%s' is not a valid name (letters, digits, . _ -)",
+                  app ? app : "");
+        return 2;
+    }
+    if (!jad_name_valid (version)) {
+        snprintf (err, errlen, "VERSION '%s' is not a valid name (letters, digits, . _ -)",
+                  version ? version : "");
+        return 2;
+    }
+    const char *branch = jad_api_request_arg (request, "branch");
+    const char *commit = jad_api_request_arg (request, "commit");
+    if ((branch && strlen (branch) > 200) || (commit && strlen (commit) > 200) ||
+        (notes && strlen (notes) > 65536)) {
+        snprintf (err, errlen, "--branch, --commit or --notes is too long");
+        return 2;
+    }
+    char *end = NULL;
+    unsigned long long length = length_text ? strtoull (length_text, &end, 10) : 0;
+    if (!length_text || *end || length == 0 || length > CTL_MAX_ARTIFACT) {
+        snprintf (err, errlen, "release archive size must be 1 byte to %llu bytes",
+                  (unsigned long long)CTL_MAX_ARTIFACT);
+        return 2;
+    }
+    s_upload_t *upload = calloc (1, sizeof *upload);
+    if (!upload) {
+        snprintf (err, errlen, "out of memory");
+        return 1;
+    }
+    upload->fd = -1;
+    if (jad_unhex (sha_text, upload->sha256, 32) != 0) {
+        snprintf (err, errlen, "sha256 must be 64 hex characters");
+        s_upload_destroy (&upload);
+        return 2;
+    }
+    //  The same version twice is fine only with the same content.
+    char *existing = NULL;
+    sqlite3_stmt *stmt =
+        jad_db_prepare (ctl->db, "SELECT sha256 FROM releases WHERE app = ? AND version = ?");
+    if (stmt) {
+        sqlite3_bind_text (stmt, 1, app, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text (stmt, 2, version, -1, SQLITE_TRANSIENT);
+        if (sqlite3_step (stmt) == SQLITE_ROW)
+            existing = strdup ((const char *)sqlite3_column_text (stmt, 0));
+        sqlite3_finalize (stmt);
+    }
+    if (existing) {
+        bool same = streq (existing, sha_text);
+        free (existing);
+        s_upload_destroy (&upload);
+        if (same) {
+            *result = json_pack ("{s:s, s:b}", "upload", "", "exists", 1);
+            return 0;
+        }
+        snprintf (err, errlen, "release %s %s already exists with different content", app, version);
+        return 2;
+    }
+    s_expire_uploads (ctl);
+    jad_random_id (8, upload->id);
+    upload->app = strdup (app);
+    upload->version = strdup (version);
+    upload->branch = s_strdup_or_null (branch);
+    upload->commit = s_strdup_or_null (commit);
+    upload->notes = s_strdup_or_null (notes);
+    upload->length = length;
+    upload->started = jad_mono_ms ();
+    crypto_hash_sha256_init (&upload->hash);
+    upload->path = jad_strdup_printf ("%s/uploads/%s.part", ctl->data_dir, upload->id);
+    if (!upload->path || s_mkdir_sub (ctl, "uploads") != 0) {
+        snprintf (err, errlen, "cannot create the upload directory: %s", strerror (errno));
+        s_upload_destroy (&upload);
+        return 1;
+    }
+    upload->fd = open (upload->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (upload->fd < 0) {
+        snprintf (err, errlen, "cannot create %s: %s", upload->path, strerror (errno));
+        s_upload_destroy (&upload);
+        return 1;
+    }
+    zhashx_insert (ctl->uploads, upload->id, upload);
+    *result = json_pack ("{s:s, s:i}", "upload", upload->id, "chunk", (json_int_t)JAD_CHUNK_SIZE);
+    return 0;
+}
+
+int ctl_artifacts_chunk (ctl_t *ctl, const jad_api_request_t *request, json_t **result, char *err,
+                         size_t errlen)
+{
+    const char *id = jad_api_request_arg (request, "upload");
+    const char *offset_text = jad_api_request_arg (request, "offset");
+    s_upload_t *upload = id ? zhashx_lookup (ctl->uploads, id) : NULL;
+    if (!upload) {
+        snprintf (err, errlen, "unknown or expired upload '%s'", id ? id : "");
+        return 2;
+    }
+    char *end = NULL;
+    unsigned long long offset = offset_text ? strtoull (offset_text, &end, 10) : ULLONG_MAX;
+    if (!offset_text || *end || offset != upload->received) {
+        snprintf (err, errlen, "upload offset %s, expected %llu", offset_text ? offset_text : "?",
+                  (unsigned long long)upload->received);
+        return 2;
+    }
+    if (request->blob_size == 0 || upload->received + request->blob_size > upload->length) {
+        snprintf (err, errlen, "upload is longer than the announced %llu bytes",
+                  (unsigned long long)upload->length);
+        zhashx_delete (ctl->uploads, id);
+        return 2;
+    }
+    size_t done = 0;
+    while (done < request->blob_size) {
+        ssize_t wrote = write (upload->fd, request->blob + done, request->blob_size - done);
+        if (wrote < 0 && errno == EINTR)
+            continue;
+        if (wrote < 0) {
+            snprintf (err, errlen, "cannot write the upload: %s", strerror (errno));
+            zhashx_delete (ctl->uploads, id);
+            return 1;
+        }
+        done += (size_t)wrote;
+    }
+    crypto_hash_sha256_update (&upload->hash, request->blob, request->blob_size);
+    upload->received += request->blob_size;
+    *result = json_pack ("{s:I}", "received", (json_int_t)upload->received);
+    return 0;
+}
+
+int ctl_artifacts_commit (ctl_t *ctl, const jad_api_request_t *request, json_t **result, char *err,
+                          size_t errlen)
+{
+    const char *id = jad_api_request_arg (request, "upload");
+    s_upload_t *upload = id ? zhashx_lookup (ctl->uploads, id) : NULL;
+    if (!upload) {
+        snprintf (err, errlen, "unknown or expired upload '%s'", id ? id : "");
+        return 2;
+    }
+    int status = 2;
+    char *final_path = NULL;
+    char *manifest_text = NULL;
+    jad_problems_t *problems = NULL;
+    jad_manifest_t *manifest = NULL;
+    uint8_t digest[32];
+    char sha_hex[65];
+    crypto_hash_sha256_final (&upload->hash, digest);
+    jad_hex (upload->sha256, 32, sha_hex);
+    if (upload->received != upload->length) {
+        snprintf (err, errlen, "upload has %llu of %llu bytes",
+                  (unsigned long long)upload->received, (unsigned long long)upload->length);
+        goto done;
+    }
+    if (sodium_memcmp (digest, upload->sha256, 32) != 0) {
+        snprintf (err, errlen, "upload does not match its SHA-256 %s", sha_hex);
+        goto done;
+    }
+    if (fsync (upload->fd) != 0 || close (upload->fd) != 0) {
+        upload->fd = -1;
+        snprintf (err, errlen, "cannot store the upload: %s", strerror (errno));
+        status = 1;
+        goto done;
+    }
+    upload->fd = -1;
+    //  A release must carry a valid jadugar.yaml at its root.
+    char reason[512];
+    size_t manifest_size = 0;
+    manifest_text = jad_archive_read_member (upload->path, "jadugar.yaml", 256 * 1024,
+                                             &manifest_size, reason, sizeof reason);
+    if (!manifest_text) {
+        snprintf (err, errlen, "release archive refused: %s", reason);
+        goto done;
+    }
+    char origin[160];
+    snprintf (origin, sizeof origin, "%s-%s:jadugar.yaml", upload->app, upload->version);
+    problems = jad_problems_new ();
+    manifest = jad_manifest_parse (manifest_text, manifest_size, origin, problems);
+    if (!manifest) {
+        size_t used = (size_t)snprintf (err, errlen, "release archive refused:");
+        for (size_t index = 0; index < jad_problems_count (problems) && used < errlen; index++)
+            used += (size_t)snprintf (err + used, errlen - used, "\n  %s",
+                                      jad_problems_get (problems, index));
+        goto done;
+    }
+    final_path = jad_strdup_printf ("%s/artifacts/%s.tar.gz", ctl->data_dir, sha_hex);
+    if (!final_path || s_mkdir_sub (ctl, "artifacts") != 0 ||
+        rename (upload->path, final_path) != 0) {
+        snprintf (err, errlen, "cannot store the release: %s", strerror (errno));
+        status = 1;
+        goto done;
+    }
+    sqlite3_stmt *stmt = jad_db_prepare (
+        ctl->db, "INSERT INTO releases (app, version, sha256, length, branch, commit_id, notes, "
+                 "created) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
+    if (!stmt) {
+        snprintf (err, errlen, "database error");
+        status = 1;
+        goto done;
+    }
+    sqlite3_bind_text (stmt, 1, upload->app, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text (stmt, 2, upload->version, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text (stmt, 3, sha_hex, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64 (stmt, 4, (int64_t)upload->length);
+    sqlite3_bind_text (stmt, 5, upload->branch, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text (stmt, 6, upload->commit, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text (stmt, 7, upload->notes, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64 (stmt, 8, jad_now_ms ());
+    int rc = sqlite3_step (stmt);
+    sqlite3_finalize (stmt);
+    if (rc != SQLITE_DONE) {
+        snprintf (err, errlen, "release %s %s already exists", upload->app, upload->version);
+        goto done;
+    }
+    jad_log_info ("artifacts: release added app=%s version=%s sha256=%s bytes=%llu", upload->app,
+                  upload->version, sha_hex, (unsigned long long)upload->length);
+    *result = json_pack ("{s:{s:s, s:s, s:s, s:I}}", "release", "app", upload->app, "version",
+                         upload->version, "sha256", sha_hex, "length", (json_int_t)upload->length);
+    status = 0;
+
+done:
+    free (final_path);
+    free (manifest_text);
+    jad_manifest_destroy (&manifest);
+    jad_problems_destroy (&problems);
+    zhashx_delete (ctl->uploads, id);
+    return status;
+}
+
+jad_ctl_msg_t *ctl_artifacts_fetch (ctl_t *ctl, const uint8_t sha256[32], uint64_t offset,
+                                    uint32_t length)
+{
+    jad_ctl_msg_t *reply = calloc (1, sizeof *reply);
+    if (!reply)
+        return NULL;
+    reply->kind = JAD_CTL_MSG_CHUNK;
+    memcpy (reply->chunk.sha256, sha256, 32);
+    reply->chunk.offset = offset;
+    char sha_hex[65];
+    jad_hex (sha256, 32, sha_hex);
+    int64_t total = 0;
+    if (jad_db_get_int (ctl->db, "SELECT length FROM releases WHERE sha256 = ? LIMIT 1", sha_hex,
+                        &total) != 0) {
+        reply->chunk.error = strdup ("unknown artifact");
+        ctl->counters[CTL_COUNT_FETCH_REFUSED]++;
+        return reply;
+    }
+    reply->chunk.total = (uint64_t)total;
+    if (offset >= (uint64_t)total || length == 0 || length > JAD_CHUNK_SIZE) {
+        reply->chunk.error = strdup ("chunk outside the artifact");
+        ctl->counters[CTL_COUNT_FETCH_REFUSED]++;
+        return reply;
+    }
+    if (offset + length > (uint64_t)total)
+        length = (uint32_t)((uint64_t)total - offset);
+    char *path = jad_strdup_printf ("%s/artifacts/%s.tar.gz", ctl->data_dir, sha_hex);
+    int fd = path ? open (path, O_RDONLY | O_CLOEXEC) : -1;
+    reply->chunk.data = malloc (length);
+    ssize_t got = -1;
+    if (fd >= 0 && reply->chunk.data)
+        got = pread (fd, reply->chunk.data, length, (off_t)offset);
+    if (fd >= 0)
+        close (fd);
+    if (got != (ssize_t)length) {
+        jad_log_error ("artifacts: cannot read path=%s offset=%llu error=\"%s\"", path ? path : "-",
+                       (unsigned long long)offset, strerror (errno));
+        free (reply->chunk.data);
+        reply->chunk.data = NULL;
+        reply->chunk.error = strdup ("artifact unreadable on the controller");
+    } else {
+        reply->chunk.data_size = length;
+        ctl->counters[CTL_COUNT_CHUNKS_SENT]++;
+        ctl->counters[CTL_COUNT_BYTES_SENT] += length;
+    }
+    free (path);
+    return reply;
+}
+
+void ctl_artifacts_uploads_destroy (ctl_t *ctl)
+{
+    zhashx_destroy (&ctl->uploads);
+}
+
+void ctl_artifacts_upload_free (void **item)
+{
+    s_upload_destroy ((s_upload_t **)item);
+}

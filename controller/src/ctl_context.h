@@ -1,0 +1,57 @@
+//  ctl_context - the controller's shared state, owned by main.c
+//  SPDX-License-Identifier: MPL-2.0
+//
+//  The controller is one thread: a poll loop over the ZAP handler, the plan
+//  PUB socket, the agents' ROUTER and the operator API ROUTER, plus timers.
+//  Its classes share this context instead of globals; the truth lives in
+//  SQLite, the rest is a cache of it or a socket.
+
+#ifndef CTL_CONTEXT_H_INCLUDED
+#define CTL_CONTEXT_H_INCLUDED
+
+#include "jad_config.h"
+#include "jad_keys.h"
+
+#include <czmq.h>
+#include <sqlite3.h>
+
+//  Counters shown under "controller" in `jadctl status --json`.
+typedef enum {
+    CTL_COUNT_PLANS_SENT,
+    CTL_COUNT_PLANS_RESENT,
+    CTL_COUNT_ACKS,
+    CTL_COUNT_REPORTS,
+    CTL_COUNT_REPORTS_DUPLICATE,
+    CTL_COUNT_CHUNKS_SENT,
+    CTL_COUNT_BYTES_SENT,
+    CTL_COUNT_AGENT_MALFORMED,
+    CTL_COUNT_AGENT_UNKNOWN,
+    CTL_COUNT_API_REQUESTS,
+    CTL_COUNT_API_MALFORMED,
+    CTL_COUNT_API_DENIED,
+    CTL_COUNT_ZAP_ALLOWED,
+    CTL_COUNT_ZAP_DENIED,
+    CTL_COUNT_FETCH_REFUSED,
+    CTL_COUNT_MAX
+} ctl_counter_t;
+
+typedef struct {
+    char *data_dir;                   //  --data DIR
+    jad_controller_config_t *config;  //  DIR/controller.yaml
+    sqlite3 *db;                      //  DIR/state.db
+    jad_keypair_t *signing;           //  Ed25519 plan signing pair
+    jad_keypair_t *curve;             //  CURVE server pair
+    zsock_t *zap;                     //  ZAP handler (REP, inproc)
+    zsock_t *pub;                     //  plan broadcast, BASE
+    zsock_t *agents;                  //  agents ROUTER, BASE+1
+    zsock_t *api;                     //  operator API ROUTER, BASE+2
+    zhashx_t *routes;                 //  agent name -> routing id (zframe_t *)
+    zhashx_t *uploads;                //  upload id -> ctl_upload_t *
+    uint64_t counters[CTL_COUNT_MAX];
+    int64_t started_ms;  //  wall clock at start
+} ctl_t;
+
+//  Name of a counter for JSON and /metrics.
+const char *ctl_counter_name (ctl_counter_t counter);
+
+#endif

@@ -1,0 +1,15 @@
+//  ctl_init - `jadugar-controller init`: a new controller's data directory
+//  SPDX-License-Identifier: MPL-2.0
+
+#ifndef CTL_INIT_H_INCLUDED
+#define CTL_INIT_H_INCLUDED
+
+#include <stdio.h>
+
+//  Create DIR/controller.yaml, DIR/state.db, DIR/keys/ (Ed25519 signing
+//  pair, CURVE pair, the admin operator's key), DIR/admin.jadctl.yaml, and
+//  print `key: value` lines to out. Refuses an initialised DIR. Returns 0,
+//  or 1 (error printed to stderr), or 2 (bad argument).
+int ctl_init_run (const char *data_dir, const char *listen, int port, FILE *out);
+
+#endif

@@ -1,0 +1,367 @@
+//  ctl_server - the controller's sockets and poll loop
+//  SPDX-License-Identifier: MPL-2.0
+
+#include "ctl_server.h"
+#include "ctl_api.h"
+#include "ctl_artifacts.h"
+#include "ctl_plans.h"
+#include "jad_db.h"
+#include "jad_log.h"
+#include "jad_util.h"
+#include "jad_wire.h"
+
+#include <string.h>
+#include <zmq.h>
+
+#ifndef ZMQ_ZAP_ENFORCE_DOMAIN
+#define ZMQ_ZAP_ENFORCE_DOMAIN 93  //  draft option, present in libzmq 4.3.4
+#endif
+
+#define S_ZAP_ENDPOINT  "inproc://zeromq.zap.01"
+#define S_DOMAIN_AGENTS "agents"
+#define S_DOMAIN_API    "api"
+#define S_TICK_MS       250
+
+static const char *const s_counter_names[CTL_COUNT_MAX] = {
+    "plans_sent",      "plans_resent",  "acks",          "reports",       "reports_duplicate",
+    "agent_malformed", "agent_unknown", "api_requests",  "api_malformed", "api_denied",
+    "zap_allowed",     "zap_denied",    "fetch_refused",
+};
+
+const char *ctl_counter_name (ctl_counter_t counter)
+{
+    return counter < CTL_COUNT_MAX ? s_counter_names[counter] : "unknown";
+}
+
+//  Is this CURVE key (Z85) allowed to connect in this domain?
+static bool s_zap_allows (ctl_t *ctl, const char *domain, const char *key)
+{
+    int64_t found = 0;
+    if (streq (domain, S_DOMAIN_API))
+        return jad_db_get_int (ctl->db, "SELECT 1 FROM operators WHERE public_key = ?", key,
+                               &found) == 0;
+    if (streq (domain, S_DOMAIN_AGENTS)) {
+        //  Unknown keys may connect to introduce themselves; rejected and
+        //  removed agents may not.
+        int rc = jad_db_get_int (ctl->db,
+                                 "SELECT 1 FROM agents WHERE public_key = ? AND state IN "
+                                 "('rejected', 'removed')",
+                                 key, &found);
+        return rc == 1;
+    }
+    return false;
+}
+
+//  Answer one ZAP request (RFC 27).
+static void s_zap_handle (ctl_t *ctl)
+{
+    zmsg_t *request = zmsg_recv (ctl->zap);
+    if (!request)
+        return;
+    char *version = zmsg_popstr (request);
+    char *sequence = zmsg_popstr (request);
+    char *domain = zmsg_popstr (request);
+    char *address = zmsg_popstr (request);
+    char *identity = zmsg_popstr (request);
+    char *mechanism = zmsg_popstr (request);
+    zframe_t *credentials = zmsg_pop (request);
+    char key[41] = "";
+    bool allowed = false;
+    if (version && streq (version, "1.0") && mechanism && streq (mechanism, "CURVE") &&
+        credentials && zframe_size (credentials) == 32 && domain) {
+        zmq_z85_encode (key, zframe_data (credentials), 32);
+        allowed = s_zap_allows (ctl, domain, key);
+    }
+    ctl->counters[allowed ? CTL_COUNT_ZAP_ALLOWED : CTL_COUNT_ZAP_DENIED]++;
+    if (!allowed)
+        jad_log_info ("server: connection refused domain=%s address=%s key=%s",
+                      domain ? domain : "-", address ? address : "-", *key ? key : "-");
+    zmsg_t *reply = zmsg_new ();
+    zmsg_addstr (reply, "1.0");
+    zmsg_addstr (reply, sequence ? sequence : "");
+    zmsg_addstr (reply, allowed ? "200" : "400");
+    zmsg_addstr (reply, allowed ? "OK" : "not allowed");
+    zmsg_addstr (reply, allowed ? key : "");
+    zmsg_addmem (reply, "", 0);
+    if (zmsg_send (&reply, ctl->zap) != 0)
+        zmsg_destroy (&reply);
+    zstr_free (&version);
+    zstr_free (&sequence);
+    zstr_free (&domain);
+    zstr_free (&address);
+    zstr_free (&identity);
+    zstr_free (&mechanism);
+    zframe_destroy (&credentials);
+    zmsg_destroy (&request);
+}
+
+//  Make a CURVE server socket of `type` in `domain`, bound to port.
+static zsock_t *s_curve_socket (ctl_t *ctl, int type, const char *domain, int port, int maxmsgsize)
+{
+    zsock_t *sock = zsock_new (type);
+    if (!sock)
+        return NULL;
+    int enforce = 1;
+    char *secret = jad_keypair_curve_secret_z85 (ctl->curve);
+    zsock_set_zap_domain (sock, domain);
+    zsock_set_curve_server (sock, 1);
+    zsock_set_curve_secretkey (sock, secret);
+    zsock_set_curve_publickey (sock, jad_keypair_public_txt (ctl->curve));
+    jad_secret_free (&secret);
+    if (zmq_setsockopt (zsock_resolve (sock), ZMQ_ZAP_ENFORCE_DOMAIN, &enforce, sizeof enforce) !=
+        0) {
+        jad_log_error ("server: cannot enforce the ZAP domain: %s", zmq_strerror (zmq_errno ()));
+        zsock_destroy (&sock);
+        return NULL;
+    }
+    zsock_set_linger (sock, 0);
+    zsock_set_backlog (sock, 4096);
+    if (maxmsgsize > 0)
+        zsock_set_maxmsgsize (sock, maxmsgsize);
+    if (type == ZMQ_PUB)
+        zsock_set_sndhwm (sock, 100000);
+    else {
+        zsock_set_sndhwm (sock, 10000);
+        zsock_set_rcvhwm (sock, 10000);
+    }
+    if (zsock_bind (sock, "tcp://%s:%d", ctl->config->listen, port) < 0) {
+        jad_log_error ("server: cannot bind address=%s port=%d error=\"%s\"", ctl->config->listen,
+                       port, zmq_strerror (zmq_errno ()));
+        zsock_destroy (&sock);
+        return NULL;
+    }
+    return sock;
+}
+
+int ctl_server_start (ctl_t *ctl)
+{
+    if (!zsys_has_curve ()) {
+        jad_log_error ("server: this libzmq has no CURVE support; refusing to run unencrypted");
+        return -1;
+    }
+    ctl->routes = zhashx_new ();
+    zhashx_set_destructor (ctl->routes, (zhashx_destructor_fn *)zframe_destroy);
+    ctl->uploads = zhashx_new ();
+    zhashx_set_destructor (ctl->uploads, ctl_artifacts_upload_free);
+    ctl->zap = zsock_new (ZMQ_REP);
+    if (!ctl->zap || zsock_bind (ctl->zap, S_ZAP_ENDPOINT) != 0) {
+        jad_log_error ("server: cannot start the ZAP handler");
+        return -1;
+    }
+    int base = ctl->config->port;
+    ctl->pub = s_curve_socket (ctl, ZMQ_PUB, S_DOMAIN_AGENTS, base, JAD_MAX_AGENT_MSG);
+    ctl->agents = s_curve_socket (ctl, ZMQ_ROUTER, S_DOMAIN_AGENTS, base + 1, JAD_MAX_AGENT_MSG);
+    ctl->api = s_curve_socket (ctl, ZMQ_ROUTER, S_DOMAIN_API, base + 2, JAD_MAX_API_MSG);
+    if (!ctl->pub || !ctl->agents || !ctl->api)
+        return -1;
+    jad_log_info ("server: listening address=%s plans=%d agents=%d api=%d", ctl->config->listen,
+                  base, base + 1, base + 2);
+    return 0;
+}
+
+static void s_send_to_agent (ctl_t *ctl, zframe_t *route, const jad_ctl_msg_t *message)
+{
+    zchunk_t *wire = jad_ctl_msg_encode (message);
+    if (!wire) {
+        jad_log_error ("server: cannot encode a message for an agent");
+        return;
+    }
+    zmsg_t *msg = zmsg_new ();
+    zframe_t *copy = zframe_dup (route);
+    zmsg_append (msg, &copy);
+    zmsg_addmem (msg, zchunk_data (wire), zchunk_size (wire));
+    zchunk_destroy (&wire);
+    if (zmsg_send (&msg, ctl->agents) != 0)
+        zmsg_destroy (&msg);
+}
+
+//  Register or refresh an agent from its Status; returns its name (caller
+//  frees) or NULL when the agent is refused.
+static char *s_agent_status (ctl_t *ctl, const char *key, const jad_status_t *status,
+                             zframe_t *route)
+{
+    char *name = NULL;
+    jad_db_get_text (ctl->db, "SELECT name FROM agents WHERE public_key = ?", key, &name);
+    int64_t now = jad_now_ms ();
+    if (!name) {
+        //  First contact: the name binds to this key, unless another key has it.
+        int64_t taken = 0;
+        if (jad_db_get_int (ctl->db, "SELECT 1 FROM agents WHERE name = ?", status->name, &taken) !=
+            1) {
+            jad_log_warning ("server: agent name taken by another key name=%s key=%s", status->name,
+                             key);
+            ctl->counters[CTL_COUNT_AGENT_UNKNOWN]++;
+            return NULL;
+        }
+        sqlite3_stmt *stmt =
+            jad_db_prepare (ctl->db, "INSERT INTO agents (name, public_key, env, state, created) "
+                                     "VALUES (?, ?, ?, 'accepted', ?)");
+        if (!stmt)
+            return NULL;
+        sqlite3_bind_text (stmt, 1, status->name, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text (stmt, 2, key, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text (stmt, 3, status->environment, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64 (stmt, 4, now);
+        int rc = sqlite3_step (stmt);
+        sqlite3_finalize (stmt);
+        if (rc != SQLITE_DONE)
+            return NULL;
+        jad_log_info ("server: agent registered name=%s env=%s key=%s", status->name,
+                      status->environment, key);
+        name = strdup (status->name);
+    } else if (!streq (name, status->name))
+        jad_log_warning ("server: agent claims another name key=%s name=%s claimed=%s", key, name,
+                         status->name);
+    if (jad_db_begin (ctl->db) == 0) {
+        sqlite3_stmt *stmt = jad_db_prepare (ctl->db, "UPDATE agents SET last_seen = ?, "
+                                                      "incarnation = ?, last_sequence = ? "
+                                                      "WHERE name = ?");
+        if (stmt) {
+            sqlite3_bind_int64 (stmt, 1, now);
+            sqlite3_bind_text (stmt, 2, status->incarnation, -1, SQLITE_TRANSIENT);
+            sqlite3_bind_int64 (stmt, 3, (int64_t)status->last_sequence);
+            sqlite3_bind_text (stmt, 4, name, -1, SQLITE_TRANSIENT);
+            sqlite3_step (stmt);
+            sqlite3_finalize (stmt);
+        }
+        stmt = jad_db_prepare (ctl->db,
+                               "INSERT INTO agent_apps (agent, app, version, health, plan_id, "
+                               "updated) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (agent, app) DO "
+                               "UPDATE SET version = excluded.version, health = excluded.health, "
+                               "plan_id = excluded.plan_id, updated = excluded.updated");
+        for (size_t index = 0; stmt && index < status->app_count; index++) {
+            const jad_app_state_t *app = &status->apps[index];
+            sqlite3_reset (stmt);
+            sqlite3_bind_text (stmt, 1, name, -1, SQLITE_TRANSIENT);
+            sqlite3_bind_text (stmt, 2, app->app, -1, SQLITE_TRANSIENT);
+            sqlite3_bind_text (stmt, 3, app->version, -1, SQLITE_TRANSIENT);
+            sqlite3_bind_text (stmt, 4, app->health, -1, SQLITE_TRANSIENT);
+            sqlite3_bind_text (stmt, 5, app->plan_id, -1, SQLITE_TRANSIENT);
+            sqlite3_bind_int64 (stmt, 6, now);
+            sqlite3_step (stmt);
+        }
+        sqlite3_finalize (stmt);
+        jad_db_commit (ctl->db);
+    }
+    zframe_t *known = zhashx_lookup (ctl->routes, name);
+    if (!known || !zframe_eq (known, route))
+        zhashx_update (ctl->routes, name, zframe_dup (route));
+    return name;
+}
+
+//  One message from the agents ROUTER.
+static void s_agent_handle (ctl_t *ctl, zmsg_t **msg_p)
+{
+    zmsg_t *msg = *msg_p;
+    *msg_p = NULL;
+    zframe_t *route = zmsg_pop (msg);
+    zframe_t *body = zmsg_pop (msg);
+    jad_agent_msg_t *message = NULL;
+    char *name = NULL;
+    const char *key = body ? zframe_meta (body, "User-Id") : NULL;
+    char err[JAD_ERR_LEN] = "";
+    if (!route || !body || zmsg_size (msg) != 0 || !key) {
+        ctl->counters[CTL_COUNT_AGENT_MALFORMED]++;
+        goto done;
+    }
+    message = jad_agent_msg_decode (zframe_data (body), zframe_size (body), err);
+    if (!message) {
+        ctl->counters[CTL_COUNT_AGENT_MALFORMED]++;
+        jad_log_warning ("server: malformed agent message key=%s reason=\"%s\"", key, err);
+        goto done;
+    }
+    if (message->kind == JAD_AGENT_MSG_STATUS) {
+        name = s_agent_status (ctl, key, message->status, route);
+        if (name && message->status->hello) {
+            jad_log_info ("server: agent hello name=%s incarnation=%s", name,
+                          message->status->incarnation);
+            ctl_plans_on_hello (ctl, name);
+        }
+        goto done;
+    }
+    //  Everything else needs a known, accepted agent.
+    jad_db_get_text (ctl->db,
+                     "SELECT name FROM agents WHERE public_key = ? AND state = "
+                     "'accepted'",
+                     key, &name);
+    if (!name) {
+        ctl->counters[CTL_COUNT_AGENT_UNKNOWN]++;
+        goto done;
+    }
+    zframe_t *known = zhashx_lookup (ctl->routes, name);
+    if (!known || !zframe_eq (known, route))
+        zhashx_update (ctl->routes, name, zframe_dup (route));
+    if (message->kind == JAD_AGENT_MSG_ACK)
+        ctl_plans_on_ack (ctl, name, message->ack.plan_id);
+    else if (message->kind == JAD_AGENT_MSG_REPORT) {
+        if (ctl_plans_on_report (ctl, name, message->report) == 0) {
+            uint64_t report_id = message->report->report_id;
+            jad_ctl_msg_t reply = {.kind = JAD_CTL_MSG_REPORT_ACK};
+            reply.report_ack.incarnation = message->report->incarnation;
+            reply.report_ack.report_ids = &report_id;
+            reply.report_ack.report_id_count = 1;
+            s_send_to_agent (ctl, route, &reply);
+        }
+    } else if (message->kind == JAD_AGENT_MSG_FETCH) {
+        jad_ctl_msg_t *reply = ctl_artifacts_fetch (ctl, message->fetch.sha256,
+                                                    message->fetch.offset, message->fetch.length);
+        if (reply)
+            s_send_to_agent (ctl, route, reply);
+        jad_ctl_msg_destroy (&reply);
+    }
+
+done:
+    free (name);
+    jad_agent_msg_destroy (&message);
+    zframe_destroy (&route);
+    zframe_destroy (&body);
+    zmsg_destroy (&msg);
+}
+
+int ctl_server_run (ctl_t *ctl)
+{
+    zpoller_t *poller = zpoller_new (ctl->zap, ctl->agents, ctl->api, NULL);
+    if (!poller)
+        return -1;
+    int64_t next_tick = jad_mono_ms ();
+    while (!zsys_interrupted) {
+        int64_t wait = next_tick - jad_mono_ms ();
+        void *which = zpoller_wait (poller, wait > 0 ? (int)wait : 0);
+        if (zpoller_terminated (poller))
+            break;
+        //  Drain each ready socket a bounded number of times so that one
+        //  busy peer cannot starve the others or the timers.
+        if (which == ctl->zap)
+            for (int count = 0; count < 256 && (zsock_events (ctl->zap) & ZMQ_POLLIN); count++)
+                s_zap_handle (ctl);
+        else if (which == ctl->agents)
+            for (int count = 0; count < 1024 && (zsock_events (ctl->agents) & ZMQ_POLLIN);
+                 count++) {
+                zmsg_t *msg = zmsg_recv (ctl->agents);
+                if (msg)
+                    s_agent_handle (ctl, &msg);
+            }
+        else if (which == ctl->api)
+            for (int count = 0; count < 64 && (zsock_events (ctl->api) & ZMQ_POLLIN); count++) {
+                zmsg_t *msg = zmsg_recv (ctl->api);
+                if (msg)
+                    ctl_api_handle (ctl, &msg);
+            }
+        if (jad_mono_ms () >= next_tick) {
+            ctl_plans_tick (ctl);
+            next_tick = jad_mono_ms () + S_TICK_MS;
+        }
+    }
+    zpoller_destroy (&poller);
+    return 0;
+}
+
+void ctl_server_stop (ctl_t *ctl)
+{
+    zsock_destroy (&ctl->api);
+    zsock_destroy (&ctl->agents);
+    zsock_destroy (&ctl->pub);
+    zsock_destroy (&ctl->zap);
+    zhashx_destroy (&ctl->routes);
+    ctl_artifacts_uploads_destroy (ctl);
+}

@@ -1,0 +1,25 @@
+//  ctl_store - the controller's SQLite schema and shared queries
+//  SPDX-License-Identifier: MPL-2.0
+
+#ifndef CTL_STORE_H_INCLUDED
+#define CTL_STORE_H_INCLUDED
+
+#include <sqlite3.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+//  Open DIR/state.db (creating it if `create`) and bring the schema up to
+//  date. Returns NULL on error (logged).
+sqlite3 *ctl_store_open (const char *path, bool create);
+
+//  Next plan sequence number, persisted before it is used. 0 on error.
+uint64_t ctl_store_next_sequence (sqlite3 *db);
+
+//  Format unix ms as ISO 8601 UTC into buf (>= 21 bytes); "" for 0.
+const char *ctl_store_iso_time (int64_t ms, char *buf, size_t len);
+
+//  Append an audit entry. Returns 0 or -1.
+int ctl_store_audit (sqlite3 *db, const char *operator_name, const char *command, const char *args,
+                     const char *outcome);
+
+#endif

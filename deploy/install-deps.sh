@@ -1,0 +1,37 @@
+#!/bin/sh
+#  install-deps.sh - install the Debian packages Jadugar builds and tests with
+#  SPDX-License-Identifier: MPL-2.0
+#
+#  Installs only what is missing; needs root (or sudo) when something is.
+#  Usage: deploy/install-deps.sh [--tests]
+set -eu
+
+packages="build-essential cmake pkg-config git tar gzip ca-certificates
+libzmq3-dev libczmq-dev libprotobuf-c-dev protobuf-c-compiler libsodium-dev
+libsqlite3-dev libarchive-dev libfyaml-dev libjansson-dev libcurl4-openssl-dev
+libmicrohttpd-dev"
+if [ "${1:-}" = "--tests" ]; then
+    packages="$packages libcriterion-dev clang-format clang libclang-rt-14-dev sqlite3"
+fi
+
+missing=""
+for package in $packages; do
+    if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "ok installed"; then
+        missing="$missing $package"
+    fi
+done
+[ -z "$missing" ] && exit 0
+
+echo "install-deps: installing:$missing"
+if [ "$(id -u)" -eq 0 ]; then
+    sudo=""
+elif command -v sudo >/dev/null 2>&1; then
+    sudo="sudo"
+else
+    echo "install-deps: these packages are missing and I am not root:$missing" >&2
+    exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+# shellcheck disable=SC2086
+$sudo apt-get install -y -qq --no-install-recommends $missing >/dev/null

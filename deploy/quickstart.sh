@@ -1,0 +1,143 @@
+#!/bin/sh
+#  quickstart.sh - build Jadugar and run a local demo fleet
+#  SPDX-License-Identifier: MPL-2.0
+#
+#  Starts a controller and three agents (dev, staging, prod) on loopback,
+#  ships a sample release through dev -> staging -> prod, shows the fleet,
+#  then deploys a broken release that fails its smoke test and is rolled
+#  back. Everything is left running. Running it again restarts the demo.
+#
+#  Usage: deploy/quickstart.sh [--stop]
+#  Environment: JADUGAR_DEMO_DIR (default /tmp/jadugar-demo),
+#               JADUGAR_PORT (default 7400)
+set -eu
+top=$(cd "$(dirname "$0")/.." && pwd)
+demo=${JADUGAR_DEMO_DIR:-/tmp/jadugar-demo}
+port=${JADUGAR_PORT:-7400}
+build="$top/build"
+
+say () { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
+
+stop_demo () {
+    if [ -d "$demo/run" ]; then
+        for pidfile in "$demo"/run/*.pid; do
+            [ -f "$pidfile" ] || continue
+            pid=$(cat "$pidfile")
+            kill "$pid" 2>/dev/null || true
+        done
+        sleep 1
+        for pidfile in "$demo"/run/*.pid; do
+            [ -f "$pidfile" ] || continue
+            kill -9 "$(cat "$pidfile")" 2>/dev/null || true
+            rm -f "$pidfile"
+        done
+    fi
+}
+
+if [ "${1:-}" = "--stop" ]; then
+    stop_demo
+    echo "quickstart: demo stopped (its files stay in $demo)"
+    exit 0
+fi
+if [ $# -gt 0 ]; then
+    echo "usage: deploy/quickstart.sh [--stop]" >&2
+    exit 2
+fi
+
+say "Installing missing packages"
+"$top/deploy/install-deps.sh"
+
+say "Building"
+cmake -S "$top" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DJADUGAR_TESTS=OFF >/dev/null
+cmake --build "$build" -j"$(nproc)" >/dev/null
+controller_bin="$build/controller/jadugar-controller"
+agent_bin="$build/agent/jadugar-agent"
+jadctl="$build/controller/jadctl"
+
+say "Starting a fresh demo in $demo"
+stop_demo
+rm -rf "$demo"
+mkdir -p "$demo/run" "$demo/logs" "$demo/releases"
+
+"$controller_bin" init --data "$demo/controller" --port "$port" > "$demo/controller.init"
+cat "$demo/controller.init"
+value () { sed -n "s/^$1: //p" "$demo/controller.init"; }
+signing_key=$(value signing-key)
+curve_key=$(value curve-key)
+endpoint=$(value endpoint)
+export JADUGAR_CONFIG="$(value admin-config)"
+#  The demo heartbeats fast so that status reacts quickly.
+sed -i 's/^heartbeat: 5s/heartbeat: 1s/' "$demo/controller/controller.yaml"
+
+"$controller_bin" run --data "$demo/controller" > "$demo/logs/controller.log" 2>&1 &
+echo $! > "$demo/run/controller.pid"
+
+for host in dev-1:dev staging-1:staging prod-1:prod; do
+    name=${host%%:*}
+    env=${host#*:}
+    "$agent_bin" init --data "$demo/hosts/$name/agent" --controller "$endpoint" \
+        --controller-key "$curve_key" --signing-key "$signing_key" --env "$env" \
+        --name "$name" --root "$demo/hosts/$name/srv" >/dev/null
+    sed -i 's/^heartbeat: .*/heartbeat: 1s/' "$demo/hosts/$name/agent/agent.yaml"
+    "$agent_bin" run --data "$demo/hosts/$name/agent" > "$demo/logs/$name.log" 2>&1 &
+    echo $! > "$demo/run/$name.pid"
+done
+
+say "Waiting for three agents"
+tries=0
+until [ "$("$jadctl" status --json 2>/dev/null | grep -c '"state": "online"')" -ge 3 ]; do
+    tries=$((tries + 1))
+    if [ $tries -gt 60 ]; then
+        echo "quickstart: agents did not come online; see $demo/logs/" >&2
+        exit 1
+    fi
+    sleep 0.5
+done
+"$jadctl" status
+
+make_release () {                   #  VERSION [broken-reason]
+    dir="$demo/releases/hello-$1"
+    mkdir -p "$dir"
+    cp -R "$top/deploy/demo/hello/." "$dir/"
+    echo "$1" > "$dir/VERSION"
+    [ -n "${2:-}" ] && echo "$2" > "$dir/BROKEN"
+    tar -C "$dir" -czf "$demo/releases/hello-$1.tar.gz" .
+}
+
+say "Adding release hello 1.0"
+make_release 1.0
+"$jadctl" release add hello 1.0 "$demo/releases/hello-1.0.tar.gz" --branch main
+for env in dev staging prod; do
+    say "Deploying hello 1.0 to $env"
+    "$jadctl" deploy hello 1.0 --env "$env" --wait
+done
+
+say "Fleet status"
+"$jadctl" status
+
+say "Deploying a broken release hello 1.1 to dev (its smoke test fails)"
+make_release 1.1 "database connection refused"
+"$jadctl" release add hello 1.1 "$demo/releases/hello-1.1.tar.gz" --branch develop
+if "$jadctl" deploy hello 1.1 --env dev --wait; then
+    echo "quickstart: the broken release was not caught" >&2
+    exit 1
+else
+    echo "(deploy exited $? as expected: dev-1 rolled itself back to 1.0)"
+fi
+
+say "Fleet status after the rollback"
+"$jadctl" status
+
+cat <<MSG
+
+The demo fleet is running. To use jadctl against it:
+
+    export JADUGAR_CONFIG=$JADUGAR_CONFIG
+    export PATH=$build/controller:\$PATH
+    jadctl status
+    jadctl plans
+    jadctl release list
+
+Logs are in $demo/logs/. Stop the demo with: $top/deploy/quickstart.sh --stop
+(run quickstart.sh again to restart it from scratch).
+MSG
