@@ -1,0 +1,858 @@
+//  test_config - agent.yaml, controller.yaml, client file and manifest
+//  loading: values, defaults, and every problem with file and line
+//  SPDX-License-Identifier: MPL-2.0
+
+#include "jad_config.h"
+#include "jad_testlib.h"
+
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define CURVE_KEY "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7"
+#define SIGN_KEY  "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+
+static char *s_dir;
+static jad_problems_t *s_problems;
+
+static void s_setup (void)
+{
+    s_dir = jt_tempdir ("jad-config");
+    s_problems = jad_problems_new ();
+    cr_assert_not_null (s_problems);
+}
+
+static void s_teardown (void)
+{
+    jad_problems_destroy (&s_problems);
+    jt_rmtree (s_dir);
+    free (s_dir);
+}
+
+TestSuite (config, .init = s_setup, .fini = s_teardown);
+
+//  Write text to DIR/name; returns the path (caller frees).
+static char *s_write (const char *name, const char *text)
+{
+    char *path = NULL;
+    cr_assert (asprintf (&path, "%s/%s", s_dir, name) > 0);
+    jt_write_file (path, text, 0644);
+    return path;
+}
+
+//  All problems, one a line, for assertion messages (static buffer).
+static const char *s_all (void)
+{
+    static char buffer[8192];
+    buffer[0] = 0;
+    for (size_t index = 0; index < jad_problems_count (s_problems); index++) {
+        strncat (buffer, jad_problems_get (s_problems, index),
+                 sizeof (buffer) - strlen (buffer) - 2);
+        strncat (buffer, "\n", sizeof (buffer) - strlen (buffer) - 1);
+    }
+    return buffer;
+}
+
+//  Assert a problem starts exactly with "ORIGIN:LINE: " and contains fragment.
+static void s_assert_problem (const char *origin, int line, const char *fragment)
+{
+    char prefix[1024];
+    snprintf (prefix, sizeof (prefix), "%s:%d: ", origin, line);
+    for (size_t index = 0; index < jad_problems_count (s_problems); index++) {
+        const char *problem = jad_problems_get (s_problems, index);
+        if (strncmp (problem, prefix, strlen (prefix)) == 0 && strstr (problem, fragment))
+            return;
+    }
+    cr_assert_fail ("no problem \"%s...%s\" in:\n%s", prefix, fragment, s_all ());
+}
+
+static const char *s_agent_minimal = "environment: prod\n"
+                                     "controller: ctl.example.com:7400\n"
+                                     "controller-key: \"" CURVE_KEY "\"\n"
+                                     "signing-key: " SIGN_KEY "\n";
+
+// --------------------------------------------------------------------------
+//  Problems list
+
+Test (config, problems_list_keeps_lines_in_order)
+{
+    cr_assert_eq (jad_problems_count (s_problems), 0);
+    cr_assert_null (jad_problems_get (s_problems, 0));
+    jad_problems_add (s_problems, "a.yaml:%d: first", 1);
+    jad_problems_add (s_problems, "a.yaml:%d: second", 2);
+    cr_assert_eq (jad_problems_count (s_problems), 2);
+    cr_assert_str_eq (jad_problems_get (s_problems, 0), "a.yaml:1: first");
+    cr_assert_str_eq (jad_problems_get (s_problems, 1), "a.yaml:2: second");
+    cr_assert_null (jad_problems_get (s_problems, 2));
+    jad_problems_destroy (&s_problems);
+    jad_problems_destroy (&s_problems);
+    cr_assert_null (s_problems);
+}
+
+// --------------------------------------------------------------------------
+//  agent.yaml
+
+Test (config, agent_minimal_file_gets_defaults)
+{
+    char *path = s_write ("agent.yaml", s_agent_minimal);
+    jad_agent_config_t *config = jad_agent_config_load (path, s_problems);
+    cr_assert_not_null (config, "%s", s_all ());
+    cr_assert_eq (jad_problems_count (s_problems), 0);
+    cr_assert_str_eq (config->environment, "prod");
+    cr_assert_str_eq (config->controller, "ctl.example.com:7400");
+    cr_assert_str_eq (config->controller_key, CURVE_KEY);
+    cr_assert_str_eq (config->signing_key, SIGN_KEY);
+    cr_assert_null (config->token);
+    cr_assert_str_eq (config->root, "/srv/jadugar");
+    cr_assert_str_eq (config->key_file, "keys/agent.key");
+    cr_assert_eq (config->keep_releases, 5);
+    cr_assert_eq (config->heartbeat_ms, 5000);
+    cr_assert_eq (config->hook_timeout_ms, 30000);
+    cr_assert_null (config->hook_user);
+
+    //  name defaults to the host name
+    char host[256] = "";
+    cr_assert_eq (gethostname (host, sizeof (host) - 1), 0);
+    cr_assert_str_eq (config->name, host);
+    jad_agent_config_destroy (&config);
+    jad_agent_config_destroy (&config);
+    cr_assert_null (config);
+    free (path);
+}
+
+Test (config, agent_full_file_loads_every_key)
+{
+    char *path = s_write ("agent.yaml", "# an agent\n"
+                                        "name: web-1\n"
+                                        "environment: staging\n"
+                                        "controller: \"[::1]:7500\"\n"
+                                        "controller-key: \"" CURVE_KEY "\"\n"
+                                        "signing-key: " SIGN_KEY "\n"
+                                        "token: s3cret-token\n"
+                                        "root: /var/lib/apps\n"
+                                        "key-file: /etc/jadugar/agent.key\n"
+                                        "keep-releases: 3\n"
+                                        "heartbeat: 500ms\n"
+                                        "hook-timeout: 2m\n"
+                                        "hook-user: deploy\n");
+    jad_agent_config_t *config = jad_agent_config_load (path, s_problems);
+    cr_assert_not_null (config, "%s", s_all ());
+    cr_assert_str_eq (config->name, "web-1");
+    cr_assert_str_eq (config->environment, "staging");
+    cr_assert_str_eq (config->controller, "[::1]:7500");
+    cr_assert_str_eq (config->token, "s3cret-token");
+    cr_assert_str_eq (config->root, "/var/lib/apps");
+    cr_assert_str_eq (config->key_file, "/etc/jadugar/agent.key");
+    cr_assert_eq (config->keep_releases, 3);
+    cr_assert_eq (config->heartbeat_ms, 500);
+    cr_assert_eq (config->hook_timeout_ms, 120000);
+    cr_assert_str_eq (config->hook_user, "deploy");
+    jad_agent_config_destroy (&config);
+    free (path);
+}
+
+Test (config, agent_optional_key_without_value_keeps_default)
+{
+    char *text = NULL;
+    cr_assert (asprintf (&text, "%stoken:\nroot: ~\n", s_agent_minimal) > 0);
+    char *path = s_write ("agent.yaml", text);
+    jad_agent_config_t *config = jad_agent_config_load (path, s_problems);
+    cr_assert_not_null (config, "%s", s_all ());
+    cr_assert_null (config->token);
+    cr_assert_str_eq (config->root, "/srv/jadugar");
+    jad_agent_config_destroy (&config);
+    free (text);
+    free (path);
+}
+
+Test (config, yaml_syntax_error_names_file_and_line)
+{
+    char *path = s_write ("agent.yaml", "environment: prod\n"
+                                        "controller: \"ctl:7400\n"
+                                        "signing-key: x\n");
+    jad_agent_config_t *config = jad_agent_config_load (path, s_problems);
+    cr_assert_null (config);
+    cr_assert_eq (jad_problems_count (s_problems), 1, "%s", s_all ());
+    //  libfyaml reports an unterminated quoted scalar where the input ends
+    const char *problem = jad_problems_get (s_problems, 0);
+    char prefix[512];
+    snprintf (prefix, sizeof (prefix), "%s:", path);
+    cr_assert (strncmp (problem, prefix, strlen (prefix)) == 0, "%s", problem);
+    cr_assert (strstr (problem, ": YAML syntax error: "), "%s", problem);
+    free (path);
+}
+
+Test (config, yaml_syntax_error_line_is_exact)
+{
+    char *path = s_write ("agent.yaml", "environment: prod\n"
+                                        "controller: ctl:7400\n"
+                                        "heartbeat: 5s: 3\n"
+                                        "root: /srv\n");
+    cr_assert_null (jad_agent_config_load (path, s_problems));
+    cr_assert_eq (jad_problems_count (s_problems), 1, "%s", s_all ());
+    s_assert_problem (path, 3, "YAML syntax error: ");
+    free (path);
+
+    //  a duplicate key is a syntax error at the second occurrence
+    jad_problems_destroy (&s_problems);
+    s_problems = jad_problems_new ();
+    path = s_write ("dup.yaml", "environment: prod\n"
+                                "environment: dev\n");
+    cr_assert_null (jad_agent_config_load (path, s_problems));
+    s_assert_problem (path, 2, "YAML syntax error: duplicate key");
+    free (path);
+}
+
+Test (config, unknown_key_is_reported_with_suggestion)
+{
+    char *text = NULL;
+    cr_assert (asprintf (&text, "%senviroment: prod\nflavour: x\n", s_agent_minimal) > 0);
+    char *path = s_write ("agent.yaml", text);
+    cr_assert_null (jad_agent_config_load (path, s_problems));
+    cr_assert_eq (jad_problems_count (s_problems), 2, "%s", s_all ());
+    s_assert_problem (path, 5, "unknown key 'enviroment' (did you mean 'environment'?)");
+    s_assert_problem (path, 6, "unknown key 'flavour'");
+    free (text);
+    free (path);
+}
+
+Test (config, bad_duration_is_reported)
+{
+    char *text = NULL;
+    cr_assert (asprintf (&text, "%sheartbeat: 5x\n", s_agent_minimal) > 0);
+    char *path = s_write ("agent.yaml", text);
+    cr_assert_null (jad_agent_config_load (path, s_problems));
+    cr_assert_eq (jad_problems_count (s_problems), 1, "%s", s_all ());
+    s_assert_problem (path, 5,
+                      "key 'heartbeat': \"5x\" is not a duration (use 500ms, 30s, 10m, 1h)");
+    free (text);
+    free (path);
+}
+
+Test (config, bad_controller_port_is_reported)
+{
+    char *path = s_write ("agent.yaml", "environment: prod\n"
+                                        "controller: ctl.example.com:70000\n"
+                                        "controller-key: \"" CURVE_KEY "\"\n"
+                                        "signing-key: " SIGN_KEY "\n");
+    cr_assert_null (jad_agent_config_load (path, s_problems));
+    cr_assert_eq (jad_problems_count (s_problems), 1, "%s", s_all ());
+    s_assert_problem (path, 2, "key 'controller': \"ctl.example.com:70000\" is not HOST:PORT");
+    free (path);
+}
+
+Test (config, bad_key_encoding_is_reported)
+{
+    char *path = s_write ("agent.yaml", "environment: prod\n"
+                                        "controller: ctl:7400\n"
+                                        "controller-key: not-a-z85-key\n"
+                                        "signing-key: " SIGN_KEY "zz\n");
+    cr_assert_null (jad_agent_config_load (path, s_problems));
+    cr_assert_eq (jad_problems_count (s_problems), 2, "%s", s_all ());
+    s_assert_problem (path, 3, "key 'controller-key': \"not-a-z85-key\" is not a CURVE public key");
+    s_assert_problem (path, 4, "key 'signing-key':");
+    s_assert_problem (path, 4, "64 hex characters");
+    free (path);
+}
+
+Test (config, missing_required_keys_are_reported_at_mapping_line)
+{
+    char *path = s_write ("agent.yaml", "\n# comment\nname: web-1\ncontroller: ctl:7400\n");
+    cr_assert_null (jad_agent_config_load (path, s_problems));
+    cr_assert_eq (jad_problems_count (s_problems), 3, "%s", s_all ());
+    s_assert_problem (path, 3, "missing required key 'environment'");
+    s_assert_problem (path, 3, "missing required key 'controller-key'");
+    s_assert_problem (path, 3, "missing required key 'signing-key'");
+    free (path);
+}
+
+Test (config, required_key_without_value_is_reported)
+{
+    char *path = s_write ("agent.yaml", "environment:\n"
+                                        "controller: ctl:7400\n"
+                                        "controller-key: \"" CURVE_KEY "\"\n"
+                                        "signing-key: " SIGN_KEY "\n");
+    cr_assert_null (jad_agent_config_load (path, s_problems));
+    cr_assert_eq (jad_problems_count (s_problems), 1, "%s", s_all ());
+    s_assert_problem (path, 1, "key 'environment' has no value");
+    free (path);
+}
+
+Test (config, empty_file_reports_every_required_key)
+{
+    char *path = s_write ("agent.yaml", "");
+    cr_assert_null (jad_agent_config_load (path, s_problems));
+    cr_assert_eq (jad_problems_count (s_problems), 4, "%s", s_all ());
+    s_assert_problem (path, 1, "missing required key 'environment'");
+    free (path);
+}
+
+Test (config, every_problem_in_one_file_is_reported)
+{
+    char *path = s_write ("agent.yaml", "name: -bad\n"
+                                        "environment: prod\n"
+                                        "controller: nohost\n"
+                                        "controller-key: short\n"
+                                        "signing-key: " SIGN_KEY "\n"
+                                        "root: relative/dir\n"
+                                        "keep-releases: 0\n"
+                                        "heartbeat: soon\n"
+                                        "hook-timeout: [1, 2]\n"
+                                        "colour: blue\n");
+    cr_assert_null (jad_agent_config_load (path, s_problems));
+    cr_assert_eq (jad_problems_count (s_problems), 8, "%s", s_all ());
+    s_assert_problem (path, 1, "key 'name': \"-bad\" is not a valid name");
+    s_assert_problem (path, 3, "key 'controller'");
+    s_assert_problem (path, 4, "key 'controller-key'");
+    s_assert_problem (path, 6, "key 'root': \"relative/dir\" is not an absolute path");
+    s_assert_problem (path, 7, "key 'keep-releases': \"0\" is not a whole number from 1 to 100");
+    s_assert_problem (path, 8, "key 'heartbeat'");
+    s_assert_problem (path, 9, "key 'hook-timeout': expected a single value");
+    s_assert_problem (path, 10, "unknown key 'colour'");
+
+    //  listed top down, as the file reads
+    long previous = 0;
+    for (size_t index = 0; index < jad_problems_count (s_problems); index++) {
+        const char *problem = jad_problems_get (s_problems, index);
+        long line = strtol (problem + strlen (path) + 1, NULL, 10);
+        cr_assert_geq (line, previous, "%s", s_all ());
+        previous = line;
+    }
+    free (path);
+}
+
+Test (config, secret_token_is_never_echoed)
+{
+    char *text = NULL;
+    cr_assert (asprintf (&text, "%stoken: \"abc\\tdef\"\n", s_agent_minimal) > 0);
+    char *path = s_write ("agent.yaml", text);
+    cr_assert_null (jad_agent_config_load (path, s_problems));
+    s_assert_problem (path, 5, "key 'token'");
+    cr_assert_null (strstr (s_all (), "abc"), "%s", s_all ());
+    free (text);
+    free (path);
+}
+
+Test (config, aliases_are_refused)
+{
+    char *text = NULL;
+    cr_assert (asprintf (&text, "%sname: &n web\nhook-user: *n\n", s_agent_minimal) > 0);
+    char *path = s_write ("agent.yaml", text);
+    cr_assert_null (jad_agent_config_load (path, s_problems));
+    s_assert_problem (path, 6, "key 'hook-user': aliases are not supported");
+    free (text);
+    free (path);
+}
+
+Test (config, missing_file_is_named)
+{
+    char *path = NULL;
+    cr_assert (asprintf (&path, "%s/nope/agent.yaml", s_dir) > 0);
+    cr_assert_null (jad_agent_config_load (path, s_problems));
+    cr_assert_eq (jad_problems_count (s_problems), 1);
+    const char *problem = jad_problems_get (s_problems, 0);
+    cr_assert (strncmp (problem, path, strlen (path)) == 0, "%s", problem);
+    cr_assert (strstr (problem, "cannot read file: No such file or directory"), "%s", problem);
+
+    cr_assert_null (jad_controller_config_load (path, s_problems));
+    cr_assert_null (jad_client_config_load (path, s_problems));
+    cr_assert_null (jad_manifest_load (path, s_problems));
+    cr_assert_eq (jad_problems_count (s_problems), 4);
+    free (path);
+}
+
+Test (config, directory_is_not_a_file)
+{
+    cr_assert_null (jad_agent_config_load (s_dir, s_problems));
+    cr_assert_eq (jad_problems_count (s_problems), 1);
+    cr_assert (strstr (jad_problems_get (s_problems, 0), "Is a directory"), "%s", s_all ());
+}
+
+Test (config, loaders_accept_null_problems)
+{
+    char *path = s_write ("agent.yaml", "heartbeat: 5x\n");
+    cr_assert_null (jad_agent_config_load (path, NULL));
+    cr_assert_null (jad_controller_config_load (path, NULL));
+    cr_assert_null (jad_manifest_parse ("hooks: 3", 8, "x", NULL));
+    free (path);
+}
+
+// --------------------------------------------------------------------------
+//  controller.yaml
+
+//  DESIGN.md section 5, verbatim
+static const char *s_design_controller =
+    "environments:\n"
+    "  dev:     { track: develop,     auto_deploy: true, strategy: all }\n"
+    "  staging: { track: \"release/*\", auto_deploy: true, strategy: rolling, batch: 50% }\n"
+    "  prod:    { track: main, requires: staging, strategy: canary, canary: 1,\n"
+    "             bake: 10m, batch: 25%, windows: [\"Tue 09:00-17:00\", \"Thu 09:00-17:00\"],\n"
+    "             emergency_approvals: [tech-lead, product-owner] }\n"
+    "alerts:\n"
+    "  - { env: prod, metric: http_error_rate, above: 0.05, for: 60s, action: rollback }\n";
+
+Test (config, controller_loads_design_example)
+{
+    char *path = s_write ("controller.yaml", s_design_controller);
+    jad_controller_config_t *config = jad_controller_config_load (path, s_problems);
+    cr_assert_not_null (config, "%s", s_all ());
+    cr_assert_str_eq (config->listen, "127.0.0.1");
+    cr_assert_eq (config->port, 7400);
+    cr_assert_eq (config->heartbeat_ms, 5000);
+    cr_assert_eq (config->resend_ms, 2000);
+    cr_assert_eq (config->plan_ttl_ms, 600000);
+    cr_assert_eq (config->step_deadline_ms, 600000);
+    cr_assert_eq (config->progress_deadline_ms, 1800000);
+    cr_assert_eq (config->environment_count, 3);
+
+    const jad_env_config_t *dev = jad_controller_config_env (config, "dev");
+    cr_assert_not_null (dev);
+    cr_assert_str_eq (dev->track, "develop");
+    cr_assert (dev->auto_deploy);
+    cr_assert_str_eq (dev->strategy, "all");
+    cr_assert_null (dev->requires);
+    cr_assert_null (dev->batch);
+    cr_assert_eq (dev->window_count, 0);
+    cr_assert_eq (dev->concurrency, 0);
+
+    const jad_env_config_t *staging = jad_controller_config_env (config, "staging");
+    cr_assert_not_null (staging);
+    cr_assert_str_eq (staging->track, "release/*");
+    cr_assert_str_eq (staging->strategy, "rolling");
+    cr_assert_str_eq (staging->batch, "50%");
+
+    const jad_env_config_t *prod = jad_controller_config_env (config, "prod");
+    cr_assert_not_null (prod);
+    cr_assert_str_eq (prod->name, "prod");
+    cr_assert_str_eq (prod->track, "main");
+    cr_assert_not (prod->auto_deploy);
+    cr_assert_str_eq (prod->requires, "staging");
+    cr_assert_str_eq (prod->strategy, "canary");
+    cr_assert_eq (prod->canary, 1);
+    cr_assert_eq (prod->bake_ms, 600000);
+    cr_assert_str_eq (prod->batch, "25%");
+    cr_assert_eq (prod->window_count, 2);
+    cr_assert_str_eq (prod->windows[0], "Tue 09:00-17:00");
+    cr_assert_str_eq (prod->windows[1], "Thu 09:00-17:00");
+    cr_assert_eq (prod->emergency_approval_count, 2);
+    cr_assert_str_eq (prod->emergency_approvals[0], "tech-lead");
+    cr_assert_str_eq (prod->emergency_approvals[1], "product-owner");
+    cr_assert_null (jad_controller_config_env (config, "qa"));
+
+    cr_assert_eq (config->alert_count, 1);
+    cr_assert_str_eq (config->alerts[0].env, "prod");
+    cr_assert_str_eq (config->alerts[0].metric, "http_error_rate");
+    cr_assert (config->alerts[0].above);
+    cr_assert_float_eq (config->alerts[0].threshold, 0.05, 1e-12);
+    cr_assert_eq (config->alerts[0].for_ms, 60000);
+    cr_assert_str_eq (config->alerts[0].action, "rollback");
+    jad_controller_config_destroy (&config);
+    jad_controller_config_destroy (&config);
+    free (path);
+}
+
+Test (config, controller_block_style_and_settings_load)
+{
+    char *path = s_write ("controller.yaml", "listen: 0.0.0.0\n"
+                                             "port: 9000\n"
+                                             "heartbeat: 2s\n"
+                                             "resend: 1s\n"
+                                             "plan-ttl: 5m\n"
+                                             "step-deadline: 3m\n"
+                                             "progress-deadline: 1h\n"
+                                             "environments:\n"
+                                             "  qa:\n"
+                                             "  prod:\n"
+                                             "    requires: qa\n"
+                                             "    strategy: canary\n"
+                                             "    batch: 3\n"
+                                             "    concurrency: 10\n"
+                                             "    windows:\n"
+                                             "      - Mon 00:00-24:00\n"
+                                             "alerts:\n"
+                                             "  - env: prod\n"
+                                             "    metric: latency_p99\n"
+                                             "    below: -2.5\n"
+                                             "    for: 30s\n");
+    jad_controller_config_t *config = jad_controller_config_load (path, s_problems);
+    cr_assert_not_null (config, "%s", s_all ());
+    cr_assert_str_eq (config->listen, "0.0.0.0");
+    cr_assert_eq (config->port, 9000);
+    cr_assert_eq (config->heartbeat_ms, 2000);
+    cr_assert_eq (config->resend_ms, 1000);
+    cr_assert_eq (config->plan_ttl_ms, 300000);
+    cr_assert_eq (config->step_deadline_ms, 180000);
+    cr_assert_eq (config->progress_deadline_ms, 3600000);
+    const jad_env_config_t *qa = jad_controller_config_env (config, "qa");
+    cr_assert_not_null (qa);
+    cr_assert_str_eq (qa->strategy, "all");
+    const jad_env_config_t *prod = jad_controller_config_env (config, "prod");
+    cr_assert_not_null (prod);
+    cr_assert_eq (prod->canary, 1, "canary strategy defaults to one canary host");
+    cr_assert_str_eq (prod->batch, "3");
+    cr_assert_eq (prod->concurrency, 10);
+    cr_assert_eq (prod->window_count, 1);
+    cr_assert_eq (config->alert_count, 1);
+    cr_assert_not (config->alerts[0].above);
+    cr_assert_float_eq (config->alerts[0].threshold, -2.5, 1e-12);
+    cr_assert_null (config->alerts[0].action);
+    jad_controller_config_destroy (&config);
+    free (path);
+}
+
+Test (config, controller_empty_file_gets_defaults)
+{
+    char *path = s_write ("controller.yaml", "# nothing yet\n");
+    jad_controller_config_t *config = jad_controller_config_load (path, s_problems);
+    cr_assert_not_null (config, "%s", s_all ());
+    cr_assert_eq (config->port, 7400);
+    cr_assert_eq (config->environment_count, 0);
+    cr_assert_eq (config->alert_count, 0);
+    jad_controller_config_destroy (&config);
+    free (path);
+}
+
+Test (config, controller_bad_port_is_reported)
+{
+    char *path = s_write ("controller.yaml", "listen: 127.0.0.1\nport: 0\n");
+    cr_assert_null (jad_controller_config_load (path, s_problems));
+    cr_assert_eq (jad_problems_count (s_problems), 1, "%s", s_all ());
+    s_assert_problem (path, 2, "key 'port': \"0\" is not a whole number from 1 to 65532");
+    free (path);
+}
+
+Test (config, requires_unknown_environment_is_reported)
+{
+    char *path = s_write ("controller.yaml", "environments:\n"
+                                             "  dev: { strategy: all }\n"
+                                             "  prod: { track: main,\n"
+                                             "          requires: stagng }\n");
+    cr_assert_null (jad_controller_config_load (path, s_problems));
+    cr_assert_eq (jad_problems_count (s_problems), 1, "%s", s_all ());
+    s_assert_problem (path, 4, "environment 'prod': key 'requires': unknown environment 'stagng'");
+    free (path);
+}
+
+Test (config, requires_cycle_is_reported_once)
+{
+    char *path = s_write ("controller.yaml", "environments:\n"
+                                             "  a: { requires: c }\n"
+                                             "  b: { requires: a }\n"
+                                             "  c: { requires: b }\n"
+                                             "  d: { requires: a }\n"
+                                             "  e: { requires: e }\n");
+    cr_assert_null (jad_controller_config_load (path, s_problems));
+    cr_assert_eq (jad_problems_count (s_problems), 2, "%s", s_all ());
+    s_assert_problem (path, 2, "environment 'a': key 'requires': 'c' leads back to 'a'");
+    s_assert_problem (path, 6, "environment 'e': key 'requires': 'e' requires itself");
+    free (path);
+}
+
+Test (config, bad_window_is_reported)
+{
+    char *path = s_write ("controller.yaml", "environments:\n"
+                                             "  prod:\n"
+                                             "    windows:\n"
+                                             "      - Tue 09:00-17:00\n"
+                                             "      - Tus 09:00-17:00\n"
+                                             "      - Wed 17:00-09:00\n"
+                                             "      - Thu 9:00-17:00\n"
+                                             "      - Fri 09:00-25:00\n"
+                                             "  dev: { windows: \"Mon 09:00-17:00\" }\n");
+    cr_assert_null (jad_controller_config_load (path, s_problems));
+    cr_assert_eq (jad_problems_count (s_problems), 5, "%s", s_all ());
+    s_assert_problem (path, 5,
+                      "environment 'prod': key 'windows': \"Tus 09:00-17:00\" is not a window");
+    s_assert_problem (path, 6, "\"Wed 17:00-09:00\" is not a window");
+    s_assert_problem (path, 7, "\"Thu 9:00-17:00\" is not a window");
+    s_assert_problem (path, 8, "\"Fri 09:00-25:00\" is not a window");
+    s_assert_problem (path, 9, "environment 'dev': key 'windows': expected a list");
+    free (path);
+}
+
+Test (config, environment_values_are_checked)
+{
+    char *path = s_write ("controller.yaml", "environments:\n"
+                                             "  staging: { batch: 150%, strategy: blue-green }\n"
+                                             "  prod: { auto_deploy: maybe, canary: -1,\n"
+                                             "          bake: forever, colour: red }\n"
+                                             "  \"bad name\": {}\n"
+                                             "  qa: { strategy: canary, canary: 0,\n"
+                                             "        emergency_approvals: [ok, -no] }\n");
+    cr_assert_null (jad_controller_config_load (path, s_problems));
+    cr_assert_eq (jad_problems_count (s_problems), 9, "%s", s_all ());
+    s_assert_problem (path, 2, "environment 'staging': key 'batch': \"150%\" is not a batch");
+    s_assert_problem (path, 2, "environment 'staging': key 'strategy': \"blue-green\"");
+    s_assert_problem (path, 3, "environment 'prod': key 'auto_deploy': \"maybe\" is not true");
+    s_assert_problem (path, 3, "environment 'prod': key 'canary': \"-1\"");
+    s_assert_problem (path, 4, "environment 'prod': key 'bake': \"forever\" is not a duration");
+    s_assert_problem (path, 4, "environment 'prod': unknown key 'colour'");
+    s_assert_problem (path, 5, "\"bad name\" is not a valid environment name");
+    s_assert_problem (path, 6, "environment 'qa': key 'canary': must be at least 1");
+    s_assert_problem (path, 7, "environment 'qa': key 'emergency_approvals': \"-no\"");
+    free (path);
+}
+
+Test (config, alert_with_above_and_below_is_reported)
+{
+    char *path = s_write ("controller.yaml", "environments:\n"
+                                             "  prod: {}\n"
+                                             "alerts:\n"
+                                             "  - env: prod\n"
+                                             "    metric: errors\n"
+                                             "    above: 1\n"
+                                             "    below: 0.5\n"
+                                             "    for: 1m\n");
+    cr_assert_null (jad_controller_config_load (path, s_problems));
+    cr_assert_eq (jad_problems_count (s_problems), 1, "%s", s_all ());
+    s_assert_problem (path, 7, "alert 1: give exactly one of 'above' or 'below'");
+    free (path);
+}
+
+Test (config, alert_problems_are_reported)
+{
+    char *path = s_write ("controller.yaml",
+                          "environments:\n"
+                          "  prod: {}\n"
+                          "alerts:\n"
+                          "  - { env: prod, metric: errors, above: 1, for: 1m }\n"
+                          "  - { env: qa, metric: errors, above: lots, for: 1m, action: page }\n"
+                          "  - { metric: \"bad metric\", for: 1m }\n"
+                          "  - just a string\n");
+    cr_assert_null (jad_controller_config_load (path, s_problems));
+    cr_assert_eq (jad_problems_count (s_problems), 7, "%s", s_all ());
+    s_assert_problem (path, 5, "alert 2: key 'env': unknown environment 'qa'");
+    s_assert_problem (path, 5, "alert 2: key 'above': \"lots\" is not a number");
+    s_assert_problem (path, 5, "alert 2: key 'action': \"page\" is not an action");
+    s_assert_problem (path, 6, "alert 3: missing required key 'env'");
+    s_assert_problem (path, 6, "alert 3: key 'metric': \"bad metric\" is not a metric name");
+    s_assert_problem (path, 6, "alert 3: missing required key 'above' or 'below'");
+    s_assert_problem (path, 7, "alert 4: expected a mapping of keys");
+    free (path);
+}
+
+// --------------------------------------------------------------------------
+//  jadctl client file
+
+Test (config, client_key_is_resolved_against_client_folder)
+{
+    char *path = s_write ("ops/jadctl.yaml", "controller: 10.0.0.5:7402\n"
+                                             "controller-key: \"" CURVE_KEY "\"\n"
+                                             "key: keys/admin.key\n");
+    jad_client_config_t *config = jad_client_config_load (path, s_problems);
+    cr_assert_not_null (config, "%s", s_all ());
+    cr_assert_str_eq (config->controller, "10.0.0.5:7402");
+    cr_assert_str_eq (config->controller_key, CURVE_KEY);
+    char *expected = NULL;
+    cr_assert (asprintf (&expected, "%s/ops/keys/admin.key", s_dir) > 0);
+    cr_assert_str_eq (config->key, expected);
+    jad_client_config_destroy (&config);
+    jad_client_config_destroy (&config);
+    free (expected);
+    free (path);
+}
+
+Test (config, client_relative_file_path_gives_absolute_key)
+{
+    char *path = s_write ("jadctl.yaml", "controller: localhost:7402\n"
+                                         "controller-key: \"" CURVE_KEY "\"\n"
+                                         "key: /etc/jadugar/op.key\n");
+    jad_client_config_t *config = jad_client_config_load (path, s_problems);
+    cr_assert_not_null (config, "%s", s_all ());
+    cr_assert_str_eq (config->key, "/etc/jadugar/op.key");
+    jad_client_config_destroy (&config);
+    free (path);
+
+    path = s_write ("sub/client.yaml", "controller: localhost:7402\n"
+                                       "controller-key: \"" CURVE_KEY "\"\n"
+                                       "key: op.key\n");
+    cr_assert_eq (chdir (s_dir), 0);
+    config = jad_client_config_load ("sub/client.yaml", s_problems);
+    cr_assert_not_null (config, "%s", s_all ());
+    char *cwd = getcwd (NULL, 0);
+    char *expected = NULL;
+    cr_assert (asprintf (&expected, "%s/sub/op.key", cwd) > 0);
+    cr_assert_str_eq (config->key, expected);
+    jad_client_config_destroy (&config);
+    free (expected);
+    free (cwd);
+    free (path);
+}
+
+Test (config, client_problems_are_reported)
+{
+    char *path = s_write ("jadctl.yaml", "controller: localhost\n"
+                                         "controller-key: \"" CURVE_KEY "x\"\n");
+    cr_assert_null (jad_client_config_load (path, s_problems));
+    cr_assert_eq (jad_problems_count (s_problems), 3, "%s", s_all ());
+    s_assert_problem (path, 1, "key 'controller': \"localhost\" is not HOST:PORT");
+    s_assert_problem (path, 2, "key 'controller-key'");
+    s_assert_problem (path, 1, "missing required key 'key'");
+    free (path);
+}
+
+// --------------------------------------------------------------------------
+//  jadugar.yaml
+
+//  DESIGN.md section 4, verbatim
+static const char *s_design_manifest =
+    "hooks:\n"
+    "  pre_activate: ./hooks/prepare.sh      # in the new release dir, before the switch\n"
+    "  migrate_up: ./hooks/migrate-up.sh     # once per environment, before activation\n"
+    "  migrate_down: ./hooks/migrate-down.sh # when a rollback crosses this release\n"
+    "  activate: ./hooks/restart.sh          # after the switch (restart the service)\n"
+    "  smoke:                                # all must pass, each within its timeout\n"
+    "    - run: ./hooks/smoke.sh\n"
+    "      timeout: 30s\n"
+    "    - http: http://127.0.0.1:8080/health\n"
+    "      expect: 200\n"
+    "metrics:\n"
+    "  interval: 5s\n"
+    "  sources:\n"
+    "    - prometheus: http://127.0.0.1:8080/metrics\n"
+    "    - command: ./hooks/metrics.sh       # prints \"name value\" lines\n";
+
+Test (config, manifest_parses_design_example)
+{
+    jad_manifest_t *manifest = jad_manifest_parse (s_design_manifest, strlen (s_design_manifest),
+                                                   "web-1.2.tar.gz:jadugar.yaml", s_problems);
+    cr_assert_not_null (manifest, "%s", s_all ());
+    cr_assert_str_eq (manifest->pre_activate, "./hooks/prepare.sh");
+    cr_assert_str_eq (manifest->migrate_up, "./hooks/migrate-up.sh");
+    cr_assert_str_eq (manifest->migrate_down, "./hooks/migrate-down.sh");
+    cr_assert_str_eq (manifest->activate, "./hooks/restart.sh");
+    cr_assert_eq (manifest->smoke_count, 2);
+    cr_assert_str_eq (manifest->smoke[0].run, "./hooks/smoke.sh");
+    cr_assert_null (manifest->smoke[0].http);
+    cr_assert_eq (manifest->smoke[0].timeout_ms, 30000);
+    cr_assert_null (manifest->smoke[1].run);
+    cr_assert_str_eq (manifest->smoke[1].http, "http://127.0.0.1:8080/health");
+    cr_assert_eq (manifest->smoke[1].expect, 200);
+    cr_assert_eq (manifest->smoke[1].timeout_ms, 30000);
+    cr_assert_eq (manifest->metrics_interval_ms, 5000);
+    cr_assert_eq (manifest->source_count, 2);
+    cr_assert_str_eq (manifest->sources[0].prometheus, "http://127.0.0.1:8080/metrics");
+    cr_assert_null (manifest->sources[0].command);
+    cr_assert_null (manifest->sources[1].prometheus);
+    cr_assert_str_eq (manifest->sources[1].command, "./hooks/metrics.sh");
+    jad_manifest_destroy (&manifest);
+    jad_manifest_destroy (&manifest);
+}
+
+Test (config, manifest_without_hooks_gets_defaults)
+{
+    const char *text = "hooks:\n  activate: bin/restart\n";
+    jad_manifest_t *manifest = jad_manifest_parse (text, strlen (text), NULL, s_problems);
+    cr_assert_not_null (manifest, "%s", s_all ());
+    cr_assert_str_eq (manifest->activate, "bin/restart");
+    cr_assert_null (manifest->pre_activate);
+    cr_assert_eq (manifest->smoke_count, 0);
+    cr_assert_eq (manifest->metrics_interval_ms, 10000);
+    cr_assert_eq (manifest->source_count, 0);
+    jad_manifest_destroy (&manifest);
+
+    manifest = jad_manifest_parse ("", 0, NULL, s_problems);
+    cr_assert_not_null (manifest, "%s", s_all ());
+    jad_manifest_destroy (&manifest);
+}
+
+Test (config, manifest_parse_reads_only_size_bytes)
+{
+    const char *text = "hooks:\n  activate: run.sh\nGARBAGE: [";
+    jad_manifest_t *manifest = jad_manifest_parse (text, 26, "m", s_problems);
+    cr_assert_not_null (manifest, "%s", s_all ());
+    cr_assert_str_eq (manifest->activate, "run.sh");
+    jad_manifest_destroy (&manifest);
+}
+
+Test (config, hook_path_with_dotdot_is_reported)
+{
+    const char *text = "hooks:\n"
+                       "  pre_activate: ./hooks/../../etc/evil.sh\n"
+                       "  activate: /usr/bin/restart\n"
+                       "  migrate_up: hooks/..\n"
+                       "  migrate_down: hooks/..x/ok.sh\n";
+    const char *origin = "web-1.2.tar.gz:jadugar.yaml";
+    cr_assert_null (jad_manifest_parse (text, strlen (text), origin, s_problems));
+    cr_assert_eq (jad_problems_count (s_problems), 3, "%s", s_all ());
+    s_assert_problem (origin, 2,
+                      "hooks: key 'pre_activate': \"./hooks/../../etc/evil.sh\" "
+                      "is not a path inside the release");
+    s_assert_problem (origin, 3, "hooks: key 'activate': \"/usr/bin/restart\" is not a path");
+    s_assert_problem (origin, 4, "hooks: key 'migrate_up'");
+}
+
+Test (config, smoke_entry_without_run_or_http_is_reported)
+{
+    const char *text = "hooks:\n"
+                       "  smoke:\n"
+                       "    - run: ./ok.sh\n"
+                       "    - timeout: 10s\n"
+                       "      expect: 200\n"
+                       "    - { run: ./a.sh, http: \"http://x/\" }\n";
+    const char *origin = "app.tgz:jadugar.yaml";
+    cr_assert_null (jad_manifest_parse (text, strlen (text), origin, s_problems));
+    cr_assert_eq (jad_problems_count (s_problems), 2, "%s", s_all ());
+    s_assert_problem (origin, 4, "smoke 2: missing required key 'run' (a hook path) or 'http'");
+    s_assert_problem (origin, 6, "smoke 3: give either 'run' (a hook path) or 'http' (a URL)");
+}
+
+Test (config, manifest_values_are_checked)
+{
+    const char *text = "hooks:\n"
+                       "  smoke:\n"
+                       "    - http: ftp://example.com/\n"
+                       "    - http: https://example.com/health\n"
+                       "      expect: 700\n"
+                       "      timeout: 0s\n"
+                       "    - run: ./s.sh\n"
+                       "      expect: 200\n"
+                       "  restart: ./r.sh\n"
+                       "metrics:\n"
+                       "  interval: often\n"
+                       "  sources:\n"
+                       "    - prometheus: localhost:9100\n"
+                       "    - command: ../metrics.sh\n"
+                       "    - { interval: 5s }\n"
+                       "version: 2\n";
+    cr_assert_null (jad_manifest_parse (text, strlen (text), "m.yaml", s_problems));
+    cr_assert_eq (jad_problems_count (s_problems), 11, "%s", s_all ());
+    s_assert_problem ("m.yaml", 3, "smoke 1: key 'http': \"ftp://example.com/\" is not an http");
+    s_assert_problem ("m.yaml", 5, "smoke 2: key 'expect': \"700\" is not a whole number");
+    s_assert_problem ("m.yaml", 6, "smoke 2: key 'timeout': \"0s\" must be longer than zero");
+    s_assert_problem ("m.yaml", 8, "smoke 3: key 'expect' only applies to an 'http' check");
+    s_assert_problem ("m.yaml", 9, "hooks: unknown key 'restart'");
+    s_assert_problem ("m.yaml", 11, "metrics: key 'interval': \"often\" is not a duration");
+    s_assert_problem ("m.yaml", 13, "source 1: key 'prometheus': \"localhost:9100\"");
+    s_assert_problem ("m.yaml", 14, "source 2: key 'command': \"../metrics.sh\"");
+    s_assert_problem ("m.yaml", 15, "source 3: unknown key 'interval'");
+    s_assert_problem ("m.yaml", 15, "source 3: missing required key 'prometheus'");
+    s_assert_problem ("m.yaml", 16, "unknown key 'version'");
+}
+
+Test (config, manifest_syntax_error_uses_origin)
+{
+    const char *text = "hooks:\n  activate: run.sh\n  smoke: [\n";
+    cr_assert_null (jad_manifest_parse (text, strlen (text), "rel.tgz:jadugar.yaml", s_problems));
+    cr_assert_eq (jad_problems_count (s_problems), 1, "%s", s_all ());
+    cr_assert (strncmp (jad_problems_get (s_problems, 0), "rel.tgz:jadugar.yaml:", 21) == 0, "%s",
+               s_all ());
+    cr_assert (strstr (jad_problems_get (s_problems, 0), "YAML syntax error"), "%s", s_all ());
+}
+
+Test (config, manifest_loads_from_file)
+{
+    char *path = s_write ("jadugar.yaml", s_design_manifest);
+    jad_manifest_t *manifest = jad_manifest_load (path, s_problems);
+    cr_assert_not_null (manifest, "%s", s_all ());
+    cr_assert_eq (manifest->smoke_count, 2);
+    jad_manifest_destroy (&manifest);
+    free (path);
+
+    path = s_write ("bad.yaml", "hooks:\n  activate: ../x\n");
+    cr_assert_null (jad_manifest_load (path, s_problems));
+    s_assert_problem (path, 2, "hooks: key 'activate'");
+    free (path);
+}
