@@ -1,0 +1,709 @@
+//  agt_apply - apply one release on this host: unpack, hooks, switch,
+//  smoke, rollback, prune
+//  SPDX-License-Identifier: MPL-2.0
+//
+//  Order of a plan: [fetch (URL artifacts only)], unpack, pre_activate,
+//  switch, activate, smoke. A failure before the switch leaves `current`
+//  alone; after it, `current` goes back to the previous release and that
+//  release's activate hook runs again. Absent hooks are not reported.
+
+#include "agt_apply.h"
+#include "agt_http.h"
+#include "jad_archive.h"
+#include "jad_config.h"
+#include "jad_hook.h"
+#include "jad_util.h"
+#include "jad_wire.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define MANIFEST_MAX (1024 * 1024)
+
+//  snprintf that says whether the text fit (0) or was cut (-1); details
+//  may be cut, paths are checked.
+static int s_format (char *buf, size_t len, const char *format, ...)
+    __attribute__ ((format (printf, 3, 4)));
+
+static int s_format (char *buf, size_t len, const char *format, ...)
+{
+    va_list args;
+    va_start (args, format);
+    int size = vsnprintf (buf, len, format, args);
+    va_end (args);
+    return size < 0 || (size_t)size >= len ? -1 : 0;
+}
+
+typedef struct {
+    const agt_job_t *job;  //  borrowed
+    agt_apply_emit_fn *emit;
+    void *arg;
+    char app_dir[PATH_MAX];       //  ROOT/APP
+    char releases_dir[PATH_MAX];  //  ROOT/APP/releases
+    char current_link[PATH_MAX];  //  ROOT/APP/current
+    char shared_dir[PATH_MAX];    //  ROOT/APP/shared
+    char release_dir[PATH_MAX];   //  ROOT/APP/releases/VERSION
+    char archive[PATH_MAX];       //  artifact to unpack, empty: none
+    char *previous;               //  release to go back to, or NULL
+    jad_manifest_t *manifest;     //  the new release's jadugar.yaml
+    bool drop_privileges;         //  hook-user set
+    uid_t uid;
+    gid_t gid;
+    char failure[JAD_MAX_DETAIL];  //  "step: what went wrong", for the plan report
+} s_apply_t;
+
+agt_job_t *agt_job_new (void)
+{
+    return (agt_job_t *)calloc (1, sizeof (agt_job_t));
+}
+
+void agt_job_destroy (agt_job_t **self_p)
+{
+    if (self_p && *self_p) {
+        agt_job_t *self = *self_p;
+        free (self->plan_id);
+        free (self->app);
+        free (self->version);
+        free (self->sha256_hex);
+        free (self->archive);
+        free (self->url);
+        free (self->previous_hint);
+        free (self->environment);
+        free (self->host);
+        free (self->root);
+        free (self->downloads);
+        free (self->hook_user);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+agt_event_t *agt_event_new (agt_event_kind_t kind)
+{
+    agt_event_t *self = (agt_event_t *)calloc (1, sizeof (agt_event_t));
+    if (self)
+        self->kind = kind;
+    return self;
+}
+
+void agt_event_destroy (agt_event_t **self_p)
+{
+    if (self_p && *self_p) {
+        agt_event_t *self = *self_p;
+        free (self->plan_id);
+        free (self->app);
+        free (self->version);
+        free (self->sha256_hex);
+        free (self->step);
+        free (self->detail);
+        free (self->output);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+static char *s_dup (const char *text)
+{
+    return text ? strdup (text) : NULL;
+}
+
+static void s_emit (s_apply_t *self, agt_event_kind_t kind, const char *version, const char *step,
+                    uint32_t status, const char *detail, const char *output, uint32_t duration)
+{
+    agt_event_t *event = agt_event_new (kind);
+    if (!event)
+        return;
+    event->plan_id = s_dup (self->job->plan_id);
+    event->app = s_dup (self->job->app);
+    event->version = s_dup (version);
+    event->step = s_dup (step);
+    event->status = status;
+    event->detail = s_dup (detail);
+    event->output = s_dup (output);
+    event->duration_ms = duration;
+    if (kind == AGT_EVENT_RELEASE_ADDED)
+        event->sha256_hex = s_dup (self->job->sha256_hex);
+    self->emit (&event, self->arg);
+    agt_event_destroy (&event);
+}
+
+static void s_started (s_apply_t *self, const char *step)
+{
+    s_emit (self, AGT_EVENT_STEP, self->job->version, step, JAD_REPORT_STARTED, NULL, NULL, 0);
+}
+
+static uint32_t s_since (int64_t start)
+{
+    return (uint32_t)(jad_mono_ms () - start);
+}
+
+//  A step ended: report it; on failure remember why for the plan report.
+static int s_finished (s_apply_t *self, const char *step, int rc, const char *detail,
+                       const char *output, int64_t start)
+{
+    s_emit (self, AGT_EVENT_STEP, self->job->version, step,
+            rc == 0 ? JAD_REPORT_OK : JAD_REPORT_FAILED, detail, output, s_since (start));
+    if (rc != 0)
+        s_format (self->failure, sizeof self->failure, "%s: %s", step, detail ? detail : "failed");
+    return rc;
+}
+
+//  Version that ROOT/APP/current points at (releases/VERSION), or NULL.
+static char *s_current_version (s_apply_t *self)
+{
+    char target[PATH_MAX];
+    ssize_t size = readlink (self->current_link, target, sizeof target - 1);
+    if (size <= 0)
+        return NULL;
+    target[size] = 0;
+    const char *prefix = "releases/";
+    if (strncmp (target, prefix, strlen (prefix)) != 0)
+        return NULL;
+    const char *version = target + strlen (prefix);
+    return jad_name_valid (version) ? strdup (version) : NULL;
+}
+
+static void s_sync_dir (const char *path)
+{
+    int fd = open (path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0) {
+        fsync (fd);
+        close (fd);
+    }
+}
+
+//  Point current at releases/VERSION atomically. Returns 0 or -1 (err).
+static int s_point_current (s_apply_t *self, const char *version, char *err, size_t errlen)
+{
+    char target[PATH_MAX];
+    char temp[PATH_MAX];
+    s_format (target, sizeof target, "releases/%s", version);
+    s_format (temp, sizeof temp, "%s/current.tmp", self->app_dir);
+    if (unlink (temp) && errno != ENOENT) {
+        s_format (err, errlen, "cannot remove %s: %s", temp, strerror (errno));
+        return -1;
+    }
+    if (symlink (target, temp)) {
+        s_format (err, errlen, "cannot create %s: %s", temp, strerror (errno));
+        return -1;
+    }
+    if (rename (temp, self->current_link)) {
+        s_format (err, errlen, "cannot rename %s over %s: %s", temp, self->current_link,
+                  strerror (errno));
+        unlink (temp);
+        return -1;
+    }
+    s_sync_dir (self->app_dir);
+    return 0;
+}
+
+//  Read and validate RELEASE_DIR/jadugar.yaml. Returns the manifest or
+//  NULL with the first problem in detail and all of them in *output.
+static jad_manifest_t *s_manifest_read (s_apply_t *self, const char *release_dir,
+                                        const char *version, char *detail, size_t len,
+                                        char **output)
+{
+    char path[PATH_MAX];
+    s_format (path, sizeof path, "%s/jadugar.yaml", release_dir);
+    size_t size = 0;
+    char *text = jad_file_read (path, MANIFEST_MAX, &size);
+    if (!text) {
+        s_format (detail, len, "jadugar.yaml: %s",
+                  errno == ENOENT ? "missing at the release root" : strerror (errno));
+        return NULL;
+    }
+    char origin[PATH_MAX];
+    s_format (origin, sizeof origin, "%s-%s:jadugar.yaml", self->job->app, version);
+    jad_problems_t *problems = jad_problems_new ();
+    if (!problems) {
+        free (text);
+        s_format (detail, len, "out of memory");
+        return NULL;
+    }
+    jad_manifest_t *manifest = jad_manifest_parse (text, size, origin, problems);
+    free (text);
+    if (!manifest) {
+        const char *first = jad_problems_get (problems, 0);
+        s_format (detail, len, "%s", first ? first : "jadugar.yaml: invalid");
+        zchunk_t *all = zchunk_new (NULL, 0);
+        for (size_t index = 0; all && index < jad_problems_count (problems); index++) {
+            const char *line = jad_problems_get (problems, index);
+            zchunk_extend (all, line, strlen (line));
+            zchunk_extend (all, "\n", 1);
+        }
+        if (all) {
+            zchunk_extend (all, "", 1);
+            *output = strdup ((const char *)zchunk_data (all));
+            zchunk_destroy (&all);
+        }
+    }
+    jad_problems_destroy (&problems);
+    return manifest;
+}
+
+//  Run one hook of a release. Returns 0 or -1; detail gets "hook STEP
+//  CMD: exit 3", *output the captured output (caller frees).
+static int s_hook (s_apply_t *self, const char *step, const char *command, const char *release_dir,
+                   const char *version, const char *previous, uint32_t timeout_ms, char *detail,
+                   size_t len, char **output)
+{
+    char *env[8] = {NULL};
+    env[0] = jad_strdup_printf ("JADUGAR_APP=%s", self->job->app);
+    env[1] = jad_strdup_printf ("JADUGAR_VERSION=%s", version);
+    env[2] = jad_strdup_printf ("JADUGAR_PREVIOUS_VERSION=%s", previous ? previous : "");
+    env[3] = jad_strdup_printf ("JADUGAR_ENV=%s", self->job->environment);
+    env[4] = jad_strdup_printf ("JADUGAR_HOST=%s", self->job->host);
+    env[5] = jad_strdup_printf ("JADUGAR_RELEASE_DIR=%s", release_dir);
+    env[6] = jad_strdup_printf ("JADUGAR_SHARED_DIR=%s", self->shared_dir);
+    int rc = -1;
+    for (int index = 0; index < 7; index++)
+        if (!env[index]) {
+            s_format (detail, len, "hook %s %s: out of memory", step, command);
+            goto done;
+        }
+    jad_hook_spec_t spec = {
+        .release_dir = release_dir,
+        .command = command,
+        .env = (const char *const *)env,
+        .timeout_ms = timeout_ms ? timeout_ms : self->job->hook_timeout_ms,
+        .max_output = JAD_MAX_OUTPUT,
+        .drop_privileges = self->drop_privileges,
+        .uid = self->uid,
+        .gid = self->gid,
+    };
+    jad_hook_result_t result;
+    memset (&result, 0, sizeof result);
+    rc = jad_hook_run (&spec, &result);
+    char described[512];
+    jad_hook_describe (&result, described, sizeof described);
+    s_format (detail, len, "hook %s %s: %s", step, command, described);
+    *output = result.output;
+    result.output = NULL;
+    jad_hook_result_clear (&result);
+done:
+    for (int index = 0; index < 7; index++)
+        free (env[index]);
+    return rc;
+}
+
+//  A hook step of the new release (absent hooks are skipped, unreported).
+static int s_step_hook (s_apply_t *self, const char *step, const char *command)
+{
+    if (!command)
+        return 0;
+    s_started (self, step);
+    int64_t start = jad_mono_ms ();
+    char detail[JAD_MAX_DETAIL];
+    char *output = NULL;
+    int rc = s_hook (self, step, command, self->release_dir, self->job->version, self->previous, 0,
+                     detail, sizeof detail, &output);
+    s_finished (self, step, rc, detail, output, start);
+    free (output);
+    return rc;
+}
+
+//  URL artifacts are downloaded here (controller-store ones by agt_fetch).
+static int s_step_fetch_url (s_apply_t *self)
+{
+    const agt_job_t *job = self->job;
+    s_started (self, "fetch");
+    int64_t start = jad_mono_ms ();
+    char detail[JAD_MAX_DETAIL];
+    char part[PATH_MAX];
+    s_format (part, sizeof part, "%s/%s.part", job->downloads, job->sha256_hex);
+    s_format (self->archive, sizeof self->archive, "%s/%s", job->downloads, job->sha256_hex);
+    if (jad_mkdirs (job->downloads, 0700)) {
+        s_format (detail, sizeof detail, "cannot create %s: %s", job->downloads, strerror (errno));
+        goto failed;
+    }
+    if (agt_http_download (job->url, part, job->artifact_length,
+                           job->step_deadline_ms ? job->step_deadline_ms : 600000, detail,
+                           sizeof detail))
+        goto failed;
+    uint8_t sha[32];
+    uint64_t size = 0;
+    char hex[65];
+    if (jad_sha256_file (part, sha, &size)) {
+        s_format (detail, sizeof detail, "cannot read %s", part);
+        goto failed;
+    }
+    if (size != job->artifact_length) {
+        s_format (detail, sizeof detail, "artifact is %llu bytes, plan signs %llu",
+                  (unsigned long long)size, (unsigned long long)job->artifact_length);
+        goto failed;
+    }
+    if (strcmp (jad_hex (sha, 32, hex), job->sha256_hex) != 0) {
+        s_format (detail, sizeof detail, "artifact SHA-256 %s differs from the signed %s", hex,
+                  job->sha256_hex);
+        goto failed;
+    }
+    if (rename (part, self->archive)) {
+        s_format (detail, sizeof detail, "cannot rename %s: %s", part, strerror (errno));
+        goto failed;
+    }
+    return s_finished (self, "fetch", 0, "downloaded", NULL, start);
+
+failed:
+    unlink (part);
+    self->archive[0] = 0;
+    return s_finished (self, "fetch", -1, detail, NULL, start);
+}
+
+//  Remove staging dirs a crash left behind.
+static void s_clean_staging (s_apply_t *self)
+{
+    DIR *dir = opendir (self->releases_dir);
+    if (!dir)
+        return;
+    struct dirent *entry;
+    while ((entry = readdir (dir))) {
+        if (strncmp (entry->d_name, ".staging-", 9) == 0) {
+            char path[PATH_MAX];
+            s_format (path, sizeof path, "%s/%s", self->releases_dir, entry->d_name);
+            jad_rmtree (path);
+        }
+    }
+    closedir (dir);
+}
+
+static bool s_is_dir (const char *path)
+{
+    struct stat info;
+    return lstat (path, &info) == 0 && S_ISDIR (info.st_mode);
+}
+
+static int s_step_unpack (s_apply_t *self)
+{
+    const agt_job_t *job = self->job;
+    s_started (self, "unpack");
+    int64_t start = jad_mono_ms ();
+    char detail[JAD_MAX_DETAIL] = "";
+    char *output = NULL;
+    char staging[PATH_MAX] = "";
+
+    if (jad_mkdirs (self->releases_dir, 0755) || jad_mkdirs (self->shared_dir, 0755)) {
+        s_format (detail, sizeof detail, "cannot create %s: %s", self->app_dir, strerror (errno));
+        goto failed;
+    }
+    s_clean_staging (self);
+    if (s_is_dir (self->release_dir)) {
+        if (job->release_known) {
+            self->manifest = s_manifest_read (self, self->release_dir, job->version, detail,
+                                              sizeof detail, &output);
+            if (!self->manifest)
+                goto failed;
+            return s_finished (self, "unpack", 0, "release already on disk", NULL, start);
+        }
+        char *current = s_current_version (self);
+        bool is_current = current && strcmp (current, job->version) == 0;
+        free (current);
+        if (is_current) {
+            s_format (detail, sizeof detail,
+                      "releases/%s is current but does not hold the signed artifact", job->version);
+            goto failed;
+        }
+        if (jad_rmtree (self->release_dir)) {
+            s_format (detail, sizeof detail, "cannot remove stale releases/%s", job->version);
+            goto failed;
+        }
+        s_emit (self, AGT_EVENT_RELEASE_REMOVED, job->version, NULL, 0, NULL, NULL, 0);
+    }
+    if (!self->archive[0]) {
+        s_format (detail, sizeof detail, "release %s is not on disk and no artifact was fetched",
+                  job->version);
+        goto failed;
+    }
+    char random[17];
+    s_format (staging, sizeof staging, "%s/.staging-%s-%s", self->releases_dir, job->version,
+              jad_random_id (8, random));
+    char err[JAD_MAX_DETAIL - 32];
+    if (jad_archive_extract (self->archive, staging, NULL, err, sizeof err)) {
+        s_format (detail, sizeof detail, "archive refused: %s", err);
+        staging[0] = 0;  //  extract removed it
+        goto failed;
+    }
+    self->manifest = s_manifest_read (self, staging, job->version, detail, sizeof detail, &output);
+    if (!self->manifest)
+        goto failed;
+    if (rename (staging, self->release_dir)) {
+        s_format (detail, sizeof detail, "cannot rename staging dir to releases/%s: %s",
+                  job->version, strerror (errno));
+        goto failed;
+    }
+    s_sync_dir (self->releases_dir);
+    s_emit (self, AGT_EVENT_RELEASE_ADDED, job->version, NULL, 0, NULL, NULL, 0);
+    return s_finished (self, "unpack", 0, "unpacked", NULL, start);
+
+failed:
+    if (staging[0])
+        jad_rmtree (staging);
+    s_finished (self, "unpack", -1, detail, output, start);
+    free (output);
+    return -1;
+}
+
+static int s_step_switch (s_apply_t *self)
+{
+    s_started (self, "switch");
+    int64_t start = jad_mono_ms ();
+    char detail[JAD_MAX_DETAIL];
+    if (s_point_current (self, self->job->version, detail, sizeof detail))
+        return s_finished (self, "switch", -1, detail, NULL, start);
+    //  mtime = last activation: pruning keeps the most recently used
+    utimensat (AT_FDCWD, self->release_dir, NULL, 0);
+    s_format (detail, sizeof detail, "current -> releases/%s", self->job->version);
+    return s_finished (self, "switch", 0, detail, NULL, start);
+}
+
+//  Append text to a bounded output buffer.
+static void s_output_add (zchunk_t *all, const char *text)
+{
+    if (!text || !*text)
+        return;
+    size_t room = JAD_MAX_OUTPUT > zchunk_size (all) ? JAD_MAX_OUTPUT - zchunk_size (all) : 0;
+    size_t size = strlen (text);
+    zchunk_extend (all, text, size < room ? size : room);
+}
+
+static int s_step_smoke (s_apply_t *self)
+{
+    jad_manifest_t *manifest = self->manifest;
+    if (manifest->smoke_count == 0)
+        return 0;
+    s_started (self, "smoke");
+    int64_t start = jad_mono_ms ();
+    char detail[JAD_MAX_DETAIL] = "";
+    zchunk_t *all = zchunk_new (NULL, 0);
+    int rc = 0;
+    for (size_t index = 0; rc == 0 && index < manifest->smoke_count; index++) {
+        const jad_smoke_t *check = &manifest->smoke[index];
+        if (check->run) {
+            char *output = NULL;
+            rc = s_hook (self, "smoke", check->run, self->release_dir, self->job->version,
+                         self->previous, check->timeout_ms, detail, sizeof detail, &output);
+            if (all)
+                s_output_add (all, output);
+            free (output);
+        } else if (check->http)
+            rc = agt_http_check (check->http, check->expect, check->timeout_ms, detail,
+                                 sizeof detail);
+    }
+    if (rc == 0)
+        s_format (detail, sizeof detail, "%zu checks passed", manifest->smoke_count);
+    char *output = NULL;
+    if (all && zchunk_size (all) > 0) {
+        zchunk_extend (all, "", 1);
+        output = strdup ((const char *)zchunk_data (all));
+    }
+    zchunk_destroy (&all);
+    s_finished (self, "smoke", rc, detail, output, start);
+    free (output);
+    return rc;
+}
+
+//  After a failure past the switch: back to the previous release.
+static void s_rollback (s_apply_t *self)
+{
+    s_started (self, "rollback");
+    int64_t start = jad_mono_ms ();
+    char detail[JAD_MAX_DETAIL];
+    char *output = NULL;
+    char previous_dir[PATH_MAX];
+    if (self->previous)
+        s_format (previous_dir, sizeof previous_dir, "%s/%s", self->releases_dir, self->previous);
+    if (!self->previous || !s_is_dir (previous_dir)) {
+        if (unlink (self->current_link) && errno != ENOENT) {
+            s_format (detail, sizeof detail, "cannot remove current: %s", strerror (errno));
+            s_emit (self, AGT_EVENT_STEP, self->job->version, "rollback", JAD_REPORT_FAILED, detail,
+                    NULL, s_since (start));
+            return;
+        }
+        s_sync_dir (self->app_dir);
+        s_emit (self, AGT_EVENT_STEP, self->job->version, "rollback", JAD_REPORT_ROLLED_BACK,
+                "no previous release: current removed", NULL, s_since (start));
+        return;
+    }
+    if (s_point_current (self, self->previous, detail, sizeof detail)) {
+        s_emit (self, AGT_EVENT_STEP, self->job->version, "rollback", JAD_REPORT_FAILED, detail,
+                NULL, s_since (start));
+        return;
+    }
+    char switched[128];
+    s_format (switched, sizeof switched, "current -> releases/%s", self->previous);
+    char problem[JAD_MAX_DETAIL] = "";
+    jad_manifest_t *manifest =
+        s_manifest_read (self, previous_dir, self->previous, problem, sizeof problem, &output);
+    if (manifest && manifest->activate) {
+        char hook_detail[JAD_MAX_DETAIL - 160];
+        if (s_hook (self, "activate", manifest->activate, previous_dir, self->previous,
+                    self->job->version, 0, hook_detail, sizeof hook_detail, &output))
+            s_format (detail, sizeof detail, "%s; %s", switched, hook_detail);
+        else
+            s_format (detail, sizeof detail, "%s; activate ran", switched);
+    } else if (!manifest)
+        s_format (detail, sizeof detail, "%s; activate not run: %.600s", switched, problem);
+    else
+        s_format (detail, sizeof detail, "%s", switched);
+    jad_manifest_destroy (&manifest);
+    s_emit (self, AGT_EVENT_STEP, self->job->version, "rollback", JAD_REPORT_ROLLED_BACK, detail,
+            output, s_since (start));
+    free (output);
+}
+
+typedef struct {
+    char name[JAD_NAME_MAX + 1];
+    struct timespec mtime;
+} s_release_t;
+
+static int s_release_compare (const void *left, const void *right)
+{
+    const s_release_t *first = (const s_release_t *)left;
+    const s_release_t *second = (const s_release_t *)right;
+    if (first->mtime.tv_sec != second->mtime.tv_sec)
+        return first->mtime.tv_sec < second->mtime.tv_sec ? -1 : 1;
+    if (first->mtime.tv_nsec != second->mtime.tv_nsec)
+        return first->mtime.tv_nsec < second->mtime.tv_nsec ? -1 : 1;
+    return strcmp (first->name, second->name);
+}
+
+//  Keep the newest keep_releases releases, never current or previous.
+static void s_prune (s_apply_t *self)
+{
+    uint32_t keep = self->job->keep_releases ? self->job->keep_releases : 5;
+    DIR *dir = opendir (self->releases_dir);
+    if (!dir)
+        return;
+    size_t count = 0, capacity = 16;
+    s_release_t *releases = (s_release_t *)calloc (capacity, sizeof (s_release_t));
+    struct dirent *entry;
+    while (releases && (entry = readdir (dir))) {
+        char path[PATH_MAX];
+        struct stat info;
+        s_format (path, sizeof path, "%s/%s", self->releases_dir, entry->d_name);
+        if (!jad_name_valid (entry->d_name) || lstat (path, &info) || !S_ISDIR (info.st_mode))
+            continue;
+        if (count == capacity) {
+            s_release_t *bigger =
+                (s_release_t *)realloc (releases, 2 * capacity * sizeof (s_release_t));
+            if (!bigger)
+                break;
+            releases = bigger;
+            capacity *= 2;
+        }
+        s_format (releases[count].name, sizeof releases[count].name, "%s", entry->d_name);
+        releases[count].mtime = info.st_mtim;
+        count++;
+    }
+    closedir (dir);
+    if (!releases)
+        return;
+    qsort (releases, count, sizeof (s_release_t), s_release_compare);
+    size_t left = count;
+    for (size_t index = 0; index < count && left > keep; index++) {
+        const char *name = releases[index].name;
+        if (strcmp (name, self->job->version) == 0 ||
+            (self->previous && strcmp (name, self->previous) == 0))
+            continue;
+        char path[PATH_MAX];
+        s_format (path, sizeof path, "%s/%s", self->releases_dir, name);
+        if (jad_rmtree (path) == 0) {
+            s_emit (self, AGT_EVENT_RELEASE_REMOVED, name, NULL, 0, NULL, NULL, 0);
+            left--;
+        }
+    }
+    free (releases);
+}
+
+//  Resolve hook-user into uid/gid. Returns 0 or -1 (failure set).
+static int s_hook_user (s_apply_t *self)
+{
+    const char *user = self->job->hook_user;
+    if (!user || !*user)
+        return 0;
+    struct passwd entry, *found = NULL;
+    char buffer[4096];
+    if (getpwnam_r (user, &entry, buffer, sizeof buffer, &found) || !found) {
+        s_format (self->failure, sizeof self->failure, "hook-user %s does not exist", user);
+        return -1;
+    }
+    self->drop_privileges = true;
+    self->uid = found->pw_uid;
+    self->gid = found->pw_gid;
+    return 0;
+}
+
+int agt_apply_run (const agt_job_t *job, agt_apply_emit_fn *emit, void *arg)
+{
+    assert (job);
+    assert (emit);
+    s_apply_t self;
+    memset (&self, 0, sizeof self);
+    self.job = job;
+    self.emit = emit;
+    self.arg = arg;
+    //  names are <= 64 characters; the root must leave room for them
+    int rc = 0;
+    if (strlen (job->root) > PATH_MAX - 256 ||
+        s_format (self.app_dir, sizeof self.app_dir, "%s/%s", job->root, job->app) ||
+        s_format (self.releases_dir, sizeof self.releases_dir, "%s/releases", self.app_dir) ||
+        s_format (self.current_link, sizeof self.current_link, "%s/current", self.app_dir) ||
+        s_format (self.shared_dir, sizeof self.shared_dir, "%s/shared", self.app_dir) ||
+        s_format (self.release_dir, sizeof self.release_dir, "%s/%s", self.releases_dir,
+                  job->version)) {
+        s_format (self.failure, sizeof self.failure, "root: path too long");
+        rc = -1;
+    }
+    if (job->archive)
+        s_format (self.archive, sizeof self.archive, "%s", job->archive);
+
+    //  a re-applied plan may find itself current already: then the
+    //  version recorded before it is the one to go back to
+    self.previous = s_current_version (&self);
+    if (self.previous && strcmp (self.previous, job->version) == 0) {
+        free (self.previous);
+        self.previous = s_dup (job->previous_hint);
+    }
+
+    if (rc == 0)
+        rc = s_hook_user (&self);
+    if (rc == 0 && job->url && !self.archive[0] && !job->release_known)
+        rc = s_step_fetch_url (&self);
+    if (rc == 0)
+        rc = s_step_unpack (&self);
+    if (rc == 0)
+        rc = s_step_hook (&self, "pre_activate", self.manifest->pre_activate);
+    if (rc == 0) {
+        rc = s_step_switch (&self);
+        if (rc == 0) {
+            rc = s_step_hook (&self, "activate", self.manifest->activate);
+            if (rc == 0)
+                rc = s_step_smoke (&self);
+            if (rc != 0)
+                s_rollback (&self);
+        }
+    }
+    if (rc == 0)
+        s_prune (&self);
+
+    char *current = s_current_version (&self);
+    char detail[JAD_MAX_DETAIL];
+    if (rc == 0)
+        s_format (detail, sizeof detail, "%s healthy", job->version);
+    else
+        s_format (detail, sizeof detail, "%s", self.failure[0] ? self.failure : "failed");
+    s_emit (&self, AGT_EVENT_DONE, current, "plan",
+            rc == 0 ? JAD_REPORT_HEALTHY : JAD_REPORT_FAILED, detail, NULL, 0);
+    free (current);
+    free (self.previous);
+    jad_manifest_destroy (&self.manifest);
+    return rc;
+}

@@ -1,0 +1,732 @@
+//  agt_daemon - jadugar-agent run: the main loop
+//  SPDX-License-Identifier: MPL-2.0
+//
+//  Life of a plan here: intake (agt_intake) stores it as accepted and acks
+//  it; s_schedule picks the oldest accepted plan when idle, persists
+//  "applying" and fetches the artifact (agt_fetch over the DEALER, or
+//  skips when the release or the verified download is on disk); the
+//  worker (agt_worker / agt_apply) does the rest and sends events, which
+//  become outbox reports and state here. A plan found "applying" at start
+//  was interrupted: it is reported as such and applied again.
+
+#include "agt_daemon.h"
+#include "agt_config.h"
+#include "agt_drops.h"
+#include "agt_fetch.h"
+#include "agt_intake.h"
+#include "agt_link.h"
+#include "agt_outbox.h"
+#include "agt_store.h"
+#include "agt_worker.h"
+#include "jad_log.h"
+#include "jad_util.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#ifndef JADUGAR_VERSION
+#define JADUGAR_VERSION "0.1.0"
+#endif
+
+#define RESEND_MS     2000  //  unacknowledged reports go again
+#define RESEND_BATCH  100   //  at most this many per round
+#define FETCH_TICK_MS 250
+
+//  snprintf that says whether the text fit (0) or was cut (-1); details
+//  may be cut, paths are checked.
+static int s_format (char *buf, size_t len, const char *format, ...)
+    __attribute__ ((format (printf, 3, 4)));
+
+static int s_format (char *buf, size_t len, const char *format, ...)
+{
+    va_list args;
+    va_start (args, format);
+    int size = vsnprintf (buf, len, format, args);
+    va_end (args);
+    return size < 0 || (size_t)size >= len ? -1 : 0;
+}
+
+struct _agt_daemon_t {
+    char *data_dir;
+    char downloads[PATH_MAX];  //  DATA/downloads
+    jad_agent_config_t *config;
+    jad_keypair_t *key;       //  our CURVE pair
+    uint8_t signing_key[32];  //  pinned controller Ed25519 key
+    agt_store_t *store;
+    agt_outbox_t *outbox;
+    agt_intake_t *intake;
+    agt_drops_t *drops;
+    agt_link_t *link;
+    zactor_t *worker;
+    zloop_t *loop;
+    jad_plan_t *active;     //  plan being fetched or applied, or NULL
+    agt_fetch_t *fetch;     //  running fetch of the active plan
+    int64_t fetch_started;  //  mono ms
+    bool hello_pending;     //  next Status says hello
+    char sha_hex[65];       //  of the active plan's artifact
+};
+
+static void s_schedule (agt_daemon_t *self);
+
+//  --------------------------------------------------------------------------
+//  Reports and status
+
+static char *s_one_line (const char *text, size_t max)
+{
+    if (!text)
+        return NULL;
+    char *line = jad_text_sanitize (text, strlen (text), max);
+    for (char *cursor = line; cursor && *cursor; cursor++)
+        if (*cursor == '\n' || *cursor == '\t')
+            *cursor = ' ';
+    return line;
+}
+
+static int s_send_stored (uint64_t report_id, const uint8_t *data, size_t size, void *arg)
+{
+    (void)report_id;
+    agt_daemon_t *self = (agt_daemon_t *)arg;
+    return agt_link_send_bytes (self->link, data, size);
+}
+
+//  Queue a report in the outbox (durable), then try to send it now.
+static void s_report (agt_daemon_t *self, const char *plan_id, const char *app, const char *version,
+                      const char *step, uint32_t status, const char *detail, const char *output,
+                      uint32_t duration_ms)
+{
+    jad_report_t report = {
+        .plan_id = (char *)plan_id,
+        .app = (char *)app,
+        .version = (char *)version,
+        .step = (char *)step,
+        .status = status,
+        .detail = s_one_line (detail, JAD_MAX_DETAIL - 1),
+        .output = output ? jad_text_sanitize (output, strlen (output), JAD_MAX_OUTPUT - 1) : NULL,
+        .time = jad_now_ms (),
+        .duration_ms = duration_ms,
+    };
+    uint64_t report_id = agt_outbox_add (self->outbox, &report);
+    jad_log_info ("agent: report plan=%s step=%s status=%s detail=\"%s\"", plan_id, step,
+                  jad_report_status_name (status), report.detail ? report.detail : "");
+    free (report.detail);
+    free (report.output);
+    if (report_id == 0)
+        return;  //  logged by the outbox
+    uint8_t *data = NULL;
+    size_t size = 0;
+    if (agt_outbox_get (self->outbox, report_id, &data, &size) == 0)
+        agt_link_send_bytes (self->link, data, size);
+    free (data);
+}
+
+static void s_send_status (agt_daemon_t *self)
+{
+    jad_app_state_t *apps = NULL;
+    size_t count = 0;
+    if (agt_store_apps (self->store, &apps, &count))
+        return;
+    for (size_t index = 0; self->active && index < count; index++)
+        if (streq (apps[index].app, self->active->app)) {
+            char *applying = strdup ("applying");
+            if (applying) {
+                free (apps[index].health);
+                apps[index].health = applying;
+            }
+        }
+    jad_status_t status = {
+        .name = self->config->name,
+        .environment = self->config->environment,
+        .last_sequence = agt_store_last_sequence (self->store),
+        .incarnation = (char *)agt_store_incarnation (self->store),
+        .hello = self->hello_pending,
+        .apps = apps,
+        .app_count = count,
+        .agent_version = JADUGAR_VERSION,
+    };
+    jad_agent_msg_t msg = {.kind = JAD_AGENT_MSG_STATUS, .status = &status};
+    if (agt_link_send (self->link, &msg) == 0 && self->hello_pending) {
+        self->hello_pending = false;
+        jad_log_info ("agent: hello sent name=%s env=%s last_sequence=%llu", status.name,
+                      status.environment, (unsigned long long)status.last_sequence);
+    }
+    agt_store_apps_free (&apps, count);
+}
+
+static void s_resend_outbox (agt_daemon_t *self)
+{
+    if (agt_outbox_each (self->outbox, 0, RESEND_BATCH, s_send_stored, self) < 0)
+        jad_log_warning ("agent: cannot read the outbox");
+}
+
+//  --------------------------------------------------------------------------
+//  Plan outcome
+
+//  The active plan ended (fetch failure or worker DONE).
+static void s_plan_finished (agt_daemon_t *self, uint32_t status, const char *current,
+                             const char *detail)
+{
+    jad_plan_t *plan = self->active;
+    bool healthy = status == JAD_REPORT_HEALTHY;
+    s_report (self, plan->plan_id, plan->app, plan->version, "plan", status, detail, NULL, 0);
+    char *line = s_one_line (detail, JAD_MAX_DETAIL - 1);
+    if (agt_store_set_plan_state (self->store, plan->plan_id,
+                                  healthy ? AGT_PLAN_DONE : AGT_PLAN_FAILED, NULL, line))
+        jad_log_error ("agent: cannot record plan outcome plan=%s", plan->plan_id);
+    free (line);
+    if (agt_store_app_set (self->store, plan->app, current, healthy ? "healthy" : "failed",
+                           plan->plan_id))
+        jad_log_error ("agent: cannot record app state app=%s", plan->app);
+    //  the release is unpacked (or refused): the download is not needed
+    char archive[PATH_MAX];
+    s_format (archive, sizeof archive, "%s/%s", self->downloads, self->sha_hex);
+    unlink (archive);
+    jad_log_info ("agent: plan finished plan=%s app=%s version=%s outcome=%s", plan->plan_id,
+                  plan->app, plan->version, healthy ? "healthy" : "failed");
+    jad_plan_destroy (&self->active);
+    agt_fetch_destroy (&self->fetch);
+    s_send_status (self);
+}
+
+//  Version ROOT/APP/current points at, or NULL. Caller frees.
+static char *s_current_version (agt_daemon_t *self, const char *app)
+{
+    char link[PATH_MAX], target[PATH_MAX];
+    s_format (link, sizeof link, "%s/%s/current", self->config->root, app);
+    ssize_t size = readlink (link, target, sizeof target - 1);
+    if (size <= 0)
+        return NULL;
+    target[size] = 0;
+    return strncmp (target, "releases/", 9) == 0 && jad_name_valid (target + 9)
+               ? strdup (target + 9)
+               : NULL;
+}
+
+//  Events from the worker.
+static void s_on_event (agt_event_t **event_p, void *arg)
+{
+    agt_daemon_t *self = (agt_daemon_t *)arg;
+    agt_event_t *event = *event_p;
+    jad_plan_t *plan = self->active;
+    if (!plan || !event->plan_id || !streq (event->plan_id, plan->plan_id)) {
+        agt_drops_hit (self->drops, "worker_stray", "event for plan %s",
+                       event->plan_id ? event->plan_id : "-");
+        agt_event_destroy (event_p);
+        return;
+    }
+    switch (event->kind) {
+        case AGT_EVENT_STEP:
+            if (event->status == JAD_REPORT_STARTED &&
+                agt_store_set_plan_state (self->store, plan->plan_id, AGT_PLAN_APPLYING,
+                                          event->step, NULL))
+                jad_log_error ("agent: cannot record step plan=%s", plan->plan_id);
+            s_report (self, plan->plan_id, plan->app, plan->version, event->step, event->status,
+                      event->detail, event->output, event->duration_ms);
+            break;
+        case AGT_EVENT_RELEASE_ADDED:
+            if (agt_store_release_add (self->store, plan->app, event->version, event->sha256_hex))
+                jad_log_error ("agent: cannot record release app=%s", plan->app);
+            break;
+        case AGT_EVENT_RELEASE_REMOVED:
+            if (agt_store_release_remove (self->store, plan->app, event->version))
+                jad_log_error ("agent: cannot record release removal app=%s", plan->app);
+            break;
+        case AGT_EVENT_DONE:
+            s_plan_finished (self, event->status, event->version, event->detail);
+            break;
+    }
+    agt_event_destroy (event_p);
+}
+
+//  --------------------------------------------------------------------------
+//  Fetch and apply
+
+static void s_start_apply (agt_daemon_t *self, const char *archive, bool release_known)
+{
+    jad_plan_t *plan = self->active;
+    agt_job_t *job = agt_job_new ();
+    if (!job)
+        goto failed;
+    job->plan_id = strdup (plan->plan_id);
+    job->app = strdup (plan->app);
+    job->version = strdup (plan->version);
+    job->sha256_hex = strdup (self->sha_hex);
+    job->artifact_length = plan->artifact_length;
+    job->archive = archive ? strdup (archive) : NULL;
+    job->url = plan->artifact_url && *plan->artifact_url && !archive && !release_known
+                   ? strdup (plan->artifact_url)
+                   : NULL;
+    job->release_known = release_known;
+    job->previous_hint = agt_store_app_version (self->store, plan->app);
+    job->environment = strdup (self->config->environment);
+    job->host = strdup (self->config->name);
+    job->root = strdup (self->config->root);
+    job->downloads = strdup (self->downloads);
+    job->hook_user = self->config->hook_user ? strdup (self->config->hook_user) : NULL;
+    job->hook_timeout_ms =
+        plan->hook_timeout_ms ? plan->hook_timeout_ms : self->config->hook_timeout_ms;
+    job->step_deadline_ms = plan->step_deadline_ms;
+    job->keep_releases = self->config->keep_releases;
+    if (!job->plan_id || !job->app || !job->version || !job->sha256_hex || !job->environment ||
+        !job->host || !job->root || !job->downloads)
+        goto failed;
+    if (agt_worker_apply (self->worker, &job) == 0)
+        return;
+
+failed:
+    agt_job_destroy (&job);
+    char *current = s_current_version (self, plan->app);
+    s_plan_finished (self, JAD_REPORT_FAILED, current, "agent: cannot start the apply worker");
+    free (current);
+}
+
+static int s_send_fetch (const uint8_t *sha256, uint64_t offset, uint32_t length, void *arg)
+{
+    agt_daemon_t *self = (agt_daemon_t *)arg;
+    jad_agent_msg_t msg = {.kind = JAD_AGENT_MSG_FETCH};
+    memcpy (msg.fetch.sha256, sha256, 32);
+    msg.fetch.offset = offset;
+    msg.fetch.length = length;
+    return agt_link_send (self->link, &msg);
+}
+
+//  The fetch moved on: start the apply or fail the plan.
+static void s_fetch_progress (agt_daemon_t *self, agt_fetch_state_t state)
+{
+    if (state == AGT_FETCH_RUNNING)
+        return;
+    jad_plan_t *plan = self->active;
+    uint32_t duration = (uint32_t)(jad_mono_ms () - self->fetch_started);
+    if (state == AGT_FETCH_DONE) {
+        char detail[64];
+        s_format (detail, sizeof detail, "%llu bytes verified",
+                  (unsigned long long)agt_fetch_received (self->fetch));
+        s_report (self, plan->plan_id, plan->app, plan->version, "fetch", JAD_REPORT_OK, detail,
+                  NULL, duration);
+        char archive[PATH_MAX];
+        s_format (archive, sizeof archive, "%s", agt_fetch_path (self->fetch));
+        agt_fetch_destroy (&self->fetch);
+        s_start_apply (self, archive, false);
+        return;
+    }
+    char detail[JAD_MAX_DETAIL];
+    s_format (detail, sizeof detail, "%s", agt_fetch_error (self->fetch));
+    s_report (self, plan->plan_id, plan->app, plan->version, "fetch", JAD_REPORT_FAILED, detail,
+              NULL, duration);
+    char final[JAD_MAX_DETAIL + 8];
+    s_format (final, sizeof final, "fetch: %s", detail);
+    char *current = s_current_version (self, plan->app);
+    s_plan_finished (self, JAD_REPORT_FAILED, current, final);
+    free (current);
+}
+
+//  A verified download of this artifact is already on disk.
+static bool s_download_ready (agt_daemon_t *self, const jad_plan_t *plan, char *path, size_t len)
+{
+    s_format (path, len, "%s/%s", self->downloads, self->sha_hex);
+    uint8_t sha[32];
+    uint64_t size = 0;
+    if (access (path, R_OK) || jad_sha256_file (path, sha, &size))
+        return false;
+    return size == plan->artifact_length && memcmp (sha, plan->artifact_sha256, 32) == 0;
+}
+
+static void s_start_plan (agt_daemon_t *self, jad_plan_t *plan)
+{
+    self->active = plan;
+    jad_hex (plan->artifact_sha256, 32, self->sha_hex);
+    jad_log_info ("agent: applying plan=%s app=%s version=%s", plan->plan_id, plan->app,
+                  plan->version);
+    if (agt_store_set_plan_state (self->store, plan->plan_id, AGT_PLAN_APPLYING, "fetch", NULL)) {
+        //  cannot persist "applying": do not start work we could not resume
+        jad_plan_destroy (&self->active);
+        return;
+    }
+    char release_dir[PATH_MAX];
+    s_format (release_dir, sizeof release_dir, "%s/%s/releases/%s", self->config->root, plan->app,
+              plan->version);
+    struct stat info;
+    bool on_disk = agt_store_release_known (self->store, plan->app, plan->version, self->sha_hex) &&
+                   lstat (release_dir, &info) == 0 && S_ISDIR (info.st_mode);
+    char archive[PATH_MAX];
+    if (on_disk || s_download_ready (self, plan, archive, sizeof archive)) {
+        s_report (self, plan->plan_id, plan->app, plan->version, "fetch", JAD_REPORT_STARTED, NULL,
+                  NULL, 0);
+        s_report (self, plan->plan_id, plan->app, plan->version, "fetch", JAD_REPORT_OK,
+                  on_disk ? "release already on disk" : "artifact already downloaded", NULL, 0);
+        s_start_apply (self, on_disk ? NULL : archive, on_disk);
+        return;
+    }
+    if (plan->artifact_url && *plan->artifact_url) {
+        s_start_apply (self, NULL, false);  //  the worker downloads it
+        return;
+    }
+    s_report (self, plan->plan_id, plan->app, plan->version, "fetch", JAD_REPORT_STARTED, NULL,
+              NULL, 0);
+    self->fetch_started = jad_mono_ms ();
+    self->fetch = agt_fetch_new (self->downloads, plan->artifact_sha256, plan->artifact_length,
+                                 plan->step_deadline_ms, s_send_fetch, self);
+    if (!self->fetch) {
+        s_report (self, plan->plan_id, plan->app, plan->version, "fetch", JAD_REPORT_FAILED,
+                  "cannot create the download file", NULL, 0);
+        char *current = s_current_version (self, plan->app);
+        s_plan_finished (self, JAD_REPORT_FAILED, current,
+                         "fetch: cannot create the download file");
+        free (current);
+        return;
+    }
+    s_fetch_progress (self, agt_fetch_tick (self->fetch));
+}
+
+//  When idle, start the oldest accepted plan.
+static void s_schedule (agt_daemon_t *self)
+{
+    while (!self->active) {
+        char *plan_id = agt_store_next_plan (self->store);
+        if (!plan_id)
+            return;
+        jad_plan_t *plan = agt_store_load_plan (self->store, plan_id);
+        if (!plan) {
+            agt_store_set_plan_state (self->store, plan_id, AGT_PLAN_FAILED, NULL,
+                                      "stored plan unreadable");
+            free (plan_id);
+            continue;
+        }
+        free (plan_id);
+        s_start_plan (self, plan);
+        if (!self->active)
+            return;  //  could not persist: try again on the next tick
+    }
+}
+
+//  --------------------------------------------------------------------------
+//  Input
+
+//  A known plan arrived again: re-queue its outcome if it has one.
+static void s_requeue_outcome (agt_daemon_t *self, const jad_plan_t *plan)
+{
+    char *state = NULL, *step = NULL;
+    if (agt_store_plan_state (self->store, plan->plan_id, &state, &step) == 0) {
+        char *detail = agt_store_plan_detail (self->store, plan->plan_id);
+        if (streq (state, AGT_PLAN_DONE))
+            s_report (self, plan->plan_id, plan->app, plan->version, "plan", JAD_REPORT_HEALTHY,
+                      detail, NULL, 0);
+        else if (streq (state, AGT_PLAN_FAILED) || streq (state, AGT_PLAN_SUPERSEDED))
+            s_report (self, plan->plan_id, plan->app, plan->version, "plan", JAD_REPORT_FAILED,
+                      detail, NULL, 0);
+        free (detail);
+    }
+    free (state);
+    free (step);
+}
+
+static void s_intake (agt_daemon_t *self, const uint8_t *data, size_t size, const char *source)
+{
+    zlist_t *superseded = zlist_new ();
+    jad_plan_t *plan = NULL;
+    agt_intake_result_t result =
+        agt_intake_plan (self->intake, data, size, jad_now_ms (), &plan, superseded);
+    if (result == AGT_INTAKE_REFUSED) {
+        zlist_destroy (&superseded);
+        return;
+    }
+    jad_log_info ("agent: plan accepted plan=%s app=%s version=%s sequence=%llu source=%s%s",
+                  plan->plan_id, plan->app, plan->version, (unsigned long long)plan->sequence,
+                  source, result == AGT_INTAKE_KNOWN ? " known=yes" : "");
+    jad_agent_msg_t ack = {.kind = JAD_AGENT_MSG_ACK};
+    ack.ack.plan_id = plan->plan_id;
+    ack.ack.sequence = plan->sequence;
+    if (agt_link_send (self->link, &ack))
+        jad_log_debug ("agent: ack not sent plan=%s (the controller re-sends)", plan->plan_id);
+
+    for (char *older = superseded ? (char *)zlist_first (superseded) : NULL; older;
+         older = (char *)zlist_next (superseded)) {
+        char detail[128];
+        s_format (detail, sizeof detail, "superseded by plan %s", plan->plan_id);
+        jad_plan_t *old_plan = agt_store_load_plan (self->store, older);
+        s_report (self, older, plan->app, old_plan ? old_plan->version : plan->version, "plan",
+                  JAD_REPORT_FAILED, detail, NULL, 0);
+        jad_plan_destroy (&old_plan);
+    }
+    zlist_destroy (&superseded);
+    if (result == AGT_INTAKE_KNOWN)
+        s_requeue_outcome (self, plan);
+    jad_plan_destroy (&plan);
+    s_schedule (self);
+}
+
+static int s_on_sub (zloop_t *loop, zsock_t *reader, void *arg)
+{
+    (void)loop;
+    agt_daemon_t *self = (agt_daemon_t *)arg;
+    zmsg_t *msg = zmsg_recv (reader);
+    if (!msg)
+        return 0;
+    char topic[128];
+    s_format (topic, sizeof topic, "plan/%s/", self->config->environment);
+    zframe_t *first = zmsg_first (msg);
+    zframe_t *envelope = zmsg_next (msg);
+    if (zmsg_size (msg) != 2)
+        agt_drops_hit (self->drops, "sub_frames", "%zu frames", zmsg_size (msg));
+    else if (!zframe_streq (first, topic))
+        agt_drops_hit (self->drops, "sub_topic", "unexpected topic of %zu bytes",
+                       zframe_size (first));
+    else
+        s_intake (self, zframe_data (envelope), zframe_size (envelope), "broadcast");
+    zmsg_destroy (&msg);
+    return 0;
+}
+
+static void s_on_chunk (agt_daemon_t *self, jad_ctl_msg_t *msg)
+{
+    if (!self->fetch) {
+        agt_drops_hit (self->drops, "chunk_unexpected", "no fetch running");
+        return;
+    }
+    agt_fetch_state_t state =
+        agt_fetch_chunk (self->fetch, msg->chunk.sha256, msg->chunk.offset, msg->chunk.data,
+                         msg->chunk.data_size, msg->chunk.total, msg->chunk.error);
+    s_fetch_progress (self, state);
+}
+
+static int s_on_dealer (zloop_t *loop, zsock_t *reader, void *arg)
+{
+    (void)loop;
+    agt_daemon_t *self = (agt_daemon_t *)arg;
+    zmsg_t *msg = zmsg_recv (reader);
+    if (!msg)
+        return 0;
+    if (zmsg_size (msg) != 1) {
+        agt_drops_hit (self->drops, "dealer_frames", "%zu frames", zmsg_size (msg));
+        zmsg_destroy (&msg);
+        return 0;
+    }
+    zframe_t *frame = zmsg_first (msg);
+    char err[JAD_ERR_LEN] = "";
+    jad_ctl_msg_t *decoded = jad_ctl_msg_decode (zframe_data (frame), zframe_size (frame), err);
+    if (!decoded)
+        agt_drops_hit (self->drops, "dealer_malformed", "%s", err);
+    else if (decoded->kind == JAD_CTL_MSG_PLAN && decoded->plan) {
+        zchunk_t *bytes = jad_envelope_encode (decoded->plan);
+        if (bytes)
+            s_intake (self, zchunk_data (bytes), zchunk_size (bytes), "direct");
+        else
+            agt_drops_hit (self->drops, "dealer_plan", "envelope does not re-encode");
+        zchunk_destroy (&bytes);
+    } else if (decoded->kind == JAD_CTL_MSG_CHUNK)
+        s_on_chunk (self, decoded);
+    else if (decoded->kind == JAD_CTL_MSG_REPORT_ACK) {
+        if (agt_outbox_ack (self->outbox, decoded->report_ack.incarnation,
+                            decoded->report_ack.report_ids,
+                            decoded->report_ack.report_id_count) < 0)
+            jad_log_warning ("agent: cannot delete acknowledged reports");
+    } else
+        agt_drops_hit (self->drops, "dealer_kind", "kind %d", (int)decoded->kind);
+    jad_ctl_msg_destroy (&decoded);
+    zmsg_destroy (&msg);
+    return 0;
+}
+
+static int s_on_monitor (zloop_t *loop, zsock_t *reader, void *arg)
+{
+    (void)loop;
+    (void)reader;
+    agt_daemon_t *self = (agt_daemon_t *)arg;
+    agt_link_event_t event = agt_link_monitor_recv (self->link);
+    if (event == AGT_LINK_CONNECTED) {
+        jad_log_info ("agent: connected controller=%s", self->config->controller);
+        self->hello_pending = true;
+        s_send_status (self);
+        s_resend_outbox (self);
+        if (self->fetch)
+            s_fetch_progress (self, agt_fetch_tick (self->fetch));
+    } else if (event == AGT_LINK_DISCONNECTED) {
+        jad_log_info ("agent: disconnected controller=%s", self->config->controller);
+        self->hello_pending = true;
+    }
+    return 0;
+}
+
+static int s_on_worker (zloop_t *loop, zsock_t *reader, void *arg)
+{
+    (void)loop;
+    (void)reader;
+    agt_daemon_t *self = (agt_daemon_t *)arg;
+    agt_event_t *event = agt_worker_recv (self->worker);
+    if (event)
+        s_on_event (&event, self);
+    s_schedule (self);
+    return 0;
+}
+
+static int s_on_heartbeat (zloop_t *loop, int timer_id, void *arg)
+{
+    (void)loop;
+    (void)timer_id;
+    agt_daemon_t *self = (agt_daemon_t *)arg;
+    s_send_status (self);
+    if (agt_intake_flush (self->intake))
+        jad_log_warning ("agent: cannot store refusal counters");
+    return 0;
+}
+
+static int s_on_resend (zloop_t *loop, int timer_id, void *arg)
+{
+    (void)loop;
+    (void)timer_id;
+    agt_daemon_t *self = (agt_daemon_t *)arg;
+    s_resend_outbox (self);
+    s_schedule (self);
+    return 0;
+}
+
+static int s_on_fetch_tick (zloop_t *loop, int timer_id, void *arg)
+{
+    (void)loop;
+    (void)timer_id;
+    agt_daemon_t *self = (agt_daemon_t *)arg;
+    if (self->fetch)
+        s_fetch_progress (self, agt_fetch_tick (self->fetch));
+    return 0;
+}
+
+//  --------------------------------------------------------------------------
+//  Start-up and shutdown
+
+//  Plans a crash cut short: report the step as interrupted, apply again.
+static void s_recover (agt_daemon_t *self)
+{
+    zlist_t *applying = agt_store_applying_plans (self->store);
+    if (!applying)
+        return;
+    for (char *line = (char *)zlist_first (applying); line; line = (char *)zlist_next (applying)) {
+        char *tab = strchr (line, '\t');
+        if (!tab)
+            continue;
+        *tab = 0;
+        const char *step = tab + 1;
+        jad_plan_t *plan = agt_store_load_plan (self->store, line);
+        if (!plan) {
+            agt_store_set_plan_state (self->store, line, AGT_PLAN_FAILED, NULL,
+                                      "stored plan unreadable");
+            continue;
+        }
+        char detail[128];
+        s_format (detail, sizeof detail, "agent restarted during step %s; applying again", step);
+        jad_log_warning ("agent: plan interrupted plan=%s step=%s", plan->plan_id, step);
+        s_report (self, plan->plan_id, plan->app, plan->version, step, JAD_REPORT_INTERRUPTED,
+                  detail, NULL, 0);
+        if (agt_store_set_plan_state (self->store, plan->plan_id, AGT_PLAN_ACCEPTED, NULL, NULL))
+            jad_log_error ("agent: cannot requeue plan=%s", plan->plan_id);
+        jad_plan_destroy (&plan);
+    }
+    zlist_destroy (&applying);
+}
+
+agt_daemon_t *agt_daemon_new (const char *data_dir)
+{
+    agt_daemon_t *self = (agt_daemon_t *)calloc (1, sizeof (agt_daemon_t));
+    if (!self)
+        return NULL;
+    self->data_dir = strdup (data_dir);
+    s_format (self->downloads, sizeof self->downloads, "%s/downloads", data_dir);
+    jad_problems_t *problems = jad_problems_new ();
+    if (!self->data_dir || !problems)
+        goto failed;
+    self->config = agt_config_load (data_dir, problems, &self->key);
+    if (!self->config) {
+        for (size_t index = 0; index < jad_problems_count (problems); index++)
+            jad_log_error ("agent: %s", jad_problems_get (problems, index));
+        goto failed;
+    }
+    jad_problems_destroy (&problems);
+    if (jad_key_from_hex (self->config->signing_key, self->signing_key))
+        goto failed;
+
+    char path[PATH_MAX];
+    s_format (path, sizeof path, "%s/state.db", data_dir);
+    self->store = agt_store_new (path, true);
+    if (!self->store)
+        goto failed;
+    self->outbox = agt_outbox_new (agt_store_db (self->store), agt_store_incarnation (self->store));
+    self->intake = agt_intake_new (self->store, self->signing_key, self->config->environment,
+                                   self->config->name);
+    self->drops = agt_drops_new ();
+    if (!self->outbox || !self->intake || !self->drops)
+        goto failed;
+    if (jad_mkdirs (self->downloads, 0700)) {
+        jad_log_error ("agent: cannot create dir=%s error=\"%s\"", self->downloads,
+                       strerror (errno));
+        goto failed;
+    }
+    self->link = agt_link_new (self->config, self->key);
+    if (!self->link)
+        goto failed;
+    self->worker = zactor_new (agt_worker_actor, NULL);
+    self->loop = zloop_new ();
+    if (!self->worker || !self->loop)
+        goto failed;
+    self->hello_pending = true;
+    return self;
+
+failed:
+    jad_problems_destroy (&problems);
+    agt_daemon_destroy (&self);
+    return NULL;
+}
+
+void agt_daemon_destroy (agt_daemon_t **self_p)
+{
+    if (self_p && *self_p) {
+        agt_daemon_t *self = *self_p;
+        zloop_destroy (&self->loop);
+        if (self->worker) {
+            //  let a running step finish and record what it reports
+            agt_worker_drain (self->worker, s_on_event, self);
+            zactor_destroy (&self->worker);
+        }
+        agt_fetch_destroy (&self->fetch);
+        jad_plan_destroy (&self->active);
+        agt_link_destroy (&self->link);
+        if (self->intake && agt_intake_flush (self->intake))
+            jad_log_warning ("agent: cannot store refusal counters");
+        agt_intake_destroy (&self->intake);
+        agt_drops_destroy (&self->drops);
+        agt_outbox_destroy (&self->outbox);
+        agt_store_destroy (&self->store);
+        jad_keypair_destroy (&self->key);
+        jad_agent_config_destroy (&self->config);
+        free (self->data_dir);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+int agt_daemon_run (agt_daemon_t *self)
+{
+    assert (self);
+    uint32_t heartbeat = self->config->heartbeat_ms ? self->config->heartbeat_ms : 5000;
+    if (zloop_reader (self->loop, agt_link_sub (self->link), s_on_sub, self) ||
+        zloop_reader (self->loop, agt_link_dealer (self->link), s_on_dealer, self) ||
+        zloop_reader (self->loop, agt_link_monitor (self->link), s_on_monitor, self) ||
+        zloop_reader (self->loop, (zsock_t *)self->worker, s_on_worker, self) ||
+        zloop_timer (self->loop, heartbeat, 0, s_on_heartbeat, self) < 0 ||
+        zloop_timer (self->loop, RESEND_MS, 0, s_on_resend, self) < 0 ||
+        zloop_timer (self->loop, FETCH_TICK_MS, 0, s_on_fetch_tick, self) < 0) {
+        jad_log_error ("agent: cannot set up the main loop");
+        return -1;
+    }
+    jad_log_info ("agent: started name=%s env=%s controller=%s incarnation=%s", self->config->name,
+                  self->config->environment, self->config->controller,
+                  agt_store_incarnation (self->store));
+    s_recover (self);
+    s_schedule (self);
+    zloop_start (self->loop);
+    jad_log_info ("agent: stopping name=%s", self->config->name);
+    return 0;
+}

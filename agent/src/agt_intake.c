@@ -1,0 +1,189 @@
+//  agt_intake - plan intake: verify, admit, persist (protocol.md order)
+//  SPDX-License-Identifier: MPL-2.0
+
+#include "agt_intake.h"
+#include "jad_envelope.h"
+#include "jad_log.h"
+#include "jad_util.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define REASON_MAX     24     //  distinct reasons we count
+#define LOG_WINDOW     10000  //  rate limit window, ms
+#define LOG_PER_WINDOW 5
+
+typedef struct {
+    char name[40];  //  refused_<reason> key, e.g. "replay"
+    uint64_t count;
+    bool dirty;            //  not yet in meta
+    int64_t window_start;  //  log rate limit
+    int logged;
+    uint64_t suppressed;
+} s_reason_t;
+
+struct _agt_intake_t {
+    agt_store_t *store;       //  borrowed
+    uint8_t signing_key[32];  //  pinned controller key
+    char *env;
+    char *name;
+    s_reason_t reasons[REASON_MAX];
+    size_t reason_count;
+};
+
+agt_intake_t *agt_intake_new (agt_store_t *store, const uint8_t *signing_key, const char *env,
+                              const char *name)
+{
+    assert (store);
+    agt_intake_t *self = (agt_intake_t *)calloc (1, sizeof (agt_intake_t));
+    if (!self)
+        return NULL;
+    self->store = store;
+    memcpy (self->signing_key, signing_key, 32);
+    self->env = strdup (env);
+    self->name = strdup (name);
+    if (!self->env || !self->name)
+        agt_intake_destroy (&self);
+    return self;
+}
+
+void agt_intake_destroy (agt_intake_t **self_p)
+{
+    if (self_p && *self_p) {
+        agt_intake_t *self = *self_p;
+        free (self->env);
+        free (self->name);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+//  Reason names as counter keys: lower case, [a-z0-9_].
+static void s_reason_key (const char *reason, char *out, size_t len)
+{
+    size_t index = 0;
+    for (; reason[index] && index + 1 < len; index++) {
+        char c = (char)tolower ((unsigned char)reason[index]);
+        out[index] = isalnum ((unsigned char)c) ? c : '_';
+    }
+    out[index] = 0;
+}
+
+static s_reason_t *s_reason (agt_intake_t *self, const char *reason)
+{
+    char key[40];
+    s_reason_key (reason, key, sizeof key);
+    for (size_t index = 0; index < self->reason_count; index++)
+        if (streq (self->reasons[index].name, key))
+            return &self->reasons[index];
+    if (self->reason_count == REASON_MAX)
+        return NULL;
+    s_reason_t *entry = &self->reasons[self->reason_count++];
+    snprintf (entry->name, sizeof entry->name, "%s", key);
+    char meta[64];
+    snprintf (meta, sizeof meta, "refused_%s", key);
+    if (agt_store_counter_get (self->store, meta, &entry->count))
+        entry->count = 0;
+    return entry;
+}
+
+static void s_refuse (agt_intake_t *self, const char *reason, const char *plan_id, const char *why)
+{
+    s_reason_t *entry = s_reason (self, reason);
+    if (!entry)
+        return;
+    entry->count++;
+    entry->dirty = true;
+    int64_t now = jad_mono_ms ();
+    if (now - entry->window_start >= LOG_WINDOW) {
+        if (entry->suppressed)
+            jad_log_warning ("agent: plan refusals not logged reason=%s count=%llu", entry->name,
+                             (unsigned long long)entry->suppressed);
+        entry->window_start = now;
+        entry->logged = 0;
+        entry->suppressed = 0;
+    }
+    if (entry->logged < LOG_PER_WINDOW) {
+        entry->logged++;
+        jad_log_warning ("agent: plan refused reason=%s plan=%s detail=\"%s\"", entry->name,
+                         plan_id ? plan_id : "-", why);
+    } else
+        entry->suppressed++;
+}
+
+agt_intake_result_t agt_intake_plan (agt_intake_t *self, const uint8_t *data, size_t size,
+                                     int64_t now_ms, jad_plan_t **plan_p, zlist_t *superseded)
+{
+    assert (self);
+    assert (plan_p);
+    *plan_p = NULL;
+    char err[JAD_ERR_LEN] = "";
+    if (size > JAD_MAX_PLAN_BYTES) {
+        s_refuse (self, jad_verify_name (JAD_VERIFY_TOO_LARGE), NULL, "envelope too large");
+        return AGT_INTAKE_REFUSED;
+    }
+    jad_verify_t verified = JAD_VERIFY_MALFORMED;
+    jad_plan_t *plan = jad_envelope_open_plan (data, size, self->signing_key, &verified, err);
+    if (!plan) {
+        if (verified == JAD_VERIFY_OK)
+            verified = JAD_VERIFY_BAD_PAYLOAD;
+        s_refuse (self, jad_verify_name (verified), NULL, err);
+        return AGT_INTAKE_REFUSED;
+    }
+    uint64_t last = agt_store_last_sequence (self->store);
+    jad_admit_t admitted =
+        jad_plan_admit (plan, self->env, self->name, last, now_ms, AGT_SKEW_MS, err);
+    if (admitted != JAD_ADMIT_OK) {
+        s_refuse (self, jad_admit_name (admitted), plan->plan_id, err);
+        jad_plan_destroy (&plan);
+        return AGT_INTAKE_REFUSED;
+    }
+    bool is_new = false;
+    if (agt_store_accept_plan (self->store, plan, data, size, &is_new, superseded)) {
+        s_refuse (self, "store_failed", plan->plan_id, "cannot store the plan");
+        jad_plan_destroy (&plan);
+        return AGT_INTAKE_REFUSED;
+    }
+    *plan_p = plan;
+    return is_new ? AGT_INTAKE_NEW : AGT_INTAKE_KNOWN;
+}
+
+uint64_t agt_intake_refused (agt_intake_t *self, const char *reason)
+{
+    assert (self);
+    char key[40];
+    s_reason_key (reason, key, sizeof key);
+    for (size_t index = 0; index < self->reason_count; index++)
+        if (streq (self->reasons[index].name, key))
+            return self->reasons[index].count;
+    return 0;
+}
+
+uint64_t agt_intake_refused_total (agt_intake_t *self)
+{
+    assert (self);
+    uint64_t total = 0;
+    for (size_t index = 0; index < self->reason_count; index++)
+        total += self->reasons[index].count;
+    return total;
+}
+
+int agt_intake_flush (agt_intake_t *self)
+{
+    assert (self);
+    int rc = 0;
+    for (size_t index = 0; index < self->reason_count; index++) {
+        s_reason_t *entry = &self->reasons[index];
+        if (!entry->dirty)
+            continue;
+        char meta[64];
+        snprintf (meta, sizeof meta, "refused_%s", entry->name);
+        if (agt_store_counter_set (self->store, meta, entry->count))
+            rc = -1;
+        else
+            entry->dirty = false;
+    }
+    return rc;
+}

@@ -1,0 +1,194 @@
+//  agt_link - the agent's sockets to the controller
+//  SPDX-License-Identifier: MPL-2.0
+
+#include "agt_link.h"
+#include "jad_log.h"
+
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct _agt_link_t {
+    zsock_t *sub;      //  plan broadcasts
+    zsock_t *dealer;   //  everything else
+    zsock_t *monitor;  //  DEALER connection events (PAIR)
+};
+
+int agt_link_parse_endpoint (const char *text, char *host, size_t hostlen, int *base)
+{
+    if (!text)
+        return -1;
+    const char *colon = strrchr (text, ':');
+    if (!colon || colon == text || colon - text >= (ptrdiff_t)hostlen)
+        return -1;
+    char *end = NULL;
+    long port = strtol (colon + 1, &end, 10);
+    if (!colon[1] || *end || port < 1 || port > 65534)
+        return -1;
+    size_t size = (size_t)(colon - text);
+    memcpy (host, text, size);
+    host[size] = 0;
+    for (size_t index = 0; index < size; index++)
+        if (strchr (" /\\\t\n", host[index]))
+            return -1;
+    *base = (int)port;
+    return 0;
+}
+
+//  Options common to both sockets; returns 0 or -1.
+static int s_secure (zsock_t *sock, const jad_agent_config_t *config, const jad_keypair_t *key,
+                     const char *secret)
+{
+    zsock_set_curve_serverkey (sock, config->controller_key);
+    zsock_set_curve_publickey (sock, jad_keypair_public_txt (key));
+    zsock_set_curve_secretkey (sock, secret);
+    zsock_set_linger (sock, 0);
+    //  jitter: a fleet must not reconnect to a restarted controller at once
+    zsock_set_reconnect_ivl (sock, 100 + (int)randombytes_uniform (501));
+    zsock_set_reconnect_ivl_max (sock, 5000);
+    if (strchr (config->controller, '['))
+        zsock_set_ipv6 (sock, 1);
+    return zsock_mechanism (sock) == ZMQ_CURVE ? 0 : -1;
+}
+
+agt_link_t *agt_link_new (const jad_agent_config_t *config, const jad_keypair_t *key)
+{
+    assert (config);
+    assert (key);
+    agt_link_t *self = (agt_link_t *)calloc (1, sizeof (agt_link_t));
+    if (!self)
+        return NULL;
+    char host[256];
+    int base = 0;
+    char *secret = NULL;
+    if (agt_link_parse_endpoint (config->controller, host, sizeof host, &base)) {
+        jad_log_error ("agent: bad controller endpoint value=%s", config->controller);
+        goto failed;
+    }
+    secret = jad_keypair_curve_secret_z85 (key);
+    self->sub = zsock_new (ZMQ_SUB);
+    self->dealer = zsock_new (ZMQ_DEALER);
+    if (!secret || !self->sub || !self->dealer)
+        goto failed;
+    if (s_secure (self->sub, config, key, secret) || s_secure (self->dealer, config, key, secret)) {
+        jad_log_error ("agent: cannot enable CURVE on the sockets");
+        goto failed;
+    }
+    jad_secret_free (&secret);
+
+    //  a plan is small; the controller's direct messages carry chunks
+    zsock_set_maxmsgsize (self->sub, JAD_MAX_PLAN_BYTES + 1024);
+    zsock_set_rcvhwm (self->sub, 1000);
+    zsock_set_maxmsgsize (self->dealer, JAD_MAX_CTL_MSG);
+    zsock_set_sndhwm (self->dealer, 1000);
+    zsock_set_rcvhwm (self->dealer, 64);
+    zsock_set_immediate (self->dealer, 1);
+
+    char topic[128];
+    snprintf (topic, sizeof topic, "plan/%s/", config->environment);
+    zsock_set_subscribe (self->sub, topic);
+
+    char endpoint[300];
+    snprintf (endpoint, sizeof endpoint, "inproc://agt-monitor-%p", (void *)self);
+    if (zmq_socket_monitor (zsock_resolve (self->dealer), endpoint,
+                            ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED)) {
+        jad_log_error ("agent: cannot monitor the dealer: %s", zmq_strerror (zmq_errno ()));
+        goto failed;
+    }
+    self->monitor = zsock_new (ZMQ_PAIR);
+    if (!self->monitor || zsock_connect (self->monitor, "%s", endpoint)) {
+        jad_log_error ("agent: cannot connect the dealer monitor");
+        goto failed;
+    }
+
+    if (zsock_connect (self->sub, "tcp://%s:%d", host, base) ||
+        zsock_connect (self->dealer, "tcp://%s:%d", host, base + 1)) {
+        jad_log_error ("agent: cannot connect controller=%s", config->controller);
+        goto failed;
+    }
+    return self;
+
+failed:
+    jad_secret_free (&secret);
+    agt_link_destroy (&self);
+    return NULL;
+}
+
+void agt_link_destroy (agt_link_t **self_p)
+{
+    if (self_p && *self_p) {
+        agt_link_t *self = *self_p;
+        if (self->dealer)
+            zmq_socket_monitor (zsock_resolve (self->dealer), NULL, 0);
+        zsock_destroy (&self->monitor);
+        zsock_destroy (&self->dealer);
+        zsock_destroy (&self->sub);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+zsock_t *agt_link_sub (agt_link_t *self)
+{
+    assert (self);
+    return self->sub;
+}
+
+zsock_t *agt_link_dealer (agt_link_t *self)
+{
+    assert (self);
+    return self->dealer;
+}
+
+zsock_t *agt_link_monitor (agt_link_t *self)
+{
+    assert (self);
+    return self->monitor;
+}
+
+int agt_link_send_bytes (agt_link_t *self, const uint8_t *data, size_t size)
+{
+    assert (self);
+    zframe_t *frame = zframe_new (data, size);
+    if (!frame)
+        return -1;
+    if (zframe_send (&frame, self->dealer, ZFRAME_DONTWAIT)) {
+        zframe_destroy (&frame);
+        return -1;
+    }
+    return 0;
+}
+
+int agt_link_send (agt_link_t *self, const jad_agent_msg_t *msg)
+{
+    assert (self);
+    zchunk_t *encoded = jad_agent_msg_encode (msg);
+    if (!encoded) {
+        jad_log_error ("agent: cannot encode message kind=%d", (int)msg->kind);
+        return -1;
+    }
+    int rc = agt_link_send_bytes (self, zchunk_data (encoded), zchunk_size (encoded));
+    zchunk_destroy (&encoded);
+    return rc;
+}
+
+agt_link_event_t agt_link_monitor_recv (agt_link_t *self)
+{
+    assert (self);
+    zmsg_t *msg = zmsg_recv (self->monitor);
+    if (!msg)
+        return AGT_LINK_NONE;
+    agt_link_event_t result = AGT_LINK_NONE;
+    zframe_t *frame = zmsg_first (msg);
+    if (frame && zframe_size (frame) >= 2) {
+        uint16_t event;
+        memcpy (&event, zframe_data (frame), sizeof event);
+        if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED)
+            result = AGT_LINK_CONNECTED;
+        else if (event == ZMQ_EVENT_DISCONNECTED)
+            result = AGT_LINK_DISCONNECTED;
+    }
+    zmsg_destroy (&msg);
+    return result;
+}

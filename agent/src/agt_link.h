@@ -1,0 +1,54 @@
+//  agt_link - the agent's sockets to the controller
+//  SPDX-License-Identifier: MPL-2.0
+//
+//  SUB to BASE (plan broadcasts, topic plan/ENV/) and DEALER to BASE+1
+//  (everything else), both CURVE clients of the controller's key, with
+//  message size caps, sized high-water marks, linger 0 and a jittered
+//  reconnect interval (so a fleet does not storm a restarted controller).
+//  The DEALER is "immediate": while there is no authenticated connection a
+//  send fails at once instead of queueing stale heartbeats; the outbox and
+//  fetch retries make up for it. A socket monitor on the DEALER tells the
+//  agent when a handshake succeeds, so it can say hello on every
+//  (re)connect.
+
+#ifndef AGT_LINK_H_INCLUDED
+#define AGT_LINK_H_INCLUDED
+
+#include "jad_config.h"
+#include "jad_keys.h"
+#include "jad_wire.h"
+
+#include <czmq.h>
+
+typedef struct _agt_link_t agt_link_t;
+
+typedef enum {
+    AGT_LINK_NONE = 0,
+    AGT_LINK_CONNECTED,  //  CURVE handshake succeeded
+    AGT_LINK_DISCONNECTED,
+} agt_link_event_t;
+
+//  Parse "HOST:BASE" into host (size hostlen) and base port. Returns 0 or
+//  -1 if malformed (port must be 1..65534 so that BASE+1 exists).
+int agt_link_parse_endpoint (const char *text, char *host, size_t hostlen, int *base);
+
+//  Create and connect the sockets. `key` is the agent's CURVE pair.
+//  Returns NULL (logged) on error.
+agt_link_t *agt_link_new (const jad_agent_config_t *config, const jad_keypair_t *key);
+void agt_link_destroy (agt_link_t **self_p);
+
+//  Sockets for the poll loop, borrowed.
+zsock_t *agt_link_sub (agt_link_t *self);
+zsock_t *agt_link_dealer (agt_link_t *self);
+zsock_t *agt_link_monitor (agt_link_t *self);
+
+//  Encode and send one AgentMsg without blocking. Returns 0 or -1 (not
+//  connected, or queue full).
+int agt_link_send (agt_link_t *self, const jad_agent_msg_t *msg);
+//  Send bytes already encoded (from the outbox). Returns 0 or -1.
+int agt_link_send_bytes (agt_link_t *self, const uint8_t *data, size_t size);
+
+//  Read one event from the monitor socket.
+agt_link_event_t agt_link_monitor_recv (agt_link_t *self);
+
+#endif
