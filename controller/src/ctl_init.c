@@ -149,7 +149,7 @@ int ctl_init_run (const char *data_dir, const char *listen, int port, FILE *out)
     text = jad_strdup_printf ("#  jadctl client file for the operator 'admin'\n"
                               "#  Use it with: export JADUGAR_CONFIG=%s/admin.jadctl.yaml\n"
                               "controller: %s:%d\n"
-                              "controller-key: %s\n"
+                              "controller-key: '%s'\n"
                               "key: keys/admin.key\n",
                               absolute, listen, port + 2, jad_keypair_public_txt (curve));
     snprintf (path, sizeof path, "%s/admin.jadctl.yaml", data_dir);

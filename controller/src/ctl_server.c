@@ -23,14 +23,27 @@
 #define S_TICK_MS       250
 
 static const char *const s_counter_names[CTL_COUNT_MAX] = {
-    "plans_sent",      "plans_resent",  "acks",          "reports",       "reports_duplicate",
-    "agent_malformed", "agent_unknown", "api_requests",  "api_malformed", "api_denied",
-    "zap_allowed",     "zap_denied",    "fetch_refused",
+    [CTL_COUNT_PLANS_SENT] = "plans_sent",
+    [CTL_COUNT_PLANS_RESENT] = "plans_resent",
+    [CTL_COUNT_ACKS] = "acks",
+    [CTL_COUNT_REPORTS] = "reports",
+    [CTL_COUNT_REPORTS_DUPLICATE] = "reports_duplicate",
+    [CTL_COUNT_CHUNKS_SENT] = "chunks_sent",
+    [CTL_COUNT_BYTES_SENT] = "bytes_sent",
+    [CTL_COUNT_AGENT_MALFORMED] = "agent_malformed",
+    [CTL_COUNT_AGENT_UNKNOWN] = "agent_unknown",
+    [CTL_COUNT_API_REQUESTS] = "api_requests",
+    [CTL_COUNT_API_MALFORMED] = "api_malformed",
+    [CTL_COUNT_API_DENIED] = "api_denied",
+    [CTL_COUNT_ZAP_ALLOWED] = "zap_allowed",
+    [CTL_COUNT_ZAP_DENIED] = "zap_denied",
+    [CTL_COUNT_FETCH_REFUSED] = "fetch_refused",
 };
 
 const char *ctl_counter_name (ctl_counter_t counter)
 {
-    return counter < CTL_COUNT_MAX ? s_counter_names[counter] : "unknown";
+    return counter < CTL_COUNT_MAX && s_counter_names[counter] ? s_counter_names[counter]
+                                                               : "unknown";
 }
 
 //  Is this CURVE key (Z85) allowed to connect in this domain?

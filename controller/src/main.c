@@ -10,6 +10,7 @@
 #include "ctl_server.h"
 #include "ctl_store.h"
 #include "jad_config.h"
+#include "jad_db.h"
 #include "jad_keys.h"
 #include "jad_log.h"
 #include "jad_util.h"
@@ -20,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static void s_usage (FILE *out)
 {
@@ -193,6 +195,8 @@ int main (int argc, char **argv)
         fprintf (stderr, "jadugar-controller: libsodium failed to initialise\n");
         return 1;
     }
+    //  Keys, tokens and the state database are for the controller's eyes only.
+    umask (0077);
     s_options_t options = {0};
     if (!streq (command, "init") && !streq (command, "run") && !streq (command, "check")) {
         fprintf (stderr, "jadugar-controller: unknown command '%s'\n", command);

@@ -219,3 +219,212 @@ bool jt_wait_for (bool (*cond) (void *), void *arg, int timeout_ms)
         usleep (50000);
     }
 }
+
+//  --------------------------------------------------------------------------
+//  Fleet of real processes
+
+#define S_BIN_CONTROLLER JAD_BIN_DIR "/controller/jadugar-controller"
+#define S_BIN_AGENT      JAD_BIN_DIR "/agent/jadugar-agent"
+#define S_BIN_JADCTL     JAD_BIN_DIR "/controller/jadctl"
+
+//  Value of "key: value" in text; caller frees; aborts when missing.
+static char *s_value (const char *text, const char *key)
+{
+    char pattern[64];
+    snprintf (pattern, sizeof pattern, "%s: ", key);
+    const char *start = strstr (text, pattern);
+    if (!start) {
+        fprintf (stderr, "testlib: no '%s' in:\n%s\n", key, text);
+        abort ();
+    }
+    start += strlen (pattern);
+    return strndup (start, strcspn (start, "\n"));
+}
+
+//  Replace the line starting with `prefix` in file by `line`.
+static void s_set_line (const char *path, const char *prefix, const char *line)
+{
+    char *text = jt_read_file (path);
+    if (!text)
+        s_die (path);
+    char *out = NULL;
+    size_t size = 0;
+    FILE *stream = open_memstream (&out, &size);
+    bool done = false;
+    for (char *cursor = text; *cursor;) {
+        size_t len = strcspn (cursor, "\n");
+        if (!done && strncmp (cursor, prefix, strlen (prefix)) == 0) {
+            fprintf (stream, "%s\n", line);
+            done = true;
+        } else
+            fprintf (stream, "%.*s\n", (int)len, cursor);
+        cursor += len + (cursor[len] ? 1 : 0);
+    }
+    if (!done)
+        fprintf (stream, "%s\n", line);
+    fclose (stream);
+    jt_write_file (path, out, 0600);
+    free (out);
+    free (text);
+}
+
+void jt_fleet_start_controller (jt_fleet_t *self)
+{
+    char data[PATH_MAX], log[PATH_MAX];
+    snprintf (data, sizeof data, "%s/controller", self->dir);
+    snprintf (log, sizeof log, "%s/controller.log", self->dir);
+    char *argv[] = {S_BIN_CONTROLLER, "run", "--data", data, "--verbose", NULL};
+    self->controller = jt_spawn (log, argv);
+}
+
+jt_fleet_t *jt_fleet_new (void)
+{
+    jt_fleet_t *self = calloc (1, sizeof *self);
+    self->dir = jt_tempdir ("jadugar-fleet");
+    self->port = jt_free_port_base (4);
+    char *output = NULL;
+    int rc = jt_run (&output, "%s init --data %s/controller --port %d", S_BIN_CONTROLLER, self->dir,
+                     self->port);
+    if (rc != 0) {
+        fprintf (stderr, "testlib: controller init failed (%d):\n%s\n", rc, output);
+        abort ();
+    }
+    self->signing_key = s_value (output, "signing-key");
+    self->curve_key = s_value (output, "curve-key");
+    self->admin_config = s_value (output, "admin-config");
+    free (output);
+    char config[PATH_MAX];
+    snprintf (config, sizeof config, "%s/controller/controller.yaml", self->dir);
+    s_set_line (config, "heartbeat:", "heartbeat: 300ms");
+    s_set_line (config, "resend:", "resend: 500ms");
+    jt_fleet_start_controller (self);
+    return self;
+}
+
+void jt_fleet_start_agent (jt_fleet_t *self, int index)
+{
+    char data[PATH_MAX], log[PATH_MAX];
+    snprintf (data, sizeof data, "%s/%s/agent", self->dir, self->agent_names[index]);
+    snprintf (log, sizeof log, "%s/%s.log", self->dir, self->agent_names[index]);
+    char *argv[] = {S_BIN_AGENT, "run", "--data", data, "--verbose", NULL};
+    self->agents[index] = jt_spawn (log, argv);
+}
+
+int jt_fleet_add_agent (jt_fleet_t *self, const char *name, const char *env)
+{
+    int index = self->agent_count++;
+    if (index >= JT_MAX_AGENTS)
+        abort ();
+    self->agent_names[index] = strdup (name);
+    self->agent_envs[index] = strdup (env);
+    char *output = NULL;
+    int rc = jt_run (&output,
+                     "%s init --data %s/%s/agent --controller 127.0.0.1:%d --controller-key '%s' "
+                     "--signing-key %s --env %s --name %s --root %s/%s/srv",
+                     S_BIN_AGENT, self->dir, name, self->port, self->curve_key, self->signing_key,
+                     env, name, self->dir, name);
+    if (rc != 0) {
+        fprintf (stderr, "testlib: agent init failed (%d):\n%s\n", rc, output);
+        abort ();
+    }
+    free (output);
+    char config[PATH_MAX];
+    snprintf (config, sizeof config, "%s/%s/agent/agent.yaml", self->dir, name);
+    s_set_line (config, "heartbeat:", "heartbeat: 300ms");
+    jt_fleet_start_agent (self, index);
+    return index;
+}
+
+char *jt_fleet_root (jt_fleet_t *self, int index)
+{
+    char *path = NULL;
+    if (asprintf (&path, "%s/%s/srv", self->dir, self->agent_names[index]) < 0)
+        abort ();
+    return path;
+}
+
+void jt_fleet_destroy (jt_fleet_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    jt_fleet_t *self = *self_p;
+    for (int index = 0; index < self->agent_count; index++) {
+        if (self->agents[index] > 0)
+            jt_stop (self->agents[index]);
+        free (self->agent_names[index]);
+        free (self->agent_envs[index]);
+    }
+    if (self->controller > 0)
+        jt_stop (self->controller);
+    if (getenv ("JT_KEEP"))
+        fprintf (stderr, "testlib: kept fleet in %s\n", self->dir);
+    else
+        jt_rmtree (self->dir);
+    free (self->dir);
+    free (self->signing_key);
+    free (self->curve_key);
+    free (self->admin_config);
+    free (self);
+    *self_p = NULL;
+}
+
+int jt_jadctl (jt_fleet_t *self, char **output, const char *format, ...)
+{
+    va_list argptr;
+    va_start (argptr, format);
+    char *args = NULL;
+    if (vasprintf (&args, format, argptr) < 0)
+        abort ();
+    va_end (argptr);
+    int rc = jt_run (output, "%s --config %s %s", S_BIN_JADCTL, self->admin_config, args);
+    free (args);
+    return rc;
+}
+
+int jt_count (const char *haystack, const char *needle)
+{
+    int count = 0;
+    for (const char *cursor = haystack ? strstr (haystack, needle) : NULL; cursor;
+         cursor = strstr (cursor + 1, needle))
+        count++;
+    return count;
+}
+
+typedef struct {
+    jt_fleet_t *fleet;
+    const char *needle;
+    int count;
+} s_status_wait_t;
+
+static bool s_status_has (void *arg)
+{
+    s_status_wait_t *wait = arg;
+    char *output = NULL;
+    jt_jadctl (wait->fleet, &output, "--json status");
+    bool found = jt_count (output, wait->needle) >= wait->count;
+    free (output);
+    return found;
+}
+
+bool jt_fleet_wait_status (jt_fleet_t *self, const char *needle, int count, int timeout_ms)
+{
+    s_status_wait_t wait = {self, needle, count};
+    return jt_wait_for (s_status_has, &wait, timeout_ms);
+}
+
+char *jt_make_release (const char *dir, const char *name, const char *const *files)
+{
+    char tree[PATH_MAX];
+    snprintf (tree, sizeof tree, "%s/%s.tree", dir, name);
+    for (const char *const *cursor = files; cursor[0]; cursor += 2) {
+        char path[2 * PATH_MAX];
+        snprintf (path, sizeof path, "%s/%s", tree, cursor[0]);
+        jt_write_file (path, cursor[1], strncmp (cursor[0], "hooks/", 6) == 0 ? 0755 : 0644);
+    }
+    char *archive = NULL;
+    if (asprintf (&archive, "%s/%s.tar.gz", dir, name) < 0)
+        abort ();
+    if (jt_run (NULL, "tar -C '%s' -czf '%s' .", tree, archive) != 0)
+        abort ();
+    return archive;
+}

@@ -30,4 +30,45 @@ int jt_free_port_base (int count);
 //  Poll `cond(arg)` every 50 ms until true or timeout_ms; return its result.
 bool jt_wait_for (bool (*cond) (void *), void *arg, int timeout_ms);
 
+//  A real fleet on loopback: one controller process and agent processes,
+//  each with its own temporary data dir and release root.
+#define JT_MAX_AGENTS 8
+typedef struct {
+    char *dir;  //  temp root of the whole fleet
+    int port;   //  controller base port
+    char *signing_key;
+    char *curve_key;
+    char *admin_config;  //  jadctl client file
+    pid_t controller;
+    int agent_count;
+    char *agent_names[JT_MAX_AGENTS];
+    char *agent_envs[JT_MAX_AGENTS];
+    pid_t agents[JT_MAX_AGENTS];
+} jt_fleet_t;
+
+//  Init and start a controller (fast heartbeat and resend for tests).
+jt_fleet_t *jt_fleet_new (void);
+//  Init (first time) and start agent `name` in `env`. Returns its index.
+int jt_fleet_add_agent (jt_fleet_t *self, const char *name, const char *env);
+//  Start (again) agent index after a stop or kill.
+void jt_fleet_start_agent (jt_fleet_t *self, int index);
+//  Start (again) the controller.
+void jt_fleet_start_controller (jt_fleet_t *self);
+//  Stop everything and remove the temp dir (kept when JT_KEEP is set).
+void jt_fleet_destroy (jt_fleet_t **self_p);
+//  Path of an agent's release root: DIR/NAME/srv
+char *jt_fleet_root (jt_fleet_t *self, int index);
+//  Run jadctl with the admin client file; returns the exit status and
+//  the output (stdout+stderr) in *output if not NULL.
+int jt_jadctl (jt_fleet_t *self, char **output, const char *format, ...)
+    __attribute__ ((format (printf, 3, 4)));
+//  Wait until `jadctl status --json` output contains `needle` `count`
+//  times (or more); true if it did within timeout_ms.
+bool jt_fleet_wait_status (jt_fleet_t *self, const char *needle, int count, int timeout_ms);
+//  Build DIR/NAME.tar.gz from a release tree given as a list of
+//  path, content pairs (NULL-terminated); files under hooks/ are 0755.
+char *jt_make_release (const char *dir, const char *name, const char *const *files);
+//  Count occurrences of needle in haystack.
+int jt_count (const char *haystack, const char *needle);
+
 #endif
