@@ -18,12 +18,12 @@ extern "C" {
 
 typedef enum {
     JAD_VERIFY_OK = 0,
-    JAD_VERIFY_MALFORMED,           //  envelope bytes do not decode
-    JAD_VERIFY_BAD_TYPE,            //  not the expected payload type
-    JAD_VERIFY_UNKNOWN_KEY,         //  key id is not the pinned key
+    JAD_VERIFY_MALFORMED,    //  envelope bytes do not decode
+    JAD_VERIFY_BAD_TYPE,     //  not the expected payload type
+    JAD_VERIFY_UNKNOWN_KEY,  //  key id is not the pinned key
     JAD_VERIFY_BAD_SIGNATURE,
     JAD_VERIFY_TOO_LARGE,
-    JAD_VERIFY_BAD_PAYLOAD,         //  signed payload does not parse or validate
+    JAD_VERIFY_BAD_PAYLOAD,  //  signed payload does not parse or validate
 } jad_verify_t;
 
 //  Context string of a payload type, or NULL for an unknown type.
@@ -42,8 +42,8 @@ jad_verify_t jad_envelope_verify (const jad_envelope_t *self, uint32_t expected_
 //  Decode, verify and parse a plan envelope in one go; on success returns
 //  the plan (caller owns). On failure returns NULL, sets *result and a
 //  reason in err (JAD_ERR_LEN bytes).
-jad_plan_t *jad_envelope_open_plan (const uint8_t *data, size_t size,
-                                    const uint8_t *public_key, jad_verify_t *result, char *err);
+jad_plan_t *jad_envelope_open_plan (const uint8_t *data, size_t size, const uint8_t *public_key,
+                                    jad_verify_t *result, char *err);
 
 const char *jad_verify_name (jad_verify_t result);
 
@@ -58,7 +58,7 @@ typedef enum {
     JAD_ADMIT_NOT_TARGET,
     JAD_ADMIT_EXPIRED,
     JAD_ADMIT_FUTURE,
-    JAD_ADMIT_REPLAY,               //  sequence <= last accepted
+    JAD_ADMIT_REPLAY,  //  sequence <= last accepted
 } jad_admit_t;
 
 jad_admit_t jad_plan_admit (const jad_plan_t *plan, const char *env, const char *agent,

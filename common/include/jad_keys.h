@@ -35,6 +35,11 @@ typedef struct _jad_keypair_t jad_keypair_t;
 //  Generate a new random pair. Returns NULL if out of memory.
 jad_keypair_t *jad_keypair_new (jad_key_kind_t kind);
 
+//  Ed25519 pair from a 32-byte seed (crypto_sign_seed_keypair), for
+//  known-answer tests and deterministic fixtures. Returns NULL if out of
+//  memory.
+jad_keypair_t *jad_keypair_from_seed (const uint8_t seed[32]);
+
 //  Load a key file. On error returns NULL and writes "FILE:LINE: reason"
 //  (or "FILE: reason") into err (size errlen).
 jad_keypair_t *jad_keypair_load (const char *path, char *err, size_t errlen);
@@ -61,6 +66,9 @@ const char *jad_keypair_public_txt (const jad_keypair_t *self);
 //  Caller must wipe and free with jad_secret_free. NULL for Ed25519.
 char *jad_keypair_curve_secret_z85 (const jad_keypair_t *self);
 void jad_secret_free (char **secret_p);
+//  Overwrite a secret string with zero bytes (up to its NUL) in place;
+//  jad_secret_free does this before freeing. NULL is accepted.
+void jad_secret_wipe (char *secret);
 
 //  Decode a printed public key. hex64 -> 32 bytes (Ed25519); z85 of 40
 //  chars -> 32 bytes (CURVE). Return 0 or -1 if malformed.

@@ -11,6 +11,8 @@
 //  Message structs are plain data: the caller owns what a decoder returns
 //  and frees it with the matching _destroy, which accepts NULL and nulls
 //  the pointer. Encoders return a zchunk_t* the caller owns (NULL on error).
+//  An encoder refuses (returns NULL and logs the reason) to produce bytes
+//  that the matching decoder would reject, e.g. a plan with an invalid name.
 
 #ifndef JAD_WIRE_H_INCLUDED
 #define JAD_WIRE_H_INCLUDED
@@ -23,17 +25,17 @@
 extern "C" {
 #endif
 
-#define JAD_PROTOCOL 1
-#define JAD_MAX_PLAN_BYTES (64 * 1024)     //  envelope or plan payload
-#define JAD_MAX_AGENT_MSG (1024 * 1024)    //  anything an agent sends
-#define JAD_MAX_CTL_MSG (2 * 1024 * 1024)  //  anything the controller sends an agent
-#define JAD_MAX_API_MSG (4 * 1024 * 1024)  //  operator API request or response
-#define JAD_MAX_TARGETS 100000
-#define JAD_MAX_APPS 256
-#define JAD_MAX_OUTPUT 16384               //  hook output carried in a report
-#define JAD_MAX_DETAIL 1024
-#define JAD_CHUNK_SIZE (256 * 1024)        //  artifact transfer chunk
-#define JAD_ERR_LEN 256                    //  size of decoder error buffers
+#define JAD_PROTOCOL       1
+#define JAD_MAX_PLAN_BYTES (64 * 1024)        //  envelope or plan payload
+#define JAD_MAX_AGENT_MSG  (1024 * 1024)      //  anything an agent sends
+#define JAD_MAX_CTL_MSG    (2 * 1024 * 1024)  //  anything the controller sends an agent
+#define JAD_MAX_API_MSG    (4 * 1024 * 1024)  //  operator API request or response
+#define JAD_MAX_TARGETS    100000
+#define JAD_MAX_APPS       256
+#define JAD_MAX_OUTPUT     16384  //  hook output carried in a report
+#define JAD_MAX_DETAIL     1024
+#define JAD_CHUNK_SIZE     (256 * 1024)  //  artifact transfer chunk
+#define JAD_ERR_LEN        256           //  size of decoder error buffers
 
 typedef enum {
     JAD_PAYLOAD_NONE = 0,
@@ -59,38 +61,38 @@ typedef enum {
 
 //  Signed container (see jad_envelope.h for signing and verifying).
 typedef struct {
-    uint32_t type;                  //  jad_payload_type_t
-    uint8_t *payload;               //  owned
+    uint32_t type;     //  jad_payload_type_t
+    uint8_t *payload;  //  owned
     size_t payload_size;
     uint8_t key_id[8];
     uint8_t signature[64];
 } jad_envelope_t;
 
 typedef struct {
-    char *plan_id;                  //  required, jad_name_valid
-    char *environment;              //  required, jad_name_valid
-    char **targets;                 //  required, >= 1, each jad_name_valid
+    char *plan_id;      //  required, jad_name_valid
+    char *environment;  //  required, jad_name_valid
+    char **targets;     //  required, >= 1, each jad_name_valid
     size_t target_count;
-    uint64_t sequence;              //  required, > 0
-    int64_t issued_at;              //  unix ms, required
-    int64_t expires_at;             //  unix ms, required, > issued_at
-    char *app;                      //  required, jad_name_valid
-    char *version;                  //  required, jad_name_valid
+    uint64_t sequence;   //  required, > 0
+    int64_t issued_at;   //  unix ms, required
+    int64_t expires_at;  //  unix ms, required, > issued_at
+    char *app;           //  required, jad_name_valid
+    char *version;       //  required, jad_name_valid
     uint8_t artifact_sha256[32];
-    uint64_t artifact_length;       //  required, > 0
-    char *artifact_url;             //  may be NULL
-    uint32_t kind;                  //  jad_plan_kind_t, required
-    char *undoes;                   //  may be NULL
-    char *strategy;                 //  may be NULL
+    uint64_t artifact_length;  //  required, > 0
+    char *artifact_url;        //  may be NULL
+    uint32_t kind;             //  jad_plan_kind_t, required
+    char *undoes;              //  may be NULL
+    char *strategy;            //  may be NULL
     uint32_t hook_timeout_ms;
     uint32_t step_deadline_ms;
 } jad_plan_t;
 
 typedef struct {
     char *app;
-    char *version;                  //  may be NULL (nothing deployed)
+    char *version;  //  may be NULL (nothing deployed)
     char *health;
-    char *plan_id;                  //  may be NULL
+    char *plan_id;  //  may be NULL
 } jad_app_state_t;
 
 typedef struct {
@@ -111,9 +113,9 @@ typedef struct {
     char *app;
     char *version;
     char *step;
-    uint32_t status;                //  jad_report_status_t
-    char *detail;                   //  <= JAD_MAX_DETAIL
-    char *output;                   //  <= JAD_MAX_OUTPUT
+    uint32_t status;  //  jad_report_status_t
+    char *detail;     //  <= JAD_MAX_DETAIL
+    char *output;     //  <= JAD_MAX_OUTPUT
     int64_t time;
     uint32_t duration_ms;
 } jad_report_t;
@@ -138,7 +140,7 @@ typedef struct {
     struct {
         uint8_t sha256[32];
         uint64_t offset;
-        uint32_t length;            //  <= JAD_CHUNK_SIZE
+        uint32_t length;  //  <= JAD_CHUNK_SIZE
     } fetch;
 } jad_agent_msg_t;
 
@@ -156,10 +158,10 @@ typedef struct {
     struct {
         uint8_t sha256[32];
         uint64_t offset;
-        uint8_t *data;              //  owned
+        uint8_t *data;  //  owned
         size_t data_size;
         uint64_t total;
-        char *error;                //  may be NULL
+        char *error;  //  may be NULL
     } chunk;
     struct {
         char *incarnation;
@@ -175,7 +177,7 @@ typedef struct {
 
 typedef struct {
     uint64_t request_id;
-    char *command;                  //  required
+    char *command;  //  required
     jad_arg_t *args;
     size_t arg_count;
     uint8_t *blob;
@@ -185,8 +187,8 @@ typedef struct {
 typedef struct {
     uint64_t request_id;
     int32_t status;
-    char *error;                    //  may be NULL
-    char *json;                     //  may be NULL
+    char *error;  //  may be NULL
+    char *json;   //  may be NULL
 } jad_api_response_t;
 
 //  Envelope

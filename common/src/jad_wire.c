@@ -1,0 +1,1413 @@
+//  jad_wire - the wire codec: our structs <-> protobuf-c bytes
+//  SPDX-License-Identifier: MPL-2.0
+//
+//  The only file that sees protobuf-c types. Every decoder runs the same
+//  steps, in this order, and stops at the first problem:
+//
+//  1. size cap, before a single byte is parsed;
+//  2. protobuf_c unpack with a budgeted allocator: a message may not make
+//     the parser allocate more than S_BUDGET_FACTOR times its own size
+//     (plus a constant), which bounds what crafted repeated fields cost;
+//  3. protocol == JAD_PROTOCOL, and for messages with a oneof body exactly
+//     one body field on the wire (protobuf would silently keep the last);
+//  4. required fields, byte lengths, repeated-field caps, and every string:
+//     UTF-8 without NUL (see below), names with jad_name_valid;
+//  5. copy into our own structs; the protobuf-c message is always freed
+//     with __free_unpacked, on every path.
+//
+//  Embedded NUL: protobuf-c NUL-terminates each string it copies, so a
+//  string "a\0b" would read as "a". Our allocator prefixes every block with
+//  its size, which gives back the wire length of any string protobuf-c
+//  allocated; a string whose strlen is shorter than that is rejected.
+//
+//  Encoders point protobuf-c structs at our memory (no copies), pack into
+//  a zchunk, and then decode the result: they refuse (NULL, logged) to
+//  produce a message that the matching decoder would reject, so a bad
+//  message is caught at the sender with a reason, not dropped by the peer.
+//  Error text names the message and field:
+//      "plan: field 'environment' is not a valid name"
+
+#include "jad_wire.h"
+#include "jad_log.h"
+#include "jad_util.h"
+#include "jadugar.pb-c.h"
+
+#include <assert.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define S_BUDGET_FACTOR  40           //  worst honest amplification is ~20
+#define S_BUDGET_BASE    (64 * 1024)  //  fixed structs and parser scratch
+#define S_MAX_URL        4096
+#define S_MAX_SHORT_TEXT 256  //  strategy, health, agent version
+#define S_MAX_ARGS       4096
+#define S_MAX_ARG_KEY    64
+#define S_MAX_COMMAND    64
+#define S_BLOCK_MAGIC    0x6a61642d77697265ULL  //  "jad-wire"
+
+//  --------------------------------------------------------------------------
+//  Budgeted allocator for protobuf_c unpack
+
+typedef struct {
+    size_t size;     //  bytes the caller asked for
+    uint64_t magic;  //  S_BLOCK_MAGIC: this block came from s_budget_alloc
+} s_block_t;         //  16 bytes: keeps the user pointer 16-byte aligned
+
+typedef struct {
+    size_t used;    //  bytes currently allocated, headers included
+    size_t budget;  //  most bytes that may be allocated at once
+    bool exceeded;  //  an allocation was refused for the budget
+} s_budget_t;
+
+static void *s_budget_alloc (void *data, size_t size)
+{
+    s_budget_t *budget = data;
+    if (size > budget->budget || sizeof (s_block_t) + size > budget->budget - budget->used) {
+        budget->exceeded = true;
+        return NULL;
+    }
+    s_block_t *block = malloc (sizeof (s_block_t) + size);
+    if (!block)
+        return NULL;
+    block->size = size;
+    block->magic = S_BLOCK_MAGIC;
+    budget->used += sizeof (s_block_t) + size;
+    return block + 1;
+}
+
+static void s_budget_free (void *data, void *pointer)
+{
+    if (!pointer)
+        return;
+    s_budget_t *budget = data;
+    s_block_t *block = (s_block_t *)pointer - 1;
+    assert (block->magic == S_BLOCK_MAGIC);
+    budget->used -= sizeof (s_block_t) + block->size;
+    block->magic = 0;
+    free (block);
+}
+
+static ProtobufCAllocator s_allocator_new (s_budget_t *budget, size_t size)
+{
+    budget->used = 0;
+    budget->exceeded = false;
+    budget->budget = S_BUDGET_BASE + S_BUDGET_FACTOR * size;
+    ProtobufCAllocator allocator = {s_budget_alloc, s_budget_free, budget};
+    return allocator;
+}
+
+//  Length of a string as it was on the wire. Strings absent from the wire
+//  point at protobuf_c_empty_string; all others were allocated by us.
+static size_t s_wire_strlen (const char *text)
+{
+    if (!text || text == protobuf_c_empty_string)
+        return 0;
+    const s_block_t *block = (const s_block_t *)text - 1;
+    assert (block->magic == S_BLOCK_MAGIC && block->size > 0);
+    return block->size - 1;
+}
+
+//  --------------------------------------------------------------------------
+//  Errors and checks
+
+//  What a decoder is checking: for error messages.
+typedef struct {
+    const char *what;    //  message name: "plan", "agent message"
+    const char *prefix;  //  field path prefix: "" or "status."
+    char *err;           //  JAD_ERR_LEN bytes, or NULL
+} s_ctx_t;
+
+static void s_fail (const s_ctx_t *ctx, const char *format, ...)
+    __attribute__ ((format (printf, 2, 3)));
+
+static void s_fail (const s_ctx_t *ctx, const char *format, ...)
+{
+    if (!ctx->err)
+        return;
+    int length = snprintf (ctx->err, JAD_ERR_LEN, "%s: ", ctx->what);
+    if (length < 0 || length >= JAD_ERR_LEN)
+        return;
+    va_list args;
+    va_start (args, format);
+    vsnprintf (ctx->err + length, JAD_ERR_LEN - (size_t)length, format, args);
+    va_end (args);
+}
+
+static int s_check_size (const s_ctx_t *ctx, const uint8_t *data, size_t size, size_t cap)
+{
+    if (size > cap) {
+        s_fail (ctx, "message is too large (%zu bytes, limit %zu)", size, cap);
+        return -1;
+    }
+    if (!data && size > 0) {
+        s_fail (ctx, "no data");
+        return -1;
+    }
+    return 0;
+}
+
+static void s_unpack_failed (const s_ctx_t *ctx, const s_budget_t *budget)
+{
+    if (budget->exceeded)
+        s_fail (ctx, "message needs too much memory to decode (limit %zu bytes)", budget->budget);
+    else
+        s_fail (ctx, "not a valid protobuf message");
+}
+
+static int s_check_protocol (const s_ctx_t *ctx, uint32_t protocol)
+{
+    if (protocol != JAD_PROTOCOL) {
+        s_fail (ctx, "protocol %u is not supported (expected %d)", protocol, JAD_PROTOCOL);
+        return -1;
+    }
+    return 0;
+}
+
+//  Copy a protobuf string that is valid UTF-8 without NUL, at most max
+//  bytes. Empty is NULL (or an error if required).
+static int s_text (const s_ctx_t *ctx, const char *field, const char *text, size_t max,
+                   bool required, char **out)
+{
+    *out = NULL;
+    size_t length = s_wire_strlen (text);
+    if (length == 0) {
+        if (required) {
+            s_fail (ctx, "field '%s%s' is missing", ctx->prefix, field);
+            return -1;
+        }
+        return 0;
+    }
+    if (strlen (text) != length || !jad_utf8_valid (text, length)) {
+        s_fail (ctx, "field '%s%s' is not valid UTF-8 text", ctx->prefix, field);
+        return -1;
+    }
+    if (length > max) {
+        s_fail (ctx, "field '%s%s' is too long (%zu bytes, limit %zu)", ctx->prefix, field, length,
+                max);
+        return -1;
+    }
+    *out = strdup (text);
+    if (!*out) {
+        s_fail (ctx, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+//  Copy a protobuf string that is a jad_name_valid name.
+static int s_name (const s_ctx_t *ctx, const char *field, const char *text, bool required,
+                   char **out)
+{
+    *out = NULL;
+    size_t length = s_wire_strlen (text);
+    if (length == 0 && !required)
+        return 0;
+    if (length == 0) {
+        s_fail (ctx, "field '%s%s' is missing", ctx->prefix, field);
+        return -1;
+    }
+    if (strlen (text) != length || !jad_name_valid (text)) {
+        s_fail (ctx, "field '%s%s' is not a valid name", ctx->prefix, field);
+        return -1;
+    }
+    *out = strdup (text);
+    if (!*out) {
+        s_fail (ctx, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+static int s_bytes_exact (const s_ctx_t *ctx, const char *field, const ProtobufCBinaryData *bytes,
+                          size_t size, uint8_t *out)
+{
+    if (bytes->len != size) {
+        s_fail (ctx, "field '%s%s' must be %zu bytes (got %zu)", ctx->prefix, field, size,
+                bytes->len);
+        return -1;
+    }
+    memcpy (out, bytes->data, size);
+    return 0;
+}
+
+//  Copy variable-length bytes (at most max); empty is NULL.
+static int s_bytes (const s_ctx_t *ctx, const char *field, const ProtobufCBinaryData *bytes,
+                    size_t max, uint8_t **out, size_t *size)
+{
+    *out = NULL;
+    *size = 0;
+    if (bytes->len > max) {
+        s_fail (ctx, "field '%s%s' is too long (%zu bytes, limit %zu)", ctx->prefix, field,
+                bytes->len, max);
+        return -1;
+    }
+    if (bytes->len == 0)
+        return 0;
+    *out = malloc (bytes->len);
+    if (!*out) {
+        s_fail (ctx, "out of memory");
+        return -1;
+    }
+    memcpy (*out, bytes->data, bytes->len);
+    *size = bytes->len;
+    return 0;
+}
+
+static int s_missing (const s_ctx_t *ctx, const char *field)
+{
+    s_fail (ctx, "field '%s%s' is missing", ctx->prefix, field);
+    return -1;
+}
+
+//  Read a varint at *cursor; returns 0 or -1 if truncated or too long.
+static int s_read_varint (const uint8_t **cursor, const uint8_t *end, uint64_t *value)
+{
+    *value = 0;
+    for (unsigned shift = 0; shift < 64; shift += 7) {
+        if (*cursor >= end)
+            return -1;
+        uint8_t byte = *(*cursor)++;
+        *value |= (uint64_t)(byte & 0x7F) << shift;
+        if (!(byte & 0x80))
+            return 0;
+    }
+    return -1;
+}
+
+//  Count top-level fields numbered first..last in a serialized message;
+//  -1 if the bytes do not parse. protobuf keeps only the last member of a
+//  oneof, so this is how a decoder sees that two bodies were sent.
+static int s_wire_count (const uint8_t *data, size_t size, uint32_t first, uint32_t last)
+{
+    const uint8_t *cursor = data;
+    const uint8_t *end = data + size;
+    int count = 0;
+    while (cursor < end) {
+        uint64_t key, length;
+        if (s_read_varint (&cursor, end, &key) != 0)
+            return -1;
+        uint64_t number = key >> 3;
+        switch (key & 7) {
+            case 0:
+                if (s_read_varint (&cursor, end, &length) != 0)
+                    return -1;
+                break;
+            case 1:
+                if ((size_t)(end - cursor) < 8)
+                    return -1;
+                cursor += 8;
+                break;
+            case 2:
+                if (s_read_varint (&cursor, end, &length) != 0 || length > (uint64_t)(end - cursor))
+                    return -1;
+                cursor += length;
+                break;
+            case 5:
+                if ((size_t)(end - cursor) < 4)
+                    return -1;
+                cursor += 4;
+                break;
+            default:
+                return -1;
+        }
+        if (number >= first && number <= last)
+            count++;
+    }
+    return count;
+}
+
+static int s_check_one_body (const s_ctx_t *ctx, const uint8_t *data, size_t size, uint32_t first,
+                             uint32_t last, bool body_set)
+{
+    int count = s_wire_count (data, size, first, last);
+    if (count < 0) {
+        s_fail (ctx, "not a valid protobuf message");
+        return -1;
+    }
+    if (count == 0 || !body_set) {
+        s_fail (ctx, "message has no body");
+        return -1;
+    }
+    if (count > 1) {
+        s_fail (ctx, "message has more than one body");
+        return -1;
+    }
+    return 0;
+}
+
+//  --------------------------------------------------------------------------
+//  Packing
+
+typedef struct {
+    ProtobufCBuffer base;  //  must be first
+    zchunk_t *chunk;       //  preallocated to the packed size
+} s_chunk_buffer_t;
+
+static void s_chunk_buffer_append (ProtobufCBuffer *buffer, size_t length, const uint8_t *data)
+{
+    s_chunk_buffer_t *self = (s_chunk_buffer_t *)buffer;
+    zchunk_append (self->chunk, data, length);
+}
+
+//  Pack message into a new zchunk, refusing more than cap bytes.
+static zchunk_t *s_pack (const ProtobufCMessage *message, size_t cap, const char *what)
+{
+    size_t size = protobuf_c_message_get_packed_size (message);
+    if (size > cap) {
+        jad_log_error ("wire: refusing to encode %s size=%zu limit=%zu", what, size, cap);
+        return NULL;
+    }
+    s_chunk_buffer_t buffer = {{s_chunk_buffer_append}, zchunk_new (NULL, size)};
+    if (!buffer.chunk)
+        return NULL;
+    protobuf_c_message_pack_to_buffer (message, &buffer.base);
+    assert (zchunk_size (buffer.chunk) == size);
+    return buffer.chunk;
+}
+
+//  Encoders check their own output with the decoder; log why not. A
+//  decoder's reason already starts with the message name.
+static void s_refuse (const char *what, const char *reason)
+{
+    if (strncmp (reason, what, strlen (what)) == 0) {
+        jad_log_error ("wire: refusing to encode invalid %s", reason);
+        return;
+    }
+    jad_log_error ("wire: refusing to encode invalid %s: %s", what, reason);
+}
+
+//  protobuf-c wants char *; it never writes through it when packing.
+static char *s_pbstr (const char *text)
+{
+    return (char *)(text ? text : "");
+}
+
+static ProtobufCBinaryData s_pbbytes (const uint8_t *data, size_t size)
+{
+    ProtobufCBinaryData bytes = {size, (uint8_t *)data};
+    return bytes;
+}
+
+//  --------------------------------------------------------------------------
+//  Envelope
+
+void jad_envelope_destroy (jad_envelope_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    jad_envelope_t *self = *self_p;
+    free (self->payload);
+    free (self);
+    *self_p = NULL;
+}
+
+static void s_envelope_to_pb (const jad_envelope_t *self, Jadugar__Envelope *message)
+{
+    jadugar__envelope__init (message);
+    message->protocol = JAD_PROTOCOL;
+    message->type = self->type;
+    message->payload = s_pbbytes (self->payload, self->payload_size);
+    message->key_id = s_pbbytes (self->key_id, sizeof (self->key_id));
+    message->signature = s_pbbytes (self->signature, sizeof (self->signature));
+}
+
+static jad_envelope_t *s_envelope_from_pb (const s_ctx_t *ctx, const Jadugar__Envelope *message)
+{
+    if (s_check_protocol (ctx, message->protocol) != 0)
+        return NULL;
+    jad_envelope_t *self = calloc (1, sizeof (jad_envelope_t));
+    if (!self) {
+        s_fail (ctx, "out of memory");
+        return NULL;
+    }
+    self->type = message->type;
+    if (self->type == JAD_PAYLOAD_NONE) {
+        s_missing (ctx, "type");
+        goto failed;
+    }
+    if (message->payload.len == 0) {
+        s_missing (ctx, "payload");
+        goto failed;
+    }
+    if (s_bytes (ctx, "payload", &message->payload, JAD_MAX_PLAN_BYTES, &self->payload,
+                 &self->payload_size) ||
+        s_bytes_exact (ctx, "key_id", &message->key_id, sizeof (self->key_id), self->key_id) ||
+        s_bytes_exact (ctx, "signature", &message->signature, sizeof (self->signature),
+                       self->signature))
+        goto failed;
+    return self;
+
+failed:
+    jad_envelope_destroy (&self);
+    return NULL;
+}
+
+jad_envelope_t *jad_envelope_decode (const uint8_t *data, size_t size, char *err)
+{
+    s_ctx_t ctx = {"envelope", "", err};
+    if (s_check_size (&ctx, data, size, JAD_MAX_PLAN_BYTES))
+        return NULL;
+    s_budget_t budget;
+    ProtobufCAllocator allocator = s_allocator_new (&budget, size);
+    Jadugar__Envelope *message = jadugar__envelope__unpack (&allocator, size, data);
+    if (!message) {
+        s_unpack_failed (&ctx, &budget);
+        return NULL;
+    }
+    jad_envelope_t *self = s_envelope_from_pb (&ctx, message);
+    jadugar__envelope__free_unpacked (message, &allocator);
+    return self;
+}
+
+zchunk_t *jad_envelope_encode (const jad_envelope_t *self)
+{
+    assert (self);
+    Jadugar__Envelope message;
+    s_envelope_to_pb (self, &message);
+    zchunk_t *chunk = s_pack (&message.base, JAD_MAX_PLAN_BYTES, "envelope");
+    if (!chunk)
+        return NULL;
+    char reason[JAD_ERR_LEN];
+    jad_envelope_t *check = jad_envelope_decode (zchunk_data (chunk), zchunk_size (chunk), reason);
+    if (!check) {
+        s_refuse ("envelope", reason);
+        zchunk_destroy (&chunk);
+    }
+    jad_envelope_destroy (&check);
+    return chunk;
+}
+
+//  --------------------------------------------------------------------------
+//  Plan
+
+void jad_plan_destroy (jad_plan_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    jad_plan_t *self = *self_p;
+    free (self->plan_id);
+    free (self->environment);
+    if (self->targets)
+        for (size_t index = 0; index < self->target_count; index++)
+            free (self->targets[index]);
+    free (self->targets);
+    free (self->app);
+    free (self->version);
+    free (self->artifact_url);
+    free (self->undoes);
+    free (self->strategy);
+    free (self);
+    *self_p = NULL;
+}
+
+static jad_plan_t *s_plan_from_pb (const s_ctx_t *ctx, const Jadugar__Plan *message)
+{
+    if (s_check_protocol (ctx, message->protocol) != 0)
+        return NULL;
+    jad_plan_t *self = calloc (1, sizeof (jad_plan_t));
+    if (!self) {
+        s_fail (ctx, "out of memory");
+        return NULL;
+    }
+    if (s_name (ctx, "plan_id", message->plan_id, true, &self->plan_id) ||
+        s_name (ctx, "environment", message->environment, true, &self->environment))
+        goto failed;
+    if (message->n_targets == 0) {
+        s_missing (ctx, "targets");
+        goto failed;
+    }
+    if (message->n_targets > JAD_MAX_TARGETS) {
+        s_fail (ctx, "too many targets (%zu, limit %d)", message->n_targets, JAD_MAX_TARGETS);
+        goto failed;
+    }
+    self->targets = calloc (message->n_targets, sizeof (char *));
+    if (!self->targets) {
+        s_fail (ctx, "out of memory");
+        goto failed;
+    }
+    for (size_t index = 0; index < message->n_targets; index++) {
+        char field[32];
+        snprintf (field, sizeof (field), "targets[%zu]", index);
+        if (s_name (ctx, field, message->targets[index], true, &self->targets[index]))
+            goto failed;
+        self->target_count = index + 1;
+    }
+    self->sequence = message->sequence;
+    if (self->sequence == 0) {
+        s_missing (ctx, "sequence");
+        goto failed;
+    }
+    self->issued_at = message->issued_at;
+    self->expires_at = message->expires_at;
+    if (self->issued_at <= 0) {
+        s_fail (ctx, "field 'issued_at' is missing or not positive");
+        goto failed;
+    }
+    if (self->expires_at <= self->issued_at) {
+        s_fail (ctx, "field 'expires_at' is not after 'issued_at'");
+        goto failed;
+    }
+    if (s_name (ctx, "app", message->app, true, &self->app) ||
+        s_name (ctx, "version", message->version, true, &self->version) ||
+        s_bytes_exact (ctx, "artifact_sha256", &message->artifact_sha256, 32,
+                       self->artifact_sha256))
+        goto failed;
+    self->artifact_length = message->artifact_length;
+    if (self->artifact_length == 0) {
+        s_missing (ctx, "artifact_length");
+        goto failed;
+    }
+    if (s_text (ctx, "artifact_url", message->artifact_url, S_MAX_URL, false, &self->artifact_url))
+        goto failed;
+    self->kind = (uint32_t)message->kind;
+    if (self->kind != JAD_PLAN_DEPLOY && self->kind != JAD_PLAN_ROLLBACK) {
+        s_fail (ctx, "field 'kind' is missing or unknown (%u)", self->kind);
+        goto failed;
+    }
+    if (s_name (ctx, "undoes", message->undoes, false, &self->undoes) ||
+        s_text (ctx, "strategy", message->strategy, S_MAX_SHORT_TEXT, false, &self->strategy))
+        goto failed;
+    self->hook_timeout_ms = message->hook_timeout_ms;
+    self->step_deadline_ms = message->step_deadline_ms;
+    return self;
+
+failed:
+    jad_plan_destroy (&self);
+    return NULL;
+}
+
+jad_plan_t *jad_plan_decode (const uint8_t *data, size_t size, char *err)
+{
+    s_ctx_t ctx = {"plan", "", err};
+    if (s_check_size (&ctx, data, size, JAD_MAX_PLAN_BYTES))
+        return NULL;
+    s_budget_t budget;
+    ProtobufCAllocator allocator = s_allocator_new (&budget, size);
+    Jadugar__Plan *message = jadugar__plan__unpack (&allocator, size, data);
+    if (!message) {
+        s_unpack_failed (&ctx, &budget);
+        return NULL;
+    }
+    jad_plan_t *self = s_plan_from_pb (&ctx, message);
+    jadugar__plan__free_unpacked (message, &allocator);
+    return self;
+}
+
+zchunk_t *jad_plan_encode (const jad_plan_t *self)
+{
+    assert (self);
+    Jadugar__Plan message;
+    jadugar__plan__init (&message);
+    message.protocol = JAD_PROTOCOL;
+    message.plan_id = s_pbstr (self->plan_id);
+    message.environment = s_pbstr (self->environment);
+    message.n_targets = self->targets ? self->target_count : 0;
+    message.targets = self->targets;
+    message.sequence = self->sequence;
+    message.issued_at = self->issued_at;
+    message.expires_at = self->expires_at;
+    message.app = s_pbstr (self->app);
+    message.version = s_pbstr (self->version);
+    message.artifact_sha256 = s_pbbytes (self->artifact_sha256, 32);
+    message.artifact_length = self->artifact_length;
+    message.artifact_url = s_pbstr (self->artifact_url);
+    message.kind = (Jadugar__PlanKind)self->kind;
+    message.undoes = s_pbstr (self->undoes);
+    message.strategy = s_pbstr (self->strategy);
+    message.hook_timeout_ms = self->hook_timeout_ms;
+    message.step_deadline_ms = self->step_deadline_ms;
+    //  A NULL target would crash protobuf-c: refuse it here
+    for (size_t index = 0; index < message.n_targets; index++)
+        if (!self->targets[index]) {
+            s_refuse ("plan", "a target is NULL");
+            return NULL;
+        }
+    zchunk_t *chunk = s_pack (&message.base, JAD_MAX_PLAN_BYTES, "plan");
+    if (!chunk)
+        return NULL;
+    char reason[JAD_ERR_LEN];
+    jad_plan_t *check = jad_plan_decode (zchunk_data (chunk), zchunk_size (chunk), reason);
+    if (!check) {
+        s_refuse ("plan", reason);
+        zchunk_destroy (&chunk);
+    }
+    jad_plan_destroy (&check);
+    return chunk;
+}
+
+//  strdup that accepts NULL; sets *failed on out of memory.
+static char *s_strdup (const char *text, bool *failed)
+{
+    if (!text)
+        return NULL;
+    char *copy = strdup (text);
+    if (!copy)
+        *failed = true;
+    return copy;
+}
+
+jad_plan_t *jad_plan_dup (const jad_plan_t *self)
+{
+    if (!self)
+        return NULL;
+    jad_plan_t *copy = calloc (1, sizeof (jad_plan_t));
+    if (!copy)
+        return NULL;
+    *copy = *self;
+    bool failed = false;
+    copy->plan_id = s_strdup (self->plan_id, &failed);
+    copy->environment = s_strdup (self->environment, &failed);
+    copy->app = s_strdup (self->app, &failed);
+    copy->version = s_strdup (self->version, &failed);
+    copy->artifact_url = s_strdup (self->artifact_url, &failed);
+    copy->undoes = s_strdup (self->undoes, &failed);
+    copy->strategy = s_strdup (self->strategy, &failed);
+    copy->targets = NULL;
+    copy->target_count = 0;
+    if (self->targets && self->target_count > 0) {
+        copy->targets = calloc (self->target_count, sizeof (char *));
+        if (!copy->targets)
+            failed = true;
+        else {
+            copy->target_count = self->target_count;
+            for (size_t index = 0; index < self->target_count; index++)
+                copy->targets[index] = s_strdup (self->targets[index], &failed);
+        }
+    }
+    if (failed)
+        jad_plan_destroy (&copy);
+    return copy;
+}
+
+bool jad_plan_targets (const jad_plan_t *self, const char *name)
+{
+    if (!self || !name || !self->targets)
+        return false;
+    for (size_t index = 0; index < self->target_count; index++)
+        if (self->targets[index] && strcmp (self->targets[index], name) == 0)
+            return true;
+    return false;
+}
+
+//  --------------------------------------------------------------------------
+//  Agent -> controller
+
+void jad_status_destroy (jad_status_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    jad_status_t *self = *self_p;
+    free (self->name);
+    free (self->environment);
+    free (self->incarnation);
+    if (self->apps)
+        for (size_t index = 0; index < self->app_count; index++) {
+            free (self->apps[index].app);
+            free (self->apps[index].version);
+            free (self->apps[index].health);
+            free (self->apps[index].plan_id);
+        }
+    free (self->apps);
+    free (self->agent_version);
+    free (self);
+    *self_p = NULL;
+}
+
+void jad_report_destroy (jad_report_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    jad_report_t *self = *self_p;
+    free (self->incarnation);
+    free (self->plan_id);
+    free (self->app);
+    free (self->version);
+    free (self->step);
+    free (self->detail);
+    free (self->output);
+    free (self);
+    *self_p = NULL;
+}
+
+jad_report_t *jad_report_dup (const jad_report_t *self)
+{
+    if (!self)
+        return NULL;
+    jad_report_t *copy = calloc (1, sizeof (jad_report_t));
+    if (!copy)
+        return NULL;
+    *copy = *self;
+    bool failed = false;
+    copy->incarnation = s_strdup (self->incarnation, &failed);
+    copy->plan_id = s_strdup (self->plan_id, &failed);
+    copy->app = s_strdup (self->app, &failed);
+    copy->version = s_strdup (self->version, &failed);
+    copy->step = s_strdup (self->step, &failed);
+    copy->detail = s_strdup (self->detail, &failed);
+    copy->output = s_strdup (self->output, &failed);
+    if (failed)
+        jad_report_destroy (&copy);
+    return copy;
+}
+
+void jad_agent_msg_destroy (jad_agent_msg_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    jad_agent_msg_t *self = *self_p;
+    jad_status_destroy (&self->status);
+    free (self->ack.plan_id);
+    jad_report_destroy (&self->report);
+    free (self);
+    *self_p = NULL;
+}
+
+static jad_status_t *s_status_from_pb (const s_ctx_t *ctx, const Jadugar__Status *message)
+{
+    jad_status_t *self = calloc (1, sizeof (jad_status_t));
+    if (!self) {
+        s_fail (ctx, "out of memory");
+        return NULL;
+    }
+    if (s_name (ctx, "name", message->name, true, &self->name) ||
+        s_name (ctx, "environment", message->environment, true, &self->environment) ||
+        s_name (ctx, "incarnation", message->incarnation, true, &self->incarnation) ||
+        s_text (ctx, "agent_version", message->agent_version, S_MAX_SHORT_TEXT, false,
+                &self->agent_version))
+        goto failed;
+    self->last_sequence = message->last_sequence;
+    self->hello = message->hello;
+    if (message->n_apps > JAD_MAX_APPS) {
+        s_fail (ctx, "too many apps (%zu, limit %d)", message->n_apps, JAD_MAX_APPS);
+        goto failed;
+    }
+    if (message->n_apps > 0) {
+        self->apps = calloc (message->n_apps, sizeof (jad_app_state_t));
+        if (!self->apps) {
+            s_fail (ctx, "out of memory");
+            goto failed;
+        }
+        self->app_count = message->n_apps;
+    }
+    for (size_t index = 0; index < message->n_apps; index++) {
+        const Jadugar__AppState *state = message->apps[index];
+        jad_app_state_t *app = &self->apps[index];
+        char prefix[48];
+        snprintf (prefix, sizeof (prefix), "%sapps[%zu].", ctx->prefix, index);
+        s_ctx_t inner = {ctx->what, prefix, ctx->err};
+        if (s_name (&inner, "app", state->app, true, &app->app) ||
+            s_name (&inner, "version", state->version, false, &app->version) ||
+            s_text (&inner, "health", state->health, S_MAX_SHORT_TEXT, false, &app->health) ||
+            s_name (&inner, "plan_id", state->plan_id, false, &app->plan_id))
+            goto failed;
+    }
+    return self;
+
+failed:
+    jad_status_destroy (&self);
+    return NULL;
+}
+
+static jad_report_t *s_report_from_pb (const s_ctx_t *ctx, const Jadugar__Report *message)
+{
+    jad_report_t *self = calloc (1, sizeof (jad_report_t));
+    if (!self) {
+        s_fail (ctx, "out of memory");
+        return NULL;
+    }
+    self->report_id = message->report_id;
+    self->status = (uint32_t)message->status;
+    self->time = message->time;
+    self->duration_ms = message->duration_ms;
+    if (s_name (ctx, "incarnation", message->incarnation, true, &self->incarnation) ||
+        s_name (ctx, "plan_id", message->plan_id, true, &self->plan_id) ||
+        s_name (ctx, "app", message->app, true, &self->app) ||
+        s_name (ctx, "version", message->version, false, &self->version) ||
+        s_name (ctx, "step", message->step, false, &self->step))
+        goto failed;
+    if (self->status < JAD_REPORT_STARTED || self->status > JAD_REPORT_REFUSED) {
+        s_fail (ctx, "field '%sstatus' is missing or unknown (%u)", ctx->prefix, self->status);
+        goto failed;
+    }
+    if (s_text (ctx, "detail", message->detail, JAD_MAX_DETAIL, false, &self->detail) ||
+        s_text (ctx, "output", message->output, JAD_MAX_OUTPUT, false, &self->output))
+        goto failed;
+    return self;
+
+failed:
+    jad_report_destroy (&self);
+    return NULL;
+}
+
+static jad_agent_msg_t *s_agent_msg_from_pb (const s_ctx_t *ctx, const Jadugar__AgentMsg *message)
+{
+    jad_agent_msg_t *self = calloc (1, sizeof (jad_agent_msg_t));
+    if (!self) {
+        s_fail (ctx, "out of memory");
+        return NULL;
+    }
+    if (message->body_case == JADUGAR__AGENT_MSG__BODY_STATUS) {
+        s_ctx_t inner = {ctx->what, "status.", ctx->err};
+        self->kind = JAD_AGENT_MSG_STATUS;
+        self->status = s_status_from_pb (&inner, message->status);
+        if (!self->status)
+            goto failed;
+    } else if (message->body_case == JADUGAR__AGENT_MSG__BODY_ACK) {
+        s_ctx_t inner = {ctx->what, "ack.", ctx->err};
+        self->kind = JAD_AGENT_MSG_ACK;
+        if (s_name (&inner, "plan_id", message->ack->plan_id, true, &self->ack.plan_id))
+            goto failed;
+        self->ack.sequence = message->ack->sequence;
+        if (self->ack.sequence == 0) {
+            s_missing (&inner, "sequence");
+            goto failed;
+        }
+    } else if (message->body_case == JADUGAR__AGENT_MSG__BODY_REPORT) {
+        s_ctx_t inner = {ctx->what, "report.", ctx->err};
+        self->kind = JAD_AGENT_MSG_REPORT;
+        self->report = s_report_from_pb (&inner, message->report);
+        if (!self->report)
+            goto failed;
+    } else if (message->body_case == JADUGAR__AGENT_MSG__BODY_FETCH) {
+        s_ctx_t inner = {ctx->what, "fetch.", ctx->err};
+        const Jadugar__FetchRequest *fetch = message->fetch;
+        self->kind = JAD_AGENT_MSG_FETCH;
+        if (s_bytes_exact (&inner, "sha256", &fetch->sha256, 32, self->fetch.sha256))
+            goto failed;
+        self->fetch.offset = fetch->offset;
+        self->fetch.length = fetch->length;
+        if (fetch->length == 0 || fetch->length > JAD_CHUNK_SIZE) {
+            s_fail (ctx, "field 'fetch.length' must be 1..%d (got %u)", JAD_CHUNK_SIZE,
+                    fetch->length);
+            goto failed;
+        }
+    } else {
+        s_fail (ctx, "message has no body");
+        goto failed;
+    }
+    return self;
+
+failed:
+    jad_agent_msg_destroy (&self);
+    return NULL;
+}
+
+jad_agent_msg_t *jad_agent_msg_decode (const uint8_t *data, size_t size, char *err)
+{
+    s_ctx_t ctx = {"agent message", "", err};
+    if (s_check_size (&ctx, data, size, JAD_MAX_AGENT_MSG))
+        return NULL;
+    s_budget_t budget;
+    ProtobufCAllocator allocator = s_allocator_new (&budget, size);
+    Jadugar__AgentMsg *message = jadugar__agent_msg__unpack (&allocator, size, data);
+    if (!message) {
+        s_unpack_failed (&ctx, &budget);
+        return NULL;
+    }
+    jad_agent_msg_t *self = NULL;
+    if (s_check_protocol (&ctx, message->protocol) == 0 &&
+        s_check_one_body (&ctx, data, size, 2, 5,
+                          message->body_case != JADUGAR__AGENT_MSG__BODY__NOT_SET) == 0)
+        self = s_agent_msg_from_pb (&ctx, message);
+    jadugar__agent_msg__free_unpacked (message, &allocator);
+    return self;
+}
+
+zchunk_t *jad_agent_msg_encode (const jad_agent_msg_t *self)
+{
+    assert (self);
+    Jadugar__AgentMsg message;
+    Jadugar__Status status;
+    Jadugar__AppState *states = NULL;
+    Jadugar__AppState **state_list = NULL;
+    Jadugar__Ack ack;
+    Jadugar__Report report;
+    Jadugar__FetchRequest fetch;
+    zchunk_t *chunk = NULL;
+
+    jadugar__agent_msg__init (&message);
+    message.protocol = JAD_PROTOCOL;
+    if (self->kind == JAD_AGENT_MSG_STATUS && self->status) {
+        const jad_status_t *source = self->status;
+        jadugar__status__init (&status);
+        status.name = s_pbstr (source->name);
+        status.environment = s_pbstr (source->environment);
+        status.last_sequence = source->last_sequence;
+        status.incarnation = s_pbstr (source->incarnation);
+        status.hello = source->hello;
+        status.agent_version = s_pbstr (source->agent_version);
+        size_t count = source->apps ? source->app_count : 0;
+        if (count > 0) {
+            states = calloc (count, sizeof (Jadugar__AppState));
+            state_list = calloc (count, sizeof (Jadugar__AppState *));
+            if (!states || !state_list)
+                goto done;
+            for (size_t index = 0; index < count; index++) {
+                jadugar__app_state__init (&states[index]);
+                states[index].app = s_pbstr (source->apps[index].app);
+                states[index].version = s_pbstr (source->apps[index].version);
+                states[index].health = s_pbstr (source->apps[index].health);
+                states[index].plan_id = s_pbstr (source->apps[index].plan_id);
+                state_list[index] = &states[index];
+            }
+        }
+        status.n_apps = count;
+        status.apps = state_list;
+        message.body_case = JADUGAR__AGENT_MSG__BODY_STATUS;
+        message.status = &status;
+    } else if (self->kind == JAD_AGENT_MSG_ACK) {
+        jadugar__ack__init (&ack);
+        ack.plan_id = s_pbstr (self->ack.plan_id);
+        ack.sequence = self->ack.sequence;
+        message.body_case = JADUGAR__AGENT_MSG__BODY_ACK;
+        message.ack = &ack;
+    } else if (self->kind == JAD_AGENT_MSG_REPORT && self->report) {
+        const jad_report_t *source = self->report;
+        jadugar__report__init (&report);
+        report.report_id = source->report_id;
+        report.incarnation = s_pbstr (source->incarnation);
+        report.plan_id = s_pbstr (source->plan_id);
+        report.app = s_pbstr (source->app);
+        report.version = s_pbstr (source->version);
+        report.step = s_pbstr (source->step);
+        report.status = (Jadugar__ReportStatus)source->status;
+        report.detail = s_pbstr (source->detail);
+        report.output = s_pbstr (source->output);
+        report.time = source->time;
+        report.duration_ms = source->duration_ms;
+        message.body_case = JADUGAR__AGENT_MSG__BODY_REPORT;
+        message.report = &report;
+    } else if (self->kind == JAD_AGENT_MSG_FETCH) {
+        jadugar__fetch_request__init (&fetch);
+        fetch.sha256 = s_pbbytes (self->fetch.sha256, 32);
+        fetch.offset = self->fetch.offset;
+        fetch.length = self->fetch.length;
+        message.body_case = JADUGAR__AGENT_MSG__BODY_FETCH;
+        message.fetch = &fetch;
+    } else {
+        s_refuse ("agent message", "no body for its kind");
+        goto done;
+    }
+    chunk = s_pack (&message.base, JAD_MAX_AGENT_MSG, "agent message");
+    if (chunk) {
+        char reason[JAD_ERR_LEN];
+        jad_agent_msg_t *check =
+            jad_agent_msg_decode (zchunk_data (chunk), zchunk_size (chunk), reason);
+        if (!check) {
+            s_refuse ("agent message", reason);
+            zchunk_destroy (&chunk);
+        }
+        jad_agent_msg_destroy (&check);
+    }
+
+done:
+    free (states);
+    free (state_list);
+    return chunk;
+}
+
+//  --------------------------------------------------------------------------
+//  Controller -> agent
+
+void jad_ctl_msg_destroy (jad_ctl_msg_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    jad_ctl_msg_t *self = *self_p;
+    jad_envelope_destroy (&self->plan);
+    free (self->chunk.data);
+    free (self->chunk.error);
+    free (self->report_ack.incarnation);
+    free (self->report_ack.report_ids);
+    free (self);
+    *self_p = NULL;
+}
+
+static jad_ctl_msg_t *s_ctl_msg_from_pb (const s_ctx_t *ctx, const Jadugar__ControllerMsg *message)
+{
+    jad_ctl_msg_t *self = calloc (1, sizeof (jad_ctl_msg_t));
+    if (!self) {
+        s_fail (ctx, "out of memory");
+        return NULL;
+    }
+    if (message->body_case == JADUGAR__CONTROLLER_MSG__BODY_PLAN) {
+        s_ctx_t inner = {"controller message: plan envelope", "", ctx->err};
+        self->kind = JAD_CTL_MSG_PLAN;
+        self->plan = s_envelope_from_pb (&inner, message->plan);
+        if (!self->plan)
+            goto failed;
+    } else if (message->body_case == JADUGAR__CONTROLLER_MSG__BODY_CHUNK) {
+        s_ctx_t inner = {ctx->what, "chunk.", ctx->err};
+        const Jadugar__Chunk *chunk = message->chunk;
+        self->kind = JAD_CTL_MSG_CHUNK;
+        self->chunk.offset = chunk->offset;
+        self->chunk.total = chunk->total;
+        if (s_bytes_exact (&inner, "sha256", &chunk->sha256, 32, self->chunk.sha256) ||
+            s_bytes (&inner, "data", &chunk->data, JAD_CHUNK_SIZE, &self->chunk.data,
+                     &self->chunk.data_size) ||
+            s_text (&inner, "error", chunk->error, JAD_MAX_DETAIL, false, &self->chunk.error))
+            goto failed;
+        if (!self->chunk.error &&
+            (self->chunk.offset > self->chunk.total ||
+             self->chunk.data_size > self->chunk.total - self->chunk.offset)) {
+            s_fail (ctx, "field 'chunk.data' runs past 'chunk.total'");
+            goto failed;
+        }
+    } else if (message->body_case == JADUGAR__CONTROLLER_MSG__BODY_REPORT_ACK) {
+        s_ctx_t inner = {ctx->what, "report_ack.", ctx->err};
+        const Jadugar__ReportAck *ack = message->report_ack;
+        self->kind = JAD_CTL_MSG_REPORT_ACK;
+        if (s_name (&inner, "incarnation", ack->incarnation, true, &self->report_ack.incarnation))
+            goto failed;
+        if (ack->n_report_ids > 0) {
+            self->report_ack.report_ids = calloc (ack->n_report_ids, sizeof (uint64_t));
+            if (!self->report_ack.report_ids) {
+                s_fail (ctx, "out of memory");
+                goto failed;
+            }
+            memcpy (self->report_ack.report_ids, ack->report_ids,
+                    ack->n_report_ids * sizeof (uint64_t));
+            self->report_ack.report_id_count = ack->n_report_ids;
+        }
+    } else {
+        s_fail (ctx, "message has no body");
+        goto failed;
+    }
+    return self;
+
+failed:
+    jad_ctl_msg_destroy (&self);
+    return NULL;
+}
+
+jad_ctl_msg_t *jad_ctl_msg_decode (const uint8_t *data, size_t size, char *err)
+{
+    s_ctx_t ctx = {"controller message", "", err};
+    if (s_check_size (&ctx, data, size, JAD_MAX_CTL_MSG))
+        return NULL;
+    s_budget_t budget;
+    ProtobufCAllocator allocator = s_allocator_new (&budget, size);
+    Jadugar__ControllerMsg *message = jadugar__controller_msg__unpack (&allocator, size, data);
+    if (!message) {
+        s_unpack_failed (&ctx, &budget);
+        return NULL;
+    }
+    jad_ctl_msg_t *self = NULL;
+    if (s_check_protocol (&ctx, message->protocol) == 0 &&
+        s_check_one_body (&ctx, data, size, 2, 4,
+                          message->body_case != JADUGAR__CONTROLLER_MSG__BODY__NOT_SET) == 0)
+        self = s_ctl_msg_from_pb (&ctx, message);
+    jadugar__controller_msg__free_unpacked (message, &allocator);
+    return self;
+}
+
+zchunk_t *jad_ctl_msg_encode (const jad_ctl_msg_t *self)
+{
+    assert (self);
+    Jadugar__ControllerMsg message;
+    Jadugar__Envelope envelope;
+    Jadugar__Chunk chunk_body;
+    Jadugar__ReportAck ack;
+
+    jadugar__controller_msg__init (&message);
+    message.protocol = JAD_PROTOCOL;
+    if (self->kind == JAD_CTL_MSG_PLAN && self->plan) {
+        s_envelope_to_pb (self->plan, &envelope);
+        message.body_case = JADUGAR__CONTROLLER_MSG__BODY_PLAN;
+        message.plan = &envelope;
+    } else if (self->kind == JAD_CTL_MSG_CHUNK) {
+        jadugar__chunk__init (&chunk_body);
+        chunk_body.sha256 = s_pbbytes (self->chunk.sha256, 32);
+        chunk_body.offset = self->chunk.offset;
+        chunk_body.data =
+            s_pbbytes (self->chunk.data, self->chunk.data ? self->chunk.data_size : 0);
+        chunk_body.total = self->chunk.total;
+        chunk_body.error = s_pbstr (self->chunk.error);
+        message.body_case = JADUGAR__CONTROLLER_MSG__BODY_CHUNK;
+        message.chunk = &chunk_body;
+    } else if (self->kind == JAD_CTL_MSG_REPORT_ACK) {
+        jadugar__report_ack__init (&ack);
+        ack.incarnation = s_pbstr (self->report_ack.incarnation);
+        ack.n_report_ids = self->report_ack.report_ids ? self->report_ack.report_id_count : 0;
+        ack.report_ids = self->report_ack.report_ids;
+        message.body_case = JADUGAR__CONTROLLER_MSG__BODY_REPORT_ACK;
+        message.report_ack = &ack;
+    } else {
+        s_refuse ("controller message", "no body for its kind");
+        return NULL;
+    }
+    zchunk_t *chunk = s_pack (&message.base, JAD_MAX_CTL_MSG, "controller message");
+    if (!chunk)
+        return NULL;
+    char reason[JAD_ERR_LEN];
+    jad_ctl_msg_t *check = jad_ctl_msg_decode (zchunk_data (chunk), zchunk_size (chunk), reason);
+    if (!check) {
+        s_refuse ("controller message", reason);
+        zchunk_destroy (&chunk);
+    }
+    jad_ctl_msg_destroy (&check);
+    return chunk;
+}
+
+//  --------------------------------------------------------------------------
+//  Operator API
+
+void jad_api_request_destroy (jad_api_request_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    jad_api_request_t *self = *self_p;
+    free (self->command);
+    if (self->args)
+        for (size_t index = 0; index < self->arg_count; index++) {
+            free (self->args[index].key);
+            free (self->args[index].value);
+        }
+    free (self->args);
+    free (self->blob);
+    free (self);
+    *self_p = NULL;
+}
+
+//  Commands are 1..64 characters of [a-z.-] ("deploy", "agent.list").
+static bool s_command_valid (const char *command, size_t length)
+{
+    if (length == 0 || length > S_MAX_COMMAND || strlen (command) != length)
+        return false;
+    for (size_t index = 0; index < length; index++) {
+        char c = command[index];
+        if (!((c >= 'a' && c <= 'z') || c == '.' || c == '-'))
+            return false;
+    }
+    return true;
+}
+
+static jad_api_request_t *s_api_request_from_pb (const s_ctx_t *ctx,
+                                                 const Jadugar__ApiRequest *message)
+{
+    if (s_check_protocol (ctx, message->protocol) != 0)
+        return NULL;
+    jad_api_request_t *self = calloc (1, sizeof (jad_api_request_t));
+    if (!self) {
+        s_fail (ctx, "out of memory");
+        return NULL;
+    }
+    self->request_id = message->request_id;
+    size_t length = s_wire_strlen (message->command);
+    if (length == 0) {
+        s_missing (ctx, "command");
+        goto failed;
+    }
+    if (!s_command_valid (message->command, length)) {
+        s_fail (ctx, "field 'command' is not a valid command name");
+        goto failed;
+    }
+    if (s_text (ctx, "command", message->command, S_MAX_COMMAND, true, &self->command))
+        goto failed;
+    if (message->n_args > S_MAX_ARGS) {
+        s_fail (ctx, "too many args (%zu, limit %d)", message->n_args, S_MAX_ARGS);
+        goto failed;
+    }
+    if (message->n_args > 0) {
+        self->args = calloc (message->n_args, sizeof (jad_arg_t));
+        if (!self->args) {
+            s_fail (ctx, "out of memory");
+            goto failed;
+        }
+        self->arg_count = message->n_args;
+    }
+    for (size_t index = 0; index < message->n_args; index++) {
+        char prefix[32];
+        snprintf (prefix, sizeof (prefix), "args[%zu].", index);
+        s_ctx_t inner = {ctx->what, prefix, ctx->err};
+        if (s_text (&inner, "key", message->args[index]->key, S_MAX_ARG_KEY, true,
+                    &self->args[index].key) ||
+            s_text (&inner, "value", message->args[index]->value, JAD_MAX_API_MSG, false,
+                    &self->args[index].value))
+            goto failed;
+    }
+    if (s_bytes (ctx, "blob", &message->blob, JAD_MAX_API_MSG, &self->blob, &self->blob_size))
+        goto failed;
+    return self;
+
+failed:
+    jad_api_request_destroy (&self);
+    return NULL;
+}
+
+jad_api_request_t *jad_api_request_decode (const uint8_t *data, size_t size, char *err)
+{
+    s_ctx_t ctx = {"api request", "", err};
+    if (s_check_size (&ctx, data, size, JAD_MAX_API_MSG))
+        return NULL;
+    s_budget_t budget;
+    ProtobufCAllocator allocator = s_allocator_new (&budget, size);
+    Jadugar__ApiRequest *message = jadugar__api_request__unpack (&allocator, size, data);
+    if (!message) {
+        s_unpack_failed (&ctx, &budget);
+        return NULL;
+    }
+    jad_api_request_t *self = s_api_request_from_pb (&ctx, message);
+    jadugar__api_request__free_unpacked (message, &allocator);
+    return self;
+}
+
+zchunk_t *jad_api_request_encode (const jad_api_request_t *self)
+{
+    assert (self);
+    Jadugar__ApiRequest message;
+    jadugar__api_request__init (&message);
+    message.protocol = JAD_PROTOCOL;
+    message.request_id = self->request_id;
+    message.command = s_pbstr (self->command);
+    message.blob = s_pbbytes (self->blob, self->blob ? self->blob_size : 0);
+    size_t count = self->args ? self->arg_count : 0;
+    Jadugar__Arg *args = NULL;
+    Jadugar__Arg **arg_list = NULL;
+    zchunk_t *chunk = NULL;
+    if (count > 0) {
+        args = calloc (count, sizeof (Jadugar__Arg));
+        arg_list = calloc (count, sizeof (Jadugar__Arg *));
+        if (!args || !arg_list)
+            goto done;
+        for (size_t index = 0; index < count; index++) {
+            jadugar__arg__init (&args[index]);
+            args[index].key = s_pbstr (self->args[index].key);
+            args[index].value = s_pbstr (self->args[index].value);
+            arg_list[index] = &args[index];
+        }
+    }
+    message.n_args = count;
+    message.args = arg_list;
+    chunk = s_pack (&message.base, JAD_MAX_API_MSG, "api request");
+    if (chunk) {
+        char reason[JAD_ERR_LEN];
+        jad_api_request_t *check =
+            jad_api_request_decode (zchunk_data (chunk), zchunk_size (chunk), reason);
+        if (!check) {
+            s_refuse ("api request", reason);
+            zchunk_destroy (&chunk);
+        }
+        jad_api_request_destroy (&check);
+    }
+
+done:
+    free (args);
+    free (arg_list);
+    return chunk;
+}
+
+const char *jad_api_request_arg (const jad_api_request_t *self, const char *key)
+{
+    if (!self || !key || !self->args)
+        return NULL;
+    for (size_t index = 0; index < self->arg_count; index++)
+        if (self->args[index].key && strcmp (self->args[index].key, key) == 0)
+            return self->args[index].value;
+    return NULL;
+}
+
+void jad_api_response_destroy (jad_api_response_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    jad_api_response_t *self = *self_p;
+    free (self->error);
+    free (self->json);
+    free (self);
+    *self_p = NULL;
+}
+
+jad_api_response_t *jad_api_response_decode (const uint8_t *data, size_t size, char *err)
+{
+    s_ctx_t ctx = {"api response", "", err};
+    if (s_check_size (&ctx, data, size, JAD_MAX_API_MSG))
+        return NULL;
+    s_budget_t budget;
+    ProtobufCAllocator allocator = s_allocator_new (&budget, size);
+    Jadugar__ApiResponse *message = jadugar__api_response__unpack (&allocator, size, data);
+    if (!message) {
+        s_unpack_failed (&ctx, &budget);
+        return NULL;
+    }
+    jad_api_response_t *self = NULL;
+    if (s_check_protocol (&ctx, message->protocol) != 0)
+        goto done;
+    self = calloc (1, sizeof (jad_api_response_t));
+    if (!self) {
+        s_fail (&ctx, "out of memory");
+        goto done;
+    }
+    self->request_id = message->request_id;
+    self->status = message->status;
+    if (s_text (&ctx, "error", message->error, JAD_MAX_API_MSG, false, &self->error) ||
+        s_text (&ctx, "json", message->json, JAD_MAX_API_MSG, false, &self->json))
+        jad_api_response_destroy (&self);
+
+done:
+    jadugar__api_response__free_unpacked (message, &allocator);
+    return self;
+}
+
+zchunk_t *jad_api_response_encode (const jad_api_response_t *self)
+{
+    assert (self);
+    Jadugar__ApiResponse message;
+    jadugar__api_response__init (&message);
+    message.protocol = JAD_PROTOCOL;
+    message.request_id = self->request_id;
+    message.status = self->status;
+    message.error = s_pbstr (self->error);
+    message.json = s_pbstr (self->json);
+    zchunk_t *chunk = s_pack (&message.base, JAD_MAX_API_MSG, "api response");
+    if (!chunk)
+        return NULL;
+    char reason[JAD_ERR_LEN];
+    jad_api_response_t *check =
+        jad_api_response_decode (zchunk_data (chunk), zchunk_size (chunk), reason);
+    if (!check) {
+        s_refuse ("api response", reason);
+        zchunk_destroy (&chunk);
+    }
+    jad_api_response_destroy (&check);
+    return chunk;
+}
+
+//  --------------------------------------------------------------------------
+//  Names
+
+const char *jad_report_status_name (uint32_t status)
+{
+    switch (status) {
+        case JAD_REPORT_STARTED:
+            return "started";
+        case JAD_REPORT_OK:
+            return "ok";
+        case JAD_REPORT_FAILED:
+            return "failed";
+        case JAD_REPORT_ROLLED_BACK:
+            return "rolled_back";
+        case JAD_REPORT_HEALTHY:
+            return "healthy";
+        case JAD_REPORT_INTERRUPTED:
+            return "interrupted";
+        case JAD_REPORT_REFUSED:
+            return "refused";
+        default:
+            return "unknown";
+    }
+}
+
+const char *jad_plan_kind_name (uint32_t kind)
+{
+    switch (kind) {
+        case JAD_PLAN_DEPLOY:
+            return "deploy";
+        case JAD_PLAN_ROLLBACK:
+            return "rollback";
+        default:
+            return "unknown";
+    }
+}
