@@ -2,6 +2,7 @@
 //  SPDX-License-Identifier: MPL-2.0
 
 #include "agt_intake.h"
+#include "jad_db.h"
 #include "jad_envelope.h"
 #include "jad_log.h"
 #include "jad_util.h"
@@ -33,6 +34,8 @@ struct _agt_intake_t {
     size_t reason_count;
 };
 
+static void s_load_counters (agt_intake_t *self);
+
 agt_intake_t *agt_intake_new (agt_store_t *store, const uint8_t *signing_key, const char *env,
                               const char *name)
 {
@@ -46,6 +49,8 @@ agt_intake_t *agt_intake_new (agt_store_t *store, const uint8_t *signing_key, co
     self->name = strdup (name);
     if (!self->env || !self->name)
         agt_intake_destroy (&self);
+    else
+        s_load_counters (self);
     return self;
 }
 
@@ -82,11 +87,25 @@ static s_reason_t *s_reason (agt_intake_t *self, const char *reason)
         return NULL;
     s_reason_t *entry = &self->reasons[self->reason_count++];
     snprintf (entry->name, sizeof entry->name, "%s", key);
-    char meta[64];
-    snprintf (meta, sizeof meta, "refused_%s", key);
-    if (agt_store_counter_get (self->store, meta, &entry->count))
-        entry->count = 0;
     return entry;
+}
+
+//  Counters of earlier runs, from meta refused_<reason>.
+static void s_load_counters (agt_intake_t *self)
+{
+    sqlite3_stmt *stmt =
+        jad_db_prepare (agt_store_db (self->store), "SELECT substr (key, 9), value FROM meta"
+                                                    " WHERE key LIKE 'refused\\_%' ESCAPE '\\'");
+    if (!stmt)
+        return;
+    while (sqlite3_step (stmt) == SQLITE_ROW) {
+        const char *name = (const char *)sqlite3_column_text (stmt, 0);
+        const char *value = (const char *)sqlite3_column_text (stmt, 1);
+        s_reason_t *entry = name && *name ? s_reason (self, name) : NULL;
+        if (entry && value)
+            entry->count = strtoull (value, NULL, 10);
+    }
+    sqlite3_finalize (stmt);
 }
 
 static void s_refuse (agt_intake_t *self, const char *reason, const char *plan_id, const char *why)
