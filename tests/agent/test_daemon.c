@@ -1,0 +1,436 @@
+//  test_daemon - jadugar-agent run against a fake controller on loopback
+//  SPDX-License-Identifier: MPL-2.0
+//
+//  The test plays the controller: a CURVE PUB on BASE and ROUTER on BASE+1
+//  (no ZAP handler, so any client key is let in). It waits for the hello,
+//  broadcasts a signed plan until it is acknowledged, serves the artifact
+//  chunk by chunk, acknowledges reports, and checks the host ends up on
+//  the new release and the agent stops cleanly on SIGTERM.
+
+#include "jad_db.h"
+#include "jad_envelope.h"
+#include "jad_keys.h"
+#include "jad_testlib.h"
+#include "jad_util.h"
+#include "jad_wire.h"
+
+#include <criterion/criterion.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define AGENT_BIN JAD_BIN_DIR "/agent/jadugar-agent"
+
+static char *s_dir;
+static char *s_data;
+static char *s_root;
+static jad_keypair_t *s_curve;   //  controller CURVE pair
+static jad_keypair_t *s_signer;  //  controller signing pair
+static zsock_t *s_pub;
+static zsock_t *s_router;
+static int s_base;
+static pid_t s_agent;
+static uint64_t s_sequence;
+
+static zsock_t *s_server (int type, int port)
+{
+    zsock_t *sock = zsock_new (type);
+    cr_assert_not_null (sock);
+    char *secret = jad_keypair_curve_secret_z85 (s_curve);
+    zsock_set_curve_server (sock, 1);
+    zsock_set_curve_secretkey (sock, secret);
+    zsock_set_curve_publickey (sock, jad_keypair_public_txt (s_curve));
+    jad_secret_free (&secret);
+    zsock_set_linger (sock, 0);
+    cr_assert_eq (zsock_bind (sock, "tcp://127.0.0.1:%d", port), port);
+    return sock;
+}
+
+static void setup (void)
+{
+    s_dir = jt_tempdir ("agt-daemon");
+    s_data = jad_strdup_printf ("%s/data", s_dir);
+    s_root = jad_strdup_printf ("%s/root", s_dir);
+    s_curve = jad_keypair_new (JAD_KEY_CURVE);
+    s_signer = jad_keypair_new (JAD_KEY_ED25519);
+    cr_assert (s_curve && s_signer);
+    s_base = jt_free_port_base (2);
+    cr_assert (s_base > 0);
+    s_pub = s_server (ZMQ_PUB, s_base);
+    s_router = s_server (ZMQ_ROUTER, s_base + 1);
+    char *output = NULL;
+    int rc = jt_run (&output,
+                     "'%s' init --data '%s' --controller 127.0.0.1:%d --controller-key '%s'"
+                     " --signing-key %s --env dev --name host-1 --root '%s'",
+                     AGENT_BIN, s_data, s_base, jad_keypair_public_txt (s_curve),
+                     jad_keypair_public_txt (s_signer), s_root);
+    cr_assert_eq (rc, 0, "init failed: %s", output);
+    cr_assert (strstr (output, "name: host-1\n") != NULL, "%s", output);
+    cr_assert (strstr (output, "public-key: ") != NULL, "%s", output);
+    free (output);
+    cr_assert_eq (
+        jt_run (NULL, "sed -i 's/^heartbeat: .*/heartbeat: 300ms/' '%s/agent.yaml'", s_data), 0);
+}
+
+static void teardown (void)
+{
+    if (s_agent > 0)
+        jt_kill9 (s_agent);
+    zsock_destroy (&s_pub);
+    zsock_destroy (&s_router);
+    jad_keypair_destroy (&s_curve);
+    jad_keypair_destroy (&s_signer);
+    jt_rmtree (s_dir);
+    free (s_dir);
+    free (s_data);
+    free (s_root);
+}
+
+TestSuite (daemon, .init = setup, .fini = teardown, .timeout = 60);
+
+static void s_start_agent (void)
+{
+    char *log = jad_strdup_printf ("%s/agent.log", s_dir);
+    char *argv[] = {AGENT_BIN, "run", "--data", s_data, "--verbose", NULL};
+    s_agent = jt_spawn (log, argv);
+    cr_assert (s_agent > 0);
+    free (log);
+}
+
+//  Next AgentMsg from the agent within timeout_ms, routing id in *route.
+static jad_agent_msg_t *s_recv (int timeout_ms, zframe_t **route)
+{
+    zpoller_t *poller = zpoller_new (s_router, NULL);
+    void *which = zpoller_wait (poller, timeout_ms);
+    zpoller_destroy (&poller);
+    if (!which)
+        return NULL;
+    zmsg_t *msg = zmsg_recv (s_router);
+    cr_assert_not_null (msg);
+    cr_assert_eq (zmsg_size (msg), 2, "agent sends one frame");
+    zframe_t *id = zmsg_pop (msg);
+    zframe_t *body = zmsg_pop (msg);
+    char err[JAD_ERR_LEN] = "";
+    jad_agent_msg_t *decoded = jad_agent_msg_decode (zframe_data (body), zframe_size (body), err);
+    cr_assert_not_null (decoded, "agent sent something undecodable: %s", err);
+    zframe_destroy (&body);
+    zmsg_destroy (&msg);
+    if (route) {
+        zframe_destroy (route);
+        *route = id;
+    } else
+        zframe_destroy (&id);
+    return decoded;
+}
+
+static void s_send (zframe_t *route, const jad_ctl_msg_t *msg)
+{
+    zchunk_t *bytes = jad_ctl_msg_encode (msg);
+    cr_assert_not_null (bytes);
+    zmsg_t *out = zmsg_new ();
+    zmsg_append (out, &(zframe_t *){zframe_dup (route)});
+    zmsg_addmem (out, zchunk_data (bytes), zchunk_size (bytes));
+    cr_assert_eq (zmsg_send (&out, s_router), 0);
+    zchunk_destroy (&bytes);
+}
+
+static zchunk_t *s_signed_plan (const char *plan_id, const char *version, const uint8_t *sha,
+                                uint64_t length)
+{
+    char *targets[] = {"host-1"};
+    int64_t now = jad_now_ms ();
+    jad_plan_t plan = {
+        .plan_id = (char *)plan_id,
+        .environment = "dev",
+        .targets = targets,
+        .target_count = 1,
+        .sequence = ++s_sequence,
+        .issued_at = now,
+        .expires_at = now + 600000,
+        .app = "web",
+        .version = (char *)version,
+        .artifact_length = length,
+        .kind = JAD_PLAN_DEPLOY,
+    };
+    memcpy (plan.artifact_sha256, sha, 32);
+    zchunk_t *payload = jad_plan_encode (&plan);
+    cr_assert_not_null (payload);
+    jad_envelope_t *envelope = jad_envelope_sign (JAD_PAYLOAD_PLAN, zchunk_data (payload),
+                                                  zchunk_size (payload), s_signer);
+    zchunk_t *bytes = jad_envelope_encode (envelope);
+    cr_assert_not_null (bytes);
+    jad_envelope_destroy (&envelope);
+    zchunk_destroy (&payload);
+    return bytes;
+}
+
+static char *s_release (const char *version, int smoke_exit)
+{
+    char path[PATH_MAX];
+    snprintf (path, sizeof path, "%s/src-%s/hooks/smoke.sh", s_dir, version);
+    char *text = jad_strdup_printf ("#!/bin/sh\nexit %d\n", smoke_exit);
+    jt_write_file (path, text, 0755);
+    free (text);
+    snprintf (path, sizeof path, "%s/src-%s/jadugar.yaml", s_dir, version);
+    jt_write_file (path, "hooks:\n  smoke:\n    - run: ./hooks/smoke.sh\n", 0644);
+    //  some bulk so the transfer takes several chunks
+    cr_assert_eq (jt_run (NULL, "head -c 700000 /dev/urandom > '%s/src-%s/blob'", s_dir, version),
+                  0);
+    char *archive = jad_strdup_printf ("%s/web-%s.tgz", s_dir, version);
+    cr_assert_eq (jt_run (NULL, "tar -C '%s/src-%s' -czf '%s' .", s_dir, version, archive), 0);
+    return archive;
+}
+
+//  Play the controller until the plan's final report; returns its status.
+static uint32_t s_serve_plan (const char *plan_id, const char *archive, zframe_t **route,
+                              int *fetches)
+{
+    uint8_t sha[32];
+    uint64_t length = 0;
+    cr_assert_eq (jad_sha256_file (archive, sha, &length), 0);
+    size_t size = 0;
+    char *content = jad_file_read (archive, 100 * 1024 * 1024, &size);
+    cr_assert_not_null (content);
+    zchunk_t *plan = s_signed_plan (plan_id, "1.0", sha, length);
+    bool acked = false;
+    uint32_t outcome = 0;
+    int64_t deadline = jad_mono_ms () + 30000;
+    int64_t next_publish = 0;
+    while (!outcome && jad_mono_ms () < deadline) {
+        //  PUB is the fast path; a late subscriber misses it, so repeat
+        if (!acked && jad_mono_ms () >= next_publish) {
+            zstr_sendm (s_pub, "plan/dev/");
+            zframe_t *frame = zframe_new (zchunk_data (plan), zchunk_size (plan));
+            zframe_send (&frame, s_pub, 0);
+            next_publish = jad_mono_ms () + 200;
+        }
+        jad_agent_msg_t *msg = s_recv (100, route);
+        if (!msg)
+            continue;
+        if (msg->kind == JAD_AGENT_MSG_ACK) {
+            cr_assert_str_eq (msg->ack.plan_id, plan_id);
+            acked = true;
+        } else if (msg->kind == JAD_AGENT_MSG_FETCH) {
+            cr_assert_eq (memcmp (msg->fetch.sha256, sha, 32), 0);
+            cr_assert (msg->fetch.length <= JAD_CHUNK_SIZE);
+            (*fetches)++;
+            jad_ctl_msg_t reply = {.kind = JAD_CTL_MSG_CHUNK};
+            memcpy (reply.chunk.sha256, sha, 32);
+            reply.chunk.offset = msg->fetch.offset;
+            reply.chunk.total = length;
+            uint64_t end = msg->fetch.offset + msg->fetch.length;
+            reply.chunk.data = (uint8_t *)content + msg->fetch.offset;
+            reply.chunk.data_size = (size_t)((end > length ? length : end) - msg->fetch.offset);
+            s_send (*route, &reply);
+        } else if (msg->kind == JAD_AGENT_MSG_REPORT) {
+            jad_ctl_msg_t reply = {.kind = JAD_CTL_MSG_REPORT_ACK};
+            reply.report_ack.incarnation = msg->report->incarnation;
+            reply.report_ack.report_ids = &msg->report->report_id;
+            reply.report_ack.report_id_count = 1;
+            s_send (*route, &reply);
+            if (streq (msg->report->plan_id, plan_id) && streq (msg->report->step, "plan"))
+                outcome = msg->report->status;
+        }
+        jad_agent_msg_destroy (&msg);
+    }
+    cr_assert (acked, "the plan was acknowledged");
+    free (content);
+    zchunk_destroy (&plan);
+    return outcome;
+}
+
+static bool s_outbox_empty (void *arg)
+{
+    (void)arg;
+    char *path = jad_strdup_printf ("%s/state.db", s_data);
+    sqlite3 *db = NULL;
+    int64_t count = -1;
+    if (sqlite3_open_v2 (path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK) {
+        sqlite3_busy_timeout (db, 1000);
+        if (jad_db_get_int (db, "SELECT count(*) FROM outbox", NULL, &count) != 0)
+            count = -1;
+    }
+    sqlite3_close (db);
+    free (path);
+    return count == 0;
+}
+
+Test (daemon, hello_plan_fetch_apply_report_and_clean_stop)
+{
+    s_start_agent ();
+    zframe_t *route = NULL;
+    //  the first Status after a connect is a hello
+    jad_agent_msg_t *msg = NULL;
+    int64_t deadline = jad_mono_ms () + 10000;
+    while (jad_mono_ms () < deadline) {
+        msg = s_recv (500, &route);
+        if (msg && msg->kind == JAD_AGENT_MSG_STATUS)
+            break;
+        jad_agent_msg_destroy (&msg);
+    }
+    cr_assert_not_null (msg, "no status from the agent");
+    cr_assert (msg->status->hello, "first status says hello");
+    cr_assert_str_eq (msg->status->name, "host-1");
+    cr_assert_str_eq (msg->status->environment, "dev");
+    cr_assert_eq (strlen (msg->status->incarnation), 16);
+    jad_agent_msg_destroy (&msg);
+
+    char *archive = s_release ("1.0", 0);
+    int fetches = 0;
+    cr_assert_eq (s_serve_plan ("plan-1", archive, &route, &fetches), JAD_REPORT_HEALTHY);
+    cr_assert (fetches >= 3, "fetched in chunks: %d requests", fetches);
+    char link[PATH_MAX], target[PATH_MAX];
+    snprintf (link, sizeof link, "%s/web/current", s_root);
+    ssize_t size = readlink (link, target, sizeof target - 1);
+    cr_assert (size > 0);
+    target[size] = 0;
+    cr_assert_str_eq (target, "releases/1.0");
+
+    //  heartbeats go on, now with the app; no hello
+    deadline = jad_mono_ms () + 5000;
+    bool seen = false;
+    while (!seen && jad_mono_ms () < deadline) {
+        msg = s_recv (500, &route);
+        if (msg && msg->kind == JAD_AGENT_MSG_STATUS && msg->status->app_count == 1) {
+            cr_assert_not (msg->status->hello);
+            cr_assert_str_eq (msg->status->apps[0].app, "web");
+            cr_assert_str_eq (msg->status->apps[0].version, "1.0");
+            cr_assert_str_eq (msg->status->apps[0].health, "healthy");
+            cr_assert (msg->status->last_sequence >= 1);
+            seen = true;
+        }
+        jad_agent_msg_destroy (&msg);
+    }
+    cr_assert (seen, "status lists the app");
+
+    //  the last ReportAck may still be on its way: wait for the outbox
+    cr_assert (jt_wait_for (s_outbox_empty, NULL, 5000), "acknowledged reports are deleted");
+    cr_assert_eq (jt_stop (s_agent), 0, "clean exit on SIGTERM");
+    s_agent = 0;
+    char *db_path = jad_strdup_printf ("%s/state.db", s_data);
+    sqlite3 *db = NULL;
+    cr_assert_eq (sqlite3_open (db_path, &db), SQLITE_OK);
+    int64_t count = -1;
+    cr_assert_eq (jad_db_get_int (db, "SELECT count(*) FROM outbox", NULL, &count), 0);
+    if (count != 0) {
+        char *log = jad_strdup_printf ("%s/agent.log", s_dir);
+        char *text = jt_read_file (log);
+        fprintf (stderr, "agent log:\n%s\n", text ? text : "");
+        free (text);
+        free (log);
+    }
+    cr_assert_eq (count, 0, "every acknowledged report left the outbox (%lld left)",
+                  (long long)count);
+    char *state = NULL;
+    cr_assert_eq (
+        jad_db_get_text (db, "SELECT state FROM plans WHERE plan_id = ?", "plan-1", &state), 0);
+    cr_assert_str_eq (state, "done");
+    free (state);
+    sqlite3_close (db);
+    free (db_path);
+    zframe_destroy (&route);
+    free (archive);
+}
+
+Test (daemon, tampered_artifact_fails_fetch_before_unpack)
+{
+    s_start_agent ();
+    char *archive = s_release ("1.0", 0);
+    //  the plan signs the real hash; the store serves other bytes
+    uint8_t sha[32];
+    uint64_t length = 0;
+    cr_assert_eq (jad_sha256_file (archive, sha, &length), 0);
+    size_t size = 0;
+    char *content = jad_file_read (archive, 100 * 1024 * 1024, &size);
+    content[size / 2] ^= 0x01;
+    zchunk_t *plan = s_signed_plan ("plan-bad", "1.0", sha, length);
+    zframe_t *route = NULL;
+    uint32_t outcome = 0;
+    char detail[JAD_MAX_DETAIL] = "";
+    int64_t deadline = jad_mono_ms () + 30000, next_publish = 0;
+    bool acked = false;
+    while (!outcome && jad_mono_ms () < deadline) {
+        if (!acked && jad_mono_ms () >= next_publish) {
+            zstr_sendm (s_pub, "plan/dev/");
+            zframe_t *frame = zframe_new (zchunk_data (plan), zchunk_size (plan));
+            zframe_send (&frame, s_pub, 0);
+            next_publish = jad_mono_ms () + 200;
+        }
+        jad_agent_msg_t *msg = s_recv (100, &route);
+        if (!msg)
+            continue;
+        if (msg->kind == JAD_AGENT_MSG_ACK)
+            acked = true;
+        else if (msg->kind == JAD_AGENT_MSG_FETCH) {
+            jad_ctl_msg_t reply = {.kind = JAD_CTL_MSG_CHUNK};
+            memcpy (reply.chunk.sha256, sha, 32);
+            reply.chunk.offset = msg->fetch.offset;
+            reply.chunk.total = length;
+            uint64_t end = msg->fetch.offset + msg->fetch.length;
+            reply.chunk.data = (uint8_t *)content + msg->fetch.offset;
+            reply.chunk.data_size = (size_t)((end > length ? length : end) - msg->fetch.offset);
+            s_send (route, &reply);
+        } else if (msg->kind == JAD_AGENT_MSG_REPORT) {
+            if (streq (msg->report->step, "fetch") && msg->report->status == JAD_REPORT_FAILED)
+                snprintf (detail, sizeof detail, "%s", msg->report->detail);
+            if (streq (msg->report->step, "plan"))
+                outcome = msg->report->status;
+            cr_assert_str_neq (msg->report->step, "unpack", "nothing is unpacked");
+        }
+        jad_agent_msg_destroy (&msg);
+    }
+    cr_assert_eq (outcome, JAD_REPORT_FAILED);
+    cr_assert (strstr (detail, "SHA-256") != NULL, "fetch detail: %s", detail);
+    char path[PATH_MAX];
+    snprintf (path, sizeof path, "%s/web/releases/1.0", s_root);
+    cr_assert_neq (access (path, F_OK), 0);
+    snprintf (path, sizeof path, "%s/web/current", s_root);
+    cr_assert_neq (access (path, F_OK), 0);
+    cr_assert_eq (jt_stop (s_agent), 0);
+    s_agent = 0;
+    zframe_destroy (&route);
+    zchunk_destroy (&plan);
+    free (content);
+    free (archive);
+}
+
+Test (daemon, garbage_on_every_socket_is_dropped)
+{
+    s_start_agent ();
+    zframe_t *route = NULL;
+    jad_agent_msg_t *msg = NULL;
+    int64_t deadline = jad_mono_ms () + 10000;
+    while (!msg && jad_mono_ms () < deadline)
+        msg = s_recv (500, &route);
+    cr_assert_not_null (msg);
+    jad_agent_msg_destroy (&msg);
+    for (int index = 0; index < 50; index++) {
+        zstr_sendx (s_pub, "plan/dev/", "garbage", NULL);
+        zstr_sendx (s_pub, "plan/dev/", NULL);
+        zstr_sendx (s_pub, "plan/dev/", "a", "b", NULL);
+        zmsg_t *out = zmsg_new ();
+        zmsg_append (out, &(zframe_t *){zframe_dup (route)});
+        zmsg_addstr (out, "\xff\xff\xff garbage");
+        zmsg_send (&out, s_router);
+        out = zmsg_new ();
+        zmsg_append (out, &(zframe_t *){zframe_dup (route)});
+        zmsg_addstr (out, "one");
+        zmsg_addstr (out, "two");
+        zmsg_send (&out, s_router);
+    }
+    //  still alive and heartbeating
+    usleep (500 * 1000);
+    bool alive = false;
+    deadline = jad_mono_ms () + 5000;
+    while (!alive && jad_mono_ms () < deadline) {
+        msg = s_recv (500, &route);
+        alive = msg && msg->kind == JAD_AGENT_MSG_STATUS;
+        jad_agent_msg_destroy (&msg);
+    }
+    cr_assert (alive, "agent heartbeats after garbage");
+    cr_assert_eq (jt_stop (s_agent), 0);
+    s_agent = 0;
+    zframe_destroy (&route);
+}
