@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <unistd.h>
 
 #define AGENT_BIN JAD_BIN_DIR "/agent/jadugar-agent"
@@ -433,4 +434,101 @@ Test (daemon, garbage_on_every_socket_is_dropped)
     cr_assert_eq (jt_stop (s_agent), 0);
     s_agent = 0;
     zframe_destroy (&route);
+}
+
+//  Answer fetches and ack reports until a report matches step/status
+//  (status 0: any); returns true if seen. Publishes `plan` until acked.
+static bool s_pump_until (zchunk_t *plan, const char *content, const uint8_t *sha, uint64_t length,
+                          zframe_t **route, const char *step, uint32_t status)
+{
+    int64_t deadline = jad_mono_ms () + 30000, next_publish = 0;
+    bool acked = plan == NULL;
+    while (jad_mono_ms () < deadline) {
+        if (!acked && jad_mono_ms () >= next_publish) {
+            zstr_sendm (s_pub, "plan/dev/");
+            zframe_t *frame = zframe_new (zchunk_data (plan), zchunk_size (plan));
+            zframe_send (&frame, s_pub, 0);
+            next_publish = jad_mono_ms () + 200;
+        }
+        jad_agent_msg_t *msg = s_recv (100, route);
+        if (!msg)
+            continue;
+        bool found = false;
+        if (msg->kind == JAD_AGENT_MSG_ACK)
+            acked = true;
+        else if (msg->kind == JAD_AGENT_MSG_FETCH && content) {
+            jad_ctl_msg_t reply = {.kind = JAD_CTL_MSG_CHUNK};
+            memcpy (reply.chunk.sha256, sha, 32);
+            reply.chunk.offset = msg->fetch.offset;
+            reply.chunk.total = length;
+            uint64_t end = msg->fetch.offset + msg->fetch.length;
+            reply.chunk.data = (uint8_t *)content + msg->fetch.offset;
+            reply.chunk.data_size = (size_t)((end > length ? length : end) - msg->fetch.offset);
+            s_send (*route, &reply);
+        } else if (msg->kind == JAD_AGENT_MSG_REPORT) {
+            jad_ctl_msg_t reply = {.kind = JAD_CTL_MSG_REPORT_ACK};
+            reply.report_ack.incarnation = msg->report->incarnation;
+            reply.report_ack.report_ids = &msg->report->report_id;
+            reply.report_ack.report_id_count = 1;
+            s_send (*route, &reply);
+            found = streq (msg->report->step, step) && (!status || msg->report->status == status);
+        }
+        jad_agent_msg_destroy (&msg);
+        if (found)
+            return true;
+    }
+    return false;
+}
+
+Test (daemon, crash_during_smoke_is_reported_interrupted_then_converges)
+{
+    //  smoke sleeps the first time only, long enough to be killed in it
+    char path[PATH_MAX];
+    snprintf (path, sizeof path, "%s/src-1.0/hooks/smoke.sh", s_dir);
+    jt_write_file (path,
+                   "#!/bin/sh\nif [ ! -e \"$JADUGAR_SHARED_DIR/slept\" ]; then\n"
+                   "  touch \"$JADUGAR_SHARED_DIR/slept\"; echo $$ > \"$JADUGAR_SHARED_DIR/pid\"\n"
+                   "  exec sleep 30\nfi\nexit 0\n",
+                   0755);
+    snprintf (path, sizeof path, "%s/src-1.0/jadugar.yaml", s_dir);
+    jt_write_file (path, "hooks:\n  smoke:\n    - run: ./hooks/smoke.sh\n      timeout: 60s\n",
+                   0644);
+    char *archive = jad_strdup_printf ("%s/web-1.0.tgz", s_dir);
+    cr_assert_eq (jt_run (NULL, "tar -C '%s/src-1.0' -czf '%s' .", s_dir, archive), 0);
+    uint8_t sha[32];
+    uint64_t length = 0;
+    cr_assert_eq (jad_sha256_file (archive, sha, &length), 0);
+    size_t size = 0;
+    char *content = jad_file_read (archive, 10 * 1024 * 1024, &size);
+    zchunk_t *plan = s_signed_plan ("plan-crash", "1.0", sha, length);
+
+    s_start_agent ();
+    zframe_t *route = NULL;
+    cr_assert (s_pump_until (plan, content, sha, length, &route, "smoke", JAD_REPORT_STARTED));
+    usleep (300 * 1000);  //  the hook is sleeping now
+    jt_kill9 (s_agent);
+    char *pid_path = jad_strdup_printf ("%s/web/shared/pid", s_root);
+    char *pid_text = jt_read_file (pid_path);
+    if (pid_text)
+        kill ((pid_t)atoi (pid_text), SIGKILL);
+    free (pid_text);
+    free (pid_path);
+
+    s_start_agent ();
+    cr_assert (s_pump_until (NULL, content, sha, length, &route, "smoke", JAD_REPORT_INTERRUPTED),
+               "the interrupted step is reported as such");
+    cr_assert (s_pump_until (NULL, content, sha, length, &route, "plan", JAD_REPORT_HEALTHY),
+               "the plan is applied again and converges");
+    char link[PATH_MAX], target[PATH_MAX];
+    snprintf (link, sizeof link, "%s/web/current", s_root);
+    ssize_t length_read = readlink (link, target, sizeof target - 1);
+    cr_assert (length_read > 0);
+    target[length_read] = 0;
+    cr_assert_str_eq (target, "releases/1.0");
+    cr_assert_eq (jt_stop (s_agent), 0);
+    s_agent = 0;
+    zframe_destroy (&route);
+    zchunk_destroy (&plan);
+    free (content);
+    free (archive);
 }
