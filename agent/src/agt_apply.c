@@ -700,7 +700,7 @@ int agt_apply_run (const agt_job_t *job, agt_apply_emit_fn *emit, void *arg)
         s_format (detail, sizeof detail, "%s healthy", job->version);
     else
         s_format (detail, sizeof detail, "%s", self.failure[0] ? self.failure : "failed");
-    s_emit (&self, AGT_EVENT_DONE, current, "plan",
+    s_emit (&self, AGT_EVENT_DONE, current, AGT_STEP_DONE,
             rc == 0 ? JAD_REPORT_HEALTHY : JAD_REPORT_FAILED, detail, NULL, 0);
     free (current);
     free (self.previous);

@@ -59,12 +59,16 @@ typedef struct {
     char *app;
     char *version;     //  DONE: version now current (NULL if none)
     char *sha256_hex;  //  RELEASE_ADDED
-    char *step;        //  STEP and DONE ("plan")
+    char *step;        //  STEP; DONE: AGT_STEP_DONE
     uint32_t status;   //  jad_report_status_t (STEP, DONE)
     char *detail;      //  one line, may be NULL
     char *output;      //  hook output, may be NULL
     uint32_t duration_ms;
 } agt_event_t;
+
+//  Step name of the final per-plan report (healthy or failed), as the
+//  controller expects it.
+#define AGT_STEP_DONE "done"
 
 agt_event_t *agt_event_new (agt_event_kind_t kind);
 void agt_event_destroy (agt_event_t **self_p);

@@ -173,7 +173,8 @@ static void s_plan_finished (agt_daemon_t *self, uint32_t status, const char *cu
 {
     jad_plan_t *plan = self->active;
     bool healthy = status == JAD_REPORT_HEALTHY;
-    s_report (self, plan->plan_id, plan->app, plan->version, "plan", status, detail, NULL, 0);
+    s_report (self, plan->plan_id, plan->app, plan->version, AGT_STEP_DONE, status, detail, NULL,
+              0);
     char *line = s_one_line (detail, JAD_MAX_DETAIL - 1);
     if (agt_store_set_plan_state (self->store, plan->plan_id,
                                   healthy ? AGT_PLAN_DONE : AGT_PLAN_FAILED, NULL, line))
@@ -414,11 +415,11 @@ static void s_requeue_outcome (agt_daemon_t *self, const jad_plan_t *plan)
     if (agt_store_plan_state (self->store, plan->plan_id, &state, &step) == 0) {
         char *detail = agt_store_plan_detail (self->store, plan->plan_id);
         if (streq (state, AGT_PLAN_DONE))
-            s_report (self, plan->plan_id, plan->app, plan->version, "plan", JAD_REPORT_HEALTHY,
-                      detail, NULL, 0);
+            s_report (self, plan->plan_id, plan->app, plan->version, AGT_STEP_DONE,
+                      JAD_REPORT_HEALTHY, detail, NULL, 0);
         else if (streq (state, AGT_PLAN_FAILED) || streq (state, AGT_PLAN_SUPERSEDED))
-            s_report (self, plan->plan_id, plan->app, plan->version, "plan", JAD_REPORT_FAILED,
-                      detail, NULL, 0);
+            s_report (self, plan->plan_id, plan->app, plan->version, AGT_STEP_DONE,
+                      JAD_REPORT_FAILED, detail, NULL, 0);
         free (detail);
     }
     free (state);
@@ -449,8 +450,8 @@ static void s_intake (agt_daemon_t *self, const uint8_t *data, size_t size, cons
         char detail[128];
         s_format (detail, sizeof detail, "superseded by plan %s", plan->plan_id);
         jad_plan_t *old_plan = agt_store_load_plan (self->store, older);
-        s_report (self, older, plan->app, old_plan ? old_plan->version : plan->version, "plan",
-                  JAD_REPORT_FAILED, detail, NULL, 0);
+        s_report (self, older, plan->app, old_plan ? old_plan->version : plan->version,
+                  AGT_STEP_DONE, JAD_REPORT_FAILED, detail, NULL, 0);
         jad_plan_destroy (&old_plan);
     }
     zlist_destroy (&superseded);

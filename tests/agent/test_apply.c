@@ -107,6 +107,7 @@ typedef struct {
     zlist_t *lines;
     char done_version[64];
     uint32_t done_status;
+    char done_step[32];
     char done_detail[JAD_MAX_DETAIL];
     char last_detail[JAD_MAX_DETAIL];  //  of the last failed step
     int removed;
@@ -129,6 +130,7 @@ static void s_collect (agt_event_t **event_p, void *arg)
         events->removed++;
     else if (event->kind == AGT_EVENT_DONE) {
         events->done_status = event->status;
+        snprintf (events->done_step, sizeof events->done_step, "%s", event->step);
         snprintf (events->done_version, sizeof events->done_version, "%s",
                   event->version ? event->version : "");
         snprintf (events->done_detail, sizeof events->done_detail, "%s",
@@ -206,6 +208,7 @@ Test (apply, healthy_release_becomes_current)
     cr_assert (s_has (&events, "smoke:ok"));
     cr_assert_eq (events.done_status, JAD_REPORT_HEALTHY);
     cr_assert_str_eq (events.done_version, "1.0");
+    cr_assert_str_eq (events.done_step, AGT_STEP_DONE);
     cr_assert_eq (events.added, 1);
     char *log = s_activate_log ();
     cr_assert_str_eq (log, "1.0 prev=\n");

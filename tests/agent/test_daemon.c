@@ -7,6 +7,7 @@
 //  chunk by chunk, acknowledges reports, and checks the host ends up on
 //  the new release and the agent stops cleanly on SIGTERM.
 
+#include "agt_apply.h"
 #include "jad_db.h"
 #include "jad_envelope.h"
 #include "jad_keys.h"
@@ -231,7 +232,7 @@ static uint32_t s_serve_plan (const char *plan_id, const char *archive, zframe_t
             reply.report_ack.report_ids = &msg->report->report_id;
             reply.report_ack.report_id_count = 1;
             s_send (*route, &reply);
-            if (streq (msg->report->plan_id, plan_id) && streq (msg->report->step, "plan"))
+            if (streq (msg->report->plan_id, plan_id) && streq (msg->report->step, AGT_STEP_DONE))
                 outcome = msg->report->status;
         }
         jad_agent_msg_destroy (&msg);
@@ -376,7 +377,7 @@ Test (daemon, tampered_artifact_fails_fetch_before_unpack)
         } else if (msg->kind == JAD_AGENT_MSG_REPORT) {
             if (streq (msg->report->step, "fetch") && msg->report->status == JAD_REPORT_FAILED)
                 snprintf (detail, sizeof detail, "%s", msg->report->detail);
-            if (streq (msg->report->step, "plan"))
+            if (streq (msg->report->step, AGT_STEP_DONE))
                 outcome = msg->report->status;
             cr_assert_str_neq (msg->report->step, "unpack", "nothing is unpacked");
         }
@@ -517,7 +518,7 @@ Test (daemon, crash_during_smoke_is_reported_interrupted_then_converges)
     s_start_agent ();
     cr_assert (s_pump_until (NULL, content, sha, length, &route, "smoke", JAD_REPORT_INTERRUPTED),
                "the interrupted step is reported as such");
-    cr_assert (s_pump_until (NULL, content, sha, length, &route, "plan", JAD_REPORT_HEALTHY),
+    cr_assert (s_pump_until (NULL, content, sha, length, &route, AGT_STEP_DONE, JAD_REPORT_HEALTHY),
                "the plan is applied again and converges");
     char link[PATH_MAX], target[PATH_MAX];
     snprintf (link, sizeof link, "%s/web/current", s_root);
