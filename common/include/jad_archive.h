@@ -23,8 +23,8 @@ extern "C" {
 #endif
 
 typedef struct {
-    uint64_t max_entries;           //  0 = default 100000
-    uint64_t max_bytes;             //  0 = default 4 GiB unpacked
+    uint64_t max_entries;  //  0 = default 100000
+    uint64_t max_bytes;    //  0 = default 4 GiB unpacked
 } jad_archive_limits_t;
 
 //  Extract archive at `path` into `dest`, which must not exist yet; it is

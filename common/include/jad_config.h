@@ -32,18 +32,18 @@ const char *jad_problems_get (const jad_problems_t *self, size_t index);
 
 //  agent.yaml
 typedef struct {
-    char *name;                     //  agent name (default: hostname)
-    char *environment;              //  required
-    char *controller;               //  required, HOST:BASEPORT
-    char *controller_key;           //  required, CURVE public key (z85)
-    char *signing_key;              //  required, Ed25519 public key (hex)
-    char *token;                    //  enrollment token, may be NULL
-    char *root;                     //  release root (default /srv/jadugar)
-    char *key_file;                 //  agent CURVE key file (default keys/agent.key)
-    uint32_t keep_releases;         //  default 5
-    uint32_t heartbeat_ms;          //  default 5000
-    uint32_t hook_timeout_ms;       //  default 30000
-    char *hook_user;                //  may be NULL: run hooks as this user
+    char *name;                //  agent name (default: hostname)
+    char *environment;         //  required
+    char *controller;          //  required, HOST:BASEPORT
+    char *controller_key;      //  required, CURVE public key (z85)
+    char *signing_key;         //  required, Ed25519 public key (hex)
+    char *token;               //  enrollment token, may be NULL
+    char *root;                //  release root (default /srv/jadugar)
+    char *key_file;            //  agent CURVE key file (default keys/agent.key)
+    uint32_t keep_releases;    //  default 5
+    uint32_t heartbeat_ms;     //  default 5000
+    uint32_t hook_timeout_ms;  //  default 30000
+    char *hook_user;           //  may be NULL: run hooks as this user
 } jad_agent_config_t;
 
 jad_agent_config_t *jad_agent_config_load (const char *path, jad_problems_t *problems);
@@ -51,28 +51,28 @@ void jad_agent_config_destroy (jad_agent_config_t **self_p);
 
 //  controller.yaml
 typedef struct {
-    char *name;                     //  dev, staging, prod, ...
-    char *track;                    //  branch pattern (fnmatch), may be NULL
+    char *name;   //  dev, staging, prod, ...
+    char *track;  //  branch pattern (fnmatch), may be NULL
     bool auto_deploy;
-    char *requires;                 //  environment name, may be NULL
-    char *strategy;                 //  all | rolling | canary (default all)
-    char *batch;                    //  "N" or "N%", may be NULL
-    uint32_t canary;                //  canary host count
+    char *requires;   //  environment name, may be NULL
+    char *strategy;   //  all | rolling | canary (default all)
+    char *batch;      //  "N" or "N%", may be NULL
+    uint32_t canary;  //  canary host count
     uint32_t bake_ms;
-    char **windows;                 //  "Tue 09:00-17:00"
+    char **windows;  //  "Tue 09:00-17:00"
     size_t window_count;
-    char **emergency_approvals;     //  role names
+    char **emergency_approvals;  //  role names
     size_t emergency_approval_count;
-    uint32_t concurrency;           //  max hosts switching at once, 0 = all
+    uint32_t concurrency;  //  max hosts switching at once, 0 = all
 } jad_env_config_t;
 
 typedef struct {
     char *env;
     char *metric;
-    bool above;                     //  true: above threshold, false: below
+    bool above;  //  true: above threshold, false: below
     double threshold;
     uint32_t for_ms;
-    char *action;                   //  "rollback" or NULL (notify only)
+    char *action;  //  "rollback" or NULL (notify only)
 } jad_alert_config_t;
 
 typedef struct {
@@ -97,9 +97,9 @@ const jad_env_config_t *jad_controller_config_env (const jad_controller_config_t
 
 //  jadctl client file
 typedef struct {
-    char *controller;               //  HOST:PORT of the API
-    char *controller_key;           //  CURVE public key (z85)
-    char *key;                      //  operator key file, made absolute
+    char *controller;      //  HOST:PORT of the API
+    char *controller_key;  //  CURVE public key (z85)
+    char *key;             //  operator key file, made absolute
 } jad_client_config_t;
 
 jad_client_config_t *jad_client_config_load (const char *path, jad_problems_t *problems);
@@ -108,15 +108,15 @@ void jad_client_config_destroy (jad_client_config_t **self_p);
 //  jadugar.yaml (release manifest); `origin` names it in problems
 //  (e.g. "web-1.2.tar.gz:jadugar.yaml").
 typedef struct {
-    char *run;                      //  hook path, or NULL
-    char *http;                     //  URL, or NULL
-    uint32_t expect;                //  HTTP status, default 200
-    uint32_t timeout_ms;            //  default 30000
+    char *run;            //  hook path, or NULL
+    char *http;           //  URL, or NULL
+    uint32_t expect;      //  HTTP status, default 200
+    uint32_t timeout_ms;  //  default 30000
 } jad_smoke_t;
 
 typedef struct {
-    char *prometheus;               //  URL or NULL
-    char *command;                  //  hook path or NULL
+    char *prometheus;  //  URL or NULL
+    char *command;     //  hook path or NULL
 } jad_metric_source_t;
 
 typedef struct {
@@ -126,7 +126,7 @@ typedef struct {
     char *activate;
     jad_smoke_t *smoke;
     size_t smoke_count;
-    uint32_t metrics_interval_ms;   //  default 10000
+    uint32_t metrics_interval_ms;  //  default 10000
     jad_metric_source_t *sources;
     size_t source_count;
 } jad_manifest_t;

@@ -23,24 +23,24 @@ extern "C" {
 #endif
 
 typedef struct {
-    const char *release_dir;        //  cwd; hook path is resolved below it
-    const char *command;            //  hook path from jadugar.yaml
-    const char *const *env;         //  extra "NAME=value" strings, NULL-terminated
-    uint32_t timeout_ms;            //  0 = 30 s
-    size_t max_output;              //  0 = 16 KiB
-    bool drop_privileges;           //  run as uid/gid below
+    const char *release_dir;  //  cwd; hook path is resolved below it
+    const char *command;      //  hook path from jadugar.yaml
+    const char *const *env;   //  extra "NAME=value" strings, NULL-terminated
+    uint32_t timeout_ms;      //  0 = 30 s
+    size_t max_output;        //  0 = 16 KiB
+    bool drop_privileges;     //  run as uid/gid below
     uid_t uid;
     gid_t gid;
 } jad_hook_spec_t;
 
 typedef struct {
-    int exit_code;                  //  valid when exited
-    int signal;                     //  terminating signal, 0 if none
-    bool exited;                    //  normal exit
+    int exit_code;  //  valid when exited
+    int signal;     //  terminating signal, 0 if none
+    bool exited;    //  normal exit
     bool timed_out;
-    bool spawn_failed;              //  could not start (see output)
+    bool spawn_failed;  //  could not start (see output)
     uint32_t duration_ms;
-    char *output;                   //  owned, NUL-terminated
+    char *output;  //  owned, NUL-terminated
 } jad_hook_result_t;
 
 //  Run the hook and wait. Returns 0 if it ran and exited 0 within the
