@@ -180,8 +180,12 @@ static void s_plan_finished (agt_daemon_t *self, uint32_t status, const char *cu
                                   healthy ? AGT_PLAN_DONE : AGT_PLAN_FAILED, NULL, line))
         jad_log_error ("agent: cannot record plan outcome plan=%s", plan->plan_id);
     free (line);
-    if (agt_store_app_set (self->store, plan->app, current, healthy ? "healthy" : "failed",
-                           plan->plan_id))
+    //  A failed plan that left the host on its previous release is not a
+    //  broken host: say "rolled-back" so that status tells the two apart.
+    const char *health = healthy                                        ? "healthy"
+                         : (current && !streq (current, plan->version)) ? "rolled-back"
+                                                                        : "failed";
+    if (agt_store_app_set (self->store, plan->app, current, health, plan->plan_id))
         jad_log_error ("agent: cannot record app state app=%s", plan->app);
     //  the release is unpacked (or refused): the download is not needed
     char archive[PATH_MAX];

@@ -140,11 +140,11 @@ int cli_deploy (cli_t *cli)
     }
     json_t *plan = json_object_get (result, "plan");
     char *plan_id = strdup (cli_str (plan, "id"));
-    if (!cli->json)
-        printf ("plan %s: deploy %s %s to %s (%zu hosts)\n", plan_id, cli_str (plan, "app"),
-                cli_str (plan, "version"), cli_str (plan, "env"),
-                json_array_size (json_object_get (plan, "hosts")));
-    else if (!cli_args_has (&args, "--wait"))
+    if (!cli->json) {
+        size_t hosts = json_array_size (json_object_get (plan, "hosts"));
+        printf ("plan %s: deploy %s %s to %s (%zu host%s)\n", plan_id, cli_str (plan, "app"),
+                cli_str (plan, "version"), cli_str (plan, "env"), hosts, hosts == 1 ? "" : "s");
+    } else if (!cli_args_has (&args, "--wait"))
         cli_print_json (result);
     json_decref (result);
     if (cli_args_has (&args, "--wait"))

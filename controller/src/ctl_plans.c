@@ -321,7 +321,8 @@ static void s_plan_evaluate (ctl_t *ctl, const char *plan_id)
         return;
     char reason[512];
     if (failed == 0)
-        snprintf (reason, sizeof reason, "all %lld hosts healthy", (long long)total);
+        snprintf (reason, sizeof reason, "%s%lld host%s healthy", total > 1 ? "all " : "",
+                  (long long)total, total == 1 ? "" : "s");
     else {
         char *first = NULL;
         jad_db_get_text (ctl->db,
@@ -329,8 +330,8 @@ static void s_plan_evaluate (ctl_t *ctl, const char *plan_id)
                          "coalesce (detail, 'failed') || ')' FROM plan_hosts WHERE plan_id = ? "
                          "AND state = 'failed' ORDER BY agent LIMIT 1",
                          plan_id, &first);
-        snprintf (reason, sizeof reason, "%lld of %lld hosts failed: %s", (long long)failed,
-                  (long long)total, first ? first : "?");
+        snprintf (reason, sizeof reason, "%lld of %lld host%s failed: %s", (long long)failed,
+                  (long long)total, total == 1 ? "" : "s", first ? first : "?");
         free (first);
     }
     stmt = jad_db_prepare (ctl->db, "UPDATE plans SET state = ?, finished = ?, reason = ? "
