@@ -348,14 +348,37 @@ void jt_fleet_destroy (jt_fleet_t **self_p)
     if (!self_p || !*self_p)
         return;
     jt_fleet_t *self = *self_p;
+    //  Daemons must stop cleanly on SIGTERM: a sanitizer report or a leak
+    //  changes their exit status, and that fails the test.
+    bool clean = true;
     for (int index = 0; index < self->agent_count; index++) {
-        if (self->agents[index] > 0)
-            jt_stop (self->agents[index]);
+        if (self->agents[index] > 0) {
+            int status = jt_stop (self->agents[index]);
+            if (status != 0) {
+                fprintf (stderr, "testlib: agent %s exited %d (see %s/%s.log)\n",
+                         self->agent_names[index], status, self->dir, self->agent_names[index]);
+                clean = false;
+            }
+        }
         free (self->agent_names[index]);
         free (self->agent_envs[index]);
     }
-    if (self->controller > 0)
-        jt_stop (self->controller);
+    if (self->controller > 0) {
+        int status = jt_stop (self->controller);
+        if (status != 0) {
+            fprintf (stderr, "testlib: controller exited %d (see %s/controller.log)\n", status,
+                     self->dir);
+            clean = false;
+        }
+    }
+    if (!clean) {
+        char *logs = NULL;
+        jt_run (&logs, "tail -n 40 %s/*.log", self->dir);
+        fprintf (stderr, "%s\n", logs ? logs : "");
+        free (logs);
+        fprintf (stderr, "testlib: kept fleet in %s\n", self->dir);
+        abort ();
+    }
     if (getenv ("JT_KEEP"))
         fprintf (stderr, "testlib: kept fleet in %s\n", self->dir);
     else
