@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 static void s_usage (FILE *out)
@@ -145,6 +146,14 @@ static int s_run (const s_options_t *options)
     jad_log_set_verbose (options->verbose);
     if (jad_keys_harden_process () != 0)
         jad_log_warning ("controller: cannot disable core dumps");
+    //  Two connections per agent (SUB and DEALER): a large fleet needs far
+    //  more descriptors than the default soft limit of 1024.
+    struct rlimit files;
+    if (getrlimit (RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+        files.rlim_cur = files.rlim_max;
+        if (setrlimit (RLIMIT_NOFILE, &files) != 0)
+            jad_log_warning ("controller: cannot raise the file descriptor limit");
+    }
     ctl_t ctl = {.started_ms = jad_now_ms ()};
     int status = 1;
     jad_problems_t *problems = jad_problems_new ();

@@ -1,0 +1,672 @@
+//  jadsim - fleet simulator: N Jadugar agents in one process
+//  SPDX-License-Identifier: MPL-2.0
+//
+//  Each simulated agent has its own CURVE key pair, its own SUB and DEALER
+//  sockets to a real controller, verifies every plan's Ed25519 signature
+//  and admits it (environment, target, expiry, strictly increasing
+//  sequence) exactly as jadugar-agent does, persists its last sequence in
+//  SQLite, acknowledges, applies and reports. What "apply" means is chosen
+//  with --apply and printed by the harness:
+//    noop    record the new version and report healthy at once
+//    switch  switch ROOT/NAME/APP/current to releases/VERSION with
+//            rename(2) (the release directory is created if missing,
+//            standing for "already on disk")
+//    unpack  fetch the artifact from the controller in chunks (4 in
+//            flight), check length and SHA-256, extract it with
+//            jad_archive_extract under ROOT/NAME/APP/releases/VERSION,
+//            then switch
+//  Per-agent state: one SQLite database (WAL) with a row per agent; the
+//  sequence updates of one poll round are written in one transaction.
+//
+//  Output, one line per event the harness reads:
+//    acked PLAN N MS                  N agents acknowledged; MS = last ack
+//                                     time minus the plan's issued_at
+//    healthy PLAN N MS                N agents reported healthy
+//  and on exit a summary line "stats key=value ...".
+
+#include "jad_archive.h"
+#include "jad_db.h"
+#include "jad_envelope.h"
+#include "jad_keys.h"
+#include "jad_util.h"
+#include "jad_wire.h"
+
+#include <czmq.h>
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <sodium.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define S_CREDIT 4
+
+typedef enum { S_APPLY_NOOP, S_APPLY_SWITCH, S_APPLY_UNPACK } s_apply_t;
+
+typedef struct {
+    char name[48];
+    jad_keypair_t *key;
+    zsock_t *sub;
+    zsock_t *dealer;
+    uint64_t last_sequence;
+    bool sequence_dirty;
+    char incarnation[33];
+    uint64_t next_report;
+    int64_t next_heartbeat;  //  monotonic ms
+    char app[JAD_NAME_MAX + 1];
+    char version[JAD_NAME_MAX + 1];
+    char health[16];
+    char plan_id[JAD_NAME_MAX + 1];
+    //  accepted, acknowledged, not applied yet: real agents apply in
+    //  parallel, so a poll round acknowledges everything first
+    jad_plan_t *pending;
+    jad_plan_t *resent;  //  known plan sent again: ack only
+    //  a fetch in progress (unpack mode)
+    jad_plan_t *fetching;
+    FILE *download;
+    char download_path[PATH_MAX];
+    uint64_t received;
+    uint64_t requested;
+    crypto_hash_sha256_state hash;
+} s_agent_t;
+
+//  What the fleet did with one plan.
+typedef struct {
+    char plan_id[JAD_NAME_MAX + 1];
+    int64_t issued_at;
+    int targets_here;  //  targets that are ours
+    int acked;
+    int healthy;
+    int64_t last_ack;
+    int64_t last_healthy;
+} s_plan_stats_t;
+
+typedef struct {
+    const char *controller;  //  HOST:BASE
+    const char *controller_key;
+    const char *signing_key_text;
+    uint8_t signing_key[32];
+    const char *env;
+    const char *prefix;
+    const char *state_dir;
+    const char *root;
+    int count;
+    int heartbeat_ms;
+    s_apply_t apply;
+    sqlite3 *db;
+    s_agent_t *agents;
+    zhashx_t *plans;  //  plan id -> s_plan_stats_t
+    int online;
+    uint64_t refused;
+    uint64_t verified;
+    uint64_t reports_sent;
+    uint64_t report_acks;
+} s_sim_t;
+
+static void s_send (s_agent_t *agent, const jad_agent_msg_t *message)
+{
+    zchunk_t *wire = jad_agent_msg_encode (message);
+    if (!wire)
+        return;
+    zframe_t *frame = zframe_new (zchunk_data (wire), zchunk_size (wire));
+    zchunk_destroy (&wire);
+    if (zframe_send (&frame, agent->dealer, ZFRAME_DONTWAIT) != 0)
+        zframe_destroy (&frame);
+}
+
+static void s_send_status (s_sim_t *sim, s_agent_t *agent, bool hello)
+{
+    jad_app_state_t app = {.app = agent->app,
+                           .version = agent->version,
+                           .health = agent->health,
+                           .plan_id = agent->plan_id[0] ? agent->plan_id : NULL};
+    jad_status_t status = {.name = agent->name,
+                           .environment = (char *)sim->env,
+                           .last_sequence = agent->last_sequence,
+                           .incarnation = agent->incarnation,
+                           .hello = hello,
+                           .apps = agent->app[0] ? &app : NULL,
+                           .app_count = agent->app[0] ? 1 : 0,
+                           .agent_version = "jadsim"};
+    jad_agent_msg_t message = {.kind = JAD_AGENT_MSG_STATUS, .status = &status};
+    s_send (agent, &message);
+}
+
+static void s_report (s_sim_t *sim, s_agent_t *agent, const jad_plan_t *plan, const char *step,
+                      jad_report_status_t status, const char *detail)
+{
+    jad_report_t report = {.report_id = ++agent->next_report,
+                           .incarnation = agent->incarnation,
+                           .plan_id = plan->plan_id,
+                           .app = plan->app,
+                           .version = plan->version,
+                           .step = (char *)step,
+                           .status = status,
+                           .detail = (char *)detail,
+                           .time = jad_now_ms ()};
+    jad_agent_msg_t message = {.kind = JAD_AGENT_MSG_REPORT, .report = &report};
+    s_send (agent, &message);
+    sim->reports_sent++;
+}
+
+static s_plan_stats_t *s_stats (s_sim_t *sim, const jad_plan_t *plan)
+{
+    s_plan_stats_t *stats = zhashx_lookup (sim->plans, plan->plan_id);
+    if (!stats) {
+        stats = calloc (1, sizeof *stats);
+        snprintf (stats->plan_id, sizeof stats->plan_id, "%s", plan->plan_id);
+        stats->issued_at = plan->issued_at;
+        zhashx_insert (sim->plans, plan->plan_id, stats);
+        //  Count the targets that are ours once, from the first copy.
+        for (size_t index = 0; index < plan->target_count; index++)
+            if (strncmp (plan->targets[index], sim->prefix, strlen (sim->prefix)) == 0)
+                stats->targets_here++;
+    }
+    return stats;
+}
+
+static int s_switch (s_sim_t *sim, s_agent_t *agent, const jad_plan_t *plan)
+{
+    char dir[PATH_MAX], link[PATH_MAX], temp[PATH_MAX + 8], target[PATH_MAX];
+    snprintf (dir, sizeof dir, "%s/%s/%s/releases/%s", sim->root, agent->name, plan->app,
+              plan->version);
+    if (sim->apply == S_APPLY_SWITCH && jad_mkdirs (dir, 0755) != 0)
+        return -1;
+    snprintf (link, sizeof link, "%s/%s/%s/current", sim->root, agent->name, plan->app);
+    snprintf (temp, sizeof temp, "%s.tmp", link);
+    snprintf (target, sizeof target, "releases/%s", plan->version);
+    unlink (temp);
+    if (symlink (target, temp) != 0 || rename (temp, link) != 0)
+        return -1;
+    return 0;
+}
+
+//  The plan is applied on this agent: record and report.
+static void s_applied (s_sim_t *sim, s_agent_t *agent, const jad_plan_t *plan, bool ok,
+                       const char *detail)
+{
+    snprintf (agent->app, sizeof agent->app, "%s", plan->app);
+    if (ok)
+        snprintf (agent->version, sizeof agent->version, "%s", plan->version);
+    snprintf (agent->health, sizeof agent->health, "%s", ok ? "healthy" : "failed");
+    snprintf (agent->plan_id, sizeof agent->plan_id, "%s", plan->plan_id);
+    s_report (sim, agent, plan, "done", ok ? JAD_REPORT_HEALTHY : JAD_REPORT_FAILED, detail);
+    if (!ok)
+        return;
+    s_plan_stats_t *stats = s_stats (sim, plan);
+    stats->healthy++;
+    stats->last_healthy = jad_now_ms ();
+    if (stats->healthy == stats->targets_here) {
+        printf ("healthy %s %d %lld\n", plan->plan_id, stats->healthy,
+                (long long)(stats->last_healthy - stats->issued_at));
+        fflush (stdout);
+    }
+}
+
+static void s_fetch_more (s_agent_t *agent)
+{
+    jad_plan_t *plan = agent->fetching;
+    while (agent->requested < plan->artifact_length &&
+           agent->requested - agent->received < (uint64_t)S_CREDIT * JAD_CHUNK_SIZE) {
+        uint64_t left = plan->artifact_length - agent->requested;
+        jad_agent_msg_t message = {.kind = JAD_AGENT_MSG_FETCH};
+        memcpy (message.fetch.sha256, plan->artifact_sha256, 32);
+        message.fetch.offset = agent->requested;
+        message.fetch.length = (uint32_t)(left < JAD_CHUNK_SIZE ? left : JAD_CHUNK_SIZE);
+        s_send (agent, &message);
+        agent->requested += message.fetch.length;
+    }
+}
+
+static void s_fetch_done (s_sim_t *sim, s_agent_t *agent, bool ok, const char *why)
+{
+    jad_plan_t *plan = agent->fetching;
+    agent->fetching = NULL;
+    if (agent->download)
+        fclose (agent->download);
+    agent->download = NULL;
+    char detail[256] = "";
+    if (ok) {
+        char dest[PATH_MAX], err[512];
+        snprintf (dest, sizeof dest, "%s/%s/%s/releases", sim->root, agent->name, plan->app);
+        jad_mkdirs (dest, 0755);
+        snprintf (dest, sizeof dest, "%s/%s/%s/releases/%s", sim->root, agent->name, plan->app,
+                  plan->version);
+        jad_rmtree (dest);
+        if (jad_archive_extract (agent->download_path, dest, NULL, err, sizeof err) != 0) {
+            ok = false;
+            snprintf (detail, sizeof detail, "unpack: %.200s", err);
+        } else if (s_switch (sim, agent, plan) != 0) {
+            ok = false;
+            snprintf (detail, sizeof detail, "switch: %s", strerror (errno));
+        }
+    } else
+        snprintf (detail, sizeof detail, "fetch: %s", why);
+    unlink (agent->download_path);
+    s_applied (sim, agent, plan, ok, ok ? "healthy" : detail);
+    jad_plan_destroy (&plan);
+}
+
+static void s_on_chunk (s_sim_t *sim, s_agent_t *agent, const jad_ctl_msg_t *message)
+{
+    jad_plan_t *plan = agent->fetching;
+    if (!plan || memcmp (message->chunk.sha256, plan->artifact_sha256, 32) != 0)
+        return;
+    if (message->chunk.error) {
+        s_fetch_done (sim, agent, false, message->chunk.error);
+        return;
+    }
+    //  Chunks arrive in order on one DEALER connection.
+    if (message->chunk.offset != agent->received ||
+        agent->received + message->chunk.data_size > plan->artifact_length) {
+        s_fetch_done (sim, agent, false, "chunk out of order or beyond the signed length");
+        return;
+    }
+    if (fwrite (message->chunk.data, 1, message->chunk.data_size, agent->download) !=
+        message->chunk.data_size) {
+        s_fetch_done (sim, agent, false, "write failed");
+        return;
+    }
+    crypto_hash_sha256_update (&agent->hash, message->chunk.data, message->chunk.data_size);
+    agent->received += message->chunk.data_size;
+    if (agent->received == plan->artifact_length) {
+        uint8_t digest[32];
+        crypto_hash_sha256_final (&agent->hash, digest);
+        fflush (agent->download);
+        s_fetch_done (sim, agent, sodium_memcmp (digest, plan->artifact_sha256, 32) == 0,
+                      "SHA-256 mismatch");
+    } else
+        s_fetch_more (agent);
+}
+
+static void s_start_apply (s_sim_t *sim, s_agent_t *agent, jad_plan_t **plan_p)
+{
+    jad_plan_t *plan = *plan_p;
+    *plan_p = NULL;
+    if (sim->apply == S_APPLY_NOOP) {
+        s_applied (sim, agent, plan, true, "no-op apply");
+        jad_plan_destroy (&plan);
+        return;
+    }
+    char dir[PATH_MAX];
+    snprintf (dir, sizeof dir, "%s/%s/%s/releases/%s", sim->root, agent->name, plan->app,
+              plan->version);
+    struct stat info;
+    bool on_disk = stat (dir, &info) == 0;
+    if (sim->apply == S_APPLY_SWITCH || on_disk) {
+        bool ok = s_switch (sim, agent, plan) == 0;
+        s_applied (sim, agent, plan, ok, ok ? "switched" : "switch failed");
+        jad_plan_destroy (&plan);
+        return;
+    }
+    if (agent->fetching) {
+        s_applied (sim, agent, plan, false, "busy");
+        jad_plan_destroy (&plan);
+        return;
+    }
+    snprintf (agent->download_path, sizeof agent->download_path, "%s/%s.part", sim->state_dir,
+              agent->name);
+    agent->download = fopen (agent->download_path, "wb");
+    if (!agent->download) {
+        s_applied (sim, agent, plan, false, "cannot create the download");
+        jad_plan_destroy (&plan);
+        return;
+    }
+    agent->fetching = plan;
+    agent->received = agent->requested = 0;
+    crypto_hash_sha256_init (&agent->hash);
+    s_fetch_more (agent);
+}
+
+//  A signed plan arrived on this agent's SUB or DEALER.
+static void s_on_envelope (s_sim_t *sim, s_agent_t *agent, const uint8_t *data, size_t size)
+{
+    jad_verify_t verdict;
+    char err[JAD_ERR_LEN];
+    jad_plan_t *plan = jad_envelope_open_plan (data, size, sim->signing_key, &verdict, err);
+    if (!plan) {
+        sim->refused++;
+        return;
+    }
+    sim->verified++;
+    jad_admit_t admit = jad_plan_admit (plan, sim->env, agent->name, agent->last_sequence,
+                                        jad_now_ms (), 5 * 60 * 1000, err);
+    if (admit == JAD_ADMIT_NOT_TARGET) {
+        jad_plan_destroy (&plan);
+        return;
+    }
+    if (admit != JAD_ADMIT_OK) {
+        sim->refused++;
+        jad_plan_destroy (&plan);
+        return;
+    }
+    agent->last_sequence = plan->sequence;
+    agent->sequence_dirty = true;
+    bool known = agent->plan_id[0] && streq (agent->plan_id, plan->plan_id);
+    if (known) {
+        //  a re-send: acknowledge again once the sequence is stored
+        jad_plan_destroy (&agent->resent);
+        agent->resent = plan;
+        return;
+    }
+    snprintf (agent->plan_id, sizeof agent->plan_id, "%s", plan->plan_id);
+    jad_plan_destroy (&agent->pending);  //  a newer plan supersedes it
+    agent->pending = plan;
+}
+
+static void s_send_ack (s_agent_t *agent, const jad_plan_t *plan)
+{
+    jad_agent_msg_t ack = {.kind = JAD_AGENT_MSG_ACK};
+    ack.ack.plan_id = plan->plan_id;
+    ack.ack.sequence = plan->sequence;
+    s_send (agent, &ack);
+}
+
+//  After the round's sequences are stored: acknowledge, then apply.
+static void s_after_round (s_sim_t *sim)
+{
+    for (int index = 0; index < sim->count; index++) {
+        s_agent_t *agent = &sim->agents[index];
+        if (agent->resent) {
+            s_send_ack (agent, agent->resent);
+            jad_plan_destroy (&agent->resent);
+        }
+        if (!agent->pending)
+            continue;
+        s_send_ack (agent, agent->pending);
+        s_plan_stats_t *stats = s_stats (sim, agent->pending);
+        stats->acked++;
+        stats->last_ack = jad_now_ms ();
+        if (stats->acked == stats->targets_here) {
+            printf ("acked %s %d %lld\n", stats->plan_id, stats->acked,
+                    (long long)(stats->last_ack - stats->issued_at));
+            fflush (stdout);
+        }
+    }
+    for (int index = 0; index < sim->count; index++) {
+        s_agent_t *agent = &sim->agents[index];
+        if (agent->pending) {
+            s_report (sim, agent, agent->pending, "switch", JAD_REPORT_STARTED, NULL);
+            s_start_apply (sim, agent, &agent->pending);
+        }
+    }
+}
+
+static void s_on_sub (s_sim_t *sim, s_agent_t *agent)
+{
+    zmsg_t *msg = zmsg_recv (agent->sub);
+    if (!msg)
+        return;
+    zframe_t *topic = zmsg_first (msg);
+    zframe_t *body = zmsg_next (msg);
+    if (topic && body)
+        s_on_envelope (sim, agent, zframe_data (body), zframe_size (body));
+    zmsg_destroy (&msg);
+}
+
+static void s_on_dealer (s_sim_t *sim, s_agent_t *agent)
+{
+    zframe_t *frame = zframe_recv (agent->dealer);
+    if (!frame)
+        return;
+    char err[JAD_ERR_LEN];
+    jad_ctl_msg_t *message = jad_ctl_msg_decode (zframe_data (frame), zframe_size (frame), err);
+    zframe_destroy (&frame);
+    if (!message)
+        return;
+    if (message->kind == JAD_CTL_MSG_PLAN) {
+        zchunk_t *wire = jad_envelope_encode (message->plan);
+        if (wire)
+            s_on_envelope (sim, agent, zchunk_data (wire), zchunk_size (wire));
+        zchunk_destroy (&wire);
+    } else if (message->kind == JAD_CTL_MSG_CHUNK)
+        s_on_chunk (sim, agent, message);
+    else if (message->kind == JAD_CTL_MSG_REPORT_ACK)
+        sim->report_acks += message->report_ack.report_id_count;
+    jad_ctl_msg_destroy (&message);
+}
+
+static int s_flush_state (s_sim_t *sim)
+{
+    sqlite3_stmt *stmt = NULL;
+    bool any = false;
+    for (int index = 0; index < sim->count; index++) {
+        s_agent_t *agent = &sim->agents[index];
+        if (!agent->sequence_dirty)
+            continue;
+        if (!any) {
+            if (jad_db_begin (sim->db))
+                return -1;
+            stmt = jad_db_prepare (sim->db, "INSERT INTO agents (name, last_sequence) "
+                                            "VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET "
+                                            "last_sequence = excluded.last_sequence");
+            if (!stmt) {
+                jad_db_rollback (sim->db);
+                return -1;
+            }
+            any = true;
+        }
+        sqlite3_reset (stmt);
+        sqlite3_bind_text (stmt, 1, agent->name, -1, SQLITE_STATIC);
+        sqlite3_bind_int64 (stmt, 2, (int64_t)agent->last_sequence);
+        sqlite3_step (stmt);
+        agent->sequence_dirty = false;
+    }
+    if (any) {
+        sqlite3_finalize (stmt);
+        return jad_db_commit (sim->db);
+    }
+    return 0;
+}
+
+static int s_connect (s_sim_t *sim, s_agent_t *agent, const char *host, int base)
+{
+    agent->key = jad_keypair_new (JAD_KEY_CURVE);
+    if (!agent->key)
+        return -1;
+    char *secret = jad_keypair_curve_secret_z85 (agent->key);
+    agent->sub = zsock_new (ZMQ_SUB);
+    agent->dealer = zsock_new (ZMQ_DEALER);
+    if (!agent->sub || !agent->dealer) {
+        jad_secret_free (&secret);
+        return -1;
+    }
+    zsock_t *both[] = {agent->sub, agent->dealer};
+    for (int which = 0; which < 2; which++) {
+        zsock_set_curve_serverkey (both[which], sim->controller_key);
+        zsock_set_curve_publickey (both[which], jad_keypair_public_txt (agent->key));
+        zsock_set_curve_secretkey (both[which], secret);
+        zsock_set_linger (both[which], 0);
+        zsock_set_reconnect_ivl (both[which], 100 + (int)randombytes_uniform (900));
+        zsock_set_reconnect_ivl_max (both[which], 5000);
+    }
+    jad_secret_free (&secret);
+    zsock_set_maxmsgsize (agent->sub, JAD_MAX_PLAN_BYTES + 1024);
+    zsock_set_maxmsgsize (agent->dealer, JAD_MAX_CTL_MSG);
+    char topic[JAD_NAME_MAX + 8];
+    snprintf (topic, sizeof topic, "plan/%s/", sim->env);
+    zsock_set_subscribe (agent->sub, topic);
+    if (zsock_connect (agent->sub, "tcp://%s:%d", host, base) != 0 ||
+        zsock_connect (agent->dealer, "tcp://%s:%d", host, base + 1) != 0)
+        return -1;
+    jad_random_id (16, agent->incarnation);
+    snprintf (agent->health, sizeof agent->health, "unknown");
+    return 0;
+}
+
+static void s_usage (void)
+{
+    fprintf (stderr,
+             "usage: jadsim --controller HOST:BASE --controller-key Z85 --signing-key HEX\n"
+             "              --env ENV --count N --state DIR --root DIR\n"
+             "              [--prefix NAME] [--apply noop|switch|unpack] [--heartbeat MS]\n");
+}
+
+int main (int argc, char **argv)
+{
+    s_sim_t sim = {.prefix = "sim", .heartbeat_ms = 5000, .apply = S_APPLY_NOOP};
+    static const struct option longopts[] = {
+        {"controller", required_argument, NULL, 'c'},
+        {"controller-key", required_argument, NULL, 'k'},
+        {"signing-key", required_argument, NULL, 's'},
+        {"env", required_argument, NULL, 'e'},
+        {"count", required_argument, NULL, 'n'},
+        {"state", required_argument, NULL, 'd'},
+        {"root", required_argument, NULL, 'r'},
+        {"prefix", required_argument, NULL, 'p'},
+        {"apply", required_argument, NULL, 'a'},
+        {"heartbeat", required_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    int option;
+    while ((option = getopt_long (argc, argv, "", longopts, NULL)) != -1) {
+        switch (option) {
+            case 'c':
+                sim.controller = optarg;
+                break;
+            case 'k':
+                sim.controller_key = optarg;
+                break;
+            case 's':
+                sim.signing_key_text = optarg;
+                break;
+            case 'e':
+                sim.env = optarg;
+                break;
+            case 'n':
+                sim.count = atoi (optarg);
+                break;
+            case 'd':
+                sim.state_dir = optarg;
+                break;
+            case 'r':
+                sim.root = optarg;
+                break;
+            case 'p':
+                sim.prefix = optarg;
+                break;
+            case 'a':
+                sim.apply = streq (optarg, "unpack")   ? S_APPLY_UNPACK
+                            : streq (optarg, "switch") ? S_APPLY_SWITCH
+                                                       : S_APPLY_NOOP;
+                break;
+            case 'h':
+                sim.heartbeat_ms = atoi (optarg);
+                break;
+            default:
+                s_usage ();
+                return 2;
+        }
+    }
+    if (!sim.controller || !sim.controller_key || !sim.signing_key_text || !sim.env ||
+        sim.count <= 0 || !sim.state_dir || !sim.root || sim.heartbeat_ms <= 0 ||
+        jad_unhex (sim.signing_key_text, sim.signing_key, 32) != 0) {
+        s_usage ();
+        return 2;
+    }
+    char host[256];
+    const char *colon = strrchr (sim.controller, ':');
+    if (!colon || (size_t)(colon - sim.controller) >= sizeof host) {
+        s_usage ();
+        return 2;
+    }
+    snprintf (host, sizeof host, "%.*s", (int)(colon - sim.controller), sim.controller);
+    int base = atoi (colon + 1);
+    if (sodium_init () < 0)
+        return 1;
+
+    //  Two sockets per agent, each with a TCP connection and a mailbox.
+    struct rlimit limit;
+    if (getrlimit (RLIMIT_NOFILE, &limit) == 0) {
+        limit.rlim_cur = limit.rlim_max;
+        setrlimit (RLIMIT_NOFILE, &limit);
+    }
+    zsys_set_max_sockets ((size_t)sim.count * 2 + 64);
+    zsys_set_io_threads (1);
+    zsys_init ();
+
+    char path[PATH_MAX];
+    snprintf (path, sizeof path, "%s/jadsim.db", sim.state_dir);
+    static const char *const migrations[] = {
+        "CREATE TABLE agents (name TEXT PRIMARY KEY, last_sequence INTEGER NOT NULL)"};
+    if (jad_mkdirs (sim.state_dir, 0700) != 0 ||
+        !(sim.db = jad_db_open (path, true, migrations, 1))) {
+        fprintf (stderr, "jadsim: cannot open %s\n", path);
+        return 1;
+    }
+    sim.plans = zhashx_new ();
+    zhashx_set_destructor (sim.plans, (zhashx_destructor_fn *)zstr_free);
+    sim.agents = calloc ((size_t)sim.count, sizeof (s_agent_t));
+    zmq_pollitem_t *items = calloc ((size_t)sim.count * 2, sizeof (zmq_pollitem_t));
+    if (!sim.agents || !items)
+        return 1;
+    int64_t start = jad_mono_ms ();
+    for (int index = 0; index < sim.count; index++) {
+        s_agent_t *agent = &sim.agents[index];
+        snprintf (agent->name, sizeof agent->name, "%s-%05d", sim.prefix, index);
+        if (s_connect (&sim, agent, host, base) != 0) {
+            fprintf (stderr, "jadsim: cannot create agent %d (file limit?)\n", index);
+            return 1;
+        }
+        items[2 * index] = (zmq_pollitem_t){zsock_resolve (agent->sub), 0, ZMQ_POLLIN, 0};
+        items[2 * index + 1] = (zmq_pollitem_t){zsock_resolve (agent->dealer), 0, ZMQ_POLLIN, 0};
+        //  Spread the first heartbeats: hello now, the rest staggered.
+        agent->next_heartbeat = start + (int64_t)randombytes_uniform ((uint32_t)sim.heartbeat_ms);
+        s_send_status (&sim, agent, true);
+    }
+    fprintf (stderr, "jadsim: %d agents connecting to %s (apply=%s)\n", sim.count, sim.controller,
+             sim.apply == S_APPLY_NOOP     ? "noop"
+             : sim.apply == S_APPLY_SWITCH ? "switch"
+                                           : "unpack");
+
+    while (!zsys_interrupted) {
+        int ready = zmq_poll (items, sim.count * 2, 100);
+        if (ready < 0) {
+            if (errno == EINTR)
+                continue;
+            break;
+        }
+        for (int index = 0; ready > 0 && index < sim.count; index++) {
+            s_agent_t *agent = &sim.agents[index];
+            //  Drain each socket: one poll round serves every message ready.
+            if (items[2 * index].revents & ZMQ_POLLIN)
+                while (zsock_events (agent->sub) & ZMQ_POLLIN)
+                    s_on_sub (&sim, agent);
+            if (items[2 * index + 1].revents & ZMQ_POLLIN)
+                while (zsock_events (agent->dealer) & ZMQ_POLLIN)
+                    s_on_dealer (&sim, agent);
+        }
+        if (s_flush_state (&sim) == 0)
+            s_after_round (&sim);
+        int64_t now = jad_mono_ms ();
+        for (int index = 0; index < sim.count; index++) {
+            s_agent_t *agent = &sim.agents[index];
+            if (now >= agent->next_heartbeat) {
+                s_send_status (&sim, agent, false);
+                agent->next_heartbeat = now + sim.heartbeat_ms;
+            }
+        }
+    }
+    printf ("stats agents=%d verified=%llu refused=%llu reports_sent=%llu report_acks=%llu\n",
+            sim.count, (unsigned long long)sim.verified, (unsigned long long)sim.refused,
+            (unsigned long long)sim.reports_sent, (unsigned long long)sim.report_acks);
+    fflush (stdout);
+    s_flush_state (&sim);
+    for (int index = 0; index < sim.count; index++) {
+        s_agent_t *agent = &sim.agents[index];
+        if (agent->download)
+            fclose (agent->download);
+        jad_plan_destroy (&agent->fetching);
+        jad_plan_destroy (&agent->pending);
+        jad_plan_destroy (&agent->resent);
+        zsock_destroy (&agent->sub);
+        zsock_destroy (&agent->dealer);
+        jad_keypair_destroy (&agent->key);
+    }
+    free (items);
+    free (sim.agents);
+    zhashx_destroy (&sim.plans);
+    jad_db_close (&sim.db);
+    return 0;
+}

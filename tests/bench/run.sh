@@ -1,0 +1,262 @@
+#!/bin/bash
+#  run.sh - Jadugar's benchmarks against a raw-ZeroMQ baseline
+#  SPDX-License-Identifier: MPL-2.0
+#
+#  Usage: tests/bench/run.sh [N]            N simulated agents (default 1000)
+#         tests/bench/run.sh --smoke BUILD  a small, quick run with the
+#                                           binaries of BUILD (a ctest)
+#
+#  Builds the controller, agent, jadctl, the fleet simulator (jadsim) and the
+#  baseline (zmqbase) in Release, starts a real controller, N simulated
+#  agents with real CURVE keys and signature checks, and prints one table.
+#  Every figure stands beside its raw-ZeroMQ baseline from the same run.
+set -euo pipefail
+top=$(cd "$(dirname "$0")/../.." && pwd)
+
+smoke=0
+count=1000
+rounds=20
+bulk_hosts=100
+bulk_mb=10
+idle_seconds=60
+if [ "${1:-}" = "--smoke" ]; then
+    smoke=1
+    build=${2:?usage: run.sh --smoke BUILD_DIR}
+    count=20
+    rounds=3
+    bulk_hosts=5
+    bulk_mb=1
+    idle_seconds=3
+else
+    count=${1:-1000}
+    build="$top/build-bench"
+    "$top/deploy/install-deps.sh"
+    cmake -S "$top" -B "$build" -DCMAKE_BUILD_TYPE=Release -DJADUGAR_SANITIZE=OFF \
+        -DJADUGAR_TESTS=ON >/dev/null
+    cmake --build "$build" -j"$(nproc)" --target jadugar-controller jadugar-agent jadctl \
+        jadsim zmqbase >/dev/null
+fi
+controller_bin="$build/controller/jadugar-controller"
+agent_bin="$build/agent/jadugar-agent"
+jadctl_bin="$build/controller/jadctl"
+jadsim="$build/tests/bench/jadsim"
+zmqbase="$build/tests/bench/zmqbase"
+
+#  Work in tmpfs when there is one: release roots and the sim's state.
+shm=/dev/shm
+[ -d "$shm" ] && [ -w "$shm" ] || shm=${TMPDIR:-/tmp}
+work=$(mktemp -d "$shm/jadbench.XXXXXX")
+pids=()
+cleanup () {
+    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+    for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+    [ -n "${JADBENCH_KEEP:-}" ] && echo "kept $work" >&2 || rm -rf "$work"
+}
+trap cleanup EXIT
+
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+
+now_ms () { date +%s%3N; }
+#  Percentile P (0-100) of the numbers on stdin.
+percentile () {
+    sort -n | awk -v p="$1" '{ v[NR] = $1 } END {
+        if (NR == 0) { print "-"; exit }
+        i = int((NR * p + 99) / 100); if (i < 1) i = 1; if (i > NR) i = NR; print v[i] }'
+}
+rss_kib () { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
+rss_anon_kib () { awk '/^RssAnon:/ { print $2 }' "/proc/$1/status"; }
+cpu_ticks () { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+free_port () {
+    local port
+    while :; do
+        port=$((20000 + RANDOM % 12000))
+        if ! (ss -ltn 2>/dev/null | grep -qE ":($port|$((port + 1))|$((port + 2))|$((port + 3)))\b"); then
+            echo "$port"
+            return
+        fi
+    done
+}
+wait_for () {                       #  TIMEOUT_S COMMAND...
+    local deadline=$(($(date +%s) + $1))
+    shift
+    until "$@"; do
+        [ "$(date +%s)" -lt "$deadline" ] || return 1
+        sleep 0.2
+    done
+}
+
+echo "== machine"
+echo "host: $(uname -srm), $(nproc) cores, $(awk '/MemTotal/ { printf "%.1f GiB", $2/1048576 }' /proc/meminfo)"
+echo "cpu: $(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)"
+echo "agents: $count simulated (one process, real CURVE keys, Ed25519 verify per agent,"
+echo "        per-agent sequence state in one SQLite WAL database, apply = switch of a"
+echo "        release already on disk in tmpfs, or a real fetch+unpack for the bulk deploy)"
+
+#  -------------------------------------------------------------------------
+echo "== baseline: raw ZeroMQ PUB -> $count SUB + DEALER acks"
+port=$(free_port)
+"$zmqbase" --port "$port" --count "$count" --rounds "$rounds" > "$work/base.txt"
+port=$(free_port)
+"$zmqbase" --port "$port" --count "$count" --rounds "$rounds" --curve > "$work/base-curve.txt"
+base_line=$(grep '^baseline' "$work/base.txt")
+curve_line=$(grep '^baseline' "$work/base-curve.txt")
+echo "plain: $base_line"
+echo "curve+ed25519: $curve_line"
+value () { sed -n "s/.*$1=\([^ ]*\).*/\1/p"; }
+
+#  -------------------------------------------------------------------------
+echo "== controller and $count simulated agents"
+port=$(free_port)
+"$controller_bin" init --data "$work/controller" --port "$port" > "$work/init.txt"
+key () { sed -n "s/^$1: //p" "$work/init.txt"; }
+export JADUGAR_CONFIG
+JADUGAR_CONFIG=$(key admin-config)
+jadctl () { "$jadctl_bin" "$@"; }
+#  An environment for the simulated fleet, one for the bulk deploy, one
+#  for the idle real agent.
+sed -i '/^environments:/a\  bench: { strategy: all }\n  bulk: { strategy: all }\n  idle: { strategy: all }' \
+    "$work/controller/controller.yaml"
+"$controller_bin" run --data "$work/controller" > "$work/controller.log" 2>&1 &
+controller_pid=$!
+pids+=("$controller_pid")
+
+#  The idle real agent, measured over the whole run.
+"$agent_bin" init --data "$work/idle-agent" --controller "127.0.0.1:$port" \
+    --controller-key "$(key curve-key)" --signing-key "$(key signing-key)" --env idle \
+    --name idle-1 --root "$work/idle-root" >/dev/null
+"$agent_bin" run --data "$work/idle-agent" > "$work/idle-agent.log" 2>&1 &
+idle_pid=$!
+pids+=("$idle_pid")
+
+join_start=$(now_ms)
+"$jadsim" --controller "127.0.0.1:$port" --controller-key "$(key curve-key)" \
+    --signing-key "$(key signing-key)" --env bench --count "$count" --prefix sim \
+    --state "$work/sim" --root "$work/sim-root" --apply switch > "$work/sim.out" 2> "$work/sim.err" &
+pids+=("$!")
+online () {
+    [ "$(jadctl --json status --env bench 2>/dev/null | grep -c '"state": "online"')" -ge "$count" ]
+}
+wait_for 300 online || { echo "agents did not all come online" >&2; exit 1; }
+join_ms=$(($(now_ms) - join_start))
+echo "all $count agents online after $join_ms ms"
+sleep 1
+idle_ticks_start=$(cpu_ticks "$idle_pid")
+idle_start=$(now_ms)
+
+#  A small release for the fan-out rounds.
+mkdir -p "$work/rel"
+printf 'hooks: {}\n' > "$work/rel/jadugar.yaml"
+tar -C "$work/rel" -czf "$work/small.tar.gz" .
+jadctl release add app 1 "$work/small.tar.gz" >/dev/null
+jadctl release add app 2 "$work/small.tar.gz" >/dev/null
+
+#  -------------------------------------------------------------------------
+echo "== plan fan-out: $rounds deploys to $count agents"
+healthy_count () { grep -c "^healthy $1 " "$work/sim.out" || true; }
+for round in $(seq 1 "$rounds"); do
+    version=$((round % 2 + 1))
+    plan=$(jadctl --json deploy app "$version" --env bench | sed -n 's/.*"id": "\([^"]*\)".*/\1/p' | head -n 1)
+    plan_done () { grep -q "^healthy $plan " "$work/sim.out"; }
+    wait_for 60 plan_done || { echo "round $round: plan $plan did not finish" >&2; exit 1; }
+done
+grep '^acked ' "$work/sim.out" | tail -n "$rounds" | awk '{ print $4 }' > "$work/fanout.txt"
+fan_p50=$(percentile 50 < "$work/fanout.txt")
+fan_p99=$(percentile 99 < "$work/fanout.txt")
+
+#  -------------------------------------------------------------------------
+echo "== environment-wide switch to a release on disk, $count agents"
+#  Versions 1 and 2 are both on disk now; every round switches all hosts.
+: > "$work/switch.txt"
+for round in 1 2 3 4 5; do
+    version=$((round % 2 + 1))
+    plan=$(jadctl --json deploy app "$version" --env bench | sed -n 's/.*"id": "\([^"]*\)".*/\1/p' | head -n 1)
+    plan_done () { grep -q "^healthy $plan " "$work/sim.out"; }
+    wait_for 60 plan_done || { echo "switch round $round did not finish" >&2; exit 1; }
+    grep "^healthy $plan " "$work/sim.out" | awk '{ print $4 }' >> "$work/switch.txt"
+done
+switch_p50=$(percentile 50 < "$work/switch.txt")
+switch_p99=$(percentile 99 < "$work/switch.txt")
+
+#  -------------------------------------------------------------------------
+echo "== controller RSS and status latency with $count agents"
+controller_rss=$(rss_kib "$controller_pid")
+: > "$work/status.txt"
+for run in 1 2 3 4 5 6 7 8 9 10; do
+    start=$(now_ms)
+    jadctl --json status > /dev/null
+    echo $(($(now_ms) - start)) >> "$work/status.txt"
+done
+status_p50=$(percentile 50 < "$work/status.txt")
+status_p99=$(percentile 99 < "$work/status.txt")
+
+#  -------------------------------------------------------------------------
+echo "== full deploy of a ${bulk_mb} MB release to $bulk_hosts hosts"
+"$jadsim" --controller "127.0.0.1:$port" --controller-key "$(key curve-key)" \
+    --signing-key "$(key signing-key)" --env bulk --count "$bulk_hosts" --prefix bulk \
+    --state "$work/bulk" --root "$work/bulk-root" --apply unpack > "$work/bulk.out" 2> "$work/bulk.err" &
+pids+=("$!")
+bulk_online () {
+    [ "$(jadctl --json status --env bulk 2>/dev/null | grep -c '"state": "online"')" -ge "$bulk_hosts" ]
+}
+wait_for 120 bulk_online || { echo "bulk agents did not come online" >&2; exit 1; }
+mkdir -p "$work/big"
+printf 'hooks: {}\n' > "$work/big/jadugar.yaml"
+head -c $((bulk_mb * 1024 * 1024)) /dev/urandom > "$work/big/payload.bin"
+tar -C "$work/big" -czf "$work/big.tar.gz" .
+jadctl release add big 1 "$work/big.tar.gz" >/dev/null
+bytes_before=$(jadctl --json status | sed -n 's/.*"bytes_sent": \([0-9]*\).*/\1/p')
+bulk_start=$(now_ms)
+jadctl deploy big 1 --env bulk --wait > "$work/bulk-deploy.txt"
+bulk_ms=$(($(now_ms) - bulk_start))
+bytes_after=$(jadctl --json status | sed -n 's/.*"bytes_sent": \([0-9]*\).*/\1/p')
+bulk_bytes=$((bytes_after - bytes_before))
+artifact_bytes=$(stat -c %s "$work/big.tar.gz")
+
+#  -------------------------------------------------------------------------
+elapsed=$(($(now_ms) - idle_start))
+if [ "$elapsed" -lt $((idle_seconds * 1000)) ]; then
+    sleep $(( (idle_seconds * 1000 - elapsed + 999) / 1000 ))
+fi
+idle_ms=$(($(now_ms) - idle_start))
+idle_ticks=$(($(cpu_ticks "$idle_pid") - idle_ticks_start))
+hz=$(getconf CLK_TCK)
+idle_cpu=$(awk -v t="$idle_ticks" -v hz="$hz" -v ms="$idle_ms" 'BEGIN { printf "%.3f", 100 * t / hz / (ms / 1000) }')
+idle_rss=$(rss_kib "$idle_pid")
+idle_anon=$(rss_anon_kib "$idle_pid")
+
+#  -------------------------------------------------------------------------
+kib_mib () { awk -v k="$1" 'BEGIN { printf "%.1f MiB", k / 1024 }'; }
+echo
+echo "== results (N = $count; times in ms)"
+printf '%-44s %-26s %-30s %s\n' "measure" "jadugar" "baseline (same run)" "target"
+printf '%-44s %-26s %-30s %s\n' "plan fan-out to all acked, p50 / p99" \
+    "$fan_p50 / $fan_p99" \
+    "zmq $(echo "$base_line" | value p50) / $(echo "$base_line" | value p99); curve+sig $(echo "$curve_line" | value p50) / $(echo "$curve_line" | value p99)" \
+    "p99 < 200"
+printf '%-44s %-26s %-30s %s\n' "env-wide switch to release on disk, p50 / p99" \
+    "$switch_p50 / $switch_p99" "zmq round trip $(echo "$base_line" | value p50)" "< 1000"
+printf '%-44s %-26s %-30s %s\n' "deploy ${bulk_mb} MB to $bulk_hosts hosts, all healthy" \
+    "$bulk_ms" "-" "-"
+printf '%-44s %-26s %-30s %s\n' "  controller bytes sent" \
+    "$bulk_bytes" "$((artifact_bytes * bulk_hosts)) (artifact x hosts)" "-"
+printf '%-44s %-26s %-30s %s\n' "controller RSS with $count agents" \
+    "$(kib_mib "$controller_rss")" "-" "< 64 MiB"
+printf '%-44s %-26s %-30s %s\n' "idle agent RSS / RssAnon" \
+    "$(kib_mib "$idle_rss") / $(kib_mib "$idle_anon")" "-" "< 12 MiB / < 4 MiB"
+printf '%-44s %-26s %-30s %s\n' "idle agent CPU over ${idle_seconds} s" "${idle_cpu}%" "-" "< 0.1%"
+printf '%-44s %-26s %-30s %s\n' "jadctl status --json, p50 / p99" \
+    "$status_p50 / $status_p99" "-" "-"
+printf '%-44s %-26s %-30s %s\n' "agents joined (CURVE handshakes)" "$join_ms" "-" "-"
+printf '%-44s %-26s %-30s %s\n' "metrics ingestion" "not measured yet" "-" ">= 200000/s"
+
+#  The smoke run checks that every figure came out.
+if [ "$smoke" = 1 ]; then
+    for figure in "$fan_p50" "$fan_p99" "$switch_p50" "$bulk_ms" "$controller_rss" "$idle_rss" \
+        "$status_p50"; do
+        case "$figure" in
+            ''|-) echo "bench smoke: a figure is missing" >&2; exit 1 ;;
+        esac
+    done
+    grep -q "plan .* succeeded" "$work/bulk-deploy.txt" || { echo "bulk deploy failed" >&2; exit 1; }
+    echo "bench smoke: ok"
+fi

@@ -1,0 +1,234 @@
+//  zmqbase - the raw ZeroMQ baseline for Jadugar's benchmarks
+//  SPDX-License-Identifier: MPL-2.0
+//
+//  One PUB broadcasting to N SUB sockets, each answering over its own
+//  DEALER to one ROUTER: the same shape as a plan fan-out, with no
+//  database and no protocol. With --curve every socket uses CURVE and every
+//  receiver checks an Ed25519 signature, the floor a real fan-out stands
+//  on. The "controller" side runs in the parent, the N receivers in a
+//  forked child, as with jadsim and jadugar-controller.
+//
+//  Prints one line per measured round, "round R MS", then
+//  "baseline p50=MS p99=MS rounds=K".
+
+#include <czmq.h>
+#include <errno.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static int64_t s_now_us (void)
+{
+    struct timespec now;
+    clock_gettime (CLOCK_MONOTONIC, &now);
+    return (int64_t)now.tv_sec * 1000000 + now.tv_nsec / 1000;
+}
+
+typedef struct {
+    int count;
+    int rounds;
+    int port;
+    bool curve;
+    zcert_t *server;
+    uint8_t sign_public[crypto_sign_PUBLICKEYBYTES];
+    uint8_t sign_secret[crypto_sign_SECRETKEYBYTES];
+} s_bench_t;
+
+static void s_curve_client (s_bench_t *bench, zsock_t *sock, zcert_t *client)
+{
+    zcert_apply (client, sock);
+    zsock_set_curve_serverkey (sock, zcert_public_txt (bench->server));
+}
+
+//  The N receivers: ack every broadcast with its round number.
+static int s_receivers (s_bench_t *bench)
+{
+    zsock_t **subs = calloc ((size_t)bench->count, sizeof (zsock_t *));
+    zsock_t **dealers = calloc ((size_t)bench->count, sizeof (zsock_t *));
+    zmq_pollitem_t *items = calloc ((size_t)bench->count, sizeof (zmq_pollitem_t));
+    if (!subs || !dealers || !items)
+        return 1;
+    zcert_t *client = bench->curve ? zcert_new () : NULL;
+    for (int index = 0; index < bench->count; index++) {
+        subs[index] = zsock_new (ZMQ_SUB);
+        dealers[index] = zsock_new (ZMQ_DEALER);
+        if (!subs[index] || !dealers[index])
+            return 1;
+        if (bench->curve) {
+            s_curve_client (bench, subs[index], client);
+            s_curve_client (bench, dealers[index], client);
+        }
+        zsock_set_subscribe (subs[index], "");
+        zsock_set_linger (dealers[index], 0);
+        zsock_set_linger (subs[index], 0);
+        zsock_connect (subs[index], "tcp://127.0.0.1:%d", bench->port);
+        zsock_connect (dealers[index], "tcp://127.0.0.1:%d", bench->port + 1);
+        items[index] = (zmq_pollitem_t){zsock_resolve (subs[index]), 0, ZMQ_POLLIN, 0};
+    }
+    while (!zsys_interrupted) {
+        int ready = zmq_poll (items, bench->count, 200);
+        if (ready < 0 && errno != EINTR)
+            break;
+        for (int index = 0; ready > 0 && index < bench->count; index++) {
+            if (!(items[index].revents & ZMQ_POLLIN))
+                continue;
+            while (zsock_events (subs[index]) & ZMQ_POLLIN) {
+                zframe_t *frame = zframe_recv (subs[index]);
+                if (!frame)
+                    break;
+                bool ok = true;
+                if (bench->curve && zframe_size (frame) > crypto_sign_BYTES)
+                    ok = crypto_sign_verify_detached (
+                             zframe_data (frame), zframe_data (frame) + crypto_sign_BYTES,
+                             zframe_size (frame) - crypto_sign_BYTES, bench->sign_public) == 0;
+                if (ok)
+                    zframe_send (&frame, dealers[index], ZFRAME_DONTWAIT);
+                zframe_destroy (&frame);
+            }
+        }
+    }
+    for (int index = 0; index < bench->count; index++) {
+        zsock_destroy (&subs[index]);
+        zsock_destroy (&dealers[index]);
+    }
+    zcert_destroy (&client);
+    free (subs);
+    free (dealers);
+    free (items);
+    return 0;
+}
+
+//  Broadcast round `round` and return when `count` acks for it arrived,
+//  or after timeout_ms (then returns -1).
+static int64_t s_round (s_bench_t *bench, zsock_t *pub, zsock_t *router, uint32_t round,
+                        int timeout_ms)
+{
+    uint8_t message[crypto_sign_BYTES + 4];
+    memcpy (message + crypto_sign_BYTES, &round, 4);
+    crypto_sign_detached (message, NULL, message + crypto_sign_BYTES, 4, bench->sign_secret);
+    int64_t start = s_now_us ();
+    zsock_send (pub, "b", message, sizeof message);
+    int acked = 0;
+    zpoller_t *poller = zpoller_new (router, NULL);
+    while (acked < bench->count) {
+        int64_t left = timeout_ms - (s_now_us () - start) / 1000;
+        if (left <= 0 || !zpoller_wait (poller, (int)left))
+            break;
+        while (zsock_events (router) & ZMQ_POLLIN) {
+            zmsg_t *msg = zmsg_recv (router);
+            zframe_t *body = msg ? zmsg_last (msg) : NULL;
+            uint32_t got = 0;
+            if (body && zframe_size (body) == sizeof message)
+                memcpy (&got, zframe_data (body) + crypto_sign_BYTES, 4);
+            if (got == round)
+                acked++;
+            zmsg_destroy (&msg);
+        }
+    }
+    zpoller_destroy (&poller);
+    return acked == bench->count ? s_now_us () - start : -1;
+}
+
+static int s_compare (const void *left, const void *right)
+{
+    int64_t first = *(const int64_t *)left, second = *(const int64_t *)right;
+    return first < second ? -1 : first > second;
+}
+
+int main (int argc, char **argv)
+{
+    s_bench_t bench = {.count = 1000, .rounds = 20, .port = 0};
+    for (int index = 1; index < argc; index++) {
+        if (streq (argv[index], "--curve"))
+            bench.curve = true;
+        else if (streq (argv[index], "--count") && index + 1 < argc)
+            bench.count = atoi (argv[++index]);
+        else if (streq (argv[index], "--rounds") && index + 1 < argc)
+            bench.rounds = atoi (argv[++index]);
+        else if (streq (argv[index], "--port") && index + 1 < argc)
+            bench.port = atoi (argv[++index]);
+        else {
+            fprintf (stderr, "usage: zmqbase --port BASE [--count N] [--rounds R] [--curve]\n");
+            return 2;
+        }
+    }
+    if (bench.port <= 0 || bench.count <= 0 || bench.rounds <= 0 || sodium_init () < 0) {
+        fprintf (stderr, "usage: zmqbase --port BASE [--count N] [--rounds R] [--curve]\n");
+        return 2;
+    }
+    struct rlimit limit;
+    if (getrlimit (RLIMIT_NOFILE, &limit) == 0) {
+        limit.rlim_cur = limit.rlim_max;
+        setrlimit (RLIMIT_NOFILE, &limit);
+    }
+    crypto_sign_keypair (bench.sign_public, bench.sign_secret);
+    bench.server = zcert_new ();
+    pid_t child = fork ();
+    if (child < 0)
+        return 1;
+    zsys_set_max_sockets ((size_t)bench.count * 2 + 64);
+    zsys_set_io_threads (1);
+    if (child == 0)
+        return s_receivers (&bench);
+
+    zsock_t *pub = zsock_new (ZMQ_PUB);
+    zsock_t *router = zsock_new (ZMQ_ROUTER);
+    zsock_t *both[] = {pub, router};
+    for (int which = 0; which < 2; which++) {
+        if (bench.curve) {
+            zcert_apply (bench.server, both[which]);
+            zsock_set_curve_server (both[which], 1);
+        }
+        zsock_set_backlog (both[which], 4096);
+        zsock_set_sndhwm (both[which], 100000);
+        zsock_set_rcvhwm (both[which], 100000);
+        zsock_set_linger (both[which], 0);
+    }
+    if (zsock_bind (pub, "tcp://127.0.0.1:%d", bench.port) < 0 ||
+        zsock_bind (router, "tcp://127.0.0.1:%d", bench.port + 1) < 0) {
+        fprintf (stderr, "zmqbase: cannot bind port %d\n", bench.port);
+        kill (child, SIGTERM);
+        return 1;
+    }
+    //  Warm up until every receiver answers (subscriptions propagate late).
+    int64_t warm = -1;
+    for (uint32_t attempt = 1; attempt <= 120 && warm < 0; attempt++)
+        warm = s_round (&bench, pub, router, attempt, 1000);
+    int status = 1;
+    if (warm < 0)
+        fprintf (stderr, "zmqbase: receivers never all answered\n");
+    else {
+        int64_t *times = calloc ((size_t)bench.rounds, sizeof (int64_t));
+        int done = 0;
+        for (int round = 0; round < bench.rounds; round++) {
+            int64_t took = s_round (&bench, pub, router, 1000 + (uint32_t)round, 10000);
+            if (took >= 0) {
+                times[done++] = took;
+                printf ("round %d %.2f\n", round, took / 1000.0);
+            }
+            usleep (50000);
+        }
+        qsort (times, (size_t)done, sizeof (int64_t), s_compare);
+        if (done > 0) {
+            int p99 = (int)((done * 99 + 99) / 100) - 1;
+            printf ("baseline p50=%.2f p99=%.2f rounds=%d\n", times[done / 2] / 1000.0,
+                    times[p99 < 0 ? 0 : p99] / 1000.0, done);
+            status = done == bench.rounds ? 0 : 1;
+        }
+        free (times);
+    }
+    fflush (stdout);
+    kill (child, SIGTERM);
+    waitpid (child, NULL, 0);
+    zsock_destroy (&pub);
+    zsock_destroy (&router);
+    zcert_destroy (&bench.server);
+    return status;
+}
