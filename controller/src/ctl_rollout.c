@@ -505,7 +505,9 @@ static void s_roll_back (ctl_t *ctl, const char *plan_id, const char *reason)
     }
     if (!changed || zlistx_size (changed) == 0)
         ctl_rollout_decision (ctl, plan_id, "rollback", "not needed",
-                              "no host switched to %s and no migration ran", version);
+                              "no other host runs %s and no migration ran (a host whose own "
+                              "step failed went back by itself)",
+                              version);
     else if (!previous)
         ctl_rollout_decision (ctl, plan_id, "rollback", "impossible",
                               "no release ran in %s before %s: hosts that switched keep it", env,
