@@ -68,6 +68,8 @@ endpoint=$(value endpoint)
 export JADUGAR_CONFIG="$(value admin-config)"
 #  The demo heartbeats fast so that status reacts quickly.
 sed -i 's/^heartbeat: 5s/heartbeat: 1s/' "$demo/controller/controller.yaml"
+#  ... and bakes prod's canary for 10 seconds instead of 10 minutes.
+sed -i 's/^    bake: 10m/    bake: 10s/' "$demo/controller/controller.yaml"
 
 "$controller_bin" run --data "$demo/controller" > "$demo/logs/controller.log" 2>&1 &
 echo $! > "$demo/run/controller.pid"
@@ -117,7 +119,9 @@ say "Fleet status"
 
 say "Deploying a broken release hello 1.1 to dev (its smoke test fails)"
 make_release 1.1 "database connection refused"
-"$jadctl" release add hello 1.1 "$demo/releases/hello-1.1.tar.gz" --branch develop
+#  (no --branch develop here: dev tracks develop with auto_deploy, so that
+#  would start the deploy by itself; we want to --wait on it)
+"$jadctl" release add hello 1.1 "$demo/releases/hello-1.1.tar.gz"
 if "$jadctl" deploy hello 1.1 --env dev --wait; then
     echo "quickstart: the broken release was not caught" >&2
     exit 1

@@ -82,6 +82,10 @@ void agt_job_destroy (agt_job_t **self_p)
         free (self->root);
         free (self->downloads);
         free (self->hook_user);
+        if (self->migrations)
+            for (size_t index = 0; index < self->migration_count; index++)
+                free (self->migrations[index]);
+        free (self->migrations);
         free (self);
         *self_p = NULL;
     }
@@ -474,12 +478,12 @@ static void s_output_add (zchunk_t *all, const char *text)
     zchunk_extend (all, text, size < room ? size : room);
 }
 
-static int s_step_smoke (s_apply_t *self)
+static int s_step_smoke (s_apply_t *self, const char *step)
 {
     jad_manifest_t *manifest = self->manifest;
     if (manifest->smoke_count == 0)
         return 0;
-    s_started (self, "smoke");
+    s_started (self, step);
     int64_t start = jad_mono_ms ();
     char detail[JAD_MAX_DETAIL] = "";
     zchunk_t *all = zchunk_new (NULL, 0);
@@ -505,8 +509,92 @@ static int s_step_smoke (s_apply_t *self)
         output = strdup ((const char *)zchunk_data (all));
     }
     zchunk_destroy (&all);
-    s_finished (self, "smoke", rc, detail, output, start);
+    s_finished (self, step, rc, detail, output, start);
     free (output);
+    return rc;
+}
+
+//  MIGRATE_DOWN: each listed release's migrate_down, in order, from its
+//  own directory (it must still be on disk).
+static int s_task_migrate_down (s_apply_t *self)
+{
+    const agt_job_t *job = self->job;
+    for (size_t index = 0; index < job->migration_count; index++) {
+        const char *version = job->migrations[index];
+        s_started (self, "migrate_down");
+        int64_t start = jad_mono_ms ();
+        char detail[JAD_MAX_DETAIL];
+        char *output = NULL;
+        char release_dir[PATH_MAX];
+        if (s_format (release_dir, sizeof release_dir, "%s/%s", self->releases_dir, version) ||
+            !s_is_dir (release_dir)) {
+            s_format (detail, sizeof detail, "%s: releases/%s is not on this host", version,
+                      version);
+            return s_finished (self, "migrate_down", -1, detail, NULL, start);
+        }
+        jad_manifest_t *manifest =
+            s_manifest_read (self, release_dir, version, detail, sizeof detail, &output);
+        int rc = -1;
+        if (manifest && !manifest->migrate_down)
+            s_format (detail, sizeof detail, "%s: jadugar.yaml has no migrate_down hook", version);
+        else if (manifest) {
+            char hook_detail[JAD_MAX_DETAIL - 80];
+            rc = s_hook (self, "migrate_down", manifest->migrate_down, release_dir, version,
+                         job->version, 0, hook_detail, sizeof hook_detail, &output);
+            s_format (detail, sizeof detail, "%s: %s", version, hook_detail);
+        }
+        jad_manifest_destroy (&manifest);
+        s_finished (self, "migrate_down", rc, detail, output, start);
+        free (output);
+        if (rc != 0)
+            return -1;
+    }
+    return 0;
+}
+
+//  VERIFY: the smoke checks of the current release, run again.
+static int s_task_verify (s_apply_t *self)
+{
+    char *current = s_current_version (self);
+    bool is_current = current && strcmp (current, self->job->version) == 0;
+    free (current);
+    char detail[JAD_MAX_DETAIL];
+    char *output = NULL;
+    if (!is_current) {
+        s_started (self, "verify");
+        s_format (detail, sizeof detail, "%s is not the current release", self->job->version);
+        return s_finished (self, "verify", -1, detail, NULL, jad_mono_ms ());
+    }
+    self->manifest = s_manifest_read (self, self->release_dir, self->job->version, detail,
+                                      sizeof detail, &output);
+    if (!self->manifest) {
+        s_started (self, "verify");
+        s_finished (self, "verify", -1, detail, output, jad_mono_ms ());
+        free (output);
+        return -1;
+    }
+    return s_step_smoke (self, "verify");
+}
+
+//  A task (anything but APPLY); returns 0 or -1, never moves current.
+static int s_task (s_apply_t *self)
+{
+    const agt_job_t *job = self->job;
+    if (job->action == JAD_PLAN_ACTION_MIGRATE_DOWN)
+        return s_task_migrate_down (self);
+    if (job->action == JAD_PLAN_ACTION_VERIFY)
+        return s_task_verify (self);
+    int rc = 0;
+    if (job->url && !self->archive[0] && !job->release_known)
+        rc = s_step_fetch_url (self);
+    if (rc == 0)
+        rc = s_step_unpack (self);
+    if (rc == 0 && !self->manifest->migrate_up) {
+        s_started (self, "migrate_up");
+        return s_finished (self, "migrate_up", 0, "no migrate_up hook", NULL, jad_mono_ms ());
+    }
+    if (rc == 0)
+        rc = s_step_hook (self, "migrate_up", self->manifest->migrate_up);
     return rc;
 }
 
@@ -675,6 +763,12 @@ int agt_apply_run (const agt_job_t *job, agt_apply_emit_fn *emit, void *arg)
 
     if (rc == 0)
         rc = s_hook_user (&self);
+    bool task = job->action != JAD_PLAN_ACTION_APPLY;
+    if (task) {
+        if (rc == 0)
+            rc = s_task (&self);
+        goto finished;
+    }
     if (rc == 0 && job->url && !self.archive[0] && !job->release_known)
         rc = s_step_fetch_url (&self);
     if (rc == 0)
@@ -686,7 +780,7 @@ int agt_apply_run (const agt_job_t *job, agt_apply_emit_fn *emit, void *arg)
         if (rc == 0) {
             rc = s_step_hook (&self, "activate", self.manifest->activate);
             if (rc == 0)
-                rc = s_step_smoke (&self);
+                rc = s_step_smoke (&self, "smoke");
             if (rc != 0)
                 s_rollback (&self);
         }
@@ -694,9 +788,15 @@ int agt_apply_run (const agt_job_t *job, agt_apply_emit_fn *emit, void *arg)
     if (rc == 0)
         s_prune (&self);
 
+finished:;
     char *current = s_current_version (&self);
     char detail[JAD_MAX_DETAIL];
-    if (rc == 0)
+    if (rc == 0 && task)
+        s_format (detail, sizeof detail, "%s done",
+                  job->action == JAD_PLAN_ACTION_MIGRATE_UP     ? "migrate_up"
+                  : job->action == JAD_PLAN_ACTION_MIGRATE_DOWN ? "migrate_down"
+                                                                : "verify");
+    else if (rc == 0)
         s_format (detail, sizeof detail, "%s healthy", job->version);
     else
         s_format (detail, sizeof detail, "%s", self.failure[0] ? self.failure : "failed");

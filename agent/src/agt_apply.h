@@ -19,6 +19,7 @@
 #define AGT_APPLY_H_INCLUDED
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 //  What to apply; plain data, strings owned (freed by agt_job_destroy).
@@ -40,6 +41,9 @@ typedef struct {
     uint32_t hook_timeout_ms;   //  hooks without their own timeout
     uint32_t step_deadline_ms;  //  URL download deadline
     uint32_t keep_releases;
+    uint32_t action;    //  jad_plan_action_t: apply (default) or a task
+    char **migrations;  //  MIGRATE_DOWN: versions, in the order to run
+    size_t migration_count;
 } agt_job_t;
 
 agt_job_t *agt_job_new (void);
@@ -79,6 +83,12 @@ typedef void (agt_apply_emit_fn) (agt_event_t **event_p, void *arg);
 //  Apply job; returns 0 if the release is healthy, -1 if the plan failed
 //  (and the host is back on its previous release if the switch happened).
 //  The last event is always AGT_EVENT_DONE.
+//  Tasks never touch `current`: MIGRATE_UP unpacks the release if needed
+//  and runs its migrate_up hook (step "migrate_up"); MIGRATE_DOWN runs the
+//  migrate_down hook of each listed release already on disk, in the given
+//  order (step "migrate_down", one report per release); VERIFY runs the
+//  smoke checks of the current release again (step "verify") and fails if
+//  `version` is not current.
 int agt_apply_run (const agt_job_t *job, agt_apply_emit_fn *emit, void *arg);
 
 #endif

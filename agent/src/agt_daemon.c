@@ -185,7 +185,11 @@ static void s_plan_finished (agt_daemon_t *self, uint32_t status, const char *cu
     const char *health = healthy                                        ? "healthy"
                          : (current && !streq (current, plan->version)) ? "rolled-back"
                                                                         : "failed";
-    if (agt_store_app_set (self->store, plan->app, current, health, plan->plan_id))
+    //  A task leaves the release as it was; only a failed verify says
+    //  something about the app's health.
+    bool task = plan->action != JAD_PLAN_ACTION_APPLY;
+    if ((!task || (plan->action == JAD_PLAN_ACTION_VERIFY && !healthy)) &&
+        agt_store_app_set (self->store, plan->app, current, health, plan->plan_id))
         jad_log_error ("agent: cannot record app state app=%s", plan->app);
     //  the release is unpacked (or refused): the download is not needed
     char archive[PATH_MAX];
@@ -277,6 +281,16 @@ static void s_start_apply (agt_daemon_t *self, const char *archive, bool release
         plan->hook_timeout_ms ? plan->hook_timeout_ms : self->config->hook_timeout_ms;
     job->step_deadline_ms = plan->step_deadline_ms;
     job->keep_releases = self->config->keep_releases;
+    job->action = plan->action;
+    if (plan->migration_count > 0) {
+        job->migrations = calloc (plan->migration_count, sizeof (char *));
+        if (!job->migrations)
+            goto failed;
+        job->migration_count = plan->migration_count;
+        for (size_t index = 0; index < plan->migration_count; index++)
+            if (!(job->migrations[index] = strdup (plan->migrations[index])))
+                goto failed;
+    }
     if (!job->plan_id || !job->app || !job->version || !job->sha256_hex || !job->environment ||
         !job->host || !job->root || !job->downloads)
         goto failed;
@@ -345,11 +359,16 @@ static void s_start_plan (agt_daemon_t *self, jad_plan_t *plan)
 {
     self->active = plan;
     jad_hex (plan->artifact_sha256, 32, self->sha_hex);
-    jad_log_info ("agent: applying plan=%s app=%s version=%s", plan->plan_id, plan->app,
-                  plan->version);
+    jad_log_info ("agent: applying plan=%s app=%s version=%s action=%u", plan->plan_id, plan->app,
+                  plan->version, plan->action);
     if (agt_store_set_plan_state (self->store, plan->plan_id, AGT_PLAN_APPLYING, "fetch", NULL)) {
         //  cannot persist "applying": do not start work we could not resume
         jad_plan_destroy (&self->active);
+        return;
+    }
+    //  these tasks work on releases already on disk: nothing to fetch
+    if (plan->action == JAD_PLAN_ACTION_MIGRATE_DOWN || plan->action == JAD_PLAN_ACTION_VERIFY) {
+        s_start_apply (self, NULL, true);
         return;
     }
     char release_dir[PATH_MAX];

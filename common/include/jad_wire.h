@@ -49,6 +49,15 @@ typedef enum {
 } jad_plan_kind_t;
 
 typedef enum {
+    JAD_PLAN_ACTION_APPLY = 0,
+    JAD_PLAN_ACTION_MIGRATE_UP = 1,
+    JAD_PLAN_ACTION_MIGRATE_DOWN = 2,
+    JAD_PLAN_ACTION_VERIFY = 3,
+} jad_plan_action_t;
+
+#define JAD_MAX_MIGRATIONS 64  //  versions one MIGRATE_DOWN task may cross
+
+typedef enum {
     JAD_REPORT_NONE = 0,
     JAD_REPORT_STARTED = 1,
     JAD_REPORT_OK = 2,
@@ -86,6 +95,9 @@ typedef struct {
     char *strategy;            //  may be NULL
     uint32_t hook_timeout_ms;
     uint32_t step_deadline_ms;
+    uint32_t action;    //  jad_plan_action_t
+    char **migrations;  //  MIGRATE_DOWN: versions in order (each jad_name_valid)
+    size_t migration_count;
 } jad_plan_t;
 
 typedef struct {

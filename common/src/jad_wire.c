@@ -498,6 +498,10 @@ void jad_plan_destroy (jad_plan_t **self_p)
     free (self->artifact_url);
     free (self->undoes);
     free (self->strategy);
+    if (self->migrations)
+        for (size_t index = 0; index < self->migration_count; index++)
+            free (self->migrations[index]);
+    free (self->migrations);
     free (self);
     *self_p = NULL;
 }
@@ -571,6 +575,34 @@ static jad_plan_t *s_plan_from_pb (const s_ctx_t *ctx, const Jadugar__Plan *mess
         goto failed;
     self->hook_timeout_ms = message->hook_timeout_ms;
     self->step_deadline_ms = message->step_deadline_ms;
+    self->action = (uint32_t)message->action;
+    if (self->action > JAD_PLAN_ACTION_VERIFY) {
+        s_fail (ctx, "field 'action' is unknown (%u)", self->action);
+        goto failed;
+    }
+    if (message->n_migrations > JAD_MAX_MIGRATIONS) {
+        s_fail (ctx, "too many migrations (%zu, limit %d)", message->n_migrations,
+                JAD_MAX_MIGRATIONS);
+        goto failed;
+    }
+    if (self->action == JAD_PLAN_ACTION_MIGRATE_DOWN && message->n_migrations == 0) {
+        s_missing (ctx, "migrations");
+        goto failed;
+    }
+    if (message->n_migrations > 0) {
+        self->migrations = calloc (message->n_migrations, sizeof (char *));
+        if (!self->migrations) {
+            s_fail (ctx, "out of memory");
+            goto failed;
+        }
+        for (size_t index = 0; index < message->n_migrations; index++) {
+            char field[48];
+            snprintf (field, sizeof (field), "migrations[%zu]", index);
+            if (s_name (ctx, field, message->migrations[index], true, &self->migrations[index]))
+                goto failed;
+            self->migration_count = index + 1;
+        }
+    }
     return self;
 
 failed:
@@ -618,10 +650,18 @@ zchunk_t *jad_plan_encode (const jad_plan_t *self)
     message.strategy = s_pbstr (self->strategy);
     message.hook_timeout_ms = self->hook_timeout_ms;
     message.step_deadline_ms = self->step_deadline_ms;
+    message.action = (Jadugar__PlanAction)self->action;
+    message.n_migrations = self->migrations ? self->migration_count : 0;
+    message.migrations = self->migrations;
     //  A NULL target would crash protobuf-c: refuse it here
     for (size_t index = 0; index < message.n_targets; index++)
         if (!self->targets[index]) {
             s_refuse ("plan", "a target is NULL");
+            return NULL;
+        }
+    for (size_t index = 0; index < message.n_migrations; index++)
+        if (!self->migrations[index]) {
+            s_refuse ("plan", "a migration is NULL");
             return NULL;
         }
     zchunk_t *chunk = s_pack (&message.base, JAD_MAX_PLAN_BYTES, "plan");
@@ -666,6 +706,18 @@ jad_plan_t *jad_plan_dup (const jad_plan_t *self)
     copy->strategy = s_strdup (self->strategy, &failed);
     copy->targets = NULL;
     copy->target_count = 0;
+    copy->migrations = NULL;
+    copy->migration_count = 0;
+    if (self->migrations && self->migration_count > 0) {
+        copy->migrations = calloc (self->migration_count, sizeof (char *));
+        if (!copy->migrations)
+            failed = true;
+        else {
+            copy->migration_count = self->migration_count;
+            for (size_t index = 0; index < self->migration_count; index++)
+                copy->migrations[index] = s_strdup (self->migrations[index], &failed);
+        }
+    }
     if (self->targets && self->target_count > 0) {
         copy->targets = calloc (self->target_count, sizeof (char *));
         if (!copy->targets)

@@ -74,6 +74,7 @@ int cli_release (cli_t *cli);
 int cli_deploy (cli_t *cli);
 int cli_plans (cli_t *cli);
 int cli_plan (cli_t *cli);
+int cli_rollback (cli_t *cli);
 int cli_keygen (cli_t *cli);
 
 #endif

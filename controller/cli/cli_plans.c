@@ -40,24 +40,31 @@ static void s_print_outputs (json_t *events)
     }
 }
 
-static void s_print_hosts (json_t *hosts)
+//  On a tty: one progress line per batch, rewritten in place.
+static void s_progress (json_t *plan, json_int_t *shown_batch, bool *line_open)
 {
-    printf ("%-20s %-9s %-13s %s\n", "HOST", "STATE", "STEP", "DETAIL");
-    size_t index;
-    json_t *host;
-    json_array_foreach (hosts, index, host)
-    {
-        const char *detail = json_string_value (json_object_get (host, "detail"));
-        printf ("%-20s %-9s %-13s %s\n", cli_str (host, "name"), cli_str (host, "state"),
-                cli_str (host, "step"), detail ? detail : "");
-    }
+    json_int_t batch = json_integer_value (json_object_get (plan, "batch"));
+    json_int_t batches = json_integer_value (json_object_get (plan, "batches"));
+    if (*line_open && batch != *shown_batch)
+        printf ("\n");
+    *shown_batch = batch;
+    printf (
+        "\r\033[Kbatch %lld/%lld: %lld/%lld healthy  [%s%s]", (long long)batch, (long long)batches,
+        (long long)json_integer_value (json_object_get (plan, "batch_healthy")),
+        (long long)json_integer_value (json_object_get (plan, "batch_hosts")),
+        cli_str (plan, "phase"), json_is_true (json_object_get (plan, "paused")) ? ", paused" : "");
+    fflush (stdout);
+    *line_open = true;
 }
 
-//  Follow a plan to its end. Returns the exit code.
-static int s_wait (cli_t *cli, const char *plan_id)
+//  Follow one plan to its end; sets *rolled_back_by (caller frees) when
+//  the controller rolled it back. Returns the exit code.
+static int s_follow (cli_t *cli, const char *plan_id, json_t *all_events, char **rolled_back_by)
 {
     json_int_t last_event = 0;
-    json_t *all_events = json_array ();
+    bool tty = !cli->json && isatty (STDOUT_FILENO);
+    json_int_t shown_batch = 0;
+    bool line_open = false;
     while (true) {
         char since[32];
         snprintf (since, sizeof since, "%lld", (long long)last_event);
@@ -66,7 +73,6 @@ static int s_wait (cli_t *cli, const char *plan_id)
         int status = cli_request (cli, "plan.show", request, NULL, 0, &result);
         if (status != CLI_OK || !result) {
             json_decref (result);
-            json_decref (all_events);
             return status == CLI_OK ? CLI_FAILED : status;
         }
         json_t *plan = json_object_get (result, "plan");
@@ -76,22 +82,37 @@ static int s_wait (cli_t *cli, const char *plan_id)
         {
             last_event = json_integer_value (json_object_get (event, "id"));
             json_array_append (all_events, event);
-            if (!cli->json)
+            //  a tty shows decisions and failures between progress lines
+            bool notable = streq (cli_str (event, "host"), "controller") ||
+                           streq (cli_str (event, "status"), "failed") ||
+                           streq (cli_str (event, "status"), "rolled_back");
+            if (!cli->json && (!tty || notable)) {
+                if (line_open) {
+                    printf ("\r\033[K");
+                    line_open = false;
+                }
                 s_print_event (event);
+            }
         }
         const char *state = cli_str (plan, "state");
-        if (!streq (state, "running")) {
+        if (tty && (streq (state, "running") || streq (state, "approval")))
+            s_progress (plan, &shown_batch, &line_open);
+        if (!streq (state, "running") && !streq (state, "approval")) {
+            if (line_open)
+                printf ("\n");
             int code = streq (state, "succeeded") ? CLI_OK : CLI_FAILED;
-            if (cli->json) {
-                json_object_set (plan, "events", all_events);
-                cli_print_json (plan);
-            } else {
+            const char *rollback = json_string_value (json_object_get (plan, "rolled_back_by"));
+            if (rollback && code != CLI_OK)
+                *rolled_back_by = strdup (rollback);
+            if (!cli->json) {
                 if (code != CLI_OK)
                     s_print_outputs (all_events);
                 printf ("plan %s %s: %s\n", plan_id, state, cli_str (plan, "reason"));
+            } else {
+                json_object_set (plan, "events", all_events);
+                cli_print_json (plan);
             }
             json_decref (result);
-            json_decref (all_events);
             return code;
         }
         json_decref (result);
@@ -99,18 +120,57 @@ static int s_wait (cli_t *cli, const char *plan_id)
     }
 }
 
+//  Follow a plan to its end, and the rollback the controller started for
+//  it if it failed. Returns the plan's exit code (1 if it failed, even
+//  when the rollback succeeded).
+static int s_wait (cli_t *cli, const char *plan_id)
+{
+    json_t *events = json_array ();
+    char *rollback = NULL;
+    int code = s_follow (cli, plan_id, events, &rollback);
+    json_decref (events);
+    if (rollback) {
+        if (!cli->json)
+            printf ("rolling back with plan %s\n", rollback);
+        events = json_array ();
+        char *again = NULL;
+        int rollback_code = s_follow (cli, rollback, events, &again);
+        json_decref (events);
+        free (again);
+        if (rollback_code == CLI_UNREACHABLE)
+            code = rollback_code;
+        free (rollback);
+    }
+    return code;
+}
+
+//  Print a created plan's summary line.
+static void s_print_created (json_t *plan, const char *verb)
+{
+    size_t hosts = json_array_size (json_object_get (plan, "hosts"));
+    printf ("plan %s: %s %s %s to %s (%zu host%s, %s, %lld batch%s)\n", cli_str (plan, "id"), verb,
+            cli_str (plan, "app"), cli_str (plan, "version"), cli_str (plan, "env"), hosts,
+            hosts == 1 ? "" : "s", cli_str (plan, "strategy"),
+            (long long)json_integer_value (json_object_get (plan, "batches")),
+            json_integer_value (json_object_get (plan, "batches")) == 1 ? "" : "es");
+    if (streq (cli_str (plan, "state"), "approval"))
+        printf ("plan %s waits for emergency approvals: jadctl plan approve %s\n",
+                cli_str (plan, "id"), cli_str (plan, "id"));
+}
+
 int cli_deploy (cli_t *cli)
 {
-    static const char *const spec[] = {"--env=",    "--strategy=", "--batch=",
-                                       "--canary=", "--bake=",     "--emergency",
-                                       "--reason=", "--wait",      NULL};
+    static const char *const spec[] = {"--env=",         "--strategy=", "--batch=",  "--canary=",
+                                       "--bake=",        "--emergency", "--reason=", "--wait",
+                                       "--skip-offline", NULL};
     cli_args_t args;
     if (cli_args_parse (cli, spec, &args))
         return CLI_USAGE;
     if (args.positional_count != 2 || !cli_args_has (&args, "--env"))
         return cli_error (CLI_USAGE, "usage: jadctl deploy APP VERSION --env E [--strategy "
                                      "all|rolling|canary] [--batch N|N%%] [--canary N] [--bake "
-                                     "DURATION] [--emergency --reason TEXT] [--wait]");
+                                     "DURATION] [--emergency --reason TEXT] [--skip-offline] "
+                                     "[--wait]");
     const char *strategy = cli_args_get (&args, "--strategy");
     if (strategy && !streq (strategy, "all") && !streq (strategy, "rolling") &&
         !streq (strategy, "canary"))
@@ -122,15 +182,26 @@ int cli_deploy (cli_t *cli)
         return cli_error (CLI_USAGE, "deploy: --bake '%s' is not a duration (e.g. 10m)", bake);
     if (cli_args_has (&args, "--emergency") != cli_args_has (&args, "--reason"))
         return cli_error (CLI_USAGE, "deploy: --emergency and --reason TEXT go together");
-    const char *request[] = {"app",       args.positional[0],
-                             "version",   args.positional[1],
-                             "env",       cli_args_get (&args, "--env"),
-                             "strategy",  strategy,
-                             "batch",     cli_args_get (&args, "--batch"),
-                             "canary",    cli_args_get (&args, "--canary"),
-                             "bake",      bake,
-                             "emergency", cli_args_has (&args, "--emergency") ? "true" : NULL,
-                             "reason",    cli_args_get (&args, "--reason"),
+    const char *request[] = {"app",
+                             args.positional[0],
+                             "version",
+                             args.positional[1],
+                             "env",
+                             cli_args_get (&args, "--env"),
+                             "strategy",
+                             strategy,
+                             "batch",
+                             cli_args_get (&args, "--batch"),
+                             "canary",
+                             cli_args_get (&args, "--canary"),
+                             "bake",
+                             bake,
+                             "emergency",
+                             cli_args_has (&args, "--emergency") ? "true" : NULL,
+                             "reason",
+                             cli_args_get (&args, "--reason"),
+                             "skip_offline",
+                             cli_args_has (&args, "--skip-offline") ? "true" : NULL,
                              NULL};
     json_t *result = NULL;
     int status = cli_request (cli, "deploy", request, NULL, 0, &result);
@@ -140,11 +211,9 @@ int cli_deploy (cli_t *cli)
     }
     json_t *plan = json_object_get (result, "plan");
     char *plan_id = strdup (cli_str (plan, "id"));
-    if (!cli->json) {
-        size_t hosts = json_array_size (json_object_get (plan, "hosts"));
-        printf ("plan %s: deploy %s %s to %s (%zu host%s)\n", plan_id, cli_str (plan, "app"),
-                cli_str (plan, "version"), cli_str (plan, "env"), hosts, hosts == 1 ? "" : "s");
-    } else if (!cli_args_has (&args, "--wait"))
+    if (!cli->json)
+        s_print_created (plan, "deploy");
+    else if (!cli_args_has (&args, "--wait"))
         cli_print_json (result);
     json_decref (result);
     if (cli_args_has (&args, "--wait"))
@@ -173,15 +242,64 @@ int cli_plans (cli_t *cli)
         json_decref (result);
         return CLI_OK;
     }
-    printf ("%-10s %-14s %-12s %-9s %-8s %-10s %-20s %-10s %s\n", "PLAN", "APP", "VERSION", "ENV",
-            "KIND", "STATE", "CREATED", "BY", "REASON");
+    //  the deployment log: time, app, version, env, deployer, strategy,
+    //  outcome and the rollback that undid it
+    printf ("%-20s %-9s %-8s %-12s %-12s %-8s %-12s %-8s %-12s %-9s %s\n", "CREATED", "PLAN",
+            "KIND", "APP", "VERSION", "ENV", "BY", "STRATEGY", "OUTCOME", "ROLLBACK", "REASON");
     size_t index;
     json_t *plan;
     json_array_foreach (json_object_get (result, "plans"), index, plan)
-        printf ("%-10s %-14s %-12s %-9s %-8s %-10s %-20s %-10s %s\n", cli_str (plan, "id"),
+    {
+        printf ("%-20s %-9s %-8s %-12s %-12s %-8s %-12s %-8s %-12s %-9s %s\n",
+                cli_str (plan, "created"), cli_str (plan, "id"), cli_str (plan, "kind"),
                 cli_str (plan, "app"), cli_str (plan, "version"), cli_str (plan, "env"),
-                cli_str (plan, "kind"), cli_str (plan, "state"), cli_str (plan, "created"),
-                cli_str (plan, "deployer"), cli_str (plan, "reason"));
+                cli_str (plan, "deployer"), cli_str (plan, "strategy"), cli_str (plan, "outcome"),
+                cli_str (plan, "rolled_back_by"), cli_str (plan, "reason"));
+        const char *notes = json_string_value (json_object_get (plan, "notes"));
+        if (notes && *notes)
+            printf ("    notes: %.*s\n", (int)strcspn (notes, "\n"), notes);
+    }
+    json_decref (result);
+    return CLI_OK;
+}
+
+//  plan pause|resume|abort|approve ID
+static int s_plan_control (cli_t *cli, const char *action, const char *plan_id)
+{
+    char command[32];
+    snprintf (command, sizeof command, "plan.%s", action);
+    const char *request[] = {"id", plan_id, NULL};
+    json_t *result = NULL;
+    int status = cli_request (cli, command, request, NULL, 0, &result);
+    if (status != CLI_OK || !result) {
+        json_decref (result);
+        return status;
+    }
+    if (cli->json)
+        cli_print_json (result);
+    else if (streq (action, "approve")) {
+        json_t *missing = json_object_get (result, "missing");
+        printf ("plan %s approved by %s as %s (%lld of %lld roles)\n", plan_id,
+                cli_str (result, "operator"), cli_str (result, "role"),
+                (long long)json_integer_value (json_object_get (result, "covered")),
+                (long long)json_integer_value (json_object_get (result, "required")));
+        if (json_array_size (missing) == 0)
+            printf ("every role approved: plan %s started\n", plan_id);
+        else {
+            printf ("still needed:");
+            size_t index;
+            json_t *role;
+            json_array_foreach (missing, index, role) printf (" %s", json_string_value (role));
+            printf ("\n");
+        }
+    } else {
+        json_t *plan = json_object_get (result, "plan");
+        printf ("plan %s %s: %s%s\n", plan_id, streq (action, "abort") ? "aborted" : action,
+                cli_str (plan, "state"),
+                json_is_true (json_object_get (plan, "paused")) ? " (paused)" : "");
+        if (json_string_value (json_object_get (plan, "rolled_back_by")))
+            printf ("rolling back with plan %s\n", cli_str (plan, "rolled_back_by"));
+    }
     json_decref (result);
     return CLI_OK;
 }
@@ -192,14 +310,12 @@ int cli_plan (cli_t *cli)
     if (cli_args_parse (cli, NULL, &args))
         return CLI_USAGE;
     const char *action = args.positional_count ? args.positional[0] : "";
-    if (!streq (action, "show")) {
-        if (streq (action, "abort") || streq (action, "pause") || streq (action, "resume") ||
-            streq (action, "approve"))
-            return cli_error (CLI_USAGE, "plan %s is not available in this version", action);
-        return cli_error (CLI_USAGE, "usage: jadctl plan show ID");
-    }
-    if (args.positional_count != 2)
-        return cli_error (CLI_USAGE, "usage: jadctl plan show ID");
+    bool control = streq (action, "abort") || streq (action, "pause") || streq (action, "resume") ||
+                   streq (action, "approve");
+    if ((!streq (action, "show") && !control) || args.positional_count != 2)
+        return cli_error (CLI_USAGE, "usage: jadctl plan show|abort|pause|resume|approve ID");
+    if (control)
+        return s_plan_control (cli, action, args.positional[1]);
     const char *request[] = {"id", args.positional[1], NULL};
     json_t *result = NULL;
     int status = cli_request (cli, "plan.show", request, NULL, 0, &result);
@@ -215,19 +331,85 @@ int cli_plan (cli_t *cli)
     }
     printf ("plan      %s\n", cli_str (plan, "id"));
     printf ("release   %s %s\n", cli_str (plan, "app"), cli_str (plan, "version"));
-    printf ("env       %s (%s, strategy %s)\n", cli_str (plan, "env"), cli_str (plan, "kind"),
+    const char *notes = json_string_value (json_object_get (plan, "notes"));
+    if (notes && *notes)
+        printf ("notes     %.*s\n", (int)strcspn (notes, "\n"), notes);
+    printf ("env       %s (%s, strategy %s", cli_str (plan, "env"), cli_str (plan, "kind"),
             cli_str (plan, "strategy"));
-    printf ("state     %s\n", cli_str (plan, "state"));
+    if (json_string_value (json_object_get (plan, "batch_size")))
+        printf (", batch %s", cli_str (plan, "batch_size"));
+    if (json_integer_value (json_object_get (plan, "canary")))
+        printf (", canary %lld, bake %lldms",
+                (long long)json_integer_value (json_object_get (plan, "canary")),
+                (long long)json_integer_value (json_object_get (plan, "bake_ms")));
+    printf (")\n");
+    printf ("state     %s (phase %s, batch %lld/%lld%s)\n", cli_str (plan, "state"),
+            cli_str (plan, "phase"),
+            (long long)json_integer_value (json_object_get (plan, "batch")),
+            (long long)json_integer_value (json_object_get (plan, "batches")),
+            json_is_true (json_object_get (plan, "paused")) ? ", paused" : "");
     printf ("reason    %s\n", cli_str (plan, "reason"));
     printf ("by        %s\n", cli_str (plan, "deployer"));
+    if (json_string_value (json_object_get (plan, "emergency")))
+        printf ("emergency %s\n", cli_str (plan, "emergency"));
+    if (json_string_value (json_object_get (plan, "undoes")))
+        printf ("undoes    %s\n", cli_str (plan, "undoes"));
+    if (json_string_value (json_object_get (plan, "rolled_back_by")))
+        printf ("rolled back by %s\n", cli_str (plan, "rolled_back_by"));
     printf ("created   %s\n", cli_str (plan, "created"));
-    printf ("finished  %s\n\n", cli_str (plan, "finished"));
-    s_print_hosts (json_object_get (plan, "hosts"));
-    printf ("\n");
+    printf ("finished  %s\n", cli_str (plan, "finished"));
     size_t index;
-    json_t *event;
-    json_array_foreach (json_object_get (plan, "events"), index, event) s_print_event (event);
+    json_t *item;
+    json_array_foreach (json_object_get (plan, "approvals"), index, item)
+        printf ("approved  by %s as %s at %s\n", cli_str (item, "operator"), cli_str (item, "role"),
+                cli_str (item, "time"));
+    printf ("\n%-20s %-5s %-9s %-13s %-9s %s\n", "HOST", "BATCH", "STATE", "STEP", "TOOK",
+            "DETAIL");
+    json_array_foreach (json_object_get (plan, "hosts"), index, item)
+    {
+        const char *detail = json_string_value (json_object_get (item, "detail"));
+        char took[32] = "-";
+        if (json_object_get (item, "duration_ms"))
+            snprintf (took, sizeof took, "%.1fs",
+                      (double)json_integer_value (json_object_get (item, "duration_ms")) / 1000.0);
+        printf ("%-20s %-5lld %-9s %-13s %-9s %s\n", cli_str (item, "name"),
+                (long long)json_integer_value (json_object_get (item, "batch")),
+                cli_str (item, "state"), cli_str (item, "step"), took, detail ? detail : "");
+    }
+    printf ("\n");
+    json_array_foreach (json_object_get (plan, "events"), index, item) s_print_event (item);
     s_print_outputs (json_object_get (plan, "events"));
     json_decref (result);
     return CLI_OK;
+}
+
+int cli_rollback (cli_t *cli)
+{
+    static const char *const spec[] = {"--env=", "--to=", "--wait", NULL};
+    cli_args_t args;
+    if (cli_args_parse (cli, spec, &args))
+        return CLI_USAGE;
+    if (args.positional_count != 1 || !cli_args_has (&args, "--env"))
+        return cli_error (CLI_USAGE, "usage: jadctl rollback APP --env E [--to VERSION] [--wait]");
+    const char *request[] = {
+        "app", args.positional[0],           "env", cli_args_get (&args, "--env"),
+        "to",  cli_args_get (&args, "--to"), NULL};
+    json_t *result = NULL;
+    int status = cli_request (cli, "rollback", request, NULL, 0, &result);
+    if (status != CLI_OK || !result) {
+        json_decref (result);
+        return status;
+    }
+    json_t *plan = json_object_get (result, "plan");
+    char *plan_id = strdup (cli_str (plan, "id"));
+    if (!cli->json) {
+        s_print_created (plan, "roll back");
+        printf ("undoes plan %s\n", cli_str (plan, "undoes"));
+    } else if (!cli_args_has (&args, "--wait"))
+        cli_print_json (result);
+    json_decref (result);
+    if (cli_args_has (&args, "--wait"))
+        status = s_wait (cli, plan_id);
+    free (plan_id);
+    return status;
 }

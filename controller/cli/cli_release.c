@@ -106,9 +106,21 @@ static int s_release_add (cli_t *cli, cli_args_t *args)
         if (status == CLI_OK && result) {
             if (cli->json)
                 cli_print_json (result);
-            else
+            else {
                 printf ("added release %s %s (%llu bytes, sha256 %.16s…)\n", app, version,
                         (unsigned long long)length, sha_hex);
+                size_t index;
+                json_t *entry;
+                json_array_foreach (json_object_get (result, "auto_deploy"), index, entry)
+                {
+                    if (json_object_get (entry, "plan"))
+                        printf ("auto-deploy to %s: plan %s\n", cli_str (entry, "env"),
+                                cli_str (entry, "plan"));
+                    else
+                        printf ("auto-deploy to %s: %s\n", cli_str (entry, "env"),
+                                cli_str (entry, "refused"));
+                }
+            }
         }
         json_decref (result);
     }

@@ -24,8 +24,9 @@ static const s_command_t s_commands[] = {
      "        release list [APP]"},
     {"deploy", cli_deploy,
      "deploy APP VERSION --env E [--strategy all|rolling|canary] [--batch N|N%]\n"
-     "               [--canary N] [--bake DURATION] [--emergency --reason TEXT] [--wait]"},
-    {"rollback", NULL, "rollback APP --env E [--to VERSION] [--wait]"},
+     "               [--canary N] [--bake DURATION] [--emergency --reason TEXT]\n"
+     "               [--skip-offline] [--wait]"},
+    {"rollback", cli_rollback, "rollback APP --env E [--to VERSION] [--wait]"},
     {"plans", cli_plans, "plans [--env E]"},
     {"plan", cli_plan, "plan show|abort|pause|resume|approve ID"},
     {"alerts", NULL, "alerts"},

@@ -4,6 +4,8 @@
 #include "ctl_api.h"
 #include "ctl_artifacts.h"
 #include "ctl_plans.h"
+#include "ctl_policy.h"
+#include "ctl_rollout.h"
 #include "ctl_store.h"
 #include "jad_db.h"
 #include "jad_log.h"
@@ -171,8 +173,25 @@ static int s_release_chunk (ctl_t *ctl, const jad_api_request_t *request, const 
 static int s_release_commit (ctl_t *ctl, const jad_api_request_t *request,
                              const char *operator_name, json_t **result, char *err, size_t errlen)
 {
-    (void)operator_name;
-    return ctl_artifacts_commit (ctl, request, result, err, errlen);
+    int status = ctl_artifacts_commit (ctl, request, result, err, errlen);
+    json_t *release = status == 0 && *result ? json_object_get (*result, "release") : NULL;
+    const char *app = json_string_value (json_object_get (release, "app"));
+    const char *version = json_string_value (json_object_get (release, "version"));
+    if (app && version) {
+        //  a tracked branch deploys itself (DESIGN §5)
+        char *branch = NULL;
+        sqlite3_stmt *stmt =
+            ctl_store_query (ctl->db, "SELECT branch FROM releases WHERE app = ? AND version = ?",
+                             "tt", app, version);
+        if (stmt && sqlite3_step (stmt) == SQLITE_ROW && sqlite3_column_text (stmt, 0))
+            branch = strdup ((const char *)sqlite3_column_text (stmt, 0));
+        sqlite3_finalize (stmt);
+        if (branch)
+            json_object_set_new (*result, "auto_deploy",
+                                 ctl_policy_auto_deploy (ctl, app, version, branch, operator_name));
+        free (branch);
+    }
+    return status;
 }
 
 static int s_release_list (ctl_t *ctl, const jad_api_request_t *request, const char *operator_name,
@@ -206,17 +225,29 @@ static int s_release_list (ctl_t *ctl, const jad_api_request_t *request, const c
     return 0;
 }
 
-//  PLAN as docs/api.md describes; hosts and events only when `full`.
+//  PLAN as docs/api.md describes; hosts, events and approvals only when
+//  `full`. Events include those of the plan's tasks (migrations, verify).
 static json_t *s_plan_json (ctl_t *ctl, const char *plan_id, bool full, int64_t since)
 {
-    sqlite3_stmt *stmt = jad_db_prepare (
-        ctl->db, "SELECT id, app, version, env, kind, strategy, state, created, finished, reason, "
-                 "undoes, deployer FROM plans WHERE id = ?");
+    sqlite3_stmt *stmt = ctl_store_query (
+        ctl->db,
+        "SELECT id, app, version, env, kind, strategy, state, created, finished, reason, "
+        "undoes, deployer, phase, current_batch, batches, paused, batch, canary, bake_ms, "
+        "emergency, skip_offline, rolled_back_by, previous, phase_started, "
+        "(SELECT count(*) FROM plan_hosts h WHERE h.plan_id = p.id), "
+        "(SELECT count(*) FROM plan_hosts h WHERE h.plan_id = p.id AND h.state = 'healthy'), "
+        "(SELECT count(*) FROM plan_hosts h WHERE h.plan_id = p.id AND h.state = 'failed'), "
+        "(SELECT count(*) FROM plan_hosts h WHERE h.plan_id = p.id AND h.batch = "
+        "p.current_batch), "
+        "(SELECT count(*) FROM plan_hosts h WHERE h.plan_id = p.id AND h.batch = "
+        "p.current_batch AND h.state = 'healthy'), "
+        "(SELECT notes FROM releases r WHERE r.app = p.app AND r.version = p.version) "
+        "FROM plans p WHERE id = ?",
+        "t", plan_id);
     if (!stmt)
         return NULL;
-    sqlite3_bind_text (stmt, 1, plan_id, -1, SQLITE_TRANSIENT);
     json_t *plan = NULL;
-    if (sqlite3_step (stmt) == SQLITE_ROW)
+    if (sqlite3_step (stmt) == SQLITE_ROW) {
         plan = json_pack ("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "id",
                           s_text_or_null (stmt, 0), "app", s_text_or_null (stmt, 1), "version",
                           s_text_or_null (stmt, 2), "env", s_text_or_null (stmt, 3), "kind",
@@ -224,42 +255,96 @@ static json_t *s_plan_json (ctl_t *ctl, const char *plan_id, bool full, int64_t 
                           s_text_or_null (stmt, 6), "created", s_time_or_null (stmt, 7), "finished",
                           s_time_or_null (stmt, 8), "reason", s_text_or_null (stmt, 9), "undoes",
                           s_text_or_null (stmt, 10), "deployer", s_text_or_null (stmt, 11));
+        json_object_set_new (plan, "phase", s_text_or_null (stmt, 12));
+        json_object_set_new (plan, "batch",
+                             json_integer ((json_int_t)sqlite3_column_int64 (stmt, 13) + 1));
+        json_object_set_new (plan, "batches",
+                             json_integer ((json_int_t)sqlite3_column_int64 (stmt, 14)));
+        json_object_set_new (plan, "paused", json_boolean (sqlite3_column_int64 (stmt, 15)));
+        json_object_set_new (plan, "batch_size", s_text_or_null (stmt, 16));
+        json_object_set_new (plan, "canary",
+                             json_integer ((json_int_t)sqlite3_column_int64 (stmt, 17)));
+        json_object_set_new (plan, "bake_ms",
+                             json_integer ((json_int_t)sqlite3_column_int64 (stmt, 18)));
+        json_object_set_new (plan, "emergency", s_text_or_null (stmt, 19));
+        json_object_set_new (plan, "skip_offline", json_boolean (sqlite3_column_int64 (stmt, 20)));
+        json_object_set_new (plan, "rolled_back_by", s_text_or_null (stmt, 21));
+        json_object_set_new (plan, "previous", s_text_or_null (stmt, 22));
+        json_object_set_new (plan, "phase_started", s_time_or_null (stmt, 23));
+        json_object_set_new (plan, "hosts_total",
+                             json_integer ((json_int_t)sqlite3_column_int64 (stmt, 24)));
+        json_object_set_new (plan, "hosts_healthy",
+                             json_integer ((json_int_t)sqlite3_column_int64 (stmt, 25)));
+        json_object_set_new (plan, "hosts_failed",
+                             json_integer ((json_int_t)sqlite3_column_int64 (stmt, 26)));
+        json_object_set_new (plan, "batch_hosts",
+                             json_integer ((json_int_t)sqlite3_column_int64 (stmt, 27)));
+        json_object_set_new (plan, "batch_healthy",
+                             json_integer ((json_int_t)sqlite3_column_int64 (stmt, 28)));
+        json_object_set_new (plan, "notes", s_text_or_null (stmt, 29));
+        const char *state = (const char *)sqlite3_column_text (stmt, 6);
+        const char *kind = (const char *)sqlite3_column_text (stmt, 4);
+        //  the deployment log's outcome: succeeded, failed, rolled-back
+        const char *outcome = state;
+        if (streq (state, "failed") && sqlite3_column_type (stmt, 21) != SQLITE_NULL)
+            outcome = "rolled-back";
+        json_object_set_new (plan, "outcome", json_string (outcome));
+        (void)kind;
+    }
     sqlite3_finalize (stmt);
     if (!plan || !full)
         return plan;
     json_t *hosts = json_array ();
-    stmt = jad_db_prepare (ctl->db, "SELECT agent, state, step, detail, updated FROM plan_hosts "
-                                    "WHERE plan_id = ? ORDER BY agent");
-    if (stmt) {
-        sqlite3_bind_text (stmt, 1, plan_id, -1, SQLITE_TRANSIENT);
-        while (sqlite3_step (stmt) == SQLITE_ROW)
-            json_array_append_new (
-                hosts,
-                json_pack ("{s:o, s:o, s:o, s:o, s:o}", "name", s_text_or_null (stmt, 0), "state",
-                           s_text_or_null (stmt, 1), "step", s_text_or_null (stmt, 2), "detail",
-                           s_text_or_null (stmt, 3), "updated", s_time_or_null (stmt, 4)));
-        sqlite3_finalize (stmt);
+    stmt = ctl_store_query (ctl->db,
+                            "SELECT agent, state, step, detail, updated, batch, started, finished "
+                            "FROM plan_hosts WHERE plan_id = ? ORDER BY batch, agent",
+                            "t", plan_id);
+    while (stmt && sqlite3_step (stmt) == SQLITE_ROW) {
+        json_t *host =
+            json_pack ("{s:o, s:o, s:o, s:o, s:o, s:I, s:o, s:o}", "name", s_text_or_null (stmt, 0),
+                       "state", s_text_or_null (stmt, 1), "step", s_text_or_null (stmt, 2),
+                       "detail", s_text_or_null (stmt, 3), "updated", s_time_or_null (stmt, 4),
+                       "batch", (json_int_t)sqlite3_column_int64 (stmt, 5) + 1, "started",
+                       s_time_or_null (stmt, 6), "finished", s_time_or_null (stmt, 7));
+        if (sqlite3_column_type (stmt, 6) != SQLITE_NULL &&
+            sqlite3_column_type (stmt, 7) != SQLITE_NULL)
+            json_object_set_new (host, "duration_ms",
+                                 json_integer ((json_int_t)(sqlite3_column_int64 (stmt, 7) -
+                                                            sqlite3_column_int64 (stmt, 6))));
+        json_array_append_new (hosts, host);
     }
+    sqlite3_finalize (stmt);
     json_object_set_new (plan, "hosts", hosts);
     json_t *events = json_array ();
-    stmt = jad_db_prepare (ctl->db, "SELECT id, time, agent, step, status, detail, output, "
-                                    "duration_ms FROM events WHERE plan_id = ? AND id > ? "
-                                    "ORDER BY id LIMIT 1000");
-    if (stmt) {
-        sqlite3_bind_text (stmt, 1, plan_id, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_int64 (stmt, 2, since);
-        while (sqlite3_step (stmt) == SQLITE_ROW)
-            json_array_append_new (
-                events,
-                json_pack ("{s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:I}", "id",
-                           (json_int_t)sqlite3_column_int64 (stmt, 0), "time",
-                           s_time_or_null (stmt, 1), "host", s_text_or_null (stmt, 2), "step",
-                           s_text_or_null (stmt, 3), "status", s_text_or_null (stmt, 4), "detail",
-                           s_text_or_null (stmt, 5), "output", s_text_or_null (stmt, 6),
-                           "duration_ms", (json_int_t)sqlite3_column_int64 (stmt, 7)));
-        sqlite3_finalize (stmt);
-    }
+    stmt = ctl_store_query (
+        ctl->db,
+        "SELECT e.id, e.time, e.agent, e.step, e.status, e.detail, e.output, e.duration_ms, "
+        "e.plan_id FROM events e WHERE (e.plan_id = ?1 OR e.plan_id IN (SELECT id FROM plans "
+        "WHERE parent = ?1)) AND e.id > ?2 ORDER BY e.id LIMIT 1000",
+        "ti", plan_id, since);
+    while (stmt && sqlite3_step (stmt) == SQLITE_ROW)
+        json_array_append_new (
+            events,
+            json_pack ("{s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:I, s:o}", "id",
+                       (json_int_t)sqlite3_column_int64 (stmt, 0), "time", s_time_or_null (stmt, 1),
+                       "host", s_text_or_null (stmt, 2), "step", s_text_or_null (stmt, 3), "status",
+                       s_text_or_null (stmt, 4), "detail", s_text_or_null (stmt, 5), "output",
+                       s_text_or_null (stmt, 6), "duration_ms",
+                       (json_int_t)sqlite3_column_int64 (stmt, 7), "plan",
+                       s_text_or_null (stmt, 8)));
+    sqlite3_finalize (stmt);
     json_object_set_new (plan, "events", events);
+    json_t *approvals = json_array ();
+    stmt = ctl_store_query (ctl->db,
+                            "SELECT operator, roles, time FROM approvals WHERE plan_id = ? ORDER "
+                            "BY time",
+                            "t", plan_id);
+    while (stmt && sqlite3_step (stmt) == SQLITE_ROW)
+        json_array_append_new (
+            approvals, json_pack ("{s:o, s:o, s:o}", "operator", s_text_or_null (stmt, 0), "role",
+                                  s_text_or_null (stmt, 1), "time", s_time_or_null (stmt, 2)));
+    sqlite3_finalize (stmt);
+    json_object_set_new (plan, "approvals", approvals);
     return plan;
 }
 
@@ -268,23 +353,236 @@ static int s_deploy (ctl_t *ctl, const jad_api_request_t *request, const char *o
 {
     const char *app = jad_api_request_arg (request, "app");
     const char *version = jad_api_request_arg (request, "version");
-    const char *env = jad_api_request_arg (request, "env");
+    const char *env_name = jad_api_request_arg (request, "env");
     const char *strategy = jad_api_request_arg (request, "strategy");
-    if (!jad_name_valid (app) || !jad_name_valid (version) || !jad_name_valid (env)) {
+    const char *batch = jad_api_request_arg (request, "batch");
+    const char *canary = jad_api_request_arg (request, "canary");
+    const char *bake = jad_api_request_arg (request, "bake");
+    const char *emergency = jad_api_request_arg (request, "emergency");
+    const char *reason = jad_api_request_arg (request, "reason");
+    const char *skip_offline = jad_api_request_arg (request, "skip_offline");
+    if (!jad_name_valid (app) || !jad_name_valid (version) || !jad_name_valid (env_name)) {
         snprintf (err, errlen, "deploy needs APP, VERSION and --env ENV as valid names");
         return 2;
     }
-    if (strategy && !streq (strategy, "all")) {
-        snprintf (err, errlen, "--strategy %s is not supported yet (only 'all')", strategy);
+    if (strategy && !streq (strategy, "all") && !streq (strategy, "rolling") &&
+        !streq (strategy, "canary")) {
+        snprintf (err, errlen, "--strategy '%.64s' is not all, rolling or canary", strategy);
         return 2;
     }
-    char *plan_id = ctl_plans_create (ctl, app, version, env, "deploy", operator_name,
-                                      "deploy requested", NULL, err, errlen);
+    if (batch) {
+        size_t len = strlen (batch);
+        char *end = NULL;
+        long value = strtol (batch, &end, 10);
+        bool percent = end && *end == '%' && end[1] == 0;
+        if (len == 0 || len > 8 || value < 1 || (!percent && *end) || (percent && value > 100)) {
+            snprintf (err, errlen, "--batch '%.16s' is not N or N%% (1%% to 100%%)", batch);
+            return 2;
+        }
+    }
+    uint32_t canary_count = 0;
+    if (canary) {
+        char *end = NULL;
+        long value = strtol (canary, &end, 10);
+        if (!*canary || *end || value < 1 || value > 100000) {
+            snprintf (err, errlen, "--canary '%.16s' is not a host count of 1 or more", canary);
+            return 2;
+        }
+        canary_count = (uint32_t)value;
+    }
+    uint32_t bake_ms = 0;
+    if (bake && jad_duration_parse (bake, &bake_ms) != 0) {
+        snprintf (err, errlen, "--bake '%.32s' is not a duration (e.g. 10m)", bake);
+        return 2;
+    }
+    if (emergency && (!reason || !*reason || strlen (reason) > 500)) {
+        snprintf (err, errlen, "--emergency needs --reason TEXT (up to 500 characters)");
+        return 2;
+    }
+    const jad_env_config_t *env = jad_controller_config_env (ctl->config, env_name);
+    if (!env) {
+        snprintf (err, errlen, "unknown environment '%s' (see controller.yaml)", env_name);
+        return 2;
+    }
+    bool needs_approval = false;
+    int status = ctl_policy_check_deploy (ctl, env, app, version, emergency != NULL,
+                                          &needs_approval, err, errlen);
+    if (status != 0)
+        return status;
+    char why[600];
+    if (emergency)
+        snprintf (why, sizeof why, "emergency deploy: %s", reason);
+    else
+        snprintf (why, sizeof why, "deploy requested");
+    ctl_plan_spec_t spec = {.app = app,
+                            .version = version,
+                            .env = env_name,
+                            .kind = "deploy",
+                            .deployer = operator_name,
+                            .reason = why,
+                            .strategy = strategy,
+                            .batch = batch,
+                            .canary = canary_count,
+                            .bake_set = bake != NULL,
+                            .bake_ms = bake_ms,
+                            .emergency = emergency ? reason : NULL,
+                            .awaiting_approval = needs_approval,
+                            .skip_offline = skip_offline != NULL};
+    char *plan_id = ctl_rollout_create (ctl, &spec, err, errlen);
     if (!plan_id)
         return 2;
     *result = json_pack ("{s:o}", "plan", s_plan_json (ctl, plan_id, true, 0));
     free (plan_id);
     return 0;
+}
+
+static int s_rollback (ctl_t *ctl, const jad_api_request_t *request, const char *operator_name,
+                       json_t **result, char *err, size_t errlen)
+{
+    const char *app = jad_api_request_arg (request, "app");
+    const char *env_name = jad_api_request_arg (request, "env");
+    const char *to = jad_api_request_arg (request, "to");
+    if (!jad_name_valid (app) || !jad_name_valid (env_name) || (to && !jad_name_valid (to))) {
+        snprintf (err, errlen,
+                  "rollback needs APP and --env ENV (and --to VERSION) as valid names");
+        return 2;
+    }
+    if (!jad_controller_config_env (ctl->config, env_name)) {
+        snprintf (err, errlen, "unknown environment '%s' (see controller.yaml)", env_name);
+        return 2;
+    }
+    //  the plan undone: the latest deploy of app to env
+    char *undoes = NULL, *undone_version = NULL;
+    sqlite3_stmt *stmt = ctl_store_query (
+        ctl->db,
+        "SELECT id, version FROM plans WHERE app = ? AND env = ? AND kind IN ('deploy', "
+        "'rollback') AND state != 'approval' ORDER BY created DESC, rowid DESC LIMIT 1",
+        "tt", app, env_name);
+    if (stmt && sqlite3_step (stmt) == SQLITE_ROW) {
+        undoes = strdup ((const char *)sqlite3_column_text (stmt, 0));
+        undone_version = strdup ((const char *)sqlite3_column_text (stmt, 1));
+    }
+    sqlite3_finalize (stmt);
+    if (!undoes) {
+        snprintf (err, errlen, "nothing to roll back: %s was never deployed to %s", app, env_name);
+        return 2;
+    }
+    char *target = to ? strdup (to) : NULL;
+    if (!target) {
+        //  last known-good: the newest release that succeeded here, other
+        //  than the one being undone
+        stmt = ctl_store_query (ctl->db,
+                                "SELECT version FROM plans WHERE app = ? AND env = ? AND kind IN "
+                                "('deploy', 'rollback') AND state = 'succeeded' AND version != ? "
+                                "ORDER BY created DESC, rowid DESC LIMIT 1",
+                                "ttt", app, env_name, undone_version);
+        if (stmt && sqlite3_step (stmt) == SQLITE_ROW)
+            target = strdup ((const char *)sqlite3_column_text (stmt, 0));
+        sqlite3_finalize (stmt);
+    }
+    int status = 2;
+    if (!target) {
+        snprintf (err, errlen,
+                  "no known-good release of %s in %s other than %s (name one with --to VERSION)",
+                  app, env_name, undone_version);
+        goto done;
+    }
+    //  every host of env that runs the app
+    zlistx_t *hosts = zlistx_new ();
+    zlistx_set_destructor (hosts, (zlistx_destructor_fn *)zstr_free);
+    stmt = ctl_store_query (ctl->db,
+                            "SELECT a.name FROM agents a WHERE a.env = ?1 AND a.state = "
+                            "'accepted' AND EXISTS (SELECT 1 FROM agent_apps x WHERE x.agent = "
+                            "a.name AND x.app = ?2) ORDER BY a.name",
+                            "tt", env_name, app);
+    while (stmt && sqlite3_step (stmt) == SQLITE_ROW)
+        zlistx_add_end (hosts, strdup ((const char *)sqlite3_column_text (stmt, 0)));
+    sqlite3_finalize (stmt);
+    size_t count = zlistx_size (hosts);
+    const char **targets = calloc (count + 1, sizeof (char *));
+    size_t index = 0;
+    for (char *host = zlistx_first (hosts); targets && host; host = zlistx_next (hosts))
+        targets[index++] = host;
+    char why[300];
+    snprintf (why, sizeof why, "rollback requested: %s %s -> %s", app, undone_version, target);
+    ctl_plan_spec_t spec = {.app = app,
+                            .version = target,
+                            .env = env_name,
+                            .kind = "rollback",
+                            .deployer = operator_name,
+                            .reason = why,
+                            .targets = count ? targets : NULL,
+                            .undoes = undoes,
+                            .previous = target};
+    char *plan_id = targets ? ctl_rollout_create (ctl, &spec, err, errlen) : NULL;
+    if (plan_id) {
+        ctl_store_run (ctl->db,
+                       "UPDATE plans SET rolled_back_by = ? WHERE id = ? AND rolled_back_by IS "
+                       "NULL",
+                       "tt", plan_id, undoes);
+        *result = json_pack ("{s:o}", "plan", s_plan_json (ctl, plan_id, true, 0));
+        status = 0;
+    }
+    free (plan_id);
+    free (targets);
+    zlistx_destroy (&hosts);
+done:
+    free (target);
+    free (undoes);
+    free (undone_version);
+    return status;
+}
+
+//  plan.pause, plan.resume, plan.abort, plan.approve
+static int s_plan_control (ctl_t *ctl, const jad_api_request_t *request, const char *operator_name,
+                           json_t **result, char *err, size_t errlen)
+{
+    const char *plan_id = jad_api_request_arg (request, "id");
+    const char *action = request->command + strlen ("plan.");
+    char *state = NULL;
+    if (!plan_id || !jad_name_valid (plan_id) ||
+        jad_db_get_text (ctl->db, "SELECT state FROM plans WHERE id = ?", plan_id, &state) != 0) {
+        snprintf (err, errlen, "no plan '%s' (see: jadctl plans)", plan_id ? plan_id : "");
+        free (state);
+        return 2;
+    }
+    int status = 0;
+    if (streq (action, "approve")) {
+        char *roles = NULL;
+        jad_db_get_text (ctl->db, "SELECT roles FROM operators WHERE name = ?", operator_name,
+                         &roles);
+        status = ctl_policy_approve (ctl, plan_id, operator_name, roles, result, err, errlen);
+        free (roles);
+    } else if (streq (action, "abort")) {
+        char reason[160];
+        snprintf (reason, sizeof reason, "aborted by %s", operator_name);
+        if (ctl_rollout_fail (ctl, plan_id, reason) != 0) {
+            snprintf (err, errlen, "plan %s is %s: nothing to abort", plan_id, state);
+            status = 2;
+        }
+    } else {
+        bool pause = streq (action, "pause");
+        if (!streq (state, "running") ||
+            ctl_store_run (ctl->db,
+                           "UPDATE plans SET paused = ?, progress = ? WHERE id = ? AND state = "
+                           "'running' AND paused = ?",
+                           "iiti", (int64_t)pause, jad_now_ms (), plan_id, (int64_t)!pause) != 1) {
+            snprintf (err, errlen, "plan %s is %s%s: cannot %s it", plan_id, state,
+                      streq (state, "running") ? (pause ? " and paused" : " and not paused") : "",
+                      action);
+            status = 2;
+        } else {
+            ctl_rollout_decision (ctl, plan_id, "operator", pause ? "paused" : "resumed",
+                                  "%s by %s%s", pause ? "paused" : "resumed", operator_name,
+                                  pause ? ": no new batch starts until resumed" : "");
+            if (!pause)
+                ctl_rollout_advance (ctl, plan_id);
+        }
+    }
+    if (status == 0 && !*result)
+        *result = json_pack ("{s:o}", "plan", s_plan_json (ctl, plan_id, false, 0));
+    free (state);
+    return status;
 }
 
 static int s_plans (ctl_t *ctl, const jad_api_request_t *request, const char *operator_name,
@@ -293,7 +591,8 @@ static int s_plans (ctl_t *ctl, const jad_api_request_t *request, const char *op
     (void)operator_name;
     const char *env = jad_api_request_arg (request, "env");
     sqlite3_stmt *stmt = jad_db_prepare (ctl->db, "SELECT id FROM plans WHERE (?1 IS NULL OR "
-                                                  "env = ?1) ORDER BY created DESC LIMIT 100");
+                                                  "env = ?1) AND parent IS NULL ORDER BY "
+                                                  "created DESC, rowid DESC LIMIT 100");
     if (!stmt) {
         snprintf (err, errlen, "database error");
         return 1;
@@ -336,6 +635,11 @@ static const s_command_t s_commands[] = {
     {"deploy", S_NEED_DEPLOY, true, s_deploy},
     {"plans", S_NEED_VIEW, true, s_plans},
     {"plan.show", S_NEED_VIEW, false, s_plan_show},
+    {"rollback", S_NEED_DEPLOY, true, s_rollback},
+    {"plan.pause", S_NEED_DEPLOY, true, s_plan_control},
+    {"plan.resume", S_NEED_DEPLOY, true, s_plan_control},
+    {"plan.abort", S_NEED_DEPLOY, true, s_plan_control},
+    {"plan.approve", S_NEED_VIEW, true, s_plan_control},
 };
 
 //  "key=value key=value" of a request's arguments for the audit log

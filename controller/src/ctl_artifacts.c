@@ -299,6 +299,12 @@ int ctl_artifacts_commit (ctl_t *ctl, const jad_api_request_t *request, json_t *
         snprintf (err, errlen, "release %s %s already exists", upload->app, upload->version);
         goto done;
     }
+    //  the rollout engine needs to know which releases carry migrations
+    ctl_store_run (ctl->db,
+                   "UPDATE releases SET migrate_up = ?, migrate_down = ? WHERE app = ? "
+                   "AND version = ?",
+                   "iitt", (int64_t)(manifest->migrate_up != NULL),
+                   (int64_t)(manifest->migrate_down != NULL), upload->app, upload->version);
     jad_log_info ("artifacts: release added app=%s version=%s sha256=%s bytes=%llu", upload->app,
                   upload->version, sha_hex, (unsigned long long)upload->length);
     *result = json_pack ("{s:{s:s, s:s, s:s, s:I}}", "release", "app", upload->app, "version",

@@ -6,6 +6,7 @@
 //  marks the end of its work with a report whose step is "done".
 
 #include "ctl_plans.h"
+#include "ctl_rollout.h"
 #include "ctl_store.h"
 #include "jad_db.h"
 #include "jad_envelope.h"
@@ -49,97 +50,15 @@ char *ctl_plans_create (ctl_t *ctl, const char *app, const char *version, const 
                         const char *kind, const char *deployer, const char *reason,
                         const char *const *targets, char *err, size_t errlen)
 {
-    const jad_env_config_t *env_config = jad_controller_config_env (ctl->config, env);
-    if (!env_config) {
-        snprintf (err, errlen, "unknown environment '%s' (see controller.yaml)", env);
-        return NULL;
-    }
-    int64_t length = 0;
-    sqlite3_stmt *stmt =
-        jad_db_prepare (ctl->db, "SELECT length FROM releases WHERE app = ? AND version = ?");
-    if (!stmt) {
-        snprintf (err, errlen, "database error");
-        return NULL;
-    }
-    sqlite3_bind_text (stmt, 1, app, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text (stmt, 2, version, -1, SQLITE_TRANSIENT);
-    bool found = sqlite3_step (stmt) == SQLITE_ROW;
-    if (found)
-        length = sqlite3_column_int64 (stmt, 0);
-    sqlite3_finalize (stmt);
-    if (!found || length <= 0) {
-        snprintf (err, errlen, "no release %s %s (add it with: jadctl release add)", app, version);
-        return NULL;
-    }
-    zlistx_t *hosts = NULL;
-    if (targets) {
-        hosts = zlistx_new ();
-        zlistx_set_destructor (hosts, (zlistx_destructor_fn *)zstr_free);
-        for (const char *const *cursor = targets; *cursor; cursor++)
-            zlistx_add_end (hosts, strdup (*cursor));
-    } else
-        hosts = s_column_list (ctl->db,
-                               "SELECT name FROM agents WHERE env = ? AND state = 'accepted' "
-                               "ORDER BY name",
-                               env);
-    if (!hosts || zlistx_size (hosts) == 0) {
-        snprintf (err, errlen, "no agents in environment '%s'", env);
-        zlistx_destroy (&hosts);
-        return NULL;
-    }
-    char plan_id[17];
-    jad_random_id (4, plan_id);
-    int64_t now = jad_now_ms ();
-    if (jad_db_begin (ctl->db))
-        goto failed;
-    stmt =
-        jad_db_prepare (ctl->db, "INSERT INTO plans (id, app, version, env, kind, strategy, state, "
-                                 "reason, deployer, created, progress) "
-                                 "VALUES (?, ?, ?, ?, ?, ?, 'running', ?, ?, ?, ?)");
-    if (!stmt)
-        goto failed;
-    sqlite3_bind_text (stmt, 1, plan_id, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text (stmt, 2, app, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text (stmt, 3, version, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text (stmt, 4, env, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text (stmt, 5, kind, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text (stmt, 6, "all", -1, SQLITE_STATIC);
-    sqlite3_bind_text (stmt, 7, reason, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text (stmt, 8, deployer, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64 (stmt, 9, now);
-    sqlite3_bind_int64 (stmt, 10, now);
-    int rc = sqlite3_step (stmt);
-    sqlite3_finalize (stmt);
-    if (rc != SQLITE_DONE)
-        goto failed;
-    stmt = jad_db_prepare (ctl->db, "INSERT INTO plan_hosts (plan_id, agent, state, updated) "
-                                    "VALUES (?, ?, 'pending', ?)");
-    if (!stmt)
-        goto failed;
-    for (char *host = zlistx_first (hosts); host; host = zlistx_next (hosts)) {
-        sqlite3_reset (stmt);
-        sqlite3_bind_text (stmt, 1, plan_id, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text (stmt, 2, host, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_int64 (stmt, 3, now);
-        if (sqlite3_step (stmt) != SQLITE_DONE) {
-            sqlite3_finalize (stmt);
-            goto failed;
-        }
-    }
-    sqlite3_finalize (stmt);
-    if (jad_db_commit (ctl->db))
-        goto failed;
-    jad_log_info ("plans: created plan=%s app=%s version=%s env=%s kind=%s hosts=%zu by=%s",
-                  plan_id, app, version, env, kind, zlistx_size (hosts), deployer);
-    zlistx_destroy (&hosts);
-    ctl_plans_send (ctl, plan_id, NULL);
-    return strdup (plan_id);
-
-failed:
-    jad_db_rollback (ctl->db);
-    zlistx_destroy (&hosts);
-    snprintf (err, errlen, "database error while creating the plan");
-    return NULL;
+    ctl_plan_spec_t spec = {.app = app,
+                            .version = version,
+                            .env = env,
+                            .kind = kind,
+                            .deployer = deployer,
+                            .reason = reason,
+                            .targets = targets,
+                            .strategy = "all"};
+    return ctl_rollout_create (ctl, &spec, err, errlen);
 }
 
 //  Build the plan payload for plan_id (targets from the list). NULL on error.
@@ -147,8 +66,8 @@ static jad_plan_t *s_plan_load (ctl_t *ctl, const char *plan_id)
 {
     sqlite3_stmt *stmt = jad_db_prepare (
         ctl->db, "SELECT p.app, p.version, p.env, p.kind, p.strategy, p.undoes, r.sha256, "
-                 "r.length FROM plans p JOIN releases r ON r.app = p.app AND r.version = p.version "
-                 "WHERE p.id = ?");
+                 "r.length, p.action, p.migrations FROM plans p JOIN releases r ON r.app = p.app "
+                 "AND r.version = p.version WHERE p.id = ?");
     if (!stmt)
         return NULL;
     sqlite3_bind_text (stmt, 1, plan_id, -1, SQLITE_TRANSIENT);
@@ -170,6 +89,26 @@ static jad_plan_t *s_plan_load (ctl_t *ctl, const char *plan_id)
                 jad_plan_destroy (&plan);
             else
                 plan->artifact_length = (uint64_t)sqlite3_column_int64 (stmt, 7);
+        }
+        if (plan) {
+            const char *action = (const char *)sqlite3_column_text (stmt, 8);
+            plan->action = !action || streq (action, "apply") ? JAD_PLAN_ACTION_APPLY
+                           : streq (action, "migrate_up")     ? JAD_PLAN_ACTION_MIGRATE_UP
+                           : streq (action, "migrate_down")   ? JAD_PLAN_ACTION_MIGRATE_DOWN
+                                                              : JAD_PLAN_ACTION_VERIFY;
+            const char *list = (const char *)sqlite3_column_text (stmt, 9);
+            if (list && *list) {
+                char *copy = strdup (list);
+                size_t count = 1;
+                for (const char *cursor = list; *cursor; cursor++)
+                    count += *cursor == ',';
+                plan->migrations = calloc (count, sizeof (char *));
+                char *save = NULL;
+                for (char *item = copy && plan->migrations ? strtok_r (copy, ",", &save) : NULL;
+                     item && plan->migration_count < count; item = strtok_r (NULL, ",", &save))
+                    plan->migrations[plan->migration_count++] = strdup (item);
+                free (copy);
+            }
         }
     }
     sqlite3_finalize (stmt);
@@ -301,54 +240,6 @@ void ctl_plans_on_ack (ctl_t *ctl, const char *agent, const char *plan_id)
     ctl->counters[CTL_COUNT_ACKS]++;
 }
 
-//  If every host of the plan is finished, close the plan with its outcome.
-static void s_plan_evaluate (ctl_t *ctl, const char *plan_id)
-{
-    sqlite3_stmt *stmt =
-        jad_db_prepare (ctl->db, "SELECT count(*), sum(state = 'healthy'), sum(state = 'failed') "
-                                 "FROM plan_hosts WHERE plan_id = ?");
-    if (!stmt)
-        return;
-    sqlite3_bind_text (stmt, 1, plan_id, -1, SQLITE_TRANSIENT);
-    int64_t total = 0, healthy = 0, failed = 0;
-    if (sqlite3_step (stmt) == SQLITE_ROW) {
-        total = sqlite3_column_int64 (stmt, 0);
-        healthy = sqlite3_column_int64 (stmt, 1);
-        failed = sqlite3_column_int64 (stmt, 2);
-    }
-    sqlite3_finalize (stmt);
-    if (total == 0 || healthy + failed < total)
-        return;
-    char reason[512];
-    if (failed == 0)
-        snprintf (reason, sizeof reason, "%s%lld host%s healthy", total > 1 ? "all " : "",
-                  (long long)total, total == 1 ? "" : "s");
-    else {
-        char *first = NULL;
-        jad_db_get_text (ctl->db,
-                         "SELECT agent || ' (' || coalesce (step, '?') || ': ' || "
-                         "coalesce (detail, 'failed') || ')' FROM plan_hosts WHERE plan_id = ? "
-                         "AND state = 'failed' ORDER BY agent LIMIT 1",
-                         plan_id, &first);
-        snprintf (reason, sizeof reason, "%lld of %lld host%s failed: %s", (long long)failed,
-                  (long long)total, total == 1 ? "" : "s", first ? first : "?");
-        free (first);
-    }
-    stmt = jad_db_prepare (ctl->db, "UPDATE plans SET state = ?, finished = ?, reason = ? "
-                                    "WHERE id = ? AND state = 'running'");
-    if (!stmt)
-        return;
-    sqlite3_bind_text (stmt, 1, failed ? "failed" : "succeeded", -1, SQLITE_STATIC);
-    sqlite3_bind_int64 (stmt, 2, jad_now_ms ());
-    sqlite3_bind_text (stmt, 3, reason, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text (stmt, 4, plan_id, -1, SQLITE_TRANSIENT);
-    sqlite3_step (stmt);
-    if (sqlite3_changes (ctl->db) > 0)
-        jad_log_info ("plans: finished plan=%s outcome=%s reason=\"%s\"", plan_id,
-                      failed ? "failed" : "succeeded", reason);
-    sqlite3_finalize (stmt);
-}
-
 //  Host state after a report, or NULL to keep the current one.
 static const char *s_host_state (const jad_report_t *report)
 {
@@ -406,10 +297,11 @@ int ctl_plans_on_report (ctl_t *ctl, const char *agent, const jad_report_t *repo
         goto failed;
 
     const char *state = s_host_state (report);
-    stmt =
-        jad_db_prepare (ctl->db, "UPDATE plan_hosts SET state = coalesce (?, state), step = ?, "
-                                 "detail = coalesce (?, detail), updated = ? WHERE plan_id = ? AND "
-                                 "agent = ? AND state NOT IN ('healthy', 'failed')");
+    stmt = jad_db_prepare (
+        ctl->db, "UPDATE plan_hosts SET state = coalesce (?1, state), step = ?2, "
+                 "detail = coalesce (?3, detail), updated = ?4, finished = CASE WHEN ?1 IN "
+                 "('healthy', 'failed') THEN ?4 ELSE finished END WHERE plan_id = ?5 AND "
+                 "agent = ?6 AND state NOT IN ('healthy', 'failed', 'skipped', 'cancelled')");
     if (!stmt)
         goto failed;
     if (state)
@@ -436,7 +328,10 @@ int ctl_plans_on_report (ctl_t *ctl, const char *agent, const jad_report_t *repo
     sqlite3_bind_text (stmt, 2, report->plan_id, -1, SQLITE_TRANSIENT);
     sqlite3_step (stmt);
     sqlite3_finalize (stmt);
-    if (report->status == JAD_REPORT_HEALTHY && report->app && report->version) {
+    int64_t is_task = 0;
+    jad_db_get_int (ctl->db, "SELECT kind = 'task' FROM plans WHERE id = ?", report->plan_id,
+                    &is_task);
+    if (report->status == JAD_REPORT_HEALTHY && report->app && report->version && !is_task) {
         stmt = jad_db_prepare (ctl->db,
                                "INSERT INTO agent_apps (agent, app, version, health, plan_id, "
                                "updated) VALUES (?, ?, ?, 'healthy', ?, ?) ON CONFLICT (agent, "
@@ -453,10 +348,10 @@ int ctl_plans_on_report (ctl_t *ctl, const char *agent, const jad_report_t *repo
         sqlite3_step (stmt);
         sqlite3_finalize (stmt);
     }
-    if (state)
-        s_plan_evaluate (ctl, report->plan_id);
     if (jad_db_commit (ctl->db))
         goto failed;
+    if (state)
+        ctl_rollout_advance (ctl, report->plan_id);
     ctl->counters[CTL_COUNT_REPORTS]++;
     jad_log_debug ("plans: report agent=%s plan=%s step=%s status=%s", agent, report->plan_id,
                    report->step ? report->step : "-", jad_report_status_name (report->status));
@@ -476,13 +371,14 @@ static void s_converge (ctl_t *ctl, const char *agent)
     sqlite3_stmt *stmt = jad_db_prepare (
         ctl->db,
         "SELECT p.app, p.version FROM plans p JOIN agents a ON a.env = p.env "
-        "WHERE a.name = ?1 AND p.state = 'succeeded' AND p.created = (SELECT max (q.created) "
-        "FROM plans q WHERE q.env = p.env AND q.app = p.app AND q.state = 'succeeded') "
+        "WHERE a.name = ?1 AND p.state = 'succeeded' AND p.kind != 'task' AND p.created = "
+        "(SELECT max (q.created) FROM plans q WHERE q.env = p.env AND q.app = p.app AND "
+        "q.state = 'succeeded' AND q.kind != 'task') "
         "AND NOT EXISTS (SELECT 1 FROM agent_apps x WHERE x.agent = ?1 AND x.app = p.app "
         "AND x.version = p.version) "
         "AND NOT EXISTS (SELECT 1 FROM plan_hosts h JOIN plans r ON r.id = h.plan_id "
         "WHERE h.agent = ?1 AND r.app = p.app AND r.version = p.version AND r.created >= "
-        "p.created AND (r.state = 'running' OR h.state != 'pending'))");
+        "p.created AND r.kind != 'task' AND (r.state = 'running' OR h.state != 'pending'))");
     if (!stmt)
         return;
     sqlite3_bind_text (stmt, 1, agent, -1, SQLITE_TRANSIENT);
@@ -528,42 +424,67 @@ void ctl_plans_on_hello (ctl_t *ctl, const char *agent)
     s_converge (ctl, agent);
 }
 
-//  Fail hosts stuck in a step and plans without progress.
+//  Fail hosts stuck in a step (or skip offline ones when the plan says
+//  so) and plans without progress; failing rolls back through the engine.
 static void s_deadlines (ctl_t *ctl, int64_t now)
 {
-    sqlite3_stmt *stmt = jad_db_prepare (
-        ctl->db, "UPDATE plan_hosts SET state = 'failed', detail = 'step deadline missed', "
-                 "updated = ?1 WHERE state IN " S_UNFINISHED " AND updated < ?2 AND plan_id IN "
-                 "(SELECT id FROM plans WHERE state = 'running') RETURNING plan_id");
     zlistx_t *touched = zlistx_new ();
     zlistx_set_destructor (touched, (zlistx_destructor_fn *)zstr_free);
     zlistx_set_comparator (touched, (zlistx_comparator_fn *)strcmp);
-    if (stmt) {
-        sqlite3_bind_int64 (stmt, 1, now);
-        sqlite3_bind_int64 (stmt, 2, now - ctl->config->step_deadline_ms);
-        while (sqlite3_step (stmt) == SQLITE_ROW) {
-            const char *plan_id = (const char *)sqlite3_column_text (stmt, 0);
-            if (plan_id && !zlistx_find (touched, (void *)plan_id))
-                zlistx_add_end (touched, strdup (plan_id));
-        }
-        sqlite3_finalize (stmt);
+    sqlite3_stmt *stmt = ctl_store_query (
+        ctl->db,
+        "SELECT h.plan_id, h.agent, h.state, p.skip_offline, coalesce (a.last_seen, 0) FROM "
+        "plan_hosts h JOIN plans p ON p.id = h.plan_id LEFT JOIN agents a ON a.name = h.agent "
+        "WHERE p.state = 'running' AND h.state IN " S_UNFINISHED " AND h.updated < ?",
+        "i", now - (int64_t)ctl->config->step_deadline_ms);
+    zlistx_t *late = zlistx_new ();
+    zlistx_set_destructor (late, (zlistx_destructor_fn *)zstr_free);
+    while (stmt && sqlite3_step (stmt) == SQLITE_ROW) {
+        const char *state = (const char *)sqlite3_column_text (stmt, 2);
+        bool offline = !ctl_plans_agent_online (ctl, sqlite3_column_int64 (stmt, 4));
+        bool never_acked = streq (state, "pending");
+        const char *verdict =
+            offline && never_acked && sqlite3_column_int64 (stmt, 3) ? "skipped" : "failed";
+        const char *detail = offline && never_acked ? "offline: no answer within the step deadline"
+                                                    : "step deadline missed";
+        zlistx_add_end (late, strdup ((const char *)sqlite3_column_text (stmt, 0)));
+        zlistx_add_end (late, strdup ((const char *)sqlite3_column_text (stmt, 1)));
+        zlistx_add_end (late, strdup (verdict));
+        zlistx_add_end (late, strdup (detail));
     }
+    sqlite3_finalize (stmt);
+    for (char *plan_id = zlistx_first (late); plan_id; plan_id = zlistx_next (late)) {
+        char *agent = zlistx_next (late), *verdict = zlistx_next (late),
+             *detail = zlistx_next (late);
+        ctl_store_run (ctl->db,
+                       "UPDATE plan_hosts SET state = ?, detail = ?, updated = ?, finished = ? "
+                       "WHERE plan_id = ? AND agent = ?",
+                       "ttiitt", verdict, detail, now, now, plan_id, agent);
+        ctl_rollout_decision (ctl, plan_id, "step_deadline", verdict, "%s: %s (deadline %ums)",
+                              agent, detail, ctl->config->step_deadline_ms);
+        if (!zlistx_find (touched, plan_id))
+            zlistx_add_end (touched, strdup (plan_id));
+    }
+    zlistx_destroy (&late);
+    for (char *plan_id = zlistx_first (touched); plan_id; plan_id = zlistx_next (touched))
+        ctl_rollout_advance (ctl, plan_id);
+    zlistx_purge (touched);
+    //  the plan must move: paused plans and bakes wait on purpose
+    stmt = ctl_store_query (ctl->db,
+                            "SELECT id FROM plans WHERE state = 'running' AND paused = 0 AND "
+                            "phase != 'bake' AND progress < ?",
+                            "i", now - (int64_t)ctl->config->progress_deadline_ms);
+    while (stmt && sqlite3_step (stmt) == SQLITE_ROW)
+        zlistx_add_end (touched, strdup ((const char *)sqlite3_column_text (stmt, 0)));
+    sqlite3_finalize (stmt);
     for (char *plan_id = zlistx_first (touched); plan_id; plan_id = zlistx_next (touched)) {
-        jad_log_warning ("plans: step deadline missed plan=%s", plan_id);
-        s_plan_evaluate (ctl, plan_id);
+        char reason[128];
+        snprintf (reason, sizeof reason, "no progress within the progress deadline (%ums)",
+                  ctl->config->progress_deadline_ms);
+        jad_log_warning ("plans: progress deadline missed plan=%s", plan_id);
+        ctl_rollout_fail (ctl, plan_id, reason);
     }
     zlistx_destroy (&touched);
-    stmt = jad_db_prepare (ctl->db, "UPDATE plans SET state = 'failed', finished = ?1, reason = "
-                                    "'no progress within the progress deadline' WHERE state = "
-                                    "'running' AND progress < ?2");
-    if (stmt) {
-        sqlite3_bind_int64 (stmt, 1, now);
-        sqlite3_bind_int64 (stmt, 2, now - ctl->config->progress_deadline_ms);
-        sqlite3_step (stmt);
-        if (sqlite3_changes (ctl->db) > 0)
-            jad_log_warning ("plans: progress deadline missed plans=%d", sqlite3_changes (ctl->db));
-        sqlite3_finalize (stmt);
-    }
 }
 
 void ctl_plans_tick (ctl_t *ctl)
@@ -592,4 +513,5 @@ void ctl_plans_tick (ctl_t *ctl)
     }
     zlistx_destroy (&due);
     s_deadlines (ctl, now);
+    ctl_rollout_tick (ctl);
 }

@@ -9,6 +9,7 @@
 #include "jad_log.h"
 #include "jad_util.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -50,6 +51,38 @@ static const char *const s_migrations[] = {
     "  BEGIN SELECT RAISE (ABORT, 'audit log is append-only'); END;"
     "CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit"
     "  BEGIN SELECT RAISE (ABORT, 'audit log is append-only'); END;",
+    //  issue 4: rollout engine (batches, bake, tasks), policy, migrations.
+    //  Rollout state lives here, not in memory, so a restarted controller
+    //  resumes a rollout where it was. Decisions are events of agent
+    //  'controller'.
+    "ALTER TABLE plans ADD COLUMN batch TEXT;"
+    "ALTER TABLE plans ADD COLUMN canary INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE plans ADD COLUMN bake_ms INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE plans ADD COLUMN phase TEXT NOT NULL DEFAULT 'rollout';"
+    "ALTER TABLE plans ADD COLUMN phase_started INTEGER;"
+    "ALTER TABLE plans ADD COLUMN baked INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE plans ADD COLUMN current_batch INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE plans ADD COLUMN batches INTEGER NOT NULL DEFAULT 1;"
+    "ALTER TABLE plans ADD COLUMN paused INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE plans ADD COLUMN emergency TEXT;"
+    "ALTER TABLE plans ADD COLUMN skip_offline INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE plans ADD COLUMN rolled_back_by TEXT;"
+    "ALTER TABLE plans ADD COLUMN previous TEXT;"
+    "ALTER TABLE plans ADD COLUMN parent TEXT;"
+    "ALTER TABLE plans ADD COLUMN task TEXT;"
+    "ALTER TABLE plans ADD COLUMN action TEXT NOT NULL DEFAULT 'apply';"
+    "ALTER TABLE plans ADD COLUMN migrations TEXT;"
+    "CREATE INDEX plans_parent ON plans (parent);"
+    "ALTER TABLE plan_hosts ADD COLUMN batch INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE plan_hosts ADD COLUMN started INTEGER;"
+    "ALTER TABLE plan_hosts ADD COLUMN finished INTEGER;"
+    "ALTER TABLE releases ADD COLUMN migrate_up INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE releases ADD COLUMN migrate_down INTEGER NOT NULL DEFAULT 0;"
+    "CREATE TABLE approvals (plan_id TEXT NOT NULL, operator TEXT NOT NULL,"
+    "  roles TEXT NOT NULL, time INTEGER NOT NULL, PRIMARY KEY (plan_id, operator));"
+    "CREATE TABLE migrations (env TEXT NOT NULL, app TEXT NOT NULL, version TEXT NOT NULL,"
+    "  state TEXT NOT NULL, host TEXT, plan_id TEXT, time INTEGER NOT NULL,"
+    "  PRIMARY KEY (env, app, version));",
 };
 
 sqlite3 *ctl_store_open (const char *path, bool create)
@@ -102,4 +135,49 @@ int ctl_store_audit (sqlite3 *db, const char *operator_name, const char *command
         return -1;
     }
     return 0;
+}
+
+static sqlite3_stmt *s_vquery (sqlite3 *db, const char *sql, const char *types, va_list args)
+{
+    sqlite3_stmt *stmt = jad_db_prepare (db, sql);
+    if (!stmt)
+        return NULL;
+    int column = 1;
+    for (const char *type = types; type && *type; type++, column++) {
+        if (*type == 't') {
+            const char *text = va_arg (args, const char *);
+            if (text)
+                sqlite3_bind_text (stmt, column, text, -1, SQLITE_TRANSIENT);
+            else
+                sqlite3_bind_null (stmt, column);
+        } else if (*type == 'i')
+            sqlite3_bind_int64 (stmt, column, va_arg (args, int64_t));
+    }
+    return stmt;
+}
+
+sqlite3_stmt *ctl_store_query (sqlite3 *db, const char *sql, const char *types, ...)
+{
+    va_list args;
+    va_start (args, types);
+    sqlite3_stmt *stmt = s_vquery (db, sql, types, args);
+    va_end (args);
+    return stmt;
+}
+
+int ctl_store_run (sqlite3 *db, const char *sql, const char *types, ...)
+{
+    va_list args;
+    va_start (args, types);
+    sqlite3_stmt *stmt = s_vquery (db, sql, types, args);
+    va_end (args);
+    if (!stmt)
+        return -1;
+    int rc = sqlite3_step (stmt);
+    sqlite3_finalize (stmt);
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+        jad_log_error ("store: statement failed error=\"%s\"", sqlite3_errmsg (db));
+        return -1;
+    }
+    return sqlite3_changes (db);
 }

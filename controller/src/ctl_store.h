@@ -23,4 +23,13 @@ const char *ctl_store_iso_time (int64_t ms, char *buf, size_t len);
 int ctl_store_audit (sqlite3 *db, const char *operator_name, const char *command, const char *args,
                      const char *outcome);
 
+//  Prepare `sql` and bind one value per character of `types`: 't' a text
+//  (const char *, NULL binds NULL), 'i' an int64_t. Returns the statement
+//  (caller finalizes) or NULL (logged).
+sqlite3_stmt *ctl_store_query (sqlite3 *db, const char *sql, const char *types, ...);
+
+//  Run `sql` with binds as ctl_store_query. Returns the number of rows
+//  changed, or -1 on error (logged).
+int ctl_store_run (sqlite3 *db, const char *sql, const char *types, ...);
+
 #endif

@@ -1289,3 +1289,47 @@ Test (wire, destroy_accepts_null)
     cr_assert_null (jad_plan_dup (NULL));
     cr_assert_null (jad_report_dup (NULL));
 }
+
+Test (wire, plan_task_fields_roundtrip)
+{
+    jad_plan_t plan = s_plan ();
+    char *migrations[] = {"3.0", "2.0"};
+    plan.action = JAD_PLAN_ACTION_MIGRATE_DOWN;
+    plan.migrations = migrations;
+    plan.migration_count = 2;
+    zchunk_t *chunk = jad_plan_encode (&plan);
+    cr_assert_not_null (chunk);
+    s_buf_t buf = s_from_chunk (&chunk);
+    char err[JAD_ERR_LEN] = "";
+    jad_plan_t *decoded = jad_plan_decode (buf.data, buf.size, err);
+    cr_assert_not_null (decoded, "%s", err);
+    cr_assert_eq (decoded->action, JAD_PLAN_ACTION_MIGRATE_DOWN);
+    cr_assert_eq (decoded->migration_count, 2);
+    cr_assert_str_eq (decoded->migrations[0], "3.0");
+    cr_assert_str_eq (decoded->migrations[1], "2.0");
+    jad_plan_t *copy = jad_plan_dup (decoded);
+    cr_assert_not_null (copy);
+    cr_assert_str_eq (copy->migrations[1], "2.0");
+    jad_plan_destroy (&copy);
+    jad_plan_destroy (&decoded);
+    s_free (&buf);
+}
+
+Test (wire, plan_refuses_bad_task_fields)
+{
+    jad_plan_t plan = s_plan ();
+    //  migrate_down without versions, and a version that is not a name
+    plan.action = JAD_PLAN_ACTION_MIGRATE_DOWN;
+    zchunk_t *chunk = jad_plan_encode (&plan);
+    cr_assert_null (chunk, "a migrate_down task without migrations was encoded");
+    char *bad[] = {"../etc"};
+    plan.migrations = bad;
+    plan.migration_count = 1;
+    chunk = jad_plan_encode (&plan);
+    cr_assert_null (chunk, "a migration that is not a name was encoded");
+    plan.migrations = NULL;
+    plan.migration_count = 0;
+    plan.action = 9;
+    chunk = jad_plan_encode (&plan);
+    cr_assert_null (chunk, "an unknown action was encoded");
+}

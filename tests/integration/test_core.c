@@ -126,12 +126,15 @@ Test (core, failing_smoke_rolls_that_host_back)
     int rc = jt_jadctl (fleet, &output, "deploy web 2.0 --env dev --wait");
     cr_assert_eq (rc, 1, "a failed deploy must exit 1, got %d:\n%s", rc, output);
     cr_assert (strstr (output, "health check failed"), "hook output missing:\n%s", output);
+    cr_assert (strstr (output, "rolling back with plan"), "no coordinated rollback:\n%s", output);
     free (output);
     char *current = s_current (1);
     cr_assert_str_eq (current, "releases/1.0", "host-2 was not rolled back");
     free (current);
+    //  The failure stopped the plan and the controller rolled back the
+    //  hosts it had switched (deploy --wait follows that rollback).
     current = s_current (0);
-    cr_assert_str_eq (current, "releases/2.0");
+    cr_assert_str_eq (current, "releases/1.0", "host-1 was not rolled back with the plan");
     free (current);
     //  The rollback re-ran the previous release's activate hook.
     char *root = jt_fleet_root (fleet, 1);

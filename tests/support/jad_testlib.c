@@ -451,3 +451,100 @@ char *jt_make_release (const char *dir, const char *name, const char *const *fil
         abort ();
     return archive;
 }
+
+void jt_fleet_config_line (jt_fleet_t *self, const char *prefix, const char *line)
+{
+    char config[PATH_MAX];
+    snprintf (config, sizeof config, "%s/controller/controller.yaml", self->dir);
+    s_set_line (config, prefix, line);
+}
+
+void jt_fleet_set_environments (jt_fleet_t *self, const char *yaml)
+{
+    char config[PATH_MAX];
+    snprintf (config, sizeof config, "%s/controller/controller.yaml", self->dir);
+    char *text = jt_read_file (config);
+    if (!text)
+        s_die (config);
+    char *start = strstr (text, "\nenvironments:");
+    if (!start)
+        s_die ("controller.yaml has no environments");
+    start[1] = 0;
+    char *out = NULL;
+    if (asprintf (&out, "%s%s", text, yaml) < 0)
+        abort ();
+    jt_write_file (config, out, 0600);
+    free (out);
+    free (text);
+}
+
+static bool s_controller_answers (void *arg)
+{
+    jt_fleet_t *self = arg;
+    return jt_jadctl (self, NULL, "status") == 0;
+}
+
+void jt_fleet_restart_controller (jt_fleet_t *self)
+{
+    //  a controller stopped before it set up its signal handlers dies of
+    //  the signal: let it come up first
+    if (self->controller > 0 && !jt_wait_for (s_controller_answers, self, 20000))
+        s_die ("controller does not answer");
+    if (self->controller > 0) {
+        int status = jt_stop (self->controller);
+        if (status != 0) {
+            fprintf (stderr, "testlib: controller exited %d on restart (see %s/controller.log)\n",
+                     status, self->dir);
+            abort ();
+        }
+    }
+    jt_fleet_start_controller (self);
+    if (!jt_wait_for (s_controller_answers, self, 20000))
+        s_die ("restarted controller does not answer");
+}
+
+void jt_fleet_add_operator (jt_fleet_t *self, const char *name, const char *roles)
+{
+    char *output = NULL;
+    int rc = jt_run (&output, "%s keygen %s/%s.key", S_BIN_JADCTL, self->dir, name);
+    if (rc != 0) {
+        fprintf (stderr, "testlib: keygen failed (%d):\n%s\n", rc, output);
+        abort ();
+    }
+    char *key = s_value (output, "public-key");
+    free (output);
+    //  through a file: Z85 keys hold characters a shell would expand
+    char sql_path[PATH_MAX], sql[512];
+    snprintf (sql_path, sizeof sql_path, "%s/%s.sql", self->dir, name);
+    snprintf (sql, sizeof sql,
+              "INSERT INTO operators (name, public_key, roles, created) "
+              "VALUES ('%s', '%s', '%s', 0);\n",
+              name, key, roles);
+    jt_write_file (sql_path, sql, 0600);
+    rc = jt_run (&output, "sqlite3 %s/controller/state.db < %s", self->dir, sql_path);
+    if (rc != 0) {
+        fprintf (stderr, "testlib: cannot add operator %s (%d):\n%s\n", name, rc, output);
+        abort ();
+    }
+    free (output);
+    char path[PATH_MAX], text[1024];
+    snprintf (path, sizeof path, "%s/%s.jadctl.yaml", self->dir, name);
+    snprintf (text, sizeof text, "controller: 127.0.0.1:%d\ncontroller-key: '%s'\nkey: %s.key\n",
+              self->port + 2, self->curve_key, name);
+    jt_write_file (path, text, 0600);
+    free (key);
+}
+
+int jt_jadctl_as (jt_fleet_t *self, const char *name, char **output, const char *format, ...)
+{
+    va_list argptr;
+    va_start (argptr, format);
+    char *args = NULL;
+    if (vasprintf (&args, format, argptr) < 0)
+        abort ();
+    va_end (argptr);
+    int rc =
+        jt_run (output, "%s --config %s/%s.jadctl.yaml %s", S_BIN_JADCTL, self->dir, name, args);
+    free (args);
+    return rc;
+}

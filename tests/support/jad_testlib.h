@@ -65,6 +65,22 @@ int jt_jadctl (jt_fleet_t *self, char **output, const char *format, ...)
 //  Wait until `jadctl status --json` output contains `needle` `count`
 //  times (or more); true if it did within timeout_ms.
 bool jt_fleet_wait_status (jt_fleet_t *self, const char *needle, int count, int timeout_ms);
+//  Replace the line of controller.yaml starting with `prefix` by `line`
+//  (appended if none); takes effect at the next controller start.
+void jt_fleet_config_line (jt_fleet_t *self, const char *prefix, const char *line);
+//  Replace everything from "environments:" on in controller.yaml by
+//  `yaml` (which starts with "environments:").
+void jt_fleet_set_environments (jt_fleet_t *self, const char *yaml);
+//  SIGTERM the controller (it must exit 0) and start it again.
+void jt_fleet_restart_controller (jt_fleet_t *self);
+//  Register operator `name` with `roles` (comma-separated): a key from
+//  `jadctl keygen`, a row in the operators table written with the sqlite3
+//  CLI (until `jadctl operator add` exists), and a client file
+//  DIR/NAME.jadctl.yaml for jt_jadctl_as.
+void jt_fleet_add_operator (jt_fleet_t *self, const char *name, const char *roles);
+//  jt_jadctl as operator `name`.
+int jt_jadctl_as (jt_fleet_t *self, const char *name, char **output, const char *format, ...)
+    __attribute__ ((format (printf, 4, 5)));
 //  Build DIR/NAME.tar.gz from a release tree given as a list of
 //  path, content pairs (NULL-terminated); files under hooks/ are 0755.
 char *jt_make_release (const char *dir, const char *name, const char *const *files);
