@@ -13,6 +13,7 @@
 #include "jad_db.h"
 #include "jad_keys.h"
 #include "jad_log.h"
+#include "jad_reload.h"
 #include "jad_util.h"
 
 #include <getopt.h>
@@ -145,6 +146,8 @@ static int s_run (const s_options_t *options)
     jad_log_set_verbose (options->verbose);
     if (jad_keys_harden_process () != 0)
         jad_log_warning ("controller: cannot disable core dumps");
+    if (jad_reload_catch () != 0)
+        jad_log_warning ("controller: cannot catch SIGHUP; reload needs a restart");
     ctl_t ctl = {.started_ms = jad_now_ms ()};
     int status = 1;
     jad_problems_t *problems = jad_problems_new ();
