@@ -853,7 +853,10 @@ int agt_daemon_run (agt_daemon_t *self)
                   agt_store_incarnation (self->store));
     s_recover (self);
     s_schedule (self);
-    zloop_start (self->loop);
+    //  zloop returns on any interrupted poll: a SIGHUP is reloaded here,
+    //  SIGTERM and SIGINT (zsys_interrupted) stop
+    while (zloop_start (self->loop) == 0 && !zsys_interrupted && jad_reload_requested ())
+        s_reload (self);
     jad_log_info ("agent: stopping name=%s", self->config->name);
     return 0;
 }

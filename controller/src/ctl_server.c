@@ -12,6 +12,7 @@
 #include "jad_util.h"
 #include "jad_wire.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zmq.h>
@@ -386,7 +387,8 @@ int ctl_server_run (ctl_t *ctl)
     while (!zsys_interrupted) {
         int64_t wait = next_tick - jad_mono_ms ();
         void *which = zpoller_wait (poller, wait > 0 ? (int)wait : 0);
-        if (zpoller_terminated (poller))
+        //  a SIGHUP interrupts the poll too (EINTR): that is no reason to stop
+        if (zpoller_terminated (poller) && (zsys_interrupted || zmq_errno () != EINTR))
             break;
         //  Drain each ready socket a bounded number of times so that one
         //  busy peer cannot starve the others or the timers.
