@@ -11,7 +11,10 @@ libzmq3-dev libczmq-dev libprotobuf-c-dev protobuf-c-compiler libsodium-dev
 libsqlite3-dev libarchive-dev libfyaml-dev libjansson-dev libcurl4-openssl-dev
 libmicrohttpd-dev"
 if [ "${1:-}" = "--tests" ]; then
-    packages="$packages libcriterion-dev clang-format clang libclang-rt-14-dev sqlite3 iproute2"
+    #  package tests: cpack + dpkg-shlibdeps (dpkg-dev, file), systemd-analyze, man;
+    #  iproute2 (ss) for the benchmarks
+    packages="$packages libcriterion-dev clang-format clang libclang-rt-14-dev sqlite3
+    dpkg-dev file systemd man-db iproute2"
 fi
 
 missing=""

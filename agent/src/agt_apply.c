@@ -398,6 +398,14 @@ static int s_step_unpack (s_apply_t *self)
         s_format (detail, sizeof detail, "cannot create %s: %s", self->app_dir, strerror (errno));
         goto failed;
     }
+    //  hooks run as hook-user: ROOT/APP/shared is theirs to write (only
+    //  the directory itself: what they put in it is already theirs)
+    if (self->drop_privileges && geteuid () == 0 &&
+        lchown (self->shared_dir, self->uid, self->gid) != 0) {
+        s_format (detail, sizeof detail, "cannot give %s to hook-user: %s", self->shared_dir,
+                  strerror (errno));
+        goto failed;
+    }
     s_clean_staging (self);
     if (s_is_dir (self->release_dir)) {
         if (job->release_known) {

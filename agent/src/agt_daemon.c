@@ -19,6 +19,7 @@
 #include "agt_store.h"
 #include "agt_worker.h"
 #include "jad_log.h"
+#include "jad_reload.h"
 #include "jad_util.h"
 
 #include <errno.h>
@@ -65,11 +66,13 @@ struct _agt_daemon_t {
     agt_link_t *link;
     zactor_t *worker;
     zloop_t *loop;
-    jad_plan_t *active;     //  plan being fetched or applied, or NULL
-    agt_fetch_t *fetch;     //  running fetch of the active plan
-    int64_t fetch_started;  //  mono ms
-    bool hello_pending;     //  next Status says hello
-    char sha_hex[65];       //  of the active plan's artifact
+    jad_plan_t *active;      //  plan being fetched or applied, or NULL
+    agt_fetch_t *fetch;      //  running fetch of the active plan
+    int64_t fetch_started;   //  mono ms
+    bool hello_pending;      //  next Status says hello
+    int heartbeat_timer;     //  zloop timer id of the heartbeat
+    uint32_t peer_protocol;  //  other protocol version the controller spoke, logged once
+    char sha_hex[65];        //  of the active plan's artifact
 };
 
 static void s_schedule (agt_daemon_t *self);
@@ -484,6 +487,28 @@ static void s_intake (agt_daemon_t *self, const uint8_t *data, size_t size, cons
     s_schedule (self);
 }
 
+//  A message in another protocol version came from the controller (or
+//  it told us that we speak another one): say so once per version.
+static void s_peer_protocol (agt_daemon_t *self, uint32_t protocol, const char *said)
+{
+    agt_drops_hit (self->drops, "protocol", "controller protocol %u", protocol);
+    if (self->peer_protocol == protocol)
+        return;
+    self->peer_protocol = protocol;
+    jad_log_error ("agent: controller speaks protocol %u, this agent speaks %d; upgrade %s%s%s",
+                   protocol, JAD_PROTOCOL,
+                   protocol > JAD_PROTOCOL ? "this agent (jadugar-agent) to match the controller"
+                                           : "the controller (jadugar-controller) to match",
+                   said ? "; controller says: " : "", said ? said : "");
+}
+
+//  The protocol version of a frame if it is readable and not ours, else 0.
+static uint32_t s_other_protocol (zframe_t *frame)
+{
+    uint32_t protocol = jad_wire_peek_protocol (zframe_data (frame), zframe_size (frame));
+    return protocol == JAD_PROTOCOL ? 0 : protocol;
+}
+
 static int s_on_sub (zloop_t *loop, zsock_t *reader, void *arg)
 {
     (void)loop;
@@ -500,6 +525,8 @@ static int s_on_sub (zloop_t *loop, zsock_t *reader, void *arg)
     else if (!zframe_streq (first, topic))
         agt_drops_hit (self->drops, "sub_topic", "unexpected topic of %zu bytes",
                        zframe_size (first));
+    else if (s_other_protocol (envelope))
+        s_peer_protocol (self, s_other_protocol (envelope), NULL);
     else
         s_intake (self, zframe_data (envelope), zframe_size (envelope), "broadcast");
     zmsg_destroy (&msg);
@@ -533,8 +560,17 @@ static int s_on_dealer (zloop_t *loop, zsock_t *reader, void *arg)
     zframe_t *frame = zmsg_first (msg);
     char err[JAD_ERR_LEN] = "";
     jad_ctl_msg_t *decoded = jad_ctl_msg_decode (zframe_data (frame), zframe_size (frame), err);
-    if (!decoded)
+    uint32_t protocol = jad_wire_peek_protocol (zframe_data (frame), zframe_size (frame));
+    if (!decoded && protocol != 0 && protocol != JAD_PROTOCOL)
+        s_peer_protocol (self, protocol, NULL);
+    else if (!decoded)
         agt_drops_hit (self->drops, "dealer_malformed", "%s", err);
+    else if (decoded->kind == JAD_CTL_MSG_PROTOCOL_ERROR)
+        //  the controller speaks our version but not this one of ours
+        jad_log_error ("agent: controller refuses our protocol %u (it speaks %u): %s",
+                       decoded->protocol_error.agent_protocol,
+                       decoded->protocol_error.controller_protocol,
+                       decoded->protocol_error.message ? decoded->protocol_error.message : "-");
     else if (decoded->kind == JAD_CTL_MSG_PLAN && decoded->plan) {
         zchunk_t *bytes = jad_envelope_encode (decoded->plan);
         if (bytes)
@@ -609,11 +645,94 @@ static int s_on_resend (zloop_t *loop, int timer_id, void *arg)
     return 0;
 }
 
+static bool s_str_equal (const char *one, const char *two)
+{
+    return (!one && !two) || (one && two && streq (one, two));
+}
+
+//  Append ",name" (or "name") to a bounded list of keys.
+static void s_key_list (char *list, size_t len, const char *name)
+{
+    size_t used = strlen (list);
+    s_format (list + used, len - used, "%s%s", used ? "," : "", name);
+}
+
+//  SIGHUP: take heartbeat, hook-timeout, hook-user and keep-releases from
+//  agent.yaml; the rest needs a restart. A file with problems is refused.
+//  A running hook keeps the settings it started with.
+static void s_reload (agt_daemon_t *self)
+{
+    jad_problems_t *problems = jad_problems_new ();
+    if (!problems)
+        return;
+    jad_agent_config_t *fresh = agt_config_load (self->data_dir, problems, NULL);
+    if (!fresh) {
+        for (size_t index = 0; index < jad_problems_count (problems); index++)
+            jad_log_error ("agent: %s", jad_problems_get (problems, index));
+        jad_log_error ("agent: reload refused problems=%zu; the running configuration stays",
+                       jad_problems_count (problems));
+        jad_problems_destroy (&problems);
+        return;
+    }
+    jad_problems_destroy (&problems);
+    jad_agent_config_t *running = self->config;
+    char changed[128] = "", restart[160] = "";
+    if (!s_str_equal (running->name, fresh->name))
+        s_key_list (restart, sizeof restart, "name");
+    if (!s_str_equal (running->environment, fresh->environment))
+        s_key_list (restart, sizeof restart, "environment");
+    if (!s_str_equal (running->controller, fresh->controller))
+        s_key_list (restart, sizeof restart, "controller");
+    if (!s_str_equal (running->controller_key, fresh->controller_key))
+        s_key_list (restart, sizeof restart, "controller-key");
+    if (!s_str_equal (running->signing_key, fresh->signing_key))
+        s_key_list (restart, sizeof restart, "signing-key");
+    if (!s_str_equal (running->token, fresh->token))
+        s_key_list (restart, sizeof restart, "token");
+    if (!s_str_equal (running->root, fresh->root))
+        s_key_list (restart, sizeof restart, "root");
+    if (!s_str_equal (running->key_file, fresh->key_file))
+        s_key_list (restart, sizeof restart, "key-file");
+    if (restart[0])
+        jad_log_warning ("agent: changed keys need a restart keys=%s", restart);
+
+    if (running->heartbeat_ms != fresh->heartbeat_ms) {
+        uint32_t heartbeat = fresh->heartbeat_ms ? fresh->heartbeat_ms : 5000;
+        int timer = zloop_timer (self->loop, heartbeat, 0, s_on_heartbeat, self);
+        if (timer < 0)
+            jad_log_error ("agent: cannot change the heartbeat; keeping the old one");
+        else {
+            zloop_timer_end (self->loop, self->heartbeat_timer);
+            self->heartbeat_timer = timer;
+            running->heartbeat_ms = fresh->heartbeat_ms;
+            s_key_list (changed, sizeof changed, "heartbeat");
+        }
+    }
+    if (running->hook_timeout_ms != fresh->hook_timeout_ms) {
+        running->hook_timeout_ms = fresh->hook_timeout_ms;
+        s_key_list (changed, sizeof changed, "hook-timeout");
+    }
+    if (running->keep_releases != fresh->keep_releases) {
+        running->keep_releases = fresh->keep_releases;
+        s_key_list (changed, sizeof changed, "keep-releases");
+    }
+    if (!s_str_equal (running->hook_user, fresh->hook_user)) {
+        char *swap = running->hook_user;
+        running->hook_user = fresh->hook_user;
+        fresh->hook_user = swap;
+        s_key_list (changed, sizeof changed, "hook-user");
+    }
+    jad_agent_config_destroy (&fresh);
+    jad_log_info ("agent: configuration reloaded changed=%s", changed[0] ? changed : "nothing");
+}
+
 static int s_on_fetch_tick (zloop_t *loop, int timer_id, void *arg)
 {
     (void)loop;
     (void)timer_id;
     agt_daemon_t *self = (agt_daemon_t *)arg;
+    if (jad_reload_requested ())
+        s_reload (self);
     if (self->fetch)
         s_fetch_progress (self, agt_fetch_tick (self->fetch));
     return 0;
@@ -739,18 +858,24 @@ int agt_daemon_run (agt_daemon_t *self)
         zloop_reader (self->loop, agt_link_dealer (self->link), s_on_dealer, self) ||
         zloop_reader (self->loop, agt_link_monitor (self->link), s_on_monitor, self) ||
         zloop_reader (self->loop, (zsock_t *)self->worker, s_on_worker, self) ||
-        zloop_timer (self->loop, heartbeat, 0, s_on_heartbeat, self) < 0 ||
+        (self->heartbeat_timer = zloop_timer (self->loop, heartbeat, 0, s_on_heartbeat, self)) <
+            0 ||
         zloop_timer (self->loop, RESEND_MS, 0, s_on_resend, self) < 0 ||
         zloop_timer (self->loop, FETCH_TICK_MS, 0, s_on_fetch_tick, self) < 0) {
         jad_log_error ("agent: cannot set up the main loop");
         return -1;
     }
+    if (jad_reload_catch ())
+        jad_log_warning ("agent: cannot catch SIGHUP; reload needs a restart");
     jad_log_info ("agent: started name=%s env=%s controller=%s incarnation=%s", self->config->name,
                   self->config->environment, self->config->controller,
                   agt_store_incarnation (self->store));
     s_recover (self);
     s_schedule (self);
-    zloop_start (self->loop);
+    //  zloop returns on any interrupted poll: a SIGHUP is reloaded here,
+    //  SIGTERM and SIGINT (zsys_interrupted) stop
+    while (zloop_start (self->loop) == 0 && !zsys_interrupted && jad_reload_requested ())
+        s_reload (self);
     jad_log_info ("agent: stopping name=%s", self->config->name);
     return 0;
 }

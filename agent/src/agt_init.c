@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +27,7 @@ typedef struct {
     const char *name;
     const char *token;
     const char *root;
+    const char *hook_user;
 } s_options_t;
 
 static int s_usage (const char *problem, const char *value)
@@ -93,6 +95,13 @@ static int s_check (s_options_t *options, char *hostname, size_t hostlen)
         options->root = "/srv/jadugar";
     if (options->root[0] != '/' || !s_printable (options->root, PATH_MAX - 128))
         return s_usage ("--root must be an absolute path", options->root);
+    if (options->hook_user) {
+        struct passwd entry, *found = NULL;
+        char buffer[4096];
+        if (!s_printable (options->hook_user, 64) ||
+            getpwnam_r (options->hook_user, &entry, buffer, sizeof buffer, &found) || !found)
+            return s_usage ("--hook-user is not a user on this host", options->hook_user);
+    }
     return 0;
 }
 
@@ -158,8 +167,13 @@ static zchunk_t *s_yaml (const s_options_t *options)
                  "heartbeat: 5s\n"
                  "\n# Timeout of hooks that have none of their own.\n"
                  "hook-timeout: 30s\n"
-                 "\n# Run hooks as this user instead of the agent's own (root: recommended).\n"
-                 "# hook-user: deploy\n");
+                 "\n# Run hooks as this user instead of the agent's own (root: recommended).\n");
+    if (options->hook_user) {
+        s_line (out, "hook-user: ");
+        s_quote (out, options->hook_user);
+        s_line (out, "\n");
+    } else
+        s_line (out, "# hook-user: deploy\n");
     return out;
 }
 
@@ -174,6 +188,7 @@ int agt_init_main (int argc, char **argv)
         {"name", required_argument, NULL, 'n'},
         {"token", required_argument, NULL, 't'},
         {"root", required_argument, NULL, 'r'},
+        {"hook-user", required_argument, NULL, 'u'},
         {NULL, 0, NULL, 0},
     };
     s_options_t options;
@@ -206,6 +221,9 @@ int agt_init_main (int argc, char **argv)
                 break;
             case 'r':
                 options.root = optarg;
+                break;
+            case 'u':
+                options.hook_user = optarg;
                 break;
             default:
                 return s_usage ("unknown option or missing value",

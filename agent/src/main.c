@@ -19,7 +19,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#define RUN_USAGE "jadugar-agent run --data DIR [--verbose]"
+#define RUN_USAGE "jadugar-agent run --data DIR [--syslog] [--verbose]"
 
 static int s_usage (void)
 {
@@ -33,10 +33,12 @@ static int s_run_main (int argc, char **argv)
     static const struct option long_options[] = {
         {"data", required_argument, NULL, 'd'},
         {"verbose", no_argument, NULL, 'v'},
+        {"syslog", no_argument, NULL, 's'},
         {NULL, 0, NULL, 0},
     };
     const char *data = NULL;
     bool verbose = false;
+    bool use_syslog = false;
     opterr = 0;
     optind = 1;
     int option;
@@ -45,6 +47,8 @@ static int s_run_main (int argc, char **argv)
             data = optarg;
         else if (option == 'v')
             verbose = true;
+        else if (option == 's')
+            use_syslog = true;
         else {
             fprintf (stderr, "jadugar-agent run: unknown option or missing value: %s\n",
                      argv[optind - 1]);
@@ -59,7 +63,7 @@ static int s_run_main (int argc, char **argv)
     }
 
     //  1. the process: logs, no core dumps (keys live in memory), crypto
-    jad_log_init ("jadugar-agent", false);
+    jad_log_init ("jadugar-agent", use_syslog);
     jad_log_set_verbose (verbose);
     if (jad_keys_harden_process ()) {
         jad_log_error ("agent: cannot disable core dumps");

@@ -14,8 +14,14 @@
 extern "C" {
 #endif
 
-//  Set the program name used as prefix and whether to use syslog.
+//  Set the program name used as prefix and whether to use syslog. Without
+//  use_syslog, a daemon whose stderr is the systemd journal (JOURNAL_STREAM
+//  names stderr's device and inode) logs to syslog all the same, so that
+//  journald gets priorities and no doubled time stamps.
 void jad_log_init (const char *ident, bool use_syslog);
+
+//  True if stderr is connected to the systemd journal.
+bool jad_log_stderr_is_journal (void);
 void jad_log_set_verbose (bool verbose);
 
 void jad_log_error (const char *format, ...) __attribute__ ((format (printf, 1, 2)));

@@ -161,6 +161,7 @@ typedef enum {
     JAD_CTL_MSG_PLAN,
     JAD_CTL_MSG_CHUNK,
     JAD_CTL_MSG_REPORT_ACK,
+    JAD_CTL_MSG_PROTOCOL_ERROR,
 } jad_ctl_msg_kind_t;
 
 //  One message from the controller to one agent.
@@ -180,6 +181,11 @@ typedef struct {
         uint64_t *report_ids;
         size_t report_id_count;
     } report_ack;
+    struct {
+        uint32_t controller_protocol;
+        uint32_t agent_protocol;
+        char *message;  //  <= JAD_MAX_DETAIL, may be NULL
+    } protocol_error;
 } jad_ctl_msg_t;
 
 typedef struct {
@@ -237,6 +243,13 @@ const char *jad_api_request_arg (const jad_api_request_t *self, const char *key)
 zchunk_t *jad_api_response_encode (const jad_api_response_t *self);
 jad_api_response_t *jad_api_response_decode (const uint8_t *data, size_t size, char *err);
 void jad_api_response_destroy (jad_api_response_t **self_p);
+
+//  The protocol version a message says it speaks (field 1 of Envelope,
+//  AgentMsg, ControllerMsg, ApiRequest and ApiResponse), read from the raw
+//  bytes without decoding anything else, so that a peer of another version
+//  can be told apart from garbage. Returns 0 if field 1 is absent,
+//  not first, or unreadable.
+uint32_t jad_wire_peek_protocol (const uint8_t *data, size_t size);
 
 //  Names of enum values for logs and JSON ("started", "ok", ...).
 const char *jad_report_status_name (uint32_t status);

@@ -7,15 +7,31 @@
 #include "jad_log.h"
 
 #include <czmq.h>
+#include <inttypes.h>
 #include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
 
 static bool s_verbose = false;
+
+bool jad_log_stderr_is_journal (void)
+{
+    //  systemd sets JOURNAL_STREAM=DEVICE:INODE of the stream it connected
+    const char *stream = getenv ("JOURNAL_STREAM");
+    uintmax_t device = 0, inode = 0;
+    struct stat info;
+    if (!stream || sscanf (stream, "%ju:%ju", &device, &inode) != 2 || fstat (2, &info) != 0)
+        return false;
+    return (uintmax_t)info.st_dev == device && (uintmax_t)info.st_ino == inode;
+}
 
 void jad_log_init (const char *ident, bool use_syslog)
 {
     zsys_set_logident (ident);
     zsys_set_logstream (stderr);
-    zsys_set_logsystem (use_syslog);
+    //  czmq logs either to syslog or to the stream, never both
+    zsys_set_logsystem (use_syslog || jad_log_stderr_is_journal ());
     if (getenv ("JADUGAR_DEBUG"))
         s_verbose = true;
 }

@@ -279,6 +279,19 @@ static int s_read_varint (const uint8_t **cursor, const uint8_t *end, uint64_t *
 //  Count top-level fields numbered first..last in a serialized message;
 //  -1 if the bytes do not parse. protobuf keeps only the last member of a
 //  oneof, so this is how a decoder sees that two bodies were sent.
+uint32_t jad_wire_peek_protocol (const uint8_t *data, size_t size)
+{
+    if (!data || size < 2 || size > JAD_MAX_API_MSG)
+        return 0;
+    const uint8_t *cursor = data;
+    uint64_t key = 0, value = 0;
+    //  field 1, wire type 0 (varint); protobuf-c writes fields in order
+    if (s_read_varint (&cursor, data + size, &key) != 0 || key != 0x08 ||
+        s_read_varint (&cursor, data + size, &value) != 0 || value > UINT32_MAX)
+        return 0;
+    return (uint32_t)value;
+}
+
 static int s_wire_count (const uint8_t *data, size_t size, uint32_t first, uint32_t last)
 {
     const uint8_t *cursor = data;
@@ -1073,6 +1086,7 @@ void jad_ctl_msg_destroy (jad_ctl_msg_t **self_p)
     free (self->chunk.error);
     free (self->report_ack.incarnation);
     free (self->report_ack.report_ids);
+    free (self->protocol_error.message);
     free (self);
     *self_p = NULL;
 }
@@ -1123,6 +1137,15 @@ static jad_ctl_msg_t *s_ctl_msg_from_pb (const s_ctx_t *ctx, const Jadugar__Cont
                     ack->n_report_ids * sizeof (uint64_t));
             self->report_ack.report_id_count = ack->n_report_ids;
         }
+    } else if (message->body_case == JADUGAR__CONTROLLER_MSG__BODY_PROTOCOL_ERROR) {
+        s_ctx_t inner = {ctx->what, "protocol_error.", ctx->err};
+        const Jadugar__ProtocolError *error = message->protocol_error;
+        self->kind = JAD_CTL_MSG_PROTOCOL_ERROR;
+        self->protocol_error.controller_protocol = error->controller_protocol;
+        self->protocol_error.agent_protocol = error->agent_protocol;
+        if (s_text (&inner, "message", error->message, JAD_MAX_DETAIL, false,
+                    &self->protocol_error.message))
+            goto failed;
     } else {
         s_fail (ctx, "message has no body");
         goto failed;
@@ -1148,7 +1171,7 @@ jad_ctl_msg_t *jad_ctl_msg_decode (const uint8_t *data, size_t size, char *err)
     }
     jad_ctl_msg_t *self = NULL;
     if (s_check_protocol (&ctx, message->protocol) == 0 &&
-        s_check_one_body (&ctx, data, size, 2, 4,
+        s_check_one_body (&ctx, data, size, 2, 15,
                           message->body_case != JADUGAR__CONTROLLER_MSG__BODY__NOT_SET) == 0)
         self = s_ctl_msg_from_pb (&ctx, message);
     jadugar__controller_msg__free_unpacked (message, &allocator);
@@ -1162,6 +1185,7 @@ zchunk_t *jad_ctl_msg_encode (const jad_ctl_msg_t *self)
     Jadugar__Envelope envelope;
     Jadugar__Chunk chunk_body;
     Jadugar__ReportAck ack;
+    Jadugar__ProtocolError protocol_error;
 
     jadugar__controller_msg__init (&message);
     message.protocol = JAD_PROTOCOL;
@@ -1186,6 +1210,13 @@ zchunk_t *jad_ctl_msg_encode (const jad_ctl_msg_t *self)
         ack.report_ids = self->report_ack.report_ids;
         message.body_case = JADUGAR__CONTROLLER_MSG__BODY_REPORT_ACK;
         message.report_ack = &ack;
+    } else if (self->kind == JAD_CTL_MSG_PROTOCOL_ERROR) {
+        jadugar__protocol_error__init (&protocol_error);
+        protocol_error.controller_protocol = self->protocol_error.controller_protocol;
+        protocol_error.agent_protocol = self->protocol_error.agent_protocol;
+        protocol_error.message = s_pbstr (self->protocol_error.message);
+        message.body_case = JADUGAR__CONTROLLER_MSG__BODY_PROTOCOL_ERROR;
+        message.protocol_error = &protocol_error;
     } else {
         s_refuse ("controller message", "no body for its kind");
         return NULL;

@@ -32,6 +32,7 @@ typedef enum {
     CTL_COUNT_ZAP_ALLOWED,
     CTL_COUNT_ZAP_DENIED,
     CTL_COUNT_FETCH_REFUSED,
+    CTL_COUNT_AGENT_PROTOCOL,
     CTL_COUNT_MAX
 } ctl_counter_t;
 
@@ -47,6 +48,7 @@ typedef struct {
     zsock_t *api;                     //  operator API ROUTER, BASE+2
     zhashx_t *routes;                 //  agent name -> routing id (zframe_t *)
     zhashx_t *uploads;                //  upload id -> ctl_upload_t *
+    zhashx_t *mismatched;             //  agent key -> mono ms of our last ProtocolError
     uint64_t counters[CTL_COUNT_MAX];
     int64_t started_ms;  //  wall clock at start
 } ctl_t;

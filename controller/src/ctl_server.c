@@ -5,11 +5,15 @@
 #include "ctl_api.h"
 #include "ctl_artifacts.h"
 #include "ctl_plans.h"
+#include "ctl_reload.h"
+#include "jad_reload.h"
 #include "jad_db.h"
 #include "jad_log.h"
 #include "jad_util.h"
 #include "jad_wire.h"
 
+#include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <zmq.h>
 
@@ -38,6 +42,7 @@ static const char *const s_counter_names[CTL_COUNT_MAX] = {
     [CTL_COUNT_ZAP_ALLOWED] = "zap_allowed",
     [CTL_COUNT_ZAP_DENIED] = "zap_denied",
     [CTL_COUNT_FETCH_REFUSED] = "fetch_refused",
+    [CTL_COUNT_AGENT_PROTOCOL] = "agent_protocol_mismatch",
 };
 
 const char *ctl_counter_name (ctl_counter_t counter)
@@ -156,6 +161,11 @@ int ctl_server_start (ctl_t *ctl)
     zhashx_set_destructor (ctl->routes, (zhashx_destructor_fn *)zframe_destroy);
     ctl->uploads = zhashx_new ();
     zhashx_set_destructor (ctl->uploads, ctl_artifacts_upload_free);
+    ctl->mismatched = zhashx_new ();
+    if (!ctl->routes || !ctl->uploads || !ctl->mismatched)
+        return -1;
+    zhashx_set_destructor (ctl->mismatched, (zhashx_destructor_fn *)zstr_free);
+    zhashx_set_duplicator (ctl->mismatched, (zhashx_duplicator_fn *)strdup);
     ctl->zap = zsock_new (ZMQ_REP);
     if (!ctl->zap || zsock_bind (ctl->zap, S_ZAP_ENDPOINT) != 0) {
         jad_log_error ("server: cannot start the ZAP handler");
@@ -262,6 +272,38 @@ static char *s_agent_status (ctl_t *ctl, const char *key, const jad_status_t *st
     return name;
 }
 
+#define S_PROTOCOL_REPLY_MS 30000  //  tell a mismatched agent again after this
+
+//  An agent speaks another protocol version: log it once per agent key,
+//  and tell the agent (at most every S_PROTOCOL_REPLY_MS) so that it can
+//  log it too.
+static void s_protocol_mismatch (ctl_t *ctl, const char *key, uint32_t protocol, zframe_t *route)
+{
+    ctl->counters[CTL_COUNT_AGENT_PROTOCOL]++;
+    char *name = NULL;
+    jad_db_get_text (ctl->db, "SELECT name FROM agents WHERE public_key = ?", key, &name);
+    char text[JAD_MAX_DETAIL];
+    snprintf (text, sizeof text, "agent %s speaks protocol %u, controller speaks %d; upgrade %s",
+              name ? name : key, protocol, JAD_PROTOCOL,
+              protocol > JAD_PROTOCOL ? "the controller (jadugar-controller) to match the agent"
+                                      : "the agent (jadugar-agent) to match the controller");
+    free (name);
+    int64_t now = jad_mono_ms ();
+    const char *last = (const char *)zhashx_lookup (ctl->mismatched, key);
+    if (!last)
+        jad_log_warning ("server: %s", text);
+    else if (now - strtoll (last, NULL, 10) < S_PROTOCOL_REPLY_MS)
+        return;
+    char stamp[32];
+    snprintf (stamp, sizeof stamp, "%lld", (long long)now);
+    zhashx_update (ctl->mismatched, key, stamp);
+    jad_ctl_msg_t reply = {.kind = JAD_CTL_MSG_PROTOCOL_ERROR};
+    reply.protocol_error.controller_protocol = JAD_PROTOCOL;
+    reply.protocol_error.agent_protocol = protocol;
+    reply.protocol_error.message = text;
+    s_send_to_agent (ctl, route, &reply);
+}
+
 //  One message from the agents ROUTER.
 static void s_agent_handle (ctl_t *ctl, zmsg_t **msg_p)
 {
@@ -278,6 +320,11 @@ static void s_agent_handle (ctl_t *ctl, zmsg_t **msg_p)
         goto done;
     }
     message = jad_agent_msg_decode (zframe_data (body), zframe_size (body), err);
+    uint32_t protocol = jad_wire_peek_protocol (zframe_data (body), zframe_size (body));
+    if (!message && protocol != 0 && protocol != JAD_PROTOCOL) {
+        s_protocol_mismatch (ctl, key, protocol, route);
+        goto done;
+    }
     if (!message) {
         ctl->counters[CTL_COUNT_AGENT_MALFORMED]++;
         jad_log_warning ("server: malformed agent message key=%s reason=\"%s\"", key, err);
@@ -340,7 +387,8 @@ int ctl_server_run (ctl_t *ctl)
     while (!zsys_interrupted) {
         int64_t wait = next_tick - jad_mono_ms ();
         void *which = zpoller_wait (poller, wait > 0 ? (int)wait : 0);
-        if (zpoller_terminated (poller))
+        //  a SIGHUP interrupts the poll too (EINTR): that is no reason to stop
+        if (zpoller_terminated (poller) && (zsys_interrupted || zmq_errno () != EINTR))
             break;
         //  Drain each ready socket a bounded number of times so that one
         //  busy peer cannot starve the others or the timers.
@@ -361,6 +409,8 @@ int ctl_server_run (ctl_t *ctl)
                     ctl_api_handle (ctl, &msg);
             }
         if (jad_mono_ms () >= next_tick) {
+            if (jad_reload_requested ())
+                ctl_reload (ctl);
             ctl_plans_tick (ctl);
             next_tick = jad_mono_ms () + S_TICK_MS;
         }
@@ -376,5 +426,6 @@ void ctl_server_stop (ctl_t *ctl)
     zsock_destroy (&ctl->pub);
     zsock_destroy (&ctl->zap);
     zhashx_destroy (&ctl->routes);
+    zhashx_destroy (&ctl->mismatched);
     ctl_artifacts_uploads_destroy (ctl);
 }

@@ -13,6 +13,7 @@
 #include "jad_db.h"
 #include "jad_keys.h"
 #include "jad_log.h"
+#include "jad_reload.h"
 #include "jad_util.h"
 
 #include <getopt.h>
@@ -154,6 +155,8 @@ static int s_run (const s_options_t *options)
         if (setrlimit (RLIMIT_NOFILE, &files) != 0)
             jad_log_warning ("controller: cannot raise the file descriptor limit");
     }
+    if (jad_reload_catch () != 0)
+        jad_log_warning ("controller: cannot catch SIGHUP; reload needs a restart");
     ctl_t ctl = {.started_ms = jad_now_ms ()};
     int status = 1;
     jad_problems_t *problems = jad_problems_new ();
