@@ -159,7 +159,12 @@ static zchunk_t *s_yaml (const s_options_t *options)
                  "\n# Timeout of hooks that have none of their own.\n"
                  "hook-timeout: 30s\n"
                  "\n# Run hooks as this user instead of the agent's own (root: recommended).\n"
-                 "# hook-user: deploy\n");
+                 "# hook-user: deploy\n"
+                 "\n# Host metrics (CPU, memory, load, disk, processes) are sampled this often;\n"
+                 "# app metrics follow each release's jadugar.yaml.\n"
+                 "metrics-interval: 10s\n"
+                 "\n# Samples kept while the controller is unreachable (oldest dropped first).\n"
+                 "metrics-buffer: 100000\n");
     return out;
 }
 

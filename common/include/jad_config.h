@@ -32,18 +32,20 @@ const char *jad_problems_get (const jad_problems_t *self, size_t index);
 
 //  agent.yaml
 typedef struct {
-    char *name;                //  agent name (default: hostname)
-    char *environment;         //  required
-    char *controller;          //  required, HOST:BASEPORT
-    char *controller_key;      //  required, CURVE public key (z85)
-    char *signing_key;         //  required, Ed25519 public key (hex)
-    char *token;               //  enrollment token, may be NULL
-    char *root;                //  release root (default /srv/jadugar)
-    char *key_file;            //  agent CURVE key file (default keys/agent.key)
-    uint32_t keep_releases;    //  default 5
-    uint32_t heartbeat_ms;     //  default 5000
-    uint32_t hook_timeout_ms;  //  default 30000
-    char *hook_user;           //  may be NULL: run hooks as this user
+    char *name;                    //  agent name (default: hostname)
+    char *environment;             //  required
+    char *controller;              //  required, HOST:BASEPORT
+    char *controller_key;          //  required, CURVE public key (z85)
+    char *signing_key;             //  required, Ed25519 public key (hex)
+    char *token;                   //  enrollment token, may be NULL
+    char *root;                    //  release root (default /srv/jadugar)
+    char *key_file;                //  agent CURVE key file (default keys/agent.key)
+    uint32_t keep_releases;        //  default 5
+    uint32_t heartbeat_ms;         //  default 5000
+    uint32_t hook_timeout_ms;      //  default 30000
+    char *hook_user;               //  may be NULL: run hooks as this user
+    uint32_t metrics_interval_ms;  //  host metrics, default 10000
+    uint32_t metrics_buffer;       //  samples held while disconnected, default 100000
 } jad_agent_config_t;
 
 jad_agent_config_t *jad_agent_config_load (const char *path, jad_problems_t *problems);

@@ -855,11 +855,14 @@ enum {
     A_HEARTBEAT,
     A_HOOK_TIMEOUT,
     A_HOOK_USER,
+    A_METRICS_INTERVAL,
+    A_METRICS_BUFFER,
     A_COUNT
 };
 static const char *const s_agent_keys[A_COUNT + 1] = {
-    "name",     "environment",   "controller", "controller-key", "signing-key", "token", "root",
-    "key-file", "keep-releases", "heartbeat",  "hook-timeout",   "hook-user",   NULL};
+    "name",         "environment", "controller",       "controller-key", "signing-key",
+    "token",        "root",        "key-file",         "keep-releases",  "heartbeat",
+    "hook-timeout", "hook-user",   "metrics-interval", "metrics-buffer", NULL};
 
 static void s_agent_parse (s_ctx_t *ctx, struct fy_node *root, jad_agent_config_t *self)
 {
@@ -892,6 +895,10 @@ static void s_agent_parse (s_ctx_t *ctx, struct fy_node *root, jad_agent_config_
     s_get_duration (ctx, NULL, keys[A_HOOK_TIMEOUT], &slots[A_HOOK_TIMEOUT], true,
                     &self->hook_timeout_ms);
     s_get_string (ctx, NULL, keys[A_HOOK_USER], &slots[A_HOOK_USER], S_NAME, &self->hook_user);
+    s_get_duration (ctx, NULL, keys[A_METRICS_INTERVAL], &slots[A_METRICS_INTERVAL], true,
+                    &self->metrics_interval_ms);
+    s_get_uint (ctx, NULL, keys[A_METRICS_BUFFER], &slots[A_METRICS_BUFFER], 100, 10000000,
+                &self->metrics_buffer);
 
     if (!self->name) {
         char host[256] = "";
@@ -925,6 +932,8 @@ jad_agent_config_t *jad_agent_config_load (const char *path, jad_problems_t *pro
     self->keep_releases = 5;
     self->heartbeat_ms = 5000;
     self->hook_timeout_ms = 30000;
+    self->metrics_interval_ms = 10000;
+    self->metrics_buffer = 100000;
     if (!self->root || !self->key_file) {
         s_problem (&ctx, 0, NULL, "out of memory");
         goto done;
