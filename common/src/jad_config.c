@@ -1255,6 +1255,8 @@ static void s_alerts_parse (s_ctx_t *ctx, const s_slot_t *slot, jad_controller_c
         s_get_uint (ctx, where, keys[L_MIN_SAMPLES], &slots[L_MIN_SAMPLES], 1, 1000000,
                     &alert->min_samples);
         s_get_string (ctx, where, keys[L_QUERY], &slots[L_QUERY], S_TEXT, &alert->query);
+        if (alert->query && !slots[L_MIN_SAMPLES].key)
+            alert->min_samples = 1;  //  a query answers with one value per series
         if (alert->query && !self->prometheus)
             s_problem (ctx, slots[L_QUERY].line, where,
                        "key 'query' needs the top-level key 'prometheus' (the server's URL)");

@@ -35,6 +35,10 @@ typedef enum {
     CTL_COUNT_MAX
 } ctl_counter_t;
 
+typedef struct _ctl_metrics_t ctl_metrics_t;
+typedef struct _ctl_notify_t ctl_notify_t;
+typedef struct _ctl_http_t ctl_http_t;
+
 typedef struct {
     char *data_dir;                   //  --data DIR
     jad_controller_config_t *config;  //  DIR/controller.yaml
@@ -48,7 +52,10 @@ typedef struct {
     zhashx_t *routes;                 //  agent name -> routing id (zframe_t *)
     zhashx_t *uploads;                //  upload id -> ctl_upload_t *
     uint64_t counters[CTL_COUNT_MAX];
-    int64_t started_ms;  //  wall clock at start
+    int64_t started_ms;      //  wall clock at start
+    ctl_metrics_t *metrics;  //  metric samples store
+    ctl_notify_t *notify;    //  notification delivery
+    ctl_http_t *http;        //  status page and /metrics on BASE+3
 } ctl_t;
 
 //  Name of a counter for JSON and /metrics.
