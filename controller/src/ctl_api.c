@@ -2,6 +2,8 @@
 //  SPDX-License-Identifier: MPL-2.0
 
 #include "ctl_api.h"
+#include "ctl_alerts.h"
+#include "ctl_metrics.h"
 #include "ctl_artifacts.h"
 #include "ctl_plans.h"
 #include "ctl_store.h"
@@ -260,6 +262,9 @@ static json_t *s_plan_json (ctl_t *ctl, const char *plan_id, bool full, int64_t 
         sqlite3_finalize (stmt);
     }
     json_object_set_new (plan, "events", events);
+    json_t *decisions = ctl_alerts_decisions_json (ctl->db, plan_id);
+    if (decisions)
+        json_object_set_new (plan, "decisions", decisions);
     return plan;
 }
 
@@ -325,6 +330,59 @@ static int s_plan_show (ctl_t *ctl, const jad_api_request_t *request, const char
     return 0;
 }
 
+static int s_alerts (ctl_t *ctl, const jad_api_request_t *request, const char *operator_name,
+                     json_t **result, char *err, size_t errlen)
+{
+    (void)operator_name;
+    return ctl_alerts_api_list (ctl, request, result, err, errlen);
+}
+
+static int s_alert_add (ctl_t *ctl, const jad_api_request_t *request, const char *operator_name,
+                        json_t **result, char *err, size_t errlen)
+{
+    (void)operator_name;
+    return ctl_alerts_api_add (ctl, request, result, err, errlen);
+}
+
+static int s_alert_rm (ctl_t *ctl, const jad_api_request_t *request, const char *operator_name,
+                       json_t **result, char *err, size_t errlen)
+{
+    (void)operator_name;
+    return ctl_alerts_api_rm (ctl, request, result, err, errlen);
+}
+
+static int s_metrics (ctl_t *ctl, const jad_api_request_t *request, const char *operator_name,
+                      json_t **result, char *err, size_t errlen)
+{
+    (void)operator_name;
+    const char *host = jad_api_request_arg (request, "host");
+    const char *env = jad_api_request_arg (request, "env");
+    const char *name = jad_api_request_arg (request, "name");
+    const char *since = jad_api_request_arg (request, "since");
+    uint32_t since_ms = 3600 * 1000;
+    if ((host != NULL) == (env != NULL)) {
+        snprintf (err, errlen, "give exactly one of --host H or --env E");
+        return 2;
+    }
+    if ((host && !jad_name_valid (host)) || (env && !jad_name_valid (env)) ||
+        (name && !jad_series_valid (name))) {
+        snprintf (err, errlen, "--host, --env and --name must be valid names");
+        return 2;
+    }
+    if (since && (jad_duration_parse (since, &since_ms) || since_ms == 0)) {
+        snprintf (err, errlen, "--since must be a duration like 10m or 2h (got '%s')", since);
+        return 2;
+    }
+    int64_t now = jad_now_ms ();
+    *result = ctl_metrics_query (ctl->metrics, host, env, name, now - since_ms, now,
+                                 ctl->config->metrics_retention_ms, 40);
+    if (!*result) {
+        snprintf (err, errlen, "database error");
+        return 1;
+    }
+    return 0;
+}
+
 static const s_command_t s_commands[] = {
     {"ping", S_NEED_VIEW, false, s_ping},
     {"status", S_NEED_VIEW, true, s_status},
@@ -336,6 +394,10 @@ static const s_command_t s_commands[] = {
     {"deploy", S_NEED_DEPLOY, true, s_deploy},
     {"plans", S_NEED_VIEW, true, s_plans},
     {"plan.show", S_NEED_VIEW, false, s_plan_show},
+    {"alerts", S_NEED_VIEW, true, s_alerts},
+    {"alert.add", S_NEED_DEPLOY, true, s_alert_add},
+    {"alert.rm", S_NEED_DEPLOY, true, s_alert_rm},
+    {"metrics", S_NEED_VIEW, false, s_metrics},
 };
 
 //  "key=value key=value" of a request's arguments for the audit log

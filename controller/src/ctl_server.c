@@ -2,8 +2,11 @@
 //  SPDX-License-Identifier: MPL-2.0
 
 #include "ctl_server.h"
+#include "ctl_alerts.h"
 #include "ctl_api.h"
 #include "ctl_artifacts.h"
+#include "ctl_http.h"
+#include "ctl_metrics.h"
 #include "ctl_plans.h"
 #include "jad_db.h"
 #include "jad_log.h"
@@ -321,7 +324,9 @@ static void s_agent_handle (ctl_t *ctl, zmsg_t **msg_p)
         if (reply)
             s_send_to_agent (ctl, route, reply);
         jad_ctl_msg_destroy (&reply);
-    }
+    } else if (message->kind == JAD_AGENT_MSG_METRICS)
+        //  attributed to the name bound to the CURVE key, never to the message
+        ctl_metrics_ingest (ctl->metrics, name, message->metrics);
 
 done:
     free (name);
@@ -362,6 +367,8 @@ int ctl_server_run (ctl_t *ctl)
             }
         if (jad_mono_ms () >= next_tick) {
             ctl_plans_tick (ctl);
+            ctl_alerts_tick (ctl);
+            ctl_http_publish (ctl);
             next_tick = jad_mono_ms () + S_TICK_MS;
         }
     }
