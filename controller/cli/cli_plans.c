@@ -221,7 +221,11 @@ int cli_plan (cli_t *cli)
     printf ("reason    %s\n", cli_str (plan, "reason"));
     printf ("by        %s\n", cli_str (plan, "deployer"));
     printf ("created   %s\n", cli_str (plan, "created"));
-    printf ("finished  %s\n\n", cli_str (plan, "finished"));
+    printf ("finished  %s\n", cli_str (plan, "finished"));
+    if (json_string_value (json_object_get (plan, "undoes")))
+        printf ("undoes    %s\n", cli_str (plan, "undoes"));
+    cli_print_decisions (json_object_get (plan, "decisions"));
+    printf ("\n");
     s_print_hosts (json_object_get (plan, "hosts"));
     printf ("\n");
     size_t index;
