@@ -11,7 +11,7 @@ libzmq3-dev libczmq-dev libprotobuf-c-dev protobuf-c-compiler libsodium-dev
 libsqlite3-dev libarchive-dev libfyaml-dev libjansson-dev libcurl4-openssl-dev
 libmicrohttpd-dev"
 if [ "${1:-}" = "--tests" ]; then
-    packages="$packages libcriterion-dev clang-format clang libclang-rt-14-dev sqlite3"
+    packages="$packages libcriterion-dev clang-format clang libclang-rt-14-dev sqlite3 curl prometheus chromium"
 fi
 
 missing=""
