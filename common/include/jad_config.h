@@ -100,8 +100,8 @@ typedef struct {
     jad_alert_config_t *alerts;
     size_t alert_count;
     uint32_t watch_ms;              //  rollback rules act this long after a deploy, default 30 min
-    uint32_t metrics_retention_ms;  //  raw samples kept, default 24 h
-    uint32_t rollup_retention_ms;   //  1-minute rollups kept, default 30 d
+    uint64_t metrics_retention_ms;  //  raw samples kept, default 24 h
+    uint64_t rollup_retention_ms;   //  1-minute rollups kept, default 30 d
     char *http_listen;              //  HTTP status address (port BASE+3), default 127.0.0.1
     char *prometheus;               //  Prometheus server URL for query rules, or NULL
     jad_notify_config_t *notify;

@@ -736,6 +736,33 @@ static int s_get_duration (s_ctx_t *ctx, const char *where, const char *name, co
     return rc;
 }
 
+//  A duration that may be longer than 24 days: whole days ("30d", up to
+//  10 years) or anything jad_duration_parse takes.
+static int s_get_long_duration (s_ctx_t *ctx, const char *where, const char *name,
+                                const s_slot_t *slot, uint64_t *dest)
+{
+    const char *text;
+    int line;
+    int rc = s_scalar (ctx, where, name, slot, &text, &line);
+    if (rc <= 0)
+        return rc;
+    uint32_t ms = 0, days = 0;
+    size_t len = strlen (text);
+    if (len > 1 && text[len - 1] == 'd' && s_parse_uint (text, len - 1, 1, 3650, &days) == 0) {
+        *dest = (uint64_t)days * 86400000u;
+        return 0;
+    }
+    if (jad_duration_parse (text, &ms) == 0 && ms > 0) {
+        *dest = ms;
+        return 0;
+    }
+    char *echo = s_echo (text);
+    s_problem (ctx, line, where, "key '%s': \"%s\" is not a duration (use 30m, 24h, 30d)", name,
+               echo);
+    free (echo);
+    return -1;
+}
+
 static int s_get_bool (s_ctx_t *ctx, const char *where, const char *name, const s_slot_t *slot,
                        bool *dest)
 {
@@ -1331,10 +1358,10 @@ static void s_controller_parse (s_ctx_t *ctx, struct fy_node *root, jad_controll
                     &self->progress_deadline_ms);
     s_environments_parse (ctx, &slots[C_ENVIRONMENTS], self);
     s_get_duration (ctx, NULL, keys[C_WATCH], &slots[C_WATCH], true, &self->watch_ms);
-    s_get_duration (ctx, NULL, keys[C_METRICS_RETENTION], &slots[C_METRICS_RETENTION], true,
-                    &self->metrics_retention_ms);
-    s_get_duration (ctx, NULL, keys[C_ROLLUP_RETENTION], &slots[C_ROLLUP_RETENTION], true,
-                    &self->rollup_retention_ms);
+    s_get_long_duration (ctx, NULL, keys[C_METRICS_RETENTION], &slots[C_METRICS_RETENTION],
+                         &self->metrics_retention_ms);
+    s_get_long_duration (ctx, NULL, keys[C_ROLLUP_RETENTION], &slots[C_ROLLUP_RETENTION],
+                         &self->rollup_retention_ms);
     s_get_string (ctx, NULL, keys[C_HTTP_LISTEN], &slots[C_HTTP_LISTEN], S_ADDRESS,
                   &self->http_listen);
     s_get_string (ctx, NULL, keys[C_PROMETHEUS], &slots[C_PROMETHEUS], S_URL, &self->prometheus);
@@ -1364,7 +1391,7 @@ jad_controller_config_t *jad_controller_config_load (const char *path, jad_probl
     self->progress_deadline_ms = 30 * 60 * 1000;
     self->watch_ms = 30 * 60 * 1000;
     self->metrics_retention_ms = 24 * 3600 * 1000;
-    self->rollup_retention_ms = 30u * 24 * 3600 * 1000;
+    self->rollup_retention_ms = 30ull * 24 * 3600 * 1000;
     self->http_listen = strdup ("127.0.0.1");
     if (!self->listen || !self->http_listen) {
         s_problem (&ctx, 0, NULL, "out of memory");

@@ -152,8 +152,7 @@ static char *s_newest_plan (const char *kind)
 
 Test (alerts, bad_release_is_rolled_back_by_the_controller)
 {
-    s_reconfigure ("watch: 5m\n"
-                   "alerts:\n"
+    s_reconfigure ("alerts:\n"
                    "  - { env: dev, metric: http_error_rate, above: 0.05, for: 2s, window: 2s,\n"
                    "      min_samples: 2, action: rollback }\n");
     s_start_agents (2);
