@@ -482,10 +482,10 @@ static void s_scan (s_sampler_t *self, int64_t mono)
         app->version = strdup (version);
         jad_manifest_destroy (&app->manifest);
         char path[PATH_MAX];
-        snprintf (path, sizeof path, "%s/%s/releases/%s/jadugar.yaml", self->root, app->app,
-                  version);
         jad_problems_t *problems = jad_problems_new ();
-        app->manifest = jad_manifest_load (path, problems);
+        if (snprintf (path, sizeof path, "%s/%s/releases/%s/jadugar.yaml", self->root, app->app,
+                      version) < (int)sizeof path)
+            app->manifest = jad_manifest_load (path, problems);
         jad_problems_destroy (&problems);
         uint32_t interval = app->manifest ? app->manifest->metrics_interval_ms : 10000;
         app->interval_ms = interval < S_MIN_INTERVAL_MS ? S_MIN_INTERVAL_MS : interval;
@@ -552,9 +552,11 @@ static int s_source_command (s_sampler_t *self, const s_app_t *app, const char *
                              uint32_t timeout_ms, int64_t now)
 {
     char release_dir[PATH_MAX], shared_dir[PATH_MAX];
-    snprintf (release_dir, sizeof release_dir, "%s/%s/releases/%s", self->root, app->app,
-              app->version);
-    snprintf (shared_dir, sizeof shared_dir, "%s/%s/shared", self->root, app->app);
+    if (snprintf (release_dir, sizeof release_dir, "%s/%s/releases/%s", self->root, app->app,
+                  app->version) >= (int)sizeof release_dir ||
+        snprintf (shared_dir, sizeof shared_dir, "%s/%s/shared", self->root, app->app) >=
+            (int)sizeof shared_dir)
+        return -1;
     char *env[7] = {NULL};
     bool ok = asprintf (&env[0], "JADUGAR_APP=%s", app->app) > 0 &&
               asprintf (&env[1], "JADUGAR_VERSION=%s", app->version) > 0 &&
@@ -608,9 +610,9 @@ static void s_app_sample (s_sampler_t *self, s_app_t *app, int64_t now)
         int rc = source->prometheus ? s_source_prometheus (self, source->prometheus, timeout, now)
                                     : s_source_command (self, app, source->command, timeout, now);
         char series[JAD_MAX_SERIES_LEN + 1];
-        snprintf (series, sizeof series, "jadugar_source_up{app=\"%s\",source=\"%zu\"}", app->app,
-                  index + 1);
-        agt_samples_add (self->round, series, now, rc == 0 ? 1 : 0);
+        if (snprintf (series, sizeof series, "jadugar_source_up{app=\"%s\",source=\"%zu\"}",
+                      app->app, index + 1) < (int)sizeof series)
+            agt_samples_add (self->round, series, now, rc == 0 ? 1 : 0);
     }
 }
 
