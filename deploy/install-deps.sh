@@ -14,7 +14,7 @@ if [ "${1:-}" = "--tests" ]; then
     #  package tests: cpack + dpkg-shlibdeps (dpkg-dev, file), systemd-analyze, man;
     #  iproute2 (ss) for the benchmarks
     packages="$packages libcriterion-dev clang-format clang libclang-rt-14-dev sqlite3
-    dpkg-dev file systemd man-db iproute2"
+    dpkg-dev file systemd man-db iproute2 curl prometheus chromium"
 fi
 
 missing=""

@@ -70,6 +70,12 @@ export JADUGAR_CONFIG="$(value admin-config)"
 sed -i 's/^heartbeat: 5s/heartbeat: 1s/' "$demo/controller/controller.yaml"
 #  ... and bakes prod's canary for 10 seconds instead of 10 minutes.
 sed -i 's/^    bake: 10m/    bake: 10s/' "$demo/controller/controller.yaml"
+#  Roll dev back by itself when a release raises the error rate after a deploy.
+cat >> "$demo/controller/controller.yaml" <<'YAML'
+alerts:
+  - { env: dev, metric: http_error_rate, above: 0.05, for: 3s, window: 3s, min_samples: 2,
+      action: rollback }
+YAML
 
 "$controller_bin" run --data "$demo/controller" > "$demo/logs/controller.log" 2>&1 &
 echo $! > "$demo/run/controller.pid"
@@ -97,12 +103,13 @@ until [ "$("$jadctl" status --json 2>/dev/null | grep -c '"state": "online"')" -
 done
 "$jadctl" status
 
-make_release () {                   #  VERSION [broken-reason]
+make_release () {                   #  VERSION [broken-reason [error-rate]]
     dir="$demo/releases/hello-$1"
     mkdir -p "$dir"
     cp -R "$top/deploy/demo/hello/." "$dir/"
     echo "$1" > "$dir/VERSION"
     [ -n "${2:-}" ] && echo "$2" > "$dir/BROKEN"
+    [ -n "${3:-}" ] && echo "$3" > "$dir/ERROR_RATE"
     tar -C "$dir" -czf "$demo/releases/hello-$1.tar.gz" .
 }
 
@@ -132,6 +139,26 @@ fi
 say "Fleet status after the rollback"
 "$jadctl" status
 
+say "Deploying hello 1.2 to dev: its smoke test passes, but its error rate is 30%"
+make_release 1.2 "" 0.3
+"$jadctl" release add hello 1.2 "$demo/releases/hello-1.2.tar.gz"
+"$jadctl" deploy hello 1.2 --env dev --wait
+say "Waiting for the controller to notice (rule: avg http_error_rate > 0.05 for 3s)"
+tries=0
+until "$jadctl" --json plans --env dev | grep -q '"kind": "rollback"'; do
+    tries=$((tries + 1))
+    if [ $tries -gt 120 ]; then
+        echo "quickstart: the controller did not roll dev back; see $demo/logs/" >&2
+        exit 1
+    fi
+    sleep 0.5
+done
+rollback=$("$jadctl" --json plans --env dev | tr -d ' \n' |
+    grep -o '"id":"[^"]*","kind":"rollback"' |
+    head -n 1 | sed 's/^"id":"\([^"]*\)".*/\1/')
+"$jadctl" plan show "$rollback"
+"$jadctl" alerts
+
 cat <<MSG
 
 The demo fleet is running. To use jadctl against it:
@@ -141,6 +168,10 @@ The demo fleet is running. To use jadctl against it:
     jadctl status
     jadctl plans
     jadctl release list
+    jadctl alerts
+    jadctl metrics --env dev --name http_error_rate --since 10m
+
+The status page is at http://127.0.0.1:$((port + 3))/ (and /metrics for Prometheus).
 
 Logs are in $demo/logs/. Stop the demo with: $top/deploy/quickstart.sh --stop
 (run quickstart.sh again to restart it from scratch).

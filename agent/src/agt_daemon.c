@@ -15,6 +15,7 @@
 #include "agt_fetch.h"
 #include "agt_intake.h"
 #include "agt_link.h"
+#include "agt_metrics.h"
 #include "agt_outbox.h"
 #include "agt_store.h"
 #include "agt_worker.h"
@@ -35,9 +36,11 @@
 #define JADUGAR_VERSION "0.1.0"
 #endif
 
-#define RESEND_MS     2000  //  unacknowledged reports go again
-#define RESEND_BATCH  100   //  at most this many per round
-#define FETCH_TICK_MS 250
+#define RESEND_MS        2000  //  unacknowledged reports go again
+#define RESEND_BATCH     100   //  at most this many per round
+#define FETCH_TICK_MS    250
+#define METRICS_FLUSH_MS 1000  //  buffered samples go out this often
+#define METRICS_BATCH    5000  //  samples per message
 
 //  snprintf that says whether the text fit (0) or was cut (-1); details
 //  may be cut, paths are checked.
@@ -65,6 +68,8 @@ struct _agt_daemon_t {
     agt_drops_t *drops;
     agt_link_t *link;
     zactor_t *worker;
+    zactor_t *metrics;       //  sampler thread
+    agt_samples_t *samples;  //  samples waiting for the controller
     zloop_t *loop;
     jad_plan_t *active;      //  plan being fetched or applied, or NULL
     agt_fetch_t *fetch;      //  running fetch of the active plan
@@ -726,6 +731,43 @@ static void s_reload (agt_daemon_t *self)
     jad_log_info ("agent: configuration reloaded changed=%s", changed[0] ? changed : "nothing");
 }
 
+//  Send buffered samples while the link takes them.
+static void s_metrics_flush (agt_daemon_t *self)
+{
+    while (agt_samples_count (self->samples) > 0) {
+        jad_metric_batch_t *batch = agt_samples_peek (self->samples, METRICS_BATCH);
+        if (!batch)
+            return;
+        size_t count = batch->sample_count;
+        jad_agent_msg_t msg = {.kind = JAD_AGENT_MSG_METRICS, .metrics = batch};
+        int rc = agt_link_send (self->link, &msg);
+        jad_metric_batch_destroy (&batch);
+        if (rc)
+            return;  //  not connected: keep them (the buffer is bounded)
+        agt_samples_consume (self->samples, count);
+    }
+}
+
+static int s_on_metrics (zloop_t *loop, zsock_t *reader, void *arg)
+{
+    (void)loop;
+    (void)reader;
+    agt_daemon_t *self = (agt_daemon_t *)arg;
+    if (agt_metrics_recv (self->metrics, self->samples) < 0)
+        agt_drops_hit (self->drops, "metrics_pipe", "not a metrics batch");
+    else if (agt_samples_count (self->samples) >= METRICS_BATCH)
+        s_metrics_flush (self);
+    return 0;
+}
+
+static int s_on_metrics_flush (zloop_t *loop, int timer_id, void *arg)
+{
+    (void)loop;
+    (void)timer_id;
+    s_metrics_flush ((agt_daemon_t *)arg);
+    return 0;
+}
+
 static int s_on_fetch_tick (zloop_t *loop, int timer_id, void *arg)
 {
     (void)loop;
@@ -811,8 +853,15 @@ agt_daemon_t *agt_daemon_new (const char *data_dir)
     if (!self->link)
         goto failed;
     self->worker = zactor_new (agt_worker_actor, NULL);
+    agt_metrics_config_t metrics = {.root = self->config->root,
+                                    .environment = self->config->environment,
+                                    .host = self->config->name,
+                                    .hook_user = self->config->hook_user,
+                                    .interval_ms = self->config->metrics_interval_ms};
+    self->metrics = zactor_new (agt_metrics_actor, &metrics);
+    self->samples = agt_samples_new (self->config->metrics_buffer);
     self->loop = zloop_new ();
-    if (!self->worker || !self->loop)
+    if (!self->worker || !self->metrics || !self->samples || !self->loop)
         goto failed;
     self->hello_pending = true;
     return self;
@@ -833,6 +882,8 @@ void agt_daemon_destroy (agt_daemon_t **self_p)
             agt_worker_drain (self->worker, s_on_event, self);
             zactor_destroy (&self->worker);
         }
+        zactor_destroy (&self->metrics);
+        agt_samples_destroy (&self->samples);
         agt_fetch_destroy (&self->fetch);
         jad_plan_destroy (&self->active);
         agt_link_destroy (&self->link);
@@ -858,6 +909,8 @@ int agt_daemon_run (agt_daemon_t *self)
         zloop_reader (self->loop, agt_link_dealer (self->link), s_on_dealer, self) ||
         zloop_reader (self->loop, agt_link_monitor (self->link), s_on_monitor, self) ||
         zloop_reader (self->loop, (zsock_t *)self->worker, s_on_worker, self) ||
+        zloop_reader (self->loop, (zsock_t *)self->metrics, s_on_metrics, self) ||
+        zloop_timer (self->loop, METRICS_FLUSH_MS, 0, s_on_metrics_flush, self) < 0 ||
         (self->heartbeat_timer = zloop_timer (self->loop, heartbeat, 0, s_on_heartbeat, self)) <
             0 ||
         zloop_timer (self->loop, RESEND_MS, 0, s_on_resend, self) < 0 ||

@@ -174,6 +174,11 @@ static zchunk_t *s_yaml (const s_options_t *options)
         s_line (out, "\n");
     } else
         s_line (out, "# hook-user: deploy\n");
+    s_line (out, "\n# Host metrics (CPU, memory, load, disk, processes) are sampled this often;\n"
+                 "# app metrics follow each release's jadugar.yaml.\n"
+                 "metrics-interval: 10s\n"
+                 "\n# Samples kept while the controller is unreachable (oldest dropped first).\n"
+                 "metrics-buffer: 100000\n");
     return out;
 }
 

@@ -32,18 +32,20 @@ const char *jad_problems_get (const jad_problems_t *self, size_t index);
 
 //  agent.yaml
 typedef struct {
-    char *name;                //  agent name (default: hostname)
-    char *environment;         //  required
-    char *controller;          //  required, HOST:BASEPORT
-    char *controller_key;      //  required, CURVE public key (z85)
-    char *signing_key;         //  required, Ed25519 public key (hex)
-    char *token;               //  enrollment token, may be NULL
-    char *root;                //  release root (default /srv/jadugar)
-    char *key_file;            //  agent CURVE key file (default keys/agent.key)
-    uint32_t keep_releases;    //  default 5
-    uint32_t heartbeat_ms;     //  default 5000
-    uint32_t hook_timeout_ms;  //  default 30000
-    char *hook_user;           //  may be NULL: run hooks as this user
+    char *name;                    //  agent name (default: hostname)
+    char *environment;             //  required
+    char *controller;              //  required, HOST:BASEPORT
+    char *controller_key;          //  required, CURVE public key (z85)
+    char *signing_key;             //  required, Ed25519 public key (hex)
+    char *token;                   //  enrollment token, may be NULL
+    char *root;                    //  release root (default /srv/jadugar)
+    char *key_file;                //  agent CURVE key file (default keys/agent.key)
+    uint32_t keep_releases;        //  default 5
+    uint32_t heartbeat_ms;         //  default 5000
+    uint32_t hook_timeout_ms;      //  default 30000
+    char *hook_user;               //  may be NULL: run hooks as this user
+    uint32_t metrics_interval_ms;  //  host metrics, default 10000
+    uint32_t metrics_buffer;       //  samples held while disconnected, default 100000
 } jad_agent_config_t;
 
 jad_agent_config_t *jad_agent_config_load (const char *path, jad_problems_t *problems);
@@ -72,8 +74,18 @@ typedef struct {
     bool above;  //  true: above threshold, false: below
     double threshold;
     uint32_t for_ms;
-    char *action;  //  "rollback" or NULL (notify only)
+    char *action;          //  "rollback" or NULL (notify only)
+    char *aggregate;       //  avg (NULL), max, sum or p95 over the env's hosts
+    uint32_t window_ms;    //  samples considered, default max (for, 60s)
+    uint32_t min_samples;  //  fewer in the window = inconclusive, default 3
+    char *query;           //  PromQL read from `prometheus:` instead, or NULL
 } jad_alert_config_t;
+
+//  A notification target: exactly one of the two is set.
+typedef struct {
+    char *command;  //  absolute path, run with the event in its environment
+    char *webhook;  //  URL that gets the event as a JSON POST
+} jad_notify_config_t;
 
 typedef struct {
     char *listen;                   //  bind address, default 127.0.0.1
@@ -87,6 +99,13 @@ typedef struct {
     size_t environment_count;
     jad_alert_config_t *alerts;
     size_t alert_count;
+    uint32_t watch_ms;              //  rollback rules act this long after a deploy, default 30 min
+    uint64_t metrics_retention_ms;  //  raw samples kept, default 24 h
+    uint64_t rollup_retention_ms;   //  1-minute rollups kept, default 30 d
+    char *http_listen;              //  HTTP status address (port BASE+3), default 127.0.0.1
+    char *prometheus;               //  Prometheus server URL for query rules, or NULL
+    jad_notify_config_t *notify;
+    size_t notify_count;
 } jad_controller_config_t;
 
 jad_controller_config_t *jad_controller_config_load (const char *path, jad_problems_t *problems);

@@ -36,6 +36,9 @@ extern "C" {
 #define JAD_MAX_DETAIL     1024
 #define JAD_CHUNK_SIZE     (256 * 1024)  //  artifact transfer chunk
 #define JAD_ERR_LEN        256           //  size of decoder error buffers
+#define JAD_MAX_SAMPLES    20000         //  samples in one metric batch
+#define JAD_MAX_SERIES     4096          //  distinct series names in one batch
+#define JAD_MAX_SERIES_LEN 256           //  bytes in a series name (with labels)
 
 typedef enum {
     JAD_PAYLOAD_NONE = 0,
@@ -132,12 +135,26 @@ typedef struct {
     uint32_t duration_ms;
 } jad_report_t;
 
+//  A batch of metric samples: a series dictionary and three parallel
+//  arrays. Series names are printable ASCII without spaces (labels
+//  included); values are finite.
+typedef struct {
+    char **names;  //  series dictionary, each jad_series_valid
+    size_t name_count;
+    uint32_t *name_index;  //  per sample, < name_count
+    int64_t *times;        //  per sample, unix ms, > 0
+    double *values;        //  per sample
+    size_t sample_count;
+    uint64_t dropped;  //  samples the agent dropped since it started
+} jad_metric_batch_t;
+
 typedef enum {
     JAD_AGENT_MSG_NONE = 0,
     JAD_AGENT_MSG_STATUS,
     JAD_AGENT_MSG_ACK,
     JAD_AGENT_MSG_REPORT,
     JAD_AGENT_MSG_FETCH,
+    JAD_AGENT_MSG_METRICS,
 } jad_agent_msg_kind_t;
 
 //  One message from an agent; exactly one body is set, per `kind`.
@@ -154,6 +171,7 @@ typedef struct {
         uint64_t offset;
         uint32_t length;  //  <= JAD_CHUNK_SIZE
     } fetch;
+    jad_metric_batch_t *metrics;
 } jad_agent_msg_t;
 
 typedef enum {
@@ -228,6 +246,10 @@ void jad_agent_msg_destroy (jad_agent_msg_t **self_p);
 void jad_status_destroy (jad_status_t **self_p);
 void jad_report_destroy (jad_report_t **self_p);
 jad_report_t *jad_report_dup (const jad_report_t *self);
+void jad_metric_batch_destroy (jad_metric_batch_t **self_p);
+//  True if text is a valid series name: 1..JAD_MAX_SERIES_LEN printable
+//  ASCII bytes without blanks, starting with a letter, '_' or ':'.
+bool jad_series_valid (const char *text);
 
 //  Controller -> agent
 zchunk_t *jad_ctl_msg_encode (const jad_ctl_msg_t *self);

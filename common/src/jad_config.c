@@ -460,7 +460,8 @@ typedef enum {
     S_STRATEGY,  //  all | rolling | canary
     S_METRIC,    //  metric name
     S_ADDRESS,   //  bind address
-    S_ACTION     //  rollback
+    S_ACTION,    //  rollback
+    S_AGGREGATE  //  avg | max | sum | p95
 } s_kind_t;
 
 static bool s_has_control (const char *text)
@@ -650,6 +651,11 @@ static const char *s_check (s_kind_t kind, const char *text)
                                                                              : "a bind address";
         case S_ACTION:
             return s_streq (text, "rollback") ? NULL : "an action (rollback, or leave it out)";
+        case S_AGGREGATE:
+            return s_streq (text, "avg") || s_streq (text, "max") || s_streq (text, "sum") ||
+                           s_streq (text, "p95")
+                       ? NULL
+                       : "an aggregate (avg, max, sum or p95)";
     }
     return "valid";
 }
@@ -728,6 +734,33 @@ static int s_get_duration (s_ctx_t *ctx, const char *where, const char *name, co
     }
     free (echo);
     return rc;
+}
+
+//  A duration that may be longer than 24 days: whole days ("30d", up to
+//  10 years) or anything jad_duration_parse takes.
+static int s_get_long_duration (s_ctx_t *ctx, const char *where, const char *name,
+                                const s_slot_t *slot, uint64_t *dest)
+{
+    const char *text;
+    int line;
+    int rc = s_scalar (ctx, where, name, slot, &text, &line);
+    if (rc <= 0)
+        return rc;
+    uint32_t ms = 0, days = 0;
+    size_t len = strlen (text);
+    if (len > 1 && text[len - 1] == 'd' && s_parse_uint (text, len - 1, 1, 3650, &days) == 0) {
+        *dest = (uint64_t)days * 86400000u;
+        return 0;
+    }
+    if (jad_duration_parse (text, &ms) == 0 && ms > 0) {
+        *dest = ms;
+        return 0;
+    }
+    char *echo = s_echo (text);
+    s_problem (ctx, line, where, "key '%s': \"%s\" is not a duration (use 30m, 24h, 30d)", name,
+               echo);
+    free (echo);
+    return -1;
 }
 
 static int s_get_bool (s_ctx_t *ctx, const char *where, const char *name, const s_slot_t *slot,
@@ -849,11 +882,14 @@ enum {
     A_HEARTBEAT,
     A_HOOK_TIMEOUT,
     A_HOOK_USER,
+    A_METRICS_INTERVAL,
+    A_METRICS_BUFFER,
     A_COUNT
 };
 static const char *const s_agent_keys[A_COUNT + 1] = {
-    "name",     "environment",   "controller", "controller-key", "signing-key", "token", "root",
-    "key-file", "keep-releases", "heartbeat",  "hook-timeout",   "hook-user",   NULL};
+    "name",         "environment", "controller",       "controller-key", "signing-key",
+    "token",        "root",        "key-file",         "keep-releases",  "heartbeat",
+    "hook-timeout", "hook-user",   "metrics-interval", "metrics-buffer", NULL};
 
 static void s_agent_parse (s_ctx_t *ctx, struct fy_node *root, jad_agent_config_t *self)
 {
@@ -886,6 +922,10 @@ static void s_agent_parse (s_ctx_t *ctx, struct fy_node *root, jad_agent_config_
     s_get_duration (ctx, NULL, keys[A_HOOK_TIMEOUT], &slots[A_HOOK_TIMEOUT], true,
                     &self->hook_timeout_ms);
     s_get_string (ctx, NULL, keys[A_HOOK_USER], &slots[A_HOOK_USER], S_NAME, &self->hook_user);
+    s_get_duration (ctx, NULL, keys[A_METRICS_INTERVAL], &slots[A_METRICS_INTERVAL], true,
+                    &self->metrics_interval_ms);
+    s_get_uint (ctx, NULL, keys[A_METRICS_BUFFER], &slots[A_METRICS_BUFFER], 100, 10000000,
+                &self->metrics_buffer);
 
     if (!self->name) {
         char host[256] = "";
@@ -919,6 +959,8 @@ jad_agent_config_t *jad_agent_config_load (const char *path, jad_problems_t *pro
     self->keep_releases = 5;
     self->heartbeat_ms = 5000;
     self->hook_timeout_ms = 30000;
+    self->metrics_interval_ms = 10000;
+    self->metrics_buffer = 100000;
     if (!self->root || !self->key_file) {
         s_problem (&ctx, 0, NULL, "out of memory");
         goto done;
@@ -973,6 +1015,12 @@ enum {
     C_PROGRESS_DEADLINE,
     C_ENVIRONMENTS,
     C_ALERTS,
+    C_WATCH,
+    C_METRICS_RETENTION,
+    C_ROLLUP_RETENTION,
+    C_HTTP_LISTEN,
+    C_PROMETHEUS,
+    C_NOTIFY,
     C_COUNT
 };
 static const char *const s_controller_keys[C_COUNT + 1] = {"listen",
@@ -984,6 +1032,12 @@ static const char *const s_controller_keys[C_COUNT + 1] = {"listen",
                                                            "progress-deadline",
                                                            "environments",
                                                            "alerts",
+                                                           "watch",
+                                                           "metrics-retention",
+                                                           "rollup-retention",
+                                                           "http-listen",
+                                                           "prometheus",
+                                                           "notify",
                                                            NULL};
 
 enum {
@@ -1003,9 +1057,25 @@ static const char *const s_env_keys[E_COUNT + 1] = {
     "track",   "auto_deploy",         "requires",    "strategy", "batch", "canary", "bake",
     "windows", "emergency_approvals", "concurrency", NULL};
 
-enum { L_ENV, L_METRIC, L_ABOVE, L_BELOW, L_FOR, L_ACTION, L_COUNT };
-static const char *const s_alert_keys[L_COUNT + 1] = {"env", "metric", "above", "below",
-                                                      "for", "action", NULL};
+enum {
+    L_ENV,
+    L_METRIC,
+    L_ABOVE,
+    L_BELOW,
+    L_FOR,
+    L_ACTION,
+    L_AGGREGATE,
+    L_WINDOW,
+    L_MIN_SAMPLES,
+    L_QUERY,
+    L_COUNT
+};
+static const char *const s_alert_keys[L_COUNT + 1] = {
+    "env",       "metric", "above",       "below", "for", "action",
+    "aggregate", "window", "min_samples", "query", NULL};
+
+enum { N_COMMAND, N_WEBHOOK, N_COUNT };
+static const char *const s_notify_keys[N_COUNT + 1] = {"command", "webhook", NULL};
 
 static void s_env_config_free (jad_env_config_t *env)
 {
@@ -1204,6 +1274,64 @@ static void s_alerts_parse (s_ctx_t *ctx, const s_slot_t *slot, jad_controller_c
         if (s_require (ctx, item_line, where, keys, slots, L_FOR) == 0)
             s_get_duration (ctx, where, keys[L_FOR], &slots[L_FOR], false, &alert->for_ms);
         s_get_string (ctx, where, keys[L_ACTION], &slots[L_ACTION], S_ACTION, &alert->action);
+        alert->window_ms = alert->for_ms > 60000 ? alert->for_ms : 60000;
+        alert->min_samples = 3;
+        s_get_string (ctx, where, keys[L_AGGREGATE], &slots[L_AGGREGATE], S_AGGREGATE,
+                      &alert->aggregate);
+        s_get_duration (ctx, where, keys[L_WINDOW], &slots[L_WINDOW], true, &alert->window_ms);
+        s_get_uint (ctx, where, keys[L_MIN_SAMPLES], &slots[L_MIN_SAMPLES], 1, 1000000,
+                    &alert->min_samples);
+        s_get_string (ctx, where, keys[L_QUERY], &slots[L_QUERY], S_TEXT, &alert->query);
+        if (alert->query && !slots[L_MIN_SAMPLES].key)
+            alert->min_samples = 1;  //  a query answers with one value per series
+        if (alert->query && !self->prometheus)
+            s_problem (ctx, slots[L_QUERY].line, where,
+                       "key 'query' needs the top-level key 'prometheus' (the server's URL)");
+    }
+}
+
+static void s_notify_parse (s_ctx_t *ctx, const s_slot_t *slot, jad_controller_config_t *self)
+{
+    if (!slot->key || s_is_empty (slot->value))
+        return;
+    int line = s_node_line (slot->value, slot->line);
+    if (!fy_node_is_sequence (slot->value)) {
+        s_problem (ctx, line, NULL, "key 'notify': expected a list of commands and webhooks");
+        return;
+    }
+    int count = fy_node_sequence_item_count (slot->value);
+    if (count <= 0)
+        return;
+    self->notify = calloc ((size_t)count, sizeof (jad_notify_config_t));
+    if (!self->notify) {
+        s_problem (ctx, line, NULL, "key 'notify': out of memory");
+        return;
+    }
+    void *iter = NULL;
+    struct fy_node *item;
+    size_t number = 0;
+    while ((item = fy_node_sequence_iterate (slot->value, &iter)) &&
+           self->notify_count < (size_t)count) {
+        number++;
+        char where[32];
+        snprintf (where, sizeof (where), "notify %zu", number);
+        int item_line = s_node_line (item, line);
+        s_slot_t slots[N_COUNT];
+        if (s_map_walk (ctx, item, item_line, where, s_notify_keys, slots) != 0)
+            continue;
+        jad_notify_config_t *notify = &self->notify[self->notify_count++];
+        if (slots[N_COMMAND].key && slots[N_WEBHOOK].key)
+            s_problem (ctx, slots[N_WEBHOOK].line, where,
+                       "give either 'command' (an absolute path) or 'webhook' (a URL), not both");
+        else if (!slots[N_COMMAND].key && !slots[N_WEBHOOK].key)
+            s_problem (ctx, item_line, where,
+                       "missing required key 'command' (an absolute path) or 'webhook' (a URL)");
+        else if (slots[N_COMMAND].key)
+            s_get_string (ctx, where, s_notify_keys[N_COMMAND], &slots[N_COMMAND], S_ABSPATH,
+                          &notify->command);
+        else
+            s_get_string (ctx, where, s_notify_keys[N_WEBHOOK], &slots[N_WEBHOOK], S_URL,
+                          &notify->webhook);
     }
 }
 
@@ -1229,7 +1357,16 @@ static void s_controller_parse (s_ctx_t *ctx, struct fy_node *root, jad_controll
     s_get_duration (ctx, NULL, keys[C_PROGRESS_DEADLINE], &slots[C_PROGRESS_DEADLINE], true,
                     &self->progress_deadline_ms);
     s_environments_parse (ctx, &slots[C_ENVIRONMENTS], self);
+    s_get_duration (ctx, NULL, keys[C_WATCH], &slots[C_WATCH], true, &self->watch_ms);
+    s_get_long_duration (ctx, NULL, keys[C_METRICS_RETENTION], &slots[C_METRICS_RETENTION],
+                         &self->metrics_retention_ms);
+    s_get_long_duration (ctx, NULL, keys[C_ROLLUP_RETENTION], &slots[C_ROLLUP_RETENTION],
+                         &self->rollup_retention_ms);
+    s_get_string (ctx, NULL, keys[C_HTTP_LISTEN], &slots[C_HTTP_LISTEN], S_ADDRESS,
+                  &self->http_listen);
+    s_get_string (ctx, NULL, keys[C_PROMETHEUS], &slots[C_PROMETHEUS], S_URL, &self->prometheus);
     s_alerts_parse (ctx, &slots[C_ALERTS], self);
+    s_notify_parse (ctx, &slots[C_NOTIFY], self);
 }
 
 jad_controller_config_t *jad_controller_config_load (const char *path, jad_problems_t *problems)
@@ -1252,7 +1389,11 @@ jad_controller_config_t *jad_controller_config_load (const char *path, jad_probl
     self->plan_ttl_ms = 10 * 60 * 1000;
     self->step_deadline_ms = 10 * 60 * 1000;
     self->progress_deadline_ms = 30 * 60 * 1000;
-    if (!self->listen) {
+    self->watch_ms = 30 * 60 * 1000;
+    self->metrics_retention_ms = 24 * 3600 * 1000;
+    self->rollup_retention_ms = 30ull * 24 * 3600 * 1000;
+    self->http_listen = strdup ("127.0.0.1");
+    if (!self->listen || !self->http_listen) {
         s_problem (&ctx, 0, NULL, "out of memory");
         goto done;
     }
@@ -1288,8 +1429,17 @@ void jad_controller_config_destroy (jad_controller_config_t **self_p)
         free (self->alerts[index].env);
         free (self->alerts[index].metric);
         free (self->alerts[index].action);
+        free (self->alerts[index].aggregate);
+        free (self->alerts[index].query);
     }
     free (self->alerts);
+    for (size_t index = 0; index < self->notify_count; index++) {
+        free (self->notify[index].command);
+        free (self->notify[index].webhook);
+    }
+    free (self->notify);
+    free (self->http_listen);
+    free (self->prometheus);
     free (self);
     *self_p = NULL;
 }

@@ -33,6 +33,8 @@
 #include "jadugar.pb-c.h"
 
 #include <assert.h>
+#include <ctype.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -825,8 +827,103 @@ void jad_agent_msg_destroy (jad_agent_msg_t **self_p)
     jad_status_destroy (&self->status);
     free (self->ack.plan_id);
     jad_report_destroy (&self->report);
+    jad_metric_batch_destroy (&self->metrics);
     free (self);
     *self_p = NULL;
+}
+
+void jad_metric_batch_destroy (jad_metric_batch_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    jad_metric_batch_t *self = *self_p;
+    for (size_t index = 0; self->names && index < self->name_count; index++)
+        free (self->names[index]);
+    free (self->names);
+    free (self->name_index);
+    free (self->times);
+    free (self->values);
+    free (self);
+    *self_p = NULL;
+}
+
+bool jad_series_valid (const char *text)
+{
+    if (!text || !*text)
+        return false;
+    unsigned char first = (unsigned char)*text;
+    if (!(isalpha (first) || first == '_' || first == ':'))
+        return false;
+    size_t length = 0;
+    for (const char *cursor = text; *cursor; cursor++, length++) {
+        unsigned char c = (unsigned char)*cursor;
+        if (c <= ' ' || c >= 0x7F || length >= JAD_MAX_SERIES_LEN)
+            return false;
+    }
+    return true;
+}
+
+static jad_metric_batch_t *s_metric_batch_from_pb (const s_ctx_t *ctx,
+                                                   const Jadugar__MetricBatch *message)
+{
+    size_t samples = message->n_name_index;
+    if (message->n_times != samples || message->n_values != samples) {
+        s_fail (ctx, "fields 'metrics.name_index', 'times' and 'values' differ in length");
+        return NULL;
+    }
+    if (samples > JAD_MAX_SAMPLES || message->n_names > JAD_MAX_SERIES) {
+        s_fail (ctx, "metric batch too large (%zu samples, %zu series; limits %d, %d)", samples,
+                message->n_names, JAD_MAX_SAMPLES, JAD_MAX_SERIES);
+        return NULL;
+    }
+    jad_metric_batch_t *self = calloc (1, sizeof (jad_metric_batch_t));
+    if (!self) {
+        s_fail (ctx, "out of memory");
+        return NULL;
+    }
+    self->dropped = message->dropped;
+    self->names = calloc (message->n_names + 1, sizeof (char *));
+    self->name_index = calloc (samples + 1, sizeof (uint32_t));
+    self->times = calloc (samples + 1, sizeof (int64_t));
+    self->values = calloc (samples + 1, sizeof (double));
+    if (!self->names || !self->name_index || !self->times || !self->values) {
+        s_fail (ctx, "out of memory");
+        goto failed;
+    }
+    for (size_t index = 0; index < message->n_names; index++) {
+        const char *name = message->names[index];
+        if (!jad_series_valid (name) || strlen (name) != s_wire_strlen (name)) {
+            s_fail (ctx, "field 'metrics.names[%zu]' is not a valid series name", index);
+            goto failed;
+        }
+        self->names[index] = strdup (name);
+        if (!self->names[index]) {
+            s_fail (ctx, "out of memory");
+            goto failed;
+        }
+        self->name_count++;
+    }
+    for (size_t index = 0; index < samples; index++) {
+        if (message->name_index[index] >= message->n_names) {
+            s_fail (ctx, "field 'metrics.name_index[%zu]' is out of range", index);
+            goto failed;
+        }
+        if (message->times[index] <= 0 || !isfinite (message->values[index])) {
+            s_fail (ctx, "sample %zu has no time or a value that is not finite", index);
+            goto failed;
+        }
+    }
+    if (samples) {
+        memcpy (self->name_index, message->name_index, samples * sizeof (uint32_t));
+        memcpy (self->times, message->times, samples * sizeof (int64_t));
+        memcpy (self->values, message->values, samples * sizeof (double));
+    }
+    self->sample_count = samples;
+    return self;
+
+failed:
+    jad_metric_batch_destroy (&self);
+    return NULL;
 }
 
 static jad_status_t *s_status_from_pb (const s_ctx_t *ctx, const Jadugar__Status *message)
@@ -948,6 +1045,11 @@ static jad_agent_msg_t *s_agent_msg_from_pb (const s_ctx_t *ctx, const Jadugar__
                     fetch->length);
             goto failed;
         }
+    } else if (message->body_case == JADUGAR__AGENT_MSG__BODY_METRICS) {
+        self->kind = JAD_AGENT_MSG_METRICS;
+        self->metrics = s_metric_batch_from_pb (ctx, message->metrics);
+        if (!self->metrics)
+            goto failed;
     } else {
         s_fail (ctx, "message has no body");
         goto failed;
@@ -973,7 +1075,7 @@ jad_agent_msg_t *jad_agent_msg_decode (const uint8_t *data, size_t size, char *e
     }
     jad_agent_msg_t *self = NULL;
     if (s_check_protocol (&ctx, message->protocol) == 0 &&
-        s_check_one_body (&ctx, data, size, 2, 5,
+        s_check_one_body (&ctx, data, size, 2, 13,
                           message->body_case != JADUGAR__AGENT_MSG__BODY__NOT_SET) == 0)
         self = s_agent_msg_from_pb (&ctx, message);
     jadugar__agent_msg__free_unpacked (message, &allocator);
@@ -990,6 +1092,7 @@ zchunk_t *jad_agent_msg_encode (const jad_agent_msg_t *self)
     Jadugar__Ack ack;
     Jadugar__Report report;
     Jadugar__FetchRequest fetch;
+    Jadugar__MetricBatch metrics;
     zchunk_t *chunk = NULL;
 
     jadugar__agent_msg__init (&message);
@@ -1051,6 +1154,20 @@ zchunk_t *jad_agent_msg_encode (const jad_agent_msg_t *self)
         fetch.length = self->fetch.length;
         message.body_case = JADUGAR__AGENT_MSG__BODY_FETCH;
         message.fetch = &fetch;
+    } else if (self->kind == JAD_AGENT_MSG_METRICS && self->metrics) {
+        const jad_metric_batch_t *source = self->metrics;
+        jadugar__metric_batch__init (&metrics);
+        metrics.n_names = source->name_count;
+        metrics.names = source->names;
+        metrics.n_name_index = source->sample_count;
+        metrics.name_index = source->name_index;
+        metrics.n_times = source->sample_count;
+        metrics.times = source->times;
+        metrics.n_values = source->sample_count;
+        metrics.values = source->values;
+        metrics.dropped = source->dropped;
+        message.body_case = JADUGAR__AGENT_MSG__BODY_METRICS;
+        message.metrics = &metrics;
     } else {
         s_refuse ("agent message", "no body for its kind");
         goto done;

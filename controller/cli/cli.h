@@ -76,5 +76,11 @@ int cli_plans (cli_t *cli);
 int cli_plan (cli_t *cli);
 int cli_rollback (cli_t *cli);
 int cli_keygen (cli_t *cli);
+int cli_alerts (cli_t *cli);
+int cli_alert (cli_t *cli);
+int cli_metrics (cli_t *cli);
+
+//  Print a plan's automatic decisions (rule, values, window, time).
+void cli_print_decisions (json_t *decisions);
 
 #endif

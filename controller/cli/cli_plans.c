@@ -358,6 +358,7 @@ int cli_plan (cli_t *cli)
         printf ("rolled back by %s\n", cli_str (plan, "rolled_back_by"));
     printf ("created   %s\n", cli_str (plan, "created"));
     printf ("finished  %s\n", cli_str (plan, "finished"));
+    cli_print_decisions (json_object_get (plan, "decisions"));
     size_t index;
     json_t *item;
     json_array_foreach (json_object_get (plan, "approvals"), index, item)

@@ -29,10 +29,12 @@ static const s_command_t s_commands[] = {
     {"rollback", cli_rollback, "rollback APP --env E [--to VERSION] [--wait]"},
     {"plans", cli_plans, "plans [--env E]"},
     {"plan", cli_plan, "plan show|abort|pause|resume|approve ID"},
-    {"alerts", NULL, "alerts"},
-    {"alert", NULL,
-     "alert add --env E --metric M (--above X|--below X) --for DURATION | alert rm ID"},
-    {"metrics", NULL, "metrics (--host H | --env E) [--name M] [--since DURATION]"},
+    {"alerts", cli_alerts, "alerts"},
+    {"alert", cli_alert,
+     "alert add --env E --metric M (--above X|--below X) --for DURATION\n"
+     "              [--aggregate avg|max|sum|p95] [--window DURATION] [--min-samples N]\n"
+     "              [--action rollback] [--query PROMQL] | alert rm ID"},
+    {"metrics", cli_metrics, "metrics (--host H | --env E) [--name M] [--since DURATION]"},
     {"audit", NULL, "audit [--since DURATION]"},
     {"operator", NULL, "operator add NAME --role ROLE... --public-key KEY | operator list"},
     {"keygen", cli_keygen, "keygen FILE"},

@@ -2,6 +2,8 @@
 //  SPDX-License-Identifier: MPL-2.0
 
 #include "ctl_api.h"
+#include "ctl_alerts.h"
+#include "ctl_metrics.h"
 #include "ctl_artifacts.h"
 #include "ctl_plans.h"
 #include "ctl_policy.h"
@@ -345,6 +347,9 @@ static json_t *s_plan_json (ctl_t *ctl, const char *plan_id, bool full, int64_t 
                                   s_text_or_null (stmt, 1), "time", s_time_or_null (stmt, 2)));
     sqlite3_finalize (stmt);
     json_object_set_new (plan, "approvals", approvals);
+    json_t *decisions = ctl_alerts_decisions_json (ctl->db, plan_id);
+    if (decisions)
+        json_object_set_new (plan, "decisions", decisions);
     return plan;
 }
 
@@ -451,86 +456,13 @@ static int s_rollback (ctl_t *ctl, const jad_api_request_t *request, const char 
         snprintf (err, errlen, "unknown environment '%s' (see controller.yaml)", env_name);
         return 2;
     }
-    //  the plan undone: the latest deploy of app to env
-    char *undoes = NULL, *undone_version = NULL;
-    sqlite3_stmt *stmt = ctl_store_query (
-        ctl->db,
-        "SELECT id, version FROM plans WHERE app = ? AND env = ? AND kind IN ('deploy', "
-        "'rollback') AND state != 'approval' ORDER BY created DESC, rowid DESC LIMIT 1",
-        "tt", app, env_name);
-    if (stmt && sqlite3_step (stmt) == SQLITE_ROW) {
-        undoes = strdup ((const char *)sqlite3_column_text (stmt, 0));
-        undone_version = strdup ((const char *)sqlite3_column_text (stmt, 1));
-    }
-    sqlite3_finalize (stmt);
-    if (!undoes) {
-        snprintf (err, errlen, "nothing to roll back: %s was never deployed to %s", app, env_name);
+    char *plan_id =
+        ctl_rollout_rollback (ctl, app, env_name, to, NULL, operator_name, NULL, err, errlen);
+    if (!plan_id)
         return 2;
-    }
-    char *target = to ? strdup (to) : NULL;
-    if (!target) {
-        //  last known-good: the newest release that succeeded here, other
-        //  than the one being undone
-        stmt = ctl_store_query (ctl->db,
-                                "SELECT version FROM plans WHERE app = ? AND env = ? AND kind IN "
-                                "('deploy', 'rollback') AND state = 'succeeded' AND version != ? "
-                                "ORDER BY created DESC, rowid DESC LIMIT 1",
-                                "ttt", app, env_name, undone_version);
-        if (stmt && sqlite3_step (stmt) == SQLITE_ROW)
-            target = strdup ((const char *)sqlite3_column_text (stmt, 0));
-        sqlite3_finalize (stmt);
-    }
-    int status = 2;
-    if (!target) {
-        snprintf (err, errlen,
-                  "no known-good release of %s in %s other than %s (name one with --to VERSION)",
-                  app, env_name, undone_version);
-        goto done;
-    }
-    //  every host of env that runs the app
-    zlistx_t *hosts = zlistx_new ();
-    zlistx_set_destructor (hosts, (zlistx_destructor_fn *)zstr_free);
-    stmt = ctl_store_query (ctl->db,
-                            "SELECT a.name FROM agents a WHERE a.env = ?1 AND a.state = "
-                            "'accepted' AND EXISTS (SELECT 1 FROM agent_apps x WHERE x.agent = "
-                            "a.name AND x.app = ?2) ORDER BY a.name",
-                            "tt", env_name, app);
-    while (stmt && sqlite3_step (stmt) == SQLITE_ROW)
-        zlistx_add_end (hosts, strdup ((const char *)sqlite3_column_text (stmt, 0)));
-    sqlite3_finalize (stmt);
-    size_t count = zlistx_size (hosts);
-    const char **targets = calloc (count + 1, sizeof (char *));
-    size_t index = 0;
-    for (char *host = zlistx_first (hosts); targets && host; host = zlistx_next (hosts))
-        targets[index++] = host;
-    char why[300];
-    snprintf (why, sizeof why, "rollback requested: %s %s -> %s", app, undone_version, target);
-    ctl_plan_spec_t spec = {.app = app,
-                            .version = target,
-                            .env = env_name,
-                            .kind = "rollback",
-                            .deployer = operator_name,
-                            .reason = why,
-                            .targets = count ? targets : NULL,
-                            .undoes = undoes,
-                            .previous = target};
-    char *plan_id = targets ? ctl_rollout_create (ctl, &spec, err, errlen) : NULL;
-    if (plan_id) {
-        ctl_store_run (ctl->db,
-                       "UPDATE plans SET rolled_back_by = ? WHERE id = ? AND rolled_back_by IS "
-                       "NULL",
-                       "tt", plan_id, undoes);
-        *result = json_pack ("{s:o}", "plan", s_plan_json (ctl, plan_id, true, 0));
-        status = 0;
-    }
+    *result = json_pack ("{s:o}", "plan", s_plan_json (ctl, plan_id, true, 0));
     free (plan_id);
-    free (targets);
-    zlistx_destroy (&hosts);
-done:
-    free (target);
-    free (undoes);
-    free (undone_version);
-    return status;
+    return 0;
 }
 
 //  plan.pause, plan.resume, plan.abort, plan.approve
@@ -624,6 +556,59 @@ static int s_plan_show (ctl_t *ctl, const jad_api_request_t *request, const char
     return 0;
 }
 
+static int s_alerts (ctl_t *ctl, const jad_api_request_t *request, const char *operator_name,
+                     json_t **result, char *err, size_t errlen)
+{
+    (void)operator_name;
+    return ctl_alerts_api_list (ctl, request, result, err, errlen);
+}
+
+static int s_alert_add (ctl_t *ctl, const jad_api_request_t *request, const char *operator_name,
+                        json_t **result, char *err, size_t errlen)
+{
+    (void)operator_name;
+    return ctl_alerts_api_add (ctl, request, result, err, errlen);
+}
+
+static int s_alert_rm (ctl_t *ctl, const jad_api_request_t *request, const char *operator_name,
+                       json_t **result, char *err, size_t errlen)
+{
+    (void)operator_name;
+    return ctl_alerts_api_rm (ctl, request, result, err, errlen);
+}
+
+static int s_metrics (ctl_t *ctl, const jad_api_request_t *request, const char *operator_name,
+                      json_t **result, char *err, size_t errlen)
+{
+    (void)operator_name;
+    const char *host = jad_api_request_arg (request, "host");
+    const char *env = jad_api_request_arg (request, "env");
+    const char *name = jad_api_request_arg (request, "name");
+    const char *since = jad_api_request_arg (request, "since");
+    uint32_t since_ms = 3600 * 1000;
+    if ((host != NULL) == (env != NULL)) {
+        snprintf (err, errlen, "give exactly one of --host H or --env E");
+        return 2;
+    }
+    if ((host && !jad_name_valid (host)) || (env && !jad_name_valid (env)) ||
+        (name && !jad_series_valid (name))) {
+        snprintf (err, errlen, "--host, --env and --name must be valid names");
+        return 2;
+    }
+    if (since && (jad_duration_parse (since, &since_ms) || since_ms == 0)) {
+        snprintf (err, errlen, "--since must be a duration like 10m or 2h (got '%s')", since);
+        return 2;
+    }
+    int64_t now = jad_now_ms ();
+    *result = ctl_metrics_query (ctl->metrics, host, env, name, now - since_ms, now,
+                                 ctl->config->metrics_retention_ms, 40);
+    if (!*result) {
+        snprintf (err, errlen, "database error");
+        return 1;
+    }
+    return 0;
+}
+
 static const s_command_t s_commands[] = {
     {"ping", S_NEED_VIEW, false, s_ping},
     {"status", S_NEED_VIEW, true, s_status},
@@ -640,6 +625,10 @@ static const s_command_t s_commands[] = {
     {"plan.resume", S_NEED_DEPLOY, true, s_plan_control},
     {"plan.abort", S_NEED_DEPLOY, true, s_plan_control},
     {"plan.approve", S_NEED_VIEW, true, s_plan_control},
+    {"alerts", S_NEED_VIEW, true, s_alerts},
+    {"alert.add", S_NEED_DEPLOY, true, s_alert_add},
+    {"alert.rm", S_NEED_DEPLOY, true, s_alert_rm},
+    {"metrics", S_NEED_VIEW, false, s_metrics},
 };
 
 //  "key=value key=value" of a request's arguments for the audit log

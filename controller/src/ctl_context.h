@@ -36,6 +36,10 @@ typedef enum {
     CTL_COUNT_MAX
 } ctl_counter_t;
 
+typedef struct _ctl_metrics_t ctl_metrics_t;
+typedef struct _ctl_notify_t ctl_notify_t;
+typedef struct _ctl_http_t ctl_http_t;
+
 typedef struct {
     char *data_dir;                   //  --data DIR
     jad_controller_config_t *config;  //  DIR/controller.yaml
@@ -50,7 +54,10 @@ typedef struct {
     zhashx_t *uploads;                //  upload id -> ctl_upload_t *
     zhashx_t *mismatched;             //  agent key -> mono ms of our last ProtocolError
     uint64_t counters[CTL_COUNT_MAX];
-    int64_t started_ms;  //  wall clock at start
+    int64_t started_ms;      //  wall clock at start
+    ctl_metrics_t *metrics;  //  metric samples store
+    ctl_notify_t *notify;    //  notification delivery
+    ctl_http_t *http;        //  status page and /metrics on BASE+3
 } ctl_t;
 
 //  Name of a counter for JSON and /metrics.

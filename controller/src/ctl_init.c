@@ -61,11 +61,31 @@ static const char s_config_template[] =
     "    # windows: [\"Tue 09:00-17:00\", \"Thu 09:00-17:00\"]\n"
     "    emergency_approvals: [tech-lead, product-owner]\n"
     "\n"
+    "#  Metrics: raw samples are kept this long, 1-minute rollups this long.\n"
+    "metrics-retention: 24h\n"
+    "rollup-retention: 30d\n"
+    "#  A rollback rule acts when it fires within this long after a deploy.\n"
+    "watch: 30m\n"
+    "#  Status page, /api/status and /metrics on BASE+3 bind here (read-only,\n"
+    "#  no authentication: keep it on loopback or behind a proxy).\n"
+    "http-listen: 127.0.0.1\n"
+    "#  A Prometheus server for rules with a PromQL `query`.\n"
+    "# prometheus: http://127.0.0.1:9090\n"
+    "\n"
     "#  Alert rules: a metric aggregated over an environment's hosts, above or\n"
     "#  below a threshold for a duration; action rollback rolls the environment\n"
-    "#  back when the rule fires after a deploy.\n"
+    "#  back when the rule fires after a deploy. Keys: env, metric, above|below,\n"
+    "#  for, aggregate (avg, max, sum, p95; default avg), window (default the\n"
+    "#  longer of for and 60s), min_samples (fewer is inconclusive; default 3),\n"
+    "#  action (rollback), query (PromQL read from `prometheus`).\n"
     "# alerts:\n"
-    "#   - { env: prod, metric: http_error_rate, above: 0.05, for: 60s, action: rollback }\n";
+    "#   - { env: prod, metric: http_error_rate, above: 0.05, for: 60s, action: rollback }\n"
+    "\n"
+    "#  Notifications on deploy start/finish, rollback and alert transitions:\n"
+    "#  commands get JADUGAR_EVENT and JADUGAR_EVENT_JSON, webhooks a JSON POST.\n"
+    "# notify:\n"
+    "#   - command: /usr/local/bin/jadugar-notify\n"
+    "#   - webhook: https://chat.example.com/hooks/deploys\n";
 
 static int s_write_text (const char *path, const char *text, int mode)
 {

@@ -19,14 +19,6 @@
 #define S_UNFINISHED "('pending', 'acked', 'applying')"
 #define S_CHANGED    "('pending', 'acked', 'applying', 'healthy')"
 
-__attribute__ ((weak)) bool ctl_alerts_firing (ctl_t *ctl, const char *env, char *why, size_t len)
-{
-    (void)ctl, (void)env;
-    if (len)
-        why[0] = 0;
-    return false;
-}
-
 void ctl_rollout_decision (ctl_t *ctl, const char *plan_id, const char *rule, const char *decision,
                            const char *format, ...)
 {
@@ -785,4 +777,100 @@ void ctl_rollout_tick (ctl_t *ctl)
         free (phase);
     }
     zlistx_destroy (&running);
+}
+
+char *ctl_rollout_rollback (ctl_t *ctl, const char *app, const char *env, const char *to,
+                            const char *undoes, const char *deployer, const char *reason, char *err,
+                            size_t errlen)
+{
+    char *undone = NULL, *undone_version = NULL;
+    //  the plan undone: the one named, or the latest deploy of app to env
+    sqlite3_stmt *stmt =
+        undoes
+            ? ctl_store_query (ctl->db, "SELECT id, version FROM plans WHERE id = ?", "t", undoes)
+            : ctl_store_query (ctl->db,
+                               "SELECT id, version FROM plans WHERE app = ? AND env = ? AND "
+                               "kind IN ('deploy', 'rollback') AND state != 'approval' ORDER "
+                               "BY created DESC, rowid DESC LIMIT 1",
+                               "tt", app, env);
+    if (stmt && sqlite3_step (stmt) == SQLITE_ROW) {
+        undone = strdup ((const char *)sqlite3_column_text (stmt, 0));
+        undone_version = strdup ((const char *)sqlite3_column_text (stmt, 1));
+    }
+    sqlite3_finalize (stmt);
+    char *plan_id = NULL;
+    char *target = to ? strdup (to) : NULL;
+    zlistx_t *hosts = NULL;
+    const char **targets = NULL;
+    if (!undone || !undone_version) {
+        snprintf (err, errlen, "nothing to roll back: %s was never deployed to %s", app, env);
+        goto done;
+    }
+    if (!target) {
+        //  last known-good: the newest release that succeeded here, other
+        //  than the one being undone, and not marked bad
+        stmt = ctl_store_query (ctl->db,
+                                "SELECT p.version FROM plans p JOIN releases r ON r.app = p.app "
+                                "AND r.version = p.version WHERE p.app = ? AND p.env = ? AND "
+                                "p.kind IN ('deploy', 'rollback') AND p.state = 'succeeded' AND "
+                                "p.version != ? AND r.bad IS NULL "
+                                "ORDER BY p.created DESC, p.rowid DESC LIMIT 1",
+                                "ttt", app, env, undone_version);
+        if (stmt && sqlite3_step (stmt) == SQLITE_ROW)
+            target = strdup ((const char *)sqlite3_column_text (stmt, 0));
+        sqlite3_finalize (stmt);
+    }
+    if (!target) {
+        snprintf (err, errlen,
+                  "no known-good release of %s in %s other than %s (name one with --to VERSION)",
+                  app, env, undone_version);
+        goto done;
+    }
+    //  every host of env that runs the app
+    hosts = zlistx_new ();
+    zlistx_set_destructor (hosts, (zlistx_destructor_fn *)zstr_free);
+    stmt = ctl_store_query (ctl->db,
+                            "SELECT a.name FROM agents a WHERE a.env = ?1 AND a.state = "
+                            "'accepted' AND EXISTS (SELECT 1 FROM agent_apps x WHERE x.agent = "
+                            "a.name AND x.app = ?2) ORDER BY a.name",
+                            "tt", env, app);
+    while (stmt && sqlite3_step (stmt) == SQLITE_ROW)
+        zlistx_add_end (hosts, strdup ((const char *)sqlite3_column_text (stmt, 0)));
+    sqlite3_finalize (stmt);
+    size_t count = zlistx_size (hosts);
+    targets = calloc (count + 1, sizeof (char *));
+    if (!targets) {
+        snprintf (err, errlen, "out of memory");
+        goto done;
+    }
+    size_t index = 0;
+    for (char *host = zlistx_first (hosts); host; host = zlistx_next (hosts))
+        targets[index++] = host;
+    char why[300];
+    if (!reason) {
+        snprintf (why, sizeof why, "rollback requested: %s %s -> %s", app, undone_version, target);
+        reason = why;
+    }
+    ctl_plan_spec_t spec = {.app = app,
+                            .version = target,
+                            .env = env,
+                            .kind = "rollback",
+                            .deployer = deployer,
+                            .reason = reason,
+                            .targets = count ? targets : NULL,
+                            .undoes = undone,
+                            .previous = target};
+    plan_id = ctl_rollout_create (ctl, &spec, err, errlen);
+    if (plan_id)
+        ctl_store_run (ctl->db,
+                       "UPDATE plans SET rolled_back_by = ? WHERE id = ? AND rolled_back_by IS "
+                       "NULL",
+                       "tt", plan_id, undone);
+done:
+    free (targets);
+    zlistx_destroy (&hosts);
+    free (target);
+    free (undone);
+    free (undone_version);
+    return plan_id;
 }

@@ -82,11 +82,19 @@ int ctl_rollout_start (ctl_t *ctl, const char *plan_id);
 void ctl_rollout_decision (ctl_t *ctl, const char *plan_id, const char *rule, const char *decision,
                            const char *format, ...) __attribute__ ((format (printf, 5, 6)));
 
+//  Roll app in env back: a new rollback plan to `to` (NULL: the last
+//  known-good release, never one marked bad), undoing `undoes` (NULL: the
+//  latest deploy of app to env), on every host of env that runs app,
+//  reusing releases on disk. `reason` NULL: a default one. Returns the new
+//  plan id (caller frees) or NULL with the reason in err.
+char *ctl_rollout_rollback (ctl_t *ctl, const char *app, const char *env, const char *to,
+                            const char *undoes, const char *deployer, const char *reason, char *err,
+                            size_t errlen);
+
 //  Hook for alert rules (issue 5): true if an alert rule for `env` is
 //  firing, with a one-line explanation (rule, values) in why. The engine
-//  calls it during bake and fails the plan when it says true. The
-//  default definition (weak, in ctl_rollout.c) always says false; the
-//  alerts module provides the real one.
+//  calls it during bake and fails the plan when it says true. Defined by
+//  the alerts module (ctl_alerts.c).
 bool ctl_alerts_firing (ctl_t *ctl, const char *env, char *why, size_t len);
 
 #endif

@@ -2,8 +2,11 @@
 //  SPDX-License-Identifier: MPL-2.0
 
 #include "ctl_server.h"
+#include "ctl_alerts.h"
 #include "ctl_api.h"
 #include "ctl_artifacts.h"
+#include "ctl_http.h"
+#include "ctl_metrics.h"
 #include "ctl_plans.h"
 #include "ctl_reload.h"
 #include "jad_reload.h"
@@ -368,7 +371,9 @@ static void s_agent_handle (ctl_t *ctl, zmsg_t **msg_p)
         if (reply)
             s_send_to_agent (ctl, route, reply);
         jad_ctl_msg_destroy (&reply);
-    }
+    } else if (message->kind == JAD_AGENT_MSG_METRICS)
+        //  attributed to the name bound to the CURVE key, never to the message
+        ctl_metrics_ingest (ctl->metrics, name, message->metrics);
 
 done:
     free (name);
@@ -412,6 +417,8 @@ int ctl_server_run (ctl_t *ctl)
             if (jad_reload_requested ())
                 ctl_reload (ctl);
             ctl_plans_tick (ctl);
+            ctl_alerts_tick (ctl);
+            ctl_http_publish (ctl);
             next_tick = jad_mono_ms () + S_TICK_MS;
         }
     }

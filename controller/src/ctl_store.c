@@ -83,6 +83,32 @@ static const char *const s_migrations[] = {
     "CREATE TABLE migrations (env TEXT NOT NULL, app TEXT NOT NULL, version TEXT NOT NULL,"
     "  state TEXT NOT NULL, host TEXT, plan_id TEXT, time INTEGER NOT NULL,"
     "  PRIMARY KEY (env, app, version));",
+    //  issue 5: metrics, alert rules, automatic decisions
+    "CREATE TABLE metric_names (id INTEGER PRIMARY KEY, name TEXT UNIQUE NOT NULL);"
+    "CREATE TABLE metric_hosts (id INTEGER PRIMARY KEY, name TEXT UNIQUE NOT NULL,"
+    "  dropped INTEGER NOT NULL DEFAULT 0, samples INTEGER NOT NULL DEFAULT 0, last_batch INTEGER);"
+    "CREATE TABLE samples (metric INTEGER NOT NULL, host INTEGER NOT NULL, ts INTEGER NOT NULL,"
+    "  value REAL NOT NULL);"
+    "CREATE INDEX samples_metric_ts ON samples (metric, ts);"
+    "CREATE TABLE rollups (metric INTEGER NOT NULL, host INTEGER NOT NULL, minute INTEGER NOT NULL,"
+    "  count INTEGER NOT NULL, sum REAL NOT NULL, min REAL NOT NULL, max REAL NOT NULL,"
+    "  PRIMARY KEY (metric, host, minute)) WITHOUT ROWID;"
+    "INSERT INTO meta (key, value) VALUES ('rollup_rowid', '0');"
+    "CREATE TABLE alert_rules (id TEXT PRIMARY KEY, origin TEXT NOT NULL, env TEXT NOT NULL,"
+    "  metric TEXT NOT NULL, query TEXT, aggregate TEXT NOT NULL, window_ms INTEGER NOT NULL,"
+    "  above INTEGER NOT NULL, threshold REAL NOT NULL, for_ms INTEGER NOT NULL,"
+    "  min_samples INTEGER NOT NULL, action TEXT, state TEXT NOT NULL DEFAULT 'ok',"
+    "  since INTEGER, value REAL, samples INTEGER, hosts INTEGER, changed INTEGER,"
+    "  created INTEGER NOT NULL);"
+    "CREATE TABLE alert_events (id INTEGER PRIMARY KEY AUTOINCREMENT, rule_id TEXT NOT NULL,"
+    "  time INTEGER NOT NULL, from_state TEXT NOT NULL, to_state TEXT NOT NULL, value REAL,"
+    "  samples INTEGER, hosts INTEGER, detail TEXT);"
+    "CREATE INDEX alert_events_rule ON alert_events (rule_id, id);"
+    "CREATE TABLE decisions (id INTEGER PRIMARY KEY AUTOINCREMENT, plan_id TEXT, undoes TEXT,"
+    "  rule_id TEXT, time INTEGER NOT NULL, what TEXT NOT NULL, detail TEXT NOT NULL);"
+    "CREATE INDEX decisions_plan ON decisions (plan_id);"
+    "CREATE INDEX decisions_undoes ON decisions (undoes);"
+    "ALTER TABLE releases ADD COLUMN bad TEXT;",
 };
 
 sqlite3 *ctl_store_open (const char *path, bool create)

@@ -5,8 +5,12 @@
 //  jadugar-controller run --data DIR [--syslog] [--verbose]
 //  jadugar-controller check --data DIR
 
+#include "ctl_alerts.h"
 #include "ctl_context.h"
+#include "ctl_http.h"
 #include "ctl_init.h"
+#include "ctl_metrics.h"
+#include "ctl_notify.h"
 #include "ctl_server.h"
 #include "ctl_store.h"
 #include "jad_config.h"
@@ -176,12 +180,19 @@ static int s_run (const s_options_t *options)
         goto done;
     if (ctl_server_start (&ctl) != 0)
         goto done;
+    ctl.metrics = ctl_metrics_new (ctl.db);
+    ctl.notify = ctl_notify_new (ctl.config);
+    if (!ctl.metrics || !ctl.notify || ctl_alerts_start (&ctl) != 0 || ctl_http_start (&ctl) != 0)
+        goto done;
     jad_log_info ("controller: started version=%s data=%s", JADUGAR_VERSION, ctl.data_dir);
     ctl_server_run (&ctl);
     jad_log_info ("controller: stopping");
     status = 0;
 
 done:
+    ctl_http_stop (&ctl);
+    ctl_notify_destroy (&ctl.notify);
+    ctl_metrics_destroy (&ctl.metrics);
     ctl_server_stop (&ctl);
     jad_db_close (&ctl.db);
     jad_keypair_destroy (&ctl.curve);

@@ -1,0 +1,963 @@
+//  ctl_alerts - alert rules, their state machine, automatic rollback
+//  SPDX-License-Identifier: MPL-2.0
+
+#include "ctl_alerts.h"
+#include "ctl_rollout.h"
+#include "ctl_metrics.h"
+#include "ctl_notify.h"
+#include "ctl_plans.h"
+#include "ctl_store.h"
+#include "jad_db.h"
+#include "jad_log.h"
+#include "jad_util.h"
+
+#include <curl/curl.h>
+#include <math.h>
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define S_EVAL_MS       1000
+#define S_PROM_TIMEOUT  2000
+#define S_PROM_MAX_BODY (1 << 20)
+#define S_MAINTAIN_MS   10000
+#define S_SUMMARY_LEN   512
+
+static const char *const s_state_names[] = {"ok", "pending", "firing", "resolved", "inconclusive"};
+
+const char *ctl_alert_state_name (ctl_alert_state_t state)
+{
+    return state <= CTL_ALERT_INCONCLUSIVE ? s_state_names[state] : "unknown";
+}
+
+int ctl_alert_state_parse (const char *name)
+{
+    for (int index = 0; name && index <= CTL_ALERT_INCONCLUSIVE; index++)
+        if (streq (name, s_state_names[index]))
+            return index;
+    return -1;
+}
+
+ctl_alert_state_t ctl_alert_next (ctl_alert_state_t state, int64_t *since_p, ctl_alert_cond_t cond,
+                                  int64_t now, uint32_t for_ms)
+{
+    ctl_alert_state_t next = state;
+    switch (state) {
+        case CTL_ALERT_OK:
+        case CTL_ALERT_RESOLVED:
+        case CTL_ALERT_INCONCLUSIVE:
+            if (cond == CTL_COND_TRUE)
+                next = for_ms == 0 ? CTL_ALERT_FIRING : CTL_ALERT_PENDING;
+            else if (cond == CTL_COND_INCONCLUSIVE)
+                next = CTL_ALERT_INCONCLUSIVE;
+            else if (state == CTL_ALERT_INCONCLUSIVE)
+                next = CTL_ALERT_OK;
+            break;
+        case CTL_ALERT_PENDING:
+            if (cond == CTL_COND_FALSE)
+                next = CTL_ALERT_OK;
+            else if (cond == CTL_COND_INCONCLUSIVE)
+                next = CTL_ALERT_INCONCLUSIVE;
+            else if (now - *since_p >= (int64_t)for_ms)
+                next = CTL_ALERT_FIRING;
+            break;
+        case CTL_ALERT_FIRING:
+            if (cond == CTL_COND_FALSE)
+                next = CTL_ALERT_RESOLVED;
+            break;
+    }
+    if (next != state)
+        *since_p = now;
+    return next;
+}
+
+static int s_compare_double (const void *left, const void *right)
+{
+    double a = *(const double *)left, b = *(const double *)right;
+    return a < b ? -1 : a > b;
+}
+
+int ctl_alert_aggregate (const char *how, double *values, const uint32_t *hosts, size_t count,
+                         double *result)
+{
+    if (count == 0 || !how)
+        return -1;
+    if (streq (how, "avg")) {
+        double sum = 0;
+        for (size_t index = 0; index < count; index++)
+            sum += values[index];
+        *result = sum / (double)count;
+    } else if (streq (how, "max")) {
+        double max = values[0];
+        for (size_t index = 1; index < count; index++)
+            max = values[index] > max ? values[index] : max;
+        *result = max;
+    } else if (streq (how, "sum")) {
+        //  sum over hosts of each host's mean in the window
+        zhashx_t *seen = zhashx_new ();
+        if (!seen)
+            return -1;
+        double total = 0;
+        for (size_t index = 0; index < count; index++) {
+            char key[16];
+            snprintf (key, sizeof key, "%u", hosts[index]);
+            if (zhashx_lookup (seen, key))
+                continue;
+            zhashx_insert (seen, key, (void *)1);
+            double sum = 0;
+            size_t samples = 0;
+            for (size_t other = index; other < count; other++)
+                if (hosts[other] == hosts[index]) {
+                    sum += values[other];
+                    samples++;
+                }
+            total += sum / (double)samples;
+        }
+        zhashx_destroy (&seen);
+        *result = total;
+    } else if (streq (how, "p95")) {
+        qsort (values, count, sizeof (double), s_compare_double);
+        //  nearest rank
+        size_t rank = (size_t)ceil (0.95 * (double)count);
+        *result = values[rank ? rank - 1 : 0];
+    } else
+        return -1;
+    return 0;
+}
+
+//  --------------------------------------------------------------------------
+//  Rules
+
+typedef struct {
+    char *id;
+    char *env;
+    char *metric;
+    char *query;
+    char *aggregate;
+    int64_t window_ms;
+    bool above;
+    double threshold;
+    int64_t for_ms;
+    int64_t min_samples;
+    char *action;
+    ctl_alert_state_t state;
+    int64_t since;
+} s_rule_t;
+
+static void s_rule_clear (s_rule_t *rule)
+{
+    free (rule->id);
+    free (rule->env);
+    free (rule->metric);
+    free (rule->query);
+    free (rule->aggregate);
+    free (rule->action);
+    memset (rule, 0, sizeof *rule);
+}
+
+static char *s_column (sqlite3_stmt *stmt, int column)
+{
+    const char *text = (const char *)sqlite3_column_text (stmt, column);
+    return text ? strdup (text) : NULL;
+}
+
+#define S_RULE_COLUMNS                                                                             \
+    "id, env, metric, query, aggregate, window_ms, above, threshold, for_ms, min_samples, "        \
+    "action, state, since"
+
+static void s_rule_read (sqlite3_stmt *stmt, s_rule_t *rule)
+{
+    rule->id = s_column (stmt, 0);
+    rule->env = s_column (stmt, 1);
+    rule->metric = s_column (stmt, 2);
+    rule->query = s_column (stmt, 3);
+    rule->aggregate = s_column (stmt, 4);
+    rule->window_ms = sqlite3_column_int64 (stmt, 5);
+    rule->above = sqlite3_column_int (stmt, 6) != 0;
+    rule->threshold = sqlite3_column_double (stmt, 7);
+    rule->for_ms = sqlite3_column_int64 (stmt, 8);
+    rule->min_samples = sqlite3_column_int64 (stmt, 9);
+    rule->action = s_column (stmt, 10);
+    int state = ctl_alert_state_parse ((const char *)sqlite3_column_text (stmt, 11));
+    rule->state = state < 0 ? CTL_ALERT_OK : (ctl_alert_state_t)state;
+    rule->since = sqlite3_column_int64 (stmt, 12);
+}
+
+//  Insert a rule. Returns 0 or -1.
+static int s_rule_insert (sqlite3 *db, const char *id, const char *origin,
+                          const jad_alert_config_t *alert)
+{
+    sqlite3_stmt *stmt = jad_db_prepare (
+        db, "INSERT OR IGNORE INTO alert_rules (id, origin, env, metric, query, aggregate, "
+            "window_ms, above, threshold, for_ms, min_samples, action, state, since, created) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'ok', ?, ?)");
+    if (!stmt)
+        return -1;
+    int64_t now = jad_now_ms ();
+    sqlite3_bind_text (stmt, 1, id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text (stmt, 2, origin, -1, SQLITE_STATIC);
+    sqlite3_bind_text (stmt, 3, alert->env, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text (stmt, 4, alert->metric, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text (stmt, 5, alert->query, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text (stmt, 6, alert->aggregate ? alert->aggregate : "avg", -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64 (stmt, 7, alert->window_ms);
+    sqlite3_bind_int (stmt, 8, alert->above);
+    sqlite3_bind_double (stmt, 9, alert->threshold);
+    sqlite3_bind_int64 (stmt, 10, alert->for_ms);
+    sqlite3_bind_int64 (stmt, 11, alert->min_samples);
+    sqlite3_bind_text (stmt, 12, alert->action, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64 (stmt, 13, now);
+    sqlite3_bind_int64 (stmt, 14, now);
+    int rc = sqlite3_step (stmt);
+    sqlite3_finalize (stmt);
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int ctl_alerts_start (ctl_t *ctl)
+{
+    //  A config rule's id is derived from its content: unchanged rules
+    //  keep their state across restarts, changed ones start fresh.
+    zlistx_t *ids = zlistx_new ();
+    zlistx_set_destructor (ids, (zlistx_destructor_fn *)zstr_free);
+    if (jad_db_begin (ctl->db)) {
+        zlistx_destroy (&ids);
+        return -1;
+    }
+    for (size_t index = 0; index < ctl->config->alert_count; index++) {
+        const jad_alert_config_t *alert = &ctl->config->alerts[index];
+        char *text = jad_strdup_printf (
+            "%s|%s|%s|%s|%u|%d|%.17g|%u|%u|%s", alert->env, alert->metric,
+            alert->query ? alert->query : "", alert->aggregate ? alert->aggregate : "avg",
+            alert->window_ms, alert->above, alert->threshold, alert->for_ms, alert->min_samples,
+            alert->action ? alert->action : "");
+        uint8_t hash[32];
+        char hex[65], id[80];
+        crypto_hash_sha256 (hash, (const uint8_t *)text, strlen (text));
+        free (text);
+        jad_hex (hash, 4, hex);
+        snprintf (id, sizeof id, "c%s", hex);
+        zlistx_add_end (ids, strdup (id));
+        if (s_rule_insert (ctl->db, id, "config", alert)) {
+            jad_db_rollback (ctl->db);
+            zlistx_destroy (&ids);
+            return -1;
+        }
+    }
+    //  Config rules no longer in the file go.
+    sqlite3_stmt *stmt = jad_db_prepare (ctl->db, "SELECT id FROM alert_rules WHERE origin = "
+                                                  "'config'");
+    zlistx_t *gone = zlistx_new ();
+    zlistx_set_destructor (gone, (zlistx_destructor_fn *)zstr_free);
+    while (stmt && sqlite3_step (stmt) == SQLITE_ROW) {
+        const char *id = (const char *)sqlite3_column_text (stmt, 0);
+        bool kept = false;
+        for (char *known = zlistx_first (ids); known && !kept; known = zlistx_next (ids))
+            kept = streq (known, id);
+        if (!kept)
+            zlistx_add_end (gone, strdup (id));
+    }
+    sqlite3_finalize (stmt);
+    stmt = jad_db_prepare (ctl->db, "DELETE FROM alert_rules WHERE id = ?");
+    for (char *id = zlistx_first (gone); stmt && id; id = zlistx_next (gone)) {
+        sqlite3_reset (stmt);
+        sqlite3_bind_text (stmt, 1, id, -1, SQLITE_TRANSIENT);
+        sqlite3_step (stmt);
+    }
+    sqlite3_finalize (stmt);
+    zlistx_destroy (&gone);
+    zlistx_destroy (&ids);
+    return jad_db_commit (ctl->db);
+}
+
+//  --------------------------------------------------------------------------
+//  Evaluation
+
+typedef struct {
+    ctl_alert_cond_t cond;
+    double value;  //  NAN when inconclusive without a value
+    int64_t samples;
+    int64_t hosts;
+    int64_t window_start;
+    int64_t window_end;
+    char error[160];  //  why a value could not be read
+} s_reading_t;
+
+typedef struct {
+    char *data;
+    size_t size;
+} s_body_t;
+
+static size_t s_body_write (char *data, size_t size, size_t count, void *arg)
+{
+    s_body_t *body = (s_body_t *)arg;
+    size_t total = size * count;
+    if (body->size + total > S_PROM_MAX_BODY)
+        return 0;
+    char *grown = realloc (body->data, body->size + total + 1);
+    if (!grown)
+        return 0;
+    memcpy (grown + body->size, data, total);
+    body->data = grown;
+    body->size += total;
+    body->data[body->size] = 0;
+    return total;
+}
+
+//  Read a PromQL expression's value(s) from the Prometheus query API.
+static void s_read_prometheus (ctl_t *ctl, const s_rule_t *rule, double **values, size_t *count,
+                               s_reading_t *reading)
+{
+    CURL *curl = curl_easy_init ();
+    if (!curl) {
+        snprintf (reading->error, sizeof reading->error, "out of memory");
+        return;
+    }
+    char *escaped = curl_easy_escape (curl, rule->query, 0);
+    char *url = jad_strdup_printf ("%s/api/v1/query?query=%s", ctl->config->prometheus,
+                                   escaped ? escaped : "");
+    curl_free (escaped);
+    s_body_t body = {0};
+    long status = 0;
+    curl_easy_setopt (curl, CURLOPT_URL, url);
+    curl_easy_setopt (curl, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt (curl, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt (curl, CURLOPT_TIMEOUT_MS, (long)S_PROM_TIMEOUT);
+    curl_easy_setopt (curl, CURLOPT_WRITEFUNCTION, s_body_write);
+    curl_easy_setopt (curl, CURLOPT_WRITEDATA, &body);
+    CURLcode rc = curl_easy_perform (curl);
+    curl_easy_getinfo (curl, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_cleanup (curl);
+    free (url);
+    json_t *document = body.data ? json_loads (body.data, 0, NULL) : NULL;
+    free (body.data);
+    json_t *data = json_object_get (document, "data");
+    const char *type = json_string_value (json_object_get (data, "resultType"));
+    json_t *result = json_object_get (data, "result");
+    if (rc != CURLE_OK || status != 200 || !type || !result) {
+        snprintf (reading->error, sizeof reading->error, "prometheus query failed: %s",
+                  rc != CURLE_OK ? curl_easy_strerror (rc) : "bad answer");
+        json_decref (document);
+        return;
+    }
+    size_t size = streq (type, "vector") ? json_array_size (result) : 1;
+    *values = calloc (size + 1, sizeof (double));
+    for (size_t index = 0; *values && index < size; index++) {
+        json_t *pair = streq (type, "vector")
+                           ? json_object_get (json_array_get (result, index), "value")
+                           : result;
+        const char *text = json_string_value (json_array_get (pair, 1));
+        char *end = NULL;
+        double value = text ? strtod (text, &end) : NAN;
+        if (text && end && !*end && isfinite (value))
+            (*values)[(*count)++] = value;
+    }
+    json_decref (document);
+}
+
+static s_reading_t s_evaluate (ctl_t *ctl, const s_rule_t *rule, int64_t now)
+{
+    s_reading_t reading = {.cond = CTL_COND_INCONCLUSIVE, .value = NAN};
+    reading.window_end = now;
+    reading.window_start = now - rule->window_ms;
+    double *values = NULL;
+    uint32_t *hosts = NULL;
+    size_t count = 0;
+    if (rule->query) {
+        s_read_prometheus (ctl, rule, &values, &count, &reading);
+        hosts = calloc (count + 1, sizeof (uint32_t));
+        reading.hosts = 0;
+    } else if (ctl_metrics_env_values (ctl->metrics, rule->env, rule->metric, reading.window_start,
+                                       &values, &hosts, &count))
+        snprintf (reading.error, sizeof reading.error, "database error");
+    reading.samples = (int64_t)count;
+    if (!rule->query && count) {
+        zhashx_t *seen = zhashx_new ();
+        for (size_t index = 0; seen && index < count; index++) {
+            char key[16];
+            snprintf (key, sizeof key, "%u", hosts[index]);
+            if (!zhashx_lookup (seen, key)) {
+                zhashx_insert (seen, key, (void *)1);
+                reading.hosts++;
+            }
+        }
+        zhashx_destroy (&seen);
+    }
+    if (count && hosts &&
+        ctl_alert_aggregate (rule->aggregate, values, hosts, count, &reading.value) == 0 &&
+        (int64_t)count >= rule->min_samples) {
+        bool crossed =
+            rule->above ? reading.value > rule->threshold : reading.value < rule->threshold;
+        reading.cond = crossed ? CTL_COND_TRUE : CTL_COND_FALSE;
+    }
+    free (values);
+    free (hosts);
+    return reading;
+}
+
+static json_t *s_number_or_null (double value)
+{
+    return isfinite (value) ? json_real (value) : json_null ();
+}
+
+static json_t *s_iso (int64_t ms)
+{
+    char buf[32];
+    return ms > 0 ? json_string (ctl_store_iso_time (ms, buf, sizeof buf)) : json_null ();
+}
+
+//  What a rule checks, for humans: "avg(http_error_rate) on prod > 0.05
+//  for 60s over 60s (min 3 samples)".
+static void s_describe (const s_rule_t *rule, char *buf, size_t len)
+{
+    char duration[32], window[32];
+    jad_duration_format ((uint64_t)rule->for_ms, duration, sizeof duration);
+    jad_duration_format ((uint64_t)rule->window_ms, window, sizeof window);
+    if (rule->query)
+        snprintf (buf, len, "prometheus(%s) %s %g for %s", rule->query, rule->above ? ">" : "<",
+                  rule->threshold, duration);
+    else
+        snprintf (buf, len, "%s(%s) on %s %s %g for %s over %s (min %lld samples)", rule->aggregate,
+                  rule->metric, rule->env, rule->above ? ">" : "<", rule->threshold, duration,
+                  window, (long long)rule->min_samples);
+}
+
+static json_t *s_rule_fields (const s_rule_t *rule, const s_reading_t *reading)
+{
+    char text[S_SUMMARY_LEN];
+    s_describe (rule, text, sizeof text);
+    return json_pack (
+        "{s:s, s:s, s:s, s:s?, s:s, s:s, s:f, s:I, s:I, s:I, s:s?, s:s, s:o, s:I, "
+        "s:I, s:o, s:o}",
+        "rule", rule->id, "env", rule->env, "metric", rule->metric, "query", rule->query,
+        "aggregate", rule->aggregate, "comparison", rule->above ? "above" : "below", "threshold",
+        rule->threshold, "for_ms", (json_int_t)rule->for_ms, "window_ms",
+        (json_int_t)rule->window_ms, "min_samples", (json_int_t)rule->min_samples, "action",
+        rule->action, "checks", text, "value", s_number_or_null (reading->value), "samples",
+        (json_int_t)reading->samples, "hosts", (json_int_t)reading->hosts, "window_start",
+        s_iso (reading->window_start), "window_end", s_iso (reading->window_end));
+}
+
+//  Roll `env` back to `version` of `app`, undoing plan `bad_plan`.
+//  This is the one place the alert engine starts a rollback: when the
+//  coordinated rollback lands (issue 4), switch this call over to it.
+//  Roll env back from bad_plan to `version`: a plan still running fails
+//  and its coordinated rollback undoes what it changed; a finished one is
+//  undone by a rollback plan. Returns the rollback plan's id (caller
+//  frees) or NULL with the reason in err.
+static char *s_rollback (ctl_t *ctl, const char *env, const char *app, const char *version,
+                         const char *bad_plan, const char *reason, char *err, size_t errlen)
+{
+    char *state = NULL;
+    jad_db_get_text (ctl->db, "SELECT state FROM plans WHERE id = ?", bad_plan, &state);
+    bool running = state && streq (state, "running");
+    free (state);
+    if (running && ctl_rollout_fail (ctl, bad_plan, reason) == 0) {
+        char *rollback = NULL;
+        jad_db_get_text (ctl->db, "SELECT rolled_back_by FROM plans WHERE id = ?", bad_plan,
+                         &rollback);
+        if (rollback)
+            return rollback;
+        snprintf (err, errlen, "plan %s failed, but it had changed no host", bad_plan);
+        return NULL;
+    }
+    return ctl_rollout_rollback (ctl, app, env, version, bad_plan, "controller", reason, err,
+                                 errlen);
+}
+
+//  True if an alert rule for env is firing; its values in why.
+bool ctl_alerts_firing (ctl_t *ctl, const char *env, char *why, size_t len)
+{
+    sqlite3_stmt *stmt = jad_db_prepare (
+        ctl->db, "SELECT id, metric, value, threshold, above FROM alert_rules WHERE env = ? AND "
+                 "state = 'firing' ORDER BY id LIMIT 1");
+    if (!stmt)
+        return false;
+    sqlite3_bind_text (stmt, 1, env, -1, SQLITE_TRANSIENT);
+    bool firing = sqlite3_step (stmt) == SQLITE_ROW;
+    if (firing)
+        snprintf (why, len, "alert %s is firing: %s = %g %s %g", sqlite3_column_text (stmt, 0),
+                  sqlite3_column_text (stmt, 1), sqlite3_column_double (stmt, 2),
+                  sqlite3_column_int (stmt, 4) ? ">" : "<", sqlite3_column_double (stmt, 3));
+    sqlite3_finalize (stmt);
+    return firing;
+}
+
+//  Store an automatic decision. Returns 0 or -1.
+static int s_decision_store (ctl_t *ctl, const char *plan_id, const char *undoes,
+                             const char *rule_id, const char *what, json_t *detail)
+{
+    char *text = json_dumps (detail, JSON_COMPACT);
+    sqlite3_stmt *stmt = jad_db_prepare (ctl->db, "INSERT INTO decisions (plan_id, undoes, "
+                                                  "rule_id, time, what, detail) VALUES (?, ?, "
+                                                  "?, ?, ?, ?)");
+    int rc = -1;
+    if (stmt && text) {
+        sqlite3_bind_text (stmt, 1, plan_id, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text (stmt, 2, undoes, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text (stmt, 3, rule_id, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64 (stmt, 4, jad_now_ms ());
+        sqlite3_bind_text (stmt, 5, what, -1, SQLITE_STATIC);
+        sqlite3_bind_text (stmt, 6, text, -1, SQLITE_TRANSIENT);
+        rc = sqlite3_step (stmt) == SQLITE_DONE ? 0 : -1;
+    }
+    sqlite3_finalize (stmt);
+    free (text);
+    if (rc)
+        jad_log_error ("alerts: cannot store a decision rule=%s", rule_id);
+    return rc;
+}
+
+//  A rollback rule fired: roll back the deploy it watches, if any.
+static void s_auto_rollback (ctl_t *ctl, const s_rule_t *rule, const s_reading_t *reading,
+                             json_t *fields)
+{
+    int64_t now = jad_now_ms ();
+    sqlite3_stmt *stmt = jad_db_prepare (
+        ctl->db, "SELECT p.id, p.app, p.version, p.created FROM plans p WHERE p.env = ?1 AND "
+                 "p.kind = 'deploy' AND p.state IN ('running', 'succeeded') AND p.created >= ?2 "
+                 "AND coalesce (p.reason, '') NOT LIKE 'converge:%' AND NOT EXISTS (SELECT 1 "
+                 "FROM plans u WHERE u.undoes = p.id) ORDER BY p.created DESC LIMIT 1");
+    if (!stmt)
+        return;
+    sqlite3_bind_text (stmt, 1, rule->env, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64 (stmt, 2, now - ctl->config->watch_ms);
+    char *bad_plan = NULL, *app = NULL, *bad_version = NULL;
+    int64_t created = 0;
+    if (sqlite3_step (stmt) == SQLITE_ROW) {
+        bad_plan = s_column (stmt, 0);
+        app = s_column (stmt, 1);
+        bad_version = s_column (stmt, 2);
+        created = sqlite3_column_int64 (stmt, 3);
+    }
+    sqlite3_finalize (stmt);
+    if (!bad_plan || !app || !bad_version) {
+        jad_log_info ("alerts: rule fired outside any watch period rule=%s env=%s", rule->id,
+                      rule->env);
+        goto done;
+    }
+    //  Last known good: the newest other version that succeeded here before
+    //  and is not marked bad.
+    char *good_version = NULL;
+    stmt = jad_db_prepare (
+        ctl->db, "SELECT p.version FROM plans p JOIN releases r ON r.app = p.app AND r.version = "
+                 "p.version WHERE p.env = ?1 AND p.app = ?2 AND p.state = 'succeeded' AND "
+                 "p.version != ?3 AND p.created < ?4 AND r.bad IS NULL "
+                 "ORDER BY p.created DESC LIMIT 1");
+    if (stmt) {
+        sqlite3_bind_text (stmt, 1, rule->env, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text (stmt, 2, app, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text (stmt, 3, bad_version, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64 (stmt, 4, created);
+        if (sqlite3_step (stmt) == SQLITE_ROW)
+            good_version = s_column (stmt, 0);
+        sqlite3_finalize (stmt);
+    }
+    char value[64], duration[32], window[32];
+    snprintf (value, sizeof value, "%g", reading->value);
+    jad_duration_format ((uint64_t)rule->for_ms, duration, sizeof duration);
+    jad_duration_format ((uint64_t)rule->window_ms, window, sizeof window);
+    char summary[S_SUMMARY_LEN];
+    snprintf (summary, sizeof summary,
+              "alert %s fired: %s(%s) on %s = %s %s %g for %s (window %s, %lld samples from "
+              "%lld hosts); %s %s %s",
+              rule->id, rule->query ? "prometheus" : rule->aggregate,
+              rule->query ? rule->query : rule->metric, rule->env, value, rule->above ? ">" : "<",
+              rule->threshold, duration, window, (long long)reading->samples,
+              (long long)reading->hosts,
+              good_version ? "rolling back" : "no known-good release to roll back to from", app,
+              bad_version);
+    json_object_set_new (fields, "summary", json_string (summary));
+    json_object_set_new (fields, "app", json_string (app));
+    json_object_set_new (fields, "bad_plan", json_string (bad_plan));
+    json_object_set_new (fields, "from_version", json_string (bad_version));
+    json_object_set_new (fields, "to_version",
+                         good_version ? json_string (good_version) : json_null ());
+    json_object_set_new (fields, "fired_at", s_iso (now));
+    char reason[S_SUMMARY_LEN + 64];
+    snprintf (reason, sizeof reason, "automatic rollback: %s", summary);
+    char err[256] = "";
+    char *plan_id = good_version ? s_rollback (ctl, rule->env, app, good_version, bad_plan, reason,
+                                               err, sizeof err)
+                                 : NULL;
+    if (plan_id) {
+        stmt = jad_db_prepare (ctl->db, "UPDATE releases SET bad = ? WHERE app = ? AND "
+                                        "version = ?");
+        if (stmt) {
+            sqlite3_bind_text (stmt, 1, summary, -1, SQLITE_TRANSIENT);
+            sqlite3_bind_text (stmt, 2, app, -1, SQLITE_TRANSIENT);
+            sqlite3_bind_text (stmt, 3, bad_version, -1, SQLITE_TRANSIENT);
+            sqlite3_step (stmt);
+            sqlite3_finalize (stmt);
+        }
+        json_object_set_new (fields, "plan", json_string (plan_id));
+        s_decision_store (ctl, plan_id, bad_plan, rule->id, "rollback", fields);
+        jad_log_warning ("alerts: automatic rollback plan=%s undoes=%s env=%s app=%s from=%s "
+                         "to=%s rule=%s value=%g",
+                         plan_id, bad_plan, rule->env, app, bad_version, good_version, rule->id,
+                         reading->value);
+        ctl_notify_send (ctl->notify, "rollback.started", fields);
+    } else {
+        if (good_version)
+            json_object_set_new (fields, "error", json_string (err));
+        s_decision_store (ctl, NULL, bad_plan, rule->id, "no-rollback", fields);
+        jad_log_warning ("alerts: cannot roll back env=%s app=%s rule=%s reason=\"%s\"", rule->env,
+                         app, rule->id, good_version ? err : "no known-good release");
+    }
+    free (plan_id);
+    free (good_version);
+
+done:
+    free (bad_plan);
+    free (app);
+    free (bad_version);
+}
+
+static void s_transition (ctl_t *ctl, s_rule_t *rule, ctl_alert_state_t from,
+                          const s_reading_t *reading, int64_t now)
+{
+    json_t *fields = s_rule_fields (rule, reading);
+    json_object_set_new (fields, "from", json_string (ctl_alert_state_name (from)));
+    json_object_set_new (fields, "to", json_string (ctl_alert_state_name (rule->state)));
+    if (*reading->error)
+        json_object_set_new (fields, "error", json_string (reading->error));
+    char *detail = json_dumps (fields, JSON_COMPACT);
+    sqlite3_stmt *stmt = jad_db_prepare (
+        ctl->db, "INSERT INTO alert_events (rule_id, time, from_state, to_state, value, samples, "
+                 "hosts, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
+    if (stmt) {
+        sqlite3_bind_text (stmt, 1, rule->id, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64 (stmt, 2, now);
+        sqlite3_bind_text (stmt, 3, ctl_alert_state_name (from), -1, SQLITE_STATIC);
+        sqlite3_bind_text (stmt, 4, ctl_alert_state_name (rule->state), -1, SQLITE_STATIC);
+        if (isfinite (reading->value))
+            sqlite3_bind_double (stmt, 5, reading->value);
+        else
+            sqlite3_bind_null (stmt, 5);
+        sqlite3_bind_int64 (stmt, 6, reading->samples);
+        sqlite3_bind_int64 (stmt, 7, reading->hosts);
+        sqlite3_bind_text (stmt, 8, detail, -1, SQLITE_TRANSIENT);
+        sqlite3_step (stmt);
+        sqlite3_finalize (stmt);
+    }
+    free (detail);
+    jad_log_info ("alerts: rule=%s env=%s metric=%s %s -> %s value=%g samples=%lld", rule->id,
+                  rule->env, rule->metric, ctl_alert_state_name (from),
+                  ctl_alert_state_name (rule->state), reading->value, (long long)reading->samples);
+    char kind[32];
+    snprintf (kind, sizeof kind, "alert.%s", ctl_alert_state_name (rule->state));
+    ctl_notify_send (ctl->notify, kind, fields);
+    if (rule->state == CTL_ALERT_FIRING && rule->action && streq (rule->action, "rollback"))
+        s_auto_rollback (ctl, rule, reading, fields);
+    json_decref (fields);
+}
+
+static void s_evaluate_rules (ctl_t *ctl, int64_t now)
+{
+    sqlite3_stmt *stmt = jad_db_prepare (ctl->db, "SELECT " S_RULE_COLUMNS " FROM alert_rules "
+                                                  "ORDER BY id");
+    if (!stmt)
+        return;
+    size_t count = 0, allocated = 0;
+    s_rule_t *rules = NULL;
+    while (sqlite3_step (stmt) == SQLITE_ROW) {
+        if (count == allocated) {
+            allocated = allocated ? allocated * 2 : 8;
+            s_rule_t *grown = realloc (rules, allocated * sizeof (s_rule_t));
+            if (!grown)
+                break;
+            rules = grown;
+        }
+        memset (&rules[count], 0, sizeof (s_rule_t));
+        s_rule_read (stmt, &rules[count++]);
+    }
+    sqlite3_finalize (stmt);
+    sqlite3_stmt *update = jad_db_prepare (
+        ctl->db, "UPDATE alert_rules SET state = ?, since = ?, value = ?, samples = ?, hosts = ?, "
+                 "changed = ? WHERE id = ?");
+    for (size_t index = 0; index < count; index++) {
+        s_rule_t *rule = &rules[index];
+        if (!rule->id || !rule->env || !rule->metric || !rule->aggregate)
+            continue;
+        s_reading_t reading = s_evaluate (ctl, rule, now);
+        ctl_alert_state_t from = rule->state;
+        rule->state =
+            ctl_alert_next (from, &rule->since, reading.cond, now, (uint32_t)rule->for_ms);
+        if (update) {
+            sqlite3_reset (update);
+            sqlite3_bind_text (update, 1, ctl_alert_state_name (rule->state), -1, SQLITE_STATIC);
+            sqlite3_bind_int64 (update, 2, rule->since);
+            if (isfinite (reading.value))
+                sqlite3_bind_double (update, 3, reading.value);
+            else
+                sqlite3_bind_null (update, 3);
+            sqlite3_bind_int64 (update, 4, reading.samples);
+            sqlite3_bind_int64 (update, 5, reading.hosts);
+            sqlite3_bind_int64 (update, 6, now);
+            sqlite3_bind_text (update, 7, rule->id, -1, SQLITE_TRANSIENT);
+            sqlite3_step (update);
+        }
+        if (rule->state != from)
+            s_transition (ctl, rule, from, &reading, now);
+    }
+    sqlite3_finalize (update);
+    for (size_t index = 0; index < count; index++)
+        s_rule_clear (&rules[index]);
+    free (rules);
+}
+
+//  Notify about plans that started or finished since the last look.
+static void s_plan_events (ctl_t *ctl, int64_t since, int64_t until)
+{
+    sqlite3_stmt *stmt = jad_db_prepare (
+        ctl->db, "SELECT id, app, version, env, kind, state, reason, undoes, deployer, "
+                 "created >= ?1 AND created < ?2, coalesce (finished, 0) >= ?1 AND "
+                 "coalesce (finished, 0) < ?2 FROM plans WHERE (created >= ?1 AND created < ?2) "
+                 "OR (finished >= ?1 AND finished < ?2) ORDER BY created");
+    if (!stmt)
+        return;
+    sqlite3_bind_int64 (stmt, 1, since);
+    sqlite3_bind_int64 (stmt, 2, until);
+    while (sqlite3_step (stmt) == SQLITE_ROW) {
+        const char *kind = (const char *)sqlite3_column_text (stmt, 4);
+        bool rollback = kind && streq (kind, "rollback");
+        json_t *fields = json_pack (
+            "{s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?}", "plan",
+            sqlite3_column_text (stmt, 0), "app", sqlite3_column_text (stmt, 1), "version",
+            sqlite3_column_text (stmt, 2), "env", sqlite3_column_text (stmt, 3), "kind", kind,
+            "state", sqlite3_column_text (stmt, 5), "reason", sqlite3_column_text (stmt, 6),
+            "undoes", sqlite3_column_text (stmt, 7), "deployer", sqlite3_column_text (stmt, 8));
+        if (sqlite3_column_int (stmt, 9) && !rollback)
+            ctl_notify_send (ctl->notify, "deploy.started", fields);
+        if (sqlite3_column_int (stmt, 10))
+            ctl_notify_send (ctl->notify, rollback ? "rollback.finished" : "deploy.finished",
+                             fields);
+        json_decref (fields);
+    }
+    sqlite3_finalize (stmt);
+}
+
+void ctl_alerts_tick (ctl_t *ctl)
+{
+    static int64_t s_next_eval = 0, s_next_maintain = 0, s_plans_seen = 0;
+    int64_t mono = jad_mono_ms ();
+    int64_t now = jad_now_ms ();
+    if (s_plans_seen == 0)
+        s_plans_seen = ctl->started_ms;
+    s_plan_events (ctl, s_plans_seen, now);
+    s_plans_seen = now;
+    if (mono >= s_next_eval) {
+        s_evaluate_rules (ctl, now);
+        s_next_eval = mono + S_EVAL_MS;
+    }
+    if (mono >= s_next_maintain) {
+        ctl_metrics_maintain (ctl->metrics, now, ctl->config->metrics_retention_ms,
+                              ctl->config->rollup_retention_ms);
+        s_next_maintain = mono + S_MAINTAIN_MS;
+    }
+}
+
+//  --------------------------------------------------------------------------
+//  API
+
+json_t *ctl_alerts_rules_json (sqlite3 *db)
+{
+    json_t *rules = json_array ();
+    sqlite3_stmt *stmt = jad_db_prepare (
+        db, "SELECT id, origin, env, metric, query, aggregate, window_ms, above, threshold, "
+            "for_ms, min_samples, action, state, since, value, samples, hosts, changed "
+            "FROM alert_rules ORDER BY env, id");
+    while (stmt && sqlite3_step (stmt) == SQLITE_ROW) {
+        json_t *value = sqlite3_column_type (stmt, 14) == SQLITE_NULL
+                            ? json_null ()
+                            : json_real (sqlite3_column_double (stmt, 14));
+        json_array_append_new (
+            rules,
+            json_pack ("{s:s, s:s, s:s, s:s, s:s?, s:s, s:I, s:s, s:f, s:I, s:I, s:s?, s:s, s:o, "
+                       "s:o, s:I, s:I, s:o}",
+                       "id", sqlite3_column_text (stmt, 0), "origin", sqlite3_column_text (stmt, 1),
+                       "env", sqlite3_column_text (stmt, 2), "metric",
+                       sqlite3_column_text (stmt, 3), "query", sqlite3_column_text (stmt, 4),
+                       "aggregate", sqlite3_column_text (stmt, 5), "window_ms",
+                       (json_int_t)sqlite3_column_int64 (stmt, 6), "comparison",
+                       sqlite3_column_int (stmt, 7) ? "above" : "below", "threshold",
+                       sqlite3_column_double (stmt, 8), "for_ms",
+                       (json_int_t)sqlite3_column_int64 (stmt, 9), "min_samples",
+                       (json_int_t)sqlite3_column_int64 (stmt, 10), "action",
+                       sqlite3_column_text (stmt, 11), "state", sqlite3_column_text (stmt, 12),
+                       "since", s_iso (sqlite3_column_int64 (stmt, 13)), "value", value, "samples",
+                       (json_int_t)sqlite3_column_int64 (stmt, 15), "hosts",
+                       (json_int_t)sqlite3_column_int64 (stmt, 16), "evaluated",
+                       s_iso (sqlite3_column_int64 (stmt, 17))));
+    }
+    sqlite3_finalize (stmt);
+    return rules;
+}
+
+int ctl_alerts_api_list (ctl_t *ctl, const jad_api_request_t *request, json_t **result, char *err,
+                         size_t errlen)
+{
+    (void)request, (void)err, (void)errlen;
+    json_t *rules = ctl_alerts_rules_json (ctl->db);
+    json_t *events = json_array ();
+    sqlite3_stmt *stmt = jad_db_prepare (ctl->db, "SELECT id, rule_id, time, from_state, "
+                                                  "to_state, value, samples, hosts FROM "
+                                                  "alert_events ORDER BY id DESC LIMIT 50");
+    while (stmt && sqlite3_step (stmt) == SQLITE_ROW) {
+        json_t *value = sqlite3_column_type (stmt, 5) == SQLITE_NULL
+                            ? json_null ()
+                            : json_real (sqlite3_column_double (stmt, 5));
+        json_array_append_new (events,
+                               json_pack ("{s:I, s:s, s:o, s:s, s:s, s:o, s:I, s:I}", "id",
+                                          (json_int_t)sqlite3_column_int64 (stmt, 0), "rule",
+                                          sqlite3_column_text (stmt, 1), "time",
+                                          s_iso (sqlite3_column_int64 (stmt, 2)), "from",
+                                          sqlite3_column_text (stmt, 3), "to",
+                                          sqlite3_column_text (stmt, 4), "value", value, "samples",
+                                          (json_int_t)sqlite3_column_int64 (stmt, 6), "hosts",
+                                          (json_int_t)sqlite3_column_int64 (stmt, 7)));
+    }
+    sqlite3_finalize (stmt);
+    *result = json_pack ("{s:o, s:o}", "alerts", rules, "events", events);
+    return 0;
+}
+
+int ctl_alerts_api_add (ctl_t *ctl, const jad_api_request_t *request, json_t **result, char *err,
+                        size_t errlen)
+{
+    const char *env = jad_api_request_arg (request, "env");
+    const char *metric = jad_api_request_arg (request, "metric");
+    const char *above = jad_api_request_arg (request, "above");
+    const char *below = jad_api_request_arg (request, "below");
+    const char *duration = jad_api_request_arg (request, "for");
+    const char *aggregate = jad_api_request_arg (request, "aggregate");
+    const char *window = jad_api_request_arg (request, "window");
+    const char *min_samples = jad_api_request_arg (request, "min-samples");
+    const char *action = jad_api_request_arg (request, "action");
+    const char *query = jad_api_request_arg (request, "query");
+    jad_alert_config_t alert = {0};
+    char *end = NULL;
+    if (!env || !jad_controller_config_env (ctl->config, env)) {
+        snprintf (err, errlen, "--env must name an environment of controller.yaml (got '%s')",
+                  env ? env : "");
+        return 2;
+    }
+    if (!metric || !jad_series_valid (metric)) {
+        snprintf (err, errlen, "--metric must be a metric name (got '%s')", metric ? metric : "");
+        return 2;
+    }
+    if ((above != NULL) == (below != NULL)) {
+        snprintf (err, errlen, "give exactly one of --above X or --below X");
+        return 2;
+    }
+    alert.threshold = strtod (above ? above : below, &end);
+    if (!end || *end || end == (above ? above : below) || !isfinite (alert.threshold)) {
+        snprintf (err, errlen, "--%s '%s' is not a number", above ? "above" : "below",
+                  above ? above : below);
+        return 2;
+    }
+    alert.above = above != NULL;
+    if (!duration || jad_duration_parse (duration, &alert.for_ms)) {
+        snprintf (err, errlen, "--for must be a duration like 30s or 5m (got '%s')",
+                  duration ? duration : "");
+        return 2;
+    }
+    alert.window_ms = alert.for_ms > 60000 ? alert.for_ms : 60000;
+    if (window && (jad_duration_parse (window, &alert.window_ms) || alert.window_ms == 0)) {
+        snprintf (err, errlen, "--window must be a duration like 1m (got '%s')", window);
+        return 2;
+    }
+    if (aggregate && !streq (aggregate, "avg") && !streq (aggregate, "max") &&
+        !streq (aggregate, "sum") && !streq (aggregate, "p95")) {
+        snprintf (err, errlen, "--aggregate must be avg, max, sum or p95 (got '%s')", aggregate);
+        return 2;
+    }
+    alert.min_samples = query ? 1 : 3;
+    if (min_samples) {
+        long value = strtol (min_samples, &end, 10);
+        if (*end || value < 1 || value > 1000000) {
+            snprintf (err, errlen, "--min-samples must be 1..1000000 (got '%s')", min_samples);
+            return 2;
+        }
+        alert.min_samples = (uint32_t)value;
+    }
+    if (action && !streq (action, "rollback")) {
+        snprintf (err, errlen, "--action must be rollback (or left out), got '%s'", action);
+        return 2;
+    }
+    if (query && (!ctl->config->prometheus || strlen (query) > 1024)) {
+        snprintf (err, errlen,
+                  "--query needs 'prometheus: URL' in controller.yaml and at most "
+                  "1024 bytes");
+        return 2;
+    }
+    alert.env = (char *)env;
+    alert.metric = (char *)metric;
+    alert.aggregate = (char *)(aggregate ? aggregate : "avg");
+    alert.action = (char *)action;
+    alert.query = (char *)query;
+    char random[16], id[24];
+    jad_random_id (4, random);
+    snprintf (id, sizeof id, "a%s", random);
+    if (s_rule_insert (ctl->db, id, "api", &alert)) {
+        snprintf (err, errlen, "database error");
+        return 1;
+    }
+    jad_log_info ("alerts: rule added id=%s env=%s metric=%s", id, env, metric);
+    *result = json_pack ("{s:s}", "id", id);
+    return 0;
+}
+
+int ctl_alerts_api_rm (ctl_t *ctl, const jad_api_request_t *request, json_t **result, char *err,
+                       size_t errlen)
+{
+    const char *id = jad_api_request_arg (request, "id");
+    char *origin = NULL;
+    if (!id || jad_db_get_text (ctl->db, "SELECT origin FROM alert_rules WHERE id = ?", id,
+                                &origin) != 0) {
+        snprintf (err, errlen, "no alert rule '%s' (see: jadctl alerts)", id ? id : "");
+        return 2;
+    }
+    bool config = streq (origin, "config");
+    free (origin);
+    if (config) {
+        snprintf (err, errlen, "alert rule '%s' comes from controller.yaml: remove it there", id);
+        return 2;
+    }
+    sqlite3_stmt *stmt = jad_db_prepare (ctl->db, "DELETE FROM alert_rules WHERE id = ?");
+    if (!stmt) {
+        snprintf (err, errlen, "database error");
+        return 1;
+    }
+    sqlite3_bind_text (stmt, 1, id, -1, SQLITE_TRANSIENT);
+    sqlite3_step (stmt);
+    sqlite3_finalize (stmt);
+    *result = json_pack ("{s:s}", "removed", id);
+    return 0;
+}
+
+json_t *ctl_alerts_decisions_json (sqlite3 *db, const char *plan_id)
+{
+    sqlite3_stmt *stmt = jad_db_prepare (db, "SELECT what, time, plan_id, undoes, rule_id, detail "
+                                             "FROM decisions WHERE plan_id = ?1 OR undoes = ?1 "
+                                             "ORDER BY id");
+    if (!stmt)
+        return NULL;
+    sqlite3_bind_text (stmt, 1, plan_id, -1, SQLITE_TRANSIENT);
+    json_t *list = json_array ();
+    while (sqlite3_step (stmt) == SQLITE_ROW) {
+        json_t *detail = json_loads ((const char *)sqlite3_column_text (stmt, 5), 0, NULL);
+        json_array_append_new (list, json_pack ("{s:s, s:o, s:s?, s:s?, s:s?, s:o}", "what",
+                                                sqlite3_column_text (stmt, 0), "time",
+                                                s_iso (sqlite3_column_int64 (stmt, 1)), "plan",
+                                                sqlite3_column_text (stmt, 2), "undoes",
+                                                sqlite3_column_text (stmt, 3), "rule",
+                                                sqlite3_column_text (stmt, 4), "values",
+                                                detail ? detail : json_object ()));
+    }
+    sqlite3_finalize (stmt);
+    if (json_array_size (list) == 0) {
+        json_decref (list);
+        return NULL;
+    }
+    return list;
+}

@@ -1,0 +1,497 @@
+//  ctl_http - HTTP on BASE+3: status page, /api/status, /metrics
+//  SPDX-License-Identifier: MPL-2.0
+
+#include "ctl_http.h"
+#include "ctl_alerts.h"
+#include "ctl_metrics.h"
+#include "ctl_notify.h"
+#include "ctl_store.h"
+#include "jad_db.h"
+#include "jad_log.h"
+#include "jad_util.h"
+
+#include <arpa/inet.h>
+#include <jansson.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+struct _ctl_http_t {
+    struct MHD_Daemon *daemon;
+    sqlite3 *db;  //  read-only, used by the HTTP thread only
+    const jad_controller_config_t *config;
+    pthread_mutex_t lock;  //  guards what follows
+    uint64_t counters[CTL_COUNT_MAX];
+    uint64_t samples;
+    uint64_t batches;
+    uint64_t rejected;
+    uint64_t notify[4];  //  queued, delivered, failed, dropped
+    int64_t started_ms;
+};
+
+//  The status page: one self-contained document. The first render uses
+//  the data embedded by the server (so it shows the fleet even before the
+//  first refresh), then it polls /api/status.
+static const char s_page_head[] =
+    "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+    "<title>Jadugar fleet status</title>"
+    "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+    "<style>"
+    "body{font:14px/1.4 system-ui,sans-serif;margin:1.5em;color:#222;background:#fafafa}"
+    "h1{font-size:1.4em;margin:0 0 .2em}h2{font-size:1.1em;margin:1.4em 0 .4em}"
+    "table{border-collapse:collapse;background:#fff;min-width:40%}"
+    "th,td{border:1px solid #ddd;padding:.25em .6em;text-align:left;vertical-align:top}"
+    "th{background:#eee}.ok,.healthy,.online,.succeeded{color:#176b21}"
+    ".failed,.firing,.offline,.rolled-back{color:#b00020;font-weight:bold}"
+    ".pending,.running,.applying,.inconclusive{color:#a05a00}#updated{color:#777}"
+    ".empty{color:#777;font-style:italic}"
+    "</style></head><body>\n"
+    "<h1>Jadugar fleet</h1><div id=\"updated\"></div>\n"
+    "<section id=\"alerts\"><h2>Firing alerts</h2><div id=\"firing\"></div></section>\n"
+    "<section><h2>Environments</h2><div id=\"environments\"></div></section>\n"
+    "<section><h2>Hosts</h2><div id=\"hosts\"></div></section>\n"
+    "<section><h2>Running plans</h2><div id=\"running\"></div></section>\n"
+    "<section><h2>Recent deploys</h2><div id=\"recent\"></div></section>\n"
+    "<section><h2>Alert rules</h2><div id=\"rules\"></div></section>\n"
+    "<script id=\"initial\" type=\"application/json\">";
+
+static const char s_page_tail[] =
+    "</script>\n<script>\n"
+    "'use strict';\n"
+    "function el(tag, cls, text) { const e = document.createElement(tag);"
+    " if (cls) e.className = cls; if (text !== undefined && text !== null) e.textContent = "
+    "String(text);"
+    " return e; }\n"
+    "function table(id, head, rows, empty) {\n"
+    "  const box = document.getElementById(id); box.textContent = '';\n"
+    "  if (!rows.length) { box.appendChild(el('p', 'empty', empty)); return; }\n"
+    "  const t = el('table'); const tr = el('tr');\n"
+    "  head.forEach(h => tr.appendChild(el('th', null, h))); t.appendChild(tr);\n"
+    "  rows.forEach(r => { const row = el('tr'); r.forEach(c => {\n"
+    "    const cell = (c && typeof c === 'object') ? el('td', c.cls, c.text) : el('td', null, c);\n"
+    "    row.appendChild(cell); }); t.appendChild(row); });\n"
+    "  box.appendChild(t);\n}\n"
+    "function st(s) { return {cls: String(s || ''), text: s}; }\n"
+    "function render(d) {\n"
+    "  document.getElementById('updated').textContent = 'controller ' + d.controller.version +"
+    " ' \\u2014 updated ' + d.generated;\n"
+    "  table('firing', ['rule', 'env', 'metric', 'value', 'threshold', 'since'],\n"
+    "    d.alerts.filter(a => a.state === 'firing').map(a => [a.id, a.env, a.metric, a.value,"
+    " a.comparison + ' ' + a.threshold, a.since]), 'none');\n"
+    "  table('environments', ['environment', 'hosts', 'online', 'versions'],\n"
+    "    d.environments.map(e => [e.name, e.hosts, e.online, Object.entries(e.versions)"
+    ".map(([k, v]) => k + ' (' + v + ')').join(', ')]), 'none');\n"
+    "  table('hosts', ['host', 'env', 'state', 'app', 'version', 'health', 'last seen'],\n"
+    "    d.agents.flatMap(a => { const apps = Object.entries(a.apps);\n"
+    "      if (!apps.length) return [[a.name, a.env, st(a.state), '-', '-', '-', a.last_seen]];\n"
+    "      return apps.map(([n, x]) => [a.name, a.env, st(a.state), n, x.version, st(x.health),"
+    " a.last_seen]); }), 'no agents yet');\n"
+    "  const planRow = p => [p.id, p.kind, p.app + ' ' + p.version, p.env, st(p.state),"
+    " p.created, p.reason];\n"
+    "  table('running', ['plan', 'kind', 'release', 'env', 'state', 'created', 'reason'],\n"
+    "    d.running.map(planRow), 'none');\n"
+    "  table('recent', ['plan', 'kind', 'release', 'env', 'state', 'created', 'reason'],\n"
+    "    d.recent.map(planRow), 'none');\n"
+    "  table('rules', ['rule', 'env', 'checks', 'state', 'value', 'samples', 'action'],\n"
+    "    d.alerts.map(a => [a.id, a.env, (a.query ? 'prometheus(' + a.query + ')' :"
+    " a.aggregate + '(' + a.metric + ')') + ' ' + a.comparison + ' ' + a.threshold,"
+    " st(a.state), a.value, a.samples, a.action || 'notify']), 'no rules');\n"
+    "}\n"
+    "render(JSON.parse(document.getElementById('initial').textContent));\n"
+    "setInterval(() => fetch('/api/status').then(r => r.json()).then(render)"
+    ".catch(() => {}), 5000);\n"
+    "</script></body></html>\n";
+
+static json_t *s_text_or_null (sqlite3_stmt *stmt, int column)
+{
+    const char *text = (const char *)sqlite3_column_text (stmt, column);
+    return text ? json_string (text) : json_null ();
+}
+
+static json_t *s_time_or_null (sqlite3_stmt *stmt, int column)
+{
+    if (sqlite3_column_type (stmt, column) == SQLITE_NULL)
+        return json_null ();
+    char buf[32];
+    return json_string (ctl_store_iso_time (sqlite3_column_int64 (stmt, column), buf, sizeof buf));
+}
+
+static json_t *s_plans_json (sqlite3 *db, bool running)
+{
+    json_t *plans = json_array ();
+    sqlite3_stmt *stmt = jad_db_prepare (
+        db, running ? "SELECT id, kind, app, version, env, state, created, finished, reason, "
+                      "undoes FROM plans WHERE state = 'running' ORDER BY created DESC LIMIT 50"
+                    : "SELECT id, kind, app, version, env, state, created, finished, reason, "
+                      "undoes FROM plans WHERE coalesce (reason, '') NOT LIKE 'converge:%' "
+                      "ORDER BY created DESC LIMIT 15");
+    while (stmt && sqlite3_step (stmt) == SQLITE_ROW)
+        json_array_append_new (
+            plans,
+            json_pack ("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "id",
+                       s_text_or_null (stmt, 0), "kind", s_text_or_null (stmt, 1), "app",
+                       s_text_or_null (stmt, 2), "version", s_text_or_null (stmt, 3), "env",
+                       s_text_or_null (stmt, 4), "state", s_text_or_null (stmt, 5), "created",
+                       s_time_or_null (stmt, 6), "finished", s_time_or_null (stmt, 7), "reason",
+                       s_text_or_null (stmt, 8), "undoes", s_text_or_null (stmt, 9)));
+    sqlite3_finalize (stmt);
+    return plans;
+}
+
+static json_t *s_status_json (ctl_http_t *self)
+{
+    int64_t now = jad_now_ms ();
+    int64_t window = 3 * (int64_t)self->config->heartbeat_ms + 1000;
+    json_t *agents = json_array ();
+    json_t *environments = json_object ();
+    for (size_t index = 0; index < self->config->environment_count; index++)
+        json_object_set_new (environments, self->config->environments[index].name,
+                             json_pack ("{s:s, s:i, s:i, s:{}}", "name",
+                                        self->config->environments[index].name, "hosts", 0,
+                                        "online", 0, "versions"));
+    sqlite3_stmt *stmt = jad_db_prepare (
+        self->db, "SELECT a.name, a.env, a.state, a.last_seen, x.app, x.version, x.health "
+                  "FROM agents a LEFT JOIN agent_apps x ON x.agent = a.name "
+                  "WHERE a.state != 'removed' ORDER BY a.env, a.name, x.app");
+    json_t *current = NULL;
+    while (stmt && sqlite3_step (stmt) == SQLITE_ROW) {
+        const char *name = (const char *)sqlite3_column_text (stmt, 0);
+        const char *env = (const char *)sqlite3_column_text (stmt, 1);
+        json_t *env_json = json_object_get (environments, env);
+        if (!env_json) {
+            env_json = json_pack ("{s:s, s:i, s:i, s:{}}", "name", env, "hosts", 0, "online", 0,
+                                  "versions");
+            json_object_set_new (environments, env, env_json);
+        }
+        if (!current || !streq (json_string_value (json_object_get (current, "name")), name)) {
+            const char *state = (const char *)sqlite3_column_text (stmt, 2);
+            int64_t last_seen = sqlite3_column_int64 (stmt, 3);
+            bool online = last_seen > 0 && now - last_seen <= window;
+            const char *shown = streq (state, "accepted") ? (online ? "online" : "offline") : state;
+            current = json_pack ("{s:s, s:s, s:s, s:o, s:{}}", "name", name, "env", env, "state",
+                                 shown, "last_seen", s_time_or_null (stmt, 3), "apps");
+            json_array_append_new (agents, current);
+            json_object_set_new (
+                env_json, "hosts",
+                json_integer (json_integer_value (json_object_get (env_json, "hosts")) + 1));
+            if (streq (shown, "online"))
+                json_object_set_new (
+                    env_json, "online",
+                    json_integer (json_integer_value (json_object_get (env_json, "online")) + 1));
+        }
+        const char *app = (const char *)sqlite3_column_text (stmt, 4);
+        const char *version = (const char *)sqlite3_column_text (stmt, 5);
+        if (app) {
+            json_object_set_new (json_object_get (current, "apps"), app,
+                                 json_pack ("{s:o, s:o}", "version", s_text_or_null (stmt, 5),
+                                            "health", s_text_or_null (stmt, 6)));
+            char key[160];
+            snprintf (key, sizeof key, "%s %s", app, version ? version : "-");
+            json_t *versions = json_object_get (env_json, "versions");
+            json_object_set_new (
+                versions, key,
+                json_integer (json_integer_value (json_object_get (versions, key)) + 1));
+        }
+    }
+    sqlite3_finalize (stmt);
+    json_t *env_list = json_array ();
+    const char *key;
+    json_t *value;
+    json_object_foreach (environments, key, value) json_array_append (env_list, value);
+    json_decref (environments);
+    json_t *counters = json_object ();
+    char started[32], generated[32];
+    pthread_mutex_lock (&self->lock);
+    for (int index = 0; index < CTL_COUNT_MAX; index++)
+        json_object_set_new (counters, ctl_counter_name ((ctl_counter_t)index),
+                             json_integer ((json_int_t)self->counters[index]));
+    json_object_set_new (counters, "metric_samples", json_integer ((json_int_t)self->samples));
+    int64_t started_ms = self->started_ms;
+    pthread_mutex_unlock (&self->lock);
+    return json_pack ("{s:s, s:{s:s, s:s, s:o}, s:o, s:o, s:o, s:o, s:o}", "generated",
+                      ctl_store_iso_time (now, generated, sizeof generated), "controller",
+                      "version", JADUGAR_VERSION, "started",
+                      ctl_store_iso_time (started_ms, started, sizeof started), "counters",
+                      counters, "environments", env_list, "agents", agents, "running",
+                      s_plans_json (self->db, true), "recent", s_plans_json (self->db, false),
+                      "alerts", ctl_alerts_rules_json (self->db));
+}
+
+//  Label value escaped for the text format.
+static void s_label (FILE *out, const char *text)
+{
+    for (const char *cursor = text ? text : ""; *cursor; cursor++) {
+        if (*cursor == '\\' || *cursor == '"')
+            fputc ('\\', out);
+        if (*cursor == '\n')
+            fputs ("\\n", out);
+        else
+            fputc (*cursor, out);
+    }
+}
+
+static void s_family (FILE *out, const char *name, const char *type, const char *help)
+{
+    fprintf (out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static char *s_metrics_text (ctl_http_t *self)
+{
+    char *text = NULL;
+    size_t size = 0;
+    FILE *out = open_memstream (&text, &size);
+    if (!out)
+        return NULL;
+    uint64_t counters[CTL_COUNT_MAX], notify[4], samples, batches, rejected;
+    int64_t started_ms;
+    pthread_mutex_lock (&self->lock);
+    memcpy (counters, self->counters, sizeof counters);
+    memcpy (notify, self->notify, sizeof notify);
+    samples = self->samples;
+    batches = self->batches;
+    rejected = self->rejected;
+    started_ms = self->started_ms;
+    pthread_mutex_unlock (&self->lock);
+    s_family (out, "jadugar_controller_start_time_seconds", "gauge",
+              "Unix time the controller started.");
+    fprintf (out, "jadugar_controller_start_time_seconds %.3f\n", (double)started_ms / 1000.0);
+    s_family (out, "jadugar_controller_events_total", "counter",
+              "Controller events by kind (plans sent, acks, reports, refusals...).");
+    for (int index = 0; index < CTL_COUNT_MAX; index++)
+        fprintf (out, "jadugar_controller_events_total{event=\"%s\"} %llu\n",
+                 ctl_counter_name ((ctl_counter_t)index), (unsigned long long)counters[index]);
+    s_family (out, "jadugar_metric_samples_total", "counter", "Metric samples stored.");
+    fprintf (out, "jadugar_metric_samples_total %llu\n", (unsigned long long)samples);
+    s_family (out, "jadugar_metric_batches_total", "counter",
+              "Metric batches received, by outcome.");
+    fprintf (out, "jadugar_metric_batches_total{outcome=\"stored\"} %llu\n",
+             (unsigned long long)batches);
+    fprintf (out, "jadugar_metric_batches_total{outcome=\"rejected\"} %llu\n",
+             (unsigned long long)rejected);
+    s_family (out, "jadugar_notifications_total", "counter", "Notifications by outcome.");
+    static const char *const outcomes[] = {"queued", "delivered", "failed", "dropped"};
+    for (int index = 0; index < 4; index++)
+        fprintf (out, "jadugar_notifications_total{outcome=\"%s\"} %llu\n", outcomes[index],
+                 (unsigned long long)notify[index]);
+
+    s_family (out, "jadugar_agent_samples_dropped_total", "counter",
+              "Samples an agent dropped from its full buffer (as it last reported).");
+    sqlite3_stmt *stmt = jad_db_prepare (self->db, "SELECT name, dropped FROM metric_hosts "
+                                                   "ORDER BY name");
+    while (stmt && sqlite3_step (stmt) == SQLITE_ROW) {
+        fputs ("jadugar_agent_samples_dropped_total{agent=\"", out);
+        s_label (out, (const char *)sqlite3_column_text (stmt, 0));
+        fprintf (out, "\"} %lld\n", (long long)sqlite3_column_int64 (stmt, 1));
+    }
+    sqlite3_finalize (stmt);
+
+    int64_t window = 3 * (int64_t)self->config->heartbeat_ms + 1000;
+    s_family (out, "jadugar_agents", "gauge", "Agents by environment and state.");
+    stmt = jad_db_prepare (self->db,
+                           "SELECT env, CASE WHEN state != 'accepted' THEN state WHEN "
+                           "coalesce (last_seen, 0) >= ? THEN 'online' ELSE 'offline' END AS s, "
+                           "count (*) FROM agents WHERE state != 'removed' GROUP BY 1, 2 "
+                           "ORDER BY 1, 2");
+    if (stmt)
+        sqlite3_bind_int64 (stmt, 1, jad_now_ms () - window);
+    while (stmt && sqlite3_step (stmt) == SQLITE_ROW) {
+        fputs ("jadugar_agents{env=\"", out);
+        s_label (out, (const char *)sqlite3_column_text (stmt, 0));
+        fputs ("\",state=\"", out);
+        s_label (out, (const char *)sqlite3_column_text (stmt, 1));
+        fprintf (out, "\"} %lld\n", (long long)sqlite3_column_int64 (stmt, 2));
+    }
+    sqlite3_finalize (stmt);
+    s_family (out, "jadugar_app_hosts", "gauge", "Hosts by environment, app, version and health.");
+    stmt = jad_db_prepare (self->db, "SELECT a.env, x.app, coalesce (x.version, ''), "
+                                     "coalesce (x.health, 'unknown'), count (*) FROM agent_apps x "
+                                     "JOIN agents a ON a.name = x.agent WHERE a.state != "
+                                     "'removed' GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4");
+    while (stmt && sqlite3_step (stmt) == SQLITE_ROW) {
+        fputs ("jadugar_app_hosts{env=\"", out);
+        s_label (out, (const char *)sqlite3_column_text (stmt, 0));
+        fputs ("\",app=\"", out);
+        s_label (out, (const char *)sqlite3_column_text (stmt, 1));
+        fputs ("\",version=\"", out);
+        s_label (out, (const char *)sqlite3_column_text (stmt, 2));
+        fputs ("\",health=\"", out);
+        s_label (out, (const char *)sqlite3_column_text (stmt, 3));
+        fprintf (out, "\"} %lld\n", (long long)sqlite3_column_int64 (stmt, 4));
+    }
+    sqlite3_finalize (stmt);
+    s_family (out, "jadugar_plans", "gauge", "Plans by kind and state.");
+    stmt = jad_db_prepare (self->db, "SELECT kind, state, count (*) FROM plans GROUP BY 1, 2 "
+                                     "ORDER BY 1, 2");
+    while (stmt && sqlite3_step (stmt) == SQLITE_ROW) {
+        fputs ("jadugar_plans{kind=\"", out);
+        s_label (out, (const char *)sqlite3_column_text (stmt, 0));
+        fputs ("\",state=\"", out);
+        s_label (out, (const char *)sqlite3_column_text (stmt, 1));
+        fprintf (out, "\"} %lld\n", (long long)sqlite3_column_int64 (stmt, 2));
+    }
+    sqlite3_finalize (stmt);
+    s_family (out, "jadugar_alert_state", "gauge",
+              "1 for the state each alert rule is in (ok, pending, firing, resolved, "
+              "inconclusive).");
+    stmt = jad_db_prepare (self->db, "SELECT id, env, metric, state, value FROM alert_rules "
+                                     "ORDER BY id");
+    static const char *const states[] = {"ok", "pending", "firing", "resolved", "inconclusive"};
+    while (stmt && sqlite3_step (stmt) == SQLITE_ROW) {
+        const char *state = (const char *)sqlite3_column_text (stmt, 3);
+        for (int index = 0; index < 5; index++) {
+            fputs ("jadugar_alert_state{rule=\"", out);
+            s_label (out, (const char *)sqlite3_column_text (stmt, 0));
+            fputs ("\",env=\"", out);
+            s_label (out, (const char *)sqlite3_column_text (stmt, 1));
+            fputs ("\",metric=\"", out);
+            s_label (out, (const char *)sqlite3_column_text (stmt, 2));
+            fprintf (out, "\",state=\"%s\"} %d\n", states[index],
+                     state && streq (state, states[index]));
+        }
+    }
+    sqlite3_finalize (stmt);
+    s_family (out, "jadugar_alert_value", "gauge", "Last value each alert rule computed.");
+    stmt = jad_db_prepare (self->db, "SELECT id, env, metric, value FROM alert_rules WHERE value "
+                                     "IS NOT NULL ORDER BY id");
+    while (stmt && sqlite3_step (stmt) == SQLITE_ROW) {
+        fputs ("jadugar_alert_value{rule=\"", out);
+        s_label (out, (const char *)sqlite3_column_text (stmt, 0));
+        fputs ("\",env=\"", out);
+        s_label (out, (const char *)sqlite3_column_text (stmt, 1));
+        fputs ("\",metric=\"", out);
+        s_label (out, (const char *)sqlite3_column_text (stmt, 2));
+        fprintf (out, "\"} %.17g\n", sqlite3_column_double (stmt, 3));
+    }
+    sqlite3_finalize (stmt);
+    fclose (out);
+    return text;
+}
+
+static enum MHD_Result s_respond (struct MHD_Connection *connection, unsigned status,
+                                  const char *type, char *body)
+{
+    struct MHD_Response *response = MHD_create_response_from_buffer (
+        body ? strlen (body) : 0, body ? body : (char *)"", MHD_RESPMEM_MUST_FREE);
+    if (!response) {
+        free (body);
+        return MHD_NO;
+    }
+    MHD_add_response_header (response, "Content-Type", type);
+    MHD_add_response_header (response, "Cache-Control", "no-store");
+    MHD_add_response_header (response, "X-Content-Type-Options", "nosniff");
+    MHD_add_response_header (response, "Content-Security-Policy",
+                             "default-src 'none'; script-src 'unsafe-inline'; style-src "
+                             "'unsafe-inline'; connect-src 'self'");
+    enum MHD_Result rc = MHD_queue_response (connection, status, response);
+    MHD_destroy_response (response);
+    return rc;
+}
+
+static enum MHD_Result s_handle (void *cls, struct MHD_Connection *connection, const char *url,
+                                 const char *method, const char *version, const char *upload_data,
+                                 size_t *upload_data_size, void **req_cls)
+{
+    (void)version, (void)upload_data, (void)req_cls;
+    ctl_http_t *self = (ctl_http_t *)cls;
+    if (!streq (method, "GET") && !streq (method, "HEAD"))
+        return s_respond (connection, MHD_HTTP_METHOD_NOT_ALLOWED, "text/plain",
+                          strdup ("only GET\n"));
+    if (*upload_data_size)
+        return MHD_NO;
+    if (streq (url, "/metrics"))
+        return s_respond (connection, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8",
+                          s_metrics_text (self));
+    if (streq (url, "/api/status")) {
+        json_t *status = s_status_json (self);
+        char *text = status ? json_dumps (status, JSON_INDENT (1)) : NULL;
+        json_decref (status);
+        return s_respond (connection, text ? MHD_HTTP_OK : MHD_HTTP_INTERNAL_SERVER_ERROR,
+                          "application/json", text);
+    }
+    if (streq (url, "/") || streq (url, "/index.html")) {
+        json_t *status = s_status_json (self);
+        //  JSON_ESCAPE_SLASH: "</script>" in a value cannot end the element
+        char *data = status ? json_dumps (status, JSON_COMPACT | JSON_ESCAPE_SLASH) : NULL;
+        json_decref (status);
+        char *page = data ? jad_strdup_printf ("%s%s%s", s_page_head, data, s_page_tail) : NULL;
+        free (data);
+        return s_respond (connection, page ? MHD_HTTP_OK : MHD_HTTP_INTERNAL_SERVER_ERROR,
+                          "text/html; charset=utf-8", page);
+    }
+    return s_respond (connection, MHD_HTTP_NOT_FOUND, "text/plain", strdup ("not found\n"));
+}
+
+int ctl_http_start (ctl_t *ctl)
+{
+    ctl_http_t *self = (ctl_http_t *)calloc (1, sizeof (ctl_http_t));
+    if (!self)
+        return -1;
+    ctl->http = self;
+    self->config = ctl->config;
+    self->started_ms = ctl->started_ms;
+    pthread_mutex_init (&self->lock, NULL);
+    char path[4096];
+    snprintf (path, sizeof path, "%s/state.db", ctl->data_dir);
+    if (sqlite3_open_v2 (path, &self->db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+        jad_log_error ("http: cannot open %s read-only", path);
+        return -1;
+    }
+    sqlite3_busy_timeout (self->db, 2000);
+    int port = ctl->config->port + 3;
+    struct addrinfo hints = {
+        .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICHOST};
+    struct addrinfo *address = NULL;
+    char service[16];
+    snprintf (service, sizeof service, "%d", port);
+    if (getaddrinfo (ctl->config->http_listen, service, &hints, &address) != 0 || !address) {
+        jad_log_error ("http: http-listen '%s' is not a numeric address", ctl->config->http_listen);
+        return -1;
+    }
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+    if (address->ai_family == AF_INET6)
+        flags |= MHD_USE_IPv6;
+    self->daemon =
+        MHD_start_daemon (flags, (uint16_t)port, NULL, NULL, s_handle, self, MHD_OPTION_SOCK_ADDR,
+                          address->ai_addr, MHD_OPTION_CONNECTION_LIMIT, (unsigned)64,
+                          MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10, MHD_OPTION_END);
+    freeaddrinfo (address);
+    if (!self->daemon) {
+        jad_log_error ("http: cannot listen address=%s port=%d", ctl->config->http_listen, port);
+        return -1;
+    }
+    ctl_http_publish (ctl);
+    jad_log_info ("server: http listening address=%s port=%d", ctl->config->http_listen, port);
+    return 0;
+}
+
+void ctl_http_publish (ctl_t *ctl)
+{
+    ctl_http_t *self = ctl->http;
+    if (!self)
+        return;
+    pthread_mutex_lock (&self->lock);
+    memcpy (self->counters, ctl->counters, sizeof self->counters);
+    self->samples = ctl_metrics_samples (ctl->metrics);
+    self->batches = ctl_metrics_batches (ctl->metrics);
+    self->rejected = ctl_metrics_rejected (ctl->metrics);
+    self->notify[0] = ctl_notify_queued (ctl->notify);
+    self->notify[1] = ctl_notify_delivered (ctl->notify);
+    self->notify[2] = ctl_notify_failed (ctl->notify);
+    self->notify[3] = ctl_notify_dropped (ctl->notify);
+    pthread_mutex_unlock (&self->lock);
+}
+
+void ctl_http_stop (ctl_t *ctl)
+{
+    ctl_http_t *self = ctl->http;
+    if (!self)
+        return;
+    if (self->daemon)
+        MHD_stop_daemon (self->daemon);
+    sqlite3_close (self->db);
+    pthread_mutex_destroy (&self->lock);
+    free (self);
+    ctl->http = NULL;
+}

@@ -1,0 +1,276 @@
+//  test_alerts - metrics to alerts to automatic rollback, end to end
+//  SPDX-License-Identifier: MPL-2.0
+//
+//  Real controller and agent processes: a release whose metrics command
+//  reports a high error rate after deploy is rolled back by the
+//  controller itself; /metrics passes promtool; the status page renders
+//  the fleet in headless Chromium; a rule reads a real Prometheus server.
+
+#include "jad_testlib.h"
+
+#include <criterion/criterion.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static jt_fleet_t *fleet;
+
+static void s_setup (void)
+{
+    fleet = jt_fleet_new ();
+}
+
+static void s_teardown (void)
+{
+    jt_fleet_destroy (&fleet);
+}
+
+TestSuite (alerts, .init = s_setup, .fini = s_teardown, .timeout = 180);
+
+//  Stop the controller, append `text` to controller.yaml, start it again.
+static void s_reconfigure (const char *text)
+{
+    //  let it finish starting (signal handlers in place) before stopping it
+    cr_assert (jt_fleet_wait_status (fleet, "\"agents\"", 1, 20000), "controller did not start");
+    cr_assert_eq (jt_stop (fleet->controller), 0, "controller did not stop cleanly");
+    char path[PATH_MAX];
+    snprintf (path, sizeof path, "%s/controller/controller.yaml", fleet->dir);
+    char *config = jt_read_file (path);
+    cr_assert_not_null (config);
+    char *updated = NULL;
+    cr_assert (asprintf (&updated, "%s\n%s", config, text) > 0);
+    jt_write_file (path, updated, 0600);
+    free (updated);
+    free (config);
+    jt_fleet_start_controller (fleet);
+}
+
+//  A release whose metrics command prints http_error_rate `rate`.
+static void s_add_release (const char *version, const char *rate)
+{
+    char metrics[256], name[64];
+    snprintf (metrics, sizeof metrics,
+              "#!/bin/sh\necho '# an error rate'\necho \"http_error_rate %s\"\n"
+              "echo 'http_requests_total{code=\"200\",path=\"/a b\"} 42'\n",
+              rate);
+    const char *files[] = {"jadugar.yaml",
+                           "hooks:\n  smoke:\n    - run: ./hooks/smoke.sh\n"
+                           "metrics:\n  interval: 500ms\n  sources:\n"
+                           "    - command: ./hooks/metrics.sh\n",
+                           "hooks/smoke.sh",
+                           "#!/bin/sh\necho smoke ok\n",
+                           "hooks/metrics.sh",
+                           metrics,
+                           NULL};
+    snprintf (name, sizeof name, "web-%s", version);
+    char *archive = jt_make_release (fleet->dir, name, files);
+    char *output = NULL;
+    int rc = jt_jadctl (fleet, &output, "release add web %s %s", version, archive);
+    cr_assert_eq (rc, 0, "release add failed (%d): %s", rc, output);
+    free (output);
+    free (archive);
+}
+
+static char *s_current (int index)
+{
+    char *root = jt_fleet_root (fleet, index);
+    char path[PATH_MAX], target[PATH_MAX] = "";
+    snprintf (path, sizeof path, "%s/web/current", root);
+    free (root);
+    ssize_t len = readlink (path, target, sizeof target - 1);
+    target[len > 0 ? len : 0] = 0;
+    return strdup (target);
+}
+
+typedef struct {
+    int count;
+    const char *target;
+} s_current_wait_t;
+
+static bool s_all_current (void *arg)
+{
+    s_current_wait_t *wait = arg;
+    bool all = true;
+    for (int index = 0; index < wait->count && all; index++) {
+        char *current = s_current (index);
+        all = strcmp (current, wait->target) == 0;
+        free (current);
+    }
+    return all;
+}
+
+typedef struct {
+    const char *command;
+    const char *needle;
+} s_output_wait_t;
+
+static bool s_jadctl_has (void *arg)
+{
+    s_output_wait_t *wait = arg;
+    char *output = NULL;
+    jt_jadctl (fleet, &output, "%s", wait->command);
+    bool found = output && strstr (output, wait->needle);
+    free (output);
+    return found;
+}
+
+static void s_start_agents (int count)
+{
+    for (int index = 0; index < count; index++) {
+        char name[32];
+        snprintf (name, sizeof name, "host-%d", index + 1);
+        jt_fleet_add_agent (fleet, name, "dev");
+    }
+    cr_assert (jt_fleet_wait_status (fleet, "\"state\": \"online\"", count, 30000),
+               "%d agents did not come online", count);
+}
+
+//  The id of the newest plan of `kind` ("" if none). Caller frees.
+static char *s_newest_plan (const char *kind)
+{
+    char *output = NULL;
+    jt_jadctl (fleet, &output, "--json plans --env dev");
+    char needle[64];
+    snprintf (needle, sizeof needle, "\"kind\": \"%s\"", kind);
+    char *found = output ? strstr (output, needle) : NULL;
+    char *id = NULL;
+    if (found) {
+        //  plans are objects; find this one's "id"
+        char *start = found;
+        while (start > output && *start != '{')
+            start--;
+        char *key = strstr (start, "\"id\": \"");
+        if (key)
+            id = strndup (key + 7, strcspn (key + 7, "\""));
+    }
+    free (output);
+    return id ? id : strdup ("");
+}
+
+Test (alerts, bad_release_is_rolled_back_by_the_controller)
+{
+    s_reconfigure ("alerts:\n"
+                   "  - { env: dev, metric: http_error_rate, above: 0.05, for: 2s, window: 2s,\n"
+                   "      min_samples: 2, action: rollback }\n");
+    s_start_agents (2);
+    s_add_release ("1.0", "0.001");
+    s_add_release ("2.0", "0.5");
+    char *output = NULL;
+    int rc = jt_jadctl (fleet, &output, "deploy web 1.0 --env dev --wait");
+    cr_assert_eq (rc, 0, "deploy 1.0: %s", output);
+    free (output);
+    //  1.0's metrics reach the controller and keep the rule ok
+    s_output_wait_t ok = {"--json alerts", "\"state\": \"ok\""};
+    cr_assert (jt_wait_for (s_jadctl_has, &ok, 20000), "rule never evaluated ok");
+    s_output_wait_t samples = {"metrics --env dev --name http_error_rate", "min 0.001"};
+    cr_assert (jt_wait_for (s_jadctl_has, &samples, 20000), "no error-rate samples stored");
+
+    //  2.0 passes its smoke test, then raises the error rate
+    rc = jt_jadctl (fleet, &output, "deploy web 2.0 --env dev --wait");
+    cr_assert_eq (rc, 0, "deploy 2.0 must succeed (smoke passes): %s", output);
+    free (output);
+    char *bad_plan = s_newest_plan ("deploy");
+    //  nobody types a command: the controller rolls dev back by itself
+    s_current_wait_t back = {2, "releases/1.0"};
+    cr_assert (jt_wait_for (s_all_current, &back, 30000), "dev was not rolled back to 1.0");
+    char *rollback = s_newest_plan ("rollback");
+    cr_assert_neq (strlen (rollback), 0, "no rollback plan");
+    rc = jt_jadctl (fleet, &output, "plan show %s", rollback);
+    cr_assert_eq (rc, 0);
+    cr_assert (strstr (output, "decision  rollback (automatic)"), "%s", output);
+    cr_assert (strstr (output, "http_error_rate"), "%s", output);
+    cr_assert (strstr (output, "value   0.5 (above 0.05)"), "%s", output);
+    cr_assert (strstr (output, "window  "), "%s", output);
+    char undoes[128];
+    snprintf (undoes, sizeof undoes, "undoes    %s", bad_plan);
+    cr_assert (strstr (output, undoes), "rollback does not name the bad plan %s:\n%s", bad_plan,
+               output);
+    free (output);
+    //  the bad plan explains what happened to it as well
+    rc = jt_jadctl (fleet, &output, "--json plan show %s", bad_plan);
+    cr_assert (strstr (output, "\"to_version\": \"1.0\""), "%s", output);
+    free (output);
+    //  the alert's transitions were recorded with their values
+    rc = jt_jadctl (fleet, &output, "--json alerts");
+    cr_assert (strstr (output, "\"to\": \"firing\""), "%s", output);
+    cr_assert (strstr (output, "\"to\": \"pending\""), "%s", output);
+    free (output);
+
+    //  /metrics is valid Prometheus text and shows the firing alert
+    char command[512];
+    snprintf (command, sizeof command,
+              "curl -sf http://127.0.0.1:%d/metrics > %s/metrics.txt && promtool check "
+              "metrics < %s/metrics.txt && echo VALID",
+              fleet->port + 3, fleet->dir, fleet->dir);
+    rc = jt_run (&output, "%s", command);
+    cr_assert (rc == 0 && strstr (output, "VALID"), "promtool: %s", output);
+    free (output);
+    snprintf (command, sizeof command, "%s/metrics.txt", fleet->dir);
+    char *metrics = jt_read_file (command);
+    cr_assert (strstr (metrics, "jadugar_plans{kind=\"rollback\",state="), "%s", metrics);
+    cr_assert (strstr (metrics, "jadugar_agents{env=\"dev\",state=\"online\"} 2"), "%s", metrics);
+    free (metrics);
+
+    //  the status page, rendered by a real browser, shows the fleet
+    snprintf (command, sizeof command,
+              "timeout 60 chromium --headless --no-sandbox --disable-gpu --disable-quic "
+              "--no-first-run --disable-background-networking --disable-component-update "
+              "--disable-sync --user-data-dir=%s/chromium --dump-dom http://127.0.0.1:%d/ "
+              "2>/dev/null",
+              fleet->dir, fleet->port + 3);
+    rc = jt_run (&output, "%s", command);
+    cr_assert_eq (rc, 0, "chromium failed: %s", output);
+    cr_assert (strstr (output, "<td>host-1</td>") && strstr (output, "<td>host-2</td>"),
+               "hosts missing from the rendered page:\n%s", output);
+    cr_assert (strstr (output, "<td>rollback</td>"), "rollback missing from the page:\n%s", output);
+    cr_assert (strstr (output, "<td>web 1.0</td>"), "%s", output);
+    free (output);
+    free (rollback);
+    free (bad_plan);
+}
+
+Test (alerts, rule_reads_a_real_prometheus_server)
+{
+    //  the controller holds its ports before we look for a free one
+    cr_assert (jt_fleet_wait_status (fleet, "\"agents\"", 1, 20000), "controller did not start");
+    int prom_port = jt_free_port_base (1);
+    char config[1024], path[PATH_MAX];
+    snprintf (path, sizeof path, "%s/prometheus.yml", fleet->dir);
+    snprintf (config, sizeof config,
+              "global: { scrape_interval: 1s, evaluation_interval: 1s }\n"
+              "scrape_configs:\n"
+              "  - job_name: jadugar\n"
+              "    static_configs: [{ targets: ['127.0.0.1:%d'] }]\n",
+              fleet->port + 3);
+    jt_write_file (path, config, 0644);
+    char listen[64], storage[PATH_MAX], config_flag[PATH_MAX + 32], log[PATH_MAX];
+    snprintf (listen, sizeof listen, "--web.listen-address=127.0.0.1:%d", prom_port);
+    snprintf (storage, sizeof storage, "--storage.tsdb.path=%s/prometheus-data", fleet->dir);
+    snprintf (config_flag, sizeof config_flag, "--config.file=%s", path);
+    snprintf (log, sizeof log, "%s/prometheus.log", fleet->dir);
+    char *argv[] = {"/usr/bin/prometheus", config_flag, storage, listen, NULL};
+    pid_t prometheus = jt_spawn (log, argv);
+    cr_assert_gt (prometheus, 0);
+    char text[512];
+    snprintf (
+        text, sizeof text,
+        "prometheus: http://127.0.0.1:%d\n"
+        "alerts:\n"
+        "  - { env: dev, metric: online_agents, query: 'sum(jadugar_agents{state=\"online\"})',\n"
+        "      above: 0.5, for: 1s }\n",
+        prom_port);
+    s_reconfigure (text);
+    s_start_agents (1);
+    //  Prometheus scrapes the controller, the rule reads Prometheus
+    s_output_wait_t firing = {"--json alerts", "\"state\": \"firing\""};
+    bool fired = jt_wait_for (s_jadctl_has, &firing, 60000);
+    char *output = NULL;
+    jt_jadctl (fleet, &output, "alerts");
+    jt_stop (prometheus);
+    cr_assert (fired, "the Prometheus rule never fired:\n%s", output);
+    cr_assert (strstr (output, "sum(jadugar_agents"), "%s", output);
+    free (output);
+}
