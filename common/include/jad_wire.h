@@ -36,6 +36,8 @@ extern "C" {
 #define JAD_MAX_DETAIL     1024
 #define JAD_CHUNK_SIZE     (256 * 1024)  //  artifact transfer chunk
 #define JAD_ERR_LEN        256           //  size of decoder error buffers
+#define JAD_MAX_COUNTERS   64            //  refusal counters in a Status
+#define JAD_MAX_TOKEN      256           //  enrollment token
 
 typedef enum {
     JAD_PAYLOAD_NONE = 0,
@@ -96,6 +98,11 @@ typedef struct {
 } jad_app_state_t;
 
 typedef struct {
+    char *name;  //  jad_name_valid (a counter key)
+    uint64_t value;
+} jad_counter_t;
+
+typedef struct {
     char *name;
     char *environment;
     uint64_t last_sequence;
@@ -104,7 +111,17 @@ typedef struct {
     jad_app_state_t *apps;
     size_t app_count;
     char *agent_version;
+    jad_counter_t *refusals;  //  input the agent refused, by reason
+    size_t refusal_count;     //  <= JAD_MAX_COUNTERS
 } jad_status_t;
+
+//  Enrollment request: the name and environment to register the sender's
+//  CURVE key under, and the enrollment token (may be NULL).
+typedef struct {
+    char *name;         //  required, jad_name_valid
+    char *environment;  //  required, jad_name_valid
+    char *token;        //  may be NULL, printable, <= JAD_MAX_TOKEN
+} jad_enroll_t;
 
 typedef struct {
     uint64_t report_id;
@@ -126,6 +143,7 @@ typedef enum {
     JAD_AGENT_MSG_ACK,
     JAD_AGENT_MSG_REPORT,
     JAD_AGENT_MSG_FETCH,
+    JAD_AGENT_MSG_ENROLL,
 } jad_agent_msg_kind_t;
 
 //  One message from an agent; exactly one body is set, per `kind`.
@@ -142,6 +160,7 @@ typedef struct {
         uint64_t offset;
         uint32_t length;  //  <= JAD_CHUNK_SIZE
     } fetch;
+    jad_enroll_t enroll;
 } jad_agent_msg_t;
 
 typedef enum {
@@ -149,6 +168,7 @@ typedef enum {
     JAD_CTL_MSG_PLAN,
     JAD_CTL_MSG_CHUNK,
     JAD_CTL_MSG_REPORT_ACK,
+    JAD_CTL_MSG_ENROLL_REPLY,
 } jad_ctl_msg_kind_t;
 
 //  One message from the controller to one agent.
@@ -168,6 +188,11 @@ typedef struct {
         uint64_t *report_ids;
         size_t report_id_count;
     } report_ack;
+    struct {
+        char *state;   //  required: accepted, pending or refused
+        char *name;    //  may be NULL
+        char *detail;  //  may be NULL
+    } enroll_reply;
 } jad_ctl_msg_t;
 
 typedef struct {

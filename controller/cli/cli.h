@@ -75,5 +75,7 @@ int cli_deploy (cli_t *cli);
 int cli_plans (cli_t *cli);
 int cli_plan (cli_t *cli);
 int cli_keygen (cli_t *cli);
+int cli_operator (cli_t *cli);
+int cli_audit (cli_t *cli);
 
 #endif

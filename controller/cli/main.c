@@ -32,8 +32,8 @@ static const s_command_t s_commands[] = {
     {"alert", NULL,
      "alert add --env E --metric M (--above X|--below X) --for DURATION | alert rm ID"},
     {"metrics", NULL, "metrics (--host H | --env E) [--name M] [--since DURATION]"},
-    {"audit", NULL, "audit [--since DURATION]"},
-    {"operator", NULL, "operator add NAME --role ROLE... --public-key KEY | operator list"},
+    {"audit", cli_audit, "audit [--since DURATION]"},
+    {"operator", cli_operator, "operator add NAME --role ROLE... --public-key KEY | operator list"},
     {"keygen", cli_keygen, "keygen FILE"},
 };
 

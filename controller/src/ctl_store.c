@@ -50,6 +50,8 @@ static const char *const s_migrations[] = {
     "  BEGIN SELECT RAISE (ABORT, 'audit log is append-only'); END;"
     "CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit"
     "  BEGIN SELECT RAISE (ABORT, 'audit log is append-only'); END;",
+    //  2: secure channel: agents' refusal counters (JSON object text)
+    "ALTER TABLE agents ADD COLUMN refusals TEXT;",
 };
 
 sqlite3 *ctl_store_open (const char *path, bool create)
