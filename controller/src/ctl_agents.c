@@ -247,6 +247,22 @@ static int s_set_state (ctl_t *ctl, const char *name, const char *state)
     return rc == SQLITE_DONE ? 0 : -1;
 }
 
+//  A removed agent's name may be enrolled again with a new key (key
+//  rotation): the removed row is renamed NAME.removed-MS, so that its old
+//  key stays refused. Returns 0 or -1.
+static int s_retire_name (ctl_t *ctl, const char *name)
+{
+    sqlite3_stmt *stmt = jad_db_prepare (ctl->db, "UPDATE agents SET name = name || '.removed-' || "
+                                                  "? WHERE name = ? AND state = 'removed'");
+    if (!stmt)
+        return -1;
+    sqlite3_bind_int64 (stmt, 1, jad_now_ms ());
+    sqlite3_bind_text (stmt, 2, name, -1, SQLITE_TRANSIENT);
+    int rc = sqlite3_step (stmt);
+    sqlite3_finalize (stmt);
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
 jad_ctl_msg_t *ctl_agents_enroll (ctl_t *ctl, const char *key, const jad_enroll_t *enroll,
                                   char **name_p)
 {
@@ -273,9 +289,11 @@ jad_ctl_msg_t *ctl_agents_enroll (ctl_t *ctl, const char *key, const jad_enroll_
     if (!jad_controller_config_env (ctl->config, enroll->environment))
         snprintf (detail, sizeof detail, "environment '%s' is not configured on the controller",
                   enroll->environment);
-    else if (jad_db_get_int (ctl->db, "SELECT 1 FROM agents WHERE name = ?", enroll->name,
-                             &found) != 1)
+    else if (jad_db_get_int (ctl->db, "SELECT 1 FROM agents WHERE name = ? AND state != 'removed'",
+                             enroll->name, &found) != 1)
         snprintf (detail, sizeof detail, "the name '%s' belongs to another key", enroll->name);
+    else if (s_retire_name (ctl, enroll->name) != 0)
+        snprintf (detail, sizeof detail, "database error");
     if (*detail) {
         ctl->counters[CTL_COUNT_ENROLL_REFUSED]++;
         jad_log_warning ("agents: enrollment refused name=%s key=%s reason=\"%s\"", enroll->name,

@@ -286,6 +286,15 @@ Test (security, removed_agent_is_cut_off_and_cannot_reconnect)
     cr_assert_eq (jt_jadctl (fleet, &output, "audit --since 1h"), 0);
     cr_assert (strstr (output, "agents.remove"), "%s", output);
     free (output);
+    //  Key rotation: the same host with a new key enrolls under its old name.
+    jt_stop (fleet->agents[0]);
+    fleet->agents[0] = 0;
+    char dir[PATH_MAX];
+    snprintf (dir, sizeof dir, "%s/doomed", fleet->dir);
+    jt_rmtree (dir);
+    jt_fleet_add_agent (fleet, "doomed", "dev");
+    cr_assert (jt_fleet_wait_status (fleet, "\"state\": \"online\"", 2, 30000),
+               "the host did not come back with a new key");
 }
 
 Test (security, rejected_pending_agent_is_cut_off)
