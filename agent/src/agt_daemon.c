@@ -70,6 +70,7 @@ struct _agt_daemon_t {
     int64_t fetch_started;  //  mono ms
     bool hello_pending;     //  next Status says hello
     char enrolled[16];      //  last enrollment state the controller gave, or ""
+    bool subscribed;        //  plan subscription connected since accepted
     char sha_hex[65];       //  of the active plan's artifact
 };
 
@@ -553,6 +554,10 @@ static void s_on_enroll_reply (agt_daemon_t *self, jad_ctl_msg_t *msg)
         s_send_status (self);
     }
     snprintf (self->enrolled, sizeof self->enrolled, "%s", state);
+    //  The plan subscription was refused while we were not accepted, and
+    //  libzmq does not retry a refused connection: connect it again.
+    if (streq (state, "accepted") && !self->subscribed)
+        self->subscribed = agt_link_resubscribe (self->link) == 0;
 }
 
 static int s_on_dealer (zloop_t *loop, zsock_t *reader, void *arg)
@@ -612,6 +617,7 @@ static int s_on_monitor (zloop_t *loop, zsock_t *reader, void *arg)
     } else if (event == AGT_LINK_DISCONNECTED) {
         jad_log_info ("agent: disconnected controller=%s", self->config->controller);
         self->hello_pending = true;
+        self->subscribed = false;
     }
     return 0;
 }

@@ -242,6 +242,9 @@ Test (security, agent_without_token_is_pending_until_accepted)
     cr_assert_eq (jt_jadctl (fleet, &output, "deploy web 1.0 --env dev --wait"), 0, "%s", output);
     cr_assert (!strstr (output, "waiting"), "a pending agent was a target:\n%s", output);
     free (output);
+    //  The plan came over the broadcast too: the subscription, refused
+    //  before enrollment, was connected again once accepted.
+    cr_assert (s_wait_log ("good", "source=broadcast", 10000), "no plan broadcast reached 'good'");
     char path[PATH_MAX];
     snprintf (path, sizeof path, "%s/waiting/srv/web", fleet->dir);
     cr_assert_neq (access (path, F_OK), 0, "a pending agent received a release");
