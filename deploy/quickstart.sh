@@ -65,6 +65,7 @@ value () { sed -n "s/^$1: //p" "$demo/controller.init"; }
 signing_key=$(value signing-key)
 curve_key=$(value curve-key)
 endpoint=$(value endpoint)
+enroll_token=$(value enroll-token)
 export JADUGAR_CONFIG="$(value admin-config)"
 #  The demo heartbeats fast so that status reacts quickly.
 sed -i 's/^heartbeat: 5s/heartbeat: 1s/' "$demo/controller/controller.yaml"
@@ -85,7 +86,7 @@ for host in dev-1:dev staging-1:staging prod-1:prod; do
     env=${host#*:}
     "$agent_bin" init --data "$demo/hosts/$name/agent" --controller "$endpoint" \
         --controller-key "$curve_key" --signing-key "$signing_key" --env "$env" \
-        --name "$name" --root "$demo/hosts/$name/srv" >/dev/null
+        --name "$name" --root "$demo/hosts/$name/srv" --token "$enroll_token" >/dev/null
     sed -i 's/^heartbeat: .*/heartbeat: 1s/' "$demo/hosts/$name/agent/agent.yaml"
     "$agent_bin" run --data "$demo/hosts/$name/agent" > "$demo/logs/$name.log" 2>&1 &
     echo $! > "$demo/run/$name.pid"

@@ -16,5 +16,10 @@ cmake --build "$build" -j"$(nproc)"
 #  Sanitizers: fail on the first report; leaks are errors.
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:strict_string_checks=1"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
-cd "$build"
-ctest --output-on-failure -j"$(nproc)" "$@"
+(cd "$build" && ctest --output-on-failure -j"$(nproc)" "$@")
+
+#  Fuzzing: each libFuzzer target briefly (clang, separate build dir), only
+#  for a full run (no ctest arguments) unless JADUGAR_FUZZ_SECONDS=0.
+if [ $# -eq 0 ] && [ "${JADUGAR_FUZZ_SECONDS:-20}" != 0 ]; then
+    ./tests/fuzz/run-fuzz.sh "${JADUGAR_FUZZ_SECONDS:-20}"
+fi

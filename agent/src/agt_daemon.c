@@ -77,6 +77,8 @@ struct _agt_daemon_t {
     bool hello_pending;      //  next Status says hello
     int heartbeat_timer;     //  zloop timer id of the heartbeat
     uint32_t peer_protocol;  //  other protocol version the controller spoke, logged once
+    char enrolled[16];       //  last enrollment state the controller gave, or ""
+    bool subscribed;         //  plan subscription connected since accepted
     char sha_hex[65];        //  of the active plan's artifact
 };
 
@@ -133,6 +135,34 @@ static void s_report (agt_daemon_t *self, const char *plan_id, const char *app, 
     free (data);
 }
 
+//  Refusal counters for a Status (intake by reason, dropped input).
+typedef struct {
+    jad_counter_t items[JAD_MAX_COUNTERS];
+    size_t count;
+} s_counters_t;
+
+static void s_counter_add (const char *reason, uint64_t count, void *arg)
+{
+    s_counters_t *counters = (s_counters_t *)arg;
+    if (counters->count < JAD_MAX_COUNTERS && jad_name_valid (reason)) {
+        counters->items[counters->count].name = (char *)reason;
+        counters->items[counters->count].value = count;
+        counters->count++;
+    }
+}
+
+//  Ask to be enrolled: the first message on every connection. The
+//  controller answers with our state (accepted, pending or refused).
+static void s_send_enroll (agt_daemon_t *self)
+{
+    jad_agent_msg_t msg = {.kind = JAD_AGENT_MSG_ENROLL};
+    msg.enroll.name = self->config->name;
+    msg.enroll.environment = self->config->environment;
+    msg.enroll.token = self->config->token && *self->config->token ? self->config->token : NULL;
+    if (agt_link_send (self->link, &msg))
+        jad_log_debug ("agent: enrollment request not sent (sent again on reconnect)");
+}
+
 static void s_send_status (agt_daemon_t *self)
 {
     jad_app_state_t *apps = NULL;
@@ -157,6 +187,11 @@ static void s_send_status (agt_daemon_t *self)
         .app_count = count,
         .agent_version = JADUGAR_VERSION,
     };
+    s_counters_t counters = {.count = 0};
+    agt_intake_each (self->intake, s_counter_add, &counters);
+    agt_drops_each (self->drops, s_counter_add, &counters);
+    status.refusals = counters.items;
+    status.refusal_count = counters.count;
     jad_agent_msg_t msg = {.kind = JAD_AGENT_MSG_STATUS, .status = &status};
     if (agt_link_send (self->link, &msg) == 0 && self->hello_pending) {
         self->hello_pending = false;
@@ -550,6 +585,32 @@ static void s_on_chunk (agt_daemon_t *self, jad_ctl_msg_t *msg)
     s_fetch_progress (self, state);
 }
 
+static void s_on_enroll_reply (agt_daemon_t *self, jad_ctl_msg_t *msg)
+{
+    const char *state = msg->enroll_reply.state;
+    bool changed = !streq (self->enrolled, state);
+    if (changed && streq (state, "accepted"))
+        jad_log_info ("agent: enrolled name=%s state=accepted",
+                      msg->enroll_reply.name ? msg->enroll_reply.name : self->config->name);
+    else if (changed && streq (state, "pending"))
+        jad_log_warning ("agent: enrollment pending name=%s: an operator must run "
+                         "'jadctl agents accept %s' (or give this agent the enrollment token)",
+                         self->config->name, self->config->name);
+    else if (changed)
+        jad_log_error ("agent: enrollment %s name=%s detail=\"%s\"", state, self->config->name,
+                       msg->enroll_reply.detail ? msg->enroll_reply.detail : "");
+    if (changed && streq (state, "accepted") && *self->enrolled) {
+        //  accepted after waiting: say hello so that the controller catches us up
+        self->hello_pending = true;
+        s_send_status (self);
+    }
+    snprintf (self->enrolled, sizeof self->enrolled, "%s", state);
+    //  The plan subscription was refused while we were not accepted, and
+    //  libzmq does not retry a refused connection: connect it again.
+    if (streq (state, "accepted") && !self->subscribed)
+        self->subscribed = agt_link_resubscribe (self->link) == 0;
+}
+
 static int s_on_dealer (zloop_t *loop, zsock_t *reader, void *arg)
 {
     (void)loop;
@@ -585,6 +646,8 @@ static int s_on_dealer (zloop_t *loop, zsock_t *reader, void *arg)
         zchunk_destroy (&bytes);
     } else if (decoded->kind == JAD_CTL_MSG_CHUNK)
         s_on_chunk (self, decoded);
+    else if (decoded->kind == JAD_CTL_MSG_ENROLL_REPLY)
+        s_on_enroll_reply (self, decoded);
     else if (decoded->kind == JAD_CTL_MSG_REPORT_ACK) {
         if (agt_outbox_ack (self->outbox, decoded->report_ack.incarnation,
                             decoded->report_ack.report_ids,
@@ -606,6 +669,7 @@ static int s_on_monitor (zloop_t *loop, zsock_t *reader, void *arg)
     if (event == AGT_LINK_CONNECTED) {
         jad_log_info ("agent: connected controller=%s", self->config->controller);
         self->hello_pending = true;
+        s_send_enroll (self);
         s_send_status (self);
         s_resend_outbox (self);
         if (self->fetch)
@@ -613,6 +677,7 @@ static int s_on_monitor (zloop_t *loop, zsock_t *reader, void *arg)
     } else if (event == AGT_LINK_DISCONNECTED) {
         jad_log_info ("agent: disconnected controller=%s", self->config->controller);
         self->hello_pending = true;
+        self->subscribed = false;
     }
     return 0;
 }

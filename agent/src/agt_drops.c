@@ -101,3 +101,13 @@ uint64_t agt_drops_total (agt_drops_t *self)
         total += self->entries[index].count;
     return total;
 }
+
+void agt_drops_each (agt_drops_t *self, agt_drops_fn *fn, void *arg)
+{
+    assert (self);
+    for (size_t index = 0; index < self->entry_count; index++)
+        if (self->entries[index].count)
+            fn (self->entries[index].reason, self->entries[index].count, arg);
+    if (self->overflow)
+        fn ("other", self->overflow, arg);
+}

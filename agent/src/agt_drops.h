@@ -25,4 +25,8 @@ void agt_drops_hit (agt_drops_t *self, const char *reason, const char *format, .
 uint64_t agt_drops_count (agt_drops_t *self, const char *reason);
 uint64_t agt_drops_total (agt_drops_t *self);
 
+//  Call fn for every reason with a count.
+typedef void (agt_drops_fn) (const char *reason, uint64_t count, void *arg);
+void agt_drops_each (agt_drops_t *self, agt_drops_fn *fn, void *arg);
+
 #endif

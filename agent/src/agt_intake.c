@@ -189,6 +189,14 @@ uint64_t agt_intake_refused_total (agt_intake_t *self)
     return total;
 }
 
+void agt_intake_each (agt_intake_t *self, agt_counter_fn *fn, void *arg)
+{
+    assert (self);
+    for (size_t index = 0; index < self->reason_count; index++)
+        if (self->reasons[index].count)
+            fn (self->reasons[index].name, self->reasons[index].count, arg);
+}
+
 int agt_intake_flush (agt_intake_t *self)
 {
     assert (self);

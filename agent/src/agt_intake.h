@@ -45,6 +45,10 @@ uint64_t agt_intake_refused (agt_intake_t *self, const char *reason);
 //  Total refusals.
 uint64_t agt_intake_refused_total (agt_intake_t *self);
 
+//  Call fn for every reason with a count (name as in the counter key).
+typedef void (agt_counter_fn) (const char *reason, uint64_t count, void *arg);
+void agt_intake_each (agt_intake_t *self, agt_counter_fn *fn, void *arg);
+
 //  Write changed counters to meta. Returns 0 or -1.
 int agt_intake_flush (agt_intake_t *self);
 

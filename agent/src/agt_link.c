@@ -10,9 +10,10 @@
 #include <string.h>
 
 struct _agt_link_t {
-    zsock_t *sub;      //  plan broadcasts
-    zsock_t *dealer;   //  everything else
-    zsock_t *monitor;  //  DEALER connection events (PAIR)
+    zsock_t *sub;            //  plan broadcasts
+    zsock_t *dealer;         //  everything else
+    zsock_t *monitor;        //  DEALER connection events (PAIR)
+    char sub_endpoint[300];  //  tcp://HOST:BASE
 };
 
 int agt_link_parse_endpoint (const char *text, char *host, size_t hostlen, int *base)
@@ -102,7 +103,8 @@ agt_link_t *agt_link_new (const jad_agent_config_t *config, const jad_keypair_t 
         goto failed;
     }
 
-    if (zsock_connect (self->sub, "tcp://%s:%d", host, base) ||
+    snprintf (self->sub_endpoint, sizeof self->sub_endpoint, "tcp://%s:%d", host, base);
+    if (zsock_connect (self->sub, "%s", self->sub_endpoint) ||
         zsock_connect (self->dealer, "tcp://%s:%d", host, base + 1)) {
         jad_log_error ("agent: cannot connect controller=%s", config->controller);
         goto failed;
@@ -191,4 +193,16 @@ agt_link_event_t agt_link_monitor_recv (agt_link_t *self)
     }
     zmsg_destroy (&msg);
     return result;
+}
+
+int agt_link_resubscribe (agt_link_t *self)
+{
+    assert (self);
+    zsock_disconnect (self->sub, "%s", self->sub_endpoint);
+    if (zsock_connect (self->sub, "%s", self->sub_endpoint)) {
+        jad_log_error ("agent: cannot connect the plan subscription endpoint=%s",
+                       self->sub_endpoint);
+        return -1;
+    }
+    return 0;
 }

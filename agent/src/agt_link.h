@@ -51,4 +51,10 @@ int agt_link_send_bytes (agt_link_t *self, const uint8_t *data, size_t size);
 //  Read one event from the monitor socket.
 agt_link_event_t agt_link_monitor_recv (agt_link_t *self);
 
+//  Connect the plan subscription again. libzmq 4.3.4 does not retry a
+//  connection the ZAP handler refused, and the controller refuses plan
+//  subscriptions until the agent is accepted: call this once accepted.
+//  Returns 0 or -1.
+int agt_link_resubscribe (agt_link_t *self);
+
 #endif

@@ -39,6 +39,8 @@ extern "C" {
 #define JAD_MAX_SAMPLES    20000         //  samples in one metric batch
 #define JAD_MAX_SERIES     4096          //  distinct series names in one batch
 #define JAD_MAX_SERIES_LEN 256           //  bytes in a series name (with labels)
+#define JAD_MAX_COUNTERS   64            //  refusal counters in a Status
+#define JAD_MAX_TOKEN      256           //  enrollment token
 
 typedef enum {
     JAD_PAYLOAD_NONE = 0,
@@ -111,6 +113,11 @@ typedef struct {
 } jad_app_state_t;
 
 typedef struct {
+    char *name;  //  jad_name_valid (a counter key)
+    uint64_t value;
+} jad_counter_t;
+
+typedef struct {
     char *name;
     char *environment;
     uint64_t last_sequence;
@@ -119,7 +126,17 @@ typedef struct {
     jad_app_state_t *apps;
     size_t app_count;
     char *agent_version;
+    jad_counter_t *refusals;  //  input the agent refused, by reason
+    size_t refusal_count;     //  <= JAD_MAX_COUNTERS
 } jad_status_t;
+
+//  Enrollment request: the name and environment to register the sender's
+//  CURVE key under, and the enrollment token (may be NULL).
+typedef struct {
+    char *name;         //  required, jad_name_valid
+    char *environment;  //  required, jad_name_valid
+    char *token;        //  may be NULL, printable, <= JAD_MAX_TOKEN
+} jad_enroll_t;
 
 typedef struct {
     uint64_t report_id;
@@ -155,6 +172,7 @@ typedef enum {
     JAD_AGENT_MSG_REPORT,
     JAD_AGENT_MSG_FETCH,
     JAD_AGENT_MSG_METRICS,
+    JAD_AGENT_MSG_ENROLL,
 } jad_agent_msg_kind_t;
 
 //  One message from an agent; exactly one body is set, per `kind`.
@@ -172,6 +190,7 @@ typedef struct {
         uint32_t length;  //  <= JAD_CHUNK_SIZE
     } fetch;
     jad_metric_batch_t *metrics;
+    jad_enroll_t enroll;
 } jad_agent_msg_t;
 
 typedef enum {
@@ -180,6 +199,7 @@ typedef enum {
     JAD_CTL_MSG_CHUNK,
     JAD_CTL_MSG_REPORT_ACK,
     JAD_CTL_MSG_PROTOCOL_ERROR,
+    JAD_CTL_MSG_ENROLL_REPLY,
 } jad_ctl_msg_kind_t;
 
 //  One message from the controller to one agent.
@@ -204,6 +224,11 @@ typedef struct {
         uint32_t agent_protocol;
         char *message;  //  <= JAD_MAX_DETAIL, may be NULL
     } protocol_error;
+    struct {
+        char *state;   //  required: accepted, pending or refused
+        char *name;    //  may be NULL
+        char *detail;  //  may be NULL
+    } enroll_reply;
 } jad_ctl_msg_t;
 
 typedef struct {

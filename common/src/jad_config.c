@@ -233,6 +233,24 @@ static struct fy_document *s_document_parse (s_ctx_t *ctx, const char *text, siz
                                              bool *failed)
 {
     *failed = true;
+    //  YAML allows only printable text. Checking that first also keeps
+    //  input away from libfyaml 0.7.12's scanner, which loops forever on
+    //  some malformed directives holding control bytes or invalid UTF-8
+    //  (found by tests/fuzz/fuzz_config; regression seed in its corpus).
+    if (!jad_utf8_valid (text, size)) {
+        s_problem (ctx, 1, NULL, "not UTF-8 text (or holds a NUL byte)");
+        return NULL;
+    }
+    int line = 1;
+    for (size_t index = 0; index < size; index++) {
+        unsigned char c = (unsigned char)text[index];
+        if (c == '\n')
+            line++;
+        else if ((c < 0x20 && c != '\t' && c != '\r') || c == 0x7f) {
+            s_problem (ctx, line, NULL, "control character 0x%02x is not allowed in YAML", c);
+            return NULL;
+        }
+    }
     struct fy_diag_cfg diag_cfg;
     fy_diag_cfg_default (&diag_cfg);
     diag_cfg.fp = NULL;

@@ -38,6 +38,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sodium.h>
 #include <string.h>
 
 #define S_BUDGET_FACTOR  40           //  worst honest amplification is ~20
@@ -332,6 +333,10 @@ static int s_wire_count (const uint8_t *data, size_t size, uint32_t first, uint3
     }
     return count;
 }
+
+//  AgentMsg and ControllerMsg: every field after `protocol` up to here is
+//  a member of the body oneof (numbers are reserved per feature up to 15).
+#define S_LAST_BODY 15
 
 static int s_check_one_body (const s_ctx_t *ctx, const uint8_t *data, size_t size, uint32_t first,
                              uint32_t last, bool body_set)
@@ -778,6 +783,10 @@ void jad_status_destroy (jad_status_t **self_p)
         }
     free (self->apps);
     free (self->agent_version);
+    if (self->refusals)
+        for (size_t index = 0; index < self->refusal_count; index++)
+            free (self->refusals[index].name);
+    free (self->refusals);
     free (self);
     *self_p = NULL;
 }
@@ -828,6 +837,11 @@ void jad_agent_msg_destroy (jad_agent_msg_t **self_p)
     free (self->ack.plan_id);
     jad_report_destroy (&self->report);
     jad_metric_batch_destroy (&self->metrics);
+    free (self->enroll.name);
+    free (self->enroll.environment);
+    if (self->enroll.token)
+        sodium_memzero (self->enroll.token, strlen (self->enroll.token));
+    free (self->enroll.token);
     free (self);
     *self_p = NULL;
 }
@@ -965,6 +979,28 @@ static jad_status_t *s_status_from_pb (const s_ctx_t *ctx, const Jadugar__Status
             s_name (&inner, "plan_id", state->plan_id, false, &app->plan_id))
             goto failed;
     }
+    if (message->n_refusals > JAD_MAX_COUNTERS) {
+        s_fail (ctx, "too many refusal counters (%zu, limit %d)", message->n_refusals,
+                JAD_MAX_COUNTERS);
+        goto failed;
+    }
+    if (message->n_refusals > 0) {
+        self->refusals = calloc (message->n_refusals, sizeof (jad_counter_t));
+        if (!self->refusals) {
+            s_fail (ctx, "out of memory");
+            goto failed;
+        }
+        self->refusal_count = message->n_refusals;
+    }
+    for (size_t index = 0; index < message->n_refusals; index++) {
+        char prefix[48];
+        snprintf (prefix, sizeof (prefix), "%srefusals[%zu].", ctx->prefix, index);
+        s_ctx_t inner = {ctx->what, prefix, ctx->err};
+        if (s_name (&inner, "name", message->refusals[index]->name, true,
+                    &self->refusals[index].name))
+            goto failed;
+        self->refusals[index].value = message->refusals[index]->value;
+    }
     return self;
 
 failed:
@@ -1050,6 +1086,15 @@ static jad_agent_msg_t *s_agent_msg_from_pb (const s_ctx_t *ctx, const Jadugar__
         self->metrics = s_metric_batch_from_pb (ctx, message->metrics);
         if (!self->metrics)
             goto failed;
+    } else if (message->body_case == JADUGAR__AGENT_MSG__BODY_ENROLL) {
+        s_ctx_t inner = {ctx->what, "enroll.", ctx->err};
+        self->kind = JAD_AGENT_MSG_ENROLL;
+        if (s_name (&inner, "name", message->enroll->name, true, &self->enroll.name) ||
+            s_name (&inner, "environment", message->enroll->environment, true,
+                    &self->enroll.environment) ||
+            s_text (&inner, "token", message->enroll->token, JAD_MAX_TOKEN, false,
+                    &self->enroll.token))
+            goto failed;
     } else {
         s_fail (ctx, "message has no body");
         goto failed;
@@ -1075,7 +1120,7 @@ jad_agent_msg_t *jad_agent_msg_decode (const uint8_t *data, size_t size, char *e
     }
     jad_agent_msg_t *self = NULL;
     if (s_check_protocol (&ctx, message->protocol) == 0 &&
-        s_check_one_body (&ctx, data, size, 2, 13,
+        s_check_one_body (&ctx, data, size, 2, S_LAST_BODY,
                           message->body_case != JADUGAR__AGENT_MSG__BODY__NOT_SET) == 0)
         self = s_agent_msg_from_pb (&ctx, message);
     jadugar__agent_msg__free_unpacked (message, &allocator);
@@ -1093,6 +1138,9 @@ zchunk_t *jad_agent_msg_encode (const jad_agent_msg_t *self)
     Jadugar__Report report;
     Jadugar__FetchRequest fetch;
     Jadugar__MetricBatch metrics;
+    Jadugar__Enroll enroll;
+    Jadugar__Counter *counters = NULL;
+    Jadugar__Counter **counter_list = NULL;
     zchunk_t *chunk = NULL;
 
     jadugar__agent_msg__init (&message);
@@ -1123,6 +1171,21 @@ zchunk_t *jad_agent_msg_encode (const jad_agent_msg_t *self)
         }
         status.n_apps = count;
         status.apps = state_list;
+        size_t refusals = source->refusals ? source->refusal_count : 0;
+        if (refusals > 0) {
+            counters = calloc (refusals, sizeof (Jadugar__Counter));
+            counter_list = calloc (refusals, sizeof (Jadugar__Counter *));
+            if (!counters || !counter_list)
+                goto done;
+            for (size_t index = 0; index < refusals; index++) {
+                jadugar__counter__init (&counters[index]);
+                counters[index].name = s_pbstr (source->refusals[index].name);
+                counters[index].value = source->refusals[index].value;
+                counter_list[index] = &counters[index];
+            }
+        }
+        status.n_refusals = refusals;
+        status.refusals = counter_list;
         message.body_case = JADUGAR__AGENT_MSG__BODY_STATUS;
         message.status = &status;
     } else if (self->kind == JAD_AGENT_MSG_ACK) {
@@ -1168,6 +1231,13 @@ zchunk_t *jad_agent_msg_encode (const jad_agent_msg_t *self)
         metrics.dropped = source->dropped;
         message.body_case = JADUGAR__AGENT_MSG__BODY_METRICS;
         message.metrics = &metrics;
+    } else if (self->kind == JAD_AGENT_MSG_ENROLL) {
+        jadugar__enroll__init (&enroll);
+        enroll.name = s_pbstr (self->enroll.name);
+        enroll.environment = s_pbstr (self->enroll.environment);
+        enroll.token = s_pbstr (self->enroll.token);
+        message.body_case = JADUGAR__AGENT_MSG__BODY_ENROLL;
+        message.enroll = &enroll;
     } else {
         s_refuse ("agent message", "no body for its kind");
         goto done;
@@ -1187,6 +1257,8 @@ zchunk_t *jad_agent_msg_encode (const jad_agent_msg_t *self)
 done:
     free (states);
     free (state_list);
+    free (counters);
+    free (counter_list);
     return chunk;
 }
 
@@ -1204,6 +1276,9 @@ void jad_ctl_msg_destroy (jad_ctl_msg_t **self_p)
     free (self->report_ack.incarnation);
     free (self->report_ack.report_ids);
     free (self->protocol_error.message);
+    free (self->enroll_reply.state);
+    free (self->enroll_reply.name);
+    free (self->enroll_reply.detail);
     free (self);
     *self_p = NULL;
 }
@@ -1263,6 +1338,15 @@ static jad_ctl_msg_t *s_ctl_msg_from_pb (const s_ctx_t *ctx, const Jadugar__Cont
         if (s_text (&inner, "message", error->message, JAD_MAX_DETAIL, false,
                     &self->protocol_error.message))
             goto failed;
+    } else if (message->body_case == JADUGAR__CONTROLLER_MSG__BODY_ENROLL_REPLY) {
+        s_ctx_t inner = {ctx->what, "enroll_reply.", ctx->err};
+        const Jadugar__EnrollReply *reply = message->enroll_reply;
+        self->kind = JAD_CTL_MSG_ENROLL_REPLY;
+        if (s_name (&inner, "state", reply->state, true, &self->enroll_reply.state) ||
+            s_name (&inner, "name", reply->name, false, &self->enroll_reply.name) ||
+            s_text (&inner, "detail", reply->detail, JAD_MAX_DETAIL, false,
+                    &self->enroll_reply.detail))
+            goto failed;
     } else {
         s_fail (ctx, "message has no body");
         goto failed;
@@ -1288,7 +1372,7 @@ jad_ctl_msg_t *jad_ctl_msg_decode (const uint8_t *data, size_t size, char *err)
     }
     jad_ctl_msg_t *self = NULL;
     if (s_check_protocol (&ctx, message->protocol) == 0 &&
-        s_check_one_body (&ctx, data, size, 2, 15,
+        s_check_one_body (&ctx, data, size, 2, S_LAST_BODY,
                           message->body_case != JADUGAR__CONTROLLER_MSG__BODY__NOT_SET) == 0)
         self = s_ctl_msg_from_pb (&ctx, message);
     jadugar__controller_msg__free_unpacked (message, &allocator);
@@ -1303,6 +1387,7 @@ zchunk_t *jad_ctl_msg_encode (const jad_ctl_msg_t *self)
     Jadugar__Chunk chunk_body;
     Jadugar__ReportAck ack;
     Jadugar__ProtocolError protocol_error;
+    Jadugar__EnrollReply enroll_reply;
 
     jadugar__controller_msg__init (&message);
     message.protocol = JAD_PROTOCOL;
@@ -1334,6 +1419,13 @@ zchunk_t *jad_ctl_msg_encode (const jad_ctl_msg_t *self)
         protocol_error.message = s_pbstr (self->protocol_error.message);
         message.body_case = JADUGAR__CONTROLLER_MSG__BODY_PROTOCOL_ERROR;
         message.protocol_error = &protocol_error;
+    } else if (self->kind == JAD_CTL_MSG_ENROLL_REPLY) {
+        jadugar__enroll_reply__init (&enroll_reply);
+        enroll_reply.state = s_pbstr (self->enroll_reply.state);
+        enroll_reply.name = s_pbstr (self->enroll_reply.name);
+        enroll_reply.detail = s_pbstr (self->enroll_reply.detail);
+        message.body_case = JADUGAR__CONTROLLER_MSG__BODY_ENROLL_REPLY;
+        message.enroll_reply = &enroll_reply;
     } else {
         s_refuse ("controller message", "no body for its kind");
         return NULL;

@@ -82,5 +82,7 @@ int cli_metrics (cli_t *cli);
 
 //  Print a plan's automatic decisions (rule, values, window, time).
 void cli_print_decisions (json_t *decisions);
+int cli_operator (cli_t *cli);
+int cli_audit (cli_t *cli);
 
 #endif

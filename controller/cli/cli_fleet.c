@@ -84,11 +84,24 @@ int cli_agents (cli_t *cli)
         return CLI_USAGE;
     if (args.positional_count > 0) {
         const char *action = args.positional[0];
-        if (streq (action, "accept") || streq (action, "reject") || streq (action, "remove"))
-            return cli_error (CLI_USAGE,
-                              "agents %s: enrollment control is not available in this version; "
-                              "agents are accepted on first contact",
-                              action);
+        if (streq (action, "accept") || streq (action, "reject") || streq (action, "remove")) {
+            if (args.positional_count != 2)
+                return cli_error (CLI_USAGE, "usage: jadctl agents %s NAME", action);
+            char command[32];
+            snprintf (command, sizeof command, "agents.%s", action);
+            const char *request[] = {"name", args.positional[1], NULL};
+            json_t *result = NULL;
+            int status = cli_request (cli, command, request, NULL, 0, &result);
+            if (status == CLI_OK && result) {
+                if (cli->json)
+                    cli_print_json (result);
+                else
+                    printf ("agent: %s\nstate: %s\n", cli_str (result, "name"),
+                            cli_str (result, "state"));
+            }
+            json_decref (result);
+            return status;
+        }
         return cli_error (CLI_USAGE, "agents: unknown action '%s' (accept, reject, remove)",
                           action);
     }

@@ -35,8 +35,8 @@ static const s_command_t s_commands[] = {
      "              [--aggregate avg|max|sum|p95] [--window DURATION] [--min-samples N]\n"
      "              [--action rollback] [--query PROMQL] | alert rm ID"},
     {"metrics", cli_metrics, "metrics (--host H | --env E) [--name M] [--since DURATION]"},
-    {"audit", NULL, "audit [--since DURATION]"},
-    {"operator", NULL, "operator add NAME --role ROLE... --public-key KEY | operator list"},
+    {"audit", cli_audit, "audit [--since DURATION]"},
+    {"operator", cli_operator, "operator add NAME --role ROLE... --public-key KEY | operator list"},
     {"keygen", cli_keygen, "keygen FILE"},
 };
 

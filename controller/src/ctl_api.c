@@ -4,7 +4,9 @@
 #include "ctl_api.h"
 #include "ctl_alerts.h"
 #include "ctl_metrics.h"
+#include "ctl_agents.h"
 #include "ctl_artifacts.h"
+#include "ctl_server.h"
 #include "ctl_plans.h"
 #include "ctl_policy.h"
 #include "ctl_rollout.h"
@@ -22,7 +24,12 @@ typedef enum {
     S_NEED_VIEW = 1,    //  read fleet state
     S_NEED_DEPLOY = 2,  //  add releases, deploy
     S_NEED_ADMIN = 4,   //  operators, agents
+    S_NEED_AUDIT = 8,   //  read the audit log
 } s_need_t;
+
+//  Roles an operator may hold (DESIGN §3 and the approval roles).
+static const char *const s_roles[] = {"admin",     "deployer",      "viewer", "security",
+                                      "tech-lead", "product-owner", "qa",     "release-manager"};
 
 typedef int (s_handler_fn) (ctl_t *ctl, const jad_api_request_t *request, const char *operator_name,
                             json_t **result, char *err, size_t errlen);
@@ -42,7 +49,9 @@ static unsigned s_role_grants (const char *roles)
     char *save = NULL;
     for (char *role = strtok_r (copy, ",", &save); role; role = strtok_r (NULL, ",", &save)) {
         if (streq (role, "admin"))
-            grants |= S_NEED_VIEW | S_NEED_DEPLOY | S_NEED_ADMIN;
+            grants |= S_NEED_VIEW | S_NEED_DEPLOY | S_NEED_ADMIN | S_NEED_AUDIT;
+        else if (streq (role, "security"))
+            grants |= S_NEED_VIEW | S_NEED_AUDIT;
         else if (streq (role, "deployer"))
             grants |= S_NEED_VIEW | S_NEED_DEPLOY;
         else
@@ -66,6 +75,18 @@ static json_t *s_time_or_null (sqlite3_stmt *stmt, int column)
     return json_string (ctl_store_iso_time (sqlite3_column_int64 (stmt, column), buf, sizeof buf));
 }
 
+//  An agent's refusal counters (stored as JSON object text) as an object.
+static json_t *s_refusals (sqlite3_stmt *stmt, int column)
+{
+    const char *text = (const char *)sqlite3_column_text (stmt, column);
+    json_t *value = text ? json_loads (text, 0, NULL) : NULL;
+    if (!json_is_object (value)) {
+        json_decref (value);
+        value = json_object ();
+    }
+    return value;
+}
+
 static int s_ping (ctl_t *ctl, const jad_api_request_t *request, const char *operator_name,
                    json_t **result, char *err, size_t errlen)
 {
@@ -82,8 +103,8 @@ static int s_status (ctl_t *ctl, const jad_api_request_t *request, const char *o
     const char *env = jad_api_request_arg (request, "env");
     const char *app = jad_api_request_arg (request, "app");
     sqlite3_stmt *stmt = jad_db_prepare (
-        ctl->db, "SELECT a.name, a.env, a.state, a.last_seen, x.app, x.version, x.health "
-                 "FROM agents a LEFT JOIN agent_apps x ON x.agent = a.name "
+        ctl->db, "SELECT a.name, a.env, a.state, a.last_seen, x.app, x.version, x.health, "
+                 "a.refusals FROM agents a LEFT JOIN agent_apps x ON x.agent = a.name "
                  "AND (?2 IS NULL OR x.app = ?2) "
                  "WHERE (?1 IS NULL OR a.env = ?1) AND a.state != 'removed' "
                  "ORDER BY a.env, a.name, x.app");
@@ -108,6 +129,7 @@ static int s_status (ctl_t *ctl, const jad_api_request_t *request, const char *o
             current = json_pack ("{s:s, s:s, s:s, s:o, s:o}", "name", name, "env",
                                  sqlite3_column_text (stmt, 1), "state", shown, "last_seen",
                                  s_time_or_null (stmt, 3), "apps", json_object ());
+            json_object_set_new (current, "refusals", s_refusals (stmt, 7));
             json_array_append_new (agents, current);
             current_name = json_string_value (json_object_get (current, "name"));
         }
@@ -609,6 +631,183 @@ static int s_metrics (ctl_t *ctl, const jad_api_request_t *request, const char *
     return 0;
 }
 
+//  agents.accept|reject|remove NAME
+static int s_agent_decide (ctl_t *ctl, const jad_api_request_t *request, const char *action,
+                           json_t **result, char *err, size_t errlen)
+{
+    const char *name = jad_api_request_arg (request, "name");
+    const char *state = NULL;
+    int status = ctl_agents_decide (ctl, name, action, &state, err, errlen);
+    if (status != 0)
+        return status;
+    if (streq (state, "accepted")) {
+        //  Tell a connected agent at once; it says hello and catches up.
+        jad_ctl_msg_t reply = {.kind = JAD_CTL_MSG_ENROLL_REPLY};
+        reply.enroll_reply.state = "accepted";
+        reply.enroll_reply.name = (char *)name;
+        ctl_server_send_to_agent (ctl, name, &reply);
+    }
+    *result = json_pack ("{s:s, s:s}", "name", name, "state", state);
+    return 0;
+}
+
+static int s_agents_accept (ctl_t *ctl, const jad_api_request_t *request, const char *operator_name,
+                            json_t **result, char *err, size_t errlen)
+{
+    (void)operator_name;
+    return s_agent_decide (ctl, request, "accept", result, err, errlen);
+}
+
+static int s_agents_reject (ctl_t *ctl, const jad_api_request_t *request, const char *operator_name,
+                            json_t **result, char *err, size_t errlen)
+{
+    (void)operator_name;
+    return s_agent_decide (ctl, request, "reject", result, err, errlen);
+}
+
+static int s_agents_remove (ctl_t *ctl, const jad_api_request_t *request, const char *operator_name,
+                            json_t **result, char *err, size_t errlen)
+{
+    (void)operator_name;
+    return s_agent_decide (ctl, request, "remove", result, err, errlen);
+}
+
+//  Is `role` one an operator may hold: a built-in role or an approval
+//  role some environment asks for?
+static bool s_role_known (ctl_t *ctl, const char *role)
+{
+    for (size_t index = 0; index < sizeof s_roles / sizeof s_roles[0]; index++)
+        if (streq (s_roles[index], role))
+            return true;
+    for (size_t index = 0; index < ctl->config->environment_count; index++) {
+        const jad_env_config_t *env = &ctl->config->environments[index];
+        for (size_t role_index = 0; role_index < env->emergency_approval_count; role_index++)
+            if (streq (env->emergency_approvals[role_index], role))
+                return true;
+    }
+    return false;
+}
+
+static int s_operator_add (ctl_t *ctl, const jad_api_request_t *request, const char *operator_name,
+                           json_t **result, char *err, size_t errlen)
+{
+    (void)operator_name;
+    const char *name = jad_api_request_arg (request, "name");
+    const char *roles = jad_api_request_arg (request, "roles");
+    const char *key = jad_api_request_arg (request, "public-key");
+    uint8_t raw[32];
+    if (!jad_name_valid (name)) {
+        snprintf (err, errlen, "operator add needs NAME as a valid name");
+        return 2;
+    }
+    if (!key || strlen (key) != 40 || jad_key_from_z85 (key, raw) != 0) {
+        snprintf (err, errlen,
+                  "--public-key must be a CURVE public key (40 characters Z85, "
+                  "as printed by jadctl keygen)");
+        return 2;
+    }
+    if (!roles || !*roles || strlen (roles) > 256) {
+        snprintf (err, errlen, "operator add needs at least one --role");
+        return 2;
+    }
+    char *copy = strdup (roles);
+    char *save = NULL;
+    int bad = 0;
+    for (char *role = strtok_r (copy, ",", &save); role && !bad; role = strtok_r (NULL, ",", &save))
+        if (!s_role_known (ctl, role)) {
+            snprintf (err, errlen,
+                      "unknown role '%.64s' (admin, deployer, viewer, security, tech-lead, "
+                      "product-owner, qa, release-manager, or an environment's approval role)",
+                      role);
+            bad = 1;
+        }
+    free (copy);
+    if (bad)
+        return 2;
+    int64_t found = 0;
+    if (jad_db_get_int (ctl->db, "SELECT 1 FROM operators WHERE name = ?", name, &found) == 0) {
+        snprintf (err, errlen, "operator '%s' exists", name);
+        return 2;
+    }
+    if (jad_db_get_int (ctl->db, "SELECT 1 FROM operators WHERE public_key = ?", key, &found) ==
+            0 ||
+        jad_db_get_int (ctl->db, "SELECT 1 FROM agents WHERE public_key = ?", key, &found) == 0) {
+        snprintf (err, errlen, "that public key is already registered");
+        return 2;
+    }
+    sqlite3_stmt *stmt = jad_db_prepare (ctl->db, "INSERT INTO operators (name, public_key, "
+                                                  "roles, created) VALUES (?, ?, ?, ?)");
+    if (!stmt) {
+        snprintf (err, errlen, "database error");
+        return 1;
+    }
+    sqlite3_bind_text (stmt, 1, name, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text (stmt, 2, key, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text (stmt, 3, roles, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64 (stmt, 4, jad_now_ms ());
+    int rc = sqlite3_step (stmt);
+    sqlite3_finalize (stmt);
+    if (rc != SQLITE_DONE) {
+        snprintf (err, errlen, "database error");
+        return 1;
+    }
+    jad_log_info ("api: operator added name=%s roles=%s", name, roles);
+    *result = json_pack ("{s:s, s:s, s:s}", "name", name, "roles", roles, "public_key", key);
+    return 0;
+}
+
+static int s_operator_list (ctl_t *ctl, const jad_api_request_t *request, const char *operator_name,
+                            json_t **result, char *err, size_t errlen)
+{
+    (void)request, (void)operator_name;
+    sqlite3_stmt *stmt = jad_db_prepare (ctl->db, "SELECT name, roles, public_key, created FROM "
+                                                  "operators ORDER BY name");
+    if (!stmt) {
+        snprintf (err, errlen, "database error");
+        return 1;
+    }
+    json_t *operators = json_array ();
+    while (sqlite3_step (stmt) == SQLITE_ROW)
+        json_array_append_new (
+            operators, json_pack ("{s:o, s:o, s:o, s:o}", "name", s_text_or_null (stmt, 0), "roles",
+                                  s_text_or_null (stmt, 1), "public_key", s_text_or_null (stmt, 2),
+                                  "created", s_time_or_null (stmt, 3)));
+    sqlite3_finalize (stmt);
+    *result = json_pack ("{s:o}", "operators", operators);
+    return 0;
+}
+
+static int s_audit (ctl_t *ctl, const jad_api_request_t *request, const char *operator_name,
+                    json_t **result, char *err, size_t errlen)
+{
+    (void)operator_name;
+    const char *since = jad_api_request_arg (request, "since");
+    uint32_t window = 0;
+    if (since && jad_duration_parse (since, &window) != 0) {
+        snprintf (err, errlen, "--since '%.64s' is not a duration (e.g. 30m, 2h, 7d)", since);
+        return 2;
+    }
+    sqlite3_stmt *stmt = jad_db_prepare (
+        ctl->db, "SELECT id, time, operator, command, args, outcome FROM (SELECT * FROM audit "
+                 "WHERE time >= ? ORDER BY id DESC LIMIT 1000) ORDER BY id");
+    if (!stmt) {
+        snprintf (err, errlen, "database error");
+        return 1;
+    }
+    sqlite3_bind_int64 (stmt, 1, since ? jad_now_ms () - (int64_t)window : 0);
+    json_t *entries = json_array ();
+    while (sqlite3_step (stmt) == SQLITE_ROW)
+        json_array_append_new (
+            entries,
+            json_pack ("{s:I, s:o, s:o, s:o, s:o, s:o}", "id",
+                       (json_int_t)sqlite3_column_int64 (stmt, 0), "time", s_time_or_null (stmt, 1),
+                       "operator", s_text_or_null (stmt, 2), "command", s_text_or_null (stmt, 3),
+                       "args", s_text_or_null (stmt, 4), "outcome", s_text_or_null (stmt, 5)));
+    sqlite3_finalize (stmt);
+    *result = json_pack ("{s:o}", "audit", entries);
+    return 0;
+}
+
 static const s_command_t s_commands[] = {
     {"ping", S_NEED_VIEW, false, s_ping},
     {"status", S_NEED_VIEW, true, s_status},
@@ -629,6 +828,12 @@ static const s_command_t s_commands[] = {
     {"alert.add", S_NEED_DEPLOY, true, s_alert_add},
     {"alert.rm", S_NEED_DEPLOY, true, s_alert_rm},
     {"metrics", S_NEED_VIEW, false, s_metrics},
+    {"agents.accept", S_NEED_ADMIN, true, s_agents_accept},
+    {"agents.reject", S_NEED_ADMIN, true, s_agents_reject},
+    {"agents.remove", S_NEED_ADMIN, true, s_agents_remove},
+    {"operator.add", S_NEED_ADMIN, true, s_operator_add},
+    {"operator.list", S_NEED_VIEW, true, s_operator_list},
+    {"audit", S_NEED_AUDIT, true, s_audit},
 };
 
 //  "key=value key=value" of a request's arguments for the audit log

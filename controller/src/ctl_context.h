@@ -33,6 +33,12 @@ typedef enum {
     CTL_COUNT_ZAP_DENIED,
     CTL_COUNT_FETCH_REFUSED,
     CTL_COUNT_AGENT_PROTOCOL,
+    CTL_COUNT_ENROLL_ACCEPTED,      //  unknown keys accepted with a valid token
+    CTL_COUNT_ENROLL_PENDING,       //  unknown keys waiting for `agents accept`
+    CTL_COUNT_ENROLL_REFUSED,       //  enrollments refused (name taken, bad env)
+    CTL_COUNT_AGENT_NOT_ACCEPTED,   //  messages from pending keys dropped
+    CTL_COUNT_SESSIONS_CUT,         //  connections shut down on reject/remove
+    CTL_COUNT_AGENT_NAME_MISMATCH,  //  Status claiming a name not the key's
     CTL_COUNT_MAX
 } ctl_counter_t;
 
@@ -53,6 +59,9 @@ typedef struct {
     zhashx_t *routes;                 //  agent name -> routing id (zframe_t *)
     zhashx_t *uploads;                //  upload id -> ctl_upload_t *
     zhashx_t *mismatched;             //  agent key -> mono ms of our last ProtocolError
+    zhashx_t *sessions;               //  agent name -> ctl_session_t * (ctl_agents)
+    zhashx_t *pub_peers;              //  PUB connection fd ("%d") -> peer IP
+    zsock_t *pub_monitor;             //  PUB socket events (PAIR, inproc)
     uint64_t counters[CTL_COUNT_MAX];
     int64_t started_ms;      //  wall clock at start
     ctl_metrics_t *metrics;  //  metric samples store

@@ -2,6 +2,7 @@
 //  SPDX-License-Identifier: MPL-2.0
 
 #include "ctl_init.h"
+#include "ctl_agents.h"
 #include "ctl_store.h"
 #include "jad_db.h"
 #include "jad_keys.h"
@@ -158,7 +159,10 @@ int ctl_init_run (const char *data_dir, const char *listen, int port, FILE *out)
     sqlite3_bind_int64 (stmt, 2, jad_now_ms ());
     int rc = sqlite3_step (stmt);
     sqlite3_finalize (stmt);
-    if (rc != SQLITE_DONE || jad_db_meta_set (db, "enroll_token", token) != 0)
+    //  Only a hash is stored: the token is printed once, below.
+    char token_hash[65];
+    ctl_agents_token_hash (token, token_hash);
+    if (rc != SQLITE_DONE || jad_db_meta_set (db, "enroll_token_sha256", token_hash) != 0)
         goto done;
 
     char absolute[PATH_MAX];

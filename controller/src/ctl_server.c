@@ -2,6 +2,7 @@
 //  SPDX-License-Identifier: MPL-2.0
 
 #include "ctl_server.h"
+#include "ctl_agents.h"
 #include "ctl_alerts.h"
 #include "ctl_api.h"
 #include "ctl_artifacts.h"
@@ -26,6 +27,7 @@
 
 #define S_ZAP_ENDPOINT  "inproc://zeromq.zap.01"
 #define S_DOMAIN_AGENTS "agents"
+#define S_DOMAIN_PLANS  "plans"
 #define S_DOMAIN_API    "api"
 #define S_TICK_MS       250
 
@@ -46,6 +48,12 @@ static const char *const s_counter_names[CTL_COUNT_MAX] = {
     [CTL_COUNT_ZAP_DENIED] = "zap_denied",
     [CTL_COUNT_FETCH_REFUSED] = "fetch_refused",
     [CTL_COUNT_AGENT_PROTOCOL] = "agent_protocol_mismatch",
+    [CTL_COUNT_ENROLL_ACCEPTED] = "enroll_accepted",
+    [CTL_COUNT_ENROLL_PENDING] = "enroll_pending",
+    [CTL_COUNT_ENROLL_REFUSED] = "enroll_refused",
+    [CTL_COUNT_AGENT_NOT_ACCEPTED] = "agent_not_accepted",
+    [CTL_COUNT_SESSIONS_CUT] = "sessions_cut",
+    [CTL_COUNT_AGENT_NAME_MISMATCH] = "agent_name_mismatch",
 };
 
 const char *ctl_counter_name (ctl_counter_t counter)
@@ -61,6 +69,11 @@ static bool s_zap_allows (ctl_t *ctl, const char *domain, const char *key)
     if (streq (domain, S_DOMAIN_API))
         return jad_db_get_int (ctl->db, "SELECT 1 FROM operators WHERE public_key = ?", key,
                                &found) == 0;
+    if (streq (domain, S_DOMAIN_PLANS))
+        //  Plan broadcasts go to accepted agents only.
+        return jad_db_get_int (ctl->db,
+                               "SELECT 1 FROM agents WHERE public_key = ? AND state = 'accepted'",
+                               key, &found) == 0;
     if (streq (domain, S_DOMAIN_AGENTS)) {
         //  Unknown keys may connect to introduce themselves; rejected and
         //  removed agents may not.
@@ -94,7 +107,11 @@ static void s_zap_handle (ctl_t *ctl)
         allowed = s_zap_allows (ctl, domain, key);
     }
     ctl->counters[allowed ? CTL_COUNT_ZAP_ALLOWED : CTL_COUNT_ZAP_DENIED]++;
-    if (!allowed)
+    //  A pending agent's SUB retries every few seconds: not worth a line each.
+    if (!allowed && domain && streq (domain, S_DOMAIN_PLANS))
+        jad_log_debug ("server: plan subscription refused address=%s key=%s",
+                       address ? address : "-", *key ? key : "-");
+    else if (!allowed)
         jad_log_info ("server: connection refused domain=%s address=%s key=%s",
                       domain ? domain : "-", address ? address : "-", *key ? key : "-");
     zmsg_t *reply = zmsg_new ();
@@ -175,10 +192,10 @@ int ctl_server_start (ctl_t *ctl)
         return -1;
     }
     int base = ctl->config->port;
-    ctl->pub = s_curve_socket (ctl, ZMQ_PUB, S_DOMAIN_AGENTS, base, JAD_MAX_AGENT_MSG);
+    ctl->pub = s_curve_socket (ctl, ZMQ_PUB, S_DOMAIN_PLANS, base, JAD_MAX_AGENT_MSG);
     ctl->agents = s_curve_socket (ctl, ZMQ_ROUTER, S_DOMAIN_AGENTS, base + 1, JAD_MAX_AGENT_MSG);
     ctl->api = s_curve_socket (ctl, ZMQ_ROUTER, S_DOMAIN_API, base + 2, JAD_MAX_API_MSG);
-    if (!ctl->pub || !ctl->agents || !ctl->api)
+    if (!ctl->pub || !ctl->agents || !ctl->api || ctl_agents_start (ctl) != 0)
         return -1;
     jad_log_info ("server: listening address=%s plans=%d agents=%d api=%d", ctl->config->listen,
                   base, base + 1, base + 2);
@@ -201,55 +218,82 @@ static void s_send_to_agent (ctl_t *ctl, zframe_t *route, const jad_ctl_msg_t *m
         zmsg_destroy (&msg);
 }
 
-//  Register or refresh an agent from its Status; returns its name (caller
-//  frees) or NULL when the agent is refused.
+int ctl_server_send_to_agent (ctl_t *ctl, const char *name, const jad_ctl_msg_t *message)
+{
+    zframe_t *route = ctl->routes ? (zframe_t *)zhashx_lookup (ctl->routes, name) : NULL;
+    if (!route)
+        return -1;
+    s_send_to_agent (ctl, route, message);
+    return 0;
+}
+
+//  The agent's refusal counters as a JSON object text (caller frees).
+static char *s_refusals_json (const jad_status_t *status)
+{
+    char *text = NULL;
+    size_t size = 0;
+    FILE *stream = open_memstream (&text, &size);
+    if (!stream)
+        return NULL;
+    fprintf (stream, "{");
+    for (size_t index = 0; status->refusals && index < status->refusal_count; index++)
+        //  names are jad_name_valid: nothing to escape
+        fprintf (stream, "%s\"%s\": %llu", index ? ", " : "", status->refusals[index].name,
+                 (unsigned long long)status->refusals[index].value);
+    fprintf (stream, "}");
+    fclose (stream);
+    return text;
+}
+
+//  Refresh an accepted agent from its Status; returns its name (caller
+//  frees) or NULL when the key is not an accepted agent. The name is the
+//  one the key enrolled under, never the one the message claims.
 static char *s_agent_status (ctl_t *ctl, const char *key, const jad_status_t *status,
                              zframe_t *route)
 {
-    char *name = NULL;
-    jad_db_get_text (ctl->db, "SELECT name FROM agents WHERE public_key = ?", key, &name);
+    char *name = NULL, *state = NULL;
     int64_t now = jad_now_ms ();
-    if (!name) {
-        //  First contact: the name binds to this key, unless another key has it.
-        int64_t taken = 0;
-        if (jad_db_get_int (ctl->db, "SELECT 1 FROM agents WHERE name = ?", status->name, &taken) !=
-            1) {
-            jad_log_warning ("server: agent name taken by another key name=%s key=%s", status->name,
-                             key);
-            ctl->counters[CTL_COUNT_AGENT_UNKNOWN]++;
-            return NULL;
-        }
+    if (ctl_agents_lookup (ctl, key, &name, &state) != 0) {
+        ctl->counters[CTL_COUNT_AGENT_UNKNOWN]++;
+        jad_log_debug ("server: status from a key that has not enrolled key=%s", key);
+        return NULL;
+    }
+    if (!streq (state, "accepted")) {
+        //  Pending: seen, nothing more (no plans, no app state).
+        ctl->counters[CTL_COUNT_AGENT_NOT_ACCEPTED]++;
         sqlite3_stmt *stmt =
-            jad_db_prepare (ctl->db, "INSERT INTO agents (name, public_key, env, state, created) "
-                                     "VALUES (?, ?, ?, 'accepted', ?)");
-        if (!stmt)
-            return NULL;
-        sqlite3_bind_text (stmt, 1, status->name, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text (stmt, 2, key, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text (stmt, 3, status->environment, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_int64 (stmt, 4, now);
-        int rc = sqlite3_step (stmt);
-        sqlite3_finalize (stmt);
-        if (rc != SQLITE_DONE)
-            return NULL;
-        jad_log_info ("server: agent registered name=%s env=%s key=%s", status->name,
-                      status->environment, key);
-        name = strdup (status->name);
-    } else if (!streq (name, status->name))
+            jad_db_prepare (ctl->db, "UPDATE agents SET last_seen = ? WHERE name = ?");
+        if (stmt) {
+            sqlite3_bind_int64 (stmt, 1, now);
+            sqlite3_bind_text (stmt, 2, name, -1, SQLITE_TRANSIENT);
+            sqlite3_step (stmt);
+            sqlite3_finalize (stmt);
+        }
+        free (name);
+        free (state);
+        return NULL;
+    }
+    free (state);
+    if (!streq (name, status->name)) {
+        ctl->counters[CTL_COUNT_AGENT_NAME_MISMATCH]++;
         jad_log_warning ("server: agent claims another name key=%s name=%s claimed=%s", key, name,
                          status->name);
+    }
     if (jad_db_begin (ctl->db) == 0) {
+        char *refusals = s_refusals_json (status);
         sqlite3_stmt *stmt = jad_db_prepare (ctl->db, "UPDATE agents SET last_seen = ?, "
-                                                      "incarnation = ?, last_sequence = ? "
-                                                      "WHERE name = ?");
+                                                      "incarnation = ?, last_sequence = ?, "
+                                                      "refusals = ? WHERE name = ?");
         if (stmt) {
             sqlite3_bind_int64 (stmt, 1, now);
             sqlite3_bind_text (stmt, 2, status->incarnation, -1, SQLITE_TRANSIENT);
             sqlite3_bind_int64 (stmt, 3, (int64_t)status->last_sequence);
-            sqlite3_bind_text (stmt, 4, name, -1, SQLITE_TRANSIENT);
+            sqlite3_bind_text (stmt, 4, refusals, -1, SQLITE_TRANSIENT);
+            sqlite3_bind_text (stmt, 5, name, -1, SQLITE_TRANSIENT);
             sqlite3_step (stmt);
             sqlite3_finalize (stmt);
         }
+        free (refusals);
         stmt = jad_db_prepare (ctl->db,
                                "INSERT INTO agent_apps (agent, app, version, health, plan_id, "
                                "updated) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (agent, app) DO "
@@ -307,21 +351,13 @@ static void s_protocol_mismatch (ctl_t *ctl, const char *key, uint32_t protocol,
     s_send_to_agent (ctl, route, &reply);
 }
 
-//  One message from the agents ROUTER.
-static void s_agent_handle (ctl_t *ctl, zmsg_t **msg_p)
+//  One message from the agents ROUTER: routing id, body, the key the
+//  ZAP handler authenticated and the connection's file descriptor.
+static void s_agent_handle (ctl_t *ctl, zframe_t *route, zframe_t *body, const char *key, int fd)
 {
-    zmsg_t *msg = *msg_p;
-    *msg_p = NULL;
-    zframe_t *route = zmsg_pop (msg);
-    zframe_t *body = zmsg_pop (msg);
     jad_agent_msg_t *message = NULL;
     char *name = NULL;
-    const char *key = body ? zframe_meta (body, "User-Id") : NULL;
     char err[JAD_ERR_LEN] = "";
-    if (!route || !body || zmsg_size (msg) != 0 || !key) {
-        ctl->counters[CTL_COUNT_AGENT_MALFORMED]++;
-        goto done;
-    }
     message = jad_agent_msg_decode (zframe_data (body), zframe_size (body), err);
     uint32_t protocol = jad_wire_peek_protocol (zframe_data (body), zframe_size (body));
     if (!message && protocol != 0 && protocol != JAD_PROTOCOL) {
@@ -333,8 +369,23 @@ static void s_agent_handle (ctl_t *ctl, zmsg_t **msg_p)
         jad_log_warning ("server: malformed agent message key=%s reason=\"%s\"", key, err);
         goto done;
     }
+    if (message->kind == JAD_AGENT_MSG_ENROLL) {
+        jad_ctl_msg_t *reply = ctl_agents_enroll (ctl, key, &message->enroll, &name);
+        if (name) {
+            ctl_agents_session (ctl, name, fd);
+            zframe_t *known = zhashx_lookup (ctl->routes, name);
+            if (!known || !zframe_eq (known, route))
+                zhashx_update (ctl->routes, name, zframe_dup (route));
+        }
+        if (reply)
+            s_send_to_agent (ctl, route, reply);
+        jad_ctl_msg_destroy (&reply);
+        goto done;
+    }
     if (message->kind == JAD_AGENT_MSG_STATUS) {
         name = s_agent_status (ctl, key, message->status, route);
+        if (name)
+            ctl_agents_session (ctl, name, fd);
         if (name && message->status->hello) {
             jad_log_info ("server: agent hello name=%s incarnation=%s", name,
                           message->status->incarnation);
@@ -348,9 +399,12 @@ static void s_agent_handle (ctl_t *ctl, zmsg_t **msg_p)
                      "'accepted'",
                      key, &name);
     if (!name) {
-        ctl->counters[CTL_COUNT_AGENT_UNKNOWN]++;
+        ctl->counters[CTL_COUNT_AGENT_NOT_ACCEPTED]++;
+        jad_log_debug ("server: message from a key that is not accepted key=%s kind=%d", key,
+                       (int)message->kind);
         goto done;
     }
+    ctl_agents_session (ctl, name, fd);
     zframe_t *known = zhashx_lookup (ctl->routes, name);
     if (!known || !zframe_eq (known, route))
         zhashx_update (ctl->routes, name, zframe_dup (route));
@@ -378,14 +432,59 @@ static void s_agent_handle (ctl_t *ctl, zmsg_t **msg_p)
 done:
     free (name);
     jad_agent_msg_destroy (&message);
-    zframe_destroy (&route);
-    zframe_destroy (&body);
-    zmsg_destroy (&msg);
+}
+
+//  Receive one message from the agents ROUTER with libzmq directly: czmq's
+//  frames do not carry the connection's file descriptor (ZMQ_SRCFD), which
+//  is how a rejected or removed agent's session is cut (ctl_agents).
+static void s_agent_recv (ctl_t *ctl)
+{
+    void *handle = zsock_resolve (ctl->agents);
+    zmq_msg_t parts[2];
+    int count = 0;
+    bool more = true;
+    int fd = -1;
+    char key[41] = "";
+    while (more) {
+        zmq_msg_t part;
+        zmq_msg_init (&part);
+        if (zmq_msg_recv (&part, handle, count ? 0 : ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close (&part);
+            break;
+        }
+        more = zmq_msg_more (&part);
+        if (count < 2)
+            parts[count] = part;
+        else
+            zmq_msg_close (&part);
+        count++;
+    }
+    if (count >= 2) {
+        const char *user = zmq_msg_gets (&parts[1], "User-Id");
+        if (user && strlen (user) == 40)
+            memcpy (key, user, 41);
+        fd = zmq_msg_get (&parts[1], ZMQ_SRCFD);
+    }
+    if (count != 2 || !*key) {
+        if (count > 0) {
+            ctl->counters[CTL_COUNT_AGENT_MALFORMED]++;
+            jad_log_debug ("server: agent message dropped frames=%d", count);
+        }
+    } else {
+        zframe_t *route = zframe_new (zmq_msg_data (&parts[0]), zmq_msg_size (&parts[0]));
+        zframe_t *body = zframe_new (zmq_msg_data (&parts[1]), zmq_msg_size (&parts[1]));
+        if (route && body)
+            s_agent_handle (ctl, route, body, key, fd);
+        zframe_destroy (&route);
+        zframe_destroy (&body);
+    }
+    for (int index = 0; index < count && index < 2; index++)
+        zmq_msg_close (&parts[index]);
 }
 
 int ctl_server_run (ctl_t *ctl)
 {
-    zpoller_t *poller = zpoller_new (ctl->zap, ctl->agents, ctl->api, NULL);
+    zpoller_t *poller = zpoller_new (ctl->zap, ctl->agents, ctl->api, ctl->pub_monitor, NULL);
     if (!poller)
         return -1;
     int64_t next_tick = jad_mono_ms ();
@@ -401,18 +500,18 @@ int ctl_server_run (ctl_t *ctl)
             for (int count = 0; count < 256 && (zsock_events (ctl->zap) & ZMQ_POLLIN); count++)
                 s_zap_handle (ctl);
         else if (which == ctl->agents)
-            for (int count = 0; count < 1024 && (zsock_events (ctl->agents) & ZMQ_POLLIN);
-                 count++) {
-                zmsg_t *msg = zmsg_recv (ctl->agents);
-                if (msg)
-                    s_agent_handle (ctl, &msg);
-            }
+            for (int count = 0; count < 1024 && (zsock_events (ctl->agents) & ZMQ_POLLIN); count++)
+                s_agent_recv (ctl);
         else if (which == ctl->api)
             for (int count = 0; count < 64 && (zsock_events (ctl->api) & ZMQ_POLLIN); count++) {
                 zmsg_t *msg = zmsg_recv (ctl->api);
                 if (msg)
                     ctl_api_handle (ctl, &msg);
             }
+        else if (which == ctl->pub_monitor)
+            for (int count = 0; count < 256 && (zsock_events (ctl->pub_monitor) & ZMQ_POLLIN);
+                 count++)
+                ctl_agents_pub_events (ctl);
         if (jad_mono_ms () >= next_tick) {
             if (jad_reload_requested ())
                 ctl_reload (ctl);
@@ -428,6 +527,7 @@ int ctl_server_run (ctl_t *ctl)
 
 void ctl_server_stop (ctl_t *ctl)
 {
+    ctl_agents_stop (ctl);
     zsock_destroy (&ctl->api);
     zsock_destroy (&ctl->agents);
     zsock_destroy (&ctl->pub);

@@ -109,6 +109,8 @@ static const char *const s_migrations[] = {
     "CREATE INDEX decisions_plan ON decisions (plan_id);"
     "CREATE INDEX decisions_undoes ON decisions (undoes);"
     "ALTER TABLE releases ADD COLUMN bad TEXT;",
+    //  issue 3: secure channel: agents' refusal counters (JSON object text)
+    "ALTER TABLE agents ADD COLUMN refusals TEXT;",
 };
 
 sqlite3 *ctl_store_open (const char *path, bool create)

@@ -856,3 +856,20 @@ Test (config, manifest_loads_from_file)
     s_assert_problem (path, 2, "hooks: key 'activate'");
     free (path);
 }
+
+//  Found by tests/fuzz/fuzz_config: libfyaml 0.7.12 loops forever on this
+//  malformed directive; the printable-text check refuses it first.
+Test (config, control_bytes_are_refused_before_the_yaml_parser, .timeout = 10)
+{
+    static const char text[] = " {ac\x17"
+                               "0}\n%le\xff\xff\xff\x1f\x17\x10}\n";
+    jad_problems_t *problems = jad_problems_new ();
+    cr_assert_null (jad_manifest_parse (text, sizeof text - 1, "x", problems));
+    cr_assert_eq (jad_problems_count (problems), 1);
+    jad_problems_destroy (&problems);
+    problems = jad_problems_new ();
+    cr_assert_null (jad_manifest_parse ("hooks:\n  activate: \"a\x01\"\n", 23, "x", problems));
+    cr_assert (strstr (jad_problems_get (problems, 0), "control character 0x01"), "%s",
+               jad_problems_get (problems, 0));
+    jad_problems_destroy (&problems);
+}

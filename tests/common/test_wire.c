@@ -9,6 +9,7 @@
 
 #include "jad_testlib.h"
 #include "jad_wire.h"
+#include "jadugar.pb-c.h"
 
 #include <criterion/criterion.h>
 #include <sodium.h>
@@ -1332,4 +1333,45 @@ Test (wire, plan_refuses_bad_task_fields)
     plan.action = 9;
     chunk = jad_plan_encode (&plan);
     cr_assert_null (chunk, "an unknown action was encoded");
+}
+
+//  Row 25: what an agent may store about itself is bounded: an enrollment
+//  with 4 KB of "metadata" in its name never reaches the agents table.
+Test (wire, enroll_roundtrip_and_bounded_names)
+{
+    jad_agent_msg_t enroll = {.kind = JAD_AGENT_MSG_ENROLL};
+    enroll.enroll.name = "host-1";
+    enroll.enroll.environment = "dev";
+    enroll.enroll.token = "secret-token";
+    zchunk_t *wire = jad_agent_msg_encode (&enroll);
+    cr_assert_not_null (wire);
+    jad_agent_msg_t *decoded = jad_agent_msg_decode (zchunk_data (wire), zchunk_size (wire), NULL);
+    zchunk_destroy (&wire);
+    cr_assert_not_null (decoded);
+    cr_assert_eq (decoded->kind, JAD_AGENT_MSG_ENROLL);
+    cr_assert_str_eq (decoded->enroll.name, "host-1");
+    cr_assert_str_eq (decoded->enroll.token, "secret-token");
+    jad_agent_msg_destroy (&decoded);
+
+    char *big = malloc (4097);
+    memset (big, 'a', 4096);
+    big[4096] = 0;
+    enroll.enroll.name = big;
+    cr_assert_null (jad_agent_msg_encode (&enroll));
+    //  and raw bytes carrying it are refused by the decoder
+    Jadugar__Enroll body = JADUGAR__ENROLL__INIT;
+    body.name = big;
+    body.environment = "dev";
+    Jadugar__AgentMsg message = JADUGAR__AGENT_MSG__INIT;
+    message.protocol = JAD_PROTOCOL;
+    message.body_case = JADUGAR__AGENT_MSG__BODY_ENROLL;
+    message.enroll = &body;
+    size_t size = jadugar__agent_msg__get_packed_size (&message);
+    uint8_t *bytes = malloc (size);
+    jadugar__agent_msg__pack (&message, bytes);
+    char err[JAD_ERR_LEN] = "";
+    cr_assert_null (jad_agent_msg_decode (bytes, size, err));
+    cr_assert (strstr (err, "enroll.name"), "%s", err);
+    free (bytes);
+    free (big);
 }

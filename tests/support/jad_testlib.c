@@ -292,6 +292,7 @@ jt_fleet_t *jt_fleet_new (void)
     self->signing_key = s_value (output, "signing-key");
     self->curve_key = s_value (output, "curve-key");
     self->admin_config = s_value (output, "admin-config");
+    self->enroll_token = s_value (output, "enroll-token");
     free (output);
     char config[PATH_MAX];
     snprintf (config, sizeof config, "%s/controller/controller.yaml", self->dir);
@@ -312,6 +313,12 @@ void jt_fleet_start_agent (jt_fleet_t *self, int index)
 
 int jt_fleet_add_agent (jt_fleet_t *self, const char *name, const char *env)
 {
+    return jt_fleet_add_agent_token (self, name, env, self->enroll_token);
+}
+
+int jt_fleet_add_agent_token (jt_fleet_t *self, const char *name, const char *env,
+                              const char *token)
+{
     int index = self->agent_count++;
     if (index >= JT_MAX_AGENTS)
         abort ();
@@ -320,9 +327,9 @@ int jt_fleet_add_agent (jt_fleet_t *self, const char *name, const char *env)
     char *output = NULL;
     int rc = jt_run (&output,
                      "%s init --data %s/%s/agent --controller 127.0.0.1:%d --controller-key '%s' "
-                     "--signing-key %s --env %s --name %s --root %s/%s/srv",
+                     "--signing-key %s --env %s --name %s --root %s/%s/srv%s%s",
                      S_BIN_AGENT, self->dir, name, self->port, self->curve_key, self->signing_key,
-                     env, name, self->dir, name);
+                     env, name, self->dir, name, token ? " --token " : "", token ? token : "");
     if (rc != 0) {
         fprintf (stderr, "testlib: agent init failed (%d):\n%s\n", rc, output);
         abort ();
@@ -387,6 +394,7 @@ void jt_fleet_destroy (jt_fleet_t **self_p)
     free (self->signing_key);
     free (self->curve_key);
     free (self->admin_config);
+    free (self->enroll_token);
     free (self);
     *self_p = NULL;
 }

@@ -39,6 +39,7 @@ typedef struct {
     char *signing_key;
     char *curve_key;
     char *admin_config;  //  jadctl client file
+    char *enroll_token;  //  printed by controller init
     pid_t controller;
     int agent_count;
     char *agent_names[JT_MAX_AGENTS];
@@ -50,6 +51,10 @@ typedef struct {
 jt_fleet_t *jt_fleet_new (void);
 //  Init (first time) and start agent `name` in `env`. Returns its index.
 int jt_fleet_add_agent (jt_fleet_t *self, const char *name, const char *env);
+//  Same with an explicit enrollment token: NULL for none (the agent stays
+//  pending until accepted), or any text.
+int jt_fleet_add_agent_token (jt_fleet_t *self, const char *name, const char *env,
+                              const char *token);
 //  Start (again) agent index after a stop or kill.
 void jt_fleet_start_agent (jt_fleet_t *self, int index);
 //  Start (again) the controller.

@@ -1,0 +1,37 @@
+#!/bin/sh
+#  run-fuzz.sh - build the libFuzzer targets with clang and run each briefly
+#  SPDX-License-Identifier: MPL-2.0
+#
+#  Usage: tests/fuzz/run-fuzz.sh [SECONDS per target, default 20]
+#  Builds in build-fuzz/ (or $JADUGAR_FUZZ_BUILD) under ASan/UBSan, runs
+#  every target on a scratch copy of its committed seed corpus
+#  (tests/fuzz/corpus/NAME/), and fails on the first crash, leak or
+#  sanitizer report. New crashers are left in the build dir.
+set -eu
+top=$(cd "$(dirname "$0")/../.." && pwd)
+seconds=${1:-20}
+build=${JADUGAR_FUZZ_BUILD:-$top/build-fuzz}
+CC=clang cmake -S "$top" -B "$build" -DJADUGAR_FUZZ=ON -DJADUGAR_SANITIZE=ON \
+    -DJADUGAR_TESTS=OFF -DCMAKE_BUILD_TYPE=Debug >/dev/null
+cmake --build "$build" -j"$(nproc)" --target fuzz_wire fuzz_envelope fuzz_config fuzz_archive
+
+export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1"
+export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+for name in fuzz_wire fuzz_envelope fuzz_config fuzz_archive; do
+    scratch="$build/tests/fuzz/$name.corpus"
+    artifacts="$build/tests/fuzz/$name.crashes/"
+    rm -rf "$scratch"
+    mkdir -p "$scratch" "$artifacts"
+    echo "fuzz: $name for ${seconds}s"
+    "$build/tests/fuzz/$name" -max_total_time="$seconds" -max_len=65536 -rss_limit_mb=2048 \
+        -timeout=10 -print_final_stats=1 -artifact_prefix="$artifacts" \
+        "$scratch" "$top/tests/fuzz/corpus/$name" 2>"$build/tests/fuzz/$name.log" || {
+        tail -n 60 "$build/tests/fuzz/$name.log"
+        echo "fuzz: $name FAILED (crashers in $artifacts)" >&2
+        exit 1
+    }
+    grep -E "stat::number_of_executed_runs|stat::new_units_added" "$build/tests/fuzz/$name.log" |
+        tr '\n' ' '
+    echo
+done
+echo "fuzz: all targets ran clean"
