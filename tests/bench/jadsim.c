@@ -47,6 +47,7 @@ typedef enum { S_APPLY_NOOP, S_APPLY_SWITCH, S_APPLY_UNPACK } s_apply_t;
 typedef struct {
     char name[48];
     jad_keypair_t *key;
+    bool accepted;  //  enrolled; SUB connected
     zsock_t *sub;
     zsock_t *dealer;
     uint64_t last_sequence;
@@ -86,6 +87,9 @@ typedef struct {
     const char *controller;  //  HOST:BASE
     const char *controller_key;
     const char *signing_key_text;
+    const char *token;  //  enrollment token
+    char host[256];     //  controller host
+    int base;           //  controller base port
     uint8_t signing_key[32];
     const char *env;
     const char *prefix;
@@ -113,6 +117,15 @@ static void s_send (s_agent_t *agent, const jad_agent_msg_t *message)
     zchunk_destroy (&wire);
     if (zframe_send (&frame, agent->dealer, ZFRAME_DONTWAIT) != 0)
         zframe_destroy (&frame);
+}
+
+static void s_send_enroll (s_sim_t *sim, s_agent_t *agent)
+{
+    jad_agent_msg_t message = {.kind = JAD_AGENT_MSG_ENROLL};
+    message.enroll.name = agent->name;
+    message.enroll.environment = (char *)sim->env;
+    message.enroll.token = (char *)sim->token;
+    s_send (agent, &message);
 }
 
 static void s_send_status (s_sim_t *sim, s_agent_t *agent, bool hello)
@@ -424,6 +437,14 @@ static void s_on_dealer (s_sim_t *sim, s_agent_t *agent)
         s_on_chunk (sim, agent, message);
     else if (message->kind == JAD_CTL_MSG_REPORT_ACK)
         sim->report_acks += message->report_ack.report_id_count;
+    else if (message->kind == JAD_CTL_MSG_ENROLL_REPLY && !agent->accepted &&
+             streq (message->enroll_reply.state, "accepted")) {
+        //  The plan stream admits accepted keys only: subscribe now.
+        agent->accepted = true;
+        if (zsock_connect (agent->sub, "tcp://%s:%d", sim->host, sim->base) != 0)
+            fprintf (stderr, "jadsim: %s cannot connect its subscription\n", agent->name);
+        s_send_status (sim, agent, true);
+    }
     jad_ctl_msg_destroy (&message);
 }
 
@@ -487,8 +508,7 @@ static int s_connect (s_sim_t *sim, s_agent_t *agent, const char *host, int base
     char topic[JAD_NAME_MAX + 8];
     snprintf (topic, sizeof topic, "plan/%s/", sim->env);
     zsock_set_subscribe (agent->sub, topic);
-    if (zsock_connect (agent->sub, "tcp://%s:%d", host, base) != 0 ||
-        zsock_connect (agent->dealer, "tcp://%s:%d", host, base + 1) != 0)
+    if (zsock_connect (agent->dealer, "tcp://%s:%d", host, base + 1) != 0)
         return -1;
     jad_random_id (16, agent->incarnation);
     snprintf (agent->health, sizeof agent->health, "unknown");
@@ -497,10 +517,10 @@ static int s_connect (s_sim_t *sim, s_agent_t *agent, const char *host, int base
 
 static void s_usage (void)
 {
-    fprintf (stderr,
-             "usage: jadsim --controller HOST:BASE --controller-key Z85 --signing-key HEX\n"
-             "              --env ENV --count N --state DIR --root DIR\n"
-             "              [--prefix NAME] [--apply noop|switch|unpack] [--heartbeat MS]\n");
+    fprintf (stderr, "usage: jadsim --controller HOST:BASE --controller-key Z85 --signing-key HEX\n"
+                     "              --env ENV --count N --state DIR --root DIR\n"
+                     "              [--prefix NAME] [--apply noop|switch|unpack] [--heartbeat MS]\n"
+                     "              [--token TOKEN]\n");
 }
 
 int main (int argc, char **argv)
@@ -517,6 +537,7 @@ int main (int argc, char **argv)
         {"prefix", required_argument, NULL, 'p'},
         {"apply", required_argument, NULL, 'a'},
         {"heartbeat", required_argument, NULL, 'h'},
+        {"token", required_argument, NULL, 't'},
         {NULL, 0, NULL, 0},
     };
     int option;
@@ -554,6 +575,9 @@ int main (int argc, char **argv)
             case 'h':
                 sim.heartbeat_ms = atoi (optarg);
                 break;
+            case 't':
+                sim.token = optarg;
+                break;
             default:
                 s_usage ();
                 return 2;
@@ -573,6 +597,8 @@ int main (int argc, char **argv)
     }
     snprintf (host, sizeof host, "%.*s", (int)(colon - sim.controller), sim.controller);
     int base = atoi (colon + 1);
+    snprintf (sim.host, sizeof sim.host, "%s", host);
+    sim.base = base;
     if (sodium_init () < 0)
         return 1;
 
@@ -613,7 +639,7 @@ int main (int argc, char **argv)
         items[2 * index + 1] = (zmq_pollitem_t){zsock_resolve (agent->dealer), 0, ZMQ_POLLIN, 0};
         //  Spread the first heartbeats: hello now, the rest staggered.
         agent->next_heartbeat = start + (int64_t)randombytes_uniform ((uint32_t)sim.heartbeat_ms);
-        s_send_status (&sim, agent, true);
+        s_send_enroll (&sim, agent);
     }
     fprintf (stderr, "jadsim: %d agents connecting to %s (apply=%s)\n", sim.count, sim.controller,
              sim.apply == S_APPLY_NOOP     ? "noop"

@@ -122,7 +122,8 @@ pids+=("$controller_pid")
 
 #  The idle real agent, measured over the whole run.
 "$agent_bin" init --data "$work/idle-agent" --controller "127.0.0.1:$port" \
-    --controller-key "$(key curve-key)" --signing-key "$(key signing-key)" --env idle \
+    --controller-key "$(key curve-key)" --signing-key "$(key signing-key)" \
+    --token "$(key enroll-token)" --env idle \
     --name idle-1 --root "$work/idle-root" >/dev/null
 "$agent_bin" run --data "$work/idle-agent" > "$work/idle-agent.log" 2>&1 &
 idle_pid=$!
@@ -130,7 +131,8 @@ pids+=("$idle_pid")
 
 join_start=$(now_ms)
 "$jadsim" --controller "127.0.0.1:$port" --controller-key "$(key curve-key)" \
-    --signing-key "$(key signing-key)" --env bench --count "$count" --prefix sim \
+    --signing-key "$(key signing-key)" --token "$(key enroll-token)" --env bench \
+    --count "$count" --prefix sim \
     --state "$work/sim" --root "$work/sim-root" --apply switch > "$work/sim.out" 2> "$work/sim.err" &
 pids+=("$!")
 online () {
@@ -192,7 +194,8 @@ status_p99=$(percentile 99 < "$work/status.txt")
 #  -------------------------------------------------------------------------
 echo "== full deploy of a ${bulk_mb} MB release to $bulk_hosts hosts"
 "$jadsim" --controller "127.0.0.1:$port" --controller-key "$(key curve-key)" \
-    --signing-key "$(key signing-key)" --env bulk --count "$bulk_hosts" --prefix bulk \
+    --signing-key "$(key signing-key)" --token "$(key enroll-token)" --env bulk \
+    --count "$bulk_hosts" --prefix bulk \
     --state "$work/bulk" --root "$work/bulk-root" --apply unpack > "$work/bulk.out" 2> "$work/bulk.err" &
 pids+=("$!")
 bulk_online () {

@@ -175,8 +175,11 @@ int main (int argc, char **argv)
         return 1;
     zsys_set_max_sockets ((size_t)bench.count * 2 + 64);
     zsys_set_io_threads (1);
-    if (child == 0)
-        return s_receivers (&bench);
+    if (child == 0) {
+        int status = s_receivers (&bench);
+        zcert_destroy (&bench.server);
+        return status;
+    }
 
     zsock_t *pub = zsock_new (ZMQ_PUB);
     zsock_t *router = zsock_new (ZMQ_ROUTER);
