@@ -240,7 +240,9 @@ printf '%-44s %-26s %-30s %s\n' "deploy ${bulk_mb} MB to $bulk_hosts hosts, all 
 printf '%-44s %-26s %-30s %s\n' "  controller bytes sent" \
     "$bulk_bytes" "$((artifact_bytes * bulk_hosts)) (artifact x hosts)" "-"
 printf '%-44s %-26s %-30s %s\n' "controller RSS with $count agents" \
-    "$(kib_mib "$controller_rss")" "-" "< 64 MiB"
+    "$(kib_mib "$controller_rss")" \
+    "zmq $(kib_mib "$(echo "$base_line" | value rss_kib)"); curve $(kib_mib "$(echo "$curve_line" | value rss_kib)")" \
+    "< 64 MiB"
 printf '%-44s %-26s %-30s %s\n' "idle agent RSS / RssAnon" \
     "$(kib_mib "$idle_rss") / $(kib_mib "$idle_anon")" "-" "< 12 MiB / < 4 MiB"
 printf '%-44s %-26s %-30s %s\n' "idle agent CPU over ${idle_seconds} s" "${idle_cpu}%" "-" "< 0.1%"
