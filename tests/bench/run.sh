@@ -29,12 +29,15 @@ if [ "${1:-}" = "--smoke" ]; then
     idle_seconds=3
 else
     count=${1:-1000}
-    build="$top/build-bench"
-    "$top/deploy/install-deps.sh"
-    cmake -S "$top" -B "$build" -DCMAKE_BUILD_TYPE=Release -DJADUGAR_SANITIZE=OFF \
-        -DJADUGAR_TESTS=ON >/dev/null
-    cmake --build "$build" -j"$(nproc)" --target jadugar-controller jadugar-agent jadctl \
-        jadsim zmqbase >/dev/null
+    #  JADBENCH_BUILD=DIR runs the binaries already built in DIR (to compare builds).
+    build=${JADBENCH_BUILD:-$top/build-bench}
+    if [ -z "${JADBENCH_BUILD:-}" ]; then
+        "$top/deploy/install-deps.sh"
+        cmake -S "$top" -B "$build" -DCMAKE_BUILD_TYPE=Release -DJADUGAR_SANITIZE=OFF \
+            -DJADUGAR_TESTS=ON >/dev/null
+        cmake --build "$build" -j"$(nproc)" --target jadugar-controller jadugar-agent jadctl \
+            jadsim zmqbase >/dev/null
+    fi
 fi
 controller_bin="$build/controller/jadugar-controller"
 agent_bin="$build/agent/jadugar-agent"
@@ -154,6 +157,7 @@ jadctl release add app 2 "$work/small.tar.gz" >/dev/null
 
 #  -------------------------------------------------------------------------
 echo "== plan fan-out: $rounds deploys to $count agents"
+fan_ticks_start=$(cpu_ticks "$controller_pid")
 healthy_count () { grep -c "^healthy $1 " "$work/sim.out" || true; }
 for round in $(seq 1 "$rounds"); do
     version=$((round % 2 + 1))
@@ -161,6 +165,7 @@ for round in $(seq 1 "$rounds"); do
     plan_done () { grep -q "^healthy $plan " "$work/sim.out"; }
     wait_for 60 plan_done || { echo "round $round: plan $plan did not finish" >&2; exit 1; }
 done
+fan_cpu_ms=$(( ($(cpu_ticks "$controller_pid") - fan_ticks_start) * 1000 / $(getconf CLK_TCK) / rounds ))
 grep '^acked ' "$work/sim.out" | tail -n "$rounds" | awk '{ print $4 }' > "$work/fanout.txt"
 fan_p50=$(percentile 50 < "$work/fanout.txt")
 fan_p99=$(percentile 99 < "$work/fanout.txt")
@@ -236,6 +241,7 @@ printf '%-44s %-26s %-30s %s\n' "plan fan-out to all acked, p50 / p99" \
     "$fan_p50 / $fan_p99" \
     "zmq $(echo "$base_line" | value p50) / $(echo "$base_line" | value p99); curve+sig $(echo "$curve_line" | value p50) / $(echo "$curve_line" | value p99)" \
     "p99 < 200"
+printf '%-44s %-26s %-30s %s\n' "  controller CPU per deploy round" "$fan_cpu_ms" "-" "-"
 printf '%-44s %-26s %-30s %s\n' "env-wide switch to release on disk, p50 / p99" \
     "$switch_p50 / $switch_p99" "zmq round trip $(echo "$base_line" | value p50)" "< 1000"
 printf '%-44s %-26s %-30s %s\n' "deploy ${bulk_mb} MB to $bulk_hosts hosts, all healthy" \
@@ -243,7 +249,9 @@ printf '%-44s %-26s %-30s %s\n' "deploy ${bulk_mb} MB to $bulk_hosts hosts, all 
 printf '%-44s %-26s %-30s %s\n' "  controller bytes sent" \
     "$bulk_bytes" "$((artifact_bytes * bulk_hosts)) (artifact x hosts)" "-"
 printf '%-44s %-26s %-30s %s\n' "controller RSS with $count agents" \
-    "$(kib_mib "$controller_rss")" "-" "< 64 MiB"
+    "$(kib_mib "$controller_rss")" \
+    "zmq $(kib_mib "$(echo "$base_line" | value rss_kib)"); curve $(kib_mib "$(echo "$curve_line" | value rss_kib)")" \
+    "< 64 MiB"
 printf '%-44s %-26s %-30s %s\n' "idle agent RSS / RssAnon" \
     "$(kib_mib "$idle_rss") / $(kib_mib "$idle_anon")" "-" "< 12 MiB / < 4 MiB"
 printf '%-44s %-26s %-30s %s\n' "idle agent CPU over ${idle_seconds} s" "${idle_cpu}%" "-" "< 0.1%"

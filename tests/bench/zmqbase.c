@@ -31,6 +31,20 @@ static int64_t s_now_us (void)
     return (int64_t)now.tv_sec * 1000000 + now.tv_nsec / 1000;
 }
 
+//  Resident set of this process (the "controller" side), KiB.
+static long s_rss_kib (void)
+{
+    FILE *file = fopen ("/proc/self/status", "r");
+    char line[256];
+    long rss = -1;
+    while (file && fgets (line, sizeof line, file))
+        if (strncmp (line, "VmRSS:", 6) == 0)
+            rss = atol (line + 6);
+    if (file)
+        fclose (file);
+    return rss;
+}
+
 typedef struct {
     int count;
     int rounds;
@@ -221,8 +235,8 @@ int main (int argc, char **argv)
         qsort (times, (size_t)done, sizeof (int64_t), s_compare);
         if (done > 0) {
             int p99 = (int)((done * 99 + 99) / 100) - 1;
-            printf ("baseline p50=%.2f p99=%.2f rounds=%d\n", times[done / 2] / 1000.0,
-                    times[p99 < 0 ? 0 : p99] / 1000.0, done);
+            printf ("baseline p50=%.2f p99=%.2f rounds=%d rss_kib=%ld\n", times[done / 2] / 1000.0,
+                    times[p99 < 0 ? 0 : p99] / 1000.0, done, s_rss_kib ());
             status = done == bench.rounds ? 0 : 1;
         }
         free (times);
