@@ -30,7 +30,8 @@ int jad_db_exec (sqlite3 *db, const char *sql);
 //  Prepare; logs and returns NULL on error.
 sqlite3_stmt *jad_db_prepare (sqlite3 *db, const char *sql);
 
-//  Transactions. Return 0 or -1.
+//  Transactions, as savepoints: they nest, and the outermost one commits.
+//  A caller may wrap many units of work in one transaction. Return 0 or -1.
 int jad_db_begin (sqlite3 *db);
 int jad_db_commit (sqlite3 *db);
 void jad_db_rollback (sqlite3 *db);

@@ -45,20 +45,25 @@ sqlite3_stmt *jad_db_prepare (sqlite3 *db, const char *sql)
     return stmt;
 }
 
+//  Savepoints nest: inside a caller's transaction (a burst of messages) a
+//  unit of work commits or rolls back on its own, and outside any
+//  transaction the outermost savepoint is an ordinary transaction.
 int jad_db_begin (sqlite3 *db)
 {
-    return jad_db_exec (db, "BEGIN IMMEDIATE");
+    return jad_db_exec (db, "SAVEPOINT jad");
 }
 
 int jad_db_commit (sqlite3 *db)
 {
-    return jad_db_exec (db, "COMMIT");
+    return jad_db_exec (db, "RELEASE jad");
 }
 
 void jad_db_rollback (sqlite3 *db)
 {
-    if (!sqlite3_get_autocommit (db))
-        sqlite3_exec (db, "ROLLBACK", NULL, NULL, NULL);
+    if (!sqlite3_get_autocommit (db)) {
+        sqlite3_exec (db, "ROLLBACK TO jad", NULL, NULL, NULL);
+        sqlite3_exec (db, "RELEASE jad", NULL, NULL, NULL);
+    }
 }
 
 sqlite3 *jad_db_open (const char *path, bool create, const char *const *migrations,

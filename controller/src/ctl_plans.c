@@ -225,6 +225,29 @@ done:
     return result;
 }
 
+void ctl_plans_mark (ctl_t *ctl, const char *plan_id)
+{
+    if (!ctl->dirty) {
+        ctl_rollout_advance (ctl, plan_id);  //  no burst: at once
+        return;
+    }
+    if (!zhashx_lookup (ctl->dirty, plan_id))
+        zhashx_insert (ctl->dirty, plan_id, (void *)"");
+}
+
+void ctl_plans_advance_marked (ctl_t *ctl)
+{
+    if (!ctl->dirty || zhashx_size (ctl->dirty) == 0)
+        return;
+    //  Advancing may mark other plans (a task's parent): take the set first.
+    zlistx_t *plans = zhashx_keys (ctl->dirty);
+    zhashx_purge (ctl->dirty);
+    for (const char *plan_id = plans ? zlistx_first (plans) : NULL; plan_id;
+         plan_id = zlistx_next (plans))
+        ctl_rollout_advance (ctl, plan_id);
+    zlistx_destroy (&plans);
+}
+
 void ctl_plans_on_ack (ctl_t *ctl, const char *agent, const char *plan_id)
 {
     sqlite3_stmt *stmt = jad_db_prepare (ctl->db, "UPDATE plan_hosts SET state = 'acked', "
@@ -350,8 +373,9 @@ int ctl_plans_on_report (ctl_t *ctl, const char *agent, const jad_report_t *repo
     }
     if (jad_db_commit (ctl->db))
         goto failed;
-    if (state)
-        ctl_rollout_advance (ctl, report->plan_id);
+    //  Only a finished host can move the plan on.
+    if (state && !streq (state, "applying"))
+        ctl_plans_mark (ctl, report->plan_id);
     ctl->counters[CTL_COUNT_REPORTS]++;
     jad_log_debug ("plans: report agent=%s plan=%s step=%s status=%s", agent, report->plan_id,
                    report->step ? report->step : "-", jad_report_status_name (report->status));
