@@ -250,16 +250,16 @@ void ctl_plans_advance_marked (ctl_t *ctl)
 
 void ctl_plans_on_ack (ctl_t *ctl, const char *agent, const char *plan_id)
 {
-    sqlite3_stmt *stmt = jad_db_prepare (ctl->db, "UPDATE plan_hosts SET state = 'acked', "
-                                                  "updated = ? WHERE plan_id = ? AND agent = ? "
-                                                  "AND state = 'pending'");
+    sqlite3_stmt *stmt = jad_db_cached (ctl->db, "UPDATE plan_hosts SET state = 'acked', "
+                                                 "updated = ? WHERE plan_id = ? AND agent = ? "
+                                                 "AND state = 'pending'");
     if (!stmt)
         return;
     sqlite3_bind_int64 (stmt, 1, jad_now_ms ());
     sqlite3_bind_text (stmt, 2, plan_id, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text (stmt, 3, agent, -1, SQLITE_TRANSIENT);
     sqlite3_step (stmt);
-    sqlite3_finalize (stmt);
+    sqlite3_reset (stmt);
     ctl->counters[CTL_COUNT_ACKS]++;
 }
 
@@ -287,23 +287,23 @@ int ctl_plans_on_report (ctl_t *ctl, const char *agent, const jad_report_t *repo
     int64_t now = jad_now_ms ();
     if (jad_db_begin (ctl->db))
         return -1;
-    sqlite3_stmt *stmt = jad_db_prepare (ctl->db, "INSERT OR IGNORE INTO reports_seen (agent, "
-                                                  "incarnation, report_id) VALUES (?, ?, ?)");
+    sqlite3_stmt *stmt = jad_db_cached (ctl->db, "INSERT OR IGNORE INTO reports_seen (agent, "
+                                                 "incarnation, report_id) VALUES (?, ?, ?)");
     if (!stmt)
         goto failed;
     sqlite3_bind_text (stmt, 1, agent, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text (stmt, 2, report->incarnation, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64 (stmt, 3, (int64_t)report->report_id);
     int rc = sqlite3_step (stmt);
-    sqlite3_finalize (stmt);
+    sqlite3_reset (stmt);
     if (rc != SQLITE_DONE)
         goto failed;
     if (sqlite3_changes (ctl->db) == 0) {
         ctl->counters[CTL_COUNT_REPORTS_DUPLICATE]++;
         return jad_db_commit (ctl->db);
     }
-    stmt = jad_db_prepare (ctl->db, "INSERT INTO events (plan_id, agent, time, step, status, "
-                                    "detail, output, duration_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
+    stmt = jad_db_cached (ctl->db, "INSERT INTO events (plan_id, agent, time, step, status, "
+                                   "detail, output, duration_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
     if (!stmt)
         goto failed;
     sqlite3_bind_text (stmt, 1, report->plan_id, -1, SQLITE_TRANSIENT);
@@ -315,12 +315,12 @@ int ctl_plans_on_report (ctl_t *ctl, const char *agent, const jad_report_t *repo
     sqlite3_bind_text (stmt, 7, report->output, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64 (stmt, 8, report->duration_ms);
     rc = sqlite3_step (stmt);
-    sqlite3_finalize (stmt);
+    sqlite3_reset (stmt);
     if (rc != SQLITE_DONE)
         goto failed;
 
     const char *state = s_host_state (report);
-    stmt = jad_db_prepare (
+    stmt = jad_db_cached (
         ctl->db, "UPDATE plan_hosts SET state = coalesce (?1, state), step = ?2, "
                  "detail = coalesce (?3, detail), updated = ?4, finished = CASE WHEN ?1 IN "
                  "('healthy', 'failed') THEN ?4 ELSE finished END WHERE plan_id = ?5 AND "
@@ -341,26 +341,26 @@ int ctl_plans_on_report (ctl_t *ctl, const char *agent, const jad_report_t *repo
     sqlite3_bind_text (stmt, 5, report->plan_id, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text (stmt, 6, agent, -1, SQLITE_TRANSIENT);
     rc = sqlite3_step (stmt);
-    sqlite3_finalize (stmt);
+    sqlite3_reset (stmt);
     if (rc != SQLITE_DONE)
         goto failed;
-    stmt = jad_db_prepare (ctl->db, "UPDATE plans SET progress = ? WHERE id = ?");
+    stmt = jad_db_cached (ctl->db, "UPDATE plans SET progress = ? WHERE id = ?");
     if (!stmt)
         goto failed;
     sqlite3_bind_int64 (stmt, 1, now);
     sqlite3_bind_text (stmt, 2, report->plan_id, -1, SQLITE_TRANSIENT);
     sqlite3_step (stmt);
-    sqlite3_finalize (stmt);
+    sqlite3_reset (stmt);
     int64_t is_task = 0;
     jad_db_get_int (ctl->db, "SELECT kind = 'task' FROM plans WHERE id = ?", report->plan_id,
                     &is_task);
     if (report->status == JAD_REPORT_HEALTHY && report->app && report->version && !is_task) {
-        stmt = jad_db_prepare (ctl->db,
-                               "INSERT INTO agent_apps (agent, app, version, health, plan_id, "
-                               "updated) VALUES (?, ?, ?, 'healthy', ?, ?) ON CONFLICT (agent, "
-                               "app) DO UPDATE SET version = excluded.version, health = "
-                               "excluded.health, plan_id = excluded.plan_id, updated = "
-                               "excluded.updated");
+        stmt = jad_db_cached (ctl->db,
+                              "INSERT INTO agent_apps (agent, app, version, health, plan_id, "
+                              "updated) VALUES (?, ?, ?, 'healthy', ?, ?) ON CONFLICT (agent, "
+                              "app) DO UPDATE SET version = excluded.version, health = "
+                              "excluded.health, plan_id = excluded.plan_id, updated = "
+                              "excluded.updated");
         if (!stmt)
             goto failed;
         sqlite3_bind_text (stmt, 1, agent, -1, SQLITE_TRANSIENT);
@@ -369,7 +369,7 @@ int ctl_plans_on_report (ctl_t *ctl, const char *agent, const jad_report_t *repo
         sqlite3_bind_text (stmt, 4, report->plan_id, -1, SQLITE_TRANSIENT);
         sqlite3_bind_int64 (stmt, 5, now);
         sqlite3_step (stmt);
-        sqlite3_finalize (stmt);
+        sqlite3_reset (stmt);
     }
     if (jad_db_commit (ctl->db))
         goto failed;

@@ -272,12 +272,12 @@ static char *s_agent_status (ctl_t *ctl, const char *key, const jad_status_t *st
         //  Pending: seen, nothing more (no plans, no app state).
         ctl->counters[CTL_COUNT_AGENT_NOT_ACCEPTED]++;
         sqlite3_stmt *stmt =
-            jad_db_prepare (ctl->db, "UPDATE agents SET last_seen = ? WHERE name = ?");
+            jad_db_cached (ctl->db, "UPDATE agents SET last_seen = ? WHERE name = ?");
         if (stmt) {
             sqlite3_bind_int64 (stmt, 1, now);
             sqlite3_bind_text (stmt, 2, name, -1, SQLITE_TRANSIENT);
             sqlite3_step (stmt);
-            sqlite3_finalize (stmt);
+            sqlite3_reset (stmt);
         }
         free (name);
         free (state);
@@ -291,9 +291,9 @@ static char *s_agent_status (ctl_t *ctl, const char *key, const jad_status_t *st
     }
     if (jad_db_begin (ctl->db) == 0) {
         char *refusals = s_refusals_json (status);
-        sqlite3_stmt *stmt = jad_db_prepare (ctl->db, "UPDATE agents SET last_seen = ?, "
-                                                      "incarnation = ?, last_sequence = ?, "
-                                                      "refusals = ? WHERE name = ?");
+        sqlite3_stmt *stmt = jad_db_cached (ctl->db, "UPDATE agents SET last_seen = ?, "
+                                                     "incarnation = ?, last_sequence = ?, "
+                                                     "refusals = ? WHERE name = ?");
         if (stmt) {
             sqlite3_bind_int64 (stmt, 1, now);
             sqlite3_bind_text (stmt, 2, status->incarnation, -1, SQLITE_TRANSIENT);
@@ -301,14 +301,14 @@ static char *s_agent_status (ctl_t *ctl, const char *key, const jad_status_t *st
             sqlite3_bind_text (stmt, 4, refusals, -1, SQLITE_TRANSIENT);
             sqlite3_bind_text (stmt, 5, name, -1, SQLITE_TRANSIENT);
             sqlite3_step (stmt);
-            sqlite3_finalize (stmt);
+            sqlite3_reset (stmt);
         }
         free (refusals);
-        stmt = jad_db_prepare (ctl->db,
-                               "INSERT INTO agent_apps (agent, app, version, health, plan_id, "
-                               "updated) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (agent, app) DO "
-                               "UPDATE SET version = excluded.version, health = excluded.health, "
-                               "plan_id = excluded.plan_id, updated = excluded.updated");
+        stmt = jad_db_cached (ctl->db,
+                              "INSERT INTO agent_apps (agent, app, version, health, plan_id, "
+                              "updated) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (agent, app) DO "
+                              "UPDATE SET version = excluded.version, health = excluded.health, "
+                              "plan_id = excluded.plan_id, updated = excluded.updated");
         for (size_t index = 0; stmt && index < status->app_count; index++) {
             const jad_app_state_t *app = &status->apps[index];
             sqlite3_reset (stmt);
@@ -320,7 +320,7 @@ static char *s_agent_status (ctl_t *ctl, const char *key, const jad_status_t *st
             sqlite3_bind_int64 (stmt, 6, now);
             sqlite3_step (stmt);
         }
-        sqlite3_finalize (stmt);
+        sqlite3_reset (stmt);
         jad_db_commit (ctl->db);
     }
     zframe_t *known = zhashx_lookup (ctl->routes, name);
