@@ -55,6 +55,7 @@ typedef struct {
     char incarnation[33];
     uint64_t next_report;
     int64_t next_heartbeat;  //  monotonic ms
+    double metrics_due;      //  samples owed by the rate so far
     char app[JAD_NAME_MAX + 1];
     char version[JAD_NAME_MAX + 1];
     char health[16];
@@ -106,6 +107,10 @@ typedef struct {
     uint64_t verified;
     uint64_t reports_sent;
     uint64_t report_acks;
+    int metrics_rate;  //  samples/s per agent, 0: none
+    uint64_t samples_sent;
+    uint64_t samples_dropped;  //  batches the DEALER refused (HWM)
+    char *series[20];          //  series names the samples use
 } s_sim_t;
 
 static void s_send (s_agent_t *agent, const jad_agent_msg_t *message)
@@ -126,6 +131,45 @@ static void s_send_enroll (s_sim_t *sim, s_agent_t *agent)
     message.enroll.environment = (char *)sim->env;
     message.enroll.token = (char *)sim->token;
     s_send (agent, &message);
+}
+
+#define S_METRICS_BATCH 1000
+
+//  Send the samples the rate owes this agent, in batches of 1000 over 20
+//  series; a batch the socket refuses (high-water mark) is counted.
+static void s_send_metrics (s_sim_t *sim, s_agent_t *agent, double elapsed_s)
+{
+    agent->metrics_due += sim->metrics_rate * elapsed_s;
+    static uint32_t index[S_METRICS_BATCH];
+    static int64_t times[S_METRICS_BATCH];
+    static double values[S_METRICS_BATCH];
+    while (agent->metrics_due >= S_METRICS_BATCH) {
+        int64_t now = jad_now_ms ();
+        for (int sample = 0; sample < S_METRICS_BATCH; sample++) {
+            index[sample] = (uint32_t)(sample % 20);
+            times[sample] = now - (S_METRICS_BATCH - sample) / 20;
+            values[sample] = (double)(sample % 97) / 7.0;
+        }
+        jad_metric_batch_t batch = {.names = sim->series,
+                                    .name_count = 20,
+                                    .name_index = index,
+                                    .times = times,
+                                    .values = values,
+                                    .sample_count = S_METRICS_BATCH};
+        jad_agent_msg_t message = {.kind = JAD_AGENT_MSG_METRICS, .metrics = &batch};
+        zchunk_t *wire = jad_agent_msg_encode (&message);
+        if (!wire)
+            return;
+        zframe_t *frame = zframe_new (zchunk_data (wire), zchunk_size (wire));
+        zchunk_destroy (&wire);
+        if (zframe_send (&frame, agent->dealer, ZFRAME_DONTWAIT) == 0)
+            sim->samples_sent += S_METRICS_BATCH;
+        else {
+            zframe_destroy (&frame);
+            sim->samples_dropped += S_METRICS_BATCH;
+        }
+        agent->metrics_due -= S_METRICS_BATCH;
+    }
 }
 
 static void s_send_status (s_sim_t *sim, s_agent_t *agent, bool hello)
@@ -520,7 +564,7 @@ static void s_usage (void)
     fprintf (stderr, "usage: jadsim --controller HOST:BASE --controller-key Z85 --signing-key HEX\n"
                      "              --env ENV --count N --state DIR --root DIR\n"
                      "              [--prefix NAME] [--apply noop|switch|unpack] [--heartbeat MS]\n"
-                     "              [--token TOKEN]\n");
+                     "              [--token TOKEN] [--metrics-rate SAMPLES_PER_S]\n");
 }
 
 int main (int argc, char **argv)
@@ -538,6 +582,7 @@ int main (int argc, char **argv)
         {"apply", required_argument, NULL, 'a'},
         {"heartbeat", required_argument, NULL, 'h'},
         {"token", required_argument, NULL, 't'},
+        {"metrics-rate", required_argument, NULL, 'm'},
         {NULL, 0, NULL, 0},
     };
     int option;
@@ -577,6 +622,9 @@ int main (int argc, char **argv)
                 break;
             case 't':
                 sim.token = optarg;
+                break;
+            case 'm':
+                sim.metrics_rate = atoi (optarg);
                 break;
             default:
                 s_usage ();
@@ -646,8 +694,11 @@ int main (int argc, char **argv)
              : sim.apply == S_APPLY_SWITCH ? "switch"
                                            : "unpack");
 
+    for (int index = 0; index < 20; index++)
+        sim.series[index] = jad_strdup_printf ("app_requests_total{code=\"%d\"}", 200 + index);
+    int64_t last_metrics = jad_mono_ms ();
     while (!zsys_interrupted) {
-        int ready = zmq_poll (items, sim.count * 2, 100);
+        int ready = zmq_poll (items, sim.count * 2, sim.metrics_rate ? 10 : 100);
         if (ready < 0) {
             if (errno == EINTR)
                 continue;
@@ -666,17 +717,25 @@ int main (int argc, char **argv)
         if (s_flush_state (&sim) == 0)
             s_after_round (&sim);
         int64_t now = jad_mono_ms ();
+        double elapsed_s = (double)(now - last_metrics) / 1000.0;
+        last_metrics = now;
         for (int index = 0; index < sim.count; index++) {
             s_agent_t *agent = &sim.agents[index];
+            if (sim.metrics_rate && agent->accepted)
+                s_send_metrics (&sim, agent, elapsed_s);
             if (now >= agent->next_heartbeat) {
                 s_send_status (&sim, agent, false);
                 agent->next_heartbeat = now + sim.heartbeat_ms;
             }
         }
     }
-    printf ("stats agents=%d verified=%llu refused=%llu reports_sent=%llu report_acks=%llu\n",
+    printf ("stats agents=%d verified=%llu refused=%llu reports_sent=%llu report_acks=%llu "
+            "samples_sent=%llu samples_dropped=%llu\n",
             sim.count, (unsigned long long)sim.verified, (unsigned long long)sim.refused,
-            (unsigned long long)sim.reports_sent, (unsigned long long)sim.report_acks);
+            (unsigned long long)sim.reports_sent, (unsigned long long)sim.report_acks,
+            (unsigned long long)sim.samples_sent, (unsigned long long)sim.samples_dropped);
+    for (int index = 0; index < 20; index++)
+        free (sim.series[index]);
     fflush (stdout);
     s_flush_state (&sim);
     for (int index = 0; index < sim.count; index++) {
