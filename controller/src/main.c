@@ -191,6 +191,7 @@ static int s_run (const s_options_t *options)
 
 done:
     ctl_http_stop (&ctl);
+    ctl_alerts_stop (&ctl);
     ctl_notify_destroy (&ctl.notify);
     ctl_metrics_destroy (&ctl.metrics);
     ctl_server_stop (&ctl);
