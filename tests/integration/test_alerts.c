@@ -150,11 +150,54 @@ static char *s_newest_plan (const char *kind)
     return id ? id : strdup ("");
 }
 
+typedef struct {
+    jt_sink_t *sink;
+    const char *needle;
+} s_sink_wait_t;
+
+static bool s_sink_has (void *arg)
+{
+    s_sink_wait_t *wait = arg;
+    char *bodies = jt_sink_bodies (wait->sink);
+    bool found = strstr (bodies, wait->needle) != NULL;
+    free (bodies);
+    return found;
+}
+
+typedef struct {
+    const char *path;
+    const char *needle;
+} s_file_wait_t;
+
+static bool s_file_has (void *arg)
+{
+    s_file_wait_t *wait = arg;
+    char *text = jt_read_file (wait->path);
+    bool found = text && strstr (text, wait->needle);
+    free (text);
+    return found;
+}
+
 Test (alerts, bad_release_is_rolled_back_by_the_controller)
 {
-    s_reconfigure ("alerts:\n"
-                   "  - { env: dev, metric: http_error_rate, above: 0.05, for: 2s, window: 2s,\n"
-                   "      min_samples: 2, action: rollback }\n");
+    //  notifications go to a webhook on loopback (answering 500 once, so
+    //  that delivery is retried) and to a command that appends to a file
+    jt_sink_t *sink = jt_sink_new (1);
+    char script[PATH_MAX], events[PATH_MAX], text[PATH_MAX * 2 + 512];
+    snprintf (script, sizeof script, "%s/notify.sh", fleet->dir);
+    snprintf (events, sizeof events, "%s/events.txt", fleet->dir);
+    snprintf (text, sizeof text, "#!/bin/sh\necho \"$JADUGAR_EVENT $JADUGAR_EVENT_JSON\" >> '%s'\n",
+              events);
+    jt_write_file (script, text, 0755);
+    snprintf (text, sizeof text,
+              "alerts:\n"
+              "  - { env: dev, metric: http_error_rate, above: 0.05, for: 2s, window: 2s,\n"
+              "      min_samples: 2, action: rollback }\n"
+              "notify:\n"
+              "  - { webhook: 'http://127.0.0.1:%d/hook' }\n"
+              "  - { command: '%s' }\n",
+              jt_sink_port (sink), script);
+    s_reconfigure (text);
     s_start_agents (2);
     s_add_release ("1.0", "0.001");
     s_add_release ("2.0", "0.5");
@@ -189,6 +232,65 @@ Test (alerts, bad_release_is_rolled_back_by_the_controller)
     cr_assert (strstr (output, undoes), "rollback does not name the bad plan %s:\n%s", bad_plan,
                output);
     free (output);
+    //  the rollback keeps its reason when it finishes
+    char command[512];
+    snprintf (command, sizeof command, "plan show %s", rollback);
+    s_output_wait_t finished = {command, "state     succeeded"};
+    cr_assert (jt_wait_for (s_jadctl_has, &finished, 30000), "rollback %s did not succeed",
+               rollback);
+    rc = jt_jadctl (fleet, &output, "plan show %s", rollback);
+    cr_assert (strstr (output, "reason    automatic rollback: alert "), "%s", output);
+    cr_assert (strstr (output, "; all 2 hosts healthy"), "%s", output);
+    cr_assert_null (strstr (output, "automatic rollback: automatic rollback"), "%s", output);
+    free (output);
+    //  each agent's first copy of the rollback plan already names the plan it undoes
+    for (int index = 0; index < 2; index++) {
+        char path[PATH_MAX], needle[128];
+        snprintf (path, sizeof path, "%s/host-%d.log", fleet->dir, index + 1);
+        char *log = jt_read_file (path);
+        snprintf (needle, sizeof needle, "plan accepted plan=%s ", rollback);
+        char *first = log ? strstr (log, needle) : NULL;
+        cr_assert_not_null (first, "host-%d never accepted %s", index + 1, rollback);
+        char line[512];
+        snprintf (line, sizeof line, "%.*s", (int)strcspn (first, "\n"), first);
+        snprintf (needle, sizeof needle, "undoes=%s", bad_plan);
+        cr_assert (strstr (line, needle), "first copy without undoes: %s", line);
+        free (log);
+    }
+    //  the bad release is marked, in the table and in JSON
+    rc = jt_jadctl (fleet, &output, "release list web");
+    cr_assert (strstr (output, "BAD: alert "), "%s", output);
+    free (output);
+    rc = jt_jadctl (fleet, &output, "--json release list web");
+    cr_assert (strstr (output, "\"bad\": \"alert "), "%s", output);
+    cr_assert (strstr (output, "\"bad\": null"), "1.0 is not bad:\n%s", output);
+    free (output);
+    //  deploys, the rollback and the alert's transitions were notified
+    const char *kinds[] = {"deploy.started",
+                           "deploy.finished",
+                           "alert.pending",
+                           "alert.firing",
+                           "rollback.started",
+                           "rollback.finished",
+                           NULL};
+    for (const char *const *kind = kinds; *kind; kind++) {
+        char needle[64];
+        snprintf (needle, sizeof needle, "\"event\":\"%s\"", *kind);
+        s_sink_wait_t hook = {sink, needle};
+        cr_assert (jt_wait_for (s_sink_has, &hook, 20000), "webhook never got %s", *kind);
+        snprintf (needle, sizeof needle, "%s {", *kind);
+        s_file_wait_t file = {events, needle};
+        cr_assert (jt_wait_for (s_file_has, &file, 20000), "command never got %s", *kind);
+    }
+    s_sink_wait_t values = {sink, "\"bad_plan\":"};
+    cr_assert (jt_wait_for (s_sink_has, &values, 1000), "rollback.started without its values");
+    //  the first delivery was answered 500 and tried again
+    char *bodies = jt_sink_bodies (sink);
+    char *first = strndup (bodies, strcspn (bodies, "\n"));
+    cr_assert_geq (jt_count (bodies, first), 2, "the refused delivery was not retried:\n%s",
+                   bodies);
+    free (first);
+    free (bodies);
     //  the bad plan explains what happened to it as well
     rc = jt_jadctl (fleet, &output, "--json plan show %s", bad_plan);
     cr_assert (strstr (output, "\"to_version\": \"1.0\""), "%s", output);
@@ -200,7 +302,6 @@ Test (alerts, bad_release_is_rolled_back_by_the_controller)
     free (output);
 
     //  /metrics is valid Prometheus text and shows the firing alert
-    char command[512];
     snprintf (command, sizeof command,
               "curl -sf http://127.0.0.1:%d/metrics > %s/metrics.txt && promtool check "
               "metrics < %s/metrics.txt && echo VALID",
@@ -230,6 +331,7 @@ Test (alerts, bad_release_is_rolled_back_by_the_controller)
     free (output);
     free (rollback);
     free (bad_plan);
+    jt_sink_destroy (&sink);
 }
 
 Test (alerts, rule_reads_a_real_prometheus_server)
