@@ -376,3 +376,104 @@ Test (alerts, rule_reads_a_real_prometheus_server)
     cr_assert (strstr (output, "sum(jadugar_agents"), "%s", output);
     free (output);
 }
+
+static bool s_sink_holds (void *arg)
+{
+    return jt_sink_holding ((jt_sink_t *)arg) > 0;
+}
+
+Test (alerts, silent_prometheus_never_delays_a_deploy)
+{
+    //  a "Prometheus" that accepts the query and never answers
+    jt_sink_t *prometheus = jt_sink_new (0);
+    jt_sink_hold (prometheus, true);
+    char text[512];
+    snprintf (text, sizeof text,
+              "prometheus: http://127.0.0.1:%d\n"
+              "prometheus-timeout: 10m\n"
+              "alerts:\n"
+              "  - { env: dev, metric: slow, query: 'sum(up)', above: 1, for: 1s }\n",
+              jt_sink_port (prometheus));
+    s_reconfigure (text);
+    cr_assert (jt_wait_for (s_sink_holds, prometheus, 20000),
+               "the controller never queried Prometheus");
+    //  with the query hanging, the controller still deploys
+    s_start_agents (1);
+    s_add_release ("1.0", "0.001");
+    char *output = NULL;
+    int rc = jt_jadctl (fleet, &output, "deploy web 1.0 --env dev --wait");
+    cr_assert_eq (rc, 0, "deploy while a Prometheus query hangs: %s", output);
+    free (output);
+    s_current_wait_t done = {1, "releases/1.0"};
+    cr_assert (s_all_current (&done), "host-1 does not run 1.0");
+    //  ... while that query is still unanswered, and no second one piled up
+    cr_assert_eq (jt_sink_holding (prometheus), 1, "the query is no longer in flight");
+    cr_assert_eq (jt_sink_count (prometheus), 1, "queries piled up: %d",
+                  jt_sink_count (prometheus));
+    //  the controller stops at once (the query is abandoned), then the sink
+    cr_assert_eq (jt_stop (fleet->controller), 0, "controller did not stop cleanly");
+    fleet->controller = 0;
+    jt_sink_destroy (&prometheus);
+}
+
+//  Wait until `plan show PLAN` has `needle`.
+static bool s_plan_show_has (const char *plan_id, const char *needle)
+{
+    char command[128];
+    snprintf (command, sizeof command, "plan show %s", plan_id);
+    s_output_wait_t wait = {command, needle};
+    return jt_wait_for (s_jadctl_has, &wait, 30000);
+}
+
+Test (alerts, inconclusive_rule_pauses_the_plan_for_an_operator)
+{
+    cr_assert (jt_fleet_wait_status (fleet, "\"agents\"", 1, 20000), "controller did not start");
+    jt_fleet_set_environments (fleet, "environments:\n"
+                                      "  dev: { strategy: canary, canary: 1, bake: 1s }\n");
+    //  nothing reports queue_depth: the rule can never decide
+    s_reconfigure ("alerts:\n"
+                   "  - { env: dev, metric: queue_depth, above: 100, for: 1s, min_samples: 3 }\n");
+    s_start_agents (2);
+    s_add_release ("1.0", "0.001");
+    s_add_release ("2.0", "0.001");
+    s_output_wait_t inconclusive = {"--json alerts", "\"state\": \"inconclusive\""};
+    cr_assert (jt_wait_for (s_jadctl_has, &inconclusive, 20000), "rule never inconclusive");
+
+    //  the canary is healthy, but the bake cannot pass on missing data
+    char *output = NULL;
+    int rc = jt_jadctl (fleet, &output, "deploy web 1.0 --env dev");
+    cr_assert_eq (rc, 0, "%s", output);
+    free (output);
+    char *plan = s_newest_plan ("deploy");
+    cr_assert (s_plan_show_has (plan, ", paused)"), "plan %s was not paused", plan);
+    rc = jt_jadctl (fleet, &output, "plan show %s", plan);
+    cr_assert (strstr (output, "state     running (phase bake"), "%s", output);
+    cr_assert (strstr (output, "inconclusive"), "no decision explains the pause:\n%s", output);
+    cr_assert (strstr (output, "queue_depth) had 0 samples"), "%s", output);
+    cr_assert (strstr (output, "plan resume"), "%s", output);
+    free (output);
+    char *second = s_current (1);
+    cr_assert_str_empty (second, "the second batch started while paused: %s", second);
+    free (second);
+    //  the operator looks and lets it go on
+    rc = jt_jadctl (fleet, &output, "plan resume %s", plan);
+    cr_assert_eq (rc, 0, "%s", output);
+    free (output);
+    cr_assert (s_plan_show_has (plan, "state     succeeded"), "plan %s did not finish", plan);
+    s_current_wait_t all = {2, "releases/1.0"};
+    cr_assert (s_all_current (&all), "not every host runs 1.0");
+    free (plan);
+
+    //  the next deploy pauses again; the operator aborts it: rolled back
+    rc = jt_jadctl (fleet, &output, "deploy web 2.0 --env dev");
+    cr_assert_eq (rc, 0, "%s", output);
+    free (output);
+    plan = s_newest_plan ("deploy");
+    cr_assert (s_plan_show_has (plan, ", paused)"), "plan %s was not paused", plan);
+    rc = jt_jadctl (fleet, &output, "plan abort %s", plan);
+    cr_assert_eq (rc, 0, "%s", output);
+    free (output);
+    cr_assert (s_plan_show_has (plan, "state     failed"), "plan %s not failed", plan);
+    cr_assert (jt_wait_for (s_all_current, &all, 30000), "the canary was not rolled back to 1.0");
+    free (plan);
+}
