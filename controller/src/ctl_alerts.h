@@ -78,7 +78,6 @@ void ctl_alerts_receive (ctl_t *ctl);
 //  Prometheus queries sent and not answered yet.
 size_t ctl_alerts_queries_in_flight (ctl_t *ctl);
 
-
 //  API handlers (see docs/api.md): alert.add, alert.rm, alerts.
 int ctl_alerts_api_add (ctl_t *ctl, const jad_api_request_t *request, json_t **result, char *err,
                         size_t errlen);
