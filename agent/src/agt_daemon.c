@@ -502,9 +502,10 @@ static void s_intake (agt_daemon_t *self, const uint8_t *data, size_t size, cons
         zlist_destroy (&superseded);
         return;
     }
-    jad_log_info ("agent: plan accepted plan=%s app=%s version=%s sequence=%llu source=%s%s",
+    jad_log_info ("agent: plan accepted plan=%s app=%s version=%s sequence=%llu source=%s%s%s%s",
                   plan->plan_id, plan->app, plan->version, (unsigned long long)plan->sequence,
-                  source, result == AGT_INTAKE_KNOWN ? " known=yes" : "");
+                  source, result == AGT_INTAKE_KNOWN ? " known=yes" : "",
+                  plan->undoes ? " undoes=" : "", plan->undoes ? plan->undoes : "");
     jad_agent_msg_t ack = {.kind = JAD_AGENT_MSG_ACK};
     ack.ack.plan_id = plan->plan_id;
     ack.ack.sequence = plan->sequence;

@@ -99,11 +99,12 @@ typedef struct {
     size_t environment_count;
     jad_alert_config_t *alerts;
     size_t alert_count;
-    uint32_t watch_ms;              //  rollback rules act this long after a deploy, default 30 min
-    uint64_t metrics_retention_ms;  //  raw samples kept, default 24 h
-    uint64_t rollup_retention_ms;   //  1-minute rollups kept, default 30 d
-    char *http_listen;              //  HTTP status address (port BASE+3), default 127.0.0.1
-    char *prometheus;               //  Prometheus server URL for query rules, or NULL
+    uint32_t watch_ms;               //  rollback rules act this long after a deploy, default 30 min
+    uint64_t metrics_retention_ms;   //  raw samples kept, default 24 h
+    uint64_t rollup_retention_ms;    //  1-minute rollups kept, default 30 d
+    char *http_listen;               //  HTTP status address (port BASE+3), default 127.0.0.1
+    char *prometheus;                //  Prometheus server URL for query rules, or NULL
+    uint32_t prometheus_timeout_ms;  //  one query's limit, default 10 s
     jad_notify_config_t *notify;
     size_t notify_count;
 } jad_controller_config_t;

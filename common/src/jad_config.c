@@ -1039,6 +1039,7 @@ enum {
     C_HTTP_LISTEN,
     C_PROMETHEUS,
     C_NOTIFY,
+    C_PROMETHEUS_TIMEOUT,
     C_COUNT
 };
 static const char *const s_controller_keys[C_COUNT + 1] = {"listen",
@@ -1056,6 +1057,7 @@ static const char *const s_controller_keys[C_COUNT + 1] = {"listen",
                                                            "http-listen",
                                                            "prometheus",
                                                            "notify",
+                                                           "prometheus-timeout",
                                                            NULL};
 
 enum {
@@ -1383,6 +1385,8 @@ static void s_controller_parse (s_ctx_t *ctx, struct fy_node *root, jad_controll
     s_get_string (ctx, NULL, keys[C_HTTP_LISTEN], &slots[C_HTTP_LISTEN], S_ADDRESS,
                   &self->http_listen);
     s_get_string (ctx, NULL, keys[C_PROMETHEUS], &slots[C_PROMETHEUS], S_URL, &self->prometheus);
+    s_get_duration (ctx, NULL, keys[C_PROMETHEUS_TIMEOUT], &slots[C_PROMETHEUS_TIMEOUT], true,
+                    &self->prometheus_timeout_ms);
     s_alerts_parse (ctx, &slots[C_ALERTS], self);
     s_notify_parse (ctx, &slots[C_NOTIFY], self);
 }
@@ -1408,6 +1412,7 @@ jad_controller_config_t *jad_controller_config_load (const char *path, jad_probl
     self->step_deadline_ms = 10 * 60 * 1000;
     self->progress_deadline_ms = 30 * 60 * 1000;
     self->watch_ms = 30 * 60 * 1000;
+    self->prometheus_timeout_ms = 10 * 1000;
     self->metrics_retention_ms = 24 * 3600 * 1000;
     self->rollup_retention_ms = 30ull * 24 * 3600 * 1000;
     self->http_listen = strdup ("127.0.0.1");

@@ -155,6 +155,10 @@ static int s_release_list (cli_t *cli, cli_args_t *args)
                 (long long)json_integer_value (json_object_get (release, "length")),
                 cli_str (release, "created"), cli_str (release, "branch"),
                 cli_str (release, "succeeded_in"));
+        //  A release marked bad (an automatic rollback left it) says why.
+        const char *bad = json_string_value (json_object_get (release, "bad"));
+        if (bad)
+            printf ("    BAD: %s\n", bad);
         const char *notes = json_string_value (json_object_get (release, "notes"));
         if (notes) {
             //  First line of the notes, indented.

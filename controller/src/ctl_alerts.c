@@ -13,15 +13,31 @@
 
 #include <curl/curl.h>
 #include <math.h>
+#include <stdatomic.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define S_EVAL_MS       1000
-#define S_PROM_TIMEOUT  2000
 #define S_PROM_MAX_BODY (1 << 20)
 #define S_MAINTAIN_MS   10000
 #define S_SUMMARY_LEN   512
+
+typedef struct {
+    atomic_bool stopping;  //  set before the actor is destroyed: curl gives up
+} s_worker_shared_t;
+
+struct _ctl_alerts_t {
+    int64_t next_eval;      //  mono ms
+    int64_t next_maintain;  //  mono ms
+    int64_t plans_seen;     //  wall ms up to which plan events were notified
+    zactor_t *worker;       //  Prometheus queries
+    s_worker_shared_t shared;
+    zhashx_t *in_flight;  //  rule id -> query sent (mono ms, as an int64_t *)
+};
+
+static void s_worker (zsock_t *pipe, void *args);
+static void s_in_flight_free (void **item);
 
 static const char *const s_state_names[] = {"ok", "pending", "firing", "resolved", "inconclusive"};
 
@@ -215,6 +231,22 @@ static int s_rule_insert (sqlite3 *db, const char *id, const char *origin,
 
 int ctl_alerts_start (ctl_t *ctl)
 {
+    if (!ctl->alerts) {
+        ctl_alerts_t *self = (ctl_alerts_t *)calloc (1, sizeof (ctl_alerts_t));
+        if (!self)
+            return -1;
+        ctl->alerts = self;
+        atomic_init (&self->shared.stopping, false);
+        self->in_flight = zhashx_new ();
+        self->worker = self->in_flight ? zactor_new (s_worker, &self->shared) : NULL;
+        if (!self->worker) {
+            ctl_alerts_stop (ctl);
+            return -1;
+        }
+        zhashx_set_destructor (self->in_flight, s_in_flight_free);
+        //  never block the loop: a full pipe skips the query this time
+        zsock_set_sndtimeo (zactor_sock (self->worker), 0);
+    }
     //  A config rule's id is derived from its content: unchanged rules
     //  keep their state across restarts, changed ones start fresh.
     zlistx_t *ids = zlistx_new ();
@@ -282,6 +314,13 @@ typedef struct {
     char error[160];  //  why a value could not be read
 } s_reading_t;
 
+//  The Prometheus query worker. PromQL rules are read in this thread (a
+//  czmq actor) so that a slow or silent Prometheus never stalls the
+//  controller's loop: the loop sends QUERY rule-id url timeout-ms, the
+//  worker answers RESULT rule-id "ok" "v1 v2 ..." or RESULT rule-id
+//  "error" text, and the loop evaluates the rule when the answer arrives.
+//  At most one query per rule is in flight.
+
 typedef struct {
     char *data;
     size_t size;
@@ -303,73 +342,128 @@ static size_t s_body_write (char *data, size_t size, size_t count, void *arg)
     return total;
 }
 
-//  Read a PromQL expression's value(s) from the Prometheus query API.
-static void s_read_prometheus (ctl_t *ctl, const s_rule_t *rule, double **values, size_t *count,
-                               s_reading_t *reading)
+static int s_progress (void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                       curl_off_t ulnow)
+{
+    (void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
+    return atomic_load (&((s_worker_shared_t *)arg)->stopping) ? 1 : 0;
+}
+
+//  Run one query (worker thread). Returns the values as "v1 v2 ..." in
+//  *answer and 0, or an error text in *answer and -1. Caller frees.
+static int s_query (s_worker_shared_t *shared, const char *url, long timeout_ms, char **answer)
 {
     CURL *curl = curl_easy_init ();
     if (!curl) {
-        snprintf (reading->error, sizeof reading->error, "out of memory");
-        return;
+        *answer = strdup ("out of memory");
+        return -1;
     }
-    char *escaped = curl_easy_escape (curl, rule->query, 0);
-    char *url = jad_strdup_printf ("%s/api/v1/query?query=%s", ctl->config->prometheus,
-                                   escaped ? escaped : "");
-    curl_free (escaped);
     s_body_t body = {0};
     long status = 0;
     curl_easy_setopt (curl, CURLOPT_URL, url);
     curl_easy_setopt (curl, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt (curl, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt (curl, CURLOPT_TIMEOUT_MS, (long)S_PROM_TIMEOUT);
+    curl_easy_setopt (curl, CURLOPT_TIMEOUT_MS, timeout_ms);
     curl_easy_setopt (curl, CURLOPT_WRITEFUNCTION, s_body_write);
     curl_easy_setopt (curl, CURLOPT_WRITEDATA, &body);
+    curl_easy_setopt (curl, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt (curl, CURLOPT_XFERINFOFUNCTION, s_progress);
+    curl_easy_setopt (curl, CURLOPT_XFERINFODATA, shared);
     CURLcode rc = curl_easy_perform (curl);
     curl_easy_getinfo (curl, CURLINFO_RESPONSE_CODE, &status);
     curl_easy_cleanup (curl);
-    free (url);
     json_t *document = body.data ? json_loads (body.data, 0, NULL) : NULL;
     free (body.data);
     json_t *data = json_object_get (document, "data");
     const char *type = json_string_value (json_object_get (data, "resultType"));
     json_t *result = json_object_get (data, "result");
     if (rc != CURLE_OK || status != 200 || !type || !result) {
-        snprintf (reading->error, sizeof reading->error, "prometheus query failed: %s",
-                  rc != CURLE_OK ? curl_easy_strerror (rc) : "bad answer");
+        *answer = jad_strdup_printf ("prometheus query failed: %s",
+                                     rc != CURLE_OK ? curl_easy_strerror (rc) : "bad answer");
         json_decref (document);
-        return;
+        return -1;
     }
-    size_t size = streq (type, "vector") ? json_array_size (result) : 1;
-    *values = calloc (size + 1, sizeof (double));
-    for (size_t index = 0; *values && index < size; index++) {
-        json_t *pair = streq (type, "vector")
-                           ? json_object_get (json_array_get (result, index), "value")
-                           : result;
+    bool vector = streq (type, "vector");
+    size_t size = vector ? json_array_size (result) : 1;
+    //  a value prints in at most 32 characters ("%.17g" and a space)
+    size_t len = size * 32 + 1, used = 0;
+    char *values = calloc (len, 1);
+    for (size_t index = 0; values && index < size; index++) {
+        json_t *pair = vector ? json_object_get (json_array_get (result, index), "value") : result;
         const char *text = json_string_value (json_array_get (pair, 1));
         char *end = NULL;
         double value = text ? strtod (text, &end) : NAN;
         if (text && end && !*end && isfinite (value))
-            (*values)[(*count)++] = value;
+            used += (size_t)snprintf (values + used, len - used, "%s%.17g", used ? " " : "", value);
     }
     json_decref (document);
+    *answer = values ? values : strdup ("out of memory");
+    return values ? 0 : -1;
 }
 
-static s_reading_t s_evaluate (ctl_t *ctl, const s_rule_t *rule, int64_t now)
+static void s_worker (zsock_t *pipe, void *args)
 {
-    s_reading_t reading = {.cond = CTL_COND_INCONCLUSIVE, .value = NAN};
-    reading.window_end = now;
-    reading.window_start = now - rule->window_ms;
-    double *values = NULL;
-    uint32_t *hosts = NULL;
-    size_t count = 0;
-    if (rule->query) {
-        s_read_prometheus (ctl, rule, &values, &count, &reading);
-        hosts = calloc (count + 1, sizeof (uint32_t));
-        reading.hosts = 0;
-    } else if (ctl_metrics_env_values (ctl->metrics, rule->env, rule->metric, reading.window_start,
-                                       &values, &hosts, &count))
-        snprintf (reading.error, sizeof reading.error, "database error");
-    reading.samples = (int64_t)count;
+    s_worker_shared_t *shared = (s_worker_shared_t *)args;
+    zsock_signal (pipe, 0);
+    while (!atomic_load (&shared->stopping)) {
+        char *command = NULL, *rule = NULL, *url = NULL, *timeout = NULL;
+        if (zsock_recv (pipe, "ssss", &command, &rule, &url, &timeout) != 0)
+            break;
+        bool stop = !command || streq (command, "$TERM");
+        if (!stop && streq (command, "QUERY") && rule && url && timeout) {
+            char *answer = NULL;
+            int rc = s_query (shared, url, atol (timeout), &answer);
+            if (!atomic_load (&shared->stopping))
+                zsock_send (pipe, "ssss", "RESULT", rule, rc == 0 ? "ok" : "error",
+                            answer ? answer : "");
+            free (answer);
+        }
+        zstr_free (&command);
+        zstr_free (&rule);
+        zstr_free (&url);
+        zstr_free (&timeout);
+        if (stop)
+            break;
+    }
+}
+
+static void s_in_flight_free (void **item)
+{
+    free (*item);
+    *item = NULL;
+}
+
+//  Ask the worker for a PromQL rule's value, unless a query for it is
+//  already in flight.
+static void s_query_send (ctl_t *ctl, const s_rule_t *rule)
+{
+    ctl_alerts_t *self = ctl->alerts;
+    if (!self || !self->worker || zhashx_lookup (self->in_flight, rule->id) ||
+        !ctl->config->prometheus)
+        return;
+    CURL *curl = curl_easy_init ();
+    char *escaped = curl ? curl_easy_escape (curl, rule->query, 0) : NULL;
+    char *url = jad_strdup_printf ("%s/api/v1/query?query=%s", ctl->config->prometheus,
+                                   escaped ? escaped : "");
+    curl_free (escaped);
+    curl_easy_cleanup (curl);
+    char timeout[32];
+    snprintf (timeout, sizeof timeout, "%u", ctl->config->prometheus_timeout_ms);
+    int64_t *sent = malloc (sizeof (int64_t));
+    if (url && sent && zsock_send (self->worker, "ssss", "QUERY", rule->id, url, timeout) == 0) {
+        *sent = jad_mono_ms ();
+        zhashx_insert (self->in_flight, rule->id, sent);
+        sent = NULL;
+    }
+    free (sent);
+    free (url);
+}
+
+//  Decide the condition from the values read.
+static void s_reading_finish (const s_rule_t *rule, double *values, uint32_t *hosts, size_t count,
+                              s_reading_t *reading)
+{
+    reading->samples = (int64_t)count;
     if (!rule->query && count) {
         zhashx_t *seen = zhashx_new ();
         for (size_t index = 0; seen && index < count; index++) {
@@ -377,18 +471,68 @@ static s_reading_t s_evaluate (ctl_t *ctl, const s_rule_t *rule, int64_t now)
             snprintf (key, sizeof key, "%u", hosts[index]);
             if (!zhashx_lookup (seen, key)) {
                 zhashx_insert (seen, key, (void *)1);
-                reading.hosts++;
+                reading->hosts++;
             }
         }
         zhashx_destroy (&seen);
     }
     if (count && hosts &&
-        ctl_alert_aggregate (rule->aggregate, values, hosts, count, &reading.value) == 0 &&
+        ctl_alert_aggregate (rule->aggregate, values, hosts, count, &reading->value) == 0 &&
         (int64_t)count >= rule->min_samples) {
         bool crossed =
-            rule->above ? reading.value > rule->threshold : reading.value < rule->threshold;
-        reading.cond = crossed ? CTL_COND_TRUE : CTL_COND_FALSE;
+            rule->above ? reading->value > rule->threshold : reading->value < rule->threshold;
+        reading->cond = crossed ? CTL_COND_TRUE : CTL_COND_FALSE;
     }
+}
+
+static s_reading_t s_reading_new (const s_rule_t *rule, int64_t now)
+{
+    s_reading_t reading = {.cond = CTL_COND_INCONCLUSIVE, .value = NAN};
+    reading.window_end = now;
+    reading.window_start = now - rule->window_ms;
+    return reading;
+}
+
+//  A rule over the samples agents sent.
+static s_reading_t s_evaluate (ctl_t *ctl, const s_rule_t *rule, int64_t now)
+{
+    s_reading_t reading = s_reading_new (rule, now);
+    double *values = NULL;
+    uint32_t *hosts = NULL;
+    size_t count = 0;
+    if (ctl_metrics_env_values (ctl->metrics, rule->env, rule->metric, reading.window_start,
+                                &values, &hosts, &count))
+        snprintf (reading.error, sizeof reading.error, "database error");
+    s_reading_finish (rule, values, hosts, count, &reading);
+    free (values);
+    free (hosts);
+    return reading;
+}
+
+//  A PromQL rule from the worker's answer.
+static s_reading_t s_evaluate_answer (const s_rule_t *rule, bool ok, const char *answer,
+                                      int64_t now)
+{
+    s_reading_t reading = s_reading_new (rule, now);
+    if (!ok) {
+        snprintf (reading.error, sizeof reading.error, "%s", answer);
+        return reading;
+    }
+    size_t count = 0, size = 1;
+    for (const char *cursor = answer; *cursor; cursor++)
+        size += *cursor == ' ';
+    double *values = calloc (size, sizeof (double));
+    uint32_t *hosts = calloc (size, sizeof (uint32_t));
+    const char *cursor = answer;
+    while (values && hosts && *cursor && count < size) {
+        char *end = NULL;
+        double value = strtod (cursor, &end);
+        if (end == cursor)
+            break;
+        values[count++] = value;
+        cursor = end;
+    }
+    s_reading_finish (rule, values, hosts, count, &reading);
     free (values);
     free (hosts);
     return reading;
@@ -437,21 +581,22 @@ static json_t *s_rule_fields (const s_rule_t *rule, const s_reading_t *reading)
         s_iso (reading->window_start), "window_end", s_iso (reading->window_end));
 }
 
-//  Roll `env` back to `version` of `app`, undoing plan `bad_plan`.
-//  This is the one place the alert engine starts a rollback: when the
-//  coordinated rollback lands (issue 4), switch this call over to it.
 //  Roll env back from bad_plan to `version`: a plan still running fails
 //  and its coordinated rollback undoes what it changed; a finished one is
 //  undone by a rollback plan. Returns the rollback plan's id (caller
 //  frees) or NULL with the reason in err.
 static char *s_rollback (ctl_t *ctl, const char *env, const char *app, const char *version,
-                         const char *bad_plan, const char *reason, char *err, size_t errlen)
+                         const char *bad_plan, const char *summary, char *err, size_t errlen)
 {
+    //  ctl_rollout_fail's coordinated rollback says "automatic rollback: "
+    //  itself; a rollback of a finished plan is told here
+    char reason[S_SUMMARY_LEN + 64];
+    snprintf (reason, sizeof reason, "automatic rollback: %s", summary);
     char *state = NULL;
     jad_db_get_text (ctl->db, "SELECT state FROM plans WHERE id = ?", bad_plan, &state);
     bool running = state && streq (state, "running");
     free (state);
-    if (running && ctl_rollout_fail (ctl, bad_plan, reason) == 0) {
+    if (running && ctl_rollout_fail (ctl, bad_plan, summary) == 0) {
         char *rollback = NULL;
         jad_db_get_text (ctl->db, "SELECT rolled_back_by FROM plans WHERE id = ?", bad_plan,
                          &rollback);
@@ -480,6 +625,36 @@ bool ctl_alerts_firing (ctl_t *ctl, const char *env, char *why, size_t len)
                   sqlite3_column_int (stmt, 4) ? ">" : "<", sqlite3_column_double (stmt, 3));
     sqlite3_finalize (stmt);
     return firing;
+}
+
+bool ctl_alerts_inconclusive (ctl_t *ctl, const char *env, int64_t after, char *why, size_t len)
+{
+    sqlite3_stmt *stmt = jad_db_prepare (
+        ctl->db, "SELECT r.id, coalesce (r.query, r.metric), r.aggregate, r.samples, "
+                 "r.min_samples, r.window_ms, r.since, (SELECT json_extract (e.detail, '$.error') "
+                 "FROM alert_events e WHERE e.rule_id = r.id ORDER BY e.id DESC LIMIT 1) FROM "
+                 "alert_rules r WHERE r.env = ? AND r.state = 'inconclusive' AND r.since > ? "
+                 "ORDER BY r.id LIMIT 1");
+    if (!stmt)
+        return false;
+    sqlite3_bind_text (stmt, 1, env, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64 (stmt, 2, after);
+    bool inconclusive = sqlite3_step (stmt) == SQLITE_ROW;
+    if (inconclusive) {
+        char window[32], since[32];
+        jad_duration_format ((uint64_t)sqlite3_column_int64 (stmt, 5), window, sizeof window);
+        const char *error = (const char *)sqlite3_column_text (stmt, 7);
+        snprintf (why, len,
+                  "alert %s is inconclusive since %s: %s(%s) had %lld samples in %s, it needs %lld "
+                  "to decide%s%s",
+                  sqlite3_column_text (stmt, 0),
+                  ctl_store_iso_time (sqlite3_column_int64 (stmt, 6), since, sizeof since),
+                  sqlite3_column_text (stmt, 2), sqlite3_column_text (stmt, 1),
+                  (long long)sqlite3_column_int64 (stmt, 3), window,
+                  (long long)sqlite3_column_int64 (stmt, 4), error ? "; " : "", error ? error : "");
+    }
+    sqlite3_finalize (stmt);
+    return inconclusive;
 }
 
 //  Store an automatic decision. Returns 0 or -1.
@@ -573,10 +748,8 @@ static void s_auto_rollback (ctl_t *ctl, const s_rule_t *rule, const s_reading_t
     json_object_set_new (fields, "to_version",
                          good_version ? json_string (good_version) : json_null ());
     json_object_set_new (fields, "fired_at", s_iso (now));
-    char reason[S_SUMMARY_LEN + 64];
-    snprintf (reason, sizeof reason, "automatic rollback: %s", summary);
     char err[256] = "";
-    char *plan_id = good_version ? s_rollback (ctl, rule->env, app, good_version, bad_plan, reason,
+    char *plan_id = good_version ? s_rollback (ctl, rule->env, app, good_version, bad_plan, summary,
                                                err, sizeof err)
                                  : NULL;
     if (plan_id) {
@@ -651,6 +824,37 @@ static void s_transition (ctl_t *ctl, s_rule_t *rule, ctl_alert_state_t from,
     json_decref (fields);
 }
 
+//  Store a rule's new state and act on a transition.
+static void s_rule_apply (ctl_t *ctl, s_rule_t *rule, const s_reading_t *reading, int64_t now)
+{
+    ctl_alert_state_t from = rule->state;
+    rule->state = ctl_alert_next (from, &rule->since, reading->cond, now, (uint32_t)rule->for_ms);
+    sqlite3_stmt *update = jad_db_prepare (
+        ctl->db, "UPDATE alert_rules SET state = ?, since = ?, value = ?, samples = ?, hosts = ?, "
+                 "changed = ? WHERE id = ?");
+    if (update) {
+        sqlite3_bind_text (update, 1, ctl_alert_state_name (rule->state), -1, SQLITE_STATIC);
+        sqlite3_bind_int64 (update, 2, rule->since);
+        if (isfinite (reading->value))
+            sqlite3_bind_double (update, 3, reading->value);
+        else
+            sqlite3_bind_null (update, 3);
+        sqlite3_bind_int64 (update, 4, reading->samples);
+        sqlite3_bind_int64 (update, 5, reading->hosts);
+        sqlite3_bind_int64 (update, 6, now);
+        sqlite3_bind_text (update, 7, rule->id, -1, SQLITE_TRANSIENT);
+        sqlite3_step (update);
+        sqlite3_finalize (update);
+    }
+    if (rule->state != from)
+        s_transition (ctl, rule, from, reading, now);
+}
+
+static bool s_rule_usable (const s_rule_t *rule)
+{
+    return rule->id && rule->env && rule->metric && rule->aggregate;
+}
+
 static void s_evaluate_rules (ctl_t *ctl, int64_t now)
 {
     sqlite3_stmt *stmt = jad_db_prepare (ctl->db, "SELECT " S_RULE_COLUMNS " FROM alert_rules "
@@ -671,35 +875,18 @@ static void s_evaluate_rules (ctl_t *ctl, int64_t now)
         s_rule_read (stmt, &rules[count++]);
     }
     sqlite3_finalize (stmt);
-    sqlite3_stmt *update = jad_db_prepare (
-        ctl->db, "UPDATE alert_rules SET state = ?, since = ?, value = ?, samples = ?, hosts = ?, "
-                 "changed = ? WHERE id = ?");
     for (size_t index = 0; index < count; index++) {
         s_rule_t *rule = &rules[index];
-        if (!rule->id || !rule->env || !rule->metric || !rule->aggregate)
+        if (!s_rule_usable (rule))
             continue;
-        s_reading_t reading = s_evaluate (ctl, rule, now);
-        ctl_alert_state_t from = rule->state;
-        rule->state =
-            ctl_alert_next (from, &rule->since, reading.cond, now, (uint32_t)rule->for_ms);
-        if (update) {
-            sqlite3_reset (update);
-            sqlite3_bind_text (update, 1, ctl_alert_state_name (rule->state), -1, SQLITE_STATIC);
-            sqlite3_bind_int64 (update, 2, rule->since);
-            if (isfinite (reading.value))
-                sqlite3_bind_double (update, 3, reading.value);
-            else
-                sqlite3_bind_null (update, 3);
-            sqlite3_bind_int64 (update, 4, reading.samples);
-            sqlite3_bind_int64 (update, 5, reading.hosts);
-            sqlite3_bind_int64 (update, 6, now);
-            sqlite3_bind_text (update, 7, rule->id, -1, SQLITE_TRANSIENT);
-            sqlite3_step (update);
+        if (rule->query) {
+            //  evaluated when the worker answers (ctl_alerts_receive)
+            s_query_send (ctl, rule);
+            continue;
         }
-        if (rule->state != from)
-            s_transition (ctl, rule, from, &reading, now);
+        s_reading_t reading = s_evaluate (ctl, rule, now);
+        s_rule_apply (ctl, rule, &reading, now);
     }
-    sqlite3_finalize (update);
     for (size_t index = 0; index < count; index++)
         s_rule_clear (&rules[index]);
     free (rules);
@@ -738,22 +925,78 @@ static void s_plan_events (ctl_t *ctl, int64_t since, int64_t until)
 
 void ctl_alerts_tick (ctl_t *ctl)
 {
-    static int64_t s_next_eval = 0, s_next_maintain = 0, s_plans_seen = 0;
+    ctl_alerts_t *self = ctl->alerts;
+    if (!self)
+        return;
     int64_t mono = jad_mono_ms ();
     int64_t now = jad_now_ms ();
-    if (s_plans_seen == 0)
-        s_plans_seen = ctl->started_ms;
-    s_plan_events (ctl, s_plans_seen, now);
-    s_plans_seen = now;
-    if (mono >= s_next_eval) {
+    if (self->plans_seen == 0)
+        self->plans_seen = ctl->started_ms;
+    s_plan_events (ctl, self->plans_seen, now);
+    self->plans_seen = now;
+    if (mono >= self->next_eval) {
         s_evaluate_rules (ctl, now);
-        s_next_eval = mono + S_EVAL_MS;
+        self->next_eval = mono + S_EVAL_MS;
     }
-    if (mono >= s_next_maintain) {
+    if (mono >= self->next_maintain) {
         ctl_metrics_maintain (ctl->metrics, now, ctl->config->metrics_retention_ms,
                               ctl->config->rollup_retention_ms);
-        s_next_maintain = mono + S_MAINTAIN_MS;
+        self->next_maintain = mono + S_MAINTAIN_MS;
     }
+}
+
+void *ctl_alerts_socket (ctl_t *ctl)
+{
+    return ctl->alerts ? ctl->alerts->worker : NULL;
+}
+
+void ctl_alerts_receive (ctl_t *ctl)
+{
+    ctl_alerts_t *self = ctl->alerts;
+    char *command = NULL, *id = NULL, *status = NULL, *answer = NULL;
+    if (!self || zsock_recv (self->worker, "ssss", &command, &id, &status, &answer) != 0)
+        return;
+    if (command && streq (command, "RESULT") && id && status && answer) {
+        zhashx_delete (self->in_flight, id);
+        //  the rule as it is now (it may have gone or moved meanwhile)
+        sqlite3_stmt *stmt =
+            jad_db_prepare (ctl->db, "SELECT " S_RULE_COLUMNS " FROM alert_rules WHERE id = ?");
+        s_rule_t rule = {0};
+        if (stmt) {
+            sqlite3_bind_text (stmt, 1, id, -1, SQLITE_TRANSIENT);
+            if (sqlite3_step (stmt) == SQLITE_ROW)
+                s_rule_read (stmt, &rule);
+            sqlite3_finalize (stmt);
+        }
+        if (s_rule_usable (&rule) && rule.query) {
+            int64_t now = jad_now_ms ();
+            s_reading_t reading = s_evaluate_answer (&rule, streq (status, "ok"), answer, now);
+            s_rule_apply (ctl, &rule, &reading, now);
+        }
+        s_rule_clear (&rule);
+    }
+    zstr_free (&command);
+    zstr_free (&id);
+    zstr_free (&status);
+    zstr_free (&answer);
+}
+
+size_t ctl_alerts_queries_in_flight (ctl_t *ctl)
+{
+    return ctl->alerts ? zhashx_size (ctl->alerts->in_flight) : 0;
+}
+
+void ctl_alerts_stop (ctl_t *ctl)
+{
+    ctl_alerts_t *self = ctl->alerts;
+    if (!self)
+        return;
+    //  a query in progress gives up at curl's next progress call
+    atomic_store (&self->shared.stopping, true);
+    zactor_destroy (&self->worker);
+    zhashx_destroy (&self->in_flight);
+    free (self);
+    ctl->alerts = NULL;
 }
 
 //  --------------------------------------------------------------------------

@@ -57,12 +57,26 @@ int ctl_alert_state_parse (const char *name);
 int ctl_alert_aggregate (const char *how, double *values, const uint32_t *hosts, size_t count,
                          double *result);
 
-//  Sync rules from controller.yaml into the database. Returns 0 or -1.
+//  Sync rules from controller.yaml into the database and start the
+//  Prometheus query worker (once). Returns 0 or -1.
 int ctl_alerts_start (ctl_t *ctl);
 
+//  Stop the Prometheus query worker and free what ctl_alerts_start made.
+void ctl_alerts_stop (ctl_t *ctl);
+
 //  Evaluate every rule (at most once a second), act on transitions, and
-//  notify about plans that started or finished.
+//  notify about plans that started or finished. PromQL rules are only
+//  asked for here: their answers come back on ctl_alerts_socket.
 void ctl_alerts_tick (ctl_t *ctl);
+
+//  The Prometheus query worker's pipe, for the controller's poller (NULL
+//  before ctl_alerts_start), and its handler: takes one answer and
+//  evaluates its rule.
+void *ctl_alerts_socket (ctl_t *ctl);
+void ctl_alerts_receive (ctl_t *ctl);
+
+//  Prometheus queries sent and not answered yet.
+size_t ctl_alerts_queries_in_flight (ctl_t *ctl);
 
 //  API handlers (see docs/api.md): alert.add, alert.rm, alerts.
 int ctl_alerts_api_add (ctl_t *ctl, const jad_api_request_t *request, json_t **result, char *err,

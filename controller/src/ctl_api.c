@@ -226,8 +226,8 @@ static int s_release_list (ctl_t *ctl, const jad_api_request_t *request, const c
     sqlite3_stmt *stmt = jad_db_prepare (
         ctl->db, "SELECT app, version, sha256, length, branch, commit_id, notes, created, "
                  "(SELECT group_concat (env, ',') FROM (SELECT DISTINCT p.env FROM plans p "
-                 "WHERE p.app = r.app AND p.version = r.version AND p.state = 'succeeded')) "
-                 "FROM releases r WHERE (?1 IS NULL OR app = ?1) ORDER BY app, created");
+                 "WHERE p.app = r.app AND p.version = r.version AND p.state = 'succeeded')), "
+                 "bad FROM releases r WHERE (?1 IS NULL OR app = ?1) ORDER BY app, created");
     if (!stmt) {
         snprintf (err, errlen, "database error");
         return 1;
@@ -237,12 +237,13 @@ static int s_release_list (ctl_t *ctl, const jad_api_request_t *request, const c
     while (sqlite3_step (stmt) == SQLITE_ROW) {
         json_array_append_new (
             releases,
-            json_pack (
-                "{s:o, s:o, s:o, s:I, s:o, s:o, s:o, s:o, s:o}", "app", s_text_or_null (stmt, 0),
-                "version", s_text_or_null (stmt, 1), "sha256", s_text_or_null (stmt, 2), "length",
-                (json_int_t)sqlite3_column_int64 (stmt, 3), "branch", s_text_or_null (stmt, 4),
-                "commit", s_text_or_null (stmt, 5), "notes", s_text_or_null (stmt, 6), "created",
-                s_time_or_null (stmt, 7), "succeeded_in", s_text_or_null (stmt, 8)));
+            json_pack ("{s:o, s:o, s:o, s:I, s:o, s:o, s:o, s:o, s:o, s:o}", "app",
+                       s_text_or_null (stmt, 0), "version", s_text_or_null (stmt, 1), "sha256",
+                       s_text_or_null (stmt, 2), "length",
+                       (json_int_t)sqlite3_column_int64 (stmt, 3), "branch",
+                       s_text_or_null (stmt, 4), "commit", s_text_or_null (stmt, 5), "notes",
+                       s_text_or_null (stmt, 6), "created", s_time_or_null (stmt, 7),
+                       "succeeded_in", s_text_or_null (stmt, 8), "bad", s_text_or_null (stmt, 9)));
     }
     sqlite3_finalize (stmt);
     *result = json_pack ("{s:o}", "releases", releases);

@@ -45,6 +45,7 @@ typedef enum {
 typedef struct _ctl_metrics_t ctl_metrics_t;
 typedef struct _ctl_notify_t ctl_notify_t;
 typedef struct _ctl_http_t ctl_http_t;
+typedef struct _ctl_alerts_t ctl_alerts_t;
 
 typedef struct {
     char *data_dir;                   //  --data DIR
@@ -69,6 +70,7 @@ typedef struct {
     ctl_metrics_t *metrics;  //  metric samples store
     ctl_notify_t *notify;    //  notification delivery
     ctl_http_t *http;        //  status page and /metrics on BASE+3
+    ctl_alerts_t *alerts;    //  rule evaluation, Prometheus query worker
 } ctl_t;
 
 //  Name of a counter for JSON and /metrics.

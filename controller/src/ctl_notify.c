@@ -16,7 +16,7 @@
 #define S_RETRY_MS   1000  //  first pause; doubles
 
 typedef struct {
-    const jad_controller_config_t *config;  //  borrowed
+    size_t queue_max;  //  set before the actor starts
     atomic_uint_fast64_t delivered;
     atomic_uint_fast64_t failed;
     atomic_uint_fast64_t dropped;
@@ -102,16 +102,26 @@ static int s_command (const char *path, const char *kind, const char *json)
     return rc;
 }
 
+//  A target: "webhook URL" or "command PATH" (the actor's own copy, so
+//  that a reloaded configuration never pulls it away).
+static int s_target_deliver (const char *target, s_event_t *event)
+{
+    if (strncmp (target, "webhook ", 8) == 0)
+        return s_webhook (target + 8, event->json);
+    if (strncmp (target, "command ", 8) == 0)
+        return s_command (target + 8, event->kind, event->json);
+    return -1;
+}
+
 //  Deliver the head of the queue to its next target. Returns true when
 //  the event is done with (delivered everywhere or given up).
-static bool s_deliver (s_shared_t *shared, s_event_t *event)
+static bool s_deliver (s_shared_t *shared, zlistx_t *targets, s_event_t *event)
 {
-    const jad_controller_config_t *config = shared->config;
-    while (event->target < config->notify_count) {
-        const jad_notify_config_t *target = &config->notify[event->target];
-        int rc = target->webhook ? s_webhook (target->webhook, event->json)
-                                 : s_command (target->command, event->kind, event->json);
-        if (rc == 0) {
+    while (event->target < zlistx_size (targets)) {
+        const char *target = (const char *)zlistx_first (targets);
+        for (size_t index = 0; index < event->target; index++)
+            target = (const char *)zlistx_next (targets);
+        if (s_target_deliver (target, event) == 0) {
             event->target++;
             event->attempts = 0;
             continue;
@@ -131,76 +141,116 @@ static bool s_deliver (s_shared_t *shared, s_event_t *event)
     return true;
 }
 
+//  Handle one message from the pipe. Returns false on $TERM.
+static bool s_actor_command (s_shared_t *shared, zsock_t *pipe, zlistx_t *queue, zlistx_t *targets)
+{
+    zmsg_t *msg = zmsg_recv (pipe);
+    char *command = msg ? zmsg_popstr (msg) : NULL;
+    bool stop = !command || streq (command, "$TERM");
+    if (!stop && streq (command, "EVENT")) {
+        s_event_t *event = (s_event_t *)calloc (1, sizeof (s_event_t));
+        if (event) {
+            event->kind = zmsg_popstr (msg);
+            event->json = zmsg_popstr (msg);
+        }
+        if (event && event->kind && event->json) {
+            //  a full queue drops its oldest event, even one being retried
+            if (zlistx_size (queue) >= shared->queue_max) {
+                s_event_t *oldest = (s_event_t *)zlistx_detach (queue, NULL);
+                s_event_free (&oldest);
+                atomic_fetch_add (&shared->dropped, 1);
+            }
+            zlistx_add_end (queue, event);
+        } else
+            s_event_free (&event);
+    } else if (!stop && streq (command, "TARGETS")) {
+        zlistx_purge (targets);
+        for (char *target = zmsg_popstr (msg); target; target = zmsg_popstr (msg))
+            zlistx_add_end (targets, target);
+    }
+    zstr_free (&command);
+    zmsg_destroy (&msg);
+    return !stop;
+}
+
 static void s_actor (zsock_t *pipe, void *args)
 {
     s_shared_t *shared = (s_shared_t *)args;
-    zlist_t *queue = zlist_new ();
+    zlistx_t *queue = zlistx_new ();
+    zlistx_t *targets = zlistx_new ();
     zpoller_t *poller = zpoller_new (pipe, NULL);
+    if (targets)
+        zlistx_set_destructor (targets, (zlistx_destructor_fn *)zstr_free);
     zsock_signal (pipe, 0);
-    while (queue && poller) {
-        s_event_t *head = (s_event_t *)zlist_first (queue);
+    bool running = queue && targets && poller;
+    while (running) {
+        //  take in everything waiting first, so that the bound holds
+        while (running && (zsock_events (pipe) & ZMQ_POLLIN))
+            running = s_actor_command (shared, pipe, queue, targets);
+        if (!running)
+            break;
+        s_event_t *head = (s_event_t *)zlistx_first (queue);
         int64_t wait = head ? head->due - jad_mono_ms () : -1;
         if (!head || wait > 0) {
             void *which = zpoller_wait (poller, head ? (int)wait : -1);
-            if (which == pipe) {
-                zmsg_t *msg = zmsg_recv (pipe);
-                char *command = msg ? zmsg_popstr (msg) : NULL;
-                bool stop = !command || streq (command, "$TERM");
-                if (!stop && streq (command, "EVENT")) {
-                    s_event_t *event = (s_event_t *)calloc (1, sizeof (s_event_t));
-                    if (event) {
-                        event->kind = zmsg_popstr (msg);
-                        event->json = zmsg_popstr (msg);
-                    }
-                    if (event && event->kind && event->json) {
-                        if (zlist_size (queue) >= S_QUEUE_MAX) {
-                            s_event_t *oldest = (s_event_t *)zlist_pop (queue);
-                            s_event_free (&oldest);
-                            atomic_fetch_add (&shared->dropped, 1);
-                        }
-                        zlist_append (queue, event);
-                    } else
-                        s_event_free (&event);
-                }
-                zstr_free (&command);
-                zmsg_destroy (&msg);
-                if (stop)
-                    break;
-                continue;
-            }
-            if (zpoller_terminated (poller))
+            if (!which && zpoller_terminated (poller))
                 break;
             continue;
         }
-        if (s_deliver (shared, head)) {
-            zlist_pop (queue);
+        if (s_deliver (shared, targets, head)) {
+            zlistx_detach (queue, NULL);
             s_event_free (&head);
         }
     }
-    while (queue && zlist_size (queue)) {
-        s_event_t *event = (s_event_t *)zlist_pop (queue);
+    while (queue && zlistx_size (queue)) {
+        s_event_t *event = (s_event_t *)zlistx_detach (queue, NULL);
         s_event_free (&event);
     }
-    zlist_destroy (&queue);
+    zlistx_destroy (&queue);
+    zlistx_destroy (&targets);
     zpoller_destroy (&poller);
 }
 
-ctl_notify_t *ctl_notify_new (const jad_controller_config_t *config)
+ctl_notify_t *ctl_notify_new (const jad_controller_config_t *config, size_t queue_max)
 {
     ctl_notify_t *self = (ctl_notify_t *)calloc (1, sizeof (ctl_notify_t));
     if (!self)
         return NULL;
-    self->shared.config = config;
-    if (config->notify_count > 0) {
+    self->shared.queue_max = queue_max ? queue_max : S_QUEUE_MAX;
+    if (ctl_notify_configure (self, config) != 0) {
+        ctl_notify_destroy (&self);
+        return NULL;
+    }
+    return self;
+}
+
+int ctl_notify_configure (ctl_notify_t *self, const jad_controller_config_t *config)
+{
+    if (!self->actor && config->notify_count == 0)
+        return 0;
+    if (!self->actor) {
         self->actor = zactor_new (s_actor, &self->shared);
-        if (!self->actor) {
-            free (self);
-            return NULL;
-        }
+        if (!self->actor)
+            return -1;
         //  never block the controller: a full pipe drops the event
         zsock_set_sndtimeo (zactor_sock (self->actor), 0);
     }
-    return self;
+    zmsg_t *msg = zmsg_new ();
+    zmsg_addstr (msg, "TARGETS");
+    for (size_t index = 0; index < config->notify_count; index++) {
+        const jad_notify_config_t *target = &config->notify[index];
+        char *text = target->webhook ? jad_strdup_printf ("webhook %s", target->webhook)
+                                     : jad_strdup_printf ("command %s", target->command);
+        if (text)
+            zmsg_addstr (msg, text);
+        free (text);
+    }
+    //  this one may wait: targets must not get lost
+    zsock_set_sndtimeo (zactor_sock (self->actor), 1000);
+    int rc = zmsg_send (&msg, self->actor);
+    zsock_set_sndtimeo (zactor_sock (self->actor), 0);
+    zmsg_destroy (&msg);
+    return rc;
 }
 
 void ctl_notify_destroy (ctl_notify_t **self_p)

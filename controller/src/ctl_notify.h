@@ -6,7 +6,8 @@
 //  controller.yaml's `notify:` list. Delivery runs in its own thread (a
 //  czmq actor) so that a slow webhook never stalls the controller: the
 //  main thread hands over the event as JSON text, the actor keeps a
-//  bounded queue (oldest dropped first, counted), and tries each delivery
+//  bounded queue (oldest dropped first, counted; the actor takes in every
+//  waiting event before each delivery attempt), and tries each delivery
 //  up to three times with a growing pause. A command gets the event in
 //  JADUGAR_EVENT (its kind) and JADUGAR_EVENT_JSON; a webhook gets it as
 //  the body of a JSON POST.
@@ -21,9 +22,13 @@
 
 typedef struct _ctl_notify_t ctl_notify_t;
 
-//  Start the delivery thread for the config's targets (borrowed; must
-//  outlive the notifier). NULL on error.
-ctl_notify_t *ctl_notify_new (const jad_controller_config_t *config);
+//  Start the delivery thread for the config's targets (copied), keeping
+//  at most queue_max events (0: the default, 256). NULL on error.
+ctl_notify_t *ctl_notify_new (const jad_controller_config_t *config, size_t queue_max);
+
+//  Deliver to the targets of `config` (copied) from now on: SIGHUP.
+//  Returns 0 or -1.
+int ctl_notify_configure (ctl_notify_t *self, const jad_controller_config_t *config);
 void ctl_notify_destroy (ctl_notify_t **self_p);
 
 //  Queue event `kind` with its fields (borrowed; "event" and "time" are

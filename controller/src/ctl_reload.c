@@ -2,6 +2,7 @@
 //  SPDX-License-Identifier: MPL-2.0
 
 #include "ctl_reload.h"
+#include "ctl_notify.h"
 #include "jad_log.h"
 #include "jad_util.h"
 
@@ -115,6 +116,8 @@ int ctl_reload (ctl_t *ctl)
         s_changed (changed, sizeof changed, "alerts");
     ctl->config = fresh;
     jad_controller_config_destroy (&running);
+    if (ctl->notify && ctl_notify_configure (ctl->notify, fresh) != 0)
+        jad_log_error ("controller: cannot hand the new notify targets over");
     jad_log_info ("controller: configuration reloaded changed=%s environments=%zu alerts=%zu",
                   changed[0] ? changed : "nothing", fresh->environment_count, fresh->alert_count);
     return 0;

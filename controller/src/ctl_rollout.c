@@ -18,6 +18,11 @@
 
 #define S_UNFINISHED "('pending', 'acked', 'applying')"
 #define S_CHANGED    "('pending', 'acked', 'applying', 'healthy')"
+//  plans.reason when a plan ends with outcome ?2: a rollback keeps its
+//  reason and gets the outcome appended, other plans take the outcome
+#define S_OUTCOME_REASON                                                                           \
+    "(CASE WHEN kind = 'rollback' AND reason IS NOT NULL THEN substr (reason || '; ' || ?2, 1, "   \
+    "2000) ELSE ?2 END)"
 
 void ctl_rollout_decision (ctl_t *ctl, const char *plan_id, const char *rule, const char *decision,
                            const char *format, ...)
@@ -457,9 +462,11 @@ static void s_succeed (ctl_t *ctl, const char *plan_id, int64_t total, int64_t s
     else
         snprintf (reason, sizeof reason, "%s%lld host%s healthy", total > 1 ? "all " : "",
                   (long long)total, total == 1 ? "" : "s");
+    //  A rollback keeps why it was made (an alert's values, an operator's
+    //  request) and gets its outcome appended.
     if (ctl_store_run (ctl->db,
-                       "UPDATE plans SET state = 'succeeded', phase = 'done', finished = ?, "
-                       "reason = ? WHERE id = ? AND state = 'running'",
+                       "UPDATE plans SET state = 'succeeded', phase = 'done', finished = ?1, "
+                       "reason = " S_OUTCOME_REASON " WHERE id = ?3 AND state = 'running'",
                        "itt", jad_now_ms (), reason, plan_id) > 0)
         jad_log_info ("plans: finished plan=%s outcome=succeeded reason=\"%s\"", plan_id, reason);
 }
@@ -549,8 +556,9 @@ int ctl_rollout_fail (ctl_t *ctl, const char *plan_id, const char *reason)
     jad_db_get_text (ctl->db, "SELECT task FROM plans WHERE id = ?", plan_id, &task);
     int rc = -1;
     if (ctl_store_run (ctl->db,
-                       "UPDATE plans SET state = 'failed', phase = 'done', finished = ?, "
-                       "reason = ? WHERE id = ? AND state IN ('running', 'approval')",
+                       "UPDATE plans SET state = 'failed', phase = 'done', finished = ?1, "
+                       "reason = " S_OUTCOME_REASON " WHERE id = ?3 AND state IN ('running', "
+                       "'approval')",
                        "itt", jad_now_ms (), reason, plan_id) <= 0)
         goto done;
     rc = 0;
@@ -585,6 +593,36 @@ static char *s_first_failure (ctl_t *ctl, const char *plan_id)
                      "AND state = 'failed' ORDER BY updated, agent LIMIT 1",
                      plan_id, &first);
     return first;
+}
+
+//  An alert rule of env that cannot decide (too few samples) pauses a
+//  deploy at its gates (end of bake, next batch) for an operator: it never
+//  passes it. A rule that became inconclusive before the operator's last
+//  resume was seen by the operator and is let through. Returns true if
+//  the plan was paused.
+static bool s_pause_if_inconclusive (ctl_t *ctl, const char *plan_id, const char *env)
+{
+    int64_t resumed = 0;
+    sqlite3_stmt *stmt =
+        ctl_store_query (ctl->db,
+                         "SELECT coalesce (max (time), 0) FROM events WHERE plan_id = ? AND "
+                         "agent = 'controller' AND step = 'operator' AND status = 'resumed'",
+                         "t", plan_id);
+    if (stmt && sqlite3_step (stmt) == SQLITE_ROW)
+        resumed = sqlite3_column_int64 (stmt, 0);
+    sqlite3_finalize (stmt);
+    char why[512] = "";
+    if (!ctl_alerts_inconclusive (ctl, env, resumed, why, sizeof why))
+        return false;
+    if (ctl_store_run (ctl->db,
+                       "UPDATE plans SET paused = 1, progress = ? WHERE id = ? AND state = "
+                       "'running' AND paused = 0",
+                       "it", jad_now_ms (), plan_id) == 1)
+        ctl_rollout_decision (ctl, plan_id, "alert", "paused",
+                              "%s; the plan waits for an operator: jadctl plan resume %s goes on, "
+                              "jadctl plan abort %s rolls back",
+                              why, plan_id, plan_id);
+    return true;
 }
 
 void ctl_rollout_advance (ctl_t *ctl, const char *plan_id)
@@ -703,6 +741,8 @@ void ctl_rollout_advance (ctl_t *ctl, const char *plan_id)
             snprintf (reason, sizeof reason, "alert firing during bake: %s", why);
             ctl_rollout_decision (ctl, plan_id, "alert", "stop", "%s", why);
             ctl_rollout_fail (ctl, plan_id, reason);
+        } else if (paused || s_pause_if_inconclusive (ctl, plan_id, env)) {
+            //  a paused bake never passes: an operator resumes or aborts
         } else if (now - phase_started >= bake_ms) {
             zlistx_t *canaries = s_list (ctl_store_query (
                 ctl->db,
@@ -748,7 +788,8 @@ void ctl_rollout_advance (ctl_t *ctl, const char *plan_id)
         goto done;
     }
     if (current + 1 < batches) {
-        if (paused)
+        if (paused ||
+            (kind && streq (kind, "deploy") && s_pause_if_inconclusive (ctl, plan_id, env)))
             goto done;
         s_start_batch (ctl, plan_id, current + 1, batches);
         goto done;

@@ -97,4 +97,10 @@ char *ctl_rollout_rollback (ctl_t *ctl, const char *app, const char *env, const 
 //  the alerts module (ctl_alerts.c).
 bool ctl_alerts_firing (ctl_t *ctl, const char *env, char *why, size_t len);
 
+//  Hook for alert rules: true if a rule for `env` became inconclusive
+//  after `after` (wall ms). A deploy is paused on it at the end of its
+//  bake and before its next batch (DESIGN §5: inconclusive pauses the plan
+//  for an operator, never passes it). Defined in ctl_alerts.c.
+bool ctl_alerts_inconclusive (ctl_t *ctl, const char *env, int64_t after, char *why, size_t len);
+
 #endif

@@ -532,6 +532,12 @@ int ctl_server_run (ctl_t *ctl)
     zpoller_t *poller = zpoller_new (ctl->zap, ctl->agents, ctl->api, ctl->pub_monitor, NULL);
     if (!poller)
         return -1;
+    //  answers of the Prometheus query worker (ctl_alerts)
+    void *queries = ctl_alerts_socket (ctl);
+    if (queries && zpoller_add (poller, queries) != 0) {
+        zpoller_destroy (&poller);
+        return -1;
+    }
     int64_t next_tick = jad_mono_ms ();
     while (!zsys_interrupted) {
         int64_t wait = next_tick - jad_mono_ms ();
@@ -556,6 +562,9 @@ int ctl_server_run (ctl_t *ctl)
             for (int count = 0; count < 256 && (zsock_events (ctl->pub_monitor) & ZMQ_POLLIN);
                  count++)
                 ctl_agents_pub_events (ctl);
+        else if (queries && which == queries)
+            for (int count = 0; count < 64 && (zsock_events (queries) & ZMQ_POLLIN); count++)
+                ctl_alerts_receive (ctl);
         if (jad_mono_ms () >= next_tick) {
             if (jad_reload_requested ())
                 ctl_reload (ctl);

@@ -181,7 +181,7 @@ static int s_run (const s_options_t *options)
     if (ctl_server_start (&ctl) != 0)
         goto done;
     ctl.metrics = ctl_metrics_new (ctl.db);
-    ctl.notify = ctl_notify_new (ctl.config);
+    ctl.notify = ctl_notify_new (ctl.config, 0);
     if (!ctl.metrics || !ctl.notify || ctl_alerts_start (&ctl) != 0 || ctl_http_start (&ctl) != 0)
         goto done;
     jad_log_info ("controller: started version=%s data=%s", JADUGAR_VERSION, ctl.data_dir);
@@ -191,6 +191,7 @@ static int s_run (const s_options_t *options)
 
 done:
     ctl_http_stop (&ctl);
+    ctl_alerts_stop (&ctl);
     ctl_notify_destroy (&ctl.notify);
     ctl_metrics_destroy (&ctl.metrics);
     ctl_server_stop (&ctl);

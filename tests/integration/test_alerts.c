@@ -150,11 +150,54 @@ static char *s_newest_plan (const char *kind)
     return id ? id : strdup ("");
 }
 
+typedef struct {
+    jt_sink_t *sink;
+    const char *needle;
+} s_sink_wait_t;
+
+static bool s_sink_has (void *arg)
+{
+    s_sink_wait_t *wait = arg;
+    char *bodies = jt_sink_bodies (wait->sink);
+    bool found = strstr (bodies, wait->needle) != NULL;
+    free (bodies);
+    return found;
+}
+
+typedef struct {
+    const char *path;
+    const char *needle;
+} s_file_wait_t;
+
+static bool s_file_has (void *arg)
+{
+    s_file_wait_t *wait = arg;
+    char *text = jt_read_file (wait->path);
+    bool found = text && strstr (text, wait->needle);
+    free (text);
+    return found;
+}
+
 Test (alerts, bad_release_is_rolled_back_by_the_controller)
 {
-    s_reconfigure ("alerts:\n"
-                   "  - { env: dev, metric: http_error_rate, above: 0.05, for: 2s, window: 2s,\n"
-                   "      min_samples: 2, action: rollback }\n");
+    //  notifications go to a webhook on loopback (answering 500 once, so
+    //  that delivery is retried) and to a command that appends to a file
+    jt_sink_t *sink = jt_sink_new (1);
+    char script[PATH_MAX], events[PATH_MAX], text[PATH_MAX * 2 + 512];
+    snprintf (script, sizeof script, "%s/notify.sh", fleet->dir);
+    snprintf (events, sizeof events, "%s/events.txt", fleet->dir);
+    snprintf (text, sizeof text, "#!/bin/sh\necho \"$JADUGAR_EVENT $JADUGAR_EVENT_JSON\" >> '%s'\n",
+              events);
+    jt_write_file (script, text, 0755);
+    snprintf (text, sizeof text,
+              "alerts:\n"
+              "  - { env: dev, metric: http_error_rate, above: 0.05, for: 2s, window: 2s,\n"
+              "      min_samples: 2, action: rollback }\n"
+              "notify:\n"
+              "  - { webhook: 'http://127.0.0.1:%d/hook' }\n"
+              "  - { command: '%s' }\n",
+              jt_sink_port (sink), script);
+    s_reconfigure (text);
     s_start_agents (2);
     s_add_release ("1.0", "0.001");
     s_add_release ("2.0", "0.5");
@@ -189,6 +232,65 @@ Test (alerts, bad_release_is_rolled_back_by_the_controller)
     cr_assert (strstr (output, undoes), "rollback does not name the bad plan %s:\n%s", bad_plan,
                output);
     free (output);
+    //  the rollback keeps its reason when it finishes
+    char command[512];
+    snprintf (command, sizeof command, "plan show %s", rollback);
+    s_output_wait_t finished = {command, "state     succeeded"};
+    cr_assert (jt_wait_for (s_jadctl_has, &finished, 30000), "rollback %s did not succeed",
+               rollback);
+    rc = jt_jadctl (fleet, &output, "plan show %s", rollback);
+    cr_assert (strstr (output, "reason    automatic rollback: alert "), "%s", output);
+    cr_assert (strstr (output, "; all 2 hosts healthy"), "%s", output);
+    cr_assert_null (strstr (output, "automatic rollback: automatic rollback"), "%s", output);
+    free (output);
+    //  each agent's first copy of the rollback plan already names the plan it undoes
+    for (int index = 0; index < 2; index++) {
+        char path[PATH_MAX], needle[128];
+        snprintf (path, sizeof path, "%s/host-%d.log", fleet->dir, index + 1);
+        char *log = jt_read_file (path);
+        snprintf (needle, sizeof needle, "plan accepted plan=%s ", rollback);
+        char *first = log ? strstr (log, needle) : NULL;
+        cr_assert_not_null (first, "host-%d never accepted %s", index + 1, rollback);
+        char line[512];
+        snprintf (line, sizeof line, "%.*s", (int)strcspn (first, "\n"), first);
+        snprintf (needle, sizeof needle, "undoes=%s", bad_plan);
+        cr_assert (strstr (line, needle), "first copy without undoes: %s", line);
+        free (log);
+    }
+    //  the bad release is marked, in the table and in JSON
+    rc = jt_jadctl (fleet, &output, "release list web");
+    cr_assert (strstr (output, "BAD: alert "), "%s", output);
+    free (output);
+    rc = jt_jadctl (fleet, &output, "--json release list web");
+    cr_assert (strstr (output, "\"bad\": \"alert "), "%s", output);
+    cr_assert (strstr (output, "\"bad\": null"), "1.0 is not bad:\n%s", output);
+    free (output);
+    //  deploys, the rollback and the alert's transitions were notified
+    const char *kinds[] = {"deploy.started",
+                           "deploy.finished",
+                           "alert.pending",
+                           "alert.firing",
+                           "rollback.started",
+                           "rollback.finished",
+                           NULL};
+    for (const char *const *kind = kinds; *kind; kind++) {
+        char needle[64];
+        snprintf (needle, sizeof needle, "\"event\":\"%s\"", *kind);
+        s_sink_wait_t hook = {sink, needle};
+        cr_assert (jt_wait_for (s_sink_has, &hook, 20000), "webhook never got %s", *kind);
+        snprintf (needle, sizeof needle, "%s {", *kind);
+        s_file_wait_t file = {events, needle};
+        cr_assert (jt_wait_for (s_file_has, &file, 20000), "command never got %s", *kind);
+    }
+    s_sink_wait_t values = {sink, "\"bad_plan\":"};
+    cr_assert (jt_wait_for (s_sink_has, &values, 1000), "rollback.started without its values");
+    //  the first delivery was answered 500 and tried again
+    char *bodies = jt_sink_bodies (sink);
+    char *first = strndup (bodies, strcspn (bodies, "\n"));
+    cr_assert_geq (jt_count (bodies, first), 2, "the refused delivery was not retried:\n%s",
+                   bodies);
+    free (first);
+    free (bodies);
     //  the bad plan explains what happened to it as well
     rc = jt_jadctl (fleet, &output, "--json plan show %s", bad_plan);
     cr_assert (strstr (output, "\"to_version\": \"1.0\""), "%s", output);
@@ -200,7 +302,6 @@ Test (alerts, bad_release_is_rolled_back_by_the_controller)
     free (output);
 
     //  /metrics is valid Prometheus text and shows the firing alert
-    char command[512];
     snprintf (command, sizeof command,
               "curl -sf http://127.0.0.1:%d/metrics > %s/metrics.txt && promtool check "
               "metrics < %s/metrics.txt && echo VALID",
@@ -230,6 +331,7 @@ Test (alerts, bad_release_is_rolled_back_by_the_controller)
     free (output);
     free (rollback);
     free (bad_plan);
+    jt_sink_destroy (&sink);
 }
 
 Test (alerts, rule_reads_a_real_prometheus_server)
@@ -273,4 +375,105 @@ Test (alerts, rule_reads_a_real_prometheus_server)
     cr_assert (fired, "the Prometheus rule never fired:\n%s", output);
     cr_assert (strstr (output, "sum(jadugar_agents"), "%s", output);
     free (output);
+}
+
+static bool s_sink_holds (void *arg)
+{
+    return jt_sink_holding ((jt_sink_t *)arg) > 0;
+}
+
+Test (alerts, silent_prometheus_never_delays_a_deploy)
+{
+    //  a "Prometheus" that accepts the query and never answers
+    jt_sink_t *prometheus = jt_sink_new (0);
+    jt_sink_hold (prometheus, true);
+    char text[512];
+    snprintf (text, sizeof text,
+              "prometheus: http://127.0.0.1:%d\n"
+              "prometheus-timeout: 10m\n"
+              "alerts:\n"
+              "  - { env: dev, metric: slow, query: 'sum(up)', above: 1, for: 1s }\n",
+              jt_sink_port (prometheus));
+    s_reconfigure (text);
+    cr_assert (jt_wait_for (s_sink_holds, prometheus, 20000),
+               "the controller never queried Prometheus");
+    //  with the query hanging, the controller still deploys
+    s_start_agents (1);
+    s_add_release ("1.0", "0.001");
+    char *output = NULL;
+    int rc = jt_jadctl (fleet, &output, "deploy web 1.0 --env dev --wait");
+    cr_assert_eq (rc, 0, "deploy while a Prometheus query hangs: %s", output);
+    free (output);
+    s_current_wait_t done = {1, "releases/1.0"};
+    cr_assert (s_all_current (&done), "host-1 does not run 1.0");
+    //  ... while that query is still unanswered, and no second one piled up
+    cr_assert_eq (jt_sink_holding (prometheus), 1, "the query is no longer in flight");
+    cr_assert_eq (jt_sink_count (prometheus), 1, "queries piled up: %d",
+                  jt_sink_count (prometheus));
+    //  the controller stops at once (the query is abandoned), then the sink
+    cr_assert_eq (jt_stop (fleet->controller), 0, "controller did not stop cleanly");
+    fleet->controller = 0;
+    jt_sink_destroy (&prometheus);
+}
+
+//  Wait until `plan show PLAN` has `needle`.
+static bool s_plan_show_has (const char *plan_id, const char *needle)
+{
+    char command[128];
+    snprintf (command, sizeof command, "plan show %s", plan_id);
+    s_output_wait_t wait = {command, needle};
+    return jt_wait_for (s_jadctl_has, &wait, 30000);
+}
+
+Test (alerts, inconclusive_rule_pauses_the_plan_for_an_operator)
+{
+    cr_assert (jt_fleet_wait_status (fleet, "\"agents\"", 1, 20000), "controller did not start");
+    jt_fleet_set_environments (fleet, "environments:\n"
+                                      "  dev: { strategy: canary, canary: 1, bake: 1s }\n");
+    //  nothing reports queue_depth: the rule can never decide
+    s_reconfigure ("alerts:\n"
+                   "  - { env: dev, metric: queue_depth, above: 100, for: 1s, min_samples: 3 }\n");
+    s_start_agents (2);
+    s_add_release ("1.0", "0.001");
+    s_add_release ("2.0", "0.001");
+    s_output_wait_t inconclusive = {"--json alerts", "\"state\": \"inconclusive\""};
+    cr_assert (jt_wait_for (s_jadctl_has, &inconclusive, 20000), "rule never inconclusive");
+
+    //  the canary is healthy, but the bake cannot pass on missing data
+    char *output = NULL;
+    int rc = jt_jadctl (fleet, &output, "deploy web 1.0 --env dev");
+    cr_assert_eq (rc, 0, "%s", output);
+    free (output);
+    char *plan = s_newest_plan ("deploy");
+    cr_assert (s_plan_show_has (plan, ", paused)"), "plan %s was not paused", plan);
+    rc = jt_jadctl (fleet, &output, "plan show %s", plan);
+    cr_assert (strstr (output, "state     running (phase bake"), "%s", output);
+    cr_assert (strstr (output, "inconclusive"), "no decision explains the pause:\n%s", output);
+    cr_assert (strstr (output, "queue_depth) had 0 samples"), "%s", output);
+    cr_assert (strstr (output, "plan resume"), "%s", output);
+    free (output);
+    char *second = s_current (1);
+    cr_assert_str_empty (second, "the second batch started while paused: %s", second);
+    free (second);
+    //  the operator looks and lets it go on
+    rc = jt_jadctl (fleet, &output, "plan resume %s", plan);
+    cr_assert_eq (rc, 0, "%s", output);
+    free (output);
+    cr_assert (s_plan_show_has (plan, "state     succeeded"), "plan %s did not finish", plan);
+    s_current_wait_t all = {2, "releases/1.0"};
+    cr_assert (s_all_current (&all), "not every host runs 1.0");
+    free (plan);
+
+    //  the next deploy pauses again; the operator aborts it: rolled back
+    rc = jt_jadctl (fleet, &output, "deploy web 2.0 --env dev");
+    cr_assert_eq (rc, 0, "%s", output);
+    free (output);
+    plan = s_newest_plan ("deploy");
+    cr_assert (s_plan_show_has (plan, ", paused)"), "plan %s was not paused", plan);
+    rc = jt_jadctl (fleet, &output, "plan abort %s", plan);
+    cr_assert_eq (rc, 0, "%s", output);
+    free (output);
+    cr_assert (s_plan_show_has (plan, "state     failed"), "plan %s not failed", plan);
+    cr_assert (jt_wait_for (s_all_current, &all, 30000), "the canary was not rolled back to 1.0");
+    free (plan);
 }

@@ -556,3 +556,189 @@ int jt_jadctl_as (jt_fleet_t *self, const char *name, char **output, const char 
     free (args);
     return rc;
 }
+
+//  --------------------------------------------------------------------------
+//  HTTP sink: a tiny HTTP/1.1 server on loopback in a thread of the test
+
+#include <poll.h>
+#include <pthread.h>
+
+struct _jt_sink_t {
+    int fd;
+    int port;
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t changed;
+    bool stop;
+    bool hold;       //  requests are read but not answered while set
+    int fail_first;  //  answer 500 to this many requests first
+    int count;       //  requests read
+    int holding;     //  requests read and not answered yet
+    char *bodies;    //  request lines and bodies, one request per line
+};
+
+//  Read a request: headers, then Content-Length bytes of body. Returns
+//  "METHOD TARGET VERSION BODY" (caller frees) or NULL.
+static char *s_sink_read (int fd)
+{
+    size_t size = 0, cap = 65536;
+    char *data = malloc (cap + 1);
+    char *end = NULL;
+    long length = -1;
+    while (data) {
+        struct pollfd item = {.fd = fd, .events = POLLIN};
+        if (poll (&item, 1, 10000) <= 0)
+            break;
+        ssize_t got = read (fd, data + size, cap - size);
+        if (got <= 0)
+            break;
+        size += (size_t)got;
+        data[size] = 0;
+        if (!end && (end = strstr (data, "\r\n\r\n"))) {
+            const char *header = strcasestr (data, "\r\ncontent-length:");
+            length = header && header < end ? atol (header + 17) : 0;
+        }
+        if (end && (long)(size - (size_t)(end + 4 - data)) >= length) {
+            char *line_end = strstr (data, "\r\n");
+            char *result = NULL;
+            if (asprintf (&result, "%.*s %.*s", (int)(line_end - data), data, (int)length,
+                          end + 4) < 0)
+                result = NULL;
+            free (data);
+            return result;
+        }
+        if (size == cap)
+            break;
+    }
+    free (data);
+    return NULL;
+}
+
+static void *s_sink_run (void *arg)
+{
+    jt_sink_t *self = arg;
+    while (true) {
+        pthread_mutex_lock (&self->lock);
+        bool stop = self->stop;
+        pthread_mutex_unlock (&self->lock);
+        if (stop)
+            break;
+        struct pollfd item = {.fd = self->fd, .events = POLLIN};
+        if (poll (&item, 1, 100) <= 0)
+            continue;
+        int client = accept (self->fd, NULL, NULL);
+        if (client < 0)
+            continue;
+        char *request = s_sink_read (client);
+        pthread_mutex_lock (&self->lock);
+        int status = 200;
+        if (request) {
+            self->count++;
+            size_t used = self->bodies ? strlen (self->bodies) : 0;
+            char *grown = realloc (self->bodies, used + strlen (request) + 2);
+            if (grown) {
+                sprintf (grown + used, "%s\n", request);
+                self->bodies = grown;
+            }
+            if (self->fail_first > 0) {
+                self->fail_first--;
+                status = 500;
+            }
+            self->holding++;
+            pthread_cond_broadcast (&self->changed);
+            while (self->hold && !self->stop)
+                pthread_cond_wait (&self->changed, &self->lock);
+            self->holding--;
+        }
+        pthread_mutex_unlock (&self->lock);
+        if (request) {
+            char reply[128];
+            int len = snprintf (reply, sizeof reply,
+                                "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\n"
+                                "Content-Length: 2\r\nConnection: close\r\n\r\n{}",
+                                status, status == 200 ? "OK" : "Error");
+            if (write (client, reply, (size_t)len) < 0)
+                status = 0;
+        }
+        free (request);
+        close (client);
+    }
+    return NULL;
+}
+
+jt_sink_t *jt_sink_new (int fail_first)
+{
+    jt_sink_t *self = calloc (1, sizeof (jt_sink_t));
+    if (!self)
+        s_die ("calloc");
+    self->fail_first = fail_first;
+    self->fd = socket (AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in address = {.sin_family = AF_INET};
+    address.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+    socklen_t len = sizeof address;
+    if (self->fd < 0 || bind (self->fd, (struct sockaddr *)&address, sizeof address) != 0 ||
+        listen (self->fd, 16) != 0 ||
+        getsockname (self->fd, (struct sockaddr *)&address, &len) != 0)
+        s_die ("sink socket");
+    self->port = ntohs (address.sin_port);
+    pthread_mutex_init (&self->lock, NULL);
+    pthread_cond_init (&self->changed, NULL);
+    if (pthread_create (&self->thread, NULL, s_sink_run, self) != 0)
+        s_die ("pthread_create");
+    return self;
+}
+
+int jt_sink_port (jt_sink_t *self)
+{
+    return self->port;
+}
+
+void jt_sink_hold (jt_sink_t *self, bool hold)
+{
+    pthread_mutex_lock (&self->lock);
+    self->hold = hold;
+    pthread_cond_broadcast (&self->changed);
+    pthread_mutex_unlock (&self->lock);
+}
+
+int jt_sink_count (jt_sink_t *self)
+{
+    pthread_mutex_lock (&self->lock);
+    int count = self->count;
+    pthread_mutex_unlock (&self->lock);
+    return count;
+}
+
+int jt_sink_holding (jt_sink_t *self)
+{
+    pthread_mutex_lock (&self->lock);
+    int holding = self->holding;
+    pthread_mutex_unlock (&self->lock);
+    return holding;
+}
+
+char *jt_sink_bodies (jt_sink_t *self)
+{
+    pthread_mutex_lock (&self->lock);
+    char *copy = strdup (self->bodies ? self->bodies : "");
+    pthread_mutex_unlock (&self->lock);
+    return copy;
+}
+
+void jt_sink_destroy (jt_sink_t **self_p)
+{
+    jt_sink_t *self = *self_p;
+    if (!self)
+        return;
+    pthread_mutex_lock (&self->lock);
+    self->stop = true;
+    pthread_cond_broadcast (&self->changed);
+    pthread_mutex_unlock (&self->lock);
+    pthread_join (self->thread, NULL);
+    close (self->fd);
+    pthread_mutex_destroy (&self->lock);
+    pthread_cond_destroy (&self->changed);
+    free (self->bodies);
+    free (self);
+    *self_p = NULL;
+}

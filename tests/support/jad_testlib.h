@@ -92,4 +92,19 @@ char *jt_make_release (const char *dir, const char *name, const char *const *fil
 //  Count occurrences of needle in haystack.
 int jt_count (const char *haystack, const char *needle);
 
+//  An HTTP sink: a tiny HTTP/1.1 server on 127.0.0.1 (a free port) in a
+//  thread, one connection at a time. It answers 500 to the first
+//  `fail_first` requests, 200 "{}" after; while held it reads requests
+//  and answers none (a server that accepts and never answers).
+typedef struct _jt_sink_t jt_sink_t;
+jt_sink_t *jt_sink_new (int fail_first);
+int jt_sink_port (jt_sink_t *self);
+void jt_sink_hold (jt_sink_t *self, bool hold);
+//  Requests read so far, and those read and not answered yet.
+int jt_sink_count (jt_sink_t *self);
+int jt_sink_holding (jt_sink_t *self);
+//  "METHOD TARGET VERSION BODY" of each request, one a line. Caller frees.
+char *jt_sink_bodies (jt_sink_t *self);
+void jt_sink_destroy (jt_sink_t **self_p);
+
 #endif
