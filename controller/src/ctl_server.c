@@ -54,6 +54,7 @@ static const char *const s_counter_names[CTL_COUNT_MAX] = {
     [CTL_COUNT_AGENT_NOT_ACCEPTED] = "agent_not_accepted",
     [CTL_COUNT_SESSIONS_CUT] = "sessions_cut",
     [CTL_COUNT_AGENT_NAME_MISMATCH] = "agent_name_mismatch",
+    [CTL_COUNT_HEARTBEATS_SENT] = "heartbeats_sent",
 };
 
 const char *ctl_counter_name (ctl_counter_t counter)
@@ -283,13 +284,16 @@ static char *s_agent_status (ctl_t *ctl, const char *key, const jad_status_t *st
         char *refusals = s_refusals_json (status);
         sqlite3_stmt *stmt = jad_db_prepare (ctl->db, "UPDATE agents SET last_seen = ?, "
                                                       "incarnation = ?, last_sequence = ?, "
-                                                      "refusals = ? WHERE name = ?");
+                                                      "refusals = ?, stale = ?, stale_alarms = ? "
+                                                      "WHERE name = ?");
         if (stmt) {
             sqlite3_bind_int64 (stmt, 1, now);
             sqlite3_bind_text (stmt, 2, status->incarnation, -1, SQLITE_TRANSIENT);
             sqlite3_bind_int64 (stmt, 3, (int64_t)status->last_sequence);
             sqlite3_bind_text (stmt, 4, refusals, -1, SQLITE_TRANSIENT);
-            sqlite3_bind_text (stmt, 5, name, -1, SQLITE_TRANSIENT);
+            sqlite3_bind_int (stmt, 5, status->stale ? 1 : 0);
+            sqlite3_bind_int64 (stmt, 6, (int64_t)(status->stale_alarms & INT64_MAX));
+            sqlite3_bind_text (stmt, 7, name, -1, SQLITE_TRANSIENT);
             sqlite3_step (stmt);
             sqlite3_finalize (stmt);
         }
@@ -516,6 +520,7 @@ int ctl_server_run (ctl_t *ctl)
             if (jad_reload_requested ())
                 ctl_reload (ctl);
             ctl_plans_tick (ctl);
+            ctl_plans_beat (ctl);
             ctl_alerts_tick (ctl);
             ctl_http_publish (ctl);
             next_tick = jad_mono_ms () + S_TICK_MS;
