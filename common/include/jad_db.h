@@ -30,7 +30,17 @@ int jad_db_exec (sqlite3 *db, const char *sql);
 //  Prepare; logs and returns NULL on error.
 sqlite3_stmt *jad_db_prepare (sqlite3 *db, const char *sql);
 
-//  Transactions. Return 0 or -1.
+//  A statement prepared once per connection and SQL text and kept for
+//  reuse: returned reset, with no bindings. The caller binds and steps it
+//  and must NOT finalize it (jad_db_close does); it must not be used
+//  re-entrantly (a nested call for the same SQL resets it). For constant
+//  SQL on hot paths. Returns NULL (logged) when the SQL does not prepare
+//  or when JAD_DB_CACHE_MAX statements are cached already.
+#define JAD_DB_CACHE_MAX 512
+sqlite3_stmt *jad_db_cached (sqlite3 *db, const char *sql);
+
+//  Transactions, as savepoints: they nest, and the outermost one commits.
+//  A caller may wrap many units of work in one transaction. Return 0 or -1.
 int jad_db_begin (sqlite3 *db);
 int jad_db_commit (sqlite3 *db);
 void jad_db_rollback (sqlite3 *db);

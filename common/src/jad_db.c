@@ -4,6 +4,7 @@
 #include "jad_db.h"
 #include "jad_log.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,72 @@ static void s_sql_head (const char *sql, char *buf, size_t len)
         index++;
     }
     buf[index] = 0;
+}
+
+//  The statement cache: few entries (one per constant SQL text of a hot
+//  path), found by the connection and the SQL text's address, confirmed
+//  by its text. Shared by threads with their own connections, so locked.
+typedef struct {
+    sqlite3 *db;
+    const char *sql;  //  the caller's pointer (a literal)
+    sqlite3_stmt *stmt;
+} s_cached_t;
+
+static s_cached_t s_cache[JAD_DB_CACHE_MAX];
+static size_t s_cache_count;
+static pthread_mutex_t s_cache_lock = PTHREAD_MUTEX_INITIALIZER;
+
+sqlite3_stmt *jad_db_cached (sqlite3 *db, const char *sql)
+{
+    sqlite3_stmt *stmt = NULL;
+    pthread_mutex_lock (&s_cache_lock);
+    for (size_t index = 0; index < s_cache_count; index++)
+        if (s_cache[index].db == db && s_cache[index].sql == sql &&
+            strcmp (sqlite3_sql (s_cache[index].stmt), sql) == 0) {
+            stmt = s_cache[index].stmt;
+            break;
+        }
+    pthread_mutex_unlock (&s_cache_lock);
+    if (stmt) {
+        sqlite3_reset (stmt);
+        sqlite3_clear_bindings (stmt);
+        return stmt;
+    }
+    if (s_cache_count >= JAD_DB_CACHE_MAX) {
+        jad_log_error ("db: statement cache is full (%d): not caching", JAD_DB_CACHE_MAX);
+        return NULL;
+    }
+    if (sqlite3_prepare_v3 (db, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, NULL) != SQLITE_OK) {
+        char head[48];
+        s_sql_head (sql, head, sizeof head);
+        jad_log_error ("db: prepare failed sql=\"%s...\" error=\"%s\"", head, sqlite3_errmsg (db));
+        sqlite3_finalize (stmt);
+        return NULL;
+    }
+    pthread_mutex_lock (&s_cache_lock);
+    if (s_cache_count < JAD_DB_CACHE_MAX)
+        s_cache[s_cache_count++] = (s_cached_t){db, sql, stmt};
+    else {
+        sqlite3_finalize (stmt);
+        stmt = NULL;
+    }
+    pthread_mutex_unlock (&s_cache_lock);
+    return stmt;
+}
+
+//  Finalize and forget the cached statements of db.
+static void s_cache_drop (sqlite3 *db)
+{
+    pthread_mutex_lock (&s_cache_lock);
+    size_t kept = 0;
+    for (size_t index = 0; index < s_cache_count; index++) {
+        if (s_cache[index].db == db)
+            sqlite3_finalize (s_cache[index].stmt);
+        else
+            s_cache[kept++] = s_cache[index];
+    }
+    s_cache_count = kept;
+    pthread_mutex_unlock (&s_cache_lock);
 }
 
 int jad_db_exec (sqlite3 *db, const char *sql)
@@ -45,20 +112,25 @@ sqlite3_stmt *jad_db_prepare (sqlite3 *db, const char *sql)
     return stmt;
 }
 
+//  Savepoints nest: inside a caller's transaction (a burst of messages) a
+//  unit of work commits or rolls back on its own, and outside any
+//  transaction the outermost savepoint is an ordinary transaction.
 int jad_db_begin (sqlite3 *db)
 {
-    return jad_db_exec (db, "BEGIN IMMEDIATE");
+    return jad_db_exec (db, "SAVEPOINT jad");
 }
 
 int jad_db_commit (sqlite3 *db)
 {
-    return jad_db_exec (db, "COMMIT");
+    return jad_db_exec (db, "RELEASE jad");
 }
 
 void jad_db_rollback (sqlite3 *db)
 {
-    if (!sqlite3_get_autocommit (db))
-        sqlite3_exec (db, "ROLLBACK", NULL, NULL, NULL);
+    if (!sqlite3_get_autocommit (db)) {
+        sqlite3_exec (db, "ROLLBACK TO jad", NULL, NULL, NULL);
+        sqlite3_exec (db, "RELEASE jad", NULL, NULL, NULL);
+    }
 }
 
 sqlite3 *jad_db_open (const char *path, bool create, const char *const *migrations,
@@ -69,6 +141,7 @@ sqlite3 *jad_db_open (const char *path, bool create, const char *const *migratio
     if (sqlite3_open_v2 (path, &db, flags, NULL) != SQLITE_OK) {
         jad_log_error ("db: cannot open path=%s error=\"%s\"", path,
                        db ? sqlite3_errmsg (db) : "out of memory");
+        s_cache_drop (db);
         sqlite3_close (db);
         return NULL;
     }
@@ -99,6 +172,7 @@ sqlite3 *jad_db_open (const char *path, bool create, const char *const *migratio
     return db;
 
 failed:
+    s_cache_drop (db);
     sqlite3_close (db);
     return NULL;
 }
@@ -106,6 +180,7 @@ failed:
 void jad_db_close (sqlite3 **db_p)
 {
     if (db_p && *db_p) {
+        s_cache_drop (*db_p);
         sqlite3_close (*db_p);
         *db_p = NULL;
     }
@@ -114,7 +189,8 @@ void jad_db_close (sqlite3 **db_p)
 static int s_get_value (sqlite3 *db, const char *sql, const char *param, int64_t *int_value,
                         char **text_value)
 {
-    sqlite3_stmt *stmt = jad_db_prepare (db, sql);
+    //  These run to completion at once: safe to reuse a cached statement.
+    sqlite3_stmt *stmt = jad_db_cached (db, sql);
     if (!stmt)
         return -1;
     if (param)
@@ -135,7 +211,7 @@ static int s_get_value (sqlite3 *db, const char *sql, const char *param, int64_t
         jad_log_error ("db: query failed error=\"%s\"", sqlite3_errmsg (db));
         result = -1;
     }
-    sqlite3_finalize (stmt);
+    sqlite3_reset (stmt);
     return result;
 }
 

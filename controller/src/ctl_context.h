@@ -58,6 +58,8 @@ typedef struct {
     zsock_t *agents;                  //  agents ROUTER, BASE+1
     zsock_t *api;                     //  operator API ROUTER, BASE+2
     zhashx_t *routes;                 //  agent name -> routing id (zframe_t *)
+    zhashx_t *dirty;                  //  plan ids to advance after this burst
+    zlistx_t *after_commit;           //  agent messages to send once the burst commits
     zhashx_t *uploads;                //  upload id -> ctl_upload_t *
     zhashx_t *mismatched;             //  agent key -> mono ms of our last ProtocolError
     zhashx_t *sessions;               //  agent name -> ctl_session_t * (ctl_agents)

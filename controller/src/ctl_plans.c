@@ -279,18 +279,41 @@ void ctl_plans_beat (ctl_t *ctl)
                            ctl->config->environments[index].name);
 }
 
+void ctl_plans_mark (ctl_t *ctl, const char *plan_id)
+{
+    if (!ctl->dirty) {
+        ctl_rollout_advance (ctl, plan_id);  //  no burst: at once
+        return;
+    }
+    if (!zhashx_lookup (ctl->dirty, plan_id))
+        zhashx_insert (ctl->dirty, plan_id, (void *)"");
+}
+
+void ctl_plans_advance_marked (ctl_t *ctl)
+{
+    if (!ctl->dirty || zhashx_size (ctl->dirty) == 0)
+        return;
+    //  Advancing may mark other plans (a task's parent): take the set first.
+    zlistx_t *plans = zhashx_keys (ctl->dirty);
+    zhashx_purge (ctl->dirty);
+    for (const char *plan_id = plans ? zlistx_first (plans) : NULL; plan_id;
+         plan_id = zlistx_next (plans))
+        ctl_rollout_advance (ctl, plan_id);
+    zlistx_destroy (&plans);
+}
+
 void ctl_plans_on_ack (ctl_t *ctl, const char *agent, const char *plan_id)
 {
-    sqlite3_stmt *stmt = jad_db_prepare (ctl->db, "UPDATE plan_hosts SET state = 'acked', "
-                                                  "updated = ? WHERE plan_id = ? AND agent = ? "
-                                                  "AND state = 'pending'");
+    sqlite3_stmt *stmt = jad_db_cached (ctl->db, "UPDATE plan_hosts SET state = 'acked', "
+                                                 "updated = ? WHERE plan_id = ? AND agent = ? "
+                                                 "AND state = 'pending'");
     if (!stmt)
         return;
     sqlite3_bind_int64 (stmt, 1, jad_now_ms ());
     sqlite3_bind_text (stmt, 2, plan_id, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text (stmt, 3, agent, -1, SQLITE_TRANSIENT);
     sqlite3_step (stmt);
-    sqlite3_finalize (stmt);
+    sqlite3_reset (stmt);
     ctl->counters[CTL_COUNT_ACKS]++;
 }
 
@@ -318,23 +341,23 @@ int ctl_plans_on_report (ctl_t *ctl, const char *agent, const jad_report_t *repo
     int64_t now = jad_now_ms ();
     if (jad_db_begin (ctl->db))
         return -1;
-    sqlite3_stmt *stmt = jad_db_prepare (ctl->db, "INSERT OR IGNORE INTO reports_seen (agent, "
-                                                  "incarnation, report_id) VALUES (?, ?, ?)");
+    sqlite3_stmt *stmt = jad_db_cached (ctl->db, "INSERT OR IGNORE INTO reports_seen (agent, "
+                                                 "incarnation, report_id) VALUES (?, ?, ?)");
     if (!stmt)
         goto failed;
     sqlite3_bind_text (stmt, 1, agent, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text (stmt, 2, report->incarnation, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64 (stmt, 3, (int64_t)report->report_id);
     int rc = sqlite3_step (stmt);
-    sqlite3_finalize (stmt);
+    sqlite3_reset (stmt);
     if (rc != SQLITE_DONE)
         goto failed;
     if (sqlite3_changes (ctl->db) == 0) {
         ctl->counters[CTL_COUNT_REPORTS_DUPLICATE]++;
         return jad_db_commit (ctl->db);
     }
-    stmt = jad_db_prepare (ctl->db, "INSERT INTO events (plan_id, agent, time, step, status, "
-                                    "detail, output, duration_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
+    stmt = jad_db_cached (ctl->db, "INSERT INTO events (plan_id, agent, time, step, status, "
+                                   "detail, output, duration_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
     if (!stmt)
         goto failed;
     sqlite3_bind_text (stmt, 1, report->plan_id, -1, SQLITE_TRANSIENT);
@@ -346,12 +369,12 @@ int ctl_plans_on_report (ctl_t *ctl, const char *agent, const jad_report_t *repo
     sqlite3_bind_text (stmt, 7, report->output, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64 (stmt, 8, report->duration_ms);
     rc = sqlite3_step (stmt);
-    sqlite3_finalize (stmt);
+    sqlite3_reset (stmt);
     if (rc != SQLITE_DONE)
         goto failed;
 
     const char *state = s_host_state (report);
-    stmt = jad_db_prepare (
+    stmt = jad_db_cached (
         ctl->db, "UPDATE plan_hosts SET state = coalesce (?1, state), step = ?2, "
                  "detail = coalesce (?3, detail), updated = ?4, finished = CASE WHEN ?1 IN "
                  "('healthy', 'failed') THEN ?4 ELSE finished END WHERE plan_id = ?5 AND "
@@ -372,26 +395,26 @@ int ctl_plans_on_report (ctl_t *ctl, const char *agent, const jad_report_t *repo
     sqlite3_bind_text (stmt, 5, report->plan_id, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text (stmt, 6, agent, -1, SQLITE_TRANSIENT);
     rc = sqlite3_step (stmt);
-    sqlite3_finalize (stmt);
+    sqlite3_reset (stmt);
     if (rc != SQLITE_DONE)
         goto failed;
-    stmt = jad_db_prepare (ctl->db, "UPDATE plans SET progress = ? WHERE id = ?");
+    stmt = jad_db_cached (ctl->db, "UPDATE plans SET progress = ? WHERE id = ?");
     if (!stmt)
         goto failed;
     sqlite3_bind_int64 (stmt, 1, now);
     sqlite3_bind_text (stmt, 2, report->plan_id, -1, SQLITE_TRANSIENT);
     sqlite3_step (stmt);
-    sqlite3_finalize (stmt);
+    sqlite3_reset (stmt);
     int64_t is_task = 0;
     jad_db_get_int (ctl->db, "SELECT kind = 'task' FROM plans WHERE id = ?", report->plan_id,
                     &is_task);
     if (report->status == JAD_REPORT_HEALTHY && report->app && report->version && !is_task) {
-        stmt = jad_db_prepare (ctl->db,
-                               "INSERT INTO agent_apps (agent, app, version, health, plan_id, "
-                               "updated) VALUES (?, ?, ?, 'healthy', ?, ?) ON CONFLICT (agent, "
-                               "app) DO UPDATE SET version = excluded.version, health = "
-                               "excluded.health, plan_id = excluded.plan_id, updated = "
-                               "excluded.updated");
+        stmt = jad_db_cached (ctl->db,
+                              "INSERT INTO agent_apps (agent, app, version, health, plan_id, "
+                              "updated) VALUES (?, ?, ?, 'healthy', ?, ?) ON CONFLICT (agent, "
+                              "app) DO UPDATE SET version = excluded.version, health = "
+                              "excluded.health, plan_id = excluded.plan_id, updated = "
+                              "excluded.updated");
         if (!stmt)
             goto failed;
         sqlite3_bind_text (stmt, 1, agent, -1, SQLITE_TRANSIENT);
@@ -400,12 +423,13 @@ int ctl_plans_on_report (ctl_t *ctl, const char *agent, const jad_report_t *repo
         sqlite3_bind_text (stmt, 4, report->plan_id, -1, SQLITE_TRANSIENT);
         sqlite3_bind_int64 (stmt, 5, now);
         sqlite3_step (stmt);
-        sqlite3_finalize (stmt);
+        sqlite3_reset (stmt);
     }
     if (jad_db_commit (ctl->db))
         goto failed;
-    if (state)
-        ctl_rollout_advance (ctl, report->plan_id);
+    //  Only a finished host can move the plan on.
+    if (state && !streq (state, "applying"))
+        ctl_plans_mark (ctl, report->plan_id);
     ctl->counters[CTL_COUNT_REPORTS]++;
     jad_log_debug ("plans: report agent=%s plan=%s step=%s status=%s", agent, report->plan_id,
                    report->step ? report->step : "-", jad_report_status_name (report->status));

@@ -36,6 +36,14 @@ void ctl_plans_on_ack (ctl_t *ctl, const char *agent, const char *plan_id);
 //  (then it must not be acknowledged).
 int ctl_plans_on_report (ctl_t *ctl, const char *agent, const jad_report_t *report);
 
+//  Remember that plan_id must be advanced (ctl_rollout_advance) once the
+//  current burst of agent messages is committed: a plan is advanced once
+//  per burst, not once per report, so a fleet's reports cost O(N).
+void ctl_plans_mark (ctl_t *ctl, const char *plan_id);
+
+//  Advance every marked plan; call outside any transaction.
+void ctl_plans_advance_marked (ctl_t *ctl);
+
 //  An agent said hello: re-send its unfinished plans and, if it lacks the
 //  release its environment last deployed successfully, converge it.
 void ctl_plans_on_hello (ctl_t *ctl, const char *agent);

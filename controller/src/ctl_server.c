@@ -180,6 +180,9 @@ int ctl_server_start (ctl_t *ctl)
     }
     ctl->routes = zhashx_new ();
     zhashx_set_destructor (ctl->routes, (zhashx_destructor_fn *)zframe_destroy);
+    ctl->dirty = zhashx_new ();
+    if (!ctl->dirty)
+        return -1;
     ctl->uploads = zhashx_new ();
     zhashx_set_destructor (ctl->uploads, ctl_artifacts_upload_free);
     ctl->mismatched = zhashx_new ();
@@ -203,19 +206,26 @@ int ctl_server_start (ctl_t *ctl)
     return 0;
 }
 
-static void s_send_to_agent (ctl_t *ctl, zframe_t *route, const jad_ctl_msg_t *message)
+//  A message for the agent behind `route`, ready to send; NULL on error.
+static zmsg_t *s_agent_msg (zframe_t *route, const jad_ctl_msg_t *message)
 {
     zchunk_t *wire = jad_ctl_msg_encode (message);
     if (!wire) {
         jad_log_error ("server: cannot encode a message for an agent");
-        return;
+        return NULL;
     }
     zmsg_t *msg = zmsg_new ();
     zframe_t *copy = zframe_dup (route);
     zmsg_append (msg, &copy);
     zmsg_addmem (msg, zchunk_data (wire), zchunk_size (wire));
     zchunk_destroy (&wire);
-    if (zmsg_send (&msg, ctl->agents) != 0)
+    return msg;
+}
+
+static void s_send_to_agent (ctl_t *ctl, zframe_t *route, const jad_ctl_msg_t *message)
+{
+    zmsg_t *msg = s_agent_msg (route, message);
+    if (msg && zmsg_send (&msg, ctl->agents) != 0)
         zmsg_destroy (&msg);
 }
 
@@ -263,12 +273,12 @@ static char *s_agent_status (ctl_t *ctl, const char *key, const jad_status_t *st
         //  Pending: seen, nothing more (no plans, no app state).
         ctl->counters[CTL_COUNT_AGENT_NOT_ACCEPTED]++;
         sqlite3_stmt *stmt =
-            jad_db_prepare (ctl->db, "UPDATE agents SET last_seen = ? WHERE name = ?");
+            jad_db_cached (ctl->db, "UPDATE agents SET last_seen = ? WHERE name = ?");
         if (stmt) {
             sqlite3_bind_int64 (stmt, 1, now);
             sqlite3_bind_text (stmt, 2, name, -1, SQLITE_TRANSIENT);
             sqlite3_step (stmt);
-            sqlite3_finalize (stmt);
+            sqlite3_reset (stmt);
         }
         free (name);
         free (state);
@@ -282,10 +292,10 @@ static char *s_agent_status (ctl_t *ctl, const char *key, const jad_status_t *st
     }
     if (jad_db_begin (ctl->db) == 0) {
         char *refusals = s_refusals_json (status);
-        sqlite3_stmt *stmt = jad_db_prepare (ctl->db, "UPDATE agents SET last_seen = ?, "
-                                                      "incarnation = ?, last_sequence = ?, "
-                                                      "refusals = ?, stale = ?, stale_alarms = ? "
-                                                      "WHERE name = ?");
+        sqlite3_stmt *stmt = jad_db_cached (ctl->db, "UPDATE agents SET last_seen = ?, "
+                                                     "incarnation = ?, last_sequence = ?, "
+                                                     "refusals = ?, stale = ?, stale_alarms = ? "
+                                                     "WHERE name = ?");
         if (stmt) {
             sqlite3_bind_int64 (stmt, 1, now);
             sqlite3_bind_text (stmt, 2, status->incarnation, -1, SQLITE_TRANSIENT);
@@ -295,14 +305,14 @@ static char *s_agent_status (ctl_t *ctl, const char *key, const jad_status_t *st
             sqlite3_bind_int64 (stmt, 6, (int64_t)(status->stale_alarms & INT64_MAX));
             sqlite3_bind_text (stmt, 7, name, -1, SQLITE_TRANSIENT);
             sqlite3_step (stmt);
-            sqlite3_finalize (stmt);
+            sqlite3_reset (stmt);
         }
         free (refusals);
-        stmt = jad_db_prepare (ctl->db,
-                               "INSERT INTO agent_apps (agent, app, version, health, plan_id, "
-                               "updated) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (agent, app) DO "
-                               "UPDATE SET version = excluded.version, health = excluded.health, "
-                               "plan_id = excluded.plan_id, updated = excluded.updated");
+        stmt = jad_db_cached (ctl->db,
+                              "INSERT INTO agent_apps (agent, app, version, health, plan_id, "
+                              "updated) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (agent, app) DO "
+                              "UPDATE SET version = excluded.version, health = excluded.health, "
+                              "plan_id = excluded.plan_id, updated = excluded.updated");
         for (size_t index = 0; stmt && index < status->app_count; index++) {
             const jad_app_state_t *app = &status->apps[index];
             sqlite3_reset (stmt);
@@ -314,7 +324,7 @@ static char *s_agent_status (ctl_t *ctl, const char *key, const jad_status_t *st
             sqlite3_bind_int64 (stmt, 6, now);
             sqlite3_step (stmt);
         }
-        sqlite3_finalize (stmt);
+        sqlite3_reset (stmt);
         jad_db_commit (ctl->db);
     }
     zframe_t *known = zhashx_lookup (ctl->routes, name);
@@ -421,7 +431,13 @@ static void s_agent_handle (ctl_t *ctl, zframe_t *route, zframe_t *body, const c
             reply.report_ack.incarnation = message->report->incarnation;
             reply.report_ack.report_ids = &report_id;
             reply.report_ack.report_id_count = 1;
-            s_send_to_agent (ctl, route, &reply);
+            //  The ack promises the report is stored: in a burst, it waits
+            //  for the burst's commit.
+            zmsg_t *ack = ctl->after_commit ? s_agent_msg (route, &reply) : NULL;
+            if (ack)
+                zlistx_add_end (ctl->after_commit, ack);
+            else
+                s_send_to_agent (ctl, route, &reply);
         }
     } else if (message->kind == JAD_AGENT_MSG_FETCH) {
         jad_ctl_msg_t *reply = ctl_artifacts_fetch (ctl, message->fetch.sha256,
@@ -486,6 +502,35 @@ static void s_agent_recv (ctl_t *ctl)
         zmq_msg_close (&parts[index]);
 }
 
+//  Serve a burst of agent messages in one transaction: one commit for
+//  hundreds of acks, reports and heartbeats instead of one each. Plans
+//  touched by the burst advance once, after the commit.
+static void s_agents_burst (ctl_t *ctl)
+{
+    ctl->after_commit = zlistx_new ();
+    if (!ctl->after_commit)
+        return;
+    zlistx_set_destructor (ctl->after_commit, (zlistx_destructor_fn *)zmsg_destroy);
+    bool batched = jad_db_begin (ctl->db) == 0;
+    for (int count = 0; count < 1024 && (zsock_events (ctl->agents) & ZMQ_POLLIN); count++)
+        s_agent_recv (ctl);
+    if (batched && jad_db_commit (ctl->db) != 0) {
+        //  Nothing stored, nothing acknowledged: agents send their reports again.
+        jad_db_rollback (ctl->db);
+        zlistx_purge (ctl->after_commit);
+        zhashx_purge (ctl->dirty);
+    }
+    ctl_plans_advance_marked (ctl);
+    zlistx_t *replies = ctl->after_commit;
+    ctl->after_commit = NULL;
+    for (zmsg_t *msg = zlistx_first (replies); msg; msg = zlistx_next (replies)) {
+        zmsg_t *copy = zmsg_dup (msg);
+        if (copy && zmsg_send (&copy, ctl->agents) != 0)
+            zmsg_destroy (&copy);
+    }
+    zlistx_destroy (&replies);
+}
+
 int ctl_server_run (ctl_t *ctl)
 {
     zpoller_t *poller = zpoller_new (ctl->zap, ctl->agents, ctl->api, ctl->pub_monitor, NULL);
@@ -504,8 +549,7 @@ int ctl_server_run (ctl_t *ctl)
             for (int count = 0; count < 256 && (zsock_events (ctl->zap) & ZMQ_POLLIN); count++)
                 s_zap_handle (ctl);
         else if (which == ctl->agents)
-            for (int count = 0; count < 1024 && (zsock_events (ctl->agents) & ZMQ_POLLIN); count++)
-                s_agent_recv (ctl);
+            s_agents_burst (ctl);
         else if (which == ctl->api)
             for (int count = 0; count < 64 && (zsock_events (ctl->api) & ZMQ_POLLIN); count++) {
                 zmsg_t *msg = zmsg_recv (ctl->api);
@@ -525,6 +569,7 @@ int ctl_server_run (ctl_t *ctl)
             ctl_http_publish (ctl);
             next_tick = jad_mono_ms () + S_TICK_MS;
         }
+        ctl_plans_advance_marked (ctl);
     }
     zpoller_destroy (&poller);
     return 0;
@@ -539,5 +584,6 @@ void ctl_server_stop (ctl_t *ctl)
     zsock_destroy (&ctl->zap);
     zhashx_destroy (&ctl->routes);
     zhashx_destroy (&ctl->mismatched);
+    zhashx_destroy (&ctl->dirty);
     ctl_artifacts_uploads_destroy (ctl);
 }

@@ -175,9 +175,10 @@ int ctl_store_audit (sqlite3 *db, const char *operator_name, const char *command
     return 0;
 }
 
-static sqlite3_stmt *s_vquery (sqlite3 *db, const char *sql, const char *types, va_list args)
+static sqlite3_stmt *s_vquery (sqlite3 *db, bool cached, const char *sql, const char *types,
+                               va_list args)
 {
-    sqlite3_stmt *stmt = jad_db_prepare (db, sql);
+    sqlite3_stmt *stmt = cached ? jad_db_cached (db, sql) : jad_db_prepare (db, sql);
     if (!stmt)
         return NULL;
     int column = 1;
@@ -198,7 +199,7 @@ sqlite3_stmt *ctl_store_query (sqlite3 *db, const char *sql, const char *types, 
 {
     va_list args;
     va_start (args, types);
-    sqlite3_stmt *stmt = s_vquery (db, sql, types, args);
+    sqlite3_stmt *stmt = s_vquery (db, false, sql, types, args);
     va_end (args);
     return stmt;
 }
@@ -207,12 +208,13 @@ int ctl_store_run (sqlite3 *db, const char *sql, const char *types, ...)
 {
     va_list args;
     va_start (args, types);
-    sqlite3_stmt *stmt = s_vquery (db, sql, types, args);
+    //  run to completion at once: a cached statement is safe here
+    sqlite3_stmt *stmt = s_vquery (db, true, sql, types, args);
     va_end (args);
     if (!stmt)
         return -1;
     int rc = sqlite3_step (stmt);
-    sqlite3_finalize (stmt);
+    sqlite3_reset (stmt);
     if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
         jad_log_error ("store: statement failed error=\"%s\"", sqlite3_errmsg (db));
         return -1;
