@@ -41,6 +41,7 @@
 #define FETCH_TICK_MS    250
 #define METRICS_FLUSH_MS 1000  //  buffered samples go out this often
 #define METRICS_BATCH    5000  //  samples per message
+#define STALE_TICK_MS    1000  //  how often the stale alarm is checked (at most)
 
 //  snprintf that says whether the text fit (0) or was cut (-1); details
 //  may be cut, paths are checked.
@@ -80,9 +81,12 @@ struct _agt_daemon_t {
     char enrolled[16];       //  last enrollment state the controller gave, or ""
     bool subscribed;         //  plan subscription connected since accepted
     char sha_hex[65];        //  of the active plan's artifact
+    bool stale;              //  stale alarm raised: no signed traffic within stale-after
+    uint64_t stale_alarms;   //  times it was raised since start
 };
 
 static void s_schedule (agt_daemon_t *self);
+static void s_check_stale (agt_daemon_t *self);
 
 //  --------------------------------------------------------------------------
 //  Reports and status
@@ -192,6 +196,8 @@ static void s_send_status (agt_daemon_t *self)
     agt_drops_each (self->drops, s_counter_add, &counters);
     status.refusals = counters.items;
     status.refusal_count = counters.count;
+    status.stale = self->stale;
+    status.stale_alarms = self->stale_alarms;
     jad_agent_msg_t msg = {.kind = JAD_AGENT_MSG_STATUS, .status = &status};
     if (agt_link_send (self->link, &msg) == 0 && self->hello_pending) {
         self->hello_pending = false;
@@ -502,6 +508,7 @@ static void s_intake (agt_daemon_t *self, const uint8_t *data, size_t size, cons
         zlist_destroy (&superseded);
         return;
     }
+    s_check_stale (self);
     jad_log_info ("agent: plan accepted plan=%s app=%s version=%s sequence=%llu source=%s%s%s%s",
                   plan->plan_id, plan->app, plan->version, (unsigned long long)plan->sequence,
                   source, result == AGT_INTAKE_KNOWN ? " known=yes" : "",
@@ -557,13 +564,18 @@ static int s_on_sub (zloop_t *loop, zsock_t *reader, void *arg)
     zmsg_t *msg = zmsg_recv (reader);
     if (!msg)
         return 0;
-    char topic[128];
+    char topic[128], beat[128];
     s_format (topic, sizeof topic, "plan/%s/", self->config->environment);
+    s_format (beat, sizeof beat, "beat/%s/", self->config->environment);
     zframe_t *first = zmsg_first (msg);
     zframe_t *envelope = zmsg_next (msg);
     if (zmsg_size (msg) != 2)
         agt_drops_hit (self->drops, "sub_frames", "%zu frames", zmsg_size (msg));
-    else if (!zframe_streq (first, topic))
+    else if (zframe_streq (first, beat) && !s_other_protocol (envelope)) {
+        if (agt_intake_heartbeat (self->intake, zframe_data (envelope), zframe_size (envelope),
+                                  jad_now_ms ()) == 0)
+            s_check_stale (self);
+    } else if (!zframe_streq (first, topic) && !zframe_streq (first, beat))
         agt_drops_hit (self->drops, "sub_topic", "unexpected topic of %zu bytes",
                        zframe_size (first));
     else if (s_other_protocol (envelope))
@@ -695,6 +707,35 @@ static int s_on_worker (zloop_t *loop, zsock_t *reader, void *arg)
     return 0;
 }
 
+//  Raise the stale alarm when no signed heartbeat or plan was accepted
+//  within stale-after (a controller that is gone, or traffic held back:
+//  a freeze), and clear it when signed traffic comes again. Each edge is
+//  logged once and sent at once in a Status.
+static void s_check_stale (agt_daemon_t *self)
+{
+    int64_t quiet = jad_mono_ms () - agt_intake_last_signed (self->intake);
+    bool stale = quiet > (int64_t)self->config->stale_after_ms;
+    if (stale == self->stale)
+        return;
+    self->stale = stale;
+    if (stale) {
+        self->stale_alarms++;
+        jad_log_warning ("agent: stale: no signed heartbeat or plan from the controller for "
+                         "%lld ms (stale-after %u ms); plans may be held back",
+                         (long long)quiet, self->config->stale_after_ms);
+    } else
+        jad_log_info ("agent: signed controller traffic again; stale alarm cleared");
+    s_send_status (self);
+}
+
+static int s_on_stale_tick (zloop_t *loop, int timer_id, void *arg)
+{
+    (void)loop;
+    (void)timer_id;
+    s_check_stale ((agt_daemon_t *)arg);
+    return 0;
+}
+
 static int s_on_heartbeat (zloop_t *loop, int timer_id, void *arg)
 {
     (void)loop;
@@ -728,8 +769,9 @@ static void s_key_list (char *list, size_t len, const char *name)
     s_format (list + used, len - used, "%s%s", used ? "," : "", name);
 }
 
-//  SIGHUP: take heartbeat, hook-timeout, hook-user and keep-releases from
-//  agent.yaml; the rest needs a restart. A file with problems is refused.
+//  SIGHUP: take heartbeat, hook-timeout, hook-user, keep-releases and
+//  stale-after from agent.yaml; the rest needs a restart. A file with
+//  problems is refused.
 //  A running hook keeps the settings it started with.
 static void s_reload (agt_daemon_t *self)
 {
@@ -782,6 +824,10 @@ static void s_reload (agt_daemon_t *self)
     if (running->hook_timeout_ms != fresh->hook_timeout_ms) {
         running->hook_timeout_ms = fresh->hook_timeout_ms;
         s_key_list (changed, sizeof changed, "hook-timeout");
+    }
+    if (running->stale_after_ms != fresh->stale_after_ms) {
+        running->stale_after_ms = fresh->stale_after_ms;
+        s_key_list (changed, sizeof changed, "stale-after");
     }
     if (running->keep_releases != fresh->keep_releases) {
         running->keep_releases = fresh->keep_releases;
@@ -967,6 +1013,13 @@ void agt_daemon_destroy (agt_daemon_t **self_p)
     }
 }
 
+//  Check often enough to raise the alarm within a quarter of the window.
+static size_t s_stale_tick (agt_daemon_t *self)
+{
+    uint32_t tick = self->config->stale_after_ms / 4;
+    return tick < 100 ? 100 : tick > STALE_TICK_MS ? STALE_TICK_MS : tick;
+}
+
 int agt_daemon_run (agt_daemon_t *self)
 {
     assert (self);
@@ -980,7 +1033,8 @@ int agt_daemon_run (agt_daemon_t *self)
         (self->heartbeat_timer = zloop_timer (self->loop, heartbeat, 0, s_on_heartbeat, self)) <
             0 ||
         zloop_timer (self->loop, RESEND_MS, 0, s_on_resend, self) < 0 ||
-        zloop_timer (self->loop, FETCH_TICK_MS, 0, s_on_fetch_tick, self) < 0) {
+        zloop_timer (self->loop, FETCH_TICK_MS, 0, s_on_fetch_tick, self) < 0 ||
+        zloop_timer (self->loop, s_stale_tick (self), 0, s_on_stale_tick, self) < 0) {
         jad_log_error ("agent: cannot set up the main loop");
         return -1;
     }

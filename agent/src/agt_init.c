@@ -165,6 +165,9 @@ static zchunk_t *s_yaml (const s_options_t *options)
                  "keep-releases: 5\n"
                  "\n# Status heartbeat to the controller (500ms, 5s, 1m ...).\n"
                  "heartbeat: 5s\n"
+                 "\n# Stale alarm: no signed heartbeat or plan from the controller for this\n"
+                 "# long (plans may be held back). Logged, and shown in jadctl status.\n"
+                 "stale-after: 30s\n"
                  "\n# Timeout of hooks that have none of their own.\n"
                  "hook-timeout: 30s\n"
                  "\n# Run hooks as this user instead of the agent's own (root: recommended).\n");

@@ -32,6 +32,8 @@ struct _agt_intake_t {
     char *name;
     s_reason_t reasons[REASON_MAX];
     size_t reason_count;
+    int64_t last_heartbeat;  //  issued_at of the last accepted heartbeat (wall ms)
+    int64_t last_signed;     //  mono ms of the last accepted plan or heartbeat
 };
 
 static void s_load_counters (agt_intake_t *self);
@@ -47,6 +49,7 @@ agt_intake_t *agt_intake_new (agt_store_t *store, const uint8_t *signing_key, co
     memcpy (self->signing_key, signing_key, 32);
     self->env = strdup (env);
     self->name = strdup (name);
+    self->last_signed = jad_mono_ms ();  //  the stale window starts with us
     if (!self->env || !self->name)
         agt_intake_destroy (&self);
     else
@@ -108,7 +111,10 @@ static void s_load_counters (agt_intake_t *self)
     sqlite3_finalize (stmt);
 }
 
-static void s_refuse (agt_intake_t *self, const char *reason, const char *plan_id, const char *why)
+//  Count and log (rate limited) one refusal of a `what` ("plan",
+//  "heartbeat") for `reason`.
+static void s_refuse_what (agt_intake_t *self, const char *what, const char *reason,
+                           const char *plan_id, const char *why)
 {
     s_reason_t *entry = s_reason (self, reason);
     if (!entry)
@@ -118,18 +124,23 @@ static void s_refuse (agt_intake_t *self, const char *reason, const char *plan_i
     int64_t now = jad_mono_ms ();
     if (now - entry->window_start >= LOG_WINDOW) {
         if (entry->suppressed)
-            jad_log_warning ("agent: plan refusals not logged reason=%s count=%llu", entry->name,
-                             (unsigned long long)entry->suppressed);
+            jad_log_warning ("agent: %s refusals not logged reason=%s count=%llu", what,
+                             entry->name, (unsigned long long)entry->suppressed);
         entry->window_start = now;
         entry->logged = 0;
         entry->suppressed = 0;
     }
     if (entry->logged < LOG_PER_WINDOW) {
         entry->logged++;
-        jad_log_warning ("agent: plan refused reason=%s plan=%s detail=\"%s\"", entry->name,
+        jad_log_warning ("agent: %s refused reason=%s plan=%s detail=\"%s\"", what, entry->name,
                          plan_id ? plan_id : "-", why);
     } else
         entry->suppressed++;
+}
+
+static void s_refuse (agt_intake_t *self, const char *reason, const char *plan_id, const char *why)
+{
+    s_refuse_what (self, "plan", reason, plan_id, why);
 }
 
 agt_intake_result_t agt_intake_plan (agt_intake_t *self, const uint8_t *data, size_t size,
@@ -159,14 +170,64 @@ agt_intake_result_t agt_intake_plan (agt_intake_t *self, const uint8_t *data, si
         jad_plan_destroy (&plan);
         return AGT_INTAKE_REFUSED;
     }
+    //  Software rollback: never below the highest floor seen for the app,
+    //  nor below the floor this plan itself carries
+    uint64_t floor = agt_store_floor (self->store, plan->app);
+    if (plan->min_release_counter > floor)
+        floor = plan->min_release_counter;
+    if (plan->release_counter < floor) {
+        snprintf (err, sizeof err,
+                  "plan %s: release %s of %s has counter %llu, below the security floor %llu",
+                  plan->plan_id, plan->version, plan->app,
+                  (unsigned long long)plan->release_counter, (unsigned long long)floor);
+        s_refuse (self, "below_floor", plan->plan_id, err);
+        jad_plan_destroy (&plan);
+        return AGT_INTAKE_REFUSED;
+    }
     bool is_new = false;
     if (agt_store_accept_plan (self->store, plan, data, size, &is_new, superseded)) {
         s_refuse (self, "store_failed", plan->plan_id, "cannot store the plan");
         jad_plan_destroy (&plan);
         return AGT_INTAKE_REFUSED;
     }
+    self->last_signed = jad_mono_ms ();
     *plan_p = plan;
     return is_new ? AGT_INTAKE_NEW : AGT_INTAKE_KNOWN;
+}
+
+int agt_intake_heartbeat (agt_intake_t *self, const uint8_t *data, size_t size, int64_t now_ms)
+{
+    assert (self);
+    char err[JAD_ERR_LEN] = "";
+    char reason[48];
+    jad_verify_t verified = JAD_VERIFY_MALFORMED;
+    jad_heartbeat_t *heartbeat =
+        jad_envelope_open_heartbeat (data, size, self->signing_key, &verified, err);
+    if (!heartbeat) {
+        if (verified == JAD_VERIFY_OK)
+            verified = JAD_VERIFY_BAD_PAYLOAD;
+        snprintf (reason, sizeof reason, "heartbeat_%s", jad_verify_name (verified));
+        s_refuse_what (self, "heartbeat", reason, NULL, err);
+        return -1;
+    }
+    jad_admit_t admitted =
+        jad_heartbeat_admit (heartbeat, self->env, self->last_heartbeat, now_ms, AGT_SKEW_MS, err);
+    if (admitted != JAD_ADMIT_OK) {
+        snprintf (reason, sizeof reason, "heartbeat_%s", jad_admit_name (admitted));
+        s_refuse_what (self, "heartbeat", reason, NULL, err);
+        jad_heartbeat_destroy (&heartbeat);
+        return -1;
+    }
+    self->last_heartbeat = heartbeat->issued_at;
+    self->last_signed = jad_mono_ms ();
+    jad_heartbeat_destroy (&heartbeat);
+    return 0;
+}
+
+int64_t agt_intake_last_signed (agt_intake_t *self)
+{
+    assert (self);
+    return self->last_signed;
 }
 
 uint64_t agt_intake_refused (agt_intake_t *self, const char *reason)

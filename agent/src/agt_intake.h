@@ -8,7 +8,10 @@
 //  (jad_plan_admit). Only then does one transaction store the new last
 //  sequence and, if new, the plan. A refusal changes nothing but a
 //  per-reason counter (kept here and flushed to meta refused_<reason>)
-//  and is logged, with at most a few lines per reason per 10 s.
+//  and is logged, with at most a few lines per reason per 10 s. A plan
+//  whose release_counter is below the app's security floor (the highest
+//  min_release_counter accepted so far, or its own) is refused as
+//  below_floor: no software rollback below a floor.
 
 #ifndef AGT_INTAKE_H_INCLUDED
 #define AGT_INTAKE_H_INCLUDED
@@ -39,6 +42,16 @@ void agt_intake_destroy (agt_intake_t **self_p);
 //  (may be NULL). `now_ms` is the wall clock.
 agt_intake_result_t agt_intake_plan (agt_intake_t *self, const uint8_t *data, size_t size,
                                      int64_t now_ms, jad_plan_t **plan_p, zlist_t *superseded);
+
+//  Handle one heartbeat envelope (topic beat/ENV/): signature before
+//  parsing, then jad_heartbeat_admit against the last accepted heartbeat
+//  (kept in memory). Returns 0 if accepted, -1 if refused (counted as
+//  heartbeat_<reason>, logged).
+int agt_intake_heartbeat (agt_intake_t *self, const uint8_t *data, size_t size, int64_t now_ms);
+
+//  Monotonic ms of the last accepted plan or heartbeat (or of the
+//  intake's creation): signed controller traffic, for the stale alarm.
+int64_t agt_intake_last_signed (agt_intake_t *self);
 
 //  Refusals counted for a reason name ("bad_signature", "replay", ...).
 uint64_t agt_intake_refused (agt_intake_t *self, const char *reason);

@@ -89,6 +89,8 @@ agt_link_t *agt_link_new (const jad_agent_config_t *config, const jad_keypair_t 
     char topic[128];
     snprintf (topic, sizeof topic, "plan/%s/", config->environment);
     zsock_set_subscribe (self->sub, topic);
+    snprintf (topic, sizeof topic, "beat/%s/", config->environment);
+    zsock_set_subscribe (self->sub, topic);
 
     char endpoint[300];
     snprintf (endpoint, sizeof endpoint, "inproc://agt-monitor-%p", (void *)self);

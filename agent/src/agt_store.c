@@ -24,6 +24,8 @@ static const char *const s_migrations[] = {
     "CREATE TABLE releases (app TEXT NOT NULL, version TEXT NOT NULL, sha256 TEXT NOT NULL,"
     " PRIMARY KEY (app, version));"
     "CREATE TABLE apps (app TEXT PRIMARY KEY, version TEXT, health TEXT NOT NULL, plan_id TEXT);",
+    //  the highest security floor (min_release_counter) seen per app
+    "CREATE TABLE floors (app TEXT PRIMARY KEY, min_counter INTEGER NOT NULL);",
 };
 
 agt_store_t *agt_store_new (const char *path, bool create)
@@ -102,6 +104,16 @@ int agt_store_counter_set (agt_store_t *self, const char *name, uint64_t value)
     return jad_db_meta_set (self->db, name, text);
 }
 
+uint64_t agt_store_floor (agt_store_t *self, const char *app)
+{
+    assert (self);
+    int64_t floor = 0;
+    int rc = jad_db_get_int (self->db, "SELECT min_counter FROM floors WHERE app = ?", app, &floor);
+    if (rc < 0)
+        return UINT64_MAX;  //  fail closed: refuse everything
+    return rc == 0 && floor > 0 ? (uint64_t)floor : 0;
+}
+
 uint64_t agt_store_last_sequence (agt_store_t *self)
 {
     uint64_t value = 0;
@@ -142,6 +154,22 @@ int agt_store_accept_plan (agt_store_t *self, const jad_plan_t *plan, const uint
         return -1;
     if (agt_store_counter_set (self, "last_sequence", plan->sequence))
         goto failed;
+    if (plan->min_release_counter > 0) {
+        //  floors only go up
+        stmt = jad_db_prepare (self->db, "INSERT INTO floors (app, min_counter) VALUES (?, ?)"
+                                         " ON CONFLICT (app) DO UPDATE SET min_counter ="
+                                         " max (min_counter, excluded.min_counter)");
+        if (!stmt)
+            goto failed;
+        sqlite3_bind_text (stmt, 1, plan->app, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64 (stmt, 2, (sqlite3_int64)plan->min_release_counter);
+        if (sqlite3_step (stmt) != SQLITE_DONE) {
+            jad_log_error ("agent: cannot store floor error=\"%s\"", sqlite3_errmsg (self->db));
+            goto failed;
+        }
+        sqlite3_finalize (stmt);
+        stmt = NULL;
+    }
 
     int64_t known = 0;
     int rc =

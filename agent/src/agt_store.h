@@ -9,7 +9,7 @@
 //  Tables: meta (last_sequence, incarnation, refused_<reason> counters),
 //  plans (every accepted plan and its state), outbox (see agt_outbox.h),
 //  releases (unpacked releases and their artifact SHA-256), apps (what runs
-//  now, for Status).
+//  now, for Status), floors (the highest security floor seen per app).
 
 #ifndef AGT_STORE_H_INCLUDED
 #define AGT_STORE_H_INCLUDED
@@ -40,14 +40,19 @@ sqlite3 *agt_store_db (agt_store_t *self);
 //  Random 16-hex identity of this database, borrowed.
 const char *agt_store_incarnation (agt_store_t *self);
 
+//  Security floor of app: the highest min_release_counter of an accepted
+//  plan for it (0 if none; UINT64_MAX if the database cannot say).
+uint64_t agt_store_floor (agt_store_t *self, const char *app);
+
 //  Last accepted plan sequence (0 if none).
 uint64_t agt_store_last_sequence (agt_store_t *self);
 
 //  In one transaction: store plan->sequence as the last sequence and, if
 //  the plan id is new, the plan (state accepted) with its envelope bytes;
-//  a new plan supersedes older accepted (not applying) plans of the same
-//  app, whose ids are appended to `superseded` (strings the list owns, if
-//  the list is not NULL). Sets *is_new. Returns 0 or -1 (nothing changed).
+//  the app's floor raised to the plan's min_release_counter. A new plan
+//  supersedes older accepted (not applying) plans of the same app, whose
+//  ids are appended to `superseded` (strings the list owns, if the list
+//  is not NULL). Sets *is_new. Returns 0 or -1 (nothing changed).
 int agt_store_accept_plan (agt_store_t *self, const jad_plan_t *plan, const uint8_t *envelope,
                            size_t envelope_size, bool *is_new, zlist_t *superseded);
 

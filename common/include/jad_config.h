@@ -46,6 +46,7 @@ typedef struct {
     char *hook_user;               //  may be NULL: run hooks as this user
     uint32_t metrics_interval_ms;  //  host metrics, default 10000
     uint32_t metrics_buffer;       //  samples held while disconnected, default 100000
+    uint32_t stale_after_ms;       //  stale alarm without signed traffic, default 30000
 } jad_agent_config_t;
 
 jad_agent_config_t *jad_agent_config_load (const char *path, jad_problems_t *problems);
@@ -93,6 +94,7 @@ typedef struct {
     uint32_t heartbeat_ms;          //  expected agent heartbeat, default 5000
     uint32_t resend_ms;             //  unacknowledged plan resend, default 2000
     uint32_t plan_ttl_ms;           //  envelope expiry, default 10 min
+    uint32_t signed_heartbeat_ms;   //  signed heartbeat on PUB, default 5000, 0 = off
     uint32_t step_deadline_ms;      //  per host step deadline, default 10 min
     uint32_t progress_deadline_ms;  //  plan progress deadline, default 30 min
     jad_env_config_t *environments;

@@ -45,6 +45,12 @@ jad_verify_t jad_envelope_verify (const jad_envelope_t *self, uint32_t expected_
 jad_plan_t *jad_envelope_open_plan (const uint8_t *data, size_t size, const uint8_t *public_key,
                                     jad_verify_t *result, char *err);
 
+//  Decode, verify and parse a heartbeat envelope (PAYLOAD_HEARTBEAT,
+//  context "jadugar/v1/heartbeat"), like jad_envelope_open_plan.
+jad_heartbeat_t *jad_envelope_open_heartbeat (const uint8_t *data, size_t size,
+                                              const uint8_t *public_key, jad_verify_t *result,
+                                              char *err);
+
 const char *jad_verify_name (jad_verify_t result);
 
 //  Policy checks an agent applies to a verified, parsed plan, in this
@@ -63,6 +69,14 @@ typedef enum {
 
 jad_admit_t jad_plan_admit (const jad_plan_t *plan, const char *env, const char *agent,
                             uint64_t last_sequence, int64_t now_ms, int64_t skew_ms, char *err);
+
+//  The same for a verified heartbeat: environment, not expired, not issued
+//  in the future (both with skew_ms), and issued strictly after
+//  `last_issued` (the last heartbeat accepted), so that a replayed
+//  heartbeat cannot hold off the stale alarm. Heartbeats carry no
+//  sequence and never touch the plan sequence.
+jad_admit_t jad_heartbeat_admit (const jad_heartbeat_t *heartbeat, const char *env,
+                                 int64_t last_issued, int64_t now_ms, int64_t skew_ms, char *err);
 const char *jad_admit_name (jad_admit_t result);
 
 #ifdef __cplusplus

@@ -45,6 +45,7 @@ extern "C" {
 typedef enum {
     JAD_PAYLOAD_NONE = 0,
     JAD_PAYLOAD_PLAN = 1,
+    JAD_PAYLOAD_HEARTBEAT = 2,
 } jad_payload_type_t;
 
 typedef enum {
@@ -103,7 +104,16 @@ typedef struct {
     uint32_t action;    //  jad_plan_action_t
     char **migrations;  //  MIGRATE_DOWN: versions in order (each jad_name_valid)
     size_t migration_count;
+    uint64_t release_counter;      //  of `version` (0: unknown, from an older controller)
+    uint64_t min_release_counter;  //  the app's security floor, 0 = none
 } jad_plan_t;
+
+//  The signed heartbeat (payload of a PAYLOAD_HEARTBEAT envelope).
+typedef struct {
+    char *environment;   //  required, jad_name_valid
+    int64_t issued_at;   //  unix ms, required, > 0
+    int64_t expires_at;  //  unix ms, required, > issued_at
+} jad_heartbeat_t;
 
 typedef struct {
     char *app;
@@ -128,6 +138,8 @@ typedef struct {
     char *agent_version;
     jad_counter_t *refusals;  //  input the agent refused, by reason
     size_t refusal_count;     //  <= JAD_MAX_COUNTERS
+    bool stale;               //  no signed controller traffic within stale-after
+    uint64_t stale_alarms;    //  stale alarms raised since the agent started
 } jad_status_t;
 
 //  Enrollment request: the name and environment to register the sender's
@@ -263,6 +275,11 @@ jad_plan_t *jad_plan_decode (const uint8_t *data, size_t size, char *err);
 jad_plan_t *jad_plan_dup (const jad_plan_t *self);
 bool jad_plan_targets (const jad_plan_t *self, const char *name);
 void jad_plan_destroy (jad_plan_t **self_p);
+
+//  Heartbeat (the signed payload of a PAYLOAD_HEARTBEAT envelope)
+zchunk_t *jad_heartbeat_encode (const jad_heartbeat_t *self);
+jad_heartbeat_t *jad_heartbeat_decode (const uint8_t *data, size_t size, char *err);
+void jad_heartbeat_destroy (jad_heartbeat_t **self_p);
 
 //  Agent -> controller
 zchunk_t *jad_agent_msg_encode (const jad_agent_msg_t *self);

@@ -902,12 +902,25 @@ enum {
     A_HOOK_USER,
     A_METRICS_INTERVAL,
     A_METRICS_BUFFER,
+    A_STALE_AFTER,
     A_COUNT
 };
-static const char *const s_agent_keys[A_COUNT + 1] = {
-    "name",         "environment", "controller",       "controller-key", "signing-key",
-    "token",        "root",        "key-file",         "keep-releases",  "heartbeat",
-    "hook-timeout", "hook-user",   "metrics-interval", "metrics-buffer", NULL};
+static const char *const s_agent_keys[A_COUNT + 1] = {"name",
+                                                      "environment",
+                                                      "controller",
+                                                      "controller-key",
+                                                      "signing-key",
+                                                      "token",
+                                                      "root",
+                                                      "key-file",
+                                                      "keep-releases",
+                                                      "heartbeat",
+                                                      "hook-timeout",
+                                                      "hook-user",
+                                                      "metrics-interval",
+                                                      "metrics-buffer",
+                                                      "stale-after",
+                                                      NULL};
 
 static void s_agent_parse (s_ctx_t *ctx, struct fy_node *root, jad_agent_config_t *self)
 {
@@ -944,6 +957,8 @@ static void s_agent_parse (s_ctx_t *ctx, struct fy_node *root, jad_agent_config_
                     &self->metrics_interval_ms);
     s_get_uint (ctx, NULL, keys[A_METRICS_BUFFER], &slots[A_METRICS_BUFFER], 100, 10000000,
                 &self->metrics_buffer);
+    s_get_duration (ctx, NULL, keys[A_STALE_AFTER], &slots[A_STALE_AFTER], true,
+                    &self->stale_after_ms);
 
     if (!self->name) {
         char host[256] = "";
@@ -979,6 +994,7 @@ jad_agent_config_t *jad_agent_config_load (const char *path, jad_problems_t *pro
     self->hook_timeout_ms = 30000;
     self->metrics_interval_ms = 10000;
     self->metrics_buffer = 100000;
+    self->stale_after_ms = 30000;
     if (!self->root || !self->key_file) {
         s_problem (&ctx, 0, NULL, "out of memory");
         goto done;
@@ -1040,6 +1056,7 @@ enum {
     C_PROMETHEUS,
     C_NOTIFY,
     C_PROMETHEUS_TIMEOUT,
+    C_SIGNED_HEARTBEAT,
     C_COUNT
 };
 static const char *const s_controller_keys[C_COUNT + 1] = {"listen",
@@ -1058,6 +1075,7 @@ static const char *const s_controller_keys[C_COUNT + 1] = {"listen",
                                                            "prometheus",
                                                            "notify",
                                                            "prometheus-timeout",
+                                                           "signed-heartbeat",
                                                            NULL};
 
 enum {
@@ -1372,6 +1390,9 @@ static void s_controller_parse (s_ctx_t *ctx, struct fy_node *root, jad_controll
     s_get_duration (ctx, NULL, keys[C_HEARTBEAT], &slots[C_HEARTBEAT], true, &self->heartbeat_ms);
     s_get_duration (ctx, NULL, keys[C_RESEND], &slots[C_RESEND], true, &self->resend_ms);
     s_get_duration (ctx, NULL, keys[C_PLAN_TTL], &slots[C_PLAN_TTL], true, &self->plan_ttl_ms);
+    //  0 turns the signed heartbeat off (agents then raise their stale alarm)
+    s_get_duration (ctx, NULL, keys[C_SIGNED_HEARTBEAT], &slots[C_SIGNED_HEARTBEAT], false,
+                    &self->signed_heartbeat_ms);
     s_get_duration (ctx, NULL, keys[C_STEP_DEADLINE], &slots[C_STEP_DEADLINE], true,
                     &self->step_deadline_ms);
     s_get_duration (ctx, NULL, keys[C_PROGRESS_DEADLINE], &slots[C_PROGRESS_DEADLINE], true,
@@ -1409,6 +1430,7 @@ jad_controller_config_t *jad_controller_config_load (const char *path, jad_probl
     self->heartbeat_ms = 5000;
     self->resend_ms = 2000;
     self->plan_ttl_ms = 10 * 60 * 1000;
+    self->signed_heartbeat_ms = 5000;
     self->step_deadline_ms = 10 * 60 * 1000;
     self->progress_deadline_ms = 30 * 60 * 1000;
     self->watch_ms = 30 * 60 * 1000;

@@ -45,6 +45,8 @@ const char *jad_envelope_context (uint32_t type)
     switch (type) {
         case JAD_PAYLOAD_PLAN:
             return "jadugar/v1/plan";
+        case JAD_PAYLOAD_HEARTBEAT:
+            return "jadugar/v1/heartbeat";
         default:
             return NULL;
     }
@@ -131,46 +133,77 @@ jad_verify_t jad_envelope_verify (const jad_envelope_t *self, uint32_t expected_
     return rc == 0 ? JAD_VERIFY_OK : JAD_VERIFY_BAD_SIGNATURE;
 }
 
+//  Decode and verify an envelope of `type`; on success returns it (caller
+//  owns), else NULL with *verdict and a reason in err.
+static jad_envelope_t *s_open (const uint8_t *data, size_t size, uint32_t type,
+                               const uint8_t *public_key, jad_verify_t *verdict, char *err)
+{
+    char reason[JAD_ERR_LEN] = "";
+    if (size > JAD_MAX_PLAN_BYTES) {
+        *verdict = JAD_VERIFY_TOO_LARGE;
+        s_error (err, "envelope: message is too large (%zu bytes, limit %d)", size,
+                 JAD_MAX_PLAN_BYTES);
+        return NULL;
+    }
+    jad_envelope_t *envelope = jad_envelope_decode (data, size, reason);
+    if (!envelope) {
+        *verdict = JAD_VERIFY_MALFORMED;
+        s_error (err, "%s", reason);
+        return NULL;
+    }
+    *verdict = jad_envelope_verify (envelope, type, public_key);
+    if (*verdict != JAD_VERIFY_OK) {
+        char key_id[17];
+        s_error (err, "envelope: verification failed: %s (type %u, key id %s)",
+                 jad_verify_name (*verdict), envelope->type, jad_hex (envelope->key_id, 8, key_id));
+        jad_envelope_destroy (&envelope);
+    }
+    return envelope;
+}
+
 jad_plan_t *jad_envelope_open_plan (const uint8_t *data, size_t size, const uint8_t *public_key,
                                     jad_verify_t *result, char *err)
 {
     assert (public_key);
     jad_verify_t verdict = JAD_VERIFY_OK;
     jad_plan_t *plan = NULL;
-    jad_envelope_t *envelope = NULL;
     char reason[JAD_ERR_LEN] = "";
-
-    if (size > JAD_MAX_PLAN_BYTES) {
-        verdict = JAD_VERIFY_TOO_LARGE;
-        s_error (err, "envelope: message is too large (%zu bytes, limit %d)", size,
-                 JAD_MAX_PLAN_BYTES);
-        goto done;
-    }
-    envelope = jad_envelope_decode (data, size, reason);
-    if (!envelope) {
-        verdict = JAD_VERIFY_MALFORMED;
-        s_error (err, "%s", reason);
-        goto done;
-    }
-    verdict = jad_envelope_verify (envelope, JAD_PAYLOAD_PLAN, public_key);
-    if (verdict != JAD_VERIFY_OK) {
-        char key_id[17];
-        s_error (err, "envelope: verification failed: %s (type %u, key id %s)",
-                 jad_verify_name (verdict), envelope->type, jad_hex (envelope->key_id, 8, key_id));
-        goto done;
-    }
+    jad_envelope_t *envelope = s_open (data, size, JAD_PAYLOAD_PLAN, public_key, &verdict, err);
     //  Only now, with the signature checked, is the payload parsed
-    plan = jad_plan_decode (envelope->payload, envelope->payload_size, reason);
-    if (!plan) {
-        verdict = JAD_VERIFY_BAD_PAYLOAD;
-        s_error (err, "%s", reason);
+    if (envelope) {
+        plan = jad_plan_decode (envelope->payload, envelope->payload_size, reason);
+        if (!plan) {
+            verdict = JAD_VERIFY_BAD_PAYLOAD;
+            s_error (err, "%s", reason);
+        }
     }
-
-done:
     jad_envelope_destroy (&envelope);
     if (result)
         *result = verdict;
     return plan;
+}
+
+jad_heartbeat_t *jad_envelope_open_heartbeat (const uint8_t *data, size_t size,
+                                              const uint8_t *public_key, jad_verify_t *result,
+                                              char *err)
+{
+    assert (public_key);
+    jad_verify_t verdict = JAD_VERIFY_OK;
+    jad_heartbeat_t *heartbeat = NULL;
+    char reason[JAD_ERR_LEN] = "";
+    jad_envelope_t *envelope =
+        s_open (data, size, JAD_PAYLOAD_HEARTBEAT, public_key, &verdict, err);
+    if (envelope) {
+        heartbeat = jad_heartbeat_decode (envelope->payload, envelope->payload_size, reason);
+        if (!heartbeat) {
+            verdict = JAD_VERIFY_BAD_PAYLOAD;
+            s_error (err, "%s", reason);
+        }
+    }
+    jad_envelope_destroy (&envelope);
+    if (result)
+        *result = verdict;
+    return heartbeat;
 }
 
 const char *jad_verify_name (jad_verify_t result)
@@ -235,6 +268,37 @@ jad_admit_t jad_plan_admit (const jad_plan_t *plan, const char *env, const char 
     if (plan->sequence <= last_sequence) {
         s_error (err, "plan %s has sequence %llu, not above last accepted %llu", plan_id,
                  (unsigned long long)plan->sequence, (unsigned long long)last_sequence);
+        return JAD_ADMIT_REPLAY;
+    }
+    if (err)
+        *err = 0;
+    return JAD_ADMIT_OK;
+}
+
+jad_admit_t jad_heartbeat_admit (const jad_heartbeat_t *heartbeat, const char *env,
+                                 int64_t last_issued, int64_t now_ms, int64_t skew_ms, char *err)
+{
+    assert (heartbeat);
+    if (skew_ms < 0)
+        skew_ms = 0;
+    if (!env || !heartbeat->environment || strcmp (heartbeat->environment, env) != 0) {
+        s_error (err, "heartbeat is for environment '%s', not '%s'",
+                 heartbeat->environment ? heartbeat->environment : "", env ? env : "");
+        return JAD_ADMIT_OTHER_ENV;
+    }
+    if (now_ms > s_add_clamped (heartbeat->expires_at, skew_ms)) {
+        s_error (err, "heartbeat expired at %lld, now %lld", (long long)heartbeat->expires_at,
+                 (long long)now_ms);
+        return JAD_ADMIT_EXPIRED;
+    }
+    if (heartbeat->issued_at > s_add_clamped (now_ms, skew_ms)) {
+        s_error (err, "heartbeat is issued in the future (%lld, now %lld)",
+                 (long long)heartbeat->issued_at, (long long)now_ms);
+        return JAD_ADMIT_FUTURE;
+    }
+    if (heartbeat->issued_at <= last_issued) {
+        s_error (err, "heartbeat issued at %lld, not after the last accepted one (%lld)",
+                 (long long)heartbeat->issued_at, (long long)last_issued);
         return JAD_ADMIT_REPLAY;
     }
     if (err)

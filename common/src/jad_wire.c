@@ -623,6 +623,8 @@ static jad_plan_t *s_plan_from_pb (const s_ctx_t *ctx, const Jadugar__Plan *mess
             self->migration_count = index + 1;
         }
     }
+    self->release_counter = message->release_counter;
+    self->min_release_counter = message->min_release_counter;
     return self;
 
 failed:
@@ -673,6 +675,8 @@ zchunk_t *jad_plan_encode (const jad_plan_t *self)
     message.action = (Jadugar__PlanAction)self->action;
     message.n_migrations = self->migrations ? self->migration_count : 0;
     message.migrations = self->migrations;
+    message.release_counter = self->release_counter;
+    message.min_release_counter = self->min_release_counter;
     //  A NULL target would crash protobuf-c: refuse it here
     for (size_t index = 0; index < message.n_targets; index++)
         if (!self->targets[index]) {
@@ -694,6 +698,83 @@ zchunk_t *jad_plan_encode (const jad_plan_t *self)
         zchunk_destroy (&chunk);
     }
     jad_plan_destroy (&check);
+    return chunk;
+}
+
+//  --------------------------------------------------------------------------
+//  Heartbeat
+
+void jad_heartbeat_destroy (jad_heartbeat_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    jad_heartbeat_t *self = *self_p;
+    free (self->environment);
+    free (self);
+    *self_p = NULL;
+}
+
+jad_heartbeat_t *jad_heartbeat_decode (const uint8_t *data, size_t size, char *err)
+{
+    s_ctx_t ctx = {"heartbeat", "", err};
+    if (s_check_size (&ctx, data, size, JAD_MAX_PLAN_BYTES))
+        return NULL;
+    s_budget_t budget;
+    ProtobufCAllocator allocator = s_allocator_new (&budget, size);
+    Jadugar__Heartbeat *message = jadugar__heartbeat__unpack (&allocator, size, data);
+    if (!message) {
+        s_unpack_failed (&ctx, &budget);
+        return NULL;
+    }
+    jad_heartbeat_t *self = NULL;
+    if (s_check_protocol (&ctx, message->protocol) != 0)
+        goto done;
+    self = calloc (1, sizeof (jad_heartbeat_t));
+    if (!self) {
+        s_fail (&ctx, "out of memory");
+        goto done;
+    }
+    if (s_name (&ctx, "environment", message->environment, true, &self->environment))
+        goto failed;
+    self->issued_at = message->issued_at;
+    self->expires_at = message->expires_at;
+    if (self->issued_at <= 0) {
+        s_fail (&ctx, "field 'issued_at' is missing or not positive");
+        goto failed;
+    }
+    if (self->expires_at <= self->issued_at) {
+        s_fail (&ctx, "field 'expires_at' is not after 'issued_at'");
+        goto failed;
+    }
+    goto done;
+
+failed:
+    jad_heartbeat_destroy (&self);
+done:
+    jadugar__heartbeat__free_unpacked (message, &allocator);
+    return self;
+}
+
+zchunk_t *jad_heartbeat_encode (const jad_heartbeat_t *self)
+{
+    assert (self);
+    Jadugar__Heartbeat message;
+    jadugar__heartbeat__init (&message);
+    message.protocol = JAD_PROTOCOL;
+    message.environment = s_pbstr (self->environment);
+    message.issued_at = self->issued_at;
+    message.expires_at = self->expires_at;
+    zchunk_t *chunk = s_pack (&message.base, JAD_MAX_PLAN_BYTES, "heartbeat");
+    if (!chunk)
+        return NULL;
+    char reason[JAD_ERR_LEN];
+    jad_heartbeat_t *check =
+        jad_heartbeat_decode (zchunk_data (chunk), zchunk_size (chunk), reason);
+    if (!check) {
+        s_refuse ("heartbeat", reason);
+        zchunk_destroy (&chunk);
+    }
+    jad_heartbeat_destroy (&check);
     return chunk;
 }
 
@@ -955,6 +1036,8 @@ static jad_status_t *s_status_from_pb (const s_ctx_t *ctx, const Jadugar__Status
         goto failed;
     self->last_sequence = message->last_sequence;
     self->hello = message->hello;
+    self->stale = message->stale;
+    self->stale_alarms = message->stale_alarms;
     if (message->n_apps > JAD_MAX_APPS) {
         s_fail (ctx, "too many apps (%zu, limit %d)", message->n_apps, JAD_MAX_APPS);
         goto failed;
@@ -1153,6 +1236,8 @@ zchunk_t *jad_agent_msg_encode (const jad_agent_msg_t *self)
         status.last_sequence = source->last_sequence;
         status.incarnation = s_pbstr (source->incarnation);
         status.hello = source->hello;
+        status.stale = source->stale;
+        status.stale_alarms = source->stale_alarms;
         status.agent_version = s_pbstr (source->agent_version);
         size_t count = source->apps ? source->app_count : 0;
         if (count > 0) {

@@ -54,12 +54,18 @@ int cli_status (cli_t *cli)
     size_t index;
     json_t *agent;
     int online = 0;
+    bool stale = false;
     json_array_foreach (agents, index, agent)
     {
         char ago[32];
         const char *state = cli_str (agent, "state");
         if (streq (state, "online"))
             online++;
+        //  online but no signed controller traffic: plans may be held back
+        if (streq (state, "online") && json_is_true (json_object_get (agent, "stale"))) {
+            state = "stale";
+            stale = true;
+        }
         json_t *apps = json_object_get (agent, "apps");
         const char *seen = s_ago (cli_str (agent, "last_seen"), ago, sizeof ago);
         if (json_object_size (apps) == 0)
@@ -73,6 +79,9 @@ int cli_status (cli_t *cli)
                     cli_str (app, "health"), seen);
     }
     printf ("%zu agents, %d online\n", json_array_size (agents), online);
+    if (stale)
+        printf ("stale: no signed heartbeat or plan reached the agent within its stale-after "
+                "(check the plan port)\n");
     json_decref (result);
     return CLI_OK;
 }

@@ -144,17 +144,23 @@ static int s_release_list (cli_t *cli, cli_args_t *args)
         json_decref (result);
         return CLI_OK;
     }
-    printf ("%-16s %-14s %-12s %10s %-20s %-16s %s\n", "APP", "VERSION", "SHA256", "BYTES", "ADDED",
-            "BRANCH", "SUCCEEDED IN");
+    printf ("%-16s %-14s %7s %-12s %10s %-20s %-16s %s\n", "APP", "VERSION", "COUNTER", "SHA256",
+            "BYTES", "ADDED", "BRANCH", "SUCCEEDED IN");
     size_t index;
     json_t *release;
     json_array_foreach (json_object_get (result, "releases"), index, release)
     {
-        printf ("%-16s %-14s %-12.12s %10lld %-20s %-16s %s\n", cli_str (release, "app"),
-                cli_str (release, "version"), cli_str (release, "sha256"),
+        const char *security = json_string_value (json_object_get (release, "security"));
+        printf ("%-16s %-14s %7lld %-12.12s %10lld %-20s %-16s %s%s\n", cli_str (release, "app"),
+                cli_str (release, "version"),
+                (long long)json_integer_value (json_object_get (release, "counter")),
+                cli_str (release, "sha256"),
                 (long long)json_integer_value (json_object_get (release, "length")),
                 cli_str (release, "created"), cli_str (release, "branch"),
-                cli_str (release, "succeeded_in"));
+                cli_str (release, "succeeded_in"),
+                !security                   ? ""
+                : streq (security, "floor") ? "  (security floor)"
+                                            : "  (below the security floor)");
         //  A release marked bad (an automatic rollback left it) says why.
         const char *bad = json_string_value (json_object_get (release, "bad"));
         if (bad)
@@ -167,6 +173,25 @@ static int s_release_list (cli_t *cli, cli_args_t *args)
     }
     json_decref (result);
     return CLI_OK;
+}
+
+static int s_release_floor (cli_t *cli, cli_args_t *args)
+{
+    if (args->positional_count != 3)
+        return cli_error (CLI_USAGE, "usage: jadctl release floor APP VERSION");
+    const char *request[] = {"app", args->positional[1], "version", args->positional[2], NULL};
+    json_t *result = NULL;
+    int status = cli_request (cli, "release.floor", request, NULL, 0, &result);
+    if (status == CLI_OK && result) {
+        if (cli->json)
+            cli_print_json (result);
+        else
+            printf ("app: %s\nfloor: %s\ncounter: %lld\n", cli_str (result, "app"),
+                    cli_str (result, "version"),
+                    (long long)json_integer_value (json_object_get (result, "counter")));
+    }
+    json_decref (result);
+    return status;
 }
 
 int cli_release (cli_t *cli)
@@ -184,5 +209,11 @@ int cli_release (cli_t *cli)
             return cli_error (CLI_USAGE, "release list takes no --branch, --commit or --notes");
         return s_release_list (cli, &args);
     }
-    return cli_error (CLI_USAGE, "usage: jadctl release add|list ... (got '%s')", action);
+    if (streq (action, "floor")) {
+        if (cli_args_has (&args, "--branch") || cli_args_has (&args, "--commit") ||
+            cli_args_has (&args, "--notes"))
+            return cli_error (CLI_USAGE, "release floor takes no --branch, --commit or --notes");
+        return s_release_floor (cli, &args);
+    }
+    return cli_error (CLI_USAGE, "usage: jadctl release add|list|floor ... (got '%s')", action);
 }

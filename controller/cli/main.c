@@ -21,7 +21,7 @@ static const s_command_t s_commands[] = {
     {"agents", cli_agents, "agents | agents accept|reject|remove NAME"},
     {"release", cli_release,
      "release add APP VERSION FILE.tar.gz [--branch B] [--commit C] [--notes FILE]\n"
-     "        release list [APP]"},
+     "        release list [APP] | release floor APP VERSION"},
     {"deploy", cli_deploy,
      "deploy APP VERSION --env E [--strategy all|rolling|canary] [--batch N|N%]\n"
      "               [--canary N] [--bake DURATION] [--emergency --reason TEXT]\n"

@@ -104,7 +104,8 @@ static int s_status (ctl_t *ctl, const jad_api_request_t *request, const char *o
     const char *app = jad_api_request_arg (request, "app");
     sqlite3_stmt *stmt = jad_db_prepare (
         ctl->db, "SELECT a.name, a.env, a.state, a.last_seen, x.app, x.version, x.health, "
-                 "a.refusals FROM agents a LEFT JOIN agent_apps x ON x.agent = a.name "
+                 "a.refusals, a.stale, a.stale_alarms FROM agents a "
+                 "LEFT JOIN agent_apps x ON x.agent = a.name "
                  "AND (?2 IS NULL OR x.app = ?2) "
                  "WHERE (?1 IS NULL OR a.env = ?1) AND a.state != 'removed' "
                  "ORDER BY a.env, a.name, x.app");
@@ -130,6 +131,9 @@ static int s_status (ctl_t *ctl, const jad_api_request_t *request, const char *o
                                  sqlite3_column_text (stmt, 1), "state", shown, "last_seen",
                                  s_time_or_null (stmt, 3), "apps", json_object ());
             json_object_set_new (current, "refusals", s_refusals (stmt, 7));
+            json_object_set_new (current, "stale", json_boolean (sqlite3_column_int (stmt, 8)));
+            json_object_set_new (current, "stale_alarms",
+                                 json_integer (sqlite3_column_int64 (stmt, 9)));
             json_array_append_new (agents, current);
             current_name = json_string_value (json_object_get (current, "name"));
         }
@@ -227,7 +231,8 @@ static int s_release_list (ctl_t *ctl, const jad_api_request_t *request, const c
         ctl->db, "SELECT app, version, sha256, length, branch, commit_id, notes, created, "
                  "(SELECT group_concat (env, ',') FROM (SELECT DISTINCT p.env FROM plans p "
                  "WHERE p.app = r.app AND p.version = r.version AND p.state = 'succeeded')), "
-                 "bad FROM releases r WHERE (?1 IS NULL OR app = ?1) ORDER BY app, created");
+                 "bad, counter, (SELECT f.counter FROM floors f WHERE f.app = r.app) "
+                 "FROM releases r WHERE (?1 IS NULL OR app = ?1) ORDER BY app, counter, created");
     if (!stmt) {
         snprintf (err, errlen, "database error");
         return 1;
@@ -235,19 +240,82 @@ static int s_release_list (ctl_t *ctl, const jad_api_request_t *request, const c
     sqlite3_bind_text (stmt, 1, app, -1, SQLITE_TRANSIENT);
     json_t *releases = json_array ();
     while (sqlite3_step (stmt) == SQLITE_ROW) {
+        int64_t counter = sqlite3_column_int64 (stmt, 10);
+        int64_t floor = sqlite3_column_int64 (stmt, 11);
+        const char *security = counter < floor ? "below" : counter == floor ? "floor" : NULL;
         json_array_append_new (
             releases,
-            json_pack ("{s:o, s:o, s:o, s:I, s:o, s:o, s:o, s:o, s:o, s:o}", "app",
+            json_pack ("{s:o, s:o, s:o, s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:I, s:s?}", "app",
                        s_text_or_null (stmt, 0), "version", s_text_or_null (stmt, 1), "sha256",
                        s_text_or_null (stmt, 2), "length",
                        (json_int_t)sqlite3_column_int64 (stmt, 3), "branch",
                        s_text_or_null (stmt, 4), "commit", s_text_or_null (stmt, 5), "notes",
                        s_text_or_null (stmt, 6), "created", s_time_or_null (stmt, 7),
-                       "succeeded_in", s_text_or_null (stmt, 8), "bad", s_text_or_null (stmt, 9)));
+                       "succeeded_in", s_text_or_null (stmt, 8), "bad", s_text_or_null (stmt, 9),
+                       "counter", (json_int_t)counter, "security", security));
     }
     sqlite3_finalize (stmt);
     *result = json_pack ("{s:o}", "releases", releases);
     return 0;
+}
+
+//  release.floor: raise app's security floor to version's release counter.
+//  Floors only go up; deploys and rollbacks below it are refused here and
+//  by every agent that has seen it (plans carry it, signed).
+static int s_release_floor (ctl_t *ctl, const jad_api_request_t *request, const char *operator_name,
+                            json_t **result, char *err, size_t errlen)
+{
+    const char *app = jad_api_request_arg (request, "app");
+    const char *version = jad_api_request_arg (request, "version");
+    if (!jad_name_valid (app) || !jad_name_valid (version)) {
+        snprintf (err, errlen, "release floor needs APP and VERSION as valid names");
+        return 2;
+    }
+    int64_t counter = 0;
+    sqlite3_stmt *stmt = ctl_store_query (
+        ctl->db, "SELECT counter FROM releases WHERE app = ? AND version = ?", "tt", app, version);
+    int found = stmt ? sqlite3_step (stmt) : SQLITE_ERROR;
+    if (found == SQLITE_ROW)
+        counter = sqlite3_column_int64 (stmt, 0);
+    sqlite3_finalize (stmt);
+    if (found != SQLITE_ROW) {
+        snprintf (err, errlen, "no release %s %s (add it with: jadctl release add)", app, version);
+        return 2;
+    }
+    int64_t previous = 0;
+    char *previous_version = NULL;
+    stmt = ctl_store_query (ctl->db, "SELECT counter, version FROM floors WHERE app = ?", "t", app);
+    if (stmt && sqlite3_step (stmt) == SQLITE_ROW) {
+        previous = sqlite3_column_int64 (stmt, 0);
+        previous_version = strdup ((const char *)sqlite3_column_text (stmt, 1));
+    }
+    sqlite3_finalize (stmt);
+    int status = 0;
+    if (counter < previous) {
+        snprintf (err, errlen,
+                  "refused: the security floor of %s is %s (counter %lld); %s has counter %lld "
+                  "and a floor only goes up",
+                  app, previous_version ? previous_version : "?", (long long)previous, version,
+                  (long long)counter);
+        status = 2;
+    } else if (counter > previous &&
+               ctl_store_run (ctl->db,
+                              "INSERT INTO floors (app, counter, version, operator, time) VALUES "
+                              "(?1, ?2, ?3, ?4, ?5) ON CONFLICT (app) DO UPDATE SET counter = ?2, "
+                              "version = ?3, operator = ?4, time = ?5",
+                              "titti", app, counter, version, operator_name, jad_now_ms ()) < 0) {
+        snprintf (err, errlen, "database error");
+        status = 1;
+    } else {
+        jad_log_info ("api: security floor app=%s version=%s counter=%lld previous=%lld "
+                      "operator=%s",
+                      app, version, (long long)counter, (long long)previous, operator_name);
+        *result = json_pack ("{s:s, s:s, s:I, s:s?, s:I}", "app", app, "version", version,
+                             "counter", (json_int_t)counter, "previous", previous_version,
+                             "previous_counter", (json_int_t)previous);
+    }
+    free (previous_version);
+    return status;
 }
 
 //  PLAN as docs/api.md describes; hosts, events and approvals only when
@@ -817,6 +885,7 @@ static const s_command_t s_commands[] = {
     {"release.chunk", S_NEED_DEPLOY, false, s_release_chunk},
     {"release.commit", S_NEED_DEPLOY, true, s_release_commit},
     {"release.list", S_NEED_VIEW, true, s_release_list},
+    {"release.floor", S_NEED_DEPLOY, true, s_release_floor},
     {"deploy", S_NEED_DEPLOY, true, s_deploy},
     {"plans", S_NEED_VIEW, true, s_plans},
     {"plan.show", S_NEED_VIEW, false, s_plan_show},

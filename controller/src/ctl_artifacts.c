@@ -279,7 +279,8 @@ int ctl_artifacts_commit (ctl_t *ctl, const jad_api_request_t *request, json_t *
     }
     sqlite3_stmt *stmt = jad_db_prepare (
         ctl->db, "INSERT INTO releases (app, version, sha256, length, branch, commit_id, notes, "
-                 "created) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
+                 "created, counter) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, (SELECT "
+                 "coalesce (max (counter), 0) + 1 FROM releases WHERE app = ?1))");
     if (!stmt) {
         snprintf (err, errlen, "database error");
         status = 1;

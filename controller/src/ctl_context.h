@@ -39,6 +39,7 @@ typedef enum {
     CTL_COUNT_AGENT_NOT_ACCEPTED,   //  messages from pending keys dropped
     CTL_COUNT_SESSIONS_CUT,         //  connections shut down on reject/remove
     CTL_COUNT_AGENT_NAME_MISMATCH,  //  Status claiming a name not the key's
+    CTL_COUNT_HEARTBEATS_SENT,      //  signed heartbeats broadcast (one per environment)
     CTL_COUNT_MAX
 } ctl_counter_t;
 
@@ -71,6 +72,8 @@ typedef struct {
     ctl_notify_t *notify;    //  notification delivery
     ctl_http_t *http;        //  status page and /metrics on BASE+3
     ctl_alerts_t *alerts;    //  rule evaluation, Prometheus query worker
+    int64_t beat_next;       //  mono ms of the next signed heartbeat
+    int64_t beat_issued;     //  issued_at of the last one (strictly increasing)
 } ctl_t;
 
 //  Name of a counter for JSON and /metrics.

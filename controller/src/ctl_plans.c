@@ -66,7 +66,8 @@ static jad_plan_t *s_plan_load (ctl_t *ctl, const char *plan_id)
 {
     sqlite3_stmt *stmt = jad_db_prepare (
         ctl->db, "SELECT p.app, p.version, p.env, p.kind, p.strategy, p.undoes, r.sha256, "
-                 "r.length, p.action, p.migrations FROM plans p JOIN releases r ON r.app = p.app "
+                 "r.length, p.action, p.migrations, r.counter, (SELECT f.counter FROM floors f "
+                 "WHERE f.app = p.app) FROM plans p JOIN releases r ON r.app = p.app "
                  "AND r.version = p.version WHERE p.id = ?");
     if (!stmt)
         return NULL;
@@ -92,6 +93,9 @@ static jad_plan_t *s_plan_load (ctl_t *ctl, const char *plan_id)
         }
         if (plan) {
             const char *action = (const char *)sqlite3_column_text (stmt, 8);
+            //  signed with the plan: agents refuse a release below the floor
+            plan->release_counter = (uint64_t)sqlite3_column_int64 (stmt, 10);
+            plan->min_release_counter = (uint64_t)sqlite3_column_int64 (stmt, 11);
             plan->action = !action || streq (action, "apply") ? JAD_PLAN_ACTION_APPLY
                            : streq (action, "migrate_up")     ? JAD_PLAN_ACTION_MIGRATE_UP
                            : streq (action, "migrate_down")   ? JAD_PLAN_ACTION_MIGRATE_DOWN
@@ -223,6 +227,56 @@ done:
     zlistx_destroy (&targets);
     jad_plan_destroy (&plan);
     return result;
+}
+
+//  One signed heartbeat for env on PUB. Returns 0 or -1.
+static int s_beat_env (ctl_t *ctl, const char *env, int64_t issued, int64_t expires)
+{
+    jad_heartbeat_t heartbeat = {
+        .environment = (char *)env, .issued_at = issued, .expires_at = expires};
+    int rc = -1;
+    jad_envelope_t *envelope = NULL;
+    zchunk_t *wire = NULL;
+    zchunk_t *payload = jad_heartbeat_encode (&heartbeat);
+    if (payload)
+        envelope = jad_envelope_sign (JAD_PAYLOAD_HEARTBEAT, zchunk_data (payload),
+                                      zchunk_size (payload), ctl->signing);
+    if (envelope)
+        wire = jad_envelope_encode (envelope);
+    if (wire) {
+        char topic[JAD_NAME_MAX + 8];
+        snprintf (topic, sizeof topic, "beat/%s/", env);
+        zmsg_t *msg = zmsg_new ();
+        zmsg_addstr (msg, topic);
+        zmsg_addmem (msg, zchunk_data (wire), zchunk_size (wire));
+        if (zmsg_send (&msg, ctl->pub) == 0) {
+            ctl->counters[CTL_COUNT_HEARTBEATS_SENT]++;
+            rc = 0;
+        } else
+            zmsg_destroy (&msg);
+    }
+    zchunk_destroy (&wire);
+    jad_envelope_destroy (&envelope);
+    zchunk_destroy (&payload);
+    return rc;
+}
+
+void ctl_plans_beat (ctl_t *ctl)
+{
+    uint32_t interval = ctl->config->signed_heartbeat_ms;
+    int64_t mono = jad_mono_ms ();
+    if (interval == 0 || mono < ctl->beat_next)
+        return;
+    ctl->beat_next = mono + interval;
+    int64_t issued = jad_now_ms ();
+    if (issued <= ctl->beat_issued)
+        issued = ctl->beat_issued + 1;  //  the wall clock stepped back
+    ctl->beat_issued = issued;
+    int64_t expires = issued + 3 * (int64_t)interval;
+    for (size_t index = 0; index < ctl->config->environment_count; index++)
+        if (s_beat_env (ctl, ctl->config->environments[index].name, issued, expires))
+            jad_log_debug ("plans: heartbeat not sent env=%s",
+                           ctl->config->environments[index].name);
 }
 
 void ctl_plans_mark (ctl_t *ctl, const char *plan_id)

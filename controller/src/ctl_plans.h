@@ -51,6 +51,12 @@ void ctl_plans_on_hello (ctl_t *ctl, const char *agent);
 //  Periodic work: re-send unacknowledged plans, enforce deadlines.
 void ctl_plans_tick (ctl_t *ctl);
 
+//  Every signed-heartbeat interval (controller.yaml; 0 = off), broadcast
+//  a signed Heartbeat per environment on PUB, topic "beat/ENV/", issued
+//  now (strictly after the last one) and expiring after three intervals.
+//  It never takes a plan sequence.
+void ctl_plans_beat (ctl_t *ctl);
+
 //  True if an agent is online (seen within three heartbeats).
 bool ctl_plans_agent_online (ctl_t *ctl, int64_t last_seen);
 

@@ -22,6 +22,13 @@ int ctl_policy_check_deploy (ctl_t *ctl, const jad_env_config_t *env, const char
                              const char *version, bool emergency, bool *needs_approval, char *err,
                              size_t errlen);
 
+//  Is app/version at or above app's security floor (`jadctl release
+//  floor`)? Returns 0 (yes, or no floor) or 2 (refused, rule and values
+//  in err). Every deploy and rollback plan is checked (ctl_rollout_create);
+//  agents check it again against the floor they have seen.
+int ctl_policy_check_floor (ctl_t *ctl, const char *app, const char *version, char *err,
+                            size_t errlen);
+
 //  True if `now` falls in one of env's windows (or env has none); `which`
 //  gets the windows as one line.
 bool ctl_policy_in_window (const jad_env_config_t *env, time_t now, char *which, size_t len);

@@ -102,6 +102,10 @@ int ctl_reload (ctl_t *ctl)
     }
     if (running->heartbeat_ms != fresh->heartbeat_ms)
         s_changed (changed, sizeof changed, "heartbeat");
+    if (running->signed_heartbeat_ms != fresh->signed_heartbeat_ms) {
+        s_changed (changed, sizeof changed, "signed-heartbeat");
+        ctl->beat_next = 0;  //  the next one goes at the new pace
+    }
     if (running->resend_ms != fresh->resend_ms)
         s_changed (changed, sizeof changed, "resend");
     if (running->plan_ttl_ms != fresh->plan_ttl_ms)

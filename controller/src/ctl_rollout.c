@@ -8,6 +8,7 @@
 
 #include "ctl_rollout.h"
 #include "ctl_plans.h"
+#include "ctl_policy.h"
 #include "ctl_store.h"
 #include "jad_db.h"
 #include "jad_log.h"
@@ -131,6 +132,10 @@ char *ctl_rollout_create (ctl_t *ctl, const ctl_plan_spec_t *spec, char *err, si
                   spec->version);
         return NULL;
     }
+    //  tasks belong to a plan that passed this check
+    if (!streq (spec->kind, "task") &&
+        ctl_policy_check_floor (ctl, spec->app, spec->version, err, errlen) != 0)
+        return NULL;
     zlistx_t *hosts = NULL;
     if (spec->targets) {
         hosts = zlistx_new ();
@@ -854,7 +859,8 @@ char *ctl_rollout_rollback (ctl_t *ctl, const char *app, const char *env, const 
                                 "SELECT p.version FROM plans p JOIN releases r ON r.app = p.app "
                                 "AND r.version = p.version WHERE p.app = ? AND p.env = ? AND "
                                 "p.kind IN ('deploy', 'rollback') AND p.state = 'succeeded' AND "
-                                "p.version != ? AND r.bad IS NULL "
+                                "p.version != ? AND r.bad IS NULL AND r.counter >= (SELECT "
+                                "coalesce (max (f.counter), 0) FROM floors f WHERE f.app = p.app) "
                                 "ORDER BY p.created DESC, p.rowid DESC LIMIT 1",
                                 "ttt", app, env, undone_version);
         if (stmt && sqlite3_step (stmt) == SQLITE_ROW)

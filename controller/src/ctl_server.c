@@ -54,6 +54,7 @@ static const char *const s_counter_names[CTL_COUNT_MAX] = {
     [CTL_COUNT_AGENT_NOT_ACCEPTED] = "agent_not_accepted",
     [CTL_COUNT_SESSIONS_CUT] = "sessions_cut",
     [CTL_COUNT_AGENT_NAME_MISMATCH] = "agent_name_mismatch",
+    [CTL_COUNT_HEARTBEATS_SENT] = "heartbeats_sent",
 };
 
 const char *ctl_counter_name (ctl_counter_t counter)
@@ -293,13 +294,16 @@ static char *s_agent_status (ctl_t *ctl, const char *key, const jad_status_t *st
         char *refusals = s_refusals_json (status);
         sqlite3_stmt *stmt = jad_db_cached (ctl->db, "UPDATE agents SET last_seen = ?, "
                                                      "incarnation = ?, last_sequence = ?, "
-                                                     "refusals = ? WHERE name = ?");
+                                                     "refusals = ?, stale = ?, stale_alarms = ? "
+                                                     "WHERE name = ?");
         if (stmt) {
             sqlite3_bind_int64 (stmt, 1, now);
             sqlite3_bind_text (stmt, 2, status->incarnation, -1, SQLITE_TRANSIENT);
             sqlite3_bind_int64 (stmt, 3, (int64_t)status->last_sequence);
             sqlite3_bind_text (stmt, 4, refusals, -1, SQLITE_TRANSIENT);
-            sqlite3_bind_text (stmt, 5, name, -1, SQLITE_TRANSIENT);
+            sqlite3_bind_int (stmt, 5, status->stale ? 1 : 0);
+            sqlite3_bind_int64 (stmt, 6, (int64_t)(status->stale_alarms & INT64_MAX));
+            sqlite3_bind_text (stmt, 7, name, -1, SQLITE_TRANSIENT);
             sqlite3_step (stmt);
             sqlite3_reset (stmt);
         }
@@ -545,30 +549,28 @@ int ctl_server_run (ctl_t *ctl)
         //  a SIGHUP interrupts the poll too (EINTR): that is no reason to stop
         if (zpoller_terminated (poller) && (zsys_interrupted || zmq_errno () != EINTR))
             break;
-        //  Drain each ready socket a bounded number of times so that one
-        //  busy peer cannot starve the others or the timers.
-        if (which == ctl->zap)
-            for (int count = 0; count < 256 && (zsock_events (ctl->zap) & ZMQ_POLLIN); count++)
-                s_zap_handle (ctl);
-        else if (which == ctl->agents)
+        (void)which;
+        //  Serve every ready socket, each a bounded number of times: zpoller
+        //  names only the first ready one, and a flood of agent messages
+        //  must starve neither handshakes (ZAP), operators (API) nor timers.
+        for (int count = 0; count < 256 && (zsock_events (ctl->zap) & ZMQ_POLLIN); count++)
+            s_zap_handle (ctl);
+        for (int count = 0; count < 64 && (zsock_events (ctl->api) & ZMQ_POLLIN); count++) {
+            zmsg_t *msg = zmsg_recv (ctl->api);
+            if (msg)
+                ctl_api_handle (ctl, &msg);
+        }
+        for (int count = 0; count < 256 && (zsock_events (ctl->pub_monitor) & ZMQ_POLLIN); count++)
+            ctl_agents_pub_events (ctl);
+        for (int count = 0; queries && count < 64 && (zsock_events (queries) & ZMQ_POLLIN); count++)
+            ctl_alerts_receive (ctl);
+        if (zsock_events (ctl->agents) & ZMQ_POLLIN)
             s_agents_burst (ctl);
-        else if (which == ctl->api)
-            for (int count = 0; count < 64 && (zsock_events (ctl->api) & ZMQ_POLLIN); count++) {
-                zmsg_t *msg = zmsg_recv (ctl->api);
-                if (msg)
-                    ctl_api_handle (ctl, &msg);
-            }
-        else if (which == ctl->pub_monitor)
-            for (int count = 0; count < 256 && (zsock_events (ctl->pub_monitor) & ZMQ_POLLIN);
-                 count++)
-                ctl_agents_pub_events (ctl);
-        else if (queries && which == queries)
-            for (int count = 0; count < 64 && (zsock_events (queries) & ZMQ_POLLIN); count++)
-                ctl_alerts_receive (ctl);
         if (jad_mono_ms () >= next_tick) {
             if (jad_reload_requested ())
                 ctl_reload (ctl);
             ctl_plans_tick (ctl);
+            ctl_plans_beat (ctl);
             ctl_alerts_tick (ctl);
             ctl_http_publish (ctl);
             next_tick = jad_mono_ms () + S_TICK_MS;

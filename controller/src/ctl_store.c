@@ -111,6 +111,16 @@ static const char *const s_migrations[] = {
     "ALTER TABLE releases ADD COLUMN bad TEXT;",
     //  issue 3: secure channel: agents' refusal counters (JSON object text)
     "ALTER TABLE agents ADD COLUMN refusals TEXT;",
+    //  issue 3b: the agents' stale alarm; release counters (per app, in the
+    //  order releases were added) and security floors
+    "ALTER TABLE agents ADD COLUMN stale INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE agents ADD COLUMN stale_alarms INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE releases ADD COLUMN counter INTEGER NOT NULL DEFAULT 0;"
+    "UPDATE releases SET counter = (SELECT count (*) FROM releases r WHERE r.app = releases.app"
+    "  AND (r.created < releases.created OR (r.created = releases.created"
+    "  AND r.rowid <= releases.rowid)));"
+    "CREATE TABLE floors (app TEXT PRIMARY KEY, counter INTEGER NOT NULL,"
+    "  version TEXT NOT NULL, operator TEXT, time INTEGER NOT NULL);",
 };
 
 sqlite3 *ctl_store_open (const char *path, bool create)

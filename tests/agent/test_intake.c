@@ -68,6 +68,10 @@ typedef struct {
     const jad_keypair_t *signer;  //  NULL: s_signer
     bool flip_signature;
     bool flip_payload;
+    const char *version;           //  NULL: "1.0"
+    uint64_t release_counter;      //  of version
+    uint64_t min_release_counter;  //  the app's security floor
+    uint32_t kind;                 //  0: deploy
 } s_plan_spec_t;
 
 //  An encoded, signed plan envelope. Caller destroys.
@@ -85,9 +89,11 @@ static zchunk_t *s_plan (s_plan_spec_t spec)
         .issued_at = (expires_at < now ? expires_at : now) - 60000,
         .expires_at = expires_at,
         .app = (char *)(spec.app ? spec.app : "web"),
-        .version = "1.0",
+        .version = (char *)(spec.version ? spec.version : "1.0"),
         .artifact_length = 100,
-        .kind = JAD_PLAN_DEPLOY,
+        .kind = spec.kind ? spec.kind : JAD_PLAN_DEPLOY,
+        .release_counter = spec.release_counter,
+        .min_release_counter = spec.min_release_counter,
     };
     memset (plan.artifact_sha256, 0xab, 32);
     zchunk_t *payload = jad_plan_encode (&plan);
@@ -266,4 +272,183 @@ Test (intake, refusal_counters_persist_in_meta)
     s_open ();
     s_assert_refused ((s_plan_spec_t){.env = "prod"}, "other_env");
     cr_assert_eq (agt_intake_refused (s_intake, "other_env"), 3, "counting goes on after restart");
+}
+
+//  Row 5: a plan past its expiry by the agent's clock (a fake one here:
+//  the plan is fresh, the clock is 10 minutes + the skew + 1 ms later).
+Test (intake, refuses_a_plan_once_the_clock_passes_its_expiry)
+{
+    zchunk_t *bytes = s_plan ((s_plan_spec_t){.sequence = 3});
+    int64_t later = jad_now_ms () + 600000 + AGT_SKEW_MS + 1000;
+    jad_plan_t *plan = NULL;
+    cr_assert_eq (
+        agt_intake_plan (s_intake, zchunk_data (bytes), zchunk_size (bytes), later, &plan, NULL),
+        AGT_INTAKE_REFUSED);
+    cr_assert_null (plan);
+    cr_assert_eq (agt_intake_refused (s_intake, "expired"), 1);
+    cr_assert_eq (s_plan_rows (), 0);
+    cr_assert_eq (agt_store_last_sequence (s_store), 0);
+    //  the same bytes by the real clock are fine
+    cr_assert_eq (agt_intake_plan (s_intake, zchunk_data (bytes), zchunk_size (bytes),
+                                   jad_now_ms (), &plan, NULL),
+                  AGT_INTAKE_NEW);
+    jad_plan_destroy (&plan);
+    zchunk_destroy (&bytes);
+}
+
+//  --------------------------------------------------------------------------
+//  Row 7: software rollback below the security floor
+
+Test (intake, refuses_a_rollback_below_the_floor_also_after_restart)
+{
+    //  release 5 arrives with the floor raised to 5: accepted, floor kept
+    cr_assert_eq (s_deliver ((s_plan_spec_t){.plan_id = "d5",
+                                             .sequence = 1,
+                                             .version = "5.0",
+                                             .release_counter = 5,
+                                             .min_release_counter = 5},
+                             NULL),
+                  AGT_INTAKE_NEW);
+    cr_assert_eq (agt_store_floor (s_store, "web"), 5);
+    //  a validly signed ROLLBACK to release 3 that claims no floor at all
+    s_plan_spec_t rollback = {.plan_id = "r3",
+                              .sequence = 2,
+                              .version = "3.0",
+                              .release_counter = 3,
+                              .kind = JAD_PLAN_ROLLBACK};
+    s_assert_refused (rollback, "below_floor");
+    //  a plan without a counter (an older controller) cannot prove it is above
+    s_assert_refused ((s_plan_spec_t){.plan_id = "r0", .sequence = 3, .kind = JAD_PLAN_ROLLBACK},
+                      "below_floor");
+    s_close ();
+    s_open ();
+    s_assert_refused (rollback, "below_floor");
+    //  the floor is per app
+    cr_assert_eq (s_deliver ((s_plan_spec_t){.plan_id = "api3",
+                                             .app = "api",
+                                             .sequence = 4,
+                                             .version = "3.0",
+                                             .release_counter = 3},
+                             NULL),
+                  AGT_INTAKE_NEW);
+    //  at the floor and above: accepted
+    cr_assert_eq (s_deliver ((s_plan_spec_t){.plan_id = "r5",
+                                             .sequence = 5,
+                                             .version = "5.0",
+                                             .release_counter = 5,
+                                             .kind = JAD_PLAN_ROLLBACK},
+                             NULL),
+                  AGT_INTAKE_NEW);
+    cr_assert_eq (s_deliver ((s_plan_spec_t){.plan_id = "d6",
+                                             .sequence = 6,
+                                             .version = "6.0",
+                                             .release_counter = 6,
+                                             .min_release_counter = 2},
+                             NULL),
+                  AGT_INTAKE_NEW);
+    cr_assert_eq (agt_store_floor (s_store, "web"), 5, "a lower floor in a plan never lowers it");
+}
+
+Test (intake, refuses_a_plan_below_the_floor_it_carries)
+{
+    s_assert_refused (
+        (s_plan_spec_t){.sequence = 1, .release_counter = 2, .min_release_counter = 4},
+        "below_floor");
+    cr_assert_eq (agt_store_floor (s_store, "web"), 0, "a refused plan raises no floor");
+}
+
+//  --------------------------------------------------------------------------
+//  Row 5: signed heartbeats
+
+typedef struct {
+    const char *env;
+    int64_t issued_at;            //  0: now
+    int64_t expires_in;           //  ms after issued_at (0: 15 s)
+    const jad_keypair_t *signer;  //  NULL: s_signer
+    uint32_t type;                //  0: PAYLOAD_HEARTBEAT
+    bool flip_payload;
+} s_beat_spec_t;
+
+static zchunk_t *s_beat (s_beat_spec_t spec)
+{
+    jad_heartbeat_t heartbeat = {.environment = (char *)(spec.env ? spec.env : "dev"),
+                                 .issued_at = spec.issued_at ? spec.issued_at : jad_now_ms ()};
+    heartbeat.expires_at = heartbeat.issued_at + (spec.expires_in ? spec.expires_in : 15000);
+    zchunk_t *payload = jad_heartbeat_encode (&heartbeat);
+    cr_assert_not_null (payload);
+    jad_envelope_t *envelope =
+        jad_envelope_sign (spec.type ? spec.type : JAD_PAYLOAD_HEARTBEAT, zchunk_data (payload),
+                           zchunk_size (payload), spec.signer ? spec.signer : s_signer);
+    cr_assert_not_null (envelope);
+    if (spec.flip_payload)
+        envelope->payload[envelope->payload_size - 1] ^= 0x01;
+    zchunk_t *bytes = jad_envelope_encode (envelope);
+    jad_envelope_destroy (&envelope);
+    zchunk_destroy (&payload);
+    return bytes;
+}
+
+static int s_beat_deliver (s_beat_spec_t spec, int64_t now)
+{
+    zchunk_t *bytes = s_beat (spec);
+    int rc = agt_intake_heartbeat (s_intake, zchunk_data (bytes), zchunk_size (bytes), now);
+    zchunk_destroy (&bytes);
+    return rc;
+}
+
+//  A refused heartbeat is counted and does not count as signed traffic.
+static void s_assert_beat_refused (s_beat_spec_t spec, int64_t now, const char *reason)
+{
+    int64_t last = agt_intake_last_signed (s_intake);
+    uint64_t before = agt_intake_refused (s_intake, reason);
+    zclock_sleep (2);  //  so that an accepted heartbeat would move last_signed
+    cr_assert_eq (s_beat_deliver (spec, now), -1, "expected refusal %s", reason);
+    cr_assert_eq (agt_intake_refused (s_intake, reason), before + 1, "counted as %s", reason);
+    cr_assert_eq (agt_intake_last_signed (s_intake), last, "a refused heartbeat is no traffic");
+    cr_assert_eq (agt_store_last_sequence (s_store), 0, "heartbeats never touch the sequence");
+}
+
+Test (intake, accepts_a_signed_heartbeat_as_traffic)
+{
+    int64_t before = agt_intake_last_signed (s_intake);
+    zclock_sleep (2);
+    cr_assert_eq (s_beat_deliver ((s_beat_spec_t){0}, jad_now_ms ()), 0);
+    cr_assert_gt (agt_intake_last_signed (s_intake), before);
+    cr_assert_eq (agt_store_last_sequence (s_store), 0);
+    cr_assert_eq (agt_intake_refused_total (s_intake), 0);
+}
+
+Test (intake, refuses_forged_heartbeats)
+{
+    jad_keypair_t *other = jad_keypair_new (JAD_KEY_ED25519);
+    s_assert_beat_refused ((s_beat_spec_t){.signer = other}, jad_now_ms (),
+                           "heartbeat_unknown_key");
+    jad_keypair_destroy (&other);
+    s_assert_beat_refused ((s_beat_spec_t){.flip_payload = true}, jad_now_ms (),
+                           "heartbeat_bad_signature");
+    //  a heartbeat payload signed as a plan does not verify as a heartbeat
+    s_assert_beat_refused ((s_beat_spec_t){.type = JAD_PAYLOAD_PLAN}, jad_now_ms (),
+                           "heartbeat_bad_type");
+    uint8_t garbage[40];
+    memset (garbage, 0x5a, sizeof garbage);
+    cr_assert_eq (agt_intake_heartbeat (s_intake, garbage, sizeof garbage, jad_now_ms ()), -1);
+    cr_assert_eq (agt_intake_refused (s_intake, "heartbeat_malformed"), 1);
+}
+
+Test (intake, refuses_expired_future_replayed_and_foreign_heartbeats)
+{
+    int64_t now = jad_now_ms ();
+    //  issued 10 minutes ago, expired 15 s later: beyond the skew
+    s_assert_beat_refused ((s_beat_spec_t){.issued_at = now - 600000}, now, "heartbeat_expired");
+    //  a fresh heartbeat seen through a fake clock past its expiry + skew
+    s_assert_beat_refused ((s_beat_spec_t){.issued_at = now}, now + 15000 + AGT_SKEW_MS + 1,
+                           "heartbeat_expired");
+    s_assert_beat_refused ((s_beat_spec_t){.issued_at = now + AGT_SKEW_MS + 60000}, now,
+                           "heartbeat_future");
+    s_assert_beat_refused ((s_beat_spec_t){.env = "prod"}, now, "heartbeat_other_env");
+    //  strictly newer than the last accepted one: a replay cannot hold the alarm off
+    cr_assert_eq (s_beat_deliver ((s_beat_spec_t){.issued_at = now}, now), 0);
+    s_assert_beat_refused ((s_beat_spec_t){.issued_at = now}, now, "heartbeat_replay");
+    s_assert_beat_refused ((s_beat_spec_t){.issued_at = now - 1000}, now, "heartbeat_replay");
+    cr_assert_eq (s_beat_deliver ((s_beat_spec_t){.issued_at = now + 1}, now), 0);
 }

@@ -873,3 +873,40 @@ Test (config, control_bytes_are_refused_before_the_yaml_parser, .timeout = 10)
                jad_problems_get (problems, 0));
     jad_problems_destroy (&problems);
 }
+
+//  Row 5: the signed heartbeat's pace and the agent's stale window.
+Test (config, stale_after_and_signed_heartbeat)
+{
+    char *path = s_write ("agent.yaml", s_agent_minimal);
+    jad_agent_config_t *agent = jad_agent_config_load (path, s_problems);
+    cr_assert_not_null (agent, "%s", s_all ());
+    cr_assert_eq (agent->stale_after_ms, 30000, "default window");
+    jad_agent_config_destroy (&agent);
+    free (path);
+    char text[512];
+    snprintf (text, sizeof text, "%sstale-after: 2s\n", s_agent_minimal);
+    path = s_write ("agent.yaml", text);
+    agent = jad_agent_config_load (path, s_problems);
+    cr_assert_not_null (agent, "%s", s_all ());
+    cr_assert_eq (agent->stale_after_ms, 2000);
+    jad_agent_config_destroy (&agent);
+    free (path);
+    snprintf (text, sizeof text, "%sstale-after: 0s\n", s_agent_minimal);
+    path = s_write ("agent.yaml", text);
+    cr_assert_null (jad_agent_config_load (path, s_problems), "a zero window never alarms");
+    s_assert_problem (path, 5, "key 'stale-after'");
+    free (path);
+
+    path = s_write ("controller.yaml", "# nothing yet\n");
+    jad_controller_config_t *controller = jad_controller_config_load (path, s_problems);
+    cr_assert_not_null (controller, "%s", s_all ());
+    cr_assert_eq (controller->signed_heartbeat_ms, 5000);
+    jad_controller_config_destroy (&controller);
+    free (path);
+    path = s_write ("controller.yaml", "signed-heartbeat: 0s\n");
+    controller = jad_controller_config_load (path, s_problems);
+    cr_assert_not_null (controller, "0s turns it off: %s", s_all ());
+    cr_assert_eq (controller->signed_heartbeat_ms, 0);
+    jad_controller_config_destroy (&controller);
+    free (path);
+}

@@ -80,6 +80,7 @@ static zchunk_t *s_plan_envelope_bytes (const jad_plan_t *plan, const jad_keypai
 Test (envelope, context_is_fixed_per_type)
 {
     cr_assert_str_eq (jad_envelope_context (JAD_PAYLOAD_PLAN), "jadugar/v1/plan");
+    cr_assert_str_eq (jad_envelope_context (JAD_PAYLOAD_HEARTBEAT), "jadugar/v1/heartbeat");
     cr_assert_null (jad_envelope_context (JAD_PAYLOAD_NONE));
     cr_assert_null (jad_envelope_context (99));
 }
@@ -176,15 +177,21 @@ Test (envelope, rejects_key_id_mismatch)
 Test (envelope, rejects_changed_type)
 {
     jad_envelope_t *envelope = s_signed ("payload");
-    envelope->type = 2;
+    envelope->type = 99;
     cr_assert_eq (jad_envelope_verify (envelope, JAD_PAYLOAD_PLAN, jad_keypair_public (s_signer)),
                   JAD_VERIFY_BAD_TYPE);
     //  even when the verifier is asked for that type: it has no context
-    cr_assert_eq (jad_envelope_verify (envelope, 2, jad_keypair_public (s_signer)),
+    cr_assert_eq (jad_envelope_verify (envelope, 99, jad_keypair_public (s_signer)),
                   JAD_VERIFY_BAD_TYPE);
+    //  a plan relabelled as a heartbeat: the heartbeat context fails the signature
+    envelope->type = JAD_PAYLOAD_HEARTBEAT;
+    cr_assert_eq (
+        jad_envelope_verify (envelope, JAD_PAYLOAD_HEARTBEAT, jad_keypair_public (s_signer)),
+        JAD_VERIFY_BAD_SIGNATURE);
     envelope->type = JAD_PAYLOAD_PLAN;
-    cr_assert_eq (jad_envelope_verify (envelope, 2, jad_keypair_public (s_signer)),
-                  JAD_VERIFY_BAD_TYPE);
+    cr_assert_eq (
+        jad_envelope_verify (envelope, JAD_PAYLOAD_HEARTBEAT, jad_keypair_public (s_signer)),
+        JAD_VERIFY_BAD_TYPE);
     cr_assert_null (jad_envelope_sign (JAD_PAYLOAD_NONE, (const uint8_t *)"x", 1, s_signer));
     jad_envelope_destroy (&envelope);
 }
@@ -480,4 +487,98 @@ Test (envelope, admit_checks_in_documented_order)
     cr_assert_eq (s_admit (&plan, "prod", "web-1", 5, NOW_MS, NULL), JAD_ADMIT_FUTURE);
     plan.issued_at = NOW_MS;
     cr_assert_eq (s_admit (&plan, "prod", "web-1", 5, NOW_MS, NULL), JAD_ADMIT_REPLAY);
+}
+
+//  --------------------------------------------------------------------------
+//  Heartbeats (row 5)
+
+static zchunk_t *s_heartbeat_bytes (uint32_t type, const char *env, int64_t issued, int64_t expires)
+{
+    jad_heartbeat_t heartbeat = {
+        .environment = (char *)env, .issued_at = issued, .expires_at = expires};
+    zchunk_t *payload = jad_heartbeat_encode (&heartbeat);
+    cr_assert_not_null (payload);
+    jad_envelope_t *envelope =
+        jad_envelope_sign (type, zchunk_data (payload), zchunk_size (payload), s_signer);
+    cr_assert_not_null (envelope);
+    zchunk_t *bytes = jad_envelope_encode (envelope);
+    jad_envelope_destroy (&envelope);
+    zchunk_destroy (&payload);
+    return bytes;
+}
+
+Test (envelope, open_heartbeat_roundtrip_and_type_confusion)
+{
+    zchunk_t *bytes = s_heartbeat_bytes (JAD_PAYLOAD_HEARTBEAT, "prod", NOW_MS, NOW_MS + 15000);
+    jad_verify_t verdict = JAD_VERIFY_MALFORMED;
+    char err[JAD_ERR_LEN];
+    jad_heartbeat_t *heartbeat = jad_envelope_open_heartbeat (
+        zchunk_data (bytes), zchunk_size (bytes), jad_keypair_public (s_signer), &verdict, err);
+    cr_assert_not_null (heartbeat, "%s", err);
+    cr_assert_eq (verdict, JAD_VERIFY_OK);
+    cr_assert_str_eq (heartbeat->environment, "prod");
+    cr_assert_eq (heartbeat->issued_at, NOW_MS);
+    cr_assert_eq (heartbeat->expires_at, NOW_MS + 15000);
+    jad_heartbeat_destroy (&heartbeat);
+    //  a heartbeat is never a plan
+    jad_plan_t *plan = jad_envelope_open_plan (zchunk_data (bytes), zchunk_size (bytes),
+                                               jad_keypair_public (s_signer), &verdict, err);
+    cr_assert_null (plan);
+    cr_assert_eq (verdict, JAD_VERIFY_BAD_TYPE);
+    zchunk_destroy (&bytes);
+    //  nor does a heartbeat payload signed in the plan context become one
+    bytes = s_heartbeat_bytes (JAD_PAYLOAD_PLAN, "prod", NOW_MS, NOW_MS + 15000);
+    cr_assert_null (jad_envelope_open_heartbeat (zchunk_data (bytes), zchunk_size (bytes),
+                                                 jad_keypair_public (s_signer), &verdict, err));
+    cr_assert_eq (verdict, JAD_VERIFY_BAD_TYPE);
+    zchunk_destroy (&bytes);
+}
+
+Test (envelope, open_heartbeat_rejects_every_tampered_byte)
+{
+    zchunk_t *bytes = s_heartbeat_bytes (JAD_PAYLOAD_HEARTBEAT, "prod", NOW_MS, NOW_MS + 15000);
+    uint8_t *data = zchunk_data (bytes);
+    for (size_t index = 0; index < zchunk_size (bytes); index++) {
+        data[index] ^= 0x20;
+        jad_verify_t verdict = JAD_VERIFY_OK;
+        jad_heartbeat_t *heartbeat = jad_envelope_open_heartbeat (
+            data, zchunk_size (bytes), jad_keypair_public (s_signer), &verdict, NULL);
+        cr_assert_null (heartbeat, "byte %zu flipped and still accepted", index);
+        cr_assert_neq (verdict, JAD_VERIFY_OK);
+        data[index] ^= 0x20;
+    }
+    zchunk_destroy (&bytes);
+}
+
+Test (envelope, heartbeat_admit_checks_env_expiry_future_and_order)
+{
+    jad_heartbeat_t heartbeat = {
+        .environment = "prod", .issued_at = NOW_MS, .expires_at = NOW_MS + 15000};
+    char err[JAD_ERR_LEN];
+    cr_assert_eq (jad_heartbeat_admit (&heartbeat, "prod", 0, NOW_MS, SKEW_MS, err), JAD_ADMIT_OK);
+    cr_assert_eq (jad_heartbeat_admit (&heartbeat, "dev", 0, NOW_MS, SKEW_MS, err),
+                  JAD_ADMIT_OTHER_ENV);
+    cr_assert_eq (
+        jad_heartbeat_admit (&heartbeat, "prod", 0, NOW_MS + 15000 + SKEW_MS + 1, SKEW_MS, err),
+        JAD_ADMIT_EXPIRED);
+    cr_assert (strstr (err, "expired"), "%s", err);
+    cr_assert_eq (
+        jad_heartbeat_admit (&heartbeat, "prod", 0, NOW_MS + 15000 + SKEW_MS, SKEW_MS, err),
+        JAD_ADMIT_OK, "within the skew");
+    cr_assert_eq (jad_heartbeat_admit (&heartbeat, "prod", 0, NOW_MS - SKEW_MS - 1, SKEW_MS, err),
+                  JAD_ADMIT_FUTURE);
+    cr_assert_eq (jad_heartbeat_admit (&heartbeat, "prod", NOW_MS, NOW_MS, SKEW_MS, err),
+                  JAD_ADMIT_REPLAY);
+    cr_assert_eq (jad_heartbeat_admit (&heartbeat, "prod", NOW_MS - 1, NOW_MS, SKEW_MS, err),
+                  JAD_ADMIT_OK);
+}
+
+Test (envelope, heartbeat_codec_refuses_bad_times)
+{
+    jad_heartbeat_t backwards = {.environment = "prod", .issued_at = NOW_MS, .expires_at = NOW_MS};
+    cr_assert_null (jad_heartbeat_encode (&backwards));
+    jad_heartbeat_t unnamed = {.environment = "", .issued_at = NOW_MS, .expires_at = NOW_MS + 1};
+    cr_assert_null (jad_heartbeat_encode (&unnamed));
+    char err[JAD_ERR_LEN];
+    cr_assert_null (jad_heartbeat_decode ((const uint8_t *)"\xff\xff", 2, err));
 }

@@ -608,6 +608,267 @@ Test (security, agent_that_never_acks_fails_the_plan)
 }
 
 //  --------------------------------------------------------------------------
+//  Row 5: indefinite freeze; signed heartbeats and the stale alarm
+
+//  Agent `name` as `jadctl status --json` shows it (caller decrefs), or NULL.
+static json_t *s_agent_status (const char *name)
+{
+    char *output = NULL;
+    json_t *found = NULL;
+    if (jt_jadctl (fleet, &output, "--json status") == 0) {
+        json_t *root = json_loads (output, 0, NULL);
+        size_t index;
+        json_t *agent;
+        json_array_foreach (json_object_get (root, "agents"), index, agent)
+        {
+            const char *agent_name = json_string_value (json_object_get (agent, "name"));
+            if (agent_name && strcmp (agent_name, name) == 0)
+                found = json_incref (agent);
+        }
+        json_decref (root);
+    }
+    free (output);
+    return found;
+}
+
+typedef struct {
+    const char *name;
+    bool stale;
+    long long alarms;
+} s_stale_wait_t;
+
+static bool s_stale_is (void *arg)
+{
+    s_stale_wait_t *wait = arg;
+    json_t *agent = s_agent_status (wait->name);
+    bool matches = agent && json_is_boolean (json_object_get (agent, "stale")) &&
+                   json_boolean_value (json_object_get (agent, "stale")) == wait->stale &&
+                   json_integer_value (json_object_get (agent, "stale_alarms")) == wait->alarms;
+    json_decref (agent);
+    return matches;
+}
+
+typedef struct {
+    char path[PATH_MAX];
+    int count;
+} s_reload_wait_t;
+
+static bool s_reloaded (void *arg)
+{
+    s_reload_wait_t *wait = arg;
+    char *text = jt_read_file (wait->path);
+    int seen = text ? jt_count (text, "changed=signed-heartbeat") : 0;
+    free (text);
+    return seen >= wait->count;
+}
+
+//  Change controller.yaml's signed-heartbeat and reload it with SIGHUP;
+//  `reloads` is how many such reloads the log shows afterwards.
+static void s_signed_heartbeat (const char *value, int reloads)
+{
+    char line[64];
+    snprintf (line, sizeof line, "signed-heartbeat: %s", value);
+    jt_fleet_config_line (fleet, "signed-heartbeat:", line);
+    cr_assert_eq (kill (fleet->controller, SIGHUP), 0);
+    s_reload_wait_t wait = {.count = reloads};
+    snprintf (wait.path, sizeof wait.path, "%s/controller.log", fleet->dir);
+    cr_assert (jt_wait_for (s_reloaded, &wait, 10000), "the controller did not reload (%d)",
+               reloads);
+}
+
+Test (security, stale_alarm_when_signed_heartbeats_stop)
+{
+    jt_fleet_add_agent (fleet, "watcher", "dev");
+    cr_assert (jt_fleet_wait_status (fleet, "\"state\": \"online\"", 1, 30000));
+    //  steady signed heartbeats for longer than the agent's window (3 s):
+    //  no alarm (3 environments, one heartbeat each every 300 ms)
+    long long sent = s_counter ("heartbeats_sent");
+    cr_assert (s_wait_counter ("heartbeats_sent", sent + 3 * 14, 20000));
+    s_stale_wait_t fresh = {"watcher", false, 0};
+    cr_assert (s_stale_is (&fresh), "stale without cause");
+
+    //  the heartbeats stop (as when PUB traffic is held back): alarm within the window
+    s_signed_heartbeat ("0s", 1);
+    s_stale_wait_t stale = {"watcher", true, 1};
+    cr_assert (jt_wait_for (s_stale_is, &stale, 15000), "no stale alarm in jadctl status");
+    cr_assert (s_wait_log ("watcher", "agent: stale: no signed heartbeat or plan", 1000));
+
+    //  traffic resumes: the alarm clears, the count stays
+    s_signed_heartbeat ("300ms", 2);
+    s_stale_wait_t cleared = {"watcher", false, 1};
+    cr_assert (jt_wait_for (s_stale_is, &cleared, 15000), "the stale alarm did not clear");
+    cr_assert (s_wait_log ("watcher", "stale alarm cleared", 1000));
+    char path[PATH_MAX];
+    snprintf (path, sizeof path, "%s/watcher.log", fleet->dir);
+    char *text = jt_read_file (path);
+    cr_assert_eq (jt_count (text, "agent: stale:"), 1, "the alarm is logged once");
+    free (text);
+}
+
+//  --------------------------------------------------------------------------
+//  Row 7: software rollback below the security floor
+
+static void s_add_plain_release (const char *version)
+{
+    const char *files[] = {"jadugar.yaml", "hooks: {}\n", "VERSION", version, NULL};
+    char name[32];
+    snprintf (name, sizeof name, "web-%s", version);
+    char *archive = jt_make_release (fleet->dir, name, files);
+    char *output = NULL;
+    cr_assert_eq (jt_jadctl (fleet, &output, "release add web %s %s", version, archive), 0, "%s",
+                  output);
+    free (output);
+    free (archive);
+}
+
+static char *s_current_of (int index)
+{
+    char *root = jt_fleet_root (fleet, index);
+    char link[PATH_MAX], target[PATH_MAX] = "";
+    snprintf (link, sizeof link, "%s/web/current", root);
+    ssize_t size = readlink (link, target, sizeof target - 1);
+    target[size > 0 ? size : 0] = 0;
+    free (root);
+    return strdup (target);
+}
+
+static long long s_agent_refusals (const char *name, const char *reason)
+{
+    json_t *agent = s_agent_status (name);
+    json_t *value = json_object_get (json_object_get (agent, "refusals"), reason);
+    long long count = json_is_integer (value) ? json_integer_value (value) : 0;
+    json_decref (agent);
+    return count;
+}
+
+typedef struct {
+    const char *name;
+    const char *reason;
+} s_refusal_wait_t;
+
+static bool s_refused (void *arg)
+{
+    s_refusal_wait_t *wait = arg;
+    return s_agent_refusals (wait->name, wait->reason) > 0;
+}
+
+Test (security, rollback_below_the_security_floor_is_refused_by_controller_and_agent)
+{
+    jt_fleet_add_agent (fleet, "floored", "dev");
+    cr_assert (jt_fleet_wait_status (fleet, "\"state\": \"online\"", 1, 30000));
+    s_add_plain_release ("1.0");
+    s_add_plain_release ("2.0");
+    s_add_plain_release ("3.0");
+    char *output = NULL;
+    cr_assert_eq (jt_jadctl (fleet, &output, "deploy web 2.0 --env dev --wait"), 0, "%s", output);
+    free (output);
+    cr_assert_eq (jt_jadctl (fleet, &output, "deploy web 3.0 --env dev --wait"), 0, "%s", output);
+    free (output);
+
+    //  counters in the order releases were added; the floor only goes up
+    cr_assert_eq (jt_jadctl (fleet, &output, "release floor web 2.0"), 0, "%s", output);
+    cr_assert (strstr (output, "counter: 2"), "%s", output);
+    free (output);
+    cr_assert_eq (jt_jadctl (fleet, &output, "release floor web 1.0"), 2, "%s", output);
+    cr_assert (strstr (output, "only goes up"), "%s", output);
+    free (output);
+    cr_assert_eq (jt_jadctl (fleet, &output, "--json release list web"), 0);
+    cr_assert (strstr (output, "\"security\": \"below\""), "%s", output);
+    cr_assert (strstr (output, "\"security\": \"floor\""), "%s", output);
+    free (output);
+
+    //  the controller refuses to create a plan below the floor, naming the rule
+    cr_assert_eq (jt_jadctl (fleet, &output, "rollback web --env dev --to 1.0"), 2, "%s", output);
+    cr_assert (strstr (output, "refused by security floor"), "%s", output);
+    free (output);
+    cr_assert_eq (jt_jadctl (fleet, &output, "deploy web 1.0 --env dev"), 2, "%s", output);
+    cr_assert (strstr (output, "refused by security floor"), "%s", output);
+    free (output);
+
+    //  at the floor: accepted and switched (the agent now holds floor 2)
+    cr_assert_eq (jt_jadctl (fleet, &output, "rollback web --env dev --to 2.0 --wait"), 0, "%s",
+                  output);
+    free (output);
+    char *current = s_current_of (0);
+    cr_assert_str_eq (current, "releases/2.0");
+    free (current);
+
+    //  a controller whose floor was lost (its database altered, or a key
+    //  abused) signs a rollback to 1.0: the agent is the real defence
+    char *sql = NULL;
+    cr_assert_eq (jt_run (&sql, "sqlite3 %s/controller/state.db 'DELETE FROM floors'", fleet->dir),
+                  0, "%s", sql);
+    free (sql);
+    cr_assert_eq (jt_jadctl (fleet, &output, "rollback web --env dev --to 1.0"), 0, "%s", output);
+    free (output);
+    s_refusal_wait_t wait = {"floored", "below_floor"};
+    cr_assert (jt_wait_for (s_refused, &wait, 15000), "the agent did not refuse below its floor");
+    cr_assert (s_wait_log ("floored", "reason=below_floor", 1000));
+    current = s_current_of (0);
+    cr_assert_str_eq (current, "releases/2.0", "nothing switched");
+    free (current);
+    char *root = jt_fleet_root (fleet, 0);
+    char release[PATH_MAX];
+    snprintf (release, sizeof release, "%s/web/releases/1.0", root);
+    cr_assert_neq (access (release, F_OK), 0, "nothing unpacked");
+    free (root);
+}
+
+//  --------------------------------------------------------------------------
+//  Row 23: metrics are attributed to the sender's key
+
+typedef struct {
+    const char *host;
+    const char *needle;
+} s_metrics_wait_t;
+
+static bool s_metrics_have (void *arg)
+{
+    s_metrics_wait_t *wait = arg;
+    char *output = NULL;
+    bool found =
+        jt_jadctl (fleet, &output, "--json metrics --host %s --since 1h", wait->host) == 0 &&
+        strstr (output, wait->needle);
+    free (output);
+    return found;
+}
+
+Test (security, metrics_claiming_another_host_are_attributed_to_the_key)
+{
+    jt_fleet_add_agent (fleet, "alpha", "dev");
+    jt_fleet_add_agent (fleet, "beta", "dev");
+    cr_assert (jt_fleet_wait_status (fleet, "\"state\": \"online\"", 2, 30000));
+    char path[PATH_MAX];
+    snprintf (path, sizeof path, "%s/alpha/agent/keys/agent.key", fleet->dir);
+    zcert_t *alpha = s_cert_from_file (path);
+    zsock_t *monitor = NULL;
+    zsock_t *dealer = s_client (ZMQ_DEALER, 1, alpha, &monitor);
+    //  alpha's key sends samples that say, in every way a batch can, "beta"
+    char *names[] = {"spoofed_total", "spoofed_total{host=\"beta\",instance=\"beta\"}"};
+    uint32_t name_index[] = {0, 1};
+    int64_t now = (int64_t)zclock_time ();
+    int64_t times[] = {now, now};
+    double values[] = {42, 43};
+    jad_metric_batch_t batch = {.names = names,
+                                .name_count = 2,
+                                .name_index = name_index,
+                                .times = times,
+                                .values = values,
+                                .sample_count = 2};
+    jad_agent_msg_t msg = {.kind = JAD_AGENT_MSG_METRICS, .metrics = &batch};
+    s_send_agent_msg (dealer, &msg);
+    s_metrics_wait_t on_alpha = {"alpha", "spoofed_total"};
+    cr_assert (jt_wait_for (s_metrics_have, &on_alpha, 15000), "samples not stored under alpha");
+    char *output = NULL;
+    cr_assert_eq (jt_jadctl (fleet, &output, "--json metrics --host beta --since 1h"), 0, "%s",
+                  output);
+    cr_assert (!strstr (output, "spoofed_total"), "a claimed host name was believed: %s", output);
+    free (output);
+    s_client_destroy (&dealer, &monitor);
+    zcert_destroy (&alpha);
+}
+
+//  --------------------------------------------------------------------------
 //  Row 21: CURVE silently absent
 
 Test (security, daemons_refuse_to_run_without_curve)

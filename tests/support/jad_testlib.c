@@ -298,6 +298,7 @@ jt_fleet_t *jt_fleet_new (void)
     snprintf (config, sizeof config, "%s/controller/controller.yaml", self->dir);
     s_set_line (config, "heartbeat:", "heartbeat: 300ms");
     s_set_line (config, "resend:", "resend: 500ms");
+    s_set_line (config, "signed-heartbeat:", "signed-heartbeat: 300ms");
     jt_fleet_start_controller (self);
     return self;
 }
@@ -338,6 +339,7 @@ int jt_fleet_add_agent_token (jt_fleet_t *self, const char *name, const char *en
     char config[PATH_MAX];
     snprintf (config, sizeof config, "%s/%s/agent/agent.yaml", self->dir, name);
     s_set_line (config, "heartbeat:", "heartbeat: 300ms");
+    s_set_line (config, "stale-after:", "stale-after: 3s");
     jt_fleet_start_agent (self, index);
     return index;
 }

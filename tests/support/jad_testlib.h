@@ -47,7 +47,8 @@ typedef struct {
     pid_t agents[JT_MAX_AGENTS];
 } jt_fleet_t;
 
-//  Init and start a controller (fast heartbeat and resend for tests).
+//  Init and start a controller (fast heartbeat, signed heartbeat and
+//  resend for tests; agents get stale-after 3s).
 jt_fleet_t *jt_fleet_new (void);
 //  Init (first time) and start agent `name` in `env`. Returns its index.
 int jt_fleet_add_agent (jt_fleet_t *self, const char *name, const char *env);
