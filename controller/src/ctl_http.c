@@ -449,7 +449,10 @@ int ctl_http_start (ctl_t *ctl)
         jad_log_error ("http: http-listen '%s' is not a numeric address", ctl->config->http_listen);
         return -1;
     }
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+    //  epoll, not select: with a fleet connected, the controller's HTTP
+    //  sockets have descriptors far above FD_SETSIZE (1024), which select()
+    //  cannot watch (MHD then refuses every connection).
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
     if (address->ai_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     self->daemon =
