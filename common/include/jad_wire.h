@@ -88,6 +88,9 @@ typedef struct {
     char *environment;  //  required, jad_name_valid
     char **targets;     //  required, >= 1, each jad_name_valid
     size_t target_count;
+    char *target_block;  //  decoded plans: one block holding every target
+                         //  string (targets[] point into it); NULL when each
+                         //  target is its own allocation
     uint64_t sequence;   //  required, > 0
     int64_t issued_at;   //  unix ms, required
     int64_t expires_at;  //  unix ms, required, > issued_at

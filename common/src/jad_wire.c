@@ -509,10 +509,11 @@ void jad_plan_destroy (jad_plan_t **self_p)
     jad_plan_t *self = *self_p;
     free (self->plan_id);
     free (self->environment);
-    if (self->targets)
+    if (self->targets && !self->target_block)
         for (size_t index = 0; index < self->target_count; index++)
             free (self->targets[index]);
     free (self->targets);
+    free (self->target_block);
     free (self->app);
     free (self->version);
     free (self->artifact_url);
@@ -551,13 +552,36 @@ static jad_plan_t *s_plan_from_pb (const s_ctx_t *ctx, const Jadugar__Plan *mess
         s_fail (ctx, "out of memory");
         goto failed;
     }
+    //  A fleet-wide plan lists thousands of targets, and every agent decodes
+    //  them all: one allocation holds every name, and the field name for an
+    //  error is formatted only on an error.
+    size_t block_size = 0;
     for (size_t index = 0; index < message->n_targets; index++) {
-        char field[32];
-        snprintf (field, sizeof (field), "targets[%zu]", index);
-        if (s_name (ctx, field, message->targets[index], true, &self->targets[index]))
+        const char *text = message->targets[index];
+        size_t length = s_wire_strlen (text);
+        if (length == 0 || strlen (text) != length || !jad_name_valid (text)) {
+            char field[32];
+            char *ignored = NULL;
+            snprintf (field, sizeof (field), "targets[%zu]", index);
+            s_name (ctx, field, text, true, &ignored);
+            free (ignored);
             goto failed;
-        self->target_count = index + 1;
+        }
+        block_size += length + 1;
     }
+    self->target_block = malloc (block_size);
+    if (!self->target_block) {
+        s_fail (ctx, "out of memory");
+        goto failed;
+    }
+    char *cursor = self->target_block;
+    for (size_t index = 0; index < message->n_targets; index++) {
+        size_t size = s_wire_strlen (message->targets[index]) + 1;
+        memcpy (cursor, message->targets[index], size);
+        self->targets[index] = cursor;
+        cursor += size;
+    }
+    self->target_count = message->n_targets;
     self->sequence = message->sequence;
     if (self->sequence == 0) {
         s_missing (ctx, "sequence");
@@ -807,6 +831,7 @@ jad_plan_t *jad_plan_dup (const jad_plan_t *self)
     copy->strategy = s_strdup (self->strategy, &failed);
     copy->targets = NULL;
     copy->target_count = 0;
+    copy->target_block = NULL;  //  the copy's targets are its own strings
     copy->migrations = NULL;
     copy->migration_count = 0;
     if (self->migrations && self->migration_count > 0) {

@@ -81,6 +81,7 @@ typedef struct {
     int acked;
     int healthy;
     int64_t last_ack;
+    int64_t first_seen;  //  wall ms the first copy arrived
     int64_t last_healthy;
 } s_plan_stats_t;
 
@@ -214,6 +215,7 @@ static s_plan_stats_t *s_stats (s_sim_t *sim, const jad_plan_t *plan)
         stats = calloc (1, sizeof *stats);
         snprintf (stats->plan_id, sizeof stats->plan_id, "%s", plan->plan_id);
         stats->issued_at = plan->issued_at;
+        stats->first_seen = jad_now_ms ();
         zhashx_insert (sim->plans, plan->plan_id, stats);
         //  Count the targets that are ours once, from the first copy.
         for (size_t index = 0; index < plan->target_count; index++)
@@ -436,8 +438,9 @@ static void s_after_round (s_sim_t *sim)
         stats->acked++;
         stats->last_ack = jad_now_ms ();
         if (stats->acked == stats->targets_here) {
-            printf ("acked %s %d %lld\n", stats->plan_id, stats->acked,
-                    (long long)(stats->last_ack - stats->issued_at));
+            printf ("acked %s %d %lld first %lld\n", stats->plan_id, stats->acked,
+                    (long long)(stats->last_ack - stats->issued_at),
+                    (long long)(stats->first_seen - stats->issued_at));
             fflush (stdout);
         }
     }
