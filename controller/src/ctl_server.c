@@ -17,6 +17,7 @@
 #include "jad_wire.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zmq.h>
@@ -30,6 +31,7 @@
 #define S_DOMAIN_PLANS  "plans"
 #define S_DOMAIN_API    "api"
 #define S_TICK_MS       250
+#define S_TRIM_MS       10000
 
 static const char *const s_counter_names[CTL_COUNT_MAX] = {
     [CTL_COUNT_PLANS_SENT] = "plans_sent",
@@ -543,6 +545,7 @@ int ctl_server_run (ctl_t *ctl)
         return -1;
     }
     int64_t next_tick = jad_mono_ms ();
+    int64_t next_trim = next_tick + S_TRIM_MS;
     while (!zsys_interrupted) {
         int64_t wait = next_tick - jad_mono_ms ();
         void *which = zpoller_wait (poller, wait > 0 ? (int)wait : 0);
@@ -573,6 +576,12 @@ int ctl_server_run (ctl_t *ctl)
             ctl_plans_beat (ctl);
             ctl_alerts_tick (ctl);
             ctl_http_publish (ctl);
+            //  Bursts (a fleet's reports, artifact chunks) leave freed heap
+            //  behind in every arena; give it back now and then.
+            if (jad_mono_ms () >= next_trim) {
+                malloc_trim (0);
+                next_trim = jad_mono_ms () + S_TRIM_MS;
+            }
             next_tick = jad_mono_ms () + S_TICK_MS;
         }
         ctl_plans_advance_marked (ctl);
