@@ -58,6 +58,11 @@ bool cli_args_has (const cli_args_t *args, const char *name);
 int cli_request (cli_t *cli, const char *command, const char *const *args, const uint8_t *blob,
                  size_t blob_size, json_t **result);
 
+//  A read command's usual path: request, then either print the JSON result
+//  (--json) or hand it to the caller to draw a table. Returns the exit
+//  code; *result is set (caller decrefs) only when the caller must draw.
+int cli_query (cli_t *cli, const char *command, const char *const *args, json_t **result);
+
 //  Close the connection, if any.
 void cli_disconnect (cli_t *cli);
 

@@ -48,16 +48,9 @@ int cli_alerts (cli_t *cli)
     if (args.positional_count)
         return cli_error (CLI_USAGE, "usage: jadctl alerts");
     json_t *result = NULL;
-    int status = cli_request (cli, "alerts", NULL, NULL, 0, &result);
-    if (status != CLI_OK || !result) {
-        json_decref (result);
+    int status = cli_query (cli, "alerts", NULL, &result);
+    if (!result)
         return status;
-    }
-    if (cli->json) {
-        cli_print_json (result);
-        json_decref (result);
-        return CLI_OK;
-    }
     printf ("%-10s %-8s %-13s %-40s %-9s %s\n", "ID", "ENV", "STATE", "CHECKS", "ACTION",
             "VALUE (SAMPLES)");
     size_t index;
@@ -160,16 +153,9 @@ int cli_metrics (cli_t *cli)
         "name", cli_args_get (&args, "--name"), "since", cli_args_get (&args, "--since"),
         NULL};
     json_t *result = NULL;
-    int status = cli_request (cli, "metrics", request, NULL, 0, &result);
-    if (status != CLI_OK || !result) {
-        json_decref (result);
+    int status = cli_query (cli, "metrics", request, &result);
+    if (!result)
         return status;
-    }
-    if (cli->json) {
-        cli_print_json (result);
-        json_decref (result);
-        return CLI_OK;
-    }
     json_t *series = json_object_get (result, "series");
     if (json_array_size (series) == 0)
         printf ("no samples in this period\n");

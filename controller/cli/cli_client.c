@@ -221,6 +221,24 @@ int cli_request (cli_t *cli, const char *command, const char *const *args, const
     return status;
 }
 
+int cli_query (cli_t *cli, const char *command, const char *const *args, json_t **result)
+{
+    json_t *reply = NULL;
+    int status = cli_request (cli, command, args, NULL, 0, &reply);
+    *result = NULL;
+    if (status != CLI_OK || !reply) {
+        json_decref (reply);
+        return status;
+    }
+    if (cli->json) {
+        cli_print_json (reply);
+        json_decref (reply);
+        return CLI_OK;
+    }
+    *result = reply;
+    return CLI_OK;
+}
+
 void cli_print_json (json_t *value)
 {
     char *text = json_dumps (value, JSON_INDENT (2) | JSON_SORT_KEYS);

@@ -38,16 +38,9 @@ int cli_status (cli_t *cli)
     const char *request[] = {"env", cli_args_get (&args, "--env"), "app",
                              cli_args_get (&args, "--app"), NULL};
     json_t *result = NULL;
-    int status = cli_request (cli, "status", request, NULL, 0, &result);
-    if (status != CLI_OK || !result) {
-        json_decref (result);
+    int status = cli_query (cli, "status", request, &result);
+    if (!result)
         return status;
-    }
-    if (cli->json) {
-        cli_print_json (result);
-        json_decref (result);
-        return CLI_OK;
-    }
     json_t *agents = json_object_get (result, "agents");
     printf ("%-20s %-10s %-8s %-16s %-14s %-9s %s\n", "HOST", "ENV", "STATE", "APP", "VERSION",
             "HEALTH", "LAST SEEN");
@@ -115,16 +108,9 @@ int cli_agents (cli_t *cli)
                           action);
     }
     json_t *result = NULL;
-    int status = cli_request (cli, "agents", NULL, NULL, 0, &result);
-    if (status != CLI_OK || !result) {
-        json_decref (result);
+    int status = cli_query (cli, "agents", NULL, &result);
+    if (!result)
         return status;
-    }
-    if (cli->json) {
-        cli_print_json (result);
-        json_decref (result);
-        return CLI_OK;
-    }
     printf ("%-20s %-10s %-9s %-10s %s\n", "NAME", "ENV", "STATE", "LAST SEEN", "KEY");
     size_t index;
     json_t *agent;

@@ -232,16 +232,9 @@ int cli_plans (cli_t *cli)
         return cli_error (CLI_USAGE, "usage: jadctl plans [--env E]");
     const char *request[] = {"env", cli_args_get (&args, "--env"), NULL};
     json_t *result = NULL;
-    int status = cli_request (cli, "plans", request, NULL, 0, &result);
-    if (status != CLI_OK || !result) {
-        json_decref (result);
+    int status = cli_query (cli, "plans", request, &result);
+    if (!result)
         return status;
-    }
-    if (cli->json) {
-        cli_print_json (result);
-        json_decref (result);
-        return CLI_OK;
-    }
     //  the deployment log: time, app, version, env, deployer, strategy,
     //  outcome and the rollback that undid it
     printf ("%-20s %-9s %-8s %-12s %-12s %-8s %-12s %-8s %-12s %-9s %s\n", "CREATED", "PLAN",

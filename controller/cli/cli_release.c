@@ -134,16 +134,9 @@ static int s_release_list (cli_t *cli, cli_args_t *args)
         return cli_error (CLI_USAGE, "usage: jadctl release list [APP]");
     const char *request[] = {"app", args->positional_count == 2 ? args->positional[1] : NULL, NULL};
     json_t *result = NULL;
-    int status = cli_request (cli, "release.list", request, NULL, 0, &result);
-    if (status != CLI_OK || !result) {
-        json_decref (result);
+    int status = cli_query (cli, "release.list", request, &result);
+    if (!result)
         return status;
-    }
-    if (cli->json) {
-        cli_print_json (result);
-        json_decref (result);
-        return CLI_OK;
-    }
     printf ("%-16s %-14s %7s %-12s %10s %-20s %-16s %s\n", "APP", "VERSION", "COUNTER", "SHA256",
             "BYTES", "ADDED", "BRANCH", "SUCCEEDED IN");
     size_t index;
