@@ -49,6 +49,9 @@ typedef struct {
     size_t payload;              //  bytes of incompressible data in the release
     const char *smoke_sh;        //  replaces the smoke hook's body when set
     const char *smoke_fails_on;  //  this host fails its smoke test
+    bool sleep_once;             //  hooks sleep only the first time on each host
+    const char *sleep_on;        //  only this host sleeps (NULL: all)
+    int files;                   //  small files (8 KiB of zeros each) in data/
 } s_release_opts_t;
 
 //  Add release web VERSION to the controller's store.
@@ -61,18 +64,27 @@ static inline void s_add_release (const char *version, s_release_opts_t opts)
               "hooks:\n  activate: ./hooks/activate.sh\n  smoke:\n"
               "    - run: ./hooks/smoke.sh\n      timeout: %ds\n",
               opts.smoke_timeout ? opts.smoke_timeout : 20);
+    //  a hook that sleeps once marks it in the shared dir, so a re-run
+    //  after a kill goes through at once
+    char once[256];
+    snprintf (once, sizeof once, "%s%s%s%s",
+              opts.sleep_once ? "[ -e \"$JADUGAR_SHARED_DIR/slept-${0##*/}\" ] || " : "",
+              opts.sleep_on ? "[ \"$JADUGAR_HOST\" != " : "", opts.sleep_on ? opts.sleep_on : "",
+              opts.sleep_on ? " ] || " : "");
+    const char *mark = opts.sleep_once ? "touch \"$JADUGAR_SHARED_DIR/slept-${0##*/}\"; " : "";
     snprintf (activate, sizeof activate,
               "#!/bin/sh\necho \"activating $JADUGAR_VERSION $JADUGAR_HOST $$\" >> '%s'\n"
-              "sleep %d\necho \"activate $JADUGAR_VERSION $JADUGAR_HOST\" >> '%s'\n",
-              log, opts.activate_sleep, log);
+              "%s{ %ssleep %d; }\necho \"activate $JADUGAR_VERSION $JADUGAR_HOST\" >> '%s'\n",
+              log, once, mark, opts.activate_sleep, log);
     if (opts.smoke_sh)
         snprintf (smoke, sizeof smoke, "#!/bin/sh\n%s", opts.smoke_sh);
     else
         snprintf (smoke, sizeof smoke,
                   "#!/bin/sh\necho \"smoking $JADUGAR_VERSION $JADUGAR_HOST $$\" >> '%s'\n"
-                  "sleep %d\necho \"smoke $JADUGAR_VERSION $JADUGAR_HOST\" >> '%s'\n"
+                  "%s{ %ssleep %d; }\necho \"smoke $JADUGAR_VERSION $JADUGAR_HOST\" >> '%s'\n"
                   "if [ \"$JADUGAR_HOST\" = \"%s\" ]; then echo 'smoke check failed'; exit 3; fi\n",
-                  log, opts.smoke_sleep, log, opts.smoke_fails_on ? opts.smoke_fails_on : "-");
+                  log, once, mark, opts.smoke_sleep, log,
+                  opts.smoke_fails_on ? opts.smoke_fails_on : "-");
     const char *files[] = {"jadugar.yaml", manifest,         "hooks/activate.sh",
                            activate,       "hooks/smoke.sh", smoke,
                            "VERSION",      version,          NULL};
@@ -83,6 +95,16 @@ static inline void s_add_release (const char *version, s_release_opts_t opts)
         char *output = NULL;
         int rc = jt_run (&output, "mkdir -p '%s/data' && head -c %zu /dev/urandom > '%s/data/blob'",
                          tree, opts.payload, tree);
+        cr_assert_eq (rc, 0, "%s", output);
+        free (output);
+    }
+    if (opts.files) {
+        char *output = NULL;
+        int rc =
+            jt_run (&output,
+                    "mkdir -p '%s/many' && cd '%s/many' && head -c %d /dev/zero | split -b 8192 "
+                    "-a 5 - f",
+                    tree, tree, opts.files * 8192);
         cr_assert_eq (rc, 0, "%s", output);
         free (output);
     }
