@@ -54,6 +54,11 @@ Test (partition, skipped_host_converges_after_healing)
         cr_assert_str_eq (version, "2.0", "host-%d", index + 1);
         free (version);
     }
+    //  healed only once the agent dropped its connections: nothing queued
+    //  during the partition reaches it, so it is the controller that
+    //  converges it
+    cr_assert (s_wait_agent_log (2, "agent: disconnected", 1, 30000),
+               "host-3 never noticed the partition");
     jt_fleet_link (fleet, 2, true);
     cr_assert (s_wait_current (2, "releases/2.0", 60000),
                "host-3 did not converge to 2.0 after healing");
