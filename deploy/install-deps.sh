@@ -12,9 +12,12 @@ libsqlite3-dev libarchive-dev libfyaml-dev libjansson-dev libcurl4-openssl-dev
 libmicrohttpd-dev"
 if [ "${1:-}" = "--tests" ]; then
     #  package tests: cpack + dpkg-shlibdeps (dpkg-dev, file), systemd-analyze, man;
-    #  iproute2 (ss) for the benchmarks
+    #  iproute2 (ss) for the benchmarks; netns fault tests: iproute2 (ip netns,
+    #  tc), iptables (random drops when the kernel has no netem), faketime
+    #  (agent clock skew); valgrind for the unit tests
     packages="$packages libcriterion-dev clang-format clang libclang-rt-14-dev sqlite3
-    dpkg-dev file systemd man-db iproute2 curl prometheus chromium"
+    dpkg-dev file systemd man-db iproute2 curl prometheus chromium
+    iptables faketime valgrind"
 fi
 
 missing=""

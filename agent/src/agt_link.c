@@ -48,6 +48,15 @@ static int s_secure (zsock_t *sock, const jad_agent_config_t *config, const jad_
     //  jitter: a fleet must not reconnect to a restarted controller at once
     zsock_set_reconnect_ivl (sock, 100 + (int)randombytes_uniform (501));
     zsock_set_reconnect_ivl_max (sock, 5000);
+    //  ZMTP heartbeats: a connection cut without a reset (link down, a
+    //  partition) is closed after three silent intervals, which discards
+    //  what was queued for it (plans that may be stale by the time the link
+    //  heals) and makes the agent reconnect and say hello. Never below 10 s:
+    //  a ping queued behind a few 256 KiB chunks on a slow link must not cut
+    //  a working connection.
+    int heartbeat = config->heartbeat_ms ? (int)config->heartbeat_ms : 5000;
+    zsock_set_heartbeat_ivl (sock, heartbeat);
+    zsock_set_heartbeat_timeout (sock, 3 * heartbeat > 10000 ? 3 * heartbeat : 10000);
     if (strchr (config->controller, '['))
         zsock_set_ipv6 (sock, 1);
     return zsock_mechanism (sock) == ZMQ_CURVE ? 0 : -1;

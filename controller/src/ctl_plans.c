@@ -443,20 +443,21 @@ failed:
 }
 
 //  Create a converge plan if `agent` lacks a release its environment last
-//  deployed successfully, unless it already had a plan for that release.
+//  deployed successfully, unless it already had a plan for that release
+//  (one it was skipped in, being offline, does not count: it never tried).
 static void s_converge (ctl_t *ctl, const char *agent)
 {
     sqlite3_stmt *stmt = jad_db_prepare (
-        ctl->db,
-        "SELECT p.app, p.version FROM plans p JOIN agents a ON a.env = p.env "
-        "WHERE a.name = ?1 AND p.state = 'succeeded' AND p.kind != 'task' AND p.created = "
-        "(SELECT max (q.created) FROM plans q WHERE q.env = p.env AND q.app = p.app AND "
-        "q.state = 'succeeded' AND q.kind != 'task') "
-        "AND NOT EXISTS (SELECT 1 FROM agent_apps x WHERE x.agent = ?1 AND x.app = p.app "
-        "AND x.version = p.version) "
-        "AND NOT EXISTS (SELECT 1 FROM plan_hosts h JOIN plans r ON r.id = h.plan_id "
-        "WHERE h.agent = ?1 AND r.app = p.app AND r.version = p.version AND r.created >= "
-        "p.created AND r.kind != 'task' AND (r.state = 'running' OR h.state != 'pending'))");
+        ctl->db, "SELECT p.app, p.version FROM plans p JOIN agents a ON a.env = p.env "
+                 "WHERE a.name = ?1 AND p.state = 'succeeded' AND p.kind != 'task' AND p.created = "
+                 "(SELECT max (q.created) FROM plans q WHERE q.env = p.env AND q.app = p.app AND "
+                 "q.state = 'succeeded' AND q.kind != 'task') "
+                 "AND NOT EXISTS (SELECT 1 FROM agent_apps x WHERE x.agent = ?1 AND x.app = p.app "
+                 "AND x.version = p.version) "
+                 "AND NOT EXISTS (SELECT 1 FROM plan_hosts h JOIN plans r ON r.id = h.plan_id "
+                 "WHERE h.agent = ?1 AND r.app = p.app AND r.version = p.version AND r.created >= "
+                 "p.created AND r.kind != 'task' AND (r.state = 'running' OR h.state NOT IN "
+                 "('pending', 'skipped')))");
     if (!stmt)
         return;
     sqlite3_bind_text (stmt, 1, agent, -1, SQLITE_TRANSIENT);

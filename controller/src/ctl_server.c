@@ -157,6 +157,15 @@ static zsock_t *s_curve_socket (ctl_t *ctl, int type, const char *domain, int po
     }
     zsock_set_linger (sock, 0);
     zsock_set_backlog (sock, 4096);
+    //  ZMTP heartbeats: a peer silent for three intervals (a partition, a
+    //  host gone without a reset) loses its connection and with it what
+    //  was queued for it, so a plan re-sent during a partition is not
+    //  delivered when the link heals, after the plan has ended. Never below
+    //  10 s: a ping queued behind a few 256 KiB chunks on a slow link must
+    //  not cut a working connection.
+    int heartbeat = ctl->config->heartbeat_ms ? (int)ctl->config->heartbeat_ms : 5000;
+    zsock_set_heartbeat_ivl (sock, heartbeat);
+    zsock_set_heartbeat_timeout (sock, 3 * heartbeat > 10000 ? 3 * heartbeat : 10000);
     if (maxmsgsize > 0)
         zsock_set_maxmsgsize (sock, maxmsgsize);
     if (type == ZMQ_PUB)

@@ -4,6 +4,7 @@
 #include "jad_testlib.h"
 
 #include <arpa/inet.h>
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -268,23 +269,230 @@ static void s_set_line (const char *path, const char *prefix, const char *line)
     free (text);
 }
 
+#define S_BIN_IP  "/bin/ip"
+#define S_BIN_ENV "/usr/bin/env"
+#define S_ARGS    32
+
+//  Namespace of host index (-1: the controller) into buf; "" when the
+//  fleet is on loopback.
+static const char *s_netns (jt_fleet_t *self, int index, char *buf, size_t len)
+{
+    if (!self->netns)
+        snprintf (buf, len, "%s", "");
+    else if (index < 0)
+        snprintf (buf, len, "%s-c", self->netns);
+    else
+        snprintf (buf, len, "%s-h%d", self->netns, index + 1);
+    return buf;
+}
+
+//  Spawn argv in host index's namespace (if any) with vars ("A=1 B=2",
+//  or NULL) added to its environment; `ip netns exec` and `env` exec the
+//  program, so the pid returned is the program's.
+static pid_t s_spawn_in (jt_fleet_t *self, int index, const char *vars, const char *log,
+                         char *const argv[])
+{
+    char *full[S_ARGS];
+    int count = 0;
+    char netns[64];
+    char *copy = vars ? strdup (vars) : NULL;
+    if (self->netns) {
+        full[count++] = S_BIN_IP;
+        full[count++] = "netns";
+        full[count++] = "exec";
+        full[count++] = (char *)s_netns (self, index, netns, sizeof netns);
+    }
+    if (copy) {
+        full[count++] = S_BIN_ENV;
+        char *saveptr = NULL;
+        for (char *var = strtok_r (copy, " ", &saveptr); var && count < S_ARGS / 2;
+             var = strtok_r (NULL, " ", &saveptr))
+            full[count++] = var;
+    }
+    for (int arg = 0; argv[arg] && count < S_ARGS - 1; arg++)
+        full[count++] = argv[arg];
+    full[count] = NULL;
+    pid_t pid = jt_spawn (log, full);
+    free (copy);
+    return pid;
+}
+
+//  --------------------------------------------------------------------------
+//  Network namespaces
+
+#define S_NET_CONTROLLER "10.213.0.1"
+#define S_NET_PREFIX     "10.213.0."
+
+//  Run a command line and abort the test with its output when it fails.
+static void s_must (const char *what, const char *format, ...)
+    __attribute__ ((format (printf, 2, 3)));
+
+static void s_must (const char *what, const char *format, ...)
+{
+    va_list argptr;
+    va_start (argptr, format);
+    char *command = NULL;
+    int rc = vasprintf (&command, format, argptr);
+    va_end (argptr);
+    if (rc < 0)
+        s_die ("vasprintf");
+    char *output = NULL;
+    rc = jt_run (&output, "set -e; %s", command);
+    if (rc != 0) {
+        fprintf (stderr, "testlib: %s failed (%d): %s\n%s\n", what, rc, command, output);
+        abort ();
+    }
+    free (output);
+    free (command);
+}
+
+const char *jt_netns_unavailable (void)
+{
+    static char why[256];
+    if (geteuid () != 0)
+        return "needs root (network namespaces, veth pairs and a bridge)";
+    char name[64];
+    snprintf (name, sizeof name, "jt%dprobe", (int)getpid ());
+    char *output = NULL;
+    int rc = jt_run (&output,
+                     S_BIN_IP " netns add %s && " S_BIN_IP
+                              " -n %s link add name br0 type bridge && " S_BIN_IP
+                              " -n %s link add name jtva type veth peer name jtvb",
+                     name, name, name);
+    jt_run (NULL, S_BIN_IP " netns del %s", name);
+    if (rc != 0) {
+        snprintf (why, sizeof why, "cannot make a network namespace with a bridge and veths: %s",
+                  output ? output : "");
+        free (output);
+        return why;
+    }
+    free (output);
+    return NULL;
+}
+
+//  Delete namespaces that earlier test processes (now gone) left behind:
+//  their names start with "jt" + the creator's pid + "x".
+static void s_netns_sweep (void)
+{
+    char *output = NULL;
+    if (jt_run (&output, S_BIN_IP " netns list") != 0) {
+        free (output);
+        return;
+    }
+    for (char *line = strtok (output, "\n"); line; line = strtok (NULL, "\n")) {
+        int pid = 0;
+        char name[128];
+        if (sscanf (line, "%127s", name) != 1 || sscanf (name, "jt%dx", &pid) != 1 || pid <= 0)
+            continue;
+        if (kill (pid, 0) != 0 && errno == ESRCH) {
+            jt_run (NULL,
+                    "for p in $(" S_BIN_IP " netns pids %s); do kill -9 $p; done; " S_BIN_IP
+                    " netns del %s",
+                    name, name);
+            fprintf (stderr, "testlib: removed stale namespace %s\n", name);
+        }
+    }
+    free (output);
+}
+
+//  Namespace `netns` at address ADDR, with a veth pair to the hub's bridge
+//  (`port` is the bridge side's name).
+static void s_netns_join (const char *tag, const char *netns, const char *port, const char *addr)
+{
+    s_must ("adding a host namespace",
+            S_BIN_IP " netns add %s; " S_BIN_IP " -n %s link set lo up; " S_BIN_IP
+                     " -n %s-hub link add name %s type veth peer name eth0 netns %s; " S_BIN_IP
+                     " -n %s-hub link set %s master br0 up; " S_BIN_IP
+                     " -n %s addr add %s/24 dev eth0; " S_BIN_IP " -n %s link set eth0 up",
+            netns, netns, tag, port, netns, tag, port, netns, addr, netns);
+}
+
+static void s_netns_add_host (jt_fleet_t *self, int index)
+{
+    char netns[64], port[16], addr[32];
+    s_netns (self, index, netns, sizeof netns);
+    snprintf (port, sizeof port, "h%d", index + 1);
+    snprintf (addr, sizeof addr, S_NET_PREFIX "%d", 10 + index + 1);
+    s_netns_join (self->netns, netns, port, addr);
+}
+
+//  Kill whatever the test left running in the fleet's namespaces (hooks'
+//  children), then delete them.
+static void s_netns_remove (const char *tag)
+{
+    char *output = NULL;
+    if (jt_run (&output, S_BIN_IP " netns list") == 0) {
+        size_t len = strlen (tag);
+        for (char *line = strtok (output, "\n"); line; line = strtok (NULL, "\n")) {
+            char name[128];
+            if (sscanf (line, "%127s", name) == 1 && strncmp (name, tag, len) == 0 &&
+                name[len] == '-')
+                jt_run (NULL,
+                        "for p in $(" S_BIN_IP " netns pids %s); do kill -9 $p; done; " S_BIN_IP
+                        " netns del %s",
+                        name, name);
+        }
+    }
+    free (output);
+}
+
+const char *jt_fleet_host_netns (jt_fleet_t *self, int index, char *buf, size_t len)
+{
+    return s_netns (self, index, buf, len);
+}
+
+void jt_fleet_link (jt_fleet_t *self, int index, bool up)
+{
+    assert (self->netns);
+    s_must (up ? "healing a link" : "cutting a link", S_BIN_IP " -n %s-hub link set h%d %s",
+            self->netns, index + 1, up ? "up" : "down");
+}
+
+int jt_fleet_host_run (jt_fleet_t *self, int index, char **output, const char *format, ...)
+{
+    va_list argptr;
+    va_start (argptr, format);
+    char *command = NULL;
+    int rc = vasprintf (&command, format, argptr);
+    va_end (argptr);
+    if (rc < 0)
+        s_die ("vasprintf");
+    char netns[64];
+    char *quoted = NULL;
+    //  the command goes to sh -c in single quotes
+    size_t len = strlen (command);
+    quoted = calloc (1, 4 * len + 1);
+    char *out = quoted;
+    for (const char *cursor = command; *cursor; cursor++) {
+        if (*cursor == '\'') {
+            memcpy (out, "'\\''", 4);
+            out += 4;
+        } else
+            *out++ = *cursor;
+    }
+    rc = self->netns ? jt_run (output, S_BIN_IP " netns exec %s sh -c '%s'",
+                               s_netns (self, index, netns, sizeof netns), quoted)
+                     : jt_run (output, "%s", command);
+    free (quoted);
+    free (command);
+    return rc;
+}
+
 void jt_fleet_start_controller (jt_fleet_t *self)
 {
     char data[PATH_MAX], log[PATH_MAX];
     snprintf (data, sizeof data, "%s/controller", self->dir);
     snprintf (log, sizeof log, "%s/controller.log", self->dir);
     char *argv[] = {S_BIN_CONTROLLER, "run", "--data", data, "--verbose", NULL};
-    self->controller = jt_spawn (log, argv);
+    self->controller = s_spawn_in (self, -1, NULL, log, argv);
 }
 
-jt_fleet_t *jt_fleet_new (void)
+//  Init the controller (listening on `listen`) with fast timers for tests.
+static void s_fleet_init (jt_fleet_t *self, const char *listen)
 {
-    jt_fleet_t *self = calloc (1, sizeof *self);
-    self->dir = jt_tempdir ("jadugar-fleet");
-    self->port = jt_free_port_base (4);
     char *output = NULL;
-    int rc = jt_run (&output, "%s init --data %s/controller --port %d", S_BIN_CONTROLLER, self->dir,
-                     self->port);
+    int rc = jt_run (&output, "%s init --data %s/controller --listen %s --port %d",
+                     S_BIN_CONTROLLER, self->dir, listen, self->port);
     if (rc != 0) {
         fprintf (stderr, "testlib: controller init failed (%d):\n%s\n", rc, output);
         abort ();
@@ -299,6 +507,36 @@ jt_fleet_t *jt_fleet_new (void)
     s_set_line (config, "heartbeat:", "heartbeat: 300ms");
     s_set_line (config, "resend:", "resend: 500ms");
     s_set_line (config, "signed-heartbeat:", "signed-heartbeat: 300ms");
+}
+
+jt_fleet_t *jt_fleet_new (void)
+{
+    jt_fleet_t *self = calloc (1, sizeof *self);
+    self->dir = jt_tempdir ("jadugar-fleet");
+    self->port = jt_free_port_base (4);
+    s_fleet_init (self, "127.0.0.1");
+    jt_fleet_start_controller (self);
+    return self;
+}
+
+jt_fleet_t *jt_fleet_new_netns (void)
+{
+    static int fleets = 0;
+    s_netns_sweep ();
+    jt_fleet_t *self = calloc (1, sizeof *self);
+    self->dir = jt_tempdir ("jadugar-netns");
+    //  the controller's namespace is fresh: every port is free
+    self->port = 7400;
+    if (asprintf (&self->netns, "jt%dx%d", (int)getpid (), fleets++) < 0)
+        abort ();
+    s_must ("making the hub namespace",
+            S_BIN_IP " netns add %s-hub; " S_BIN_IP
+                     " -n %s-hub link add name br0 type bridge; " S_BIN_IP
+                     " -n %s-hub link set br0 up",
+            self->netns, self->netns, self->netns);
+    char netns[64];
+    s_netns_join (self->netns, s_netns (self, -1, netns, sizeof netns), "c", S_NET_CONTROLLER);
+    s_fleet_init (self, S_NET_CONTROLLER);
     jt_fleet_start_controller (self);
     return self;
 }
@@ -309,7 +547,7 @@ void jt_fleet_start_agent (jt_fleet_t *self, int index)
     snprintf (data, sizeof data, "%s/%s/agent", self->dir, self->agent_names[index]);
     snprintf (log, sizeof log, "%s/%s.log", self->dir, self->agent_names[index]);
     char *argv[] = {S_BIN_AGENT, "run", "--data", data, "--verbose", NULL};
-    self->agents[index] = jt_spawn (log, argv);
+    self->agents[index] = s_spawn_in (self, index, self->agent_vars[index], log, argv);
 }
 
 int jt_fleet_add_agent (jt_fleet_t *self, const char *name, const char *env)
@@ -325,12 +563,15 @@ int jt_fleet_add_agent_token (jt_fleet_t *self, const char *name, const char *en
         abort ();
     self->agent_names[index] = strdup (name);
     self->agent_envs[index] = strdup (env);
+    if (self->netns)
+        s_netns_add_host (self, index);
     char *output = NULL;
     int rc = jt_run (&output,
-                     "%s init --data %s/%s/agent --controller 127.0.0.1:%d --controller-key '%s' "
+                     "%s init --data %s/%s/agent --controller %s:%d --controller-key '%s' "
                      "--signing-key %s --env %s --name %s --root %s/%s/srv%s%s",
-                     S_BIN_AGENT, self->dir, name, self->port, self->curve_key, self->signing_key,
-                     env, name, self->dir, name, token ? " --token " : "", token ? token : "");
+                     S_BIN_AGENT, self->dir, name, self->netns ? S_NET_CONTROLLER : "127.0.0.1",
+                     self->port, self->curve_key, self->signing_key, env, name, self->dir, name,
+                     token ? " --token " : "", token ? token : "");
     if (rc != 0) {
         fprintf (stderr, "testlib: agent init failed (%d):\n%s\n", rc, output);
         abort ();
@@ -371,6 +612,7 @@ void jt_fleet_destroy (jt_fleet_t **self_p)
         }
         free (self->agent_names[index]);
         free (self->agent_envs[index]);
+        free (self->agent_vars[index]);
     }
     if (self->controller > 0) {
         int status = jt_stop (self->controller);
@@ -380,6 +622,8 @@ void jt_fleet_destroy (jt_fleet_t **self_p)
             clean = false;
         }
     }
+    if (self->netns)
+        s_netns_remove (self->netns);
     if (!clean) {
         char *logs = NULL;
         jt_run (&logs, "tail -n 40 %s/*.log", self->dir);
@@ -397,6 +641,7 @@ void jt_fleet_destroy (jt_fleet_t **self_p)
     free (self->curve_key);
     free (self->admin_config);
     free (self->enroll_token);
+    free (self->netns);
     free (self);
     *self_p = NULL;
 }
@@ -409,7 +654,10 @@ int jt_jadctl (jt_fleet_t *self, char **output, const char *format, ...)
     if (vasprintf (&args, format, argptr) < 0)
         abort ();
     va_end (argptr);
-    int rc = jt_run (output, "%s --config %s %s", S_BIN_JADCTL, self->admin_config, args);
+    char netns[64];
+    int rc =
+        jt_run (output, "%s%s %s --config %s %s", self->netns ? S_BIN_IP " netns exec " : "",
+                s_netns (self, -1, netns, sizeof netns), S_BIN_JADCTL, self->admin_config, args);
     free (args);
     return rc;
 }
@@ -539,8 +787,8 @@ void jt_fleet_add_operator (jt_fleet_t *self, const char *name, const char *role
     free (output);
     char path[PATH_MAX], text[1024];
     snprintf (path, sizeof path, "%s/%s.jadctl.yaml", self->dir, name);
-    snprintf (text, sizeof text, "controller: 127.0.0.1:%d\ncontroller-key: '%s'\nkey: %s.key\n",
-              self->port + 2, self->curve_key, name);
+    snprintf (text, sizeof text, "controller: %s:%d\ncontroller-key: '%s'\nkey: %s.key\n",
+              self->netns ? S_NET_CONTROLLER : "127.0.0.1", self->port + 2, self->curve_key, name);
     jt_write_file (path, text, 0600);
     free (key);
 }
@@ -553,8 +801,10 @@ int jt_jadctl_as (jt_fleet_t *self, const char *name, char **output, const char 
     if (vasprintf (&args, format, argptr) < 0)
         abort ();
     va_end (argptr);
-    int rc =
-        jt_run (output, "%s --config %s/%s.jadctl.yaml %s", S_BIN_JADCTL, self->dir, name, args);
+    char netns[64];
+    int rc = jt_run (output, "%s%s %s --config %s/%s.jadctl.yaml %s",
+                     self->netns ? S_BIN_IP " netns exec " : "",
+                     s_netns (self, -1, netns, sizeof netns), S_BIN_JADCTL, self->dir, name, args);
     free (args);
     return rc;
 }

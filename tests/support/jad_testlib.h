@@ -45,6 +45,9 @@ typedef struct {
     char *agent_names[JT_MAX_AGENTS];
     char *agent_envs[JT_MAX_AGENTS];
     pid_t agents[JT_MAX_AGENTS];
+    //  Multi-host fleets (jt_fleet_new_netns); NULL/0 for a loopback fleet.
+    char *netns;                      //  run tag: namespaces TAG-hub, TAG-c, TAG-hN
+    char *agent_vars[JT_MAX_AGENTS];  //  "VAR=VALUE ..." the agent starts with, or NULL
 } jt_fleet_t;
 
 //  Init and start a controller (fast heartbeat, signed heartbeat and
@@ -90,6 +93,33 @@ int jt_jadctl_as (jt_fleet_t *self, const char *name, char **output, const char 
 //  Build DIR/NAME.tar.gz from a release tree given as a list of
 //  path, content pairs (NULL-terminated); files under hooks/ are 0755.
 char *jt_make_release (const char *dir, const char *name, const char *const *files);
+//  --------------------------------------------------------------------------
+//  Multi-host fleets in network namespaces (root only)
+//
+//  A fleet made by jt_fleet_new_netns runs its controller and each agent in
+//  a network namespace of its own (TAG-c at 10.213.0.1, TAG-hN at
+//  10.213.0.(10+N)), each joined by a veth pair to a bridge in a namespace
+//  TAG-hub; no address or interface is added to the machine's own
+//  namespace, so no traffic leaves it. TAG is unique per process
+//  ("jt" + pid + counter). jt_fleet_destroy kills what still runs in the
+//  namespaces and deletes them; namespaces a crashed test left behind
+//  (their pid is gone) are deleted by the next jt_fleet_new_netns.
+
+//  NULL when this process can make network namespaces, else why not
+//  (static text: "needs root", or what failed).
+const char *jt_netns_unavailable (void);
+//  A controller in its own namespace; agents added to it get theirs.
+jt_fleet_t *jt_fleet_new_netns (void);
+//  Set agent index's link (its veth on the bridge) up or down: a
+//  partition that the agent's TCP connections do not see as a reset.
+void jt_fleet_link (jt_fleet_t *self, int index, bool up);
+//  Run a shell command line inside agent index's namespace (or the
+//  controller's for index -1); like jt_run.
+int jt_fleet_host_run (jt_fleet_t *self, int index, char **output, const char *format, ...)
+    __attribute__ ((format (printf, 4, 5)));
+//  Where agent index's processes run (its namespace), for messages.
+const char *jt_fleet_host_netns (jt_fleet_t *self, int index, char *buf, size_t len);
+
 //  Count occurrences of needle in haystack.
 int jt_count (const char *haystack, const char *needle);
 
