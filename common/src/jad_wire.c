@@ -527,6 +527,81 @@ void jad_plan_destroy (jad_plan_t **self_p)
     *self_p = NULL;
 }
 
+//  The targets of a plan, from `target_list` (names joined by '\n') or
+//  the older repeated `targets`, into one block. A fleet-wide plan lists
+//  thousands of targets and every agent decodes them all: one allocation
+//  holds every name, and error labels are formatted only on an error.
+static int s_targets_from_pb (const s_ctx_t *ctx, const Jadugar__Plan *message, jad_plan_t *self)
+{
+    const ProtobufCBinaryData *list = &message->target_list;
+    if (list->len > 0 && message->n_targets > 0) {
+        s_fail (ctx, "fields 'targets' and 'target_list' are both set");
+        return -1;
+    }
+    size_t count = 0, block_size = 0;
+    if (list->len > 0) {
+        if (memchr (list->data, 0, list->len)) {
+            s_fail (ctx, "field 'target_list' holds a NUL byte");
+            return -1;
+        }
+        count = 1;
+        for (size_t offset = 0; offset < list->len; offset++)
+            count += list->data[offset] == '\n';
+        block_size = list->len + 1;
+    } else {
+        count = message->n_targets;
+        for (size_t index = 0; index < count; index++)
+            block_size += s_wire_strlen (message->targets[index]) + 1;
+    }
+    if (count == 0) {
+        s_missing (ctx, "targets");
+        return -1;
+    }
+    if (count > JAD_MAX_TARGETS) {
+        s_fail (ctx, "too many targets (%zu, limit %d)", count, JAD_MAX_TARGETS);
+        return -1;
+    }
+    self->targets = calloc (count, sizeof (char *));
+    self->target_block = malloc (block_size);
+    if (!self->targets || !self->target_block) {
+        s_fail (ctx, "out of memory");
+        return -1;
+    }
+    char *cursor = self->target_block;
+    if (list->len > 0) {
+        memcpy (cursor, list->data, list->len);
+        cursor[list->len] = 0;
+        for (size_t index = 0; index < count; index++) {
+            char *end = strchr (cursor, '\n');
+            if (end)
+                *end = 0;
+            self->targets[index] = cursor;
+            cursor = end ? end + 1 : cursor + strlen (cursor);
+        }
+    } else
+        for (size_t index = 0; index < count; index++) {
+            size_t size = s_wire_strlen (message->targets[index]) + 1;
+            memcpy (cursor, message->targets[index] ? message->targets[index] : "", size);
+            //  a string with a NUL inside is shorter than its wire length
+            if (size > 1 && strlen (cursor) + 1 != size) {
+                s_fail (ctx, "field 'targets[%zu]' is not a valid name", index);
+                return -1;
+            }
+            self->targets[index] = cursor;
+            cursor += size;
+        }
+    self->target_count = count;
+    for (size_t index = 0; index < count; index++)
+        if (!jad_name_valid (self->targets[index])) {
+            if (*self->targets[index])
+                s_fail (ctx, "field 'targets[%zu]' is not a valid name", index);
+            else
+                s_fail (ctx, "field 'targets[%zu]' is missing", index);
+            return -1;
+        }
+    return 0;
+}
+
 static jad_plan_t *s_plan_from_pb (const s_ctx_t *ctx, const Jadugar__Plan *message)
 {
     if (s_check_protocol (ctx, message->protocol) != 0)
@@ -539,49 +614,8 @@ static jad_plan_t *s_plan_from_pb (const s_ctx_t *ctx, const Jadugar__Plan *mess
     if (s_name (ctx, "plan_id", message->plan_id, true, &self->plan_id) ||
         s_name (ctx, "environment", message->environment, true, &self->environment))
         goto failed;
-    if (message->n_targets == 0) {
-        s_missing (ctx, "targets");
+    if (s_targets_from_pb (ctx, message, self))
         goto failed;
-    }
-    if (message->n_targets > JAD_MAX_TARGETS) {
-        s_fail (ctx, "too many targets (%zu, limit %d)", message->n_targets, JAD_MAX_TARGETS);
-        goto failed;
-    }
-    self->targets = calloc (message->n_targets, sizeof (char *));
-    if (!self->targets) {
-        s_fail (ctx, "out of memory");
-        goto failed;
-    }
-    //  A fleet-wide plan lists thousands of targets, and every agent decodes
-    //  them all: one allocation holds every name, and the field name for an
-    //  error is formatted only on an error.
-    size_t block_size = 0;
-    for (size_t index = 0; index < message->n_targets; index++) {
-        const char *text = message->targets[index];
-        size_t length = s_wire_strlen (text);
-        if (length == 0 || strlen (text) != length || !jad_name_valid (text)) {
-            char field[32];
-            char *ignored = NULL;
-            snprintf (field, sizeof (field), "targets[%zu]", index);
-            s_name (ctx, field, text, true, &ignored);
-            free (ignored);
-            goto failed;
-        }
-        block_size += length + 1;
-    }
-    self->target_block = malloc (block_size);
-    if (!self->target_block) {
-        s_fail (ctx, "out of memory");
-        goto failed;
-    }
-    char *cursor = self->target_block;
-    for (size_t index = 0; index < message->n_targets; index++) {
-        size_t size = s_wire_strlen (message->targets[index]) + 1;
-        memcpy (cursor, message->targets[index], size);
-        self->targets[index] = cursor;
-        cursor += size;
-    }
-    self->target_count = message->n_targets;
     self->sequence = message->sequence;
     if (self->sequence == 0) {
         s_missing (ctx, "sequence");
@@ -681,8 +715,30 @@ zchunk_t *jad_plan_encode (const jad_plan_t *self)
     message.protocol = JAD_PROTOCOL;
     message.plan_id = s_pbstr (self->plan_id);
     message.environment = s_pbstr (self->environment);
-    message.n_targets = self->targets ? self->target_count : 0;
-    message.targets = self->targets;
+    //  targets go as one '\n'-joined field (see target_list in the schema)
+    char *joined = NULL;
+    size_t joined_size = 0;
+    if (self->targets && self->target_count > 0) {
+        for (size_t index = 0; index < self->target_count; index++) {
+            if (!self->targets[index]) {
+                s_refuse ("plan", "a target is NULL");
+                return NULL;
+            }
+            joined_size += strlen (self->targets[index]) + 1;
+        }
+        joined = malloc (joined_size);
+        if (!joined)
+            return NULL;
+        char *cursor = joined;
+        for (size_t index = 0; index < self->target_count; index++) {
+            size_t length = strlen (self->targets[index]);
+            memcpy (cursor, self->targets[index], length);
+            cursor[length] = index + 1 < self->target_count ? '\n' : 0;
+            cursor += length + 1;
+        }
+        message.target_list.data = (uint8_t *)joined;
+        message.target_list.len = joined_size - 1;
+    }
     message.sequence = self->sequence;
     message.issued_at = self->issued_at;
     message.expires_at = self->expires_at;
@@ -701,18 +757,15 @@ zchunk_t *jad_plan_encode (const jad_plan_t *self)
     message.migrations = self->migrations;
     message.release_counter = self->release_counter;
     message.min_release_counter = self->min_release_counter;
-    //  A NULL target would crash protobuf-c: refuse it here
-    for (size_t index = 0; index < message.n_targets; index++)
-        if (!self->targets[index]) {
-            s_refuse ("plan", "a target is NULL");
-            return NULL;
-        }
+    //  A NULL migration would crash protobuf-c: refuse it here
     for (size_t index = 0; index < message.n_migrations; index++)
         if (!self->migrations[index]) {
             s_refuse ("plan", "a migration is NULL");
+            free (joined);
             return NULL;
         }
     zchunk_t *chunk = s_pack (&message.base, JAD_MAX_PLAN_BYTES, "plan");
+    free (joined);
     if (!chunk)
         return NULL;
     char reason[JAD_ERR_LEN];

@@ -151,11 +151,32 @@ static jad_plan_t s_plan (void)
     return plan;
 }
 
+//  A valid plan in the older repeated `targets` form (field 4), which the
+//  field tests append to; encoders now send `target_list` (field 22).
 static s_buf_t s_plan_bytes (void)
 {
     jad_plan_t plan = s_plan ();
     zchunk_t *chunk = jad_plan_encode (&plan);
-    return s_from_chunk (&chunk);
+    cr_assert_not_null (chunk);
+    Jadugar__Plan *message = jadugar__plan__unpack (NULL, zchunk_size (chunk), zchunk_data (chunk));
+    zchunk_destroy (&chunk);
+    cr_assert_not_null (message);
+    ProtobufCBinaryData list = message->target_list;
+    message->target_list = (ProtobufCBinaryData){0, NULL};
+    message->n_targets = plan.target_count;
+    message->targets = plan.targets;
+    s_buf_t buf = {NULL, 0, 0};
+    size_t size = jadugar__plan__get_packed_size (message);
+    uint8_t *bytes = malloc (size);
+    cr_assert_not_null (bytes);
+    jadugar__plan__pack (message, bytes);
+    s_put (&buf, bytes, size);
+    free (bytes);
+    message->n_targets = 0;
+    message->targets = NULL;
+    message->target_list = list;
+    jadugar__plan__free_unpacked (message, NULL);
+    return buf;
 }
 
 static jad_report_t s_report (void)
@@ -1374,4 +1395,57 @@ Test (wire, enroll_roundtrip_and_bounded_names)
     cr_assert (strstr (err, "enroll.name"), "%s", err);
     free (bytes);
     free (big);
+}
+
+//  The '\n'-joined target list: every name is checked, an empty one is
+//  missing, a NUL byte or both target fields at once are refused.
+Test (wire, plan_target_list_is_checked_name_by_name)
+{
+    jad_plan_t plan = s_plan ();
+    zchunk_t *chunk = jad_plan_encode (&plan);
+    cr_assert_not_null (chunk);
+    char err[JAD_ERR_LEN] = "";
+    jad_plan_t *decoded = jad_plan_decode (zchunk_data (chunk), zchunk_size (chunk), err);
+    cr_assert_not_null (decoded, "%s", err);
+    cr_assert_eq (decoded->target_count, plan.target_count);
+    for (size_t index = 0; index < plan.target_count; index++)
+        cr_assert_str_eq (decoded->targets[index], plan.targets[index]);
+    jad_plan_destroy (&decoded);
+    struct {
+        const char *list;
+        size_t size;
+        const char *phrase;
+    } cases[] = {
+        {"web-1\n\nweb-3", 12, "field 'targets[1]' is missing"},
+        {"web-1\n", 6, "field 'targets[1]' is missing"},
+        {"web-1\n../etc", 12, "field 'targets[1]' is not a valid name"},
+        {"web-1\0web-2", 11, "holds a NUL byte"},
+    };
+    for (size_t index = 0; index < sizeof cases / sizeof cases[0]; index++) {
+        Jadugar__Plan *message =
+            jadugar__plan__unpack (NULL, zchunk_size (chunk), zchunk_data (chunk));
+        cr_assert_not_null (message);
+        ProtobufCBinaryData list = message->target_list;
+        message->target_list =
+            (ProtobufCBinaryData){cases[index].size, (uint8_t *)cases[index].list};
+        size_t size = jadugar__plan__get_packed_size (message);
+        uint8_t *bytes = malloc (size);
+        jadugar__plan__pack (message, bytes);
+        message->target_list = list;
+        jadugar__plan__free_unpacked (message, NULL);
+        err[0] = 0;
+        cr_assert_null (jad_plan_decode (bytes, size, err), "accepted '%s'", cases[index].list);
+        cr_assert (strstr (err, cases[index].phrase), "error '%s' lacks '%s'", err,
+                   cases[index].phrase);
+        free (bytes);
+    }
+    //  both forms at once
+    s_buf_t buf = {NULL, 0, 0};
+    s_put (&buf, zchunk_data (chunk), zchunk_size (chunk));
+    s_field_str (&buf, 4, "web-9");
+    err[0] = 0;
+    cr_assert_null (jad_plan_decode (buf.data, buf.size, err));
+    cr_assert (strstr (err, "both set"), "%s", err);
+    s_free (&buf);
+    zchunk_destroy (&chunk);
 }
