@@ -23,8 +23,15 @@ static void s_setup (void)
     fleet = jt_fleet_new ();
 }
 
+//  A Prometheus server a test started; stopped here even when an assertion
+//  ended the test early.
+static pid_t s_prometheus;
+
 static void s_teardown (void)
 {
+    if (s_prometheus > 0)
+        jt_stop (s_prometheus);
+    s_prometheus = 0;
     jt_fleet_destroy (&fleet);
 }
 
@@ -356,6 +363,7 @@ Test (alerts, rule_reads_a_real_prometheus_server)
     char *argv[] = {"/usr/bin/prometheus", config_flag, storage, listen, NULL};
     pid_t prometheus = jt_spawn (log, argv);
     cr_assert_gt (prometheus, 0);
+    s_prometheus = prometheus;
     char text[512];
     snprintf (
         text, sizeof text,
@@ -372,6 +380,7 @@ Test (alerts, rule_reads_a_real_prometheus_server)
     char *output = NULL;
     jt_jadctl (fleet, &output, "alerts");
     jt_stop (prometheus);
+    s_prometheus = 0;
     cr_assert (fired, "the Prometheus rule never fired:\n%s", output);
     cr_assert (strstr (output, "sum(jadugar_agents"), "%s", output);
     free (output);
