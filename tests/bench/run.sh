@@ -107,10 +107,14 @@ port=$(free_port)
 "$zmqbase" --port "$port" --count "$count" --rounds "$rounds" > "$work/base.txt"
 port=$(free_port)
 "$zmqbase" --port "$port" --count "$count" --rounds "$rounds" --curve > "$work/base-curve.txt"
+port=$(free_port)
+"$zmqbase" --port "$port" --count "$count" --rounds "$rounds" --zap > "$work/base-zap.txt"
 base_line=$(grep '^baseline' "$work/base.txt")
 curve_line=$(grep '^baseline' "$work/base-curve.txt")
+zap_line=$(grep '^baseline' "$work/base-zap.txt")
 echo "plain: $base_line"
 echo "curve+ed25519: $curve_line"
+echo "curve+ed25519+zap: $zap_line"
 value () { sed -n "s/.*$1=\([^ ]*\).*/\1/p"; }
 
 #  -------------------------------------------------------------------------
@@ -283,7 +287,7 @@ printf '%-44s %-26s %-30s %s\n' "  controller bytes sent" \
     "$bulk_bytes" "$((artifact_bytes * bulk_hosts)) (artifact x hosts)" "-"
 printf '%-44s %-26s %-30s %s\n' "controller RSS with $count agents" \
     "$(kib_mib "$controller_rss")" \
-    "zmq $(kib_mib "$(echo "$base_line" | value rss_kib)"); curve $(kib_mib "$(echo "$curve_line" | value rss_kib)")" \
+    "zmq $(kib_mib "$(echo "$base_line" | value rss_kib)"); curve $(kib_mib "$(echo "$curve_line" | value rss_kib)"); +zap $(kib_mib "$(echo "$zap_line" | value rss_kib)")" \
     "< 64 MiB"
 printf '%-44s %-26s %-30s %s\n' "idle agent RSS / RssAnon" \
     "$(kib_mib "$idle_rss") / $(kib_mib "$idle_anon")" "-" "< 12 MiB / < 4 MiB"

@@ -5,7 +5,10 @@
 //  DEALER to one ROUTER: the same shape as a plan fan-out, with no
 //  database and no protocol. With --curve every socket uses CURVE and every
 //  receiver checks an Ed25519 signature, the floor a real fan-out stands
-//  on. The "controller" side runs in the parent, the N receivers in a
+//  on. With --zap as well, a ZAP handler (czmq's zauth, any CURVE key
+//  allowed) authenticates every connection as the controller's does: libzmq
+//  keeps each connection's pipe to the handler, so this is the memory
+//  floor of a server that checks who connects. The "controller" side runs in the parent, the N receivers in a
 //  forked child, as with jadsim and jadugar-controller.
 //
 //  Prints one line per measured round, "round R MS", then
@@ -50,6 +53,7 @@ typedef struct {
     int rounds;
     int port;
     bool curve;
+    bool zap;
     zcert_t *server;
     uint8_t sign_public[crypto_sign_PUBLICKEYBYTES];
     uint8_t sign_secret[crypto_sign_SECRETKEYBYTES];
@@ -162,6 +166,8 @@ int main (int argc, char **argv)
     for (int index = 1; index < argc; index++) {
         if (streq (argv[index], "--curve"))
             bench.curve = true;
+        else if (streq (argv[index], "--zap"))
+            bench.zap = bench.curve = true;
         else if (streq (argv[index], "--count") && index + 1 < argc)
             bench.count = atoi (argv[++index]);
         else if (streq (argv[index], "--rounds") && index + 1 < argc)
@@ -169,12 +175,13 @@ int main (int argc, char **argv)
         else if (streq (argv[index], "--port") && index + 1 < argc)
             bench.port = atoi (argv[++index]);
         else {
-            fprintf (stderr, "usage: zmqbase --port BASE [--count N] [--rounds R] [--curve]\n");
+            fprintf (stderr,
+                     "usage: zmqbase --port BASE [--count N] [--rounds R] [--curve] [--zap]\n");
             return 2;
         }
     }
     if (bench.port <= 0 || bench.count <= 0 || bench.rounds <= 0 || sodium_init () < 0) {
-        fprintf (stderr, "usage: zmqbase --port BASE [--count N] [--rounds R] [--curve]\n");
+        fprintf (stderr, "usage: zmqbase --port BASE [--count N] [--rounds R] [--curve] [--zap]\n");
         return 2;
     }
     struct rlimit limit;
@@ -195,6 +202,16 @@ int main (int argc, char **argv)
         return status;
     }
 
+    zactor_t *auth = NULL;
+    if (bench.zap) {
+        auth = zactor_new (zauth, NULL);
+        if (!auth || zstr_sendx (auth, "CURVE", CURVE_ALLOW_ANY, NULL) != 0 ||
+            zsock_wait (auth) != 0) {
+            fprintf (stderr, "zmqbase: cannot start the ZAP handler\n");
+            kill (child, SIGTERM);
+            return 1;
+        }
+    }
     zsock_t *pub = zsock_new (ZMQ_PUB);
     zsock_t *router = zsock_new (ZMQ_ROUTER);
     zsock_t *both[] = {pub, router};
@@ -202,6 +219,8 @@ int main (int argc, char **argv)
         if (bench.curve) {
             zcert_apply (bench.server, both[which]);
             zsock_set_curve_server (both[which], 1);
+            if (bench.zap)
+                zsock_set_zap_domain (both[which], "bench");
         }
         zsock_set_backlog (both[which], 4096);
         zsock_set_sndhwm (both[which], 100000);
@@ -246,6 +265,7 @@ int main (int argc, char **argv)
     waitpid (child, NULL, 0);
     zsock_destroy (&pub);
     zsock_destroy (&router);
+    zactor_destroy (&auth);
     zcert_destroy (&bench.server);
     return status;
 }
