@@ -160,9 +160,9 @@ static void s_print_created (json_t *plan, const char *verb)
 
 int cli_deploy (cli_t *cli)
 {
-    static const char *const spec[] = {"--env=",         "--strategy=", "--batch=",  "--canary=",
-                                       "--bake=",        "--emergency", "--reason=", "--wait",
-                                       "--skip-offline", NULL};
+    static const char *const spec[] = {
+        "--env=",    "--strategy=", "--batch=",       "--canary=", "--bake=", "--emergency",
+        "--reason=", "--wait",      "--skip-offline", "--force",   NULL};
     cli_args_t args;
     if (cli_args_parse (cli, spec, &args))
         return CLI_USAGE;
@@ -170,7 +170,7 @@ int cli_deploy (cli_t *cli)
         return cli_error (CLI_USAGE, "usage: jadctl deploy APP VERSION --env E [--strategy "
                                      "all|rolling|canary] [--batch N|N%%] [--canary N] [--bake "
                                      "DURATION] [--emergency --reason TEXT] [--skip-offline] "
-                                     "[--wait]");
+                                     "[--force] [--wait]");
     const char *strategy = cli_args_get (&args, "--strategy");
     if (strategy && !streq (strategy, "all") && !streq (strategy, "rolling") &&
         !streq (strategy, "canary"))
@@ -202,6 +202,8 @@ int cli_deploy (cli_t *cli)
                              cli_args_get (&args, "--reason"),
                              "skip_offline",
                              cli_args_has (&args, "--skip-offline") ? "true" : NULL,
+                             "force",
+                             cli_args_has (&args, "--force") ? "true" : NULL,
                              NULL};
     json_t *result = NULL;
     int status = cli_request (cli, "deploy", request, NULL, 0, &result);

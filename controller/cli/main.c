@@ -25,7 +25,7 @@ static const s_command_t s_commands[] = {
     {"deploy", cli_deploy,
      "deploy APP VERSION --env E [--strategy all|rolling|canary] [--batch N|N%]\n"
      "               [--canary N] [--bake DURATION] [--emergency --reason TEXT]\n"
-     "               [--skip-offline] [--wait]"},
+     "               [--skip-offline] [--force] [--wait]"},
     {"rollback", cli_rollback, "rollback APP --env E [--to VERSION] [--wait]"},
     {"plans", cli_plans, "plans [--env E]"},
     {"plan", cli_plan, "plan show|abort|pause|resume|approve ID"},

@@ -457,6 +457,7 @@ static int s_deploy (ctl_t *ctl, const jad_api_request_t *request, const char *o
     const char *emergency = jad_api_request_arg (request, "emergency");
     const char *reason = jad_api_request_arg (request, "reason");
     const char *skip_offline = jad_api_request_arg (request, "skip_offline");
+    const char *force = jad_api_request_arg (request, "force");
     if (!jad_name_valid (app) || !jad_name_valid (version) || !jad_name_valid (env_name)) {
         snprintf (err, errlen, "deploy needs APP, VERSION and --env ENV as valid names");
         return 2;
@@ -500,16 +501,36 @@ static int s_deploy (ctl_t *ctl, const jad_api_request_t *request, const char *o
         snprintf (err, errlen, "unknown environment '%s' (see controller.yaml)", env_name);
         return 2;
     }
+    //  A release an automatic rollback marked bad goes out again only on
+    //  purpose: it failed somewhere, and the mark says where and why.
+    char *bad = NULL;
+    sqlite3_stmt *stmt = ctl_store_query (
+        ctl->db, "SELECT bad FROM releases WHERE app = ? AND version = ?", "tt", app, version);
+    if (stmt && sqlite3_step (stmt) == SQLITE_ROW && sqlite3_column_text (stmt, 0))
+        bad = strdup ((const char *)sqlite3_column_text (stmt, 0));
+    sqlite3_finalize (stmt);
+    if (bad && !force) {
+        snprintf (err, errlen,
+                  "refused: %s %s is marked bad (%.300s); deploy it anyway with --force", app,
+                  version, bad);
+        free (bad);
+        return 2;
+    }
     bool needs_approval = false;
     int status = ctl_policy_check_deploy (ctl, env, app, version, emergency != NULL,
                                           &needs_approval, err, errlen);
-    if (status != 0)
+    if (status != 0) {
+        free (bad);
         return status;
+    }
     char why[600];
     if (emergency)
-        snprintf (why, sizeof why, "emergency deploy: %s", reason);
+        snprintf (why, sizeof why, "emergency deploy%s: %s", bad ? " of a release marked bad" : "",
+                  reason);
     else
-        snprintf (why, sizeof why, "deploy requested");
+        snprintf (why, sizeof why, "deploy requested%s",
+                  bad ? " (--force: the release is marked bad)" : "");
+    free (bad);
     ctl_plan_spec_t spec = {.app = app,
                             .version = version,
                             .env = env_name,

@@ -272,6 +272,16 @@ Test (alerts, bad_release_is_rolled_back_by_the_controller)
     cr_assert (strstr (output, "\"bad\": \"alert "), "%s", output);
     cr_assert (strstr (output, "\"bad\": null"), "1.0 is not bad:\n%s", output);
     free (output);
+    //  a release marked bad goes out again only with --force, and nothing
+    //  changes when it is refused
+    rc = jt_jadctl (fleet, &output, "deploy web 2.0 --env dev");
+    cr_assert_eq (rc, 2, "deploy of a bad release must be refused: %s", output);
+    cr_assert (strstr (output, "web 2.0 is marked bad (alert ") && strstr (output, "--force"), "%s",
+               output);
+    free (output);
+    char *newest = s_newest_plan ("deploy");
+    cr_assert_str_eq (newest, bad_plan, "a refused deploy created plan %s", newest);
+    free (newest);
     //  deploys, the rollback and the alert's transitions were notified
     const char *kinds[] = {"deploy.started",
                            "deploy.finished",
@@ -335,6 +345,11 @@ Test (alerts, bad_release_is_rolled_back_by_the_controller)
                "hosts missing from the rendered page:\n%s", output);
     cr_assert (strstr (output, "<td>rollback</td>"), "rollback missing from the page:\n%s", output);
     cr_assert (strstr (output, "<td>web 1.0</td>"), "%s", output);
+    free (output);
+    //  --force deploys it after all, and the plan says it was forced
+    rc = jt_jadctl (fleet, &output, "--json deploy web 2.0 --env dev --force");
+    cr_assert_eq (rc, 0, "--force must deploy the bad release: %s", output);
+    cr_assert (strstr (output, "--force: the release is marked bad"), "%s", output);
     free (output);
     free (rollback);
     free (bad_plan);
