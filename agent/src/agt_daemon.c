@@ -16,6 +16,7 @@
 #include "agt_intake.h"
 #include "agt_link.h"
 #include "agt_metrics.h"
+#include "agt_mstream.h"
 #include "agt_outbox.h"
 #include "agt_store.h"
 #include "agt_worker.h"
@@ -41,6 +42,9 @@
 #define FETCH_TICK_MS    250
 #define METRICS_FLUSH_MS 1000  //  buffered samples go out this often
 #define METRICS_BATCH    5000  //  samples per message
+#define METRICS_WINDOW   8     //  batches sent and not acked, at most
+#define METRICS_ACK_MS   3000  //  unacked batches go again after this
+#define METRICS_DRAIN_MS 2000  //  at stop, wait this long for acks at most
 #define STALE_TICK_MS    1000  //  how often the stale alarm is checked (at most)
 
 //  snprintf that says whether the text fit (0) or was cut (-1); details
@@ -71,6 +75,8 @@ struct _agt_daemon_t {
     zactor_t *worker;
     zactor_t *metrics;       //  sampler thread
     agt_samples_t *samples;  //  samples waiting for the controller
+    agt_mstream_t *mstream;  //  batches sent, waiting for their MetricAck
+    bool connected;          //  the DEALER's handshake succeeded, not lost since
     zloop_t *loop;
     jad_plan_t *active;      //  plan being fetched or applied, or NULL
     agt_fetch_t *fetch;      //  running fetch of the active plan
@@ -86,6 +92,8 @@ struct _agt_daemon_t {
 };
 
 static void s_schedule (agt_daemon_t *self);
+static void s_metrics_flush (agt_daemon_t *self);
+static void s_metrics_resend (agt_daemon_t *self);
 static void s_check_stale (agt_daemon_t *self);
 
 //  --------------------------------------------------------------------------
@@ -661,7 +669,11 @@ static int s_on_dealer (zloop_t *loop, zsock_t *reader, void *arg)
         s_on_chunk (self, decoded);
     else if (decoded->kind == JAD_CTL_MSG_ENROLL_REPLY)
         s_on_enroll_reply (self, decoded);
-    else if (decoded->kind == JAD_CTL_MSG_REPORT_ACK) {
+    else if (decoded->kind == JAD_CTL_MSG_METRIC_ACK) {
+        //  the window moved: send what waits in the buffer
+        if (agt_mstream_ack (self->mstream, decoded->metric_ack.stream, decoded->metric_ack.seq))
+            s_metrics_flush (self);
+    } else if (decoded->kind == JAD_CTL_MSG_REPORT_ACK) {
         if (agt_outbox_ack (self->outbox, decoded->report_ack.incarnation,
                             decoded->report_ack.report_ids,
                             decoded->report_ack.report_id_count) < 0)
@@ -684,13 +696,16 @@ static int s_on_monitor (zloop_t *loop, zsock_t *reader, void *arg)
         self->hello_pending = true;
         s_send_enroll (self);
         s_send_status (self);
+        self->connected = true;
         s_resend_outbox (self);
+        s_metrics_resend (self);
         if (self->fetch)
             s_fetch_progress (self, agt_fetch_tick (self->fetch));
     } else if (event == AGT_LINK_DISCONNECTED) {
         jad_log_info ("agent: disconnected controller=%s", self->config->controller);
         self->hello_pending = true;
         self->subscribed = false;
+        self->connected = false;
     }
     return 0;
 }
@@ -843,21 +858,71 @@ static void s_reload (agt_daemon_t *self)
     jad_log_info ("agent: configuration reloaded changed=%s", changed[0] ? changed : "nothing");
 }
 
-//  Send buffered samples while the link takes them.
+static int s_send_bytes (const uint8_t *data, size_t size, void *arg)
+{
+    return agt_link_send_bytes (((agt_daemon_t *)arg)->link, data, size);
+}
+
+//  Send buffered samples while the link takes them and the window of
+//  unacked batches has room; a batch sent leaves the buffer and waits in
+//  the stream (agt_mstream) for its ack.
 static void s_metrics_flush (agt_daemon_t *self)
 {
-    while (agt_samples_count (self->samples) > 0) {
+    while (agt_samples_count (self->samples) > 0 && !agt_mstream_full (self->mstream)) {
         jad_metric_batch_t *batch = agt_samples_peek (self->samples, METRICS_BATCH);
         if (!batch)
             return;
         size_t count = batch->sample_count;
-        jad_agent_msg_t msg = {.kind = JAD_AGENT_MSG_METRICS, .metrics = batch};
-        int rc = agt_link_send (self->link, &msg);
+        int rc = agt_mstream_send (self->mstream, batch, jad_mono_ms (), s_send_bytes, self);
         jad_metric_batch_destroy (&batch);
         if (rc)
             return;  //  not connected: keep them (the buffer is bounded)
         agt_samples_consume (self->samples, count);
     }
+}
+
+//  Every unacked batch again, in order (the link is back, or acks are late).
+static void s_metrics_resend (agt_daemon_t *self)
+{
+    size_t sent = agt_mstream_resend (self->mstream, jad_mono_ms (), s_send_bytes, self);
+    if (sent)
+        jad_log_debug ("agent: metric batches sent again count=%zu stream=%s", sent,
+                       agt_mstream_id (self->mstream));
+}
+
+//  Stopping: send what the window takes and wait a bounded time for the
+//  acks, so that a graceful restart loses no samples. Only acks are
+//  served here; plans wait for the next start (the controller re-sends).
+static void s_metrics_drain (agt_daemon_t *self)
+{
+    if (!self->connected)
+        return;
+    s_metrics_flush (self);
+    int64_t deadline = jad_mono_ms () + METRICS_DRAIN_MS;
+    zsock_t *dealer = agt_link_dealer (self->link);
+    while (agt_mstream_unacked (self->mstream) > 0) {
+        int64_t left = deadline - jad_mono_ms ();
+        if (left <= 0)
+            break;
+        zmq_pollitem_t item = {zsock_resolve (dealer), 0, ZMQ_POLLIN, 0};
+        if (zmq_poll (&item, 1, (long)left) <= 0)
+            continue;                            //  EINTR (another signal) or the deadline
+        zframe_t *frame = zframe_recv (dealer);  //  ready: does not block
+        char err[JAD_ERR_LEN];
+        jad_ctl_msg_t *msg =
+            frame ? jad_ctl_msg_decode (zframe_data (frame), zframe_size (frame), err) : NULL;
+        if (msg && msg->kind == JAD_CTL_MSG_METRIC_ACK &&
+            agt_mstream_ack (self->mstream, msg->metric_ack.stream, msg->metric_ack.seq))
+            s_metrics_flush (self);
+        else if (msg && msg->kind == JAD_CTL_MSG_REPORT_ACK)
+            agt_outbox_ack (self->outbox, msg->report_ack.incarnation, msg->report_ack.report_ids,
+                            msg->report_ack.report_id_count);
+        jad_ctl_msg_destroy (&msg);
+        zframe_destroy (&frame);
+    }
+    if (agt_mstream_unacked (self->mstream) > 0)
+        jad_log_warning ("agent: stopping with metric samples not acknowledged samples=%llu",
+                         (unsigned long long)agt_mstream_unacked_samples (self->mstream));
 }
 
 static int s_on_metrics (zloop_t *loop, zsock_t *reader, void *arg)
@@ -876,7 +941,10 @@ static int s_on_metrics_flush (zloop_t *loop, int timer_id, void *arg)
 {
     (void)loop;
     (void)timer_id;
-    s_metrics_flush ((agt_daemon_t *)arg);
+    agt_daemon_t *self = (agt_daemon_t *)arg;
+    if (agt_mstream_overdue (self->mstream, jad_mono_ms (), METRICS_ACK_MS))
+        s_metrics_resend (self);
+    s_metrics_flush (self);
     return 0;
 }
 
@@ -972,8 +1040,9 @@ agt_daemon_t *agt_daemon_new (const char *data_dir)
                                     .interval_ms = self->config->metrics_interval_ms};
     self->metrics = zactor_new (agt_metrics_actor, &metrics);
     self->samples = agt_samples_new (self->config->metrics_buffer);
+    self->mstream = agt_mstream_new (METRICS_WINDOW);
     self->loop = zloop_new ();
-    if (!self->worker || !self->metrics || !self->samples || !self->loop)
+    if (!self->worker || !self->metrics || !self->samples || !self->mstream || !self->loop)
         goto failed;
     self->hello_pending = true;
     return self;
@@ -996,6 +1065,7 @@ void agt_daemon_destroy (agt_daemon_t **self_p)
         }
         zactor_destroy (&self->metrics);
         agt_samples_destroy (&self->samples);
+        agt_mstream_destroy (&self->mstream);
         agt_fetch_destroy (&self->fetch);
         jad_plan_destroy (&self->active);
         agt_link_destroy (&self->link);
@@ -1050,5 +1120,6 @@ int agt_daemon_run (agt_daemon_t *self)
     while (zloop_start (self->loop) == 0 && !zsys_interrupted && jad_reload_requested ())
         s_reload (self);
     jad_log_info ("agent: stopping name=%s", self->config->name);
+    s_metrics_drain (self);
     return 0;
 }

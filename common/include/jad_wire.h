@@ -178,6 +178,8 @@ typedef struct {
     double *values;        //  per sample
     size_t sample_count;
     uint64_t dropped;  //  samples the agent dropped since it started
+    char *stream;      //  acknowledged delivery: jad_name_valid id, or NULL
+    uint64_t seq;      //  1, 2, 3... within the stream (>= 1 when stream is set)
 } jad_metric_batch_t;
 
 typedef enum {
@@ -215,6 +217,7 @@ typedef enum {
     JAD_CTL_MSG_REPORT_ACK,
     JAD_CTL_MSG_PROTOCOL_ERROR,
     JAD_CTL_MSG_ENROLL_REPLY,
+    JAD_CTL_MSG_METRIC_ACK,
 } jad_ctl_msg_kind_t;
 
 //  One message from the controller to one agent.
@@ -244,6 +247,10 @@ typedef struct {
         char *name;    //  may be NULL
         char *detail;  //  may be NULL
     } enroll_reply;
+    struct {
+        char *stream;  //  required, jad_name_valid
+        uint64_t seq;  //  highest batch of the stream stored in order (0: none)
+    } metric_ack;
 } jad_ctl_msg_t;
 
 typedef struct {

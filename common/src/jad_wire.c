@@ -1016,6 +1016,7 @@ void jad_metric_batch_destroy (jad_metric_batch_t **self_p)
     free (self->name_index);
     free (self->times);
     free (self->values);
+    free (self->stream);
     free (self);
     *self_p = NULL;
 }
@@ -1055,6 +1056,14 @@ static jad_metric_batch_t *s_metric_batch_from_pb (const s_ctx_t *ctx,
         return NULL;
     }
     self->dropped = message->dropped;
+    s_ctx_t inner = {ctx->what, "metrics.", ctx->err};
+    if (s_name (&inner, "stream", message->stream, false, &self->stream))
+        goto failed;
+    self->seq = message->seq;
+    if (self->stream && self->seq == 0) {
+        s_fail (ctx, "field 'metrics.seq' must be at least 1 in a stream");
+        goto failed;
+    }
     self->names = calloc (message->n_names + 1, sizeof (char *));
     self->name_index = calloc (samples + 1, sizeof (uint32_t));
     self->times = calloc (samples + 1, sizeof (int64_t));
@@ -1392,6 +1401,8 @@ zchunk_t *jad_agent_msg_encode (const jad_agent_msg_t *self)
         metrics.n_values = source->sample_count;
         metrics.values = source->values;
         metrics.dropped = source->dropped;
+        metrics.stream = s_pbstr (source->stream);
+        metrics.seq = source->seq;
         message.body_case = JADUGAR__AGENT_MSG__BODY_METRICS;
         message.metrics = &metrics;
     } else if (self->kind == JAD_AGENT_MSG_ENROLL) {
@@ -1442,6 +1453,7 @@ void jad_ctl_msg_destroy (jad_ctl_msg_t **self_p)
     free (self->enroll_reply.state);
     free (self->enroll_reply.name);
     free (self->enroll_reply.detail);
+    free (self->metric_ack.stream);
     free (self);
     *self_p = NULL;
 }
@@ -1510,6 +1522,12 @@ static jad_ctl_msg_t *s_ctl_msg_from_pb (const s_ctx_t *ctx, const Jadugar__Cont
             s_text (&inner, "detail", reply->detail, JAD_MAX_DETAIL, false,
                     &self->enroll_reply.detail))
             goto failed;
+    } else if (message->body_case == JADUGAR__CONTROLLER_MSG__BODY_METRIC_ACK) {
+        s_ctx_t inner = {ctx->what, "metric_ack.", ctx->err};
+        self->kind = JAD_CTL_MSG_METRIC_ACK;
+        if (s_name (&inner, "stream", message->metric_ack->stream, true, &self->metric_ack.stream))
+            goto failed;
+        self->metric_ack.seq = message->metric_ack->seq;
     } else {
         s_fail (ctx, "message has no body");
         goto failed;
@@ -1551,6 +1569,7 @@ zchunk_t *jad_ctl_msg_encode (const jad_ctl_msg_t *self)
     Jadugar__ReportAck ack;
     Jadugar__ProtocolError protocol_error;
     Jadugar__EnrollReply enroll_reply;
+    Jadugar__MetricAck metric_ack;
 
     jadugar__controller_msg__init (&message);
     message.protocol = JAD_PROTOCOL;
@@ -1589,6 +1608,12 @@ zchunk_t *jad_ctl_msg_encode (const jad_ctl_msg_t *self)
         enroll_reply.detail = s_pbstr (self->enroll_reply.detail);
         message.body_case = JADUGAR__CONTROLLER_MSG__BODY_ENROLL_REPLY;
         message.enroll_reply = &enroll_reply;
+    } else if (self->kind == JAD_CTL_MSG_METRIC_ACK) {
+        jadugar__metric_ack__init (&metric_ack);
+        metric_ack.stream = s_pbstr (self->metric_ack.stream);
+        metric_ack.seq = self->metric_ack.seq;
+        message.body_case = JADUGAR__CONTROLLER_MSG__BODY_METRIC_ACK;
+        message.metric_ack = &metric_ack;
     } else {
         s_refuse ("controller message", "no body for its kind");
         return NULL;

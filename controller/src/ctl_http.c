@@ -27,6 +27,8 @@ struct _ctl_http_t {
     uint64_t samples;
     uint64_t batches;
     uint64_t rejected;
+    uint64_t duplicates;
+    uint64_t gaps;
     uint64_t notify[4];  //  queued, delivered, failed, dropped
     int64_t started_ms;
 };
@@ -244,7 +246,7 @@ static char *s_metrics_text (ctl_http_t *self)
     FILE *out = open_memstream (&text, &size);
     if (!out)
         return NULL;
-    uint64_t counters[CTL_COUNT_MAX], notify[4], samples, batches, rejected;
+    uint64_t counters[CTL_COUNT_MAX], notify[4], samples, batches, rejected, duplicates, gaps;
     int64_t started_ms;
     pthread_mutex_lock (&self->lock);
     memcpy (counters, self->counters, sizeof counters);
@@ -252,6 +254,8 @@ static char *s_metrics_text (ctl_http_t *self)
     samples = self->samples;
     batches = self->batches;
     rejected = self->rejected;
+    duplicates = self->duplicates;
+    gaps = self->gaps;
     started_ms = self->started_ms;
     pthread_mutex_unlock (&self->lock);
     s_family (out, "jadugar_controller_start_time_seconds", "gauge",
@@ -270,6 +274,10 @@ static char *s_metrics_text (ctl_http_t *self)
              (unsigned long long)batches);
     fprintf (out, "jadugar_metric_batches_total{outcome=\"rejected\"} %llu\n",
              (unsigned long long)rejected);
+    //  acknowledged streams: a batch sent again, or one ahead of a lost one
+    fprintf (out, "jadugar_metric_batches_total{outcome=\"duplicate\"} %llu\n",
+             (unsigned long long)duplicates);
+    fprintf (out, "jadugar_metric_batches_total{outcome=\"gap\"} %llu\n", (unsigned long long)gaps);
     s_family (out, "jadugar_notifications_total", "counter", "Notifications by outcome.");
     static const char *const outcomes[] = {"queued", "delivered", "failed", "dropped"};
     for (int index = 0; index < 4; index++)
@@ -479,6 +487,8 @@ void ctl_http_publish (ctl_t *ctl)
     self->samples = ctl_metrics_samples (ctl->metrics);
     self->batches = ctl_metrics_batches (ctl->metrics);
     self->rejected = ctl_metrics_rejected (ctl->metrics);
+    self->duplicates = ctl_metrics_duplicates (ctl->metrics);
+    self->gaps = ctl_metrics_gaps (ctl->metrics);
     self->notify[0] = ctl_notify_queued (ctl->notify);
     self->notify[1] = ctl_notify_delivered (ctl->notify);
     self->notify[2] = ctl_notify_failed (ctl->notify);

@@ -13,18 +13,22 @@
 #define S_MAX_QUERY_SERIES 64
 
 struct _ctl_metrics_t {
-    sqlite3 *db;              //  borrowed
-    zhashx_t *names;          //  series name -> id
-    zhashx_t *hosts;          //  host name -> id
-    sqlite3_stmt *insert;     //  one sample
-    sqlite3_stmt *name_add;   //  INSERT OR IGNORE a series name
-    sqlite3_stmt *name_get;   //  its id
-    sqlite3_stmt *host_add;   //  INSERT OR IGNORE a host
-    sqlite3_stmt *host_get;   //  its id
-    sqlite3_stmt *host_note;  //  drops and last batch of a host
-    uint64_t samples;         //  stored since start
+    sqlite3 *db;               //  borrowed
+    zhashx_t *names;           //  series name -> id
+    zhashx_t *hosts;           //  host name -> id
+    sqlite3_stmt *insert;      //  one sample
+    sqlite3_stmt *name_add;    //  INSERT OR IGNORE a series name
+    sqlite3_stmt *name_get;    //  its id
+    sqlite3_stmt *host_add;    //  INSERT OR IGNORE a host
+    sqlite3_stmt *host_get;    //  its id
+    sqlite3_stmt *host_note;   //  drops and last batch of a host
+    sqlite3_stmt *stream_get;  //  a host's stream and last stored seq
+    sqlite3_stmt *stream_set;
+    uint64_t samples;  //  stored since start
     uint64_t batches;
-    uint64_t rejected;  //  batches not stored
+    uint64_t rejected;    //  batches not stored
+    uint64_t duplicates;  //  batches of a stream stored before
+    uint64_t gaps;        //  batches of a stream ahead of the next expected
 };
 
 ctl_metrics_t *ctl_metrics_new (sqlite3 *db)
@@ -43,8 +47,13 @@ ctl_metrics_t *ctl_metrics_new (sqlite3 *db)
     self->host_get = jad_db_prepare (db, "SELECT id FROM metric_hosts WHERE name = ?");
     self->host_note = jad_db_prepare (db, "UPDATE metric_hosts SET dropped = ?, samples = samples "
                                           "+ ?, last_batch = ? WHERE id = ?");
+    self->stream_get =
+        jad_db_prepare (db, "SELECT stream, last_seq FROM metric_hosts WHERE id = ?");
+    self->stream_set =
+        jad_db_prepare (db, "UPDATE metric_hosts SET stream = ?, last_seq = ? WHERE id = ?");
     if (!self->names || !self->hosts || !self->insert || !self->name_add || !self->name_get ||
-        !self->host_add || !self->host_get || !self->host_note)
+        !self->host_add || !self->host_get || !self->host_note || !self->stream_get ||
+        !self->stream_set)
         ctl_metrics_destroy (&self);
     return self;
 }
@@ -62,6 +71,8 @@ void ctl_metrics_destroy (ctl_metrics_t **self_p)
     sqlite3_finalize (self->host_add);
     sqlite3_finalize (self->host_get);
     sqlite3_finalize (self->host_note);
+    sqlite3_finalize (self->stream_get);
+    sqlite3_finalize (self->stream_set);
     free (self);
     *self_p = NULL;
 }
@@ -89,7 +100,45 @@ static int64_t s_id (ctl_metrics_t *self, zhashx_t *cache, sqlite3_stmt *add, sq
     return id;
 }
 
-int ctl_metrics_ingest (ctl_metrics_t *self, const char *host, const jad_metric_batch_t *batch)
+//  Go-back-N for a batch of a stream: 1 store it, 0 do not (a duplicate or
+//  a gap; *acked is what the host has in order), -1 error.
+static int s_in_order (ctl_metrics_t *self, int64_t host_id, const jad_metric_batch_t *batch,
+                       uint64_t *acked)
+{
+    sqlite3_stmt *get = self->stream_get;
+    sqlite3_reset (get);
+    sqlite3_bind_int64 (get, 1, host_id);
+    if (sqlite3_step (get) != SQLITE_ROW) {
+        sqlite3_reset (get);
+        return -1;
+    }
+    const char *stream = (const char *)sqlite3_column_text (get, 0);
+    uint64_t last = (uint64_t)sqlite3_column_int64 (get, 1);
+    bool known = stream && streq (stream, batch->stream);
+    bool none = stream == NULL;
+    sqlite3_reset (get);
+    if (!known) {
+        //  A new stream starts at 1. A host with no stream on record (its
+        //  first batch, or a controller upgraded while it streamed) starts
+        //  where the agent is.
+        if (none || batch->seq == 1)
+            return 1;
+        self->gaps++;
+        *acked = 0;
+        return 0;
+    }
+    if (batch->seq == last + 1)
+        return 1;
+    if (batch->seq <= last)
+        self->duplicates++;
+    else
+        self->gaps++;
+    *acked = last;
+    return 0;
+}
+
+int ctl_metrics_ingest (ctl_metrics_t *self, const char *host, const jad_metric_batch_t *batch,
+                        uint64_t *acked)
 {
     assert (self);
     int64_t *ids = calloc (batch->name_count + 1, sizeof (int64_t));
@@ -104,6 +153,25 @@ int ctl_metrics_ingest (ctl_metrics_t *self, const char *host, const jad_metric_
     int64_t host_id = s_id (self, hosts, self->host_add, self->host_get, host);
     if (host_id <= 0)
         goto failed;
+    if (batch->stream) {
+        int order = s_in_order (self, host_id, batch, acked);
+        if (order < 0)
+            goto failed;
+        if (order == 0) {
+            if (jad_db_commit (self->db))
+                goto failed;
+            free (ids);
+            return 0;
+        }
+        sqlite3_reset (self->stream_set);
+        sqlite3_bind_text (self->stream_set, 1, batch->stream, -1, SQLITE_STATIC);
+        sqlite3_bind_int64 (self->stream_set, 2, (int64_t)batch->seq);
+        sqlite3_bind_int64 (self->stream_set, 3, host_id);
+        int rc = sqlite3_step (self->stream_set);
+        sqlite3_reset (self->stream_set);
+        if (rc != SQLITE_DONE)
+            goto failed;
+    }
     for (size_t index = 0; index < batch->name_count; index++) {
         ids[index] = s_id (self, names, self->name_add, self->name_get, batch->names[index]);
         if (ids[index] <= 0)
@@ -135,6 +203,8 @@ int ctl_metrics_ingest (ctl_metrics_t *self, const char *host, const jad_metric_
     free (ids);
     self->samples += batch->sample_count;
     self->batches++;
+    if (batch->stream && acked)
+        *acked = batch->seq;
     return (int)batch->sample_count;
 
 failed:
@@ -357,4 +427,14 @@ uint64_t ctl_metrics_batches (const ctl_metrics_t *self)
 uint64_t ctl_metrics_rejected (const ctl_metrics_t *self)
 {
     return self ? self->rejected : 0;
+}
+
+uint64_t ctl_metrics_duplicates (const ctl_metrics_t *self)
+{
+    return self ? self->duplicates : 0;
+}
+
+uint64_t ctl_metrics_gaps (const ctl_metrics_t *self)
+{
+    return self ? self->gaps : 0;
 }

@@ -25,9 +25,18 @@ ctl_metrics_t *ctl_metrics_new (sqlite3 *db);
 void ctl_metrics_destroy (ctl_metrics_t **self_p);
 
 //  Store a batch from `host` (the authenticated agent name) in one
-//  transaction. Returns the number of samples stored, or -1 (nothing
-//  stored, logged).
-int ctl_metrics_ingest (ctl_metrics_t *self, const char *host, const jad_metric_batch_t *batch);
+//  transaction (a savepoint inside the caller's, if any). Returns the
+//  number of samples stored, or -1 (nothing stored, logged).
+//  A batch of a stream (batch->stream set) is stored only in order (go-back-N,
+//  the host's stream and last seq are stored with the samples): seq ==
+//  last + 1 is stored; seq <= last is a duplicate and seq > last + 1 a gap,
+//  both not stored (0 returned). A stream not on record starts at seq 1
+//  (any seq if the host has no stream on record yet). *acked (if not NULL)
+//  gets the highest seq of the batch's stream now stored in order: what the
+//  MetricAck says once the transaction commits. Batches without a stream
+//  are stored as they come and leave *acked alone.
+int ctl_metrics_ingest (ctl_metrics_t *self, const char *host, const jad_metric_batch_t *batch,
+                        uint64_t *acked);
 
 //  Roll raw samples into 1-minute rollups and apply retention: raw rows
 //  older than now - raw_ms, rollups older than now - rollup_ms. Returns 0
@@ -53,5 +62,7 @@ json_t *ctl_metrics_query (ctl_metrics_t *self, const char *host, const char *en
 uint64_t ctl_metrics_samples (const ctl_metrics_t *self);
 uint64_t ctl_metrics_batches (const ctl_metrics_t *self);
 uint64_t ctl_metrics_rejected (const ctl_metrics_t *self);
+uint64_t ctl_metrics_duplicates (const ctl_metrics_t *self);
+uint64_t ctl_metrics_gaps (const ctl_metrics_t *self);
 
 #endif

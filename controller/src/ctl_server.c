@@ -456,9 +456,23 @@ static void s_agent_handle (ctl_t *ctl, zframe_t *route, zframe_t *body, const c
         if (reply)
             s_send_to_agent (ctl, route, reply);
         jad_ctl_msg_destroy (&reply);
-    } else if (message->kind == JAD_AGENT_MSG_METRICS)
+    } else if (message->kind == JAD_AGENT_MSG_METRICS) {
         //  attributed to the name bound to the CURVE key, never to the message
-        ctl_metrics_ingest (ctl->metrics, name, message->metrics);
+        uint64_t acked = 0;
+        int stored = ctl_metrics_ingest (ctl->metrics, name, message->metrics, &acked);
+        if (stored >= 0 && message->metrics->stream) {
+            //  As for reports: the ack promises the batches are stored, so
+            //  in a burst it waits for the burst's commit.
+            jad_ctl_msg_t reply = {.kind = JAD_CTL_MSG_METRIC_ACK};
+            reply.metric_ack.stream = message->metrics->stream;
+            reply.metric_ack.seq = acked;
+            zmsg_t *ack = ctl->after_commit ? s_agent_msg (route, &reply) : NULL;
+            if (ack)
+                zlistx_add_end (ctl->after_commit, ack);
+            else
+                s_send_to_agent (ctl, route, &reply);
+        }
+    }
 
 done:
     free (name);

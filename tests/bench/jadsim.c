@@ -18,12 +18,28 @@
 //  Per-agent state: one SQLite database (WAL) with a row per agent; the
 //  sequence updates of one poll round are written in one transaction.
 //
+//  Delivery is what jadugar-agent does: reports wait in an outbox (here in
+//  memory, kept across simulated restarts as the agent's is on disk) and
+//  go again every 2 s until the controller's ReportAck; metric batches
+//  are numbered in a stream per (simulated) process start and wait for
+//  their MetricAck in agt_mstream, the agent's own code (go-back-N).
+//  --restart-rate R restarts R random agents per second: each drains its
+//  unacked batches (2 s at most, as the agent does on SIGTERM), closes
+//  both sockets, connects again with the same key and a new stream and
+//  enrolls again. --duration S stops after S seconds; at the end (or on
+//  SIGTERM) the fleet stops streaming and waits up to --drain-ms for the
+//  acks of everything sent.
+//
 //  Output, one line per event the harness reads:
 //    acked PLAN N MS                  N agents acknowledged; MS = last ack
 //                                     time minus the plan's issued_at
 //    healthy PLAN N MS                N agents reported healthy
-//  and on exit a summary line "stats key=value ...".
+//  and on exit a summary line "stats key=value ..." followed by the same
+//  counters as "key: value" lines (samples_sent counts first
+//  transmissions; samples_abandoned is what restarts and the end left
+//  unacknowledged).
 
+#include "agt_mstream.h"
 #include "jad_archive.h"
 #include "jad_db.h"
 #include "jad_envelope.h"
@@ -40,7 +56,17 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define S_CREDIT 4
+#define S_CREDIT        4
+#define S_REPORT_RESEND 2000  //  unacked reports go again, as the agent's outbox
+#define S_ACK_TIMEOUT   3000  //  unacked metric batches go again (the agent's)
+#define S_RESTART_DRAIN 2000  //  a restarting agent waits this long for acks
+
+//  A report sent and not acknowledged yet.
+typedef struct {
+    uint64_t report_id;
+    zchunk_t *wire;
+    int64_t last_sent;  //  mono ms
+} s_outgoing_t;
 
 typedef enum { S_APPLY_NOOP, S_APPLY_SWITCH, S_APPLY_UNPACK } s_apply_t;
 
@@ -71,6 +97,10 @@ typedef struct {
     uint64_t received;
     uint64_t requested;
     crypto_hash_sha256_state hash;
+    agt_mstream_t *mstream;  //  metric batches waiting for their ack
+    zlistx_t *outbox;        //  s_outgoing_t reports waiting for their ack
+    bool restarting;         //  draining before a simulated restart
+    int64_t restart_deadline;
 } s_agent_t;
 
 //  What the fleet did with one plan.
@@ -111,18 +141,50 @@ typedef struct {
     int metrics_rate;  //  samples/s per agent, 0: none
     uint64_t samples_sent;
     uint64_t samples_dropped;  //  batches the DEALER refused (HWM)
-    char *series[20];          //  series names the samples use
+    uint64_t samples_acked;
+    uint64_t samples_abandoned;  //  unacked when an agent restarted or the sim ended
+    uint64_t samples_deferred;   //  not taken: the window of unacked batches was full
+    uint64_t reports_resent;
+    uint64_t reports_abandoned;  //  unacked at the end
+    uint64_t restarts;
+    uint64_t metric_acks;
+    char *series[20];  //  series names the samples use
+    int window;        //  unacked metric batches per agent
+    int batch;         //  samples per metric batch
+    double restart_rate;
+    int duration_s;
+    int drain_ms;
+    zmq_pollitem_t *items;
 } s_sim_t;
+
+static int s_send_bytes (const uint8_t *data, size_t size, void *arg)
+{
+    s_agent_t *agent = (s_agent_t *)arg;
+    zframe_t *frame = zframe_new (data, size);
+    if (zframe_send (&frame, agent->dealer, ZFRAME_DONTWAIT) != 0) {
+        zframe_destroy (&frame);
+        return -1;
+    }
+    return 0;
+}
 
 static void s_send (s_agent_t *agent, const jad_agent_msg_t *message)
 {
     zchunk_t *wire = jad_agent_msg_encode (message);
     if (!wire)
         return;
-    zframe_t *frame = zframe_new (zchunk_data (wire), zchunk_size (wire));
+    s_send_bytes (zchunk_data (wire), zchunk_size (wire), agent);
     zchunk_destroy (&wire);
-    if (zframe_send (&frame, agent->dealer, ZFRAME_DONTWAIT) != 0)
-        zframe_destroy (&frame);
+}
+
+static void s_outgoing_destroy (void **item)
+{
+    s_outgoing_t *outgoing = (s_outgoing_t *)*item;
+    if (outgoing) {
+        zchunk_destroy (&outgoing->wire);
+        free (outgoing);
+        *item = NULL;
+    }
 }
 
 static void s_send_enroll (s_sim_t *sim, s_agent_t *agent)
@@ -134,7 +196,7 @@ static void s_send_enroll (s_sim_t *sim, s_agent_t *agent)
     s_send (agent, &message);
 }
 
-#define S_METRICS_BATCH 1000
+#define S_METRICS_BATCH 1000  //  samples per batch at most (--batch)
 
 //  Send the samples the rate owes this agent, in batches of 1000 over 20
 //  series; a batch the socket refuses (high-water mark) is counted.
@@ -144,11 +206,11 @@ static void s_send_metrics (s_sim_t *sim, s_agent_t *agent, double elapsed_s)
     static uint32_t index[S_METRICS_BATCH];
     static int64_t times[S_METRICS_BATCH];
     static double values[S_METRICS_BATCH];
-    while (agent->metrics_due >= S_METRICS_BATCH) {
+    while (agent->metrics_due >= sim->batch) {
         int64_t now = jad_now_ms ();
-        for (int sample = 0; sample < S_METRICS_BATCH; sample++) {
+        for (int sample = 0; sample < sim->batch; sample++) {
             index[sample] = (uint32_t)(sample % 20);
-            times[sample] = now - (S_METRICS_BATCH - sample) / 20;
+            times[sample] = now - (sim->batch - sample) / 20;
             values[sample] = (double)(sample % 97) / 7.0;
         }
         jad_metric_batch_t batch = {.names = sim->series,
@@ -156,20 +218,16 @@ static void s_send_metrics (s_sim_t *sim, s_agent_t *agent, double elapsed_s)
                                     .name_index = index,
                                     .times = times,
                                     .values = values,
-                                    .sample_count = S_METRICS_BATCH};
-        jad_agent_msg_t message = {.kind = JAD_AGENT_MSG_METRICS, .metrics = &batch};
-        zchunk_t *wire = jad_agent_msg_encode (&message);
-        if (!wire)
-            return;
-        zframe_t *frame = zframe_new (zchunk_data (wire), zchunk_size (wire));
-        zchunk_destroy (&wire);
-        if (zframe_send (&frame, agent->dealer, ZFRAME_DONTWAIT) == 0)
-            sim->samples_sent += S_METRICS_BATCH;
-        else {
-            zframe_destroy (&frame);
-            sim->samples_dropped += S_METRICS_BATCH;
-        }
-        agent->metrics_due -= S_METRICS_BATCH;
+                                    .sample_count = (size_t)sim->batch};
+        if (agt_mstream_full (agent->mstream))
+            //  the window is full: these samples are not taken (counted)
+            sim->samples_deferred += (uint64_t)sim->batch;
+        else if (agt_mstream_send (agent->mstream, &batch, jad_mono_ms (), s_send_bytes, agent) ==
+                 0)
+            sim->samples_sent += (uint64_t)sim->batch;
+        else
+            sim->samples_dropped += (uint64_t)sim->batch;
+        agent->metrics_due -= sim->batch;
     }
 }
 
@@ -204,8 +262,44 @@ static void s_report (s_sim_t *sim, s_agent_t *agent, const jad_plan_t *plan, co
                            .detail = (char *)detail,
                            .time = jad_now_ms ()};
     jad_agent_msg_t message = {.kind = JAD_AGENT_MSG_REPORT, .report = &report};
-    s_send (agent, &message);
+    s_outgoing_t *outgoing = calloc (1, sizeof *outgoing);
+    if (!outgoing || !(outgoing->wire = jad_agent_msg_encode (&message))) {
+        free (outgoing);
+        fprintf (stderr, "jadsim: cannot encode a report\n");
+        return;
+    }
+    outgoing->report_id = report.report_id;
+    outgoing->last_sent = jad_mono_ms ();
+    zlistx_add_end (agent->outbox, outgoing);
+    s_send_bytes (zchunk_data (outgoing->wire), zchunk_size (outgoing->wire), agent);
     sim->reports_sent++;
+}
+
+//  Reports not acknowledged within S_REPORT_RESEND go again.
+static void s_resend_reports (s_sim_t *sim, s_agent_t *agent, int64_t now)
+{
+    for (s_outgoing_t *outgoing = zlistx_first (agent->outbox); outgoing;
+         outgoing = zlistx_next (agent->outbox))
+        if (now - outgoing->last_sent >= S_REPORT_RESEND &&
+            s_send_bytes (zchunk_data (outgoing->wire), zchunk_size (outgoing->wire), agent) == 0) {
+            outgoing->last_sent = now;
+            sim->reports_resent++;
+        }
+}
+
+static void s_reports_acked (s_sim_t *sim, s_agent_t *agent, const jad_ctl_msg_t *message)
+{
+    if (!message->report_ack.incarnation ||
+        !streq (message->report_ack.incarnation, agent->incarnation))
+        return;
+    for (size_t index = 0; index < message->report_ack.report_id_count; index++)
+        for (s_outgoing_t *outgoing = zlistx_first (agent->outbox); outgoing;
+             outgoing = zlistx_next (agent->outbox))
+            if (outgoing->report_id == message->report_ack.report_ids[index]) {
+                zlistx_delete (agent->outbox, zlistx_cursor (agent->outbox));
+                sim->report_acks++;
+                break;
+            }
 }
 
 static s_plan_stats_t *s_stats (s_sim_t *sim, const jad_plan_t *plan)
@@ -483,9 +577,13 @@ static void s_on_dealer (s_sim_t *sim, s_agent_t *agent)
     } else if (message->kind == JAD_CTL_MSG_CHUNK)
         s_on_chunk (sim, agent, message);
     else if (message->kind == JAD_CTL_MSG_REPORT_ACK)
-        sim->report_acks += message->report_ack.report_id_count;
-    else if (message->kind == JAD_CTL_MSG_ENROLL_REPLY && !agent->accepted &&
-             streq (message->enroll_reply.state, "accepted")) {
+        s_reports_acked (sim, agent, message);
+    else if (message->kind == JAD_CTL_MSG_METRIC_ACK) {
+        sim->metric_acks++;
+        sim->samples_acked +=
+            agt_mstream_ack (agent->mstream, message->metric_ack.stream, message->metric_ack.seq);
+    } else if (message->kind == JAD_CTL_MSG_ENROLL_REPLY && !agent->accepted &&
+               streq (message->enroll_reply.state, "accepted")) {
         //  The plan stream admits accepted keys only: subscribe now.
         agent->accepted = true;
         if (zsock_connect (agent->sub, "tcp://%s:%d", sim->host, sim->base) != 0)
@@ -528,10 +626,12 @@ static int s_flush_state (s_sim_t *sim)
     return 0;
 }
 
-static int s_connect (s_sim_t *sim, s_agent_t *agent, const char *host, int base)
+//  Sockets and a new metric stream for this agent (at start and at each
+//  simulated restart), with the key it has.
+static int s_open (s_sim_t *sim, s_agent_t *agent, const char *host, int base)
 {
-    agent->key = jad_keypair_new (JAD_KEY_CURVE);
-    if (!agent->key)
+    agent->mstream = agt_mstream_new ((size_t)sim->window);
+    if (!agent->mstream)
         return -1;
     char *secret = jad_keypair_curve_secret_z85 (agent->key);
     agent->sub = zsock_new (ZMQ_SUB);
@@ -557,9 +657,59 @@ static int s_connect (s_sim_t *sim, s_agent_t *agent, const char *host, int base
     zsock_set_subscribe (agent->sub, topic);
     if (zsock_connect (agent->dealer, "tcp://%s:%d", host, base + 1) != 0)
         return -1;
+    return 0;
+}
+
+static int s_connect (s_sim_t *sim, s_agent_t *agent, const char *host, int base)
+{
+    agent->key = jad_keypair_new (JAD_KEY_CURVE);
+    agent->outbox = zlistx_new ();
+    if (!agent->key || !agent->outbox)
+        return -1;
+    zlistx_set_destructor (agent->outbox, s_outgoing_destroy);
     jad_random_id (16, agent->incarnation);
     snprintf (agent->health, sizeof agent->health, "unknown");
+    return s_open (sim, agent, host, base);
+}
+
+//  Close what a process has: its sockets and its metric stream, counting
+//  what was sent and never acknowledged.
+static void s_close (s_sim_t *sim, s_agent_t *agent)
+{
+    if (agent->mstream)
+        sim->samples_abandoned += agt_mstream_unacked_samples (agent->mstream);
+    agt_mstream_destroy (&agent->mstream);
+    zsock_destroy (&agent->sub);
+    zsock_destroy (&agent->dealer);
+}
+
+//  The simulated restart, once the agent drained (or gave up): new
+//  sockets, a new stream, enrollment again. The outbox stays (the agent's
+//  is on disk).
+static int s_restart (s_sim_t *sim, int index)
+{
+    s_agent_t *agent = &sim->agents[index];
+    s_close (sim, agent);
+    agent->accepted = false;
+    agent->restarting = false;
+    agent->metrics_due = 0;
+    if (s_open (sim, agent, sim->host, sim->base) != 0)
+        return -1;
+    sim->items[2 * index] = (zmq_pollitem_t){zsock_resolve (agent->sub), 0, ZMQ_POLLIN, 0};
+    sim->items[2 * index + 1] = (zmq_pollitem_t){zsock_resolve (agent->dealer), 0, ZMQ_POLLIN, 0};
+    sim->restarts++;
+    s_send_enroll (sim, agent);
     return 0;
+}
+
+//  Everything sent is acknowledged: samples and reports.
+static bool s_all_acked (s_sim_t *sim)
+{
+    for (int index = 0; index < sim->count; index++)
+        if (agt_mstream_unacked (sim->agents[index].mstream) ||
+            zlistx_size (sim->agents[index].outbox))
+            return false;
+    return true;
 }
 
 static void s_usage (void)
@@ -567,12 +717,18 @@ static void s_usage (void)
     fprintf (stderr, "usage: jadsim --controller HOST:BASE --controller-key Z85 --signing-key HEX\n"
                      "              --env ENV --count N --state DIR --root DIR\n"
                      "              [--prefix NAME] [--apply noop|switch|unpack] [--heartbeat MS]\n"
-                     "              [--token TOKEN] [--metrics-rate SAMPLES_PER_S]\n");
+                     "              [--token TOKEN] [--metrics-rate SAMPLES_PER_S] [--window N]\n"
+                     "              [--batch SAMPLES]\n"
+                     "              [--restart-rate PER_S] [--duration S] [--drain-ms MS]\n");
 }
 
 int main (int argc, char **argv)
 {
-    s_sim_t sim = {.prefix = "sim", .heartbeat_ms = 5000, .apply = S_APPLY_NOOP};
+    s_sim_t sim = {.prefix = "sim",
+                   .heartbeat_ms = 5000,
+                   .apply = S_APPLY_NOOP,
+                   .window = 8,
+                   .batch = S_METRICS_BATCH};
     static const struct option longopts[] = {
         {"controller", required_argument, NULL, 'c'},
         {"controller-key", required_argument, NULL, 'k'},
@@ -586,6 +742,11 @@ int main (int argc, char **argv)
         {"heartbeat", required_argument, NULL, 'h'},
         {"token", required_argument, NULL, 't'},
         {"metrics-rate", required_argument, NULL, 'm'},
+        {"window", required_argument, NULL, 'w'},
+        {"batch", required_argument, NULL, 'b'},
+        {"restart-rate", required_argument, NULL, 'R'},
+        {"duration", required_argument, NULL, 'D'},
+        {"drain-ms", required_argument, NULL, 'T'},
         {NULL, 0, NULL, 0},
     };
     int option;
@@ -629,13 +790,30 @@ int main (int argc, char **argv)
             case 'm':
                 sim.metrics_rate = atoi (optarg);
                 break;
+            case 'b':
+                sim.batch = atoi (optarg);
+                break;
+            case 'w':
+                sim.window = atoi (optarg);
+                break;
+            case 'R':
+                sim.restart_rate = atof (optarg);
+                break;
+            case 'D':
+                sim.duration_s = atoi (optarg);
+                break;
+            case 'T':
+                sim.drain_ms = atoi (optarg);
+                break;
             default:
                 s_usage ();
                 return 2;
         }
     }
     if (!sim.controller || !sim.controller_key || !sim.signing_key_text || !sim.env ||
-        sim.count <= 0 || !sim.state_dir || !sim.root || sim.heartbeat_ms <= 0 ||
+        sim.count <= 0 || !sim.state_dir || !sim.root || sim.heartbeat_ms <= 0 || sim.window <= 0 ||
+        sim.batch <= 0 || sim.batch > S_METRICS_BATCH || sim.restart_rate < 0 ||
+        sim.duration_s < 0 || sim.drain_ms < 0 ||
         jad_unhex (sim.signing_key_text, sim.signing_key, 32) != 0) {
         s_usage ();
         return 2;
@@ -676,6 +854,7 @@ int main (int argc, char **argv)
     zhashx_set_destructor (sim.plans, (zhashx_destructor_fn *)zstr_free);
     sim.agents = calloc ((size_t)sim.count, sizeof (s_agent_t));
     zmq_pollitem_t *items = calloc ((size_t)sim.count * 2, sizeof (zmq_pollitem_t));
+    sim.items = items;
     if (!sim.agents || !items)
         return 1;
     int64_t start = jad_mono_ms ();
@@ -700,8 +879,22 @@ int main (int argc, char **argv)
     for (int index = 0; index < 20; index++)
         sim.series[index] = jad_strdup_printf ("app_requests_total{code=\"%d\"}", 200 + index);
     int64_t last_metrics = jad_mono_ms ();
-    while (!zsys_interrupted) {
-        int ready = zmq_poll (items, sim.count * 2, sim.metrics_rate ? 10 : 100);
+    int64_t stop_deadline = 0;
+    bool stopping = false;
+    double restarts_due = 0;
+    while (true) {
+        int64_t now = jad_mono_ms ();
+        if (!stopping &&
+            (zsys_interrupted || (sim.duration_s && now - start >= sim.duration_s * 1000LL))) {
+            stopping = true;
+            stop_deadline = now + sim.drain_ms;
+            if (sim.drain_ms)
+                fprintf (stderr, "jadsim: stopping; waiting up to %d ms for the last acks\n",
+                         sim.drain_ms);
+        }
+        if (stopping && (now >= stop_deadline || s_all_acked (&sim)))
+            break;
+        int ready = zmq_poll (items, sim.count * 2, sim.metrics_rate || stopping ? 10 : 100);
         if (ready < 0) {
             if (errno == EINTR)
                 continue;
@@ -719,24 +912,69 @@ int main (int argc, char **argv)
         }
         if (s_flush_state (&sim) == 0)
             s_after_round (&sim);
-        int64_t now = jad_mono_ms ();
+        now = jad_mono_ms ();
         double elapsed_s = (double)(now - last_metrics) / 1000.0;
         last_metrics = now;
+        //  Random restarts: an agent not busy starts draining.
+        restarts_due += stopping ? 0 : sim.restart_rate * elapsed_s;
+        for (; restarts_due >= 1; restarts_due -= 1) {
+            s_agent_t *agent = &sim.agents[randombytes_uniform ((uint32_t)sim.count)];
+            if (agent->accepted && !agent->restarting && !agent->fetching) {
+                agent->restarting = true;
+                agent->restart_deadline = now + S_RESTART_DRAIN;
+            }
+        }
         for (int index = 0; index < sim.count; index++) {
             s_agent_t *agent = &sim.agents[index];
-            if (sim.metrics_rate && agent->accepted)
+            if (agent->restarting &&
+                (agt_mstream_unacked (agent->mstream) == 0 || now >= agent->restart_deadline)) {
+                if (s_restart (&sim, index) != 0) {
+                    fprintf (stderr, "jadsim: %s cannot restart\n", agent->name);
+                    return 1;
+                }
+            } else if (sim.metrics_rate && agent->accepted && !agent->restarting && !stopping)
                 s_send_metrics (&sim, agent, elapsed_s);
+            if (agt_mstream_overdue (agent->mstream, now, S_ACK_TIMEOUT))
+                agt_mstream_resend (agent->mstream, now, s_send_bytes, agent);
+            if (zlistx_size (agent->outbox))
+                s_resend_reports (&sim, agent, now);
             if (now >= agent->next_heartbeat) {
                 s_send_status (&sim, agent, false);
                 agent->next_heartbeat = now + sim.heartbeat_ms;
             }
         }
     }
+    for (int index = 0; index < sim.count; index++) {
+        s_agent_t *agent = &sim.agents[index];
+        sim.reports_abandoned += zlistx_size (agent->outbox);
+        s_close (&sim, agent);
+    }
     printf ("stats agents=%d verified=%llu refused=%llu reports_sent=%llu report_acks=%llu "
             "samples_sent=%llu samples_dropped=%llu\n",
             sim.count, (unsigned long long)sim.verified, (unsigned long long)sim.refused,
             (unsigned long long)sim.reports_sent, (unsigned long long)sim.report_acks,
             (unsigned long long)sim.samples_sent, (unsigned long long)sim.samples_dropped);
+    const struct {
+        const char *key;
+        uint64_t value;
+    } counters[] = {
+        {"agents", (uint64_t)sim.count},
+        {"restarts", sim.restarts},
+        {"plans_verified", sim.verified},
+        {"plans_refused", sim.refused},
+        {"reports_sent", sim.reports_sent},
+        {"reports_resent", sim.reports_resent},
+        {"reports_acked", sim.report_acks},
+        {"reports_abandoned", sim.reports_abandoned},
+        {"samples_sent", sim.samples_sent},
+        {"samples_acked", sim.samples_acked},
+        {"samples_abandoned", sim.samples_abandoned},
+        {"samples_deferred", sim.samples_deferred},
+        {"samples_refused", sim.samples_dropped},
+        {"metric_acks", sim.metric_acks},
+    };
+    for (size_t index = 0; index < sizeof counters / sizeof counters[0]; index++)
+        printf ("%s: %llu\n", counters[index].key, (unsigned long long)counters[index].value);
     for (int index = 0; index < 20; index++)
         free (sim.series[index]);
     fflush (stdout);
@@ -748,8 +986,7 @@ int main (int argc, char **argv)
         jad_plan_destroy (&agent->fetching);
         jad_plan_destroy (&agent->pending);
         jad_plan_destroy (&agent->resent);
-        zsock_destroy (&agent->sub);
-        zsock_destroy (&agent->dealer);
+        zlistx_destroy (&agent->outbox);
         jad_keypair_destroy (&agent->key);
     }
     free (items);

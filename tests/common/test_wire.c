@@ -612,6 +612,69 @@ Test (wire, ctl_report_ack_roundtrip)
     s_free (&buf);
 }
 
+Test (wire, ctl_metric_ack_roundtrip)
+{
+    jad_ctl_msg_t message = {.kind = JAD_CTL_MSG_METRIC_ACK};
+    message.metric_ack.stream = "0123456789abcdef";
+    message.metric_ack.seq = 42;
+    zchunk_t *chunk = jad_ctl_msg_encode (&message);
+    s_buf_t buf = s_from_chunk (&chunk);
+    char err[JAD_ERR_LEN] = "";
+    jad_ctl_msg_t *decoded = jad_ctl_msg_decode (buf.data, buf.size, err);
+    cr_assert_not_null (decoded, "%s", err);
+    cr_assert_eq (decoded->kind, JAD_CTL_MSG_METRIC_ACK);
+    cr_assert_str_eq (decoded->metric_ack.stream, "0123456789abcdef");
+    cr_assert_eq (decoded->metric_ack.seq, 42);
+    jad_ctl_msg_destroy (&decoded);
+    s_free (&buf);
+    //  an ack names its stream
+    message.metric_ack.stream = NULL;
+    cr_assert_null (jad_ctl_msg_encode (&message));
+}
+
+Test (wire, metric_batch_stream_roundtrip)
+{
+    char *names[] = {"up"};
+    uint32_t index[] = {0, 0};
+    int64_t times[] = {1000, 2000};
+    double values[] = {1, 2};
+    jad_metric_batch_t batch = {.names = names,
+                                .name_count = 1,
+                                .name_index = index,
+                                .times = times,
+                                .values = values,
+                                .sample_count = 2,
+                                .stream = "feedc0de",
+                                .seq = 7};
+    jad_agent_msg_t message = {.kind = JAD_AGENT_MSG_METRICS, .metrics = &batch};
+    zchunk_t *chunk = jad_agent_msg_encode (&message);
+    s_buf_t buf = s_from_chunk (&chunk);
+    char err[JAD_ERR_LEN] = "";
+    jad_agent_msg_t *decoded = jad_agent_msg_decode (buf.data, buf.size, err);
+    cr_assert_not_null (decoded, "%s", err);
+    cr_assert_str_eq (decoded->metrics->stream, "feedc0de");
+    cr_assert_eq (decoded->metrics->seq, 7);
+    cr_assert_eq (decoded->metrics->sample_count, 2);
+    jad_agent_msg_destroy (&decoded);
+    s_free (&buf);
+    //  without a stream (older agents) both stay empty
+    batch.stream = NULL;
+    batch.seq = 0;
+    chunk = jad_agent_msg_encode (&message);
+    buf = s_from_chunk (&chunk);
+    decoded = jad_agent_msg_decode (buf.data, buf.size, err);
+    cr_assert_not_null (decoded, "%s", err);
+    cr_assert_null (decoded->metrics->stream);
+    jad_agent_msg_destroy (&decoded);
+    s_free (&buf);
+    //  a stream without a sequence number, or a stream id that is no name
+    batch.stream = "feedc0de";
+    cr_assert_null (jad_agent_msg_encode (&message));
+    batch.stream = "bad id";
+    batch.seq = 1;
+    cr_assert_null (jad_agent_msg_encode (&message));
+}
+
 Test (wire, api_request_roundtrip)
 {
     s_buf_t buf = s_api_request_bytes ();

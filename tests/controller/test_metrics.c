@@ -58,7 +58,7 @@ static void s_ingest (const char *host, const char *name, int64_t t0, int64_t st
     }
     batch.sample_count = (size_t)count;
     batch.dropped = 7;
-    cr_assert_eq (ctl_metrics_ingest (metrics, host, &batch), count);
+    cr_assert_eq (ctl_metrics_ingest (metrics, host, &batch, NULL), count);
     free (batch.name_index);
     free (batch.times);
     free (batch.values);
@@ -111,13 +111,13 @@ Test (metrics, a_batch_with_a_bad_series_changes_nothing)
     batch.times = times;
     batch.values = values;
     batch.sample_count = 3;
-    cr_assert_eq (ctl_metrics_ingest (metrics, "web-1", &batch), -1);
+    cr_assert_eq (ctl_metrics_ingest (metrics, "web-1", &batch, NULL), -1);
     cr_assert_eq (s_int ("SELECT count (*) FROM samples"), 5, "partial batch stored");
     cr_assert_eq (s_int ("SELECT count (*) FROM metric_names"), 1);
     cr_assert_eq (ctl_metrics_rejected (metrics), 1);
     //  the store still works afterwards
     values[2] = 3.0;
-    cr_assert_eq (ctl_metrics_ingest (metrics, "web-1", &batch), 3);
+    cr_assert_eq (ctl_metrics_ingest (metrics, "web-1", &batch, NULL), 3);
     cr_assert_eq (s_int ("SELECT count (*) FROM metric_names"), 2);
 }
 
@@ -171,4 +171,101 @@ Test (metrics, query_buckets_one_host_or_an_environment)
     result = ctl_metrics_query (metrics, "db-1", NULL, NULL, t0, t0 + 10000, 3600000, 5);
     cr_assert_eq (json_array_size (json_object_get (result, "series")), 1);
     json_decref (result);
+}
+
+//  One batch of `count` samples of stream `stream`, number `seq`.
+static int s_ingest_seq (const char *host, const char *stream, uint64_t seq, int count,
+                         uint64_t *acked)
+{
+    jad_metric_batch_t batch = {0};
+    char *names[] = {"requests"};
+    batch.names = names;
+    batch.name_count = 1;
+    batch.name_index = calloc ((size_t)count, sizeof (uint32_t));
+    batch.times = calloc ((size_t)count, sizeof (int64_t));
+    batch.values = calloc ((size_t)count, sizeof (double));
+    for (int index = 0; index < count; index++) {
+        batch.times[index] = 1000000 + (int64_t)seq * 1000 + index;
+        batch.values[index] = (double)seq;
+    }
+    batch.sample_count = (size_t)count;
+    batch.stream = (char *)stream;
+    batch.seq = seq;
+    int stored = ctl_metrics_ingest (metrics, host, &batch, acked);
+    free (batch.name_index);
+    free (batch.times);
+    free (batch.values);
+    return stored;
+}
+
+Test (metrics, a_stream_is_stored_in_order_once_go_back_n)
+{
+    uint64_t acked = 99;
+    //  first batch of a host: stored, acked
+    cr_assert_eq (s_ingest_seq ("web-1", "s1", 1, 10, &acked), 10);
+    cr_assert_eq (acked, 1);
+    cr_assert_eq (s_ingest_seq ("web-1", "s1", 2, 10, &acked), 10);
+    cr_assert_eq (acked, 2);
+    //  a duplicate (sent again after a lost ack): not stored, acked as is
+    acked = 99;
+    cr_assert_eq (s_ingest_seq ("web-1", "s1", 2, 10, &acked), 0);
+    cr_assert_eq (acked, 2);
+    cr_assert_eq (s_ingest_seq ("web-1", "s1", 1, 10, &acked), 0);
+    cr_assert_eq (acked, 2);
+    //  a gap (batch 3 lost in flight): 4 and 5 are not stored; the agent
+    //  learns 2 is the last in order and sends 3, 4, 5 again
+    cr_assert_eq (s_ingest_seq ("web-1", "s1", 4, 10, &acked), 0);
+    cr_assert_eq (acked, 2);
+    cr_assert_eq (s_ingest_seq ("web-1", "s1", 5, 10, &acked), 0);
+    cr_assert_eq (acked, 2);
+    for (uint64_t seq = 3; seq <= 5; seq++) {
+        cr_assert_eq (s_ingest_seq ("web-1", "s1", seq, 10, &acked), 10);
+        cr_assert_eq (acked, seq);
+    }
+    cr_assert_eq (s_int ("SELECT count (*) FROM samples"), 50, "5 batches, each once");
+    cr_assert_eq (s_int ("SELECT last_seq FROM metric_hosts WHERE name = 'web-1'"), 5);
+    cr_assert_eq (ctl_metrics_duplicates (metrics), 2);
+    cr_assert_eq (ctl_metrics_gaps (metrics), 2);
+    //  the agent restarted: a new stream starts at 1...
+    cr_assert_eq (s_ingest_seq ("web-1", "s2", 1, 10, &acked), 10);
+    cr_assert_eq (acked, 1);
+    //  ...and a new stream's batch ahead of its first is a gap (ack 0)
+    acked = 99;
+    cr_assert_eq (s_ingest_seq ("web-1", "s3", 2, 10, &acked), 0);
+    cr_assert_eq (acked, 0);
+    cr_assert_eq (ctl_metrics_gaps (metrics), 3);
+    //  the old stream's late batches are not stored twice either
+    cr_assert_eq (s_ingest_seq ("web-1", "s2", 1, 10, &acked), 0);
+    //  hosts have streams of their own; batches without a stream (older
+    //  agents) are stored as they come
+    cr_assert_eq (s_ingest_seq ("web-2", "s1", 1, 10, &acked), 10);
+    acked = 77;
+    cr_assert_eq (s_ingest_seq ("web-2", NULL, 0, 10, &acked), 10);
+    cr_assert_eq (s_ingest_seq ("web-2", NULL, 0, 10, &acked), 10);
+    cr_assert_eq (acked, 77, "no ack for a batch without a stream");
+    cr_assert_eq (s_int ("SELECT count (*) FROM samples"), 90);
+    cr_assert_eq (s_int ("SELECT sum (samples) FROM metric_hosts"), 90);
+}
+
+Test (metrics, the_stream_position_survives_a_restart)
+{
+    uint64_t acked = 0;
+    cr_assert_eq (s_ingest_seq ("web-1", "s1", 1, 5, &acked), 5);
+    cr_assert_eq (s_ingest_seq ("web-1", "s1", 2, 5, &acked), 5);
+    //  a new controller process on the same database
+    ctl_metrics_destroy (&metrics);
+    metrics = ctl_metrics_new (db);
+    cr_assert_not_null (metrics);
+    cr_assert_eq (s_ingest_seq ("web-1", "s1", 2, 5, &acked), 0, "stored before the restart");
+    cr_assert_eq (acked, 2);
+    cr_assert_eq (s_ingest_seq ("web-1", "s1", 3, 5, &acked), 5);
+    //  a batch inside a transaction the caller rolls back leaves no trace:
+    //  the ack is only sent after the commit, and the agent sends it again
+    cr_assert_eq (jad_db_begin (db), 0);
+    cr_assert_eq (s_ingest_seq ("web-1", "s1", 4, 5, &acked), 5);
+    jad_db_rollback (db);
+    cr_assert_eq (s_int ("SELECT last_seq FROM metric_hosts WHERE name = 'web-1'"), 3);
+    cr_assert_eq (s_ingest_seq ("web-1", "s1", 4, 5, &acked), 5);
+    cr_assert_eq (acked, 4);
+    cr_assert_eq (s_int ("SELECT count (*) FROM samples"), 20);
 }
