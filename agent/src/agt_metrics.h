@@ -7,9 +7,9 @@
 //  release root, and for every app with a `current` release it runs the
 //  sources of that release's jadugar.yaml (a `name value` command, a
 //  Prometheus text endpoint: fetched by `jadugar-apply --scrape`, so that
-//  the daemon does not link libcurl, and parsed like a command's output). It passes each round to the
-//  main thread as one encoded MetricBatch frame (bytes, never pointers,
-//  so nothing leaks when the actor stops).
+//  the daemon does not link libcurl, and parsed like a command's output).
+//  It passes each round to the main thread as one encoded MetricBatch
+//  frame (bytes, never pointers, so nothing leaks when the actor stops).
 //
 //  The buffer (agt_samples_t) lives in the main thread: samples wait there
 //  until the controller link takes them; at its bound the oldest samples
