@@ -9,7 +9,8 @@
 #
 #  1. installs the jadugar-agent package (--package FILE.deb, or a package
 #     built next to this script in build-pkg/, or the one already installed)
-#     or, with --binary, just the binary plus the systemd unit;
+#     or, with --binary, just the binary (and its apply helper
+#     jadugar-apply, which must sit beside it) plus the systemd unit;
 #  2. runs `jadugar-agent init` once (a host already set up for the same
 #     controller and environment is left as it is: running this again is
 #     safe);
@@ -99,6 +100,10 @@ valid_name "$hook_user" || bad "--hook-user '$hook_user' is not a valid user nam
 [ -z "$package" ] || [ -z "$binary" ] || bad "--package and --binary exclude each other"
 [ -z "$package" ] || [ -f "$package" ] || bad "--package '$package': no such file"
 [ -z "$binary" ] || [ -x "$binary" ] || bad "--binary '$binary': not an executable file"
+helper=""
+[ -z "$binary" ] || helper=$(dirname "$binary")/jadugar-apply
+[ -z "$helper" ] || [ -x "$helper" ] ||
+    bad "--binary '$binary': its apply helper $helper is missing (build it with the agent)"
 
 [ "$(id -u)" -eq 0 ] || fail "run me as root (I install a package and a system service)"
 here=$(cd "$(dirname "$0")" && pwd)
@@ -109,6 +114,9 @@ systemd=no
 agent=/usr/bin/jadugar-agent
 if [ -n "$binary" ]; then
     install -m 0755 "$binary" /usr/local/bin/jadugar-agent
+    #  the agent runs its helper from <bin>/../lib/jadugar/
+    install -d -m 0755 /usr/local/lib/jadugar
+    install -m 0755 "$helper" /usr/local/lib/jadugar/jadugar-apply
     agent=/usr/local/bin/jadugar-agent
     sed "s|/usr/bin/jadugar-agent|$agent|g" "$here/systemd/jadugar-agent.service" \
         > /etc/systemd/system/jadugar-agent.service
@@ -117,7 +125,7 @@ if [ -n "$binary" ]; then
         --home /var/lib/jadugar --no-create-home --shell /usr/sbin/nologin jadugar
     install -d -m 0755 -o jadugar -g jadugar /var/lib/jadugar
     install -d -m 0755 /etc/jadugar /srv/jadugar
-    say "installed $agent and /etc/systemd/system/jadugar-agent.service"
+    say "installed $agent, /usr/local/lib/jadugar/jadugar-apply and /etc/systemd/system/jadugar-agent.service"
 else
     if [ -z "$package" ]; then
         for candidate in "$here"/../build-pkg/jadugar-agent_*.deb; do

@@ -61,60 +61,6 @@ typedef struct {
     char failure[JAD_MAX_DETAIL];  //  "step: what went wrong", for the plan report
 } s_apply_t;
 
-agt_job_t *agt_job_new (void)
-{
-    return (agt_job_t *)calloc (1, sizeof (agt_job_t));
-}
-
-void agt_job_destroy (agt_job_t **self_p)
-{
-    if (self_p && *self_p) {
-        agt_job_t *self = *self_p;
-        free (self->plan_id);
-        free (self->app);
-        free (self->version);
-        free (self->sha256_hex);
-        free (self->archive);
-        free (self->url);
-        free (self->previous_hint);
-        free (self->environment);
-        free (self->host);
-        free (self->root);
-        free (self->downloads);
-        free (self->hook_user);
-        if (self->migrations)
-            for (size_t index = 0; index < self->migration_count; index++)
-                free (self->migrations[index]);
-        free (self->migrations);
-        free (self);
-        *self_p = NULL;
-    }
-}
-
-agt_event_t *agt_event_new (agt_event_kind_t kind)
-{
-    agt_event_t *self = (agt_event_t *)calloc (1, sizeof (agt_event_t));
-    if (self)
-        self->kind = kind;
-    return self;
-}
-
-void agt_event_destroy (agt_event_t **self_p)
-{
-    if (self_p && *self_p) {
-        agt_event_t *self = *self_p;
-        free (self->plan_id);
-        free (self->app);
-        free (self->version);
-        free (self->sha256_hex);
-        free (self->step);
-        free (self->detail);
-        free (self->output);
-        free (self);
-        *self_p = NULL;
-    }
-}
-
 static char *s_dup (const char *text)
 {
     return text ? strdup (text) : NULL;

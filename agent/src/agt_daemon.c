@@ -5,8 +5,9 @@
 //  it; s_schedule picks the oldest accepted plan when idle, persists
 //  "applying" and fetches the artifact (agt_fetch over the DEALER, or
 //  skips when the release or the verified download is on disk); the
-//  worker (agt_worker / agt_apply) does the rest and sends events, which
-//  become outbox reports and state here. A plan found "applying" at start
+//  worker (agt_worker: agt_apply in the jadugar-apply helper process)
+//  does the rest and sends events, which become outbox reports and state
+//  here. A plan found "applying" at start
 //  was interrupted: it is reported as such and applied again.
 
 #include "agt_daemon.h"
@@ -72,7 +73,8 @@ struct _agt_daemon_t {
     agt_intake_t *intake;
     agt_drops_t *drops;
     agt_link_t *link;
-    zactor_t *worker;
+    agt_worker_t *worker;    //  runs the apply helper
+    char *helper;            //  its path, or NULL if not found
     zactor_t *metrics;       //  sampler thread
     agt_samples_t *samples;  //  samples waiting for the controller
     agt_mstream_t *mstream;  //  batches sent, waiting for their MetricAck
@@ -94,6 +96,7 @@ struct _agt_daemon_t {
 static void s_schedule (agt_daemon_t *self);
 static void s_metrics_flush (agt_daemon_t *self);
 static void s_metrics_resend (agt_daemon_t *self);
+static int s_on_helper (zloop_t *loop, zmq_pollitem_t *item, void *arg);
 static void s_check_stale (agt_daemon_t *self);
 
 //  --------------------------------------------------------------------------
@@ -315,6 +318,7 @@ static void s_on_event (agt_event_t **event_p, void *arg)
 static void s_start_apply (agt_daemon_t *self, const char *archive, bool release_known)
 {
     jad_plan_t *plan = self->active;
+    char problem[JAD_MAX_DETAIL - 64] = "out of memory";
     agt_job_t *job = agt_job_new ();
     if (!job)
         goto failed;
@@ -351,13 +355,29 @@ static void s_start_apply (agt_daemon_t *self, const char *archive, bool release
     if (!job->plan_id || !job->app || !job->version || !job->sha256_hex || !job->environment ||
         !job->host || !job->root || !job->downloads)
         goto failed;
-    if (agt_worker_apply (self->worker, &job) == 0)
-        return;
+    if (agt_worker_start (self->worker, job, problem, sizeof problem) == 0) {
+        agt_job_destroy (&job);
+        zmq_pollitem_t item = {NULL, agt_worker_fd (self->worker), ZMQ_POLLIN, 0};
+        if (zloop_poller (self->loop, &item, s_on_helper, self) == 0) {
+            //  end of input shows as an error: our handler sees it
+            zloop_poller_set_tolerant (self->loop, &item);
+            return;
+        }
+        //  cannot watch it: let it finish, record what it said, fail the plan
+        jad_log_error ("agent: cannot poll the apply helper");
+        agt_worker_drain (self->worker, s_on_event, self);
+        if (!self->active)
+            return;
+        s_format (problem, sizeof problem, "agent: cannot poll the apply helper");
+    }
 
 failed:
     agt_job_destroy (&job);
+    char detail[JAD_MAX_DETAIL];
+    s_format (detail, sizeof detail, "agent: cannot start the apply helper: %s", problem);
+    jad_log_error ("%s", detail);
     char *current = s_current_version (self, plan->app);
-    s_plan_finished (self, JAD_REPORT_FAILED, current, "agent: cannot start the apply worker");
+    s_plan_finished (self, JAD_REPORT_FAILED, current, detail);
     free (current);
 }
 
@@ -710,14 +730,42 @@ static int s_on_monitor (zloop_t *loop, zsock_t *reader, void *arg)
     return 0;
 }
 
-static int s_on_worker (zloop_t *loop, zsock_t *reader, void *arg)
+//  The helper exited without an outcome (it crashed, or was killed): the
+//  plan failed. It cannot have rolled back, so a switched host stays on
+//  the new release, and the outcome says so.
+static void s_helper_lost (agt_daemon_t *self)
 {
-    (void)loop;
-    (void)reader;
+    jad_plan_t *plan = self->active;
+    if (!plan)
+        return;
+    const char *detail = agt_worker_lost_detail (self->worker);
+    const char *step = agt_worker_step (self->worker);
+    jad_log_error ("agent: %s plan=%s", detail, plan->plan_id);
+    s_report (self, plan->plan_id, plan->app, plan->version, step ? step : "apply",
+              JAD_REPORT_FAILED, detail, NULL, 0);
+    char *current = s_current_version (self, plan->app);
+    char final[JAD_MAX_DETAIL];
+    if (plan->action == JAD_PLAN_ACTION_APPLY && current && streq (current, plan->version) &&
+        step &&
+        (streq (step, "switch") || streq (step, "activate") || streq (step, "smoke") ||
+         streq (step, "rollback")))
+        s_format (final, sizeof final, "%s; no rollback ran: current -> releases/%s", detail,
+                  current);
+    else
+        s_format (final, sizeof final, "%s", detail);
+    s_plan_finished (self, JAD_REPORT_FAILED, current, final);
+    free (current);
+}
+
+static int s_on_helper (zloop_t *loop, zmq_pollitem_t *item, void *arg)
+{
     agt_daemon_t *self = (agt_daemon_t *)arg;
-    agt_event_t *event = agt_worker_recv (self->worker);
-    if (event)
-        s_on_event (&event, self);
+    agt_worker_state_t state = agt_worker_read (self->worker, s_on_event, self);
+    if (state == AGT_WORKER_RUNNING)
+        return 0;
+    zloop_poller_end (loop, item);
+    if (state == AGT_WORKER_LOST)
+        s_helper_lost (self);
     s_schedule (self);
     return 0;
 }
@@ -1032,8 +1080,13 @@ agt_daemon_t *agt_daemon_new (const char *data_dir)
     self->link = agt_link_new (self->config, self->key);
     if (!self->link)
         goto failed;
-    self->worker = zactor_new (agt_worker_actor, NULL);
+    char missing[JAD_MAX_DETAIL] = "";
+    self->helper = agt_worker_helper_path (missing, sizeof missing);
+    if (!self->helper)
+        jad_log_error ("agent: %s; plans fail until it is installed", missing);
+    self->worker = agt_worker_new (self->helper, missing);
     agt_metrics_config_t metrics = {.root = self->config->root,
+                                    .helper = self->helper,
                                     .environment = self->config->environment,
                                     .host = self->config->name,
                                     .hook_user = self->config->hook_user,
@@ -1058,11 +1111,18 @@ void agt_daemon_destroy (agt_daemon_t **self_p)
     if (self_p && *self_p) {
         agt_daemon_t *self = *self_p;
         zloop_destroy (&self->loop);
-        if (self->worker) {
-            //  let a running step finish and record what it reports
-            agt_worker_drain (self->worker, s_on_event, self);
-            zactor_destroy (&self->worker);
+        if (agt_worker_busy (self->worker)) {
+            //  let the running job finish (the helper ignores SIGTERM and
+            //  SIGINT) and record what it reports; a helper that dies now
+            //  leaves the plan "applying": the next start reports it
+            //  interrupted and applies it again
+            jad_log_info ("agent: waiting for the running apply job");
+            if (agt_worker_drain (self->worker, s_on_event, self) == AGT_WORKER_LOST)
+                jad_log_warning ("agent: %s; applied again at the next start",
+                                 agt_worker_lost_detail (self->worker));
         }
+        agt_worker_destroy (&self->worker);
+        free (self->helper);
         zactor_destroy (&self->metrics);
         agt_samples_destroy (&self->samples);
         agt_mstream_destroy (&self->mstream);
@@ -1097,7 +1157,6 @@ int agt_daemon_run (agt_daemon_t *self)
     if (zloop_reader (self->loop, agt_link_sub (self->link), s_on_sub, self) ||
         zloop_reader (self->loop, agt_link_dealer (self->link), s_on_dealer, self) ||
         zloop_reader (self->loop, agt_link_monitor (self->link), s_on_monitor, self) ||
-        zloop_reader (self->loop, (zsock_t *)self->worker, s_on_worker, self) ||
         zloop_reader (self->loop, (zsock_t *)self->metrics, s_on_metrics, self) ||
         zloop_timer (self->loop, METRICS_FLUSH_MS, 0, s_on_metrics_flush, self) < 0 ||
         (self->heartbeat_timer = zloop_timer (self->loop, heartbeat, 0, s_on_heartbeat, self)) <

@@ -13,7 +13,6 @@
 #include "jad_util.h"
 
 #include <ctype.h>
-#include <curl/curl.h>
 #include <dirent.h>
 #include <limits.h>
 #include <math.h>
@@ -26,7 +25,7 @@
 
 #define S_MIN_ALLOC       256
 #define S_SHRINK_ABOVE    4096       //  an empty ring bigger than this is freed
-#define S_MAX_BODY        (4 << 20)  //  Prometheus endpoint response cap
+#define S_MAX_BODY        (4 << 20)  //  Prometheus endpoint response cap (jadugar-apply's)
 #define S_MAX_OUTPUT      (256 * 1024)
 #define S_SCAN_MS         1000  //  how often the sampler looks for new releases
 #define S_MIN_INTERVAL_MS 500
@@ -368,6 +367,7 @@ typedef struct {
     char *environment;
     char *host;
     char *hook_user;
+    char *helper;  //  jadugar-apply, or NULL
     uint32_t interval_ms;
     int64_t host_due;  //  mono ms
     int64_t scan_due;
@@ -496,55 +496,41 @@ static void s_scan (s_sampler_t *self, int64_t mono)
     closedir (dir);
 }
 
-typedef struct {
-    char *data;
-    size_t size;
-    bool too_large;
-} s_body_t;
-
-static size_t s_body_write (char *data, size_t size, size_t count, void *arg)
-{
-    s_body_t *body = (s_body_t *)arg;
-    size_t total = size * count;
-    if (body->size + total > S_MAX_BODY) {
-        body->too_large = true;
-        return 0;
-    }
-    char *grown = realloc (body->data, body->size + total + 1);
-    if (!grown)
-        return 0;
-    memcpy (grown + body->size, data, total);
-    body->data = grown;
-    body->size += total;
-    body->data[body->size] = 0;
-    return total;
-}
-
+//  GET the endpoint with `jadugar-apply --scrape` (bounded body, status
+//  200 required) and parse its output, the endpoint's text.
 static int s_source_prometheus (s_sampler_t *self, const char *url, uint32_t timeout_ms,
                                 int64_t now)
 {
-    CURL *curl = curl_easy_init ();
-    if (!curl)
+    if (!self->helper) {
+        jad_log_debug ("agent: metrics endpoint not scraped url=%s error=\"no apply helper\"", url);
         return -1;
-    s_body_t body = {0};
-    long status = 0;
-    curl_easy_setopt (curl, CURLOPT_URL, url);
-    curl_easy_setopt (curl, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt (curl, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt (curl, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
-    curl_easy_setopt (curl, CURLOPT_WRITEFUNCTION, s_body_write);
-    curl_easy_setopt (curl, CURLOPT_WRITEDATA, &body);
-    CURLcode rc = curl_easy_perform (curl);
-    curl_easy_getinfo (curl, CURLINFO_RESPONSE_CODE, &status);
-    curl_easy_cleanup (curl);
-    int result = -1;
-    if (rc == CURLE_OK && status == 200 && body.data) {
-        agt_metrics_parse (self->round, body.data, now, NULL);
-        result = 0;
-    } else
-        jad_log_debug ("agent: metrics endpoint failed url=%s status=%ld error=\"%s\"", url, status,
-                       body.too_large ? "response too large" : curl_easy_strerror (rc));
-    free (body.data);
+    }
+    char timeout[16], parent[24];
+    snprintf (timeout, sizeof timeout, "%u", timeout_ms);
+    snprintf (parent, sizeof parent, "%d", (int)getpid ());
+    const char *args[] = {"--scrape", url, "--timeout-ms", timeout, "--parent", parent, NULL};
+    const char *env[] = {NULL};
+    jad_hook_spec_t spec = {.release_dir = "/",
+                            .program = self->helper,
+                            .args = args,
+                            .env = env,
+                            .timeout_ms = timeout_ms + 2000,  //  the helper's own start-up
+                            .max_output = S_MAX_BODY + 4096};
+    jad_hook_result_t hook = {0};
+    int result = jad_hook_run (&spec, &hook);
+    if (result == 0)
+        agt_metrics_parse (self->round, hook.output ? hook.output : "", now, NULL);
+    else {
+        //  the helper says "prometheus URL: reason"; else how it ended
+        char why[512];
+        const char *output = hook.output && *hook.output && !hook.spawn_failed ? hook.output : NULL;
+        if (output)
+            snprintf (why, sizeof why, "%.*s", (int)strcspn (output, "\n"), output);
+        else
+            jad_hook_describe (&hook, why, sizeof why);
+        jad_log_debug ("agent: metrics endpoint failed url=%s error=\"%s\"", url, why);
+    }
+    jad_hook_result_clear (&hook);
     return result;
 }
 
@@ -647,6 +633,7 @@ void agt_metrics_actor (zsock_t *pipe, void *args)
     self.environment = strdup (config->environment);
     self.host = strdup (config->host);
     self.hook_user = config->hook_user ? strdup (config->hook_user) : NULL;
+    self.helper = config->helper ? strdup (config->helper) : NULL;
     self.interval_ms = config->interval_ms ? config->interval_ms : 10000;
     self.apps = zhashx_new ();
     self.round = agt_samples_new (JAD_MAX_SAMPLES * 4);
@@ -704,6 +691,7 @@ void agt_metrics_actor (zsock_t *pipe, void *args)
     free (self.environment);
     free (self.host);
     free (self.hook_user);
+    free (self.helper);
 }
 
 int agt_metrics_recv (zactor_t *actor, agt_samples_t *buffer)

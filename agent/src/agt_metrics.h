@@ -6,9 +6,10 @@
 //  it reads /proc (CPU, memory, load, processes) and the disk use of the
 //  release root, and for every app with a `current` release it runs the
 //  sources of that release's jadugar.yaml (a `name value` command, a
-//  Prometheus text endpoint over libcurl). It passes each round to the
-//  main thread as one encoded MetricBatch frame (bytes, never pointers,
-//  so nothing leaks when the actor stops).
+//  Prometheus text endpoint: fetched by `jadugar-apply --scrape`, so that
+//  the daemon does not link libcurl, and parsed like a command's output).
+//  It passes each round to the main thread as one encoded MetricBatch
+//  frame (bytes, never pointers, so nothing leaks when the actor stops).
 //
 //  The buffer (agt_samples_t) lives in the main thread: samples wait there
 //  until the controller link takes them; at its bound the oldest samples
@@ -72,6 +73,7 @@ typedef struct {
     const char *host;         //  agent name
     const char *hook_user;    //  run metric commands as this user, or NULL
     uint32_t interval_ms;     //  host metrics interval
+    const char *helper;       //  jadugar-apply, which scrapes `prometheus:` sources (NULL: none)
 } agt_metrics_config_t;
 
 //  The actor; `args` is an agt_metrics_config_t * that it copies before

@@ -1,86 +1,365 @@
-//  agt_worker - the apply worker: runs agt_apply in its own thread
+//  agt_worker - the apply worker: runs each job in the jadugar-apply helper
 //  SPDX-License-Identifier: MPL-2.0
 
 #include "agt_worker.h"
+#include "agt_pipe.h"
 #include "jad_log.h"
+#include "jad_wire.h"
 
-static void s_emit (agt_event_t **event_p, void *arg)
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/pidfd.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define S_REAP_MS 5000  //  after end of input, how long the helper gets to exit
+
+struct _agt_worker_t {
+    char *helper;   //  path, or NULL
+    char *missing;  //  why there is no helper
+    pid_t pid;      //  running helper, or 0
+    int to;         //  its stdin (job, go-aheads)
+    int from;       //  its stdout (events), non-blocking
+    uint8_t *buffer;
+    size_t used;
+    bool done;   //  DONE event seen
+    char *step;  //  last step started
+    char lost[JAD_MAX_DETAIL];
+};
+
+char *agt_worker_helper_path (char *err, size_t len)
 {
-    zsock_t *pipe = (zsock_t *)arg;
-    if (zsock_send (pipe, "sp", "EVENT", *event_p) == 0)
-        *event_p = NULL;  //  main owns it now
-    else
-        jad_log_error ("agent: worker cannot pass an event to the main thread");
+    char exe[PATH_MAX];
+    ssize_t size = readlink ("/proc/self/exe", exe, sizeof exe - 1);
+    if (size <= 0) {
+        snprintf (err, len, "cannot find the apply helper: /proc/self/exe: %s", strerror (errno));
+        return NULL;
+    }
+    exe[size] = 0;
+    const char *dir = dirname (exe);
+    char first[PATH_MAX], second[PATH_MAX];
+    snprintf (first, sizeof first, "%s/" AGT_WORKER_HELPER, dir);
+    snprintf (second, sizeof second, "%s/../lib/jadugar/" AGT_WORKER_HELPER, dir);
+    const char *found = access (first, X_OK) == 0    ? first
+                        : access (second, X_OK) == 0 ? second
+                                                     : NULL;
+    if (!found) {
+        snprintf (err, len, "apply helper " AGT_WORKER_HELPER " not found (tried %s and %s)", first,
+                  second);
+        return NULL;
+    }
+    char *path = realpath (found, NULL);
+    if (!path)
+        snprintf (err, len, "apply helper %s: %s", found, strerror (errno));
+    return path;
 }
 
-void agt_worker_actor (zsock_t *pipe, void *args)
+agt_worker_t *agt_worker_new (const char *helper, const char *missing)
 {
-    (void)args;
-    zsock_signal (pipe, 0);
-    while (true) {
-        char *command = NULL;
-        void *pointer = NULL;
-        if (zsock_recv (pipe, "sp", &command, &pointer))
-            break;  //  interrupted
-        if (!command) {
-            continue;
+    agt_worker_t *self = (agt_worker_t *)calloc (1, sizeof (agt_worker_t));
+    if (!self)
+        return NULL;
+    self->to = -1;
+    self->from = -1;
+    self->helper = helper ? strdup (helper) : NULL;
+    self->missing = strdup (missing ? missing : "apply helper not found");
+    self->buffer = (uint8_t *)malloc (AGT_PIPE_MAX_FRAME + 4);
+    if ((helper && !self->helper) || !self->missing || !self->buffer) {
+        agt_worker_destroy (&self);
+        return NULL;
+    }
+    //  a helper that died must not kill us when we write its go-ahead
+    struct sigaction current;
+    if (sigaction (SIGPIPE, NULL, &current) == 0 && current.sa_handler == SIG_DFL)
+        signal (SIGPIPE, SIG_IGN);
+    return self;
+}
+
+static void s_close (int *fd)
+{
+    if (*fd >= 0) {
+        close (*fd);
+        *fd = -1;
+    }
+}
+
+//  Wait for the helper (SIGKILL if it takes too long) and describe how
+//  it ended into self->lost. Returns true if it exited 0.
+static bool s_reap (agt_worker_t *self, bool kill_now)
+{
+    if (self->pid <= 0)
+        return true;
+    if (kill_now)
+        kill (self->pid, SIGKILL);
+    else {
+        int pidfd = (int)pidfd_open (self->pid, 0);
+        if (pidfd >= 0) {
+            struct pollfd item = {.fd = pidfd, .events = POLLIN};
+            int rc;
+            do
+                rc = poll (&item, 1, S_REAP_MS);
+            while (rc < 0 && errno == EINTR);
+            if (rc == 0) {
+                jad_log_warning ("agent: apply helper pid=%d does not exit; killing it",
+                                 (int)self->pid);
+                kill (self->pid, SIGKILL);
+            }
+            close (pidfd);
         }
-        if (streq (command, "$TERM")) {
-            zstr_free (&command);
+    }
+    int status = 0;
+    pid_t reaped;
+    do
+        reaped = waitpid (self->pid, &status, 0);
+    while (reaped < 0 && errno == EINTR);
+    self->pid = 0;
+    char how[64];
+    if (reaped < 0)
+        snprintf (how, sizeof how, "was lost (%s)", strerror (errno));
+    else if (WIFSIGNALED (status))
+        snprintf (how, sizeof how, "exited with signal %d", WTERMSIG (status));
+    else
+        snprintf (how, sizeof how, "exited with status %d", WEXITSTATUS (status));
+    if (!self->lost[0]) {
+        if (self->step)
+            snprintf (self->lost, sizeof self->lost, "apply helper %s during %s", how, self->step);
+        else
+            snprintf (self->lost, sizeof self->lost, "apply helper %s before its first step", how);
+    }
+    return reaped > 0 && WIFEXITED (status) && WEXITSTATUS (status) == 0;
+}
+
+//  The helper is gone (or must go): close, reap, say how it ended.
+static agt_worker_state_t s_finish (agt_worker_t *self, bool kill_now)
+{
+    s_close (&self->to);
+    s_close (&self->from);
+    self->used = 0;
+    bool clean = s_reap (self, kill_now);
+    if (self->done && !clean)
+        jad_log_warning ("agent: %s after its outcome", self->lost);
+    return self->done ? AGT_WORKER_FINISHED : AGT_WORKER_LOST;
+}
+
+void agt_worker_destroy (agt_worker_t **self_p)
+{
+    if (self_p && *self_p) {
+        agt_worker_t *self = *self_p;
+        if (self->pid > 0)
+            s_finish (self, true);
+        s_close (&self->to);
+        s_close (&self->from);
+        free (self->helper);
+        free (self->missing);
+        free (self->buffer);
+        free (self->step);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+//  Move fd above stdio, so that the child's dup2 onto 0 and 1 keeps it.
+static int s_above_stdio (int fd)
+{
+    if (fd < 0 || fd > 2)
+        return fd;
+    int moved = fcntl (fd, F_DUPFD_CLOEXEC, 3);
+    close (fd);
+    return moved;
+}
+
+int agt_worker_start (agt_worker_t *self, const agt_job_t *job, char *err, size_t len)
+{
+    assert (self);
+    assert (job);
+    if (self->pid > 0) {
+        snprintf (err, len, "apply helper busy with another job");
+        return -1;
+    }
+    if (!self->helper) {
+        snprintf (err, len, "%s", self->missing);
+        return -1;
+    }
+    zchunk_t *frame = agt_pipe_job_encode (job);
+    if (!frame) {
+        snprintf (err, len, "cannot encode the job for the apply helper");
+        return -1;
+    }
+    int down[2] = {-1, -1}, up[2] = {-1, -1};
+    if (pipe2 (down, O_CLOEXEC) || pipe2 (up, O_CLOEXEC)) {
+        snprintf (err, len, "cannot create pipes for the apply helper: %s", strerror (errno));
+        goto failed;
+    }
+    for (int index = 0; index < 2; index++) {
+        down[index] = s_above_stdio (down[index]);
+        up[index] = s_above_stdio (up[index]);
+    }
+    //  everything the child needs is ready before fork (we have threads)
+    pid_t parent = getpid ();
+    char parent_text[24];
+    snprintf (parent_text, sizeof parent_text, "%d", (int)parent);
+    char *argv[] = {self->helper, "--apply", "--parent", parent_text, NULL};
+    pid_t pid = fork ();
+    if (pid < 0) {
+        snprintf (err, len, "cannot start the apply helper: fork: %s", strerror (errno));
+        goto failed;
+    }
+    if (pid == 0) {
+        //  the child: async-signal-safe calls only until execv
+        sigset_t empty;
+        sigemptyset (&empty);
+        sigprocmask (SIG_SETMASK, &empty, NULL);
+        struct sigaction dfl;
+        memset (&dfl, 0, sizeof dfl);
+        dfl.sa_handler = SIG_DFL;
+        for (int sig = 1; sig < NSIG; sig++)
+            sigaction (sig, &dfl, NULL);
+        if (dup2 (down[0], 0) < 0 || dup2 (up[1], 1) < 0)
+            _exit (126);
+        close_range (3, ~0U, 0);
+        if (prctl (PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid () != parent)
+            _exit (125);
+        execv (argv[0], argv);
+        _exit (127);
+    }
+    s_close (&down[0]);
+    s_close (&up[1]);
+    self->pid = pid;
+    self->to = down[1];
+    self->from = up[0];
+    self->used = 0;
+    self->done = false;
+    self->lost[0] = 0;
+    free (self->step);
+    self->step = NULL;
+    fcntl (self->from, F_SETFL, fcntl (self->from, F_GETFL) | O_NONBLOCK);
+    if (agt_pipe_write (self->to, zchunk_data (frame), zchunk_size (frame))) {
+        snprintf (err, len, "cannot pass the job to the apply helper: %s", strerror (errno));
+        zchunk_destroy (&frame);
+        s_finish (self, true);
+        return -1;
+    }
+    zchunk_destroy (&frame);
+    return 0;
+
+failed:
+    zchunk_destroy (&frame);
+    for (int index = 0; index < 2; index++) {
+        s_close (&down[index]);
+        s_close (&up[index]);
+    }
+    return -1;
+}
+
+bool agt_worker_busy (agt_worker_t *self)
+{
+    return self && self->pid > 0;
+}
+
+int agt_worker_fd (agt_worker_t *self)
+{
+    return self && self->pid > 0 ? self->from : -1;
+}
+
+const char *agt_worker_lost_detail (agt_worker_t *self)
+{
+    return self->lost[0] ? self->lost : "apply helper lost";
+}
+
+const char *agt_worker_step (agt_worker_t *self)
+{
+    return self->step;
+}
+
+//  Hand every whole frame in the buffer to handle. Returns 0, or -1 if
+//  the helper sent something that is not an event (self->lost says what).
+static int s_dispatch (agt_worker_t *self, agt_apply_emit_fn *handle, void *arg)
+{
+    size_t offset = 0;
+    int rc = 0;
+    while (self->used - offset >= 4) {
+        const uint8_t *prefix = self->buffer + offset;
+        size_t size = (size_t)prefix[0] << 24 | (size_t)prefix[1] << 16 | (size_t)prefix[2] << 8 |
+                      (size_t)prefix[3];
+        if (size > AGT_PIPE_MAX_FRAME) {
+            snprintf (self->lost, sizeof self->lost,
+                      "apply helper sent a frame of %zu bytes during %s", size,
+                      self->step ? self->step : "start-up");
+            rc = -1;
             break;
         }
-        if (streq (command, "STOP"))
-            zsock_send (pipe, "sp", "STOPPED", NULL);
-        else if (streq (command, "APPLY") && pointer) {
-            agt_job_t *job = (agt_job_t *)pointer;
-            agt_apply_run (job, s_emit, pipe);
-            agt_job_destroy (&job);
+        if (self->used - offset - 4 < size)
+            break;  //  the rest comes later
+        char err[JAD_ERR_LEN] = "";
+        agt_event_t *event = agt_pipe_event_decode (prefix + 4, size, err, sizeof err);
+        offset += 4 + size;
+        if (!event) {
+            snprintf (self->lost, sizeof self->lost, "apply helper sent a bad %s during %s", err,
+                      self->step ? self->step : "start-up");
+            rc = -1;
+            break;
         }
-        zstr_free (&command);
+        bool started = event->kind == AGT_EVENT_STEP && event->status == JAD_REPORT_STARTED;
+        if (started) {
+            free (self->step);
+            self->step = strdup (event->step);
+        }
+        if (event->kind == AGT_EVENT_DONE)
+            self->done = true;
+        handle (&event, arg);
+        agt_event_destroy (&event);
+        //  the step is recorded now: let the helper do it
+        const char go = AGT_PIPE_GO;
+        if (started && agt_pipe_write (self->to, &go, 1))
+            jad_log_warning ("agent: cannot pass the go-ahead to the apply helper: %s",
+                             strerror (errno));
     }
+    memmove (self->buffer, self->buffer + offset, self->used - offset);
+    self->used -= offset;
+    return rc;
 }
 
-int agt_worker_apply (zactor_t *worker, agt_job_t **job_p)
+agt_worker_state_t agt_worker_read (agt_worker_t *self, agt_apply_emit_fn *handle, void *arg)
 {
-    assert (worker);
-    assert (job_p && *job_p);
-    if (zsock_send (worker, "sp", "APPLY", *job_p))
-        return -1;
-    *job_p = NULL;
-    return 0;
-}
-
-agt_event_t *agt_worker_recv (zactor_t *worker)
-{
-    char *command = NULL;
-    void *pointer = NULL;
-    if (zsock_recv (worker, "sp", &command, &pointer))
-        return NULL;
-    agt_event_t *event = NULL;
-    if (command && streq (command, "EVENT"))
-        event = (agt_event_t *)pointer;
-    zstr_free (&command);
-    return event;
-}
-
-void agt_worker_drain (zactor_t *worker, agt_apply_emit_fn *handle, void *arg)
-{
-    assert (worker);
-    if (zsock_send (worker, "sp", "STOP", NULL))
-        return;
+    assert (self);
+    assert (handle);
+    if (self->pid <= 0)
+        return self->done ? AGT_WORKER_FINISHED : AGT_WORKER_LOST;
     while (true) {
-        char *command = NULL;
-        void *pointer = NULL;
-        if (zsock_recv (worker, "sp", &command, &pointer))
-            return;  //  interrupted again: give up waiting
-        bool stopped = command && streq (command, "STOPPED");
-        if (command && streq (command, "EVENT") && pointer) {
-            agt_event_t *event = (agt_event_t *)pointer;
-            handle (&event, arg);
-            agt_event_destroy (&event);
-        }
-        zstr_free (&command);
-        if (stopped)
-            return;
+        size_t room = AGT_PIPE_MAX_FRAME + 4 - self->used;
+        ssize_t got = read (self->from, self->buffer + self->used, room);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return AGT_WORKER_RUNNING;
+        if (got <= 0)
+            break;  //  end of input (or a broken pipe): the helper is done
+        self->used += (size_t)got;
+        if (s_dispatch (self, handle, arg))
+            return s_finish (self, true);
     }
+    if (self->used > 0 && !self->done)
+        jad_log_warning ("agent: apply helper left %zu bytes of a frame", self->used);
+    return s_finish (self, false);
+}
+
+agt_worker_state_t agt_worker_drain (agt_worker_t *self, agt_apply_emit_fn *handle, void *arg)
+{
+    assert (self);
+    agt_worker_state_t state = agt_worker_read (self, handle, arg);
+    while (state == AGT_WORKER_RUNNING) {
+        struct pollfd item = {.fd = self->from, .events = POLLIN};
+        if (poll (&item, 1, -1) < 0 && errno != EINTR)
+            return s_finish (self, true);
+        state = agt_worker_read (self, handle, arg);
+    }
+    return state;
 }

@@ -1,37 +1,75 @@
-//  agt_worker - the apply worker: runs agt_apply in its own thread
+//  agt_worker - the apply worker: runs each job in the jadugar-apply helper
 //  SPDX-License-Identifier: MPL-2.0
 //
-//  A czmq actor, so the main loop keeps heartbeating and answering while
-//  hooks run. It never touches the database: the main thread sends it a
-//  job and receives events, and writes them down itself.
+//  The daemon never links libarchive or libcurl (they cost it some 9 MiB
+//  of resident shared libraries): every job runs in a fresh jadugar-apply
+//  process, which links them and runs agt_apply_run. fork + execve, no
+//  shell; the job goes down the helper's stdin as one ApplyJob frame and
+//  its events come back on its stdout as ApplyEvent frames (agt_pipe).
+//  The main loop polls agt_worker_fd and calls agt_worker_read, so it
+//  keeps heartbeating and answering while hooks run. It never touches
+//  the database here: `handle` (the daemon's) records each event.
 //
-//  Pipe protocol (pointers stay inside this process):
-//      main -> worker  "APPLY" agt_job_t *       (worker takes ownership)
-//      worker -> main  "EVENT" agt_event_t *     (main takes ownership)
-//      main -> worker  "STOP"; worker -> main "STOPPED" once idle
-//  One job at a time; a running job finishes first (its hooks have
-//  timeouts). Before destroying the actor the main thread calls
-//  agt_worker_drain, so no event (and no pointer) is left in the pipe.
+//  Ordering: after an event that starts a step, `handle` has returned
+//  (the step is recorded) before the helper gets its go-ahead byte, so a
+//  crash of the agent never reports an earlier step than the one running.
+//
+//  The helper dies with the agent (PR_SET_PDEATHSIG SIGKILL, set before
+//  execve, and it checks that its parent is still the agent). A helper
+//  that exits without its DONE event leaves the job "lost": the detail
+//  says how ("apply helper exited with signal 11 during unpack").
 
 #ifndef AGT_WORKER_H_INCLUDED
 #define AGT_WORKER_H_INCLUDED
 
 #include "agt_apply.h"
 
-#include <czmq.h>
+#include <stdbool.h>
+#include <stddef.h>
 
-void agt_worker_actor (zsock_t *pipe, void *args);
+#define AGT_WORKER_HELPER "jadugar-apply"
 
-//  Hand a job to the worker (takes ownership of *job_p). Returns 0 or -1.
-int agt_worker_apply (zactor_t *worker, agt_job_t **job_p);
+typedef struct _agt_worker_t agt_worker_t;
 
-//  Receive the next event from the worker; caller owns it. NULL if the
-//  message was not an event (interrupted or malformed).
-agt_event_t *agt_worker_recv (zactor_t *worker);
+typedef enum {
+    AGT_WORKER_RUNNING = 0,  //  more to come: poll the fd again
+    AGT_WORKER_FINISHED,     //  the helper sent DONE and exited; idle again
+    AGT_WORKER_LOST,         //  the helper exited without DONE; idle again
+} agt_worker_state_t;
 
-//  Ask the worker to stop after its current job and hand every event it
-//  still sends to `handle` (which takes ownership). Returns when the
-//  worker is idle; then zactor_destroy is safe.
-void agt_worker_drain (zactor_t *worker, agt_apply_emit_fn *handle, void *arg);
+//  Where the helper is: DIR/jadugar-apply, then DIR/../lib/jadugar/
+//  jadugar-apply, DIR being the directory of this executable. Returns
+//  the path (caller frees) or NULL with the paths tried in err.
+char *agt_worker_helper_path (char *err, size_t len);
+
+//  A worker that runs `helper` (copied; NULL: every start fails with
+//  `missing`, the reason the helper was not found).
+agt_worker_t *agt_worker_new (const char *helper, const char *missing);
+
+//  Kills a running helper (SIGKILL) and reaps it; see agt_worker_drain.
+void agt_worker_destroy (agt_worker_t **self_p);
+
+//  Start the helper on job. Returns 0, or -1 with a reason in err.
+int agt_worker_start (agt_worker_t *self, const agt_job_t *job, char *err, size_t len);
+
+//  True while a helper runs.
+bool agt_worker_busy (agt_worker_t *self);
+
+//  The fd to poll for input while busy, -1 when idle.
+int agt_worker_fd (agt_worker_t *self);
+
+//  Read what the helper sent (never blocks on it) and hand each event to
+//  `handle`, which takes ownership. At end of input the helper is reaped.
+agt_worker_state_t agt_worker_read (agt_worker_t *self, agt_apply_emit_fn *handle, void *arg);
+
+//  After AGT_WORKER_LOST: what happened, one line.
+const char *agt_worker_lost_detail (agt_worker_t *self);
+
+//  The step the current or last job started last, or NULL.
+const char *agt_worker_step (agt_worker_t *self);
+
+//  Let a running job finish (the helper ignores SIGTERM and SIGINT):
+//  block, handing every event to `handle`, until the helper exits.
+agt_worker_state_t agt_worker_drain (agt_worker_t *self, agt_apply_emit_fn *handle, void *arg);
 
 #endif

@@ -12,7 +12,6 @@
 #include "jad_keys.h"
 #include "jad_log.h"
 
-#include <curl/curl.h>
 #include <czmq.h>
 #include <getopt.h>
 #include <sodium.h>
@@ -69,13 +68,12 @@ static int s_run_main (int argc, char **argv)
         jad_log_error ("agent: cannot disable core dumps");
         return 1;
     }
-    if (sodium_init () < 0 || curl_global_init (CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-        jad_log_error ("agent: cannot initialise libsodium or libcurl");
+    if (sodium_init () < 0) {
+        jad_log_error ("agent: cannot initialise libsodium");
         return 1;
     }
     if (!zsys_has_curve ()) {
         jad_log_error ("agent: libzmq has no CURVE support; refusing to run without encryption");
-        curl_global_cleanup ();
         return 1;
     }
     //  2. config, key, database, sockets, worker; 3. the loop until a signal
@@ -85,7 +83,6 @@ static int s_run_main (int argc, char **argv)
         rc = agt_daemon_run (daemon) == 0 ? 0 : 1;
     //  4. tear down in reverse order
     agt_daemon_destroy (&daemon);
-    curl_global_cleanup ();
     return rc;
 }
 

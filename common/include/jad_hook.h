@@ -31,6 +31,11 @@ typedef struct {
     bool drop_privileges;     //  run as uid/gid below
     uid_t uid;
     gid_t gid;
+    //  Instead of `command`: an absolute path the caller trusts (one of
+    //  our own binaries), not resolved below release_dir, which stays the
+    //  cwd. Arguments after argv[0] in `args` (NULL-terminated, may be NULL).
+    const char *program;
+    const char *const *args;
 } jad_hook_spec_t;
 
 typedef struct {

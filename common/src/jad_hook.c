@@ -294,10 +294,12 @@ int jad_hook_run (const jad_hook_spec_t *spec, jad_hook_result_t *result)
         return -1;
     memset (result, 0, sizeof *result);
     int64_t start = s_mono_ms ();
-    if (!spec || !spec->release_dir || !spec->command)
+    if (!spec || !spec->release_dir || (!spec->command && !spec->program))
         return s_refuse (result, "missing release dir or hook", NULL);
+    if (spec->program && spec->program[0] != '/')
+        return s_refuse (result, "program path is not absolute", spec->program);
 
-    const char *command = spec->command;
+    const char *command = spec->program ? "program" : spec->command;
     while (command[0] == '.' && command[1] == '/')
         command += 2;
     if (!*command)
@@ -313,6 +315,7 @@ int jad_hook_run (const jad_hook_spec_t *spec, jad_hook_result_t *result)
     char *hook = NULL;
     char *home = NULL;
     char **envp = NULL;
+    char **argv = NULL;
     int devnull = -1;
     int outpipe[2] = {-1, -1};
     int errpipe[2] = {-1, -1};
@@ -323,24 +326,33 @@ int jad_hook_run (const jad_hook_spec_t *spec, jad_hook_result_t *result)
         s_refuse (result, "release dir", strerror (errno));
         goto cleanup;
     }
-    if (asprintf (&joined, "%s/%s", dir, command) < 0) {
+    if (spec->program) {
+        hook = realpath (spec->program, NULL);
+        if (!hook) {
+            s_refuse (result, spec->program, strerror (errno));
+            goto cleanup;
+        }
+    } else if (asprintf (&joined, "%s/%s", dir, command) < 0) {
         joined = NULL;
         s_refuse (result, "out of memory", NULL);
         goto cleanup;
     }
-    hook = realpath (joined, NULL);
+    if (!spec->program)
+        hook = realpath (joined, NULL);
     if (!hook) {
         s_refuse (result, spec->command, strerror (errno));
         goto cleanup;
     }
     size_t dirlen = strlen (dir);
-    if (strcmp (dir, "/") != 0 && (strncmp (hook, dir, dirlen) != 0 || hook[dirlen] != '/')) {
+    if (!spec->program && strcmp (dir, "/") != 0 &&
+        (strncmp (hook, dir, dirlen) != 0 || hook[dirlen] != '/')) {
         s_refuse (result, "hook resolves outside the release dir", spec->command);
         goto cleanup;
     }
     struct stat st;
     if (stat (hook, &st) != 0 || !S_ISREG (st.st_mode) || !(st.st_mode & 0111)) {
-        s_refuse (result, "hook is not an executable regular file", spec->command);
+        s_refuse (result, "hook is not an executable regular file",
+                  spec->program ? spec->program : spec->command);
         goto cleanup;
     }
 
@@ -378,7 +390,17 @@ int jad_hook_run (const jad_hook_spec_t *spec, jad_hook_result_t *result)
         if (entry[0] != '=' && strchr (entry, '='))
             envp[envc++] = (char *)entry;
     }
-    char *argv[] = {hook, NULL};
+    size_t argc = 0;
+    while (spec->args && spec->args[argc])
+        argc++;
+    argv = calloc (argc + 2, sizeof (char *));
+    if (!argv) {
+        s_refuse (result, "out of memory", NULL);
+        goto cleanup;
+    }
+    argv[0] = hook;
+    for (size_t index = 0; index < argc; index++)
+        argv[index + 1] = (char *)spec->args[index];
 
     output.max = spec->max_output ? spec->max_output : JAD_HOOK_DEFAULT_OUTPUT;
     output.data = malloc (output.max + sizeof JAD_HOOK_TRUNCATED);
@@ -453,6 +475,7 @@ cleanup:
     if (devnull >= 0)
         close (devnull);
     free (envp);
+    free (argv);
     free (home);
     free (hook);
     free (joined);

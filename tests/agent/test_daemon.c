@@ -168,11 +168,12 @@ static zchunk_t *s_signed_plan (const char *plan_id, const char *version, const 
     return bytes;
 }
 
-static char *s_release (const char *version, int smoke_exit)
+//  The smoke check runs `script` (a shell body).
+static char *s_release_smoke (const char *version, const char *script)
 {
     char path[PATH_MAX];
     snprintf (path, sizeof path, "%s/src-%s/hooks/smoke.sh", s_dir, version);
-    char *text = jad_strdup_printf ("#!/bin/sh\nexit %d\n", smoke_exit);
+    char *text = jad_strdup_printf ("#!/bin/sh\n%s\n", script);
     jt_write_file (path, text, 0755);
     free (text);
     snprintf (path, sizeof path, "%s/src-%s/jadugar.yaml", s_dir, version);
@@ -184,6 +185,15 @@ static char *s_release (const char *version, int smoke_exit)
     cr_assert_eq (jt_run (NULL, "tar -C '%s/src-%s' -czf '%s' .", s_dir, version, archive), 0);
     return archive;
 }
+
+static char *s_release (const char *version, int smoke_exit)
+{
+    char script[32];
+    snprintf (script, sizeof script, "exit %d", smoke_exit);
+    return s_release_smoke (version, script);
+}
+
+static char s_done_detail[JAD_MAX_DETAIL];  //  of the last outcome s_serve_plan saw
 
 //  Play the controller until the plan's final report; returns its status.
 static uint32_t s_serve_plan (const char *plan_id, const char *archive, zframe_t **route,
@@ -232,8 +242,11 @@ static uint32_t s_serve_plan (const char *plan_id, const char *archive, zframe_t
             reply.report_ack.report_ids = &msg->report->report_id;
             reply.report_ack.report_id_count = 1;
             s_send (*route, &reply);
-            if (streq (msg->report->plan_id, plan_id) && streq (msg->report->step, AGT_STEP_DONE))
+            if (streq (msg->report->plan_id, plan_id) && streq (msg->report->step, AGT_STEP_DONE)) {
                 outcome = msg->report->status;
+                snprintf (s_done_detail, sizeof s_done_detail, "%s",
+                          msg->report->detail ? msg->report->detail : "");
+            }
         }
         jad_agent_msg_destroy (&msg);
     }
@@ -332,6 +345,24 @@ Test (daemon, hello_plan_fetch_apply_report_and_clean_stop)
     free (state);
     sqlite3_close (db);
     free (db_path);
+    zframe_destroy (&route);
+    free (archive);
+}
+
+Test (daemon, an_apply_helper_that_dies_fails_the_plan_and_the_agent_runs_on)
+{
+    s_start_agent ();
+    //  the smoke check's parent is the apply helper
+    char *archive = s_release_smoke ("1.0", "kill -KILL $PPID\nexit 0");
+    zframe_t *route = NULL;
+    int fetches = 0;
+    uint32_t outcome = s_serve_plan ("plan-lost", archive, &route, &fetches);
+    cr_expect_eq (outcome, JAD_REPORT_FAILED);
+    cr_expect_str_eq (s_done_detail, "apply helper exited with signal 9 during smoke; no rollback "
+                                     "ran: current -> releases/1.0");
+    //  the daemon lives on and stops cleanly
+    cr_assert_eq (jt_stop (s_agent), 0);
+    s_agent = 0;
     zframe_destroy (&route);
     free (archive);
 }

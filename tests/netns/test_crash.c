@@ -115,15 +115,12 @@ static bool s_step_recorded (s_step_t step)
     return recorded;
 }
 
-//  In the step: its work is visible and the agent has recorded it. (The
-//  worker thread starts a step and the main thread records it a moment
-//  later; a kill in between is reported as the step before. Known, see
-//  the issue-8 report.)
+//  In the step: its work is visible. The agent records a step before its
+//  apply helper gets the go-ahead to do it, so by then the step must be
+//  recorded (a kill now is reported as this step, never the one before).
 static bool s_agent_in_step (void *arg)
 {
     s_in_step_t *wait = (s_in_step_t *)arg;
-    if (!s_step_recorded (wait->step))
-        return false;
     switch (wait->step) {
         case S_FETCH:
             return s_dir_has (wait->downloads, "", true);
@@ -139,6 +136,14 @@ static bool s_agent_in_step (void *arg)
         }
     }
     return false;
+}
+
+//  No apply helper of this agent runs any more (a zombie has no cmdline).
+static bool s_helper_gone (void *arg)
+{
+    pid_t agent = *(pid_t *)arg;
+    return jt_run (NULL, "pgrep -f -- 'jadugar-apply --apply --parent %d$' >/dev/null",
+                   (int)agent) != 0;
 }
 
 //  jt_wait_for polls every 50 ms; an unpack is over sooner than that.
@@ -187,8 +192,17 @@ static void s_kill_agent_in (s_step_t step)
     s_start_plan (plan_id, sizeof plan_id, "deploy web %s --env %s", "2.0", "dev");
     cr_assert (s_wait_fast (s_agent_in_step, &wait, 60000), "host-1 never reached %s",
                s_step_names[step]);
-    jt_kill9 (fleet->agents[0]);
+    cr_assert (s_step_recorded (step), "host-1 began %s before recording it", s_step_names[step]);
+    pid_t agent = fleet->agents[0];
+    if (step != S_FETCH)
+        cr_assert_not (s_helper_gone (&agent), "host-1 runs %s without its apply helper",
+                       s_step_names[step]);
+    jt_kill9 (agent);
     fleet->agents[0] = 0;
+    //  its apply helper (fetch runs in the agent itself) died with it
+    if (step != S_FETCH)
+        cr_assert (jt_wait_for (s_helper_gone, &agent, 10000),
+                   "host-1's apply helper outlived its agent");
 
     //  killed: whole on the old release before the switch, the new one after
     char *version = s_whole_release (0);

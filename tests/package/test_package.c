@@ -90,6 +90,7 @@ Test (package, each_package_holds_its_files)
                                 " ./usr/share/doc/jadugar-controller/examples/controller.yaml\n",
                                 NULL};
     const char *agent[] = {" ./usr/bin/jadugar-agent\n",
+                           " ./usr/lib/jadugar/jadugar-apply\n",
                            " ./usr/lib/systemd/system/jadugar-agent.service\n",
                            " ./etc/jadugar/agent.env\n",
                            " ./usr/share/man/man8/jadugar-agent.8.gz\n",
@@ -303,6 +304,27 @@ Test (package, installed_binaries_run_a_fleet, .timeout = 90)
     cr_expect (online, "packaged-1 never came online: %s", status);
     cr_expect (status && strstr (status, "packaged-1") != NULL, "%s", status);
     free (status);
+
+    //  a deploy runs the packaged apply helper, ../lib/jadugar/jadugar-apply
+    const char *files[] = {"jadugar.yaml", "hooks: {}\n", NULL};
+    char *archive = jt_make_release (s_dir, "web-1.0", files);
+    char *output = NULL;
+    int rc = jt_run (&output, "%s/usr/bin/jadctl --config %s release add web 1.0 %s 2>&1", s_root,
+                     config, archive);
+    cr_expect_eq (rc, 0, "release add: %s", output);
+    free (output);
+    output = NULL;
+    rc = jt_run (&output, "%s/usr/bin/jadctl --config %s deploy web 1.0 --env staging --wait 2>&1",
+                 s_root, config);
+    cr_expect_eq (rc, 0, "deploy through the packaged agent: %s", output);
+    free (output);
+    free (archive);
+    char current[PATH_MAX], target[64] = "";
+    snprintf (current, sizeof current, "%s/srv/web/current", s_dir);
+    ssize_t size = readlink (current, target, sizeof target - 1);
+    target[size > 0 ? size : 0] = 0;
+    cr_expect_str_eq (target, "releases/1.0");
+
     cr_expect_eq (jt_stop (agent), 0, "the packaged agent did not stop cleanly");
     cr_expect_eq (jt_stop (controller), 0, "the packaged controller did not stop cleanly");
 }

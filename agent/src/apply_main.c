@@ -1,0 +1,229 @@
+//  jadugar-apply - the agent's apply helper: applies one release, scrapes
+//  a Prometheus endpoint
+//  SPDX-License-Identifier: MPL-2.0
+//
+//  jadugar-agent runs this (from lib/jadugar/) so that the daemon itself
+//  links neither libarchive nor libcurl; not meant to be run by hand.
+//
+//  jadugar-apply --apply --parent PID
+//      one ApplyJob frame on stdin, ApplyEvent frames on stdout, a
+//      one-byte go-ahead on stdin after each started step (agt_pipe.h)
+//  jadugar-apply --scrape URL --timeout-ms N [--parent PID]
+//      GET URL (http or https); print the body (Prometheus text, which is
+//      what a `command:` metrics source prints too) and exit 0, or print
+//      "prometheus URL: reason" and exit 1
+//
+//  With --parent the helper dies with that process (PR_SET_PDEATHSIG) and
+//  refuses to run if it is already gone.
+
+#include "agt_apply.h"
+#include "agt_pipe.h"
+#include "jad_log.h"
+#include "jad_wire.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#define USAGE                                                                                      \
+    "usage: jadugar-apply --apply --parent PID\n"                                                  \
+    "       jadugar-apply --scrape URL --timeout-ms N [--parent PID]\n"
+
+#define S_MAX_BODY (4 << 20)  //  Prometheus endpoint response cap
+
+typedef struct {
+    int out;  //  events
+    int in;   //  job, go-aheads
+    bool broken;
+} s_helper_t;
+
+//  An event goes up the pipe; a started step waits for the daemon to
+//  have recorded it.
+static void s_emit (agt_event_t **event_p, void *arg)
+{
+    s_helper_t *self = (s_helper_t *)arg;
+    agt_event_t *event = *event_p;
+    bool started = event->kind == AGT_EVENT_STEP && event->status == JAD_REPORT_STARTED;
+    zchunk_t *frame = agt_pipe_event_encode (event);
+    agt_event_destroy (event_p);
+    if (!frame || agt_pipe_write (self->out, zchunk_data (frame), zchunk_size (frame))) {
+        //  the daemon is gone (we die with it) or we are out of memory
+        jad_log_error ("apply: cannot pass an event to the agent: %s", strerror (errno));
+        zchunk_destroy (&frame);
+        exit (3);
+    }
+    zchunk_destroy (&frame);
+    if (!started)
+        return;
+    char go = 0;
+    ssize_t got;
+    do
+        got = read (self->in, &go, 1);
+    while (got < 0 && errno == EINTR);
+    if (got != 1 || go != AGT_PIPE_GO) {
+        jad_log_error ("apply: no go-ahead from the agent; stopping");
+        exit (3);
+    }
+}
+
+static int s_apply (void)
+{
+    s_helper_t self = {.out = -1, .in = 0};
+    //  events get a private fd; stray prints on stdout go to stderr
+    self.out = fcntl (1, F_DUPFD_CLOEXEC, 3);
+    if (self.out < 0 || dup2 (2, 1) < 0) {
+        jad_log_error ("apply: cannot set up the event pipe: %s", strerror (errno));
+        return 3;
+    }
+    //  a stopping agent lets the running job finish: so do we
+    signal (SIGTERM, SIG_IGN);
+    signal (SIGINT, SIG_IGN);
+    signal (SIGHUP, SIG_IGN);
+    signal (SIGPIPE, SIG_IGN);
+    uint8_t *data = NULL;
+    size_t size = 0;
+    char err[JAD_ERR_LEN] = "";
+    int rc = agt_pipe_read_frame (self.in, &data, &size, err, sizeof err);
+    if (rc) {
+        jad_log_error ("apply: %s", rc > 0 ? "no job on stdin" : err);
+        return 3;
+    }
+    agt_job_t *job = agt_pipe_job_decode (data, size, err, sizeof err);
+    free (data);
+    if (!job) {
+        jad_log_error ("apply: %s", err);
+        return 3;
+    }
+    agt_apply_run (job, s_emit, &self);
+    agt_job_destroy (&job);
+    close (self.out);
+    return 0;
+}
+
+typedef struct {
+    char *data;
+    size_t size;
+    bool too_large;
+} s_body_t;
+
+static size_t s_body_write (char *data, size_t size, size_t count, void *arg)
+{
+    s_body_t *body = (s_body_t *)arg;
+    size_t total = size * count;
+    if (body->size + total > S_MAX_BODY) {
+        body->too_large = true;
+        return 0;
+    }
+    char *grown = realloc (body->data, body->size + total + 1);
+    if (!grown)
+        return 0;
+    memcpy (grown + body->size, data, total);
+    body->data = grown;
+    body->size += total;
+    body->data[body->size] = 0;
+    return total;
+}
+
+static int s_scrape (const char *url, long timeout_ms)
+{
+    CURL *curl = curl_easy_init ();
+    if (!curl) {
+        printf ("prometheus %s: cannot set up the request\n", url);
+        return 1;
+    }
+    s_body_t body = {0};
+    long status = 0;
+    CURLcode rc = CURLE_OK;
+    if (curl_easy_setopt (curl, CURLOPT_URL, url) != CURLE_OK ||
+        curl_easy_setopt (curl, CURLOPT_PROTOCOLS_STR, "http,https") != CURLE_OK ||
+        curl_easy_setopt (curl, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
+        curl_easy_setopt (curl, CURLOPT_TIMEOUT_MS, timeout_ms) != CURLE_OK ||
+        curl_easy_setopt (curl, CURLOPT_WRITEFUNCTION, s_body_write) != CURLE_OK ||
+        curl_easy_setopt (curl, CURLOPT_WRITEDATA, &body) != CURLE_OK)
+        rc = CURLE_FAILED_INIT;
+    else
+        rc = curl_easy_perform (curl);
+    curl_easy_getinfo (curl, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_cleanup (curl);
+    int result = 1;
+    if (body.too_large)
+        printf ("prometheus %s: response too large (more than %d bytes)\n", url, S_MAX_BODY);
+    else if (rc != CURLE_OK)
+        printf ("prometheus %s: %s\n", url, curl_easy_strerror (rc));
+    else if (status != 200)
+        printf ("prometheus %s: status %ld, expected 200\n", url, status);
+    else {
+        if (body.data && fwrite (body.data, 1, body.size, stdout) != body.size)
+            fprintf (stderr, "prometheus %s: cannot write the body\n", url);
+        else
+            result = 0;
+    }
+    free (body.data);
+    if (fflush (stdout))
+        result = 1;
+    return result;
+}
+
+int main (int argc, char **argv)
+{
+    static const struct option long_options[] = {
+        {"apply", no_argument, NULL, 'a'},
+        {"scrape", required_argument, NULL, 's'},
+        {"timeout-ms", required_argument, NULL, 't'},
+        {"parent", required_argument, NULL, 'p'},
+        {NULL, 0, NULL, 0},
+    };
+    bool apply = false;
+    const char *url = NULL;
+    long timeout_ms = 10000;
+    long parent = 0;
+    int option;
+    opterr = 0;
+    while ((option = getopt_long (argc, argv, "+", long_options, NULL)) != -1) {
+        char *end = NULL;
+        if (option == 'a')
+            apply = true;
+        else if (option == 's')
+            url = optarg;
+        else if (option == 't' || option == 'p') {
+            errno = 0;
+            long value = strtol (optarg, &end, 10);
+            if (errno || !end || *end || value <= 0 || value > 86400000) {
+                fprintf (stderr, "jadugar-apply: bad number: %s\n" USAGE, optarg);
+                return 2;
+            }
+            if (option == 't')
+                timeout_ms = value;
+            else
+                parent = value;
+        } else {
+            fprintf (stderr, "jadugar-apply: unknown option or missing value: %s\n" USAGE,
+                     argv[optind - 1]);
+            return 2;
+        }
+    }
+    if (optind < argc || apply == (url != NULL) || (apply && !parent)) {
+        fprintf (stderr, USAGE);
+        return 2;
+    }
+    if (parent && (prctl (PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid () != (pid_t)parent)) {
+        fprintf (stderr, "jadugar-apply: parent %ld is gone\n", parent);
+        return 3;
+    }
+    jad_log_init ("jadugar-apply", false);
+    if (sodium_init () < 0 || curl_global_init (CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        fprintf (stderr, "jadugar-apply: cannot initialise libsodium or libcurl\n");
+        return 3;
+    }
+    int rc = apply ? s_apply () : s_scrape (url, timeout_ms);
+    curl_global_cleanup ();
+    return rc;
+}
