@@ -115,14 +115,32 @@ sqlite3_stmt *jad_db_prepare (sqlite3 *db, const char *sql)
 //  Savepoints nest: inside a caller's transaction (a burst of messages) a
 //  unit of work commits or rolls back on its own, and outside any
 //  transaction the outermost savepoint is an ordinary transaction.
+//  Run a cached one-step statement (a savepoint's begin or release): every
+//  report and acknowledgement is a unit of work, and parsing these two
+//  each time was a measurable part of the controller's cost per message.
+static int s_db_step_cached (sqlite3 *db, const char *sql)
+{
+    sqlite3_stmt *stmt = jad_db_cached (db, sql);
+    if (!stmt)
+        return jad_db_exec (db, sql);
+    int rc = sqlite3_step (stmt);
+    //  reset at once: a statement left running would block the commit
+    sqlite3_reset (stmt);
+    if (rc != SQLITE_DONE) {
+        jad_log_error ("db: statement failed sql=\"%s\" error=\"%s\"", sql, sqlite3_errmsg (db));
+        return -1;
+    }
+    return 0;
+}
+
 int jad_db_begin (sqlite3 *db)
 {
-    return jad_db_exec (db, "SAVEPOINT jad");
+    return s_db_step_cached (db, "SAVEPOINT jad");
 }
 
 int jad_db_commit (sqlite3 *db)
 {
-    return jad_db_exec (db, "RELEASE jad");
+    return s_db_step_cached (db, "RELEASE jad");
 }
 
 void jad_db_rollback (sqlite3 *db)
