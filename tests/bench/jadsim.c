@@ -52,11 +52,15 @@
 #include <getopt.h>
 #include <limits.h>
 #include <sodium.h>
+#include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #define S_CREDIT        4
+#define S_EVENTS        1024  //  epoll events taken per round
+#define S_SWEEP_MS      500   //  every socket is looked at this often
+#define S_APPLY_SLICE   64    //  plans applied between two poll rounds
 #define S_REPORT_RESEND 2000  //  unacked reports go again, as the agent's outbox
 #define S_ACK_TIMEOUT   3000  //  unacked metric batches go again (the agent's)
 #define S_RESTART_DRAIN 2000  //  a restarting agent waits this long for acks
@@ -90,6 +94,11 @@ typedef struct {
     //  parallel, so a poll round acknowledges everything first
     jad_plan_t *pending;
     jad_plan_t *resent;  //  known plan sent again: ack only
+    //  acknowledged, waiting for its turn to apply: every host applies on
+    //  its own, so one simulated agent's apply never delays another's
+    //  acknowledgement (apply work goes in slices between poll rounds)
+    jad_plan_t *to_apply;
+    int check;  //  sockets to look at this round: 1 SUB, 2 DEALER
     //  a fetch in progress (unpack mode)
     jad_plan_t *fetching;
     FILE *download;
@@ -154,12 +163,22 @@ typedef struct {
     double restart_rate;
     int duration_s;
     int drain_ms;
-    zmq_pollitem_t *items;
+    int epoll;         //  every socket's ZMQ_FD (see s_watch)
+    int to_apply;      //  agents with an acknowledged plan not applied yet
+    int apply_cursor;  //  where the next apply slice starts
 } s_sim_t;
+
+//  A send may have taken a socket's ZMQ_FD signal: the next wait must not
+//  block (one simulator per process, so one flag).
+static bool s_recheck;
 
 static int s_send_bytes (const uint8_t *data, size_t size, void *arg)
 {
     s_agent_t *agent = (s_agent_t *)arg;
+    //  Sending processes the socket's pending commands and may consume the
+    //  ZMQ_FD signal of a message that arrived meanwhile: look again.
+    agent->check |= 2;
+    s_recheck = true;
     zframe_t *frame = zframe_new (data, size);
     if (zframe_send (&frame, agent->dealer, ZFRAME_DONTWAIT) != 0) {
         zframe_destroy (&frame);
@@ -541,9 +560,27 @@ static void s_after_round (s_sim_t *sim)
     for (int index = 0; index < sim->count; index++) {
         s_agent_t *agent = &sim->agents[index];
         if (agent->pending) {
-            s_report (sim, agent, agent->pending, "switch", JAD_REPORT_STARTED, NULL);
-            s_start_apply (sim, agent, &agent->pending);
+            jad_plan_destroy (&agent->to_apply);  //  superseded before it ran
+            agent->to_apply = agent->pending;
+            agent->pending = NULL;
+            sim->to_apply++;
         }
+    }
+}
+
+//  Apply up to `slice` acknowledged plans, round-robin; the main loop
+//  polls for new plans between slices.
+static void s_apply_slice (s_sim_t *sim, int slice)
+{
+    for (int seen = 0; seen < sim->count && slice > 0 && sim->to_apply > 0; seen++) {
+        s_agent_t *agent = &sim->agents[sim->apply_cursor];
+        sim->apply_cursor = (sim->apply_cursor + 1) % sim->count;
+        if (!agent->to_apply)
+            continue;
+        sim->to_apply--;
+        slice--;
+        s_report (sim, agent, agent->to_apply, "switch", JAD_REPORT_STARTED, NULL);
+        s_start_apply (sim, agent, &agent->to_apply);
     }
 }
 
@@ -674,6 +711,24 @@ static int s_connect (s_sim_t *sim, s_agent_t *agent, const char *host, int base
 
 //  Close what a process has: its sockets and its metric stream, counting
 //  what was sent and never acknowledged.
+//  The sockets are watched with epoll on their ZMQ_FD: zmq_poll over
+//  thousands of sockets makes a few system calls per socket per call, and
+//  that, not the agents' work, became the simulator's main cost. ZMQ_FD is
+//  only a hint that ZMQ_EVENTS may have changed, so each woken socket is
+//  drained while ZMQ_EVENTS says POLLIN, sockets we sent on are looked at
+//  again, and every socket is swept now and then.
+static int s_watch (s_sim_t *sim, int index, int op)
+{
+    s_agent_t *agent = &sim->agents[index];
+    zsock_t *both[] = {agent->sub, agent->dealer};
+    for (int which = 0; which < 2; which++) {
+        struct epoll_event event = {.events = EPOLLIN, .data.u64 = (uint64_t)index * 2 + which};
+        if (epoll_ctl (sim->epoll, op, zsock_fd (both[which]), &event) != 0 && op != EPOLL_CTL_DEL)
+            return -1;
+    }
+    return 0;
+}
+
 static void s_close (s_sim_t *sim, s_agent_t *agent)
 {
     if (agent->mstream)
@@ -689,14 +744,16 @@ static void s_close (s_sim_t *sim, s_agent_t *agent)
 static int s_restart (s_sim_t *sim, int index)
 {
     s_agent_t *agent = &sim->agents[index];
+    s_watch (sim, index, EPOLL_CTL_DEL);
     s_close (sim, agent);
     agent->accepted = false;
     agent->restarting = false;
     agent->metrics_due = 0;
     if (s_open (sim, agent, sim->host, sim->base) != 0)
         return -1;
-    sim->items[2 * index] = (zmq_pollitem_t){zsock_resolve (agent->sub), 0, ZMQ_POLLIN, 0};
-    sim->items[2 * index + 1] = (zmq_pollitem_t){zsock_resolve (agent->dealer), 0, ZMQ_POLLIN, 0};
+    if (s_watch (sim, index, EPOLL_CTL_ADD) != 0)
+        return -1;
+    agent->check = 3;
     sim->restarts++;
     s_send_enroll (sim, agent);
     return 0;
@@ -853,9 +910,8 @@ int main (int argc, char **argv)
     sim.plans = zhashx_new ();
     zhashx_set_destructor (sim.plans, (zhashx_destructor_fn *)zstr_free);
     sim.agents = calloc ((size_t)sim.count, sizeof (s_agent_t));
-    zmq_pollitem_t *items = calloc ((size_t)sim.count * 2, sizeof (zmq_pollitem_t));
-    sim.items = items;
-    if (!sim.agents || !items)
+    sim.epoll = epoll_create1 (EPOLL_CLOEXEC);
+    if (!sim.agents || sim.epoll < 0)
         return 1;
     int64_t start = jad_mono_ms ();
     for (int index = 0; index < sim.count; index++) {
@@ -865,8 +921,10 @@ int main (int argc, char **argv)
             fprintf (stderr, "jadsim: cannot create agent %d (file limit?)\n", index);
             return 1;
         }
-        items[2 * index] = (zmq_pollitem_t){zsock_resolve (agent->sub), 0, ZMQ_POLLIN, 0};
-        items[2 * index + 1] = (zmq_pollitem_t){zsock_resolve (agent->dealer), 0, ZMQ_POLLIN, 0};
+        if (s_watch (&sim, index, EPOLL_CTL_ADD) != 0) {
+            fprintf (stderr, "jadsim: cannot watch agent %d: %s\n", index, strerror (errno));
+            return 1;
+        }
         //  Spread the first heartbeats: hello now, the rest staggered.
         agent->next_heartbeat = start + (int64_t)randombytes_uniform ((uint32_t)sim.heartbeat_ms);
         s_send_enroll (&sim, agent);
@@ -879,6 +937,7 @@ int main (int argc, char **argv)
     for (int index = 0; index < 20; index++)
         sim.series[index] = jad_strdup_printf ("app_requests_total{code=\"%d\"}", 200 + index);
     int64_t last_metrics = jad_mono_ms ();
+    int64_t next_sweep = last_metrics + S_SWEEP_MS;
     int64_t stop_deadline = 0;
     bool stopping = false;
     double restarts_due = 0;
@@ -894,24 +953,41 @@ int main (int argc, char **argv)
         }
         if (stopping && (now >= stop_deadline || s_all_acked (&sim)))
             break;
-        int ready = zmq_poll (items, sim.count * 2, sim.metrics_rate || stopping ? 10 : 100);
+        struct epoll_event events[S_EVENTS];
+        int ready = epoll_wait (sim.epoll, events, S_EVENTS,
+                                sim.to_apply || s_recheck      ? 0
+                                : sim.metrics_rate || stopping ? 10
+                                                               : 100);
         if (ready < 0) {
             if (errno == EINTR)
                 continue;
             break;
         }
-        for (int index = 0; ready > 0 && index < sim.count; index++) {
+        s_recheck = false;
+        for (int index = 0; index < ready; index++)
+            sim.agents[events[index].data.u64 / 2].check |= events[index].data.u64 % 2 ? 2 : 1;
+        if (jad_mono_ms () >= next_sweep) {
+            for (int index = 0; index < sim.count; index++)
+                sim.agents[index].check = 3;
+            next_sweep = jad_mono_ms () + S_SWEEP_MS;
+        }
+        for (int index = 0; index < sim.count; index++) {
             s_agent_t *agent = &sim.agents[index];
-            //  Drain each socket: one poll round serves every message ready.
-            if (items[2 * index].revents & ZMQ_POLLIN)
+            int check = agent->check;
+            if (!check)
+                continue;
+            agent->check = 0;
+            //  Drain each socket: one round serves every message ready.
+            if (check & 1)
                 while (zsock_events (agent->sub) & ZMQ_POLLIN)
                     s_on_sub (&sim, agent);
-            if (items[2 * index + 1].revents & ZMQ_POLLIN)
+            if (check & 2)
                 while (zsock_events (agent->dealer) & ZMQ_POLLIN)
                     s_on_dealer (&sim, agent);
         }
         if (s_flush_state (&sim) == 0)
             s_after_round (&sim);
+        s_apply_slice (&sim, S_APPLY_SLICE);
         now = jad_mono_ms ();
         double elapsed_s = (double)(now - last_metrics) / 1000.0;
         last_metrics = now;
@@ -985,11 +1061,12 @@ int main (int argc, char **argv)
             fclose (agent->download);
         jad_plan_destroy (&agent->fetching);
         jad_plan_destroy (&agent->pending);
+        jad_plan_destroy (&agent->to_apply);
         jad_plan_destroy (&agent->resent);
         zlistx_destroy (&agent->outbox);
         jad_keypair_destroy (&agent->key);
     }
-    free (items);
+    close (sim.epoll);
     free (sim.agents);
     zhashx_destroy (&sim.plans);
     jad_db_close (&sim.db);
