@@ -158,6 +158,13 @@ done
 #  A plan is done when every simulator printed its line for it; its time
 #  is the slowest simulator's.
 plan_done () { [ "$(cat "$work"/sim-*.out | grep -c "^healthy $1 ")" -ge "$sim_procs" ]; }
+#  Each round starts on a settled controller: the previous plan is recorded
+#  as finished (its last reports are stored), so a round measures one
+#  fan-out, not the tail of the round before it.
+plan_settled () {
+    jadctl --json plans --env bench 2>/dev/null | tr -d ' \n' | grep -o "\"id\":\"$1\"[^}]*" |
+        grep -q '"state":"succeeded"'
+}
 plan_time () {                      #  acked|healthy PLAN
     cat "$work"/sim-*.out | awk -v kind="$1" -v plan="$2" \
         '$1 == kind && $2 == plan && $4 > max { max = $4 } END { print max + 0 }'
@@ -181,6 +188,11 @@ jadctl release add app 2 "$work/small.tar.gz" >/dev/null
 
 #  -------------------------------------------------------------------------
 echo "== plan fan-out: $rounds deploys to $count agents"
+#  One warm-up round first, as the baseline has (first plan after the
+#  join: cold caches, every host's first plan row).
+plan=$(jadctl --json deploy app 1 --env bench | sed -n 's/.*"id": "\([^"]*\)".*/\1/p' | head -n 1)
+wait_for 60 plan_done "$plan" || { echo "warm-up plan $plan did not finish" >&2; exit 1; }
+wait_for 60 plan_settled "$plan" || { echo "warm-up plan $plan never succeeded" >&2; exit 1; }
 fan_ticks_start=$(cpu_ticks "$controller_pid")
 : > "$work/fanout.txt"
 for round in $(seq 1 "$rounds"); do
@@ -188,8 +200,10 @@ for round in $(seq 1 "$rounds"); do
     plan=$(jadctl --json deploy app "$version" --env bench | sed -n 's/.*"id": "\([^"]*\)".*/\1/p' | head -n 1)
     wait_for 60 plan_done "$plan" || { echo "round $round: plan $plan did not finish" >&2; exit 1; }
     plan_time acked "$plan" >> "$work/fanout.txt"
+    wait_for 60 plan_settled "$plan" || { echo "round $round: plan $plan never succeeded" >&2; exit 1; }
 done
 fan_cpu_ms=$(( ($(cpu_ticks "$controller_pid") - fan_ticks_start) * 1000 / $(getconf CLK_TCK) / rounds ))
+echo "fan-out per round (ms): $(tr '\n' ' ' < "$work/fanout.txt")"
 fan_p50=$(percentile 50 < "$work/fanout.txt")
 fan_p99=$(percentile 99 < "$work/fanout.txt")
 
@@ -202,6 +216,7 @@ for round in 1 2 3 4 5; do
     plan=$(jadctl --json deploy app "$version" --env bench | sed -n 's/.*"id": "\([^"]*\)".*/\1/p' | head -n 1)
     wait_for 60 plan_done "$plan" || { echo "switch round $round did not finish" >&2; exit 1; }
     plan_time healthy "$plan" >> "$work/switch.txt"
+    wait_for 60 plan_settled "$plan" || { echo "switch round $round never succeeded" >&2; exit 1; }
 done
 switch_p50=$(percentile 50 < "$work/switch.txt")
 switch_p99=$(percentile 99 < "$work/switch.txt")
