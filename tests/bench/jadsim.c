@@ -28,7 +28,8 @@
 //  both sockets, connects again with the same key and a new stream and
 //  enrolls again. --duration S stops after S seconds; at the end (or on
 //  SIGTERM) the fleet stops streaming and waits up to --drain-ms for the
-//  acks of everything sent.
+//  acks of everything sent. SIGUSR1 pauses the random restarts, SIGUSR2
+//  resumes them.
 //
 //  Output, one line per event the harness reads:
 //    acked PLAN N MS                  N agents acknowledged; MS = last ack
@@ -52,6 +53,7 @@
 #include <getopt.h>
 #include <limits.h>
 #include <sodium.h>
+#include <signal.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -171,6 +173,17 @@ typedef struct {
 //  A send may have taken a socket's ZMQ_FD signal: the next wait must not
 //  block (one simulator per process, so one flag).
 static bool s_recheck;
+
+//  SIGUSR1 pauses the random restarts, SIGUSR2 resumes them: a test that
+//  takes the controller away keeps agent restarts out of that window (an
+//  agent stopped while the controller is unreachable keeps its unacked
+//  samples only in memory, see docs/operations.md).
+static volatile sig_atomic_t s_restarts_paused;
+
+static void s_on_pause (int signum)
+{
+    s_restarts_paused = signum == SIGUSR1;
+}
 
 static int s_send_bytes (const uint8_t *data, size_t size, void *arg)
 {
@@ -941,6 +954,12 @@ int main (int argc, char **argv)
     int64_t stop_deadline = 0;
     bool stopping = false;
     double restarts_due = 0;
+    struct sigaction pause_action = {.sa_handler = s_on_pause};
+    sigemptyset (&pause_action.sa_mask);
+    pause_action.sa_flags = SA_RESTART;
+    if (sigaction (SIGUSR1, &pause_action, NULL) != 0 ||
+        sigaction (SIGUSR2, &pause_action, NULL) != 0)
+        return 1;
     while (true) {
         int64_t now = jad_mono_ms ();
         if (!stopping &&
@@ -992,7 +1011,7 @@ int main (int argc, char **argv)
         double elapsed_s = (double)(now - last_metrics) / 1000.0;
         last_metrics = now;
         //  Random restarts: an agent not busy starts draining.
-        restarts_due += stopping ? 0 : sim.restart_rate * elapsed_s;
+        restarts_due += stopping || s_restarts_paused ? 0 : sim.restart_rate * elapsed_s;
         for (; restarts_due >= 1; restarts_due -= 1) {
             s_agent_t *agent = &sim.agents[randombytes_uniform ((uint32_t)sim.count)];
             if (agent->accepted && !agent->restarting && !agent->fetching) {

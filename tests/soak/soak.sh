@@ -11,11 +11,14 @@
 #  and its acknowledged metric stream, agt_mstream) run for SECONDS:
 #    - every agent streams 100 samples/s in batches of 100;
 #    - 2 random agents per second restart (drain unacked batches for at
-#      most 2 s, new sockets, new stream, enrollment again);
+#      most 2 s, new sockets, new stream, enrollment again), except while
+#      the controller is away;
 #    - deploys at 20 %, 55 % and 80 % of the run (apply=switch), so agents
 #      send reports;
-#    - at 30 % the controller is killed with SIGKILL (no chance to flush
-#      anything) and started again on the same data dir.
+#    - at 30 % the controller is frozen (SIGSTOP) for 2 s while the agents
+#      keep sending, then killed with SIGKILL (no chance to flush; what sat
+#      in its buffers and queues is lost and must be sent again) and
+#      started again on the same data dir.
 #  Then jadsim stops streaming, waits for the last acks and prints its
 #  counters. The test asserts, from the controller's SQLite file:
 #    samples stored == samples jadsim sent == samples acked, none
@@ -129,13 +132,27 @@ pids+=("$!")
 
 at 20; deploy 1
 at 30
+#  Agent restarts pause while the controller is away: an agent stopped
+#  while its controller is unreachable keeps unacked samples only in
+#  memory (docs/operations.md), so an overlap would lose them by design.
+#  The drains under way finish first (at most 2 s each).
+kill -USR1 "$sim_pid"
+sleep 3
+#  Frozen first, so that batches and reports pile up in its socket buffers
+#  and queues: the kill loses them for certain, and only the agents'
+#  resending brings them back.
+kill -STOP "$controller_pid"
+sleep 2
 kill -9 "$controller_pid"
+kill -CONT "$controller_pid" 2>/dev/null || true
 wait "$controller_pid" 2>/dev/null || true
-echo "soak: controller killed (SIGKILL) at +$(($(now_s) - start)) s; starting it again"
+echo "soak: controller frozen 2 s, then killed (SIGKILL) at +$(($(now_s) - start)) s; starting it again"
 "$controller_bin" run --data "$work/controller" > "$work/controller2.log" 2>&1 &
 controller_pid=$!
 pids+=("$controller_pid")
 wait_for 60 controller_up || fail "the controller did not start again"
+wait_for 60 online || fail "the agents did not come back online"
+kill -USR2 "$sim_pid"
 sample_rss "$controller_pid" "$work/rss.txt" &
 pids+=("$!")
 at 55; deploy 2
