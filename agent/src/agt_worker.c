@@ -4,6 +4,7 @@
 #include "agt_worker.h"
 #include "agt_pipe.h"
 #include "jad_log.h"
+#include "jad_util.h"
 #include "jad_wire.h"
 
 #include <errno.h>
@@ -166,14 +167,10 @@ void agt_worker_destroy (agt_worker_t **self_p)
     }
 }
 
-//  Move fd above stdio, so that the child's dup2 onto 0 and 1 keeps it.
+//  Above stdio: the child's dup2 onto 0 and 1 keeps it.
 static int s_above_stdio (int fd)
 {
-    if (fd < 0 || fd > 2)
-        return fd;
-    int moved = fcntl (fd, F_DUPFD_CLOEXEC, 3);
-    close (fd);
-    return moved;
+    return jad_fd_above (fd, 3);
 }
 
 int agt_worker_start (agt_worker_t *self, const agt_job_t *job, char *err, size_t len)

@@ -63,6 +63,12 @@ char *jad_text_sanitize (const char *text, size_t len, size_t max);
 //  True if text (len bytes) is valid UTF-8 without NUL.
 bool jad_utf8_valid (const char *text, size_t len);
 
+//  Move fd to the lowest free descriptor >= lowest (close-on-exec), so that
+//  a child's dup2 onto 0..lowest-1 can not clobber it; fd < 0 or already
+//  high enough is returned as it is. Returns the new fd, -1 on error
+//  (fd is closed either way).
+int jad_fd_above (int fd, int lowest);
+
 #ifdef __cplusplus
 }
 #endif

@@ -17,6 +17,7 @@
 #define _GNU_SOURCE  //  pipe2, close_range, asprintf
 #endif
 #include "jad_hook.h"
+#include "jad_util.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -93,14 +94,10 @@ static bool s_env_sets (const char *const *env, const char *prefix)
     return false;
 }
 
-//  Move fd above stdio so the child's dup2 onto 0..3 can not clobber it
+//  Above 0..3: the child's dup2 targets.
 static int s_above_stdio (int fd)
 {
-    if (fd < 0 || fd > 3)
-        return fd;
-    int moved = fcntl (fd, F_DUPFD_CLOEXEC, 4);
-    close (fd);
-    return moved;
+    return jad_fd_above (fd, 4);
 }
 
 //  In the child: only async-signal-safe calls from here to execve

@@ -353,3 +353,12 @@ char *jad_text_sanitize (const char *text, size_t len, size_t max)
     result[out] = 0;
     return result;
 }
+
+int jad_fd_above (int fd, int lowest)
+{
+    if (fd < 0 || fd >= lowest)
+        return fd;
+    int moved = fcntl (fd, F_DUPFD_CLOEXEC, lowest);
+    close (fd);
+    return moved;
+}
