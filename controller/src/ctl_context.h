@@ -11,6 +11,7 @@
 
 #include "jad_config.h"
 #include "jad_keys.h"
+#include "jad_util.h"
 
 #include <czmq.h>
 #include <sqlite3.h>
@@ -61,11 +62,16 @@ typedef struct {
     zhashx_t *routes;                 //  agent name -> routing id (zframe_t *)
     zhashx_t *dirty;                  //  plan ids to advance after this burst
     zlistx_t *after_commit;           //  agent messages to send once the burst commits
-    zhashx_t *uploads;                //  upload id -> ctl_upload_t *
-    zhashx_t *mismatched;             //  agent key -> mono ms of our last ProtocolError
-    zhashx_t *sessions;               //  agent name -> ctl_session_t * (ctl_agents)
-    zhashx_t *pub_peers;              //  PUB connection fd ("%d") -> peer IP
-    zsock_t *pub_monitor;             //  PUB socket events (PAIR, inproc)
+    //  per-report lookups a fleet's burst repeats for the same plan
+    char progress_plan[JAD_NAME_MAX + 1];  //  plan whose progress was written last
+    int64_t progress_ms;                   //  when
+    char kind_plan[JAD_NAME_MAX + 1];      //  plan whose kind is known
+    bool kind_task;                        //  it is a task
+    zhashx_t *uploads;                     //  upload id -> ctl_upload_t *
+    zhashx_t *mismatched;                  //  agent key -> mono ms of our last ProtocolError
+    zhashx_t *sessions;                    //  agent name -> ctl_session_t * (ctl_agents)
+    zhashx_t *pub_peers;                   //  PUB connection fd ("%d") -> peer IP
+    zsock_t *pub_monitor;                  //  PUB socket events (PAIR, inproc)
     uint64_t counters[CTL_COUNT_MAX];
     int64_t started_ms;      //  wall clock at start
     ctl_metrics_t *metrics;  //  metric samples store

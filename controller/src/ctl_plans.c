@@ -398,16 +398,29 @@ int ctl_plans_on_report (ctl_t *ctl, const char *agent, const jad_report_t *repo
     sqlite3_reset (stmt);
     if (rc != SQLITE_DONE)
         goto failed;
-    stmt = jad_db_cached (ctl->db, "UPDATE plans SET progress = ? WHERE id = ?");
-    if (!stmt)
-        goto failed;
-    sqlite3_bind_int64 (stmt, 1, now);
-    sqlite3_bind_text (stmt, 2, report->plan_id, -1, SQLITE_TRANSIENT);
-    sqlite3_step (stmt);
-    sqlite3_reset (stmt);
-    int64_t is_task = 0;
-    jad_db_get_int (ctl->db, "SELECT kind = 'task' FROM plans WHERE id = ?", report->plan_id,
-                    &is_task);
+    //  Progress feeds a deadline of minutes: once a second per plan is
+    //  plenty, not once per report of a 1000-host burst.
+    if (!streq (ctl->progress_plan, report->plan_id) || now - ctl->progress_ms >= 1000) {
+        stmt = jad_db_cached (ctl->db, "UPDATE plans SET progress = ? WHERE id = ?");
+        if (!stmt)
+            goto failed;
+        sqlite3_bind_int64 (stmt, 1, now);
+        sqlite3_bind_text (stmt, 2, report->plan_id, -1, SQLITE_TRANSIENT);
+        sqlite3_step (stmt);
+        sqlite3_reset (stmt);
+        snprintf (ctl->progress_plan, sizeof ctl->progress_plan, "%s", report->plan_id);
+        ctl->progress_ms = now;
+    }
+    //  A plan's kind never changes: look it up once per plan.
+    if (!streq (ctl->kind_plan, report->plan_id)) {
+        int64_t task = 0;
+        if (jad_db_get_int (ctl->db, "SELECT kind = 'task' FROM plans WHERE id = ?",
+                            report->plan_id, &task) < 0)
+            goto failed;
+        ctl->kind_task = task != 0;
+        snprintf (ctl->kind_plan, sizeof ctl->kind_plan, "%s", report->plan_id);
+    }
+    bool is_task = ctl->kind_task;
     if (report->status == JAD_REPORT_HEALTHY && report->app && report->version && !is_task) {
         stmt = jad_db_cached (ctl->db,
                               "INSERT INTO agent_apps (agent, app, version, health, plan_id, "

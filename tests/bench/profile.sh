@@ -54,6 +54,9 @@ wait_for () {                       #  TIMEOUT_S COMMAND...
 }
 
 port=$((20000 + RANDOM % 12000))
+while ss -ltn 2> /dev/null | grep -qE ":($port|$((port + 1))|$((port + 2))|$((port + 3)))\b"; do
+    port=$((20000 + RANDOM % 12000))
+done
 "$build/controller/jadugar-controller" init --data "$work/c" --port "$port" > "$work/init.txt"
 key () { sed -n "s/^$1: //p" "$work/init.txt"; }
 export JADUGAR_CONFIG
