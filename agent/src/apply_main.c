@@ -19,6 +19,7 @@
 #include "agt_apply.h"
 #include "agt_pipe.h"
 #include "jad_log.h"
+#include "jad_util.h"
 #include "jad_wire.h"
 
 #include <curl/curl.h>
@@ -108,28 +109,9 @@ static int s_apply (void)
     return 0;
 }
 
-typedef struct {
-    char *data;
-    size_t size;
-    bool too_large;
-} s_body_t;
-
 static size_t s_body_write (char *data, size_t size, size_t count, void *arg)
 {
-    s_body_t *body = (s_body_t *)arg;
-    size_t total = size * count;
-    if (body->size + total > S_MAX_BODY) {
-        body->too_large = true;
-        return 0;
-    }
-    char *grown = realloc (body->data, body->size + total + 1);
-    if (!grown)
-        return 0;
-    memcpy (grown + body->size, data, total);
-    body->data = grown;
-    body->size += total;
-    body->data[body->size] = 0;
-    return total;
+    return jad_body_append ((jad_body_t *)arg, data, size * count);
 }
 
 static int s_scrape (const char *url, long timeout_ms)
@@ -139,7 +121,7 @@ static int s_scrape (const char *url, long timeout_ms)
         printf ("prometheus %s: cannot set up the request\n", url);
         return 1;
     }
-    s_body_t body = {0};
+    jad_body_t body = {.max = S_MAX_BODY};
     long status = 0;
     CURLcode rc = CURLE_OK;
     if (curl_easy_setopt (curl, CURLOPT_URL, url) != CURLE_OK ||

@@ -63,6 +63,19 @@ char *jad_text_sanitize (const char *text, size_t len, size_t max);
 //  True if text (len bytes) is valid UTF-8 without NUL.
 bool jad_utf8_valid (const char *text, size_t len);
 
+//  A response body collected in memory (NUL-terminated), at most `max`
+//  bytes: past that, too_large is set and nothing more is kept.
+typedef struct {
+    char *data;
+    size_t size;
+    size_t max;
+    bool too_large;
+} jad_body_t;
+
+//  Append len bytes. Returns len, or 0 past max or on no memory (libcurl's
+//  write-callback contract: anything but len aborts the transfer).
+size_t jad_body_append (jad_body_t *body, const char *data, size_t len);
+
 //  Move fd to the lowest free descriptor >= lowest (close-on-exec), so that
 //  a child's dup2 onto 0..lowest-1 can not clobber it; fd < 0 or already
 //  high enough is returned as it is. Returns the new fd, -1 on error

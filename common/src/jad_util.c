@@ -362,3 +362,19 @@ int jad_fd_above (int fd, int lowest)
     close (fd);
     return moved;
 }
+
+size_t jad_body_append (jad_body_t *body, const char *data, size_t len)
+{
+    if (len > body->max || body->size > body->max - len) {
+        body->too_large = true;
+        return 0;
+    }
+    char *grown = realloc (body->data, body->size + len + 1);
+    if (!grown)
+        return 0;
+    memcpy (grown + body->size, data, len);
+    body->data = grown;
+    body->size += len;
+    body->data[body->size] = 0;
+    return len;
+}

@@ -321,25 +321,9 @@ typedef struct {
 //  "error" text, and the loop evaluates the rule when the answer arrives.
 //  At most one query per rule is in flight.
 
-typedef struct {
-    char *data;
-    size_t size;
-} s_body_t;
-
 static size_t s_body_write (char *data, size_t size, size_t count, void *arg)
 {
-    s_body_t *body = (s_body_t *)arg;
-    size_t total = size * count;
-    if (body->size + total > S_PROM_MAX_BODY)
-        return 0;
-    char *grown = realloc (body->data, body->size + total + 1);
-    if (!grown)
-        return 0;
-    memcpy (grown + body->size, data, total);
-    body->data = grown;
-    body->size += total;
-    body->data[body->size] = 0;
-    return total;
+    return jad_body_append ((jad_body_t *)arg, data, size * count);
 }
 
 static int s_progress (void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
@@ -358,7 +342,7 @@ static int s_query (s_worker_shared_t *shared, const char *url, long timeout_ms,
         *answer = strdup ("out of memory");
         return -1;
     }
-    s_body_t body = {0};
+    jad_body_t body = {.max = S_PROM_MAX_BODY};
     long status = 0;
     curl_easy_setopt (curl, CURLOPT_URL, url);
     curl_easy_setopt (curl, CURLOPT_PROTOCOLS_STR, "http,https");
