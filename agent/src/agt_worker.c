@@ -211,14 +211,7 @@ int agt_worker_start (agt_worker_t *self, const agt_job_t *job, char *err, size_
     }
     if (pid == 0) {
         //  the child: async-signal-safe calls only until execv
-        sigset_t empty;
-        sigemptyset (&empty);
-        sigprocmask (SIG_SETMASK, &empty, NULL);
-        struct sigaction dfl;
-        memset (&dfl, 0, sizeof dfl);
-        dfl.sa_handler = SIG_DFL;
-        for (int sig = 1; sig < NSIG; sig++)
-            sigaction (sig, &dfl, NULL);
+        jad_child_signals_reset ();
         if (dup2 (down[0], 0) < 0 || dup2 (up[1], 1) < 0)
             _exit (126);
         close_range (3, ~0U, 0);

@@ -76,6 +76,10 @@ typedef struct {
 //  write-callback contract: anything but len aborts the transfer).
 size_t jad_body_append (jad_body_t *body, const char *data, size_t len);
 
+//  In a forked child before exec: unblock every signal and give every
+//  handler back its default (async-signal-safe).
+void jad_child_signals_reset (void);
+
 //  Move fd to the lowest free descriptor >= lowest (close-on-exec), so that
 //  a child's dup2 onto 0..lowest-1 can not clobber it; fd < 0 or already
 //  high enough is returned as it is. Returns the new fd, -1 on error

@@ -106,14 +106,7 @@ static void s_child (int devnull, int outfd, int errfd, const char *dir, const c
 {
     s_child_error_t report = {0, 0};
     int reportfd = errfd;
-    sigset_t empty;
-    sigemptyset (&empty);
-    sigprocmask (SIG_SETMASK, &empty, NULL);
-    struct sigaction dfl;
-    memset (&dfl, 0, sizeof dfl);
-    dfl.sa_handler = SIG_DFL;
-    for (int sig = 1; sig < NSIG; sig++)
-        sigaction (sig, &dfl, NULL);  //  fails harmlessly for KILL, STOP, RT
+    jad_child_signals_reset ();
     setpgid (0, 0);
 
     report.step = S_STEP_STDIO;

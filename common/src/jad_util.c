@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -377,4 +378,16 @@ size_t jad_body_append (jad_body_t *body, const char *data, size_t len)
     body->size += len;
     body->data[body->size] = 0;
     return len;
+}
+
+void jad_child_signals_reset (void)
+{
+    sigset_t empty;
+    sigemptyset (&empty);
+    sigprocmask (SIG_SETMASK, &empty, NULL);
+    struct sigaction dfl;
+    memset (&dfl, 0, sizeof dfl);
+    dfl.sa_handler = SIG_DFL;
+    for (int sig = 1; sig < NSIG; sig++)
+        sigaction (sig, &dfl, NULL);  //  fails harmlessly for KILL, STOP, RT
 }
