@@ -652,6 +652,24 @@ static void s_on_enroll_reply (agt_daemon_t *self, jad_ctl_msg_t *msg)
         self->subscribed = agt_link_resubscribe (self->link) == 0;
 }
 
+//  A MetricAck or ReportAck: free what it covers (and send what the
+//  metric window now has room for). False for any other message.
+static bool s_on_ack (agt_daemon_t *self, const jad_ctl_msg_t *msg)
+{
+    if (msg->kind == JAD_CTL_MSG_METRIC_ACK) {
+        if (agt_mstream_ack (self->mstream, msg->metric_ack.stream, msg->metric_ack.seq))
+            s_metrics_flush (self);
+        return true;
+    }
+    if (msg->kind == JAD_CTL_MSG_REPORT_ACK) {
+        if (agt_outbox_ack (self->outbox, msg->report_ack.incarnation, msg->report_ack.report_ids,
+                            msg->report_ack.report_id_count) < 0)
+            jad_log_warning ("agent: cannot delete acknowledged reports");
+        return true;
+    }
+    return false;
+}
+
 static int s_on_dealer (zloop_t *loop, zsock_t *reader, void *arg)
 {
     (void)loop;
@@ -689,16 +707,7 @@ static int s_on_dealer (zloop_t *loop, zsock_t *reader, void *arg)
         s_on_chunk (self, decoded);
     else if (decoded->kind == JAD_CTL_MSG_ENROLL_REPLY)
         s_on_enroll_reply (self, decoded);
-    else if (decoded->kind == JAD_CTL_MSG_METRIC_ACK) {
-        //  the window moved: send what waits in the buffer
-        if (agt_mstream_ack (self->mstream, decoded->metric_ack.stream, decoded->metric_ack.seq))
-            s_metrics_flush (self);
-    } else if (decoded->kind == JAD_CTL_MSG_REPORT_ACK) {
-        if (agt_outbox_ack (self->outbox, decoded->report_ack.incarnation,
-                            decoded->report_ack.report_ids,
-                            decoded->report_ack.report_id_count) < 0)
-            jad_log_warning ("agent: cannot delete acknowledged reports");
-    } else
+    else if (!s_on_ack (self, decoded))
         agt_drops_hit (self->drops, "dealer_kind", "kind %d", (int)decoded->kind);
     jad_ctl_msg_destroy (&decoded);
     zmsg_destroy (&msg);
@@ -959,12 +968,8 @@ static void s_metrics_drain (agt_daemon_t *self)
         char err[JAD_ERR_LEN];
         jad_ctl_msg_t *msg =
             frame ? jad_ctl_msg_decode (zframe_data (frame), zframe_size (frame), err) : NULL;
-        if (msg && msg->kind == JAD_CTL_MSG_METRIC_ACK &&
-            agt_mstream_ack (self->mstream, msg->metric_ack.stream, msg->metric_ack.seq))
-            s_metrics_flush (self);
-        else if (msg && msg->kind == JAD_CTL_MSG_REPORT_ACK)
-            agt_outbox_ack (self->outbox, msg->report_ack.incarnation, msg->report_ack.report_ids,
-                            msg->report_ack.report_id_count);
+        if (msg)
+            s_on_ack (self, msg);
         jad_ctl_msg_destroy (&msg);
         zframe_destroy (&frame);
     }
