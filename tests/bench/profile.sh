@@ -32,37 +32,11 @@ case "$profile" in
 esac
 case "$profile" in perf*) command -v perf >/dev/null || { echo "profile: perf is not installed (apt-get install linux-perf)" >&2; exit 2; } ;; esac
 
-shm=/dev/shm
-[ -d "$shm" ] && [ -w "$shm" ] || shm=${TMPDIR:-/tmp}
-work=$(mktemp -d "$shm/jadprofile.XXXXXX")
-pids=()
-cleanup () {
-    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-    for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-    rm -rf "$work"
-}
-trap cleanup EXIT
-ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+. "$top/tests/bench/lib.sh"
+bench_workdir jadprofile JADPROFILE_KEEP
 jadctl () { "$build/controller/jadctl" "$@"; }
-wait_for () {                       #  TIMEOUT_S COMMAND...
-    local deadline=$(($(date +%s) + $1))
-    shift
-    until "$@"; do
-        [ "$(date +%s)" -lt "$deadline" ] || return 1
-        sleep 0.1
-    done
-}
-
-port=$((20000 + RANDOM % 12000))
-while ss -ltn 2> /dev/null | grep -qE ":($port|$((port + 1))|$((port + 2))|$((port + 3)))\b"; do
-    port=$((20000 + RANDOM % 12000))
-done
-"$build/controller/jadugar-controller" init --data "$work/c" --port "$port" > "$work/init.txt"
-key () { sed -n "s/^$1: //p" "$work/init.txt"; }
-export JADUGAR_CONFIG
-JADUGAR_CONFIG=$(key admin-config)
-sed -i '/^environments:/a\  bench: { strategy: all }' "$work/c/controller.yaml"
-"$build/controller/jadugar-controller" run --data "$work/c" > "$work/c.log" 2>&1 &
+bench_controller "$build/controller/jadugar-controller" bench
+"$build/controller/jadugar-controller" run --data "$work/controller" > "$work/controller.log" 2>&1 &
 pids+=("$!")
 cpid=$!
 "$build/tests/bench/jadsim" --controller "127.0.0.1:$port" --controller-key "$(key curve-key)" \
@@ -74,11 +48,7 @@ rss () { awk '/^VmRSS:/ { printf "%.1f MiB", $2 / 1024 }' "/proc/$cpid/status"; 
 online () { [ "$(jadctl --json status --env bench 2>/dev/null | grep -c '"state": "online"')" -ge "$count" ]; }
 wait_for 300 online || { echo "profile: the agents did not all come online" >&2; exit 1; }
 echo "joined: controller RSS $(rss)"
-mkdir -p "$work/rel"
-printf 'hooks: {}\n' > "$work/rel/jadugar.yaml"
-tar -C "$work/rel" -czf "$work/small.tar.gz" .
-jadctl release add app 1 "$work/small.tar.gz" > /dev/null
-jadctl release add app 2 "$work/small.tar.gz" > /dev/null
+bench_small_releases "$build/controller/jadctl" app
 settled () {
     jadctl --json plans --env bench 2>/dev/null | tr -d ' \n' | grep -o "\"id\":\"$1\"[^}]*" |
         grep -q '"state":"succeeded"'
@@ -95,14 +65,14 @@ case "$profile" in
     perf-all) perf record -F 999 -g -a -o "$out" 2> /dev/null & ;;
 esac
 recorder=$!
-ticks=$(awk '{ print $14 + $15 }' "/proc/$cpid/stat")
+ticks=$(cpu_ticks "$cpid")
 : > "$work/fanout.txt"
 for round in $(seq 1 "$rounds"); do
     plan=$(deploy $((round % 2 + 1)))
     grep "^acked $plan " "$work/sim.out" | awk '{ print $4 }' >> "$work/fanout.txt"
     [ $((round % 5)) -eq 0 ] && echo "round $round: controller RSS $(rss)"
 done
-ticks=$(($(awk '{ print $14 + $15 }' "/proc/$cpid/stat") - ticks))
+ticks=$(($(cpu_ticks "$cpid") - ticks))
 case "$profile" in perf*) kill -INT "$recorder"; wait "$recorder" || true ;; esac
 echo "controller CPU per round: $((ticks * 1000 / $(getconf CLK_TCK) / rounds)) ms"
 echo "fan-out per round (ms): $(tr '\n' ' ' < "$work/fanout.txt")"

@@ -52,19 +52,8 @@ jadctl_bin="$build/controller/jadctl"
 jadsim="$build/tests/bench/jadsim"
 zmqbase="$build/tests/bench/zmqbase"
 
-#  Work in tmpfs when there is one: release roots and the sim's state.
-shm=/dev/shm
-[ -d "$shm" ] && [ -w "$shm" ] || shm=${TMPDIR:-/tmp}
-work=$(mktemp -d "$shm/jadbench.XXXXXX")
-pids=()
-cleanup () {
-    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-    for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-    [ -n "${JADBENCH_KEEP:-}" ] && echo "kept $work" >&2 || rm -rf "$work"
-}
-trap cleanup EXIT
-
-ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+. "$top/tests/bench/lib.sh"
+bench_workdir jadbench JADBENCH_KEEP
 
 now_ms () { date +%s%3N; }
 #  Percentile P (0-100) of the numbers on stdin.
@@ -73,27 +62,7 @@ percentile () {
         if (NR == 0) { print "-"; exit }
         i = int((NR * p + 99) / 100); if (i < 1) i = 1; if (i > NR) i = NR; print v[i] }'
 }
-rss_kib () { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 rss_anon_kib () { awk '/^RssAnon:/ { print $2 }' "/proc/$1/status"; }
-cpu_ticks () { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
-free_port () {
-    local port
-    while :; do
-        port=$((20000 + RANDOM % 12000))
-        if ! (ss -ltn 2>/dev/null | grep -qE ":($port|$((port + 1))|$((port + 2))|$((port + 3)))\b"); then
-            echo "$port"
-            return
-        fi
-    done
-}
-wait_for () {                       #  TIMEOUT_S COMMAND...
-    local deadline=$(($(date +%s) + $1))
-    shift
-    until "$@"; do
-        [ "$(date +%s)" -lt "$deadline" ] || return 1
-        sleep 0.2
-    done
-}
 
 echo "== machine"
 echo "host: $(uname -srm), $(nproc) cores, $(awk '/MemTotal/ { printf "%.1f GiB", $2/1048576 }' /proc/meminfo)"
@@ -120,16 +89,10 @@ value () { sed -n "s/.*$1=\([^ ]*\).*/\1/p"; }
 
 #  -------------------------------------------------------------------------
 echo "== controller and $count simulated agents"
-port=$(free_port)
-"$controller_bin" init --data "$work/controller" --port "$port" > "$work/init.txt"
-key () { sed -n "s/^$1: //p" "$work/init.txt"; }
-export JADUGAR_CONFIG
-JADUGAR_CONFIG=$(key admin-config)
-jadctl () { "$jadctl_bin" "$@"; }
 #  An environment for the simulated fleet, one for the bulk deploy, one
-#  for the idle real agent.
-sed -i '/^environments:/a\  bench: { strategy: all }\n  bulk: { strategy: all }\n  idle: { strategy: all }\n  metrics: { strategy: all }' \
-    "$work/controller/controller.yaml"
+#  for the idle real agent, one for metrics ingestion.
+bench_controller "$controller_bin" bench bulk idle metrics
+jadctl () { "$jadctl_bin" "$@"; }
 "$controller_bin" run --data "$work/controller" > "$work/controller.log" 2>&1 &
 controller_pid=$!
 pids+=("$controller_pid")
@@ -180,11 +143,7 @@ idle_ticks_start=$(cpu_ticks "$idle_pid")
 idle_start=$(now_ms)
 
 #  A small release for the fan-out rounds.
-mkdir -p "$work/rel"
-printf 'hooks: {}\n' > "$work/rel/jadugar.yaml"
-tar -C "$work/rel" -czf "$work/small.tar.gz" .
-jadctl release add app 1 "$work/small.tar.gz" >/dev/null
-jadctl release add app 2 "$work/small.tar.gz" >/dev/null
+bench_small_releases "$jadctl_bin" app
 
 #  -------------------------------------------------------------------------
 echo "== plan fan-out: $rounds deploys to $count agents"

@@ -44,39 +44,11 @@ controller_bin="$build/controller/jadugar-controller"
 jadctl_bin="$build/controller/jadctl"
 jadsim="$build/tests/bench/jadsim"
 
-shm=/dev/shm
-[ -d "$shm" ] && [ -w "$shm" ] || shm=${TMPDIR:-/tmp}
-work=$(mktemp -d "$shm/jadsoak.XXXXXX")
-pids=()
-cleanup () {
-    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-    for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-    if [ -n "${JADSOAK_KEEP:-}" ]; then echo "kept $work" >&2; else rm -rf "$work"; fi
-}
-trap cleanup EXIT
-ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+. "$(cd "$(dirname "$0")/.." && pwd)/bench/lib.sh"
+bench_workdir jadsoak JADSOAK_KEEP
 fail () { echo "FAIL: $*" >&2; for log in controller.log controller2.log sim.err; do
           [ -f "$work/$log" ] && { echo "--- $log (tail)" >&2; tail -n 20 "$work/$log" >&2; }; done; exit 1; }
 now_s () { date +%s; }
-rss_kib () { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
-free_port () {
-    local port
-    while :; do
-        port=$((20000 + RANDOM % 12000))
-        if ! (ss -ltn 2>/dev/null | grep -qE ":($port|$((port + 1))|$((port + 2))|$((port + 3)))\b"); then
-            echo "$port"
-            return
-        fi
-    done
-}
-wait_for () {                       #  TIMEOUT_S COMMAND...
-    local deadline=$(($(now_s) + $1))
-    shift
-    until "$@"; do
-        [ "$(now_s)" -lt "$deadline" ] || return 1
-        sleep 0.5
-    done
-}
 
 #  Under AddressSanitizer the freed-memory quarantine (256 MiB by default)
 #  would fill up and hide the heap's own growth: keep it small for the
@@ -85,24 +57,15 @@ if grep -q __asan_init "$controller_bin" 2>/dev/null; then
     export ASAN_OPTIONS="${ASAN_OPTIONS:-}${ASAN_OPTIONS:+:}quarantine_size_mb=16"
 fi
 
-port=$(free_port)
-"$controller_bin" init --data "$work/controller" --port "$port" > "$work/init.txt"
-key () { sed -n "s/^$1: //p" "$work/init.txt"; }
-export JADUGAR_CONFIG
-JADUGAR_CONFIG=$(key admin-config)
+bench_controller "$controller_bin" soak
 jadctl () { "$jadctl_bin" "$@"; }
-sed -i '/^environments:/a\  soak: { strategy: all }' "$work/controller/controller.yaml"
 "$controller_bin" run --data "$work/controller" > "$work/controller.log" 2>&1 &
 controller_pid=$!
 pids+=("$controller_pid")
 controller_up () { jadctl status >/dev/null 2>&1; }
 wait_for 60 controller_up || fail "the controller did not start"
 
-mkdir -p "$work/rel"
-printf 'hooks: {}\n' > "$work/rel/jadugar.yaml"
-tar -C "$work/rel" -czf "$work/app.tar.gz" .
-jadctl release add app 1 "$work/app.tar.gz" >/dev/null
-jadctl release add app 2 "$work/app.tar.gz" >/dev/null
+bench_small_releases "$jadctl_bin" app
 
 start=$(now_s)
 "$jadsim" --controller "127.0.0.1:$port" --controller-key "$(key curve-key)" \
