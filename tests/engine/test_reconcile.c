@@ -669,7 +669,7 @@ static const ctl_plan_view_t s_running = {S_CANARY, .phase = "rollout", .current
 
 Test (reconcile, operators_pause_resume_and_abort)
 {
-    static const struct {
+    const struct {
         const char *name;
         ctl_plan_view_t view;
         const char *command;
