@@ -120,8 +120,8 @@ typedef struct {
     char plan_reason[1024];  //  the reason the plan is created with (plans.reason)
 } ctl_door_verdict_t;
 
-//  Judge `request` against `policy` and `facts` at wall time now_ms.
-//  Fills *verdict and returns its outcome. Never fails otherwise.
+//  Judge `request` (app, version and env set) against `policy` and
+//  `facts` at wall time now_ms. Fills *verdict and returns its outcome.
 ctl_door_outcome_t ctl_door_check (const ctl_door_request_t *request,
                                    const ctl_door_policy_t *policy,
                                    const ctl_release_facts_t *facts, int64_t now_ms,

@@ -195,7 +195,8 @@ typedef struct {
     char *rule;             //  DECISION: the rule (events.step)
     char *decision;         //  DECISION: the decision (events.status)
     char *text;             //  DECISION: its detail; SUCCEED, FAIL, FAIL_TASK: the plan's
-                            //  reason; ROLL_BACK: why (the door prefixes "automatic rollback: ")
+                            //  reason; PAUSE: the rule's verdict, or the operator (as RESUME);
+                            //  ROLL_BACK: why (the door prefixes "automatic rollback: ")
     int64_t number;         //  START_BATCH: the batch (0-based)
     int64_t batches;        //  START_BATCH: the plan's batches
     char *task_action;      //  START_TASK, RECORD_MIGRATION: migrate_up | migrate_down | verify
@@ -245,8 +246,9 @@ int ctl_reconcile_fail (const ctl_plan_view_t *view, const char *reason, int64_t
 
 //  An operator's `command` ("pause", "resume" or "abort") on plan `view`.
 //  Appends its actions (a resume goes on reconciling at once) and returns
-//  0, or returns 2 with "plan ID is STATE...: cannot CMD it" / "plan ID is
-//  STATE: nothing to abort" in err. `alerts` as for ctl_reconcile.
+//  0; returns 2 with "plan ID is STATE...: cannot CMD it" / "plan ID is
+//  STATE: nothing to abort" in err (nothing appended); -1 if out of
+//  memory. `alerts` as for ctl_reconcile.
 int ctl_reconcile_operator (const ctl_plan_view_t *view, const char *command,
                             const char *operator_name, const ctl_rule_verdict_t *alerts,
                             size_t alert_count, int64_t now, ctl_actions_t *actions, char *err,
