@@ -897,6 +897,18 @@ Test (reconcile, a_rollbacks_reason_is_bounded_like_the_column)
     ctl_actions_destroy (&actions);
 }
 
+Test (reconcile, a_failed_host_as_the_reason_tells_it)
+{
+    char buf[128];
+    cr_assert_str_eq (ctl_reconcile_failure ("web-1", "smoke", "exit 1", buf, sizeof buf),
+                      "web-1 (smoke: exit 1)");
+    cr_assert_str_eq (ctl_reconcile_failure ("web-1", NULL, NULL, buf, sizeof buf),
+                      "web-1 (?: failed)");
+    cr_assert_str_eq (ctl_reconcile_failure (NULL, "fetch", "404", buf, sizeof buf),
+                      "- (fetch: 404)");
+    cr_assert_str_eq (ctl_reconcile_failure ("web-1", "smoke", "exit 1", buf, 8), "web-1 (");
+}
+
 Test (reconcile, batch_names_are_bounded)
 {
     const char *names[200];

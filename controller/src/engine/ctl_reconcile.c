@@ -713,6 +713,14 @@ void ctl_reconcile_rolled_back (const ctl_action_t *roll_back, const char *rollb
                     err ? err : "out of memory");
 }
 
+const char *ctl_reconcile_failure (const char *host, const char *step, const char *detail,
+                                   char *buf, size_t len)
+{
+    snprintf (buf, len, "%s (%s: %s)", host ? host : "-", step ? step : "?",
+              detail ? detail : "failed");
+    return buf;
+}
+
 int64_t ctl_reconcile_next_batch (const ctl_plan_view_t *view)
 {
     const char *phase = view->phase;

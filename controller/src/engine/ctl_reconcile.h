@@ -103,8 +103,8 @@ typedef struct {
     int64_t changed;            //  pending, acked, applying or healthy
     int64_t unfinished;         //  of the current batch: pending, acked or applying
     int64_t canaries_healthy;   //  of batch 0: healthy
-    const char *first_failure;  //  "host (step: detail)" of the first failed host
-                                //  (by updated, then name), or NULL
+    const char *first_failure;  //  the first failed host (by updated, then name) as
+                                //  ctl_reconcile_failure says it, or NULL
     //  names of the hosts of the batch the plan would start next
     //  (ctl_reconcile_next_batch), by name; needed only when
     //  ctl_reconcile_needs_batch_hosts says so
@@ -277,6 +277,11 @@ bool ctl_reconcile_needs_batch_hosts (const ctl_plan_view_t *view);
 //  How long plan `view` has baked at `now`: since phase_started, less
 //  the time it was paused meanwhile.
 int64_t ctl_reconcile_bake_elapsed (const ctl_plan_view_t *view, int64_t now);
+
+//  A failed host as a plan's reason tells it: "HOST (STEP: DETAIL)", with
+//  "?" for a missing step and "failed" for a missing detail. Returns buf.
+const char *ctl_reconcile_failure (const char *host, const char *step, const char *detail,
+                                   char *buf, size_t len);
 
 //  A decision as stored (events of agent "controller"). Strings borrowed.
 typedef struct {
