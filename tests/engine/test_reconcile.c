@@ -805,7 +805,7 @@ Test (reconcile, which_batch_comes_next_and_when_names_are_needed)
         {{S_DEPLOY, .state = "approval", .phase = "approval"}, 0, false},
         {{S_DEPLOY, .state = "approval", .phase = "approval", .approved = true}, 0, true},
         {{S_DEPLOY, .phase = "starting"}, 0, true},
-        {{S_DEPLOY, .phase = NULL}, 0, true},
+        {{S_DEPLOY, .phase = NULL}, 1, true},
         {{S_DEPLOY, .phase = "migrate", .unfinished = 0}, 0, true},
         {{S_DEPLOY, .phase = "rollout", .current_batch = 1, .unfinished = 2}, 2, false},
         {{S_DEPLOY, .phase = "rollout", .current_batch = 1}, 2, true},

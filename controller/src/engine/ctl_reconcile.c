@@ -723,8 +723,9 @@ const char *ctl_reconcile_failure (const char *host, const char *step, const cha
 
 int64_t ctl_reconcile_next_batch (const ctl_plan_view_t *view)
 {
+    //  no phase stored reads as rollout, as in ctl_reconcile
     const char *phase = view->phase;
-    if (!phase || ctl_text_is (phase, "approval") || ctl_text_is (phase, "starting") ||
+    if (ctl_text_is (phase, "approval") || ctl_text_is (phase, "starting") ||
         ctl_text_is (phase, "migrate"))
         return 0;
     return view->current_batch + 1;
