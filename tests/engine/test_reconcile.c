@@ -705,6 +705,15 @@ Test (reconcile, operators_pause_resume_and_abort)
          "p1 decision bake/verify: bake of 600000ms over, no alert firing: canaries run their "
          "checks again\n"
          "p1 start_task verify web@2.0 on canaries - phase verify migrations -"},
+        {"resume after a long pause is progress, not a missed deadline",
+         {S_DEPLOY, .phase = "rollout", .strategy = "rolling", .batches = 3, .paused = true,
+          .progress = 1000, .progress_deadline_ms = 60000},
+         "resume",
+         0,
+         "p1 resume: bob\n"
+         "p1 decision operator/resumed: resumed by bob\n"
+         "p1 start_batch 2/3\n"
+         "p1 decision batch/started: batch 2/3: web-2, web-3"},
         {"abort rolls back", s_running, "abort", 0,
          "p1 fail: aborted by bob\n"
          "p1 decision outcome/failed: aborted by bob\n" S_ROLL_BACK ("aborted by bob")},

@@ -171,7 +171,8 @@ typedef struct {
     const char *phase;  //  plans.phase as the actions so far leave it
     bool baked;
     bool paused;
-    int64_t resumed;  //  the operator's last resume
+    int64_t resumed;   //  the operator's last resume
+    int64_t progress;  //  the plan's last progress
     const ctl_rule_verdict_t *alerts;
     size_t alert_count;
     int64_t now;
@@ -188,6 +189,7 @@ static void s_plan_init (s_plan_t *plan, const ctl_plan_view_t *view,
     plan->baked = view->baked;
     plan->paused = view->paused;
     plan->resumed = view->resumed;
+    plan->progress = view->progress;
     plan->alerts = alerts;
     plan->alert_count = alert_count;
     plan->now = now;
@@ -599,7 +601,7 @@ static void s_run (s_plan_t *plan)
         return;
     }
     char reason[128];
-    if (ctl_deadlines_progress (plan->state, plan->paused, plan->phase, view->progress, plan->now,
+    if (ctl_deadlines_progress (plan->state, plan->paused, plan->phase, plan->progress, plan->now,
                                 view->progress_deadline_ms, reason, sizeof reason)) {
         s_fail (plan, reason);
         if (is_task)
@@ -690,8 +692,11 @@ int ctl_reconcile_operator (const ctl_plan_view_t *view, const char *command,
                 pause ? "paused" : "resumed", operator_name,
                 pause ? ": no new batch starts until resumed" : "");
     if (!pause) {
+        //  a resume is progress: a plan paused for long does not miss its
+        //  deadline by being resumed
         plan.paused = false;
         plan.resumed = now;
+        plan.progress = now;
         s_run (&plan);
     }
     return actions->failed ? -1 : 0;
