@@ -341,6 +341,23 @@ static const s_case_t s_cases[] = {
      "p1 fail: no progress within the progress deadline (1800000ms)\n"
      "p1 decision outcome/failed: no progress within the progress deadline "
      "(1800000ms)\n" S_ROLL_BACK ("no progress within the progress deadline (1800000ms)")},
+    {"progress deadline: a plan that can move now moves instead",
+     {S_DEPLOY, .phase = "rollout", .strategy = "rolling", .batches = 3, .progress = 1000,
+      .progress_deadline_ms = 1800000},
+     S_ALERTS (s_none),
+     9000000,
+     "p1 start_batch 2/3\n"
+     "p1 decision batch/started: batch 2/3: web-2, web-3"},
+    {"progress deadline: a stuck migration fails",
+     {S_DEPLOY, .phase = "migrate", .batches = 2, .task = "t1", .task_state = "running",
+      .progress = 1000, .progress_deadline_ms = 1800000},
+     S_ALERTS (s_none),
+     1801001,
+     "p1 fail: no progress within the progress deadline (1800000ms)\n"
+     "p1 decision outcome/failed: no progress within the progress deadline (1800000ms)\n"
+     "t1 fail_task: the plan it served failed\n"
+     "p1 decision rollback/not needed: no other host runs 2.0 and no migration ran (a host whose "
+     "own step failed went back by itself)"},
     {"progress deadline: not yet",
      {S_DEPLOY, .phase = "rollout", .batches = 3, .unfinished = 2, .progress = 1000,
       .progress_deadline_ms = 1800000},

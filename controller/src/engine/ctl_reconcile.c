@@ -600,31 +600,33 @@ static void s_run (s_plan_t *plan)
             s_advance_parent (plan);
         return;
     }
-    char reason[128];
-    if (ctl_deadlines_progress (plan->state, plan->paused, plan->phase, plan->progress, plan->now,
-                                view->progress_deadline_ms, reason, sizeof reason)) {
-        s_fail (plan, reason);
-        if (is_task)
-            s_advance_parent (plan);
-        return;
-    }
+    size_t before = plan->actions->size;
     if (is_task) {
         if (view->unfinished == 0) {
             s_succeed (plan);
             s_advance_parent (plan);
         }
-        return;
-    }
-    bool again = true;
-    while (again) {
-        if (ctl_text_is (plan->phase, "migrate") || ctl_text_is (plan->phase, "verify"))
-            again = s_task_phase (plan);
-        else if (ctl_text_is (plan->phase, "bake"))
-            again = s_bake_phase (plan);
-        else {
-            s_rollout_phase (plan);
-            again = false;
+    } else
+        for (bool again = true; again;) {
+            if (ctl_text_is (plan->phase, "migrate") || ctl_text_is (plan->phase, "verify"))
+                again = s_task_phase (plan);
+            else if (ctl_text_is (plan->phase, "bake"))
+                again = s_bake_phase (plan);
+            else {
+                s_rollout_phase (plan);
+                again = false;
+            }
         }
+    //  A plan that cannot move now and has not moved for the progress
+    //  deadline fails; one that can move (after a long controller outage,
+    //  say) moves instead.
+    char reason[128];
+    if (plan->actions->size == before &&
+        ctl_deadlines_progress (plan->state, plan->paused, plan->phase, plan->progress, plan->now,
+                                view->progress_deadline_ms, reason, sizeof reason)) {
+        s_fail (plan, reason);
+        if (is_task)
+            s_advance_parent (plan);
     }
 }
 

@@ -17,6 +17,10 @@
 //        host) -> rollout (batches) -> bake (canary) -> verify (the
 //        canaries run their smoke checks again) -> rollout ... -> done
 //
+//  A plan that cannot move and made no progress within the progress
+//  deadline fails (paused plans and bakes wait on purpose); one that can
+//  move, say after a long controller outage, moves instead.
+//
 //  A host failing, a missed deadline, a rule firing during the bake, a
 //  failed migration or re-check, or an operator's abort fails the plan;
 //  a failed deploy is then undone by a coordinated rollback (a new plan of
