@@ -10,7 +10,7 @@
 #include "ctl_plans.h"
 #include "ctl_policy.h"
 #include "ctl_rollout.h"
-#include "ctl_store.h"
+#include "ctl_store_legacy.h"
 #include "jad_db.h"
 #include "jad_log.h"
 #include "jad_util.h"
@@ -636,7 +636,7 @@ static int s_plans (ctl_t *ctl, const jad_api_request_t *request, const char *op
     const char *env = jad_api_request_arg (request, "env");
     sqlite3_stmt *stmt = jad_db_prepare (ctl->db, "SELECT id FROM plans WHERE (?1 IS NULL OR "
                                                   "env = ?1) AND parent IS NULL ORDER BY "
-                                                  "created DESC, rowid DESC LIMIT 100");
+                                                  "created DESC, seq DESC LIMIT 100");
     if (!stmt) {
         snprintf (err, errlen, "database error");
         return 1;

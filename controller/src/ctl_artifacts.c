@@ -2,7 +2,7 @@
 //  SPDX-License-Identifier: MPL-2.0
 
 #include "ctl_artifacts.h"
-#include "ctl_store.h"
+#include "ctl_store_legacy.h"
 #include "jad_archive.h"
 #include "jad_config.h"
 #include "jad_db.h"

@@ -13,6 +13,8 @@
 #include "jad_keys.h"
 #include "jad_util.h"
 
+#include "ctl_store.h"
+
 #include <czmq.h>
 #include <sqlite3.h>
 
@@ -52,7 +54,8 @@ typedef struct _ctl_alerts_t ctl_alerts_t;
 typedef struct {
     char *data_dir;                   //  --data DIR
     jad_controller_config_t *config;  //  DIR/controller.yaml
-    sqlite3 *db;                      //  DIR/state.db
+    ctl_store_t *store;               //  DIR/state.db
+    sqlite3 *db;                      //  its SQLite connection (until every query is in store/)
     jad_keypair_t *signing;           //  Ed25519 plan signing pair
     jad_keypair_t *curve;             //  CURVE server pair
     zsock_t *zap;                     //  ZAP handler (REP, inproc)

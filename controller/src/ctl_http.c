@@ -5,7 +5,7 @@
 #include "ctl_alerts.h"
 #include "ctl_metrics.h"
 #include "ctl_notify.h"
-#include "ctl_store.h"
+#include "ctl_store_legacy.h"
 #include "jad_db.h"
 #include "jad_log.h"
 #include "jad_util.h"

@@ -3,7 +3,7 @@
 
 #include "ctl_init.h"
 #include "ctl_agents.h"
-#include "ctl_store.h"
+#include "ctl_store_legacy.h"
 #include "jad_db.h"
 #include "jad_keys.h"
 #include "jad_util.h"
@@ -138,6 +138,7 @@ int ctl_init_run (const char *data_dir, const char *listen, int port, FILE *out)
     jad_keypair_t *signing = jad_keypair_new (JAD_KEY_ED25519);
     jad_keypair_t *curve = jad_keypair_new (JAD_KEY_CURVE);
     jad_keypair_t *admin = jad_keypair_new (JAD_KEY_CURVE);
+    ctl_store_t *store = NULL;
     sqlite3 *db = NULL;
     char *text = NULL;
     snprintf (path, sizeof path, "%s/keys/signing.key", data_dir);
@@ -151,9 +152,10 @@ int ctl_init_run (const char *data_dir, const char *listen, int port, FILE *out)
         goto done;
 
     snprintf (path, sizeof path, "%s/state.db", data_dir);
-    db = ctl_store_open (path, true);
-    if (!db)
+    store = ctl_store_open (path, CTL_STORE_CREATE);
+    if (!store)
         goto done;
+    db = ctl_store_db (store);
     char token[33];
     jad_random_id (16, token);
     sqlite3_stmt *stmt = jad_db_prepare (db, "INSERT INTO operators (name, public_key, roles, "
@@ -200,7 +202,7 @@ int ctl_init_run (const char *data_dir, const char *listen, int port, FILE *out)
 
 done:
     free (text);
-    jad_db_close (&db);
+    ctl_store_destroy (&store);
     jad_keypair_destroy (&admin);
     jad_keypair_destroy (&curve);
     jad_keypair_destroy (&signing);

@@ -222,9 +222,9 @@ int ctl_metrics_maintain (ctl_metrics_t *self, int64_t now, int64_t raw_ms, int6
     int64_t mark = 0, top = 0;
     if (jad_db_get_int (self->db,
                         "SELECT CAST (value AS INTEGER) FROM meta WHERE key = "
-                        "'rollup_rowid'",
+                        "'rollup_sample_id'",
                         NULL, &mark) < 0 ||
-        jad_db_get_int (self->db, "SELECT coalesce (max (rowid), 0) FROM samples", NULL, &top) < 0)
+        jad_db_get_int (self->db, "SELECT coalesce (max (id), 0) FROM samples", NULL, &top) < 0)
         return -1;
     if (jad_db_begin (self->db))
         return -1;
@@ -232,7 +232,7 @@ int ctl_metrics_maintain (ctl_metrics_t *self, int64_t now, int64_t raw_ms, int6
         sqlite3_stmt *stmt = jad_db_prepare (
             self->db, "INSERT INTO rollups (metric, host, minute, count, sum, min, max) "
                       "SELECT metric, host, ts / 60000 * 60000, count (*), sum (value), "
-                      "min (value), max (value) FROM samples WHERE rowid > ?1 AND rowid <= ?2 "
+                      "min (value), max (value) FROM samples WHERE id > ?1 AND id <= ?2 "
                       "GROUP BY 1, 2, 3 ON CONFLICT (metric, host, minute) DO UPDATE SET "
                       "count = count + excluded.count, sum = sum + excluded.sum, "
                       "min = min (min, excluded.min), max = max (max, excluded.max)");
@@ -246,7 +246,7 @@ int ctl_metrics_maintain (ctl_metrics_t *self, int64_t now, int64_t raw_ms, int6
             goto failed;
         char value[32];
         snprintf (value, sizeof value, "%lld", (long long)top);
-        if (jad_db_meta_set (self->db, "rollup_rowid", value))
+        if (jad_db_meta_set (self->db, "rollup_sample_id", value))
             goto failed;
     }
     sqlite3_stmt *stmt = jad_db_prepare (self->db, "DELETE FROM samples WHERE metric = ?1 AND "

@@ -6,7 +6,7 @@
 //  (metric, host, ts, value) rows with one (metric, ts) index, and a batch
 //  is one transaction through one prepared insert. Rollups (1-minute
 //  count/sum/min/max per series and host) are made from rows newer than a
-//  rowid watermark, so each row is rolled exactly once, late or not.
+//  sample id watermark, so each row is rolled exactly once, late or not.
 //  Retention deletes through the (metric, ts) index one series at a time.
 
 #ifndef CTL_METRICS_H_INCLUDED

@@ -7,7 +7,7 @@
 
 #include "ctl_plans.h"
 #include "ctl_rollout.h"
-#include "ctl_store.h"
+#include "ctl_store_legacy.h"
 #include "jad_db.h"
 #include "jad_envelope.h"
 #include "jad_log.h"
@@ -154,7 +154,7 @@ int ctl_plans_send (ctl_t *ctl, const char *plan_id, const char *agent)
     size_t index = 0;
     for (char *name = zlistx_first (targets); name; name = zlistx_next (targets))
         plan->targets[index++] = strdup (name);
-    plan->sequence = ctl_store_next_sequence (ctl->db);
+    plan->sequence = ctl_store_next_sequence (ctl->store);
     if (plan->sequence == 0)
         goto done;
     plan->issued_at = jad_now_ms ();

@@ -11,7 +11,7 @@
 
 #include "ctl_policy.h"
 #include "ctl_rollout.h"
-#include "ctl_store.h"
+#include "ctl_store_legacy.h"
 #include "jad_db.h"
 #include "jad_log.h"
 #include "jad_util.h"

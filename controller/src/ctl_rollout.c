@@ -9,7 +9,7 @@
 #include "ctl_rollout.h"
 #include "ctl_plans.h"
 #include "ctl_policy.h"
-#include "ctl_store.h"
+#include "ctl_store_legacy.h"
 #include "jad_db.h"
 #include "jad_log.h"
 #include "jad_util.h"
@@ -83,7 +83,7 @@ static char *s_previous_version (ctl_t *ctl, const char *app, const char *env)
     sqlite3_stmt *stmt = ctl_store_query (
         ctl->db,
         "SELECT version FROM plans WHERE app = ? AND env = ? AND kind IN ('deploy', 'rollback') "
-        "AND state = 'succeeded' ORDER BY created DESC, rowid DESC LIMIT 1",
+        "AND state = 'succeeded' ORDER BY created DESC, seq DESC LIMIT 1",
         "tt", app, env);
     if (stmt && sqlite3_step (stmt) == SQLITE_ROW)
         version = s_text (stmt, 0);
@@ -194,8 +194,9 @@ char *ctl_rollout_create (ctl_t *ctl, const ctl_plan_spec_t *spec, char *err, si
             ctl->db,
             "INSERT INTO plans (id, app, version, env, kind, strategy, state, reason, deployer, "
             "created, progress, undoes, batch, canary, bake_ms, phase, batches, emergency, "
-            "skip_offline, previous, parent, action, migrations) VALUES (?, ?, ?, ?, ?, ?, ?, ?, "
-            "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "skip_offline, previous, parent, action, migrations, seq) VALUES (?, ?, ?, ?, ?, ?, ?, "
+            "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, (SELECT coalesce (max (seq), 0) + 1 "
+            "FROM plans))",
             "tttttttttiittiitititttt", plan_id, spec->app, spec->version, spec->env, spec->kind,
             strategy, spec->awaiting_approval ? "approval" : "running",
             spec->reason ? spec->reason : "deploy requested", spec->deployer, now, now,
@@ -359,7 +360,7 @@ static char *s_crossed_migrations (ctl_t *ctl, const char *app, const char *env,
         "SELECT m.version, r.migrate_down FROM migrations m JOIN releases r ON r.app = m.app AND "
         "r.version = m.version WHERE m.env = ?1 AND m.app = ?2 AND m.state = 'up' AND "
         "m.version != ?3 AND r.created > coalesce ((SELECT created FROM releases WHERE app = ?2 "
-        "AND version = ?3), 0) ORDER BY r.created DESC, r.rowid DESC",
+        "AND version = ?3), 0) ORDER BY r.created DESC, r.counter DESC",
         "ttt", env, app, version);
     char list[JAD_MAX_MIGRATIONS * 66] = "";
     size_t used = 0;
@@ -837,7 +838,7 @@ char *ctl_rollout_rollback (ctl_t *ctl, const char *app, const char *env, const 
             : ctl_store_query (ctl->db,
                                "SELECT id, version FROM plans WHERE app = ? AND env = ? AND "
                                "kind IN ('deploy', 'rollback') AND state != 'approval' ORDER "
-                               "BY created DESC, rowid DESC LIMIT 1",
+                               "BY created DESC, seq DESC LIMIT 1",
                                "tt", app, env);
     if (stmt && sqlite3_step (stmt) == SQLITE_ROW) {
         undone = strdup ((const char *)sqlite3_column_text (stmt, 0));
@@ -861,7 +862,7 @@ char *ctl_rollout_rollback (ctl_t *ctl, const char *app, const char *env, const 
                                 "p.kind IN ('deploy', 'rollback') AND p.state = 'succeeded' AND "
                                 "p.version != ? AND r.bad IS NULL AND r.counter >= (SELECT "
                                 "coalesce (max (f.counter), 0) FROM floors f WHERE f.app = p.app) "
-                                "ORDER BY p.created DESC, p.rowid DESC LIMIT 1",
+                                "ORDER BY p.created DESC, p.seq DESC LIMIT 1",
                                 "ttt", app, env, undone_version);
         if (stmt && sqlite3_step (stmt) == SQLITE_ROW)
             target = strdup ((const char *)sqlite3_column_text (stmt, 0));

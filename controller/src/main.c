@@ -12,7 +12,7 @@
 #include "ctl_metrics.h"
 #include "ctl_notify.h"
 #include "ctl_server.h"
-#include "ctl_store.h"
+#include "ctl_store_legacy.h"
 #include "jad_config.h"
 #include "jad_db.h"
 #include "jad_keys.h"
@@ -175,9 +175,10 @@ static int s_run (const s_options_t *options)
     }
     char path[PATH_MAX];
     snprintf (path, sizeof path, "%s/state.db", options->data_dir);
-    ctl.db = ctl_store_open (path, false);
-    if (!ctl.db)
+    ctl.store = ctl_store_open (path, 0);
+    if (!ctl.store)
         goto done;
+    ctl.db = ctl_store_db (ctl.store);
     if (ctl_server_start (&ctl) != 0)
         goto done;
     ctl.metrics = ctl_metrics_new (ctl.db);
@@ -195,7 +196,7 @@ done:
     ctl_notify_destroy (&ctl.notify);
     ctl_metrics_destroy (&ctl.metrics);
     ctl_server_stop (&ctl);
-    jad_db_close (&ctl.db);
+    ctl_store_destroy (&ctl.store);
     jad_keypair_destroy (&ctl.curve);
     jad_keypair_destroy (&ctl.signing);
     jad_controller_config_destroy (&ctl.config);

@@ -6,7 +6,7 @@
 //  entries). It is never regenerated: new migrations must bring it to the
 //  current schema with its data intact.
 
-#include "ctl_store.h"
+#include "ctl_store_legacy.h"
 #include "jad_db.h"
 #include "jad_testlib.h"
 
@@ -66,10 +66,11 @@ TestSuite (store_upgrade, .init = setup, .fini = teardown);
 
 Test (store_upgrade, v1_database_reaches_the_current_schema)
 {
-    sqlite3 *fresh = ctl_store_open (s_fresh, true);
-    cr_assert_not_null (fresh);
-    sqlite3 *old = ctl_store_open (s_old, false);
-    cr_assert_not_null (old, "the current controller refuses a v1 state.db");
+    ctl_store_t *fresh_store = ctl_store_open (s_fresh, CTL_STORE_CREATE);
+    cr_assert_not_null (fresh_store);
+    ctl_store_t *old_store = ctl_store_open (s_old, 0);
+    cr_assert_not_null (old_store, "the current controller refuses a v1 state.db");
+    sqlite3 *fresh = ctl_store_db (fresh_store), *old = ctl_store_db (old_store);
     cr_assert_eq (s_int (old, "PRAGMA user_version"), s_int (fresh, "PRAGMA user_version"));
     //  same tables, indexes and triggers as a database made from scratch
     const char *schema = "SELECT group_concat (type || ' ' || name || ': ' || sql, '\n') FROM "
@@ -80,14 +81,15 @@ Test (store_upgrade, v1_database_reaches_the_current_schema)
     cr_assert_str_eq (old_schema, fresh_schema);
     free (old_schema);
     free (fresh_schema);
-    jad_db_close (&old);
-    jad_db_close (&fresh);
+    ctl_store_destroy (&old_store);
+    ctl_store_destroy (&fresh_store);
 }
 
 Test (store_upgrade, v1_data_survives)
 {
-    sqlite3 *db = ctl_store_open (s_old, false);
-    cr_assert_not_null (db);
+    ctl_store_t *store = ctl_store_open (s_old, 0);
+    cr_assert_not_null (store);
+    sqlite3 *db = ctl_store_db (store);
     char *text = s_text (db, "SELECT name || '/' || env || '/' || state FROM agents");
     cr_assert_str_eq (text, "web-1/staging/accepted");
     free (text);
@@ -104,25 +106,48 @@ Test (store_upgrade, v1_data_survives)
     cr_assert_eq (s_int (db, "SELECT count(*) FROM audit"), 6);
     cr_assert_eq (s_int (db, "SELECT count(*) FROM operators WHERE name = 'admin'"), 1);
     //  the plan sequence continues where v1 left it
-    cr_assert_eq (ctl_store_next_sequence (db), 2);
+    cr_assert_eq (ctl_store_next_sequence (store), 2);
     //  and the audit log is still append-only
     cr_assert_neq (sqlite3_exec (db, "DELETE FROM audit", NULL, NULL, NULL), SQLITE_OK);
     cr_assert_eq (s_int (db, "SELECT count(*) FROM audit"), 6);
-    jad_db_close (&db);
+    ctl_store_destroy (&store);
 }
 
 Test (store_upgrade, newer_schema_is_refused_unchanged)
 {
-    sqlite3 *fresh = ctl_store_open (s_fresh, true);
-    cr_assert_not_null (fresh);
+    ctl_store_t *store = ctl_store_open (s_fresh, CTL_STORE_CREATE);
+    cr_assert_not_null (store);
+    sqlite3 *fresh = ctl_store_db (store);
     int64_t current = s_int (fresh, "PRAGMA user_version");
     char pragma[64];
     snprintf (pragma, sizeof pragma, "PRAGMA user_version=%lld", (long long)current + 1);
     cr_assert_eq (jad_db_exec (fresh, pragma), 0);
-    jad_db_close (&fresh);
-    cr_assert_null (ctl_store_open (s_fresh, false), "an older controller opened a newer state.db");
+    ctl_store_destroy (&store);
+    cr_assert_null (ctl_store_open (s_fresh, 0), "an older controller opened a newer state.db");
     sqlite3 *raw = NULL;
     cr_assert_eq (sqlite3_open (s_fresh, &raw), SQLITE_OK);
     cr_assert_eq (s_int (raw, "PRAGMA user_version"), current + 1);
     sqlite3_close (raw);
+}
+
+Test (store_upgrade, rowid_tie_breakers_became_columns)
+{
+    ctl_store_t *store = ctl_store_open (s_old, 0);
+    cr_assert_not_null (store);
+    sqlite3 *db = ctl_store_db (store);
+    //  plans keep their order in an explicit sequence
+    cr_assert_eq (s_int (db, "SELECT count(*) FROM plans WHERE seq IS NULL"), 0);
+    cr_assert_eq (s_int (db, "SELECT seq FROM plans WHERE id = '2a30d661'"), 1);
+    //  samples have an explicit id, and the rollup watermark follows it
+    cr_assert_eq (s_int (db, "SELECT count(*) FROM pragma_table_info ('samples') WHERE name = "
+                             "'id' AND pk = 1"),
+                  1);
+    cr_assert_eq (s_int (db, "SELECT CAST (value AS INTEGER) FROM meta WHERE key = "
+                             "'rollup_sample_id'"),
+                  0);
+    cr_assert_eq (s_int (db, "SELECT count(*) FROM meta WHERE key = 'rollup_rowid'"), 0);
+    cr_assert_str_eq (ctl_store_migration_name (store, 7), "plans_seq");
+    cr_assert_str_eq (ctl_store_migration_name (store, 8), "samples_id");
+    cr_assert_null (ctl_store_migration_name (store, ctl_store_schema_version (store) + 1));
+    ctl_store_destroy (&store);
 }

@@ -2,7 +2,7 @@
 //  SPDX-License-Identifier: MPL-2.0
 
 #include "ctl_metrics.h"
-#include "ctl_store.h"
+#include "ctl_store_legacy.h"
 #include "jad_db.h"
 #include "jad_testlib.h"
 
@@ -12,6 +12,7 @@
 #include <string.h>
 
 static char *dir;
+static ctl_store_t *store;
 static sqlite3 *db;
 static ctl_metrics_t *metrics;
 
@@ -20,8 +21,9 @@ static void s_setup (void)
     dir = jt_tempdir ("jadugar-metrics");
     char path[512];
     snprintf (path, sizeof path, "%s/state.db", dir);
-    db = ctl_store_open (path, true);
-    cr_assert_not_null (db);
+    store = ctl_store_open (path, CTL_STORE_CREATE);
+    cr_assert_not_null (store);
+    db = ctl_store_db (store);
     cr_assert_eq (jad_db_exec (db, "INSERT INTO agents (name, public_key, env, state, created) "
                                    "VALUES ('web-1', 'k1', 'dev', 'accepted', 0), "
                                    "('web-2', 'k2', 'dev', 'accepted', 0), "
@@ -34,7 +36,8 @@ static void s_setup (void)
 static void s_teardown (void)
 {
     ctl_metrics_destroy (&metrics);
-    jad_db_close (&db);
+    ctl_store_destroy (&store);
+    db = NULL;
     jt_rmtree (dir);
     free (dir);
 }

@@ -8,7 +8,7 @@
 #include "ctl_context.h"
 #include "ctl_init.h"
 #include "ctl_server.h"
-#include "ctl_store.h"
+#include "ctl_store_legacy.h"
 #include "jad_db.h"
 #include "jad_testlib.h"
 
@@ -52,7 +52,9 @@ static void s_setup (void)
     s_ctl.signing = s_key ("signing.key");
     s_ctl.curve = s_key ("curve.key");
     snprintf (path, sizeof path, "%s/state.db", s_dir);
-    s_ctl.db = ctl_store_open (path, false);
+    s_ctl.store = ctl_store_open (path, 0);
+    cr_assert_not_null (s_ctl.store);
+    s_ctl.db = ctl_store_db (s_ctl.store);
     cr_assert_not_null (s_ctl.db);
     cr_assert_eq (ctl_server_start (&s_ctl), 0);
 }
@@ -60,7 +62,8 @@ static void s_setup (void)
 static void s_teardown (void)
 {
     ctl_server_stop (&s_ctl);
-    jad_db_close (&s_ctl.db);
+    ctl_store_destroy (&s_ctl.store);
+    s_ctl.db = NULL;
     jad_keypair_destroy (&s_ctl.curve);
     jad_keypair_destroy (&s_ctl.signing);
     jad_controller_config_destroy (&s_ctl.config);

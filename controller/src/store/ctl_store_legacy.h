@@ -1,20 +1,20 @@
-//  ctl_store - the controller's SQLite schema and shared queries
+//  ctl_store_legacy - SQL helpers for code not yet moved into repositories
 //  SPDX-License-Identifier: MPL-2.0
+//
+//  Transitional: goes away once every query lives in a repository.
 
-#ifndef CTL_STORE_H_INCLUDED
-#define CTL_STORE_H_INCLUDED
+#ifndef CTL_STORE_LEGACY_H_INCLUDED
+#define CTL_STORE_LEGACY_H_INCLUDED
+
+#include "ctl_store.h"
 
 #include <sqlite3.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-//  Open DIR/state.db (creating it if `create`) and bring the schema up to
-//  date. Returns NULL on error (logged).
-sqlite3 *ctl_store_open (const char *path, bool create);
-
-//  Next plan sequence number, persisted before it is used. 0 on error.
-uint64_t ctl_store_next_sequence (sqlite3 *db);
+//  The SQLite connection under a store.
+sqlite3 *ctl_store_db (ctl_store_t *self);
 
 //  Format unix ms as ISO 8601 UTC into buf (>= 21 bytes); "" for 0.
 const char *ctl_store_iso_time (int64_t ms, char *buf, size_t len);
