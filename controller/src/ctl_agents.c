@@ -2,6 +2,8 @@
 //  SPDX-License-Identifier: MPL-2.0
 
 #include "ctl_agents.h"
+#include "ctl_agents_repo.h"
+#include "ctl_store_legacy.h"
 #include "jad_db.h"
 #include "jad_log.h"
 #include "jad_util.h"
@@ -177,22 +179,21 @@ static bool s_token_valid (ctl_t *ctl, const char *token)
 {
     if (!token || !*token)
         return false;
-    char given[65], *stored = NULL;
+    char given[65], *stored = NULL, *plain = NULL;
     ctl_agents_token_hash (token, given);
     bool valid = false;
-    if (jad_db_meta_get (ctl->db, "enroll_token_sha256", &stored) == 0 && stored &&
-        strlen (stored) == 64)
+    if (ctl_agents_repo_token (ctl->store, &stored, &plain) != 0)
+        return false;
+    if (stored && strlen (stored) == 64)
         valid = sodium_memcmp (stored, given, 64) == 0;
-    else {
-        free (stored);
-        stored = NULL;
-        if (jad_db_meta_get (ctl->db, "enroll_token", &stored) == 0 && stored && *stored) {
-            char expected[65];
-            ctl_agents_token_hash (stored, expected);
-            valid = sodium_memcmp (expected, given, 64) == 0;
-            jad_secret_wipe (stored);
-        }
+    else if (plain && *plain) {
+        char expected[65];
+        ctl_agents_token_hash (plain, expected);
+        valid = sodium_memcmp (expected, given, 64) == 0;
     }
+    if (plain)
+        jad_secret_wipe (plain);
+    free (plain);
     free (stored);
     return valid;
 }
@@ -201,18 +202,15 @@ int ctl_agents_lookup (ctl_t *ctl, const char *key, char **name_p, char **state_
 {
     *name_p = NULL;
     *state_p = NULL;
-    sqlite3_stmt *stmt = jad_db_prepare (ctl->db, "SELECT name, state FROM agents "
-                                                  "WHERE public_key = ?");
-    if (!stmt)
-        return -1;
-    sqlite3_bind_text (stmt, 1, key, -1, SQLITE_TRANSIENT);
-    int rc = -1;
-    if (sqlite3_step (stmt) == SQLITE_ROW) {
-        *name_p = strdup ((const char *)sqlite3_column_text (stmt, 0));
-        *state_p = strdup ((const char *)sqlite3_column_text (stmt, 1));
-        rc = *name_p && *state_p ? 0 : -1;
+    ctl_agent_t *agent = NULL;
+    int rc = ctl_agents_repo_by_key (ctl->store, key, &agent) == 0 ? 0 : -1;
+    if (rc == 0) {
+        //  the agent's strings move to the caller
+        *name_p = agent->name;
+        *state_p = agent->state;
+        agent->name = agent->state = NULL;
     }
-    sqlite3_finalize (stmt);
+    ctl_agent_destroy (&agent);
     if (rc) {
         free (*name_p);
         free (*state_p);
@@ -237,30 +235,7 @@ static jad_ctl_msg_t *s_reply (const char *state, const char *name, const char *
 
 static int s_set_state (ctl_t *ctl, const char *name, const char *state)
 {
-    sqlite3_stmt *stmt = jad_db_prepare (ctl->db, "UPDATE agents SET state = ? WHERE name = ?");
-    if (!stmt)
-        return -1;
-    sqlite3_bind_text (stmt, 1, state, -1, SQLITE_STATIC);
-    sqlite3_bind_text (stmt, 2, name, -1, SQLITE_TRANSIENT);
-    int rc = sqlite3_step (stmt);
-    sqlite3_finalize (stmt);
-    return rc == SQLITE_DONE ? 0 : -1;
-}
-
-//  A removed agent's name may be enrolled again with a new key (key
-//  rotation): the removed row is renamed NAME.removed-MS, so that its old
-//  key stays refused. Returns 0 or -1.
-static int s_retire_name (ctl_t *ctl, const char *name)
-{
-    sqlite3_stmt *stmt = jad_db_prepare (ctl->db, "UPDATE agents SET name = name || '.removed-' || "
-                                                  "? WHERE name = ? AND state = 'removed'");
-    if (!stmt)
-        return -1;
-    sqlite3_bind_int64 (stmt, 1, jad_now_ms ());
-    sqlite3_bind_text (stmt, 2, name, -1, SQLITE_TRANSIENT);
-    int rc = sqlite3_step (stmt);
-    sqlite3_finalize (stmt);
-    return rc == SQLITE_DONE ? 0 : -1;
+    return ctl_agents_repo_set_state (ctl->store, name, state);
 }
 
 jad_ctl_msg_t *ctl_agents_enroll (ctl_t *ctl, const char *key, const jad_enroll_t *enroll,
@@ -285,14 +260,22 @@ jad_ctl_msg_t *ctl_agents_enroll (ctl_t *ctl, const char *key, const jad_enroll_
         return reply;
     }
     char detail[256] = "";
-    int64_t found = 0;
+    ctl_agent_t *holder = NULL;
+    int64_t now = jad_now_ms ();
+    int held = jad_controller_config_env (ctl->config, enroll->environment)
+                   ? ctl_agents_repo_by_name (ctl->store, enroll->name, &holder)
+                   : 1;
+    bool taken = held != 1 && !(held == 0 && streq (holder->state, "removed"));
+    ctl_agent_destroy (&holder);
     if (!jad_controller_config_env (ctl->config, enroll->environment))
         snprintf (detail, sizeof detail, "environment '%s' is not configured on the controller",
                   enroll->environment);
-    else if (jad_db_get_int (ctl->db, "SELECT 1 FROM agents WHERE name = ? AND state != 'removed'",
-                             enroll->name, &found) != 1)
+    else if (taken)
         snprintf (detail, sizeof detail, "the name '%s' belongs to another key", enroll->name);
-    else if (s_retire_name (ctl, enroll->name) != 0)
+    //  A removed agent's name may be enrolled again with a new key (key
+    //  rotation): the removed row is renamed, so that its old key stays
+    //  refused.
+    else if (ctl_agents_repo_retire_name (ctl->store, enroll->name, now) != 0)
         snprintf (detail, sizeof detail, "database error");
     if (*detail) {
         ctl->counters[CTL_COUNT_ENROLL_REFUSED]++;
@@ -301,21 +284,8 @@ jad_ctl_msg_t *ctl_agents_enroll (ctl_t *ctl, const char *key, const jad_enroll_
         return s_reply ("refused", NULL, detail);
     }
     const char *new_state = token_valid ? "accepted" : "pending";
-    sqlite3_stmt *stmt =
-        jad_db_prepare (ctl->db, "INSERT INTO agents (name, public_key, env, state, created, "
-                                 "last_seen) VALUES (?, ?, ?, ?, ?, ?)");
-    if (!stmt)
-        return NULL;
-    int64_t now = jad_now_ms ();
-    sqlite3_bind_text (stmt, 1, enroll->name, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text (stmt, 2, key, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text (stmt, 3, enroll->environment, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text (stmt, 4, new_state, -1, SQLITE_STATIC);
-    sqlite3_bind_int64 (stmt, 5, now);
-    sqlite3_bind_int64 (stmt, 6, now);
-    int rc = sqlite3_step (stmt);
-    sqlite3_finalize (stmt);
-    if (rc != SQLITE_DONE)
+    if (ctl_agents_repo_add (ctl->store, enroll->name, key, enroll->environment, new_state, now) !=
+        0)
         return NULL;
     ctl->counters[token_valid ? CTL_COUNT_ENROLL_ACCEPTED : CTL_COUNT_ENROLL_PENDING]++;
     if (token_valid)
@@ -334,8 +304,13 @@ int ctl_agents_decide (ctl_t *ctl, const char *name, const char *action, const c
                        char *err, size_t errlen)
 {
     char *current = NULL;
-    if (!jad_name_valid (name) ||
-        jad_db_get_text (ctl->db, "SELECT state FROM agents WHERE name = ?", name, &current) != 0) {
+    ctl_agent_t *agent = NULL;
+    if (jad_name_valid (name) && ctl_agents_repo_by_name (ctl->store, name, &agent) == 0) {
+        current = agent->state;
+        agent->state = NULL;
+    }
+    ctl_agent_destroy (&agent);
+    if (!current) {
         snprintf (err, errlen, "no agent '%s' (see: jadctl agents)", name ? name : "");
         return 2;
     }

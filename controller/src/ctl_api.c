@@ -5,6 +5,7 @@
 #include "ctl_alerts.h"
 #include "ctl_metrics.h"
 #include "ctl_agents.h"
+#include "ctl_agents_repo.h"
 #include "ctl_artifacts.h"
 #include "ctl_server.h"
 #include "ctl_plans.h"
@@ -75,10 +76,22 @@ static json_t *s_time_or_null (sqlite3_stmt *stmt, int column)
     return json_string (ctl_store_iso_time (sqlite3_column_int64 (stmt, column), buf, sizeof buf));
 }
 
-//  An agent's refusal counters (stored as JSON object text) as an object.
-static json_t *s_refusals (sqlite3_stmt *stmt, int column)
+static json_t *s_string_or_null (const char *text)
 {
-    const char *text = (const char *)sqlite3_column_text (stmt, column);
+    return text ? json_string (text) : json_null ();
+}
+
+static json_t *s_ms_or_null (int64_t ms, bool known)
+{
+    if (!known)
+        return json_null ();
+    char buf[32];
+    return json_string (ctl_store_iso_time (ms, buf, sizeof buf));
+}
+
+//  An agent's refusal counters (stored as JSON object text) as an object.
+static json_t *s_refusals (const char *text)
+{
     json_t *value = text ? json_loads (text, 0, NULL) : NULL;
     if (!json_is_object (value)) {
         json_decref (value);
@@ -102,48 +115,33 @@ static int s_status (ctl_t *ctl, const jad_api_request_t *request, const char *o
     (void)operator_name;
     const char *env = jad_api_request_arg (request, "env");
     const char *app = jad_api_request_arg (request, "app");
-    sqlite3_stmt *stmt = jad_db_prepare (
-        ctl->db, "SELECT a.name, a.env, a.state, a.last_seen, x.app, x.version, x.health, "
-                 "a.refusals, a.stale, a.stale_alarms FROM agents a "
-                 "LEFT JOIN agent_apps x ON x.agent = a.name "
-                 "AND (?2 IS NULL OR x.app = ?2) "
-                 "WHERE (?1 IS NULL OR a.env = ?1) AND a.state != 'removed' "
-                 "ORDER BY a.env, a.name, x.app");
-    if (!stmt) {
+    zlistx_t *fleet = ctl_agents_repo_fleet (ctl->store, env, app);
+    if (!fleet) {
         snprintf (err, errlen, "database error");
         return 1;
     }
-    sqlite3_bind_text (stmt, 1, env, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text (stmt, 2, app, -1, SQLITE_TRANSIENT);
     json_t *agents = json_array ();
-    json_t *current = NULL;
-    const char *current_name = NULL;
-    while (sqlite3_step (stmt) == SQLITE_ROW) {
-        const char *name = (const char *)sqlite3_column_text (stmt, 0);
-        if (!current_name || !streq (current_name, name)) {
-            const char *state = (const char *)sqlite3_column_text (stmt, 2);
-            int64_t last_seen = sqlite3_column_int64 (stmt, 3);
-            const char *shown =
-                streq (state, "accepted")
-                    ? (ctl_plans_agent_online (ctl, last_seen) ? "online" : "offline")
-                    : state;
-            current = json_pack ("{s:s, s:s, s:s, s:o, s:o}", "name", name, "env",
-                                 sqlite3_column_text (stmt, 1), "state", shown, "last_seen",
-                                 s_time_or_null (stmt, 3), "apps", json_object ());
-            json_object_set_new (current, "refusals", s_refusals (stmt, 7));
-            json_object_set_new (current, "stale", json_boolean (sqlite3_column_int (stmt, 8)));
-            json_object_set_new (current, "stale_alarms",
-                                 json_integer (sqlite3_column_int64 (stmt, 9)));
-            json_array_append_new (agents, current);
-            current_name = json_string_value (json_object_get (current, "name"));
-        }
-        const char *app_name = (const char *)sqlite3_column_text (stmt, 4);
-        if (app_name)
-            json_object_set_new (json_object_get (current, "apps"), app_name,
-                                 json_pack ("{s:o, s:o}", "version", s_text_or_null (stmt, 5),
-                                            "health", s_text_or_null (stmt, 6)));
+    for (ctl_agent_t *agent = zlistx_first (fleet); agent; agent = zlistx_next (fleet)) {
+        const char *shown =
+            streq (agent->state, "accepted")
+                ? (ctl_plans_agent_online (ctl, agent->last_seen) ? "online" : "offline")
+                : agent->state;
+        json_t *apps = json_object ();
+        for (ctl_agent_app_t *entry = zlistx_first (agent->apps); entry;
+             entry = zlistx_next (agent->apps))
+            json_object_set_new (apps, entry->app,
+                                 json_pack ("{s:o, s:o}", "version",
+                                            s_string_or_null (entry->version), "health",
+                                            s_string_or_null (entry->health)));
+        json_t *current = json_pack (
+            "{s:s, s:s, s:s, s:o, s:o}", "name", agent->name, "env", agent->env, "state", shown,
+            "last_seen", s_ms_or_null (agent->last_seen, agent->last_seen != 0), "apps", apps);
+        json_object_set_new (current, "refusals", s_refusals (agent->refusals));
+        json_object_set_new (current, "stale", json_boolean (agent->stale));
+        json_object_set_new (current, "stale_alarms", json_integer (agent->stale_alarms));
+        json_array_append_new (agents, current);
     }
-    sqlite3_finalize (stmt);
+    zlistx_destroy (&fleet);
     json_t *counters = json_object ();
     for (int index = 0; index < CTL_COUNT_MAX; index++)
         json_object_set_new (counters, ctl_counter_name ((ctl_counter_t)index),
@@ -159,27 +157,24 @@ static int s_agents (ctl_t *ctl, const jad_api_request_t *request, const char *o
                      json_t **result, char *err, size_t errlen)
 {
     (void)request, (void)operator_name;
-    sqlite3_stmt *stmt = jad_db_prepare (ctl->db, "SELECT name, env, state, public_key, last_seen, "
-                                                  "address FROM agents ORDER BY env, name");
-    if (!stmt) {
+    zlistx_t *list = ctl_agents_repo_list (ctl->store);
+    if (!list) {
         snprintf (err, errlen, "database error");
         return 1;
     }
     json_t *agents = json_array ();
-    while (sqlite3_step (stmt) == SQLITE_ROW) {
-        const char *state = (const char *)sqlite3_column_text (stmt, 2);
+    for (ctl_agent_t *agent = zlistx_first (list); agent; agent = zlistx_next (list)) {
         const char *shown =
-            streq (state, "accepted")
-                ? (ctl_plans_agent_online (ctl, sqlite3_column_int64 (stmt, 4)) ? "online"
-                                                                                : "offline")
-                : state;
+            streq (agent->state, "accepted")
+                ? (ctl_plans_agent_online (ctl, agent->last_seen) ? "online" : "offline")
+                : agent->state;
         json_array_append_new (
-            agents,
-            json_pack ("{s:o, s:o, s:s, s:o, s:o, s:o}", "name", s_text_or_null (stmt, 0), "env",
-                       s_text_or_null (stmt, 1), "state", shown, "key", s_text_or_null (stmt, 3),
-                       "last_seen", s_time_or_null (stmt, 4), "address", s_text_or_null (stmt, 5)));
+            agents, json_pack ("{s:s, s:s, s:s, s:s, s:o, s:o}", "name", agent->name, "env",
+                               agent->env, "state", shown, "key", agent->public_key, "last_seen",
+                               s_ms_or_null (agent->last_seen, agent->last_seen != 0), "address",
+                               s_string_or_null (agent->address)));
     }
-    sqlite3_finalize (stmt);
+    zlistx_destroy (&list);
     *result = json_pack ("{s:o}", "agents", agents);
     return 0;
 }
@@ -592,11 +587,11 @@ static int s_plan_control (ctl_t *ctl, const jad_api_request_t *request, const c
     }
     int status = 0;
     if (streq (action, "approve")) {
-        char *roles = NULL;
-        jad_db_get_text (ctl->db, "SELECT roles FROM operators WHERE name = ?", operator_name,
-                         &roles);
-        status = ctl_policy_approve (ctl, plan_id, operator_name, roles, result, err, errlen);
-        free (roles);
+        ctl_operator_t *approver = NULL;
+        ctl_agents_repo_operator_by_name (ctl->store, operator_name, &approver);
+        status = ctl_policy_approve (ctl, plan_id, operator_name, approver ? approver->roles : NULL,
+                                     result, err, errlen);
+        ctl_operator_destroy (&approver);
     } else if (streq (action, "abort")) {
         char reason[160];
         snprintf (reason, sizeof reason, "aborted by %s", operator_name);
@@ -814,30 +809,18 @@ static int s_operator_add (ctl_t *ctl, const jad_api_request_t *request, const c
     free (copy);
     if (bad)
         return 2;
-    int64_t found = 0;
-    if (jad_db_get_int (ctl->db, "SELECT 1 FROM operators WHERE name = ?", name, &found) == 0) {
+    ctl_operator_t *existing = NULL;
+    int found = ctl_agents_repo_operator_by_name (ctl->store, name, &existing);
+    ctl_operator_destroy (&existing);
+    if (found == 0) {
         snprintf (err, errlen, "operator '%s' exists", name);
         return 2;
     }
-    if (jad_db_get_int (ctl->db, "SELECT 1 FROM operators WHERE public_key = ?", key, &found) ==
-            0 ||
-        jad_db_get_int (ctl->db, "SELECT 1 FROM agents WHERE public_key = ?", key, &found) == 0) {
+    if (ctl_agents_repo_key_known (ctl->store, key) == 1) {
         snprintf (err, errlen, "that public key is already registered");
         return 2;
     }
-    sqlite3_stmt *stmt = jad_db_prepare (ctl->db, "INSERT INTO operators (name, public_key, "
-                                                  "roles, created) VALUES (?, ?, ?, ?)");
-    if (!stmt) {
-        snprintf (err, errlen, "database error");
-        return 1;
-    }
-    sqlite3_bind_text (stmt, 1, name, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text (stmt, 2, key, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text (stmt, 3, roles, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64 (stmt, 4, jad_now_ms ());
-    int rc = sqlite3_step (stmt);
-    sqlite3_finalize (stmt);
-    if (rc != SQLITE_DONE) {
+    if (ctl_agents_repo_operator_add (ctl->store, name, key, roles, jad_now_ms ()) != 0) {
         snprintf (err, errlen, "database error");
         return 1;
     }
@@ -850,19 +833,18 @@ static int s_operator_list (ctl_t *ctl, const jad_api_request_t *request, const 
                             json_t **result, char *err, size_t errlen)
 {
     (void)request, (void)operator_name;
-    sqlite3_stmt *stmt = jad_db_prepare (ctl->db, "SELECT name, roles, public_key, created FROM "
-                                                  "operators ORDER BY name");
-    if (!stmt) {
+    zlistx_t *list = ctl_agents_repo_operators (ctl->store);
+    if (!list) {
         snprintf (err, errlen, "database error");
         return 1;
     }
     json_t *operators = json_array ();
-    while (sqlite3_step (stmt) == SQLITE_ROW)
-        json_array_append_new (
-            operators, json_pack ("{s:o, s:o, s:o, s:o}", "name", s_text_or_null (stmt, 0), "roles",
-                                  s_text_or_null (stmt, 1), "public_key", s_text_or_null (stmt, 2),
-                                  "created", s_time_or_null (stmt, 3)));
-    sqlite3_finalize (stmt);
+    for (ctl_operator_t *row = zlistx_first (list); row; row = zlistx_next (list))
+        json_array_append_new (operators,
+                               json_pack ("{s:s, s:s, s:s, s:o}", "name", row->name, "roles",
+                                          row->roles, "public_key", row->public_key, "created",
+                                          s_ms_or_null (row->created, true)));
+    zlistx_destroy (&list);
     *result = json_pack ("{s:o}", "operators", operators);
     return 0;
 }
@@ -877,23 +859,22 @@ static int s_audit (ctl_t *ctl, const jad_api_request_t *request, const char *op
         snprintf (err, errlen, "--since '%.64s' is not a duration (e.g. 30m, 2h, 7d)", since);
         return 2;
     }
-    sqlite3_stmt *stmt = jad_db_prepare (
-        ctl->db, "SELECT id, time, operator, command, args, outcome FROM (SELECT * FROM audit "
-                 "WHERE time >= ? ORDER BY id DESC LIMIT 1000) ORDER BY id");
-    if (!stmt) {
+    zlistx_t *list =
+        ctl_agents_repo_audit (ctl->store, since ? jad_now_ms () - (int64_t)window : 0, 1000);
+    if (!list) {
         snprintf (err, errlen, "database error");
         return 1;
     }
-    sqlite3_bind_int64 (stmt, 1, since ? jad_now_ms () - (int64_t)window : 0);
     json_t *entries = json_array ();
-    while (sqlite3_step (stmt) == SQLITE_ROW)
-        json_array_append_new (
-            entries,
-            json_pack ("{s:I, s:o, s:o, s:o, s:o, s:o}", "id",
-                       (json_int_t)sqlite3_column_int64 (stmt, 0), "time", s_time_or_null (stmt, 1),
-                       "operator", s_text_or_null (stmt, 2), "command", s_text_or_null (stmt, 3),
-                       "args", s_text_or_null (stmt, 4), "outcome", s_text_or_null (stmt, 5)));
-    sqlite3_finalize (stmt);
+    for (ctl_audit_entry_t *entry = zlistx_first (list); entry; entry = zlistx_next (list))
+        json_array_append_new (entries, json_pack ("{s:I, s:o, s:o, s:o, s:o, s:o}", "id",
+                                                   (json_int_t)entry->id, "time",
+                                                   s_ms_or_null (entry->time, true), "operator",
+                                                   s_string_or_null (entry->operator_name),
+                                                   "command", s_string_or_null (entry->command),
+                                                   "args", s_string_or_null (entry->args),
+                                                   "outcome", s_string_or_null (entry->outcome)));
+    zlistx_destroy (&list);
     *result = json_pack ("{s:o}", "audit", entries);
     return 0;
 }
@@ -996,16 +977,13 @@ void ctl_api_handle (ctl_t *ctl, zmsg_t **msg_p)
     }
     //  Who is asking: the CURVE key the ZAP handler authenticated.
     const char *key = zframe_meta (body, "User-Id");
-    sqlite3_stmt *stmt =
-        jad_db_prepare (ctl->db, "SELECT name, roles FROM operators WHERE public_key = ?");
-    if (stmt && key) {
-        sqlite3_bind_text (stmt, 1, key, -1, SQLITE_TRANSIENT);
-        if (sqlite3_step (stmt) == SQLITE_ROW) {
-            operator_name = strdup ((const char *)sqlite3_column_text (stmt, 0));
-            roles = strdup ((const char *)sqlite3_column_text (stmt, 1));
-        }
+    ctl_operator_t *asking = NULL;
+    if (key && ctl_agents_repo_operator_by_key (ctl->store, key, &asking) == 0) {
+        operator_name = asking->name;
+        roles = asking->roles;
+        asking->name = asking->roles = NULL;
     }
-    sqlite3_finalize (stmt);
+    ctl_operator_destroy (&asking);
     const s_command_t *command = NULL;
     for (size_t index = 0; index < sizeof s_commands / sizeof s_commands[0]; index++)
         if (streq (s_commands[index].name, request->command))
@@ -1032,8 +1010,8 @@ void ctl_api_handle (ctl_t *ctl, zmsg_t **msg_p)
         snprintf (outcome, sizeof outcome, "%s%s%.120s",
                   status == 0 ? "ok" : (status == 2 ? "refused" : "failed"), status ? ": " : "",
                   status ? err : "");
-        ctl_store_audit (ctl->db, operator_name ? operator_name : (key ? key : "?"),
-                         request->command, args, outcome);
+        ctl_agents_repo_audit_append (ctl->store, operator_name ? operator_name : (key ? key : "?"),
+                                      request->command, args, outcome, jad_now_ms ());
         free (args);
     }
     s_reply (ctl, route, request->request_id, status, status ? err : NULL, result);

@@ -2,6 +2,7 @@
 //  SPDX-License-Identifier: MPL-2.0
 
 #include "ctl_http.h"
+#include "ctl_agents_repo.h"
 #include "ctl_alerts.h"
 #include "ctl_metrics.h"
 #include "ctl_notify.h"
@@ -20,7 +21,8 @@
 
 struct _ctl_http_t {
     struct MHD_Daemon *daemon;
-    sqlite3 *db;  //  read-only, used by the HTTP thread only
+    ctl_store_t *store;  //  read-only, used by the HTTP thread only
+    sqlite3 *db;         //  its SQLite connection (until every query is in store/)
     const jad_controller_config_t *config;
     pthread_mutex_t lock;  //  guards what follows
     uint64_t counters[CTL_COUNT_MAX];
@@ -153,51 +155,50 @@ static json_t *s_status_json (ctl_http_t *self)
                              json_pack ("{s:s, s:i, s:i, s:{}}", "name",
                                         self->config->environments[index].name, "hosts", 0,
                                         "online", 0, "versions"));
-    sqlite3_stmt *stmt = jad_db_prepare (
-        self->db, "SELECT a.name, a.env, a.state, a.last_seen, x.app, x.version, x.health "
-                  "FROM agents a LEFT JOIN agent_apps x ON x.agent = a.name "
-                  "WHERE a.state != 'removed' ORDER BY a.env, a.name, x.app");
-    json_t *current = NULL;
-    while (stmt && sqlite3_step (stmt) == SQLITE_ROW) {
-        const char *name = (const char *)sqlite3_column_text (stmt, 0);
-        const char *env = (const char *)sqlite3_column_text (stmt, 1);
-        json_t *env_json = json_object_get (environments, env);
+    zlistx_t *fleet = ctl_agents_repo_fleet (self->store, NULL, NULL);
+    for (ctl_agent_t *agent = fleet ? zlistx_first (fleet) : NULL; agent;
+         agent = zlistx_next (fleet)) {
+        json_t *env_json = json_object_get (environments, agent->env);
         if (!env_json) {
-            env_json = json_pack ("{s:s, s:i, s:i, s:{}}", "name", env, "hosts", 0, "online", 0,
-                                  "versions");
-            json_object_set_new (environments, env, env_json);
+            env_json = json_pack ("{s:s, s:i, s:i, s:{}}", "name", agent->env, "hosts", 0, "online",
+                                  0, "versions");
+            json_object_set_new (environments, agent->env, env_json);
         }
-        if (!current || !streq (json_string_value (json_object_get (current, "name")), name)) {
-            const char *state = (const char *)sqlite3_column_text (stmt, 2);
-            int64_t last_seen = sqlite3_column_int64 (stmt, 3);
-            bool online = last_seen > 0 && now - last_seen <= window;
-            const char *shown = streq (state, "accepted") ? (online ? "online" : "offline") : state;
-            current = json_pack ("{s:s, s:s, s:s, s:o, s:{}}", "name", name, "env", env, "state",
-                                 shown, "last_seen", s_time_or_null (stmt, 3), "apps");
-            json_array_append_new (agents, current);
+        bool online = agent->last_seen > 0 && now - agent->last_seen <= window;
+        const char *shown =
+            streq (agent->state, "accepted") ? (online ? "online" : "offline") : agent->state;
+        char seen[32];
+        json_t *current =
+            json_pack ("{s:s, s:s, s:s, s:o, s:{}}", "name", agent->name, "env", agent->env,
+                       "state", shown, "last_seen",
+                       agent->last_seen
+                           ? json_string (ctl_store_iso_time (agent->last_seen, seen, sizeof seen))
+                           : json_null (),
+                       "apps");
+        json_array_append_new (agents, current);
+        json_object_set_new (
+            env_json, "hosts",
+            json_integer (json_integer_value (json_object_get (env_json, "hosts")) + 1));
+        if (streq (shown, "online"))
             json_object_set_new (
-                env_json, "hosts",
-                json_integer (json_integer_value (json_object_get (env_json, "hosts")) + 1));
-            if (streq (shown, "online"))
-                json_object_set_new (
-                    env_json, "online",
-                    json_integer (json_integer_value (json_object_get (env_json, "online")) + 1));
-        }
-        const char *app = (const char *)sqlite3_column_text (stmt, 4);
-        const char *version = (const char *)sqlite3_column_text (stmt, 5);
-        if (app) {
-            json_object_set_new (json_object_get (current, "apps"), app,
-                                 json_pack ("{s:o, s:o}", "version", s_text_or_null (stmt, 5),
-                                            "health", s_text_or_null (stmt, 6)));
+                env_json, "online",
+                json_integer (json_integer_value (json_object_get (env_json, "online")) + 1));
+        for (ctl_agent_app_t *entry = zlistx_first (agent->apps); entry;
+             entry = zlistx_next (agent->apps)) {
+            json_object_set_new (
+                json_object_get (current, "apps"), entry->app,
+                json_pack ("{s:o, s:o}", "version",
+                           entry->version ? json_string (entry->version) : json_null (), "health",
+                           entry->health ? json_string (entry->health) : json_null ()));
             char key[160];
-            snprintf (key, sizeof key, "%s %s", app, version ? version : "-");
+            snprintf (key, sizeof key, "%s %s", entry->app, entry->version ? entry->version : "-");
             json_t *versions = json_object_get (env_json, "versions");
             json_object_set_new (
                 versions, key,
                 json_integer (json_integer_value (json_object_get (versions, key)) + 1));
         }
     }
-    sqlite3_finalize (stmt);
+    zlistx_destroy (&fleet);
     json_t *env_list = json_array ();
     const char *key;
     json_t *value;
@@ -297,38 +298,31 @@ static char *s_metrics_text (ctl_http_t *self)
 
     int64_t window = 3 * (int64_t)self->config->heartbeat_ms + 1000;
     s_family (out, "jadugar_agents", "gauge", "Agents by environment and state.");
-    stmt = jad_db_prepare (self->db,
-                           "SELECT env, CASE WHEN state != 'accepted' THEN state WHEN "
-                           "coalesce (last_seen, 0) >= ? THEN 'online' ELSE 'offline' END AS s, "
-                           "count (*) FROM agents WHERE state != 'removed' GROUP BY 1, 2 "
-                           "ORDER BY 1, 2");
-    if (stmt)
-        sqlite3_bind_int64 (stmt, 1, jad_now_ms () - window);
-    while (stmt && sqlite3_step (stmt) == SQLITE_ROW) {
+    zlistx_t *tallies = ctl_agents_repo_state_tally (self->store, jad_now_ms () - window);
+    for (ctl_tally_t *tally = tallies ? zlistx_first (tallies) : NULL; tally;
+         tally = zlistx_next (tallies)) {
         fputs ("jadugar_agents{env=\"", out);
-        s_label (out, (const char *)sqlite3_column_text (stmt, 0));
+        s_label (out, tally->labels[0]);
         fputs ("\",state=\"", out);
-        s_label (out, (const char *)sqlite3_column_text (stmt, 1));
-        fprintf (out, "\"} %lld\n", (long long)sqlite3_column_int64 (stmt, 2));
+        s_label (out, tally->labels[1]);
+        fprintf (out, "\"} %lld\n", (long long)tally->count);
     }
-    sqlite3_finalize (stmt);
+    zlistx_destroy (&tallies);
     s_family (out, "jadugar_app_hosts", "gauge", "Hosts by environment, app, version and health.");
-    stmt = jad_db_prepare (self->db, "SELECT a.env, x.app, coalesce (x.version, ''), "
-                                     "coalesce (x.health, 'unknown'), count (*) FROM agent_apps x "
-                                     "JOIN agents a ON a.name = x.agent WHERE a.state != "
-                                     "'removed' GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4");
-    while (stmt && sqlite3_step (stmt) == SQLITE_ROW) {
+    tallies = ctl_agents_repo_app_tally (self->store);
+    for (ctl_tally_t *tally = tallies ? zlistx_first (tallies) : NULL; tally;
+         tally = zlistx_next (tallies)) {
         fputs ("jadugar_app_hosts{env=\"", out);
-        s_label (out, (const char *)sqlite3_column_text (stmt, 0));
+        s_label (out, tally->labels[0]);
         fputs ("\",app=\"", out);
-        s_label (out, (const char *)sqlite3_column_text (stmt, 1));
+        s_label (out, tally->labels[1]);
         fputs ("\",version=\"", out);
-        s_label (out, (const char *)sqlite3_column_text (stmt, 2));
+        s_label (out, tally->labels[2]);
         fputs ("\",health=\"", out);
-        s_label (out, (const char *)sqlite3_column_text (stmt, 3));
-        fprintf (out, "\"} %lld\n", (long long)sqlite3_column_int64 (stmt, 4));
+        s_label (out, tally->labels[3]);
+        fprintf (out, "\"} %lld\n", (long long)tally->count);
     }
-    sqlite3_finalize (stmt);
+    zlistx_destroy (&tallies);
     s_family (out, "jadugar_plans", "gauge", "Plans by kind and state.");
     stmt = jad_db_prepare (self->db, "SELECT kind, state, count (*) FROM plans GROUP BY 1, 2 "
                                      "ORDER BY 1, 2");
@@ -442,11 +436,12 @@ int ctl_http_start (ctl_t *ctl)
     pthread_mutex_init (&self->lock, NULL);
     char path[4096];
     snprintf (path, sizeof path, "%s/state.db", ctl->data_dir);
-    if (sqlite3_open_v2 (path, &self->db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+    self->store = ctl_store_open (path, CTL_STORE_READONLY);
+    if (!self->store) {
         jad_log_error ("http: cannot open %s read-only", path);
         return -1;
     }
-    sqlite3_busy_timeout (self->db, 2000);
+    self->db = ctl_store_db (self->store);
     int port = ctl->config->port + 3;
     struct addrinfo hints = {
         .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICHOST};
@@ -503,7 +498,7 @@ void ctl_http_stop (ctl_t *ctl)
         return;
     if (self->daemon)
         MHD_stop_daemon (self->daemon);
-    sqlite3_close (self->db);
+    ctl_store_destroy (&self->store);
     pthread_mutex_destroy (&self->lock);
     free (self);
     ctl->http = NULL;

@@ -3,8 +3,8 @@
 
 #include "ctl_init.h"
 #include "ctl_agents.h"
-#include "ctl_store_legacy.h"
-#include "jad_db.h"
+#include "ctl_agents_repo.h"
+#include "ctl_store.h"
 #include "jad_keys.h"
 #include "jad_util.h"
 
@@ -139,7 +139,6 @@ int ctl_init_run (const char *data_dir, const char *listen, int port, FILE *out)
     jad_keypair_t *curve = jad_keypair_new (JAD_KEY_CURVE);
     jad_keypair_t *admin = jad_keypair_new (JAD_KEY_CURVE);
     ctl_store_t *store = NULL;
-    sqlite3 *db = NULL;
     char *text = NULL;
     snprintf (path, sizeof path, "%s/keys/signing.key", data_dir);
     if (s_save_key (signing, path))
@@ -155,21 +154,14 @@ int ctl_init_run (const char *data_dir, const char *listen, int port, FILE *out)
     store = ctl_store_open (path, CTL_STORE_CREATE);
     if (!store)
         goto done;
-    db = ctl_store_db (store);
     char token[33];
     jad_random_id (16, token);
-    sqlite3_stmt *stmt = jad_db_prepare (db, "INSERT INTO operators (name, public_key, roles, "
-                                             "created) VALUES ('admin', ?, 'admin', ?)");
-    if (!stmt)
-        goto done;
-    sqlite3_bind_text (stmt, 1, jad_keypair_public_txt (admin), -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64 (stmt, 2, jad_now_ms ());
-    int rc = sqlite3_step (stmt);
-    sqlite3_finalize (stmt);
     //  Only a hash is stored: the token is printed once, below.
     char token_hash[65];
     ctl_agents_token_hash (token, token_hash);
-    if (rc != SQLITE_DONE || jad_db_meta_set (db, "enroll_token_sha256", token_hash) != 0)
+    if (ctl_agents_repo_operator_add (store, "admin", jad_keypair_public_txt (admin), "admin",
+                                      jad_now_ms ()) != 0 ||
+        ctl_agents_repo_token_set (store, token_hash) != 0)
         goto done;
 
     char absolute[PATH_MAX];

@@ -7,6 +7,7 @@
 
 #include "ctl_plans.h"
 #include "ctl_rollout.h"
+#include "ctl_agents_repo.h"
 #include "ctl_store_legacy.h"
 #include "jad_db.h"
 #include "jad_envelope.h"
@@ -421,23 +422,10 @@ int ctl_plans_on_report (ctl_t *ctl, const char *agent, const jad_report_t *repo
         snprintf (ctl->kind_plan, sizeof ctl->kind_plan, "%s", report->plan_id);
     }
     bool is_task = ctl->kind_task;
-    if (report->status == JAD_REPORT_HEALTHY && report->app && report->version && !is_task) {
-        stmt = jad_db_cached (ctl->db,
-                              "INSERT INTO agent_apps (agent, app, version, health, plan_id, "
-                              "updated) VALUES (?, ?, ?, 'healthy', ?, ?) ON CONFLICT (agent, "
-                              "app) DO UPDATE SET version = excluded.version, health = "
-                              "excluded.health, plan_id = excluded.plan_id, updated = "
-                              "excluded.updated");
-        if (!stmt)
-            goto failed;
-        sqlite3_bind_text (stmt, 1, agent, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text (stmt, 2, report->app, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text (stmt, 3, report->version, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text (stmt, 4, report->plan_id, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_int64 (stmt, 5, now);
-        sqlite3_step (stmt);
-        sqlite3_reset (stmt);
-    }
+    if (report->status == JAD_REPORT_HEALTHY && report->app && report->version && !is_task &&
+        ctl_agents_repo_app_set (ctl->store, agent, report->app, report->version, "healthy",
+                                 report->plan_id, now) != 0)
+        goto failed;
     if (jad_db_commit (ctl->db))
         goto failed;
     //  Only a finished host can move the plan on.
@@ -481,8 +469,9 @@ static void s_converge (ctl_t *ctl, const char *agent)
         zlistx_add_end (wanted, strdup ((const char *)sqlite3_column_text (stmt, 1)));
     }
     sqlite3_finalize (stmt);
-    char *env = NULL;
-    jad_db_get_text (ctl->db, "SELECT env FROM agents WHERE name = ?", agent, &env);
+    ctl_agent_t *row = NULL;
+    ctl_agents_repo_by_name (ctl->store, agent, &row);
+    const char *env = row ? row->env : NULL;
     for (char *app = zlistx_first (wanted); app && env; app = zlistx_next (wanted)) {
         char *version = zlistx_next (wanted);
         const char *targets[] = {agent, NULL};
@@ -498,7 +487,7 @@ static void s_converge (ctl_t *ctl, const char *agent)
                              err);
         free (plan_id);
     }
-    free (env);
+    ctl_agent_destroy (&row);
     zlistx_destroy (&wanted);
 }
 

@@ -7,6 +7,7 @@
 //  lives in memory between calls.
 
 #include "ctl_rollout.h"
+#include "ctl_agents_repo.h"
 #include "ctl_plans.h"
 #include "ctl_policy.h"
 #include "ctl_store_legacy.h"
@@ -90,14 +91,7 @@ static char *s_previous_version (ctl_t *ctl, const char *app, const char *env)
     sqlite3_finalize (stmt);
     if (version)
         return version;
-    stmt = ctl_store_query (ctl->db,
-                            "SELECT x.version FROM agent_apps x JOIN agents a ON a.name = x.agent "
-                            "WHERE a.env = ? AND x.app = ? AND x.version IS NOT NULL "
-                            "GROUP BY x.version ORDER BY count(*) DESC LIMIT 1",
-                            "tt", env, app);
-    if (stmt && sqlite3_step (stmt) == SQLITE_ROW)
-        version = s_text (stmt, 0);
-    sqlite3_finalize (stmt);
+    ctl_agents_repo_common_version (ctl->store, env, app, &version);
     return version;
 }
 
@@ -143,10 +137,7 @@ char *ctl_rollout_create (ctl_t *ctl, const ctl_plan_spec_t *spec, char *err, si
         for (const char *const *cursor = spec->targets; *cursor; cursor++)
             zlistx_add_end (hosts, strdup (*cursor));
     } else
-        hosts = s_list (ctl_store_query (ctl->db,
-                                         "SELECT name FROM agents WHERE env = ? AND state = "
-                                         "'accepted' ORDER BY name",
-                                         "t", spec->env));
+        hosts = ctl_agents_repo_accepted (ctl->store, spec->env);
     if (!hosts || zlistx_size (hosts) == 0) {
         snprintf (err, errlen, "no agents in environment '%s'", spec->env);
         zlistx_destroy (&hosts);
@@ -875,16 +866,11 @@ char *ctl_rollout_rollback (ctl_t *ctl, const char *app, const char *env, const 
         goto done;
     }
     //  every host of env that runs the app
-    hosts = zlistx_new ();
-    zlistx_set_destructor (hosts, (zlistx_destructor_fn *)zstr_free);
-    stmt = ctl_store_query (ctl->db,
-                            "SELECT a.name FROM agents a WHERE a.env = ?1 AND a.state = "
-                            "'accepted' AND EXISTS (SELECT 1 FROM agent_apps x WHERE x.agent = "
-                            "a.name AND x.app = ?2) ORDER BY a.name",
-                            "tt", env, app);
-    while (stmt && sqlite3_step (stmt) == SQLITE_ROW)
-        zlistx_add_end (hosts, strdup ((const char *)sqlite3_column_text (stmt, 0)));
-    sqlite3_finalize (stmt);
+    hosts = ctl_agents_repo_running (ctl->store, env, app);
+    if (!hosts) {
+        snprintf (err, errlen, "database error");
+        goto done;
+    }
     size_t count = zlistx_size (hosts);
     targets = calloc (count + 1, sizeof (char *));
     if (!targets) {

@@ -3,6 +3,7 @@
 
 #include "ctl_server.h"
 #include "ctl_agents.h"
+#include "ctl_agents_repo.h"
 #include "ctl_alerts.h"
 #include "ctl_api.h"
 #include "ctl_artifacts.h"
@@ -11,7 +12,6 @@
 #include "ctl_plans.h"
 #include "ctl_reload.h"
 #include "jad_reload.h"
-#include "jad_db.h"
 #include "jad_log.h"
 #include "jad_util.h"
 #include "jad_wire.h"
@@ -68,25 +68,27 @@ const char *ctl_counter_name (ctl_counter_t counter)
 //  Is this CURVE key (Z85) allowed to connect in this domain?
 static bool s_zap_allows (ctl_t *ctl, const char *domain, const char *key)
 {
-    int64_t found = 0;
-    if (streq (domain, S_DOMAIN_API))
-        return jad_db_get_int (ctl->db, "SELECT 1 FROM operators WHERE public_key = ?", key,
-                               &found) == 0;
+    if (streq (domain, S_DOMAIN_API)) {
+        ctl_operator_t *operator_row = NULL;
+        int rc = ctl_agents_repo_operator_by_key (ctl->store, key, &operator_row);
+        ctl_operator_destroy (&operator_row);
+        return rc == 0;
+    }
+    if (!streq (domain, S_DOMAIN_PLANS) && !streq (domain, S_DOMAIN_AGENTS))
+        return false;
+    ctl_agent_t *agent = NULL;
+    int rc = ctl_agents_repo_by_key (ctl->store, key, &agent);
+    bool allowed = false;
     if (streq (domain, S_DOMAIN_PLANS))
         //  Plan broadcasts go to accepted agents only.
-        return jad_db_get_int (ctl->db,
-                               "SELECT 1 FROM agents WHERE public_key = ? AND state = 'accepted'",
-                               key, &found) == 0;
-    if (streq (domain, S_DOMAIN_AGENTS)) {
+        allowed = rc == 0 && streq (agent->state, "accepted");
+    else
         //  Unknown keys may connect to introduce themselves; rejected and
         //  removed agents may not.
-        int rc = jad_db_get_int (ctl->db,
-                                 "SELECT 1 FROM agents WHERE public_key = ? AND state IN "
-                                 "('rejected', 'removed')",
-                                 key, &found);
-        return rc == 1;
-    }
-    return false;
+        allowed = rc == 1 || (rc == 0 && !streq (agent->state, "rejected") &&
+                              !streq (agent->state, "removed"));
+    ctl_agent_destroy (&agent);
+    return allowed;
 }
 
 //  Answer one ZAP request (RFC 27).
@@ -283,14 +285,7 @@ static char *s_agent_status (ctl_t *ctl, const char *key, const jad_status_t *st
     if (!streq (state, "accepted")) {
         //  Pending: seen, nothing more (no plans, no app state).
         ctl->counters[CTL_COUNT_AGENT_NOT_ACCEPTED]++;
-        sqlite3_stmt *stmt =
-            jad_db_cached (ctl->db, "UPDATE agents SET last_seen = ? WHERE name = ?");
-        if (stmt) {
-            sqlite3_bind_int64 (stmt, 1, now);
-            sqlite3_bind_text (stmt, 2, name, -1, SQLITE_TRANSIENT);
-            sqlite3_step (stmt);
-            sqlite3_reset (stmt);
-        }
+        ctl_agents_repo_touch (ctl->store, name, now);
         free (name);
         free (state);
         return NULL;
@@ -301,42 +296,25 @@ static char *s_agent_status (ctl_t *ctl, const char *key, const jad_status_t *st
         jad_log_warning ("server: agent claims another name key=%s name=%s claimed=%s", key, name,
                          status->name);
     }
-    if (jad_db_begin (ctl->db) == 0) {
+    if (ctl_store_begin (ctl->store) == 0) {
         char *refusals = s_refusals_json (status);
-        sqlite3_stmt *stmt = jad_db_cached (ctl->db, "UPDATE agents SET last_seen = ?, "
-                                                     "incarnation = ?, last_sequence = ?, "
-                                                     "refusals = ?, stale = ?, stale_alarms = ? "
-                                                     "WHERE name = ?");
-        if (stmt) {
-            sqlite3_bind_int64 (stmt, 1, now);
-            sqlite3_bind_text (stmt, 2, status->incarnation, -1, SQLITE_TRANSIENT);
-            sqlite3_bind_int64 (stmt, 3, (int64_t)status->last_sequence);
-            sqlite3_bind_text (stmt, 4, refusals, -1, SQLITE_TRANSIENT);
-            sqlite3_bind_int (stmt, 5, status->stale ? 1 : 0);
-            sqlite3_bind_int64 (stmt, 6, (int64_t)(status->stale_alarms & INT64_MAX));
-            sqlite3_bind_text (stmt, 7, name, -1, SQLITE_TRANSIENT);
-            sqlite3_step (stmt);
-            sqlite3_reset (stmt);
-        }
+        ctl_agent_seen_t seen = {.last_seen = now,
+                                 .incarnation = status->incarnation,
+                                 .last_sequence = (int64_t)status->last_sequence,
+                                 .refusals = refusals,
+                                 .stale = status->stale,
+                                 .stale_alarms = (int64_t)(status->stale_alarms & INT64_MAX)};
+        int rc = ctl_agents_repo_seen (ctl->store, name, &seen);
         free (refusals);
-        stmt = jad_db_cached (ctl->db,
-                              "INSERT INTO agent_apps (agent, app, version, health, plan_id, "
-                              "updated) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (agent, app) DO "
-                              "UPDATE SET version = excluded.version, health = excluded.health, "
-                              "plan_id = excluded.plan_id, updated = excluded.updated");
-        for (size_t index = 0; stmt && index < status->app_count; index++) {
+        for (size_t index = 0; rc == 0 && index < status->app_count; index++) {
             const jad_app_state_t *app = &status->apps[index];
-            sqlite3_reset (stmt);
-            sqlite3_bind_text (stmt, 1, name, -1, SQLITE_TRANSIENT);
-            sqlite3_bind_text (stmt, 2, app->app, -1, SQLITE_TRANSIENT);
-            sqlite3_bind_text (stmt, 3, app->version, -1, SQLITE_TRANSIENT);
-            sqlite3_bind_text (stmt, 4, app->health, -1, SQLITE_TRANSIENT);
-            sqlite3_bind_text (stmt, 5, app->plan_id, -1, SQLITE_TRANSIENT);
-            sqlite3_bind_int64 (stmt, 6, now);
-            sqlite3_step (stmt);
+            rc = ctl_agents_repo_app_set (ctl->store, name, app->app, app->version, app->health,
+                                          app->plan_id, now);
         }
-        sqlite3_reset (stmt);
-        jad_db_commit (ctl->db);
+        if (rc == 0)
+            rc = ctl_store_commit (ctl->store);
+        if (rc != 0)
+            ctl_store_rollback (ctl->store);
     }
     zframe_t *known = zhashx_lookup (ctl->routes, name);
     if (!known || !zframe_eq (known, route))
@@ -352,14 +330,14 @@ static char *s_agent_status (ctl_t *ctl, const char *key, const jad_status_t *st
 static void s_protocol_mismatch (ctl_t *ctl, const char *key, uint32_t protocol, zframe_t *route)
 {
     ctl->counters[CTL_COUNT_AGENT_PROTOCOL]++;
-    char *name = NULL;
-    jad_db_get_text (ctl->db, "SELECT name FROM agents WHERE public_key = ?", key, &name);
+    ctl_agent_t *agent = NULL;
+    ctl_agents_repo_by_key (ctl->store, key, &agent);
     char text[JAD_MAX_DETAIL];
     snprintf (text, sizeof text, "agent %s speaks protocol %u, controller speaks %d; upgrade %s",
-              name ? name : key, protocol, JAD_PROTOCOL,
+              agent ? agent->name : key, protocol, JAD_PROTOCOL,
               protocol > JAD_PROTOCOL ? "the controller (jadugar-controller) to match the agent"
                                       : "the agent (jadugar-agent) to match the controller");
-    free (name);
+    ctl_agent_destroy (&agent);
     int64_t now = jad_mono_ms ();
     const char *last = (const char *)zhashx_lookup (ctl->mismatched, key);
     if (!last)
@@ -419,10 +397,10 @@ static void s_agent_handle (ctl_t *ctl, zframe_t *route, zframe_t *body, const c
         goto done;
     }
     //  Everything else needs a known, accepted agent.
-    jad_db_get_text (ctl->db,
-                     "SELECT name FROM agents WHERE public_key = ? AND state = "
-                     "'accepted'",
-                     key, &name);
+    ctl_agent_t *agent = NULL;
+    if (ctl_agents_repo_by_key (ctl->store, key, &agent) == 0 && streq (agent->state, "accepted"))
+        name = strdup (agent->name);
+    ctl_agent_destroy (&agent);
     if (!name) {
         ctl->counters[CTL_COUNT_AGENT_NOT_ACCEPTED]++;
         jad_log_debug ("server: message from a key that is not accepted key=%s kind=%d", key,
@@ -536,12 +514,12 @@ static void s_agents_burst (ctl_t *ctl)
     if (!ctl->after_commit)
         return;
     zlistx_set_destructor (ctl->after_commit, (zlistx_destructor_fn *)zmsg_destroy);
-    bool batched = jad_db_begin (ctl->db) == 0;
+    bool batched = ctl_store_begin (ctl->store) == 0;
     for (int count = 0; count < 1024 && (zsock_events (ctl->agents) & ZMQ_POLLIN); count++)
         s_agent_recv (ctl);
-    if (batched && jad_db_commit (ctl->db) != 0) {
+    if (batched && ctl_store_commit (ctl->store) != 0) {
         //  Nothing stored, nothing acknowledged: agents send their reports again.
-        jad_db_rollback (ctl->db);
+        ctl_store_rollback (ctl->store);
         zlistx_purge (ctl->after_commit);
         zhashx_purge (ctl->dirty);
     }

@@ -73,14 +73,12 @@ Test (store, transactions_nest_and_roll_back_alone)
     ctl_store_t *store = ctl_store_open (s_path, CTL_STORE_CREATE);
     ctl_sql_t *sql = ctl_store_sql (store);
     cr_assert_eq (ctl_store_begin (store), 0);
-    cr_assert_eq (ctl_sql_exec (sql, "INSERT INTO meta (key, value) VALUES ($1, $2)", "tt", "a",
-                                "1"),
-                  1);
+    cr_assert_eq (
+        ctl_sql_exec (sql, "INSERT INTO meta (key, value) VALUES ($1, $2)", "tt", "a", "1"), 1);
     //  a unit of work inside the burst fails and rolls back alone
     cr_assert_eq (ctl_store_begin (store), 0);
-    cr_assert_eq (ctl_sql_exec (sql, "INSERT INTO meta (key, value) VALUES ($1, $2)", "tt", "b",
-                                "2"),
-                  1);
+    cr_assert_eq (
+        ctl_sql_exec (sql, "INSERT INTO meta (key, value) VALUES ($1, $2)", "tt", "b", "2"), 1);
     ctl_store_rollback (store);
     cr_assert_eq (ctl_store_commit (store), 0);
     cr_assert_eq (s_count (store, "SELECT count(*) FROM meta WHERE key IN ('a', 'b')"), 1);
@@ -93,9 +91,8 @@ Test (store, parameters_bind_by_number_in_any_order)
     ctl_sql_t *sql = ctl_store_sql (store);
     char *text = NULL;
     //  $2 appears first: SQLite numbers it 1, the layer binds it by name
-    cr_assert_eq (ctl_sql_text (sql, &text, "SELECT $2 || '/' || $1 || '/' || $2", "tt", "one",
-                                "two"),
-                  0);
+    cr_assert_eq (
+        ctl_sql_text (sql, &text, "SELECT $2 || '/' || $1 || '/' || $2", "tt", "one", "two"), 0);
     cr_assert_str_eq (text, "two/one/two");
     free (text);
     int64_t value = 0;
@@ -112,8 +109,9 @@ Test (store, a_read_only_handle_reads_beside_the_writer_and_cannot_write)
     ctl_store_t *writer = ctl_store_open (s_path, CTL_STORE_CREATE);
     ctl_store_t *reader = ctl_store_open (s_path, CTL_STORE_READONLY);
     cr_assert_not_null (reader);
-    cr_assert_eq (ctl_sql_exec (ctl_store_sql (writer), "INSERT INTO meta (key, value) VALUES "
-                                                        "('seen', 'yes')",
+    cr_assert_eq (ctl_sql_exec (ctl_store_sql (writer),
+                                "INSERT INTO meta (key, value) VALUES "
+                                "('seen', 'yes')",
                                 ""),
                   1);
     cr_assert_eq (s_count (reader, "SELECT count(*) FROM meta WHERE key = 'seen'"), 1);

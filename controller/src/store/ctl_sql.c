@@ -66,8 +66,8 @@ static void s_failed (ctl_sql_t *self, const char *sql, const char *what)
                    self->ops->error (self->conn));
 }
 
-static int s_vquery (ctl_sql_t *self, ctl_query_t *query, const char *sql, const char *types,
-                     va_list args)
+int ctl_sql_vquery (ctl_sql_t *self, ctl_query_t *query, const char *sql, const char *types,
+                    va_list args)
 {
     *query = (ctl_query_t){.sql = self, .text = sql};
     query->stmt = self->ops->statement (self->conn, sql);
@@ -104,7 +104,7 @@ int ctl_sql_query (ctl_sql_t *self, ctl_query_t *query, const char *sql, const c
 {
     va_list args;
     va_start (args, types);
-    int rc = s_vquery (self, query, sql, types, args);
+    int rc = ctl_sql_vquery (self, query, sql, types, args);
     va_end (args);
     return rc;
 }
@@ -160,7 +160,7 @@ int64_t ctl_sql_exec (ctl_sql_t *self, const char *sql, const char *types, ...)
     ctl_query_t query;
     va_list args;
     va_start (args, types);
-    int rc = s_vquery (self, &query, sql, types, args);
+    int rc = ctl_sql_vquery (self, &query, sql, types, args);
     va_end (args);
     if (rc == 0)
         while (ctl_query_next (&query))
@@ -175,7 +175,7 @@ int ctl_sql_int (ctl_sql_t *self, int64_t *value, const char *sql, const char *t
     ctl_query_t query;
     va_list args;
     va_start (args, types);
-    int rc = s_vquery (self, &query, sql, types, args);
+    int rc = ctl_sql_vquery (self, &query, sql, types, args);
     va_end (args);
     int found = 1;
     if (rc == 0 && ctl_query_next (&query)) {
@@ -190,7 +190,7 @@ int ctl_sql_text (ctl_sql_t *self, char **value, const char *sql, const char *ty
     ctl_query_t query;
     va_list args;
     va_start (args, types);
-    int rc = s_vquery (self, &query, sql, types, args);
+    int rc = ctl_sql_vquery (self, &query, sql, types, args);
     va_end (args);
     int found = 1;
     *value = NULL;

@@ -21,6 +21,7 @@
 #ifndef CTL_SQL_H_INCLUDED
 #define CTL_SQL_H_INCLUDED
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -84,6 +85,8 @@ void *ctl_sql_conn (ctl_sql_t *self);
 //  int64_t, 'd' double, 'b' bool (passed as int, stored 0 or 1).
 //  Returns 0, or -1 (logged; *query is then safe to end).
 int ctl_sql_query (ctl_sql_t *self, ctl_query_t *query, const char *sql, const char *types, ...);
+int ctl_sql_vquery (ctl_sql_t *self, ctl_query_t *query, const char *sql, const char *types,
+                    va_list args);
 //  Next row: true if there is one; false at the end or on an error
 //  (remembered for ctl_query_end).
 bool ctl_query_next (ctl_query_t *query);

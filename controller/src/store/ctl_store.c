@@ -11,7 +11,7 @@
 #include <string.h>
 
 struct _ctl_store_t {
-    ctl_sql_t *sql;                //  the connection, through its backend
+    ctl_sql_t *sql;                 //  the connection, through its backend
     const ctl_migration_t *schema;  //  the backend's migrations
 };
 
@@ -120,6 +120,37 @@ uint64_t ctl_store_next_sequence (ctl_store_t *self)
         return 0;
     }
     return (uint64_t)value;
+}
+
+zlistx_t *ctl_store_list (zlistx_destructor_fn *destructor)
+{
+    zlistx_t *list = zlistx_new ();
+    if (list)
+        zlistx_set_destructor (list, destructor);
+    return list;
+}
+
+zlistx_t *ctl_store_strings (ctl_store_t *self, const char *sql, const char *types, ...)
+{
+    zlistx_t *list = ctl_store_list ((zlistx_destructor_fn *)zstr_free);
+    if (!list)
+        return NULL;
+    ctl_query_t query;
+    va_list args;
+    va_start (args, types);
+    int rc = ctl_sql_vquery (self->sql, &query, sql, types, args);
+    va_end (args);
+    while (rc == 0 && ctl_query_next (&query)) {
+        char *text = ctl_query_strdup (&query, 0);
+        if (text && !zlistx_add_end (list, text)) {
+            free (text);
+            query.failed = true;
+            break;
+        }
+    }
+    if (ctl_query_end (&query))
+        zlistx_destroy (&list);
+    return list;
 }
 
 void ctl_store_free_strings (char **first, ...)

@@ -7,8 +7,18 @@
 #include "ctl_sql.h"
 #include "ctl_store.h"
 
+#include <czmq.h>
+
 //  The store's query layer.
 ctl_sql_t *ctl_store_sql (ctl_store_t *self);
+
+//  A new list destroying its items with `destructor` (a T_destroy (T **),
+//  or NULL.
+zlistx_t *ctl_store_list (zlistx_destructor_fn *destructor);
+
+//  The first column of every row of `sql` (binds as ctl_sql_query) as a
+//  list of strings (NULL values skipped), or NULL on error (logged).
+zlistx_t *ctl_store_strings (ctl_store_t *self, const char *sql, const char *types, ...);
 
 //  Free each string of a NULL-terminated field list: s_free_all (&a, &b, NULL).
 void ctl_store_free_strings (char **first, ...);

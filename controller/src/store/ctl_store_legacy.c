@@ -31,27 +31,6 @@ const char *ctl_store_iso_time (int64_t ms, char *buf, size_t len)
     return buf;
 }
 
-int ctl_store_audit (sqlite3 *db, const char *operator_name, const char *command, const char *args,
-                     const char *outcome)
-{
-    sqlite3_stmt *stmt = jad_db_prepare (db, "INSERT INTO audit (time, operator, command, args, "
-                                             "outcome) VALUES (?, ?, ?, ?, ?)");
-    if (!stmt)
-        return -1;
-    sqlite3_bind_int64 (stmt, 1, jad_now_ms ());
-    sqlite3_bind_text (stmt, 2, operator_name, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text (stmt, 3, command, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text (stmt, 4, args, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text (stmt, 5, outcome, -1, SQLITE_TRANSIENT);
-    int rc = sqlite3_step (stmt);
-    sqlite3_finalize (stmt);
-    if (rc != SQLITE_DONE) {
-        jad_log_error ("store: audit append failed error=\"%s\"", sqlite3_errmsg (db));
-        return -1;
-    }
-    return 0;
-}
-
 static sqlite3_stmt *s_vquery (sqlite3 *db, bool cached, const char *sql, const char *types,
                                va_list args)
 {
