@@ -2,6 +2,7 @@
 //  SPDX-License-Identifier: MPL-2.0
 
 #include "ctl_alerts.h"
+#include "ctl_releases_repo.h"
 #include "ctl_rollout.h"
 #include "ctl_metrics.h"
 #include "ctl_notify.h"
@@ -737,15 +738,7 @@ static void s_auto_rollback (ctl_t *ctl, const s_rule_t *rule, const s_reading_t
                                                err, sizeof err)
                                  : NULL;
     if (plan_id) {
-        stmt = jad_db_prepare (ctl->db, "UPDATE releases SET bad = ? WHERE app = ? AND "
-                                        "version = ?");
-        if (stmt) {
-            sqlite3_bind_text (stmt, 1, summary, -1, SQLITE_TRANSIENT);
-            sqlite3_bind_text (stmt, 2, app, -1, SQLITE_TRANSIENT);
-            sqlite3_bind_text (stmt, 3, bad_version, -1, SQLITE_TRANSIENT);
-            sqlite3_step (stmt);
-            sqlite3_finalize (stmt);
-        }
+        ctl_releases_repo_mark_bad (ctl->store, app, bad_version, summary);
         json_object_set_new (fields, "plan", json_string (plan_id));
         s_decision_store (ctl, plan_id, bad_plan, rule->id, "rollback", fields);
         jad_log_warning ("alerts: automatic rollback plan=%s undoes=%s env=%s app=%s from=%s "

@@ -6,6 +6,7 @@
 #include "ctl_metrics.h"
 #include "ctl_agents.h"
 #include "ctl_agents_repo.h"
+#include "ctl_releases_repo.h"
 #include "ctl_artifacts.h"
 #include "ctl_server.h"
 #include "ctl_plans.h"
@@ -202,17 +203,12 @@ static int s_release_commit (ctl_t *ctl, const jad_api_request_t *request,
     const char *version = json_string_value (json_object_get (release, "version"));
     if (app && version) {
         //  a tracked branch deploys itself (DESIGN §5)
-        char *branch = NULL;
-        sqlite3_stmt *stmt =
-            ctl_store_query (ctl->db, "SELECT branch FROM releases WHERE app = ? AND version = ?",
-                             "tt", app, version);
-        if (stmt && sqlite3_step (stmt) == SQLITE_ROW && sqlite3_column_text (stmt, 0))
-            branch = strdup ((const char *)sqlite3_column_text (stmt, 0));
-        sqlite3_finalize (stmt);
-        if (branch)
-            json_object_set_new (*result, "auto_deploy",
-                                 ctl_policy_auto_deploy (ctl, app, version, branch, operator_name));
-        free (branch);
+        ctl_release_t *stored = NULL;
+        if (ctl_releases_repo_get (ctl->store, app, version, &stored) == 0 && stored->branch)
+            json_object_set_new (
+                *result, "auto_deploy",
+                ctl_policy_auto_deploy (ctl, app, version, stored->branch, operator_name));
+        ctl_release_destroy (&stored);
     }
     return status;
 }
@@ -222,34 +218,29 @@ static int s_release_list (ctl_t *ctl, const jad_api_request_t *request, const c
 {
     (void)operator_name;
     const char *app = jad_api_request_arg (request, "app");
-    sqlite3_stmt *stmt = jad_db_prepare (
-        ctl->db, "SELECT app, version, sha256, length, branch, commit_id, notes, created, "
-                 "(SELECT group_concat (env, ',') FROM (SELECT DISTINCT p.env FROM plans p "
-                 "WHERE p.app = r.app AND p.version = r.version AND p.state = 'succeeded')), "
-                 "bad, counter, (SELECT f.counter FROM floors f WHERE f.app = r.app) "
-                 "FROM releases r WHERE (?1 IS NULL OR app = ?1) ORDER BY app, counter, created");
-    if (!stmt) {
+    zlistx_t *list = ctl_releases_repo_list (ctl->store, app);
+    if (!list) {
         snprintf (err, errlen, "database error");
         return 1;
     }
-    sqlite3_bind_text (stmt, 1, app, -1, SQLITE_TRANSIENT);
     json_t *releases = json_array ();
-    while (sqlite3_step (stmt) == SQLITE_ROW) {
-        int64_t counter = sqlite3_column_int64 (stmt, 10);
-        int64_t floor = sqlite3_column_int64 (stmt, 11);
-        const char *security = counter < floor ? "below" : counter == floor ? "floor" : NULL;
+    for (ctl_release_t *release = zlistx_first (list); release; release = zlistx_next (list)) {
+        int64_t floor = release->has_floor ? release->floor : 0;
+        const char *security = release->counter < floor    ? "below"
+                               : release->counter == floor ? "floor"
+                                                           : NULL;
         json_array_append_new (
             releases,
-            json_pack ("{s:o, s:o, s:o, s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:I, s:s?}", "app",
-                       s_text_or_null (stmt, 0), "version", s_text_or_null (stmt, 1), "sha256",
-                       s_text_or_null (stmt, 2), "length",
-                       (json_int_t)sqlite3_column_int64 (stmt, 3), "branch",
-                       s_text_or_null (stmt, 4), "commit", s_text_or_null (stmt, 5), "notes",
-                       s_text_or_null (stmt, 6), "created", s_time_or_null (stmt, 7),
-                       "succeeded_in", s_text_or_null (stmt, 8), "bad", s_text_or_null (stmt, 9),
-                       "counter", (json_int_t)counter, "security", security));
+            json_pack (
+                "{s:s, s:s, s:s, s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:I, s:s?}", "app",
+                release->app, "version", release->version, "sha256", release->sha256, "length",
+                (json_int_t)release->length, "branch", s_string_or_null (release->branch), "commit",
+                s_string_or_null (release->commit_id), "notes", s_string_or_null (release->notes),
+                "created", s_ms_or_null (release->created, true), "succeeded_in",
+                s_string_or_null (release->succeeded_in), "bad", s_string_or_null (release->bad),
+                "counter", (json_int_t)release->counter, "security", security));
     }
-    sqlite3_finalize (stmt);
+    zlistx_destroy (&list);
     *result = json_pack ("{s:o}", "releases", releases);
     return 0;
 }
@@ -266,25 +257,16 @@ static int s_release_floor (ctl_t *ctl, const jad_api_request_t *request, const 
         snprintf (err, errlen, "release floor needs APP and VERSION as valid names");
         return 2;
     }
-    int64_t counter = 0;
-    sqlite3_stmt *stmt = ctl_store_query (
-        ctl->db, "SELECT counter FROM releases WHERE app = ? AND version = ?", "tt", app, version);
-    int found = stmt ? sqlite3_step (stmt) : SQLITE_ERROR;
-    if (found == SQLITE_ROW)
-        counter = sqlite3_column_int64 (stmt, 0);
-    sqlite3_finalize (stmt);
-    if (found != SQLITE_ROW) {
+    ctl_release_t *release = NULL;
+    if (ctl_releases_repo_get (ctl->store, app, version, &release) != 0) {
         snprintf (err, errlen, "no release %s %s (add it with: jadctl release add)", app, version);
         return 2;
     }
-    int64_t previous = 0;
-    char *previous_version = NULL;
-    stmt = ctl_store_query (ctl->db, "SELECT counter, version FROM floors WHERE app = ?", "t", app);
-    if (stmt && sqlite3_step (stmt) == SQLITE_ROW) {
-        previous = sqlite3_column_int64 (stmt, 0);
-        previous_version = strdup ((const char *)sqlite3_column_text (stmt, 1));
-    }
-    sqlite3_finalize (stmt);
+    int64_t counter = release->counter;
+    int64_t previous = release->has_floor ? release->floor : 0;
+    char *previous_version = release->floor_version;
+    release->floor_version = NULL;
+    ctl_release_destroy (&release);
     int status = 0;
     if (counter < previous) {
         snprintf (err, errlen,
@@ -294,11 +276,8 @@ static int s_release_floor (ctl_t *ctl, const jad_api_request_t *request, const 
                   (long long)counter);
         status = 2;
     } else if (counter > previous &&
-               ctl_store_run (ctl->db,
-                              "INSERT INTO floors (app, counter, version, operator, time) VALUES "
-                              "(?1, ?2, ?3, ?4, ?5) ON CONFLICT (app) DO UPDATE SET counter = ?2, "
-                              "version = ?3, operator = ?4, time = ?5",
-                              "titti", app, counter, version, operator_name, jad_now_ms ()) < 0) {
+               ctl_releases_repo_floor_set (ctl->store, app, counter, version, operator_name,
+                                            jad_now_ms ()) != 0) {
         snprintf (err, errlen, "database error");
         status = 1;
     } else {
@@ -499,11 +478,12 @@ static int s_deploy (ctl_t *ctl, const jad_api_request_t *request, const char *o
     //  A release an automatic rollback marked bad goes out again only on
     //  purpose: it failed somewhere, and the mark says where and why.
     char *bad = NULL;
-    sqlite3_stmt *stmt = ctl_store_query (
-        ctl->db, "SELECT bad FROM releases WHERE app = ? AND version = ?", "tt", app, version);
-    if (stmt && sqlite3_step (stmt) == SQLITE_ROW && sqlite3_column_text (stmt, 0))
-        bad = strdup ((const char *)sqlite3_column_text (stmt, 0));
-    sqlite3_finalize (stmt);
+    ctl_release_t *release = NULL;
+    if (ctl_releases_repo_get (ctl->store, app, version, &release) == 0) {
+        bad = release->bad;
+        release->bad = NULL;
+    }
+    ctl_release_destroy (&release);
     if (bad && !force) {
         snprintf (err, errlen,
                   "refused: %s %s is marked bad (%.300s); deploy it anyway with --force", app,

@@ -2,10 +2,9 @@
 //  SPDX-License-Identifier: MPL-2.0
 
 #include "ctl_artifacts.h"
-#include "ctl_store_legacy.h"
+#include "ctl_releases_repo.h"
 #include "jad_archive.h"
 #include "jad_config.h"
-#include "jad_db.h"
 #include "jad_log.h"
 #include "jad_util.h"
 
@@ -127,19 +126,10 @@ int ctl_artifacts_begin (ctl_t *ctl, const jad_api_request_t *request, json_t **
         return 2;
     }
     //  The same version twice is fine only with the same content.
-    char *existing = NULL;
-    sqlite3_stmt *stmt =
-        jad_db_prepare (ctl->db, "SELECT sha256 FROM releases WHERE app = ? AND version = ?");
-    if (stmt) {
-        sqlite3_bind_text (stmt, 1, app, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text (stmt, 2, version, -1, SQLITE_TRANSIENT);
-        if (sqlite3_step (stmt) == SQLITE_ROW)
-            existing = strdup ((const char *)sqlite3_column_text (stmt, 0));
-        sqlite3_finalize (stmt);
-    }
-    if (existing) {
-        bool same = streq (existing, sha_text);
-        free (existing);
+    ctl_release_t *existing = NULL;
+    if (ctl_releases_repo_get (ctl->store, app, version, &existing) == 0) {
+        bool same = streq (existing->sha256, sha_text);
+        ctl_release_destroy (&existing);
         s_upload_destroy (&upload);
         if (same) {
             *result = json_pack ("{s:s, s:b}", "upload", "", "exists", 1);
@@ -277,35 +267,26 @@ int ctl_artifacts_commit (ctl_t *ctl, const jad_api_request_t *request, json_t *
         status = 1;
         goto done;
     }
-    sqlite3_stmt *stmt = jad_db_prepare (
-        ctl->db, "INSERT INTO releases (app, version, sha256, length, branch, commit_id, notes, "
-                 "created, counter) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, (SELECT "
-                 "coalesce (max (counter), 0) + 1 FROM releases WHERE app = ?1))");
-    if (!stmt) {
-        snprintf (err, errlen, "database error");
-        status = 1;
-        goto done;
-    }
-    sqlite3_bind_text (stmt, 1, upload->app, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text (stmt, 2, upload->version, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text (stmt, 3, sha_hex, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64 (stmt, 4, (int64_t)upload->length);
-    sqlite3_bind_text (stmt, 5, upload->branch, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text (stmt, 6, upload->commit, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text (stmt, 7, upload->notes, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64 (stmt, 8, jad_now_ms ());
-    int rc = sqlite3_step (stmt);
-    sqlite3_finalize (stmt);
-    if (rc != SQLITE_DONE) {
-        snprintf (err, errlen, "release %s %s already exists", upload->app, upload->version);
-        goto done;
-    }
     //  the rollout engine needs to know which releases carry migrations
-    ctl_store_run (ctl->db,
-                   "UPDATE releases SET migrate_up = ?, migrate_down = ? WHERE app = ? "
-                   "AND version = ?",
-                   "iitt", (int64_t)(manifest->migrate_up != NULL),
-                   (int64_t)(manifest->migrate_down != NULL), upload->app, upload->version);
+    ctl_release_t release = {.app = upload->app,
+                             .version = upload->version,
+                             .sha256 = sha_hex,
+                             .length = (int64_t)upload->length,
+                             .branch = upload->branch,
+                             .commit_id = upload->commit,
+                             .notes = upload->notes,
+                             .migrate_up = manifest->migrate_up != NULL,
+                             .migrate_down = manifest->migrate_down != NULL};
+    int rc = ctl_releases_repo_add (ctl->store, &release, jad_now_ms ());
+    if (rc != 0) {
+        if (rc > 0)
+            snprintf (err, errlen, "release %s %s already exists", upload->app, upload->version);
+        else {
+            snprintf (err, errlen, "database error");
+            status = 1;
+        }
+        goto done;
+    }
     jad_log_info ("artifacts: release added app=%s version=%s sha256=%s bytes=%llu", upload->app,
                   upload->version, sha_hex, (unsigned long long)upload->length);
     *result = json_pack ("{s:{s:s, s:s, s:s, s:I}}", "release", "app", upload->app, "version",
@@ -333,8 +314,11 @@ jad_ctl_msg_t *ctl_artifacts_fetch (ctl_t *ctl, const uint8_t sha256[32], uint64
     char sha_hex[65];
     jad_hex (sha256, 32, sha_hex);
     int64_t total = 0;
-    if (jad_db_get_int (ctl->db, "SELECT length FROM releases WHERE sha256 = ? LIMIT 1", sha_hex,
-                        &total) != 0) {
+    ctl_release_t *release = NULL;
+    if (ctl_releases_repo_by_sha (ctl->store, sha_hex, &release) == 0)
+        total = release->length;
+    ctl_release_destroy (&release);
+    if (total <= 0) {
         reply->chunk.error = strdup ("unknown artifact");
         ctl->counters[CTL_COUNT_FETCH_REFUSED]++;
         return reply;

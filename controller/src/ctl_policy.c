@@ -10,6 +10,7 @@
 //  operator who asked for the emergency deploy cannot approve it.
 
 #include "ctl_policy.h"
+#include "ctl_releases_repo.h"
 #include "ctl_rollout.h"
 #include "ctl_store_legacy.h"
 #include "jad_db.h"
@@ -55,25 +56,18 @@ bool ctl_policy_in_window (const jad_env_config_t *env, time_t now, char *which,
 int ctl_policy_check_floor (ctl_t *ctl, const char *app, const char *version, char *err,
                             size_t errlen)
 {
-    sqlite3_stmt *stmt = ctl_store_query (
-        ctl->db,
-        "SELECT r.counter, f.counter, f.version FROM releases r LEFT JOIN floors f ON f.app = "
-        "r.app WHERE r.app = ? AND r.version = ?",
-        "tt", app, version);
+    ctl_release_t *release = NULL;
     int status = 0;
-    if (stmt && sqlite3_step (stmt) == SQLITE_ROW && sqlite3_column_type (stmt, 1) != SQLITE_NULL) {
-        int64_t counter = sqlite3_column_int64 (stmt, 0);
-        int64_t floor = sqlite3_column_int64 (stmt, 1);
-        if (counter < floor) {
-            snprintf (err, errlen,
-                      "refused by security floor: %s %s has release counter %lld, below the "
-                      "floor %lld (%s %s, set with jadctl release floor)",
-                      app, version, (long long)counter, (long long)floor, app,
-                      (const char *)sqlite3_column_text (stmt, 2));
-            status = 2;
-        }
+    if (ctl_releases_repo_get (ctl->store, app, version, &release) == 0 && release->has_floor &&
+        release->counter < release->floor) {
+        snprintf (err, errlen,
+                  "refused by security floor: %s %s has release counter %lld, below the "
+                  "floor %lld (%s %s, set with jadctl release floor)",
+                  app, version, (long long)release->counter, (long long)release->floor, app,
+                  release->floor_version);
+        status = 2;
     }
-    sqlite3_finalize (stmt);
+    ctl_release_destroy (&release);
     return status;
 }
 

@@ -8,6 +8,7 @@
 
 #include "ctl_rollout.h"
 #include "ctl_agents_repo.h"
+#include "ctl_releases_repo.h"
 #include "ctl_plans.h"
 #include "ctl_policy.h"
 #include "ctl_store_legacy.h"
@@ -116,11 +117,10 @@ char *ctl_rollout_create (ctl_t *ctl, const ctl_plan_spec_t *spec, char *err, si
         return NULL;
     }
     int64_t length = 0;
-    sqlite3_stmt *stmt =
-        ctl_store_query (ctl->db, "SELECT length FROM releases WHERE app = ? AND version = ?", "tt",
-                         spec->app, spec->version);
-    length = stmt && sqlite3_step (stmt) == SQLITE_ROW ? sqlite3_column_int64 (stmt, 0) : 0;
-    sqlite3_finalize (stmt);
+    ctl_release_t *release = NULL;
+    if (ctl_releases_repo_get (ctl->store, spec->app, spec->version, &release) == 0)
+        length = release->length;
+    ctl_release_destroy (&release);
     if (length <= 0) {
         snprintf (err, errlen, "no release %s %s (add it with: jadctl release add)", spec->app,
                   spec->version);
@@ -197,8 +197,9 @@ char *ctl_rollout_create (ctl_t *ctl, const ctl_plan_spec_t *spec, char *err, si
             spec->action ? spec->action : "apply", spec->migrations) != 1)
         goto failed;
     size_t index = 0;
-    stmt = jad_db_prepare (ctl->db, "INSERT INTO plan_hosts (plan_id, agent, state, updated, "
-                                    "batch) VALUES (?, ?, 'waiting', ?, ?)");
+    sqlite3_stmt *stmt =
+        jad_db_prepare (ctl->db, "INSERT INTO plan_hosts (plan_id, agent, state, updated, "
+                                 "batch) VALUES (?, ?, 'waiting', ?, ?)");
     if (!stmt)
         goto failed;
     for (char *host = zlistx_first (hosts); host; host = zlistx_next (hosts), index++) {

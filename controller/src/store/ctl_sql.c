@@ -75,6 +75,16 @@ int ctl_sql_vquery (ctl_sql_t *self, ctl_query_t *query, const char *sql, const 
         query->failed = true;
         return -1;
     }
+    //  one argument per parameter: a mismatch is a programmer's error
+    //  that must not reach a bind (the varargs would be read wrong)
+    if (self->ops->param_count (query->stmt) != (int)(types ? strlen (types) : 0)) {
+        char head[64];
+        s_head (sql, head, sizeof head);
+        jad_log_error ("store: %d parameters, %zu arguments sql=\"%s...\"",
+                       self->ops->param_count (query->stmt), types ? strlen (types) : 0, head);
+        query->failed = true;
+        return -1;
+    }
     int column = 1, rc = 0;
     for (const char *type = types; type && *type; type++, column++) {
         if (*type == 't') {

@@ -44,6 +44,8 @@ typedef struct {
     int (*bind_int) (void *stmt, int n, int64_t value);
     int (*bind_double) (void *stmt, int n, double value);
     int (*bind_null) (void *stmt, int n);
+    //  How many distinct parameters the statement has.
+    int (*param_count) (void *stmt);
     //  Next row: 1 a row, 0 done, -1 error.
     int (*step) (void *stmt);
     const char *(*column_text) (void *stmt, int column);

@@ -88,6 +88,11 @@ static int s_bind_null (void *stmt, int n)
     return s_bound (sqlite3_bind_null (stmt, s_index (stmt, n)));
 }
 
+static int s_param_count (void *stmt)
+{
+    return sqlite3_bind_parameter_count (stmt);
+}
+
 static int s_step (void *stmt)
 {
     int rc = sqlite3_step (stmt);
@@ -161,6 +166,7 @@ const ctl_sql_ops_t ctl_sql_sqlite_ops = {
     .bind_int = s_bind_int,
     .bind_double = s_bind_double,
     .bind_null = s_bind_null,
+    .param_count = s_param_count,
     .step = s_step,
     .column_text = s_column_text,
     .column_int = s_column_int,
