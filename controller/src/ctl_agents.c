@@ -3,8 +3,7 @@
 
 #include "ctl_agents.h"
 #include "ctl_agents_repo.h"
-#include "ctl_store_legacy.h"
-#include "jad_db.h"
+#include "ctl_plans_repo.h"
 #include "jad_log.h"
 #include "jad_util.h"
 
@@ -339,15 +338,7 @@ int ctl_agents_decide (ctl_t *ctl, const char *name, const char *action, const c
     *state_p = state;
     if (!streq (state, "accepted")) {
         //  Its unfinished plan hosts will never finish: fail them now.
-        sqlite3_stmt *stmt = jad_db_prepare (
-            ctl->db, "UPDATE plan_hosts SET state = 'failed', detail = 'agent removed', "
-                     "updated = ? WHERE agent = ? AND state NOT IN ('healthy', 'failed')");
-        if (stmt) {
-            sqlite3_bind_int64 (stmt, 1, jad_now_ms ());
-            sqlite3_bind_text (stmt, 2, name, -1, SQLITE_TRANSIENT);
-            sqlite3_step (stmt);
-            sqlite3_finalize (stmt);
-        }
+        ctl_plans_repo_fail_agent (ctl->store, name, "agent removed", jad_now_ms ());
         ctl_agents_cut (ctl, name);
     }
     return 0;

@@ -2,11 +2,13 @@
 //  SPDX-License-Identifier: MPL-2.0
 
 #include "ctl_alerts.h"
+#include "ctl_plans_repo.h"
 #include "ctl_releases_repo.h"
 #include "ctl_rollout.h"
 #include "ctl_metrics.h"
 #include "ctl_notify.h"
 #include "ctl_plans.h"
+#include "ctl_json.h"
 #include "ctl_store_legacy.h"
 #include "jad_db.h"
 #include "jad_log.h"
@@ -531,7 +533,7 @@ static json_t *s_number_or_null (double value)
 static json_t *s_iso (int64_t ms)
 {
     char buf[32];
-    return ms > 0 ? json_string (ctl_store_iso_time (ms, buf, sizeof buf)) : json_null ();
+    return ms > 0 ? json_string (ctl_json_iso_time (ms, buf, sizeof buf)) : json_null ();
 }
 
 //  What a rule checks, for humans: "avg(http_error_rate) on prod > 0.05
@@ -577,14 +579,17 @@ static char *s_rollback (ctl_t *ctl, const char *env, const char *app, const cha
     //  itself; a rollback of a finished plan is told here
     char reason[S_SUMMARY_LEN + 64];
     snprintf (reason, sizeof reason, "automatic rollback: %s", summary);
-    char *state = NULL;
-    jad_db_get_text (ctl->db, "SELECT state FROM plans WHERE id = ?", bad_plan, &state);
-    bool running = state && streq (state, "running");
-    free (state);
+    ctl_plan_t *plan = NULL;
+    ctl_plans_repo_get (ctl->store, bad_plan, &plan);
+    bool running = plan && streq (plan->state, "running");
+    ctl_plan_destroy (&plan);
     if (running && ctl_rollout_fail (ctl, bad_plan, summary) == 0) {
         char *rollback = NULL;
-        jad_db_get_text (ctl->db, "SELECT rolled_back_by FROM plans WHERE id = ?", bad_plan,
-                         &rollback);
+        if (ctl_plans_repo_get (ctl->store, bad_plan, &plan) == 0) {
+            rollback = plan->rolled_back_by;
+            plan->rolled_back_by = NULL;
+        }
+        ctl_plan_destroy (&plan);
         if (rollback)
             return rollback;
         snprintf (err, errlen, "plan %s failed, but it had changed no host", bad_plan);
@@ -633,7 +638,7 @@ bool ctl_alerts_inconclusive (ctl_t *ctl, const char *env, int64_t after, char *
                   "alert %s is inconclusive since %s: %s(%s) had %lld samples in %s, it needs %lld "
                   "to decide%s%s",
                   sqlite3_column_text (stmt, 0),
-                  ctl_store_iso_time (sqlite3_column_int64 (stmt, 6), since, sizeof since),
+                  ctl_json_iso_time (sqlite3_column_int64 (stmt, 6), since, sizeof since),
                   sqlite3_column_text (stmt, 2), sqlite3_column_text (stmt, 1),
                   (long long)sqlite3_column_int64 (stmt, 3), window,
                   (long long)sqlite3_column_int64 (stmt, 4), error ? "; " : "", error ? error : "");
@@ -647,23 +652,10 @@ static int s_decision_store (ctl_t *ctl, const char *plan_id, const char *undoes
                              const char *rule_id, const char *what, json_t *detail)
 {
     char *text = json_dumps (detail, JSON_COMPACT);
-    sqlite3_stmt *stmt = jad_db_prepare (ctl->db, "INSERT INTO decisions (plan_id, undoes, "
-                                                  "rule_id, time, what, detail) VALUES (?, ?, "
-                                                  "?, ?, ?, ?)");
-    int rc = -1;
-    if (stmt && text) {
-        sqlite3_bind_text (stmt, 1, plan_id, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text (stmt, 2, undoes, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text (stmt, 3, rule_id, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_int64 (stmt, 4, jad_now_ms ());
-        sqlite3_bind_text (stmt, 5, what, -1, SQLITE_STATIC);
-        sqlite3_bind_text (stmt, 6, text, -1, SQLITE_TRANSIENT);
-        rc = sqlite3_step (stmt) == SQLITE_DONE ? 0 : -1;
-    }
-    sqlite3_finalize (stmt);
+    int rc = text ? ctl_plans_repo_decision_add (ctl->store, plan_id, undoes, rule_id, what, text,
+                                                 jad_now_ms ())
+                  : -1;
     free (text);
-    if (rc)
-        jad_log_error ("alerts: cannot store a decision rule=%s", rule_id);
     return rc;
 }
 
@@ -672,24 +664,22 @@ static void s_auto_rollback (ctl_t *ctl, const s_rule_t *rule, const s_reading_t
                              json_t *fields)
 {
     int64_t now = jad_now_ms ();
-    sqlite3_stmt *stmt = jad_db_prepare (
-        ctl->db, "SELECT p.id, p.app, p.version, p.created FROM plans p WHERE p.env = ?1 AND "
-                 "p.kind = 'deploy' AND p.state IN ('running', 'succeeded') AND p.created >= ?2 "
-                 "AND coalesce (p.reason, '') NOT LIKE 'converge:%' AND NOT EXISTS (SELECT 1 "
-                 "FROM plans u WHERE u.undoes = p.id) ORDER BY p.created DESC LIMIT 1");
-    if (!stmt)
-        return;
-    sqlite3_bind_text (stmt, 1, rule->env, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64 (stmt, 2, now - ctl->config->watch_ms);
+    //  the newest deploy of env made within `watch` that is not a converge
+    //  plan and was not undone already
     char *bad_plan = NULL, *app = NULL, *bad_version = NULL;
     int64_t created = 0;
-    if (sqlite3_step (stmt) == SQLITE_ROW) {
-        bad_plan = s_column (stmt, 0);
-        app = s_column (stmt, 1);
-        bad_version = s_column (stmt, 2);
-        created = sqlite3_column_int64 (stmt, 3);
-    }
-    sqlite3_finalize (stmt);
+    zlistx_t *recent = ctl_plans_repo_since (ctl->store, rule->env, now - ctl->config->watch_ms);
+    for (ctl_plan_t *plan = recent ? zlistx_first (recent) : NULL; plan && !bad_plan;
+         plan = zlistx_next (recent))
+        if (streq (plan->kind, "deploy") &&
+            (streq (plan->state, "running") || streq (plan->state, "succeeded")) &&
+            strncmp (plan->reason ? plan->reason : "", "converge:", 9) != 0 && !plan->undone) {
+            bad_plan = strdup (plan->id);
+            app = strdup (plan->app);
+            bad_version = strdup (plan->version);
+            created = plan->created;
+        }
+    zlistx_destroy (&recent);
     if (!bad_plan || !app || !bad_version) {
         jad_log_info ("alerts: rule fired outside any watch period rule=%s env=%s", rule->id,
                       rule->env);
@@ -698,20 +688,12 @@ static void s_auto_rollback (ctl_t *ctl, const s_rule_t *rule, const s_reading_t
     //  Last known good: the newest other version that succeeded here before
     //  and is not marked bad.
     char *good_version = NULL;
-    stmt = jad_db_prepare (
-        ctl->db, "SELECT p.version FROM plans p JOIN releases r ON r.app = p.app AND r.version = "
-                 "p.version WHERE p.env = ?1 AND p.app = ?2 AND p.state = 'succeeded' AND "
-                 "p.version != ?3 AND p.created < ?4 AND r.bad IS NULL "
-                 "ORDER BY p.created DESC LIMIT 1");
-    if (stmt) {
-        sqlite3_bind_text (stmt, 1, rule->env, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text (stmt, 2, app, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text (stmt, 3, bad_version, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_int64 (stmt, 4, created);
-        if (sqlite3_step (stmt) == SQLITE_ROW)
-            good_version = s_column (stmt, 0);
-        sqlite3_finalize (stmt);
-    }
+    zlistx_t *succeeded = ctl_plans_repo_succeeded (ctl->store, app, rule->env);
+    for (ctl_succeeded_t *row = succeeded ? zlistx_first (succeeded) : NULL; row && !good_version;
+         row = zlistx_next (succeeded))
+        if (!streq (row->version, bad_version) && row->created < created && !row->bad)
+            good_version = strdup (row->version);
+    zlistx_destroy (&succeeded);
     char value[64], duration[32], window[32];
     snprintf (value, sizeof value, "%g", reading->value);
     jad_duration_format ((uint64_t)rule->for_ms, duration, sizeof duration);
@@ -872,32 +854,24 @@ static void s_evaluate_rules (ctl_t *ctl, int64_t now)
 //  Notify about plans that started or finished since the last look.
 static void s_plan_events (ctl_t *ctl, int64_t since, int64_t until)
 {
-    sqlite3_stmt *stmt = jad_db_prepare (
-        ctl->db, "SELECT id, app, version, env, kind, state, reason, undoes, deployer, "
-                 "created >= ?1 AND created < ?2, coalesce (finished, 0) >= ?1 AND "
-                 "coalesce (finished, 0) < ?2 FROM plans WHERE (created >= ?1 AND created < ?2) "
-                 "OR (finished >= ?1 AND finished < ?2) ORDER BY created");
-    if (!stmt)
-        return;
-    sqlite3_bind_int64 (stmt, 1, since);
-    sqlite3_bind_int64 (stmt, 2, until);
-    while (sqlite3_step (stmt) == SQLITE_ROW) {
-        const char *kind = (const char *)sqlite3_column_text (stmt, 4);
-        bool rollback = kind && streq (kind, "rollback");
-        json_t *fields = json_pack (
-            "{s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?}", "plan",
-            sqlite3_column_text (stmt, 0), "app", sqlite3_column_text (stmt, 1), "version",
-            sqlite3_column_text (stmt, 2), "env", sqlite3_column_text (stmt, 3), "kind", kind,
-            "state", sqlite3_column_text (stmt, 5), "reason", sqlite3_column_text (stmt, 6),
-            "undoes", sqlite3_column_text (stmt, 7), "deployer", sqlite3_column_text (stmt, 8));
-        if (sqlite3_column_int (stmt, 9) && !rollback)
+    zlistx_t *plans = ctl_plans_repo_changed (ctl->store, since, until);
+    for (ctl_plan_t *plan = plans ? zlistx_first (plans) : NULL; plan; plan = zlistx_next (plans)) {
+        bool rollback = streq (plan->kind, "rollback");
+        json_t *fields =
+            json_pack ("{s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?}", "plan", plan->id,
+                       "app", plan->app, "version", plan->version, "env", plan->env, "kind",
+                       plan->kind, "state", plan->state, "reason", plan->reason, "undoes",
+                       plan->undoes, "deployer", plan->deployer);
+        bool created = plan->created >= since && plan->created < until;
+        bool finished = plan->finished >= since && plan->finished < until;
+        if (created && !rollback)
             ctl_notify_send (ctl->notify, "deploy.started", fields);
-        if (sqlite3_column_int (stmt, 10))
+        if (finished)
             ctl_notify_send (ctl->notify, rollback ? "rollback.finished" : "deploy.finished",
                              fields);
         json_decref (fields);
     }
-    sqlite3_finalize (stmt);
+    zlistx_destroy (&plans);
 }
 
 void ctl_alerts_tick (ctl_t *ctl)
@@ -1153,31 +1127,4 @@ int ctl_alerts_api_rm (ctl_t *ctl, const jad_api_request_t *request, json_t **re
     sqlite3_finalize (stmt);
     *result = json_pack ("{s:s}", "removed", id);
     return 0;
-}
-
-json_t *ctl_alerts_decisions_json (sqlite3 *db, const char *plan_id)
-{
-    sqlite3_stmt *stmt = jad_db_prepare (db, "SELECT what, time, plan_id, undoes, rule_id, detail "
-                                             "FROM decisions WHERE plan_id = ?1 OR undoes = ?1 "
-                                             "ORDER BY id");
-    if (!stmt)
-        return NULL;
-    sqlite3_bind_text (stmt, 1, plan_id, -1, SQLITE_TRANSIENT);
-    json_t *list = json_array ();
-    while (sqlite3_step (stmt) == SQLITE_ROW) {
-        json_t *detail = json_loads ((const char *)sqlite3_column_text (stmt, 5), 0, NULL);
-        json_array_append_new (list, json_pack ("{s:s, s:o, s:s?, s:s?, s:s?, s:o}", "what",
-                                                sqlite3_column_text (stmt, 0), "time",
-                                                s_iso (sqlite3_column_int64 (stmt, 1)), "plan",
-                                                sqlite3_column_text (stmt, 2), "undoes",
-                                                sqlite3_column_text (stmt, 3), "rule",
-                                                sqlite3_column_text (stmt, 4), "values",
-                                                detail ? detail : json_object ()));
-    }
-    sqlite3_finalize (stmt);
-    if (json_array_size (list) == 0) {
-        json_decref (list);
-        return NULL;
-    }
-    return list;
 }

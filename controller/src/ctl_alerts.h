@@ -89,8 +89,4 @@ int ctl_alerts_api_list (ctl_t *ctl, const jad_api_request_t *request, json_t **
 //  Rules as a JSON array (for alerts, /api/status). Caller decrefs.
 json_t *ctl_alerts_rules_json (sqlite3 *db);
 
-//  Automatic decisions about plan_id (made by it or undoing it), as a
-//  JSON array, or NULL if none. Caller decrefs.
-json_t *ctl_alerts_decisions_json (sqlite3 *db, const char *plan_id);
-
 #endif

@@ -2,18 +2,18 @@
 //  SPDX-License-Identifier: MPL-2.0
 
 #include "ctl_api.h"
+#include "ctl_json.h"
 #include "ctl_alerts.h"
 #include "ctl_metrics.h"
 #include "ctl_agents.h"
 #include "ctl_agents_repo.h"
+#include "ctl_plans_repo.h"
 #include "ctl_releases_repo.h"
 #include "ctl_artifacts.h"
 #include "ctl_server.h"
 #include "ctl_plans.h"
 #include "ctl_policy.h"
 #include "ctl_rollout.h"
-#include "ctl_store_legacy.h"
-#include "jad_db.h"
 #include "jad_log.h"
 #include "jad_util.h"
 #include "jad_wire.h"
@@ -63,33 +63,6 @@ static unsigned s_role_grants (const char *roles)
     return grants;
 }
 
-static json_t *s_text_or_null (sqlite3_stmt *stmt, int column)
-{
-    const char *text = (const char *)sqlite3_column_text (stmt, column);
-    return text ? json_string (text) : json_null ();
-}
-
-static json_t *s_time_or_null (sqlite3_stmt *stmt, int column)
-{
-    if (sqlite3_column_type (stmt, column) == SQLITE_NULL)
-        return json_null ();
-    char buf[32];
-    return json_string (ctl_store_iso_time (sqlite3_column_int64 (stmt, column), buf, sizeof buf));
-}
-
-static json_t *s_string_or_null (const char *text)
-{
-    return text ? json_string (text) : json_null ();
-}
-
-static json_t *s_ms_or_null (int64_t ms, bool known)
-{
-    if (!known)
-        return json_null ();
-    char buf[32];
-    return json_string (ctl_store_iso_time (ms, buf, sizeof buf));
-}
-
 //  An agent's refusal counters (stored as JSON object text) as an object.
 static json_t *s_refusals (const char *text)
 {
@@ -131,12 +104,11 @@ static int s_status (ctl_t *ctl, const jad_api_request_t *request, const char *o
         for (ctl_agent_app_t *entry = zlistx_first (agent->apps); entry;
              entry = zlistx_next (agent->apps))
             json_object_set_new (apps, entry->app,
-                                 json_pack ("{s:o, s:o}", "version",
-                                            s_string_or_null (entry->version), "health",
-                                            s_string_or_null (entry->health)));
+                                 json_pack ("{s:o, s:o}", "version", ctl_json_text (entry->version),
+                                            "health", ctl_json_text (entry->health)));
         json_t *current = json_pack (
             "{s:s, s:s, s:s, s:o, s:o}", "name", agent->name, "env", agent->env, "state", shown,
-            "last_seen", s_ms_or_null (agent->last_seen, agent->last_seen != 0), "apps", apps);
+            "last_seen", ctl_json_time (agent->last_seen, agent->last_seen != 0), "apps", apps);
         json_object_set_new (current, "refusals", s_refusals (agent->refusals));
         json_object_set_new (current, "stale", json_boolean (agent->stale));
         json_object_set_new (current, "stale_alarms", json_integer (agent->stale_alarms));
@@ -150,7 +122,7 @@ static int s_status (ctl_t *ctl, const jad_api_request_t *request, const char *o
     char started[32];
     *result = json_pack ("{s:o, s:{s:o, s:s, s:s}}", "agents", agents, "controller", "counters",
                          counters, "version", JADUGAR_VERSION, "started",
-                         ctl_store_iso_time (ctl->started_ms, started, sizeof started));
+                         ctl_json_iso_time (ctl->started_ms, started, sizeof started));
     return 0;
 }
 
@@ -172,8 +144,8 @@ static int s_agents (ctl_t *ctl, const jad_api_request_t *request, const char *o
         json_array_append_new (
             agents, json_pack ("{s:s, s:s, s:s, s:s, s:o, s:o}", "name", agent->name, "env",
                                agent->env, "state", shown, "key", agent->public_key, "last_seen",
-                               s_ms_or_null (agent->last_seen, agent->last_seen != 0), "address",
-                               s_string_or_null (agent->address)));
+                               ctl_json_time (agent->last_seen, agent->last_seen != 0), "address",
+                               ctl_json_text (agent->address)));
     }
     zlistx_destroy (&list);
     *result = json_pack ("{s:o}", "agents", agents);
@@ -231,14 +203,14 @@ static int s_release_list (ctl_t *ctl, const jad_api_request_t *request, const c
                                                            : NULL;
         json_array_append_new (
             releases,
-            json_pack (
-                "{s:s, s:s, s:s, s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:I, s:s?}", "app",
-                release->app, "version", release->version, "sha256", release->sha256, "length",
-                (json_int_t)release->length, "branch", s_string_or_null (release->branch), "commit",
-                s_string_or_null (release->commit_id), "notes", s_string_or_null (release->notes),
-                "created", s_ms_or_null (release->created, true), "succeeded_in",
-                s_string_or_null (release->succeeded_in), "bad", s_string_or_null (release->bad),
-                "counter", (json_int_t)release->counter, "security", security));
+            json_pack ("{s:s, s:s, s:s, s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:I, s:s?}", "app",
+                       release->app, "version", release->version, "sha256", release->sha256,
+                       "length", (json_int_t)release->length, "branch",
+                       ctl_json_text (release->branch), "commit",
+                       ctl_json_text (release->commit_id), "notes", ctl_json_text (release->notes),
+                       "created", ctl_json_time (release->created, true), "succeeded_in",
+                       ctl_json_text (release->succeeded_in), "bad", ctl_json_text (release->bad),
+                       "counter", (json_int_t)release->counter, "security", security));
     }
     zlistx_destroy (&list);
     *result = json_pack ("{s:o}", "releases", releases);
@@ -292,127 +264,112 @@ static int s_release_floor (ctl_t *ctl, const jad_api_request_t *request, const 
     return status;
 }
 
+//  Automatic decisions about plan_id (made by it or undoing it), as a
+//  JSON array, or NULL if none.
+static json_t *s_decisions_json (ctl_t *ctl, const char *plan_id)
+{
+    zlistx_t *rows = ctl_plans_repo_decisions (ctl->store, plan_id);
+    if (!rows || zlistx_size (rows) == 0) {
+        zlistx_destroy (&rows);
+        return NULL;
+    }
+    json_t *list = json_array ();
+    for (ctl_decision_t *row = zlistx_first (rows); row; row = zlistx_next (rows)) {
+        json_t *detail = row->detail ? json_loads (row->detail, 0, NULL) : NULL;
+        json_array_append_new (list,
+                               json_pack ("{s:s, s:o, s:s?, s:s?, s:s?, s:o}", "what", row->what,
+                                          "time", ctl_json_time (row->time, row->time > 0), "plan",
+                                          row->plan_id, "undoes", row->undoes, "rule", row->rule_id,
+                                          "values", detail ? detail : json_object ()));
+    }
+    zlistx_destroy (&rows);
+    return list;
+}
+
 //  PLAN as docs/api.md describes; hosts, events and approvals only when
 //  `full`. Events include those of the plan's tasks (migrations, verify).
 static json_t *s_plan_json (ctl_t *ctl, const char *plan_id, bool full, int64_t since)
 {
-    sqlite3_stmt *stmt = ctl_store_query (
-        ctl->db,
-        "SELECT id, app, version, env, kind, strategy, state, created, finished, reason, "
-        "undoes, deployer, phase, current_batch, batches, paused, batch, canary, bake_ms, "
-        "emergency, skip_offline, rolled_back_by, previous, phase_started, "
-        "(SELECT count(*) FROM plan_hosts h WHERE h.plan_id = p.id), "
-        "(SELECT count(*) FROM plan_hosts h WHERE h.plan_id = p.id AND h.state = 'healthy'), "
-        "(SELECT count(*) FROM plan_hosts h WHERE h.plan_id = p.id AND h.state = 'failed'), "
-        "(SELECT count(*) FROM plan_hosts h WHERE h.plan_id = p.id AND h.batch = "
-        "p.current_batch), "
-        "(SELECT count(*) FROM plan_hosts h WHERE h.plan_id = p.id AND h.batch = "
-        "p.current_batch AND h.state = 'healthy'), "
-        "(SELECT notes FROM releases r WHERE r.app = p.app AND r.version = p.version) "
-        "FROM plans p WHERE id = ?",
-        "t", plan_id);
-    if (!stmt)
+    ctl_plan_snapshot_t *snapshot = NULL;
+    if (ctl_plans_repo_snapshot (ctl->store, plan_id, &snapshot) != 0)
         return NULL;
-    json_t *plan = NULL;
-    if (sqlite3_step (stmt) == SQLITE_ROW) {
-        plan = json_pack ("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "id",
-                          s_text_or_null (stmt, 0), "app", s_text_or_null (stmt, 1), "version",
-                          s_text_or_null (stmt, 2), "env", s_text_or_null (stmt, 3), "kind",
-                          s_text_or_null (stmt, 4), "strategy", s_text_or_null (stmt, 5), "state",
-                          s_text_or_null (stmt, 6), "created", s_time_or_null (stmt, 7), "finished",
-                          s_time_or_null (stmt, 8), "reason", s_text_or_null (stmt, 9), "undoes",
-                          s_text_or_null (stmt, 10), "deployer", s_text_or_null (stmt, 11));
-        json_object_set_new (plan, "phase", s_text_or_null (stmt, 12));
-        json_object_set_new (plan, "batch",
-                             json_integer ((json_int_t)sqlite3_column_int64 (stmt, 13) + 1));
-        json_object_set_new (plan, "batches",
-                             json_integer ((json_int_t)sqlite3_column_int64 (stmt, 14)));
-        json_object_set_new (plan, "paused", json_boolean (sqlite3_column_int64 (stmt, 15)));
-        json_object_set_new (plan, "batch_size", s_text_or_null (stmt, 16));
-        json_object_set_new (plan, "canary",
-                             json_integer ((json_int_t)sqlite3_column_int64 (stmt, 17)));
-        json_object_set_new (plan, "bake_ms",
-                             json_integer ((json_int_t)sqlite3_column_int64 (stmt, 18)));
-        json_object_set_new (plan, "emergency", s_text_or_null (stmt, 19));
-        json_object_set_new (plan, "skip_offline", json_boolean (sqlite3_column_int64 (stmt, 20)));
-        json_object_set_new (plan, "rolled_back_by", s_text_or_null (stmt, 21));
-        json_object_set_new (plan, "previous", s_text_or_null (stmt, 22));
-        json_object_set_new (plan, "phase_started", s_time_or_null (stmt, 23));
-        json_object_set_new (plan, "hosts_total",
-                             json_integer ((json_int_t)sqlite3_column_int64 (stmt, 24)));
-        json_object_set_new (plan, "hosts_healthy",
-                             json_integer ((json_int_t)sqlite3_column_int64 (stmt, 25)));
-        json_object_set_new (plan, "hosts_failed",
-                             json_integer ((json_int_t)sqlite3_column_int64 (stmt, 26)));
-        json_object_set_new (plan, "batch_hosts",
-                             json_integer ((json_int_t)sqlite3_column_int64 (stmt, 27)));
-        json_object_set_new (plan, "batch_healthy",
-                             json_integer ((json_int_t)sqlite3_column_int64 (stmt, 28)));
-        json_object_set_new (plan, "notes", s_text_or_null (stmt, 29));
-        const char *state = (const char *)sqlite3_column_text (stmt, 6);
-        const char *kind = (const char *)sqlite3_column_text (stmt, 4);
-        //  the deployment log's outcome: succeeded, failed, rolled-back
-        const char *outcome = state;
-        if (streq (state, "failed") && sqlite3_column_type (stmt, 21) != SQLITE_NULL)
-            outcome = "rolled-back";
-        json_object_set_new (plan, "outcome", json_string (outcome));
-        (void)kind;
-    }
-    sqlite3_finalize (stmt);
-    if (!plan || !full)
+    const ctl_plan_t *row = snapshot->plan;
+    json_t *plan = json_pack ("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:o}", "id",
+                              row->id, "app", row->app, "version", row->version, "env", row->env,
+                              "kind", row->kind, "strategy", row->strategy, "state", row->state,
+                              "created", ctl_json_time (row->created, true), "finished",
+                              ctl_json_time (row->finished, row->finished != 0), "reason",
+                              ctl_json_text (row->reason), "undoes", ctl_json_text (row->undoes),
+                              "deployer", ctl_json_text (row->deployer));
+    json_object_set_new (plan, "phase", json_string (row->phase));
+    json_object_set_new (plan, "batch", json_integer ((json_int_t)row->current_batch + 1));
+    json_object_set_new (plan, "batches", json_integer ((json_int_t)row->batches));
+    json_object_set_new (plan, "paused", json_boolean (row->paused));
+    json_object_set_new (plan, "batch_size", ctl_json_text (row->batch));
+    json_object_set_new (plan, "canary", json_integer ((json_int_t)row->canary));
+    json_object_set_new (plan, "bake_ms", json_integer ((json_int_t)row->bake_ms));
+    json_object_set_new (plan, "emergency", ctl_json_text (row->emergency));
+    json_object_set_new (plan, "skip_offline", json_boolean (row->skip_offline));
+    json_object_set_new (plan, "rolled_back_by", ctl_json_text (row->rolled_back_by));
+    json_object_set_new (plan, "previous", ctl_json_text (row->previous));
+    json_object_set_new (plan, "phase_started",
+                         ctl_json_time (row->phase_started, row->phase_started != 0));
+    json_object_set_new (plan, "hosts_total", json_integer ((json_int_t)snapshot->hosts));
+    json_object_set_new (plan, "hosts_healthy", json_integer ((json_int_t)snapshot->healthy));
+    json_object_set_new (plan, "hosts_failed", json_integer ((json_int_t)snapshot->failed));
+    json_object_set_new (plan, "batch_hosts", json_integer ((json_int_t)snapshot->batch_hosts));
+    json_object_set_new (plan, "batch_healthy", json_integer ((json_int_t)snapshot->batch_healthy));
+    json_object_set_new (plan, "notes", ctl_json_text (snapshot->notes));
+    //  the deployment log's outcome: succeeded, failed, rolled-back
+    const char *outcome = row->state;
+    if (streq (row->state, "failed") && row->rolled_back_by)
+        outcome = "rolled-back";
+    json_object_set_new (plan, "outcome", json_string (outcome));
+    ctl_plan_snapshot_destroy (&snapshot);
+    if (!full)
         return plan;
     json_t *hosts = json_array ();
-    stmt = ctl_store_query (ctl->db,
-                            "SELECT agent, state, step, detail, updated, batch, started, finished "
-                            "FROM plan_hosts WHERE plan_id = ? ORDER BY batch, agent",
-                            "t", plan_id);
-    while (stmt && sqlite3_step (stmt) == SQLITE_ROW) {
-        json_t *host =
-            json_pack ("{s:o, s:o, s:o, s:o, s:o, s:I, s:o, s:o}", "name", s_text_or_null (stmt, 0),
-                       "state", s_text_or_null (stmt, 1), "step", s_text_or_null (stmt, 2),
-                       "detail", s_text_or_null (stmt, 3), "updated", s_time_or_null (stmt, 4),
-                       "batch", (json_int_t)sqlite3_column_int64 (stmt, 5) + 1, "started",
-                       s_time_or_null (stmt, 6), "finished", s_time_or_null (stmt, 7));
-        if (sqlite3_column_type (stmt, 6) != SQLITE_NULL &&
-            sqlite3_column_type (stmt, 7) != SQLITE_NULL)
-            json_object_set_new (host, "duration_ms",
-                                 json_integer ((json_int_t)(sqlite3_column_int64 (stmt, 7) -
-                                                            sqlite3_column_int64 (stmt, 6))));
-        json_array_append_new (hosts, host);
+    zlistx_t *rows = ctl_plans_repo_hosts (ctl->store, plan_id);
+    for (ctl_plan_host_t *host = rows ? zlistx_first (rows) : NULL; host;
+         host = zlistx_next (rows)) {
+        json_t *entry = json_pack (
+            "{s:s, s:s, s:o, s:o, s:o, s:I, s:o, s:o}", "name", host->agent, "state", host->state,
+            "step", ctl_json_text (host->step), "detail", ctl_json_text (host->detail), "updated",
+            ctl_json_time (host->updated, host->updated != 0), "batch", (json_int_t)host->batch + 1,
+            "started", ctl_json_time (host->started, host->started != 0), "finished",
+            ctl_json_time (host->finished, host->finished != 0));
+        if (host->started && host->finished)
+            json_object_set_new (entry, "duration_ms",
+                                 json_integer ((json_int_t)(host->finished - host->started)));
+        json_array_append_new (hosts, entry);
     }
-    sqlite3_finalize (stmt);
+    zlistx_destroy (&rows);
     json_object_set_new (plan, "hosts", hosts);
     json_t *events = json_array ();
-    stmt = ctl_store_query (
-        ctl->db,
-        "SELECT e.id, e.time, e.agent, e.step, e.status, e.detail, e.output, e.duration_ms, "
-        "e.plan_id FROM events e WHERE (e.plan_id = ?1 OR e.plan_id IN (SELECT id FROM plans "
-        "WHERE parent = ?1)) AND e.id > ?2 ORDER BY e.id LIMIT 1000",
-        "ti", plan_id, since);
-    while (stmt && sqlite3_step (stmt) == SQLITE_ROW)
+    rows = ctl_plans_repo_events (ctl->store, plan_id, since, 1000);
+    for (ctl_plan_event_t *event = rows ? zlistx_first (rows) : NULL; event;
+         event = zlistx_next (rows))
         json_array_append_new (
             events,
-            json_pack ("{s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:I, s:o}", "id",
-                       (json_int_t)sqlite3_column_int64 (stmt, 0), "time", s_time_or_null (stmt, 1),
-                       "host", s_text_or_null (stmt, 2), "step", s_text_or_null (stmt, 3), "status",
-                       s_text_or_null (stmt, 4), "detail", s_text_or_null (stmt, 5), "output",
-                       s_text_or_null (stmt, 6), "duration_ms",
-                       (json_int_t)sqlite3_column_int64 (stmt, 7), "plan",
-                       s_text_or_null (stmt, 8)));
-    sqlite3_finalize (stmt);
+            json_pack ("{s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:I, s:o}", "id", (json_int_t)event->id,
+                       "time", ctl_json_time (event->time, true), "host",
+                       ctl_json_text (event->agent), "step", ctl_json_text (event->step), "status",
+                       ctl_json_text (event->status), "detail", ctl_json_text (event->detail),
+                       "output", ctl_json_text (event->output), "duration_ms",
+                       (json_int_t)event->duration_ms, "plan", ctl_json_text (event->plan_id)));
+    zlistx_destroy (&rows);
     json_object_set_new (plan, "events", events);
     json_t *approvals = json_array ();
-    stmt = ctl_store_query (ctl->db,
-                            "SELECT operator, roles, time FROM approvals WHERE plan_id = ? ORDER "
-                            "BY time",
-                            "t", plan_id);
-    while (stmt && sqlite3_step (stmt) == SQLITE_ROW)
-        json_array_append_new (
-            approvals, json_pack ("{s:o, s:o, s:o}", "operator", s_text_or_null (stmt, 0), "role",
-                                  s_text_or_null (stmt, 1), "time", s_time_or_null (stmt, 2)));
-    sqlite3_finalize (stmt);
+    rows = ctl_plans_repo_approvals (ctl->store, plan_id);
+    for (ctl_approval_row_t *approval = rows ? zlistx_first (rows) : NULL; approval;
+         approval = zlistx_next (rows))
+        json_array_append_new (approvals,
+                               json_pack ("{s:s, s:o, s:o}", "operator", approval->operator_name,
+                                          "role", ctl_json_text (approval->role), "time",
+                                          ctl_json_time (approval->time, true)));
+    zlistx_destroy (&rows);
     json_object_set_new (plan, "approvals", approvals);
-    json_t *decisions = ctl_alerts_decisions_json (ctl->db, plan_id);
+    json_t *decisions = s_decisions_json (ctl, plan_id);
     if (decisions)
         json_object_set_new (plan, "decisions", decisions);
     return plan;
@@ -559,10 +516,15 @@ static int s_plan_control (ctl_t *ctl, const jad_api_request_t *request, const c
     const char *plan_id = jad_api_request_arg (request, "id");
     const char *action = request->command + strlen ("plan.");
     char *state = NULL;
-    if (!plan_id || !jad_name_valid (plan_id) ||
-        jad_db_get_text (ctl->db, "SELECT state FROM plans WHERE id = ?", plan_id, &state) != 0) {
+    ctl_plan_t *row = NULL;
+    if (plan_id && jad_name_valid (plan_id) &&
+        ctl_plans_repo_get (ctl->store, plan_id, &row) == 0) {
+        state = row->state;
+        row->state = NULL;
+    }
+    ctl_plan_destroy (&row);
+    if (!state) {
         snprintf (err, errlen, "no plan '%s' (see: jadctl plans)", plan_id ? plan_id : "");
-        free (state);
         return 2;
     }
     int status = 0;
@@ -582,10 +544,7 @@ static int s_plan_control (ctl_t *ctl, const jad_api_request_t *request, const c
     } else {
         bool pause = streq (action, "pause");
         if (!streq (state, "running") ||
-            ctl_store_run (ctl->db,
-                           "UPDATE plans SET paused = ?, progress = ? WHERE id = ? AND state = "
-                           "'running' AND paused = ?",
-                           "iiti", (int64_t)pause, jad_now_ms (), plan_id, (int64_t)!pause) != 1) {
+            ctl_plans_repo_set_paused (ctl->store, plan_id, pause, jad_now_ms ()) != 1) {
             snprintf (err, errlen, "plan %s is %s%s: cannot %s it", plan_id, state,
                       streq (state, "running") ? (pause ? " and paused" : " and not paused") : "",
                       action);
@@ -609,21 +568,18 @@ static int s_plans (ctl_t *ctl, const jad_api_request_t *request, const char *op
 {
     (void)operator_name;
     const char *env = jad_api_request_arg (request, "env");
-    sqlite3_stmt *stmt = jad_db_prepare (ctl->db, "SELECT id FROM plans WHERE (?1 IS NULL OR "
-                                                  "env = ?1) AND parent IS NULL ORDER BY "
-                                                  "created DESC, seq DESC LIMIT 100");
-    if (!stmt) {
+    zlistx_t *ids = ctl_plans_repo_list (ctl->store, env, 100);
+    if (!ids) {
         snprintf (err, errlen, "database error");
         return 1;
     }
-    sqlite3_bind_text (stmt, 1, env, -1, SQLITE_TRANSIENT);
     json_t *plans = json_array ();
-    while (sqlite3_step (stmt) == SQLITE_ROW) {
-        json_t *plan = s_plan_json (ctl, (const char *)sqlite3_column_text (stmt, 0), false, 0);
+    for (char *id = zlistx_first (ids); id; id = zlistx_next (ids)) {
+        json_t *plan = s_plan_json (ctl, id, false, 0);
         if (plan)
             json_array_append_new (plans, plan);
     }
-    sqlite3_finalize (stmt);
+    zlistx_destroy (&ids);
     *result = json_pack ("{s:o}", "plans", plans);
     return 0;
 }
@@ -823,7 +779,7 @@ static int s_operator_list (ctl_t *ctl, const jad_api_request_t *request, const 
         json_array_append_new (operators,
                                json_pack ("{s:s, s:s, s:s, s:o}", "name", row->name, "roles",
                                           row->roles, "public_key", row->public_key, "created",
-                                          s_ms_or_null (row->created, true)));
+                                          ctl_json_time (row->created, true)));
     zlistx_destroy (&list);
     *result = json_pack ("{s:o}", "operators", operators);
     return 0;
@@ -847,13 +803,12 @@ static int s_audit (ctl_t *ctl, const jad_api_request_t *request, const char *op
     }
     json_t *entries = json_array ();
     for (ctl_audit_entry_t *entry = zlistx_first (list); entry; entry = zlistx_next (list))
-        json_array_append_new (entries, json_pack ("{s:I, s:o, s:o, s:o, s:o, s:o}", "id",
-                                                   (json_int_t)entry->id, "time",
-                                                   s_ms_or_null (entry->time, true), "operator",
-                                                   s_string_or_null (entry->operator_name),
-                                                   "command", s_string_or_null (entry->command),
-                                                   "args", s_string_or_null (entry->args),
-                                                   "outcome", s_string_or_null (entry->outcome)));
+        json_array_append_new (
+            entries, json_pack ("{s:I, s:o, s:o, s:o, s:o, s:o}", "id", (json_int_t)entry->id,
+                                "time", ctl_json_time (entry->time, true), "operator",
+                                ctl_json_text (entry->operator_name), "command",
+                                ctl_json_text (entry->command), "args", ctl_json_text (entry->args),
+                                "outcome", ctl_json_text (entry->outcome)));
     zlistx_destroy (&list);
     *result = json_pack ("{s:o}", "audit", entries);
     return 0;

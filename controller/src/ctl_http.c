@@ -4,8 +4,10 @@
 #include "ctl_http.h"
 #include "ctl_agents_repo.h"
 #include "ctl_alerts.h"
+#include "ctl_plans_repo.h"
 #include "ctl_metrics.h"
 #include "ctl_notify.h"
+#include "ctl_json.h"
 #include "ctl_store_legacy.h"
 #include "jad_db.h"
 #include "jad_log.h"
@@ -108,39 +110,19 @@ static const char s_page_tail[] =
     ".catch(() => {}), 5000);\n"
     "</script></body></html>\n";
 
-static json_t *s_text_or_null (sqlite3_stmt *stmt, int column)
-{
-    const char *text = (const char *)sqlite3_column_text (stmt, column);
-    return text ? json_string (text) : json_null ();
-}
-
-static json_t *s_time_or_null (sqlite3_stmt *stmt, int column)
-{
-    if (sqlite3_column_type (stmt, column) == SQLITE_NULL)
-        return json_null ();
-    char buf[32];
-    return json_string (ctl_store_iso_time (sqlite3_column_int64 (stmt, column), buf, sizeof buf));
-}
-
-static json_t *s_plans_json (sqlite3 *db, bool running)
+static json_t *s_plans_json (ctl_http_t *self, bool running)
 {
     json_t *plans = json_array ();
-    sqlite3_stmt *stmt = jad_db_prepare (
-        db, running ? "SELECT id, kind, app, version, env, state, created, finished, reason, "
-                      "undoes FROM plans WHERE state = 'running' ORDER BY created DESC LIMIT 50"
-                    : "SELECT id, kind, app, version, env, state, created, finished, reason, "
-                      "undoes FROM plans WHERE coalesce (reason, '') NOT LIKE 'converge:%' "
-                      "ORDER BY created DESC LIMIT 15");
-    while (stmt && sqlite3_step (stmt) == SQLITE_ROW)
+    zlistx_t *rows = ctl_plans_repo_recent (self->store, running, running ? 50 : 15);
+    for (ctl_plan_t *plan = rows ? zlistx_first (rows) : NULL; plan; plan = zlistx_next (rows))
         json_array_append_new (
             plans,
-            json_pack ("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "id",
-                       s_text_or_null (stmt, 0), "kind", s_text_or_null (stmt, 1), "app",
-                       s_text_or_null (stmt, 2), "version", s_text_or_null (stmt, 3), "env",
-                       s_text_or_null (stmt, 4), "state", s_text_or_null (stmt, 5), "created",
-                       s_time_or_null (stmt, 6), "finished", s_time_or_null (stmt, 7), "reason",
-                       s_text_or_null (stmt, 8), "undoes", s_text_or_null (stmt, 9)));
-    sqlite3_finalize (stmt);
+            json_pack ("{s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:o}", "id", plan->id, "kind",
+                       plan->kind, "app", plan->app, "version", plan->version, "env", plan->env,
+                       "state", plan->state, "created", ctl_json_time (plan->created, true),
+                       "finished", ctl_json_time (plan->finished, plan->finished != 0), "reason",
+                       ctl_json_text (plan->reason), "undoes", ctl_json_text (plan->undoes)));
+    zlistx_destroy (&rows);
     return plans;
 }
 
@@ -168,13 +150,12 @@ static json_t *s_status_json (ctl_http_t *self)
         const char *shown =
             streq (agent->state, "accepted") ? (online ? "online" : "offline") : agent->state;
         char seen[32];
-        json_t *current =
-            json_pack ("{s:s, s:s, s:s, s:o, s:{}}", "name", agent->name, "env", agent->env,
-                       "state", shown, "last_seen",
-                       agent->last_seen
-                           ? json_string (ctl_store_iso_time (agent->last_seen, seen, sizeof seen))
-                           : json_null (),
-                       "apps");
+        json_t *current = json_pack (
+            "{s:s, s:s, s:s, s:o, s:{}}", "name", agent->name, "env", agent->env, "state", shown,
+            "last_seen",
+            agent->last_seen ? json_string (ctl_json_iso_time (agent->last_seen, seen, sizeof seen))
+                             : json_null (),
+            "apps");
         json_array_append_new (agents, current);
         json_object_set_new (
             env_json, "hosts",
@@ -214,12 +195,12 @@ static json_t *s_status_json (ctl_http_t *self)
     int64_t started_ms = self->started_ms;
     pthread_mutex_unlock (&self->lock);
     return json_pack ("{s:s, s:{s:s, s:s, s:o}, s:o, s:o, s:o, s:o, s:o}", "generated",
-                      ctl_store_iso_time (now, generated, sizeof generated), "controller",
-                      "version", JADUGAR_VERSION, "started",
-                      ctl_store_iso_time (started_ms, started, sizeof started), "counters",
-                      counters, "environments", env_list, "agents", agents, "running",
-                      s_plans_json (self->db, true), "recent", s_plans_json (self->db, false),
-                      "alerts", ctl_alerts_rules_json (self->db));
+                      ctl_json_iso_time (now, generated, sizeof generated), "controller", "version",
+                      JADUGAR_VERSION, "started",
+                      ctl_json_iso_time (started_ms, started, sizeof started), "counters", counters,
+                      "environments", env_list, "agents", agents, "running",
+                      s_plans_json (self, true), "recent", s_plans_json (self, false), "alerts",
+                      ctl_alerts_rules_json (self->db));
 }
 
 //  Label value escaped for the text format.
@@ -324,16 +305,16 @@ static char *s_metrics_text (ctl_http_t *self)
     }
     zlistx_destroy (&tallies);
     s_family (out, "jadugar_plans", "gauge", "Plans by kind and state.");
-    stmt = jad_db_prepare (self->db, "SELECT kind, state, count (*) FROM plans GROUP BY 1, 2 "
-                                     "ORDER BY 1, 2");
-    while (stmt && sqlite3_step (stmt) == SQLITE_ROW) {
+    tallies = ctl_plans_repo_tally (self->store);
+    for (ctl_tally_t *tally = tallies ? zlistx_first (tallies) : NULL; tally;
+         tally = zlistx_next (tallies)) {
         fputs ("jadugar_plans{kind=\"", out);
-        s_label (out, (const char *)sqlite3_column_text (stmt, 0));
+        s_label (out, tally->labels[0]);
         fputs ("\",state=\"", out);
-        s_label (out, (const char *)sqlite3_column_text (stmt, 1));
-        fprintf (out, "\"} %lld\n", (long long)sqlite3_column_int64 (stmt, 2));
+        s_label (out, tally->labels[1]);
+        fprintf (out, "\"} %lld\n", (long long)tally->count);
     }
-    sqlite3_finalize (stmt);
+    zlistx_destroy (&tallies);
     s_family (out, "jadugar_alert_state", "gauge",
               "1 for the state each alert rule is in (ok, pending, firing, resolved, "
               "inconclusive).");

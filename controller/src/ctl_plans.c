@@ -6,45 +6,20 @@
 //  marks the end of its work with a report whose step is "done".
 
 #include "ctl_plans.h"
-#include "ctl_rollout.h"
 #include "ctl_agents_repo.h"
-#include "ctl_store_legacy.h"
-#include "jad_db.h"
+#include "ctl_plans_repo.h"
+#include "ctl_releases_repo.h"
+#include "ctl_rollout.h"
 #include "jad_envelope.h"
 #include "jad_log.h"
 #include "jad_util.h"
 
 #include <string.h>
 
-#define S_UNFINISHED "('pending', 'acked', 'applying')"
-
 bool ctl_plans_agent_online (ctl_t *ctl, int64_t last_seen)
 {
     int64_t window = 3 * (int64_t)ctl->config->heartbeat_ms + 1000;
     return last_seen > 0 && jad_now_ms () - last_seen <= window;
-}
-
-//  Collect the first column of a query (one text bind) into a list.
-static zlistx_t *s_column_list (sqlite3 *db, const char *sql, const char *param)
-{
-    zlistx_t *list = zlistx_new ();
-    if (!list)
-        return NULL;
-    zlistx_set_destructor (list, (zlistx_destructor_fn *)zstr_free);
-    sqlite3_stmt *stmt = jad_db_prepare (db, sql);
-    if (!stmt) {
-        zlistx_destroy (&list);
-        return NULL;
-    }
-    if (param)
-        sqlite3_bind_text (stmt, 1, param, -1, SQLITE_TRANSIENT);
-    while (sqlite3_step (stmt) == SQLITE_ROW) {
-        const char *text = (const char *)sqlite3_column_text (stmt, 0);
-        if (text)
-            zlistx_add_end (list, strdup (text));
-    }
-    sqlite3_finalize (stmt);
-    return list;
 }
 
 char *ctl_plans_create (ctl_t *ctl, const char *app, const char *version, const char *env,
@@ -65,58 +40,51 @@ char *ctl_plans_create (ctl_t *ctl, const char *app, const char *version, const 
 //  Build the plan payload for plan_id (targets from the list). NULL on error.
 static jad_plan_t *s_plan_load (ctl_t *ctl, const char *plan_id)
 {
-    sqlite3_stmt *stmt = jad_db_prepare (
-        ctl->db, "SELECT p.app, p.version, p.env, p.kind, p.strategy, p.undoes, r.sha256, "
-                 "r.length, p.action, p.migrations, r.counter, (SELECT f.counter FROM floors f "
-                 "WHERE f.app = p.app) FROM plans p JOIN releases r ON r.app = p.app "
-                 "AND r.version = p.version WHERE p.id = ?");
-    if (!stmt)
-        return NULL;
-    sqlite3_bind_text (stmt, 1, plan_id, -1, SQLITE_TRANSIENT);
+    ctl_plan_t *row = NULL;
+    ctl_release_t *release = NULL;
     jad_plan_t *plan = NULL;
-    if (sqlite3_step (stmt) == SQLITE_ROW) {
-        plan = calloc (1, sizeof *plan);
-        if (plan) {
-            plan->plan_id = strdup (plan_id);
-            plan->app = strdup ((const char *)sqlite3_column_text (stmt, 0));
-            plan->version = strdup ((const char *)sqlite3_column_text (stmt, 1));
-            plan->environment = strdup ((const char *)sqlite3_column_text (stmt, 2));
-            const char *kind = (const char *)sqlite3_column_text (stmt, 3);
-            plan->kind = kind && streq (kind, "rollback") ? JAD_PLAN_ROLLBACK : JAD_PLAN_DEPLOY;
-            plan->strategy = strdup ((const char *)sqlite3_column_text (stmt, 4));
-            const char *undoes = (const char *)sqlite3_column_text (stmt, 5);
-            plan->undoes = undoes ? strdup (undoes) : NULL;
-            const char *sha = (const char *)sqlite3_column_text (stmt, 6);
-            if (!sha || jad_unhex (sha, plan->artifact_sha256, 32) != 0)
-                jad_plan_destroy (&plan);
-            else
-                plan->artifact_length = (uint64_t)sqlite3_column_int64 (stmt, 7);
-        }
-        if (plan) {
-            const char *action = (const char *)sqlite3_column_text (stmt, 8);
-            //  signed with the plan: agents refuse a release below the floor
-            plan->release_counter = (uint64_t)sqlite3_column_int64 (stmt, 10);
-            plan->min_release_counter = (uint64_t)sqlite3_column_int64 (stmt, 11);
-            plan->action = !action || streq (action, "apply") ? JAD_PLAN_ACTION_APPLY
-                           : streq (action, "migrate_up")     ? JAD_PLAN_ACTION_MIGRATE_UP
-                           : streq (action, "migrate_down")   ? JAD_PLAN_ACTION_MIGRATE_DOWN
-                                                              : JAD_PLAN_ACTION_VERIFY;
-            const char *list = (const char *)sqlite3_column_text (stmt, 9);
-            if (list && *list) {
-                char *copy = strdup (list);
-                size_t count = 1;
-                for (const char *cursor = list; *cursor; cursor++)
-                    count += *cursor == ',';
-                plan->migrations = calloc (count, sizeof (char *));
-                char *save = NULL;
-                for (char *item = copy && plan->migrations ? strtok_r (copy, ",", &save) : NULL;
-                     item && plan->migration_count < count; item = strtok_r (NULL, ",", &save))
-                    plan->migrations[plan->migration_count++] = strdup (item);
-                free (copy);
-            }
-        }
+    if (ctl_plans_repo_get (ctl->store, plan_id, &row) != 0 ||
+        ctl_releases_repo_get (ctl->store, row->app, row->version, &release) != 0)
+        goto done;
+    plan = calloc (1, sizeof *plan);
+    if (!plan)
+        goto done;
+    plan->plan_id = strdup (plan_id);
+    plan->app = strdup (row->app);
+    plan->version = strdup (row->version);
+    plan->environment = strdup (row->env);
+    plan->kind = streq (row->kind, "rollback") ? JAD_PLAN_ROLLBACK : JAD_PLAN_DEPLOY;
+    plan->strategy = strdup (row->strategy);
+    plan->undoes = row->undoes ? strdup (row->undoes) : NULL;
+    if (jad_unhex (release->sha256, plan->artifact_sha256, 32) != 0) {
+        jad_plan_destroy (&plan);
+        goto done;
     }
-    sqlite3_finalize (stmt);
+    plan->artifact_length = (uint64_t)release->length;
+    //  signed with the plan: agents refuse a release below the floor
+    plan->release_counter = (uint64_t)release->counter;
+    plan->min_release_counter = release->has_floor ? (uint64_t)release->floor : 0;
+    const char *action = row->action;
+    plan->action = streq (action, "apply")          ? JAD_PLAN_ACTION_APPLY
+                   : streq (action, "migrate_up")   ? JAD_PLAN_ACTION_MIGRATE_UP
+                   : streq (action, "migrate_down") ? JAD_PLAN_ACTION_MIGRATE_DOWN
+                                                    : JAD_PLAN_ACTION_VERIFY;
+    const char *list = row->migrations;
+    if (list && *list) {
+        char *copy = strdup (list);
+        size_t count = 1;
+        for (const char *cursor = list; *cursor; cursor++)
+            count += *cursor == ',';
+        plan->migrations = calloc (count, sizeof (char *));
+        char *save = NULL;
+        for (char *item = copy && plan->migrations ? strtok_r (copy, ",", &save) : NULL;
+             item && plan->migration_count < count; item = strtok_r (NULL, ",", &save))
+            plan->migrations[plan->migration_count++] = strdup (item);
+        free (copy);
+    }
+done:
+    ctl_release_destroy (&release);
+    ctl_plan_destroy (&row);
     return plan;
 }
 
@@ -133,11 +101,7 @@ int ctl_plans_send (ctl_t *ctl, const char *plan_id, const char *agent)
         zlistx_set_destructor (targets, (zlistx_destructor_fn *)zstr_free);
         zlistx_add_end (targets, strdup (agent));
     } else
-        targets = s_column_list (
-            ctl->db,
-            "SELECT agent FROM plan_hosts WHERE plan_id = ? AND state IN " S_UNFINISHED
-            " ORDER BY agent",
-            plan_id);
+        targets = ctl_plans_repo_host_names (ctl->store, plan_id, -1, CTL_HOSTS_UNFINISHED);
     int result = -1;
     zchunk_t *payload = NULL;
     jad_envelope_t *envelope = NULL;
@@ -202,21 +166,7 @@ int ctl_plans_send (ctl_t *ctl, const char *plan_id, const char *agent)
         }
         ctl->counters[CTL_COUNT_PLANS_SENT]++;
     }
-    sqlite3_stmt *stmt = jad_db_prepare (
-        ctl->db, "UPDATE plan_hosts SET last_sent = ? WHERE plan_id = ? AND agent = ?");
-    if (stmt) {
-        jad_db_begin (ctl->db);
-        int64_t now = jad_now_ms ();
-        for (char *name = zlistx_first (targets); name; name = zlistx_next (targets)) {
-            sqlite3_reset (stmt);
-            sqlite3_bind_int64 (stmt, 1, now);
-            sqlite3_bind_text (stmt, 2, plan_id, -1, SQLITE_TRANSIENT);
-            sqlite3_bind_text (stmt, 3, name, -1, SQLITE_TRANSIENT);
-            sqlite3_step (stmt);
-        }
-        sqlite3_finalize (stmt);
-        jad_db_commit (ctl->db);
-    }
+    ctl_plans_repo_mark_sent (ctl->store, plan_id, targets, jad_now_ms ());
     jad_log_debug ("plans: sent plan=%s seq=%llu targets=%zu direct=%s", plan_id,
                    (unsigned long long)plan->sequence, zlistx_size (targets), agent ? agent : "-");
     result = 0;
@@ -305,17 +255,8 @@ void ctl_plans_advance_marked (ctl_t *ctl)
 
 void ctl_plans_on_ack (ctl_t *ctl, const char *agent, const char *plan_id)
 {
-    sqlite3_stmt *stmt = jad_db_cached (ctl->db, "UPDATE plan_hosts SET state = 'acked', "
-                                                 "updated = ? WHERE plan_id = ? AND agent = ? "
-                                                 "AND state = 'pending'");
-    if (!stmt)
-        return;
-    sqlite3_bind_int64 (stmt, 1, jad_now_ms ());
-    sqlite3_bind_text (stmt, 2, plan_id, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text (stmt, 3, agent, -1, SQLITE_TRANSIENT);
-    sqlite3_step (stmt);
-    sqlite3_reset (stmt);
-    ctl->counters[CTL_COUNT_ACKS]++;
+    if (ctl_plans_repo_ack (ctl->store, plan_id, agent, jad_now_ms ()) == 0)
+        ctl->counters[CTL_COUNT_ACKS]++;
 }
 
 //  Host state after a report, or NULL to keep the current one.
@@ -340,83 +281,45 @@ static const char *s_host_state (const jad_report_t *report)
 int ctl_plans_on_report (ctl_t *ctl, const char *agent, const jad_report_t *report)
 {
     int64_t now = jad_now_ms ();
-    if (jad_db_begin (ctl->db))
+    if (ctl_store_begin (ctl->store))
         return -1;
-    sqlite3_stmt *stmt = jad_db_cached (ctl->db, "INSERT OR IGNORE INTO reports_seen (agent, "
-                                                 "incarnation, report_id) VALUES (?, ?, ?)");
-    if (!stmt)
+    int seen = ctl_plans_repo_report_seen (ctl->store, agent, report->incarnation,
+                                           (int64_t)report->report_id);
+    if (seen < 0)
         goto failed;
-    sqlite3_bind_text (stmt, 1, agent, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text (stmt, 2, report->incarnation, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64 (stmt, 3, (int64_t)report->report_id);
-    int rc = sqlite3_step (stmt);
-    sqlite3_reset (stmt);
-    if (rc != SQLITE_DONE)
-        goto failed;
-    if (sqlite3_changes (ctl->db) == 0) {
+    if (seen == 0) {
         ctl->counters[CTL_COUNT_REPORTS_DUPLICATE]++;
-        return jad_db_commit (ctl->db);
+        return ctl_store_commit (ctl->store);
     }
-    stmt = jad_db_cached (ctl->db, "INSERT INTO events (plan_id, agent, time, step, status, "
-                                   "detail, output, duration_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
-    if (!stmt)
+    ctl_plan_event_t event = {.plan_id = report->plan_id,
+                              .agent = (char *)agent,
+                              .time = report->time ? report->time : now,
+                              .step = report->step,
+                              .status = (char *)jad_report_status_name (report->status),
+                              .detail = report->detail,
+                              .output = report->output,
+                              .duration_ms = report->duration_ms};
+    if (ctl_plans_repo_event_add (ctl->store, &event))
         goto failed;
-    sqlite3_bind_text (stmt, 1, report->plan_id, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text (stmt, 2, agent, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64 (stmt, 3, report->time ? report->time : now);
-    sqlite3_bind_text (stmt, 4, report->step, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text (stmt, 5, jad_report_status_name (report->status), -1, SQLITE_STATIC);
-    sqlite3_bind_text (stmt, 6, report->detail, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text (stmt, 7, report->output, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64 (stmt, 8, report->duration_ms);
-    rc = sqlite3_step (stmt);
-    sqlite3_reset (stmt);
-    if (rc != SQLITE_DONE)
-        goto failed;
-
     const char *state = s_host_state (report);
-    stmt = jad_db_cached (
-        ctl->db, "UPDATE plan_hosts SET state = coalesce (?1, state), step = ?2, "
-                 "detail = coalesce (?3, detail), updated = ?4, finished = CASE WHEN ?1 IN "
-                 "('healthy', 'failed') THEN ?4 ELSE finished END WHERE plan_id = ?5 AND "
-                 "agent = ?6 AND state NOT IN ('healthy', 'failed', 'skipped', 'cancelled')");
-    if (!stmt)
-        goto failed;
-    if (state)
-        sqlite3_bind_text (stmt, 1, state, -1, SQLITE_STATIC);
-    else
-        sqlite3_bind_null (stmt, 1);
-    sqlite3_bind_text (stmt, 2, report->step, -1, SQLITE_TRANSIENT);
-    if (report->status == JAD_REPORT_FAILED || report->status == JAD_REPORT_REFUSED ||
-        report->status == JAD_REPORT_ROLLED_BACK)
-        sqlite3_bind_text (stmt, 3, report->detail, -1, SQLITE_TRANSIENT);
-    else
-        sqlite3_bind_null (stmt, 3);
-    sqlite3_bind_int64 (stmt, 4, now);
-    sqlite3_bind_text (stmt, 5, report->plan_id, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text (stmt, 6, agent, -1, SQLITE_TRANSIENT);
-    rc = sqlite3_step (stmt);
-    sqlite3_reset (stmt);
-    if (rc != SQLITE_DONE)
+    bool with_detail = report->status == JAD_REPORT_FAILED ||
+                       report->status == JAD_REPORT_REFUSED ||
+                       report->status == JAD_REPORT_ROLLED_BACK;
+    if (ctl_plans_repo_host_report (ctl->store, report->plan_id, agent, state, report->step,
+                                    with_detail ? report->detail : NULL, now))
         goto failed;
     //  Progress feeds a deadline of minutes: once a second per plan is
     //  plenty, not once per report of a 1000-host burst.
     if (!streq (ctl->progress_plan, report->plan_id) || now - ctl->progress_ms >= 1000) {
-        stmt = jad_db_cached (ctl->db, "UPDATE plans SET progress = ? WHERE id = ?");
-        if (!stmt)
+        if (ctl_plans_repo_progress (ctl->store, report->plan_id, now))
             goto failed;
-        sqlite3_bind_int64 (stmt, 1, now);
-        sqlite3_bind_text (stmt, 2, report->plan_id, -1, SQLITE_TRANSIENT);
-        sqlite3_step (stmt);
-        sqlite3_reset (stmt);
         snprintf (ctl->progress_plan, sizeof ctl->progress_plan, "%s", report->plan_id);
         ctl->progress_ms = now;
     }
     //  A plan's kind never changes: look it up once per plan.
     if (!streq (ctl->kind_plan, report->plan_id)) {
-        int64_t task = 0;
-        if (jad_db_get_int (ctl->db, "SELECT kind = 'task' FROM plans WHERE id = ?",
-                            report->plan_id, &task) < 0)
+        int task = ctl_plans_repo_is_task (ctl->store, report->plan_id);
+        if (task < 0)
             goto failed;
         ctl->kind_task = task != 0;
         snprintf (ctl->kind_plan, sizeof ctl->kind_plan, "%s", report->plan_id);
@@ -426,7 +329,7 @@ int ctl_plans_on_report (ctl_t *ctl, const char *agent, const jad_report_t *repo
         ctl_agents_repo_app_set (ctl->store, agent, report->app, report->version, "healthy",
                                  report->plan_id, now) != 0)
         goto failed;
-    if (jad_db_commit (ctl->db))
+    if (ctl_store_commit (ctl->store))
         goto failed;
     //  Only a finished host can move the plan on.
     if (state && !streq (state, "applying"))
@@ -437,7 +340,7 @@ int ctl_plans_on_report (ctl_t *ctl, const char *agent, const jad_report_t *repo
     return 0;
 
 failed:
-    jad_db_rollback (ctl->db);
+    ctl_store_rollback (ctl->store);
     jad_log_error ("plans: cannot store report agent=%s plan=%s", agent,
                    report->plan_id ? report->plan_id : "-");
     return -1;
@@ -448,43 +351,23 @@ failed:
 //  (one it was skipped in, being offline, does not count: it never tried).
 static void s_converge (ctl_t *ctl, const char *agent)
 {
-    sqlite3_stmt *stmt = jad_db_prepare (
-        ctl->db, "SELECT p.app, p.version FROM plans p JOIN agents a ON a.env = p.env "
-                 "WHERE a.name = ?1 AND p.state = 'succeeded' AND p.kind != 'task' AND p.created = "
-                 "(SELECT max (q.created) FROM plans q WHERE q.env = p.env AND q.app = p.app AND "
-                 "q.state = 'succeeded' AND q.kind != 'task') "
-                 "AND NOT EXISTS (SELECT 1 FROM agent_apps x WHERE x.agent = ?1 AND x.app = p.app "
-                 "AND x.version = p.version) "
-                 "AND NOT EXISTS (SELECT 1 FROM plan_hosts h JOIN plans r ON r.id = h.plan_id "
-                 "WHERE h.agent = ?1 AND r.app = p.app AND r.version = p.version AND r.created >= "
-                 "p.created AND r.kind != 'task' AND (r.state = 'running' OR h.state NOT IN "
-                 "('pending', 'skipped')))");
-    if (!stmt)
-        return;
-    sqlite3_bind_text (stmt, 1, agent, -1, SQLITE_TRANSIENT);
-    zlistx_t *wanted = zlistx_new ();
-    zlistx_set_destructor (wanted, (zlistx_destructor_fn *)zstr_free);
-    while (sqlite3_step (stmt) == SQLITE_ROW) {
-        zlistx_add_end (wanted, strdup ((const char *)sqlite3_column_text (stmt, 0)));
-        zlistx_add_end (wanted, strdup ((const char *)sqlite3_column_text (stmt, 1)));
-    }
-    sqlite3_finalize (stmt);
+    zlistx_t *wanted = ctl_plans_repo_converge (ctl->store, agent);
     ctl_agent_t *row = NULL;
     ctl_agents_repo_by_name (ctl->store, agent, &row);
     const char *env = row ? row->env : NULL;
-    for (char *app = zlistx_first (wanted); app && env; app = zlistx_next (wanted)) {
-        char *version = zlistx_next (wanted);
+    for (ctl_plan_t *plan = wanted && env ? zlistx_first (wanted) : NULL; plan;
+         plan = zlistx_next (wanted)) {
         const char *targets[] = {agent, NULL};
         char err[256];
-        char *plan_id = ctl_plans_create (ctl, app, version, env, "deploy", "controller",
-                                          "converge: host lacks the environment's release", targets,
-                                          err, sizeof err);
+        char *plan_id = ctl_plans_create (
+            ctl, plan->app, plan->version, env, "deploy", "controller",
+            "converge: host lacks the environment's release", targets, err, sizeof err);
         if (plan_id)
-            jad_log_info ("plans: converging agent=%s app=%s version=%s plan=%s", agent, app,
-                          version, plan_id);
+            jad_log_info ("plans: converging agent=%s app=%s version=%s plan=%s", agent, plan->app,
+                          plan->version, plan_id);
         else
-            jad_log_warning ("plans: cannot converge agent=%s app=%s reason=\"%s\"", agent, app,
-                             err);
+            jad_log_warning ("plans: cannot converge agent=%s app=%s reason=\"%s\"", agent,
+                             plan->app, err);
         free (plan_id);
     }
     ctl_agent_destroy (&row);
@@ -493,11 +376,7 @@ static void s_converge (ctl_t *ctl, const char *agent)
 
 void ctl_plans_on_hello (ctl_t *ctl, const char *agent)
 {
-    zlistx_t *unfinished = s_column_list (
-        ctl->db,
-        "SELECT h.plan_id FROM plan_hosts h JOIN plans p ON p.id = h.plan_id WHERE h.agent = ? "
-        "AND p.state = 'running' AND h.state IN " S_UNFINISHED " ORDER BY p.created",
-        agent);
+    zlistx_t *unfinished = ctl_plans_repo_unfinished_for (ctl->store, agent);
     for (char *plan_id = unfinished ? zlistx_first (unfinished) : NULL; plan_id;
          plan_id = zlistx_next (unfinished))
         ctl_plans_send (ctl, plan_id, agent);
@@ -512,86 +391,47 @@ static void s_deadlines (ctl_t *ctl, int64_t now)
     zlistx_t *touched = zlistx_new ();
     zlistx_set_destructor (touched, (zlistx_destructor_fn *)zstr_free);
     zlistx_set_comparator (touched, (zlistx_comparator_fn *)strcmp);
-    sqlite3_stmt *stmt = ctl_store_query (
-        ctl->db,
-        "SELECT h.plan_id, h.agent, h.state, p.skip_offline, coalesce (a.last_seen, 0) FROM "
-        "plan_hosts h JOIN plans p ON p.id = h.plan_id LEFT JOIN agents a ON a.name = h.agent "
-        "WHERE p.state = 'running' AND h.state IN " S_UNFINISHED " AND h.updated < ?",
-        "i", now - (int64_t)ctl->config->step_deadline_ms);
-    zlistx_t *late = zlistx_new ();
-    zlistx_set_destructor (late, (zlistx_destructor_fn *)zstr_free);
-    while (stmt && sqlite3_step (stmt) == SQLITE_ROW) {
-        const char *state = (const char *)sqlite3_column_text (stmt, 2);
-        bool offline = !ctl_plans_agent_online (ctl, sqlite3_column_int64 (stmt, 4));
-        bool never_acked = streq (state, "pending");
-        const char *verdict =
-            offline && never_acked && sqlite3_column_int64 (stmt, 3) ? "skipped" : "failed";
+    zlistx_t *late =
+        ctl_plans_repo_late_hosts (ctl->store, now - (int64_t)ctl->config->step_deadline_ms);
+    for (ctl_plan_host_t *host = late ? zlistx_first (late) : NULL; host;
+         host = zlistx_next (late)) {
+        bool offline = !ctl_plans_agent_online (ctl, host->last_seen);
+        bool never_acked = streq (host->state, "pending");
+        const char *verdict = offline && never_acked && host->skip_offline ? "skipped" : "failed";
         const char *detail = offline && never_acked ? "offline: no answer within the step deadline"
                                                     : "step deadline missed";
-        zlistx_add_end (late, strdup ((const char *)sqlite3_column_text (stmt, 0)));
-        zlistx_add_end (late, strdup ((const char *)sqlite3_column_text (stmt, 1)));
-        zlistx_add_end (late, strdup (verdict));
-        zlistx_add_end (late, strdup (detail));
-    }
-    sqlite3_finalize (stmt);
-    for (char *plan_id = zlistx_first (late); plan_id; plan_id = zlistx_next (late)) {
-        char *agent = zlistx_next (late), *verdict = zlistx_next (late),
-             *detail = zlistx_next (late);
-        ctl_store_run (ctl->db,
-                       "UPDATE plan_hosts SET state = ?, detail = ?, updated = ?, finished = ? "
-                       "WHERE plan_id = ? AND agent = ?",
-                       "ttiitt", verdict, detail, now, now, plan_id, agent);
-        ctl_rollout_decision (ctl, plan_id, "step_deadline", verdict, "%s: %s (deadline %ums)",
-                              agent, detail, ctl->config->step_deadline_ms);
-        if (!zlistx_find (touched, plan_id))
-            zlistx_add_end (touched, strdup (plan_id));
+        ctl_plans_repo_host_finish (ctl->store, host->plan_id, host->agent, verdict, detail, now);
+        ctl_rollout_decision (ctl, host->plan_id, "step_deadline", verdict,
+                              "%s: %s (deadline %ums)", host->agent, detail,
+                              ctl->config->step_deadline_ms);
+        if (!zlistx_find (touched, host->plan_id))
+            zlistx_add_end (touched, strdup (host->plan_id));
     }
     zlistx_destroy (&late);
     for (char *plan_id = zlistx_first (touched); plan_id; plan_id = zlistx_next (touched))
         ctl_rollout_advance (ctl, plan_id);
-    zlistx_purge (touched);
+    zlistx_destroy (&touched);
     //  the plan must move: paused plans and bakes wait on purpose
-    stmt = ctl_store_query (ctl->db,
-                            "SELECT id FROM plans WHERE state = 'running' AND paused = 0 AND "
-                            "phase != 'bake' AND progress < ?",
-                            "i", now - (int64_t)ctl->config->progress_deadline_ms);
-    while (stmt && sqlite3_step (stmt) == SQLITE_ROW)
-        zlistx_add_end (touched, strdup ((const char *)sqlite3_column_text (stmt, 0)));
-    sqlite3_finalize (stmt);
-    for (char *plan_id = zlistx_first (touched); plan_id; plan_id = zlistx_next (touched)) {
+    zlistx_t *stalled =
+        ctl_plans_repo_stalled (ctl->store, now - (int64_t)ctl->config->progress_deadline_ms);
+    for (char *plan_id = stalled ? zlistx_first (stalled) : NULL; plan_id;
+         plan_id = zlistx_next (stalled)) {
         char reason[128];
         snprintf (reason, sizeof reason, "no progress within the progress deadline (%ums)",
                   ctl->config->progress_deadline_ms);
         jad_log_warning ("plans: progress deadline missed plan=%s", plan_id);
         ctl_rollout_fail (ctl, plan_id, reason);
     }
-    zlistx_destroy (&touched);
+    zlistx_destroy (&stalled);
 }
 
 void ctl_plans_tick (ctl_t *ctl)
 {
     int64_t now = jad_now_ms ();
-    sqlite3_stmt *stmt = jad_db_prepare (
-        ctl->db, "SELECT h.plan_id, h.agent, a.last_seen FROM plan_hosts h "
-                 "JOIN plans p ON p.id = h.plan_id JOIN agents a ON a.name = h.agent "
-                 "WHERE p.state = 'running' AND h.state = 'pending' "
-                 "AND coalesce (h.last_sent, 0) < ?");
-    if (!stmt)
-        return;
-    sqlite3_bind_int64 (stmt, 1, now - ctl->config->resend_ms);
-    zlistx_t *due = zlistx_new ();
-    zlistx_set_destructor (due, (zlistx_destructor_fn *)zstr_free);
-    while (sqlite3_step (stmt) == SQLITE_ROW) {
-        if (!ctl_plans_agent_online (ctl, sqlite3_column_int64 (stmt, 2)))
-            continue;
-        zlistx_add_end (due, strdup ((const char *)sqlite3_column_text (stmt, 0)));
-        zlistx_add_end (due, strdup ((const char *)sqlite3_column_text (stmt, 1)));
-    }
-    sqlite3_finalize (stmt);
-    for (char *plan_id = zlistx_first (due); plan_id; plan_id = zlistx_next (due)) {
-        char *agent = zlistx_next (due);
-        ctl_plans_send (ctl, plan_id, agent);
-    }
+    zlistx_t *due = ctl_plans_repo_resend_due (ctl->store, now - ctl->config->resend_ms);
+    for (ctl_plan_host_t *host = due ? zlistx_first (due) : NULL; host; host = zlistx_next (due))
+        if (ctl_plans_agent_online (ctl, host->last_seen))
+            ctl_plans_send (ctl, host->plan_id, host->agent);
     zlistx_destroy (&due);
     s_deadlines (ctl, now);
     ctl_rollout_tick (ctl);

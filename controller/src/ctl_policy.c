@@ -10,10 +10,9 @@
 //  operator who asked for the emergency deploy cannot approve it.
 
 #include "ctl_policy.h"
+#include "ctl_plans_repo.h"
 #include "ctl_releases_repo.h"
 #include "ctl_rollout.h"
-#include "ctl_store_legacy.h"
-#include "jad_db.h"
 #include "jad_log.h"
 #include "jad_util.h"
 
@@ -77,13 +76,8 @@ int ctl_policy_check_deploy (ctl_t *ctl, const jad_env_config_t *env, const char
 {
     *needs_approval = false;
     if (env->requires) {
-        sqlite3_stmt *stmt = ctl_store_query (
-            ctl->db,
-            "SELECT 1 FROM plans WHERE env = ? AND app = ? AND version = ? AND kind = 'deploy' "
-            "AND state = 'succeeded' LIMIT 1",
-            "ttt", env->requires, app, version);
-        bool promoted = stmt && sqlite3_step (stmt) == SQLITE_ROW;
-        sqlite3_finalize (stmt);
+        bool promoted =
+            ctl_plans_repo_succeeded_in (ctl->store, env->requires, app, version, "deploy") == 1;
         if (!promoted) {
             snprintf (err, errlen,
                       "refused by requires: %s %s has not succeeded in %s (%s requires %s)", app,
@@ -167,20 +161,17 @@ static size_t s_match (bool can[S_MAX_APPROVERS][S_MAX_ROLES], size_t approvers,
 int ctl_policy_approve (ctl_t *ctl, const char *plan_id, const char *operator_name,
                         const char *roles, json_t **result, char *err, size_t errlen)
 {
-    sqlite3_stmt *stmt = ctl_store_query (
-        ctl->db, "SELECT state, env, deployer, emergency FROM plans WHERE id = ?", "t", plan_id);
-    if (!stmt || sqlite3_step (stmt) != SQLITE_ROW) {
-        sqlite3_finalize (stmt);
+    ctl_plan_t *plan = NULL;
+    if (ctl_plans_repo_get (ctl->store, plan_id, &plan) != 0) {
         snprintf (err, errlen, "no plan '%s' (see: jadctl plans)", plan_id);
         return 2;
     }
     char state[32], env_name[JAD_NAME_MAX + 1], deployer[JAD_NAME_MAX + 16];
-    snprintf (state, sizeof state, "%s", sqlite3_column_text (stmt, 0));
-    snprintf (env_name, sizeof env_name, "%s", sqlite3_column_text (stmt, 1));
-    snprintf (deployer, sizeof deployer, "%s",
-              sqlite3_column_text (stmt, 2) ? (const char *)sqlite3_column_text (stmt, 2) : "");
-    bool is_emergency = sqlite3_column_type (stmt, 3) != SQLITE_NULL;
-    sqlite3_finalize (stmt);
+    snprintf (state, sizeof state, "%s", plan->state);
+    snprintf (env_name, sizeof env_name, "%s", plan->env);
+    snprintf (deployer, sizeof deployer, "%s", plan->deployer ? plan->deployer : "");
+    bool is_emergency = plan->emergency != NULL;
+    ctl_plan_destroy (&plan);
     const jad_env_config_t *env = jad_controller_config_env (ctl->config, env_name);
     if (!is_emergency || !streq (state, "approval") || !env) {
         snprintf (err, errlen, "plan %s is not waiting for approval (state %s)", plan_id, state);
@@ -191,12 +182,13 @@ int ctl_policy_approve (ctl_t *ctl, const char *plan_id, const char *operator_na
                   operator_name);
         return 2;
     }
-    int64_t already = 0;
-    stmt = ctl_store_query (ctl->db, "SELECT 1 FROM approvals WHERE plan_id = ? AND operator = ?",
-                            "tt", plan_id, operator_name);
-    already = stmt && sqlite3_step (stmt) == SQLITE_ROW;
-    sqlite3_finalize (stmt);
+    zlistx_t *given = ctl_plans_repo_approvals (ctl->store, plan_id);
+    bool already = false;
+    for (ctl_approval_row_t *row = given ? zlistx_first (given) : NULL; row;
+         row = zlistx_next (given))
+        already = already || streq (row->operator_name, operator_name);
     if (already) {
+        zlistx_destroy (&given);
         snprintf (err, errlen,
                   "refused: %s has already approved plan %s (one operator counts for one role)",
                   operator_name, plan_id);
@@ -206,17 +198,13 @@ int ctl_policy_approve (ctl_t *ctl, const char *plan_id, const char *operator_na
     char *names[S_MAX_APPROVERS];
     char *their_roles[S_MAX_APPROVERS];
     size_t approvers = 0;
-    stmt = ctl_store_query (ctl->db,
-                            "SELECT a.operator, coalesce (o.roles, '') FROM approvals a LEFT JOIN "
-                            "operators o ON o.name = a.operator WHERE a.plan_id = ? ORDER BY "
-                            "a.time",
-                            "t", plan_id);
-    while (stmt && sqlite3_step (stmt) == SQLITE_ROW && approvers < S_MAX_APPROVERS - 1) {
-        names[approvers] = strdup ((const char *)sqlite3_column_text (stmt, 0));
-        their_roles[approvers] = strdup ((const char *)sqlite3_column_text (stmt, 1));
+    for (ctl_approval_row_t *row = given ? zlistx_first (given) : NULL;
+         row && approvers < S_MAX_APPROVERS - 1; row = zlistx_next (given)) {
+        names[approvers] = strdup (row->operator_name);
+        their_roles[approvers] = strdup (row->operator_roles);
         approvers++;
     }
-    sqlite3_finalize (stmt);
+    zlistx_destroy (&given);
     names[approvers] = strdup (operator_name);
     their_roles[approvers] = strdup (roles ? roles : "");
     approvers++;
@@ -248,9 +236,7 @@ int ctl_policy_approve (ctl_t *ctl, const char *plan_id, const char *operator_na
     for (size_t role = 0; role < role_count; role++)
         if (after_owner[role] == (int)approvers - 1)
             as_role = env->emergency_approvals[role];
-    ctl_store_run (ctl->db,
-                   "INSERT INTO approvals (plan_id, operator, roles, time) VALUES (?, ?, ?, ?)",
-                   "ttti", plan_id, operator_name, as_role, jad_now_ms ());
+    ctl_plans_repo_approval_add (ctl->store, plan_id, operator_name, as_role, jad_now_ms ());
     ctl_rollout_decision (ctl, plan_id, "emergency_approvals", "approved",
                           "%s approved as %s (%zu of %zu roles covered)", operator_name, as_role,
                           after, role_count);

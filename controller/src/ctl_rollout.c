@@ -8,24 +8,15 @@
 
 #include "ctl_rollout.h"
 #include "ctl_agents_repo.h"
-#include "ctl_releases_repo.h"
 #include "ctl_plans.h"
+#include "ctl_plans_repo.h"
 #include "ctl_policy.h"
-#include "ctl_store_legacy.h"
-#include "jad_db.h"
+#include "ctl_releases_repo.h"
 #include "jad_log.h"
 #include "jad_util.h"
 
 #include <stdarg.h>
 #include <string.h>
-
-#define S_UNFINISHED "('pending', 'acked', 'applying')"
-#define S_CHANGED    "('pending', 'acked', 'applying', 'healthy')"
-//  plans.reason when a plan ends with outcome ?2: a rollback keeps its
-//  reason and gets the outcome appended, other plans take the outcome
-#define S_OUTCOME_REASON                                                                           \
-    "(CASE WHEN kind = 'rollback' AND reason IS NOT NULL THEN substr (reason || '; ' || ?2, 1, "   \
-    "2000) ELSE ?2 END)"
 
 void ctl_rollout_decision (ctl_t *ctl, const char *plan_id, const char *rule, const char *decision,
                            const char *format, ...)
@@ -35,27 +26,15 @@ void ctl_rollout_decision (ctl_t *ctl, const char *plan_id, const char *rule, co
     va_start (args, format);
     vsnprintf (detail, sizeof detail, format, args);
     va_end (args);
-    ctl_store_run (ctl->db,
-                   "INSERT INTO events (plan_id, agent, time, step, status, detail, duration_ms) "
-                   "VALUES (?, 'controller', ?, ?, ?, ?, 0)",
-                   "tittt", plan_id, jad_now_ms (), rule, decision, detail);
+    ctl_plan_event_t event = {.plan_id = (char *)plan_id,
+                              .agent = "controller",
+                              .time = jad_now_ms (),
+                              .step = (char *)rule,
+                              .status = (char *)decision,
+                              .detail = detail};
+    ctl_plans_repo_event_add (ctl->store, &event);
     jad_log_info ("rollout: plan=%s rule=%s decision=%s detail=\"%s\"", plan_id, rule, decision,
                   detail);
-}
-
-//  First column of every row as a list of strings.
-static zlistx_t *s_list (sqlite3_stmt *stmt)
-{
-    zlistx_t *list = zlistx_new ();
-    if (list)
-        zlistx_set_destructor (list, (zlistx_destructor_fn *)zstr_free);
-    while (stmt && list && sqlite3_step (stmt) == SQLITE_ROW) {
-        const char *text = (const char *)sqlite3_column_text (stmt, 0);
-        if (text)
-            zlistx_add_end (list, strdup (text));
-    }
-    sqlite3_finalize (stmt);
-    return list;
 }
 
 //  "a, b, c" of a list, bounded.
@@ -68,10 +47,16 @@ static void s_join (zlistx_t *list, char *buf, size_t len)
         used += (size_t)snprintf (buf + used, len - used, "%s%s", used ? ", " : "", item);
 }
 
-static char *s_text (sqlite3_stmt *stmt, int column)
+//  The items of a list of strings as a NULL-terminated array (borrowed
+//  strings; caller frees the array), or NULL if out of memory.
+static const char **s_array (zlistx_t *list)
 {
-    const char *text = (const char *)sqlite3_column_text (stmt, column);
-    return text ? strdup (text) : NULL;
+    size_t count = list ? zlistx_size (list) : 0;
+    const char **array = calloc (count + 1, sizeof (char *));
+    size_t index = 0;
+    for (char *item = list ? zlistx_first (list) : NULL; array && item; item = zlistx_next (list))
+        array[index++] = item;
+    return array;
 }
 
 //  --------------------------------------------------------------------------
@@ -82,14 +67,12 @@ static char *s_text (sqlite3_stmt *stmt, int column)
 static char *s_previous_version (ctl_t *ctl, const char *app, const char *env)
 {
     char *version = NULL;
-    sqlite3_stmt *stmt = ctl_store_query (
-        ctl->db,
-        "SELECT version FROM plans WHERE app = ? AND env = ? AND kind IN ('deploy', 'rollback') "
-        "AND state = 'succeeded' ORDER BY created DESC, seq DESC LIMIT 1",
-        "tt", app, env);
-    if (stmt && sqlite3_step (stmt) == SQLITE_ROW)
-        version = s_text (stmt, 0);
-    sqlite3_finalize (stmt);
+    zlistx_t *succeeded = ctl_plans_repo_succeeded (ctl->store, app, env);
+    for (ctl_succeeded_t *row = succeeded ? zlistx_first (succeeded) : NULL; row && !version;
+         row = zlistx_next (succeeded))
+        if (streq (row->kind, "deploy") || streq (row->kind, "rollback"))
+            version = strdup (row->version);
+    zlistx_destroy (&succeeded);
     if (version)
         return version;
     ctl_agents_repo_common_version (ctl->store, env, app, &version);
@@ -177,45 +160,39 @@ char *ctl_rollout_create (ctl_t *ctl, const ctl_plan_spec_t *spec, char *err, si
     int64_t now = jad_now_ms ();
     size_t rest = total - canary;
     size_t batches = (canary ? 1 : 0) + (rest + per - 1) / per;
-    if (jad_db_begin (ctl->db))
-        goto failed;
     char bake_text[32];
     snprintf (bake_text, sizeof bake_text, "%u", bake_ms);
-    if (ctl_store_run (
-            ctl->db,
-            "INSERT INTO plans (id, app, version, env, kind, strategy, state, reason, deployer, "
-            "created, progress, undoes, batch, canary, bake_ms, phase, batches, emergency, "
-            "skip_offline, previous, parent, action, migrations, seq) VALUES (?, ?, ?, ?, ?, ?, ?, "
-            "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, (SELECT coalesce (max (seq), 0) + 1 "
-            "FROM plans))",
-            "tttttttttiittiitititttt", plan_id, spec->app, spec->version, spec->env, spec->kind,
-            strategy, spec->awaiting_approval ? "approval" : "running",
-            spec->reason ? spec->reason : "deploy requested", spec->deployer, now, now,
-            spec->undoes, streq (strategy, "all") ? NULL : batch, (int64_t)canary, (int64_t)bake_ms,
-            spec->awaiting_approval ? "approval" : "starting", (int64_t)batches, spec->emergency,
-            (int64_t)spec->skip_offline, previous, spec->parent,
-            spec->action ? spec->action : "apply", spec->migrations) != 1)
-        goto failed;
-    size_t index = 0;
-    sqlite3_stmt *stmt =
-        jad_db_prepare (ctl->db, "INSERT INTO plan_hosts (plan_id, agent, state, updated, "
-                                 "batch) VALUES (?, ?, 'waiting', ?, ?)");
-    if (!stmt)
-        goto failed;
-    for (char *host = zlistx_first (hosts); host; host = zlistx_next (hosts), index++) {
-        size_t number = canary ? (index < canary ? 0 : 1 + (index - canary) / per) : index / per;
-        sqlite3_reset (stmt);
-        sqlite3_bind_text (stmt, 1, plan_id, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text (stmt, 2, host, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_int64 (stmt, 3, now);
-        sqlite3_bind_int64 (stmt, 4, (int64_t)number);
-        if (sqlite3_step (stmt) != SQLITE_DONE) {
-            sqlite3_finalize (stmt);
-            goto failed;
-        }
-    }
-    sqlite3_finalize (stmt);
-    if (jad_db_commit (ctl->db))
+    const char **names = s_array (hosts);
+    int64_t *numbers = calloc (total + 1, sizeof (int64_t));
+    for (size_t index = 0; numbers && index < total; index++)
+        numbers[index] =
+            (int64_t)(canary ? (index < canary ? 0 : 1 + (index - canary) / per) : index / per);
+    ctl_plan_t row = {.id = plan_id,
+                      .app = (char *)spec->app,
+                      .version = (char *)spec->version,
+                      .env = (char *)spec->env,
+                      .kind = (char *)spec->kind,
+                      .strategy = (char *)strategy,
+                      .state = spec->awaiting_approval ? "approval" : "running",
+                      .reason = (char *)(spec->reason ? spec->reason : "deploy requested"),
+                      .deployer = (char *)spec->deployer,
+                      .undoes = (char *)spec->undoes,
+                      .batch = streq (strategy, "all") ? NULL : (char *)batch,
+                      .canary = canary,
+                      .bake_ms = bake_ms,
+                      .phase = spec->awaiting_approval ? "approval" : "starting",
+                      .batches = (int64_t)batches,
+                      .emergency = (char *)spec->emergency,
+                      .skip_offline = spec->skip_offline,
+                      .previous = previous,
+                      .parent = (char *)spec->parent,
+                      .action = (char *)(spec->action ? spec->action : "apply"),
+                      .migrations = (char *)spec->migrations};
+    int rc = names && numbers ? ctl_plans_repo_create (ctl->store, &row, names, numbers, total, now)
+                              : -1;
+    free (names);
+    free (numbers);
+    if (rc)
         goto failed;
     jad_log_info ("plans: created plan=%s app=%s version=%s env=%s kind=%s hosts=%zu by=%s",
                   plan_id, spec->app, spec->version, spec->env, spec->kind, total, spec->deployer);
@@ -252,7 +229,6 @@ char *ctl_rollout_create (ctl_t *ctl, const ctl_plan_spec_t *spec, char *err, si
     return strdup (plan_id);
 
 failed:
-    jad_db_rollback (ctl->db);
     free (previous);
     zlistx_destroy (&hosts);
     snprintf (err, errlen, "database error while creating the plan");
@@ -266,48 +242,70 @@ failed:
 static void s_start_batch (ctl_t *ctl, const char *plan_id, int64_t number, int64_t batches)
 {
     int64_t now = jad_now_ms ();
-    zlistx_t *hosts = s_list (ctl_store_query (
-        ctl->db, "SELECT agent FROM plan_hosts WHERE plan_id = ? AND batch = ? ORDER BY agent",
-        "ti", plan_id, number));
-    ctl_store_run (ctl->db,
-                   "UPDATE plan_hosts SET state = 'pending', started = ?1, updated = ?1 WHERE "
-                   "plan_id = ?2 AND batch = ?3 AND state = 'waiting'",
-                   "iti", now, plan_id, number);
-    ctl_store_run (ctl->db,
-                   "UPDATE plans SET phase = 'rollout', current_batch = ?, progress = ? WHERE "
-                   "id = ?",
-                   "iit", number, now, plan_id);
+    zlistx_t *hosts = ctl_plans_repo_host_names (ctl->store, plan_id, number, CTL_HOSTS_ALL);
+    ctl_plans_repo_start_batch (ctl->store, plan_id, number, now);
     char names[768];
     s_join (hosts, names, sizeof names);
-    char *kind = NULL;
-    jad_db_get_text (ctl->db, "SELECT kind FROM plans WHERE id = ?", plan_id, &kind);
-    if (kind && !streq (kind, "task"))
+    if (ctl_plans_repo_is_task (ctl->store, plan_id) == 0)
         ctl_rollout_decision (ctl, plan_id, "batch", "started", "batch %lld/%lld: %s",
                               (long long)number + 1, (long long)batches, names);
-    free (kind);
     zlistx_destroy (&hosts);
     ctl_plans_send (ctl, plan_id, NULL);
 }
 
-//  One host to run a task on: the first online of `candidates` (SQL
-//  returning names in preference order), else the first at all.
-static char *s_choose_host (ctl_t *ctl, sqlite3_stmt *candidates)
+//  One host to run a task on: the first online of `candidates` (hosts in
+//  preference order), else the first at all. Caller frees.
+static char *s_choose_host (ctl_t *ctl, zlistx_t *candidates)
 {
-    char *chosen = NULL, *fallback = NULL;
-    while (candidates && sqlite3_step (candidates) == SQLITE_ROW) {
-        if (!fallback)
-            fallback = s_text (candidates, 0);
-        if (ctl_plans_agent_online (ctl, sqlite3_column_int64 (candidates, 1))) {
-            chosen = s_text (candidates, 0);
-            break;
+    ctl_plan_host_t *first = candidates ? zlistx_first (candidates) : NULL;
+    for (ctl_plan_host_t *host = first; host; host = zlistx_next (candidates))
+        if (ctl_plans_agent_online (ctl, host->last_seen))
+            return strdup (host->agent);
+    return first ? strdup (first->agent) : NULL;
+}
+
+//  Preference orders of task hosts: by batch then name (a migrate_up runs
+//  on the first host of batch 0), or those running `s_newest` first (a
+//  migrate_down runs where the newest crossed release is on disk).
+static int s_by_batch (const ctl_plan_host_t *one, const ctl_plan_host_t *two)
+{
+    return one->batch != two->batch ? (one->batch < two->batch ? -1 : 1)
+                                    : strcmp (one->agent, two->agent);
+}
+
+static int s_newest_first (const ctl_plan_host_t *one, const ctl_plan_host_t *two,
+                           const char *newest)
+{
+    bool left = one->version && streq (one->version, newest);
+    bool right = two->version && streq (two->version, newest);
+    return left != right ? (left ? -1 : 1) : strcmp (one->agent, two->agent);
+}
+
+//  Sort a list of hosts (insertion sort: zlistx has no comparator with
+//  context, and a plan has few hosts to choose a task host from).
+static void s_sort_hosts (zlistx_t *hosts, const char *newest)
+{
+    size_t count = hosts ? zlistx_size (hosts) : 0;
+    ctl_plan_host_t **items = calloc (count + 1, sizeof (ctl_plan_host_t *));
+    if (!items)
+        return;
+    size_t used = 0;
+    for (ctl_plan_host_t *host = zlistx_first (hosts); host; host = zlistx_next (hosts)) {
+        size_t slot = used++;
+        while (slot > 0 && (newest ? s_newest_first (host, items[slot - 1], newest)
+                                   : s_by_batch (host, items[slot - 1])) < 0) {
+            items[slot] = items[slot - 1];
+            slot--;
         }
+        items[slot] = host;
     }
-    sqlite3_finalize (candidates);
-    if (chosen) {
-        free (fallback);
-        return chosen;
-    }
-    return fallback;
+    //  move them over in the new order (the list owns them)
+    zlistx_set_destructor (hosts, NULL);
+    zlistx_purge (hosts);
+    zlistx_set_destructor (hosts, (zlistx_destructor_fn *)ctl_plan_host_destroy);
+    for (size_t index = 0; index < used; index++)
+        zlistx_add_end (hosts, items[index]);
+    free (items);
 }
 
 //  Create a task for plan_id and record it as the plan's task.
@@ -333,10 +331,7 @@ static int s_start_task (ctl_t *ctl, const char *plan_id, const char *app, const
         ctl_rollout_fail (ctl, plan_id, reason);
         return -1;
     }
-    ctl_store_run (ctl->db,
-                   "UPDATE plans SET task = ?, phase = ?, phase_started = ?, progress = ? "
-                   "WHERE id = ?",
-                   "ttiit", task_id, phase, jad_now_ms (), jad_now_ms (), plan_id);
+    ctl_plans_repo_set_task (ctl->store, plan_id, task_id, phase, jad_now_ms ());
     free (task_id);
     return 0;
 }
@@ -347,104 +342,79 @@ static int s_start_task (ctl_t *ctl, const char *plan_id, const char *app, const
 static char *s_crossed_migrations (ctl_t *ctl, const char *app, const char *env,
                                    const char *version, char **irreversible)
 {
-    sqlite3_stmt *stmt = ctl_store_query (
-        ctl->db,
-        "SELECT m.version, r.migrate_down FROM migrations m JOIN releases r ON r.app = m.app AND "
-        "r.version = m.version WHERE m.env = ?1 AND m.app = ?2 AND m.state = 'up' AND "
-        "m.version != ?3 AND r.created > coalesce ((SELECT created FROM releases WHERE app = ?2 "
-        "AND version = ?3), 0) ORDER BY r.created DESC, r.counter DESC",
-        "ttt", env, app, version);
+    zlistx_t *crossed = ctl_plans_repo_crossed (ctl->store, env, app, version);
     char list[JAD_MAX_MIGRATIONS * 66] = "";
     size_t used = 0;
     int count = 0;
-    while (stmt && sqlite3_step (stmt) == SQLITE_ROW && count < JAD_MAX_MIGRATIONS) {
-        const char *crossed = (const char *)sqlite3_column_text (stmt, 0);
-        if (!sqlite3_column_int64 (stmt, 1) && !*irreversible)
-            *irreversible = strdup (crossed);
-        used +=
-            (size_t)snprintf (list + used, sizeof list - used, "%s%s", used ? "," : "", crossed);
+    for (ctl_crossed_row_t *row = crossed ? zlistx_first (crossed) : NULL;
+         row && count < JAD_MAX_MIGRATIONS; row = zlistx_next (crossed)) {
+        if (!row->has_down && !*irreversible)
+            *irreversible = strdup (row->version);
+        used += (size_t)snprintf (list + used, sizeof list - used, "%s%s", used ? "," : "",
+                                  row->version);
         count++;
     }
-    sqlite3_finalize (stmt);
+    zlistx_destroy (&crossed);
     return count ? strdup (list) : NULL;
 }
 
 int ctl_rollout_start (ctl_t *ctl, const char *plan_id)
 {
-    sqlite3_stmt *stmt = ctl_store_query (
-        ctl->db,
-        "SELECT p.kind, p.app, p.version, p.env, p.batches, r.migrate_up, "
-        "EXISTS (SELECT 1 FROM migrations m WHERE m.env = p.env AND m.app = p.app AND "
-        "m.version = p.version AND m.state = 'up') FROM plans p JOIN releases r ON r.app = p.app "
-        "AND r.version = p.version WHERE p.id = ?",
-        "t", plan_id);
-    if (!stmt || sqlite3_step (stmt) != SQLITE_ROW) {
-        sqlite3_finalize (stmt);
+    ctl_plan_snapshot_t *snapshot = NULL;
+    if (ctl_plans_repo_snapshot (ctl->store, plan_id, &snapshot) != 0)
         return -1;
-    }
-    char *kind = s_text (stmt, 0), *app = s_text (stmt, 1), *version = s_text (stmt, 2),
-         *env = s_text (stmt, 3);
-    int64_t batches = sqlite3_column_int64 (stmt, 4);
-    bool has_up = sqlite3_column_int64 (stmt, 5) != 0;
-    bool migrated = sqlite3_column_int64 (stmt, 6) != 0;
-    sqlite3_finalize (stmt);
-    ctl_store_run (ctl->db,
-                   "UPDATE plans SET state = 'running', progress = ? WHERE id = ? AND state = "
-                   "'approval'",
-                   "it", jad_now_ms (), plan_id);
+    const ctl_plan_t *plan = snapshot->plan;
+    ctl_plans_repo_set_running (ctl->store, plan_id, jad_now_ms ());
     int rc = 0;
-    if (streq (kind, "deploy") && has_up && !migrated) {
+    if (streq (plan->kind, "deploy") && snapshot->has_migrate_up && !snapshot->migrated) {
         //  migrate_up once per environment, on the first host of batch 0
         //  that is online, before any host switches
-        char *host = s_choose_host (
-            ctl, ctl_store_query (ctl->db,
-                                  "SELECT h.agent, a.last_seen FROM plan_hosts h JOIN agents a "
-                                  "ON a.name = h.agent WHERE h.plan_id = ? ORDER BY h.batch, "
-                                  "h.agent",
-                                  "t", plan_id));
+        zlistx_t *candidates = ctl_plans_repo_candidates (ctl->store, plan_id, plan->app);
+        s_sort_hosts (candidates, NULL);
+        char *host = s_choose_host (ctl, candidates);
+        zlistx_destroy (&candidates);
         const char *targets[] = {host, NULL};
         ctl_rollout_decision (ctl, plan_id, "migrate_up", "started",
                               "%s %s has migrate_up, not yet run in %s: running it once on %s "
                               "before any host switches",
-                              app, version, env, host ? host : "-");
-        rc = s_start_task (ctl, plan_id, app, version, env, "migrate_up", targets, NULL, "migrate");
+                              plan->app, plan->version, plan->env, host ? host : "-");
+        rc = s_start_task (ctl, plan_id, plan->app, plan->version, plan->env, "migrate_up", targets,
+                           NULL, "migrate");
         free (host);
-    } else if (streq (kind, "rollback")) {
+    } else if (streq (plan->kind, "rollback")) {
         char *irreversible = NULL;
-        char *crossed = s_crossed_migrations (ctl, app, env, version, &irreversible);
+        char *crossed =
+            s_crossed_migrations (ctl, plan->app, plan->env, plan->version, &irreversible);
         if (irreversible) {
             char reason[256];
             snprintf (reason, sizeof reason,
                       "cannot roll back across %s %s: it ran migrate_up but has no migrate_down",
-                      app, irreversible);
+                      plan->app, irreversible);
             ctl_rollout_fail (ctl, plan_id, reason);
             rc = -1;
         } else if (crossed) {
             //  on a host that ran the newest crossed release: it has them on disk
             char newest[JAD_NAME_MAX + 1];
             snprintf (newest, sizeof newest, "%.*s", (int)strcspn (crossed, ","), crossed);
-            char *host = s_choose_host (
-                ctl, ctl_store_query (ctl->db,
-                                      "SELECT h.agent, a.last_seen FROM plan_hosts h JOIN agents "
-                                      "a ON a.name = h.agent LEFT JOIN agent_apps x ON x.agent = "
-                                      "h.agent AND x.app = ?2 WHERE h.plan_id = ?1 ORDER BY "
-                                      "(x.version IS ?3) DESC, h.agent",
-                                      "ttt", plan_id, app, newest));
+            zlistx_t *candidates = ctl_plans_repo_candidates (ctl->store, plan_id, plan->app);
+            s_sort_hosts (candidates, newest);
+            char *host = s_choose_host (ctl, candidates);
+            zlistx_destroy (&candidates);
             const char *targets[] = {host, NULL};
             ctl_rollout_decision (ctl, plan_id, "migrate_down", "started",
                                   "rolling back to %s crosses migrations of %s: running their "
                                   "migrate_down in that order on %s before switching code back",
-                                  version, crossed, host ? host : "-");
-            rc = s_start_task (ctl, plan_id, app, version, env, "migrate_down", targets, crossed,
-                               "migrate");
+                                  plan->version, crossed, host ? host : "-");
+            rc = s_start_task (ctl, plan_id, plan->app, plan->version, plan->env, "migrate_down",
+                               targets, crossed, "migrate");
             free (host);
         } else
-            s_start_batch (ctl, plan_id, 0, batches);
+            s_start_batch (ctl, plan_id, 0, plan->batches);
         free (crossed);
         free (irreversible);
     } else
-        s_start_batch (ctl, plan_id, 0, batches);
-    free (kind), free (app), free (version), free (env);
+        s_start_batch (ctl, plan_id, 0, plan->batches);
+    ctl_plan_snapshot_destroy (&snapshot);
     return rc;
 }
 
@@ -462,10 +432,7 @@ static void s_succeed (ctl_t *ctl, const char *plan_id, int64_t total, int64_t s
                   (long long)total, total == 1 ? "" : "s");
     //  A rollback keeps why it was made (an alert's values, an operator's
     //  request) and gets its outcome appended.
-    if (ctl_store_run (ctl->db,
-                       "UPDATE plans SET state = 'succeeded', phase = 'done', finished = ?1, "
-                       "reason = " S_OUTCOME_REASON " WHERE id = ?3 AND state = 'running'",
-                       "itt", jad_now_ms (), reason, plan_id) > 0)
+    if (ctl_plans_repo_finish (ctl->store, plan_id, "succeeded", reason, jad_now_ms ()) > 0)
         jad_log_info ("plans: finished plan=%s outcome=succeeded reason=\"%s\"", plan_id, reason);
 }
 
@@ -473,70 +440,48 @@ static void s_succeed (ctl_t *ctl, const char *plan_id, int64_t total, int64_t s
 //  release before it, on every host the plan touched.
 static void s_roll_back (ctl_t *ctl, const char *plan_id, const char *reason)
 {
-    sqlite3_stmt *stmt = ctl_store_query (
-        ctl->db,
-        "SELECT app, version, env, previous, task, EXISTS (SELECT 1 FROM migrations m WHERE "
-        "m.env = p.env AND m.app = p.app AND m.version = p.version AND m.state = 'up' AND "
-        "m.plan_id IN (SELECT id FROM plans WHERE parent = p.id)) FROM plans p WHERE id = ?",
-        "t", plan_id);
-    if (!stmt || sqlite3_step (stmt) != SQLITE_ROW) {
-        sqlite3_finalize (stmt);
+    ctl_plan_snapshot_t *snapshot = NULL;
+    if (ctl_plans_repo_snapshot (ctl->store, plan_id, &snapshot) != 0)
         return;
-    }
-    char *app = s_text (stmt, 0), *version = s_text (stmt, 1), *env = s_text (stmt, 2),
-         *previous = s_text (stmt, 3);
-    bool migrated_here = sqlite3_column_int64 (stmt, 5) != 0;
-    sqlite3_finalize (stmt);
-    zlistx_t *changed = s_list (ctl_store_query (
-        ctl->db,
-        "SELECT agent FROM plan_hosts WHERE plan_id = ? AND state IN " S_CHANGED " ORDER BY agent",
-        "t", plan_id));
-    if (changed && zlistx_size (changed) == 0 && migrated_here) {
+    const ctl_plan_t *plan = snapshot->plan;
+    zlistx_t *changed = ctl_plans_repo_host_names (ctl->store, plan_id, -1, CTL_HOSTS_CHANGED);
+    if (changed && zlistx_size (changed) == 0 && snapshot->migrated_here) {
         //  no host switched, but the migration ran: undo it on its host
         zlistx_destroy (&changed);
-        changed = s_list (ctl_store_query (
-            ctl->db,
-            "SELECT h.agent FROM plan_hosts h JOIN plans t ON t.id = h.plan_id WHERE "
-            "t.parent = ? AND t.action = 'migrate_up'",
-            "t", plan_id));
+        changed = ctl_plans_repo_migration_hosts (ctl->store, plan_id);
     }
     if (!changed || zlistx_size (changed) == 0)
         ctl_rollout_decision (ctl, plan_id, "rollback", "not needed",
                               "no other host runs %s and no migration ran (a host whose own "
                               "step failed went back by itself)",
-                              version);
-    else if (!previous)
+                              plan->version);
+    else if (!plan->previous)
         ctl_rollout_decision (ctl, plan_id, "rollback", "impossible",
-                              "no release ran in %s before %s: hosts that switched keep it", env,
-                              version);
+                              "no release ran in %s before %s: hosts that switched keep it",
+                              plan->env, plan->version);
     else {
-        size_t count = zlistx_size (changed);
-        const char **targets = calloc (count + 1, sizeof (char *));
-        size_t index = 0;
-        for (char *host = zlistx_first (changed); targets && host; host = zlistx_next (changed))
-            targets[index++] = host;
+        const char **targets = s_array (changed);
         char why[600];
         snprintf (why, sizeof why, "automatic rollback: %s", reason);
-        ctl_plan_spec_t spec = {.app = app,
-                                .version = previous,
-                                .env = env,
+        ctl_plan_spec_t spec = {.app = plan->app,
+                                .version = plan->previous,
+                                .env = plan->env,
                                 .kind = "rollback",
                                 .deployer = "controller",
                                 .reason = why,
                                 .targets = targets,
                                 .undoes = plan_id,
-                                .previous = previous,
+                                .previous = plan->previous,
                                 .skip_offline = true};
         char err[256];
         char *rollback_id = targets ? ctl_rollout_create (ctl, &spec, err, sizeof err) : NULL;
         if (rollback_id) {
-            ctl_store_run (ctl->db, "UPDATE plans SET rolled_back_by = ? WHERE id = ?", "tt",
-                           rollback_id, plan_id);
+            ctl_plans_repo_rolled_back_by (ctl->store, plan_id, rollback_id, false);
             char names[768];
             s_join (changed, names, sizeof names);
             ctl_rollout_decision (ctl, plan_id, "rollback", "started",
-                                  "plan %s rolls %s back to %s on %s", rollback_id, env, previous,
-                                  names);
+                                  "plan %s rolls %s back to %s on %s", rollback_id, plan->env,
+                                  plan->previous, names);
         } else
             ctl_rollout_decision (ctl, plan_id, "rollback", "failed", "cannot create: %s",
                                   targets ? err : "out of memory");
@@ -544,53 +489,42 @@ static void s_roll_back (ctl_t *ctl, const char *plan_id, const char *reason)
         free (targets);
     }
     zlistx_destroy (&changed);
-    free (app), free (version), free (env), free (previous);
+    ctl_plan_snapshot_destroy (&snapshot);
 }
 
 int ctl_rollout_fail (ctl_t *ctl, const char *plan_id, const char *reason)
 {
-    char *kind = NULL, *task = NULL;
-    jad_db_get_text (ctl->db, "SELECT kind FROM plans WHERE id = ?", plan_id, &kind);
-    jad_db_get_text (ctl->db, "SELECT task FROM plans WHERE id = ?", plan_id, &task);
+    ctl_plan_t *plan = NULL;
+    if (ctl_plans_repo_get (ctl->store, plan_id, &plan) != 0)
+        return -1;
     int rc = -1;
-    if (ctl_store_run (ctl->db,
-                       "UPDATE plans SET state = 'failed', phase = 'done', finished = ?1, "
-                       "reason = " S_OUTCOME_REASON " WHERE id = ?3 AND state IN ('running', "
-                       "'approval')",
-                       "itt", jad_now_ms (), reason, plan_id) <= 0)
+    int64_t now = jad_now_ms ();
+    if (ctl_plans_repo_finish (ctl->store, plan_id, "failed", reason, now) <= 0)
         goto done;
     rc = 0;
     jad_log_info ("plans: finished plan=%s outcome=failed reason=\"%s\"", plan_id, reason);
-    ctl_store_run (ctl->db,
-                   "UPDATE plan_hosts SET state = 'cancelled', updated = ? WHERE plan_id = ? AND "
-                   "state = 'waiting'",
-                   "it", jad_now_ms (), plan_id);
-    if (kind && streq (kind, "task"))
+    ctl_plans_repo_cancel_waiting (ctl->store, plan_id, now);
+    if (streq (plan->kind, "task"))
         goto done;
     ctl_rollout_decision (ctl, plan_id, "outcome", "failed", "%s", reason);
-    if (task)
-        ctl_rollout_fail (ctl, task, "the plan it served failed");
-    if (kind && streq (kind, "deploy"))
+    if (plan->task)
+        ctl_rollout_fail (ctl, plan->task, "the plan it served failed");
+    if (streq (plan->kind, "deploy"))
         s_roll_back (ctl, plan_id, reason);
 done:
-    free (kind);
-    free (task);
+    ctl_plan_destroy (&plan);
     return rc;
 }
 
 //  --------------------------------------------------------------------------
 //  Advance
 
-//  "host (step: detail)" of the first failed host, or NULL.
-static char *s_first_failure (ctl_t *ctl, const char *plan_id)
+//  "host (step: detail)" of a failed host, or NULL. Caller frees.
+static char *s_failure_text (const ctl_plan_host_t *host)
 {
-    char *first = NULL;
-    jad_db_get_text (ctl->db,
-                     "SELECT agent || ' (' || coalesce (step, '?') || ': ' || "
-                     "coalesce (detail, 'failed') || ')' FROM plan_hosts WHERE plan_id = ? "
-                     "AND state = 'failed' ORDER BY updated, agent LIMIT 1",
-                     plan_id, &first);
-    return first;
+    return host ? jad_strdup_printf ("%s (%s: %s)", host->agent, host->step ? host->step : "?",
+                                     host->detail ? host->detail : "failed")
+                : NULL;
 }
 
 //  An alert rule of env that cannot decide (too few samples) pauses a
@@ -601,21 +535,11 @@ static char *s_first_failure (ctl_t *ctl, const char *plan_id)
 static bool s_pause_if_inconclusive (ctl_t *ctl, const char *plan_id, const char *env)
 {
     int64_t resumed = 0;
-    sqlite3_stmt *stmt =
-        ctl_store_query (ctl->db,
-                         "SELECT coalesce (max (time), 0) FROM events WHERE plan_id = ? AND "
-                         "agent = 'controller' AND step = 'operator' AND status = 'resumed'",
-                         "t", plan_id);
-    if (stmt && sqlite3_step (stmt) == SQLITE_ROW)
-        resumed = sqlite3_column_int64 (stmt, 0);
-    sqlite3_finalize (stmt);
+    ctl_plans_repo_last_resume (ctl->store, plan_id, &resumed);
     char why[512] = "";
     if (!ctl_alerts_inconclusive (ctl, env, resumed, why, sizeof why))
         return false;
-    if (ctl_store_run (ctl->db,
-                       "UPDATE plans SET paused = 1, progress = ? WHERE id = ? AND state = "
-                       "'running' AND paused = 0",
-                       "it", jad_now_ms (), plan_id) == 1)
+    if (ctl_plans_repo_set_paused (ctl->store, plan_id, true, jad_now_ms ()) == 1)
         ctl_rollout_decision (ctl, plan_id, "alert", "paused",
                               "%s; the plan waits for an operator: jadctl plan resume %s goes on, "
                               "jadctl plan abort %s rolls back",
@@ -623,38 +547,105 @@ static bool s_pause_if_inconclusive (ctl_t *ctl, const char *plan_id, const char
     return true;
 }
 
-void ctl_rollout_advance (ctl_t *ctl, const char *plan_id)
+//  A migrate or verify task of the plan is over (or still running).
+static void s_task_phase (ctl_t *ctl, const ctl_plan_snapshot_t *snapshot, int64_t now)
 {
-    sqlite3_stmt *stmt = ctl_store_query (
-        ctl->db,
-        "SELECT kind, phase, current_batch, batches, paused, baked, bake_ms, phase_started, "
-        "task, parent, env, strategy, app, version, "
-        "(SELECT count(*) FROM plan_hosts h WHERE h.plan_id = p.id), "
-        "(SELECT count(*) FROM plan_hosts h WHERE h.plan_id = p.id AND h.state = 'failed'), "
-        "(SELECT count(*) FROM plan_hosts h WHERE h.plan_id = p.id AND h.state = 'skipped'), "
-        "(SELECT count(*) FROM plan_hosts h WHERE h.plan_id = p.id AND h.batch = p.current_batch "
-        "AND h.state IN " S_UNFINISHED ") "
-        "FROM plans p WHERE id = ? AND state = 'running'",
-        "t", plan_id);
-    if (!stmt || sqlite3_step (stmt) != SQLITE_ROW) {
-        sqlite3_finalize (stmt);
+    const ctl_plan_t *plan = snapshot->plan;
+    const ctl_plan_t *task = snapshot->task;
+    const char *plan_id = plan->id;
+    bool migrate = streq (plan->phase, "migrate");
+    if (task && streq (task->state, "succeeded")) {
+        if (!migrate) {
+            ctl_plans_repo_baked (ctl->store, plan_id, now);
+            ctl_rollout_decision (ctl, plan_id, "bake", "passed",
+                                  "canary hosts stayed healthy for %lldms and passed their "
+                                  "checks again",
+                                  (long long)plan->bake_ms);
+            ctl_rollout_advance (ctl, plan_id);
+            return;
+        }
+        const char *host = snapshot->task_host;
+        if (streq (task->action, "migrate_up"))
+            ctl_plans_repo_migration_up (ctl->store, plan->env, plan->app, plan->version, host,
+                                         task->id, now);
+        else if (task->migrations) {
+            char *list = strdup (task->migrations);
+            char *save = NULL;
+            for (char *item = list ? strtok_r (list, ",", &save) : NULL; item;
+                 item = strtok_r (NULL, ",", &save))
+                ctl_plans_repo_migration_down (ctl->store, plan->env, plan->app, item, host,
+                                               task->id, now);
+            free (list);
+        }
+        ctl_rollout_decision (ctl, plan_id, task->action, "done", "ran on %s; now switching hosts",
+                              host ? host : "-");
+        s_start_batch (ctl, plan_id, 0, plan->batches);
+    } else if (task && !streq (task->state, "running")) {
+        char *failure = s_failure_text (snapshot->task_failure);
+        char reason[800];
+        snprintf (reason, sizeof reason, "%s: %s",
+                  migrate ? "migration failed, no host switched" : "canary failed after bake",
+                  failure ? failure : (task->reason ? task->reason : "task failed"));
+        free (failure);
+        ctl_rollout_fail (ctl, plan_id, reason);
+    }
+}
+
+//  The canary batch bakes: an alert fails it, an inconclusive rule or an
+//  operator pauses it, and when the bake is over the canaries check again.
+static void s_bake_phase (ctl_t *ctl, const ctl_plan_snapshot_t *snapshot, int64_t now)
+{
+    const ctl_plan_t *plan = snapshot->plan;
+    const char *plan_id = plan->id;
+    char why[512] = "";
+    if (ctl_alerts_firing (ctl, plan->env, why, sizeof why)) {
+        char reason[600];
+        snprintf (reason, sizeof reason, "alert firing during bake: %s", why);
+        ctl_rollout_decision (ctl, plan_id, "alert", "stop", "%s", why);
+        ctl_rollout_fail (ctl, plan_id, reason);
         return;
     }
-    char *kind = s_text (stmt, 0), *phase = s_text (stmt, 1), *task = s_text (stmt, 8),
-         *parent = s_text (stmt, 9), *env = s_text (stmt, 10), *strategy = s_text (stmt, 11),
-         *app = s_text (stmt, 12), *version = s_text (stmt, 13);
-    int64_t current = sqlite3_column_int64 (stmt, 2), batches = sqlite3_column_int64 (stmt, 3);
-    bool paused = sqlite3_column_int64 (stmt, 4) != 0, baked = sqlite3_column_int64 (stmt, 5) != 0;
-    int64_t bake_ms = sqlite3_column_int64 (stmt, 6),
-            phase_started = sqlite3_column_int64 (stmt, 7);
-    int64_t total = sqlite3_column_int64 (stmt, 14), failed = sqlite3_column_int64 (stmt, 15),
-            skipped = sqlite3_column_int64 (stmt, 16), in_flight = sqlite3_column_int64 (stmt, 17);
-    sqlite3_finalize (stmt);
-    bool is_task = kind && streq (kind, "task");
-    int64_t now = jad_now_ms ();
+    //  a paused bake never passes: an operator resumes or aborts
+    if (plan->paused || s_pause_if_inconclusive (ctl, plan_id, plan->env) ||
+        now - plan->phase_started < plan->bake_ms)
+        return;
+    zlistx_t *canaries = ctl_plans_repo_host_names (ctl->store, plan_id, 0, CTL_HOSTS_HEALTHY);
+    size_t count = canaries ? zlistx_size (canaries) : 0;
+    const char **targets = s_array (canaries);
+    if (count == 0 || !targets) {
+        ctl_plans_repo_baked (ctl->store, plan_id, 0);
+        free (targets);
+        zlistx_destroy (&canaries);
+        ctl_rollout_advance (ctl, plan_id);
+        return;
+    }
+    ctl_rollout_decision (ctl, plan_id, "bake", "verify",
+                          "bake of %lldms over, no alert firing: canaries run their "
+                          "checks again",
+                          (long long)plan->bake_ms);
+    s_start_task (ctl, plan_id, plan->app, plan->version, plan->env, "verify", targets, NULL,
+                  "verify");
+    free (targets);
+    zlistx_destroy (&canaries);
+}
 
-    if (failed > 0) {
-        char *first = s_first_failure (ctl, plan_id);
+void ctl_rollout_advance (ctl_t *ctl, const char *plan_id)
+{
+    ctl_plan_snapshot_t *snapshot = NULL;
+    if (ctl_plans_repo_snapshot (ctl->store, plan_id, &snapshot) != 0)
+        return;
+    const ctl_plan_t *plan = snapshot->plan;
+    if (!streq (plan->state, "running")) {
+        ctl_plan_snapshot_destroy (&snapshot);
+        return;
+    }
+    bool is_task = streq (plan->kind, "task");
+    int64_t now = jad_now_ms ();
+    int64_t current = plan->current_batch, batches = plan->batches;
+    int64_t total = snapshot->hosts, skipped = snapshot->skipped;
+
+    if (snapshot->failed > 0) {
+        char *first = s_failure_text (snapshot->first_failure);
         char reason[700];
         snprintf (reason, sizeof reason, "%s%s%s", is_task ? "" : "host ",
                   first ? first : "a host failed", "");
@@ -666,128 +657,39 @@ void ctl_rollout_advance (ctl_t *ctl, const char *plan_id)
         }
         free (first);
         ctl_rollout_fail (ctl, plan_id, reason);
-        if (is_task && parent)
-            ctl_rollout_advance (ctl, parent);
+        if (is_task && plan->parent)
+            ctl_rollout_advance (ctl, plan->parent);
         goto done;
     }
     if (is_task) {
-        if (in_flight == 0) {
+        if (snapshot->unfinished == 0) {
             s_succeed (ctl, plan_id, total, skipped);
-            if (parent)
-                ctl_rollout_advance (ctl, parent);
+            if (plan->parent)
+                ctl_rollout_advance (ctl, plan->parent);
         }
         goto done;
     }
-    if (streq (phase, "migrate") || streq (phase, "verify")) {
-        char *task_state = NULL, *task_reason = NULL;
-        jad_db_get_text (ctl->db, "SELECT state FROM plans WHERE id = ?", task, &task_state);
-        jad_db_get_text (ctl->db, "SELECT reason FROM plans WHERE id = ?", task, &task_reason);
-        char *failure = task ? s_first_failure (ctl, task) : NULL;
-        bool migrate = streq (phase, "migrate");
-        if (task_state && streq (task_state, "succeeded")) {
-            if (migrate) {
-                char *action = NULL, *list = NULL, *host = NULL;
-                jad_db_get_text (ctl->db, "SELECT action FROM plans WHERE id = ?", task, &action);
-                jad_db_get_text (ctl->db, "SELECT migrations FROM plans WHERE id = ?", task, &list);
-                jad_db_get_text (ctl->db, "SELECT agent FROM plan_hosts WHERE plan_id = ?", task,
-                                 &host);
-                if (action && streq (action, "migrate_up"))
-                    ctl_store_run (ctl->db,
-                                   "INSERT OR REPLACE INTO migrations (env, app, version, state, "
-                                   "host, plan_id, time) VALUES (?, ?, ?, 'up', ?, ?, ?)",
-                                   "ttttti", env, app, version, host, task, now);
-                else if (list) {
-                    char *save = NULL;
-                    for (char *item = strtok_r (list, ",", &save); item;
-                         item = strtok_r (NULL, ",", &save))
-                        ctl_store_run (ctl->db,
-                                       "UPDATE migrations SET state = 'down', host = ?, plan_id = "
-                                       "?, time = ? WHERE env = ? AND app = ? AND version = ?",
-                                       "ttittt", host, task, now, env, app, item);
-                }
-                ctl_rollout_decision (ctl, plan_id, action ? action : "migrate", "done",
-                                      "ran on %s; now switching hosts", host ? host : "-");
-                free (action), free (list), free (host);
-                s_start_batch (ctl, plan_id, 0, batches);
-            } else {
-                ctl_store_run (ctl->db,
-                               "UPDATE plans SET baked = 1, phase = 'rollout', progress = ? "
-                               "WHERE id = ?",
-                               "it", now, plan_id);
-                ctl_rollout_decision (ctl, plan_id, "bake", "passed",
-                                      "canary hosts stayed healthy for %lldms and passed their "
-                                      "checks again",
-                                      (long long)bake_ms);
-                free (task_state), free (task_reason), free (failure);
-                ctl_rollout_advance (ctl, plan_id);
-                goto done;
-            }
-        } else if (task_state && !streq (task_state, "running")) {
-            char reason[800];
-            snprintf (reason, sizeof reason, "%s: %s",
-                      migrate ? "migration failed, no host switched" : "canary failed after bake",
-                      failure ? failure : (task_reason ? task_reason : "task failed"));
-            ctl_rollout_fail (ctl, plan_id, reason);
-        }
-        free (task_state), free (task_reason), free (failure);
+    if (streq (plan->phase, "migrate") || streq (plan->phase, "verify")) {
+        s_task_phase (ctl, snapshot, now);
         goto done;
     }
-    if (streq (phase, "bake")) {
-        char why[512] = "";
-        if (ctl_alerts_firing (ctl, env, why, sizeof why)) {
-            char reason[600];
-            snprintf (reason, sizeof reason, "alert firing during bake: %s", why);
-            ctl_rollout_decision (ctl, plan_id, "alert", "stop", "%s", why);
-            ctl_rollout_fail (ctl, plan_id, reason);
-        } else if (paused || s_pause_if_inconclusive (ctl, plan_id, env)) {
-            //  a paused bake never passes: an operator resumes or aborts
-        } else if (now - phase_started >= bake_ms) {
-            zlistx_t *canaries = s_list (ctl_store_query (
-                ctl->db,
-                "SELECT agent FROM plan_hosts WHERE plan_id = ? AND batch = 0 AND state = "
-                "'healthy' ORDER BY agent",
-                "t", plan_id));
-            size_t count = canaries ? zlistx_size (canaries) : 0;
-            const char **targets = calloc (count + 1, sizeof (char *));
-            size_t index = 0;
-            for (char *host = canaries ? zlistx_first (canaries) : NULL; targets && host;
-                 host = zlistx_next (canaries))
-                targets[index++] = host;
-            if (count == 0 || !targets) {
-                ctl_store_run (ctl->db,
-                               "UPDATE plans SET baked = 1, phase = 'rollout' WHERE id = ?", "t",
-                               plan_id);
-                free (targets);
-                zlistx_destroy (&canaries);
-                ctl_rollout_advance (ctl, plan_id);
-                goto done;
-            }
-            ctl_rollout_decision (ctl, plan_id, "bake", "verify",
-                                  "bake of %lldms over, no alert firing: canaries run their "
-                                  "checks again",
-                                  (long long)bake_ms);
-            s_start_task (ctl, plan_id, app, version, env, "verify", targets, NULL, "verify");
-            free (targets);
-            zlistx_destroy (&canaries);
-        }
+    if (streq (plan->phase, "bake")) {
+        s_bake_phase (ctl, snapshot, now);
         goto done;
     }
     //  rollout: the current batch must be done before anything moves
-    if (in_flight > 0)
+    if (snapshot->unfinished > 0)
         goto done;
-    if (strategy && streq (strategy, "canary") && !baked && bake_ms > 0 && current == 0) {
-        ctl_store_run (ctl->db,
-                       "UPDATE plans SET phase = 'bake', phase_started = ?1, progress = ?1 "
-                       "WHERE id = ?2",
-                       "it", now, plan_id);
+    if (streq (plan->strategy, "canary") && !plan->baked && plan->bake_ms > 0 && current == 0) {
+        ctl_plans_repo_enter_bake (ctl->store, plan_id, now);
         ctl_rollout_decision (ctl, plan_id, "bake", "started",
                               "canary batch healthy; baking %lldms while watching alerts of %s",
-                              (long long)bake_ms, env);
+                              (long long)plan->bake_ms, plan->env);
         goto done;
     }
     if (current + 1 < batches) {
-        if (paused ||
-            (kind && streq (kind, "deploy") && s_pause_if_inconclusive (ctl, plan_id, env)))
+        if (plan->paused ||
+            (streq (plan->kind, "deploy") && s_pause_if_inconclusive (ctl, plan_id, plan->env)))
             goto done;
         s_start_batch (ctl, plan_id, current + 1, batches);
         goto done;
@@ -796,24 +698,19 @@ void ctl_rollout_advance (ctl_t *ctl, const char *plan_id)
     ctl_rollout_decision (ctl, plan_id, "outcome", "succeeded", "%lld of %lld hosts healthy",
                           (long long)(total - skipped), (long long)total);
 done:
-    free (kind), free (phase), free (task), free (parent), free (env), free (strategy), free (app),
-        free (version);
+    ctl_plan_snapshot_destroy (&snapshot);
 }
 
 void ctl_rollout_tick (ctl_t *ctl)
 {
-    zlistx_t *running = s_list (ctl_store_query (
-        ctl->db, "SELECT id FROM plans WHERE state = 'running' ORDER BY created", NULL));
-    for (char *plan_id = running ? zlistx_first (running) : NULL; plan_id;
-         plan_id = zlistx_next (running)) {
-        char *phase = NULL;
-        jad_db_get_text (ctl->db, "SELECT phase FROM plans WHERE id = ?", plan_id, &phase);
+    zlistx_t *running = ctl_plans_repo_running (ctl->store);
+    for (ctl_plan_t *plan = running ? zlistx_first (running) : NULL; plan;
+         plan = zlistx_next (running)) {
         //  a plan created but not started (controller stopped in between)
-        if (phase && streq (phase, "starting"))
-            ctl_rollout_start (ctl, plan_id);
+        if (streq (plan->phase, "starting"))
+            ctl_rollout_start (ctl, plan->id);
         else
-            ctl_rollout_advance (ctl, plan_id);
-        free (phase);
+            ctl_rollout_advance (ctl, plan->id);
     }
     zlistx_destroy (&running);
 }
@@ -822,48 +719,35 @@ char *ctl_rollout_rollback (ctl_t *ctl, const char *app, const char *env, const 
                             const char *undoes, const char *deployer, const char *reason, char *err,
                             size_t errlen)
 {
-    char *undone = NULL, *undone_version = NULL;
     //  the plan undone: the one named, or the latest deploy of app to env
-    sqlite3_stmt *stmt =
-        undoes
-            ? ctl_store_query (ctl->db, "SELECT id, version FROM plans WHERE id = ?", "t", undoes)
-            : ctl_store_query (ctl->db,
-                               "SELECT id, version FROM plans WHERE app = ? AND env = ? AND "
-                               "kind IN ('deploy', 'rollback') AND state != 'approval' ORDER "
-                               "BY created DESC, seq DESC LIMIT 1",
-                               "tt", app, env);
-    if (stmt && sqlite3_step (stmt) == SQLITE_ROW) {
-        undone = strdup ((const char *)sqlite3_column_text (stmt, 0));
-        undone_version = strdup ((const char *)sqlite3_column_text (stmt, 1));
-    }
-    sqlite3_finalize (stmt);
+    ctl_plan_t *undone = NULL;
+    if (undoes)
+        ctl_plans_repo_get (ctl->store, undoes, &undone);
+    else
+        ctl_plans_repo_latest (ctl->store, app, env, &undone);
     char *plan_id = NULL;
     char *target = to ? strdup (to) : NULL;
     zlistx_t *hosts = NULL;
     const char **targets = NULL;
-    if (!undone || !undone_version) {
+    if (!undone) {
         snprintf (err, errlen, "nothing to roll back: %s was never deployed to %s", app, env);
         goto done;
     }
     if (!target) {
         //  last known-good: the newest release that succeeded here, other
-        //  than the one being undone, and not marked bad
-        stmt = ctl_store_query (ctl->db,
-                                "SELECT p.version FROM plans p JOIN releases r ON r.app = p.app "
-                                "AND r.version = p.version WHERE p.app = ? AND p.env = ? AND "
-                                "p.kind IN ('deploy', 'rollback') AND p.state = 'succeeded' AND "
-                                "p.version != ? AND r.bad IS NULL AND r.counter >= (SELECT "
-                                "coalesce (max (f.counter), 0) FROM floors f WHERE f.app = p.app) "
-                                "ORDER BY p.created DESC, p.seq DESC LIMIT 1",
-                                "ttt", app, env, undone_version);
-        if (stmt && sqlite3_step (stmt) == SQLITE_ROW)
-            target = strdup ((const char *)sqlite3_column_text (stmt, 0));
-        sqlite3_finalize (stmt);
+        //  than the one being undone, not marked bad and not below the floor
+        zlistx_t *succeeded = ctl_plans_repo_succeeded (ctl->store, app, env);
+        for (ctl_succeeded_t *row = succeeded ? zlistx_first (succeeded) : NULL; row && !target;
+             row = zlistx_next (succeeded))
+            if ((streq (row->kind, "deploy") || streq (row->kind, "rollback")) &&
+                !streq (row->version, undone->version) && !row->bad && row->counter >= row->floor)
+                target = strdup (row->version);
+        zlistx_destroy (&succeeded);
     }
     if (!target) {
         snprintf (err, errlen,
                   "no known-good release of %s in %s other than %s (name one with --to VERSION)",
-                  app, env, undone_version);
+                  app, env, undone->version);
         goto done;
     }
     //  every host of env that runs the app
@@ -873,17 +757,14 @@ char *ctl_rollout_rollback (ctl_t *ctl, const char *app, const char *env, const 
         goto done;
     }
     size_t count = zlistx_size (hosts);
-    targets = calloc (count + 1, sizeof (char *));
+    targets = s_array (hosts);
     if (!targets) {
         snprintf (err, errlen, "out of memory");
         goto done;
     }
-    size_t index = 0;
-    for (char *host = zlistx_first (hosts); host; host = zlistx_next (hosts))
-        targets[index++] = host;
     char why[300];
     if (!reason) {
-        snprintf (why, sizeof why, "rollback requested: %s %s -> %s", app, undone_version, target);
+        snprintf (why, sizeof why, "rollback requested: %s %s -> %s", app, undone->version, target);
         reason = why;
     }
     ctl_plan_spec_t spec = {.app = app,
@@ -893,19 +774,15 @@ char *ctl_rollout_rollback (ctl_t *ctl, const char *app, const char *env, const 
                             .deployer = deployer,
                             .reason = reason,
                             .targets = count ? targets : NULL,
-                            .undoes = undone,
+                            .undoes = undone->id,
                             .previous = target};
     plan_id = ctl_rollout_create (ctl, &spec, err, errlen);
     if (plan_id)
-        ctl_store_run (ctl->db,
-                       "UPDATE plans SET rolled_back_by = ? WHERE id = ? AND rolled_back_by IS "
-                       "NULL",
-                       "tt", plan_id, undone);
+        ctl_plans_repo_rolled_back_by (ctl->store, undone->id, plan_id, true);
 done:
     free (targets);
     zlistx_destroy (&hosts);
     free (target);
-    free (undone);
-    free (undone_version);
+    ctl_plan_destroy (&undone);
     return plan_id;
 }

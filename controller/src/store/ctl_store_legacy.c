@@ -17,20 +17,6 @@ sqlite3 *ctl_store_db (ctl_store_t *self)
     return (sqlite3 *)ctl_sql_conn (ctl_store_sql (self));
 }
 
-const char *ctl_store_iso_time (int64_t ms, char *buf, size_t len)
-{
-    if (ms <= 0) {
-        if (len)
-            buf[0] = 0;
-        return buf;
-    }
-    time_t seconds = (time_t)(ms / 1000);
-    struct tm parts;
-    gmtime_r (&seconds, &parts);
-    strftime (buf, len, "%Y-%m-%dT%H:%M:%SZ", &parts);
-    return buf;
-}
-
 static sqlite3_stmt *s_vquery (sqlite3 *db, bool cached, const char *sql, const char *types,
                                va_list args)
 {

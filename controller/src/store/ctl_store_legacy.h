@@ -16,9 +16,6 @@
 //  The SQLite connection under a store.
 sqlite3 *ctl_store_db (ctl_store_t *self);
 
-//  Format unix ms as ISO 8601 UTC into buf (>= 21 bytes); "" for 0.
-const char *ctl_store_iso_time (int64_t ms, char *buf, size_t len);
-
 //  Prepare `sql` and bind one value per character of `types`: 't' a text
 //  (const char *, NULL binds NULL), 'i' an int64_t. Returns the statement
 //  (caller finalizes) or NULL (logged).
