@@ -3,14 +3,13 @@
 
 #include "ctl_alerts.h"
 #include "ctl_plans_repo.h"
+#include "ctl_alerts_repo.h"
 #include "ctl_releases_repo.h"
 #include "ctl_rollout.h"
 #include "ctl_metrics.h"
 #include "ctl_notify.h"
 #include "ctl_plans.h"
 #include "ctl_json.h"
-#include "ctl_store_legacy.h"
-#include "jad_db.h"
 #include "jad_log.h"
 #include "jad_util.h"
 
@@ -174,62 +173,49 @@ static void s_rule_clear (s_rule_t *rule)
     memset (rule, 0, sizeof *rule);
 }
 
-static char *s_column (sqlite3_stmt *stmt, int column)
+//  Take a stored rule's strings and values into `rule`; `row` is
+//  destroyed.
+static void s_rule_take (ctl_alert_rule_t **row_p, s_rule_t *rule)
 {
-    const char *text = (const char *)sqlite3_column_text (stmt, column);
-    return text ? strdup (text) : NULL;
-}
-
-#define S_RULE_COLUMNS                                                                             \
-    "id, env, metric, query, aggregate, window_ms, above, threshold, for_ms, min_samples, "        \
-    "action, state, since"
-
-static void s_rule_read (sqlite3_stmt *stmt, s_rule_t *rule)
-{
-    rule->id = s_column (stmt, 0);
-    rule->env = s_column (stmt, 1);
-    rule->metric = s_column (stmt, 2);
-    rule->query = s_column (stmt, 3);
-    rule->aggregate = s_column (stmt, 4);
-    rule->window_ms = sqlite3_column_int64 (stmt, 5);
-    rule->above = sqlite3_column_int (stmt, 6) != 0;
-    rule->threshold = sqlite3_column_double (stmt, 7);
-    rule->for_ms = sqlite3_column_int64 (stmt, 8);
-    rule->min_samples = sqlite3_column_int64 (stmt, 9);
-    rule->action = s_column (stmt, 10);
-    int state = ctl_alert_state_parse ((const char *)sqlite3_column_text (stmt, 11));
+    ctl_alert_rule_t *row = *row_p;
+    memset (rule, 0, sizeof *rule);
+    if (!row)
+        return;
+    rule->id = row->id;
+    rule->env = row->env;
+    rule->metric = row->metric;
+    rule->query = row->query;
+    rule->aggregate = row->aggregate;
+    row->id = row->env = row->metric = row->query = row->aggregate = NULL;
+    rule->window_ms = row->window_ms;
+    rule->above = row->above;
+    rule->threshold = row->threshold;
+    rule->for_ms = row->for_ms;
+    rule->min_samples = row->min_samples;
+    rule->action = row->action;
+    row->action = NULL;
+    int state = ctl_alert_state_parse (row->state);
     rule->state = state < 0 ? CTL_ALERT_OK : (ctl_alert_state_t)state;
-    rule->since = sqlite3_column_int64 (stmt, 12);
+    rule->since = row->since;
+    ctl_alert_rule_destroy (row_p);
 }
 
-//  Insert a rule. Returns 0 or -1.
-static int s_rule_insert (sqlite3 *db, const char *id, const char *origin,
-                          const jad_alert_config_t *alert)
+//  A rule of controller.yaml or the API as a row to store.
+static ctl_alert_rule_t s_rule_row (const char *id, const char *origin,
+                                    const jad_alert_config_t *alert)
 {
-    sqlite3_stmt *stmt = jad_db_prepare (
-        db, "INSERT OR IGNORE INTO alert_rules (id, origin, env, metric, query, aggregate, "
-            "window_ms, above, threshold, for_ms, min_samples, action, state, since, created) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'ok', ?, ?)");
-    if (!stmt)
-        return -1;
-    int64_t now = jad_now_ms ();
-    sqlite3_bind_text (stmt, 1, id, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text (stmt, 2, origin, -1, SQLITE_STATIC);
-    sqlite3_bind_text (stmt, 3, alert->env, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text (stmt, 4, alert->metric, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text (stmt, 5, alert->query, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text (stmt, 6, alert->aggregate ? alert->aggregate : "avg", -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64 (stmt, 7, alert->window_ms);
-    sqlite3_bind_int (stmt, 8, alert->above);
-    sqlite3_bind_double (stmt, 9, alert->threshold);
-    sqlite3_bind_int64 (stmt, 10, alert->for_ms);
-    sqlite3_bind_int64 (stmt, 11, alert->min_samples);
-    sqlite3_bind_text (stmt, 12, alert->action, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64 (stmt, 13, now);
-    sqlite3_bind_int64 (stmt, 14, now);
-    int rc = sqlite3_step (stmt);
-    sqlite3_finalize (stmt);
-    return rc == SQLITE_DONE ? 0 : -1;
+    return (ctl_alert_rule_t){.id = (char *)id,
+                              .origin = (char *)origin,
+                              .env = alert->env,
+                              .metric = alert->metric,
+                              .query = alert->query,
+                              .aggregate = alert->aggregate ? alert->aggregate : "avg",
+                              .window_ms = alert->window_ms,
+                              .above = alert->above,
+                              .threshold = alert->threshold,
+                              .for_ms = alert->for_ms,
+                              .min_samples = alert->min_samples,
+                              .action = alert->action};
 }
 
 int ctl_alerts_start (ctl_t *ctl)
@@ -250,58 +236,42 @@ int ctl_alerts_start (ctl_t *ctl)
         //  never block the loop: a full pipe skips the query this time
         zsock_set_sndtimeo (zactor_sock (self->worker), 0);
     }
+    return ctl_alerts_sync (ctl);
+}
+
+int ctl_alerts_sync (ctl_t *ctl)
+{
     //  A config rule's id is derived from its content: unchanged rules
-    //  keep their state across restarts, changed ones start fresh.
-    zlistx_t *ids = zlistx_new ();
-    zlistx_set_destructor (ids, (zlistx_destructor_fn *)zstr_free);
-    if (jad_db_begin (ctl->db)) {
-        zlistx_destroy (&ids);
-        return -1;
-    }
-    for (size_t index = 0; index < ctl->config->alert_count; index++) {
+    //  keep their state across restarts and reloads, changed ones start
+    //  fresh.
+    size_t count = ctl->config->alert_count;
+    char (*ids)[80] = calloc (count + 1, sizeof *ids);
+    ctl_alert_rule_t *rows = calloc (count + 1, sizeof (ctl_alert_rule_t));
+    int rc = -1;
+    if (!ids || !rows)
+        goto done;
+    for (size_t index = 0; index < count; index++) {
         const jad_alert_config_t *alert = &ctl->config->alerts[index];
         char *text = jad_strdup_printf (
             "%s|%s|%s|%s|%u|%d|%.17g|%u|%u|%s", alert->env, alert->metric,
             alert->query ? alert->query : "", alert->aggregate ? alert->aggregate : "avg",
             alert->window_ms, alert->above, alert->threshold, alert->for_ms, alert->min_samples,
             alert->action ? alert->action : "");
+        if (!text)
+            goto done;
         uint8_t hash[32];
-        char hex[65], id[80];
+        char hex[65];
         crypto_hash_sha256 (hash, (const uint8_t *)text, strlen (text));
         free (text);
         jad_hex (hash, 4, hex);
-        snprintf (id, sizeof id, "c%s", hex);
-        zlistx_add_end (ids, strdup (id));
-        if (s_rule_insert (ctl->db, id, "config", alert)) {
-            jad_db_rollback (ctl->db);
-            zlistx_destroy (&ids);
-            return -1;
-        }
+        snprintf (ids[index], sizeof ids[index], "c%s", hex);
+        rows[index] = s_rule_row (ids[index], "config", alert);
     }
-    //  Config rules no longer in the file go.
-    sqlite3_stmt *stmt = jad_db_prepare (ctl->db, "SELECT id FROM alert_rules WHERE origin = "
-                                                  "'config'");
-    zlistx_t *gone = zlistx_new ();
-    zlistx_set_destructor (gone, (zlistx_destructor_fn *)zstr_free);
-    while (stmt && sqlite3_step (stmt) == SQLITE_ROW) {
-        const char *id = (const char *)sqlite3_column_text (stmt, 0);
-        bool kept = false;
-        for (char *known = zlistx_first (ids); known && !kept; known = zlistx_next (ids))
-            kept = streq (known, id);
-        if (!kept)
-            zlistx_add_end (gone, strdup (id));
-    }
-    sqlite3_finalize (stmt);
-    stmt = jad_db_prepare (ctl->db, "DELETE FROM alert_rules WHERE id = ?");
-    for (char *id = zlistx_first (gone); stmt && id; id = zlistx_next (gone)) {
-        sqlite3_reset (stmt);
-        sqlite3_bind_text (stmt, 1, id, -1, SQLITE_TRANSIENT);
-        sqlite3_step (stmt);
-    }
-    sqlite3_finalize (stmt);
-    zlistx_destroy (&gone);
-    zlistx_destroy (&ids);
-    return jad_db_commit (ctl->db);
+    rc = ctl_alerts_repo_sync_config (ctl->store, rows, count, jad_now_ms ());
+done:
+    free (rows);
+    free (ids);
+    return rc;
 }
 
 //  --------------------------------------------------------------------------
@@ -602,49 +572,31 @@ static char *s_rollback (ctl_t *ctl, const char *env, const char *app, const cha
 //  True if an alert rule for env is firing; its values in why.
 bool ctl_alerts_firing (ctl_t *ctl, const char *env, char *why, size_t len)
 {
-    sqlite3_stmt *stmt = jad_db_prepare (
-        ctl->db, "SELECT id, metric, value, threshold, above FROM alert_rules WHERE env = ? AND "
-                 "state = 'firing' ORDER BY id LIMIT 1");
-    if (!stmt)
+    ctl_alert_rule_t *rule = NULL;
+    if (ctl_alerts_repo_firing (ctl->store, env, &rule) != 0)
         return false;
-    sqlite3_bind_text (stmt, 1, env, -1, SQLITE_TRANSIENT);
-    bool firing = sqlite3_step (stmt) == SQLITE_ROW;
-    if (firing)
-        snprintf (why, len, "alert %s is firing: %s = %g %s %g", sqlite3_column_text (stmt, 0),
-                  sqlite3_column_text (stmt, 1), sqlite3_column_double (stmt, 2),
-                  sqlite3_column_int (stmt, 4) ? ">" : "<", sqlite3_column_double (stmt, 3));
-    sqlite3_finalize (stmt);
-    return firing;
+    snprintf (why, len, "alert %s is firing: %s = %g %s %g", rule->id, rule->metric,
+              rule->has_value ? rule->value : 0.0, rule->above ? ">" : "<", rule->threshold);
+    ctl_alert_rule_destroy (&rule);
+    return true;
 }
 
 bool ctl_alerts_inconclusive (ctl_t *ctl, const char *env, int64_t after, char *why, size_t len)
 {
-    sqlite3_stmt *stmt = jad_db_prepare (
-        ctl->db, "SELECT r.id, coalesce (r.query, r.metric), r.aggregate, r.samples, "
-                 "r.min_samples, r.window_ms, r.since, (SELECT json_extract (e.detail, '$.error') "
-                 "FROM alert_events e WHERE e.rule_id = r.id ORDER BY e.id DESC LIMIT 1) FROM "
-                 "alert_rules r WHERE r.env = ? AND r.state = 'inconclusive' AND r.since > ? "
-                 "ORDER BY r.id LIMIT 1");
-    if (!stmt)
+    ctl_alert_rule_t *rule = NULL;
+    if (ctl_alerts_repo_inconclusive (ctl->store, env, after, &rule) != 0)
         return false;
-    sqlite3_bind_text (stmt, 1, env, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64 (stmt, 2, after);
-    bool inconclusive = sqlite3_step (stmt) == SQLITE_ROW;
-    if (inconclusive) {
-        char window[32], since[32];
-        jad_duration_format ((uint64_t)sqlite3_column_int64 (stmt, 5), window, sizeof window);
-        const char *error = (const char *)sqlite3_column_text (stmt, 7);
-        snprintf (why, len,
-                  "alert %s is inconclusive since %s: %s(%s) had %lld samples in %s, it needs %lld "
-                  "to decide%s%s",
-                  sqlite3_column_text (stmt, 0),
-                  ctl_json_iso_time (sqlite3_column_int64 (stmt, 6), since, sizeof since),
-                  sqlite3_column_text (stmt, 2), sqlite3_column_text (stmt, 1),
-                  (long long)sqlite3_column_int64 (stmt, 3), window,
-                  (long long)sqlite3_column_int64 (stmt, 4), error ? "; " : "", error ? error : "");
-    }
-    sqlite3_finalize (stmt);
-    return inconclusive;
+    char window[32], since[32];
+    jad_duration_format ((uint64_t)rule->window_ms, window, sizeof window);
+    const char *error = rule->error;
+    snprintf (why, len,
+              "alert %s is inconclusive since %s: %s(%s) had %lld samples in %s, it needs %lld "
+              "to decide%s%s",
+              rule->id, ctl_json_iso_time (rule->since, since, sizeof since), rule->aggregate,
+              rule->query ? rule->query : rule->metric, (long long)rule->samples, window,
+              (long long)rule->min_samples, error ? "; " : "", error ? error : "");
+    ctl_alert_rule_destroy (&rule);
+    return true;
 }
 
 //  Store an automatic decision. Returns 0 or -1.
@@ -753,24 +705,17 @@ static void s_transition (ctl_t *ctl, s_rule_t *rule, ctl_alert_state_t from,
     if (*reading->error)
         json_object_set_new (fields, "error", json_string (reading->error));
     char *detail = json_dumps (fields, JSON_COMPACT);
-    sqlite3_stmt *stmt = jad_db_prepare (
-        ctl->db, "INSERT INTO alert_events (rule_id, time, from_state, to_state, value, samples, "
-                 "hosts, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
-    if (stmt) {
-        sqlite3_bind_text (stmt, 1, rule->id, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_int64 (stmt, 2, now);
-        sqlite3_bind_text (stmt, 3, ctl_alert_state_name (from), -1, SQLITE_STATIC);
-        sqlite3_bind_text (stmt, 4, ctl_alert_state_name (rule->state), -1, SQLITE_STATIC);
-        if (isfinite (reading->value))
-            sqlite3_bind_double (stmt, 5, reading->value);
-        else
-            sqlite3_bind_null (stmt, 5);
-        sqlite3_bind_int64 (stmt, 6, reading->samples);
-        sqlite3_bind_int64 (stmt, 7, reading->hosts);
-        sqlite3_bind_text (stmt, 8, detail, -1, SQLITE_TRANSIENT);
-        sqlite3_step (stmt);
-        sqlite3_finalize (stmt);
-    }
+    ctl_alert_event_t event = {.rule_id = rule->id,
+                               .time = now,
+                               .from_state = (char *)ctl_alert_state_name (from),
+                               .to_state = (char *)ctl_alert_state_name (rule->state),
+                               .has_value = isfinite (reading->value),
+                               .value = reading->value,
+                               .samples = reading->samples,
+                               .hosts = reading->hosts,
+                               .error = *reading->error ? (char *)reading->error : NULL,
+                               .detail = detail};
+    ctl_alerts_repo_event_add (ctl->store, &event);
     free (detail);
     jad_log_info ("alerts: rule=%s env=%s metric=%s %s -> %s value=%g samples=%lld", rule->id,
                   rule->env, rule->metric, ctl_alert_state_name (from),
@@ -788,23 +733,9 @@ static void s_rule_apply (ctl_t *ctl, s_rule_t *rule, const s_reading_t *reading
 {
     ctl_alert_state_t from = rule->state;
     rule->state = ctl_alert_next (from, &rule->since, reading->cond, now, (uint32_t)rule->for_ms);
-    sqlite3_stmt *update = jad_db_prepare (
-        ctl->db, "UPDATE alert_rules SET state = ?, since = ?, value = ?, samples = ?, hosts = ?, "
-                 "changed = ? WHERE id = ?");
-    if (update) {
-        sqlite3_bind_text (update, 1, ctl_alert_state_name (rule->state), -1, SQLITE_STATIC);
-        sqlite3_bind_int64 (update, 2, rule->since);
-        if (isfinite (reading->value))
-            sqlite3_bind_double (update, 3, reading->value);
-        else
-            sqlite3_bind_null (update, 3);
-        sqlite3_bind_int64 (update, 4, reading->samples);
-        sqlite3_bind_int64 (update, 5, reading->hosts);
-        sqlite3_bind_int64 (update, 6, now);
-        sqlite3_bind_text (update, 7, rule->id, -1, SQLITE_TRANSIENT);
-        sqlite3_step (update);
-        sqlite3_finalize (update);
-    }
+    ctl_alerts_repo_evaluated (ctl->store, rule->id, ctl_alert_state_name (rule->state),
+                               rule->since, isfinite (reading->value), reading->value,
+                               reading->samples, reading->hosts, now);
     if (rule->state != from)
         s_transition (ctl, rule, from, reading, now);
 }
@@ -816,39 +747,28 @@ static bool s_rule_usable (const s_rule_t *rule)
 
 static void s_evaluate_rules (ctl_t *ctl, int64_t now)
 {
-    sqlite3_stmt *stmt = jad_db_prepare (ctl->db, "SELECT " S_RULE_COLUMNS " FROM alert_rules "
-                                                  "ORDER BY id");
-    if (!stmt)
-        return;
-    size_t count = 0, allocated = 0;
-    s_rule_t *rules = NULL;
-    while (sqlite3_step (stmt) == SQLITE_ROW) {
-        if (count == allocated) {
-            allocated = allocated ? allocated * 2 : 8;
-            s_rule_t *grown = realloc (rules, allocated * sizeof (s_rule_t));
-            if (!grown)
-                break;
-            rules = grown;
+    zlistx_t *rows = ctl_alerts_repo_rules (ctl->store, false);
+    for (ctl_alert_rule_t *row = rows ? zlistx_first (rows) : NULL; row; row = zlistx_next (rows)) {
+        //  the rule's strings move into `rule`; the list keeps an empty row
+        ctl_alert_rule_t *taken = (ctl_alert_rule_t *)calloc (1, sizeof (ctl_alert_rule_t));
+        if (!taken)
+            break;
+        *taken = *row;
+        memset (row, 0, sizeof *row);
+        s_rule_t rule;
+        s_rule_take (&taken, &rule);
+        if (s_rule_usable (&rule)) {
+            if (rule.query)
+                //  evaluated when the worker answers (ctl_alerts_receive)
+                s_query_send (ctl, &rule);
+            else {
+                s_reading_t reading = s_evaluate (ctl, &rule, now);
+                s_rule_apply (ctl, &rule, &reading, now);
+            }
         }
-        memset (&rules[count], 0, sizeof (s_rule_t));
-        s_rule_read (stmt, &rules[count++]);
+        s_rule_clear (&rule);
     }
-    sqlite3_finalize (stmt);
-    for (size_t index = 0; index < count; index++) {
-        s_rule_t *rule = &rules[index];
-        if (!s_rule_usable (rule))
-            continue;
-        if (rule->query) {
-            //  evaluated when the worker answers (ctl_alerts_receive)
-            s_query_send (ctl, rule);
-            continue;
-        }
-        s_reading_t reading = s_evaluate (ctl, rule, now);
-        s_rule_apply (ctl, rule, &reading, now);
-    }
-    for (size_t index = 0; index < count; index++)
-        s_rule_clear (&rules[index]);
-    free (rules);
+    zlistx_destroy (&rows);
 }
 
 //  Notify about plans that started or finished since the last look.
@@ -910,15 +830,10 @@ void ctl_alerts_receive (ctl_t *ctl)
     if (command && streq (command, "RESULT") && id && status && answer) {
         zhashx_delete (self->in_flight, id);
         //  the rule as it is now (it may have gone or moved meanwhile)
-        sqlite3_stmt *stmt =
-            jad_db_prepare (ctl->db, "SELECT " S_RULE_COLUMNS " FROM alert_rules WHERE id = ?");
-        s_rule_t rule = {0};
-        if (stmt) {
-            sqlite3_bind_text (stmt, 1, id, -1, SQLITE_TRANSIENT);
-            if (sqlite3_step (stmt) == SQLITE_ROW)
-                s_rule_read (stmt, &rule);
-            sqlite3_finalize (stmt);
-        }
+        ctl_alert_rule_t *row = NULL;
+        ctl_alerts_repo_get (ctl->store, id, &row);
+        s_rule_t rule;
+        s_rule_take (&row, &rule);
         if (s_rule_usable (&rule) && rule.query) {
             int64_t now = jad_now_ms ();
             s_reading_t reading = s_evaluate_answer (&rule, streq (status, "ok"), answer, now);
@@ -953,37 +868,26 @@ void ctl_alerts_stop (ctl_t *ctl)
 //  --------------------------------------------------------------------------
 //  API
 
-json_t *ctl_alerts_rules_json (sqlite3 *db)
+json_t *ctl_alerts_rules_json (ctl_store_t *store)
 {
     json_t *rules = json_array ();
-    sqlite3_stmt *stmt = jad_db_prepare (
-        db, "SELECT id, origin, env, metric, query, aggregate, window_ms, above, threshold, "
-            "for_ms, min_samples, action, state, since, value, samples, hosts, changed "
-            "FROM alert_rules ORDER BY env, id");
-    while (stmt && sqlite3_step (stmt) == SQLITE_ROW) {
-        json_t *value = sqlite3_column_type (stmt, 14) == SQLITE_NULL
-                            ? json_null ()
-                            : json_real (sqlite3_column_double (stmt, 14));
+    zlistx_t *rows = ctl_alerts_repo_rules (store, true);
+    for (ctl_alert_rule_t *rule = rows ? zlistx_first (rows) : NULL; rule;
+         rule = zlistx_next (rows))
         json_array_append_new (
             rules,
             json_pack ("{s:s, s:s, s:s, s:s, s:s?, s:s, s:I, s:s, s:f, s:I, s:I, s:s?, s:s, s:o, "
                        "s:o, s:I, s:I, s:o}",
-                       "id", sqlite3_column_text (stmt, 0), "origin", sqlite3_column_text (stmt, 1),
-                       "env", sqlite3_column_text (stmt, 2), "metric",
-                       sqlite3_column_text (stmt, 3), "query", sqlite3_column_text (stmt, 4),
-                       "aggregate", sqlite3_column_text (stmt, 5), "window_ms",
-                       (json_int_t)sqlite3_column_int64 (stmt, 6), "comparison",
-                       sqlite3_column_int (stmt, 7) ? "above" : "below", "threshold",
-                       sqlite3_column_double (stmt, 8), "for_ms",
-                       (json_int_t)sqlite3_column_int64 (stmt, 9), "min_samples",
-                       (json_int_t)sqlite3_column_int64 (stmt, 10), "action",
-                       sqlite3_column_text (stmt, 11), "state", sqlite3_column_text (stmt, 12),
-                       "since", s_iso (sqlite3_column_int64 (stmt, 13)), "value", value, "samples",
-                       (json_int_t)sqlite3_column_int64 (stmt, 15), "hosts",
-                       (json_int_t)sqlite3_column_int64 (stmt, 16), "evaluated",
-                       s_iso (sqlite3_column_int64 (stmt, 17))));
-    }
-    sqlite3_finalize (stmt);
+                       "id", rule->id, "origin", rule->origin, "env", rule->env, "metric",
+                       rule->metric, "query", rule->query, "aggregate", rule->aggregate,
+                       "window_ms", (json_int_t)rule->window_ms, "comparison",
+                       rule->above ? "above" : "below", "threshold", rule->threshold, "for_ms",
+                       (json_int_t)rule->for_ms, "min_samples", (json_int_t)rule->min_samples,
+                       "action", rule->action, "state", rule->state, "since", s_iso (rule->since),
+                       "value", rule->has_value ? json_real (rule->value) : json_null (), "samples",
+                       (json_int_t)rule->samples, "hosts", (json_int_t)rule->hosts, "evaluated",
+                       s_iso (rule->evaluated)));
+    zlistx_destroy (&rows);
     return rules;
 }
 
@@ -991,26 +895,19 @@ int ctl_alerts_api_list (ctl_t *ctl, const jad_api_request_t *request, json_t **
                          size_t errlen)
 {
     (void)request, (void)err, (void)errlen;
-    json_t *rules = ctl_alerts_rules_json (ctl->db);
+    json_t *rules = ctl_alerts_rules_json (ctl->store);
     json_t *events = json_array ();
-    sqlite3_stmt *stmt = jad_db_prepare (ctl->db, "SELECT id, rule_id, time, from_state, "
-                                                  "to_state, value, samples, hosts FROM "
-                                                  "alert_events ORDER BY id DESC LIMIT 50");
-    while (stmt && sqlite3_step (stmt) == SQLITE_ROW) {
-        json_t *value = sqlite3_column_type (stmt, 5) == SQLITE_NULL
-                            ? json_null ()
-                            : json_real (sqlite3_column_double (stmt, 5));
-        json_array_append_new (events,
-                               json_pack ("{s:I, s:s, s:o, s:s, s:s, s:o, s:I, s:I}", "id",
-                                          (json_int_t)sqlite3_column_int64 (stmt, 0), "rule",
-                                          sqlite3_column_text (stmt, 1), "time",
-                                          s_iso (sqlite3_column_int64 (stmt, 2)), "from",
-                                          sqlite3_column_text (stmt, 3), "to",
-                                          sqlite3_column_text (stmt, 4), "value", value, "samples",
-                                          (json_int_t)sqlite3_column_int64 (stmt, 6), "hosts",
-                                          (json_int_t)sqlite3_column_int64 (stmt, 7)));
-    }
-    sqlite3_finalize (stmt);
+    zlistx_t *rows = ctl_alerts_repo_events (ctl->store, 50);
+    for (ctl_alert_event_t *event = rows ? zlistx_first (rows) : NULL; event;
+         event = zlistx_next (rows))
+        json_array_append_new (
+            events,
+            json_pack ("{s:I, s:s, s:o, s:s, s:s, s:o, s:I, s:I}", "id", (json_int_t)event->id,
+                       "rule", event->rule_id, "time", s_iso (event->time), "from",
+                       event->from_state, "to", event->to_state, "value",
+                       event->has_value ? json_real (event->value) : json_null (), "samples",
+                       (json_int_t)event->samples, "hosts", (json_int_t)event->hosts));
+    zlistx_destroy (&rows);
     *result = json_pack ("{s:o, s:o}", "alerts", rules, "events", events);
     return 0;
 }
@@ -1092,7 +989,8 @@ int ctl_alerts_api_add (ctl_t *ctl, const jad_api_request_t *request, json_t **r
     char random[16], id[24];
     jad_random_id (4, random);
     snprintf (id, sizeof id, "a%s", random);
-    if (s_rule_insert (ctl->db, id, "api", &alert)) {
+    ctl_alert_rule_t row = s_rule_row (id, "api", &alert);
+    if (ctl_alerts_repo_add (ctl->store, &row, jad_now_ms ()) != 0) {
         snprintf (err, errlen, "database error");
         return 1;
     }
@@ -1105,26 +1003,21 @@ int ctl_alerts_api_rm (ctl_t *ctl, const jad_api_request_t *request, json_t **re
                        size_t errlen)
 {
     const char *id = jad_api_request_arg (request, "id");
-    char *origin = NULL;
-    if (!id || jad_db_get_text (ctl->db, "SELECT origin FROM alert_rules WHERE id = ?", id,
-                                &origin) != 0) {
+    ctl_alert_rule_t *rule = NULL;
+    if (!id || ctl_alerts_repo_get (ctl->store, id, &rule) != 0) {
         snprintf (err, errlen, "no alert rule '%s' (see: jadctl alerts)", id ? id : "");
         return 2;
     }
-    bool config = streq (origin, "config");
-    free (origin);
+    bool config = streq (rule->origin, "config");
+    ctl_alert_rule_destroy (&rule);
     if (config) {
         snprintf (err, errlen, "alert rule '%s' comes from controller.yaml: remove it there", id);
         return 2;
     }
-    sqlite3_stmt *stmt = jad_db_prepare (ctl->db, "DELETE FROM alert_rules WHERE id = ?");
-    if (!stmt) {
+    if (ctl_alerts_repo_remove (ctl->store, id) != 0) {
         snprintf (err, errlen, "database error");
         return 1;
     }
-    sqlite3_bind_text (stmt, 1, id, -1, SQLITE_TRANSIENT);
-    sqlite3_step (stmt);
-    sqlite3_finalize (stmt);
     *result = json_pack ("{s:s}", "removed", id);
     return 0;
 }

@@ -61,6 +61,10 @@ int ctl_alert_aggregate (const char *how, double *values, const uint32_t *hosts,
 //  Prometheus query worker (once). Returns 0 or -1.
 int ctl_alerts_start (ctl_t *ctl);
 
+//  Make the stored rules of controller.yaml those of ctl->config (after a
+//  reload). Returns 0 or -1.
+int ctl_alerts_sync (ctl_t *ctl);
+
 //  Stop the Prometheus query worker and free what ctl_alerts_start made.
 void ctl_alerts_stop (ctl_t *ctl);
 
@@ -86,7 +90,8 @@ int ctl_alerts_api_rm (ctl_t *ctl, const jad_api_request_t *request, json_t **re
 int ctl_alerts_api_list (ctl_t *ctl, const jad_api_request_t *request, json_t **result, char *err,
                          size_t errlen);
 
-//  Rules as a JSON array (for alerts, /api/status). Caller decrefs.
-json_t *ctl_alerts_rules_json (sqlite3 *db);
+//  Rules as a JSON array (for alerts, /api/status), read from `store`
+//  (the loop's, or the HTTP thread's own). Caller decrefs.
+json_t *ctl_alerts_rules_json (ctl_store_t *store);
 
 #endif

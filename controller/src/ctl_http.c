@@ -4,6 +4,7 @@
 #include "ctl_http.h"
 #include "ctl_agents_repo.h"
 #include "ctl_alerts.h"
+#include "ctl_alerts_repo.h"
 #include "ctl_plans_repo.h"
 #include "ctl_metrics.h"
 #include "ctl_notify.h"
@@ -200,7 +201,7 @@ static json_t *s_status_json (ctl_http_t *self)
                       ctl_json_iso_time (started_ms, started, sizeof started), "counters", counters,
                       "environments", env_list, "agents", agents, "running",
                       s_plans_json (self, true), "recent", s_plans_json (self, false), "alerts",
-                      ctl_alerts_rules_json (self->db));
+                      ctl_alerts_rules_json (self->store));
 }
 
 //  Label value escaped for the text format.
@@ -318,36 +319,34 @@ static char *s_metrics_text (ctl_http_t *self)
     s_family (out, "jadugar_alert_state", "gauge",
               "1 for the state each alert rule is in (ok, pending, firing, resolved, "
               "inconclusive).");
-    stmt = jad_db_prepare (self->db, "SELECT id, env, metric, state, value FROM alert_rules "
-                                     "ORDER BY id");
+    zlistx_t *rules = ctl_alerts_repo_rules (self->store, false);
     static const char *const states[] = {"ok", "pending", "firing", "resolved", "inconclusive"};
-    while (stmt && sqlite3_step (stmt) == SQLITE_ROW) {
-        const char *state = (const char *)sqlite3_column_text (stmt, 3);
+    for (ctl_alert_rule_t *rule = rules ? zlistx_first (rules) : NULL; rule;
+         rule = zlistx_next (rules))
         for (int index = 0; index < 5; index++) {
             fputs ("jadugar_alert_state{rule=\"", out);
-            s_label (out, (const char *)sqlite3_column_text (stmt, 0));
+            s_label (out, rule->id);
             fputs ("\",env=\"", out);
-            s_label (out, (const char *)sqlite3_column_text (stmt, 1));
+            s_label (out, rule->env);
             fputs ("\",metric=\"", out);
-            s_label (out, (const char *)sqlite3_column_text (stmt, 2));
+            s_label (out, rule->metric);
             fprintf (out, "\",state=\"%s\"} %d\n", states[index],
-                     state && streq (state, states[index]));
+                     streq (rule->state, states[index]));
         }
-    }
-    sqlite3_finalize (stmt);
     s_family (out, "jadugar_alert_value", "gauge", "Last value each alert rule computed.");
-    stmt = jad_db_prepare (self->db, "SELECT id, env, metric, value FROM alert_rules WHERE value "
-                                     "IS NOT NULL ORDER BY id");
-    while (stmt && sqlite3_step (stmt) == SQLITE_ROW) {
+    for (ctl_alert_rule_t *rule = rules ? zlistx_first (rules) : NULL; rule;
+         rule = zlistx_next (rules)) {
+        if (!rule->has_value)
+            continue;
         fputs ("jadugar_alert_value{rule=\"", out);
-        s_label (out, (const char *)sqlite3_column_text (stmt, 0));
+        s_label (out, rule->id);
         fputs ("\",env=\"", out);
-        s_label (out, (const char *)sqlite3_column_text (stmt, 1));
+        s_label (out, rule->env);
         fputs ("\",metric=\"", out);
-        s_label (out, (const char *)sqlite3_column_text (stmt, 2));
-        fprintf (out, "\"} %.17g\n", sqlite3_column_double (stmt, 3));
+        s_label (out, rule->metric);
+        fprintf (out, "\"} %.17g\n", rule->value);
     }
-    sqlite3_finalize (stmt);
+    zlistx_destroy (&rules);
     fclose (out);
     return text;
 }

@@ -144,5 +144,9 @@ const ctl_migration_t ctl_schema_sqlite[] = {
                    "INSERT INTO meta (key, value) SELECT 'rollup_sample_id', value FROM meta"
                    "  WHERE key = 'rollup_rowid';"
                    "DELETE FROM meta WHERE key = 'rollup_rowid';"},
+    //  9: the error of an alert transition's reading gets its own column
+    //  (it was only inside the detail JSON; json_extract is SQLite's)
+    {"alert_events_error", "ALTER TABLE alert_events ADD COLUMN error TEXT;"
+                           "UPDATE alert_events SET error = json_extract (detail, '$.error');"},
     {NULL, NULL},
 };
