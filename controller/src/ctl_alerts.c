@@ -6,7 +6,7 @@
 #include "ctl_alerts_repo.h"
 #include "ctl_releases_repo.h"
 #include "ctl_rollout.h"
-#include "ctl_metrics.h"
+#include "ctl_metrics_repo.h"
 #include "ctl_notify.h"
 #include "ctl_plans.h"
 #include "ctl_json.h"
@@ -457,8 +457,8 @@ static s_reading_t s_evaluate (ctl_t *ctl, const s_rule_t *rule, int64_t now)
     double *values = NULL;
     uint32_t *hosts = NULL;
     size_t count = 0;
-    if (ctl_metrics_env_values (ctl->metrics, rule->env, rule->metric, reading.window_start,
-                                &values, &hosts, &count))
+    if (ctl_metrics_repo_env_values (ctl->store, rule->env, rule->metric, reading.window_start,
+                                     &values, &hosts, &count))
         snprintf (reading.error, sizeof reading.error, "database error");
     s_reading_finish (rule, values, hosts, count, &reading);
     free (values);
@@ -810,8 +810,8 @@ void ctl_alerts_tick (ctl_t *ctl)
         self->next_eval = mono + S_EVAL_MS;
     }
     if (mono >= self->next_maintain) {
-        ctl_metrics_maintain (ctl->metrics, now, ctl->config->metrics_retention_ms,
-                              ctl->config->rollup_retention_ms);
+        ctl_metrics_repo_maintain (ctl->metrics, now, ctl->config->metrics_retention_ms,
+                                   ctl->config->rollup_retention_ms);
         self->next_maintain = mono + S_MAINTAIN_MS;
     }
 }

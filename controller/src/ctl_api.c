@@ -4,7 +4,7 @@
 #include "ctl_api.h"
 #include "ctl_json.h"
 #include "ctl_alerts.h"
-#include "ctl_metrics.h"
+#include "ctl_metrics_repo.h"
 #include "ctl_agents.h"
 #include "ctl_agents_repo.h"
 #include "ctl_plans_repo.h"
@@ -643,12 +643,28 @@ static int s_metrics (ctl_t *ctl, const jad_api_request_t *request, const char *
         return 2;
     }
     int64_t now = jad_now_ms ();
-    *result = ctl_metrics_query (ctl->metrics, host, env, name, now - since_ms, now,
-                                 ctl->config->metrics_retention_ms, 40);
-    if (!*result) {
+    ctl_metric_query_t *query = ctl_metrics_repo_query (ctl->store, host, env, name, now - since_ms,
+                                                        now, ctl->config->metrics_retention_ms, 40);
+    if (!query) {
         snprintf (err, errlen, "database error");
         return 1;
     }
+    json_t *list = json_array ();
+    for (ctl_metric_series_t *series = zlistx_first (query->series); series;
+         series = zlistx_next (query->series)) {
+        json_t *points = json_array ();
+        for (size_t index = 0; index < series->points; index++)
+            json_array_append_new (points, json_pack ("[I, f]", (json_int_t)series->times[index],
+                                                      series->averages[index]));
+        json_array_append_new (
+            list, json_pack ("{s:s, s:s, s:o, s:f, s:f, s:f, s:I}", "host", series->host, "name",
+                             series->name, "points", points, "min", series->min, "max", series->max,
+                             "avg", series->avg, "count", (json_int_t)series->count));
+    }
+    *result = json_pack ("{s:I, s:I, s:I, s:s, s:o}", "since", (json_int_t)query->since, "until",
+                         (json_int_t)query->until, "bucket_ms", (json_int_t)query->bucket_ms,
+                         "source", query->raw ? "raw" : "rollup", "series", list);
+    ctl_metric_query_destroy (&query);
     return 0;
 }
 

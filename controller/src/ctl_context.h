@@ -46,7 +46,7 @@ typedef enum {
     CTL_COUNT_MAX
 } ctl_counter_t;
 
-typedef struct _ctl_metrics_t ctl_metrics_t;
+typedef struct _ctl_metrics_repo_t ctl_metrics_repo_t;
 typedef struct _ctl_notify_t ctl_notify_t;
 typedef struct _ctl_http_t ctl_http_t;
 typedef struct _ctl_alerts_t ctl_alerts_t;
@@ -76,13 +76,13 @@ typedef struct {
     zhashx_t *pub_peers;                   //  PUB connection fd ("%d") -> peer IP
     zsock_t *pub_monitor;                  //  PUB socket events (PAIR, inproc)
     uint64_t counters[CTL_COUNT_MAX];
-    int64_t started_ms;      //  wall clock at start
-    ctl_metrics_t *metrics;  //  metric samples store
-    ctl_notify_t *notify;    //  notification delivery
-    ctl_http_t *http;        //  status page and /metrics on BASE+3
-    ctl_alerts_t *alerts;    //  rule evaluation, Prometheus query worker
-    int64_t beat_next;       //  mono ms of the next signed heartbeat
-    int64_t beat_issued;     //  issued_at of the last one (strictly increasing)
+    int64_t started_ms;           //  wall clock at start
+    ctl_metrics_repo_t *metrics;  //  metric samples store
+    ctl_notify_t *notify;         //  notification delivery
+    ctl_http_t *http;             //  status page and /metrics on BASE+3
+    ctl_alerts_t *alerts;         //  rule evaluation, Prometheus query worker
+    int64_t beat_next;            //  mono ms of the next signed heartbeat
+    int64_t beat_issued;          //  issued_at of the last one (strictly increasing)
 } ctl_t;
 
 //  Name of a counter for JSON and /metrics.

@@ -6,11 +6,9 @@
 #include "ctl_alerts.h"
 #include "ctl_alerts_repo.h"
 #include "ctl_plans_repo.h"
-#include "ctl_metrics.h"
+#include "ctl_metrics_repo.h"
 #include "ctl_notify.h"
 #include "ctl_json.h"
-#include "ctl_store_legacy.h"
-#include "jad_db.h"
 #include "jad_log.h"
 #include "jad_util.h"
 
@@ -25,7 +23,6 @@
 struct _ctl_http_t {
     struct MHD_Daemon *daemon;
     ctl_store_t *store;  //  read-only, used by the HTTP thread only
-    sqlite3 *db;         //  its SQLite connection (until every query is in store/)
     const jad_controller_config_t *config;
     pthread_mutex_t lock;  //  guards what follows
     uint64_t counters[CTL_COUNT_MAX];
@@ -269,18 +266,18 @@ static char *s_metrics_text (ctl_http_t *self)
 
     s_family (out, "jadugar_agent_samples_dropped_total", "counter",
               "Samples an agent dropped from its full buffer (as it last reported).");
-    sqlite3_stmt *stmt = jad_db_prepare (self->db, "SELECT name, dropped FROM metric_hosts "
-                                                   "ORDER BY name");
-    while (stmt && sqlite3_step (stmt) == SQLITE_ROW) {
+    zlistx_t *tallies = ctl_metrics_repo_dropped (self->store);
+    for (ctl_tally_t *tally = tallies ? zlistx_first (tallies) : NULL; tally;
+         tally = zlistx_next (tallies)) {
         fputs ("jadugar_agent_samples_dropped_total{agent=\"", out);
-        s_label (out, (const char *)sqlite3_column_text (stmt, 0));
-        fprintf (out, "\"} %lld\n", (long long)sqlite3_column_int64 (stmt, 1));
+        s_label (out, tally->labels[0]);
+        fprintf (out, "\"} %lld\n", (long long)tally->count);
     }
-    sqlite3_finalize (stmt);
+    zlistx_destroy (&tallies);
 
     int64_t window = 3 * (int64_t)self->config->heartbeat_ms + 1000;
     s_family (out, "jadugar_agents", "gauge", "Agents by environment and state.");
-    zlistx_t *tallies = ctl_agents_repo_state_tally (self->store, jad_now_ms () - window);
+    tallies = ctl_agents_repo_state_tally (self->store, jad_now_ms () - window);
     for (ctl_tally_t *tally = tallies ? zlistx_first (tallies) : NULL; tally;
          tally = zlistx_next (tallies)) {
         fputs ("jadugar_agents{env=\"", out);
@@ -421,7 +418,6 @@ int ctl_http_start (ctl_t *ctl)
         jad_log_error ("http: cannot open %s read-only", path);
         return -1;
     }
-    self->db = ctl_store_db (self->store);
     int port = ctl->config->port + 3;
     struct addrinfo hints = {
         .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICHOST};
@@ -459,11 +455,11 @@ void ctl_http_publish (ctl_t *ctl)
         return;
     pthread_mutex_lock (&self->lock);
     memcpy (self->counters, ctl->counters, sizeof self->counters);
-    self->samples = ctl_metrics_samples (ctl->metrics);
-    self->batches = ctl_metrics_batches (ctl->metrics);
-    self->rejected = ctl_metrics_rejected (ctl->metrics);
-    self->duplicates = ctl_metrics_duplicates (ctl->metrics);
-    self->gaps = ctl_metrics_gaps (ctl->metrics);
+    self->samples = ctl_metrics_repo_samples (ctl->metrics);
+    self->batches = ctl_metrics_repo_batches (ctl->metrics);
+    self->rejected = ctl_metrics_repo_rejected (ctl->metrics);
+    self->duplicates = ctl_metrics_repo_duplicates (ctl->metrics);
+    self->gaps = ctl_metrics_repo_gaps (ctl->metrics);
     self->notify[0] = ctl_notify_queued (ctl->notify);
     self->notify[1] = ctl_notify_delivered (ctl->notify);
     self->notify[2] = ctl_notify_failed (ctl->notify);

@@ -8,7 +8,7 @@
 #include "ctl_api.h"
 #include "ctl_artifacts.h"
 #include "ctl_http.h"
-#include "ctl_metrics.h"
+#include "ctl_metrics_repo.h"
 #include "ctl_plans.h"
 #include "ctl_reload.h"
 #include "jad_reload.h"
@@ -437,7 +437,7 @@ static void s_agent_handle (ctl_t *ctl, zframe_t *route, zframe_t *body, const c
     } else if (message->kind == JAD_AGENT_MSG_METRICS) {
         //  attributed to the name bound to the CURVE key, never to the message
         uint64_t acked = 0;
-        int stored = ctl_metrics_ingest (ctl->metrics, name, message->metrics, &acked);
+        int stored = ctl_metrics_repo_ingest (ctl->metrics, name, message->metrics, &acked);
         if (stored >= 0 && message->metrics->stream) {
             //  As for reports: the ack promises the batches are stored, so
             //  in a burst it waits for the burst's commit.

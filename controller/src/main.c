@@ -9,7 +9,7 @@
 #include "ctl_context.h"
 #include "ctl_http.h"
 #include "ctl_init.h"
-#include "ctl_metrics.h"
+#include "ctl_metrics_repo.h"
 #include "ctl_notify.h"
 #include "ctl_server.h"
 #include "ctl_store_legacy.h"
@@ -181,7 +181,7 @@ static int s_run (const s_options_t *options)
     ctl.db = ctl_store_db (ctl.store);
     if (ctl_server_start (&ctl) != 0)
         goto done;
-    ctl.metrics = ctl_metrics_new (ctl.db);
+    ctl.metrics = ctl_metrics_repo_new (ctl.store);
     ctl.notify = ctl_notify_new (ctl.config, 0);
     if (!ctl.metrics || !ctl.notify || ctl_alerts_start (&ctl) != 0 || ctl_http_start (&ctl) != 0)
         goto done;
@@ -194,7 +194,7 @@ done:
     ctl_http_stop (&ctl);
     ctl_alerts_stop (&ctl);
     ctl_notify_destroy (&ctl.notify);
-    ctl_metrics_destroy (&ctl.metrics);
+    ctl_metrics_repo_destroy (&ctl.metrics);
     ctl_server_stop (&ctl);
     ctl_store_destroy (&ctl.store);
     jad_keypair_destroy (&ctl.curve);

@@ -66,8 +66,7 @@ static void s_failed (ctl_sql_t *self, const char *sql, const char *what)
                    self->ops->error (self->conn));
 }
 
-int ctl_sql_vquery (ctl_sql_t *self, ctl_query_t *query, const char *sql, const char *types,
-                    va_list args)
+int ctl_sql_prepare (ctl_sql_t *self, ctl_query_t *query, const char *sql)
 {
     *query = (ctl_query_t){.sql = self, .text = sql};
     query->stmt = self->ops->statement (self->conn, sql);
@@ -75,6 +74,14 @@ int ctl_sql_vquery (ctl_sql_t *self, ctl_query_t *query, const char *sql, const 
         query->failed = true;
         return -1;
     }
+    return 0;
+}
+
+//  Bind `types` arguments to a prepared query's statement.
+static int s_bind (ctl_query_t *query, const char *types, va_list args)
+{
+    ctl_sql_t *self = query->sql;
+    const char *sql = query->text;
     //  one argument per parameter: a mismatch is a programmer's error
     //  that must not reach a bind (the varargs would be read wrong)
     if (self->ops->param_count (query->stmt) != (int)(types ? strlen (types) : 0)) {
@@ -108,6 +115,35 @@ int ctl_sql_vquery (ctl_sql_t *self, ctl_query_t *query, const char *sql, const 
         return -1;
     }
     return 0;
+}
+
+int ctl_sql_vquery (ctl_sql_t *self, ctl_query_t *query, const char *sql, const char *types,
+                    va_list args)
+{
+    if (ctl_sql_prepare (self, query, sql))
+        return -1;
+    return s_bind (query, types, args);
+}
+
+int64_t ctl_query_run (ctl_query_t *query, const char *types, ...)
+{
+    if (query->failed || !query->stmt)
+        return -1;
+    ctl_sql_t *self = query->sql;
+    self->ops->reset (query->stmt);
+    va_list args;
+    va_start (args, types);
+    int rc = s_bind (query, types, args);
+    va_end (args);
+    if (rc)
+        return -1;
+    while (ctl_query_next (query))
+        ;
+    if (query->failed)
+        return -1;
+    int64_t changed = self->ops->changes (self->conn);
+    self->ops->reset (query->stmt);
+    return changed;
 }
 
 int ctl_sql_query (ctl_sql_t *self, ctl_query_t *query, const char *sql, const char *types, ...)

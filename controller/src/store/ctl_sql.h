@@ -102,6 +102,16 @@ bool ctl_query_null (ctl_query_t *query, int column);
 //  End the query. Returns 0, or -1 if it failed on the way (logged).
 int ctl_query_end (ctl_query_t *query);
 
+//  Start `sql` without binding it, for a statement run many times in a
+//  row (a batch of rows): ctl_query_run for each, then ctl_query_end.
+//  Returns 0 or -1 (logged).
+int ctl_sql_prepare (ctl_sql_t *self, ctl_query_t *query, const char *sql);
+
+//  Bind the arguments (as ctl_sql_query) to a prepared query and run it
+//  to its end, ready for the next. Returns rows changed, or -1 (logged;
+//  the query is then failed).
+int64_t ctl_query_run (ctl_query_t *query, const char *types, ...);
+
 //  Run `sql` (binds as ctl_sql_query) to its end. Returns the number of
 //  rows changed, or -1 (logged).
 int64_t ctl_sql_exec (ctl_sql_t *self, const char *sql, const char *types, ...);
