@@ -16,7 +16,6 @@
 #include "ctl_store.h"
 
 #include <czmq.h>
-#include <sqlite3.h>
 
 //  Counters shown under "controller" in `jadctl status --json`.
 typedef enum {
@@ -55,7 +54,6 @@ typedef struct {
     char *data_dir;                   //  --data DIR
     jad_controller_config_t *config;  //  DIR/controller.yaml
     ctl_store_t *store;               //  DIR/state.db
-    sqlite3 *db;                      //  its SQLite connection (until every query is in store/)
     jad_keypair_t *signing;           //  Ed25519 plan signing pair
     jad_keypair_t *curve;             //  CURVE server pair
     zsock_t *zap;                     //  ZAP handler (REP, inproc)

@@ -12,9 +12,8 @@
 #include "ctl_metrics_repo.h"
 #include "ctl_notify.h"
 #include "ctl_server.h"
-#include "ctl_store_legacy.h"
+#include "ctl_store.h"
 #include "jad_config.h"
-#include "jad_db.h"
 #include "jad_keys.h"
 #include "jad_log.h"
 #include "jad_reload.h"
@@ -178,7 +177,6 @@ static int s_run (const s_options_t *options)
     ctl.store = ctl_store_open (path, 0);
     if (!ctl.store)
         goto done;
-    ctl.db = ctl_store_db (ctl.store);
     if (ctl_server_start (&ctl) != 0)
         goto done;
     ctl.metrics = ctl_metrics_repo_new (ctl.store);

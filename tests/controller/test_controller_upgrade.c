@@ -6,7 +6,7 @@
 //  entries). It is never regenerated: new migrations must bring it to the
 //  current schema with its data intact.
 
-#include "ctl_store_legacy.h"
+#include "ctl_store.h"
 #include "jad_db.h"
 #include "jad_testlib.h"
 
@@ -30,7 +30,7 @@ static void s_load_dump (const char *dump, const char *path)
     cr_assert_eq (sqlite3_open (path, &db), SQLITE_OK);
     char *error = NULL;
     cr_assert_eq (sqlite3_exec (db, sql, NULL, NULL, &error), SQLITE_OK, "%s", error);
-    sqlite3_close (db);
+    jad_db_close (&db);
     free (sql);
 }
 
@@ -46,6 +46,15 @@ static char *s_text (sqlite3 *db, const char *sql)
     char *value = NULL;
     cr_assert_eq (jad_db_get_text (db, sql, NULL, &value), 0, "no row for %s", sql);
     return value;
+}
+
+//  A plain SQLite connection to a database file, to look at it.
+static sqlite3 *s_raw (const char *path)
+{
+    sqlite3 *db = NULL;
+    cr_assert_eq (sqlite3_open (path, &db), SQLITE_OK);
+    sqlite3_busy_timeout (db, 5000);
+    return db;
 }
 
 static void setup (void)
@@ -70,7 +79,8 @@ Test (store_upgrade, v1_database_reaches_the_current_schema)
     cr_assert_not_null (fresh_store);
     ctl_store_t *old_store = ctl_store_open (s_old, 0);
     cr_assert_not_null (old_store, "the current controller refuses a v1 state.db");
-    sqlite3 *fresh = ctl_store_db (fresh_store), *old = ctl_store_db (old_store);
+    //  the files as they are now, read beside the stores
+    sqlite3 *fresh = s_raw (s_fresh), *old = s_raw (s_old);
     cr_assert_eq (s_int (old, "PRAGMA user_version"), s_int (fresh, "PRAGMA user_version"));
     //  same tables, indexes and triggers as a database made from scratch
     const char *schema = "SELECT group_concat (type || ' ' || name || ': ' || sql, '\n') FROM "
@@ -81,6 +91,8 @@ Test (store_upgrade, v1_database_reaches_the_current_schema)
     cr_assert_str_eq (old_schema, fresh_schema);
     free (old_schema);
     free (fresh_schema);
+    jad_db_close (&old);
+    jad_db_close (&fresh);
     ctl_store_destroy (&old_store);
     ctl_store_destroy (&fresh_store);
 }
@@ -89,7 +101,7 @@ Test (store_upgrade, v1_data_survives)
 {
     ctl_store_t *store = ctl_store_open (s_old, 0);
     cr_assert_not_null (store);
-    sqlite3 *db = ctl_store_db (store);
+    sqlite3 *db = s_raw (s_old);
     char *text = s_text (db, "SELECT name || '/' || env || '/' || state FROM agents");
     cr_assert_str_eq (text, "web-1/staging/accepted");
     free (text);
@@ -110,6 +122,7 @@ Test (store_upgrade, v1_data_survives)
     //  and the audit log is still append-only
     cr_assert_neq (sqlite3_exec (db, "DELETE FROM audit", NULL, NULL, NULL), SQLITE_OK);
     cr_assert_eq (s_int (db, "SELECT count(*) FROM audit"), 6);
+    jad_db_close (&db);
     ctl_store_destroy (&store);
 }
 
@@ -117,24 +130,26 @@ Test (store_upgrade, newer_schema_is_refused_unchanged)
 {
     ctl_store_t *store = ctl_store_open (s_fresh, CTL_STORE_CREATE);
     cr_assert_not_null (store);
-    sqlite3 *fresh = ctl_store_db (store);
-    int64_t current = s_int (fresh, "PRAGMA user_version");
+    int64_t current = ctl_store_schema_version (store);
+    ctl_store_destroy (&store);
+    sqlite3 *fresh = s_raw (s_fresh);
+    cr_assert_eq (s_int (fresh, "PRAGMA user_version"), current);
     char pragma[64];
     snprintf (pragma, sizeof pragma, "PRAGMA user_version=%lld", (long long)current + 1);
     cr_assert_eq (jad_db_exec (fresh, pragma), 0);
-    ctl_store_destroy (&store);
+    jad_db_close (&fresh);
     cr_assert_null (ctl_store_open (s_fresh, 0), "an older controller opened a newer state.db");
     sqlite3 *raw = NULL;
     cr_assert_eq (sqlite3_open (s_fresh, &raw), SQLITE_OK);
     cr_assert_eq (s_int (raw, "PRAGMA user_version"), current + 1);
-    sqlite3_close (raw);
+    jad_db_close (&raw);
 }
 
 Test (store_upgrade, rowid_tie_breakers_became_columns)
 {
     ctl_store_t *store = ctl_store_open (s_old, 0);
     cr_assert_not_null (store);
-    sqlite3 *db = ctl_store_db (store);
+    sqlite3 *db = s_raw (s_old);
     //  plans keep their order in an explicit sequence
     cr_assert_eq (s_int (db, "SELECT count(*) FROM plans WHERE seq IS NULL"), 0);
     cr_assert_eq (s_int (db, "SELECT seq FROM plans WHERE id = '2a30d661'"), 1);
@@ -148,6 +163,8 @@ Test (store_upgrade, rowid_tie_breakers_became_columns)
     cr_assert_eq (s_int (db, "SELECT count(*) FROM meta WHERE key = 'rollup_rowid'"), 0);
     cr_assert_str_eq (ctl_store_migration_name (store, 7), "plans_seq");
     cr_assert_str_eq (ctl_store_migration_name (store, 8), "samples_id");
+    cr_assert_str_eq (ctl_store_migration_name (store, 9), "alert_events_error");
     cr_assert_null (ctl_store_migration_name (store, ctl_store_schema_version (store) + 1));
+    jad_db_close (&db);
     ctl_store_destroy (&store);
 }

@@ -8,8 +8,8 @@
 #include "ctl_context.h"
 #include "ctl_init.h"
 #include "ctl_server.h"
-#include "ctl_store_legacy.h"
-#include "jad_db.h"
+#include "ctl_agents_repo.h"
+#include "ctl_store.h"
 #include "jad_testlib.h"
 
 #include <criterion/criterion.h>
@@ -54,8 +54,6 @@ static void s_setup (void)
     snprintf (path, sizeof path, "%s/state.db", s_dir);
     s_ctl.store = ctl_store_open (path, 0);
     cr_assert_not_null (s_ctl.store);
-    s_ctl.db = ctl_store_db (s_ctl.store);
-    cr_assert_not_null (s_ctl.db);
     cr_assert_eq (ctl_server_start (&s_ctl), 0);
 }
 
@@ -63,7 +61,6 @@ static void s_teardown (void)
 {
     ctl_server_stop (&s_ctl);
     ctl_store_destroy (&s_ctl.store);
-    s_ctl.db = NULL;
     jad_keypair_destroy (&s_ctl.curve);
     jad_keypair_destroy (&s_ctl.signing);
     jad_controller_config_destroy (&s_ctl.config);
@@ -143,9 +140,10 @@ Test (server, data_directory_and_keys_are_private)
         cr_assert_eq (info.st_mode & 0777, 0600, "%s mode %o", keys[index], info.st_mode & 0777);
     }
     //  Only a hash of the enrollment token is kept.
-    char *value = NULL;
-    cr_assert_eq (jad_db_meta_get (s_ctl.db, "enroll_token", &value), 1);
-    cr_assert_eq (jad_db_meta_get (s_ctl.db, "enroll_token_sha256", &value), 0);
+    char *value = NULL, *plain = NULL;
+    cr_assert_eq (ctl_agents_repo_token (s_ctl.store, &value, &plain), 0);
+    cr_assert_null (plain);
+    cr_assert_not_null (value);
     cr_assert_eq (strlen (value), 64);
     free (value);
 }
