@@ -1,166 +1,47 @@
-//  ctl_agents - agent enrollment, acceptance and sessions
+//  ctl_agents - agents: enrollment, acceptance, what their Status says
 //  SPDX-License-Identifier: MPL-2.0
 
 #include "ctl_agents.h"
 #include "ctl_agents_repo.h"
 #include "ctl_plans_repo.h"
+#include "jad_keys.h"
 #include "jad_log.h"
 #include "jad_util.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <zmq.h>
 
-#define S_PUB_MONITOR "inproc://ctl-pub-monitor"
+struct _ctl_agents_t {
+    ctl_store_t *store;  //  borrowed, as what follows
+    ctl_settings_t *settings;
+    ctl_counters_t *counters;
+    ctl_sessions_t *sessions;
+    ctl_channel_t *channel;
+};
 
-//  Where an agent's agents-port connection is.
-typedef struct {
-    int fd;         //  from ZMQ_SRCFD of its last message
-    char peer[80];  //  "IP port" of fd when recorded, to spot a reused fd
-    char ip[64];    //  IP alone, to find its PUB connections
-} s_session_t;
-
-static void s_session_free (void **item)
+ctl_agents_t *ctl_agents_new (ctl_store_t *store, ctl_settings_t *settings,
+                              ctl_counters_t *counters, ctl_sessions_t *sessions,
+                              ctl_channel_t *channel)
 {
-    free (*item);
-    *item = NULL;
+    ctl_agents_t *self = (ctl_agents_t *)calloc (1, sizeof (ctl_agents_t));
+    if (!self)
+        return NULL;
+    self->store = store;
+    self->settings = settings;
+    self->counters = counters;
+    self->sessions = sessions;
+    self->channel = channel;
+    return self;
 }
 
-//  "IP port" and "IP" of a connected socket; -1 if fd is not one.
-static int s_peer_of (int fd, char *peer, size_t peerlen, char *ip, size_t iplen)
+void ctl_agents_destroy (ctl_agents_t **self_p)
 {
-    struct sockaddr_storage address;
-    socklen_t size = sizeof address;
-    if (fd < 0 || getpeername (fd, (struct sockaddr *)&address, &size) != 0)
-        return -1;
-    char host[INET6_ADDRSTRLEN] = "";
-    int port = 0;
-    if (address.ss_family == AF_INET) {
-        struct sockaddr_in *inet = (struct sockaddr_in *)&address;
-        inet_ntop (AF_INET, &inet->sin_addr, host, sizeof host);
-        port = ntohs (inet->sin_port);
-    } else if (address.ss_family == AF_INET6) {
-        struct sockaddr_in6 *inet6 = (struct sockaddr_in6 *)&address;
-        inet_ntop (AF_INET6, &inet6->sin6_addr, host, sizeof host);
-        port = ntohs (inet6->sin6_port);
-    } else
-        return -1;
-    if (peer)
-        snprintf (peer, peerlen, "%s %d", host, port);
-    if (ip)
-        snprintf (ip, iplen, "%s", host);
-    return 0;
-}
-
-int ctl_agents_start (ctl_t *ctl)
-{
-    ctl->sessions = zhashx_new ();
-    ctl->pub_peers = zhashx_new ();
-    if (!ctl->sessions || !ctl->pub_peers)
-        return -1;
-    zhashx_set_destructor (ctl->sessions, s_session_free);
-    zhashx_set_destructor (ctl->pub_peers, s_session_free);
-    if (zmq_socket_monitor (zsock_resolve (ctl->pub), S_PUB_MONITOR,
-                            ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_CLOSED) != 0) {
-        jad_log_error ("agents: cannot monitor the plan socket: %s", zmq_strerror (zmq_errno ()));
-        return -1;
-    }
-    ctl->pub_monitor = zsock_new (ZMQ_PAIR);
-    if (!ctl->pub_monitor || zsock_connect (ctl->pub_monitor, S_PUB_MONITOR) != 0) {
-        jad_log_error ("agents: cannot connect the plan socket monitor");
-        return -1;
-    }
-    return 0;
-}
-
-void ctl_agents_stop (ctl_t *ctl)
-{
-    if (ctl->pub && ctl->pub_monitor)
-        zmq_socket_monitor (zsock_resolve (ctl->pub), NULL, 0);
-    zsock_destroy (&ctl->pub_monitor);
-    zhashx_destroy (&ctl->sessions);
-    zhashx_destroy (&ctl->pub_peers);
-}
-
-void ctl_agents_session (ctl_t *ctl, const char *name, int fd)
-{
-    if (!ctl->sessions || fd < 0)
+    if (!self_p || !*self_p)
         return;
-    s_session_t *known = (s_session_t *)zhashx_lookup (ctl->sessions, name);
-    if (known && known->fd == fd)
-        return;
-    s_session_t *session = (s_session_t *)calloc (1, sizeof (s_session_t));
-    if (!session)
-        return;
-    session->fd = fd;
-    if (s_peer_of (fd, session->peer, sizeof session->peer, session->ip, sizeof session->ip)) {
-        free (session);
-        return;
-    }
-    zhashx_update (ctl->sessions, name, session);
-}
-
-void ctl_agents_pub_events (ctl_t *ctl)
-{
-    zmsg_t *msg = zmsg_recv (ctl->pub_monitor);
-    if (!msg)
-        return;
-    zframe_t *frame = zmsg_first (msg);
-    if (frame && zframe_size (frame) >= 6) {
-        uint16_t event;
-        uint32_t value;
-        memcpy (&event, zframe_data (frame), sizeof event);
-        memcpy (&value, zframe_data (frame) + 2, sizeof value);
-        char key[16];
-        snprintf (key, sizeof key, "%u", value);
-        if (event == ZMQ_EVENT_ACCEPTED) {
-            s_session_t *peer = (s_session_t *)calloc (1, sizeof (s_session_t));
-            if (peer && s_peer_of ((int)value, peer->peer, sizeof peer->peer, peer->ip,
-                                   sizeof peer->ip) == 0) {
-                peer->fd = (int)value;
-                zhashx_update (ctl->pub_peers, key, peer);
-            } else
-                free (peer);
-        } else
-            zhashx_delete (ctl->pub_peers, key);
-    }
-    zmsg_destroy (&msg);
-}
-
-//  Shut a connection down if fd still is the connection to `peer`.
-static int s_shutdown (int fd, const char *peer)
-{
-    char now[80];
-    if (s_peer_of (fd, now, sizeof now, NULL, 0) != 0 || !streq (now, peer))
-        return 0;
-    return shutdown (fd, SHUT_RDWR) == 0 ? 1 : 0;
-}
-
-int ctl_agents_cut (ctl_t *ctl, const char *name)
-{
-    int cut = 0;
-    s_session_t *session =
-        ctl->sessions ? (s_session_t *)zhashx_lookup (ctl->sessions, name) : NULL;
-    if (session) {
-        cut += s_shutdown (session->fd, session->peer);
-        //  PUB connections carry no key we can see: cut every one from the
-        //  agent's address. Other agents there reconnect and are admitted.
-        for (s_session_t *peer = ctl->pub_peers ? (s_session_t *)zhashx_first (ctl->pub_peers)
-                                                : NULL;
-             peer; peer = (s_session_t *)zhashx_next (ctl->pub_peers))
-            if (streq (peer->ip, session->ip))
-                cut += s_shutdown (peer->fd, peer->peer);
-        zhashx_delete (ctl->sessions, name);
-    }
-    zhashx_delete (ctl->routes, name);
-    ctl->counters[CTL_COUNT_SESSIONS_CUT] += (uint64_t)cut;
-    jad_log_info ("agents: sessions cut name=%s connections=%d", name, cut);
-    return cut;
+    free (*self_p);
+    *self_p = NULL;
 }
 
 void ctl_agents_token_hash (const char *token, char *out)
@@ -173,15 +54,15 @@ void ctl_agents_token_hash (const char *token, char *out)
 
 //  Does `token` match the controller's enrollment token? Compared as
 //  hashes in constant time; a state.db from before hashing keeps the
-//  token itself in meta 'enroll_token'.
-static bool s_token_valid (ctl_t *ctl, const char *token)
+//  token itself.
+static bool s_token_valid (ctl_agents_t *self, const char *token)
 {
     if (!token || !*token)
         return false;
     char given[65], *stored = NULL, *plain = NULL;
     ctl_agents_token_hash (token, given);
     bool valid = false;
-    if (ctl_agents_repo_token (ctl->store, &stored, &plain) != 0)
+    if (ctl_agents_repo_token (self->store, &stored, &plain) != 0)
         return false;
     if (stored && strlen (stored) == 64)
         valid = sodium_memcmp (stored, given, 64) == 0;
@@ -195,27 +76,6 @@ static bool s_token_valid (ctl_t *ctl, const char *token)
     free (plain);
     free (stored);
     return valid;
-}
-
-int ctl_agents_lookup (ctl_t *ctl, const char *key, char **name_p, char **state_p)
-{
-    *name_p = NULL;
-    *state_p = NULL;
-    ctl_agent_t *agent = NULL;
-    int rc = ctl_agents_repo_by_key (ctl->store, key, &agent) == 0 ? 0 : -1;
-    if (rc == 0) {
-        //  the agent's strings move to the caller
-        *name_p = agent->name;
-        *state_p = agent->state;
-        agent->name = agent->state = NULL;
-    }
-    ctl_agent_destroy (&agent);
-    if (rc) {
-        free (*name_p);
-        free (*state_p);
-        *name_p = *state_p = NULL;
-    }
-    return rc;
 }
 
 static jad_ctl_msg_t *s_reply (const char *state, const char *name, const char *detail)
@@ -232,41 +92,41 @@ static jad_ctl_msg_t *s_reply (const char *state, const char *name, const char *
     return reply;
 }
 
-static int s_set_state (ctl_t *ctl, const char *name, const char *state)
-{
-    return ctl_agents_repo_set_state (ctl->store, name, state);
-}
-
-jad_ctl_msg_t *ctl_agents_enroll (ctl_t *ctl, const char *key, const jad_enroll_t *enroll,
+jad_ctl_msg_t *ctl_agents_enroll (ctl_agents_t *self, const char *key, const jad_enroll_t *enroll,
                                   char **name_p)
 {
-    char *name = NULL, *state = NULL;
     *name_p = NULL;
-    bool token_valid = s_token_valid (ctl, enroll->token);
-    if (ctl_agents_lookup (ctl, key, &name, &state) == 0) {
+    bool token_valid = s_token_valid (self, enroll->token);
+    ctl_agent_t *known = NULL;
+    int found = ctl_agents_repo_by_key (self->store, key, &known);
+    if (found < 0)
+        return NULL;
+    if (found == 0) {
         //  A known key: its name and state stand, whatever it claims now.
-        if (streq (state, "pending") && token_valid && s_set_state (ctl, name, "accepted") == 0) {
-            jad_log_info ("agents: pending agent accepted by token name=%s", name);
-            free (state);
-            state = strdup ("accepted");
+        const char *state = known->state;
+        if (streq (state, "pending") && token_valid &&
+            ctl_agents_repo_set_state (self->store, known->name, "accepted") == 0) {
+            jad_log_info ("agents: pending agent accepted by token name=%s", known->name);
+            state = "accepted";
         }
-        jad_ctl_msg_t *reply = s_reply (state && streq (state, "accepted")  ? "accepted"
-                                        : state && streq (state, "pending") ? "pending"
-                                                                            : "refused",
-                                        name, NULL);
-        *name_p = name;
-        free (state);
+        jad_ctl_msg_t *reply = s_reply (streq (state, "accepted")  ? "accepted"
+                                        : streq (state, "pending") ? "pending"
+                                                                   : "refused",
+                                        known->name, NULL);
+        *name_p = known->name;
+        known->name = NULL;
+        ctl_agent_destroy (&known);
         return reply;
     }
+    const jad_controller_config_t *config = ctl_settings_config (self->settings);
     char detail[256] = "";
     ctl_agent_t *holder = NULL;
     int64_t now = jad_now_ms ();
-    int held = jad_controller_config_env (ctl->config, enroll->environment)
-                   ? ctl_agents_repo_by_name (ctl->store, enroll->name, &holder)
-                   : 1;
+    bool configured = jad_controller_config_env (config, enroll->environment) != NULL;
+    int held = configured ? ctl_agents_repo_by_name (self->store, enroll->name, &holder) : 1;
     bool taken = held != 1 && !(held == 0 && streq (holder->state, "removed"));
     ctl_agent_destroy (&holder);
-    if (!jad_controller_config_env (ctl->config, enroll->environment))
+    if (!configured)
         snprintf (detail, sizeof detail, "environment '%s' is not configured on the controller",
                   enroll->environment);
     else if (taken)
@@ -274,19 +134,19 @@ jad_ctl_msg_t *ctl_agents_enroll (ctl_t *ctl, const char *key, const jad_enroll_
     //  A removed agent's name may be enrolled again with a new key (key
     //  rotation): the removed row is renamed, so that its old key stays
     //  refused.
-    else if (ctl_agents_repo_retire_name (ctl->store, enroll->name, now) != 0)
+    else if (ctl_agents_repo_retire_name (self->store, enroll->name, now) != 0)
         snprintf (detail, sizeof detail, "database error");
     if (*detail) {
-        ctl->counters[CTL_COUNT_ENROLL_REFUSED]++;
+        self->counters->value[CTL_COUNT_ENROLL_REFUSED]++;
         jad_log_warning ("agents: enrollment refused name=%s key=%s reason=\"%s\"", enroll->name,
                          key, detail);
         return s_reply ("refused", NULL, detail);
     }
     const char *new_state = token_valid ? "accepted" : "pending";
-    if (ctl_agents_repo_add (ctl->store, enroll->name, key, enroll->environment, new_state, now) !=
+    if (ctl_agents_repo_add (self->store, enroll->name, key, enroll->environment, new_state, now) !=
         0)
         return NULL;
-    ctl->counters[token_valid ? CTL_COUNT_ENROLL_ACCEPTED : CTL_COUNT_ENROLL_PENDING]++;
+    self->counters->value[token_valid ? CTL_COUNT_ENROLL_ACCEPTED : CTL_COUNT_ENROLL_PENDING]++;
     if (token_valid)
         jad_log_info ("agents: agent enrolled name=%s env=%s key=%s by=token", enroll->name,
                       enroll->environment, key);
@@ -299,47 +159,149 @@ jad_ctl_msg_t *ctl_agents_enroll (ctl_t *ctl, const char *key, const jad_enroll_
     return s_reply (new_state, enroll->name, NULL);
 }
 
-int ctl_agents_decide (ctl_t *ctl, const char *name, const char *action, const char **state_p,
-                       char *err, size_t errlen)
+//  The agent's refusal counters as a JSON object text (caller frees).
+static char *s_refusals_json (const jad_status_t *status)
 {
-    char *current = NULL;
+    char *text = NULL;
+    size_t size = 0;
+    FILE *stream = open_memstream (&text, &size);
+    if (!stream)
+        return NULL;
+    fprintf (stream, "{");
+    for (size_t index = 0; status->refusals && index < status->refusal_count; index++)
+        //  names are jad_name_valid: nothing to escape
+        fprintf (stream, "%s\"%s\": %llu", index ? ", " : "", status->refusals[index].name,
+                 (unsigned long long)status->refusals[index].value);
+    fprintf (stream, "}");
+    fclose (stream);
+    return text;
+}
+
+char *ctl_agents_status (ctl_agents_t *self, const char *key, const jad_status_t *status,
+                         zframe_t *route, int fd)
+{
+    int64_t now = jad_now_ms ();
     ctl_agent_t *agent = NULL;
-    if (jad_name_valid (name) && ctl_agents_repo_by_name (ctl->store, name, &agent) == 0) {
-        current = agent->state;
-        agent->state = NULL;
+    if (ctl_agents_repo_by_key (self->store, key, &agent) != 0) {
+        self->counters->value[CTL_COUNT_AGENT_UNKNOWN]++;
+        jad_log_debug ("server: status from a key that has not enrolled key=%s", key);
+        return NULL;
+    }
+    if (!streq (agent->state, "accepted")) {
+        //  Pending: seen, nothing more (no plans, no app state).
+        self->counters->value[CTL_COUNT_AGENT_NOT_ACCEPTED]++;
+        ctl_agents_repo_touch (self->store, agent->name, now);
+        ctl_agent_destroy (&agent);
+        return NULL;
+    }
+    char *name = agent->name;
+    agent->name = NULL;
+    ctl_agent_destroy (&agent);
+    if (!streq (name, status->name)) {
+        self->counters->value[CTL_COUNT_AGENT_NAME_MISMATCH]++;
+        jad_log_warning ("server: agent claims another name key=%s name=%s claimed=%s", key, name,
+                         status->name);
+    }
+    if (ctl_store_begin (self->store) == 0) {
+        char *refusals = s_refusals_json (status);
+        ctl_agent_seen_t seen = {.last_seen = now,
+                                 .incarnation = status->incarnation,
+                                 .last_sequence = (int64_t)status->last_sequence,
+                                 .refusals = refusals,
+                                 .stale = status->stale,
+                                 .stale_alarms = (int64_t)(status->stale_alarms & INT64_MAX)};
+        int rc = ctl_agents_repo_seen (self->store, name, &seen);
+        free (refusals);
+        for (size_t index = 0; rc == 0 && index < status->app_count; index++) {
+            const jad_app_state_t *app = &status->apps[index];
+            rc = ctl_agents_repo_app_set (self->store, name, app->app, app->version, app->health,
+                                          app->plan_id, now);
+        }
+        if (rc == 0)
+            rc = ctl_store_commit (self->store);
+        if (rc != 0)
+            ctl_store_rollback (self->store);
+    }
+    ctl_sessions_note (self->sessions, name, fd);
+    ctl_channel_route (self->channel, name, route);
+    return name;
+}
+
+char *ctl_agents_accepted (ctl_agents_t *self, const char *key, zframe_t *route, int fd)
+{
+    ctl_agent_t *agent = NULL;
+    char *name = NULL;
+    if (ctl_agents_repo_by_key (self->store, key, &agent) == 0 &&
+        streq (agent->state, "accepted")) {
+        name = agent->name;
+        agent->name = NULL;
     }
     ctl_agent_destroy (&agent);
-    if (!current) {
+    if (!name) {
+        self->counters->value[CTL_COUNT_AGENT_NOT_ACCEPTED]++;
+        jad_log_debug ("server: message from a key that is not accepted key=%s", key);
+        return NULL;
+    }
+    ctl_sessions_note (self->sessions, name, fd);
+    ctl_channel_route (self->channel, name, route);
+    return name;
+}
+
+char *ctl_agents_name (ctl_agents_t *self, const char *key)
+{
+    ctl_agent_t *agent = NULL;
+    char *name = NULL;
+    if (ctl_agents_repo_by_key (self->store, key, &agent) == 0) {
+        name = agent->name;
+        agent->name = NULL;
+    }
+    ctl_agent_destroy (&agent);
+    return name;
+}
+
+int ctl_agents_decide (ctl_agents_t *self, const char *name, const char *action,
+                       const char **state_p, char *err, size_t errlen)
+{
+    ctl_agent_t *agent = NULL;
+    if (!jad_name_valid (name) || ctl_agents_repo_by_name (self->store, name, &agent) != 0) {
         snprintf (err, errlen, "no agent '%s' (see: jadctl agents)", name ? name : "");
         return 2;
     }
+    const char *current = agent->state;
     const char *state = streq (action, "accept")   ? "accepted"
                         : streq (action, "reject") ? "rejected"
                         : streq (action, "remove") ? "removed"
                                                    : NULL;
+    int status = 0;
     if (!state) {
-        free (current);
         snprintf (err, errlen, "unknown action '%s' (accept, reject, remove)", action);
-        return 2;
-    }
-    if (streq (state, "rejected") && !streq (current, "pending")) {
+        status = 2;
+    } else if (streq (state, "rejected") && !streq (current, "pending")) {
         snprintf (err, errlen, "agent '%s' is %s, not pending: use 'agents remove %s'", name,
                   current, name);
-        free (current);
-        return 2;
-    }
-    if (s_set_state (ctl, name, state) != 0) {
-        free (current);
+        status = 2;
+    } else if (ctl_agents_repo_set_state (self->store, name, state) != 0) {
         snprintf (err, errlen, "database error");
-        return 1;
+        status = 1;
+    }
+    if (status) {
+        ctl_agent_destroy (&agent);
+        return status;
     }
     jad_log_info ("agents: agent %s name=%s was=%s", state, name, current);
-    free (current);
+    ctl_agent_destroy (&agent);
     *state_p = state;
-    if (!streq (state, "accepted")) {
+    if (streq (state, "accepted")) {
+        //  Tell a connected agent at once; it says hello and catches up.
+        jad_ctl_msg_t reply = {.kind = JAD_CTL_MSG_ENROLL_REPLY};
+        reply.enroll_reply.state = "accepted";
+        reply.enroll_reply.name = (char *)name;
+        ctl_channel_send_agent (self->channel, name, &reply);
+    } else {
         //  Its unfinished plan hosts will never finish: fail them now.
-        ctl_plans_repo_fail_agent (ctl->store, name, "agent removed", jad_now_ms ());
-        ctl_agents_cut (ctl, name);
+        ctl_plans_repo_fail_agent (self->store, name, "agent removed", jad_now_ms ());
+        ctl_sessions_cut (self->sessions, name);
+        ctl_channel_forget (self->channel, name);
     }
     return 0;
 }

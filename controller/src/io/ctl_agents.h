@@ -1,55 +1,61 @@
-//  ctl_agents - agent enrollment, acceptance and sessions
+//  ctl_agents - agents: enrollment, acceptance, what their Status says
 //  SPDX-License-Identifier: MPL-2.0
 //
 //  An agent is its CURVE key (the ZAP User-Id), never a name it claims.
 //  An unknown key may only enroll: with the controller's enrollment token
 //  it is accepted at once, otherwise it is pending until an operator runs
 //  `jadctl agents accept NAME`. Rejected and removed keys are refused by
-//  the ZAP handler; since ZAP is only asked at the handshake, rejecting or
-//  removing an agent also cuts its open connections: the agents ROUTER
-//  connection by the file descriptor its last message came in on
-//  (ZMQ_SRCFD), the PUB connections by the agent's address (a socket
-//  monitor tracks PUB connections). shutdown(2) makes libzmq drop the
-//  connection; the agent reconnects and the ZAP handler refuses it.
+//  the ZAP handler, and their open connections are cut (ctl_sessions).
 
 #ifndef CTL_AGENTS_H_INCLUDED
 #define CTL_AGENTS_H_INCLUDED
 
-#include "ctl_context.h"
+#include "ctl_channel.h"
+#include "ctl_counters.h"
+#include "ctl_sessions.h"
+#include "ctl_settings.h"
+#include "ctl_store.h"
 #include "jad_wire.h"
 
-//  Start session tracking and the PUB monitor (after the sockets are
-//  bound). Returns 0 or -1 (logged).
-int ctl_agents_start (ctl_t *ctl);
-void ctl_agents_stop (ctl_t *ctl);
+typedef struct _ctl_agents_t ctl_agents_t;
 
-//  Remember that agent `name`'s connection is file descriptor fd.
-void ctl_agents_session (ctl_t *ctl, const char *name, int fd);
+//  Agents on `store`, reached over `channel`, their connections tracked by
+//  `sessions` (all borrowed). NULL if out of memory.
+ctl_agents_t *ctl_agents_new (ctl_store_t *store, ctl_settings_t *settings,
+                              ctl_counters_t *counters, ctl_sessions_t *sessions,
+                              ctl_channel_t *channel);
+void ctl_agents_destroy (ctl_agents_t **self_p);
 
 //  Handle an Enroll from `key`. Returns the reply for the agent (caller
-//  destroys; NULL when out of memory) and sets *name_p to the name the key
-//  is registered under (caller frees) when it has one.
-jad_ctl_msg_t *ctl_agents_enroll (ctl_t *ctl, const char *key, const jad_enroll_t *enroll,
+//  destroys; NULL on error) and sets *name_p to the name the key is
+//  registered under (caller frees) when it has one.
+jad_ctl_msg_t *ctl_agents_enroll (ctl_agents_t *self, const char *key, const jad_enroll_t *enroll,
                                   char **name_p);
 
-//  State of the agent with this key ("accepted", "pending", ...) and its
-//  name, or -1 when the key is unknown. Caller frees both.
-int ctl_agents_lookup (ctl_t *ctl, const char *key, char **name_p, char **state_p);
+//  A Status from `key` over `route` (connection fd): an accepted agent's
+//  last seen, incarnation, refusal counters and apps are stored; a pending
+//  one is only seen. Returns the accepted agent's name (caller frees; the
+//  name the key enrolled under, never the one the message claims) or NULL.
+char *ctl_agents_status (ctl_agents_t *self, const char *key, const jad_status_t *status,
+                         zframe_t *route, int fd);
+
+//  The name of the accepted agent with `key` (caller frees), now heard on
+//  `route` (connection fd), or NULL (counted) when the key is no accepted
+//  agent's.
+char *ctl_agents_accepted (ctl_agents_t *self, const char *key, zframe_t *route, int fd);
+
+//  The name of the agent with `key`, any state (caller frees), or NULL.
+char *ctl_agents_name (ctl_agents_t *self, const char *key);
 
 //  `jadctl agents accept|reject|remove NAME`: action is "accept", "reject"
-//  or "remove". Returns 0, or 2 with a reason in err. On success *state_p
-//  is the new state (static string).
-int ctl_agents_decide (ctl_t *ctl, const char *name, const char *action, const char **state_p,
-                       char *err, size_t errlen);
+//  or "remove". Returns 0, or 2 (or 1 on a database error) with a reason
+//  in err. On success *state_p is the new state (static string); an
+//  accepted agent that is connected is told at once, a rejected or removed
+//  one loses its connections and its unfinished plan hosts fail.
+int ctl_agents_decide (ctl_agents_t *self, const char *name, const char *action,
+                       const char **state_p, char *err, size_t errlen);
 
-//  Shut down the connections of agent `name`. Returns how many.
-int ctl_agents_cut (ctl_t *ctl, const char *name);
-
-//  Read pending PUB monitor events.
-void ctl_agents_pub_events (ctl_t *ctl);
-
-//  Hex SHA-256 of an enrollment token, as stored in meta
-//  'enroll_token_sha256' (out: 65 bytes).
+//  Hex SHA-256 of an enrollment token, as stored (out: 65 bytes).
 void ctl_agents_token_hash (const char *token, char *out);
 
 #endif

@@ -2,18 +2,13 @@
 //  SPDX-License-Identifier: MPL-2.0
 
 #include "ctl_api.h"
-#include "ctl_json.h"
-#include "ctl_alerts.h"
-#include "ctl_metrics_repo.h"
-#include "ctl_agents.h"
 #include "ctl_agents_repo.h"
+#include "ctl_decisions.h"
+#include "ctl_json.h"
+#include "ctl_metrics_repo.h"
 #include "ctl_plans_repo.h"
-#include "ctl_releases_repo.h"
-#include "ctl_artifacts.h"
-#include "ctl_server.h"
-#include "ctl_plans.h"
 #include "ctl_policy.h"
-#include "ctl_rollout.h"
+#include "ctl_releases_repo.h"
 #include "jad_log.h"
 #include "jad_util.h"
 #include "jad_wire.h"
@@ -22,6 +17,52 @@
 #include <string.h>
 
 //  What a command needs: each role grants a set of these.
+struct _ctl_api_t {
+    zsock_t *socket;     //  operator API ROUTER, BASE+2
+    ctl_store_t *store;  //  borrowed, as what follows (ctl_api_deps_t)
+    ctl_settings_t *settings;
+    ctl_counters_t *counters;
+    int64_t started_ms;
+    ctl_agents_t *agents;
+    ctl_artifacts_t *artifacts;
+    ctl_alerts_t *alerts;
+    ctl_rollout_t *rollout;
+};
+
+ctl_api_t *ctl_api_new (zsock_t **socket_p, const ctl_api_deps_t *deps)
+{
+    ctl_api_t *self = (ctl_api_t *)calloc (1, sizeof (ctl_api_t));
+    if (!self) {
+        zsock_destroy (socket_p);
+        return NULL;
+    }
+    self->socket = *socket_p;
+    *socket_p = NULL;
+    self->store = deps->store;
+    self->settings = deps->settings;
+    self->counters = deps->counters;
+    self->started_ms = deps->started_ms;
+    self->agents = deps->agents;
+    self->artifacts = deps->artifacts;
+    self->alerts = deps->alerts;
+    self->rollout = deps->rollout;
+    return self;
+}
+
+void ctl_api_destroy (ctl_api_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    zsock_destroy (&(*self_p)->socket);
+    free (*self_p);
+    *self_p = NULL;
+}
+
+zsock_t *ctl_api_socket (ctl_api_t *self)
+{
+    return self->socket;
+}
+
 typedef enum {
     S_NEED_VIEW = 1,    //  read fleet state
     S_NEED_DEPLOY = 2,  //  add releases, deploy
@@ -33,8 +74,8 @@ typedef enum {
 static const char *const s_roles[] = {"admin",     "deployer",      "viewer", "security",
                                       "tech-lead", "product-owner", "qa",     "release-manager"};
 
-typedef int (s_handler_fn) (ctl_t *ctl, const jad_api_request_t *request, const char *operator_name,
-                            json_t **result, char *err, size_t errlen);
+typedef int (s_handler_fn) (ctl_api_t *self, const jad_api_request_t *request,
+                            const char *operator_name, json_t **result, char *err, size_t errlen);
 
 typedef struct {
     const char *name;
@@ -74,22 +115,24 @@ static json_t *s_refusals (const char *text)
     return value;
 }
 
-static int s_ping (ctl_t *ctl, const jad_api_request_t *request, const char *operator_name,
+static int s_ping (ctl_api_t *self, const jad_api_request_t *request, const char *operator_name,
                    json_t **result, char *err, size_t errlen)
 {
-    (void)ctl, (void)request, (void)err, (void)errlen;
+    (void)self, (void)request, (void)err, (void)errlen;
     *result = json_pack ("{s:s, s:i, s:s}", "controller", JADUGAR_VERSION, "protocol", JAD_PROTOCOL,
                          "operator", operator_name);
     return 0;
 }
 
-static int s_status (ctl_t *ctl, const jad_api_request_t *request, const char *operator_name,
+static int s_status (ctl_api_t *self, const jad_api_request_t *request, const char *operator_name,
                      json_t **result, char *err, size_t errlen)
 {
     (void)operator_name;
     const char *env = jad_api_request_arg (request, "env");
     const char *app = jad_api_request_arg (request, "app");
-    zlistx_t *fleet = ctl_agents_repo_fleet (ctl->store, env, app);
+    const jad_controller_config_t *config = ctl_settings_config (self->settings);
+    int64_t now = jad_now_ms ();
+    zlistx_t *fleet = ctl_agents_repo_fleet (self->store, env, app);
     if (!fleet) {
         snprintf (err, errlen, "database error");
         return 1;
@@ -98,7 +141,7 @@ static int s_status (ctl_t *ctl, const jad_api_request_t *request, const char *o
     for (ctl_agent_t *agent = zlistx_first (fleet); agent; agent = zlistx_next (fleet)) {
         const char *shown =
             streq (agent->state, "accepted")
-                ? (ctl_plans_agent_online (ctl, agent->last_seen) ? "online" : "offline")
+                ? (ctl_policy_online (config, agent->last_seen, now) ? "online" : "offline")
                 : agent->state;
         json_t *apps = json_object ();
         for (ctl_agent_app_t *entry = zlistx_first (agent->apps); entry;
@@ -118,19 +161,21 @@ static int s_status (ctl_t *ctl, const jad_api_request_t *request, const char *o
     json_t *counters = json_object ();
     for (int index = 0; index < CTL_COUNT_MAX; index++)
         json_object_set_new (counters, ctl_counter_name ((ctl_counter_t)index),
-                             json_integer ((json_int_t)ctl->counters[index]));
+                             json_integer ((json_int_t)self->counters->value[index]));
     char started[32];
     *result = json_pack ("{s:o, s:{s:o, s:s, s:s}}", "agents", agents, "controller", "counters",
                          counters, "version", JADUGAR_VERSION, "started",
-                         ctl_json_iso_time (ctl->started_ms, started, sizeof started));
+                         ctl_json_iso_time (self->started_ms, started, sizeof started));
     return 0;
 }
 
-static int s_agents (ctl_t *ctl, const jad_api_request_t *request, const char *operator_name,
+static int s_agents (ctl_api_t *self, const jad_api_request_t *request, const char *operator_name,
                      json_t **result, char *err, size_t errlen)
 {
     (void)request, (void)operator_name;
-    zlistx_t *list = ctl_agents_repo_list (ctl->store);
+    const jad_controller_config_t *config = ctl_settings_config (self->settings);
+    int64_t now = jad_now_ms ();
+    zlistx_t *list = ctl_agents_repo_list (self->store);
     if (!list) {
         snprintf (err, errlen, "database error");
         return 1;
@@ -139,7 +184,7 @@ static int s_agents (ctl_t *ctl, const jad_api_request_t *request, const char *o
     for (ctl_agent_t *agent = zlistx_first (list); agent; agent = zlistx_next (list)) {
         const char *shown =
             streq (agent->state, "accepted")
-                ? (ctl_plans_agent_online (ctl, agent->last_seen) ? "online" : "offline")
+                ? (ctl_policy_online (config, agent->last_seen, now) ? "online" : "offline")
                 : agent->state;
         json_array_append_new (
             agents, json_pack ("{s:s, s:s, s:s, s:s, s:o, s:o}", "name", agent->name, "env",
@@ -152,45 +197,45 @@ static int s_agents (ctl_t *ctl, const jad_api_request_t *request, const char *o
     return 0;
 }
 
-static int s_release_begin (ctl_t *ctl, const jad_api_request_t *request, const char *operator_name,
-                            json_t **result, char *err, size_t errlen)
+static int s_release_begin (ctl_api_t *self, const jad_api_request_t *request,
+                            const char *operator_name, json_t **result, char *err, size_t errlen)
 {
     (void)operator_name;
-    return ctl_artifacts_begin (ctl, request, result, err, errlen);
+    return ctl_artifacts_begin (self->artifacts, request, result, err, errlen);
 }
 
-static int s_release_chunk (ctl_t *ctl, const jad_api_request_t *request, const char *operator_name,
-                            json_t **result, char *err, size_t errlen)
+static int s_release_chunk (ctl_api_t *self, const jad_api_request_t *request,
+                            const char *operator_name, json_t **result, char *err, size_t errlen)
 {
     (void)operator_name;
-    return ctl_artifacts_chunk (ctl, request, result, err, errlen);
+    return ctl_artifacts_chunk (self->artifacts, request, result, err, errlen);
 }
 
-static int s_release_commit (ctl_t *ctl, const jad_api_request_t *request,
+static int s_release_commit (ctl_api_t *self, const jad_api_request_t *request,
                              const char *operator_name, json_t **result, char *err, size_t errlen)
 {
-    int status = ctl_artifacts_commit (ctl, request, result, err, errlen);
+    int status = ctl_artifacts_commit (self->artifacts, request, result, err, errlen);
     json_t *release = status == 0 && *result ? json_object_get (*result, "release") : NULL;
     const char *app = json_string_value (json_object_get (release, "app"));
     const char *version = json_string_value (json_object_get (release, "version"));
     if (app && version) {
         //  a tracked branch deploys itself (DESIGN §5)
         ctl_release_t *stored = NULL;
-        if (ctl_releases_repo_get (ctl->store, app, version, &stored) == 0 && stored->branch)
-            json_object_set_new (
-                *result, "auto_deploy",
-                ctl_policy_auto_deploy (ctl, app, version, stored->branch, operator_name));
+        if (ctl_releases_repo_get (self->store, app, version, &stored) == 0 && stored->branch)
+            json_object_set_new (*result, "auto_deploy",
+                                 ctl_rollout_auto_deploy (self->rollout, app, version,
+                                                          stored->branch, operator_name));
         ctl_release_destroy (&stored);
     }
     return status;
 }
 
-static int s_release_list (ctl_t *ctl, const jad_api_request_t *request, const char *operator_name,
-                           json_t **result, char *err, size_t errlen)
+static int s_release_list (ctl_api_t *self, const jad_api_request_t *request,
+                           const char *operator_name, json_t **result, char *err, size_t errlen)
 {
     (void)operator_name;
     const char *app = jad_api_request_arg (request, "app");
-    zlistx_t *list = ctl_releases_repo_list (ctl->store, app);
+    zlistx_t *list = ctl_releases_repo_list (self->store, app);
     if (!list) {
         snprintf (err, errlen, "database error");
         return 1;
@@ -220,8 +265,8 @@ static int s_release_list (ctl_t *ctl, const jad_api_request_t *request, const c
 //  release.floor: raise app's security floor to version's release counter.
 //  Floors only go up; deploys and rollbacks below it are refused here and
 //  by every agent that has seen it (plans carry it, signed).
-static int s_release_floor (ctl_t *ctl, const jad_api_request_t *request, const char *operator_name,
-                            json_t **result, char *err, size_t errlen)
+static int s_release_floor (ctl_api_t *self, const jad_api_request_t *request,
+                            const char *operator_name, json_t **result, char *err, size_t errlen)
 {
     const char *app = jad_api_request_arg (request, "app");
     const char *version = jad_api_request_arg (request, "version");
@@ -230,7 +275,7 @@ static int s_release_floor (ctl_t *ctl, const jad_api_request_t *request, const 
         return 2;
     }
     ctl_release_t *release = NULL;
-    if (ctl_releases_repo_get (ctl->store, app, version, &release) != 0) {
+    if (ctl_releases_repo_get (self->store, app, version, &release) != 0) {
         snprintf (err, errlen, "no release %s %s (add it with: jadctl release add)", app, version);
         return 2;
     }
@@ -248,7 +293,7 @@ static int s_release_floor (ctl_t *ctl, const jad_api_request_t *request, const 
                   (long long)counter);
         status = 2;
     } else if (counter > previous &&
-               ctl_releases_repo_floor_set (ctl->store, app, counter, version, operator_name,
+               ctl_releases_repo_floor_set (self->store, app, counter, version, operator_name,
                                             jad_now_ms ()) != 0) {
         snprintf (err, errlen, "database error");
         status = 1;
@@ -266,9 +311,9 @@ static int s_release_floor (ctl_t *ctl, const jad_api_request_t *request, const 
 
 //  Automatic decisions about plan_id (made by it or undoing it), as a
 //  JSON array, or NULL if none.
-static json_t *s_decisions_json (ctl_t *ctl, const char *plan_id)
+static json_t *s_decisions_json (ctl_api_t *self, const char *plan_id)
 {
-    zlistx_t *rows = ctl_plans_repo_decisions (ctl->store, plan_id);
+    zlistx_t *rows = ctl_plans_repo_decisions (self->store, plan_id);
     if (!rows || zlistx_size (rows) == 0) {
         zlistx_destroy (&rows);
         return NULL;
@@ -288,10 +333,10 @@ static json_t *s_decisions_json (ctl_t *ctl, const char *plan_id)
 
 //  PLAN as docs/api.md describes; hosts, events and approvals only when
 //  `full`. Events include those of the plan's tasks (migrations, verify).
-static json_t *s_plan_json (ctl_t *ctl, const char *plan_id, bool full, int64_t since)
+static json_t *s_plan_json (ctl_api_t *self, const char *plan_id, bool full, int64_t since)
 {
     ctl_plan_snapshot_t *snapshot = NULL;
-    if (ctl_plans_repo_snapshot (ctl->store, plan_id, &snapshot) != 0)
+    if (ctl_plans_repo_snapshot (self->store, plan_id, &snapshot) != 0)
         return NULL;
     const ctl_plan_t *row = snapshot->plan;
     json_t *plan = json_pack ("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:o}", "id",
@@ -329,7 +374,7 @@ static json_t *s_plan_json (ctl_t *ctl, const char *plan_id, bool full, int64_t 
     if (!full)
         return plan;
     json_t *hosts = json_array ();
-    zlistx_t *rows = ctl_plans_repo_hosts (ctl->store, plan_id);
+    zlistx_t *rows = ctl_plans_repo_hosts (self->store, plan_id);
     for (ctl_plan_host_t *host = rows ? zlistx_first (rows) : NULL; host;
          host = zlistx_next (rows)) {
         json_t *entry = json_pack (
@@ -346,7 +391,7 @@ static json_t *s_plan_json (ctl_t *ctl, const char *plan_id, bool full, int64_t 
     zlistx_destroy (&rows);
     json_object_set_new (plan, "hosts", hosts);
     json_t *events = json_array ();
-    rows = ctl_plans_repo_events (ctl->store, plan_id, since, 1000);
+    rows = ctl_plans_repo_events (self->store, plan_id, since, 1000);
     for (ctl_plan_event_t *event = rows ? zlistx_first (rows) : NULL; event;
          event = zlistx_next (rows))
         json_array_append_new (
@@ -360,7 +405,7 @@ static json_t *s_plan_json (ctl_t *ctl, const char *plan_id, bool full, int64_t 
     zlistx_destroy (&rows);
     json_object_set_new (plan, "events", events);
     json_t *approvals = json_array ();
-    rows = ctl_plans_repo_approvals (ctl->store, plan_id);
+    rows = ctl_plans_repo_approvals (self->store, plan_id);
     for (ctl_approval_row_t *approval = rows ? zlistx_first (rows) : NULL; approval;
          approval = zlistx_next (rows))
         json_array_append_new (approvals,
@@ -369,13 +414,13 @@ static json_t *s_plan_json (ctl_t *ctl, const char *plan_id, bool full, int64_t 
                                           ctl_json_time (approval->time, true)));
     zlistx_destroy (&rows);
     json_object_set_new (plan, "approvals", approvals);
-    json_t *decisions = s_decisions_json (ctl, plan_id);
+    json_t *decisions = s_decisions_json (self, plan_id);
     if (decisions)
         json_object_set_new (plan, "decisions", decisions);
     return plan;
 }
 
-static int s_deploy (ctl_t *ctl, const jad_api_request_t *request, const char *operator_name,
+static int s_deploy (ctl_api_t *self, const jad_api_request_t *request, const char *operator_name,
                      json_t **result, char *err, size_t errlen)
 {
     const char *app = jad_api_request_arg (request, "app");
@@ -427,7 +472,8 @@ static int s_deploy (ctl_t *ctl, const jad_api_request_t *request, const char *o
         snprintf (err, errlen, "--emergency needs --reason TEXT (up to 500 characters)");
         return 2;
     }
-    const jad_env_config_t *env = jad_controller_config_env (ctl->config, env_name);
+    const jad_env_config_t *env =
+        jad_controller_config_env (ctl_settings_config (self->settings), env_name);
     if (!env) {
         snprintf (err, errlen, "unknown environment '%s' (see controller.yaml)", env_name);
         return 2;
@@ -436,7 +482,7 @@ static int s_deploy (ctl_t *ctl, const jad_api_request_t *request, const char *o
     //  purpose: it failed somewhere, and the mark says where and why.
     char *bad = NULL;
     ctl_release_t *release = NULL;
-    if (ctl_releases_repo_get (ctl->store, app, version, &release) == 0) {
+    if (ctl_releases_repo_get (self->store, app, version, &release) == 0) {
         bad = release->bad;
         release->bad = NULL;
     }
@@ -449,7 +495,7 @@ static int s_deploy (ctl_t *ctl, const jad_api_request_t *request, const char *o
         return 2;
     }
     bool needs_approval = false;
-    int status = ctl_policy_check_deploy (ctl, env, app, version, emergency != NULL,
+    int status = ctl_policy_check_deploy (self->store, env, app, version, emergency != NULL,
                                           &needs_approval, err, errlen);
     if (status != 0) {
         free (bad);
@@ -477,15 +523,15 @@ static int s_deploy (ctl_t *ctl, const jad_api_request_t *request, const char *o
                             .emergency = emergency ? reason : NULL,
                             .awaiting_approval = needs_approval,
                             .skip_offline = skip_offline != NULL};
-    char *plan_id = ctl_rollout_create (ctl, &spec, err, errlen);
+    char *plan_id = ctl_rollout_create (self->rollout, &spec, err, errlen);
     if (!plan_id)
         return 2;
-    *result = json_pack ("{s:o}", "plan", s_plan_json (ctl, plan_id, true, 0));
+    *result = json_pack ("{s:o}", "plan", s_plan_json (self, plan_id, true, 0));
     free (plan_id);
     return 0;
 }
 
-static int s_rollback (ctl_t *ctl, const jad_api_request_t *request, const char *operator_name,
+static int s_rollback (ctl_api_t *self, const jad_api_request_t *request, const char *operator_name,
                        json_t **result, char *err, size_t errlen)
 {
     const char *app = jad_api_request_arg (request, "app");
@@ -496,29 +542,29 @@ static int s_rollback (ctl_t *ctl, const jad_api_request_t *request, const char 
                   "rollback needs APP and --env ENV (and --to VERSION) as valid names");
         return 2;
     }
-    if (!jad_controller_config_env (ctl->config, env_name)) {
+    if (!jad_controller_config_env (ctl_settings_config (self->settings), env_name)) {
         snprintf (err, errlen, "unknown environment '%s' (see controller.yaml)", env_name);
         return 2;
     }
-    char *plan_id =
-        ctl_rollout_rollback (ctl, app, env_name, to, NULL, operator_name, NULL, err, errlen);
+    char *plan_id = ctl_rollout_rollback (self->rollout, app, env_name, to, NULL, operator_name,
+                                          NULL, err, errlen);
     if (!plan_id)
         return 2;
-    *result = json_pack ("{s:o}", "plan", s_plan_json (ctl, plan_id, true, 0));
+    *result = json_pack ("{s:o}", "plan", s_plan_json (self, plan_id, true, 0));
     free (plan_id);
     return 0;
 }
 
 //  plan.pause, plan.resume, plan.abort, plan.approve
-static int s_plan_control (ctl_t *ctl, const jad_api_request_t *request, const char *operator_name,
-                           json_t **result, char *err, size_t errlen)
+static int s_plan_control (ctl_api_t *self, const jad_api_request_t *request,
+                           const char *operator_name, json_t **result, char *err, size_t errlen)
 {
     const char *plan_id = jad_api_request_arg (request, "id");
     const char *action = request->command + strlen ("plan.");
     char *state = NULL;
     ctl_plan_t *row = NULL;
     if (plan_id && jad_name_valid (plan_id) &&
-        ctl_plans_repo_get (ctl->store, plan_id, &row) == 0) {
+        ctl_plans_repo_get (self->store, plan_id, &row) == 0) {
         state = row->state;
         row->state = NULL;
     }
@@ -530,52 +576,56 @@ static int s_plan_control (ctl_t *ctl, const jad_api_request_t *request, const c
     int status = 0;
     if (streq (action, "approve")) {
         ctl_operator_t *approver = NULL;
-        ctl_agents_repo_operator_by_name (ctl->store, operator_name, &approver);
-        status = ctl_policy_approve (ctl, plan_id, operator_name, approver ? approver->roles : NULL,
-                                     result, err, errlen);
+        ctl_agents_repo_operator_by_name (self->store, operator_name, &approver);
+        bool complete = false;
+        status = ctl_policy_approve (self->store, ctl_settings_config (self->settings), plan_id,
+                                     operator_name, approver ? approver->roles : NULL, result,
+                                     &complete, err, errlen);
         ctl_operator_destroy (&approver);
+        if (status == 0 && complete)
+            ctl_rollout_start (self->rollout, plan_id);
     } else if (streq (action, "abort")) {
         char reason[160];
         snprintf (reason, sizeof reason, "aborted by %s", operator_name);
-        if (ctl_rollout_fail (ctl, plan_id, reason) != 0) {
+        if (ctl_rollout_fail (self->rollout, plan_id, reason) != 0) {
             snprintf (err, errlen, "plan %s is %s: nothing to abort", plan_id, state);
             status = 2;
         }
     } else {
         bool pause = streq (action, "pause");
         if (!streq (state, "running") ||
-            ctl_plans_repo_set_paused (ctl->store, plan_id, pause, jad_now_ms ()) != 1) {
+            ctl_plans_repo_set_paused (self->store, plan_id, pause, jad_now_ms ()) != 1) {
             snprintf (err, errlen, "plan %s is %s%s: cannot %s it", plan_id, state,
                       streq (state, "running") ? (pause ? " and paused" : " and not paused") : "",
                       action);
             status = 2;
         } else {
-            ctl_rollout_decision (ctl, plan_id, "operator", pause ? "paused" : "resumed",
+            ctl_decisions_record (self->store, plan_id, "operator", pause ? "paused" : "resumed",
                                   "%s by %s%s", pause ? "paused" : "resumed", operator_name,
                                   pause ? ": no new batch starts until resumed" : "");
             if (!pause)
-                ctl_rollout_advance (ctl, plan_id);
+                ctl_rollout_advance (self->rollout, plan_id);
         }
     }
     if (status == 0 && !*result)
-        *result = json_pack ("{s:o}", "plan", s_plan_json (ctl, plan_id, false, 0));
+        *result = json_pack ("{s:o}", "plan", s_plan_json (self, plan_id, false, 0));
     free (state);
     return status;
 }
 
-static int s_plans (ctl_t *ctl, const jad_api_request_t *request, const char *operator_name,
+static int s_plans (ctl_api_t *self, const jad_api_request_t *request, const char *operator_name,
                     json_t **result, char *err, size_t errlen)
 {
     (void)operator_name;
     const char *env = jad_api_request_arg (request, "env");
-    zlistx_t *ids = ctl_plans_repo_list (ctl->store, env, 100);
+    zlistx_t *ids = ctl_plans_repo_list (self->store, env, 100);
     if (!ids) {
         snprintf (err, errlen, "database error");
         return 1;
     }
     json_t *plans = json_array ();
     for (char *id = zlistx_first (ids); id; id = zlistx_next (ids)) {
-        json_t *plan = s_plan_json (ctl, id, false, 0);
+        json_t *plan = s_plan_json (self, id, false, 0);
         if (plan)
             json_array_append_new (plans, plan);
     }
@@ -584,13 +634,13 @@ static int s_plans (ctl_t *ctl, const jad_api_request_t *request, const char *op
     return 0;
 }
 
-static int s_plan_show (ctl_t *ctl, const jad_api_request_t *request, const char *operator_name,
-                        json_t **result, char *err, size_t errlen)
+static int s_plan_show (ctl_api_t *self, const jad_api_request_t *request,
+                        const char *operator_name, json_t **result, char *err, size_t errlen)
 {
     (void)operator_name;
     const char *plan_id = jad_api_request_arg (request, "id");
     const char *since = jad_api_request_arg (request, "since");
-    json_t *plan = plan_id ? s_plan_json (ctl, plan_id, true, since ? atoll (since) : 0) : NULL;
+    json_t *plan = plan_id ? s_plan_json (self, plan_id, true, since ? atoll (since) : 0) : NULL;
     if (!plan) {
         snprintf (err, errlen, "no plan '%s' (see: jadctl plans)", plan_id ? plan_id : "");
         return 2;
@@ -599,28 +649,28 @@ static int s_plan_show (ctl_t *ctl, const jad_api_request_t *request, const char
     return 0;
 }
 
-static int s_alerts (ctl_t *ctl, const jad_api_request_t *request, const char *operator_name,
+static int s_alerts (ctl_api_t *self, const jad_api_request_t *request, const char *operator_name,
                      json_t **result, char *err, size_t errlen)
 {
     (void)operator_name;
-    return ctl_alerts_api_list (ctl, request, result, err, errlen);
+    return ctl_alerts_api_list (self->alerts, request, result, err, errlen);
 }
 
-static int s_alert_add (ctl_t *ctl, const jad_api_request_t *request, const char *operator_name,
-                        json_t **result, char *err, size_t errlen)
+static int s_alert_add (ctl_api_t *self, const jad_api_request_t *request,
+                        const char *operator_name, json_t **result, char *err, size_t errlen)
 {
     (void)operator_name;
-    return ctl_alerts_api_add (ctl, request, result, err, errlen);
+    return ctl_alerts_api_add (self->alerts, request, result, err, errlen);
 }
 
-static int s_alert_rm (ctl_t *ctl, const jad_api_request_t *request, const char *operator_name,
+static int s_alert_rm (ctl_api_t *self, const jad_api_request_t *request, const char *operator_name,
                        json_t **result, char *err, size_t errlen)
 {
     (void)operator_name;
-    return ctl_alerts_api_rm (ctl, request, result, err, errlen);
+    return ctl_alerts_api_rm (self->alerts, request, result, err, errlen);
 }
 
-static int s_metrics (ctl_t *ctl, const jad_api_request_t *request, const char *operator_name,
+static int s_metrics (ctl_api_t *self, const jad_api_request_t *request, const char *operator_name,
                       json_t **result, char *err, size_t errlen)
 {
     (void)operator_name;
@@ -643,8 +693,9 @@ static int s_metrics (ctl_t *ctl, const jad_api_request_t *request, const char *
         return 2;
     }
     int64_t now = jad_now_ms ();
-    ctl_metric_query_t *query = ctl_metrics_repo_query (ctl->store, host, env, name, now - since_ms,
-                                                        now, ctl->config->metrics_retention_ms, 40);
+    ctl_metric_query_t *query =
+        ctl_metrics_repo_query (self->store, host, env, name, now - since_ms, now,
+                                ctl_settings_config (self->settings)->metrics_retention_ms, 40);
     if (!query) {
         snprintf (err, errlen, "database error");
         return 1;
@@ -669,55 +720,49 @@ static int s_metrics (ctl_t *ctl, const jad_api_request_t *request, const char *
 }
 
 //  agents.accept|reject|remove NAME
-static int s_agent_decide (ctl_t *ctl, const jad_api_request_t *request, const char *action,
+static int s_agent_decide (ctl_api_t *self, const jad_api_request_t *request, const char *action,
                            json_t **result, char *err, size_t errlen)
 {
     const char *name = jad_api_request_arg (request, "name");
     const char *state = NULL;
-    int status = ctl_agents_decide (ctl, name, action, &state, err, errlen);
+    int status = ctl_agents_decide (self->agents, name, action, &state, err, errlen);
     if (status != 0)
         return status;
-    if (streq (state, "accepted")) {
-        //  Tell a connected agent at once; it says hello and catches up.
-        jad_ctl_msg_t reply = {.kind = JAD_CTL_MSG_ENROLL_REPLY};
-        reply.enroll_reply.state = "accepted";
-        reply.enroll_reply.name = (char *)name;
-        ctl_server_send_to_agent (ctl, name, &reply);
-    }
     *result = json_pack ("{s:s, s:s}", "name", name, "state", state);
     return 0;
 }
 
-static int s_agents_accept (ctl_t *ctl, const jad_api_request_t *request, const char *operator_name,
-                            json_t **result, char *err, size_t errlen)
+static int s_agents_accept (ctl_api_t *self, const jad_api_request_t *request,
+                            const char *operator_name, json_t **result, char *err, size_t errlen)
 {
     (void)operator_name;
-    return s_agent_decide (ctl, request, "accept", result, err, errlen);
+    return s_agent_decide (self, request, "accept", result, err, errlen);
 }
 
-static int s_agents_reject (ctl_t *ctl, const jad_api_request_t *request, const char *operator_name,
-                            json_t **result, char *err, size_t errlen)
+static int s_agents_reject (ctl_api_t *self, const jad_api_request_t *request,
+                            const char *operator_name, json_t **result, char *err, size_t errlen)
 {
     (void)operator_name;
-    return s_agent_decide (ctl, request, "reject", result, err, errlen);
+    return s_agent_decide (self, request, "reject", result, err, errlen);
 }
 
-static int s_agents_remove (ctl_t *ctl, const jad_api_request_t *request, const char *operator_name,
-                            json_t **result, char *err, size_t errlen)
+static int s_agents_remove (ctl_api_t *self, const jad_api_request_t *request,
+                            const char *operator_name, json_t **result, char *err, size_t errlen)
 {
     (void)operator_name;
-    return s_agent_decide (ctl, request, "remove", result, err, errlen);
+    return s_agent_decide (self, request, "remove", result, err, errlen);
 }
 
 //  Is `role` one an operator may hold: a built-in role or an approval
 //  role some environment asks for?
-static bool s_role_known (ctl_t *ctl, const char *role)
+static bool s_role_known (ctl_api_t *self, const char *role)
 {
     for (size_t index = 0; index < sizeof s_roles / sizeof s_roles[0]; index++)
         if (streq (s_roles[index], role))
             return true;
-    for (size_t index = 0; index < ctl->config->environment_count; index++) {
-        const jad_env_config_t *env = &ctl->config->environments[index];
+    for (size_t index = 0; index < ctl_settings_config (self->settings)->environment_count;
+         index++) {
+        const jad_env_config_t *env = &ctl_settings_config (self->settings)->environments[index];
         for (size_t role_index = 0; role_index < env->emergency_approval_count; role_index++)
             if (streq (env->emergency_approvals[role_index], role))
                 return true;
@@ -725,8 +770,8 @@ static bool s_role_known (ctl_t *ctl, const char *role)
     return false;
 }
 
-static int s_operator_add (ctl_t *ctl, const jad_api_request_t *request, const char *operator_name,
-                           json_t **result, char *err, size_t errlen)
+static int s_operator_add (ctl_api_t *self, const jad_api_request_t *request,
+                           const char *operator_name, json_t **result, char *err, size_t errlen)
 {
     (void)operator_name;
     const char *name = jad_api_request_arg (request, "name");
@@ -751,7 +796,7 @@ static int s_operator_add (ctl_t *ctl, const jad_api_request_t *request, const c
     char *save = NULL;
     int bad = 0;
     for (char *role = strtok_r (copy, ",", &save); role && !bad; role = strtok_r (NULL, ",", &save))
-        if (!s_role_known (ctl, role)) {
+        if (!s_role_known (self, role)) {
             snprintf (err, errlen,
                       "unknown role '%.64s' (admin, deployer, viewer, security, tech-lead, "
                       "product-owner, qa, release-manager, or an environment's approval role)",
@@ -762,17 +807,17 @@ static int s_operator_add (ctl_t *ctl, const jad_api_request_t *request, const c
     if (bad)
         return 2;
     ctl_operator_t *existing = NULL;
-    int found = ctl_agents_repo_operator_by_name (ctl->store, name, &existing);
+    int found = ctl_agents_repo_operator_by_name (self->store, name, &existing);
     ctl_operator_destroy (&existing);
     if (found == 0) {
         snprintf (err, errlen, "operator '%s' exists", name);
         return 2;
     }
-    if (ctl_agents_repo_key_known (ctl->store, key) == 1) {
+    if (ctl_agents_repo_key_known (self->store, key) == 1) {
         snprintf (err, errlen, "that public key is already registered");
         return 2;
     }
-    if (ctl_agents_repo_operator_add (ctl->store, name, key, roles, jad_now_ms ()) != 0) {
+    if (ctl_agents_repo_operator_add (self->store, name, key, roles, jad_now_ms ()) != 0) {
         snprintf (err, errlen, "database error");
         return 1;
     }
@@ -781,11 +826,11 @@ static int s_operator_add (ctl_t *ctl, const jad_api_request_t *request, const c
     return 0;
 }
 
-static int s_operator_list (ctl_t *ctl, const jad_api_request_t *request, const char *operator_name,
-                            json_t **result, char *err, size_t errlen)
+static int s_operator_list (ctl_api_t *self, const jad_api_request_t *request,
+                            const char *operator_name, json_t **result, char *err, size_t errlen)
 {
     (void)request, (void)operator_name;
-    zlistx_t *list = ctl_agents_repo_operators (ctl->store);
+    zlistx_t *list = ctl_agents_repo_operators (self->store);
     if (!list) {
         snprintf (err, errlen, "database error");
         return 1;
@@ -801,7 +846,7 @@ static int s_operator_list (ctl_t *ctl, const jad_api_request_t *request, const 
     return 0;
 }
 
-static int s_audit (ctl_t *ctl, const jad_api_request_t *request, const char *operator_name,
+static int s_audit (ctl_api_t *self, const jad_api_request_t *request, const char *operator_name,
                     json_t **result, char *err, size_t errlen)
 {
     (void)operator_name;
@@ -812,7 +857,7 @@ static int s_audit (ctl_t *ctl, const jad_api_request_t *request, const char *op
         return 2;
     }
     zlistx_t *list =
-        ctl_agents_repo_audit (ctl->store, since ? jad_now_ms () - (int64_t)window : 0, 1000);
+        ctl_agents_repo_audit (self->store, since ? jad_now_ms () - (int64_t)window : 0, 1000);
     if (!list) {
         snprintf (err, errlen, "database error");
         return 1;
@@ -879,7 +924,7 @@ static char *s_args_summary (const jad_api_request_t *request)
     return text;
 }
 
-static void s_reply (ctl_t *ctl, zframe_t *route, uint64_t request_id, int status,
+static void s_reply (ctl_api_t *self, zframe_t *route, uint64_t request_id, int status,
                      const char *error, json_t *result)
 {
     char *json = result ? json_dumps (result, JSON_COMPACT) : NULL;
@@ -899,15 +944,16 @@ static void s_reply (ctl_t *ctl, zframe_t *route, uint64_t request_id, int statu
     zmsg_append (msg, &copy);
     zmsg_addmem (msg, zchunk_data (wire), zchunk_size (wire));
     zchunk_destroy (&wire);
-    if (zmsg_send (&msg, ctl->api) != 0)
+    if (zmsg_send (&msg, self->socket) != 0)
         zmsg_destroy (&msg);
 }
 
-void ctl_api_handle (ctl_t *ctl, zmsg_t **msg_p)
+void ctl_api_handle (ctl_api_t *self)
 {
-    zmsg_t *msg = *msg_p;
-    *msg_p = NULL;
-    ctl->counters[CTL_COUNT_API_REQUESTS]++;
+    zmsg_t *msg = zmsg_recv (self->socket);
+    if (!msg)
+        return;
+    self->counters->value[CTL_COUNT_API_REQUESTS]++;
     zframe_t *route = zmsg_pop (msg);
     zframe_t *body = zmsg_pop (msg);
     jad_api_request_t *request = NULL;
@@ -915,21 +961,21 @@ void ctl_api_handle (ctl_t *ctl, zmsg_t **msg_p)
     char *roles = NULL;
     json_t *result = NULL;
     if (!route || !body || zmsg_size (msg) != 0) {
-        ctl->counters[CTL_COUNT_API_MALFORMED]++;
+        self->counters->value[CTL_COUNT_API_MALFORMED]++;
         goto done;
     }
     char err[2048] = "";
     request = jad_api_request_decode (zframe_data (body), zframe_size (body), err);
     if (!request) {
-        ctl->counters[CTL_COUNT_API_MALFORMED]++;
+        self->counters->value[CTL_COUNT_API_MALFORMED]++;
         jad_log_warning ("api: malformed request reason=\"%s\"", err);
-        s_reply (ctl, route, 0, 2, err, NULL);
+        s_reply (self, route, 0, 2, err, NULL);
         goto done;
     }
     //  Who is asking: the CURVE key the ZAP handler authenticated.
     const char *key = zframe_meta (body, "User-Id");
     ctl_operator_t *asking = NULL;
-    if (key && ctl_agents_repo_operator_by_key (ctl->store, key, &asking) == 0) {
+    if (key && ctl_agents_repo_operator_by_key (self->store, key, &asking) == 0) {
         operator_name = asking->name;
         roles = asking->roles;
         asking->name = asking->roles = NULL;
@@ -941,31 +987,32 @@ void ctl_api_handle (ctl_t *ctl, zmsg_t **msg_p)
             command = &s_commands[index];
     int status;
     if (!operator_name) {
-        ctl->counters[CTL_COUNT_API_DENIED]++;
+        self->counters->value[CTL_COUNT_API_DENIED]++;
         snprintf (err, sizeof err, "your key is not a registered operator");
         status = 2;
     } else if (!command) {
-        ctl->counters[CTL_COUNT_API_MALFORMED]++;
+        self->counters->value[CTL_COUNT_API_MALFORMED]++;
         snprintf (err, sizeof err, "unknown command '%s'", request->command);
         status = 2;
     } else if ((s_role_grants (roles) & command->need) != command->need) {
-        ctl->counters[CTL_COUNT_API_DENIED]++;
+        self->counters->value[CTL_COUNT_API_DENIED]++;
         snprintf (err, sizeof err, "operator '%s' (roles: %s) may not run '%s'", operator_name,
                   roles, request->command);
         status = 2;
     } else
-        status = command->handler (ctl, request, operator_name, &result, err, sizeof err);
+        status = command->handler (self, request, operator_name, &result, err, sizeof err);
     if (!command || command->audit || status != 0) {
         char *args = s_args_summary (request);
         char outcome[160];
         snprintf (outcome, sizeof outcome, "%s%s%.120s",
                   status == 0 ? "ok" : (status == 2 ? "refused" : "failed"), status ? ": " : "",
                   status ? err : "");
-        ctl_agents_repo_audit_append (ctl->store, operator_name ? operator_name : (key ? key : "?"),
+        ctl_agents_repo_audit_append (self->store,
+                                      operator_name ? operator_name : (key ? key : "?"),
                                       request->command, args, outcome, jad_now_ms ());
         free (args);
     }
-    s_reply (ctl, route, request->request_id, status, status ? err : NULL, result);
+    s_reply (self, route, request->request_id, status, status ? err : NULL, result);
 
 done:
     json_decref (result);

@@ -52,11 +52,52 @@ static void s_upload_destroy (s_upload_t **self_p)
     *self_p = NULL;
 }
 
+struct _ctl_artifacts_t {
+    char *data_dir;
+    ctl_store_t *store;        //  borrowed
+    ctl_counters_t *counters;  //  borrowed
+    zhashx_t *uploads;         //  upload id -> s_upload_t *
+};
+
+static void s_upload_free (void **item)
+{
+    s_upload_destroy ((s_upload_t **)item);
+}
+
+ctl_artifacts_t *ctl_artifacts_new (const char *data_dir, ctl_store_t *store,
+                                    ctl_counters_t *counters)
+{
+    ctl_artifacts_t *self = (ctl_artifacts_t *)calloc (1, sizeof (ctl_artifacts_t));
+    if (!self)
+        return NULL;
+    self->store = store;
+    self->counters = counters;
+    self->data_dir = strdup (data_dir);
+    self->uploads = zhashx_new ();
+    if (!self->data_dir || !self->uploads)
+        ctl_artifacts_destroy (&self);
+    else
+        zhashx_set_destructor (self->uploads, s_upload_free);
+    return self;
+}
+
+void ctl_artifacts_destroy (ctl_artifacts_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    ctl_artifacts_t *self = *self_p;
+    //  pending uploads go, with their .part files
+    zhashx_destroy (&self->uploads);
+    free (self->data_dir);
+    free (self);
+    *self_p = NULL;
+}
+
 //  mkdir DIR/name (0700) if missing. Returns 0 or -1.
-static int s_mkdir_sub (ctl_t *ctl, const char *name)
+static int s_mkdir_sub (ctl_artifacts_t *self, const char *name)
 {
     char path[4096];
-    if (snprintf (path, sizeof path, "%s/%s", ctl->data_dir, name) >= (int)sizeof path) {
+    if (snprintf (path, sizeof path, "%s/%s", self->data_dir, name) >= (int)sizeof path) {
         errno = ENAMETOOLONG;
         return -1;
     }
@@ -69,21 +110,21 @@ static char *s_strdup_or_null (const char *text)
 }
 
 //  Drop uploads nobody finished within the TTL.
-static void s_expire_uploads (ctl_t *ctl)
+static void s_expire_uploads (ctl_artifacts_t *self)
 {
     int64_t now = jad_mono_ms ();
     zlistx_t *stale = zlistx_new ();
-    for (s_upload_t *upload = zhashx_first (ctl->uploads); upload;
-         upload = zhashx_next (ctl->uploads))
+    for (s_upload_t *upload = zhashx_first (self->uploads); upload;
+         upload = zhashx_next (self->uploads))
         if (now - upload->started > S_UPLOAD_TTL_MS)
             zlistx_add_end (stale, upload->id);
     for (char *id = zlistx_first (stale); id; id = zlistx_next (stale))
-        zhashx_delete (ctl->uploads, id);
+        zhashx_delete (self->uploads, id);
     zlistx_destroy (&stale);
 }
 
-int ctl_artifacts_begin (ctl_t *ctl, const jad_api_request_t *request, json_t **result, char *err,
-                         size_t errlen)
+int ctl_artifacts_begin (ctl_artifacts_t *self, const jad_api_request_t *request, json_t **result,
+                         char *err, size_t errlen)
 {
     const char *app = jad_api_request_arg (request, "app");
     const char *version = jad_api_request_arg (request, "version");
@@ -127,7 +168,7 @@ int ctl_artifacts_begin (ctl_t *ctl, const jad_api_request_t *request, json_t **
     }
     //  The same version twice is fine only with the same content.
     ctl_release_t *existing = NULL;
-    if (ctl_releases_repo_get (ctl->store, app, version, &existing) == 0) {
+    if (ctl_releases_repo_get (self->store, app, version, &existing) == 0) {
         bool same = streq (existing->sha256, sha_text);
         ctl_release_destroy (&existing);
         s_upload_destroy (&upload);
@@ -138,7 +179,7 @@ int ctl_artifacts_begin (ctl_t *ctl, const jad_api_request_t *request, json_t **
         snprintf (err, errlen, "release %s %s already exists with different content", app, version);
         return 2;
     }
-    s_expire_uploads (ctl);
+    s_expire_uploads (self);
     jad_random_id (8, upload->id);
     upload->app = strdup (app);
     upload->version = strdup (version);
@@ -148,8 +189,8 @@ int ctl_artifacts_begin (ctl_t *ctl, const jad_api_request_t *request, json_t **
     upload->length = length;
     upload->started = jad_mono_ms ();
     crypto_hash_sha256_init (&upload->hash);
-    upload->path = jad_strdup_printf ("%s/uploads/%s.part", ctl->data_dir, upload->id);
-    if (!upload->path || s_mkdir_sub (ctl, "uploads") != 0) {
+    upload->path = jad_strdup_printf ("%s/uploads/%s.part", self->data_dir, upload->id);
+    if (!upload->path || s_mkdir_sub (self, "uploads") != 0) {
         snprintf (err, errlen, "cannot create the upload directory: %s", strerror (errno));
         s_upload_destroy (&upload);
         return 1;
@@ -160,17 +201,17 @@ int ctl_artifacts_begin (ctl_t *ctl, const jad_api_request_t *request, json_t **
         s_upload_destroy (&upload);
         return 1;
     }
-    zhashx_insert (ctl->uploads, upload->id, upload);
+    zhashx_insert (self->uploads, upload->id, upload);
     *result = json_pack ("{s:s, s:i}", "upload", upload->id, "chunk", (json_int_t)JAD_CHUNK_SIZE);
     return 0;
 }
 
-int ctl_artifacts_chunk (ctl_t *ctl, const jad_api_request_t *request, json_t **result, char *err,
-                         size_t errlen)
+int ctl_artifacts_chunk (ctl_artifacts_t *self, const jad_api_request_t *request, json_t **result,
+                         char *err, size_t errlen)
 {
     const char *id = jad_api_request_arg (request, "upload");
     const char *offset_text = jad_api_request_arg (request, "offset");
-    s_upload_t *upload = id ? zhashx_lookup (ctl->uploads, id) : NULL;
+    s_upload_t *upload = id ? zhashx_lookup (self->uploads, id) : NULL;
     if (!upload) {
         snprintf (err, errlen, "unknown or expired upload '%s'", id ? id : "");
         return 2;
@@ -185,7 +226,7 @@ int ctl_artifacts_chunk (ctl_t *ctl, const jad_api_request_t *request, json_t **
     if (request->blob_size == 0 || upload->received + request->blob_size > upload->length) {
         snprintf (err, errlen, "upload is longer than the announced %llu bytes",
                   (unsigned long long)upload->length);
-        zhashx_delete (ctl->uploads, id);
+        zhashx_delete (self->uploads, id);
         return 2;
     }
     size_t done = 0;
@@ -195,7 +236,7 @@ int ctl_artifacts_chunk (ctl_t *ctl, const jad_api_request_t *request, json_t **
             continue;
         if (wrote < 0) {
             snprintf (err, errlen, "cannot write the upload: %s", strerror (errno));
-            zhashx_delete (ctl->uploads, id);
+            zhashx_delete (self->uploads, id);
             return 1;
         }
         done += (size_t)wrote;
@@ -206,11 +247,11 @@ int ctl_artifacts_chunk (ctl_t *ctl, const jad_api_request_t *request, json_t **
     return 0;
 }
 
-int ctl_artifacts_commit (ctl_t *ctl, const jad_api_request_t *request, json_t **result, char *err,
-                          size_t errlen)
+int ctl_artifacts_commit (ctl_artifacts_t *self, const jad_api_request_t *request, json_t **result,
+                          char *err, size_t errlen)
 {
     const char *id = jad_api_request_arg (request, "upload");
-    s_upload_t *upload = id ? zhashx_lookup (ctl->uploads, id) : NULL;
+    s_upload_t *upload = id ? zhashx_lookup (self->uploads, id) : NULL;
     if (!upload) {
         snprintf (err, errlen, "unknown or expired upload '%s'", id ? id : "");
         return 2;
@@ -260,8 +301,8 @@ int ctl_artifacts_commit (ctl_t *ctl, const jad_api_request_t *request, json_t *
                                       jad_problems_get (problems, index));
         goto done;
     }
-    final_path = jad_strdup_printf ("%s/artifacts/%s.tar.gz", ctl->data_dir, sha_hex);
-    if (!final_path || s_mkdir_sub (ctl, "artifacts") != 0 ||
+    final_path = jad_strdup_printf ("%s/artifacts/%s.tar.gz", self->data_dir, sha_hex);
+    if (!final_path || s_mkdir_sub (self, "artifacts") != 0 ||
         rename (upload->path, final_path) != 0) {
         snprintf (err, errlen, "cannot store the release: %s", strerror (errno));
         status = 1;
@@ -277,7 +318,7 @@ int ctl_artifacts_commit (ctl_t *ctl, const jad_api_request_t *request, json_t *
                              .notes = upload->notes,
                              .migrate_up = manifest->migrate_up != NULL,
                              .migrate_down = manifest->migrate_down != NULL};
-    int rc = ctl_releases_repo_add (ctl->store, &release, jad_now_ms ());
+    int rc = ctl_releases_repo_add (self->store, &release, jad_now_ms ());
     if (rc != 0) {
         if (rc > 0)
             snprintf (err, errlen, "release %s %s already exists", upload->app, upload->version);
@@ -298,12 +339,12 @@ done:
     free (manifest_text);
     jad_manifest_destroy (&manifest);
     jad_problems_destroy (&problems);
-    zhashx_delete (ctl->uploads, id);
+    zhashx_delete (self->uploads, id);
     return status;
 }
 
-jad_ctl_msg_t *ctl_artifacts_fetch (ctl_t *ctl, const uint8_t sha256[32], uint64_t offset,
-                                    uint32_t length)
+jad_ctl_msg_t *ctl_artifacts_fetch (ctl_artifacts_t *self, const uint8_t sha256[32],
+                                    uint64_t offset, uint32_t length)
 {
     jad_ctl_msg_t *reply = calloc (1, sizeof *reply);
     if (!reply)
@@ -315,23 +356,23 @@ jad_ctl_msg_t *ctl_artifacts_fetch (ctl_t *ctl, const uint8_t sha256[32], uint64
     jad_hex (sha256, 32, sha_hex);
     int64_t total = 0;
     ctl_release_t *release = NULL;
-    if (ctl_releases_repo_by_sha (ctl->store, sha_hex, &release) == 0)
+    if (ctl_releases_repo_by_sha (self->store, sha_hex, &release) == 0)
         total = release->length;
     ctl_release_destroy (&release);
     if (total <= 0) {
         reply->chunk.error = strdup ("unknown artifact");
-        ctl->counters[CTL_COUNT_FETCH_REFUSED]++;
+        self->counters->value[CTL_COUNT_FETCH_REFUSED]++;
         return reply;
     }
     reply->chunk.total = (uint64_t)total;
     if (offset >= (uint64_t)total || length == 0 || length > JAD_CHUNK_SIZE) {
         reply->chunk.error = strdup ("chunk outside the artifact");
-        ctl->counters[CTL_COUNT_FETCH_REFUSED]++;
+        self->counters->value[CTL_COUNT_FETCH_REFUSED]++;
         return reply;
     }
     if (offset + length > (uint64_t)total)
         length = (uint32_t)((uint64_t)total - offset);
-    char *path = jad_strdup_printf ("%s/artifacts/%s.tar.gz", ctl->data_dir, sha_hex);
+    char *path = jad_strdup_printf ("%s/artifacts/%s.tar.gz", self->data_dir, sha_hex);
     int fd = path ? open (path, O_RDONLY | O_CLOEXEC) : -1;
     reply->chunk.data = malloc (length);
     ssize_t got = -1;
@@ -347,19 +388,9 @@ jad_ctl_msg_t *ctl_artifacts_fetch (ctl_t *ctl, const uint8_t sha256[32], uint64
         reply->chunk.error = strdup ("artifact unreadable on the controller");
     } else {
         reply->chunk.data_size = length;
-        ctl->counters[CTL_COUNT_CHUNKS_SENT]++;
-        ctl->counters[CTL_COUNT_BYTES_SENT] += length;
+        self->counters->value[CTL_COUNT_CHUNKS_SENT]++;
+        self->counters->value[CTL_COUNT_BYTES_SENT] += length;
     }
     free (path);
     return reply;
-}
-
-void ctl_artifacts_uploads_destroy (ctl_t *ctl)
-{
-    zhashx_destroy (&ctl->uploads);
-}
-
-void ctl_artifacts_upload_free (void **item)
-{
-    s_upload_destroy ((s_upload_t **)item);
 }

@@ -3,7 +3,6 @@
 
 #include "ctl_http.h"
 #include "ctl_agents_repo.h"
-#include "ctl_alerts.h"
 #include "ctl_alerts_repo.h"
 #include "ctl_plans_repo.h"
 #include "ctl_metrics_repo.h"
@@ -22,9 +21,13 @@
 
 struct _ctl_http_t {
     struct MHD_Daemon *daemon;
-    ctl_store_t *store;  //  read-only, used by the HTTP thread only
-    const jad_controller_config_t *config;
+    ctl_store_t *store;    //  read-only, used by the HTTP thread only
     pthread_mutex_t lock;  //  guards what follows
+    //  what the pages need of the configuration, copied (the loop's is
+    //  replaced by a reload while this thread serves)
+    uint32_t heartbeat_ms;
+    char **env_names;
+    size_t env_count;
     uint64_t counters[CTL_COUNT_MAX];
     uint64_t samples;
     uint64_t batches;
@@ -124,17 +127,27 @@ static json_t *s_plans_json (ctl_http_t *self, bool running)
     return plans;
 }
 
+//  Online window (ms) of the configuration, under the lock.
+static int64_t s_online_window (ctl_http_t *self)
+{
+    pthread_mutex_lock (&self->lock);
+    int64_t window = 3 * (int64_t)self->heartbeat_ms + 1000;
+    pthread_mutex_unlock (&self->lock);
+    return window;
+}
+
 static json_t *s_status_json (ctl_http_t *self)
 {
     int64_t now = jad_now_ms ();
-    int64_t window = 3 * (int64_t)self->config->heartbeat_ms + 1000;
+    int64_t window = s_online_window (self);
     json_t *agents = json_array ();
     json_t *environments = json_object ();
-    for (size_t index = 0; index < self->config->environment_count; index++)
-        json_object_set_new (environments, self->config->environments[index].name,
-                             json_pack ("{s:s, s:i, s:i, s:{}}", "name",
-                                        self->config->environments[index].name, "hosts", 0,
-                                        "online", 0, "versions"));
+    pthread_mutex_lock (&self->lock);
+    for (size_t index = 0; index < self->env_count; index++)
+        json_object_set_new (environments, self->env_names[index],
+                             json_pack ("{s:s, s:i, s:i, s:{}}", "name", self->env_names[index],
+                                        "hosts", 0, "online", 0, "versions"));
+    pthread_mutex_unlock (&self->lock);
     zlistx_t *fleet = ctl_agents_repo_fleet (self->store, NULL, NULL);
     for (ctl_agent_t *agent = fleet ? zlistx_first (fleet) : NULL; agent;
          agent = zlistx_next (fleet)) {
@@ -198,7 +211,7 @@ static json_t *s_status_json (ctl_http_t *self)
                       ctl_json_iso_time (started_ms, started, sizeof started), "counters", counters,
                       "environments", env_list, "agents", agents, "running",
                       s_plans_json (self, true), "recent", s_plans_json (self, false), "alerts",
-                      ctl_alerts_rules_json (self->store));
+                      ctl_json_rules (self->store));
 }
 
 //  Label value escaped for the text format.
@@ -275,7 +288,7 @@ static char *s_metrics_text (ctl_http_t *self)
     }
     zlistx_destroy (&tallies);
 
-    int64_t window = 3 * (int64_t)self->config->heartbeat_ms + 1000;
+    int64_t window = s_online_window (self);
     s_family (out, "jadugar_agents", "gauge", "Agents by environment and state.");
     tallies = ctl_agents_repo_state_tally (self->store, jad_now_ms () - window);
     for (ctl_tally_t *tally = tallies ? zlistx_first (tallies) : NULL; tally;
@@ -402,31 +415,71 @@ static enum MHD_Result s_handle (void *cls, struct MHD_Connection *connection, c
     return s_respond (connection, MHD_HTTP_NOT_FOUND, "text/plain", strdup ("not found\n"));
 }
 
-int ctl_http_start (ctl_t *ctl)
+//  Forget the configuration's copy (under the lock).
+static void s_forget_config (ctl_http_t *self)
+{
+    for (size_t index = 0; index < self->env_count; index++)
+        free (self->env_names[index]);
+    free (self->env_names);
+    self->env_names = NULL;
+    self->env_count = 0;
+}
+
+int ctl_http_configure (ctl_http_t *self, const jad_controller_config_t *config)
+{
+    char **names = calloc (config->environment_count + 1, sizeof (char *));
+    size_t count = 0;
+    for (; names && count < config->environment_count; count++) {
+        names[count] = strdup (config->environments[count].name);
+        if (!names[count])
+            break;
+    }
+    if (!names || count < config->environment_count) {
+        for (size_t index = 0; names && index < count; index++)
+            free (names[index]);
+        free (names);
+        jad_log_error ("http: out of memory copying the configuration");
+        return -1;
+    }
+    pthread_mutex_lock (&self->lock);
+    s_forget_config (self);
+    self->env_names = names;
+    self->env_count = count;
+    self->heartbeat_ms = config->heartbeat_ms;
+    pthread_mutex_unlock (&self->lock);
+    return 0;
+}
+
+ctl_http_t *ctl_http_new (const char *data_dir, const jad_controller_config_t *config,
+                          int64_t started_ms)
 {
     ctl_http_t *self = (ctl_http_t *)calloc (1, sizeof (ctl_http_t));
     if (!self)
-        return -1;
-    ctl->http = self;
-    self->config = ctl->config;
-    self->started_ms = ctl->started_ms;
+        return NULL;
+    self->started_ms = started_ms;
     pthread_mutex_init (&self->lock, NULL);
+    if (ctl_http_configure (self, config) != 0) {
+        ctl_http_destroy (&self);
+        return NULL;
+    }
     char path[4096];
-    snprintf (path, sizeof path, "%s/state.db", ctl->data_dir);
+    snprintf (path, sizeof path, "%s/state.db", data_dir);
     self->store = ctl_store_open (path, CTL_STORE_READONLY);
     if (!self->store) {
         jad_log_error ("http: cannot open %s read-only", path);
-        return -1;
+        ctl_http_destroy (&self);
+        return NULL;
     }
-    int port = ctl->config->port + 3;
+    int port = config->port + 3;
     struct addrinfo hints = {
         .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICHOST};
     struct addrinfo *address = NULL;
     char service[16];
     snprintf (service, sizeof service, "%d", port);
-    if (getaddrinfo (ctl->config->http_listen, service, &hints, &address) != 0 || !address) {
-        jad_log_error ("http: http-listen '%s' is not a numeric address", ctl->config->http_listen);
-        return -1;
+    if (getaddrinfo (config->http_listen, service, &hints, &address) != 0 || !address) {
+        jad_log_error ("http: http-listen '%s' is not a numeric address", config->http_listen);
+        ctl_http_destroy (&self);
+        return NULL;
     }
     //  epoll, not select: with a fleet connected, the controller's HTTP
     //  sockets have descriptors far above FD_SETSIZE (1024), which select()
@@ -440,42 +493,42 @@ int ctl_http_start (ctl_t *ctl)
                           MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10, MHD_OPTION_END);
     freeaddrinfo (address);
     if (!self->daemon) {
-        jad_log_error ("http: cannot listen address=%s port=%d", ctl->config->http_listen, port);
-        return -1;
+        jad_log_error ("http: cannot listen address=%s port=%d", config->http_listen, port);
+        ctl_http_destroy (&self);
+        return NULL;
     }
-    ctl_http_publish (ctl);
-    jad_log_info ("server: http listening address=%s port=%d", ctl->config->http_listen, port);
-    return 0;
+    jad_log_info ("server: http listening address=%s port=%d", config->http_listen, port);
+    return self;
 }
 
-void ctl_http_publish (ctl_t *ctl)
+void ctl_http_publish (ctl_http_t *self, const ctl_counters_t *counters,
+                       const ctl_metrics_repo_t *metrics, ctl_notify_t *notify)
 {
-    ctl_http_t *self = ctl->http;
-    if (!self)
-        return;
     pthread_mutex_lock (&self->lock);
-    memcpy (self->counters, ctl->counters, sizeof self->counters);
-    self->samples = ctl_metrics_repo_samples (ctl->metrics);
-    self->batches = ctl_metrics_repo_batches (ctl->metrics);
-    self->rejected = ctl_metrics_repo_rejected (ctl->metrics);
-    self->duplicates = ctl_metrics_repo_duplicates (ctl->metrics);
-    self->gaps = ctl_metrics_repo_gaps (ctl->metrics);
-    self->notify[0] = ctl_notify_queued (ctl->notify);
-    self->notify[1] = ctl_notify_delivered (ctl->notify);
-    self->notify[2] = ctl_notify_failed (ctl->notify);
-    self->notify[3] = ctl_notify_dropped (ctl->notify);
+    memcpy (self->counters, counters->value, sizeof self->counters);
+    self->samples = ctl_metrics_repo_samples (metrics);
+    self->batches = ctl_metrics_repo_batches (metrics);
+    self->rejected = ctl_metrics_repo_rejected (metrics);
+    self->duplicates = ctl_metrics_repo_duplicates (metrics);
+    self->gaps = ctl_metrics_repo_gaps (metrics);
+    self->notify[0] = ctl_notify_queued (notify);
+    self->notify[1] = ctl_notify_delivered (notify);
+    self->notify[2] = ctl_notify_failed (notify);
+    self->notify[3] = ctl_notify_dropped (notify);
     pthread_mutex_unlock (&self->lock);
 }
 
-void ctl_http_stop (ctl_t *ctl)
+void ctl_http_destroy (ctl_http_t **self_p)
 {
-    ctl_http_t *self = ctl->http;
-    if (!self)
+    if (!self_p || !*self_p)
         return;
+    ctl_http_t *self = *self_p;
+    //  the daemon's thread stops before anything it reads goes
     if (self->daemon)
         MHD_stop_daemon (self->daemon);
     ctl_store_destroy (&self->store);
+    s_forget_config (self);
     pthread_mutex_destroy (&self->lock);
     free (self);
-    ctl->http = NULL;
+    *self_p = NULL;
 }

@@ -8,7 +8,6 @@
 #include "ctl_rollout.h"
 #include "ctl_metrics_repo.h"
 #include "ctl_notify.h"
-#include "ctl_plans.h"
 #include "ctl_json.h"
 #include "jad_log.h"
 #include "jad_util.h"
@@ -30,6 +29,12 @@ typedef struct {
 } s_worker_shared_t;
 
 struct _ctl_alerts_t {
+    ctl_store_t *store;  //  borrowed, as what follows up to started_ms
+    ctl_settings_t *settings;
+    ctl_notify_t *notify;
+    ctl_rollout_t *rollout;
+    ctl_metrics_repo_t *metrics;
+    int64_t started_ms;     //  wall ms the controller started
     int64_t next_eval;      //  mono ms
     int64_t next_maintain;  //  mono ms
     int64_t plans_seen;     //  wall ms up to which plan events were notified
@@ -218,40 +223,48 @@ static ctl_alert_rule_t s_rule_row (const char *id, const char *origin,
                               .action = alert->action};
 }
 
-int ctl_alerts_start (ctl_t *ctl)
+ctl_alerts_t *ctl_alerts_new (ctl_store_t *store, ctl_settings_t *settings, ctl_notify_t *notify,
+                              ctl_rollout_t *rollout, ctl_metrics_repo_t *metrics,
+                              int64_t started_ms)
 {
-    if (!ctl->alerts) {
-        ctl_alerts_t *self = (ctl_alerts_t *)calloc (1, sizeof (ctl_alerts_t));
-        if (!self)
-            return -1;
-        ctl->alerts = self;
-        atomic_init (&self->shared.stopping, false);
-        self->in_flight = zhashx_new ();
-        self->worker = self->in_flight ? zactor_new (s_worker, &self->shared) : NULL;
-        if (!self->worker) {
-            ctl_alerts_stop (ctl);
-            return -1;
-        }
-        zhashx_set_destructor (self->in_flight, s_in_flight_free);
-        //  never block the loop: a full pipe skips the query this time
-        zsock_set_sndtimeo (zactor_sock (self->worker), 0);
+    ctl_alerts_t *self = (ctl_alerts_t *)calloc (1, sizeof (ctl_alerts_t));
+    if (!self)
+        return NULL;
+    self->store = store;
+    self->settings = settings;
+    self->notify = notify;
+    self->rollout = rollout;
+    self->metrics = metrics;
+    self->started_ms = started_ms;
+    atomic_init (&self->shared.stopping, false);
+    self->in_flight = zhashx_new ();
+    self->worker = self->in_flight ? zactor_new (s_worker, &self->shared) : NULL;
+    if (!self->worker) {
+        ctl_alerts_destroy (&self);
+        return NULL;
     }
-    return ctl_alerts_sync (ctl);
+    zhashx_set_destructor (self->in_flight, s_in_flight_free);
+    //  never block the loop: a full pipe skips the query this time
+    zsock_set_sndtimeo (zactor_sock (self->worker), 0);
+    if (ctl_alerts_sync (self) != 0)
+        ctl_alerts_destroy (&self);
+    return self;
 }
 
-int ctl_alerts_sync (ctl_t *ctl)
+int ctl_alerts_sync (ctl_alerts_t *self)
 {
+    const jad_controller_config_t *config = ctl_settings_config (self->settings);
     //  A config rule's id is derived from its content: unchanged rules
     //  keep their state across restarts and reloads, changed ones start
     //  fresh.
-    size_t count = ctl->config->alert_count;
+    size_t count = config->alert_count;
     char (*ids)[80] = calloc (count + 1, sizeof *ids);
     ctl_alert_rule_t *rows = calloc (count + 1, sizeof (ctl_alert_rule_t));
     int rc = -1;
     if (!ids || !rows)
         goto done;
     for (size_t index = 0; index < count; index++) {
-        const jad_alert_config_t *alert = &ctl->config->alerts[index];
+        const jad_alert_config_t *alert = &config->alerts[index];
         char *text = jad_strdup_printf (
             "%s|%s|%s|%s|%u|%d|%.17g|%u|%u|%s", alert->env, alert->metric,
             alert->query ? alert->query : "", alert->aggregate ? alert->aggregate : "avg",
@@ -267,7 +280,7 @@ int ctl_alerts_sync (ctl_t *ctl)
         snprintf (ids[index], sizeof ids[index], "c%s", hex);
         rows[index] = s_rule_row (ids[index], "config", alert);
     }
-    rc = ctl_alerts_repo_sync_config (ctl->store, rows, count, jad_now_ms ());
+    rc = ctl_alerts_repo_sync_config (self->store, rows, count, jad_now_ms ());
 done:
     free (rows);
     free (ids);
@@ -392,20 +405,19 @@ static void s_in_flight_free (void **item)
 
 //  Ask the worker for a PromQL rule's value, unless a query for it is
 //  already in flight.
-static void s_query_send (ctl_t *ctl, const s_rule_t *rule)
+static void s_query_send (ctl_alerts_t *self, const s_rule_t *rule)
 {
-    ctl_alerts_t *self = ctl->alerts;
-    if (!self || !self->worker || zhashx_lookup (self->in_flight, rule->id) ||
-        !ctl->config->prometheus)
+    const jad_controller_config_t *config = ctl_settings_config (self->settings);
+    if (!self->worker || zhashx_lookup (self->in_flight, rule->id) || !config->prometheus)
         return;
     CURL *curl = curl_easy_init ();
     char *escaped = curl ? curl_easy_escape (curl, rule->query, 0) : NULL;
-    char *url = jad_strdup_printf ("%s/api/v1/query?query=%s", ctl->config->prometheus,
-                                   escaped ? escaped : "");
+    char *url =
+        jad_strdup_printf ("%s/api/v1/query?query=%s", config->prometheus, escaped ? escaped : "");
     curl_free (escaped);
     curl_easy_cleanup (curl);
     char timeout[32];
-    snprintf (timeout, sizeof timeout, "%u", ctl->config->prometheus_timeout_ms);
+    snprintf (timeout, sizeof timeout, "%u", config->prometheus_timeout_ms);
     int64_t *sent = malloc (sizeof (int64_t));
     if (url && sent && zsock_send (self->worker, "ssss", "QUERY", rule->id, url, timeout) == 0) {
         *sent = jad_mono_ms ();
@@ -451,13 +463,13 @@ static s_reading_t s_reading_new (const s_rule_t *rule, int64_t now)
 }
 
 //  A rule over the samples agents sent.
-static s_reading_t s_evaluate (ctl_t *ctl, const s_rule_t *rule, int64_t now)
+static s_reading_t s_evaluate (ctl_alerts_t *self, const s_rule_t *rule, int64_t now)
 {
     s_reading_t reading = s_reading_new (rule, now);
     double *values = NULL;
     uint32_t *hosts = NULL;
     size_t count = 0;
-    if (ctl_metrics_repo_env_values (ctl->store, rule->env, rule->metric, reading.window_start,
+    if (ctl_metrics_repo_env_values (self->store, rule->env, rule->metric, reading.window_start,
                                      &values, &hosts, &count))
         snprintf (reading.error, sizeof reading.error, "database error");
     s_reading_finish (rule, values, hosts, count, &reading);
@@ -542,7 +554,7 @@ static json_t *s_rule_fields (const s_rule_t *rule, const s_reading_t *reading)
 //  and its coordinated rollback undoes what it changed; a finished one is
 //  undone by a rollback plan. Returns the rollback plan's id (caller
 //  frees) or NULL with the reason in err.
-static char *s_rollback (ctl_t *ctl, const char *env, const char *app, const char *version,
+static char *s_rollback (ctl_alerts_t *self, const char *env, const char *app, const char *version,
                          const char *bad_plan, const char *summary, char *err, size_t errlen)
 {
     //  ctl_rollout_fail's coordinated rollback says "automatic rollback: "
@@ -550,12 +562,12 @@ static char *s_rollback (ctl_t *ctl, const char *env, const char *app, const cha
     char reason[S_SUMMARY_LEN + 64];
     snprintf (reason, sizeof reason, "automatic rollback: %s", summary);
     ctl_plan_t *plan = NULL;
-    ctl_plans_repo_get (ctl->store, bad_plan, &plan);
+    ctl_plans_repo_get (self->store, bad_plan, &plan);
     bool running = plan && streq (plan->state, "running");
     ctl_plan_destroy (&plan);
-    if (running && ctl_rollout_fail (ctl, bad_plan, summary) == 0) {
+    if (running && ctl_rollout_fail (self->rollout, bad_plan, summary) == 0) {
         char *rollback = NULL;
-        if (ctl_plans_repo_get (ctl->store, bad_plan, &plan) == 0) {
+        if (ctl_plans_repo_get (self->store, bad_plan, &plan) == 0) {
             rollback = plan->rolled_back_by;
             plan->rolled_back_by = NULL;
         }
@@ -565,46 +577,16 @@ static char *s_rollback (ctl_t *ctl, const char *env, const char *app, const cha
         snprintf (err, errlen, "plan %s failed, but it had changed no host", bad_plan);
         return NULL;
     }
-    return ctl_rollout_rollback (ctl, app, env, version, bad_plan, "controller", reason, err,
-                                 errlen);
-}
-
-//  True if an alert rule for env is firing; its values in why.
-bool ctl_alerts_firing (ctl_t *ctl, const char *env, char *why, size_t len)
-{
-    ctl_alert_rule_t *rule = NULL;
-    if (ctl_alerts_repo_firing (ctl->store, env, &rule) != 0)
-        return false;
-    snprintf (why, len, "alert %s is firing: %s = %g %s %g", rule->id, rule->metric,
-              rule->has_value ? rule->value : 0.0, rule->above ? ">" : "<", rule->threshold);
-    ctl_alert_rule_destroy (&rule);
-    return true;
-}
-
-bool ctl_alerts_inconclusive (ctl_t *ctl, const char *env, int64_t after, char *why, size_t len)
-{
-    ctl_alert_rule_t *rule = NULL;
-    if (ctl_alerts_repo_inconclusive (ctl->store, env, after, &rule) != 0)
-        return false;
-    char window[32], since[32];
-    jad_duration_format ((uint64_t)rule->window_ms, window, sizeof window);
-    const char *error = rule->error;
-    snprintf (why, len,
-              "alert %s is inconclusive since %s: %s(%s) had %lld samples in %s, it needs %lld "
-              "to decide%s%s",
-              rule->id, ctl_json_iso_time (rule->since, since, sizeof since), rule->aggregate,
-              rule->query ? rule->query : rule->metric, (long long)rule->samples, window,
-              (long long)rule->min_samples, error ? "; " : "", error ? error : "");
-    ctl_alert_rule_destroy (&rule);
-    return true;
+    return ctl_rollout_rollback (self->rollout, app, env, version, bad_plan, "controller", reason,
+                                 err, errlen);
 }
 
 //  Store an automatic decision. Returns 0 or -1.
-static int s_decision_store (ctl_t *ctl, const char *plan_id, const char *undoes,
+static int s_decision_store (ctl_alerts_t *self, const char *plan_id, const char *undoes,
                              const char *rule_id, const char *what, json_t *detail)
 {
     char *text = json_dumps (detail, JSON_COMPACT);
-    int rc = text ? ctl_plans_repo_decision_add (ctl->store, plan_id, undoes, rule_id, what, text,
+    int rc = text ? ctl_plans_repo_decision_add (self->store, plan_id, undoes, rule_id, what, text,
                                                  jad_now_ms ())
                   : -1;
     free (text);
@@ -612,7 +594,7 @@ static int s_decision_store (ctl_t *ctl, const char *plan_id, const char *undoes
 }
 
 //  A rollback rule fired: roll back the deploy it watches, if any.
-static void s_auto_rollback (ctl_t *ctl, const s_rule_t *rule, const s_reading_t *reading,
+static void s_auto_rollback (ctl_alerts_t *self, const s_rule_t *rule, const s_reading_t *reading,
                              json_t *fields)
 {
     int64_t now = jad_now_ms ();
@@ -620,7 +602,8 @@ static void s_auto_rollback (ctl_t *ctl, const s_rule_t *rule, const s_reading_t
     //  plan and was not undone already
     char *bad_plan = NULL, *app = NULL, *bad_version = NULL;
     int64_t created = 0;
-    zlistx_t *recent = ctl_plans_repo_since (ctl->store, rule->env, now - ctl->config->watch_ms);
+    zlistx_t *recent = ctl_plans_repo_since (self->store, rule->env,
+                                             now - ctl_settings_config (self->settings)->watch_ms);
     for (ctl_plan_t *plan = recent ? zlistx_first (recent) : NULL; plan && !bad_plan;
          plan = zlistx_next (recent))
         if (streq (plan->kind, "deploy") &&
@@ -640,7 +623,7 @@ static void s_auto_rollback (ctl_t *ctl, const s_rule_t *rule, const s_reading_t
     //  Last known good: the newest other version that succeeded here before
     //  and is not marked bad.
     char *good_version = NULL;
-    zlistx_t *succeeded = ctl_plans_repo_succeeded (ctl->store, app, rule->env);
+    zlistx_t *succeeded = ctl_plans_repo_succeeded (self->store, app, rule->env);
     for (ctl_succeeded_t *row = succeeded ? zlistx_first (succeeded) : NULL; row && !good_version;
          row = zlistx_next (succeeded))
         if (!streq (row->version, bad_version) && row->created < created && !row->bad)
@@ -668,22 +651,22 @@ static void s_auto_rollback (ctl_t *ctl, const s_rule_t *rule, const s_reading_t
                          good_version ? json_string (good_version) : json_null ());
     json_object_set_new (fields, "fired_at", s_iso (now));
     char err[256] = "";
-    char *plan_id = good_version ? s_rollback (ctl, rule->env, app, good_version, bad_plan, summary,
-                                               err, sizeof err)
+    char *plan_id = good_version ? s_rollback (self, rule->env, app, good_version, bad_plan,
+                                               summary, err, sizeof err)
                                  : NULL;
     if (plan_id) {
-        ctl_releases_repo_mark_bad (ctl->store, app, bad_version, summary);
+        ctl_releases_repo_mark_bad (self->store, app, bad_version, summary);
         json_object_set_new (fields, "plan", json_string (plan_id));
-        s_decision_store (ctl, plan_id, bad_plan, rule->id, "rollback", fields);
+        s_decision_store (self, plan_id, bad_plan, rule->id, "rollback", fields);
         jad_log_warning ("alerts: automatic rollback plan=%s undoes=%s env=%s app=%s from=%s "
                          "to=%s rule=%s value=%g",
                          plan_id, bad_plan, rule->env, app, bad_version, good_version, rule->id,
                          reading->value);
-        ctl_notify_send (ctl->notify, "rollback.started", fields);
+        ctl_notify_send (self->notify, "rollback.started", fields);
     } else {
         if (good_version)
             json_object_set_new (fields, "error", json_string (err));
-        s_decision_store (ctl, NULL, bad_plan, rule->id, "no-rollback", fields);
+        s_decision_store (self, NULL, bad_plan, rule->id, "no-rollback", fields);
         jad_log_warning ("alerts: cannot roll back env=%s app=%s rule=%s reason=\"%s\"", rule->env,
                          app, rule->id, good_version ? err : "no known-good release");
     }
@@ -696,7 +679,7 @@ done:
     free (bad_version);
 }
 
-static void s_transition (ctl_t *ctl, s_rule_t *rule, ctl_alert_state_t from,
+static void s_transition (ctl_alerts_t *self, s_rule_t *rule, ctl_alert_state_t from,
                           const s_reading_t *reading, int64_t now)
 {
     json_t *fields = s_rule_fields (rule, reading);
@@ -715,29 +698,30 @@ static void s_transition (ctl_t *ctl, s_rule_t *rule, ctl_alert_state_t from,
                                .hosts = reading->hosts,
                                .error = *reading->error ? (char *)reading->error : NULL,
                                .detail = detail};
-    ctl_alerts_repo_event_add (ctl->store, &event);
+    ctl_alerts_repo_event_add (self->store, &event);
     free (detail);
     jad_log_info ("alerts: rule=%s env=%s metric=%s %s -> %s value=%g samples=%lld", rule->id,
                   rule->env, rule->metric, ctl_alert_state_name (from),
                   ctl_alert_state_name (rule->state), reading->value, (long long)reading->samples);
     char kind[32];
     snprintf (kind, sizeof kind, "alert.%s", ctl_alert_state_name (rule->state));
-    ctl_notify_send (ctl->notify, kind, fields);
+    ctl_notify_send (self->notify, kind, fields);
     if (rule->state == CTL_ALERT_FIRING && rule->action && streq (rule->action, "rollback"))
-        s_auto_rollback (ctl, rule, reading, fields);
+        s_auto_rollback (self, rule, reading, fields);
     json_decref (fields);
 }
 
 //  Store a rule's new state and act on a transition.
-static void s_rule_apply (ctl_t *ctl, s_rule_t *rule, const s_reading_t *reading, int64_t now)
+static void s_rule_apply (ctl_alerts_t *self, s_rule_t *rule, const s_reading_t *reading,
+                          int64_t now)
 {
     ctl_alert_state_t from = rule->state;
     rule->state = ctl_alert_next (from, &rule->since, reading->cond, now, (uint32_t)rule->for_ms);
-    ctl_alerts_repo_evaluated (ctl->store, rule->id, ctl_alert_state_name (rule->state),
+    ctl_alerts_repo_evaluated (self->store, rule->id, ctl_alert_state_name (rule->state),
                                rule->since, isfinite (reading->value), reading->value,
                                reading->samples, reading->hosts, now);
     if (rule->state != from)
-        s_transition (ctl, rule, from, reading, now);
+        s_transition (self, rule, from, reading, now);
 }
 
 static bool s_rule_usable (const s_rule_t *rule)
@@ -745,9 +729,9 @@ static bool s_rule_usable (const s_rule_t *rule)
     return rule->id && rule->env && rule->metric && rule->aggregate;
 }
 
-static void s_evaluate_rules (ctl_t *ctl, int64_t now)
+static void s_evaluate_rules (ctl_alerts_t *self, int64_t now)
 {
-    zlistx_t *rows = ctl_alerts_repo_rules (ctl->store, false);
+    zlistx_t *rows = ctl_alerts_repo_rules (self->store, false);
     for (ctl_alert_rule_t *row = rows ? zlistx_first (rows) : NULL; row; row = zlistx_next (rows)) {
         //  the rule's strings move into `rule`; the list keeps an empty row
         ctl_alert_rule_t *taken = (ctl_alert_rule_t *)calloc (1, sizeof (ctl_alert_rule_t));
@@ -760,10 +744,10 @@ static void s_evaluate_rules (ctl_t *ctl, int64_t now)
         if (s_rule_usable (&rule)) {
             if (rule.query)
                 //  evaluated when the worker answers (ctl_alerts_receive)
-                s_query_send (ctl, &rule);
+                s_query_send (self, &rule);
             else {
-                s_reading_t reading = s_evaluate (ctl, &rule, now);
-                s_rule_apply (ctl, &rule, &reading, now);
+                s_reading_t reading = s_evaluate (self, &rule, now);
+                s_rule_apply (self, &rule, &reading, now);
             }
         }
         s_rule_clear (&rule);
@@ -772,9 +756,9 @@ static void s_evaluate_rules (ctl_t *ctl, int64_t now)
 }
 
 //  Notify about plans that started or finished since the last look.
-static void s_plan_events (ctl_t *ctl, int64_t since, int64_t until)
+static void s_plan_events (ctl_alerts_t *self, int64_t since, int64_t until)
 {
-    zlistx_t *plans = ctl_plans_repo_changed (ctl->store, since, until);
+    zlistx_t *plans = ctl_plans_repo_changed (self->store, since, until);
     for (ctl_plan_t *plan = plans ? zlistx_first (plans) : NULL; plan; plan = zlistx_next (plans)) {
         bool rollback = streq (plan->kind, "rollback");
         json_t *fields =
@@ -785,59 +769,56 @@ static void s_plan_events (ctl_t *ctl, int64_t since, int64_t until)
         bool created = plan->created >= since && plan->created < until;
         bool finished = plan->finished >= since && plan->finished < until;
         if (created && !rollback)
-            ctl_notify_send (ctl->notify, "deploy.started", fields);
+            ctl_notify_send (self->notify, "deploy.started", fields);
         if (finished)
-            ctl_notify_send (ctl->notify, rollback ? "rollback.finished" : "deploy.finished",
+            ctl_notify_send (self->notify, rollback ? "rollback.finished" : "deploy.finished",
                              fields);
         json_decref (fields);
     }
     zlistx_destroy (&plans);
 }
 
-void ctl_alerts_tick (ctl_t *ctl)
+void ctl_alerts_tick (ctl_alerts_t *self)
 {
-    ctl_alerts_t *self = ctl->alerts;
-    if (!self)
-        return;
+    const jad_controller_config_t *config = ctl_settings_config (self->settings);
     int64_t mono = jad_mono_ms ();
     int64_t now = jad_now_ms ();
     if (self->plans_seen == 0)
-        self->plans_seen = ctl->started_ms;
-    s_plan_events (ctl, self->plans_seen, now);
+        self->plans_seen = self->started_ms;
+    s_plan_events (self, self->plans_seen, now);
     self->plans_seen = now;
     if (mono >= self->next_eval) {
-        s_evaluate_rules (ctl, now);
+        s_evaluate_rules (self, now);
         self->next_eval = mono + S_EVAL_MS;
     }
     if (mono >= self->next_maintain) {
-        ctl_metrics_repo_maintain (ctl->metrics, now, ctl->config->metrics_retention_ms,
-                                   ctl->config->rollup_retention_ms);
+        ctl_metrics_repo_maintain (self->metrics, now, config->metrics_retention_ms,
+                                   config->rollup_retention_ms);
         self->next_maintain = mono + S_MAINTAIN_MS;
     }
 }
 
-void *ctl_alerts_socket (ctl_t *ctl)
+zactor_t *ctl_alerts_socket (ctl_alerts_t *self)
 {
-    return ctl->alerts ? ctl->alerts->worker : NULL;
+    return self->worker;
 }
 
-void ctl_alerts_receive (ctl_t *ctl)
+void ctl_alerts_receive (ctl_alerts_t *self)
 {
-    ctl_alerts_t *self = ctl->alerts;
     char *command = NULL, *id = NULL, *status = NULL, *answer = NULL;
-    if (!self || zsock_recv (self->worker, "ssss", &command, &id, &status, &answer) != 0)
+    if (zsock_recv (self->worker, "ssss", &command, &id, &status, &answer) != 0)
         return;
     if (command && streq (command, "RESULT") && id && status && answer) {
         zhashx_delete (self->in_flight, id);
         //  the rule as it is now (it may have gone or moved meanwhile)
         ctl_alert_rule_t *row = NULL;
-        ctl_alerts_repo_get (ctl->store, id, &row);
+        ctl_alerts_repo_get (self->store, id, &row);
         s_rule_t rule;
         s_rule_take (&row, &rule);
         if (s_rule_usable (&rule) && rule.query) {
             int64_t now = jad_now_ms ();
             s_reading_t reading = s_evaluate_answer (&rule, streq (status, "ok"), answer, now);
-            s_rule_apply (ctl, &rule, &reading, now);
+            s_rule_apply (self, &rule, &reading, now);
         }
         s_rule_clear (&rule);
     }
@@ -847,57 +828,34 @@ void ctl_alerts_receive (ctl_t *ctl)
     zstr_free (&answer);
 }
 
-size_t ctl_alerts_queries_in_flight (ctl_t *ctl)
+size_t ctl_alerts_queries_in_flight (ctl_alerts_t *self)
 {
-    return ctl->alerts ? zhashx_size (ctl->alerts->in_flight) : 0;
+    return zhashx_size (self->in_flight);
 }
 
-void ctl_alerts_stop (ctl_t *ctl)
+void ctl_alerts_destroy (ctl_alerts_t **self_p)
 {
-    ctl_alerts_t *self = ctl->alerts;
-    if (!self)
+    if (!self_p || !*self_p)
         return;
+    ctl_alerts_t *self = *self_p;
     //  a query in progress gives up at curl's next progress call
     atomic_store (&self->shared.stopping, true);
     zactor_destroy (&self->worker);
     zhashx_destroy (&self->in_flight);
     free (self);
-    ctl->alerts = NULL;
+    *self_p = NULL;
 }
 
 //  --------------------------------------------------------------------------
 //  API
 
-json_t *ctl_alerts_rules_json (ctl_store_t *store)
-{
-    json_t *rules = json_array ();
-    zlistx_t *rows = ctl_alerts_repo_rules (store, true);
-    for (ctl_alert_rule_t *rule = rows ? zlistx_first (rows) : NULL; rule;
-         rule = zlistx_next (rows))
-        json_array_append_new (
-            rules,
-            json_pack ("{s:s, s:s, s:s, s:s, s:s?, s:s, s:I, s:s, s:f, s:I, s:I, s:s?, s:s, s:o, "
-                       "s:o, s:I, s:I, s:o}",
-                       "id", rule->id, "origin", rule->origin, "env", rule->env, "metric",
-                       rule->metric, "query", rule->query, "aggregate", rule->aggregate,
-                       "window_ms", (json_int_t)rule->window_ms, "comparison",
-                       rule->above ? "above" : "below", "threshold", rule->threshold, "for_ms",
-                       (json_int_t)rule->for_ms, "min_samples", (json_int_t)rule->min_samples,
-                       "action", rule->action, "state", rule->state, "since", s_iso (rule->since),
-                       "value", rule->has_value ? json_real (rule->value) : json_null (), "samples",
-                       (json_int_t)rule->samples, "hosts", (json_int_t)rule->hosts, "evaluated",
-                       s_iso (rule->evaluated)));
-    zlistx_destroy (&rows);
-    return rules;
-}
-
-int ctl_alerts_api_list (ctl_t *ctl, const jad_api_request_t *request, json_t **result, char *err,
-                         size_t errlen)
+int ctl_alerts_api_list (ctl_alerts_t *self, const jad_api_request_t *request, json_t **result,
+                         char *err, size_t errlen)
 {
     (void)request, (void)err, (void)errlen;
-    json_t *rules = ctl_alerts_rules_json (ctl->store);
+    json_t *rules = ctl_json_rules (self->store);
     json_t *events = json_array ();
-    zlistx_t *rows = ctl_alerts_repo_events (ctl->store, 50);
+    zlistx_t *rows = ctl_alerts_repo_events (self->store, 50);
     for (ctl_alert_event_t *event = rows ? zlistx_first (rows) : NULL; event;
          event = zlistx_next (rows))
         json_array_append_new (
@@ -912,8 +870,8 @@ int ctl_alerts_api_list (ctl_t *ctl, const jad_api_request_t *request, json_t **
     return 0;
 }
 
-int ctl_alerts_api_add (ctl_t *ctl, const jad_api_request_t *request, json_t **result, char *err,
-                        size_t errlen)
+int ctl_alerts_api_add (ctl_alerts_t *self, const jad_api_request_t *request, json_t **result,
+                        char *err, size_t errlen)
 {
     const char *env = jad_api_request_arg (request, "env");
     const char *metric = jad_api_request_arg (request, "metric");
@@ -927,7 +885,7 @@ int ctl_alerts_api_add (ctl_t *ctl, const jad_api_request_t *request, json_t **r
     const char *query = jad_api_request_arg (request, "query");
     jad_alert_config_t alert = {0};
     char *end = NULL;
-    if (!env || !jad_controller_config_env (ctl->config, env)) {
+    if (!env || !jad_controller_config_env (ctl_settings_config (self->settings), env)) {
         snprintf (err, errlen, "--env must name an environment of controller.yaml (got '%s')",
                   env ? env : "");
         return 2;
@@ -975,7 +933,7 @@ int ctl_alerts_api_add (ctl_t *ctl, const jad_api_request_t *request, json_t **r
         snprintf (err, errlen, "--action must be rollback (or left out), got '%s'", action);
         return 2;
     }
-    if (query && (!ctl->config->prometheus || strlen (query) > 1024)) {
+    if (query && (!ctl_settings_config (self->settings)->prometheus || strlen (query) > 1024)) {
         snprintf (err, errlen,
                   "--query needs 'prometheus: URL' in controller.yaml and at most "
                   "1024 bytes");
@@ -990,7 +948,7 @@ int ctl_alerts_api_add (ctl_t *ctl, const jad_api_request_t *request, json_t **r
     jad_random_id (4, random);
     snprintf (id, sizeof id, "a%s", random);
     ctl_alert_rule_t row = s_rule_row (id, "api", &alert);
-    if (ctl_alerts_repo_add (ctl->store, &row, jad_now_ms ()) != 0) {
+    if (ctl_alerts_repo_add (self->store, &row, jad_now_ms ()) != 0) {
         snprintf (err, errlen, "database error");
         return 1;
     }
@@ -999,12 +957,12 @@ int ctl_alerts_api_add (ctl_t *ctl, const jad_api_request_t *request, json_t **r
     return 0;
 }
 
-int ctl_alerts_api_rm (ctl_t *ctl, const jad_api_request_t *request, json_t **result, char *err,
-                       size_t errlen)
+int ctl_alerts_api_rm (ctl_alerts_t *self, const jad_api_request_t *request, json_t **result,
+                       char *err, size_t errlen)
 {
     const char *id = jad_api_request_arg (request, "id");
     ctl_alert_rule_t *rule = NULL;
-    if (!id || ctl_alerts_repo_get (ctl->store, id, &rule) != 0) {
+    if (!id || ctl_alerts_repo_get (self->store, id, &rule) != 0) {
         snprintf (err, errlen, "no alert rule '%s' (see: jadctl alerts)", id ? id : "");
         return 2;
     }
@@ -1014,7 +972,7 @@ int ctl_alerts_api_rm (ctl_t *ctl, const jad_api_request_t *request, json_t **re
         snprintf (err, errlen, "alert rule '%s' comes from controller.yaml: remove it there", id);
         return 2;
     }
-    if (ctl_alerts_repo_remove (ctl->store, id) != 0) {
+    if (ctl_alerts_repo_remove (self->store, id) != 0) {
         snprintf (err, errlen, "database error");
         return 1;
     }

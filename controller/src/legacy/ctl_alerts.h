@@ -17,15 +17,25 @@
 //  action rollback that fires within `watch` of a deploy makes the
 //  controller roll the environment back to its last known-good release,
 //  mark the bad release and store the decision with its values.
-//  Rules come from controller.yaml (origin "config", synced at start, ids
-//  derived from their content) and from `jadctl alert add` (origin "api").
+//  Rules come from controller.yaml (origin "config", synced at start and
+//  on every reload, ids derived from their content) and from `jadctl
+//  alert add` (origin "api").
+//
+//  Waiting for the engine: ctl_rules decides readings, states, verdicts
+//  and the plan a rollback acts on; the Prometheus worker stays here (it
+//  is I/O) until it moves to io/.
 
 #ifndef CTL_ALERTS_H_INCLUDED
 #define CTL_ALERTS_H_INCLUDED
 
-#include "ctl_context.h"
+#include "ctl_metrics_repo.h"
+#include "ctl_notify.h"
+#include "ctl_rollout.h"
+#include "ctl_settings.h"
+#include "ctl_store.h"
 #include "jad_wire.h"
 
+#include <czmq.h>
 #include <jansson.h>
 
 typedef enum {
@@ -57,41 +67,44 @@ int ctl_alert_state_parse (const char *name);
 int ctl_alert_aggregate (const char *how, double *values, const uint32_t *hosts, size_t count,
                          double *result);
 
-//  Sync rules from controller.yaml into the database and start the
-//  Prometheus query worker (once). Returns 0 or -1.
-int ctl_alerts_start (ctl_t *ctl);
+typedef struct _ctl_alerts_t ctl_alerts_t;
 
-//  Make the stored rules of controller.yaml those of ctl->config (after a
-//  reload). Returns 0 or -1.
-int ctl_alerts_sync (ctl_t *ctl);
+//  Alert rules on `store`, their notifications through `notify`, their
+//  rollbacks through `rollout`; `metrics` is kept (rollups, retention)
+//  (all borrowed). Syncs the rules of controller.yaml into the store and
+//  starts the Prometheus query worker. NULL on error (logged).
+ctl_alerts_t *ctl_alerts_new (ctl_store_t *store, ctl_settings_t *settings, ctl_notify_t *notify,
+                              ctl_rollout_t *rollout, ctl_metrics_repo_t *metrics,
+                              int64_t started_ms);
 
-//  Stop the Prometheus query worker and free what ctl_alerts_start made.
-void ctl_alerts_stop (ctl_t *ctl);
+//  Stop the Prometheus query worker and free.
+void ctl_alerts_destroy (ctl_alerts_t **self_p);
 
-//  Evaluate every rule (at most once a second), act on transitions, and
-//  notify about plans that started or finished. PromQL rules are only
-//  asked for here: their answers come back on ctl_alerts_socket.
-void ctl_alerts_tick (ctl_t *ctl);
+//  Make the stored rules of controller.yaml those of the running
+//  configuration (at start and after a reload): a rule whose definition
+//  did not change keeps its state. Returns 0 or -1.
+int ctl_alerts_sync (ctl_alerts_t *self);
 
-//  The Prometheus query worker's pipe, for the controller's poller (NULL
-//  before ctl_alerts_start), and its handler: takes one answer and
-//  evaluates its rule.
-void *ctl_alerts_socket (ctl_t *ctl);
-void ctl_alerts_receive (ctl_t *ctl);
+//  Evaluate every rule (at most once a second), act on transitions,
+//  notify about plans that started or finished, and keep the metrics
+//  (rollups, retention). PromQL rules are only asked for here: their
+//  answers come back on ctl_alerts_socket.
+void ctl_alerts_tick (ctl_alerts_t *self);
+
+//  The Prometheus query worker's pipe, for the controller's poller, and
+//  its handler: takes one answer and evaluates its rule.
+zactor_t *ctl_alerts_socket (ctl_alerts_t *self);
+void ctl_alerts_receive (ctl_alerts_t *self);
 
 //  Prometheus queries sent and not answered yet.
-size_t ctl_alerts_queries_in_flight (ctl_t *ctl);
+size_t ctl_alerts_queries_in_flight (ctl_alerts_t *self);
 
 //  API handlers (see docs/api.md): alert.add, alert.rm, alerts.
-int ctl_alerts_api_add (ctl_t *ctl, const jad_api_request_t *request, json_t **result, char *err,
-                        size_t errlen);
-int ctl_alerts_api_rm (ctl_t *ctl, const jad_api_request_t *request, json_t **result, char *err,
-                       size_t errlen);
-int ctl_alerts_api_list (ctl_t *ctl, const jad_api_request_t *request, json_t **result, char *err,
-                         size_t errlen);
-
-//  Rules as a JSON array (for alerts, /api/status), read from `store`
-//  (the loop's, or the HTTP thread's own). Caller decrefs.
-json_t *ctl_alerts_rules_json (ctl_store_t *store);
+int ctl_alerts_api_add (ctl_alerts_t *self, const jad_api_request_t *request, json_t **result,
+                        char *err, size_t errlen);
+int ctl_alerts_api_rm (ctl_alerts_t *self, const jad_api_request_t *request, json_t **result,
+                       char *err, size_t errlen);
+int ctl_alerts_api_list (ctl_alerts_t *self, const jad_api_request_t *request, json_t **result,
+                         char *err, size_t errlen);
 
 #endif

@@ -10,13 +10,12 @@
 //  operator who asked for the emergency deploy cannot approve it.
 
 #include "ctl_policy.h"
+#include "ctl_decisions.h"
 #include "ctl_plans_repo.h"
 #include "ctl_releases_repo.h"
-#include "ctl_rollout.h"
 #include "jad_log.h"
 #include "jad_util.h"
 
-#include <fnmatch.h>
 #include <string.h>
 
 #define S_MAX_ROLES     32
@@ -52,12 +51,18 @@ bool ctl_policy_in_window (const jad_env_config_t *env, time_t now, char *which,
     return false;
 }
 
-int ctl_policy_check_floor (ctl_t *ctl, const char *app, const char *version, char *err,
+bool ctl_policy_online (const jad_controller_config_t *config, int64_t last_seen, int64_t now)
+{
+    int64_t window = 3 * (int64_t)config->heartbeat_ms + 1000;
+    return last_seen > 0 && now - last_seen <= window;
+}
+
+int ctl_policy_check_floor (ctl_store_t *store, const char *app, const char *version, char *err,
                             size_t errlen)
 {
     ctl_release_t *release = NULL;
     int status = 0;
-    if (ctl_releases_repo_get (ctl->store, app, version, &release) == 0 && release->has_floor &&
+    if (ctl_releases_repo_get (store, app, version, &release) == 0 && release->has_floor &&
         release->counter < release->floor) {
         snprintf (err, errlen,
                   "refused by security floor: %s %s has release counter %lld, below the "
@@ -70,14 +75,14 @@ int ctl_policy_check_floor (ctl_t *ctl, const char *app, const char *version, ch
     return status;
 }
 
-int ctl_policy_check_deploy (ctl_t *ctl, const jad_env_config_t *env, const char *app,
+int ctl_policy_check_deploy (ctl_store_t *store, const jad_env_config_t *env, const char *app,
                              const char *version, bool emergency, bool *needs_approval, char *err,
                              size_t errlen)
 {
     *needs_approval = false;
     if (env->requires) {
         bool promoted =
-            ctl_plans_repo_succeeded_in (ctl->store, env->requires, app, version, "deploy") == 1;
+            ctl_plans_repo_succeeded_in (store, env->requires, app, version, "deploy") == 1;
         if (!promoted) {
             snprintf (err, errlen,
                       "refused by requires: %s %s has not succeeded in %s (%s requires %s)", app,
@@ -158,11 +163,13 @@ static size_t s_match (bool can[S_MAX_APPROVERS][S_MAX_ROLES], size_t approvers,
     return covered;
 }
 
-int ctl_policy_approve (ctl_t *ctl, const char *plan_id, const char *operator_name,
-                        const char *roles, json_t **result, char *err, size_t errlen)
+int ctl_policy_approve (ctl_store_t *store, const jad_controller_config_t *config,
+                        const char *plan_id, const char *operator_name, const char *roles,
+                        json_t **result, bool *complete_p, char *err, size_t errlen)
 {
+    *complete_p = false;
     ctl_plan_t *plan = NULL;
-    if (ctl_plans_repo_get (ctl->store, plan_id, &plan) != 0) {
+    if (ctl_plans_repo_get (store, plan_id, &plan) != 0) {
         snprintf (err, errlen, "no plan '%s' (see: jadctl plans)", plan_id);
         return 2;
     }
@@ -172,7 +179,7 @@ int ctl_policy_approve (ctl_t *ctl, const char *plan_id, const char *operator_na
     snprintf (deployer, sizeof deployer, "%s", plan->deployer ? plan->deployer : "");
     bool is_emergency = plan->emergency != NULL;
     ctl_plan_destroy (&plan);
-    const jad_env_config_t *env = jad_controller_config_env (ctl->config, env_name);
+    const jad_env_config_t *env = jad_controller_config_env (config, env_name);
     if (!is_emergency || !streq (state, "approval") || !env) {
         snprintf (err, errlen, "plan %s is not waiting for approval (state %s)", plan_id, state);
         return 2;
@@ -182,7 +189,7 @@ int ctl_policy_approve (ctl_t *ctl, const char *plan_id, const char *operator_na
                   operator_name);
         return 2;
     }
-    zlistx_t *given = ctl_plans_repo_approvals (ctl->store, plan_id);
+    zlistx_t *given = ctl_plans_repo_approvals (store, plan_id);
     bool already = false;
     for (ctl_approval_row_t *row = given ? zlistx_first (given) : NULL; row;
          row = zlistx_next (given))
@@ -236,8 +243,8 @@ int ctl_policy_approve (ctl_t *ctl, const char *plan_id, const char *operator_na
     for (size_t role = 0; role < role_count; role++)
         if (after_owner[role] == (int)approvers - 1)
             as_role = env->emergency_approvals[role];
-    ctl_plans_repo_approval_add (ctl->store, plan_id, operator_name, as_role, jad_now_ms ());
-    ctl_rollout_decision (ctl, plan_id, "emergency_approvals", "approved",
+    ctl_plans_repo_approval_add (store, plan_id, operator_name, as_role, jad_now_ms ());
+    ctl_decisions_record (store, plan_id, "emergency_approvals", "approved",
                           "%s approved as %s (%zu of %zu roles covered)", operator_name, as_role,
                           after, role_count);
     json_t *missing = json_array ();
@@ -248,9 +255,9 @@ int ctl_policy_approve (ctl_t *ctl, const char *plan_id, const char *operator_na
                          operator_name, "role", as_role, "covered", (json_int_t)after, "required",
                          (json_int_t)role_count, "missing", missing);
     if (after == role_count) {
-        ctl_rollout_decision (ctl, plan_id, "emergency_approvals", "complete",
+        ctl_decisions_record (store, plan_id, "emergency_approvals", "complete",
                               "every listed role approved: starting the emergency deploy");
-        ctl_rollout_start (ctl, plan_id);
+        *complete_p = true;
     }
 done:
     for (size_t who = 0; who < approvers; who++) {
@@ -258,43 +265,4 @@ done:
         free (their_roles[who]);
     }
     return status;
-}
-
-json_t *ctl_policy_auto_deploy (ctl_t *ctl, const char *app, const char *version,
-                                const char *branch, const char *operator_name)
-{
-    json_t *list = json_array ();
-    for (size_t index = 0; branch && index < ctl->config->environment_count; index++) {
-        const jad_env_config_t *env = &ctl->config->environments[index];
-        if (!env->auto_deploy || !env->track || fnmatch (env->track, branch, 0) != 0)
-            continue;
-        char err[512] = "";
-        bool needs_approval = false;
-        char *plan_id = NULL;
-        int status = ctl_policy_check_deploy (ctl, env, app, version, false, &needs_approval, err,
-                                              sizeof err);
-        if (status == 0) {
-            char reason[256], deployer[JAD_NAME_MAX + 16];
-            snprintf (reason, sizeof reason, "auto_deploy: %s tracks %s, release on branch %s",
-                      env->name, env->track, branch);
-            snprintf (deployer, sizeof deployer, "%s", operator_name);
-            ctl_plan_spec_t spec = {.app = app,
-                                    .version = version,
-                                    .env = env->name,
-                                    .kind = "deploy",
-                                    .deployer = deployer,
-                                    .reason = reason};
-            plan_id = ctl_rollout_create (ctl, &spec, err, sizeof err);
-        }
-        if (plan_id)
-            json_array_append_new (list,
-                                   json_pack ("{s:s, s:s}", "env", env->name, "plan", plan_id));
-        else
-            json_array_append_new (list,
-                                   json_pack ("{s:s, s:s}", "env", env->name, "refused", err));
-        jad_log_info ("policy: auto_deploy app=%s version=%s branch=%s env=%s %s%s", app, version,
-                      branch, env->name, plan_id ? "plan=" : "refused=", plan_id ? plan_id : err);
-        free (plan_id);
-    }
-    return list;
 }

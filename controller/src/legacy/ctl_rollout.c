@@ -8,33 +8,43 @@
 
 #include "ctl_rollout.h"
 #include "ctl_agents_repo.h"
-#include "ctl_plans.h"
+#include "ctl_alerts_repo.h"
+#include "ctl_decisions.h"
+#include "ctl_json.h"
 #include "ctl_plans_repo.h"
 #include "ctl_policy.h"
 #include "ctl_releases_repo.h"
 #include "jad_log.h"
 #include "jad_util.h"
 
+#include <fnmatch.h>
 #include <stdarg.h>
 #include <string.h>
 
-void ctl_rollout_decision (ctl_t *ctl, const char *plan_id, const char *rule, const char *decision,
-                           const char *format, ...)
+struct _ctl_rollout_t {
+    ctl_store_t *store;  //  borrowed, as what follows
+    ctl_settings_t *settings;
+    ctl_dispatch_t *dispatch;
+};
+
+ctl_rollout_t *ctl_rollout_new (ctl_store_t *store, ctl_settings_t *settings,
+                                ctl_dispatch_t *dispatch)
 {
-    char detail[1024];
-    va_list args;
-    va_start (args, format);
-    vsnprintf (detail, sizeof detail, format, args);
-    va_end (args);
-    ctl_plan_event_t event = {.plan_id = (char *)plan_id,
-                              .agent = "controller",
-                              .time = jad_now_ms (),
-                              .step = (char *)rule,
-                              .status = (char *)decision,
-                              .detail = detail};
-    ctl_plans_repo_event_add (ctl->store, &event);
-    jad_log_info ("rollout: plan=%s rule=%s decision=%s detail=\"%s\"", plan_id, rule, decision,
-                  detail);
+    ctl_rollout_t *self = (ctl_rollout_t *)calloc (1, sizeof (ctl_rollout_t));
+    if (!self)
+        return NULL;
+    self->store = store;
+    self->settings = settings;
+    self->dispatch = dispatch;
+    return self;
+}
+
+void ctl_rollout_destroy (ctl_rollout_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    free (*self_p);
+    *self_p = NULL;
 }
 
 //  "a, b, c" of a list, bounded.
@@ -64,10 +74,10 @@ static const char **s_array (zlistx_t *list)
 
 //  Version the environment ran before: the last succeeded deploy or
 //  rollback of app there, else the version most of its hosts report.
-static char *s_previous_version (ctl_t *ctl, const char *app, const char *env)
+static char *s_previous_version (ctl_rollout_t *self, const char *app, const char *env)
 {
     char *version = NULL;
-    zlistx_t *succeeded = ctl_plans_repo_succeeded (ctl->store, app, env);
+    zlistx_t *succeeded = ctl_plans_repo_succeeded (self->store, app, env);
     for (ctl_succeeded_t *row = succeeded ? zlistx_first (succeeded) : NULL; row && !version;
          row = zlistx_next (succeeded))
         if (streq (row->kind, "deploy") || streq (row->kind, "rollback"))
@@ -75,7 +85,7 @@ static char *s_previous_version (ctl_t *ctl, const char *app, const char *env)
     zlistx_destroy (&succeeded);
     if (version)
         return version;
-    ctl_agents_repo_common_version (ctl->store, env, app, &version);
+    ctl_agents_repo_common_version (self->store, env, app, &version);
     return version;
 }
 
@@ -92,16 +102,18 @@ static size_t s_batch_size (const char *spec, size_t total)
     return size ? size : 1;
 }
 
-char *ctl_rollout_create (ctl_t *ctl, const ctl_plan_spec_t *spec, char *err, size_t errlen)
+char *ctl_rollout_create (ctl_rollout_t *self, const ctl_plan_spec_t *spec, char *err,
+                          size_t errlen)
 {
-    const jad_env_config_t *env = jad_controller_config_env (ctl->config, spec->env);
+    const jad_env_config_t *env =
+        jad_controller_config_env (ctl_settings_config (self->settings), spec->env);
     if (!env) {
         snprintf (err, errlen, "unknown environment '%s' (see controller.yaml)", spec->env);
         return NULL;
     }
     int64_t length = 0;
     ctl_release_t *release = NULL;
-    if (ctl_releases_repo_get (ctl->store, spec->app, spec->version, &release) == 0)
+    if (ctl_releases_repo_get (self->store, spec->app, spec->version, &release) == 0)
         length = release->length;
     ctl_release_destroy (&release);
     if (length <= 0) {
@@ -111,7 +123,7 @@ char *ctl_rollout_create (ctl_t *ctl, const ctl_plan_spec_t *spec, char *err, si
     }
     //  tasks belong to a plan that passed this check
     if (!streq (spec->kind, "task") &&
-        ctl_policy_check_floor (ctl, spec->app, spec->version, err, errlen) != 0)
+        ctl_policy_check_floor (self->store, spec->app, spec->version, err, errlen) != 0)
         return NULL;
     zlistx_t *hosts = NULL;
     if (spec->targets) {
@@ -120,7 +132,7 @@ char *ctl_rollout_create (ctl_t *ctl, const ctl_plan_spec_t *spec, char *err, si
         for (const char *const *cursor = spec->targets; *cursor; cursor++)
             zlistx_add_end (hosts, strdup (*cursor));
     } else
-        hosts = ctl_agents_repo_accepted (ctl->store, spec->env);
+        hosts = ctl_agents_repo_accepted (self->store, spec->env);
     if (!hosts || zlistx_size (hosts) == 0) {
         snprintf (err, errlen, "no agents in environment '%s'", spec->env);
         zlistx_destroy (&hosts);
@@ -153,7 +165,7 @@ char *ctl_rollout_create (ctl_t *ctl, const ctl_plan_spec_t *spec, char *err, si
     char *previous = NULL;
     if (!task)
         previous = spec->previous ? strdup (spec->previous)
-                                  : s_previous_version (ctl, spec->app, spec->env);
+                                  : s_previous_version (self, spec->app, spec->env);
 
     char plan_id[17];
     jad_random_id (4, plan_id);
@@ -188,8 +200,9 @@ char *ctl_rollout_create (ctl_t *ctl, const ctl_plan_spec_t *spec, char *err, si
                       .parent = (char *)spec->parent,
                       .action = (char *)(spec->action ? spec->action : "apply"),
                       .migrations = (char *)spec->migrations};
-    int rc = names && numbers ? ctl_plans_repo_create (ctl->store, &row, names, numbers, total, now)
-                              : -1;
+    int rc = names && numbers
+                 ? ctl_plans_repo_create (self->store, &row, names, numbers, total, now)
+                 : -1;
     free (names);
     free (numbers);
     if (rc)
@@ -204,8 +217,8 @@ char *ctl_rollout_create (ctl_t *ctl, const ctl_plan_spec_t *spec, char *err, si
         if (canary && bake_ms)
             snprintf (canary_text, sizeof canary_text, ", canary %u host%s, bake %ums", canary,
                       canary == 1 ? "" : "s", bake_ms);
-        ctl_rollout_decision (
-            ctl, plan_id, "strategy", "planned",
+        ctl_decisions_record (
+            self->store, plan_id, "strategy", "planned",
             "%s: %zu host%s in %zu batch%s (batch %s%s%s)%s; rollback target %s", strategy, total,
             total == 1 ? "" : "s", batches, batches == 1 ? "" : "es",
             batch && !streq (strategy, "all") ? batch : "all",
@@ -218,14 +231,14 @@ char *ctl_rollout_create (ctl_t *ctl, const ctl_plan_spec_t *spec, char *err, si
         for (size_t role = 0; role < env->emergency_approval_count && used < sizeof roles; role++)
             used += (size_t)snprintf (roles + used, sizeof roles - used, "%s%s", role ? ", " : "",
                                       env->emergency_approvals[role]);
-        ctl_rollout_decision (ctl, plan_id, "emergency_approvals", "waiting",
+        ctl_decisions_record (self->store, plan_id, "emergency_approvals", "waiting",
                               "emergency deploy (reason: %s) waits for approval by: %s",
                               spec->emergency ? spec->emergency : "-", roles);
     }
     free (previous);
     zlistx_destroy (&hosts);
     if (!spec->awaiting_approval)
-        ctl_rollout_start (ctl, plan_id);
+        ctl_rollout_start (self, plan_id);
     return strdup (plan_id);
 
 failed:
@@ -239,27 +252,29 @@ failed:
 //  Start, batches, tasks
 
 //  Release hosts of batch `number` and send them the plan.
-static void s_start_batch (ctl_t *ctl, const char *plan_id, int64_t number, int64_t batches)
+static void s_start_batch (ctl_rollout_t *self, const char *plan_id, int64_t number,
+                           int64_t batches)
 {
     int64_t now = jad_now_ms ();
-    zlistx_t *hosts = ctl_plans_repo_host_names (ctl->store, plan_id, number, CTL_HOSTS_ALL);
-    ctl_plans_repo_start_batch (ctl->store, plan_id, number, now);
+    zlistx_t *hosts = ctl_plans_repo_host_names (self->store, plan_id, number, CTL_HOSTS_ALL);
+    ctl_plans_repo_start_batch (self->store, plan_id, number, now);
     char names[768];
     s_join (hosts, names, sizeof names);
-    if (ctl_plans_repo_is_task (ctl->store, plan_id) == 0)
-        ctl_rollout_decision (ctl, plan_id, "batch", "started", "batch %lld/%lld: %s",
+    if (ctl_plans_repo_is_task (self->store, plan_id) == 0)
+        ctl_decisions_record (self->store, plan_id, "batch", "started", "batch %lld/%lld: %s",
                               (long long)number + 1, (long long)batches, names);
     zlistx_destroy (&hosts);
-    ctl_plans_send (ctl, plan_id, NULL);
+    ctl_dispatch_plan (self->dispatch, plan_id, NULL);
 }
 
 //  One host to run a task on: the first online of `candidates` (hosts in
 //  preference order), else the first at all. Caller frees.
-static char *s_choose_host (ctl_t *ctl, zlistx_t *candidates)
+static char *s_choose_host (ctl_rollout_t *self, zlistx_t *candidates)
 {
     ctl_plan_host_t *first = candidates ? zlistx_first (candidates) : NULL;
     for (ctl_plan_host_t *host = first; host; host = zlistx_next (candidates))
-        if (ctl_plans_agent_online (ctl, host->last_seen))
+        if (ctl_policy_online (ctl_settings_config (self->settings), host->last_seen,
+                               jad_now_ms ()))
             return strdup (host->agent);
     return first ? strdup (first->agent) : NULL;
 }
@@ -309,9 +324,9 @@ static void s_sort_hosts (zlistx_t *hosts, const char *newest)
 }
 
 //  Create a task for plan_id and record it as the plan's task.
-static int s_start_task (ctl_t *ctl, const char *plan_id, const char *app, const char *version,
-                         const char *env, const char *action, const char *const *targets,
-                         const char *migrations, const char *phase)
+static int s_start_task (ctl_rollout_t *self, const char *plan_id, const char *app,
+                         const char *version, const char *env, const char *action,
+                         const char *const *targets, const char *migrations, const char *phase)
 {
     char err[256];
     ctl_plan_spec_t spec = {.app = app,
@@ -324,14 +339,14 @@ static int s_start_task (ctl_t *ctl, const char *plan_id, const char *app, const
                             .parent = plan_id,
                             .action = action,
                             .migrations = migrations};
-    char *task_id = ctl_rollout_create (ctl, &spec, err, sizeof err);
+    char *task_id = ctl_rollout_create (self, &spec, err, sizeof err);
     if (!task_id) {
         char reason[400];
         snprintf (reason, sizeof reason, "cannot start %s: %s", action, err);
-        ctl_rollout_fail (ctl, plan_id, reason);
+        ctl_rollout_fail (self, plan_id, reason);
         return -1;
     }
-    ctl_plans_repo_set_task (ctl->store, plan_id, task_id, phase, jad_now_ms ());
+    ctl_plans_repo_set_task (self->store, plan_id, task_id, phase, jad_now_ms ());
     free (task_id);
     return 0;
 }
@@ -339,10 +354,10 @@ static int s_start_task (ctl_t *ctl, const char *plan_id, const char *app, const
 //  Versions whose migrations a rollback of app in env to `version`
 //  crosses, newest first (comma list, caller frees), or NULL if none.
 //  Sets *irreversible to a version without migrate_down if there is one.
-static char *s_crossed_migrations (ctl_t *ctl, const char *app, const char *env,
+static char *s_crossed_migrations (ctl_rollout_t *self, const char *app, const char *env,
                                    const char *version, char **irreversible)
 {
-    zlistx_t *crossed = ctl_plans_repo_crossed (ctl->store, env, app, version);
+    zlistx_t *crossed = ctl_plans_repo_crossed (self->store, env, app, version);
     char list[JAD_MAX_MIGRATIONS * 66] = "";
     size_t used = 0;
     int count = 0;
@@ -358,62 +373,62 @@ static char *s_crossed_migrations (ctl_t *ctl, const char *app, const char *env,
     return count ? strdup (list) : NULL;
 }
 
-int ctl_rollout_start (ctl_t *ctl, const char *plan_id)
+int ctl_rollout_start (ctl_rollout_t *self, const char *plan_id)
 {
     ctl_plan_snapshot_t *snapshot = NULL;
-    if (ctl_plans_repo_snapshot (ctl->store, plan_id, &snapshot) != 0)
+    if (ctl_plans_repo_snapshot (self->store, plan_id, &snapshot) != 0)
         return -1;
     const ctl_plan_t *plan = snapshot->plan;
-    ctl_plans_repo_set_running (ctl->store, plan_id, jad_now_ms ());
+    ctl_plans_repo_set_running (self->store, plan_id, jad_now_ms ());
     int rc = 0;
     if (streq (plan->kind, "deploy") && snapshot->has_migrate_up && !snapshot->migrated) {
         //  migrate_up once per environment, on the first host of batch 0
         //  that is online, before any host switches
-        zlistx_t *candidates = ctl_plans_repo_candidates (ctl->store, plan_id, plan->app);
+        zlistx_t *candidates = ctl_plans_repo_candidates (self->store, plan_id, plan->app);
         s_sort_hosts (candidates, NULL);
-        char *host = s_choose_host (ctl, candidates);
+        char *host = s_choose_host (self, candidates);
         zlistx_destroy (&candidates);
         const char *targets[] = {host, NULL};
-        ctl_rollout_decision (ctl, plan_id, "migrate_up", "started",
+        ctl_decisions_record (self->store, plan_id, "migrate_up", "started",
                               "%s %s has migrate_up, not yet run in %s: running it once on %s "
                               "before any host switches",
                               plan->app, plan->version, plan->env, host ? host : "-");
-        rc = s_start_task (ctl, plan_id, plan->app, plan->version, plan->env, "migrate_up", targets,
-                           NULL, "migrate");
+        rc = s_start_task (self, plan_id, plan->app, plan->version, plan->env, "migrate_up",
+                           targets, NULL, "migrate");
         free (host);
     } else if (streq (plan->kind, "rollback")) {
         char *irreversible = NULL;
         char *crossed =
-            s_crossed_migrations (ctl, plan->app, plan->env, plan->version, &irreversible);
+            s_crossed_migrations (self, plan->app, plan->env, plan->version, &irreversible);
         if (irreversible) {
             char reason[256];
             snprintf (reason, sizeof reason,
                       "cannot roll back across %s %s: it ran migrate_up but has no migrate_down",
                       plan->app, irreversible);
-            ctl_rollout_fail (ctl, plan_id, reason);
+            ctl_rollout_fail (self, plan_id, reason);
             rc = -1;
         } else if (crossed) {
             //  on a host that ran the newest crossed release: it has them on disk
             char newest[JAD_NAME_MAX + 1];
             snprintf (newest, sizeof newest, "%.*s", (int)strcspn (crossed, ","), crossed);
-            zlistx_t *candidates = ctl_plans_repo_candidates (ctl->store, plan_id, plan->app);
+            zlistx_t *candidates = ctl_plans_repo_candidates (self->store, plan_id, plan->app);
             s_sort_hosts (candidates, newest);
-            char *host = s_choose_host (ctl, candidates);
+            char *host = s_choose_host (self, candidates);
             zlistx_destroy (&candidates);
             const char *targets[] = {host, NULL};
-            ctl_rollout_decision (ctl, plan_id, "migrate_down", "started",
+            ctl_decisions_record (self->store, plan_id, "migrate_down", "started",
                                   "rolling back to %s crosses migrations of %s: running their "
                                   "migrate_down in that order on %s before switching code back",
                                   plan->version, crossed, host ? host : "-");
-            rc = s_start_task (ctl, plan_id, plan->app, plan->version, plan->env, "migrate_down",
+            rc = s_start_task (self, plan_id, plan->app, plan->version, plan->env, "migrate_down",
                                targets, crossed, "migrate");
             free (host);
         } else
-            s_start_batch (ctl, plan_id, 0, plan->batches);
+            s_start_batch (self, plan_id, 0, plan->batches);
         free (crossed);
         free (irreversible);
     } else
-        s_start_batch (ctl, plan_id, 0, plan->batches);
+        s_start_batch (self, plan_id, 0, plan->batches);
     ctl_plan_snapshot_destroy (&snapshot);
     return rc;
 }
@@ -421,7 +436,7 @@ int ctl_rollout_start (ctl_t *ctl, const char *plan_id)
 //  --------------------------------------------------------------------------
 //  Outcomes
 
-static void s_succeed (ctl_t *ctl, const char *plan_id, int64_t total, int64_t skipped)
+static void s_succeed (ctl_rollout_t *self, const char *plan_id, int64_t total, int64_t skipped)
 {
     char reason[256];
     if (skipped)
@@ -432,31 +447,31 @@ static void s_succeed (ctl_t *ctl, const char *plan_id, int64_t total, int64_t s
                   (long long)total, total == 1 ? "" : "s");
     //  A rollback keeps why it was made (an alert's values, an operator's
     //  request) and gets its outcome appended.
-    if (ctl_plans_repo_finish (ctl->store, plan_id, "succeeded", reason, jad_now_ms ()) > 0)
+    if (ctl_plans_repo_finish (self->store, plan_id, "succeeded", reason, jad_now_ms ()) > 0)
         jad_log_info ("plans: finished plan=%s outcome=succeeded reason=\"%s\"", plan_id, reason);
 }
 
 //  Coordinated rollback of a failed deploy: a rollback plan to the
 //  release before it, on every host the plan touched.
-static void s_roll_back (ctl_t *ctl, const char *plan_id, const char *reason)
+static void s_roll_back (ctl_rollout_t *self, const char *plan_id, const char *reason)
 {
     ctl_plan_snapshot_t *snapshot = NULL;
-    if (ctl_plans_repo_snapshot (ctl->store, plan_id, &snapshot) != 0)
+    if (ctl_plans_repo_snapshot (self->store, plan_id, &snapshot) != 0)
         return;
     const ctl_plan_t *plan = snapshot->plan;
-    zlistx_t *changed = ctl_plans_repo_host_names (ctl->store, plan_id, -1, CTL_HOSTS_CHANGED);
+    zlistx_t *changed = ctl_plans_repo_host_names (self->store, plan_id, -1, CTL_HOSTS_CHANGED);
     if (changed && zlistx_size (changed) == 0 && snapshot->migrated_here) {
         //  no host switched, but the migration ran: undo it on its host
         zlistx_destroy (&changed);
-        changed = ctl_plans_repo_migration_hosts (ctl->store, plan_id);
+        changed = ctl_plans_repo_migration_hosts (self->store, plan_id);
     }
     if (!changed || zlistx_size (changed) == 0)
-        ctl_rollout_decision (ctl, plan_id, "rollback", "not needed",
+        ctl_decisions_record (self->store, plan_id, "rollback", "not needed",
                               "no other host runs %s and no migration ran (a host whose own "
                               "step failed went back by itself)",
                               plan->version);
     else if (!plan->previous)
-        ctl_rollout_decision (ctl, plan_id, "rollback", "impossible",
+        ctl_decisions_record (self->store, plan_id, "rollback", "impossible",
                               "no release ran in %s before %s: hosts that switched keep it",
                               plan->env, plan->version);
     else {
@@ -474,16 +489,16 @@ static void s_roll_back (ctl_t *ctl, const char *plan_id, const char *reason)
                                 .previous = plan->previous,
                                 .skip_offline = true};
         char err[256];
-        char *rollback_id = targets ? ctl_rollout_create (ctl, &spec, err, sizeof err) : NULL;
+        char *rollback_id = targets ? ctl_rollout_create (self, &spec, err, sizeof err) : NULL;
         if (rollback_id) {
-            ctl_plans_repo_rolled_back_by (ctl->store, plan_id, rollback_id, false);
+            ctl_plans_repo_rolled_back_by (self->store, plan_id, rollback_id, false);
             char names[768];
             s_join (changed, names, sizeof names);
-            ctl_rollout_decision (ctl, plan_id, "rollback", "started",
+            ctl_decisions_record (self->store, plan_id, "rollback", "started",
                                   "plan %s rolls %s back to %s on %s", rollback_id, plan->env,
                                   plan->previous, names);
         } else
-            ctl_rollout_decision (ctl, plan_id, "rollback", "failed", "cannot create: %s",
+            ctl_decisions_record (self->store, plan_id, "rollback", "failed", "cannot create: %s",
                                   targets ? err : "out of memory");
         free (rollback_id);
         free (targets);
@@ -492,25 +507,25 @@ static void s_roll_back (ctl_t *ctl, const char *plan_id, const char *reason)
     ctl_plan_snapshot_destroy (&snapshot);
 }
 
-int ctl_rollout_fail (ctl_t *ctl, const char *plan_id, const char *reason)
+int ctl_rollout_fail (ctl_rollout_t *self, const char *plan_id, const char *reason)
 {
     ctl_plan_t *plan = NULL;
-    if (ctl_plans_repo_get (ctl->store, plan_id, &plan) != 0)
+    if (ctl_plans_repo_get (self->store, plan_id, &plan) != 0)
         return -1;
     int rc = -1;
     int64_t now = jad_now_ms ();
-    if (ctl_plans_repo_finish (ctl->store, plan_id, "failed", reason, now) <= 0)
+    if (ctl_plans_repo_finish (self->store, plan_id, "failed", reason, now) <= 0)
         goto done;
     rc = 0;
     jad_log_info ("plans: finished plan=%s outcome=failed reason=\"%s\"", plan_id, reason);
-    ctl_plans_repo_cancel_waiting (ctl->store, plan_id, now);
+    ctl_plans_repo_cancel_waiting (self->store, plan_id, now);
     if (streq (plan->kind, "task"))
         goto done;
-    ctl_rollout_decision (ctl, plan_id, "outcome", "failed", "%s", reason);
+    ctl_decisions_record (self->store, plan_id, "outcome", "failed", "%s", reason);
     if (plan->task)
-        ctl_rollout_fail (ctl, plan->task, "the plan it served failed");
+        ctl_rollout_fail (self, plan->task, "the plan it served failed");
     if (streq (plan->kind, "deploy"))
-        s_roll_back (ctl, plan_id, reason);
+        s_roll_back (self, plan_id, reason);
 done:
     ctl_plan_destroy (&plan);
     return rc;
@@ -527,20 +542,53 @@ static char *s_failure_text (const ctl_plan_host_t *host)
                 : NULL;
 }
 
+//  True if an alert rule for env is firing, its values in why.
+static bool s_alert_firing (ctl_rollout_t *self, const char *env, char *why, size_t len)
+{
+    ctl_alert_rule_t *rule = NULL;
+    if (ctl_alerts_repo_firing (self->store, env, &rule) != 0)
+        return false;
+    snprintf (why, len, "alert %s is firing: %s = %g %s %g", rule->id, rule->metric,
+              rule->has_value ? rule->value : 0.0, rule->above ? ">" : "<", rule->threshold);
+    ctl_alert_rule_destroy (&rule);
+    return true;
+}
+
+//  True if a rule for env became inconclusive after `after` (wall ms),
+//  why in why.
+static bool s_alert_inconclusive (ctl_rollout_t *self, const char *env, int64_t after, char *why,
+                                  size_t len)
+{
+    ctl_alert_rule_t *rule = NULL;
+    if (ctl_alerts_repo_inconclusive (self->store, env, after, &rule) != 0)
+        return false;
+    char window[32], since[32];
+    jad_duration_format ((uint64_t)rule->window_ms, window, sizeof window);
+    const char *error = rule->error;
+    snprintf (why, len,
+              "alert %s is inconclusive since %s: %s(%s) had %lld samples in %s, it needs %lld "
+              "to decide%s%s",
+              rule->id, ctl_json_iso_time (rule->since, since, sizeof since), rule->aggregate,
+              rule->query ? rule->query : rule->metric, (long long)rule->samples, window,
+              (long long)rule->min_samples, error ? "; " : "", error ? error : "");
+    ctl_alert_rule_destroy (&rule);
+    return true;
+}
+
 //  An alert rule of env that cannot decide (too few samples) pauses a
 //  deploy at its gates (end of bake, next batch) for an operator: it never
 //  passes it. A rule that became inconclusive before the operator's last
 //  resume was seen by the operator and is let through. Returns true if
 //  the plan was paused.
-static bool s_pause_if_inconclusive (ctl_t *ctl, const char *plan_id, const char *env)
+static bool s_pause_if_inconclusive (ctl_rollout_t *self, const char *plan_id, const char *env)
 {
     int64_t resumed = 0;
-    ctl_plans_repo_last_resume (ctl->store, plan_id, &resumed);
+    ctl_plans_repo_last_resume (self->store, plan_id, &resumed);
     char why[512] = "";
-    if (!ctl_alerts_inconclusive (ctl, env, resumed, why, sizeof why))
+    if (!s_alert_inconclusive (self, env, resumed, why, sizeof why))
         return false;
-    if (ctl_plans_repo_set_paused (ctl->store, plan_id, true, jad_now_ms ()) == 1)
-        ctl_rollout_decision (ctl, plan_id, "alert", "paused",
+    if (ctl_plans_repo_set_paused (self->store, plan_id, true, jad_now_ms ()) == 1)
+        ctl_decisions_record (self->store, plan_id, "alert", "paused",
                               "%s; the plan waits for an operator: jadctl plan resume %s goes on, "
                               "jadctl plan abort %s rolls back",
                               why, plan_id, plan_id);
@@ -548,7 +596,7 @@ static bool s_pause_if_inconclusive (ctl_t *ctl, const char *plan_id, const char
 }
 
 //  A migrate or verify task of the plan is over (or still running).
-static void s_task_phase (ctl_t *ctl, const ctl_plan_snapshot_t *snapshot, int64_t now)
+static void s_task_phase (ctl_rollout_t *self, const ctl_plan_snapshot_t *snapshot, int64_t now)
 {
     const ctl_plan_t *plan = snapshot->plan;
     const ctl_plan_t *task = snapshot->task;
@@ -556,30 +604,30 @@ static void s_task_phase (ctl_t *ctl, const ctl_plan_snapshot_t *snapshot, int64
     bool migrate = streq (plan->phase, "migrate");
     if (task && streq (task->state, "succeeded")) {
         if (!migrate) {
-            ctl_plans_repo_baked (ctl->store, plan_id, now);
-            ctl_rollout_decision (ctl, plan_id, "bake", "passed",
+            ctl_plans_repo_baked (self->store, plan_id, now);
+            ctl_decisions_record (self->store, plan_id, "bake", "passed",
                                   "canary hosts stayed healthy for %lldms and passed their "
                                   "checks again",
                                   (long long)plan->bake_ms);
-            ctl_rollout_advance (ctl, plan_id);
+            ctl_rollout_advance (self, plan_id);
             return;
         }
         const char *host = snapshot->task_host;
         if (streq (task->action, "migrate_up"))
-            ctl_plans_repo_migration_up (ctl->store, plan->env, plan->app, plan->version, host,
+            ctl_plans_repo_migration_up (self->store, plan->env, plan->app, plan->version, host,
                                          task->id, now);
         else if (task->migrations) {
             char *list = strdup (task->migrations);
             char *save = NULL;
             for (char *item = list ? strtok_r (list, ",", &save) : NULL; item;
                  item = strtok_r (NULL, ",", &save))
-                ctl_plans_repo_migration_down (ctl->store, plan->env, plan->app, item, host,
+                ctl_plans_repo_migration_down (self->store, plan->env, plan->app, item, host,
                                                task->id, now);
             free (list);
         }
-        ctl_rollout_decision (ctl, plan_id, task->action, "done", "ran on %s; now switching hosts",
-                              host ? host : "-");
-        s_start_batch (ctl, plan_id, 0, plan->batches);
+        ctl_decisions_record (self->store, plan_id, task->action, "done",
+                              "ran on %s; now switching hosts", host ? host : "-");
+        s_start_batch (self, plan_id, 0, plan->batches);
     } else if (task && !streq (task->state, "running")) {
         char *failure = s_failure_text (snapshot->task_failure);
         char reason[800];
@@ -587,52 +635,52 @@ static void s_task_phase (ctl_t *ctl, const ctl_plan_snapshot_t *snapshot, int64
                   migrate ? "migration failed, no host switched" : "canary failed after bake",
                   failure ? failure : (task->reason ? task->reason : "task failed"));
         free (failure);
-        ctl_rollout_fail (ctl, plan_id, reason);
+        ctl_rollout_fail (self, plan_id, reason);
     }
 }
 
 //  The canary batch bakes: an alert fails it, an inconclusive rule or an
 //  operator pauses it, and when the bake is over the canaries check again.
-static void s_bake_phase (ctl_t *ctl, const ctl_plan_snapshot_t *snapshot, int64_t now)
+static void s_bake_phase (ctl_rollout_t *self, const ctl_plan_snapshot_t *snapshot, int64_t now)
 {
     const ctl_plan_t *plan = snapshot->plan;
     const char *plan_id = plan->id;
     char why[512] = "";
-    if (ctl_alerts_firing (ctl, plan->env, why, sizeof why)) {
+    if (s_alert_firing (self, plan->env, why, sizeof why)) {
         char reason[600];
         snprintf (reason, sizeof reason, "alert firing during bake: %s", why);
-        ctl_rollout_decision (ctl, plan_id, "alert", "stop", "%s", why);
-        ctl_rollout_fail (ctl, plan_id, reason);
+        ctl_decisions_record (self->store, plan_id, "alert", "stop", "%s", why);
+        ctl_rollout_fail (self, plan_id, reason);
         return;
     }
     //  a paused bake never passes: an operator resumes or aborts
-    if (plan->paused || s_pause_if_inconclusive (ctl, plan_id, plan->env) ||
+    if (plan->paused || s_pause_if_inconclusive (self, plan_id, plan->env) ||
         now - plan->phase_started < plan->bake_ms)
         return;
-    zlistx_t *canaries = ctl_plans_repo_host_names (ctl->store, plan_id, 0, CTL_HOSTS_HEALTHY);
+    zlistx_t *canaries = ctl_plans_repo_host_names (self->store, plan_id, 0, CTL_HOSTS_HEALTHY);
     size_t count = canaries ? zlistx_size (canaries) : 0;
     const char **targets = s_array (canaries);
     if (count == 0 || !targets) {
-        ctl_plans_repo_baked (ctl->store, plan_id, 0);
+        ctl_plans_repo_baked (self->store, plan_id, 0);
         free (targets);
         zlistx_destroy (&canaries);
-        ctl_rollout_advance (ctl, plan_id);
+        ctl_rollout_advance (self, plan_id);
         return;
     }
-    ctl_rollout_decision (ctl, plan_id, "bake", "verify",
+    ctl_decisions_record (self->store, plan_id, "bake", "verify",
                           "bake of %lldms over, no alert firing: canaries run their "
                           "checks again",
                           (long long)plan->bake_ms);
-    s_start_task (ctl, plan_id, plan->app, plan->version, plan->env, "verify", targets, NULL,
+    s_start_task (self, plan_id, plan->app, plan->version, plan->env, "verify", targets, NULL,
                   "verify");
     free (targets);
     zlistx_destroy (&canaries);
 }
 
-void ctl_rollout_advance (ctl_t *ctl, const char *plan_id)
+void ctl_rollout_advance (ctl_rollout_t *self, const char *plan_id)
 {
     ctl_plan_snapshot_t *snapshot = NULL;
-    if (ctl_plans_repo_snapshot (ctl->store, plan_id, &snapshot) != 0)
+    if (ctl_plans_repo_snapshot (self->store, plan_id, &snapshot) != 0)
         return;
     const ctl_plan_t *plan = snapshot->plan;
     if (!streq (plan->state, "running")) {
@@ -652,79 +700,80 @@ void ctl_rollout_advance (ctl_t *ctl, const char *plan_id)
         if (!is_task) {
             snprintf (reason, sizeof reason, "batch %lld/%lld: %s", (long long)current + 1,
                       (long long)batches, first ? first : "a host failed");
-            ctl_rollout_decision (ctl, plan_id, "health", "stop", "%s failed; stopping the plan",
-                                  first ? first : "a host");
+            ctl_decisions_record (self->store, plan_id, "health", "stop",
+                                  "%s failed; stopping the plan", first ? first : "a host");
         }
         free (first);
-        ctl_rollout_fail (ctl, plan_id, reason);
+        ctl_rollout_fail (self, plan_id, reason);
         if (is_task && plan->parent)
-            ctl_rollout_advance (ctl, plan->parent);
+            ctl_rollout_advance (self, plan->parent);
         goto done;
     }
     if (is_task) {
         if (snapshot->unfinished == 0) {
-            s_succeed (ctl, plan_id, total, skipped);
+            s_succeed (self, plan_id, total, skipped);
             if (plan->parent)
-                ctl_rollout_advance (ctl, plan->parent);
+                ctl_rollout_advance (self, plan->parent);
         }
         goto done;
     }
     if (streq (plan->phase, "migrate") || streq (plan->phase, "verify")) {
-        s_task_phase (ctl, snapshot, now);
+        s_task_phase (self, snapshot, now);
         goto done;
     }
     if (streq (plan->phase, "bake")) {
-        s_bake_phase (ctl, snapshot, now);
+        s_bake_phase (self, snapshot, now);
         goto done;
     }
     //  rollout: the current batch must be done before anything moves
     if (snapshot->unfinished > 0)
         goto done;
     if (streq (plan->strategy, "canary") && !plan->baked && plan->bake_ms > 0 && current == 0) {
-        ctl_plans_repo_enter_bake (ctl->store, plan_id, now);
-        ctl_rollout_decision (ctl, plan_id, "bake", "started",
+        ctl_plans_repo_enter_bake (self->store, plan_id, now);
+        ctl_decisions_record (self->store, plan_id, "bake", "started",
                               "canary batch healthy; baking %lldms while watching alerts of %s",
                               (long long)plan->bake_ms, plan->env);
         goto done;
     }
     if (current + 1 < batches) {
         if (plan->paused ||
-            (streq (plan->kind, "deploy") && s_pause_if_inconclusive (ctl, plan_id, plan->env)))
+            (streq (plan->kind, "deploy") && s_pause_if_inconclusive (self, plan_id, plan->env)))
             goto done;
-        s_start_batch (ctl, plan_id, current + 1, batches);
+        s_start_batch (self, plan_id, current + 1, batches);
         goto done;
     }
-    s_succeed (ctl, plan_id, total, skipped);
-    ctl_rollout_decision (ctl, plan_id, "outcome", "succeeded", "%lld of %lld hosts healthy",
-                          (long long)(total - skipped), (long long)total);
+    s_succeed (self, plan_id, total, skipped);
+    ctl_decisions_record (self->store, plan_id, "outcome", "succeeded",
+                          "%lld of %lld hosts healthy", (long long)(total - skipped),
+                          (long long)total);
 done:
     ctl_plan_snapshot_destroy (&snapshot);
 }
 
-void ctl_rollout_tick (ctl_t *ctl)
+void ctl_rollout_tick (ctl_rollout_t *self)
 {
-    zlistx_t *running = ctl_plans_repo_running (ctl->store);
+    zlistx_t *running = ctl_plans_repo_running (self->store);
     for (ctl_plan_t *plan = running ? zlistx_first (running) : NULL; plan;
          plan = zlistx_next (running)) {
         //  a plan created but not started (controller stopped in between)
         if (streq (plan->phase, "starting"))
-            ctl_rollout_start (ctl, plan->id);
+            ctl_rollout_start (self, plan->id);
         else
-            ctl_rollout_advance (ctl, plan->id);
+            ctl_rollout_advance (self, plan->id);
     }
     zlistx_destroy (&running);
 }
 
-char *ctl_rollout_rollback (ctl_t *ctl, const char *app, const char *env, const char *to,
+char *ctl_rollout_rollback (ctl_rollout_t *self, const char *app, const char *env, const char *to,
                             const char *undoes, const char *deployer, const char *reason, char *err,
                             size_t errlen)
 {
     //  the plan undone: the one named, or the latest deploy of app to env
     ctl_plan_t *undone = NULL;
     if (undoes)
-        ctl_plans_repo_get (ctl->store, undoes, &undone);
+        ctl_plans_repo_get (self->store, undoes, &undone);
     else
-        ctl_plans_repo_latest (ctl->store, app, env, &undone);
+        ctl_plans_repo_latest (self->store, app, env, &undone);
     char *plan_id = NULL;
     char *target = to ? strdup (to) : NULL;
     zlistx_t *hosts = NULL;
@@ -736,7 +785,7 @@ char *ctl_rollout_rollback (ctl_t *ctl, const char *app, const char *env, const 
     if (!target) {
         //  last known-good: the newest release that succeeded here, other
         //  than the one being undone, not marked bad and not below the floor
-        zlistx_t *succeeded = ctl_plans_repo_succeeded (ctl->store, app, env);
+        zlistx_t *succeeded = ctl_plans_repo_succeeded (self->store, app, env);
         for (ctl_succeeded_t *row = succeeded ? zlistx_first (succeeded) : NULL; row && !target;
              row = zlistx_next (succeeded))
             if ((streq (row->kind, "deploy") || streq (row->kind, "rollback")) &&
@@ -751,7 +800,7 @@ char *ctl_rollout_rollback (ctl_t *ctl, const char *app, const char *env, const 
         goto done;
     }
     //  every host of env that runs the app
-    hosts = ctl_agents_repo_running (ctl->store, env, app);
+    hosts = ctl_agents_repo_running (self->store, env, app);
     if (!hosts) {
         snprintf (err, errlen, "database error");
         goto done;
@@ -776,13 +825,55 @@ char *ctl_rollout_rollback (ctl_t *ctl, const char *app, const char *env, const 
                             .targets = count ? targets : NULL,
                             .undoes = undone->id,
                             .previous = target};
-    plan_id = ctl_rollout_create (ctl, &spec, err, errlen);
+    plan_id = ctl_rollout_create (self, &spec, err, errlen);
     if (plan_id)
-        ctl_plans_repo_rolled_back_by (ctl->store, undone->id, plan_id, true);
+        ctl_plans_repo_rolled_back_by (self->store, undone->id, plan_id, true);
 done:
     free (targets);
     zlistx_destroy (&hosts);
     free (target);
     ctl_plan_destroy (&undone);
     return plan_id;
+}
+
+//  A release was added with `branch`: deploy it to every environment that
+//  tracks the branch with auto_deploy, within policy.
+json_t *ctl_rollout_auto_deploy (ctl_rollout_t *self, const char *app, const char *version,
+                                 const char *branch, const char *operator_name)
+{
+    const jad_controller_config_t *config = ctl_settings_config (self->settings);
+    json_t *list = json_array ();
+    for (size_t index = 0; branch && index < config->environment_count; index++) {
+        const jad_env_config_t *env = &config->environments[index];
+        if (!env->auto_deploy || !env->track || fnmatch (env->track, branch, 0) != 0)
+            continue;
+        char err[512] = "";
+        bool needs_approval = false;
+        char *plan_id = NULL;
+        int status = ctl_policy_check_deploy (self->store, env, app, version, false,
+                                              &needs_approval, err, sizeof err);
+        if (status == 0) {
+            char reason[256], deployer[JAD_NAME_MAX + 16];
+            snprintf (reason, sizeof reason, "auto_deploy: %s tracks %s, release on branch %s",
+                      env->name, env->track, branch);
+            snprintf (deployer, sizeof deployer, "%s", operator_name);
+            ctl_plan_spec_t spec = {.app = app,
+                                    .version = version,
+                                    .env = env->name,
+                                    .kind = "deploy",
+                                    .deployer = deployer,
+                                    .reason = reason};
+            plan_id = ctl_rollout_create (self, &spec, err, sizeof err);
+        }
+        if (plan_id)
+            json_array_append_new (list,
+                                   json_pack ("{s:s, s:s}", "env", env->name, "plan", plan_id));
+        else
+            json_array_append_new (list,
+                                   json_pack ("{s:s, s:s}", "env", env->name, "refused", err));
+        jad_log_info ("policy: auto_deploy app=%s version=%s branch=%s env=%s %s%s", app, version,
+                      branch, env->name, plan_id ? "plan=" : "refused=", plan_id ? plan_id : err);
+        free (plan_id);
+    }
+    return list;
 }

@@ -26,14 +26,24 @@
 //  crosses.
 //
 //  Every decision is stored as an event of agent "controller" (step = the
-//  rule, status = the decision, detail = the values it was made on).
+//  rule, status = the decision, detail = the values it was made on;
+//  ctl_decisions).
+//
+//  Waiting for the engine: ctl_reconcile decides what this does here, and
+//  a driver applying its actions through the store and ctl_dispatch
+//  replaces this file.
 
 #ifndef CTL_ROLLOUT_H_INCLUDED
 #define CTL_ROLLOUT_H_INCLUDED
 
-#include "ctl_context.h"
+#include "ctl_dispatch.h"
+#include "ctl_settings.h"
+#include "ctl_store.h"
 
+#include <jansson.h>
 #include <stdbool.h>
+
+typedef struct _ctl_rollout_t ctl_rollout_t;
 
 //  What to create. NULL / 0 fields take the environment's policy.
 typedef struct {
@@ -59,48 +69,45 @@ typedef struct {
     const char *migrations;  //  migrate_down: versions, comma-separated, in order
 } ctl_plan_spec_t;
 
+//  The rollout on `store`, sending through `dispatch` (all borrowed).
+//  NULL if out of memory.
+ctl_rollout_t *ctl_rollout_new (ctl_store_t *store, ctl_settings_t *settings,
+                                ctl_dispatch_t *dispatch);
+void ctl_rollout_destroy (ctl_rollout_t **self_p);
+
 //  Create a plan and start it (unless it awaits approval). Returns its id
 //  (caller frees) or NULL with the reason in err.
-char *ctl_rollout_create (ctl_t *ctl, const ctl_plan_spec_t *spec, char *err, size_t errlen);
+char *ctl_rollout_create (ctl_rollout_t *self, const ctl_plan_spec_t *spec, char *err,
+                          size_t errlen);
 
 //  Move plan_id on as far as its hosts' states allow. Call after anything
 //  about the plan changed; harmless otherwise. Never call inside a
 //  transaction.
-void ctl_rollout_advance (ctl_t *ctl, const char *plan_id);
+void ctl_rollout_advance (ctl_rollout_t *self, const char *plan_id);
 
 //  Advance every running plan (bake timers, restart resume).
-void ctl_rollout_tick (ctl_t *ctl);
+void ctl_rollout_tick (ctl_rollout_t *self);
 
 //  Fail plan_id (running or awaiting approval) with `reason` and roll back
 //  what it changed. Returns 0, or -1 if the plan was not running.
-int ctl_rollout_fail (ctl_t *ctl, const char *plan_id, const char *reason);
+int ctl_rollout_fail (ctl_rollout_t *self, const char *plan_id, const char *reason);
 
 //  Start a plan that was awaiting approval. Returns 0 or -1.
-int ctl_rollout_start (ctl_t *ctl, const char *plan_id);
-
-//  Store a decision about plan_id as an event of agent "controller".
-void ctl_rollout_decision (ctl_t *ctl, const char *plan_id, const char *rule, const char *decision,
-                           const char *format, ...) __attribute__ ((format (printf, 5, 6)));
+int ctl_rollout_start (ctl_rollout_t *self, const char *plan_id);
 
 //  Roll app in env back: a new rollback plan to `to` (NULL: the last
 //  known-good release, never one marked bad), undoing `undoes` (NULL: the
 //  latest deploy of app to env), on every host of env that runs app,
 //  reusing releases on disk. `reason` NULL: a default one. Returns the new
 //  plan id (caller frees) or NULL with the reason in err.
-char *ctl_rollout_rollback (ctl_t *ctl, const char *app, const char *env, const char *to,
+char *ctl_rollout_rollback (ctl_rollout_t *self, const char *app, const char *env, const char *to,
                             const char *undoes, const char *deployer, const char *reason, char *err,
                             size_t errlen);
 
-//  Hook for alert rules (issue 5): true if an alert rule for `env` is
-//  firing, with a one-line explanation (rule, values) in why. The engine
-//  calls it during bake and fails the plan when it says true. Defined by
-//  the alerts module (ctl_alerts.c).
-bool ctl_alerts_firing (ctl_t *ctl, const char *env, char *why, size_t len);
-
-//  Hook for alert rules: true if a rule for `env` became inconclusive
-//  after `after` (wall ms). A deploy is paused on it at the end of its
-//  bake and before its next batch (DESIGN §5: inconclusive pauses the plan
-//  for an operator, never passes it). Defined in ctl_alerts.c.
-bool ctl_alerts_inconclusive (ctl_t *ctl, const char *env, int64_t after, char *why, size_t len);
+//  A release was added with `branch`: deploy it to every environment that
+//  tracks the branch with auto_deploy, within policy. Returns a JSON list
+//  of {env, plan} or {env, refused} (caller owns).
+json_t *ctl_rollout_auto_deploy (ctl_rollout_t *self, const char *app, const char *version,
+                                 const char *branch, const char *operator_name);
 
 #endif

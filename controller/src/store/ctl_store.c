@@ -3,6 +3,7 @@
 //  SPDX-License-Identifier: MPL-2.0
 
 #include "ctl_schema.h"
+#include "ctl_store.h"
 #include "ctl_store_internal.h"
 #include "jad_log.h"
 

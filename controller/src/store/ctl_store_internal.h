@@ -5,9 +5,12 @@
 #define CTL_STORE_INTERNAL_H_INCLUDED
 
 #include "ctl_sql.h"
-#include "ctl_store.h"
 
 #include <czmq.h>
+
+//  The store handle (ctl_store.h); declared again here so that this
+//  header, which ctl_store.c implements, does not include it back.
+typedef struct _ctl_store_t ctl_store_t;
 
 //  The store's query layer.
 ctl_sql_t *ctl_store_sql (ctl_store_t *self);

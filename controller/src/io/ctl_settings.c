@@ -1,15 +1,57 @@
-//  ctl_reload - SIGHUP: re-read controller.yaml while running
+//  ctl_settings - the running configuration (controller.yaml) and its
+//  reload on SIGHUP
 //  SPDX-License-Identifier: MPL-2.0
 
-#include "ctl_reload.h"
-#include "ctl_notify.h"
+#include "ctl_settings.h"
 #include "jad_log.h"
 #include "jad_util.h"
 
+#include <assert.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+struct _ctl_settings_t {
+    char *data_dir;
+    jad_controller_config_t *config;  //  the running one
+};
+
+ctl_settings_t *ctl_settings_new (const char *data_dir, jad_controller_config_t **config_p)
+{
+    ctl_settings_t *self = (ctl_settings_t *)calloc (1, sizeof (ctl_settings_t));
+    if (self)
+        self->data_dir = strdup (data_dir);
+    if (!self || !self->data_dir) {
+        jad_controller_config_destroy (config_p);
+        ctl_settings_destroy (&self);
+        return NULL;
+    }
+    self->config = *config_p;
+    *config_p = NULL;
+    return self;
+}
+
+void ctl_settings_destroy (ctl_settings_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    ctl_settings_t *self = *self_p;
+    jad_controller_config_destroy (&self->config);
+    free (self->data_dir);
+    free (self);
+    *self_p = NULL;
+}
+
+const jad_controller_config_t *ctl_settings_config (ctl_settings_t *self)
+{
+    return self->config;
+}
+
+const char *ctl_settings_data_dir (ctl_settings_t *self)
+{
+    return self->data_dir;
+}
 
 static bool s_str_equal (const char *one, const char *two)
 {
@@ -56,7 +98,10 @@ static bool s_alerts_equal (const jad_controller_config_t *one, const jad_contro
         const jad_alert_config_t *left = &one->alerts[index], *right = &two->alerts[index];
         if (!s_str_equal (left->env, right->env) || !s_str_equal (left->metric, right->metric) ||
             left->above != right->above || left->threshold != right->threshold ||
-            left->for_ms != right->for_ms || !s_str_equal (left->action, right->action))
+            left->for_ms != right->for_ms || !s_str_equal (left->action, right->action) ||
+            !s_str_equal (left->query, right->query) ||
+            !s_str_equal (left->aggregate, right->aggregate) ||
+            left->window_ms != right->window_ms || left->min_samples != right->min_samples)
             return false;
     }
     return true;
@@ -69,11 +114,12 @@ static void s_changed (char *list, size_t len, const char *name)
     snprintf (list + used, len - used, "%s%s", used ? "," : "", name);
 }
 
-int ctl_reload (ctl_t *ctl)
+int ctl_settings_reload (ctl_settings_t *self, unsigned *changed_p)
 {
-    assert (ctl);
+    assert (self);
+    *changed_p = 0;
     char path[PATH_MAX];
-    snprintf (path, sizeof path, "%s/controller.yaml", ctl->data_dir);
+    snprintf (path, sizeof path, "%s/controller.yaml", self->data_dir);
     jad_problems_t *problems = jad_problems_new ();
     if (!problems)
         return -1;
@@ -88,7 +134,7 @@ int ctl_reload (ctl_t *ctl)
     }
     jad_problems_destroy (&problems);
 
-    jad_controller_config_t *running = ctl->config;
+    jad_controller_config_t *running = self->config;
     char changed[256] = "";
     if (!s_str_equal (running->listen, fresh->listen) || running->port != fresh->port) {
         jad_log_warning ("controller: listen or port changed (listen=%s port=%u); "
@@ -104,7 +150,7 @@ int ctl_reload (ctl_t *ctl)
         s_changed (changed, sizeof changed, "heartbeat");
     if (running->signed_heartbeat_ms != fresh->signed_heartbeat_ms) {
         s_changed (changed, sizeof changed, "signed-heartbeat");
-        ctl->beat_next = 0;  //  the next one goes at the new pace
+        *changed_p |= CTL_SETTINGS_SIGNED_HEARTBEAT;
     }
     if (running->resend_ms != fresh->resend_ms)
         s_changed (changed, sizeof changed, "resend");
@@ -114,14 +160,16 @@ int ctl_reload (ctl_t *ctl)
         s_changed (changed, sizeof changed, "step-deadline");
     if (running->progress_deadline_ms != fresh->progress_deadline_ms)
         s_changed (changed, sizeof changed, "progress-deadline");
-    if (!s_envs_equal (running, fresh))
+    if (!s_envs_equal (running, fresh)) {
         s_changed (changed, sizeof changed, "environments");
-    if (!s_alerts_equal (running, fresh))
+        *changed_p |= CTL_SETTINGS_ENVIRONMENTS;
+    }
+    if (!s_alerts_equal (running, fresh)) {
         s_changed (changed, sizeof changed, "alerts");
-    ctl->config = fresh;
+        *changed_p |= CTL_SETTINGS_ALERTS;
+    }
+    self->config = fresh;
     jad_controller_config_destroy (&running);
-    if (ctl->notify && ctl_notify_configure (ctl->notify, fresh) != 0)
-        jad_log_error ("controller: cannot hand the new notify targets over");
     jad_log_info ("controller: configuration reloaded changed=%s environments=%zu alerts=%zu",
                   changed[0] ? changed : "nothing", fresh->environment_count, fresh->alert_count);
     return 0;
