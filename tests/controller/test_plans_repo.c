@@ -279,6 +279,13 @@ Test (plans_repo, reports_are_stored_once_and_events_come_in_order)
     int64_t resumed = 0;
     cr_assert_eq (ctl_plans_repo_last_resume (s_store, "p1", &resumed), 0);
     cr_assert_eq (resumed, 9000);
+    zlistx_t *decisions = ctl_plans_repo_decision_events (s_store, "p1");
+    cr_assert_eq (zlistx_size (decisions), 1, "only the controller's events");
+    ctl_plan_event_t *decision_event = zlistx_first (decisions);
+    cr_assert_str_eq (decision_event->step, "operator");
+    cr_assert_str_eq (decision_event->status, "resumed");
+    cr_assert_eq (decision_event->time, 9000);
+    zlistx_destroy (&decisions);
     zlistx_t *events = ctl_plans_repo_events (s_store, "p1", 0, 1000);
     cr_assert_eq (zlistx_size (events), 4);
     ctl_plan_event_t *event = zlistx_first (events);

@@ -871,6 +871,47 @@ int ctl_plans_repo_last_resume (ctl_store_t *store, const char *id, int64_t *tim
                : 0;
 }
 
+//  Events from a query of (id, plan_id, agent, time, step, status,
+//  detail, output, duration_ms).
+static zlistx_t *s_events (ctl_query_t *query, int rc, zlistx_t *list)
+{
+    while (rc == 0 && list && ctl_query_next (query)) {
+        ctl_plan_event_t *event = (ctl_plan_event_t *)calloc (1, sizeof (ctl_plan_event_t));
+        if (event) {
+            event->id = ctl_query_int (query, 0);
+            event->plan_id = ctl_query_strdup (query, 1);
+            event->agent = ctl_query_strdup (query, 2);
+            event->time = ctl_query_int (query, 3);
+            event->step = ctl_query_strdup (query, 4);
+            event->status = ctl_query_strdup (query, 5);
+            event->detail = ctl_query_strdup (query, 6);
+            event->output = ctl_query_strdup (query, 7);
+            event->duration_ms = ctl_query_int (query, 8);
+        }
+        if (!event || !zlistx_add_end (list, event)) {
+            ctl_plan_event_destroy (&event);
+            query->failed = true;
+            break;
+        }
+    }
+    if (rc || ctl_query_end (query))
+        zlistx_destroy (&list);
+    return list;
+}
+
+zlistx_t *ctl_plans_repo_decision_events (ctl_store_t *store, const char *id)
+{
+    zlistx_t *list = ctl_store_list ((zlistx_destructor_fn *)ctl_plan_event_destroy);
+    ctl_query_t query;
+    int rc = list ? ctl_sql_query (ctl_store_sql (store), &query,
+                                   "SELECT e.id, e.plan_id, e.agent, e.time, e.step, e.status, "
+                                   "e.detail, e.output, coalesce (e.duration_ms, 0) FROM events e "
+                                   "WHERE e.plan_id = $1 AND e.agent = 'controller' ORDER BY e.id",
+                                   "t", id)
+                  : -1;
+    return s_events (&query, rc, list);
+}
+
 zlistx_t *ctl_plans_repo_events (ctl_store_t *store, const char *id, int64_t after_id,
                                  int64_t limit)
 {
@@ -883,28 +924,7 @@ zlistx_t *ctl_plans_repo_events (ctl_store_t *store, const char *id, int64_t aft
                                    "WHERE parent = $1)) AND e.id > $2 ORDER BY e.id LIMIT $3",
                                    "tii", id, after_id, limit)
                   : -1;
-    while (rc == 0 && ctl_query_next (&query)) {
-        ctl_plan_event_t *event = (ctl_plan_event_t *)calloc (1, sizeof (ctl_plan_event_t));
-        if (event) {
-            event->id = ctl_query_int (&query, 0);
-            event->plan_id = ctl_query_strdup (&query, 1);
-            event->agent = ctl_query_strdup (&query, 2);
-            event->time = ctl_query_int (&query, 3);
-            event->step = ctl_query_strdup (&query, 4);
-            event->status = ctl_query_strdup (&query, 5);
-            event->detail = ctl_query_strdup (&query, 6);
-            event->output = ctl_query_strdup (&query, 7);
-            event->duration_ms = ctl_query_int (&query, 8);
-        }
-        if (!event || !zlistx_add_end (list, event)) {
-            ctl_plan_event_destroy (&event);
-            query.failed = true;
-            break;
-        }
-    }
-    if (rc || ctl_query_end (&query))
-        zlistx_destroy (&list);
-    return list;
+    return s_events (&query, rc, list);
 }
 
 zlistx_t *ctl_plans_repo_approvals (ctl_store_t *store, const char *id)

@@ -354,6 +354,11 @@ int ctl_plans_repo_event_add (ctl_store_t *store, const ctl_plan_event_t *event)
 //  operator/resumed), 0 if never. Returns 0 or -1.
 int ctl_plans_repo_last_resume (ctl_store_t *store, const char *id, int64_t *time_p);
 
+//  The plan's own decisions (events of agent "controller"), oldest first:
+//  what the rollout decided, with when (the engine reads its pauses and
+//  resumes from them).
+zlistx_t *ctl_plans_repo_decision_events (ctl_store_t *store, const char *id);
+
 //  Events of the plan and its tasks with id > after_id, oldest first, at
 //  most `limit`.
 zlistx_t *ctl_plans_repo_events (ctl_store_t *store, const char *id, int64_t after_id,
