@@ -5,21 +5,17 @@
 //  jadugar-controller run --data DIR [--syslog] [--verbose]
 //  jadugar-controller check --data DIR
 
-#include "ctl_alerts.h"
-#include "ctl_context.h"
-#include "ctl_http.h"
 #include "ctl_init.h"
-#include "ctl_metrics.h"
-#include "ctl_notify.h"
 #include "ctl_server.h"
+#include "ctl_settings.h"
 #include "ctl_store.h"
 #include "jad_config.h"
-#include "jad_db.h"
 #include "jad_keys.h"
 #include "jad_log.h"
 #include "jad_reload.h"
 #include "jad_util.h"
 
+#include <czmq.h>
 #include <getopt.h>
 #include <limits.h>
 #include <sodium.h>
@@ -161,46 +157,46 @@ static int s_run (const s_options_t *options)
     }
     if (jad_reload_catch () != 0)
         jad_log_warning ("controller: cannot catch SIGHUP; reload needs a restart");
-    ctl_t ctl = {.started_ms = jad_now_ms ()};
+    int64_t started_ms = jad_now_ms ();
     int status = 1;
+    ctl_settings_t *settings = NULL;
+    ctl_store_t *store = NULL;
+    ctl_server_t *server = NULL;
     jad_problems_t *problems = jad_problems_new ();
-    ctl.data_dir = strdup (options->data_dir);
-    ctl.config = s_load_config (options->data_dir, problems);
-    ctl.signing = s_load_key (options->data_dir, "signing.key", JAD_KEY_ED25519, problems);
-    ctl.curve = s_load_key (options->data_dir, "curve.key", JAD_KEY_CURVE, problems);
+    jad_controller_config_t *config = s_load_config (options->data_dir, problems);
+    jad_keypair_t *signing =
+        s_load_key (options->data_dir, "signing.key", JAD_KEY_ED25519, problems);
+    jad_keypair_t *curve = s_load_key (options->data_dir, "curve.key", JAD_KEY_CURVE, problems);
     if (jad_problems_count (problems) > 0) {
         for (size_t index = 0; index < jad_problems_count (problems); index++)
             jad_log_error ("controller: %s", jad_problems_get (problems, index));
         goto done;
     }
+    settings = ctl_settings_new (options->data_dir, &config);
+    if (!settings)
+        goto done;
     char path[PATH_MAX];
     snprintf (path, sizeof path, "%s/state.db", options->data_dir);
-    ctl.db = ctl_store_open (path, false);
-    if (!ctl.db)
+    store = ctl_store_open (path, 0);
+    if (!store)
         goto done;
-    if (ctl_server_start (&ctl) != 0)
+    server = ctl_server_new (settings, store, signing, curve, started_ms);
+    if (!server)
         goto done;
-    ctl.metrics = ctl_metrics_new (ctl.db);
-    ctl.notify = ctl_notify_new (ctl.config, 0);
-    if (!ctl.metrics || !ctl.notify || ctl_alerts_start (&ctl) != 0 || ctl_http_start (&ctl) != 0)
+    jad_log_info ("controller: started version=%s data=%s", JADUGAR_VERSION, options->data_dir);
+    if (ctl_server_run (server) != 0)
         goto done;
-    jad_log_info ("controller: started version=%s data=%s", JADUGAR_VERSION, ctl.data_dir);
-    ctl_server_run (&ctl);
     jad_log_info ("controller: stopping");
     status = 0;
 
 done:
-    ctl_http_stop (&ctl);
-    ctl_alerts_stop (&ctl);
-    ctl_notify_destroy (&ctl.notify);
-    ctl_metrics_destroy (&ctl.metrics);
-    ctl_server_stop (&ctl);
-    jad_db_close (&ctl.db);
-    jad_keypair_destroy (&ctl.curve);
-    jad_keypair_destroy (&ctl.signing);
-    jad_controller_config_destroy (&ctl.config);
+    ctl_server_destroy (&server);
+    ctl_store_destroy (&store);
+    ctl_settings_destroy (&settings);
+    jad_keypair_destroy (&curve);
+    jad_keypair_destroy (&signing);
+    jad_controller_config_destroy (&config);
     jad_problems_destroy (&problems);
-    free (ctl.data_dir);
     return status;
 }
 

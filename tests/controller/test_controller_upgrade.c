@@ -30,7 +30,7 @@ static void s_load_dump (const char *dump, const char *path)
     cr_assert_eq (sqlite3_open (path, &db), SQLITE_OK);
     char *error = NULL;
     cr_assert_eq (sqlite3_exec (db, sql, NULL, NULL, &error), SQLITE_OK, "%s", error);
-    sqlite3_close (db);
+    jad_db_close (&db);
     free (sql);
 }
 
@@ -46,6 +46,15 @@ static char *s_text (sqlite3 *db, const char *sql)
     char *value = NULL;
     cr_assert_eq (jad_db_get_text (db, sql, NULL, &value), 0, "no row for %s", sql);
     return value;
+}
+
+//  A plain SQLite connection to a database file, to look at it.
+static sqlite3 *s_raw (const char *path)
+{
+    sqlite3 *db = NULL;
+    cr_assert_eq (sqlite3_open (path, &db), SQLITE_OK);
+    sqlite3_busy_timeout (db, 5000);
+    return db;
 }
 
 static void setup (void)
@@ -66,10 +75,12 @@ TestSuite (store_upgrade, .init = setup, .fini = teardown);
 
 Test (store_upgrade, v1_database_reaches_the_current_schema)
 {
-    sqlite3 *fresh = ctl_store_open (s_fresh, true);
-    cr_assert_not_null (fresh);
-    sqlite3 *old = ctl_store_open (s_old, false);
-    cr_assert_not_null (old, "the current controller refuses a v1 state.db");
+    ctl_store_t *fresh_store = ctl_store_open (s_fresh, CTL_STORE_CREATE);
+    cr_assert_not_null (fresh_store);
+    ctl_store_t *old_store = ctl_store_open (s_old, 0);
+    cr_assert_not_null (old_store, "the current controller refuses a v1 state.db");
+    //  the files as they are now, read beside the stores
+    sqlite3 *fresh = s_raw (s_fresh), *old = s_raw (s_old);
     cr_assert_eq (s_int (old, "PRAGMA user_version"), s_int (fresh, "PRAGMA user_version"));
     //  same tables, indexes and triggers as a database made from scratch
     const char *schema = "SELECT group_concat (type || ' ' || name || ': ' || sql, '\n') FROM "
@@ -82,12 +93,15 @@ Test (store_upgrade, v1_database_reaches_the_current_schema)
     free (fresh_schema);
     jad_db_close (&old);
     jad_db_close (&fresh);
+    ctl_store_destroy (&old_store);
+    ctl_store_destroy (&fresh_store);
 }
 
 Test (store_upgrade, v1_data_survives)
 {
-    sqlite3 *db = ctl_store_open (s_old, false);
-    cr_assert_not_null (db);
+    ctl_store_t *store = ctl_store_open (s_old, 0);
+    cr_assert_not_null (store);
+    sqlite3 *db = s_raw (s_old);
     char *text = s_text (db, "SELECT name || '/' || env || '/' || state FROM agents");
     cr_assert_str_eq (text, "web-1/staging/accepted");
     free (text);
@@ -104,25 +118,53 @@ Test (store_upgrade, v1_data_survives)
     cr_assert_eq (s_int (db, "SELECT count(*) FROM audit"), 6);
     cr_assert_eq (s_int (db, "SELECT count(*) FROM operators WHERE name = 'admin'"), 1);
     //  the plan sequence continues where v1 left it
-    cr_assert_eq (ctl_store_next_sequence (db), 2);
+    cr_assert_eq (ctl_store_next_sequence (store), 2);
     //  and the audit log is still append-only
     cr_assert_neq (sqlite3_exec (db, "DELETE FROM audit", NULL, NULL, NULL), SQLITE_OK);
     cr_assert_eq (s_int (db, "SELECT count(*) FROM audit"), 6);
     jad_db_close (&db);
+    ctl_store_destroy (&store);
 }
 
 Test (store_upgrade, newer_schema_is_refused_unchanged)
 {
-    sqlite3 *fresh = ctl_store_open (s_fresh, true);
-    cr_assert_not_null (fresh);
-    int64_t current = s_int (fresh, "PRAGMA user_version");
+    ctl_store_t *store = ctl_store_open (s_fresh, CTL_STORE_CREATE);
+    cr_assert_not_null (store);
+    int64_t current = ctl_store_schema_version (store);
+    ctl_store_destroy (&store);
+    sqlite3 *fresh = s_raw (s_fresh);
+    cr_assert_eq (s_int (fresh, "PRAGMA user_version"), current);
     char pragma[64];
     snprintf (pragma, sizeof pragma, "PRAGMA user_version=%lld", (long long)current + 1);
     cr_assert_eq (jad_db_exec (fresh, pragma), 0);
     jad_db_close (&fresh);
-    cr_assert_null (ctl_store_open (s_fresh, false), "an older controller opened a newer state.db");
+    cr_assert_null (ctl_store_open (s_fresh, 0), "an older controller opened a newer state.db");
     sqlite3 *raw = NULL;
     cr_assert_eq (sqlite3_open (s_fresh, &raw), SQLITE_OK);
     cr_assert_eq (s_int (raw, "PRAGMA user_version"), current + 1);
-    sqlite3_close (raw);
+    jad_db_close (&raw);
+}
+
+Test (store_upgrade, rowid_tie_breakers_became_columns)
+{
+    ctl_store_t *store = ctl_store_open (s_old, 0);
+    cr_assert_not_null (store);
+    sqlite3 *db = s_raw (s_old);
+    //  plans keep their order in an explicit sequence
+    cr_assert_eq (s_int (db, "SELECT count(*) FROM plans WHERE seq IS NULL"), 0);
+    cr_assert_eq (s_int (db, "SELECT seq FROM plans WHERE id = '2a30d661'"), 1);
+    //  samples have an explicit id, and the rollup watermark follows it
+    cr_assert_eq (s_int (db, "SELECT count(*) FROM pragma_table_info ('samples') WHERE name = "
+                             "'id' AND pk = 1"),
+                  1);
+    cr_assert_eq (s_int (db, "SELECT CAST (value AS INTEGER) FROM meta WHERE key = "
+                             "'rollup_sample_id'"),
+                  0);
+    cr_assert_eq (s_int (db, "SELECT count(*) FROM meta WHERE key = 'rollup_rowid'"), 0);
+    cr_assert_str_eq (ctl_store_migration_name (store, 7), "plans_seq");
+    cr_assert_str_eq (ctl_store_migration_name (store, 8), "samples_id");
+    cr_assert_str_eq (ctl_store_migration_name (store, 9), "alert_events_error");
+    cr_assert_null (ctl_store_migration_name (store, ctl_store_schema_version (store) + 1));
+    jad_db_close (&db);
+    ctl_store_destroy (&store);
 }

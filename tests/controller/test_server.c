@@ -1,15 +1,15 @@
 //  test_server - the controller's sockets fail closed (SECURITY-TESTS row 20)
 //  SPDX-License-Identifier: MPL-2.0
 //
-//  ctl_server_start binds the real sockets of a freshly initialised data
+//  ctl_server_new binds the real sockets of a freshly initialised data
 //  directory; with the ZAP handler gone, no key (not even the admin's) may
 //  complete a handshake on any port.
 
-#include "ctl_context.h"
 #include "ctl_init.h"
 #include "ctl_server.h"
+#include "ctl_settings.h"
+#include "ctl_agents_repo.h"
 #include "ctl_store.h"
-#include "jad_db.h"
 #include "jad_testlib.h"
 
 #include <criterion/criterion.h>
@@ -19,7 +19,14 @@
 #include <stdlib.h>
 
 static char *s_dir;
-static ctl_t s_ctl;
+static struct {
+    ctl_settings_t *settings;
+    ctl_store_t *store;
+    jad_keypair_t *signing;
+    jad_keypair_t *curve;
+    ctl_server_t *server;
+    int port;
+} s_ctl;
 
 static jad_keypair_t *s_key (const char *name)
 {
@@ -46,24 +53,28 @@ static void s_setup (void)
     char path[PATH_MAX];
     snprintf (path, sizeof path, "%s/controller.yaml", s_dir);
     jad_problems_t *problems = jad_problems_new ();
-    s_ctl.config = jad_controller_config_load (path, problems);
+    jad_controller_config_t *config = jad_controller_config_load (path, problems);
     jad_problems_destroy (&problems);
-    cr_assert_not_null (s_ctl.config);
+    cr_assert_not_null (config);
+    s_ctl.port = config->port;
+    s_ctl.settings = ctl_settings_new (s_dir, &config);
+    cr_assert_not_null (s_ctl.settings);
     s_ctl.signing = s_key ("signing.key");
     s_ctl.curve = s_key ("curve.key");
     snprintf (path, sizeof path, "%s/state.db", s_dir);
-    s_ctl.db = ctl_store_open (path, false);
-    cr_assert_not_null (s_ctl.db);
-    cr_assert_eq (ctl_server_start (&s_ctl), 0);
+    s_ctl.store = ctl_store_open (path, 0);
+    cr_assert_not_null (s_ctl.store);
+    s_ctl.server = ctl_server_new (s_ctl.settings, s_ctl.store, s_ctl.signing, s_ctl.curve, 0);
+    cr_assert_not_null (s_ctl.server);
 }
 
 static void s_teardown (void)
 {
-    ctl_server_stop (&s_ctl);
-    jad_db_close (&s_ctl.db);
+    ctl_server_destroy (&s_ctl.server);
+    ctl_store_destroy (&s_ctl.store);
     jad_keypair_destroy (&s_ctl.curve);
     jad_keypair_destroy (&s_ctl.signing);
-    jad_controller_config_destroy (&s_ctl.config);
+    ctl_settings_destroy (&s_ctl.settings);
     char *top = strdup (s_dir);
     *strrchr (top, '/') = 0;
     jt_rmtree (top);
@@ -94,7 +105,7 @@ static int s_handshake (const jad_keypair_t *pair, int offset)
     zsock_t *monitor = zsock_new (ZMQ_PAIR);
     cr_assert_eq (zsock_connect (monitor, "%s", endpoint), 0);
     zsock_set_rcvtimeo (monitor, 3000);
-    cr_assert_eq (zsock_connect (sock, "tcp://127.0.0.1:%d", s_ctl.config->port + offset), 0);
+    cr_assert_eq (zsock_connect (sock, "tcp://127.0.0.1:%d", s_ctl.port + offset), 0);
     int event = 0;
     zmsg_t *msg = zmsg_recv (monitor);
     if (msg && zframe_size (zmsg_first (msg)) >= 2)
@@ -108,7 +119,7 @@ static int s_handshake (const jad_keypair_t *pair, int offset)
 
 Test (server, without_the_zap_handler_every_handshake_is_refused)
 {
-    zsock_destroy (&s_ctl.zap);
+    ctl_server_zap_stop (s_ctl.server);
     jad_keypair_t *admin = s_key ("admin.key");
     jad_keypair_t *stranger = jad_keypair_new (JAD_KEY_CURVE);
     for (int offset = 0; offset < 3; offset++) {
@@ -140,9 +151,10 @@ Test (server, data_directory_and_keys_are_private)
         cr_assert_eq (info.st_mode & 0777, 0600, "%s mode %o", keys[index], info.st_mode & 0777);
     }
     //  Only a hash of the enrollment token is kept.
-    char *value = NULL;
-    cr_assert_eq (jad_db_meta_get (s_ctl.db, "enroll_token", &value), 1);
-    cr_assert_eq (jad_db_meta_get (s_ctl.db, "enroll_token_sha256", &value), 0);
+    char *value = NULL, *plain = NULL;
+    cr_assert_eq (ctl_agents_repo_token (s_ctl.store, &value, &plain), 0);
+    cr_assert_null (plain);
+    cr_assert_not_null (value);
     cr_assert_eq (strlen (value), 64);
     free (value);
 }

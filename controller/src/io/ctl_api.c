@@ -1,0 +1,1025 @@
+//  ctl_api - the operator API: authorise, dispatch, audit
+//  SPDX-License-Identifier: MPL-2.0
+
+#include "ctl_api.h"
+#include "ctl_agents_repo.h"
+#include "ctl_decisions.h"
+#include "ctl_json.h"
+#include "ctl_metrics_repo.h"
+#include "ctl_plans_repo.h"
+#include "ctl_policy.h"
+#include "ctl_releases_repo.h"
+#include "jad_log.h"
+#include "jad_util.h"
+#include "jad_wire.h"
+
+#include <jansson.h>
+#include <string.h>
+
+//  What a command needs: each role grants a set of these.
+struct _ctl_api_t {
+    zsock_t *socket;     //  operator API ROUTER, BASE+2
+    ctl_store_t *store;  //  borrowed, as what follows (ctl_api_deps_t)
+    ctl_settings_t *settings;
+    ctl_counters_t *counters;
+    int64_t started_ms;
+    ctl_agents_t *agents;
+    ctl_artifacts_t *artifacts;
+    ctl_alerts_t *alerts;
+    ctl_rollout_t *rollout;
+};
+
+ctl_api_t *ctl_api_new (zsock_t **socket_p, const ctl_api_deps_t *deps)
+{
+    ctl_api_t *self = (ctl_api_t *)calloc (1, sizeof (ctl_api_t));
+    if (!self) {
+        zsock_destroy (socket_p);
+        return NULL;
+    }
+    self->socket = *socket_p;
+    *socket_p = NULL;
+    self->store = deps->store;
+    self->settings = deps->settings;
+    self->counters = deps->counters;
+    self->started_ms = deps->started_ms;
+    self->agents = deps->agents;
+    self->artifacts = deps->artifacts;
+    self->alerts = deps->alerts;
+    self->rollout = deps->rollout;
+    return self;
+}
+
+void ctl_api_destroy (ctl_api_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    zsock_destroy (&(*self_p)->socket);
+    free (*self_p);
+    *self_p = NULL;
+}
+
+zsock_t *ctl_api_socket (ctl_api_t *self)
+{
+    return self->socket;
+}
+
+typedef enum {
+    S_NEED_VIEW = 1,    //  read fleet state
+    S_NEED_DEPLOY = 2,  //  add releases, deploy
+    S_NEED_ADMIN = 4,   //  operators, agents
+    S_NEED_AUDIT = 8,   //  read the audit log
+} s_need_t;
+
+//  Roles an operator may hold (DESIGN §3 and the approval roles).
+static const char *const s_roles[] = {"admin",     "deployer",      "viewer", "security",
+                                      "tech-lead", "product-owner", "qa",     "release-manager"};
+
+typedef int (s_handler_fn) (ctl_api_t *self, const jad_api_request_t *request,
+                            const char *operator_name, json_t **result, char *err, size_t errlen);
+
+typedef struct {
+    const char *name;
+    s_need_t need;
+    bool audit;  //  false only for bulk upload chunks
+    s_handler_fn *handler;
+} s_command_t;
+
+//  Permissions a role string ("admin,deployer") grants.
+static unsigned s_role_grants (const char *roles)
+{
+    unsigned grants = 0;
+    char *copy = strdup (roles ? roles : "");
+    char *save = NULL;
+    for (char *role = strtok_r (copy, ",", &save); role; role = strtok_r (NULL, ",", &save)) {
+        if (streq (role, "admin"))
+            grants |= S_NEED_VIEW | S_NEED_DEPLOY | S_NEED_ADMIN | S_NEED_AUDIT;
+        else if (streq (role, "security"))
+            grants |= S_NEED_VIEW | S_NEED_AUDIT;
+        else if (streq (role, "deployer"))
+            grants |= S_NEED_VIEW | S_NEED_DEPLOY;
+        else
+            grants |= S_NEED_VIEW;  //  viewer and approval roles read
+    }
+    free (copy);
+    return grants;
+}
+
+//  An agent's refusal counters (stored as JSON object text) as an object.
+static json_t *s_refusals (const char *text)
+{
+    json_t *value = text ? json_loads (text, 0, NULL) : NULL;
+    if (!json_is_object (value)) {
+        json_decref (value);
+        value = json_object ();
+    }
+    return value;
+}
+
+static int s_ping (ctl_api_t *self, const jad_api_request_t *request, const char *operator_name,
+                   json_t **result, char *err, size_t errlen)
+{
+    (void)self, (void)request, (void)err, (void)errlen;
+    *result = json_pack ("{s:s, s:i, s:s}", "controller", JADUGAR_VERSION, "protocol", JAD_PROTOCOL,
+                         "operator", operator_name);
+    return 0;
+}
+
+static int s_status (ctl_api_t *self, const jad_api_request_t *request, const char *operator_name,
+                     json_t **result, char *err, size_t errlen)
+{
+    (void)operator_name;
+    const char *env = jad_api_request_arg (request, "env");
+    const char *app = jad_api_request_arg (request, "app");
+    const jad_controller_config_t *config = ctl_settings_config (self->settings);
+    int64_t now = jad_now_ms ();
+    zlistx_t *fleet = ctl_agents_repo_fleet (self->store, env, app);
+    if (!fleet) {
+        snprintf (err, errlen, "database error");
+        return 1;
+    }
+    json_t *agents = json_array ();
+    for (ctl_agent_t *agent = zlistx_first (fleet); agent; agent = zlistx_next (fleet)) {
+        const char *shown =
+            streq (agent->state, "accepted")
+                ? (ctl_policy_online (config, agent->last_seen, now) ? "online" : "offline")
+                : agent->state;
+        json_t *apps = json_object ();
+        for (ctl_agent_app_t *entry = zlistx_first (agent->apps); entry;
+             entry = zlistx_next (agent->apps))
+            json_object_set_new (apps, entry->app,
+                                 json_pack ("{s:o, s:o}", "version", ctl_json_text (entry->version),
+                                            "health", ctl_json_text (entry->health)));
+        json_t *current = json_pack (
+            "{s:s, s:s, s:s, s:o, s:o}", "name", agent->name, "env", agent->env, "state", shown,
+            "last_seen", ctl_json_time (agent->last_seen, agent->last_seen != 0), "apps", apps);
+        json_object_set_new (current, "refusals", s_refusals (agent->refusals));
+        json_object_set_new (current, "stale", json_boolean (agent->stale));
+        json_object_set_new (current, "stale_alarms", json_integer (agent->stale_alarms));
+        json_array_append_new (agents, current);
+    }
+    zlistx_destroy (&fleet);
+    json_t *counters = json_object ();
+    for (int index = 0; index < CTL_COUNT_MAX; index++)
+        json_object_set_new (counters, ctl_counter_name ((ctl_counter_t)index),
+                             json_integer ((json_int_t)self->counters->value[index]));
+    char started[32];
+    *result = json_pack ("{s:o, s:{s:o, s:s, s:s}}", "agents", agents, "controller", "counters",
+                         counters, "version", JADUGAR_VERSION, "started",
+                         ctl_json_iso_time (self->started_ms, started, sizeof started));
+    return 0;
+}
+
+static int s_agents (ctl_api_t *self, const jad_api_request_t *request, const char *operator_name,
+                     json_t **result, char *err, size_t errlen)
+{
+    (void)request, (void)operator_name;
+    const jad_controller_config_t *config = ctl_settings_config (self->settings);
+    int64_t now = jad_now_ms ();
+    zlistx_t *list = ctl_agents_repo_list (self->store);
+    if (!list) {
+        snprintf (err, errlen, "database error");
+        return 1;
+    }
+    json_t *agents = json_array ();
+    for (ctl_agent_t *agent = zlistx_first (list); agent; agent = zlistx_next (list)) {
+        const char *shown =
+            streq (agent->state, "accepted")
+                ? (ctl_policy_online (config, agent->last_seen, now) ? "online" : "offline")
+                : agent->state;
+        json_array_append_new (
+            agents, json_pack ("{s:s, s:s, s:s, s:s, s:o, s:o}", "name", agent->name, "env",
+                               agent->env, "state", shown, "key", agent->public_key, "last_seen",
+                               ctl_json_time (agent->last_seen, agent->last_seen != 0), "address",
+                               ctl_json_text (agent->address)));
+    }
+    zlistx_destroy (&list);
+    *result = json_pack ("{s:o}", "agents", agents);
+    return 0;
+}
+
+static int s_release_begin (ctl_api_t *self, const jad_api_request_t *request,
+                            const char *operator_name, json_t **result, char *err, size_t errlen)
+{
+    (void)operator_name;
+    return ctl_artifacts_begin (self->artifacts, request, result, err, errlen);
+}
+
+static int s_release_chunk (ctl_api_t *self, const jad_api_request_t *request,
+                            const char *operator_name, json_t **result, char *err, size_t errlen)
+{
+    (void)operator_name;
+    return ctl_artifacts_chunk (self->artifacts, request, result, err, errlen);
+}
+
+static int s_release_commit (ctl_api_t *self, const jad_api_request_t *request,
+                             const char *operator_name, json_t **result, char *err, size_t errlen)
+{
+    int status = ctl_artifacts_commit (self->artifacts, request, result, err, errlen);
+    json_t *release = status == 0 && *result ? json_object_get (*result, "release") : NULL;
+    const char *app = json_string_value (json_object_get (release, "app"));
+    const char *version = json_string_value (json_object_get (release, "version"));
+    if (app && version) {
+        //  a tracked branch deploys itself (DESIGN §5)
+        ctl_release_t *stored = NULL;
+        if (ctl_releases_repo_get (self->store, app, version, &stored) == 0 && stored->branch)
+            json_object_set_new (*result, "auto_deploy",
+                                 ctl_rollout_auto_deploy (self->rollout, app, version,
+                                                          stored->branch, operator_name));
+        ctl_release_destroy (&stored);
+    }
+    return status;
+}
+
+static int s_release_list (ctl_api_t *self, const jad_api_request_t *request,
+                           const char *operator_name, json_t **result, char *err, size_t errlen)
+{
+    (void)operator_name;
+    const char *app = jad_api_request_arg (request, "app");
+    zlistx_t *list = ctl_releases_repo_list (self->store, app);
+    if (!list) {
+        snprintf (err, errlen, "database error");
+        return 1;
+    }
+    json_t *releases = json_array ();
+    for (ctl_release_t *release = zlistx_first (list); release; release = zlistx_next (list)) {
+        int64_t floor = release->has_floor ? release->floor : 0;
+        const char *security = release->counter < floor    ? "below"
+                               : release->counter == floor ? "floor"
+                                                           : NULL;
+        json_array_append_new (
+            releases,
+            json_pack ("{s:s, s:s, s:s, s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:I, s:s?}", "app",
+                       release->app, "version", release->version, "sha256", release->sha256,
+                       "length", (json_int_t)release->length, "branch",
+                       ctl_json_text (release->branch), "commit",
+                       ctl_json_text (release->commit_id), "notes", ctl_json_text (release->notes),
+                       "created", ctl_json_time (release->created, true), "succeeded_in",
+                       ctl_json_text (release->succeeded_in), "bad", ctl_json_text (release->bad),
+                       "counter", (json_int_t)release->counter, "security", security));
+    }
+    zlistx_destroy (&list);
+    *result = json_pack ("{s:o}", "releases", releases);
+    return 0;
+}
+
+//  release.floor: raise app's security floor to version's release counter.
+//  Floors only go up; deploys and rollbacks below it are refused here and
+//  by every agent that has seen it (plans carry it, signed).
+static int s_release_floor (ctl_api_t *self, const jad_api_request_t *request,
+                            const char *operator_name, json_t **result, char *err, size_t errlen)
+{
+    const char *app = jad_api_request_arg (request, "app");
+    const char *version = jad_api_request_arg (request, "version");
+    if (!jad_name_valid (app) || !jad_name_valid (version)) {
+        snprintf (err, errlen, "release floor needs APP and VERSION as valid names");
+        return 2;
+    }
+    ctl_release_t *release = NULL;
+    if (ctl_releases_repo_get (self->store, app, version, &release) != 0) {
+        snprintf (err, errlen, "no release %s %s (add it with: jadctl release add)", app, version);
+        return 2;
+    }
+    int64_t counter = release->counter;
+    int64_t previous = release->has_floor ? release->floor : 0;
+    char *previous_version = release->floor_version;
+    release->floor_version = NULL;
+    ctl_release_destroy (&release);
+    int status = 0;
+    if (counter < previous) {
+        snprintf (err, errlen,
+                  "refused: the security floor of %s is %s (counter %lld); %s has counter %lld "
+                  "and a floor only goes up",
+                  app, previous_version ? previous_version : "?", (long long)previous, version,
+                  (long long)counter);
+        status = 2;
+    } else if (counter > previous &&
+               ctl_releases_repo_floor_set (self->store, app, counter, version, operator_name,
+                                            jad_now_ms ()) != 0) {
+        snprintf (err, errlen, "database error");
+        status = 1;
+    } else {
+        jad_log_info ("api: security floor app=%s version=%s counter=%lld previous=%lld "
+                      "operator=%s",
+                      app, version, (long long)counter, (long long)previous, operator_name);
+        *result = json_pack ("{s:s, s:s, s:I, s:s?, s:I}", "app", app, "version", version,
+                             "counter", (json_int_t)counter, "previous", previous_version,
+                             "previous_counter", (json_int_t)previous);
+    }
+    free (previous_version);
+    return status;
+}
+
+//  Automatic decisions about plan_id (made by it or undoing it), as a
+//  JSON array, or NULL if none.
+static json_t *s_decisions_json (ctl_api_t *self, const char *plan_id)
+{
+    zlistx_t *rows = ctl_plans_repo_decisions (self->store, plan_id);
+    if (!rows || zlistx_size (rows) == 0) {
+        zlistx_destroy (&rows);
+        return NULL;
+    }
+    json_t *list = json_array ();
+    for (ctl_decision_t *row = zlistx_first (rows); row; row = zlistx_next (rows)) {
+        json_t *detail = row->detail ? json_loads (row->detail, 0, NULL) : NULL;
+        json_array_append_new (list,
+                               json_pack ("{s:s, s:o, s:s?, s:s?, s:s?, s:o}", "what", row->what,
+                                          "time", ctl_json_time (row->time, row->time > 0), "plan",
+                                          row->plan_id, "undoes", row->undoes, "rule", row->rule_id,
+                                          "values", detail ? detail : json_object ()));
+    }
+    zlistx_destroy (&rows);
+    return list;
+}
+
+//  PLAN as docs/api.md describes; hosts, events and approvals only when
+//  `full`. Events include those of the plan's tasks (migrations, verify).
+static json_t *s_plan_json (ctl_api_t *self, const char *plan_id, bool full, int64_t since)
+{
+    ctl_plan_snapshot_t *snapshot = NULL;
+    if (ctl_plans_repo_snapshot (self->store, plan_id, &snapshot) != 0)
+        return NULL;
+    const ctl_plan_t *row = snapshot->plan;
+    json_t *plan = json_pack ("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:o}", "id",
+                              row->id, "app", row->app, "version", row->version, "env", row->env,
+                              "kind", row->kind, "strategy", row->strategy, "state", row->state,
+                              "created", ctl_json_time (row->created, true), "finished",
+                              ctl_json_time (row->finished, row->finished != 0), "reason",
+                              ctl_json_text (row->reason), "undoes", ctl_json_text (row->undoes),
+                              "deployer", ctl_json_text (row->deployer));
+    json_object_set_new (plan, "phase", json_string (row->phase));
+    json_object_set_new (plan, "batch", json_integer ((json_int_t)row->current_batch + 1));
+    json_object_set_new (plan, "batches", json_integer ((json_int_t)row->batches));
+    json_object_set_new (plan, "paused", json_boolean (row->paused));
+    json_object_set_new (plan, "batch_size", ctl_json_text (row->batch));
+    json_object_set_new (plan, "canary", json_integer ((json_int_t)row->canary));
+    json_object_set_new (plan, "bake_ms", json_integer ((json_int_t)row->bake_ms));
+    json_object_set_new (plan, "emergency", ctl_json_text (row->emergency));
+    json_object_set_new (plan, "skip_offline", json_boolean (row->skip_offline));
+    json_object_set_new (plan, "rolled_back_by", ctl_json_text (row->rolled_back_by));
+    json_object_set_new (plan, "previous", ctl_json_text (row->previous));
+    json_object_set_new (plan, "phase_started",
+                         ctl_json_time (row->phase_started, row->phase_started != 0));
+    json_object_set_new (plan, "hosts_total", json_integer ((json_int_t)snapshot->hosts));
+    json_object_set_new (plan, "hosts_healthy", json_integer ((json_int_t)snapshot->healthy));
+    json_object_set_new (plan, "hosts_failed", json_integer ((json_int_t)snapshot->failed));
+    json_object_set_new (plan, "batch_hosts", json_integer ((json_int_t)snapshot->batch_hosts));
+    json_object_set_new (plan, "batch_healthy", json_integer ((json_int_t)snapshot->batch_healthy));
+    json_object_set_new (plan, "notes", ctl_json_text (snapshot->notes));
+    //  the deployment log's outcome: succeeded, failed, rolled-back
+    const char *outcome = row->state;
+    if (streq (row->state, "failed") && row->rolled_back_by)
+        outcome = "rolled-back";
+    json_object_set_new (plan, "outcome", json_string (outcome));
+    ctl_plan_snapshot_destroy (&snapshot);
+    if (!full)
+        return plan;
+    json_t *hosts = json_array ();
+    zlistx_t *rows = ctl_plans_repo_hosts (self->store, plan_id);
+    for (ctl_plan_host_t *host = rows ? zlistx_first (rows) : NULL; host;
+         host = zlistx_next (rows)) {
+        json_t *entry = json_pack (
+            "{s:s, s:s, s:o, s:o, s:o, s:I, s:o, s:o}", "name", host->agent, "state", host->state,
+            "step", ctl_json_text (host->step), "detail", ctl_json_text (host->detail), "updated",
+            ctl_json_time (host->updated, host->updated != 0), "batch", (json_int_t)host->batch + 1,
+            "started", ctl_json_time (host->started, host->started != 0), "finished",
+            ctl_json_time (host->finished, host->finished != 0));
+        if (host->started && host->finished)
+            json_object_set_new (entry, "duration_ms",
+                                 json_integer ((json_int_t)(host->finished - host->started)));
+        json_array_append_new (hosts, entry);
+    }
+    zlistx_destroy (&rows);
+    json_object_set_new (plan, "hosts", hosts);
+    json_t *events = json_array ();
+    rows = ctl_plans_repo_events (self->store, plan_id, since, 1000);
+    for (ctl_plan_event_t *event = rows ? zlistx_first (rows) : NULL; event;
+         event = zlistx_next (rows))
+        json_array_append_new (
+            events,
+            json_pack ("{s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:I, s:o}", "id", (json_int_t)event->id,
+                       "time", ctl_json_time (event->time, true), "host",
+                       ctl_json_text (event->agent), "step", ctl_json_text (event->step), "status",
+                       ctl_json_text (event->status), "detail", ctl_json_text (event->detail),
+                       "output", ctl_json_text (event->output), "duration_ms",
+                       (json_int_t)event->duration_ms, "plan", ctl_json_text (event->plan_id)));
+    zlistx_destroy (&rows);
+    json_object_set_new (plan, "events", events);
+    json_t *approvals = json_array ();
+    rows = ctl_plans_repo_approvals (self->store, plan_id);
+    for (ctl_approval_row_t *approval = rows ? zlistx_first (rows) : NULL; approval;
+         approval = zlistx_next (rows))
+        json_array_append_new (approvals,
+                               json_pack ("{s:s, s:o, s:o}", "operator", approval->operator_name,
+                                          "role", ctl_json_text (approval->role), "time",
+                                          ctl_json_time (approval->time, true)));
+    zlistx_destroy (&rows);
+    json_object_set_new (plan, "approvals", approvals);
+    json_t *decisions = s_decisions_json (self, plan_id);
+    if (decisions)
+        json_object_set_new (plan, "decisions", decisions);
+    return plan;
+}
+
+static int s_deploy (ctl_api_t *self, const jad_api_request_t *request, const char *operator_name,
+                     json_t **result, char *err, size_t errlen)
+{
+    const char *app = jad_api_request_arg (request, "app");
+    const char *version = jad_api_request_arg (request, "version");
+    const char *env_name = jad_api_request_arg (request, "env");
+    const char *strategy = jad_api_request_arg (request, "strategy");
+    const char *batch = jad_api_request_arg (request, "batch");
+    const char *canary = jad_api_request_arg (request, "canary");
+    const char *bake = jad_api_request_arg (request, "bake");
+    const char *emergency = jad_api_request_arg (request, "emergency");
+    const char *reason = jad_api_request_arg (request, "reason");
+    const char *skip_offline = jad_api_request_arg (request, "skip_offline");
+    const char *force = jad_api_request_arg (request, "force");
+    if (!jad_name_valid (app) || !jad_name_valid (version) || !jad_name_valid (env_name)) {
+        snprintf (err, errlen, "deploy needs APP, VERSION and --env ENV as valid names");
+        return 2;
+    }
+    if (strategy && !streq (strategy, "all") && !streq (strategy, "rolling") &&
+        !streq (strategy, "canary")) {
+        snprintf (err, errlen, "--strategy '%.64s' is not all, rolling or canary", strategy);
+        return 2;
+    }
+    if (batch) {
+        size_t len = strlen (batch);
+        char *end = NULL;
+        long value = strtol (batch, &end, 10);
+        bool percent = end && *end == '%' && end[1] == 0;
+        if (len == 0 || len > 8 || value < 1 || (!percent && *end) || (percent && value > 100)) {
+            snprintf (err, errlen, "--batch '%.16s' is not N or N%% (1%% to 100%%)", batch);
+            return 2;
+        }
+    }
+    uint32_t canary_count = 0;
+    if (canary) {
+        char *end = NULL;
+        long value = strtol (canary, &end, 10);
+        if (!*canary || *end || value < 1 || value > 100000) {
+            snprintf (err, errlen, "--canary '%.16s' is not a host count of 1 or more", canary);
+            return 2;
+        }
+        canary_count = (uint32_t)value;
+    }
+    uint32_t bake_ms = 0;
+    if (bake && jad_duration_parse (bake, &bake_ms) != 0) {
+        snprintf (err, errlen, "--bake '%.32s' is not a duration (e.g. 10m)", bake);
+        return 2;
+    }
+    if (emergency && (!reason || !*reason || strlen (reason) > 500)) {
+        snprintf (err, errlen, "--emergency needs --reason TEXT (up to 500 characters)");
+        return 2;
+    }
+    const jad_env_config_t *env =
+        jad_controller_config_env (ctl_settings_config (self->settings), env_name);
+    if (!env) {
+        snprintf (err, errlen, "unknown environment '%s' (see controller.yaml)", env_name);
+        return 2;
+    }
+    //  A release an automatic rollback marked bad goes out again only on
+    //  purpose: it failed somewhere, and the mark says where and why.
+    char *bad = NULL;
+    ctl_release_t *release = NULL;
+    if (ctl_releases_repo_get (self->store, app, version, &release) == 0) {
+        bad = release->bad;
+        release->bad = NULL;
+    }
+    ctl_release_destroy (&release);
+    if (bad && !force) {
+        snprintf (err, errlen,
+                  "refused: %s %s is marked bad (%.300s); deploy it anyway with --force", app,
+                  version, bad);
+        free (bad);
+        return 2;
+    }
+    bool needs_approval = false;
+    int status = ctl_policy_check_deploy (self->store, env, app, version, emergency != NULL,
+                                          &needs_approval, err, errlen);
+    if (status != 0) {
+        free (bad);
+        return status;
+    }
+    char why[600];
+    if (emergency)
+        snprintf (why, sizeof why, "emergency deploy%s: %s", bad ? " of a release marked bad" : "",
+                  reason);
+    else
+        snprintf (why, sizeof why, "deploy requested%s",
+                  bad ? " (--force: the release is marked bad)" : "");
+    free (bad);
+    ctl_plan_spec_t spec = {.app = app,
+                            .version = version,
+                            .env = env_name,
+                            .kind = "deploy",
+                            .deployer = operator_name,
+                            .reason = why,
+                            .strategy = strategy,
+                            .batch = batch,
+                            .canary = canary_count,
+                            .bake_set = bake != NULL,
+                            .bake_ms = bake_ms,
+                            .emergency = emergency ? reason : NULL,
+                            .awaiting_approval = needs_approval,
+                            .skip_offline = skip_offline != NULL};
+    char *plan_id = ctl_rollout_create (self->rollout, &spec, err, errlen);
+    if (!plan_id)
+        return 2;
+    *result = json_pack ("{s:o}", "plan", s_plan_json (self, plan_id, true, 0));
+    free (plan_id);
+    return 0;
+}
+
+static int s_rollback (ctl_api_t *self, const jad_api_request_t *request, const char *operator_name,
+                       json_t **result, char *err, size_t errlen)
+{
+    const char *app = jad_api_request_arg (request, "app");
+    const char *env_name = jad_api_request_arg (request, "env");
+    const char *to = jad_api_request_arg (request, "to");
+    if (!jad_name_valid (app) || !jad_name_valid (env_name) || (to && !jad_name_valid (to))) {
+        snprintf (err, errlen,
+                  "rollback needs APP and --env ENV (and --to VERSION) as valid names");
+        return 2;
+    }
+    if (!jad_controller_config_env (ctl_settings_config (self->settings), env_name)) {
+        snprintf (err, errlen, "unknown environment '%s' (see controller.yaml)", env_name);
+        return 2;
+    }
+    char *plan_id = ctl_rollout_rollback (self->rollout, app, env_name, to, NULL, operator_name,
+                                          NULL, err, errlen);
+    if (!plan_id)
+        return 2;
+    *result = json_pack ("{s:o}", "plan", s_plan_json (self, plan_id, true, 0));
+    free (plan_id);
+    return 0;
+}
+
+//  plan.pause, plan.resume, plan.abort, plan.approve
+static int s_plan_control (ctl_api_t *self, const jad_api_request_t *request,
+                           const char *operator_name, json_t **result, char *err, size_t errlen)
+{
+    const char *plan_id = jad_api_request_arg (request, "id");
+    const char *action = request->command + strlen ("plan.");
+    char *state = NULL;
+    ctl_plan_t *row = NULL;
+    if (plan_id && jad_name_valid (plan_id) &&
+        ctl_plans_repo_get (self->store, plan_id, &row) == 0) {
+        state = row->state;
+        row->state = NULL;
+    }
+    ctl_plan_destroy (&row);
+    if (!state) {
+        snprintf (err, errlen, "no plan '%s' (see: jadctl plans)", plan_id ? plan_id : "");
+        return 2;
+    }
+    int status = 0;
+    if (streq (action, "approve")) {
+        ctl_operator_t *approver = NULL;
+        ctl_agents_repo_operator_by_name (self->store, operator_name, &approver);
+        bool complete = false;
+        status = ctl_policy_approve (self->store, ctl_settings_config (self->settings), plan_id,
+                                     operator_name, approver ? approver->roles : NULL, result,
+                                     &complete, err, errlen);
+        ctl_operator_destroy (&approver);
+        if (status == 0 && complete)
+            ctl_rollout_start (self->rollout, plan_id);
+    } else if (streq (action, "abort")) {
+        char reason[160];
+        snprintf (reason, sizeof reason, "aborted by %s", operator_name);
+        if (ctl_rollout_fail (self->rollout, plan_id, reason) != 0) {
+            snprintf (err, errlen, "plan %s is %s: nothing to abort", plan_id, state);
+            status = 2;
+        }
+    } else {
+        bool pause = streq (action, "pause");
+        if (!streq (state, "running") ||
+            ctl_plans_repo_set_paused (self->store, plan_id, pause, jad_now_ms ()) != 1) {
+            snprintf (err, errlen, "plan %s is %s%s: cannot %s it", plan_id, state,
+                      streq (state, "running") ? (pause ? " and paused" : " and not paused") : "",
+                      action);
+            status = 2;
+        } else {
+            ctl_decisions_record (self->store, plan_id, "operator", pause ? "paused" : "resumed",
+                                  "%s by %s%s", pause ? "paused" : "resumed", operator_name,
+                                  pause ? ": no new batch starts until resumed" : "");
+            if (!pause)
+                ctl_rollout_advance (self->rollout, plan_id);
+        }
+    }
+    if (status == 0 && !*result)
+        *result = json_pack ("{s:o}", "plan", s_plan_json (self, plan_id, false, 0));
+    free (state);
+    return status;
+}
+
+static int s_plans (ctl_api_t *self, const jad_api_request_t *request, const char *operator_name,
+                    json_t **result, char *err, size_t errlen)
+{
+    (void)operator_name;
+    const char *env = jad_api_request_arg (request, "env");
+    zlistx_t *ids = ctl_plans_repo_list (self->store, env, 100);
+    if (!ids) {
+        snprintf (err, errlen, "database error");
+        return 1;
+    }
+    json_t *plans = json_array ();
+    for (char *id = zlistx_first (ids); id; id = zlistx_next (ids)) {
+        json_t *plan = s_plan_json (self, id, false, 0);
+        if (plan)
+            json_array_append_new (plans, plan);
+    }
+    zlistx_destroy (&ids);
+    *result = json_pack ("{s:o}", "plans", plans);
+    return 0;
+}
+
+static int s_plan_show (ctl_api_t *self, const jad_api_request_t *request,
+                        const char *operator_name, json_t **result, char *err, size_t errlen)
+{
+    (void)operator_name;
+    const char *plan_id = jad_api_request_arg (request, "id");
+    const char *since = jad_api_request_arg (request, "since");
+    json_t *plan = plan_id ? s_plan_json (self, plan_id, true, since ? atoll (since) : 0) : NULL;
+    if (!plan) {
+        snprintf (err, errlen, "no plan '%s' (see: jadctl plans)", plan_id ? plan_id : "");
+        return 2;
+    }
+    *result = json_pack ("{s:o}", "plan", plan);
+    return 0;
+}
+
+static int s_alerts (ctl_api_t *self, const jad_api_request_t *request, const char *operator_name,
+                     json_t **result, char *err, size_t errlen)
+{
+    (void)operator_name;
+    return ctl_alerts_api_list (self->alerts, request, result, err, errlen);
+}
+
+static int s_alert_add (ctl_api_t *self, const jad_api_request_t *request,
+                        const char *operator_name, json_t **result, char *err, size_t errlen)
+{
+    (void)operator_name;
+    return ctl_alerts_api_add (self->alerts, request, result, err, errlen);
+}
+
+static int s_alert_rm (ctl_api_t *self, const jad_api_request_t *request, const char *operator_name,
+                       json_t **result, char *err, size_t errlen)
+{
+    (void)operator_name;
+    return ctl_alerts_api_rm (self->alerts, request, result, err, errlen);
+}
+
+static int s_metrics (ctl_api_t *self, const jad_api_request_t *request, const char *operator_name,
+                      json_t **result, char *err, size_t errlen)
+{
+    (void)operator_name;
+    const char *host = jad_api_request_arg (request, "host");
+    const char *env = jad_api_request_arg (request, "env");
+    const char *name = jad_api_request_arg (request, "name");
+    const char *since = jad_api_request_arg (request, "since");
+    uint32_t since_ms = 3600 * 1000;
+    if ((host != NULL) == (env != NULL)) {
+        snprintf (err, errlen, "give exactly one of --host H or --env E");
+        return 2;
+    }
+    if ((host && !jad_name_valid (host)) || (env && !jad_name_valid (env)) ||
+        (name && !jad_series_valid (name))) {
+        snprintf (err, errlen, "--host, --env and --name must be valid names");
+        return 2;
+    }
+    if (since && (jad_duration_parse (since, &since_ms) || since_ms == 0)) {
+        snprintf (err, errlen, "--since must be a duration like 10m or 2h (got '%s')", since);
+        return 2;
+    }
+    int64_t now = jad_now_ms ();
+    ctl_metric_query_t *query =
+        ctl_metrics_repo_query (self->store, host, env, name, now - since_ms, now,
+                                ctl_settings_config (self->settings)->metrics_retention_ms, 40);
+    if (!query) {
+        snprintf (err, errlen, "database error");
+        return 1;
+    }
+    json_t *list = json_array ();
+    for (ctl_metric_series_t *series = zlistx_first (query->series); series;
+         series = zlistx_next (query->series)) {
+        json_t *points = json_array ();
+        for (size_t index = 0; index < series->points; index++)
+            json_array_append_new (points, json_pack ("[I, f]", (json_int_t)series->times[index],
+                                                      series->averages[index]));
+        json_array_append_new (
+            list, json_pack ("{s:s, s:s, s:o, s:f, s:f, s:f, s:I}", "host", series->host, "name",
+                             series->name, "points", points, "min", series->min, "max", series->max,
+                             "avg", series->avg, "count", (json_int_t)series->count));
+    }
+    *result = json_pack ("{s:I, s:I, s:I, s:s, s:o}", "since", (json_int_t)query->since, "until",
+                         (json_int_t)query->until, "bucket_ms", (json_int_t)query->bucket_ms,
+                         "source", query->raw ? "raw" : "rollup", "series", list);
+    ctl_metric_query_destroy (&query);
+    return 0;
+}
+
+//  agents.accept|reject|remove NAME
+static int s_agent_decide (ctl_api_t *self, const jad_api_request_t *request, const char *action,
+                           json_t **result, char *err, size_t errlen)
+{
+    const char *name = jad_api_request_arg (request, "name");
+    const char *state = NULL;
+    int status = ctl_agents_decide (self->agents, name, action, &state, err, errlen);
+    if (status != 0)
+        return status;
+    *result = json_pack ("{s:s, s:s}", "name", name, "state", state);
+    return 0;
+}
+
+static int s_agents_accept (ctl_api_t *self, const jad_api_request_t *request,
+                            const char *operator_name, json_t **result, char *err, size_t errlen)
+{
+    (void)operator_name;
+    return s_agent_decide (self, request, "accept", result, err, errlen);
+}
+
+static int s_agents_reject (ctl_api_t *self, const jad_api_request_t *request,
+                            const char *operator_name, json_t **result, char *err, size_t errlen)
+{
+    (void)operator_name;
+    return s_agent_decide (self, request, "reject", result, err, errlen);
+}
+
+static int s_agents_remove (ctl_api_t *self, const jad_api_request_t *request,
+                            const char *operator_name, json_t **result, char *err, size_t errlen)
+{
+    (void)operator_name;
+    return s_agent_decide (self, request, "remove", result, err, errlen);
+}
+
+//  Is `role` one an operator may hold: a built-in role or an approval
+//  role some environment asks for?
+static bool s_role_known (ctl_api_t *self, const char *role)
+{
+    for (size_t index = 0; index < sizeof s_roles / sizeof s_roles[0]; index++)
+        if (streq (s_roles[index], role))
+            return true;
+    for (size_t index = 0; index < ctl_settings_config (self->settings)->environment_count;
+         index++) {
+        const jad_env_config_t *env = &ctl_settings_config (self->settings)->environments[index];
+        for (size_t role_index = 0; role_index < env->emergency_approval_count; role_index++)
+            if (streq (env->emergency_approvals[role_index], role))
+                return true;
+    }
+    return false;
+}
+
+static int s_operator_add (ctl_api_t *self, const jad_api_request_t *request,
+                           const char *operator_name, json_t **result, char *err, size_t errlen)
+{
+    (void)operator_name;
+    const char *name = jad_api_request_arg (request, "name");
+    const char *roles = jad_api_request_arg (request, "roles");
+    const char *key = jad_api_request_arg (request, "public-key");
+    uint8_t raw[32];
+    if (!jad_name_valid (name)) {
+        snprintf (err, errlen, "operator add needs NAME as a valid name");
+        return 2;
+    }
+    if (!key || strlen (key) != 40 || jad_key_from_z85 (key, raw) != 0) {
+        snprintf (err, errlen,
+                  "--public-key must be a CURVE public key (40 characters Z85, "
+                  "as printed by jadctl keygen)");
+        return 2;
+    }
+    if (!roles || !*roles || strlen (roles) > 256) {
+        snprintf (err, errlen, "operator add needs at least one --role");
+        return 2;
+    }
+    char *copy = strdup (roles);
+    char *save = NULL;
+    int bad = 0;
+    for (char *role = strtok_r (copy, ",", &save); role && !bad; role = strtok_r (NULL, ",", &save))
+        if (!s_role_known (self, role)) {
+            snprintf (err, errlen,
+                      "unknown role '%.64s' (admin, deployer, viewer, security, tech-lead, "
+                      "product-owner, qa, release-manager, or an environment's approval role)",
+                      role);
+            bad = 1;
+        }
+    free (copy);
+    if (bad)
+        return 2;
+    ctl_operator_t *existing = NULL;
+    int found = ctl_agents_repo_operator_by_name (self->store, name, &existing);
+    ctl_operator_destroy (&existing);
+    if (found == 0) {
+        snprintf (err, errlen, "operator '%s' exists", name);
+        return 2;
+    }
+    if (ctl_agents_repo_key_known (self->store, key) == 1) {
+        snprintf (err, errlen, "that public key is already registered");
+        return 2;
+    }
+    if (ctl_agents_repo_operator_add (self->store, name, key, roles, jad_now_ms ()) != 0) {
+        snprintf (err, errlen, "database error");
+        return 1;
+    }
+    jad_log_info ("api: operator added name=%s roles=%s", name, roles);
+    *result = json_pack ("{s:s, s:s, s:s}", "name", name, "roles", roles, "public_key", key);
+    return 0;
+}
+
+static int s_operator_list (ctl_api_t *self, const jad_api_request_t *request,
+                            const char *operator_name, json_t **result, char *err, size_t errlen)
+{
+    (void)request, (void)operator_name;
+    zlistx_t *list = ctl_agents_repo_operators (self->store);
+    if (!list) {
+        snprintf (err, errlen, "database error");
+        return 1;
+    }
+    json_t *operators = json_array ();
+    for (ctl_operator_t *row = zlistx_first (list); row; row = zlistx_next (list))
+        json_array_append_new (operators,
+                               json_pack ("{s:s, s:s, s:s, s:o}", "name", row->name, "roles",
+                                          row->roles, "public_key", row->public_key, "created",
+                                          ctl_json_time (row->created, true)));
+    zlistx_destroy (&list);
+    *result = json_pack ("{s:o}", "operators", operators);
+    return 0;
+}
+
+static int s_audit (ctl_api_t *self, const jad_api_request_t *request, const char *operator_name,
+                    json_t **result, char *err, size_t errlen)
+{
+    (void)operator_name;
+    const char *since = jad_api_request_arg (request, "since");
+    uint32_t window = 0;
+    if (since && jad_duration_parse (since, &window) != 0) {
+        snprintf (err, errlen, "--since '%.64s' is not a duration (e.g. 30m, 2h, 7d)", since);
+        return 2;
+    }
+    zlistx_t *list =
+        ctl_agents_repo_audit (self->store, since ? jad_now_ms () - (int64_t)window : 0, 1000);
+    if (!list) {
+        snprintf (err, errlen, "database error");
+        return 1;
+    }
+    json_t *entries = json_array ();
+    for (ctl_audit_entry_t *entry = zlistx_first (list); entry; entry = zlistx_next (list))
+        json_array_append_new (
+            entries, json_pack ("{s:I, s:o, s:o, s:o, s:o, s:o}", "id", (json_int_t)entry->id,
+                                "time", ctl_json_time (entry->time, true), "operator",
+                                ctl_json_text (entry->operator_name), "command",
+                                ctl_json_text (entry->command), "args", ctl_json_text (entry->args),
+                                "outcome", ctl_json_text (entry->outcome)));
+    zlistx_destroy (&list);
+    *result = json_pack ("{s:o}", "audit", entries);
+    return 0;
+}
+
+static const s_command_t s_commands[] = {
+    {"ping", S_NEED_VIEW, false, s_ping},
+    {"status", S_NEED_VIEW, true, s_status},
+    {"agents", S_NEED_VIEW, true, s_agents},
+    {"release.begin", S_NEED_DEPLOY, true, s_release_begin},
+    {"release.chunk", S_NEED_DEPLOY, false, s_release_chunk},
+    {"release.commit", S_NEED_DEPLOY, true, s_release_commit},
+    {"release.list", S_NEED_VIEW, true, s_release_list},
+    {"release.floor", S_NEED_DEPLOY, true, s_release_floor},
+    {"deploy", S_NEED_DEPLOY, true, s_deploy},
+    {"plans", S_NEED_VIEW, true, s_plans},
+    {"plan.show", S_NEED_VIEW, false, s_plan_show},
+    {"rollback", S_NEED_DEPLOY, true, s_rollback},
+    {"plan.pause", S_NEED_DEPLOY, true, s_plan_control},
+    {"plan.resume", S_NEED_DEPLOY, true, s_plan_control},
+    {"plan.abort", S_NEED_DEPLOY, true, s_plan_control},
+    {"plan.approve", S_NEED_VIEW, true, s_plan_control},
+    {"alerts", S_NEED_VIEW, true, s_alerts},
+    {"alert.add", S_NEED_DEPLOY, true, s_alert_add},
+    {"alert.rm", S_NEED_DEPLOY, true, s_alert_rm},
+    {"metrics", S_NEED_VIEW, false, s_metrics},
+    {"agents.accept", S_NEED_ADMIN, true, s_agents_accept},
+    {"agents.reject", S_NEED_ADMIN, true, s_agents_reject},
+    {"agents.remove", S_NEED_ADMIN, true, s_agents_remove},
+    {"operator.add", S_NEED_ADMIN, true, s_operator_add},
+    {"operator.list", S_NEED_VIEW, true, s_operator_list},
+    {"audit", S_NEED_AUDIT, true, s_audit},
+};
+
+//  "key=value key=value" of a request's arguments for the audit log
+//  (values are bounded; notes are summarised by length).
+static char *s_args_summary (const jad_api_request_t *request)
+{
+    char *text = NULL;
+    size_t size = 0;
+    FILE *stream = open_memstream (&text, &size);
+    if (!stream)
+        return NULL;
+    for (size_t index = 0; index < request->arg_count; index++) {
+        const jad_arg_t *arg = &request->args[index];
+        if (streq (arg->key, "notes"))
+            fprintf (stream, "%snotes=(%zu bytes)", index ? " " : "", strlen (arg->value));
+        else
+            fprintf (stream, "%s%s=%.120s", index ? " " : "", arg->key, arg->value);
+    }
+    fclose (stream);
+    return text;
+}
+
+static void s_reply (ctl_api_t *self, zframe_t *route, uint64_t request_id, int status,
+                     const char *error, json_t *result)
+{
+    char *json = result ? json_dumps (result, JSON_COMPACT) : NULL;
+    jad_api_response_t response = {.request_id = request_id,
+                                   .status = status,
+                                   .error = error && *error ? (char *)error : NULL,
+                                   .json = json};
+    zchunk_t *wire = jad_api_response_encode (&response);
+    free (json);
+    if (!wire) {
+        jad_log_error ("api: cannot encode a response request=%llu",
+                       (unsigned long long)request_id);
+        return;
+    }
+    zmsg_t *msg = zmsg_new ();
+    zframe_t *copy = zframe_dup (route);
+    zmsg_append (msg, &copy);
+    zmsg_addmem (msg, zchunk_data (wire), zchunk_size (wire));
+    zchunk_destroy (&wire);
+    if (zmsg_send (&msg, self->socket) != 0)
+        zmsg_destroy (&msg);
+}
+
+void ctl_api_handle (ctl_api_t *self)
+{
+    zmsg_t *msg = zmsg_recv (self->socket);
+    if (!msg)
+        return;
+    self->counters->value[CTL_COUNT_API_REQUESTS]++;
+    zframe_t *route = zmsg_pop (msg);
+    zframe_t *body = zmsg_pop (msg);
+    jad_api_request_t *request = NULL;
+    char *operator_name = NULL;
+    char *roles = NULL;
+    json_t *result = NULL;
+    if (!route || !body || zmsg_size (msg) != 0) {
+        self->counters->value[CTL_COUNT_API_MALFORMED]++;
+        goto done;
+    }
+    char err[2048] = "";
+    request = jad_api_request_decode (zframe_data (body), zframe_size (body), err);
+    if (!request) {
+        self->counters->value[CTL_COUNT_API_MALFORMED]++;
+        jad_log_warning ("api: malformed request reason=\"%s\"", err);
+        s_reply (self, route, 0, 2, err, NULL);
+        goto done;
+    }
+    //  Who is asking: the CURVE key the ZAP handler authenticated.
+    const char *key = zframe_meta (body, "User-Id");
+    ctl_operator_t *asking = NULL;
+    if (key && ctl_agents_repo_operator_by_key (self->store, key, &asking) == 0) {
+        operator_name = asking->name;
+        roles = asking->roles;
+        asking->name = asking->roles = NULL;
+    }
+    ctl_operator_destroy (&asking);
+    const s_command_t *command = NULL;
+    for (size_t index = 0; index < sizeof s_commands / sizeof s_commands[0]; index++)
+        if (streq (s_commands[index].name, request->command))
+            command = &s_commands[index];
+    int status;
+    if (!operator_name) {
+        self->counters->value[CTL_COUNT_API_DENIED]++;
+        snprintf (err, sizeof err, "your key is not a registered operator");
+        status = 2;
+    } else if (!command) {
+        self->counters->value[CTL_COUNT_API_MALFORMED]++;
+        snprintf (err, sizeof err, "unknown command '%s'", request->command);
+        status = 2;
+    } else if ((s_role_grants (roles) & command->need) != command->need) {
+        self->counters->value[CTL_COUNT_API_DENIED]++;
+        snprintf (err, sizeof err, "operator '%s' (roles: %s) may not run '%s'", operator_name,
+                  roles, request->command);
+        status = 2;
+    } else
+        status = command->handler (self, request, operator_name, &result, err, sizeof err);
+    if (!command || command->audit || status != 0) {
+        char *args = s_args_summary (request);
+        char outcome[160];
+        snprintf (outcome, sizeof outcome, "%s%s%.120s",
+                  status == 0 ? "ok" : (status == 2 ? "refused" : "failed"), status ? ": " : "",
+                  status ? err : "");
+        ctl_agents_repo_audit_append (self->store,
+                                      operator_name ? operator_name : (key ? key : "?"),
+                                      request->command, args, outcome, jad_now_ms ());
+        free (args);
+    }
+    s_reply (self, route, request->request_id, status, status ? err : NULL, result);
+
+done:
+    json_decref (result);
+    free (operator_name);
+    free (roles);
+    jad_api_request_destroy (&request);
+    zframe_destroy (&route);
+    zframe_destroy (&body);
+    zmsg_destroy (&msg);
+}

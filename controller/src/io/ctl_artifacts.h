@@ -1,0 +1,44 @@
+//  ctl_artifacts - the release store: uploads from jadctl, chunks to agents
+//  SPDX-License-Identifier: MPL-2.0
+//
+//  Artifacts live in DIR/artifacts/SHA256.tar.gz, named by content. An
+//  upload is written sequentially to DIR/uploads/ID.part; committing it
+//  checks length and SHA-256, validates the archive's jadugar.yaml and
+//  only then moves it into the store and records the release.
+
+#ifndef CTL_ARTIFACTS_H_INCLUDED
+#define CTL_ARTIFACTS_H_INCLUDED
+
+#include "ctl_counters.h"
+#include "ctl_store.h"
+#include "jad_wire.h"
+
+#include <jansson.h>
+
+#define CTL_MAX_ARTIFACT (1024ULL * 1024 * 1024)  //  1 GiB per release archive
+
+typedef struct _ctl_artifacts_t ctl_artifacts_t;
+
+//  The release store of the controller in data_dir (copied), its releases
+//  recorded in `store` (borrowed). NULL if out of memory.
+ctl_artifacts_t *ctl_artifacts_new (const char *data_dir, ctl_store_t *store,
+                                    ctl_counters_t *counters);
+
+//  Drop pending uploads (their .part files go) and free.
+void ctl_artifacts_destroy (ctl_artifacts_t **self_p);
+
+//  API handlers. Each returns the jadctl exit status (0, 1, 2), sets
+//  *result (caller owns) on success, or writes a reason into err.
+int ctl_artifacts_begin (ctl_artifacts_t *self, const jad_api_request_t *request, json_t **result,
+                         char *err, size_t errlen);
+int ctl_artifacts_chunk (ctl_artifacts_t *self, const jad_api_request_t *request, json_t **result,
+                         char *err, size_t errlen);
+int ctl_artifacts_commit (ctl_artifacts_t *self, const jad_api_request_t *request, json_t **result,
+                          char *err, size_t errlen);
+
+//  Answer an agent's fetch request for a chunk of a stored artifact.
+//  Returns the reply message (caller owns) - with `error` set when refused.
+jad_ctl_msg_t *ctl_artifacts_fetch (ctl_artifacts_t *self, const uint8_t sha256[32],
+                                    uint64_t offset, uint32_t length);
+
+#endif

@@ -1,0 +1,154 @@
+//  ctl_channel - the way to the agents: plan broadcast (PUB, BASE), the
+//  agents ROUTER (BASE+1) and each agent's last route
+//  SPDX-License-Identifier: MPL-2.0
+
+#include "ctl_channel.h"
+#include "jad_log.h"
+
+#include <stdlib.h>
+
+struct _ctl_channel_t {
+    zsock_t *pub;            //  plan broadcast, BASE
+    zsock_t *agents;         //  agents ROUTER, BASE+1
+    zhashx_t *routes;        //  agent name -> routing id (zframe_t *)
+    zlistx_t *after_commit;  //  messages to send once the burst commits, or NULL
+};
+
+ctl_channel_t *ctl_channel_new (zsock_t **pub_p, zsock_t **agents_p)
+{
+    ctl_channel_t *self = (ctl_channel_t *)calloc (1, sizeof (ctl_channel_t));
+    if (self) {
+        self->pub = *pub_p;
+        self->agents = *agents_p;
+        *pub_p = *agents_p = NULL;
+        self->routes = zhashx_new ();
+    }
+    if (!self || !self->routes) {
+        zsock_destroy (pub_p);
+        zsock_destroy (agents_p);
+        ctl_channel_destroy (&self);
+        return NULL;
+    }
+    zhashx_set_destructor (self->routes, (zhashx_destructor_fn *)zframe_destroy);
+    return self;
+}
+
+void ctl_channel_destroy (ctl_channel_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    ctl_channel_t *self = *self_p;
+    zlistx_destroy (&self->after_commit);
+    zhashx_destroy (&self->routes);
+    zsock_destroy (&self->agents);
+    zsock_destroy (&self->pub);
+    free (self);
+    *self_p = NULL;
+}
+
+zsock_t *ctl_channel_pub (ctl_channel_t *self)
+{
+    return self->pub;
+}
+
+zsock_t *ctl_channel_agents (ctl_channel_t *self)
+{
+    return self->agents;
+}
+
+void ctl_channel_route (ctl_channel_t *self, const char *name, zframe_t *route)
+{
+    zframe_t *known = (zframe_t *)zhashx_lookup (self->routes, name);
+    if (!known || !zframe_eq (known, route)) {
+        zframe_t *copy = zframe_dup (route);
+        if (copy)
+            zhashx_update (self->routes, name, copy);
+    }
+}
+
+bool ctl_channel_reachable (ctl_channel_t *self, const char *name)
+{
+    return zhashx_lookup (self->routes, name) != NULL;
+}
+
+void ctl_channel_forget (ctl_channel_t *self, const char *name)
+{
+    zhashx_delete (self->routes, name);
+}
+
+//  A message for the agent behind `route`, ready to send; NULL on error.
+static zmsg_t *s_agent_msg (zframe_t *route, const jad_ctl_msg_t *message)
+{
+    zchunk_t *wire = jad_ctl_msg_encode (message);
+    if (!wire) {
+        jad_log_error ("server: cannot encode a message for an agent");
+        return NULL;
+    }
+    zmsg_t *msg = zmsg_new ();
+    zframe_t *copy = zframe_dup (route);
+    if (!msg || !copy || zmsg_append (msg, &copy) != 0 ||
+        zmsg_addmem (msg, zchunk_data (wire), zchunk_size (wire)) != 0) {
+        zframe_destroy (&copy);
+        zmsg_destroy (&msg);
+    }
+    zchunk_destroy (&wire);
+    return msg;
+}
+
+int ctl_channel_send_route (ctl_channel_t *self, zframe_t *route, const jad_ctl_msg_t *message)
+{
+    zmsg_t *msg = s_agent_msg (route, message);
+    if (msg && zmsg_send (&msg, self->agents) == 0)
+        return 0;
+    zmsg_destroy (&msg);
+    return -1;
+}
+
+int ctl_channel_send_agent (ctl_channel_t *self, const char *name, const jad_ctl_msg_t *message)
+{
+    zframe_t *route = (zframe_t *)zhashx_lookup (self->routes, name);
+    return route ? ctl_channel_send_route (self, route, message) : -1;
+}
+
+int ctl_channel_send_committed (ctl_channel_t *self, zframe_t *route, const jad_ctl_msg_t *message)
+{
+    if (!self->after_commit)
+        return ctl_channel_send_route (self, route, message);
+    zmsg_t *msg = s_agent_msg (route, message);
+    if (msg && zlistx_add_end (self->after_commit, msg))
+        return 0;
+    zmsg_destroy (&msg);
+    //  cannot wait: the reply goes now, as it did before bursts
+    return ctl_channel_send_route (self, route, message);
+}
+
+int ctl_channel_broadcast (ctl_channel_t *self, const char *topic, const void *data, size_t size)
+{
+    zmsg_t *msg = zmsg_new ();
+    if (msg && zmsg_addstr (msg, topic) == 0 && zmsg_addmem (msg, data, size) == 0 &&
+        zmsg_send (&msg, self->pub) == 0)
+        return 0;
+    zmsg_destroy (&msg);
+    return -1;
+}
+
+void ctl_channel_burst_begin (ctl_channel_t *self)
+{
+    zlistx_destroy (&self->after_commit);
+    self->after_commit = zlistx_new ();
+    if (self->after_commit)
+        zlistx_set_destructor (self->after_commit, (zlistx_destructor_fn *)zmsg_destroy);
+}
+
+void ctl_channel_burst_end (ctl_channel_t *self, bool committed)
+{
+    zlistx_t *replies = self->after_commit;
+    self->after_commit = NULL;
+    for (zmsg_t *msg = committed && replies ? zlistx_first (replies) : NULL; msg;
+         msg = zlistx_next (replies)) {
+        zmsg_t *copy = zmsg_dup (msg);
+        if (copy && zmsg_send (&copy, self->agents) != 0)
+            zmsg_destroy (&copy);
+    }
+    zlistx_destroy (&replies);
+}

@@ -1,0 +1,39 @@
+//  ctl_counters - what the controller counts (`jadctl status --json`,
+//  /metrics)
+//  SPDX-License-Identifier: MPL-2.0
+
+#include "ctl_counters.h"
+
+#include <stddef.h>
+
+static const char *const s_counter_names[CTL_COUNT_MAX] = {
+    [CTL_COUNT_PLANS_SENT] = "plans_sent",
+    [CTL_COUNT_PLANS_RESENT] = "plans_resent",
+    [CTL_COUNT_ACKS] = "acks",
+    [CTL_COUNT_REPORTS] = "reports",
+    [CTL_COUNT_REPORTS_DUPLICATE] = "reports_duplicate",
+    [CTL_COUNT_CHUNKS_SENT] = "chunks_sent",
+    [CTL_COUNT_BYTES_SENT] = "bytes_sent",
+    [CTL_COUNT_AGENT_MALFORMED] = "agent_malformed",
+    [CTL_COUNT_AGENT_UNKNOWN] = "agent_unknown",
+    [CTL_COUNT_API_REQUESTS] = "api_requests",
+    [CTL_COUNT_API_MALFORMED] = "api_malformed",
+    [CTL_COUNT_API_DENIED] = "api_denied",
+    [CTL_COUNT_ZAP_ALLOWED] = "zap_allowed",
+    [CTL_COUNT_ZAP_DENIED] = "zap_denied",
+    [CTL_COUNT_FETCH_REFUSED] = "fetch_refused",
+    [CTL_COUNT_AGENT_PROTOCOL] = "agent_protocol_mismatch",
+    [CTL_COUNT_ENROLL_ACCEPTED] = "enroll_accepted",
+    [CTL_COUNT_ENROLL_PENDING] = "enroll_pending",
+    [CTL_COUNT_ENROLL_REFUSED] = "enroll_refused",
+    [CTL_COUNT_AGENT_NOT_ACCEPTED] = "agent_not_accepted",
+    [CTL_COUNT_SESSIONS_CUT] = "sessions_cut",
+    [CTL_COUNT_AGENT_NAME_MISMATCH] = "agent_name_mismatch",
+    [CTL_COUNT_HEARTBEATS_SENT] = "heartbeats_sent",
+};
+
+const char *ctl_counter_name (ctl_counter_t counter)
+{
+    return counter < CTL_COUNT_MAX && s_counter_names[counter] ? s_counter_names[counter]
+                                                               : "unknown";
+}

@@ -1,0 +1,48 @@
+//  ctl_counters - what the controller counts (`jadctl status --json`,
+//  /metrics)
+//  SPDX-License-Identifier: MPL-2.0
+//
+//  One table of counters, owned by the server and lent to each class that
+//  counts something. Only the loop's thread touches it; the HTTP thread
+//  gets a copy (ctl_http_publish).
+
+#ifndef CTL_COUNTERS_H_INCLUDED
+#define CTL_COUNTERS_H_INCLUDED
+
+#include <stdint.h>
+
+typedef enum {
+    CTL_COUNT_PLANS_SENT,
+    CTL_COUNT_PLANS_RESENT,
+    CTL_COUNT_ACKS,
+    CTL_COUNT_REPORTS,
+    CTL_COUNT_REPORTS_DUPLICATE,
+    CTL_COUNT_CHUNKS_SENT,
+    CTL_COUNT_BYTES_SENT,
+    CTL_COUNT_AGENT_MALFORMED,
+    CTL_COUNT_AGENT_UNKNOWN,
+    CTL_COUNT_API_REQUESTS,
+    CTL_COUNT_API_MALFORMED,
+    CTL_COUNT_API_DENIED,
+    CTL_COUNT_ZAP_ALLOWED,
+    CTL_COUNT_ZAP_DENIED,
+    CTL_COUNT_FETCH_REFUSED,
+    CTL_COUNT_AGENT_PROTOCOL,
+    CTL_COUNT_ENROLL_ACCEPTED,      //  unknown keys accepted with a valid token
+    CTL_COUNT_ENROLL_PENDING,       //  unknown keys waiting for `agents accept`
+    CTL_COUNT_ENROLL_REFUSED,       //  enrollments refused (name taken, bad env)
+    CTL_COUNT_AGENT_NOT_ACCEPTED,   //  messages from pending keys dropped
+    CTL_COUNT_SESSIONS_CUT,         //  connections shut down on reject/remove
+    CTL_COUNT_AGENT_NAME_MISMATCH,  //  Status claiming a name not the key's
+    CTL_COUNT_HEARTBEATS_SENT,      //  signed heartbeats broadcast (one per environment)
+    CTL_COUNT_MAX
+} ctl_counter_t;
+
+typedef struct {
+    uint64_t value[CTL_COUNT_MAX];
+} ctl_counters_t;
+
+//  Name of a counter for JSON and /metrics ("unknown" past the end).
+const char *ctl_counter_name (ctl_counter_t counter);
+
+#endif

@@ -1,0 +1,234 @@
+//  ctl_dispatch - signs plans and heartbeats and sends them to the agents
+//  SPDX-License-Identifier: MPL-2.0
+
+#include "ctl_dispatch.h"
+#include "ctl_plans_repo.h"
+#include "ctl_releases_repo.h"
+#include "jad_envelope.h"
+#include "jad_log.h"
+#include "jad_util.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct _ctl_dispatch_t {
+    ctl_store_t *store;  //  borrowed, as what follows
+    ctl_settings_t *settings;
+    ctl_channel_t *channel;
+    const jad_keypair_t *signing;
+    ctl_counters_t *counters;
+    int64_t beat_next;    //  mono ms of the next signed heartbeat
+    int64_t beat_issued;  //  issued_at of the last one (strictly increasing)
+};
+
+ctl_dispatch_t *ctl_dispatch_new (ctl_store_t *store, ctl_settings_t *settings,
+                                  ctl_channel_t *channel, const jad_keypair_t *signing,
+                                  ctl_counters_t *counters)
+{
+    ctl_dispatch_t *self = (ctl_dispatch_t *)calloc (1, sizeof (ctl_dispatch_t));
+    if (!self)
+        return NULL;
+    self->store = store;
+    self->settings = settings;
+    self->channel = channel;
+    self->signing = signing;
+    self->counters = counters;
+    return self;
+}
+
+void ctl_dispatch_destroy (ctl_dispatch_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    free (*self_p);
+    *self_p = NULL;
+}
+
+//  Build the plan payload for plan_id (targets from the list). NULL on error.
+static jad_plan_t *s_plan_load (ctl_dispatch_t *self, const char *plan_id)
+{
+    ctl_plan_t *row = NULL;
+    ctl_release_t *release = NULL;
+    jad_plan_t *plan = NULL;
+    if (ctl_plans_repo_get (self->store, plan_id, &row) != 0 ||
+        ctl_releases_repo_get (self->store, row->app, row->version, &release) != 0)
+        goto done;
+    plan = calloc (1, sizeof *plan);
+    if (!plan)
+        goto done;
+    plan->plan_id = strdup (plan_id);
+    plan->app = strdup (row->app);
+    plan->version = strdup (row->version);
+    plan->environment = strdup (row->env);
+    plan->kind = streq (row->kind, "rollback") ? JAD_PLAN_ROLLBACK : JAD_PLAN_DEPLOY;
+    plan->strategy = strdup (row->strategy);
+    plan->undoes = row->undoes ? strdup (row->undoes) : NULL;
+    if (!plan->plan_id || !plan->app || !plan->version || !plan->environment || !plan->strategy ||
+        jad_unhex (release->sha256, plan->artifact_sha256, 32) != 0) {
+        jad_plan_destroy (&plan);
+        goto done;
+    }
+    plan->artifact_length = (uint64_t)release->length;
+    //  signed with the plan: agents refuse a release below the floor
+    plan->release_counter = (uint64_t)release->counter;
+    plan->min_release_counter = release->has_floor ? (uint64_t)release->floor : 0;
+    const char *action = row->action;
+    plan->action = streq (action, "apply")          ? JAD_PLAN_ACTION_APPLY
+                   : streq (action, "migrate_up")   ? JAD_PLAN_ACTION_MIGRATE_UP
+                   : streq (action, "migrate_down") ? JAD_PLAN_ACTION_MIGRATE_DOWN
+                                                    : JAD_PLAN_ACTION_VERIFY;
+    const char *list = row->migrations;
+    if (list && *list) {
+        char *copy = strdup (list);
+        size_t count = 1;
+        for (const char *cursor = list; *cursor; cursor++)
+            count += *cursor == ',';
+        plan->migrations = calloc (count, sizeof (char *));
+        char *save = NULL;
+        for (char *item = copy && plan->migrations ? strtok_r (copy, ",", &save) : NULL;
+             item && plan->migration_count < count; item = strtok_r (NULL, ",", &save))
+            plan->migrations[plan->migration_count++] = strdup (item);
+        free (copy);
+    }
+done:
+    ctl_release_destroy (&release);
+    ctl_plan_destroy (&row);
+    return plan;
+}
+
+int ctl_dispatch_plan (ctl_dispatch_t *self, const char *plan_id, const char *agent)
+{
+    const jad_controller_config_t *config = ctl_settings_config (self->settings);
+    jad_plan_t *plan = s_plan_load (self, plan_id);
+    if (!plan) {
+        jad_log_error ("plans: cannot load plan=%s for sending", plan_id);
+        return -1;
+    }
+    zlistx_t *targets = NULL;
+    if (agent) {
+        targets = zlistx_new ();
+        if (targets) {
+            zlistx_set_destructor (targets, (zlistx_destructor_fn *)zstr_free);
+            char *copy = strdup (agent);
+            if (!copy || !zlistx_add_end (targets, copy)) {
+                free (copy);
+                zlistx_destroy (&targets);
+            }
+        }
+    } else
+        targets = ctl_plans_repo_host_names (self->store, plan_id, -1, CTL_HOSTS_UNFINISHED);
+    int result = -1;
+    zchunk_t *payload = NULL;
+    jad_envelope_t *envelope = NULL;
+    zchunk_t *wire = NULL;
+    if (!targets)
+        goto done;
+    if (zlistx_size (targets) == 0) {
+        result = 0;
+        goto done;
+    }
+    plan->target_count = zlistx_size (targets);
+    plan->targets = calloc (plan->target_count, sizeof (char *));
+    if (!plan->targets)
+        goto done;
+    size_t index = 0;
+    for (char *name = zlistx_first (targets); name; name = zlistx_next (targets))
+        plan->targets[index++] = strdup (name);
+    plan->sequence = ctl_store_next_sequence (self->store);
+    if (plan->sequence == 0)
+        goto done;
+    plan->issued_at = jad_now_ms ();
+    plan->expires_at = plan->issued_at + config->plan_ttl_ms;
+    plan->hook_timeout_ms = 0;
+    plan->step_deadline_ms = config->step_deadline_ms;
+    payload = jad_plan_encode (plan);
+    if (!payload)
+        goto done;
+    envelope = jad_envelope_sign (JAD_PAYLOAD_PLAN, zchunk_data (payload), zchunk_size (payload),
+                                  self->signing);
+    if (!envelope)
+        goto done;
+    if (agent) {
+        if (!ctl_channel_reachable (self->channel, agent)) {
+            result = 0;  //  not connected: sent again on hello
+            goto done;
+        }
+        jad_ctl_msg_t message = {.kind = JAD_CTL_MSG_PLAN, .plan = envelope};
+        if (ctl_channel_send_agent (self->channel, agent, &message) != 0)
+            goto done;
+        self->counters->value[CTL_COUNT_PLANS_RESENT]++;
+    } else {
+        wire = jad_envelope_encode (envelope);
+        if (!wire)
+            goto done;
+        char topic[JAD_NAME_MAX + 8];
+        snprintf (topic, sizeof topic, "plan/%s/", plan->environment);
+        if (ctl_channel_broadcast (self->channel, topic, zchunk_data (wire), zchunk_size (wire)))
+            goto done;
+        self->counters->value[CTL_COUNT_PLANS_SENT]++;
+    }
+    ctl_plans_repo_mark_sent (self->store, plan_id, targets, jad_now_ms ());
+    jad_log_debug ("plans: sent plan=%s seq=%llu targets=%zu direct=%s", plan_id,
+                   (unsigned long long)plan->sequence, zlistx_size (targets), agent ? agent : "-");
+    result = 0;
+
+done:
+    zchunk_destroy (&wire);
+    jad_envelope_destroy (&envelope);
+    zchunk_destroy (&payload);
+    zlistx_destroy (&targets);
+    jad_plan_destroy (&plan);
+    return result;
+}
+
+//  One signed heartbeat for env on PUB. Returns 0 or -1.
+static int s_beat_env (ctl_dispatch_t *self, const char *env, int64_t issued, int64_t expires)
+{
+    jad_heartbeat_t heartbeat = {
+        .environment = (char *)env, .issued_at = issued, .expires_at = expires};
+    int rc = -1;
+    jad_envelope_t *envelope = NULL;
+    zchunk_t *wire = NULL;
+    zchunk_t *payload = jad_heartbeat_encode (&heartbeat);
+    if (payload)
+        envelope = jad_envelope_sign (JAD_PAYLOAD_HEARTBEAT, zchunk_data (payload),
+                                      zchunk_size (payload), self->signing);
+    if (envelope)
+        wire = jad_envelope_encode (envelope);
+    if (wire) {
+        char topic[JAD_NAME_MAX + 8];
+        snprintf (topic, sizeof topic, "beat/%s/", env);
+        if (ctl_channel_broadcast (self->channel, topic, zchunk_data (wire), zchunk_size (wire)) ==
+            0) {
+            self->counters->value[CTL_COUNT_HEARTBEATS_SENT]++;
+            rc = 0;
+        }
+    }
+    zchunk_destroy (&wire);
+    jad_envelope_destroy (&envelope);
+    zchunk_destroy (&payload);
+    return rc;
+}
+
+void ctl_dispatch_beat (ctl_dispatch_t *self)
+{
+    const jad_controller_config_t *config = ctl_settings_config (self->settings);
+    uint32_t interval = config->signed_heartbeat_ms;
+    int64_t mono = jad_mono_ms ();
+    if (interval == 0 || mono < self->beat_next)
+        return;
+    self->beat_next = mono + interval;
+    int64_t issued = jad_now_ms ();
+    if (issued <= self->beat_issued)
+        issued = self->beat_issued + 1;  //  the wall clock stepped back
+    self->beat_issued = issued;
+    int64_t expires = issued + 3 * (int64_t)interval;
+    for (size_t index = 0; index < config->environment_count; index++)
+        if (s_beat_env (self, config->environments[index].name, issued, expires))
+            jad_log_debug ("plans: heartbeat not sent env=%s", config->environments[index].name);
+}
+
+void ctl_dispatch_beat_reset (ctl_dispatch_t *self)
+{
+    self->beat_next = 0;
+}

@@ -1,0 +1,113 @@
+//  ctl_rollout - the rollout engine: batches, canary and bake, migrations,
+//  coordinated rollback
+//  SPDX-License-Identifier: MPL-2.0
+//
+//  A plan's hosts are split into batches when it is created (canary hosts
+//  first, then batches of N or N% of the hosts, never more than the
+//  environment's concurrency). Hosts of later batches wait ('waiting')
+//  until every host of the batch before is healthy. Phases of a plan:
+//  approval (emergency deploys) -> migrate (a migrate_up or migrate_down
+//  task on one host) -> rollout (batches) -> bake (canary) -> verify (the
+//  canaries run their smoke checks again) -> rollout ... -> done.
+//
+//  Every piece of that state is a column in SQLite (plans.phase,
+//  current_batch, phase_started, baked, paused, task; plan_hosts.state and
+//  batch), so a controller killed mid-rollout resumes from the database on
+//  its next tick and never re-sends to a host that already finished.
+//
+//  A task is a plan row with a parent and an action (migrate_up,
+//  migrate_down, verify): agents run it without moving `current`.
+//
+//  A failed host, a missed deadline, a firing alert during bake or an
+//  operator's abort fails the plan; a failed deploy is then undone by a
+//  new rollback plan (linked both ways: rollback.undoes, plan
+//  rolled_back_by) to the release the environment ran before, on every
+//  host the plan touched, after the migrate_down hooks of the releases it
+//  crosses.
+//
+//  Every decision is stored as an event of agent "controller" (step = the
+//  rule, status = the decision, detail = the values it was made on;
+//  ctl_decisions).
+//
+//  Waiting for the engine: ctl_reconcile decides what this does here, and
+//  a driver applying its actions through the store and ctl_dispatch
+//  replaces this file.
+
+#ifndef CTL_ROLLOUT_H_INCLUDED
+#define CTL_ROLLOUT_H_INCLUDED
+
+#include "ctl_dispatch.h"
+#include "ctl_settings.h"
+#include "ctl_store.h"
+
+#include <jansson.h>
+#include <stdbool.h>
+
+typedef struct _ctl_rollout_t ctl_rollout_t;
+
+//  What to create. NULL / 0 fields take the environment's policy.
+typedef struct {
+    const char *app;
+    const char *version;
+    const char *env;
+    const char *kind;      //  deploy | rollback | task
+    const char *deployer;  //  operator name, or "controller"
+    const char *reason;
+    const char *const *targets;  //  NULL-terminated, NULL: every accepted agent of env
+    const char *strategy;        //  all | rolling | canary; NULL: env's
+    const char *batch;           //  N or N%; NULL: env's
+    uint32_t canary;             //  0: env's
+    bool bake_set;               //  bake_ms given (may be 0)
+    uint32_t bake_ms;
+    const char *emergency;   //  emergency reason, or NULL
+    bool awaiting_approval;  //  start only after plan approve
+    bool skip_offline;       //  offline hosts are skipped at the step deadline
+    const char *undoes;      //  rollback: the plan it undoes
+    const char *previous;    //  version to roll back to if this fails; NULL: computed
+    const char *parent;      //  task: the plan it serves
+    const char *action;      //  task: migrate_up | migrate_down | verify
+    const char *migrations;  //  migrate_down: versions, comma-separated, in order
+} ctl_plan_spec_t;
+
+//  The rollout on `store`, sending through `dispatch` (all borrowed).
+//  NULL if out of memory.
+ctl_rollout_t *ctl_rollout_new (ctl_store_t *store, ctl_settings_t *settings,
+                                ctl_dispatch_t *dispatch);
+void ctl_rollout_destroy (ctl_rollout_t **self_p);
+
+//  Create a plan and start it (unless it awaits approval). Returns its id
+//  (caller frees) or NULL with the reason in err.
+char *ctl_rollout_create (ctl_rollout_t *self, const ctl_plan_spec_t *spec, char *err,
+                          size_t errlen);
+
+//  Move plan_id on as far as its hosts' states allow. Call after anything
+//  about the plan changed; harmless otherwise. Never call inside a
+//  transaction.
+void ctl_rollout_advance (ctl_rollout_t *self, const char *plan_id);
+
+//  Advance every running plan (bake timers, restart resume).
+void ctl_rollout_tick (ctl_rollout_t *self);
+
+//  Fail plan_id (running or awaiting approval) with `reason` and roll back
+//  what it changed. Returns 0, or -1 if the plan was not running.
+int ctl_rollout_fail (ctl_rollout_t *self, const char *plan_id, const char *reason);
+
+//  Start a plan that was awaiting approval. Returns 0 or -1.
+int ctl_rollout_start (ctl_rollout_t *self, const char *plan_id);
+
+//  Roll app in env back: a new rollback plan to `to` (NULL: the last
+//  known-good release, never one marked bad), undoing `undoes` (NULL: the
+//  latest deploy of app to env), on every host of env that runs app,
+//  reusing releases on disk. `reason` NULL: a default one. Returns the new
+//  plan id (caller frees) or NULL with the reason in err.
+char *ctl_rollout_rollback (ctl_rollout_t *self, const char *app, const char *env, const char *to,
+                            const char *undoes, const char *deployer, const char *reason, char *err,
+                            size_t errlen);
+
+//  A release was added with `branch`: deploy it to every environment that
+//  tracks the branch with auto_deploy, within policy. Returns a JSON list
+//  of {env, plan} or {env, refused} (caller owns).
+json_t *ctl_rollout_auto_deploy (ctl_rollout_t *self, const char *app, const char *version,
+                                 const char *branch, const char *operator_name);
+
+#endif

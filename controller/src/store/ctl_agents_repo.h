@@ -1,0 +1,192 @@
+//  ctl_agents_repo - agents, their apps, operators, the audit log and the
+//  enrollment token
+//  SPDX-License-Identifier: MPL-2.0
+//
+//  An agent is a CURVE key (public_key) bound to a name and an environment,
+//  in a state: pending, accepted, rejected or removed. agent_apps holds
+//  what each agent last said it runs. Operators are keys with roles; the
+//  audit log is append-only (the database refuses edits). The enrollment
+//  token is stored as its SHA-256 only.
+//
+//  Lookups return 0 (found, *result owned by the caller), 1 (none) or -1
+//  (database error, logged). Lists are zlistx_t of the structs below
+//  (destructors set; caller destroys), NULL on error.
+
+#ifndef CTL_AGENTS_REPO_H_INCLUDED
+#define CTL_AGENTS_REPO_H_INCLUDED
+
+#include "ctl_store.h"
+
+#include <czmq.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+//  What an agent runs (agent_apps row).
+typedef struct {
+    char *app;
+    char *version;
+    char *health;
+    char *plan_id;    //  the plan that put it there
+    int64_t updated;  //  wall ms
+} ctl_agent_app_t;
+
+//  An agent (agents row).
+typedef struct {
+    char *name;
+    char *public_key;
+    char *env;
+    char *state;        //  pending | accepted | rejected | removed
+    char *incarnation;  //  the agent process's id since its last start
+    char *address;
+    char *refusals;     //  its refusal counters, a JSON object text, or NULL
+    int64_t last_seen;  //  wall ms, 0 never
+    int64_t last_sequence;
+    int64_t created;
+    bool stale;  //  it has raised its stale alarm
+    int64_t stale_alarms;
+    zlistx_t *apps;  //  ctl_agent_app_t, by app; only from ctl_agents_repo_fleet
+} ctl_agent_t;
+
+void ctl_agent_destroy (ctl_agent_t **self_p);
+void ctl_agent_app_destroy (ctl_agent_app_t **self_p);
+
+//  An operator (operators row).
+typedef struct {
+    char *name;
+    char *public_key;
+    char *roles;  //  comma-separated
+    int64_t created;
+} ctl_operator_t;
+
+void ctl_operator_destroy (ctl_operator_t **self_p);
+
+//  An audit log entry.
+typedef struct {
+    int64_t id;  //  strictly increasing
+    int64_t time;
+    char *operator_name;
+    char *command;
+    char *args;
+    char *outcome;
+} ctl_audit_entry_t;
+
+void ctl_audit_entry_destroy (ctl_audit_entry_t **self_p);
+
+//  A count of rows grouped by up to four labels (for /metrics).
+typedef struct {
+    char *labels[4];
+    int64_t count;
+} ctl_tally_t;
+
+void ctl_tally_destroy (ctl_tally_t **self_p);
+
+//  What an agent's Status says about it.
+typedef struct {
+    int64_t last_seen;
+    const char *incarnation;
+    int64_t last_sequence;
+    const char *refusals;  //  JSON object text
+    bool stale;
+    int64_t stale_alarms;
+} ctl_agent_seen_t;
+
+//  --------------------------------------------------------------------------
+//  Agents
+
+//  The agent with CURVE key `key` (Z85), or with name `name`.
+int ctl_agents_repo_by_key (ctl_store_t *store, const char *key, ctl_agent_t **agent_p);
+int ctl_agents_repo_by_name (ctl_store_t *store, const char *name, ctl_agent_t **agent_p);
+
+//  Add an agent in `state`, seen now. Returns 0 or -1 (also when the name
+//  or the key is taken).
+int ctl_agents_repo_add (ctl_store_t *store, const char *name, const char *key, const char *env,
+                         const char *state, int64_t now);
+
+//  Set an agent's state. Returns 0 or -1.
+int ctl_agents_repo_set_state (ctl_store_t *store, const char *name, const char *state);
+
+//  A removed agent's name is given up: the row is renamed
+//  NAME.removed-NOW (its key stays refused) so that the name may enroll
+//  again with a new key. Nothing happens if `name` is not removed.
+//  Returns 0 or -1.
+int ctl_agents_repo_retire_name (ctl_store_t *store, const char *name, int64_t now);
+
+//  An agent was seen (any message): last_seen = now. Returns 0 or -1.
+int ctl_agents_repo_touch (ctl_store_t *store, const char *name, int64_t now);
+
+//  An accepted agent's Status. Returns 0 or -1.
+int ctl_agents_repo_seen (ctl_store_t *store, const char *name, const ctl_agent_seen_t *seen);
+
+//  What agent runs of app (insert or update). Returns 0 or -1.
+int ctl_agents_repo_app_set (ctl_store_t *store, const char *agent, const char *app,
+                             const char *version, const char *health, const char *plan_id,
+                             int64_t now);
+
+//  Every agent (removed ones too), by environment then name; no apps.
+zlistx_t *ctl_agents_repo_list (ctl_store_t *store);
+
+//  Agents not removed, of `env` (NULL: all), by environment then name,
+//  each with its apps (only `app` if not NULL).
+zlistx_t *ctl_agents_repo_fleet (ctl_store_t *store, const char *env, const char *app);
+
+//  Names (char *) of env's accepted agents, by name.
+zlistx_t *ctl_agents_repo_accepted (ctl_store_t *store, const char *env);
+
+//  Names of env's accepted agents that run app (any version), by name.
+zlistx_t *ctl_agents_repo_running (ctl_store_t *store, const char *env, const char *app);
+
+//  The version of app most of env's agents report. 0 (*version_p owned),
+//  1 none, -1 error.
+int ctl_agents_repo_common_version (ctl_store_t *store, const char *env, const char *app,
+                                    char **version_p);
+
+//  Agents not removed by environment and shown state: their state, or for
+//  accepted ones "online" (seen at or after online_after) or "offline".
+//  labels: env, state.
+zlistx_t *ctl_agents_repo_state_tally (ctl_store_t *store, int64_t online_after);
+
+//  Hosts by environment, app, version ("" if none) and health ("unknown"
+//  if none), of agents not removed. labels: env, app, version, health.
+zlistx_t *ctl_agents_repo_app_tally (ctl_store_t *store);
+
+//  --------------------------------------------------------------------------
+//  Operators
+
+int ctl_agents_repo_operator_by_key (ctl_store_t *store, const char *key,
+                                     ctl_operator_t **operator_p);
+int ctl_agents_repo_operator_by_name (ctl_store_t *store, const char *name,
+                                      ctl_operator_t **operator_p);
+
+//  Add an operator. Returns 0 or -1 (also when the name or key is taken).
+int ctl_agents_repo_operator_add (ctl_store_t *store, const char *name, const char *key,
+                                  const char *roles, int64_t now);
+
+//  Every operator, by name.
+zlistx_t *ctl_agents_repo_operators (ctl_store_t *store);
+
+//  1 if `key` is an operator's or an agent's, 0 if not, -1 on error.
+int ctl_agents_repo_key_known (ctl_store_t *store, const char *key);
+
+//  --------------------------------------------------------------------------
+//  Audit log
+
+//  Append an entry. Returns 0 or -1 (logged).
+int ctl_agents_repo_audit_append (ctl_store_t *store, const char *operator_name,
+                                  const char *command, const char *args, const char *outcome,
+                                  int64_t now);
+
+//  The last `limit` entries at or after `since` (wall ms), oldest first.
+zlistx_t *ctl_agents_repo_audit (ctl_store_t *store, int64_t since, int64_t limit);
+
+//  --------------------------------------------------------------------------
+//  Enrollment token
+
+//  Store the token's hex SHA-256. Returns 0 or -1.
+int ctl_agents_repo_token_set (ctl_store_t *store, const char *sha256_hex);
+
+//  The token as stored: its hex SHA-256 in *sha256_p and, in a state.db
+//  from before hashing, the token itself in *plain_p (caller wipes and
+//  frees); NULL where there is none. Returns 0 or -1.
+int ctl_agents_repo_token (ctl_store_t *store, char **sha256_p, char **plain_p);
+
+#endif

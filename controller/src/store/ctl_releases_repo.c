@@ -1,0 +1,228 @@
+//  ctl_releases_repo - releases (artifact metadata), security floors, bad
+//  marks
+//  SPDX-License-Identifier: MPL-2.0
+
+#include "ctl_releases_repo.h"
+#include "ctl_store_internal.h"
+#include "jad_log.h"
+#include "jad_util.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void ctl_release_destroy (ctl_release_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    ctl_release_t *self = *self_p;
+    ctl_store_free_strings (&self->app, &self->version, &self->sha256, &self->branch,
+                            &self->commit_id, &self->notes, &self->bad, &self->floor_version,
+                            &self->succeeded_in, NULL);
+    free (self);
+    *self_p = NULL;
+}
+
+void ctl_floor_destroy (ctl_floor_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    ctl_floor_t *self = *self_p;
+    ctl_store_free_strings (&self->app, &self->version, &self->operator_name, NULL);
+    free (self);
+    *self_p = NULL;
+}
+
+#define S_RELEASE_COLUMNS                                                                          \
+    "r.app, r.version, r.sha256, r.length, r.branch, r.commit_id, r.notes, r.created, "            \
+    "r.counter, r.migrate_up, r.migrate_down, r.bad, f.counter, f.version"
+
+static ctl_release_t *s_release_read (ctl_query_t *query)
+{
+    ctl_release_t *release = (ctl_release_t *)calloc (1, sizeof (ctl_release_t));
+    if (!release)
+        return NULL;
+    release->app = ctl_query_strdup (query, 0);
+    release->version = ctl_query_strdup (query, 1);
+    release->sha256 = ctl_query_strdup (query, 2);
+    release->length = ctl_query_int (query, 3);
+    release->branch = ctl_query_strdup (query, 4);
+    release->commit_id = ctl_query_strdup (query, 5);
+    release->notes = ctl_query_strdup (query, 6);
+    release->created = ctl_query_int (query, 7);
+    release->counter = ctl_query_int (query, 8);
+    release->migrate_up = ctl_query_int (query, 9) != 0;
+    release->migrate_down = ctl_query_int (query, 10) != 0;
+    release->bad = ctl_query_strdup (query, 11);
+    release->has_floor = !ctl_query_null (query, 12);
+    release->floor = ctl_query_int (query, 12);
+    release->floor_version = ctl_query_strdup (query, 13);
+    if (!release->app || !release->version || !release->sha256)
+        ctl_release_destroy (&release);
+    return release;
+}
+
+static int s_release_one (ctl_query_t *query, int rc, ctl_release_t **release_p)
+{
+    *release_p = NULL;
+    int found = 1;
+    if (rc == 0 && ctl_query_next (query)) {
+        *release_p = s_release_read (query);
+        found = *release_p ? 0 : -1;
+    }
+    if (ctl_query_end (query) || found < 0) {
+        ctl_release_destroy (release_p);
+        return -1;
+    }
+    return found;
+}
+
+int ctl_releases_repo_get (ctl_store_t *store, const char *app, const char *version,
+                           ctl_release_t **release_p)
+{
+    ctl_query_t query;
+    int rc = ctl_sql_query (ctl_store_sql (store), &query,
+                            "SELECT " S_RELEASE_COLUMNS " FROM releases r LEFT JOIN floors f ON "
+                            "f.app = r.app WHERE r.app = $1 AND r.version = $2",
+                            "tt", app, version);
+    return s_release_one (&query, rc, release_p);
+}
+
+int ctl_releases_repo_by_sha (ctl_store_t *store, const char *sha256, ctl_release_t **release_p)
+{
+    ctl_query_t query;
+    int rc = ctl_sql_query (ctl_store_sql (store), &query,
+                            "SELECT " S_RELEASE_COLUMNS " FROM releases r LEFT JOIN floors f ON "
+                            "f.app = r.app WHERE r.sha256 = $1 ORDER BY r.created, r.counter "
+                            "LIMIT 1",
+                            "t", sha256);
+    return s_release_one (&query, rc, release_p);
+}
+
+int ctl_releases_repo_add (ctl_store_t *store, const ctl_release_t *release, int64_t now)
+{
+    ctl_release_t *existing = NULL;
+    int found = ctl_releases_repo_get (store, release->app, release->version, &existing);
+    ctl_release_destroy (&existing);
+    if (found <= 0)
+        return found == 0 ? 1 : -1;
+    return ctl_sql_exec (ctl_store_sql (store),
+                         "INSERT INTO releases (app, version, sha256, length, branch, commit_id, "
+                         "notes, created, counter, migrate_up, migrate_down) VALUES ($1, $2, $3, "
+                         "$4, $5, $6, $7, $8, (SELECT coalesce (max (counter), 0) + 1 FROM "
+                         "releases WHERE app = $1), $9, $10)",
+                         "tttitttibb", release->app, release->version, release->sha256,
+                         release->length, release->branch, release->commit_id, release->notes, now,
+                         (int)release->migrate_up, (int)release->migrate_down) == 1
+               ? 0
+               : -1;
+}
+
+zlistx_t *ctl_releases_repo_list (ctl_store_t *store, const char *app)
+{
+    ctl_sql_t *sql = ctl_store_sql (store);
+    zlistx_t *list = ctl_store_list ((zlistx_destructor_fn *)ctl_release_destroy);
+    zhashx_t *index = zhashx_new ();  //  "app version" -> release (borrowed)
+    ctl_query_t query;
+    int rc = list && index ? ctl_sql_query (sql, &query,
+                                            "SELECT " S_RELEASE_COLUMNS " FROM releases r LEFT "
+                                            "JOIN floors f ON f.app = r.app WHERE ($1 IS NULL OR "
+                                            "r.app = $1) ORDER BY r.app, r.counter, r.created",
+                                            "t", app)
+                           : -1;
+    while (rc == 0 && ctl_query_next (&query)) {
+        ctl_release_t *release = s_release_read (&query);
+        if (!release || !zlistx_add_end (list, release)) {
+            ctl_release_destroy (&release);
+            query.failed = true;
+            break;
+        }
+        char key[512];
+        snprintf (key, sizeof key, "%s %s", release->app, release->version);
+        zhashx_insert (index, key, release);
+    }
+    if (rc || ctl_query_end (&query))
+        goto failed;
+    //  where each succeeded: environments by name
+    rc = ctl_sql_query (sql, &query,
+                        "SELECT DISTINCT app, version, env FROM plans WHERE state = 'succeeded' "
+                        "AND ($1 IS NULL OR app = $1) ORDER BY app, version, env",
+                        "t", app);
+    while (rc == 0 && ctl_query_next (&query)) {
+        char key[512];
+        snprintf (key, sizeof key, "%s %s", ctl_query_text (&query, 0), ctl_query_text (&query, 1));
+        ctl_release_t *release = (ctl_release_t *)zhashx_lookup (index, key);
+        const char *env = ctl_query_text (&query, 2);
+        if (!release || !env)
+            continue;
+        char *joined = release->succeeded_in
+                           ? jad_strdup_printf ("%s,%s", release->succeeded_in, env)
+                           : strdup (env);
+        if (!joined) {
+            query.failed = true;
+            break;
+        }
+        free (release->succeeded_in);
+        release->succeeded_in = joined;
+    }
+    if (rc || ctl_query_end (&query))
+        goto failed;
+    zhashx_destroy (&index);
+    return list;
+
+failed:
+    zhashx_destroy (&index);
+    zlistx_destroy (&list);
+    return NULL;
+}
+
+int ctl_releases_repo_mark_bad (ctl_store_t *store, const char *app, const char *version,
+                                const char *why)
+{
+    return ctl_sql_exec (ctl_store_sql (store),
+                         "UPDATE releases SET bad = $1 WHERE app = $2 AND version = $3", "ttt", why,
+                         app, version) < 0
+               ? -1
+               : 0;
+}
+
+int ctl_releases_repo_floor (ctl_store_t *store, const char *app, ctl_floor_t **floor_p)
+{
+    *floor_p = NULL;
+    ctl_query_t query;
+    int rc = ctl_sql_query (ctl_store_sql (store), &query,
+                            "SELECT app, counter, version, operator, time FROM floors WHERE "
+                            "app = $1",
+                            "t", app);
+    int found = 1;
+    if (rc == 0 && ctl_query_next (&query)) {
+        ctl_floor_t *floor = (ctl_floor_t *)calloc (1, sizeof (ctl_floor_t));
+        if (floor) {
+            floor->app = ctl_query_strdup (&query, 0);
+            floor->counter = ctl_query_int (&query, 1);
+            floor->version = ctl_query_strdup (&query, 2);
+            floor->operator_name = ctl_query_strdup (&query, 3);
+            floor->time = ctl_query_int (&query, 4);
+            if (!floor->app || !floor->version)
+                ctl_floor_destroy (&floor);
+        }
+        *floor_p = floor;
+        found = floor ? 0 : -1;
+    }
+    if (ctl_query_end (&query) || found < 0) {
+        ctl_floor_destroy (floor_p);
+        return -1;
+    }
+    return found;
+}
+
+int ctl_releases_repo_floor_set (ctl_store_t *store, const char *app, int64_t counter,
+                                 const char *version, const char *operator_name, int64_t now)
+{
+    return ctl_sql_exec (ctl_store_sql (store),
+                         "INSERT INTO floors (app, counter, version, operator, time) VALUES ($1, "
+                         "$2, $3, $4, $5) ON CONFLICT (app) DO UPDATE SET counter = $2, "
+                         "version = $3, operator = $4, time = $5",
+                         "titti", app, counter, version, operator_name, now) < 0
+               ? -1
+               : 0;
+}

@@ -1,0 +1,90 @@
+//  ctl_releases_repo - releases (artifact metadata), security floors, bad
+//  marks
+//  SPDX-License-Identifier: MPL-2.0
+//
+//  A release is (app, version) with its artifact's SHA-256 and length (the
+//  artifact itself is a file named by its SHA-256, io's business), where
+//  it came from (branch, commit, notes), whether it carries migrate_up and
+//  migrate_down hooks, and its release counter: 1, 2, 3 ... per app in the
+//  order releases were added. An app's security floor is a counter no
+//  plan may go below. An automatic rollback marks the release it undid
+//  bad, with why.
+//
+//  Lookups return 0 (found, *result owned by the caller), 1 (none) or -1
+//  (database error, logged). Lists are zlistx_t (destructors set; caller
+//  destroys), NULL on error.
+
+#ifndef CTL_RELEASES_REPO_H_INCLUDED
+#define CTL_RELEASES_REPO_H_INCLUDED
+
+#include "ctl_store.h"
+
+#include <czmq.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef struct {
+    char *app;
+    char *version;
+    char *sha256;  //  hex
+    int64_t length;
+    char *branch;
+    char *commit_id;
+    char *notes;
+    int64_t created;
+    int64_t counter;  //  release counter (per app)
+    bool migrate_up;
+    bool migrate_down;
+    char *bad;  //  why an automatic rollback marked it bad, or NULL
+    //  the app's security floor
+    bool has_floor;
+    int64_t floor;        //  its counter
+    char *floor_version;  //  the release that set it
+    //  only from ctl_releases_repo_list: environments where a plan of this
+    //  release succeeded, comma-separated by name, or NULL
+    char *succeeded_in;
+} ctl_release_t;
+
+void ctl_release_destroy (ctl_release_t **self_p);
+
+//  A security floor.
+typedef struct {
+    char *app;
+    int64_t counter;
+    char *version;
+    char *operator_name;
+    int64_t time;
+} ctl_floor_t;
+
+void ctl_floor_destroy (ctl_floor_t **self_p);
+
+//  The release app/version, with its app's floor.
+int ctl_releases_repo_get (ctl_store_t *store, const char *app, const char *version,
+                           ctl_release_t **release_p);
+
+//  A release whose artifact has this SHA-256 (hex), the first added.
+int ctl_releases_repo_by_sha (ctl_store_t *store, const char *sha256, ctl_release_t **release_p);
+
+//  Add a release (app, version, sha256, length, branch, commit_id, notes,
+//  migrate_up, migrate_down from `release`; the rest is ignored), created
+//  now, with the next counter of its app. Returns 0, 1 if app/version
+//  exists already, -1 on error.
+int ctl_releases_repo_add (ctl_store_t *store, const ctl_release_t *release, int64_t now);
+
+//  Releases of `app` (NULL: every app), by app, counter, creation; each
+//  with its floor and the environments it succeeded in.
+zlistx_t *ctl_releases_repo_list (ctl_store_t *store, const char *app);
+
+//  Mark app/version bad with `why`. Returns 0 or -1.
+int ctl_releases_repo_mark_bad (ctl_store_t *store, const char *app, const char *version,
+                                const char *why);
+
+//  The floor of `app`.
+int ctl_releases_repo_floor (ctl_store_t *store, const char *app, ctl_floor_t **floor_p);
+
+//  Set app's floor (insert or replace; the caller checks that it goes up).
+//  Returns 0 or -1.
+int ctl_releases_repo_floor_set (ctl_store_t *store, const char *app, int64_t counter,
+                                 const char *version, const char *operator_name, int64_t now);
+
+#endif

@@ -1,0 +1,253 @@
+//  test_agents_repo - agents, their apps, operators, audit and the
+//  enrollment token, on real SQLite files
+//  SPDX-License-Identifier: MPL-2.0
+
+#include "ctl_agents_repo.h"
+#include "ctl_store_internal.h"
+#include "jad_testlib.h"
+
+#include <criterion/criterion.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static char *s_dir;
+static ctl_store_t *s_store;
+
+static void setup (void)
+{
+    s_dir = jt_tempdir ("ctl-agents-repo");
+    char path[PATH_MAX];
+    snprintf (path, sizeof path, "%s/state.db", s_dir);
+    s_store = ctl_store_open (path, CTL_STORE_CREATE);
+    cr_assert_not_null (s_store);
+}
+
+static void teardown (void)
+{
+    ctl_store_destroy (&s_store);
+    jt_rmtree (s_dir);
+    free (s_dir);
+}
+
+TestSuite (agents_repo, .init = setup, .fini = teardown);
+
+//  "a,b,c" of a list of strings.
+static char *s_joined (zlistx_t *list)
+{
+    char *text = calloc (1, 1024);
+    for (char *item = list ? zlistx_first (list) : NULL; item; item = zlistx_next (list))
+        snprintf (text + strlen (text), 1024 - strlen (text), "%s%s", *text ? "," : "", item);
+    return text;
+}
+
+Test (agents_repo, an_agent_round_trips_by_key_and_name)
+{
+    cr_assert_eq (ctl_agents_repo_add (s_store, "web-1", "K1", "prod", "pending", 1000), 0);
+    cr_assert_eq (ctl_agents_repo_add (s_store, "web-1", "K9", "prod", "pending", 1000), -1,
+                  "a name taken twice");
+    cr_assert_eq (ctl_agents_repo_add (s_store, "web-9", "K1", "prod", "pending", 1000), -1,
+                  "a key taken twice");
+    ctl_agent_t *agent = NULL;
+    cr_assert_eq (ctl_agents_repo_by_key (s_store, "K1", &agent), 0);
+    cr_assert_str_eq (agent->name, "web-1");
+    cr_assert_str_eq (agent->env, "prod");
+    cr_assert_str_eq (agent->state, "pending");
+    cr_assert_eq (agent->created, 1000);
+    cr_assert_eq (agent->last_seen, 1000);
+    cr_assert_null (agent->apps);
+    ctl_agent_destroy (&agent);
+    ctl_agent_destroy (&agent);
+    cr_assert_eq (ctl_agents_repo_by_key (s_store, "nobody", &agent), 1);
+    cr_assert_null (agent);
+    cr_assert_eq (ctl_agents_repo_set_state (s_store, "web-1", "accepted"), 0);
+    ctl_agent_seen_t seen = {.last_seen = 2000,
+                             .incarnation = "inc-1",
+                             .last_sequence = 7,
+                             .refusals = "{\"replay\": 2}",
+                             .stale = true,
+                             .stale_alarms = 3};
+    cr_assert_eq (ctl_agents_repo_seen (s_store, "web-1", &seen), 0);
+    cr_assert_eq (ctl_agents_repo_by_name (s_store, "web-1", &agent), 0);
+    cr_assert_str_eq (agent->state, "accepted");
+    cr_assert_str_eq (agent->incarnation, "inc-1");
+    cr_assert_str_eq (agent->refusals, "{\"replay\": 2}");
+    cr_assert_eq (agent->last_sequence, 7);
+    cr_assert (agent->stale);
+    cr_assert_eq (agent->stale_alarms, 3);
+    ctl_agent_destroy (&agent);
+    cr_assert_eq (ctl_agents_repo_touch (s_store, "web-1", 3000), 0);
+    cr_assert_eq (ctl_agents_repo_by_name (s_store, "web-1", &agent), 0);
+    cr_assert_eq (agent->last_seen, 3000);
+    ctl_agent_destroy (&agent);
+}
+
+Test (agents_repo, a_removed_name_is_retired_and_its_key_stays_known)
+{
+    cr_assert_eq (ctl_agents_repo_add (s_store, "web-1", "K1", "prod", "accepted", 1000), 0);
+    //  not removed: nothing happens
+    cr_assert_eq (ctl_agents_repo_retire_name (s_store, "web-1", 5000), 0);
+    ctl_agent_t *agent = NULL;
+    cr_assert_eq (ctl_agents_repo_by_name (s_store, "web-1", &agent), 0);
+    ctl_agent_destroy (&agent);
+    cr_assert_eq (ctl_agents_repo_set_state (s_store, "web-1", "removed"), 0);
+    cr_assert_eq (ctl_agents_repo_retire_name (s_store, "web-1", 5000), 0);
+    cr_assert_eq (ctl_agents_repo_by_name (s_store, "web-1", &agent), 1);
+    cr_assert_eq (ctl_agents_repo_by_key (s_store, "K1", &agent), 0);
+    cr_assert_str_eq (agent->name, "web-1.removed-5000");
+    cr_assert_str_eq (agent->state, "removed");
+    ctl_agent_destroy (&agent);
+    cr_assert_eq (ctl_agents_repo_add (s_store, "web-1", "K2", "prod", "pending", 6000), 0);
+    cr_assert_eq (ctl_agents_repo_key_known (s_store, "K1"), 1);
+    cr_assert_eq (ctl_agents_repo_key_known (s_store, "K3"), 0);
+}
+
+Test (agents_repo, the_fleet_is_ordered_by_env_name_and_app_and_filters)
+{
+    cr_assert_eq (ctl_agents_repo_add (s_store, "web-2", "K2", "prod", "accepted", 1), 0);
+    cr_assert_eq (ctl_agents_repo_add (s_store, "web-1", "K1", "prod", "accepted", 1), 0);
+    cr_assert_eq (ctl_agents_repo_add (s_store, "dev-1", "K3", "dev", "pending", 1), 0);
+    cr_assert_eq (ctl_agents_repo_add (s_store, "old-1", "K4", "prod", "removed", 1), 0);
+    cr_assert_eq (ctl_agents_repo_app_set (s_store, "web-1", "web", "1.0", "healthy", "p1", 5), 0);
+    cr_assert_eq (ctl_agents_repo_app_set (s_store, "web-1", "api", "2.0", "healthy", "p2", 5), 0);
+    //  an update of the same (agent, app) replaces it
+    cr_assert_eq (ctl_agents_repo_app_set (s_store, "web-1", "web", "1.1", "failed", "p3", 6), 0);
+    cr_assert_eq (ctl_agents_repo_app_set (s_store, "web-2", "web", "1.1", "healthy", "p3", 6), 0);
+    zlistx_t *fleet = ctl_agents_repo_fleet (s_store, NULL, NULL);
+    cr_assert_eq (zlistx_size (fleet), 3, "removed agents are not in the fleet");
+    ctl_agent_t *agent = zlistx_first (fleet);
+    cr_assert_str_eq (agent->name, "dev-1");
+    cr_assert_eq (zlistx_size (agent->apps), 0);
+    agent = zlistx_next (fleet);
+    cr_assert_str_eq (agent->name, "web-1");
+    cr_assert_eq (zlistx_size (agent->apps), 2);
+    ctl_agent_app_t *entry = zlistx_first (agent->apps);
+    cr_assert_str_eq (entry->app, "api");
+    entry = zlistx_next (agent->apps);
+    cr_assert_str_eq (entry->app, "web");
+    cr_assert_str_eq (entry->version, "1.1");
+    cr_assert_str_eq (entry->health, "failed");
+    cr_assert_str_eq (entry->plan_id, "p3");
+    cr_assert_eq (entry->updated, 6);
+    zlistx_destroy (&fleet);
+    fleet = ctl_agents_repo_fleet (s_store, "prod", "web");
+    cr_assert_eq (zlistx_size (fleet), 2);
+    agent = zlistx_first (fleet);
+    cr_assert_eq (zlistx_size (agent->apps), 1, "the app filter keeps only that app");
+    zlistx_destroy (&fleet);
+    zlistx_t *all = ctl_agents_repo_list (s_store);
+    cr_assert_eq (zlistx_size (all), 4, "the list has removed agents too");
+    zlistx_destroy (&all);
+    zlistx_t *names = ctl_agents_repo_accepted (s_store, "prod");
+    char *joined = s_joined (names);
+    cr_assert_str_eq (joined, "web-1,web-2");
+    free (joined);
+    zlistx_destroy (&names);
+    names = ctl_agents_repo_running (s_store, "prod", "api");
+    joined = s_joined (names);
+    cr_assert_str_eq (joined, "web-1");
+    free (joined);
+    zlistx_destroy (&names);
+    char *version = NULL;
+    cr_assert_eq (ctl_agents_repo_common_version (s_store, "prod", "web", &version), 0);
+    cr_assert_str_eq (version, "1.1");
+    free (version);
+    cr_assert_eq (ctl_agents_repo_common_version (s_store, "dev", "web", &version), 1);
+}
+
+Test (agents_repo, tallies_count_online_and_app_hosts)
+{
+    cr_assert_eq (ctl_agents_repo_add (s_store, "a", "K1", "prod", "accepted", 1000), 0);
+    cr_assert_eq (ctl_agents_repo_add (s_store, "b", "K2", "prod", "accepted", 5000), 0);
+    cr_assert_eq (ctl_agents_repo_add (s_store, "c", "K3", "prod", "pending", 5000), 0);
+    cr_assert_eq (ctl_agents_repo_app_set (s_store, "a", "web", NULL, NULL, NULL, 1), 0);
+    zlistx_t *tallies = ctl_agents_repo_state_tally (s_store, 4000);
+    cr_assert_eq (zlistx_size (tallies), 3);
+    ctl_tally_t *tally = zlistx_first (tallies);
+    cr_assert_str_eq (tally->labels[1], "offline");
+    tally = zlistx_next (tallies);
+    cr_assert_str_eq (tally->labels[1], "online");
+    cr_assert_eq (tally->count, 1);
+    tally = zlistx_next (tallies);
+    cr_assert_str_eq (tally->labels[1], "pending");
+    zlistx_destroy (&tallies);
+    tallies = ctl_agents_repo_app_tally (s_store);
+    cr_assert_eq (zlistx_size (tallies), 1);
+    tally = zlistx_first (tallies);
+    cr_assert_str_eq (tally->labels[2], "");
+    cr_assert_str_eq (tally->labels[3], "unknown");
+    zlistx_destroy (&tallies);
+}
+
+Test (agents_repo, operators_round_trip)
+{
+    cr_assert_eq (ctl_agents_repo_operator_add (s_store, "zoe", "OZ", "viewer", 10), 0);
+    cr_assert_eq (ctl_agents_repo_operator_add (s_store, "amy", "OA", "admin,deployer", 20), 0);
+    cr_assert_eq (ctl_agents_repo_operator_add (s_store, "amy", "OB", "admin", 20), -1);
+    ctl_operator_t *found = NULL;
+    cr_assert_eq (ctl_agents_repo_operator_by_key (s_store, "OA", &found), 0);
+    cr_assert_str_eq (found->name, "amy");
+    cr_assert_str_eq (found->roles, "admin,deployer");
+    ctl_operator_destroy (&found);
+    cr_assert_eq (ctl_agents_repo_operator_by_name (s_store, "zoe", &found), 0);
+    cr_assert_eq (found->created, 10);
+    ctl_operator_destroy (&found);
+    cr_assert_eq (ctl_agents_repo_operator_by_name (s_store, "bob", &found), 1);
+    zlistx_t *list = ctl_agents_repo_operators (s_store);
+    cr_assert_eq (zlistx_size (list), 2);
+    cr_assert_str_eq (((ctl_operator_t *)zlistx_first (list))->name, "amy");
+    zlistx_destroy (&list);
+    cr_assert_eq (ctl_agents_repo_key_known (s_store, "OZ"), 1);
+}
+
+Test (agents_repo, the_audit_log_is_ordered_bounded_and_append_only)
+{
+    for (int index = 0; index < 5; index++) {
+        char command[16];
+        snprintf (command, sizeof command, "cmd%d", index);
+        cr_assert_eq (
+            ctl_agents_repo_audit_append (s_store, "amy", command, NULL, "ok", 100 * index), 0);
+    }
+    //  the last three at or after 100, oldest first
+    zlistx_t *list = ctl_agents_repo_audit (s_store, 100, 3);
+    cr_assert_eq (zlistx_size (list), 3);
+    ctl_audit_entry_t *entry = zlistx_first (list);
+    cr_assert_str_eq (entry->command, "cmd2");
+    cr_assert_eq (entry->time, 200);
+    cr_assert_null (entry->args);
+    int64_t previous = entry->id;
+    while ((entry = zlistx_next (list))) {
+        cr_assert_gt (entry->id, previous);
+        previous = entry->id;
+    }
+    zlistx_destroy (&list);
+    cr_assert_eq (ctl_sql_exec (ctl_store_sql (s_store), "DELETE FROM audit", ""), -1);
+    cr_assert_eq (ctl_sql_exec (ctl_store_sql (s_store), "UPDATE audit SET outcome = 'x'", ""), -1);
+    list = ctl_agents_repo_audit (s_store, 0, 1000);
+    cr_assert_eq (zlistx_size (list), 5);
+    zlistx_destroy (&list);
+}
+
+Test (agents_repo, the_enrollment_token_is_kept_as_a_hash_or_an_old_plain_token)
+{
+    char *hash = NULL, *plain = NULL;
+    cr_assert_eq (ctl_agents_repo_token (s_store, &hash, &plain), 0);
+    cr_assert_null (hash);
+    cr_assert_null (plain);
+    cr_assert_eq (ctl_agents_repo_token_set (s_store, "ab12"), 0);
+    cr_assert_eq (ctl_agents_repo_token_set (s_store, "cd34"), 0);
+    cr_assert_eq (ctl_agents_repo_token (s_store, &hash, &plain), 0);
+    cr_assert_str_eq (hash, "cd34");
+    cr_assert_null (plain);
+    free (hash);
+    //  a state.db from before hashing
+    cr_assert_eq (ctl_sql_exec (ctl_store_sql (s_store),
+                                "INSERT INTO meta (key, value) VALUES ('enroll_token', 'secret')",
+                                ""),
+                  1);
+    cr_assert_eq (ctl_agents_repo_token (s_store, &hash, &plain), 0);
+    cr_assert_str_eq (plain, "secret");
+    free (hash);
+    free (plain);
+}

@@ -1,0 +1,298 @@
+//  test_metrics_repo - metric ingestion, queries, rollups and retention on a real SQLite file
+//  SPDX-License-Identifier: MPL-2.0
+
+#include "ctl_agents_repo.h"
+#include "ctl_metrics_repo.h"
+#include "ctl_store_internal.h"
+#include "jad_testlib.h"
+
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static char *dir;
+static ctl_store_t *store;
+static ctl_metrics_repo_t *metrics;
+
+static void s_setup (void)
+{
+    dir = jt_tempdir ("jadugar-metrics");
+    char path[512];
+    snprintf (path, sizeof path, "%s/state.db", dir);
+    store = ctl_store_open (path, CTL_STORE_CREATE);
+    cr_assert_not_null (store);
+    cr_assert_eq (ctl_sql_exec (ctl_store_sql (store),
+                                "INSERT INTO agents (name, public_key, env, state, created) "
+                                "VALUES ('web-1', 'k1', 'dev', 'accepted', 0), "
+                                "('web-2', 'k2', 'dev', 'accepted', 0), "
+                                "('db-1', 'k3', 'prod', 'accepted', 0)",
+                                ""),
+                  3);
+    metrics = ctl_metrics_repo_new (store);
+    cr_assert_not_null (metrics);
+}
+
+static void s_teardown (void)
+{
+    ctl_metrics_repo_destroy (&metrics);
+    ctl_store_destroy (&store);
+    jt_rmtree (dir);
+    free (dir);
+}
+
+TestSuite (metrics, .init = s_setup, .fini = s_teardown);
+
+//  Ingest `count` samples of series `name` for host, at t0, t0+step...
+static void s_ingest (const char *host, const char *name, int64_t t0, int64_t step, int count,
+                      double value)
+{
+    jad_metric_batch_t batch = {0};
+    char *names[] = {(char *)name};
+    batch.names = names;
+    batch.name_count = 1;
+    batch.name_index = calloc ((size_t)count, sizeof (uint32_t));
+    batch.times = calloc ((size_t)count, sizeof (int64_t));
+    batch.values = calloc ((size_t)count, sizeof (double));
+    for (int index = 0; index < count; index++) {
+        batch.times[index] = t0 + index * step;
+        batch.values[index] = value + index;
+    }
+    batch.sample_count = (size_t)count;
+    batch.dropped = 7;
+    cr_assert_eq (ctl_metrics_repo_ingest (metrics, host, &batch, NULL), count);
+    free (batch.name_index);
+    free (batch.times);
+    free (batch.values);
+}
+
+static int64_t s_int (const char *sql)
+{
+    int64_t value = -1;
+    cr_assert_eq (ctl_sql_int (ctl_store_sql (store), &value, sql, ""), 0, "%s", sql);
+    return value;
+}
+
+Test (metrics, ingest_stores_every_sample_under_the_sending_host)
+{
+    s_ingest ("web-1", "http_error_rate", 1000000, 1000, 50, 0.0);
+    s_ingest ("web-2", "http_error_rate", 1000000, 1000, 30, 0.0);
+    s_ingest ("db-1", "http_error_rate", 1000000, 1000, 20, 0.0);
+    cr_assert_eq (s_int ("SELECT count (*) FROM samples"), 100);
+    cr_assert_eq (s_int ("SELECT count (*) FROM metric_names"), 1, "one dictionary entry");
+    cr_assert_eq (s_int ("SELECT dropped FROM metric_hosts WHERE name = 'web-1'"), 7);
+    cr_assert_eq (ctl_metrics_repo_samples (metrics), 100);
+    double *values = NULL;
+    uint32_t *hosts = NULL;
+    size_t count = 0;
+    cr_assert_eq (ctl_metrics_repo_env_values (store, "dev", "http_error_rate", 1000000 + 40000,
+                                               &values, &hosts, &count),
+                  0);
+    cr_assert_eq (count, 10, "only dev's hosts, only inside the window (got %zu)", count);
+    for (size_t index = 0; index < count; index++)
+        cr_assert_geq (values[index], 40.0);
+    free (values);
+    free (hosts);
+}
+
+Test (metrics, a_batch_with_a_bad_series_changes_nothing)
+{
+    s_ingest ("web-1", "cpu", 1000000, 1000, 5, 1.0);
+    //  a series index out of the dictionary never reaches the store: the
+    //  wire decoder refuses it; here the store refuses a failing batch whole
+    cr_assert_geq (ctl_sql_exec (ctl_store_sql (store),
+                                 "CREATE TRIGGER no_more BEFORE INSERT ON samples WHEN NEW.value > "
+                                 "100 BEGIN SELECT RAISE (ABORT, 'no'); END",
+                                 ""),
+                   0);
+    jad_metric_batch_t batch = {0};
+    char *names[] = {"cpu", "new_series"};
+    uint32_t index[] = {0, 1, 1};
+    int64_t times[] = {2000000, 2000000, 2000001};
+    double values[] = {1.0, 2.0, 1000.0};
+    batch.names = names;
+    batch.name_count = 2;
+    batch.name_index = index;
+    batch.times = times;
+    batch.values = values;
+    batch.sample_count = 3;
+    cr_assert_eq (ctl_metrics_repo_ingest (metrics, "web-1", &batch, NULL), -1);
+    cr_assert_eq (s_int ("SELECT count (*) FROM samples"), 5, "partial batch stored");
+    cr_assert_eq (s_int ("SELECT count (*) FROM metric_names"), 1);
+    cr_assert_eq (ctl_metrics_repo_rejected (metrics), 1);
+    //  the store still works afterwards
+    values[2] = 3.0;
+    cr_assert_eq (ctl_metrics_repo_ingest (metrics, "web-1", &batch, NULL), 3);
+    cr_assert_eq (s_int ("SELECT count (*) FROM metric_names"), 2);
+}
+
+Test (metrics, rollups_and_retention)
+{
+    int64_t minute = 60000;
+    int64_t t0 = 100 * minute;
+    s_ingest ("web-1", "load", t0, 1000, 120, 0.0);  //  two full minutes: 0..59, 60..119
+    cr_assert_eq (
+        ctl_metrics_repo_maintain (metrics, t0 + 2 * minute, 24 * 3600000LL, 30 * 24 * 3600000LL),
+        0);
+    cr_assert_eq (s_int ("SELECT count (*) FROM rollups"), 2);
+    cr_assert_eq (s_int ("SELECT count FROM rollups WHERE minute = 6000000"), 60);
+    cr_assert_eq (s_int ("SELECT CAST (sum AS INTEGER) FROM rollups WHERE minute = 6000000"),
+                  59 * 60 / 2);
+    cr_assert_eq (s_int ("SELECT CAST (max AS INTEGER) FROM rollups WHERE minute = 6060000"), 119);
+    //  a late sample for the first minute is merged, not lost or doubled
+    s_ingest ("web-1", "load", t0 + 500, 1, 1, 1000.0);
+    cr_assert_eq (
+        ctl_metrics_repo_maintain (metrics, t0 + 2 * minute, 24 * 3600000LL, 30 * 24 * 3600000LL),
+        0);
+    cr_assert_eq (s_int ("SELECT count FROM rollups WHERE minute = 6000000"), 61);
+    cr_assert_eq (s_int ("SELECT CAST (max AS INTEGER) FROM rollups WHERE minute = 6000000"), 1000);
+    //  raw retention of one minute at t0 + 2 min keeps only the second minute
+    cr_assert_eq (ctl_metrics_repo_maintain (metrics, t0 + 2 * minute, minute, 30 * 24 * 3600000LL),
+                  0);
+    cr_assert_eq (s_int ("SELECT count (*) FROM samples"), 60);
+    cr_assert_eq (s_int ("SELECT min (ts) FROM samples"), t0 + minute);
+    cr_assert_eq (s_int ("SELECT count (*) FROM rollups"), 2, "rollups outlive raw samples");
+    //  rollup retention drops old minutes too
+    cr_assert_eq (ctl_metrics_repo_maintain (metrics, t0 + 3 * minute, minute, 2 * minute), 0);
+    cr_assert_eq (s_int ("SELECT count (*) FROM rollups"), 1);
+}
+
+Test (metrics, query_buckets_one_host_or_an_environment)
+{
+    int64_t t0 = 5000000;
+    s_ingest ("web-1", "http_error_rate", t0, 1000, 10, 1.0);
+    s_ingest ("web-2", "http_error_rate", t0, 1000, 10, 5.0);
+    s_ingest ("db-1", "http_error_rate", t0, 1000, 10, 9.0);
+    ctl_metric_query_t *result =
+        ctl_metrics_repo_query (store, NULL, "dev", "http_error_rate", t0, t0 + 10000, 3600000, 5);
+    cr_assert_not_null (result);
+    cr_assert (result->raw);
+    cr_assert_eq (result->since, t0);
+    cr_assert_eq (result->until, t0 + 10000);
+    cr_assert_eq (zlistx_size (result->series), 2, "dev has two hosts");
+    ctl_metric_series_t *first = zlistx_first (result->series);
+    cr_assert_str_eq (first->host, "web-1");
+    cr_assert_str_eq (first->name, "http_error_rate");
+    cr_assert_float_eq (first->min, 1.0, 1e-9);
+    cr_assert_float_eq (first->max, 10.0, 1e-9);
+    cr_assert_float_eq (first->avg, 5.5, 1e-9);
+    cr_assert_eq (first->count, 10);
+    cr_assert_leq (first->points, 5);
+    cr_assert_gt (first->points, 0);
+    cr_assert_eq (first->times[0], t0, "the first bucket starts at since");
+    ctl_metric_query_destroy (&result);
+    result = ctl_metrics_repo_query (store, "db-1", NULL, NULL, t0, t0 + 10000, 3600000, 5);
+    cr_assert_eq (zlistx_size (result->series), 1);
+    ctl_metric_query_destroy (&result);
+    //  older than raw retention: from the rollups
+    cr_assert_eq (ctl_metrics_repo_maintain (metrics, t0 + 10000, 3600000, 30 * 24 * 3600000LL), 0);
+    //  (rollups are per minute: the one holding t0 starts at t0 - 20 s)
+    result = ctl_metrics_repo_query (store, "web-1", NULL, NULL, t0 - 20000, t0 + 10000, 1000, 5);
+    cr_assert_not (result->raw);
+    cr_assert_eq (zlistx_size (result->series), 1);
+    first = zlistx_first (result->series);
+    cr_assert_eq (first->count, 10);
+    cr_assert_float_eq (first->max, 10.0, 1e-9);
+    ctl_metric_query_destroy (&result);
+    zlistx_t *dropped = ctl_metrics_repo_dropped (store);
+    cr_assert_eq (zlistx_size (dropped), 3);
+    cr_assert_eq (((ctl_tally_t *)zlistx_first (dropped))->count, 7);
+    zlistx_destroy (&dropped);
+}
+
+//  One batch of `count` samples of stream `stream`, number `seq`.
+static int s_ingest_seq (const char *host, const char *stream, uint64_t seq, int count,
+                         uint64_t *acked)
+{
+    jad_metric_batch_t batch = {0};
+    char *names[] = {"requests"};
+    batch.names = names;
+    batch.name_count = 1;
+    batch.name_index = calloc ((size_t)count, sizeof (uint32_t));
+    batch.times = calloc ((size_t)count, sizeof (int64_t));
+    batch.values = calloc ((size_t)count, sizeof (double));
+    for (int index = 0; index < count; index++) {
+        batch.times[index] = 1000000 + (int64_t)seq * 1000 + index;
+        batch.values[index] = (double)seq;
+    }
+    batch.sample_count = (size_t)count;
+    batch.stream = (char *)stream;
+    batch.seq = seq;
+    int stored = ctl_metrics_repo_ingest (metrics, host, &batch, acked);
+    free (batch.name_index);
+    free (batch.times);
+    free (batch.values);
+    return stored;
+}
+
+Test (metrics, a_stream_is_stored_in_order_once_go_back_n)
+{
+    uint64_t acked = 99;
+    //  first batch of a host: stored, acked
+    cr_assert_eq (s_ingest_seq ("web-1", "s1", 1, 10, &acked), 10);
+    cr_assert_eq (acked, 1);
+    cr_assert_eq (s_ingest_seq ("web-1", "s1", 2, 10, &acked), 10);
+    cr_assert_eq (acked, 2);
+    //  a duplicate (sent again after a lost ack): not stored, acked as is
+    acked = 99;
+    cr_assert_eq (s_ingest_seq ("web-1", "s1", 2, 10, &acked), 0);
+    cr_assert_eq (acked, 2);
+    cr_assert_eq (s_ingest_seq ("web-1", "s1", 1, 10, &acked), 0);
+    cr_assert_eq (acked, 2);
+    //  a gap (batch 3 lost in flight): 4 and 5 are not stored; the agent
+    //  learns 2 is the last in order and sends 3, 4, 5 again
+    cr_assert_eq (s_ingest_seq ("web-1", "s1", 4, 10, &acked), 0);
+    cr_assert_eq (acked, 2);
+    cr_assert_eq (s_ingest_seq ("web-1", "s1", 5, 10, &acked), 0);
+    cr_assert_eq (acked, 2);
+    for (uint64_t seq = 3; seq <= 5; seq++) {
+        cr_assert_eq (s_ingest_seq ("web-1", "s1", seq, 10, &acked), 10);
+        cr_assert_eq (acked, seq);
+    }
+    cr_assert_eq (s_int ("SELECT count (*) FROM samples"), 50, "5 batches, each once");
+    cr_assert_eq (s_int ("SELECT last_seq FROM metric_hosts WHERE name = 'web-1'"), 5);
+    cr_assert_eq (ctl_metrics_repo_duplicates (metrics), 2);
+    cr_assert_eq (ctl_metrics_repo_gaps (metrics), 2);
+    //  the agent restarted: a new stream starts at 1...
+    cr_assert_eq (s_ingest_seq ("web-1", "s2", 1, 10, &acked), 10);
+    cr_assert_eq (acked, 1);
+    //  ...and a new stream's batch ahead of its first is a gap (ack 0)
+    acked = 99;
+    cr_assert_eq (s_ingest_seq ("web-1", "s3", 2, 10, &acked), 0);
+    cr_assert_eq (acked, 0);
+    cr_assert_eq (ctl_metrics_repo_gaps (metrics), 3);
+    //  the old stream's late batches are not stored twice either
+    cr_assert_eq (s_ingest_seq ("web-1", "s2", 1, 10, &acked), 0);
+    //  hosts have streams of their own; batches without a stream (older
+    //  agents) are stored as they come
+    cr_assert_eq (s_ingest_seq ("web-2", "s1", 1, 10, &acked), 10);
+    acked = 77;
+    cr_assert_eq (s_ingest_seq ("web-2", NULL, 0, 10, &acked), 10);
+    cr_assert_eq (s_ingest_seq ("web-2", NULL, 0, 10, &acked), 10);
+    cr_assert_eq (acked, 77, "no ack for a batch without a stream");
+    cr_assert_eq (s_int ("SELECT count (*) FROM samples"), 90);
+    cr_assert_eq (s_int ("SELECT sum (samples) FROM metric_hosts"), 90);
+}
+
+Test (metrics, the_stream_position_survives_a_restart)
+{
+    uint64_t acked = 0;
+    cr_assert_eq (s_ingest_seq ("web-1", "s1", 1, 5, &acked), 5);
+    cr_assert_eq (s_ingest_seq ("web-1", "s1", 2, 5, &acked), 5);
+    //  a new controller process on the same database
+    ctl_metrics_repo_destroy (&metrics);
+    metrics = ctl_metrics_repo_new (store);
+    cr_assert_not_null (metrics);
+    cr_assert_eq (s_ingest_seq ("web-1", "s1", 2, 5, &acked), 0, "stored before the restart");
+    cr_assert_eq (acked, 2);
+    cr_assert_eq (s_ingest_seq ("web-1", "s1", 3, 5, &acked), 5);
+    //  a batch inside a transaction the caller rolls back leaves no trace:
+    //  the ack is only sent after the commit, and the agent sends it again
+    cr_assert_eq (ctl_store_begin (store), 0);
+    cr_assert_eq (s_ingest_seq ("web-1", "s1", 4, 5, &acked), 5);
+    ctl_store_rollback (store);
+    cr_assert_eq (s_int ("SELECT last_seq FROM metric_hosts WHERE name = 'web-1'"), 3);
+    cr_assert_eq (s_ingest_seq ("web-1", "s1", 4, 5, &acked), 5);
+    cr_assert_eq (acked, 4);
+    cr_assert_eq (s_int ("SELECT count (*) FROM samples"), 20);
+}

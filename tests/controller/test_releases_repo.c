@@ -1,0 +1,129 @@
+//  test_releases_repo - releases, counters, floors and bad marks, on real
+//  SQLite files
+//  SPDX-License-Identifier: MPL-2.0
+
+#include "ctl_releases_repo.h"
+#include "ctl_store_internal.h"
+#include "jad_testlib.h"
+
+#include <criterion/criterion.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+static char *s_dir;
+static ctl_store_t *s_store;
+
+static void setup (void)
+{
+    s_dir = jt_tempdir ("ctl-releases-repo");
+    char path[PATH_MAX];
+    snprintf (path, sizeof path, "%s/state.db", s_dir);
+    s_store = ctl_store_open (path, CTL_STORE_CREATE);
+    cr_assert_not_null (s_store);
+}
+
+static void teardown (void)
+{
+    ctl_store_destroy (&s_store);
+    jt_rmtree (s_dir);
+    free (s_dir);
+}
+
+TestSuite (releases_repo, .init = setup, .fini = teardown);
+
+static void s_add (const char *app, const char *version, const char *sha, int64_t now)
+{
+    ctl_release_t release = {.app = (char *)app,
+                             .version = (char *)version,
+                             .sha256 = (char *)sha,
+                             .length = 100,
+                             .branch = "main",
+                             .migrate_up = true};
+    cr_assert_eq (ctl_releases_repo_add (s_store, &release, now), 0, "%s %s", app, version);
+}
+
+Test (releases_repo, a_release_round_trips_with_its_counter)
+{
+    s_add ("web", "1.0", "aa", 1000);
+    s_add ("web", "1.1", "bb", 1000);  //  same millisecond: the counter still orders them
+    s_add ("api", "1.0", "cc", 900);
+    ctl_release_t again = {.app = "web", .version = "1.0", .sha256 = "zz", .length = 1};
+    cr_assert_eq (ctl_releases_repo_add (s_store, &again, 2000), 1, "added twice");
+    ctl_release_t *release = NULL;
+    cr_assert_eq (ctl_releases_repo_get (s_store, "web", "1.1", &release), 0);
+    cr_assert_str_eq (release->sha256, "bb");
+    cr_assert_eq (release->counter, 2);
+    cr_assert_eq (release->length, 100);
+    cr_assert_str_eq (release->branch, "main");
+    cr_assert_null (release->commit_id);
+    cr_assert (release->migrate_up);
+    cr_assert_not (release->migrate_down);
+    cr_assert_not (release->has_floor);
+    cr_assert_null (release->bad);
+    ctl_release_destroy (&release);
+    cr_assert_eq (ctl_releases_repo_get (s_store, "api", "1.0", &release), 0);
+    cr_assert_eq (release->counter, 1, "counters are per app");
+    ctl_release_destroy (&release);
+    cr_assert_eq (ctl_releases_repo_get (s_store, "web", "9.9", &release), 1);
+    cr_assert_eq (ctl_releases_repo_by_sha (s_store, "aa", &release), 0);
+    cr_assert_str_eq (release->version, "1.0");
+    ctl_release_destroy (&release);
+    cr_assert_eq (ctl_releases_repo_by_sha (s_store, "ff", &release), 1);
+}
+
+Test (releases_repo, floors_and_bad_marks_show_on_every_release)
+{
+    s_add ("web", "1.0", "aa", 1000);
+    s_add ("web", "1.1", "bb", 2000);
+    ctl_floor_t *floor = NULL;
+    cr_assert_eq (ctl_releases_repo_floor (s_store, "web", &floor), 1);
+    cr_assert_eq (ctl_releases_repo_floor_set (s_store, "web", 2, "1.1", "amy", 3000), 0);
+    cr_assert_eq (ctl_releases_repo_floor (s_store, "web", &floor), 0);
+    cr_assert_eq (floor->counter, 2);
+    cr_assert_str_eq (floor->version, "1.1");
+    cr_assert_str_eq (floor->operator_name, "amy");
+    ctl_floor_destroy (&floor);
+    ctl_release_t *release = NULL;
+    cr_assert_eq (ctl_releases_repo_get (s_store, "web", "1.0", &release), 0);
+    cr_assert (release->has_floor);
+    cr_assert_eq (release->floor, 2);
+    cr_assert_str_eq (release->floor_version, "1.1");
+    ctl_release_destroy (&release);
+    cr_assert_eq (ctl_releases_repo_mark_bad (s_store, "web", "1.1", "alert x fired"), 0);
+    cr_assert_eq (ctl_releases_repo_get (s_store, "web", "1.1", &release), 0);
+    cr_assert_str_eq (release->bad, "alert x fired");
+    ctl_release_destroy (&release);
+}
+
+Test (releases_repo, the_list_is_ordered_and_says_where_each_succeeded)
+{
+    s_add ("web", "1.1", "bb", 2000);
+    s_add ("web", "1.0", "aa", 3000);  //  added later: counter 2
+    s_add ("api", "2.0", "cc", 1000);
+    ctl_sql_t *sql = ctl_store_sql (s_store);
+    cr_assert_eq (ctl_sql_exec (sql,
+                                "INSERT INTO plans (id, app, version, env, kind, strategy, state, "
+                                "created, progress, seq) VALUES ('p1', 'web', '1.1', 'staging', "
+                                "'deploy', 'all', 'succeeded', 1, 1, 1), ('p2', 'web', '1.1', "
+                                "'prod', 'deploy', 'all', 'succeeded', 2, 2, 2), ('p3', 'web', "
+                                "'1.1', 'prod', 'deploy', 'all', 'succeeded', 3, 3, 3), ('p4', "
+                                "'web', '1.0', 'dev', 'deploy', 'all', 'failed', 4, 4, 4)",
+                                ""),
+                  4);
+    zlistx_t *list = ctl_releases_repo_list (s_store, NULL);
+    cr_assert_eq (zlistx_size (list), 3);
+    ctl_release_t *release = zlistx_first (list);
+    cr_assert_str_eq (release->app, "api");
+    cr_assert_null (release->succeeded_in);
+    release = zlistx_next (list);
+    cr_assert_str_eq (release->version, "1.1");
+    cr_assert_str_eq (release->succeeded_in, "prod,staging");
+    release = zlistx_next (list);
+    cr_assert_str_eq (release->version, "1.0");
+    cr_assert_null (release->succeeded_in, "a failed plan is no success");
+    zlistx_destroy (&list);
+    list = ctl_releases_repo_list (s_store, "api");
+    cr_assert_eq (zlistx_size (list), 1);
+    zlistx_destroy (&list);
+}
