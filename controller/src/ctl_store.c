@@ -123,8 +123,8 @@ static const char *const s_migrations[] = {
     "  version TEXT NOT NULL, operator TEXT, time INTEGER NOT NULL);",
     //  soak: acknowledged metric streams (go-back-N): per host the agent's
     //  current stream and the highest batch stored in order
-    "ALTER TABLE metric_hosts ADD COLUMN stream TEXT;"
-    "ALTER TABLE metric_hosts ADD COLUMN last_seq INTEGER NOT NULL DEFAULT 0;",
+    ("ALTER TABLE metric_hosts ADD COLUMN stream TEXT;"
+     "ALTER TABLE metric_hosts ADD COLUMN last_seq INTEGER NOT NULL DEFAULT 0;"),
 };
 
 sqlite3 *ctl_store_open (const char *path, bool create)
