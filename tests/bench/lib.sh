@@ -1,6 +1,7 @@
 #  lib.sh - shell helpers shared by tests/bench/run.sh, tests/bench/profile.sh
 #  and tests/soak/soak.sh (sourced, not run)
 #  SPDX-License-Identifier: MPL-2.0
+# shellcheck shell=bash
 
 #  bench_workdir NAME KEEP_VAR: a fresh $work in tmpfs when there is one
 #  (release roots and simulator state live there), the background
