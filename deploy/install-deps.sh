@@ -14,11 +14,12 @@ if [ "${1:-}" = "--tests" ]; then
     #  package tests: cpack + dpkg-shlibdeps (dpkg-dev, file), systemd-analyze, man;
     #  iproute2 (ss) for the benchmarks; netns fault tests: iproute2 (ip netns,
     #  tc), iptables (random drops when the kernel has no netem), faketime
-    #  (agent clock skew); valgrind for the unit tests; openssl (an independent
-    #  Ed25519 signer for the release-check tests)
+    #  (agent clock skew); valgrind for the unit tests; clang for the clang
+    #  build and the fuzz targets; util-linux (flock) for the test port locks;
+    #  openssl (an independent Ed25519 signer for the release-check tests)
     packages="$packages libcriterion-dev clang-format clang libclang-rt-14-dev sqlite3
     dpkg-dev file systemd man-db iproute2 curl prometheus chromium
-    iptables faketime valgrind openssl"
+    iptables faketime valgrind util-linux openssl"
 fi
 
 missing=""

@@ -9,9 +9,36 @@ cd "$top"
 
 ./deploy/install-deps.sh --tests
 
+#  Every build here treats warnings as errors (a plain cmake build only
+#  warns, see CMakeLists.txt).
+werror=-DCMAKE_COMPILE_WARNING_AS_ERROR=ON
+
 build=${JADUGAR_TEST_BUILD:-$top/build-tests}
-cmake -S . -B "$build" -DJADUGAR_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
+cmake -S . -B "$build" -DJADUGAR_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug $werror >/dev/null
 cmake --build "$build" -j"$(nproc)"
+
+#  Every compiler and optimisation level: the flow-based warnings of GCC
+#  (format-truncation, stringop-*, maybe-uninitialized) come only with
+#  optimisation, clang's with clang. Built, tests included, nothing run;
+#  each in a directory of its own (build-gcc-relwithdebinfo,
+#  build-gcc-release, build-clang). GCC Debug is the build above. Only for
+#  a full run unless JADUGAR_BUILDS=0.
+if [ $# -eq 0 ] && [ "${JADUGAR_BUILDS:-1}" != 0 ]; then
+    for config in gcc:RelWithDebInfo gcc:Release clang:RelWithDebInfo; do
+        compiler=${config%%:*}
+        type=${config#*:}
+        dir=$top/build-$compiler
+        [ "$compiler" = gcc ] && dir=$dir-$(echo "$type" | tr '[:upper:]' '[:lower:]')
+        echo "build: $compiler $type in $dir"
+        cmake -S . -B "$dir" -DCMAKE_C_COMPILER="$compiler" -DCMAKE_BUILD_TYPE="$type" $werror \
+            >/dev/null
+        cmake --build "$dir" -j"$(nproc)" >"$dir/build.log" 2>&1 || {
+            cat "$dir/build.log"
+            echo "build: $compiler $type FAILED" >&2
+            exit 1
+        }
+    done
+fi
 
 #  Sanitizers: fail on the first report; leaks are errors.
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:strict_string_checks=1"

@@ -15,7 +15,8 @@
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-$top/build-valgrind}
-cmake -S "$top" -B "$build" -DJADUGAR_SANITIZE=OFF -DCMAKE_BUILD_TYPE=Debug >/dev/null
+cmake -S "$top" -B "$build" -DJADUGAR_SANITIZE=OFF -DCMAKE_BUILD_TYPE=Debug \
+    -DCMAKE_COMPILE_WARNING_AS_ERROR=ON >/dev/null
 cmake --build "$build" -j"$(nproc)" >/dev/null
 
 logs=$(mktemp -d)

@@ -291,9 +291,11 @@ Test (worker, scrape_prints_the_body_or_names_url_and_failure)
     free (output);
     jt_sink_destroy (&sink);
 
-    int port = jt_free_port_base (1);
+    int closed = -1;
+    int port = jt_closed_port (&closed);
     snprintf (url, sizeof url, "http://127.0.0.1:%d/metrics", port);
     output = s_scrape (url, &rc);
+    close (closed);
     cr_expect_eq (rc, 1);
     expected = jad_strdup_printf ("prometheus %s: ", url);
     cr_expect (output && strncmp (output, expected, strlen (expected)) == 0, "%s", output);

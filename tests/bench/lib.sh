@@ -1,6 +1,7 @@
 #  lib.sh - shell helpers shared by tests/bench/run.sh, tests/bench/profile.sh
 #  and tests/soak/soak.sh (sourced, not run)
 #  SPDX-License-Identifier: MPL-2.0
+# shellcheck shell=bash
 
 #  bench_workdir NAME KEEP_VAR: a fresh $work in tmpfs when there is one
 #  (release roots and simulator state live there), the background
@@ -21,16 +22,43 @@ bench_cleanup () {
     if [ -n "${!bench_keep_var:-}" ]; then echo "kept $work" >&2; else rm -rf "$work"; fi
 }
 
-#  A base port whose four ports (BASE..BASE+3) nobody listens on.
+#  free_port: set $port to a base port whose four ports (BASE..BASE+3) no
+#  other test holds and nobody uses. The same protocol as the C tests'
+#  jt_free_port_base (tests/support/jad_testlib.c): ports 20000-32767 in
+#  slots of four, a slot held by an exclusive flock on its lock file
+#  /tmp/jadugar-test-ports/BASE ($JADUGAR_TEST_PORT_LOCKS), taken without
+#  waiting, never removed, released when the last process holding the
+#  descriptor ends (this shell, and the processes it starts afterwards,
+#  which inherit it). Sockets of processes that are not tests are seen
+#  with ss. Sets $port rather than printing it: in a $(...) subshell the
+#  lock would end with the subshell.
 free_port () {
-    local port
-    while :; do
-        port=$((20000 + RANDOM % 12000))
-        if ! (ss -ltn 2>/dev/null | grep -qE ":($port|$((port + 1))|$((port + 2))|$((port + 3)))\b"); then
-            echo "$port"
-            return
+    local dir=${JADUGAR_TEST_PORT_LOCKS:-/tmp/jadugar-test-ports}
+    local slots=$(((32768 - 20000) / 4)) start step base fd
+    if mkdir "$dir" 2>/dev/null; then chmod 1777 "$dir"; fi
+    [ -d "$dir" ] || { echo "free_port: cannot make $dir" >&2; return 1; }
+    start=$((($$ * 7919 + 10#$(date +%N)) % slots))
+    for ((step = 0; step < slots; step++)); do
+        base=$((20000 + (start + step) % slots * 4))
+        #  another user's lock file is not writable; flock needs no write
+        : 2>/dev/null >> "$dir/$base"
+        exec {fd}< "$dir/$base" || continue
+        if flock -n "$fd" && ! ports_in_use "$base" $((base + 3)); then
+            port=$base
+            return 0
         fi
+        exec {fd}<&-
     done
+    echo "free_port: no free port slot in 20000-32767 (locks in $dir)" >&2
+    return 1
+}
+
+#  ports_in_use FIRST LAST: true if a TCP socket (listening, connected or in
+#  TIME_WAIT) has a local port from FIRST to LAST.
+ports_in_use () {
+    ss -Htan | awk -v first="$1" -v last="$2" '
+        { count = split ($4, part, ":"); p = part[count] + 0; if (p >= first && p <= last) found = 1 }
+        END { exit !found }'
 }
 
 #  wait_for TIMEOUT_S COMMAND...: run COMMAND until it succeeds; 1 on timeout.
@@ -52,7 +80,7 @@ cpu_ticks () { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 bench_controller () {
     local bin=$1 env
     shift
-    port=$(free_port)
+    free_port
     "$bin" init --data "$work/controller" --port "$port" > "$work/init.txt"
     export JADUGAR_CONFIG
     JADUGAR_CONFIG=$(key admin-config)

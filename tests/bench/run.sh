@@ -73,11 +73,11 @@ echo "        release already on disk in tmpfs, or a real fetch+unpack for the b
 
 #  -------------------------------------------------------------------------
 echo "== baseline: raw ZeroMQ PUB -> $count SUB + DEALER acks"
-port=$(free_port)
+free_port
 "$zmqbase" --port "$port" --count "$count" --rounds "$rounds" > "$work/base.txt"
-port=$(free_port)
+free_port
 "$zmqbase" --port "$port" --count "$count" --rounds "$rounds" --curve > "$work/base-curve.txt"
-port=$(free_port)
+free_port
 "$zmqbase" --port "$port" --count "$count" --rounds "$rounds" --zap > "$work/base-zap.txt"
 base_line=$(grep '^baseline' "$work/base.txt")
 curve_line=$(grep '^baseline' "$work/base-curve.txt")

@@ -12,7 +12,7 @@ top=$(cd "$(dirname "$0")/../.." && pwd)
 seconds=${1:-20}
 build=${JADUGAR_FUZZ_BUILD:-$top/build-fuzz}
 CC=clang cmake -S "$top" -B "$build" -DJADUGAR_FUZZ=ON -DJADUGAR_SANITIZE=ON \
-    -DJADUGAR_TESTS=OFF -DCMAKE_BUILD_TYPE=Debug >/dev/null
+    -DJADUGAR_TESTS=OFF -DCMAKE_BUILD_TYPE=Debug -DCMAKE_COMPILE_WARNING_AS_ERROR=ON >/dev/null
 cmake --build "$build" -j"$(nproc)" --target fuzz_wire fuzz_envelope fuzz_config fuzz_archive
 
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1"

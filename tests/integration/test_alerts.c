@@ -358,9 +358,10 @@ Test (alerts, bad_release_is_rolled_back_by_the_controller)
 
 Test (alerts, rule_reads_a_real_prometheus_server)
 {
-    //  the controller holds its ports before we look for a free one
     cr_assert (jt_fleet_wait_status (fleet, "\"agents\"", 1, 20000), "controller did not start");
+    //  a port slot of its own for Prometheus, held by this test process
     int prom_port = jt_free_port_base (1);
+    cr_assert_gt (prom_port, 0);
     char config[1024], path[PATH_MAX];
     snprintf (path, sizeof path, "%s/prometheus.yml", fleet->dir);
     snprintf (config, sizeof config,

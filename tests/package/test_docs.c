@@ -56,9 +56,9 @@ Test (docs, man_page_and_completion_know_every_jadctl_command)
     *end = 0;
     for (size_t index = 0; index < count; index++) {
         char synopsis[64], word[40];
-        snprintf (synopsis, sizeof synopsis, ".B jadctl %s", names[index]);
+        snprintf (synopsis, sizeof synopsis, ".B jadctl %.31s", names[index]);
         cr_expect (strstr (page, synopsis), "jadctl.1 has no synopsis for '%s'", names[index]);
-        snprintf (word, sizeof word, " %s ", names[index]);
+        snprintf (word, sizeof word, " %.31s ", names[index]);
         char padded[1024];
         snprintf (padded, sizeof padded, " %s ", words + 16);
         for (char *cursor = padded; *cursor; cursor++)

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -47,8 +48,9 @@ void jt_rmtree (const char *path)
 
 static void s_mkparents (const char *path)
 {
-    char buf[PATH_MAX];
-    snprintf (buf, sizeof buf, "%s", path);
+    char *buf = strdup (path);
+    if (!buf)
+        s_die ("strdup");
     for (char *cursor = buf + 1; *cursor; cursor++) {
         if (*cursor == '/') {
             *cursor = 0;
@@ -56,6 +58,7 @@ static void s_mkparents (const char *path)
             *cursor = '/';
         }
     }
+    free (buf);
 }
 
 void jt_write_file (const char *path, const char *text, int mode)
@@ -178,9 +181,23 @@ void jt_kill9 (pid_t pid)
     s_wait_status (pid, 5000);
 }
 
+//  Test ports. Every test process on the machine (C tests here, shell tests
+//  through tests/bench/lib.sh's free_port) takes ports the same way: the
+//  range JT_PORT_FIRST..JT_PORT_LAST is cut into slots of JT_PORT_SLOT
+//  ports, and a slot belongs to whoever holds an exclusive flock on its
+//  lock file (jt_port_locks ()/BASE). The lock is taken without waiting,
+//  kept for the life of the process (the descriptor is never closed;
+//  close-on-exec, so the daemons a test starts do not inherit it) and
+//  released by the kernel when the process ends, however it ends. Lock
+//  files are never removed (removing one would let two processes lock two
+//  different files of the same name). Processes that are not tests are
+//  seen by a bind check.
+
+//  True if nobody is bound to 127.0.0.1:port (or to the wildcard address on
+//  it); a port with connections in TIME_WAIT counts as busy.
 static bool s_port_free (int port)
 {
-    int fd = socket (AF_INET, SOCK_STREAM, 0);
+    int fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return false;
     struct sockaddr_in address = {.sin_family = AF_INET, .sin_port = htons ((uint16_t)port)};
@@ -190,20 +207,73 @@ static bool s_port_free (int port)
     return free_port;
 }
 
-int jt_free_port_base (int count)
+const char *jt_port_locks (void)
 {
-    //  Random start in a high range; the kernel's ephemeral range starts at
-    //  32768, so stay below it to avoid clashing with outgoing connections.
-    srand ((unsigned)(time (NULL) ^ getpid ()));
-    for (int attempt = 0; attempt < 200; attempt++) {
-        int base = 20000 + rand () % 12000;
+    const char *dir = getenv ("JADUGAR_TEST_PORT_LOCKS");
+    if (!dir || !*dir)
+        dir = JT_PORT_LOCKS;
+    if (mkdir (dir, 01777) == 0) {
+        if (chmod (dir, 01777) != 0)
+            s_die ("chmod port lock dir");
+    } else if (errno != EEXIST)
+        s_die ("mkdir port lock dir");
+    return dir;
+}
+
+//  Take slot `base` if no other process holds it and its first `count`
+//  ports are free; true if taken (the lock is then held until exit).
+static bool s_port_slot_take (const char *dir, int base, int count)
+{
+    char path[PATH_MAX];
+    snprintf (path, sizeof path, "%s/%d", dir, base);
+    int fd = open (path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+    if (fd < 0)  //  made by another user: a lock needs no write access
+        fd = open (path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    if (flock (fd, LOCK_EX | LOCK_NB) == 0) {
         bool all_free = true;
         for (int offset = 0; offset < count && all_free; offset++)
             all_free = s_port_free (base + offset);
         if (all_free)
+            return true;  //  fd stays open: it holds the lock
+    }
+    close (fd);
+    return false;
+}
+
+int jt_free_port_base (int count)
+{
+    assert (count >= 1 && count <= JT_PORT_SLOT);
+    const char *dir = jt_port_locks ();
+    //  start at a slot that depends on the pid and the time, so that
+    //  concurrent tests seldom try the same slots first
+    struct timespec now;
+    clock_gettime (CLOCK_MONOTONIC, &now);
+    unsigned slots = (JT_PORT_LAST + 1 - JT_PORT_FIRST) / JT_PORT_SLOT;
+    unsigned start = ((unsigned)getpid () * 2654435761u ^ (unsigned)now.tv_nsec) % slots;
+    for (unsigned step = 0; step < slots; step++) {
+        int base = JT_PORT_FIRST + (int)((start + step) % slots) * JT_PORT_SLOT;
+        if (s_port_slot_take (dir, base, count))
             return base;
     }
+    fprintf (stderr, "testlib: no free port slot in %d-%d (locks in %s)\n", JT_PORT_FIRST,
+             JT_PORT_LAST, dir);
     return -1;
+}
+
+int jt_closed_port (int *fd_p)
+{
+    assert (fd_p);
+    int fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in address = {.sin_family = AF_INET};
+    address.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+    socklen_t len = sizeof address;
+    if (fd < 0 || bind (fd, (struct sockaddr *)&address, sizeof address) != 0 ||
+        getsockname (fd, (struct sockaddr *)&address, &len) != 0)
+        s_die ("closed port socket");
+    *fd_p = fd;
+    return ntohs (address.sin_port);
 }
 
 bool jt_wait_for (bool (*cond) (void *), void *arg, int timeout_ms)

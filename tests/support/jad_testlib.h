@@ -25,8 +25,30 @@ pid_t jt_spawn (const char *logfile, char *const argv[]);
 int jt_stop (pid_t pid);
 //  SIGKILL and reap.
 void jt_kill9 (pid_t pid);
-//  Find a free TCP port base on 127.0.0.1 with `count` consecutive free ports.
+//  Ports a test listens on, or hands to a process it starts, without races
+//  against concurrent tests (other ctest jobs, other clones, other users):
+//  the base of `count` (1 to 4) consecutive ports on 127.0.0.1 that no
+//  other test process holds and nobody is bound to. The ports stay this
+//  process's until it exits: ports JT_PORT_FIRST..JT_PORT_LAST (below the
+//  kernel's ephemeral range) come in slots of JT_PORT_SLOT, each with a
+//  lock file jt_port_locks ()/BASE held with flock (tests/bench/lib.sh's
+//  free_port takes the same locks). Returns -1 if every slot is taken.
+//  A test that binds a single socket itself binds to port 0 instead
+//  (tcp://127.0.0.1:*) and reads the port back.
 int jt_free_port_base (int count);
+#define JT_PORT_FIRST 20000
+#define JT_PORT_LAST  32767
+#define JT_PORT_SLOT  4
+#define JT_PORT_LOCKS "/tmp/jadugar-test-ports"
+//  The lock directory: $JADUGAR_TEST_PORT_LOCKS, or JT_PORT_LOCKS; made
+//  (mode 1777, shared by every user's tests) if missing. Aborts if it
+//  cannot be made.
+const char *jt_port_locks (void);
+//  A port on 127.0.0.1 where nothing listens and nothing will while the
+//  test runs: a socket bound to an ephemeral port and never listening
+//  (connections to it are refused). The socket is returned in *fd_p;
+//  close it when done. Aborts on error.
+int jt_closed_port (int *fd_p);
 //  Poll `cond(arg)` every 50 ms until true or timeout_ms; return its result.
 bool jt_wait_for (bool (*cond) (void *), void *arg, int timeout_ms);
 
