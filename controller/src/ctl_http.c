@@ -20,9 +20,13 @@
 
 struct _ctl_http_t {
     struct MHD_Daemon *daemon;
-    sqlite3 *db;  //  read-only, used by the HTTP thread only
-    const jad_controller_config_t *config;
+    sqlite3 *db;           //  read-only, used by the HTTP thread only
     pthread_mutex_t lock;  //  guards what follows
+    //  What this thread needs of the configuration, copied by the loop at
+    //  publish time: a reload frees the configuration it replaces.
+    uint32_t heartbeat_ms;
+    char **env_names;
+    size_t env_count;
     uint64_t counters[CTL_COUNT_MAX];
     uint64_t samples;
     uint64_t batches;
@@ -145,14 +149,15 @@ static json_t *s_plans_json (sqlite3 *db, bool running)
 static json_t *s_status_json (ctl_http_t *self)
 {
     int64_t now = jad_now_ms ();
-    int64_t window = 3 * (int64_t)self->config->heartbeat_ms + 1000;
     json_t *agents = json_array ();
     json_t *environments = json_object ();
-    for (size_t index = 0; index < self->config->environment_count; index++)
-        json_object_set_new (environments, self->config->environments[index].name,
-                             json_pack ("{s:s, s:i, s:i, s:{}}", "name",
-                                        self->config->environments[index].name, "hosts", 0,
-                                        "online", 0, "versions"));
+    pthread_mutex_lock (&self->lock);
+    int64_t window = 3 * (int64_t)self->heartbeat_ms + 1000;
+    for (size_t index = 0; index < self->env_count; index++)
+        json_object_set_new (environments, self->env_names[index],
+                             json_pack ("{s:s, s:i, s:i, s:{}}", "name", self->env_names[index],
+                                        "hosts", 0, "online", 0, "versions"));
+    pthread_mutex_unlock (&self->lock);
     sqlite3_stmt *stmt = jad_db_prepare (
         self->db, "SELECT a.name, a.env, a.state, a.last_seen, x.app, x.version, x.health "
                   "FROM agents a LEFT JOIN agent_apps x ON x.agent = a.name "
@@ -249,6 +254,7 @@ static char *s_metrics_text (ctl_http_t *self)
     uint64_t counters[CTL_COUNT_MAX], notify[4], samples, batches, rejected, duplicates, gaps;
     int64_t started_ms;
     pthread_mutex_lock (&self->lock);
+    int64_t window = 3 * (int64_t)self->heartbeat_ms + 1000;
     memcpy (counters, self->counters, sizeof counters);
     memcpy (notify, self->notify, sizeof notify);
     samples = self->samples;
@@ -295,7 +301,6 @@ static char *s_metrics_text (ctl_http_t *self)
     }
     sqlite3_finalize (stmt);
 
-    int64_t window = 3 * (int64_t)self->config->heartbeat_ms + 1000;
     s_family (out, "jadugar_agents", "gauge", "Agents by environment and state.");
     stmt = jad_db_prepare (self->db,
                            "SELECT env, CASE WHEN state != 'accepted' THEN state WHEN "
@@ -437,9 +442,9 @@ int ctl_http_start (ctl_t *ctl)
     if (!self)
         return -1;
     ctl->http = self;
-    self->config = ctl->config;
     self->started_ms = ctl->started_ms;
     pthread_mutex_init (&self->lock, NULL);
+    ctl_http_publish (ctl);  //  before the first request
     char path[4096];
     snprintf (path, sizeof path, "%s/state.db", ctl->data_dir);
     if (sqlite3_open_v2 (path, &self->db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
@@ -472,9 +477,35 @@ int ctl_http_start (ctl_t *ctl)
         jad_log_error ("http: cannot listen address=%s port=%d", ctl->config->http_listen, port);
         return -1;
     }
-    ctl_http_publish (ctl);
     jad_log_info ("server: http listening address=%s port=%d", ctl->config->http_listen, port);
     return 0;
+}
+
+//  Copy the environment names of config unless they are those we hold
+//  (called with the lock held). On failure the old names stay.
+static void s_copy_env_names (ctl_http_t *self, const jad_controller_config_t *config)
+{
+    bool same = self->env_count == config->environment_count;
+    for (size_t index = 0; same && index < self->env_count; index++)
+        same = streq (self->env_names[index], config->environments[index].name);
+    if (same)
+        return;
+    char **names = (char **)calloc (config->environment_count + 1, sizeof (char *));
+    size_t count = 0;
+    while (names && count < config->environment_count &&
+           (names[count] = strdup (config->environments[count].name)))
+        count++;
+    if (!names || count < config->environment_count) {
+        for (size_t index = 0; names && index < count; index++)
+            free (names[index]);
+        free (names);
+        return;
+    }
+    for (size_t index = 0; index < self->env_count; index++)
+        free (self->env_names[index]);
+    free (self->env_names);
+    self->env_names = names;
+    self->env_count = count;
 }
 
 void ctl_http_publish (ctl_t *ctl)
@@ -483,6 +514,8 @@ void ctl_http_publish (ctl_t *ctl)
     if (!self)
         return;
     pthread_mutex_lock (&self->lock);
+    self->heartbeat_ms = ctl->config->heartbeat_ms;
+    s_copy_env_names (self, ctl->config);
     memcpy (self->counters, ctl->counters, sizeof self->counters);
     self->samples = ctl_metrics_samples (ctl->metrics);
     self->batches = ctl_metrics_batches (ctl->metrics);
@@ -505,6 +538,9 @@ void ctl_http_stop (ctl_t *ctl)
         MHD_stop_daemon (self->daemon);
     sqlite3_close (self->db);
     pthread_mutex_destroy (&self->lock);
+    for (size_t index = 0; index < self->env_count; index++)
+        free (self->env_names[index]);
+    free (self->env_names);
     free (self);
     ctl->http = NULL;
 }

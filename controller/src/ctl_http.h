@@ -4,7 +4,8 @@
 //  libmicrohttpd serves from its own thread with its own read-only SQLite
 //  connection (WAL: readers never block the controller), so a slow HTTP
 //  client cannot stall the controller loop. What only the loop knows (its
-//  counters) it publishes here once per tick under a mutex.
+//  counters, and what is needed of a configuration a reload may replace)
+//  it publishes here once per tick under a mutex, as copies.
 //
 //      GET /             the status page (HTML + JS, no external assets):
 //                        environments, hosts, versions, health, running
