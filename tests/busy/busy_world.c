@@ -23,7 +23,7 @@
 #define S_TIMEOUT_UP_MS      15000
 #define S_TIMEOUT_DOWN_MS    1500
 #define S_TIMEOUT_WAITER_MS  20000
-#define S_START_DEADLINE_MS  30000
+#define S_START_DEADLINE_MS  60000
 #define S_STOP_DEADLINE_MS   15000
 #define S_RELOAD_DEADLINE_MS 15000
 
@@ -356,7 +356,7 @@ static bool s_controller_answers (void *arg)
 {
     busy_t *self = arg;
     char *output = NULL;
-    int rc = jt_run (&output, "JADCTL_TIMEOUT_MS=3000 %s --config %s status", S_BIN_JADCTL,
+    int rc = jt_run (&output, "JADCTL_TIMEOUT_MS=10000 %s --config %s status", S_BIN_JADCTL,
                      self->fleet->admin_config);
     free (output);
     char why[128];

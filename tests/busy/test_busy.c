@@ -670,16 +670,21 @@ Test (busy, operator_day)
         size_t action = 0;
         for (int left = (int)pick; left >= s_actions[action].weight; action++)
             left -= s_actions[action].weight;
+        int64_t begun = busy_now ();
         s_heal (busy);
         busy->actions[action]++;
         s_actions[action].run (busy, r);
+        int64_t acted = busy_now ();
         busy_check_step (busy);
+        int64_t checked = busy_now ();
         if (step % S_SETTLE_EVERY == 0 || step == steps)
             busy_settle (busy);
         if (verbose || step % 25 == 0)
-            fprintf (stderr, "busy: step %d: %s (%llds)\n", step,
-                     busy->current ? busy->current : "-",
-                     (long long)((busy_now () - started) / 1000));
+            fprintf (stderr,
+                     "busy: step %d: %s (at %llds; %lld ms, checks %lld ms, settle %lld ms)\n",
+                     step, busy->current ? busy->current : "-",
+                     (long long)((busy_now () - started) / 1000), (long long)(acted - begun),
+                     (long long)(checked - acted), (long long)(busy_now () - checked));
         busy_step_done (busy);
     }
     fprintf (stderr, "busy: %d steps in %llds, seed %llu:", steps,
