@@ -2,6 +2,7 @@
 //  SPDX-License-Identifier: MPL-2.0
 
 #include "ctl_reload.h"
+#include "ctl_alerts.h"
 #include "ctl_notify.h"
 #include "jad_log.h"
 #include "jad_util.h"
@@ -120,6 +121,10 @@ int ctl_reload (ctl_t *ctl)
         s_changed (changed, sizeof changed, "alerts");
     ctl->config = fresh;
     jad_controller_config_destroy (&running);
+    //  The rules in force are those in the database: sync them as a start
+    //  does (unchanged rules keep their state).
+    if (ctl->alerts && ctl_alerts_start (ctl) != 0)
+        jad_log_error ("controller: cannot store the reloaded alert rules");
     if (ctl->notify && ctl_notify_configure (ctl->notify, fresh) != 0)
         jad_log_error ("controller: cannot hand the new notify targets over");
     jad_log_info ("controller: configuration reloaded changed=%s environments=%zu alerts=%zu",
