@@ -397,8 +397,10 @@ void busy_check_alerts (busy_t *self, const char *why)
 //  Settling: the fleet whole, every plan ended, status agrees with disks
 
 //  Versions per agent from `jadctl --json status` into versions[] ("" when
-//  it reports none); false when an agent is missing or not online.
-static bool s_status_versions (busy_t *self, char versions[][32], char *problem, size_t len)
+//  it reports none); false when an agent is missing or not online (its
+//  index in *culprit).
+static bool s_status_versions (busy_t *self, char versions[][32], char *problem, size_t len,
+                               int *culprit)
 {
     char *output = NULL;
     int64_t since = busy_now ();
@@ -420,6 +422,7 @@ static bool s_status_versions (busy_t *self, char versions[][32], char *problem,
         const char *state = json_string_value (json_object_get (agent, "state"));
         if (!agent || !state || !busy_streq (state, "online")) {
             snprintf (problem, len, "%s is %s", name, state ? state : "missing from status");
+            *culprit = index;
             complete = false;
             break;
         }
@@ -539,10 +542,11 @@ void busy_settle (busy_t *self)
             busy_start_agent (self, index);
         }
     char versions[JT_MAX_AGENTS][32], problem[2 * PATH_MAX] = "";
+    int culprit = -1;
     int64_t deadline = busy_now () + S_SETTLE_ONLINE_MS;
-    while (!s_status_versions (self, versions, problem, sizeof problem)) {
+    while (!s_status_versions (self, versions, problem, sizeof problem, &culprit)) {
         if (busy_now () > deadline)
-            busy_fail (self, -1, "the fleet is not whole %d s after every daemon started: %s",
+            busy_fail (self, culprit, "the fleet is not whole %d s after every daemon started: %s",
                        S_SETTLE_ONLINE_MS / 1000, problem);
         usleep (300000);
         busy_check_step (self);
@@ -552,7 +556,7 @@ void busy_settle (busy_t *self)
     //  status agrees with the disks (the agents report within a heartbeat)
     deadline = busy_now () + S_SETTLE_STATUS_MS;
     while (true) {
-        bool agree = s_status_versions (self, versions, problem, sizeof problem);
+        bool agree = s_status_versions (self, versions, problem, sizeof problem, &culprit);
         for (int index = 0; index < self->fleet->agent_count && agree; index++) {
             char target[PATH_MAX];
             s_current (self, index, target, sizeof target);
@@ -561,13 +565,14 @@ void busy_settle (busy_t *self)
                 snprintf (problem, sizeof problem,
                           "jadctl status says %s runs '%s', its disk says '%s'",
                           self->fleet->agent_names[index], versions[index], on_disk);
+                culprit = index;
                 agree = false;
             }
         }
         if (agree)
             break;
         if (busy_now () > deadline)
-            busy_fail (self, -1, "settled, but %s (still %d s later)", problem,
+            busy_fail (self, culprit, "settled, but %s (still %d s later)", problem,
                        S_SETTLE_STATUS_MS / 1000);
         usleep (300000);
     }

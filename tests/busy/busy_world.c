@@ -138,6 +138,25 @@ static void s_print_log (busy_t *self, int daemon)
     free (text);
 }
 
+//  A daemon that still runs but misbehaves may be stuck: print where its
+//  threads (and its children's, e.g. an apply helper) are, if gdb is here.
+static void s_print_stacks (busy_t *self, int daemon)
+{
+    pid_t pid = daemon < 0 ? self->fleet->controller : self->fleet->agents[daemon];
+    if (pid <= 0 || access ("/usr/bin/gdb", X_OK) != 0)
+        return;
+    char *output = NULL;
+    jt_run (
+        &output,
+        "for p in %d $(pgrep -P %d); do echo \"== pid $p: $(tr '\\0' ' ' < /proc/$p/cmdline)\"; "
+        "timeout 60 /usr/bin/gdb -p $p -batch -nx -ex 'thread apply all bt 30' 2>/dev/null | "
+        "grep -E '^(Thread|#)'; done",
+        (int)pid, (int)pid);
+    fprintf (stderr, "busy: ---- stacks of %s ----\n%s\nbusy: ---- end of stacks ----\n",
+             s_daemon_name (self, daemon), output ? output : "");
+    free (output);
+}
+
 //  Reap daemon (agent index or -1) if it exited; returns its wait status
 //  text in why (empty when it still runs).
 static bool s_daemon_gone (busy_t *self, int daemon, char *why, size_t len)
@@ -225,8 +244,10 @@ void busy_fail (busy_t *self, int daemon, const char *format, ...)
         fprintf (stderr, "  %s\n", self->history[index % BUSY_HISTORY]);
     fprintf (stderr, "  step %d: %s   <- failed here\n", self->step,
              self->current ? self->current : "-");
-    if (daemon >= -1)
+    if (daemon >= -1) {
         s_print_log (self, daemon);
+        s_print_stacks (self, daemon);
+    }
     s_kill_everything (self);
     fprintf (stderr, "busy: fleet kept in %s\n", self->fleet->dir);
     s_failed = true;
