@@ -548,10 +548,13 @@ bool busy_jadctl_background (busy_t *self, bool broken, unsigned allowed, const 
     return true;
 }
 
+//  Was the controller down at some time after `since` (monotonic ms)? A
+//  downtime that ended in the same millisecond a command started (the
+//  step that restarts it) does not count: it answered before.
 static bool s_controller_was_down (busy_t *self, int64_t since)
 {
     for (int index = 0; index < self->downtime_count; index++)
-        if (self->downtimes[index].to == 0 || self->downtimes[index].to >= since)
+        if (self->downtimes[index].to == 0 || self->downtimes[index].to > since)
             return true;
     return false;
 }
