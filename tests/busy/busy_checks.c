@@ -19,10 +19,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define S_SETTLE_ONLINE_MS  60000
-#define S_SETTLE_PLANS_MS   120000
-#define S_SETTLE_WAITERS_MS 60000
-#define S_SETTLE_STATUS_MS  30000
+#define S_SETTLE_ONLINE_MS  120000
+#define S_SETTLE_PLANS_MS   180000
+#define S_SETTLE_WAITERS_MS 120000
+#define S_SETTLE_STATUS_MS  60000
 #define S_BLOB_SIZE         (24 * 1024)
 
 //  --------------------------------------------------------------------------

@@ -15,6 +15,8 @@
 //      JADUGAR_BUSY_SEED=N     replay a run (the seed is printed at start)
 //      JADUGAR_BUSY_STEPS=N    steps (default 200)
 //      JADUGAR_BUSY_VERBOSE=1  print every step
+//      JADUGAR_BUSY_HOLD=N     after a failure, leave the fleet running N s
+//                              (to look at it) before killing it
 
 #include "busy.h"
 
@@ -69,7 +71,7 @@ static void s_scrape (busy_t *self, const uint32_t *r)
     curl_easy_setopt (curl, CURLOPT_URL, url);
     curl_easy_setopt (curl, CURLOPT_WRITEFUNCTION, s_body_write);
     curl_easy_setopt (curl, CURLOPT_WRITEDATA, memory);
-    curl_easy_setopt (curl, CURLOPT_TIMEOUT_MS, 15000L);
+    curl_easy_setopt (curl, CURLOPT_TIMEOUT_MS, 60000L);
     curl_easy_setopt (curl, CURLOPT_NOSIGNAL, 1L);
     CURLcode rc = curl_easy_perform (curl);
     long status = 0;
