@@ -67,6 +67,8 @@ typedef struct {
     bool broken;        //  deploys a broken release: can only fail
     unsigned allowed;   //  exit codes that fit (BUSY_OK...), 3 aside
     char refusal[48];   //  what a refusal must say ("" any reason)
+    int generation;     //  the configuration's when it started
+    char version[16];   //  the release it deploys ("" for a rollback)
 } busy_waiter_t;
 
 typedef struct {
@@ -93,6 +95,7 @@ typedef struct {
     int waiter_count;
     busy_downtime_t downtimes[BUSY_DOWNTIMES];  //  when the controller was down
     int downtime_count;
+    int generation;  //  configurations the controller took
     int down_steps;  //  steps the controller has been down
     int agent_down_steps[JT_MAX_AGENTS];
     //  the audit log as last seen: rows, last id, hash of those rows
@@ -166,12 +169,15 @@ void busy_stop_agent (busy_t *self, int index);
 //  While the controller is down it is given a short timeout.
 int busy_jadctl (busy_t *self, const char *operator, char ** output, const char *format, ...)
     __attribute__ ((format (printf, 4, 5)));
-//  Start `jadctl ARGS` (admin) in the background as a waiter; its exit
-//  code must be in `allowed`, a refusal must say `refusal` (NULL: any
-//  reason), and a broken release's plan may not succeed. False when too
-//  many waiters run already (nothing started).
-bool busy_jadctl_background (busy_t *self, bool broken, unsigned allowed, const char *refusal,
-                             const char *format, ...) __attribute__ ((format (printf, 5, 6)));
+//  Start `jadctl ARGS` (admin) in the background as a waiter for release
+//  (NULL for a rollback); its exit code must be in `allowed`, a refusal
+//  must say `refusal` (NULL: any reason), and a broken release's plan may
+//  not succeed. A jadctl in the background may reach the controller after
+//  later steps changed the policy: then any documented answer fits. False
+//  when too many waiters run already (nothing started).
+bool busy_jadctl_background (busy_t *self, const busy_release_t *release, unsigned allowed,
+                             const char *refusal, const char *format, ...)
+    __attribute__ ((format (printf, 5, 6)));
 //  Check an exit status: documented (0-3), in `allowed` (a bit per code),
 //  3 only when the controller was down since `since`, and its output in
 //  line with its meaning. Fails the test otherwise.

@@ -364,6 +364,7 @@ bool busy_reload (busy_t *self)
                    S_RELOAD_DEADLINE_MS / 1000);
     self->reloads++;
     bool reloaded = busy_log_count (self, -1, "configuration reloaded") > wait.reloaded;
+    self->generation += reloaded;
     if (!reloaded)
         self->refused_reloads++;
     return reloaded;
@@ -402,6 +403,7 @@ static bool s_controller_answers (void *arg)
 void busy_start_controller (busy_t *self)
 {
     jt_fleet_start_controller (self->fleet);
+    self->generation++;  //  controller.yaml may have been edited while it was down
     if (!jt_wait_for (s_controller_answers, self, S_START_DEADLINE_MS))
         busy_fail (self, -1, "the controller does not answer %d s after its start",
                    S_START_DEADLINE_MS / 1000);
@@ -535,8 +537,8 @@ int busy_jadctl (busy_t *self, const char *operator, char ** output, const char 
     return rc;
 }
 
-bool busy_jadctl_background (busy_t *self, bool broken, unsigned allowed, const char *refusal,
-                             const char *format, ...)
+bool busy_jadctl_background (busy_t *self, const busy_release_t *release, unsigned allowed,
+                             const char *refusal, const char *format, ...)
 {
     if (self->waiter_count >= BUSY_WAITERS)
         return false;
@@ -554,7 +556,9 @@ bool busy_jadctl_background (busy_t *self, bool broken, unsigned allowed, const 
     char *argv[] = {"/bin/sh", "-c", line, NULL};
     waiter->started = busy_now ();
     waiter->step = self->step;
-    waiter->broken = broken;
+    waiter->broken = release && release->broken;
+    snprintf (waiter->version, sizeof waiter->version, "%s", release ? release->version : "");
+    waiter->generation = self->generation;
     waiter->allowed = allowed;
     snprintf (waiter->refusal, sizeof waiter->refusal, "%s", refusal ? refusal : "");
     waiter->pid = jt_spawn (waiter->log, argv);

@@ -235,9 +235,8 @@ static void s_deploy (busy_t *self, const uint32_t *r)
     snprintf (args, sizeof args, "deploy " BUSY_APP " %s --env %s%s", release->version,
               self->envs[env].name, options);
     if (r[3] % 3 == 0 && busy_controller_up (self) &&
-        busy_jadctl_background (self, release->broken,
-                                refusal ? BUSY_REFUSED : BUSY_OK | BUSY_FAILED, refusal,
-                                "%s --wait", args)) {
+        busy_jadctl_background (self, release, refusal ? BUSY_REFUSED : BUSY_OK | BUSY_FAILED,
+                                refusal, "%s --wait", args)) {
         busy_note (self, "%s --wait (background)%s%s", args, refusal ? ", expect " : "",
                    refusal ? refusal : "");
         return;
@@ -275,9 +274,10 @@ static void s_rollback (busy_t *self, const uint32_t *r)
                   release->version);
     } else
         snprintf (args, sizeof args, "rollback " BUSY_APP " --env %s", self->envs[env].name);
-    bool broken = release && release->broken;
+    //  with --to, a waiter for that release (it may be broken); without,
+    //  the rollback goes to one that succeeded
     if (r[3] % 3 == 0 && busy_controller_up (self) &&
-        busy_jadctl_background (self, broken, BUSY_OK | BUSY_FAILED | BUSY_REFUSED, NULL,
+        busy_jadctl_background (self, release, BUSY_OK | BUSY_FAILED | BUSY_REFUSED, NULL,
                                 "%s --wait", args)) {
         busy_note (self, "%s --wait (background)", args);
         return;
