@@ -219,8 +219,8 @@ char *busy_plan_state (busy_t *self, const char *plan_id);
 //  Id of the plan at `position` modulo the number of plans (oldest first),
 //  "" when there is none; caller frees.
 char *busy_some_plan (busy_t *self, uint32_t position);
-//  "operator|command|outcome" of audit row id ("" if none); caller frees.
-char *busy_audit_row (busy_t *self, int64_t id);
+//  Check rows `jadctl --json audit` printed (in output) against the database.
+void busy_check_audit_rows (busy_t *self, json_t *rows, const char *output);
 //  Check the config alert rules `jadctl --json alerts` lists against the model.
 void busy_check_alerts (busy_t *self, const char *why);
 

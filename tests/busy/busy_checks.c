@@ -116,21 +116,33 @@ char *busy_some_plan (busy_t *self, uint32_t position)
     return plan_id;
 }
 
-char *busy_audit_row (busy_t *self, int64_t id)
+void busy_check_audit_rows (busy_t *self, json_t *rows, const char *output)
 {
     sqlite3 *db = s_db_open (self);
     sqlite3_stmt *stmt =
         s_db_query (self, db, "SELECT operator, command, outcome FROM audit WHERE id = ?");
-    sqlite3_bind_int64 (stmt, 1, id);
-    char *row = NULL;
-    if (sqlite3_step (stmt) == SQLITE_ROW) {
-        if (asprintf (&row, "%s|%s|%s", s_column (stmt, 0), s_column (stmt, 1),
-                      s_column (stmt, 2)) < 0)
-            row = NULL;
+    size_t index;
+    json_t *row;
+    json_array_foreach (rows, index, row)
+    {
+        json_int_t id = json_integer_value (json_object_get (row, "id"));
+        const char *fields[3] = {json_string_value (json_object_get (row, "operator")),
+                                 json_string_value (json_object_get (row, "command")),
+                                 json_string_value (json_object_get (row, "outcome"))};
+        sqlite3_reset (stmt);
+        sqlite3_bind_int64 (stmt, 1, id);
+        bool same = sqlite3_step (stmt) == SQLITE_ROW;
+        for (int field = 0; same && field < 3; field++)
+            same = fields[field] && busy_streq (fields[field], s_column (stmt, field));
+        if (!same) {
+            sqlite3_finalize (stmt);
+            sqlite3_close (db);
+            busy_fail (self, -1, "jadctl audit shows row %lld otherwise than the database:\n%s",
+                       (long long)id, output);
+        }
     }
     sqlite3_finalize (stmt);
     sqlite3_close (db);
-    return row ? row : strdup ("");
 }
 
 //  --------------------------------------------------------------------------

@@ -233,6 +233,9 @@ void busy_fail (busy_t *self, int daemon, const char *format, ...)
     if (vasprintf (&message, format, argptr) < 0)
         abort ();
     va_end (argptr);
+    //  a command's whole output can be long: its start says enough
+    if (strlen (message) > 6000)
+        strcpy (message + 6000 - 5, "\n...");
     char why[128];
     int dead = busy_find_dead (self, 3000, why, sizeof why);
     fprintf (stderr, "\nbusy: FAILED at step %d of %d (seed %llu)\n", self->step, self->steps,

@@ -167,22 +167,7 @@ static void s_query (busy_t *self, const uint32_t *r)
     if (rc == 0 && r[0] % 8 == 6) {
         //  what jadctl shows of the audit log is what the database holds
         json_t *result = busy_json (self, output, what);
-        size_t index;
-        json_t *row;
-        json_array_foreach (json_object_get (result, "audit"), index, row)
-        {
-            char shown[512];
-            snprintf (shown, sizeof shown, "%s|%s|%s",
-                      json_string_value (json_object_get (row, "operator")),
-                      json_string_value (json_object_get (row, "command")),
-                      json_string_value (json_object_get (row, "outcome")));
-            char *stored = busy_audit_row (self, json_integer_value (json_object_get (row, "id")));
-            if (!busy_streq (shown, stored))
-                busy_fail (self, -1, "jadctl audit shows row %lld as '%s', the database has '%s'",
-                           (long long)json_integer_value (json_object_get (row, "id")), shown,
-                           stored);
-            free (stored);
-        }
+        busy_check_audit_rows (self, json_object_get (result, "audit"), output);
         json_decref (result);
     }
     if (rc == 0 && r[0] % 8 == 5 && r[2] % 2)
