@@ -647,7 +647,7 @@ void busy_add_release (busy_t *self, bool broken, bool migrations, const char *b
               "    - run: ./hooks/smoke.sh\n"
               "      timeout: 10s\n"
               "metrics:\n"
-              "  interval: 1s\n"
+              "  interval: 2s\n"
               "  sources:\n"
               "    - command: ./hooks/metrics.sh\n",
               migrations ? "  migrate_up: ./hooks/up.sh\n  migrate_down: ./hooks/down.sh\n" : "");
