@@ -225,23 +225,25 @@ static const char *s_release_problem (busy_t *self, int index, const char *targe
 {
     if (strncmp (target, "releases/", 9) != 0 || strchr (target + 9, '/'))
         return snprintf (why, len, "points at '%s', not releases/VERSION", target), why;
-    const char *version = target + 9;
-    if (!busy_release (self, version))
+    const busy_release_t *release = busy_release (self, target + 9);
+    if (!release)
         return snprintf (why, len, "points at '%s', a version never added", target), why;
+    const char *version = release->version;
     char *root = jt_fleet_root (self->fleet, index);
     char path[PATH_MAX];
-    snprintf (path, sizeof path, "%s/" BUSY_APP "/%s/VERSION", root, target);
+    snprintf (path, sizeof path, "%s/" BUSY_APP "/releases/%s/VERSION", root, version);
     char *text = jt_read_file (path);
     if (!text || !busy_streq (text, version))
         snprintf (why, len, "points at %s whose VERSION is '%s'", target, text ? text : "missing");
     else {
-        snprintf (path, sizeof path, "%s/" BUSY_APP "/%s/data/blob", root, target);
+        snprintf (path, sizeof path, "%s/" BUSY_APP "/releases/%s/data/blob", root, version);
         struct stat info;
         if (stat (path, &info) != 0 || info.st_size != S_BLOB_SIZE)
             snprintf (why, len, "points at %s whose data/blob is %s", target,
                       stat (path, &info) != 0 ? "missing" : "short");
         else {
-            snprintf (path, sizeof path, "%s/" BUSY_APP "/%s/hooks/smoke.sh", root, target);
+            snprintf (path, sizeof path, "%s/" BUSY_APP "/releases/%s/hooks/smoke.sh", root,
+                      version);
             if (access (path, X_OK) != 0)
                 snprintf (why, len, "points at %s without an executable hooks/smoke.sh", target);
             else
