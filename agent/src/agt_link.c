@@ -89,10 +89,17 @@ agt_link_t *agt_link_new (const jad_agent_config_t *config, const jad_keypair_t 
 
     //  a plan is small; the controller's direct messages carry chunks
     zsock_set_maxmsgsize (self->sub, JAD_MAX_PLAN_BYTES + 1024);
-    zsock_set_rcvhwm (self->sub, 1000);
     zsock_set_maxmsgsize (self->dealer, JAD_MAX_CTL_MSG);
     zsock_set_sndhwm (self->dealer, 1000);
-    zsock_set_rcvhwm (self->dealer, 64);
+    //  No receive limit: with ZMTP heartbeats on, libzmq 4.3.4 aborts the
+    //  process ("Assertion failed: !_io_error", zeromq/libzmq#4364) when a
+    //  connection whose receive queue is full (input stopped) is closed by
+    //  the controller and a heartbeat falls due before we drained it: a
+    //  busy agent died when its controller restarted. What the controller
+    //  sends is bounded by its own pace (beats, resends, acks, chunks on
+    //  credit), so the queue of a stalled agent grows slowly.
+    zsock_set_rcvhwm (self->sub, 0);
+    zsock_set_rcvhwm (self->dealer, 0);
     zsock_set_immediate (self->dealer, 1);
 
     char topic[128];

@@ -653,19 +653,20 @@ void agt_metrics_actor (zsock_t *pipe, void *args)
             if (app->manifest && app->manifest->source_count && app->next_due < next)
                 next = app->next_due;
         int64_t wait = next - mono;
-        if (wait > 0) {
-            void *which = zpoller_wait (poller, (int)wait);
-            if (which == pipe) {
-                char *command = zstr_recv (pipe);
-                bool stop = !command || streq (command, "$TERM");
-                zstr_free (&command);
-                if (stop)
-                    break;
-                continue;
-            }
-            if (zpoller_terminated (poller))
+        //  Look at the pipe even when a round is overdue: a source slower
+        //  than its interval (its timeout) makes every round late, and
+        //  $TERM must still get through.
+        void *which = zpoller_wait (poller, wait > 0 ? (int)wait : 0);
+        if (which == pipe) {
+            char *command = zstr_recv (pipe);
+            bool stop = !command || streq (command, "$TERM");
+            zstr_free (&command);
+            if (stop)
                 break;
+            continue;
         }
+        if (zpoller_terminated (poller))
+            break;
         mono = jad_mono_ms ();
         int64_t now = jad_now_ms ();
         if (mono >= self.scan_due) {

@@ -2,9 +2,13 @@
 //  SPDX-License-Identifier: MPL-2.0
 
 #include "agt_metrics.h"
+#include "jad_testlib.h"
 
 #include <criterion/criterion.h>
+#include <czmq.h>
+#include <limits.h>
 #include <string.h>
+#include <unistd.h>
 
 static const char s_exposition[] =
     "# HELP http_requests_total Requests.\n"
@@ -119,4 +123,33 @@ Test (agent_metrics, batch_survives_the_wire)
     zchunk_destroy (&wire);
     jad_metric_batch_destroy (&batch);
     agt_samples_destroy (&samples);
+}
+
+//  A source slower than its interval (its timeout is the interval) makes
+//  every round late; the sampler must still hear $TERM, or the agent never
+//  stops on SIGTERM.
+Test (agent_metrics, stops_while_a_source_overruns_its_interval, .timeout = 60)
+{
+    char *root = jt_tempdir ("jadugar-sampler");
+    char path[PATH_MAX], link[PATH_MAX];
+    snprintf (path, sizeof path, "%s/web/releases/1.0/jadugar.yaml", root);
+    jt_write_file (path, "metrics:\n  interval: 1s\n  sources:\n    - command: ./hooks/slow.sh\n",
+                   0644);
+    snprintf (path, sizeof path, "%s/web/releases/1.0/hooks/slow.sh", root);
+    jt_write_file (path, "#!/bin/sh\nsleep 5\necho slow_metric 1\n", 0755);
+    snprintf (link, sizeof link, "%s/web/current", root);
+    cr_assert_eq (symlink ("releases/1.0", link), 0);
+    agt_metrics_config_t config = {
+        .root = root, .environment = "dev", .host = "web-1", .interval_ms = 1000};
+    zactor_t *actor = zactor_new (agt_metrics_actor, &config);
+    cr_assert_not_null (actor);
+    //  a few overrun rounds (each source run is killed at its 1 s timeout)
+    zclock_sleep (3500);
+    int64_t asked = zclock_mono ();
+    zactor_destroy (&actor);
+    int64_t took = zclock_mono () - asked;
+    //  at most the round in progress (one source run) and the host sample
+    cr_expect_lt (took, 5000, "the sampler took %lld ms to stop", (long long)took);
+    jt_rmtree (root);
+    free (root);
 }
