@@ -161,11 +161,6 @@ static char *s_echo (const char *value)
     return echo ? echo : strdup ("?");
 }
 
-static bool s_streq (const char *left, const char *right)
-{
-    return strcmp (left, right) == 0;
-}
-
 //  True if node is absent or a null/empty plain scalar ("key:", "~", "null")
 static bool s_is_empty (struct fy_node *node)
 {
@@ -175,7 +170,7 @@ static bool s_is_empty (struct fy_node *node)
         fy_node_get_style (node) != FYNS_PLAIN)
         return false;
     const char *text = fy_node_get_scalar0 (node);
-    return !text || !*text || s_streq (text, "~") || s_streq (text, "null");
+    return !text || !*text || jad_str_equal (text, "~") || jad_str_equal (text, "null");
 }
 
 //  1-based line of a node: its scalar token, else its first child, else
@@ -380,7 +375,7 @@ static int s_map_walk (s_ctx_t *ctx, struct fy_node *node, int line, const char 
             continue;
         size_t index;
         for (index = 0; index < key_count; index++)
-            if (s_streq (name, keys[index]))
+            if (jad_str_equal (name, keys[index]))
                 break;
         if (index < key_count) {
             slots[index].key = key;
@@ -482,14 +477,6 @@ typedef enum {
     S_AGGREGATE  //  avg | max | sum | p95
 } s_kind_t;
 
-static bool s_has_control (const char *text)
-{
-    for (const unsigned char *cursor = (const unsigned char *)text; *cursor; cursor++)
-        if (*cursor < 0x20 || *cursor == 0x7F)
-            return true;
-    return false;
-}
-
 //  Parse a whole decimal number in min..max. Returns 0 or -1.
 static int s_parse_uint (const char *text, size_t len, uint32_t min, uint32_t max, uint32_t *result)
 {
@@ -551,17 +538,7 @@ static bool s_hex_valid (const char *text, size_t len)
 
 static bool s_hook_path_valid (const char *text)
 {
-    if (!*text || *text == '/' || s_has_control (text))
-        return false;
-    const char *segment = text;
-    while (segment) {
-        const char *slash = strchr (segment, '/');
-        size_t len = slash ? (size_t)(slash - segment) : strlen (segment);
-        if (len == 2 && segment[0] == '.' && segment[1] == '.')
-            return false;
-        segment = slash ? slash + 1 : NULL;
-    }
-    return true;
+    return *text && *text != '/' && !jad_text_has_control (text) && !jad_path_has_dotdot (text);
 }
 
 static bool s_url_valid (const char *text)
@@ -634,7 +611,7 @@ static const char *s_check (s_kind_t kind, const char *text)
         case S_TEXT:
         case S_SECRET:
         case S_PATH:
-            return *text && !s_has_control (text) ? NULL : "a non-empty single-line text";
+            return *text && !jad_text_has_control (text) ? NULL : "a non-empty single-line text";
         case S_NAME:
             return jad_name_valid (text) ? NULL
                                          : "a valid name (1-64 of A-Z a-z 0-9 . _ -, "
@@ -646,7 +623,7 @@ static const char *s_check (s_kind_t kind, const char *text)
         case S_HEXKEY:
             return s_hex_valid (text, 64) ? NULL : "a signing public key (64 hex characters)";
         case S_ABSPATH:
-            return *text == '/' && !s_has_control (text) ? NULL : "an absolute path";
+            return *text == '/' && !jad_text_has_control (text) ? NULL : "an absolute path";
         case S_HOOKPATH:
             return s_hook_path_valid (text) ? NULL
                                             : "a path inside the release (relative, without '..')";
@@ -659,19 +636,22 @@ static const char *s_check (s_kind_t kind, const char *text)
         case S_BATCH:
             return s_batch_valid (text) ? NULL : "a batch size (N hosts, or N% from 1% to 100%)";
         case S_STRATEGY:
-            return s_streq (text, "all") || s_streq (text, "rolling") || s_streq (text, "canary")
+            return jad_str_equal (text, "all") || jad_str_equal (text, "rolling") ||
+                           jad_str_equal (text, "canary")
                        ? NULL
                        : "a strategy (all, rolling or canary)";
         case S_METRIC:
             return s_metric_valid (text) ? NULL : "a metric name";
         case S_ADDRESS:
-            return *text && !strpbrk (text, " \t/") && !s_has_control (text) ? NULL
-                                                                             : "a bind address";
+            return *text && !strpbrk (text, " \t/") && !jad_text_has_control (text)
+                       ? NULL
+                       : "a bind address";
         case S_ACTION:
-            return s_streq (text, "rollback") ? NULL : "an action (rollback, or leave it out)";
+            return jad_str_equal (text, "rollback") ? NULL
+                                                    : "an action (rollback, or leave it out)";
         case S_AGGREGATE:
-            return s_streq (text, "avg") || s_streq (text, "max") || s_streq (text, "sum") ||
-                           s_streq (text, "p95")
+            return jad_str_equal (text, "avg") || jad_str_equal (text, "max") ||
+                           jad_str_equal (text, "sum") || jad_str_equal (text, "p95")
                        ? NULL
                        : "an aggregate (avg, max, sum or p95)";
     }
@@ -789,13 +769,13 @@ static int s_get_bool (s_ctx_t *ctx, const char *where, const char *name, const 
     int rc = s_scalar (ctx, where, name, slot, &text, &line);
     if (rc <= 0)
         return rc;
-    if (s_streq (text, "true") || s_streq (text, "True") || s_streq (text, "yes") ||
-        s_streq (text, "on")) {
+    if (jad_str_equal (text, "true") || jad_str_equal (text, "True") ||
+        jad_str_equal (text, "yes") || jad_str_equal (text, "on")) {
         *dest = true;
         return 0;
     }
-    if (s_streq (text, "false") || s_streq (text, "False") || s_streq (text, "no") ||
-        s_streq (text, "off")) {
+    if (jad_str_equal (text, "false") || jad_str_equal (text, "False") ||
+        jad_str_equal (text, "no") || jad_str_equal (text, "off")) {
         *dest = false;
         return 0;
     }
@@ -1155,7 +1135,7 @@ static void s_env_parse (s_ctx_t *ctx, struct fy_node *node, int line, jad_env_c
                        S_NAME, &env->emergency_approvals, &env->emergency_approval_count);
     s_get_uint (ctx, where, keys[E_CONCURRENCY], &slots[E_CONCURRENCY], 0, 1000000,
                 &env->concurrency);
-    if (env->strategy && s_streq (env->strategy, "canary") && canary_ok) {
+    if (env->strategy && jad_str_equal (env->strategy, "canary") && canary_ok) {
         //  A canary strategy without a count means one canary host
         if (!slots[E_CANARY].key)
             env->canary = 1;
@@ -1225,7 +1205,7 @@ static void s_environments_parse (s_ctx_t *ctx, const s_slot_t *slot, jad_contro
             continue;
         char where[JAD_NAME_MAX + 32];
         snprintf (where, sizeof (where), "environment '%s'", env->name);
-        if (s_streq (env->requires, env->name)) {
+        if (jad_str_equal (env->requires, env->name)) {
             s_problem (ctx, requires_lines[index], where, "key 'requires': '%s' requires itself",
                        env->name);
             continue;
@@ -1495,7 +1475,7 @@ const jad_env_config_t *jad_controller_config_env (const jad_controller_config_t
     if (!self || !name)
         return NULL;
     for (size_t index = 0; index < self->environment_count; index++)
-        if (self->environments[index].name && s_streq (self->environments[index].name, name))
+        if (self->environments[index].name && jad_str_equal (self->environments[index].name, name))
             return &self->environments[index];
     return NULL;
 }
@@ -1527,12 +1507,12 @@ static char *s_path_absolute (const char *client_path, const char *key)
     }
     char *result = NULL;
     if (*folder == '/')
-        result = jad_strdup_printf ("%s%s%s", folder, s_streq (folder, "/") ? "" : "/", key);
+        result = jad_strdup_printf ("%s%s%s", folder, jad_str_equal (folder, "/") ? "" : "/", key);
     else {
         char *cwd = getcwd (NULL, 0);
         if (cwd)
-            result = s_streq (folder, ".") ? jad_strdup_printf ("%s/%s", cwd, key)
-                                           : jad_strdup_printf ("%s/%s/%s", cwd, folder, key);
+            result = jad_str_equal (folder, ".") ? jad_strdup_printf ("%s/%s", cwd, key)
+                                                 : jad_strdup_printf ("%s/%s/%s", cwd, folder, key);
         free (cwd);
     }
     free (folder);
