@@ -109,11 +109,6 @@ static int s_apply (void)
     return 0;
 }
 
-static size_t s_body_write (char *data, size_t size, size_t count, void *arg)
-{
-    return jad_body_append ((jad_body_t *)arg, data, size * count);
-}
-
 static int s_scrape (const char *url, long timeout_ms)
 {
     CURL *curl = curl_easy_init ();
@@ -128,7 +123,7 @@ static int s_scrape (const char *url, long timeout_ms)
         curl_easy_setopt (curl, CURLOPT_PROTOCOLS_STR, "http,https") != CURLE_OK ||
         curl_easy_setopt (curl, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
         curl_easy_setopt (curl, CURLOPT_TIMEOUT_MS, timeout_ms) != CURLE_OK ||
-        curl_easy_setopt (curl, CURLOPT_WRITEFUNCTION, s_body_write) != CURLE_OK ||
+        curl_easy_setopt (curl, CURLOPT_WRITEFUNCTION, jad_body_write) != CURLE_OK ||
         curl_easy_setopt (curl, CURLOPT_WRITEDATA, &body) != CURLE_OK)
         rc = CURLE_FAILED_INIT;
     else
