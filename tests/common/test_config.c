@@ -910,3 +910,78 @@ Test (config, stale_after_and_signed_heartbeat)
     jad_controller_config_destroy (&controller);
     free (path);
 }
+
+//  Found by tests/fuzz/fuzz_config (regression seeds in its corpus):
+//  libfyaml 0.7.12 miscounts the text of some scalars (line breaks such as
+//  NEL or a lone CR inside quotes, runs of '' escapes, an empty block at
+//  the end). Reading one with fy_node_get_scalar returns a cut or wrong
+//  value and leaks the iterator's chunk array; such a value is refused
+//  before anything reads it.
+Test (config, quoted_value_libfyaml_misreads_is_refused)
+{
+    static const char nel[] = "hooks:\n"
+                              "  activate: '''''''''\xc2\x85  ''bc'\n";
+    cr_assert_null (jad_manifest_parse (nel, sizeof nel - 1, "m.yaml", s_problems));
+    cr_assert_eq (jad_problems_count (s_problems), 1, "%s", s_all ());
+    s_assert_problem ("m.yaml", 2, "key 'activate': libfyaml 0.7 cannot read this value");
+
+    jad_problems_destroy (&s_problems);
+    s_problems = jad_problems_new ();
+    static const char cr[] = "hooks:\n"
+                             "  activate: '\n"
+                             "    \n"
+                             "    \xc3\xa9 \r    : \r\n"
+                             "    \r    \r    \xc3\xa9\n"
+                             "     a#\\u00e9\r    \\x41  \\\"\\n\\n\n"
+                             "     \\\n"
+                             "    \xc2\x85-''''''''''''''''''  ''\\\\ \n"
+                             "    \n"
+                             "     '\n";
+    cr_assert_null (jad_manifest_parse (cr, sizeof cr - 1, "m.yaml", s_problems));
+    cr_assert_eq (jad_problems_count (s_problems), 1, "%s", s_all ());
+    s_assert_problem ("m.yaml", 2, "key 'activate': libfyaml 0.7 cannot read this value");
+
+    //  an empty block scalar at the end of the file reads as one NUL byte
+    jad_problems_destroy (&s_problems);
+    s_problems = jad_problems_new ();
+    static const char empty_block[] = "hooks:\n  activate: |\n";
+    cr_assert_null (jad_manifest_parse (empty_block, sizeof empty_block - 1, "m.yaml", s_problems));
+    cr_assert_eq (jad_problems_count (s_problems), 1, "%s", s_all ());
+    s_assert_problem ("m.yaml", 2, "key 'activate': libfyaml 0.7 cannot read this value");
+
+    //  the same in agent.yaml, and as a key
+    jad_problems_destroy (&s_problems);
+    s_problems = jad_problems_new ();
+    char text[512];
+    snprintf (text, sizeof text, "%stoken: '''''''''\xc2\x85  ''bc'\n'''''''''\xc2\x85  ''x': 1\n",
+              s_agent_minimal);
+    char *path = s_write ("agent.yaml", text);
+    cr_assert_null (jad_agent_config_load (path, s_problems));
+    cr_assert_eq (jad_problems_count (s_problems), 2, "%s", s_all ());
+    s_assert_problem (path, 5, "key 'token': libfyaml 0.7 cannot read this value");
+    s_assert_problem (path, 6, "libfyaml 0.7 cannot read this key");
+    free (path);
+}
+
+//  Quoting libfyaml reads right goes through: escapes, folding, '' once
+Test (config, quoted_values_are_read)
+{
+    char text[1024];
+    snprintf (text, sizeof text,
+              "%stoken: \"q\\\"x \\u00e9\"\n"
+              "root: \"/srv/\n"
+              "  apps\"\n"
+              "key-file: 'it''s.key'\n"
+              "hook-user: >-\n"
+              "  deploy\n",
+              s_agent_minimal);
+    char *path = s_write ("agent.yaml", text);
+    jad_agent_config_t *config = jad_agent_config_load (path, s_problems);
+    cr_assert_not_null (config, "%s", s_all ());
+    cr_assert_str_eq (config->token, "q\"x \xc3\xa9");
+    cr_assert_str_eq (config->root, "/srv/ apps");
+    cr_assert_str_eq (config->key_file, "it's.key");
+    cr_assert_str_eq (config->hook_user, "deploy");
+    jad_agent_config_destroy (&config);
+    free (path);
+}
