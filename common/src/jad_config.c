@@ -26,6 +26,7 @@
 //    echoed.
 
 #include "jad_config.h"
+#include "jad_role.h"
 #include "jad_util.h"
 
 #include <assert.h>
@@ -541,23 +542,24 @@ static int s_scalar (s_ctx_t *ctx, const char *where, const char *name, const s_
 //  Value checks: each returns NULL if text is fine, else what it should be
 
 typedef enum {
-    S_TEXT,      //  any non-empty text without control characters
-    S_SECRET,    //  like S_TEXT, never echoed
-    S_NAME,      //  jad_name_valid
-    S_HOSTPORT,  //  HOST:PORT, port 1..65535
-    S_Z85KEY,    //  40 Z85 characters (CURVE public key)
-    S_HEXKEY,    //  64 hex characters (Ed25519 public key)
-    S_ABSPATH,   //  absolute path
-    S_PATH,      //  any path
-    S_HOOKPATH,  //  relative path inside the release, no ".."
-    S_URL,       //  http:// or https:// URL
-    S_WINDOW,    //  "Ddd HH:MM-HH:MM"
-    S_BATCH,     //  "N" or "N%"
-    S_STRATEGY,  //  all | rolling | canary
-    S_METRIC,    //  metric name
-    S_ADDRESS,   //  bind address
-    S_ACTION,    //  rollback
-    S_AGGREGATE  //  avg | max | sum | p95
+    S_TEXT,       //  any non-empty text without control characters
+    S_SECRET,     //  like S_TEXT, never echoed
+    S_NAME,       //  jad_name_valid
+    S_HOSTPORT,   //  HOST:PORT, port 1..65535
+    S_Z85KEY,     //  40 Z85 characters (CURVE public key)
+    S_HEXKEY,     //  64 hex characters (Ed25519 public key)
+    S_ABSPATH,    //  absolute path
+    S_PATH,       //  any path
+    S_HOOKPATH,   //  relative path inside the release, no ".."
+    S_URL,        //  http:// or https:// URL
+    S_WINDOW,     //  "Ddd HH:MM-HH:MM"
+    S_BATCH,      //  "N" or "N%"
+    S_STRATEGY,   //  all | rolling | canary
+    S_METRIC,     //  metric name
+    S_ADDRESS,    //  bind address
+    S_ACTION,     //  rollback
+    S_AGGREGATE,  //  avg | max | sum | p95
+    S_ROLE,       //  a role an operator may hold (jad_role.h)
 } s_kind_t;
 
 //  Parse a whole decimal number in min..max. Returns 0 or -1.
@@ -732,6 +734,10 @@ static const char *s_check (s_kind_t kind, const char *text)
         case S_ACTION:
             return jad_str_equal (text, "rollback") ? NULL
                                                     : "an action (rollback, or leave it out)";
+        case S_ROLE:  //  a known role is checked by s_get_string, naming them all
+            return jad_name_valid (text) ? NULL
+                                         : "a valid name (1-64 of A-Z a-z 0-9 . _ -, "
+                                           "not starting with . or -)";
         case S_AGGREGATE:
             return jad_str_equal (text, "avg") || jad_str_equal (text, "max") ||
                            jad_str_equal (text, "sum") || jad_str_equal (text, "p95")
@@ -762,6 +768,12 @@ static int s_get_string (s_ctx_t *ctx, const char *where, const char *name, cons
             s_problem (ctx, line, where, "key '%s': \"%s\" is not %s", name, echo, expected);
             free (echo);
         }
+        return -1;
+    }
+    if (kind == S_ROLE && !jad_role_known (text)) {
+        char known[256];
+        s_problem (ctx, line, where, "key '%s': unknown role '%s' (known: %s)", name, text,
+                   jad_roles_join (known, sizeof known));
         return -1;
     }
     char *copy = strdup (text);
@@ -1425,7 +1437,7 @@ static const s_field_t s_env_fields[] = {
     S_UINT ("canary", S_E, canary, 0, 1000000),
     S_DURATION ("bake", S_E, bake_ms, 0),
     S_STRINGS ("windows", S_E, windows, window_count, S_WINDOW),
-    S_STRINGS ("emergency_approvals", S_E, emergency_approvals, emergency_approval_count, S_NAME),
+    S_STRINGS ("emergency_approvals", S_E, emergency_approvals, emergency_approval_count, S_ROLE),
     S_UINT ("concurrency", S_E, concurrency, 0, 1000000),
     S_END};
 #undef S_E

@@ -580,7 +580,7 @@ Test (config, environment_values_are_checked)
                                              "          bake: forever, colour: red }\n"
                                              "  \"bad name\": {}\n"
                                              "  qa: { strategy: canary, canary: 0,\n"
-                                             "        emergency_approvals: [ok, -no] }\n");
+                                             "        emergency_approvals: [qa, -no] }\n");
     cr_assert_null (jad_controller_config_load (path, s_problems));
     cr_assert_eq (jad_problems_count (s_problems), 9, "%s", s_all ());
     s_assert_problem (path, 2, "environment 'staging': key 'batch': \"150%\" is not a batch");
@@ -983,5 +983,25 @@ Test (config, quoted_values_are_read)
     cr_assert_str_eq (config->key_file, "it's.key");
     cr_assert_str_eq (config->hook_user, "deploy");
     jad_agent_config_destroy (&config);
+    free (path);
+}
+
+//  Roles come from the one list in jad_role: a typo is refused where it is
+//  written, naming every known role (issue 13 item 7)
+Test (config, unknown_role_is_refused_naming_the_known_ones)
+{
+    char *path = s_write ("controller.yaml", "environments:\n"
+                                             "  prod:\n"
+                                             "    emergency_approvals: [tech-lead, produkt-owner]\n"
+                                             "  staging: { emergency_approvals: [qa, Admin] }\n");
+    cr_assert_null (jad_controller_config_load (path, s_problems));
+    cr_assert_eq (jad_problems_count (s_problems), 2, "%s", s_all ());
+    s_assert_problem (path, 3,
+                      "environment 'prod': key 'emergency_approvals': unknown role "
+                      "'produkt-owner' (known: admin, deployer, viewer, security, tech-lead, "
+                      "product-owner, qa, release-manager)");
+    s_assert_problem (path, 4,
+                      "environment 'staging': key 'emergency_approvals': unknown role "
+                      "'Admin' (known: admin,");
     free (path);
 }
