@@ -116,6 +116,9 @@ size_t jad_body_discard (char *data, size_t size, size_t count, void *arg);
 //  points anywhere but at releases/ and a valid name.
 bool jad_current_version (const char *link, char version[JAD_NAME_MAX + 1]);
 
+//  True if this host has a user named name (getpwnam).
+bool jad_user_exists (const char *name);
+
 //  In a forked child before exec: unblock every signal and give every
 //  handler back its default (async-signal-safe).
 void jad_child_signals_reset (void);

@@ -113,6 +113,7 @@ typedef struct {
     jad_problems_t *problems;  //  where problems go
     size_t failures;           //  problems found in this load (even if not stored)
     size_t first;              //  index of this load's first line in problems
+    bool on_host;              //  also check the file against this host (S_USER)
 } s_ctx_t;
 
 //  Report "ORIGIN:LINE: [WHERE: ]message". Line is 1-based; 0 omits it.
@@ -560,6 +561,7 @@ typedef enum {
     S_ACTION,     //  rollback
     S_AGGREGATE,  //  avg | max | sum | p95
     S_ROLE,       //  a role an operator may hold (jad_role.h)
+    S_USER,       //  a user name; on this host's users when loading on the host
 } s_kind_t;
 
 //  Parse a whole decimal number in min..max. Returns 0 or -1.
@@ -734,6 +736,7 @@ static const char *s_check (s_kind_t kind, const char *text)
         case S_ACTION:
             return jad_str_equal (text, "rollback") ? NULL
                                                     : "an action (rollback, or leave it out)";
+        case S_USER:  //  that the user exists is checked by s_get_string
         case S_ROLE:  //  a known role is checked by s_get_string, naming them all
             return jad_name_valid (text) ? NULL
                                          : "a valid name (1-64 of A-Z a-z 0-9 . _ -, "
@@ -768,6 +771,10 @@ static int s_get_string (s_ctx_t *ctx, const char *where, const char *name, cons
             s_problem (ctx, line, where, "key '%s': \"%s\" is not %s", name, echo, expected);
             free (echo);
         }
+        return -1;
+    }
+    if (kind == S_USER && ctx->on_host && !jad_user_exists (text)) {
+        s_problem (ctx, line, where, "%s: no user named \"%s\" on this host", name, text);
         return -1;
     }
     if (kind == S_ROLE && !jad_role_known (text)) {
@@ -1289,12 +1296,14 @@ static void s_table_free (const s_table_t *table, void *base)
 //  described by table: defaults from table->init, then every key. Returns
 //  NULL if this load found any problem (all of them are in problems).
 static void *s_load (const char *origin, const char *path, const char *text, size_t size,
-                     const s_table_t *table, size_t struct_size, jad_problems_t *problems)
+                     const s_table_t *table, size_t struct_size, bool on_host,
+                     jad_problems_t *problems)
 {
     jad_problems_t *own_problems = problems ? NULL : jad_problems_new ();
     s_ctx_t ctx = {.origin = origin,
                    .problems = problems ? problems : own_problems,
-                   .first = jad_problems_count (problems ? problems : own_problems)};
+                   .first = jad_problems_count (problems ? problems : own_problems),
+                   .on_host = on_host};
     void *self = calloc (1, struct_size);
     struct fy_document *document = NULL;
     char *file_text = NULL;
@@ -1379,7 +1388,7 @@ static const s_field_t s_agent_fields[] = {
     S_UINT ("keep-releases", S_A, keep_releases, 1, 100),
     S_DURATION ("heartbeat", S_A, heartbeat_ms, 1),
     S_DURATION ("hook-timeout", S_A, hook_timeout_ms, 1),
-    S_STRING ("hook-user", S_A, hook_user, S_NAME),
+    S_STRING ("hook-user", S_A, hook_user, S_USER),
     S_DURATION ("metrics-interval", S_A, metrics_interval_ms, 1),
     S_UINT ("metrics-buffer", S_A, metrics_buffer, 100, 10000000),
     S_DURATION ("stale-after", S_A, stale_after_ms, 1),
@@ -1391,7 +1400,13 @@ static const s_table_t s_agent_table = {
 jad_agent_config_t *jad_agent_config_load (const char *path, jad_problems_t *problems)
 {
     return s_load (path ? path : "agent.yaml", path, NULL, 0, &s_agent_table,
-                   sizeof (jad_agent_config_t), problems);
+                   sizeof (jad_agent_config_t), false, problems);
+}
+
+jad_agent_config_t *jad_agent_config_load_on_host (const char *path, jad_problems_t *problems)
+{
+    return s_load (path ? path : "agent.yaml", path, NULL, 0, &s_agent_table,
+                   sizeof (jad_agent_config_t), true, problems);
 }
 
 void jad_agent_config_destroy (jad_agent_config_t **self_p)
@@ -1624,7 +1639,7 @@ static const s_table_t s_controller_table = {
 jad_controller_config_t *jad_controller_config_load (const char *path, jad_problems_t *problems)
 {
     return s_load (path ? path : "controller.yaml", path, NULL, 0, &s_controller_table,
-                   sizeof (jad_controller_config_t), problems);
+                   sizeof (jad_controller_config_t), false, problems);
 }
 
 void jad_controller_config_destroy (jad_controller_config_t **self_p)
@@ -1708,7 +1723,7 @@ static const s_table_t s_client_table = {.fields = s_client_fields, .check = s_c
 jad_client_config_t *jad_client_config_load (const char *path, jad_problems_t *problems)
 {
     return s_load (path ? path : "jadctl.yaml", path, NULL, 0, &s_client_table,
-                   sizeof (jad_client_config_t), problems);
+                   sizeof (jad_client_config_t), false, problems);
 }
 
 void jad_client_config_destroy (jad_client_config_t **self_p)
@@ -1801,13 +1816,13 @@ jad_manifest_t *jad_manifest_parse (const char *text, size_t size, const char *o
         return NULL;
     }
     return s_load (origin ? origin : "jadugar.yaml", NULL, text, size, &s_manifest_table,
-                   sizeof (jad_manifest_t), problems);
+                   sizeof (jad_manifest_t), false, problems);
 }
 
 jad_manifest_t *jad_manifest_load (const char *path, jad_problems_t *problems)
 {
     return s_load (path ? path : "jadugar.yaml", path, NULL, 0, &s_manifest_table,
-                   sizeof (jad_manifest_t), problems);
+                   sizeof (jad_manifest_t), false, problems);
 }
 
 void jad_manifest_destroy (jad_manifest_t **self_p)

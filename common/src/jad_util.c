@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pwd.h>
 #include <signal.h>
 #include <sodium.h>
 #include <stdarg.h>
@@ -473,6 +474,15 @@ bool jad_current_version (const char *link, char version[JAD_NAME_MAX + 1])
         return false;
     memcpy (version, name, strlen (name) + 1);
     return true;
+}
+
+bool jad_user_exists (const char *name)
+{
+    if (!name || !*name)
+        return false;
+    struct passwd entry, *found = NULL;
+    char buffer[4096];
+    return getpwnam_r (name, &entry, buffer, sizeof buffer, &found) == 0 && found;
 }
 
 void jad_child_signals_reset (void)

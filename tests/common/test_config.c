@@ -1005,3 +1005,35 @@ Test (config, unknown_role_is_refused_naming_the_known_ones)
                       "'Admin' (known: admin,");
     free (path);
 }
+
+//  Issue 13 item 7: loaded on the agent's host, a hook-user that is not a
+//  user here is a problem of the file, with its line, beside every other
+//  problem (before, the agent checked it only when the file had no other)
+Test (config, hook_user_must_exist_on_the_host)
+{
+    char text[1024];
+    snprintf (text, sizeof text, "%sheartbeat: 5x\nhook-user: no-such-user-x\n", s_agent_minimal);
+    char *path = s_write ("agent.yaml", text);
+    cr_assert_null (jad_agent_config_load_on_host (path, s_problems));
+    cr_assert_eq (jad_problems_count (s_problems), 2, "%s", s_all ());
+    s_assert_problem (path, 5, "key 'heartbeat'");
+    s_assert_problem (path, 6, "hook-user: no user named \"no-such-user-x\" on this host");
+
+    //  elsewhere (the controller's tests, a fuzzer) any valid name will do
+    jad_problems_destroy (&s_problems);
+    s_problems = jad_problems_new ();
+    snprintf (text, sizeof text, "%shook-user: no-such-user-x\n", s_agent_minimal);
+    free (path);
+    path = s_write ("agent.yaml", text);
+    jad_agent_config_t *config = jad_agent_config_load (path, s_problems);
+    cr_assert_not_null (config, "%s", s_all ());
+    jad_agent_config_destroy (&config);
+    snprintf (text, sizeof text, "%shook-user: root\n", s_agent_minimal);
+    free (path);
+    path = s_write ("agent.yaml", text);
+    config = jad_agent_config_load_on_host (path, s_problems);
+    cr_assert_not_null (config, "%s", s_all ());
+    cr_assert_str_eq (config->hook_user, "root");
+    jad_agent_config_destroy (&config);
+    free (path);
+}

@@ -223,3 +223,11 @@ Test (util, current_version_reads_only_releases_links)
     jt_rmtree (dir);
     free (dir);
 }
+
+Test (util, user_exists_asks_this_host)
+{
+    cr_assert (jad_user_exists ("root"));
+    cr_assert_not (jad_user_exists ("no-such-user-x"));
+    cr_assert_not (jad_user_exists (""));
+    cr_assert_not (jad_user_exists (NULL));
+}
