@@ -70,6 +70,8 @@ typedef struct {
     size_t window_count;
     char **emergency_approvals;  //  role names
     size_t emergency_approval_count;
+    char **emergency_skips;  //  rules an emergency deploy skips: "requires", "bake"
+    size_t emergency_skip_count;
     uint32_t concurrency;  //  max hosts switching at once, 0 = all
 } jad_env_config_t;
 

@@ -562,6 +562,7 @@ typedef enum {
     S_AGGREGATE,  //  avg | max | sum | p95
     S_ROLE,       //  a role an operator may hold (jad_role.h)
     S_USER,       //  a user name; on this host's users when loading on the host
+    S_SKIP,       //  a rule an emergency may skip: requires | bake
 } s_kind_t;
 
 //  Parse a whole decimal number in min..max. Returns 0 or -1.
@@ -741,6 +742,10 @@ static const char *s_check (s_kind_t kind, const char *text)
             return jad_name_valid (text) ? NULL
                                          : "a valid name (1-64 of A-Z a-z 0-9 . _ -, "
                                            "not starting with . or -)";
+        case S_SKIP:
+            return jad_str_equal (text, "requires") || jad_str_equal (text, "bake")
+                       ? NULL
+                       : "requires or bake (an emergency always skips windows)";
         case S_AGGREGATE:
             return jad_str_equal (text, "avg") || jad_str_equal (text, "max") ||
                            jad_str_equal (text, "sum") || jad_str_equal (text, "p95")
@@ -1453,6 +1458,7 @@ static const s_field_t s_env_fields[] = {
     S_DURATION ("bake", S_E, bake_ms, 0),
     S_STRINGS ("windows", S_E, windows, window_count, S_WINDOW),
     S_STRINGS ("emergency_approvals", S_E, emergency_approvals, emergency_approval_count, S_ROLE),
+    S_STRINGS ("emergency_skips", S_E, emergency_skips, emergency_skip_count, S_SKIP),
     S_UINT ("concurrency", S_E, concurrency, 0, 1000000),
     S_END};
 #undef S_E

@@ -1037,3 +1037,36 @@ Test (config, hook_user_must_exist_on_the_host)
     jad_agent_config_destroy (&config);
     free (path);
 }
+
+//  Issue 13 item 12: what an emergency skips is explicit per environment
+Test (config, emergency_skips_lists_requires_and_bake_only)
+{
+    char *path = s_write ("controller.yaml", "environments:\n"
+                                             "  staging: {}\n"
+                                             "  prod:\n"
+                                             "    requires: staging\n"
+                                             "    emergency_skips: [requires, bake]\n");
+    jad_controller_config_t *config = jad_controller_config_load (path, s_problems);
+    cr_assert_not_null (config, "%s", s_all ());
+    const jad_env_config_t *prod = jad_controller_config_env (config, "prod");
+    cr_assert_eq (prod->emergency_skip_count, 2);
+    cr_assert_str_eq (prod->emergency_skips[0], "requires");
+    cr_assert_str_eq (prod->emergency_skips[1], "bake");
+    cr_assert_eq (jad_controller_config_env (config, "staging")->emergency_skip_count, 0,
+                  "by default an emergency skips nothing but windows");
+    jad_controller_config_destroy (&config);
+    free (path);
+
+    path = s_write ("controller.yaml", "environments:\n"
+                                       "  prod:\n"
+                                       "    emergency_skips: [bake, windows, approvals]\n"
+                                       "  dev: { emergency_skips: requires }\n");
+    cr_assert_null (jad_controller_config_load (path, s_problems));
+    cr_assert_eq (jad_problems_count (s_problems), 3, "%s", s_all ());
+    s_assert_problem (path, 3,
+                      "environment 'prod': key 'emergency_skips': \"windows\" is not requires or "
+                      "bake (an emergency always skips windows)");
+    s_assert_problem (path, 3, "key 'emergency_skips': \"approvals\" is not requires or bake");
+    s_assert_problem (path, 4, "environment 'dev': key 'emergency_skips': expected a list");
+    free (path);
+}

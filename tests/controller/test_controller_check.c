@@ -74,3 +74,32 @@ Test (controller_check, unknown_role_is_refused_with_file_and_line)
     cr_assert_str_eq (output, expected);
     free (output);
 }
+
+//  Issue 13 item 12: emergency_skips takes requires and bake, nothing else
+Test (controller_check, unknown_emergency_skip_is_refused_with_file_and_line)
+{
+    cr_assert_eq (
+        jt_run (NULL,
+                "sed -i 's/^    # emergency_skips: .*$/    emergency_skips: [bake, windows]/' "
+                "%s/ctl/controller.yaml",
+                s_dir),
+        0);
+    char path[4096];
+    snprintf (path, sizeof path, "%s/ctl/controller.yaml", s_dir);
+    int line = s_line_of (path, "emergency_skips: [bake, windows]");
+    cr_assert_gt (line, 0, "init writes the key, commented out");
+    char *output = NULL;
+    cr_assert_eq (jt_run (&output, "%s check --data %s/ctl", S_CONTROLLER, s_dir), 2, "%s", output);
+    char expected[4400];
+    snprintf (expected, sizeof expected,
+              "%s:%d: environment 'prod': key 'emergency_skips': \"windows\" is not requires or "
+              "bake (an emergency always skips windows)\n",
+              path, line);
+    cr_assert_str_eq (output, expected);
+    free (output);
+
+    cr_assert_eq (jt_run (NULL, "sed -i 's/\\[bake, windows\\]/[requires, bake]/' %s", path), 0);
+    cr_assert_eq (jt_run (&output, "%s check --data %s/ctl", S_CONTROLLER, s_dir), 0, "%s", output);
+    cr_assert_str_eq (output, "ok\n");
+    free (output);
+}
