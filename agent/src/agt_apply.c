@@ -29,7 +29,7 @@
 #define MANIFEST_MAX (1024 * 1024)
 
 typedef struct {
-    const agt_job_t *job;  //  borrowed
+    const jad_apply_job_t *job;  //  borrowed
     agt_apply_emit_fn *emit;
     void *arg;
     char app_dir[PATH_MAX];       //  ROOT/APP
@@ -51,10 +51,11 @@ static char *s_dup (const char *text)
     return text ? strdup (text) : NULL;
 }
 
-static void s_emit (s_apply_t *self, agt_event_kind_t kind, const char *version, const char *step,
-                    uint32_t status, const char *detail, const char *output, uint32_t duration)
+static void s_emit (s_apply_t *self, jad_apply_event_kind_t kind, const char *version,
+                    const char *step, uint32_t status, const char *detail, const char *output,
+                    uint32_t duration)
 {
-    agt_event_t *event = agt_event_new (kind);
+    jad_apply_event_t *event = jad_apply_event_new (kind);
     if (!event)
         return;
     event->plan_id = s_dup (self->job->plan_id);
@@ -65,15 +66,16 @@ static void s_emit (s_apply_t *self, agt_event_kind_t kind, const char *version,
     event->detail = s_dup (detail);
     event->output = s_dup (output);
     event->duration_ms = duration;
-    if (kind == AGT_EVENT_RELEASE_ADDED)
+    if (kind == JAD_APPLY_EVENT_RELEASE_ADDED)
         event->sha256_hex = s_dup (self->job->sha256_hex);
     self->emit (&event, self->arg);
-    agt_event_destroy (&event);
+    jad_apply_event_destroy (&event);
 }
 
 static void s_started (s_apply_t *self, const char *step)
 {
-    s_emit (self, AGT_EVENT_STEP, self->job->version, step, JAD_REPORT_STARTED, NULL, NULL, 0);
+    s_emit (self, JAD_APPLY_EVENT_STEP, self->job->version, step, JAD_REPORT_STARTED, NULL, NULL,
+            0);
 }
 
 static uint32_t s_since (int64_t start)
@@ -85,7 +87,7 @@ static uint32_t s_since (int64_t start)
 static int s_finished (s_apply_t *self, const char *step, int rc, const char *detail,
                        const char *output, int64_t start)
 {
-    s_emit (self, AGT_EVENT_STEP, self->job->version, step,
+    s_emit (self, JAD_APPLY_EVENT_STEP, self->job->version, step,
             rc == 0 ? JAD_REPORT_OK : JAD_REPORT_FAILED, detail, output, s_since (start));
     if (rc != 0)
         jad_format (self->failure, sizeof self->failure, "%s: %s", step,
@@ -233,7 +235,7 @@ static int s_step_hook (s_apply_t *self, const char *step, const char *command)
 //  URL artifacts are downloaded here (controller-store ones by agt_fetch).
 static int s_step_fetch_url (s_apply_t *self)
 {
-    const agt_job_t *job = self->job;
+    const jad_apply_job_t *job = self->job;
     s_started (self, "fetch");
     int64_t start = jad_mono_ms ();
     char detail[JAD_MAX_DETAIL];
@@ -303,7 +305,7 @@ static bool s_is_dir (const char *path)
 
 static int s_step_unpack (s_apply_t *self)
 {
-    const agt_job_t *job = self->job;
+    const jad_apply_job_t *job = self->job;
     s_started (self, "unpack");
     int64_t start = jad_mono_ms ();
     char detail[JAD_MAX_DETAIL] = "";
@@ -344,7 +346,7 @@ static int s_step_unpack (s_apply_t *self)
             jad_format (detail, sizeof detail, "cannot remove stale releases/%s", job->version);
             goto failed;
         }
-        s_emit (self, AGT_EVENT_RELEASE_REMOVED, job->version, NULL, 0, NULL, NULL, 0);
+        s_emit (self, JAD_APPLY_EVENT_RELEASE_REMOVED, job->version, NULL, 0, NULL, NULL, 0);
     }
     if (!self->archive[0]) {
         jad_format (detail, sizeof detail, "release %s is not on disk and no artifact was fetched",
@@ -369,7 +371,7 @@ static int s_step_unpack (s_apply_t *self)
         goto failed;
     }
     jad_dir_sync (self->releases_dir);
-    s_emit (self, AGT_EVENT_RELEASE_ADDED, job->version, NULL, 0, NULL, NULL, 0);
+    s_emit (self, JAD_APPLY_EVENT_RELEASE_ADDED, job->version, NULL, 0, NULL, NULL, 0);
     return s_finished (self, "unpack", 0, "unpacked", NULL, start);
 
 failed:
@@ -443,7 +445,7 @@ static int s_step_smoke (s_apply_t *self, const char *step)
 //  own directory (it must still be on disk).
 static int s_task_migrate_down (s_apply_t *self)
 {
-    const agt_job_t *job = self->job;
+    const jad_apply_job_t *job = self->job;
     for (size_t index = 0; index < job->migration_count; index++) {
         const char *version = job->migrations[index];
         s_started (self, "migrate_down");
@@ -505,7 +507,7 @@ static int s_task_verify (s_apply_t *self)
 //  A task (anything but APPLY); returns 0 or -1, never moves current.
 static int s_task (s_apply_t *self)
 {
-    const agt_job_t *job = self->job;
+    const jad_apply_job_t *job = self->job;
     if (job->action == JAD_PLAN_ACTION_MIGRATE_DOWN)
         return s_task_migrate_down (self);
     if (job->action == JAD_PLAN_ACTION_VERIFY)
@@ -537,18 +539,18 @@ static void s_rollback (s_apply_t *self)
     if (!self->previous || !s_is_dir (previous_dir)) {
         if (unlink (self->current_link) && errno != ENOENT) {
             jad_format (detail, sizeof detail, "cannot remove current: %s", strerror (errno));
-            s_emit (self, AGT_EVENT_STEP, self->job->version, "rollback", JAD_REPORT_FAILED, detail,
-                    NULL, s_since (start));
+            s_emit (self, JAD_APPLY_EVENT_STEP, self->job->version, "rollback", JAD_REPORT_FAILED,
+                    detail, NULL, s_since (start));
             return;
         }
         jad_dir_sync (self->app_dir);
-        s_emit (self, AGT_EVENT_STEP, self->job->version, "rollback", JAD_REPORT_ROLLED_BACK,
+        s_emit (self, JAD_APPLY_EVENT_STEP, self->job->version, "rollback", JAD_REPORT_ROLLED_BACK,
                 "no previous release: current removed", NULL, s_since (start));
         return;
     }
     if (s_point_current (self, self->previous, detail, sizeof detail)) {
-        s_emit (self, AGT_EVENT_STEP, self->job->version, "rollback", JAD_REPORT_FAILED, detail,
-                NULL, s_since (start));
+        s_emit (self, JAD_APPLY_EVENT_STEP, self->job->version, "rollback", JAD_REPORT_FAILED,
+                detail, NULL, s_since (start));
         return;
     }
     char switched[128];
@@ -568,8 +570,8 @@ static void s_rollback (s_apply_t *self)
     else
         jad_format (detail, sizeof detail, "%s", switched);
     jad_manifest_destroy (&manifest);
-    s_emit (self, AGT_EVENT_STEP, self->job->version, "rollback", JAD_REPORT_ROLLED_BACK, detail,
-            output, s_since (start));
+    s_emit (self, JAD_APPLY_EVENT_STEP, self->job->version, "rollback", JAD_REPORT_ROLLED_BACK,
+            detail, output, s_since (start));
     free (output);
 }
 
@@ -630,7 +632,7 @@ static void s_prune (s_apply_t *self)
         char path[PATH_MAX];
         jad_format (path, sizeof path, "%s/%s", self->releases_dir, name);
         if (jad_rmtree (path) == 0) {
-            s_emit (self, AGT_EVENT_RELEASE_REMOVED, name, NULL, 0, NULL, NULL, 0);
+            s_emit (self, JAD_APPLY_EVENT_RELEASE_REMOVED, name, NULL, 0, NULL, NULL, 0);
             left--;
         }
     }
@@ -655,7 +657,7 @@ static int s_hook_user (s_apply_t *self)
     return 0;
 }
 
-int agt_apply_run (const agt_job_t *job, agt_apply_emit_fn *emit, void *arg)
+int agt_apply_run (const jad_apply_job_t *job, agt_apply_emit_fn *emit, void *arg)
 {
     assert (job);
     assert (emit);
@@ -726,7 +728,7 @@ finished:;
         jad_format (detail, sizeof detail, "%s healthy", job->version);
     else
         jad_format (detail, sizeof detail, "%s", self.failure[0] ? self.failure : "failed");
-    s_emit (&self, AGT_EVENT_DONE, current, AGT_STEP_DONE,
+    s_emit (&self, JAD_APPLY_EVENT_DONE, current, AGT_STEP_DONE,
             rc == 0 ? JAD_REPORT_HEALTHY : JAD_REPORT_FAILED, detail, NULL, 0);
     free (current);
     free (self.previous);

@@ -257,19 +257,19 @@ static char *s_current_version (agt_daemon_t *self, const char *app)
 }
 
 //  Events from the worker.
-static void s_on_event (agt_event_t **event_p, void *arg)
+static void s_on_event (jad_apply_event_t **event_p, void *arg)
 {
     agt_daemon_t *self = (agt_daemon_t *)arg;
-    agt_event_t *event = *event_p;
+    jad_apply_event_t *event = *event_p;
     jad_plan_t *plan = self->active;
     if (!plan || !event->plan_id || !streq (event->plan_id, plan->plan_id)) {
         agt_drops_hit (self->drops, "worker_stray", "event for plan %s",
                        event->plan_id ? event->plan_id : "-");
-        agt_event_destroy (event_p);
+        jad_apply_event_destroy (event_p);
         return;
     }
     switch (event->kind) {
-        case AGT_EVENT_STEP:
+        case JAD_APPLY_EVENT_STEP:
             if (event->status == JAD_REPORT_STARTED &&
                 agt_store_set_plan_state (self->store, plan->plan_id, AGT_PLAN_APPLYING,
                                           event->step, NULL))
@@ -277,19 +277,19 @@ static void s_on_event (agt_event_t **event_p, void *arg)
             s_report (self, plan->plan_id, plan->app, plan->version, event->step, event->status,
                       event->detail, event->output, event->duration_ms);
             break;
-        case AGT_EVENT_RELEASE_ADDED:
+        case JAD_APPLY_EVENT_RELEASE_ADDED:
             if (agt_store_release_add (self->store, plan->app, event->version, event->sha256_hex))
                 jad_log_error ("agent: cannot record release app=%s", plan->app);
             break;
-        case AGT_EVENT_RELEASE_REMOVED:
+        case JAD_APPLY_EVENT_RELEASE_REMOVED:
             if (agt_store_release_remove (self->store, plan->app, event->version))
                 jad_log_error ("agent: cannot record release removal app=%s", plan->app);
             break;
-        case AGT_EVENT_DONE:
+        case JAD_APPLY_EVENT_DONE:
             s_plan_finished (self, event->status, event->version, event->detail);
             break;
     }
-    agt_event_destroy (event_p);
+    jad_apply_event_destroy (event_p);
 }
 
 //  --------------------------------------------------------------------------
@@ -299,7 +299,7 @@ static void s_start_apply (agt_daemon_t *self, const char *archive, bool release
 {
     jad_plan_t *plan = self->active;
     char problem[JAD_MAX_DETAIL - 64] = "out of memory";
-    agt_job_t *job = agt_job_new ();
+    jad_apply_job_t *job = jad_apply_job_new ();
     if (!job)
         goto failed;
     job->plan_id = strdup (plan->plan_id);
@@ -336,7 +336,7 @@ static void s_start_apply (agt_daemon_t *self, const char *archive, bool release
         !job->host || !job->root || !job->downloads)
         goto failed;
     if (agt_worker_start (self->worker, job, problem, sizeof problem) == 0) {
-        agt_job_destroy (&job);
+        jad_apply_job_destroy (&job);
         zmq_pollitem_t item = {NULL, agt_worker_fd (self->worker), ZMQ_POLLIN, 0};
         if (zloop_poller (self->loop, &item, s_on_helper, self) == 0) {
             //  end of input shows as an error: our handler sees it
@@ -352,7 +352,7 @@ static void s_start_apply (agt_daemon_t *self, const char *archive, bool release
     }
 
 failed:
-    agt_job_destroy (&job);
+    jad_apply_job_destroy (&job);
     char detail[JAD_MAX_DETAIL];
     jad_format (detail, sizeof detail, "agent: cannot start the apply helper: %s", problem);
     jad_log_error ("%s", detail);
