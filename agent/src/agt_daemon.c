@@ -33,10 +33,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#ifndef JADUGAR_VERSION
-#define JADUGAR_VERSION "0.1.0"
-#endif
-
 #define RESEND_MS        2000  //  unacknowledged reports go again
 #define RESEND_BATCH     100   //  at most this many per round
 #define FETCH_TICK_MS    250

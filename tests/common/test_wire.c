@@ -233,7 +233,7 @@ static s_buf_t s_status_bytes (void)
         .hello = true,
         .apps = s_apps,
         .app_count = 2,
-        .agent_version = "0.1.0",
+        .agent_version = JADUGAR_VERSION,
     };
     jad_agent_msg_t message = {.kind = JAD_AGENT_MSG_STATUS, .status = &status};
     return s_agent_bytes (&message);
@@ -468,7 +468,7 @@ Test (wire, agent_status_roundtrip)
     cr_assert_eq (status->last_sequence, 41);
     cr_assert_str_eq (status->incarnation, "a1b2c3d4");
     cr_assert (status->hello);
-    cr_assert_str_eq (status->agent_version, "0.1.0");
+    cr_assert_str_eq (status->agent_version, JADUGAR_VERSION);
     cr_assert_eq (status->app_count, 2);
     cr_assert_str_eq (status->apps[0].app, "shop");
     cr_assert_str_eq (status->apps[0].version, "1.4.2");
