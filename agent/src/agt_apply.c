@@ -17,7 +17,6 @@
 
 #include <dirent.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <pwd.h>
@@ -29,22 +28,8 @@
 
 #define MANIFEST_MAX (1024 * 1024)
 
-//  snprintf that says whether the text fit (0) or was cut (-1); details
-//  may be cut, paths are checked.
-static int s_format (char *buf, size_t len, const char *format, ...)
-    __attribute__ ((format (printf, 3, 4)));
-
-static int s_format (char *buf, size_t len, const char *format, ...)
-{
-    va_list args;
-    va_start (args, format);
-    int size = vsnprintf (buf, len, format, args);
-    va_end (args);
-    return size < 0 || (size_t)size >= len ? -1 : 0;
-}
-
 typedef struct {
-    const agt_job_t *job;  //  borrowed
+    const jad_apply_job_t *job;  //  borrowed
     agt_apply_emit_fn *emit;
     void *arg;
     char app_dir[PATH_MAX];       //  ROOT/APP
@@ -66,10 +51,11 @@ static char *s_dup (const char *text)
     return text ? strdup (text) : NULL;
 }
 
-static void s_emit (s_apply_t *self, agt_event_kind_t kind, const char *version, const char *step,
-                    uint32_t status, const char *detail, const char *output, uint32_t duration)
+static void s_emit (s_apply_t *self, jad_apply_event_kind_t kind, const char *version,
+                    const char *step, uint32_t status, const char *detail, const char *output,
+                    uint32_t duration)
 {
-    agt_event_t *event = agt_event_new (kind);
+    jad_apply_event_t *event = jad_apply_event_new (kind);
     if (!event)
         return;
     event->plan_id = s_dup (self->job->plan_id);
@@ -80,15 +66,16 @@ static void s_emit (s_apply_t *self, agt_event_kind_t kind, const char *version,
     event->detail = s_dup (detail);
     event->output = s_dup (output);
     event->duration_ms = duration;
-    if (kind == AGT_EVENT_RELEASE_ADDED)
+    if (kind == JAD_APPLY_EVENT_RELEASE_ADDED)
         event->sha256_hex = s_dup (self->job->sha256_hex);
     self->emit (&event, self->arg);
-    agt_event_destroy (&event);
+    jad_apply_event_destroy (&event);
 }
 
 static void s_started (s_apply_t *self, const char *step)
 {
-    s_emit (self, AGT_EVENT_STEP, self->job->version, step, JAD_REPORT_STARTED, NULL, NULL, 0);
+    s_emit (self, JAD_APPLY_EVENT_STEP, self->job->version, step, JAD_REPORT_STARTED, NULL, NULL,
+            0);
 }
 
 static uint32_t s_since (int64_t start)
@@ -100,35 +87,19 @@ static uint32_t s_since (int64_t start)
 static int s_finished (s_apply_t *self, const char *step, int rc, const char *detail,
                        const char *output, int64_t start)
 {
-    s_emit (self, AGT_EVENT_STEP, self->job->version, step,
+    s_emit (self, JAD_APPLY_EVENT_STEP, self->job->version, step,
             rc == 0 ? JAD_REPORT_OK : JAD_REPORT_FAILED, detail, output, s_since (start));
     if (rc != 0)
-        s_format (self->failure, sizeof self->failure, "%s: %s", step, detail ? detail : "failed");
+        jad_format (self->failure, sizeof self->failure, "%s: %s", step,
+                    detail ? detail : "failed");
     return rc;
 }
 
 //  Version that ROOT/APP/current points at (releases/VERSION), or NULL.
 static char *s_current_version (s_apply_t *self)
 {
-    char target[PATH_MAX];
-    ssize_t size = readlink (self->current_link, target, sizeof target - 1);
-    if (size <= 0)
-        return NULL;
-    target[size] = 0;
-    const char *prefix = "releases/";
-    if (strncmp (target, prefix, strlen (prefix)) != 0)
-        return NULL;
-    const char *version = target + strlen (prefix);
-    return jad_name_valid (version) ? strdup (version) : NULL;
-}
-
-static void s_sync_dir (const char *path)
-{
-    int fd = open (path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd >= 0) {
-        fsync (fd);
-        close (fd);
-    }
+    char version[JAD_NAME_MAX + 1];
+    return jad_current_version (self->current_link, version) ? strdup (version) : NULL;
 }
 
 //  Point current at releases/VERSION atomically. Returns 0 or -1 (err).
@@ -136,23 +107,23 @@ static int s_point_current (s_apply_t *self, const char *version, char *err, siz
 {
     char target[PATH_MAX];
     char temp[PATH_MAX];
-    s_format (target, sizeof target, "releases/%s", version);
-    s_format (temp, sizeof temp, "%s/current.tmp", self->app_dir);
+    jad_format (target, sizeof target, "releases/%s", version);
+    jad_format (temp, sizeof temp, "%s/current.tmp", self->app_dir);
     if (unlink (temp) && errno != ENOENT) {
-        s_format (err, errlen, "cannot remove %s: %s", temp, strerror (errno));
+        jad_format (err, errlen, "cannot remove %s: %s", temp, strerror (errno));
         return -1;
     }
     if (symlink (target, temp)) {
-        s_format (err, errlen, "cannot create %s: %s", temp, strerror (errno));
+        jad_format (err, errlen, "cannot create %s: %s", temp, strerror (errno));
         return -1;
     }
     if (rename (temp, self->current_link)) {
-        s_format (err, errlen, "cannot rename %s over %s: %s", temp, self->current_link,
-                  strerror (errno));
+        jad_format (err, errlen, "cannot rename %s over %s: %s", temp, self->current_link,
+                    strerror (errno));
         unlink (temp);
         return -1;
     }
-    s_sync_dir (self->app_dir);
+    jad_dir_sync (self->app_dir);
     return 0;
 }
 
@@ -163,27 +134,27 @@ static jad_manifest_t *s_manifest_read (s_apply_t *self, const char *release_dir
                                         char **output)
 {
     char path[PATH_MAX];
-    s_format (path, sizeof path, "%s/jadugar.yaml", release_dir);
+    jad_format (path, sizeof path, "%s/jadugar.yaml", release_dir);
     size_t size = 0;
     char *text = jad_file_read (path, MANIFEST_MAX, &size);
     if (!text) {
-        s_format (detail, len, "jadugar.yaml: %s",
-                  errno == ENOENT ? "missing at the release root" : strerror (errno));
+        jad_format (detail, len, "jadugar.yaml: %s",
+                    errno == ENOENT ? "missing at the release root" : strerror (errno));
         return NULL;
     }
     char origin[PATH_MAX];
-    s_format (origin, sizeof origin, "%s-%s:jadugar.yaml", self->job->app, version);
+    jad_format (origin, sizeof origin, "%s-%s:jadugar.yaml", self->job->app, version);
     jad_problems_t *problems = jad_problems_new ();
     if (!problems) {
         free (text);
-        s_format (detail, len, "out of memory");
+        jad_format (detail, len, "out of memory");
         return NULL;
     }
     jad_manifest_t *manifest = jad_manifest_parse (text, size, origin, problems);
     free (text);
     if (!manifest) {
         const char *first = jad_problems_get (problems, 0);
-        s_format (detail, len, "%s", first ? first : "jadugar.yaml: invalid");
+        jad_format (detail, len, "%s", first ? first : "jadugar.yaml: invalid");
         zchunk_t *all = zchunk_new (NULL, 0);
         for (size_t index = 0; all && index < jad_problems_count (problems); index++) {
             const char *line = jad_problems_get (problems, index);
@@ -217,7 +188,7 @@ static int s_hook (s_apply_t *self, const char *step, const char *command, const
     int rc = -1;
     for (int index = 0; index < 7; index++)
         if (!env[index]) {
-            s_format (detail, len, "hook %s %s: out of memory", step, command);
+            jad_format (detail, len, "hook %s %s: out of memory", step, command);
             goto done;
         }
     jad_hook_spec_t spec = {
@@ -235,7 +206,7 @@ static int s_hook (s_apply_t *self, const char *step, const char *command, const
     rc = jad_hook_run (&spec, &result);
     char described[512];
     jad_hook_describe (&result, described, sizeof described);
-    s_format (detail, len, "hook %s %s: %s", step, command, described);
+    jad_format (detail, len, "hook %s %s: %s", step, command, described);
     *output = result.output;
     result.output = NULL;
     jad_hook_result_clear (&result);
@@ -264,15 +235,16 @@ static int s_step_hook (s_apply_t *self, const char *step, const char *command)
 //  URL artifacts are downloaded here (controller-store ones by agt_fetch).
 static int s_step_fetch_url (s_apply_t *self)
 {
-    const agt_job_t *job = self->job;
+    const jad_apply_job_t *job = self->job;
     s_started (self, "fetch");
     int64_t start = jad_mono_ms ();
     char detail[JAD_MAX_DETAIL];
     char part[PATH_MAX];
-    s_format (part, sizeof part, "%s/%s.part", job->downloads, job->sha256_hex);
-    s_format (self->archive, sizeof self->archive, "%s/%s", job->downloads, job->sha256_hex);
+    jad_format (part, sizeof part, "%s/%s.part", job->downloads, job->sha256_hex);
+    jad_format (self->archive, sizeof self->archive, "%s/%s", job->downloads, job->sha256_hex);
     if (jad_mkdirs (job->downloads, 0700)) {
-        s_format (detail, sizeof detail, "cannot create %s: %s", job->downloads, strerror (errno));
+        jad_format (detail, sizeof detail, "cannot create %s: %s", job->downloads,
+                    strerror (errno));
         goto failed;
     }
     if (agt_http_download (job->url, part, job->artifact_length,
@@ -283,21 +255,21 @@ static int s_step_fetch_url (s_apply_t *self)
     uint64_t size = 0;
     char hex[65];
     if (jad_sha256_file (part, sha, &size)) {
-        s_format (detail, sizeof detail, "cannot read %s", part);
+        jad_format (detail, sizeof detail, "cannot read %s", part);
         goto failed;
     }
     if (size != job->artifact_length) {
-        s_format (detail, sizeof detail, "artifact is %llu bytes, plan signs %llu",
-                  (unsigned long long)size, (unsigned long long)job->artifact_length);
+        jad_format (detail, sizeof detail, "artifact is %llu bytes, plan signs %llu",
+                    (unsigned long long)size, (unsigned long long)job->artifact_length);
         goto failed;
     }
     if (strcmp (jad_hex (sha, 32, hex), job->sha256_hex) != 0) {
-        s_format (detail, sizeof detail, "artifact SHA-256 %s differs from the signed %s", hex,
-                  job->sha256_hex);
+        jad_format (detail, sizeof detail, "artifact SHA-256 %s differs from the signed %s", hex,
+                    job->sha256_hex);
         goto failed;
     }
     if (rename (part, self->archive)) {
-        s_format (detail, sizeof detail, "cannot rename %s: %s", part, strerror (errno));
+        jad_format (detail, sizeof detail, "cannot rename %s: %s", part, strerror (errno));
         goto failed;
     }
     return s_finished (self, "fetch", 0, "downloaded", NULL, start);
@@ -318,7 +290,7 @@ static void s_clean_staging (s_apply_t *self)
     while ((entry = readdir (dir))) {
         if (strncmp (entry->d_name, ".staging-", 9) == 0) {
             char path[PATH_MAX];
-            s_format (path, sizeof path, "%s/%s", self->releases_dir, entry->d_name);
+            jad_format (path, sizeof path, "%s/%s", self->releases_dir, entry->d_name);
             jad_rmtree (path);
         }
     }
@@ -333,7 +305,7 @@ static bool s_is_dir (const char *path)
 
 static int s_step_unpack (s_apply_t *self)
 {
-    const agt_job_t *job = self->job;
+    const jad_apply_job_t *job = self->job;
     s_started (self, "unpack");
     int64_t start = jad_mono_ms ();
     char detail[JAD_MAX_DETAIL] = "";
@@ -341,15 +313,15 @@ static int s_step_unpack (s_apply_t *self)
     char staging[PATH_MAX] = "";
 
     if (jad_mkdirs (self->releases_dir, 0755) || jad_mkdirs (self->shared_dir, 0755)) {
-        s_format (detail, sizeof detail, "cannot create %s: %s", self->app_dir, strerror (errno));
+        jad_format (detail, sizeof detail, "cannot create %s: %s", self->app_dir, strerror (errno));
         goto failed;
     }
     //  hooks run as hook-user: ROOT/APP/shared is theirs to write (only
     //  the directory itself: what they put in it is already theirs)
     if (self->drop_privileges && geteuid () == 0 &&
         lchown (self->shared_dir, self->uid, self->gid) != 0) {
-        s_format (detail, sizeof detail, "cannot give %s to hook-user: %s", self->shared_dir,
-                  strerror (errno));
+        jad_format (detail, sizeof detail, "cannot give %s to hook-user: %s", self->shared_dir,
+                    strerror (errno));
         goto failed;
     }
     s_clean_staging (self);
@@ -365,27 +337,28 @@ static int s_step_unpack (s_apply_t *self)
         bool is_current = current && strcmp (current, job->version) == 0;
         free (current);
         if (is_current) {
-            s_format (detail, sizeof detail,
-                      "releases/%s is current but does not hold the signed artifact", job->version);
+            jad_format (detail, sizeof detail,
+                        "releases/%s is current but does not hold the signed artifact",
+                        job->version);
             goto failed;
         }
         if (jad_rmtree (self->release_dir)) {
-            s_format (detail, sizeof detail, "cannot remove stale releases/%s", job->version);
+            jad_format (detail, sizeof detail, "cannot remove stale releases/%s", job->version);
             goto failed;
         }
-        s_emit (self, AGT_EVENT_RELEASE_REMOVED, job->version, NULL, 0, NULL, NULL, 0);
+        s_emit (self, JAD_APPLY_EVENT_RELEASE_REMOVED, job->version, NULL, 0, NULL, NULL, 0);
     }
     if (!self->archive[0]) {
-        s_format (detail, sizeof detail, "release %s is not on disk and no artifact was fetched",
-                  job->version);
+        jad_format (detail, sizeof detail, "release %s is not on disk and no artifact was fetched",
+                    job->version);
         goto failed;
     }
     char random[17];
-    s_format (staging, sizeof staging, "%s/.staging-%s-%s", self->releases_dir, job->version,
-              jad_random_id (8, random));
+    jad_format (staging, sizeof staging, "%s/.staging-%s-%s", self->releases_dir, job->version,
+                jad_random_id (8, random));
     char err[JAD_MAX_DETAIL - 32];
     if (jad_archive_extract (self->archive, staging, NULL, err, sizeof err)) {
-        s_format (detail, sizeof detail, "archive refused: %s", err);
+        jad_format (detail, sizeof detail, "archive refused: %s", err);
         staging[0] = 0;  //  extract removed it
         goto failed;
     }
@@ -393,12 +366,12 @@ static int s_step_unpack (s_apply_t *self)
     if (!self->manifest)
         goto failed;
     if (rename (staging, self->release_dir)) {
-        s_format (detail, sizeof detail, "cannot rename staging dir to releases/%s: %s",
-                  job->version, strerror (errno));
+        jad_format (detail, sizeof detail, "cannot rename staging dir to releases/%s: %s",
+                    job->version, strerror (errno));
         goto failed;
     }
-    s_sync_dir (self->releases_dir);
-    s_emit (self, AGT_EVENT_RELEASE_ADDED, job->version, NULL, 0, NULL, NULL, 0);
+    jad_dir_sync (self->releases_dir);
+    s_emit (self, JAD_APPLY_EVENT_RELEASE_ADDED, job->version, NULL, 0, NULL, NULL, 0);
     return s_finished (self, "unpack", 0, "unpacked", NULL, start);
 
 failed:
@@ -418,7 +391,7 @@ static int s_step_switch (s_apply_t *self)
         return s_finished (self, "switch", -1, detail, NULL, start);
     //  mtime = last activation: pruning keeps the most recently used
     utimensat (AT_FDCWD, self->release_dir, NULL, 0);
-    s_format (detail, sizeof detail, "current -> releases/%s", self->job->version);
+    jad_format (detail, sizeof detail, "current -> releases/%s", self->job->version);
     return s_finished (self, "switch", 0, detail, NULL, start);
 }
 
@@ -456,7 +429,7 @@ static int s_step_smoke (s_apply_t *self, const char *step)
                                  sizeof detail);
     }
     if (rc == 0)
-        s_format (detail, sizeof detail, "%zu checks passed", manifest->smoke_count);
+        jad_format (detail, sizeof detail, "%zu checks passed", manifest->smoke_count);
     char *output = NULL;
     if (all && zchunk_size (all) > 0) {
         zchunk_extend (all, "", 1);
@@ -472,7 +445,7 @@ static int s_step_smoke (s_apply_t *self, const char *step)
 //  own directory (it must still be on disk).
 static int s_task_migrate_down (s_apply_t *self)
 {
-    const agt_job_t *job = self->job;
+    const jad_apply_job_t *job = self->job;
     for (size_t index = 0; index < job->migration_count; index++) {
         const char *version = job->migrations[index];
         s_started (self, "migrate_down");
@@ -480,22 +453,23 @@ static int s_task_migrate_down (s_apply_t *self)
         char detail[JAD_MAX_DETAIL];
         char *output = NULL;
         char release_dir[PATH_MAX];
-        if (s_format (release_dir, sizeof release_dir, "%s/%s", self->releases_dir, version) ||
+        if (jad_format (release_dir, sizeof release_dir, "%s/%s", self->releases_dir, version) ||
             !s_is_dir (release_dir)) {
-            s_format (detail, sizeof detail, "%s: releases/%s is not on this host", version,
-                      version);
+            jad_format (detail, sizeof detail, "%s: releases/%s is not on this host", version,
+                        version);
             return s_finished (self, "migrate_down", -1, detail, NULL, start);
         }
         jad_manifest_t *manifest =
             s_manifest_read (self, release_dir, version, detail, sizeof detail, &output);
         int rc = -1;
         if (manifest && !manifest->migrate_down)
-            s_format (detail, sizeof detail, "%s: jadugar.yaml has no migrate_down hook", version);
+            jad_format (detail, sizeof detail, "%s: jadugar.yaml has no migrate_down hook",
+                        version);
         else if (manifest) {
             char hook_detail[JAD_MAX_DETAIL - 80];
             rc = s_hook (self, "migrate_down", manifest->migrate_down, release_dir, version,
                          job->version, 0, hook_detail, sizeof hook_detail, &output);
-            s_format (detail, sizeof detail, "%s: %s", version, hook_detail);
+            jad_format (detail, sizeof detail, "%s: %s", version, hook_detail);
         }
         jad_manifest_destroy (&manifest);
         s_finished (self, "migrate_down", rc, detail, output, start);
@@ -516,7 +490,7 @@ static int s_task_verify (s_apply_t *self)
     char *output = NULL;
     if (!is_current) {
         s_started (self, "verify");
-        s_format (detail, sizeof detail, "%s is not the current release", self->job->version);
+        jad_format (detail, sizeof detail, "%s is not the current release", self->job->version);
         return s_finished (self, "verify", -1, detail, NULL, jad_mono_ms ());
     }
     self->manifest = s_manifest_read (self, self->release_dir, self->job->version, detail,
@@ -533,7 +507,7 @@ static int s_task_verify (s_apply_t *self)
 //  A task (anything but APPLY); returns 0 or -1, never moves current.
 static int s_task (s_apply_t *self)
 {
-    const agt_job_t *job = self->job;
+    const jad_apply_job_t *job = self->job;
     if (job->action == JAD_PLAN_ACTION_MIGRATE_DOWN)
         return s_task_migrate_down (self);
     if (job->action == JAD_PLAN_ACTION_VERIFY)
@@ -561,26 +535,26 @@ static void s_rollback (s_apply_t *self)
     char *output = NULL;
     char previous_dir[PATH_MAX];
     if (self->previous)
-        s_format (previous_dir, sizeof previous_dir, "%s/%s", self->releases_dir, self->previous);
+        jad_format (previous_dir, sizeof previous_dir, "%s/%s", self->releases_dir, self->previous);
     if (!self->previous || !s_is_dir (previous_dir)) {
         if (unlink (self->current_link) && errno != ENOENT) {
-            s_format (detail, sizeof detail, "cannot remove current: %s", strerror (errno));
-            s_emit (self, AGT_EVENT_STEP, self->job->version, "rollback", JAD_REPORT_FAILED, detail,
-                    NULL, s_since (start));
+            jad_format (detail, sizeof detail, "cannot remove current: %s", strerror (errno));
+            s_emit (self, JAD_APPLY_EVENT_STEP, self->job->version, "rollback", JAD_REPORT_FAILED,
+                    detail, NULL, s_since (start));
             return;
         }
-        s_sync_dir (self->app_dir);
-        s_emit (self, AGT_EVENT_STEP, self->job->version, "rollback", JAD_REPORT_ROLLED_BACK,
+        jad_dir_sync (self->app_dir);
+        s_emit (self, JAD_APPLY_EVENT_STEP, self->job->version, "rollback", JAD_REPORT_ROLLED_BACK,
                 "no previous release: current removed", NULL, s_since (start));
         return;
     }
     if (s_point_current (self, self->previous, detail, sizeof detail)) {
-        s_emit (self, AGT_EVENT_STEP, self->job->version, "rollback", JAD_REPORT_FAILED, detail,
-                NULL, s_since (start));
+        s_emit (self, JAD_APPLY_EVENT_STEP, self->job->version, "rollback", JAD_REPORT_FAILED,
+                detail, NULL, s_since (start));
         return;
     }
     char switched[128];
-    s_format (switched, sizeof switched, "current -> releases/%s", self->previous);
+    jad_format (switched, sizeof switched, "current -> releases/%s", self->previous);
     char problem[JAD_MAX_DETAIL] = "";
     jad_manifest_t *manifest =
         s_manifest_read (self, previous_dir, self->previous, problem, sizeof problem, &output);
@@ -588,16 +562,16 @@ static void s_rollback (s_apply_t *self)
         char hook_detail[JAD_MAX_DETAIL - 160];
         if (s_hook (self, "activate", manifest->activate, previous_dir, self->previous,
                     self->job->version, 0, hook_detail, sizeof hook_detail, &output))
-            s_format (detail, sizeof detail, "%s; %s", switched, hook_detail);
+            jad_format (detail, sizeof detail, "%s; %s", switched, hook_detail);
         else
-            s_format (detail, sizeof detail, "%s; activate ran", switched);
+            jad_format (detail, sizeof detail, "%s; activate ran", switched);
     } else if (!manifest)
-        s_format (detail, sizeof detail, "%s; activate not run: %.600s", switched, problem);
+        jad_format (detail, sizeof detail, "%s; activate not run: %.600s", switched, problem);
     else
-        s_format (detail, sizeof detail, "%s", switched);
+        jad_format (detail, sizeof detail, "%s", switched);
     jad_manifest_destroy (&manifest);
-    s_emit (self, AGT_EVENT_STEP, self->job->version, "rollback", JAD_REPORT_ROLLED_BACK, detail,
-            output, s_since (start));
+    s_emit (self, JAD_APPLY_EVENT_STEP, self->job->version, "rollback", JAD_REPORT_ROLLED_BACK,
+            detail, output, s_since (start));
     free (output);
 }
 
@@ -630,7 +604,7 @@ static void s_prune (s_apply_t *self)
     while (releases && (entry = readdir (dir))) {
         char path[PATH_MAX];
         struct stat info;
-        s_format (path, sizeof path, "%s/%s", self->releases_dir, entry->d_name);
+        jad_format (path, sizeof path, "%s/%s", self->releases_dir, entry->d_name);
         if (!jad_name_valid (entry->d_name) || lstat (path, &info) || !S_ISDIR (info.st_mode))
             continue;
         if (count == capacity) {
@@ -641,7 +615,7 @@ static void s_prune (s_apply_t *self)
             releases = bigger;
             capacity *= 2;
         }
-        s_format (releases[count].name, sizeof releases[count].name, "%s", entry->d_name);
+        jad_format (releases[count].name, sizeof releases[count].name, "%s", entry->d_name);
         releases[count].mtime = info.st_mtim;
         count++;
     }
@@ -656,9 +630,9 @@ static void s_prune (s_apply_t *self)
             (self->previous && strcmp (name, self->previous) == 0))
             continue;
         char path[PATH_MAX];
-        s_format (path, sizeof path, "%s/%s", self->releases_dir, name);
+        jad_format (path, sizeof path, "%s/%s", self->releases_dir, name);
         if (jad_rmtree (path) == 0) {
-            s_emit (self, AGT_EVENT_RELEASE_REMOVED, name, NULL, 0, NULL, NULL, 0);
+            s_emit (self, JAD_APPLY_EVENT_RELEASE_REMOVED, name, NULL, 0, NULL, NULL, 0);
             left--;
         }
     }
@@ -674,7 +648,7 @@ static int s_hook_user (s_apply_t *self)
     struct passwd entry, *found = NULL;
     char buffer[4096];
     if (getpwnam_r (user, &entry, buffer, sizeof buffer, &found) || !found) {
-        s_format (self->failure, sizeof self->failure, "hook-user %s does not exist", user);
+        jad_format (self->failure, sizeof self->failure, "hook-user %s does not exist", user);
         return -1;
     }
     self->drop_privileges = true;
@@ -683,7 +657,7 @@ static int s_hook_user (s_apply_t *self)
     return 0;
 }
 
-int agt_apply_run (const agt_job_t *job, agt_apply_emit_fn *emit, void *arg)
+int agt_apply_run (const jad_apply_job_t *job, agt_apply_emit_fn *emit, void *arg)
 {
     assert (job);
     assert (emit);
@@ -695,17 +669,17 @@ int agt_apply_run (const agt_job_t *job, agt_apply_emit_fn *emit, void *arg)
     //  names are <= 64 characters; the root must leave room for them
     int rc = 0;
     if (strlen (job->root) > PATH_MAX - 256 ||
-        s_format (self.app_dir, sizeof self.app_dir, "%s/%s", job->root, job->app) ||
-        s_format (self.releases_dir, sizeof self.releases_dir, "%s/releases", self.app_dir) ||
-        s_format (self.current_link, sizeof self.current_link, "%s/current", self.app_dir) ||
-        s_format (self.shared_dir, sizeof self.shared_dir, "%s/shared", self.app_dir) ||
-        s_format (self.release_dir, sizeof self.release_dir, "%s/%s", self.releases_dir,
-                  job->version)) {
-        s_format (self.failure, sizeof self.failure, "root: path too long");
+        jad_format (self.app_dir, sizeof self.app_dir, "%s/%s", job->root, job->app) ||
+        jad_format (self.releases_dir, sizeof self.releases_dir, "%s/releases", self.app_dir) ||
+        jad_format (self.current_link, sizeof self.current_link, "%s/current", self.app_dir) ||
+        jad_format (self.shared_dir, sizeof self.shared_dir, "%s/shared", self.app_dir) ||
+        jad_format (self.release_dir, sizeof self.release_dir, "%s/%s", self.releases_dir,
+                    job->version)) {
+        jad_format (self.failure, sizeof self.failure, "root: path too long");
         rc = -1;
     }
     if (job->archive)
-        s_format (self.archive, sizeof self.archive, "%s", job->archive);
+        jad_format (self.archive, sizeof self.archive, "%s", job->archive);
 
     //  a re-applied plan may find itself current already: then the
     //  version recorded before it is the one to go back to
@@ -746,15 +720,15 @@ finished:;
     char *current = s_current_version (&self);
     char detail[JAD_MAX_DETAIL];
     if (rc == 0 && task)
-        s_format (detail, sizeof detail, "%s done",
-                  job->action == JAD_PLAN_ACTION_MIGRATE_UP     ? "migrate_up"
-                  : job->action == JAD_PLAN_ACTION_MIGRATE_DOWN ? "migrate_down"
-                                                                : "verify");
+        jad_format (detail, sizeof detail, "%s done",
+                    job->action == JAD_PLAN_ACTION_MIGRATE_UP     ? "migrate_up"
+                    : job->action == JAD_PLAN_ACTION_MIGRATE_DOWN ? "migrate_down"
+                                                                  : "verify");
     else if (rc == 0)
-        s_format (detail, sizeof detail, "%s healthy", job->version);
+        jad_format (detail, sizeof detail, "%s healthy", job->version);
     else
-        s_format (detail, sizeof detail, "%s", self.failure[0] ? self.failure : "failed");
-    s_emit (&self, AGT_EVENT_DONE, current, AGT_STEP_DONE,
+        jad_format (detail, sizeof detail, "%s", self.failure[0] ? self.failure : "failed");
+    s_emit (&self, JAD_APPLY_EVENT_DONE, current, AGT_STEP_DONE,
             rc == 0 ? JAD_REPORT_HEALTHY : JAD_REPORT_FAILED, detail, NULL, 0);
     free (current);
     free (self.previous);

@@ -18,77 +18,32 @@
 #ifndef AGT_APPLY_H_INCLUDED
 #define AGT_APPLY_H_INCLUDED
 
+#include "jad_wire.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-//  What to apply; plain data, strings owned (freed by agt_job_destroy).
-typedef struct {
-    char *plan_id;
-    char *app;
-    char *version;
-    char *sha256_hex;          //  signed artifact hash (hex)
-    uint64_t artifact_length;  //  signed artifact length
-    char *archive;             //  verified artifact, NULL: reuse releases/VERSION
-    char *url;                 //  download the artifact here first (may be NULL)
-    bool release_known;        //  releases/VERSION holds this artifact already
-    char *previous_hint;       //  version last recorded as running, may be NULL
-    char *environment;
-    char *host;                 //  agent name
-    char *root;                 //  release root
-    char *downloads;            //  DATA/downloads, for URL artifacts
-    char *hook_user;            //  may be NULL
-    uint32_t hook_timeout_ms;   //  hooks without their own timeout
-    uint32_t step_deadline_ms;  //  URL download deadline
-    uint32_t keep_releases;
-    uint32_t action;    //  jad_plan_action_t: apply (default) or a task
-    char **migrations;  //  MIGRATE_DOWN: versions, in the order to run
-    size_t migration_count;
-} agt_job_t;
-
-agt_job_t *agt_job_new (void);
-void agt_job_destroy (agt_job_t **self_p);
-
-typedef enum {
-    AGT_EVENT_STEP = 1,         //  step progress: a report
-    AGT_EVENT_RELEASE_ADDED,    //  releases/VERSION holds artifact sha256_hex
-    AGT_EVENT_RELEASE_REMOVED,  //  releases/VERSION is gone
-    AGT_EVENT_DONE,             //  outcome: status healthy or failed
-} agt_event_kind_t;
-
-//  One event; plain data, strings owned.
-typedef struct {
-    agt_event_kind_t kind;
-    char *plan_id;
-    char *app;
-    char *version;     //  DONE: version now current (NULL if none)
-    char *sha256_hex;  //  RELEASE_ADDED
-    char *step;        //  STEP; DONE: AGT_STEP_DONE
-    uint32_t status;   //  jad_report_status_t (STEP, DONE)
-    char *detail;      //  one line, may be NULL
-    char *output;      //  hook output, may be NULL
-    uint32_t duration_ms;
-} agt_event_t;
+//  What to apply is a jad_apply_job_t and what happens is told by
+//  jad_apply_event_t (jad_wire.h): the same structs cross the pipe to the
+//  apply helper (agt_pipe, agt_worker).
 
 //  Step name of the final per-plan report (healthy or failed), as the
 //  controller expects it.
 #define AGT_STEP_DONE "done"
 
-agt_event_t *agt_event_new (agt_event_kind_t kind);
-void agt_event_destroy (agt_event_t **self_p);
-
 //  Receives each event; takes ownership of *event_p (and nulls it).
-typedef void (agt_apply_emit_fn) (agt_event_t **event_p, void *arg);
+typedef void (agt_apply_emit_fn) (jad_apply_event_t **event_p, void *arg);
 
 //  Apply job; returns 0 if the release is healthy, -1 if the plan failed
 //  (and the host is back on its previous release if the switch happened).
-//  The last event is always AGT_EVENT_DONE.
+//  The last event is always JAD_APPLY_EVENT_DONE.
 //  Tasks never touch `current`: MIGRATE_UP unpacks the release if needed
 //  and runs its migrate_up hook (step "migrate_up"); MIGRATE_DOWN runs the
 //  migrate_down hook of each listed release already on disk, in the given
 //  order (step "migrate_down", one report per release); VERIFY runs the
 //  smoke checks of the current release again (step "verify") and fails if
 //  `version` is not current.
-int agt_apply_run (const agt_job_t *job, agt_apply_emit_fn *emit, void *arg);
+int agt_apply_run (const jad_apply_job_t *job, agt_apply_emit_fn *emit, void *arg);
 
 #endif

@@ -5,7 +5,6 @@
 #include "agt_link.h"
 
 #include <limits.h>
-#include <pwd.h>
 #include <stdio.h>
 
 const char *agt_config_path (const char *data_dir, char *buf, size_t len)
@@ -20,7 +19,7 @@ jad_agent_config_t *agt_config_load (const char *data_dir, jad_problems_t *probl
     char path[PATH_MAX];
     agt_config_path (data_dir, path, sizeof path);
     size_t before = jad_problems_count (problems);
-    jad_agent_config_t *config = jad_agent_config_load (path, problems);
+    jad_agent_config_t *config = jad_agent_config_load_on_host (path, problems);
     if (!config) {
         if (jad_problems_count (problems) == before)
             jad_problems_add (problems, "%s: cannot be loaded", path);
@@ -37,13 +36,6 @@ jad_agent_config_t *agt_config_load (const char *data_dir, jad_problems_t *probl
         jad_problems_add (problems, "%s: controller-key: not a 40-character Z85 CURVE key", path);
     if (!config->signing_key || jad_key_from_hex (config->signing_key, raw))
         jad_problems_add (problems, "%s: signing-key: not a 64-hex-digit Ed25519 key", path);
-    if (config->hook_user && *config->hook_user) {
-        struct passwd entry, *found = NULL;
-        char buffer[4096];
-        if (getpwnam_r (config->hook_user, &entry, buffer, sizeof buffer, &found) || !found)
-            jad_problems_add (problems, "%s: hook-user: no user named \"%s\" on this host", path,
-                              config->hook_user);
-    }
 
     if (key_p) {
         char key_path[PATH_MAX];

@@ -26,17 +26,12 @@
 #include "jad_util.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#ifndef JADUGAR_VERSION
-#define JADUGAR_VERSION "0.1.0"
-#endif
 
 #define RESEND_MS        2000  //  unacknowledged reports go again
 #define RESEND_BATCH     100   //  at most this many per round
@@ -47,20 +42,6 @@
 #define METRICS_ACK_MS   3000  //  unacked batches go again after this
 #define METRICS_DRAIN_MS 2000  //  at stop, wait this long for acks at most
 #define STALE_TICK_MS    1000  //  how often the stale alarm is checked (at most)
-
-//  snprintf that says whether the text fit (0) or was cut (-1); details
-//  may be cut, paths are checked.
-static int s_format (char *buf, size_t len, const char *format, ...)
-    __attribute__ ((format (printf, 3, 4)));
-
-static int s_format (char *buf, size_t len, const char *format, ...)
-{
-    va_list args;
-    va_start (args, format);
-    int size = vsnprintf (buf, len, format, args);
-    va_end (args);
-    return size < 0 || (size_t)size >= len ? -1 : 0;
-}
 
 struct _agt_daemon_t {
     char *data_dir;
@@ -253,7 +234,7 @@ static void s_plan_finished (agt_daemon_t *self, uint32_t status, const char *cu
         jad_log_error ("agent: cannot record app state app=%s", plan->app);
     //  the release is unpacked (or refused): the download is not needed
     char archive[PATH_MAX];
-    s_format (archive, sizeof archive, "%s/%s", self->downloads, self->sha_hex);
+    jad_format (archive, sizeof archive, "%s/%s", self->downloads, self->sha_hex);
     unlink (archive);
     jad_log_info ("agent: plan finished plan=%s app=%s version=%s outcome=%s", plan->plan_id,
                   plan->app, plan->version, healthy ? "healthy" : "failed");
@@ -265,31 +246,26 @@ static void s_plan_finished (agt_daemon_t *self, uint32_t status, const char *cu
 //  Version ROOT/APP/current points at, or NULL. Caller frees.
 static char *s_current_version (agt_daemon_t *self, const char *app)
 {
-    char link[PATH_MAX], target[PATH_MAX];
-    s_format (link, sizeof link, "%s/%s/current", self->config->root, app);
-    ssize_t size = readlink (link, target, sizeof target - 1);
-    if (size <= 0)
+    char link[PATH_MAX], version[JAD_NAME_MAX + 1];
+    if (jad_format (link, sizeof link, "%s/%s/current", self->config->root, app) != 0)
         return NULL;
-    target[size] = 0;
-    return strncmp (target, "releases/", 9) == 0 && jad_name_valid (target + 9)
-               ? strdup (target + 9)
-               : NULL;
+    return jad_current_version (link, version) ? strdup (version) : NULL;
 }
 
 //  Events from the worker.
-static void s_on_event (agt_event_t **event_p, void *arg)
+static void s_on_event (jad_apply_event_t **event_p, void *arg)
 {
     agt_daemon_t *self = (agt_daemon_t *)arg;
-    agt_event_t *event = *event_p;
+    jad_apply_event_t *event = *event_p;
     jad_plan_t *plan = self->active;
     if (!plan || !event->plan_id || !streq (event->plan_id, plan->plan_id)) {
         agt_drops_hit (self->drops, "worker_stray", "event for plan %s",
                        event->plan_id ? event->plan_id : "-");
-        agt_event_destroy (event_p);
+        jad_apply_event_destroy (event_p);
         return;
     }
     switch (event->kind) {
-        case AGT_EVENT_STEP:
+        case JAD_APPLY_EVENT_STEP:
             if (event->status == JAD_REPORT_STARTED &&
                 agt_store_set_plan_state (self->store, plan->plan_id, AGT_PLAN_APPLYING,
                                           event->step, NULL))
@@ -297,19 +273,19 @@ static void s_on_event (agt_event_t **event_p, void *arg)
             s_report (self, plan->plan_id, plan->app, plan->version, event->step, event->status,
                       event->detail, event->output, event->duration_ms);
             break;
-        case AGT_EVENT_RELEASE_ADDED:
+        case JAD_APPLY_EVENT_RELEASE_ADDED:
             if (agt_store_release_add (self->store, plan->app, event->version, event->sha256_hex))
                 jad_log_error ("agent: cannot record release app=%s", plan->app);
             break;
-        case AGT_EVENT_RELEASE_REMOVED:
+        case JAD_APPLY_EVENT_RELEASE_REMOVED:
             if (agt_store_release_remove (self->store, plan->app, event->version))
                 jad_log_error ("agent: cannot record release removal app=%s", plan->app);
             break;
-        case AGT_EVENT_DONE:
+        case JAD_APPLY_EVENT_DONE:
             s_plan_finished (self, event->status, event->version, event->detail);
             break;
     }
-    agt_event_destroy (event_p);
+    jad_apply_event_destroy (event_p);
 }
 
 //  --------------------------------------------------------------------------
@@ -319,7 +295,7 @@ static void s_start_apply (agt_daemon_t *self, const char *archive, bool release
 {
     jad_plan_t *plan = self->active;
     char problem[JAD_MAX_DETAIL - 64] = "out of memory";
-    agt_job_t *job = agt_job_new ();
+    jad_apply_job_t *job = jad_apply_job_new ();
     if (!job)
         goto failed;
     job->plan_id = strdup (plan->plan_id);
@@ -356,7 +332,7 @@ static void s_start_apply (agt_daemon_t *self, const char *archive, bool release
         !job->host || !job->root || !job->downloads)
         goto failed;
     if (agt_worker_start (self->worker, job, problem, sizeof problem) == 0) {
-        agt_job_destroy (&job);
+        jad_apply_job_destroy (&job);
         zmq_pollitem_t item = {NULL, agt_worker_fd (self->worker), ZMQ_POLLIN, 0};
         if (zloop_poller (self->loop, &item, s_on_helper, self) == 0) {
             //  end of input shows as an error: our handler sees it
@@ -368,13 +344,13 @@ static void s_start_apply (agt_daemon_t *self, const char *archive, bool release
         agt_worker_drain (self->worker, s_on_event, self);
         if (!self->active)
             return;
-        s_format (problem, sizeof problem, "agent: cannot poll the apply helper");
+        jad_format (problem, sizeof problem, "agent: cannot poll the apply helper");
     }
 
 failed:
-    agt_job_destroy (&job);
+    jad_apply_job_destroy (&job);
     char detail[JAD_MAX_DETAIL];
-    s_format (detail, sizeof detail, "agent: cannot start the apply helper: %s", problem);
+    jad_format (detail, sizeof detail, "agent: cannot start the apply helper: %s", problem);
     jad_log_error ("%s", detail);
     char *current = s_current_version (self, plan->app);
     s_plan_finished (self, JAD_REPORT_FAILED, current, detail);
@@ -400,22 +376,22 @@ static void s_fetch_progress (agt_daemon_t *self, agt_fetch_state_t state)
     uint32_t duration = (uint32_t)(jad_mono_ms () - self->fetch_started);
     if (state == AGT_FETCH_DONE) {
         char detail[64];
-        s_format (detail, sizeof detail, "%llu bytes verified",
-                  (unsigned long long)agt_fetch_received (self->fetch));
+        jad_format (detail, sizeof detail, "%llu bytes verified",
+                    (unsigned long long)agt_fetch_received (self->fetch));
         s_report (self, plan->plan_id, plan->app, plan->version, "fetch", JAD_REPORT_OK, detail,
                   NULL, duration);
         char archive[PATH_MAX];
-        s_format (archive, sizeof archive, "%s", agt_fetch_path (self->fetch));
+        jad_format (archive, sizeof archive, "%s", agt_fetch_path (self->fetch));
         agt_fetch_destroy (&self->fetch);
         s_start_apply (self, archive, false);
         return;
     }
     char detail[JAD_MAX_DETAIL];
-    s_format (detail, sizeof detail, "%s", agt_fetch_error (self->fetch));
+    jad_format (detail, sizeof detail, "%s", agt_fetch_error (self->fetch));
     s_report (self, plan->plan_id, plan->app, plan->version, "fetch", JAD_REPORT_FAILED, detail,
               NULL, duration);
     char final[JAD_MAX_DETAIL + 8];
-    s_format (final, sizeof final, "fetch: %s", detail);
+    jad_format (final, sizeof final, "fetch: %s", detail);
     char *current = s_current_version (self, plan->app);
     s_plan_finished (self, JAD_REPORT_FAILED, current, final);
     free (current);
@@ -424,7 +400,7 @@ static void s_fetch_progress (agt_daemon_t *self, agt_fetch_state_t state)
 //  A verified download of this artifact is already on disk.
 static bool s_download_ready (agt_daemon_t *self, const jad_plan_t *plan, char *path, size_t len)
 {
-    s_format (path, len, "%s/%s", self->downloads, self->sha_hex);
+    jad_format (path, len, "%s/%s", self->downloads, self->sha_hex);
     uint8_t sha[32];
     uint64_t size = 0;
     if (access (path, R_OK) || jad_sha256_file (path, sha, &size))
@@ -449,8 +425,8 @@ static void s_start_plan (agt_daemon_t *self, jad_plan_t *plan)
         return;
     }
     char release_dir[PATH_MAX];
-    s_format (release_dir, sizeof release_dir, "%s/%s/releases/%s", self->config->root, plan->app,
-              plan->version);
+    jad_format (release_dir, sizeof release_dir, "%s/%s/releases/%s", self->config->root, plan->app,
+                plan->version);
     struct stat info;
     bool on_disk = agt_store_release_known (self->store, plan->app, plan->version, self->sha_hex) &&
                    lstat (release_dir, &info) == 0 && S_ISDIR (info.st_mode);
@@ -550,7 +526,7 @@ static void s_intake (agt_daemon_t *self, const uint8_t *data, size_t size, cons
     for (char *older = superseded ? (char *)zlist_first (superseded) : NULL; older;
          older = (char *)zlist_next (superseded)) {
         char detail[128];
-        s_format (detail, sizeof detail, "superseded by plan %s", plan->plan_id);
+        jad_format (detail, sizeof detail, "superseded by plan %s", plan->plan_id);
         jad_plan_t *old_plan = agt_store_load_plan (self->store, older);
         s_report (self, older, plan->app, old_plan ? old_plan->version : plan->version,
                   AGT_STEP_DONE, JAD_REPORT_FAILED, detail, NULL, 0);
@@ -593,8 +569,8 @@ static int s_on_sub (zloop_t *loop, zsock_t *reader, void *arg)
     if (!msg)
         return 0;
     char topic[128], beat[128];
-    s_format (topic, sizeof topic, "plan/%s/", self->config->environment);
-    s_format (beat, sizeof beat, "beat/%s/", self->config->environment);
+    jad_format (topic, sizeof topic, "plan/%s/", self->config->environment);
+    jad_format (beat, sizeof beat, "beat/%s/", self->config->environment);
     zframe_t *first = zmsg_first (msg);
     zframe_t *envelope = zmsg_next (msg);
     if (zmsg_size (msg) != 2)
@@ -758,10 +734,10 @@ static void s_helper_lost (agt_daemon_t *self)
         step &&
         (streq (step, "switch") || streq (step, "activate") || streq (step, "smoke") ||
          streq (step, "rollback")))
-        s_format (final, sizeof final, "%s; no rollback ran: current -> releases/%s", detail,
-                  current);
+        jad_format (final, sizeof final, "%s; no rollback ran: current -> releases/%s", detail,
+                    current);
     else
-        s_format (final, sizeof final, "%s", detail);
+        jad_format (final, sizeof final, "%s", detail);
     s_plan_finished (self, JAD_REPORT_FAILED, current, final);
     free (current);
 }
@@ -829,16 +805,11 @@ static int s_on_resend (zloop_t *loop, int timer_id, void *arg)
     return 0;
 }
 
-static bool s_str_equal (const char *one, const char *two)
-{
-    return (!one && !two) || (one && two && streq (one, two));
-}
-
 //  Append ",name" (or "name") to a bounded list of keys.
 static void s_key_list (char *list, size_t len, const char *name)
 {
     size_t used = strlen (list);
-    s_format (list + used, len - used, "%s%s", used ? "," : "", name);
+    jad_format (list + used, len - used, "%s%s", used ? "," : "", name);
 }
 
 //  SIGHUP: take heartbeat, hook-timeout, hook-user, keep-releases and
@@ -862,21 +833,21 @@ static void s_reload (agt_daemon_t *self)
     jad_problems_destroy (&problems);
     jad_agent_config_t *running = self->config;
     char changed[128] = "", restart[160] = "";
-    if (!s_str_equal (running->name, fresh->name))
+    if (!jad_str_equal (running->name, fresh->name))
         s_key_list (restart, sizeof restart, "name");
-    if (!s_str_equal (running->environment, fresh->environment))
+    if (!jad_str_equal (running->environment, fresh->environment))
         s_key_list (restart, sizeof restart, "environment");
-    if (!s_str_equal (running->controller, fresh->controller))
+    if (!jad_str_equal (running->controller, fresh->controller))
         s_key_list (restart, sizeof restart, "controller");
-    if (!s_str_equal (running->controller_key, fresh->controller_key))
+    if (!jad_str_equal (running->controller_key, fresh->controller_key))
         s_key_list (restart, sizeof restart, "controller-key");
-    if (!s_str_equal (running->signing_key, fresh->signing_key))
+    if (!jad_str_equal (running->signing_key, fresh->signing_key))
         s_key_list (restart, sizeof restart, "signing-key");
-    if (!s_str_equal (running->token, fresh->token))
+    if (!jad_str_equal (running->token, fresh->token))
         s_key_list (restart, sizeof restart, "token");
-    if (!s_str_equal (running->root, fresh->root))
+    if (!jad_str_equal (running->root, fresh->root))
         s_key_list (restart, sizeof restart, "root");
-    if (!s_str_equal (running->key_file, fresh->key_file))
+    if (!jad_str_equal (running->key_file, fresh->key_file))
         s_key_list (restart, sizeof restart, "key-file");
     if (restart[0])
         jad_log_warning ("agent: changed keys need a restart keys=%s", restart);
@@ -905,7 +876,7 @@ static void s_reload (agt_daemon_t *self)
         running->keep_releases = fresh->keep_releases;
         s_key_list (changed, sizeof changed, "keep-releases");
     }
-    if (!s_str_equal (running->hook_user, fresh->hook_user)) {
+    if (!jad_str_equal (running->hook_user, fresh->hook_user)) {
         char *swap = running->hook_user;
         running->hook_user = fresh->hook_user;
         fresh->hook_user = swap;
@@ -1035,7 +1006,7 @@ static void s_recover (agt_daemon_t *self)
             continue;
         }
         char detail[128];
-        s_format (detail, sizeof detail, "agent restarted during step %s; applying again", step);
+        jad_format (detail, sizeof detail, "agent restarted during step %s; applying again", step);
         jad_log_warning ("agent: plan interrupted plan=%s step=%s", plan->plan_id, step);
         s_report (self, plan->plan_id, plan->app, plan->version, step, JAD_REPORT_INTERRUPTED,
                   detail, NULL, 0);
@@ -1052,7 +1023,7 @@ agt_daemon_t *agt_daemon_new (const char *data_dir)
     if (!self)
         return NULL;
     self->data_dir = strdup (data_dir);
-    s_format (self->downloads, sizeof self->downloads, "%s/downloads", data_dir);
+    jad_format (self->downloads, sizeof self->downloads, "%s/downloads", data_dir);
     jad_problems_t *problems = jad_problems_new ();
     if (!self->data_dir || !problems)
         goto failed;
@@ -1067,7 +1038,7 @@ agt_daemon_t *agt_daemon_new (const char *data_dir)
         goto failed;
 
     char path[PATH_MAX];
-    s_format (path, sizeof path, "%s/state.db", data_dir);
+    jad_format (path, sizeof path, "%s/state.db", data_dir);
     self->store = agt_store_new (path, true);
     if (!self->store)
         goto failed;

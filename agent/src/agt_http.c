@@ -2,6 +2,7 @@
 //  SPDX-License-Identifier: MPL-2.0
 
 #include "agt_http.h"
+#include "jad_util.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -9,14 +10,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
-
-//  Bodies of smoke checks are not looked at.
-static size_t s_discard (char *data, size_t size, size_t count, void *arg)
-{
-    (void)data;
-    (void)arg;
-    return size * count;
-}
 
 typedef struct {
     int fd;  //  destination file
@@ -76,7 +69,7 @@ int agt_http_check (const char *url, uint32_t expect, uint32_t timeout_ms, char 
     if (expect == 0)
         expect = 200;
     int result = -1;
-    curl_easy_setopt (curl, CURLOPT_WRITEFUNCTION, s_discard);
+    curl_easy_setopt (curl, CURLOPT_WRITEFUNCTION, jad_body_discard);
     CURLcode rc = curl_easy_perform (curl);
     long status = 0;
     if (rc != CURLE_OK)

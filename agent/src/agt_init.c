@@ -11,7 +11,6 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -95,13 +94,10 @@ static int s_check (s_options_t *options, char *hostname, size_t hostlen)
         options->root = "/srv/jadugar";
     if (options->root[0] != '/' || !s_printable (options->root, PATH_MAX - 128))
         return s_usage ("--root must be an absolute path", options->root);
-    if (options->hook_user) {
-        struct passwd entry, *found = NULL;
-        char buffer[4096];
-        if (!s_printable (options->hook_user, 64) ||
-            getpwnam_r (options->hook_user, &entry, buffer, sizeof buffer, &found) || !found)
-            return s_usage ("--hook-user is not a user on this host", options->hook_user);
-    }
+    //  the rule agent.yaml's hook-user is checked by (jad_config)
+    if (options->hook_user &&
+        (!jad_name_valid (options->hook_user) || !jad_user_exists (options->hook_user)))
+        return s_usage ("--hook-user is not a user on this host", options->hook_user);
     return 0;
 }
 

@@ -456,16 +456,9 @@ static void s_scan (s_sampler_t *self, int64_t mono)
     while ((entry = readdir (dir))) {
         if (!jad_name_valid (entry->d_name))
             continue;
-        char link[PATH_MAX], target[PATH_MAX];
-        if (snprintf (link, sizeof link, "%s/%s/current", self->root, entry->d_name) >=
-            (int)sizeof link)
-            continue;
-        ssize_t size = readlink (link, target, sizeof target - 1);
-        if (size <= 9)
-            continue;
-        target[size] = 0;
-        const char *version = target + 9;
-        if (strncmp (target, "releases/", 9) != 0 || !jad_name_valid (version))
+        char link[PATH_MAX], version[JAD_NAME_MAX + 1];
+        if (jad_format (link, sizeof link, "%s/%s/current", self->root, entry->d_name) != 0 ||
+            !jad_current_version (link, version))
             continue;
         s_app_t *app = (s_app_t *)zhashx_lookup (self->apps, entry->d_name);
         if (app && app->version && streq (app->version, version))

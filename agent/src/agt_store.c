@@ -400,12 +400,6 @@ char *agt_store_app_version (agt_store_t *self, const char *app)
     return version;
 }
 
-static char *s_column_dup (sqlite3_stmt *stmt, int column)
-{
-    const char *text = (const char *)sqlite3_column_text (stmt, column);
-    return text ? strdup (text) : NULL;
-}
-
 int agt_store_apps (agt_store_t *self, jad_app_state_t **apps_p, size_t *count_p)
 {
     assert (self);
@@ -420,10 +414,10 @@ int agt_store_apps (agt_store_t *self, jad_app_state_t **apps_p, size_t *count_p
     int rc = SQLITE_NOMEM;
     while (apps && count < JAD_MAX_APPS && (rc = sqlite3_step (stmt)) == SQLITE_ROW) {
         jad_app_state_t *app = &apps[count++];
-        app->app = s_column_dup (stmt, 0);
-        app->version = s_column_dup (stmt, 1);
-        app->health = s_column_dup (stmt, 2);
-        app->plan_id = s_column_dup (stmt, 3);
+        app->app = jad_db_column_dup (stmt, 0);
+        app->version = jad_db_column_dup (stmt, 1);
+        app->health = jad_db_column_dup (stmt, 2);
+        app->plan_id = jad_db_column_dup (stmt, 3);
         if (!app->app || !app->health) {
             rc = SQLITE_NOMEM;
             break;

@@ -72,7 +72,7 @@ agt_worker_t *agt_worker_new (const char *helper, const char *missing)
     self->from = -1;
     self->helper = helper ? strdup (helper) : NULL;
     self->missing = strdup (missing ? missing : "apply helper not found");
-    self->buffer = (uint8_t *)malloc (AGT_PIPE_MAX_FRAME + 4);
+    self->buffer = (uint8_t *)malloc (JAD_MAX_APPLY_MSG + 4);
     if ((helper && !self->helper) || !self->missing || !self->buffer) {
         agt_worker_destroy (&self);
         return NULL;
@@ -173,7 +173,7 @@ static int s_above_stdio (int fd)
     return jad_fd_above (fd, 3);
 }
 
-int agt_worker_start (agt_worker_t *self, const agt_job_t *job, char *err, size_t len)
+int agt_worker_start (agt_worker_t *self, const jad_apply_job_t *job, char *err, size_t len)
 {
     assert (self);
     assert (job);
@@ -185,7 +185,7 @@ int agt_worker_start (agt_worker_t *self, const agt_job_t *job, char *err, size_
         snprintf (err, len, "%s", self->missing);
         return -1;
     }
-    zchunk_t *frame = agt_pipe_job_encode (job);
+    zchunk_t *frame = jad_apply_job_encode (job);
     if (!frame) {
         snprintf (err, len, "cannot encode the job for the apply helper");
         return -1;
@@ -231,7 +231,7 @@ int agt_worker_start (agt_worker_t *self, const agt_job_t *job, char *err, size_
     free (self->step);
     self->step = NULL;
     fcntl (self->from, F_SETFL, fcntl (self->from, F_GETFL) | O_NONBLOCK);
-    if (agt_pipe_write (self->to, zchunk_data (frame), zchunk_size (frame))) {
+    if (agt_pipe_send (self->to, frame)) {
         snprintf (err, len, "cannot pass the job to the apply helper: %s", strerror (errno));
         zchunk_destroy (&frame);
         s_finish (self, true);
@@ -277,9 +277,8 @@ static int s_dispatch (agt_worker_t *self, agt_apply_emit_fn *handle, void *arg)
     int rc = 0;
     while (self->used - offset >= 4) {
         const uint8_t *prefix = self->buffer + offset;
-        size_t size = (size_t)prefix[0] << 24 | (size_t)prefix[1] << 16 | (size_t)prefix[2] << 8 |
-                      (size_t)prefix[3];
-        if (size > AGT_PIPE_MAX_FRAME) {
+        size_t size = agt_pipe_frame_size (prefix);
+        if (size > JAD_MAX_APPLY_MSG) {
             snprintf (self->lost, sizeof self->lost,
                       "apply helper sent a frame of %zu bytes during %s", size,
                       self->step ? self->step : "start-up");
@@ -289,7 +288,7 @@ static int s_dispatch (agt_worker_t *self, agt_apply_emit_fn *handle, void *arg)
         if (self->used - offset - 4 < size)
             break;  //  the rest comes later
         char err[JAD_ERR_LEN] = "";
-        agt_event_t *event = agt_pipe_event_decode (prefix + 4, size, err, sizeof err);
+        jad_apply_event_t *event = jad_apply_event_decode (prefix + 4, size, err);
         offset += 4 + size;
         if (!event) {
             snprintf (self->lost, sizeof self->lost, "apply helper sent a bad %s during %s", err,
@@ -297,18 +296,18 @@ static int s_dispatch (agt_worker_t *self, agt_apply_emit_fn *handle, void *arg)
             rc = -1;
             break;
         }
-        bool started = event->kind == AGT_EVENT_STEP && event->status == JAD_REPORT_STARTED;
+        bool started = event->kind == JAD_APPLY_EVENT_STEP && event->status == JAD_REPORT_STARTED;
         if (started) {
             free (self->step);
             self->step = strdup (event->step);
         }
-        if (event->kind == AGT_EVENT_DONE)
+        if (event->kind == JAD_APPLY_EVENT_DONE)
             self->done = true;
         handle (&event, arg);
-        agt_event_destroy (&event);
+        jad_apply_event_destroy (&event);
         //  the step is recorded now: let the helper do it
         const char go = AGT_PIPE_GO;
-        if (started && agt_pipe_write (self->to, &go, 1))
+        if (started && jad_write_all (self->to, &go, 1))
             jad_log_warning ("agent: cannot pass the go-ahead to the apply helper: %s",
                              strerror (errno));
     }
@@ -324,7 +323,7 @@ agt_worker_state_t agt_worker_read (agt_worker_t *self, agt_apply_emit_fn *handl
     if (self->pid <= 0)
         return self->done ? AGT_WORKER_FINISHED : AGT_WORKER_LOST;
     while (true) {
-        size_t room = AGT_PIPE_MAX_FRAME + 4 - self->used;
+        size_t room = JAD_MAX_APPLY_MSG + 4 - self->used;
         ssize_t got = read (self->from, self->buffer + self->used, room);
         if (got < 0 && errno == EINTR)
             continue;

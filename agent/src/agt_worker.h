@@ -50,7 +50,7 @@ agt_worker_t *agt_worker_new (const char *helper, const char *missing);
 void agt_worker_destroy (agt_worker_t **self_p);
 
 //  Start the helper on job. Returns 0, or -1 with a reason in err.
-int agt_worker_start (agt_worker_t *self, const agt_job_t *job, char *err, size_t len);
+int agt_worker_start (agt_worker_t *self, const jad_apply_job_t *job, char *err, size_t len);
 
 //  True while a helper runs.
 bool agt_worker_busy (agt_worker_t *self);

@@ -48,14 +48,14 @@ typedef struct {
 
 //  An event goes up the pipe; a started step waits for the daemon to
 //  have recorded it.
-static void s_emit (agt_event_t **event_p, void *arg)
+static void s_emit (jad_apply_event_t **event_p, void *arg)
 {
     s_helper_t *self = (s_helper_t *)arg;
-    agt_event_t *event = *event_p;
-    bool started = event->kind == AGT_EVENT_STEP && event->status == JAD_REPORT_STARTED;
-    zchunk_t *frame = agt_pipe_event_encode (event);
-    agt_event_destroy (event_p);
-    if (!frame || agt_pipe_write (self->out, zchunk_data (frame), zchunk_size (frame))) {
+    jad_apply_event_t *event = *event_p;
+    bool started = event->kind == JAD_APPLY_EVENT_STEP && event->status == JAD_REPORT_STARTED;
+    zchunk_t *frame = jad_apply_event_encode (event);
+    jad_apply_event_destroy (event_p);
+    if (!frame || agt_pipe_send (self->out, frame)) {
         //  the daemon is gone (we die with it) or we are out of memory
         jad_log_error ("apply: cannot pass an event to the agent: %s", strerror (errno));
         zchunk_destroy (&frame);
@@ -97,21 +97,16 @@ static int s_apply (void)
         jad_log_error ("apply: %s", rc > 0 ? "no job on stdin" : err);
         return 3;
     }
-    agt_job_t *job = agt_pipe_job_decode (data, size, err, sizeof err);
+    jad_apply_job_t *job = jad_apply_job_decode (data, size, err);
     free (data);
     if (!job) {
         jad_log_error ("apply: %s", err);
         return 3;
     }
     agt_apply_run (job, s_emit, &self);
-    agt_job_destroy (&job);
+    jad_apply_job_destroy (&job);
     close (self.out);
     return 0;
-}
-
-static size_t s_body_write (char *data, size_t size, size_t count, void *arg)
-{
-    return jad_body_append ((jad_body_t *)arg, data, size * count);
 }
 
 static int s_scrape (const char *url, long timeout_ms)
@@ -128,7 +123,7 @@ static int s_scrape (const char *url, long timeout_ms)
         curl_easy_setopt (curl, CURLOPT_PROTOCOLS_STR, "http,https") != CURLE_OK ||
         curl_easy_setopt (curl, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
         curl_easy_setopt (curl, CURLOPT_TIMEOUT_MS, timeout_ms) != CURLE_OK ||
-        curl_easy_setopt (curl, CURLOPT_WRITEFUNCTION, s_body_write) != CURLE_OK ||
+        curl_easy_setopt (curl, CURLOPT_WRITEFUNCTION, jad_body_write) != CURLE_OK ||
         curl_easy_setopt (curl, CURLOPT_WRITEDATA, &body) != CURLE_OK)
         rc = CURLE_FAILED_INIT;
     else

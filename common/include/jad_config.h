@@ -43,13 +43,17 @@ typedef struct {
     uint32_t keep_releases;        //  default 5
     uint32_t heartbeat_ms;         //  default 5000
     uint32_t hook_timeout_ms;      //  default 30000
-    char *hook_user;               //  may be NULL: run hooks as this user
+    char *hook_user;               //  may be NULL: run hooks as this user (a name)
     uint32_t metrics_interval_ms;  //  host metrics, default 10000
     uint32_t metrics_buffer;       //  samples held while disconnected, default 100000
     uint32_t stale_after_ms;       //  stale alarm without signed traffic, default 30000
 } jad_agent_config_t;
 
 jad_agent_config_t *jad_agent_config_load (const char *path, jad_problems_t *problems);
+//  The same, also checking the file against this host, as the agent does
+//  before it uses it (check, run, reload): hook-user must name a user here
+//  ("FILE:LINE: hook-user: no user named ..." beside every other problem).
+jad_agent_config_t *jad_agent_config_load_on_host (const char *path, jad_problems_t *problems);
 void jad_agent_config_destroy (jad_agent_config_t **self_p);
 
 //  controller.yaml
@@ -66,6 +70,8 @@ typedef struct {
     size_t window_count;
     char **emergency_approvals;  //  role names
     size_t emergency_approval_count;
+    char **emergency_skips;  //  rules an emergency deploy skips: "requires", "bake"
+    size_t emergency_skip_count;
     uint32_t concurrency;  //  max hosts switching at once, 0 = all
 } jad_env_config_t;
 

@@ -50,6 +50,10 @@ void jad_db_rollback (sqlite3 *db);
 int jad_db_get_int (sqlite3 *db, const char *sql, const char *param, int64_t *value);
 int jad_db_get_text (sqlite3 *db, const char *sql, const char *param, char **value);
 
+//  Copy of a row's text column; NULL if the column is NULL (or out of
+//  memory). Caller frees.
+char *jad_db_column_dup (sqlite3_stmt *stmt, int column);
+
 //  meta(key TEXT PRIMARY KEY, value TEXT) helpers.
 int jad_db_meta_get (sqlite3 *db, const char *key, char **value);
 int jad_db_meta_set (sqlite3 *db, const char *key, const char *value);

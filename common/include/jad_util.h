@@ -37,6 +37,14 @@ int jad_unhex (const char *text, uint8_t *out, size_t len);
 //  mkdir -p with mode. Returns 0 or -1 (errno set).
 int jad_mkdirs (const char *path, int mode);
 
+//  fsync a directory, so that the entries made, renamed or removed in it
+//  survive a crash. Returns 0 or -1 (errno set).
+int jad_dir_sync (const char *dir);
+
+//  Write all size bytes to a blocking fd (EINTR retried). Returns 0 or -1
+//  (errno set; EIO if write made no progress).
+int jad_write_all (int fd, const void *data, size_t size);
+
 //  Read a whole file (at most max bytes) into a NUL-terminated buffer the
 //  caller frees. Returns NULL on error (errno set; EFBIG if too large).
 char *jad_file_read (const char *path, size_t max, size_t *size_p);
@@ -54,6 +62,26 @@ char *jad_random_id (size_t bytes, char *out);
 
 //  printf into a new string; caller frees. NULL if out of memory.
 char *jad_strdup_printf (const char *format, ...) __attribute__ ((format (printf, 1, 2)));
+
+//  printf into buf (len bytes, always NUL-terminated when len > 0).
+//  Returns 0, or -1 if the text did not fit (buf then holds its start) or
+//  the format failed.
+int jad_format (char *buf, size_t len, const char *format, ...)
+    __attribute__ ((format (printf, 3, 4)));
+
+//  printf a reason into an optional error buffer: does nothing if err is
+//  NULL or len is 0; cuts the text short to fit.
+void jad_seterr (char *err, size_t len, const char *format, ...)
+    __attribute__ ((format (printf, 3, 4)));
+
+//  True if both are NULL or both hold the same text.
+bool jad_str_equal (const char *one, const char *two);
+
+//  True if text holds a control character (below 0x20, or 0x7F).
+bool jad_text_has_control (const char *text);
+
+//  True if a '/'-separated path has a ".." segment ("..", "a/../b", "a/..").
+bool jad_path_has_dotdot (const char *path);
 
 //  Copy text into a bounded string, replacing invalid UTF-8 and control
 //  characters (except \n and \t) with '?'. Truncates to max bytes on a
@@ -75,6 +103,21 @@ typedef struct {
 //  Append len bytes. Returns len, or 0 past max or on no memory (libcurl's
 //  write-callback contract: anything but len aborts the transfer).
 size_t jad_body_append (jad_body_t *body, const char *data, size_t len);
+
+//  Write callbacks with libcurl's CURLOPT_WRITEFUNCTION signature:
+//  jad_body_write appends to the jad_body_t given as arg (as
+//  jad_body_append); jad_body_discard keeps nothing and takes everything.
+size_t jad_body_write (char *data, size_t size, size_t count, void *arg);
+size_t jad_body_discard (char *data, size_t size, size_t count, void *arg);
+
+//  The version an app's `current` link (ROOT/APP/current ->
+//  releases/VERSION) points at, into version (JAD_NAME_MAX + 1 bytes).
+//  Returns true, or false if link is missing, not a symbolic link, or
+//  points anywhere but at releases/ and a valid name.
+bool jad_current_version (const char *link, char version[JAD_NAME_MAX + 1]);
+
+//  True if this host has a user named name (getpwnam).
+bool jad_user_exists (const char *name);
 
 //  In a forked child before exec: unblock every signal and give every
 //  handler back its default (async-signal-safe).

@@ -34,13 +34,14 @@ extern "C" {
 #define JAD_MAX_APPS       256
 #define JAD_MAX_OUTPUT     16384  //  hook output carried in a report
 #define JAD_MAX_DETAIL     1024
-#define JAD_CHUNK_SIZE     (256 * 1024)  //  artifact transfer chunk
-#define JAD_ERR_LEN        256           //  size of decoder error buffers
-#define JAD_MAX_SAMPLES    20000         //  samples in one metric batch
-#define JAD_MAX_SERIES     4096          //  distinct series names in one batch
-#define JAD_MAX_SERIES_LEN 256           //  bytes in a series name (with labels)
-#define JAD_MAX_COUNTERS   64            //  refusal counters in a Status
-#define JAD_MAX_TOKEN      256           //  enrollment token
+#define JAD_CHUNK_SIZE     (256 * 1024)   //  artifact transfer chunk
+#define JAD_ERR_LEN        256            //  size of decoder error buffers
+#define JAD_MAX_SAMPLES    20000          //  samples in one metric batch
+#define JAD_MAX_SERIES     4096           //  distinct series names in one batch
+#define JAD_MAX_SERIES_LEN 256            //  bytes in a series name (with labels)
+#define JAD_MAX_COUNTERS   64             //  refusal counters in a Status
+#define JAD_MAX_TOKEN      256            //  enrollment token
+#define JAD_MAX_APPLY_MSG  (1024 * 1024)  //  a job or an event on the apply helper's pipe
 
 typedef enum {
     JAD_PAYLOAD_NONE = 0,
@@ -274,6 +275,52 @@ typedef struct {
     char *json;   //  may be NULL
 } jad_api_response_t;
 
+//  The agent and its apply helper (jadugar-apply) talk over a pipe: the
+//  daemon sends one job, the helper answers with events, the last one
+//  DONE. Plain data, strings owned; an empty string travels as NULL.
+typedef struct {
+    char *plan_id;              //  required, jad_name_valid
+    char *app;                  //  required, jad_name_valid
+    char *version;              //  required, jad_name_valid
+    char *sha256_hex;           //  required: the signed artifact hash (hex)
+    uint64_t artifact_length;   //  signed artifact length
+    char *archive;              //  verified artifact, NULL: reuse releases/VERSION
+    char *url;                  //  download the artifact here first (may be NULL)
+    bool release_known;         //  releases/VERSION holds this artifact already
+    char *previous_hint;        //  version last recorded as running, may be NULL
+    char *environment;          //  required
+    char *host;                 //  required: the agent's name
+    char *root;                 //  required: the release root
+    char *downloads;            //  required: DATA/downloads, for URL artifacts
+    char *hook_user;            //  may be NULL
+    uint32_t hook_timeout_ms;   //  hooks without their own timeout
+    uint32_t step_deadline_ms;  //  URL download deadline
+    uint32_t keep_releases;
+    uint32_t action;    //  jad_plan_action_t: apply (default) or a task
+    char **migrations;  //  MIGRATE_DOWN: versions in the order to run (each jad_name_valid)
+    size_t migration_count;
+} jad_apply_job_t;
+
+typedef enum {
+    JAD_APPLY_EVENT_STEP = 1,         //  step progress: a report
+    JAD_APPLY_EVENT_RELEASE_ADDED,    //  releases/VERSION holds artifact sha256_hex
+    JAD_APPLY_EVENT_RELEASE_REMOVED,  //  releases/VERSION is gone
+    JAD_APPLY_EVENT_DONE,             //  outcome: status healthy or failed
+} jad_apply_event_kind_t;
+
+typedef struct {
+    jad_apply_event_kind_t kind;
+    char *plan_id;     //  required, jad_name_valid
+    char *app;         //  may be NULL
+    char *version;     //  required but for STEP; DONE: version now current (NULL if none)
+    char *sha256_hex;  //  RELEASE_ADDED
+    char *step;        //  required for STEP; DONE: the final step's name
+    uint32_t status;   //  jad_report_status_t (STEP, DONE)
+    char *detail;      //  one line, may be NULL
+    char *output;      //  hook output, may be NULL
+    uint32_t duration_ms;
+} jad_apply_event_t;
+
 //  Envelope
 zchunk_t *jad_envelope_encode (const jad_envelope_t *self);
 jad_envelope_t *jad_envelope_decode (const uint8_t *data, size_t size, char *err);
@@ -307,6 +354,16 @@ bool jad_series_valid (const char *text);
 zchunk_t *jad_ctl_msg_encode (const jad_ctl_msg_t *self);
 jad_ctl_msg_t *jad_ctl_msg_decode (const uint8_t *data, size_t size, char *err);
 void jad_ctl_msg_destroy (jad_ctl_msg_t **self_p);
+
+//  Apply helper pipe. _new returns an empty job (an event of kind) or NULL.
+jad_apply_job_t *jad_apply_job_new (void);
+void jad_apply_job_destroy (jad_apply_job_t **self_p);
+zchunk_t *jad_apply_job_encode (const jad_apply_job_t *self);
+jad_apply_job_t *jad_apply_job_decode (const uint8_t *data, size_t size, char *err);
+jad_apply_event_t *jad_apply_event_new (jad_apply_event_kind_t kind);
+void jad_apply_event_destroy (jad_apply_event_t **self_p);
+zchunk_t *jad_apply_event_encode (const jad_apply_event_t *self);
+jad_apply_event_t *jad_apply_event_decode (const uint8_t *data, size_t size, char *err);
 
 //  Operator API
 zchunk_t *jad_api_request_encode (const jad_api_request_t *self);

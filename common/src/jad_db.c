@@ -204,6 +204,12 @@ void jad_db_close (sqlite3 **db_p)
     }
 }
 
+char *jad_db_column_dup (sqlite3_stmt *stmt, int column)
+{
+    const char *text = (const char *)sqlite3_column_text (stmt, column);
+    return text ? strdup (text) : NULL;
+}
+
 static int s_get_value (sqlite3 *db, const char *sql, const char *param, int64_t *int_value,
                         char **text_value)
 {
@@ -218,10 +224,8 @@ static int s_get_value (sqlite3 *db, const char *sql, const char *param, int64_t
     if (rc == SQLITE_ROW) {
         if (int_value)
             *int_value = sqlite3_column_int64 (stmt, 0);
-        if (text_value) {
-            const char *text = (const char *)sqlite3_column_text (stmt, 0);
-            *text_value = text ? strdup (text) : NULL;
-        }
+        if (text_value)
+            *text_value = jad_db_column_dup (stmt, 0);
         result = 0;
     } else if (rc == SQLITE_DONE)
         result = 1;

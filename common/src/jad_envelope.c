@@ -23,22 +23,9 @@
 
 #include <assert.h>
 #include <sodium.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static void s_error (char *err, const char *format, ...) __attribute__ ((format (printf, 2, 3)));
-
-static void s_error (char *err, const char *format, ...)
-{
-    if (!err)
-        return;
-    va_list args;
-    va_start (args, format);
-    vsnprintf (err, JAD_ERR_LEN, format, args);
-    va_end (args);
-}
 
 const char *jad_envelope_context (uint32_t type)
 {
@@ -141,21 +128,22 @@ static jad_envelope_t *s_open (const uint8_t *data, size_t size, uint32_t type,
     char reason[JAD_ERR_LEN] = "";
     if (size > JAD_MAX_PLAN_BYTES) {
         *verdict = JAD_VERIFY_TOO_LARGE;
-        s_error (err, "envelope: message is too large (%zu bytes, limit %d)", size,
-                 JAD_MAX_PLAN_BYTES);
+        jad_seterr (err, JAD_ERR_LEN, "envelope: message is too large (%zu bytes, limit %d)", size,
+                    JAD_MAX_PLAN_BYTES);
         return NULL;
     }
     jad_envelope_t *envelope = jad_envelope_decode (data, size, reason);
     if (!envelope) {
         *verdict = JAD_VERIFY_MALFORMED;
-        s_error (err, "%s", reason);
+        jad_seterr (err, JAD_ERR_LEN, "%s", reason);
         return NULL;
     }
     *verdict = jad_envelope_verify (envelope, type, public_key);
     if (*verdict != JAD_VERIFY_OK) {
         char key_id[17];
-        s_error (err, "envelope: verification failed: %s (type %u, key id %s)",
-                 jad_verify_name (*verdict), envelope->type, jad_hex (envelope->key_id, 8, key_id));
+        jad_seterr (err, JAD_ERR_LEN, "envelope: verification failed: %s (type %u, key id %s)",
+                    jad_verify_name (*verdict), envelope->type,
+                    jad_hex (envelope->key_id, 8, key_id));
         jad_envelope_destroy (&envelope);
     }
     return envelope;
@@ -174,7 +162,7 @@ jad_plan_t *jad_envelope_open_plan (const uint8_t *data, size_t size, const uint
         plan = jad_plan_decode (envelope->payload, envelope->payload_size, reason);
         if (!plan) {
             verdict = JAD_VERIFY_BAD_PAYLOAD;
-            s_error (err, "%s", reason);
+            jad_seterr (err, JAD_ERR_LEN, "%s", reason);
         }
     }
     jad_envelope_destroy (&envelope);
@@ -197,7 +185,7 @@ jad_heartbeat_t *jad_envelope_open_heartbeat (const uint8_t *data, size_t size,
         heartbeat = jad_heartbeat_decode (envelope->payload, envelope->payload_size, reason);
         if (!heartbeat) {
             verdict = JAD_VERIFY_BAD_PAYLOAD;
-            s_error (err, "%s", reason);
+            jad_seterr (err, JAD_ERR_LEN, "%s", reason);
         }
     }
     jad_envelope_destroy (&envelope);
@@ -247,27 +235,28 @@ jad_admit_t jad_plan_admit (const jad_plan_t *plan, const char *env, const char 
         skew_ms = 0;
     const char *plan_id = plan->plan_id ? plan->plan_id : "";
     if (!env || !plan->environment || strcmp (plan->environment, env) != 0) {
-        s_error (err, "plan %s is for environment '%s', not '%s'", plan_id,
-                 plan->environment ? plan->environment : "", env ? env : "");
+        jad_seterr (err, JAD_ERR_LEN, "plan %s is for environment '%s', not '%s'", plan_id,
+                    plan->environment ? plan->environment : "", env ? env : "");
         return JAD_ADMIT_OTHER_ENV;
     }
     if (!agent || !jad_plan_targets (plan, agent)) {
-        s_error (err, "plan %s does not target agent '%s'", plan_id, agent ? agent : "");
+        jad_seterr (err, JAD_ERR_LEN, "plan %s does not target agent '%s'", plan_id,
+                    agent ? agent : "");
         return JAD_ADMIT_NOT_TARGET;
     }
     if (now_ms > s_add_clamped (plan->expires_at, skew_ms)) {
-        s_error (err, "plan %s expired at %lld, now %lld", plan_id, (long long)plan->expires_at,
-                 (long long)now_ms);
+        jad_seterr (err, JAD_ERR_LEN, "plan %s expired at %lld, now %lld", plan_id,
+                    (long long)plan->expires_at, (long long)now_ms);
         return JAD_ADMIT_EXPIRED;
     }
     if (plan->issued_at > s_add_clamped (now_ms, skew_ms)) {
-        s_error (err, "plan %s is issued in the future (%lld, now %lld)", plan_id,
-                 (long long)plan->issued_at, (long long)now_ms);
+        jad_seterr (err, JAD_ERR_LEN, "plan %s is issued in the future (%lld, now %lld)", plan_id,
+                    (long long)plan->issued_at, (long long)now_ms);
         return JAD_ADMIT_FUTURE;
     }
     if (plan->sequence <= last_sequence) {
-        s_error (err, "plan %s has sequence %llu, not above last accepted %llu", plan_id,
-                 (unsigned long long)plan->sequence, (unsigned long long)last_sequence);
+        jad_seterr (err, JAD_ERR_LEN, "plan %s has sequence %llu, not above last accepted %llu",
+                    plan_id, (unsigned long long)plan->sequence, (unsigned long long)last_sequence);
         return JAD_ADMIT_REPLAY;
     }
     if (err)
@@ -282,23 +271,24 @@ jad_admit_t jad_heartbeat_admit (const jad_heartbeat_t *heartbeat, const char *e
     if (skew_ms < 0)
         skew_ms = 0;
     if (!env || !heartbeat->environment || strcmp (heartbeat->environment, env) != 0) {
-        s_error (err, "heartbeat is for environment '%s', not '%s'",
-                 heartbeat->environment ? heartbeat->environment : "", env ? env : "");
+        jad_seterr (err, JAD_ERR_LEN, "heartbeat is for environment '%s', not '%s'",
+                    heartbeat->environment ? heartbeat->environment : "", env ? env : "");
         return JAD_ADMIT_OTHER_ENV;
     }
     if (now_ms > s_add_clamped (heartbeat->expires_at, skew_ms)) {
-        s_error (err, "heartbeat expired at %lld, now %lld", (long long)heartbeat->expires_at,
-                 (long long)now_ms);
+        jad_seterr (err, JAD_ERR_LEN, "heartbeat expired at %lld, now %lld",
+                    (long long)heartbeat->expires_at, (long long)now_ms);
         return JAD_ADMIT_EXPIRED;
     }
     if (heartbeat->issued_at > s_add_clamped (now_ms, skew_ms)) {
-        s_error (err, "heartbeat is issued in the future (%lld, now %lld)",
-                 (long long)heartbeat->issued_at, (long long)now_ms);
+        jad_seterr (err, JAD_ERR_LEN, "heartbeat is issued in the future (%lld, now %lld)",
+                    (long long)heartbeat->issued_at, (long long)now_ms);
         return JAD_ADMIT_FUTURE;
     }
     if (heartbeat->issued_at <= last_issued) {
-        s_error (err, "heartbeat issued at %lld, not after the last accepted one (%lld)",
-                 (long long)heartbeat->issued_at, (long long)last_issued);
+        jad_seterr (err, JAD_ERR_LEN,
+                    "heartbeat issued at %lld, not after the last accepted one (%lld)",
+                    (long long)heartbeat->issued_at, (long long)last_issued);
         return JAD_ADMIT_REPLAY;
     }
     if (err)

@@ -53,13 +53,6 @@ typedef struct {
     int error;  //  errno
 } s_child_error_t;
 
-static int64_t s_mono_ms (void)
-{
-    struct timespec now;
-    clock_gettime (CLOCK_MONOTONIC, &now);
-    return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
-}
-
 //  Fill result as "could not start" with a reason; returns -1
 static int s_refuse (jad_hook_result_t *result, const char *reason, const char *detail)
 {
@@ -68,21 +61,6 @@ static int s_refuse (jad_hook_result_t *result, const char *reason, const char *
     if (asprintf (&result->output, "%s%s%s", reason, detail ? ": " : "", detail ? detail : "") < 0)
         result->output = NULL;
     return -1;
-}
-
-//  True if text has a ".." path component
-static bool s_has_dotdot (const char *text)
-{
-    const char *start = text;
-    while (true) {
-        const char *slash = strchr (start, '/');
-        size_t len = slash ? (size_t)(slash - start) : strlen (start);
-        if (len == 2 && start[0] == '.' && start[1] == '.')
-            return true;
-        if (!slash)
-            return false;
-        start = slash + 1;
-    }
 }
 
 //  True if an entry of env sets NAME (given as "NAME=")
@@ -222,10 +200,10 @@ static void s_supervise (pid_t pid, int outfd, int64_t start, uint32_t timeout_m
             if ((rc == 0 && info.si_pid == pid) || (rc != 0 && errno == ECHILD)) {
                 leader_done = true;
                 leader_lost = rc != 0;
-                drain_until = s_mono_ms () + JAD_HOOK_DRAIN_MS;
+                drain_until = jad_mono_ms () + JAD_HOOK_DRAIN_MS;
             }
         }
-        int64_t now = s_mono_ms ();
+        int64_t now = jad_mono_ms ();
         if (leader_done && (eof || now >= drain_until))
             break;
         if (!leader_done && !term_sent && now >= deadline) {
@@ -283,7 +261,7 @@ int jad_hook_run (const jad_hook_spec_t *spec, jad_hook_result_t *result)
     if (!result)
         return -1;
     memset (result, 0, sizeof *result);
-    int64_t start = s_mono_ms ();
+    int64_t start = jad_mono_ms ();
     if (!spec || !spec->release_dir || (!spec->command && !spec->program))
         return s_refuse (result, "missing release dir or hook", NULL);
     if (spec->program && spec->program[0] != '/')
@@ -296,7 +274,7 @@ int jad_hook_run (const jad_hook_spec_t *spec, jad_hook_result_t *result)
         return s_refuse (result, "empty hook path", NULL);
     if (command[0] == '/')
         return s_refuse (result, "hook path is absolute", spec->command);
-    if (s_has_dotdot (command))
+    if (jad_path_has_dotdot (command))
         return s_refuse (result, "hook path contains '..'", spec->command);
 
     int rc = -1;
@@ -452,7 +430,7 @@ int jad_hook_run (const jad_hook_spec_t *spec, jad_hook_result_t *result)
     rc = result->exited && result->exit_code == 0 && !result->timed_out ? 0 : -1;
 
 cleanup:
-    result->duration_ms = (uint32_t)(s_mono_ms () - start);
+    result->duration_ms = (uint32_t)(jad_mono_ms () - start);
     if (!result->output)
         result->output = strdup ("");
     free (output.data);

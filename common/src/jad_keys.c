@@ -20,7 +20,6 @@
 #include <libgen.h>
 #include <limits.h>
 #include <sodium.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,24 +39,6 @@ struct _jad_keypair_t {
     size_t secret_size;      //  bytes in secret
     char public_txt[65];     //  hex (ed25519) or Z85 (curve) of public_key
 };
-
-static bool s_streq (const char *left, const char *right)
-{
-    return strcmp (left, right) == 0;
-}
-
-static void s_error (char *err, size_t errlen, const char *format, ...)
-    __attribute__ ((format (printf, 3, 4)));
-
-static void s_error (char *err, size_t errlen, const char *format, ...)
-{
-    if (!err || errlen == 0)
-        return;
-    va_list args;
-    va_start (args, format);
-    vsnprintf (err, errlen, format, args);
-    va_end (args);
-}
 
 //  Allocate an empty pair of `kind` with its guarded secret buffer.
 static jad_keypair_t *s_keypair_alloc (jad_key_kind_t kind)
@@ -306,38 +287,40 @@ static jad_keypair_t *s_keypair_parse (char *text, const char *path, char *err, 
             continue;
         char *colon = strchr (content, ':');
         if (!colon) {
-            s_error (err, errlen, "%s:%zu: expected 'name: value'", path, line_number);
+            jad_seterr (err, errlen, "%s:%zu: expected 'name: value'", path, line_number);
             return NULL;
         }
         *colon = 0;
         char *name = s_trim (content);
         char *value = s_trim (colon + 1);
         const char **slot = NULL;
-        if (s_streq (name, "kind"))
+        if (jad_str_equal (name, "kind"))
             slot = &kind_txt;
-        else if (s_streq (name, "public")) {
+        else if (jad_str_equal (name, "public")) {
             slot = &public_txt;
             public_line = line_number;
-        } else if (s_streq (name, "secret")) {
+        } else if (jad_str_equal (name, "secret")) {
             slot = &secret_txt;
             secret_line = line_number;
         } else {
-            s_error (err, errlen, "%s:%zu: unknown field '%.32s' (expected kind, public, secret)",
-                     path, line_number, name);
+            jad_seterr (err, errlen,
+                        "%s:%zu: unknown field '%.32s' (expected kind, public, secret)", path,
+                        line_number, name);
             return NULL;
         }
         if (*slot) {
-            s_error (err, errlen, "%s:%zu: duplicate field '%s'", path, line_number, name);
+            jad_seterr (err, errlen, "%s:%zu: duplicate field '%s'", path, line_number, name);
             return NULL;
         }
         if (*value == 0) {
-            s_error (err, errlen, "%s:%zu: field '%s' is empty", path, line_number, name);
+            jad_seterr (err, errlen, "%s:%zu: field '%s' is empty", path, line_number, name);
             return NULL;
         }
         *slot = value;
-        if (slot == &kind_txt && !s_streq (value, "ed25519") && !s_streq (value, "curve")) {
-            s_error (err, errlen, "%s:%zu: unknown key kind (expected ed25519 or curve)", path,
-                     line_number);
+        if (slot == &kind_txt && !jad_str_equal (value, "ed25519") &&
+            !jad_str_equal (value, "curve")) {
+            jad_seterr (err, errlen, "%s:%zu: unknown key kind (expected ed25519 or curve)", path,
+                        line_number);
             return NULL;
         }
     }
@@ -346,30 +329,30 @@ static jad_keypair_t *s_keypair_parse (char *text, const char *path, char *err, 
                           : !secret_txt ? "secret"
                                         : NULL;
     if (missing) {
-        s_error (err, errlen, "%s: missing field '%s'", path, missing);
+        jad_seterr (err, errlen, "%s: missing field '%s'", path, missing);
         return NULL;
     }
-    jad_key_kind_t kind = s_streq (kind_txt, "ed25519") ? JAD_KEY_ED25519 : JAD_KEY_CURVE;
+    jad_key_kind_t kind = jad_str_equal (kind_txt, "ed25519") ? JAD_KEY_ED25519 : JAD_KEY_CURVE;
     jad_keypair_t *self = s_keypair_alloc (kind);
     if (!self) {
-        s_error (err, errlen, "%s: out of memory", path);
+        jad_seterr (err, errlen, "%s: out of memory", path);
         return NULL;
     }
     int rc = kind == JAD_KEY_ED25519 ? jad_key_from_hex (public_txt, self->public_key)
                                      : jad_key_from_z85 (public_txt, self->public_key);
     if (rc != 0) {
-        s_error (err, errlen, "%s:%zu: public key is not %s", path, public_line,
-                 kind == JAD_KEY_ED25519 ? "64 hex characters" : "40 Z85 characters");
+        jad_seterr (err, errlen, "%s:%zu: public key is not %s", path, public_line,
+                    kind == JAD_KEY_ED25519 ? "64 hex characters" : "40 Z85 characters");
         goto failed;
     }
     if (s_secret_decode (self, secret_txt) != 0) {
-        s_error (err, errlen, "%s:%zu: secret key is not %s", path, secret_line,
-                 kind == JAD_KEY_ED25519 ? "128 hex characters" : "40 Z85 characters");
+        jad_seterr (err, errlen, "%s:%zu: secret key is not %s", path, secret_line,
+                    kind == JAD_KEY_ED25519 ? "128 hex characters" : "40 Z85 characters");
         goto failed;
     }
     if (!s_keypair_consistent (self)) {
-        s_error (err, errlen, "%s:%zu: secret key does not match the public key", path,
-                 secret_line);
+        jad_seterr (err, errlen, "%s:%zu: secret key does not match the public key", path,
+                    secret_line);
         goto failed;
     }
     s_keypair_print (self);
@@ -384,7 +367,7 @@ jad_keypair_t *jad_keypair_load (const char *path, char *err, size_t errlen)
 {
     assert (path);
     if (sodium_init () < 0) {
-        s_error (err, errlen, "%s: cannot initialise libsodium", path);
+        jad_seterr (err, errlen, "%s: cannot initialise libsodium", path);
         return NULL;
     }
     jad_keypair_t *self = NULL;
@@ -392,39 +375,39 @@ jad_keypair_t *jad_keypair_load (const char *path, char *err, size_t errlen)
     size_t text_size = 0;
     int fd = open (path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
     if (fd < 0) {
-        s_error (err, errlen, "%s: %s", path, strerror (errno));
+        jad_seterr (err, errlen, "%s: %s", path, strerror (errno));
         return NULL;
     }
     //  Check the file we opened, not the name, so nothing can swap it
     struct stat info;
     if (fstat (fd, &info) != 0) {
-        s_error (err, errlen, "%s: %s", path, strerror (errno));
+        jad_seterr (err, errlen, "%s: %s", path, strerror (errno));
         goto done;
     }
     if (!S_ISREG (info.st_mode)) {
-        s_error (err, errlen, "%s: not a regular file", path);
+        jad_seterr (err, errlen, "%s: not a regular file", path);
         goto done;
     }
     unsigned mode = (unsigned)(info.st_mode & 07777);
     if (mode & (S_IRGRP | S_IROTH)) {
-        s_error (err, errlen, "%s: mode %04o is readable by group or others; chmod 600 %s", path,
-                 mode, path);
+        jad_seterr (err, errlen, "%s: mode %04o is readable by group or others; chmod 600 %s", path,
+                    mode, path);
         goto done;
     }
     if (mode & (S_IRWXG | S_IRWXO)) {
-        s_error (err, errlen, "%s: mode %04o is accessible by group or others; chmod 600 %s", path,
-                 mode, path);
+        jad_seterr (err, errlen, "%s: mode %04o is accessible by group or others; chmod 600 %s",
+                    path, mode, path);
         goto done;
     }
     if (info.st_size > S_KEY_FILE_MAX) {
-        s_error (err, errlen, "%s: too large for a key file (%lld bytes)", path,
-                 (long long)info.st_size);
+        jad_seterr (err, errlen, "%s: too large for a key file (%lld bytes)", path,
+                    (long long)info.st_size);
         goto done;
     }
     text_size = S_KEY_FILE_MAX + 1;
     text = sodium_malloc (text_size);
     if (!text) {
-        s_error (err, errlen, "%s: out of memory", path);
+        jad_seterr (err, errlen, "%s: out of memory", path);
         goto done;
     }
     size_t length = 0;
@@ -433,7 +416,7 @@ jad_keypair_t *jad_keypair_load (const char *path, char *err, size_t errlen)
         if (got < 0 && errno == EINTR)
             continue;
         if (got < 0) {
-            s_error (err, errlen, "%s: %s", path, strerror (errno));
+            jad_seterr (err, errlen, "%s: %s", path, strerror (errno));
             goto done;
         }
         if (got == 0)
@@ -442,7 +425,7 @@ jad_keypair_t *jad_keypair_load (const char *path, char *err, size_t errlen)
     }
     text[length] = 0;
     if (strlen (text) != length) {
-        s_error (err, errlen, "%s: contains a NUL byte", path);
+        jad_seterr (err, errlen, "%s: contains a NUL byte", path);
         goto done;
     }
     self = s_keypair_parse (text, path, err, errlen);
@@ -456,32 +439,12 @@ done:
     return self;
 }
 
-//  Write all of size bytes to fd.
-static int s_write_all (int fd, const char *data, size_t size)
-{
-    while (size > 0) {
-        ssize_t done = write (fd, data, size);
-        if (done < 0 && errno == EINTR)
-            continue;
-        if (done < 0)
-            return -1;
-        data += done;
-        size -= (size_t)done;
-    }
-    return 0;
-}
-
 //  fsync the directory holding path, so the rename survives a crash.
 static void s_sync_parent (const char *path)
 {
     char *copy = strdup (path);
-    if (!copy)
-        return;
-    int fd = open (dirname (copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd >= 0) {
-        fsync (fd);
-        close (fd);
-    }
+    if (copy)
+        jad_dir_sync (dirname (copy));
     free (copy);
 }
 
@@ -497,7 +460,7 @@ int jad_keypair_save (const jad_keypair_t *self, const char *path, char *err, si
     char *text = sodium_malloc (text_size);
     char *secret_txt = sodium_malloc (2 * crypto_sign_SECRETKEYBYTES + 1);
     if (!text || !secret_txt) {
-        s_error (err, errlen, "%s: out of memory", path);
+        jad_seterr (err, errlen, "%s: out of memory", path);
         goto done;
     }
     if (self->kind == JAD_KEY_ED25519)
@@ -512,35 +475,35 @@ int jad_keypair_save (const jad_keypair_t *self, const char *path, char *err, si
                            self->kind == JAD_KEY_ED25519 ? "ed25519" : "curve", self->public_txt,
                            secret_txt);
     if (length < 0 || (size_t)length >= text_size) {
-        s_error (err, errlen, "%s: key text does not fit", path);
+        jad_seterr (err, errlen, "%s: key text does not fit", path);
         goto done;
     }
     if (asprintf (&temp_path, "%s.tmp.XXXXXX", path) < 0) {
         temp_path = NULL;
-        s_error (err, errlen, "%s: out of memory", path);
+        jad_seterr (err, errlen, "%s: out of memory", path);
         goto done;
     }
     //  mkstemp creates the file 0600 whatever the umask; fchmod says so explicitly
     fd = mkostemp (temp_path, O_CLOEXEC);
     if (fd < 0) {
-        s_error (err, errlen, "%s: %s", temp_path, strerror (errno));
+        jad_seterr (err, errlen, "%s: %s", temp_path, strerror (errno));
         free (temp_path);
         temp_path = NULL;
         goto done;
     }
-    if (fchmod (fd, S_IRUSR | S_IWUSR) != 0 || s_write_all (fd, text, (size_t)length) != 0 ||
+    if (fchmod (fd, S_IRUSR | S_IWUSR) != 0 || jad_write_all (fd, text, (size_t)length) != 0 ||
         fsync (fd) != 0) {
-        s_error (err, errlen, "%s: %s", temp_path, strerror (errno));
+        jad_seterr (err, errlen, "%s: %s", temp_path, strerror (errno));
         goto done;
     }
     if (close (fd) != 0) {
         fd = -1;
-        s_error (err, errlen, "%s: %s", temp_path, strerror (errno));
+        jad_seterr (err, errlen, "%s: %s", temp_path, strerror (errno));
         goto done;
     }
     fd = -1;
     if (rename (temp_path, path) != 0) {
-        s_error (err, errlen, "%s: rename: %s", path, strerror (errno));
+        jad_seterr (err, errlen, "%s: rename: %s", path, strerror (errno));
         goto done;
     }
     free (temp_path);

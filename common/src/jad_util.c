@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pwd.h>
 #include <signal.h>
 #include <sodium.h>
 #include <stdarg.h>
@@ -189,6 +190,35 @@ char *jad_file_read (const char *path, size_t max, size_t *size_p)
     return buffer;
 }
 
+int jad_dir_sync (const char *dir)
+{
+    int fd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    int rc = fsync (fd);
+    int saved = errno;
+    close (fd);
+    errno = saved;
+    return rc == 0 ? 0 : -1;
+}
+
+int jad_write_all (int fd, const void *data, size_t size)
+{
+    const uint8_t *cursor = data;
+    while (size > 0) {
+        ssize_t wrote = write (fd, cursor, size);
+        if (wrote < 0 && errno == EINTR)
+            continue;
+        if (wrote == 0)
+            errno = EIO;
+        if (wrote <= 0)
+            return -1;
+        cursor += wrote;
+        size -= (size_t)wrote;
+    }
+    return 0;
+}
+
 int jad_file_write_atomic (const char *path, const void *data, size_t size, int mode)
 {
     char temp[PATH_MAX];
@@ -199,17 +229,8 @@ int jad_file_write_atomic (const char *path, const void *data, size_t size, int 
     int fd = open (temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, (mode_t)mode);
     if (fd < 0)
         return -1;
-    const uint8_t *cursor = data;
-    size_t left = size;
-    while (left > 0) {
-        ssize_t wrote = write (fd, cursor, left);
-        if (wrote < 0 && errno == EINTR)
-            continue;
-        if (wrote < 0)
-            goto failed;
-        cursor += wrote;
-        left -= (size_t)wrote;
-    }
+    if (jad_write_all (fd, data, size) != 0)
+        goto failed;
     if (fchmod (fd, (mode_t)mode) != 0 || fsync (fd) != 0)
         goto failed;
     if (close (fd) != 0) {
@@ -277,6 +298,52 @@ char *jad_strdup_printf (const char *format, ...)
         result = NULL;
     va_end (argptr);
     return result;
+}
+
+int jad_format (char *buf, size_t len, const char *format, ...)
+{
+    va_list args;
+    va_start (args, format);
+    int size = vsnprintf (buf, len, format, args);
+    va_end (args);
+    return size < 0 || (size_t)size >= len ? -1 : 0;
+}
+
+void jad_seterr (char *err, size_t len, const char *format, ...)
+{
+    if (!err || len == 0)
+        return;
+    va_list args;
+    va_start (args, format);
+    vsnprintf (err, len, format, args);
+    va_end (args);
+}
+
+bool jad_str_equal (const char *one, const char *two)
+{
+    return one == two || (one && two && strcmp (one, two) == 0);
+}
+
+bool jad_text_has_control (const char *text)
+{
+    for (const unsigned char *cursor = (const unsigned char *)text; *cursor; cursor++)
+        if (*cursor < 0x20 || *cursor == 0x7F)
+            return true;
+    return false;
+}
+
+bool jad_path_has_dotdot (const char *path)
+{
+    const char *segment = path;
+    while (true) {
+        const char *slash = strchr (segment, '/');
+        size_t len = slash ? (size_t)(slash - segment) : strlen (segment);
+        if (len == 2 && segment[0] == '.' && segment[1] == '.')
+            return true;
+        if (!slash)
+            return false;
+        segment = slash + 1;
+    }
 }
 
 //  Length of the valid UTF-8 sequence at text (at most left bytes), or 0.
@@ -378,6 +445,44 @@ size_t jad_body_append (jad_body_t *body, const char *data, size_t len)
     body->size += len;
     body->data[body->size] = 0;
     return len;
+}
+
+size_t jad_body_write (char *data, size_t size, size_t count, void *arg)
+{
+    if (count && size > SIZE_MAX / count)
+        return 0;
+    return jad_body_append ((jad_body_t *)arg, data, size * count);
+}
+
+size_t jad_body_discard (char *data, size_t size, size_t count, void *arg)
+{
+    (void)data;
+    (void)arg;
+    return size * count;
+}
+
+bool jad_current_version (const char *link, char version[JAD_NAME_MAX + 1])
+{
+    static const char prefix[] = "releases/";
+    char target[sizeof prefix + JAD_NAME_MAX + 1];
+    ssize_t size = readlink (link, target, sizeof target - 1);
+    if (size <= 0 || (size_t)size >= sizeof target - 1)
+        return false;  //  longer than releases/NAME can be
+    target[size] = 0;
+    const char *name = target + sizeof prefix - 1;
+    if (strncmp (target, prefix, sizeof prefix - 1) != 0 || !jad_name_valid (name))
+        return false;
+    memcpy (version, name, strlen (name) + 1);
+    return true;
+}
+
+bool jad_user_exists (const char *name)
+{
+    if (!name || !*name)
+        return false;
+    struct passwd entry, *found = NULL;
+    char buffer[4096];
+    return getpwnam_r (name, &entry, buffer, sizeof buffer, &found) == 0 && found;
 }
 
 void jad_child_signals_reset (void)

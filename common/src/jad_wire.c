@@ -1856,6 +1856,258 @@ zchunk_t *jad_api_response_encode (const jad_api_response_t *self)
 }
 
 //  --------------------------------------------------------------------------
+//  Apply helper pipe (agent <-> jadugar-apply)
+
+#define S_MAX_PATH 4096  //  root, downloads, archive on the apply pipe
+
+jad_apply_job_t *jad_apply_job_new (void)
+{
+    return calloc (1, sizeof (jad_apply_job_t));
+}
+
+void jad_apply_job_destroy (jad_apply_job_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    jad_apply_job_t *self = *self_p;
+    free (self->plan_id);
+    free (self->app);
+    free (self->version);
+    free (self->sha256_hex);
+    free (self->archive);
+    free (self->url);
+    free (self->previous_hint);
+    free (self->environment);
+    free (self->host);
+    free (self->root);
+    free (self->downloads);
+    free (self->hook_user);
+    for (size_t index = 0; self->migrations && index < self->migration_count; index++)
+        free (self->migrations[index]);
+    free (self->migrations);
+    free (self);
+    *self_p = NULL;
+}
+
+static jad_apply_job_t *s_apply_job_from_pb (const s_ctx_t *ctx, const Jadugar__ApplyJob *message)
+{
+    if (s_check_protocol (ctx, message->protocol) != 0)
+        return NULL;
+    jad_apply_job_t *self = jad_apply_job_new ();
+    if (!self) {
+        s_fail (ctx, "out of memory");
+        return NULL;
+    }
+    if (s_name (ctx, "plan_id", message->plan_id, true, &self->plan_id) ||
+        s_name (ctx, "app", message->app, true, &self->app) ||
+        s_name (ctx, "version", message->version, true, &self->version) ||
+        s_text (ctx, "sha256_hex", message->sha256_hex, 64, true, &self->sha256_hex) ||
+        s_text (ctx, "archive", message->archive, S_MAX_PATH, false, &self->archive) ||
+        s_text (ctx, "url", message->url, S_MAX_URL, false, &self->url) ||
+        s_text (ctx, "previous_hint", message->previous_hint, JAD_NAME_MAX, false,
+                &self->previous_hint) ||
+        s_text (ctx, "environment", message->environment, JAD_NAME_MAX, true, &self->environment) ||
+        s_text (ctx, "host", message->host, JAD_NAME_MAX, true, &self->host) ||
+        s_text (ctx, "root", message->root, S_MAX_PATH, true, &self->root) ||
+        s_text (ctx, "downloads", message->downloads, S_MAX_PATH, true, &self->downloads) ||
+        s_text (ctx, "hook_user", message->hook_user, S_MAX_SHORT_TEXT, false, &self->hook_user))
+        goto failed;
+    self->artifact_length = message->artifact_length;
+    self->release_known = message->release_known;
+    self->hook_timeout_ms = message->hook_timeout_ms;
+    self->step_deadline_ms = message->step_deadline_ms;
+    self->keep_releases = message->keep_releases;
+    self->action = message->action;
+    if (self->action > JAD_PLAN_ACTION_VERIFY) {
+        s_fail (ctx, "field 'action' is unknown (%u)", self->action);
+        goto failed;
+    }
+    if (message->n_migrations > JAD_MAX_MIGRATIONS) {
+        s_fail (ctx, "too many migrations (%zu, limit %d)", message->n_migrations,
+                JAD_MAX_MIGRATIONS);
+        goto failed;
+    }
+    if (message->n_migrations > 0) {
+        self->migrations = calloc (message->n_migrations, sizeof (char *));
+        if (!self->migrations) {
+            s_fail (ctx, "out of memory");
+            goto failed;
+        }
+        for (size_t index = 0; index < message->n_migrations; index++) {
+            char field[48];
+            snprintf (field, sizeof (field), "migrations[%zu]", index);
+            if (s_name (ctx, field, message->migrations[index], true, &self->migrations[index]))
+                goto failed;
+            self->migration_count = index + 1;
+        }
+    }
+    return self;
+
+failed:
+    jad_apply_job_destroy (&self);
+    return NULL;
+}
+
+jad_apply_job_t *jad_apply_job_decode (const uint8_t *data, size_t size, char *err)
+{
+    s_ctx_t ctx = {"apply job", "", err};
+    if (s_check_size (&ctx, data, size, JAD_MAX_APPLY_MSG))
+        return NULL;
+    s_budget_t budget;
+    ProtobufCAllocator allocator = s_allocator_new (&budget, size);
+    Jadugar__ApplyJob *message = jadugar__apply_job__unpack (&allocator, size, data);
+    if (!message) {
+        s_unpack_failed (&ctx, &budget);
+        return NULL;
+    }
+    jad_apply_job_t *self = s_apply_job_from_pb (&ctx, message);
+    jadugar__apply_job__free_unpacked (message, &allocator);
+    return self;
+}
+
+zchunk_t *jad_apply_job_encode (const jad_apply_job_t *self)
+{
+    assert (self);
+    Jadugar__ApplyJob message;
+    jadugar__apply_job__init (&message);
+    message.protocol = JAD_PROTOCOL;
+    message.plan_id = s_pbstr (self->plan_id);
+    message.app = s_pbstr (self->app);
+    message.version = s_pbstr (self->version);
+    message.sha256_hex = s_pbstr (self->sha256_hex);
+    message.artifact_length = self->artifact_length;
+    message.archive = s_pbstr (self->archive);
+    message.url = s_pbstr (self->url);
+    message.release_known = self->release_known;
+    message.previous_hint = s_pbstr (self->previous_hint);
+    message.environment = s_pbstr (self->environment);
+    message.host = s_pbstr (self->host);
+    message.root = s_pbstr (self->root);
+    message.downloads = s_pbstr (self->downloads);
+    message.hook_user = s_pbstr (self->hook_user);
+    message.hook_timeout_ms = self->hook_timeout_ms;
+    message.step_deadline_ms = self->step_deadline_ms;
+    message.keep_releases = self->keep_releases;
+    message.action = self->action;
+    message.n_migrations = self->migration_count;
+    message.migrations = self->migrations;
+    zchunk_t *chunk = s_pack (&message.base, JAD_MAX_APPLY_MSG, "apply job");
+    if (!chunk)
+        return NULL;
+    char reason[JAD_ERR_LEN];
+    jad_apply_job_t *check =
+        jad_apply_job_decode (zchunk_data (chunk), zchunk_size (chunk), reason);
+    if (!check) {
+        s_refuse ("apply job", reason);
+        zchunk_destroy (&chunk);
+    }
+    jad_apply_job_destroy (&check);
+    return chunk;
+}
+
+jad_apply_event_t *jad_apply_event_new (jad_apply_event_kind_t kind)
+{
+    jad_apply_event_t *self = calloc (1, sizeof (jad_apply_event_t));
+    if (self)
+        self->kind = kind;
+    return self;
+}
+
+void jad_apply_event_destroy (jad_apply_event_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    jad_apply_event_t *self = *self_p;
+    free (self->plan_id);
+    free (self->app);
+    free (self->version);
+    free (self->sha256_hex);
+    free (self->step);
+    free (self->detail);
+    free (self->output);
+    free (self);
+    *self_p = NULL;
+}
+
+static jad_apply_event_t *s_apply_event_from_pb (const s_ctx_t *ctx,
+                                                 const Jadugar__ApplyEvent *message)
+{
+    if (s_check_protocol (ctx, message->protocol) != 0)
+        return NULL;
+    if (message->kind < JAD_APPLY_EVENT_STEP || message->kind > JAD_APPLY_EVENT_DONE) {
+        s_fail (ctx, "field 'kind' is missing or unknown (%u)", message->kind);
+        return NULL;
+    }
+    jad_apply_event_t *self = jad_apply_event_new ((jad_apply_event_kind_t)message->kind);
+    if (!self) {
+        s_fail (ctx, "out of memory");
+        return NULL;
+    }
+    bool step = self->kind == JAD_APPLY_EVENT_STEP;
+    bool done = self->kind == JAD_APPLY_EVENT_DONE;
+    if (s_name (ctx, "plan_id", message->plan_id, true, &self->plan_id) ||
+        s_text (ctx, "app", message->app, JAD_NAME_MAX, false, &self->app) ||
+        s_text (ctx, "version", message->version, JAD_NAME_MAX, !step && !done, &self->version) ||
+        s_text (ctx, "sha256_hex", message->sha256_hex, 64, false, &self->sha256_hex) ||
+        s_text (ctx, "step", message->step, JAD_NAME_MAX, step, &self->step) ||
+        s_text (ctx, "detail", message->detail, JAD_MAX_DETAIL * 4, false, &self->detail) ||
+        s_text (ctx, "output", message->output, JAD_MAX_OUTPUT * 4, false, &self->output)) {
+        jad_apply_event_destroy (&self);
+        return NULL;
+    }
+    self->status = message->status;
+    self->duration_ms = message->duration_ms;
+    return self;
+}
+
+jad_apply_event_t *jad_apply_event_decode (const uint8_t *data, size_t size, char *err)
+{
+    s_ctx_t ctx = {"apply event", "", err};
+    if (s_check_size (&ctx, data, size, JAD_MAX_APPLY_MSG))
+        return NULL;
+    s_budget_t budget;
+    ProtobufCAllocator allocator = s_allocator_new (&budget, size);
+    Jadugar__ApplyEvent *message = jadugar__apply_event__unpack (&allocator, size, data);
+    if (!message) {
+        s_unpack_failed (&ctx, &budget);
+        return NULL;
+    }
+    jad_apply_event_t *self = s_apply_event_from_pb (&ctx, message);
+    jadugar__apply_event__free_unpacked (message, &allocator);
+    return self;
+}
+
+zchunk_t *jad_apply_event_encode (const jad_apply_event_t *self)
+{
+    assert (self);
+    Jadugar__ApplyEvent message;
+    jadugar__apply_event__init (&message);
+    message.protocol = JAD_PROTOCOL;
+    message.kind = (uint32_t)self->kind;
+    message.plan_id = s_pbstr (self->plan_id);
+    message.app = s_pbstr (self->app);
+    message.version = s_pbstr (self->version);
+    message.sha256_hex = s_pbstr (self->sha256_hex);
+    message.step = s_pbstr (self->step);
+    message.status = self->status;
+    message.detail = s_pbstr (self->detail);
+    message.output = s_pbstr (self->output);
+    message.duration_ms = self->duration_ms;
+    zchunk_t *chunk = s_pack (&message.base, JAD_MAX_APPLY_MSG, "apply event");
+    if (!chunk)
+        return NULL;
+    char reason[JAD_ERR_LEN];
+    jad_apply_event_t *check =
+        jad_apply_event_decode (zchunk_data (chunk), zchunk_size (chunk), reason);
+    if (!check) {
+        s_refuse ("apply event", reason);
+        zchunk_destroy (&chunk);
+    }
+    jad_apply_event_destroy (&check);
+    return chunk;
+}
+
+//  --------------------------------------------------------------------------
 //  Names
 
 const char *jad_report_status_name (uint32_t status)

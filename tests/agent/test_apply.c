@@ -77,9 +77,9 @@ static char *s_release (const char *version, s_release_spec_t spec)
     return archive;
 }
 
-static agt_job_t *s_job (const char *version, const char *archive, const char *previous_hint)
+static jad_apply_job_t *s_job (const char *version, const char *archive, const char *previous_hint)
 {
-    agt_job_t *job = agt_job_new ();
+    jad_apply_job_t *job = jad_apply_job_new ();
     cr_assert_not_null (job);
     job->plan_id = jad_strdup_printf ("plan-%s", version);
     job->app = strdup ("web");
@@ -114,21 +114,21 @@ typedef struct {
     int added;
 } s_events_t;
 
-static void s_collect (agt_event_t **event_p, void *arg)
+static void s_collect (jad_apply_event_t **event_p, void *arg)
 {
     s_events_t *events = (s_events_t *)arg;
-    agt_event_t *event = *event_p;
+    jad_apply_event_t *event = *event_p;
     char line[128];
-    if (event->kind == AGT_EVENT_STEP) {
+    if (event->kind == JAD_APPLY_EVENT_STEP) {
         snprintf (line, sizeof line, "%s:%s", event->step, jad_report_status_name (event->status));
         zlist_append (events->lines, line);
         if (event->status == JAD_REPORT_FAILED && event->detail)
             snprintf (events->last_detail, sizeof events->last_detail, "%s", event->detail);
-    } else if (event->kind == AGT_EVENT_RELEASE_ADDED)
+    } else if (event->kind == JAD_APPLY_EVENT_RELEASE_ADDED)
         events->added++;
-    else if (event->kind == AGT_EVENT_RELEASE_REMOVED)
+    else if (event->kind == JAD_APPLY_EVENT_RELEASE_REMOVED)
         events->removed++;
-    else if (event->kind == AGT_EVENT_DONE) {
+    else if (event->kind == JAD_APPLY_EVENT_DONE) {
         events->done_status = event->status;
         snprintf (events->done_step, sizeof events->done_step, "%s", event->step);
         snprintf (events->done_version, sizeof events->done_version, "%s",
@@ -136,7 +136,7 @@ static void s_collect (agt_event_t **event_p, void *arg)
         snprintf (events->done_detail, sizeof events->done_detail, "%s",
                   event->detail ? event->detail : "");
     }
-    agt_event_destroy (event_p);
+    jad_apply_event_destroy (event_p);
 }
 
 static bool s_has (s_events_t *events, const char *line)
@@ -149,13 +149,13 @@ static bool s_has (s_events_t *events, const char *line)
 }
 
 //  Apply a job, return agt_apply_run's result and the events.
-static int s_apply (agt_job_t *job, s_events_t *events)
+static int s_apply (jad_apply_job_t *job, s_events_t *events)
 {
     memset (events, 0, sizeof *events);
     events->lines = zlist_new ();
     zlist_autofree (events->lines);
     int rc = agt_apply_run (job, s_collect, events);
-    agt_job_destroy (&job);
+    jad_apply_job_destroy (&job);
     return rc;
 }
 
@@ -307,7 +307,7 @@ Test (apply, release_on_disk_is_reused_without_archive)
     s_deploy_ok ("1.0", NULL);
     s_deploy_ok ("2.0", "1.0");
     //  a rollback plan to 1.0: on disk, no artifact fetched
-    agt_job_t *job = s_job ("1.0", NULL, "2.0");
+    jad_apply_job_t *job = s_job ("1.0", NULL, "2.0");
     job->release_known = true;
     s_events_t events;
     cr_assert_eq (s_apply (job, &events), 0, "rollback failed: %s", events.done_detail);
@@ -324,7 +324,7 @@ Test (apply, keeps_only_keep_releases_but_never_current_or_previous)
     const char *versions[] = {"1.0", "2.0", "3.0", "4.0"};
     for (int index = 0; index < 4; index++) {
         char *archive = s_release (versions[index], (s_release_spec_t){.pre_activate_exit = 0});
-        agt_job_t *job = s_job (versions[index], archive, index ? versions[index - 1] : NULL);
+        jad_apply_job_t *job = s_job (versions[index], archive, index ? versions[index - 1] : NULL);
         job->keep_releases = 2;
         s_events_t events;
         cr_assert_eq (s_apply (job, &events), 0);
@@ -339,7 +339,7 @@ Test (apply, keeps_only_keep_releases_but_never_current_or_previous)
 
     //  keep 1 still keeps current and previous
     char *archive = s_release ("5.0", (s_release_spec_t){.pre_activate_exit = 0});
-    agt_job_t *job = s_job ("5.0", archive, "4.0");
+    jad_apply_job_t *job = s_job ("5.0", archive, "4.0");
     job->keep_releases = 1;
     s_events_t events;
     cr_assert_eq (s_apply (job, &events), 0);
@@ -354,7 +354,7 @@ Test (apply, keeps_only_keep_releases_but_never_current_or_previous)
 Test (apply, missing_archive_fails_before_switch)
 {
     s_deploy_ok ("1.0", NULL);
-    agt_job_t *job = s_job ("2.0", NULL, "1.0");
+    jad_apply_job_t *job = s_job ("2.0", NULL, "1.0");
     s_events_t events;
     cr_assert_eq (s_apply (job, &events), -1);
     cr_assert (s_has (&events, "unpack:failed"));

@@ -58,9 +58,9 @@ static char *s_release (const char *script)
     return archive;
 }
 
-static agt_job_t *s_job (const char *archive)
+static jad_apply_job_t *s_job (const char *archive)
 {
-    agt_job_t *job = agt_job_new ();
+    jad_apply_job_t *job = jad_apply_job_new ();
     cr_assert_not_null (job);
     job->plan_id = strdup ("plan-1");
     job->app = strdup ("web");
@@ -94,27 +94,27 @@ typedef struct {
 } s_seen_t;
 
 //  Runs before the worker writes the go-ahead of a started step.
-static void s_handle (agt_event_t **event_p, void *arg)
+static void s_handle (jad_apply_event_t **event_p, void *arg)
 {
     s_seen_t *seen = (s_seen_t *)arg;
-    agt_event_t *event = *event_p;
-    if (event->kind == AGT_EVENT_STEP) {
+    jad_apply_event_t *event = *event_p;
+    if (event->kind == JAD_APPLY_EVENT_STEP) {
         size_t used = strlen (seen->steps);
         snprintf (seen->steps + used, sizeof seen->steps - used, "%s:%s ", event->step,
                   jad_report_status_name (event->status));
     }
-    if (event->kind == AGT_EVENT_STEP && event->status == JAD_REPORT_STARTED) {
+    if (event->kind == JAD_APPLY_EVENT_STEP && event->status == JAD_REPORT_STARTED) {
         seen->started++;
         //  held here, the helper must not run the hook: give it the time
         if (streq (event->step, "pre_activate") && jt_wait_for (s_exists, seen->marker, 300))
             seen->marker_early = true;
     }
-    if (event->kind == AGT_EVENT_DONE) {
+    if (event->kind == JAD_APPLY_EVENT_DONE) {
         seen->done_status = event->status;
         snprintf (seen->done_detail, sizeof seen->done_detail, "%s",
                   event->detail ? event->detail : "");
     }
-    agt_event_destroy (event_p);
+    jad_apply_event_destroy (event_p);
 }
 
 Test (worker, runs_the_job_in_the_helper_each_step_after_its_go_ahead)
@@ -124,7 +124,7 @@ Test (worker, runs_the_job_in_the_helper_each_step_after_its_go_ahead)
     char *script = jad_strdup_printf ("touch '%s'", seen.marker);
     char *archive = s_release (script);
     free (script);
-    agt_job_t *job = s_job (archive);
+    jad_apply_job_t *job = s_job (archive);
     agt_worker_t *worker = agt_worker_new (HELPER, NULL);
     cr_assert_not_null (worker);
     char err[JAD_MAX_DETAIL] = "";
@@ -157,7 +157,7 @@ Test (worker, runs_the_job_in_the_helper_each_step_after_its_go_ahead)
     cr_expect_str_eq (target, "releases/1.0");
     agt_worker_destroy (&worker);
     cr_expect_null (worker);
-    agt_job_destroy (&job);
+    jad_apply_job_destroy (&job);
     free (archive);
 }
 
@@ -165,7 +165,7 @@ Test (worker, a_helper_that_dies_fails_the_job_saying_how_and_where)
 {
     //  the hook's parent is the helper
     char *archive = s_release ("kill -KILL $PPID\nexit 0");
-    agt_job_t *job = s_job (archive);
+    jad_apply_job_t *job = s_job (archive);
     agt_worker_t *worker = agt_worker_new (HELPER, NULL);
     cr_assert_not_null (worker);
     char err[JAD_MAX_DETAIL] = "";
@@ -181,13 +181,13 @@ Test (worker, a_helper_that_dies_fails_the_job_saying_how_and_where)
     //  the worker is idle again: the next job runs
     free (archive);
     archive = s_release ("exit 0");
-    agt_job_destroy (&job);
+    jad_apply_job_destroy (&job);
     job = s_job (archive);
     cr_assert_eq (agt_worker_start (worker, job, err, sizeof err), 0, "%s", err);
     cr_expect_eq (agt_worker_drain (worker, s_handle, &seen), AGT_WORKER_FINISHED);
     cr_expect_eq (seen.done_status, JAD_REPORT_HEALTHY, "%s", seen.done_detail);
     agt_worker_destroy (&worker);
-    agt_job_destroy (&job);
+    jad_apply_job_destroy (&job);
     free (archive);
 }
 
@@ -202,13 +202,13 @@ Test (worker, a_missing_helper_is_named_with_the_paths_tried)
     agt_worker_t *worker = agt_worker_new (NULL, err);
     cr_assert_not_null (worker);
     char *archive = s_release ("exit 0");
-    agt_job_t *job = s_job (archive);
+    jad_apply_job_t *job = s_job (archive);
     char why[JAD_MAX_DETAIL] = "";
     cr_expect_eq (agt_worker_start (worker, job, why, sizeof why), -1);
     cr_expect_str_eq (why, err);
     cr_expect_not (agt_worker_busy (worker));
     agt_worker_destroy (&worker);
-    agt_job_destroy (&job);
+    jad_apply_job_destroy (&job);
     free (archive);
     free (path);
 }
@@ -234,7 +234,7 @@ Test (worker, the_helper_dies_with_the_process_that_started_it)
                                       pids, pids, pids);
     char *archive = s_release (script);
     free (script);
-    agt_job_t *job = s_job (archive);
+    jad_apply_job_t *job = s_job (archive);
     pid_t agent = fork ();
     cr_assert_geq (agent, 0);
     if (agent == 0) {
@@ -261,7 +261,7 @@ Test (worker, the_helper_dies_with_the_process_that_started_it)
     cr_expect (jt_wait_for (s_gone, &helper_pid, 10000), "helper %d outlived its agent", helper);
     if (hook > 0)
         kill (-hook, SIGKILL);  //  the hook's group: it is not the helper's to outlive
-    agt_job_destroy (&job);
+    jad_apply_job_destroy (&job);
     free (archive);
 }
 

@@ -580,7 +580,7 @@ Test (config, environment_values_are_checked)
                                              "          bake: forever, colour: red }\n"
                                              "  \"bad name\": {}\n"
                                              "  qa: { strategy: canary, canary: 0,\n"
-                                             "        emergency_approvals: [ok, -no] }\n");
+                                             "        emergency_approvals: [qa, -no] }\n");
     cr_assert_null (jad_controller_config_load (path, s_problems));
     cr_assert_eq (jad_problems_count (s_problems), 9, "%s", s_all ());
     s_assert_problem (path, 2, "environment 'staging': key 'batch': \"150%\" is not a batch");
@@ -908,5 +908,165 @@ Test (config, stale_after_and_signed_heartbeat)
     cr_assert_not_null (controller, "0s turns it off: %s", s_all ());
     cr_assert_eq (controller->signed_heartbeat_ms, 0);
     jad_controller_config_destroy (&controller);
+    free (path);
+}
+
+//  Found by tests/fuzz/fuzz_config (regression seeds in its corpus):
+//  libfyaml 0.7.12 miscounts the text of some scalars (line breaks such as
+//  NEL or a lone CR inside quotes, runs of '' escapes, an empty block at
+//  the end). Reading one with fy_node_get_scalar returns a cut or wrong
+//  value and leaks the iterator's chunk array; such a value is refused
+//  before anything reads it.
+Test (config, quoted_value_libfyaml_misreads_is_refused)
+{
+    static const char nel[] = "hooks:\n"
+                              "  activate: '''''''''\xc2\x85  ''bc'\n";
+    cr_assert_null (jad_manifest_parse (nel, sizeof nel - 1, "m.yaml", s_problems));
+    cr_assert_eq (jad_problems_count (s_problems), 1, "%s", s_all ());
+    s_assert_problem ("m.yaml", 2, "key 'activate': libfyaml 0.7 cannot read this value");
+
+    jad_problems_destroy (&s_problems);
+    s_problems = jad_problems_new ();
+    static const char cr[] = "hooks:\n"
+                             "  activate: '\n"
+                             "    \n"
+                             "    \xc3\xa9 \r    : \r\n"
+                             "    \r    \r    \xc3\xa9\n"
+                             "     a#\\u00e9\r    \\x41  \\\"\\n\\n\n"
+                             "     \\\n"
+                             "    \xc2\x85-''''''''''''''''''  ''\\\\ \n"
+                             "    \n"
+                             "     '\n";
+    cr_assert_null (jad_manifest_parse (cr, sizeof cr - 1, "m.yaml", s_problems));
+    cr_assert_eq (jad_problems_count (s_problems), 1, "%s", s_all ());
+    s_assert_problem ("m.yaml", 2, "key 'activate': libfyaml 0.7 cannot read this value");
+
+    //  an empty block scalar at the end of the file reads as one NUL byte
+    jad_problems_destroy (&s_problems);
+    s_problems = jad_problems_new ();
+    static const char empty_block[] = "hooks:\n  activate: |\n";
+    cr_assert_null (jad_manifest_parse (empty_block, sizeof empty_block - 1, "m.yaml", s_problems));
+    cr_assert_eq (jad_problems_count (s_problems), 1, "%s", s_all ());
+    s_assert_problem ("m.yaml", 2, "key 'activate': libfyaml 0.7 cannot read this value");
+
+    //  the same in agent.yaml, and as a key
+    jad_problems_destroy (&s_problems);
+    s_problems = jad_problems_new ();
+    char text[512];
+    snprintf (text, sizeof text, "%stoken: '''''''''\xc2\x85  ''bc'\n'''''''''\xc2\x85  ''x': 1\n",
+              s_agent_minimal);
+    char *path = s_write ("agent.yaml", text);
+    cr_assert_null (jad_agent_config_load (path, s_problems));
+    cr_assert_eq (jad_problems_count (s_problems), 2, "%s", s_all ());
+    s_assert_problem (path, 5, "key 'token': libfyaml 0.7 cannot read this value");
+    s_assert_problem (path, 6, "libfyaml 0.7 cannot read this key");
+    free (path);
+}
+
+//  Quoting libfyaml reads right goes through: escapes, folding, '' once
+Test (config, quoted_values_are_read)
+{
+    char text[1024];
+    snprintf (text, sizeof text,
+              "%stoken: \"q\\\"x \\u00e9\"\n"
+              "root: \"/srv/\n"
+              "  apps\"\n"
+              "key-file: 'it''s.key'\n"
+              "hook-user: >-\n"
+              "  deploy\n",
+              s_agent_minimal);
+    char *path = s_write ("agent.yaml", text);
+    jad_agent_config_t *config = jad_agent_config_load (path, s_problems);
+    cr_assert_not_null (config, "%s", s_all ());
+    cr_assert_str_eq (config->token, "q\"x \xc3\xa9");
+    cr_assert_str_eq (config->root, "/srv/ apps");
+    cr_assert_str_eq (config->key_file, "it's.key");
+    cr_assert_str_eq (config->hook_user, "deploy");
+    jad_agent_config_destroy (&config);
+    free (path);
+}
+
+//  Roles come from the one list in jad_role: a typo is refused where it is
+//  written, naming every known role (issue 13 item 7)
+Test (config, unknown_role_is_refused_naming_the_known_ones)
+{
+    char *path = s_write ("controller.yaml", "environments:\n"
+                                             "  prod:\n"
+                                             "    emergency_approvals: [tech-lead, produkt-owner]\n"
+                                             "  staging: { emergency_approvals: [qa, Admin] }\n");
+    cr_assert_null (jad_controller_config_load (path, s_problems));
+    cr_assert_eq (jad_problems_count (s_problems), 2, "%s", s_all ());
+    s_assert_problem (path, 3,
+                      "environment 'prod': key 'emergency_approvals': unknown role "
+                      "'produkt-owner' (known: admin, deployer, viewer, security, tech-lead, "
+                      "product-owner, qa, release-manager)");
+    s_assert_problem (path, 4,
+                      "environment 'staging': key 'emergency_approvals': unknown role "
+                      "'Admin' (known: admin,");
+    free (path);
+}
+
+//  Issue 13 item 7: loaded on the agent's host, a hook-user that is not a
+//  user here is a problem of the file, with its line, beside every other
+//  problem (before, the agent checked it only when the file had no other)
+Test (config, hook_user_must_exist_on_the_host)
+{
+    char text[1024];
+    snprintf (text, sizeof text, "%sheartbeat: 5x\nhook-user: no-such-user-x\n", s_agent_minimal);
+    char *path = s_write ("agent.yaml", text);
+    cr_assert_null (jad_agent_config_load_on_host (path, s_problems));
+    cr_assert_eq (jad_problems_count (s_problems), 2, "%s", s_all ());
+    s_assert_problem (path, 5, "key 'heartbeat'");
+    s_assert_problem (path, 6, "hook-user: no user named \"no-such-user-x\" on this host");
+
+    //  elsewhere (the controller's tests, a fuzzer) any valid name will do
+    jad_problems_destroy (&s_problems);
+    s_problems = jad_problems_new ();
+    snprintf (text, sizeof text, "%shook-user: no-such-user-x\n", s_agent_minimal);
+    free (path);
+    path = s_write ("agent.yaml", text);
+    jad_agent_config_t *config = jad_agent_config_load (path, s_problems);
+    cr_assert_not_null (config, "%s", s_all ());
+    jad_agent_config_destroy (&config);
+    snprintf (text, sizeof text, "%shook-user: root\n", s_agent_minimal);
+    free (path);
+    path = s_write ("agent.yaml", text);
+    config = jad_agent_config_load_on_host (path, s_problems);
+    cr_assert_not_null (config, "%s", s_all ());
+    cr_assert_str_eq (config->hook_user, "root");
+    jad_agent_config_destroy (&config);
+    free (path);
+}
+
+//  Issue 13 item 12: what an emergency skips is explicit per environment
+Test (config, emergency_skips_lists_requires_and_bake_only)
+{
+    char *path = s_write ("controller.yaml", "environments:\n"
+                                             "  staging: {}\n"
+                                             "  prod:\n"
+                                             "    requires: staging\n"
+                                             "    emergency_skips: [requires, bake]\n");
+    jad_controller_config_t *config = jad_controller_config_load (path, s_problems);
+    cr_assert_not_null (config, "%s", s_all ());
+    const jad_env_config_t *prod = jad_controller_config_env (config, "prod");
+    cr_assert_eq (prod->emergency_skip_count, 2);
+    cr_assert_str_eq (prod->emergency_skips[0], "requires");
+    cr_assert_str_eq (prod->emergency_skips[1], "bake");
+    cr_assert_eq (jad_controller_config_env (config, "staging")->emergency_skip_count, 0,
+                  "by default an emergency skips nothing but windows");
+    jad_controller_config_destroy (&config);
+    free (path);
+
+    path = s_write ("controller.yaml", "environments:\n"
+                                       "  prod:\n"
+                                       "    emergency_skips: [bake, windows, approvals]\n"
+                                       "  dev: { emergency_skips: requires }\n");
+    cr_assert_null (jad_controller_config_load (path, s_problems));
+    cr_assert_eq (jad_problems_count (s_problems), 3, "%s", s_all ());
+    s_assert_problem (path, 3,
+                      "environment 'prod': key 'emergency_skips': \"windows\" is not requires or "
+                      "bake (an emergency always skips windows)");
+    s_assert_problem (path, 3, "key 'emergency_skips': \"approvals\" is not requires or bake");
+    s_assert_problem (path, 4, "environment 'dev': key 'emergency_skips': expected a list");
     free (path);
 }

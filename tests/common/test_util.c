@@ -1,12 +1,18 @@
-//  test_util - small helpers of jad_util: bounded bodies, descriptors
+//  test_util - small helpers of jad_util: bounded bodies, descriptors,
+//  formatting, text and path checks, writes, the `current` link
 //  SPDX-License-Identifier: MPL-2.0
 
+#include "jad_testlib.h"
 #include "jad_util.h"
 
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 Test (util, body_collects_up_to_its_bound)
@@ -62,4 +68,166 @@ Test (util, fd_above_moves_low_descriptors_only)
     close (moved);
     close (pair[0]);
     close (pair[1]);
+}
+
+Test (util, body_write_takes_curl_sized_pieces)
+{
+    jad_body_t body = {.max = 8};
+    cr_assert_eq (jad_body_write ("abcd", 2, 2, &body), 4);
+    cr_assert_eq (jad_body_write ("efgh", 1, 4, &body), 4);
+    cr_assert_str_eq (body.data, "abcdefgh");
+    cr_assert_eq (jad_body_write ("i", 1, 1, &body), 0, "past max aborts the transfer");
+    cr_assert (body.too_large);
+    //  size * count that would wrap is refused, not truncated
+    cr_assert_eq (jad_body_write ("x", SIZE_MAX / 2, 3, &body), 0);
+    cr_assert_eq (body.size, 8);
+    free (body.data);
+    cr_assert_eq (jad_body_discard ("anything", 3, 5, NULL), 15);
+}
+
+Test (util, format_says_whether_the_text_fit)
+{
+    char buf[8];
+    cr_assert_eq (jad_format (buf, sizeof buf, "%s-%d", "ab", 12), 0);
+    cr_assert_str_eq (buf, "ab-12");
+    cr_assert_eq (jad_format (buf, sizeof buf, "%s", "1234567"), 0, "exactly full fits");
+    cr_assert_eq (jad_format (buf, sizeof buf, "%s", "12345678"), -1);
+    cr_assert_str_eq (buf, "1234567", "the start is kept, terminated");
+}
+
+Test (util, seterr_fills_an_optional_buffer)
+{
+    char err[6] = "xxxxx";
+    jad_seterr (err, sizeof err, "bad %s", "input");
+    cr_assert_str_eq (err, "bad i", "cut short to fit");
+    jad_seterr (NULL, 10, "ignored %d", 1);
+    char untouched[4] = "abc";
+    jad_seterr (untouched, 0, "ignored");
+    cr_assert_str_eq (untouched, "abc");
+}
+
+Test (util, str_equal_handles_null)
+{
+    cr_assert (jad_str_equal (NULL, NULL));
+    cr_assert (jad_str_equal ("a", "a"));
+    cr_assert_not (jad_str_equal ("a", NULL));
+    cr_assert_not (jad_str_equal (NULL, "a"));
+    cr_assert_not (jad_str_equal ("a", "ab"));
+    cr_assert (jad_str_equal ("", ""));
+}
+
+Test (util, text_has_control_finds_c0_and_del)
+{
+    cr_assert_not (jad_text_has_control (""));
+    cr_assert_not (jad_text_has_control ("plain text, caf\xc3\xa9"));
+    cr_assert (jad_text_has_control ("tab\there"));
+    cr_assert (jad_text_has_control ("line\n"));
+    cr_assert (jad_text_has_control ("\x1b[2J"));
+    cr_assert (jad_text_has_control ("del\x7f"));
+}
+
+Test (util, path_has_dotdot_finds_whole_segments_only)
+{
+    cr_assert (jad_path_has_dotdot (".."));
+    cr_assert (jad_path_has_dotdot ("../x"));
+    cr_assert (jad_path_has_dotdot ("a/../b"));
+    cr_assert (jad_path_has_dotdot ("a/.."));
+    cr_assert (jad_path_has_dotdot ("/.."));
+    cr_assert_not (jad_path_has_dotdot (""));
+    cr_assert_not (jad_path_has_dotdot ("..x/ok"));
+    cr_assert_not (jad_path_has_dotdot ("a/x.."));
+    cr_assert_not (jad_path_has_dotdot ("./a/./b"));
+    cr_assert_not (jad_path_has_dotdot ("a/.../b"));
+}
+
+Test (util, write_all_writes_everything_or_says_why)
+{
+    int pair[2];
+    cr_assert_eq (pipe (pair), 0);
+    static char big[200000];
+    memset (big, 'z', sizeof big);
+    //  more than a pipe holds: read it from a child while writing
+    pid_t pid = fork ();
+    cr_assert_geq (pid, 0);
+    if (pid == 0) {
+        close (pair[1]);
+        size_t total = 0;
+        char chunk[4096];
+        ssize_t got;
+        while ((got = read (pair[0], chunk, sizeof chunk)) > 0)
+            total += (size_t)got;
+        _exit (total == sizeof big ? 0 : 1);
+    }
+    close (pair[0]);
+    cr_assert_eq (jad_write_all (pair[1], big, sizeof big), 0);
+    close (pair[1]);
+    int status = 0;
+    cr_assert_eq (waitpid (pid, &status, 0), pid);
+    cr_assert (WIFEXITED (status) && WEXITSTATUS (status) == 0, "the reader got every byte");
+
+    errno = 0;
+    cr_assert_eq (jad_write_all (-1, "x", 1), -1);
+    cr_assert_eq (errno, EBADF);
+}
+
+Test (util, dir_sync_needs_a_directory)
+{
+    char *dir = jt_tempdir ("jad-util");
+    cr_assert_eq (jad_dir_sync (dir), 0);
+    char path[4096];
+    snprintf (path, sizeof path, "%s/file", dir);
+    jt_write_file (path, "x", 0600);
+    errno = 0;
+    cr_assert_eq (jad_dir_sync (path), -1);
+    cr_assert_eq (errno, ENOTDIR);
+    snprintf (path, sizeof path, "%s/missing", dir);
+    cr_assert_eq (jad_dir_sync (path), -1);
+    cr_assert_eq (errno, ENOENT);
+    jt_rmtree (dir);
+    free (dir);
+}
+
+Test (util, current_version_reads_only_releases_links)
+{
+    char *dir = jt_tempdir ("jad-util");
+    char link[4096], version[JAD_NAME_MAX + 1] = "";
+    snprintf (link, sizeof link, "%s/current", dir);
+    cr_assert_not (jad_current_version (link, version), "no link");
+    cr_assert_eq (symlink ("releases/1.2.3", link), 0);
+    cr_assert (jad_current_version (link, version));
+    cr_assert_str_eq (version, "1.2.3");
+
+    //  a longest valid name fits; anything else is refused
+    char longest[JAD_NAME_MAX + 16];
+    memset (longest, 0, sizeof longest);
+    memcpy (longest, "releases/", 9);
+    memset (longest + 9, 'v', JAD_NAME_MAX);
+    const char *targets[] = {longest,         "releases/..",           "releases/",
+                             "elsewhere/1.0", "/srv/app/releases/1.0", "releases/a/b"};
+    for (size_t index = 0; index < sizeof targets / sizeof targets[0]; index++) {
+        cr_assert_eq (unlink (link), 0);
+        cr_assert_eq (symlink (targets[index], link), 0);
+        bool expected = index == 0;
+        cr_assert_eq (jad_current_version (link, version), expected, "%s", targets[index]);
+    }
+    cr_assert_eq (strlen (version), JAD_NAME_MAX);
+    longest[9 + JAD_NAME_MAX] = 'v';  //  one byte longer than a name
+    cr_assert_eq (unlink (link), 0);
+    cr_assert_eq (symlink (longest, link), 0);
+    cr_assert_not (jad_current_version (link, version));
+
+    //  a regular file is not a link
+    cr_assert_eq (unlink (link), 0);
+    jt_write_file (link, "releases/1.0", 0644);
+    cr_assert_not (jad_current_version (link, version));
+    jt_rmtree (dir);
+    free (dir);
+}
+
+Test (util, user_exists_asks_this_host)
+{
+    cr_assert (jad_user_exists ("root"));
+    cr_assert_not (jad_user_exists ("no-such-user-x"));
+    cr_assert_not (jad_user_exists (""));
+    cr_assert_not (jad_user_exists (NULL));
 }

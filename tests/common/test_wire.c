@@ -233,7 +233,7 @@ static s_buf_t s_status_bytes (void)
         .hello = true,
         .apps = s_apps,
         .app_count = 2,
-        .agent_version = "0.1.0",
+        .agent_version = JADUGAR_VERSION,
     };
     jad_agent_msg_t message = {.kind = JAD_AGENT_MSG_STATUS, .status = &status};
     return s_agent_bytes (&message);
@@ -468,7 +468,7 @@ Test (wire, agent_status_roundtrip)
     cr_assert_eq (status->last_sequence, 41);
     cr_assert_str_eq (status->incarnation, "a1b2c3d4");
     cr_assert (status->hello);
-    cr_assert_str_eq (status->agent_version, "0.1.0");
+    cr_assert_str_eq (status->agent_version, JADUGAR_VERSION);
     cr_assert_eq (status->app_count, 2);
     cr_assert_str_eq (status->apps[0].app, "shop");
     cr_assert_str_eq (status->apps[0].version, "1.4.2");
@@ -1511,4 +1511,182 @@ Test (wire, plan_target_list_is_checked_name_by_name)
     cr_assert (strstr (err, "both set"), "%s", err);
     s_free (&buf);
     zchunk_destroy (&chunk);
+}
+
+//  --------------------------------------------------------------------------
+//  Apply helper pipe (issue 14 item 4: the codec moved here from the agent)
+
+static jad_apply_job_t s_apply_job (void)
+{
+    static char *migrations[] = {"1.2", "1.1"};
+    jad_apply_job_t job = {.plan_id = "plan-7",
+                           .app = "web",
+                           .version = "1.3",
+                           .sha256_hex =
+                               "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+                           .artifact_length = 4096,
+                           .archive = "/var/lib/jadugar/agent/downloads/web-1.3.tgz",
+                           .release_known = true,
+                           .previous_hint = "1.2",
+                           .environment = "prod",
+                           .host = "web-1",
+                           .root = "/srv/jadugar",
+                           .downloads = "/var/lib/jadugar/agent/downloads",
+                           .hook_user = "jadugar",
+                           .hook_timeout_ms = 30000,
+                           .step_deadline_ms = 600000,
+                           .keep_releases = 5,
+                           .action = JAD_PLAN_ACTION_MIGRATE_DOWN,
+                           .migrations = migrations,
+                           .migration_count = 2};
+    return job;
+}
+
+static s_buf_t s_apply_job_bytes (void)
+{
+    jad_apply_job_t job = s_apply_job ();
+    zchunk_t *chunk = jad_apply_job_encode (&job);
+    return s_from_chunk (&chunk);
+}
+
+//  A job with extra fields appended (overriding earlier ones) is refused
+static void s_apply_job_rejects (const s_buf_t *extra, const char *fragment)
+{
+    s_buf_t buf = s_apply_job_bytes ();
+    s_put (&buf, extra->data, extra->size);
+    char err[JAD_ERR_LEN] = "";
+    jad_apply_job_t *job = jad_apply_job_decode (buf.data, buf.size, err);
+    cr_expect_null (job, "accepted, expected \"%s\"", fragment);
+    cr_expect (strstr (err, fragment), "\"%s\" lacks \"%s\"", err, fragment);
+    jad_apply_job_destroy (&job);
+    s_free (&buf);
+}
+
+Test (wire, apply_job_roundtrip)
+{
+    s_buf_t buf = s_apply_job_bytes ();
+    char err[JAD_ERR_LEN] = "";
+    jad_apply_job_t *job = jad_apply_job_decode (buf.data, buf.size, err);
+    cr_assert_not_null (job, "%s", err);
+    jad_apply_job_t want = s_apply_job ();
+    cr_assert_str_eq (job->plan_id, want.plan_id);
+    cr_assert_str_eq (job->app, "web");
+    cr_assert_str_eq (job->version, "1.3");
+    cr_assert_str_eq (job->sha256_hex, want.sha256_hex);
+    cr_assert_eq (job->artifact_length, 4096);
+    cr_assert_str_eq (job->archive, want.archive);
+    cr_assert_null (job->url, "an empty string travels as NULL");
+    cr_assert (job->release_known);
+    cr_assert_str_eq (job->previous_hint, "1.2");
+    cr_assert_str_eq (job->environment, "prod");
+    cr_assert_str_eq (job->host, "web-1");
+    cr_assert_str_eq (job->root, "/srv/jadugar");
+    cr_assert_str_eq (job->downloads, want.downloads);
+    cr_assert_str_eq (job->hook_user, "jadugar");
+    cr_assert_eq (job->hook_timeout_ms, 30000);
+    cr_assert_eq (job->step_deadline_ms, 600000);
+    cr_assert_eq (job->keep_releases, 5);
+    cr_assert_eq (job->action, JAD_PLAN_ACTION_MIGRATE_DOWN);
+    cr_assert_eq (job->migration_count, 2);
+    cr_assert_str_eq (job->migrations[0], "1.2");
+    cr_assert_str_eq (job->migrations[1], "1.1");
+    jad_apply_job_destroy (&job);
+    jad_apply_job_destroy (&job);
+    cr_assert_null (job);
+    s_free (&buf);
+}
+
+Test (wire, apply_job_refuses_bad_fields)
+{
+    s_buf_t extra = {NULL, 0, 0};
+    s_field_varint (&extra, 1, 2);
+    s_apply_job_rejects (&extra, "apply job: protocol 2 is not supported");
+    s_free (&extra);
+    s_field_str (&extra, 3, "../web");
+    s_apply_job_rejects (&extra, "apply job: field 'app' is not a valid name");
+    s_free (&extra);
+    s_field_str (&extra, 13, "");
+    s_apply_job_rejects (&extra, "apply job: field 'root' is missing");
+    s_free (&extra);
+    s_field_str (&extra, 15, "a\xff");
+    s_apply_job_rejects (&extra, "field 'hook_user' is not valid UTF-8 text");
+    s_free (&extra);
+    char long_path[5000];
+    memset (long_path, 'p', sizeof long_path - 1);
+    long_path[sizeof long_path - 1] = 0;
+    s_field_str (&extra, 14, long_path);
+    s_apply_job_rejects (&extra, "field 'downloads' is too long (4999 bytes, limit 4096)");
+    s_free (&extra);
+    s_field_varint (&extra, 19, 9);
+    s_apply_job_rejects (&extra, "field 'action' is unknown (9)");
+    s_free (&extra);
+    s_field_str (&extra, 20, "-rf");
+    s_apply_job_rejects (&extra, "field 'migrations[2]' is not a valid name");
+    s_free (&extra);
+    for (int index = 0; index < JAD_MAX_MIGRATIONS; index++)
+        s_field_str (&extra, 20, "0.9");
+    s_apply_job_rejects (&extra, "too many migrations (66, limit 64)");
+    s_free (&extra);
+
+    //  the size cap comes first, and the encoder refuses what the decoder would
+    char err[JAD_ERR_LEN] = "";
+    static uint8_t big[JAD_MAX_APPLY_MSG + 1];
+    cr_assert_null (jad_apply_job_decode (big, sizeof big, err));
+    cr_assert (strstr (err, "apply job: message is too large"), "%s", err);
+    jad_apply_job_t job = s_apply_job ();
+    job.version = "1 3";
+    cr_assert_null (jad_apply_job_encode (&job));
+}
+
+Test (wire, apply_event_roundtrip_and_required_fields)
+{
+    jad_apply_event_t event = {.kind = JAD_APPLY_EVENT_STEP,
+                               .plan_id = "plan-7",
+                               .app = "web",
+                               .step = "smoke",
+                               .status = JAD_REPORT_FAILED,
+                               .detail = "smoke 1: exit 3",
+                               .output = "caf\xc3\xa9\n",
+                               .duration_ms = 1500};
+    zchunk_t *chunk = jad_apply_event_encode (&event);
+    s_buf_t buf = s_from_chunk (&chunk);
+    char err[JAD_ERR_LEN] = "";
+    jad_apply_event_t *decoded = jad_apply_event_decode (buf.data, buf.size, err);
+    cr_assert_not_null (decoded, "%s", err);
+    cr_assert_eq (decoded->kind, JAD_APPLY_EVENT_STEP);
+    cr_assert_str_eq (decoded->plan_id, "plan-7");
+    cr_assert_str_eq (decoded->step, "smoke");
+    cr_assert_null (decoded->version);
+    cr_assert_eq (decoded->status, JAD_REPORT_FAILED);
+    cr_assert_str_eq (decoded->detail, "smoke 1: exit 3");
+    cr_assert_str_eq (decoded->output, "caf\xc3\xa9\n");
+    cr_assert_eq (decoded->duration_ms, 1500);
+    jad_apply_event_destroy (&decoded);
+
+    //  a step needs its step, a release event its version, every kind is known
+    s_buf_t bad = s_copy (&buf);
+    s_field_str (&bad, 7, "");
+    cr_assert_null (jad_apply_event_decode (bad.data, bad.size, err));
+    cr_assert (strstr (err, "apply event: field 'step' is missing"), "%s", err);
+    s_free (&bad);
+    bad = s_copy (&buf);
+    s_field_varint (&bad, 2, JAD_APPLY_EVENT_RELEASE_ADDED);
+    cr_assert_null (jad_apply_event_decode (bad.data, bad.size, err));
+    cr_assert (strstr (err, "field 'version' is missing"), "%s", err);
+    s_free (&bad);
+    bad = s_copy (&buf);
+    s_field_varint (&bad, 2, 5);
+    cr_assert_null (jad_apply_event_decode (bad.data, bad.size, err));
+    cr_assert (strstr (err, "field 'kind' is missing or unknown (5)"), "%s", err);
+    s_free (&bad);
+    s_free (&buf);
+
+    //  output beyond its cap is refused at the sender
+    char *output = malloc (JAD_MAX_OUTPUT * 4 + 2);
+    cr_assert_not_null (output);
+    memset (output, 'o', JAD_MAX_OUTPUT * 4 + 1);
+    output[JAD_MAX_OUTPUT * 4 + 1] = 0;
+    event.output = output;
+    cr_assert_null (jad_apply_event_encode (&event));
+    free (output);
 }

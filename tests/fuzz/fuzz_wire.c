@@ -3,8 +3,9 @@
 //
 //  The first byte picks the decoder: agent message (controller's agents
 //  port), controller message (agent's DEALER), API request (controller's
-//  API port), API response (jadctl). What decodes is encoded again, which
-//  exercises the encoders on whatever the decoders let through.
+//  API port), API response (jadctl), apply job (jadugar-apply's stdin),
+//  apply event (the agent's pipe from it). What decodes is encoded again,
+//  which exercises the encoders on whatever the decoders let through.
 
 #include "jad_wire.h"
 
@@ -20,7 +21,7 @@ int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     char err[JAD_ERR_LEN];
     const uint8_t *body = data + 1;
     size_t body_size = size - 1;
-    switch (data[0] % 4) {
+    switch (data[0] % 6) {
         case 0: {
             jad_agent_msg_t *msg = jad_agent_msg_decode (body, body_size, err);
             if (msg) {
@@ -47,6 +48,24 @@ int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
                 zchunk_destroy (&again);
             }
             jad_api_request_destroy (&request);
+            break;
+        }
+        case 4: {
+            jad_apply_job_t *job = jad_apply_job_decode (body, body_size, err);
+            if (job) {
+                zchunk_t *again = jad_apply_job_encode (job);
+                zchunk_destroy (&again);
+            }
+            jad_apply_job_destroy (&job);
+            break;
+        }
+        case 5: {
+            jad_apply_event_t *event = jad_apply_event_decode (body, body_size, err);
+            if (event) {
+                zchunk_t *again = jad_apply_event_encode (event);
+                zchunk_destroy (&again);
+            }
+            jad_apply_event_destroy (&event);
             break;
         }
         default: {

@@ -10,6 +10,7 @@
 #include "ctl_policy.h"
 #include "ctl_releases_repo.h"
 #include "jad_log.h"
+#include "jad_role.h"
 #include "jad_util.h"
 #include "jad_wire.h"
 
@@ -69,10 +70,6 @@ typedef enum {
     S_NEED_ADMIN = 4,   //  operators, agents
     S_NEED_AUDIT = 8,   //  read the audit log
 } s_need_t;
-
-//  Roles an operator may hold (DESIGN §3 and the approval roles).
-static const char *const s_roles[] = {"admin",     "deployer",      "viewer", "security",
-                                      "tech-lead", "product-owner", "qa",     "release-manager"};
 
 typedef int (s_handler_fn) (ctl_api_t *self, const jad_api_request_t *request,
                             const char *operator_name, json_t **result, char *err, size_t errlen);
@@ -753,23 +750,6 @@ static int s_agents_remove (ctl_api_t *self, const jad_api_request_t *request,
     return s_agent_decide (self, request, "remove", result, err, errlen);
 }
 
-//  Is `role` one an operator may hold: a built-in role or an approval
-//  role some environment asks for?
-static bool s_role_known (ctl_api_t *self, const char *role)
-{
-    for (size_t index = 0; index < sizeof s_roles / sizeof s_roles[0]; index++)
-        if (streq (s_roles[index], role))
-            return true;
-    for (size_t index = 0; index < ctl_settings_config (self->settings)->environment_count;
-         index++) {
-        const jad_env_config_t *env = &ctl_settings_config (self->settings)->environments[index];
-        for (size_t role_index = 0; role_index < env->emergency_approval_count; role_index++)
-            if (streq (env->emergency_approvals[role_index], role))
-                return true;
-    }
-    return false;
-}
-
 static int s_operator_add (ctl_api_t *self, const jad_api_request_t *request,
                            const char *operator_name, json_t **result, char *err, size_t errlen)
 {
@@ -796,11 +776,10 @@ static int s_operator_add (ctl_api_t *self, const jad_api_request_t *request,
     char *save = NULL;
     int bad = 0;
     for (char *role = strtok_r (copy, ",", &save); role && !bad; role = strtok_r (NULL, ",", &save))
-        if (!s_role_known (self, role)) {
-            snprintf (err, errlen,
-                      "unknown role '%.64s' (admin, deployer, viewer, security, tech-lead, "
-                      "product-owner, qa, release-manager, or an environment's approval role)",
-                      role);
+        if (!jad_role_known (role)) {
+            char known[256];
+            snprintf (err, errlen, "unknown role '%.64s' (known: %s)", role,
+                      jad_roles_join (known, sizeof known));
             bad = 1;
         }
     free (copy);
