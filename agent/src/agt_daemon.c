@@ -94,7 +94,7 @@ struct _agt_daemon_t {
 };
 
 static void s_schedule (agt_daemon_t *self);
-static void s_metrics_flush (agt_daemon_t *self);
+static void s_metrics_flush (agt_daemon_t *self, bool persist);
 static void s_metrics_resend (agt_daemon_t *self);
 static int s_on_helper (zloop_t *loop, zmq_pollitem_t *item, void *arg);
 static void s_check_stale (agt_daemon_t *self);
@@ -657,8 +657,8 @@ static void s_on_enroll_reply (agt_daemon_t *self, jad_ctl_msg_t *msg)
 static bool s_on_ack (agt_daemon_t *self, const jad_ctl_msg_t *msg)
 {
     if (msg->kind == JAD_CTL_MSG_METRIC_ACK) {
-        if (agt_mstream_ack (self->mstream, msg->metric_ack.stream, msg->metric_ack.seq))
-            s_metrics_flush (self);
+        agt_mstream_ack (self->mstream, msg->metric_ack.stream, msg->metric_ack.seq);
+        s_metrics_flush (self, false);
         return true;
     }
     if (msg->kind == JAD_CTL_MSG_REPORT_ACK) {
@@ -728,6 +728,7 @@ static int s_on_monitor (zloop_t *loop, zsock_t *reader, void *arg)
         self->connected = true;
         s_resend_outbox (self);
         s_metrics_resend (self);
+        s_metrics_flush (self, false);
         if (self->fetch)
             s_fetch_progress (self, agt_fetch_tick (self->fetch));
     } else if (event == AGT_LINK_DISCONNECTED) {
@@ -920,20 +921,48 @@ static int s_send_bytes (const uint8_t *data, size_t size, void *arg)
     return agt_link_send_bytes (((agt_daemon_t *)arg)->link, data, size);
 }
 
-//  Send buffered samples while the link takes them and the window of
-//  unacked batches has room; a batch sent leaves the buffer and waits in
-//  the stream (agt_mstream) for its ack.
-static void s_metrics_flush (agt_daemon_t *self)
+//  Samples dropped so far: by the buffer and by the stream's queue.
+static uint64_t s_metrics_dropped (agt_daemon_t *self)
 {
-    while (agt_samples_count (self->samples) > 0 && !agt_mstream_full (self->mstream)) {
+    return agt_samples_dropped (self->samples) + agt_mstream_dropped (self->mstream);
+}
+
+//  Move metric samples on, oldest first. While connected and the window
+//  of unacked batches has room, queued samples (durable, see agt_mstream)
+//  and then buffered ones are numbered and sent; a batch numbered waits
+//  in the stream for its ack. With `persist`, what is left in the buffer
+//  is queued durably, so a stop or a kill -9 loses at most what came in
+//  since the last flush tick.
+static void s_metrics_flush (agt_daemon_t *self, bool persist)
+{
+    while (self->connected && !agt_mstream_full (self->mstream)) {
+        int64_t now = jad_mono_ms ();
+        if (agt_mstream_queued_samples (self->mstream) > 0) {
+            if (agt_mstream_send_queued (self->mstream, METRICS_BATCH, s_metrics_dropped (self),
+                                         now, s_send_bytes, self) < 0)
+                break;
+            continue;
+        }
         jad_metric_batch_t *batch = agt_samples_peek (self->samples, METRICS_BATCH);
         if (!batch)
-            return;
+            break;
         size_t count = batch->sample_count;
-        int rc = agt_mstream_send (self->mstream, batch, jad_mono_ms (), s_send_bytes, self);
+        batch->dropped = s_metrics_dropped (self);
+        int rc = agt_mstream_send (self->mstream, batch, now, s_send_bytes, self);
+        jad_metric_batch_destroy (&batch);
+        if (rc < 0)
+            break;  //  not stored: keep them (the buffer is bounded)
+        agt_samples_consume (self->samples, count);
+    }
+    while (persist && agt_samples_count (self->samples) > 0) {
+        jad_metric_batch_t *batch = agt_samples_peek (self->samples, METRICS_BATCH);
+        if (!batch)
+            break;
+        size_t count = batch->sample_count;
+        int rc = agt_mstream_queue (self->mstream, batch);
         jad_metric_batch_destroy (&batch);
         if (rc)
-            return;  //  not connected: keep them (the buffer is bounded)
+            break;  //  logged by the stream; they wait in memory
         agt_samples_consume (self->samples, count);
     }
 }
@@ -947,17 +976,17 @@ static void s_metrics_resend (agt_daemon_t *self)
                        agt_mstream_id (self->mstream));
 }
 
-//  Stopping: send what the window takes and wait a bounded time for the
-//  acks, so that a graceful restart loses no samples. Only acks are
-//  served here; plans wait for the next start (the controller re-sends).
+//  Stopping: queue what the buffer holds, send what the window takes and
+//  wait a bounded time for the acks. What is not acked by then stays in
+//  metric_outbox for the next start (the same stream resumes). Only acks
+//  are served here; plans wait for the next start (the controller
+//  re-sends).
 static void s_metrics_drain (agt_daemon_t *self)
 {
-    if (!self->connected)
-        return;
-    s_metrics_flush (self);
+    s_metrics_flush (self, true);
     int64_t deadline = jad_mono_ms () + METRICS_DRAIN_MS;
     zsock_t *dealer = agt_link_dealer (self->link);
-    while (agt_mstream_unacked (self->mstream) > 0) {
+    while (self->connected && agt_mstream_unacked (self->mstream) > 0) {
         int64_t left = deadline - jad_mono_ms ();
         if (left <= 0)
             break;
@@ -973,9 +1002,15 @@ static void s_metrics_drain (agt_daemon_t *self)
         jad_ctl_msg_destroy (&msg);
         zframe_destroy (&frame);
     }
-    if (agt_mstream_unacked (self->mstream) > 0)
-        jad_log_warning ("agent: stopping with metric samples not acknowledged samples=%llu",
-                         (unsigned long long)agt_mstream_unacked_samples (self->mstream));
+    //  the buffer is empty unless the database refused it
+    uint64_t kept =
+        agt_mstream_unacked_samples (self->mstream) + agt_mstream_queued_samples (self->mstream);
+    if (agt_samples_count (self->samples) > 0)
+        jad_log_warning ("agent: stopping with metric samples not stored samples=%zu (lost)",
+                         agt_samples_count (self->samples));
+    if (kept)
+        jad_log_info ("agent: metric samples kept for the next start samples=%llu stream=%s",
+                      (unsigned long long)kept, agt_mstream_id (self->mstream));
 }
 
 static int s_on_metrics (zloop_t *loop, zsock_t *reader, void *arg)
@@ -986,7 +1021,7 @@ static int s_on_metrics (zloop_t *loop, zsock_t *reader, void *arg)
     if (agt_metrics_recv (self->metrics, self->samples) < 0)
         agt_drops_hit (self->drops, "metrics_pipe", "not a metrics batch");
     else if (agt_samples_count (self->samples) >= METRICS_BATCH)
-        s_metrics_flush (self);
+        s_metrics_flush (self, true);
     return 0;
 }
 
@@ -995,9 +1030,9 @@ static int s_on_metrics_flush (zloop_t *loop, int timer_id, void *arg)
     (void)loop;
     (void)timer_id;
     agt_daemon_t *self = (agt_daemon_t *)arg;
-    if (agt_mstream_overdue (self->mstream, jad_mono_ms (), METRICS_ACK_MS))
+    if (self->connected && agt_mstream_overdue (self->mstream, jad_mono_ms (), METRICS_ACK_MS))
         s_metrics_resend (self);
-    s_metrics_flush (self);
+    s_metrics_flush (self, true);
     return 0;
 }
 
@@ -1098,7 +1133,8 @@ agt_daemon_t *agt_daemon_new (const char *data_dir)
                                     .interval_ms = self->config->metrics_interval_ms};
     self->metrics = zactor_new (agt_metrics_actor, &metrics);
     self->samples = agt_samples_new (self->config->metrics_buffer);
-    self->mstream = agt_mstream_new (METRICS_WINDOW);
+    self->mstream =
+        agt_mstream_open (agt_store_db (self->store), METRICS_WINDOW, self->config->metrics_buffer);
     self->loop = zloop_new ();
     if (!self->worker || !self->metrics || !self->samples || !self->mstream || !self->loop)
         goto failed;
@@ -1177,6 +1213,10 @@ int agt_daemon_run (agt_daemon_t *self)
     jad_log_info ("agent: started name=%s env=%s controller=%s incarnation=%s", self->config->name,
                   self->config->environment, self->config->controller,
                   agt_store_incarnation (self->store));
+    if (agt_mstream_unacked (self->mstream) || agt_mstream_queued_samples (self->mstream))
+        jad_log_info ("agent: metric stream resumed stream=%s unacked=%zu queued_samples=%llu",
+                      agt_mstream_id (self->mstream), agt_mstream_unacked (self->mstream),
+                      (unsigned long long)agt_mstream_queued_samples (self->mstream));
     s_recover (self);
     s_schedule (self);
     //  zloop returns on any interrupted poll: a SIGHUP is reloaded here,
