@@ -545,3 +545,218 @@ Test (mstream, kill_9_at_random_points_loses_and_duplicates_nothing_committed, .
     jt_rmtree (dir);
     free (dir);
 }
+
+//  --------------------------------------------------------------------------
+//  A real agent and a real controller: stops, restarts and kill -9 of the
+//  agent while its controller is away; then the controller comes back.
+//  Samples are told apart by "series@time" (a sampler round has one time).
+
+static jt_fleet_t *s_fleet;
+
+static void s_fleet_setup (void)
+{
+    s_fleet = jt_fleet_new ();
+    jt_fleet_add_agent (s_fleet, "host-1", "dev");
+    cr_assert (jt_fleet_wait_status (s_fleet, "\"state\": \"online\"", 1, 30000));
+    //  many small rounds: samples pile up fast while the controller is away
+    cr_assert_eq (jt_stop (s_fleet->agents[0]), 0);
+    cr_assert_eq (jt_run (NULL,
+                          "sed -i 's/^metrics-interval: .*/metrics-interval: 200ms/' "
+                          "'%s/host-1/agent/agent.yaml'",
+                          s_fleet->dir),
+                  0);
+    jt_fleet_start_agent (s_fleet, 0);
+}
+
+static void s_fleet_teardown (void)
+{
+    jt_fleet_destroy (&s_fleet);
+}
+
+TestSuite (mstream_fleet, .init = s_fleet_setup, .fini = s_fleet_teardown, .timeout = 100);
+
+static sqlite3 *s_read_db (const char *path)
+{
+    sqlite3 *db = NULL;
+    cr_assert_eq (sqlite3_open_v2 (path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK, "%s", path);
+    sqlite3_busy_timeout (db, 5000);
+    return db;
+}
+
+//  Add "series@time" of every sample in the agent's metric_outbox to set
+//  (a consistent snapshot: the agent may be running). Returns how many.
+static size_t s_agent_outbox (zhashx_t *set)
+{
+    char path[PATH_MAX];
+    snprintf (path, sizeof path, "%s/host-1/agent/state.db", s_fleet->dir);
+    sqlite3 *db = s_read_db (path);
+    sqlite3_stmt *stmt = NULL;
+    cr_assert_eq (sqlite3_prepare_v2 (db, "SELECT frame FROM metric_outbox", -1, &stmt, NULL),
+                  SQLITE_OK, "%s", sqlite3_errmsg (db));
+    size_t count = 0;
+    while (sqlite3_step (stmt) == SQLITE_ROW) {
+        char err[JAD_ERR_LEN] = "";
+        jad_agent_msg_t *msg = jad_agent_msg_decode (sqlite3_column_blob (stmt, 0),
+                                                     (size_t)sqlite3_column_bytes (stmt, 0), err);
+        cr_assert_not_null (msg, "a stored frame does not decode: %s", err);
+        jad_metric_batch_t *batch = msg->metrics;
+        for (size_t index = 0; index < batch->sample_count; index++) {
+            char key[JAD_MAX_SERIES_LEN + 32];
+            snprintf (key, sizeof key, "%s@%lld", batch->names[batch->name_index[index]],
+                      (long long)batch->times[index]);
+            zhashx_update (set, key, (void *)1);
+            count++;
+        }
+        jad_agent_msg_destroy (&msg);
+    }
+    sqlite3_finalize (stmt);
+    sqlite3_close (db);
+    return count;
+}
+
+static bool s_outbox_drained (void *arg)
+{
+    (void)arg;
+    zhashx_t *set = zhashx_new ();
+    size_t count = s_agent_outbox (set);
+    zhashx_destroy (&set);
+    return count == 0;
+}
+
+//  "series@time" -> times stored, of host-1's samples in the controller.
+static zhashx_t *s_controller_samples (void)
+{
+    char path[PATH_MAX];
+    snprintf (path, sizeof path, "%s/controller/state.db", s_fleet->dir);
+    sqlite3 *db = s_read_db (path);
+    sqlite3_stmt *stmt = NULL;
+    cr_assert_eq (sqlite3_prepare_v2 (db,
+                                      "SELECT n.name, s.ts FROM samples s"
+                                      " JOIN metric_names n ON n.id = s.metric"
+                                      " JOIN metric_hosts h ON h.id = s.host"
+                                      " WHERE h.name = 'host-1'",
+                                      -1, &stmt, NULL),
+                  SQLITE_OK, "%s", sqlite3_errmsg (db));
+    zhashx_t *stored = zhashx_new ();
+    while (sqlite3_step (stmt) == SQLITE_ROW) {
+        char key[JAD_MAX_SERIES_LEN + 32];
+        snprintf (key, sizeof key, "%s@%lld", sqlite3_column_text (stmt, 0),
+                  (long long)sqlite3_column_int64 (stmt, 1));
+        uintptr_t times = (uintptr_t)zhashx_lookup (stored, key);
+        zhashx_update (stored, key, (void *)(times + 1));
+    }
+    sqlite3_finalize (stmt);
+    sqlite3_close (db);
+    return stored;
+}
+
+static bool s_controller_has_samples (void *arg)
+{
+    (void)arg;
+    zhashx_t *stored = s_controller_samples ();
+    bool some = zhashx_size (stored) > 0;
+    zhashx_destroy (&stored);
+    return some;
+}
+
+//  The controller is back: the agent's outbox drains, and every sample in
+//  `expected` is stored exactly once, none of host-1's twice.
+static void s_expect_stored_once (zhashx_t *expected)
+{
+    jt_fleet_start_controller (s_fleet);
+    cr_assert (jt_wait_for (s_outbox_drained, NULL, 40000),
+               "the agent's metric_outbox did not drain once the controller was back");
+    zhashx_t *stored = s_controller_samples ();
+    size_t twice = 0, missing = 0;
+    for (void *item = zhashx_first (stored); item; item = zhashx_next (stored))
+        if ((uintptr_t)item > 1)
+            twice++;
+    for (void *item = zhashx_first (expected); item; item = zhashx_next (expected))
+        if (!zhashx_lookup (stored, zhashx_cursor (expected)))
+            missing++;
+    printf ("metric outbox: %zu samples kept while the controller was away, %zu stored in all\n",
+            zhashx_size (expected), zhashx_size (stored));
+    cr_assert_eq (twice, 0, "%zu samples stored twice", twice);
+    cr_assert_eq (missing, 0, "%zu of %zu samples kept by the agent were not stored", missing,
+                  zhashx_size (expected));
+    zhashx_destroy (&stored);
+}
+
+//  Every key of `part` is in `whole`.
+static bool s_subset (zhashx_t *part, zhashx_t *whole)
+{
+    for (void *item = zhashx_first (part); item; item = zhashx_next (part))
+        if (!zhashx_lookup (whole, zhashx_cursor (part)))
+            return false;
+    return true;
+}
+
+//  The outbox holds samples that were not in `arg` (a zhashx_t set).
+static bool s_outbox_grew (void *arg)
+{
+    zhashx_t *before = (zhashx_t *)arg;
+    zhashx_t *now = zhashx_new ();
+    s_agent_outbox (now);
+    bool grew = false;
+    for (void *item = zhashx_first (now); item && !grew; item = zhashx_next (now))
+        grew = zhashx_lookup (before, zhashx_cursor (now)) == NULL;
+    zhashx_destroy (&now);
+    return grew;
+}
+
+Test (mstream_fleet, an_agent_stopped_twice_while_its_controller_is_away_loses_no_sample)
+{
+    cr_assert (jt_wait_for (s_controller_has_samples, NULL, 20000), "no samples reached it");
+    //  the controller goes away hard, in the middle of the stream
+    jt_kill9 (s_fleet->controller);
+    s_fleet->controller = 0;
+    zhashx_t *kept = zhashx_new ();
+    for (int stop = 0; stop < 3; stop++) {
+        //  rounds pile up (200 ms each) and are stored
+        cr_assert (jt_wait_for (s_outbox_grew, kept, 20000), "stop %d: nothing new stored", stop);
+        cr_assert_eq (jt_stop (s_fleet->agents[0]), 0, "the agent stops cleanly");
+        zhashx_t *now = zhashx_new ();
+        s_agent_outbox (now);
+        cr_assert (s_subset (kept, now), "stop %d: samples kept at an earlier stop are gone", stop);
+        zhashx_destroy (&kept);
+        kept = now;
+        if (stop < 2)
+            jt_fleet_start_agent (s_fleet, 0);
+    }
+    char *log_path = jad_strdup_printf ("%s/host-1.log", s_fleet->dir);
+    char *log = jt_read_file (log_path);
+    cr_assert (log && strstr (log, "metric samples kept for the next start"), "%s", log);
+    cr_assert (strstr (log, "metric stream resumed"), "%s", log);
+    free (log);
+    free (log_path);
+    jt_fleet_start_agent (s_fleet, 0);
+    s_expect_stored_once (kept);
+    zhashx_destroy (&kept);
+}
+
+Test (mstream_fleet, an_agent_killed_hard_again_and_again_loses_nothing_it_had_stored)
+{
+    uint32_t seed = randombytes_random ();
+    printf ("metric outbox kill test seed %u\n", seed);
+    cr_assert (jt_wait_for (s_controller_has_samples, NULL, 20000), "no samples reached it");
+    jt_kill9 (s_fleet->controller);
+    s_fleet->controller = 0;
+    zhashx_t *kept = zhashx_new ();
+    for (int kill_round = 0; kill_round < 5; kill_round++) {
+        cr_assert (jt_wait_for (s_outbox_grew, kept, 20000), "round %d: nothing new stored",
+                   kill_round);
+        //  what is stored now must survive the kill, wherever it lands
+        zhashx_t *now = zhashx_new ();
+        s_agent_outbox (now);
+        cr_assert (s_subset (kept, now), "round %d (seed %u): stored samples are gone", kill_round,
+                   seed);
+        zhashx_destroy (&kept);
+        kept = now;
+        usleep ((seed >> (kill_round * 4)) % 16 * 20000);
+        jt_kill9 (s_fleet->agents[0]);
+        jt_fleet_start_agent (s_fleet, 0);
+    }
+    cr_assert (jt_wait_for (s_outbox_grew, kept, 20000), "the last start stored nothing");
+    s_expect_stored_once (kept);
+    zhashx_destroy (&kept);
+}
