@@ -601,6 +601,24 @@ static void s_rollback (s_apply_t *self)
     free (output);
 }
 
+//  AGT_ACTION_ROLLBACK: the helper applying job->version was lost after
+//  the switch. The same rollback a failing step gets; the failure says
+//  where current is now.
+static void s_rollback_lost (s_apply_t *self)
+{
+    s_rollback (self);
+    char *current = s_current_version (self);
+    if (!current)
+        s_format (self->failure, sizeof self->failure, "rolled back: no release is current");
+    else if (strcmp (current, self->job->version) != 0)
+        s_format (self->failure, sizeof self->failure, "rolled back: current -> releases/%s",
+                  current);
+    else
+        s_format (self->failure, sizeof self->failure, "rollback failed: current -> releases/%s",
+                  current);
+    free (current);
+}
+
 typedef struct {
     char name[JAD_NAME_MAX + 1];
     struct timespec mtime;
@@ -718,6 +736,12 @@ int agt_apply_run (const agt_job_t *job, agt_apply_emit_fn *emit, void *arg)
     if (rc == 0)
         rc = s_hook_user (&self);
     bool task = job->action != JAD_PLAN_ACTION_APPLY;
+    if (job->action == AGT_ACTION_ROLLBACK) {
+        if (rc == 0)
+            s_rollback_lost (&self);
+        rc = -1;
+        goto finished;
+    }
     if (task) {
         if (rc == 0)
             rc = s_task (&self);

@@ -41,10 +41,16 @@ typedef struct {
     uint32_t hook_timeout_ms;   //  hooks without their own timeout
     uint32_t step_deadline_ms;  //  URL download deadline
     uint32_t keep_releases;
-    uint32_t action;    //  jad_plan_action_t: apply (default) or a task
+    uint32_t action;    //  jad_plan_action_t: apply (default) or a task; or AGT_ACTION_ROLLBACK
     char **migrations;  //  MIGRATE_DOWN: versions, in the order to run
     size_t migration_count;
 } agt_job_t;
+
+//  An agent-local action (never in a plan): roll `app` back from
+//  `version` to the release it replaced (previous_hint when `version` is
+//  current), exactly as a step failing after the switch does. The daemon
+//  runs it when the helper applying `version` was lost after the switch.
+#define AGT_ACTION_ROLLBACK 100
 
 agt_job_t *agt_job_new (void);
 void agt_job_destroy (agt_job_t **self_p);
@@ -88,7 +94,8 @@ typedef void (agt_apply_emit_fn) (agt_event_t **event_p, void *arg);
 //  migrate_down hook of each listed release already on disk, in the given
 //  order (step "migrate_down", one report per release); VERIFY runs the
 //  smoke checks of the current release again (step "verify") and fails if
-//  `version` is not current.
+//  `version` is not current. AGT_ACTION_ROLLBACK runs the rollback step
+//  only and always fails (its plan did); DONE says where current is.
 int agt_apply_run (const agt_job_t *job, agt_apply_emit_fn *emit, void *arg);
 
 #endif

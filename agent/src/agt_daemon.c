@@ -91,6 +91,10 @@ struct _agt_daemon_t {
     char sha_hex[65];        //  of the active plan's artifact
     bool stale;              //  stale alarm raised: no signed traffic within stale-after
     uint64_t stale_alarms;   //  times it was raised since start
+    //  the active plan's helper was lost after the switch and a rollback
+    //  job runs; `lost` says how the helper was lost
+    bool rolling_back;
+    char lost[JAD_MAX_DETAIL / 2];
 };
 
 static void s_schedule (agt_daemon_t *self);
@@ -306,7 +310,15 @@ static void s_on_event (agt_event_t **event_p, void *arg)
                 jad_log_error ("agent: cannot record release removal app=%s", plan->app);
             break;
         case AGT_EVENT_DONE:
-            s_plan_finished (self, event->status, event->version, event->detail);
+            if (self->rolling_back) {
+                //  the outcome of the rollback after a lost helper
+                char detail[JAD_MAX_DETAIL];
+                s_format (detail, sizeof detail, "%s; %s", self->lost,
+                          event->detail ? event->detail : "rollback ended");
+                self->rolling_back = false;
+                s_plan_finished (self, event->status, event->version, detail);
+            } else
+                s_plan_finished (self, event->status, event->version, event->detail);
             break;
     }
     agt_event_destroy (event_p);
@@ -315,7 +327,10 @@ static void s_on_event (agt_event_t **event_p, void *arg)
 //  --------------------------------------------------------------------------
 //  Fetch and apply
 
-static void s_start_apply (agt_daemon_t *self, const char *archive, bool release_known)
+//  Run the active plan's `action` (its own, or AGT_ACTION_ROLLBACK) in
+//  the apply helper; a helper that cannot start fails the plan.
+static void s_start_apply (agt_daemon_t *self, const char *archive, bool release_known,
+                           uint32_t action)
 {
     jad_plan_t *plan = self->active;
     char problem[JAD_MAX_DETAIL - 64] = "out of memory";
@@ -342,7 +357,7 @@ static void s_start_apply (agt_daemon_t *self, const char *archive, bool release
         plan->hook_timeout_ms ? plan->hook_timeout_ms : self->config->hook_timeout_ms;
     job->step_deadline_ms = plan->step_deadline_ms;
     job->keep_releases = self->config->keep_releases;
-    job->action = plan->action;
+    job->action = action;
     if (plan->migration_count > 0) {
         job->migrations = calloc (plan->migration_count, sizeof (char *));
         if (!job->migrations)
@@ -377,7 +392,14 @@ failed:
     s_format (detail, sizeof detail, "agent: cannot start the apply helper: %s", problem);
     jad_log_error ("%s", detail);
     char *current = s_current_version (self, plan->app);
-    s_plan_finished (self, JAD_REPORT_FAILED, current, detail);
+    if (self->rolling_back) {
+        char final[JAD_MAX_DETAIL];
+        s_format (final, sizeof final, "%s; no rollback ran (%s): current -> releases/%s",
+                  self->lost, detail, current ? current : "(none)");
+        self->rolling_back = false;
+        s_plan_finished (self, JAD_REPORT_FAILED, current, final);
+    } else
+        s_plan_finished (self, JAD_REPORT_FAILED, current, detail);
     free (current);
 }
 
@@ -407,7 +429,7 @@ static void s_fetch_progress (agt_daemon_t *self, agt_fetch_state_t state)
         char archive[PATH_MAX];
         s_format (archive, sizeof archive, "%s", agt_fetch_path (self->fetch));
         agt_fetch_destroy (&self->fetch);
-        s_start_apply (self, archive, false);
+        s_start_apply (self, archive, false, plan->action);
         return;
     }
     char detail[JAD_MAX_DETAIL];
@@ -445,7 +467,7 @@ static void s_start_plan (agt_daemon_t *self, jad_plan_t *plan)
     }
     //  these tasks work on releases already on disk: nothing to fetch
     if (plan->action == JAD_PLAN_ACTION_MIGRATE_DOWN || plan->action == JAD_PLAN_ACTION_VERIFY) {
-        s_start_apply (self, NULL, true);
+        s_start_apply (self, NULL, true, plan->action);
         return;
     }
     char release_dir[PATH_MAX];
@@ -460,11 +482,11 @@ static void s_start_plan (agt_daemon_t *self, jad_plan_t *plan)
                   NULL, 0);
         s_report (self, plan->plan_id, plan->app, plan->version, "fetch", JAD_REPORT_OK,
                   on_disk ? "release already on disk" : "artifact already downloaded", NULL, 0);
-        s_start_apply (self, on_disk ? NULL : archive, on_disk);
+        s_start_apply (self, on_disk ? NULL : archive, on_disk, plan->action);
         return;
     }
     if (plan->artifact_url && *plan->artifact_url) {
-        s_start_apply (self, NULL, false);  //  the worker downloads it
+        s_start_apply (self, NULL, false, plan->action);  //  the worker downloads it
         return;
     }
     s_report (self, plan->plan_id, plan->app, plan->version, "fetch", JAD_REPORT_STARTED, NULL,
@@ -741,8 +763,11 @@ static int s_on_monitor (zloop_t *loop, zsock_t *reader, void *arg)
 }
 
 //  The helper exited without an outcome (it crashed, or was killed): the
-//  plan failed. It cannot have rolled back, so a switched host stays on
-//  the new release, and the outcome says so.
+//  plan failed. If it had switched `current` to the new release, a new
+//  helper rolls the host back exactly as a failing step would (see
+//  AGT_ACTION_ROLLBACK) and the outcome says so; only if that one is lost
+//  too (or cannot start) does the host stay where it is, and the outcome
+//  says that instead.
 static void s_helper_lost (agt_daemon_t *self)
 {
     jad_plan_t *plan = self->active;
@@ -754,14 +779,25 @@ static void s_helper_lost (agt_daemon_t *self)
     s_report (self, plan->plan_id, plan->app, plan->version, step ? step : "apply",
               JAD_REPORT_FAILED, detail, NULL, 0);
     char *current = s_current_version (self, plan->app);
+    bool switched = plan->action == JAD_PLAN_ACTION_APPLY && current &&
+                    streq (current, plan->version) && step &&
+                    (streq (step, "switch") || streq (step, "activate") || streq (step, "smoke") ||
+                     streq (step, "rollback"));
     char final[JAD_MAX_DETAIL];
-    if (plan->action == JAD_PLAN_ACTION_APPLY && current && streq (current, plan->version) &&
-        step &&
-        (streq (step, "switch") || streq (step, "activate") || streq (step, "smoke") ||
-         streq (step, "rollback")))
-        s_format (final, sizeof final, "%s; no rollback ran: current -> releases/%s", detail,
-                  current);
-    else
+    if (self->rolling_back) {
+        //  the rollback's own helper was lost
+        s_format (final, sizeof final, "%s; the rollback was lost too (%s): current -> releases/%s",
+                  self->lost, detail, current ? current : "(none)");
+        self->rolling_back = false;
+    } else if (switched) {
+        s_format (self->lost, sizeof self->lost, "%s", detail);
+        self->rolling_back = true;
+        jad_log_warning ("agent: rolling back plan=%s app=%s from version=%s", plan->plan_id,
+                         plan->app, plan->version);
+        free (current);
+        s_start_apply (self, NULL, true, AGT_ACTION_ROLLBACK);
+        return;
+    } else
         s_format (final, sizeof final, "%s", detail);
     s_plan_finished (self, JAD_REPORT_FAILED, current, final);
     free (current);
