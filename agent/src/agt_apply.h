@@ -29,6 +29,7 @@ typedef struct {
     char *version;
     char *sha256_hex;          //  signed artifact hash (hex)
     uint64_t artifact_length;  //  signed artifact length
+    uint64_t unpacked_size;    //  signed unpacked size of the release, 0: unknown
     char *archive;             //  verified artifact, NULL: reuse releases/VERSION
     char *url;                 //  download the artifact here first (may be NULL)
     bool release_known;        //  releases/VERSION holds this artifact already

@@ -342,6 +342,7 @@ static void s_start_apply (agt_daemon_t *self, const char *archive, bool release
     job->version = strdup (plan->version);
     job->sha256_hex = strdup (self->sha_hex);
     job->artifact_length = plan->artifact_length;
+    job->unpacked_size = plan->unpacked_size;
     job->archive = archive ? strdup (archive) : NULL;
     job->url = plan->artifact_url && *plan->artifact_url && !archive && !release_known
                    ? strdup (plan->artifact_url)

@@ -118,6 +118,7 @@ zchunk_t *agt_pipe_job_encode (const agt_job_t *job)
     message.action = job->action;
     message.n_migrations = job->migration_count;
     message.migrations = job->migrations;
+    message.unpacked_size = job->unpacked_size;
     return s_frame (&message.base);
 }
 
@@ -201,6 +202,7 @@ agt_job_t *agt_pipe_job_decode (const uint8_t *data, size_t size, char *err, siz
         job->step_deadline_ms = message->step_deadline_ms;
         job->keep_releases = message->keep_releases;
         job->action = message->action;
+        job->unpacked_size = message->unpacked_size;
     }
     jadugar__apply_job__free_unpacked (message, NULL);
     if (problem) {

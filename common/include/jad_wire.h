@@ -109,6 +109,7 @@ typedef struct {
     size_t migration_count;
     uint64_t release_counter;      //  of `version` (0: unknown, from an older controller)
     uint64_t min_release_counter;  //  the app's security floor, 0 = none
+    uint64_t unpacked_size;        //  the release's regular files' sizes, 0 = unknown
 } jad_plan_t;
 
 //  The signed heartbeat (payload of a PAYLOAD_HEARTBEAT envelope).

@@ -683,6 +683,7 @@ static jad_plan_t *s_plan_from_pb (const s_ctx_t *ctx, const Jadugar__Plan *mess
     }
     self->release_counter = message->release_counter;
     self->min_release_counter = message->min_release_counter;
+    self->unpacked_size = message->unpacked_size;
     return self;
 
 failed:
@@ -757,6 +758,7 @@ zchunk_t *jad_plan_encode (const jad_plan_t *self)
     message.migrations = self->migrations;
     message.release_counter = self->release_counter;
     message.min_release_counter = self->min_release_counter;
+    message.unpacked_size = self->unpacked_size;
     //  A NULL migration would crash protobuf-c: refuse it here
     for (size_t index = 0; index < message.n_migrations; index++)
         if (!self->migrations[index]) {

@@ -35,6 +35,7 @@ static zsock_t *s_router;
 static int s_base;
 static pid_t s_agent;
 static uint64_t s_sequence;
+static uint64_t s_unpacked_size;  //  what the next signed plans say, 0: unknown
 
 static zsock_t *s_server (int type, int port)
 {
@@ -155,6 +156,7 @@ static zchunk_t *s_signed_plan (const char *plan_id, const char *version, const 
         .version = (char *)version,
         .artifact_length = length,
         .kind = JAD_PLAN_DEPLOY,
+        .unpacked_size = s_unpacked_size,
     };
     memcpy (plan.artifact_sha256, sha, 32);
     zchunk_t *payload = jad_plan_encode (&plan);
@@ -488,6 +490,29 @@ Test (daemon, a_rollback_whose_helper_is_lost_too_says_where_the_host_is)
     cr_assert_eq (jt_stop (s_agent), 0);
     s_agent = 0;
     zframe_destroy (&route);
+}
+
+Test (daemon, a_signed_unpacked_size_that_does_not_fit_is_refused_before_unpacking)
+{
+    s_start_agent ();
+    char *archive = s_release ("1.0", 0);
+    s_unpacked_size = 1ULL << 60;  //  signed by the controller; no disk has it
+    zframe_t *route = NULL;
+    int fetches = 0;
+    cr_assert_eq (s_serve_plan ("plan-big", archive, &route, &fetches), JAD_REPORT_FAILED);
+    s_unpacked_size = 0;
+    cr_expect (strstr (s_done_detail, "unpack: not enough space: releases/1.0 needs "
+                                      "1152921504606846976 bytes"),
+               "%s", s_done_detail);
+    cr_expect (strstr (s_reports, "unpack started"), "%s", s_reports);
+    cr_expect_null (strstr (s_reports, "switch "), "%s", s_reports);
+    char path[PATH_MAX];
+    snprintf (path, sizeof path, "%s/web/releases/1.0", s_root);
+    cr_assert_neq (access (path, F_OK), 0, "nothing unpacked");
+    cr_assert_eq (jt_stop (s_agent), 0);
+    s_agent = 0;
+    zframe_destroy (&route);
+    free (archive);
 }
 
 Test (daemon, tampered_artifact_fails_fetch_before_unpack)
