@@ -26,6 +26,7 @@
 #include "jad_util.h"
 
 #include <errno.h>
+#include <sodium.h>
 #include <stdarg.h>
 #include <limits.h>
 #include <stdio.h>
@@ -649,6 +650,22 @@ static void s_on_chunk (agt_daemon_t *self, jad_ctl_msg_t *msg)
     s_fetch_progress (self, state);
 }
 
+//  Accepted: the enrollment token has done its work. Take it out of
+//  agent.yaml (a token left on a host could enroll other keys) and out of
+//  memory; this agent's key is what the controller knows it by now.
+static void s_erase_token (agt_daemon_t *self)
+{
+    char err[JAD_MAX_DETAIL];
+    int rc = *self->config->token ? agt_config_erase_token (self->data_dir, err, sizeof err) : 0;
+    if (rc == 1)
+        jad_log_info ("agent: enrollment token erased from agent.yaml (accepted)");
+    else if (rc < 0)
+        jad_log_warning ("agent: enrollment token not erased: %s", err);
+    sodium_memzero (self->config->token, strlen (self->config->token));
+    free (self->config->token);
+    self->config->token = NULL;
+}
+
 static void s_on_enroll_reply (agt_daemon_t *self, jad_ctl_msg_t *msg)
 {
     const char *state = msg->enroll_reply.state;
@@ -669,6 +686,8 @@ static void s_on_enroll_reply (agt_daemon_t *self, jad_ctl_msg_t *msg)
         s_send_status (self);
     }
     snprintf (self->enrolled, sizeof self->enrolled, "%s", state);
+    if (streq (state, "accepted") && self->config->token)
+        s_erase_token (self);
     //  The plan subscription was refused while we were not accepted, and
     //  libzmq does not retry a refused connection: connect it again.
     if (streq (state, "accepted") && !self->subscribed)
