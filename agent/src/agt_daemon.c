@@ -142,8 +142,12 @@ static void s_report (agt_daemon_t *self, const char *plan_id, const char *app, 
         .duration_ms = duration_ms,
     };
     uint64_t report_id = agt_outbox_add (self->outbox, &report);
-    jad_log_info ("agent: report plan=%s step=%s status=%s detail=\"%s\"", plan_id, step,
-                  jad_report_status_name (status), report.detail ? report.detail : "");
+    if (status == JAD_REPORT_FAILED)
+        jad_log_warning ("agent: report plan=%s step=%s status=%s detail=\"%s\"", plan_id, step,
+                         jad_report_status_name (status), report.detail ? report.detail : "");
+    else
+        jad_log_info ("agent: report plan=%s step=%s status=%s detail=\"%s\"", plan_id, step,
+                      jad_report_status_name (status), report.detail ? report.detail : "");
     free (report.detail);
     free (report.output);
     if (report_id == 0)
@@ -260,8 +264,13 @@ static void s_plan_finished (agt_daemon_t *self, uint32_t status, const char *cu
     char archive[PATH_MAX];
     s_format (archive, sizeof archive, "%s/%s", self->downloads, self->sha_hex);
     unlink (archive);
-    jad_log_info ("agent: plan finished plan=%s app=%s version=%s outcome=%s", plan->plan_id,
-                  plan->app, plan->version, healthy ? "healthy" : "failed");
+    if (healthy)
+        jad_log_info ("agent: plan finished plan=%s app=%s version=%s outcome=healthy",
+                      plan->plan_id, plan->app, plan->version);
+    else
+        jad_log_warning ("agent: plan finished plan=%s app=%s version=%s outcome=failed"
+                         " current=%s",
+                         plan->plan_id, plan->app, plan->version, current ? current : "(none)");
     jad_plan_destroy (&self->active);
     agt_fetch_destroy (&self->fetch);
     s_send_status (self);
@@ -777,6 +786,14 @@ static int s_on_monitor (zloop_t *loop, zsock_t *reader, void *arg)
         jad_log_info ("agent: disconnected controller=%s", self->config->controller);
         self->hello_pending = true;
         self->subscribed = false;
+        self->connected = false;
+    } else if (event == AGT_LINK_REFUSED) {
+        //  the controller lets unknown keys in to enroll: it refuses only
+        //  rejected and removed agents, and libzmq does not try again
+        jad_log_error ("agent: the controller refuses this agent's key (an operator removed or"
+                       " rejected %s): it stays disconnected; to bring it back, enroll it anew"
+                       " with a fresh key ('jadugar-agent init' in an empty data dir)",
+                       self->config->name);
         self->connected = false;
     }
     return 0;

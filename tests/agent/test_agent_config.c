@@ -250,3 +250,35 @@ Test (agent_token, an_accepted_agent_erases_its_token_and_reconnects_by_its_key)
     free (log_path);
     free (path);
 }
+
+typedef struct {
+    const char *path;
+    const char *needle;
+} s_log_wait_t;
+
+static bool s_log_has (void *arg)
+{
+    s_log_wait_t *wait = (s_log_wait_t *)arg;
+    char *text = jt_read_file (wait->path);
+    bool found = text && strstr (text, wait->needle);
+    free (text);
+    return found;
+}
+
+Test (agent_token, a_removed_agent_says_the_controller_refuses_its_key)
+{
+    jt_fleet_add_agent (s_fleet, "host-1", "dev");
+    cr_assert (jt_fleet_wait_status (s_fleet, "\"state\": \"online\"", 1, 30000));
+    char *output = NULL;
+    cr_assert_eq (jt_jadctl (s_fleet, &output, "agents remove host-1"), 0, "%s", output);
+    free (output);
+    char *log_path = jad_strdup_printf ("%s/host-1.log", s_fleet->dir);
+    s_log_wait_t wait = {log_path, "E: "};
+    cr_assert (jt_wait_for (s_log_has, &wait, 20000), "the removed agent said nothing");
+    char *log = jt_read_file (log_path);
+    cr_assert (strstr (log, "agent: the controller refuses this agent's key (an operator removed or"
+                            " rejected host-1)"),
+               "%s", log);
+    free (log);
+    free (log_path);
+}

@@ -35,7 +35,8 @@ static zsock_t *s_router;
 static int s_base;
 static pid_t s_agent;
 static uint64_t s_sequence;
-static uint64_t s_unpacked_size;  //  what the next signed plans say, 0: unknown
+static uint64_t s_unpacked_size;         //  what the next signed plans say, 0: unknown
+static const char *s_target = "host-1";  //  the next signed plans' target
 
 static zsock_t *s_server (int type, int port)
 {
@@ -142,7 +143,7 @@ static void s_send (zframe_t *route, const jad_ctl_msg_t *msg)
 static zchunk_t *s_signed_plan (const char *plan_id, const char *version, const uint8_t *sha,
                                 uint64_t length)
 {
-    char *targets[] = {"host-1"};
+    char *targets[] = {(char *)s_target};
     int64_t now = jad_now_ms ();
     jad_plan_t plan = {
         .plan_id = (char *)plan_id,
@@ -513,6 +514,77 @@ Test (daemon, a_signed_unpacked_size_that_does_not_fit_is_refused_before_unpacki
     s_agent = 0;
     zframe_destroy (&route);
     free (archive);
+}
+
+Test (daemon, plans_for_other_hosts_are_counted_and_logged_at_debug_level_only)
+{
+    s_start_agent ();
+    zframe_t *route = NULL;
+    //  the agent is up when it says hello
+    jad_agent_msg_t *msg = NULL;
+    int64_t deadline = jad_mono_ms () + 10000;
+    while (!(msg && msg->kind == JAD_AGENT_MSG_STATUS) && jad_mono_ms () < deadline) {
+        jad_agent_msg_destroy (&msg);
+        msg = s_recv (500, &route);
+    }
+    cr_assert_not_null (msg);
+    jad_agent_msg_destroy (&msg);
+    //  a rollout's batch for host-2, on the environment's shared topic,
+    //  and a plan with a broken signature
+    s_target = "host-2";
+    uint8_t sha[32] = {1};
+    zchunk_t *other = s_signed_plan ("plan-other", "1.0", sha, 100);
+    s_target = "host-1";
+    zchunk_t *forged = s_signed_plan ("plan-forged", "1.0", sha, 100);
+    zchunk_data (forged)[zchunk_size (forged) - 1] ^= 0x01;
+    uint64_t not_target = 0, bad_signature = 0;
+    deadline = jad_mono_ms () + 15000;
+    int64_t next_publish = 0;
+    while ((!not_target || !bad_signature) && jad_mono_ms () < deadline) {
+        if (jad_mono_ms () >= next_publish) {
+            zchunk_t *plans[] = {other, forged};
+            for (int which = 0; which < 2; which++) {
+                zstr_sendm (s_pub, "plan/dev/");
+                zframe_t *frame =
+                    zframe_new (zchunk_data (plans[which]), zchunk_size (plans[which]));
+                zframe_send (&frame, s_pub, 0);
+            }
+            next_publish = jad_mono_ms () + 300;
+        }
+        msg = s_recv (100, &route);
+        if (msg && msg->kind == JAD_AGENT_MSG_STATUS)
+            for (size_t index = 0; index < msg->status->refusal_count; index++) {
+                if (streq (msg->status->refusals[index].name, "not_target"))
+                    not_target = msg->status->refusals[index].value;
+                if (streq (msg->status->refusals[index].name, "bad_signature"))
+                    bad_signature = msg->status->refusals[index].value;
+            }
+        cr_assert (!msg || msg->kind != JAD_AGENT_MSG_ACK, "a refused plan was acknowledged");
+        jad_agent_msg_destroy (&msg);
+    }
+    cr_assert_gt (not_target, 0, "plans for other hosts are counted");
+    cr_assert_gt (bad_signature, 0);
+    cr_assert_eq (jt_stop (s_agent), 0);
+    s_agent = 0;
+    char *log_path = jad_strdup_printf ("%s/agent.log", s_dir);
+    char *log = jt_read_file (log_path);
+    size_t debug = 0, warned = 0, forged_warned = 0;
+    for (char *line = strtok (log, "\n"); line; line = strtok (NULL, "\n")) {
+        if (strstr (line, "reason=not_target") && strncmp (line, "D: ", 3) == 0)
+            debug++;
+        else if (strstr (line, "reason=not_target"))
+            warned++;
+        if (strstr (line, "reason=bad_signature") && strncmp (line, "W: ", 3) == 0)
+            forged_warned++;
+    }
+    cr_expect_gt (debug, 0, "no debug line for another host's plan");
+    cr_expect_eq (warned, 0, "another host's plan logged above debug level");
+    cr_expect_gt (forged_warned, 0, "a forged plan is still a warning");
+    free (log);
+    free (log_path);
+    zchunk_destroy (&other);
+    zchunk_destroy (&forged);
+    zframe_destroy (&route);
 }
 
 Test (daemon, tampered_artifact_fails_fetch_before_unpack)
