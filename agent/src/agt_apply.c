@@ -24,9 +24,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #define MANIFEST_MAX (1024 * 1024)
+//  Unpacking leaves this much of the release root's filesystem free: 5 %
+//  of it, at most 64 MiB (hooks, logs and the apps need room too).
+#define RESERVE_SHARE 20
+#define RESERVE_MAX   (64ULL * 1024 * 1024)
 
 typedef struct {
     const jad_apply_job_t *job;  //  borrowed
@@ -303,6 +308,61 @@ static bool s_is_dir (const char *path)
     return lstat (path, &info) == 0 && S_ISDIR (info.st_mode);
 }
 
+//  Room on the filesystem of a directory.
+typedef struct {
+    uint64_t free;         //  bytes a non-root writer may still use
+    uint64_t reserve;      //  of them, what unpacking leaves free
+    uint64_t files_free;   //  inodes a non-root writer may still use
+    char mount[PATH_MAX];  //  the filesystem's mount point
+} s_space_t;
+
+//  Free space and mount point of the filesystem holding `dir`. Returns 0
+//  or -1 (statvfs failed).
+static int s_space (const char *dir, s_space_t *space)
+{
+    struct statvfs info;
+    struct stat where;
+    if (statvfs (dir, &info) != 0 || stat (dir, &where) != 0)
+        return -1;
+    space->free = (uint64_t)info.f_bavail * info.f_frsize;
+    space->files_free = (uint64_t)info.f_favail;
+    uint64_t size = (uint64_t)info.f_blocks * info.f_frsize;
+    space->reserve = size / RESERVE_SHARE < RESERVE_MAX ? size / RESERVE_SHARE : RESERVE_MAX;
+    //  the mount point: the last directory up from dir on the same device
+    char path[PATH_MAX];
+    if (!realpath (dir, path))
+        jad_format (path, sizeof path, "%s", dir);
+    while (strcmp (path, "/") != 0) {
+        char *slash = strrchr (path, '/');
+        char parent[PATH_MAX];
+        jad_format (parent, sizeof parent, "%.*s", slash == path ? 1 : (int)(slash - path), path);
+        struct stat above;
+        if (stat (parent, &above) != 0 || above.st_dev != where.st_dev)
+            break;
+        jad_format (path, sizeof path, "%s", parent);
+    }
+    jad_format (space->mount, sizeof space->mount, "%s", path);
+    return 0;
+}
+
+//  "4194304 bytes (4.0 MiB)" into buf ("570 bytes" below 10 KiB).
+static const char *s_bytes (uint64_t bytes, char *buf, size_t len)
+{
+    double value = (double)bytes;
+    const char *unit = value >= 1024.0 * 1024 * 1024 ? "GiB" : "MiB";
+    value /= unit[0] == 'G' ? 1024.0 * 1024 * 1024 : 1024.0 * 1024;
+    if (bytes < 10 * 1024)
+        jad_format (buf, len, "%llu bytes", (unsigned long long)bytes);
+    else
+        jad_format (buf, len, "%llu bytes (%.1f %s)", (unsigned long long)bytes, value, unit);
+    return buf;
+}
+
+//  What to do about too little space, for the end of a detail.
+#define S_SPACE_ADVICE                                                                             \
+    "free space there (fewer keep-releases, old releases or files removed) or grow it, then "      \
+    "deploy again"
+
 static int s_step_unpack (s_apply_t *self)
 {
     const jad_apply_job_t *job = self->job;
@@ -353,13 +413,77 @@ static int s_step_unpack (s_apply_t *self)
                     job->version);
         goto failed;
     }
+    //  Room: a signed unpacked size is checked before anything is written
+    //  and caps the extraction; without one (an older controller) the
+    //  extraction stops where the reserve begins, and at a compression
+    //  ratio, so that a bomb stops early.
+    s_space_t space;
+    bool measured = s_space (self->releases_dir, &space) == 0;
+    char needed[64], room[64], kept[64];
+    jad_archive_limits_t limits = {.max_ratio = job->unpacked_size ? 0 : JAD_ARCHIVE_MAX_RATIO,
+                                   .max_bytes = job->unpacked_size};
+    bool space_cap = false;
+    if (measured && job->unpacked_size &&
+        (job->unpacked_size > space.free || space.free - job->unpacked_size < space.reserve)) {
+        jad_format (detail, sizeof detail,
+                    "not enough space: releases/%s needs %s unpacked and %s must stay free, but the"
+                    " filesystem mounted at %s (holding %s) has %s free; " S_SPACE_ADVICE,
+                    job->version, s_bytes (job->unpacked_size, needed, sizeof needed),
+                    s_bytes (space.reserve, kept, sizeof kept), space.mount, self->releases_dir,
+                    s_bytes (space.free, room, sizeof room));
+        goto failed;
+    }
+    if (measured && !job->unpacked_size) {
+        if (space.free <= space.reserve) {
+            jad_format (detail, sizeof detail,
+                        "not enough space: the filesystem mounted at %s (holding %s) has %s free,"
+                        " and %s must stay free; " S_SPACE_ADVICE,
+                        space.mount, self->releases_dir, s_bytes (space.free, room, sizeof room),
+                        s_bytes (space.reserve, kept, sizeof kept));
+            goto failed;
+        }
+        limits.max_bytes = space.free - space.reserve;
+        space_cap = true;
+    }
     char random[17];
     jad_format (staging, sizeof staging, "%s/.staging-%s-%s", self->releases_dir, job->version,
                 jad_random_id (8, random));
-    char err[JAD_MAX_DETAIL - 32];
-    if (jad_archive_extract (self->archive, staging, NULL, err, sizeof err)) {
-        jad_format (detail, sizeof detail, "archive refused: %s", err);
-        staging[0] = 0;  //  extract removed it
+    char err[JAD_MAX_DETAIL / 2];
+    jad_archive_report_t report;
+    if (jad_archive_unpack (self->archive, staging, &limits, &report, err, sizeof err)) {
+        staging[0] = 0;  //  unpack removed it
+        bool full = report.write_errno == ENOSPC || report.write_errno == EDQUOT;
+        char written[64], signed_size[96] = "";
+        if (job->unpacked_size)
+            jad_format (signed_size, sizeof signed_size, "; the release needs %s",
+                        s_bytes (job->unpacked_size, needed, sizeof needed));
+        if (full)
+            //  past the checks above: out of inodes, a quota, or someone
+            //  else filled the disk meanwhile
+            jad_format (
+                detail, sizeof detail,
+                "disk full: %s, after %s of releases/%s were written; the filesystem"
+                " mounted at %s (holding %s) had %s and %llu inodes free before unpacking%s;"
+                " " S_SPACE_ADVICE,
+                err, s_bytes (report.unpacked, written, sizeof written), job->version,
+                measured ? space.mount : "?", self->releases_dir,
+                s_bytes (measured ? space.free : 0, room, sizeof room),
+                (unsigned long long)(measured ? space.files_free : 0), signed_size);
+        else if (space_cap && report.cap == JAD_ARCHIVE_CAP_BYTES)
+            jad_format (detail, sizeof detail,
+                        "not enough space: releases/%s needs more than %s unpacked (%s), but the"
+                        " filesystem mounted at %s (holding %s) has %s free and %s must stay "
+                        "free; " S_SPACE_ADVICE,
+                        job->version, s_bytes (report.needed, needed, sizeof needed), err,
+                        space.mount, self->releases_dir, s_bytes (space.free, room, sizeof room),
+                        s_bytes (space.reserve, kept, sizeof kept));
+        else if (job->unpacked_size && report.cap == JAD_ARCHIVE_CAP_BYTES)
+            jad_format (
+                detail, sizeof detail,
+                "archive refused: %s: it unpacks to more than the %llu bytes its plan signs", err,
+                (unsigned long long)job->unpacked_size);
+        else
+            jad_format (detail, sizeof detail, "archive refused: %s", err);
         goto failed;
     }
     self->manifest = s_manifest_read (self, staging, job->version, detail, sizeof detail, &output);
@@ -575,6 +699,24 @@ static void s_rollback (s_apply_t *self)
     free (output);
 }
 
+//  AGT_ACTION_ROLLBACK: the helper applying job->version was lost after
+//  the switch. The same rollback a failing step gets; the failure says
+//  where current is now.
+static void s_rollback_lost (s_apply_t *self)
+{
+    s_rollback (self);
+    char *current = s_current_version (self);
+    if (!current)
+        jad_format (self->failure, sizeof self->failure, "rolled back: no release is current");
+    else if (strcmp (current, self->job->version) != 0)
+        jad_format (self->failure, sizeof self->failure, "rolled back: current -> releases/%s",
+                    current);
+    else
+        jad_format (self->failure, sizeof self->failure, "rollback failed: current -> releases/%s",
+                    current);
+    free (current);
+}
+
 typedef struct {
     char name[JAD_NAME_MAX + 1];
     struct timespec mtime;
@@ -692,6 +834,12 @@ int agt_apply_run (const jad_apply_job_t *job, agt_apply_emit_fn *emit, void *ar
     if (rc == 0)
         rc = s_hook_user (&self);
     bool task = job->action != JAD_PLAN_ACTION_APPLY;
+    if (job->action == AGT_ACTION_ROLLBACK) {
+        if (rc == 0)
+            s_rollback_lost (&self);
+        rc = -1;
+        goto finished;
+    }
     if (task) {
         if (rc == 0)
             rc = s_task (&self);

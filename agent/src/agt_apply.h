@@ -28,6 +28,9 @@
 //  jad_apply_event_t (jad_wire.h): the same structs cross the pipe to the
 //  apply helper (agt_pipe, agt_worker).
 
+//  The agent-local rollback after a lost apply helper (jad_wire.h).
+#define AGT_ACTION_ROLLBACK JAD_APPLY_ACTION_ROLLBACK
+
 //  Step name of the final per-plan report (healthy or failed), as the
 //  controller expects it.
 #define AGT_STEP_DONE "done"
@@ -43,7 +46,8 @@ typedef void (agt_apply_emit_fn) (jad_apply_event_t **event_p, void *arg);
 //  migrate_down hook of each listed release already on disk, in the given
 //  order (step "migrate_down", one report per release); VERIFY runs the
 //  smoke checks of the current release again (step "verify") and fails if
-//  `version` is not current.
+//  `version` is not current. AGT_ACTION_ROLLBACK runs the rollback step
+//  only and always fails (its plan did); DONE says where current is.
 int agt_apply_run (const jad_apply_job_t *job, agt_apply_emit_fn *emit, void *arg);
 
 #endif

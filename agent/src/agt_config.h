@@ -21,4 +21,14 @@ const char *agt_config_path (const char *data_dir, char *buf, size_t len);
 jad_agent_config_t *agt_config_load (const char *data_dir, jad_problems_t *problems,
                                      jad_keypair_t **key_p);
 
+//  Erase the enrollment token from DATA/agent.yaml (the controller has
+//  accepted this agent; a token left on the host could enroll other keys).
+//  The `token:` line (and its continuation lines) becomes a comment saying
+//  so; every other line, comments included, stays as it is. The new text
+//  must load with the same settings and no token, or nothing is written;
+//  it replaces the file atomically (a symlink's target), keeping its mode
+//  and owner. Returns 1 if erased, 0 if there was no token, -1 with the
+//  reason in err (the file unchanged).
+int agt_config_erase_token (const char *data_dir, char *err, size_t len);
+
 #endif

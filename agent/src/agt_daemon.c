@@ -26,6 +26,8 @@
 #include "jad_util.h"
 
 #include <errno.h>
+#include <sodium.h>
+#include <stdarg.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,10 +74,14 @@ struct _agt_daemon_t {
     char sha_hex[65];        //  of the active plan's artifact
     bool stale;              //  stale alarm raised: no signed traffic within stale-after
     uint64_t stale_alarms;   //  times it was raised since start
+    //  the active plan's helper was lost after the switch and a rollback
+    //  job runs; `lost` says how the helper was lost
+    bool rolling_back;
+    char lost[JAD_MAX_DETAIL / 2];
 };
 
 static void s_schedule (agt_daemon_t *self);
-static void s_metrics_flush (agt_daemon_t *self);
+static void s_metrics_flush (agt_daemon_t *self, bool persist);
 static void s_metrics_resend (agt_daemon_t *self);
 static int s_on_helper (zloop_t *loop, zmq_pollitem_t *item, void *arg);
 static void s_check_stale (agt_daemon_t *self);
@@ -118,8 +124,12 @@ static void s_report (agt_daemon_t *self, const char *plan_id, const char *app, 
         .duration_ms = duration_ms,
     };
     uint64_t report_id = agt_outbox_add (self->outbox, &report);
-    jad_log_info ("agent: report plan=%s step=%s status=%s detail=\"%s\"", plan_id, step,
-                  jad_report_status_name (status), report.detail ? report.detail : "");
+    if (status == JAD_REPORT_FAILED)
+        jad_log_warning ("agent: report plan=%s step=%s status=%s detail=\"%s\"", plan_id, step,
+                         jad_report_status_name (status), report.detail ? report.detail : "");
+    else
+        jad_log_info ("agent: report plan=%s step=%s status=%s detail=\"%s\"", plan_id, step,
+                      jad_report_status_name (status), report.detail ? report.detail : "");
     free (report.detail);
     free (report.output);
     if (report_id == 0)
@@ -236,8 +246,13 @@ static void s_plan_finished (agt_daemon_t *self, uint32_t status, const char *cu
     char archive[PATH_MAX];
     jad_format (archive, sizeof archive, "%s/%s", self->downloads, self->sha_hex);
     unlink (archive);
-    jad_log_info ("agent: plan finished plan=%s app=%s version=%s outcome=%s", plan->plan_id,
-                  plan->app, plan->version, healthy ? "healthy" : "failed");
+    if (healthy)
+        jad_log_info ("agent: plan finished plan=%s app=%s version=%s outcome=healthy",
+                      plan->plan_id, plan->app, plan->version);
+    else
+        jad_log_warning ("agent: plan finished plan=%s app=%s version=%s outcome=failed"
+                         " current=%s",
+                         plan->plan_id, plan->app, plan->version, current ? current : "(none)");
     jad_plan_destroy (&self->active);
     agt_fetch_destroy (&self->fetch);
     s_send_status (self);
@@ -282,7 +297,15 @@ static void s_on_event (jad_apply_event_t **event_p, void *arg)
                 jad_log_error ("agent: cannot record release removal app=%s", plan->app);
             break;
         case JAD_APPLY_EVENT_DONE:
-            s_plan_finished (self, event->status, event->version, event->detail);
+            if (self->rolling_back) {
+                //  the outcome of the rollback after a lost helper
+                char detail[JAD_MAX_DETAIL];
+                jad_format (detail, sizeof detail, "%s; %s", self->lost,
+                            event->detail ? event->detail : "rollback ended");
+                self->rolling_back = false;
+                s_plan_finished (self, event->status, event->version, detail);
+            } else
+                s_plan_finished (self, event->status, event->version, event->detail);
             break;
     }
     jad_apply_event_destroy (event_p);
@@ -291,7 +314,10 @@ static void s_on_event (jad_apply_event_t **event_p, void *arg)
 //  --------------------------------------------------------------------------
 //  Fetch and apply
 
-static void s_start_apply (agt_daemon_t *self, const char *archive, bool release_known)
+//  Run the active plan's `action` (its own, or AGT_ACTION_ROLLBACK) in
+//  the apply helper; a helper that cannot start fails the plan.
+static void s_start_apply (agt_daemon_t *self, const char *archive, bool release_known,
+                           uint32_t action)
 {
     jad_plan_t *plan = self->active;
     char problem[JAD_MAX_DETAIL - 64] = "out of memory";
@@ -303,6 +329,7 @@ static void s_start_apply (agt_daemon_t *self, const char *archive, bool release
     job->version = strdup (plan->version);
     job->sha256_hex = strdup (self->sha_hex);
     job->artifact_length = plan->artifact_length;
+    job->unpacked_size = plan->unpacked_size;
     job->archive = archive ? strdup (archive) : NULL;
     job->url = plan->artifact_url && *plan->artifact_url && !archive && !release_known
                    ? strdup (plan->artifact_url)
@@ -318,7 +345,7 @@ static void s_start_apply (agt_daemon_t *self, const char *archive, bool release
         plan->hook_timeout_ms ? plan->hook_timeout_ms : self->config->hook_timeout_ms;
     job->step_deadline_ms = plan->step_deadline_ms;
     job->keep_releases = self->config->keep_releases;
-    job->action = plan->action;
+    job->action = action;
     if (plan->migration_count > 0) {
         job->migrations = calloc (plan->migration_count, sizeof (char *));
         if (!job->migrations)
@@ -353,7 +380,14 @@ failed:
     jad_format (detail, sizeof detail, "agent: cannot start the apply helper: %s", problem);
     jad_log_error ("%s", detail);
     char *current = s_current_version (self, plan->app);
-    s_plan_finished (self, JAD_REPORT_FAILED, current, detail);
+    if (self->rolling_back) {
+        char final[JAD_MAX_DETAIL];
+        jad_format (final, sizeof final, "%s; no rollback ran (%s): current -> releases/%s",
+                    self->lost, detail, current ? current : "(none)");
+        self->rolling_back = false;
+        s_plan_finished (self, JAD_REPORT_FAILED, current, final);
+    } else
+        s_plan_finished (self, JAD_REPORT_FAILED, current, detail);
     free (current);
 }
 
@@ -383,7 +417,7 @@ static void s_fetch_progress (agt_daemon_t *self, agt_fetch_state_t state)
         char archive[PATH_MAX];
         jad_format (archive, sizeof archive, "%s", agt_fetch_path (self->fetch));
         agt_fetch_destroy (&self->fetch);
-        s_start_apply (self, archive, false);
+        s_start_apply (self, archive, false, plan->action);
         return;
     }
     char detail[JAD_MAX_DETAIL];
@@ -421,7 +455,7 @@ static void s_start_plan (agt_daemon_t *self, jad_plan_t *plan)
     }
     //  these tasks work on releases already on disk: nothing to fetch
     if (plan->action == JAD_PLAN_ACTION_MIGRATE_DOWN || plan->action == JAD_PLAN_ACTION_VERIFY) {
-        s_start_apply (self, NULL, true);
+        s_start_apply (self, NULL, true, plan->action);
         return;
     }
     char release_dir[PATH_MAX];
@@ -436,11 +470,11 @@ static void s_start_plan (agt_daemon_t *self, jad_plan_t *plan)
                   NULL, 0);
         s_report (self, plan->plan_id, plan->app, plan->version, "fetch", JAD_REPORT_OK,
                   on_disk ? "release already on disk" : "artifact already downloaded", NULL, 0);
-        s_start_apply (self, on_disk ? NULL : archive, on_disk);
+        s_start_apply (self, on_disk ? NULL : archive, on_disk, plan->action);
         return;
     }
     if (plan->artifact_url && *plan->artifact_url) {
-        s_start_apply (self, NULL, false);  //  the worker downloads it
+        s_start_apply (self, NULL, false, plan->action);  //  the worker downloads it
         return;
     }
     s_report (self, plan->plan_id, plan->app, plan->version, "fetch", JAD_REPORT_STARTED, NULL,
@@ -602,6 +636,22 @@ static void s_on_chunk (agt_daemon_t *self, jad_ctl_msg_t *msg)
     s_fetch_progress (self, state);
 }
 
+//  Accepted: the enrollment token has done its work. Take it out of
+//  agent.yaml (a token left on a host could enroll other keys) and out of
+//  memory; this agent's key is what the controller knows it by now.
+static void s_erase_token (agt_daemon_t *self)
+{
+    char err[JAD_MAX_DETAIL];
+    int rc = *self->config->token ? agt_config_erase_token (self->data_dir, err, sizeof err) : 0;
+    if (rc == 1)
+        jad_log_info ("agent: enrollment token erased from agent.yaml (accepted)");
+    else if (rc < 0)
+        jad_log_warning ("agent: enrollment token not erased: %s", err);
+    sodium_memzero (self->config->token, strlen (self->config->token));
+    free (self->config->token);
+    self->config->token = NULL;
+}
+
 static void s_on_enroll_reply (agt_daemon_t *self, jad_ctl_msg_t *msg)
 {
     const char *state = msg->enroll_reply.state;
@@ -622,6 +672,8 @@ static void s_on_enroll_reply (agt_daemon_t *self, jad_ctl_msg_t *msg)
         s_send_status (self);
     }
     snprintf (self->enrolled, sizeof self->enrolled, "%s", state);
+    if (streq (state, "accepted") && self->config->token)
+        s_erase_token (self);
     //  The plan subscription was refused while we were not accepted, and
     //  libzmq does not retry a refused connection: connect it again.
     if (streq (state, "accepted") && !self->subscribed)
@@ -633,8 +685,8 @@ static void s_on_enroll_reply (agt_daemon_t *self, jad_ctl_msg_t *msg)
 static bool s_on_ack (agt_daemon_t *self, const jad_ctl_msg_t *msg)
 {
     if (msg->kind == JAD_CTL_MSG_METRIC_ACK) {
-        if (agt_mstream_ack (self->mstream, msg->metric_ack.stream, msg->metric_ack.seq))
-            s_metrics_flush (self);
+        agt_mstream_ack (self->mstream, msg->metric_ack.stream, msg->metric_ack.seq);
+        s_metrics_flush (self, false);
         return true;
     }
     if (msg->kind == JAD_CTL_MSG_REPORT_ACK) {
@@ -704,6 +756,7 @@ static int s_on_monitor (zloop_t *loop, zsock_t *reader, void *arg)
         self->connected = true;
         s_resend_outbox (self);
         s_metrics_resend (self);
+        s_metrics_flush (self, false);
         if (self->fetch)
             s_fetch_progress (self, agt_fetch_tick (self->fetch));
     } else if (event == AGT_LINK_DISCONNECTED) {
@@ -711,13 +764,24 @@ static int s_on_monitor (zloop_t *loop, zsock_t *reader, void *arg)
         self->hello_pending = true;
         self->subscribed = false;
         self->connected = false;
+    } else if (event == AGT_LINK_REFUSED) {
+        //  the controller lets unknown keys in to enroll: it refuses only
+        //  rejected and removed agents, and libzmq does not try again
+        jad_log_error ("agent: the controller refuses this agent's key (an operator removed or"
+                       " rejected %s): it stays disconnected; to bring it back, enroll it anew"
+                       " with a fresh key ('jadugar-agent init' in an empty data dir)",
+                       self->config->name);
+        self->connected = false;
     }
     return 0;
 }
 
 //  The helper exited without an outcome (it crashed, or was killed): the
-//  plan failed. It cannot have rolled back, so a switched host stays on
-//  the new release, and the outcome says so.
+//  plan failed. If it had switched `current` to the new release, a new
+//  helper rolls the host back exactly as a failing step would (see
+//  AGT_ACTION_ROLLBACK) and the outcome says so; only if that one is lost
+//  too (or cannot start) does the host stay where it is, and the outcome
+//  says that instead.
 static void s_helper_lost (agt_daemon_t *self)
 {
     jad_plan_t *plan = self->active;
@@ -729,14 +793,26 @@ static void s_helper_lost (agt_daemon_t *self)
     s_report (self, plan->plan_id, plan->app, plan->version, step ? step : "apply",
               JAD_REPORT_FAILED, detail, NULL, 0);
     char *current = s_current_version (self, plan->app);
+    bool switched = plan->action == JAD_PLAN_ACTION_APPLY && current &&
+                    streq (current, plan->version) && step &&
+                    (streq (step, "switch") || streq (step, "activate") || streq (step, "smoke") ||
+                     streq (step, "rollback"));
     char final[JAD_MAX_DETAIL];
-    if (plan->action == JAD_PLAN_ACTION_APPLY && current && streq (current, plan->version) &&
-        step &&
-        (streq (step, "switch") || streq (step, "activate") || streq (step, "smoke") ||
-         streq (step, "rollback")))
-        jad_format (final, sizeof final, "%s; no rollback ran: current -> releases/%s", detail,
-                    current);
-    else
+    if (self->rolling_back) {
+        //  the rollback's own helper was lost
+        jad_format (final, sizeof final,
+                    "%s; the rollback was lost too (%s): current -> releases/%s", self->lost,
+                    detail, current ? current : "(none)");
+        self->rolling_back = false;
+    } else if (switched) {
+        jad_format (self->lost, sizeof self->lost, "%s", detail);
+        self->rolling_back = true;
+        jad_log_warning ("agent: rolling back plan=%s app=%s from version=%s", plan->plan_id,
+                         plan->app, plan->version);
+        free (current);
+        s_start_apply (self, NULL, true, AGT_ACTION_ROLLBACK);
+        return;
+    } else
         jad_format (final, sizeof final, "%s", detail);
     s_plan_finished (self, JAD_REPORT_FAILED, current, final);
     free (current);
@@ -891,20 +967,48 @@ static int s_send_bytes (const uint8_t *data, size_t size, void *arg)
     return agt_link_send_bytes (((agt_daemon_t *)arg)->link, data, size);
 }
 
-//  Send buffered samples while the link takes them and the window of
-//  unacked batches has room; a batch sent leaves the buffer and waits in
-//  the stream (agt_mstream) for its ack.
-static void s_metrics_flush (agt_daemon_t *self)
+//  Samples dropped so far: by the buffer and by the stream's queue.
+static uint64_t s_metrics_dropped (agt_daemon_t *self)
 {
-    while (agt_samples_count (self->samples) > 0 && !agt_mstream_full (self->mstream)) {
+    return agt_samples_dropped (self->samples) + agt_mstream_dropped (self->mstream);
+}
+
+//  Move metric samples on, oldest first. While connected and the window
+//  of unacked batches has room, queued samples (durable, see agt_mstream)
+//  and then buffered ones are numbered and sent; a batch numbered waits
+//  in the stream for its ack. With `persist`, what is left in the buffer
+//  is queued durably, so a stop or a kill -9 loses at most what came in
+//  since the last flush tick.
+static void s_metrics_flush (agt_daemon_t *self, bool persist)
+{
+    while (self->connected && !agt_mstream_full (self->mstream)) {
+        int64_t now = jad_mono_ms ();
+        if (agt_mstream_queued_samples (self->mstream) > 0) {
+            if (agt_mstream_send_queued (self->mstream, METRICS_BATCH, s_metrics_dropped (self),
+                                         now, s_send_bytes, self) < 0)
+                break;
+            continue;
+        }
         jad_metric_batch_t *batch = agt_samples_peek (self->samples, METRICS_BATCH);
         if (!batch)
-            return;
+            break;
         size_t count = batch->sample_count;
-        int rc = agt_mstream_send (self->mstream, batch, jad_mono_ms (), s_send_bytes, self);
+        batch->dropped = s_metrics_dropped (self);
+        int rc = agt_mstream_send (self->mstream, batch, now, s_send_bytes, self);
+        jad_metric_batch_destroy (&batch);
+        if (rc < 0)
+            break;  //  not stored: keep them (the buffer is bounded)
+        agt_samples_consume (self->samples, count);
+    }
+    while (persist && agt_samples_count (self->samples) > 0) {
+        jad_metric_batch_t *batch = agt_samples_peek (self->samples, METRICS_BATCH);
+        if (!batch)
+            break;
+        size_t count = batch->sample_count;
+        int rc = agt_mstream_queue (self->mstream, batch);
         jad_metric_batch_destroy (&batch);
         if (rc)
-            return;  //  not connected: keep them (the buffer is bounded)
+            break;  //  logged by the stream; they wait in memory
         agt_samples_consume (self->samples, count);
     }
 }
@@ -918,17 +1022,17 @@ static void s_metrics_resend (agt_daemon_t *self)
                        agt_mstream_id (self->mstream));
 }
 
-//  Stopping: send what the window takes and wait a bounded time for the
-//  acks, so that a graceful restart loses no samples. Only acks are
-//  served here; plans wait for the next start (the controller re-sends).
+//  Stopping: queue what the buffer holds, send what the window takes and
+//  wait a bounded time for the acks. What is not acked by then stays in
+//  metric_outbox for the next start (the same stream resumes). Only acks
+//  are served here; plans wait for the next start (the controller
+//  re-sends).
 static void s_metrics_drain (agt_daemon_t *self)
 {
-    if (!self->connected)
-        return;
-    s_metrics_flush (self);
+    s_metrics_flush (self, true);
     int64_t deadline = jad_mono_ms () + METRICS_DRAIN_MS;
     zsock_t *dealer = agt_link_dealer (self->link);
-    while (agt_mstream_unacked (self->mstream) > 0) {
+    while (self->connected && agt_mstream_unacked (self->mstream) > 0) {
         int64_t left = deadline - jad_mono_ms ();
         if (left <= 0)
             break;
@@ -944,9 +1048,15 @@ static void s_metrics_drain (agt_daemon_t *self)
         jad_ctl_msg_destroy (&msg);
         zframe_destroy (&frame);
     }
-    if (agt_mstream_unacked (self->mstream) > 0)
-        jad_log_warning ("agent: stopping with metric samples not acknowledged samples=%llu",
-                         (unsigned long long)agt_mstream_unacked_samples (self->mstream));
+    //  the buffer is empty unless the database refused it
+    uint64_t kept =
+        agt_mstream_unacked_samples (self->mstream) + agt_mstream_queued_samples (self->mstream);
+    if (agt_samples_count (self->samples) > 0)
+        jad_log_warning ("agent: stopping with metric samples not stored samples=%zu (lost)",
+                         agt_samples_count (self->samples));
+    if (kept)
+        jad_log_info ("agent: metric samples kept for the next start samples=%llu stream=%s",
+                      (unsigned long long)kept, agt_mstream_id (self->mstream));
 }
 
 static int s_on_metrics (zloop_t *loop, zsock_t *reader, void *arg)
@@ -957,7 +1067,7 @@ static int s_on_metrics (zloop_t *loop, zsock_t *reader, void *arg)
     if (agt_metrics_recv (self->metrics, self->samples) < 0)
         agt_drops_hit (self->drops, "metrics_pipe", "not a metrics batch");
     else if (agt_samples_count (self->samples) >= METRICS_BATCH)
-        s_metrics_flush (self);
+        s_metrics_flush (self, true);
     return 0;
 }
 
@@ -966,9 +1076,9 @@ static int s_on_metrics_flush (zloop_t *loop, int timer_id, void *arg)
     (void)loop;
     (void)timer_id;
     agt_daemon_t *self = (agt_daemon_t *)arg;
-    if (agt_mstream_overdue (self->mstream, jad_mono_ms (), METRICS_ACK_MS))
+    if (self->connected && agt_mstream_overdue (self->mstream, jad_mono_ms (), METRICS_ACK_MS))
         s_metrics_resend (self);
-    s_metrics_flush (self);
+    s_metrics_flush (self, true);
     return 0;
 }
 
@@ -1069,7 +1179,8 @@ agt_daemon_t *agt_daemon_new (const char *data_dir)
                                     .interval_ms = self->config->metrics_interval_ms};
     self->metrics = zactor_new (agt_metrics_actor, &metrics);
     self->samples = agt_samples_new (self->config->metrics_buffer);
-    self->mstream = agt_mstream_new (METRICS_WINDOW);
+    self->mstream =
+        agt_mstream_open (agt_store_db (self->store), METRICS_WINDOW, self->config->metrics_buffer);
     self->loop = zloop_new ();
     if (!self->worker || !self->metrics || !self->samples || !self->mstream || !self->loop)
         goto failed;
@@ -1148,6 +1259,10 @@ int agt_daemon_run (agt_daemon_t *self)
     jad_log_info ("agent: started name=%s env=%s controller=%s incarnation=%s", self->config->name,
                   self->config->environment, self->config->controller,
                   agt_store_incarnation (self->store));
+    if (agt_mstream_unacked (self->mstream) || agt_mstream_queued_samples (self->mstream))
+        jad_log_info ("agent: metric stream resumed stream=%s unacked=%zu queued_samples=%llu",
+                      agt_mstream_id (self->mstream), agt_mstream_unacked (self->mstream),
+                      (unsigned long long)agt_mstream_queued_samples (self->mstream));
     s_recover (self);
     s_schedule (self);
     //  zloop returns on any interrupted poll: a SIGHUP is reloaded here,

@@ -112,7 +112,10 @@ static void s_load_counters (agt_intake_t *self)
 }
 
 //  Count and log (rate limited) one refusal of a `what` ("plan",
-//  "heartbeat") for `reason`.
+//  "heartbeat") for `reason`. Plans for other hosts are normal on an
+//  environment's shared broadcast (every batch of a rollout reaches every
+//  host): counted, logged at debug level only; every other refusal is a
+//  warning.
 static void s_refuse_what (agt_intake_t *self, const char *what, const char *reason,
                            const char *plan_id, const char *why)
 {
@@ -121,9 +124,13 @@ static void s_refuse_what (agt_intake_t *self, const char *what, const char *rea
         return;
     entry->count++;
     entry->dirty = true;
+    bool normal = streq (entry->name, jad_admit_name (JAD_ADMIT_NOT_TARGET));
     int64_t now = jad_mono_ms ();
     if (now - entry->window_start >= LOG_WINDOW) {
-        if (entry->suppressed)
+        if (entry->suppressed && normal)
+            jad_log_debug ("agent: %s refusals not logged reason=%s count=%llu", what, entry->name,
+                           (unsigned long long)entry->suppressed);
+        else if (entry->suppressed)
             jad_log_warning ("agent: %s refusals not logged reason=%s count=%llu", what,
                              entry->name, (unsigned long long)entry->suppressed);
         entry->window_start = now;
@@ -132,8 +139,12 @@ static void s_refuse_what (agt_intake_t *self, const char *what, const char *rea
     }
     if (entry->logged < LOG_PER_WINDOW) {
         entry->logged++;
-        jad_log_warning ("agent: %s refused reason=%s plan=%s detail=\"%s\"", what, entry->name,
-                         plan_id ? plan_id : "-", why);
+        if (normal)
+            jad_log_debug ("agent: %s refused reason=%s plan=%s detail=\"%s\"", what, entry->name,
+                           plan_id ? plan_id : "-", why);
+        else
+            jad_log_warning ("agent: %s refused reason=%s plan=%s detail=\"%s\"", what, entry->name,
+                             plan_id ? plan_id : "-", why);
     } else
         entry->suppressed++;
 }

@@ -111,7 +111,8 @@ agt_link_t *agt_link_new (const jad_agent_config_t *config, const jad_keypair_t 
     char endpoint[300];
     snprintf (endpoint, sizeof endpoint, "inproc://agt-monitor-%p", (void *)self);
     if (zmq_socket_monitor (zsock_resolve (self->dealer), endpoint,
-                            ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED)) {
+                            ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED |
+                                ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)) {
         jad_log_error ("agent: cannot monitor the dealer: %s", zmq_strerror (zmq_errno ()));
         goto failed;
     }
@@ -208,6 +209,8 @@ agt_link_event_t agt_link_monitor_recv (agt_link_t *self)
             result = AGT_LINK_CONNECTED;
         else if (event == ZMQ_EVENT_DISCONNECTED)
             result = AGT_LINK_DISCONNECTED;
+        else if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
+            result = AGT_LINK_REFUSED;
     }
     zmsg_destroy (&msg);
     return result;

@@ -26,6 +26,7 @@ typedef enum {
     AGT_LINK_NONE = 0,
     AGT_LINK_CONNECTED,  //  CURVE handshake succeeded
     AGT_LINK_DISCONNECTED,
+    AGT_LINK_REFUSED,  //  the controller's ZAP handler refused our key (not retried by libzmq)
 } agt_link_event_t;
 
 //  Parse "HOST:BASE" into host (size hostlen) and base port. Returns 0 or

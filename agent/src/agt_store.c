@@ -2,6 +2,7 @@
 //  SPDX-License-Identifier: MPL-2.0
 
 #include "agt_store.h"
+#include "agt_mstream.h"
 #include "jad_db.h"
 #include "jad_log.h"
 #include "jad_util.h"
@@ -26,6 +27,8 @@ static const char *const s_migrations[] = {
     "CREATE TABLE apps (app TEXT PRIMARY KEY, version TEXT, health TEXT NOT NULL, plan_id TEXT);",
     //  the highest security floor (min_release_counter) seen per app
     "CREATE TABLE floors (app TEXT PRIMARY KEY, min_counter INTEGER NOT NULL);",
+    //  metric batches not acked yet and samples waiting for them (agt_mstream)
+    AGT_MSTREAM_SCHEMA,
 };
 
 agt_store_t *agt_store_new (const char *path, bool create)

@@ -9,7 +9,8 @@
 //  Tables: meta (last_sequence, incarnation, refused_<reason> counters),
 //  plans (every accepted plan and its state), outbox (see agt_outbox.h),
 //  releases (unpacked releases and their artifact SHA-256), apps (what runs
-//  now, for Status), floors (the highest security floor seen per app).
+//  now, for Status), floors (the highest security floor seen per app),
+//  metric_outbox (metric batches not acked yet, see agt_mstream.h).
 
 #ifndef AGT_STORE_H_INCLUDED
 #define AGT_STORE_H_INCLUDED

@@ -110,6 +110,7 @@ typedef struct {
     size_t migration_count;
     uint64_t release_counter;      //  of `version` (0: unknown, from an older controller)
     uint64_t min_release_counter;  //  the app's security floor, 0 = none
+    uint64_t unpacked_size;        //  the release's regular files' sizes, 0 = unknown
 } jad_plan_t;
 
 //  The signed heartbeat (payload of a PAYLOAD_HEARTBEAT envelope).
@@ -278,12 +279,19 @@ typedef struct {
 //  The agent and its apply helper (jadugar-apply) talk over a pipe: the
 //  daemon sends one job, the helper answers with events, the last one
 //  DONE. Plain data, strings owned; an empty string travels as NULL.
+//  An agent-local action (never in a plan): roll `app` back from
+//  `version` to the release it replaced (previous_hint when `version` is
+//  current), exactly as a step failing after the switch does. The daemon
+//  runs it when the helper applying `version` was lost after the switch.
+#define JAD_APPLY_ACTION_ROLLBACK 100
+
 typedef struct {
     char *plan_id;              //  required, jad_name_valid
     char *app;                  //  required, jad_name_valid
     char *version;              //  required, jad_name_valid
     char *sha256_hex;           //  required: the signed artifact hash (hex)
     uint64_t artifact_length;   //  signed artifact length
+    uint64_t unpacked_size;     //  signed unpacked size of the release, 0: unknown
     char *archive;              //  verified artifact, NULL: reuse releases/VERSION
     char *url;                  //  download the artifact here first (may be NULL)
     bool release_known;         //  releases/VERSION holds this artifact already
@@ -296,7 +304,8 @@ typedef struct {
     uint32_t hook_timeout_ms;   //  hooks without their own timeout
     uint32_t step_deadline_ms;  //  URL download deadline
     uint32_t keep_releases;
-    uint32_t action;    //  jad_plan_action_t: apply (default) or a task
+    uint32_t action;    //  jad_plan_action_t: apply (default) or a task; or
+                        //  JAD_APPLY_ACTION_ROLLBACK
     char **migrations;  //  MIGRATE_DOWN: versions in the order to run (each jad_name_valid)
     size_t migration_count;
 } jad_apply_job_t;

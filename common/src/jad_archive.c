@@ -157,9 +157,14 @@ typedef struct {
     int rootfd;               //  staging dir
     uint64_t max_entries;     //  caps
     uint64_t max_bytes;
-    uint64_t entries;  //  headers seen
-    uint64_t total;    //  bytes unpacked so far (holes included)
-    char reason[256];  //  why the current entry failed
+    jad_archive_cap_t limit;   //  which cap max_bytes is
+    uint64_t archive_size;     //  of the archive file (for the ratio's message)
+    uint64_t entries;          //  headers seen
+    uint64_t total;            //  bytes unpacked so far (holes included)
+    jad_archive_cap_t capped;  //  the cap that stopped it
+    uint64_t needed;           //  then: at least this many bytes needed
+    int write_errno;           //  of a failed write
+    char reason[256];          //  why the current entry failed
 } s_extract_t;
 
 static int s_fail (s_extract_t *self, const char *format, ...)
@@ -172,6 +177,65 @@ static int s_fail (s_extract_t *self, const char *format, ...)
     vsnprintf (self->reason, sizeof self->reason, format, args);
     va_end (args);
     return -1;
+}
+
+//  `more` bytes do not fit under the byte cap: say which cap.
+static int s_over_cap (s_extract_t *self, uint64_t more)
+{
+    self->capped = self->limit;
+    self->needed = self->total + more;
+    if (self->limit == JAD_ARCHIVE_CAP_RATIO)
+        return s_fail (self,
+                       "unpacked size exceeds %llu bytes, the limit for a %llu-byte archive"
+                       " (compression ratio cap)",
+                       (unsigned long long)self->max_bytes, (unsigned long long)self->archive_size);
+    return s_fail (self, "unpacked size exceeds limit of %llu bytes",
+                   (unsigned long long)self->max_bytes);
+}
+
+//  A write failed with errno: remember it for the report.
+static int s_write_failed (s_extract_t *self, int error)
+{
+    self->write_errno = error;
+    return s_fail (self, "write failed: %s", strerror (error));
+}
+
+//  Creating an entry failed with `error`: a full disk (bytes or inodes) is
+//  remembered for the report. Returns error.
+static int s_create_failed (s_extract_t *self, int error)
+{
+    if (error == ENOSPC || error == EDQUOT)
+        self->write_errno = error;
+    return error;
+}
+
+//  Resolve the caps of `limits` for the archive at path (its size for the
+//  ratio). Returns 0, or -1 with err set.
+static int s_limits (s_extract_t *self, const char *path, const jad_archive_limits_t *limits,
+                     char *err, size_t errlen)
+{
+    self->max_entries =
+        limits && limits->max_entries ? limits->max_entries : JAD_ARCHIVE_DEFAULT_ENTRIES;
+    self->max_bytes = limits && limits->max_bytes ? limits->max_bytes : JAD_ARCHIVE_DEFAULT_BYTES;
+    self->limit = JAD_ARCHIVE_CAP_BYTES;
+    struct stat info;
+    if (stat (path, &info) != 0) {
+        s_seterr (err, errlen, "cannot open archive: %s", strerror (errno));
+        return -1;
+    }
+    self->archive_size = (uint64_t)info.st_size;
+    if (limits && limits->max_ratio) {
+        uint64_t ratio_cap = self->archive_size > UINT64_MAX / limits->max_ratio
+                                 ? UINT64_MAX
+                                 : self->archive_size * limits->max_ratio;
+        if (ratio_cap < JAD_ARCHIVE_RATIO_FLOOR)
+            ratio_cap = JAD_ARCHIVE_RATIO_FLOOR;
+        if (ratio_cap < self->max_bytes) {
+            self->max_bytes = ratio_cap;
+            self->limit = JAD_ARCHIVE_CAP_RATIO;
+        }
+    }
+    return 0;
 }
 
 //  Open the parent directory of name (normalised, depth components),
@@ -199,7 +263,8 @@ static int s_open_parent (s_extract_t *self, char *name, const char **leaf_p)
             else if (saved == ENOTDIR || saved == ELOOP)
                 s_fail (self, "path goes through non-directory '%s'", name);
             else
-                s_fail (self, "cannot create directory '%s': %s", name, strerror (saved));
+                s_fail (self, "cannot create directory '%s': %s", name,
+                        strerror (s_create_failed (self, saved)));
             *slash = '/';
             close (dirfd);
             return -1;
@@ -231,8 +296,7 @@ static int s_write_data (s_extract_t *self, int fd, int64_t declared)
         //  holes count as unpacked bytes, so a sparse 10 GB file hits the cap
         uint64_t gap = (uint64_t)offset > extent ? (uint64_t)offset - extent : 0;
         if (gap + size > self->max_bytes - self->total)
-            return s_fail (self, "unpacked size exceeds limit of %llu bytes",
-                           (unsigned long long)self->max_bytes);
+            return s_over_cap (self, gap + size);
         self->total += gap + size;
         if ((uint64_t)offset + size > extent)
             extent = (uint64_t)offset + size;
@@ -242,7 +306,7 @@ static int s_write_data (s_extract_t *self, int fd, int64_t declared)
             if (written < 0 && errno == EINTR)
                 continue;
             if (written <= 0)
-                return s_fail (self, "write failed: %s", strerror (written < 0 ? errno : EIO));
+                return s_write_failed (self, written < 0 ? errno : EIO);
             cursor += written;
             offset += written;
             size -= (size_t)written;
@@ -251,11 +315,10 @@ static int s_write_data (s_extract_t *self, int fd, int64_t declared)
     if (declared > 0 && (uint64_t)declared > extent) {
         uint64_t gap = (uint64_t)declared - extent;
         if (gap > self->max_bytes - self->total)
-            return s_fail (self, "unpacked size exceeds limit of %llu bytes",
-                           (unsigned long long)self->max_bytes);
+            return s_over_cap (self, gap);
         self->total += gap;
         if (ftruncate (fd, (off_t)declared) != 0)
-            return s_fail (self, "write failed: %s", strerror (errno));
+            return s_write_failed (self, errno);
     }
     return 0;
 }
@@ -304,8 +367,7 @@ static int s_extract_entry (s_extract_t *self, struct archive_entry *entry, char
     if (declared < 0)
         return s_fail (self, "negative size");
     if (type == AE_IFREG && (uint64_t)declared > self->max_bytes - self->total)
-        return s_fail (self, "unpacked size exceeds limit of %llu bytes",
-                       (unsigned long long)self->max_bytes);
+        return s_over_cap (self, (uint64_t)declared);
 
     const char *leaf = NULL;
     int dirfd = s_open_parent (self, name, &leaf);
@@ -314,7 +376,7 @@ static int s_extract_entry (s_extract_t *self, struct archive_entry *entry, char
     int rc = 0;
     if (type == AE_IFDIR) {
         if (mkdirat (dirfd, leaf, 0755) != 0 && errno != EEXIST)
-            rc = s_fail (self, "mkdir failed: %s", strerror (errno));
+            rc = s_fail (self, "mkdir failed: %s", strerror (s_create_failed (self, errno)));
         else {
             //  an existing directory is fine (implicit parent, duplicate
             //  entry); a symlink or file in its place is not
@@ -329,17 +391,21 @@ static int s_extract_entry (s_extract_t *self, struct archive_entry *entry, char
         }
     } else if (type == AE_IFLNK) {
         if (symlinkat (target, dirfd, leaf) != 0)
-            rc = s_fail (self, "%s", errno == EEXIST ? "already exists" : strerror (errno));
+            rc = s_fail (self, "%s",
+                         errno == EEXIST ? "already exists"
+                                         : strerror (s_create_failed (self, errno)));
     } else {
         int fd = openat (dirfd, leaf, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
         if (fd < 0)
-            rc = s_fail (self, "%s", errno == EEXIST ? "already exists" : strerror (errno));
+            rc = s_fail (self, "%s",
+                         errno == EEXIST ? "already exists"
+                                         : strerror (s_create_failed (self, errno)));
         else {
             rc = s_write_data (self, fd, declared);
             if (rc == 0 && fchmod (fd, (perm & 0111) ? 0755 : 0644) != 0)
                 rc = s_fail (self, "chmod failed: %s", strerror (errno));
             if (close (fd) != 0 && rc == 0)
-                rc = s_fail (self, "write failed: %s", strerror (errno));
+                rc = s_write_failed (self, errno);
         }
     }
     close (dirfd);
@@ -367,14 +433,21 @@ static struct archive *s_reader_open (const char *path, char *err, size_t errlen
 int jad_archive_extract (const char *path, const char *dest, const jad_archive_limits_t *limits,
                          char *err, size_t errlen)
 {
+    return jad_archive_unpack (path, dest, limits, NULL, err, errlen);
+}
+
+int jad_archive_unpack (const char *path, const char *dest, const jad_archive_limits_t *limits,
+                        jad_archive_report_t *report, char *err, size_t errlen)
+{
+    s_extract_t self = {.rootfd = -1};
+    if (report)
+        memset (report, 0, sizeof *report);
     if (!path || !dest || !*dest) {
         s_seterr (err, errlen, "missing archive or destination");
         return -1;
     }
-    s_extract_t self = {.rootfd = -1};
-    self.max_entries =
-        limits && limits->max_entries ? limits->max_entries : JAD_ARCHIVE_DEFAULT_ENTRIES;
-    self.max_bytes = limits && limits->max_bytes ? limits->max_bytes : JAD_ARCHIVE_DEFAULT_BYTES;
+    if (s_limits (&self, path, limits, err, errlen))
+        return -1;
 
     //  0700 while unpacking so nobody uses a half-made release
     if (mkdir (dest, 0700) != 0) {
@@ -432,6 +505,63 @@ cleanup:
     free (name);
     if (rc != 0)
         jad_rmtree (dest);
+    if (report) {
+        report->unpacked = self.total;
+        report->needed = self.needed;
+        report->limit = self.max_bytes;
+        report->cap = self.capped;
+        report->write_errno = self.write_errno;
+    }
+    return rc;
+}
+
+int jad_archive_unpacked_size (const char *path, const jad_archive_limits_t *limits,
+                               uint64_t *size_p, char *err, size_t errlen)
+{
+    s_extract_t self = {.rootfd = -1};
+    if (!path || !size_p) {
+        s_seterr (err, errlen, "missing archive");
+        return -1;
+    }
+    if (s_limits (&self, path, limits, err, errlen))
+        return -1;
+    self.archive = s_reader_open (path, err, errlen);
+    if (!self.archive)
+        return -1;
+    int rc = -1;
+    while (true) {
+        struct archive_entry *entry;
+        int status = archive_read_next_header (self.archive, &entry);
+        if (status == ARCHIVE_EOF) {
+            rc = 0;
+            break;
+        }
+        if (status != ARCHIVE_OK && status != ARCHIVE_WARN) {
+            s_seterr (err, errlen, "archive error after %llu entries: %s",
+                      (unsigned long long)self.entries, archive_error_string (self.archive));
+            break;
+        }
+        char printable[256];
+        s_printable (archive_entry_pathname (entry), printable, sizeof printable);
+        if (++self.entries > self.max_entries) {
+            s_seterr (err, errlen, "entry '%s': more than %llu entries", printable,
+                      (unsigned long long)self.max_entries);
+            break;
+        }
+        int64_t declared = archive_entry_size_is_set (entry) ? archive_entry_size (entry) : 0;
+        if (archive_entry_filetype (entry) != AE_IFREG || archive_entry_hardlink (entry) ||
+            declared <= 0)
+            continue;
+        if ((uint64_t)declared > self.max_bytes - self.total) {
+            s_over_cap (&self, (uint64_t)declared);
+            s_seterr (err, errlen, "entry '%s': %s", printable, self.reason);
+            break;
+        }
+        self.total += (uint64_t)declared;
+    }
+    archive_read_free (self.archive);
+    if (rc == 0)
+        *size_p = self.total;
     return rc;
 }
 

@@ -654,7 +654,7 @@ static jad_plan_t *s_plan_from_pb (const s_ctx_t *ctx, const Jadugar__Plan *mess
     self->hook_timeout_ms = message->hook_timeout_ms;
     self->step_deadline_ms = message->step_deadline_ms;
     self->action = (uint32_t)message->action;
-    if (self->action > JAD_PLAN_ACTION_VERIFY) {
+    if (self->action > JAD_PLAN_ACTION_VERIFY && self->action != JAD_APPLY_ACTION_ROLLBACK) {
         s_fail (ctx, "field 'action' is unknown (%u)", self->action);
         goto failed;
     }
@@ -683,6 +683,7 @@ static jad_plan_t *s_plan_from_pb (const s_ctx_t *ctx, const Jadugar__Plan *mess
     }
     self->release_counter = message->release_counter;
     self->min_release_counter = message->min_release_counter;
+    self->unpacked_size = message->unpacked_size;
     return self;
 
 failed:
@@ -757,6 +758,7 @@ zchunk_t *jad_plan_encode (const jad_plan_t *self)
     message.migrations = self->migrations;
     message.release_counter = self->release_counter;
     message.min_release_counter = self->min_release_counter;
+    message.unpacked_size = self->unpacked_size;
     //  A NULL migration would crash protobuf-c: refuse it here
     for (size_t index = 0; index < message.n_migrations; index++)
         if (!self->migrations[index]) {
@@ -1918,7 +1920,8 @@ static jad_apply_job_t *s_apply_job_from_pb (const s_ctx_t *ctx, const Jadugar__
     self->step_deadline_ms = message->step_deadline_ms;
     self->keep_releases = message->keep_releases;
     self->action = message->action;
-    if (self->action > JAD_PLAN_ACTION_VERIFY) {
+    self->unpacked_size = message->unpacked_size;
+    if (self->action > JAD_PLAN_ACTION_VERIFY && self->action != JAD_APPLY_ACTION_ROLLBACK) {
         s_fail (ctx, "field 'action' is unknown (%u)", self->action);
         goto failed;
     }
@@ -1989,6 +1992,7 @@ zchunk_t *jad_apply_job_encode (const jad_apply_job_t *self)
     message.step_deadline_ms = self->step_deadline_ms;
     message.keep_releases = self->keep_releases;
     message.action = self->action;
+    message.unpacked_size = self->unpacked_size;
     message.n_migrations = self->migration_count;
     message.migrations = self->migrations;
     zchunk_t *chunk = s_pack (&message.base, JAD_MAX_APPLY_MSG, "apply job");

@@ -363,3 +363,129 @@ Test (apply, missing_archive_fails_before_switch)
     free (current);
     s_events_clear (&events);
 }
+
+//  --------------------------------------------------------------------------
+//  Room and size: the signed unpacked size, the free space, the ratio cap
+
+//  Sum of the regular files' sizes under src-VERSION (what the controller
+//  signs as the release's unpacked size).
+static uint64_t s_unpacked_size (const char *version)
+{
+    char *output = NULL;
+    cr_assert_eq (jt_run (&output,
+                          "find '%s/src-%s' -type f -printf '%%s\\n' | awk '{ s += $1 }"
+                          " END { print s }'",
+                          s_dir, version),
+                  0);
+    uint64_t size = strtoull (output, NULL, 10);
+    free (output);
+    cr_assert_gt (size, 0);
+    return size;
+}
+
+static bool s_staging_left (void)
+{
+    char *output = NULL;
+    jt_run (&output, "ls -A '%s/web/releases' 2>/dev/null | grep -c '^.staging'", s_root);
+    bool left = output && atoi (output) > 0;
+    free (output);
+    return left;
+}
+
+Test (apply, a_signed_unpacked_size_that_does_not_fit_is_refused_before_unpacking)
+{
+    s_deploy_ok ("1.0", NULL);
+    char *archive = s_release ("2.0", (s_release_spec_t){.pre_activate_exit = 0});
+    jad_apply_job_t *job = s_job ("2.0", archive, "1.0");
+    job->unpacked_size = 1ULL << 60;  //  an exbibyte: no disk has it
+    s_events_t events;
+    cr_assert_eq (s_apply (job, &events), -1);
+    cr_assert (s_has (&events, "unpack:failed"));
+    cr_assert_not (s_has (&events, "switch:started"));
+    //  names the release, what it needs, the filesystem, what is free, and what to do
+    const char *detail = events.last_detail;
+    cr_assert (strstr (detail, "not enough space: releases/2.0 needs 1152921504606846976 bytes"),
+               "%s", detail);
+    cr_assert (strstr (detail, "the filesystem mounted at /"), "%s", detail);
+    cr_assert (strstr (detail, "/web/releases) has "), "%s", detail);
+    cr_assert (strstr (detail, "free space there"), "%s", detail);
+    cr_assert (strstr (events.done_detail, "unpack: not enough space"), "%s", events.done_detail);
+    char *current = s_current ();
+    cr_assert_str_eq (current, "releases/1.0");
+    free (current);
+    char path[PATH_MAX];
+    snprintf (path, sizeof path, "%s/web/releases/2.0", s_root);
+    cr_assert_neq (access (path, F_OK), 0, "nothing unpacked");
+    cr_assert_not (s_staging_left ());
+    s_events_clear (&events);
+    free (archive);
+}
+
+Test (apply, an_archive_bigger_than_its_signed_unpacked_size_is_refused)
+{
+    char *archive = s_release ("1.0", (s_release_spec_t){.pre_activate_exit = 0});
+    uint64_t size = s_unpacked_size ("1.0");
+    jad_apply_job_t *job = s_job ("1.0", archive, NULL);
+    job->unpacked_size = size - 1;
+    s_events_t events;
+    cr_assert_eq (s_apply (job, &events), -1);
+    char expected[128];
+    snprintf (expected, sizeof expected, "it unpacks to more than the %llu bytes its plan signs",
+              (unsigned long long)(size - 1));
+    cr_assert (strstr (events.last_detail, expected), "%s", events.last_detail);
+    cr_assert_not (s_staging_left ());
+    s_events_clear (&events);
+    //  the exact size unpacks
+    job = s_job ("1.0", archive, NULL);
+    job->unpacked_size = size;
+    cr_assert_eq (s_apply (job, &events), 0, "%s", events.done_detail);
+    s_events_clear (&events);
+    free (archive);
+}
+
+Test (apply, without_a_signed_size_a_compression_bomb_stops_at_the_ratio_cap)
+{
+    //  100 MiB of zeros compress to about 100 KiB: far past 100:1 and the
+    //  64 MiB floor
+    char *tree = jad_strdup_printf ("%s/src-bomb", s_dir);
+    char *manifest = jad_strdup_printf ("%s/jadugar.yaml", tree);
+    jt_write_file (manifest, "hooks: {}\n", 0644);
+    free (manifest);
+    cr_assert_eq (jt_run (NULL, "truncate -s 100M '%s/zeros'", tree), 0);
+    char *archive = jad_strdup_printf ("%s/web-bomb.tgz", s_dir);
+    cr_assert_eq (jt_run (NULL, "tar -C '%s' -czf '%s' .", tree, archive), 0);
+    jad_apply_job_t *job = s_job ("bomb", archive, NULL);
+    s_events_t events;
+    cr_assert_eq (s_apply (job, &events), -1);
+    cr_assert (strstr (events.last_detail, "(compression ratio cap)"), "%s", events.last_detail);
+    cr_assert (strstr (events.last_detail, "entry './zeros'"), "%s", events.last_detail);
+    cr_assert_not (s_staging_left ());
+    s_events_clear (&events);
+    free (archive);
+    free (tree);
+}
+
+Test (apply, the_rollback_action_switches_back_and_reactivates_previous)
+{
+    s_deploy_ok ("1.0", NULL);
+    s_deploy_ok ("2.0", "1.0");
+    //  the helper applying 2.0 was lost after its switch: roll back
+    jad_apply_job_t *job = s_job ("2.0", NULL, "1.0");
+    job->action = AGT_ACTION_ROLLBACK;
+    job->release_known = true;
+    s_events_t events;
+    cr_assert_eq (s_apply (job, &events), -1, "the plan failed");
+    cr_assert (s_has (&events, "rollback:started"));
+    cr_assert (s_has (&events, "rollback:rolled_back"));
+    cr_assert_not (s_has (&events, "unpack:started"), "nothing else runs");
+    cr_assert_eq (events.done_status, JAD_REPORT_FAILED);
+    cr_assert_str_eq (events.done_detail, "rolled back: current -> releases/1.0");
+    cr_assert_str_eq (events.done_version, "1.0");
+    char *current = s_current ();
+    cr_assert_str_eq (current, "releases/1.0");
+    free (current);
+    char *log = s_activate_log ();
+    cr_assert_str_eq (log, "1.0 prev=\n2.0 prev=1.0\n1.0 prev=2.0\n");
+    free (log);
+    s_events_clear (&events);
+}

@@ -35,6 +35,8 @@ static zsock_t *s_router;
 static int s_base;
 static pid_t s_agent;
 static uint64_t s_sequence;
+static uint64_t s_unpacked_size;         //  what the next signed plans say, 0: unknown
+static const char *s_target = "host-1";  //  the next signed plans' target
 
 static zsock_t *s_server (int type, int port)
 {
@@ -141,7 +143,7 @@ static void s_send (zframe_t *route, const jad_ctl_msg_t *msg)
 static zchunk_t *s_signed_plan (const char *plan_id, const char *version, const uint8_t *sha,
                                 uint64_t length)
 {
-    char *targets[] = {"host-1"};
+    char *targets[] = {(char *)s_target};
     int64_t now = jad_now_ms ();
     jad_plan_t plan = {
         .plan_id = (char *)plan_id,
@@ -155,6 +157,7 @@ static zchunk_t *s_signed_plan (const char *plan_id, const char *version, const 
         .version = (char *)version,
         .artifact_length = length,
         .kind = JAD_PLAN_DEPLOY,
+        .unpacked_size = s_unpacked_size,
     };
     memcpy (plan.artifact_sha256, sha, 32);
     zchunk_t *payload = jad_plan_encode (&plan);
@@ -168,22 +171,38 @@ static zchunk_t *s_signed_plan (const char *plan_id, const char *version, const 
     return bytes;
 }
 
-//  The smoke check runs `script` (a shell body).
-static char *s_release_smoke (const char *version, const char *script)
+//  The smoke check runs `script` (a shell body); with `activate` (a shell
+//  body, or NULL for none) an activate hook too.
+static char *s_release_hooks (const char *version, const char *activate, const char *script)
 {
     char path[PATH_MAX];
     snprintf (path, sizeof path, "%s/src-%s/hooks/smoke.sh", s_dir, version);
     char *text = jad_strdup_printf ("#!/bin/sh\n%s\n", script);
     jt_write_file (path, text, 0755);
     free (text);
+    if (activate) {
+        snprintf (path, sizeof path, "%s/src-%s/hooks/activate.sh", s_dir, version);
+        text = jad_strdup_printf ("#!/bin/sh\n%s\n", activate);
+        jt_write_file (path, text, 0755);
+        free (text);
+    }
     snprintf (path, sizeof path, "%s/src-%s/jadugar.yaml", s_dir, version);
-    jt_write_file (path, "hooks:\n  smoke:\n    - run: ./hooks/smoke.sh\n", 0644);
+    jt_write_file (path,
+                   activate ? "hooks:\n  activate: ./hooks/activate.sh\n"
+                              "  smoke:\n    - run: ./hooks/smoke.sh\n"
+                            : "hooks:\n  smoke:\n    - run: ./hooks/smoke.sh\n",
+                   0644);
     //  some bulk so the transfer takes several chunks
     cr_assert_eq (jt_run (NULL, "head -c 700000 /dev/urandom > '%s/src-%s/blob'", s_dir, version),
                   0);
     char *archive = jad_strdup_printf ("%s/web-%s.tgz", s_dir, version);
     cr_assert_eq (jt_run (NULL, "tar -C '%s/src-%s' -czf '%s' .", s_dir, version, archive), 0);
     return archive;
+}
+
+static char *s_release_smoke (const char *version, const char *script)
+{
+    return s_release_hooks (version, NULL, script);
 }
 
 static char *s_release (const char *version, int smoke_exit)
@@ -194,10 +213,12 @@ static char *s_release (const char *version, int smoke_exit)
 }
 
 static char s_done_detail[JAD_MAX_DETAIL];  //  of the last outcome s_serve_plan saw
+static char s_reports[16384];  //  "step status detail" lines of the plan s_serve_plan served
 
-//  Play the controller until the plan's final report; returns its status.
-static uint32_t s_serve_plan (const char *plan_id, const char *archive, zframe_t **route,
-                              int *fetches)
+//  Play the controller until the plan (of `version`) has its final report;
+//  returns its status.
+static uint32_t s_serve_version (const char *plan_id, const char *version, const char *archive,
+                                 zframe_t **route, int *fetches)
 {
     uint8_t sha[32];
     uint64_t length = 0;
@@ -205,9 +226,10 @@ static uint32_t s_serve_plan (const char *plan_id, const char *archive, zframe_t
     size_t size = 0;
     char *content = jad_file_read (archive, 100 * 1024 * 1024, &size);
     cr_assert_not_null (content);
-    zchunk_t *plan = s_signed_plan (plan_id, "1.0", sha, length);
+    zchunk_t *plan = s_signed_plan (plan_id, version, sha, length);
     bool acked = false;
     uint32_t outcome = 0;
+    s_reports[0] = 0;
     int64_t deadline = jad_mono_ms () + 30000;
     int64_t next_publish = 0;
     while (!outcome && jad_mono_ms () < deadline) {
@@ -242,6 +264,11 @@ static uint32_t s_serve_plan (const char *plan_id, const char *archive, zframe_t
             reply.report_ack.report_ids = &msg->report->report_id;
             reply.report_ack.report_id_count = 1;
             s_send (*route, &reply);
+            size_t used = strlen (s_reports);
+            if (streq (msg->report->plan_id, plan_id))
+                snprintf (s_reports + used, sizeof s_reports - used, "%s %s %s\n",
+                          msg->report->step, jad_report_status_name (msg->report->status),
+                          msg->report->detail ? msg->report->detail : "");
             if (streq (msg->report->plan_id, plan_id) && streq (msg->report->step, AGT_STEP_DONE)) {
                 outcome = msg->report->status;
                 snprintf (s_done_detail, sizeof s_done_detail, "%s",
@@ -254,6 +281,12 @@ static uint32_t s_serve_plan (const char *plan_id, const char *archive, zframe_t
     free (content);
     zchunk_destroy (&plan);
     return outcome;
+}
+
+static uint32_t s_serve_plan (const char *plan_id, const char *archive, zframe_t **route,
+                              int *fetches)
+{
+    return s_serve_version (plan_id, "1.0", archive, route, fetches);
 }
 
 static bool s_outbox_empty (void *arg)
@@ -349,7 +382,17 @@ Test (daemon, hello_plan_fetch_apply_report_and_clean_stop)
     free (archive);
 }
 
-Test (daemon, an_apply_helper_that_dies_fails_the_plan_and_the_agent_runs_on)
+//  Where ROOT/web/current points ("" if nowhere). Caller frees.
+static char *s_current (void)
+{
+    char link[PATH_MAX], target[PATH_MAX];
+    snprintf (link, sizeof link, "%s/web/current", s_root);
+    ssize_t size = readlink (link, target, sizeof target - 1);
+    target[size > 0 ? size : 0] = 0;
+    return strdup (target);
+}
+
+Test (daemon, an_apply_helper_that_dies_before_any_release_was_current_removes_current)
 {
     s_start_agent ();
     //  the smoke check's parent is the apply helper
@@ -358,13 +401,190 @@ Test (daemon, an_apply_helper_that_dies_fails_the_plan_and_the_agent_runs_on)
     int fetches = 0;
     uint32_t outcome = s_serve_plan ("plan-lost", archive, &route, &fetches);
     cr_expect_eq (outcome, JAD_REPORT_FAILED);
-    cr_expect_str_eq (s_done_detail, "apply helper exited with signal 9 during smoke; no rollback "
-                                     "ran: current -> releases/1.0");
+    cr_expect_str_eq (s_done_detail, "apply helper exited with signal 9 during smoke; rolled back: "
+                                     "no release is current");
+    cr_expect (strstr (s_reports, "smoke failed apply helper exited with signal 9 during smoke\n"),
+               "%s", s_reports);
+    cr_expect (strstr (s_reports, "rollback rolled_back no previous release: current removed\n"),
+               "%s", s_reports);
+    char *current = s_current ();
+    cr_expect_str_eq (current, "", "no previous release: current is removed");
+    free (current);
     //  the daemon lives on and stops cleanly
     cr_assert_eq (jt_stop (s_agent), 0);
     s_agent = 0;
     zframe_destroy (&route);
     free (archive);
+}
+
+//  Deploy 1.0 (its activate hook counts its runs in shared/activated),
+//  then 2.0 whose smoke check kills the helper: the agent rolls back.
+//  `activate_1` is 1.0's activate hook body after the count.
+static void s_lost_after_switch (const char *activate_1, zframe_t **route)
+{
+    s_start_agent ();
+    char *body = jad_strdup_printf (
+        "echo \"$JADUGAR_VERSION\" >> \"$JADUGAR_SHARED_DIR/activated\"\n%s", activate_1);
+    char *first = s_release_hooks ("1.0", body, "exit 0");
+    free (body);
+    int fetches = 0;
+    cr_assert_eq (s_serve_version ("plan-1", "1.0", first, route, &fetches), JAD_REPORT_HEALTHY,
+                  "%s", s_reports);
+    char *second = s_release_hooks ("2.0", NULL, "kill -KILL $PPID\nexit 0");
+    cr_assert_eq (s_serve_version ("plan-2", "2.0", second, route, &fetches), JAD_REPORT_FAILED);
+    free (first);
+    free (second);
+}
+
+Test (daemon, an_apply_helper_lost_after_the_switch_is_rolled_back_by_the_agent)
+{
+    zframe_t *route = NULL;
+    s_lost_after_switch ("", &route);
+    cr_expect_str_eq (s_done_detail, "apply helper exited with signal 9 during smoke; rolled back: "
+                                     "current -> releases/1.0");
+    cr_expect (strstr (s_reports, "smoke failed apply helper exited with signal 9 during smoke\n"),
+               "%s", s_reports);
+    cr_expect (strstr (s_reports, "rollback started \nrollback rolled_back current -> releases/1.0;"
+                                  " activate ran\n"),
+               "%s", s_reports);
+    char *current = s_current ();
+    cr_expect_str_eq (current, "releases/1.0");
+    free (current);
+    //  1.0's activate ran again, as after any failing step
+    char *marker = jad_strdup_printf ("%s/web/shared/activated", s_root);
+    char *runs = jt_read_file (marker);
+    cr_expect_str_eq (runs, "1.0\n1.0\n");
+    free (runs);
+    free (marker);
+    //  and the host says so: web 1.0, rolled back
+    bool seen = false;
+    int64_t deadline = jad_mono_ms () + 5000;
+    while (!seen && jad_mono_ms () < deadline) {
+        jad_agent_msg_t *msg = s_recv (500, &route);
+        if (msg && msg->kind == JAD_AGENT_MSG_STATUS && msg->status->app_count == 1) {
+            cr_expect_str_eq (msg->status->apps[0].version, "1.0");
+            cr_expect_str_eq (msg->status->apps[0].health, "rolled-back");
+            seen = true;
+        }
+        jad_agent_msg_destroy (&msg);
+    }
+    cr_expect (seen, "no status with the app");
+    cr_assert_eq (jt_stop (s_agent), 0);
+    s_agent = 0;
+    zframe_destroy (&route);
+}
+
+Test (daemon, a_rollback_whose_helper_is_lost_too_says_where_the_host_is)
+{
+    zframe_t *route = NULL;
+    //  1.0's activate kills its helper when it runs for the rollback
+    s_lost_after_switch ("[ \"$JADUGAR_PREVIOUS_VERSION\" = 2.0 ] && kill -KILL $PPID\nexit 0",
+                         &route);
+    cr_expect_str_eq (s_done_detail,
+                      "apply helper exited with signal 9 during smoke; the rollback was lost too "
+                      "(apply helper exited with signal 9 during rollback): current -> "
+                      "releases/1.0");
+    cr_expect (strstr (s_reports, "rollback failed apply helper exited with signal 9 during "
+                                  "rollback\n"),
+               "%s", s_reports);
+    //  no third helper: the agent runs on
+    cr_assert_eq (jt_stop (s_agent), 0);
+    s_agent = 0;
+    zframe_destroy (&route);
+}
+
+Test (daemon, a_signed_unpacked_size_that_does_not_fit_is_refused_before_unpacking)
+{
+    s_start_agent ();
+    char *archive = s_release ("1.0", 0);
+    s_unpacked_size = 1ULL << 60;  //  signed by the controller; no disk has it
+    zframe_t *route = NULL;
+    int fetches = 0;
+    cr_assert_eq (s_serve_plan ("plan-big", archive, &route, &fetches), JAD_REPORT_FAILED);
+    s_unpacked_size = 0;
+    cr_expect (strstr (s_done_detail, "unpack: not enough space: releases/1.0 needs "
+                                      "1152921504606846976 bytes"),
+               "%s", s_done_detail);
+    cr_expect (strstr (s_reports, "unpack started"), "%s", s_reports);
+    cr_expect_null (strstr (s_reports, "switch "), "%s", s_reports);
+    char path[PATH_MAX];
+    snprintf (path, sizeof path, "%s/web/releases/1.0", s_root);
+    cr_assert_neq (access (path, F_OK), 0, "nothing unpacked");
+    cr_assert_eq (jt_stop (s_agent), 0);
+    s_agent = 0;
+    zframe_destroy (&route);
+    free (archive);
+}
+
+Test (daemon, plans_for_other_hosts_are_counted_and_logged_at_debug_level_only)
+{
+    s_start_agent ();
+    zframe_t *route = NULL;
+    //  the agent is up when it says hello
+    jad_agent_msg_t *msg = NULL;
+    int64_t deadline = jad_mono_ms () + 10000;
+    while (!(msg && msg->kind == JAD_AGENT_MSG_STATUS) && jad_mono_ms () < deadline) {
+        jad_agent_msg_destroy (&msg);
+        msg = s_recv (500, &route);
+    }
+    cr_assert_not_null (msg);
+    jad_agent_msg_destroy (&msg);
+    //  a rollout's batch for host-2, on the environment's shared topic,
+    //  and a plan with a broken signature
+    s_target = "host-2";
+    uint8_t sha[32] = {1};
+    zchunk_t *other = s_signed_plan ("plan-other", "1.0", sha, 100);
+    s_target = "host-1";
+    zchunk_t *forged = s_signed_plan ("plan-forged", "1.0", sha, 100);
+    zchunk_data (forged)[zchunk_size (forged) - 1] ^= 0x01;
+    uint64_t not_target = 0, bad_signature = 0;
+    deadline = jad_mono_ms () + 15000;
+    int64_t next_publish = 0;
+    while ((!not_target || !bad_signature) && jad_mono_ms () < deadline) {
+        if (jad_mono_ms () >= next_publish) {
+            zchunk_t *plans[] = {other, forged};
+            for (int which = 0; which < 2; which++) {
+                zstr_sendm (s_pub, "plan/dev/");
+                zframe_t *frame =
+                    zframe_new (zchunk_data (plans[which]), zchunk_size (plans[which]));
+                zframe_send (&frame, s_pub, 0);
+            }
+            next_publish = jad_mono_ms () + 300;
+        }
+        msg = s_recv (100, &route);
+        if (msg && msg->kind == JAD_AGENT_MSG_STATUS)
+            for (size_t index = 0; index < msg->status->refusal_count; index++) {
+                if (streq (msg->status->refusals[index].name, "not_target"))
+                    not_target = msg->status->refusals[index].value;
+                if (streq (msg->status->refusals[index].name, "bad_signature"))
+                    bad_signature = msg->status->refusals[index].value;
+            }
+        cr_assert (!msg || msg->kind != JAD_AGENT_MSG_ACK, "a refused plan was acknowledged");
+        jad_agent_msg_destroy (&msg);
+    }
+    cr_assert_gt (not_target, 0, "plans for other hosts are counted");
+    cr_assert_gt (bad_signature, 0);
+    cr_assert_eq (jt_stop (s_agent), 0);
+    s_agent = 0;
+    char *log_path = jad_strdup_printf ("%s/agent.log", s_dir);
+    char *log = jt_read_file (log_path);
+    size_t debug = 0, warned = 0, forged_warned = 0;
+    for (char *line = strtok (log, "\n"); line; line = strtok (NULL, "\n")) {
+        if (strstr (line, "reason=not_target") && strncmp (line, "D: ", 3) == 0)
+            debug++;
+        else if (strstr (line, "reason=not_target"))
+            warned++;
+        if (strstr (line, "reason=bad_signature") && strncmp (line, "W: ", 3) == 0)
+            forged_warned++;
+    }
+    cr_expect_gt (debug, 0, "no debug line for another host's plan");
+    cr_expect_eq (warned, 0, "another host's plan logged above debug level");
+    cr_expect_gt (forged_warned, 0, "a forged plan is still a warning");
+    free (log);
+    free (log_path);
+    zchunk_destroy (&other);
+    zchunk_destroy (&forged);
+    zframe_destroy (&route);
 }
 
 Test (daemon, tampered_artifact_fails_fetch_before_unpack)

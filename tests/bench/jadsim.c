@@ -18,27 +18,31 @@
 //  Per-agent state: one SQLite database (WAL) with a row per agent; the
 //  sequence updates of one poll round are written in one transaction.
 //
-//  Delivery is what jadugar-agent does: reports wait in an outbox (here in
-//  memory, kept across simulated restarts as the agent's is on disk) and
+//  Delivery is what jadugar-agent does: reports wait in an outbox and
 //  go again every 2 s until the controller's ReportAck; metric batches
-//  are numbered in a stream per (simulated) process start and wait for
-//  their MetricAck in agt_mstream, the agent's own code (go-back-N).
-//  --restart-rate R restarts R random agents per second: each drains its
-//  unacked batches (2 s at most, as the agent does on SIGTERM), closes
-//  both sockets, connects again with the same key and a new stream and
-//  enrolls again. --duration S stops after S seconds; at the end (or on
-//  SIGTERM) the fleet stops streaming and waits up to --drain-ms for the
-//  acks of everything sent. SIGUSR1 pauses the random restarts, SIGUSR2
-//  resumes them.
+//  are numbered in a stream and wait for their MetricAck in agt_mstream,
+//  the agent's own code (go-back-N). Both are kept in memory across
+//  simulated restarts, as the agent keeps them on disk (its outbox and
+//  metric_outbox tables), and a restart resumes the same metric stream,
+//  sending its unacked batches again at once, as the agent does at start.
+//  (The agent's own tests kill it and check what its database keeps; a
+//  database per simulated agent would not fit jad_db's statement cache.)
+//  --restart-rate R restarts R random agents per second, the controller
+//  being there or not: each drains its unacked batches (2 s at most, as
+//  the agent does on SIGTERM), closes both sockets, connects again with
+//  the same key and enrolls again. --duration S stops after S seconds; at
+//  the end (or on SIGTERM) the fleet stops streaming and waits up to
+//  --drain-ms for the acks of everything sent.
 //
 //  Output, one line per event the harness reads:
 //    acked PLAN N MS                  N agents acknowledged; MS = last ack
 //                                     time minus the plan's issued_at
 //    healthy PLAN N MS                N agents reported healthy
 //  and on exit a summary line "stats key=value ..." followed by the same
-//  counters as "key: value" lines (samples_sent counts first
-//  transmissions; samples_abandoned is what restarts and the end left
-//  unacknowledged).
+//  counters as "key: value" lines (samples_sent counts samples taken into
+//  a stream; samples_refused those of them the socket refused at first,
+//  sent again later; samples_abandoned is what the end left unacknowledged;
+//  restarts_unacked the restarts whose drain gave up with batches unacked).
 
 #include "agt_mstream.h"
 #include "jad_archive.h"
@@ -151,13 +155,14 @@ typedef struct {
     uint64_t report_acks;
     int metrics_rate;  //  samples/s per agent, 0: none
     uint64_t samples_sent;
-    uint64_t samples_dropped;  //  batches the DEALER refused (HWM)
+    uint64_t samples_refused;  //  taken, but the DEALER refused them at first (HWM)
     uint64_t samples_acked;
-    uint64_t samples_abandoned;  //  unacked when an agent restarted or the sim ended
+    uint64_t samples_abandoned;  //  unacked when the sim ended
     uint64_t samples_deferred;   //  not taken: the window of unacked batches was full
     uint64_t reports_resent;
     uint64_t reports_abandoned;  //  unacked at the end
     uint64_t restarts;
+    uint64_t restarts_unacked;  //  restarts with metric batches still unacked
     uint64_t metric_acks;
     char *series[20];  //  series names the samples use
     int window;        //  unacked metric batches per agent
@@ -173,17 +178,6 @@ typedef struct {
 //  A send may have taken a socket's ZMQ_FD signal: the next wait must not
 //  block (one simulator per process, so one flag).
 static bool s_recheck;
-
-//  SIGUSR1 pauses the random restarts, SIGUSR2 resumes them: a test that
-//  takes the controller away keeps agent restarts out of that window (an
-//  agent stopped while the controller is unreachable keeps its unacked
-//  samples only in memory, see docs/operations.md).
-static volatile sig_atomic_t s_restarts_paused;
-
-static void s_on_pause (int signum)
-{
-    s_restarts_paused = signum == SIGUSR1;
-}
 
 static int s_send_bytes (const uint8_t *data, size_t size, void *arg)
 {
@@ -251,14 +245,14 @@ static void s_send_metrics (s_sim_t *sim, s_agent_t *agent, double elapsed_s)
                                     .times = times,
                                     .values = values,
                                     .sample_count = (size_t)sim->batch};
-        if (agt_mstream_full (agent->mstream))
+        int rc = agt_mstream_send (agent->mstream, &batch, jad_mono_ms (), s_send_bytes, agent);
+        if (rc < 0)
             //  the window is full: these samples are not taken (counted)
             sim->samples_deferred += (uint64_t)sim->batch;
-        else if (agt_mstream_send (agent->mstream, &batch, jad_mono_ms (), s_send_bytes, agent) ==
-                 0)
-            sim->samples_sent += (uint64_t)sim->batch;
         else
-            sim->samples_dropped += (uint64_t)sim->batch;
+            sim->samples_sent += (uint64_t)sim->batch;
+        if (rc == 1)
+            sim->samples_refused += (uint64_t)sim->batch;
         agent->metrics_due -= sim->batch;
     }
 }
@@ -676,13 +670,10 @@ static int s_flush_state (s_sim_t *sim)
     return 0;
 }
 
-//  Sockets and a new metric stream for this agent (at start and at each
-//  simulated restart), with the key it has.
+//  Sockets for this agent (at start and at each simulated restart), with
+//  the key it has.
 static int s_open (s_sim_t *sim, s_agent_t *agent, const char *host, int base)
 {
-    agent->mstream = agt_mstream_new ((size_t)sim->window);
-    if (!agent->mstream)
-        return -1;
     char *secret = jad_keypair_curve_secret_z85 (agent->key);
     agent->sub = zsock_new (ZMQ_SUB);
     agent->dealer = zsock_new (ZMQ_DEALER);
@@ -719,6 +710,9 @@ static int s_connect (s_sim_t *sim, s_agent_t *agent, const char *host, int base
     zlistx_set_destructor (agent->outbox, s_outgoing_destroy);
     jad_random_id (16, agent->incarnation);
     snprintf (agent->health, sizeof agent->health, "unknown");
+    agent->mstream = agt_mstream_new ((size_t)sim->window);
+    if (!agent->mstream)
+        return -1;
     return s_open (sim, agent, host, base);
 }
 
@@ -742,23 +736,23 @@ static int s_watch (s_sim_t *sim, int index, int op)
     return 0;
 }
 
-static void s_close (s_sim_t *sim, s_agent_t *agent)
+static void s_close (s_agent_t *agent)
 {
-    if (agent->mstream)
-        sim->samples_abandoned += agt_mstream_unacked_samples (agent->mstream);
-    agt_mstream_destroy (&agent->mstream);
     zsock_destroy (&agent->sub);
     zsock_destroy (&agent->dealer);
 }
 
 //  The simulated restart, once the agent drained (or gave up): new
-//  sockets, a new stream, enrollment again. The outbox stays (the agent's
-//  is on disk).
+//  sockets, enrollment again. The report outbox and the metric stream
+//  stay (the agent's are on disk); the stream's unacked batches go again
+//  at once, queued until the new connection is up.
 static int s_restart (s_sim_t *sim, int index)
 {
     s_agent_t *agent = &sim->agents[index];
     s_watch (sim, index, EPOLL_CTL_DEL);
-    s_close (sim, agent);
+    if (agt_mstream_unacked (agent->mstream))
+        sim->restarts_unacked++;
+    s_close (agent);
     agent->accepted = false;
     agent->restarting = false;
     agent->metrics_due = 0;
@@ -769,6 +763,7 @@ static int s_restart (s_sim_t *sim, int index)
     agent->check = 3;
     sim->restarts++;
     s_send_enroll (sim, agent);
+    agt_mstream_resend (agent->mstream, jad_mono_ms (), s_send_bytes, agent);
     return 0;
 }
 
@@ -954,12 +949,6 @@ int main (int argc, char **argv)
     int64_t stop_deadline = 0;
     bool stopping = false;
     double restarts_due = 0;
-    struct sigaction pause_action = {.sa_handler = s_on_pause};
-    sigemptyset (&pause_action.sa_mask);
-    pause_action.sa_flags = SA_RESTART;
-    if (sigaction (SIGUSR1, &pause_action, NULL) != 0 ||
-        sigaction (SIGUSR2, &pause_action, NULL) != 0)
-        return 1;
     while (true) {
         int64_t now = jad_mono_ms ();
         if (!stopping &&
@@ -1011,7 +1000,7 @@ int main (int argc, char **argv)
         double elapsed_s = (double)(now - last_metrics) / 1000.0;
         last_metrics = now;
         //  Random restarts: an agent not busy starts draining.
-        restarts_due += stopping || s_restarts_paused ? 0 : sim.restart_rate * elapsed_s;
+        restarts_due += stopping ? 0 : sim.restart_rate * elapsed_s;
         for (; restarts_due >= 1; restarts_due -= 1) {
             s_agent_t *agent = &sim.agents[randombytes_uniform ((uint32_t)sim.count)];
             if (agent->accepted && !agent->restarting && !agent->fetching) {
@@ -1042,19 +1031,22 @@ int main (int argc, char **argv)
     for (int index = 0; index < sim.count; index++) {
         s_agent_t *agent = &sim.agents[index];
         sim.reports_abandoned += zlistx_size (agent->outbox);
-        s_close (&sim, agent);
+        sim.samples_abandoned += agt_mstream_unacked_samples (agent->mstream);
+        agt_mstream_destroy (&agent->mstream);
+        s_close (agent);
     }
     printf ("stats agents=%d verified=%llu refused=%llu reports_sent=%llu report_acks=%llu "
-            "samples_sent=%llu samples_dropped=%llu\n",
+            "samples_sent=%llu samples_refused=%llu\n",
             sim.count, (unsigned long long)sim.verified, (unsigned long long)sim.refused,
             (unsigned long long)sim.reports_sent, (unsigned long long)sim.report_acks,
-            (unsigned long long)sim.samples_sent, (unsigned long long)sim.samples_dropped);
+            (unsigned long long)sim.samples_sent, (unsigned long long)sim.samples_refused);
     const struct {
         const char *key;
         uint64_t value;
     } counters[] = {
         {"agents", (uint64_t)sim.count},
         {"restarts", sim.restarts},
+        {"restarts_unacked", sim.restarts_unacked},
         {"plans_verified", sim.verified},
         {"plans_refused", sim.refused},
         {"reports_sent", sim.reports_sent},
@@ -1065,7 +1057,7 @@ int main (int argc, char **argv)
         {"samples_acked", sim.samples_acked},
         {"samples_abandoned", sim.samples_abandoned},
         {"samples_deferred", sim.samples_deferred},
-        {"samples_refused", sim.samples_dropped},
+        {"samples_refused", sim.samples_refused},
         {"metric_acks", sim.metric_acks},
     };
     for (size_t index = 0; index < sizeof counters / sizeof counters[0]; index++)

@@ -517,8 +517,12 @@ Test (archive, reports_disk_full)
     char dest[PATH_MAX * 3];
     snprintf (dest, sizeof dest, "%s/dest", small);
     char err[256] = "";
-    cr_assert_eq (jad_archive_extract (s_tgz, dest, NULL, err, sizeof err), -1);
+    jad_archive_report_t report;
+    cr_assert_eq (jad_archive_unpack (s_tgz, dest, NULL, &report, err, sizeof err), -1);
     cr_assert (strstr (err, "entry 'huge'") && strstr (err, "No space left on device"), "%s", err);
+    cr_assert_eq (report.write_errno, ENOSPC, "the report says why");
+    cr_assert_eq (report.cap, JAD_ARCHIVE_CAP_NONE);
+    cr_assert_gt (report.unpacked, 0, "what was written before the disk filled");
     cr_assert_eq (access (dest, F_OK), -1, "dest left behind");
     umount2 (small, MNT_DETACH);
 }
@@ -578,4 +582,63 @@ Test (archive, rmtree_does_not_follow_symlinks)
     cr_assert_eq (access (tree, F_OK), -1);
     cr_assert_eq (access (keep, F_OK), 0, "followed the symlink");
     cr_assert_eq (jad_rmtree (tree), 0, "removing a missing tree is fine");
+}
+
+Test (archive, a_ratio_cap_stops_a_compression_bomb_before_it_writes)
+{
+    //  100 MiB declared by a tiny archive: past 100:1 and the 64 MiB floor
+    s_entry_t entries[] = {{.name = "ok", .content = "x"},
+                           {.name = "bomb", .sparse_size = 100LL << 20}};
+    s_build (s_tgz, entries, 2);
+    jad_archive_limits_t limits = {.max_ratio = JAD_ARCHIVE_MAX_RATIO};
+    jad_archive_report_t report;
+    char err[256] = "";
+    cr_assert_eq (jad_archive_unpack (s_tgz, s_dest, &limits, &report, err, sizeof err), -1);
+    cr_assert (strstr (err, "entry 'bomb'") && strstr (err, "compression ratio cap"), "%s", err);
+    cr_assert_eq (report.cap, JAD_ARCHIVE_CAP_RATIO);
+    cr_assert_eq (report.limit, JAD_ARCHIVE_RATIO_FLOOR, "a tiny archive gets the floor");
+    cr_assert_eq (report.needed, 1 + (100ULL << 20), "what was written plus what did not fit");
+    cr_assert_eq (report.unpacked, 1);
+    cr_assert_eq (access (s_dest, F_OK), -1);
+    //  a byte cap below the ratio's is the one that stops it
+    limits.max_bytes = 1 << 20;
+    cr_assert_eq (jad_archive_unpack (s_tgz, s_dest, &limits, &report, err, sizeof err), -1);
+    cr_assert_eq (report.cap, JAD_ARCHIVE_CAP_BYTES);
+    cr_assert (strstr (err, "exceeds limit of 1048576 bytes"), "%s", err);
+    //  without a ratio cap, 100 MiB is under the default 4 GiB
+    limits = (jad_archive_limits_t){0};
+    cr_assert_eq (jad_archive_unpack (s_tgz, s_dest, &limits, &report, err, sizeof err), 0, "%s",
+                  err);
+    cr_assert_eq (report.unpacked, 1 + (100ULL << 20));
+    cr_assert_eq (report.cap, JAD_ARCHIVE_CAP_NONE);
+}
+
+Test (archive, unpacked_size_sums_regular_files_without_writing)
+{
+    char block[601];
+    memset (block, 'z', 600);
+    block[600] = 0;
+    s_entry_t entries[] = {{.name = "dir", .type = AE_IFDIR, .perm = 0755},
+                           {.name = "dir/one", .content = block},
+                           {.name = "two", .content = block},
+                           {.name = "link", .type = AE_IFLNK, .link = "two"},
+                           {.name = "sparse", .sparse_size = 5000}};
+    s_build (s_tgz, entries, 5);
+    uint64_t size = 0;
+    char err[256] = "";
+    cr_assert_eq (jad_archive_unpacked_size (s_tgz, NULL, &size, err, sizeof err), 0, "%s", err);
+    cr_assert_eq (size, 6200, "regular files only, holes included");
+    cr_assert_eq (access (s_dest, F_OK), -1, "nothing written");
+    //  what extraction counts is the same
+    jad_archive_report_t report;
+    cr_assert_eq (jad_archive_unpack (s_tgz, s_dest, NULL, &report, err, sizeof err), 0, "%s", err);
+    cr_assert_eq (report.unpacked, size);
+    //  the same caps
+    jad_archive_limits_t limits = {.max_bytes = 6000};
+    cr_assert_eq (jad_archive_unpacked_size (s_tgz, &limits, &size, err, sizeof err), -1);
+    cr_assert (strstr (err, "entry 'sparse'") && strstr (err, "limit of 6000 bytes"), "%s", err);
+    limits = (jad_archive_limits_t){.max_entries = 3};
+    cr_assert_eq (jad_archive_unpacked_size (s_tgz, &limits, &size, err, sizeof err), -1);
+    cr_assert (strstr (err, "more than 3 entries"), "%s", err);
+    cr_assert_eq (jad_archive_unpacked_size ("/nonexistent.tgz", NULL, &size, err, sizeof err), -1);
 }

@@ -4,9 +4,13 @@
 //
 //  Expected outcomes:
 //  - disk full (the release root of host-1 is a 2 MiB tmpfs, the release
-//    holds 4 MiB of random data): unpack fails naming the cause, the plan
-//    fails, host-1 is still whole on the previous release, no staging
+//    holds 4 MiB of random data, its plan signs no unpacked size): unpack
+//    stops where the filesystem's reserve begins, the plan fails naming the
+//    release, what it needs, the filesystem's mount point, what is free and
+//    what to do; host-1 is still whole on the previous release, no staging
 //    directory is left and the space the partial release took is free again;
+//  - no inodes left (a tmpfs with room for 64 files, a release of 200):
+//    the plan fails with "disk full", the mount point and what was free;
 //  - a smoke hook that hangs after forking children that ignore SIGTERM:
 //    at its timeout the whole process group is killed (every pid it wrote
 //    is gone), the host is rolled back, the plan fails naming the timeout;
@@ -74,7 +78,16 @@ Test (host_faults, disk_full_during_unpack_fails_cleanly)
     s_add_release ("2.0", (s_release_opts_t){.payload = 4 * 1024 * 1024});
     rc = jt_jadctl (fleet, &output, "deploy web 2.0 --env dev --wait");
     cr_assert_eq (rc, 1, "a deploy to a full disk must fail (exit 1), got %d:\n%s", rc, output);
-    cr_assert (strstr (output, "No space left"), "the failure does not name the cause:\n%s",
+    //  what, where, needed vs free, and what to do
+    char expected[2 * PATH_MAX + 64];
+    snprintf (expected, sizeof expected, "the filesystem mounted at %s (holding %s/web/releases)",
+              root, root);
+    cr_assert (strstr (output, "not enough space: releases/2.0 needs more than "),
+               "the failure does not name the cause:\n%s", output);
+    cr_assert (strstr (output, expected), "the failure does not name the filesystem:\n%s", output);
+    cr_assert (strstr (output, " free and ") && strstr (output, " must stay free"),
+               "the failure does not say what is free:\n%s", output);
+    cr_assert (strstr (output, "free space there"), "the failure does not say what to do:\n%s",
                output);
     free (output);
     char *version = s_whole_release (0);
@@ -90,6 +103,39 @@ Test (host_faults, disk_full_during_unpack_fails_cleanly)
     cr_assert_leq (after, before + 64 * 1024,
                    "the partial release's space was not freed: %llu -> %llu", before, after);
     printf ("disk full: used %llu bytes before, %llu after the failed unpack\n", before, after);
+}
+
+Test (host_faults, no_inodes_left_during_unpack_says_disk_full_and_where)
+{
+    s_environments ("environments:\n  dev: { strategy: all }\n");
+    char root[PATH_MAX];
+    snprintf (root, sizeof root, "%s/host-1/srv", fleet->dir);
+    char *output = NULL;
+    int rc =
+        jt_run (&output, "mkdir -p '%s' && mount -t tmpfs -o size=8m,nr_inodes=64 jt-inodes '%s'",
+                root, root);
+    cr_assert_eq (rc, 0, "cannot mount a small tmpfs: %s", output);
+    free (output);
+    s_start_agents (1, "dev");
+    s_add_release ("1.0", (s_release_opts_t){0});
+    cr_assert_eq (jt_jadctl (fleet, NULL, "deploy web 1.0 --env dev --wait"), 0);
+    s_add_release ("2.0", (s_release_opts_t){.files = 200});
+    rc = jt_jadctl (fleet, &output, "deploy web 2.0 --env dev --wait");
+    cr_assert_eq (rc, 1, "a deploy past the inodes must fail (exit 1), got %d:\n%s", rc, output);
+    char expected[2 * PATH_MAX + 64];
+    snprintf (expected, sizeof expected, "the filesystem mounted at %s (holding %s/web/releases)",
+              root, root);
+    cr_assert (strstr (output, "disk full: entry '"), "%s", output);
+    cr_assert (strstr (output, "No space left on device"), "%s", output);
+    cr_assert (strstr (output, expected), "%s", output);
+    cr_assert (strstr (output, "inodes free before unpacking"), "%s", output);
+    free (output);
+    char *version = s_whole_release (0);
+    cr_assert_str_eq (version, "1.0");
+    free (version);
+    char releases[PATH_MAX + 16];
+    snprintf (releases, sizeof releases, "%s/web/releases", root);
+    cr_assert_not (s_has_staging (releases), "the partial release was left in %s", releases);
 }
 
 //  Is pid gone (or a zombie nobody will run again)?
