@@ -301,8 +301,13 @@ static int s_plan_control (cli_t *cli, const char *action, const char *plan_id)
     if (cli->json) {
         //  {"plan": PLAN} with every host and event, as `plan show` prints
         //  it (the controller answers these with a summary); approve adds
-        //  {"approval": {"operator", "role", "covered", "required", "missing"}}
-        const char *show[] = {"id", plan_id, NULL};
+        //  {"approval": {"operator", "role", "covered", "required", "missing"}}.
+        //  Asked by the id the controller answered with: the whole one.
+        json_t *answered = json_object_get (result, "plan");
+        const char *full_id = json_is_string (answered)
+                                  ? json_string_value (answered)
+                                  : json_string_value (json_object_get (answered, "id"));
+        const char *show[] = {"id", full_id ? full_id : plan_id, NULL};
         json_t *shown = NULL;
         status = cli_request (cli, "plan.show", show, NULL, 0, &shown);
         if (status == CLI_OK && shown) {

@@ -388,12 +388,35 @@ Test (jadctl, json_prints_one_shape_per_thing)
     cr_expect_str_eq (
         json_string_value (json_object_get (json_object_get (rollback, "plan"), "kind")),
         "rollback");
+    char rollback_id[16];
+    snprintf (rollback_id, sizeof rollback_id, "%s",
+              json_string_value (json_object_get (json_object_get (rollback, "plan"), "id")));
     json_decref (rollback);
-
-    //  lists are plural members; one of anything else is under its name
+    s_plan_wait_t rolled = {rollback_id, "\"state\": \"succeeded\""};
+    cr_assert (jt_wait_for (s_plan_has, &rolled, 60000), "rollback %s did not succeed",
+               rollback_id);
     json_t *plans = s_json (0, "plans");
     cr_expect_eq (json_array_size (json_object_get (plans, "plans")), 3);
     json_decref (plans);
+
+    //  abort prints the plan it failed
+    char gate3[PATH_MAX];
+    snprintf (gate3, sizeof gate3, "%s/gate3", fleet->dir);
+    s_add_release ("3.0", gate3, NULL);
+    started = s_json (0, "deploy web 3.0 --env dev");
+    snprintf (args, sizeof args, "plan abort %s",
+              json_string_value (json_object_get (json_object_get (started, "plan"), "id")));
+    json_decref (started);
+    json_t *aborted = s_json (0, args);
+    jt_write_file (gate3, "go\n", 0644);  //  the hook ends; the agent rolls back
+    keys = s_expect_plan (aborted, "plan abort");
+    cr_expect_str_eq (keys, plan_keys, "plan abort prints another shape");
+    free (keys);
+    cr_expect_str_eq (
+        json_string_value (json_object_get (json_object_get (aborted, "plan"), "state")), "failed");
+    json_decref (aborted);
+
+    //  one of anything else is under its name
     char *output = NULL;
     cr_assert_eq (jt_run (&output, "%s --json keygen %s/bob.key", S_BIN_JADCTL, fleet->dir), 0);
     json_t *key = s_parse (output);
@@ -603,6 +626,19 @@ Test (jadctl, tables_escape_control_characters_in_remote_text)
                    output);
         free (output);
     }
+    //  plan approve: {"plan": PLAN, "approval": {...}}
+    jt_fleet_add_operator (fleet, "lead", "tech-lead");
+    rc = jt_jadctl_as (fleet, "lead", &output, "--json plan approve %s", plan_id);
+    cr_expect_eq (rc, 0, "%s", output);
+    json_t *approved = s_parse (output);
+    free (output);
+    char *keys = s_expect_plan (approved, "plan approve");
+    free (keys);
+    json_t *approval = json_object_get (approved, "approval");
+    cr_expect_str_eq (json_string_value (json_object_get (approval, "role")), "tech-lead");
+    cr_expect_eq (json_array_size (json_object_get (approval, "missing")), 0);
+    cr_expect_null (json_object_get (approval, "plan"), "the approval repeats the plan id");
+    json_decref (approved);
     //  the text is shown, escaped, not dropped
     rc = jt_jadctl (fleet, &output, "plan show %s", plan_id);
     cr_expect (strstr (output, "db down\\e]0;pwned\\x07\\nFORGED REASON"), "%s", output);
@@ -628,7 +664,4 @@ Test (jadctl, tables_escape_control_characters_in_remote_text)
         json_string_value (json_object_get (json_object_get (root, "plan"), "notes"));
     cr_expect (stored && strstr (stored, "\xe2\x80\xae reversed"), "%s", stored);
     json_decref (root);
-    snprintf (args, sizeof args, "plan abort %s", plan_id);
-    rc = jt_jadctl (fleet, &output, "%s", args);
-    free (output);
 }
