@@ -437,13 +437,38 @@ Test (jadctl, json_prints_one_shape_per_thing)
     json_t *rule = json_object_get (alert, "alert");
     cr_assert (json_is_object (rule), "alert add: no \"alert\" object");
     cr_expect_str_eq (json_string_value (json_object_get (rule, "metric")), "errors");
+    snprintf (args, sizeof args, "alert rm %s", json_string_value (json_object_get (rule, "id")));
     json_decref (alert);
+    json_t *removed = s_json (0, args);
+    cr_expect (json_is_string (json_object_get (removed, "removed")), "alert rm: no \"removed\"");
+    json_decref (removed);
+    //  the lists, each under its plural name
+    const struct {
+        const char *args;
+        const char *member;
+    } lists[] = {{"status", "agents"},           {"agents", "agents"}, {"alerts", "alerts"},
+                 {"operator list", "operators"}, {"audit", "audit"},   {"release list", "releases"},
+                 {"metrics --env dev", "series"}};
+    for (size_t index = 0; index < sizeof lists / sizeof lists[0]; index++) {
+        json_t *listed = s_json (0, lists[index].args);
+        cr_expect (json_is_array (json_object_get (listed, lists[index].member)),
+                   "%s: no \"%s\" list", lists[index].args, lists[index].member);
+        json_decref (listed);
+    }
+    json_t *floor = s_json (0, "release floor web 1.0");
+    cr_expect_str_eq (json_string_value (json_object_get (floor, "version")), "1.0");
+    json_decref (floor);
     json_t *version = s_json (0, "--version");
     cr_expect_str_eq (json_string_value (json_object_get (version, "jadctl")), JADUGAR_VERSION);
     cr_expect_str_eq (
         json_string_value (json_object_get (json_object_get (version, "controller"), "version")),
         JADUGAR_VERSION);
     json_decref (version);
+    //  last, as it cuts web-1 off: one agent under "agent"
+    json_t *agent = s_json (0, "agents remove web-1");
+    cr_expect_str_eq (
+        json_string_value (json_object_get (json_object_get (agent, "agent"), "state")), "removed");
+    json_decref (agent);
     free (plan_keys);
 }
 
@@ -614,9 +639,10 @@ Test (jadctl, tables_escape_control_characters_in_remote_text)
     cr_assert_eq (sscanf (output, "plan %15[0-9a-f]:", plan_id), 1, "%s", output);
     free (output);
 
+    char where[128];
     const char *views[] = {"plans", "plan show %s", "release list", "audit", "status", "agents"};
     for (size_t index = 0; index < sizeof views / sizeof views[0]; index++) {
-        char command[128], where[128];
+        char command[128];
         snprintf (command, sizeof command, views[index], plan_id);
         rc = jt_jadctl (fleet, &output, "%s", command);
         cr_expect_eq (rc, 0, "%s: %s", command, output);
@@ -639,6 +665,26 @@ Test (jadctl, tables_escape_control_characters_in_remote_text)
     cr_expect_eq (json_array_size (json_object_get (approval, "missing")), 0);
     cr_expect_null (json_object_get (approval, "plan"), "the approval repeats the plan id");
     json_decref (approved);
+    //  hook output that clears the screen and forges lines keeps its
+    //  lines, each marked as the hook's
+    const char *hook_files[] = {"jadugar.yaml", "hooks:\n  pre_activate: ./hooks/prepare.sh\n",
+                                "hooks/prepare.sh",
+                                "#!/bin/sh\nprintf 'warming up\\033[2J\\033[H\\nFORGED HOOK\\n'\n"
+                                "exit 3\n",
+                                NULL};
+    char *archive = jt_make_release (fleet->dir, "web-2.0", hook_files);
+    rc = jt_jadctl (fleet, &output, "release add web 2.0 %s", archive);
+    cr_assert_eq (rc, 0, "%s", output);
+    free (output);
+    free (archive);
+    rc = jt_jadctl (fleet, &output, "deploy web 2.0 --env dev --wait");
+    cr_expect_eq (rc, 1, "%s", output);
+    cr_expect (!s_has_control (output, where, sizeof where), "deploy --wait printed a raw %s",
+               where);
+    cr_expect (!s_line_starts (output, "FORGED"), "a forged line:\n%s", output);
+    cr_expect (strstr (output, "\n  | FORGED HOOK\n"), "the hook's output is not shown:\n%s",
+               output);
+    free (output);
     //  the text is shown, escaped, not dropped
     rc = jt_jadctl (fleet, &output, "plan show %s", plan_id);
     cr_expect (strstr (output, "db down\\e]0;pwned\\x07\\nFORGED REASON"), "%s", output);
@@ -651,7 +697,6 @@ Test (jadctl, tables_escape_control_characters_in_remote_text)
     free (output);
     //  --json carries the exact text, escaped by JSON itself and ASCII only
     rc = jt_jadctl (fleet, &output, "--json plan show %s", plan_id);
-    char where[128];
     cr_expect (!s_has_control (output, where, sizeof where), "--json printed a raw %s", where);
     for (const unsigned char *cursor = (const unsigned char *)output; *cursor; cursor++)
         cr_assert (*cursor < 0x80, "--json is not ASCII");
