@@ -221,6 +221,10 @@ rollback=$("$jadctl" --json plans --env dev | tr -d ' \n' |
 "$jadctl" plan show "$rollback"
 "$jadctl" alerts
 
+#  --stop must see the same demo and build directories as this run
+again=""
+[ -z "${JADUGAR_DEMO_DIR:-}" ] || again="JADUGAR_DEMO_DIR=$demo "
+[ -z "${JADUGAR_BUILD_DIR:-}" ] || again="${again}JADUGAR_BUILD_DIR=$build "
 cat <<MSG
 
 The demo fleet is running. To use jadctl against it:
@@ -235,6 +239,9 @@ The demo fleet is running. To use jadctl against it:
 
 The status page is at http://127.0.0.1:$((port + 3))/ (and /metrics for Prometheus).
 
-Logs are in $demo/logs/. Stop the demo with: $top/deploy/quickstart.sh --stop
+Logs are in $demo/logs/. Stop the demo with:
+
+    ${again}$top/deploy/quickstart.sh --stop
+
 (run quickstart.sh again to restart it from scratch).
 MSG
