@@ -148,39 +148,40 @@ int cli_escape_json (json_t *value)
         return 0;
     const char *key;
     json_t *item;
-    size_t unsafe_keys = 0;
+    json_t *unsafe_keys = json_array ();
+    if (!unsafe_keys)
+        return -1;
     json_object_foreach (value, key, item)
     {
-        if (json_is_string (item) ? s_escape_string (item, key) : cli_escape_json (item))
+        if ((json_is_string (item) ? s_escape_string (item, key) : cli_escape_json (item)) ||
+            (!s_safe (key) && json_array_append_new (unsafe_keys, json_string (key)))) {
+            json_decref (unsafe_keys);
             return -1;
-        if (!s_safe (key))
-            unsafe_keys++;
+        }
     }
     //  Keys (app names, counter names, refusal reasons) cannot change in
     //  place: move each unsafe one under its escaped name.
-    while (unsafe_keys-- > 0) {
-        char *old_key = NULL;
-        json_object_foreach (value, key, item)
-        {
-            if (!s_safe (key)) {
-                old_key = strdup (key);
-                break;
-            }
-        }
-        char *new_key = old_key ? cli_escape (old_key, false) : NULL;
+    int rc = 0;
+    size_t index;
+    json_array_foreach (unsafe_keys, index, item)
+    {
+        const char *old_key = json_string_value (item);
+        char *new_key = cli_escape (old_key, false);
         if (!new_key) {
-            free (old_key);
-            return -1;
+            rc = -1;
+            break;
         }
-        json_t *moved = json_incref (json_object_get (value, old_key));
-        json_object_del (value, old_key);
-        int rc = json_object_set_new (value, new_key, moved);
-        free (old_key);
+        if (!streq (new_key, old_key)) {
+            json_t *moved = json_incref (json_object_get (value, old_key));
+            json_object_del (value, old_key);
+            rc = json_object_set_new (value, new_key, moved);
+        }
         free (new_key);
         if (rc)
-            return -1;
+            break;
     }
-    return 0;
+    json_decref (unsafe_keys);
+    return rc;
 }
 
 void cli_print_block (const char *text, const char *prefix)

@@ -8,9 +8,11 @@
 //  run as a separate process exactly as a shell runs it.
 
 #include "jad_testlib.h"
+#include "jad_wire.h"
 
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
+#include <czmq.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -709,4 +711,96 @@ Test (jadctl, tables_escape_control_characters_in_remote_text)
         json_string_value (json_object_get (json_object_get (root, "plan"), "notes"));
     cr_expect (stored && strstr (stored, "\xe2\x80\xae reversed"), "%s", stored);
     json_decref (root);
+}
+
+//  A controller that lies: a real CURVE ROUTER (no ZAP, so any key may
+//  talk) answering `status` with control characters in values and in
+//  object keys, and every other command with a refusal whose error line
+//  clears the screen and forges a line.
+static const char *s_hostile_status =
+    "{\"agents\": [{\"name\": \"web\\u001b[2J\", \"env\": \"dev\", \"state\": \"online\", "
+    "\"last_seen\": null, \"apps\": {\"app\\u001b]0;owned\\u0007\": {\"version\": "
+    "\"1\\nFORGED VERSION\", \"health\": \"ok\\u009b31m\\u202e\"}}}], \"controller\": {}}";
+
+static void s_hostile_controller (zsock_t *pipe, void *args)
+{
+    zsock_t *router = (zsock_t *)args;
+    zsock_signal (pipe, 0);
+    zpoller_t *poller = zpoller_new (pipe, router, NULL);
+    while (true) {
+        void *which = zpoller_wait (poller, -1);
+        if (which != router)
+            break;  //  $TERM or interrupted
+        zmsg_t *msg = zmsg_recv (router);
+        zframe_t *route = msg ? zmsg_pop (msg) : NULL;
+        zframe_t *body = msg ? zmsg_pop (msg) : NULL;
+        char err[JAD_ERR_LEN] = "";
+        jad_api_request_t *request =
+            body ? jad_api_request_decode (zframe_data (body), zframe_size (body), err) : NULL;
+        if (request) {
+            bool status = streq (request->command, "status");
+            jad_api_response_t response = {
+                .request_id = request->request_id,
+                .status = status ? 0 : 2,
+                .error = status ? NULL : "refused: \033[2J\033[Hall fine\nFORGED LINE",
+                .json = status ? (char *)s_hostile_status : NULL};
+            zchunk_t *wire = jad_api_response_encode (&response);
+            zmsg_t *reply = zmsg_new ();
+            zmsg_append (reply, &route);
+            zmsg_addmem (reply, zchunk_data (wire), zchunk_size (wire));
+            zmsg_send (&reply, router);
+            zchunk_destroy (&wire);
+            jad_api_request_destroy (&request);
+        }
+        zframe_destroy (&route);
+        zframe_destroy (&body);
+        zmsg_destroy (&msg);
+    }
+    zpoller_destroy (&poller);
+}
+
+Test (jadctl, remote_keys_values_and_errors_are_escaped)
+{
+    zsys_init ();
+    zsys_set_linger (0);
+    char *dir = jt_tempdir ("jadctl-hostile");
+    zcert_t *cert = zcert_new ();
+    zsock_t *router = zsock_new (ZMQ_ROUTER);
+    cr_assert (cert && router);
+    zsock_set_curve_server (router, 1);
+    zcert_apply (cert, router);
+    int port = zsock_bind (router, "tcp://127.0.0.1:*");
+    cr_assert_gt (port, 0);
+    zactor_t *controller = zactor_new (s_hostile_controller, router);
+    char *output = NULL;
+    cr_assert_eq (jt_run (&output, "%s keygen %s/op.key", S_BIN_JADCTL, dir), 0, "%s", output);
+    free (output);
+    char client[PATH_MAX], text[512];
+    snprintf (client, sizeof client, "%s/client.yaml", dir);
+    snprintf (text, sizeof text, "controller: 127.0.0.1:%d\ncontroller-key: \"%s\"\nkey: op.key\n",
+              port, zcert_public_txt (cert));
+    jt_write_file (client, text, 0600);
+
+    int rc = jt_run (&output, "%s --config %s status", S_BIN_JADCTL, client);
+    cr_expect_eq (rc, 0, "%s", output);
+    char where[128];
+    cr_expect (!s_has_control (output, where, sizeof where), "status printed a raw %s", where);
+    cr_expect (!s_line_starts (output, "FORGED"), "a forged line:\n%s", output);
+    const char *shown[] = {"web\\e[2J", "app\\e]0;owned\\x07", "1\\nFORGED VERSION",
+                           "ok\\u009b31m\\u202e", NULL};
+    for (size_t index = 0; shown[index]; index++)
+        cr_expect (output && strstr (output, shown[index]), "no %s in:\n%s", shown[index], output);
+    free (output);
+    rc = jt_run (&output, "%s --config %s plans", S_BIN_JADCTL, client);
+    cr_expect_eq (rc, 2, "%s", output);
+    cr_expect (!s_has_control (output, where, sizeof where), "the error printed a raw %s", where);
+    cr_expect (output && strstr (output, "jadctl: refused: \\e[2J\\e[Hall fine\\nFORGED LINE\n"),
+               "%s", output);
+    free (output);
+
+    zactor_destroy (&controller);
+    zsock_destroy (&router);
+    zcert_destroy (&cert);
+    jt_rmtree (dir);
+    free (dir);
 }
