@@ -26,10 +26,13 @@ foreach (page ${JAD_MAN_PAGES})
 endforeach ()
 add_custom_target (jadugar-man ALL DEPENDS ${JAD_MAN_GZ})
 
-#  Maintainer scripts and conffiles per daemon package.
-function (jad_maintainer_scripts component package unit data extra_dirs)
+#  Maintainer scripts and conffiles per daemon package; `template` names
+#  the instances of a template unit the scripts also stop and restart
+#  (a systemctl pattern such as jadugar-agent@*.service), or "".
+function (jad_maintainer_scripts component package unit template data extra_dirs)
     set (JAD_PACKAGE ${package})
     set (JAD_UNIT ${unit})
+    set (JAD_TEMPLATE "${template}")
     set (JAD_DATA ${data})
     set (JAD_EXTRA_DIRS ${extra_dirs})
     set (out ${JAD_PKG_DIR}/${component})
@@ -43,9 +46,9 @@ function (jad_maintainer_scripts component package unit data extra_dirs)
     set (CPACK_DEBIAN_${upper}_PACKAGE_CONTROL_EXTRA
          ${out}/conffiles ${out}/postinst ${out}/prerm ${out}/postrm PARENT_SCOPE)
 endfunction ()
-jad_maintainer_scripts (controller jadugar-controller jadugar-controller.service
+jad_maintainer_scripts (controller jadugar-controller jadugar-controller.service ""
                         /var/lib/jadugar/controller "")
-jad_maintainer_scripts (agent jadugar-agent jadugar-agent.service
+jad_maintainer_scripts (agent jadugar-agent jadugar-agent.service "jadugar-agent@*.service"
                         /var/lib/jadugar/agent /srv/jadugar)
 
 #  What each package holds (binaries are installed by their CMakeLists).
@@ -60,6 +63,7 @@ install (FILES ${JAD_PKG_DIR}/man/controller.yaml.5.gz
          DESTINATION ${CMAKE_INSTALL_MANDIR}/man5 COMPONENT controller)
 
 install (FILES ${JAD_DEPLOY}/systemd/jadugar-agent.service
+              ${JAD_DEPLOY}/systemd/jadugar-agent@.service
          DESTINATION ${JAD_SYSTEMD_DIR} COMPONENT agent)
 install (FILES ${JAD_DEPLOY}/debian/agent.env DESTINATION /etc/jadugar COMPONENT agent)
 install (FILES ${JAD_DEPLOY}/agent.yaml

@@ -9,29 +9,91 @@
 #
 #  Usage: deploy/quickstart.sh [--stop]
 #  Environment: JADUGAR_DEMO_DIR (default /tmp/jadugar-demo),
-#               JADUGAR_PORT (default 7400)
+#               JADUGAR_PORT (default 7400),
+#               JADUGAR_BUILD_DIR (default build/ in the source tree)
+#
+#  --stop (and a restart) signal only the demo's own processes: a pid from
+#  run/NAME.pid is signalled only while /proc/PID/cmdline is exactly the
+#  command this script started (the demo's binary, `run --data` and that
+#  host's data directory in the demo). A stale pid file, or a pid the
+#  system has given to another process since, is reported and left alone.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 demo=${JADUGAR_DEMO_DIR:-/tmp/jadugar-demo}
 port=${JADUGAR_PORT:-7400}
-build="$top/build"
+build=${JADUGAR_BUILD_DIR:-$top/build}
+case $build in /*) ;; *) build="$PWD/$build" ;; esac
+controller_bin="$build/controller/jadugar-controller"
+agent_bin="$build/agent/jadugar-agent"
 
 say () { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 
-stop_demo () {
-    if [ -d "$demo/run" ]; then
-        for pidfile in "$demo"/run/*.pid; do
-            [ -f "$pidfile" ] || continue
-            pid=$(cat "$pidfile")
-            kill "$pid" 2>/dev/null || true
-        done
-        sleep 1
-        for pidfile in "$demo"/run/*.pid; do
-            [ -f "$pidfile" ] || continue
-            kill -9 "$(cat "$pidfile")" 2>/dev/null || true
+#  The command line run/NAME.pid must belong to, NUL-separated as in
+#  /proc/PID/cmdline (one argument a line here).
+expected_cmdline () {
+    case $1 in
+        controller) printf '%s\nrun\n--data\n%s\n' "$controller_bin" "$demo/controller" ;;
+        *) printf '%s\nrun\n--data\n%s\n' "$agent_bin" "$demo/hosts/$1/agent" ;;
+    esac
+}
+
+#  Is PID (a number) the demo process NAME? Prints nothing.
+is_ours () {
+    [ -r "/proc/$1/cmdline" ] || return 1
+    [ "$(tr '\0' '\n' < "/proc/$1/cmdline" 2>/dev/null)" = "$(expected_cmdline "$2")" ]
+}
+
+#  The pids of the demo's processes still running, "NAME:PID" a word;
+#  reports and forgets pid files that point elsewhere.
+demo_pids () {
+    for pidfile in "$demo"/run/*.pid; do
+        [ -f "$pidfile" ] || continue
+        name=$(basename "$pidfile" .pid)
+        pid=$(cat "$pidfile" 2>/dev/null || true)
+        case $pid in
+            ''|*[!0-9]*)
+                echo "quickstart: $pidfile holds '$pid', not a pid; removing the file" >&2
+                rm -f "$pidfile"
+                continue ;;
+        esac
+        if is_ours "$pid" "$name"; then
+            echo "$name:$pid"
+        else
+            if [ -r "/proc/$pid/cmdline" ]; then
+                echo "quickstart: $pidfile: pid $pid is not the demo's $name ($(tr '\0' ' ' < "/proc/$pid/cmdline" | cut -c1-80)); leaving it alone" >&2
+            else
+                echo "quickstart: $pidfile: pid $pid is gone (stale pid file)" >&2
+            fi
             rm -f "$pidfile"
+        fi
+    done
+}
+
+stop_demo () {
+    [ -d "$demo/run" ] || return 0
+    running=$(demo_pids)
+    for entry in $running; do
+        kill "${entry#*:}" 2>/dev/null || true
+    done
+    #  daemons stop cleanly on SIGTERM; give them 15 s, then SIGKILL
+    #  whichever of ours is left (checked again: pids get reused)
+    tries=0
+    while [ $tries -lt 150 ]; do
+        left=""
+        for entry in $running; do
+            is_ours "${entry#*:}" "${entry%%:*}" && left="$left $entry"
         done
-    fi
+        [ -n "$left" ] || break
+        tries=$((tries + 1))
+        sleep 0.1
+    done
+    for entry in $running; do
+        if is_ours "${entry#*:}" "${entry%%:*}"; then
+            echo "quickstart: ${entry%%:*} (pid ${entry#*:}) did not stop on SIGTERM; killing it" >&2
+            kill -9 "${entry#*:}" 2>/dev/null || true
+        fi
+        rm -f "$demo/run/${entry%%:*}.pid"
+    done
 }
 
 if [ "${1:-}" = "--stop" ]; then
@@ -50,8 +112,6 @@ say "Installing missing packages"
 say "Building"
 cmake -S "$top" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DJADUGAR_TESTS=OFF >/dev/null
 cmake --build "$build" -j"$(nproc)" >/dev/null
-controller_bin="$build/controller/jadugar-controller"
-agent_bin="$build/agent/jadugar-agent"
 jadctl="$build/controller/jadctl"
 
 say "Starting a fresh demo in $demo"
@@ -66,7 +126,8 @@ signing_key=$(value signing-key)
 curve_key=$(value curve-key)
 endpoint=$(value endpoint)
 enroll_token=$(value enroll-token)
-export JADUGAR_CONFIG="$(value admin-config)"
+JADUGAR_CONFIG=$(value admin-config)
+export JADUGAR_CONFIG
 #  The demo heartbeats fast so that status reacts quickly.
 sed -i 's/^heartbeat: 5s/heartbeat: 1s/' "$demo/controller/controller.yaml"
 #  ... and bakes prod's canary for 10 seconds instead of 10 minutes.
@@ -160,6 +221,10 @@ rollback=$("$jadctl" --json plans --env dev | tr -d ' \n' |
 "$jadctl" plan show "$rollback"
 "$jadctl" alerts
 
+#  --stop must see the same demo and build directories as this run
+again=""
+[ -z "${JADUGAR_DEMO_DIR:-}" ] || again="JADUGAR_DEMO_DIR=$demo "
+[ -z "${JADUGAR_BUILD_DIR:-}" ] || again="${again}JADUGAR_BUILD_DIR=$build "
 cat <<MSG
 
 The demo fleet is running. To use jadctl against it:
@@ -174,6 +239,9 @@ The demo fleet is running. To use jadctl against it:
 
 The status page is at http://127.0.0.1:$((port + 3))/ (and /metrics for Prometheus).
 
-Logs are in $demo/logs/. Stop the demo with: $top/deploy/quickstart.sh --stop
+Logs are in $demo/logs/. Stop the demo with:
+
+    ${again}$top/deploy/quickstart.sh --stop
+
 (run quickstart.sh again to restart it from scratch).
 MSG

@@ -16,12 +16,18 @@
 #define CLI_USAGE       2
 #define CLI_UNREACHABLE 3
 
+//  How long jadctl waits for the controller (connect, each reply) unless
+//  --timeout says otherwise.
+#define CLI_DEFAULT_TIMEOUT_MS 15000
+
 //  Global state of one jadctl run.
 typedef struct {
     const char *config_path;  //  --config, or NULL
     bool json;                //  --json
+    uint32_t timeout_ms;      //  --timeout, or CLI_DEFAULT_TIMEOUT_MS
     int argc;                 //  the command's own arguments
     char **argv;              //  argv[0] is the command word
+    const char *usage;        //  the command's usage line(s), for errors
     void *client;             //  cli_client_t *, connected lazily
 } cli_t;
 
@@ -66,8 +72,47 @@ int cli_query (cli_t *cli, const char *command, const char *const *args, json_t 
 //  Close the connection, if any.
 void cli_disconnect (cli_t *cli);
 
-//  Print JSON (pretty) to stdout.
+//  HOST:PORT of the controller once a request was made, else NULL.
+const char *cli_endpoint (cli_t *cli);
+
+//  Print JSON (pretty, ASCII only: every other character is a \u escape)
+//  to stdout.
 void cli_print_json (json_t *value);
+
+//  Print {"KEY": value} (value borrowed), the shape of one thing in
+//  --json output.
+void cli_print_json_as (const char *key, json_t *value);
+
+//  --------------------------------------------------------------------------
+//  Text for humans (cli_text.c)
+
+//  Copy of remote text fit for a terminal: control characters (C0, DEL,
+//  C1), invalid UTF-8, Unicode line separators and bidi controls become
+//  visible escapes (\n, \t, \r, \e, \xNN, \uNNNN). With `multiline`, \n
+//  and \t stay. Caller frees; NULL if text is NULL or out of memory.
+char *cli_escape (const char *text, bool multiline);
+
+//  Escape every string and object key in a reply, in place, before a
+//  table is drawn from it (members "output" and "notes" keep their
+//  newlines: print them with cli_print_block). Returns 0 or -1 (no memory).
+int cli_escape_json (json_t *value);
+
+//  Print text line by line, each line after `prefix`, so that no line of
+//  it can pass for one of jadctl's own.
+void cli_print_block (const char *text, const char *prefix);
+
+//  "; did you mean 'X'?" naming the candidates closest to word (edit
+//  distance, or a unique start), or " (valid: A, B, ...)" when none is
+//  close. Caller frees; NULL if out of memory.
+char *cli_hint (const char *word, const char *const *candidates, size_t count);
+
+//  Print "jadctl: WHAT 'WORD'" and the hint; returns code.
+int cli_unknown (int code, const char *what, const char *word, const char *const *candidates,
+                 size_t count);
+
+//  Print "jadctl: MESSAGE" and "usage: jadctl USAGE" of the running
+//  command; returns CLI_USAGE.
+int cli_usage_error (cli_t *cli, const char *format, ...) __attribute__ ((format (printf, 2, 3)));
 
 //  String member of an object, or "-" when missing or null.
 const char *cli_str (json_t *object, const char *key);
@@ -84,6 +129,10 @@ int cli_keygen (cli_t *cli);
 int cli_alerts (cli_t *cli);
 int cli_alert (cli_t *cli);
 int cli_metrics (cli_t *cli);
+
+//  Make a full PLAN from the controller one shape: "decisions" is always
+//  there (the controller leaves it out when there are none). Returns plan.
+json_t *cli_plan_complete (json_t *plan);
 
 //  Print a plan's automatic decisions (rule, values, window, time).
 void cli_print_decisions (json_t *decisions);

@@ -46,7 +46,7 @@ int cli_alerts (cli_t *cli)
     if (cli_args_parse (cli, NULL, &args))
         return CLI_USAGE;
     if (args.positional_count)
-        return cli_error (CLI_USAGE, "usage: jadctl alerts");
+        return cli_usage_error (cli, "alerts: unexpected argument '%s'", args.positional[0]);
     json_t *result = NULL;
     int status = cli_query (cli, "alerts", NULL, &result);
     if (!result)
@@ -80,6 +80,23 @@ int cli_alerts (cli_t *cli)
     return CLI_OK;
 }
 
+//  The rule `id` as `alerts` lists it (caller decrefs), or NULL.
+static json_t *s_rule (cli_t *cli, const char *id)
+{
+    json_t *list = NULL, *found = NULL;
+    if (cli_request (cli, "alerts", NULL, NULL, 0, &list) == CLI_OK) {
+        size_t index;
+        json_t *rule;
+        json_array_foreach (json_object_get (list, "alerts"), index, rule)
+        {
+            if (streq (cli_str (rule, "id"), id))
+                found = json_incref (rule);
+        }
+    }
+    json_decref (list);
+    return found;
+}
+
 int cli_alert (cli_t *cli)
 {
     static const char *const spec[] = {
@@ -94,8 +111,7 @@ int cli_alert (cli_t *cli)
     if (streq (action, "add") && args.positional_count == 1) {
         if (!cli_args_get (&args, "--env") || !cli_args_get (&args, "--metric") ||
             !cli_args_get (&args, "--for"))
-            return cli_error (CLI_USAGE, "alert add needs --env E --metric M (--above X|--below "
-                                         "X) --for DURATION");
+            return cli_usage_error (cli, "alert add: needs --env E, --metric M and --for DURATION");
         const char *request[] = {"env",         cli_args_get (&args, "--env"),
                                  "metric",      cli_args_get (&args, "--metric"),
                                  "above",       cli_args_get (&args, "--above"),
@@ -110,14 +126,30 @@ int cli_alert (cli_t *cli)
         status = cli_request (cli, "alert.add", request, NULL, 0, &result);
         if (status == CLI_OK && result && !cli->json)
             printf ("id: %s\n", cli_str (result, "id"));
+        else if (status == CLI_OK && result) {
+            //  {"alert": RULE}, the rule as `alerts` shows it
+            json_t *rule = s_rule (cli, cli_str (result, "id"));
+            cli_print_json_as ("alert", rule ? rule : result);
+            json_decref (rule);
+            json_decref (result);
+            return status;
+        }
     } else if (streq (action, "rm") && args.positional_count == 2) {
         const char *request[] = {"id", args.positional[1], NULL};
         status = cli_request (cli, "alert.rm", request, NULL, 0, &result);
         if (status == CLI_OK && result && !cli->json)
             printf ("removed: %s\n", cli_str (result, "removed"));
-    } else
-        return cli_error (CLI_USAGE, "usage: jadctl alert add --env E --metric M (--above "
-                                     "X|--below X) --for DURATION | alert rm ID");
+    } else if (streq (action, "rm") && args.positional_count == 1)
+        return cli_usage_error (cli, "alert rm: needs a rule ID (see: jadctl alerts)");
+    else if (streq (action, "add") || streq (action, "rm"))
+        return cli_usage_error (cli, "alert %s: unexpected argument '%s'", action,
+                                args.positional[args.positional_count - 1]);
+    else if (!*action)
+        return cli_usage_error (cli, "alert: needs an action (add, rm)");
+    else {
+        static const char *const actions[] = {"add", "rm"};
+        return cli_unknown (CLI_USAGE, "alert: unknown action", action, actions, 2);
+    }
     if (status == CLI_OK && result && cli->json)
         cli_print_json (result);
     json_decref (result);
@@ -144,10 +176,10 @@ int cli_metrics (cli_t *cli)
     cli_args_t args;
     if (cli_args_parse (cli, spec, &args))
         return CLI_USAGE;
-    if (args.positional_count ||
-        (cli_args_get (&args, "--host") != NULL) == (cli_args_get (&args, "--env") != NULL))
-        return cli_error (CLI_USAGE,
-                          "usage: jadctl metrics (--host H | --env E) [--name M] [--since D]");
+    if (args.positional_count)
+        return cli_usage_error (cli, "metrics: unexpected argument '%s'", args.positional[0]);
+    if ((cli_args_get (&args, "--host") != NULL) == (cli_args_get (&args, "--env") != NULL))
+        return cli_usage_error (cli, "metrics: needs one of --host H and --env E");
     const char *request[] = {
         "host", cli_args_get (&args, "--host"), "env",   cli_args_get (&args, "--env"),
         "name", cli_args_get (&args, "--name"), "since", cli_args_get (&args, "--since"),

@@ -4,6 +4,12 @@
 //  The client file comes from --config, then $JADUGAR_CONFIG, then
 //  ~/.config/jadugar/jadctl.yaml. The socket is a CURVE DEALER; a socket
 //  monitor tells a refused key apart from a controller that is down.
+//
+//  ZeroMQ retries a refused connection quietly for ever, so a controller
+//  that is not running would cost the whole --timeout. Before the first
+//  request a plain non-blocking TCP connect() to the same address tells
+//  "refused" (exit 3 at once, naming the endpoint) from "silent" (exit 3
+//  after --timeout) and from "there" (then ZeroMQ takes over).
 
 #include "cli.h"
 #include "jad_config.h"
@@ -11,11 +17,14 @@
 #include "jad_util.h"
 
 #include <czmq.h>
+#include <errno.h>
 #include <limits.h>
+#include <netdb.h>
+#include <poll.h>
 #include <stdarg.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <zmq.h>
-
-#define S_DEFAULT_TIMEOUT_MS 15000
 
 typedef struct {
     zsock_t *dealer;
@@ -33,6 +42,19 @@ int cli_error (int code, const char *format, ...)
     fprintf (stderr, "\n");
     va_end (argptr);
     return code;
+}
+
+int cli_usage_error (cli_t *cli, const char *format, ...)
+{
+    va_list argptr;
+    va_start (argptr, format);
+    fprintf (stderr, "jadctl: ");
+    vfprintf (stderr, format, argptr);
+    fprintf (stderr, "\n");
+    va_end (argptr);
+    if (cli->usage)
+        fprintf (stderr, "usage: jadctl %s\n", cli->usage);
+    return CLI_USAGE;
 }
 
 static char *s_config_path (cli_t *cli)
@@ -58,6 +80,86 @@ static void s_client_destroy (s_client_t **self_p)
     *self_p = NULL;
 }
 
+//  Wait up to ms for a non-blocking connect on fd. Returns 0 when it
+//  connected, else an errno (ETIMEDOUT when nothing answered).
+static int s_connect_wait (int fd, int ms)
+{
+    struct pollfd item = {.fd = fd, .events = POLLOUT};
+    int64_t deadline = jad_mono_ms () + ms;
+    while (true) {
+        int64_t left = deadline - jad_mono_ms ();
+        int ready = poll (&item, 1, left > 0 ? (int)left : 0);
+        if (ready > 0)
+            break;
+        if (ready == 0)
+            return ETIMEDOUT;
+        if (errno != EINTR)
+            return errno;
+    }
+    int error = 0;
+    socklen_t len = sizeof error;
+    if (getsockopt (fd, SOL_SOCKET, SO_ERROR, &error, &len) != 0)
+        return errno;
+    return error;
+}
+
+//  Can a TCP connection to endpoint (HOST:PORT, HOST may be [v6]) be
+//  made within ms? Returns 0, or prints why not naming the endpoint and
+//  returns CLI_UNREACHABLE (CLI_USAGE if endpoint is not HOST:PORT).
+static int s_probe (const char *endpoint, const char *config_path, int ms)
+{
+    const char *colon = strrchr (endpoint, ':');
+    char host[256];
+    if (!colon || colon == endpoint || (size_t)(colon - endpoint) >= sizeof host || !colon[1])
+        return cli_error (CLI_USAGE, "controller address '%s' in %s is not HOST:PORT", endpoint,
+                          config_path);
+    snprintf (host, sizeof host, "%.*s", (int)(colon - endpoint), endpoint);
+    if (host[0] == '[' && host[strlen (host) - 1] == ']') {
+        memmove (host, host + 1, strlen (host));
+        host[strlen (host) - 1] = 0;
+    }
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
+    struct addrinfo *addresses = NULL;
+    int rc = getaddrinfo (host, colon + 1, &hints, &addresses);
+    if (rc != 0)
+        return cli_error (CLI_UNREACHABLE,
+                          "cannot reach the controller at %s: %s (controller: in %s)", endpoint,
+                          gai_strerror (rc), config_path);
+    int error = ECONNREFUSED;
+    int64_t deadline = jad_mono_ms () + ms;
+    for (struct addrinfo *address = addresses; address; address = address->ai_next) {
+        int fd = socket (address->ai_family, address->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
+                         address->ai_protocol);
+        if (fd < 0) {
+            error = errno;
+            continue;
+        }
+        int64_t left = deadline - jad_mono_ms ();
+        if (connect (fd, address->ai_addr, address->ai_addrlen) == 0)
+            error = 0;
+        else if (errno == EINPROGRESS)
+            error = s_connect_wait (fd, left > 0 ? (int)left : 0);
+        else
+            error = errno;
+        close (fd);
+        if (error == 0 || error == ETIMEDOUT)
+            break;  //  there, or silent: the next address would wait again
+    }
+    freeaddrinfo (addresses);
+    if (error == 0)
+        return CLI_OK;
+    char took[32];
+    if (error == ETIMEDOUT)
+        return cli_error (CLI_UNREACHABLE,
+                          "no answer from the controller at %s within %s (--timeout); is the "
+                          "address in %s right, and no firewall in the way?",
+                          endpoint, jad_duration_format ((uint64_t)ms, took, sizeof took),
+                          config_path);
+    return cli_error (CLI_UNREACHABLE,
+                      "cannot reach the controller at %s: %s (is it running? controller: in %s)",
+                      endpoint, strerror (error), config_path);
+}
+
 //  Connect per the client file. Returns the client or NULL (error printed,
 //  *code set).
 static s_client_t *s_client_new (cli_t *cli, int *code)
@@ -81,6 +183,10 @@ static s_client_t *s_client_new (cli_t *cli, int *code)
         cli_error (CLI_USAGE, "operator key: %s", key ? "not a CURVE key file" : err);
         goto done;
     }
+    *code = s_probe (config->controller, path, (int)cli->timeout_ms);
+    if (*code != CLI_OK)
+        goto done;
+    *code = CLI_USAGE;
     self = calloc (1, sizeof *self);
     if (!self)
         goto done;
@@ -127,6 +233,12 @@ void cli_disconnect (cli_t *cli)
     s_client_destroy ((s_client_t **)&cli->client);
 }
 
+const char *cli_endpoint (cli_t *cli)
+{
+    s_client_t *client = cli->client;
+    return client ? client->endpoint : NULL;
+}
+
 int cli_request (cli_t *cli, const char *command, const char *const *args, const uint8_t *blob,
                  size_t blob_size, json_t **result)
 {
@@ -159,8 +271,9 @@ int cli_request (cli_t *cli, const char *command, const char *const *args, const
         zframe_destroy (&frame);
         return cli_error (CLI_UNREACHABLE, "cannot send to the controller at %s", client->endpoint);
     }
-    const char *timeout_text = getenv ("JADCTL_TIMEOUT_MS");
-    int timeout = timeout_text ? atoi (timeout_text) : S_DEFAULT_TIMEOUT_MS;
+    int timeout = (int)cli->timeout_ms;
+    char took[32];
+    jad_duration_format ((uint64_t)timeout, took, sizeof took);
     zpoller_t *poller = zpoller_new (client->dealer, NULL);
     if (client->monitor)
         zpoller_add (poller, client->monitor);
@@ -170,8 +283,9 @@ int cli_request (cli_t *cli, const char *command, const char *const *args, const
         int64_t left = deadline - jad_mono_ms ();
         if (left <= 0) {
             cli_error (CLI_UNREACHABLE,
-                       "no answer from the controller at %s within %d ms (is it running?)",
-                       client->endpoint, timeout);
+                       "no answer from the controller at %s within %s (--timeout; is it "
+                       "running and is %s its API port, BASE+2?)",
+                       client->endpoint, took, client->endpoint);
             break;
         }
         void *which = zpoller_wait (poller, (int)left);
@@ -208,11 +322,21 @@ int cli_request (cli_t *cli, const char *command, const char *const *args, const
             continue;  //  a late reply to an earlier request
         }
         status = response->status;
-        if (response->error && *response->error)
-            cli_error (status, "%s", response->error);
+        if (response->error && *response->error) {
+            //  the refusal may quote what someone typed: escape it
+            char *shown = cli_escape (response->error, false);
+            cli_error (status, "%s", shown ? shown : "(unprintable error)");
+            free (shown);
+        }
         if (result && response->json) {
             json_error_t json_err;
             *result = json_loads (response->json, 0, &json_err);
+            //  tables show remote text; --json prints it escaped by jansson
+            if (*result && !cli->json && cli_escape_json (*result) != 0) {
+                json_decref (*result);
+                *result = NULL;
+                status = cli_error (CLI_FAILED, "out of memory");
+            }
         }
         jad_api_response_destroy (&response);
         break;
@@ -241,11 +365,21 @@ int cli_query (cli_t *cli, const char *command, const char *const *args, json_t 
 
 void cli_print_json (json_t *value)
 {
-    char *text = json_dumps (value, JSON_INDENT (2) | JSON_SORT_KEYS);
+    //  ASCII only: a C1 control or a bidi override in remote text stays a
+    //  \u escape on the operator's terminal too
+    char *text = json_dumps (value, JSON_INDENT (2) | JSON_SORT_KEYS | JSON_ENSURE_ASCII);
     if (text) {
         printf ("%s\n", text);
         free (text);
     }
+}
+
+void cli_print_json_as (const char *key, json_t *value)
+{
+    json_t *wrapper = json_object ();
+    if (wrapper && json_object_set (wrapper, key, value) == 0)
+        cli_print_json (wrapper);
+    json_decref (wrapper);
 }
 
 const char *cli_str (json_t *object, const char *key)
@@ -277,9 +411,18 @@ int cli_args_parse (cli_t *cli, const char *const *spec, cli_args_t *args)
             if (len == name_len && strncmp (name, word, len) == 0)
                 found = flag;
         }
-        if (found < 0)
-            return cli_error (CLI_USAGE, "%s: unknown option '%.*s'", cli->argv[0], (int)name_len,
-                              word);
+        if (found < 0) {
+            char what[64], typed[80], bare[CLI_MAX_FLAGS][32];
+            const char *names[CLI_MAX_FLAGS];
+            for (int flag = 0; flag < flags; flag++) {
+                snprintf (bare[flag], sizeof bare[flag], "%.*s",
+                          (int)strcspn (args->names[flag], "="), args->names[flag]);
+                names[flag] = bare[flag];
+            }
+            snprintf (what, sizeof what, "%s: unknown option", cli->argv[0]);
+            snprintf (typed, sizeof typed, "%.*s", (int)name_len, word);
+            return cli_unknown (CLI_USAGE, what, typed, names, (size_t)flags);
+        }
         bool takes_value = strchr (args->names[found], '=') != NULL;
         if (!takes_value) {
             if (equals)

@@ -34,7 +34,7 @@ int cli_status (cli_t *cli)
     if (cli_args_parse (cli, spec, &args))
         return CLI_USAGE;
     if (args.positional_count)
-        return cli_error (CLI_USAGE, "status: unexpected argument '%s'", args.positional[0]);
+        return cli_usage_error (cli, "status: unexpected argument '%s'", args.positional[0]);
     const char *request[] = {"env", cli_args_get (&args, "--env"), "app",
                              cli_args_get (&args, "--app"), NULL};
     json_t *result = NULL;
@@ -85,10 +85,11 @@ int cli_agents (cli_t *cli)
     if (cli_args_parse (cli, NULL, &args))
         return CLI_USAGE;
     if (args.positional_count > 0) {
+        static const char *const actions[] = {"accept", "reject", "remove"};
         const char *action = args.positional[0];
         if (streq (action, "accept") || streq (action, "reject") || streq (action, "remove")) {
             if (args.positional_count != 2)
-                return cli_error (CLI_USAGE, "usage: jadctl agents %s NAME", action);
+                return cli_usage_error (cli, "agents %s: needs one agent NAME", action);
             char command[32];
             snprintf (command, sizeof command, "agents.%s", action);
             const char *request[] = {"name", args.positional[1], NULL};
@@ -96,7 +97,7 @@ int cli_agents (cli_t *cli)
             int status = cli_request (cli, command, request, NULL, 0, &result);
             if (status == CLI_OK && result) {
                 if (cli->json)
-                    cli_print_json (result);
+                    cli_print_json_as ("agent", result);
                 else
                     printf ("agent: %s\nstate: %s\n", cli_str (result, "name"),
                             cli_str (result, "state"));
@@ -104,8 +105,8 @@ int cli_agents (cli_t *cli)
             json_decref (result);
             return status;
         }
-        return cli_error (CLI_USAGE, "agents: unknown action '%s' (accept, reject, remove)",
-                          action);
+        return cli_unknown (CLI_USAGE, "agents: unknown action", action, actions,
+                            sizeof actions / sizeof actions[0]);
     }
     json_t *result = NULL;
     int status = cli_query (cli, "agents", NULL, &result);

@@ -12,7 +12,7 @@ int cli_keygen (cli_t *cli)
     if (cli_args_parse (cli, NULL, &args))
         return CLI_USAGE;
     if (args.positional_count != 1)
-        return cli_error (CLI_USAGE, "usage: jadctl keygen FILE");
+        return cli_usage_error (cli, "keygen: needs one FILE");
     const char *path = args.positional[0];
     if (access (path, F_OK) == 0)
         return cli_error (CLI_USAGE, "keygen: %s exists; not overwriting a key", path);
@@ -24,7 +24,7 @@ int cli_keygen (cli_t *cli)
     }
     if (cli->json) {
         json_t *result =
-            json_pack ("{s:s, s:s}", "public-key", jad_keypair_public_txt (pair), "file", path);
+            json_pack ("{s:s, s:s}", "public_key", jad_keypair_public_txt (pair), "file", path);
         cli_print_json (result);
         json_decref (result);
     } else

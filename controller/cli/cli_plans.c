@@ -4,6 +4,11 @@
 //  `deploy --wait` follows the plan by asking for the events after the last
 //  one it printed, and exits with the plan's outcome: 0 when every target
 //  is healthy, 1 when the plan failed.
+//
+//  --json: a plan is always PLAN under "plan" ({"plan": PLAN}), whether it
+//  was just made (deploy, rollback), followed to its end (--wait: with
+//  every event, and the controller's rollback under "rollback"), shown,
+//  paused, resumed, aborted or approved.
 
 #include "cli.h"
 #include "jad_util.h"
@@ -12,6 +17,13 @@
 #include <unistd.h>
 
 #define S_POLL_MS 250
+
+json_t *cli_plan_complete (json_t *plan)
+{
+    if (json_is_object (plan) && !json_object_get (plan, "decisions"))
+        json_object_set_new (plan, "decisions", json_array ());
+    return plan;
+}
 
 //  One event as a line: "12:03:04 web-1  smoke  failed  exit 3".
 static void s_print_event (json_t *event)
@@ -23,7 +35,8 @@ static void s_print_event (json_t *event)
             cli_str (event, "status"), detail ? detail : "");
 }
 
-//  Print the failing hooks' output for a human after a failed plan.
+//  Print the failing hooks' output for a human after a failed plan; each
+//  line of it after "  | ", so that none passes for one of ours.
 static void s_print_outputs (json_t *events)
 {
     size_t index;
@@ -32,10 +45,9 @@ static void s_print_outputs (json_t *events)
     {
         const char *output = json_string_value (json_object_get (event, "output"));
         if (output && *output && streq (cli_str (event, "status"), "failed")) {
-            printf ("--- output of %s on %s ---\n%s", cli_str (event, "step"),
-                    cli_str (event, "host"), output);
-            if (output[strlen (output) - 1] != '\n')
-                printf ("\n");
+            printf ("--- output of %s on %s ---\n", cli_str (event, "step"),
+                    cli_str (event, "host"));
+            cli_print_block (output, "  | ");
         }
     }
 }
@@ -58,9 +70,13 @@ static void s_progress (json_t *plan, json_int_t *shown_batch, bool *line_open)
 }
 
 //  Follow one plan to its end; sets *rolled_back_by (caller frees) when
-//  the controller rolled it back. Returns the exit code.
-static int s_follow (cli_t *cli, const char *plan_id, json_t *all_events, char **rolled_back_by)
+//  the controller rolled it back, and with --json *final (caller decrefs)
+//  to the ended plan with every event. Returns the exit code.
+static int s_follow (cli_t *cli, const char *plan_id, json_t **final, char **rolled_back_by)
 {
+    json_t *all_events = json_array ();
+    if (!all_events)
+        return cli_error (CLI_FAILED, "out of memory");
     json_int_t last_event = 0;
     bool tty = !cli->json && isatty (STDOUT_FILENO);
     json_int_t shown_batch = 0;
@@ -73,6 +89,7 @@ static int s_follow (cli_t *cli, const char *plan_id, json_t *all_events, char *
         int status = cli_request (cli, "plan.show", request, NULL, 0, &result);
         if (status != CLI_OK || !result) {
             json_decref (result);
+            json_decref (all_events);
             return status == CLI_OK ? CLI_FAILED : status;
         }
         json_t *plan = json_object_get (result, "plan");
@@ -110,8 +127,9 @@ static int s_follow (cli_t *cli, const char *plan_id, json_t *all_events, char *
                 printf ("plan %s %s: %s\n", plan_id, state, cli_str (plan, "reason"));
             } else {
                 json_object_set (plan, "events", all_events);
-                cli_print_json (plan);
+                *final = json_incref (cli_plan_complete (plan));
             }
+            json_decref (all_events);
             json_decref (result);
             return code;
         }
@@ -123,24 +141,32 @@ static int s_follow (cli_t *cli, const char *plan_id, json_t *all_events, char *
 //  Follow a plan to its end, and the rollback the controller started for
 //  it if it failed. Returns the plan's exit code (1 if it failed, even
 //  when the rollback succeeded).
+//  With --json, prints {"plan": PLAN} (and "rollback": PLAN) at the end.
 static int s_wait (cli_t *cli, const char *plan_id)
 {
-    json_t *events = json_array ();
+    json_t *plan = NULL, *rollback_plan = NULL;
     char *rollback = NULL;
-    int code = s_follow (cli, plan_id, events, &rollback);
-    json_decref (events);
+    int code = s_follow (cli, plan_id, &plan, &rollback);
     if (rollback) {
         if (!cli->json)
             printf ("rolling back with plan %s\n", rollback);
-        events = json_array ();
         char *again = NULL;
-        int rollback_code = s_follow (cli, rollback, events, &again);
-        json_decref (events);
+        int rollback_code = s_follow (cli, rollback, &rollback_plan, &again);
         free (again);
         if (rollback_code == CLI_UNREACHABLE)
             code = rollback_code;
         free (rollback);
     }
+    if (plan) {
+        json_t *out = json_pack ("{s:O}", "plan", plan);
+        if (out && rollback_plan)
+            json_object_set (out, "rollback", rollback_plan);
+        if (out)
+            cli_print_json (out);
+        json_decref (out);
+    }
+    json_decref (plan);
+    json_decref (rollback_plan);
     return code;
 }
 
@@ -166,11 +192,11 @@ int cli_deploy (cli_t *cli)
     cli_args_t args;
     if (cli_args_parse (cli, spec, &args))
         return CLI_USAGE;
-    if (args.positional_count != 2 || !cli_args_has (&args, "--env"))
-        return cli_error (CLI_USAGE, "usage: jadctl deploy APP VERSION --env E [--strategy "
-                                     "all|rolling|canary] [--batch N|N%%] [--canary N] [--bake "
-                                     "DURATION] [--emergency --reason TEXT] [--skip-offline] "
-                                     "[--force] [--wait]");
+    if (args.positional_count != 2)
+        return cli_usage_error (cli, "deploy: needs APP and VERSION (got %d argument%s)",
+                                args.positional_count, args.positional_count == 1 ? "" : "s");
+    if (!cli_args_has (&args, "--env"))
+        return cli_usage_error (cli, "deploy: needs --env E");
     const char *strategy = cli_args_get (&args, "--strategy");
     if (strategy && !streq (strategy, "all") && !streq (strategy, "rolling") &&
         !streq (strategy, "canary"))
@@ -215,8 +241,10 @@ int cli_deploy (cli_t *cli)
     char *plan_id = strdup (cli_str (plan, "id"));
     if (!cli->json)
         s_print_created (plan, "deploy");
-    else if (!cli_args_has (&args, "--wait"))
+    else if (!cli_args_has (&args, "--wait")) {
+        cli_plan_complete (plan);
         cli_print_json (result);
+    }
     json_decref (result);
     if (cli_args_has (&args, "--wait"))
         status = s_wait (cli, plan_id);
@@ -231,7 +259,7 @@ int cli_plans (cli_t *cli)
     if (cli_args_parse (cli, spec, &args))
         return CLI_USAGE;
     if (args.positional_count)
-        return cli_error (CLI_USAGE, "usage: jadctl plans [--env E]");
+        return cli_usage_error (cli, "plans: unexpected argument '%s'", args.positional[0]);
     const char *request[] = {"env", cli_args_get (&args, "--env"), NULL};
     json_t *result = NULL;
     int status = cli_query (cli, "plans", request, &result);
@@ -270,9 +298,28 @@ static int s_plan_control (cli_t *cli, const char *action, const char *plan_id)
         json_decref (result);
         return status;
     }
-    if (cli->json)
-        cli_print_json (result);
-    else if (streq (action, "approve")) {
+    if (cli->json) {
+        //  {"plan": PLAN} with every host and event, as `plan show` prints
+        //  it (the controller answers these with a summary); approve adds
+        //  {"approval": {"operator", "role", "covered", "required", "missing"}}.
+        //  Asked by the id the controller answered with: the whole one.
+        json_t *answered = json_object_get (result, "plan");
+        const char *full_id = json_is_string (answered)
+                                  ? json_string_value (answered)
+                                  : json_string_value (json_object_get (answered, "id"));
+        const char *show[] = {"id", full_id ? full_id : plan_id, NULL};
+        json_t *shown = NULL;
+        status = cli_request (cli, "plan.show", show, NULL, 0, &shown);
+        if (status == CLI_OK && shown) {
+            cli_plan_complete (json_object_get (shown, "plan"));
+            if (streq (action, "approve")) {
+                json_object_del (result, "plan");
+                json_object_set (shown, "approval", result);
+            }
+            cli_print_json (shown);
+        }
+        json_decref (shown);
+    } else if (streq (action, "approve")) {
         json_t *missing = json_object_get (result, "missing");
         printf ("plan %s approved by %s as %s (%lld of %lld roles)\n", plan_id,
                 cli_str (result, "operator"), cli_str (result, "role"),
@@ -296,7 +343,7 @@ static int s_plan_control (cli_t *cli, const char *action, const char *plan_id)
             printf ("rolling back with plan %s\n", cli_str (plan, "rolled_back_by"));
     }
     json_decref (result);
-    return CLI_OK;
+    return status;
 }
 
 int cli_plan (cli_t *cli)
@@ -304,11 +351,17 @@ int cli_plan (cli_t *cli)
     cli_args_t args;
     if (cli_args_parse (cli, NULL, &args))
         return CLI_USAGE;
-    const char *action = args.positional_count ? args.positional[0] : "";
+    static const char *const actions[] = {"show", "abort", "pause", "resume", "approve"};
+    if (args.positional_count == 0)
+        return cli_usage_error (cli, "plan: needs an action and a plan ID");
+    const char *action = args.positional[0];
     bool control = streq (action, "abort") || streq (action, "pause") || streq (action, "resume") ||
                    streq (action, "approve");
-    if ((!streq (action, "show") && !control) || args.positional_count != 2)
-        return cli_error (CLI_USAGE, "usage: jadctl plan show|abort|pause|resume|approve ID");
+    if (!streq (action, "show") && !control)
+        return cli_unknown (CLI_USAGE, "plan: unknown action", action, actions,
+                            sizeof actions / sizeof actions[0]);
+    if (args.positional_count != 2)
+        return cli_usage_error (cli, "plan %s: needs one plan ID (see: jadctl plans)", action);
     if (control)
         return s_plan_control (cli, action, args.positional[1]);
     const char *request[] = {"id", args.positional[1], NULL};
@@ -320,7 +373,8 @@ int cli_plan (cli_t *cli)
     }
     json_t *plan = json_object_get (result, "plan");
     if (cli->json) {
-        cli_print_json (plan);
+        cli_plan_complete (plan);
+        cli_print_json (result);
         json_decref (result);
         return CLI_OK;
     }
@@ -381,15 +435,29 @@ int cli_plan (cli_t *cli)
 
 int cli_rollback (cli_t *cli)
 {
-    static const char *const spec[] = {"--env=", "--to=", "--wait", NULL};
+    //  --version V is --to V (DESIGN §11): the words operators reach for
+    static const char *const spec[] = {"--env=", "--to=", "--version=", "--wait", NULL};
     cli_args_t args;
     if (cli_args_parse (cli, spec, &args))
         return CLI_USAGE;
-    if (args.positional_count != 1 || !cli_args_has (&args, "--env"))
-        return cli_error (CLI_USAGE, "usage: jadctl rollback APP --env E [--to VERSION] [--wait]");
+    if (args.positional_count != 1)
+        return cli_usage_error (cli, "rollback: needs one APP (got %d arguments)",
+                                args.positional_count);
+    if (!cli_args_has (&args, "--env"))
+        return cli_usage_error (cli, "rollback: needs --env E");
+    const char *to = cli_args_get (&args, "--to");
+    const char *version = cli_args_get (&args, "--version");
+    if (to && version && !streq (to, version))
+        return cli_usage_error (cli,
+                                "rollback: --to '%s' and --version '%s' differ (they are "
+                                "the same option: give one)",
+                                to, version);
+    if (!to)
+        to = version;
+    if (to && !*to)
+        return cli_usage_error (cli, "rollback: --to needs a VERSION");
     const char *request[] = {
-        "app", args.positional[0],           "env", cli_args_get (&args, "--env"),
-        "to",  cli_args_get (&args, "--to"), NULL};
+        "app", args.positional[0], "env", cli_args_get (&args, "--env"), "to", to, NULL};
     json_t *result = NULL;
     int status = cli_request (cli, "rollback", request, NULL, 0, &result);
     if (status != CLI_OK || !result) {
@@ -401,8 +469,10 @@ int cli_rollback (cli_t *cli)
     if (!cli->json) {
         s_print_created (plan, "roll back");
         printf ("undoes plan %s\n", cli_str (plan, "undoes"));
-    } else if (!cli_args_has (&args, "--wait"))
+    } else if (!cli_args_has (&args, "--wait")) {
+        cli_plan_complete (plan);
         cli_print_json (result);
+    }
     json_decref (result);
     if (cli_args_has (&args, "--wait"))
         status = s_wait (cli, plan_id);

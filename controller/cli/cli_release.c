@@ -4,6 +4,10 @@
 //  `release add` hashes the archive locally, then uploads it in chunks;
 //  the controller checks length, SHA-256 and the archive's jadugar.yaml
 //  before it records the release.
+//
+//  --json prints {"release": RELEASE, "exists": BOOL, "auto_deploy":
+//  [{"env", "plan": PLAN} | {"env", "refused"}]}: the release as `release
+//  list` shows it, and each plan as every other command shows a plan.
 
 #include "cli.h"
 #include "jad_util.h"
@@ -16,11 +20,59 @@
 
 #define S_MAX_NOTES 65536
 
+//  RELEASE app version as `release list` shows it (caller decrefs), or
+//  NULL.
+static json_t *s_release (cli_t *cli, const char *app, const char *version)
+{
+    const char *request[] = {"app", app, NULL};
+    json_t *list = NULL, *found = NULL;
+    if (cli_request (cli, "release.list", request, NULL, 0, &list) == CLI_OK) {
+        size_t index;
+        json_t *release;
+        json_array_foreach (json_object_get (list, "releases"), index, release)
+        {
+            if (streq (cli_str (release, "version"), version))
+                found = json_incref (release);
+        }
+    }
+    json_decref (list);
+    return found;
+}
+
+//  Print the --json shape of `release add` from the commit's reply (or
+//  NULL when the release was there already).
+static void s_print_added (cli_t *cli, const char *app, const char *version, json_t *committed)
+{
+    json_t *fetched = s_release (cli, app, version);
+    json_t *release = fetched ? fetched : json_object_get (committed, "release");
+    json_t *auto_deploy = json_array ();
+    size_t index;
+    json_t *entry;
+    json_array_foreach (json_object_get (committed, "auto_deploy"), index, entry)
+    {
+        json_t *copy = json_copy (entry);
+        const char *plan_id = json_string_value (json_object_get (entry, "plan"));
+        if (copy && plan_id) {
+            const char *show[] = {"id", plan_id, NULL};
+            json_t *shown = NULL;
+            if (cli_request (cli, "plan.show", show, NULL, 0, &shown) == CLI_OK)
+                json_object_set (copy, "plan", cli_plan_complete (json_object_get (shown, "plan")));
+            json_decref (shown);
+        }
+        json_array_append_new (auto_deploy, copy);
+    }
+    json_t *out = json_pack ("{s:O?, s:b, s:o}", "release", release, "exists", committed == NULL,
+                             "auto_deploy", auto_deploy);
+    if (out)
+        cli_print_json (out);
+    json_decref (out);
+    json_decref (fetched);
+}
+
 static int s_release_add (cli_t *cli, cli_args_t *args)
 {
     if (args->positional_count != 4)
-        return cli_error (CLI_USAGE, "usage: jadctl release add APP VERSION FILE.tar.gz "
-                                     "[--branch B] [--commit C] [--notes FILE]");
+        return cli_usage_error (cli, "release add: needs APP, VERSION and FILE.tar.gz");
     const char *app = args->positional[1];
     const char *version = args->positional[2];
     const char *file = args->positional[3];
@@ -71,7 +123,7 @@ static int s_release_add (cli_t *cli, cli_args_t *args)
         if (!cli->json)
             printf ("release %s %s already present (sha256 %s)\n", app, version, sha_hex);
         else
-            cli_print_json (result);
+            s_print_added (cli, app, version, NULL);
         json_decref (result);
         return CLI_OK;
     }
@@ -105,7 +157,7 @@ static int s_release_add (cli_t *cli, cli_args_t *args)
         status = cli_request (cli, "release.commit", commit, NULL, 0, &result);
         if (status == CLI_OK && result) {
             if (cli->json)
-                cli_print_json (result);
+                s_print_added (cli, app, version, result);
             else {
                 printf ("added release %s %s (%llu bytes, sha256 %.16s…)\n", app, version,
                         (unsigned long long)length, sha_hex);
@@ -131,7 +183,7 @@ static int s_release_add (cli_t *cli, cli_args_t *args)
 static int s_release_list (cli_t *cli, cli_args_t *args)
 {
     if (args->positional_count > 2)
-        return cli_error (CLI_USAGE, "usage: jadctl release list [APP]");
+        return cli_usage_error (cli, "release list: unexpected argument '%s'", args->positional[2]);
     const char *request[] = {"app", args->positional_count == 2 ? args->positional[1] : NULL, NULL};
     json_t *result = NULL;
     int status = cli_query (cli, "release.list", request, &result);
@@ -171,7 +223,7 @@ static int s_release_list (cli_t *cli, cli_args_t *args)
 static int s_release_floor (cli_t *cli, cli_args_t *args)
 {
     if (args->positional_count != 3)
-        return cli_error (CLI_USAGE, "usage: jadctl release floor APP VERSION");
+        return cli_usage_error (cli, "release floor: needs APP and VERSION");
     const char *request[] = {"app", args->positional[1], "version", args->positional[2], NULL};
     json_t *result = NULL;
     int status = cli_request (cli, "release.floor", request, NULL, 0, &result);
@@ -208,5 +260,9 @@ int cli_release (cli_t *cli)
             return cli_error (CLI_USAGE, "release floor takes no --branch, --commit or --notes");
         return s_release_floor (cli, &args);
     }
-    return cli_error (CLI_USAGE, "usage: jadctl release add|list|floor ... (got '%s')", action);
+    static const char *const actions[] = {"add", "list", "floor"};
+    if (!*action)
+        return cli_usage_error (cli, "release: needs an action (add, list, floor)");
+    return cli_unknown (CLI_USAGE, "release: unknown action", action, actions,
+                        sizeof actions / sizeof actions[0]);
 }

@@ -30,9 +30,10 @@ static int s_operator_add (cli_t *cli)
             else
                 return cli_error (CLI_USAGE, "operator add: --public-key needs a KEY");
             continue;
-        } else if (strncmp (word, "--", 2) == 0)
-            return cli_error (CLI_USAGE, "operator add: unknown option '%s'", word);
-        else if (!in_roles) {
+        } else if (strncmp (word, "--", 2) == 0) {
+            static const char *const options[] = {"--role", "--public-key"};
+            return cli_unknown (CLI_USAGE, "operator add: unknown option", word, options, 2);
+        } else if (!in_roles) {
             if (name)
                 return cli_error (CLI_USAGE, "operator add: unexpected argument '%s'", word);
             name = word;
@@ -45,14 +46,14 @@ static int s_operator_add (cli_t *cli)
         strcat (roles, word);
     }
     if (!name || !*roles || !key)
-        return cli_error (CLI_USAGE,
-                          "usage: jadctl operator add NAME --role ROLE... --public-key KEY");
+        return cli_usage_error (cli, "operator add: needs %s",
+                                !name ? "a NAME" : (!*roles ? "--role ROLE" : "--public-key KEY"));
     const char *request[] = {"name", name, "roles", roles, "public-key", key, NULL};
     json_t *result = NULL;
     int status = cli_request (cli, "operator.add", request, NULL, 0, &result);
     if (status == CLI_OK && result) {
         if (cli->json)
-            cli_print_json (result);
+            cli_print_json_as ("operator", result);
         else
             printf ("operator: %s\nroles: %s\n", cli_str (result, "name"),
                     cli_str (result, "roles"));
@@ -64,7 +65,7 @@ static int s_operator_add (cli_t *cli)
 static int s_operator_list (cli_t *cli)
 {
     if (cli->argc > 2)
-        return cli_error (CLI_USAGE, "operator list: unexpected argument '%s'", cli->argv[2]);
+        return cli_usage_error (cli, "operator list: unexpected argument '%s'", cli->argv[2]);
     json_t *result = NULL;
     int status = cli_request (cli, "operator.list", NULL, NULL, 0, &result);
     if (status != CLI_OK || !result) {
@@ -92,8 +93,10 @@ int cli_operator (cli_t *cli)
         return s_operator_add (cli);
     if (streq (action, "list"))
         return s_operator_list (cli);
-    return cli_error (CLI_USAGE, "usage: jadctl operator add NAME --role ROLE... --public-key KEY"
-                                 " | operator list");
+    static const char *const actions[] = {"add", "list"};
+    if (!*action)
+        return cli_usage_error (cli, "operator: needs an action (add, list)");
+    return cli_unknown (CLI_USAGE, "operator: unknown action", action, actions, 2);
 }
 
 int cli_audit (cli_t *cli)
@@ -103,7 +106,7 @@ int cli_audit (cli_t *cli)
     if (cli_args_parse (cli, spec, &args))
         return CLI_USAGE;
     if (args.positional_count)
-        return cli_error (CLI_USAGE, "audit: unexpected argument '%s'", args.positional[0]);
+        return cli_usage_error (cli, "audit: unexpected argument '%s'", args.positional[0]);
     const char *request[] = {"since", cli_args_get (&args, "--since"), NULL};
     json_t *result = NULL;
     int status = cli_request (cli, "audit", request, NULL, 0, &result);

@@ -5,6 +5,7 @@
 #include "jad_testlib.h"
 
 #include <criterion/criterion.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,6 +69,9 @@ Test (install, agent_installer_names_each_wrong_argument)
         {S_GOOD " --package /nonexistent.deb", "--package '/nonexistent.deb': no such file"},
         {S_GOOD " --frobnicate", "unknown argument '--frobnicate'"},
         {S_GOOD " --token", "--token needs a value"},
+        {S_GOOD " --instance -x", "--instance '-x' is not an instance name"},
+        {S_GOOD " --instance 'a/b'", "--instance 'a/b' is not an instance name"},
+        {S_GOOD " --instance", "--instance needs a value"},
         {NULL, NULL},
     };
     s_expect_refused (S_AGENT, cases);
@@ -103,4 +107,98 @@ Test (install, help_exits_zero)
     cr_expect_eq (jt_run (&output, "%s --help", S_CONTROLLER), 0);
     cr_expect (output && strstr (output, "--listen ADDR"));
     free (output);
+}
+
+//  The plan --dry-run prints (nothing is changed): "install-agent: KEY: VALUE"
+//  lines. Caller frees.
+static char *s_dry_run (const char *arguments)
+{
+    char *output = NULL;
+    int rc = jt_run (&output, "%s %s %s --dry-run 2>&1", S_AGENT, S_GOOD, arguments);
+    cr_assert_eq (rc, 0, "%s: exit %d: %s", arguments, rc, output);
+    cr_assert (output && strstr (output, "dry run: nothing is changed"), "%s", output);
+    return output;
+}
+
+Test (install, agent_installer_sets_up_one_agent_or_named_instances)
+{
+    //  one agent per host: the unit, data dir and root the docs name
+    char *output = s_dry_run ("");
+    const char *single[] = {"data: /var/lib/jadugar/agent\n", "release root: /srv/jadugar\n",
+                            "unit: jadugar-agent.service\n", "settings: /etc/jadugar/agent.env\n",
+                            NULL};
+    for (size_t index = 0; single[index]; index++)
+        cr_expect (strstr (output, single[index]), "no \"%s\" in: %s", single[index], output);
+    free (output);
+    //  instances: each its own unit, settings, data dir, root and name
+    char hostname[128] = "";
+    cr_assert_eq (gethostname (hostname, sizeof hostname - 1), 0);
+    const char *instances[] = {"blue", "green"};
+    for (size_t index = 0; index < 2; index++) {
+        char arguments[64];
+        snprintf (arguments, sizeof arguments, "--instance %s", instances[index]);
+        output = s_dry_run (arguments);
+        char expected[5][192];
+        snprintf (expected[0], sizeof expected[0], "data: /var/lib/jadugar/agent@%s\n",
+                  instances[index]);
+        snprintf (expected[1], sizeof expected[1], "release root: /srv/jadugar/@%s\n",
+                  instances[index]);
+        snprintf (expected[2], sizeof expected[2], "unit: jadugar-agent@%s.service\n",
+                  instances[index]);
+        snprintf (expected[3], sizeof expected[3], "settings: /etc/jadugar/agent@%s.env\n",
+                  instances[index]);
+        snprintf (expected[4], sizeof expected[4], "agent: %s-%s in staging", hostname,
+                  instances[index]);
+        for (size_t line = 0; line < 5; line++)
+            cr_expect (strstr (output, expected[line]), "no \"%s\" in: %s", expected[line], output);
+        free (output);
+    }
+    //  what is given wins over the instance's defaults
+    output = s_dry_run ("--instance blue --name web-7 --root /srv/web7 --data /var/lib/jadugar/w7");
+    cr_expect (strstr (output, "agent: web-7 in staging"), "%s", output);
+    cr_expect (strstr (output, "release root: /srv/web7\n"), "%s", output);
+    cr_expect (strstr (output, "data: /var/lib/jadugar/w7\n"), "%s", output);
+    cr_expect (strstr (output, "unit: jadugar-agent@blue.service\n"), "%s", output);
+    free (output);
+}
+
+Test (install, agent_installer_refuses_a_release_root_another_agent_owns)
+{
+    //  In a mount namespace of its own (a user namespace maps us to root
+    //  there), /var/lib and /etc/jadugar are empty tmpfs: an agent
+    //  instance "blue" is set up there, and nothing of this machine's is
+    //  seen or touched.
+    char *dir = jt_tempdir ("jadugar-install");
+    char script[PATH_MAX], text[2048];
+    snprintf (script, sizeof script, "%s/setup.sh", dir);
+    snprintf (text, sizeof text,
+              "set -e\n"
+              "mount -t tmpfs tmpfs /var/lib\n"
+              "[ ! -d /etc/jadugar ] || mount -t tmpfs tmpfs /etc/jadugar\n"
+              "mkdir -p /var/lib/jadugar/agent@blue\n"
+              "printf 'name: \"h-blue\"\\nroot: \"/srv/jadugar/@blue\"\\n' "
+              "> /var/lib/jadugar/agent@blue/agent.yaml\n"
+              "exec %s %s \"$@\" --dry-run\n",
+              S_AGENT, S_GOOD);
+    jt_write_file (script, text, 0755);
+    const char *run = "unshare --user --map-root-user --mount --propagation private sh %s %s 2>&1";
+    char *output = NULL;
+    //  a second instance on blue's release root: refused, naming both
+    int rc = jt_run (&output, run, script, "--instance green --root /srv/jadugar/@blue");
+    cr_expect_eq (rc, 2, "exit %d: %s", rc, output);
+    cr_expect (output && strstr (output, "the release root /srv/jadugar/@blue belongs to the agent "
+                                         "in /var/lib/jadugar/agent@blue already"),
+               "%s", output);
+    free (output);
+    //  the single agent beside it, and blue itself again: accepted
+    rc = jt_run (&output, run, script, "");
+    cr_expect_eq (rc, 0, "exit %d: %s", rc, output);
+    free (output);
+    rc = jt_run (&output, run, script, "--instance blue");
+    cr_expect_eq (rc, 0, "exit %d: %s", rc, output);
+    cr_expect (output && strstr (output, "/var/lib/jadugar/agent@blue is set up already"), "%s",
+               output);
+    free (output);
+    jt_rmtree (dir);
+    free (dir);
 }

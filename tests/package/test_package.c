@@ -92,6 +92,7 @@ Test (package, each_package_holds_its_files)
     const char *agent[] = {" ./usr/bin/jadugar-agent\n",
                            " ./usr/lib/jadugar/jadugar-apply\n",
                            " ./usr/lib/systemd/system/jadugar-agent.service\n",
+                           " ./usr/lib/systemd/system/jadugar-agent@.service\n",
                            " ./etc/jadugar/agent.env\n",
                            " ./usr/share/man/man8/jadugar-agent.8.gz\n",
                            " ./usr/share/man/man5/agent.yaml.5.gz\n",
@@ -182,13 +183,22 @@ Test (package, maintainer_scripts_and_conffiles)
         cr_expect (strstr (text, "/var/lib/jadugar") != NULL);
         cr_expect (strstr (text, "/etc/jadugar") != NULL);
         free (text);
+        //  the agent's scripts stop and restart its instances too
+        snprintf (command, sizeof command, "%s/prerm", control);
+        text = jt_read_file (command);
+        cr_assert_not_null (text);
+        cr_expect_eq (strstr (text, "template=\"jadugar-agent@*.service\"") != NULL, index == 1,
+                      "%s prerm:\n%s", names[index], text);
+        free (text);
     }
 }
 
 Test (package, units_pass_systemd_analyze_verify)
 {
-    const char *units[] = {"jadugar-controller", "jadugar-agent"};
-    for (size_t index = 0; index < 2; index++) {
+    //  the template (several agents on one host) is verified as systemd
+    //  loads it: instantiated, here as jadugar-agent@i
+    const char *units[] = {"jadugar-controller", "jadugar-agent", "jadugar-agent@"};
+    for (size_t index = 0; index < 3; index++) {
         char unit[PATH_MAX], copy[PATH_MAX], command[PATH_MAX * 3];
         snprintf (unit, sizeof unit, "%s/usr/lib/systemd/system/%s.service", s_root, units[index]);
         char *text = jt_read_file (unit);
@@ -203,6 +213,12 @@ Test (package, units_pass_systemd_analyze_verify)
         for (size_t line = 0; hardening[line]; line++)
             cr_expect (strstr (text, hardening[line]) != NULL, "%s lacks %s", units[index],
                        hardening[line]);
+        if (index == 2) {
+            //  each instance its own settings and data dir
+            cr_expect (strstr (text, "\nEnvironmentFile=-/etc/jadugar/agent@%i.env\n"), "%s", text);
+            cr_expect (strstr (text, "\nEnvironment=JADUGAR_DATA=/var/lib/jadugar/agent@%i\n"),
+                       "%s", text);
+        }
         free (text);
         //  verify checks that ExecStart's binary exists: point it at the
         //  unpacked one (no running systemd is needed for this)
