@@ -593,7 +593,8 @@ void busy_check_code (busy_t *self, int code, unsigned allowed, int64_t since, c
             busy_fail (self, -1, "%s: exit 3 (unreachable) while the controller ran:\n%s", what,
                        text);
         if (!strstr (text, "no answer from the controller") &&
-            !strstr (text, "cannot send to the controller"))
+            !strstr (text, "cannot send to the controller") &&
+            !strstr (text, "cannot reach the controller"))
             busy_fail (self, -1, "%s: exit 3 without saying the controller is unreachable:\n%s",
                        what, text);
         return;
