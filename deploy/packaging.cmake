@@ -13,7 +13,8 @@ set (JAD_PKG_DIR ${CMAKE_BINARY_DIR}/package)
 set (JAD_SYSTEMD_DIR lib/systemd/system)
 
 #  Man pages, gzipped as Debian wants them.
-set (JAD_MAN_PAGES jadctl.1 controller.yaml.5 agent.yaml.5 jadugar-controller.8 jadugar-agent.8)
+set (JAD_MAN_PAGES jadctl.1 jadugar.yaml.5 controller.yaml.5 agent.yaml.5 jadugar-controller.8
+                   jadugar-agent.8)
 set (JAD_MAN_GZ)
 foreach (page ${JAD_MAN_PAGES})
     add_custom_command (
@@ -77,6 +78,9 @@ install (FILES ${JAD_DEPLOY}/jadctl.yaml
          DESTINATION ${CMAKE_INSTALL_DATADIR}/doc/jadctl/examples COMPONENT jadctl)
 install (FILES ${JAD_PKG_DIR}/man/jadctl.1.gz
          DESTINATION ${CMAKE_INSTALL_MANDIR}/man1 COMPONENT jadctl)
+#  the release format: release authors use jadctl
+install (FILES ${JAD_PKG_DIR}/man/jadugar.yaml.5.gz
+         DESTINATION ${CMAKE_INSTALL_MANDIR}/man5 COMPONENT jadctl)
 install (FILES ${JAD_DEPLOY}/bash-completion/jadctl
          DESTINATION ${CMAKE_INSTALL_DATADIR}/bash-completion/completions COMPONENT jadctl)
 

@@ -149,3 +149,55 @@ Test (docs, example_jadctl_yaml_loads)
     jad_client_config_destroy (&config);
     jad_problems_destroy (&problems);
 }
+
+//  jadugar.yaml(5): every key the manifest parser knows is described (as
+//  ".B section.key" or ".B key" in a list item's table), and its EXAMPLE
+//  is a manifest the parser accepts.
+Test (docs, release_manifest_page_knows_every_key_and_its_example_parses)
+{
+    char *page = jt_read_file (JAD_SOURCE_DIR "/docs/man/jadugar.yaml.5");
+    cr_assert_not_null (page);
+    const char *keys[] = {".B hooks.pre_activate\n",
+                          ".B hooks.migrate_up\n",
+                          ".B hooks.migrate_down\n",
+                          ".B hooks.activate\n",
+                          ".B hooks.smoke\n",
+                          ".B run\n",
+                          ".B http\n",
+                          ".B expect\n",
+                          ".B timeout\n",
+                          ".B metrics.interval\n",
+                          ".B metrics.sources\n",
+                          ".B prometheus\n",
+                          ".B command\n",
+                          NULL};
+    for (size_t index = 0; keys[index]; index++)
+        cr_expect (strstr (page, keys[index]), "jadugar.yaml.5 does not describe %.*s",
+                   (int)strlen (keys[index]) - 1, keys[index]);
+    //  the example: from ".SH EXAMPLE" the first .nf ... .fi, roff's "\-" as "-"
+    char *example = strstr (page, ".SH EXAMPLE\n");
+    cr_assert_not_null (example);
+    char *start = strstr (example, ".nf\n");
+    cr_assert_not_null (start);
+    start += 4;
+    char *end = strstr (start, ".fi\n");
+    cr_assert_not_null (end);
+    char *text = calloc (1, (size_t)(end - start) + 1);
+    cr_assert_not_null (text);
+    size_t used = 0;
+    for (char *cursor = start; cursor < end; cursor++)
+        if (!(cursor[0] == '\\' && cursor[1] == '-'))
+            text[used++] = *cursor;
+    jad_problems_t *problems = jad_problems_new ();
+    jad_manifest_t *manifest = jad_manifest_parse (text, used, "jadugar.yaml.5", problems);
+    cr_assert_not_null (manifest, "the example does not parse: %s",
+                        jad_problems_count (problems) ? jad_problems_get (problems, 0) : "?");
+    cr_expect_str_eq (manifest->migrate_down, "./hooks/migrate-down.sh");
+    cr_expect_eq (manifest->smoke_count, 2);
+    cr_expect_eq (manifest->source_count, 2);
+    cr_expect_eq (manifest->metrics_interval_ms, 5000);
+    jad_manifest_destroy (&manifest);
+    jad_problems_destroy (&problems);
+    free (text);
+    free (page);
+}

@@ -98,9 +98,12 @@ Test (package, each_package_holds_its_files)
                            " ./usr/share/man/man5/agent.yaml.5.gz\n",
                            " ./usr/share/doc/jadugar-agent/examples/agent.yaml\n",
                            NULL};
-    const char *jadctl[] = {" ./usr/bin/jadctl\n", " ./usr/share/man/man1/jadctl.1.gz\n",
+    const char *jadctl[] = {" ./usr/bin/jadctl\n",
+                            " ./usr/share/man/man1/jadctl.1.gz\n",
+                            " ./usr/share/man/man5/jadugar.yaml.5.gz\n",
                             " ./usr/share/bash-completion/completions/jadctl\n",
-                            " ./usr/share/doc/jadctl/examples/jadctl.yaml\n", NULL};
+                            " ./usr/share/doc/jadctl/examples/jadctl.yaml\n",
+                            NULL};
     s_expect_files ("jadugar-controller", controller);
     s_expect_files ("jadugar-agent", agent);
     s_expect_files ("jadctl", jadctl);
@@ -347,9 +350,13 @@ Test (package, installed_binaries_run_a_fleet, .timeout = 90)
 
 Test (package, man_pages_render)
 {
-    const char *pages[] = {"man1/jadctl.1.gz",        "man5/controller.yaml.5.gz",
-                           "man5/agent.yaml.5.gz",    "man8/jadugar-controller.8.gz",
-                           "man8/jadugar-agent.8.gz", NULL};
+    const char *pages[] = {"man1/jadctl.1.gz",
+                           "man5/jadugar.yaml.5.gz",
+                           "man5/controller.yaml.5.gz",
+                           "man5/agent.yaml.5.gz",
+                           "man8/jadugar-controller.8.gz",
+                           "man8/jadugar-agent.8.gz",
+                           NULL};
     for (size_t index = 0; pages[index]; index++) {
         char *output = NULL;
         //  groff's warnings go to stderr; the page itself is thrown away
