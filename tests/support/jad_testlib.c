@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -128,10 +129,17 @@ int jt_run (char **output, const char *format, ...)
 
 pid_t jt_spawn (const char *logfile, char *const argv[])
 {
+    pid_t parent = getpid ();
     pid_t pid = fork ();
     if (pid < 0)
         s_die ("fork");
     if (pid == 0) {
+        //  A test that dies (a crash, a timeout's SIGKILL) takes its daemons
+        //  with it instead of leaving a fleet running on a shared machine.
+        //  Called from the test's main thread only: the signal follows the
+        //  thread that forked.
+        if (prctl (PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid () != parent)
+            _exit (127);
         int fd = open (logfile, O_WRONLY | O_CREAT | O_APPEND, 0644);
         if (fd >= 0) {
             dup2 (fd, 1);

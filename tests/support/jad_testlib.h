@@ -20,6 +20,7 @@ char *jt_read_file (const char *path);
 //  capturing stdout+stderr into *output (caller frees) if not NULL.
 int jt_run (char **output, const char *format, ...) __attribute__ ((format (printf, 2, 3)));
 //  Start a process in the background with argv; stdout+stderr to logfile.
+//  It gets SIGKILL when the calling thread ends (call from the main thread).
 pid_t jt_spawn (const char *logfile, char *const argv[]);
 //  SIGTERM then wait (SIGKILL after 5 s). Returns exit status or -1.
 int jt_stop (pid_t pid);
