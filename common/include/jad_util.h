@@ -14,6 +14,12 @@ extern "C" {
 
 #define JAD_NAME_MAX 64
 
+//  jansson's json_dumps flag for numbers as people write them: 15
+//  significant digits, so 0.05 prints as 0.05, not 0.050000000000000003
+//  (webhooks, the API's answers, jadctl --json). Use where jansson.h is
+//  included.
+#define JAD_JSON_REAL JSON_REAL_PRECISION (15)
+
 //  True if `name` is 1..64 characters of [A-Za-z0-9._-], does not start
 //  with '.' or '-' (so never "." or ".." and never an option).
 bool jad_name_valid (const char *name);

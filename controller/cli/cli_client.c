@@ -367,7 +367,8 @@ void cli_print_json (json_t *value)
 {
     //  ASCII only: a C1 control or a bidi override in remote text stays a
     //  \u escape on the operator's terminal too
-    char *text = json_dumps (value, JSON_INDENT (2) | JSON_SORT_KEYS | JSON_ENSURE_ASCII);
+    char *text =
+        json_dumps (value, JSON_INDENT (2) | JSON_SORT_KEYS | JSON_ENSURE_ASCII | JAD_JSON_REAL);
     if (text) {
         printf ("%s\n", text);
         free (text);

@@ -48,7 +48,9 @@ static void s_config (jad_controller_config_t *config, jad_notify_config_t *targ
 
 static void s_send (ctl_notify_t *notify, const char *kind, int number)
 {
-    json_t *fields = json_pack ("{s:s, s:i}", "plan", "p1", "number", number);
+    //  a threshold as an operator writes it (0.05 is not exact in binary)
+    json_t *fields =
+        json_pack ("{s:s, s:i, s:f}", "plan", "p1", "number", number, "threshold", 0.05);
     ctl_notify_send (notify, kind, fields);
     json_decref (fields);
 }
@@ -77,6 +79,8 @@ Test (notify, webhook_and_command_get_each_event)
     cr_assert (strstr (bodies, "\"event\":\"deploy.started\""), "%s", bodies);
     cr_assert (strstr (bodies, "\"event\":\"alert.firing\""), "%s", bodies);
     cr_assert (strstr (bodies, "\"number\":2"), "%s", bodies);
+    cr_assert (strstr (bodies, "\"threshold\":0.05,") || strstr (bodies, "\"threshold\":0.05}"),
+               "numbers as written: %s", bodies);
     free (bodies);
     char *written = jt_read_file (out);
     cr_assert_not_null (written, "the command did not write");

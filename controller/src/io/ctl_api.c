@@ -906,7 +906,7 @@ static char *s_args_summary (const jad_api_request_t *request)
 static void s_reply (ctl_api_t *self, zframe_t *route, uint64_t request_id, int status,
                      const char *error, json_t *result)
 {
-    char *json = result ? json_dumps (result, JSON_COMPACT) : NULL;
+    char *json = result ? json_dumps (result, JSON_COMPACT | JAD_JSON_REAL) : NULL;
     jad_api_response_t response = {.request_id = request_id,
                                    .status = status,
                                    .error = error && *error ? (char *)error : NULL,

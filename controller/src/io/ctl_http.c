@@ -397,7 +397,7 @@ static enum MHD_Result s_handle (void *cls, struct MHD_Connection *connection, c
                           s_metrics_text (self));
     if (streq (url, "/api/status")) {
         json_t *status = s_status_json (self);
-        char *text = status ? json_dumps (status, JSON_INDENT (1)) : NULL;
+        char *text = status ? json_dumps (status, JSON_INDENT (1) | JAD_JSON_REAL) : NULL;
         json_decref (status);
         return s_respond (connection, text ? MHD_HTTP_OK : MHD_HTTP_INTERNAL_SERVER_ERROR,
                           "application/json", text);
@@ -405,7 +405,8 @@ static enum MHD_Result s_handle (void *cls, struct MHD_Connection *connection, c
     if (streq (url, "/") || streq (url, "/index.html")) {
         json_t *status = s_status_json (self);
         //  JSON_ESCAPE_SLASH: "</script>" in a value cannot end the element
-        char *data = status ? json_dumps (status, JSON_COMPACT | JSON_ESCAPE_SLASH) : NULL;
+        char *data =
+            status ? json_dumps (status, JSON_COMPACT | JSON_ESCAPE_SLASH | JAD_JSON_REAL) : NULL;
         json_decref (status);
         char *page = data ? jad_strdup_printf ("%s%s%s", s_page_head, data, s_page_tail) : NULL;
         free (data);

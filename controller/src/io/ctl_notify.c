@@ -277,7 +277,7 @@ void ctl_notify_send (ctl_notify_t *self, const char *kind, json_t *fields)
     strftime (time, sizeof time, "%Y-%m-%dT%H:%M:%SZ", &parts);
     json_object_set_new (event, "event", json_string (kind));
     json_object_set_new (event, "time", json_string (time));
-    char *text = json_dumps (event, JSON_COMPACT);
+    char *text = json_dumps (event, JSON_COMPACT | JAD_JSON_REAL);
     json_decref (event);
     if (!text)
         return;
