@@ -14,6 +14,13 @@
 //  last_sent of a batch loaded or renumbered and not sent since: due
 #define S_NEVER (INT64_MIN / 2)
 
+//  Resends in a row that brought no ack double the wait for the next one,
+//  up to 2^S_BACKOFF_MAX times the caller's timeout: a controller that is
+//  slow to ack (restarting, overloaded) gets each window a few times, not
+//  once per timeout for as long as it lags, which would only lengthen its
+//  queue (every agent sending its whole window again every few seconds).
+#define S_BACKOFF_MAX 2
+
 typedef struct {
     uint64_t seq;
     uint64_t samples;
@@ -31,6 +38,7 @@ struct _agt_mstream_t {
     size_t head;
     size_t count;
     uint64_t samples;         //  in the entries
+    unsigned backoff;         //  resends without an ack since the last progress
     sqlite3 *db;              //  borrowed; NULL: memory only
     uint64_t capacity;        //  queued samples kept at most
     uint64_t queued;          //  queued rows
@@ -243,6 +251,7 @@ static int s_restart (agt_mstream_t *self, const char *why)
     self->samples -= lost;
     self->dropped += lost;
     self->next_seq = kept + 1;
+    self->backoff = 0;  //  a new stream: due at once, at the caller's pace
     jad_log_warning ("agent: metric stream %s restarted as %s (%s): %zu unacked batches numbered"
                      " again from 1%s",
                      old_id, self->id, why, kept, lost ? ", unreadable ones dropped" : "");
@@ -548,6 +557,8 @@ uint64_t agt_mstream_ack (agt_mstream_t *self, const char *stream, uint64_t seq)
         self->count--;
     }
     self->samples -= freed;
+    if (freed)
+        self->backoff = 0;  //  the controller is taking them again
     if (self->db && last) {
         //  a row left by a failure here only goes again: the controller
         //  acks it as a duplicate
@@ -563,6 +574,9 @@ size_t agt_mstream_resend (agt_mstream_t *self, int64_t now_ms, agt_mstream_send
                            void *arg)
 {
     size_t sent = 0;
+    //  the oldest went before and got no ack: this is a resend, and the
+    //  next one waits longer
+    bool again = self->count > 0 && s_entry (self, 0)->last_sent != S_NEVER;
     for (size_t index = 0; index < self->count; index++) {
         s_entry_t *entry = s_entry (self, index);
         if (send (zchunk_data (entry->wire), zchunk_size (entry->wire), arg))
@@ -570,10 +584,13 @@ size_t agt_mstream_resend (agt_mstream_t *self, int64_t now_ms, agt_mstream_send
         entry->last_sent = now_ms;
         sent++;
     }
+    if (again && sent > 0 && self->backoff < S_BACKOFF_MAX)
+        self->backoff++;
     return sent;
 }
 
 bool agt_mstream_overdue (const agt_mstream_t *self, int64_t now_ms, int64_t timeout_ms)
 {
-    return self->count > 0 && now_ms - self->entries[self->head].last_sent >= timeout_ms;
+    int64_t wait = timeout_ms << self->backoff;
+    return self->count > 0 && now_ms - self->entries[self->head].last_sent >= wait;
 }

@@ -7,9 +7,10 @@
 //  in order) covers it. The window is bounded: when it is full nothing new
 //  is numbered. Every unacked batch goes again, in order, when the link
 //  comes back and when the oldest has waited for its ack longer than the
-//  timeout; the controller stores only seq == last + 1 and acks duplicates
-//  and gaps with what it has, so samples are neither lost nor stored twice
-//  across controller restarts and link failures.
+//  timeout (doubled by each resend without an ack, up to 4 x); the
+//  controller stores only seq == last + 1 and acks duplicates and gaps
+//  with what it has, so samples are neither lost nor stored twice across
+//  controller restarts and link failures.
 //
 //  A stream opened on a database (agt_mstream_open) is also durable, so
 //  that neither a stop while the controller is away nor a kill -9 loses
@@ -117,7 +118,10 @@ size_t agt_mstream_resend (agt_mstream_t *self, int64_t now_ms, agt_mstream_send
                            void *arg);
 
 //  True when the oldest unacked batch was last sent timeout_ms or more ago
-//  (or never sent since it was loaded or renumbered).
+//  (or never sent since it was loaded or renumbered). Each resend of a
+//  batch sent before doubles that wait, up to 4 x timeout_ms, until an ack
+//  frees batches again (or the stream restarts): a controller slow to
+//  ack gets fewer copies of each window, so its queue drains.
 bool agt_mstream_overdue (const agt_mstream_t *self, int64_t now_ms, int64_t timeout_ms);
 
 #endif

@@ -181,6 +181,53 @@ Test (mstream, unacked_batches_go_again_in_order_on_reconnect_and_timeout)
     agt_mstream_destroy (&stream);
 }
 
+//  A controller slow to ack (restarting, overloaded: the soak's restarted
+//  controller lagged tens of seconds behind 200 agents) must not get every
+//  window again at every timeout for as long as it lags: its queue would
+//  only grow. Each resend without an ack doubles the wait, up to 4 x; an
+//  ack that frees batches brings the caller's timeout back.
+Test (mstream, resends_without_an_ack_back_off_until_an_ack_frees_batches)
+{
+    agt_mstream_t *stream = agt_mstream_new (8);
+    const char *id = agt_mstream_id (stream);
+    cr_assert_eq (s_push (stream, 10, 0), 0);
+    cr_assert_eq (s_push (stream, 10, 0), 0);
+    for (uint64_t seq = 1; seq <= 2; seq++)
+        cr_assert_eq (s_receive (id), seq);
+    //  the first timeout is the caller's, then 2 x, 4 x, and no more
+    int64_t sent = 0;
+    static const int64_t waits[] = {3000, 6000, 12000, 12000, 12000};
+    for (size_t round = 0; round < sizeof waits / sizeof waits[0]; round++) {
+        cr_assert_not (agt_mstream_overdue (stream, sent + waits[round] - 1, 3000),
+                       "round %zu: not due before %lld ms", round, (long long)waits[round]);
+        cr_assert (agt_mstream_overdue (stream, sent + waits[round], 3000),
+                   "round %zu: due after %lld ms", round, (long long)waits[round]);
+        sent += waits[round];
+        cr_assert_eq (agt_mstream_resend (stream, sent, s_send, NULL), 2);
+        for (uint64_t seq = 1; seq <= 2; seq++)
+            cr_assert_eq (s_receive (id), seq, "the whole window again, in order");
+    }
+    //  the controller caught up: batch 1 acked, batch 2 due at the caller's pace
+    cr_assert_eq (agt_mstream_ack (stream, id, 1), 10);
+    cr_assert (agt_mstream_overdue (stream, sent + 3000, 3000), "an ack resets the wait");
+    cr_assert_eq (agt_mstream_resend (stream, sent + 3000, s_send, NULL), 1);
+    cr_assert_eq (s_receive (id), 2);
+    cr_assert_not (agt_mstream_overdue (stream, sent + 3000 + 5999, 3000));
+    //  a duplicate ack frees nothing: no reset
+    cr_assert_eq (agt_mstream_ack (stream, id, 1), 0);
+    cr_assert_not (agt_mstream_overdue (stream, sent + 3000 + 5999, 3000));
+    cr_assert (agt_mstream_overdue (stream, sent + 3000 + 6000, 3000));
+    cr_assert_eq (agt_mstream_ack (stream, id, 2), 10);
+    //  a batch the link refused at first goes out late, not again: no backoff
+    s_refuse = true;
+    cr_assert_eq (s_push (stream, 10, 50000), 1);
+    s_refuse = false;
+    cr_assert_eq (agt_mstream_resend (stream, 50000, s_send, NULL), 1);
+    cr_assert_eq (s_receive (id), 3);
+    cr_assert (agt_mstream_overdue (stream, 53000, 3000));
+    agt_mstream_destroy (&stream);
+}
+
 //  --------------------------------------------------------------------------
 //  Durable streams (metric_outbox in a real SQLite file)
 

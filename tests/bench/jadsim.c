@@ -18,6 +18,12 @@
 //  Per-agent state: one SQLite database (WAL) with a row per agent; the
 //  sequence updates of one poll round are written in one transaction.
 //
+//  Every plan an agent took is remembered, as in the agent's plans table:
+//  one the controller sends again (its ack was late) is acknowledged and
+//  never applied again. An agent not accepted yet enrolls again with each
+//  heartbeat, as the agent does on each connection (an enrollment can be
+//  lost with the controller).
+//
 //  Delivery is what jadugar-agent does: reports wait in an outbox and
 //  go again every 2 s until the controller's ReportAck; metric batches
 //  are numbered in a stream and wait for their MetricAck in agt_mstream,
@@ -148,6 +154,9 @@ typedef struct {
     sqlite3 *db;
     s_agent_t *agents;
     zhashx_t *plans;  //  plan id -> s_plan_stats_t
+    //  "agent plan-id" of every plan an agent took (the agent's plans
+    //  table): a plan sent again is acknowledged, never applied again
+    zhashx_t *taken;
     int online;
     uint64_t refused;
     uint64_t verified;
@@ -522,13 +531,19 @@ static void s_on_envelope (s_sim_t *sim, s_agent_t *agent, const uint8_t *data, 
     }
     agent->last_sequence = plan->sequence;
     agent->sequence_dirty = true;
-    bool known = agent->plan_id[0] && streq (agent->plan_id, plan->plan_id);
+    //  Known: the last plan or an older one the controller sends again
+    //  (its ack was late). Taking an older plan as new would apply it
+    //  again, switch the release back and report twice more.
+    char key[sizeof agent->name + JAD_NAME_MAX + 2];
+    snprintf (key, sizeof key, "%s %s", agent->name, plan->plan_id);
+    bool known = zhashx_lookup (sim->taken, key) != NULL;
     if (known) {
         //  a re-send: acknowledge again once the sequence is stored
         jad_plan_destroy (&agent->resent);
         agent->resent = plan;
         return;
     }
+    zhashx_insert (sim->taken, key, (void *)"");
     snprintf (agent->plan_id, sizeof agent->plan_id, "%s", plan->plan_id);
     jad_plan_destroy (&agent->pending);  //  a newer plan supersedes it
     agent->pending = plan;
@@ -917,9 +932,10 @@ int main (int argc, char **argv)
     }
     sim.plans = zhashx_new ();
     zhashx_set_destructor (sim.plans, (zhashx_destructor_fn *)zstr_free);
+    sim.taken = zhashx_new ();
     sim.agents = calloc ((size_t)sim.count, sizeof (s_agent_t));
     sim.epoll = epoll_create1 (EPOLL_CLOEXEC);
-    if (!sim.agents || sim.epoll < 0)
+    if (!sim.plans || !sim.taken || !sim.agents || sim.epoll < 0)
         return 1;
     int64_t start = jad_mono_ms ();
     for (int index = 0; index < sim.count; index++) {
@@ -1023,6 +1039,11 @@ int main (int argc, char **argv)
             if (zlistx_size (agent->outbox))
                 s_resend_reports (&sim, agent, now);
             if (now >= agent->next_heartbeat) {
+                //  An enrollment lost with a connection (the controller
+                //  killed) goes again, as the agent's does on every
+                //  connection: without it the agent never streams again.
+                if (!agent->accepted)
+                    s_send_enroll (&sim, agent);
                 s_send_status (&sim, agent, false);
                 agent->next_heartbeat = now + sim.heartbeat_ms;
             }
@@ -1080,6 +1101,7 @@ int main (int argc, char **argv)
     close (sim.epoll);
     free (sim.agents);
     zhashx_destroy (&sim.plans);
+    zhashx_destroy (&sim.taken);
     jad_db_close (&sim.db);
     return 0;
 }
