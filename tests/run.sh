@@ -48,7 +48,10 @@ export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 #  Valgrind: the unit test binaries, in a build of their own without
 #  sanitizers, only for a full run unless JADUGAR_VALGRIND=0.
 if [ $# -eq 0 ] && [ "${JADUGAR_VALGRIND:-1}" != 0 ]; then
-    ./tests/valgrind.sh "${JADUGAR_VALGRIND_BUILD:-$top/build-valgrind}"
+    #  the GCC RelWithDebInfo build above when it was made (no second build)
+    valgrind_build=$top/build-valgrind
+    [ "${JADUGAR_BUILDS:-1}" != 0 ] && valgrind_build=$top/build-gcc-relwithdebinfo
+    ./tests/valgrind.sh "${JADUGAR_VALGRIND_BUILD:-$valgrind_build}"
 fi
 
 #  Fuzzing: each libFuzzer target briefly (clang, separate build dir), only

@@ -4,7 +4,9 @@
 #  SPDX-License-Identifier: MPL-2.0
 #
 #  Usage: tests/valgrind.sh [BUILD_DIR]   (default build-valgrind)
-#  A build of its own without sanitizers (valgrind and ASan do not mix);
+#  A build without sanitizers (valgrind and ASan do not mix), GCC
+#  RelWithDebInfo unless JADUGAR_VALGRIND_TYPE says otherwise: tests/run.sh
+#  hands it the GCC RelWithDebInfo build it has made already;
 #  Criterion's test workers are followed (--trace-children) and run without
 #  early exit, so each worker's leaks are checked when it ends. A worker
 #  with a valgrind error exits 99, but Criterion has its result by then:
@@ -15,7 +17,7 @@
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-$top/build-valgrind}
-cmake -S "$top" -B "$build" -DJADUGAR_SANITIZE=OFF -DCMAKE_BUILD_TYPE=Debug \
+cmake -S "$top" -B "$build" -DJADUGAR_SANITIZE=OFF -DCMAKE_BUILD_TYPE="${JADUGAR_VALGRIND_TYPE:-RelWithDebInfo}" \
     -DCMAKE_COMPILE_WARNING_AS_ERROR=ON >/dev/null
 cmake --build "$build" -j"$(nproc)" >/dev/null
 
