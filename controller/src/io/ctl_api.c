@@ -690,9 +690,12 @@ static int s_metrics (ctl_api_t *self, const jad_api_request_t *request, const c
         return 2;
     }
     int64_t now = jad_now_ms ();
-    ctl_metric_query_t *query =
-        ctl_metrics_repo_query (self->store, host, env, name, now - since_ms, now,
-                                ctl_settings_config (self->settings)->metrics_retention_ms, 40);
+    //  nothing is kept longer than the rollups: no wider span is read
+    const jad_controller_config_t *config = ctl_settings_config (self->settings);
+    if (since_ms > config->rollup_retention_ms)
+        since_ms = (uint32_t)config->rollup_retention_ms;
+    ctl_metric_query_t *query = ctl_metrics_repo_query (
+        self->store, host, env, name, now - since_ms, now, config->metrics_retention_ms, 40);
     if (!query) {
         snprintf (err, errlen, "database error");
         return 1;
@@ -709,9 +712,11 @@ static int s_metrics (ctl_api_t *self, const jad_api_request_t *request, const c
                              series->name, "points", points, "min", series->min, "max", series->max,
                              "avg", series->avg, "count", (json_int_t)series->count));
     }
-    *result = json_pack ("{s:I, s:I, s:I, s:s, s:o}", "since", (json_int_t)query->since, "until",
-                         (json_int_t)query->until, "bucket_ms", (json_int_t)query->bucket_ms,
-                         "source", query->raw ? "raw" : "rollup", "series", list);
+    *result = json_pack (
+        "{s:I, s:I, s:I, s:s, s:o, s:b, s:I, s:i}", "since", (json_int_t)query->since, "until",
+        (json_int_t)query->until, "bucket_ms", (json_int_t)query->bucket_ms, "source",
+        query->raw ? "raw" : "rollup", "series", list, "truncated", query->truncated, "max_rows",
+        (json_int_t)CTL_METRICS_QUERY_ROWS, "max_series", CTL_METRICS_QUERY_SERIES);
     ctl_metric_query_destroy (&query);
     return 0;
 }
