@@ -1,0 +1,240 @@
+//  test_limits - one agent or one release cannot exhaust the controller
+//  SPDX-License-Identifier: MPL-2.0
+//
+//  A real controller and agent on loopback (jt_fleet_*). An accepted
+//  agent's key floods the metric protocol with new series and dates
+//  samples in the year 2500 (SECURITY-TESTS row 32); an operator adds a
+//  release archive that is a compression bomb (row 36). Meanwhile a CURVE
+//  client pings the operator API: every ping must be answered. How fast is
+//  a benchmark's business (tests/bench/limits.sh), not this test's.
+
+#include "jad_keys.h"
+#include "jad_testlib.h"
+#include "jad_wire.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <criterion/criterion.h>
+#include <czmq.h>
+#include <jansson.h>
+#include <limits.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static jt_fleet_t *fleet;
+
+static void s_setup (void)
+{
+    if (sodium_init () < 0)
+        abort ();
+    zsys_init ();
+    zsys_set_linger (0);
+    fleet = jt_fleet_new ();
+}
+
+static void s_teardown (void)
+{
+    jt_fleet_destroy (&fleet);
+}
+
+TestSuite (limits, .init = s_setup, .fini = s_teardown, .timeout = 240);
+
+//  The longest a ping may go unanswered before the test calls the
+//  controller stuck (a deadline for the wait, not a performance goal).
+#define S_PING_DEADLINE_MS 20000
+
+//  Controller counter from `jadctl status --json`, or -1.
+static long long s_counter (const char *name)
+{
+    char *output = NULL;
+    long long value = -1;
+    if (jt_jadctl (fleet, &output, "--json status") == 0) {
+        json_t *root = json_loads (output, 0, NULL);
+        json_t *counter = json_object_get (
+            json_object_get (json_object_get (root, "controller"), "counters"), name);
+        if (json_is_integer (counter))
+            value = json_integer_value (counter);
+        json_decref (root);
+    }
+    free (output);
+    return value;
+}
+
+//  A CURVE client of `type` to controller port BASE+offset with the key
+//  pair in key file `path`.
+static zsock_t *s_client (int type, int offset, const char *path)
+{
+    char err[256];
+    jad_keypair_t *pair = jad_keypair_load (path, err, sizeof err);
+    cr_assert_not_null (pair, "%s", err);
+    zcert_t *cert = zcert_new_from (jad_keypair_public (pair), jad_keypair_secret (pair));
+    jad_keypair_destroy (&pair);
+    zsock_t *sock = zsock_new (type);
+    cr_assert_not_null (sock);
+    zcert_apply (cert, sock);
+    zcert_destroy (&cert);
+    zsock_set_curve_serverkey (sock, fleet->curve_key);
+    zsock_set_linger (sock, 0);
+    zsock_set_sndhwm (sock, 0);
+    cr_assert_eq (zsock_connect (sock, "tcp://127.0.0.1:%d", fleet->port + offset), 0);
+    return sock;
+}
+
+//  Ping the operator API on `api` and wait for the answer. Returns the
+//  milliseconds it took, or -1 if no answer came within the deadline.
+static int64_t s_ping (zsock_t *api, uint64_t id)
+{
+    jad_api_request_t request = {.request_id = id, .command = "ping"};
+    zchunk_t *wire = jad_api_request_encode (&request);
+    cr_assert_not_null (wire);
+    int64_t start = zclock_mono ();
+    cr_assert_eq (zsock_send (api, "b", zchunk_data (wire), zchunk_size (wire)), 0);
+    zchunk_destroy (&wire);
+    zpoller_t *poller = zpoller_new (api, NULL);
+    int64_t took = -1;
+    while (zclock_mono () - start < S_PING_DEADLINE_MS) {
+        if (zpoller_wait (poller, 200) != api)
+            continue;
+        zframe_t *frame = zframe_recv (api);
+        char err[JAD_ERR_LEN];
+        jad_api_response_t *response =
+            frame ? jad_api_response_decode (zframe_data (frame), zframe_size (frame), err) : NULL;
+        zframe_destroy (&frame);
+        bool mine = response && response->request_id == id;
+        if (mine)
+            cr_assert_eq (response->status, 0, "ping refused: %s",
+                          response->error ? response->error : "");
+        jad_api_response_destroy (&response);
+        if (mine) {
+            took = zclock_mono () - start;
+            break;
+        }
+    }
+    zpoller_destroy (&poller);
+    return took;
+}
+
+static void s_send_agent_msg (zsock_t *sock, const jad_agent_msg_t *msg)
+{
+    zchunk_t *wire = jad_agent_msg_encode (msg);
+    cr_assert_not_null (wire);
+    cr_assert_eq (zsock_send (sock, "b", zchunk_data (wire), zchunk_size (wire)), 0);
+    zchunk_destroy (&wire);
+}
+
+//  One batch of `count` new series flood_N (N from first), a sample each.
+static void s_send_series (zsock_t *agent, int first, int count)
+{
+    char **names = calloc ((size_t)count, sizeof (char *));
+    uint32_t *index = calloc ((size_t)count, sizeof (uint32_t));
+    int64_t *times = calloc ((size_t)count, sizeof (int64_t));
+    double *values = calloc ((size_t)count, sizeof (double));
+    int64_t now = (int64_t)zclock_time ();
+    for (int at = 0; at < count; at++) {
+        cr_assert (asprintf (&names[at], "flood_%d", first + at) > 0);
+        index[at] = (uint32_t)at;
+        times[at] = now;
+        values[at] = at;
+    }
+    jad_metric_batch_t batch = {.names = names,
+                                .name_count = (size_t)count,
+                                .name_index = index,
+                                .times = times,
+                                .values = values,
+                                .sample_count = (size_t)count};
+    jad_agent_msg_t msg = {.kind = JAD_AGENT_MSG_METRICS, .metrics = &batch};
+    s_send_agent_msg (agent, &msg);
+    for (int at = 0; at < count; at++)
+        free (names[at]);
+    free (names);
+    free (index);
+    free (times);
+    free (values);
+}
+
+//  The first line of `sqlite3 state.db SQL` on the controller's database.
+static long long s_sql (const char *sql)
+{
+    char *output = NULL;
+    cr_assert_eq (jt_run (&output, "sqlite3 %s/controller/state.db \"%s\"", fleet->dir, sql), 0,
+                  "%s", output ? output : "");
+    long long value = strtoll (output, NULL, 10);
+    free (output);
+    return value;
+}
+
+static bool s_log_has (const char *needle)
+{
+    char path[PATH_MAX];
+    snprintf (path, sizeof path, "%s/controller.log", fleet->dir);
+    char *text = jt_read_file (path);
+    bool found = text && strstr (text, needle);
+    free (text);
+    return found;
+}
+
+//  Row 32: 100,000 new series from one agent are capped at
+//  limits.series-per-agent (default 10,000), counted and logged, while the
+//  API answers every ping; samples dated 2500 are refused.
+Test (limits, a_series_flood_is_capped_and_the_api_keeps_answering)
+{
+    jt_fleet_add_agent (fleet, "alpha", "dev");
+    cr_assert (jt_fleet_wait_status (fleet, "\"state\": \"online\"", 1, 30000));
+    char path[PATH_MAX];
+    snprintf (path, sizeof path, "%s/alpha/agent/keys/agent.key", fleet->dir);
+    zsock_t *agent = s_client (ZMQ_DEALER, 1, path);
+    snprintf (path, sizeof path, "%s/controller/keys/admin.key", fleet->dir);
+    zsock_t *api = s_client (ZMQ_DEALER, 2, path);
+    cr_assert_geq (s_ping (api, 1), 0, "the API does not answer before the flood");
+
+    //  25 batches of 4,000 new series each, all sent at once
+    int64_t slowest = 0;
+    for (int batch = 0; batch < 25; batch++)
+        s_send_series (agent, batch * 4000, 4000);
+    long long refused = 0;
+    uint64_t id = 2;
+    int64_t deadline = zclock_mono () + 120000;
+    while ((refused = s_counter ("metric_series_refused")) < 90000 && zclock_mono () < deadline) {
+        int64_t took = s_ping (api, id++);
+        cr_assert_geq (took, 0, "a ping went unanswered during the flood");
+        slowest = took > slowest ? took : slowest;
+    }
+    //  (the agent's own host metrics count against its cap too)
+    cr_assert_geq (refused, 90000, "100,000 new series against a cap of 10,000: %lld refused",
+                   refused);
+    cr_assert_leq (refused, 90100, "%lld refused", refused);
+    cr_assert_geq (s_counter ("metric_samples_capped"), 90000);
+    fprintf (stderr, "limits: %llu pings during the flood, slowest %lld ms\n",
+             (unsigned long long)id - 2, (long long)slowest);
+    cr_assert_eq (s_sql ("SELECT count (*) FROM metric_series s JOIN metric_hosts h ON h.id = "
+                         "s.host WHERE h.name = 'alpha'"),
+                  10000);
+    cr_assert_leq (s_sql ("SELECT count (*) FROM metric_names WHERE name LIKE 'flood_%'"), 10000,
+                   "refused series were recorded");
+    cr_assert (s_log_has ("metrics: samples refused agent=alpha"), "no log line names the agent");
+
+    //  a sample dated 2500 is refused, counted, and not stored
+    long long out_of_time = s_counter ("metric_samples_out_of_time");
+    char *names[] = {"flood_1"};
+    uint32_t index[] = {0};
+    int64_t times[] = {16725225600000LL};
+    double values[] = {2500};
+    jad_metric_batch_t batch = {.names = names,
+                                .name_count = 1,
+                                .name_index = index,
+                                .times = times,
+                                .values = values,
+                                .sample_count = 1};
+    jad_agent_msg_t msg = {.kind = JAD_AGENT_MSG_METRICS, .metrics = &batch};
+    s_send_agent_msg (agent, &msg);
+    deadline = zclock_mono () + 30000;
+    while (s_counter ("metric_samples_out_of_time") <= out_of_time && zclock_mono () < deadline)
+        cr_assert_geq (s_ping (api, id++), 0);
+    cr_assert_eq (s_counter ("metric_samples_out_of_time"), out_of_time + 1);
+    cr_assert_eq (s_sql ("SELECT count (*) FROM samples WHERE ts > 4102444800000"), 0,
+                  "a sample after 2100 was stored");
+    zsock_destroy (&agent);
+    zsock_destroy (&api);
+}
