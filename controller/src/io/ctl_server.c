@@ -448,7 +448,9 @@ int ctl_server_run (ctl_server_t *self)
     zsock_t *monitor = ctl_sessions_monitor (self->sessions);
     //  answers of the Prometheus query worker (ctl_alerts)
     zactor_t *queries = ctl_alerts_socket (self->alerts);
-    zpoller_t *poller = zpoller_new (agents, api, monitor, queries, NULL);
+    //  answers of the release archive checker (ctl_artifacts)
+    zactor_t *checker = ctl_artifacts_checker (self->artifacts);
+    zpoller_t *poller = zpoller_new (agents, api, monitor, queries, checker, NULL);
     if (!poller || (zap && zpoller_add (poller, zap) != 0)) {
         zpoller_destroy (&poller);
         return -1;
@@ -473,6 +475,8 @@ int ctl_server_run (ctl_server_t *self)
             ctl_sessions_pub_event (self->sessions);
         for (int count = 0; count < 64 && (zsock_events (queries) & ZMQ_POLLIN); count++)
             ctl_alerts_receive (self->alerts);
+        for (int count = 0; count < 16 && (zsock_events (checker) & ZMQ_POLLIN); count++)
+            ctl_api_checked (self->api);
         if (zsock_events (agents) & ZMQ_POLLIN)
             s_agents_burst (self);
         if (jad_mono_ms () >= next_tick) {
