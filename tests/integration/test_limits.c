@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
 static jt_fleet_t *fleet;
 
@@ -236,5 +237,111 @@ Test (limits, a_series_flood_is_capped_and_the_api_keeps_answering)
     cr_assert_eq (s_sql ("SELECT count (*) FROM samples WHERE ts > 4102444800000"), 0,
                   "a sample after 2100 was stored");
     zsock_destroy (&agent);
+    zsock_destroy (&api);
+}
+
+//  Write a release archive that is a compression bomb: jadugar.yaml and
+//  `zeros`, `bytes` of zeros, gzip-compressed into `path`. The zeros only
+//  ever exist as a buffer going through the compressor, never on disk.
+static void s_make_bomb (const char *path, uint64_t bytes)
+{
+    struct archive *out = archive_write_new ();
+    cr_assert_not_null (out);
+    cr_assert_eq (archive_write_add_filter_gzip (out), ARCHIVE_OK);
+    cr_assert_eq (archive_write_set_filter_option (out, "gzip", "compression-level", "1"),
+                  ARCHIVE_OK);
+    cr_assert_eq (archive_write_set_format_pax_restricted (out), ARCHIVE_OK);
+    cr_assert_eq (archive_write_open_filename (out, path), ARCHIVE_OK);
+    const char manifest[] = "hooks: {}\n";
+    struct archive_entry *entry = archive_entry_new ();
+    archive_entry_set_pathname (entry, "jadugar.yaml");
+    archive_entry_set_filetype (entry, AE_IFREG);
+    archive_entry_set_perm (entry, 0644);
+    archive_entry_set_size (entry, (la_int64_t)strlen (manifest));
+    cr_assert_eq (archive_write_header (out, entry), ARCHIVE_OK);
+    cr_assert_eq (archive_write_data (out, manifest, strlen (manifest)),
+                  (la_ssize_t)strlen (manifest));
+    archive_entry_clear (entry);
+    archive_entry_set_pathname (entry, "zeros");
+    archive_entry_set_filetype (entry, AE_IFREG);
+    archive_entry_set_perm (entry, 0644);
+    archive_entry_set_size (entry, (la_int64_t)bytes);
+    cr_assert_eq (archive_write_header (out, entry), ARCHIVE_OK);
+    size_t block = 1024 * 1024;
+    char *zeros = calloc (1, block);
+    cr_assert_not_null (zeros);
+    for (uint64_t written = 0; written < bytes; written += block)
+        cr_assert_eq (archive_write_data (out, zeros, block), (la_ssize_t)block);
+    free (zeros);
+    archive_entry_free (entry);
+    cr_assert_eq (archive_write_close (out), ARCHIVE_OK);
+    archive_write_free (out);
+}
+
+//  Row 36: a gzip that expands 1000:1 (about 1 MiB to 1 GiB) is refused at
+//  `release add` with a clear error, nothing is stored, and the API
+//  answers every ping meanwhile.
+Test (limits, a_compression_bomb_is_refused_and_the_api_keeps_answering)
+{
+    char bomb[PATH_MAX];
+    snprintf (bomb, sizeof bomb, "%s/bomb.tar.gz", fleet->dir);
+    s_make_bomb (bomb, 1024ULL * 1024 * 1024);
+    char path[PATH_MAX];
+    snprintf (path, sizeof path, "%s/controller/keys/admin.key", fleet->dir);
+    zsock_t *api = s_client (ZMQ_DEALER, 2, path);
+    cr_assert_geq (s_ping (api, 1), 0);
+    long long refused = s_counter ("release_archive_refused");
+
+    //  jadctl release add in the background; ping until it is done
+    char log[PATH_MAX], port[32];
+    snprintf (log, sizeof log, "%s/release-add.log", fleet->dir);
+    snprintf (port, sizeof port, "%d", fleet->port);
+    char *argv[] = {JAD_BIN_DIR "/controller/jadctl",
+                    "--config",
+                    fleet->admin_config,
+                    "release",
+                    "add",
+                    "bomb",
+                    "1.0",
+                    bomb,
+                    NULL};
+    pid_t pid = jt_spawn (log, argv);
+    int status = -1;
+    uint64_t id = 2;
+    int64_t deadline = zclock_mono () + 120000;
+    while (zclock_mono () < deadline) {
+        int child = 0;
+        if (waitpid (pid, &child, WNOHANG) == pid) {
+            status = WIFEXITED (child) ? WEXITSTATUS (child) : -1;
+            break;
+        }
+        cr_assert_geq (s_ping (api, id++), 0, "a ping went unanswered during release add");
+    }
+    char *output = jt_read_file (log);
+    cr_assert_eq (status, 2, "release add of a bomb: %s", output ? output : "");
+    cr_assert (output && strstr (output, "release archive refused") &&
+                   strstr (output, "compression ratio cap"),
+               "the error does not say why: %s", output ? output : "");
+    free (output);
+    cr_assert_eq (s_counter ("release_archive_refused"), refused + 1);
+    //  nothing kept: no release, no artifact, no upload left over
+    cr_assert_eq (jt_jadctl (fleet, &output, "--json release list bomb"), 0);
+    cr_assert (!strstr (output, "\"1.0\""), "the bomb was recorded: %s", output);
+    free (output);
+    cr_assert_eq (jt_run (&output,
+                          "ls -A %s/controller/artifacts %s/controller/uploads 2>/dev/null "
+                          "| grep -c tar.gz || true",
+                          fleet->dir, fleet->dir),
+                  0);
+    cr_assert_eq (strtol (output, NULL, 10), 0, "an archive was kept: %s", output);
+    free (output);
+    //  a sane release still goes in, with its unpacked size
+    const char *files[] = {"jadugar.yaml", "hooks: {}\n", "app.txt", "hello\n", NULL};
+    char *release = jt_make_release (fleet->dir, "sane", files);
+    cr_assert_eq (jt_jadctl (fleet, &output, "--json release add sane 1.0 %s", release), 0, "%s",
+                  output);
+    cr_assert (strstr (output, "\"unpacked_size\""), "%s", output);
+    free (output);
+    free (release);
     zsock_destroy (&api);
 }

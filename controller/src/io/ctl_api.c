@@ -283,9 +283,10 @@ static int s_release_list (ctl_api_t *self, const jad_api_request_t *request,
                                                            : NULL;
         json_array_append_new (
             releases,
-            json_pack ("{s:s, s:s, s:s, s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:I, s:s?}", "app",
+            json_pack ("{s:s, s:s, s:s, s:I, s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:I, s:s?}", "app",
                        release->app, "version", release->version, "sha256", release->sha256,
-                       "length", (json_int_t)release->length, "branch",
+                       "length", (json_int_t)release->length, "unpacked_size",
+                       (json_int_t)release->unpacked_size, "branch",
                        ctl_json_text (release->branch), "commit",
                        ctl_json_text (release->commit_id), "notes", ctl_json_text (release->notes),
                        "created", ctl_json_time (release->created, true), "succeeded_in",
