@@ -197,18 +197,20 @@ Test (limits, a_series_flood_is_capped_and_the_api_keeps_answering)
     long long refused = 0;
     uint64_t id = 2;
     int64_t deadline = zclock_mono () + 120000;
-    while ((refused = s_counter ("metric_series_refused")) < 90000 && zclock_mono () < deadline) {
-        int64_t took = s_ping (api, id++);
-        cr_assert_geq (took, 0, "a ping went unanswered during the flood");
-        slowest = took > slowest ? took : slowest;
-    }
+    while ((refused = s_counter ("metric_series_refused")) < 90000 && zclock_mono () < deadline)
+        for (int ping = 0; ping < 10; ping++) {
+            int64_t took = s_ping (api, id++);
+            cr_assert_geq (took, 0, "a ping went unanswered during the flood");
+            slowest = took > slowest ? took : slowest;
+        }
     //  (the agent's own host metrics count against its cap too)
     cr_assert_geq (refused, 90000, "100,000 new series against a cap of 10,000: %lld refused",
                    refused);
     cr_assert_leq (refused, 90100, "%lld refused", refused);
     cr_assert_geq (s_counter ("metric_samples_capped"), 90000);
-    fprintf (stderr, "limits: %llu pings during the flood, slowest %lld ms\n",
-             (unsigned long long)id - 2, (long long)slowest);
+    //  tests/bench/limits.sh reads this line
+    fprintf (stderr, "limits: flood: %llu pings, slowest %lld ms\n", (unsigned long long)id - 2,
+             (long long)slowest);
     cr_assert_eq (s_sql ("SELECT count (*) FROM metric_series s JOIN metric_hosts h ON h.id = "
                          "s.host WHERE h.name = 'alpha'"),
                   10000);
@@ -278,7 +280,7 @@ static void s_make_bomb (const char *path, uint64_t bytes)
     archive_write_free (out);
 }
 
-//  Row 36: a gzip that expands 1000:1 (about 1 MiB to 1 GiB) is refused at
+//  Row 36: a gzip that expands some 230:1 (4.6 MiB to 1 GiB) is refused at
 //  `release add` with a clear error, nothing is stored, and the API
 //  answers every ping meanwhile.
 Test (limits, a_compression_bomb_is_refused_and_the_api_keeps_answering)
@@ -308,6 +310,7 @@ Test (limits, a_compression_bomb_is_refused_and_the_api_keeps_answering)
     pid_t pid = jt_spawn (log, argv);
     int status = -1;
     uint64_t id = 2;
+    int64_t slowest = 0;
     int64_t deadline = zclock_mono () + 120000;
     while (zclock_mono () < deadline) {
         int child = 0;
@@ -315,8 +318,12 @@ Test (limits, a_compression_bomb_is_refused_and_the_api_keeps_answering)
             status = WIFEXITED (child) ? WEXITSTATUS (child) : -1;
             break;
         }
-        cr_assert_geq (s_ping (api, id++), 0, "a ping went unanswered during release add");
+        int64_t took = s_ping (api, id++);
+        cr_assert_geq (took, 0, "a ping went unanswered during release add");
+        slowest = took > slowest ? took : slowest;
     }
+    fprintf (stderr, "limits: bomb: %llu pings, slowest %lld ms\n", (unsigned long long)id - 2,
+             (long long)slowest);
     char *output = jt_read_file (log);
     cr_assert_eq (status, 2, "release add of a bomb: %s", output ? output : "");
     cr_assert (output && strstr (output, "release archive refused") &&
