@@ -107,9 +107,15 @@ typedef struct {
     size_t environment_count;
     jad_alert_config_t *alerts;
     size_t alert_count;
-    uint32_t watch_ms;               //  rollback rules act this long after a deploy, default 30 min
-    uint64_t metrics_retention_ms;   //  raw samples kept, default 24 h
-    uint64_t rollup_retention_ms;    //  1-minute rollups kept, default 30 d
+    uint32_t watch_ms;              //  rollback rules act this long after a deploy, default 30 min
+    uint64_t metrics_retention_ms;  //  raw samples kept, default 24 h
+    uint64_t rollup_retention_ms;   //  1-minute rollups kept, default 30 d
+    //  limits: what one agent or one release may cost the controller
+    uint32_t series_per_agent;       //  metric series one agent may have, default 10000
+    uint32_t label_sets_per_metric;  //  series of one metric name per agent, default 1000
+    uint32_t apps_per_agent;         //  agent_apps rows per agent, default 256
+    uint32_t release_unpacked_mib;   //  a release's unpacked size, default 4096 MiB
+    uint32_t release_ratio;          //  unpacked : archive size, default 100 (64 MiB floor)
     char *http_listen;               //  HTTP status address (port BASE+3), default 127.0.0.1
     char *prometheus;                //  Prometheus server URL for query rules, or NULL
     uint32_t prometheus_timeout_ms;  //  one query's limit, default 10 s

@@ -1543,6 +1543,11 @@ static int s_controller_init (void *base)
     self->prometheus_timeout_ms = 10 * 1000;
     self->metrics_retention_ms = 24 * 3600 * 1000;
     self->rollup_retention_ms = 30ull * 24 * 3600 * 1000;
+    self->series_per_agent = 10000;
+    self->label_sets_per_metric = 1000;
+    self->apps_per_agent = 256;
+    self->release_unpacked_mib = 4096;
+    self->release_ratio = 100;
     self->http_listen = strdup ("127.0.0.1");
     return self->listen && self->http_listen ? 0 : -1;
 }
@@ -1617,6 +1622,16 @@ static void s_controller_check (s_map_t *map)
 
 //  environments and prometheus come before alerts, which refer to them
 #define S_C jad_controller_config_t
+//  limits: what one agent (metric series, label sets, apps) or one release
+//  (its unpacked size, its ratio to the archive) may cost the controller
+static const s_field_t s_limits_fields[] = {
+    S_UINT ("series-per-agent", S_C, series_per_agent, 1, 10000000),
+    S_UINT ("label-sets-per-metric", S_C, label_sets_per_metric, 1, 10000000),
+    S_UINT ("apps-per-agent", S_C, apps_per_agent, 1, 100000),
+    S_UINT ("release-unpacked-mib", S_C, release_unpacked_mib, 1, 1048576),
+    S_UINT ("release-ratio", S_C, release_ratio, 1, 100000),
+    S_END};
+static const s_table_t s_limits_table = {.fields = s_limits_fields};
 static const s_field_t s_controller_fields[] = {
     S_STRING ("listen", S_C, listen, S_ADDRESS),
     //  The controller binds PORT..PORT+3
@@ -1630,6 +1645,7 @@ static const s_field_t s_controller_fields[] = {
     S_DURATION ("watch", S_C, watch_ms, 1),
     S_LONG_DURATION ("metrics-retention", S_C, metrics_retention_ms),
     S_LONG_DURATION ("rollup-retention", S_C, rollup_retention_ms),
+    S_SECTION ("limits", &s_limits_table),
     S_STRING ("http-listen", S_C, http_listen, S_ADDRESS),
     S_STRING ("prometheus", S_C, prometheus, S_URL),
     S_DURATION ("prometheus-timeout", S_C, prometheus_timeout_ms, 1),

@@ -201,6 +201,12 @@ int cli_metrics (cli_t *cli)
         printf ("  min %g avg %g max %g (%lld samples)\n", lo, s_number (item, "avg"), hi,
                 (long long)json_integer_value (json_object_get (item, "count")));
     }
+    //  the controller reads at most max_series series and max_rows rows
+    if (json_is_true (json_object_get (result, "truncated")))
+        printf ("(cut short: at most %lld series and %lld rows are read; narrow it with --name "
+                "or --host)\n",
+                (long long)json_integer_value (json_object_get (result, "max_series")),
+                (long long)json_integer_value (json_object_get (result, "max_rows")));
     json_decref (result);
     return CLI_OK;
 }

@@ -514,6 +514,47 @@ Test (config, controller_empty_file_gets_defaults)
     free (path);
 }
 
+Test (config, controller_limits_have_defaults_and_can_be_set)
+{
+    char *path = s_write ("controller.yaml", "# nothing yet\n");
+    jad_controller_config_t *config = jad_controller_config_load (path, s_problems);
+    cr_assert_not_null (config, "%s", s_all ());
+    cr_assert_eq (config->series_per_agent, 10000);
+    cr_assert_eq (config->label_sets_per_metric, 1000);
+    cr_assert_eq (config->apps_per_agent, 256);
+    cr_assert_eq (config->release_unpacked_mib, 4096);
+    cr_assert_eq (config->release_ratio, 100);
+    jad_controller_config_destroy (&config);
+    free (path);
+    path = s_write ("controller.yaml", "limits:\n"
+                                       "  series-per-agent: 500\n"
+                                       "  label-sets-per-metric: 20\n"
+                                       "  apps-per-agent: 8\n"
+                                       "  release-unpacked-mib: 64\n"
+                                       "  release-ratio: 10\n");
+    config = jad_controller_config_load (path, s_problems);
+    cr_assert_not_null (config, "%s", s_all ());
+    cr_assert_eq (config->series_per_agent, 500);
+    cr_assert_eq (config->label_sets_per_metric, 20);
+    cr_assert_eq (config->apps_per_agent, 8);
+    cr_assert_eq (config->release_unpacked_mib, 64);
+    cr_assert_eq (config->release_ratio, 10);
+    jad_controller_config_destroy (&config);
+    free (path);
+}
+
+Test (config, controller_bad_limits_are_reported_with_their_line)
+{
+    char *path = s_write ("controller.yaml", "limits:\n"
+                                             "  series-per-agent: 0\n"
+                                             "  apps-per-agnet: 8\n");
+    cr_assert_null (jad_controller_config_load (path, s_problems));
+    cr_assert_eq (jad_problems_count (s_problems), 2, "%s", s_all ());
+    cr_assert (strstr (s_all (), ":2:") && strstr (s_all (), "series-per-agent"), "%s", s_all ());
+    cr_assert (strstr (s_all (), ":3:") && strstr (s_all (), "apps-per-agnet"), "%s", s_all ());
+    free (path);
+}
+
 Test (config, controller_bad_port_is_reported)
 {
     char *path = s_write ("controller.yaml", "listen: 127.0.0.1\nport: 0\n");

@@ -103,17 +103,45 @@ Test (agents_repo, a_removed_name_is_retired_and_its_key_stays_known)
     cr_assert_eq (ctl_agents_repo_key_known (s_store, "K3"), 0);
 }
 
+//  Row 32: one agent cannot grow agent_apps without bound.
+Test (agents_repo, apps_over_the_agents_cap_are_refused)
+{
+    cr_assert_eq (ctl_agents_repo_add (s_store, "web-1", "K1", "prod", "accepted", 1), 0);
+    cr_assert_eq (ctl_agents_repo_add (s_store, "web-2", "K2", "prod", "accepted", 1), 0);
+    char app[16];
+    for (int index = 0; index < 3; index++) {
+        snprintf (app, sizeof app, "app%d", index);
+        cr_assert_eq (ctl_agents_repo_app_set (s_store, "web-1", app, "1", "healthy", NULL, 5, 3),
+                      0);
+    }
+    cr_assert_eq (ctl_agents_repo_app_set (s_store, "web-1", "app3", "1", "healthy", NULL, 5, 3), 1,
+                  "a fourth app was added over a cap of 3");
+    //  at its cap an agent still updates the apps it has; another agent has its own cap
+    cr_assert_eq (ctl_agents_repo_app_set (s_store, "web-1", "app1", "2", "failed", NULL, 6, 3), 0);
+    cr_assert_eq (ctl_agents_repo_app_set (s_store, "web-2", "app3", "1", "healthy", NULL, 5, 3),
+                  0);
+    zlistx_t *fleet = ctl_agents_repo_fleet (s_store, NULL, NULL);
+    ctl_agent_t *agent = zlistx_first (fleet);
+    cr_assert_str_eq (agent->name, "web-1");
+    cr_assert_eq (zlistx_size (agent->apps), 3);
+    zlistx_destroy (&fleet);
+}
+
 Test (agents_repo, the_fleet_is_ordered_by_env_name_and_app_and_filters)
 {
     cr_assert_eq (ctl_agents_repo_add (s_store, "web-2", "K2", "prod", "accepted", 1), 0);
     cr_assert_eq (ctl_agents_repo_add (s_store, "web-1", "K1", "prod", "accepted", 1), 0);
     cr_assert_eq (ctl_agents_repo_add (s_store, "dev-1", "K3", "dev", "pending", 1), 0);
     cr_assert_eq (ctl_agents_repo_add (s_store, "old-1", "K4", "prod", "removed", 1), 0);
-    cr_assert_eq (ctl_agents_repo_app_set (s_store, "web-1", "web", "1.0", "healthy", "p1", 5), 0);
-    cr_assert_eq (ctl_agents_repo_app_set (s_store, "web-1", "api", "2.0", "healthy", "p2", 5), 0);
+    cr_assert_eq (ctl_agents_repo_app_set (s_store, "web-1", "web", "1.0", "healthy", "p1", 5, 0),
+                  0);
+    cr_assert_eq (ctl_agents_repo_app_set (s_store, "web-1", "api", "2.0", "healthy", "p2", 5, 0),
+                  0);
     //  an update of the same (agent, app) replaces it
-    cr_assert_eq (ctl_agents_repo_app_set (s_store, "web-1", "web", "1.1", "failed", "p3", 6), 0);
-    cr_assert_eq (ctl_agents_repo_app_set (s_store, "web-2", "web", "1.1", "healthy", "p3", 6), 0);
+    cr_assert_eq (ctl_agents_repo_app_set (s_store, "web-1", "web", "1.1", "failed", "p3", 6, 0),
+                  0);
+    cr_assert_eq (ctl_agents_repo_app_set (s_store, "web-2", "web", "1.1", "healthy", "p3", 6, 0),
+                  0);
     zlistx_t *fleet = ctl_agents_repo_fleet (s_store, NULL, NULL);
     cr_assert_eq (zlistx_size (fleet), 3, "removed agents are not in the fleet");
     ctl_agent_t *agent = zlistx_first (fleet);
@@ -161,7 +189,7 @@ Test (agents_repo, tallies_count_online_and_app_hosts)
     cr_assert_eq (ctl_agents_repo_add (s_store, "a", "K1", "prod", "accepted", 1000), 0);
     cr_assert_eq (ctl_agents_repo_add (s_store, "b", "K2", "prod", "accepted", 5000), 0);
     cr_assert_eq (ctl_agents_repo_add (s_store, "c", "K3", "prod", "pending", 5000), 0);
-    cr_assert_eq (ctl_agents_repo_app_set (s_store, "a", "web", NULL, NULL, NULL, 1), 0);
+    cr_assert_eq (ctl_agents_repo_app_set (s_store, "a", "web", NULL, NULL, NULL, 1, 0), 0);
     zlistx_t *tallies = ctl_agents_repo_state_tally (s_store, 4000);
     cr_assert_eq (zlistx_size (tallies), 3);
     ctl_tally_t *tally = zlistx_first (tallies);

@@ -5,6 +5,7 @@
 #include "ctl_metrics_repo.h"
 #include "ctl_store_internal.h"
 #include "jad_testlib.h"
+#include "jad_util.h"
 
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -31,6 +32,9 @@ static void s_setup (void)
                   3);
     metrics = ctl_metrics_repo_new (store);
     cr_assert_not_null (metrics);
+    //  these tests write samples of 1970: no time bounds unless a test sets them
+    ctl_metric_limits_t limits = {.series_per_agent = 10000, .label_sets_per_metric = 1000};
+    ctl_metrics_repo_set_limits (metrics, &limits);
 }
 
 static void s_teardown (void)
@@ -60,7 +64,7 @@ static void s_ingest (const char *host, const char *name, int64_t t0, int64_t st
     }
     batch.sample_count = (size_t)count;
     batch.dropped = 7;
-    cr_assert_eq (ctl_metrics_repo_ingest (metrics, host, &batch, NULL), count);
+    cr_assert_eq (ctl_metrics_repo_ingest (metrics, host, &batch, NULL, NULL), count);
     free (batch.name_index);
     free (batch.times);
     free (batch.values);
@@ -116,13 +120,13 @@ Test (metrics, a_batch_with_a_bad_series_changes_nothing)
     batch.times = times;
     batch.values = values;
     batch.sample_count = 3;
-    cr_assert_eq (ctl_metrics_repo_ingest (metrics, "web-1", &batch, NULL), -1);
+    cr_assert_eq (ctl_metrics_repo_ingest (metrics, "web-1", &batch, NULL, NULL), -1);
     cr_assert_eq (s_int ("SELECT count (*) FROM samples"), 5, "partial batch stored");
     cr_assert_eq (s_int ("SELECT count (*) FROM metric_names"), 1);
     cr_assert_eq (ctl_metrics_repo_rejected (metrics), 1);
     //  the store still works afterwards
     values[2] = 3.0;
-    cr_assert_eq (ctl_metrics_repo_ingest (metrics, "web-1", &batch, NULL), 3);
+    cr_assert_eq (ctl_metrics_repo_ingest (metrics, "web-1", &batch, NULL, NULL), 3);
     cr_assert_eq (s_int ("SELECT count (*) FROM metric_names"), 2);
 }
 
@@ -218,7 +222,7 @@ static int s_ingest_seq (const char *host, const char *stream, uint64_t seq, int
     batch.sample_count = (size_t)count;
     batch.stream = (char *)stream;
     batch.seq = seq;
-    int stored = ctl_metrics_repo_ingest (metrics, host, &batch, acked);
+    int stored = ctl_metrics_repo_ingest (metrics, host, &batch, acked, NULL);
     free (batch.name_index);
     free (batch.times);
     free (batch.values);
@@ -283,6 +287,8 @@ Test (metrics, the_stream_position_survives_a_restart)
     ctl_metrics_repo_destroy (&metrics);
     metrics = ctl_metrics_repo_new (store);
     cr_assert_not_null (metrics);
+    ctl_metric_limits_t limits = {.series_per_agent = 10000, .label_sets_per_metric = 1000};
+    ctl_metrics_repo_set_limits (metrics, &limits);
     cr_assert_eq (s_ingest_seq ("web-1", "s1", 2, 5, &acked), 0, "stored before the restart");
     cr_assert_eq (acked, 2);
     cr_assert_eq (s_ingest_seq ("web-1", "s1", 3, 5, &acked), 5);
@@ -295,4 +301,164 @@ Test (metrics, the_stream_position_survives_a_restart)
     cr_assert_eq (s_ingest_seq ("web-1", "s1", 4, 5, &acked), 5);
     cr_assert_eq (acked, 4);
     cr_assert_eq (s_int ("SELECT count (*) FROM samples"), 20);
+}
+
+//  --------------------------------------------------------------------------
+//  One agent cannot exhaust the store (SECURITY-TESTS row 32)
+
+//  A batch of one sample at `time` for each of `count` series
+//  "PREFIX{i=\"N\"}" (or "PREFIXN" without labels) from host; returns
+//  what ingest returned and adds the refusals to *refused.
+static int s_ingest_series (const char *host, const char *prefix, bool labels, int first, int count,
+                            int64_t time, ctl_metric_refusals_t *refused)
+{
+    jad_metric_batch_t batch = {0};
+    batch.names = calloc ((size_t)count, sizeof (char *));
+    batch.name_index = calloc ((size_t)count, sizeof (uint32_t));
+    batch.times = calloc ((size_t)count, sizeof (int64_t));
+    batch.values = calloc ((size_t)count, sizeof (double));
+    for (int index = 0; index < count; index++) {
+        cr_assert (asprintf (&batch.names[index], labels ? "%s{i=\"%d\"}" : "%s%d", prefix,
+                             first + index) > 0);
+        batch.name_index[index] = (uint32_t)index;
+        batch.times[index] = time;
+        batch.values[index] = index;
+    }
+    batch.name_count = batch.sample_count = (size_t)count;
+    int stored = ctl_metrics_repo_ingest (metrics, host, &batch, NULL, refused);
+    for (int index = 0; index < count; index++)
+        free (batch.names[index]);
+    free (batch.names);
+    free (batch.name_index);
+    free (batch.times);
+    free (batch.values);
+    return stored;
+}
+
+Test (metrics, new_series_over_the_agents_cap_are_refused_and_counted)
+{
+    ctl_metric_limits_t limits = {.series_per_agent = 5, .label_sets_per_metric = 100};
+    ctl_metrics_repo_set_limits (metrics, &limits);
+    ctl_metric_refusals_t refused = {0};
+    cr_assert_eq (s_ingest_series ("web-1", "flood_", false, 0, 8, 1000, &refused), 5);
+    cr_assert_eq (refused.series, 3);
+    cr_assert_eq (refused.samples_cap, 3);
+    cr_assert_eq (s_int ("SELECT count (*) FROM samples"), 5);
+    cr_assert_eq (s_int ("SELECT count (*) FROM metric_names"), 5,
+                  "a refused series must not be recorded anywhere");
+    //  at its cap the agent still stores the series it has, and refuses new ones
+    refused = (ctl_metric_refusals_t){0};
+    cr_assert_eq (s_ingest_series ("web-1", "flood_", false, 3, 4, 2000, &refused), 2);
+    cr_assert_eq (refused.series, 2);
+    //  the cap is per agent: another host has its own
+    refused = (ctl_metric_refusals_t){0};
+    cr_assert_eq (s_ingest_series ("web-2", "flood_", false, 0, 5, 1000, &refused), 5);
+    cr_assert_eq (refused.series, 0);
+    cr_assert_eq (s_int ("SELECT count (*) FROM metric_series"), 10);
+}
+
+Test (metrics, label_sets_over_the_cap_are_refused_and_counted)
+{
+    ctl_metric_limits_t limits = {.series_per_agent = 1000, .label_sets_per_metric = 4};
+    ctl_metrics_repo_set_limits (metrics, &limits);
+    ctl_metric_refusals_t refused = {0};
+    cr_assert_eq (s_ingest_series ("web-1", "http_requests_total", true, 0, 10, 1000, &refused), 4);
+    cr_assert_eq (refused.label_sets, 6);
+    cr_assert_eq (refused.series, 0);
+    //  another metric name has its own label sets
+    cr_assert_eq (s_ingest_series ("web-1", "http_bytes_total", true, 0, 3, 1000, &refused), 3);
+    cr_assert_eq (s_int ("SELECT count (*) FROM metric_series WHERE base = 'http_requests_total'"),
+                  4);
+}
+
+Test (metrics, samples_outside_retention_and_five_minutes_ahead_are_refused)
+{
+    ctl_metric_limits_t limits = {.series_per_agent = 100,
+                                  .label_sets_per_metric = 100,
+                                  .retention_ms = 3600000,
+                                  .ahead_ms = 300000};
+    ctl_metrics_repo_set_limits (metrics, &limits);
+    int64_t now = jad_now_ms ();
+    //  year 2500, two hours ago, six minutes ahead, and now
+    int64_t year_2500 = 16725225600000LL;
+    char *names[] = {"load"};
+    uint32_t name_index[] = {0, 0, 0, 0};
+    int64_t times[] = {year_2500, now - 2 * 3600000, now + 360000, now};
+    double values[] = {1, 2, 3, 4};
+    jad_metric_batch_t batch = {.names = names,
+                                .name_count = 1,
+                                .name_index = name_index,
+                                .times = times,
+                                .values = values,
+                                .sample_count = 4};
+    ctl_metric_refusals_t refused = {0};
+    cr_assert_eq (ctl_metrics_repo_ingest (metrics, "web-1", &batch, NULL, &refused), 1);
+    cr_assert_eq (refused.samples_time, 3);
+    cr_assert_eq (s_int ("SELECT count (*) FROM samples"), 1);
+    cr_assert_eq (s_int ("SELECT CAST (value AS INTEGER) FROM samples"), 4);
+}
+
+Test (metrics, maintenance_works_in_bounded_slices)
+{
+    //  three slices' worth of samples: rolled up over several calls, none lost
+    int total = 3 * CTL_METRICS_SLICE;
+    for (int done = 0; done < total; done += 10000)
+        s_ingest ("web-1", "load", 6000000 + done, 1, 10000, 1.0);
+    int calls = 0, rc;
+    while ((rc = ctl_metrics_repo_maintain (metrics, 6000000 + total, 24 * 3600000LL,
+                                            30 * 24 * 3600000LL)) == 1)
+        calls++;
+    cr_assert_eq (rc, 0);
+    cr_assert_geq (calls, 2, "one call did everything: the slices are not bounded");
+    cr_assert_eq (s_int ("SELECT sum (count) FROM rollups"), total);
+    //  retention in slices too: everything is older than a minute at the end
+    calls = 0;
+    while ((rc = ctl_metrics_repo_maintain (metrics, 6000000 + total + 120000, 60000,
+                                            30 * 24 * 3600000LL)) == 1)
+        calls++;
+    cr_assert_eq (rc, 0);
+    cr_assert_geq (calls, 2);
+    cr_assert_eq (s_int ("SELECT count (*) FROM samples"), 0);
+}
+
+Test (metrics, a_series_with_nothing_left_frees_its_place)
+{
+    ctl_metric_limits_t limits = {.series_per_agent = 2, .label_sets_per_metric = 100};
+    ctl_metrics_repo_set_limits (metrics, &limits);
+    ctl_metric_refusals_t refused = {0};
+    cr_assert_eq (s_ingest_series ("web-1", "old_", false, 0, 2, 1000, &refused), 2);
+    cr_assert_eq (s_ingest_series ("web-1", "new_", false, 0, 1, 2000, &refused), 0);
+    //  long after: raw samples and rollups past retention, the places free
+    cr_assert_eq (ctl_sql_exec (ctl_store_sql (store), "UPDATE metric_series SET since = 0", ""),
+                  2);
+    int64_t later = 400LL * 24 * 3600000;
+    cr_assert_eq (ctl_metrics_repo_maintain (metrics, later, 60000, 60000), 0);
+    cr_assert_eq (s_int ("SELECT count (*) FROM metric_series"), 0);
+    refused = (ctl_metric_refusals_t){0};
+    cr_assert_eq (s_ingest_series ("web-1", "new_", false, 0, 1, later, &refused), 1);
+    cr_assert_eq (refused.series, 0);
+}
+
+Test (metrics, the_widest_query_is_bounded_and_says_so)
+{
+    cr_assert_eq (s_ingest_series ("web-1", "wide_", false, 0, 100, 5000000, NULL), 100);
+    ctl_metric_query_t *result =
+        ctl_metrics_repo_query (store, "web-1", NULL, NULL, 4000000, 6000000, 3600000, 10);
+    cr_assert_not_null (result);
+    cr_assert_eq (zlistx_size (result->series), 64);
+    cr_assert (result->truncated);
+    ctl_metric_query_destroy (&result);
+    //  one series: complete
+    result = ctl_metrics_repo_query (store, "web-1", NULL, "wide_7", 4000000, 6000000, 3600000, 10);
+    cr_assert_not_null (result);
+    cr_assert_eq (zlistx_size (result->series), 1);
+    cr_assert_not (result->truncated);
+    cr_assert_eq (result->rows, 1);
+    ctl_metric_query_destroy (&result);
+    //  a span wider than CTL_METRICS_RAW_SPAN_MS is read from rollups
+    result = ctl_metrics_repo_query (store, "web-1", NULL, "wide_7", 0, CTL_METRICS_RAW_SPAN_MS + 1,
+                                     24 * 3600000LL, 10);
+    cr_assert_not_null (result);
+    cr_assert_not (result->raw);
+    ctl_metric_query_destroy (&result);
 }

@@ -375,7 +375,8 @@ Test (plans_repo, succeeded_plans_converge_and_deadline_queries)
     cr_assert_eq (ctl_plans_repo_succeeded_in (s_store, "prod", "web", "1.0", "deploy"), 1);
     cr_assert_eq (ctl_plans_repo_succeeded_in (s_store, "prod", "web", "1.2", "deploy"), 0);
     //  h1 runs 1.1 already; h2 has nothing: it converges to p2's release
-    cr_assert_eq (ctl_agents_repo_app_set (s_store, "h1", "web", "1.1", "healthy", "p2", 3000), 0);
+    cr_assert_eq (ctl_agents_repo_app_set (s_store, "h1", "web", "1.1", "healthy", "p2", 3000, 0),
+                  0);
     zlistx_t *plans = ctl_plans_repo_converge (s_store, "h1");
     cr_assert_eq (zlistx_size (plans), 0);
     zlistx_destroy (&plans);

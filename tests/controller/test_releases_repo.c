@@ -38,6 +38,7 @@ static void s_add (const char *app, const char *version, const char *sha, int64_
                              .version = (char *)version,
                              .sha256 = (char *)sha,
                              .length = 100,
+                             .unpacked_size = 4096,
                              .branch = "main",
                              .migrate_up = true};
     cr_assert_eq (ctl_releases_repo_add (s_store, &release, now), 0, "%s %s", app, version);
@@ -55,6 +56,7 @@ Test (releases_repo, a_release_round_trips_with_its_counter)
     cr_assert_str_eq (release->sha256, "bb");
     cr_assert_eq (release->counter, 2);
     cr_assert_eq (release->length, 100);
+    cr_assert_eq (release->unpacked_size, 4096, "the unpacked size plans sign");
     cr_assert_str_eq (release->branch, "main");
     cr_assert_null (release->commit_id);
     cr_assert (release->migrate_up);

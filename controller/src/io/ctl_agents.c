@@ -19,7 +19,11 @@ struct _ctl_agents_t {
     ctl_counters_t *counters;
     ctl_sessions_t *sessions;
     ctl_channel_t *channel;
+    uint64_t apps_unlogged;  //  apps refused since the last line saying so
+    int64_t apps_logged;     //  mono ms of that line
 };
+
+#define S_REFUSAL_LOG_MS 10000  //  one refusal line per this long, at most
 
 ctl_agents_t *ctl_agents_new (ctl_store_t *store, ctl_settings_t *settings,
                               ctl_counters_t *counters, ctl_sessions_t *sessions,
@@ -177,6 +181,25 @@ static char *s_refusals_json (const jad_status_t *status)
     return text;
 }
 
+//  Count apps refused over limits.apps-per-agent and log it, naming the
+//  agent, at most once per S_REFUSAL_LOG_MS (the line sums what came
+//  between).
+static void s_apps_refused (ctl_agents_t *self, const char *name, uint64_t refused,
+                            uint32_t max_apps)
+{
+    self->counters->value[CTL_COUNT_AGENT_APPS_REFUSED] += refused;
+    self->apps_unlogged += refused;
+    int64_t now = jad_mono_ms ();
+    if (self->apps_logged && now - self->apps_logged < S_REFUSAL_LOG_MS)
+        return;
+    jad_log_warning ("server: apps refused agent=%s refused=%llu apps_per_agent=%u (counted since "
+                     "the last such line, one line per %d s at most)",
+                     name, (unsigned long long)self->apps_unlogged, max_apps,
+                     S_REFUSAL_LOG_MS / 1000);
+    self->apps_unlogged = 0;
+    self->apps_logged = now;
+}
+
 char *ctl_agents_status (ctl_agents_t *self, const char *key, const jad_status_t *status,
                          zframe_t *route, int fd)
 {
@@ -212,11 +235,18 @@ char *ctl_agents_status (ctl_agents_t *self, const char *key, const jad_status_t
                                  .stale_alarms = (int64_t)(status->stale_alarms & INT64_MAX)};
         int rc = ctl_agents_repo_seen (self->store, name, &seen);
         free (refusals);
-        for (size_t index = 0; rc == 0 && index < status->app_count; index++) {
+        uint32_t max_apps = ctl_settings_config (self->settings)->apps_per_agent;
+        uint64_t refused = 0;
+        for (size_t index = 0; rc >= 0 && index < status->app_count; index++) {
             const jad_app_state_t *app = &status->apps[index];
             rc = ctl_agents_repo_app_set (self->store, name, app->app, app->version, app->health,
-                                          app->plan_id, now);
+                                          app->plan_id, now, max_apps);
+            refused += rc == 1;
         }
+        if (rc > 0)
+            rc = 0;
+        if (refused)
+            s_apps_refused (self, name, refused, max_apps);
         if (rc == 0)
             rc = ctl_store_commit (self->store);
         if (rc != 0)

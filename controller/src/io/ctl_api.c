@@ -28,7 +28,27 @@ struct _ctl_api_t {
     ctl_artifacts_t *artifacts;
     ctl_alerts_t *alerts;
     ctl_rollout_t *rollout;
+    zhashx_t *waiting;  //  upload id -> s_waiting_t: commits the archive checker has
 };
+
+//  A request answered later (a release commit, once its archive is checked).
+typedef struct {
+    zframe_t *route;
+    uint64_t request_id;
+    char *operator_name;
+    char *args;  //  audit summary
+} s_waiting_t;
+
+static void s_waiting_destroy (s_waiting_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    zframe_destroy (&(*self_p)->route);
+    free ((*self_p)->operator_name);
+    free ((*self_p)->args);
+    free (*self_p);
+    *self_p = NULL;
+}
 
 ctl_api_t *ctl_api_new (zsock_t **socket_p, const ctl_api_deps_t *deps)
 {
@@ -47,6 +67,12 @@ ctl_api_t *ctl_api_new (zsock_t **socket_p, const ctl_api_deps_t *deps)
     self->artifacts = deps->artifacts;
     self->alerts = deps->alerts;
     self->rollout = deps->rollout;
+    self->waiting = zhashx_new ();
+    if (!self->waiting) {
+        ctl_api_destroy (&self);
+        return NULL;
+    }
+    zhashx_set_destructor (self->waiting, (zhashx_destructor_fn *)s_waiting_destroy);
     return self;
 }
 
@@ -55,6 +81,7 @@ void ctl_api_destroy (ctl_api_t **self_p)
     if (!self_p || !*self_p)
         return;
     zsock_destroy (&(*self_p)->socket);
+    zhashx_destroy (&(*self_p)->waiting);
     free (*self_p);
     *self_p = NULL;
 }
@@ -208,22 +235,33 @@ static int s_release_chunk (ctl_api_t *self, const jad_api_request_t *request,
     return ctl_artifacts_chunk (self->artifacts, request, result, err, errlen);
 }
 
-static int s_release_commit (ctl_api_t *self, const jad_api_request_t *request,
-                             const char *operator_name, json_t **result, char *err, size_t errlen)
+//  A release was added: a tracked branch deploys itself (DESIGN §5).
+static void s_release_added (ctl_api_t *self, const char *operator_name, json_t *result)
 {
-    int status = ctl_artifacts_commit (self->artifacts, request, result, err, errlen);
-    json_t *release = status == 0 && *result ? json_object_get (*result, "release") : NULL;
+    json_t *release = json_object_get (result, "release");
     const char *app = json_string_value (json_object_get (release, "app"));
     const char *version = json_string_value (json_object_get (release, "version"));
     if (app && version) {
-        //  a tracked branch deploys itself (DESIGN §5)
         ctl_release_t *stored = NULL;
         if (ctl_releases_repo_get (self->store, app, version, &stored) == 0 && stored->branch)
-            json_object_set_new (*result, "auto_deploy",
+            json_object_set_new (result, "auto_deploy",
                                  ctl_rollout_auto_deploy (self->rollout, app, version,
                                                           stored->branch, operator_name));
         ctl_release_destroy (&stored);
     }
+}
+
+//  The archive is checked beside the loop (ctl_artifacts): the answer
+//  goes out from ctl_api_checked.
+static int s_release_commit (ctl_api_t *self, const jad_api_request_t *request,
+                             const char *operator_name, json_t **result, char *err, size_t errlen)
+{
+    const jad_controller_config_t *config = ctl_settings_config (self->settings);
+    jad_archive_limits_t limits = {.max_bytes = (uint64_t)config->release_unpacked_mib << 20,
+                                   .max_ratio = config->release_ratio};
+    int status = ctl_artifacts_commit (self->artifacts, request, &limits, result, err, errlen);
+    if (status == 0 && *result)
+        s_release_added (self, operator_name, *result);
     return status;
 }
 
@@ -245,9 +283,10 @@ static int s_release_list (ctl_api_t *self, const jad_api_request_t *request,
                                                            : NULL;
         json_array_append_new (
             releases,
-            json_pack ("{s:s, s:s, s:s, s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:I, s:s?}", "app",
+            json_pack ("{s:s, s:s, s:s, s:I, s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:I, s:s?}", "app",
                        release->app, "version", release->version, "sha256", release->sha256,
-                       "length", (json_int_t)release->length, "branch",
+                       "length", (json_int_t)release->length, "unpacked_size",
+                       (json_int_t)release->unpacked_size, "branch",
                        ctl_json_text (release->branch), "commit",
                        ctl_json_text (release->commit_id), "notes", ctl_json_text (release->notes),
                        "created", ctl_json_time (release->created, true), "succeeded_in",
@@ -690,9 +729,12 @@ static int s_metrics (ctl_api_t *self, const jad_api_request_t *request, const c
         return 2;
     }
     int64_t now = jad_now_ms ();
-    ctl_metric_query_t *query =
-        ctl_metrics_repo_query (self->store, host, env, name, now - since_ms, now,
-                                ctl_settings_config (self->settings)->metrics_retention_ms, 40);
+    //  nothing is kept longer than the rollups: no wider span is read
+    const jad_controller_config_t *config = ctl_settings_config (self->settings);
+    if (since_ms > config->rollup_retention_ms)
+        since_ms = (uint32_t)config->rollup_retention_ms;
+    ctl_metric_query_t *query = ctl_metrics_repo_query (
+        self->store, host, env, name, now - since_ms, now, config->metrics_retention_ms, 40);
     if (!query) {
         snprintf (err, errlen, "database error");
         return 1;
@@ -709,9 +751,11 @@ static int s_metrics (ctl_api_t *self, const jad_api_request_t *request, const c
                              series->name, "points", points, "min", series->min, "max", series->max,
                              "avg", series->avg, "count", (json_int_t)series->count));
     }
-    *result = json_pack ("{s:I, s:I, s:I, s:s, s:o}", "since", (json_int_t)query->since, "until",
-                         (json_int_t)query->until, "bucket_ms", (json_int_t)query->bucket_ms,
-                         "source", query->raw ? "raw" : "rollup", "series", list);
+    *result = json_pack (
+        "{s:I, s:I, s:I, s:s, s:o, s:b, s:I, s:i}", "since", (json_int_t)query->since, "until",
+        (json_int_t)query->until, "bucket_ms", (json_int_t)query->bucket_ms, "source",
+        query->raw ? "raw" : "rollup", "series", list, "truncated", query->truncated, "max_rows",
+        (json_int_t)CTL_METRICS_QUERY_ROWS, "max_series", CTL_METRICS_QUERY_SERIES);
     ctl_metric_query_destroy (&query);
     return 0;
 }
@@ -927,6 +971,35 @@ static void s_reply (ctl_api_t *self, zframe_t *route, uint64_t request_id, int 
         zmsg_destroy (&msg);
 }
 
+//  Write a request's outcome to the audit log.
+static void s_audit_write (ctl_api_t *self, const char *who, const char *command, const char *args,
+                           int status, const char *err)
+{
+    char outcome[160];
+    snprintf (outcome, sizeof outcome, "%s%s%.120s",
+              status == 0 ? "ok" : (status == 2 ? "refused" : "failed"), status ? ": " : "",
+              status ? err : "");
+    ctl_agents_repo_audit_append (self->store, who, command, args, outcome, jad_now_ms ());
+}
+
+void ctl_api_checked (ctl_api_t *self)
+{
+    char *upload = NULL;
+    json_t *result = NULL;
+    char err[2048] = "";
+    int status = ctl_artifacts_checked (self->artifacts, &upload, &result, err, sizeof err);
+    s_waiting_t *waiting = upload ? zhashx_lookup (self->waiting, upload) : NULL;
+    if (waiting) {
+        if (status == 0 && result)
+            s_release_added (self, waiting->operator_name, result);
+        s_audit_write (self, waiting->operator_name, "release.commit", waiting->args, status, err);
+        s_reply (self, waiting->route, waiting->request_id, status, status ? err : NULL, result);
+        zhashx_delete (self->waiting, upload);
+    }
+    json_decref (result);
+    free (upload);
+}
+
 void ctl_api_handle (ctl_api_t *self)
 {
     zmsg_t *msg = zmsg_recv (self->socket);
@@ -980,15 +1053,28 @@ void ctl_api_handle (ctl_api_t *self)
         status = 2;
     } else
         status = command->handler (self, request, operator_name, &result, err, sizeof err);
+    if (status == CTL_ARTIFACTS_CHECKING) {
+        //  answered (and audited) when the archive checker is done
+        s_waiting_t *waiting = calloc (1, sizeof *waiting);
+        const char *upload = jad_api_request_arg (request, "upload");
+        if (waiting) {
+            waiting->route = zframe_dup (route);
+            waiting->request_id = request->request_id;
+            waiting->operator_name = strdup (operator_name);
+            waiting->args = s_args_summary (request);
+        }
+        if (waiting && waiting->route && waiting->operator_name && upload) {
+            zhashx_update (self->waiting, upload, waiting);
+            goto done;
+        }
+        s_waiting_destroy (&waiting);
+        snprintf (err, sizeof err, "out of memory");
+        status = 1;
+    }
     if (!command || command->audit || status != 0) {
         char *args = s_args_summary (request);
-        char outcome[160];
-        snprintf (outcome, sizeof outcome, "%s%s%.120s",
-                  status == 0 ? "ok" : (status == 2 ? "refused" : "failed"), status ? ": " : "",
-                  status ? err : "");
-        ctl_agents_repo_audit_append (self->store,
-                                      operator_name ? operator_name : (key ? key : "?"),
-                                      request->command, args, outcome, jad_now_ms ());
+        s_audit_write (self, operator_name ? operator_name : (key ? key : "?"), request->command,
+                       args, status, err);
         free (args);
     }
     s_reply (self, route, request->request_id, status, status ? err : NULL, result);

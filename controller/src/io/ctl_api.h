@@ -45,4 +45,8 @@ zsock_t *ctl_api_socket (ctl_api_t *self);
 //  and counted; nothing here exits or asserts on input.
 void ctl_api_handle (ctl_api_t *self);
 
+//  Answer (and audit) the release commit whose archive the checker has
+//  just finished (ctl_artifacts_checker is readable).
+void ctl_api_checked (ctl_api_t *self);
+
 #endif

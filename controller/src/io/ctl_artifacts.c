@@ -31,6 +31,7 @@ typedef struct {
     int fd;
     crypto_hash_sha256_state hash;
     int64_t started;
+    bool checking;  //  committed, with the checker: no more chunks, no expiry
 } s_upload_t;
 
 static void s_upload_destroy (s_upload_t **self_p)
@@ -57,7 +58,67 @@ struct _ctl_artifacts_t {
     ctl_store_t *store;        //  borrowed
     ctl_counters_t *counters;  //  borrowed
     zhashx_t *uploads;         //  upload id -> s_upload_t *
+    zactor_t *checker;         //  reads committed archives beside the loop
 };
+
+//  The checker: for each job (upload id, archive path, byte cap, ratio
+//  cap) it reads the archive's jadugar.yaml and measures its unpacked
+//  size within the caps, and answers (upload id, status 0 or 2, unpacked
+//  size, reason, migrate_up, migrate_down). It reads only the file: no
+//  store, no loop memory. Jobs queue on the pipe, one at a time.
+static void s_checker_actor (zsock_t *pipe, void *args)
+{
+    (void)args;
+    zsock_signal (pipe, 0);
+    while (true) {
+        char *command = NULL, *id = NULL, *path = NULL;
+        uint64_t max_bytes = 0, max_ratio = 0;
+        if (zsock_recv (pipe, "sss88", &command, &id, &path, &max_bytes, &max_ratio) != 0) {
+            zstr_free (&command);
+            break;
+        }
+        if (!command || streq (command, "$TERM")) {
+            zstr_free (&command);
+            zstr_free (&id);
+            zstr_free (&path);
+            break;
+        }
+        char reason[1024] = "";
+        int status = 2;
+        uint64_t unpacked = 0;
+        bool migrate_up = false, migrate_down = false;
+        size_t size = 0;
+        jad_problems_t *problems = NULL;
+        jad_manifest_t *manifest = NULL;
+        jad_archive_limits_t limits = {.max_bytes = max_bytes, .max_ratio = max_ratio};
+        char *text = jad_archive_read_member (path, "jadugar.yaml", 256 * 1024, &size, reason,
+                                              sizeof reason);
+        if (text) {
+            problems = jad_problems_new ();
+            manifest = problems ? jad_manifest_parse (text, size, "jadugar.yaml", problems) : NULL;
+        }
+        if (text && !manifest) {
+            size_t used = 0;
+            for (size_t index = 0;
+                 problems && index < jad_problems_count (problems) && used < sizeof reason; index++)
+                used += (size_t)snprintf (reason + used, sizeof reason - used, "\n  %s",
+                                          jad_problems_get (problems, index));
+        } else if (manifest && jad_archive_unpacked_size (path, &limits, &unpacked, reason,
+                                                          sizeof reason) == 0) {
+            status = 0;
+            migrate_up = manifest->migrate_up != NULL;
+            migrate_down = manifest->migrate_down != NULL;
+        }
+        free (text);
+        jad_manifest_destroy (&manifest);
+        jad_problems_destroy (&problems);
+        zsock_send (pipe, "si8s11", id, status, unpacked, reason, (uint8_t)migrate_up,
+                    (uint8_t)migrate_down);
+        zstr_free (&command);
+        zstr_free (&id);
+        zstr_free (&path);
+    }
+}
 
 static void s_upload_free (void **item)
 {
@@ -74,7 +135,8 @@ ctl_artifacts_t *ctl_artifacts_new (const char *data_dir, ctl_store_t *store,
     self->counters = counters;
     self->data_dir = strdup (data_dir);
     self->uploads = zhashx_new ();
-    if (!self->data_dir || !self->uploads)
+    self->checker = zactor_new (s_checker_actor, NULL);
+    if (!self->data_dir || !self->uploads || !self->checker)
         ctl_artifacts_destroy (&self);
     else
         zhashx_set_destructor (self->uploads, s_upload_free);
@@ -86,6 +148,8 @@ void ctl_artifacts_destroy (ctl_artifacts_t **self_p)
     if (!self_p || !*self_p)
         return;
     ctl_artifacts_t *self = *self_p;
+    //  a check under way finishes first (the checker reads between jobs)
+    zactor_destroy (&self->checker);
     //  pending uploads go, with their .part files
     zhashx_destroy (&self->uploads);
     free (self->data_dir);
@@ -116,7 +180,7 @@ static void s_expire_uploads (ctl_artifacts_t *self)
     zlistx_t *stale = zlistx_new ();
     for (s_upload_t *upload = zhashx_first (self->uploads); upload;
          upload = zhashx_next (self->uploads))
-        if (now - upload->started > S_UPLOAD_TTL_MS)
+        if (!upload->checking && now - upload->started > S_UPLOAD_TTL_MS)
             zlistx_add_end (stale, upload->id);
     for (char *id = zlistx_first (stale); id; id = zlistx_next (stale))
         zhashx_delete (self->uploads, id);
@@ -212,8 +276,8 @@ int ctl_artifacts_chunk (ctl_artifacts_t *self, const jad_api_request_t *request
     const char *id = jad_api_request_arg (request, "upload");
     const char *offset_text = jad_api_request_arg (request, "offset");
     s_upload_t *upload = id ? zhashx_lookup (self->uploads, id) : NULL;
-    if (!upload) {
-        snprintf (err, errlen, "unknown or expired upload '%s'", id ? id : "");
+    if (!upload || upload->checking) {
+        snprintf (err, errlen, "unknown, expired or committed upload '%s'", id ? id : "");
         return 2;
     }
     char *end = NULL;
@@ -247,20 +311,18 @@ int ctl_artifacts_chunk (ctl_artifacts_t *self, const jad_api_request_t *request
     return 0;
 }
 
-int ctl_artifacts_commit (ctl_artifacts_t *self, const jad_api_request_t *request, json_t **result,
-                          char *err, size_t errlen)
+int ctl_artifacts_commit (ctl_artifacts_t *self, const jad_api_request_t *request,
+                          const jad_archive_limits_t *limits, json_t **result, char *err,
+                          size_t errlen)
 {
+    (void)result;
     const char *id = jad_api_request_arg (request, "upload");
     s_upload_t *upload = id ? zhashx_lookup (self->uploads, id) : NULL;
-    if (!upload) {
-        snprintf (err, errlen, "unknown or expired upload '%s'", id ? id : "");
+    if (!upload || upload->checking) {
+        snprintf (err, errlen, "unknown, expired or committed upload '%s'", id ? id : "");
         return 2;
     }
     int status = 2;
-    char *final_path = NULL;
-    char *manifest_text = NULL;
-    jad_problems_t *problems = NULL;
-    jad_manifest_t *manifest = NULL;
     uint8_t digest[32];
     char sha_hex[65];
     crypto_hash_sha256_final (&upload->hash, digest);
@@ -268,37 +330,78 @@ int ctl_artifacts_commit (ctl_artifacts_t *self, const jad_api_request_t *reques
     if (upload->received != upload->length) {
         snprintf (err, errlen, "upload has %llu of %llu bytes",
                   (unsigned long long)upload->received, (unsigned long long)upload->length);
-        goto done;
+        goto refused;
     }
     if (sodium_memcmp (digest, upload->sha256, 32) != 0) {
         snprintf (err, errlen, "upload does not match its SHA-256 %s", sha_hex);
-        goto done;
+        goto refused;
     }
     if (fsync (upload->fd) != 0 || close (upload->fd) != 0) {
         upload->fd = -1;
         snprintf (err, errlen, "cannot store the upload: %s", strerror (errno));
         status = 1;
-        goto done;
+        goto refused;
     }
     upload->fd = -1;
-    //  A release must carry a valid jadugar.yaml at its root.
-    char reason[512];
-    size_t manifest_size = 0;
-    manifest_text = jad_archive_read_member (upload->path, "jadugar.yaml", 256 * 1024,
-                                             &manifest_size, reason, sizeof reason);
-    if (!manifest_text) {
-        snprintf (err, errlen, "release archive refused: %s", reason);
+    //  The archive is read beside the loop: the answer comes back through
+    //  ctl_artifacts_checked.
+    if (zsock_send (self->checker, "sss88", "CHECK", upload->id, upload->path, limits->max_bytes,
+                    limits->max_ratio) != 0) {
+        snprintf (err, errlen, "cannot check the release archive");
+        status = 1;
+        goto refused;
+    }
+    upload->checking = true;
+    return CTL_ARTIFACTS_CHECKING;
+
+refused:
+    zhashx_delete (self->uploads, id);
+    return status;
+}
+
+zactor_t *ctl_artifacts_checker (ctl_artifacts_t *self)
+{
+    return self->checker;
+}
+
+int ctl_artifacts_checked (ctl_artifacts_t *self, char **upload_p, json_t **result, char *err,
+                           size_t errlen)
+{
+    *upload_p = NULL;
+    char *id = NULL, *reason = NULL;
+    int checked = 2;
+    uint64_t unpacked = 0;
+    uint8_t migrate_up = 0, migrate_down = 0;
+    if (zsock_recv (self->checker, "si8s11", &id, &checked, &unpacked, &reason, &migrate_up,
+                    &migrate_down) != 0 ||
+        !id) {
+        zstr_free (&id);
+        zstr_free (&reason);
+        snprintf (err, errlen, "the release archive checker failed");
+        return 1;
+    }
+    *upload_p = id;
+    s_upload_t *upload = zhashx_lookup (self->uploads, id);
+    int status = 2;
+    char *final_path = NULL;
+    char sha_hex[65];
+    if (!upload || !upload->checking) {
+        snprintf (err, errlen, "unknown upload '%s'", id);
         goto done;
     }
-    char origin[160];
-    snprintf (origin, sizeof origin, "%s-%s:jadugar.yaml", upload->app, upload->version);
-    problems = jad_problems_new ();
-    manifest = jad_manifest_parse (manifest_text, manifest_size, origin, problems);
-    if (!manifest) {
-        size_t used = (size_t)snprintf (err, errlen, "release archive refused:");
-        for (size_t index = 0; index < jad_problems_count (problems) && used < errlen; index++)
-            used += (size_t)snprintf (err + used, errlen - used, "\n  %s",
-                                      jad_problems_get (problems, index));
+    jad_hex (upload->sha256, 32, sha_hex);
+    if (checked != 0) {
+        //  a bomb, a broken archive or a bad manifest: refused, nothing kept
+        self->counters->value[CTL_COUNT_RELEASE_ARCHIVE_REFUSED]++;
+        char *shown = jad_text_sanitize (reason, strlen (reason), 200);
+        for (char *cursor = shown; cursor && *cursor; cursor++)
+            if (*cursor == '\n' || *cursor == '\t')
+                *cursor = ' ';
+        jad_log_warning ("artifacts: release archive refused app=%s version=%s sha256=%s "
+                         "reason=\"%s\"",
+                         upload->app, upload->version, sha_hex, shown ? shown : "?");
+        free (shown);
+        snprintf (err, errlen, "release archive refused:%s%s", *reason == '\n' ? "" : " ", reason);
         goto done;
     }
     final_path = jad_strdup_printf ("%s/artifacts/%s.tar.gz", self->data_dir, sha_hex);
@@ -313,11 +416,12 @@ int ctl_artifacts_commit (ctl_artifacts_t *self, const jad_api_request_t *reques
                              .version = upload->version,
                              .sha256 = sha_hex,
                              .length = (int64_t)upload->length,
+                             .unpacked_size = (int64_t)unpacked,
                              .branch = upload->branch,
                              .commit_id = upload->commit,
                              .notes = upload->notes,
-                             .migrate_up = manifest->migrate_up != NULL,
-                             .migrate_down = manifest->migrate_down != NULL};
+                             .migrate_up = migrate_up != 0,
+                             .migrate_down = migrate_down != 0};
     int rc = ctl_releases_repo_add (self->store, &release, jad_now_ms ());
     if (rc != 0) {
         if (rc > 0)
@@ -328,18 +432,20 @@ int ctl_artifacts_commit (ctl_artifacts_t *self, const jad_api_request_t *reques
         }
         goto done;
     }
-    jad_log_info ("artifacts: release added app=%s version=%s sha256=%s bytes=%llu", upload->app,
-                  upload->version, sha_hex, (unsigned long long)upload->length);
-    *result = json_pack ("{s:{s:s, s:s, s:s, s:I}}", "release", "app", upload->app, "version",
-                         upload->version, "sha256", sha_hex, "length", (json_int_t)upload->length);
+    jad_log_info ("artifacts: release added app=%s version=%s sha256=%s bytes=%llu "
+                  "unpacked=%llu",
+                  upload->app, upload->version, sha_hex, (unsigned long long)upload->length,
+                  (unsigned long long)unpacked);
+    *result = json_pack ("{s:{s:s, s:s, s:s, s:I, s:I}}", "release", "app", upload->app, "version",
+                         upload->version, "sha256", sha_hex, "length", (json_int_t)upload->length,
+                         "unpacked_size", (json_int_t)unpacked);
     status = 0;
 
 done:
     free (final_path);
-    free (manifest_text);
-    jad_manifest_destroy (&manifest);
-    jad_problems_destroy (&problems);
-    zhashx_delete (self->uploads, id);
+    zstr_free (&reason);
+    if (upload)
+        zhashx_delete (self->uploads, id);
     return status;
 }
 

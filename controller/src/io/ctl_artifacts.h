@@ -3,14 +3,20 @@
 //
 //  Artifacts live in DIR/artifacts/SHA256.tar.gz, named by content. An
 //  upload is written sequentially to DIR/uploads/ID.part; committing it
-//  checks length and SHA-256, validates the archive's jadugar.yaml and
-//  only then moves it into the store and records the release.
+//  checks length and SHA-256, then hands the archive to a checker thread
+//  (never the loop: reading a large or hostile archive takes time) that
+//  validates its jadugar.yaml and measures its unpacked size within the
+//  byte and ratio caps (SECURITY-TESTS row 36); only when the checker
+//  answers is it moved into the store and the release recorded, with its
+//  unpacked size (which plans sign, and agents check their free space
+//  with).
 
 #ifndef CTL_ARTIFACTS_H_INCLUDED
 #define CTL_ARTIFACTS_H_INCLUDED
 
 #include "ctl_counters.h"
 #include "ctl_store.h"
+#include "jad_archive.h"
 #include "jad_wire.h"
 
 #include <jansson.h>
@@ -33,8 +39,24 @@ int ctl_artifacts_begin (ctl_artifacts_t *self, const jad_api_request_t *request
                          char *err, size_t errlen);
 int ctl_artifacts_chunk (ctl_artifacts_t *self, const jad_api_request_t *request, json_t **result,
                          char *err, size_t errlen);
-int ctl_artifacts_commit (ctl_artifacts_t *self, const jad_api_request_t *request, json_t **result,
-                          char *err, size_t errlen);
+//  The commit checks length and SHA-256 and returns CTL_ARTIFACTS_CHECKING
+//  when the archive went to the checker (limits: its caps, copied): the
+//  answer comes from ctl_artifacts_checked.
+#define CTL_ARTIFACTS_CHECKING (-2)
+int ctl_artifacts_commit (ctl_artifacts_t *self, const jad_api_request_t *request,
+                          const jad_archive_limits_t *limits, json_t **result, char *err,
+                          size_t errlen);
+
+//  The checker's pipe, for the poller: readable when a check is done.
+zactor_t *ctl_artifacts_checker (ctl_artifacts_t *self);
+
+//  Take one answer of the checker and finish that commit: store and record
+//  the release, or refuse it (counted, logged, the upload removed). Sets
+//  *upload_p to the upload's id (caller frees; NULL if nothing was read)
+//  and returns the commit's jadctl exit status with *result or err as the
+//  API handlers do.
+int ctl_artifacts_checked (ctl_artifacts_t *self, char **upload_p, json_t **result, char *err,
+                           size_t errlen);
 
 //  Answer an agent's fetch request for a chunk of a stored artifact.
 //  Returns the reply message (caller owns) - with `error` set when refused.

@@ -30,6 +30,11 @@ static const char *const s_counter_names[CTL_COUNT_MAX] = {
     [CTL_COUNT_SESSIONS_CUT] = "sessions_cut",
     [CTL_COUNT_AGENT_NAME_MISMATCH] = "agent_name_mismatch",
     [CTL_COUNT_HEARTBEATS_SENT] = "heartbeats_sent",
+    [CTL_COUNT_METRIC_SERIES_REFUSED] = "metric_series_refused",
+    [CTL_COUNT_METRIC_SAMPLES_CAPPED] = "metric_samples_capped",
+    [CTL_COUNT_METRIC_SAMPLES_TIME] = "metric_samples_out_of_time",
+    [CTL_COUNT_AGENT_APPS_REFUSED] = "agent_apps_refused",
+    [CTL_COUNT_RELEASE_ARCHIVE_REFUSED] = "release_archive_refused",
 };
 
 const char *ctl_counter_name (ctl_counter_t counter)

@@ -28,13 +28,19 @@ typedef enum {
     CTL_COUNT_ZAP_DENIED,
     CTL_COUNT_FETCH_REFUSED,
     CTL_COUNT_AGENT_PROTOCOL,
-    CTL_COUNT_ENROLL_ACCEPTED,      //  unknown keys accepted with a valid token
-    CTL_COUNT_ENROLL_PENDING,       //  unknown keys waiting for `agents accept`
-    CTL_COUNT_ENROLL_REFUSED,       //  enrollments refused (name taken, bad env)
-    CTL_COUNT_AGENT_NOT_ACCEPTED,   //  messages from pending keys dropped
-    CTL_COUNT_SESSIONS_CUT,         //  connections shut down on reject/remove
-    CTL_COUNT_AGENT_NAME_MISMATCH,  //  Status claiming a name not the key's
-    CTL_COUNT_HEARTBEATS_SENT,      //  signed heartbeats broadcast (one per environment)
+    CTL_COUNT_ENROLL_ACCEPTED,          //  unknown keys accepted with a valid token
+    CTL_COUNT_ENROLL_PENDING,           //  unknown keys waiting for `agents accept`
+    CTL_COUNT_ENROLL_REFUSED,           //  enrollments refused (name taken, bad env)
+    CTL_COUNT_AGENT_NOT_ACCEPTED,       //  messages from pending keys dropped
+    CTL_COUNT_SESSIONS_CUT,             //  connections shut down on reject/remove
+    CTL_COUNT_AGENT_NAME_MISMATCH,      //  Status claiming a name not the key's
+    CTL_COUNT_HEARTBEATS_SENT,          //  signed heartbeats broadcast (one per environment)
+    CTL_COUNT_METRIC_SERIES_REFUSED,    //  new series over limits.series-per-agent or
+                                        //  limits.label-sets-per-metric
+    CTL_COUNT_METRIC_SAMPLES_CAPPED,    //  samples of those refused series
+    CTL_COUNT_METRIC_SAMPLES_TIME,      //  samples older than metrics-retention or > 5 min ahead
+    CTL_COUNT_AGENT_APPS_REFUSED,       //  apps over limits.apps-per-agent
+    CTL_COUNT_RELEASE_ARCHIVE_REFUSED,  //  release archives refused (bombs, bad manifest)
     CTL_COUNT_MAX
 } ctl_counter_t;
 

@@ -69,6 +69,8 @@ static jad_plan_t *s_plan_load (ctl_dispatch_t *self, const char *plan_id)
         goto done;
     }
     plan->artifact_length = (uint64_t)release->length;
+    //  signed too: agents check their free space with it before unpacking
+    plan->unpacked_size = release->unpacked_size > 0 ? (uint64_t)release->unpacked_size : 0;
     //  signed with the plan: agents refuse a release below the floor
     plan->release_counter = (uint64_t)release->counter;
     plan->min_release_counter = release->has_floor ? (uint64_t)release->floor : 0;

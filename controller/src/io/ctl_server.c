@@ -33,7 +33,9 @@
 
 #define S_TICK_MS           250
 #define S_TRIM_MS           10000
-#define S_PROTOCOL_REPLY_MS 30000  //  tell a mismatched agent again after this
+#define S_PROTOCOL_REPLY_MS 30000   //  tell a mismatched agent again after this
+#define S_METRICS_AHEAD_MS  300000  //  samples dated further ahead are refused
+#define S_BURST_MS          50      //  a burst of agent messages yields to the API after this
 
 struct _ctl_server_t {
     ctl_settings_t *settings;      //  borrowed: controller.yaml
@@ -318,7 +320,19 @@ static void s_agent_handle (ctl_server_t *self, zframe_t *route, zframe_t *body,
     } else if (message->kind == JAD_AGENT_MSG_METRICS) {
         //  attributed to the name bound to the CURVE key, never to the message
         uint64_t acked = 0;
-        int stored = ctl_metrics_repo_ingest (self->metrics, name, message->metrics, &acked);
+        const jad_controller_config_t *config = ctl_settings_config (self->settings);
+        ctl_metric_limits_t limits = {.series_per_agent = config->series_per_agent,
+                                      .label_sets_per_metric = config->label_sets_per_metric,
+                                      .retention_ms = (int64_t)config->metrics_retention_ms,
+                                      .ahead_ms = S_METRICS_AHEAD_MS};
+        ctl_metrics_repo_set_limits (self->metrics, &limits);
+        ctl_metric_refusals_t refused = {0};
+        int stored =
+            ctl_metrics_repo_ingest (self->metrics, name, message->metrics, &acked, &refused);
+        self->counters.value[CTL_COUNT_METRIC_SERIES_REFUSED] +=
+            refused.series + refused.label_sets;
+        self->counters.value[CTL_COUNT_METRIC_SAMPLES_CAPPED] += refused.samples_cap;
+        self->counters.value[CTL_COUNT_METRIC_SAMPLES_TIME] += refused.samples_time;
         if (stored >= 0 && message->metrics->stream) {
             //  As for reports: the ack promises the batches are stored, so
             //  in a burst it waits for the burst's commit.
@@ -391,7 +405,10 @@ static void s_agents_burst (ctl_server_t *self)
     zsock_t *agents = ctl_channel_agents (self->channel);
     ctl_channel_burst_begin (self->channel);
     bool batched = ctl_store_begin (self->store) == 0;
-    for (int count = 0; count < 1024 && (zsock_events (agents) & ZMQ_POLLIN); count++)
+    //  bounded in count and in time, so that operators are served between
+    int64_t until = jad_mono_ms () + S_BURST_MS;
+    for (int count = 0;
+         count < 1024 && jad_mono_ms () < until && (zsock_events (agents) & ZMQ_POLLIN); count++)
         s_agent_recv (self);
     bool committed = true;
     if (batched && ctl_store_commit (self->store) != 0) {
@@ -431,7 +448,9 @@ int ctl_server_run (ctl_server_t *self)
     zsock_t *monitor = ctl_sessions_monitor (self->sessions);
     //  answers of the Prometheus query worker (ctl_alerts)
     zactor_t *queries = ctl_alerts_socket (self->alerts);
-    zpoller_t *poller = zpoller_new (agents, api, monitor, queries, NULL);
+    //  answers of the release archive checker (ctl_artifacts)
+    zactor_t *checker = ctl_artifacts_checker (self->artifacts);
+    zpoller_t *poller = zpoller_new (agents, api, monitor, queries, checker, NULL);
     if (!poller || (zap && zpoller_add (poller, zap) != 0)) {
         zpoller_destroy (&poller);
         return -1;
@@ -456,6 +475,8 @@ int ctl_server_run (ctl_server_t *self)
             ctl_sessions_pub_event (self->sessions);
         for (int count = 0; count < 64 && (zsock_events (queries) & ZMQ_POLLIN); count++)
             ctl_alerts_receive (self->alerts);
+        for (int count = 0; count < 16 && (zsock_events (checker) & ZMQ_POLLIN); count++)
+            ctl_api_checked (self->api);
         if (zsock_events (agents) & ZMQ_POLLIN)
             s_agents_burst (self);
         if (jad_mono_ms () >= next_tick) {

@@ -792,9 +792,10 @@ void ctl_alerts_tick (ctl_alerts_t *self)
         self->next_eval = mono + S_EVAL_MS;
     }
     if (mono >= self->next_maintain) {
-        ctl_metrics_repo_maintain (self->metrics, now, config->metrics_retention_ms,
-                                   config->rollup_retention_ms);
-        self->next_maintain = mono + S_MAINTAIN_MS;
+        //  one bounded slice per tick while work is left, so the loop never stalls
+        int more = ctl_metrics_repo_maintain (self->metrics, now, config->metrics_retention_ms,
+                                              config->rollup_retention_ms);
+        self->next_maintain = more == 1 ? mono : mono + S_MAINTAIN_MS;
     }
 }
 

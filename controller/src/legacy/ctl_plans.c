@@ -156,7 +156,8 @@ int ctl_plans_on_report (ctl_plans_t *self, const char *agent, const jad_report_
     bool is_task = self->kind_task;
     if (report->status == JAD_REPORT_HEALTHY && report->app && report->version && !is_task &&
         ctl_agents_repo_app_set (self->store, agent, report->app, report->version, "healthy",
-                                 report->plan_id, now) != 0)
+                                 report->plan_id, now,
+                                 ctl_settings_config (self->settings)->apps_per_agent) < 0)
         goto failed;
     if (ctl_store_commit (self->store))
         goto failed;

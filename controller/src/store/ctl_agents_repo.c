@@ -179,16 +179,18 @@ int ctl_agents_repo_seen (ctl_store_t *store, const char *name, const ctl_agent_
 
 int ctl_agents_repo_app_set (ctl_store_t *store, const char *agent, const char *app,
                              const char *version, const char *health, const char *plan_id,
-                             int64_t now)
+                             int64_t now, uint32_t max_apps)
 {
-    return ctl_sql_exec (ctl_store_sql (store),
-                         "INSERT INTO agent_apps (agent, app, version, health, plan_id, updated) "
-                         "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (agent, app) DO UPDATE SET "
-                         "version = excluded.version, health = excluded.health, plan_id = "
-                         "excluded.plan_id, updated = excluded.updated",
-                         "ttttti", agent, app, version, health, plan_id, now) < 0
-               ? -1
-               : 0;
+    //  the row is written when it exists or the agent is under its cap
+    int64_t changed = ctl_sql_exec (
+        ctl_store_sql (store),
+        "INSERT INTO agent_apps (agent, app, version, health, plan_id, updated) SELECT $1, $2, "
+        "$3, $4, $5, $6 WHERE $7 = 0 OR EXISTS (SELECT 1 FROM agent_apps WHERE agent = $1 AND "
+        "app = $2) OR (SELECT count (*) FROM agent_apps WHERE agent = $1) < $7 ON CONFLICT "
+        "(agent, app) DO UPDATE SET version = excluded.version, health = excluded.health, "
+        "plan_id = excluded.plan_id, updated = excluded.updated",
+        "tttttii", agent, app, version, health, plan_id, now, (int64_t)max_apps);
+    return changed < 0 ? -1 : (changed == 0 ? 1 : 0);
 }
 
 zlistx_t *ctl_agents_repo_list (ctl_store_t *store)

@@ -117,10 +117,12 @@ int ctl_agents_repo_touch (ctl_store_t *store, const char *name, int64_t now);
 //  An accepted agent's Status. Returns 0 or -1.
 int ctl_agents_repo_seen (ctl_store_t *store, const char *name, const ctl_agent_seen_t *seen);
 
-//  What agent runs of app (insert or update). Returns 0 or -1.
+//  What agent runs of app (insert or update). An app the agent has no row
+//  for is added only while it has fewer than max_apps (0: no cap).
+//  Returns 0, 1 if refused by the cap, or -1.
 int ctl_agents_repo_app_set (ctl_store_t *store, const char *agent, const char *app,
                              const char *version, const char *health, const char *plan_id,
-                             int64_t now);
+                             int64_t now, uint32_t max_apps);
 
 //  Every agent (removed ones too), by environment then name; no apps.
 zlistx_t *ctl_agents_repo_list (ctl_store_t *store);

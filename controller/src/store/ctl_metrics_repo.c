@@ -12,13 +12,20 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define S_MAX_QUERY_SERIES 64
+#define S_REFUSAL_LOG_MS 10000    //  one refusal line per this long, at most
+#define S_SERIES_IDLE_MS 3600000  //  a series without rollups this long frees its place
+#define S_SERIES_COST    10       //  a slice's budget one series' statements cost
 
 struct _ctl_metrics_repo_t {
     ctl_store_t *store;  //  borrowed
     zhashx_t *names;     //  series name -> id
     zhashx_t *hosts;     //  host name -> id
-    uint64_t samples;    //  stored since start
+    zhashx_t *series;    //  host name -> its series count + 1
+    ctl_metric_limits_t limits;
+    ctl_metric_refusals_t unlogged;  //  refusals since the last refusal line
+    int64_t logged;                  //  mono ms of the last refusal line
+    int64_t cursor;                  //  maintenance: the last metric id done
+    uint64_t samples;                //  stored since start
     uint64_t batches;
     uint64_t rejected;    //  batches not stored
     uint64_t duplicates;  //  batches of a stream stored before
@@ -54,9 +61,20 @@ ctl_metrics_repo_t *ctl_metrics_repo_new (ctl_store_t *store)
     self->store = store;
     self->names = zhashx_new ();
     self->hosts = zhashx_new ();
-    if (!self->names || !self->hosts)
+    self->series = zhashx_new ();
+    self->limits = (ctl_metric_limits_t){.series_per_agent = 10000,
+                                         .label_sets_per_metric = 1000,
+                                         .retention_ms = 24 * 3600 * 1000,
+                                         .ahead_ms = 5 * 60 * 1000};
+    if (!self->names || !self->hosts || !self->series)
         ctl_metrics_repo_destroy (&self);
     return self;
+}
+
+void ctl_metrics_repo_set_limits (ctl_metrics_repo_t *self, const ctl_metric_limits_t *limits)
+{
+    assert (self);
+    self->limits = *limits;
 }
 
 void ctl_metrics_repo_destroy (ctl_metrics_repo_t **self_p)
@@ -66,6 +84,7 @@ void ctl_metrics_repo_destroy (ctl_metrics_repo_t **self_p)
     ctl_metrics_repo_t *self = *self_p;
     zhashx_destroy (&self->names);
     zhashx_destroy (&self->hosts);
+    zhashx_destroy (&self->series);
     free (self);
     *self_p = NULL;
 }
@@ -136,11 +155,129 @@ static int s_in_order (ctl_metrics_repo_t *self, int64_t host_id, const jad_metr
     return 0;
 }
 
+//  Id of series `name` if it is on record (never adding it): > 0, 0 if
+//  not, -1 on error.
+static int64_t s_name_find (ctl_metrics_repo_t *self, const char *name)
+{
+    uintptr_t cached = (uintptr_t)zhashx_lookup (self->names, name);
+    if (cached)
+        return (int64_t)cached;
+    int64_t id = 0;
+    int rc = ctl_sql_int (ctl_store_sql (self->store), &id,
+                          "SELECT id FROM metric_names WHERE name = $1", "t", name);
+    if (rc < 0)
+        return -1;
+    if (rc == 1)
+        return 0;
+    zhashx_insert (self->names, name, (void *)(uintptr_t)id);
+    return id;
+}
+
+//  How many series host has (cached). -1 on error.
+static int64_t s_series_count (ctl_metrics_repo_t *self, const char *host, int64_t host_id)
+{
+    uintptr_t cached = (uintptr_t)zhashx_lookup (self->series, host);
+    if (cached)
+        return (int64_t)cached - 1;
+    int64_t count = 0;
+    if (ctl_sql_int (ctl_store_sql (self->store), &count,
+                     "SELECT count (*) FROM metric_series WHERE host = $1", "i", host_id) < 0)
+        return -1;
+    zhashx_update (self->series, host, (void *)(uintptr_t)(count + 1));
+    return count;
+}
+
+//  Id of series `name` for host_id, admitting it within the limits (a
+//  metric_series row, and a metric_names row if new): > 0, 0 if refused
+//  (counted in *refused), -1 on error.
+static int64_t s_series_admit (ctl_metrics_repo_t *self, const char *host, int64_t host_id,
+                               const char *name, ctl_metric_refusals_t *refused)
+{
+    ctl_sql_t *sql = ctl_store_sql (self->store);
+    int64_t id = s_name_find (self, name);
+    if (id < 0)
+        return -1;
+    if (id > 0) {
+        int64_t known = 0;
+        int rc =
+            ctl_sql_int (sql, &known, "SELECT 1 FROM metric_series WHERE metric = $1 AND host = $2",
+                         "ii", id, host_id);
+        if (rc < 0)
+            return -1;
+        if (rc == 0)
+            return id;
+    }
+    //  A new series for this host: within its caps?
+    int64_t count = s_series_count (self, host, host_id);
+    if (count < 0)
+        return -1;
+    if (self->limits.series_per_agent && count >= self->limits.series_per_agent) {
+        refused->series++;
+        return 0;
+    }
+    const char *brace = strchr (name, '{');
+    size_t base_len = brace ? (size_t)(brace - name) : strlen (name);
+    char base[JAD_MAX_SERIES_LEN + 1];
+    if (base_len > JAD_MAX_SERIES_LEN)
+        base_len = JAD_MAX_SERIES_LEN;
+    memcpy (base, name, base_len);
+    base[base_len] = '\0';
+    if (self->limits.label_sets_per_metric) {
+        int64_t sets = 0;
+        if (ctl_sql_int (sql, &sets,
+                         "SELECT count (*) FROM metric_series WHERE host = $1 AND base = $2", "it",
+                         host_id, base) < 0)
+            return -1;
+        if (sets >= self->limits.label_sets_per_metric) {
+            refused->label_sets++;
+            return 0;
+        }
+    }
+    if (id == 0 && (id = s_id (self, self->names, false, name)) <= 0)
+        return -1;
+    if (ctl_sql_exec (sql,
+                      "INSERT INTO metric_series (metric, host, base, since) VALUES ($1, $2, $3, "
+                      "$4) ON CONFLICT (metric, host) DO NOTHING",
+                      "iiti", id, host_id, base, jad_now_ms ()) < 0)
+        return -1;
+    zhashx_update (self->series, host, (void *)(uintptr_t)(count + 2));
+    return id;
+}
+
+//  Log what was refused, naming the agent, at most once per
+//  S_REFUSAL_LOG_MS (what was refused in between is summed into the next
+//  line).
+static void s_refusals_log (ctl_metrics_repo_t *self, const char *host,
+                            const ctl_metric_refusals_t *refused)
+{
+    ctl_metric_refusals_t *sum = &self->unlogged;
+    sum->series += refused->series;
+    sum->label_sets += refused->label_sets;
+    sum->samples_cap += refused->samples_cap;
+    sum->samples_time += refused->samples_time;
+    int64_t now = jad_mono_ms ();
+    if (!(sum->series || sum->label_sets || sum->samples_time) ||
+        (self->logged && now - self->logged < S_REFUSAL_LOG_MS))
+        return;
+    jad_log_warning ("metrics: samples refused agent=%s new_series_over_cap=%llu "
+                     "series_over_label_cap=%llu samples_of_refused_series=%llu "
+                     "samples_out_of_time=%llu series_per_agent=%u label_sets_per_metric=%u "
+                     "(counted since the last such line, one line per %d s at most)",
+                     host, (unsigned long long)sum->series, (unsigned long long)sum->label_sets,
+                     (unsigned long long)sum->samples_cap, (unsigned long long)sum->samples_time,
+                     self->limits.series_per_agent, self->limits.label_sets_per_metric,
+                     S_REFUSAL_LOG_MS / 1000);
+    *sum = (ctl_metric_refusals_t){0};
+    self->logged = now;
+}
+
 int ctl_metrics_repo_ingest (ctl_metrics_repo_t *self, const char *host,
-                             const jad_metric_batch_t *batch, uint64_t *acked)
+                             const jad_metric_batch_t *batch, uint64_t *acked,
+                             ctl_metric_refusals_t *refused_p)
 {
     assert (self);
     ctl_sql_t *sql = ctl_store_sql (self->store);
+    ctl_metric_refusals_t refused = {0};
     int64_t *ids = calloc (batch->name_count + 1, sizeof (int64_t));
     if (!ids || ctl_sql_begin (sql)) {
         free (ids);
@@ -166,42 +303,64 @@ int ctl_metrics_repo_ingest (ctl_metrics_repo_t *self, const char *host,
             goto failed;
     }
     for (size_t index = 0; index < batch->name_count; index++) {
-        ids[index] = s_id (self, self->names, false, batch->names[index]);
-        if (ids[index] <= 0)
+        ids[index] = s_series_admit (self, host, host_id, batch->names[index], &refused);
+        if (ids[index] < 0)
             goto failed;
     }
+    int64_t now = jad_now_ms ();
+    int64_t oldest = self->limits.retention_ms ? now - self->limits.retention_ms : INT64_MIN;
+    int64_t newest = self->limits.ahead_ms ? now + self->limits.ahead_ms : INT64_MAX;
     //  one statement for the whole batch, run once per sample
     if (ctl_sql_prepare (sql, &insert,
                          "INSERT INTO samples (metric, host, ts, value) VALUES ($1, $2, $3, $4)"))
         goto failed;
-    for (size_t index = 0; index < batch->sample_count; index++)
-        if (ctl_query_run (&insert, "iiid", ids[batch->name_index[index]], host_id,
-                           batch->times[index], batch->values[index]) != 1) {
+    int64_t stored = 0;
+    for (size_t index = 0; index < batch->sample_count; index++) {
+        int64_t id = ids[batch->name_index[index]];
+        int64_t time = batch->times[index];
+        if (id == 0) {
+            refused.samples_cap++;
+            continue;
+        }
+        if (time < oldest || time > newest) {
+            refused.samples_time++;
+            continue;
+        }
+        if (ctl_query_run (&insert, "iiid", id, host_id, time, batch->values[index]) != 1) {
             jad_log_error ("metrics: insert failed host=%s", host);
             goto failed;
         }
+        stored++;
+    }
     if (ctl_query_end (&insert))
         goto failed;
     if (ctl_sql_exec (sql,
                       "UPDATE metric_hosts SET dropped = $1, samples = samples + $2, last_batch = "
                       "$3 WHERE id = $4",
-                      "iiii", (int64_t)batch->dropped, (int64_t)batch->sample_count, jad_now_ms (),
-                      host_id) < 0 ||
+                      "iiii", (int64_t)batch->dropped, stored, now, host_id) < 0 ||
         ctl_sql_commit (sql))
         goto failed;
     free (ids);
-    self->samples += batch->sample_count;
+    self->samples += (uint64_t)stored;
     self->batches++;
     if (batch->stream && acked)
         *acked = batch->seq;
-    return (int)batch->sample_count;
+    s_refusals_log (self, host, &refused);
+    if (refused_p) {
+        refused_p->series += refused.series;
+        refused_p->label_sets += refused.label_sets;
+        refused_p->samples_cap += refused.samples_cap;
+        refused_p->samples_time += refused.samples_time;
+    }
+    return (int)stored;
 
 failed:
     ctl_query_end (&insert);
     ctl_sql_rollback (sql);
-    //  the ids cached during this batch may be gone with the rollback
+    //  the ids and counts cached during this batch may be gone with the rollback
     zhashx_purge (self->names);
     zhashx_purge (self->hosts);
+    zhashx_purge (self->series);
     free (ids);
     self->rejected++;
     return -1;
@@ -217,6 +376,11 @@ int ctl_metrics_repo_maintain (ctl_metrics_repo_t *self, int64_t now, int64_t ra
                      "") < 0 ||
         ctl_sql_int (sql, &top, "SELECT coalesce (max (id), 0) FROM samples", "") < 0)
         return -1;
+    bool more = false;
+    if (top > mark + CTL_METRICS_SLICE) {
+        top = mark + CTL_METRICS_SLICE;
+        more = true;
+    }
     if (ctl_sql_begin (sql))
         return -1;
     if (top > mark) {
@@ -236,26 +400,59 @@ int ctl_metrics_repo_maintain (ctl_metrics_repo_t *self, int64_t now, int64_t ra
                           "i", top) < 0)
             goto failed;
     }
-    zlistx_t *names = ctl_store_strings (self->store,
-                                         "SELECT CAST (id AS TEXT) FROM metric_names "
-                                         "ORDER BY id",
-                                         "");
-    if (!names)
-        goto failed;
-    for (char *id = zlistx_first (names); id; id = zlistx_next (names))
-        if (ctl_sql_exec (sql, "DELETE FROM samples WHERE metric = $1 AND ts < $2", "ii",
-                          (int64_t)strtoll (id, NULL, 10), now - raw_ms) < 0) {
-            zlistx_destroy (&names);
+    //  Retention, one series at a time from where the last slice stopped:
+    //  raw rows already rolled up, rollups, and then the series' places of
+    //  hosts that have nothing left of it.
+    int64_t budget = CTL_METRICS_SLICE;
+    int64_t freed = 0;
+    while (budget > 0) {
+        int64_t id = 0;
+        int rc =
+            ctl_sql_int (sql, &id, "SELECT id FROM metric_names WHERE id > $1 ORDER BY id LIMIT 1",
+                         "i", self->cursor);
+        if (rc < 0)
             goto failed;
+        if (rc == 1) {
+            self->cursor = 0;  //  every series done: start again next time
+            break;
         }
-    zlistx_destroy (&names);
-    if (ctl_sql_exec (sql, "DELETE FROM rollups WHERE minute < $1", "i", now - rollup_ms) < 0 ||
-        ctl_sql_commit (sql))
+        int64_t deleted = ctl_sql_exec (sql,
+                                        "DELETE FROM samples WHERE id IN (SELECT id FROM samples "
+                                        "WHERE metric = $1 AND ts < $2 AND id <= $3 LIMIT $4)",
+                                        "iiii", id, now - raw_ms, top, budget);
+        if (deleted < 0)
+            goto failed;
+        budget -= deleted + S_SERIES_COST;
+        if (budget <= 0) {
+            more = true;  //  this series again next slice
+            break;
+        }
+        int64_t rolled = ctl_sql_exec (sql, "DELETE FROM rollups WHERE metric = $1 AND minute < $2",
+                                       "ii", id, now - rollup_ms);
+        int64_t idle = ctl_sql_exec (
+            sql,
+            "DELETE FROM metric_series WHERE metric = $1 AND since < $2 AND NOT EXISTS (SELECT 1 "
+            "FROM rollups r WHERE r.metric = metric_series.metric AND r.host = metric_series.host) "
+            "AND NOT EXISTS (SELECT 1 FROM samples x WHERE x.metric = metric_series.metric AND "
+            "x.host = metric_series.host)",
+            "ii", id, now - S_SERIES_IDLE_MS);
+        if (rolled < 0 || idle < 0)
+            goto failed;
+        budget -= rolled;
+        freed += idle;
+        self->cursor = id;
+        if (budget <= 0)
+            more = true;
+    }
+    if (ctl_sql_commit (sql))
         goto failed;
-    return 0;
+    if (freed)
+        zhashx_purge (self->series);  //  counts changed
+    return more ? 1 : 0;
 
 failed:
     ctl_sql_rollback (sql);
+    zhashx_purge (self->series);
     jad_log_error ("metrics: maintenance failed");
     return -1;
 }
@@ -330,6 +527,61 @@ static int s_series_point (ctl_metric_series_t *series, int64_t time, double ave
     return 0;
 }
 
+//  Order of a query's series: by name, then host.
+static int s_series_compare (const void *one, const void *two)
+{
+    const ctl_metric_series_t *a = one, *b = two;
+    int rc = strcmp (a->name, b->name);
+    return rc ? rc : strcmp (a->host, b->host);
+}
+
+//  Read one series' buckets into it, at most `budget` rows. Returns the
+//  rows read, or -1 on error.
+static int64_t s_series_read (ctl_store_t *store, ctl_metric_query_t *self,
+                              ctl_metric_series_t *series, int64_t metric, int64_t host,
+                              int64_t budget)
+{
+    ctl_query_t query;
+    int rc = self->raw
+                 ? ctl_sql_query (ctl_store_sql (store), &query,
+                                  "SELECT (ts - $1) / $3, count (*), sum (value), min (value), "
+                                  "max (value) FROM (SELECT ts, value FROM samples WHERE metric = "
+                                  "$4 AND ts >= $1 AND ts <= $2 AND host = $5 LIMIT $6) x GROUP BY "
+                                  "1 ORDER BY 1",
+                                  "iiiiii", self->since, self->until, self->bucket_ms, metric, host,
+                                  budget)
+                 : ctl_sql_query (ctl_store_sql (store), &query,
+                                  "SELECT (minute - $1) / $3, sum (count), sum (sum), min (min), "
+                                  "max (max), count (*) FROM (SELECT minute, count, sum, min, max "
+                                  "FROM rollups WHERE metric = $4 AND host = $5 AND minute >= $1 "
+                                  "AND minute <= $2 LIMIT $6) x GROUP BY 1 ORDER BY 1",
+                                  "iiiiii", self->since, self->until, self->bucket_ms, metric, host,
+                                  budget);
+    double lo = INFINITY, hi = -INFINITY, sum = 0;
+    int64_t count = 0, rows = 0;
+    while (rc == 0 && ctl_query_next (&query)) {
+        int64_t bucket = ctl_query_int (&query, 0);
+        int64_t samples = ctl_query_int (&query, 1);
+        double total = ctl_query_double (&query, 2);
+        double low = ctl_query_double (&query, 3);
+        double high = ctl_query_double (&query, 4);
+        rows += self->raw ? samples : ctl_query_int (&query, 5);
+        lo = low < lo ? low : lo;
+        hi = high > hi ? high : hi;
+        sum += total;
+        count += samples;
+        if (s_series_point (series, self->since + bucket * self->bucket_ms,
+                            samples ? total / (double)samples : 0.0)) {
+            query.failed = true;
+            break;
+        }
+    }
+    if (ctl_query_end (&query) || rc)
+        return -1;
+    s_series_close (series, count ? lo : 0, count ? hi : 0, sum, count);
+    return rows;
+}
+
 ctl_metric_query_t *ctl_metrics_repo_query (ctl_store_t *store, const char *host, const char *env,
                                             const char *name, int64_t since, int64_t now,
                                             int64_t raw_ms, int buckets)
@@ -342,82 +594,83 @@ ctl_metric_query_t *ctl_metrics_repo_query (ctl_store_t *store, const char *host
     self->since = since;
     self->until = now;
     self->bucket_ms = (now - since) / buckets + 1;
-    self->raw = since >= now - raw_ms;
+    self->raw = since >= now - raw_ms && now - since <= CTL_METRICS_RAW_SPAN_MS;
     self->series = ctl_store_list ((zlistx_destructor_fn *)ctl_metric_series_destroy);
     if (!self->series) {
         ctl_metric_query_destroy (&self);
         return NULL;
     }
-    //  raw rows or rollups, as (metric, host, time, count, sum, min, max)
+    int64_t started = jad_mono_ms ();
+    //  Which series: at most CTL_METRICS_QUERY_SERIES (one more says there are
+    //  more), found through metric_series so that no sample is read yet.
     ctl_query_t query;
-    int rc =
-        self->raw
-            ? ctl_sql_query (ctl_store_sql (store), &query,
-                             "SELECT n.name, h.name, (x.ts - $1) / $3, count (*), sum (x.value), "
-                             "min (x.value), max (x.value) FROM samples x JOIN metric_names n ON "
-                             "n.id = x.metric JOIN metric_hosts h ON h.id = x.host WHERE x.ts >= "
-                             "$1 AND x.ts <= $2 AND ($4 IS NULL OR h.name = $4) AND ($5 IS NULL "
-                             "OR h.name IN (SELECT name FROM agents WHERE env = $5)) AND ($6 IS "
-                             "NULL OR n.name = $6) GROUP BY n.name, h.name, 3 ORDER BY n.name, "
-                             "h.name, 3",
-                             "iiittt", since, now, self->bucket_ms, host, env, name)
-            : ctl_sql_query (ctl_store_sql (store), &query,
-                             "SELECT n.name, h.name, (x.minute - $1) / $3, sum (x.count), sum "
-                             "(x.sum), min (x.min), max (x.max) FROM rollups x JOIN metric_names "
-                             "n ON n.id = x.metric JOIN metric_hosts h ON h.id = x.host WHERE "
-                             "x.minute >= $1 AND x.minute <= $2 AND ($4 IS NULL OR h.name = $4) "
-                             "AND ($5 IS NULL OR h.name IN (SELECT name FROM agents WHERE env = "
-                             "$5)) AND ($6 IS NULL OR n.name = $6) GROUP BY n.name, h.name, 3 "
-                             "ORDER BY n.name, h.name, 3",
-                             "iiittt", since, now, self->bucket_ms, host, env, name);
-    ctl_metric_series_t *current = NULL;
-    double lo = 0, hi = 0, sum = 0;
-    int64_t count = 0;
+    int rc = ctl_sql_query (ctl_store_sql (store), &query,
+                            "SELECT s.metric, s.host, n.name, h.name FROM metric_series s JOIN "
+                            "metric_names n ON n.id = s.metric JOIN metric_hosts h ON h.id = "
+                            "s.host WHERE ($1 IS NULL OR h.name = $1) AND ($2 IS NULL OR h.name IN "
+                            "(SELECT name FROM agents WHERE env = $2)) AND ($3 IS NULL OR n.name = "
+                            "$3) LIMIT $4",
+                            "ttti", host, env, name, (int64_t)CTL_METRICS_QUERY_SERIES + 1);
+    size_t found = 0;
+    ctl_metric_series_t *picked[CTL_METRICS_QUERY_SERIES];
+    int64_t ids[CTL_METRICS_QUERY_SERIES][2];
     while (rc == 0 && ctl_query_next (&query)) {
-        const char *series = ctl_query_text (&query, 0);
-        const char *host_name = ctl_query_text (&query, 1);
-        if (!series || !host_name)
-            continue;
-        if (!current || !streq (current->name, series) || !streq (current->host, host_name)) {
-            if (current)
-                s_series_close (current, lo, hi, sum, count);
-            current = NULL;
-            if (zlistx_size (self->series) >= S_MAX_QUERY_SERIES)
-                break;
-            current = (ctl_metric_series_t *)calloc (1, sizeof (ctl_metric_series_t));
-            if (current) {
-                current->host = strdup (host_name);
-                current->name = strdup (series);
-            }
-            if (!current || !current->host || !current->name ||
-                !zlistx_add_end (self->series, current)) {
-                ctl_metric_series_destroy (&current);
-                query.failed = true;
-                break;
-            }
-            lo = INFINITY;
-            hi = -INFINITY;
-            sum = 0;
-            count = 0;
+        if (found == CTL_METRICS_QUERY_SERIES) {
+            self->truncated = true;
+            break;
         }
-        int64_t bucket = ctl_query_int (&query, 2);
-        int64_t samples = ctl_query_int (&query, 3);
-        double total = ctl_query_double (&query, 4);
-        double low = ctl_query_double (&query, 5);
-        double high = ctl_query_double (&query, 6);
-        lo = low < lo ? low : lo;
-        hi = high > hi ? high : hi;
-        sum += total;
-        count += samples;
-        if (s_series_point (current, since + bucket * self->bucket_ms,
-                            samples ? total / (double)samples : 0.0)) {
+        ctl_metric_series_t *series = calloc (1, sizeof (ctl_metric_series_t));
+        if (series) {
+            series->name = ctl_query_strdup (&query, 2);
+            series->host = ctl_query_strdup (&query, 3);
+        }
+        if (!series || !series->name || !series->host) {
+            ctl_metric_series_destroy (&series);
             query.failed = true;
             break;
         }
+        picked[found] = series;
+        ids[found][0] = ctl_query_int (&query, 0);
+        ids[found][1] = ctl_query_int (&query, 1);
+        found++;
     }
-    if (current)
-        s_series_close (current, lo, hi, sum, count);
-    if (ctl_query_end (&query) || rc)
+    bool failed = ctl_query_end (&query) || rc;
+    //  by name then host, and each read within what is left of the budget
+    size_t order[CTL_METRICS_QUERY_SERIES];
+    for (size_t index = 0; index < found; index++)
+        order[index] = index;
+    for (size_t index = 1; index < found; index++)
+        for (size_t back = index;
+             back > 0 && s_series_compare (picked[order[back - 1]], picked[order[back]]) > 0;
+             back--) {
+            size_t swap = order[back];
+            order[back] = order[back - 1];
+            order[back - 1] = swap;
+        }
+    for (size_t index = 0; index < found; index++) {
+        ctl_metric_series_t *series = picked[order[index]];
+        picked[order[index]] = NULL;
+        int64_t budget = CTL_METRICS_QUERY_ROWS - self->rows;
+        if (jad_mono_ms () - started > CTL_METRICS_QUERY_MS) {
+            self->truncated = true;
+            budget = 0;
+        }
+        int64_t rows = failed || budget <= 0
+                           ? 0
+                           : s_series_read (store, self, series, ids[order[index]][0],
+                                            ids[order[index]][1], budget);
+        if (rows < 0)
+            failed = true;
+        else
+            self->rows += rows;
+        if (self->rows >= CTL_METRICS_QUERY_ROWS)
+            self->truncated = true;
+        //  series without a sample in the window are left out
+        if (!failed && series->count > 0 && zlistx_add_end (self->series, series))
+            series = NULL;
+        ctl_metric_series_destroy (&series);
+    }
+    if (failed)
         ctl_metric_query_destroy (&self);
     return self;
 }

@@ -14,6 +14,17 @@
 //
 //  A stream (the agents' acknowledged metric batches) is stored in order,
 //  go-back-N: per host its current stream and the last batch stored.
+//
+//  One agent cannot exhaust the store (SECURITY-TESTS row 32): each host
+//  has at most `series_per_agent` series (metric_series rows: which series
+//  a host has samples of) and at most `label_sets_per_metric` of them with
+//  the same metric name (the name before '{'); a new series over either
+//  cap is refused with its samples, and is never added to metric_names.
+//  Samples older than the raw retention or more than `ahead_ms` in the
+//  future are refused. Refusals are counted for the caller and logged at
+//  most once per S_REFUSAL_LOG_MS, naming the agent. A series whose
+//  samples and rollups are all gone frees its place. Maintenance and
+//  queries work in bounded slices so that the loop never stalls.
 
 #ifndef CTL_METRICS_REPO_H_INCLUDED
 #define CTL_METRICS_REPO_H_INCLUDED
@@ -26,6 +37,31 @@
 #include <stdint.h>
 
 typedef struct _ctl_metrics_repo_t ctl_metrics_repo_t;
+
+//  What one agent may store (controller.yaml `limits:`, metrics-retention).
+typedef struct {
+    uint32_t series_per_agent;       //  series per host (0: no cap)
+    uint32_t label_sets_per_metric;  //  series of one metric name per host (0: no cap)
+    int64_t retention_ms;            //  samples older than now - this are refused (0: none)
+    int64_t ahead_ms;                //  samples newer than now + this are refused (0: none)
+} ctl_metric_limits_t;
+
+//  What one batch had refused (ctl_metrics_repo_ingest).
+typedef struct {
+    uint64_t series;        //  new series over series_per_agent
+    uint64_t label_sets;    //  new series over label_sets_per_metric
+    uint64_t samples_cap;   //  samples of refused series
+    uint64_t samples_time;  //  samples outside [now - retention, now + ahead]
+} ctl_metric_refusals_t;
+
+//  The most rows a query reads (raw samples or rollups); the answer says
+//  when it stopped there (ctl_metric_query_t.truncated).
+#define CTL_METRICS_QUERY_ROWS   200000
+#define CTL_METRICS_QUERY_SERIES 64
+//  ... and stops reading further series after this long
+#define CTL_METRICS_QUERY_MS 500
+//  The widest raw query: longer spans are read from the 1-minute rollups.
+#define CTL_METRICS_RAW_SPAN_MS (3600 * 1000)
 
 //  One series of a query: a host's metric over buckets.
 typedef struct {
@@ -44,6 +80,8 @@ void ctl_metric_series_destroy (ctl_metric_series_t **self_p);
 typedef struct {
     int64_t since, until, bucket_ms;
     bool raw;          //  from raw samples (else from rollups)
+    bool truncated;    //  stopped at CTL_METRICS_QUERY_ROWS rows or _SERIES series
+    int64_t rows;      //  rows read
     zlistx_t *series;  //  ctl_metric_series_t, by name then host
 } ctl_metric_query_t;
 
@@ -52,6 +90,11 @@ void ctl_metric_query_destroy (ctl_metric_query_t **self_p);
 //  New repository on the store (borrowed; the loop's own). NULL on error.
 ctl_metrics_repo_t *ctl_metrics_repo_new (ctl_store_t *store);
 void ctl_metrics_repo_destroy (ctl_metrics_repo_t **self_p);
+
+//  Set what each agent may store (copied). A new repository has the
+//  defaults of controller.yaml(5): 10000 series, 1000 label sets, 24 h
+//  back, 5 minutes ahead.
+void ctl_metrics_repo_set_limits (ctl_metrics_repo_t *self, const ctl_metric_limits_t *limits);
 
 //  Store a batch from `host` (the authenticated agent name) in one
 //  transaction (a savepoint inside the caller's, if any). Returns the
@@ -63,12 +106,20 @@ void ctl_metrics_repo_destroy (ctl_metrics_repo_t **self_p);
 //  gets the highest seq of the batch's stream now stored in order: what the
 //  MetricAck says once the transaction commits. Batches without a stream
 //  are stored as they come and leave *acked alone.
+//  Samples over the limits are refused and the rest stored (the batch is
+//  acknowledged all the same: sending it again would not help); what was
+//  refused is added to *refused (if not NULL).
 int ctl_metrics_repo_ingest (ctl_metrics_repo_t *self, const char *host,
-                             const jad_metric_batch_t *batch, uint64_t *acked);
+                             const jad_metric_batch_t *batch, uint64_t *acked,
+                             ctl_metric_refusals_t *refused);
 
-//  Roll raw samples into 1-minute rollups and apply retention: raw rows
-//  older than now - raw_ms, rollups older than now - rollup_ms. Returns 0
-//  or -1.
+//  One bounded slice of maintenance: roll up to CTL_METRICS_SLICE raw
+//  samples into 1-minute rollups, then delete up to CTL_METRICS_SLICE rows
+//  past retention (raw rows older than now - raw_ms that are rolled up,
+//  rollups older than now - rollup_ms) and free the places of series with
+//  nothing left, going on where the last slice stopped. Returns 1 if work
+//  is left (call again soon), 0 if all done, -1 on error.
+#define CTL_METRICS_SLICE 20000
 int ctl_metrics_repo_maintain (ctl_metrics_repo_t *self, int64_t now, int64_t raw_ms,
                                int64_t rollup_ms);
 
@@ -80,8 +131,11 @@ int ctl_metrics_repo_env_values (ctl_store_t *store, const char *env, const char
 
 //  Series of one host or of an environment's hosts since `since`, in
 //  `buckets` equal time buckets (avg/min/max per bucket), read from raw
-//  samples or, when `since` is older than raw_ms, from rollups; at most 64
-//  series. `name` limits to one series. NULL on error.
+//  samples or, when `since` is older than raw_ms or the span wider than
+//  CTL_METRICS_RAW_SPAN_MS, from rollups; at most CTL_METRICS_QUERY_SERIES
+//  series, CTL_METRICS_QUERY_ROWS rows and (between series)
+//  CTL_METRICS_QUERY_MS (then `truncated`). `name` limits to
+//  one series. NULL on error.
 ctl_metric_query_t *ctl_metrics_repo_query (ctl_store_t *store, const char *host, const char *env,
                                             const char *name, int64_t since, int64_t now,
                                             int64_t raw_ms, int buckets);

@@ -34,7 +34,7 @@ void ctl_floor_destroy (ctl_floor_t **self_p)
 
 #define S_RELEASE_COLUMNS                                                                          \
     "r.app, r.version, r.sha256, r.length, r.branch, r.commit_id, r.notes, r.created, "            \
-    "r.counter, r.migrate_up, r.migrate_down, r.bad, f.counter, f.version"
+    "r.counter, r.migrate_up, r.migrate_down, r.bad, f.counter, f.version, r.unpacked_size"
 
 static ctl_release_t *s_release_read (ctl_query_t *query)
 {
@@ -56,6 +56,7 @@ static ctl_release_t *s_release_read (ctl_query_t *query)
     release->has_floor = !ctl_query_null (query, 12);
     release->floor = ctl_query_int (query, 12);
     release->floor_version = ctl_query_strdup (query, 13);
+    release->unpacked_size = ctl_query_int (query, 14);
     if (!release->app || !release->version || !release->sha256)
         ctl_release_destroy (&release);
     return release;
@@ -107,12 +108,13 @@ int ctl_releases_repo_add (ctl_store_t *store, const ctl_release_t *release, int
         return found == 0 ? 1 : -1;
     return ctl_sql_exec (ctl_store_sql (store),
                          "INSERT INTO releases (app, version, sha256, length, branch, commit_id, "
-                         "notes, created, counter, migrate_up, migrate_down) VALUES ($1, $2, $3, "
-                         "$4, $5, $6, $7, $8, (SELECT coalesce (max (counter), 0) + 1 FROM "
-                         "releases WHERE app = $1), $9, $10)",
-                         "tttitttibb", release->app, release->version, release->sha256,
+                         "notes, created, counter, migrate_up, migrate_down, unpacked_size) "
+                         "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, (SELECT coalesce (max "
+                         "(counter), 0) + 1 FROM releases WHERE app = $1), $9, $10, $11)",
+                         "tttitttibbi", release->app, release->version, release->sha256,
                          release->length, release->branch, release->commit_id, release->notes, now,
-                         (int)release->migrate_up, (int)release->migrate_down) == 1
+                         (int)release->migrate_up, (int)release->migrate_down,
+                         release->unpacked_size) == 1
                ? 0
                : -1;
 }

@@ -28,6 +28,7 @@ typedef struct {
     char *version;
     char *sha256;  //  hex
     int64_t length;
+    int64_t unpacked_size;  //  its regular files' sizes, measured at add (0: unknown)
     char *branch;
     char *commit_id;
     char *notes;
@@ -65,8 +66,9 @@ int ctl_releases_repo_get (ctl_store_t *store, const char *app, const char *vers
 //  A release whose artifact has this SHA-256 (hex), the first added.
 int ctl_releases_repo_by_sha (ctl_store_t *store, const char *sha256, ctl_release_t **release_p);
 
-//  Add a release (app, version, sha256, length, branch, commit_id, notes,
-//  migrate_up, migrate_down from `release`; the rest is ignored), created
+//  Add a release (app, version, sha256, length, unpacked_size, branch,
+//  commit_id, notes, migrate_up, migrate_down from `release`; the rest is
+//  ignored), created
 //  now, with the next counter of its app. Returns 0, 1 if app/version
 //  exists already, -1 on error.
 int ctl_releases_repo_add (ctl_store_t *store, const ctl_release_t *release, int64_t now);

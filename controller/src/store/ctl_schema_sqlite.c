@@ -148,5 +148,21 @@ const ctl_migration_t ctl_schema_sqlite[] = {
     //  (it was only inside the detail JSON; json_extract is SQLite's)
     {"alert_events_error", "ALTER TABLE alert_events ADD COLUMN error TEXT;"
                            "UPDATE alert_events SET error = json_extract (detail, '$.error');"},
+    //  10: which series each host has, for the per-agent caps on series
+    //  and label sets (SECURITY-TESTS row 32); base is the metric name
+    //  before '{'. Filled from the samples and rollups on record.
+    {"metric_series",
+     "CREATE TABLE metric_series (metric INTEGER NOT NULL, host INTEGER NOT NULL,"
+     "  base TEXT NOT NULL, since INTEGER NOT NULL, PRIMARY KEY (metric, host)) WITHOUT ROWID;"
+     "CREATE INDEX metric_series_host_base ON metric_series (host, base);"
+     "INSERT INTO metric_series (metric, host, base, since)"
+     "  SELECT u.metric, u.host, CASE WHEN instr (n.name, '{') > 0 THEN substr (n.name, 1,"
+     "  instr (n.name, '{') - 1) ELSE n.name END, CAST (strftime ('%s', 'now') AS INTEGER) * 1000"
+     "  FROM (SELECT DISTINCT metric, host FROM samples UNION SELECT DISTINCT metric, host"
+     "  FROM rollups) u JOIN metric_names n ON n.id = u.metric;"},
+    //  11: a release's unpacked size, measured at `release add` and signed
+    //  in its plans (SECURITY-TESTS row 36); 0 for releases added before
+    {"releases_unpacked_size",
+     "ALTER TABLE releases ADD COLUMN unpacked_size INTEGER NOT NULL DEFAULT 0;"},
     {NULL, NULL},
 };
