@@ -159,8 +159,9 @@ static void s_send_series (zsock_t *agent, int first, int count)
 static long long s_sql (const char *sql)
 {
     char *output = NULL;
-    cr_assert_eq (jt_run (&output, "sqlite3 %s/controller/state.db \"%s\"", fleet->dir, sql), 0,
-                  "%s", output ? output : "");
+    cr_assert_eq (jt_run (&output, "sqlite3 -cmd '.timeout 10000' %s/controller/state.db \"%s\"",
+                          fleet->dir, sql),
+                  0, "%s", output ? output : "");
     long long value = strtoll (output, NULL, 10);
     free (output);
     return value;

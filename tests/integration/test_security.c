@@ -476,8 +476,10 @@ Test (security, unknown_commands_and_malformed_frames_invoke_nothing)
     free (output);
     //  The audit log is append-only: no command edits it.
     cr_assert_neq (
-        jt_run (&output, "sqlite3 %s/controller/state.db \"DELETE FROM audit\"", fleet->dir), 0,
-        "%s", output);
+        jt_run (&output,
+                "sqlite3 -cmd '.timeout 10000' %s/controller/state.db \"DELETE FROM audit\"",
+                fleet->dir),
+        0, "%s", output);
     cr_assert (strstr (output, "append-only"), "%s", output);
     free (output);
     s_client_destroy (&api, &monitor);
@@ -796,8 +798,10 @@ Test (security, rollback_below_the_security_floor_is_refused_by_controller_and_a
     //  a controller whose floor was lost (its database altered, or a key
     //  abused) signs a rollback to 1.0: the agent is the real defence
     char *sql = NULL;
-    cr_assert_eq (jt_run (&sql, "sqlite3 %s/controller/state.db 'DELETE FROM floors'", fleet->dir),
-                  0, "%s", sql);
+    cr_assert_eq (
+        jt_run (&sql, "sqlite3 -cmd '.timeout 10000' %s/controller/state.db 'DELETE FROM floors'",
+                fleet->dir),
+        0, "%s", sql);
     free (sql);
     cr_assert_eq (jt_jadctl (fleet, &output, "rollback web --env dev --to 1.0"), 0, "%s", output);
     free (output);

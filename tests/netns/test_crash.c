@@ -31,7 +31,8 @@ static void s_outbox (int index, long *queued, long *waiting)
 {
     char *output = NULL;
     int rc = jt_run (&output,
-                     "sqlite3 -readonly '%s/%s/agent/state.db' \"SELECT coalesce ((SELECT seq FROM "
+                     "sqlite3 -readonly -cmd '.timeout 10000' '%s/%s/agent/state.db' \"SELECT "
+                     "coalesce ((SELECT seq FROM "
                      "sqlite_sequence WHERE name = 'outbox'), 0), (SELECT count(*) FROM outbox)\"",
                      fleet->dir, fleet->agent_names[index]);
     cr_assert_eq (rc, 0, "%s", output);
@@ -106,7 +107,8 @@ static bool s_step_recorded (s_step_t step)
 {
     char *output = NULL;
     int rc = jt_run (&output,
-                     "sqlite3 -readonly '%s/host-1/agent/state.db' \"SELECT step FROM plans WHERE "
+                     "sqlite3 -readonly -cmd '.timeout 10000' '%s/host-1/agent/state.db' \"SELECT "
+                     "step FROM plans WHERE "
                      "state = 'applying'\"",
                      fleet->dir);
     bool recorded =

@@ -857,7 +857,8 @@ void jt_fleet_add_operator (jt_fleet_t *self, const char *name, const char *role
               "VALUES ('%s', '%s', '%s', 0);\n",
               name, key, roles);
     jt_write_file (sql_path, sql, 0600);
-    rc = jt_run (&output, "sqlite3 %s/controller/state.db < %s", self->dir, sql_path);
+    rc = jt_run (&output, "sqlite3 -cmd '.timeout 10000' %s/controller/state.db < %s", self->dir,
+                 sql_path);
     if (rc != 0) {
         fprintf (stderr, "testlib: cannot add operator %s (%d):\n%s\n", name, rc, output);
         abort ();
