@@ -893,3 +893,111 @@ Test (security, daemons_refuse_to_run_without_curve)
     cr_assert (strstr (output, "no CURVE support"), "%s", output);
     free (output);
 }
+
+//  --------------------------------------------------------------------------
+//  Row 31: cross-environment reading by an accepted agent
+
+//  SHA-256 (hex) of release web VERSION, from `jadctl --json release list`.
+static char *s_release_sha (const char *version)
+{
+    char *output = NULL;
+    cr_assert_eq (jt_jadctl (fleet, &output, "--json release list web"), 0, "%s", output);
+    json_t *root = json_loads (output, 0, NULL);
+    cr_assert_not_null (root, "%s", output);
+    free (output);
+    char *sha = NULL;
+    size_t index;
+    json_t *release;
+    json_array_foreach (json_object_get (root, "releases"), index, release)
+    {
+        const char *found = json_string_value (json_object_get (release, "version"));
+        if (found && strcmp (found, version) == 0)
+            sha = strdup (json_string_value (json_object_get (release, "sha256")));
+    }
+    json_decref (root);
+    cr_assert_not_null (sha, "release web %s not listed", version);
+    return sha;
+}
+
+Test (security, dev_agent_reads_nothing_of_prod)
+{
+    jt_fleet_set_environments (fleet, "environments:\n"
+                                      "  dev: { strategy: all }\n"
+                                      "  prod: { strategy: all }\n");
+    jt_fleet_restart_controller (fleet);
+    jt_fleet_add_agent (fleet, "devhost", "dev");
+    jt_fleet_add_agent (fleet, "prodhost", "prod");
+    cr_assert (jt_fleet_wait_status (fleet, "\"state\": \"online\"", 2, 30000));
+    char path[PATH_MAX];
+    snprintf (path, sizeof path, "%s/devhost/agent/keys/agent.key", fleet->dir);
+    zcert_t *devkey = s_cert_from_file (path);
+    long long refused = s_counter ("subscriptions_refused");
+    cr_assert_geq (refused, 0);
+
+    //  The dev agent's own key asks for everything, and for prod by name.
+    zsock_t *monitor = NULL;
+    zsock_t *sub = s_client (ZMQ_SUB, 0, devkey, &monitor);
+    zsock_set_subscribe (sub, "");
+    zsock_set_subscribe (sub, "plan/");
+    zsock_set_subscribe (sub, "beat/prod/");
+    zsock_set_subscribe (sub, "plan/prod/");
+    //  and for its own environment, which it may read
+    zsock_set_subscribe (sub, "beat/dev/");
+    cr_assert (s_wait_counter ("subscriptions_refused", refused + 3, 10000),
+               "the foreign subscriptions were not refused");
+    cr_assert (s_wait_log ("controller", "subscription refused", 5000));
+
+    //  A prod deploy goes out on the broadcast while the dev key listens.
+    s_add_plain_release ("1.0");
+    char *output = NULL;
+    cr_assert_eq (jt_jadctl (fleet, &output, "deploy web 1.0 --env prod --wait"), 0, "%s", output);
+    free (output);
+    cr_assert (s_wait_log ("prodhost", "source=broadcast", 10000), "no prod plan was broadcast");
+    //  Heartbeats of every environment go out in the same tick: once two
+    //  dev beats have arrived after the deploy, a prod beat would have too.
+    int beats = 0;
+    int64_t deadline = zclock_mono () + 20000;
+    while (beats < 2 && zclock_mono () < deadline) {
+        char *topic = NULL;
+        zframe_t *body = NULL;
+        if (zsock_recv (sub, "sf", &topic, &body) != 0)
+            continue;
+        cr_assert (strncmp (topic, "beat/dev/", 9) == 0 || strncmp (topic, "plan/dev/", 9) == 0,
+                   "the dev key received '%s'", topic);
+        if (strncmp (topic, "beat/dev/", 9) == 0)
+            beats++;
+        zstr_free (&topic);
+        zframe_destroy (&body);
+    }
+    cr_assert_eq (beats, 2, "the dev key got no dev heartbeat: the filter is too strict");
+    s_client_destroy (&sub, &monitor);
+
+    //  Fetching the prod artifact by its digest: refused and counted.
+    char *sha = s_release_sha ("1.0");
+    long long fetch_refused = s_counter ("fetch_refused");
+    zsock_t *dealer = s_client (ZMQ_DEALER, 1, devkey, &monitor);
+    jad_agent_msg_t fetch = {.kind = JAD_AGENT_MSG_FETCH};
+    cr_assert_eq (sodium_hex2bin (fetch.fetch.sha256, 32, sha, strlen (sha), NULL, NULL, NULL), 0);
+    fetch.fetch.length = 1024;
+    s_send_agent_msg (dealer, &fetch);
+    jad_ctl_msg_t *reply = NULL;
+    for (int tries = 0; tries < 10 && !reply; tries++) {
+        reply = s_recv_ctl (dealer);
+        if (reply && reply->kind != JAD_CTL_MSG_CHUNK)
+            jad_ctl_msg_destroy (&reply);
+    }
+    cr_assert_not_null (reply, "no answer to the fetch");
+    cr_assert_not_null (reply->chunk.error, "the prod artifact was served to a dev agent");
+    cr_assert_eq (reply->chunk.data_size, 0);
+    jad_ctl_msg_destroy (&reply);
+    cr_assert_geq (s_counter ("fetch_refused"), fetch_refused + 1);
+    cr_assert (s_wait_log ("controller", "fetch refused agent=devhost", 5000));
+    s_client_destroy (&dealer, &monitor);
+    free (sha);
+
+    //  The dev agent itself still gets its own environment's plans.
+    cr_assert_eq (jt_jadctl (fleet, &output, "deploy web 1.0 --env dev --wait"), 0, "%s", output);
+    free (output);
+    cr_assert (s_wait_log ("devhost", "source=broadcast", 10000), "the dev plan was not broadcast");
+    zcert_destroy (&devkey);
+}

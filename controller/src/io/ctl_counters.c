@@ -3,6 +3,7 @@
 //  SPDX-License-Identifier: MPL-2.0
 
 #include "ctl_counters.h"
+#include "jad_util.h"
 
 #include <stddef.h>
 
@@ -30,10 +31,27 @@ static const char *const s_counter_names[CTL_COUNT_MAX] = {
     [CTL_COUNT_SESSIONS_CUT] = "sessions_cut",
     [CTL_COUNT_AGENT_NAME_MISMATCH] = "agent_name_mismatch",
     [CTL_COUNT_HEARTBEATS_SENT] = "heartbeats_sent",
+    [CTL_COUNT_SUBSCRIBE_REFUSED] = "subscriptions_refused",
 };
 
 const char *ctl_counter_name (ctl_counter_t counter)
 {
     return counter < CTL_COUNT_MAX && s_counter_names[counter] ? s_counter_names[counter]
                                                                : "unknown";
+}
+
+bool ctl_counters_log_due (ctl_counters_t *self, ctl_counter_t counter, uint64_t *skipped_p)
+{
+    *skipped_p = 0;
+    if (counter >= CTL_COUNT_MAX)
+        return false;
+    int64_t now = jad_mono_ms ();
+    if (self->logged_ms[counter] && now - self->logged_ms[counter] < 1000)
+        return false;
+    //  the one being logged is not skipped
+    uint64_t since = self->value[counter] - self->logged_at[counter];
+    *skipped_p = since > 1 && self->logged_ms[counter] ? since - 1 : 0;
+    self->logged_ms[counter] = now;
+    self->logged_at[counter] = self->value[counter];
+    return true;
 }

@@ -92,9 +92,16 @@ static zsock_t *s_curve_socket (ctl_server_t *self, int type, const char *domain
     zsock_set_heartbeat_timeout (sock, 3 * heartbeat > 10000 ? 3 * heartbeat : 10000);
     if (maxmsgsize > 0)
         zsock_set_maxmsgsize (sock, maxmsgsize);
-    if (type == ZMQ_PUB)
+    if (type == ZMQ_XPUB) {
         zsock_set_sndhwm (sock, 100000);
-    else {
+        //  subscriptions are granted by ctl_channel_pub_handle, by identity
+        int manual = 1;
+        if (zmq_setsockopt (zsock_resolve (sock), ZMQ_XPUB_MANUAL, &manual, sizeof manual) != 0) {
+            jad_log_error ("server: cannot filter subscriptions: %s", zmq_strerror (zmq_errno ()));
+            zsock_destroy (&sock);
+            return NULL;
+        }
+    } else {
         zsock_set_sndhwm (sock, 10000);
         zsock_set_rcvhwm (sock, 10000);
     }
@@ -135,7 +142,7 @@ ctl_server_t *ctl_server_new (ctl_settings_t *settings, ctl_store_t *store,
     if (!self->zap)
         goto failed;
     int base = config->port;
-    zsock_t *pub = s_curve_socket (self, ZMQ_PUB, CTL_ZAP_DOMAIN_PLANS, base, JAD_MAX_AGENT_MSG);
+    zsock_t *pub = s_curve_socket (self, ZMQ_XPUB, CTL_ZAP_DOMAIN_PLANS, base, JAD_MAX_AGENT_MSG);
     zsock_t *agents =
         s_curve_socket (self, ZMQ_ROUTER, CTL_ZAP_DOMAIN_AGENTS, base + 1, JAD_MAX_AGENT_MSG);
     zsock_t *api = s_curve_socket (self, ZMQ_ROUTER, CTL_ZAP_DOMAIN_API, base + 2, JAD_MAX_API_MSG);
@@ -310,7 +317,7 @@ static void s_agent_handle (ctl_server_t *self, zframe_t *route, zframe_t *body,
             ctl_channel_send_committed (self->channel, route, &reply);
         }
     } else if (message->kind == JAD_AGENT_MSG_FETCH) {
-        jad_ctl_msg_t *reply = ctl_artifacts_fetch (self->artifacts, message->fetch.sha256,
+        jad_ctl_msg_t *reply = ctl_artifacts_fetch (self->artifacts, name, message->fetch.sha256,
                                                     message->fetch.offset, message->fetch.length);
         if (reply)
             ctl_channel_send_route (self->channel, route, reply);
@@ -429,9 +436,10 @@ int ctl_server_run (ctl_server_t *self)
     zsock_t *agents = ctl_channel_agents (self->channel);
     zsock_t *api = ctl_api_socket (self->api);
     zsock_t *monitor = ctl_sessions_monitor (self->sessions);
+    zsock_t *pub = ctl_channel_pub (self->channel);
     //  answers of the Prometheus query worker (ctl_alerts)
     zactor_t *queries = ctl_alerts_socket (self->alerts);
-    zpoller_t *poller = zpoller_new (agents, api, monitor, queries, NULL);
+    zpoller_t *poller = zpoller_new (agents, api, monitor, pub, queries, NULL);
     if (!poller || (zap && zpoller_add (poller, zap) != 0)) {
         zpoller_destroy (&poller);
         return -1;
@@ -454,6 +462,8 @@ int ctl_server_run (ctl_server_t *self)
             ctl_api_handle (self->api);
         for (int count = 0; count < 256 && (zsock_events (monitor) & ZMQ_POLLIN); count++)
             ctl_sessions_pub_event (self->sessions);
+        for (int count = 0; count < 256 && (zsock_events (pub) & ZMQ_POLLIN); count++)
+            ctl_channel_pub_handle (self->channel, self->store, &self->counters);
         for (int count = 0; count < 64 && (zsock_events (queries) & ZMQ_POLLIN); count++)
             ctl_alerts_receive (self->alerts);
         if (zsock_events (agents) & ZMQ_POLLIN)
