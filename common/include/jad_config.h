@@ -111,6 +111,8 @@ typedef struct {
     uint64_t metrics_retention_ms;   //  raw samples kept, default 24 h
     uint64_t rollup_retention_ms;    //  1-minute rollups kept, default 30 d
     char *http_listen;               //  HTTP status address (port BASE+3), default 127.0.0.1
+    char **http_hosts;               //  host names the HTTP port answers to, besides
+    size_t http_host_count;          //  IP literals, localhost and this host's name
     char *prometheus;                //  Prometheus server URL for query rules, or NULL
     uint32_t prometheus_timeout_ms;  //  one query's limit, default 10 s
     jad_notify_config_t *notify;

@@ -1631,6 +1631,7 @@ static const s_field_t s_controller_fields[] = {
     S_LONG_DURATION ("metrics-retention", S_C, metrics_retention_ms),
     S_LONG_DURATION ("rollup-retention", S_C, rollup_retention_ms),
     S_STRING ("http-listen", S_C, http_listen, S_ADDRESS),
+    S_STRINGS ("http-hosts", S_C, http_hosts, http_host_count, S_TEXT),
     S_STRING ("prometheus", S_C, prometheus, S_URL),
     S_DURATION ("prometheus-timeout", S_C, prometheus_timeout_ms, 1),
     //  0 turns the signed heartbeat off (agents then raise their stale alarm)

@@ -1001,3 +1001,142 @@ Test (security, dev_agent_reads_nothing_of_prod)
     cr_assert (s_wait_log ("devhost", "source=broadcast", 10000), "the dev plan was not broadcast");
     zcert_destroy (&devkey);
 }
+
+//  --------------------------------------------------------------------------
+//  Row 35: markup injection into the status page
+
+typedef struct {
+    const char *needle;
+} s_api_wait_t;
+
+static bool s_api_status_has (void *arg)
+{
+    s_api_wait_t *wait = arg;
+    char *output = NULL;
+    jt_run (&output, "curl -s http://127.0.0.1:%d/api/status", fleet->port + 3);
+    bool found = output && strstr (output, wait->needle);
+    free (output);
+    return found;
+}
+
+Test (security, hostile_health_text_cannot_break_the_status_page)
+{
+    jt_fleet_add_agent (fleet, "marked", "dev");
+    cr_assert (jt_fleet_wait_status (fleet, "\"state\": \"online\"", 1, 30000));
+    //  The agent's key, used by a client that says what a hijacked agent
+    //  would: health texts made to end or hide the page's script.
+    jt_stop (fleet->agents[0]);
+    fleet->agents[0] = 0;
+    char path[PATH_MAX];
+    snprintf (path, sizeof path, "%s/marked/agent/keys/agent.key", fleet->dir);
+    zcert_t *key = s_cert_from_file (path);
+    zsock_t *monitor = NULL;
+    zsock_t *dealer = s_client (ZMQ_DEALER, 1, key, &monitor);
+    jad_app_state_t apps[3] = {
+        {"web", "1.0", "<!--<script>", NULL},
+        {"api", "2.0", "</script><img src=x onerror=document.title=1337>", NULL},
+        {"db", "3.0", "a & b <b>bold</b>", NULL}};
+    jad_status_t status = {.name = "marked",
+                           .environment = "dev",
+                           .incarnation = "feedfeed",
+                           .hello = true,
+                           .apps = apps,
+                           .app_count = 3};
+    jad_agent_msg_t msg = {.kind = JAD_AGENT_MSG_STATUS, .status = &status};
+    s_send_agent_msg (dealer, &msg);
+    s_api_wait_t wait = {"onerror=document.title=1337"};
+    cr_assert (jt_wait_for (s_api_status_has, &wait, 10000), "the health texts were not stored");
+    s_client_destroy (&dealer, &monitor);
+    zcert_destroy (&key);
+
+    //  The embedded JSON carries no raw '<', '>' or '&' from the data.
+    char *page = NULL;
+    cr_assert_eq (jt_run (&page, "curl -s http://127.0.0.1:%d/", fleet->port + 3), 0);
+    cr_assert (strstr (page, "\\u003c!--\\u003cscript\\u003e"), "not escaped:\n%s", page);
+    cr_assert_null (strstr (page, "<!--<script>"), "raw markup in the page");
+    cr_assert_null (strstr (page, "<img"), "raw markup in the page");
+    free (page);
+
+    //  A real browser renders every table, shows the texts as text, and
+    //  runs none of them.
+    char *output = NULL;
+    int rc = jt_run (&output,
+                     "timeout 60 chromium --headless --no-sandbox --disable-gpu --disable-quic "
+                     "--no-first-run --disable-background-networking --disable-component-update "
+                     "--disable-sync --user-data-dir=%s/chromium --dump-dom http://127.0.0.1:%d/ "
+                     "2>/dev/null",
+                     fleet->dir, fleet->port + 3);
+    cr_assert_eq (rc, 0, "chromium failed: %s", output);
+    static const char *const sections[] = {"firing",  "environments", "hosts",
+                                           "running", "recent",       "rules"};
+    for (size_t index = 0; index < 6; index++) {
+        char empty[64];
+        snprintf (empty, sizeof empty, "<div id=\"%s\"></div>", sections[index]);
+        cr_assert_null (strstr (output, empty), "section %s was not rendered:\n%s", sections[index],
+                        output);
+    }
+    cr_assert (strstr (output, "<td>marked</td>"), "%s", output);
+    cr_assert (strstr (output, "<td class=\"&lt;!--&lt;script&gt;\">&lt;!--&lt;script&gt;</td>"),
+               "the health is not shown as text:\n%s", output);
+    cr_assert (strstr (output, "&lt;/script&gt;&lt;img src=x onerror=document.title=1337&gt;"),
+               "%s", output);
+    cr_assert (strstr (output, "a &amp; b &lt;b&gt;bold&lt;/b&gt;"), "%s", output);
+    cr_assert_null (strstr (output, "<img"), "markup from an agent became an element");
+    cr_assert (strstr (output, "<title>Jadugar fleet status</title>"), "a handler ran: %s", output);
+    free (output);
+}
+
+//  --------------------------------------------------------------------------
+//  Issue 12 item 9: DNS rebinding (the HTTP port answers its own names only)
+
+//  HTTP status of `curl` for url path with Host header `host` (NULL: none).
+static int s_http_status (const char *path, const char *host, char **body_p)
+{
+    char *output = NULL;
+    char header[300] = "";
+    if (host)
+        snprintf (header, sizeof header, "-H 'Host: %s'", host);
+    int rc = jt_run (&output, "curl -s -o %s/body.txt -w '%%{http_code}' %s http://127.0.0.1:%d%s",
+                     fleet->dir, header, fleet->port + 3, path);
+    cr_assert_eq (rc, 0, "curl: %s", output);
+    int status = atoi (output);
+    free (output);
+    if (body_p) {
+        char file[PATH_MAX];
+        snprintf (file, sizeof file, "%s/body.txt", fleet->dir);
+        *body_p = jt_read_file (file);
+    }
+    return status;
+}
+
+Test (security, http_refuses_a_foreign_host_header)
+{
+    jt_fleet_config_line (fleet, "http-hosts:", "http-hosts: [status.example.net]");
+    jt_fleet_restart_controller (fleet);
+    cr_assert (jt_fleet_wait_status (fleet, "\"counters\"", 1, 20000));
+    long long refused = s_counter ("http_host_refused");
+    cr_assert_eq (refused, 0);
+    static const char *const paths[] = {"/", "/api/status", "/metrics"};
+    char own[64], loopback[64];
+    snprintf (own, sizeof own, "127.0.0.1:%d", fleet->port + 3);
+    snprintf (loopback, sizeof loopback, "localhost:%d", fleet->port + 3);
+    for (size_t index = 0; index < 3; index++) {
+        const char *path = paths[index];
+        char *body = NULL;
+        //  a rebinding page names its own domain: refused, saying why
+        cr_assert_eq (s_http_status (path, "evil.example.com:80", &body), 421, "%s", path);
+        cr_assert (strstr (body, "Host 'evil.example.com:80' is not a name of this controller"),
+                   "%s", body);
+        cr_assert (strstr (body, "http-hosts"), "%s", body);
+        free (body);
+        cr_assert_eq (s_http_status (path, "localhost.evil.example.com", NULL), 421, "%s", path);
+        //  the controller's own names are answered
+        cr_assert_eq (s_http_status (path, own, NULL), 200, "%s", path);
+        cr_assert_eq (s_http_status (path, loopback, NULL), 200, "%s", path);
+        cr_assert_eq (s_http_status (path, "[::1]:80", NULL), 200, "%s", path);
+        cr_assert_eq (s_http_status (path, "STATUS.example.net", NULL), 200, "%s", path);
+    }
+    cr_assert (s_wait_counter ("http_host_refused", 5, 10000), "refusals not counted");
+    cr_assert (
+        s_wait_log ("controller", "http: request refused host=\"evil.example.com:80\"", 5000));
+}
