@@ -107,13 +107,15 @@ typedef struct {
     size_t environment_count;
     jad_alert_config_t *alerts;
     size_t alert_count;
-    uint32_t watch_ms;               //  rollback rules act this long after a deploy, default 30 min
-    uint64_t metrics_retention_ms;   //  raw samples kept, default 24 h
-    uint64_t rollup_retention_ms;    //  1-minute rollups kept, default 30 d
-    char *http_listen;               //  HTTP status address (port BASE+3), default 127.0.0.1
-    char **http_hosts;               //  host names the HTTP port answers to, besides
-    size_t http_host_count;          //  IP literals, localhost and this host's name
-    char *prometheus;                //  Prometheus server URL for query rules, or NULL
+    uint32_t watch_ms;              //  rollback rules act this long after a deploy, default 30 min
+    uint64_t metrics_retention_ms;  //  raw samples kept, default 24 h
+    uint64_t rollup_retention_ms;   //  1-minute rollups kept, default 30 d
+    char *http_listen;              //  HTTP status address (port BASE+3), default 127.0.0.1
+    char **http_hosts;              //  host names the HTTP port answers to, besides
+    size_t http_host_count;         //  IP literals, localhost and this host's name
+    uint32_t connections_per_ip;    //  CURVE connections from one address, default 1024, 0 = no cap
+    uint32_t max_connections;       //  all CURVE connections, 0 (default) = from the fd limit
+    char *prometheus;               //  Prometheus server URL for query rules, or NULL
     uint32_t prometheus_timeout_ms;  //  one query's limit, default 10 s
     jad_notify_config_t *notify;
     size_t notify_count;

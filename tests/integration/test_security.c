@@ -13,12 +13,16 @@
 #include <criterion/criterion.h>
 #include <czmq.h>
 #include <jansson.h>
+#include <arpa/inet.h>
 #include <limits.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 static jt_fleet_t *fleet;
@@ -1139,4 +1143,121 @@ Test (security, http_refuses_a_foreign_host_header)
     cr_assert (s_wait_counter ("http_host_refused", 5, 10000), "refusals not counted");
     cr_assert (
         s_wait_log ("controller", "http: request refused host=\"evil.example.com:80\"", 5000));
+}
+
+//  --------------------------------------------------------------------------
+//  Row 33: connection exhaustion by strangers
+
+//  A raw TCP connection from source address `from` (a loopback address:
+//  127.0.0.0/8 is all ours) to controller port BASE+offset; -1 if refused.
+static int s_raw_connect (const char *from, int offset)
+{
+    int fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    cr_assert_geq (fd, 0);
+    struct sockaddr_in source = {.sin_family = AF_INET};
+    inet_pton (AF_INET, from, &source.sin_addr);
+    cr_assert_eq (bind (fd, (struct sockaddr *)&source, sizeof source), 0, "bind %s", from);
+    struct sockaddr_in target = {.sin_family = AF_INET,
+                                 .sin_port = htons ((uint16_t)(fleet->port + offset))};
+    inet_pton (AF_INET, "127.0.0.1", &target.sin_addr);
+    if (connect (fd, (struct sockaddr *)&target, sizeof target) != 0) {
+        close (fd);
+        return -1;
+    }
+    return fd;
+}
+
+//  GET path on the HTTP port answers 200 (curl gives up after 5 s).
+static bool s_http_answers (const char *path, char **body_p)
+{
+    char *output = NULL;
+    int rc = jt_run (&output, "curl -sf -m 5 http://127.0.0.1:%d%s", fleet->port + 3, path);
+    if (body_p)
+        *body_p = output;
+    else
+        free (output);
+    return rc == 0;
+}
+
+Test (security, strangers_cannot_exhaust_connections)
+{
+    struct rlimit limit;
+    cr_assert_eq (getrlimit (RLIMIT_NOFILE, &limit), 0);
+    if (limit.rlim_cur < 4096 && limit.rlim_max >= 4096) {
+        limit.rlim_cur = 4096;
+        cr_assert_eq (setrlimit (RLIMIT_NOFILE, &limit), 0);
+    }
+    cr_assert_geq (limit.rlim_cur, 4096, "the test needs 4096 descriptors");
+    jt_fleet_config_line (fleet, "connections-per-ip:", "connections-per-ip: 100");
+    jt_fleet_config_line (fleet, "max-connections:", "max-connections: 700");
+    jt_fleet_restart_controller (fleet);
+    jt_fleet_add_agent (fleet, "steady", "dev");
+    cr_assert (jt_fleet_wait_status (fleet, "\"state\": \"online\"", 1, 30000));
+    long long refused = s_counter ("connections_refused");
+    cr_assert_eq (refused, 0);
+
+    //  One address opens 1,000 connections and says nothing: all but 100 cut.
+    int fds[2000];
+    int count = 0;
+    for (int index = 0; index < 1000; index++) {
+        int fd = s_raw_connect ("127.0.0.2", index % 3);
+        if (fd >= 0)
+            fds[count++] = fd;
+    }
+    cr_assert_gt (count, 900);
+    cr_assert (s_wait_counter ("connections_refused", count - 101, 30000),
+               "connections over the per-address cap were not refused (%lld of %d)",
+               s_counter ("connections_refused"), count - 100);
+    cr_assert (s_wait_log ("controller", "reason=\"connections-per-ip reached\"", 5000));
+    long long per_ip = s_counter ("connections_refused");
+    //  Then 40 more addresses open 25 each: the global cap holds.
+    for (int index = 0; index < 1000; index++) {
+        char from[32];
+        snprintf (from, sizeof from, "127.0.0.%d", 3 + index % 40);
+        int fd = s_raw_connect (from, index % 3);
+        if (fd >= 0)
+            fds[count++] = fd;
+    }
+    //  A slowloris on the HTTP port: more requests that never end their
+    //  headers than the server has connections, all from one address.
+    int slow[300];
+    for (int index = 0; index < 300; index++) {
+        slow[index] = s_raw_connect ("127.0.0.2", 3);
+        if (slow[index] >= 0) {
+            const char *partial = "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ";
+            //  one the server closed at once may fail: that is the point
+            if (send (slow[index], partial, strlen (partial), MSG_NOSIGNAL) < 0) {
+                close (slow[index]);
+                slow[index] = -1;
+            }
+        }
+    }
+    //  (25 from each address is below the per-address cap: these are the
+    //  global cap's refusals)
+    cr_assert (s_wait_counter ("connections_refused", per_ip + 100, 30000),
+               "the global cap was never reached");
+    //  While all that is held open, operators and Prometheus still get answers.
+    char *output = NULL;
+    cr_assert_eq (jt_jadctl (fleet, &output, "status"), 0, "jadctl status: %s", output);
+    free (output);
+    char *metrics = NULL;
+    cr_assert (s_http_answers ("/metrics", &metrics), "/metrics did not answer");
+    cr_assert (strstr (metrics, "jadugar_controller_events_total{event=\"connections_refused\"}"),
+               "%s", metrics);
+    free (metrics);
+    cr_assert (s_http_answers ("/api/status", NULL), "/api/status did not answer");
+    cr_assert (jt_fleet_wait_status (fleet, "\"state\": \"online\"", 1, 10000),
+               "the agent lost its place");
+    //  The controller holds far fewer descriptors than were opened at it.
+    char path[PATH_MAX];
+    snprintf (path, sizeof path, "/proc/%d/fd", (int)fleet->controller);
+    char *listing = NULL;
+    cr_assert_eq (jt_run (&listing, "ls %s | wc -l", path), 0);
+    cr_assert_lt (atoi (listing), 1200, "the controller holds %s descriptors", listing);
+    free (listing);
+    for (int index = 0; index < count; index++)
+        close (fds[index]);
+    for (int index = 0; index < 300; index++)
+        if (slow[index] >= 0)
+            close (slow[index]);
 }

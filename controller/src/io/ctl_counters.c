@@ -32,6 +32,7 @@ static const char *const s_counter_names[CTL_COUNT_MAX] = {
     [CTL_COUNT_AGENT_NAME_MISMATCH] = "agent_name_mismatch",
     [CTL_COUNT_HEARTBEATS_SENT] = "heartbeats_sent",
     [CTL_COUNT_SUBSCRIBE_REFUSED] = "subscriptions_refused",
+    [CTL_COUNT_CONNECTIONS_REFUSED] = "connections_refused",
     [CTL_COUNT_HTTP_HOST_REFUSED] = "http_host_refused",
 };
 

@@ -37,6 +37,7 @@ typedef enum {
     CTL_COUNT_AGENT_NAME_MISMATCH,  //  Status claiming a name not the key's
     CTL_COUNT_HEARTBEATS_SENT,      //  signed heartbeats broadcast (one per environment)
     CTL_COUNT_SUBSCRIBE_REFUSED,    //  broadcast subscriptions outside the subscriber's env
+    CTL_COUNT_CONNECTIONS_REFUSED,  //  connections cut over the per-IP or global cap
     CTL_COUNT_HTTP_HOST_REFUSED,    //  HTTP requests naming a Host that is not ours
     CTL_COUNT_MAX
 } ctl_counter_t;

@@ -21,6 +21,14 @@
 #include <string.h>
 #include <unistd.h>
 
+//  Connections: at most S_HTTP_CONNECTIONS at once and S_HTTP_PER_IP from
+//  one address (a slowloris from one host cannot hold them all); one idle
+//  for S_HTTP_IDLE_S seconds (headers not finished, or between requests)
+//  is closed.
+#define S_HTTP_CONNECTIONS 256
+#define S_HTTP_PER_IP      16
+#define S_HTTP_IDLE_S      10
+
 struct _ctl_http_t {
     struct MHD_Daemon *daemon;
     ctl_store_t *store;    //  read-only, used by the HTTP thread only
@@ -639,10 +647,11 @@ ctl_http_t *ctl_http_new (const char *data_dir, const jad_controller_config_t *c
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
     if (address->ai_family == AF_INET6)
         flags |= MHD_USE_IPv6;
-    self->daemon =
-        MHD_start_daemon (flags, (uint16_t)port, NULL, NULL, s_handle, self, MHD_OPTION_SOCK_ADDR,
-                          address->ai_addr, MHD_OPTION_CONNECTION_LIMIT, (unsigned)64,
-                          MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10, MHD_OPTION_END);
+    self->daemon = MHD_start_daemon (
+        flags, (uint16_t)port, NULL, NULL, s_handle, self, MHD_OPTION_SOCK_ADDR, address->ai_addr,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)S_HTTP_CONNECTIONS,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)S_HTTP_PER_IP, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)S_HTTP_IDLE_S, MHD_OPTION_END);
     freeaddrinfo (address);
     if (!self->daemon) {
         jad_log_error ("http: cannot listen address=%s port=%d", config->http_listen, port);

@@ -34,6 +34,7 @@
 #define S_TICK_MS           250
 #define S_TRIM_MS           10000
 #define S_PROTOCOL_REPLY_MS 30000  //  tell a mismatched agent again after this
+#define S_HANDSHAKE_MS      10000  //  ZMQ_HANDSHAKE_IVL of every CURVE socket
 
 struct _ctl_server_t {
     ctl_settings_t *settings;      //  borrowed: controller.yaml
@@ -81,6 +82,16 @@ static zsock_t *s_curve_socket (ctl_server_t *self, int type, const char *domain
     }
     zsock_set_linger (sock, 0);
     zsock_set_backlog (sock, 4096);
+    //  a connection that has not finished its CURVE handshake (a stranger
+    //  holding a raw TCP connection) is closed after this long
+    int handshake = S_HANDSHAKE_MS;
+    if (zmq_setsockopt (zsock_resolve (sock), ZMQ_HANDSHAKE_IVL, &handshake, sizeof handshake) !=
+        0) {
+        jad_log_error ("server: cannot set the handshake deadline: %s",
+                       zmq_strerror (zmq_errno ()));
+        zsock_destroy (&sock);
+        return NULL;
+    }
     //  ZMTP heartbeats: a peer silent for three intervals (a partition, a
     //  host gone without a reset) loses its connection and with it what
     //  was queued for it, so a plan re-sent during a partition is not
@@ -157,7 +168,10 @@ ctl_server_t *ctl_server_new (ctl_settings_t *settings, ctl_store_t *store,
         zsock_destroy (&api);
         goto failed;
     }
-    self->sessions = ctl_sessions_new (ctl_channel_pub (self->channel), &self->counters);
+    self->sessions = ctl_sessions_new (ctl_channel_pub (self->channel),
+                                       ctl_channel_agents (self->channel), api, &self->counters);
+    if (self->sessions)
+        ctl_sessions_limits (self->sessions, config->connections_per_ip, config->max_connections);
     self->agents = ctl_agents_new (store, settings, &self->counters, self->sessions, self->channel);
     self->dispatch = ctl_dispatch_new (store, settings, self->channel, signing, &self->counters);
     self->rollout = ctl_rollout_new (store, settings, self->dispatch);
@@ -424,6 +438,7 @@ static void s_reload (ctl_server_t *self)
         ctl_dispatch_beat_reset (self->dispatch);
     if (ctl_notify_configure (self->notify, config) != 0)
         jad_log_error ("controller: cannot hand the new notify targets over");
+    ctl_sessions_limits (self->sessions, config->connections_per_ip, config->max_connections);
     if (ctl_http_configure (self->http, config) != 0)
         jad_log_error ("controller: cannot hand the new configuration to the HTTP pages");
     if (ctl_alerts_sync (self->alerts) != 0)
@@ -435,12 +450,14 @@ int ctl_server_run (ctl_server_t *self)
     zsock_t *zap = self->zap ? ctl_zap_socket (self->zap) : NULL;
     zsock_t *agents = ctl_channel_agents (self->channel);
     zsock_t *api = ctl_api_socket (self->api);
-    zsock_t *monitor = ctl_sessions_monitor (self->sessions);
     zsock_t *pub = ctl_channel_pub (self->channel);
     //  answers of the Prometheus query worker (ctl_alerts)
     zactor_t *queries = ctl_alerts_socket (self->alerts);
-    zpoller_t *poller = zpoller_new (agents, api, monitor, pub, queries, NULL);
-    if (!poller || (zap && zpoller_add (poller, zap) != 0)) {
+    zpoller_t *poller = zpoller_new (agents, api, pub, queries, NULL);
+    bool ready = poller && (!zap || zpoller_add (poller, zap) == 0);
+    for (size_t index = 0; ready && ctl_sessions_monitor (self->sessions, index); index++)
+        ready = zpoller_add (poller, ctl_sessions_monitor (self->sessions, index)) == 0;
+    if (!ready) {
         zpoller_destroy (&poller);
         return -1;
     }
@@ -456,12 +473,15 @@ int ctl_server_run (ctl_server_t *self)
         //  Serve every ready socket, each a bounded number of times: zpoller
         //  names only the first ready one, and a flood of agent messages
         //  must starve neither handshakes (ZAP), operators (API) nor timers.
+        //  connection events first: a flood of strangers is cut at once
+        zsock_t *monitor;
+        for (size_t index = 0; (monitor = ctl_sessions_monitor (self->sessions, index)); index++)
+            for (int count = 0; count < 1024 && (zsock_events (monitor) & ZMQ_POLLIN); count++)
+                ctl_sessions_event (self->sessions, index);
         for (int count = 0; zap && count < 256 && (zsock_events (zap) & ZMQ_POLLIN); count++)
             ctl_zap_handle (self->zap);
         for (int count = 0; count < 64 && (zsock_events (api) & ZMQ_POLLIN); count++)
             ctl_api_handle (self->api);
-        for (int count = 0; count < 256 && (zsock_events (monitor) & ZMQ_POLLIN); count++)
-            ctl_sessions_pub_event (self->sessions);
         for (int count = 0; count < 256 && (zsock_events (pub) & ZMQ_POLLIN); count++)
             ctl_channel_pub_handle (self->channel, self->store, &self->counters);
         for (int count = 0; count < 64 && (zsock_events (queries) & ZMQ_POLLIN); count++)
