@@ -117,7 +117,11 @@ typedef struct {
     uint32_t release_unpacked_mib;   //  a release's unpacked size, default 4096 MiB
     uint32_t release_ratio;          //  unpacked : archive size, default 100 (64 MiB floor)
     char *http_listen;               //  HTTP status address (port BASE+3), default 127.0.0.1
-    char *prometheus;                //  Prometheus server URL for query rules, or NULL
+    char **http_hosts;               //  host names the HTTP port answers to, besides
+    size_t http_host_count;          //  IP literals, localhost and this host's name
+    uint32_t connections_per_ip;  //  CURVE connections from one address, default 1024, 0 = no cap
+    uint32_t max_connections;     //  all CURVE connections, 0 (default) = from the fd limit
+    char *prometheus;             //  Prometheus server URL for query rules, or NULL
     uint32_t prometheus_timeout_ms;  //  one query's limit, default 10 s
     jad_notify_config_t *notify;
     size_t notify_count;

@@ -1549,6 +1549,7 @@ static int s_controller_init (void *base)
     self->release_unpacked_mib = 4096;
     self->release_ratio = 100;
     self->http_listen = strdup ("127.0.0.1");
+    self->connections_per_ip = 1024;
     return self->listen && self->http_listen ? 0 : -1;
 }
 
@@ -1647,6 +1648,9 @@ static const s_field_t s_controller_fields[] = {
     S_LONG_DURATION ("rollup-retention", S_C, rollup_retention_ms),
     S_SECTION ("limits", &s_limits_table),
     S_STRING ("http-listen", S_C, http_listen, S_ADDRESS),
+    S_STRINGS ("http-hosts", S_C, http_hosts, http_host_count, S_TEXT),
+    S_UINT ("connections-per-ip", S_C, connections_per_ip, 0, 1000000),
+    S_UINT ("max-connections", S_C, max_connections, 0, 10000000),
     S_STRING ("prometheus", S_C, prometheus, S_URL),
     S_DURATION ("prometheus-timeout", S_C, prometheus_timeout_ms, 1),
     //  0 turns the signed heartbeat off (agents then raise their stale alarm)

@@ -87,6 +87,8 @@ bench_controller () {
     for env in "$@"; do
         sed -i "/^environments:/a\\  $env: { strategy: all }" "$work/controller/controller.yaml"
     done
+    #  the whole simulated fleet connects from one address
+    echo "connections-per-ip: 0" >> "$work/controller/controller.yaml"
 }
 key () { sed -n "s/^$1: //p" "$work/init.txt"; }
 

@@ -13,12 +13,16 @@
 #include <criterion/criterion.h>
 #include <czmq.h>
 #include <jansson.h>
+#include <arpa/inet.h>
 #include <limits.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 static jt_fleet_t *fleet;
@@ -896,4 +900,368 @@ Test (security, daemons_refuse_to_run_without_curve)
     cr_assert_eq (rc, 1, "agent without CURVE exited %d:\n%s", rc, output);
     cr_assert (strstr (output, "no CURVE support"), "%s", output);
     free (output);
+}
+
+//  --------------------------------------------------------------------------
+//  Row 31: cross-environment reading by an accepted agent
+
+//  SHA-256 (hex) of release web VERSION, from `jadctl --json release list`.
+static char *s_release_sha (const char *version)
+{
+    char *output = NULL;
+    cr_assert_eq (jt_jadctl (fleet, &output, "--json release list web"), 0, "%s", output);
+    json_t *root = json_loads (output, 0, NULL);
+    cr_assert_not_null (root, "%s", output);
+    free (output);
+    char *sha = NULL;
+    size_t index;
+    json_t *release;
+    json_array_foreach (json_object_get (root, "releases"), index, release)
+    {
+        const char *found = json_string_value (json_object_get (release, "version"));
+        if (found && strcmp (found, version) == 0)
+            sha = strdup (json_string_value (json_object_get (release, "sha256")));
+    }
+    json_decref (root);
+    cr_assert_not_null (sha, "release web %s not listed", version);
+    return sha;
+}
+
+Test (security, dev_agent_reads_nothing_of_prod)
+{
+    jt_fleet_set_environments (fleet, "environments:\n"
+                                      "  dev: { strategy: all }\n"
+                                      "  prod: { strategy: all }\n");
+    jt_fleet_restart_controller (fleet);
+    jt_fleet_add_agent (fleet, "devhost", "dev");
+    jt_fleet_add_agent (fleet, "prodhost", "prod");
+    cr_assert (jt_fleet_wait_status (fleet, "\"state\": \"online\"", 2, 30000));
+    char path[PATH_MAX];
+    snprintf (path, sizeof path, "%s/devhost/agent/keys/agent.key", fleet->dir);
+    zcert_t *devkey = s_cert_from_file (path);
+    long long refused = s_counter ("subscriptions_refused");
+    cr_assert_geq (refused, 0);
+
+    //  The dev agent's own key asks for everything, and for prod by name.
+    zsock_t *monitor = NULL;
+    zsock_t *sub = s_client (ZMQ_SUB, 0, devkey, &monitor);
+    zsock_set_subscribe (sub, "");
+    zsock_set_subscribe (sub, "plan/");
+    zsock_set_subscribe (sub, "beat/prod/");
+    zsock_set_subscribe (sub, "plan/prod/");
+    //  and for its own environment, which it may read
+    zsock_set_subscribe (sub, "beat/dev/");
+    cr_assert (s_wait_counter ("subscriptions_refused", refused + 3, 10000),
+               "the foreign subscriptions were not refused");
+    cr_assert (s_wait_log ("controller", "subscription refused", 5000));
+
+    //  A prod deploy goes out on the broadcast while the dev key listens.
+    s_add_plain_release ("1.0");
+    char *output = NULL;
+    cr_assert_eq (jt_jadctl (fleet, &output, "deploy web 1.0 --env prod --wait"), 0, "%s", output);
+    free (output);
+    cr_assert (s_wait_log ("prodhost", "source=broadcast", 10000), "no prod plan was broadcast");
+    //  Heartbeats of every environment go out in the same tick: once two
+    //  dev beats have arrived after the deploy, a prod beat would have too.
+    int beats = 0;
+    int64_t deadline = zclock_mono () + 20000;
+    while (beats < 2 && zclock_mono () < deadline) {
+        char *topic = NULL;
+        zframe_t *body = NULL;
+        if (zsock_recv (sub, "sf", &topic, &body) != 0)
+            continue;
+        cr_assert (strncmp (topic, "beat/dev/", 9) == 0 || strncmp (topic, "plan/dev/", 9) == 0,
+                   "the dev key received '%s'", topic);
+        if (strncmp (topic, "beat/dev/", 9) == 0)
+            beats++;
+        zstr_free (&topic);
+        zframe_destroy (&body);
+    }
+    cr_assert_eq (beats, 2, "the dev key got no dev heartbeat: the filter is too strict");
+    s_client_destroy (&sub, &monitor);
+
+    //  Fetching the prod artifact by its digest: refused and counted.
+    char *sha = s_release_sha ("1.0");
+    long long fetch_refused = s_counter ("fetch_refused");
+    zsock_t *dealer = s_client (ZMQ_DEALER, 1, devkey, &monitor);
+    jad_agent_msg_t fetch = {.kind = JAD_AGENT_MSG_FETCH};
+    cr_assert_eq (sodium_hex2bin (fetch.fetch.sha256, 32, sha, strlen (sha), NULL, NULL, NULL), 0);
+    fetch.fetch.length = 1024;
+    s_send_agent_msg (dealer, &fetch);
+    jad_ctl_msg_t *reply = NULL;
+    for (int tries = 0; tries < 10 && !reply; tries++) {
+        reply = s_recv_ctl (dealer);
+        if (reply && reply->kind != JAD_CTL_MSG_CHUNK)
+            jad_ctl_msg_destroy (&reply);
+    }
+    cr_assert_not_null (reply, "no answer to the fetch");
+    cr_assert_not_null (reply->chunk.error, "the prod artifact was served to a dev agent");
+    cr_assert_eq (reply->chunk.data_size, 0);
+    jad_ctl_msg_destroy (&reply);
+    cr_assert_geq (s_counter ("fetch_refused"), fetch_refused + 1);
+    cr_assert (s_wait_log ("controller", "fetch refused agent=devhost", 5000));
+    s_client_destroy (&dealer, &monitor);
+    free (sha);
+
+    //  The dev agent itself still gets its own environment's plans.
+    cr_assert_eq (jt_jadctl (fleet, &output, "deploy web 1.0 --env dev --wait"), 0, "%s", output);
+    free (output);
+    cr_assert (s_wait_log ("devhost", "source=broadcast", 10000), "the dev plan was not broadcast");
+    zcert_destroy (&devkey);
+}
+
+//  --------------------------------------------------------------------------
+//  Row 35: markup injection into the status page
+
+typedef struct {
+    const char *needle;
+} s_api_wait_t;
+
+static bool s_api_status_has (void *arg)
+{
+    s_api_wait_t *wait = arg;
+    char *output = NULL;
+    jt_run (&output, "curl -s http://127.0.0.1:%d/api/status", fleet->port + 3);
+    bool found = output && strstr (output, wait->needle);
+    free (output);
+    return found;
+}
+
+Test (security, hostile_health_text_cannot_break_the_status_page)
+{
+    jt_fleet_add_agent (fleet, "marked", "dev");
+    cr_assert (jt_fleet_wait_status (fleet, "\"state\": \"online\"", 1, 30000));
+    //  The agent's key, used by a client that says what a hijacked agent
+    //  would: health texts made to end or hide the page's script.
+    jt_stop (fleet->agents[0]);
+    fleet->agents[0] = 0;
+    char path[PATH_MAX];
+    snprintf (path, sizeof path, "%s/marked/agent/keys/agent.key", fleet->dir);
+    zcert_t *key = s_cert_from_file (path);
+    zsock_t *monitor = NULL;
+    zsock_t *dealer = s_client (ZMQ_DEALER, 1, key, &monitor);
+    jad_app_state_t apps[3] = {
+        {"web", "1.0", "<!--<script>", NULL},
+        {"api", "2.0", "</script><img src=x onerror=document.title=1337>", NULL},
+        {"db", "3.0", "a & b <b>bold</b>", NULL}};
+    jad_status_t status = {.name = "marked",
+                           .environment = "dev",
+                           .incarnation = "feedfeed",
+                           .hello = true,
+                           .apps = apps,
+                           .app_count = 3};
+    jad_agent_msg_t msg = {.kind = JAD_AGENT_MSG_STATUS, .status = &status};
+    s_send_agent_msg (dealer, &msg);
+    s_api_wait_t wait = {"onerror=document.title=1337"};
+    cr_assert (jt_wait_for (s_api_status_has, &wait, 10000), "the health texts were not stored");
+    s_client_destroy (&dealer, &monitor);
+    zcert_destroy (&key);
+
+    //  The embedded JSON carries no raw '<', '>' or '&' from the data.
+    char *page = NULL;
+    cr_assert_eq (jt_run (&page, "curl -s http://127.0.0.1:%d/", fleet->port + 3), 0);
+    cr_assert (strstr (page, "\\u003c!--\\u003cscript\\u003e"), "not escaped:\n%s", page);
+    cr_assert_null (strstr (page, "<!--<script>"), "raw markup in the page");
+    cr_assert_null (strstr (page, "<img"), "raw markup in the page");
+    free (page);
+
+    //  A real browser renders every table, shows the texts as text, and
+    //  runs none of them.
+    char *output = NULL;
+    int rc = jt_run (&output,
+                     "timeout 60 chromium --headless --no-sandbox --disable-gpu --disable-quic "
+                     "--no-first-run --disable-background-networking --disable-component-update "
+                     "--disable-sync --user-data-dir=%s/chromium --dump-dom http://127.0.0.1:%d/ "
+                     "2>/dev/null",
+                     fleet->dir, fleet->port + 3);
+    cr_assert_eq (rc, 0, "chromium failed: %s", output);
+    static const char *const sections[] = {"firing",  "environments", "hosts",
+                                           "running", "recent",       "rules"};
+    for (size_t index = 0; index < 6; index++) {
+        char empty[64];
+        snprintf (empty, sizeof empty, "<div id=\"%s\"></div>", sections[index]);
+        cr_assert_null (strstr (output, empty), "section %s was not rendered:\n%s", sections[index],
+                        output);
+    }
+    cr_assert (strstr (output, "<td>marked</td>"), "%s", output);
+    cr_assert (strstr (output, "<td class=\"&lt;!--&lt;script&gt;\">&lt;!--&lt;script&gt;</td>"),
+               "the health is not shown as text:\n%s", output);
+    cr_assert (strstr (output, "&lt;/script&gt;&lt;img src=x onerror=document.title=1337&gt;"),
+               "%s", output);
+    cr_assert (strstr (output, "a &amp; b &lt;b&gt;bold&lt;/b&gt;"), "%s", output);
+    cr_assert_null (strstr (output, "<img"), "markup from an agent became an element");
+    cr_assert (strstr (output, "<title>Jadugar fleet status</title>"), "a handler ran: %s", output);
+    free (output);
+}
+
+//  --------------------------------------------------------------------------
+//  Issue 12 item 9: DNS rebinding (the HTTP port answers its own names only)
+
+//  HTTP status of `curl` for url path with Host header `host` (NULL: none).
+static int s_http_status (const char *path, const char *host, char **body_p)
+{
+    char *output = NULL;
+    char header[300] = "";
+    if (host)
+        snprintf (header, sizeof header, "-H 'Host: %s'", host);
+    int rc = jt_run (&output, "curl -s -o %s/body.txt -w '%%{http_code}' %s http://127.0.0.1:%d%s",
+                     fleet->dir, header, fleet->port + 3, path);
+    cr_assert_eq (rc, 0, "curl: %s", output);
+    int status = atoi (output);
+    free (output);
+    if (body_p) {
+        char file[PATH_MAX];
+        snprintf (file, sizeof file, "%s/body.txt", fleet->dir);
+        *body_p = jt_read_file (file);
+    }
+    return status;
+}
+
+Test (security, http_refuses_a_foreign_host_header)
+{
+    jt_fleet_config_line (fleet, "http-hosts:", "http-hosts: [status.example.net]");
+    jt_fleet_restart_controller (fleet);
+    cr_assert (jt_fleet_wait_status (fleet, "\"counters\"", 1, 20000));
+    long long refused = s_counter ("http_host_refused");
+    cr_assert_eq (refused, 0);
+    static const char *const paths[] = {"/", "/api/status", "/metrics"};
+    char own[64], loopback[64];
+    snprintf (own, sizeof own, "127.0.0.1:%d", fleet->port + 3);
+    snprintf (loopback, sizeof loopback, "localhost:%d", fleet->port + 3);
+    for (size_t index = 0; index < 3; index++) {
+        const char *path = paths[index];
+        char *body = NULL;
+        //  a rebinding page names its own domain: refused, saying why
+        cr_assert_eq (s_http_status (path, "evil.example.com:80", &body), 421, "%s", path);
+        cr_assert (strstr (body, "Host 'evil.example.com:80' is not a name of this controller"),
+                   "%s", body);
+        cr_assert (strstr (body, "http-hosts"), "%s", body);
+        free (body);
+        cr_assert_eq (s_http_status (path, "localhost.evil.example.com", NULL), 421, "%s", path);
+        //  the controller's own names are answered
+        cr_assert_eq (s_http_status (path, own, NULL), 200, "%s", path);
+        cr_assert_eq (s_http_status (path, loopback, NULL), 200, "%s", path);
+        cr_assert_eq (s_http_status (path, "[::1]:80", NULL), 200, "%s", path);
+        cr_assert_eq (s_http_status (path, "STATUS.example.net", NULL), 200, "%s", path);
+    }
+    cr_assert (s_wait_counter ("http_host_refused", 5, 10000), "refusals not counted");
+    cr_assert (
+        s_wait_log ("controller", "http: request refused host=\"evil.example.com:80\"", 5000));
+}
+
+//  --------------------------------------------------------------------------
+//  Row 33: connection exhaustion by strangers
+
+//  A raw TCP connection from source address `from` (a loopback address:
+//  127.0.0.0/8 is all ours) to controller port BASE+offset; -1 if refused.
+static int s_raw_connect (const char *from, int offset)
+{
+    int fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    cr_assert_geq (fd, 0);
+    struct sockaddr_in source = {.sin_family = AF_INET};
+    inet_pton (AF_INET, from, &source.sin_addr);
+    cr_assert_eq (bind (fd, (struct sockaddr *)&source, sizeof source), 0, "bind %s", from);
+    struct sockaddr_in target = {.sin_family = AF_INET,
+                                 .sin_port = htons ((uint16_t)(fleet->port + offset))};
+    inet_pton (AF_INET, "127.0.0.1", &target.sin_addr);
+    if (connect (fd, (struct sockaddr *)&target, sizeof target) != 0) {
+        close (fd);
+        return -1;
+    }
+    return fd;
+}
+
+//  GET path on the HTTP port answers 200 (curl gives up after 5 s).
+static bool s_http_answers (const char *path, char **body_p)
+{
+    char *output = NULL;
+    int rc = jt_run (&output, "curl -sf -m 5 http://127.0.0.1:%d%s", fleet->port + 3, path);
+    if (body_p)
+        *body_p = output;
+    else
+        free (output);
+    return rc == 0;
+}
+
+Test (security, strangers_cannot_exhaust_connections)
+{
+    struct rlimit limit;
+    cr_assert_eq (getrlimit (RLIMIT_NOFILE, &limit), 0);
+    if (limit.rlim_cur < 4096 && limit.rlim_max >= 4096) {
+        limit.rlim_cur = 4096;
+        cr_assert_eq (setrlimit (RLIMIT_NOFILE, &limit), 0);
+    }
+    cr_assert_geq (limit.rlim_cur, 4096, "the test needs 4096 descriptors");
+    jt_fleet_config_line (fleet, "connections-per-ip:", "connections-per-ip: 100");
+    jt_fleet_config_line (fleet, "max-connections:", "max-connections: 700");
+    jt_fleet_restart_controller (fleet);
+    jt_fleet_add_agent (fleet, "steady", "dev");
+    cr_assert (jt_fleet_wait_status (fleet, "\"state\": \"online\"", 1, 30000));
+    long long refused = s_counter ("connections_refused");
+    cr_assert_eq (refused, 0);
+
+    //  One address opens 1,000 connections and says nothing: all but 100 cut.
+    int fds[2000];
+    int count = 0;
+    for (int index = 0; index < 1000; index++) {
+        int fd = s_raw_connect ("127.0.0.2", index % 3);
+        if (fd >= 0)
+            fds[count++] = fd;
+    }
+    cr_assert_gt (count, 900);
+    cr_assert (s_wait_counter ("connections_refused", count - 101, 30000),
+               "connections over the per-address cap were not refused (%lld of %d)",
+               s_counter ("connections_refused"), count - 100);
+    cr_assert (s_wait_log ("controller", "reason=\"connections-per-ip reached\"", 5000));
+    long long per_ip = s_counter ("connections_refused");
+    //  Then 40 more addresses open 25 each: the global cap holds.
+    for (int index = 0; index < 1000; index++) {
+        char from[32];
+        snprintf (from, sizeof from, "127.0.0.%d", 3 + index % 40);
+        int fd = s_raw_connect (from, index % 3);
+        if (fd >= 0)
+            fds[count++] = fd;
+    }
+    //  A slowloris on the HTTP port: more requests that never end their
+    //  headers than the server has connections, all from one address.
+    int slow[300];
+    for (int index = 0; index < 300; index++) {
+        slow[index] = s_raw_connect ("127.0.0.2", 3);
+        if (slow[index] >= 0) {
+            const char *partial = "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ";
+            //  one the server closed at once may fail: that is the point
+            if (send (slow[index], partial, strlen (partial), MSG_NOSIGNAL) < 0) {
+                close (slow[index]);
+                slow[index] = -1;
+            }
+        }
+    }
+    //  (25 from each address is below the per-address cap: these are the
+    //  global cap's refusals)
+    cr_assert (s_wait_counter ("connections_refused", per_ip + 100, 30000),
+               "the global cap was never reached");
+    //  While all that is held open, operators and Prometheus still get answers.
+    char *output = NULL;
+    cr_assert_eq (jt_jadctl (fleet, &output, "status"), 0, "jadctl status: %s", output);
+    free (output);
+    char *metrics = NULL;
+    cr_assert (s_http_answers ("/metrics", &metrics), "/metrics did not answer");
+    cr_assert (strstr (metrics, "jadugar_controller_events_total{event=\"connections_refused\"}"),
+               "%s", metrics);
+    free (metrics);
+    cr_assert (s_http_answers ("/api/status", NULL), "/api/status did not answer");
+    cr_assert (jt_fleet_wait_status (fleet, "\"state\": \"online\"", 1, 10000),
+               "the agent lost its place");
+    //  The controller holds far fewer descriptors than were opened at it.
+    char path[PATH_MAX];
+    snprintf (path, sizeof path, "/proc/%d/fd", (int)fleet->controller);
+    char *listing = NULL;
+    cr_assert_eq (jt_run (&listing, "ls %s | wc -l", path), 0);
+    cr_assert_lt (atoi (listing), 1200, "the controller holds %s descriptors", listing);
+    free (listing);
+    for (int index = 0; index < count; index++)
+        close (fds[index]);
+    for (int index = 0; index < 300; index++)
+        if (slow[index] >= 0)
+            close (slow[index]);
 }

@@ -2,6 +2,7 @@
 //  SPDX-License-Identifier: MPL-2.0
 
 #include "ctl_artifacts.h"
+#include "ctl_plans_repo.h"
 #include "ctl_releases_repo.h"
 #include "jad_archive.h"
 #include "jad_config.h"
@@ -449,8 +450,42 @@ done:
     return status;
 }
 
-jad_ctl_msg_t *ctl_artifacts_fetch (ctl_artifacts_t *self, const uint8_t sha256[32],
-                                    uint64_t offset, uint32_t length)
+//  True if a running plan in which `agent` is unfinished deploys the
+//  release whose artifact is sha_hex.
+static bool s_targets (ctl_artifacts_t *self, const char *agent, const char *sha_hex)
+{
+    bool found = false;
+    zlistx_t *plans = ctl_plans_repo_unfinished_for (self->store, agent);
+    for (const char *id = plans ? zlistx_first (plans) : NULL; id && !found;
+         id = zlistx_next (plans)) {
+        ctl_plan_t *plan = NULL;
+        ctl_release_t *release = NULL;
+        if (ctl_plans_repo_get (self->store, id, &plan) == 0 &&
+            ctl_releases_repo_get (self->store, plan->app, plan->version, &release) == 0)
+            found = streq (release->sha256, sha_hex);
+        ctl_release_destroy (&release);
+        ctl_plan_destroy (&plan);
+    }
+    zlistx_destroy (&plans);
+    return found;
+}
+
+//  Refuse a fetch: count it, log it (rate-limited), say why in the reply.
+static jad_ctl_msg_t *s_refuse (ctl_artifacts_t *self, jad_ctl_msg_t *reply, const char *agent,
+                                const char *sha_hex, const char *reason)
+{
+    reply->chunk.error = strdup (reason);
+    self->counters->value[CTL_COUNT_FETCH_REFUSED]++;
+    uint64_t skipped = 0;
+    if (ctl_counters_log_due (self->counters, CTL_COUNT_FETCH_REFUSED, &skipped))
+        jad_log_warning ("artifacts: fetch refused agent=%s sha256=%s reason=\"%s\" "
+                         "more_refused=%llu",
+                         agent, sha_hex, reason, (unsigned long long)skipped);
+    return reply;
+}
+
+jad_ctl_msg_t *ctl_artifacts_fetch (ctl_artifacts_t *self, const char *agent,
+                                    const uint8_t sha256[32], uint64_t offset, uint32_t length)
 {
     jad_ctl_msg_t *reply = calloc (1, sizeof *reply);
     if (!reply)
@@ -460,22 +495,20 @@ jad_ctl_msg_t *ctl_artifacts_fetch (ctl_artifacts_t *self, const uint8_t sha256[
     reply->chunk.offset = offset;
     char sha_hex[65];
     jad_hex (sha256, 32, sha_hex);
+    //  An agent reads only what a plan for it deploys: not another
+    //  environment's releases, nor any release by guessing its digest.
+    if (!s_targets (self, agent, sha_hex))
+        return s_refuse (self, reply, agent, sha_hex, "no running plan for this agent uses it");
     int64_t total = 0;
     ctl_release_t *release = NULL;
     if (ctl_releases_repo_by_sha (self->store, sha_hex, &release) == 0)
         total = release->length;
     ctl_release_destroy (&release);
-    if (total <= 0) {
-        reply->chunk.error = strdup ("unknown artifact");
-        self->counters->value[CTL_COUNT_FETCH_REFUSED]++;
-        return reply;
-    }
+    if (total <= 0)
+        return s_refuse (self, reply, agent, sha_hex, "unknown artifact");
     reply->chunk.total = (uint64_t)total;
-    if (offset >= (uint64_t)total || length == 0 || length > JAD_CHUNK_SIZE) {
-        reply->chunk.error = strdup ("chunk outside the artifact");
-        self->counters->value[CTL_COUNT_FETCH_REFUSED]++;
-        return reply;
-    }
+    if (offset >= (uint64_t)total || length == 0 || length > JAD_CHUNK_SIZE)
+        return s_refuse (self, reply, agent, sha_hex, "chunk outside the artifact");
     if (offset + length > (uint64_t)total)
         length = (uint32_t)((uint64_t)total - offset);
     char *path = jad_strdup_printf ("%s/artifacts/%s.tar.gz", self->data_dir, sha_hex);

@@ -58,9 +58,12 @@ zactor_t *ctl_artifacts_checker (ctl_artifacts_t *self);
 int ctl_artifacts_checked (ctl_artifacts_t *self, char **upload_p, json_t **result, char *err,
                            size_t errlen);
 
-//  Answer an agent's fetch request for a chunk of a stored artifact.
-//  Returns the reply message (caller owns) - with `error` set when refused.
-jad_ctl_msg_t *ctl_artifacts_fetch (ctl_artifacts_t *self, const uint8_t sha256[32],
-                                    uint64_t offset, uint32_t length);
+//  Answer accepted agent `agent`'s fetch request for a chunk of a stored
+//  artifact. Only the artifact of a running plan in which the agent is
+//  unfinished is served; anything else is refused, counted
+//  (fetch_refused) and logged at most once a second. Returns the reply
+//  message (caller owns) - with `error` set when refused.
+jad_ctl_msg_t *ctl_artifacts_fetch (ctl_artifacts_t *self, const char *agent,
+                                    const uint8_t sha256[32], uint64_t offset, uint32_t length);
 
 #endif

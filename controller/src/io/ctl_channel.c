@@ -1,14 +1,18 @@
-//  ctl_channel - the way to the agents: plan broadcast (PUB, BASE), the
+//  ctl_channel - the way to the agents: plan broadcast (XPUB, BASE), the
 //  agents ROUTER (BASE+1) and each agent's last route
 //  SPDX-License-Identifier: MPL-2.0
 
 #include "ctl_channel.h"
+#include "ctl_agents_repo.h"
 #include "jad_log.h"
+#include "jad_util.h"
 
 #include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
 
 struct _ctl_channel_t {
-    zsock_t *pub;            //  plan broadcast, BASE
+    zsock_t *pub;            //  plan broadcast (XPUB, manual subscriptions), BASE
     zsock_t *agents;         //  agents ROUTER, BASE+1
     zhashx_t *routes;        //  agent name -> routing id (zframe_t *)
     zlistx_t *after_commit;  //  messages to send once the burst commits, or NULL
@@ -151,4 +155,78 @@ void ctl_channel_burst_end (ctl_channel_t *self, bool committed)
             zmsg_destroy (&copy);
     }
     zlistx_destroy (&replies);
+}
+
+//  True if `topic` (size bytes) lies under "PREFIX/env/".
+static bool s_topic_in (const char *topic, size_t size, const char *prefix, const char *env)
+{
+    size_t prefix_len = strlen (prefix), env_len = strlen (env);
+    return size >= prefix_len + env_len + 1 && memcmp (topic, prefix, prefix_len) == 0 &&
+           memcmp (topic + prefix_len, env, env_len) == 0 && topic[prefix_len + env_len] == '/';
+}
+
+//  The environment of the accepted agent holding `key`, or NULL (caller frees).
+static char *s_env_of (ctl_store_t *store, const char *key)
+{
+    ctl_agent_t *agent = NULL;
+    char *env = NULL;
+    if (key && ctl_agents_repo_by_key (store, key, &agent) == 0 &&
+        streq (agent->state, "accepted") && agent->env)
+        env = strdup (agent->env);
+    ctl_agent_destroy (&agent);
+    return env;
+}
+
+int ctl_channel_pub_handle (ctl_channel_t *self, ctl_store_t *store, ctl_counters_t *counters)
+{
+    void *pub = zsock_resolve (self->pub);
+    zmq_msg_t msg;
+    zmq_msg_init (&msg);
+    if (zmq_msg_recv (&msg, pub, ZMQ_DONTWAIT) < 0) {
+        zmq_msg_close (&msg);
+        return -1;
+    }
+    const char *data = (const char *)zmq_msg_data (&msg);
+    size_t size = zmq_msg_size (&msg);
+    bool more = zmq_msg_more (&msg);
+    if (size >= 1 && (data[0] == 0 || data[0] == 1) && !more) {
+        const char *topic = data + 1;
+        size_t topic_size = size - 1;
+        if (data[0] == 0)
+            //  a cancel is always honoured (a no-op if never granted)
+            zmq_setsockopt (pub, ZMQ_UNSUBSCRIBE, topic, topic_size);
+        else {
+            //  the key the ZAP handler authenticated for this connection
+            const char *key = zmq_msg_gets (&msg, "User-Id");
+            char *env = s_env_of (store, key);
+            if (env && (s_topic_in (topic, topic_size, "plan/", env) ||
+                        s_topic_in (topic, topic_size, "beat/", env)))
+                zmq_setsockopt (pub, ZMQ_SUBSCRIBE, topic, topic_size);
+            else {
+                counters->value[CTL_COUNT_SUBSCRIBE_REFUSED]++;
+                uint64_t skipped = 0;
+                if (ctl_counters_log_due (counters, CTL_COUNT_SUBSCRIBE_REFUSED, &skipped)) {
+                    char *shown = jad_text_sanitize (topic, topic_size, 64);
+                    jad_log_warning ("server: subscription refused key=%s env=%s topic=\"%s\" "
+                                     "reason=\"%s\" more_refused=%llu",
+                                     key && *key ? key : "-", env ? env : "-", shown ? shown : "?",
+                                     env ? "not the agent's environment" : "not an accepted agent",
+                                     (unsigned long long)skipped);
+                    free (shown);
+                }
+            }
+            free (env);
+        }
+    }
+    zmq_msg_close (&msg);
+    //  anything else (a multi-part message from an XSUB) is read and dropped
+    while (more) {
+        zmq_msg_init (&msg);
+        if (zmq_msg_recv (&msg, pub, ZMQ_DONTWAIT) < 0)
+            more = false;
+        else
+            more = zmq_msg_more (&msg);
+        zmq_msg_close (&msg);
+    }
+    return 0;
 }

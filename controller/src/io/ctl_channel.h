@@ -1,4 +1,4 @@
-//  ctl_channel - the way to the agents: plan broadcast (PUB, BASE), the
+//  ctl_channel - the way to the agents: plan broadcast (XPUB, BASE), the
 //  agents ROUTER (BASE+1) and each agent's last route
 //  SPDX-License-Identifier: MPL-2.0
 //
@@ -10,6 +10,8 @@
 #ifndef CTL_CHANNEL_H_INCLUDED
 #define CTL_CHANNEL_H_INCLUDED
 
+#include "ctl_counters.h"
+#include "ctl_store.h"
 #include "jad_wire.h"
 
 #include <czmq.h>
@@ -48,6 +50,16 @@ int ctl_channel_send_committed (ctl_channel_t *self, zframe_t *route, const jad_
 
 //  Broadcast `data` on PUB under `topic`. Returns 0 or -1.
 int ctl_channel_broadcast (ctl_channel_t *self, const char *topic, const void *data, size_t size);
+
+//  Serve one subscription on the broadcast socket (an XPUB with
+//  ZMQ_XPUB_MANUAL, so nothing is subscribed unless granted here). A
+//  subscription is granted only when the key the ZAP handler
+//  authenticated for that connection (the message's User-Id) is an
+//  accepted agent's and the topic lies under `plan/ENV/` or `beat/ENV/` of
+//  that agent's environment; anything else is refused, counted
+//  (subscriptions_refused) and logged at most once a second. Cancels are
+//  applied. Returns 0, or -1 when nothing was waiting.
+int ctl_channel_pub_handle (ctl_channel_t *self, ctl_store_t *store, ctl_counters_t *counters);
 
 //  A burst of agent messages begins; it ends committed (the waiting
 //  replies go) or not (they are dropped: nothing was stored).

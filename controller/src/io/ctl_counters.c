@@ -3,6 +3,7 @@
 //  SPDX-License-Identifier: MPL-2.0
 
 #include "ctl_counters.h"
+#include "jad_util.h"
 
 #include <stddef.h>
 
@@ -35,10 +36,29 @@ static const char *const s_counter_names[CTL_COUNT_MAX] = {
     [CTL_COUNT_METRIC_SAMPLES_TIME] = "metric_samples_out_of_time",
     [CTL_COUNT_AGENT_APPS_REFUSED] = "agent_apps_refused",
     [CTL_COUNT_RELEASE_ARCHIVE_REFUSED] = "release_archive_refused",
+    [CTL_COUNT_SUBSCRIBE_REFUSED] = "subscriptions_refused",
+    [CTL_COUNT_CONNECTIONS_REFUSED] = "connections_refused",
+    [CTL_COUNT_HTTP_HOST_REFUSED] = "http_host_refused",
 };
 
 const char *ctl_counter_name (ctl_counter_t counter)
 {
     return counter < CTL_COUNT_MAX && s_counter_names[counter] ? s_counter_names[counter]
                                                                : "unknown";
+}
+
+bool ctl_counters_log_due (ctl_counters_t *self, ctl_counter_t counter, uint64_t *skipped_p)
+{
+    *skipped_p = 0;
+    if (counter >= CTL_COUNT_MAX)
+        return false;
+    int64_t now = jad_mono_ms ();
+    if (self->logged_ms[counter] && now - self->logged_ms[counter] < 1000)
+        return false;
+    //  the one being logged is not skipped
+    uint64_t since = self->value[counter] - self->logged_at[counter];
+    *skipped_p = since > 1 && self->logged_ms[counter] ? since - 1 : 0;
+    self->logged_ms[counter] = now;
+    self->logged_at[counter] = self->value[counter];
+    return true;
 }

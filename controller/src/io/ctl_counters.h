@@ -9,6 +9,7 @@
 #ifndef CTL_COUNTERS_H_INCLUDED
 #define CTL_COUNTERS_H_INCLUDED
 
+#include <stdbool.h>
 #include <stdint.h>
 
 typedef enum {
@@ -41,14 +42,24 @@ typedef enum {
     CTL_COUNT_METRIC_SAMPLES_TIME,      //  samples older than metrics-retention or > 5 min ahead
     CTL_COUNT_AGENT_APPS_REFUSED,       //  apps over limits.apps-per-agent
     CTL_COUNT_RELEASE_ARCHIVE_REFUSED,  //  release archives refused (bombs, bad manifest)
+    CTL_COUNT_SUBSCRIBE_REFUSED,        //  broadcast subscriptions outside the subscriber's env
+    CTL_COUNT_CONNECTIONS_REFUSED,      //  connections cut over the per-IP or global cap
+    CTL_COUNT_HTTP_HOST_REFUSED,        //  HTTP requests naming a Host that is not ours
     CTL_COUNT_MAX
 } ctl_counter_t;
 
 typedef struct {
     uint64_t value[CTL_COUNT_MAX];
+    int64_t logged_ms[CTL_COUNT_MAX];   //  mono ms of the last line about it
+    uint64_t logged_at[CTL_COUNT_MAX];  //  value when that line was written
 } ctl_counters_t;
 
 //  Name of a counter for JSON and /metrics ("unknown" past the end).
 const char *ctl_counter_name (ctl_counter_t counter);
+
+//  Rate-limited logging of refusals: true at most once a second per
+//  counter (a flood of refusals writes one line a second, not one each).
+//  *skipped_p gets how many were counted since the last line, unlogged.
+bool ctl_counters_log_due (ctl_counters_t *self, ctl_counter_t counter, uint64_t *skipped_p);
 
 #endif

@@ -17,7 +17,17 @@
 #include <netdb.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+//  Connections: at most S_HTTP_CONNECTIONS at once and S_HTTP_PER_IP from
+//  one address (a slowloris from one host cannot hold them all); one idle
+//  for S_HTTP_IDLE_S seconds (headers not finished, or between requests)
+//  is closed.
+#define S_HTTP_CONNECTIONS 256
+#define S_HTTP_PER_IP      16
+#define S_HTTP_IDLE_S      10
 
 struct _ctl_http_t {
     struct MHD_Daemon *daemon;
@@ -28,6 +38,11 @@ struct _ctl_http_t {
     uint32_t heartbeat_ms;
     char **env_names;
     size_t env_count;
+    char **hosts;  //  Host names we answer to (lower case): http-hosts, hostname
+    size_t host_count;
+    uint64_t host_refused;    //  requests refused for their Host header
+    int64_t host_logged_ms;   //  mono ms of the last line about one
+    uint64_t host_logged_at;  //  host_refused then
     uint64_t counters[CTL_COUNT_MAX];
     uint64_t samples;
     uint64_t batches;
@@ -361,6 +376,79 @@ static char *s_metrics_text (ctl_http_t *self)
     return text;
 }
 
+//  JSON text made safe to embed in a <script> element: '<', '>' and '&'
+//  (only ever inside strings in JSON) become \u003c, \u003e, \u0026, so no
+//  value can end the element ("</script>") or switch the parser into a
+//  comment state ("<!--<script>"). Frees json; caller frees the result.
+static char *s_json_for_html (char *json)
+{
+    if (!json)
+        return NULL;
+    size_t extra = 0;
+    for (const char *cursor = json; *cursor; cursor++)
+        if (*cursor == '<' || *cursor == '>' || *cursor == '&')
+            extra += 5;
+    char *safe = malloc (strlen (json) + extra + 1);
+    char *out = safe;
+    for (const char *cursor = json; safe && *cursor; cursor++) {
+        if (*cursor == '<' || *cursor == '>' || *cursor == '&')
+            out += sprintf (out, "\\u%04x", (unsigned)*cursor);
+        else
+            *out++ = *cursor;
+    }
+    if (out)
+        *out = 0;
+    free (json);
+    return safe;
+}
+
+//  True if a request naming Host `host` may be answered: no Host at all
+//  (HTTP/1.0, never a browser), an IP literal (a DNS rebinding attack
+//  names the attacker's domain), localhost, or a configured name. The
+//  port is ignored.
+static bool s_host_allowed (ctl_http_t *self, const char *host)
+{
+    if (!host)
+        return true;
+    char name[256];
+    size_t length = strlen (host);
+    if (length == 0 || length >= sizeof name)
+        return false;
+    if (host[0] == '[') {
+        //  [v6]:port
+        const char *end = strchr (host, ']');
+        if (!end || (end[1] && end[1] != ':'))
+            return false;
+        snprintf (name, sizeof name, "%.*s", (int)(end - host - 1), host + 1);
+        struct in6_addr address6;
+        return inet_pton (AF_INET6, name, &address6) == 1;
+    }
+    snprintf (name, sizeof name, "%s", host);
+    char *colon = strchr (name, ':');
+    if (colon) {
+        if (strchr (colon + 1, ':'))
+            return false;
+        *colon = 0;
+    }
+    size_t name_len = strlen (name);
+    if (name_len && name[name_len - 1] == '.')
+        name[--name_len] = 0;
+    struct in_addr address4;
+    if (inet_pton (AF_INET, name, &address4) == 1)
+        return true;
+    for (char *cursor = name; *cursor; cursor++)
+        if (*cursor >= 'A' && *cursor <= 'Z')
+            *cursor = (char)(*cursor - 'A' + 'a');
+    if (streq (name, "localhost"))
+        return true;
+    bool allowed = false;
+    pthread_mutex_lock (&self->lock);
+    for (size_t index = 0; index < self->host_count && !allowed; index++)
+        allowed = streq (name, self->hosts[index]);
+    pthread_mutex_unlock (&self->lock);
+    return allowed;
+}
+
 static enum MHD_Result s_respond (struct MHD_Connection *connection, unsigned status,
                                   const char *type, char *body)
 {
@@ -392,6 +480,35 @@ static enum MHD_Result s_handle (void *cls, struct MHD_Connection *connection, c
                           strdup ("only GET\n"));
     if (*upload_data_size)
         return MHD_NO;
+    //  DNS rebinding: a page of the attacker's domain, resolved to this
+    //  address, would read the fleet through the victim's browser.
+    const char *host = MHD_lookup_connection_value (connection, MHD_HEADER_KIND, "Host");
+    if (!s_host_allowed (self, host)) {
+        //  counted, and logged at most once a second
+        int64_t now = jad_mono_ms ();
+        pthread_mutex_lock (&self->lock);
+        self->host_refused++;
+        bool log = !self->host_logged_ms || now - self->host_logged_ms >= 1000;
+        uint64_t skipped =
+            log && self->host_logged_ms ? self->host_refused - self->host_logged_at - 1 : 0;
+        if (log) {
+            self->host_logged_ms = now;
+            self->host_logged_at = self->host_refused;
+        }
+        pthread_mutex_unlock (&self->lock);
+        char *shown = jad_text_sanitize (host, strlen (host), 80);
+        if (log)
+            jad_log_warning ("http: request refused host=\"%s\" reason=\"not a name of this "
+                             "controller\" more_refused=%llu",
+                             shown ? shown : "?", (unsigned long long)skipped);
+        char *body = jad_strdup_printf (
+            "refused: Host '%s' is not a name of this controller; use its IP address, "
+            "localhost, or a name listed in http-hosts (controller.yaml)\n",
+            shown ? shown : "?");
+        free (shown);
+        return s_respond (connection, MHD_HTTP_MISDIRECTED_REQUEST, "text/plain; charset=utf-8",
+                          body);
+    }
     if (streq (url, "/metrics"))
         return s_respond (connection, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8",
                           s_metrics_text (self));
@@ -404,9 +521,8 @@ static enum MHD_Result s_handle (void *cls, struct MHD_Connection *connection, c
     }
     if (streq (url, "/") || streq (url, "/index.html")) {
         json_t *status = s_status_json (self);
-        //  JSON_ESCAPE_SLASH: "</script>" in a value cannot end the element
         char *data =
-            status ? json_dumps (status, JSON_COMPACT | JSON_ESCAPE_SLASH | JAD_JSON_REAL) : NULL;
+            status ? s_json_for_html (json_dumps (status, JSON_COMPACT | JAD_JSON_REAL)) : NULL;
         json_decref (status);
         char *page = data ? jad_strdup_printf ("%s%s%s", s_page_head, data, s_page_tail) : NULL;
         free (data);
@@ -424,6 +540,43 @@ static void s_forget_config (ctl_http_t *self)
     free (self->env_names);
     self->env_names = NULL;
     self->env_count = 0;
+    for (size_t index = 0; index < self->host_count; index++)
+        free (self->hosts[index]);
+    free (self->hosts);
+    self->hosts = NULL;
+    self->host_count = 0;
+}
+
+//  The names the HTTP port answers to: http-hosts and this host's name,
+//  lower case, NULL-terminated (*count_p set). NULL if out of memory.
+static char **s_host_names (const jad_controller_config_t *config, size_t *count_p)
+{
+    char **hosts = calloc (config->http_host_count + 2, sizeof (char *));
+    size_t count = 0;
+    for (size_t index = 0; hosts && index <= config->http_host_count; index++) {
+        char hostname[256] = "";
+        const char *name = index < config->http_host_count ? config->http_hosts[index] : NULL;
+        if (!name && gethostname (hostname, sizeof hostname - 1) == 0)
+            name = hostname;
+        if (!name || !*name)
+            continue;
+        char *copy = strdup (name);
+        if (!copy) {
+            for (size_t done = 0; done < count; done++)
+                free (hosts[done]);
+            free (hosts);
+            return NULL;
+        }
+        for (char *cursor = copy; *cursor; cursor++)
+            if (*cursor >= 'A' && *cursor <= 'Z')
+                *cursor = (char)(*cursor - 'A' + 'a');
+        size_t length = strlen (copy);
+        if (length && copy[length - 1] == '.')
+            copy[length - 1] = 0;
+        hosts[count++] = copy;
+    }
+    *count_p = count;
+    return hosts;
 }
 
 int ctl_http_configure (ctl_http_t *self, const jad_controller_config_t *config)
@@ -435,10 +588,15 @@ int ctl_http_configure (ctl_http_t *self, const jad_controller_config_t *config)
         if (!names[count])
             break;
     }
-    if (!names || count < config->environment_count) {
+    size_t host_count = 0;
+    char **hosts = s_host_names (config, &host_count);
+    if (!names || count < config->environment_count || !hosts) {
         for (size_t index = 0; names && index < count; index++)
             free (names[index]);
         free (names);
+        for (size_t index = 0; hosts && index < host_count; index++)
+            free (hosts[index]);
+        free (hosts);
         jad_log_error ("http: out of memory copying the configuration");
         return -1;
     }
@@ -446,6 +604,8 @@ int ctl_http_configure (ctl_http_t *self, const jad_controller_config_t *config)
     s_forget_config (self);
     self->env_names = names;
     self->env_count = count;
+    self->hosts = hosts;
+    self->host_count = host_count;
     self->heartbeat_ms = config->heartbeat_ms;
     pthread_mutex_unlock (&self->lock);
     return 0;
@@ -488,10 +648,11 @@ ctl_http_t *ctl_http_new (const char *data_dir, const jad_controller_config_t *c
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
     if (address->ai_family == AF_INET6)
         flags |= MHD_USE_IPv6;
-    self->daemon =
-        MHD_start_daemon (flags, (uint16_t)port, NULL, NULL, s_handle, self, MHD_OPTION_SOCK_ADDR,
-                          address->ai_addr, MHD_OPTION_CONNECTION_LIMIT, (unsigned)64,
-                          MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10, MHD_OPTION_END);
+    self->daemon = MHD_start_daemon (
+        flags, (uint16_t)port, NULL, NULL, s_handle, self, MHD_OPTION_SOCK_ADDR, address->ai_addr,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)S_HTTP_CONNECTIONS,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)S_HTTP_PER_IP, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)S_HTTP_IDLE_S, MHD_OPTION_END);
     freeaddrinfo (address);
     if (!self->daemon) {
         jad_log_error ("http: cannot listen address=%s port=%d", config->http_listen, port);
@@ -502,10 +663,12 @@ ctl_http_t *ctl_http_new (const char *data_dir, const jad_controller_config_t *c
     return self;
 }
 
-void ctl_http_publish (ctl_http_t *self, const ctl_counters_t *counters,
+void ctl_http_publish (ctl_http_t *self, ctl_counters_t *counters,
                        const ctl_metrics_repo_t *metrics, ctl_notify_t *notify)
 {
     pthread_mutex_lock (&self->lock);
+    //  counted by this thread, reported with the loop's counters
+    counters->value[CTL_COUNT_HTTP_HOST_REFUSED] = self->host_refused;
     memcpy (self->counters, counters->value, sizeof self->counters);
     self->samples = ctl_metrics_repo_samples (metrics);
     self->batches = ctl_metrics_repo_batches (metrics);

@@ -16,7 +16,9 @@
 //                        fleet gauges, plan and alert states
 //
 //  It binds to `http-listen` (default 127.0.0.1), read-only, no auth:
-//  bind it beyond loopback only behind something that authenticates.
+//  bind it beyond loopback only behind something that authenticates. A
+//  request whose Host header is not an IP address, localhost, this host's
+//  name or one of `http-hosts` is refused with 421 (DNS rebinding).
 
 #ifndef CTL_HTTP_H_INCLUDED
 #define CTL_HTTP_H_INCLUDED
@@ -37,8 +39,9 @@ ctl_http_t *ctl_http_new (const char *data_dir, const jad_controller_config_t *c
 //  Returns 0 or -1 (the previous copy stays).
 int ctl_http_configure (ctl_http_t *self, const jad_controller_config_t *config);
 
-//  Publish the loop's counters for /metrics and /api/status.
-void ctl_http_publish (ctl_http_t *self, const ctl_counters_t *counters,
+//  Publish the loop's counters for /metrics and /api/status; what this
+//  thread counts (http_host_refused) is written into *counters first.
+void ctl_http_publish (ctl_http_t *self, ctl_counters_t *counters,
                        const ctl_metrics_repo_t *metrics, ctl_notify_t *notify);
 
 //  Stop serving and free; NULL-safe.

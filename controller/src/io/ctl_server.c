@@ -36,6 +36,7 @@
 #define S_PROTOCOL_REPLY_MS 30000   //  tell a mismatched agent again after this
 #define S_METRICS_AHEAD_MS  300000  //  samples dated further ahead are refused
 #define S_BURST_MS          50      //  a burst of agent messages yields to the API after this
+#define S_HANDSHAKE_MS      10000   //  ZMQ_HANDSHAKE_IVL of every CURVE socket
 
 struct _ctl_server_t {
     ctl_settings_t *settings;      //  borrowed: controller.yaml
@@ -83,6 +84,16 @@ static zsock_t *s_curve_socket (ctl_server_t *self, int type, const char *domain
     }
     zsock_set_linger (sock, 0);
     zsock_set_backlog (sock, 4096);
+    //  a connection that has not finished its CURVE handshake (a stranger
+    //  holding a raw TCP connection) is closed after this long
+    int handshake = S_HANDSHAKE_MS;
+    if (zmq_setsockopt (zsock_resolve (sock), ZMQ_HANDSHAKE_IVL, &handshake, sizeof handshake) !=
+        0) {
+        jad_log_error ("server: cannot set the handshake deadline: %s",
+                       zmq_strerror (zmq_errno ()));
+        zsock_destroy (&sock);
+        return NULL;
+    }
     //  ZMTP heartbeats: a peer silent for three intervals (a partition, a
     //  host gone without a reset) loses its connection and with it what
     //  was queued for it, so a plan re-sent during a partition is not
@@ -94,9 +105,16 @@ static zsock_t *s_curve_socket (ctl_server_t *self, int type, const char *domain
     zsock_set_heartbeat_timeout (sock, 3 * heartbeat > 10000 ? 3 * heartbeat : 10000);
     if (maxmsgsize > 0)
         zsock_set_maxmsgsize (sock, maxmsgsize);
-    if (type == ZMQ_PUB)
+    if (type == ZMQ_XPUB) {
         zsock_set_sndhwm (sock, 100000);
-    else {
+        //  subscriptions are granted by ctl_channel_pub_handle, by identity
+        int manual = 1;
+        if (zmq_setsockopt (zsock_resolve (sock), ZMQ_XPUB_MANUAL, &manual, sizeof manual) != 0) {
+            jad_log_error ("server: cannot filter subscriptions: %s", zmq_strerror (zmq_errno ()));
+            zsock_destroy (&sock);
+            return NULL;
+        }
+    } else {
         zsock_set_sndhwm (sock, 10000);
         zsock_set_rcvhwm (sock, 10000);
     }
@@ -137,7 +155,7 @@ ctl_server_t *ctl_server_new (ctl_settings_t *settings, ctl_store_t *store,
     if (!self->zap)
         goto failed;
     int base = config->port;
-    zsock_t *pub = s_curve_socket (self, ZMQ_PUB, CTL_ZAP_DOMAIN_PLANS, base, JAD_MAX_AGENT_MSG);
+    zsock_t *pub = s_curve_socket (self, ZMQ_XPUB, CTL_ZAP_DOMAIN_PLANS, base, JAD_MAX_AGENT_MSG);
     zsock_t *agents =
         s_curve_socket (self, ZMQ_ROUTER, CTL_ZAP_DOMAIN_AGENTS, base + 1, JAD_MAX_AGENT_MSG);
     zsock_t *api = s_curve_socket (self, ZMQ_ROUTER, CTL_ZAP_DOMAIN_API, base + 2, JAD_MAX_API_MSG);
@@ -152,7 +170,10 @@ ctl_server_t *ctl_server_new (ctl_settings_t *settings, ctl_store_t *store,
         zsock_destroy (&api);
         goto failed;
     }
-    self->sessions = ctl_sessions_new (ctl_channel_pub (self->channel), &self->counters);
+    self->sessions = ctl_sessions_new (ctl_channel_pub (self->channel),
+                                       ctl_channel_agents (self->channel), api, &self->counters);
+    if (self->sessions)
+        ctl_sessions_limits (self->sessions, config->connections_per_ip, config->max_connections);
     self->agents = ctl_agents_new (store, settings, &self->counters, self->sessions, self->channel);
     self->dispatch = ctl_dispatch_new (store, settings, self->channel, signing, &self->counters);
     self->rollout = ctl_rollout_new (store, settings, self->dispatch);
@@ -312,7 +333,7 @@ static void s_agent_handle (ctl_server_t *self, zframe_t *route, zframe_t *body,
             ctl_channel_send_committed (self->channel, route, &reply);
         }
     } else if (message->kind == JAD_AGENT_MSG_FETCH) {
-        jad_ctl_msg_t *reply = ctl_artifacts_fetch (self->artifacts, message->fetch.sha256,
+        jad_ctl_msg_t *reply = ctl_artifacts_fetch (self->artifacts, name, message->fetch.sha256,
                                                     message->fetch.offset, message->fetch.length);
         if (reply)
             ctl_channel_send_route (self->channel, route, reply);
@@ -434,6 +455,7 @@ static void s_reload (ctl_server_t *self)
         ctl_dispatch_beat_reset (self->dispatch);
     if (ctl_notify_configure (self->notify, config) != 0)
         jad_log_error ("controller: cannot hand the new notify targets over");
+    ctl_sessions_limits (self->sessions, config->connections_per_ip, config->max_connections);
     if (ctl_http_configure (self->http, config) != 0)
         jad_log_error ("controller: cannot hand the new configuration to the HTTP pages");
     if (ctl_alerts_sync (self->alerts) != 0)
@@ -445,13 +467,16 @@ int ctl_server_run (ctl_server_t *self)
     zsock_t *zap = self->zap ? ctl_zap_socket (self->zap) : NULL;
     zsock_t *agents = ctl_channel_agents (self->channel);
     zsock_t *api = ctl_api_socket (self->api);
-    zsock_t *monitor = ctl_sessions_monitor (self->sessions);
+    zsock_t *pub = ctl_channel_pub (self->channel);
     //  answers of the Prometheus query worker (ctl_alerts)
     zactor_t *queries = ctl_alerts_socket (self->alerts);
     //  answers of the release archive checker (ctl_artifacts)
     zactor_t *checker = ctl_artifacts_checker (self->artifacts);
-    zpoller_t *poller = zpoller_new (agents, api, monitor, queries, checker, NULL);
-    if (!poller || (zap && zpoller_add (poller, zap) != 0)) {
+    zpoller_t *poller = zpoller_new (agents, api, pub, queries, checker, NULL);
+    bool ready = poller && (!zap || zpoller_add (poller, zap) == 0);
+    for (size_t index = 0; ready && ctl_sessions_monitor (self->sessions, index); index++)
+        ready = zpoller_add (poller, ctl_sessions_monitor (self->sessions, index)) == 0;
+    if (!ready) {
         zpoller_destroy (&poller);
         return -1;
     }
@@ -467,12 +492,17 @@ int ctl_server_run (ctl_server_t *self)
         //  Serve every ready socket, each a bounded number of times: zpoller
         //  names only the first ready one, and a flood of agent messages
         //  must starve neither handshakes (ZAP), operators (API) nor timers.
+        //  connection events first: a flood of strangers is cut at once
+        zsock_t *monitor;
+        for (size_t index = 0; (monitor = ctl_sessions_monitor (self->sessions, index)); index++)
+            for (int count = 0; count < 1024 && (zsock_events (monitor) & ZMQ_POLLIN); count++)
+                ctl_sessions_event (self->sessions, index);
         for (int count = 0; zap && count < 256 && (zsock_events (zap) & ZMQ_POLLIN); count++)
             ctl_zap_handle (self->zap);
         for (int count = 0; count < 64 && (zsock_events (api) & ZMQ_POLLIN); count++)
             ctl_api_handle (self->api);
-        for (int count = 0; count < 256 && (zsock_events (monitor) & ZMQ_POLLIN); count++)
-            ctl_sessions_pub_event (self->sessions);
+        for (int count = 0; count < 256 && (zsock_events (pub) & ZMQ_POLLIN); count++)
+            ctl_channel_pub_handle (self->channel, self->store, &self->counters);
         for (int count = 0; count < 64 && (zsock_events (queries) & ZMQ_POLLIN); count++)
             ctl_alerts_receive (self->alerts);
         for (int count = 0; count < 16 && (zsock_events (checker) & ZMQ_POLLIN); count++)

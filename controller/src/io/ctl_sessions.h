@@ -1,5 +1,5 @@
-//  ctl_sessions - agents' connections, to cut them when an agent is
-//  rejected or removed
+//  ctl_sessions - connections: an agent's, to cut them when it is rejected
+//  or removed; everyone's, to cap them per address and in all
 //  SPDX-License-Identifier: MPL-2.0
 //
 //  ZAP is only asked at the handshake, so rejecting or removing an agent
@@ -8,6 +8,17 @@
 //  connections by the agent's address (a socket monitor tracks PUB
 //  connections). shutdown(2) makes libzmq drop the connection; the agent
 //  reconnects and the ZAP handler refuses it.
+//
+//  Strangers cannot run the controller out of descriptors: a socket
+//  monitor on each CURVE socket (plans, agents, API) sees every accepted
+//  connection with its descriptor, and one over a cap is shut down at
+//  once, counted (connections_refused) and logged at most once a second.
+//  The caps: `connections-per-ip` from one address (default 1024, 0 =
+//  none); `max-connections` in all, never above the descriptor limit less
+//  an eighth (at least 128) kept for everything else; and above three
+//  quarters of that, no address holding more than 8 gets another (agents
+//  hold two, jadctl one, so the fleet and operators still get in).
+//  Handshakes that never finish are closed by ZMQ_HANDSHAKE_IVL.
 
 #ifndef CTL_SESSIONS_H_INCLUDED
 #define CTL_SESSIONS_H_INCLUDED
@@ -15,18 +26,24 @@
 #include "ctl_counters.h"
 
 #include <czmq.h>
+#include <stdint.h>
 
 typedef struct _ctl_sessions_t ctl_sessions_t;
 
-//  Track the connections of PUB socket `pub` (borrowed, bound). NULL on
-//  error (logged).
-ctl_sessions_t *ctl_sessions_new (zsock_t *pub, ctl_counters_t *counters);
+//  Track the connections of the bound sockets `pub` (plans), `agents` and
+//  `api` (borrowed). Caps start at their defaults. NULL on error (logged).
+ctl_sessions_t *ctl_sessions_new (zsock_t *pub, zsock_t *agents, zsock_t *api,
+                                  ctl_counters_t *counters);
 void ctl_sessions_destroy (ctl_sessions_t **self_p);
 
-//  The PUB monitor's socket, for the poller, and its handler (reads one
-//  event).
-zsock_t *ctl_sessions_monitor (ctl_sessions_t *self);
-void ctl_sessions_pub_event (ctl_sessions_t *self);
+//  Set the caps: per_ip connections from one address (0 = none) and
+//  max_connections in all (0 = from the descriptor limit).
+void ctl_sessions_limits (ctl_sessions_t *self, uint32_t per_ip, uint32_t max_connections);
+
+//  Monitor socket `index` (0, 1, 2; NULL past the last), for the poller,
+//  and its handler (reads one event).
+zsock_t *ctl_sessions_monitor (ctl_sessions_t *self, size_t index);
+void ctl_sessions_event (ctl_sessions_t *self, size_t index);
 
 //  Agent `name`'s agents-port connection is file descriptor fd.
 void ctl_sessions_note (ctl_sessions_t *self, const char *name, int fd);
