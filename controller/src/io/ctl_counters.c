@@ -30,6 +30,10 @@ static const char *const s_counter_names[CTL_COUNT_MAX] = {
     [CTL_COUNT_SESSIONS_CUT] = "sessions_cut",
     [CTL_COUNT_AGENT_NAME_MISMATCH] = "agent_name_mismatch",
     [CTL_COUNT_HEARTBEATS_SENT] = "heartbeats_sent",
+    [CTL_COUNT_ENROLL_TOKEN_WRONG] = "enroll_token_wrong",
+    [CTL_COUNT_ENROLL_THROTTLED] = "enroll_throttled",
+    [CTL_COUNT_ENROLL_PENDING_LIMITED] = "enroll_pending_limited",
+    [CTL_COUNT_ENROLL_SQUATTERS_DROPPED] = "enroll_squatters_dropped",
 };
 
 const char *ctl_counter_name (ctl_counter_t counter)

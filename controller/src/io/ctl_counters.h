@@ -35,6 +35,10 @@ typedef enum {
     CTL_COUNT_SESSIONS_CUT,         //  connections shut down on reject/remove
     CTL_COUNT_AGENT_NAME_MISMATCH,  //  Status claiming a name not the key's
     CTL_COUNT_HEARTBEATS_SENT,      //  signed heartbeats broadcast (one per environment)
+    CTL_COUNT_ENROLL_TOKEN_WRONG,  //  enrollment tokens unknown, expired, revoked, used up, other env
+    CTL_COUNT_ENROLL_THROTTLED,    //  enrollments refused: too many wrong tokens from key/address
+    CTL_COUNT_ENROLL_PENDING_LIMITED,    //  pending enrollments refused: table or address full
+    CTL_COUNT_ENROLL_SQUATTERS_DROPPED,  //  pending agents dropped for a token holder's name
     CTL_COUNT_MAX
 } ctl_counter_t;
 

@@ -63,6 +63,12 @@ static int s_peer_of (int fd, char *peer, size_t peerlen, char *ip, size_t iplen
     return 0;
 }
 
+int ctl_sessions_address (int fd, char *ip, size_t iplen)
+{
+    *ip = 0;
+    return s_peer_of (fd, NULL, 0, ip, iplen);
+}
+
 ctl_sessions_t *ctl_sessions_new (zsock_t *pub, ctl_counters_t *counters)
 {
     ctl_sessions_t *self = (ctl_sessions_t *)calloc (1, sizeof (ctl_sessions_t));
