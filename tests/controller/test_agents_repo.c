@@ -103,12 +103,62 @@ Test (agents_repo, a_removed_name_is_retired_and_its_key_stays_known)
     cr_assert_eq (ctl_agents_repo_key_known (s_store, "K3"), 0);
 }
 
+//  A plan `id` that targets `agent` (the rows a deploy makes).
+static void s_plan_hosts (const char *id, const char *agent)
+{
+    ctl_sql_exec (ctl_store_sql (s_store),
+                  "INSERT INTO plans (id, app, version, env, kind, strategy, state, created, "
+                  "progress, seq) VALUES ($1, 'web', '1.0', 'prod', 'deploy', 'all', 'running', 1, "
+                  "1, (SELECT coalesce (max (seq), 0) + 1 FROM plans)) ON CONFLICT (id) DO NOTHING",
+                  "t", id);
+    cr_assert_eq (ctl_sql_exec (ctl_store_sql (s_store),
+                                "INSERT INTO plan_hosts (plan_id, agent, state) VALUES ($1, $2, "
+                                "'applying')",
+                                "tt", id, agent),
+                  1);
+}
+
+Test (agents_repo, versions_from_unknown_or_foreign_plans_change_nothing)
+{
+    cr_assert_eq (ctl_agents_repo_add (s_store, "web-1", "K1", "prod", "accepted", 1), 0);
+    cr_assert_eq (ctl_agents_repo_add (s_store, "web-2", "K2", "prod", "accepted", 1), 0);
+    s_plan_hosts ("p1", "web-1");
+    //  the agent's own view (no plan) and its plan's: stored
+    cr_assert_eq (ctl_agents_repo_app_set (s_store, "web-1", "web", "1.0", "healthy", "p1", 5), 0);
+    cr_assert_eq (ctl_agents_repo_app_set (s_store, "web-1", "api", "2.0", "healthy", NULL, 5), 0);
+    //  a plan nobody knows, and a plan for another host: nothing changes
+    cr_assert_eq (ctl_agents_repo_app_set (s_store, "web-1", "web", "6.6", "healthy", "ghost", 6),
+                  0);
+    cr_assert_eq (ctl_agents_repo_app_set (s_store, "web-2", "web", "6.6", "healthy", "p1", 6), 0);
+    for (int index = 0; index < 10000 / 1000; index++) {
+        char app[32];
+        snprintf (app, sizeof app, "junk-%d", index);
+        cr_assert_eq (ctl_agents_repo_app_set (s_store, "web-1", app, "1", "healthy", "ghost", 7),
+                      0);
+    }
+    zlistx_t *fleet = ctl_agents_repo_fleet (s_store, "prod", NULL);
+    ctl_agent_t *agent = zlistx_first (fleet);
+    cr_assert_str_eq (agent->name, "web-1");
+    cr_assert_eq (zlistx_size (agent->apps), 2, "unknown plans added apps");
+    ctl_agent_app_t *entry = zlistx_last (agent->apps);
+    cr_assert_str_eq (entry->app, "web");
+    cr_assert_str_eq (entry->version, "1.0");
+    agent = zlistx_next (fleet);
+    cr_assert_str_eq (agent->name, "web-2");
+    cr_assert_eq (zlistx_size (agent->apps), 0, "another host's plan changed web-2");
+    zlistx_destroy (&fleet);
+}
+
 Test (agents_repo, the_fleet_is_ordered_by_env_name_and_app_and_filters)
 {
     cr_assert_eq (ctl_agents_repo_add (s_store, "web-2", "K2", "prod", "accepted", 1), 0);
     cr_assert_eq (ctl_agents_repo_add (s_store, "web-1", "K1", "prod", "accepted", 1), 0);
     cr_assert_eq (ctl_agents_repo_add (s_store, "dev-1", "K3", "dev", "pending", 1), 0);
     cr_assert_eq (ctl_agents_repo_add (s_store, "old-1", "K4", "prod", "removed", 1), 0);
+    s_plan_hosts ("p1", "web-1");
+    s_plan_hosts ("p2", "web-1");
+    s_plan_hosts ("p3", "web-1");
+    s_plan_hosts ("p3", "web-2");
     cr_assert_eq (ctl_agents_repo_app_set (s_store, "web-1", "web", "1.0", "healthy", "p1", 5), 0);
     cr_assert_eq (ctl_agents_repo_app_set (s_store, "web-1", "api", "2.0", "healthy", "p2", 5), 0);
     //  an update of the same (agent, app) replaces it

@@ -183,7 +183,9 @@ int ctl_agents_repo_app_set (ctl_store_t *store, const char *agent, const char *
 {
     return ctl_sql_exec (ctl_store_sql (store),
                          "INSERT INTO agent_apps (agent, app, version, health, plan_id, updated) "
-                         "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (agent, app) DO UPDATE SET "
+                         "SELECT $1, $2, $3, $4, $5, $6 WHERE $5 IS NULL OR EXISTS (SELECT 1 "
+                         "FROM plan_hosts h WHERE h.plan_id = $5 AND h.agent = $1) "
+                         "ON CONFLICT (agent, app) DO UPDATE SET "
                          "version = excluded.version, health = excluded.health, plan_id = "
                          "excluded.plan_id, updated = excluded.updated",
                          "ttttti", agent, app, version, health, plan_id, now) < 0

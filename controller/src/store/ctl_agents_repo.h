@@ -117,7 +117,10 @@ int ctl_agents_repo_touch (ctl_store_t *store, const char *name, int64_t now);
 //  An accepted agent's Status. Returns 0 or -1.
 int ctl_agents_repo_seen (ctl_store_t *store, const char *name, const ctl_agent_seen_t *seen);
 
-//  What agent runs of app (insert or update). Returns 0 or -1.
+//  What agent runs of app (insert or update). A version put there by a
+//  plan (plan_id not NULL) is stored only if that plan targets the agent:
+//  a report or Status naming a plan the controller does not know, or one
+//  for other hosts, changes nothing. Returns 0 (also then) or -1.
 int ctl_agents_repo_app_set (ctl_store_t *store, const char *agent, const char *app,
                              const char *version, const char *health, const char *plan_id,
                              int64_t now);
