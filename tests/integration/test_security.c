@@ -1094,6 +1094,7 @@ Test (security, audit_rows_for_every_request_and_escaped)
     s_api_raw (api, empty, sizeof empty);
     s_api_request (api, "no.such.command", NULL, NULL);
     s_api_request (api, "ping", NULL, NULL);
+    s_api_request (api, "metrics", "env", "dev");
     s_api_request (api, "metrics", "env",
                    "dev\n2026-12-06T09:00:00Z admin        deploy FORGED ok\x1b[2J\x1b[H\xc2\x9b");
     s_client_destroy (&api, &monitor);
@@ -1106,7 +1107,7 @@ Test (security, audit_rows_for_every_request_and_escaped)
     free (output);
     //  the codec refuses an empty command: a second "(malformed)" row
     int malformed = 0;
-    bool empty_seen = false;
+    bool empty_seen = false, metrics_ok = false;
     bool seen[5] = {false};
     const char *expected[] = {"(malformed)", "(malformed)", "no.such.command", "ping", "metrics"};
     size_t index;
@@ -1130,7 +1131,9 @@ Test (security, audit_rows_for_every_request_and_escaped)
         for (const char *text = args ? args : ""; *text; text++)
             cr_assert ((unsigned char)*text >= 0x20 && *text != 0x7f,
                        "a raw control character in audited args: %s", args);
-        if (strcmp (command, "metrics") == 0) {
+        if (strcmp (command, "metrics") == 0 && strcmp (args, "env=dev") == 0)
+            metrics_ok = strcmp (outcome, "ok") == 0;
+        else if (strcmp (command, "metrics") == 0) {
             cr_assert (strstr (args, "env=dev\\n2026-12-06T09:00:00Z admin"), "%s", args);
             cr_assert (strstr (args, "\\e[2J\\e[H\\u009b"), "%s", args);
             cr_assert (strncmp (outcome, "refused", 7) == 0, "%s", outcome);
@@ -1142,4 +1145,5 @@ Test (security, audit_rows_for_every_request_and_escaped)
     for (size_t which = 0; which < 5; which++)
         cr_assert (seen[which], "no audit row for request %zu (%s)", which, expected[which]);
     cr_assert (empty_seen, "the empty command's row does not say why");
+    cr_assert (metrics_ok, "a metrics request that succeeded left no row");
 }
