@@ -2,6 +2,7 @@
 //  SPDX-License-Identifier: MPL-2.0
 
 #include "agt_init.h"
+#include "agt_config.h"
 #include "agt_link.h"
 #include "agt_store.h"
 #include "jad_keys.h"
@@ -28,6 +29,16 @@ typedef struct {
     const char *root;
     const char *hook_user;
 } s_options_t;
+
+//  The key's fingerprint, as the controller shows it (jadctl agents):
+//  its key id (first 8 bytes of SHA-256 of the public key) in hex, into
+//  out (17 bytes). Returns out.
+static const char *s_fingerprint (const jad_keypair_t *key, char *out)
+{
+    uint8_t id[8];
+    jad_key_id (jad_keypair_public (key), id);
+    return jad_hex (id, sizeof id, out);
+}
 
 static int s_usage (const char *problem, const char *value)
 {
@@ -236,6 +247,10 @@ int agt_init_main (int argc, char **argv)
     }
     if (optind < argc)
         return s_usage ("unexpected argument", argv[optind]);
+    //  Hooks never run as root by default where the package made its
+    //  unprivileged user.
+    if (!options.hook_user && geteuid () == 0 && jad_user_exists (AGT_INIT_HOOK_USER))
+        options.hook_user = AGT_INIT_HOOK_USER;
     char hostname[256];
     int rc = s_check (&options, hostname, sizeof hostname);
     if (rc)
@@ -288,9 +303,42 @@ int agt_init_main (int argc, char **argv)
         return 1;
     }
     zchunk_destroy (&yaml);
+    char fingerprint[17];
     printf ("name: %s\n", options.name);
     printf ("public-key: %s\n", jad_keypair_public_txt (key));
+    printf ("fingerprint: %s\n", s_fingerprint (key, fingerprint));
     printf ("config: %s\n", config_path);
+    printf ("hook-user: %s\n", options.hook_user ? options.hook_user : "-");
     jad_keypair_destroy (&key);
     return 0;
+}
+
+int agt_fingerprint_main (int argc, char **argv)
+{
+    const char *data = NULL;
+    if (argc == 3 && streq (argv[1], "--data"))
+        data = argv[2];
+    else if (argc == 2 && strncmp (argv[1], "--data=", 7) == 0)
+        data = argv[1] + 7;
+    if (!data || !*data) {
+        fprintf (stderr, "usage: %s\n", AGT_FINGERPRINT_USAGE);
+        return 2;
+    }
+    jad_problems_t *problems = jad_problems_new ();
+    jad_keypair_t *key = NULL;
+    jad_agent_config_t *config = problems ? agt_config_load (data, problems, &key) : NULL;
+    int status = 1;
+    if (config && key) {
+        char fingerprint[17];
+        printf ("name: %s\n", config->name ? config->name : "-");
+        printf ("public-key: %s\n", jad_keypair_public_txt (key));
+        printf ("fingerprint: %s\n", s_fingerprint (key, fingerprint));
+        status = 0;
+    } else
+        for (size_t index = 0; problems && index < jad_problems_count (problems); index++)
+            fprintf (stderr, "jadugar-agent fingerprint: %s\n", jad_problems_get (problems, index));
+    jad_agent_config_destroy (&config);
+    jad_keypair_destroy (&key);
+    jad_problems_destroy (&problems);
+    return status;
 }

@@ -5,6 +5,7 @@
 //  jadugar-agent init --data DIR ...   new data dir, keys, agent.yaml
 //  jadugar-agent run --data DIR        the daemon, in the foreground
 //  jadugar-agent check --data DIR      validate the configuration
+//  jadugar-agent fingerprint --data DIR   this agent's key fingerprint
 
 #include "agt_check.h"
 #include "agt_daemon.h"
@@ -22,8 +23,8 @@
 
 static int s_usage (void)
 {
-    fprintf (stderr, "usage: %s\n       %s\n       %s\n", AGT_INIT_USAGE, RUN_USAGE,
-             AGT_CHECK_USAGE);
+    fprintf (stderr, "usage: %s\n       %s\n       %s\n       %s\n", AGT_INIT_USAGE, RUN_USAGE,
+             AGT_CHECK_USAGE, AGT_FINGERPRINT_USAGE);
     return 2;
 }
 
@@ -97,6 +98,8 @@ int main (int argc, char **argv)
         return s_run_main (argc - 1, argv + 1);
     if (streq (command, "check"))
         return agt_check_main (argc - 1, argv + 1);
+    if (streq (command, "fingerprint"))
+        return agt_fingerprint_main (argc - 1, argv + 1);
     if (streq (command, "--help") || streq (command, "-h")) {
         s_usage ();
         return 0;

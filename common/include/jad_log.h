@@ -3,7 +3,8 @@
 //
 //  Lines read "component: fixed phrase key=value ...". Daemons in the
 //  foreground log to stderr; with jad_log_syslog they also log to syslog.
-//  Never log secret keys, tokens or whole payloads.
+//  Never log secret keys, tokens or whole payloads. Control characters in
+//  a line are written as escapes (\n, \e, \xNN): one call, one line.
 
 #ifndef JAD_LOG_H_INCLUDED
 #define JAD_LOG_H_INCLUDED

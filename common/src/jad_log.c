@@ -11,6 +11,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 
 static bool s_verbose = false;
@@ -41,14 +42,47 @@ void jad_log_set_verbose (bool verbose)
     s_verbose = verbose;
 }
 
+//  A log line holds remote text (names, reasons, hook output): control
+//  characters become visible escapes (\n, \r, \t, \e, \xNN) so that one
+//  call is one line, which nobody can forge another line with nor clear a
+//  terminal by. Returns line, or a new escaped copy (line freed); NULL if
+//  out of memory.
+static char *s_escape_line (char *line)
+{
+    size_t extra = 0;
+    for (const unsigned char *cursor = (const unsigned char *)line; *cursor; cursor++)
+        if (*cursor < 0x20 || *cursor == 0x7F)
+            extra += 3;
+    if (extra == 0)
+        return line;
+    char *escaped = (char *)malloc (strlen (line) + extra + 1);
+    char *out = escaped;
+    for (const unsigned char *cursor = (const unsigned char *)line; escaped && *cursor; cursor++) {
+        unsigned char byte = *cursor;
+        if (byte == '\n' || byte == '\r' || byte == '\t' || byte == 0x1B) {
+            *out++ = '\\';
+            *out++ = byte == '\n' ? 'n' : byte == '\r' ? 'r' : byte == '\t' ? 't' : 'e';
+        } else if (byte < 0x20 || byte == 0x7F)
+            out += sprintf (out, "\\x%02x", byte);
+        else
+            *out++ = (char)byte;
+    }
+    if (escaped)
+        *out = 0;
+    zstr_free (&line);
+    return escaped;
+}
+
 #define S_LOG_BODY(call)                                                                           \
     va_list argptr;                                                                                \
     va_start (argptr, format);                                                                     \
     char *line = zsys_vprintf (format, argptr);                                                    \
     va_end (argptr);                                                                               \
+    if (line)                                                                                      \
+        line = s_escape_line (line);                                                               \
     if (line) {                                                                                    \
         call ("%s", line);                                                                         \
-        zstr_free (&line);                                                                         \
+        free (line);                                                                               \
     }
 
 void jad_log_error (const char *format, ...)

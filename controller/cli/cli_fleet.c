@@ -79,13 +79,111 @@ int cli_status (cli_t *cli)
     return CLI_OK;
 }
 
+//  agents token create --env E[,E2] [--expires DURATION] [--uses N]
+static int s_token_create (cli_t *cli, const cli_args_t *args)
+{
+    if (args->positional_count != 2)
+        return cli_usage_error (cli, "agents token create: unexpected argument '%s'",
+                                args->positional[2]);
+    const char *envs = cli_args_get (args, "--env");
+    if (!envs)
+        return cli_usage_error (cli, "agents token create: needs --env E[,E2...]");
+    const char *request[] = {"env",     envs,
+                             "expires", cli_args_get (args, "--expires"),
+                             "uses",    cli_args_get (args, "--uses"),
+                             NULL};
+    json_t *result = NULL;
+    int status = cli_request (cli, "agents.token.create", request, NULL, 0, &result);
+    if (status == CLI_OK && result) {
+        if (cli->json)
+            cli_print_json_as ("token", result);
+        else
+            printf ("token: %s\nid: %s\nenvs: %s\nexpires: %s\nuses: %lld\n",
+                    cli_str (result, "token"), cli_str (result, "id"), cli_str (result, "envs"),
+                    cli_str (result, "expires"),
+                    (long long)json_integer_value (json_object_get (result, "uses")));
+    }
+    json_decref (result);
+    return status;
+}
+
+static int s_token_list (cli_t *cli, const cli_args_t *args)
+{
+    if (args->positional_count != 2)
+        return cli_usage_error (cli, "agents token list: unexpected argument '%s'",
+                                args->positional[2]);
+    json_t *result = NULL;
+    int status = cli_query (cli, "agents.token.list", NULL, &result);
+    if (!result)
+        return status;
+    printf ("%-10s %-24s %-8s %-20s %-9s %s\n", "ID", "ENVS", "STATE", "EXPIRES", "USES LEFT",
+            "CREATED BY");
+    size_t index;
+    json_t *token;
+    json_array_foreach (json_object_get (result, "tokens"), index, token)
+    {
+        json_t *left = json_object_get (token, "uses_left");
+        char uses[24] = "unlimited";
+        if (json_is_integer (left))
+            snprintf (uses, sizeof uses, "%lld", (long long)json_integer_value (left));
+        printf ("%-10s %-24s %-8s %-20s %-9s %s\n", cli_str (token, "id"), cli_str (token, "envs"),
+                cli_str (token, "state"), cli_str (token, "expires"), uses,
+                cli_str (token, "created_by"));
+    }
+    json_decref (result);
+    return CLI_OK;
+}
+
+static int s_token_revoke (cli_t *cli, const cli_args_t *args)
+{
+    if (args->positional_count != 3)
+        return cli_usage_error (cli, "agents token revoke: needs one token ID");
+    const char *request[] = {"id", args->positional[2], NULL};
+    json_t *result = NULL;
+    int status = cli_request (cli, "agents.token.revoke", request, NULL, 0, &result);
+    if (status == CLI_OK && result) {
+        if (cli->json)
+            cli_print_json_as ("token", result);
+        else
+            printf ("token: %s\nstate: %s\n", cli_str (result, "id"), cli_str (result, "state"));
+    }
+    json_decref (result);
+    return status;
+}
+
+//  agents token create|list|revoke
+static int s_token (cli_t *cli)
+{
+    static const char *const spec[] = {"--env=", "--expires=", "--uses=", NULL};
+    cli_args_t args;
+    if (cli_args_parse (cli, spec, &args))
+        return CLI_USAGE;
+    static const char *const actions[] = {"create", "list", "revoke"};
+    const char *action = args.positional_count > 1 ? args.positional[1] : "";
+    if (!streq (action, "create") &&
+        (cli_args_has (&args, "--env") || cli_args_has (&args, "--expires") ||
+         cli_args_has (&args, "--uses")))
+        return cli_usage_error (cli, "agents token %s: --env, --expires and --uses are for create",
+                                action);
+    if (streq (action, "create"))
+        return s_token_create (cli, &args);
+    if (streq (action, "list"))
+        return s_token_list (cli, &args);
+    if (streq (action, "revoke"))
+        return s_token_revoke (cli, &args);
+    return cli_unknown (CLI_USAGE, "agents token: unknown action", action, actions,
+                        sizeof actions / sizeof actions[0]);
+}
+
 int cli_agents (cli_t *cli)
 {
+    if (cli->argc > 1 && streq (cli->argv[1], "token"))
+        return s_token (cli);
     cli_args_t args;
     if (cli_args_parse (cli, NULL, &args))
         return CLI_USAGE;
     if (args.positional_count > 0) {
-        static const char *const actions[] = {"accept", "reject", "remove"};
+        static const char *const actions[] = {"accept", "reject", "remove", "token"};
         const char *action = args.positional[0];
         if (streq (action, "accept") || streq (action, "reject") || streq (action, "remove")) {
             if (args.positional_count != 2)
@@ -99,8 +197,8 @@ int cli_agents (cli_t *cli)
                 if (cli->json)
                     cli_print_json_as ("agent", result);
                 else
-                    printf ("agent: %s\nstate: %s\n", cli_str (result, "name"),
-                            cli_str (result, "state"));
+                    printf ("agent: %s\nstate: %s\nfingerprint: %s\n", cli_str (result, "name"),
+                            cli_str (result, "state"), cli_str (result, "fingerprint"));
             }
             json_decref (result);
             return status;
@@ -112,15 +210,17 @@ int cli_agents (cli_t *cli)
     int status = cli_query (cli, "agents", NULL, &result);
     if (!result)
         return status;
-    printf ("%-20s %-10s %-9s %-10s %s\n", "NAME", "ENV", "STATE", "LAST SEEN", "KEY");
+    printf ("%-20s %-10s %-9s %-10s %-16s %s\n", "NAME", "ENV", "STATE", "LAST SEEN", "FINGERPRINT",
+            "KEY");
     size_t index;
     json_t *agent;
     json_array_foreach (json_object_get (result, "agents"), index, agent)
     {
         char ago[32];
-        printf ("%-20s %-10s %-9s %-10s %s\n", cli_str (agent, "name"), cli_str (agent, "env"),
-                cli_str (agent, "state"), s_ago (cli_str (agent, "last_seen"), ago, sizeof ago),
-                cli_str (agent, "key"));
+        printf ("%-20s %-10s %-9s %-10s %-16s %s\n", cli_str (agent, "name"),
+                cli_str (agent, "env"), cli_str (agent, "state"),
+                s_ago (cli_str (agent, "last_seen"), ago, sizeof ago),
+                cli_str (agent, "fingerprint"), cli_str (agent, "key"));
     }
     json_decref (result);
     return CLI_OK;

@@ -27,8 +27,11 @@ typedef struct {
 static const s_command_t s_commands[] = {
     {"status", cli_status, "status [--env E] [--app A]",
      "every host: environment, state, app versions, health, last seen"},
-    {"agents", cli_agents, "agents | agents accept|reject|remove NAME",
-     "enrolled and pending agents; accept, reject or remove one (admin)"},
+    {"agents", cli_agents,
+     "agents | agents accept|reject|remove NAME\n"
+     "        agents token create --env E[,E2] [--expires DURATION] [--uses N]\n"
+     "        agents token list | agents token revoke ID",
+     "agents and key fingerprints; accept, reject, remove; enrollment tokens (admin)"},
     {"release", cli_release,
      "release add APP VERSION FILE.tar.gz [--branch B] [--commit C] [--notes FILE]\n"
      "        release list [APP] | release floor APP VERSION",

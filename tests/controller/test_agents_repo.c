@@ -1,5 +1,5 @@
 //  test_agents_repo - agents, their apps, operators, audit and the
-//  enrollment token, on real SQLite files
+//  enrollment tokens, on real SQLite files
 //  SPDX-License-Identifier: MPL-2.0
 
 #include "ctl_agents_repo.h"
@@ -127,12 +127,65 @@ Test (agents_repo, apps_over_the_agents_cap_are_refused)
     zlistx_destroy (&fleet);
 }
 
+//  A plan `id` that targets `agent` (the rows a deploy makes).
+static void s_plan_hosts (const char *id, const char *agent)
+{
+    ctl_sql_exec (ctl_store_sql (s_store),
+                  "INSERT INTO plans (id, app, version, env, kind, strategy, state, created, "
+                  "progress, seq) VALUES ($1, 'web', '1.0', 'prod', 'deploy', 'all', 'running', 1, "
+                  "1, (SELECT coalesce (max (seq), 0) + 1 FROM plans)) ON CONFLICT (id) DO NOTHING",
+                  "t", id);
+    cr_assert_eq (ctl_sql_exec (ctl_store_sql (s_store),
+                                "INSERT INTO plan_hosts (plan_id, agent, state) VALUES ($1, $2, "
+                                "'applying')",
+                                "tt", id, agent),
+                  1);
+}
+
+Test (agents_repo, versions_from_unknown_or_foreign_plans_change_nothing)
+{
+    cr_assert_eq (ctl_agents_repo_add (s_store, "web-1", "K1", "prod", "accepted", 1), 0);
+    cr_assert_eq (ctl_agents_repo_add (s_store, "web-2", "K2", "prod", "accepted", 1), 0);
+    s_plan_hosts ("p1", "web-1");
+    //  the agent's own view (no plan) and its plan's: stored
+    cr_assert_eq (ctl_agents_repo_app_set (s_store, "web-1", "web", "1.0", "healthy", "p1", 5, 0),
+                  0);
+    cr_assert_eq (ctl_agents_repo_app_set (s_store, "web-1", "api", "2.0", "healthy", NULL, 5, 0),
+                  0);
+    //  a plan nobody knows, and a plan for another host: nothing changes
+    cr_assert_eq (
+        ctl_agents_repo_app_set (s_store, "web-1", "web", "6.6", "healthy", "ghost", 6, 0), 0);
+    cr_assert_eq (ctl_agents_repo_app_set (s_store, "web-2", "web", "6.6", "healthy", "p1", 6, 0),
+                  0);
+    for (int index = 0; index < 10000 / 1000; index++) {
+        char app[32];
+        snprintf (app, sizeof app, "junk-%d", index);
+        cr_assert_eq (
+            ctl_agents_repo_app_set (s_store, "web-1", app, "1", "healthy", "ghost", 7, 0), 0);
+    }
+    zlistx_t *fleet = ctl_agents_repo_fleet (s_store, "prod", NULL);
+    ctl_agent_t *agent = zlistx_first (fleet);
+    cr_assert_str_eq (agent->name, "web-1");
+    cr_assert_eq (zlistx_size (agent->apps), 2, "unknown plans added apps");
+    ctl_agent_app_t *entry = zlistx_last (agent->apps);
+    cr_assert_str_eq (entry->app, "web");
+    cr_assert_str_eq (entry->version, "1.0");
+    agent = zlistx_next (fleet);
+    cr_assert_str_eq (agent->name, "web-2");
+    cr_assert_eq (zlistx_size (agent->apps), 0, "another host's plan changed web-2");
+    zlistx_destroy (&fleet);
+}
+
 Test (agents_repo, the_fleet_is_ordered_by_env_name_and_app_and_filters)
 {
     cr_assert_eq (ctl_agents_repo_add (s_store, "web-2", "K2", "prod", "accepted", 1), 0);
     cr_assert_eq (ctl_agents_repo_add (s_store, "web-1", "K1", "prod", "accepted", 1), 0);
     cr_assert_eq (ctl_agents_repo_add (s_store, "dev-1", "K3", "dev", "pending", 1), 0);
     cr_assert_eq (ctl_agents_repo_add (s_store, "old-1", "K4", "prod", "removed", 1), 0);
+    s_plan_hosts ("p1", "web-1");
+    s_plan_hosts ("p2", "web-1");
+    s_plan_hosts ("p3", "web-1");
+    s_plan_hosts ("p3", "web-2");
     cr_assert_eq (ctl_agents_repo_app_set (s_store, "web-1", "web", "1.0", "healthy", "p1", 5, 0),
                   0);
     cr_assert_eq (ctl_agents_repo_app_set (s_store, "web-1", "api", "2.0", "healthy", "p2", 5, 0),
@@ -257,25 +310,69 @@ Test (agents_repo, the_audit_log_is_ordered_bounded_and_append_only)
     zlistx_destroy (&list);
 }
 
-Test (agents_repo, the_enrollment_token_is_kept_as_a_hash_or_an_old_plain_token)
+Test (agents_repo, enrollment_tokens_are_kept_by_hash_spent_and_revoked)
 {
-    char *hash = NULL, *plain = NULL;
-    cr_assert_eq (ctl_agents_repo_token (s_store, &hash, &plain), 0);
-    cr_assert_null (hash);
-    cr_assert_null (plain);
-    cr_assert_eq (ctl_agents_repo_token_set (s_store, "ab12"), 0);
-    cr_assert_eq (ctl_agents_repo_token_set (s_store, "cd34"), 0);
-    cr_assert_eq (ctl_agents_repo_token (s_store, &hash, &plain), 0);
-    cr_assert_str_eq (hash, "cd34");
-    cr_assert_null (plain);
-    free (hash);
-    //  a state.db from before hashing
-    cr_assert_eq (ctl_sql_exec (ctl_store_sql (s_store),
-                                "INSERT INTO meta (key, value) VALUES ('enroll_token', 'secret')",
-                                ""),
-                  1);
-    cr_assert_eq (ctl_agents_repo_token (s_store, &hash, &plain), 0);
-    cr_assert_str_eq (plain, "secret");
-    free (hash);
-    free (plain);
+    zlistx_t *list = ctl_agents_repo_tokens (s_store);
+    cr_assert_eq (zlistx_size (list), 0);
+    zlistx_destroy (&list);
+    ctl_enroll_token_t once = {.id = "t1",
+                               .envs = "dev,staging",
+                               .expires = 9000,
+                               .uses_left = 1,
+                               .created_by = "admin",
+                               .created = 1000};
+    ctl_enroll_token_t any = {.id = "t2",
+                              .envs = "*",
+                              .expires = 9000,
+                              .uses_left = -1,
+                              .created_by = "init",
+                              .created = 2000};
+    cr_assert_eq (ctl_agents_repo_token_add (s_store, &once, "aa"), 0);
+    cr_assert_eq (ctl_agents_repo_token_add (s_store, &any, "bb"), 0);
+    cr_assert_eq (ctl_agents_repo_token_add (s_store, &any, "cc"), -1, "ids are unique");
+    ctl_enroll_token_t *found = NULL;
+    cr_assert_eq (ctl_agents_repo_token_by_hash (s_store, "zz", &found), 1);
+    cr_assert_eq (ctl_agents_repo_token_by_hash (s_store, "aa", &found), 0);
+    cr_assert_str_eq (found->id, "t1");
+    cr_assert_str_eq (found->envs, "dev,staging");
+    cr_assert_eq (found->uses_left, 1);
+    cr_assert_eq (found->revoked, 0);
+    ctl_enroll_token_destroy (&found);
+    //  one use, then none; unlimited stays unlimited
+    cr_assert_eq (ctl_agents_repo_token_spend (s_store, "t1"), 0);
+    cr_assert_eq (ctl_agents_repo_token_spend (s_store, "t1"), 1);
+    cr_assert_eq (ctl_agents_repo_token_spend (s_store, "t2"), 0);
+    cr_assert_eq (ctl_agents_repo_token_spend (s_store, "nope"), 1);
+    cr_assert_eq (ctl_agents_repo_token_by_hash (s_store, "bb", &found), 0);
+    cr_assert_eq (found->uses_left, -1);
+    ctl_enroll_token_destroy (&found);
+    cr_assert_eq (ctl_agents_repo_token_revoke (s_store, "t2", 5000), 0);
+    cr_assert_eq (ctl_agents_repo_token_revoke (s_store, "t2", 6000), 1, "revoked once");
+    cr_assert_eq (ctl_agents_repo_token_revoke (s_store, "nope", 6000), 1);
+    list = ctl_agents_repo_tokens (s_store);
+    cr_assert_eq (zlistx_size (list), 2);
+    ctl_enroll_token_t *first = zlistx_first (list);
+    cr_assert_str_eq (first->id, "t2", "newest first");
+    cr_assert_eq (first->revoked, 5000);
+    zlistx_destroy (&list);
+}
+
+Test (agents_repo, pending_agents_are_counted_by_address_and_dropped_only_when_pending)
+{
+    cr_assert_eq (ctl_agents_repo_add (s_store, "p1", "K1", "dev", "pending", 1), 0);
+    cr_assert_eq (ctl_agents_repo_add (s_store, "p2", "K2", "dev", "pending", 1), 0);
+    cr_assert_eq (ctl_agents_repo_add (s_store, "a1", "K3", "dev", "accepted", 1), 0);
+    cr_assert_eq (ctl_agents_repo_set_address (s_store, "p1", "10.0.0.1"), 0);
+    cr_assert_eq (ctl_agents_repo_set_address (s_store, "a1", "10.0.0.1"), 0);
+    cr_assert_eq (ctl_agents_repo_pending_count (s_store, NULL), 2);
+    cr_assert_eq (ctl_agents_repo_pending_count (s_store, "10.0.0.1"), 1);
+    cr_assert_eq (ctl_agents_repo_pending_count (s_store, "10.0.0.2"), 0);
+    cr_assert_eq (ctl_agents_repo_drop_pending (s_store, "a1"), 1, "accepted agents stay");
+    cr_assert_eq (ctl_agents_repo_drop_pending (s_store, "p1"), 0);
+    cr_assert_eq (ctl_agents_repo_pending_count (s_store, NULL), 1);
+    ctl_agent_t *agent = NULL;
+    cr_assert_eq (ctl_agents_repo_by_name (s_store, "p1", &agent), 1);
+    cr_assert_eq (ctl_agents_repo_by_name (s_store, "a1", &agent), 0);
+    cr_assert_str_eq (agent->address, "10.0.0.1");
+    ctl_agent_destroy (&agent);
 }

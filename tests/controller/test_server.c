@@ -10,6 +10,7 @@
 #include "ctl_settings.h"
 #include "ctl_agents_repo.h"
 #include "ctl_store.h"
+#include "ctl_store_internal.h"
 #include "jad_testlib.h"
 
 #include <criterion/criterion.h>
@@ -150,11 +151,18 @@ Test (server, data_directory_and_keys_are_private)
         cr_assert_eq (stat (path, &info), 0);
         cr_assert_eq (info.st_mode & 0777, 0600, "%s mode %o", keys[index], info.st_mode & 0777);
     }
-    //  Only a hash of the enrollment token is kept.
-    char *value = NULL, *plain = NULL;
-    cr_assert_eq (ctl_agents_repo_token (s_ctl.store, &value, &plain), 0);
-    cr_assert_null (plain);
-    cr_assert_not_null (value);
+    //  Only a hash of the enrollment token is kept: init's, for any
+    //  environment, for 24 h.
+    zlistx_t *tokens = ctl_agents_repo_tokens (s_ctl.store);
+    cr_assert_eq (zlistx_size (tokens), 1);
+    ctl_enroll_token_t *token = zlistx_first (tokens);
+    cr_assert_str_eq (token->envs, "*");
+    cr_assert_eq (token->expires - token->created, 24LL * 3600 * 1000);
+    zlistx_destroy (&tokens);
+    char *value = NULL;
+    cr_assert_eq (ctl_sql_text (ctl_store_sql (s_ctl.store), &value,
+                                "SELECT sha256 FROM enroll_tokens WHERE id = 'init'", ""),
+                  0);
     cr_assert_eq (strlen (value), 64);
     free (value);
 }

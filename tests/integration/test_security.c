@@ -231,10 +231,14 @@ Test (security, agent_without_token_is_pending_until_accepted)
     jt_fleet_add_agent_token (fleet, "waiting", "dev", NULL);
     jt_fleet_add_agent_token (fleet, "guessing", "dev", "not-the-token");
     cr_assert (jt_fleet_wait_status (fleet, "\"state\": \"online\"", 1, 30000));
-    cr_assert (jt_fleet_wait_status (fleet, "\"state\": \"pending\"", 2, 30000),
-               "agents without a valid token must be pending");
+    cr_assert (jt_fleet_wait_status (fleet, "\"state\": \"pending\"", 1, 30000),
+               "an agent without a token must be pending");
     cr_assert (s_wait_log ("waiting", "enrollment pending", 10000));
-    cr_assert (s_wait_log ("controller", "token=invalid", 10000));
+    //  a token that is not good is refused (row 30), not left pending
+    cr_assert (s_wait_log ("controller", "enrollment token refused name=guessing", 10000));
+    cr_assert (s_wait_log ("guessing", "unknown enrollment token", 10000));
+    char *refused = s_agent_state ("guessing");
+    cr_assert_null (refused, "a wrong token left an agent row: %s", refused);
 
     //  A pending agent gets no plan.
     const char *files[] = {"jadugar.yaml", "hooks: {}\n", "VERSION", "1.0\n", NULL};
@@ -1264,4 +1268,253 @@ Test (security, strangers_cannot_exhaust_connections)
     for (int index = 0; index < 300; index++)
         if (slow[index] >= 0)
             close (slow[index]);
+}
+
+//  Enrollment tokens, the pending table, the audit of every request
+//  (issue 12: rows 30, 34, 37, 38)
+
+//  The value of "KEY: value" in text (caller frees), or NULL.
+static char *s_line_value (const char *text, const char *key)
+{
+    char prefix[64];
+    snprintf (prefix, sizeof prefix, "%s: ", key);
+    const char *line = text ? strstr (text, prefix) : NULL;
+    if (!line)
+        return NULL;
+    line += strlen (prefix);
+    return strndup (line, strcspn (line, "\n"));
+}
+
+typedef struct {
+    char path[PATH_MAX];
+    const char *gone;
+} s_file_wait_t;
+
+static bool s_file_lacks (void *arg)
+{
+    s_file_wait_t *wait = arg;
+    char *text = jt_read_file (wait->path);
+    bool lacks = text && !strstr (text, wait->gone);
+    free (text);
+    return lacks;
+}
+
+static bool s_controller_answers (void *arg)
+{
+    (void)arg;
+    return jt_jadctl (fleet, NULL, "status") == 0;
+}
+
+//  Row 30: a token is good for its environments, its uses and its time.
+Test (security, scoped_tokens_from_jadctl_enroll_only_their_environment)
+{
+    cr_assert (jt_wait_for (s_controller_answers, NULL, 30000));
+    char *output = NULL;
+    cr_assert_eq (jt_jadctl (fleet, &output, "agents token create --env dev --uses 2"), 0, "%s",
+                  output);
+    char *token = s_line_value (output, "token");
+    char *id = s_line_value (output, "id");
+    cr_assert_not_null (token, "%s", output);
+    cr_assert_not_null (id, "%s", output);
+    cr_assert (strstr (output, "envs: dev"), "%s", output);
+    free (output);
+    //  bad scope, bad uses: usage errors naming the flag
+    cr_assert_eq (jt_jadctl (fleet, &output, "agents token create --env moon"), 2, "%s", output);
+    cr_assert (strstr (output, "moon"), "%s", output);
+    free (output);
+    cr_assert_eq (jt_jadctl (fleet, &output, "agents token create --env dev --uses 0"), 2, "%s",
+                  output);
+    cr_assert (strstr (output, "--uses"), "%s", output);
+    free (output);
+    //  listed, never shown again
+    cr_assert_eq (jt_jadctl (fleet, &output, "--json agents token list"), 0, "%s", output);
+    cr_assert (strstr (output, id), "%s", output);
+    cr_assert (!strstr (output, token), "the list shows a token:\n%s", output);
+    free (output);
+
+    jt_fleet_add_agent_token (fleet, "dev-1", "dev", token);
+    cr_assert (jt_fleet_wait_status (fleet, "\"state\": \"online\"", 1, 30000));
+    //  the token is gone from the accepted agent's agent.yaml
+    s_file_wait_t wait = {.gone = token};
+    snprintf (wait.path, sizeof wait.path, "%s/dev-1/agent/agent.yaml", fleet->dir);
+    cr_assert (jt_wait_for (s_file_lacks, &wait, 10000), "the token stayed in agent.yaml");
+    //  the dev token read from a dev host does not enroll into prod
+    long long wrong = s_counter ("enroll_token_wrong");
+    jt_fleet_add_agent_token (fleet, "prod-1", "prod", token);
+    cr_assert (s_wait_log ("prod-1", "is not for environment 'prod'", 15000));
+    cr_assert (s_wait_log ("controller", "enrollment token refused name=prod-1", 10000));
+    cr_assert_gt (s_counter ("enroll_token_wrong"), wrong);
+    char *state = s_agent_state ("prod-1");
+    cr_assert_null (state, "prod-1 was stored as %s", state);
+    //  revoked: refused, once
+    cr_assert_eq (jt_jadctl (fleet, &output, "agents token revoke %s", id), 0, "%s", output);
+    cr_assert (strstr (output, "state: revoked"), "%s", output);
+    free (output);
+    cr_assert_eq (jt_jadctl (fleet, &output, "agents token revoke %s", id), 2, "%s", output);
+    free (output);
+    jt_fleet_add_agent_token (fleet, "dev-2", "dev", token);
+    cr_assert (s_wait_log ("dev-2", "was revoked", 15000));
+    cr_assert_null (s_agent_state ("dev-2"));
+    //  audited, without the secret
+    cr_assert_eq (jt_jadctl (fleet, &output, "audit"), 0, "%s", output);
+    cr_assert (strstr (output, "agents.token.create"), "%s", output);
+    cr_assert (strstr (output, "agents.token.revoke"), "%s", output);
+    cr_assert (!strstr (output, token), "the audit shows the token:\n%s", output);
+    free (output);
+    free (token);
+    free (id);
+}
+
+//  Row 34: a squatter gives way to the token holder; fingerprints match;
+//  an operator's key is no agent.
+Test (security, pending_squatter_gives_way_and_fingerprints_match)
+{
+    zcert_t *stranger = zcert_new ();
+    zsock_t *monitor = NULL;
+    zsock_t *dealer = s_client (ZMQ_DEALER, 1, stranger, &monitor);
+    jad_agent_msg_t enroll = {.kind = JAD_AGENT_MSG_ENROLL};
+    enroll.enroll.name = "web-1";
+    enroll.enroll.environment = "dev";
+    s_send_agent_msg (dealer, &enroll);
+    jad_ctl_msg_t *reply = s_recv_ctl (dealer);
+    cr_assert_not_null (reply);
+    cr_assert_str_eq (reply->enroll_reply.state, "pending");
+    jad_ctl_msg_destroy (&reply);
+    long long dropped = s_counter ("enroll_squatters_dropped");
+    jt_fleet_add_agent (fleet, "web-1", "dev");
+    cr_assert (jt_fleet_wait_status (fleet, "\"state\": \"online\"", 1, 30000),
+               "the squatter kept the token holder out");
+    cr_assert (
+        s_wait_log ("controller", "pending agent dropped for a token holder name=web-1", 10000));
+    cr_assert_gt (s_counter ("enroll_squatters_dropped"), dropped);
+    //  the stranger cannot take the name back
+    s_send_agent_msg (dealer, &enroll);
+    reply = s_recv_ctl (dealer);
+    cr_assert_not_null (reply);
+    cr_assert_str_eq (reply->enroll_reply.state, "refused");
+    jad_ctl_msg_destroy (&reply);
+    s_client_destroy (&dealer, &monitor);
+    zcert_destroy (&stranger);
+
+    //  what jadctl shows is what the host prints
+    char *output = NULL;
+    cr_assert_eq (jt_run (&output, "%s/agent/jadugar-agent fingerprint --data %s/web-1/agent",
+                          JAD_BIN_DIR, fleet->dir),
+                  0, "%s", output);
+    char *host_print = s_line_value (output, "fingerprint");
+    cr_assert_not_null (host_print, "%s", output);
+    cr_assert_eq (strlen (host_print), 16);
+    free (output);
+    cr_assert_eq (jt_jadctl (fleet, &output, "agents"), 0, "%s", output);
+    cr_assert (strstr (output, host_print), "jadctl agents lacks %s:\n%s", host_print, output);
+    free (output);
+    free (host_print);
+
+    //  the admin's key enrolling as an agent: refused
+    char path[PATH_MAX];
+    snprintf (path, sizeof path, "%s/controller/keys/admin.key", fleet->dir);
+    zcert_t *admin = s_cert_from_file (path);
+    dealer = s_client (ZMQ_DEALER, 1, admin, &monitor);
+    enroll.enroll.name = "admin-box";
+    enroll.enroll.token = fleet->enroll_token;
+    s_send_agent_msg (dealer, &enroll);
+    reply = s_recv_ctl (dealer);
+    cr_assert_not_null (reply);
+    cr_assert_str_eq (reply->enroll_reply.state, "refused");
+    cr_assert (strstr (reply->enroll_reply.detail, "operator"), "%s", reply->enroll_reply.detail);
+    jad_ctl_msg_destroy (&reply);
+    cr_assert_null (s_agent_state ("admin-box"));
+    s_client_destroy (&dealer, &monitor);
+    zcert_destroy (&admin);
+}
+
+//  Send a raw request body on the API socket and wait for the answer.
+static void s_api_raw (zsock_t *api, const void *data, size_t size)
+{
+    cr_assert_eq (zsock_send (api, "b", data, size), 0);
+    zframe_t *frame = zframe_recv (api);
+    cr_assert_not_null (frame, "no answer");
+    zframe_destroy (&frame);
+}
+
+static void s_api_request (zsock_t *api, const char *command, const char *key, const char *value)
+{
+    jad_arg_t arg = {(char *)key, (char *)value};
+    jad_api_request_t request = {
+        .request_id = 7, .command = (char *)command, .args = &arg, .arg_count = key ? 1 : 0};
+    zchunk_t *wire = jad_api_request_encode (&request);
+    cr_assert_not_null (wire, "cannot encode '%s'", command);
+    s_api_raw (api, zchunk_data (wire), zchunk_size (wire));
+    zchunk_destroy (&wire);
+}
+
+//  Rows 37 and 38: every authenticated request leaves a row; control
+//  characters are stored escaped.
+Test (security, audit_rows_for_every_request_and_escaped)
+{
+    char path[PATH_MAX];
+    snprintf (path, sizeof path, "%s/controller/keys/admin.key", fleet->dir);
+    cr_assert (jt_wait_for (s_controller_answers, NULL, 30000));
+    zcert_t *admin = s_cert_from_file (path);
+    zsock_t *monitor = NULL;
+    zsock_t *api = s_client (ZMQ_DEALER, 2, admin, &monitor);
+    const uint8_t garbage[] = {0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f};
+    s_api_raw (api, garbage, sizeof garbage);
+    //  protocol and request id, no command (the encoder refuses to make it)
+    const uint8_t empty[] = {0x08, JAD_PROTOCOL, 0x10, 0x07, 0x1a, 0x00};
+    s_api_raw (api, empty, sizeof empty);
+    s_api_request (api, "no.such.command", NULL, NULL);
+    s_api_request (api, "ping", NULL, NULL);
+    s_api_request (api, "metrics", "env", "dev");
+    s_api_request (api, "metrics", "env",
+                   "dev\n2026-12-06T09:00:00Z admin        deploy FORGED ok\x1b[2J\x1b[H\xc2\x9b");
+    s_client_destroy (&api, &monitor);
+    zcert_destroy (&admin);
+
+    char *output = NULL;
+    cr_assert_eq (jt_jadctl (fleet, &output, "--json audit"), 0, "%s", output);
+    json_t *root = json_loads (output, 0, NULL);
+    cr_assert_not_null (root, "%s", output);
+    free (output);
+    //  the codec refuses an empty command: a second "(malformed)" row
+    int malformed = 0;
+    bool empty_seen = false, metrics_ok = false;
+    bool seen[5] = {false};
+    const char *expected[] = {"(malformed)", "(malformed)", "no.such.command", "ping", "metrics"};
+    size_t index;
+    json_t *entry;
+    json_array_foreach (json_object_get (root, "audit"), index, entry)
+    {
+        const char *command = json_string_value (json_object_get (entry, "command"));
+        const char *args = json_string_value (json_object_get (entry, "args"));
+        const char *outcome = json_string_value (json_object_get (entry, "outcome"));
+        cr_assert_not_null (command);
+        for (size_t which = 2; which < 5; which++)
+            if (strcmp (command, expected[which]) == 0)
+                seen[which] = true;
+        if (strcmp (command, "(malformed)") == 0) {
+            seen[malformed < 2 ? malformed : 1] = true;
+            malformed++;
+            if (strstr (outcome, "command"))
+                empty_seen = true;
+        }
+        cr_assert_str_eq (json_string_value (json_object_get (entry, "operator")), "admin");
+        for (const char *text = args ? args : ""; *text; text++)
+            cr_assert ((unsigned char)*text >= 0x20 && *text != 0x7f,
+                       "a raw control character in audited args: %s", args);
+        if (strcmp (command, "metrics") == 0 && strcmp (args, "env=dev") == 0)
+            metrics_ok = strcmp (outcome, "ok") == 0;
+        else if (strcmp (command, "metrics") == 0) {
+            cr_assert (strstr (args, "env=dev\\n2026-12-06T09:00:00Z admin"), "%s", args);
+            cr_assert (strstr (args, "\\e[2J\\e[H\\u009b"), "%s", args);
+            cr_assert (strncmp (outcome, "refused", 7) == 0, "%s", outcome);
+        }
+        if (strcmp (command, "(malformed)") == 0 || strcmp (command, "no.such.command") == 0)
+            cr_assert (strncmp (outcome, "refused", 7) == 0, "%s", outcome);
+    }
+    json_decref (root);
+    for (size_t which = 0; which < 5; which++)
+        cr_assert (seen[which], "no audit row for request %zu (%s)", which, expected[which]);
+    cr_assert (empty_seen, "the empty command's row does not say why");
+    cr_assert (metrics_ok, "a metrics request that succeeded left no row");
 }

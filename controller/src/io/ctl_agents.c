@@ -13,6 +13,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+//  What one source (a key, or an address) did lately: wrong tokens and
+//  new pending enrollments in the current window, and when it was last
+//  logged (refusals are logged at most once per S_LOG_EVERY_MS each).
+typedef struct {
+    int64_t window_start;  //  monotonic ms
+    uint32_t wrong_tokens;
+    uint32_t pending_new;
+    int64_t logged;     //  monotonic ms, 0 never
+    uint64_t unlogged;  //  refusals since the last line
+} s_source_t;
+
+#define S_LOG_EVERY_MS 10000
+
 struct _ctl_agents_t {
     ctl_store_t *store;  //  borrowed, as what follows
     ctl_settings_t *settings;
@@ -21,9 +34,17 @@ struct _ctl_agents_t {
     ctl_channel_t *channel;
     uint64_t apps_unlogged;  //  apps refused since the last line saying so
     int64_t apps_logged;     //  mono ms of that line
+    ctl_agents_limits_t limits;
+    zhashx_t *sources;  //  "key:KEY" or "address:IP" -> s_source_t
 };
 
 #define S_REFUSAL_LOG_MS 10000  //  one refusal line per this long, at most
+
+static void s_source_free (void **item)
+{
+    free (*item);
+    *item = NULL;
+}
 
 ctl_agents_t *ctl_agents_new (ctl_store_t *store, ctl_settings_t *settings,
                               ctl_counters_t *counters, ctl_sessions_t *sessions,
@@ -37,6 +58,18 @@ ctl_agents_t *ctl_agents_new (ctl_store_t *store, ctl_settings_t *settings,
     self->counters = counters;
     self->sessions = sessions;
     self->channel = channel;
+    self->limits =
+        (ctl_agents_limits_t){.pending_max = CTL_AGENTS_PENDING_MAX,
+                              .pending_per_address = CTL_AGENTS_PENDING_PER_ADDRESS,
+                              .pending_per_minute = CTL_AGENTS_PENDING_PER_MINUTE,
+                              .wrong_tokens_per_minute = CTL_AGENTS_WRONG_TOKENS_PER_MINUTE,
+                              .window_ms = 60000};
+    self->sources = zhashx_new ();
+    if (!self->sources) {
+        free (self);
+        return NULL;
+    }
+    zhashx_set_destructor (self->sources, s_source_free);
     return self;
 }
 
@@ -44,8 +77,14 @@ void ctl_agents_destroy (ctl_agents_t **self_p)
 {
     if (!self_p || !*self_p)
         return;
+    zhashx_destroy (&(*self_p)->sources);
     free (*self_p);
     *self_p = NULL;
+}
+
+void ctl_agents_set_limits (ctl_agents_t *self, const ctl_agents_limits_t *limits)
+{
+    self->limits = *limits;
 }
 
 void ctl_agents_token_hash (const char *token, char *out)
@@ -56,30 +95,191 @@ void ctl_agents_token_hash (const char *token, char *out)
     sodium_memzero (digest, sizeof digest);
 }
 
-//  Does `token` match the controller's enrollment token? Compared as
-//  hashes in constant time; a state.db from before hashing keeps the
-//  token itself.
-static bool s_token_valid (ctl_agents_t *self, const char *token)
+const char *ctl_agents_fingerprint (const char *key, char *out)
 {
-    if (!token || !*token)
-        return false;
-    char given[65], *stored = NULL, *plain = NULL;
-    ctl_agents_token_hash (token, given);
-    bool valid = false;
-    if (ctl_agents_repo_token (self->store, &stored, &plain) != 0)
-        return false;
-    if (stored && strlen (stored) == 64)
-        valid = sodium_memcmp (stored, given, 64) == 0;
-    else if (plain && *plain) {
-        char expected[65];
-        ctl_agents_token_hash (plain, expected);
-        valid = sodium_memcmp (expected, given, 64) == 0;
+    uint8_t raw[32], id[8];
+    if (!key || jad_key_from_z85 (key, raw) != 0)
+        snprintf (out, CTL_FINGERPRINT_LEN + 1, "?");
+    else {
+        jad_key_id (raw, id);
+        jad_hex (id, sizeof id, out);
     }
-    if (plain)
-        jad_secret_wipe (plain);
-    free (plain);
-    free (stored);
-    return valid;
+    return out;
+}
+
+bool ctl_agents_token_envs_valid (const char *envs)
+{
+    if (!envs || !*envs || strlen (envs) > 512)
+        return false;
+    if (streq (envs, "*"))
+        return true;
+    char copy[513];
+    snprintf (copy, sizeof copy, "%s", envs);
+    char *save = NULL;
+    int count = 0;
+    for (char *env = strtok_r (copy, ",", &save); env; env = strtok_r (NULL, ",", &save), count++)
+        if (!jad_name_valid (env))
+            return false;
+    //  no empty members ("a,,b", ",a", "a,")
+    return count > 0 && envs[0] != ',' && envs[strlen (envs) - 1] != ',' && !strstr (envs, ",,");
+}
+
+//  Does a token's scope ("*" or "a,b") include env?
+static bool s_scope_has (const char *envs, const char *env)
+{
+    if (streq (envs, "*"))
+        return true;
+    size_t length = strlen (env);
+    for (const char *cursor = envs; cursor && *cursor;) {
+        const char *comma = strchr (cursor, ',');
+        size_t span = comma ? (size_t)(comma - cursor) : strlen (cursor);
+        if (span == length && strncmp (cursor, env, length) == 0)
+            return true;
+        cursor = comma ? comma + 1 : NULL;
+    }
+    return false;
+}
+
+//  The record of `kind:name`, its window restarted when over; NULL if out
+//  of memory or the table is full of sources still in their window (then
+//  the caller treats the source as over every limit).
+static s_source_t *s_source (ctl_agents_t *self, const char *kind, const char *name, int64_t now)
+{
+    char id[128];
+    snprintf (id, sizeof id, "%s:%.100s", kind, name && *name ? name : "-");
+    s_source_t *source = (s_source_t *)zhashx_lookup (self->sources, id);
+    if (!source) {
+        if (zhashx_size (self->sources) >= CTL_AGENTS_SOURCES_MAX) {
+            //  forget sources whose window is over and that owe no log line
+            zlistx_t *keys = zhashx_keys (self->sources);
+            for (const char *old = (const char *)zlistx_first (keys); old;
+                 old = (const char *)zlistx_next (keys)) {
+                s_source_t *entry = (s_source_t *)zhashx_lookup (self->sources, old);
+                if (now - entry->window_start >= self->limits.window_ms)
+                    zhashx_delete (self->sources, old);
+            }
+            zlistx_destroy (&keys);
+            if (zhashx_size (self->sources) >= CTL_AGENTS_SOURCES_MAX)
+                return NULL;
+        }
+        source = (s_source_t *)calloc (1, sizeof (s_source_t));
+        if (!source || zhashx_insert (self->sources, id, source) != 0) {
+            free (source);
+            return NULL;
+        }
+        source->window_start = now;
+    }
+    if (now - source->window_start >= self->limits.window_ms) {
+        source->window_start = now;
+        source->wrong_tokens = 0;
+        source->pending_new = 0;
+    }
+    return source;
+}
+
+//  Log a refusal of this source at most once per S_LOG_EVERY_MS, with the
+//  number of refusals not logged since.
+static void s_log_limited (s_source_t *source, int64_t now, const char *what, const char *name,
+                           const char *key, const char *address, const char *reason)
+{
+    if (source && source->logged && now - source->logged < S_LOG_EVERY_MS) {
+        source->unlogged++;
+        return;
+    }
+    jad_log_warning ("agents: %s name=%s key=%s address=%s reason=\"%s\" unlogged=%llu", what, name,
+                     key, address && *address ? address : "-", reason,
+                     (unsigned long long)(source ? source->unlogged : 0));
+    if (source) {
+        source->logged = now;
+        source->unlogged = 0;
+    }
+}
+
+//  The result of checking a presented token.
+typedef enum { S_TOKEN_NONE, S_TOKEN_VALID, S_TOKEN_WRONG, S_TOKEN_THROTTLED } s_token_t;
+
+//  Check the token an enrollment presents for env. S_TOKEN_VALID sets
+//  *id_p (caller frees). Wrong and throttled tokens are counted, logged
+//  (rate-limited, never the token) and explained in why.
+static s_token_t s_token_check (ctl_agents_t *self, const char *key, const char *address,
+                                const char *name, const char *token, const char *env, char **id_p,
+                                char *why, size_t whylen)
+{
+    *id_p = NULL;
+    if (!token || !*token)
+        return S_TOKEN_NONE;
+    int64_t mono = jad_mono_ms ();
+    s_source_t *by_key = s_source (self, "key", key, mono);
+    s_source_t *by_address = s_source (self, "address", address, mono);
+    uint32_t limit = self->limits.wrong_tokens_per_minute;
+    if (!by_key || !by_address || by_key->wrong_tokens >= limit ||
+        by_address->wrong_tokens >= limit) {
+        self->counters->value[CTL_COUNT_ENROLL_THROTTLED]++;
+        snprintf (why, whylen,
+                  "too many wrong enrollment tokens from this key or address; try again later");
+        s_log_limited (by_key && by_key->wrong_tokens >= limit ? by_key : by_address, mono,
+                       "enrollment throttled", name, key, address, why);
+        return S_TOKEN_THROTTLED;
+    }
+    char given[65];
+    ctl_agents_token_hash (token, given);
+    ctl_enroll_token_t *row = NULL;
+    int found = ctl_agents_repo_token_by_hash (self->store, given, &row);
+    int64_t now = jad_now_ms ();
+    if (found < 0)
+        snprintf (why, whylen, "database error");
+    else if (found == 1)
+        snprintf (why, whylen, "unknown enrollment token");
+    else if (row->revoked)
+        snprintf (why, whylen, "enrollment token %s was revoked", row->id);
+    else if (row->expires <= now)
+        snprintf (why, whylen, "enrollment token %s has expired", row->id);
+    else if (row->uses_left == 0)
+        snprintf (why, whylen, "enrollment token %s has no use left", row->id);
+    else if (!s_scope_has (row->envs, env))
+        snprintf (why, whylen, "enrollment token %s is not for environment '%s' (it is for %s)",
+                  row->id, env, row->envs);
+    else {
+        *id_p = row->id;
+        row->id = NULL;
+    }
+    ctl_enroll_token_destroy (&row);
+    if (*id_p)
+        return S_TOKEN_VALID;
+    by_key->wrong_tokens++;
+    by_address->wrong_tokens++;
+    self->counters->value[CTL_COUNT_ENROLL_TOKEN_WRONG]++;
+    s_log_limited (by_key, mono, "enrollment token refused", name, key, address, why);
+    return S_TOKEN_WRONG;
+}
+
+//  May one more key from address wait in the pending table? 0, or -1
+//  with the reason in why (counted, logged rate-limited).
+static int s_pending_room (ctl_agents_t *self, const char *key, const char *address,
+                           const char *name, char *why, size_t whylen)
+{
+    int64_t mono = jad_mono_ms ();
+    s_source_t *source = s_source (self, "address", address, mono);
+    int64_t total = ctl_agents_repo_pending_count (self->store, NULL);
+    int64_t here = address && *address ? ctl_agents_repo_pending_count (self->store, address) : 0;
+    if (total < 0 || here < 0)
+        snprintf (why, whylen, "database error");
+    else if (total >= self->limits.pending_max)
+        snprintf (why, whylen,
+                  "the pending table is full (%lld agents wait for 'jadctl agents accept'); "
+                  "enroll with a token",
+                  (long long)total);
+    else if (here >= self->limits.pending_per_address)
+        snprintf (why, whylen, "too many pending agents from this address (%lld)", (long long)here);
+    else if (!source || source->pending_new >= self->limits.pending_per_minute)
+        snprintf (why, whylen, "too many new pending agents from this address; try again later");
+    else {
+        source->pending_new++;
+        return 0;
+    }
+    self->counters->value[CTL_COUNT_ENROLL_PENDING_LIMITED]++;
+    s_log_limited (source, mono, "pending enrollment refused", name, key, address, why);
+    return -1;
 }
 
 static jad_ctl_msg_t *s_reply (const char *state, const char *name, const char *detail)
@@ -96,69 +296,144 @@ static jad_ctl_msg_t *s_reply (const char *state, const char *name, const char *
     return reply;
 }
 
-jad_ctl_msg_t *ctl_agents_enroll (ctl_agents_t *self, const char *key, const jad_enroll_t *enroll,
-                                  char **name_p)
+//  A known key enrolls again: its name and state stand, whatever it
+//  claims now; a pending one with a valid token for its environment is
+//  accepted.
+static jad_ctl_msg_t *s_enroll_known (ctl_agents_t *self, ctl_agent_t *known, const char *key,
+                                      const char *address, const jad_enroll_t *enroll,
+                                      char **name_p)
+{
+    const char *state = known->state;
+    char why[256] = "";
+    if (streq (state, "pending") && enroll->token) {
+        char *token_id = NULL;
+        if (s_token_check (self, key, address, known->name, enroll->token, known->env, &token_id,
+                           why, sizeof why) == S_TOKEN_VALID &&
+            ctl_agents_repo_token_spend (self->store, token_id) == 0 &&
+            ctl_agents_repo_set_state (self->store, known->name, "accepted") == 0) {
+            jad_log_info ("agents: pending agent accepted by token name=%s token=%s", known->name,
+                          token_id);
+            state = "accepted";
+            *why = 0;
+        }
+        free (token_id);
+    }
+    jad_ctl_msg_t *reply = s_reply (streq (state, "accepted")  ? "accepted"
+                                    : streq (state, "pending") ? "pending"
+                                                               : "refused",
+                                    known->name, *why ? why : NULL);
+    *name_p = known->name;
+    known->name = NULL;
+    return reply;
+}
+
+jad_ctl_msg_t *ctl_agents_enroll (ctl_agents_t *self, const char *key, const char *address,
+                                  const jad_enroll_t *enroll, char **name_p)
 {
     *name_p = NULL;
-    bool token_valid = s_token_valid (self, enroll->token);
+    char detail[256] = "";
+    char fingerprint[CTL_FINGERPRINT_LEN + 1];
+    ctl_agents_fingerprint (key, fingerprint);
+    //  An operator's key is no agent's: one key, one kind of identity.
+    ctl_operator_t *operator_row = NULL;
+    int operator_found = ctl_agents_repo_operator_by_key (self->store, key, &operator_row);
+    ctl_operator_destroy (&operator_row);
+    if (operator_found < 0)
+        return NULL;
+    if (operator_found == 0) {
+        self->counters->value[CTL_COUNT_ENROLL_REFUSED]++;
+        snprintf (detail, sizeof detail, "this key is an operator's: it cannot enroll as an agent");
+        jad_log_warning ("agents: enrollment refused name=%s key=%s address=%s reason=\"%s\"",
+                         enroll->name, key, address && *address ? address : "-", detail);
+        return s_reply ("refused", NULL, detail);
+    }
     ctl_agent_t *known = NULL;
     int found = ctl_agents_repo_by_key (self->store, key, &known);
     if (found < 0)
         return NULL;
     if (found == 0) {
-        //  A known key: its name and state stand, whatever it claims now.
-        const char *state = known->state;
-        if (streq (state, "pending") && token_valid &&
-            ctl_agents_repo_set_state (self->store, known->name, "accepted") == 0) {
-            jad_log_info ("agents: pending agent accepted by token name=%s", known->name);
-            state = "accepted";
-        }
-        jad_ctl_msg_t *reply = s_reply (streq (state, "accepted")  ? "accepted"
-                                        : streq (state, "pending") ? "pending"
-                                                                   : "refused",
-                                        known->name, NULL);
-        *name_p = known->name;
-        known->name = NULL;
+        jad_ctl_msg_t *reply = s_enroll_known (self, known, key, address, enroll, name_p);
         ctl_agent_destroy (&known);
         return reply;
     }
     const jad_controller_config_t *config = ctl_settings_config (self->settings);
-    char detail[256] = "";
-    ctl_agent_t *holder = NULL;
     int64_t now = jad_now_ms ();
+    char *token_id = NULL;
+    s_token_t token = S_TOKEN_NONE;
+    ctl_agent_t *holder = NULL;
     bool configured = jad_controller_config_env (config, enroll->environment) != NULL;
-    int held = configured ? ctl_agents_repo_by_name (self->store, enroll->name, &holder) : 1;
-    bool taken = held != 1 && !(held == 0 && streq (holder->state, "removed"));
-    ctl_agent_destroy (&holder);
     if (!configured)
         snprintf (detail, sizeof detail, "environment '%s' is not configured on the controller",
                   enroll->environment);
-    else if (taken)
+    else
+        token = s_token_check (self, key, address, enroll->name, enroll->token, enroll->environment,
+                               &token_id, detail, sizeof detail);
+    int held = *detail ? 1 : ctl_agents_repo_by_name (self->store, enroll->name, &holder);
+    if (*detail)
+        ;  //  refused above; a wrong token is already counted and logged
+    else if (held < 0)
+        snprintf (detail, sizeof detail, "database error");
+    else if (held == 0 && streq (holder->state, "pending") && token == S_TOKEN_VALID) {
+        //  A stranger squatting the name never blocks the token holder.
+        if (ctl_agents_repo_drop_pending (self->store, enroll->name) != 0)
+            snprintf (detail, sizeof detail, "database error");
+        else {
+            self->counters->value[CTL_COUNT_ENROLL_SQUATTERS_DROPPED]++;
+            jad_log_warning ("agents: pending agent dropped for a token holder name=%s "
+                             "dropped_key=%s dropped_address=%s key=%s",
+                             enroll->name, holder->public_key,
+                             holder->address ? holder->address : "-", key);
+            if (self->sessions)
+                ctl_sessions_cut (self->sessions, enroll->name);
+            if (self->channel)
+                ctl_channel_forget (self->channel, enroll->name);
+        }
+    } else if (held == 0 && !streq (holder->state, "removed"))
         snprintf (detail, sizeof detail, "the name '%s' belongs to another key", enroll->name);
     //  A removed agent's name may be enrolled again with a new key (key
     //  rotation): the removed row is renamed, so that its old key stays
     //  refused.
     else if (ctl_agents_repo_retire_name (self->store, enroll->name, now) != 0)
         snprintf (detail, sizeof detail, "database error");
+    ctl_agent_destroy (&holder);
+    if (!*detail && token != S_TOKEN_VALID &&
+        s_pending_room (self, key, address, enroll->name, detail, sizeof detail) != 0)
+        token = S_TOKEN_THROTTLED;  //  logged and counted there
+    if (!*detail && token == S_TOKEN_VALID) {
+        int spent = ctl_agents_repo_token_spend (self->store, token_id);
+        if (spent != 0)
+            snprintf (detail, sizeof detail,
+                      spent < 0 ? "database error" : "enrollment token has no use left");
+    }
     if (*detail) {
         self->counters->value[CTL_COUNT_ENROLL_REFUSED]++;
-        jad_log_warning ("agents: enrollment refused name=%s key=%s reason=\"%s\"", enroll->name,
-                         key, detail);
+        if (token != S_TOKEN_WRONG && token != S_TOKEN_THROTTLED)
+            jad_log_warning ("agents: enrollment refused name=%s key=%s address=%s "
+                             "reason=\"%s\"",
+                             enroll->name, key, address && *address ? address : "-", detail);
+        free (token_id);
         return s_reply ("refused", NULL, detail);
     }
-    const char *new_state = token_valid ? "accepted" : "pending";
+    const char *new_state = token == S_TOKEN_VALID ? "accepted" : "pending";
     if (ctl_agents_repo_add (self->store, enroll->name, key, enroll->environment, new_state, now) !=
-        0)
+            0 ||
+        (address && *address && ctl_agents_repo_set_address (self->store, enroll->name, address))) {
+        free (token_id);
         return NULL;
-    self->counters->value[token_valid ? CTL_COUNT_ENROLL_ACCEPTED : CTL_COUNT_ENROLL_PENDING]++;
-    if (token_valid)
-        jad_log_info ("agents: agent enrolled name=%s env=%s key=%s by=token", enroll->name,
-                      enroll->environment, key);
+    }
+    self->counters
+        ->value[token == S_TOKEN_VALID ? CTL_COUNT_ENROLL_ACCEPTED : CTL_COUNT_ENROLL_PENDING]++;
+    if (token == S_TOKEN_VALID)
+        jad_log_info ("agents: agent enrolled name=%s env=%s key=%s fingerprint=%s by=token "
+                      "token=%s",
+                      enroll->name, enroll->environment, key, fingerprint, token_id);
     else
-        jad_log_info ("agents: agent pending name=%s env=%s key=%s token=%s "
-                      "(accept with: jadctl agents accept %s)",
-                      enroll->name, enroll->environment, key, enroll->token ? "invalid" : "none",
-                      enroll->name);
+        jad_log_info ("agents: agent pending name=%s env=%s key=%s fingerprint=%s address=%s "
+                      "(compare with 'jadugar-agent fingerprint' on the host, then: jadctl "
+                      "agents accept %s)",
+                      enroll->name, enroll->environment, key, fingerprint,
+                      address && *address ? address : "-", enroll->name);
+    free (token_id);
     *name_p = strdup (enroll->name);
     return s_reply (new_state, enroll->name, NULL);
 }

@@ -3,6 +3,7 @@
 
 #include "ctl_api.h"
 #include "ctl_agents_repo.h"
+#include "ctl_init.h"
 #include "ctl_decisions.h"
 #include "ctl_json.h"
 #include "ctl_metrics_repo.h"
@@ -15,6 +16,8 @@
 #include "jad_wire.h"
 
 #include <jansson.h>
+#include <sodium.h>
+#include <stdlib.h>
 #include <string.h>
 
 //  What a command needs: each role grants a set of these.
@@ -104,7 +107,7 @@ typedef int (s_handler_fn) (ctl_api_t *self, const jad_api_request_t *request,
 typedef struct {
     const char *name;
     s_need_t need;
-    bool audit;  //  false only for bulk upload chunks
+    bool audit;  //  false only for bulk upload chunks (begin and commit are)
     s_handler_fn *handler;
 } s_command_t;
 
@@ -210,9 +213,11 @@ static int s_agents (ctl_api_t *self, const jad_api_request_t *request, const ch
             streq (agent->state, "accepted")
                 ? (ctl_policy_online (config, agent->last_seen, now) ? "online" : "offline")
                 : agent->state;
+        char fingerprint[CTL_FINGERPRINT_LEN + 1];
         json_array_append_new (
-            agents, json_pack ("{s:s, s:s, s:s, s:s, s:o, s:o}", "name", agent->name, "env",
-                               agent->env, "state", shown, "key", agent->public_key, "last_seen",
+            agents, json_pack ("{s:s, s:s, s:s, s:s, s:s, s:o, s:o}", "name", agent->name, "env",
+                               agent->env, "state", shown, "key", agent->public_key, "fingerprint",
+                               ctl_agents_fingerprint (agent->public_key, fingerprint), "last_seen",
                                ctl_json_time (agent->last_seen, agent->last_seen != 0), "address",
                                ctl_json_text (agent->address)));
     }
@@ -769,7 +774,14 @@ static int s_agent_decide (ctl_api_t *self, const jad_api_request_t *request, co
     int status = ctl_agents_decide (self->agents, name, action, &state, err, errlen);
     if (status != 0)
         return status;
-    *result = json_pack ("{s:s, s:s}", "name", name, "state", state);
+    //  the operator compares it with `jadugar-agent fingerprint` on the host
+    ctl_agent_t *agent = NULL;
+    char fingerprint[CTL_FINGERPRINT_LEN + 1] = "?";
+    if (ctl_agents_repo_by_name (self->store, name, &agent) == 0)
+        ctl_agents_fingerprint (agent->public_key, fingerprint);
+    *result = json_pack ("{s:s, s:s, s:s, s:s?}", "name", name, "state", state, "fingerprint",
+                         fingerprint, "key", agent ? agent->public_key : NULL);
+    ctl_agent_destroy (&agent);
     return 0;
 }
 
@@ -792,6 +804,125 @@ static int s_agents_remove (ctl_api_t *self, const jad_api_request_t *request,
 {
     (void)operator_name;
     return s_agent_decide (self, request, "remove", result, err, errlen);
+}
+
+//  agents.token.create --env E[,E2] [--expires DURATION] [--uses N]: a
+//  new enrollment token, its secret in the reply only (the store keeps
+//  its SHA-256).
+static int s_token_create (ctl_api_t *self, const jad_api_request_t *request,
+                           const char *operator_name, json_t **result, char *err, size_t errlen)
+{
+    const char *envs = jad_api_request_arg (request, "env");
+    const char *expires = jad_api_request_arg (request, "expires");
+    const char *uses = jad_api_request_arg (request, "uses");
+    const jad_controller_config_t *config = ctl_settings_config (self->settings);
+    if (!envs || streq (envs, "*") || !ctl_agents_token_envs_valid (envs)) {
+        snprintf (err, errlen, "agents token create needs --env E[,E2...] (environment names)");
+        return 2;
+    }
+    char copy[513];
+    snprintf (copy, sizeof copy, "%s", envs);
+    char *save = NULL;
+    for (char *env = strtok_r (copy, ",", &save); env; env = strtok_r (NULL, ",", &save))
+        if (!jad_controller_config_env (config, env)) {
+            snprintf (err, errlen, "--env: environment '%s' is not configured on the controller",
+                      env);
+            return 2;
+        }
+    uint32_t ttl_ms = CTL_INIT_TOKEN_TTL_MS;
+    if (expires && (jad_duration_parse (expires, &ttl_ms) != 0 || ttl_ms == 0)) {
+        snprintf (err, errlen, "--expires '%.64s' is not a duration (e.g. 30m, 24h, 7d)", expires);
+        return 2;
+    }
+    char *end = NULL;
+    long long count = uses ? strtoll (uses, &end, 10) : 1;
+    if (uses && (!*uses || *end || count < 1 || count > 100000)) {
+        snprintf (err, errlen, "--uses '%.64s' must be a number from 1 to 100000", uses);
+        return 2;
+    }
+    char secret[33], id[9], hash[65];
+    int64_t now = jad_now_ms ();
+    ctl_enroll_token_t token = {.id = id,
+                                .envs = (char *)envs,
+                                .expires = now + (int64_t)ttl_ms,
+                                .uses_left = count,
+                                .created_by = (char *)operator_name,
+                                .created = now};
+    int rc = -1;
+    for (int attempt = 0; attempt < 3 && rc != 0; attempt++) {
+        jad_random_id (16, secret);
+        jad_random_id (4, id);
+        ctl_agents_token_hash (secret, hash);
+        rc = ctl_agents_repo_token_add (self->store, &token, hash);
+    }
+    if (rc != 0) {
+        sodium_memzero (secret, sizeof secret);
+        snprintf (err, errlen, "database error");
+        return 1;
+    }
+    jad_log_info ("api: enrollment token created id=%s envs=%s expires_in=%us uses=%lld "
+                  "operator=%s",
+                  id, envs, (unsigned)(ttl_ms / 1000), count, operator_name);
+    *result = json_pack ("{s:s, s:s, s:s, s:o, s:I}", "token", secret, "id", id, "envs", envs,
+                         "expires", ctl_json_time (token.expires, true), "uses", (json_int_t)count);
+    sodium_memzero (secret, sizeof secret);
+    return 0;
+}
+
+//  agents.token.list: every token's id, scope, expiry, uses left, state
+//  and creator; never a secret (the store has none).
+static int s_token_list (ctl_api_t *self, const jad_api_request_t *request,
+                         const char *operator_name, json_t **result, char *err, size_t errlen)
+{
+    (void)request, (void)operator_name;
+    zlistx_t *list = ctl_agents_repo_tokens (self->store);
+    if (!list) {
+        snprintf (err, errlen, "database error");
+        return 1;
+    }
+    int64_t now = jad_now_ms ();
+    json_t *tokens = json_array ();
+    for (ctl_enroll_token_t *row = zlistx_first (list); row; row = zlistx_next (list)) {
+        const char *state = row->revoked          ? "revoked"
+                            : row->expires <= now ? "expired"
+                            : row->uses_left == 0 ? "used"
+                                                  : "active";
+        json_array_append_new (
+            tokens,
+            json_pack ("{s:s, s:s, s:s, s:o, s:o, s:s, s:o, s:o}", "id", row->id, "envs", row->envs,
+                       "state", state, "expires", ctl_json_time (row->expires, true), "uses_left",
+                       row->uses_left < 0 ? json_null () : json_integer (row->uses_left),
+                       "created_by", row->created_by, "created", ctl_json_time (row->created, true),
+                       "revoked", ctl_json_time (row->revoked, row->revoked != 0)));
+    }
+    zlistx_destroy (&list);
+    *result = json_pack ("{s:o}", "tokens", tokens);
+    return 0;
+}
+
+//  agents.token.revoke ID
+static int s_token_revoke (ctl_api_t *self, const jad_api_request_t *request,
+                           const char *operator_name, json_t **result, char *err, size_t errlen)
+{
+    const char *id = jad_api_request_arg (request, "id");
+    if (!jad_name_valid (id)) {
+        snprintf (err, errlen,
+                  "agents token revoke needs a token ID (see: jadctl agents token "
+                  "list)");
+        return 2;
+    }
+    int rc = ctl_agents_repo_token_revoke (self->store, id, jad_now_ms ());
+    if (rc < 0) {
+        snprintf (err, errlen, "database error");
+        return 1;
+    }
+    if (rc == 1) {
+        snprintf (err, errlen, "no active token '%s' (see: jadctl agents token list)", id);
+        return 2;
+    }
+    jad_log_info ("api: enrollment token revoked id=%s operator=%s", id, operator_name);
+    *result = json_pack ("{s:s, s:s}", "id", id, "state", "revoked");
+    return 0;
 }
 
 static int s_operator_add (ctl_api_t *self, const jad_api_request_t *request,
@@ -899,7 +1030,7 @@ static int s_audit (ctl_api_t *self, const jad_api_request_t *request, const cha
 }
 
 static const s_command_t s_commands[] = {
-    {"ping", S_NEED_VIEW, false, s_ping},
+    {"ping", S_NEED_VIEW, true, s_ping},
     {"status", S_NEED_VIEW, true, s_status},
     {"agents", S_NEED_VIEW, true, s_agents},
     {"release.begin", S_NEED_DEPLOY, true, s_release_begin},
@@ -909,7 +1040,7 @@ static const s_command_t s_commands[] = {
     {"release.floor", S_NEED_DEPLOY, true, s_release_floor},
     {"deploy", S_NEED_DEPLOY, true, s_deploy},
     {"plans", S_NEED_VIEW, true, s_plans},
-    {"plan.show", S_NEED_VIEW, false, s_plan_show},
+    {"plan.show", S_NEED_VIEW, true, s_plan_show},
     {"rollback", S_NEED_DEPLOY, true, s_rollback},
     {"plan.pause", S_NEED_DEPLOY, true, s_plan_control},
     {"plan.resume", S_NEED_DEPLOY, true, s_plan_control},
@@ -918,17 +1049,62 @@ static const s_command_t s_commands[] = {
     {"alerts", S_NEED_VIEW, true, s_alerts},
     {"alert.add", S_NEED_DEPLOY, true, s_alert_add},
     {"alert.rm", S_NEED_DEPLOY, true, s_alert_rm},
-    {"metrics", S_NEED_VIEW, false, s_metrics},
+    {"metrics", S_NEED_VIEW, true, s_metrics},
     {"agents.accept", S_NEED_ADMIN, true, s_agents_accept},
     {"agents.reject", S_NEED_ADMIN, true, s_agents_reject},
     {"agents.remove", S_NEED_ADMIN, true, s_agents_remove},
+    {"agents.token.create", S_NEED_ADMIN, true, s_token_create},
+    {"agents.token.list", S_NEED_ADMIN, true, s_token_list},
+    {"agents.token.revoke", S_NEED_ADMIN, true, s_token_revoke},
     {"operator.add", S_NEED_ADMIN, true, s_operator_add},
     {"operator.list", S_NEED_VIEW, true, s_operator_list},
     {"audit", S_NEED_AUDIT, true, s_audit},
 };
 
+//  Write text to stream with control characters and C1 controls as
+//  visible escapes (\n, \e, \x07, \u009b: jadctl's own vocabulary, see
+//  cli_escape), at most max bytes of text: an audit row stays one line,
+//  and nothing in it can clear a terminal or pass for another row.
+static void s_audit_escape (FILE *stream, const char *text, size_t max)
+{
+    const unsigned char *cursor = (const unsigned char *)(text ? text : "");
+    //  past max, only the rest of a character begun before it
+    for (size_t index = 0; cursor[index] && (index < max || (cursor[index] & 0xC0) == 0x80);
+         index++) {
+        unsigned char byte = cursor[index];
+        if (byte == '\n')
+            fputs ("\\n", stream);
+        else if (byte == '\r')
+            fputs ("\\r", stream);
+        else if (byte == '\t')
+            fputs ("\\t", stream);
+        else if (byte == 0x1B)
+            fputs ("\\e", stream);
+        else if (byte < 0x20 || byte == 0x7F)
+            fprintf (stream, "\\x%02x", byte);
+        else if (byte == 0xC2 && cursor[index + 1] >= 0x80 && cursor[index + 1] <= 0x9F)
+            fprintf (stream, "\\u%04x", cursor[++index]);
+        else
+            fputc (byte, stream);
+    }
+}
+
+//  Escaped copy of text for the audit log (caller frees; NULL if out of
+//  memory).
+static char *s_audit_text (const char *text, size_t max)
+{
+    char *copy = NULL;
+    size_t size = 0;
+    FILE *stream = open_memstream (&copy, &size);
+    if (!stream)
+        return NULL;
+    s_audit_escape (stream, text, max);
+    fclose (stream);
+    return copy;
+}
+
 //  "key=value key=value" of a request's arguments for the audit log
-//  (values are bounded; notes are summarised by length).
+//  (values are bounded and escaped; notes are summarised by length).
 static char *s_args_summary (const jad_api_request_t *request)
 {
     char *text = NULL;
@@ -936,15 +1112,46 @@ static char *s_args_summary (const jad_api_request_t *request)
     FILE *stream = open_memstream (&text, &size);
     if (!stream)
         return NULL;
-    for (size_t index = 0; index < request->arg_count; index++) {
+    for (size_t index = 0; request && index < request->arg_count; index++) {
         const jad_arg_t *arg = &request->args[index];
+        fputs (index ? " " : "", stream);
+        s_audit_escape (stream, arg->key, 64);
         if (streq (arg->key, "notes"))
-            fprintf (stream, "%snotes=(%zu bytes)", index ? " " : "", strlen (arg->value));
-        else
-            fprintf (stream, "%s%s=%.120s", index ? " " : "", arg->key, arg->value);
+            fprintf (stream, "=(%zu bytes)", strlen (arg->value));
+        else {
+            fputc ('=', stream);
+            s_audit_escape (stream, arg->value, 120);
+        }
     }
     fclose (stream);
     return text;
+}
+
+//  Append an audit row: who asked for command with args, and its outcome
+//  (err escaped and bounded).
+static void s_audit_write (ctl_api_t *self, const char *who, const char *command, const char *args,
+                           int status, const char *err)
+{
+    char *shown_err = s_audit_text (status && err ? err : "", 120);
+    char outcome[200];
+    snprintf (outcome, sizeof outcome, "%s%s%s",
+              status == 0 ? "ok" : (status == 2 ? "refused" : "failed"), status ? ": " : "",
+              shown_err ? shown_err : "");
+    ctl_agents_repo_audit_append (self->store, who, command, args, outcome, jad_now_ms ());
+    free (shown_err);
+}
+
+//  Append an audit row for a request (request NULL: it could not be
+//  decoded) by operator_name (NULL: by the key, or "?").
+static void s_audit_row (ctl_api_t *self, const char *operator_name, const char *key,
+                         const jad_api_request_t *request, int status, const char *err)
+{
+    char *args = s_args_summary (request);
+    char *command = s_audit_text (request ? request->command : "(malformed)", 64);
+    s_audit_write (self, operator_name ? operator_name : (key ? key : "?"),
+                   command && *command ? command : "(empty)", args, status, err);
+    free (command);
+    free (args);
 }
 
 static void s_reply (ctl_api_t *self, zframe_t *route, uint64_t request_id, int status,
@@ -969,17 +1176,6 @@ static void s_reply (ctl_api_t *self, zframe_t *route, uint64_t request_id, int 
     zchunk_destroy (&wire);
     if (zmsg_send (&msg, self->socket) != 0)
         zmsg_destroy (&msg);
-}
-
-//  Write a request's outcome to the audit log.
-static void s_audit_write (ctl_api_t *self, const char *who, const char *command, const char *args,
-                           int status, const char *err)
-{
-    char outcome[160];
-    snprintf (outcome, sizeof outcome, "%s%s%.120s",
-              status == 0 ? "ok" : (status == 2 ? "refused" : "failed"), status ? ": " : "",
-              status ? err : "");
-    ctl_agents_repo_audit_append (self->store, who, command, args, outcome, jad_now_ms ());
 }
 
 void ctl_api_checked (ctl_api_t *self)
@@ -1017,13 +1213,6 @@ void ctl_api_handle (ctl_api_t *self)
         goto done;
     }
     char err[2048] = "";
-    request = jad_api_request_decode (zframe_data (body), zframe_size (body), err);
-    if (!request) {
-        self->counters->value[CTL_COUNT_API_MALFORMED]++;
-        jad_log_warning ("api: malformed request reason=\"%s\"", err);
-        s_reply (self, route, 0, 2, err, NULL);
-        goto done;
-    }
     //  Who is asking: the CURVE key the ZAP handler authenticated.
     const char *key = zframe_meta (body, "User-Id");
     ctl_operator_t *asking = NULL;
@@ -1033,6 +1222,18 @@ void ctl_api_handle (ctl_api_t *self)
         asking->name = asking->roles = NULL;
     }
     ctl_operator_destroy (&asking);
+    request = jad_api_request_decode (zframe_data (body), zframe_size (body), err);
+    if (!request) {
+        self->counters->value[CTL_COUNT_API_MALFORMED]++;
+        char *shown = s_audit_text (err, 200);
+        jad_log_warning ("api: malformed request operator=%s reason=\"%s\"",
+                         operator_name ? operator_name : "?", shown ? shown : "");
+        free (shown);
+        //  authenticated all the same: it leaves an audit row
+        s_audit_row (self, operator_name, key, NULL, 2, err);
+        s_reply (self, route, 0, 2, err, NULL);
+        goto done;
+    }
     const s_command_t *command = NULL;
     for (size_t index = 0; index < sizeof s_commands / sizeof s_commands[0]; index++)
         if (streq (s_commands[index].name, request->command))
@@ -1044,7 +1245,9 @@ void ctl_api_handle (ctl_api_t *self)
         status = 2;
     } else if (!command) {
         self->counters->value[CTL_COUNT_API_MALFORMED]++;
-        snprintf (err, sizeof err, "unknown command '%s'", request->command);
+        char *shown = s_audit_text (request->command, 64);
+        snprintf (err, sizeof err, "unknown command '%s'", shown ? shown : "?");
+        free (shown);
         status = 2;
     } else if ((s_role_grants (roles) & command->need) != command->need) {
         self->counters->value[CTL_COUNT_API_DENIED]++;
@@ -1071,12 +1274,13 @@ void ctl_api_handle (ctl_api_t *self)
         snprintf (err, sizeof err, "out of memory");
         status = 1;
     }
-    if (!command || command->audit || status != 0) {
-        char *args = s_args_summary (request);
-        s_audit_write (self, operator_name ? operator_name : (key ? key : "?"), request->command,
-                       args, status, err);
-        free (args);
-    }
+    //  Every request leaves a row but upload chunks and the follow-up
+    //  polls of `--wait` (plan.show since an event): their begin, commit
+    //  and first poll do.
+    const char *since = jad_api_request_arg (request, "since");
+    bool polling = command && streq (command->name, "plan.show") && since && atoll (since) > 0;
+    if (!command || (command->audit && !polling) || status != 0)
+        s_audit_row (self, operator_name, key, request, status, err);
     s_reply (self, route, request->request_id, status, status ? err : NULL, result);
 
 done:

@@ -39,6 +39,10 @@ static const char *const s_counter_names[CTL_COUNT_MAX] = {
     [CTL_COUNT_SUBSCRIBE_REFUSED] = "subscriptions_refused",
     [CTL_COUNT_CONNECTIONS_REFUSED] = "connections_refused",
     [CTL_COUNT_HTTP_HOST_REFUSED] = "http_host_refused",
+    [CTL_COUNT_ENROLL_TOKEN_WRONG] = "enroll_token_wrong",
+    [CTL_COUNT_ENROLL_THROTTLED] = "enroll_throttled",
+    [CTL_COUNT_ENROLL_PENDING_LIMITED] = "enroll_pending_limited",
+    [CTL_COUNT_ENROLL_SQUATTERS_DROPPED] = "enroll_squatters_dropped",
 };
 
 const char *ctl_counter_name (ctl_counter_t counter)

@@ -45,6 +45,10 @@ typedef enum {
     CTL_COUNT_SUBSCRIBE_REFUSED,        //  broadcast subscriptions outside the subscriber's env
     CTL_COUNT_CONNECTIONS_REFUSED,      //  connections cut over the per-IP or global cap
     CTL_COUNT_HTTP_HOST_REFUSED,        //  HTTP requests naming a Host that is not ours
+    CTL_COUNT_ENROLL_TOKEN_WRONG,  //  enrollment tokens unknown, expired, revoked, used up, other env
+    CTL_COUNT_ENROLL_THROTTLED,    //  enrollments refused: too many wrong tokens from key/address
+    CTL_COUNT_ENROLL_PENDING_LIMITED,    //  pending enrollments refused: table or address full
+    CTL_COUNT_ENROLL_SQUATTERS_DROPPED,  //  pending agents dropped for a token holder's name
     CTL_COUNT_MAX
 } ctl_counter_t;
 

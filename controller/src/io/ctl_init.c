@@ -169,12 +169,21 @@ int ctl_init_run (const char *data_dir, const char *listen, int port, FILE *out)
         goto done;
     char token[33];
     jad_random_id (16, token);
-    //  Only a hash is stored: the token is printed once, below.
+    //  Only a hash is stored: the token is printed once, below. It
+    //  enrolls into any environment for 24 h; later ones come from
+    //  `jadctl agents token create`, scoped.
     char token_hash[65];
     ctl_agents_token_hash (token, token_hash);
+    int64_t now = jad_now_ms ();
+    ctl_enroll_token_t init_token = {.id = "init",
+                                     .envs = "*",
+                                     .expires = now + CTL_INIT_TOKEN_TTL_MS,
+                                     .uses_left = -1,
+                                     .created_by = "init",
+                                     .created = now};
     if (ctl_agents_repo_operator_add (store, "admin", jad_keypair_public_txt (admin), "admin",
-                                      jad_now_ms ()) != 0 ||
-        ctl_agents_repo_token_set (store, token_hash) != 0)
+                                      now) != 0 ||
+        ctl_agents_repo_token_add (store, &init_token, token_hash) != 0)
         goto done;
 
     char absolute[PATH_MAX];

@@ -6,9 +6,13 @@
 
 #include <stdio.h>
 
+//  How long the enrollment token init prints stays valid: 24 h.
+#define CTL_INIT_TOKEN_TTL_MS (24LL * 3600 * 1000)
+
 //  Create DIR/controller.yaml, DIR/state.db, DIR/keys/ (Ed25519 signing
-//  pair, CURVE pair, the admin operator's key), DIR/admin.jadctl.yaml, and
-//  print `key: value` lines to out. Refuses an initialised DIR. Returns 0,
+//  pair, CURVE pair, the admin operator's key), DIR/admin.jadctl.yaml and
+//  an enrollment token for any environment valid 24 h, and print `key:
+//  value` lines to out. Refuses an initialised DIR. Returns 0,
 //  or 1 (error printed to stderr), or 2 (bad argument).
 int ctl_init_run (const char *data_dir, const char *listen, int port, FILE *out);
 

@@ -296,7 +296,10 @@ static void s_agent_handle (ctl_server_t *self, zframe_t *route, zframe_t *body,
         goto done;
     }
     if (message->kind == JAD_AGENT_MSG_ENROLL) {
-        jad_ctl_msg_t *reply = ctl_agents_enroll (self->agents, key, &message->enroll, &name);
+        char address[64];
+        ctl_sessions_address (fd, address, sizeof address);
+        jad_ctl_msg_t *reply =
+            ctl_agents_enroll (self->agents, key, address, &message->enroll, &name);
         if (name) {
             ctl_sessions_note (self->sessions, name, fd);
             ctl_channel_route (self->channel, name, route);

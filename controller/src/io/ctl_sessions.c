@@ -95,6 +95,12 @@ static size_t s_global_cap (uint32_t configured)
     return configured && configured < cap ? configured : cap;
 }
 
+int ctl_sessions_address (int fd, char *ip, size_t iplen)
+{
+    *ip = 0;
+    return s_peer_of (fd, NULL, 0, ip, iplen);
+}
+
 ctl_sessions_t *ctl_sessions_new (zsock_t *pub, zsock_t *agents, zsock_t *api,
                                   ctl_counters_t *counters)
 {

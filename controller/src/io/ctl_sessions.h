@@ -51,4 +51,8 @@ void ctl_sessions_note (ctl_sessions_t *self, const char *name, int fd);
 //  Shut down the connections of agent `name`. Returns how many.
 int ctl_sessions_cut (ctl_sessions_t *self, const char *name);
 
+//  The IP address a connection (fd) comes from into ip ("" if fd is no
+//  connected socket). Returns 0 or -1.
+int ctl_sessions_address (int fd, char *ip, size_t iplen);
+
 #endif

@@ -1,5 +1,5 @@
 //  ctl_agents_repo - agents, their apps, operators, the audit log and the
-//  enrollment token
+//  enrollment tokens
 //  SPDX-License-Identifier: MPL-2.0
 
 #include "ctl_agents_repo.h"
@@ -181,6 +181,19 @@ int ctl_agents_repo_app_set (ctl_store_t *store, const char *agent, const char *
                              const char *version, const char *health, const char *plan_id,
                              int64_t now, uint32_t max_apps)
 {
+    //  a version from a plan that does not target the agent changes nothing
+    if (plan_id) {
+        ctl_query_t query;
+        if (ctl_sql_query (ctl_store_sql (store), &query,
+                           "SELECT 1 FROM plan_hosts WHERE plan_id = $1 AND agent = $2", "tt",
+                           plan_id, agent) != 0)
+            return -1;
+        bool targets = ctl_query_next (&query);
+        if (ctl_query_end (&query))
+            return -1;
+        if (!targets)
+            return 0;
+    }
     //  the row is written when it exists or the agent is under its cap
     int64_t changed = ctl_sql_exec (
         ctl_store_sql (store),
@@ -488,27 +501,145 @@ zlistx_t *ctl_agents_repo_audit (ctl_store_t *store, int64_t since, int64_t limi
 }
 
 //  --------------------------------------------------------------------------
-//  Enrollment token
+//  Enrollment tokens
 
-int ctl_agents_repo_token_set (ctl_store_t *store, const char *sha256_hex)
+void ctl_enroll_token_destroy (ctl_enroll_token_t **self_p)
 {
+    if (!self_p || !*self_p)
+        return;
+    ctl_enroll_token_t *self = *self_p;
+    ctl_store_free_strings (&self->id, &self->envs, &self->created_by, NULL);
+    free (self);
+    *self_p = NULL;
+}
+
+#define S_TOKEN_COLUMNS                                                                            \
+    "id, envs, expires, coalesce (uses_left, -1), created_by, created, coalesce (revoked, 0)"
+
+static ctl_enroll_token_t *s_token_read (ctl_query_t *query)
+{
+    ctl_enroll_token_t *token = (ctl_enroll_token_t *)calloc (1, sizeof (ctl_enroll_token_t));
+    if (!token)
+        return NULL;
+    token->id = ctl_query_strdup (query, 0);
+    token->envs = ctl_query_strdup (query, 1);
+    token->expires = ctl_query_int (query, 2);
+    token->uses_left = ctl_query_int (query, 3);
+    token->created_by = ctl_query_strdup (query, 4);
+    token->created = ctl_query_int (query, 5);
+    token->revoked = ctl_query_int (query, 6);
+    if (!token->id || !token->envs || !token->created_by)
+        ctl_enroll_token_destroy (&token);
+    return token;
+}
+
+int ctl_agents_repo_token_add (ctl_store_t *store, const ctl_enroll_token_t *token,
+                               const char *sha256_hex)
+{
+    //  uses_left NULL: no limit
     return ctl_sql_exec (ctl_store_sql (store),
-                         "INSERT INTO meta (key, value) VALUES ('enroll_token_sha256', $1) "
-                         "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                         "t", sha256_hex) < 0
+                         "INSERT INTO enroll_tokens (id, sha256, envs, expires, uses_left, "
+                         "created_by, created) VALUES ($1, $2, $3, $4, CASE WHEN $5 < 0 THEN NULL "
+                         "ELSE $5 END, $6, $7)",
+                         "tttiiti", token->id, sha256_hex, token->envs, token->expires,
+                         token->uses_left, token->created_by, token->created) == 1
+               ? 0
+               : -1;
+}
+
+int ctl_agents_repo_token_by_hash (ctl_store_t *store, const char *sha256_hex,
+                                   ctl_enroll_token_t **token_p)
+{
+    *token_p = NULL;
+    ctl_query_t query;
+    int rc = ctl_sql_query (ctl_store_sql (store), &query,
+                            "SELECT " S_TOKEN_COLUMNS " FROM enroll_tokens WHERE sha256 = $1", "t",
+                            sha256_hex);
+    int found = 1;
+    if (rc == 0 && ctl_query_next (&query)) {
+        *token_p = s_token_read (&query);
+        found = *token_p ? 0 : -1;
+    }
+    if (ctl_query_end (&query) || rc || found < 0) {
+        ctl_enroll_token_destroy (token_p);
+        return -1;
+    }
+    return found;
+}
+
+int ctl_agents_repo_token_spend (ctl_store_t *store, const char *id)
+{
+    int64_t left = 0;
+    int rc =
+        ctl_sql_int (ctl_store_sql (store), &left,
+                     "SELECT coalesce (uses_left, -1) FROM enroll_tokens WHERE id = $1", "t", id);
+    if (rc != 0)
+        return rc < 0 ? -1 : 1;
+    if (left < 0)
+        return 0;
+    int64_t changed = ctl_sql_exec (ctl_store_sql (store),
+                                    "UPDATE enroll_tokens SET uses_left = uses_left - 1 "
+                                    "WHERE id = $1 AND uses_left > 0",
+                                    "t", id);
+    return changed < 0 ? -1 : changed == 1 ? 0 : 1;
+}
+
+int ctl_agents_repo_token_revoke (ctl_store_t *store, const char *id, int64_t now)
+{
+    int64_t changed = ctl_sql_exec (ctl_store_sql (store),
+                                    "UPDATE enroll_tokens SET revoked = $1 WHERE id = $2 AND "
+                                    "revoked IS NULL",
+                                    "it", now, id);
+    return changed < 0 ? -1 : changed == 1 ? 0 : 1;
+}
+
+zlistx_t *ctl_agents_repo_tokens (ctl_store_t *store)
+{
+    zlistx_t *list = ctl_store_list ((zlistx_destructor_fn *)ctl_enroll_token_destroy);
+    ctl_query_t query;
+    int rc = list ? ctl_sql_query (ctl_store_sql (store), &query,
+                                   "SELECT " S_TOKEN_COLUMNS " FROM enroll_tokens "
+                                   "ORDER BY created DESC, id",
+                                   "")
+                  : -1;
+    while (rc == 0 && ctl_query_next (&query)) {
+        ctl_enroll_token_t *token = s_token_read (&query);
+        if (!token || !zlistx_add_end (list, token)) {
+            ctl_enroll_token_destroy (&token);
+            query.failed = true;
+            break;
+        }
+    }
+    if (rc || ctl_query_end (&query))
+        zlistx_destroy (&list);
+    return list;
+}
+
+//  --------------------------------------------------------------------------
+//  The pending table
+
+int64_t ctl_agents_repo_pending_count (ctl_store_t *store, const char *address)
+{
+    int64_t count = 0;
+    int rc = ctl_sql_int (ctl_store_sql (store), &count,
+                          "SELECT count (*) FROM agents WHERE state = 'pending' AND "
+                          "($1 IS NULL OR address = $1)",
+                          "t", address);
+    return rc < 0 ? -1 : count;
+}
+
+int ctl_agents_repo_set_address (ctl_store_t *store, const char *name, const char *address)
+{
+    return ctl_sql_exec (ctl_store_sql (store), "UPDATE agents SET address = $1 WHERE name = $2",
+                         "tt", address, name) < 0
                ? -1
                : 0;
 }
 
-int ctl_agents_repo_token (ctl_store_t *store, char **sha256_p, char **plain_p)
+int ctl_agents_repo_drop_pending (ctl_store_t *store, const char *name)
 {
-    ctl_sql_t *sql = ctl_store_sql (store);
-    if (ctl_sql_text (sql, sha256_p, "SELECT value FROM meta WHERE key = 'enroll_token_sha256'",
-                      "") < 0 ||
-        ctl_sql_text (sql, plain_p, "SELECT value FROM meta WHERE key = 'enroll_token'", "") < 0) {
-        free (*sha256_p);
-        *sha256_p = NULL;
-        return -1;
-    }
-    return 0;
+    int64_t changed =
+        ctl_sql_exec (ctl_store_sql (store),
+                      "DELETE FROM agents WHERE name = $1 AND state = 'pending'", "t", name);
+    return changed < 0 ? -1 : changed == 1 ? 0 : 1;
 }

@@ -1,12 +1,12 @@
 //  ctl_agents_repo - agents, their apps, operators, the audit log and the
-//  enrollment token
+//  enrollment tokens
 //  SPDX-License-Identifier: MPL-2.0
 //
 //  An agent is a CURVE key (public_key) bound to a name and an environment,
 //  in a state: pending, accepted, rejected or removed. agent_apps holds
 //  what each agent last said it runs. Operators are keys with roles; the
-//  audit log is append-only (the database refuses edits). The enrollment
-//  token is stored as its SHA-256 only.
+//  audit log is append-only (the database refuses edits). Enrollment
+//  tokens are stored as their SHA-256 only.
 //
 //  Lookups return 0 (found, *result owned by the caller), 1 (none) or -1
 //  (database error, logged). Lists are zlistx_t of the structs below
@@ -117,8 +117,11 @@ int ctl_agents_repo_touch (ctl_store_t *store, const char *name, int64_t now);
 //  An accepted agent's Status. Returns 0 or -1.
 int ctl_agents_repo_seen (ctl_store_t *store, const char *name, const ctl_agent_seen_t *seen);
 
-//  What agent runs of app (insert or update). An app the agent has no row
-//  for is added only while it has fewer than max_apps (0: no cap).
+//  What agent runs of app (insert or update). A version put there by a
+//  plan (plan_id not NULL) is stored only if that plan targets the agent:
+//  a report or Status naming a plan the controller does not know, or one
+//  for other hosts, changes nothing (returns 0). An app the agent has no
+//  row for is added only while it has fewer than max_apps (0: no cap).
 //  Returns 0, 1 if refused by the cap, or -1.
 int ctl_agents_repo_app_set (ctl_store_t *store, const char *agent, const char *app,
                              const char *version, const char *health, const char *plan_id,
@@ -181,14 +184,55 @@ int ctl_agents_repo_audit_append (ctl_store_t *store, const char *operator_name,
 zlistx_t *ctl_agents_repo_audit (ctl_store_t *store, int64_t since, int64_t limit);
 
 //  --------------------------------------------------------------------------
-//  Enrollment token
+//  Enrollment tokens
 
-//  Store the token's hex SHA-256. Returns 0 or -1.
-int ctl_agents_repo_token_set (ctl_store_t *store, const char *sha256_hex);
+//  An enrollment token (enroll_tokens row); the secret itself is never
+//  stored, only its SHA-256.
+typedef struct {
+    char *id;           //  public handle (list, revoke)
+    char *envs;         //  "*" (any environment) or comma-separated names
+    int64_t expires;    //  wall ms
+    int64_t uses_left;  //  enrollments it may still accept; -1 no limit
+    char *created_by;   //  operator name, or "init"
+    int64_t created;    //  wall ms
+    int64_t revoked;    //  wall ms, 0 if not revoked
+} ctl_enroll_token_t;
 
-//  The token as stored: its hex SHA-256 in *sha256_p and, in a state.db
-//  from before hashing, the token itself in *plain_p (caller wipes and
-//  frees); NULL where there is none. Returns 0 or -1.
-int ctl_agents_repo_token (ctl_store_t *store, char **sha256_p, char **plain_p);
+void ctl_enroll_token_destroy (ctl_enroll_token_t **self_p);
+
+//  Store a token (its fields as given, revoked ignored) under the hex
+//  SHA-256 of its secret. Returns 0 or -1 (also when id or hash is taken).
+int ctl_agents_repo_token_add (ctl_store_t *store, const ctl_enroll_token_t *token,
+                               const char *sha256_hex);
+
+//  The token whose secret hashes to sha256_hex: 0, 1 none, -1 error.
+int ctl_agents_repo_token_by_hash (ctl_store_t *store, const char *sha256_hex,
+                                   ctl_enroll_token_t **token_p);
+
+//  Spend one use of token id (no-op for unlimited tokens). Returns 0, 1
+//  if it has no use left, -1 on error.
+int ctl_agents_repo_token_spend (ctl_store_t *store, const char *id);
+
+//  Revoke token id at now. Returns 0, 1 if there is no such token not
+//  yet revoked, -1 on error.
+int ctl_agents_repo_token_revoke (ctl_store_t *store, const char *id, int64_t now);
+
+//  Every token (revoked and expired ones too), newest first.
+zlistx_t *ctl_agents_repo_tokens (ctl_store_t *store);
+
+//  --------------------------------------------------------------------------
+//  The pending table
+
+//  Pending agents, all (address NULL) or those that enrolled from address.
+//  Returns the count, or -1 on error.
+int64_t ctl_agents_repo_pending_count (ctl_store_t *store, const char *address);
+
+//  Record the address an agent enrolled from. Returns 0 or -1.
+int ctl_agents_repo_set_address (ctl_store_t *store, const char *name, const char *address);
+
+//  Delete the agent `name` if it is pending (a squatter giving way to a
+//  token holder). Returns 0 (deleted), 1 (no pending agent of that name)
+//  or -1.
+int ctl_agents_repo_drop_pending (ctl_store_t *store, const char *name);
 
 #endif

@@ -164,5 +164,20 @@ const ctl_migration_t ctl_schema_sqlite[] = {
     //  in its plans (SECURITY-TESTS row 36); 0 for releases added before
     {"releases_unpacked_size",
      "ALTER TABLE releases ADD COLUMN unpacked_size INTEGER NOT NULL DEFAULT 0;"},
+    //  12: enrollment tokens scoped to environments, expiring, use-counted
+    //  (only their SHA-256 is kept). The one token a controller had moves
+    //  here, for any environment, valid 24 h from the upgrade; a plain
+    //  token from before hashing is retired (create one with jadctl agents
+    //  token create). Agents get the address they enrolled from.
+    {"enroll_tokens",
+     "CREATE TABLE enroll_tokens (id TEXT PRIMARY KEY, sha256 TEXT UNIQUE NOT NULL,"
+     "  envs TEXT NOT NULL, expires INTEGER NOT NULL, uses_left INTEGER,"
+     "  created_by TEXT NOT NULL, created INTEGER NOT NULL, revoked INTEGER);"
+     "INSERT INTO enroll_tokens (id, sha256, envs, expires, uses_left, created_by, created)"
+     "  SELECT 'init', value, '*', CAST (strftime ('%s', 'now') AS INTEGER) * 1000 + 86400000,"
+     "  NULL, 'init', CAST (strftime ('%s', 'now') AS INTEGER) * 1000 FROM meta"
+     "  WHERE key = 'enroll_token_sha256' AND length (value) = 64;"
+     "DELETE FROM meta WHERE key IN ('enroll_token_sha256', 'enroll_token');"
+     "CREATE INDEX agents_state_address ON agents (state, address);"},
     {NULL, NULL},
 };
