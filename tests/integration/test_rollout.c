@@ -397,14 +397,40 @@ Test (rollout, policy_refusals_name_their_rule)
     cr_assert (!s_has_release (1, "1.0") && !s_has_release (2, "1.0"));
 }
 
+//  A notify command that appends "EVENT JSON" lines to DIR/events.txt;
+//  returns the notify: section for controller.yaml (static buffer).
+static const char *s_notify_yaml (void)
+{
+    static char yaml[PATH_MAX * 2 + 256];
+    char script[PATH_MAX], events[PATH_MAX];
+    snprintf (script, sizeof script, "%s/notify.sh", fleet->dir);
+    snprintf (events, sizeof events, "%s/events.txt", fleet->dir);
+    snprintf (yaml, sizeof yaml, "#!/bin/sh\necho \"$JADUGAR_EVENT $JADUGAR_EVENT_JSON\" >> '%s'\n",
+              events);
+    jt_write_file (script, yaml, 0755);
+    snprintf (yaml, sizeof yaml, "notify:\n  - { command: '%s' }\n", script);
+    return yaml;
+}
+
+//  True if DIR/events.txt has the string `arg`.
+static bool s_events_have (void *arg)
+{
+    char path[PATH_MAX];
+    snprintf (path, sizeof path, "%s/events.txt", fleet->dir);
+    char *text = jt_read_file (path);
+    bool found = text && strstr (text, (const char *)arg);
+    free (text);
+    return found;
+}
+
 Test (rollout, emergency_deploy_waits_for_each_role)
 {
-    char yaml[1024];
+    char yaml[PATH_MAX * 3];
     snprintf (yaml, sizeof yaml,
               "environments:\n"
               "  prod: { strategy: all, windows: [\"%s 09:00-17:00\"], "
-              "emergency_approvals: [tech-lead, product-owner] }\n",
-              s_other_day ());
+              "emergency_approvals: [tech-lead, product-owner] }\n%s",
+              s_other_day (), s_notify_yaml ());
     s_environments (yaml);
     s_start_agents (2, "prod");
     jt_fleet_add_operator (fleet, "alice", "tech-lead");
@@ -421,6 +447,12 @@ Test (rollout, emergency_deploy_waits_for_each_role)
     cr_assert_not_null (id);
     snprintf (plan_id, sizeof plan_id, "%.8s", id + 7);
     free (output);
+    //  someone is told that it waits (issue 13 item 4)
+    char told[64];
+    snprintf (told, sizeof told, "approval.needed {\"plan\":\"%s\"", plan_id);
+    cr_assert (jt_wait_for (s_events_have, told, 20000), "no approval.needed notification");
+    cr_assert (s_events_have ("\"roles\":\"tech-lead, product-owner\""));
+    cr_assert (s_events_have ("\"reason\":\"payments down\""));
     //  the deployer cannot approve their own emergency
     rc = jt_jadctl (fleet, &output, "plan approve %s", plan_id);
     cr_assert_eq (rc, 2, "%d %s", rc, output);
