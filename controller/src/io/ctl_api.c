@@ -164,7 +164,7 @@ static int s_status (ctl_api_t *self, const jad_api_request_t *request, const ch
     char started[32];
     *result = json_pack ("{s:o, s:{s:o, s:s, s:s}}", "agents", agents, "controller", "counters",
                          counters, "version", JADUGAR_VERSION, "started",
-                         ctl_json_iso_time (self->started_ms, started, sizeof started));
+                         jad_iso_time (self->started_ms, started, sizeof started));
     return 0;
 }
 

@@ -515,7 +515,7 @@ static json_t *s_number_or_null (double value)
 static json_t *s_iso (int64_t ms)
 {
     char buf[32];
-    return ms > 0 ? json_string (ctl_json_iso_time (ms, buf, sizeof buf)) : json_null ();
+    return ms > 0 ? json_string (jad_iso_time (ms, buf, sizeof buf)) : json_null ();
 }
 
 //  What a rule checks, for humans: "avg(http_error_rate) on prod > 0.05

@@ -612,7 +612,7 @@ static bool s_alert_inconclusive (ctl_rollout_t *self, const char *env, int64_t 
     snprintf (why, len,
               "alert %s is inconclusive since %s: %s(%s) had %lld samples in %s, it needs %lld "
               "to decide%s%s",
-              rule->id, ctl_json_iso_time (rule->since, since, sizeof since), rule->aggregate,
+              rule->id, jad_iso_time (rule->since, since, sizeof since), rule->aggregate,
               rule->query ? rule->query : rule->metric, (long long)rule->samples, window,
               (long long)rule->min_samples, error ? "; " : "", error ? error : "");
     ctl_alert_rule_destroy (&rule);
