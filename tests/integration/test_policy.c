@@ -1,5 +1,6 @@
-//  test_policy - the policy door and plan ids, end to end: emergency_skips
-//  per environment, plan commands by a unique prefix of the id
+//  test_policy - the policy door and plan ids, end to end: refusals that
+//  name their rule, emergency approvals and emergency_skips per
+//  environment, plan commands by a unique prefix of the id
 //  SPDX-License-Identifier: MPL-2.0
 //
 //  Real controller and agent processes on loopback (jt_fleet_*). The door's
@@ -15,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 static jt_fleet_t *fleet;
@@ -69,6 +71,143 @@ static void s_environments (const char *yaml)
 {
     jt_fleet_set_environments (fleet, yaml);
     jt_fleet_restart_controller (fleet);
+}
+
+//  Three-letter name of a weekday that is not today.
+static const char *s_other_day (void)
+{
+    static const char *days[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+    time_t now = time (NULL);
+    struct tm local;
+    localtime_r (&now, &local);
+    return days[(local.tm_wday + 3) % 7];
+}
+
+Test (policy, policy_refusals_name_their_rule)
+{
+    char yaml[1024];
+    snprintf (yaml, sizeof yaml,
+              "environments:\n"
+              "  staging: { strategy: all }\n"
+              "  prod: { requires: staging, strategy: all, windows: [\"%s 00:00-24:00\"], "
+              "emergency_approvals: [tech-lead] }\n"
+              "  closed: { strategy: all, windows: [\"%s 00:00-24:00\"] }\n",
+              s_other_day (), s_other_day ());
+    s_environments (yaml);
+    jt_fleet_add_agent (fleet, "stage-1", "staging");
+    jt_fleet_add_agent (fleet, "prod-1", "prod");
+    jt_fleet_add_agent (fleet, "closed-1", "closed");
+    cr_assert (jt_fleet_wait_status (fleet, "\"state\": \"online\"", 3, 30000));
+    s_add_release ("1.0");
+    char *output = NULL;
+    int rc = jt_jadctl (fleet, &output, "deploy web 1.0 --env prod");
+    cr_assert_eq (rc, 2, "%d %s", rc, output);
+    cr_assert (strstr (output, "refused by requires"), "%s", output);
+    free (output);
+    cr_assert_eq (jt_jadctl (fleet, NULL, "deploy web 1.0 --env staging --wait"), 0);
+    rc = jt_jadctl (fleet, &output, "deploy web 1.0 --env prod");
+    cr_assert_eq (rc, 2, "%d %s", rc, output);
+    cr_assert (strstr (output, "refused by windows"), "%s", output);
+    free (output);
+    rc = jt_jadctl (fleet, &output, "deploy web 1.0 --env closed --emergency --reason outage");
+    cr_assert_eq (rc, 2, "%d %s", rc, output);
+    cr_assert (strstr (output, "refused by emergency_approvals"), "%s", output);
+    free (output);
+    rc = jt_jadctl (fleet, &output, "deploy web 1.0 --env staging --emergency");
+    cr_assert_eq (rc, 2, "--emergency without --reason: %d %s", rc, output);
+    free (output);
+    //  nothing reached the refused environments
+    cr_assert (!s_has_release (1, "1.0") && !s_has_release (2, "1.0"));
+}
+
+//  A notify command that appends "EVENT JSON" lines to DIR/events.txt;
+//  returns the notify: section for controller.yaml (static buffer).
+static const char *s_notify_yaml (void)
+{
+    static char yaml[PATH_MAX * 2 + 256];
+    char script[PATH_MAX], events[PATH_MAX];
+    snprintf (script, sizeof script, "%s/notify.sh", fleet->dir);
+    snprintf (events, sizeof events, "%s/events.txt", fleet->dir);
+    snprintf (yaml, sizeof yaml, "#!/bin/sh\necho \"$JADUGAR_EVENT $JADUGAR_EVENT_JSON\" >> '%s'\n",
+              events);
+    jt_write_file (script, yaml, 0755);
+    snprintf (yaml, sizeof yaml, "notify:\n  - { command: '%s' }\n", script);
+    return yaml;
+}
+
+//  True if DIR/events.txt has the string `arg`.
+static bool s_events_have (void *arg)
+{
+    char path[PATH_MAX];
+    snprintf (path, sizeof path, "%s/events.txt", fleet->dir);
+    char *text = jt_read_file (path);
+    bool found = text && strstr (text, (const char *)arg);
+    free (text);
+    return found;
+}
+
+Test (policy, emergency_deploy_waits_for_each_role)
+{
+    char yaml[PATH_MAX * 3];
+    snprintf (yaml, sizeof yaml,
+              "environments:\n"
+              "  prod: { strategy: all, windows: [\"%s 09:00-17:00\"], "
+              "emergency_approvals: [tech-lead, product-owner] }\n%s",
+              s_other_day (), s_notify_yaml ());
+    s_environments (yaml);
+    s_start_agents (2, "prod");
+    jt_fleet_add_operator (fleet, "alice", "tech-lead");
+    jt_fleet_add_operator (fleet, "carol", "tech-lead");
+    jt_fleet_add_operator (fleet, "bob", "tech-lead,product-owner");
+    s_add_release ("1.0");
+    char *output = NULL;
+    int rc = jt_jadctl (fleet, &output,
+                        "--json deploy web 1.0 --env prod --emergency --reason 'payments down'");
+    cr_assert_eq (rc, 0, "%d %s", rc, output);
+    cr_assert (strstr (output, "\"state\": \"approval\""), "%s", output);
+    char plan_id[16] = "";
+    const char *id = strstr (output, "\"id\": \"");
+    cr_assert_not_null (id);
+    snprintf (plan_id, sizeof plan_id, "%.8s", id + 7);
+    free (output);
+    //  someone is told that it waits (issue 13 item 4)
+    char told[64];
+    snprintf (told, sizeof told, "approval.needed {\"plan\":\"%s\"", plan_id);
+    cr_assert (jt_wait_for (s_events_have, told, 20000), "no approval.needed notification");
+    cr_assert (s_events_have ("\"roles\":\"tech-lead, product-owner\""));
+    cr_assert (s_events_have ("\"reason\":\"payments down\""));
+    //  the deployer cannot approve their own emergency
+    rc = jt_jadctl (fleet, &output, "plan approve %s", plan_id);
+    cr_assert_eq (rc, 2, "%d %s", rc, output);
+    free (output);
+    rc = jt_jadctl_as (fleet, "alice", &output, "plan approve %s", plan_id);
+    cr_assert_eq (rc, 0, "%d %s", rc, output);
+    cr_assert (strstr (output, "as tech-lead"), "%s", output);
+    free (output);
+    //  one operator counts once
+    rc = jt_jadctl_as (fleet, "alice", &output, "plan approve %s", plan_id);
+    cr_assert_eq (rc, 2, "duplicate approval: %d %s", rc, output);
+    cr_assert (strstr (output, "already approved"), "%s", output);
+    free (output);
+    //  a second tech-lead covers no missing role
+    rc = jt_jadctl_as (fleet, "carol", &output, "plan approve %s", plan_id);
+    cr_assert_eq (rc, 2, "duplicate role: %d %s", rc, output);
+    cr_assert (strstr (output, "product-owner"), "%s", output);
+    free (output);
+    rc = jt_jadctl (fleet, &output, "--json plan show %s", plan_id);
+    cr_assert (strstr (output, "\"state\": \"approval\""), "ran before approval: %s", output);
+    free (output);
+    cr_assert (!s_has_release (0, "1.0"), "a host got the release before approval");
+    rc = jt_jadctl_as (fleet, "bob", &output, "plan approve %s", plan_id);
+    cr_assert_eq (rc, 0, "%d %s", rc, output);
+    cr_assert (strstr (output, "as product-owner"), "%s", output);
+    free (output);
+    rc = jt_jadctl (fleet, &output, "rollback web --env prod");
+    cr_assert_eq (rc, 2, "%s", output);  //  no known-good release yet: refused, not crashed
+    free (output);
+    char wait[64];
+    snprintf (wait, sizeof wait, "\"version\": \"1.0\"");
+    cr_assert (jt_fleet_wait_status (fleet, wait, 2, 30000), "the approved deploy did not run");
 }
 
 //  Issue 13 item 12: emergency_skips says per environment what an
