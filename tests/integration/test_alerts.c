@@ -493,7 +493,8 @@ Test (alerts, inconclusive_rule_pauses_the_plan_for_an_operator)
     //  the pause is at least the bake's 1000 ms after the bake started
     char *waited = NULL;
     rc = jt_run (&waited,
-                 "sqlite3 %s/controller/state.db \"SELECT (SELECT min(time) FROM events WHERE "
+                 "sqlite3 -cmd '.timeout 10000' %s/controller/state.db \"SELECT (SELECT min(time) "
+                 "FROM events WHERE "
                  "plan_id = '%s' AND step = 'alert' AND status = 'paused') - (SELECT min(time) "
                  "FROM events WHERE plan_id = '%s' AND step = 'bake' AND status = 'started')\"",
                  fleet->dir, plan, plan);

@@ -281,7 +281,8 @@ Test (policy, plan_commands_take_a_unique_prefix_of_the_id)
     //  two plans sharing a prefix: it names neither, and lists both
     char *sql = NULL;
     cr_assert_eq (jt_run (&sql,
-                          "sqlite3 %s/controller/state.db \"INSERT INTO plans (id, app, version, "
+                          "sqlite3 -cmd '.timeout 10000' %s/controller/state.db \"INSERT INTO "
+                          "plans (id, app, version, "
                           "env, kind, strategy, state, created, progress, seq) VALUES "
                           "('fee1dead01', 'web', '1.0', 'dev', 'deploy', 'all', 'succeeded', 1, "
                           "1, 900001), ('fee1dead02', 'web', '1.0', 'dev', 'deploy', 'all', "

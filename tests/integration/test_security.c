@@ -901,7 +901,8 @@ Test (security, rollback_to_a_release_the_environment_refuses_is_refused)
     cr_assert (jt_fleet_wait_status (fleet, "\"state\": \"online\"", 2, 30000));
     char *sql = NULL;
     cr_assert_eq (jt_run (&sql,
-                          "sqlite3 %s/controller/state.db \"UPDATE releases SET bad = 'alert "
+                          "sqlite3 -cmd '.timeout 10000' %s/controller/state.db \"UPDATE releases "
+                          "SET bad = 'alert "
                           "error_rate fired' WHERE app = 'hello' AND version = '6.4'\"",
                           fleet->dir),
                   0, "%s", sql);
