@@ -31,6 +31,14 @@ int jad_duration_parse (const char *text, uint32_t *ms);
 //  Format milliseconds as a short duration ("1.2s", "3m04s"). Writes buf.
 const char *jad_duration_format (uint64_t ms, char *buf, size_t len);
 
+//  True if text and value are both set and equal (a NULL, as from a
+//  stored row's NULL column, never equals anything).
+bool jad_text_is (const char *text, const char *value);
+
+//  Wall time ms as UTC ISO 8601 ("2026-03-01T09:30:00Z") into buf (21
+//  bytes are enough); "" for ms <= 0 or a buffer too small. Returns buf.
+const char *jad_iso_time (int64_t ms, char *buf, size_t len);
+
 //  Wall clock and monotonic time in milliseconds.
 int64_t jad_now_ms (void);
 int64_t jad_mono_ms (void);

@@ -75,6 +75,26 @@ const char *jad_duration_format (uint64_t ms, char *buf, size_t len)
     return buf;
 }
 
+bool jad_text_is (const char *text, const char *value)
+{
+    return text && value && strcmp (text, value) == 0;
+}
+
+const char *jad_iso_time (int64_t ms, char *buf, size_t len)
+{
+    if (ms <= 0) {
+        if (len)
+            buf[0] = 0;
+        return buf;
+    }
+    time_t seconds = (time_t)(ms / 1000);
+    struct tm parts;
+    if ((!gmtime_r (&seconds, &parts) || strftime (buf, len, "%Y-%m-%dT%H:%M:%SZ", &parts) == 0) &&
+        len)
+        buf[0] = 0;
+    return buf;
+}
+
 int64_t jad_now_ms (void)
 {
     struct timespec now;

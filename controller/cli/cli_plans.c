@@ -286,28 +286,30 @@ int cli_plans (cli_t *cli)
     return CLI_OK;
 }
 
-//  plan pause|resume|abort|approve ID
-static int s_plan_control (cli_t *cli, const char *action, const char *plan_id)
+//  plan pause|resume|abort|approve ID (ID: the whole id or a unique
+//  prefix; the controller resolves it and answers with the whole one)
+static int s_plan_control (cli_t *cli, const char *action, const char *given)
 {
     char command[32];
     snprintf (command, sizeof command, "plan.%s", action);
-    const char *request[] = {"id", plan_id, NULL};
+    const char *request[] = {"id", given, NULL};
     json_t *result = NULL;
     int status = cli_request (cli, command, request, NULL, 0, &result);
     if (status != CLI_OK || !result) {
         json_decref (result);
         return status;
     }
+    json_t *answered = json_object_get (result, "plan");
+    const char *full_id = json_is_string (answered)
+                              ? json_string_value (answered)
+                              : json_string_value (json_object_get (answered, "id"));
+    const char *plan_id = full_id ? full_id : given;
     if (cli->json) {
         //  {"plan": PLAN} with every host and event, as `plan show` prints
         //  it (the controller answers these with a summary); approve adds
         //  {"approval": {"operator", "role", "covered", "required", "missing"}}.
         //  Asked by the id the controller answered with: the whole one.
-        json_t *answered = json_object_get (result, "plan");
-        const char *full_id = json_is_string (answered)
-                                  ? json_string_value (answered)
-                                  : json_string_value (json_object_get (answered, "id"));
-        const char *show[] = {"id", full_id ? full_id : plan_id, NULL};
+        const char *show[] = {"id", plan_id, NULL};
         json_t *shown = NULL;
         status = cli_request (cli, "plan.show", show, NULL, 0, &shown);
         if (status == CLI_OK && shown) {
@@ -436,7 +438,7 @@ int cli_plan (cli_t *cli)
 int cli_rollback (cli_t *cli)
 {
     //  --version V is --to V (DESIGN §11): the words operators reach for
-    static const char *const spec[] = {"--env=", "--to=", "--version=", "--wait", NULL};
+    static const char *const spec[] = {"--env=", "--to=", "--version=", "--wait", "--force", NULL};
     cli_args_t args;
     if (cli_args_parse (cli, spec, &args))
         return CLI_USAGE;
@@ -456,8 +458,11 @@ int cli_rollback (cli_t *cli)
         to = version;
     if (to && !*to)
         return cli_usage_error (cli, "rollback: --to needs a VERSION");
-    const char *request[] = {
-        "app", args.positional[0], "env", cli_args_get (&args, "--env"), "to", to, NULL};
+    const char *request[] = {"app",   args.positional[0],
+                             "env",   cli_args_get (&args, "--env"),
+                             "to",    to,
+                             "force", cli_args_has (&args, "--force") ? "true" : NULL,
+                             NULL};
     json_t *result = NULL;
     int status = cli_request (cli, "rollback", request, NULL, 0, &result);
     if (status != CLI_OK || !result) {

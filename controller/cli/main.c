@@ -41,7 +41,8 @@ static const s_command_t s_commands[] = {
      "               [--canary N] [--bake DURATION] [--emergency --reason TEXT]\n"
      "               [--skip-offline] [--force] [--wait]",
      "make a signed plan for every host of an environment (--wait follows it)"},
-    {"rollback", cli_rollback, "rollback APP --env E [--to VERSION | --version VERSION] [--wait]",
+    {"rollback", cli_rollback,
+     "rollback APP --env E [--to VERSION | --version VERSION] [--force] [--wait]",
      "roll an environment back to its last known-good release (or VERSION)"},
     {"plans", cli_plans, "plans [--env E]", "the deployment log, newest first"},
     {"plan", cli_plan, "plan show|abort|pause|resume|approve ID",

@@ -231,3 +231,24 @@ Test (util, user_exists_asks_this_host)
     cr_assert_not (jad_user_exists (""));
     cr_assert_not (jad_user_exists (NULL));
 }
+
+Test (util, iso_time_is_utc_and_empty_when_unknown)
+{
+    char buf[32] = "x";
+    cr_assert_str_eq (jad_iso_time (1796724000000LL, buf, sizeof buf), "2026-12-08T10:00:00Z");
+    cr_assert_str_eq (jad_iso_time (1796724000999LL, buf, sizeof buf), "2026-12-08T10:00:00Z");
+    cr_assert_str_eq (jad_iso_time (0, buf, sizeof buf), "");
+    cr_assert_str_eq (jad_iso_time (-5, buf, sizeof buf), "");
+    char small[8] = "x";
+    cr_assert_str_eq (jad_iso_time (1796724000000LL, small, sizeof small), "",
+                      "a buffer too small gets nothing rather than a cut time");
+}
+
+Test (util, text_is_never_true_for_a_null)
+{
+    cr_assert (jad_text_is ("deploy", "deploy"));
+    cr_assert_not (jad_text_is ("deploy", "deploys"));
+    cr_assert_not (jad_text_is (NULL, "deploy"));
+    cr_assert_not (jad_text_is ("deploy", NULL));
+    cr_assert_not (jad_text_is (NULL, NULL));
+}

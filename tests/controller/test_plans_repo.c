@@ -435,3 +435,41 @@ Test (plans_repo, succeeded_plans_converge_and_deadline_queries)
     cr_assert_eq (zlistx_size (recent), 1);
     zlistx_destroy (&recent);
 }
+
+//  Issue 13 item 13: plan ids by unique prefix (the API resolves them)
+Test (plans_repo, plans_are_found_by_a_prefix_of_their_id)
+{
+    s_create ("ab12", "deploy", "2.0", "running", 1000);
+    s_create ("ab34", "deploy", "2.0", "succeeded", 1001);
+    s_create ("ab", "deploy", "2.0", "succeeded", 1002);
+    s_create ("c9", "deploy", "2.0", "succeeded", 1003);
+    s_expect_names (ctl_plans_repo_by_prefix (s_store, "c", 5), "c9");
+    s_expect_names (ctl_plans_repo_by_prefix (s_store, "ab3", 5), "ab34");
+    //  the whole id comes first, then the others by id
+    s_expect_names (ctl_plans_repo_by_prefix (s_store, "ab", 5), "ab,ab12,ab34");
+    s_expect_names (ctl_plans_repo_by_prefix (s_store, "ab", 2), "ab,ab12");
+    s_expect_names (ctl_plans_repo_by_prefix (s_store, "a%", 5), "");
+    s_expect_names (ctl_plans_repo_by_prefix (s_store, "zz", 5), "");
+}
+
+//  Issue 13 item 4: a paused bake's clock stands still
+Test (plans_repo, a_bake_resumed_goes_on_for_what_was_left)
+{
+    s_create ("p1", "deploy", "2.0", "running", 1000);
+    cr_assert_eq (ctl_plans_repo_enter_bake (s_store, "p1", 2000), 0);
+    cr_assert_eq (ctl_plans_repo_set_paused (s_store, "p1", true, 2500), 1);
+    cr_assert_eq (ctl_plans_repo_set_paused (s_store, "p1", true, 2600), 0, "already paused");
+    cr_assert_eq (ctl_plans_repo_set_paused (s_store, "p1", false, 12500), 1);
+    ctl_plan_t *plan = NULL;
+    cr_assert_eq (ctl_plans_repo_get (s_store, "p1", &plan), 0);
+    cr_assert_eq (plan->phase_started, 12000, "500 ms baked before the pause, %lld after",
+                  (long long)(12500 - plan->phase_started));
+    ctl_plan_destroy (&plan);
+    //  outside a bake nothing moves
+    s_create ("p2", "deploy", "2.0", "running", 1000);
+    cr_assert_eq (ctl_plans_repo_set_paused (s_store, "p2", true, 3000), 1);
+    cr_assert_eq (ctl_plans_repo_set_paused (s_store, "p2", false, 9000), 1);
+    cr_assert_eq (ctl_plans_repo_get (s_store, "p2", &plan), 0);
+    cr_assert_eq (plan->phase_started, 0);
+    ctl_plan_destroy (&plan);
+}

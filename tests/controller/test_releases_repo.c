@@ -110,9 +110,10 @@ Test (releases_repo, the_list_is_ordered_and_says_where_each_succeeded)
                                 "'deploy', 'all', 'succeeded', 1, 1, 1), ('p2', 'web', '1.1', "
                                 "'prod', 'deploy', 'all', 'succeeded', 2, 2, 2), ('p3', 'web', "
                                 "'1.1', 'prod', 'deploy', 'all', 'succeeded', 3, 3, 3), ('p4', "
-                                "'web', '1.0', 'dev', 'deploy', 'all', 'failed', 4, 4, 4)",
+                                "'web', '1.0', 'dev', 'deploy', 'all', 'failed', 4, 4, 4), "
+                                "('p5', 'web', '1.0', 'qa', 'task', 'all', 'succeeded', 5, 5, 5)",
                                 ""),
-                  4);
+                  5);
     zlistx_t *list = ctl_releases_repo_list (s_store, NULL);
     cr_assert_eq (zlistx_size (list), 3);
     ctl_release_t *release = zlistx_first (list);
@@ -123,7 +124,8 @@ Test (releases_repo, the_list_is_ordered_and_says_where_each_succeeded)
     cr_assert_str_eq (release->succeeded_in, "prod,staging");
     release = zlistx_next (list);
     cr_assert_str_eq (release->version, "1.0");
-    cr_assert_null (release->succeeded_in, "a failed plan is no success");
+    cr_assert_null (release->succeeded_in,
+                    "a failed plan is no success, nor is a migration task that succeeded");
     zlistx_destroy (&list);
     list = ctl_releases_repo_list (s_store, "api");
     cr_assert_eq (zlistx_size (list), 1);

@@ -305,15 +305,6 @@ Test (rules, descriptions_and_verdicts_say_the_values)
                                    "prometheus query failed: timeout");
 }
 
-Test (rules, iso_time)
-{
-    char buf[32] = "x";
-    cr_assert_str_eq (ctl_rules_iso_time (1796724000000LL, buf, sizeof buf),
-                      "2026-12-08T10:00:00Z");
-    cr_assert_str_eq (ctl_rules_iso_time (0, buf, sizeof buf), "");
-    cr_assert_str_eq (ctl_rules_iso_time (-5, buf, sizeof buf), "");
-}
-
 Test (rules, a_rollback_rule_acts_on_the_deploy_it_watches)
 {
     const int64_t now = 10000000, watch = 1800000;

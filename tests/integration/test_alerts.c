@@ -455,9 +455,21 @@ Test (alerts, inconclusive_rule_pauses_the_plan_for_an_operator)
     cr_assert (jt_fleet_wait_status (fleet, "\"agents\"", 1, 20000), "controller did not start");
     jt_fleet_set_environments (fleet, "environments:\n"
                                       "  dev: { strategy: canary, canary: 1, bake: 1s }\n");
-    //  nothing reports queue_depth: the rule can never decide
-    s_reconfigure ("alerts:\n"
-                   "  - { env: dev, metric: queue_depth, above: 100, for: 1s, min_samples: 3 }\n");
+    //  nothing reports queue_depth: the rule can never decide; a command
+    //  is told of what waits for an operator
+    char script[PATH_MAX], events[PATH_MAX], text[PATH_MAX * 2 + 512];
+    snprintf (script, sizeof script, "%s/notify.sh", fleet->dir);
+    snprintf (events, sizeof events, "%s/events.txt", fleet->dir);
+    snprintf (text, sizeof text, "#!/bin/sh\necho \"$JADUGAR_EVENT $JADUGAR_EVENT_JSON\" >> '%s'\n",
+              events);
+    jt_write_file (script, text, 0755);
+    snprintf (text, sizeof text,
+              "alerts:\n"
+              "  - { env: dev, metric: queue_depth, above: 100, for: 1s, min_samples: 3 }\n"
+              "notify:\n"
+              "  - { command: '%s' }\n",
+              script);
+    s_reconfigure (text);
     s_start_agents (2);
     s_add_release ("1.0", "0.001");
     s_add_release ("2.0", "0.001");
@@ -477,6 +489,23 @@ Test (alerts, inconclusive_rule_pauses_the_plan_for_an_operator)
     cr_assert (strstr (output, "queue_depth) had 0 samples"), "%s", output);
     cr_assert (strstr (output, "plan resume"), "%s", output);
     free (output);
+    //  judged at the end of the bake, never at its start (issue 13 item 4):
+    //  the pause is at least the bake's 1000 ms after the bake started
+    char *waited = NULL;
+    rc = jt_run (&waited,
+                 "sqlite3 -cmd '.timeout 10000' %s/controller/state.db \"SELECT (SELECT min(time) "
+                 "FROM events WHERE "
+                 "plan_id = '%s' AND step = 'alert' AND status = 'paused') - (SELECT min(time) "
+                 "FROM events WHERE plan_id = '%s' AND step = 'bake' AND status = 'started')\"",
+                 fleet->dir, plan, plan);
+    cr_assert_eq (rc, 0, "%s", waited);
+    cr_assert (atoll (waited) >= 1000, "paused %s ms into a bake of 1000 ms", waited);
+    free (waited);
+    //  someone is told that the plan waits
+    char needle[128];
+    snprintf (needle, sizeof needle, "plan.paused {\"plan\":\"%s\"", plan);
+    s_file_wait_t told = {events, needle};
+    cr_assert (jt_wait_for (s_file_has, &told, 20000), "no plan.paused notification for %s", plan);
     char *second = s_current (1);
     cr_assert_str_empty (second, "the second batch started while paused: %s", second);
     free (second);

@@ -23,6 +23,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 static jt_fleet_t *fleet;
@@ -824,6 +825,140 @@ Test (security, rollback_below_the_security_floor_is_refused_by_controller_and_a
     snprintf (release, sizeof release, "%s/web/releases/1.0", root);
     cr_assert_neq (access (release, F_OK), 0, "nothing unpacked");
     free (root);
+}
+
+//  --------------------------------------------------------------------------
+//  Row 29: no policy bypass through another plan kind
+
+static void s_add_hello (const char *version)
+{
+    const char *files[] = {"jadugar.yaml", "hooks: {}\n", "VERSION", version, NULL};
+    char name[64];
+    snprintf (name, sizeof name, "hello-%s", version);
+    char *archive = jt_make_release (fleet->dir, name, files);
+    char *output = NULL;
+    cr_assert_eq (jt_jadctl (fleet, &output, "release add hello %s %s", version, archive), 0, "%s",
+                  output);
+    free (output);
+    free (archive);
+}
+
+static char *s_hello_current (int index)
+{
+    char *root = jt_fleet_root (fleet, index);
+    char link[PATH_MAX], target[PATH_MAX] = "";
+    snprintf (link, sizeof link, "%s/hello/current", root);
+    ssize_t size = readlink (link, target, sizeof target - 1);
+    target[size > 0 ? size : 0] = 0;
+    free (root);
+    return strdup (target);
+}
+
+//  True if the audit log holds a refused `command` whose arguments hold `args`.
+static bool s_audit_refused (const char *command, const char *args)
+{
+    char *output = NULL;
+    cr_assert_eq (jt_jadctl (fleet, &output, "--json audit --since 1h"), 0);
+    json_t *root = json_loads (output, 0, NULL);
+    free (output);
+    size_t index;
+    json_t *entry;
+    bool found = false;
+    json_array_foreach (json_object_get (root, "audit"), index, entry)
+    {
+        const char *logged = json_string_value (json_object_get (entry, "command"));
+        const char *outcome = json_string_value (json_object_get (entry, "outcome"));
+        const char *logged_args = json_string_value (json_object_get (entry, "args"));
+        if (logged && outcome && logged_args && strcmp (logged, command) == 0 &&
+            strncmp (outcome, "refused", 7) == 0 && strstr (logged_args, args))
+            found = true;
+    }
+    json_decref (root);
+    return found;
+}
+
+Test (security, rollback_to_a_release_the_environment_refuses_is_refused)
+{
+    static const char *days[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+    time_t now = time (NULL);
+    struct tm local;
+    localtime_r (&now, &local);
+    const char *other_day = days[(local.tm_wday + 3) % 7];
+    jt_fleet_set_environments (fleet, "environments:\n"
+                                      "  staging: { strategy: all }\n"
+                                      "  prod: { requires: staging, strategy: all }\n");
+    jt_fleet_restart_controller (fleet);
+    jt_fleet_add_agent (fleet, "stage-1", "staging");
+    jt_fleet_add_agent (fleet, "prod-1", "prod");
+    cr_assert (jt_fleet_wait_status (fleet, "\"state\": \"online\"", 2, 30000));
+    s_add_hello ("6.4");
+    s_add_hello ("6.5");
+    char *output = NULL;
+    const char *steps[] = {
+        "deploy hello 6.4 --env staging --wait", "deploy hello 6.4 --env prod --wait",
+        "deploy hello 6.5 --env staging --wait", "deploy hello 6.5 --env prod --wait", NULL};
+    for (const char *const *step = steps; *step; step++) {
+        cr_assert_eq (jt_jadctl (fleet, &output, "%s", *step), 0, "%s: %s", *step, output);
+        free (output);
+    }
+    //  prod now takes deploys only on another day, and 6.4 is marked bad
+    char yaml[512];
+    snprintf (yaml, sizeof yaml,
+              "environments:\n"
+              "  staging: { strategy: all }\n"
+              "  prod: { requires: staging, strategy: all, windows: [\"%s 00:00-24:00\"] }\n",
+              other_day);
+    jt_fleet_set_environments (fleet, yaml);
+    jt_fleet_restart_controller (fleet);
+    cr_assert (jt_fleet_wait_status (fleet, "\"state\": \"online\"", 2, 30000));
+    char *sql = NULL;
+    cr_assert_eq (jt_run (&sql,
+                          "sqlite3 -cmd '.timeout 10000' %s/controller/state.db \"UPDATE releases "
+                          "SET bad = 'alert "
+                          "error_rate fired' WHERE app = 'hello' AND version = '6.4'\"",
+                          fleet->dir),
+                  0, "%s", sql);
+    free (sql);
+    s_add_hello ("6.6-unvetted");
+
+    //  the deploy is refused by requires (and would be by the window)
+    int rc = jt_jadctl (fleet, &output, "deploy hello 6.6-unvetted --env prod");
+    cr_assert_eq (rc, 2, "%d %s", rc, output);
+    cr_assert (strstr (output, "refused by requires"), "%s", output);
+    free (output);
+    //  so is a rollback to it: the same door, the same rule
+    rc = jt_jadctl (fleet, &output, "rollback hello --env prod --to 6.6-unvetted --wait");
+    cr_assert_eq (rc, 2, "a rollback to an unvetted release exited %d: %s", rc, output);
+    cr_assert (strstr (output, "refused by requires: hello 6.6-unvetted has not succeeded in "
+                               "staging"),
+               "%s", output);
+    free (output);
+    cr_assert (s_audit_refused ("rollback", "to=6.6-unvetted"), "the refusal is not audited");
+    //  a release marked bad: refused unless --force, which overrides only that
+    rc = jt_jadctl (fleet, &output, "rollback hello --env prod --to 6.4");
+    cr_assert_eq (rc, 2, "%d %s", rc, output);
+    cr_assert (strstr (output, "is marked bad"), "%s", output);
+    cr_assert (strstr (output, "--force"), "%s", output);
+    free (output);
+    rc = jt_jadctl (fleet, &output, "rollback hello --env prod --to 6.6-unvetted --force");
+    cr_assert_eq (rc, 2, "--force overrode requires: %d %s", rc, output);
+    cr_assert (strstr (output, "refused by requires"), "%s", output);
+    free (output);
+    char *current = s_hello_current (1);
+    cr_assert_str_eq (current, "releases/6.5", "prod switched");
+    free (current);
+    char *root = jt_fleet_root (fleet, 1);
+    char release[PATH_MAX];
+    snprintf (release, sizeof release, "%s/hello/releases/6.6-unvetted", root);
+    cr_assert_neq (access (release, F_OK), 0, "the unvetted release reached prod");
+    free (root);
+    //  a vetted release goes back outside the window; --force takes the bad one
+    rc = jt_jadctl (fleet, &output, "rollback hello --env prod --to 6.4 --force --wait");
+    cr_assert_eq (rc, 0, "%d %s", rc, output);
+    free (output);
+    current = s_hello_current (1);
+    cr_assert_str_eq (current, "releases/6.4");
+    free (current);
 }
 
 //  --------------------------------------------------------------------------

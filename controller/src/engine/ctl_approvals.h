@@ -13,7 +13,7 @@
 //  Pure: approvals and roles come in as plain rows, the verdict and the
 //  decision texts go out; the caller stores the approval and starts the
 //  plan. Replaces the matching and every refusal of ctl_policy_approve
-//  (controller/src/ctl_policy.c).
+//  (the former legacy/ctl_policy.c).
 
 #ifndef CTL_APPROVALS_H_INCLUDED
 #define CTL_APPROVALS_H_INCLUDED

@@ -2,7 +2,7 @@
 //  SPDX-License-Identifier: MPL-2.0
 
 #include "ctl_batches.h"
-#include "ctl_text.h"
+#include "jad_util.h"
 
 #include <assert.h>
 #include <stdio.h>
@@ -30,8 +30,8 @@ int ctl_batches_layout (const jad_env_config_t *env, const ctl_batches_ask_t *as
         snprintf (err, errlen, "no agents in environment '%s'", env->name);
         return -1;
     }
-    bool task = ctl_text_is (ask->kind, "task");
-    bool rollback = ctl_text_is (ask->kind, "rollback");
+    bool task = jad_text_is (ask->kind, "task");
+    bool rollback = jad_text_is (ask->kind, "rollback");
     const char *strategy = ask->strategy ? ask->strategy : env->strategy;
     const char *batch = ask->batch ? ask->batch : env->batch;
     if (task || rollback) {
@@ -43,13 +43,13 @@ int ctl_batches_layout (const jad_env_config_t *env, const ctl_batches_ask_t *as
         strategy = "all";
     size_t total = ask->hosts;
     uint32_t canary = 0, bake_ms = 0;
-    if (ctl_text_is (strategy, "canary")) {
+    if (jad_text_is (strategy, "canary")) {
         canary = ask->canary ? ask->canary : (env->canary ? env->canary : 1);
         bake_ms = ask->bake_set ? ask->bake_ms : env->bake_ms;
         if (ask->skip_bake)
             bake_ms = 0;
     }
-    bool all = ctl_text_is (strategy, "all");
+    bool all = jad_text_is (strategy, "all");
     size_t per = all ? total : ctl_batches_size (batch, total);
     if (!task && env->concurrency && per > env->concurrency)
         per = env->concurrency;

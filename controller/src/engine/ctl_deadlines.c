@@ -2,7 +2,7 @@
 //  SPDX-License-Identifier: MPL-2.0
 
 #include "ctl_deadlines.h"
-#include "ctl_text.h"
+#include "jad_util.h"
 
 #include <assert.h>
 #include <stdio.h>
@@ -10,8 +10,8 @@
 
 static bool s_unfinished (const char *state)
 {
-    return ctl_text_is (state, "pending") || ctl_text_is (state, "acked") ||
-           ctl_text_is (state, "applying");
+    return jad_text_is (state, "pending") || jad_text_is (state, "acked") ||
+           jad_text_is (state, "applying");
 }
 
 bool ctl_deadlines_online (int64_t last_seen, int64_t now, uint32_t heartbeat_ms)
@@ -28,7 +28,7 @@ bool ctl_deadlines_step (const ctl_host_clock_t *host, int64_t now, uint32_t ste
     if (!s_unfinished (host->state) || host->updated >= now - (int64_t)step_deadline_ms)
         return false;
     bool offline = !ctl_deadlines_online (host->last_seen, now, heartbeat_ms);
-    bool never_acked = ctl_text_is (host->state, "pending");
+    bool never_acked = jad_text_is (host->state, "pending");
     verdict->state = offline && never_acked && host->skip_offline ? "skipped" : "failed";
     verdict->detail = offline && never_acked ? "offline: no answer within the step deadline"
                                              : "step deadline missed";
@@ -41,7 +41,7 @@ bool ctl_deadlines_resend (const ctl_host_clock_t *host, int64_t now, uint32_t r
                            uint32_t heartbeat_ms)
 {
     assert (host);
-    return ctl_text_is (host->state, "pending") && host->last_sent < now - (int64_t)resend_ms &&
+    return jad_text_is (host->state, "pending") && host->last_sent < now - (int64_t)resend_ms &&
            ctl_deadlines_online (host->last_seen, now, heartbeat_ms);
 }
 
@@ -49,8 +49,8 @@ bool ctl_deadlines_progress (const char *state, bool paused, const char *phase, 
                              int64_t now, uint32_t deadline_ms, char *reason, size_t len)
 {
     //  the plan must move: paused plans and bakes wait on purpose
-    if (deadline_ms == 0 || !ctl_text_is (state, "running") || paused ||
-        ctl_text_is (phase, "bake") || progress >= now - (int64_t)deadline_ms)
+    if (deadline_ms == 0 || !jad_text_is (state, "running") || paused ||
+        jad_text_is (phase, "bake") || progress >= now - (int64_t)deadline_ms)
         return false;
     snprintf (reason, len, "no progress within the progress deadline (%ums)", deadline_ms);
     return true;

@@ -10,7 +10,7 @@
 //  (a batch started, a task started, a bake begun, a pause).
 
 #include "ctl_reconcile.h"
-#include "ctl_text.h"
+#include "jad_util.h"
 #include "ctl_deadlines.h"
 #include "jad_wire.h"
 
@@ -202,7 +202,7 @@ static void s_plan_init (s_plan_t *plan, const ctl_plan_view_t *view,
 //  take the outcome. Caller frees; NULL if out of memory.
 static char *s_outcome_reason (const ctl_plan_view_t *view, const char *outcome)
 {
-    if (!ctl_text_is (view->kind, "rollback") || !view->reason)
+    if (!jad_text_is (view->kind, "rollback") || !view->reason)
         return strdup (outcome);
     size_t len = strlen (view->reason) + 2 + strlen (outcome);
     char *text = malloc (len + 1);
@@ -304,21 +304,21 @@ static void s_roll_back (s_plan_t *plan, const char *reason)
 static int s_fail (s_plan_t *plan, const char *reason)
 {
     const ctl_plan_view_t *view = plan->view;
-    if (!ctl_text_is (plan->state, "running") && !ctl_text_is (plan->state, "approval"))
+    if (!jad_text_is (plan->state, "running") && !jad_text_is (plan->state, "approval"))
         return -1;
     s_outcome (plan, CTL_ACTION_FAIL, reason);
     plan->state = "failed";
     plan->phase = "done";
-    if (ctl_text_is (view->kind, "task"))
+    if (jad_text_is (view->kind, "task"))
         return 0;
     s_decision (plan->actions, view->id, "outcome", "failed", "%s", reason);
-    if (view->task && !ctl_text_is (view->task_state, "succeeded") &&
-        !ctl_text_is (view->task_state, "failed")) {
+    if (view->task && !jad_text_is (view->task_state, "succeeded") &&
+        !jad_text_is (view->task_state, "failed")) {
         ctl_action_t *action = s_add (plan->actions, CTL_ACTION_FAIL_TASK, view->task);
         if (action)
             action->text = s_copy (plan->actions, "the plan it served failed");
     }
-    if (ctl_text_is (view->kind, "deploy"))
+    if (jad_text_is (view->kind, "deploy"))
         s_roll_back (plan, reason);
     return 0;
 }
@@ -356,7 +356,7 @@ static void s_start_batch (s_plan_t *plan, int64_t number)
         action->number = number;
         action->batches = view->batches;
     }
-    if (!ctl_text_is (view->kind, "task")) {
+    if (!jad_text_is (view->kind, "task")) {
         char names[768];
         s_join (view->batch_hosts, view->batch_host_count, names, sizeof names);
         s_decision (plan->actions, view->id, "batch", "started", "batch %lld/%lld: %s",
@@ -390,9 +390,9 @@ static const char *s_choose_host (const ctl_plan_view_t *view, const char *prefe
     for (int pass = prefer ? 0 : 1; pass < 2; pass++)
         for (size_t index = 0; index < view->task_host_count; index++) {
             const ctl_task_host_t *host = &view->task_hosts[index];
-            if (pass == 0 && !ctl_text_is (host->version, prefer))
+            if (pass == 0 && !jad_text_is (host->version, prefer))
                 continue;
-            if (pass == 1 && prefer && ctl_text_is (host->version, prefer))
+            if (pass == 1 && prefer && jad_text_is (host->version, prefer))
                 continue;
             if (!fallback)
                 fallback = host->name;
@@ -405,7 +405,7 @@ static const char *s_choose_host (const ctl_plan_view_t *view, const char *prefe
 static void s_start (s_plan_t *plan)
 {
     const ctl_plan_view_t *view = plan->view;
-    if (ctl_text_is (view->kind, "deploy") && view->has_migrate_up && !view->migrated) {
+    if (jad_text_is (view->kind, "deploy") && view->has_migrate_up && !view->migrated) {
         //  migrate_up once per environment, on the first host of batch 0
         //  that is online, before any host switches
         const char *host = s_choose_host (view, NULL);
@@ -416,7 +416,7 @@ static void s_start (s_plan_t *plan)
         s_start_task (plan, "migrate_up", CTL_TARGETS_HOST, host, NULL, "migrate");
         return;
     }
-    if (ctl_text_is (view->kind, "rollback") && view->crossed_count) {
+    if (jad_text_is (view->kind, "rollback") && view->crossed_count) {
         size_t count =
             view->crossed_count < JAD_MAX_MIGRATIONS ? view->crossed_count : JAD_MAX_MIGRATIONS;
         char list[JAD_MAX_MIGRATIONS * 66] = "";
@@ -457,8 +457,8 @@ static void s_start (s_plan_t *plan)
 static bool s_task_phase (s_plan_t *plan)
 {
     const ctl_plan_view_t *view = plan->view;
-    bool migrate = ctl_text_is (plan->phase, "migrate");
-    if (ctl_text_is (view->task_state, "succeeded")) {
+    bool migrate = jad_text_is (plan->phase, "migrate");
+    if (jad_text_is (view->task_state, "succeeded")) {
         if (!migrate) {
             s_add (plan->actions, CTL_ACTION_BAKED, view->id);
             s_decision (plan->actions, view->id, "bake", "passed",
@@ -468,7 +468,7 @@ static bool s_task_phase (s_plan_t *plan)
             plan->phase = "rollout";
             return true;
         }
-        bool up = ctl_text_is (view->task_action, "migrate_up");
+        bool up = jad_text_is (view->task_action, "migrate_up");
         if (up || view->task_migrations) {
             ctl_action_t *action = s_add (plan->actions, CTL_ACTION_RECORD_MIGRATION, view->id);
             if (action) {
@@ -485,7 +485,7 @@ static bool s_task_phase (s_plan_t *plan)
                     "done", "ran on %s; now switching hosts",
                     view->task_host ? view->task_host : "-");
         s_start_batch (plan, 0);
-    } else if (view->task_state && !ctl_text_is (view->task_state, "running")) {
+    } else if (view->task_state && !jad_text_is (view->task_state, "running")) {
         char reason[800];
         snprintf (reason, sizeof reason, "%s: %s",
                   migrate ? "migration failed, no host switched" : "canary failed after bake",
@@ -539,7 +539,7 @@ static void s_rollout_phase (s_plan_t *plan)
     //  the current batch must be done before anything moves
     if (view->unfinished > 0)
         return;
-    if (ctl_text_is (view->strategy, "canary") && !plan->baked && view->bake_ms > 0 &&
+    if (jad_text_is (view->strategy, "canary") && !plan->baked && view->bake_ms > 0 &&
         view->current_batch == 0) {
         s_add (plan->actions, CTL_ACTION_ENTER_BAKE, view->id);
         s_decision (plan->actions, view->id, "bake", "started",
@@ -552,7 +552,7 @@ static void s_rollout_phase (s_plan_t *plan)
         if (plan->paused)
             return;
         const ctl_rule_verdict_t *rule =
-            ctl_text_is (view->kind, "deploy") ? s_inconclusive (plan) : NULL;
+            jad_text_is (view->kind, "deploy") ? s_inconclusive (plan) : NULL;
         if (rule)
             s_pause (plan, rule);
         else
@@ -560,7 +560,7 @@ static void s_rollout_phase (s_plan_t *plan)
         return;
     }
     s_succeed (plan);
-    if (!ctl_text_is (view->kind, "task"))
+    if (!jad_text_is (view->kind, "task"))
         s_decision (plan->actions, view->id, "outcome", "succeeded", "%lld of %lld hosts healthy",
                     (long long)(view->hosts - view->skipped), (long long)view->hosts);
 }
@@ -568,18 +568,18 @@ static void s_rollout_phase (s_plan_t *plan)
 static void s_run (s_plan_t *plan)
 {
     const ctl_plan_view_t *view = plan->view;
-    bool is_task = ctl_text_is (view->kind, "task");
-    if (ctl_text_is (plan->state, "approval")) {
+    bool is_task = jad_text_is (view->kind, "task");
+    if (jad_text_is (plan->state, "approval")) {
         if (!view->approved)
             return;
         s_add (plan->actions, CTL_ACTION_START, view->id);
         plan->state = "running";
     }
-    if (!ctl_text_is (plan->state, "running"))
+    if (!jad_text_is (plan->state, "running"))
         return;
     //  created but not started (or approved): the controller may have
     //  stopped in between
-    if (ctl_text_is (plan->phase, "starting") || ctl_text_is (plan->phase, "approval")) {
+    if (jad_text_is (plan->phase, "starting") || jad_text_is (plan->phase, "approval")) {
         s_start (plan);
         return;
     }
@@ -608,9 +608,9 @@ static void s_run (s_plan_t *plan)
         }
     } else
         for (bool again = true; again;) {
-            if (ctl_text_is (plan->phase, "migrate") || ctl_text_is (plan->phase, "verify"))
+            if (jad_text_is (plan->phase, "migrate") || jad_text_is (plan->phase, "verify"))
                 again = s_task_phase (plan);
-            else if (ctl_text_is (plan->phase, "bake"))
+            else if (jad_text_is (plan->phase, "bake"))
                 again = s_bake_phase (plan);
             else {
                 s_rollout_phase (plan);
@@ -667,7 +667,7 @@ int ctl_reconcile_operator (const ctl_plan_view_t *view, const char *command,
     s_plan_t plan;
     s_plan_init (&plan, view, alerts, alert_count, now, actions);
     const char *state = view->state ? view->state : "-";
-    if (ctl_text_is (command, "abort")) {
+    if (jad_text_is (command, "abort")) {
         char reason[160];
         snprintf (reason, sizeof reason, "aborted by %s", operator_name);
         if (s_fail (&plan, reason) != 0) {
@@ -676,12 +676,12 @@ int ctl_reconcile_operator (const ctl_plan_view_t *view, const char *command,
         }
         return 0;
     }
-    bool pause = ctl_text_is (command, "pause");
-    if (!pause && !ctl_text_is (command, "resume")) {
+    bool pause = jad_text_is (command, "pause");
+    if (!pause && !jad_text_is (command, "resume")) {
         snprintf (err, errlen, "unknown plan command '%s' (pause, resume or abort)", command);
         return 2;
     }
-    bool running = ctl_text_is (state, "running");
+    bool running = jad_text_is (state, "running");
     if (!running || view->paused == pause) {
         snprintf (err, errlen, "plan %s is %s%s: cannot %s it", view->id, state,
                   running ? (pause ? " and paused" : " and not paused") : "", command);
@@ -732,16 +732,16 @@ int64_t ctl_reconcile_next_batch (const ctl_plan_view_t *view)
 {
     //  no phase stored reads as rollout, as in ctl_reconcile
     const char *phase = view->phase;
-    if (ctl_text_is (phase, "approval") || ctl_text_is (phase, "starting") ||
-        ctl_text_is (phase, "migrate"))
+    if (jad_text_is (phase, "approval") || jad_text_is (phase, "starting") ||
+        jad_text_is (phase, "migrate"))
         return 0;
     return view->current_batch + 1;
 }
 
 bool ctl_reconcile_needs_batch_hosts (const ctl_plan_view_t *view)
 {
-    bool live = ctl_text_is (view->state, "running") ||
-                (ctl_text_is (view->state, "approval") && view->approved);
+    bool live = jad_text_is (view->state, "running") ||
+                (jad_text_is (view->state, "approval") && view->approved);
     return live && (ctl_reconcile_next_batch (view) == 0 || view->unfinished == 0);
 }
 
@@ -794,9 +794,9 @@ size_t ctl_reconcile_pauses (const ctl_decision_row_t *rows, size_t count, ctl_p
     *resumed = 0;
     for (size_t index = 0; index < count; index++) {
         const ctl_decision_row_t *row = &rows[index];
-        bool paused = ctl_text_is (row->decision, "paused") &&
-                      (ctl_text_is (row->rule, "operator") || ctl_text_is (row->rule, "alert"));
-        bool resume = ctl_text_is (row->decision, "resumed") && ctl_text_is (row->rule, "operator");
+        bool paused = jad_text_is (row->decision, "paused") &&
+                      (jad_text_is (row->rule, "operator") || jad_text_is (row->rule, "alert"));
+        bool resume = jad_text_is (row->decision, "resumed") && jad_text_is (row->rule, "operator");
         if (paused && !open && used < max) {
             pauses[used++] = (ctl_pause_t){row->time, 0};
             open = true;

@@ -217,20 +217,6 @@ void ctl_rule_describe (const ctl_rule_t *rule, char *buf, size_t len)
                   window, (long long)rule->min_samples);
 }
 
-const char *ctl_rules_iso_time (int64_t ms, char *buf, size_t len)
-{
-    if (ms <= 0) {
-        if (len)
-            buf[0] = 0;
-        return buf;
-    }
-    time_t seconds = (time_t)(ms / 1000);
-    struct tm parts;
-    gmtime_r (&seconds, &parts);
-    strftime (buf, len, "%Y-%m-%dT%H:%M:%SZ", &parts);
-    return buf;
-}
-
 void ctl_rule_verdict (const ctl_rule_t *rule, ctl_rule_verdict_t *verdict)
 {
     memset (verdict, 0, sizeof *verdict);
@@ -248,7 +234,7 @@ void ctl_rule_verdict (const ctl_rule_t *rule, ctl_rule_verdict_t *verdict)
         snprintf (verdict->why, sizeof verdict->why,
                   "alert %s is inconclusive since %s: %s(%s) had %lld samples in %s, it needs "
                   "%lld to decide%s%s",
-                  rule->id, ctl_rules_iso_time (rule->since, since, sizeof since), rule->aggregate,
+                  rule->id, jad_iso_time (rule->since, since, sizeof since), rule->aggregate,
                   rule->query ? rule->query : rule->metric, (long long)rule->samples, window,
                   (long long)rule->min_samples, rule->error ? "; " : "",
                   rule->error ? rule->error : "");

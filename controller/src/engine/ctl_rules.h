@@ -166,8 +166,4 @@ int ctl_rules_watched (const ctl_watch_plan_t *plans, size_t count, int64_t now,
 void ctl_rule_summary (const ctl_rule_t *rule, const ctl_reading_t *reading, const char *app,
                        const char *bad_version, bool rolling_back, char *buf, size_t len);
 
-//  ISO 8601 UTC of wall ms ("2026-12-06T10:00:00Z"), "" for ms <= 0.
-//  Returns buf.
-const char *ctl_rules_iso_time (int64_t ms, char *buf, size_t len);
-
 #endif

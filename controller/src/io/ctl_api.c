@@ -8,7 +8,8 @@
 #include "ctl_json.h"
 #include "ctl_metrics_repo.h"
 #include "ctl_plans_repo.h"
-#include "ctl_policy.h"
+#include "ctl_approvals.h"
+#include "ctl_deadlines.h"
 #include "ctl_releases_repo.h"
 #include "jad_log.h"
 #include "jad_role.h"
@@ -168,7 +169,8 @@ static int s_status (ctl_api_t *self, const jad_api_request_t *request, const ch
     for (ctl_agent_t *agent = zlistx_first (fleet); agent; agent = zlistx_next (fleet)) {
         const char *shown =
             streq (agent->state, "accepted")
-                ? (ctl_policy_online (config, agent->last_seen, now) ? "online" : "offline")
+                ? (ctl_deadlines_online (agent->last_seen, now, config->heartbeat_ms) ? "online"
+                                                                                      : "offline")
                 : agent->state;
         json_t *apps = json_object ();
         for (ctl_agent_app_t *entry = zlistx_first (agent->apps); entry;
@@ -192,7 +194,7 @@ static int s_status (ctl_api_t *self, const jad_api_request_t *request, const ch
     char started[32];
     *result = json_pack ("{s:o, s:{s:o, s:s, s:s}}", "agents", agents, "controller", "counters",
                          counters, "version", JADUGAR_VERSION, "started",
-                         ctl_json_iso_time (self->started_ms, started, sizeof started));
+                         jad_iso_time (self->started_ms, started, sizeof started));
     return 0;
 }
 
@@ -211,7 +213,8 @@ static int s_agents (ctl_api_t *self, const jad_api_request_t *request, const ch
     for (ctl_agent_t *agent = zlistx_first (list); agent; agent = zlistx_next (list)) {
         const char *shown =
             streq (agent->state, "accepted")
-                ? (ctl_policy_online (config, agent->last_seen, now) ? "online" : "offline")
+                ? (ctl_deadlines_online (agent->last_seen, now, config->heartbeat_ms) ? "online"
+                                                                                      : "offline")
                 : agent->state;
         char fingerprint[CTL_FINGERPRINT_LEN + 1];
         json_array_append_new (
@@ -513,56 +516,19 @@ static int s_deploy (ctl_api_t *self, const jad_api_request_t *request, const ch
         snprintf (err, errlen, "--emergency needs --reason TEXT (up to 500 characters)");
         return 2;
     }
-    const jad_env_config_t *env =
-        jad_controller_config_env (ctl_settings_config (self->settings), env_name);
-    if (!env) {
-        snprintf (err, errlen, "unknown environment '%s' (see controller.yaml)", env_name);
-        return 2;
-    }
-    //  A release an automatic rollback marked bad goes out again only on
-    //  purpose: it failed somewhere, and the mark says where and why.
-    char *bad = NULL;
-    ctl_release_t *release = NULL;
-    if (ctl_releases_repo_get (self->store, app, version, &release) == 0) {
-        bad = release->bad;
-        release->bad = NULL;
-    }
-    ctl_release_destroy (&release);
-    if (bad && !force) {
-        snprintf (err, errlen,
-                  "refused: %s %s is marked bad (%.300s); deploy it anyway with --force", app,
-                  version, bad);
-        free (bad);
-        return 2;
-    }
-    bool needs_approval = false;
-    int status = ctl_policy_check_deploy (self->store, env, app, version, emergency != NULL,
-                                          &needs_approval, err, errlen);
-    if (status != 0) {
-        free (bad);
-        return status;
-    }
-    char why[600];
-    if (emergency)
-        snprintf (why, sizeof why, "emergency deploy%s: %s", bad ? " of a release marked bad" : "",
-                  reason);
-    else
-        snprintf (why, sizeof why, "deploy requested%s",
-                  bad ? " (--force: the release is marked bad)" : "");
-    free (bad);
-    ctl_plan_spec_t spec = {.app = app,
+    //  the policy door (ctl_door, through ctl_rollout_create) decides
+    ctl_plan_spec_t spec = {.door = emergency ? CTL_DOOR_EMERGENCY : CTL_DOOR_DEPLOY,
+                            .app = app,
                             .version = version,
                             .env = env_name,
-                            .kind = "deploy",
                             .deployer = operator_name,
-                            .reason = why,
+                            .force = force != NULL,
                             .strategy = strategy,
                             .batch = batch,
                             .canary = canary_count,
                             .bake_set = bake != NULL,
                             .bake_ms = bake_ms,
                             .emergency = emergency ? reason : NULL,
-                            .awaiting_approval = needs_approval,
                             .skip_offline = skip_offline != NULL};
     char *plan_id = ctl_rollout_create (self->rollout, &spec, err, errlen);
     if (!plan_id)
@@ -583,12 +549,10 @@ static int s_rollback (ctl_api_t *self, const jad_api_request_t *request, const 
                   "rollback needs APP and --env ENV (and --to VERSION) as valid names");
         return 2;
     }
-    if (!jad_controller_config_env (ctl_settings_config (self->settings), env_name)) {
-        snprintf (err, errlen, "unknown environment '%s' (see controller.yaml)", env_name);
-        return 2;
-    }
-    char *plan_id = ctl_rollout_rollback (self->rollout, app, env_name, to, NULL, operator_name,
-                                          NULL, err, errlen);
+    const char *force = jad_api_request_arg (request, "force");
+    char *plan_id =
+        ctl_rollout_rollback (self->rollout, CTL_DOOR_ROLLBACK, app, env_name, to, NULL,
+                              operator_name, NULL, force && streq (force, "true"), err, errlen);
     if (!plan_id)
         return 2;
     *result = json_pack ("{s:o}", "plan", s_plan_json (self, plan_id, true, 0));
@@ -596,33 +560,134 @@ static int s_rollback (ctl_api_t *self, const jad_api_request_t *request, const 
     return 0;
 }
 
+//  The plan `given` names: its whole id, or a prefix of exactly one
+//  plan's id (issue 13 item 13). Fills id and returns 0, or returns 2
+//  with why in err (no such plan; an ambiguous prefix lists candidates).
+static int s_resolve_plan (ctl_api_t *self, const char *given, char *id, size_t idlen, char *err,
+                           size_t errlen)
+{
+    if (!given || !jad_name_valid (given)) {
+        snprintf (err, errlen, "no plan '%s' (see: jadctl plans)", given ? given : "");
+        return 2;
+    }
+    zlistx_t *ids = ctl_plans_repo_by_prefix (self->store, given, 6);
+    if (!ids) {
+        snprintf (err, errlen, "database error while looking up plan '%s'", given);
+        return 2;
+    }
+    size_t count = zlistx_size (ids);
+    const char *first = zlistx_first (ids);
+    int status = 0;
+    if (count == 0) {
+        snprintf (err, errlen, "no plan '%s' (see: jadctl plans)", given);
+        status = 2;
+    } else if (count == 1 || streq (first, given))
+        snprintf (id, idlen, "%s", first);
+    else {
+        size_t used = (size_t)snprintf (err, errlen,
+                                        "plan id '%s' is ambiguous: it starts %s%zu plans:", given,
+                                        count > 5 ? "more than " : "", count > 5 ? 5 : count);
+        size_t shown = 0;
+        for (const char *candidate = first; candidate && shown < 5 && used < errlen;
+             candidate = zlistx_next (ids), shown++)
+            used += (size_t)snprintf (err + used, errlen - used, " %s", candidate);
+        if (used < errlen)
+            snprintf (err + used, errlen - used, " (give more of the id)");
+        status = 2;
+    }
+    zlistx_destroy (&ids);
+    return status;
+}
+
+//  Operator `operator_name` approves emergency plan plan_id (ctl_approvals
+//  decides who covers which role). Returns 0 (stored; *complete: every
+//  role is covered, start the plan) or 2 (refused, why in err).
+static int s_approve (ctl_api_t *self, const char *plan_id, const char *operator_name,
+                      json_t **result, bool *complete, char *err, size_t errlen)
+{
+    *complete = false;
+    ctl_plan_t *plan = NULL;
+    if (ctl_plans_repo_get (self->store, plan_id, &plan) != 0) {
+        snprintf (err, errlen, "no plan '%s' (see: jadctl plans)", plan_id);
+        return 2;
+    }
+    const jad_env_config_t *env =
+        jad_controller_config_env (ctl_settings_config (self->settings), plan->env);
+    ctl_operator_t *approver = NULL;
+    ctl_agents_repo_operator_by_name (self->store, operator_name, &approver);
+    zlistx_t *given = ctl_plans_repo_approvals (self->store, plan_id);
+    size_t count = given ? zlistx_size (given) : 0;
+    ctl_approver_t *rows = calloc (count + 1, sizeof (ctl_approver_t));
+    int status = 2;
+    if (!given || !rows) {
+        snprintf (err, errlen, "database error while reading the approvals of plan %s", plan_id);
+        goto done;
+    }
+    size_t index = 0;
+    for (ctl_approval_row_t *row = zlistx_first (given); row; row = zlistx_next (given))
+        rows[index++] = (ctl_approver_t){.name = row->operator_name, .roles = row->operator_roles};
+    ctl_approval_plan_t judged = {.id = plan->id,
+                                  .state = plan->state,
+                                  .emergency = plan->emergency != NULL,
+                                  .deployer = plan->deployer};
+    ctl_approver_t who = {.name = operator_name, .roles = approver ? approver->roles : NULL};
+    ctl_approval_t verdict;
+    if (ctl_approvals_judge (&judged, env, rows, count, &who, &verdict) != 0) {
+        snprintf (err, errlen, "%s", verdict.text);
+        goto done;
+    }
+    if (ctl_plans_repo_approval_add (self->store, plan_id, operator_name, verdict.as_role,
+                                     jad_now_ms ()) != 0) {
+        snprintf (err, errlen, "database error while storing the approval of plan %s", plan_id);
+        goto done;
+    }
+    status = 0;
+    ctl_decisions_record (self->store, plan_id, "emergency_approvals", "approved", "%s",
+                          verdict.decision);
+    json_t *missing = json_array ();
+    for (size_t role = 0; missing && role < verdict.missing_count; role++)
+        json_array_append_new (missing, json_string (verdict.missing[role]));
+    *result =
+        json_pack ("{s:s, s:s, s:s, s:I, s:I, s:o*}", "plan", plan_id, "operator", operator_name,
+                   "role", verdict.as_role, "covered", (json_int_t)verdict.covered, "required",
+                   (json_int_t)verdict.required, "missing", missing);
+    if (verdict.complete) {
+        ctl_decisions_record (self->store, plan_id, "emergency_approvals", "complete", "%s",
+                              verdict.complete_decision);
+        *complete = true;
+    }
+done:
+    free (rows);
+    zlistx_destroy (&given);
+    ctl_operator_destroy (&approver);
+    ctl_plan_destroy (&plan);
+    return status;
+}
+
 //  plan.pause, plan.resume, plan.abort, plan.approve
 static int s_plan_control (ctl_api_t *self, const jad_api_request_t *request,
                            const char *operator_name, json_t **result, char *err, size_t errlen)
 {
-    const char *plan_id = jad_api_request_arg (request, "id");
+    char plan_id[JAD_NAME_MAX + 1];
+    if (s_resolve_plan (self, jad_api_request_arg (request, "id"), plan_id, sizeof plan_id, err,
+                        errlen) != 0)
+        return 2;
     const char *action = request->command + strlen ("plan.");
     char *state = NULL;
     ctl_plan_t *row = NULL;
-    if (plan_id && jad_name_valid (plan_id) &&
-        ctl_plans_repo_get (self->store, plan_id, &row) == 0) {
+    if (ctl_plans_repo_get (self->store, plan_id, &row) == 0) {
         state = row->state;
         row->state = NULL;
     }
     ctl_plan_destroy (&row);
     if (!state) {
-        snprintf (err, errlen, "no plan '%s' (see: jadctl plans)", plan_id ? plan_id : "");
+        snprintf (err, errlen, "no plan '%s' (see: jadctl plans)", plan_id);
         return 2;
     }
     int status = 0;
     if (streq (action, "approve")) {
-        ctl_operator_t *approver = NULL;
-        ctl_agents_repo_operator_by_name (self->store, operator_name, &approver);
         bool complete = false;
-        status = ctl_policy_approve (self->store, ctl_settings_config (self->settings), plan_id,
-                                     operator_name, approver ? approver->roles : NULL, result,
-                                     &complete, err, errlen);
-        ctl_operator_destroy (&approver);
+        status = s_approve (self, plan_id, operator_name, result, &complete, err, errlen);
         if (status == 0 && complete)
             ctl_rollout_start (self->rollout, plan_id);
     } else if (streq (action, "abort")) {
@@ -679,11 +744,14 @@ static int s_plan_show (ctl_api_t *self, const jad_api_request_t *request,
                         const char *operator_name, json_t **result, char *err, size_t errlen)
 {
     (void)operator_name;
-    const char *plan_id = jad_api_request_arg (request, "id");
+    char plan_id[JAD_NAME_MAX + 1];
+    if (s_resolve_plan (self, jad_api_request_arg (request, "id"), plan_id, sizeof plan_id, err,
+                        errlen) != 0)
+        return 2;
     const char *since = jad_api_request_arg (request, "since");
-    json_t *plan = plan_id ? s_plan_json (self, plan_id, true, since ? atoll (since) : 0) : NULL;
+    json_t *plan = s_plan_json (self, plan_id, true, since ? atoll (since) : 0);
     if (!plan) {
-        snprintf (err, errlen, "no plan '%s' (see: jadctl plans)", plan_id ? plan_id : "");
+        snprintf (err, errlen, "no plan '%s' (see: jadctl plans)", plan_id);
         return 2;
     }
     *result = json_pack ("{s:o}", "plan", plan);

@@ -179,7 +179,7 @@ static json_t *s_status_json (ctl_http_t *self)
         json_t *current = json_pack (
             "{s:s, s:s, s:s, s:o, s:{}}", "name", agent->name, "env", agent->env, "state", shown,
             "last_seen",
-            agent->last_seen ? json_string (ctl_json_iso_time (agent->last_seen, seen, sizeof seen))
+            agent->last_seen ? json_string (jad_iso_time (agent->last_seen, seen, sizeof seen))
                              : json_null (),
             "apps");
         json_array_append_new (agents, current);
@@ -220,13 +220,12 @@ static json_t *s_status_json (ctl_http_t *self)
     json_object_set_new (counters, "metric_samples", json_integer ((json_int_t)self->samples));
     int64_t started_ms = self->started_ms;
     pthread_mutex_unlock (&self->lock);
-    return json_pack ("{s:s, s:{s:s, s:s, s:o}, s:o, s:o, s:o, s:o, s:o}", "generated",
-                      ctl_json_iso_time (now, generated, sizeof generated), "controller", "version",
-                      JADUGAR_VERSION, "started",
-                      ctl_json_iso_time (started_ms, started, sizeof started), "counters", counters,
-                      "environments", env_list, "agents", agents, "running",
-                      s_plans_json (self, true), "recent", s_plans_json (self, false), "alerts",
-                      ctl_json_rules (self->store));
+    return json_pack (
+        "{s:s, s:{s:s, s:s, s:o}, s:o, s:o, s:o, s:o, s:o}", "generated",
+        jad_iso_time (now, generated, sizeof generated), "controller", "version", JADUGAR_VERSION,
+        "started", jad_iso_time (started_ms, started, sizeof started), "counters", counters,
+        "environments", env_list, "agents", agents, "running", s_plans_json (self, true), "recent",
+        s_plans_json (self, false), "alerts", ctl_json_rules (self->store));
 }
 
 //  Label value escaped for the text format.

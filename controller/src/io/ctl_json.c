@@ -3,30 +3,14 @@
 
 #include "ctl_json.h"
 #include "ctl_alerts_repo.h"
-
-#include <time.h>
-
-const char *ctl_json_iso_time (int64_t ms, char *buf, size_t len)
-{
-    if (ms <= 0) {
-        if (len)
-            buf[0] = 0;
-        return buf;
-    }
-    time_t seconds = (time_t)(ms / 1000);
-    struct tm parts;
-    gmtime_r (&seconds, &parts);
-    if (strftime (buf, len, "%Y-%m-%dT%H:%M:%SZ", &parts) == 0 && len)
-        buf[0] = 0;
-    return buf;
-}
+#include "jad_util.h"
 
 json_t *ctl_json_time (int64_t ms, bool known)
 {
     if (!known)
         return json_null ();
     char buf[32];
-    return json_string (ctl_json_iso_time (ms, buf, sizeof buf));
+    return json_string (jad_iso_time (ms, buf, sizeof buf));
 }
 
 json_t *ctl_json_text (const char *text)

@@ -11,10 +11,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-//  Format wall ms as ISO 8601 UTC into buf (>= 21 bytes); "" for ms <= 0.
-//  Returns buf.
-const char *ctl_json_iso_time (int64_t ms, char *buf, size_t len);
-
 //  A time as an ISO 8601 string, or JSON null when it is not `known`
 //  (a NULL column). New reference.
 json_t *ctl_json_time (int64_t ms, bool known);

@@ -270,11 +270,7 @@ void ctl_notify_send (ctl_notify_t *self, const char *kind, json_t *fields)
     if (!event)
         return;
     char time[32];
-    int64_t now = jad_now_ms ();
-    time_t seconds = (time_t)(now / 1000);
-    struct tm parts;
-    gmtime_r (&seconds, &parts);
-    strftime (time, sizeof time, "%Y-%m-%dT%H:%M:%SZ", &parts);
+    jad_iso_time (jad_now_ms (), time, sizeof time);
     json_object_set_new (event, "event", json_string (kind));
     json_object_set_new (event, "time", json_string (time));
     char *text = json_dumps (event, JSON_COMPACT | JAD_JSON_REAL);

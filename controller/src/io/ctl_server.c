@@ -176,11 +176,11 @@ ctl_server_t *ctl_server_new (ctl_settings_t *settings, ctl_store_t *store,
         ctl_sessions_limits (self->sessions, config->connections_per_ip, config->max_connections);
     self->agents = ctl_agents_new (store, settings, &self->counters, self->sessions, self->channel);
     self->dispatch = ctl_dispatch_new (store, settings, self->channel, signing, &self->counters);
-    self->rollout = ctl_rollout_new (store, settings, self->dispatch);
+    self->notify = ctl_notify_new (config, 0);
+    self->rollout = ctl_rollout_new (store, settings, self->dispatch, self->notify);
     self->plans = ctl_plans_new (store, settings, &self->counters, self->dispatch, self->rollout);
     self->artifacts = ctl_artifacts_new (data_dir, store, &self->counters);
     self->metrics = ctl_metrics_repo_new (store);
-    self->notify = ctl_notify_new (config, 0);
     if (!self->sessions || !self->agents || !self->dispatch || !self->rollout || !self->plans ||
         !self->artifacts || !self->metrics || !self->notify) {
         zsock_destroy (&api);

@@ -515,7 +515,7 @@ static json_t *s_number_or_null (double value)
 static json_t *s_iso (int64_t ms)
 {
     char buf[32];
-    return ms > 0 ? json_string (ctl_json_iso_time (ms, buf, sizeof buf)) : json_null ();
+    return ms > 0 ? json_string (jad_iso_time (ms, buf, sizeof buf)) : json_null ();
 }
 
 //  What a rule checks, for humans: "avg(http_error_rate) on prod > 0.05
@@ -557,10 +557,8 @@ static json_t *s_rule_fields (const s_rule_t *rule, const s_reading_t *reading)
 static char *s_rollback (ctl_alerts_t *self, const char *env, const char *app, const char *version,
                          const char *bad_plan, const char *summary, char *err, size_t errlen)
 {
-    //  ctl_rollout_fail's coordinated rollback says "automatic rollback: "
-    //  itself; a rollback of a finished plan is told here
-    char reason[S_SUMMARY_LEN + 64];
-    snprintf (reason, sizeof reason, "automatic rollback: %s", summary);
+    //  ctl_rollout_fail's coordinated rollback and the door both say
+    //  "automatic rollback: " themselves
     ctl_plan_t *plan = NULL;
     ctl_plans_repo_get (self->store, bad_plan, &plan);
     bool running = plan && streq (plan->state, "running");
@@ -577,8 +575,8 @@ static char *s_rollback (ctl_alerts_t *self, const char *env, const char *app, c
         snprintf (err, errlen, "plan %s failed, but it had changed no host", bad_plan);
         return NULL;
     }
-    return ctl_rollout_rollback (self->rollout, app, env, version, bad_plan, "controller", reason,
-                                 err, errlen);
+    return ctl_rollout_rollback (self->rollout, CTL_DOOR_AUTO_ROLLBACK, app, env, version, bad_plan,
+                                 "controller", summary, false, err, errlen);
 }
 
 //  Store an automatic decision. Returns 0 or -1.
@@ -650,7 +648,7 @@ static void s_auto_rollback (ctl_alerts_t *self, const s_rule_t *rule, const s_r
     json_object_set_new (fields, "to_version",
                          good_version ? json_string (good_version) : json_null ());
     json_object_set_new (fields, "fired_at", s_iso (now));
-    char err[256] = "";
+    char err[1024] = "";
     char *plan_id = good_version ? s_rollback (self, rule->env, app, good_version, bad_plan,
                                                summary, err, sizeof err)
                                  : NULL;

@@ -9,7 +9,7 @@
 #include "ctl_agents_repo.h"
 #include "ctl_decisions.h"
 #include "ctl_plans_repo.h"
-#include "ctl_policy.h"
+#include "ctl_deadlines.h"
 #include "jad_log.h"
 #include "jad_util.h"
 
@@ -188,13 +188,12 @@ static void s_converge (ctl_plans_t *self, const char *agent)
     for (ctl_plan_t *plan = wanted && env ? zlistx_first (wanted) : NULL; plan;
          plan = zlistx_next (wanted)) {
         const char *targets[] = {agent, NULL};
-        char err[256];
-        ctl_plan_spec_t spec = {.app = plan->app,
+        char err[1024];
+        ctl_plan_spec_t spec = {.door = CTL_DOOR_CONVERGE,
+                                .app = plan->app,
                                 .version = plan->version,
                                 .env = env,
-                                .kind = "deploy",
                                 .deployer = "controller",
-                                .reason = "converge: host lacks the environment's release",
                                 .targets = targets,
                                 .strategy = "all"};
         char *plan_id = ctl_rollout_create (self->rollout, &spec, err, sizeof err);
@@ -232,7 +231,7 @@ static void s_deadlines (ctl_plans_t *self, int64_t now)
         ctl_plans_repo_late_hosts (self->store, now - (int64_t)config->step_deadline_ms);
     for (ctl_plan_host_t *host = late ? zlistx_first (late) : NULL; host;
          host = zlistx_next (late)) {
-        bool offline = !ctl_policy_online (config, host->last_seen, now);
+        bool offline = !ctl_deadlines_online (host->last_seen, now, config->heartbeat_ms);
         bool never_acked = streq (host->state, "pending");
         const char *verdict = offline && never_acked && host->skip_offline ? "skipped" : "failed";
         const char *detail = offline && never_acked ? "offline: no answer within the step deadline"
@@ -268,7 +267,7 @@ void ctl_plans_tick (ctl_plans_t *self)
     int64_t now = jad_now_ms ();
     zlistx_t *due = ctl_plans_repo_resend_due (self->store, now - config->resend_ms);
     for (ctl_plan_host_t *host = due ? zlistx_first (due) : NULL; host; host = zlistx_next (due))
-        if (ctl_policy_online (config, host->last_seen, now))
+        if (ctl_deadlines_online (host->last_seen, now, config->heartbeat_ms))
             ctl_dispatch_plan (self->dispatch, host->plan_id, host->agent);
     zlistx_destroy (&due);
     s_deadlines (self, now);

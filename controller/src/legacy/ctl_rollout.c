@@ -9,15 +9,15 @@
 #include "ctl_rollout.h"
 #include "ctl_agents_repo.h"
 #include "ctl_alerts_repo.h"
+#include "ctl_batches.h"
+#include "ctl_deadlines.h"
 #include "ctl_decisions.h"
 #include "ctl_json.h"
 #include "ctl_plans_repo.h"
-#include "ctl_policy.h"
 #include "ctl_releases_repo.h"
 #include "jad_log.h"
 #include "jad_util.h"
 
-#include <fnmatch.h>
 #include <stdarg.h>
 #include <string.h>
 
@@ -25,10 +25,11 @@ struct _ctl_rollout_t {
     ctl_store_t *store;  //  borrowed, as what follows
     ctl_settings_t *settings;
     ctl_dispatch_t *dispatch;
+    ctl_notify_t *notify;
 };
 
 ctl_rollout_t *ctl_rollout_new (ctl_store_t *store, ctl_settings_t *settings,
-                                ctl_dispatch_t *dispatch)
+                                ctl_dispatch_t *dispatch, ctl_notify_t *notify)
 {
     ctl_rollout_t *self = (ctl_rollout_t *)calloc (1, sizeof (ctl_rollout_t));
     if (!self)
@@ -36,6 +37,7 @@ ctl_rollout_t *ctl_rollout_new (ctl_store_t *store, ctl_settings_t *settings,
     self->store = store;
     self->settings = settings;
     self->dispatch = dispatch;
+    self->notify = notify;
     return self;
 }
 
@@ -89,17 +91,52 @@ static char *s_previous_version (ctl_rollout_t *self, const char *app, const cha
     return version;
 }
 
-//  Hosts per batch for `spec` ("N" or "N%") of `total` hosts, >= 1.
-static size_t s_batch_size (const char *spec, size_t total)
+//  --------------------------------------------------------------------------
+//  The door: every plan of every kind passes it (ctl_door)
+
+//  What the store knows about app/version for the door. Returns the
+//  release row the facts borrow from (caller destroys), or NULL if there
+//  is none (then facts->exists is false).
+static ctl_release_t *s_facts (ctl_store_t *store, const jad_env_config_t *env, const char *app,
+                               const char *version, ctl_release_facts_t *facts)
 {
-    if (!spec || !*spec)
-        return total;
-    size_t len = strlen (spec);
-    long value = atol (spec);
-    if (value <= 0)
-        return total;
-    size_t size = spec[len - 1] == '%' ? ((size_t)value * total + 99) / 100 : (size_t)value;
-    return size ? size : 1;
+    memset (facts, 0, sizeof *facts);
+    ctl_release_t *release = NULL;
+    if (ctl_releases_repo_get (store, app, version, &release) != 0)
+        return NULL;
+    facts->exists = release->length > 0;
+    facts->counter = release->counter;
+    facts->has_floor = release->has_floor;
+    facts->floor = release->floor;
+    facts->floor_version = release->floor_version;
+    facts->bad = release->bad;
+    facts->promoted =
+        env && env->requires &&
+        ctl_plans_repo_succeeded_in (store, env->requires, app, version, "deploy") == 1;
+    return release;
+}
+
+//  The environment's policy for the door (env NULL: unknown).
+static ctl_door_policy_t s_policy (const jad_env_config_t *env)
+{
+    return (ctl_door_policy_t){.env = env,
+                               .emergency_skips =
+                                   env ? (const char *const *)env->emergency_skips : NULL,
+                               .emergency_skip_count = env ? env->emergency_skip_count : 0};
+}
+
+//  plans.kind of a door kind.
+static const char *s_kind (ctl_door_kind_t door)
+{
+    switch (door) {
+        case CTL_DOOR_ROLLBACK:
+        case CTL_DOOR_AUTO_ROLLBACK:
+            return "rollback";
+        case CTL_DOOR_TASK:
+            return "task";
+        default:
+            return "deploy";
+    }
 }
 
 char *ctl_rollout_create (ctl_rollout_t *self, const ctl_plan_spec_t *spec, char *err,
@@ -107,61 +144,57 @@ char *ctl_rollout_create (ctl_rollout_t *self, const ctl_plan_spec_t *spec, char
 {
     const jad_env_config_t *env =
         jad_controller_config_env (ctl_settings_config (self->settings), spec->env);
-    if (!env) {
-        snprintf (err, errlen, "unknown environment '%s' (see controller.yaml)", spec->env);
-        return NULL;
-    }
-    int64_t length = 0;
-    ctl_release_t *release = NULL;
-    if (ctl_releases_repo_get (self->store, spec->app, spec->version, &release) == 0)
-        length = release->length;
+    ctl_door_request_t request = {.kind = spec->door,
+                                  .app = spec->app,
+                                  .version = spec->version,
+                                  .env = spec->env,
+                                  .operator_name = spec->deployer,
+                                  .reason = spec->door == CTL_DOOR_EMERGENCY ? spec->emergency
+                                                                             : spec->reason,
+                                  .force = spec->force,
+                                  .branch = spec->branch,
+                                  .undone_version = spec->undone_version};
+    ctl_door_policy_t policy = s_policy (env);
+    ctl_release_facts_t facts;
+    ctl_release_t *release = s_facts (self->store, env, spec->app, spec->version, &facts);
+    ctl_door_verdict_t verdict;
+    ctl_door_outcome_t outcome =
+        ctl_door_check (&request, &policy, &facts, jad_now_ms (), &verdict);
     ctl_release_destroy (&release);
-    if (length <= 0) {
-        snprintf (err, errlen, "no release %s %s (add it with: jadctl release add)", spec->app,
-                  spec->version);
+    if (outcome == CTL_DOOR_REFUSED) {
+        snprintf (err, errlen, "%s", verdict.text);
+        jad_log_info ("policy: refused %s app=%s version=%s env=%s by=%s rule=\"%s\"",
+                      ctl_door_kind_name (spec->door), spec->app, spec->version, spec->env,
+                      spec->deployer, verdict.rule ? verdict.rule : "-");
         return NULL;
     }
-    //  tasks belong to a plan that passed this check
-    if (!streq (spec->kind, "task") &&
-        ctl_policy_check_floor (self->store, spec->app, spec->version, err, errlen) != 0)
-        return NULL;
+    bool awaiting = outcome == CTL_DOOR_NEEDS_APPROVAL;
+    const char *kind = s_kind (spec->door);
+    bool task = spec->door == CTL_DOOR_TASK;
     zlistx_t *hosts = NULL;
     if (spec->targets) {
         hosts = zlistx_new ();
-        zlistx_set_destructor (hosts, (zlistx_destructor_fn *)zstr_free);
-        for (const char *const *cursor = spec->targets; *cursor; cursor++)
-            zlistx_add_end (hosts, strdup (*cursor));
+        if (hosts) {
+            zlistx_set_destructor (hosts, (zlistx_destructor_fn *)zstr_free);
+            for (const char *const *cursor = spec->targets; *cursor; cursor++)
+                zlistx_add_end (hosts, strdup (*cursor));
+        }
     } else
         hosts = ctl_agents_repo_accepted (self->store, spec->env);
-    if (!hosts || zlistx_size (hosts) == 0) {
-        snprintf (err, errlen, "no agents in environment '%s'", spec->env);
+    ctl_batches_ask_t ask = {.kind = kind,
+                             .hosts = hosts ? zlistx_size (hosts) : 0,
+                             .strategy = spec->strategy,
+                             .batch = spec->batch,
+                             .canary = spec->canary,
+                             .bake_set = spec->bake_set,
+                             .bake_ms = spec->bake_ms,
+                             .skip_bake = verdict.skip_bake};
+    ctl_batches_t layout;
+    if (ctl_batches_layout (env, &ask, &layout, err, errlen) != 0) {
         zlistx_destroy (&hosts);
         return NULL;
     }
-    bool task = streq (spec->kind, "task");
-    bool rollback = streq (spec->kind, "rollback");
-    const char *strategy = spec->strategy ? spec->strategy : env->strategy;
-    const char *batch = spec->batch ? spec->batch : env->batch;
-    if (task || rollback) {
-        //  a rollback skips canary and bake; only concurrency limits it
-        strategy = task ? "all" : "rolling";
-        batch = NULL;
-    }
-    if (!strategy)
-        strategy = "all";
-    size_t total = zlistx_size (hosts);
-    uint32_t canary = 0, bake_ms = 0;
-    if (streq (strategy, "canary")) {
-        canary = spec->canary ? spec->canary : (env->canary ? env->canary : 1);
-        bake_ms = spec->bake_set ? spec->bake_ms : env->bake_ms;
-    }
-    size_t per = streq (strategy, "all") ? total : s_batch_size (batch, total);
-    if (!task && env->concurrency && per > env->concurrency)
-        per = env->concurrency;
-    if (!task && env->concurrency && canary > env->concurrency)
-        canary = env->concurrency;
-    if (canary > total)
-        canary = (uint32_t)total;
+    size_t total = layout.hosts;
     char *previous = NULL;
     if (!task)
         previous = spec->previous ? strdup (spec->previous)
@@ -170,31 +203,27 @@ char *ctl_rollout_create (ctl_rollout_t *self, const ctl_plan_spec_t *spec, char
     char plan_id[17];
     jad_random_id (4, plan_id);
     int64_t now = jad_now_ms ();
-    size_t rest = total - canary;
-    size_t batches = (canary ? 1 : 0) + (rest + per - 1) / per;
-    char bake_text[32];
-    snprintf (bake_text, sizeof bake_text, "%u", bake_ms);
     const char **names = s_array (hosts);
     int64_t *numbers = calloc (total + 1, sizeof (int64_t));
     for (size_t index = 0; numbers && index < total; index++)
-        numbers[index] =
-            (int64_t)(canary ? (index < canary ? 0 : 1 + (index - canary) / per) : index / per);
+        numbers[index] = (int64_t)ctl_batches_of (&layout, index);
     ctl_plan_t row = {.id = plan_id,
                       .app = (char *)spec->app,
                       .version = (char *)spec->version,
                       .env = (char *)spec->env,
-                      .kind = (char *)spec->kind,
-                      .strategy = (char *)strategy,
-                      .state = spec->awaiting_approval ? "approval" : "running",
-                      .reason = (char *)(spec->reason ? spec->reason : "deploy requested"),
+                      .kind = (char *)kind,
+                      .strategy = (char *)layout.strategy,
+                      .state = awaiting ? "approval" : "running",
+                      .reason = verdict.plan_reason,
                       .deployer = (char *)spec->deployer,
                       .undoes = (char *)spec->undoes,
-                      .batch = streq (strategy, "all") ? NULL : (char *)batch,
-                      .canary = canary,
-                      .bake_ms = bake_ms,
-                      .phase = spec->awaiting_approval ? "approval" : "starting",
-                      .batches = (int64_t)batches,
-                      .emergency = (char *)spec->emergency,
+                      .batch = (char *)layout.batch,
+                      .canary = layout.canary,
+                      .bake_ms = layout.bake_ms,
+                      .phase = awaiting ? "approval" : "starting",
+                      .batches = (int64_t)layout.batches,
+                      .emergency =
+                          (char *)(spec->door == CTL_DOOR_EMERGENCY ? spec->emergency : NULL),
                       .skip_offline = spec->skip_offline,
                       .previous = previous,
                       .parent = (char *)spec->parent,
@@ -207,37 +236,53 @@ char *ctl_rollout_create (ctl_rollout_t *self, const ctl_plan_spec_t *spec, char
     free (numbers);
     if (rc)
         goto failed;
-    jad_log_info ("plans: created plan=%s app=%s version=%s env=%s kind=%s hosts=%zu by=%s",
-                  plan_id, spec->app, spec->version, spec->env, spec->kind, total, spec->deployer);
+    jad_log_info ("plans: created plan=%s app=%s version=%s env=%s kind=%s door=\"%s\" hosts=%zu "
+                  "by=%s",
+                  plan_id, spec->app, spec->version, spec->env, kind,
+                  ctl_door_kind_name (spec->door), total, spec->deployer);
     if (!task) {
+        uint32_t canary = layout.canary, bake_ms = layout.bake_ms;
+        size_t batches = layout.batches;
+        const char *batch = layout.batch;
         char canary_text[64] = "";
         if (canary)
-            snprintf (canary_text, sizeof canary_text, ", canary %u host%s, bake %s", canary,
-                      canary == 1 ? "" : "s", bake_ms ? bake_text : "0");
-        if (canary && bake_ms)
             snprintf (canary_text, sizeof canary_text, ", canary %u host%s, bake %ums", canary,
                       canary == 1 ? "" : "s", bake_ms);
+        if (canary && !bake_ms)
+            snprintf (canary_text, sizeof canary_text, ", canary %u host%s, bake 0", canary,
+                      canary == 1 ? "" : "s");
         ctl_decisions_record (
             self->store, plan_id, "strategy", "planned",
-            "%s: %zu host%s in %zu batch%s (batch %s%s%s)%s; rollback target %s", strategy, total,
-            total == 1 ? "" : "s", batches, batches == 1 ? "" : "es",
-            batch && !streq (strategy, "all") ? batch : "all",
+            "%s: %zu host%s in %zu batch%s (batch %s%s%s)%s; rollback target %s", layout.strategy,
+            total, total == 1 ? "" : "s", batches, batches == 1 ? "" : "es", batch ? batch : "all",
             env->concurrency ? ", concurrency " : "", env->concurrency ? "limited" : "",
             canary_text, previous ? previous : "none");
+        if (*verdict.waived)
+            ctl_decisions_record (self->store, plan_id, "emergency_skips", "waived",
+                                  "%s lists them in emergency_skips: %s", spec->env,
+                                  verdict.waived);
     }
-    if (spec->awaiting_approval) {
+    if (awaiting) {
         char roles[512] = "";
         size_t used = 0;
-        for (size_t role = 0; role < env->emergency_approval_count && used < sizeof roles; role++)
+        for (size_t role = 0; role < verdict.role_count && used < sizeof roles; role++)
             used += (size_t)snprintf (roles + used, sizeof roles - used, "%s%s", role ? ", " : "",
-                                      env->emergency_approvals[role]);
+                                      verdict.roles[role]);
         ctl_decisions_record (self->store, plan_id, "emergency_approvals", "waiting",
                               "emergency deploy (reason: %s) waits for approval by: %s",
                               spec->emergency ? spec->emergency : "-", roles);
+        //  nobody watches a plan that waits: say so (issue 13 item 4)
+        json_t *fields =
+            json_pack ("{s:s, s:s?, s:s?, s:s?, s:s?, s:s?, s:s}", "plan", plan_id, "app",
+                       spec->app, "version", spec->version, "env", spec->env, "deployer",
+                       spec->deployer, "reason", spec->emergency, "roles", roles);
+        if (fields)
+            ctl_notify_send (self->notify, "approval.needed", fields);
+        json_decref (fields);
     }
     free (previous);
     zlistx_destroy (&hosts);
-    if (!spec->awaiting_approval)
+    if (!awaiting)
         ctl_rollout_start (self, plan_id);
     return strdup (plan_id);
 
@@ -273,8 +318,8 @@ static char *s_choose_host (ctl_rollout_t *self, zlistx_t *candidates)
 {
     ctl_plan_host_t *first = candidates ? zlistx_first (candidates) : NULL;
     for (ctl_plan_host_t *host = first; host; host = zlistx_next (candidates))
-        if (ctl_policy_online (ctl_settings_config (self->settings), host->last_seen,
-                               jad_now_ms ()))
+        if (ctl_deadlines_online (host->last_seen, jad_now_ms (),
+                                  ctl_settings_config (self->settings)->heartbeat_ms))
             return strdup (host->agent);
     return first ? strdup (first->agent) : NULL;
 }
@@ -328,11 +373,11 @@ static int s_start_task (ctl_rollout_t *self, const char *plan_id, const char *a
                          const char *version, const char *env, const char *action,
                          const char *const *targets, const char *migrations, const char *phase)
 {
-    char err[256];
-    ctl_plan_spec_t spec = {.app = app,
+    char err[1024];
+    ctl_plan_spec_t spec = {.door = CTL_DOOR_TASK,
+                            .app = app,
                             .version = version,
                             .env = env,
-                            .kind = "task",
                             .deployer = "controller",
                             .reason = action,
                             .targets = targets,
@@ -341,7 +386,7 @@ static int s_start_task (ctl_rollout_t *self, const char *plan_id, const char *a
                             .migrations = migrations};
     char *task_id = ctl_rollout_create (self, &spec, err, sizeof err);
     if (!task_id) {
-        char reason[400];
+        char reason[1200];
         snprintf (reason, sizeof reason, "cannot start %s: %s", action, err);
         ctl_rollout_fail (self, plan_id, reason);
         return -1;
@@ -476,19 +521,18 @@ static void s_roll_back (ctl_rollout_t *self, const char *plan_id, const char *r
                               plan->env, plan->version);
     else {
         const char **targets = s_array (changed);
-        char why[600];
-        snprintf (why, sizeof why, "automatic rollback: %s", reason);
-        ctl_plan_spec_t spec = {.app = plan->app,
+        ctl_plan_spec_t spec = {.door = CTL_DOOR_AUTO_ROLLBACK,
+                                .app = plan->app,
                                 .version = plan->previous,
                                 .env = plan->env,
-                                .kind = "rollback",
                                 .deployer = "controller",
-                                .reason = why,
+                                .reason = reason,
+                                .undone_version = plan->version,
                                 .targets = targets,
                                 .undoes = plan_id,
                                 .previous = plan->previous,
                                 .skip_offline = true};
-        char err[256];
+        char err[1024];
         char *rollback_id = targets ? ctl_rollout_create (self, &spec, err, sizeof err) : NULL;
         if (rollback_id) {
             ctl_plans_repo_rolled_back_by (self->store, plan_id, rollback_id, false);
@@ -568,7 +612,7 @@ static bool s_alert_inconclusive (ctl_rollout_t *self, const char *env, int64_t 
     snprintf (why, len,
               "alert %s is inconclusive since %s: %s(%s) had %lld samples in %s, it needs %lld "
               "to decide%s%s",
-              rule->id, ctl_json_iso_time (rule->since, since, sizeof since), rule->aggregate,
+              rule->id, jad_iso_time (rule->since, since, sizeof since), rule->aggregate,
               rule->query ? rule->query : rule->metric, (long long)rule->samples, window,
               (long long)rule->min_samples, error ? "; " : "", error ? error : "");
     ctl_alert_rule_destroy (&rule);
@@ -587,11 +631,24 @@ static bool s_pause_if_inconclusive (ctl_rollout_t *self, const char *plan_id, c
     char why[512] = "";
     if (!s_alert_inconclusive (self, env, resumed, why, sizeof why))
         return false;
-    if (ctl_plans_repo_set_paused (self->store, plan_id, true, jad_now_ms ()) == 1)
+    if (ctl_plans_repo_set_paused (self->store, plan_id, true, jad_now_ms ()) == 1) {
         ctl_decisions_record (self->store, plan_id, "alert", "paused",
                               "%s; the plan waits for an operator: jadctl plan resume %s goes on, "
                               "jadctl plan abort %s rolls back",
                               why, plan_id, plan_id);
+        //  a plan that waits tells someone (issue 13 item 4)
+        ctl_plan_t *plan = NULL;
+        if (ctl_plans_repo_get (self->store, plan_id, &plan) == 0) {
+            json_t *fields =
+                json_pack ("{s:s, s:s?, s:s?, s:s?, s:s?, s:s?, s:s}", "plan", plan_id, "app",
+                           plan->app, "version", plan->version, "env", plan->env, "phase",
+                           plan->phase, "deployer", plan->deployer, "reason", why);
+            if (fields)
+                ctl_notify_send (self->notify, "plan.paused", fields);
+            json_decref (fields);
+        }
+        ctl_plan_destroy (&plan);
+    }
     return true;
 }
 
@@ -653,9 +710,11 @@ static void s_bake_phase (ctl_rollout_t *self, const ctl_plan_snapshot_t *snapsh
         ctl_rollout_fail (self, plan_id, reason);
         return;
     }
-    //  a paused bake never passes: an operator resumes or aborts
-    if (plan->paused || s_pause_if_inconclusive (self, plan_id, plan->env) ||
-        now - plan->phase_started < plan->bake_ms)
+    //  a paused bake never passes: an operator resumes or aborts. A rule
+    //  without enough samples is judged when the bake is over, never at
+    //  its start, when the release has just started (issue 13 item 4).
+    if (plan->paused || now - plan->phase_started < plan->bake_ms ||
+        s_pause_if_inconclusive (self, plan_id, plan->env))
         return;
     zlistx_t *canaries = ctl_plans_repo_host_names (self->store, plan_id, 0, CTL_HOSTS_HEALTHY);
     size_t count = canaries ? zlistx_size (canaries) : 0;
@@ -764,43 +823,85 @@ void ctl_rollout_tick (ctl_rollout_t *self)
     zlistx_destroy (&running);
 }
 
-char *ctl_rollout_rollback (ctl_rollout_t *self, const char *app, const char *env, const char *to,
-                            const char *undoes, const char *deployer, const char *reason, char *err,
+//  The last known-good candidates of app in env: succeeded deploys and
+//  rollbacks, newest first, with their facts (the rows own the strings).
+static ctl_door_candidate_t *s_candidates (ctl_rollout_t *self, const jad_env_config_t *env,
+                                           const char *app, zlistx_t *succeeded, size_t *count)
+{
+    size_t size = succeeded ? zlistx_size (succeeded) : 0;
+    ctl_door_candidate_t *candidates = calloc (size + 1, sizeof (ctl_door_candidate_t));
+    *count = 0;
+    for (ctl_succeeded_t *row = succeeded && candidates ? zlistx_first (succeeded) : NULL; row;
+         row = zlistx_next (succeeded)) {
+        if (!streq (row->kind, "deploy") && !streq (row->kind, "rollback"))
+            continue;
+        ctl_door_candidate_t *candidate = &candidates[(*count)++];
+        candidate->version = row->version;
+        candidate->created = row->created;
+        candidate->facts =
+            (ctl_release_facts_t){.exists = true,
+                                  .counter = row->counter,
+                                  .has_floor = row->floor > 0,
+                                  .floor = row->floor,
+                                  .bad = row->bad,
+                                  .promoted = env->requires && ctl_plans_repo_succeeded_in (
+                                                                   self->store, env->requires, app,
+                                                                   row->version, "deploy") == 1};
+    }
+    return candidates;
+}
+
+char *ctl_rollout_rollback (ctl_rollout_t *self, ctl_door_kind_t door, const char *app,
+                            const char *env_name, const char *to, const char *undoes,
+                            const char *deployer, const char *reason, bool force, char *err,
                             size_t errlen)
 {
+    const jad_env_config_t *env =
+        jad_controller_config_env (ctl_settings_config (self->settings), env_name);
     //  the plan undone: the one named, or the latest deploy of app to env
     ctl_plan_t *undone = NULL;
     if (undoes)
         ctl_plans_repo_get (self->store, undoes, &undone);
     else
-        ctl_plans_repo_latest (self->store, app, env, &undone);
+        ctl_plans_repo_latest (self->store, app, env_name, &undone);
     char *plan_id = NULL;
-    char *target = to ? strdup (to) : NULL;
-    zlistx_t *hosts = NULL;
+    zlistx_t *hosts = NULL, *succeeded = NULL;
     const char **targets = NULL;
-    if (!undone) {
-        snprintf (err, errlen, "nothing to roll back: %s was never deployed to %s", app, env);
-        goto done;
+    ctl_door_candidate_t *candidates = NULL;
+    ctl_release_t *release = NULL;
+    ctl_door_request_t request = {.kind = door,
+                                  .app = app,
+                                  .version = to ? to : "-",
+                                  .env = env_name,
+                                  .operator_name = deployer,
+                                  .reason = reason,
+                                  .force = force};
+    ctl_door_policy_t policy = s_policy (env);
+    ctl_door_rollback_t rollback = {.undone_plan = undone ? undone->id : NULL,
+                                    .undone_version = undone ? undone->version : NULL,
+                                    .to = to};
+    if (to)
+        release = s_facts (self->store, env, app, to, &rollback.to_facts);
+    else if (env && undone) {
+        succeeded = ctl_plans_repo_succeeded (self->store, app, env_name);
+        candidates = s_candidates (self, env, app, succeeded, &rollback.candidate_count);
+        if (!candidates) {
+            snprintf (err, errlen, "out of memory");
+            goto done;
+        }
+        rollback.candidates = candidates;
     }
+    ctl_door_verdict_t verdict;
+    const char *target = ctl_door_rollback (&request, &policy, &rollback, jad_now_ms (), &verdict);
     if (!target) {
-        //  last known-good: the newest release that succeeded here, other
-        //  than the one being undone, not marked bad and not below the floor
-        zlistx_t *succeeded = ctl_plans_repo_succeeded (self->store, app, env);
-        for (ctl_succeeded_t *row = succeeded ? zlistx_first (succeeded) : NULL; row && !target;
-             row = zlistx_next (succeeded))
-            if ((streq (row->kind, "deploy") || streq (row->kind, "rollback")) &&
-                !streq (row->version, undone->version) && !row->bad && row->counter >= row->floor)
-                target = strdup (row->version);
-        zlistx_destroy (&succeeded);
-    }
-    if (!target) {
-        snprintf (err, errlen,
-                  "no known-good release of %s in %s other than %s (name one with --to VERSION)",
-                  app, env, undone->version);
+        snprintf (err, errlen, "%s", verdict.text);
+        jad_log_info ("policy: refused %s app=%s to=%s env=%s by=%s rule=\"%s\"",
+                      ctl_door_kind_name (door), app, to ? to : "-", env_name, deployer,
+                      verdict.rule ? verdict.rule : "-");
         goto done;
     }
     //  every host of env that runs the app
-    hosts = ctl_agents_repo_running (self->store, env, app);
+    hosts = ctl_agents_repo_running (self->store, env_name, app);
     if (!hosts) {
         snprintf (err, errlen, "database error");
         goto done;
@@ -811,17 +912,14 @@ char *ctl_rollout_rollback (ctl_rollout_t *self, const char *app, const char *en
         snprintf (err, errlen, "out of memory");
         goto done;
     }
-    char why[300];
-    if (!reason) {
-        snprintf (why, sizeof why, "rollback requested: %s %s -> %s", app, undone->version, target);
-        reason = why;
-    }
-    ctl_plan_spec_t spec = {.app = app,
+    ctl_plan_spec_t spec = {.door = door,
+                            .app = app,
                             .version = target,
-                            .env = env,
-                            .kind = "rollback",
+                            .env = env_name,
                             .deployer = deployer,
                             .reason = reason,
+                            .force = force,
+                            .undone_version = undone->version,
                             .targets = count ? targets : NULL,
                             .undoes = undone->id,
                             .previous = target};
@@ -830,8 +928,10 @@ char *ctl_rollout_rollback (ctl_rollout_t *self, const char *app, const char *en
         ctl_plans_repo_rolled_back_by (self->store, undone->id, plan_id, true);
 done:
     free (targets);
+    free (candidates);
     zlistx_destroy (&hosts);
-    free (target);
+    zlistx_destroy (&succeeded);
+    ctl_release_destroy (&release);
     ctl_plan_destroy (&undone);
     return plan_id;
 }
@@ -843,28 +943,18 @@ json_t *ctl_rollout_auto_deploy (ctl_rollout_t *self, const char *app, const cha
 {
     const jad_controller_config_t *config = ctl_settings_config (self->settings);
     json_t *list = json_array ();
-    for (size_t index = 0; branch && index < config->environment_count; index++) {
+    for (size_t index = 0; list && branch && index < config->environment_count; index++) {
         const jad_env_config_t *env = &config->environments[index];
-        if (!env->auto_deploy || !env->track || fnmatch (env->track, branch, 0) != 0)
+        if (!ctl_door_tracks (env, branch))
             continue;
-        char err[512] = "";
-        bool needs_approval = false;
-        char *plan_id = NULL;
-        int status = ctl_policy_check_deploy (self->store, env, app, version, false,
-                                              &needs_approval, err, sizeof err);
-        if (status == 0) {
-            char reason[256], deployer[JAD_NAME_MAX + 16];
-            snprintf (reason, sizeof reason, "auto_deploy: %s tracks %s, release on branch %s",
-                      env->name, env->track, branch);
-            snprintf (deployer, sizeof deployer, "%s", operator_name);
-            ctl_plan_spec_t spec = {.app = app,
-                                    .version = version,
-                                    .env = env->name,
-                                    .kind = "deploy",
-                                    .deployer = deployer,
-                                    .reason = reason};
-            plan_id = ctl_rollout_create (self, &spec, err, sizeof err);
-        }
+        char err[1024] = "";
+        ctl_plan_spec_t spec = {.door = CTL_DOOR_AUTO_DEPLOY,
+                                .app = app,
+                                .version = version,
+                                .env = env->name,
+                                .deployer = operator_name,
+                                .branch = branch};
+        char *plan_id = ctl_rollout_create (self, &spec, err, sizeof err);
         if (plan_id)
             json_array_append_new (list,
                                    json_pack ("{s:s, s:s}", "env", env->name, "plan", plan_id));

@@ -37,6 +37,8 @@
 #define CTL_ROLLOUT_H_INCLUDED
 
 #include "ctl_dispatch.h"
+#include "ctl_door.h"
+#include "ctl_notify.h"
 #include "ctl_settings.h"
 #include "ctl_store.h"
 
@@ -45,22 +47,27 @@
 
 typedef struct _ctl_rollout_t ctl_rollout_t;
 
-//  What to create. NULL / 0 fields take the environment's policy.
+//  What to create. NULL / 0 fields take the environment's policy. Every
+//  plan passes the policy door (ctl_door) as `door` says: a refusal
+//  creates nothing; an emergency that needs approvals waits in state
+//  approval; the plan's reason is the door's.
 typedef struct {
+    ctl_door_kind_t door;  //  which kind of plan: the rules it meets
     const char *app;
     const char *version;
     const char *env;
-    const char *kind;      //  deploy | rollback | task
-    const char *deployer;  //  operator name, or "controller"
-    const char *reason;
+    const char *deployer;        //  operator name, or "controller"
+    const char *reason;          //  rollbacks, converge: why (NULL: a default); task: its action
+    bool force;                  //  --force: overrides a bad mark (and db-rollback's active)
+    const char *branch;          //  auto-deploy: the release's branch
+    const char *undone_version;  //  rollback: the version undone (for the reason)
     const char *const *targets;  //  NULL-terminated, NULL: every accepted agent of env
     const char *strategy;        //  all | rolling | canary; NULL: env's
     const char *batch;           //  N or N%; NULL: env's
     uint32_t canary;             //  0: env's
     bool bake_set;               //  bake_ms given (may be 0)
     uint32_t bake_ms;
-    const char *emergency;   //  emergency reason, or NULL
-    bool awaiting_approval;  //  start only after plan approve
+    const char *emergency;   //  emergency: the operator's reason
     bool skip_offline;       //  offline hosts are skipped at the step deadline
     const char *undoes;      //  rollback: the plan it undoes
     const char *previous;    //  version to roll back to if this fails; NULL: computed
@@ -69,10 +76,11 @@ typedef struct {
     const char *migrations;  //  migrate_down: versions, comma-separated, in order
 } ctl_plan_spec_t;
 
-//  The rollout on `store`, sending through `dispatch` (all borrowed).
-//  NULL if out of memory.
+//  The rollout on `store`, sending through `dispatch` and telling
+//  `notify` (plan.paused, approval.needed) (all borrowed). NULL if out of
+//  memory.
 ctl_rollout_t *ctl_rollout_new (ctl_store_t *store, ctl_settings_t *settings,
-                                ctl_dispatch_t *dispatch);
+                                ctl_dispatch_t *dispatch, ctl_notify_t *notify);
 void ctl_rollout_destroy (ctl_rollout_t **self_p);
 
 //  Create a plan and start it (unless it awaits approval). Returns its id
@@ -95,13 +103,18 @@ int ctl_rollout_fail (ctl_rollout_t *self, const char *plan_id, const char *reas
 //  Start a plan that was awaiting approval. Returns 0 or -1.
 int ctl_rollout_start (ctl_rollout_t *self, const char *plan_id);
 
-//  Roll app in env back: a new rollback plan to `to` (NULL: the last
-//  known-good release, never one marked bad), undoing `undoes` (NULL: the
-//  latest deploy of app to env), on every host of env that runs app,
-//  reusing releases on disk. `reason` NULL: a default one. Returns the new
-//  plan id (caller frees) or NULL with the reason in err.
-char *ctl_rollout_rollback (ctl_rollout_t *self, const char *app, const char *env, const char *to,
-                            const char *undoes, const char *deployer, const char *reason, char *err,
+//  Roll app in env back: a new rollback plan (door kind `door`:
+//  CTL_DOOR_ROLLBACK for an operator, CTL_DOOR_AUTO_ROLLBACK for the
+//  controller) to `to` (NULL: the last known-good release, never one
+//  marked bad), undoing `undoes` (NULL: the latest deploy of app to env),
+//  on every host of env that runs app, reusing releases on disk. The
+//  target passes the policy door: a rollback goes only to a release that
+//  passes the environment's rules (SECURITY-TESTS row 29); `force`
+//  overrides a bad mark only. `reason` NULL: a default one. Returns the
+//  new plan id (caller frees) or NULL with the reason in err.
+char *ctl_rollout_rollback (ctl_rollout_t *self, ctl_door_kind_t door, const char *app,
+                            const char *env, const char *to, const char *undoes,
+                            const char *deployer, const char *reason, bool force, char *err,
                             size_t errlen);
 
 //  A release was added with `branch`: deploy it to every environment that

@@ -391,6 +391,14 @@ zlistx_t *ctl_plans_repo_list (ctl_store_t *store, const char *env, int64_t limi
                               "ti", env, limit);
 }
 
+zlistx_t *ctl_plans_repo_by_prefix (ctl_store_t *store, const char *prefix, int64_t limit)
+{
+    return ctl_store_strings (store,
+                              "SELECT id FROM plans WHERE substr(id, 1, length($1)) = $1 "
+                              "ORDER BY CASE WHEN id = $1 THEN 0 ELSE 1 END, id LIMIT $2",
+                              "ti", prefix, limit);
+}
+
 zlistx_t *ctl_plans_repo_running (ctl_store_t *store)
 {
     ctl_query_t query;
@@ -642,9 +650,15 @@ int ctl_plans_repo_baked (ctl_store_t *store, const char *id, int64_t progress)
 
 int64_t ctl_plans_repo_set_paused (ctl_store_t *store, const char *id, bool paused, int64_t now)
 {
+    //  progress holds when it was paused: on resume a bake's clock moves
+    //  on by the time the plan stood still, so a paused bake does not run
+    //  down (issue 13 item 4)
     return ctl_sql_exec (ctl_store_sql (store),
-                         "UPDATE plans SET paused = $1, progress = $2 WHERE id = $3 AND state = "
-                         "'running' AND paused = $4",
+                         "UPDATE plans SET paused = $1, progress = $2, phase_started = CASE WHEN "
+                         "$1 = 0 AND phase = 'bake' AND phase_started IS NOT NULL AND progress "
+                         "IS NOT NULL AND $2 > progress THEN phase_started + ($2 - progress) "
+                         "ELSE phase_started END WHERE id = $3 AND state = 'running' AND paused "
+                         "= $4",
                          "bitb", (int)paused, now, id, (int)!paused);
 }
 

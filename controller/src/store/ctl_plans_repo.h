@@ -211,6 +211,10 @@ int ctl_plans_repo_snapshot (ctl_store_t *store, const char *id, ctl_plan_snapsh
 //  all), newest first.
 zlistx_t *ctl_plans_repo_list (ctl_store_t *store, const char *env, int64_t limit);
 
+//  Ids of plans whose id starts with `prefix` (the plan whose id is
+//  `prefix` first, then by id), at most `limit` of them; NULL on error.
+zlistx_t *ctl_plans_repo_by_prefix (ctl_store_t *store, const char *prefix, int64_t limit);
+
 //  Running plans, oldest first.
 zlistx_t *ctl_plans_repo_running (ctl_store_t *store);
 
@@ -275,8 +279,9 @@ int ctl_plans_repo_enter_bake (ctl_store_t *store, const char *id, int64_t now);
 //  baked, phase rollout; progress = `progress` unless 0.
 int ctl_plans_repo_baked (ctl_store_t *store, const char *id, int64_t progress);
 
-//  Pause or resume a running plan (progress now). Returns rows changed
-//  (0: not running, or already so) or -1.
+//  Pause or resume a running plan (progress now). A bake resumed goes on
+//  for what was left of it when it paused (its phase_started moves on by
+//  the pause). Returns rows changed (0: not running, or already so) or -1.
 int64_t ctl_plans_repo_set_paused (ctl_store_t *store, const char *id, bool paused, int64_t now);
 
 //  progress = now.

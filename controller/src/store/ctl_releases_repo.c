@@ -144,10 +144,12 @@ zlistx_t *ctl_releases_repo_list (ctl_store_t *store, const char *app)
     }
     if (rc || ctl_query_end (&query))
         goto failed;
-    //  where each succeeded: environments by name
+    //  where each succeeded: environments by name, where a deploy of it
+    //  succeeded (a migration task that succeeded is no deploy: issue 13)
     rc = ctl_sql_query (sql, &query,
                         "SELECT DISTINCT app, version, env FROM plans WHERE state = 'succeeded' "
-                        "AND ($1 IS NULL OR app = $1) ORDER BY app, version, env",
+                        "AND kind = 'deploy' AND ($1 IS NULL OR app = $1) "
+                        "ORDER BY app, version, env",
                         "t", app);
     while (rc == 0 && ctl_query_next (&query)) {
         char key[512];

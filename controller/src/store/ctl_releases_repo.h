@@ -41,8 +41,9 @@ typedef struct {
     bool has_floor;
     int64_t floor;        //  its counter
     char *floor_version;  //  the release that set it
-    //  only from ctl_releases_repo_list: environments where a plan of this
-    //  release succeeded, comma-separated by name, or NULL
+    //  only from ctl_releases_repo_list: environments where a deploy plan
+    //  of this release succeeded (tasks do not count), comma-separated by
+    //  name, or NULL
     char *succeeded_in;
 } ctl_release_t;
 
