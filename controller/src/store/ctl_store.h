@@ -22,7 +22,9 @@ typedef struct _ctl_store_t ctl_store_t;
 #define CTL_STORE_CREATE   1  //  create the database if it does not exist
 #define CTL_STORE_READONLY 2  //  read only; the schema is taken as it is
 
-//  Open the store at `target`: "sqlite:PATH" or a bare PATH (SQLite), and,
+//  Open the store at `target`: "sqlite:PATH" or a bare PATH (SQLite), or a
+//  libpq URL "postgresql://USER@HOST:PORT/DB?..." (PostgreSQL 15 or newer;
+//  without CTL_STORE_CREATE a database holding no store is refused), and,
 //  unless read-only, bring its schema up to date (a schema newer than this
 //  controller is refused). Returns the handle or NULL (reason logged).
 ctl_store_t *ctl_store_open (const char *target, int flags);
@@ -30,7 +32,7 @@ ctl_store_t *ctl_store_open (const char *target, int flags);
 //  Close the store; NULL-safe, nulls *self_p.
 void ctl_store_destroy (ctl_store_t **self_p);
 
-//  The backend's name ("sqlite").
+//  The backend's name ("sqlite" or "postgresql").
 const char *ctl_store_backend (ctl_store_t *self);
 
 //  The schema version (migrations run so far), -1 on error.
