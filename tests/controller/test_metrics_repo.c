@@ -5,22 +5,24 @@
 #include "ctl_metrics_repo.h"
 #include "ctl_store_internal.h"
 #include "jad_testlib.h"
+#include "jad_testpg.h"
 
 #include <criterion/criterion.h>
+#include <criterion/hooks.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static char *dir;
+JT_PG_SERVER ()
+
+static jt_store_target_t s_target;
 static ctl_store_t *store;
 static ctl_metrics_repo_t *metrics;
 
-static void s_setup (void)
+static void s_setup_on (bool pg)
 {
-    dir = jt_tempdir ("jadugar-metrics");
-    char path[512];
-    snprintf (path, sizeof path, "%s/state.db", dir);
-    store = ctl_store_open (path, CTL_STORE_CREATE);
+    jt_store_target_new (&s_target, pg, "jadugar-metrics");
+    store = ctl_store_open (s_target.target, CTL_STORE_CREATE);
     cr_assert_not_null (store);
     cr_assert_eq (ctl_sql_exec (ctl_store_sql (store),
                                 "INSERT INTO agents (name, public_key, env, state, created) "
@@ -33,15 +35,25 @@ static void s_setup (void)
     cr_assert_not_null (metrics);
 }
 
+static void setup_sqlite (void)
+{
+    s_setup_on (false);
+}
+
+static void setup_pg (void)
+{
+    s_setup_on (true);
+}
+
 static void s_teardown (void)
 {
     ctl_metrics_repo_destroy (&metrics);
     ctl_store_destroy (&store);
-    jt_rmtree (dir);
-    free (dir);
+    jt_store_target_free (&s_target);
 }
 
-TestSuite (metrics, .init = s_setup, .fini = s_teardown);
+TestSuite (metrics, .init = setup_sqlite, .fini = s_teardown);
+TestSuite (metrics_pg, .init = setup_pg, .fini = s_teardown);
 
 //  Ingest `count` samples of series `name` for host, at t0, t0+step...
 static void s_ingest (const char *host, const char *name, int64_t t0, int64_t step, int count,
@@ -73,7 +85,7 @@ static int64_t s_int (const char *sql)
     return value;
 }
 
-Test (metrics, ingest_stores_every_sample_under_the_sending_host)
+JT_STORE_TEST (metrics, ingest_stores_every_sample_under_the_sending_host)
 {
     s_ingest ("web-1", "http_error_rate", 1000000, 1000, 50, 0.0);
     s_ingest ("web-2", "http_error_rate", 1000000, 1000, 30, 0.0);
@@ -95,14 +107,26 @@ Test (metrics, ingest_stores_every_sample_under_the_sending_host)
     free (hosts);
 }
 
-Test (metrics, a_batch_with_a_bad_series_changes_nothing)
+JT_STORE_TEST (metrics, a_batch_with_a_bad_series_changes_nothing)
 {
     s_ingest ("web-1", "cpu", 1000000, 1000, 5, 1.0);
     //  a series index out of the dictionary never reaches the store: the
     //  wire decoder refuses it; here the store refuses a failing batch whole
+    //  (a trigger is written in each engine's own words)
+    if (s_target.pg)
+        cr_assert_geq (ctl_sql_exec (ctl_store_sql (store),
+                                     "CREATE FUNCTION no_more () RETURNS trigger LANGUAGE plpgsql "
+                                     "AS 'BEGIN RAISE EXCEPTION ''no''; END'",
+                                     ""),
+                       0);
     cr_assert_geq (ctl_sql_exec (ctl_store_sql (store),
-                                 "CREATE TRIGGER no_more BEFORE INSERT ON samples WHEN NEW.value > "
-                                 "100 BEGIN SELECT RAISE (ABORT, 'no'); END",
+                                 s_target.pg
+                                     ? "CREATE TRIGGER no_more BEFORE INSERT ON samples FOR "
+                                       "EACH ROW WHEN (NEW.value > 100) EXECUTE FUNCTION "
+                                       "no_more ()"
+                                     : "CREATE TRIGGER no_more BEFORE INSERT ON samples "
+                                       "WHEN NEW.value > 100 BEGIN SELECT RAISE (ABORT, "
+                                       "'no'); END",
                                  ""),
                    0);
     jad_metric_batch_t batch = {0};
@@ -126,7 +150,7 @@ Test (metrics, a_batch_with_a_bad_series_changes_nothing)
     cr_assert_eq (s_int ("SELECT count (*) FROM metric_names"), 2);
 }
 
-Test (metrics, rollups_and_retention)
+JT_STORE_TEST (metrics, rollups_and_retention)
 {
     int64_t minute = 60000;
     int64_t t0 = 100 * minute;
@@ -157,7 +181,7 @@ Test (metrics, rollups_and_retention)
     cr_assert_eq (s_int ("SELECT count (*) FROM rollups"), 1);
 }
 
-Test (metrics, query_buckets_one_host_or_an_environment)
+JT_STORE_TEST (metrics, query_buckets_one_host_or_an_environment)
 {
     int64_t t0 = 5000000;
     s_ingest ("web-1", "http_error_rate", t0, 1000, 10, 1.0);
@@ -225,7 +249,7 @@ static int s_ingest_seq (const char *host, const char *stream, uint64_t seq, int
     return stored;
 }
 
-Test (metrics, a_stream_is_stored_in_order_once_go_back_n)
+JT_STORE_TEST (metrics, a_stream_is_stored_in_order_once_go_back_n)
 {
     uint64_t acked = 99;
     //  first batch of a host: stored, acked
@@ -274,7 +298,7 @@ Test (metrics, a_stream_is_stored_in_order_once_go_back_n)
     cr_assert_eq (s_int ("SELECT sum (samples) FROM metric_hosts"), 90);
 }
 
-Test (metrics, the_stream_position_survives_a_restart)
+JT_STORE_TEST (metrics, the_stream_position_survives_a_restart)
 {
     uint64_t acked = 0;
     cr_assert_eq (s_ingest_seq ("web-1", "s1", 1, 5, &acked), 5);

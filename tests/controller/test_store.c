@@ -224,7 +224,19 @@ JT_STORE_TEST (store, parameters_bind_by_number_in_any_order)
     cr_assert_eq (ctl_sql_text (sql, &text, "SELECT '$1' || $1", "t", "x"), 0);
     cr_assert_str_eq (text, "$1x");
     free (text);
-    //  SQL that does not prepare fails cleanly
+    //  a parameter only tested for NULL, inside a transaction, twice
+    cr_assert_eq (ctl_store_begin (store), 0);
+    const char *keys[] = {NULL, "sequence"};
+    for (int index = 0; index < 2; index++) {
+        cr_assert_eq (ctl_sql_int (sql, &value,
+                                   "SELECT count(*) FROM meta WHERE ($1 IS NULL OR key = $1)", "t",
+                                   keys[index]),
+                      0);
+        cr_assert (index == 0 ? value > 1 : value == 1);
+    }
+    //  SQL that does not prepare fails cleanly, and leaves the transaction
+    cr_assert_eq (ctl_sql_exec (sql, "UPDATE nowhere SET x = $1", "t", "1"), -1);
+    cr_assert_eq (ctl_store_commit (store), 0);
     cr_assert_eq (ctl_sql_exec (sql, "UPDATE nowhere SET x = 1", ""), -1);
     //  arguments that do not match the parameters are refused before binding
     cr_assert_eq (ctl_sql_exec (sql, "SELECT $1, $2", "i", (int64_t)1), -1);

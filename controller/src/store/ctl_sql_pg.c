@@ -46,6 +46,7 @@
 //  type oids (pg_type.h is a server header)
 #define S_OID_UNKNOWN 0
 #define S_OID_INT8    20
+#define S_OID_TEXT    25
 #define S_OID_FLOAT8  701
 
 //  attempts of a statement or migration that met 40001 or 40P01
@@ -474,10 +475,13 @@ static const char *s_form (s_stmt_t *stmt)
         }
     }
     Oid types[S_PARAMS_MAX];
-    for (int index = 0; index < stmt->params; index++)
+    bool unknown = false;
+    for (int index = 0; index < stmt->params; index++) {
         types[index] = stmt->signature[index] == 'i'   ? S_OID_INT8
                        : stmt->signature[index] == 'd' ? S_OID_FLOAT8
                                                        : S_OID_UNKNOWN;
+        unknown |= types[index] == S_OID_UNKNOWN;
+    }
     s_form_t *forms = realloc (stmt->forms, (stmt->form_count + 1) * sizeof (s_form_t));
     if (!forms) {
         s_set_error (conn, "out of memory");
@@ -488,12 +492,35 @@ static const char *s_form (s_stmt_t *stmt)
     memcpy (form->signature, stmt->signature, (size_t)stmt->params + 1);
     snprintf (form->name, sizeof form->name, "jad_%u", conn->next_form++);
     form->generation = conn->generation;
+    //  A parameter only ever tested for NULL ($1 IS NULL OR env = $1) has
+    //  no type PostgreSQL can tell (42P08): those are text. Inside a
+    //  transaction the first try runs under a savepoint, which its failure
+    //  would otherwise abort.
+    bool guarded = unknown && conn->depth > 0 && s_command (conn, "SAVEPOINT jad_prepare") == 0;
     PGresult *result = PQprepare (conn->pg, form->name, stmt->sql, stmt->params, types);
-    bool prepared = s_ok (result);
-    if (!prepared) {
-        s_result_error (conn, result);
+    const char *state = PQresultErrorField (result, PG_DIAG_SQLSTATE);
+    if (unknown && !s_ok (result) && state && strcmp (state, "42P08") == 0 &&
+        (!guarded || s_command (conn, "ROLLBACK TO SAVEPOINT jad_prepare") == 0)) {
+        for (int index = 0; index < stmt->params; index++)
+            if (types[index] == S_OID_UNKNOWN)
+                types[index] = S_OID_TEXT;
+        PQclear (result);
+        result = PQprepare (conn->pg, form->name, stmt->sql, stmt->params, types);
     }
+    bool prepared = s_ok (result);
+    if (!prepared)
+        s_result_error (conn, result);
     PQclear (result);
+    if (guarded) {
+        //  a statement that does not prepare leaves the transaction as it was
+        char error[sizeof conn->error];
+        memcpy (error, conn->error, sizeof error);
+        if ((!prepared && s_command (conn, "ROLLBACK TO SAVEPOINT jad_prepare")) ||
+            s_command (conn, "RELEASE SAVEPOINT jad_prepare"))
+            prepared = false;
+        else
+            memcpy (conn->error, error, sizeof error);
+    }
     if (!prepared)
         return NULL;
     stmt->form_count++;
