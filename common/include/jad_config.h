@@ -112,6 +112,7 @@ typedef struct {
     uint64_t rollup_retention_ms;    //  1-minute rollups kept, default 30 d
     char *http_listen;               //  HTTP status address (port BASE+3), default 127.0.0.1
     char *prometheus;                //  Prometheus server URL for query rules, or NULL
+    char *store;                     //  "sqlite" or a postgresql:// URL; NULL: sqlite
     uint32_t prometheus_timeout_ms;  //  one query's limit, default 10 s
     jad_notify_config_t *notify;
     size_t notify_count;

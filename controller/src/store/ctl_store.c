@@ -6,6 +6,7 @@
 #include "ctl_store.h"
 #include "ctl_store_internal.h"
 #include "jad_log.h"
+#include "jad_util.h"
 
 #include <stdarg.h>
 #include <stdlib.h>
@@ -65,6 +66,19 @@ ctl_store_t *ctl_store_open (const char *target, int flags)
     if (!self->sql)
         ctl_store_destroy (&self);
     return self;
+}
+
+char *ctl_store_target (const char *data_dir, const char *store)
+{
+    if (store && !streq (store, "sqlite"))
+        return strdup (store);
+    return jad_strdup_printf ("%s/state.db", data_dir);
+}
+
+bool ctl_store_target_shared (const char *target)
+{
+    return target &&
+           (strncmp (target, "postgresql:", 11) == 0 || strncmp (target, "postgres:", 9) == 0);
 }
 
 void ctl_store_destroy (ctl_store_t **self_p)

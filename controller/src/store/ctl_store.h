@@ -29,6 +29,14 @@ typedef struct _ctl_store_t ctl_store_t;
 //  controller is refused). Returns the handle or NULL (reason logged).
 ctl_store_t *ctl_store_open (const char *target, int flags);
 
+//  The target of a controller's store: `store` as controller.yaml's
+//  `store:` key gives it (a postgresql:// URL), or DATA_DIR/state.db when
+//  it is NULL or "sqlite". Caller frees; NULL if out of memory.
+char *ctl_store_target (const char *data_dir, const char *store);
+
+//  True if `target` is a PostgreSQL URL (a store shared between hosts).
+bool ctl_store_target_shared (const char *target);
+
 //  Close the store; NULL-safe, nulls *self_p.
 void ctl_store_destroy (ctl_store_t **self_p);
 
