@@ -7,7 +7,6 @@
 #include "jad_testpg.h"
 
 #include <criterion/criterion.h>
-#include <criterion/hooks.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>

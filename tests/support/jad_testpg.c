@@ -4,6 +4,8 @@
 #include "jad_testpg.h"
 #include "jad_testlib.h"
 
+#include <criterion/criterion.h>
+#include <criterion/hooks.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libpq-fe.h>
@@ -286,4 +288,18 @@ void jt_store_target_free (jt_store_target_t *self)
     free (self->dir);
     free (self->target);
     *self = (jt_store_target_t){0};
+}
+
+bool jt_pg_fleets (void)
+{
+    const char *store = getenv ("JADUGAR_TEST_STORE");
+    return store && strcmp (store, "postgresql") == 0;
+}
+
+//  In the runner, before any test: the server, if the tests need it.
+ReportHook (PRE_ALL) (struct criterion_test_set *tests)
+{
+    (void)tests;
+    if ((&jt_pg_wanted && jt_pg_wanted) || jt_pg_fleets ())
+        jt_pg_start ();
 }

@@ -3,7 +3,7 @@
 //
 //  A test binary that runs on PostgreSQL starts its own server once, before
 //  its tests (JT_PG_SERVER () in the file: Criterion's PRE_ALL hook, in
-//  the runner process; the tests, which Criterion runs as new processes,
+//  the runner process, or JADUGAR_TEST_STORE=postgresql; the tests, which Criterion runs as new processes,
 //  find it through JADUGAR_TEST_PG_PORT in their environment, and so does
 //  a program a test starts; a runner that finds it set uses that server): initdb in
 //  a temporary directory as the `postgres` user (the current user when not
@@ -31,14 +31,17 @@ char *jt_pg_database (void);
 //  Drop the database of `url` (made by jt_pg_database), sessions and all.
 void jt_pg_drop (const char *url);
 
-//  Start the server before the tests (once per file); it is stopped when
-//  the runner exits.
-#define JT_PG_SERVER()                                                                             \
-    ReportHook (PRE_ALL) (struct criterion_test_set * jt_tests)                                    \
-    {                                                                                              \
-        (void)jt_tests;                                                                            \
-        jt_pg_start ();                                                                            \
-    }
+//  The file's tests need the server: it is started before them (in
+//  Criterion's PRE_ALL hook, jad_testpg.c) and stopped when the runner
+//  exits. Without it the server is started only when JADUGAR_TEST_STORE
+//  is postgresql (test fleets on PostgreSQL, jad_testlib.h).
+#define JT_PG_SERVER() const bool jt_pg_wanted = true;
+
+extern const bool jt_pg_wanted __attribute__ ((weak));
+
+//  True if JADUGAR_TEST_STORE=postgresql: test fleets keep their
+//  controller's state in a database of the test server.
+bool jt_pg_fleets (void);
 
 //  Where a test's store is: a SQLite file in a temp dir, or a database of
 //  the test PostgreSQL.
