@@ -203,10 +203,15 @@ int ctl_init_run (const char *data_dir, const char *listen, int port, const char
     free (text);
     text = jad_strdup_printf (s_config_template, listen, port);
     if (text && store_url) {
-        char *with_store = jad_strdup_printf ("%s\n#  The store: this PostgreSQL database "
-                                              "(docs/operations.md, \"PostgreSQL store\").\n"
-                                              "store: '%s'\n",
-                                              text, store_url);
+        //  after the port line, where the start-up settings are
+        char *after = strstr (text, "\nport: ");
+        after = after ? strchr (after + 1, '\n') : NULL;
+        char *with_store = after
+                               ? jad_strdup_printf ("%.*s\n#  The store: this PostgreSQL database "
+                                                    "(docs/operations.md, \"PostgreSQL store\").\n"
+                                                    "store: '%s'\n%s",
+                                                    (int)(after - text), text, store_url, after + 1)
+                               : NULL;
         free (text);
         text = with_store;
     }
