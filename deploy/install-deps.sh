@@ -9,17 +9,18 @@ set -eu
 packages="build-essential cmake pkg-config git tar gzip ca-certificates
 libzmq3-dev libczmq-dev libprotobuf-c-dev protobuf-c-compiler libsodium-dev
 libsqlite3-dev libarchive-dev libfyaml-dev libjansson-dev libcurl4-openssl-dev
-libmicrohttpd-dev"
+libmicrohttpd-dev libpq-dev"
 if [ "${1:-}" = "--tests" ]; then
     #  package tests: cpack + dpkg-shlibdeps (dpkg-dev, file), systemd-analyze, man;
     #  iproute2 (ss) for the benchmarks; netns fault tests: iproute2 (ip netns,
     #  tc), iptables (random drops when the kernel has no netem), faketime
     #  (agent clock skew); valgrind for the unit tests; clang for the clang
     #  build and the fuzz targets; util-linux (flock) for the test port locks;
-    #  openssl (an independent Ed25519 signer for the release-check tests)
+    #  openssl (an independent Ed25519 signer for the release-check tests);
+    #  postgresql-15 (the store tests start a PostgreSQL of their own)
     packages="$packages libcriterion-dev clang-format clang libclang-rt-14-dev sqlite3
     dpkg-dev file systemd man-db iproute2 curl prometheus chromium
-    iptables faketime valgrind util-linux openssl"
+    iptables faketime valgrind util-linux openssl postgresql-15"
 fi
 
 missing=""

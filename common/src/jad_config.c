@@ -553,6 +553,7 @@ typedef enum {
     S_PATH,       //  any path
     S_HOOKPATH,   //  relative path inside the release, no ".."
     S_URL,        //  http:// or https:// URL
+    S_STORE,      //  sqlite, or a postgresql:// URL (may hold a password: never echoed)
     S_WINDOW,     //  "Ddd HH:MM-HH:MM"
     S_BATCH,      //  "N" or "N%"
     S_STRATEGY,   //  all | rolling | canary
@@ -644,6 +645,51 @@ static bool s_url_valid (const char *text)
     return true;
 }
 
+//  "sqlite", or a libpq URL: postgresql:// (or postgres://), then
+//  [USER[:PASSWORD]@][HOST[:PORT][,...]][/DB][?...], printable without
+//  spaces; a host in brackets closes them, a port is 1..65535.
+static bool s_store_valid (const char *text)
+{
+    if (jad_str_equal (text, "sqlite"))
+        return true;
+    const char *rest = NULL;
+    if (strncmp (text, "postgresql://", 13) == 0)
+        rest = text + 13;
+    else if (strncmp (text, "postgres://", 11) == 0)
+        rest = text + 11;
+    if (!rest)
+        return false;
+    for (const unsigned char *cursor = (const unsigned char *)rest; *cursor; cursor++)
+        if (*cursor <= ' ' || *cursor >= 0x7F)
+            return false;
+    const char *end = rest + strcspn (rest, "/?");
+    const char *at = NULL;
+    for (const char *cursor = rest; cursor < end; cursor++)
+        if (*cursor == '@')
+            at = cursor;
+    const char *host = at ? at + 1 : rest;
+    while (host < end) {
+        const char *stop = host;
+        if (*host == '[') {
+            stop = memchr (host, ']', (size_t)(end - host));
+            if (!stop)
+                return false;
+            stop++;
+        }
+        while (stop < end && *stop != ':' && *stop != ',')
+            stop++;
+        if (stop < end && *stop == ':') {
+            char *after = NULL;
+            long port = strtol (stop + 1, &after, 10);
+            if (after == stop + 1 || port < 1 || port > 65535 || (after < end && *after != ','))
+                return false;
+            stop = after;
+        }
+        host = stop < end ? stop + 1 : end;
+    }
+    return true;
+}
+
 //  "HH:MM" at text into minutes since midnight; 24:00 only if allow_end.
 static int s_clock_parse (const char *text, bool allow_end)
 {
@@ -717,6 +763,10 @@ static const char *s_check (s_kind_t kind, const char *text)
                                             : "a path inside the release (relative, without '..')";
         case S_URL:
             return s_url_valid (text) ? NULL : "an http:// or https:// URL";
+        case S_STORE:
+            return s_store_valid (text) ? NULL
+                                        : "sqlite or a PostgreSQL URL "
+                                          "(postgresql://USER@HOST:PORT/DB)";
         case S_WINDOW:
             return s_window_valid (text) ? NULL
                                          : "a window like \"Tue 09:00-17:00\" (Mon..Sun, "
@@ -769,7 +819,7 @@ static int s_get_string (s_ctx_t *ctx, const char *where, const char *name, cons
         return rc;
     const char *expected = s_check (kind, text);
     if (expected) {
-        if (kind == S_SECRET)
+        if (kind == S_SECRET || kind == S_STORE)
             s_problem (ctx, line, where, "key '%s': value is not %s", name, expected);
         else {
             char *echo = s_echo (text);
@@ -1652,6 +1702,7 @@ static const s_field_t s_controller_fields[] = {
     S_UINT ("connections-per-ip", S_C, connections_per_ip, 0, 1000000),
     S_UINT ("max-connections", S_C, max_connections, 0, 10000000),
     S_STRING ("prometheus", S_C, prometheus, S_URL),
+    S_STRING ("store", S_C, store, S_STORE),
     S_DURATION ("prometheus-timeout", S_C, prometheus_timeout_ms, 1),
     //  0 turns the signed heartbeat off (agents then raise their stale alarm)
     S_DURATION ("signed-heartbeat", S_C, signed_heartbeat_ms, 0),

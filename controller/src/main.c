@@ -27,14 +27,17 @@
 
 static void s_usage (FILE *out)
 {
-    fprintf (out, "usage: jadugar-controller init --data DIR [--listen ADDR] [--port BASE]\n"
-                  "       jadugar-controller run --data DIR [--syslog] [--verbose]\n"
-                  "       jadugar-controller check --data DIR\n");
+    fprintf (
+        out,
+        "usage: jadugar-controller init --data DIR [--listen ADDR] [--port BASE] [--store URL]\n"
+        "       jadugar-controller run --data DIR [--syslog] [--verbose]\n"
+        "       jadugar-controller check --data DIR\n");
 }
 
 typedef struct {
     const char *data_dir;
     const char *listen;
+    const char *store;  //  init: a postgresql:// URL, or NULL (SQLite)
     int port;
     bool use_syslog;
     bool verbose;
@@ -44,13 +47,10 @@ typedef struct {
 static int s_parse (int argc, char **argv, s_options_t *options)
 {
     static const struct option longopts[] = {
-        {"data", required_argument, NULL, 'd'},
-        {"listen", required_argument, NULL, 'l'},
-        {"port", required_argument, NULL, 'p'},
-        {"syslog", no_argument, NULL, 's'},
-        {"verbose", no_argument, NULL, 'v'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        {"data", required_argument, NULL, 'd'}, {"listen", required_argument, NULL, 'l'},
+        {"port", required_argument, NULL, 'p'}, {"store", required_argument, NULL, 'S'},
+        {"syslog", no_argument, NULL, 's'},     {"verbose", no_argument, NULL, 'v'},
+        {"help", no_argument, NULL, 'h'},       {NULL, 0, NULL, 0},
     };
     options->listen = "127.0.0.1";
     options->port = 7400;
@@ -73,6 +73,9 @@ static int s_parse (int argc, char **argv, s_options_t *options)
                              optarg);
                     return 2;
                 }
+                break;
+            case 'S':
+                options->store = optarg;
                 break;
             case 's':
                 options->use_syslog = true;
@@ -162,6 +165,7 @@ static int s_run (const s_options_t *options)
     ctl_settings_t *settings = NULL;
     ctl_store_t *store = NULL;
     ctl_server_t *server = NULL;
+    char *target = NULL;
     jad_problems_t *problems = jad_problems_new ();
     jad_controller_config_t *config = s_load_config (options->data_dir, problems);
     jad_keypair_t *signing =
@@ -172,12 +176,12 @@ static int s_run (const s_options_t *options)
             jad_log_error ("controller: %s", jad_problems_get (problems, index));
         goto done;
     }
+    //  the store: DATA/state.db, or controller.yaml's store: URL
+    target = ctl_store_target (options->data_dir, config->store);
     settings = ctl_settings_new (options->data_dir, &config);
-    if (!settings)
+    if (!settings || !target)
         goto done;
-    char path[PATH_MAX];
-    snprintf (path, sizeof path, "%s/state.db", options->data_dir);
-    store = ctl_store_open (path, 0);
+    store = ctl_store_open (target, 0);
     if (!store)
         goto done;
     server = ctl_server_new (settings, store, signing, curve, started_ms);
@@ -192,6 +196,7 @@ static int s_run (const s_options_t *options)
 done:
     ctl_server_destroy (&server);
     ctl_store_destroy (&store);
+    free (target);
     ctl_settings_destroy (&settings);
     jad_keypair_destroy (&curve);
     jad_keypair_destroy (&signing);
@@ -226,7 +231,7 @@ int main (int argc, char **argv)
     if (s_parse (argc - 1, argv + 1, &options) != 0)
         return 2;
     if (streq (command, "init"))
-        return ctl_init_run (options.data_dir, options.listen, options.port, stdout);
+        return ctl_init_run (options.data_dir, options.listen, options.port, options.store, stdout);
     if (streq (command, "check"))
         return s_check (&options);
     zsys_init ();

@@ -564,6 +564,45 @@ Test (config, controller_bad_port_is_reported)
     free (path);
 }
 
+Test (config, controller_store_is_sqlite_or_a_postgresql_url)
+{
+    const char *good[] = {"sqlite", "postgresql://jadugar@db.example:5432/jadugar",
+                          "postgres://db1:5432,db2:5433/jadugar?target_session_attrs=read-write",
+                          "postgresql://u:secret@[::1]:6432/j", "postgresql:///jadugar"};
+    for (size_t index = 0; index < sizeof good / sizeof good[0]; index++) {
+        char *text = NULL;
+        cr_assert (asprintf (&text, "store: '%s'\n", good[index]) > 0);
+        char *path = s_write ("controller.yaml", text);
+        jad_controller_config_t *config = jad_controller_config_load (path, s_problems);
+        cr_assert_not_null (config, "%s: %s", good[index], s_all ());
+        cr_assert_str_eq (config->store, good[index]);
+        jad_controller_config_destroy (&config);
+        free (path);
+        free (text);
+    }
+    char *path = s_write ("controller.yaml", "# the default\n");
+    jad_controller_config_t *config = jad_controller_config_load (path, s_problems);
+    cr_assert_not_null (config);
+    cr_assert_null (config->store, "no store: key is SQLite in the data directory");
+    jad_controller_config_destroy (&config);
+    free (path);
+    const char *bad[] = {"mysql://db/j", "postgresql://u:hunter2@db:99999/j",
+                         "postgresql://u:hunter2@[::1/j", "postgresql://u:hunter2@db /j",
+                         "sqlite3"};
+    for (size_t index = 0; index < sizeof bad / sizeof bad[0]; index++) {
+        char *text = NULL;
+        cr_assert (asprintf (&text, "port: 7400\nstore: '%s'\n", bad[index]) > 0);
+        path = s_write ("controller.yaml", text);
+        cr_assert_null (jad_controller_config_load (path, s_problems), "%s", bad[index]);
+        s_assert_problem (path, 2, "key 'store': value is not sqlite or a PostgreSQL URL");
+        cr_assert_null (strstr (s_all (), "hunter2"), "a password echoed: %s", s_all ());
+        jad_problems_destroy (&s_problems);
+        s_problems = jad_problems_new ();
+        free (path);
+        free (text);
+    }
+}
+
 Test (config, requires_unknown_environment_is_reported)
 {
     char *path = s_write ("controller.yaml", "environments:\n"

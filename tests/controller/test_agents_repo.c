@@ -5,6 +5,7 @@
 #include "ctl_agents_repo.h"
 #include "ctl_store_internal.h"
 #include "jad_testlib.h"
+#include "jad_testpg.h"
 
 #include <criterion/criterion.h>
 #include <limits.h>
@@ -12,26 +13,36 @@
 #include <stdlib.h>
 #include <string.h>
 
-static char *s_dir;
+JT_PG_SERVER ()
+
+static jt_store_target_t s_target;
 static ctl_store_t *s_store;
 
-static void setup (void)
+static void s_setup_on (bool pg)
 {
-    s_dir = jt_tempdir ("ctl-agents-repo");
-    char path[PATH_MAX];
-    snprintf (path, sizeof path, "%s/state.db", s_dir);
-    s_store = ctl_store_open (path, CTL_STORE_CREATE);
+    jt_store_target_new (&s_target, pg, "ctl-agents-repo");
+    s_store = ctl_store_open (s_target.target, CTL_STORE_CREATE);
     cr_assert_not_null (s_store);
+}
+
+static void setup_sqlite (void)
+{
+    s_setup_on (false);
+}
+
+static void setup_pg (void)
+{
+    s_setup_on (true);
 }
 
 static void teardown (void)
 {
     ctl_store_destroy (&s_store);
-    jt_rmtree (s_dir);
-    free (s_dir);
+    jt_store_target_free (&s_target);
 }
 
-TestSuite (agents_repo, .init = setup, .fini = teardown);
+TestSuite (agents_repo, .init = setup_sqlite, .fini = teardown);
+TestSuite (agents_repo_pg, .init = setup_pg, .fini = teardown);
 
 //  "a,b,c" of a list of strings.
 static char *s_joined (zlistx_t *list)
@@ -42,7 +53,7 @@ static char *s_joined (zlistx_t *list)
     return text;
 }
 
-Test (agents_repo, an_agent_round_trips_by_key_and_name)
+JT_STORE_TEST (agents_repo, an_agent_round_trips_by_key_and_name)
 {
     cr_assert_eq (ctl_agents_repo_add (s_store, "web-1", "K1", "prod", "pending", 1000), 0);
     cr_assert_eq (ctl_agents_repo_add (s_store, "web-1", "K9", "prod", "pending", 1000), -1,
@@ -83,7 +94,7 @@ Test (agents_repo, an_agent_round_trips_by_key_and_name)
     ctl_agent_destroy (&agent);
 }
 
-Test (agents_repo, a_removed_name_is_retired_and_its_key_stays_known)
+JT_STORE_TEST (agents_repo, a_removed_name_is_retired_and_its_key_stays_known)
 {
     cr_assert_eq (ctl_agents_repo_add (s_store, "web-1", "K1", "prod", "accepted", 1000), 0);
     //  not removed: nothing happens
@@ -104,7 +115,7 @@ Test (agents_repo, a_removed_name_is_retired_and_its_key_stays_known)
 }
 
 //  Row 32: one agent cannot grow agent_apps without bound.
-Test (agents_repo, apps_over_the_agents_cap_are_refused)
+JT_STORE_TEST (agents_repo, apps_over_the_agents_cap_are_refused)
 {
     cr_assert_eq (ctl_agents_repo_add (s_store, "web-1", "K1", "prod", "accepted", 1), 0);
     cr_assert_eq (ctl_agents_repo_add (s_store, "web-2", "K2", "prod", "accepted", 1), 0);
@@ -142,7 +153,7 @@ static void s_plan_hosts (const char *id, const char *agent)
                   1);
 }
 
-Test (agents_repo, versions_from_unknown_or_foreign_plans_change_nothing)
+JT_STORE_TEST (agents_repo, versions_from_unknown_or_foreign_plans_change_nothing)
 {
     cr_assert_eq (ctl_agents_repo_add (s_store, "web-1", "K1", "prod", "accepted", 1), 0);
     cr_assert_eq (ctl_agents_repo_add (s_store, "web-2", "K2", "prod", "accepted", 1), 0);
@@ -176,7 +187,7 @@ Test (agents_repo, versions_from_unknown_or_foreign_plans_change_nothing)
     zlistx_destroy (&fleet);
 }
 
-Test (agents_repo, the_fleet_is_ordered_by_env_name_and_app_and_filters)
+JT_STORE_TEST (agents_repo, the_fleet_is_ordered_by_env_name_and_app_and_filters)
 {
     cr_assert_eq (ctl_agents_repo_add (s_store, "web-2", "K2", "prod", "accepted", 1), 0);
     cr_assert_eq (ctl_agents_repo_add (s_store, "web-1", "K1", "prod", "accepted", 1), 0);
@@ -237,7 +248,7 @@ Test (agents_repo, the_fleet_is_ordered_by_env_name_and_app_and_filters)
     cr_assert_eq (ctl_agents_repo_common_version (s_store, "dev", "web", &version), 1);
 }
 
-Test (agents_repo, tallies_count_online_and_app_hosts)
+JT_STORE_TEST (agents_repo, tallies_count_online_and_app_hosts)
 {
     cr_assert_eq (ctl_agents_repo_add (s_store, "a", "K1", "prod", "accepted", 1000), 0);
     cr_assert_eq (ctl_agents_repo_add (s_store, "b", "K2", "prod", "accepted", 5000), 0);
@@ -261,7 +272,7 @@ Test (agents_repo, tallies_count_online_and_app_hosts)
     zlistx_destroy (&tallies);
 }
 
-Test (agents_repo, operators_round_trip)
+JT_STORE_TEST (agents_repo, operators_round_trip)
 {
     cr_assert_eq (ctl_agents_repo_operator_add (s_store, "zoe", "OZ", "viewer", 10), 0);
     cr_assert_eq (ctl_agents_repo_operator_add (s_store, "amy", "OA", "admin,deployer", 20), 0);
@@ -282,7 +293,7 @@ Test (agents_repo, operators_round_trip)
     cr_assert_eq (ctl_agents_repo_key_known (s_store, "OZ"), 1);
 }
 
-Test (agents_repo, the_audit_log_is_ordered_bounded_and_append_only)
+JT_STORE_TEST (agents_repo, the_audit_log_is_ordered_bounded_and_append_only)
 {
     for (int index = 0; index < 5; index++) {
         char command[16];
@@ -310,7 +321,7 @@ Test (agents_repo, the_audit_log_is_ordered_bounded_and_append_only)
     zlistx_destroy (&list);
 }
 
-Test (agents_repo, enrollment_tokens_are_kept_by_hash_spent_and_revoked)
+JT_STORE_TEST (agents_repo, enrollment_tokens_are_kept_by_hash_spent_and_revoked)
 {
     zlistx_t *list = ctl_agents_repo_tokens (s_store);
     cr_assert_eq (zlistx_size (list), 0);
@@ -357,7 +368,7 @@ Test (agents_repo, enrollment_tokens_are_kept_by_hash_spent_and_revoked)
     zlistx_destroy (&list);
 }
 
-Test (agents_repo, pending_agents_are_counted_by_address_and_dropped_only_when_pending)
+JT_STORE_TEST (agents_repo, pending_agents_are_counted_by_address_and_dropped_only_when_pending)
 {
     cr_assert_eq (ctl_agents_repo_add (s_store, "p1", "K1", "dev", "pending", 1), 0);
     cr_assert_eq (ctl_agents_repo_add (s_store, "p2", "K2", "dev", "pending", 1), 0);

@@ -4,32 +4,43 @@
 
 #include "ctl_alerts_repo.h"
 #include "jad_testlib.h"
+#include "jad_testpg.h"
 
 #include <criterion/criterion.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 
-static char *s_dir;
+JT_PG_SERVER ()
+
+static jt_store_target_t s_target;
 static ctl_store_t *s_store;
 
-static void setup (void)
+static void s_setup_on (bool pg)
 {
-    s_dir = jt_tempdir ("ctl-alerts-repo");
-    char path[PATH_MAX];
-    snprintf (path, sizeof path, "%s/state.db", s_dir);
-    s_store = ctl_store_open (path, CTL_STORE_CREATE);
+    jt_store_target_new (&s_target, pg, "ctl-alerts-repo");
+    s_store = ctl_store_open (s_target.target, CTL_STORE_CREATE);
     cr_assert_not_null (s_store);
+}
+
+static void setup_sqlite (void)
+{
+    s_setup_on (false);
+}
+
+static void setup_pg (void)
+{
+    s_setup_on (true);
 }
 
 static void teardown (void)
 {
     ctl_store_destroy (&s_store);
-    jt_rmtree (s_dir);
-    free (s_dir);
+    jt_store_target_free (&s_target);
 }
 
-TestSuite (alerts_repo, .init = setup, .fini = teardown);
+TestSuite (alerts_repo, .init = setup_sqlite, .fini = teardown);
+TestSuite (alerts_repo_pg, .init = setup_pg, .fini = teardown);
 
 static ctl_alert_rule_t s_rule (const char *id, const char *origin, const char *env)
 {
@@ -46,7 +57,7 @@ static ctl_alert_rule_t s_rule (const char *id, const char *origin, const char *
                               .action = "rollback"};
 }
 
-Test (alerts_repo, a_rule_round_trips_and_is_added_once)
+JT_STORE_TEST (alerts_repo, a_rule_round_trips_and_is_added_once)
 {
     ctl_alert_rule_t rule = s_rule ("a1", "api", "prod");
     cr_assert_eq (ctl_alerts_repo_add (s_store, &rule, 1000), 0);
@@ -83,7 +94,7 @@ Test (alerts_repo, a_rule_round_trips_and_is_added_once)
     cr_assert_eq (ctl_alerts_repo_get (s_store, "a1", &stored), 1);
 }
 
-Test (alerts_repo, config_rules_sync_keeping_the_state_of_unchanged_ones)
+JT_STORE_TEST (alerts_repo, config_rules_sync_keeping_the_state_of_unchanged_ones)
 {
     ctl_alert_rule_t api = s_rule ("a1", "api", "prod");
     cr_assert_eq (ctl_alerts_repo_add (s_store, &api, 1000), 0);
@@ -115,7 +126,7 @@ Test (alerts_repo, config_rules_sync_keeping_the_state_of_unchanged_ones)
     zlistx_destroy (&rules);
 }
 
-Test (alerts_repo, transitions_and_the_rollouts_questions)
+JT_STORE_TEST (alerts_repo, transitions_and_the_rollouts_questions)
 {
     ctl_alert_rule_t rules[] = {s_rule ("b", "config", "prod"), s_rule ("a", "config", "prod")};
     cr_assert_eq (ctl_alerts_repo_sync_config (s_store, rules, 2, 1000), 0);

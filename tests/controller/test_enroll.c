@@ -39,7 +39,7 @@ static void s_setup (void)
     char *printed = NULL;
     size_t size = 0;
     FILE *out = open_memstream (&printed, &size);
-    cr_assert_eq (ctl_init_run (data, "127.0.0.1", jt_free_port_base (4), out), 0);
+    cr_assert_eq (ctl_init_run (data, "127.0.0.1", jt_free_port_base (4), NULL, out), 0);
     fclose (out);
     const char *line = strstr (printed, "enroll-token: ");
     cr_assert_not_null (line);

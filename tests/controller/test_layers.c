@@ -10,7 +10,7 @@
 //  never above (store including engine or io, engine including io or
 //  legacy). A module is a header and its .c (ctl_x.h + ctl_x.c); the
 //  graph of modules has no cycle. Only store/ speaks SQL: no file outside
-//  it mentions sqlite3.
+//  it mentions sqlite3, libpq or PGconn.
 
 #include "jad_testlib.h"
 
@@ -167,6 +167,8 @@ static int s_check (s_tree_t *tree, const char *root, const char *common_include
         cr_assert_not_null (text, "cannot read %s", full);
         if (file->floor != 1 && strstr (text, "sqlite3"))
             s_problem (tree, "%s: speaks SQLite outside store/%s", file->path, "");
+        if (file->floor != 1 && (strstr (text, "libpq") || strstr (text, "PGconn")))
+            s_problem (tree, "%s: speaks PostgreSQL outside store/%s", file->path, "");
         int from = s_module (tree, file->module, file->floor, false);
         for (char *line = text; line && *line;) {
             char *end = strchr (line, '\n');
@@ -270,17 +272,21 @@ Test (layers, an_upward_include_and_sql_outside_store_are_found)
                            "#include <sqlite3.h>\n",
                            "io/ctl_i.c",
                            "#include \"ctl_nowhere.h\"\n",
+                           "io/ctl_j.c",
+                           "#include <libpq-fe.h>\n",
                            NULL};
     s_make_tree (files);
     char root[PATH_MAX];
     snprintf (root, sizeof root, "%s/src", s_dir);
     int problems = s_check (&s_tree, root, JAD_SOURCE_DIR "/common/include");
-    cr_assert_eq (problems, 4, "%s", s_tree.report);
+    cr_assert_eq (problems, 5, "%s", s_tree.report);
     cr_assert (strstr (s_tree.report, "store/ctl_s.h: upward include of ctl_e.h (engine)"), "%s",
                s_tree.report);
     cr_assert (strstr (s_tree.report, "engine/ctl_e.h: upward include of ctl_i.h (io)"), "%s",
                s_tree.report);
     cr_assert (strstr (s_tree.report, "io/ctl_i.h: speaks SQLite outside store/"), "%s",
+               s_tree.report);
+    cr_assert (strstr (s_tree.report, "io/ctl_j.c: speaks PostgreSQL outside store/"), "%s",
                s_tree.report);
     cr_assert (strstr (s_tree.report, "io/ctl_i.c: includes ctl_nowhere.h, found on no floor"),
                "%s", s_tree.report);

@@ -7,6 +7,7 @@
 #include "ctl_releases_repo.h"
 #include "ctl_store_internal.h"
 #include "jad_testlib.h"
+#include "jad_testpg.h"
 
 #include <criterion/criterion.h>
 #include <limits.h>
@@ -14,15 +15,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-static char *s_dir;
+JT_PG_SERVER ()
+
+static jt_store_target_t s_target;
 static ctl_store_t *s_store;
 
-static void setup (void)
+static void s_setup_on (bool pg)
 {
-    s_dir = jt_tempdir ("ctl-plans-repo");
-    char path[PATH_MAX];
-    snprintf (path, sizeof path, "%s/state.db", s_dir);
-    s_store = ctl_store_open (path, CTL_STORE_CREATE);
+    jt_store_target_new (&s_target, pg, "ctl-plans-repo");
+    s_store = ctl_store_open (s_target.target, CTL_STORE_CREATE);
     cr_assert_not_null (s_store);
     const char *releases[][2] = {{"web", "1.0"}, {"web", "1.1"}, {"web", "1.2"}};
     for (size_t index = 0; index < 3; index++) {
@@ -41,14 +42,24 @@ static void setup (void)
             0);
 }
 
+static void setup_sqlite (void)
+{
+    s_setup_on (false);
+}
+
+static void setup_pg (void)
+{
+    s_setup_on (true);
+}
+
 static void teardown (void)
 {
     ctl_store_destroy (&s_store);
-    jt_rmtree (s_dir);
-    free (s_dir);
+    jt_store_target_free (&s_target);
 }
 
-TestSuite (plans_repo, .init = setup, .fini = teardown);
+TestSuite (plans_repo, .init = setup_sqlite, .fini = teardown);
+TestSuite (plans_repo_pg, .init = setup_pg, .fini = teardown);
 
 //  Create plan `id` of web `version` in prod on h1..h4 in two batches.
 static void s_create (const char *id, const char *kind, const char *version, const char *state,
@@ -91,7 +102,7 @@ static void s_expect_names (zlistx_t *list, const char *expected)
     zlistx_destroy (&list);
 }
 
-Test (plans_repo, a_plan_round_trips_and_gets_a_sequence)
+JT_STORE_TEST (plans_repo, a_plan_round_trips_and_gets_a_sequence)
 {
     s_create ("p1", "deploy", "1.1", "running", 7000);
     s_create ("p2", "deploy", "1.1", "running", 7000);
@@ -142,7 +153,7 @@ Test (plans_repo, a_plan_round_trips_and_gets_a_sequence)
     cr_assert_eq (first, 0, "a failed create left hosts behind");
 }
 
-Test (plans_repo, the_snapshot_counts_hosts_batches_failures_and_the_task)
+JT_STORE_TEST (plans_repo, the_snapshot_counts_hosts_batches_failures_and_the_task)
 {
     s_create ("p1", "deploy", "1.1", "running", 7000);
     cr_assert_eq (ctl_plans_repo_start_batch (s_store, "p1", 0, 7100), 0);
@@ -213,7 +224,7 @@ Test (plans_repo, the_snapshot_counts_hosts_batches_failures_and_the_task)
     cr_assert_null (snapshot);
 }
 
-Test (plans_repo, outcomes_keep_a_rollback_reason_and_end_only_live_plans)
+JT_STORE_TEST (plans_repo, outcomes_keep_a_rollback_reason_and_end_only_live_plans)
 {
     s_create ("p1", "deploy", "1.1", "approval", 7000);
     cr_assert_eq (ctl_plans_repo_finish (s_store, "p1", "succeeded", "x", 7100), 0,
@@ -252,7 +263,7 @@ Test (plans_repo, outcomes_keep_a_rollback_reason_and_end_only_live_plans)
     ctl_plan_destroy (&plan);
 }
 
-Test (plans_repo, reports_are_stored_once_and_events_come_in_order)
+JT_STORE_TEST (plans_repo, reports_are_stored_once_and_events_come_in_order)
 {
     s_create ("p1", "deploy", "1.1", "running", 7000);
     cr_assert_eq (ctl_plans_repo_report_seen (s_store, "h1", "inc", 1), 1);
@@ -298,7 +309,7 @@ Test (plans_repo, reports_are_stored_once_and_events_come_in_order)
     zlistx_destroy (&events);
 }
 
-Test (plans_repo, approvals_and_decisions_round_trip)
+JT_STORE_TEST (plans_repo, approvals_and_decisions_round_trip)
 {
     s_create ("p1", "deploy", "1.1", "approval", 7000);
     cr_assert_eq (ctl_agents_repo_operator_add (s_store, "amy", "OA", "tech-lead,qa", 1), 0);
@@ -332,7 +343,7 @@ Test (plans_repo, approvals_and_decisions_round_trip)
     zlistx_destroy (&decisions);
 }
 
-Test (plans_repo, migrations_and_what_a_rollback_crosses)
+JT_STORE_TEST (plans_repo, migrations_and_what_a_rollback_crosses)
 {
     cr_assert_eq (ctl_plans_repo_migration_up (s_store, "prod", "web", "1.1", "h1", "t1", 10), 0);
     cr_assert_eq (ctl_plans_repo_migration_up (s_store, "prod", "web", "1.2", "h1", "t2", 20), 0);
@@ -356,7 +367,7 @@ Test (plans_repo, migrations_and_what_a_rollback_crosses)
     zlistx_destroy (&crossed);
 }
 
-Test (plans_repo, succeeded_plans_converge_and_deadline_queries)
+JT_STORE_TEST (plans_repo, succeeded_plans_converge_and_deadline_queries)
 {
     s_create ("p1", "deploy", "1.0", "running", 1000);
     s_create ("p2", "deploy", "1.1", "running", 2000);
@@ -437,7 +448,7 @@ Test (plans_repo, succeeded_plans_converge_and_deadline_queries)
 }
 
 //  Issue 13 item 13: plan ids by unique prefix (the API resolves them)
-Test (plans_repo, plans_are_found_by_a_prefix_of_their_id)
+JT_STORE_TEST (plans_repo, plans_are_found_by_a_prefix_of_their_id)
 {
     s_create ("ab12", "deploy", "2.0", "running", 1000);
     s_create ("ab34", "deploy", "2.0", "succeeded", 1001);
@@ -453,7 +464,7 @@ Test (plans_repo, plans_are_found_by_a_prefix_of_their_id)
 }
 
 //  Issue 13 item 4: a paused bake's clock stands still
-Test (plans_repo, a_bake_resumed_goes_on_for_what_was_left)
+JT_STORE_TEST (plans_repo, a_bake_resumed_goes_on_for_what_was_left)
 {
     s_create ("p1", "deploy", "2.0", "running", 1000);
     cr_assert_eq (ctl_plans_repo_enter_bake (s_store, "p1", 2000), 0);

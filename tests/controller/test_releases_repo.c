@@ -5,32 +5,43 @@
 #include "ctl_releases_repo.h"
 #include "ctl_store_internal.h"
 #include "jad_testlib.h"
+#include "jad_testpg.h"
 
 #include <criterion/criterion.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 
-static char *s_dir;
+JT_PG_SERVER ()
+
+static jt_store_target_t s_target;
 static ctl_store_t *s_store;
 
-static void setup (void)
+static void s_setup_on (bool pg)
 {
-    s_dir = jt_tempdir ("ctl-releases-repo");
-    char path[PATH_MAX];
-    snprintf (path, sizeof path, "%s/state.db", s_dir);
-    s_store = ctl_store_open (path, CTL_STORE_CREATE);
+    jt_store_target_new (&s_target, pg, "ctl-releases-repo");
+    s_store = ctl_store_open (s_target.target, CTL_STORE_CREATE);
     cr_assert_not_null (s_store);
+}
+
+static void setup_sqlite (void)
+{
+    s_setup_on (false);
+}
+
+static void setup_pg (void)
+{
+    s_setup_on (true);
 }
 
 static void teardown (void)
 {
     ctl_store_destroy (&s_store);
-    jt_rmtree (s_dir);
-    free (s_dir);
+    jt_store_target_free (&s_target);
 }
 
-TestSuite (releases_repo, .init = setup, .fini = teardown);
+TestSuite (releases_repo, .init = setup_sqlite, .fini = teardown);
+TestSuite (releases_repo_pg, .init = setup_pg, .fini = teardown);
 
 static void s_add (const char *app, const char *version, const char *sha, int64_t now)
 {
@@ -44,7 +55,7 @@ static void s_add (const char *app, const char *version, const char *sha, int64_
     cr_assert_eq (ctl_releases_repo_add (s_store, &release, now), 0, "%s %s", app, version);
 }
 
-Test (releases_repo, a_release_round_trips_with_its_counter)
+JT_STORE_TEST (releases_repo, a_release_round_trips_with_its_counter)
 {
     s_add ("web", "1.0", "aa", 1000);
     s_add ("web", "1.1", "bb", 1000);  //  same millisecond: the counter still orders them
@@ -74,7 +85,7 @@ Test (releases_repo, a_release_round_trips_with_its_counter)
     cr_assert_eq (ctl_releases_repo_by_sha (s_store, "ff", &release), 1);
 }
 
-Test (releases_repo, floors_and_bad_marks_show_on_every_release)
+JT_STORE_TEST (releases_repo, floors_and_bad_marks_show_on_every_release)
 {
     s_add ("web", "1.0", "aa", 1000);
     s_add ("web", "1.1", "bb", 2000);
@@ -98,7 +109,7 @@ Test (releases_repo, floors_and_bad_marks_show_on_every_release)
     ctl_release_destroy (&release);
 }
 
-Test (releases_repo, the_list_is_ordered_and_says_where_each_succeeded)
+JT_STORE_TEST (releases_repo, the_list_is_ordered_and_says_where_each_succeeded)
 {
     s_add ("web", "1.1", "bb", 2000);
     s_add ("web", "1.0", "aa", 3000);  //  added later: counter 2

@@ -49,7 +49,7 @@ static void s_setup (void)
     free (s_dir);
     s_dir = strdup (data);
     FILE *devnull = fopen ("/dev/null", "w");
-    cr_assert_eq (ctl_init_run (s_dir, "127.0.0.1", jt_free_port_base (4), devnull), 0);
+    cr_assert_eq (ctl_init_run (s_dir, "127.0.0.1", jt_free_port_base (4), NULL, devnull), 0);
     fclose (devnull);
     char path[PATH_MAX];
     snprintf (path, sizeof path, "%s/controller.yaml", s_dir);

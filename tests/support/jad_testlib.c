@@ -2,6 +2,7 @@
 //  SPDX-License-Identifier: MPL-2.0
 
 #include "jad_testlib.h"
+#include "jad_testpg.h"
 
 #include <arpa/inet.h>
 #include <assert.h>
@@ -569,8 +570,18 @@ void jt_fleet_start_controller (jt_fleet_t *self)
 static void s_fleet_init (jt_fleet_t *self, const char *listen)
 {
     char *output = NULL;
-    int rc = jt_run (&output, "%s init --data %s/controller --listen %s --port %d",
-                     S_BIN_CONTROLLER, self->dir, listen, self->port);
+    if (jt_pg_fleets () && !self->netns) {
+        //  the runner started the server (jad_testpg.c); a program run
+        //  alone starts its own
+        if (jt_pg_start () != 0 || !(self->store = jt_pg_database ())) {
+            fprintf (stderr, "testlib: no PostgreSQL for the fleet's store\n");
+            abort ();
+        }
+    }
+    int rc =
+        jt_run (&output, "%s init --data %s/controller --listen %s --port %d%s%s%s",
+                S_BIN_CONTROLLER, self->dir, listen, self->port, self->store ? " --store '" : "",
+                self->store ? self->store : "", self->store ? "'" : "");
     if (rc != 0) {
         fprintf (stderr, "testlib: controller init failed (%d):\n%s\n", rc, output);
         abort ();
@@ -712,8 +723,11 @@ void jt_fleet_destroy (jt_fleet_t **self_p)
     }
     if (getenv ("JT_KEEP"))
         fprintf (stderr, "testlib: kept fleet in %s\n", self->dir);
-    else
+    else {
         jt_rmtree (self->dir);
+        jt_pg_drop (self->store);
+    }
+    free (self->store);
     free (self->dir);
     free (self->signing_key);
     free (self->curve_key);
@@ -857,8 +871,10 @@ void jt_fleet_add_operator (jt_fleet_t *self, const char *name, const char *role
               "VALUES ('%s', '%s', '%s', 0);\n",
               name, key, roles);
     jt_write_file (sql_path, sql, 0600);
-    rc = jt_run (&output, "sqlite3 -cmd '.timeout 10000' %s/controller/state.db < %s", self->dir,
-                 sql_path);
+    if (self->store)
+        rc = jt_run (&output, "psql -q -v ON_ERROR_STOP=1 '%s' -f %s", self->store, sql_path);
+    else
+        rc = jt_run (&output, "sqlite3 -cmd '.timeout 10000' %s/controller/state.db < %s", self->dir, sql_path);
     if (rc != 0) {
         fprintf (stderr, "testlib: cannot add operator %s (%d):\n%s\n", name, rc, output);
         abort ();

@@ -71,6 +71,9 @@ typedef struct {
     //  Multi-host fleets (jt_fleet_new_netns); NULL/0 for a loopback fleet.
     char *netns;                      //  run tag: namespaces TAG-hub, TAG-c, TAG-hN
     char *agent_vars[JT_MAX_AGENTS];  //  "VAR=VALUE ..." the agent starts with, or NULL
+    //  JADUGAR_TEST_STORE=postgresql: the controller's state is in this
+    //  database of the test PostgreSQL (jad_testpg.h); NULL: state.db
+    char *store;
 } jt_fleet_t;
 
 //  Init and start a controller (fast heartbeat, signed heartbeat and

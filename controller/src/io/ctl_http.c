@@ -622,14 +622,16 @@ ctl_http_t *ctl_http_new (const char *data_dir, const jad_controller_config_t *c
         ctl_http_destroy (&self);
         return NULL;
     }
-    char path[4096];
-    snprintf (path, sizeof path, "%s/state.db", data_dir);
-    self->store = ctl_store_open (path, CTL_STORE_READONLY);
+    char *target = ctl_store_target (data_dir, config->store);
+    self->store = target ? ctl_store_open (target, CTL_STORE_READONLY) : NULL;
     if (!self->store) {
-        jad_log_error ("http: cannot open %s read-only", path);
+        //  the target may hold a password: the store's own line says where
+        jad_log_error ("http: cannot open the store read-only data=%s", data_dir);
+        free (target);
         ctl_http_destroy (&self);
         return NULL;
     }
+    free (target);
     int port = config->port + 3;
     struct addrinfo hints = {
         .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICHOST};

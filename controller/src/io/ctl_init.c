@@ -126,11 +126,18 @@ static int s_save_key (jad_keypair_t *pair, const char *path)
     return 0;
 }
 
-int ctl_init_run (const char *data_dir, const char *listen, int port, FILE *out)
+int ctl_init_run (const char *data_dir, const char *listen, int port, const char *store_url,
+                  FILE *out)
 {
     char path[PATH_MAX];
     if (port < 1 || port > 65532) {
         fprintf (stderr, "jadugar-controller: --port %d is out of range (1-65532)\n", port);
+        return 2;
+    }
+    //  the URL is not echoed: a password may be in it
+    if (store_url && (!ctl_store_target_shared (store_url) || strpbrk (store_url, " \t\n\r'"))) {
+        fprintf (stderr, "jadugar-controller: --store is not a PostgreSQL URL "
+                         "(postgresql://USER@HOST:PORT/DB)\n");
         return 2;
     }
     snprintf (path, sizeof path, "%s/controller.yaml", data_dir);
@@ -152,6 +159,7 @@ int ctl_init_run (const char *data_dir, const char *listen, int port, FILE *out)
     jad_keypair_t *curve = jad_keypair_new (JAD_KEY_CURVE);
     jad_keypair_t *admin = jad_keypair_new (JAD_KEY_CURVE);
     ctl_store_t *store = NULL;
+    char *target = NULL;
     char *text = NULL;
     snprintf (path, sizeof path, "%s/keys/signing.key", data_dir);
     if (s_save_key (signing, path))
@@ -163,10 +171,21 @@ int ctl_init_run (const char *data_dir, const char *listen, int port, FILE *out)
     if (s_save_key (admin, path))
         goto done;
 
-    snprintf (path, sizeof path, "%s/state.db", data_dir);
-    store = ctl_store_open (path, CTL_STORE_CREATE);
-    if (!store)
+    target = ctl_store_target (data_dir, store_url);
+    store = target ? ctl_store_open (target, CTL_STORE_CREATE) : NULL;
+    if (!store) {
+        if (store_url)
+            fprintf (stderr, "jadugar-controller: cannot open the --store database "
+                             "(the log line above says why)\n");
         goto done;
+    }
+    ctl_operator_t *admin_before = NULL;
+    if (ctl_agents_repo_operator_by_name (store, "admin", &admin_before) == 0 && admin_before) {
+        ctl_operator_destroy (&admin_before);
+        fprintf (stderr, "jadugar-controller: the --store database already holds a "
+                         "controller's state: use an empty database\n");
+        goto done;
+    }
     char token[33];
     jad_random_id (16, token);
     //  Only a hash is stored: the token is printed once, below. It
@@ -202,6 +221,19 @@ int ctl_init_run (const char *data_dir, const char *listen, int port, FILE *out)
         goto done;
     free (text);
     text = jad_strdup_printf (s_config_template, listen, port);
+    if (text && store_url) {
+        //  after the port line, where the start-up settings are
+        char *after = strstr (text, "\nport: ");
+        after = after ? strchr (after + 1, '\n') : NULL;
+        char *with_store = after
+                               ? jad_strdup_printf ("%.*s\n#  The store: this PostgreSQL database "
+                                                    "(docs/operations.md, \"PostgreSQL store\").\n"
+                                                    "store: '%s'\n%s",
+                                                    (int)(after - text), text, store_url, after + 1)
+                               : NULL;
+        free (text);
+        text = with_store;
+    }
     //  The config goes last: its presence marks an initialised directory.
     snprintf (path, sizeof path, "%s/controller.yaml", data_dir);
     if (!text || s_write_text (path, text, 0600))
@@ -217,6 +249,7 @@ int ctl_init_run (const char *data_dir, const char *listen, int port, FILE *out)
 done:
     free (text);
     ctl_store_destroy (&store);
+    free (target);
     jad_keypair_destroy (&admin);
     jad_keypair_destroy (&curve);
     jad_keypair_destroy (&signing);

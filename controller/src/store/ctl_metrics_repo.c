@@ -372,7 +372,7 @@ int ctl_metrics_repo_maintain (ctl_metrics_repo_t *self, int64_t now, int64_t ra
     ctl_sql_t *sql = ctl_store_sql (self->store);
     int64_t mark = 0, top = 0;
     if (ctl_sql_int (sql, &mark,
-                     "SELECT CAST (value AS INTEGER) FROM meta WHERE key = 'rollup_sample_id'",
+                     "SELECT CAST (value AS BIGINT) FROM meta WHERE key = 'rollup_sample_id'",
                      "") < 0 ||
         ctl_sql_int (sql, &top, "SELECT coalesce (max (id), 0) FROM samples", "") < 0)
         return -1;

@@ -19,4 +19,9 @@ typedef struct {
 //  SQLite's migrations, ended by an entry with sql NULL.
 extern const ctl_migration_t ctl_schema_sqlite[];
 
+#define CTL_SCHEMA_PG_MAX 64
+
+//  PostgreSQL's migrations, the same by name and order, ended likewise.
+extern const ctl_migration_t ctl_schema_pg[];
+
 #endif

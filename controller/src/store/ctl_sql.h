@@ -31,7 +31,7 @@ typedef struct _ctl_sql_t ctl_sql_t;
 //  What a backend provides. Connections and statements are the backend's
 //  own (void *); everything returns 0 / -1 unless said otherwise.
 typedef struct {
-    const char *scheme;  //  "sqlite"
+    const char *scheme;  //  "sqlite", "postgresql"
     //  Open the database at `target` (flags: CTL_STORE_CREATE,
     //  CTL_STORE_READONLY) and, unless read-only, bring its schema up to
     //  date. NULL on error (logged).
@@ -66,6 +66,7 @@ typedef struct {
 } ctl_sql_ops_t;
 
 extern const ctl_sql_ops_t ctl_sql_sqlite_ops;
+extern const ctl_sql_ops_t ctl_sql_pg_ops;
 
 //  A running query, on the caller's stack.
 typedef struct {

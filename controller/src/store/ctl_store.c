@@ -6,6 +6,7 @@
 #include "ctl_store.h"
 #include "ctl_store_internal.h"
 #include "jad_log.h"
+#include "jad_util.h"
 
 #include <stdarg.h>
 #include <stdlib.h>
@@ -17,14 +18,19 @@ struct _ctl_store_t {
 };
 
 //  Backends by the scheme of a target ("scheme:rest").
+//  A backend that takes a URL is given the whole target (libpq parses
+//  postgresql://... itself); SQLite the path after "sqlite:".
 typedef struct {
     const char *scheme;
     const ctl_sql_ops_t *ops;
     const ctl_migration_t *schema;
+    bool url;  //  the target is a URL, given whole
 } s_backend_t;
 
 static const s_backend_t s_backends[] = {
-    {"sqlite", &ctl_sql_sqlite_ops, ctl_schema_sqlite},
+    {"sqlite", &ctl_sql_sqlite_ops, ctl_schema_sqlite, false},
+    {"postgresql", &ctl_sql_pg_ops, ctl_schema_pg, true},
+    {"postgres", &ctl_sql_pg_ops, ctl_schema_pg, true},
 };
 
 ctl_store_t *ctl_store_open (const char *target, int flags)
@@ -45,11 +51,12 @@ ctl_store_t *ctl_store_open (const char *target, int flags)
                 strncmp (s_backends[index].scheme, target, (size_t)(colon - target)) == 0)
                 backend = &s_backends[index];
         if (!backend) {
-            jad_log_error ("store: unknown backend in '%.*s:' (this controller has: sqlite)",
+            jad_log_error ("store: unknown backend in '%.*s:' (this controller has: sqlite, "
+                           "postgresql)",
                            (int)(colon - target), target);
             return NULL;
         }
-        path = colon + 1;
+        path = backend->url ? target : colon + 1;
     }
     ctl_store_t *self = (ctl_store_t *)calloc (1, sizeof (ctl_store_t));
     if (!self)
@@ -59,6 +66,19 @@ ctl_store_t *ctl_store_open (const char *target, int flags)
     if (!self->sql)
         ctl_store_destroy (&self);
     return self;
+}
+
+char *ctl_store_target (const char *data_dir, const char *store)
+{
+    if (store && !streq (store, "sqlite"))
+        return strdup (store);
+    return jad_strdup_printf ("%s/state.db", data_dir);
+}
+
+bool ctl_store_target_shared (const char *target)
+{
+    return target &&
+           (strncmp (target, "postgresql:", 11) == 0 || strncmp (target, "postgres:", 9) == 0);
 }
 
 void ctl_store_destroy (ctl_store_t **self_p)
@@ -113,8 +133,8 @@ uint64_t ctl_store_next_sequence (ctl_store_t *self)
 {
     int64_t value = 0;
     if (ctl_sql_int (self->sql, &value,
-                     "UPDATE meta SET value = CAST (CAST (value AS INTEGER) + 1 AS TEXT) "
-                     "WHERE key = 'sequence' RETURNING CAST (value AS INTEGER)",
+                     "UPDATE meta SET value = CAST (CAST (value AS BIGINT) + 1 AS TEXT) "
+                     "WHERE key = 'sequence' RETURNING CAST (value AS BIGINT)",
                      "") != 0 ||
         value <= 0) {
         jad_log_error ("store: cannot take the next plan sequence");

@@ -22,15 +22,25 @@ typedef struct _ctl_store_t ctl_store_t;
 #define CTL_STORE_CREATE   1  //  create the database if it does not exist
 #define CTL_STORE_READONLY 2  //  read only; the schema is taken as it is
 
-//  Open the store at `target`: "sqlite:PATH" or a bare PATH (SQLite), and,
+//  Open the store at `target`: "sqlite:PATH" or a bare PATH (SQLite), or a
+//  libpq URL "postgresql://USER@HOST:PORT/DB?..." (PostgreSQL 15 or newer;
+//  without CTL_STORE_CREATE a database holding no store is refused), and,
 //  unless read-only, bring its schema up to date (a schema newer than this
 //  controller is refused). Returns the handle or NULL (reason logged).
 ctl_store_t *ctl_store_open (const char *target, int flags);
 
+//  The target of a controller's store: `store` as controller.yaml's
+//  `store:` key gives it (a postgresql:// URL), or DATA_DIR/state.db when
+//  it is NULL or "sqlite". Caller frees; NULL if out of memory.
+char *ctl_store_target (const char *data_dir, const char *store);
+
+//  True if `target` is a PostgreSQL URL (a store shared between hosts).
+bool ctl_store_target_shared (const char *target);
+
 //  Close the store; NULL-safe, nulls *self_p.
 void ctl_store_destroy (ctl_store_t **self_p);
 
-//  The backend's name ("sqlite").
+//  The backend's name ("sqlite" or "postgresql").
 const char *ctl_store_backend (ctl_store_t *self);
 
 //  The schema version (migrations run so far), -1 on error.
