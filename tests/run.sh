@@ -20,30 +20,45 @@ cmake --build "$build" -j"$(nproc)"
 #  Every compiler and optimisation level: the flow-based warnings of GCC
 #  (format-truncation, stringop-*, maybe-uninitialized) come only with
 #  optimisation, clang's with clang. Built, tests included, nothing run;
-#  each in a directory of its own (build-gcc-relwithdebinfo,
-#  build-gcc-release, build-clang). GCC Debug is the build above. Only for
-#  a full run unless JADUGAR_BUILDS=0.
+#  each in a directory of its own (build-gcc-relwithdebinfo, build-clang,
+#  build-gcc-release). GCC Debug is the build above. They build beside the
+#  test run, at the lowest CPU priority (most tests wait on sockets and
+#  timers, and get the CPU first), and the run fails if one of them does.
+#  Only for a full run unless JADUGAR_BUILDS=0.
+builds_pid=
 if [ $# -eq 0 ] && [ "${JADUGAR_BUILDS:-1}" != 0 ]; then
-    for config in gcc:RelWithDebInfo gcc:Release clang:RelWithDebInfo; do
-        compiler=${config%%:*}
-        type=${config#*:}
-        dir=$top/build-$compiler
-        [ "$compiler" = gcc ] && dir=$dir-$(echo "$type" | tr '[:upper:]' '[:lower:]')
-        echo "build: $compiler $type in $dir"
-        cmake -S . -B "$dir" -DCMAKE_C_COMPILER="$compiler" -DCMAKE_BUILD_TYPE="$type" $werror \
-            >/dev/null
-        cmake --build "$dir" -j"$(nproc)" >"$dir/build.log" 2>&1 || {
-            cat "$dir/build.log"
-            echo "build: $compiler $type FAILED" >&2
-            exit 1
-        }
-    done
+    (
+        for config in gcc:RelWithDebInfo clang:RelWithDebInfo gcc:Release; do
+            compiler=${config%%:*}
+            type=${config#*:}
+            dir=$top/build-$compiler
+            [ "$compiler" = gcc ] && dir=$dir-$(echo "$type" | tr '[:upper:]' '[:lower:]')
+            echo "build: $compiler $type in $dir"
+            cmake -S . -B "$dir" -DCMAKE_C_COMPILER="$compiler" -DCMAKE_BUILD_TYPE="$type" \
+                $werror >/dev/null || exit 1
+            nice -n 19 cmake --build "$dir" -j"$(nproc)" >"$dir/build.log" 2>&1 || {
+                cat "$dir/build.log"
+                echo "build: $compiler $type FAILED"
+                exit 1
+            }
+        done
+    ) >"$build/configs.log" 2>&1 &
+    builds_pid=$!
+    trap 'kill "$builds_pid" 2>/dev/null || true' EXIT
 fi
 
 #  Sanitizers: fail on the first report; leaks are errors.
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:strict_string_checks=1"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 (cd "$build" && ctest --output-on-failure -j"$(nproc)" "$@")
+
+if [ -n "$builds_pid" ]; then
+    status=0
+    wait "$builds_pid" || status=$?
+    trap - EXIT
+    cat "$build/configs.log"
+    [ "$status" -eq 0 ] || { echo "build: a compiler or level failed (above)" >&2; exit 1; }
+fi
 
 #  Valgrind: the unit test binaries, in a build of their own without
 #  sanitizers, only for a full run unless JADUGAR_VALGRIND=0.
@@ -56,6 +71,6 @@ fi
 
 #  Fuzzing: each libFuzzer target briefly (clang, separate build dir), only
 #  for a full run (no ctest arguments) unless JADUGAR_FUZZ_SECONDS=0.
-if [ $# -eq 0 ] && [ "${JADUGAR_FUZZ_SECONDS:-20}" != 0 ]; then
-    ./tests/fuzz/run-fuzz.sh "${JADUGAR_FUZZ_SECONDS:-20}"
+if [ $# -eq 0 ] && [ "${JADUGAR_FUZZ_SECONDS:-10}" != 0 ]; then
+    ./tests/fuzz/run-fuzz.sh "${JADUGAR_FUZZ_SECONDS:-10}"
 fi
