@@ -122,7 +122,7 @@ typedef struct {
     uint32_t connections_per_ip;  //  CURVE connections from one address, default 1024, 0 = no cap
     uint32_t max_connections;     //  all CURVE connections, 0 (default) = from the fd limit
     char *prometheus;             //  Prometheus server URL for query rules, or NULL
-    char *store;                     //  "sqlite" or a postgresql:// URL; NULL: sqlite
+    char *store;                  //  "sqlite" or a postgresql:// URL; NULL: sqlite
     uint32_t prometheus_timeout_ms;  //  one query's limit, default 10 s
     jad_notify_config_t *notify;
     size_t notify_count;

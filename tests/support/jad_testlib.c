@@ -874,7 +874,8 @@ void jt_fleet_add_operator (jt_fleet_t *self, const char *name, const char *role
     if (self->store)
         rc = jt_run (&output, "psql -q -v ON_ERROR_STOP=1 '%s' -f %s", self->store, sql_path);
     else
-        rc = jt_run (&output, "sqlite3 -cmd '.timeout 10000' %s/controller/state.db < %s", self->dir, sql_path);
+        rc = jt_run (&output, "sqlite3 -cmd '.timeout 10000' %s/controller/state.db < %s",
+                     self->dir, sql_path);
     if (rc != 0) {
         fprintf (stderr, "testlib: cannot add operator %s (%d):\n%s\n", name, rc, output);
         abort ();
