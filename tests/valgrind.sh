@@ -52,12 +52,23 @@ run_one () {
 failed=0
 #  POSIX sh has no exported functions: a small loop, two at a time
 #  JADUGAR_VALGRIND_SKIP: test files (e.g. "test_daemon test_server") left
-#  out, those whose subject runs in processes valgrind does not follow
+#  out, those whose subject runs in processes valgrind does not follow;
+#  JADUGAR_VALGRIND_ONLY: if set, only these test files
 set --
 for binary in "$build"/tests/unit_*; do
+    name=${binary##*/unit_}
     case " ${JADUGAR_VALGRIND_SKIP:-} " in
-        *" ${binary##*/unit_} "*) echo "valgrind: ${binary##*/} left out (JADUGAR_VALGRIND_SKIP)" ;;
-        *) set -- "$@" "$binary" ;;
+        *" $name "*) echo "valgrind: ${binary##*/} left out (JADUGAR_VALGRIND_SKIP)" ;;
+        *)
+            if [ -n "${JADUGAR_VALGRIND_ONLY:-}" ]; then
+                case " $JADUGAR_VALGRIND_ONLY " in
+                    *" $name "*) set -- "$@" "$binary" ;;
+                    *) ;;
+                esac
+            else
+                set -- "$@" "$binary"
+            fi
+            ;;
     esac
 done
 while [ $# -gt 0 ]; do
