@@ -650,15 +650,10 @@ int ctl_plans_repo_baked (ctl_store_t *store, const char *id, int64_t progress)
 
 int64_t ctl_plans_repo_set_paused (ctl_store_t *store, const char *id, bool paused, int64_t now)
 {
-    //  progress holds when it was paused: on resume a bake's clock moves
-    //  on by the time the plan stood still, so a paused bake does not run
-    //  down (issue 13 item 4)
+    //  the bake's start stays: the engine subtracts the pauses
     return ctl_sql_exec (ctl_store_sql (store),
-                         "UPDATE plans SET paused = $1, progress = $2, phase_started = CASE WHEN "
-                         "$1 = 0 AND phase = 'bake' AND phase_started IS NOT NULL AND progress "
-                         "IS NOT NULL AND $2 > progress THEN phase_started + ($2 - progress) "
-                         "ELSE phase_started END WHERE id = $3 AND state = 'running' AND paused "
-                         "= $4",
+                         "UPDATE plans SET paused = $1, progress = $2 WHERE id = $3 AND state = "
+                         "'running' AND paused = $4",
                          "bitb", (int)paused, now, id, (int)!paused);
 }
 
