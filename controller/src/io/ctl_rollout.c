@@ -15,11 +15,11 @@
 #include "ctl_json.h"
 #include "ctl_plans_repo.h"
 #include "ctl_reconcile.h"
+#include "ctl_rule_rows.h"
 #include "ctl_releases_repo.h"
 #include "jad_log.h"
 #include "jad_util.h"
 
-#include <math.h>
 #include <stdarg.h>
 #include <string.h>
 
@@ -303,10 +303,7 @@ typedef struct {
     char task_failure[640];
     //  the environment's alert verdicts: its first firing rule and its
     //  first rule inconclusive since the operator's last resume
-    ctl_alert_rule_t *rules[2];
-    ctl_rule_t engine_rules[2];
-    ctl_rule_verdict_t alerts[2];
-    size_t alert_count;
+    ctl_rule_verdicts_t alerts;
 } s_view_t;
 
 static void s_view_clear (s_view_t *self)
@@ -319,8 +316,7 @@ static void s_view_clear (s_view_t *self)
     zlistx_destroy (&self->crossed_rows);
     free (self->crossed);
     free (self->pauses);
-    for (size_t index = 0; index < 2; index++)
-        ctl_alert_rule_destroy (&self->rules[index]);
+    ctl_rule_rows_verdicts_clear (&self->alerts);
     memset (self, 0, sizeof *self);
 }
 
@@ -407,46 +403,6 @@ static int s_view_crossed (ctl_rollout_t *self, s_view_t *loaded)
     return 0;
 }
 
-//  A stored rule as the engine reads it.
-static ctl_rule_t s_engine_rule (const ctl_alert_rule_t *row)
-{
-    int state = ctl_rule_state_parse (row->state);
-    return (ctl_rule_t){.id = row->id,
-                        .env = row->env,
-                        .metric = row->metric,
-                        .query = row->query,
-                        .aggregate = row->aggregate,
-                        .window_ms = row->window_ms,
-                        .above = row->above,
-                        .threshold = row->threshold,
-                        .for_ms = row->for_ms,
-                        .min_samples = row->min_samples,
-                        .action = row->action,
-                        .state = state < 0 ? CTL_RULE_OK : (ctl_rule_state_t)state,
-                        .since = row->since,
-                        .value = row->has_value ? row->value : NAN,
-                        .samples = row->samples,
-                        .hosts = row->hosts,
-                        .error = row->error};
-}
-
-//  The verdicts ctl_reconcile needs about the plan's environment.
-static void s_view_alerts (ctl_rollout_t *self, s_view_t *loaded)
-{
-    const char *env = loaded->view.env;
-    if (ctl_alerts_repo_firing (self->store, env, &loaded->rules[0]) != 0)
-        loaded->rules[0] = NULL;
-    if (ctl_alerts_repo_inconclusive (self->store, env, loaded->view.resumed, &loaded->rules[1]) !=
-        0)
-        loaded->rules[1] = NULL;
-    for (size_t index = 0; index < 2; index++)
-        if (loaded->rules[index]) {
-            loaded->engine_rules[index] = s_engine_rule (loaded->rules[index]);
-            ctl_rule_verdict (&loaded->engine_rules[index], &loaded->alerts[loaded->alert_count]);
-            loaded->alert_count++;
-        }
-}
-
 //  Load plan_id as ctl_reconcile sees it. `approved`: a plan awaiting
 //  approval has every role it needs. Returns 0, or -1 (no such plan, or
 //  a database error: nothing is decided on a partial view).
@@ -522,7 +478,7 @@ static int s_view_load (ctl_rollout_t *self, const char *plan_id, bool approved,
         view->batch_hosts = loaded->batch_hosts;
         view->batch_host_count = zlistx_size (loaded->batch_names);
     }
-    s_view_alerts (self, loaded);
+    ctl_rule_rows_verdicts (self->store, plan->env, view->resumed, &loaded->alerts);
     return 0;
 
 failed:
@@ -757,7 +713,8 @@ static int s_decide_reconcile (const s_view_t *loaded, int64_t now, ctl_actions_
                                void *args)
 {
     (void)args;
-    return ctl_reconcile (&loaded->view, loaded->alerts, loaded->alert_count, now, actions);
+    return ctl_reconcile (&loaded->view, loaded->alerts.verdicts, loaded->alerts.count, now,
+                          actions);
 }
 
 static int s_decide_fail (const s_view_t *loaded, int64_t now, ctl_actions_t *actions, void *args)
@@ -777,8 +734,8 @@ static int s_decide_operator (const s_view_t *loaded, int64_t now, ctl_actions_t
 {
     s_operator_t *request = (s_operator_t *)args;
     return ctl_reconcile_operator (&loaded->view, request->command, request->operator_name,
-                                   loaded->alerts, loaded->alert_count, now, actions, request->err,
-                                   request->errlen);
+                                   loaded->alerts.verdicts, loaded->alerts.count, now, actions,
+                                   request->err, request->errlen);
 }
 
 void ctl_rollout_advance (ctl_rollout_t *self, const char *plan_id)
