@@ -1,5 +1,5 @@
-//  ctl_rollout - the rollout engine: batches, canary and bake, migrations,
-//  coordinated rollback
+//  ctl_rollout - the rollout driver: plans created through the policy
+//  door, moved on by the engine (ctl_reconcile)
 //  SPDX-License-Identifier: MPL-2.0
 //
 //  See ctl_rollout.h for the phases. The driver reads the plan from the
@@ -8,11 +8,9 @@
 
 #include "ctl_rollout.h"
 #include "ctl_agents_repo.h"
-#include "ctl_alerts_repo.h"
 #include "ctl_batches.h"
 #include "ctl_deadlines.h"
 #include "ctl_decisions.h"
-#include "ctl_json.h"
 #include "ctl_plans_repo.h"
 #include "ctl_reconcile.h"
 #include "ctl_rule_rows.h"
@@ -20,7 +18,6 @@
 #include "jad_log.h"
 #include "jad_util.h"
 
-#include <stdarg.h>
 #include <string.h>
 
 struct _ctl_rollout_t {
