@@ -568,14 +568,6 @@ zlistx_t *ctl_plans_repo_unfinished_for (ctl_store_t *store, const char *agent)
                               "t", agent);
 }
 
-zlistx_t *ctl_plans_repo_stalled (ctl_store_t *store, int64_t before)
-{
-    return ctl_store_strings (store,
-                              "SELECT id FROM plans WHERE state = 'running' AND paused = 0 AND "
-                              "phase != 'bake' AND progress < $1 ORDER BY created, seq",
-                              "i", before);
-}
-
 int64_t ctl_plans_repo_set_running (ctl_store_t *store, const char *id, int64_t now)
 {
     return ctl_sql_exec (ctl_store_sql (store),

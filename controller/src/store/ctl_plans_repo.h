@@ -251,10 +251,6 @@ zlistx_t *ctl_plans_repo_converge (ctl_store_t *store, const char *agent);
 //  Ids of running plans in which `agent` is unfinished, by creation.
 zlistx_t *ctl_plans_repo_unfinished_for (ctl_store_t *store, const char *agent);
 
-//  Ids of running plans, not paused and not baking, whose last progress
-//  is before `before`.
-zlistx_t *ctl_plans_repo_stalled (ctl_store_t *store, int64_t before);
-
 //  approval -> running, progress now. Returns rows changed or -1.
 int64_t ctl_plans_repo_set_running (ctl_store_t *store, const char *id, int64_t now);
 
