@@ -4,11 +4,11 @@
 //
 //  controller/src is built in floors (docs/architecture.md):
 //
-//      main.c  ->  io/, legacy/  ->  engine/  ->  store/  ->  common
+//      main.c  ->  io/  ->  engine/  ->  store/  ->  common
 //
 //  A file may include headers of its own floor and of the floors below,
-//  never above (store including engine or io, engine including io or
-//  legacy). A module is a header and its .c (ctl_x.h + ctl_x.c); the
+//  never above (store including engine or io, engine including io). A
+//  module is a header and its .c (ctl_x.h + ctl_x.c); the
 //  graph of modules has no cycle. Only store/ speaks SQL: no file outside
 //  it mentions sqlite3, libpq or PGconn.
 
@@ -29,7 +29,7 @@
 typedef struct {
     char path[PATH_MAX];  //  relative to the root
     char module[128];     //  basename without extension
-    int floor;            //  4 main, 3 io and legacy, 2 engine, 1 store
+    int floor;            //  4 main, 3 io, 2 engine, 1 store
 } s_file_t;
 
 typedef struct {
@@ -54,7 +54,7 @@ static void s_problem (s_tree_t *tree, const char *format, const char *one, cons
 
 static int s_floor_of (const char *relative)
 {
-    if (strncmp (relative, "io/", 3) == 0 || strncmp (relative, "legacy/", 7) == 0)
+    if (strncmp (relative, "io/", 3) == 0)
         return 3;
     if (strncmp (relative, "engine/", 7) == 0)
         return 2;

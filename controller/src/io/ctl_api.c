@@ -690,29 +690,8 @@ static int s_plan_control (ctl_api_t *self, const jad_api_request_t *request,
         status = s_approve (self, plan_id, operator_name, result, &complete, err, errlen);
         if (status == 0 && complete)
             ctl_rollout_start (self->rollout, plan_id);
-    } else if (streq (action, "abort")) {
-        char reason[160];
-        snprintf (reason, sizeof reason, "aborted by %s", operator_name);
-        if (ctl_rollout_fail (self->rollout, plan_id, reason) != 0) {
-            snprintf (err, errlen, "plan %s is %s: nothing to abort", plan_id, state);
-            status = 2;
-        }
-    } else {
-        bool pause = streq (action, "pause");
-        if (!streq (state, "running") ||
-            ctl_plans_repo_set_paused (self->store, plan_id, pause, jad_now_ms ()) != 1) {
-            snprintf (err, errlen, "plan %s is %s%s: cannot %s it", plan_id, state,
-                      streq (state, "running") ? (pause ? " and paused" : " and not paused") : "",
-                      action);
-            status = 2;
-        } else {
-            ctl_decisions_record (self->store, plan_id, "operator", pause ? "paused" : "resumed",
-                                  "%s by %s%s", pause ? "paused" : "resumed", operator_name,
-                                  pause ? ": no new batch starts until resumed" : "");
-            if (!pause)
-                ctl_rollout_advance (self->rollout, plan_id);
-        }
-    }
+    } else
+        status = ctl_rollout_operator (self->rollout, plan_id, action, operator_name, err, errlen);
     if (status == 0 && !*result)
         *result = json_pack ("{s:o}", "plan", s_plan_json (self, plan_id, false, 0));
     free (state);

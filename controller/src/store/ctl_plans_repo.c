@@ -568,14 +568,6 @@ zlistx_t *ctl_plans_repo_unfinished_for (ctl_store_t *store, const char *agent)
                               "t", agent);
 }
 
-zlistx_t *ctl_plans_repo_stalled (ctl_store_t *store, int64_t before)
-{
-    return ctl_store_strings (store,
-                              "SELECT id FROM plans WHERE state = 'running' AND paused = 0 AND "
-                              "phase != 'bake' AND progress < $1 ORDER BY created, seq",
-                              "i", before);
-}
-
 int64_t ctl_plans_repo_set_running (ctl_store_t *store, const char *id, int64_t now)
 {
     return ctl_sql_exec (ctl_store_sql (store),
@@ -650,15 +642,10 @@ int ctl_plans_repo_baked (ctl_store_t *store, const char *id, int64_t progress)
 
 int64_t ctl_plans_repo_set_paused (ctl_store_t *store, const char *id, bool paused, int64_t now)
 {
-    //  progress holds when it was paused: on resume a bake's clock moves
-    //  on by the time the plan stood still, so a paused bake does not run
-    //  down (issue 13 item 4)
+    //  the bake's start stays: the engine subtracts the pauses
     return ctl_sql_exec (ctl_store_sql (store),
-                         "UPDATE plans SET paused = $1, progress = $2, phase_started = CASE WHEN "
-                         "$1 = 0 AND phase = 'bake' AND phase_started IS NOT NULL AND progress "
-                         "IS NOT NULL AND $2 > progress THEN phase_started + ($2 - progress) "
-                         "ELSE phase_started END WHERE id = $3 AND state = 'running' AND paused "
-                         "= $4",
+                         "UPDATE plans SET paused = $1, progress = $2 WHERE id = $3 AND state = "
+                         "'running' AND paused = $4",
                          "bitb", (int)paused, now, id, (int)!paused);
 }
 

@@ -251,10 +251,6 @@ zlistx_t *ctl_plans_repo_converge (ctl_store_t *store, const char *agent);
 //  Ids of running plans in which `agent` is unfinished, by creation.
 zlistx_t *ctl_plans_repo_unfinished_for (ctl_store_t *store, const char *agent);
 
-//  Ids of running plans, not paused and not baking, whose last progress
-//  is before `before`.
-zlistx_t *ctl_plans_repo_stalled (ctl_store_t *store, int64_t before);
-
 //  approval -> running, progress now. Returns rows changed or -1.
 int64_t ctl_plans_repo_set_running (ctl_store_t *store, const char *id, int64_t now);
 
@@ -279,9 +275,9 @@ int ctl_plans_repo_enter_bake (ctl_store_t *store, const char *id, int64_t now);
 //  baked, phase rollout; progress = `progress` unless 0.
 int ctl_plans_repo_baked (ctl_store_t *store, const char *id, int64_t progress);
 
-//  Pause or resume a running plan (progress now). A bake resumed goes on
-//  for what was left of it when it paused (its phase_started moves on by
-//  the pause). Returns rows changed (0: not running, or already so) or -1.
+//  Pause or resume a running plan (progress now). phase_started stays:
+//  the engine's bake clock subtracts the pauses (ctl_reconcile_bake_elapsed).
+//  Returns rows changed (0: not running, or already so) or -1.
 int64_t ctl_plans_repo_set_paused (ctl_store_t *store, const char *id, bool paused, int64_t now);
 
 //  progress = now.

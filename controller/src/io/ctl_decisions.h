@@ -6,7 +6,7 @@
 //  rule, status = the decision, detail = the values it was made on) and
 //  logged; `jadctl plan show` prints them.
 //
-//  Waiting for the engine: its DECISION actions are applied through this.
+//  The engine's DECISION actions (ctl_reconcile) are applied through this.
 
 #ifndef CTL_DECISIONS_H_INCLUDED
 #define CTL_DECISIONS_H_INCLUDED

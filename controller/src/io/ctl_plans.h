@@ -8,11 +8,10 @@
 //  are stored once (recognised by incarnation and report id); a plan
 //  touched by a burst of reports is advanced once, after the burst's
 //  commit. A host that does not move within the step deadline fails (or
-//  is skipped when offline and the plan allows it); a plan without
-//  progress for the progress deadline fails.
-//
-//  Waiting for the engine: ctl_deadlines decides the deadlines and
-//  resends; ctl_reconcile the rest.
+//  is skipped when offline and the plan allows it) and an unacknowledged
+//  plan is sent again, as ctl_deadlines decides; a plan without progress
+//  for the progress deadline fails as ctl_reconcile decides (on every
+//  tick, through ctl_rollout_tick).
 
 #ifndef CTL_PLANS_H_INCLUDED
 #define CTL_PLANS_H_INCLUDED

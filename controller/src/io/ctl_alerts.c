@@ -6,6 +6,7 @@
 #include "ctl_alerts_repo.h"
 #include "ctl_releases_repo.h"
 #include "ctl_rollout.h"
+#include "ctl_rule_rows.h"
 #include "ctl_metrics_repo.h"
 #include "ctl_notify.h"
 #include "ctl_json.h"
@@ -46,163 +47,29 @@ struct _ctl_alerts_t {
 static void s_worker (zsock_t *pipe, void *args);
 static void s_in_flight_free (void **item);
 
-static const char *const s_state_names[] = {"ok", "pending", "firing", "resolved", "inconclusive"};
-
-const char *ctl_alert_state_name (ctl_alert_state_t state)
-{
-    return state <= CTL_ALERT_INCONCLUSIVE ? s_state_names[state] : "unknown";
-}
-
-int ctl_alert_state_parse (const char *name)
-{
-    for (int index = 0; name && index <= CTL_ALERT_INCONCLUSIVE; index++)
-        if (streq (name, s_state_names[index]))
-            return index;
-    return -1;
-}
-
-ctl_alert_state_t ctl_alert_next (ctl_alert_state_t state, int64_t *since_p, ctl_alert_cond_t cond,
-                                  int64_t now, uint32_t for_ms)
-{
-    ctl_alert_state_t next = state;
-    switch (state) {
-        case CTL_ALERT_OK:
-        case CTL_ALERT_RESOLVED:
-        case CTL_ALERT_INCONCLUSIVE:
-            if (cond == CTL_COND_TRUE)
-                next = for_ms == 0 ? CTL_ALERT_FIRING : CTL_ALERT_PENDING;
-            else if (cond == CTL_COND_INCONCLUSIVE)
-                next = CTL_ALERT_INCONCLUSIVE;
-            else if (state == CTL_ALERT_INCONCLUSIVE)
-                next = CTL_ALERT_OK;
-            break;
-        case CTL_ALERT_PENDING:
-            if (cond == CTL_COND_FALSE)
-                next = CTL_ALERT_OK;
-            else if (cond == CTL_COND_INCONCLUSIVE)
-                next = CTL_ALERT_INCONCLUSIVE;
-            else if (now - *since_p >= (int64_t)for_ms)
-                next = CTL_ALERT_FIRING;
-            break;
-        case CTL_ALERT_FIRING:
-            if (cond == CTL_COND_FALSE)
-                next = CTL_ALERT_RESOLVED;
-            break;
-    }
-    if (next != state)
-        *since_p = now;
-    return next;
-}
-
-static int s_compare_double (const void *left, const void *right)
-{
-    double a = *(const double *)left, b = *(const double *)right;
-    return a < b ? -1 : a > b;
-}
-
-int ctl_alert_aggregate (const char *how, double *values, const uint32_t *hosts, size_t count,
-                         double *result)
-{
-    if (count == 0 || !how)
-        return -1;
-    if (streq (how, "avg")) {
-        double sum = 0;
-        for (size_t index = 0; index < count; index++)
-            sum += values[index];
-        *result = sum / (double)count;
-    } else if (streq (how, "max")) {
-        double max = values[0];
-        for (size_t index = 1; index < count; index++)
-            max = values[index] > max ? values[index] : max;
-        *result = max;
-    } else if (streq (how, "sum")) {
-        //  sum over hosts of each host's mean in the window
-        zhashx_t *seen = zhashx_new ();
-        if (!seen)
-            return -1;
-        double total = 0;
-        for (size_t index = 0; index < count; index++) {
-            char key[16];
-            snprintf (key, sizeof key, "%u", hosts[index]);
-            if (zhashx_lookup (seen, key))
-                continue;
-            zhashx_insert (seen, key, (void *)1);
-            double sum = 0;
-            size_t samples = 0;
-            for (size_t other = index; other < count; other++)
-                if (hosts[other] == hosts[index]) {
-                    sum += values[other];
-                    samples++;
-                }
-            total += sum / (double)samples;
-        }
-        zhashx_destroy (&seen);
-        *result = total;
-    } else if (streq (how, "p95")) {
-        qsort (values, count, sizeof (double), s_compare_double);
-        //  nearest rank
-        size_t rank = (size_t)ceil (0.95 * (double)count);
-        *result = values[rank ? rank - 1 : 0];
-    } else
-        return -1;
-    return 0;
-}
-
 //  --------------------------------------------------------------------------
 //  Rules
 
+//  A stored rule and the engine's view of it (which borrows from it).
 typedef struct {
-    char *id;
-    char *env;
-    char *metric;
-    char *query;
-    char *aggregate;
-    int64_t window_ms;
-    bool above;
-    double threshold;
-    int64_t for_ms;
-    int64_t min_samples;
-    char *action;
-    ctl_alert_state_t state;
-    int64_t since;
+    ctl_alert_rule_t *row;
+    ctl_rule_t rule;
 } s_rule_t;
 
 static void s_rule_clear (s_rule_t *rule)
 {
-    free (rule->id);
-    free (rule->env);
-    free (rule->metric);
-    free (rule->query);
-    free (rule->aggregate);
-    free (rule->action);
+    ctl_alert_rule_destroy (&rule->row);
     memset (rule, 0, sizeof *rule);
 }
 
-//  Take a stored rule's strings and values into `rule`; `row` is
-//  destroyed.
+//  Hold `row` (taken: *row_p becomes NULL) and read it as the engine does.
 static void s_rule_take (ctl_alert_rule_t **row_p, s_rule_t *rule)
 {
-    ctl_alert_rule_t *row = *row_p;
     memset (rule, 0, sizeof *rule);
-    if (!row)
-        return;
-    rule->id = row->id;
-    rule->env = row->env;
-    rule->metric = row->metric;
-    rule->query = row->query;
-    rule->aggregate = row->aggregate;
-    row->id = row->env = row->metric = row->query = row->aggregate = NULL;
-    rule->window_ms = row->window_ms;
-    rule->above = row->above;
-    rule->threshold = row->threshold;
-    rule->for_ms = row->for_ms;
-    rule->min_samples = row->min_samples;
-    rule->action = row->action;
-    row->action = NULL;
-    int state = ctl_alert_state_parse (row->state);
-    rule->state = state < 0 ? CTL_ALERT_OK : (ctl_alert_state_t)state;
-    rule->since = row->since;
-    ctl_alert_rule_destroy (row_p);
+    rule->row = *row_p;
+    *row_p = NULL;
+    if (rule->row)
+        rule->rule = ctl_rule_rows_rule (rule->row);
 }
 
 //  A rule of controller.yaml or the API as a row to store.
@@ -289,16 +156,6 @@ done:
 
 //  --------------------------------------------------------------------------
 //  Evaluation
-
-typedef struct {
-    ctl_alert_cond_t cond;
-    double value;  //  NAN when inconclusive without a value
-    int64_t samples;
-    int64_t hosts;
-    int64_t window_start;
-    int64_t window_end;
-    char error[160];  //  why a value could not be read
-} s_reading_t;
 
 //  The Prometheus query worker. PromQL rules are read in this thread (a
 //  czmq actor) so that a slow or silent Prometheus never stalls the
@@ -405,7 +262,7 @@ static void s_in_flight_free (void **item)
 
 //  Ask the worker for a PromQL rule's value, unless a query for it is
 //  already in flight.
-static void s_query_send (ctl_alerts_t *self, const s_rule_t *rule)
+static void s_query_send (ctl_alerts_t *self, const ctl_rule_t *rule)
 {
     const jad_controller_config_t *config = ctl_settings_config (self->settings);
     if (!self->worker || zhashx_lookup (self->in_flight, rule->id) || !config->prometheus)
@@ -428,80 +285,18 @@ static void s_query_send (ctl_alerts_t *self, const s_rule_t *rule)
     free (url);
 }
 
-//  Decide the condition from the values read.
-static void s_reading_finish (const s_rule_t *rule, double *values, uint32_t *hosts, size_t count,
-                              s_reading_t *reading)
-{
-    reading->samples = (int64_t)count;
-    if (!rule->query && count) {
-        zhashx_t *seen = zhashx_new ();
-        for (size_t index = 0; seen && index < count; index++) {
-            char key[16];
-            snprintf (key, sizeof key, "%u", hosts[index]);
-            if (!zhashx_lookup (seen, key)) {
-                zhashx_insert (seen, key, (void *)1);
-                reading->hosts++;
-            }
-        }
-        zhashx_destroy (&seen);
-    }
-    if (count && hosts &&
-        ctl_alert_aggregate (rule->aggregate, values, hosts, count, &reading->value) == 0 &&
-        (int64_t)count >= rule->min_samples) {
-        bool crossed =
-            rule->above ? reading->value > rule->threshold : reading->value < rule->threshold;
-        reading->cond = crossed ? CTL_COND_TRUE : CTL_COND_FALSE;
-    }
-}
-
-static s_reading_t s_reading_new (const s_rule_t *rule, int64_t now)
-{
-    s_reading_t reading = {.cond = CTL_COND_INCONCLUSIVE, .value = NAN};
-    reading.window_end = now;
-    reading.window_start = now - rule->window_ms;
-    return reading;
-}
-
 //  A rule over the samples agents sent.
-static s_reading_t s_evaluate (ctl_alerts_t *self, const s_rule_t *rule, int64_t now)
+static ctl_reading_t s_evaluate (ctl_alerts_t *self, const ctl_rule_t *rule, int64_t now)
 {
-    s_reading_t reading = s_reading_new (rule, now);
+    ctl_reading_t reading;
+    ctl_rule_reading_start (rule, now, &reading);
     double *values = NULL;
     uint32_t *hosts = NULL;
     size_t count = 0;
     if (ctl_metrics_repo_env_values (self->store, rule->env, rule->metric, reading.window_start,
                                      &values, &hosts, &count))
         snprintf (reading.error, sizeof reading.error, "database error");
-    s_reading_finish (rule, values, hosts, count, &reading);
-    free (values);
-    free (hosts);
-    return reading;
-}
-
-//  A PromQL rule from the worker's answer.
-static s_reading_t s_evaluate_answer (const s_rule_t *rule, bool ok, const char *answer,
-                                      int64_t now)
-{
-    s_reading_t reading = s_reading_new (rule, now);
-    if (!ok) {
-        snprintf (reading.error, sizeof reading.error, "%s", answer);
-        return reading;
-    }
-    size_t count = 0, size = 1;
-    for (const char *cursor = answer; *cursor; cursor++)
-        size += *cursor == ' ';
-    double *values = calloc (size, sizeof (double));
-    uint32_t *hosts = calloc (size, sizeof (uint32_t));
-    const char *cursor = answer;
-    while (values && hosts && *cursor && count < size) {
-        char *end = NULL;
-        double value = strtod (cursor, &end);
-        if (end == cursor)
-            break;
-        values[count++] = value;
-        cursor = end;
-    }
-    s_reading_finish (rule, values, hosts, count, &reading);
+    ctl_rule_reading_finish (rule, values, hosts, count, &reading);
     free (values);
     free (hosts);
     return reading;
@@ -518,26 +313,10 @@ static json_t *s_iso (int64_t ms)
     return ms > 0 ? json_string (jad_iso_time (ms, buf, sizeof buf)) : json_null ();
 }
 
-//  What a rule checks, for humans: "avg(http_error_rate) on prod > 0.05
-//  for 60s over 60s (min 3 samples)".
-static void s_describe (const s_rule_t *rule, char *buf, size_t len)
-{
-    char duration[32], window[32];
-    jad_duration_format ((uint64_t)rule->for_ms, duration, sizeof duration);
-    jad_duration_format ((uint64_t)rule->window_ms, window, sizeof window);
-    if (rule->query)
-        snprintf (buf, len, "prometheus(%s) %s %g for %s", rule->query, rule->above ? ">" : "<",
-                  rule->threshold, duration);
-    else
-        snprintf (buf, len, "%s(%s) on %s %s %g for %s over %s (min %lld samples)", rule->aggregate,
-                  rule->metric, rule->env, rule->above ? ">" : "<", rule->threshold, duration,
-                  window, (long long)rule->min_samples);
-}
-
-static json_t *s_rule_fields (const s_rule_t *rule, const s_reading_t *reading)
+static json_t *s_rule_fields (const ctl_rule_t *rule, const ctl_reading_t *reading)
 {
     char text[S_SUMMARY_LEN];
-    s_describe (rule, text, sizeof text);
+    ctl_rule_describe (rule, text, sizeof text);
     return json_pack (
         "{s:s, s:s, s:s, s:s?, s:s, s:s, s:f, s:I, s:I, s:I, s:s?, s:s, s:o, s:I, "
         "s:I, s:o, s:o}",
@@ -592,26 +371,39 @@ static int s_decision_store (ctl_alerts_t *self, const char *plan_id, const char
 }
 
 //  A rollback rule fired: roll back the deploy it watches, if any.
-static void s_auto_rollback (ctl_alerts_t *self, const s_rule_t *rule, const s_reading_t *reading,
-                             json_t *fields)
+static void s_auto_rollback (ctl_alerts_t *self, const ctl_rule_t *rule,
+                             const ctl_reading_t *reading, json_t *fields)
 {
     int64_t now = jad_now_ms ();
-    //  the newest deploy of env made within `watch` that is not a converge
-    //  plan and was not undone already
+    //  the deploy the rule watches (ctl_rules_watched)
     char *bad_plan = NULL, *app = NULL, *bad_version = NULL;
     int64_t created = 0;
     zlistx_t *recent = ctl_plans_repo_since (self->store, rule->env,
                                              now - ctl_settings_config (self->settings)->watch_ms);
-    for (ctl_plan_t *plan = recent ? zlistx_first (recent) : NULL; plan && !bad_plan;
-         plan = zlistx_next (recent))
-        if (streq (plan->kind, "deploy") &&
-            (streq (plan->state, "running") || streq (plan->state, "succeeded")) &&
-            strncmp (plan->reason ? plan->reason : "", "converge:", 9) != 0 && !plan->undone) {
-            bad_plan = strdup (plan->id);
-            app = strdup (plan->app);
-            bad_version = strdup (plan->version);
-            created = plan->created;
-        }
+    size_t count = recent ? zlistx_size (recent) : 0;
+    ctl_watch_plan_t *watched = calloc (count + 1, sizeof (ctl_watch_plan_t));
+    ctl_plan_t **rows = calloc (count + 1, sizeof (ctl_plan_t *));
+    size_t index = 0;
+    for (ctl_plan_t *plan = recent && watched && rows ? zlistx_first (recent) : NULL; plan;
+         plan = zlistx_next (recent)) {
+        rows[index] = plan;
+        watched[index++] = (ctl_watch_plan_t){.id = plan->id,
+                                              .kind = plan->kind,
+                                              .state = plan->state,
+                                              .reason = plan->reason,
+                                              .created = plan->created,
+                                              .undone = plan->undone};
+    }
+    int chosen =
+        ctl_rules_watched (watched, index, now, ctl_settings_config (self->settings)->watch_ms);
+    if (chosen >= 0) {
+        bad_plan = strdup (rows[chosen]->id);
+        app = strdup (rows[chosen]->app);
+        bad_version = strdup (rows[chosen]->version);
+        created = rows[chosen]->created;
+    }
+    free (watched);
+    free (rows);
     zlistx_destroy (&recent);
     if (!bad_plan || !app || !bad_version) {
         jad_log_info ("alerts: rule fired outside any watch period rule=%s env=%s", rule->id,
@@ -627,20 +419,9 @@ static void s_auto_rollback (ctl_alerts_t *self, const s_rule_t *rule, const s_r
         if (!streq (row->version, bad_version) && row->created < created && !row->bad)
             good_version = strdup (row->version);
     zlistx_destroy (&succeeded);
-    char value[64], duration[32], window[32];
-    snprintf (value, sizeof value, "%g", reading->value);
-    jad_duration_format ((uint64_t)rule->for_ms, duration, sizeof duration);
-    jad_duration_format ((uint64_t)rule->window_ms, window, sizeof window);
     char summary[S_SUMMARY_LEN];
-    snprintf (summary, sizeof summary,
-              "alert %s fired: %s(%s) on %s = %s %s %g for %s (window %s, %lld samples from "
-              "%lld hosts); %s %s %s",
-              rule->id, rule->query ? "prometheus" : rule->aggregate,
-              rule->query ? rule->query : rule->metric, rule->env, value, rule->above ? ">" : "<",
-              rule->threshold, duration, window, (long long)reading->samples,
-              (long long)reading->hosts,
-              good_version ? "rolling back" : "no known-good release to roll back to from", app,
-              bad_version);
+    ctl_rule_summary (rule, reading, app, bad_version, good_version != NULL, summary,
+                      sizeof summary);
     json_object_set_new (fields, "summary", json_string (summary));
     json_object_set_new (fields, "app", json_string (app));
     json_object_set_new (fields, "bad_plan", json_string (bad_plan));
@@ -677,19 +458,20 @@ done:
     free (bad_version);
 }
 
-static void s_transition (ctl_alerts_t *self, s_rule_t *rule, ctl_alert_state_t from,
-                          const s_reading_t *reading, int64_t now)
+static void s_transition (ctl_alerts_t *self, const ctl_rule_t *rule, const ctl_rule_step_t *step,
+                          const ctl_reading_t *reading, int64_t now)
 {
+    const char *from = ctl_rule_state_name (step->from), *to = ctl_rule_state_name (step->to);
     json_t *fields = s_rule_fields (rule, reading);
-    json_object_set_new (fields, "from", json_string (ctl_alert_state_name (from)));
-    json_object_set_new (fields, "to", json_string (ctl_alert_state_name (rule->state)));
+    json_object_set_new (fields, "from", json_string (from));
+    json_object_set_new (fields, "to", json_string (to));
     if (*reading->error)
         json_object_set_new (fields, "error", json_string (reading->error));
     char *detail = json_dumps (fields, JSON_COMPACT);
-    ctl_alert_event_t event = {.rule_id = rule->id,
+    ctl_alert_event_t event = {.rule_id = (char *)rule->id,
                                .time = now,
-                               .from_state = (char *)ctl_alert_state_name (from),
-                               .to_state = (char *)ctl_alert_state_name (rule->state),
+                               .from_state = (char *)from,
+                               .to_state = (char *)to,
                                .has_value = isfinite (reading->value),
                                .value = reading->value,
                                .samples = reading->samples,
@@ -699,39 +481,39 @@ static void s_transition (ctl_alerts_t *self, s_rule_t *rule, ctl_alert_state_t 
     ctl_alerts_repo_event_add (self->store, &event);
     free (detail);
     jad_log_info ("alerts: rule=%s env=%s metric=%s %s -> %s value=%g samples=%lld", rule->id,
-                  rule->env, rule->metric, ctl_alert_state_name (from),
-                  ctl_alert_state_name (rule->state), reading->value, (long long)reading->samples);
+                  rule->env, rule->metric, from, to, reading->value, (long long)reading->samples);
     char kind[32];
-    snprintf (kind, sizeof kind, "alert.%s", ctl_alert_state_name (rule->state));
+    snprintf (kind, sizeof kind, "alert.%s", to);
     ctl_notify_send (self->notify, kind, fields);
-    if (rule->state == CTL_ALERT_FIRING && rule->action && streq (rule->action, "rollback"))
+    if (step->rollback)
         s_auto_rollback (self, rule, reading, fields);
     json_decref (fields);
 }
 
-//  Store a rule's new state and act on a transition.
-static void s_rule_apply (ctl_alerts_t *self, s_rule_t *rule, const s_reading_t *reading,
+//  Store a rule's new state (ctl_rule_apply) and act on a transition.
+static void s_rule_apply (ctl_alerts_t *self, ctl_rule_t *rule, const ctl_reading_t *reading,
                           int64_t now)
 {
-    ctl_alert_state_t from = rule->state;
-    rule->state = ctl_alert_next (from, &rule->since, reading->cond, now, (uint32_t)rule->for_ms);
-    ctl_alerts_repo_evaluated (self->store, rule->id, ctl_alert_state_name (rule->state),
+    ctl_rule_step_t step;
+    ctl_rule_apply (rule, reading, now, &step);
+    ctl_alerts_repo_evaluated (self->store, rule->id, ctl_rule_state_name (rule->state),
                                rule->since, isfinite (reading->value), reading->value,
                                reading->samples, reading->hosts, now);
-    if (rule->state != from)
-        s_transition (self, rule, from, reading, now);
+    if (step.changed)
+        s_transition (self, rule, &step, reading, now);
 }
 
 static bool s_rule_usable (const s_rule_t *rule)
 {
-    return rule->id && rule->env && rule->metric && rule->aggregate;
+    return rule->row && rule->rule.id && rule->rule.env && rule->rule.metric &&
+           rule->rule.aggregate;
 }
 
 static void s_evaluate_rules (ctl_alerts_t *self, int64_t now)
 {
     zlistx_t *rows = ctl_alerts_repo_rules (self->store, false);
     for (ctl_alert_rule_t *row = rows ? zlistx_first (rows) : NULL; row; row = zlistx_next (rows)) {
-        //  the rule's strings move into `rule`; the list keeps an empty row
+        //  the row moves into `rule`; the list keeps an empty one
         ctl_alert_rule_t *taken = (ctl_alert_rule_t *)calloc (1, sizeof (ctl_alert_rule_t));
         if (!taken)
             break;
@@ -740,12 +522,12 @@ static void s_evaluate_rules (ctl_alerts_t *self, int64_t now)
         s_rule_t rule;
         s_rule_take (&taken, &rule);
         if (s_rule_usable (&rule)) {
-            if (rule.query)
+            if (rule.rule.query)
                 //  evaluated when the worker answers (ctl_alerts_receive)
-                s_query_send (self, &rule);
+                s_query_send (self, &rule.rule);
             else {
-                s_reading_t reading = s_evaluate (self, &rule, now);
-                s_rule_apply (self, &rule, &reading, now);
+                ctl_reading_t reading = s_evaluate (self, &rule.rule, now);
+                s_rule_apply (self, &rule.rule, &reading, now);
             }
         }
         s_rule_clear (&rule);
@@ -814,10 +596,11 @@ void ctl_alerts_receive (ctl_alerts_t *self)
         ctl_alerts_repo_get (self->store, id, &row);
         s_rule_t rule;
         s_rule_take (&row, &rule);
-        if (s_rule_usable (&rule) && rule.query) {
+        if (s_rule_usable (&rule) && rule.rule.query) {
             int64_t now = jad_now_ms ();
-            s_reading_t reading = s_evaluate_answer (&rule, streq (status, "ok"), answer, now);
-            s_rule_apply (self, &rule, &reading, now);
+            ctl_reading_t reading;
+            ctl_rule_reading_answer (&rule.rule, streq (status, "ok"), answer, now, &reading);
+            s_rule_apply (self, &rule.rule, &reading, now);
         }
         s_rule_clear (&rule);
     }

@@ -1,5 +1,5 @@
-//  ctl_rollout - the rollout engine: batches, canary and bake, migrations,
-//  coordinated rollback
+//  ctl_rollout - the rollout driver: plans created through the policy
+//  door, moved on by the engine (ctl_reconcile)
 //  SPDX-License-Identifier: MPL-2.0
 //
 //  A plan's hosts are split into batches when it is created (canary hosts
@@ -29,9 +29,12 @@
 //  rule, status = the decision, detail = the values it was made on;
 //  ctl_decisions).
 //
-//  Waiting for the engine: ctl_reconcile decides what this does here, and
-//  a driver applying its actions through the store and ctl_dispatch
-//  replaces this file.
+//  What happens to a plan is decided by ctl_reconcile (engine/): the
+//  driver here reads the plan's view from the store (its row, hosts,
+//  task, migrations, pauses and its environment's alert verdicts), calls
+//  the engine and applies its actions in order through the store,
+//  ctl_dispatch and ctl_notify; plans it must create (a task, a
+//  coordinated rollback) pass the door like any other.
 
 #ifndef CTL_ROLLOUT_H_INCLUDED
 #define CTL_ROLLOUT_H_INCLUDED
@@ -100,8 +103,15 @@ void ctl_rollout_tick (ctl_rollout_t *self);
 //  what it changed. Returns 0, or -1 if the plan was not running.
 int ctl_rollout_fail (ctl_rollout_t *self, const char *plan_id, const char *reason);
 
-//  Start a plan that was awaiting approval. Returns 0 or -1.
+//  Start a plan that was awaiting approval (every role it needs is
+//  covered). Returns 0 or -1.
 int ctl_rollout_start (ctl_rollout_t *self, const char *plan_id);
+
+//  An operator's `command` (pause, resume or abort) on plan_id. Returns
+//  0, 2 with "plan ID is STATE...: cannot CMD it" / "plan ID is STATE:
+//  nothing to abort" in err (nothing changed), or 1 on a database error.
+int ctl_rollout_operator (ctl_rollout_t *self, const char *plan_id, const char *command,
+                          const char *operator_name, char *err, size_t errlen);
 
 //  Roll app in env back: a new rollback plan (door kind `door`:
 //  CTL_DOOR_ROLLBACK for an operator, CTL_DOOR_AUTO_ROLLBACK for the

@@ -1,4 +1,4 @@
-//  ctl_plans - deployment plans: create, sign and send, track, decide
+//  ctl_plans - what agents say about plans, and the hosts' deadlines
 //  SPDX-License-Identifier: MPL-2.0
 //
 //  Host states: pending (sent, not acknowledged), acked, applying,
@@ -219,27 +219,36 @@ void ctl_plans_on_hello (ctl_plans_t *self, const char *agent)
     s_converge (self, agent);
 }
 
-//  Fail hosts stuck in a step (or skip offline ones when the plan says
-//  so) and plans without progress; failing rolls back through the engine.
-static void s_deadlines (ctl_plans_t *self, int64_t now)
+//  Fail hosts stuck in a step, or skip offline ones when the plan says so
+//  (ctl_deadlines_step), then advance their plans. A plan's progress
+//  deadline is the engine's: ctl_rollout_tick reconciles every running
+//  plan, and ctl_reconcile fails one that cannot move and did not.
+static void s_step_deadlines (ctl_plans_t *self, int64_t now)
 {
     const jad_controller_config_t *config = ctl_settings_config (self->settings);
     zlistx_t *touched = zlistx_new ();
+    if (!touched)
+        return;
     zlistx_set_destructor (touched, (zlistx_destructor_fn *)zstr_free);
     zlistx_set_comparator (touched, (zlistx_comparator_fn *)strcmp);
     zlistx_t *late =
         ctl_plans_repo_late_hosts (self->store, now - (int64_t)config->step_deadline_ms);
     for (ctl_plan_host_t *host = late ? zlistx_first (late) : NULL; host;
          host = zlistx_next (late)) {
-        bool offline = !ctl_deadlines_online (host->last_seen, now, config->heartbeat_ms);
-        bool never_acked = streq (host->state, "pending");
-        const char *verdict = offline && never_acked && host->skip_offline ? "skipped" : "failed";
-        const char *detail = offline && never_acked ? "offline: no answer within the step deadline"
-                                                    : "step deadline missed";
-        ctl_plans_repo_host_finish (self->store, host->plan_id, host->agent, verdict, detail, now);
-        ctl_decisions_record (self->store, host->plan_id, "step_deadline", verdict,
-                              "%s: %s (deadline %ums)", host->agent, detail,
-                              config->step_deadline_ms);
+        ctl_host_clock_t clock = {.agent = host->agent,
+                                  .state = host->state,
+                                  .updated = host->updated,
+                                  .last_sent = host->last_sent,
+                                  .last_seen = host->last_seen,
+                                  .skip_offline = host->skip_offline};
+        ctl_step_verdict_t verdict;
+        if (!ctl_deadlines_step (&clock, now, config->step_deadline_ms, config->heartbeat_ms,
+                                 &verdict))
+            continue;
+        ctl_plans_repo_host_finish (self->store, host->plan_id, host->agent, verdict.state,
+                                    verdict.detail, now);
+        ctl_decisions_record (self->store, host->plan_id, CTL_DEADLINES_STEP_RULE, verdict.state,
+                              "%s", verdict.decision);
         if (!zlistx_find (touched, host->plan_id))
             zlistx_add_end (touched, strdup (host->plan_id));
     }
@@ -247,18 +256,6 @@ static void s_deadlines (ctl_plans_t *self, int64_t now)
     for (char *plan_id = zlistx_first (touched); plan_id; plan_id = zlistx_next (touched))
         ctl_rollout_advance (self->rollout, plan_id);
     zlistx_destroy (&touched);
-    //  the plan must move: paused plans and bakes wait on purpose
-    zlistx_t *stalled =
-        ctl_plans_repo_stalled (self->store, now - (int64_t)config->progress_deadline_ms);
-    for (char *plan_id = stalled ? zlistx_first (stalled) : NULL; plan_id;
-         plan_id = zlistx_next (stalled)) {
-        char reason[128];
-        snprintf (reason, sizeof reason, "no progress within the progress deadline (%ums)",
-                  config->progress_deadline_ms);
-        jad_log_warning ("plans: progress deadline missed plan=%s", plan_id);
-        ctl_rollout_fail (self->rollout, plan_id, reason);
-    }
-    zlistx_destroy (&stalled);
 }
 
 void ctl_plans_tick (ctl_plans_t *self)
@@ -266,10 +263,17 @@ void ctl_plans_tick (ctl_plans_t *self)
     const jad_controller_config_t *config = ctl_settings_config (self->settings);
     int64_t now = jad_now_ms ();
     zlistx_t *due = ctl_plans_repo_resend_due (self->store, now - config->resend_ms);
-    for (ctl_plan_host_t *host = due ? zlistx_first (due) : NULL; host; host = zlistx_next (due))
-        if (ctl_deadlines_online (host->last_seen, now, config->heartbeat_ms))
+    for (ctl_plan_host_t *host = due ? zlistx_first (due) : NULL; host; host = zlistx_next (due)) {
+        ctl_host_clock_t clock = {.agent = host->agent,
+                                  .state = host->state,
+                                  .updated = host->updated,
+                                  .last_sent = host->last_sent,
+                                  .last_seen = host->last_seen,
+                                  .skip_offline = host->skip_offline};
+        if (ctl_deadlines_resend (&clock, now, config->resend_ms, config->heartbeat_ms))
             ctl_dispatch_plan (self->dispatch, host->plan_id, host->agent);
+    }
     zlistx_destroy (&due);
-    s_deadlines (self, now);
+    s_step_deadlines (self, now);
     ctl_rollout_tick (self->rollout);
 }
