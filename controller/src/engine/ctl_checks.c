@@ -1,0 +1,164 @@
+//  ctl_checks - release checks: an environment's checks judged over a
+//  release's attestations (DESIGN §10)
+//  SPDX-License-Identifier: MPL-2.0
+
+#include "ctl_checks.h"
+#include "jad_util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *ctl_check_state (jad_check_verdict_t verdict)
+{
+    return verdict == JAD_CHECK_OK ? "ok" : verdict == JAD_CHECK_MISSING ? "missing" : "invalid";
+}
+
+//  The public keys a check trusts, in keys (32 bytes each, the caller
+//  frees) and their names in names (borrowed, the caller frees the
+//  array). Returns how many, or -1 if out of memory. A name not under
+//  attestation_keys (the loader refuses that) counts for nothing.
+static int s_check_keys (const jad_controller_config_t *config, const jad_check_config_t *check,
+                         uint8_t **keys_p, const char ***names_p)
+{
+    *keys_p = NULL;
+    *names_p = NULL;
+    if (check->key_count == 0)
+        return 0;
+    uint8_t *keys = calloc (check->key_count, 32);
+    const char **names = calloc (check->key_count, sizeof (char *));
+    if (!keys || !names) {
+        free (keys);
+        free (names);
+        return -1;
+    }
+    size_t used = 0;
+    for (size_t index = 0; index < check->key_count; index++) {
+        const jad_attestation_key_t *key = jad_controller_config_key (config, check->keys[index]);
+        if (key && jad_unhex (key->ed25519, keys + used * 32, 32) == 0)
+            names[used++] = key->name;
+    }
+    *keys_p = keys;
+    *names_p = names;
+    return (int)used;
+}
+
+//  "tech-lead, product-owner" of an approval's roles, bounded.
+static void s_roles (const jad_check_config_t *check, char *out, size_t len)
+{
+    size_t used = 0;
+    out[0] = 0;
+    for (size_t index = 0; index < check->approval_count && used < len; index++)
+        used += (size_t)snprintf (out + used, len - used, "%s%s", index ? ", " : "",
+                                  check->approval[index]);
+}
+
+int ctl_checks_judge (const jad_controller_config_t *config, const jad_env_config_t *env,
+                      const char *sha256, const char *const *envelopes, const size_t *lens,
+                      size_t count, int64_t now, ctl_check_result_t *results)
+{
+    for (size_t index = 0; index < env->check_count; index++) {
+        const jad_check_config_t *check = &env->checks[index];
+        ctl_check_result_t *result = &results[index];
+        memset (result, 0, sizeof *result);
+        result->name = check->name;
+        if (!check->type) {
+            char roles[160];
+            s_roles (check, roles, sizeof roles);
+            result->approval = true;
+            result->verdict = JAD_CHECK_MISSING;
+            snprintf (result->why, sizeof result->why, "no approval by %s yet%s", roles,
+                      check->not_deployer ? " (never the deployer)" : "");
+            continue;
+        }
+        uint8_t *keys = NULL;
+        const char **names = NULL;
+        int key_count = s_check_keys (config, check, &keys, &names);
+        if (key_count < 0)
+            return -1;
+        jad_check_rule_t rule = {.name = check->name,
+                                 .type = check->type,
+                                 .keys = keys,
+                                 .key_names = names,
+                                 .key_count = (size_t)key_count,
+                                 .max_age_ms = (int64_t)check->max_age_ms,
+                                 .max_severity = check->max_severity,
+                                 .builder_id = check->builder_id,
+                                 .source = check->source};
+        result->verdict = jad_check_judge (&rule, envelopes, lens, count, sha256, now, NULL,
+                                           result->why, sizeof result->why);
+        if (result->verdict == JAD_CHECK_OK)
+            result->why[0] = 0;
+        free (keys);
+        free (names);
+    }
+    return 0;
+}
+
+char *ctl_checks_arrival (const jad_controller_config_t *config, const char *text, size_t len,
+                          const char *sha256, char **type_p, char *err, size_t errlen)
+{
+    *type_p = NULL;
+    if (errlen)
+        err[0] = 0;
+    char *signer = NULL;
+    jad_statement_t *statement = NULL;
+    jad_dsse_t *envelope = jad_dsse_parse (text, len, err, errlen);
+    if (!envelope)
+        return NULL;
+    statement = jad_statement_parse (envelope, err, errlen);
+    if (!statement)
+        goto done;
+    const char *type = jad_statement_type (statement);
+    if (!jad_statement_about (statement, sha256)) {
+        snprintf (err, errlen, "the statement is about another release (no subject has sha256 %s)",
+                  sha256);
+        goto done;
+    }
+    //  the first key, in attestation_keys order, that signed it and that a
+    //  check of this type trusts somewhere
+    bool typed = false;
+    for (size_t key_index = 0; !signer && key_index < config->attestation_key_count; key_index++) {
+        const jad_attestation_key_t *key = &config->attestation_keys[key_index];
+        bool trusted = false;
+        for (size_t env_index = 0; env_index < config->environment_count; env_index++) {
+            const jad_env_config_t *env = &config->environments[env_index];
+            for (size_t index = 0; index < env->check_count; index++) {
+                const jad_check_config_t *check = &env->checks[index];
+                if (!check->type || !jad_str_equal (check->type, type))
+                    continue;
+                typed = true;
+                for (size_t listed = 0; listed < check->key_count; listed++)
+                    if (jad_str_equal (check->keys[listed], key->name))
+                        trusted = true;
+            }
+        }
+        uint8_t public_key[32];
+        if (trusted && jad_unhex (key->ed25519, public_key, 32) == 0 &&
+            jad_dsse_signed_by (envelope, public_key)) {
+            signer = strdup (key->name);
+            if (!signer)
+                snprintf (err, errlen, "out of memory");
+        }
+    }
+    if (!signer && errlen && !err[0]) {
+        if (!typed)
+            snprintf (err, errlen, "no check in controller.yaml needs a %.128s statement", type);
+        else
+            snprintf (err, errlen,
+                      "not signed by any key a %.128s check trusts (a keyid decides nothing)",
+                      type);
+    }
+    if (signer) {
+        *type_p = strdup (type);
+        if (!*type_p) {
+            snprintf (err, errlen, "out of memory");
+            free (signer);
+            signer = NULL;
+        }
+    }
+done:
+    jad_statement_destroy (&statement);
+    jad_dsse_destroy (&envelope);
+    return signer;
+}
