@@ -1,4 +1,4 @@
-//  cli_release - jadctl release add|list
+//  cli_release - jadctl release add|list|floor|attest|checks
 //  SPDX-License-Identifier: MPL-2.0
 //
 //  `release add` hashes the archive locally, then uploads it in chunks;
@@ -10,6 +10,7 @@
 //  list` shows it, and each plan as every other command shows a plan.
 
 #include "cli.h"
+#include "jad_attest.h"
 #include "jad_util.h"
 
 #include <errno.h>
@@ -239,15 +240,87 @@ static int s_release_floor (cli_t *cli, cli_args_t *args)
     return status;
 }
 
+//  release attest APP VERSION FILE: the controller verifies the envelope
+//  on arrival (DESIGN §10) and keeps it.
+static int s_release_attest (cli_t *cli, cli_args_t *args)
+{
+    if (args->positional_count != 4)
+        return cli_usage_error (cli, "release attest: needs APP, VERSION and FILE (a DSSE "
+                                     "envelope)");
+    const char *file = args->positional[3];
+    size_t size = 0;
+    char *text = jad_file_read (file, JAD_ATTEST_MAX_BYTES, &size);
+    if (!text)
+        return cli_error (CLI_USAGE, "release attest: cannot read %s: %s", file,
+                          errno == EFBIG ? "larger than 1 MiB" : strerror (errno));
+    const char *request[] = {"app", args->positional[1], "version", args->positional[2], NULL};
+    json_t *result = NULL;
+    int status = cli_request (cli, "release.attest", request, (const uint8_t *)text, size, &result);
+    free (text);
+    if (status == CLI_OK && result) {
+        if (cli->json)
+            cli_print_json (result);
+        else if (cli_escape_json (result) == 0)
+            printf ("app: %s\nversion: %s\nattestation: %s\ntype: %s\nsigner: %s\nexists: %s\n",
+                    cli_str (result, "app"), cli_str (result, "version"),
+                    cli_str (result, "sha256"), cli_str (result, "type"),
+                    cli_str (result, "signer"),
+                    json_is_true (json_object_get (result, "exists")) ? "true" : "false");
+    }
+    json_decref (result);
+    return status;
+}
+
+//  release checks APP VERSION [--env E]: each check, ok / missing /
+//  invalid and why.
+static int s_release_checks (cli_t *cli, cli_args_t *args)
+{
+    if (args->positional_count != 3)
+        return cli_usage_error (cli, "release checks: needs APP and VERSION");
+    const char *request[] = {"app", args->positional[1],          "version", args->positional[2],
+                             "env", cli_args_get (args, "--env"), NULL};
+    json_t *result = NULL;
+    int status = cli_query (cli, "release.checks", request, &result);
+    if (!result)
+        return status;
+    json_t *checks = json_object_get (result, "checks");
+    if (json_array_size (checks) == 0)
+        printf ("no checks%s%s\n", cli_args_get (args, "--env") ? " in " : "",
+                cli_args_get (args, "--env") ? cli_args_get (args, "--env") : "");
+    else
+        printf ("%-12s %-20s %-12s %-8s %s\n", "ENV", "CHECK", "KIND", "STATE", "WHY");
+    size_t index;
+    json_t *check;
+    json_array_foreach (checks, index, check)
+    {
+        printf ("%-12s %-20s %-12s %-8s %s\n", cli_str (check, "env"), cli_str (check, "check"),
+                cli_str (check, "kind"), cli_str (check, "state"), cli_str (check, "why"));
+    }
+    json_decref (result);
+    return CLI_OK;
+}
+
 int cli_release (cli_t *cli)
 {
-    static const char *const spec[] = {"--branch=", "--commit=", "--notes=", NULL};
+    static const char *const spec[] = {"--branch=", "--commit=", "--notes=", "--env=", NULL};
     cli_args_t args;
     if (cli_args_parse (cli, spec, &args))
         return CLI_USAGE;
     const char *action = args.positional_count ? args.positional[0] : "";
+    bool add_flags = cli_args_has (&args, "--branch") || cli_args_has (&args, "--commit") ||
+                     cli_args_has (&args, "--notes");
+    if (cli_args_has (&args, "--env") && !streq (action, "checks"))
+        return cli_error (CLI_USAGE, "release %s takes no --env (only release checks does)",
+                          *action ? action : "");
     if (streq (action, "add"))
         return s_release_add (cli, &args);
+    if (streq (action, "attest") || streq (action, "checks")) {
+        if (add_flags)
+            return cli_error (CLI_USAGE, "release %s takes no --branch, --commit or --notes",
+                              action);
+        return streq (action, "attest") ? s_release_attest (cli, &args)
+                                        : s_release_checks (cli, &args);
+    }
     if (streq (action, "list")) {
         if (cli_args_has (&args, "--branch") || cli_args_has (&args, "--commit") ||
             cli_args_has (&args, "--notes"))
@@ -260,9 +333,9 @@ int cli_release (cli_t *cli)
             return cli_error (CLI_USAGE, "release floor takes no --branch, --commit or --notes");
         return s_release_floor (cli, &args);
     }
-    static const char *const actions[] = {"add", "list", "floor"};
+    static const char *const actions[] = {"add", "list", "floor", "attest", "checks"};
     if (!*action)
-        return cli_usage_error (cli, "release: needs an action (add, list, floor)");
+        return cli_usage_error (cli, "release: needs an action (add, list, floor, attest, checks)");
     return cli_unknown (CLI_USAGE, "release: unknown action", action, actions,
                         sizeof actions / sizeof actions[0]);
 }

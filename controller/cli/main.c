@@ -34,8 +34,9 @@ static const s_command_t s_commands[] = {
      "agents and key fingerprints; accept, reject, remove; enrollment tokens (admin)"},
     {"release", cli_release,
      "release add APP VERSION FILE.tar.gz [--branch B] [--commit C] [--notes FILE]\n"
-     "        release list [APP] | release floor APP VERSION",
-     "upload a release, list the store, raise an app's security floor"},
+     "        release list [APP] | release floor APP VERSION\n"
+     "        release attest APP VERSION FILE | release checks APP VERSION [--env E]",
+     "upload a release, list the store, raise an app's security floor, attest, show checks"},
     {"deploy", cli_deploy,
      "deploy APP VERSION --env E [--strategy all|rolling|canary] [--batch N|N%]\n"
      "               [--canary N] [--bake DURATION] [--emergency --reason TEXT]\n"

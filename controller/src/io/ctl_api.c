@@ -3,6 +3,7 @@
 
 #include "ctl_api.h"
 #include "ctl_agents_repo.h"
+#include "ctl_attestations.h"
 #include "ctl_init.h"
 #include "ctl_decisions.h"
 #include "ctl_json.h"
@@ -351,6 +352,22 @@ static int s_release_floor (ctl_api_t *self, const jad_api_request_t *request,
     }
     free (previous_version);
     return status;
+}
+
+//  release.attest and release.checks: DESIGN §10 (ctl_attestations.h)
+static int s_release_attest (ctl_api_t *self, const jad_api_request_t *request,
+                             const char *operator_name, json_t **result, char *err, size_t errlen)
+{
+    return ctl_attestations_attest (self->store, ctl_settings_config (self->settings), request,
+                                    operator_name, result, err, errlen);
+}
+
+static int s_release_checks (ctl_api_t *self, const jad_api_request_t *request,
+                             const char *operator_name, json_t **result, char *err, size_t errlen)
+{
+    (void)operator_name;
+    return ctl_attestations_checks (self->store, ctl_settings_config (self->settings), request,
+                                    result, err, errlen);
 }
 
 //  Automatic decisions about plan_id (made by it or undoing it), as a
@@ -1106,6 +1123,8 @@ static const s_command_t s_commands[] = {
     {"release.commit", S_NEED_DEPLOY, true, s_release_commit},
     {"release.list", S_NEED_VIEW, true, s_release_list},
     {"release.floor", S_NEED_DEPLOY, true, s_release_floor},
+    {"release.attest", S_NEED_DEPLOY, true, s_release_attest},
+    {"release.checks", S_NEED_VIEW, true, s_release_checks},
     {"deploy", S_NEED_DEPLOY, true, s_deploy},
     {"plans", S_NEED_VIEW, true, s_plans},
     {"plan.show", S_NEED_VIEW, true, s_plan_show},

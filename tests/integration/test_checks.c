@@ -1,0 +1,232 @@
+//  test_checks - release checks through a real controller and jadctl:
+//  attestations uploaded, verified on arrival, kept across a restart, and
+//  each environment's checks listed ok / missing / invalid with why
+//  (DESIGN §10, SECURITY-TESTS row 39). Envelopes are signed by OpenSSL
+//  (deploy/ci/attest-sign.sh), as a CI job signs them.
+//  SPDX-License-Identifier: MPL-2.0
+
+#include "jad_testlib.h"
+#include "jad_util.h"
+
+#include <criterion/criterion.h>
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static jt_fleet_t *fleet;
+
+static void s_teardown (void)
+{
+    jt_fleet_destroy (&fleet);
+}
+
+TestSuite (checks, .fini = s_teardown, .timeout = 180);
+
+//  A new Ed25519 key DIR/NAME.pem; its public half in hex (caller frees).
+static char *s_keygen (const char *name)
+{
+    char *out = NULL;
+    cr_assert_eq (jt_run (&out, "%s/deploy/ci/attest-sign.sh --keygen %s/%s.pem 2>&1",
+                          JAD_SOURCE_DIR, fleet->dir, name),
+                  0, "%s", out);
+    out[strcspn (out, "\n")] = 0;
+    return out;
+}
+
+//  Sign a test-result statement (result) about sha with key; the
+//  envelope's path (caller frees).
+static char *s_test_result (const char *result, const char *sha, const char *key, const char *file)
+{
+    char now[32];
+    time_t seconds = time (NULL);
+    struct tm utc;
+    gmtime_r (&seconds, &utc);
+    strftime (now, sizeof now, "%Y-%m-%dT%H:%M:%SZ", &utc);
+    char *statement = jad_strdup_printf (
+        "{\"_type\":\"https://in-toto.io/Statement/v1\",\"subject\":[{\"name\":\"web.tar.gz\","
+        "\"digest\":{\"sha256\":\"%s\"}}],\"predicateType\":"
+        "\"https://in-toto.io/attestation/test-result/v0.1\",\"predicate\":{\"result\":\"%s\","
+        "\"configuration\":[],\"timestamp\":\"%s\"}}",
+        sha, result, now);
+    char *statement_path = jad_strdup_printf ("%s/statement.json", fleet->dir);
+    char *path = jad_strdup_printf ("%s/%s", fleet->dir, file);
+    jt_write_file (statement_path, statement, 0644);
+    char *out = NULL;
+    cr_assert_eq (jt_run (&out, "%s/deploy/ci/attest-sign.sh %s/%s.pem %s %s > %s", JAD_SOURCE_DIR,
+                          fleet->dir, key, statement_path, key, path),
+                  0, "%s", out);
+    free (out);
+    free (statement);
+    free (statement_path);
+    return path;
+}
+
+//  Run jadctl --json ARGS, expect exit `code`, return the parsed object.
+static json_t *s_json (int code, const char *format, ...) __attribute__ ((format (printf, 2, 3)));
+static json_t *s_json (int code, const char *format, ...)
+{
+    char args[2048];
+    va_list list;
+    va_start (list, format);
+    vsnprintf (args, sizeof args, format, list);
+    va_end (list);
+    char *output = NULL;
+    int rc = jt_jadctl (fleet, &output, "--json %s", args);
+    cr_assert_eq (rc, code, "jadctl --json %s: exit %d: %s", args, rc, output);
+    json_error_t error;
+    json_t *root = json_loads (output ? output : "", 0, &error);
+    cr_assert (json_is_object (root), "not one JSON object (%s): %s", error.text, output);
+    free (output);
+    return root;
+}
+
+//  "CHECK=STATE ..." of a release checks reply, in order.
+static char *s_states (json_t *reply)
+{
+    char text[1024] = "";
+    size_t index;
+    json_t *check;
+    json_array_foreach (json_object_get (reply, "checks"), index, check)
+    {
+        size_t used = strlen (text);
+        snprintf (text + used, sizeof text - used, "%s%s=%s", used ? " " : "",
+                  json_string_value (json_object_get (check, "check")),
+                  json_string_value (json_object_get (check, "state")));
+    }
+    return strdup (text);
+}
+
+static void s_expect_states (const char *expected)
+{
+    json_t *reply = s_json (0, "release checks web 1.0 --env prod");
+    char *states = s_states (reply);
+    cr_assert_str_eq (states, expected);
+    free (states);
+    json_decref (reply);
+}
+
+Test (checks, attestations_are_verified_on_arrival_and_satisfy_checks)
+{
+    fleet = jt_fleet_new ();
+    char *ci = s_keygen ("ci");
+    char *scanner = s_keygen ("scanner");
+    char *environments = jad_strdup_printf (
+        "environments:\n"
+        "  dev: {}\n"
+        "  prod:\n"
+        "    checks:\n"
+        "      tests: { type: \"https://in-toto.io/attestation/test-result/v0.1\", keys: [ci], "
+        "max_age: 7d }\n"
+        "      security-scan: { type: \"https://in-toto.io/attestation/vulns/v0.2\", "
+        "keys: [scanner], max_severity: medium }\n"
+        "      code-review: { approval: [tech-lead] }\n"
+        "attestation_keys:\n"
+        "  ci: { ed25519: %s }\n"
+        "  scanner: { ed25519: %s }\n",
+        ci, scanner);
+    jt_fleet_set_environments (fleet, environments);
+    jt_fleet_restart_controller (fleet);
+    free (environments);
+    free (ci);
+    free (scanner);
+
+    const char *files[] = {"jadugar.yaml", "hooks: {}\n", NULL};
+    char *archive = jt_make_release (fleet->dir, "web-1.0", files);
+    char *output = NULL;
+    cr_assert_eq (jt_jadctl (fleet, &output, "release add web 1.0 %s", archive), 0, "%s", output);
+    free (output);
+    uint8_t digest[32];
+    char sha[65];
+    cr_assert_eq (jad_sha256_file (archive, digest, NULL), 0);
+    jad_hex (digest, 32, sha);
+    free (archive);
+
+    //  nothing yet: every check is missing, naming why
+    json_t *reply = s_json (0, "release checks web 1.0 --env prod");
+    cr_assert_str_eq (json_string_value (json_object_get (reply, "sha256")), sha);
+    json_t *first = json_array_get (json_object_get (reply, "checks"), 0);
+    cr_assert_str_eq (json_string_value (json_object_get (first, "env")), "prod");
+    cr_assert_str_eq (json_string_value (json_object_get (first, "kind")), "attestation");
+    cr_assert_str_eq (json_string_value (json_object_get (first, "why")),
+                      "no attestation of type https://in-toto.io/attestation/test-result/v0.1");
+    json_t *review = json_array_get (json_object_get (reply, "checks"), 2);
+    cr_assert_str_eq (json_string_value (json_object_get (review, "kind")), "approval");
+    json_decref (reply);
+    s_expect_states ("tests=missing security-scan=missing code-review=missing");
+
+    //  refused on arrival, each naming why, and nothing kept
+    char *other = s_test_result ("PASSED",
+                                 "00000000000000000000000000000000000000000000000000000000"
+                                 "00000001",
+                                 "ci", "other.json");
+    cr_assert_eq (jt_jadctl (fleet, &output, "release attest web 1.0 %s", other), 2, "%s", output);
+    cr_assert (strstr (output, "attestation refused for web 1.0: the statement is about another "
+                               "release"),
+               "%s", output);
+    free (output);
+    char *wrong_key = s_test_result ("PASSED", sha, "scanner", "wrong-key.json");
+    cr_assert_eq (jt_jadctl (fleet, &output, "release attest web 1.0 %s", wrong_key), 2, "%s",
+                  output);
+    cr_assert (strstr (output, "not signed by any key a https://in-toto.io/attestation/"
+                               "test-result/v0.1 check trusts"),
+               "%s", output);
+    free (output);
+    cr_assert_eq (jt_jadctl (fleet, &output, "release attest web 9.9 %s", wrong_key), 2, "%s",
+                  output);
+    cr_assert (strstr (output, "no release web 9.9"), "%s", output);
+    free (output);
+    s_expect_states ("tests=missing security-scan=missing code-review=missing");
+
+    //  a FAILED run is kept (it is evidence) and makes the check invalid
+    char *failed = s_test_result ("FAILED", sha, "ci", "failed.json");
+    reply = s_json (0, "release attest web 1.0 %s", failed);
+    cr_assert_str_eq (json_string_value (json_object_get (reply, "signer")), "ci");
+    cr_assert (json_is_false (json_object_get (reply, "exists")));
+    json_decref (reply);
+    s_expect_states ("tests=invalid security-scan=missing code-review=missing");
+    reply = s_json (0, "release checks web 1.0 --env prod");
+    first = json_array_get (json_object_get (reply, "checks"), 0);
+    cr_assert_str_eq (json_string_value (json_object_get (first, "why")),
+                      "attestation 1 test result is FAILED (PASSED required)");
+    json_decref (reply);
+
+    //  a passing run makes it ok; the same upload twice is kept once
+    char *passed = s_test_result ("PASSED", sha, "ci", "passed.json");
+    cr_assert_eq (jt_jadctl (fleet, &output, "release attest web 1.0 %s", passed), 0, "%s", output);
+    cr_assert (strstr (output, "signer: ci\n"), "%s", output);
+    cr_assert (strstr (output, "exists: false\n"), "%s", output);
+    free (output);
+    reply = s_json (0, "release attest web 1.0 %s", passed);
+    cr_assert (json_is_true (json_object_get (reply, "exists")));
+    json_decref (reply);
+    s_expect_states ("tests=ok security-scan=missing code-review=missing");
+
+    //  kept across a restart; the text table names each check
+    jt_fleet_restart_controller (fleet);
+    s_expect_states ("tests=ok security-scan=missing code-review=missing");
+    cr_assert_eq (jt_jadctl (fleet, &output, "release checks web 1.0"), 0, "%s", output);
+    cr_assert (strstr (output, "ENV"), "%s", output);
+    cr_assert_eq (jt_count (output, "prod "), 3, "%s", output);
+    free (output);
+    cr_assert_eq (jt_jadctl (fleet, &output, "release checks web 1.0 --env dev"), 0, "%s", output);
+    cr_assert (strstr (output, "no checks in dev"), "%s", output);
+    free (output);
+    cr_assert_eq (jt_jadctl (fleet, &output, "release checks web 1.0 --env nowhere"), 2, "%s",
+                  output);
+    cr_assert (strstr (output, "unknown environment 'nowhere'"), "%s", output);
+    free (output);
+
+    //  every upload is audited, refused or not
+    json_t *audit = s_json (0, "audit");
+    char *rows = json_dumps (audit, 0);
+    cr_assert_eq (jt_count (rows, "\"release.attest\""), 6, "%s", rows);
+    free (rows);
+    json_decref (audit);
+    free (other);
+    free (wrong_key);
+    free (failed);
+    free (passed);
+}
