@@ -36,21 +36,24 @@ static char *s_keygen (const char *name)
     return out;
 }
 
-//  Sign a test-result statement (result) about sha with key; the
-//  envelope's path (caller frees).
-static char *s_test_result (const char *result, const char *sha, const char *key, const char *file)
+//  Now in RFC 3339 (UTC).
+static void s_now (char now[32])
 {
-    char now[32];
     time_t seconds = time (NULL);
     struct tm utc;
     gmtime_r (&seconds, &utc);
-    strftime (now, sizeof now, "%Y-%m-%dT%H:%M:%SZ", &utc);
+    strftime (now, 32, "%Y-%m-%dT%H:%M:%SZ", &utc);
+}
+
+//  Sign a statement of type with predicate about sha with key, into
+//  DIR/file; its path (caller frees).
+static char *s_sign (const char *type, const char *predicate, const char *sha, const char *key,
+                     const char *file)
+{
     char *statement = jad_strdup_printf (
         "{\"_type\":\"https://in-toto.io/Statement/v1\",\"subject\":[{\"name\":\"web.tar.gz\","
-        "\"digest\":{\"sha256\":\"%s\"}}],\"predicateType\":"
-        "\"https://in-toto.io/attestation/test-result/v0.1\",\"predicate\":{\"result\":\"%s\","
-        "\"configuration\":[],\"timestamp\":\"%s\"}}",
-        sha, result, now);
+        "\"digest\":{\"sha256\":\"%s\"}}],\"predicateType\":\"%s\",\"predicate\":%s}",
+        sha, type, predicate);
     char *statement_path = jad_strdup_printf ("%s/statement.json", fleet->dir);
     char *path = jad_strdup_printf ("%s/%s", fleet->dir, file);
     jt_write_file (statement_path, statement, 0644);
@@ -62,6 +65,29 @@ static char *s_test_result (const char *result, const char *sha, const char *key
     free (statement);
     free (statement_path);
     return path;
+}
+
+//  A test-result statement (result) about sha signed with key.
+static char *s_test_result (const char *result, const char *sha, const char *key, const char *file)
+{
+    char now[32], predicate[256];
+    s_now (now);
+    snprintf (predicate, sizeof predicate,
+              "{\"result\":\"%s\",\"configuration\":[],\"timestamp\":\"%s\"}", result, now);
+    return s_sign ("https://in-toto.io/attestation/test-result/v0.1", predicate, sha, key, file);
+}
+
+//  A vulnerability scan with one finding of severity about sha.
+static char *s_scan (const char *severity, const char *sha, const char *key, const char *file)
+{
+    char now[32], predicate[512];
+    s_now (now);
+    snprintf (predicate, sizeof predicate,
+              "{\"scanner\":{\"uri\":\"pkg:github/aquasecurity/trivy\",\"result\":[{\"id\":"
+              "\"CVE-2026-1\",\"severity\":[{\"method\":\"nvd\",\"score\":\"%s\"}]}]},"
+              "\"metadata\":{\"scanFinishedOn\":\"%s\"}}",
+              severity, now);
+    return s_sign ("https://in-toto.io/attestation/vulns/v0.2", predicate, sha, key, file);
 }
 
 //  Run jadctl --json ARGS, expect exit `code`, return the parsed object.
@@ -229,4 +255,81 @@ Test (checks, attestations_are_verified_on_arrival_and_satisfy_checks)
     free (wrong_key);
     free (failed);
     free (passed);
+}
+
+//  The door (DESIGN §10): a deploy to an environment with checks is
+//  refused naming every check that is not ok; the list shrinks as
+//  attestations arrive; --force does not bypass it; then the deploy runs.
+Test (checks, deploys_wait_for_every_check)
+{
+    fleet = jt_fleet_new ();
+    char *ci = s_keygen ("ci");
+    char *scanner = s_keygen ("scanner");
+    char *environments = jad_strdup_printf (
+        "environments:\n"
+        "  prod:\n"
+        "    checks:\n"
+        "      tests: { type: \"https://in-toto.io/attestation/test-result/v0.1\", keys: [ci], "
+        "max_age: 7d }\n"
+        "      security-scan: { type: \"https://in-toto.io/attestation/vulns/v0.2\", "
+        "keys: [scanner], max_age: 3d, max_severity: medium }\n"
+        "attestation_keys:\n"
+        "  ci: { ed25519: %s }\n"
+        "  scanner: { ed25519: %s }\n",
+        ci, scanner);
+    jt_fleet_set_environments (fleet, environments);
+    jt_fleet_restart_controller (fleet);
+    free (environments);
+    free (ci);
+    free (scanner);
+    jt_fleet_add_agent (fleet, "web-1", "prod");
+    cr_assert (jt_fleet_wait_status (fleet, "\"state\": \"online\"", 1, 30000),
+               "web-1 did not come online");
+
+    const char *files[] = {"jadugar.yaml", "hooks: {}\n", NULL};
+    char *archive = jt_make_release (fleet->dir, "web-1.0", files);
+    char *output = NULL;
+    cr_assert_eq (jt_jadctl (fleet, &output, "release add web 1.0 %s", archive), 0, "%s", output);
+    free (output);
+    uint8_t digest[32];
+    char sha[65];
+    cr_assert_eq (jad_sha256_file (archive, digest, NULL), 0);
+    jad_hex (digest, 32, sha);
+    free (archive);
+
+    cr_assert_eq (jt_jadctl (fleet, &output, "deploy web 1.0 --env prod"), 2, "%s", output);
+    cr_assert (strstr (output, "refused by checks: web 1.0 lacks 2 of prod's 2 checks: tests "
+                               "(missing: no attestation of type https://in-toto.io/attestation/"
+                               "test-result/v0.1); security-scan (missing: no attestation of type "
+                               "https://in-toto.io/attestation/vulns/v0.2)"),
+               "%s", output);
+    free (output);
+
+    char *tests = s_test_result ("PASSED", sha, "ci", "tests.json");
+    char *severe = s_scan ("HIGH", sha, "scanner", "severe.json");
+    cr_assert_eq (jt_jadctl (fleet, &output, "release attest web 1.0 %s", tests), 0, "%s", output);
+    free (output);
+    cr_assert_eq (jt_jadctl (fleet, &output, "release attest web 1.0 %s", severe), 0, "%s", output);
+    free (output);
+    cr_assert_eq (jt_jadctl (fleet, &output, "deploy web 1.0 --env prod --force"), 2, "%s", output);
+    cr_assert (strstr (output, "refused by checks: web 1.0 lacks 1 of prod's 2 checks: "
+                               "security-scan (invalid: attestation 2 vulns: finding CVE-2026-1 is "
+                               "high, above max_severity medium)"),
+               "--force does not bypass a check: %s", output);
+    cr_assert_null (strstr (output, "tests ("), "an ok check is not named: %s", output);
+    free (output);
+    json_t *plans = s_json (0, "plans --env prod");
+    cr_assert_eq (json_array_size (json_object_get (plans, "plans")), 0, "nothing was created");
+    json_decref (plans);
+
+    char *clean = s_scan ("LOW", sha, "scanner", "clean.json");
+    cr_assert_eq (jt_jadctl (fleet, &output, "release attest web 1.0 %s", clean), 0, "%s", output);
+    free (output);
+    json_t *done = s_json (0, "deploy web 1.0 --env prod --wait");
+    cr_assert_str_eq (json_string_value (json_object_get (json_object_get (done, "plan"), "state")),
+                      "succeeded");
+    json_decref (done);
+    free (tests);
+    free (severe);
+    free (clean);
 }
