@@ -57,9 +57,11 @@ static const s_command_t s_commands[] = {
     {"metrics", cli_metrics, "metrics (--host H | --env E) [--name M] [--since DURATION]",
      "metric samples of a host or an environment, as sparklines"},
     {"audit", cli_audit, "audit [--since DURATION]", "who did what, refused requests too"},
-    {"operator", cli_operator, "operator add NAME --role ROLE... --public-key KEY | operator list",
+    {"operator", cli_operator,
+     "operator add NAME --role ROLE... --public-key KEY [--signing-key HEX] | operator list",
      "register an operator's key with roles, or list them (admin)"},
-    {"keygen", cli_keygen, "keygen FILE", "write a new operator key file, print its public key"},
+    {"keygen", cli_keygen, "keygen FILE",
+     "write a new operator key file and its signing key FILE.signing, print both public keys"},
     {"help", NULL, "help [COMMAND]", "every command, or the usage of one"},
 };
 

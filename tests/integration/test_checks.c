@@ -333,3 +333,82 @@ Test (checks, deploys_wait_for_every_check)
     free (severe);
     free (clean);
 }
+
+//  Operators' signing keys (DESIGN §10): jadctl keygen writes one beside
+//  the CURVE key, and operator add registers it, one operator's only
+Test (checks, keygen_writes_a_signing_key_that_operator_add_registers)
+{
+    fleet = jt_fleet_new ();
+    char *output = NULL;
+    cr_assert_eq (jt_jadctl (fleet, &output, "--json keygen %s/amy.key", fleet->dir), 0, "%s",
+                  output);
+    json_error_t error;
+    json_t *keys = json_loads (output, 0, &error);
+    free (output);
+    cr_assert (json_is_object (keys), "%s", error.text);
+    const char *curve = json_string_value (json_object_get (keys, "public_key"));
+    const char *signing = json_string_value (json_object_get (keys, "signing_key"));
+    cr_assert_eq (strlen (curve), 40);
+    cr_assert_eq (strlen (signing), 64);
+    char *path = jad_strdup_printf ("%s/amy.key.signing", fleet->dir);
+    cr_assert_str_eq (json_string_value (json_object_get (keys, "signing_file")), path);
+    char *text = jt_read_file (path);
+    cr_assert_not_null (text);
+    cr_assert (strstr (text, "kind: ed25519"), "%s", text);
+    free (text);
+    free (path);
+
+    //  never overwritten, either file
+    cr_assert_eq (jt_jadctl (fleet, &output, "keygen %s/amy.key", fleet->dir), 2, "%s", output);
+    cr_assert (strstr (output, "exists; not overwriting a key"), "%s", output);
+    free (output);
+
+    char *curve_file = jad_strdup_printf ("%s/amy.pub", fleet->dir);
+    jt_write_file (curve_file, curve, 0600);
+    cr_assert_eq (jt_jadctl (fleet, &output,
+                             "operator add amy --role tech-lead --public-key \"$(cat %s)\" "
+                             "--signing-key %s",
+                             curve_file, signing),
+                  0, "%s", output);
+    char *line = jad_strdup_printf ("signing-key: %s\n", signing);
+    cr_assert (strstr (output, line), "%s", output);
+    free (line);
+    free (output);
+    json_t *listed = s_json (0, "operator list");
+    json_t *amy = NULL;
+    size_t index;
+    json_t *entry;
+    json_array_foreach (json_object_get (listed, "operators"), index, entry)
+    {
+        if (strcmp (json_string_value (json_object_get (entry, "name")), "amy") == 0)
+            amy = entry;
+    }
+    cr_assert_not_null (amy);
+    cr_assert_str_eq (json_string_value (json_object_get (amy, "signing_key")), signing);
+    json_decref (listed);
+
+    //  a malformed key, and another operator's, are refused
+    cr_assert_eq (jt_jadctl (fleet, &output,
+                             "operator add bob --role qa --public-key \"$(cat %s)\" "
+                             "--signing-key 12ab",
+                             curve_file),
+                  2, "%s", output);
+    cr_assert (strstr (output, "--signing-key must be an Ed25519 public key"), "%s", output);
+    free (output);
+    cr_assert_eq (jt_jadctl (fleet, &output, "keygen %s/bob.key", fleet->dir), 0, "%s", output);
+    char *bob_curve = strndup (strstr (output, "public-key: ") + 12, 40);
+    free (output);
+    char *bob_file = jad_strdup_printf ("%s/bob.pub", fleet->dir);
+    jt_write_file (bob_file, bob_curve, 0600);
+    cr_assert_eq (jt_jadctl (fleet, &output,
+                             "operator add bob --role qa --public-key \"$(cat %s)\" "
+                             "--signing-key %s",
+                             bob_file, signing),
+                  2, "%s", output);
+    cr_assert (strstr (output, "that signing key is already registered"), "%s", output);
+    free (output);
+    free (bob_curve);
+    free (bob_file);
+    free (curve_file);
+    json_decref (keys);
+}

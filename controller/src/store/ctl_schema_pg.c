@@ -174,5 +174,9 @@ const ctl_migration_t ctl_schema_pg[] = {
                      "  sha256 TEXT NOT NULL, type TEXT NOT NULL, signer TEXT NOT NULL,"
                      "  added_by TEXT NOT NULL, created BIGINT NOT NULL, envelope TEXT NOT NULL,"
                      "  PRIMARY KEY (app, version, sha256));"},
+    //  14: an operator's Ed25519 signing key (hex), NULL for those before
+    {"operators_signing_key",
+     "ALTER TABLE operators ADD COLUMN signing_key TEXT;"
+     "CREATE UNIQUE INDEX operators_signing_key ON operators (signing_key);"},
     {NULL, NULL},
 };
