@@ -35,7 +35,8 @@ static const s_command_t s_commands[] = {
     {"release", cli_release,
      "release add APP VERSION FILE.tar.gz [--branch B] [--commit C] [--notes FILE]\n"
      "        release list [APP] | release floor APP VERSION\n"
-     "        release attest APP VERSION FILE | release checks APP VERSION [--env E]",
+     "        release attest APP VERSION FILE | release checks APP VERSION [--env E]\n"
+     "        release approve APP VERSION --env E --check NAME [--note TEXT]",
      "upload a release, list the store, raise an app's security floor, attest, show checks"},
     {"deploy", cli_deploy,
      "deploy APP VERSION --env E [--strategy all|rolling|canary] [--batch N|N%]\n"

@@ -127,9 +127,11 @@ static void s_judge (char **envelopes, ctl_check_result_t results[4])
     }
     const jad_env_config_t *prod = jad_controller_config_env (s_config, "prod");
     cr_assert_eq (prod->check_count, 4);
-    cr_assert_eq (ctl_checks_judge (s_config, prod, S_RELEASE, (const char *const *)envelopes, lens,
-                                    count, S_NOW_MS, results),
-                  0);
+    ctl_checks_facts_t facts = {.sha256 = S_RELEASE,
+                                .envelopes = (const char *const *)envelopes,
+                                .lens = lens,
+                                .count = count};
+    cr_assert_eq (ctl_checks_judge (s_config, prod, &facts, S_NOW_MS, results), 0);
 }
 
 Test (checks, with_nothing_every_check_is_missing)

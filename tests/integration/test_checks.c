@@ -412,3 +412,113 @@ Test (checks, keygen_writes_a_signing_key_that_operator_add_registers)
     free (curve_file);
     json_decref (keys);
 }
+
+//  Register operator NAME with roles and its signing key through jadctl
+//  (as admin), and write its client file for jt_jadctl_as.
+static void s_operator (const char *name, const char *roles)
+{
+    char *output = NULL;
+    cr_assert_eq (jt_jadctl (fleet, &output, "keygen %s/%s.key", fleet->dir, name), 0, "%s",
+                  output);
+    char *curve = strndup (strstr (output, "public-key: ") + 12, 40);
+    char *signing = strndup (strstr (output, "signing-key: ") + 13, 64);
+    free (output);
+    char *curve_file = jad_strdup_printf ("%s/%s.pub", fleet->dir, name);
+    jt_write_file (curve_file, curve, 0600);
+    cr_assert_eq (jt_jadctl (fleet, &output,
+                             "operator add %s --role %s --public-key \"$(cat %s)\" "
+                             "--signing-key %s",
+                             name, roles, curve_file, signing),
+                  0, "%s", output);
+    free (output);
+    char *client = jad_strdup_printf ("%s/%s.jadctl.yaml", fleet->dir, name);
+    char *text = jad_strdup_printf ("controller: 127.0.0.1:%d\ncontroller-key: '%s'\nkey: %s.key\n",
+                                    fleet->port + 2, fleet->curve_key, name);
+    jt_write_file (client, text, 0600);
+    free (text);
+    free (client);
+    free (curve_file);
+    free (curve);
+    free (signing);
+}
+
+//  Human checks (DESIGN §10, SECURITY-TESTS row 42): approvals signed on
+//  the operator's machine, by a role the check lists, each role its own
+//  operator, never the deployer when not_deployer
+Test (checks, approvals_by_the_listed_roles_never_the_deployer)
+{
+    fleet = jt_fleet_new ();
+    jt_fleet_set_environments (
+        fleet,
+        "environments:\n"
+        "  prod:\n"
+        "    checks:\n"
+        "      code-review: { approval: [tech-lead] }\n"
+        "      rollback-plan: { approval: [tech-lead, product-owner], not_deployer: true }\n");
+    jt_fleet_restart_controller (fleet);
+    jt_fleet_add_agent (fleet, "web-1", "prod");
+    cr_assert (jt_fleet_wait_status (fleet, "\"state\": \"online\"", 1, 30000),
+               "web-1 did not come online");
+    s_operator ("amy", "tech-lead,deployer");
+    s_operator ("pete", "product-owner");
+    s_operator ("dave", "deployer");
+    const char *files[] = {"jadugar.yaml", "hooks: {}\n", NULL};
+    char *archive = jt_make_release (fleet->dir, "web-1.0", files);
+    char *output = NULL;
+    cr_assert_eq (jt_jadctl (fleet, &output, "release add web 1.0 %s", archive), 0, "%s", output);
+    free (output);
+    free (archive);
+    s_expect_states ("code-review=missing rollback-plan=missing");
+
+    //  a role the check does not list
+    cr_assert_eq (jt_jadctl_as (fleet, "dave", &output,
+                                "release approve web 1.0 --env prod --check code-review"),
+                  2, "%s", output);
+    cr_assert (strstr (output, "approval refused for web 1.0: dave holds none of the roles check "
+                               "'code-review' needs (tech-lead)"),
+               "%s", output);
+    free (output);
+    //  a check that takes no approvals, or none of that name
+    cr_assert_eq (
+        jt_jadctl_as (fleet, "amy", &output, "release approve web 1.0 --env prod --check nothing"),
+        2, "%s", output);
+    cr_assert (strstr (output, "prod has no check named 'nothing'"), "%s", output);
+    free (output);
+
+    cr_assert_eq (jt_jadctl_as (fleet, "amy", &output,
+                                "release approve web 1.0 --env prod --check code-review "
+                                "--note 'read every line'"),
+                  0, "%s", output);
+    cr_assert (strstr (output, "approved-by: amy\n"), "%s", output);
+    free (output);
+    s_expect_states ("code-review=ok rollback-plan=missing");
+    cr_assert_eq (jt_jadctl_as (fleet, "amy", &output,
+                                "release approve web 1.0 --env prod --check rollback-plan"),
+                  0, "%s", output);
+    free (output);
+    s_expect_states ("code-review=ok rollback-plan=invalid");
+    json_t *reply = s_json (0, "release checks web 1.0 --env prod");
+    json_t *plan = json_array_get (json_object_get (reply, "checks"), 1);
+    cr_assert_str_eq (json_string_value (json_object_get (plan, "why")),
+                      "still needs an approval by product-owner (an operator covers one role, and "
+                      "holds it now)");
+    json_decref (reply);
+    cr_assert_eq (jt_jadctl_as (fleet, "pete", &output,
+                                "release approve web 1.0 --env prod --check rollback-plan"),
+                  0, "%s", output);
+    free (output);
+    s_expect_states ("code-review=ok rollback-plan=ok");
+
+    //  amy approved rollback-plan: she may not deploy it (not_deployer)
+    cr_assert_eq (jt_jadctl_as (fleet, "amy", &output, "deploy web 1.0 --env prod"), 2, "%s",
+                  output);
+    cr_assert (strstr (output, "refused by checks: web 1.0 lacks 1 of prod's 2 checks: "
+                               "rollback-plan (invalid: approval by amy, who deploys "
+                               "(not_deployer); still needs tech-lead)"),
+               "%s", output);
+    free (output);
+    //  dave approved nothing: his deploy runs
+    cr_assert_eq (jt_jadctl_as (fleet, "dave", &output, "deploy web 1.0 --env prod --wait"), 0,
+                  "%s", output);
+    free (output);
+}

@@ -9,8 +9,12 @@
 //  check of an environment for a release, and decides whether an uploaded
 //  envelope may be kept at all.
 //
-//  Human checks (approval:) are MISSING until approvals exist (a later
-//  step: operators' signing keys, jadctl release approve).
+//  A human check (approval:) is met by approvals: DSSE envelopes of type
+//  JAD_ATTEST_APPROVAL about the release, naming the environment and the
+//  check, each signed by an operator's own signing key. Every role the
+//  check lists needs its own operator holding that role now (admin holds
+//  every role; one operator covers one role), and with not_deployer never
+//  the operator who deploys.
 //
 //  Pure: the configuration, the envelopes and the time come in; nothing
 //  is read, logged or stored.
@@ -33,13 +37,32 @@ typedef struct {
     char why[256];                //  MISSING and INVALID: why, one line
 } ctl_check_result_t;
 
-//  Judge every check of env for the release with sha256 (hex) over its
-//  attestations (count envelopes as JSON texts, lens[i] bytes each) at
-//  now (unix ms). results must hold env->check_count entries; they come
-//  in the environment's order. Returns 0, or -1 if out of memory.
+//  An operator as approvals need them. Borrowed strings.
+typedef struct {
+    const char *name;
+    const char *roles;        //  comma-separated, as now
+    const char *signing_key;  //  Ed25519 public key (hex), or NULL
+} ctl_check_approver_t;
+
+//  What a release holds, for judging: its SHA-256 (hex), its attestations
+//  and approvals (count envelopes as JSON texts, lens[i] bytes each), the
+//  operators, and who deploys (NULL: nobody yet, as `release checks`
+//  asks; not_deployer is then judged at deploy time).
+typedef struct {
+    const char *sha256;
+    const char *const *envelopes;
+    const size_t *lens;
+    size_t count;
+    const ctl_check_approver_t *approvers;
+    size_t approver_count;
+    const char *deployer;
+} ctl_checks_facts_t;
+
+//  Judge every check of env for the release at now (unix ms). results
+//  must hold env->check_count entries; they come in the environment's
+//  order. Returns 0, or -1 if out of memory.
 int ctl_checks_judge (const jad_controller_config_t *config, const jad_env_config_t *env,
-                      const char *sha256, const char *const *envelopes, const size_t *lens,
-                      size_t count, int64_t now, ctl_check_result_t *results);
+                      const ctl_checks_facts_t *facts, int64_t now, ctl_check_result_t *results);
 
 //  "state" word of a verdict for output: ok, missing, invalid.
 const char *ctl_check_state (jad_check_verdict_t verdict);
@@ -51,5 +74,15 @@ const char *ctl_check_state (jad_check_verdict_t verdict);
 //  *type_p (caller frees), or NULL with why in err.
 char *ctl_checks_arrival (const jad_controller_config_t *config, const char *text, size_t len,
                           const char *sha256, char **type_p, char *err, size_t errlen);
+
+//  May this approval be kept? It must be a JAD_ATTEST_APPROVAL statement
+//  about the release with sha256 for app/version, naming env and
+//  check_name, a check of env that takes approvals, signed by the approver's signing key,
+//  who holds one of the check's roles now. Returns 0, or -1 with why in
+//  err.
+int ctl_checks_approval_arrival (const jad_env_config_t *env, const char *check_name,
+                                 const char *app, const char *version, const char *sha256,
+                                 const ctl_check_approver_t *approver, const char *text, size_t len,
+                                 char *err, size_t errlen);
 
 #endif

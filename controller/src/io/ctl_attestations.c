@@ -3,6 +3,7 @@
 //  SPDX-License-Identifier: MPL-2.0
 
 #include "ctl_attestations.h"
+#include "ctl_agents_repo.h"
 #include "ctl_checks.h"
 #include "ctl_json.h"
 #include "ctl_releases_repo.h"
@@ -112,14 +113,12 @@ done:
 
 //  Append the verdicts of env's checks to checks. Returns 0 or -1.
 static int s_env_checks (const jad_controller_config_t *config, const jad_env_config_t *env,
-                         const char *sha256, const char *const *envelopes, const size_t *lens,
-                         size_t count, json_t *checks)
+                         const ctl_checks_facts_t *facts, json_t *checks)
 {
     if (env->check_count == 0)
         return 0;
     ctl_check_result_t *results = calloc (env->check_count, sizeof (ctl_check_result_t));
-    if (!results ||
-        ctl_checks_judge (config, env, sha256, envelopes, lens, count, jad_now_ms (), results)) {
+    if (!results || ctl_checks_judge (config, env, facts, jad_now_ms (), results)) {
         free (results);
         return -1;
     }
@@ -152,25 +151,16 @@ int ctl_attestations_checks (ctl_store_t *store, const jad_controller_config_t *
     ctl_release_t *release = s_release (store, request, "release checks", &status, err, errlen);
     if (!release)
         return status;
-    zlistx_t *list = ctl_releases_repo_attestations (store, release->app, release->version);
-    size_t count = list ? zlistx_size (list) : 0;
-    const char **envelopes = calloc (count + 1, sizeof (char *));
-    size_t *lens = calloc (count + 1, sizeof (size_t));
+    ctl_attestations_facts_t facts;
     json_t *checks = json_array ();
     status = 1;
-    if (!list || !envelopes || !lens || !checks) {
-        snprintf (err, errlen, list ? "out of memory" : "database error");
+    if (ctl_attestations_facts_read (store, release, NULL, &facts) != 0 || !checks) {
+        snprintf (err, errlen, "database error");
         goto done;
-    }
-    size_t index = 0;
-    for (ctl_attestation_t *item = zlistx_first (list); item; item = zlistx_next (list)) {
-        envelopes[index] = item->envelope;
-        lens[index++] = strlen (item->envelope);
     }
     for (size_t env = 0; env < config->environment_count; env++) {
         const jad_env_config_t *each = &config->environments[env];
-        if ((only && each != only) ||
-            s_env_checks (config, each, release->sha256, envelopes, lens, count, checks) == 0)
+        if ((only && each != only) || s_env_checks (config, each, &facts.facts, checks) == 0)
             continue;
         snprintf (err, errlen, "out of memory");
         goto done;
@@ -182,9 +172,132 @@ int ctl_attestations_checks (ctl_store_t *store, const jad_controller_config_t *
         snprintf (err, errlen, "out of memory");
 done:
     json_decref (checks);
-    free (envelopes);
-    free (lens);
-    zlistx_destroy (&list);
+    ctl_attestations_facts_free (&facts);
+    ctl_release_destroy (&release);
+    return status;
+}
+
+int ctl_attestations_facts_read (ctl_store_t *store, const ctl_release_t *release,
+                                 const char *deployer, ctl_attestations_facts_t *self)
+{
+    memset (self, 0, sizeof *self);
+    self->attestations = ctl_releases_repo_attestations (store, release->app, release->version);
+    self->operators = ctl_agents_repo_operators (store);
+    if (!self->attestations || !self->operators)
+        return -1;
+    size_t count = zlistx_size (self->attestations);
+    size_t operators = zlistx_size (self->operators);
+    self->envelopes = calloc (count + 1, sizeof (char *));
+    self->lens = calloc (count + 1, sizeof (size_t));
+    self->approvers = calloc (operators + 1, sizeof (ctl_check_approver_t));
+    if (!self->envelopes || !self->lens || !self->approvers) {
+        jad_log_error ("checks: out of memory reading the facts of app=%s version=%s", release->app,
+                       release->version);
+        return -1;
+    }
+    size_t index = 0;
+    for (ctl_attestation_t *item = zlistx_first (self->attestations); item;
+         item = zlistx_next (self->attestations)) {
+        self->envelopes[index] = item->envelope;
+        self->lens[index++] = strlen (item->envelope);
+    }
+    index = 0;
+    for (ctl_operator_t *row = zlistx_first (self->operators); row;
+         row = zlistx_next (self->operators))
+        self->approvers[index++] = (ctl_check_approver_t){
+            .name = row->name, .roles = row->roles, .signing_key = row->signing_key};
+    self->facts = (ctl_checks_facts_t){.sha256 = release->sha256,
+                                       .envelopes = self->envelopes,
+                                       .lens = self->lens,
+                                       .count = count,
+                                       .approvers = self->approvers,
+                                       .approver_count = operators,
+                                       .deployer = deployer};
+    return 0;
+}
+
+void ctl_attestations_facts_free (ctl_attestations_facts_t *self)
+{
+    zlistx_destroy (&self->attestations);
+    zlistx_destroy (&self->operators);
+    free (self->envelopes);
+    free (self->lens);
+    free (self->approvers);
+    memset (self, 0, sizeof *self);
+}
+
+int ctl_attestations_approve (ctl_store_t *store, const jad_controller_config_t *config,
+                              const jad_api_request_t *request, const char *operator_name,
+                              json_t **result, char *err, size_t errlen)
+{
+    const char *env_name = jad_api_request_arg (request, "env");
+    const char *check = jad_api_request_arg (request, "check");
+    const jad_env_config_t *env = env_name ? jad_controller_config_env (config, env_name) : NULL;
+    if (!env || !jad_name_valid (check)) {
+        snprintf (err, errlen,
+                  "release approve needs --env (a known environment) and --check NAME");
+        return 2;
+    }
+    int status;
+    ctl_release_t *release = s_release (store, request, "release approve", &status, err, errlen);
+    if (!release)
+        return status;
+    ctl_operator_t *approver_row = NULL;
+    char *text = NULL;
+    status = 2;
+    if (request->blob_size == 0 || request->blob_size > JAD_ATTEST_MAX_BYTES) {
+        snprintf (err, errlen, "approval refused: %zu bytes", request->blob_size);
+        goto done;
+    }
+    text = strndup ((const char *)request->blob, request->blob_size);
+    if (!text || strlen (text) != request->blob_size) {
+        snprintf (err, errlen, "approval refused: not JSON text");
+        goto done;
+    }
+    if (ctl_agents_repo_operator_by_name (store, operator_name, &approver_row) != 0) {
+        snprintf (err, errlen, "database error");
+        status = 1;
+        goto done;
+    }
+    ctl_check_approver_t approver = {.name = approver_row->name,
+                                     .roles = approver_row->roles,
+                                     .signing_key = approver_row->signing_key};
+    char why[512] = "";
+    if (ctl_checks_approval_arrival (env, check, release->app, release->version, release->sha256,
+                                     &approver, text, request->blob_size, why, sizeof why) != 0) {
+        snprintf (err, errlen, "approval refused for %s %s: %s", release->app, release->version,
+                  why);
+        goto done;
+    }
+    uint8_t digest[32];
+    char sha256[65];
+    crypto_hash_sha256 (digest, request->blob, request->blob_size);
+    jad_hex (digest, sizeof digest, sha256);
+    ctl_attestation_t attestation = {.app = release->app,
+                                     .version = release->version,
+                                     .sha256 = sha256,
+                                     .type = JAD_ATTEST_APPROVAL,
+                                     .signer = (char *)operator_name,
+                                     .added_by = (char *)operator_name,
+                                     .envelope = text};
+    int kept = ctl_releases_repo_attest (store, &attestation, jad_now_ms ());
+    if (kept < 0) {
+        snprintf (err, errlen, "database error");
+        status = 1;
+    } else if (kept == 2)
+        snprintf (err, errlen, "approval refused: %s %s holds %d attestations already",
+                  release->app, release->version, CTL_ATTESTATIONS_MAX);
+    else {
+        jad_log_info ("api: approval app=%s version=%s env=%s check=%s operator=%s", release->app,
+                      release->version, env->name, check, operator_name);
+        *result = json_pack ("{s:s, s:s, s:s, s:s, s:s, s:s, s:b}", "app", release->app, "version",
+                             release->version, "env", env->name, "check", check, "operator",
+                             operator_name, "sha256", sha256, "exists", kept == 1);
+        status = *result ? 0 : 1;
+    }
+done:
+    free (text);
+    ctl_operator_destroy (&approver_row);
     ctl_release_destroy (&release);
     return status;
 }

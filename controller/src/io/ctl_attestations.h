@@ -16,6 +16,8 @@
 #ifndef CTL_ATTESTATIONS_H_INCLUDED
 #define CTL_ATTESTATIONS_H_INCLUDED
 
+#include "ctl_checks.h"
+#include "ctl_releases_repo.h"
 #include "ctl_store.h"
 #include "jad_config.h"
 #include "jad_wire.h"
@@ -34,5 +36,31 @@ int ctl_attestations_attest (ctl_store_t *store, const jad_controller_config_t *
 int ctl_attestations_checks (ctl_store_t *store, const jad_controller_config_t *config,
                              const jad_api_request_t *request, json_t **result, char *err,
                              size_t errlen);
+
+//  release.approve (app, version, env, check; the approval envelope,
+//  signed on the operator's machine, as the blob): kept once
+//  ctl_checks_approval_arrival accepts it for operator_name. Result:
+//  {app, version, env, check, operator, sha256, exists}.
+int ctl_attestations_approve (ctl_store_t *store, const jad_controller_config_t *config,
+                              const jad_api_request_t *request, const char *operator_name,
+                              json_t **result, char *err, size_t errlen);
+
+//  What ctl_checks_judge needs about a release, read from the store; the
+//  facts borrow from the rest.
+typedef struct {
+    ctl_checks_facts_t facts;
+    zlistx_t *attestations;  //  ctl_attestation_t
+    zlistx_t *operators;     //  ctl_operator_t
+    const char **envelopes;
+    size_t *lens;
+    ctl_check_approver_t *approvers;
+} ctl_attestations_facts_t;
+
+//  Read the release's attestations and the operators into *self, with
+//  `deployer` (may be NULL). Returns 0, or -1 on error (logged; *self is
+//  then safe to free).
+int ctl_attestations_facts_read (ctl_store_t *store, const ctl_release_t *release,
+                                 const char *deployer, ctl_attestations_facts_t *self);
+void ctl_attestations_facts_free (ctl_attestations_facts_t *self);
 
 #endif

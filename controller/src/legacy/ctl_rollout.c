@@ -8,6 +8,7 @@
 
 #include "ctl_rollout.h"
 #include "ctl_agents_repo.h"
+#include "ctl_attestations.h"
 #include "ctl_alerts_repo.h"
 #include "ctl_batches.h"
 #include "ctl_deadlines.h"
@@ -116,29 +117,22 @@ static ctl_release_t *s_facts (ctl_store_t *store, const jad_env_config_t *env, 
     return release;
 }
 
-//  The environment's release checks judged for `release` (DESIGN §10),
-//  into facts: a new array the caller frees, or NULL when there is
-//  nothing to judge or they could not be judged (logged; the door then
-//  refuses a deploy to an environment with checks).
+//  The environment's release checks judged for `release` (DESIGN §10)
+//  with `deployer`, into facts: a new array the caller frees, or NULL when
+//  there is nothing to judge or they could not be judged (logged; the
+//  door then refuses a deploy to an environment with checks).
 static ctl_check_result_t *s_check_facts (ctl_rollout_t *self, const jad_env_config_t *env,
-                                          const ctl_release_t *release, ctl_release_facts_t *facts)
+                                          const ctl_release_t *release, const char *deployer,
+                                          ctl_release_facts_t *facts)
 {
     if (!env || env->check_count == 0 || !release)
         return NULL;
-    zlistx_t *list = ctl_releases_repo_attestations (self->store, release->app, release->version);
-    size_t count = list ? zlistx_size (list) : 0;
-    const char **envelopes = calloc (count + 1, sizeof (char *));
-    size_t *lens = calloc (count + 1, sizeof (size_t));
+    ctl_attestations_facts_t read;
+    memset (&read, 0, sizeof read);
     ctl_check_result_t *results = calloc (env->check_count, sizeof (ctl_check_result_t));
-    size_t index = 0;
-    for (ctl_attestation_t *item = list ? zlistx_first (list) : NULL; envelopes && lens && item;
-         item = zlistx_next (list)) {
-        envelopes[index] = item->envelope;
-        lens[index++] = strlen (item->envelope);
-    }
-    if (!list || !envelopes || !lens || !results ||
-        ctl_checks_judge (ctl_settings_config (self->settings), env, release->sha256, envelopes,
-                          lens, count, jad_now_ms (), results) != 0) {
+    if (!results || ctl_attestations_facts_read (self->store, release, deployer, &read) != 0 ||
+        ctl_checks_judge (ctl_settings_config (self->settings), env, &read.facts, jad_now_ms (),
+                          results) != 0) {
         jad_log_error ("policy: cannot judge the checks of app=%s version=%s env=%s", release->app,
                        release->version, env->name);
         free (results);
@@ -147,9 +141,7 @@ static ctl_check_result_t *s_check_facts (ctl_rollout_t *self, const jad_env_con
         facts->checks = results;
         facts->check_count = env->check_count;
     }
-    free (envelopes);
-    free (lens);
-    zlistx_destroy (&list);
+    ctl_attestations_facts_free (&read);
     return results;
 }
 
@@ -196,7 +188,8 @@ char *ctl_rollout_create (ctl_rollout_t *self, const ctl_plan_spec_t *spec, char
     ctl_release_t *release = s_facts (self->store, env, spec->app, spec->version, &facts);
     bool deploy = spec->door == CTL_DOOR_DEPLOY || spec->door == CTL_DOOR_AUTO_DEPLOY ||
                   spec->door == CTL_DOOR_EMERGENCY;
-    ctl_check_result_t *checks = deploy ? s_check_facts (self, env, release, &facts) : NULL;
+    ctl_check_result_t *checks =
+        deploy ? s_check_facts (self, env, release, spec->deployer, &facts) : NULL;
     ctl_door_verdict_t verdict;
     ctl_door_outcome_t outcome =
         ctl_door_check (&request, &policy, &facts, jad_now_ms (), &verdict);
