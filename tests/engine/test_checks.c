@@ -247,3 +247,123 @@ Test (checks, arrival_keeps_only_what_a_check_could_use)
         ctl_checks_arrival (s_config, "{\"a\":1}", 7, S_RELEASE, &type, err, sizeof err));
     cr_assert (err[0], "a reason is given");
 }
+
+//  An approval of check in env (about the release), signed by key.
+static char *s_approval (const char *env, const char *check, const char *key)
+{
+    char predicate[256];
+    snprintf (predicate, sizeof predicate,
+              "{\"app\":\"web\",\"version\":\"1.0\",\"env\":\"%s\",\"check\":\"%s\","
+              "\"timestamp\":\"" S_TODAY "\"}",
+              env, check);
+    return s_envelope (JAD_ATTEST_APPROVAL, S_RELEASE, predicate, key, key);
+}
+
+//  The verdicts of prod's approval checks (code-review, rollback-plan)
+//  over approvals (NULL-terminated) with approvers, deploying as deployer.
+static void s_judge_approvals (char **envelopes, const ctl_check_approver_t *approvers,
+                               size_t approver_count, const char *deployer,
+                               ctl_check_result_t results[4])
+{
+    size_t count = 0;
+    size_t lens[8];
+    while (envelopes[count]) {
+        lens[count] = strlen (envelopes[count]);
+        count++;
+    }
+    ctl_checks_facts_t facts = {.sha256 = S_RELEASE,
+                                .envelopes = (const char *const *)envelopes,
+                                .lens = lens,
+                                .count = count,
+                                .approvers = approvers,
+                                .approver_count = approver_count,
+                                .deployer = deployer};
+    const jad_env_config_t *prod = jad_controller_config_env (s_config, "prod");
+    cr_assert_eq (ctl_checks_judge (s_config, prod, &facts, S_NOW_MS, results), 0);
+}
+
+Test (checks, approvals_count_by_current_keys_and_roles_never_the_deployer)
+{
+    char *amy_hex = s_keygen ("amy");
+    char *pete_hex = s_keygen ("pete");
+    char *review = s_approval ("prod", "code-review", "amy");
+    char *plan_amy = s_approval ("prod", "rollback-plan", "amy");
+    char *plan_pete = s_approval ("prod", "rollback-plan", "pete");
+    char *elsewhere = s_approval ("staging", "code-review", "amy");
+    ctl_check_result_t results[4];
+    ctl_check_approver_t both[] = {
+        {.name = "amy", .roles = "tech-lead", .signing_key = amy_hex},
+        {.name = "pete", .roles = "product-owner", .signing_key = pete_hex}};
+
+    char *all[] = {review, plan_amy, plan_pete, NULL};
+    s_judge_approvals (all, both, 2, "dave", results);
+    cr_assert_eq (results[2].verdict, JAD_CHECK_OK, "%s", results[2].why);
+    cr_assert_eq (results[3].verdict, JAD_CHECK_OK, "%s", results[3].why);
+
+    //  the deployer's own approval does not count with not_deployer
+    s_judge_approvals (all, both, 2, "amy", results);
+    cr_assert_eq (results[2].verdict, JAD_CHECK_OK, "code-review has no not_deployer");
+    cr_assert_eq (results[3].verdict, JAD_CHECK_INVALID);
+    cr_assert_str_eq (results[3].why,
+                      "approval by amy, who deploys (not_deployer); still needs tech-lead");
+
+    //  a key no longer registered (removed operator, rotated key)
+    ctl_check_approver_t rotated[] = {
+        {.name = "amy", .roles = "tech-lead", .signing_key = pete_hex}};
+    char *first[] = {review, NULL};
+    s_judge_approvals (first, rotated, 1, NULL, results);
+    cr_assert_eq (results[2].verdict, JAD_CHECK_INVALID);
+    cr_assert_str_eq (results[2].why, "approval 1 is signed by no operator's current signing key; "
+                                      "still needs tech-lead");
+
+    //  a role lost since
+    ctl_check_approver_t demoted[] = {{.name = "amy", .roles = "viewer", .signing_key = amy_hex}};
+    s_judge_approvals (first, demoted, 1, NULL, results);
+    cr_assert_eq (results[2].verdict, JAD_CHECK_INVALID);
+    cr_assert_str_eq (results[2].why, "still needs an approval by tech-lead (an operator covers "
+                                      "one role, and holds it now)");
+
+    //  one operator covers one role, even holding both
+    ctl_check_approver_t doubled[] = {
+        {.name = "amy", .roles = "tech-lead,product-owner", .signing_key = amy_hex}};
+    char *alone[] = {plan_amy, NULL};
+    s_judge_approvals (alone, doubled, 1, NULL, results);
+    cr_assert_eq (results[3].verdict, JAD_CHECK_INVALID);
+    cr_assert (strstr (results[3].why, "still needs an approval by product-owner"), "%s",
+               results[3].why);
+
+    //  an approval for another environment is none for this one
+    char *other[] = {elsewhere, NULL};
+    s_judge_approvals (other, both, 2, NULL, results);
+    cr_assert_eq (results[2].verdict, JAD_CHECK_MISSING, "%s", results[2].why);
+    cr_assert_str_eq (results[2].why, "no approval by tech-lead yet");
+
+    //  on arrival: signed by the uploader, naming this env and check
+    const jad_env_config_t *prod = jad_controller_config_env (s_config, "prod");
+    char err[256];
+    cr_assert_eq (ctl_checks_approval_arrival (prod, "code-review", "web", "1.0", S_RELEASE,
+                                               &both[0], review, strlen (review), err, sizeof err),
+                  0, "%s", err);
+    cr_assert_eq (ctl_checks_approval_arrival (prod, "code-review", "web", "1.0", S_RELEASE,
+                                               &both[1], review, strlen (review), err, sizeof err),
+                  -1);
+    cr_assert_str_eq (err, "not signed by pete's signing key");
+    cr_assert_eq (ctl_checks_approval_arrival (prod, "rollback-plan", "web", "1.0", S_RELEASE,
+                                               &both[0], review, strlen (review), err, sizeof err),
+                  -1);
+    cr_assert_str_eq (err, "the approval is for another check");
+    cr_assert_eq (ctl_checks_approval_arrival (prod, "code-review", "web", "1.1", S_RELEASE,
+                                               &both[0], review, strlen (review), err, sizeof err),
+                  -1);
+    cr_assert_str_eq (err, "the approval is about another release");
+    cr_assert_eq (ctl_checks_approval_arrival (prod, "tests", "web", "1.0", S_RELEASE, &both[0],
+                                               review, strlen (review), err, sizeof err),
+                  -1);
+    cr_assert_str_eq (err, "the approval is for another check");
+    free (amy_hex);
+    free (pete_hex);
+    free (review);
+    free (plan_amy);
+    free (plan_pete);
+    free (elsewhere);
+}
