@@ -57,6 +57,10 @@ extern "C" {
 #define JAD_ATTEST_TEST_RESULT    "https://in-toto.io/attestation/test-result/v0.1"
 #define JAD_ATTEST_VULNS          "https://in-toto.io/attestation/vulns/v0.2"
 #define JAD_ATTEST_SLSA           "https://slsa.dev/provenance/v1"
+//  An operator's approval of a human check (DESIGN §10), signed on their
+//  machine by `jadctl release approve`: predicate {app, version, env,
+//  check, note, timestamp}
+#define JAD_ATTEST_APPROVAL "https://jadugar.dev/attestation/approval/v1"
 
 typedef struct _jad_dsse_t jad_dsse_t;
 typedef struct _jad_statement_t jad_statement_t;
@@ -106,6 +110,10 @@ void jad_statement_destroy (jad_statement_t **self_p);
 
 //  The statement's predicateType (borrowed).
 const char *jad_statement_type (const jad_statement_t *self);
+
+//  The string member `key` of the statement's predicate (borrowed), or
+//  NULL if there is none or it is not a string.
+const char *jad_statement_predicate_text (const jad_statement_t *self, const char *key);
 
 //  True if a subject's digest.sha256 equals sha256_hex (64 hex, any case).
 bool jad_statement_about (const jad_statement_t *self, const char *sha256_hex);

@@ -57,6 +57,29 @@ jad_agent_config_t *jad_agent_config_load_on_host (const char *path, jad_problem
 void jad_agent_config_destroy (jad_agent_config_t **self_p);
 
 //  controller.yaml
+
+//  A release check an environment requires (DESIGN §10): an attestation
+//  (type and keys) or a human approval (approval), exactly one of them.
+typedef struct {
+    char *name;           //  tests, security-scan, code-review, ...
+    char *type;           //  predicateType an attestation must have, or NULL: an approval
+    char **keys;          //  names in attestation_keys whose signatures count for it
+    size_t key_count;     //  at least one with type
+    uint64_t max_age_ms;  //  a statement older than this fails it; 0: no limit
+    char *max_severity;   //  vulns: highest severity allowed (negligible..critical), or NULL
+    char *builder_id;     //  SLSA provenance: the builder id required, or NULL
+    char *source;         //  SLSA provenance: a source URI prefix required, or NULL
+    char **approval;      //  roles that must each approve (jad_role.h)
+    size_t approval_count;
+    bool not_deployer;  //  approval: never given by the operator who deploys
+} jad_check_config_t;
+
+//  A CI system's Ed25519 public key that may sign attestations
+typedef struct {
+    char *name;     //  ci, scanner, ...
+    char *ed25519;  //  64 hex characters
+} jad_attestation_key_t;
+
 typedef struct {
     char *name;   //  dev, staging, prod, ...
     char *track;  //  branch pattern (fnmatch), may be NULL
@@ -72,7 +95,11 @@ typedef struct {
     size_t emergency_approval_count;
     char **emergency_skips;  //  rules an emergency deploy skips: "requires", "bake"
     size_t emergency_skip_count;
-    uint32_t concurrency;  //  max hosts switching at once, 0 = all
+    uint32_t concurrency;        //  max hosts switching at once, 0 = all
+    jad_check_config_t *checks;  //  what a release needs before it deploys here
+    size_t check_count;
+    char **emergency_waives;  //  names of checks an emergency deploy may skip
+    size_t emergency_waive_count;
 } jad_env_config_t;
 
 typedef struct {
@@ -95,14 +122,16 @@ typedef struct {
 } jad_notify_config_t;
 
 typedef struct {
-    char *listen;                   //  bind address, default 127.0.0.1
-    uint16_t port;                  //  base port, default 7400
-    uint32_t heartbeat_ms;          //  expected agent heartbeat, default 5000
-    uint32_t resend_ms;             //  unacknowledged plan resend, default 2000
-    uint32_t plan_ttl_ms;           //  envelope expiry, default 10 min
-    uint32_t signed_heartbeat_ms;   //  signed heartbeat on PUB, default 5000, 0 = off
-    uint32_t step_deadline_ms;      //  per host step deadline, default 10 min
-    uint32_t progress_deadline_ms;  //  plan progress deadline, default 30 min
+    char *listen;                             //  bind address, default 127.0.0.1
+    uint16_t port;                            //  base port, default 7400
+    uint32_t heartbeat_ms;                    //  expected agent heartbeat, default 5000
+    uint32_t resend_ms;                       //  unacknowledged plan resend, default 2000
+    uint32_t plan_ttl_ms;                     //  envelope expiry, default 10 min
+    uint32_t signed_heartbeat_ms;             //  signed heartbeat on PUB, default 5000, 0 = off
+    uint32_t step_deadline_ms;                //  per host step deadline, default 10 min
+    uint32_t progress_deadline_ms;            //  plan progress deadline, default 30 min
+    jad_attestation_key_t *attestation_keys;  //  keys checks may trust, by name
+    size_t attestation_key_count;
     jad_env_config_t *environments;
     size_t environment_count;
     jad_alert_config_t *alerts;
@@ -133,6 +162,11 @@ void jad_controller_config_destroy (jad_controller_config_t **self_p);
 //  Environment by name, borrowed; NULL if unknown.
 const jad_env_config_t *jad_controller_config_env (const jad_controller_config_t *self,
                                                    const char *name);
+//  A check of an environment by name, borrowed; NULL if unknown.
+const jad_check_config_t *jad_env_config_check (const jad_env_config_t *env, const char *name);
+//  An attestation key by name, borrowed; NULL if unknown.
+const jad_attestation_key_t *jad_controller_config_key (const jad_controller_config_t *self,
+                                                        const char *name);
 
 //  jadctl client file
 typedef struct {

@@ -268,6 +268,11 @@ const char *jad_statement_type (const jad_statement_t *self)
     return self->type;
 }
 
+const char *jad_statement_predicate_text (const jad_statement_t *self, const char *key)
+{
+    return self->predicate ? json_string_value (json_object_get (self->predicate, key)) : NULL;
+}
+
 bool jad_statement_about (const jad_statement_t *self, const char *sha256_hex)
 {
     if (!sha256_hex || strlen (sha256_hex) != 64)

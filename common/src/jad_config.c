@@ -26,6 +26,7 @@
 //    echoed.
 
 #include "jad_config.h"
+#include "jad_attest.h"  //  predicate type names only: jadcommon does not link jadattest
 #include "jad_role.h"
 #include "jad_util.h"
 
@@ -564,6 +565,7 @@ typedef enum {
     S_ROLE,       //  a role an operator may hold (jad_role.h)
     S_USER,       //  a user name; on this host's users when loading on the host
     S_SKIP,       //  a rule an emergency may skip: requires | bake
+    S_SEVERITY,   //  a vulnerability severity: negligible | low | medium | high | critical
 } s_kind_t;
 
 //  Parse a whole decimal number in min..max. Returns 0 or -1.
@@ -796,6 +798,13 @@ static const char *s_check (s_kind_t kind, const char *text)
             return jad_str_equal (text, "requires") || jad_str_equal (text, "bake")
                        ? NULL
                        : "requires or bake (an emergency always skips windows)";
+        case S_SEVERITY:
+            //  the names jad_severity_rank (jad_attest.h) ranks
+            return jad_str_equal (text, "negligible") || jad_str_equal (text, "low") ||
+                           jad_str_equal (text, "medium") || jad_str_equal (text, "high") ||
+                           jad_str_equal (text, "critical")
+                       ? NULL
+                       : "a severity (negligible, low, medium, high or critical)";
         case S_AGGREGATE:
             return jad_str_equal (text, "avg") || jad_str_equal (text, "max") ||
                            jad_str_equal (text, "sum") || jad_str_equal (text, "p95")
@@ -1483,10 +1492,79 @@ static int s_env_init (void *base)
     return env->strategy ? 0 : -1;
 }
 
-//  A canary strategy without a count means one canary host
+//  What an attestation check may hold beside its type, and an approval
+//  beside its roles; a key trusted by a check is one of attestation_keys
+//  (read before environments, so the root knows them all).
+static void s_check_check (s_map_t *map)
+{
+    jad_check_config_t *check = map->base;
+    const jad_controller_config_t *config = map->root;
+    static const char *const attestation_only[] = {"keys", "max_age", "max_severity", "builder_id",
+                                                   "source"};
+    for (size_t index = 0; index < sizeof attestation_only / sizeof *attestation_only; index++)
+        if (!check->type && s_map_slot (map, "approval")->key &&
+            s_map_slot (map, attestation_only[index])->key)
+            s_problem (map->ctx, s_map_slot (map, attestation_only[index])->line, map->where,
+                       "key '%s' belongs to an attestation check (with 'type'), not an approval",
+                       attestation_only[index]);
+    if (check->type && s_map_slot (map, "not_deployer")->key)
+        s_problem (map->ctx, s_map_slot (map, "not_deployer")->line, map->where,
+                   "key 'not_deployer' belongs to an approval check (with 'approval')");
+    if (check->type && check->key_count == 0 && s_map_slot (map, "keys")->state != S_BAD)
+        s_problem (map->ctx, s_map_line (map, "type"), map->where,
+                   "key 'keys' is required with 'type': the attestation_keys whose signatures "
+                   "count for this check");
+    if (s_map_slot (map, "approval")->state == S_SET && check->approval_count == 0)
+        s_problem (map->ctx, s_map_line (map, "approval"), map->where,
+                   "key 'approval': name at least one role");
+    for (size_t index = 0; index < check->key_count; index++)
+        if (!jad_controller_config_key (config, check->keys[index]))
+            s_problem (map->ctx, s_map_line (map, "keys"), map->where,
+                       "key 'keys': unknown attestation key '%s' (declare it under "
+                       "attestation_keys)",
+                       check->keys[index]);
+    if (check->type && check->max_severity && !jad_str_equal (check->type, JAD_ATTEST_VULNS))
+        s_problem (map->ctx, s_map_slot (map, "max_severity")->line, map->where,
+                   "key 'max_severity' needs type %s", JAD_ATTEST_VULNS);
+    if (check->type && (check->builder_id || check->source) &&
+        !jad_str_equal (check->type, JAD_ATTEST_SLSA))
+        s_problem (map->ctx, s_map_slot (map, check->builder_id ? "builder_id" : "source")->line,
+                   map->where, "key '%s' needs type %s",
+                   check->builder_id ? "builder_id" : "source", JAD_ATTEST_SLSA);
+}
+
+#define S_K jad_check_config_t
+static const s_field_t s_check_fields[] = {
+    S_STRING ("type", S_K, type, S_URL),
+    S_STRINGS ("keys", S_K, keys, key_count, S_NAME),
+    S_LONG_DURATION ("max_age", S_K, max_age_ms),
+    S_STRING ("max_severity", S_K, max_severity, S_SEVERITY),
+    S_STRING ("builder_id", S_K, builder_id, S_TEXT),
+    S_STRING ("source", S_K, source, S_TEXT),
+    S_STRINGS ("approval", S_K, approval, approval_count, S_ROLE),
+    S_BOOL ("not_deployer", S_K, not_deployer),
+    S_END};
+#undef S_K
+static const s_table_t s_check_table = {
+    .fields = s_check_fields,
+    .size = sizeof (jad_check_config_t),
+    .item = "check",
+    .expected = "a mapping of checks",
+    .name_offset = offsetof (jad_check_config_t, name),
+    .one_of = {"type", "approval"},
+    .one_of_hint = {"an attestation's predicate type", "the roles that approve"},
+    .check = s_check_check};
+
+//  A canary strategy without a count means one canary host; an emergency
+//  waives only checks the environment has
 static void s_env_check (s_map_t *map)
 {
     jad_env_config_t *env = map->base;
+    for (size_t index = 0; index < env->emergency_waive_count; index++)
+        if (!jad_env_config_check (env, env->emergency_waives[index]))
+            s_problem (map->ctx, s_map_line (map, "emergency_waives"), map->where,
+                       "key 'emergency_waives': '%s' is not one of this environment's checks",
+                       env->emergency_waives[index]);
     s_slot_t *canary = s_map_slot (map, "canary");
     if (!env->strategy || !jad_str_equal (env->strategy, "canary") || canary->state == S_BAD)
         return;
@@ -1510,6 +1588,8 @@ static const s_field_t s_env_fields[] = {
     S_STRINGS ("emergency_approvals", S_E, emergency_approvals, emergency_approval_count, S_ROLE),
     S_STRINGS ("emergency_skips", S_E, emergency_skips, emergency_skip_count, S_SKIP),
     S_UINT ("concurrency", S_E, concurrency, 0, 1000000),
+    S_NAMED ("checks", S_E, checks, check_count, &s_check_table),
+    S_STRINGS ("emergency_waives", S_E, emergency_waives, emergency_waive_count, S_NAME),
     S_END};
 #undef S_E
 static const s_table_t s_env_table = {.fields = s_env_fields,
@@ -1671,7 +1751,18 @@ static void s_controller_check (s_map_t *map)
     }
 }
 
+//  attestation_keys come before environments, whose checks refer to them;
 //  environments and prometheus come before alerts, which refer to them
+#define S_A jad_attestation_key_t
+static const s_field_t s_attestation_key_fields[] = {S_REQUIRED ("ed25519", S_A, ed25519, S_HEXKEY),
+                                                     S_END};
+#undef S_A
+static const s_table_t s_attestation_key_table = {
+    .fields = s_attestation_key_fields,
+    .size = sizeof (jad_attestation_key_t),
+    .item = "attestation key",
+    .expected = "a mapping of key names to { ed25519: HEX }",
+    .name_offset = offsetof (jad_attestation_key_t, name)};
 #define S_C jad_controller_config_t
 //  limits: what one agent (metric series, label sets, apps) or one release
 //  (its unpacked size, its ratio to the archive) may cost the controller
@@ -1692,6 +1783,8 @@ static const s_field_t s_controller_fields[] = {
     S_DURATION ("plan-ttl", S_C, plan_ttl_ms, 1),
     S_DURATION ("step-deadline", S_C, step_deadline_ms, 1),
     S_DURATION ("progress-deadline", S_C, progress_deadline_ms, 1),
+    S_NAMED ("attestation_keys", S_C, attestation_keys, attestation_key_count,
+             &s_attestation_key_table),
     S_NAMED ("environments", S_C, environments, environment_count, &s_env_table),
     S_DURATION ("watch", S_C, watch_ms, 1),
     S_LONG_DURATION ("metrics-retention", S_C, metrics_retention_ms),
@@ -1736,6 +1829,28 @@ const jad_env_config_t *jad_controller_config_env (const jad_controller_config_t
     for (size_t index = 0; index < self->environment_count; index++)
         if (self->environments[index].name && jad_str_equal (self->environments[index].name, name))
             return &self->environments[index];
+    return NULL;
+}
+
+const jad_check_config_t *jad_env_config_check (const jad_env_config_t *env, const char *name)
+{
+    if (!env || !name)
+        return NULL;
+    for (size_t index = 0; index < env->check_count; index++)
+        if (env->checks[index].name && jad_str_equal (env->checks[index].name, name))
+            return &env->checks[index];
+    return NULL;
+}
+
+const jad_attestation_key_t *jad_controller_config_key (const jad_controller_config_t *self,
+                                                        const char *name)
+{
+    if (!self || !name)
+        return NULL;
+    for (size_t index = 0; index < self->attestation_key_count; index++)
+        if (self->attestation_keys[index].name &&
+            jad_str_equal (self->attestation_keys[index].name, name))
+            return &self->attestation_keys[index];
     return NULL;
 }
 

@@ -4,6 +4,7 @@
 #ifndef CLI_H_INCLUDED
 #define CLI_H_INCLUDED
 
+#include "jad_keys.h"
 #include "jad_wire.h"
 
 #include <jansson.h>
@@ -68,6 +69,11 @@ int cli_request (cli_t *cli, const char *command, const char *const *args, const
 //  (--json) or hand it to the caller to draw a table. Returns the exit
 //  code; *result is set (caller decrefs) only when the caller must draw.
 int cli_query (cli_t *cli, const char *command, const char *const *args, json_t **result);
+
+//  The operator's Ed25519 signing key: the key file of the client file's
+//  `key` with ".signing" appended (jadctl keygen writes both). NULL with
+//  the error printed. Caller destroys.
+jad_keypair_t *cli_signing_key (cli_t *cli);
 
 //  Close the connection, if any.
 void cli_disconnect (cli_t *cli);

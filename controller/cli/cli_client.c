@@ -162,6 +162,31 @@ static int s_probe (const char *endpoint, const char *config_path, int ms)
 
 //  Connect per the client file. Returns the client or NULL (error printed,
 //  *code set).
+jad_keypair_t *cli_signing_key (cli_t *cli)
+{
+    char *path = s_config_path (cli);
+    jad_problems_t *problems = jad_problems_new ();
+    jad_client_config_t *config = path ? jad_client_config_load (path, problems) : NULL;
+    jad_keypair_t *key = NULL;
+    char *key_path = config ? jad_strdup_printf ("%s.signing", config->key) : NULL;
+    char err[512] = "out of memory";
+    if (!config)
+        cli_error (CLI_USAGE, "cannot use the client file %s: %s", path ? path : "?",
+                   jad_problems_get (problems, 0) ? jad_problems_get (problems, 0) : "?");
+    else if (!key_path || !(key = jad_keypair_load (key_path, err, sizeof err)))
+        cli_error (CLI_USAGE, "signing key: %s (jadctl keygen writes it beside the operator key)",
+                   err);
+    else if (jad_keypair_kind (key) != JAD_KEY_ED25519) {
+        cli_error (CLI_USAGE, "signing key: %s is not an Ed25519 key file", key_path);
+        jad_keypair_destroy (&key);
+    }
+    free (key_path);
+    jad_client_config_destroy (&config);
+    jad_problems_destroy (&problems);
+    free (path);
+    return key;
+}
+
 static s_client_t *s_client_new (cli_t *cli, int *code)
 {
     char *path = s_config_path (cli);

@@ -1,4 +1,4 @@
-//  cli_release - jadctl release add|list
+//  cli_release - jadctl release add|list|floor|attest|checks
 //  SPDX-License-Identifier: MPL-2.0
 //
 //  `release add` hashes the archive locally, then uploads it in chunks;
@@ -10,9 +10,13 @@
 //  list` shows it, and each plan as every other command shows a plan.
 
 #include "cli.h"
+#include "jad_attest.h"
 #include "jad_util.h"
 
 #include <errno.h>
+#include <sodium.h>
+#include <stdlib.h>
+#include <time.h>
 #include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -239,15 +243,188 @@ static int s_release_floor (cli_t *cli, cli_args_t *args)
     return status;
 }
 
+//  release attest APP VERSION FILE: the controller verifies the envelope
+//  on arrival (DESIGN §10) and keeps it.
+static int s_release_attest (cli_t *cli, cli_args_t *args)
+{
+    if (args->positional_count != 4)
+        return cli_usage_error (cli, "release attest: needs APP, VERSION and FILE (a DSSE "
+                                     "envelope)");
+    const char *file = args->positional[3];
+    size_t size = 0;
+    char *text = jad_file_read (file, JAD_ATTEST_MAX_BYTES, &size);
+    if (!text)
+        return cli_error (CLI_USAGE, "release attest: cannot read %s: %s", file,
+                          errno == EFBIG ? "larger than 1 MiB" : strerror (errno));
+    const char *request[] = {"app", args->positional[1], "version", args->positional[2], NULL};
+    json_t *result = NULL;
+    int status = cli_request (cli, "release.attest", request, (const uint8_t *)text, size, &result);
+    free (text);
+    if (status == CLI_OK && result) {
+        if (cli->json)
+            cli_print_json (result);
+        else if (cli_escape_json (result) == 0)
+            printf ("app: %s\nversion: %s\nattestation: %s\ntype: %s\nsigner: %s\nexists: %s\n",
+                    cli_str (result, "app"), cli_str (result, "version"),
+                    cli_str (result, "sha256"), cli_str (result, "type"),
+                    cli_str (result, "signer"),
+                    json_is_true (json_object_get (result, "exists")) ? "true" : "false");
+    }
+    json_decref (result);
+    return status;
+}
+
+//  The approval envelope (JSON text, caller frees) of operator's check of
+//  app/version (its SHA-256 sha256) in env, signed with key, or NULL.
+static char *s_approval (const char *app, const char *version, const char *sha256, const char *env,
+                         const char *check, const char *note, const jad_keypair_t *key)
+{
+    char now[32];
+    time_t seconds = time (NULL);
+    struct tm utc;
+    gmtime_r (&seconds, &utc);
+    strftime (now, sizeof now, "%Y-%m-%dT%H:%M:%SZ", &utc);
+    char subject[160];
+    snprintf (subject, sizeof subject, "%s-%s", app, version);
+    json_t *statement =
+        json_pack ("{s:s, s:[{s:s, s:{s:s}}], s:s, s:{s:s, s:s, s:s, s:s, s:s?, s:s}}", "_type",
+                   JAD_ATTEST_STATEMENT_V1, "subject", "name", subject, "digest", "sha256", sha256,
+                   "predicateType", JAD_ATTEST_APPROVAL, "predicate", "app", app, "version",
+                   version, "env", env, "check", check, "note", note, "timestamp", now);
+    char *payload = statement ? json_dumps (statement, JSON_COMPACT) : NULL;
+    json_decref (statement);
+    if (!payload)
+        return NULL;
+    size_t payload_len = strlen (payload), pae_len = 0;
+    uint8_t *pae =
+        jad_dsse_pae (JAD_ATTEST_PAYLOAD_TYPE, (const uint8_t *)payload, payload_len, &pae_len);
+    uint8_t sig[crypto_sign_BYTES], key_id[8];
+    char sig_b64[sodium_base64_ENCODED_LEN (crypto_sign_BYTES, sodium_base64_VARIANT_ORIGINAL)];
+    char key_hex[17];
+    size_t payload_b64_len =
+        sodium_base64_ENCODED_LEN (payload_len, sodium_base64_VARIANT_ORIGINAL);
+    char *payload_b64 = malloc (payload_b64_len);
+    char *envelope = NULL;
+    if (pae && payload_b64 &&
+        crypto_sign_detached (sig, NULL, pae, pae_len, jad_keypair_secret (key)) == 0) {
+        sodium_bin2base64 (sig_b64, sizeof sig_b64, sig, sizeof sig,
+                           sodium_base64_VARIANT_ORIGINAL);
+        sodium_bin2base64 (payload_b64, payload_b64_len, (const uint8_t *)payload, payload_len,
+                           sodium_base64_VARIANT_ORIGINAL);
+        jad_key_id (jad_keypair_public (key), key_id);
+        jad_hex (key_id, sizeof key_id, key_hex);
+        json_t *dsse =
+            json_pack ("{s:s, s:s, s:[{s:s, s:s}]}", "payloadType", JAD_ATTEST_PAYLOAD_TYPE,
+                       "payload", payload_b64, "signatures", "keyid", key_hex, "sig", sig_b64);
+        envelope = dsse ? json_dumps (dsse, JSON_COMPACT) : NULL;
+        json_decref (dsse);
+    }
+    free (payload_b64);
+    free (pae);
+    free (payload);
+    return envelope;
+}
+
+//  release approve APP VERSION --env E --check NAME [--note TEXT]: an
+//  approval signed here, with the operator's own signing key.
+static int s_release_approve (cli_t *cli, cli_args_t *args)
+{
+    if (args->positional_count != 3)
+        return cli_usage_error (cli, "release approve: needs APP and VERSION");
+    const char *app = args->positional[1], *version = args->positional[2];
+    const char *env = cli_args_get (args, "--env"), *check = cli_args_get (args, "--check");
+    if (!env || !check)
+        return cli_usage_error (cli, "release approve: needs --env E and --check NAME");
+    const char *note = cli_args_get (args, "--note");
+    if (note && strlen (note) > 1024)
+        return cli_error (CLI_USAGE, "release approve: --note is longer than 1024 bytes");
+    jad_keypair_t *key = cli_signing_key (cli);
+    if (!key)
+        return CLI_USAGE;
+    json_t *release = s_release (cli, app, version);
+    const char *sha256 = json_string_value (json_object_get (release, "sha256"));
+    char *envelope = sha256 ? s_approval (app, version, sha256, env, check, note, key) : NULL;
+    jad_keypair_destroy (&key);
+    if (!envelope) {
+        json_decref (release);
+        return release ? cli_error (CLI_FAILED, "release approve: cannot sign (out of memory)")
+                       : cli_error (CLI_USAGE, "release approve: no release %s %s", app, version);
+    }
+    json_decref (release);
+    const char *request[] = {"app", app, "version", version, "env", env, "check", check, NULL};
+    json_t *result = NULL;
+    int status = cli_request (cli, "release.approve", request, (const uint8_t *)envelope,
+                              strlen (envelope), &result);
+    free (envelope);
+    if (status == CLI_OK && result) {
+        if (cli->json)
+            cli_print_json (result);
+        else if (cli_escape_json (result) == 0)
+            printf ("app: %s\nversion: %s\nenv: %s\ncheck: %s\napproved-by: %s\nexists: %s\n",
+                    cli_str (result, "app"), cli_str (result, "version"), cli_str (result, "env"),
+                    cli_str (result, "check"), cli_str (result, "operator"),
+                    json_is_true (json_object_get (result, "exists")) ? "true" : "false");
+    }
+    json_decref (result);
+    return status;
+}
+
+//  release checks APP VERSION [--env E]: each check, ok / missing /
+//  invalid and why.
+static int s_release_checks (cli_t *cli, cli_args_t *args)
+{
+    if (args->positional_count != 3)
+        return cli_usage_error (cli, "release checks: needs APP and VERSION");
+    const char *request[] = {"app", args->positional[1],          "version", args->positional[2],
+                             "env", cli_args_get (args, "--env"), NULL};
+    json_t *result = NULL;
+    int status = cli_query (cli, "release.checks", request, &result);
+    if (!result)
+        return status;
+    json_t *checks = json_object_get (result, "checks");
+    if (json_array_size (checks) == 0)
+        printf ("no checks%s%s\n", cli_args_get (args, "--env") ? " in " : "",
+                cli_args_get (args, "--env") ? cli_args_get (args, "--env") : "");
+    else
+        printf ("%-12s %-20s %-12s %-8s %s\n", "ENV", "CHECK", "KIND", "STATE", "WHY");
+    size_t index;
+    json_t *check;
+    json_array_foreach (checks, index, check)
+    {
+        printf ("%-12s %-20s %-12s %-8s %s\n", cli_str (check, "env"), cli_str (check, "check"),
+                cli_str (check, "kind"), cli_str (check, "state"), cli_str (check, "why"));
+    }
+    json_decref (result);
+    return CLI_OK;
+}
+
 int cli_release (cli_t *cli)
 {
-    static const char *const spec[] = {"--branch=", "--commit=", "--notes=", NULL};
+    static const char *const spec[] = {
+        "--branch=", "--commit=", "--notes=", "--env=", "--check=", "--note=", NULL};
     cli_args_t args;
     if (cli_args_parse (cli, spec, &args))
         return CLI_USAGE;
     const char *action = args.positional_count ? args.positional[0] : "";
+    bool add_flags = cli_args_has (&args, "--branch") || cli_args_has (&args, "--commit") ||
+                     cli_args_has (&args, "--notes");
+    if (cli_args_has (&args, "--env") && !streq (action, "checks") && !streq (action, "approve"))
+        return cli_error (CLI_USAGE, "release %s takes no --env", *action ? action : "");
+    if ((cli_args_has (&args, "--check") || cli_args_has (&args, "--note")) &&
+        !streq (action, "approve"))
+        return cli_error (CLI_USAGE, "release %s takes no --check or --note (release approve does)",
+                          *action ? action : "");
     if (streq (action, "add"))
         return s_release_add (cli, &args);
+    if (streq (action, "attest") || streq (action, "checks") || streq (action, "approve")) {
+        if (add_flags)
+            return cli_error (CLI_USAGE, "release %s takes no --branch, --commit or --notes",
+                              action);
+        if (streq (action, "approve"))
+            return s_release_approve (cli, &args);
+        return streq (action, "attest") ? s_release_attest (cli, &args)
+                                        : s_release_checks (cli, &args);
+    }
     if (streq (action, "list")) {
         if (cli_args_has (&args, "--branch") || cli_args_has (&args, "--commit") ||
             cli_args_has (&args, "--notes"))
@@ -260,9 +437,10 @@ int cli_release (cli_t *cli)
             return cli_error (CLI_USAGE, "release floor takes no --branch, --commit or --notes");
         return s_release_floor (cli, &args);
     }
-    static const char *const actions[] = {"add", "list", "floor"};
+    static const char *const actions[] = {"add", "list", "floor", "attest", "checks", "approve"};
     if (!*action)
-        return cli_usage_error (cli, "release: needs an action (add, list, floor)");
+        return cli_usage_error (
+            cli, "release: needs an action (add, list, floor, attest, checks, approve)");
     return cli_unknown (CLI_USAGE, "release: unknown action", action, actions,
                         sizeof actions / sizeof actions[0]);
 }

@@ -5,12 +5,13 @@
 
 #include <string.h>
 
-//  operator add NAME --role ROLE... --public-key KEY: roles may repeat
+//  operator add NAME --role ROLE... --public-key KEY [--signing-key HEX]
+//  (the Ed25519 key approvals are signed with): roles may repeat
 //  the flag (--role a --role b), follow one flag (--role a b) or be
 //  comma-separated (--role a,b).
 static int s_operator_add (cli_t *cli)
 {
-    const char *name = NULL, *key = NULL;
+    const char *name = NULL, *key = NULL, *signing_key = NULL;
     char roles[512] = "";
     bool in_roles = false;
     for (int index = 2; index < cli->argc; index++) {
@@ -30,9 +31,18 @@ static int s_operator_add (cli_t *cli)
             else
                 return cli_error (CLI_USAGE, "operator add: --public-key needs a KEY");
             continue;
+        } else if (streq (word, "--signing-key") || strncmp (word, "--signing-key=", 14) == 0) {
+            in_roles = false;
+            if (word[13] == '=')
+                signing_key = word + 14;
+            else if (index + 1 < cli->argc)
+                signing_key = cli->argv[++index];
+            else
+                return cli_error (CLI_USAGE, "operator add: --signing-key needs a KEY");
+            continue;
         } else if (strncmp (word, "--", 2) == 0) {
-            static const char *const options[] = {"--role", "--public-key"};
-            return cli_unknown (CLI_USAGE, "operator add: unknown option", word, options, 2);
+            static const char *const options[] = {"--role", "--public-key", "--signing-key"};
+            return cli_unknown (CLI_USAGE, "operator add: unknown option", word, options, 3);
         } else if (!in_roles) {
             if (name)
                 return cli_error (CLI_USAGE, "operator add: unexpected argument '%s'", word);
@@ -48,15 +58,16 @@ static int s_operator_add (cli_t *cli)
     if (!name || !*roles || !key)
         return cli_usage_error (cli, "operator add: needs %s",
                                 !name ? "a NAME" : (!*roles ? "--role ROLE" : "--public-key KEY"));
-    const char *request[] = {"name", name, "roles", roles, "public-key", key, NULL};
+    const char *request[] = {"name", name,          "roles",     roles, "public-key",
+                             key,    "signing-key", signing_key, NULL};
     json_t *result = NULL;
     int status = cli_request (cli, "operator.add", request, NULL, 0, &result);
     if (status == CLI_OK && result) {
         if (cli->json)
             cli_print_json_as ("operator", result);
         else
-            printf ("operator: %s\nroles: %s\n", cli_str (result, "name"),
-                    cli_str (result, "roles"));
+            printf ("operator: %s\nroles: %s\nsigning-key: %s\n", cli_str (result, "name"),
+                    cli_str (result, "roles"), cli_str (result, "signing_key"));
     }
     json_decref (result);
     return status;

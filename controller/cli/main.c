@@ -34,8 +34,10 @@ static const s_command_t s_commands[] = {
      "agents and key fingerprints; accept, reject, remove; enrollment tokens (admin)"},
     {"release", cli_release,
      "release add APP VERSION FILE.tar.gz [--branch B] [--commit C] [--notes FILE]\n"
-     "        release list [APP] | release floor APP VERSION",
-     "upload a release, list the store, raise an app's security floor"},
+     "        release list [APP] | release floor APP VERSION\n"
+     "        release attest APP VERSION FILE | release checks APP VERSION [--env E]\n"
+     "        release approve APP VERSION --env E --check NAME [--note TEXT]",
+     "upload a release, list the store, raise an app's security floor, attest, show checks"},
     {"deploy", cli_deploy,
      "deploy APP VERSION --env E [--strategy all|rolling|canary] [--batch N|N%]\n"
      "               [--canary N] [--bake DURATION] [--emergency --reason TEXT]\n"
@@ -56,9 +58,11 @@ static const s_command_t s_commands[] = {
     {"metrics", cli_metrics, "metrics (--host H | --env E) [--name M] [--since DURATION]",
      "metric samples of a host or an environment, as sparklines"},
     {"audit", cli_audit, "audit [--since DURATION]", "who did what, refused requests too"},
-    {"operator", cli_operator, "operator add NAME --role ROLE... --public-key KEY | operator list",
+    {"operator", cli_operator,
+     "operator add NAME --role ROLE... --public-key KEY [--signing-key HEX] | operator list",
      "register an operator's key with roles, or list them (admin)"},
-    {"keygen", cli_keygen, "keygen FILE", "write a new operator key file, print its public key"},
+    {"keygen", cli_keygen, "keygen FILE",
+     "write a new operator key file and its signing key FILE.signing, print both public keys"},
     {"help", NULL, "help [COMMAND]", "every command, or the usage of one"},
 };
 

@@ -1150,3 +1150,122 @@ Test (config, emergency_skips_lists_requires_and_bake_only)
     s_assert_problem (path, 4, "environment 'dev': key 'emergency_skips': expected a list");
     free (path);
 }
+
+// --------------------------------------------------------------------------
+//  Release checks (DESIGN §10)
+
+#define CI_KEY      "1111111111111111111111111111111111111111111111111111111111111111"
+#define SCANNER_KEY "2222222222222222222222222222222222222222222222222222222222222222"
+
+Test (config, release_checks_are_read_per_environment)
+{
+    char *path = s_write (
+        "controller.yaml",
+        "attestation_keys:\n"
+        "  ci:      { ed25519: " CI_KEY " }\n"
+        "  scanner: { ed25519: " SCANNER_KEY " }\n"
+        "environments:\n"
+        "  prod:\n"
+        "    checks:\n"
+        "      tests: { type: \"https://in-toto.io/attestation/test-result/v0.1\", keys: [ci], "
+        "max_age: 7d }\n"
+        "      security-scan: { type: \"https://in-toto.io/attestation/vulns/v0.2\", "
+        "keys: [scanner, ci], max_age: 3d, max_severity: medium }\n"
+        "      provenance: { type: \"https://slsa.dev/provenance/v1\", keys: [ci], "
+        "builder_id: \"https://ci.example.com/builder\", source: \"git+https://git.example.com/\" "
+        "}\n"
+        "      code-review:   { approval: [tech-lead] }\n"
+        "      rollback-plan: { approval: [tech-lead, product-owner], not_deployer: true }\n"
+        "    emergency_waives: [tests, code-review]\n"
+        "  dev: {}\n");
+    jad_controller_config_t *config = jad_controller_config_load (path, s_problems);
+    cr_assert_not_null (config, "%s", s_all ());
+    cr_assert_eq (config->attestation_key_count, 2);
+    cr_assert_str_eq (jad_controller_config_key (config, "scanner")->ed25519, SCANNER_KEY);
+    cr_assert_null (jad_controller_config_key (config, "nobody"));
+
+    const jad_env_config_t *prod = jad_controller_config_env (config, "prod");
+    cr_assert_eq (prod->check_count, 5);
+    const jad_check_config_t *tests = jad_env_config_check (prod, "tests");
+    cr_assert_str_eq (tests->type, "https://in-toto.io/attestation/test-result/v0.1");
+    cr_assert_eq (tests->key_count, 1);
+    cr_assert_str_eq (tests->keys[0], "ci");
+    cr_assert_eq (tests->max_age_ms, 7ull * 86400000);
+    cr_assert_null (tests->approval);
+
+    const jad_check_config_t *scan = jad_env_config_check (prod, "security-scan");
+    cr_assert_eq (scan->key_count, 2);
+    cr_assert_str_eq (scan->max_severity, "medium");
+    cr_assert_eq (scan->max_age_ms, 3ull * 86400000);
+
+    const jad_check_config_t *provenance = jad_env_config_check (prod, "provenance");
+    cr_assert_str_eq (provenance->builder_id, "https://ci.example.com/builder");
+    cr_assert_str_eq (provenance->source, "git+https://git.example.com/");
+    cr_assert_eq (provenance->max_age_ms, 0, "no max_age: no limit");
+
+    const jad_check_config_t *plan = jad_env_config_check (prod, "rollback-plan");
+    cr_assert_null (plan->type);
+    cr_assert_eq (plan->approval_count, 2);
+    cr_assert_str_eq (plan->approval[1], "product-owner");
+    cr_assert (plan->not_deployer);
+    cr_assert_not (jad_env_config_check (prod, "code-review")->not_deployer);
+
+    cr_assert_eq (prod->emergency_waive_count, 2);
+    cr_assert_str_eq (prod->emergency_waives[1], "code-review");
+    cr_assert_eq (jad_controller_config_env (config, "dev")->check_count, 0,
+                  "an environment without checks needs none");
+    jad_controller_config_destroy (&config);
+    free (path);
+}
+
+Test (config, release_checks_problems_name_file_and_line)
+{
+    char *path = s_write (
+        "controller.yaml",
+        "attestation_keys:\n"                                                           //  1
+        "  ci: { ed25519: 1234 }\n"                                                     //  2
+        "  scanner: {}\n"                                                               //  3
+        "environments:\n"                                                               //  4
+        "  prod:\n"                                                                     //  5
+        "    checks:\n"                                                                 //  6
+        "      tests: { type: \"https://in-toto.io/attestation/test-result/v0.1\" }\n"  //  7
+        "      scan: { type: \"https://in-toto.io/attestation/vulns/v0.2\", keys: [ghost], "
+        "max_severity: severe, max_age: soon }\n"                          //  8
+        "      review: { approval: [tech-leed] }\n"                        //  9
+        "      both: { type: \"https://x.example/t\", approval: [qa] }\n"  //  10
+        "      neither: { max_age: 1d }\n"                                 //  11
+        "      plan: { approval: [qa], keys: [ci] }\n"                     //  12
+        "      signed: { type: \"https://in-toto.io/attestation/test-result/v0.1\", keys: [ci], "
+        "not_deployer: true, max_severity: low }\n"                                     //  13
+        "      built: { type: \"https://x.example/t\", keys: [ci], builder_id: me }\n"  //  14
+        "      \"bad name!\": { approval: [qa] }\n"                                     //  15
+        "      typo: { approval: [qa], not_deploer: true }\n"                           //  16
+        "    emergency_waives: [tests, deploy-freeze]\n"                                //  17
+        "  dev: { checks: [tests] }\n");                                                //  18
+    cr_assert_null (jad_controller_config_load (path, s_problems));
+    s_assert_problem (path, 2, "key 'ed25519': \"1234\" is not a signing public key");
+    s_assert_problem (path, 3, "attestation key 'scanner': missing required key 'ed25519'");
+    s_assert_problem (path, 7, "check 'tests': key 'keys' is required with 'type'");
+    s_assert_problem (path, 8, "check 'scan': key 'keys': unknown attestation key 'ghost'");
+    s_assert_problem (path, 8,
+                      "key 'max_severity': \"severe\" is not a severity (negligible, "
+                      "low, medium, high or critical)");
+    s_assert_problem (path, 8, "key 'max_age': \"soon\" is not a duration");
+    s_assert_problem (path, 9, "check 'review': key 'approval': unknown role 'tech-leed'");
+    s_assert_problem (path, 10, "check 'both': give either 'type'");
+    s_assert_problem (path, 11, "check 'neither': missing required key 'type'");
+    s_assert_problem (path, 12,
+                      "check 'plan': key 'keys' belongs to an attestation check (with 'type')");
+    s_assert_problem (path, 13, "check 'signed': key 'not_deployer' belongs to an approval check");
+    s_assert_problem (path, 13,
+                      "key 'max_severity' needs type https://in-toto.io/attestation/"
+                      "vulns/v0.2");
+    s_assert_problem (path, 14, "key 'builder_id' needs type https://slsa.dev/provenance/v1");
+    s_assert_problem (path, 15, "is not a valid check name");
+    s_assert_problem (path, 16, "unknown key 'not_deploer' (did you mean 'not_deployer'?)");
+    s_assert_problem (path, 17,
+                      "environment 'prod': key 'emergency_waives': 'deploy-freeze' is "
+                      "not one of this environment's checks");
+    s_assert_problem (path, 18, "environment 'dev': key 'checks': expected a mapping of checks");
+    free (path);
+}

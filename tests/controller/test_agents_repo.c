@@ -274,9 +274,10 @@ JT_STORE_TEST (agents_repo, tallies_count_online_and_app_hosts)
 
 JT_STORE_TEST (agents_repo, operators_round_trip)
 {
-    cr_assert_eq (ctl_agents_repo_operator_add (s_store, "zoe", "OZ", "viewer", 10), 0);
-    cr_assert_eq (ctl_agents_repo_operator_add (s_store, "amy", "OA", "admin,deployer", 20), 0);
-    cr_assert_eq (ctl_agents_repo_operator_add (s_store, "amy", "OB", "admin", 20), -1);
+    cr_assert_eq (ctl_agents_repo_operator_add (s_store, "zoe", "OZ", "viewer", NULL, 10), 0);
+    cr_assert_eq (ctl_agents_repo_operator_add (s_store, "amy", "OA", "admin,deployer", NULL, 20),
+                  0);
+    cr_assert_eq (ctl_agents_repo_operator_add (s_store, "amy", "OB", "admin", NULL, 20), -1);
     ctl_operator_t *found = NULL;
     cr_assert_eq (ctl_agents_repo_operator_by_key (s_store, "OA", &found), 0);
     cr_assert_str_eq (found->name, "amy");
@@ -291,6 +292,26 @@ JT_STORE_TEST (agents_repo, operators_round_trip)
     cr_assert_str_eq (((ctl_operator_t *)zlistx_first (list))->name, "amy");
     zlistx_destroy (&list);
     cr_assert_eq (ctl_agents_repo_key_known (s_store, "OZ"), 1);
+}
+
+JT_STORE_TEST (agents_repo, an_operator_may_have_one_signing_key_of_its_own)
+{
+    cr_assert_eq (ctl_agents_repo_operator_add (s_store, "amy", "OA", "tech-lead", "5A", 10), 0);
+    cr_assert_eq (ctl_agents_repo_operator_add (s_store, "zoe", "OZ", "viewer", NULL, 10), 0);
+    cr_assert_eq (ctl_agents_repo_operator_add (s_store, "bob", "OB", "qa", NULL, 10), 0,
+                  "many operators without a signing key");
+    cr_assert_eq (ctl_agents_repo_operator_add (s_store, "eve", "OE", "qa", "5A", 10), -1,
+                  "a signing key is one operator's");
+    ctl_operator_t *found = NULL;
+    cr_assert_eq (ctl_agents_repo_operator_by_name (s_store, "amy", &found), 0);
+    cr_assert_str_eq (found->signing_key, "5A");
+    ctl_operator_destroy (&found);
+    cr_assert_eq (ctl_agents_repo_operator_by_key (s_store, "OZ", &found), 0);
+    cr_assert_null (found->signing_key);
+    ctl_operator_destroy (&found);
+    zlistx_t *list = ctl_agents_repo_operators (s_store);
+    cr_assert_str_eq (((ctl_operator_t *)zlistx_first (list))->signing_key, "5A");
+    zlistx_destroy (&list);
 }
 
 JT_STORE_TEST (agents_repo, the_audit_log_is_ordered_bounded_and_append_only)

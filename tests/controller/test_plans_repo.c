@@ -312,7 +312,7 @@ JT_STORE_TEST (plans_repo, reports_are_stored_once_and_events_come_in_order)
 JT_STORE_TEST (plans_repo, approvals_and_decisions_round_trip)
 {
     s_create ("p1", "deploy", "1.1", "approval", 7000);
-    cr_assert_eq (ctl_agents_repo_operator_add (s_store, "amy", "OA", "tech-lead,qa", 1), 0);
+    cr_assert_eq (ctl_agents_repo_operator_add (s_store, "amy", "OA", "tech-lead,qa", NULL, 1), 0);
     cr_assert_eq (ctl_plans_repo_approval_add (s_store, "p1", "amy", "tech-lead", 7100), 0);
     cr_assert_eq (ctl_plans_repo_approval_add (s_store, "p1", "gone", "qa", 7200), 0);
     cr_assert_eq (ctl_plans_repo_approval_add (s_store, "p1", "amy", "qa", 7300), -1,

@@ -142,3 +142,56 @@ JT_STORE_TEST (releases_repo, the_list_is_ordered_and_says_where_each_succeeded)
     cr_assert_eq (zlistx_size (list), 1);
     zlistx_destroy (&list);
 }
+
+static void s_attest (const char *version, const char *sha, const char *type, int64_t now,
+                      int expected)
+{
+    ctl_attestation_t attestation = {.app = "web",
+                                     .version = (char *)version,
+                                     .sha256 = (char *)sha,
+                                     .type = (char *)type,
+                                     .signer = "ci",
+                                     .added_by = "amy",
+                                     .envelope = "{\"payloadType\": \"x\"}"};
+    cr_assert_eq (ctl_releases_repo_attest (s_store, &attestation, now), expected, "%s %s", version,
+                  sha);
+}
+
+JT_STORE_TEST (releases_repo, attestations_are_kept_once_per_release_and_bounded)
+{
+    s_add ("web", "1.0", "aa", 1000);
+    s_add ("web", "1.1", "bb", 1000);
+    s_attest ("1.0", "e2", "https://in-toto.io/attestation/vulns/v0.2", 3000, 0);
+    s_attest ("1.0", "e1", "https://in-toto.io/attestation/test-result/v0.1", 2000, 0);
+    s_attest ("1.0", "e1", "https://in-toto.io/attestation/test-result/v0.1", 4000, 1);
+    s_attest ("1.1", "e1", "https://in-toto.io/attestation/test-result/v0.1", 4000, 0);
+
+    zlistx_t *list = ctl_releases_repo_attestations (s_store, "web", "1.0");
+    cr_assert_not_null (list);
+    cr_assert_eq (zlistx_size (list), 2, "the same envelope twice is kept once");
+    ctl_attestation_t *attestation = zlistx_first (list);
+    cr_assert_str_eq (attestation->sha256, "e1", "oldest first");
+    cr_assert_str_eq (attestation->type, "https://in-toto.io/attestation/test-result/v0.1");
+    cr_assert_str_eq (attestation->signer, "ci");
+    cr_assert_str_eq (attestation->added_by, "amy");
+    cr_assert_eq (attestation->created, 2000);
+    cr_assert_str_eq (attestation->envelope, "{\"payloadType\": \"x\"}");
+    attestation = zlistx_next (list);
+    cr_assert_str_eq (attestation->sha256, "e2");
+    zlistx_destroy (&list);
+
+    list = ctl_releases_repo_attestations (s_store, "web", "9.9");
+    cr_assert_not_null (list);
+    cr_assert_eq (zlistx_size (list), 0);
+    zlistx_destroy (&list);
+
+    for (int index = 1; index < CTL_ATTESTATIONS_MAX; index++) {
+        char sha[16];
+        snprintf (sha, sizeof sha, "f%d", index);
+        s_attest ("1.1", sha, "https://in-toto.io/attestation/test-result/v0.1", 5000, 0);
+    }
+    s_attest ("1.1", "one-more", "https://in-toto.io/attestation/test-result/v0.1", 6000, 2);
+    list = ctl_releases_repo_attestations (s_store, "web", "1.1");
+    cr_assert_eq (zlistx_size (list), CTL_ATTESTATIONS_MAX, "a full release takes no more");
+    zlistx_destroy (&list);
+}

@@ -649,3 +649,167 @@ Test (door, emergency_skips_lookup)
     policy.emergency_skip_count = 0;
     cr_assert_not (ctl_door_emergency_skips (&policy, "requires"));
 }
+
+// --------------------------------------------------------------------------
+//  Release checks (DESIGN §10): every missing and invalid check named in
+//  one refusal; --force never bypasses; an emergency skips only what
+//  emergency_waives lists, and says so in the plan's reason
+
+static char *s_tech_lead[] = {"tech-lead"};
+static char *s_ci[] = {"ci"};
+static jad_check_config_t s_checks[] = {
+    {.name = "tests",
+     .type = "https://in-toto.io/attestation/test-result/v0.1",
+     .keys = s_ci,
+     .key_count = 1},
+    {.name = "security-scan",
+     .type = "https://in-toto.io/attestation/vulns/v0.2",
+     .keys = s_ci,
+     .key_count = 1},
+    {.name = "code-review", .approval = s_tech_lead, .approval_count = 1},
+};
+static char *s_waives[] = {"code-review"};
+static char *s_approver[] = {"release-manager"};
+static const jad_env_config_t s_checked = {.name = "checked",
+                                           .strategy = "all",
+                                           .emergency_approvals = s_approver,
+                                           .emergency_approval_count = 1,
+                                           .checks = s_checks,
+                                           .check_count = 3,
+                                           .emergency_waives = s_waives,
+                                           .emergency_waive_count = 1};
+
+static const char *const S_NO_TESTS =
+    "no attestation of type https://in-toto.io/attestation/test-result/v0.1";
+static const char *const S_SEVERE = "attestation 1 vulns: finding CVE-1 is high, above "
+                                    "max_severity medium";
+static const char *const S_NO_REVIEW = "no approval by tech-lead yet";
+
+//  The door's verdict for kind on `checked` with the three checks' states
+//  (o ok, m missing, i invalid), or with no judged checks when states is NULL.
+static ctl_door_verdict_t s_judge_checks (ctl_door_kind_t kind, const char *states, bool force)
+{
+    static ctl_check_result_t results[3];
+    const char *const whys[] = {S_NO_TESTS, S_SEVERE, S_NO_REVIEW};
+    for (size_t index = 0; states && index < 3; index++) {
+        memset (&results[index], 0, sizeof results[index]);
+        results[index].name = s_checks[index].name;
+        results[index].approval = s_checks[index].approval != NULL;
+        results[index].verdict = states[index] == 'o'   ? JAD_CHECK_OK
+                                 : states[index] == 'm' ? JAD_CHECK_MISSING
+                                                        : JAD_CHECK_INVALID;
+        if (states[index] != 'o')
+            snprintf (results[index].why, sizeof results[index].why, "%s", whys[index]);
+    }
+    ctl_release_facts_t facts = {.exists = true,
+                                 .counter = 7,
+                                 .promoted = true,
+                                 .bad = force ? "alert a1 fired: x" : NULL,
+                                 .checks = states ? results : NULL,
+                                 .check_count = states ? 3 : 0};
+    ctl_door_policy_t policy = {.env = &s_checked};
+    ctl_door_request_t request = {.kind = kind,
+                                  .app = "web",
+                                  .version = "2.0",
+                                  .env = "checked",
+                                  .operator_name = "alice",
+                                  .reason = kind == CTL_DOOR_EMERGENCY ? "payments down" : NULL,
+                                  .force = force,
+                                  .undone_version = "3.0"};
+    ctl_door_verdict_t verdict;
+    ctl_door_check (&request, &policy, &facts, S_TUE_1000, &verdict);
+    return verdict;
+}
+
+Test (door, a_deploy_is_refused_naming_every_check_that_is_not_ok)
+{
+    static const struct {
+        const char *states;
+        const char *text;  //  refused: the text; NULL: allowed
+    } cases[] = {
+        {"mmm",
+         "refused by checks: web 2.0 lacks 3 of checked's 3 checks: tests (missing: no "
+         "attestation of type https://in-toto.io/attestation/test-result/v0.1); security-scan "
+         "(missing: attestation 1 vulns: finding CVE-1 is high, above max_severity medium); "
+         "code-review (missing: no approval by tech-lead yet)"},
+        {"oim",
+         "refused by checks: web 2.0 lacks 2 of checked's 3 checks: security-scan (invalid: "
+         "attestation 1 vulns: finding CVE-1 is high, above max_severity medium); code-review "
+         "(missing: no approval by tech-lead yet)"},
+        {"oom",
+         "refused by checks: web 2.0 lacks 1 of checked's 3 checks: code-review (missing: no "
+         "approval by tech-lead yet)"},
+        {"ooo", NULL},
+    };
+    for (size_t index = 0; index < sizeof cases / sizeof cases[0]; index++) {
+        for (int kind = CTL_DOOR_DEPLOY; kind <= CTL_DOOR_AUTO_DEPLOY; kind++) {
+            ctl_door_verdict_t verdict =
+                s_judge_checks ((ctl_door_kind_t)kind, cases[index].states, false);
+            if (!cases[index].text) {
+                cr_assert_eq (verdict.outcome, CTL_DOOR_ALLOWED, "%s: %s", cases[index].states,
+                              verdict.text);
+                continue;
+            }
+            cr_assert_eq (verdict.outcome, CTL_DOOR_REFUSED, "%s", cases[index].states);
+            cr_assert_str_eq (verdict.rule, "checks");
+            cr_assert_str_eq (verdict.text, cases[index].text);
+        }
+    }
+}
+
+Test (door, force_never_bypasses_checks)
+{
+    ctl_door_verdict_t verdict = s_judge_checks (CTL_DOOR_DEPLOY, "moo", true);
+    cr_assert_eq (verdict.outcome, CTL_DOOR_REFUSED);
+    cr_assert_str_eq (verdict.rule, "checks", "--force passed the bad mark, not the checks");
+    cr_assert_str_eq (verdict.text, "refused by checks: web 2.0 lacks 1 of checked's 3 checks: "
+                                    "tests (missing: no attestation of type "
+                                    "https://in-toto.io/attestation/test-result/v0.1)");
+}
+
+Test (door, checks_that_could_not_be_judged_refuse)
+{
+    ctl_door_verdict_t verdict = s_judge_checks (CTL_DOOR_DEPLOY, NULL, false);
+    cr_assert_eq (verdict.outcome, CTL_DOOR_REFUSED);
+    cr_assert_str_eq (verdict.rule, "checks");
+    cr_assert_str_eq (verdict.text, "refused by checks: the checks of web 2.0 for checked could "
+                                    "not be judged (see the controller's log)");
+    //  an environment without checks needs none
+    ctl_release_facts_t facts = S_GOOD;
+    ctl_door_policy_t policy = {.env = s_env ("dev")};
+    ctl_door_request_t request = {
+        .kind = CTL_DOOR_DEPLOY, .app = "web", .version = "2.0", .env = "dev"};
+    ctl_door_verdict_t plain;
+    cr_assert_eq (ctl_door_check (&request, &policy, &facts, S_TUE_1000, &plain), CTL_DOOR_ALLOWED);
+}
+
+Test (door, an_emergency_skips_only_the_waived_checks_and_says_so)
+{
+    ctl_door_verdict_t verdict = s_judge_checks (CTL_DOOR_EMERGENCY, "oom", false);
+    cr_assert_eq (verdict.outcome, CTL_DOOR_NEEDS_APPROVAL, "%s", verdict.text);
+    cr_assert_str_eq (verdict.waived_checks, "code-review (missing)");
+    cr_assert_str_eq (verdict.plan_reason,
+                      "emergency deploy: payments down; emergency_waives: code-review (missing)");
+    verdict = s_judge_checks (CTL_DOOR_EMERGENCY, "mim", false);
+    cr_assert_eq (verdict.outcome, CTL_DOOR_REFUSED);
+    cr_assert_str_eq (verdict.text, "refused by checks: web 2.0 lacks 2 of checked's 3 checks: "
+                                    "tests (missing: no attestation of type "
+                                    "https://in-toto.io/attestation/test-result/v0.1); "
+                                    "security-scan (invalid: attestation 1 vulns: finding CVE-1 "
+                                    "is high, above max_severity medium)");
+    //  a waiver is for emergencies only
+    verdict = s_judge_checks (CTL_DOOR_DEPLOY, "oom", false);
+    cr_assert_eq (verdict.outcome, CTL_DOOR_REFUSED);
+    cr_assert_str_empty (verdict.waived_checks);
+}
+
+Test (door, rollbacks_and_converge_do_not_meet_checks)
+{
+    static const ctl_door_kind_t kinds[] = {CTL_DOOR_ROLLBACK, CTL_DOOR_AUTO_ROLLBACK,
+                                            CTL_DOOR_CONVERGE, CTL_DOOR_TASK};
+    for (size_t index = 0; index < sizeof kinds / sizeof kinds[0]; index++) {
+        ctl_door_verdict_t verdict = s_judge_checks (kinds[index], "mmm", false);
+        cr_assert_eq (verdict.outcome, CTL_DOOR_ALLOWED, "%s: %s",
+                      ctl_door_kind_name (kinds[index]), verdict.text);
+    }
+}

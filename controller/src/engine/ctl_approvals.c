@@ -92,6 +92,26 @@ size_t ctl_approvals_covered (const jad_env_config_t *env, const ctl_approver_t 
     return s_match (can, approvers, s_role_count (env), owner);
 }
 
+size_t ctl_approvals_cover (const char *const *roles, size_t role_count,
+                            const ctl_approver_t *approvers, size_t count, const char **missing)
+{
+    bool can[S_APPROVERS][S_ROLES];
+    int owner[S_ROLES];
+    size_t role_total = role_count < S_ROLES ? role_count : S_ROLES;
+    size_t approver_total = count < S_APPROVERS ? count : S_APPROVERS;
+    for (size_t index = 0; index < approver_total; index++)
+        for (size_t role = 0; role < role_total; role++)
+            can[index][role] = ctl_approvals_holds (approvers[index].roles, roles[role]);
+    size_t covered = s_match (can, approver_total, role_total, owner);
+    if (missing) {
+        *missing = NULL;
+        for (size_t role = 0; role < role_total && !*missing; role++)
+            if (owner[role] < 0)
+                *missing = roles[role];
+    }
+    return covered;
+}
+
 int ctl_approvals_judge (const ctl_approval_plan_t *plan, const jad_env_config_t *env,
                          const ctl_approver_t *approvals, size_t count, const ctl_approver_t *who,
                          ctl_approval_t *result)

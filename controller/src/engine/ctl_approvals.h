@@ -71,6 +71,13 @@ int ctl_approvals_judge (const ctl_approval_plan_t *plan, const jad_env_config_t
 size_t ctl_approvals_covered (const jad_env_config_t *env, const ctl_approver_t *approvals,
                               size_t count);
 
+//  The same matching over any list of roles (a release check's approval
+//  roles, DESIGN §10): how many of the role_count roles the approvers
+//  cover, one role each; *missing (if not NULL) gets the first role left
+//  uncovered (borrowed), or NULL. Approvers must be distinct operators.
+size_t ctl_approvals_cover (const char *const *roles, size_t role_count,
+                            const ctl_approver_t *approvers, size_t count, const char **missing);
+
 //  True if comma-separated `roles` hold `role` (admin holds every role).
 bool ctl_approvals_holds (const char *roles, const char *role);
 

@@ -20,6 +20,7 @@ enum {
     S_APPROVALS = 1 << 3,
     S_FLOOR = 1 << 4,
     S_ACTIVE = 1 << 5,
+    S_CHECKS = 1 << 6,
 };
 
 //  The rules each kind meets (every kind: environment and release).
@@ -28,9 +29,9 @@ static unsigned s_rules (ctl_door_kind_t kind)
     switch (kind) {
         case CTL_DOOR_DEPLOY:
         case CTL_DOOR_AUTO_DEPLOY:
-            return S_BAD | S_REQUIRES | S_WINDOWS | S_FLOOR;
+            return S_BAD | S_REQUIRES | S_WINDOWS | S_FLOOR | S_CHECKS;
         case CTL_DOOR_EMERGENCY:
-            return S_BAD | S_REQUIRES | S_APPROVALS | S_FLOOR;
+            return S_BAD | S_REQUIRES | S_APPROVALS | S_FLOOR | S_CHECKS;
         case CTL_DOOR_ROLLBACK:
         case CTL_DOOR_AUTO_ROLLBACK:
         case CTL_DOOR_CONVERGE:
@@ -138,9 +139,11 @@ static void s_plan_reason (const ctl_door_request_t *request, const ctl_door_pol
                       bad ? " (--force: the release is marked bad)" : "");
             break;
         case CTL_DOOR_EMERGENCY:
-            snprintf (reason, len, "emergency deploy%s: %s%s%s",
+            snprintf (reason, len, "emergency deploy%s: %.400s%s%.250s%s%.250s",
                       bad ? " of a release marked bad" : "", request->reason ? request->reason : "",
-                      *verdict->waived ? "; emergency_skips: " : "", verdict->waived);
+                      *verdict->waived ? "; emergency_skips: " : "", verdict->waived,
+                      *verdict->waived_checks ? "; emergency_waives: " : "",
+                      verdict->waived_checks);
             break;
         case CTL_DOOR_AUTO_DEPLOY:
             snprintf (reason, len, "auto_deploy: %s tracks %s, release on branch %s",
@@ -172,6 +175,61 @@ static void s_plan_reason (const ctl_door_request_t *request, const ctl_door_pol
                                       : "converge: host lacks the environment's release");
             break;
     }
+}
+
+//  True if env's emergency_waives lists check `name`.
+static bool s_waives (const jad_env_config_t *env, const char *name)
+{
+    for (size_t index = 0; index < env->emergency_waive_count; index++)
+        if (env->emergency_waives[index] && name &&
+            strcmp (env->emergency_waives[index], name) == 0)
+            return true;
+    return false;
+}
+
+//  The checks rule: every check of env ok, but what an emergency waives.
+//  Returns false with the refusal in text; fills verdict->waived_checks.
+static bool s_checks_pass (const ctl_door_request_t *request, const jad_env_config_t *env,
+                           const ctl_release_facts_t *facts, ctl_door_verdict_t *verdict)
+{
+    char *text = verdict->text;
+    size_t len = sizeof verdict->text;
+    if (env->check_count == 0)
+        return true;
+    if (!facts->checks || facts->check_count != env->check_count) {
+        snprintf (text, len,
+                  "refused by checks: the checks of %s %s for %s could not be judged (see the "
+                  "controller's log)",
+                  request->app, request->version, env->name);
+        return false;
+    }
+    bool emergency = request->kind == CTL_DOOR_EMERGENCY;
+    size_t failing = 0, used = 0, waived_used = 0;
+    for (size_t index = 0; index < facts->check_count; index++)
+        if (facts->checks[index].verdict != JAD_CHECK_OK &&
+            !(emergency && s_waives (env, facts->checks[index].name)))
+            failing++;
+    if (failing)
+        used = (size_t)snprintf (
+            text, len, "refused by checks: %s %s lacks %zu of %s's %zu checks:", request->app,
+            request->version, failing, env->name, env->check_count);
+    for (size_t index = 0; index < facts->check_count; index++) {
+        const ctl_check_result_t *check = &facts->checks[index];
+        if (check->verdict == JAD_CHECK_OK)
+            continue;
+        const char *state = ctl_check_state (check->verdict);
+        if (emergency && s_waives (env, check->name)) {
+            if (waived_used < sizeof verdict->waived_checks)
+                waived_used += (size_t)snprintf (verdict->waived_checks + waived_used,
+                                                 sizeof verdict->waived_checks - waived_used,
+                                                 "%s%s (%s)", waived_used ? ", " : "",
+                                                 check->name ? check->name : "?", state);
+        } else if (used < len)
+            used += (size_t)snprintf (text + used, len - used, "%s %s (%s: %.160s)",
+                                      used && text[used - 1] != ':' ? ";" : "",
+                                      check->name ? check->name : "?", state, check->why);
+    }
+    return failing == 0;
 }
 
 ctl_door_outcome_t ctl_door_check (const ctl_door_request_t *request,
@@ -259,6 +317,9 @@ ctl_door_outcome_t ctl_door_check (const ctl_door_request_t *request,
                   facts->floor_version ? facts->floor_version : "-");
         return s_refuse (verdict, "security floor");
     }
+    //  --force overrides a bad mark, never a check
+    if ((rules & S_CHECKS) && !s_checks_pass (request, env, facts, verdict))
+        return s_refuse (verdict, "checks");
     if ((rules & S_ACTIVE) && facts->active_above && !request->force) {
         snprintf (text, len,
                   "refused: %s %s is active in %s, above %s: roll the code back first "

@@ -21,14 +21,19 @@
 //      security floor       its release counter is not below the app's floor
 //      active               db-rollback: no release above the target is
 //                           active (unless --force)
+//      checks               every release check of the environment is ok
+//                           (DESIGN §10): one refusal names every missing
+//                           and invalid check with why; --force does not
+//                           bypass it
 //
 //  Which kinds meet which rules:
 //
-//      deploy, auto-deploy  all of the above
+//      deploy, auto-deploy  all of the above but active
 //      emergency            skips windows, and what the environment's
 //                           emergency_skips lists (requires; bake is
-//                           waived from the plan's layout); waits for
-//                           approvals
+//                           waived from the plan's layout), and the checks
+//                           its emergency_waives lists (recorded in the
+//                           plan's reason); waits for approvals
 //      rollback (manual     bad mark, requires, release, security floor:
 //      and automatic)       a rollback goes only to a release that passes
 //                           the environment's rules; it may skip windows,
@@ -39,6 +44,10 @@
 //      db-rollback          release, and active (DESIGN §11)
 //      converge             as a rollback: a host that missed its
 //                           environment's release gets it outside windows
+//
+//  Checks are met by deploys only (deploy, auto-deploy, emergency): a
+//  rollback or converge goes to a release that was deployed there, and an
+//  attestation's max_age must not block the way back.
 //
 //  Pure: facts about the release come in as plain values (the store reads
 //  them), time is an argument, nothing is logged or stored. Refusal texts
@@ -51,6 +60,7 @@
 #ifndef CTL_DOOR_H_INCLUDED
 #define CTL_DOOR_H_INCLUDED
 
+#include "ctl_checks.h"
 #include "jad_config.h"
 
 #include <stdbool.h>
@@ -99,6 +109,12 @@ typedef struct {
     const char *bad;            //  why an automatic rollback marked it bad, or NULL
     bool promoted;              //  a deploy of it succeeded in the env `requires` names
     const char *active_above;   //  db-rollback: a release above it active in env, or NULL
+    //  the environment's release checks judged for it (ctl_checks_judge),
+    //  one per check of the environment, in its order; NULL if they could
+    //  not be judged (then a deploy to an environment with checks is
+    //  refused)
+    const ctl_check_result_t *checks;
+    size_t check_count;
 } ctl_release_facts_t;
 
 typedef enum {
@@ -113,11 +129,12 @@ typedef struct {
     char text[1024];           //  refused: the message for the operator, else ""
     const char *const *roles;  //  needs approval: the roles (borrowed from env)
     size_t role_count;
-    bool skip_windows;       //  the plan may run outside windows
-    bool skip_canary_bake;   //  a rollback: no canary, no bake
-    bool skip_bake;          //  emergency_skips lists bake: the plan bakes 0 ms
-    char waived[512];        //  what an emergency skipped and why, or ""
-    char plan_reason[1024];  //  the reason the plan is created with (plans.reason)
+    bool skip_windows;        //  the plan may run outside windows
+    bool skip_canary_bake;    //  a rollback: no canary, no bake
+    bool skip_bake;           //  emergency_skips lists bake: the plan bakes 0 ms
+    char waived[512];         //  what an emergency skipped and why, or ""
+    char waived_checks[512];  //  the checks an emergency waived (emergency_waives), or ""
+    char plan_reason[1024];   //  the reason the plan is created with (plans.reason)
 } ctl_door_verdict_t;
 
 //  Judge `request` (app, version and env set) against `policy` and

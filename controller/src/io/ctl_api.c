@@ -3,6 +3,7 @@
 
 #include "ctl_api.h"
 #include "ctl_agents_repo.h"
+#include "ctl_attestations.h"
 #include "ctl_init.h"
 #include "ctl_decisions.h"
 #include "ctl_json.h"
@@ -351,6 +352,29 @@ static int s_release_floor (ctl_api_t *self, const jad_api_request_t *request,
     }
     free (previous_version);
     return status;
+}
+
+//  release.attest and release.checks: DESIGN §10 (ctl_attestations.h)
+static int s_release_attest (ctl_api_t *self, const jad_api_request_t *request,
+                             const char *operator_name, json_t **result, char *err, size_t errlen)
+{
+    return ctl_attestations_attest (self->store, ctl_settings_config (self->settings), request,
+                                    operator_name, result, err, errlen);
+}
+
+static int s_release_approve (ctl_api_t *self, const jad_api_request_t *request,
+                              const char *operator_name, json_t **result, char *err, size_t errlen)
+{
+    return ctl_attestations_approve (self->store, ctl_settings_config (self->settings), request,
+                                     operator_name, result, err, errlen);
+}
+
+static int s_release_checks (ctl_api_t *self, const jad_api_request_t *request,
+                             const char *operator_name, json_t **result, char *err, size_t errlen)
+{
+    (void)operator_name;
+    return ctl_attestations_checks (self->store, ctl_settings_config (self->settings), request,
+                                    result, err, errlen);
 }
 
 //  Automatic decisions about plan_id (made by it or undoing it), as a
@@ -979,6 +1003,7 @@ static int s_operator_add (ctl_api_t *self, const jad_api_request_t *request,
     const char *name = jad_api_request_arg (request, "name");
     const char *roles = jad_api_request_arg (request, "roles");
     const char *key = jad_api_request_arg (request, "public-key");
+    const char *signing_key = jad_api_request_arg (request, "signing-key");
     uint8_t raw[32];
     if (!jad_name_valid (name)) {
         snprintf (err, errlen, "operator add needs NAME as a valid name");
@@ -992,6 +1017,12 @@ static int s_operator_add (ctl_api_t *self, const jad_api_request_t *request,
     }
     if (!roles || !*roles || strlen (roles) > 256) {
         snprintf (err, errlen, "operator add needs at least one --role");
+        return 2;
+    }
+    if (signing_key && (strlen (signing_key) != 64 || jad_key_from_hex (signing_key, raw) != 0)) {
+        snprintf (err, errlen,
+                  "--signing-key must be an Ed25519 public key (64 hex characters, as printed "
+                  "by jadctl keygen as signing-key)");
         return 2;
     }
     char *copy = strdup (roles);
@@ -1018,12 +1049,17 @@ static int s_operator_add (ctl_api_t *self, const jad_api_request_t *request,
         snprintf (err, errlen, "that public key is already registered");
         return 2;
     }
-    if (ctl_agents_repo_operator_add (self->store, name, key, roles, jad_now_ms ()) != 0) {
-        snprintf (err, errlen, "database error");
-        return 1;
+    if (ctl_agents_repo_operator_add (self->store, name, key, roles, signing_key, jad_now_ms ()) !=
+        0) {
+        //  the name and the CURVE key were free: a signing key is taken
+        snprintf (err, errlen, "%s",
+                  signing_key ? "that signing key is already registered" : "database error");
+        return signing_key ? 2 : 1;
     }
-    jad_log_info ("api: operator added name=%s roles=%s", name, roles);
-    *result = json_pack ("{s:s, s:s, s:s}", "name", name, "roles", roles, "public_key", key);
+    jad_log_info ("api: operator added name=%s roles=%s signing_key=%s", name, roles,
+                  signing_key ? signing_key : "-");
+    *result = json_pack ("{s:s, s:s, s:s, s:o}", "name", name, "roles", roles, "public_key", key,
+                         "signing_key", ctl_json_text (signing_key));
     return 0;
 }
 
@@ -1039,9 +1075,10 @@ static int s_operator_list (ctl_api_t *self, const jad_api_request_t *request,
     json_t *operators = json_array ();
     for (ctl_operator_t *row = zlistx_first (list); row; row = zlistx_next (list))
         json_array_append_new (operators,
-                               json_pack ("{s:s, s:s, s:s, s:o}", "name", row->name, "roles",
+                               json_pack ("{s:s, s:s, s:s, s:o, s:o}", "name", row->name, "roles",
                                           row->roles, "public_key", row->public_key, "created",
-                                          ctl_json_time (row->created, true)));
+                                          ctl_json_time (row->created, true), "signing_key",
+                                          ctl_json_text (row->signing_key)));
     zlistx_destroy (&list);
     *result = json_pack ("{s:o}", "operators", operators);
     return 0;
@@ -1085,6 +1122,11 @@ static const s_command_t s_commands[] = {
     {"release.commit", S_NEED_DEPLOY, true, s_release_commit},
     {"release.list", S_NEED_VIEW, true, s_release_list},
     {"release.floor", S_NEED_DEPLOY, true, s_release_floor},
+    {"release.attest", S_NEED_DEPLOY, true, s_release_attest},
+    {"release.checks", S_NEED_VIEW, true, s_release_checks},
+    //  approvers hold approval roles, which grant view: the check's roles
+    //  are checked by ctl_checks_approval_arrival
+    {"release.approve", S_NEED_VIEW, true, s_release_approve},
     {"deploy", S_NEED_DEPLOY, true, s_deploy},
     {"plans", S_NEED_VIEW, true, s_plans},
     {"plan.show", S_NEED_VIEW, true, s_plan_show},

@@ -200,7 +200,7 @@ int ctl_init_run (const char *data_dir, const char *listen, int port, const char
                                      .uses_left = -1,
                                      .created_by = "init",
                                      .created = now};
-    if (ctl_agents_repo_operator_add (store, "admin", jad_keypair_public_txt (admin), "admin",
+    if (ctl_agents_repo_operator_add (store, "admin", jad_keypair_public_txt (admin), "admin", NULL,
                                       now) != 0 ||
         ctl_agents_repo_token_add (store, &init_token, token_hash) != 0)
         goto done;

@@ -8,6 +8,7 @@
 
 #include "ctl_rollout.h"
 #include "ctl_agents_repo.h"
+#include "ctl_attestations.h"
 #include "ctl_batches.h"
 #include "ctl_deadlines.h"
 #include "ctl_decisions.h"
@@ -105,6 +106,34 @@ static ctl_release_t *s_facts (ctl_store_t *store, const jad_env_config_t *env, 
     return release;
 }
 
+//  The environment's release checks judged for `release` (DESIGN §10)
+//  with `deployer`, into facts: a new array the caller frees, or NULL when
+//  there is nothing to judge or they could not be judged (logged; the
+//  door then refuses a deploy to an environment with checks).
+static ctl_check_result_t *s_check_facts (ctl_rollout_t *self, const jad_env_config_t *env,
+                                          const ctl_release_t *release, const char *deployer,
+                                          ctl_release_facts_t *facts)
+{
+    if (!env || env->check_count == 0 || !release)
+        return NULL;
+    ctl_attestations_facts_t read;
+    memset (&read, 0, sizeof read);
+    ctl_check_result_t *results = calloc (env->check_count, sizeof (ctl_check_result_t));
+    if (!results || ctl_attestations_facts_read (self->store, release, deployer, &read) != 0 ||
+        ctl_checks_judge (ctl_settings_config (self->settings), env, &read.facts, jad_now_ms (),
+                          results) != 0) {
+        jad_log_error ("policy: cannot judge the checks of app=%s version=%s env=%s", release->app,
+                       release->version, env->name);
+        free (results);
+        results = NULL;
+    } else {
+        facts->checks = results;
+        facts->check_count = env->check_count;
+    }
+    ctl_attestations_facts_free (&read);
+    return results;
+}
+
 //  The environment's policy for the door (env NULL: unknown).
 static ctl_door_policy_t s_policy (const jad_env_config_t *env)
 {
@@ -146,9 +175,14 @@ char *ctl_rollout_create (ctl_rollout_t *self, const ctl_plan_spec_t *spec, char
     ctl_door_policy_t policy = s_policy (env);
     ctl_release_facts_t facts;
     ctl_release_t *release = s_facts (self->store, env, spec->app, spec->version, &facts);
+    bool deploy = spec->door == CTL_DOOR_DEPLOY || spec->door == CTL_DOOR_AUTO_DEPLOY ||
+                  spec->door == CTL_DOOR_EMERGENCY;
+    ctl_check_result_t *checks =
+        deploy ? s_check_facts (self, env, release, spec->deployer, &facts) : NULL;
     ctl_door_verdict_t verdict;
     ctl_door_outcome_t outcome =
         ctl_door_check (&request, &policy, &facts, jad_now_ms (), &verdict);
+    free (checks);
     ctl_release_destroy (&release);
     if (outcome == CTL_DOOR_REFUSED) {
         snprintf (err, errlen, "%s", verdict.text);
@@ -250,6 +284,10 @@ char *ctl_rollout_create (ctl_rollout_t *self, const ctl_plan_spec_t *spec, char
             ctl_decisions_record (self->store, plan_id, "emergency_skips", "waived",
                                   "%s lists them in emergency_skips: %s", spec->env,
                                   verdict.waived);
+        if (*verdict.waived_checks)
+            ctl_decisions_record (self->store, plan_id, "emergency_waives", "waived",
+                                  "%s lists them in emergency_waives: %s", spec->env,
+                                  verdict.waived_checks);
     }
     if (awaiting) {
         char roles[512] = "";

@@ -36,7 +36,7 @@ void ctl_operator_destroy (ctl_operator_t **self_p)
     if (!self_p || !*self_p)
         return;
     ctl_operator_t *self = *self_p;
-    ctl_store_free_strings (&self->name, &self->public_key, &self->roles, NULL);
+    ctl_store_free_strings (&self->name, &self->public_key, &self->roles, &self->signing_key, NULL);
     free (self);
     *self_p = NULL;
 }
@@ -367,6 +367,7 @@ static ctl_operator_t *s_operator_read (ctl_query_t *query)
     operator_row->public_key = ctl_query_strdup (query, 1);
     operator_row->roles = ctl_query_strdup (query, 2);
     operator_row->created = ctl_query_int (query, 3);
+    operator_row->signing_key = ctl_query_strdup (query, 4);
     if (!operator_row->name || !operator_row->public_key || !operator_row->roles)
         ctl_operator_destroy (&operator_row);
     return operator_row;
@@ -391,10 +392,11 @@ int ctl_agents_repo_operator_by_key (ctl_store_t *store, const char *key,
                                      ctl_operator_t **operator_p)
 {
     ctl_query_t query;
-    int rc = ctl_sql_query (ctl_store_sql (store), &query,
-                            "SELECT name, public_key, roles, created FROM operators WHERE "
-                            "public_key = $1",
-                            "t", key);
+    int rc =
+        ctl_sql_query (ctl_store_sql (store), &query,
+                       "SELECT name, public_key, roles, created, signing_key FROM operators WHERE "
+                       "public_key = $1",
+                       "t", key);
     return s_operator_one (&query, rc, operator_p);
 }
 
@@ -402,20 +404,21 @@ int ctl_agents_repo_operator_by_name (ctl_store_t *store, const char *name,
                                       ctl_operator_t **operator_p)
 {
     ctl_query_t query;
-    int rc = ctl_sql_query (ctl_store_sql (store), &query,
-                            "SELECT name, public_key, roles, created FROM operators WHERE "
-                            "name = $1",
-                            "t", name);
+    int rc =
+        ctl_sql_query (ctl_store_sql (store), &query,
+                       "SELECT name, public_key, roles, created, signing_key FROM operators WHERE "
+                       "name = $1",
+                       "t", name);
     return s_operator_one (&query, rc, operator_p);
 }
 
 int ctl_agents_repo_operator_add (ctl_store_t *store, const char *name, const char *key,
-                                  const char *roles, int64_t now)
+                                  const char *roles, const char *signing_key, int64_t now)
 {
     return ctl_sql_exec (ctl_store_sql (store),
-                         "INSERT INTO operators (name, public_key, roles, created) VALUES ($1, "
-                         "$2, $3, $4)",
-                         "ttti", name, key, roles, now) == 1
+                         "INSERT INTO operators (name, public_key, roles, created, signing_key) "
+                         "VALUES ($1, $2, $3, $4, $5)",
+                         "tttit", name, key, roles, now, signing_key) == 1
                ? 0
                : -1;
 }
@@ -424,11 +427,12 @@ zlistx_t *ctl_agents_repo_operators (ctl_store_t *store)
 {
     zlistx_t *list = ctl_store_list ((zlistx_destructor_fn *)ctl_operator_destroy);
     ctl_query_t query;
-    int rc = list ? ctl_sql_query (ctl_store_sql (store), &query,
-                                   "SELECT name, public_key, roles, created FROM operators "
-                                   "ORDER BY name",
-                                   "")
-                  : -1;
+    int rc =
+        list ? ctl_sql_query (ctl_store_sql (store), &query,
+                              "SELECT name, public_key, roles, created, signing_key FROM operators "
+                              "ORDER BY name",
+                              "")
+             : -1;
     while (rc == 0 && ctl_query_next (&query)) {
         ctl_operator_t *operator_row = s_operator_read (&query);
         if (!operator_row || !zlistx_add_end (list, operator_row)) {

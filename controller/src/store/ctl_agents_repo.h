@@ -56,6 +56,7 @@ typedef struct {
     char *public_key;
     char *roles;  //  comma-separated
     int64_t created;
+    char *signing_key;  //  Ed25519 public key (hex) for approvals, or NULL
 } ctl_operator_t;
 
 void ctl_operator_destroy (ctl_operator_t **self_p);
@@ -162,9 +163,10 @@ int ctl_agents_repo_operator_by_key (ctl_store_t *store, const char *key,
 int ctl_agents_repo_operator_by_name (ctl_store_t *store, const char *name,
                                       ctl_operator_t **operator_p);
 
-//  Add an operator. Returns 0 or -1 (also when the name or key is taken).
+//  Add an operator with a signing key (hex, or NULL). Returns 0 or -1
+//  (also when the name or a key is taken).
 int ctl_agents_repo_operator_add (ctl_store_t *store, const char *name, const char *key,
-                                  const char *roles, int64_t now);
+                                  const char *roles, const char *signing_key, int64_t now);
 
 //  Every operator, by name.
 zlistx_t *ctl_agents_repo_operators (ctl_store_t *store);

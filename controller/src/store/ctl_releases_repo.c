@@ -230,3 +230,86 @@ int ctl_releases_repo_floor_set (ctl_store_t *store, const char *app, int64_t co
                ? -1
                : 0;
 }
+
+void ctl_attestation_destroy (ctl_attestation_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    ctl_attestation_t *self = *self_p;
+    ctl_store_free_strings (&self->app, &self->version, &self->sha256, &self->type, &self->signer,
+                            &self->added_by, &self->envelope, NULL);
+    free (self);
+    *self_p = NULL;
+}
+
+int ctl_releases_repo_attest (ctl_store_t *store, const ctl_attestation_t *attestation, int64_t now)
+{
+    ctl_sql_t *sql = ctl_store_sql (store);
+    if (ctl_sql_begin (sql) != 0)
+        return -1;
+    int64_t count = 0;
+    int rc = ctl_sql_int (sql, &count,
+                          "SELECT count (*) FROM attestations WHERE app = $1 AND version = $2 "
+                          "AND sha256 = $3",
+                          "ttt", attestation->app, attestation->version, attestation->sha256);
+    if (rc == 0 && count > 0) {
+        ctl_sql_rollback (sql);
+        return 1;
+    }
+    if (rc == 0)
+        rc = ctl_sql_int (sql, &count,
+                          "SELECT count (*) FROM attestations WHERE app = $1 AND version = $2",
+                          "tt", attestation->app, attestation->version);
+    if (rc == 0 && count >= CTL_ATTESTATIONS_MAX) {
+        ctl_sql_rollback (sql);
+        return 2;
+    }
+    if (rc != 0 ||
+        ctl_sql_exec (sql,
+                      "INSERT INTO attestations (app, version, sha256, type, signer, added_by, "
+                      "created, envelope) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                      "ttttttit", attestation->app, attestation->version, attestation->sha256,
+                      attestation->type, attestation->signer, attestation->added_by, now,
+                      attestation->envelope) != 1) {
+        ctl_sql_rollback (sql);
+        return -1;
+    }
+    return ctl_sql_commit (sql);
+}
+
+zlistx_t *ctl_releases_repo_attestations (ctl_store_t *store, const char *app, const char *version)
+{
+    zlistx_t *list = ctl_store_list ((zlistx_destructor_fn *)ctl_attestation_destroy);
+    ctl_query_t query;
+    int rc = list ? ctl_sql_query (ctl_store_sql (store), &query,
+                                   "SELECT app, version, sha256, type, signer, added_by, "
+                                   "created, envelope FROM attestations WHERE app = $1 AND "
+                                   "version = $2 ORDER BY created, sha256",
+                                   "tt", app, version)
+                  : -1;
+    while (rc == 0 && ctl_query_next (&query)) {
+        ctl_attestation_t *attestation = calloc (1, sizeof (ctl_attestation_t));
+        if (attestation) {
+            attestation->app = ctl_query_strdup (&query, 0);
+            attestation->version = ctl_query_strdup (&query, 1);
+            attestation->sha256 = ctl_query_strdup (&query, 2);
+            attestation->type = ctl_query_strdup (&query, 3);
+            attestation->signer = ctl_query_strdup (&query, 4);
+            attestation->added_by = ctl_query_strdup (&query, 5);
+            attestation->created = ctl_query_int (&query, 6);
+            attestation->envelope = ctl_query_strdup (&query, 7);
+        }
+        if (!attestation || !attestation->app || !attestation->version || !attestation->sha256 ||
+            !attestation->type || !attestation->signer || !attestation->added_by ||
+            !attestation->envelope || !zlistx_add_end (list, attestation)) {
+            ctl_attestation_destroy (&attestation);
+            query.failed = true;
+            break;
+        }
+    }
+    if (rc || ctl_query_end (&query)) {
+        zlistx_destroy (&list);
+        return NULL;
+    }
+    return list;
+}

@@ -10,6 +10,12 @@
 //  plan may go below. An automatic rollback marks the release it undid
 //  bad, with why.
 //
+//  A release's attestations (DESIGN §10) are the DSSE envelopes uploaded
+//  for it, kept as uploaded (their text is what was signed over) with
+//  what the controller found on arrival: the predicate type and the
+//  attestation key that signed it. At most CTL_ATTESTATIONS_MAX per
+//  release.
+//
 //  Lookups return 0 (found, *result owned by the caller), 1 (none) or -1
 //  (database error, logged). Lists are zlistx_t (destructors set; caller
 //  destroys), NULL on error.
@@ -48,6 +54,22 @@ typedef struct {
 } ctl_release_t;
 
 void ctl_release_destroy (ctl_release_t **self_p);
+
+#define CTL_ATTESTATIONS_MAX 64
+
+//  An attestation of a release.
+typedef struct {
+    char *app;
+    char *version;
+    char *sha256;    //  hex SHA-256 of the envelope text (its identity)
+    char *type;      //  the statement's predicateType
+    char *signer;    //  the attestation key (controller.yaml name) it verified under
+    char *added_by;  //  the operator who uploaded it
+    int64_t created;
+    char *envelope;  //  the DSSE envelope's JSON text
+} ctl_attestation_t;
+
+void ctl_attestation_destroy (ctl_attestation_t **self_p);
 
 //  A security floor.
 typedef struct {
@@ -89,5 +111,17 @@ int ctl_releases_repo_floor (ctl_store_t *store, const char *app, ctl_floor_t **
 //  Returns 0 or -1.
 int ctl_releases_repo_floor_set (ctl_store_t *store, const char *app, int64_t counter,
                                  const char *version, const char *operator_name, int64_t now);
+
+//  Keep an attestation (every field of `attestation` but created) of a
+//  release, created now (the caller checks that the release exists and
+//  that the envelope verifies). Returns 0, 1 if the release holds this
+//  envelope already, 2 if it holds CTL_ATTESTATIONS_MAX already, -1 on
+//  error.
+int ctl_releases_repo_attest (ctl_store_t *store, const ctl_attestation_t *attestation,
+                              int64_t now);
+
+//  The attestations of app/version, oldest first (a list of
+//  ctl_attestation_t), NULL on error.
+zlistx_t *ctl_releases_repo_attestations (ctl_store_t *store, const char *app, const char *version);
 
 #endif

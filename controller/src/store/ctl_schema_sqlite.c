@@ -179,5 +179,17 @@ const ctl_migration_t ctl_schema_sqlite[] = {
      "  WHERE key = 'enroll_token_sha256' AND length (value) = 64;"
      "DELETE FROM meta WHERE key IN ('enroll_token_sha256', 'enroll_token');"
      "CREATE INDEX agents_state_address ON agents (state, address);"},
+    //  13: release checks' evidence (DESIGN §10): DSSE envelopes as
+    //  uploaded, verified on arrival and judged again at every deploy;
+    //  sha256 is the envelope text's, so the same upload is kept once
+    {"attestations", "CREATE TABLE attestations (app TEXT NOT NULL, version TEXT NOT NULL,"
+                     "  sha256 TEXT NOT NULL, type TEXT NOT NULL, signer TEXT NOT NULL,"
+                     "  added_by TEXT NOT NULL, created INTEGER NOT NULL, envelope TEXT NOT NULL,"
+                     "  PRIMARY KEY (app, version, sha256));"},
+    //  14: an operator's Ed25519 signing key (hex), for approvals signed on
+    //  their own machine (DESIGN §10); NULL for operators added before
+    {"operators_signing_key",
+     "ALTER TABLE operators ADD COLUMN signing_key TEXT;"
+     "CREATE UNIQUE INDEX operators_signing_key ON operators (signing_key);"},
     {NULL, NULL},
 };
