@@ -169,5 +169,13 @@ const ctl_migration_t ctl_schema_pg[] = {
      "  WHERE key = 'enroll_token_sha256' AND length (value) = 64;"
      "DELETE FROM meta WHERE key IN ('enroll_token_sha256', 'enroll_token');"
      "CREATE INDEX agents_state_address ON agents (state, address);"},
+    //  13: leadership: the epoch (meta; every write of the leader is fenced
+    //  by it), the leader's lease (renewed by its lock connection), every
+    //  controller seen (name = its endpoint)
+    {"leadership", "INSERT INTO meta (key, value) VALUES ('epoch', '0');"
+                   "CREATE TABLE leadership (id BIGINT PRIMARY KEY CHECK (id = 1), holder TEXT,"
+                   "  lock_pid BIGINT, store_pid BIGINT, renewed BIGINT);"
+                   "INSERT INTO leadership (id) VALUES (1);"
+                   "CREATE TABLE controllers (name TEXT PRIMARY KEY, seen BIGINT NOT NULL);"},
     {NULL, NULL},
 };

@@ -179,5 +179,13 @@ const ctl_migration_t ctl_schema_sqlite[] = {
      "  WHERE key = 'enroll_token_sha256' AND length (value) = 64;"
      "DELETE FROM meta WHERE key IN ('enroll_token_sha256', 'enroll_token');"
      "CREATE INDEX agents_state_address ON agents (state, address);"},
+    //  13: leadership among controllers sharing a PostgreSQL store (DESIGN
+    //  §9): the epoch (meta), the leader's lease, every controller seen.
+    //  A SQLite store has one controller: its epoch stays 0.
+    {"leadership", "INSERT INTO meta (key, value) VALUES ('epoch', '0');"
+                   "CREATE TABLE leadership (id INTEGER PRIMARY KEY CHECK (id = 1), holder TEXT,"
+                   "  lock_pid INTEGER, store_pid INTEGER, renewed INTEGER);"
+                   "INSERT INTO leadership (id) VALUES (1);"
+                   "CREATE TABLE controllers (name TEXT PRIMARY KEY, seen INTEGER NOT NULL);"},
     {NULL, NULL},
 };
