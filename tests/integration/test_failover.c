@@ -162,3 +162,84 @@ Test (failover, a_frozen_leader_is_deposed_and_stops_itself_when_resumed, .timeo
     jt_rmtree (dir);
     free (dir);
 }
+
+typedef struct {
+    const char *db;  //  an agent's state.db
+    const char *epoch;
+} s_epoch_t;
+
+static bool s_agent_epoch (void *arg)
+{
+    s_epoch_t *want = (s_epoch_t *)arg;
+    char *out = NULL;
+    int rc = jt_run (&out,
+                     "sqlite3 -cmd '.timeout 2000' %s \"SELECT value FROM meta WHERE key = "
+                     "'epoch'\"",
+                     want->db);
+    bool found = rc == 0 && out && strncmp (out, want->epoch, strlen (want->epoch)) == 0 &&
+                 (out[strlen (want->epoch)] == '\n' || !out[strlen (want->epoch)]);
+    free (out);
+    return found;
+}
+
+Test (failover, agents_connected_to_both_follow_the_new_leader_and_keep_its_epoch, .timeout = 240)
+{
+    setenv ("JADUGAR_TEST_STORE", "postgresql", 1);
+    jt_fleet_t *fleet = jt_fleet_new ();
+    cr_assert_not_null (fleet->store, "the fleet is not on PostgreSQL");
+    //  the second controller: a copy of the first's data dir (its keys),
+    //  on ports of its own
+    s_ctl_t two = {0};
+    snprintf (two.data, sizeof two.data, "%s/controller2", fleet->dir);
+    snprintf (two.log, sizeof two.log, "%s/controller2.log", fleet->dir);
+    two.base = jt_free_port_base (4);
+    cr_assert_gt (two.base, 0);
+    cr_assert_eq (jt_run (NULL,
+                          "cp -a %s/controller %s && sed -i 's/^port: %d$/port: %d/' "
+                          "%s/controller.yaml",
+                          fleet->dir, two.data, fleet->port, two.base, two.data),
+                  0);
+    //  the fleet's controller leads before the second one starts
+    s_ctl_t one = {0};
+    snprintf (one.log, sizeof one.log, "%s/controller.log", fleet->dir);
+    cr_assert (s_wait_log (&one, "epoch=1", 20000), "the fleet's controller does not lead");
+    s_start (&two);
+    cr_assert (s_wait_log (&two, "standing by", 20000), "the second controller is no standby");
+    //  agents that know both controllers
+    const int count = 3;
+    for (int index = 0; index < count; index++) {
+        char name[16];
+        snprintf (name, sizeof name, "web-%d", index + 1);
+        jt_fleet_add_agent (fleet, name, "dev");
+        jt_kill9 (fleet->agents[index]);
+        cr_assert_eq (jt_run (NULL,
+                              "sed -i 's/^controller: .*$/controller: 127.0.0.1:%d,127.0.0.1:%d/' "
+                              "%s/%s/agent/agent.yaml",
+                              fleet->port, two.base, fleet->dir, name),
+                      0);
+        jt_fleet_start_agent (fleet, index);
+    }
+    cr_assert (jt_fleet_wait_status (fleet, "\"state\": \"online\"", count, 30000),
+               "the agents did not come online");
+    //  the leader dies: the standby leads, the agents follow it
+    jt_kill9 (fleet->controller);
+    fleet->controller = 0;
+    char needle[128];
+    snprintf (needle, sizeof needle, "leads name=127.0.0.1:%d epoch=2", two.base);
+    cr_assert (s_wait_log (&two, needle, 5000), "no takeover within 5 s of the leader's death");
+    cr_assert_eq (jt_run (NULL, "sed -i 's/^controller: .*$/controller: 127.0.0.1:%d/' %s",
+                          two.base + 2, fleet->admin_config),
+                  0);
+    for (int index = 0; index < count; index++) {
+        char db[600];
+        snprintf (db, sizeof db, "%s/%s/agent/state.db", fleet->dir, fleet->agent_names[index]);
+        s_epoch_t want = {db, "2"};
+        cr_assert (jt_wait_for (s_agent_epoch, &want, 30000), "%s never saw epoch 2",
+                   fleet->agent_names[index]);
+    }
+    //  and the new leader has them all online
+    cr_assert (jt_fleet_wait_status (fleet, "\"state\": \"online\"", count, 30000),
+               "the agents are not online under the new leader");
+    cr_assert_eq (jt_stop (two.pid), 0);
+    jt_fleet_destroy (&fleet);
+}
