@@ -146,7 +146,7 @@ const jad_env_config_t *jad_controller_config_env (const jad_controller_config_t
 
 //  jadctl client file
 typedef struct {
-    char *controller;      //  HOST:PORT of the API
+    char *controller;      //  HOST:PORT of the API, or a list of them (tried in order)
     char *controller_key;  //  CURVE public key (z85)
     char *key;             //  operator key file, made absolute
 } jad_client_config_t;

@@ -1884,7 +1884,7 @@ static void s_client_check (s_map_t *map)
 
 #define S_K jad_client_config_t
 static const s_field_t s_client_fields[] = {
-    S_REQUIRED ("controller", S_K, controller, S_HOSTPORT),
+    S_REQUIRED ("controller", S_K, controller, S_HOSTPORTS),
     S_REQUIRED ("controller-key", S_K, controller_key, S_Z85KEY),
     S_REQUIRED ("key", S_K, key, S_PATH), S_END};
 #undef S_K

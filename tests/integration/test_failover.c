@@ -227,8 +227,10 @@ Test (failover, agents_connected_to_both_follow_the_new_leader_and_keep_its_epoc
     char needle[128];
     snprintf (needle, sizeof needle, "leads name=127.0.0.1:%d epoch=2", two.base);
     cr_assert (s_wait_log (&two, needle, 5000), "no takeover within 5 s of the leader's death");
-    cr_assert_eq (jt_run (NULL, "sed -i 's/^controller: .*$/controller: 127.0.0.1:%d/' %s",
-                          two.base + 2, fleet->admin_config),
+    //  jadctl with both: the dead one refuses, the next one answers
+    cr_assert_eq (jt_run (NULL,
+                          "sed -i 's/^controller: .*$/controller: 127.0.0.1:%d,127.0.0.1:%d/' %s",
+                          fleet->port + 2, two.base + 2, fleet->admin_config),
                   0);
     for (int index = 0; index < count; index++) {
         char db[600];
