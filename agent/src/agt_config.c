@@ -37,12 +37,10 @@ jad_agent_config_t *agt_config_load (const char *data_dir, jad_problems_t *probl
             jad_problems_add (problems, "%s: cannot be loaded", path);
         return NULL;
     }
-    char host[256];
-    int base = 0;
     uint8_t raw[32];
-    if (!config->controller ||
-        agt_link_parse_endpoint (config->controller, host, sizeof host, &base))
-        jad_problems_add (problems, "%s: controller: expected HOST:PORT, got \"%s\"", path,
+    if (agt_link_parse_endpoints (config->controller) < 0)
+        jad_problems_add (problems,
+                          "%s: controller: expected HOST:PORT or a list of them, got \"%s\"", path,
                           config->controller ? config->controller : "");
     if (!config->controller_key || jad_key_from_z85 (config->controller_key, raw))
         jad_problems_add (problems, "%s: controller-key: not a 40-character Z85 CURVE key", path);

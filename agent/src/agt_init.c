@@ -69,11 +69,10 @@ static int s_check (s_options_t *options, char *hostname, size_t hostlen)
         return s_usage ("--data is not a usable path", options->data);
     if (!options->controller)
         return s_usage ("--controller is required", NULL);
-    char host[256];
-    int base = 0;
-    if (agt_link_parse_endpoint (options->controller, host, sizeof host, &base) ||
-        !s_printable (options->controller, 300))
-        return s_usage ("--controller must be HOST:PORT", options->controller);
+    if (agt_link_parse_endpoints (options->controller) < 0 ||
+        !s_printable (options->controller, JAD_ENDPOINTS_MAX * 300))
+        return s_usage ("--controller must be HOST:PORT or a list H1:P1,H2:P2",
+                        options->controller);
     uint8_t raw[32];
     if (!options->controller_key)
         return s_usage ("--controller-key is required", NULL);

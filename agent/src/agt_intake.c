@@ -173,6 +173,15 @@ agt_intake_result_t agt_intake_plan (agt_intake_t *self, const uint8_t *data, si
         s_refuse (self, jad_verify_name (verified), NULL, err);
         return AGT_INTAKE_REFUSED;
     }
+    //  a deposed controller's plan (DESIGN §9, SECURITY-TESTS row 41)
+    uint64_t epoch = agt_store_epoch (self->store);
+    if (plan->epoch < epoch) {
+        snprintf (err, sizeof err, "plan %s: epoch %llu is below %llu, the highest seen",
+                  plan->plan_id, (unsigned long long)plan->epoch, (unsigned long long)epoch);
+        s_refuse (self, "stale_epoch", plan->plan_id, err);
+        jad_plan_destroy (&plan);
+        return AGT_INTAKE_REFUSED;
+    }
     uint64_t last = agt_store_last_sequence (self->store);
     jad_admit_t admitted =
         jad_plan_admit (plan, self->env, self->name, last, now_ms, AGT_SKEW_MS, err);
@@ -221,11 +230,27 @@ int agt_intake_heartbeat (agt_intake_t *self, const uint8_t *data, size_t size, 
         s_refuse_what (self, "heartbeat", reason, NULL, err);
         return -1;
     }
+    //  a deposed controller's heartbeat; a new leader's restarts the order
+    //  of issued_at (its clock is another host's)
+    uint64_t epoch = agt_store_epoch (self->store);
+    if (heartbeat->epoch < epoch) {
+        snprintf (err, sizeof err, "heartbeat: epoch %llu is below %llu, the highest seen",
+                  (unsigned long long)heartbeat->epoch, (unsigned long long)epoch);
+        s_refuse_what (self, "heartbeat", "stale_epoch", NULL, err);
+        jad_heartbeat_destroy (&heartbeat);
+        return -1;
+    }
+    int64_t last = heartbeat->epoch > epoch ? 0 : self->last_heartbeat;
     jad_admit_t admitted =
-        jad_heartbeat_admit (heartbeat, self->env, self->last_heartbeat, now_ms, AGT_SKEW_MS, err);
+        jad_heartbeat_admit (heartbeat, self->env, last, now_ms, AGT_SKEW_MS, err);
     if (admitted != JAD_ADMIT_OK) {
         snprintf (reason, sizeof reason, "heartbeat_%s", jad_admit_name (admitted));
         s_refuse_what (self, "heartbeat", reason, NULL, err);
+        jad_heartbeat_destroy (&heartbeat);
+        return -1;
+    }
+    if (agt_store_epoch_raise (self->store, heartbeat->epoch)) {
+        s_refuse_what (self, "heartbeat", "store_failed", NULL, "cannot store the epoch");
         jad_heartbeat_destroy (&heartbeat);
         return -1;
     }

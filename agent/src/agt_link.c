@@ -9,11 +9,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+//  Controllers sharing a store (DESIGN §9): only the leader binds, so the
+//  agent connects to every one. SUB hears the PUB it reaches; the DEALER
+//  has ZMQ_IMMEDIATE, so nothing is queued to an endpoint whose
+//  connection is not up (a standby), and what is sent goes to the leader.
 struct _agt_link_t {
-    zsock_t *sub;            //  plan broadcasts
-    zsock_t *dealer;         //  everything else
-    zsock_t *monitor;        //  DEALER connection events (PAIR)
-    char sub_endpoint[300];  //  tcp://HOST:BASE
+    zsock_t *sub;                                //  plan broadcasts
+    zsock_t *dealer;                             //  everything else
+    zsock_t *monitor;                            //  DEALER connection events (PAIR)
+    char sub_endpoints[JAD_ENDPOINTS_MAX][300];  //  tcp://HOST:BASE of each controller
+    size_t sub_count;
 };
 
 int agt_link_parse_endpoint (const char *text, char *host, size_t hostlen, int *base)
@@ -35,6 +40,22 @@ int agt_link_parse_endpoint (const char *text, char *host, size_t hostlen, int *
             return -1;
     *base = (int)port;
     return 0;
+}
+
+int agt_link_parse_endpoints (const char *list)
+{
+    if (!list)
+        return -1;
+    int count = 0;
+    char item[300], host[256];
+    int base = 0;
+    const char *cursor = list;
+    while (jad_endpoint_next (&cursor, item, sizeof item)) {
+        if (++count > JAD_ENDPOINTS_MAX || agt_link_parse_endpoint (item, host, sizeof host, &base))
+            return -1;
+    }
+    //  an item too long stops the walk early
+    return count > 0 && !*cursor ? count : -1;
 }
 
 //  Options common to both sockets; returns 0 or -1.
@@ -69,10 +90,10 @@ agt_link_t *agt_link_new (const jad_agent_config_t *config, const jad_keypair_t 
     agt_link_t *self = (agt_link_t *)calloc (1, sizeof (agt_link_t));
     if (!self)
         return NULL;
-    char host[256];
+    char host[256], item[300];
     int base = 0;
     char *secret = NULL;
-    if (agt_link_parse_endpoint (config->controller, host, sizeof host, &base)) {
+    if (agt_link_parse_endpoints (config->controller) < 0) {
         jad_log_error ("agent: bad controller endpoint value=%s", config->controller);
         goto failed;
     }
@@ -122,11 +143,18 @@ agt_link_t *agt_link_new (const jad_agent_config_t *config, const jad_keypair_t 
         goto failed;
     }
 
-    snprintf (self->sub_endpoint, sizeof self->sub_endpoint, "tcp://%s:%d", host, base);
-    if (zsock_connect (self->sub, "%s", self->sub_endpoint) ||
-        zsock_connect (self->dealer, "tcp://%s:%d", host, base + 1)) {
-        jad_log_error ("agent: cannot connect controller=%s", config->controller);
-        goto failed;
+    const char *cursor = config->controller;
+    while (self->sub_count < JAD_ENDPOINTS_MAX && jad_endpoint_next (&cursor, item, sizeof item)) {
+        char *plans = self->sub_endpoints[self->sub_count];
+        if (agt_link_parse_endpoint (item, host, sizeof host, &base))
+            goto failed;
+        snprintf (plans, sizeof self->sub_endpoints[0], "tcp://%s:%d", host, base);
+        if (zsock_connect (self->sub, "%s", plans) ||
+            zsock_connect (self->dealer, "tcp://%s:%d", host, base + 1)) {
+            jad_log_error ("agent: cannot connect controller=%s", item);
+            goto failed;
+        }
+        self->sub_count++;
     }
     return self;
 
@@ -219,11 +247,14 @@ agt_link_event_t agt_link_monitor_recv (agt_link_t *self)
 int agt_link_resubscribe (agt_link_t *self)
 {
     assert (self);
-    zsock_disconnect (self->sub, "%s", self->sub_endpoint);
-    if (zsock_connect (self->sub, "%s", self->sub_endpoint)) {
-        jad_log_error ("agent: cannot connect the plan subscription endpoint=%s",
-                       self->sub_endpoint);
-        return -1;
+    int rc = 0;
+    for (size_t index = 0; index < self->sub_count; index++) {
+        const char *endpoint = self->sub_endpoints[index];
+        zsock_disconnect (self->sub, "%s", endpoint);
+        if (zsock_connect (self->sub, "%s", endpoint)) {
+            jad_log_error ("agent: cannot connect the plan subscription endpoint=%s", endpoint);
+            rc = -1;
+        }
     }
-    return 0;
+    return rc;
 }

@@ -33,6 +33,11 @@ typedef enum {
 //  -1 if malformed (port must be 1..65534 so that BASE+1 exists).
 int agt_link_parse_endpoint (const char *text, char *host, size_t hostlen, int *base);
 
+//  Check a controller list ("H1:B1,H2:B2", jad_endpoint_next): each item
+//  as agt_link_parse_endpoint takes it, 1 to JAD_ENDPOINTS_MAX of them.
+//  Returns how many, or -1.
+int agt_link_parse_endpoints (const char *list);
+
 //  Create and connect the sockets. `key` is the agent's CURVE pair.
 //  Returns NULL (logged) on error.
 agt_link_t *agt_link_new (const jad_agent_config_t *config, const jad_keypair_t *key);

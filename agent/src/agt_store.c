@@ -125,6 +125,22 @@ uint64_t agt_store_last_sequence (agt_store_t *self)
     return value;
 }
 
+uint64_t agt_store_epoch (agt_store_t *self)
+{
+    uint64_t value = 0;
+    if (agt_store_counter_get (self, "epoch", &value))
+        return UINT64_MAX;  //  fail closed: refuse everything
+    return value;
+}
+
+int agt_store_epoch_raise (agt_store_t *self, uint64_t epoch)
+{
+    uint64_t current = agt_store_epoch (self);
+    if (current == UINT64_MAX)
+        return -1;
+    return epoch > current ? agt_store_counter_set (self, "epoch", epoch) : 0;
+}
+
 //  Run one statement with text binds (NULL binds SQL NULL). Returns 0/-1.
 static int s_exec_texts (sqlite3 *db, const char *sql, int count, const char *const *texts)
 {
@@ -155,7 +171,8 @@ int agt_store_accept_plan (agt_store_t *self, const jad_plan_t *plan, const uint
     *is_new = false;
     if (jad_db_begin (self->db))
         return -1;
-    if (agt_store_counter_set (self, "last_sequence", plan->sequence))
+    if (agt_store_counter_set (self, "last_sequence", plan->sequence) ||
+        agt_store_epoch_raise (self, plan->epoch))
         goto failed;
     if (plan->min_release_counter > 0) {
         //  floors only go up

@@ -6,7 +6,7 @@
 //  must survive a power cut. Only the main thread touches the store; the
 //  apply worker reports to the main thread, which writes here.
 //
-//  Tables: meta (last_sequence, incarnation, refused_<reason> counters),
+//  Tables: meta (last_sequence, epoch, incarnation, refused_<reason> counters),
 //  plans (every accepted plan and its state), outbox (see agt_outbox.h),
 //  releases (unpacked releases and their artifact SHA-256), apps (what runs
 //  now, for Status), floors (the highest security floor seen per app),
@@ -47,6 +47,13 @@ uint64_t agt_store_floor (agt_store_t *self, const char *app);
 
 //  Last accepted plan sequence (0 if none).
 uint64_t agt_store_last_sequence (agt_store_t *self);
+
+//  The highest leadership epoch seen in an accepted plan or heartbeat (0
+//  if none; UINT64_MAX if the database cannot say: everything is refused).
+uint64_t agt_store_epoch (agt_store_t *self);
+
+//  Record `epoch` if it is higher than the one on record. Returns 0 or -1.
+int agt_store_epoch_raise (agt_store_t *self, uint64_t epoch);
 
 //  In one transaction: store plan->sequence as the last sequence and, if
 //  the plan id is new, the plan (state accepted) with its envelope bytes;

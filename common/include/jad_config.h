@@ -30,11 +30,21 @@ size_t jad_problems_count (const jad_problems_t *self);
 //  Line i (0-based), borrowed; NULL past the end.
 const char *jad_problems_get (const jad_problems_t *self, size_t index);
 
+//  A list of controller endpoints, "H1:B1,H2:B2" (agent.yaml `controller:`
+//  as a YAML list or one comma-separated value): at most this many.
+#define JAD_ENDPOINTS_MAX 8
+
+//  The next endpoint of such a list, spaces trimmed, into out: true, and
+//  *cursor moves past it; false at the end (or for an item longer than
+//  len - 1, which the config check never lets through).
+bool jad_endpoint_next (const char **cursor, char *out, size_t len);
+
 //  agent.yaml
 typedef struct {
     char *name;                    //  agent name (default: hostname)
     char *environment;             //  required
-    char *controller;              //  required, HOST:BASEPORT
+    char *controller;              //  required, HOST:BASEPORT[,HOST:BASEPORT...] (controllers
+                                   //  sharing a store; the leader binds, the agent connects to all)
     char *controller_key;          //  required, CURVE public key (z85)
     char *signing_key;             //  required, Ed25519 public key (hex)
     char *token;                   //  enrollment token, may be NULL
@@ -170,7 +180,7 @@ const jad_attestation_key_t *jad_controller_config_key (const jad_controller_con
 
 //  jadctl client file
 typedef struct {
-    char *controller;      //  HOST:PORT of the API
+    char *controller;      //  HOST:PORT of the API, or a list of them (tried in order)
     char *controller_key;  //  CURVE public key (z85)
     char *key;             //  operator key file, made absolute
 } jad_client_config_t;

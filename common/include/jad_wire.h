@@ -111,6 +111,7 @@ typedef struct {
     uint64_t release_counter;      //  of `version` (0: unknown, from an older controller)
     uint64_t min_release_counter;  //  the app's security floor, 0 = none
     uint64_t unpacked_size;        //  the release's regular files' sizes, 0 = unknown
+    uint64_t epoch;                //  the signer's leadership epoch (0: a lone controller)
 } jad_plan_t;
 
 //  The signed heartbeat (payload of a PAYLOAD_HEARTBEAT envelope).
@@ -118,6 +119,7 @@ typedef struct {
     char *environment;   //  required, jad_name_valid
     int64_t issued_at;   //  unix ms, required, > 0
     int64_t expires_at;  //  unix ms, required, > issued_at
+    uint64_t epoch;      //  the signer's leadership epoch (0: a lone controller)
 } jad_heartbeat_t;
 
 typedef struct {

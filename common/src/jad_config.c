@@ -548,6 +548,7 @@ typedef enum {
     S_SECRET,     //  like S_TEXT, never echoed
     S_NAME,       //  jad_name_valid
     S_HOSTPORT,   //  HOST:PORT, port 1..65535
+    S_HOSTPORTS,  //  HOST:PORT[,HOST:PORT...] (or a YAML list), up to JAD_ENDPOINTS_MAX
     S_Z85KEY,     //  40 Z85 characters (CURVE public key)
     S_HEXKEY,     //  64 hex characters (Ed25519 public key)
     S_ABSPATH,    //  absolute path
@@ -603,6 +604,58 @@ static bool s_hostport_valid (const char *text)
     }
     uint32_t port;
     return s_parse_uint (colon + 1, strlen (colon + 1), 1, 65535, &port) == 0;
+}
+
+bool jad_endpoint_next (const char **cursor, char *out, size_t len)
+{
+    const char *at = *cursor;
+    while (*at == ' ' || *at == ',')
+        at++;
+    if (!*at)
+        return false;
+    const char *end = strchr (at, ',');
+    if (!end)
+        end = at + strlen (at);
+    size_t size = (size_t)(end - at);
+    while (size > 0 && at[size - 1] == ' ')
+        size--;
+    if (size + 1 > len)
+        return false;
+    memcpy (out, at, size);
+    out[size] = 0;
+    *cursor = end;
+    return true;
+}
+
+//  Every item of a comma-separated list is HOST:PORT: 1 to
+//  JAD_ENDPOINTS_MAX of them, none empty.
+static bool s_hostports_valid (const char *text)
+{
+    size_t count = 0;
+    const char *at = text;
+    while (*at) {
+        const char *end = strchr (at, ',');
+        if (!end)
+            end = at + strlen (at);
+        char item[300];
+        size_t size = (size_t)(end - at);
+        while (size > 0 && *at == ' ') {
+            at++;
+            size--;
+        }
+        while (size > 0 && at[size - 1] == ' ')
+            size--;
+        if (size == 0 || size >= sizeof item || ++count > JAD_ENDPOINTS_MAX)
+            return false;
+        memcpy (item, at, size);
+        item[size] = 0;
+        if (!s_hostport_valid (item))
+            return false;
+        at = *end ? end + 1 : end;
+        if (*end && !*at)
+            return false;  //  a trailing comma
+    }
+    return count > 0;
 }
 
 static bool s_z85_valid (const char *text)
@@ -754,6 +807,10 @@ static const char *s_check (s_kind_t kind, const char *text)
                                            "not starting with . or -)";
         case S_HOSTPORT:
             return s_hostport_valid (text) ? NULL : "HOST:PORT with a port 1..65535";
+        case S_HOSTPORTS:
+            return s_hostports_valid (text) ? NULL
+                                            : "HOST:PORT (port 1..65535), or a list of up to 8 "
+                                              "of them";
         case S_Z85KEY:
             return s_z85_valid (text) ? NULL : "a CURVE public key (40 Z85 characters)";
         case S_HEXKEY:
@@ -818,12 +875,48 @@ static const char *s_check (s_kind_t kind, const char *text)
 //  Typed getters: absent keys leave *dest alone; bad values are reported
 //  and return -1.
 
+//  A list's items joined by ',' into buf (a YAML list of single values),
+//  or the scalar as s_scalar reads it. Returns as s_scalar.
+static int s_joined (s_ctx_t *ctx, const char *where, const char *name, const s_slot_t *slot,
+                     char *buf, size_t len, const char **text, int *line)
+{
+    if (!slot->key || !slot->value || !fy_node_is_sequence (slot->value))
+        return s_scalar (ctx, where, name, slot, text, line);
+    *text = NULL;
+    *line = s_node_line (slot->value, slot->line);
+    size_t used = 0;
+    buf[0] = 0;
+    void *iter = NULL;
+    struct fy_node *item;
+    while ((item = fy_node_sequence_iterate (slot->value, &iter))) {
+        const char *value = fy_node_is_scalar (item) ? fy_node_get_scalar0 (item) : NULL;
+        if (!value || !*value) {
+            s_problem (ctx, *line, where, "key '%s': every item must be a single value", name);
+            return -1;
+        }
+        int wrote = snprintf (buf + used, len - used, "%s%s", used ? "," : "", value);
+        if (wrote < 0 || (size_t)wrote >= len - used) {
+            s_problem (ctx, *line, where, "key '%s': more than %d endpoints", name,
+                       JAD_ENDPOINTS_MAX);
+            return -1;
+        }
+        used += (size_t)wrote;
+    }
+    if (!used)
+        return 0;
+    *text = buf;
+    return 1;
+}
+
 static int s_get_string (s_ctx_t *ctx, const char *where, const char *name, const s_slot_t *slot,
                          s_kind_t kind, char **dest)
 {
     const char *text;
     int line;
-    int rc = s_scalar (ctx, where, name, slot, &text, &line);
+    char joined[JAD_ENDPOINTS_MAX * 300];
+    int rc = kind == S_HOSTPORTS
+                 ? s_joined (ctx, where, name, slot, joined, sizeof joined, &text, &line)
+                 : s_scalar (ctx, where, name, slot, &text, &line);
     if (rc <= 0)
         return rc;
     const char *expected = s_check (kind, text);
@@ -1443,7 +1536,7 @@ static void s_agent_check (s_map_t *map)
 static const s_field_t s_agent_fields[] = {
     S_STRING ("name", S_A, name, S_NAME),
     S_REQUIRED ("environment", S_A, environment, S_NAME),
-    S_REQUIRED ("controller", S_A, controller, S_HOSTPORT),
+    S_REQUIRED ("controller", S_A, controller, S_HOSTPORTS),
     S_REQUIRED ("controller-key", S_A, controller_key, S_Z85KEY),
     S_REQUIRED ("signing-key", S_A, signing_key, S_HEXKEY),
     S_STRING ("token", S_A, token, S_SECRET),
@@ -1906,7 +1999,7 @@ static void s_client_check (s_map_t *map)
 
 #define S_K jad_client_config_t
 static const s_field_t s_client_fields[] = {
-    S_REQUIRED ("controller", S_K, controller, S_HOSTPORT),
+    S_REQUIRED ("controller", S_K, controller, S_HOSTPORTS),
     S_REQUIRED ("controller-key", S_K, controller_key, S_Z85KEY),
     S_REQUIRED ("key", S_K, key, S_PATH), S_END};
 #undef S_K

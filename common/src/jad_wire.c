@@ -684,6 +684,7 @@ static jad_plan_t *s_plan_from_pb (const s_ctx_t *ctx, const Jadugar__Plan *mess
     self->release_counter = message->release_counter;
     self->min_release_counter = message->min_release_counter;
     self->unpacked_size = message->unpacked_size;
+    self->epoch = message->epoch;
     return self;
 
 failed:
@@ -759,6 +760,7 @@ zchunk_t *jad_plan_encode (const jad_plan_t *self)
     message.release_counter = self->release_counter;
     message.min_release_counter = self->min_release_counter;
     message.unpacked_size = self->unpacked_size;
+    message.epoch = self->epoch;
     //  A NULL migration would crash protobuf-c: refuse it here
     for (size_t index = 0; index < message.n_migrations; index++)
         if (!self->migrations[index]) {
@@ -817,6 +819,7 @@ jad_heartbeat_t *jad_heartbeat_decode (const uint8_t *data, size_t size, char *e
         goto failed;
     self->issued_at = message->issued_at;
     self->expires_at = message->expires_at;
+    self->epoch = message->epoch;
     if (self->issued_at <= 0) {
         s_fail (&ctx, "field 'issued_at' is missing or not positive");
         goto failed;
@@ -843,6 +846,7 @@ zchunk_t *jad_heartbeat_encode (const jad_heartbeat_t *self)
     message.environment = s_pbstr (self->environment);
     message.issued_at = self->issued_at;
     message.expires_at = self->expires_at;
+    message.epoch = self->epoch;
     zchunk_t *chunk = s_pack (&message.base, JAD_MAX_PLAN_BYTES, "heartbeat");
     if (!chunk)
         return NULL;

@@ -106,13 +106,14 @@ static int s_connect_wait (int fd, int ms)
 //  Can a TCP connection to endpoint (HOST:PORT, HOST may be [v6]) be
 //  made within ms? Returns 0, or prints why not naming the endpoint and
 //  returns CLI_UNREACHABLE (CLI_USAGE if endpoint is not HOST:PORT).
-static int s_probe (const char *endpoint, const char *config_path, int ms)
+static int s_probe_one (const char *endpoint, const char *config_path, int ms, bool report)
 {
     const char *colon = strrchr (endpoint, ':');
     char host[256];
     if (!colon || colon == endpoint || (size_t)(colon - endpoint) >= sizeof host || !colon[1])
-        return cli_error (CLI_USAGE, "controller address '%s' in %s is not HOST:PORT", endpoint,
-                          config_path);
+        return !report ? CLI_USAGE
+                       : cli_error (CLI_USAGE, "controller address '%s' in %s is not HOST:PORT",
+                                    endpoint, config_path);
     snprintf (host, sizeof host, "%.*s", (int)(colon - endpoint), endpoint);
     if (host[0] == '[' && host[strlen (host) - 1] == ']') {
         memmove (host, host + 1, strlen (host));
@@ -122,9 +123,10 @@ static int s_probe (const char *endpoint, const char *config_path, int ms)
     struct addrinfo *addresses = NULL;
     int rc = getaddrinfo (host, colon + 1, &hints, &addresses);
     if (rc != 0)
-        return cli_error (CLI_UNREACHABLE,
-                          "cannot reach the controller at %s: %s (controller: in %s)", endpoint,
-                          gai_strerror (rc), config_path);
+        return !report ? CLI_UNREACHABLE
+                       : cli_error (CLI_UNREACHABLE,
+                                    "cannot reach the controller at %s: %s (controller: in %s)",
+                                    endpoint, gai_strerror (rc), config_path);
     int error = ECONNREFUSED;
     int64_t deadline = jad_mono_ms () + ms;
     for (struct addrinfo *address = addresses; address; address = address->ai_next) {
@@ -150,14 +152,43 @@ static int s_probe (const char *endpoint, const char *config_path, int ms)
         return CLI_OK;
     char took[32];
     if (error == ETIMEDOUT)
-        return cli_error (CLI_UNREACHABLE,
-                          "no answer from the controller at %s within %s (--timeout); is the "
-                          "address in %s right, and no firewall in the way?",
-                          endpoint, jad_duration_format ((uint64_t)ms, took, sizeof took),
+        return !report
+                   ? CLI_UNREACHABLE
+                   : cli_error (CLI_UNREACHABLE,
+                                "no answer from the controller at %s within %s (--timeout); is the "
+                                "address in %s right, and no firewall in the way?",
+                                endpoint, jad_duration_format ((uint64_t)ms, took, sizeof took),
+                                config_path);
+    return !report ? CLI_UNREACHABLE
+                   : cli_error (
+                         CLI_UNREACHABLE,
+                         "cannot reach the controller at %s: %s (is it running? controller: in %s)",
+                         endpoint, strerror (error), config_path);
+}
+
+//  The first controller of the list (`controller:`, jad_endpoint_next) a
+//  TCP connection reaches, in order: a refused connection (a standby binds
+//  nothing) moves on at once. Its endpoint goes into out. Returns 0, or as
+//  s_probe_one for the last one tried (only that one's reason printed).
+static int s_probe (const char *list, const char *config_path, int ms, char *out, size_t len)
+{
+    const char *cursor = list;
+    char endpoint[300], next[300];
+    if (!jad_endpoint_next (&cursor, endpoint, sizeof endpoint))
+        return cli_error (CLI_USAGE, "controller address '%s' in %s is not HOST:PORT", list,
                           config_path);
-    return cli_error (CLI_UNREACHABLE,
-                      "cannot reach the controller at %s: %s (is it running? controller: in %s)",
-                      endpoint, strerror (error), config_path);
+    while (true) {
+        const char *after = cursor;
+        bool last = !jad_endpoint_next (&after, next, sizeof next);
+        //  only the last one's failure is the answer
+        int code = s_probe_one (endpoint, config_path, ms, last);
+        if (code == CLI_OK || last) {
+            snprintf (out, len, "%s", endpoint);
+            return code;
+        }
+        snprintf (endpoint, sizeof endpoint, "%s", next);
+        cursor = after;
+    }
 }
 
 //  Connect per the client file. Returns the client or NULL (error printed,
@@ -208,14 +239,15 @@ static s_client_t *s_client_new (cli_t *cli, int *code)
         cli_error (CLI_USAGE, "operator key: %s", key ? "not a CURVE key file" : err);
         goto done;
     }
-    *code = s_probe (config->controller, path, (int)cli->timeout_ms);
+    char endpoint[300];
+    *code = s_probe (config->controller, path, (int)cli->timeout_ms, endpoint, sizeof endpoint);
     if (*code != CLI_OK)
         goto done;
     *code = CLI_USAGE;
     self = calloc (1, sizeof *self);
     if (!self)
         goto done;
-    self->endpoint = strdup (config->controller);
+    self->endpoint = strdup (endpoint);
     self->next_id = (uint64_t)jad_now_ms ();
     self->dealer = zsock_new (ZMQ_DEALER);
     if (!self->dealer) {
@@ -238,8 +270,8 @@ static s_client_t *s_client_new (cli_t *cli, int *code)
         zstr_send (self->monitor, "START");
         zsock_wait (self->monitor);
     }
-    if (zsock_connect (self->dealer, "tcp://%s", config->controller) != 0) {
-        cli_error (CLI_USAGE, "controller address '%s' is not HOST:PORT", config->controller);
+    if (zsock_connect (self->dealer, "tcp://%s", endpoint) != 0) {
+        cli_error (CLI_USAGE, "controller address '%s' is not HOST:PORT", endpoint);
         s_client_destroy (&self);
         goto done;
     }

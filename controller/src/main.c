@@ -6,6 +6,7 @@
 //  jadugar-controller check --data DIR
 
 #include "ctl_init.h"
+#include "ctl_leader.h"
 #include "ctl_server.h"
 #include "ctl_settings.h"
 #include "ctl_store.h"
@@ -165,6 +166,7 @@ static int s_run (const s_options_t *options)
     ctl_settings_t *settings = NULL;
     ctl_store_t *store = NULL;
     ctl_server_t *server = NULL;
+    ctl_leader_t *leader = NULL;
     char *target = NULL;
     jad_problems_t *problems = jad_problems_new ();
     jad_controller_config_t *config = s_load_config (options->data_dir, problems);
@@ -184,9 +186,24 @@ static int s_run (const s_options_t *options)
     store = ctl_store_open (target, 0);
     if (!store)
         goto done;
+    //  a shared store: only its leader binds and serves; a standby waits
+    if (ctl_store_target_shared (target)) {
+        const jad_controller_config_t *running = ctl_settings_config (settings);
+        char name[320];
+        snprintf (name, sizeof name, "%s:%d", running->listen, running->port);
+        leader = ctl_leader_new (target, name);
+        if (!leader)
+            goto done;
+        if (ctl_leader_wait (leader, store, &zsys_interrupted) != 0) {
+            status = zsys_interrupted ? 0 : 1;
+            goto done;
+        }
+    }
     server = ctl_server_new (settings, store, signing, curve, started_ms);
     if (!server)
         goto done;
+    if (leader)
+        ctl_server_set_leader (server, leader);
     jad_log_info ("controller: started version=%s data=%s", JADUGAR_VERSION, options->data_dir);
     if (ctl_server_run (server) != 0)
         goto done;
@@ -195,6 +212,8 @@ static int s_run (const s_options_t *options)
 
 done:
     ctl_server_destroy (&server);
+    //  the lock goes last: no successor serves while this one still does
+    ctl_leader_destroy (&leader);
     ctl_store_destroy (&store);
     free (target);
     ctl_settings_destroy (&settings);

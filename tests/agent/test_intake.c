@@ -72,6 +72,7 @@ typedef struct {
     uint64_t release_counter;      //  of version
     uint64_t min_release_counter;  //  the app's security floor
     uint32_t kind;                 //  0: deploy
+    uint64_t epoch;                //  the signer's leadership epoch
 } s_plan_spec_t;
 
 //  An encoded, signed plan envelope. Caller destroys.
@@ -94,6 +95,7 @@ static zchunk_t *s_plan (s_plan_spec_t spec)
         .kind = spec.kind ? spec.kind : JAD_PLAN_DEPLOY,
         .release_counter = spec.release_counter,
         .min_release_counter = spec.min_release_counter,
+        .epoch = spec.epoch,
     };
     memset (plan.artifact_sha256, 0xab, 32);
     zchunk_t *payload = jad_plan_encode (&plan);
@@ -367,12 +369,14 @@ typedef struct {
     const jad_keypair_t *signer;  //  NULL: s_signer
     uint32_t type;                //  0: PAYLOAD_HEARTBEAT
     bool flip_payload;
+    uint64_t epoch;  //  the signer's leadership epoch
 } s_beat_spec_t;
 
 static zchunk_t *s_beat (s_beat_spec_t spec)
 {
     jad_heartbeat_t heartbeat = {.environment = (char *)(spec.env ? spec.env : "dev"),
-                                 .issued_at = spec.issued_at ? spec.issued_at : jad_now_ms ()};
+                                 .issued_at = spec.issued_at ? spec.issued_at : jad_now_ms (),
+                                 .epoch = spec.epoch};
     heartbeat.expires_at = heartbeat.issued_at + (spec.expires_in ? spec.expires_in : 15000);
     zchunk_t *payload = jad_heartbeat_encode (&heartbeat);
     cr_assert_not_null (payload);
@@ -451,4 +455,36 @@ Test (intake, refuses_expired_future_replayed_and_foreign_heartbeats)
     s_assert_beat_refused ((s_beat_spec_t){.issued_at = now}, now, "heartbeat_replay");
     s_assert_beat_refused ((s_beat_spec_t){.issued_at = now - 1000}, now, "heartbeat_replay");
     cr_assert_eq (s_beat_deliver ((s_beat_spec_t){.issued_at = now + 1}, now), 0);
+}
+
+//  --------------------------------------------------------------------------
+//  Row 41: a deposed leader's plans and heartbeats
+
+Test (intake, refuses_plans_and_heartbeats_of_a_lower_epoch_also_after_restart)
+{
+    int64_t now = jad_now_ms ();
+    cr_assert_eq (agt_store_epoch (s_store), 0);
+    cr_assert_eq (s_deliver ((s_plan_spec_t){.sequence = 1, .epoch = 1}, NULL), AGT_INTAKE_NEW);
+    cr_assert_eq (agt_store_epoch (s_store), 1);
+    //  a new leader's heartbeat raises the epoch, even issued earlier by
+    //  its own clock than the last one
+    cr_assert_eq (s_beat_deliver ((s_beat_spec_t){.issued_at = now, .epoch = 1}, now), 0);
+    cr_assert_eq (s_beat_deliver ((s_beat_spec_t){.issued_at = now - 500, .epoch = 2}, now), 0);
+    cr_assert_eq (agt_store_epoch (s_store), 2);
+    //  the old leader, resumed: its heartbeat and its plan (a fresh
+    //  sequence) are refused and counted
+    uint64_t before = agt_intake_refused (s_intake, "stale_epoch");
+    cr_assert_eq (s_beat_deliver ((s_beat_spec_t){.issued_at = now + 10, .epoch = 1}, now), -1);
+    cr_assert_eq (agt_intake_refused (s_intake, "stale_epoch"), before + 1);
+    s_assert_refused ((s_plan_spec_t){.plan_id = "p2", .sequence = 5, .epoch = 1}, "stale_epoch");
+    s_close ();
+    s_open ();
+    cr_assert_eq (agt_store_epoch (s_store), 2);
+    s_assert_refused ((s_plan_spec_t){.plan_id = "p2", .sequence = 6, .epoch = 1}, "stale_epoch");
+    cr_assert_eq (s_beat_deliver ((s_beat_spec_t){.issued_at = now + 20, .epoch = 1}, now), -1);
+    //  the new leader's go on
+    cr_assert_eq (s_deliver ((s_plan_spec_t){.plan_id = "p2", .sequence = 7, .epoch = 2}, NULL),
+                  AGT_INTAKE_NEW);
+    cr_assert_eq (s_beat_deliver ((s_beat_spec_t){.issued_at = now + 30, .epoch = 2}, now), 0);
+    cr_assert_eq (agt_store_epoch (s_store), 2);
 }

@@ -1269,3 +1269,52 @@ Test (config, release_checks_problems_name_file_and_line)
     s_assert_problem (path, 18, "environment 'dev': key 'checks': expected a mapping of checks");
     free (path);
 }
+
+Test (config, agent_controller_takes_a_list_of_endpoints)
+{
+    //  a YAML list, or one comma-separated value: stored joined by ','
+    char *path = s_write ("agent.yaml", "environment: prod\n"
+                                        "controller:\n"
+                                        "  - ctl-1.example.com:7400\n"
+                                        "  - \"[::1]:7500\"\n"
+                                        "controller-key: \"" CURVE_KEY "\"\n"
+                                        "signing-key: " SIGN_KEY "\n");
+    jad_agent_config_t *config = jad_agent_config_load (path, s_problems);
+    cr_assert_not_null (config, "%s", s_all ());
+    cr_assert_str_eq (config->controller, "ctl-1.example.com:7400,[::1]:7500");
+    const char *cursor = config->controller;
+    char item[300];
+    cr_assert (jad_endpoint_next (&cursor, item, sizeof item));
+    cr_assert_str_eq (item, "ctl-1.example.com:7400");
+    cr_assert (jad_endpoint_next (&cursor, item, sizeof item));
+    cr_assert_str_eq (item, "[::1]:7500");
+    cr_assert_not (jad_endpoint_next (&cursor, item, sizeof item));
+    jad_agent_config_destroy (&config);
+    free (path);
+    path = s_write ("agent.yaml", "environment: prod\n"
+                                  "controller: a:7400, b:7400\n"
+                                  "controller-key: \"" CURVE_KEY "\"\n"
+                                  "signing-key: " SIGN_KEY "\n");
+    config = jad_agent_config_load (path, s_problems);
+    cr_assert_not_null (config, "%s", s_all ());
+    cr_assert_str_eq (config->controller, "a:7400, b:7400");
+    jad_agent_config_destroy (&config);
+    free (path);
+    //  one bad item, an empty one, a nested list: refused, named
+    const char *bad[] = {"controller: a:7400,b:70000\n", "controller: a:7400,,b:7400\n",
+                         "controller: a:7400,\n", "controller:\n  - a:7400\n  - [b, c]\n"};
+    for (size_t index = 0; index < sizeof bad / sizeof bad[0]; index++) {
+        char *text = NULL;
+        cr_assert (asprintf (&text,
+                             "environment: prod\n%scontroller-key: \"%s\"\nsigning-key: %s\n",
+                             bad[index], CURVE_KEY, SIGN_KEY) > 0);
+        path = s_write ("agent.yaml", text);
+        cr_assert_null (jad_agent_config_load (path, s_problems), "accepted: %s", bad[index]);
+        cr_assert_gt (jad_problems_count (s_problems), 0);
+        cr_assert (strstr (s_all (), "key 'controller'"), "%s", s_all ());
+        jad_problems_destroy (&s_problems);
+        s_problems = jad_problems_new ();
+        free (text);
+        free (path);
+    }
+}

@@ -19,6 +19,7 @@ struct _ctl_dispatch_t {
     ctl_counters_t *counters;
     int64_t beat_next;    //  mono ms of the next signed heartbeat
     int64_t beat_issued;  //  issued_at of the last one (strictly increasing)
+    uint64_t epoch;       //  leadership epoch, in every plan and heartbeat signed
 };
 
 ctl_dispatch_t *ctl_dispatch_new (ctl_store_t *store, ctl_settings_t *settings,
@@ -33,6 +34,15 @@ ctl_dispatch_t *ctl_dispatch_new (ctl_store_t *store, ctl_settings_t *settings,
     self->channel = channel;
     self->signing = signing;
     self->counters = counters;
+    //  the epoch this controller leads under (0 on SQLite), read once: a
+    //  controller that loses leadership stops (ctl_leader.h)
+    int64_t epoch = ctl_store_epoch (store);
+    if (epoch < 0) {
+        jad_log_error ("dispatch: cannot read the leadership epoch");
+        ctl_dispatch_destroy (&self);
+        return NULL;
+    }
+    self->epoch = (uint64_t)epoch;
     return self;
 }
 
@@ -139,6 +149,7 @@ int ctl_dispatch_plan (ctl_dispatch_t *self, const char *plan_id, const char *ag
     plan->sequence = ctl_store_next_sequence (self->store);
     if (plan->sequence == 0)
         goto done;
+    plan->epoch = self->epoch;
     plan->issued_at = jad_now_ms ();
     plan->expires_at = plan->issued_at + config->plan_ttl_ms;
     plan->hook_timeout_ms = 0;
@@ -186,8 +197,10 @@ done:
 //  One signed heartbeat for env on PUB. Returns 0 or -1.
 static int s_beat_env (ctl_dispatch_t *self, const char *env, int64_t issued, int64_t expires)
 {
-    jad_heartbeat_t heartbeat = {
-        .environment = (char *)env, .issued_at = issued, .expires_at = expires};
+    jad_heartbeat_t heartbeat = {.environment = (char *)env,
+                                 .issued_at = issued,
+                                 .expires_at = expires,
+                                 .epoch = self->epoch};
     int rc = -1;
     jad_envelope_t *envelope = NULL;
     zchunk_t *wire = NULL;

@@ -59,6 +59,7 @@ struct _ctl_server_t {
     ctl_http_t *http;
     ctl_api_t *api;
     zhashx_t *mismatched;  //  agent key -> mono ms of our last ProtocolError
+    ctl_leader_t *leader;  //  borrowed: leadership of a shared store, or NULL
 };
 
 //  Make a CURVE server socket of `type` in `domain`, bound to port.
@@ -239,6 +240,11 @@ void ctl_server_destroy (ctl_server_t **self_p)
     zhashx_destroy (&self->mismatched);
     free (self);
     *self_p = NULL;
+}
+
+void ctl_server_set_leader (ctl_server_t *self, ctl_leader_t *leader)
+{
+    self->leader = leader;
 }
 
 void ctl_server_zap_stop (ctl_server_t *self)
@@ -485,6 +491,7 @@ int ctl_server_run (ctl_server_t *self)
     }
     int64_t next_tick = jad_mono_ms ();
     int64_t next_trim = next_tick + S_TRIM_MS;
+    int rc = 0;
     while (!zsys_interrupted) {
         int64_t wait = next_tick - jad_mono_ms ();
         void *which = zpoller_wait (poller, wait > 0 ? (int)wait : 0);
@@ -492,6 +499,13 @@ int ctl_server_run (ctl_server_t *self)
         if (zpoller_terminated (poller) && (zsys_interrupted || zmq_errno () != EINTR))
             break;
         (void)which;
+        //  A leader that lost its lock stops before it serves anything
+        //  more: no plan, heartbeat or write after (its store is fenced
+        //  too, so a write already on its way changes nothing).
+        if (self->leader && ctl_leader_check (self->leader) != 0) {
+            rc = -1;
+            break;
+        }
         //  Serve every ready socket, each a bounded number of times: zpoller
         //  names only the first ready one, and a flood of agent messages
         //  must starve neither handshakes (ZAP), operators (API) nor timers.
@@ -530,5 +544,5 @@ int ctl_server_run (ctl_server_t *self)
         ctl_plans_advance_marked (self->plans);
     }
     zpoller_destroy (&poller);
-    return 0;
+    return rc;
 }

@@ -15,6 +15,7 @@
 #ifndef CTL_SERVER_H_INCLUDED
 #define CTL_SERVER_H_INCLUDED
 
+#include "ctl_leader.h"
 #include "ctl_settings.h"
 #include "ctl_store.h"
 #include "jad_keys.h"
@@ -29,8 +30,13 @@ ctl_server_t *ctl_server_new (ctl_settings_t *settings, ctl_store_t *store,
                               const jad_keypair_t *signing, const jad_keypair_t *curve,
                               int64_t started_ms);
 
+//  A controller of a shared store serves as `leader` (borrowed; it leads
+//  already, ctl_leader.h): the loop checks it before it serves anything
+//  and stops at once when leadership is lost (self-fencing).
+void ctl_server_set_leader (ctl_server_t *self, ctl_leader_t *leader);
+
 //  Serve until SIGINT/SIGTERM; SIGHUP reloads controller.yaml. Returns 0,
-//  or -1 if the loop could not start.
+//  or -1 if the loop could not start or leadership was lost.
 int ctl_server_run (ctl_server_t *self);
 
 //  Stop answering ZAP: with ZMQ_ZAP_ENFORCE_DOMAIN every handshake on

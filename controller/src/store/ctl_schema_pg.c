@@ -178,5 +178,13 @@ const ctl_migration_t ctl_schema_pg[] = {
     {"operators_signing_key",
      "ALTER TABLE operators ADD COLUMN signing_key TEXT;"
      "CREATE UNIQUE INDEX operators_signing_key ON operators (signing_key);"},
+    //  15: leadership: the epoch (meta; every write of the leader is fenced
+    //  by it), the leader's lease (renewed by its lock connection), every
+    //  controller seen (name = its endpoint)
+    {"leadership", "INSERT INTO meta (key, value) VALUES ('epoch', '0');"
+                   "CREATE TABLE leadership (id BIGINT PRIMARY KEY CHECK (id = 1), holder TEXT,"
+                   "  lock_pid BIGINT, store_pid BIGINT, renewed BIGINT);"
+                   "INSERT INTO leadership (id) VALUES (1);"
+                   "CREATE TABLE controllers (name TEXT PRIMARY KEY, seen BIGINT NOT NULL);"},
     {NULL, NULL},
 };

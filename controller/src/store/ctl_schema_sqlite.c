@@ -191,5 +191,13 @@ const ctl_migration_t ctl_schema_sqlite[] = {
     {"operators_signing_key",
      "ALTER TABLE operators ADD COLUMN signing_key TEXT;"
      "CREATE UNIQUE INDEX operators_signing_key ON operators (signing_key);"},
+    //  15: leadership among controllers sharing a PostgreSQL store (DESIGN
+    //  §9): the epoch (meta), the leader's lease, every controller seen.
+    //  A SQLite store has one controller: its epoch stays 0.
+    {"leadership", "INSERT INTO meta (key, value) VALUES ('epoch', '0');"
+                   "CREATE TABLE leadership (id INTEGER PRIMARY KEY CHECK (id = 1), holder TEXT,"
+                   "  lock_pid INTEGER, store_pid INTEGER, renewed INTEGER);"
+                   "INSERT INTO leadership (id) VALUES (1);"
+                   "CREATE TABLE controllers (name TEXT PRIMARY KEY, seen INTEGER NOT NULL);"},
     {NULL, NULL},
 };

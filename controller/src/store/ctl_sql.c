@@ -266,3 +266,8 @@ void ctl_sql_rollback (ctl_sql_t *self)
 {
     self->ops->rollback (self->conn);
 }
+
+int ctl_sql_fence (ctl_sql_t *self, int64_t epoch)
+{
+    return self->ops->fence ? self->ops->fence (self->conn, epoch) : 0;
+}

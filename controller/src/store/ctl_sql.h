@@ -63,6 +63,13 @@ typedef struct {
     void (*rollback) (void *conn);
     //  Schema version (migrations run), -1 on error.
     int (*schema_version) (void *conn);
+    //  Fence every later write by `epoch` (the leader's, > 0): each
+    //  transaction first checks that meta's epoch is still it, and holds
+    //  it (a new leader's takeover waits for the transaction); a statement
+    //  outside a transaction runs in one. Once the check fails, every
+    //  statement fails: the store belongs to a deposed leader. NULL for a
+    //  backend with one controller (SQLite).
+    int (*fence) (void *conn, int64_t epoch);
 } ctl_sql_ops_t;
 
 extern const ctl_sql_ops_t ctl_sql_sqlite_ops;
@@ -126,5 +133,9 @@ int ctl_sql_text (ctl_sql_t *self, char **value, const char *sql, const char *ty
 int ctl_sql_begin (ctl_sql_t *self);
 int ctl_sql_commit (ctl_sql_t *self);
 void ctl_sql_rollback (ctl_sql_t *self);
+
+//  Fence the connection by `epoch` (ctl_sql_ops_t.fence; 0 on a backend
+//  without one). Returns 0 or -1.
+int ctl_sql_fence (ctl_sql_t *self, int64_t epoch);
 
 #endif

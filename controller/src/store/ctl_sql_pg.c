@@ -28,6 +28,12 @@
 //  - A connection found broken outside a transaction is reset once before
 //    a statement runs again (a restarted server); statements are then
 //    prepared again.
+//  - Fencing (a leader's store, ctl_leader.h): the outermost BEGIN is sent
+//    with a read of meta's epoch FOR SHARE, in one round trip; if the
+//    epoch moved on, the transaction is rolled back and this connection
+//    refuses everything after (a deposed leader's writes change 0 rows).
+//    The share lock makes a new leader's epoch increment wait for a
+//    transaction in flight. A statement outside a transaction runs in one.
 //  - Schema: the version is the row of table jadugar_schema; migrations run
 //    each in its own transaction under an advisory lock, so that two
 //    controllers opening one empty database migrate it once.
@@ -90,6 +96,8 @@ struct _s_conn_t {
     unsigned next_form;    //  names prepared statements
     int depth;             //  transaction depth (0 none)
     int64_t changes;       //  rows changed by the last change
+    int64_t fence;         //  the leader's epoch every transaction checks (0 none)
+    bool fenced;           //  the check failed: deposed, nothing runs again
     char where[160];       //  host and database, for log lines
     char error[512];       //  the last error
 };
@@ -555,13 +563,33 @@ static int s_execute (s_stmt_t *stmt)
     return -1;
 }
 
+static int s_begin (void *handle);
+static int s_commit (void *handle);
+static void s_rollback (void *handle);
+
+//  Run the statement; on a fenced connection outside a transaction, in
+//  one of its own (the epoch is checked first).
+static int s_execute_fenced (s_stmt_t *stmt)
+{
+    s_conn_t *conn = stmt->conn;
+    if (conn->fence == 0 || conn->depth > 0)
+        return s_execute (stmt);
+    if (s_begin (conn))
+        return -1;
+    if (s_execute (stmt)) {
+        s_rollback (conn);
+        return -1;
+    }
+    return s_commit (conn);
+}
+
 static int s_step (void *handle)
 {
     s_stmt_t *stmt = (s_stmt_t *)handle;
     if (!stmt->run) {
         stmt->run = true;
         stmt->row = 0;
-        if (s_execute (stmt))
+        if (s_execute_fenced (stmt))
             return -1;
     }
     if (!stmt->result)
@@ -631,12 +659,46 @@ static const char *s_error (void *handle)
     return ((s_conn_t *)handle)->error;
 }
 
+//  BEGIN and check the epoch in one round trip. -1 (rolled back, error
+//  kept) if the epoch moved on: the connection is fenced from then on.
+static int s_begin_fenced (s_conn_t *conn)
+{
+    char sql[160];
+    snprintf (sql, sizeof sql,
+              "BEGIN; SELECT 1 FROM meta WHERE key = 'epoch' AND value = '%lld' FOR SHARE",
+              (long long)conn->fence);
+    PGresult *result = PQexec (conn->pg, sql);
+    bool ok = s_ok (result);
+    bool current = ok && PQntuples (result) == 1;
+    if (!ok)
+        s_result_error (conn, result);
+    PQclear (result);
+    if (current)
+        return 0;
+    PQclear (PQexec (conn->pg, "ROLLBACK"));
+    if (ok) {
+        conn->fenced = true;
+        snprintf (conn->error, sizeof conn->error,
+                  "fenced: epoch %lld is no longer the leader's; this controller writes nothing",
+                  (long long)conn->fence);
+        jad_log_error ("store: %s %s", conn->error, conn->where);
+    }
+    return -1;
+}
+
 static int s_begin (void *handle)
 {
     s_conn_t *conn = (s_conn_t *)handle;
     if (conn->depth == 0) {
+        if (conn->fenced) {
+            s_set_error (conn, "fenced: another controller is the leader now");
+            return -1;
+        }
         s_heal (conn);
-        if (s_command (conn, "BEGIN"))
+        if (conn->fence > 0) {
+            if (s_begin_fenced (conn))
+                return -1;
+        } else if (s_command (conn, "BEGIN"))
             return -1;
     } else {
         char sql[48];
@@ -704,6 +766,18 @@ static int s_schema_version (void *handle)
     return s_version ((s_conn_t *)handle);
 }
 
+static int s_fence (void *handle, int64_t epoch)
+{
+    s_conn_t *conn = (s_conn_t *)handle;
+    if (conn->depth > 0 || epoch <= 0) {
+        s_set_error (conn, "a fence is set outside a transaction, with an epoch > 0");
+        return -1;
+    }
+    conn->fence = epoch;
+    conn->fenced = false;
+    return 0;
+}
+
 const ctl_sql_ops_t ctl_sql_pg_ops = {
     .scheme = "postgresql",
     .open = s_open,
@@ -726,4 +800,5 @@ const ctl_sql_ops_t ctl_sql_pg_ops = {
     .commit = s_commit,
     .rollback = s_rollback,
     .schema_version = s_schema_version,
+    .fence = s_fence,
 };

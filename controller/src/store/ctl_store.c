@@ -143,6 +143,20 @@ uint64_t ctl_store_next_sequence (ctl_store_t *self)
     return (uint64_t)value;
 }
 
+int64_t ctl_store_epoch (ctl_store_t *self)
+{
+    int64_t value = 0;
+    if (ctl_sql_int (self->sql, &value,
+                     "SELECT CAST (value AS BIGINT) FROM meta WHERE key = 'epoch'", "") != 0)
+        return -1;
+    return value;
+}
+
+int ctl_store_fence (ctl_store_t *self, int64_t epoch)
+{
+    return ctl_sql_fence (self->sql, epoch);
+}
+
 zlistx_t *ctl_store_list (zlistx_destructor_fn *destructor)
 {
     zlistx_t *list = zlistx_new ();

@@ -59,4 +59,16 @@ void ctl_store_rollback (ctl_store_t *self);
 //  Next plan sequence number, persisted before it is used. 0 on error.
 uint64_t ctl_store_next_sequence (ctl_store_t *self);
 
+//  The leadership epoch on record (meta): incremented by each new leader
+//  of a shared store (ctl_leader.h); 0 on SQLite, which has one
+//  controller. -1 on error.
+int64_t ctl_store_epoch (ctl_store_t *self);
+
+//  Fence every later write of this handle by `epoch` (> 0), the epoch this
+//  controller took as leader: a transaction (or a statement outside one)
+//  first checks that the epoch on record is still it; once it is not,
+//  everything this handle runs fails and changes nothing. A no-op on
+//  SQLite. Returns 0 or -1.
+int ctl_store_fence (ctl_store_t *self, int64_t epoch);
+
 #endif

@@ -1,0 +1,297 @@
+//  ctl_leader - leadership among controllers sharing a PostgreSQL store
+//  SPDX-License-Identifier: MPL-2.0
+
+#include "ctl_leader.h"
+#include "ctl_store_internal.h"
+#include "jad_log.h"
+#include "jad_util.h"
+
+#include <czmq.h>
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+//  the advisory lock of leadership ("jadugar" + 2; + 1 is the migrations')
+#define S_LEADER_LOCK "29943431625662835"
+
+//  the server's clock in ms, the one clock every lease is read by
+#define S_NOW_MS "CAST (extract (epoch FROM clock_timestamp ()) * 1000 AS BIGINT)"
+
+struct _ctl_leader_t {
+    PGconn *pg;          //  the lock connection
+    char *name;          //  this controller's endpoint
+    int64_t epoch;       //  the epoch taken (0 before leading)
+    bool leads;          //  holds the lock and has not lost it
+    bool lost;           //  lost it: never leads again
+    int64_t renewed_at;  //  mono ms of the last renewal
+    char error[256];     //  the last error
+};
+
+static void s_error (ctl_leader_t *self, const PGresult *result)
+{
+    const char *message =
+        result ? PQresultErrorField (result, PG_DIAG_MESSAGE_PRIMARY) : PQerrorMessage (self->pg);
+    if (!message)
+        message = PQerrorMessage (self->pg);
+    snprintf (self->error, sizeof self->error, "%s", message ? message : "unknown error");
+    for (char *at = self->error; *at; at++)
+        if (*at == '\n' || *at == '\r')
+            *at = at[1] ? ' ' : 0;
+}
+
+//  Run `sql` with text parameters; the result if it succeeded, else NULL
+//  (error kept).
+static PGresult *s_exec (ctl_leader_t *self, const char *sql, int count, const char *const *values)
+{
+    PGresult *result = PQexecParams (self->pg, sql, count, NULL, values, NULL, NULL, 0);
+    ExecStatusType status = result ? PQresultStatus (result) : PGRES_FATAL_ERROR;
+    if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK)
+        return result;
+    s_error (self, result);
+    PQclear (result);
+    return NULL;
+}
+
+//  The first value of a one-row result (NULL if none).
+static const char *s_value (const PGresult *result)
+{
+    return result && PQntuples (result) > 0 && !PQgetisnull (result, 0, 0)
+               ? PQgetvalue (result, 0, 0)
+               : NULL;
+}
+
+//  (Re)connect the lock connection with its session settings. 0 or -1.
+static int s_connect (ctl_leader_t *self, const char *target)
+{
+    //  a host that vanishes is noticed through keepalives and the user
+    //  timeout only: both short, so a lost lock is known within seconds
+    const char *keys[] = {"dbname",           "fallback_application_name", "keepalives",
+                          "keepalives_idle",  "keepalives_interval",       "keepalives_count",
+                          "tcp_user_timeout", "connect_timeout",           NULL};
+    const char *values[] = {target, "jadugar-controller", "1", "1", "1", "2", "3000", "3", NULL};
+    self->pg = PQconnectdbParams (keys, values, 1);
+    if (!self->pg || PQstatus (self->pg) != CONNECTION_OK) {
+        snprintf (self->error, sizeof self->error, "%s",
+                  self->pg ? PQerrorMessage (self->pg) : "out of memory");
+        //  libpq may echo the URL, and a password may be in it
+        char *url = *target ? strstr (self->error, target) : NULL;
+        if (url)
+            snprintf (url, sizeof self->error - (size_t)(url - self->error), "(the store URL)");
+        for (char *at = self->error; *at; at++)
+            if (*at == '\n' || *at == '\r')
+                *at = at[1] ? ' ' : 0;
+        return -1;
+    }
+    //  no query of the lock connection may hang the leader's loop
+    PGresult *result = PQexec (self->pg, "SET lock_timeout = '2s'; SET statement_timeout = '3s'");
+    bool ok = result && PQresultStatus (result) == PGRES_COMMAND_OK;
+    if (!ok)
+        s_error (self, result);
+    PQclear (result);
+    return ok ? 0 : -1;
+}
+
+ctl_leader_t *ctl_leader_new (const char *target, const char *name)
+{
+    if (!target || !name || !*name)
+        return NULL;
+    ctl_leader_t *self = (ctl_leader_t *)calloc (1, sizeof (ctl_leader_t));
+    if (!self)
+        return NULL;
+    self->name = strdup (name);
+    if (!self->name || s_connect (self, target) != 0) {
+        jad_log_error ("leader: cannot open the lock connection error=\"%s\"", self->error);
+        ctl_leader_destroy (&self);
+    }
+    return self;
+}
+
+void ctl_leader_destroy (ctl_leader_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    ctl_leader_t *self = *self_p;
+    if (self->pg)
+        PQfinish (self->pg);
+    free (self->name);
+    free (self);
+    *self_p = NULL;
+}
+
+//  Record this controller in table controllers (best effort).
+static void s_seen (ctl_leader_t *self)
+{
+    const char *values[] = {self->name};
+    PQclear (s_exec (self,
+                     "INSERT INTO controllers (name, seen) VALUES ($1, " S_NOW_MS ") "
+                     "ON CONFLICT (name) DO UPDATE SET seen = excluded.seen",
+                     1, values));
+}
+
+//  Another controller holds the lock: if its lease expired (a frozen
+//  leader), end its sessions so that the lock is free at the next try.
+static void s_expire (ctl_leader_t *self)
+{
+    char lease[32];
+    snprintf (lease, sizeof lease, "%d", CTL_LEADER_LEASE_MS);
+    const char *values[] = {lease};
+    PGresult *result = s_exec (self,
+                               "SELECT holder, lock_pid, store_pid, " S_NOW_MS " - renewed "
+                               "FROM leadership WHERE id = 1 AND renewed IS NOT NULL AND " S_NOW_MS
+                               " - renewed > CAST ($1 AS BIGINT)",
+                               1, values);
+    if (result && PQntuples (result) == 1) {
+        jad_log_warning ("leader: the leader's lease expired holder=%s age_ms=%s; ending its "
+                         "sessions lock_pid=%s store_pid=%s",
+                         PQgetvalue (result, 0, 0), PQgetvalue (result, 0, 3),
+                         PQgetvalue (result, 0, 1), PQgetvalue (result, 0, 2));
+        //  only sessions as old as the lease (a pid is not reused while
+        //  its session lives)
+        PQclear (s_exec (self,
+                         "SELECT pg_terminate_backend (a.pid) FROM pg_stat_activity a, "
+                         "leadership l WHERE l.id = 1 AND a.pid IN (l.lock_pid, l.store_pid) "
+                         "AND a.pid <> pg_backend_pid () "
+                         "AND a.backend_start <= to_timestamp (l.renewed / 1000.0)",
+                         0, NULL));
+    } else if (!result)
+        jad_log_warning ("leader: cannot read the leader's lease error=\"%s\"", self->error);
+    PQclear (result);
+}
+
+int ctl_leader_try (ctl_leader_t *self, ctl_store_t *store)
+{
+    if (self->lost) {
+        snprintf (self->error, sizeof self->error, "this controller lost its leadership");
+        return -1;
+    }
+    if (self->leads)
+        return 1;
+    if (PQstatus (self->pg) != CONNECTION_OK)
+        PQreset (self->pg);
+    if (PQstatus (self->pg) != CONNECTION_OK) {
+        s_error (self, NULL);
+        jad_log_warning ("leader: lock connection down error=\"%s\"", self->error);
+        return -1;
+    }
+    s_seen (self);
+    PGresult *result = s_exec (self, "SELECT pg_try_advisory_lock (" S_LEADER_LOCK ")", 0, NULL);
+    const char *locked = s_value (result);
+    bool got = locked && streq (locked, "t");
+    PQclear (result);
+    if (!result) {
+        jad_log_warning ("leader: cannot try the lock error=\"%s\"", self->error);
+        return -1;
+    }
+    if (!got) {
+        s_expire (self);
+        return 0;
+    }
+    //  the store's own session, which a successor ends if this one freezes
+    int64_t store_pid = 0;
+    if (ctl_sql_int (ctl_store_sql (store), &store_pid, "SELECT pg_backend_pid ()", "") != 0) {
+        PQclear (s_exec (self, "SELECT pg_advisory_unlock (" S_LEADER_LOCK ")", 0, NULL));
+        return -1;
+    }
+    char pid_text[32];
+    snprintf (pid_text, sizeof pid_text, "%lld", (long long)store_pid);
+    //  A new epoch, and the lease, in one transaction. The epoch update
+    //  waits for a transaction of the deposed leader in flight (its fence
+    //  holds the row), bounded by lock_timeout.
+    const char *values[] = {self->name, pid_text};
+    result = s_exec (self,
+                     "WITH e AS (UPDATE meta SET value = CAST (CAST (value AS BIGINT) + 1 AS TEXT) "
+                     "WHERE key = 'epoch' RETURNING CAST (value AS BIGINT) AS epoch), "
+                     "l AS (UPDATE leadership SET holder = $1, lock_pid = pg_backend_pid (), "
+                     "store_pid = CAST ($2 AS BIGINT), renewed = " S_NOW_MS " WHERE id = 1) "
+                     "SELECT epoch FROM e",
+                     2, values);
+    const char *epoch = s_value (result);
+    self->epoch = epoch ? strtoll (epoch, NULL, 10) : 0;
+    PQclear (result);
+    if (self->epoch <= 0 || ctl_store_fence (store, self->epoch) != 0) {
+        jad_log_error ("leader: cannot take a new epoch error=\"%s\"", self->error);
+        self->epoch = 0;
+        PQclear (s_exec (self, "SELECT pg_advisory_unlock (" S_LEADER_LOCK ")", 0, NULL));
+        return -1;
+    }
+    self->leads = true;
+    self->renewed_at = jad_mono_ms ();
+    jad_log_info ("leader: this controller leads name=%s epoch=%lld", self->name,
+                  (long long)self->epoch);
+    return 1;
+}
+
+int ctl_leader_wait (ctl_leader_t *self, ctl_store_t *store, volatile int *stop)
+{
+    bool told = false;
+    while (!*stop) {
+        int rc = ctl_leader_try (self, store);
+        if (rc == 1)
+            return 0;
+        if (rc == 0 && !told) {
+            jad_log_info ("leader: standing by; another controller leads name=%s", self->name);
+            told = true;
+        }
+        if (self->lost)
+            return -1;
+        zclock_sleep (CTL_LEADER_POLL_MS);
+    }
+    return -1;
+}
+
+//  Leadership lost: say so once, and never lead again.
+static int s_lost (ctl_leader_t *self, const char *why)
+{
+    if (!self->lost)
+        jad_log_error ("leader: leadership lost epoch=%lld reason=\"%s\"; this controller stops "
+                       "serving (self-fenced)",
+                       (long long)self->epoch, why);
+    self->lost = true;
+    self->leads = false;
+    return -1;
+}
+
+int ctl_leader_check (ctl_leader_t *self)
+{
+    if (!self->leads)
+        return -1;
+    //  a terminated or broken connection shows at once, without a query
+    if (PQconsumeInput (self->pg) == 0 || PQstatus (self->pg) != CONNECTION_OK) {
+        s_error (self, NULL);
+        return s_lost (self, self->error);
+    }
+    int64_t now = jad_mono_ms ();
+    if (now - self->renewed_at < CTL_LEADER_RENEW_MS)
+        return 0;
+    char epoch[32];
+    snprintf (epoch, sizeof epoch, "%lld", (long long)self->epoch);
+    const char *values[] = {epoch};
+    //  a lost lock is silent until a query: this one runs on it, and
+    //  renews nothing unless the lease is still this session's and epoch's
+    PGresult *result =
+        s_exec (self,
+                "UPDATE leadership SET renewed = " S_NOW_MS " FROM meta m "
+                "WHERE leadership.id = 1 AND leadership.lock_pid = pg_backend_pid () "
+                "AND m.key = 'epoch' AND m.value = $1",
+                1, values);
+    if (!result)
+        return s_lost (self, self->error);
+    bool renewed = strcmp (PQcmdTuples (result), "1") == 0;
+    PQclear (result);
+    if (!renewed)
+        return s_lost (self, "another controller took a newer epoch");
+    s_seen (self);
+    self->renewed_at = now;
+    return 0;
+}
+
+int64_t ctl_leader_epoch (ctl_leader_t *self)
+{
+    return self->epoch;
+}
+
+bool ctl_leader_leads (ctl_leader_t *self)
+{
+    return self->leads;
+}
