@@ -7,7 +7,14 @@ set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 
+started=$(date +%s)
+#  how long each step took, for the run's log (CI has 20 minutes in all)
+step () {
+    echo "run.sh: $1 at $(($(date +%s) - started)) s"
+}
+
 ./deploy/install-deps.sh --tests
+step "dependencies installed"
 
 #  Every build here treats warnings as errors (a plain cmake build only
 #  warns, see CMakeLists.txt).
@@ -16,19 +23,38 @@ werror=-DCMAKE_COMPILE_WARNING_AS_ERROR=ON
 build=${JADUGAR_TEST_BUILD:-$top/build-tests}
 cmake -S . -B "$build" -DJADUGAR_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug $werror >/dev/null
 cmake --build "$build" -j"$(nproc)"
+step "sanitizer build done"
 
-#  Every compiler and optimisation level: the flow-based warnings of GCC
-#  (format-truncation, stringop-*, maybe-uninitialized) come only with
-#  optimisation, clang's with clang. Built, tests included, nothing run;
-#  each in a directory of its own (build-gcc-relwithdebinfo, build-clang,
-#  build-gcc-release). GCC Debug is the build above. They build beside the
-#  test run, at the lowest CPU priority (most tests wait on sockets and
-#  timers, and get the CPU first), and the run fails if one of them does.
-#  Only for a full run unless JADUGAR_BUILDS=0.
+#  Valgrind, in CI: the code that runs in the test process itself and
+#  parses what others send (common: codecs, configs, archives, envelopes,
+#  attestations; engine: the decisions); the rest runs in daemons valgrind
+#  does not follow, or starts PostgreSQL, and is covered by the sanitizer
+#  build. JADUGAR_VALGRIND_ONLY= (empty) runs every unit test binary,
+#  JADUGAR_VALGRIND=0 none.
+valgrind_default="test_archive test_attest test_config test_db test_envelope test_keys test_log \
+test_role test_util test_version test_wire test_approvals test_batches test_deadlines test_door \
+test_reconcile test_rules test_checks"
+
+full=no
+[ $# -eq 0 ] && full=yes
+fuzz_seconds=${JADUGAR_FUZZ_SECONDS:-10}
+valgrind_on=${JADUGAR_VALGRIND:-1}
+
+#  Beside the test run, at the lowest CPU priority (most tests wait on
+#  sockets and timers, and get the CPU first), only for a full run unless
+#  JADUGAR_BUILDS=0; the run fails if one of them does:
+#  - every compiler and optimisation level: the flow-based warnings of GCC
+#    (format-truncation, stringop-*, maybe-uninitialized) come only with
+#    optimisation, clang's with clang. GCC Debug is the build above, GCC
+#    RelWithDebInfo and clang RelWithDebInfo are built here (tests
+#    included, nothing run; build-gcc-relwithdebinfo, build-clang), GCC
+#    Release (-O3) is package.build's (tests/package/build-packages.sh);
+#  - the fuzz targets (clang, build-fuzz), run after the tests;
+#  - valgrind on the unit tests of the GCC RelWithDebInfo build (below).
 builds_pid=
-if [ $# -eq 0 ] && [ "${JADUGAR_BUILDS:-1}" != 0 ]; then
+if [ "$full" = yes ] && [ "${JADUGAR_BUILDS:-1}" != 0 ]; then
     (
-        for config in gcc:RelWithDebInfo clang:RelWithDebInfo gcc:Release; do
+        for config in gcc:RelWithDebInfo clang:RelWithDebInfo; do
             compiler=${config%%:*}
             type=${config#*:}
             dir=$top/build-$compiler
@@ -41,7 +67,22 @@ if [ $# -eq 0 ] && [ "${JADUGAR_BUILDS:-1}" != 0 ]; then
                 echo "build: $compiler $type FAILED"
                 exit 1
             }
+            step "build: $compiler $type done"
         done
+        if [ "$fuzz_seconds" != 0 ]; then
+            nice -n 19 ./tests/fuzz/run-fuzz.sh --build >"$top/fuzz-build.log" 2>&1 || {
+                cat "$top/fuzz-build.log"
+                echo "build: the fuzz targets FAILED"
+                exit 1
+            }
+            step "build: fuzz targets done"
+        fi
+        if [ "$valgrind_on" != 0 ]; then
+            #  the valgrind run's own build step finds it built
+            JADUGAR_VALGRIND_ONLY=${JADUGAR_VALGRIND_ONLY-"$valgrind_default"} \
+                nice -n 19 ./tests/valgrind.sh "$top/build-gcc-relwithdebinfo" || exit 1
+            step "valgrind done"
+        fi
     ) >"$build/configs.log" 2>&1 &
     builds_pid=$!
     trap 'kill "$builds_pid" 2>/dev/null || true' EXIT
@@ -52,33 +93,29 @@ export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:strict_string_checks=1"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 (cd "$build" && ctest --output-on-failure -j"$(nproc)" "$@")
 
+step "tests done"
+
 if [ -n "$builds_pid" ]; then
     status=0
     wait "$builds_pid" || status=$?
     trap - EXIT
     cat "$build/configs.log"
-    [ "$status" -eq 0 ] || { echo "build: a compiler or level failed (above)" >&2; exit 1; }
+    [ "$status" -eq 0 ] || { echo "build: a compiler, level or valgrind failed (above)" >&2; exit 1; }
+    step "builds and valgrind done"
+elif [ "$full" = yes ] && [ "$valgrind_on" != 0 ]; then
+    #  JADUGAR_BUILDS=0: valgrind in a build of its own, after the tests
+    JADUGAR_VALGRIND_ONLY=${JADUGAR_VALGRIND_ONLY-"$valgrind_default"} \
+        ./tests/valgrind.sh "${JADUGAR_VALGRIND_BUILD:-$top/build-valgrind}"
+    step "valgrind done"
 fi
 
-#  Valgrind: the unit test binaries, in a build of their own without
-#  sanitizers, only for a full run unless JADUGAR_VALGRIND=0.
-if [ $# -eq 0 ] && [ "${JADUGAR_VALGRIND:-1}" != 0 ]; then
-    #  the GCC RelWithDebInfo build above when it was made (no second build)
-    valgrind_build=$top/build-valgrind
-    [ "${JADUGAR_BUILDS:-1}" != 0 ] && valgrind_build=$top/build-gcc-relwithdebinfo
-    #  In CI, the code that runs in the test process itself and parses
-    #  what others send (common: codecs, configs, archives, envelopes,
-    #  attestations; engine: the decisions); the rest runs in daemons
-    #  valgrind does not follow, or starts PostgreSQL, and is covered by
-    #  the sanitizer build above. JADUGAR_VALGRIND_ONLY= (empty) runs all.
-    JADUGAR_VALGRIND_ONLY=${JADUGAR_VALGRIND_ONLY-"test_archive test_attest test_config test_db \
-test_envelope test_keys test_log test_role test_util test_version test_wire test_approvals \
-test_batches test_deadlines test_door test_reconcile test_rules"} \
-        ./tests/valgrind.sh "${JADUGAR_VALGRIND_BUILD:-$valgrind_build}"
-fi
-
-#  Fuzzing: each libFuzzer target briefly (clang, separate build dir), only
-#  for a full run (no ctest arguments) unless JADUGAR_FUZZ_SECONDS=0.
-if [ $# -eq 0 ] && [ "${JADUGAR_FUZZ_SECONDS:-10}" != 0 ]; then
-    ./tests/fuzz/run-fuzz.sh "${JADUGAR_FUZZ_SECONDS:-10}"
+#  Fuzzing: each libFuzzer target briefly, only for a full run unless
+#  JADUGAR_FUZZ_SECONDS=0 (built above beside the tests when it could be).
+if [ "$full" = yes ] && [ "$fuzz_seconds" != 0 ]; then
+    if [ -n "$builds_pid" ]; then
+        ./tests/fuzz/run-fuzz.sh --run "$fuzz_seconds"
+    else
+        ./tests/fuzz/run-fuzz.sh "$fuzz_seconds"
+    fi
+    step "fuzzing done"
 fi

@@ -2,22 +2,37 @@
 #  run-fuzz.sh - build the libFuzzer targets with clang and run each briefly
 #  SPDX-License-Identifier: MPL-2.0
 #
-#  Usage: tests/fuzz/run-fuzz.sh [SECONDS per target, default 20]
+#  Usage: tests/fuzz/run-fuzz.sh [--build | --run] [SECONDS per target, default 20]
 #  Builds in build-fuzz/ (or $JADUGAR_FUZZ_BUILD) under ASan/UBSan, runs
 #  every target on a scratch copy of its committed seed corpus
 #  (tests/fuzz/corpus/NAME/), and fails on the first crash, leak or
-#  sanitizer report. New crashers are left in the build dir.
+#  sanitizer report. New crashers are left in the build dir. --build only
+#  builds, --run only runs what was built (tests/run.sh builds beside the
+#  test run and runs after it).
 set -eu
 top=$(cd "$(dirname "$0")/../.." && pwd)
+step=all
+case "${1:-}" in
+    --build | --run)
+        step=${1#--}
+        shift
+        ;;
+    *) ;;
+esac
 seconds=${1:-20}
 build=${JADUGAR_FUZZ_BUILD:-$top/build-fuzz}
-CC=clang cmake -S "$top" -B "$build" -DJADUGAR_FUZZ=ON -DJADUGAR_SANITIZE=ON \
-    -DJADUGAR_TESTS=OFF -DCMAKE_BUILD_TYPE=Debug -DCMAKE_COMPILE_WARNING_AS_ERROR=ON >/dev/null
-cmake --build "$build" -j"$(nproc)" --target fuzz_wire fuzz_envelope fuzz_config fuzz_archive
+targets="fuzz_wire fuzz_envelope fuzz_config fuzz_archive"
+if [ "$step" != run ]; then
+    CC=clang cmake -S "$top" -B "$build" -DJADUGAR_FUZZ=ON -DJADUGAR_SANITIZE=ON \
+        -DJADUGAR_TESTS=OFF -DCMAKE_BUILD_TYPE=Debug -DCMAKE_COMPILE_WARNING_AS_ERROR=ON >/dev/null
+    # shellcheck disable=SC2086 # the list of targets, split
+    cmake --build "$build" -j"$(nproc)" --target $targets
+fi
+[ "$step" != build ] || exit 0
 
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
-for name in fuzz_wire fuzz_envelope fuzz_config fuzz_archive; do
+for name in $targets; do
     scratch="$build/tests/fuzz/$name.corpus"
     artifacts="$build/tests/fuzz/$name.crashes/"
     rm -rf "$scratch"
