@@ -33,17 +33,6 @@ typedef struct {
     uint64_t next_id;
 } s_client_t;
 
-int cli_error (int code, const char *format, ...)
-{
-    va_list argptr;
-    va_start (argptr, format);
-    fprintf (stderr, "jadctl: ");
-    vfprintf (stderr, format, argptr);
-    fprintf (stderr, "\n");
-    va_end (argptr);
-    return code;
-}
-
 int cli_usage_error (cli_t *cli, const char *format, ...)
 {
     va_list argptr;

@@ -1,5 +1,5 @@
 //  cli_text - jadctl's text for humans: remote text made safe for a
-//  terminal, and "did you mean" for mistyped words
+//  terminal, "did you mean" for mistyped words, and the error line
 //  SPDX-License-Identifier: MPL-2.0
 //
 //  Everything a table shows comes from the controller, and much of it from
@@ -14,9 +14,21 @@
 
 #include "cli.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+int cli_error (int code, const char *format, ...)
+{
+    va_list argptr;
+    va_start (argptr, format);
+    fprintf (stderr, "jadctl: ");
+    vfprintf (stderr, format, argptr);
+    fprintf (stderr, "\n");
+    va_end (argptr);
+    return code;
+}
 
 //  Decode one UTF-8 character at text (left bytes). Returns its length
 //  (1..4) and sets *code, or 0 when the bytes are not valid UTF-8
