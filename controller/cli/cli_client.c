@@ -33,19 +33,6 @@ typedef struct {
     uint64_t next_id;
 } s_client_t;
 
-int cli_usage_error (cli_t *cli, const char *format, ...)
-{
-    va_list argptr;
-    va_start (argptr, format);
-    fprintf (stderr, "jadctl: ");
-    vfprintf (stderr, format, argptr);
-    fprintf (stderr, "\n");
-    va_end (argptr);
-    if (cli->usage)
-        fprintf (stderr, "usage: jadctl %s\n", cli->usage);
-    return CLI_USAGE;
-}
-
 static char *s_config_path (cli_t *cli)
 {
     if (cli->config_path)

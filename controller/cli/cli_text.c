@@ -19,15 +19,32 @@
 #include <stdlib.h>
 #include <string.h>
 
+//  "jadctl: " and the message, one line on stderr
+static void s_error_line (const char *format, va_list argptr)
+{
+    fprintf (stderr, "jadctl: ");
+    vfprintf (stderr, format, argptr);
+    fprintf (stderr, "\n");
+}
+
 int cli_error (int code, const char *format, ...)
 {
     va_list argptr;
     va_start (argptr, format);
-    fprintf (stderr, "jadctl: ");
-    vfprintf (stderr, format, argptr);
-    fprintf (stderr, "\n");
+    s_error_line (format, argptr);
     va_end (argptr);
     return code;
+}
+
+int cli_usage_error (cli_t *cli, const char *format, ...)
+{
+    va_list argptr;
+    va_start (argptr, format);
+    s_error_line (format, argptr);
+    va_end (argptr);
+    if (cli->usage)
+        fprintf (stderr, "usage: jadctl %s\n", cli->usage);
+    return CLI_USAGE;
 }
 
 //  Decode one UTF-8 character at text (left bytes). Returns its length
