@@ -38,6 +38,39 @@ static ctl_release_t *s_release (ctl_store_t *store, const jad_api_request_t *re
     return release;
 }
 
+//  Keep an upload about release (text, its bytes, already verified): its
+//  SHA-256 into sha256. 0: kept now, 1: kept before; -1: not kept, err
+//  says why (`what` refused: the release holds the most it may) and
+//  *status is 1 when the store failed.
+static int s_keep (ctl_store_t *store, const ctl_release_t *release, const char *what,
+                   const char *type, const char *signer, const char *operator_name,
+                   const char *text, char sha256[65], int *status, char *err, size_t errlen)
+{
+    uint8_t digest[32];
+    crypto_hash_sha256 (digest, (const uint8_t *)text, strlen (text));
+    jad_hex (digest, sizeof digest, sha256);
+    ctl_attestation_t attestation = {.app = release->app,
+                                     .version = release->version,
+                                     .sha256 = sha256,
+                                     .type = (char *)type,
+                                     .signer = (char *)signer,
+                                     .added_by = (char *)operator_name,
+                                     .envelope = (char *)text};
+    int kept = ctl_releases_repo_attest (store, &attestation, jad_now_ms ());
+    if (kept < 0) {
+        snprintf (err, errlen, "database error");
+        *status = 1;
+        return -1;
+    }
+    if (kept == 2) {
+        snprintf (err, errlen,
+                  "%s refused: %s %s holds %d attestations already, the most a release may hold",
+                  what, release->app, release->version, CTL_ATTESTATIONS_MAX);
+        return -1;
+    }
+    return kept;
+}
+
 int ctl_attestations_attest (ctl_store_t *store, const jad_controller_config_t *config,
                              const jad_api_request_t *request, const char *operator_name,
                              json_t **result, char *err, size_t errlen)
@@ -71,27 +104,10 @@ int ctl_attestations_attest (ctl_store_t *store, const jad_controller_config_t *
                   why);
         goto done;
     }
-    uint8_t digest[32];
     char sha256[65];
-    crypto_hash_sha256 (digest, request->blob, request->blob_size);
-    jad_hex (digest, sizeof digest, sha256);
-    ctl_attestation_t attestation = {.app = release->app,
-                                     .version = release->version,
-                                     .sha256 = sha256,
-                                     .type = type,
-                                     .signer = signer,
-                                     .added_by = (char *)operator_name,
-                                     .envelope = text};
-    int kept = ctl_releases_repo_attest (store, &attestation, jad_now_ms ());
-    if (kept < 0) {
-        snprintf (err, errlen, "database error");
-        status = 1;
-    } else if (kept == 2)
-        snprintf (err, errlen,
-                  "attestation refused: %s %s holds %d attestations already, the most a "
-                  "release may hold",
-                  release->app, release->version, CTL_ATTESTATIONS_MAX);
-    else {
+    int kept = s_keep (store, release, "attestation", type, signer, operator_name, text, sha256,
+                       &status, err, errlen);
+    if (kept >= 0) {
         jad_log_info ("api: attestation app=%s version=%s type=%s signer=%s sha256=%s "
                       "operator=%s exists=%d",
                       release->app, release->version, type, signer, sha256, operator_name,
@@ -269,25 +285,10 @@ int ctl_attestations_approve (ctl_store_t *store, const jad_controller_config_t 
                   why);
         goto done;
     }
-    uint8_t digest[32];
     char sha256[65];
-    crypto_hash_sha256 (digest, request->blob, request->blob_size);
-    jad_hex (digest, sizeof digest, sha256);
-    ctl_attestation_t attestation = {.app = release->app,
-                                     .version = release->version,
-                                     .sha256 = sha256,
-                                     .type = JAD_ATTEST_APPROVAL,
-                                     .signer = (char *)operator_name,
-                                     .added_by = (char *)operator_name,
-                                     .envelope = text};
-    int kept = ctl_releases_repo_attest (store, &attestation, jad_now_ms ());
-    if (kept < 0) {
-        snprintf (err, errlen, "database error");
-        status = 1;
-    } else if (kept == 2)
-        snprintf (err, errlen, "approval refused: %s %s holds %d attestations already",
-                  release->app, release->version, CTL_ATTESTATIONS_MAX);
-    else {
+    int kept = s_keep (store, release, "approval", JAD_ATTEST_APPROVAL, operator_name,
+                       operator_name, text, sha256, &status, err, errlen);
+    if (kept >= 0) {
         jad_log_info ("api: approval app=%s version=%s env=%s check=%s operator=%s", release->app,
                       release->version, env->name, check, operator_name);
         *result = json_pack ("{s:s, s:s, s:s, s:s, s:s, s:s, s:b}", "app", release->app, "version",
