@@ -363,6 +363,8 @@ static void s_emergency (busy_t *self, const uint32_t *r)
                           "deploy " BUSY_APP " %s --env %s --emergency --reason 'busy step %d'",
                           release->version, self->envs[env].name, self->step);
     busy_note (self, "emergency deploy %s to %s -> %d", release->version, self->envs[env].name, rc);
+    if (refusal && rc == 0 && env == 2 && busy_succeeded_in (self, "staging", release->version))
+        refusal = s_deploy_refusal (self, env, release, true);  //  staging just made it
     busy_check_code (self, rc, refusal ? BUSY_REFUSED : BUSY_OK, since, output, "emergency deploy");
     if (rc == 2 && !strstr (output, refusal))
         busy_fail (self, -1, "emergency deploy: refused, but not '%s':\n%s", refusal, output);
