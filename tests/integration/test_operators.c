@@ -431,3 +431,60 @@ Test (operators, approvals_of_removed_and_expired_operators_stop_counting)
     cr_assert (strstr (output, "lacks 2 of prod's 3 checks"), "%s", output);
     free (output);
 }
+
+//  Row 42: an emergency's approvals count only while their operator's key
+//  is current: one given before the key expired no longer covers its role.
+Test (operators, an_emergency_approval_lapses_with_its_operators_key)
+{
+    s_fleet ();
+    jt_fleet_set_environments (fleet, "environments:\n"
+                                      "  prod: { strategy: all, emergency_approvals: [tech-lead, "
+                                      "product-owner] }\n");
+    jt_fleet_restart_controller (fleet);
+    jt_fleet_add_agent (fleet, "web-1", "prod");
+    cr_assert (jt_fleet_wait_status (fleet, "\"state\": \"online\"", 1, 30000),
+               "web-1 did not come online");
+    s_operator ("amy", "tech-lead", "--expires 30d");
+    s_operator ("pete", "product-owner", "");
+    const char *files[] = {"jadugar.yaml", "hooks: {}\n", NULL};
+    char *archive = jt_make_release (fleet->dir, "web-1.0", files);
+    char *output = NULL;
+    cr_assert_eq (jt_jadctl (fleet, &output, "release add web 1.0 %s", archive), 0, "%s", output);
+    free (output);
+    free (archive);
+    json_t *deploy = s_json (0, "deploy web 1.0 --env prod --emergency --reason 'payments down'");
+    json_t *plan = json_object_get (deploy, "plan");
+    cr_assert_str_eq (json_string_value (json_object_get (plan, "state")), "approval");
+    char *plan_id = strdup (json_string_value (json_object_get (plan, "id")));
+    json_decref (deploy);
+    cr_assert_eq (jt_jadctl_as (fleet, "amy", &output, "plan approve %s", plan_id), 0, "%s",
+                  output);
+    cr_assert (strstr (output, "as tech-lead"), "%s", output);
+    free (output);
+
+    //  amy's key expires before the second approval
+    json_t *updated = s_json (0, "operator update amy --expires 1s");
+    json_decref (updated);
+    int64_t deadline = jad_mono_ms () + 20000;
+    int rc = 0;
+    while (rc != 3 && jad_mono_ms () < deadline) {
+        rc = jt_jadctl_as (fleet, "amy", &output, "status");
+        free (output);
+    }
+    cr_assert_eq (rc, 3, "amy's key still served 20 s after it expired");
+    cr_assert_eq (jt_jadctl_as (fleet, "pete", &output, "--json plan approve %s", plan_id), 0, "%s",
+                  output);
+    json_t *approved = json_loads (output, 0, NULL);
+    cr_assert_not_null (approved, "%s", output);
+    free (output);
+    json_t *missing = json_object_get (json_object_get (approved, "approval"), "missing");
+    cr_assert_eq (json_array_size (missing), 1);
+    cr_assert_str_eq (json_string_value (json_array_get (missing, 0)), "tech-lead");
+    json_decref (approved);
+    json_t *shown = s_json (0, "plan show %s", plan_id);
+    cr_assert_str_eq (
+        json_string_value (json_object_get (json_object_get (shown, "plan"), "state")), "approval",
+        "the emergency ran on a lapsed approval");
+    json_decref (shown);
+    free (plan_id);
+}

@@ -641,16 +641,24 @@ static int s_approve (ctl_api_t *self, const char *plan_id, const char *operator
     ctl_operator_t *approver = NULL;
     ctl_agents_repo_operator_by_name (self->store, operator_name, &approver);
     zlistx_t *given = ctl_plans_repo_approvals (self->store, plan_id);
+    //  an approval counts while its operator's key is current (row 42)
+    zlistx_t *current = ctl_agents_repo_operators_current (self->store, jad_now_ms ());
     size_t count = given ? zlistx_size (given) : 0;
     ctl_approver_t *rows = calloc (count + 1, sizeof (ctl_approver_t));
     int status = 2;
-    if (!given || !rows) {
+    if (!given || !current || !rows) {
         snprintf (err, errlen, "database error while reading the approvals of plan %s", plan_id);
         goto done;
     }
     size_t index = 0;
-    for (ctl_approval_row_t *row = zlistx_first (given); row; row = zlistx_next (given))
-        rows[index++] = (ctl_approver_t){.name = row->operator_name, .roles = row->operator_roles};
+    for (ctl_approval_row_t *row = zlistx_first (given); row; row = zlistx_next (given)) {
+        bool holds = false;
+        for (ctl_operator_t *now_row = zlistx_first (current); now_row && !holds;
+             now_row = zlistx_next (current))
+            holds = streq (now_row->name, row->operator_name);
+        rows[index++] =
+            (ctl_approver_t){.name = row->operator_name, .roles = holds ? row->operator_roles : ""};
+    }
     ctl_approval_plan_t judged = {.id = plan->id,
                                   .state = plan->state,
                                   .emergency = plan->emergency != NULL,
@@ -684,6 +692,7 @@ static int s_approve (ctl_api_t *self, const char *plan_id, const char *operator
 done:
     free (rows);
     zlistx_destroy (&given);
+    zlistx_destroy (&current);
     ctl_operator_destroy (&approver);
     ctl_plan_destroy (&plan);
     return status;
