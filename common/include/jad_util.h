@@ -28,6 +28,11 @@ bool jad_name_valid (const char *name);
 //  seconds) into milliseconds. Returns 0 or -1 if malformed or > 2^31 ms.
 int jad_duration_parse (const char *text, uint32_t *ms);
 
+//  A duration that may be longer than 24 days: whole days ("90d", 1 to
+//  3650) or anything longer than zero jad_duration_parse takes. Returns
+//  0 or -1.
+int jad_long_duration_parse (const char *text, uint64_t *ms);
+
 //  Format milliseconds as a short duration ("1.2s", "3m04s"). Writes buf.
 const char *jad_duration_format (uint64_t ms, char *buf, size_t len);
 

@@ -1003,16 +1003,8 @@ static int s_get_long_duration (s_ctx_t *ctx, const char *where, const char *nam
     int rc = s_scalar (ctx, where, name, slot, &text, &line);
     if (rc <= 0)
         return rc;
-    uint32_t ms = 0, days = 0;
-    size_t len = strlen (text);
-    if (len > 1 && text[len - 1] == 'd' && s_parse_uint (text, len - 1, 1, 3650, &days) == 0) {
-        *dest = (uint64_t)days * 86400000u;
+    if (jad_long_duration_parse (text, dest) == 0)
         return 0;
-    }
-    if (jad_duration_parse (text, &ms) == 0 && ms > 0) {
-        *dest = ms;
-        return 0;
-    }
     char *echo = s_echo (text);
     s_problem (ctx, line, where, "key '%s': \"%s\" is not a duration (use 30m, 24h, 30d)", name,
                echo);

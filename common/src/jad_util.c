@@ -62,6 +62,27 @@ int jad_duration_parse (const char *text, uint32_t *ms)
     return 0;
 }
 
+int jad_long_duration_parse (const char *text, uint64_t *ms)
+{
+    size_t len = text ? strlen (text) : 0;
+    if (len > 1 && len <= 11 && text[len - 1] == 'd') {
+        uint64_t days = 0;
+        size_t index = 0;
+        for (; index < len - 1 && isdigit ((unsigned char)text[index]); index++)
+            days = days * 10 + (uint64_t)(text[index] - '0');
+        if (index == len - 1 && days >= 1 && days <= 3650) {
+            *ms = days * 86400000u;
+            return 0;
+        }
+    }
+    uint32_t short_ms = 0;
+    if (jad_duration_parse (text, &short_ms) == 0 && short_ms > 0) {
+        *ms = short_ms;
+        return 0;
+    }
+    return -1;
+}
+
 const char *jad_duration_format (uint64_t ms, char *buf, size_t len)
 {
     if (ms < 1000)

@@ -59,8 +59,12 @@ static const s_command_t s_commands[] = {
      "metric samples of a host or an environment, as sparklines"},
     {"audit", cli_audit, "audit [--since DURATION]", "who did what, refused requests too"},
     {"operator", cli_operator,
-     "operator add NAME --role ROLE... --public-key KEY [--signing-key HEX] | operator list",
-     "register an operator's key with roles, or list them (admin)"},
+     "operator add NAME --role ROLE... --public-key KEY [--signing-key HEX] [--expires "
+     "DURATION] | operator list [--all] | operator remove NAME | operator rotate NAME "
+     "--public-key KEY [--signing-key HEX] [--expires DURATION] | operator update NAME "
+     "[--signing-key HEX] [--expires DURATION|never]",
+     "register an operator's key with roles and an expiry, list them, remove one (its key is "
+     "refused at once, open sessions too), replace its keys, or renew it (admin)"},
     {"keygen", cli_keygen, "keygen FILE",
      "write a new operator key file and its signing key FILE.signing, print both public keys"},
     {"help", NULL, "help [COMMAND]", "every command, or the usage of one"},

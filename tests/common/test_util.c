@@ -252,3 +252,22 @@ Test (util, text_is_never_true_for_a_null)
     cr_assert_not (jad_text_is ("deploy", NULL));
     cr_assert_not (jad_text_is (NULL, NULL));
 }
+
+Test (util, long_durations_take_whole_days_beyond_24_days)
+{
+    uint64_t ms = 0;
+    cr_assert_eq (jad_long_duration_parse ("90d", &ms), 0);
+    cr_assert_eq (ms, 90ull * 86400000);
+    cr_assert_eq (jad_long_duration_parse ("3650d", &ms), 0);
+    cr_assert_eq (ms, 3650ull * 86400000);
+    cr_assert_eq (jad_long_duration_parse ("2h", &ms), 0);
+    cr_assert_eq (ms, 7200000);
+    cr_assert_eq (jad_long_duration_parse ("1.5d", &ms), 0, "short ones as jad_duration_parse");
+    cr_assert_eq (ms, 129600000);
+    ms = 7;
+    const char *bad[] = {"3651d", "0d", "0", "d", "-1d", "90x", "", "99999999999d", NULL};
+    for (int index = 0; bad[index]; index++)
+        cr_assert_eq (jad_long_duration_parse (bad[index], &ms), -1, "%s", bad[index]);
+    cr_assert_eq (jad_long_duration_parse (NULL, &ms), -1);
+    cr_assert_eq (ms, 7, "nothing written on error");
+}

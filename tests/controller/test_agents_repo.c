@@ -314,6 +314,108 @@ JT_STORE_TEST (agents_repo, an_operator_may_have_one_signing_key_of_its_own)
     zlistx_destroy (&list);
 }
 
+//  Row 42: a removed key keeps its row, renamed, so that it stays refused
+//  and is never registered again; the name is free again
+JT_STORE_TEST (agents_repo, a_removed_operator_keeps_its_key_refused_and_frees_its_name)
+{
+    cr_assert_eq (ctl_agents_repo_operator_add (s_store, "amy", "OA", "tech-lead", "5A", 10), 0);
+    cr_assert_eq (ctl_agents_repo_operator_add (s_store, "zoe", "OZ", "viewer", NULL, 10), 0);
+    cr_assert_eq (ctl_agents_repo_operator_remove (s_store, "amy", 500), 0);
+    cr_assert_eq (ctl_agents_repo_operator_remove (s_store, "amy", 600), 1, "removed already");
+    cr_assert_eq (ctl_agents_repo_operator_remove (s_store, "bob", 600), 1, "no such operator");
+    ctl_operator_t *found = NULL;
+    cr_assert_eq (ctl_agents_repo_operator_by_name (s_store, "amy", &found), 1);
+    cr_assert_eq (ctl_agents_repo_operator_by_key (s_store, "OA", &found), 0);
+    cr_assert_str_eq (found->name, "amy.removed-500");
+    cr_assert_str_eq (ctl_operator_shown_name (found), "amy");
+    cr_assert_eq (found->retired, 500);
+    cr_assert_str_eq (found->retired_as, "removed");
+    cr_assert_str_eq (found->signing_key, "5A", "kept, so no one registers it again");
+    ctl_operator_destroy (&found);
+    cr_assert_eq (ctl_agents_repo_key_known (s_store, "OA"), 1);
+    zlistx_t *list = ctl_agents_repo_operators_current (s_store, 1000);
+    cr_assert_eq (zlistx_size (list), 1);
+    cr_assert_str_eq (((ctl_operator_t *)zlistx_first (list))->name, "zoe");
+    zlistx_destroy (&list);
+    list = ctl_agents_repo_operators (s_store);
+    cr_assert_eq (zlistx_size (list), 2, "the list keeps the removed key");
+    zlistx_destroy (&list);
+    cr_assert_eq (ctl_agents_repo_operator_add (s_store, "amy", "OA2", "tech-lead", NULL, 700), 0,
+                  "the name is free again");
+    cr_assert_eq (ctl_agents_repo_operator_set_expires (s_store, "amy.removed-500", 9), 1,
+                  "a retired row changes no more");
+}
+
+JT_STORE_TEST (agents_repo, operators_expire_and_are_renewed)
+{
+    cr_assert_eq (ctl_agents_repo_operator_add (s_store, "amy", "OA", "tech-lead", NULL, 10), 0);
+    ctl_operator_t *found = NULL;
+    cr_assert_eq (ctl_agents_repo_operator_by_name (s_store, "amy", &found), 0);
+    cr_assert_eq (found->expires, 0, "never, unless told");
+    ctl_operator_destroy (&found);
+    cr_assert_eq (ctl_agents_repo_operator_set_expires (s_store, "amy", 100), 0);
+    cr_assert_eq (ctl_agents_repo_operator_set_expires (s_store, "bob", 100), 1);
+    zlistx_t *list = ctl_agents_repo_operators_current (s_store, 99);
+    cr_assert_eq (zlistx_size (list), 1);
+    zlistx_destroy (&list);
+    list = ctl_agents_repo_operators_current (s_store, 100);
+    cr_assert_eq (zlistx_size (list), 0, "expired at its time");
+    zlistx_destroy (&list);
+    cr_assert_eq (ctl_agents_repo_operator_set_expires (s_store, "amy", 0), 0);
+    list = ctl_agents_repo_operators_current (s_store, 100000);
+    cr_assert_eq (zlistx_size (list), 1, "renewed for ever");
+    zlistx_destroy (&list);
+    cr_assert_eq (ctl_agents_repo_operator_set_signing_key (s_store, "amy", "5A"), 0);
+    cr_assert_eq (ctl_agents_repo_operator_set_signing_key (s_store, "amy", "5B"), 1,
+                  "a signing key is replaced by rotation only");
+    cr_assert_eq (ctl_agents_repo_operator_by_name (s_store, "amy", &found), 0);
+    cr_assert_str_eq (found->signing_key, "5A");
+    ctl_operator_destroy (&found);
+}
+
+JT_STORE_TEST (agents_repo, a_rotated_key_is_retired_and_the_new_one_keeps_the_operator)
+{
+    cr_assert_eq (ctl_agents_repo_operator_add (s_store, "amy", "OA", "tech-lead,qa", "5A", 10), 0);
+    cr_assert_eq (ctl_agents_repo_operator_set_expires (s_store, "amy", 9000), 0);
+    cr_assert_eq (ctl_agents_repo_operator_add (s_store, "zoe", "OZ", "viewer", "5Z", 10), 0);
+    //  the CURVE key only: the signing key moves to the new row
+    cr_assert_eq (ctl_agents_repo_operator_rotate (s_store, "amy", "OA2", NULL, -1, 100), 0);
+    ctl_operator_t *found = NULL;
+    cr_assert_eq (ctl_agents_repo_operator_by_name (s_store, "amy", &found), 0);
+    cr_assert_str_eq (found->public_key, "OA2");
+    cr_assert_str_eq (found->roles, "tech-lead,qa");
+    cr_assert_str_eq (found->signing_key, "5A");
+    cr_assert_eq (found->created, 10);
+    cr_assert_eq (found->expires, 9000);
+    cr_assert_eq (found->retired, 0);
+    ctl_operator_destroy (&found);
+    cr_assert_eq (ctl_agents_repo_operator_by_key (s_store, "OA", &found), 0);
+    cr_assert_str_eq (found->name, "amy.rotated-100");
+    cr_assert_str_eq (found->retired_as, "rotated");
+    cr_assert_null (found->signing_key);
+    ctl_operator_destroy (&found);
+    //  both keys, a new expiry: the old signing key stays with the old row
+    cr_assert_eq (ctl_agents_repo_operator_rotate (s_store, "amy", "OA3", "5B", 20000, 200), 0);
+    cr_assert_eq (ctl_agents_repo_operator_by_key (s_store, "OA2", &found), 0);
+    cr_assert_str_eq (found->signing_key, "5A");
+    ctl_operator_destroy (&found);
+    cr_assert_eq (ctl_agents_repo_operator_by_name (s_store, "amy", &found), 0);
+    cr_assert_str_eq (found->signing_key, "5B");
+    cr_assert_eq (found->expires, 20000);
+    ctl_operator_destroy (&found);
+    //  a key taken changes nothing
+    cr_assert_eq (ctl_agents_repo_operator_rotate (s_store, "amy", "OZ", NULL, -1, 300), -1);
+    cr_assert_eq (ctl_agents_repo_operator_rotate (s_store, "amy", "OA4", "5Z", -1, 300), -1);
+    cr_assert_eq (ctl_agents_repo_operator_by_name (s_store, "amy", &found), 0);
+    cr_assert_str_eq (found->public_key, "OA3");
+    ctl_operator_destroy (&found);
+    cr_assert_eq (ctl_agents_repo_operator_by_key (s_store, "OA4", &found), 1);
+    cr_assert_eq (ctl_agents_repo_operator_rotate (s_store, "bob", "OB", NULL, -1, 300), 1);
+    zlistx_t *list = ctl_agents_repo_operators (s_store);
+    cr_assert_eq (zlistx_size (list), 4, "amy's two old keys, amy, zoe");
+    zlistx_destroy (&list);
+}
+
 JT_STORE_TEST (agents_repo, the_audit_log_is_ordered_bounded_and_append_only)
 {
     for (int index = 0; index < 5; index++) {

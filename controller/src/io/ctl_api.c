@@ -12,6 +12,7 @@
 #include "ctl_approvals.h"
 #include "ctl_deadlines.h"
 #include "ctl_releases_repo.h"
+#include "ctl_zap.h"
 #include "jad_log.h"
 #include "jad_role.h"
 #include "jad_util.h"
@@ -640,16 +641,24 @@ static int s_approve (ctl_api_t *self, const char *plan_id, const char *operator
     ctl_operator_t *approver = NULL;
     ctl_agents_repo_operator_by_name (self->store, operator_name, &approver);
     zlistx_t *given = ctl_plans_repo_approvals (self->store, plan_id);
+    //  an approval counts while its operator's key is current (row 42)
+    zlistx_t *current = ctl_agents_repo_operators_current (self->store, jad_now_ms ());
     size_t count = given ? zlistx_size (given) : 0;
     ctl_approver_t *rows = calloc (count + 1, sizeof (ctl_approver_t));
     int status = 2;
-    if (!given || !rows) {
+    if (!given || !current || !rows) {
         snprintf (err, errlen, "database error while reading the approvals of plan %s", plan_id);
         goto done;
     }
     size_t index = 0;
-    for (ctl_approval_row_t *row = zlistx_first (given); row; row = zlistx_next (given))
-        rows[index++] = (ctl_approver_t){.name = row->operator_name, .roles = row->operator_roles};
+    for (ctl_approval_row_t *row = zlistx_first (given); row; row = zlistx_next (given)) {
+        bool holds = false;
+        for (ctl_operator_t *now_row = zlistx_first (current); now_row && !holds;
+             now_row = zlistx_next (current))
+            holds = streq (now_row->name, row->operator_name);
+        rows[index++] =
+            (ctl_approver_t){.name = row->operator_name, .roles = holds ? row->operator_roles : ""};
+    }
     ctl_approval_plan_t judged = {.id = plan->id,
                                   .state = plan->state,
                                   .emergency = plan->emergency != NULL,
@@ -683,6 +692,7 @@ static int s_approve (ctl_api_t *self, const char *plan_id, const char *operator
 done:
     free (rows);
     zlistx_destroy (&given);
+    zlistx_destroy (&current);
     ctl_operator_destroy (&approver);
     ctl_plan_destroy (&plan);
     return status;
@@ -996,6 +1006,72 @@ static int s_token_revoke (ctl_api_t *self, const jad_api_request_t *request,
     return 0;
 }
 
+//  Checks of the operator commands' arguments: each writes why into err
+//  and returns false when the value is bad.
+static bool s_curve_key_ok (const char *key, char *err, size_t errlen)
+{
+    uint8_t raw[32];
+    if (key && strlen (key) == 40 && jad_key_from_z85 (key, raw) == 0)
+        return true;
+    snprintf (err, errlen,
+              "--public-key must be a CURVE public key (40 characters Z85, as printed by jadctl "
+              "keygen)");
+    return false;
+}
+
+static bool s_signing_key_ok (const char *signing_key, char *err, size_t errlen)
+{
+    uint8_t raw[32];
+    if (!signing_key || (strlen (signing_key) == 64 && jad_key_from_hex (signing_key, raw) == 0))
+        return true;
+    snprintf (err, errlen,
+              "--signing-key must be an Ed25519 public key (64 hex characters, as printed by "
+              "jadctl keygen as signing-key)");
+    return false;
+}
+
+//  --expires DURATION (from now) or "never" (0) into *expires; absent: -1.
+static bool s_expires_ok (const char *text, int64_t now, int64_t *expires, char *err, size_t errlen)
+{
+    uint64_t ms = 0;
+    *expires = -1;
+    if (!text)
+        return true;
+    if (streq (text, "never")) {
+        *expires = 0;
+        return true;
+    }
+    if (jad_long_duration_parse (text, &ms) == 0) {
+        *expires = now + (int64_t)ms;
+        return true;
+    }
+    snprintf (err, errlen,
+              "--expires '%.64s' is not a duration (e.g. 90d, 12h; at most 3650d) or never", text);
+    return false;
+}
+
+//  A CURVE key or a signing key held by any operator row (retired ones
+//  too: a key once retired is never registered again) or agent: why in
+//  err.
+static bool s_keys_free (ctl_api_t *self, const char *key, const char *signing_key, char *err,
+                         size_t errlen)
+{
+    if (key && ctl_agents_repo_key_known (self->store, key) != 0) {
+        snprintf (err, errlen,
+                  "that public key is already registered (an operator's or an agent's, now or "
+                  "before: make a new one with jadctl keygen)");
+        return false;
+    }
+    zlistx_t *rows = signing_key ? ctl_agents_repo_operators (self->store) : NULL;
+    bool taken = false;
+    for (ctl_operator_t *row = rows ? zlistx_first (rows) : NULL; row; row = zlistx_next (rows))
+        taken = taken || jad_text_is (row->signing_key, signing_key);
+    zlistx_destroy (&rows);
+    if (taken)
+        snprintf (err, errlen, "that signing key is already registered");
+    return !taken;
+}
+
 static int s_operator_add (ctl_api_t *self, const jad_api_request_t *request,
                            const char *operator_name, json_t **result, char *err, size_t errlen)
 {
@@ -1004,27 +1080,21 @@ static int s_operator_add (ctl_api_t *self, const jad_api_request_t *request,
     const char *roles = jad_api_request_arg (request, "roles");
     const char *key = jad_api_request_arg (request, "public-key");
     const char *signing_key = jad_api_request_arg (request, "signing-key");
-    uint8_t raw[32];
+    int64_t now = jad_now_ms ();
+    int64_t expires = -1;
     if (!jad_name_valid (name)) {
         snprintf (err, errlen, "operator add needs NAME as a valid name");
         return 2;
     }
-    if (!key || strlen (key) != 40 || jad_key_from_z85 (key, raw) != 0) {
-        snprintf (err, errlen,
-                  "--public-key must be a CURVE public key (40 characters Z85, "
-                  "as printed by jadctl keygen)");
+    if (!s_curve_key_ok (key, err, errlen))
         return 2;
-    }
     if (!roles || !*roles || strlen (roles) > 256) {
         snprintf (err, errlen, "operator add needs at least one --role");
         return 2;
     }
-    if (signing_key && (strlen (signing_key) != 64 || jad_key_from_hex (signing_key, raw) != 0)) {
-        snprintf (err, errlen,
-                  "--signing-key must be an Ed25519 public key (64 hex characters, as printed "
-                  "by jadctl keygen as signing-key)");
+    if (!s_signing_key_ok (signing_key, err, errlen) ||
+        !s_expires_ok (jad_api_request_arg (request, "expires"), now, &expires, err, errlen))
         return 2;
-    }
     char *copy = strdup (roles);
     char *save = NULL;
     int bad = 0;
@@ -1045,28 +1115,219 @@ static int s_operator_add (ctl_api_t *self, const jad_api_request_t *request,
         snprintf (err, errlen, "operator '%s' exists", name);
         return 2;
     }
-    if (ctl_agents_repo_key_known (self->store, key) == 1) {
-        snprintf (err, errlen, "that public key is already registered");
+    if (!s_keys_free (self, key, signing_key, err, errlen))
         return 2;
+    if (ctl_store_begin (self->store) != 0 ||
+        ctl_agents_repo_operator_add (self->store, name, key, roles, signing_key, now) != 0 ||
+        (expires > 0 && ctl_agents_repo_operator_set_expires (self->store, name, expires) != 0) ||
+        ctl_store_commit (self->store) != 0) {
+        ctl_store_rollback (self->store);
+        snprintf (err, errlen, "database error");
+        return 1;
     }
-    if (ctl_agents_repo_operator_add (self->store, name, key, roles, signing_key, jad_now_ms ()) !=
-        0) {
-        //  the name and the CURVE key were free: a signing key is taken
-        snprintf (err, errlen, "%s",
-                  signing_key ? "that signing key is already registered" : "database error");
-        return signing_key ? 2 : 1;
-    }
-    jad_log_info ("api: operator added name=%s roles=%s signing_key=%s", name, roles,
-                  signing_key ? signing_key : "-");
-    *result = json_pack ("{s:s, s:s, s:s, s:o}", "name", name, "roles", roles, "public_key", key,
-                         "signing_key", ctl_json_text (signing_key));
+    char until[32] = "never";
+    if (expires > 0)
+        jad_iso_time (expires, until, sizeof until);
+    jad_log_info ("api: operator added name=%s roles=%s signing_key=%s expires=%s", name, roles,
+                  signing_key ? signing_key : "-", until);
+    *result = json_pack ("{s:s, s:s, s:s, s:o, s:o}", "name", name, "roles", roles, "public_key",
+                         key, "signing_key", ctl_json_text (signing_key), "expires",
+                         ctl_json_time (expires, expires > 0));
     return 0;
 }
 
+//  The state an operator row shows: active, expired, removed, rotated.
+static const char *s_operator_state (const ctl_operator_t *row, int64_t now)
+{
+    if (row->retired)
+        return row->retired_as ? row->retired_as : "removed";
+    return row->expires > 0 && row->expires <= now ? "expired" : "active";
+}
+
+//  One operator row as the API shows it (under its operator's name).
+static json_t *s_operator_json (const ctl_operator_t *row, int64_t now)
+{
+    return json_pack ("{s:s, s:s, s:s, s:o, s:o, s:s, s:o, s:o}", "name",
+                      ctl_operator_shown_name (row), "roles", row->roles, "public_key",
+                      row->public_key, "created", ctl_json_time (row->created, true), "signing_key",
+                      ctl_json_text (row->signing_key), "state", s_operator_state (row, now),
+                      "expires", ctl_json_time (row->expires, row->expires > 0), "retired",
+                      ctl_json_time (row->retired, row->retired > 0));
+}
+
+//  The current, unexpired operator `name` (0), none (2) or a database
+//  error (1), why in err.
+static int s_operator_current (ctl_api_t *self, const char *name, ctl_operator_t **row_p, char *err,
+                               size_t errlen)
+{
+    *row_p = NULL;
+    int found =
+        jad_name_valid (name) ? ctl_agents_repo_operator_by_name (self->store, name, row_p) : 1;
+    if (found == 0 && !(*row_p)->retired)
+        return 0;
+    ctl_operator_destroy (row_p);
+    if (found < 0)
+        snprintf (err, errlen, "database error");
+    else
+        snprintf (err, errlen, "no operator '%.64s' (see: jadctl operator list)", name ? name : "");
+    return found < 0 ? 1 : 2;
+}
+
+//  operator.remove NAME: its keys are refused from now on (ZAP refuses
+//  new connections, ctl_api_handle the next request on an open one) and
+//  its approvals stop counting. The last admin whose key is current
+//  cannot be removed.
+static int s_operator_remove (ctl_api_t *self, const jad_api_request_t *request,
+                              const char *operator_name, json_t **result, char *err, size_t errlen)
+{
+    const char *name = jad_api_request_arg (request, "name");
+    ctl_operator_t *row = NULL;
+    int status = s_operator_current (self, name, &row, err, errlen);
+    if (status)
+        return status;
+    int64_t now = jad_now_ms ();
+    zlistx_t *current = ctl_agents_repo_operators_current (self->store, now);
+    size_t admins = 0;
+    for (ctl_operator_t *other = current ? zlistx_first (current) : NULL; other;
+         other = zlistx_next (current))
+        if (!streq (other->name, name) && (s_role_grants (other->roles) & S_NEED_ADMIN))
+            admins++;
+    if (!current) {
+        snprintf (err, errlen, "database error");
+        status = 1;
+    } else if (admins == 0 && (s_role_grants (row->roles) & S_NEED_ADMIN)) {
+        snprintf (err, errlen,
+                  "refused: '%s' is the last admin whose key is current; add another admin "
+                  "first",
+                  name);
+        status = 2;
+    } else if (ctl_agents_repo_operator_remove (self->store, name, now) != 0) {
+        snprintf (err, errlen, "database error");
+        status = 1;
+    } else {
+        jad_log_info ("api: operator removed name=%s key=%s by=%s", name, row->public_key,
+                      operator_name);
+        row->retired = now;
+        row->retired_as = strdup ("removed");
+        *result = s_operator_json (row, now);
+    }
+    zlistx_destroy (&current);
+    ctl_operator_destroy (&row);
+    return status;
+}
+
+//  operator.rotate NAME --public-key KEY [--signing-key HEX] [--expires
+//  D]: the old keys are refused from now on, the name, roles and
+//  approvals signed with a signing key kept stay.
+static int s_operator_rotate (ctl_api_t *self, const jad_api_request_t *request,
+                              const char *operator_name, json_t **result, char *err, size_t errlen)
+{
+    const char *name = jad_api_request_arg (request, "name");
+    const char *key = jad_api_request_arg (request, "public-key");
+    const char *signing_key = jad_api_request_arg (request, "signing-key");
+    int64_t now = jad_now_ms ();
+    int64_t expires = -1;
+    ctl_operator_t *row = NULL;
+    int status = s_operator_current (self, name, &row, err, errlen);
+    if (status)
+        return status;
+    char until[32];
+    status = 2;
+    if (!s_curve_key_ok (key, err, errlen) || !s_signing_key_ok (signing_key, err, errlen) ||
+        !s_expires_ok (jad_api_request_arg (request, "expires"), now, &expires, err, errlen) ||
+        !s_keys_free (self, key, signing_key, err, errlen))
+        goto done;
+    if (expires < 0 && row->expires > 0 && row->expires <= now) {
+        snprintf (err, errlen, "operator '%s' expired at %s: give --expires DURATION (or never)",
+                  name, jad_iso_time (row->expires, until, sizeof until));
+        goto done;
+    }
+    int rc = ctl_agents_repo_operator_rotate (self->store, name, key, signing_key, expires, now);
+    status = rc == 0 ? 0 : 1;
+    if (rc != 0) {
+        snprintf (err, errlen, "database error");
+        goto done;
+    }
+    jad_log_info ("api: operator key rotated name=%s old=%s new=%s signing_key=%s by=%s", name,
+                  row->public_key, key, signing_key ? signing_key : "(kept)", operator_name);
+    ctl_operator_t *fresh = NULL;
+    if (ctl_agents_repo_operator_by_name (self->store, name, &fresh) == 0) {
+        *result = s_operator_json (fresh, now);
+        json_object_set_new (*result, "replaced", json_string (row->public_key));
+    }
+    ctl_operator_destroy (&fresh);
+done:
+    ctl_operator_destroy (&row);
+    return status;
+}
+
+//  operator.update NAME [--signing-key HEX] [--expires D|never]: a signing
+//  key for an operator who has none (a replaced one goes through rotate),
+//  a new expiry (renewing an expired key too).
+static int s_operator_update (ctl_api_t *self, const jad_api_request_t *request,
+                              const char *operator_name, json_t **result, char *err, size_t errlen)
+{
+    const char *name = jad_api_request_arg (request, "name");
+    const char *signing_key = jad_api_request_arg (request, "signing-key");
+    int64_t now = jad_now_ms ();
+    int64_t expires = -1;
+    ctl_operator_t *row = NULL;
+    int status = s_operator_current (self, name, &row, err, errlen);
+    if (status)
+        return status;
+    status = 2;
+    if (!s_signing_key_ok (signing_key, err, errlen) ||
+        !s_expires_ok (jad_api_request_arg (request, "expires"), now, &expires, err, errlen))
+        goto done;
+    if (!signing_key && expires < 0) {
+        snprintf (err, errlen, "operator update needs --signing-key HEX or --expires DURATION");
+        goto done;
+    }
+    if (signing_key && row->signing_key) {
+        snprintf (err, errlen,
+                  "operator '%s' has a signing key: replace keys with jadctl operator rotate %s "
+                  "--public-key KEY --signing-key HEX",
+                  name, name);
+        goto done;
+    }
+    if (signing_key && !s_keys_free (self, NULL, signing_key, err, errlen))
+        goto done;
+    status = 1;
+    if (ctl_store_begin (self->store) != 0 ||
+        (signing_key &&
+         ctl_agents_repo_operator_set_signing_key (self->store, name, signing_key) != 0) ||
+        (expires >= 0 && ctl_agents_repo_operator_set_expires (self->store, name, expires) != 0) ||
+        ctl_store_commit (self->store) != 0) {
+        ctl_store_rollback (self->store);
+        snprintf (err, errlen, "database error");
+        goto done;
+    }
+    char until[32] = "never";
+    if (expires > 0)
+        jad_iso_time (expires, until, sizeof until);
+    jad_log_info ("api: operator updated name=%s signing_key=%s expires=%s by=%s", name,
+                  signing_key ? signing_key : "(same)", expires >= 0 ? until : "(same)",
+                  operator_name);
+    ctl_operator_t *fresh = NULL;
+    if (ctl_agents_repo_operator_by_name (self->store, name, &fresh) == 0)
+        *result = s_operator_json (fresh, now);
+    ctl_operator_destroy (&fresh);
+    status = *result ? 0 : 1;
+    if (status)
+        snprintf (err, errlen, "database error");
+done:
+    ctl_operator_destroy (&row);
+    return status;
+}
+
+//  operator.list [all]: current operators (active and expired), with
+//  `all` the retired keys too (removed and rotated).
 static int s_operator_list (ctl_api_t *self, const jad_api_request_t *request,
                             const char *operator_name, json_t **result, char *err, size_t errlen)
 {
-    (void)request, (void)operator_name;
+    (void)operator_name;
+    bool all = jad_api_request_arg (request, "all") != NULL;
+    int64_t now = jad_now_ms ();
     zlistx_t *list = ctl_agents_repo_operators (self->store);
     if (!list) {
         snprintf (err, errlen, "database error");
@@ -1074,11 +1335,8 @@ static int s_operator_list (ctl_api_t *self, const jad_api_request_t *request,
     }
     json_t *operators = json_array ();
     for (ctl_operator_t *row = zlistx_first (list); row; row = zlistx_next (list))
-        json_array_append_new (operators,
-                               json_pack ("{s:s, s:s, s:s, s:o, s:o}", "name", row->name, "roles",
-                                          row->roles, "public_key", row->public_key, "created",
-                                          ctl_json_time (row->created, true), "signing_key",
-                                          ctl_json_text (row->signing_key)));
+        if (all || !row->retired)
+            json_array_append_new (operators, s_operator_json (row, now));
     zlistx_destroy (&list);
     *result = json_pack ("{s:o}", "operators", operators);
     return 0;
@@ -1146,6 +1404,9 @@ static const s_command_t s_commands[] = {
     {"agents.token.list", S_NEED_ADMIN, true, s_token_list},
     {"agents.token.revoke", S_NEED_ADMIN, true, s_token_revoke},
     {"operator.add", S_NEED_ADMIN, true, s_operator_add},
+    {"operator.remove", S_NEED_ADMIN, true, s_operator_remove},
+    {"operator.rotate", S_NEED_ADMIN, true, s_operator_rotate},
+    {"operator.update", S_NEED_ADMIN, true, s_operator_update},
     {"operator.list", S_NEED_VIEW, true, s_operator_list},
     {"audit", S_NEED_AUDIT, true, s_audit},
 };
@@ -1224,7 +1485,7 @@ static void s_audit_write (ctl_api_t *self, const char *who, const char *command
     char *shown_err = s_audit_text (status && err ? err : "", 120);
     char outcome[200];
     snprintf (outcome, sizeof outcome, "%s%s%s",
-              status == 0 ? "ok" : (status == 2 ? "refused" : "failed"), status ? ": " : "",
+              status == 0 ? "ok" : (status == 1 ? "failed" : "refused"), status ? ": " : "",
               shown_err ? shown_err : "");
     ctl_agents_repo_audit_append (self->store, who, command, args, outcome, jad_now_ms ());
     free (shown_err);
@@ -1295,6 +1556,7 @@ void ctl_api_handle (ctl_api_t *self)
     zframe_t *body = zmsg_pop (msg);
     jad_api_request_t *request = NULL;
     char *operator_name = NULL;
+    char *refused_name = NULL;  //  a retired or expired key's operator
     char *roles = NULL;
     json_t *result = NULL;
     if (!route || !body || zmsg_size (msg) != 0) {
@@ -1302,24 +1564,36 @@ void ctl_api_handle (ctl_api_t *self)
         goto done;
     }
     char err[2048] = "";
-    //  Who is asking: the CURVE key the ZAP handler authenticated.
+    //  Who is asking: the CURVE key the ZAP handler authenticated, checked
+    //  again now: ZAP is asked once per connection, and a key removed,
+    //  replaced or expired since must not be served on it (row 42).
     const char *key = zframe_meta (body, "User-Id");
+    char key_refused[512] = "";
+    int64_t now = jad_now_ms ();
     ctl_operator_t *asking = NULL;
-    if (key && ctl_agents_repo_operator_by_key (self->store, key, &asking) == 0) {
+    int found = key ? ctl_agents_repo_operator_by_key (self->store, key, &asking) : 1;
+    if (found == 0 && ctl_zap_key_refused (asking, now, key_refused, sizeof key_refused))
+        //  named in the audit row, never authorised
+        refused_name = strdup (ctl_operator_shown_name (asking));
+    else if (found == 0) {
         operator_name = asking->name;
         roles = asking->roles;
         asking->name = asking->roles = NULL;
-    }
+    } else
+        snprintf (key_refused, sizeof key_refused, "%s",
+                  found < 0 ? "database error while looking up your key"
+                            : "your key is not a registered operator");
     ctl_operator_destroy (&asking);
+    const char *who = operator_name ? operator_name : refused_name;
     request = jad_api_request_decode (zframe_data (body), zframe_size (body), err);
     if (!request) {
         self->counters->value[CTL_COUNT_API_MALFORMED]++;
         char *shown = s_audit_text (err, 200);
-        jad_log_warning ("api: malformed request operator=%s reason=\"%s\"",
-                         operator_name ? operator_name : "?", shown ? shown : "");
+        jad_log_warning ("api: malformed request operator=%s reason=\"%s\"", who ? who : "?",
+                         shown ? shown : "");
         free (shown);
         //  authenticated all the same: it leaves an audit row
-        s_audit_row (self, operator_name, key, NULL, 2, err);
+        s_audit_row (self, who, key, NULL, 2, err);
         s_reply (self, route, 0, 2, err, NULL);
         goto done;
     }
@@ -1329,9 +1603,12 @@ void ctl_api_handle (ctl_api_t *self)
             command = &s_commands[index];
     int status;
     if (!operator_name) {
+        //  exit 3, as when the handshake is refused: this key is done
         self->counters->value[CTL_COUNT_API_DENIED]++;
-        snprintf (err, sizeof err, "your key is not a registered operator");
-        status = 2;
+        snprintf (err, sizeof err, "%s", key_refused);
+        jad_log_warning ("api: key refused operator=%s key=%s command=%.64s reason=\"%s\"",
+                         who ? who : "?", key ? key : "-", request->command, key_refused);
+        status = 3;
     } else if (!command) {
         self->counters->value[CTL_COUNT_API_MALFORMED]++;
         char *shown = s_audit_text (request->command, 64);
@@ -1369,12 +1646,13 @@ void ctl_api_handle (ctl_api_t *self)
     const char *since = jad_api_request_arg (request, "since");
     bool polling = command && streq (command->name, "plan.show") && since && atoll (since) > 0;
     if (!command || (command->audit && !polling) || status != 0)
-        s_audit_row (self, operator_name, key, request, status, err);
+        s_audit_row (self, who, key, request, status, err);
     s_reply (self, route, request->request_id, status, status ? err : NULL, result);
 
 done:
     json_decref (result);
     free (operator_name);
+    free (refused_name);
     free (roles);
     jad_api_request_destroy (&request);
     zframe_destroy (&route);

@@ -198,7 +198,8 @@ int ctl_attestations_facts_read (ctl_store_t *store, const ctl_release_t *releas
 {
     memset (self, 0, sizeof *self);
     self->attestations = ctl_releases_repo_attestations (store, release->app, release->version);
-    self->operators = ctl_agents_repo_operators (store);
+    //  removed, replaced and expired keys approve nothing (row 42)
+    self->operators = ctl_agents_repo_operators_current (store, jad_now_ms ());
     if (!self->attestations || !self->operators)
         return -1;
     size_t count = zlistx_size (self->attestations);

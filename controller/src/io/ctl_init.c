@@ -158,6 +158,9 @@ int ctl_init_run (const char *data_dir, const char *listen, int port, const char
     jad_keypair_t *signing = jad_keypair_new (JAD_KEY_ED25519);
     jad_keypair_t *curve = jad_keypair_new (JAD_KEY_CURVE);
     jad_keypair_t *admin = jad_keypair_new (JAD_KEY_CURVE);
+    //  the admin's approvals key, beside its CURVE key as jadctl keygen
+    //  writes them (DESIGN §10)
+    jad_keypair_t *admin_signing = jad_keypair_new (JAD_KEY_ED25519);
     ctl_store_t *store = NULL;
     char *target = NULL;
     char *text = NULL;
@@ -169,6 +172,9 @@ int ctl_init_run (const char *data_dir, const char *listen, int port, const char
         goto done;
     snprintf (path, sizeof path, "%s/keys/admin.key", data_dir);
     if (s_save_key (admin, path))
+        goto done;
+    snprintf (path, sizeof path, "%s/keys/admin.key.signing", data_dir);
+    if (s_save_key (admin_signing, path))
         goto done;
 
     target = ctl_store_target (data_dir, store_url);
@@ -200,8 +206,8 @@ int ctl_init_run (const char *data_dir, const char *listen, int port, const char
                                      .uses_left = -1,
                                      .created_by = "init",
                                      .created = now};
-    if (ctl_agents_repo_operator_add (store, "admin", jad_keypair_public_txt (admin), "admin", NULL,
-                                      now) != 0 ||
+    if (ctl_agents_repo_operator_add (store, "admin", jad_keypair_public_txt (admin), "admin",
+                                      jad_keypair_public_txt (admin_signing), now) != 0 ||
         ctl_agents_repo_token_add (store, &init_token, token_hash) != 0)
         goto done;
 
@@ -251,6 +257,7 @@ done:
     ctl_store_destroy (&store);
     free (target);
     jad_keypair_destroy (&admin);
+    jad_keypair_destroy (&admin_signing);
     jad_keypair_destroy (&curve);
     jad_keypair_destroy (&signing);
     return status;

@@ -11,10 +11,16 @@
 
 #define S_ZAP_ENDPOINT "inproc://zeromq.zap.01"
 
+//  A retired key's refused handshakes are audited at most this often, and
+//  the keys remembered for it at most this many (then forgotten at once).
+#define S_AUDIT_EVERY_MS 60000
+#define S_AUDIT_KEYS_MAX 1024
+
 struct _ctl_zap_t {
     zsock_t *socket;           //  REP, inproc
     ctl_store_t *store;        //  borrowed
     ctl_counters_t *counters;  //  borrowed
+    zhashx_t *audited;         //  key -> int64_t * wall ms of its last audit row
 };
 
 ctl_zap_t *ctl_zap_new (ctl_store_t *store, ctl_counters_t *counters)
@@ -25,7 +31,10 @@ ctl_zap_t *ctl_zap_new (ctl_store_t *store, ctl_counters_t *counters)
     self->store = store;
     self->counters = counters;
     self->socket = zsock_new (ZMQ_REP);
-    if (!self->socket || zsock_bind (self->socket, S_ZAP_ENDPOINT) != 0) {
+    self->audited = zhashx_new ();
+    if (self->audited)
+        zhashx_set_destructor (self->audited, (zhashx_destructor_fn *)zstr_free);
+    if (!self->socket || !self->audited || zsock_bind (self->socket, S_ZAP_ENDPOINT) != 0) {
         jad_log_error ("server: cannot start the ZAP handler");
         ctl_zap_destroy (&self);
     }
@@ -37,6 +46,7 @@ void ctl_zap_destroy (ctl_zap_t **self_p)
     if (!self_p || !*self_p)
         return;
     zsock_destroy (&(*self_p)->socket);
+    zhashx_destroy (&(*self_p)->audited);
     free (*self_p);
     *self_p = NULL;
 }
@@ -46,14 +56,61 @@ zsock_t *ctl_zap_socket (ctl_zap_t *self)
     return self->socket;
 }
 
+bool ctl_zap_key_refused (const ctl_operator_t *row, int64_t now, char *why, size_t whylen)
+{
+    char when[32];
+    const char *name = ctl_operator_shown_name (row);
+    if (row->retired && jad_text_is (row->retired_as, "rotated"))
+        snprintf (why, whylen,
+                  "this key of operator '%s' was replaced at %s (operator rotate): use the new "
+                  "one",
+                  name, jad_iso_time (row->retired, when, sizeof when));
+    else if (row->retired)
+        snprintf (why, whylen, "operator '%s' was removed at %s", name,
+                  jad_iso_time (row->retired, when, sizeof when));
+    else if (row->expires > 0 && row->expires <= now)
+        snprintf (why, whylen,
+                  "the key of operator '%s' expired at %s (an admin renews it: jadctl operator "
+                  "update %s --expires DURATION, or operator rotate)",
+                  name, jad_iso_time (row->expires, when, sizeof when), name);
+    else
+        return false;
+    return true;
+}
+
+//  A retired operator key knocked: audit it, at most once a minute per key.
+static void s_audit_retired (ctl_zap_t *self, const ctl_operator_t *row, const char *address)
+{
+    int64_t now = jad_now_ms ();
+    char *last = (char *)zhashx_lookup (self->audited, row->public_key);
+    if (last && now - atoll (last) < S_AUDIT_EVERY_MS)
+        return;
+    if (zhashx_size (self->audited) >= S_AUDIT_KEYS_MAX)
+        zhashx_purge (self->audited);
+    char stamp[32];
+    snprintf (stamp, sizeof stamp, "%lld", (long long)now);
+    char *copy = strdup (stamp);
+    if (copy)
+        zhashx_update (self->audited, row->public_key, copy);
+    char why[512], outcome[600], args[128];
+    ctl_zap_key_refused (row, now, why, sizeof why);
+    snprintf (outcome, sizeof outcome, "refused: %s", why);
+    snprintf (args, sizeof args, "address=%.64s", address ? address : "-");
+    ctl_agents_repo_audit_append (self->store, ctl_operator_shown_name (row), "(connect)", args,
+                                  outcome, now);
+}
+
 //  Is this CURVE key (Z85) allowed to connect in this domain?
-static bool s_allows (ctl_zap_t *self, const char *domain, const char *key)
+static bool s_allows (ctl_zap_t *self, const char *domain, const char *key, const char *address)
 {
     if (streq (domain, CTL_ZAP_DOMAIN_API)) {
         ctl_operator_t *operator_row = NULL;
         int rc = ctl_agents_repo_operator_by_key (self->store, key, &operator_row);
+        bool allowed = rc == 0 && !operator_row->retired;
+        if (rc == 0 && operator_row->retired)
+            s_audit_retired (self, operator_row, address);
         ctl_operator_destroy (&operator_row);
-        return rc == 0;
+        return allowed;
     }
     if (!streq (domain, CTL_ZAP_DOMAIN_PLANS) && !streq (domain, CTL_ZAP_DOMAIN_AGENTS))
         return false;
@@ -89,7 +146,7 @@ void ctl_zap_handle (ctl_zap_t *self)
     if (version && streq (version, "1.0") && mechanism && streq (mechanism, "CURVE") &&
         credentials && zframe_size (credentials) == 32 && domain) {
         zmq_z85_encode (key, zframe_data (credentials), 32);
-        allowed = s_allows (self, domain, key);
+        allowed = s_allows (self, domain, key, address);
     }
     self->counters->value[allowed ? CTL_COUNT_ZAP_ALLOWED : CTL_COUNT_ZAP_DENIED]++;
     //  A pending agent's SUB retries every few seconds: not worth a line each.

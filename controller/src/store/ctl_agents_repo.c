@@ -36,9 +36,15 @@ void ctl_operator_destroy (ctl_operator_t **self_p)
     if (!self_p || !*self_p)
         return;
     ctl_operator_t *self = *self_p;
-    ctl_store_free_strings (&self->name, &self->public_key, &self->roles, &self->signing_key, NULL);
+    ctl_store_free_strings (&self->name, &self->public_key, &self->roles, &self->signing_key,
+                            &self->retired_as, &self->retired_name, NULL);
     free (self);
     *self_p = NULL;
+}
+
+const char *ctl_operator_shown_name (const ctl_operator_t *self)
+{
+    return self->retired_name ? self->retired_name : self->name;
 }
 
 void ctl_audit_entry_destroy (ctl_audit_entry_t **self_p)
@@ -358,6 +364,10 @@ zlistx_t *ctl_agents_repo_app_tally (ctl_store_t *store)
 //  --------------------------------------------------------------------------
 //  Operators
 
+#define S_OPERATOR_COLUMNS                                                                         \
+    "SELECT name, public_key, roles, created, signing_key, expires, retired, retired_as, "         \
+    "retired_name FROM operators "
+
 static ctl_operator_t *s_operator_read (ctl_query_t *query)
 {
     ctl_operator_t *operator_row = (ctl_operator_t *)calloc (1, sizeof (ctl_operator_t));
@@ -368,6 +378,10 @@ static ctl_operator_t *s_operator_read (ctl_query_t *query)
     operator_row->roles = ctl_query_strdup (query, 2);
     operator_row->created = ctl_query_int (query, 3);
     operator_row->signing_key = ctl_query_strdup (query, 4);
+    operator_row->expires = ctl_query_int (query, 5);
+    operator_row->retired = ctl_query_int (query, 6);
+    operator_row->retired_as = ctl_query_strdup (query, 7);
+    operator_row->retired_name = ctl_query_strdup (query, 8);
     if (!operator_row->name || !operator_row->public_key || !operator_row->roles)
         ctl_operator_destroy (&operator_row);
     return operator_row;
@@ -392,11 +406,8 @@ int ctl_agents_repo_operator_by_key (ctl_store_t *store, const char *key,
                                      ctl_operator_t **operator_p)
 {
     ctl_query_t query;
-    int rc =
-        ctl_sql_query (ctl_store_sql (store), &query,
-                       "SELECT name, public_key, roles, created, signing_key FROM operators WHERE "
-                       "public_key = $1",
-                       "t", key);
+    int rc = ctl_sql_query (ctl_store_sql (store), &query,
+                            S_OPERATOR_COLUMNS "WHERE public_key = $1", "t", key);
     return s_operator_one (&query, rc, operator_p);
 }
 
@@ -404,11 +415,8 @@ int ctl_agents_repo_operator_by_name (ctl_store_t *store, const char *name,
                                       ctl_operator_t **operator_p)
 {
     ctl_query_t query;
-    int rc =
-        ctl_sql_query (ctl_store_sql (store), &query,
-                       "SELECT name, public_key, roles, created, signing_key FROM operators WHERE "
-                       "name = $1",
-                       "t", name);
+    int rc = ctl_sql_query (ctl_store_sql (store), &query, S_OPERATOR_COLUMNS "WHERE name = $1",
+                            "t", name);
     return s_operator_one (&query, rc, operator_p);
 }
 
@@ -423,27 +431,118 @@ int ctl_agents_repo_operator_add (ctl_store_t *store, const char *name, const ch
                : -1;
 }
 
+//  The rows a query yields, or NULL on error.
+static zlistx_t *s_operator_list (zlistx_t *list, ctl_query_t *query, int rc)
+{
+    while (rc == 0 && ctl_query_next (query)) {
+        ctl_operator_t *operator_row = s_operator_read (query);
+        if (!operator_row || !zlistx_add_end (list, operator_row)) {
+            ctl_operator_destroy (&operator_row);
+            query->failed = true;
+            break;
+        }
+    }
+    if (rc || ctl_query_end (query))
+        zlistx_destroy (&list);
+    return list;
+}
+
 zlistx_t *ctl_agents_repo_operators (ctl_store_t *store)
 {
     zlistx_t *list = ctl_store_list ((zlistx_destructor_fn *)ctl_operator_destroy);
     ctl_query_t query;
     int rc =
-        list ? ctl_sql_query (ctl_store_sql (store), &query,
-                              "SELECT name, public_key, roles, created, signing_key FROM operators "
-                              "ORDER BY name",
-                              "")
+        list ? ctl_sql_query (ctl_store_sql (store), &query, S_OPERATOR_COLUMNS "ORDER BY name", "")
              : -1;
-    while (rc == 0 && ctl_query_next (&query)) {
-        ctl_operator_t *operator_row = s_operator_read (&query);
-        if (!operator_row || !zlistx_add_end (list, operator_row)) {
-            ctl_operator_destroy (&operator_row);
-            query.failed = true;
-            break;
-        }
+    return s_operator_list (list, &query, rc);
+}
+
+zlistx_t *ctl_agents_repo_operators_current (ctl_store_t *store, int64_t now)
+{
+    zlistx_t *list = ctl_store_list ((zlistx_destructor_fn *)ctl_operator_destroy);
+    ctl_query_t query;
+    int rc = list ? ctl_sql_query (ctl_store_sql (store), &query,
+                                   S_OPERATOR_COLUMNS "WHERE retired = 0 AND (expires = 0 OR "
+                                                      "expires > $1) ORDER BY name",
+                                   "i", now)
+                  : -1;
+    return s_operator_list (list, &query, rc);
+}
+
+int ctl_agents_repo_operator_set_expires (ctl_store_t *store, const char *name, int64_t expires)
+{
+    int64_t changed = ctl_sql_exec (
+        ctl_store_sql (store), "UPDATE operators SET expires = $1 WHERE name = $2 AND retired = 0",
+        "it", expires, name);
+    return changed < 0 ? -1 : changed == 1 ? 0 : 1;
+}
+
+int ctl_agents_repo_operator_set_signing_key (ctl_store_t *store, const char *name,
+                                              const char *signing_key)
+{
+    int64_t changed = ctl_sql_exec (ctl_store_sql (store),
+                                    "UPDATE operators SET signing_key = $1 WHERE name = $2 AND "
+                                    "retired = 0 AND signing_key IS NULL",
+                                    "tt", signing_key, name);
+    return changed < 0 ? -1 : changed == 1 ? 0 : 1;
+}
+
+//  Retire current operator `name`'s row as `why` at now (renamed
+//  NAME.WHY-NOW); with drop_signing, its signing key goes to no one.
+//  Returns 0, 1 (none) or -1.
+static int s_operator_retire (ctl_store_t *store, const char *name, const char *why,
+                              bool drop_signing, int64_t now)
+{
+    int64_t changed =
+        drop_signing
+            ? ctl_sql_exec (ctl_store_sql (store),
+                            "UPDATE operators SET name = name || '.' || $1 || '-' || CAST ($2 AS "
+                            "TEXT), retired = $2, retired_as = $1, retired_name = name, "
+                            "signing_key = NULL WHERE name = $3 AND retired = 0",
+                            "tit", why, now, name)
+            : ctl_sql_exec (ctl_store_sql (store),
+                            "UPDATE operators SET name = name || '.' || $1 || '-' || CAST ($2 AS "
+                            "TEXT), retired = $2, retired_as = $1, retired_name = name WHERE name "
+                            "= $3 AND retired = 0",
+                            "tit", why, now, name);
+    return changed < 0 ? -1 : changed == 1 ? 0 : 1;
+}
+
+int ctl_agents_repo_operator_remove (ctl_store_t *store, const char *name, int64_t now)
+{
+    return s_operator_retire (store, name, "removed", false, now);
+}
+
+int ctl_agents_repo_operator_rotate (ctl_store_t *store, const char *name, const char *key,
+                                     const char *signing_key, int64_t expires, int64_t now)
+{
+    ctl_operator_t *old = NULL;
+    int found = ctl_agents_repo_operator_by_name (store, name, &old);
+    if (found != 0 || old->retired) {
+        ctl_operator_destroy (&old);
+        return found < 0 ? -1 : 1;
     }
-    if (rc || ctl_query_end (&query))
-        zlistx_destroy (&list);
-    return list;
+    if (ctl_store_begin (store) != 0) {
+        ctl_operator_destroy (&old);
+        return -1;
+    }
+    //  a signing key kept moves to the new row (it is unique)
+    int rc = s_operator_retire (store, name, "rotated", signing_key == NULL, now);
+    if (rc == 0 &&
+        ctl_sql_exec (ctl_store_sql (store),
+                      "INSERT INTO operators (name, public_key, roles, created, signing_key, "
+                      "expires) VALUES ($1, $2, $3, $4, $5, $6)",
+                      "tttiti", name, key, old->roles, old->created,
+                      signing_key ? signing_key : old->signing_key,
+                      expires >= 0 ? expires : old->expires) != 1)
+        rc = -1;
+    if (rc == 0 && ctl_store_commit (store) == 0) {
+        ctl_operator_destroy (&old);
+        return 0;
+    }
+    ctl_store_rollback (store);
+    ctl_operator_destroy (&old);
+    return rc == 1 ? 1 : -1;
 }
 
 int ctl_agents_repo_key_known (ctl_store_t *store, const char *key)

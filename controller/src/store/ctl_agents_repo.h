@@ -50,14 +50,23 @@ typedef struct {
 void ctl_agent_destroy (ctl_agent_t **self_p);
 void ctl_agent_app_destroy (ctl_agent_app_t **self_p);
 
-//  An operator (operators row).
+//  An operator's key (operators row). A retired key (removed, or replaced
+//  by `operator rotate`) keeps its row, renamed NAME.removed-MS or
+//  NAME.rotated-MS: it stays refused and cannot be registered again.
 typedef struct {
     char *name;
     char *public_key;
     char *roles;  //  comma-separated
     int64_t created;
-    char *signing_key;  //  Ed25519 public key (hex) for approvals, or NULL
+    char *signing_key;   //  Ed25519 public key (hex) for approvals, or NULL
+    int64_t expires;     //  wall ms, 0 never
+    int64_t retired;     //  wall ms, 0 while current
+    char *retired_as;    //  "removed" | "rotated", NULL while current
+    char *retired_name;  //  the operator's name when retired, else NULL
 } ctl_operator_t;
+
+//  The operator's name: its own, or the one it had when retired.
+const char *ctl_operator_shown_name (const ctl_operator_t *self);
 
 void ctl_operator_destroy (ctl_operator_t **self_p);
 
@@ -158,18 +167,49 @@ zlistx_t *ctl_agents_repo_app_tally (ctl_store_t *store);
 //  --------------------------------------------------------------------------
 //  Operators
 
+//  The operator row of CURVE key `key` (retired ones too: the caller
+//  looks at retired and expires), or the row named `name` (a current
+//  operator's, since retired rows are renamed).
 int ctl_agents_repo_operator_by_key (ctl_store_t *store, const char *key,
                                      ctl_operator_t **operator_p);
 int ctl_agents_repo_operator_by_name (ctl_store_t *store, const char *name,
                                       ctl_operator_t **operator_p);
 
-//  Add an operator with a signing key (hex, or NULL). Returns 0 or -1
-//  (also when the name or a key is taken).
+//  Add an operator with a signing key (hex, or NULL), never expiring.
+//  Returns 0 or -1 (also when the name or a key is taken).
 int ctl_agents_repo_operator_add (ctl_store_t *store, const char *name, const char *key,
                                   const char *roles, const char *signing_key, int64_t now);
 
-//  Every operator, by name.
+//  Every operator row (retired keys too), by name.
 zlistx_t *ctl_agents_repo_operators (ctl_store_t *store);
+
+//  The operators whose key is current and not expired at now, by name:
+//  those whose approvals count.
+zlistx_t *ctl_agents_repo_operators_current (ctl_store_t *store, int64_t now);
+
+//  Current operator `name`'s key expires at `expires` (wall ms, 0 never).
+//  Returns 0, 1 (no current operator of that name) or -1.
+int ctl_agents_repo_operator_set_expires (ctl_store_t *store, const char *name, int64_t expires);
+
+//  Give current operator `name`, who has none, signing key `signing_key`.
+//  Returns 0, 1 (no such operator, or it has one) or -1 (also when the
+//  key is another operator's).
+int ctl_agents_repo_operator_set_signing_key (ctl_store_t *store, const char *name,
+                                              const char *signing_key);
+
+//  Remove current operator `name` at now: its row is retired (renamed
+//  NAME.removed-NOW), its keys stay refused. Returns 0, 1 (no current
+//  operator of that name) or -1.
+int ctl_agents_repo_operator_remove (ctl_store_t *store, const char *name, int64_t now);
+
+//  Replace current operator `name`'s CURVE key by `key` and, when
+//  signing_key is not NULL, its signing key, in one transaction: the old
+//  row is retired (NAME.rotated-NOW; it keeps the signing key only when
+//  that is replaced too), a new row takes the name, roles, creation time
+//  and expiry (`expires` when not negative, else the old one). Returns 0,
+//  1 (no current operator of that name) or -1 (also when a key is taken).
+int ctl_agents_repo_operator_rotate (ctl_store_t *store, const char *name, const char *key,
+                                     const char *signing_key, int64_t expires, int64_t now);
 
 //  1 if `key` is an operator's or an agent's, 0 if not, -1 on error.
 int ctl_agents_repo_key_known (ctl_store_t *store, const char *key);

@@ -186,5 +186,11 @@ const ctl_migration_t ctl_schema_pg[] = {
                    "  lock_pid BIGINT, store_pid BIGINT, renewed BIGINT);"
                    "INSERT INTO leadership (id) VALUES (1);"
                    "CREATE TABLE controllers (name TEXT PRIMARY KEY, seen BIGINT NOT NULL);"},
+    //  16: the operator lifecycle: expiry, and retired (removed or rotated)
+    //  keys kept, renamed, so that they stay refused
+    {"operators_lifecycle", "ALTER TABLE operators ADD COLUMN expires BIGINT NOT NULL DEFAULT 0;"
+                            "ALTER TABLE operators ADD COLUMN retired BIGINT NOT NULL DEFAULT 0;"
+                            "ALTER TABLE operators ADD COLUMN retired_as TEXT;"
+                            "ALTER TABLE operators ADD COLUMN retired_name TEXT;"},
     {NULL, NULL},
 };

@@ -199,5 +199,15 @@ const ctl_migration_t ctl_schema_sqlite[] = {
                    "  lock_pid INTEGER, store_pid INTEGER, renewed INTEGER);"
                    "INSERT INTO leadership (id) VALUES (1);"
                    "CREATE TABLE controllers (name TEXT PRIMARY KEY, seen INTEGER NOT NULL);"},
+    //  16: the operator lifecycle (DESIGN §10, SECURITY-TESTS row 42): a
+    //  key's expiry (wall ms, 0 never) and its retirement. A removed or
+    //  replaced (rotated) key keeps its row, renamed NAME.removed-MS or
+    //  NAME.rotated-MS, so that it stays refused and cannot be registered
+    //  again: retired (wall ms, 0 current), retired_as (removed | rotated),
+    //  retired_name (the operator's name then).
+    {"operators_lifecycle", "ALTER TABLE operators ADD COLUMN expires INTEGER NOT NULL DEFAULT 0;"
+                            "ALTER TABLE operators ADD COLUMN retired INTEGER NOT NULL DEFAULT 0;"
+                            "ALTER TABLE operators ADD COLUMN retired_as TEXT;"
+                            "ALTER TABLE operators ADD COLUMN retired_name TEXT;"},
     {NULL, NULL},
 };
