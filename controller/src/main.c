@@ -2,8 +2,10 @@
 //  SPDX-License-Identifier: MPL-2.0
 //
 //  jadugar-controller init --data DIR [--listen ADDR] [--port BASE]
+//                          [--store URL [--join FILE]]
 //  jadugar-controller run --data DIR [--syslog] [--verbose]
 //  jadugar-controller check --data DIR
+//  jadugar-controller export-keys --data DIR --out FILE
 
 #include "ctl_init.h"
 #include "ctl_leader.h"
@@ -28,17 +30,19 @@
 
 static void s_usage (FILE *out)
 {
-    fprintf (
-        out,
-        "usage: jadugar-controller init --data DIR [--listen ADDR] [--port BASE] [--store URL]\n"
-        "       jadugar-controller run --data DIR [--syslog] [--verbose]\n"
-        "       jadugar-controller check --data DIR\n");
+    fprintf (out, "usage: jadugar-controller init --data DIR [--listen ADDR] [--port BASE]\n"
+                  "                               [--store URL [--join FILE]]\n"
+                  "       jadugar-controller run --data DIR [--syslog] [--verbose]\n"
+                  "       jadugar-controller check --data DIR\n"
+                  "       jadugar-controller export-keys --data DIR --out FILE\n");
 }
 
 typedef struct {
     const char *data_dir;
     const char *listen;
     const char *store;  //  init: a postgresql:// URL, or NULL (SQLite)
+    const char *join;   //  init: the keys export of a controller to join
+    const char *out;    //  export-keys: the file to write
     int port;
     bool use_syslog;
     bool verbose;
@@ -51,6 +55,7 @@ static int s_parse (int argc, char **argv, s_options_t *options)
         {"data", required_argument, NULL, 'd'}, {"listen", required_argument, NULL, 'l'},
         {"port", required_argument, NULL, 'p'}, {"store", required_argument, NULL, 'S'},
         {"syslog", no_argument, NULL, 's'},     {"verbose", no_argument, NULL, 'v'},
+        {"join", required_argument, NULL, 'j'}, {"out", required_argument, NULL, 'o'},
         {"help", no_argument, NULL, 'h'},       {NULL, 0, NULL, 0},
     };
     options->listen = "127.0.0.1";
@@ -77,6 +82,12 @@ static int s_parse (int argc, char **argv, s_options_t *options)
                 break;
             case 'S':
                 options->store = optarg;
+                break;
+            case 'j':
+                options->join = optarg;
+                break;
+            case 'o':
+                options->out = optarg;
                 break;
             case 's':
                 options->use_syslog = true;
@@ -242,15 +253,30 @@ int main (int argc, char **argv)
     //  Keys, tokens and the state database are for the controller's eyes only.
     umask (0077);
     s_options_t options = {0};
-    if (!streq (command, "init") && !streq (command, "run") && !streq (command, "check")) {
+    if (!streq (command, "init") && !streq (command, "run") && !streq (command, "check") &&
+        !streq (command, "export-keys")) {
         fprintf (stderr, "jadugar-controller: unknown command '%s'\n", command);
         s_usage (stderr);
         return 2;
     }
     if (s_parse (argc - 1, argv + 1, &options) != 0)
         return 2;
+    //  each command takes its own options only
+    if ((options.join && !streq (command, "init")) ||
+        (options.out && !streq (command, "export-keys"))) {
+        fprintf (stderr, "jadugar-controller: %s takes no %s\n", command,
+                 options.join && !streq (command, "init") ? "--join" : "--out");
+        return 2;
+    }
+    if (streq (command, "export-keys") && !options.out) {
+        fprintf (stderr, "jadugar-controller: export-keys needs --out FILE\n");
+        return 2;
+    }
     if (streq (command, "init"))
-        return ctl_init_run (options.data_dir, options.listen, options.port, options.store, stdout);
+        return ctl_init_join (options.data_dir, options.listen, options.port, options.store,
+                              options.join, stdout);
+    if (streq (command, "export-keys"))
+        return ctl_init_export_keys (options.data_dir, options.out);
     if (streq (command, "check"))
         return s_check (&options);
     zsys_init ();
