@@ -6,7 +6,10 @@
 //  jadugar-controller run --data DIR [--syslog] [--verbose]
 //  jadugar-controller check --data DIR
 //  jadugar-controller export-keys --data DIR --out FILE
+//  jadugar-controller backup --data DIR --out FILE
+//  jadugar-controller restore --data DIR --from FILE
 
+#include "ctl_backup.h"
 #include "ctl_init.h"
 #include "ctl_leader.h"
 #include "ctl_server.h"
@@ -34,7 +37,9 @@ static void s_usage (FILE *out)
                   "                               [--store URL [--join FILE]]\n"
                   "       jadugar-controller run --data DIR [--syslog] [--verbose]\n"
                   "       jadugar-controller check --data DIR\n"
-                  "       jadugar-controller export-keys --data DIR --out FILE\n");
+                  "       jadugar-controller export-keys --data DIR --out FILE\n"
+                  "       jadugar-controller backup --data DIR --out FILE\n"
+                  "       jadugar-controller restore --data DIR --from FILE\n");
 }
 
 typedef struct {
@@ -42,7 +47,8 @@ typedef struct {
     const char *listen;
     const char *store;  //  init: a postgresql:// URL, or NULL (SQLite)
     const char *join;   //  init: the keys export of a controller to join
-    const char *out;    //  export-keys: the file to write
+    const char *out;    //  export-keys, backup: the file to write
+    const char *from;   //  restore: the backup to restore
     int port;
     bool use_syslog;
     bool verbose;
@@ -52,11 +58,17 @@ typedef struct {
 static int s_parse (int argc, char **argv, s_options_t *options)
 {
     static const struct option longopts[] = {
-        {"data", required_argument, NULL, 'd'}, {"listen", required_argument, NULL, 'l'},
-        {"port", required_argument, NULL, 'p'}, {"store", required_argument, NULL, 'S'},
-        {"syslog", no_argument, NULL, 's'},     {"verbose", no_argument, NULL, 'v'},
-        {"join", required_argument, NULL, 'j'}, {"out", required_argument, NULL, 'o'},
-        {"help", no_argument, NULL, 'h'},       {NULL, 0, NULL, 0},
+        {"data", required_argument, NULL, 'd'},
+        {"listen", required_argument, NULL, 'l'},
+        {"port", required_argument, NULL, 'p'},
+        {"store", required_argument, NULL, 'S'},
+        {"syslog", no_argument, NULL, 's'},
+        {"verbose", no_argument, NULL, 'v'},
+        {"join", required_argument, NULL, 'j'},
+        {"out", required_argument, NULL, 'o'},
+        {"from", required_argument, NULL, 'f'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     options->listen = "127.0.0.1";
     options->port = 7400;
@@ -88,6 +100,9 @@ static int s_parse (int argc, char **argv, s_options_t *options)
                 break;
             case 'o':
                 options->out = optarg;
+                break;
+            case 'f':
+                options->from = optarg;
                 break;
             case 's':
                 options->use_syslog = true;
@@ -254,7 +269,8 @@ int main (int argc, char **argv)
     umask (0077);
     s_options_t options = {0};
     if (!streq (command, "init") && !streq (command, "run") && !streq (command, "check") &&
-        !streq (command, "export-keys")) {
+        !streq (command, "export-keys") && !streq (command, "backup") &&
+        !streq (command, "restore")) {
         fprintf (stderr, "jadugar-controller: unknown command '%s'\n", command);
         s_usage (stderr);
         return 2;
@@ -262,15 +278,27 @@ int main (int argc, char **argv)
     if (s_parse (argc - 1, argv + 1, &options) != 0)
         return 2;
     //  each command takes its own options only
-    if ((options.join && !streq (command, "init")) ||
-        (options.out && !streq (command, "export-keys"))) {
+    bool writes = streq (command, "export-keys") || streq (command, "backup");
+    if ((options.join && !streq (command, "init")) || (options.out && !writes) ||
+        (options.from && !streq (command, "restore"))) {
         fprintf (stderr, "jadugar-controller: %s takes no %s\n", command,
-                 options.join && !streq (command, "init") ? "--join" : "--out");
+                 options.join && !streq (command, "init") ? "--join"
+                 : options.out && !writes                 ? "--out"
+                                                          : "--from");
         return 2;
     }
-    if (streq (command, "export-keys") && !options.out) {
-        fprintf (stderr, "jadugar-controller: export-keys needs --out FILE\n");
+    if (writes && !options.out) {
+        fprintf (stderr, "jadugar-controller: %s needs --out FILE\n", command);
         return 2;
+    }
+    if (streq (command, "backup"))
+        return ctl_backup_run (options.data_dir, options.out);
+    if (streq (command, "restore")) {
+        if (!options.from) {
+            fprintf (stderr, "jadugar-controller: restore needs --from FILE\n");
+            return 2;
+        }
+        return ctl_restore_run (options.data_dir, options.from);
     }
     if (streq (command, "init"))
         return ctl_init_join (options.data_dir, options.listen, options.port, options.store,
