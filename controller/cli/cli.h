@@ -126,6 +126,7 @@ const char *cli_str (json_t *object, const char *key);
 //  Commands
 int cli_status (cli_t *cli);
 int cli_agents (cli_t *cli);
+int cli_controllers (cli_t *cli);
 int cli_release (cli_t *cli);
 int cli_deploy (cli_t *cli);
 int cli_plans (cli_t *cli);

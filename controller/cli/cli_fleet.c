@@ -79,6 +79,35 @@ int cli_status (cli_t *cli)
     return CLI_OK;
 }
 
+int cli_controllers (cli_t *cli)
+{
+    static const char *const spec[] = {NULL};
+    cli_args_t args;
+    if (cli_args_parse (cli, spec, &args))
+        return CLI_USAGE;
+    if (args.positional_count)
+        return cli_usage_error (cli, "controllers: unexpected argument '%s'", args.positional[0]);
+    json_t *result = NULL;
+    int status = cli_query (cli, "controllers", NULL, &result);
+    if (!result)
+        return status;
+    printf ("%-32s %-8s %-6s %-6s %s\n", "ENDPOINT", "ROLE", "EPOCH", "STATE", "LAST SEEN");
+    size_t index;
+    json_t *controller;
+    json_array_foreach (json_object_get (result, "controllers"), index, controller)
+    {
+        char ago[32], epoch[24] = "-";
+        if (streq (cli_str (controller, "role"), "leader"))
+            snprintf (epoch, sizeof epoch, "%lld",
+                      (long long)json_integer_value (json_object_get (controller, "epoch")));
+        printf ("%-32s %-8s %-6s %-6s %s\n", cli_str (controller, "endpoint"),
+                cli_str (controller, "role"), epoch, cli_str (controller, "state"),
+                s_ago (cli_str (controller, "last_seen"), ago, sizeof ago));
+    }
+    json_decref (result);
+    return CLI_OK;
+}
+
 //  agents token create --env E[,E2] [--expires DURATION] [--uses N]
 static int s_token_create (cli_t *cli, const cli_args_t *args)
 {

@@ -58,6 +58,8 @@ static const s_command_t s_commands[] = {
     {"metrics", cli_metrics, "metrics (--host H | --env E) [--name M] [--since DURATION]",
      "metric samples of a host or an environment, as sparklines"},
     {"audit", cli_audit, "audit [--since DURATION]", "who did what, refused requests too"},
+    {"controllers", cli_controllers, "controllers",
+     "every controller of the store: endpoint, role (leader, standby), epoch, last seen"},
     {"operator", cli_operator,
      "operator add NAME --role ROLE... --public-key KEY [--signing-key HEX] [--expires "
      "DURATION] | operator list [--all] | operator remove NAME | operator rotate NAME "

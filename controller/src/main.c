@@ -2,9 +2,14 @@
 //  SPDX-License-Identifier: MPL-2.0
 //
 //  jadugar-controller init --data DIR [--listen ADDR] [--port BASE]
+//                          [--store URL [--join FILE]]
 //  jadugar-controller run --data DIR [--syslog] [--verbose]
 //  jadugar-controller check --data DIR
+//  jadugar-controller export-keys --data DIR --out FILE
+//  jadugar-controller backup --data DIR --out FILE
+//  jadugar-controller restore --data DIR --from FILE
 
+#include "ctl_backup.h"
 #include "ctl_init.h"
 #include "ctl_leader.h"
 #include "ctl_server.h"
@@ -28,17 +33,22 @@
 
 static void s_usage (FILE *out)
 {
-    fprintf (
-        out,
-        "usage: jadugar-controller init --data DIR [--listen ADDR] [--port BASE] [--store URL]\n"
-        "       jadugar-controller run --data DIR [--syslog] [--verbose]\n"
-        "       jadugar-controller check --data DIR\n");
+    fprintf (out, "usage: jadugar-controller init --data DIR [--listen ADDR] [--port BASE]\n"
+                  "                               [--store URL [--join FILE]]\n"
+                  "       jadugar-controller run --data DIR [--syslog] [--verbose]\n"
+                  "       jadugar-controller check --data DIR\n"
+                  "       jadugar-controller export-keys --data DIR --out FILE\n"
+                  "       jadugar-controller backup --data DIR --out FILE\n"
+                  "       jadugar-controller restore --data DIR --from FILE\n");
 }
 
 typedef struct {
     const char *data_dir;
     const char *listen;
     const char *store;  //  init: a postgresql:// URL, or NULL (SQLite)
+    const char *join;   //  init: the keys export of a controller to join
+    const char *out;    //  export-keys, backup: the file to write
+    const char *from;   //  restore: the backup to restore
     int port;
     bool use_syslog;
     bool verbose;
@@ -48,10 +58,17 @@ typedef struct {
 static int s_parse (int argc, char **argv, s_options_t *options)
 {
     static const struct option longopts[] = {
-        {"data", required_argument, NULL, 'd'}, {"listen", required_argument, NULL, 'l'},
-        {"port", required_argument, NULL, 'p'}, {"store", required_argument, NULL, 'S'},
-        {"syslog", no_argument, NULL, 's'},     {"verbose", no_argument, NULL, 'v'},
-        {"help", no_argument, NULL, 'h'},       {NULL, 0, NULL, 0},
+        {"data", required_argument, NULL, 'd'},
+        {"listen", required_argument, NULL, 'l'},
+        {"port", required_argument, NULL, 'p'},
+        {"store", required_argument, NULL, 'S'},
+        {"syslog", no_argument, NULL, 's'},
+        {"verbose", no_argument, NULL, 'v'},
+        {"join", required_argument, NULL, 'j'},
+        {"out", required_argument, NULL, 'o'},
+        {"from", required_argument, NULL, 'f'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     options->listen = "127.0.0.1";
     options->port = 7400;
@@ -77,6 +94,15 @@ static int s_parse (int argc, char **argv, s_options_t *options)
                 break;
             case 'S':
                 options->store = optarg;
+                break;
+            case 'j':
+                options->join = optarg;
+                break;
+            case 'o':
+                options->out = optarg;
+                break;
+            case 'f':
+                options->from = optarg;
                 break;
             case 's':
                 options->use_syslog = true;
@@ -242,15 +268,43 @@ int main (int argc, char **argv)
     //  Keys, tokens and the state database are for the controller's eyes only.
     umask (0077);
     s_options_t options = {0};
-    if (!streq (command, "init") && !streq (command, "run") && !streq (command, "check")) {
+    if (!streq (command, "init") && !streq (command, "run") && !streq (command, "check") &&
+        !streq (command, "export-keys") && !streq (command, "backup") &&
+        !streq (command, "restore")) {
         fprintf (stderr, "jadugar-controller: unknown command '%s'\n", command);
         s_usage (stderr);
         return 2;
     }
     if (s_parse (argc - 1, argv + 1, &options) != 0)
         return 2;
+    //  each command takes its own options only
+    bool writes = streq (command, "export-keys") || streq (command, "backup");
+    if ((options.join && !streq (command, "init")) || (options.out && !writes) ||
+        (options.from && !streq (command, "restore"))) {
+        fprintf (stderr, "jadugar-controller: %s takes no %s\n", command,
+                 options.join && !streq (command, "init") ? "--join"
+                 : options.out && !writes                 ? "--out"
+                                                          : "--from");
+        return 2;
+    }
+    if (writes && !options.out) {
+        fprintf (stderr, "jadugar-controller: %s needs --out FILE\n", command);
+        return 2;
+    }
+    if (streq (command, "backup"))
+        return ctl_backup_run (options.data_dir, options.out);
+    if (streq (command, "restore")) {
+        if (!options.from) {
+            fprintf (stderr, "jadugar-controller: restore needs --from FILE\n");
+            return 2;
+        }
+        return ctl_restore_run (options.data_dir, options.from);
+    }
     if (streq (command, "init"))
-        return ctl_init_run (options.data_dir, options.listen, options.port, options.store, stdout);
+        return ctl_init_join (options.data_dir, options.listen, options.port, options.store,
+                              options.join, stdout);
+    if (streq (command, "export-keys"))
+        return ctl_init_export_keys (options.data_dir, options.out);
     if (streq (command, "check"))
         return s_check (&options);
     zsys_init ();

@@ -137,6 +137,142 @@ Test (leader_pg, a_frozen_leader_is_deposed_when_its_lease_expires_and_writes_no
     ctl_store_destroy (&store_b);
 }
 
+typedef struct {
+    ctl_leader_t *leader;
+    int rc;  //  the last check's
+} s_check_t;
+
+//  Check until a renewal is on its way (or the check fails).
+static bool s_renewal_sent (void *arg)
+{
+    s_check_t *check = (s_check_t *)arg;
+    check->rc = ctl_leader_check (check->leader);
+    return check->rc != 0 || ctl_leader_renewing (check->leader);
+}
+
+//  Check until the renewal on its way is answered (or the check fails).
+static bool s_renewal_done (void *arg)
+{
+    s_check_t *check = (s_check_t *)arg;
+    check->rc = ctl_leader_check (check->leader);
+    return check->rc != 0 || !ctl_leader_renewing (check->leader);
+}
+
+Test (leader_pg, the_lease_renewal_never_waits_for_the_store)
+{
+    ctl_store_t *store_a = s_open (), *store_b = s_open ();
+    ctl_leader_t *a = ctl_leader_new (s_target.target, "127.0.0.1:7400");
+    cr_assert_eq (ctl_leader_try (a, store_a), 1);
+    int64_t renewed = s_int (store_b, "SELECT renewed FROM leadership");
+    //  another session holds the lease's row: a renewal waits for it (up
+    //  to lock_timeout) on the server, never in the leader's loop
+    cr_assert_eq (ctl_store_begin (store_b), 0);
+    cr_assert_geq (ctl_sql_exec (ctl_store_sql (store_b),
+                                 "SELECT id FROM leadership WHERE id = 1 FOR UPDATE", ""),
+                   0);
+    s_check_t check = {a, 0};
+    cr_assert (jt_wait_for (s_renewal_sent, &check, 5000), "no renewal was sent");
+    cr_assert_eq (check.rc, 0, "the check waited for the locked lease and failed");
+    //  still blocked on the server: each check returns at once, leading
+    for (int count = 0; count < 5; count++) {
+        cr_assert_eq (ctl_leader_check (a), 0);
+        cr_assert (ctl_leader_renewing (a), "the renewal went through a locked row");
+    }
+    cr_assert (ctl_leader_leads (a));
+    //  the row is free again: the renewal lands and the leader leads on
+    cr_assert_eq (ctl_store_commit (store_b), 0);
+    cr_assert (jt_wait_for (s_renewal_done, &check, 5000), "the renewal never came back");
+    cr_assert_eq (check.rc, 0);
+    cr_assert (ctl_leader_leads (a));
+    cr_assert_gt (s_int (store_b, "SELECT renewed FROM leadership"), renewed);
+    cr_assert_eq (s_int (store_b, "SELECT count(*) FROM controllers WHERE name = "
+                                  "'127.0.0.1:7400'"),
+                  1);
+    ctl_leader_destroy (&a);
+    ctl_store_destroy (&store_a);
+    ctl_store_destroy (&store_b);
+}
+
+typedef struct {
+    ctl_leader_t *leader;
+} s_lost_t;
+
+static bool s_lost (void *arg)
+{
+    return ctl_leader_check (((s_lost_t *)arg)->leader) != 0;
+}
+
+Test (leader_pg, a_leader_whose_renewals_do_not_land_stops_before_its_lease_ends)
+{
+    ctl_store_t *store_a = s_open (), *store_b = s_open ();
+    ctl_leader_t *a = ctl_leader_new (s_target.target, "127.0.0.1:7400");
+    cr_assert_eq (ctl_leader_try (a, store_a), 1);
+    //  the lease's row stays locked: every renewal times out
+    cr_assert_eq (ctl_store_begin (store_b), 0);
+    cr_assert_geq (ctl_sql_exec (ctl_store_sql (store_b),
+                                 "SELECT id FROM leadership WHERE id = 1 FOR UPDATE", ""),
+                   0);
+    s_lost_t lost = {a};
+    cr_assert (jt_wait_for (s_lost, &lost, 3 * CTL_LEADER_LEASE_MS), "the leader never stopped");
+    cr_assert_not (ctl_leader_leads (a));
+    //  before the lease ran out, by the store's clock
+    cr_assert_lt (s_int (store_b, "SELECT CAST (extract (epoch FROM clock_timestamp ()) * 1000 "
+                                  "AS BIGINT) - renewed FROM leadership"),
+                  CTL_LEADER_LEASE_MS, "the leader served on an expired lease");
+    ctl_store_rollback (store_b);
+    cr_assert_eq (ctl_leader_check (a), -1, "a stopped leader leads again");
+    ctl_leader_destroy (&a);
+    ctl_store_destroy (&store_a);
+    ctl_store_destroy (&store_b);
+}
+
+Test (leader_pg, the_controllers_are_listed_with_the_leader_and_its_epoch)
+{
+    ctl_store_t *store_a = s_open (), *store_b = s_open ();
+    ctl_leader_t *a = ctl_leader_new (s_target.target, "127.0.0.1:7400");
+    ctl_leader_t *b = ctl_leader_new (s_target.target, "127.0.0.1:7500");
+    s_take (a, store_a, 5000);
+    cr_assert_eq (ctl_leader_try (b, store_b), 0);
+    zlistx_t *list = ctl_leader_controllers (store_a);
+    cr_assert_not_null (list);
+    cr_assert_eq (zlistx_size (list), 2);
+    ctl_controller_t *first = (ctl_controller_t *)zlistx_first (list);
+    ctl_controller_t *second = (ctl_controller_t *)zlistx_next (list);
+    cr_assert_str_eq (first->name, "127.0.0.1:7400");
+    cr_assert (first->leader);
+    cr_assert_eq (first->epoch, 1);
+    cr_assert_str_eq (second->name, "127.0.0.1:7500");
+    cr_assert_not (second->leader);
+    cr_assert_eq (second->epoch, 0);
+    cr_assert_gt (second->seen, 0);
+    zlistx_destroy (&list);
+    //  the leader goes, the standby leads with the next epoch
+    ctl_leader_destroy (&a);
+    s_take (b, store_b, 5000);
+    list = ctl_leader_controllers (store_b);
+    cr_assert_not_null (list);
+    first = (ctl_controller_t *)zlistx_first (list);
+    second = (ctl_controller_t *)zlistx_next (list);
+    cr_assert_not (first->leader);
+    cr_assert_eq (first->epoch, 0);
+    cr_assert (second->leader);
+    cr_assert_eq (second->epoch, 2);
+    zlistx_destroy (&list);
+    ctl_leader_destroy (&b);
+    ctl_store_destroy (&store_a);
+    ctl_store_destroy (&store_b);
+}
+
+Test (leader, sqlite_records_no_controllers)
+{
+    ctl_store_t *store = s_open ();
+    zlistx_t *list = ctl_leader_controllers (store);
+    cr_assert_not_null (list);
+    cr_assert_eq (zlistx_size (list), 0);
+    zlistx_destroy (&list);
+    ctl_store_destroy (&store);
+}
+
 Test (leader, sqlite_keeps_epoch_zero_and_a_fence_changes_nothing)
 {
     ctl_store_t *store = s_open ();

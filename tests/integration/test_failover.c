@@ -9,10 +9,12 @@
 #include "jad_util.h"
 
 #include <criterion/criterion.h>
+#include <jansson.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -242,6 +244,438 @@ Test (failover, agents_connected_to_both_follow_the_new_leader_and_keep_its_epoc
     //  and the new leader has them all online
     cr_assert (jt_fleet_wait_status (fleet, "\"state\": \"online\"", count, 30000),
                "the agents are not online under the new leader");
+    //  jadctl controllers: the new leader with its epoch, the old one
+    //  standing by (down: it is dead)
+    char *out = NULL;
+    cr_assert_eq (jt_jadctl (fleet, &out, "--json controllers"), 0, "%s", out);
+    json_t *listed = json_loads (out ? out : "", 0, NULL);
+    cr_assert_not_null (listed, "controllers --json: %s", out);
+    json_t *controllers = json_object_get (listed, "controllers");
+    cr_assert_eq (json_array_size (controllers), 2, "%s", out);
+    char leader[64], standby[64];
+    snprintf (leader, sizeof leader, "127.0.0.1:%d", two.base);
+    snprintf (standby, sizeof standby, "127.0.0.1:%d", fleet->port);
+    size_t index;
+    json_t *controller;
+    int seen = 0;
+    json_array_foreach (controllers, index, controller)
+    {
+        const char *endpoint = json_string_value (json_object_get (controller, "endpoint"));
+        const char *role = json_string_value (json_object_get (controller, "role"));
+        cr_assert_not_null (endpoint);
+        cr_assert_not_null (role);
+        if (strcmp (endpoint, leader) == 0) {
+            cr_expect_str_eq (role, "leader");
+            cr_expect_eq (json_integer_value (json_object_get (controller, "epoch")), 2);
+            cr_expect_str_eq (json_string_value (json_object_get (controller, "state")), "up");
+            seen++;
+        } else if (strcmp (endpoint, standby) == 0) {
+            cr_expect_str_eq (role, "standby");
+            seen++;
+        }
+    }
+    cr_assert_eq (seen, 2, "controllers: %s", out);
+    json_decref (listed);
+    free (out);
+    cr_assert_eq (jt_jadctl (fleet, &out, "--json status"), 0);
+    cr_assert (out && strstr (out, "\"controllers\""), "status --json has no controllers");
+    free (out);
     cr_assert_eq (jt_stop (two.pid), 0);
     jt_fleet_destroy (&fleet);
+}
+
+//  --------------------------------------------------------------------------
+//  A fleet on PostgreSQL with two controllers, its agents and jadctl
+//  knowing both
+
+typedef struct {
+    jt_fleet_t *fleet;  //  its controller leads first
+    s_ctl_t one;        //  the fleet's controller (log only; pid in fleet)
+    s_ctl_t two;        //  the standby
+} s_pair_t;
+
+//  The fleet (environments `envs`), the standby started, `count` agents
+//  host-1.. in `env` online with both endpoints.
+static void s_pair_fleet (s_pair_t *pair, const char *envs, int count, const char *env)
+{
+    setenv ("JADUGAR_TEST_STORE", "postgresql", 1);
+    jt_fleet_t *fleet = jt_fleet_new ();
+    pair->fleet = fleet;
+    cr_assert_not_null (fleet->store, "the fleet is not on PostgreSQL");
+    snprintf (pair->one.log, sizeof pair->one.log, "%s/controller.log", fleet->dir);
+    if (envs) {
+        jt_fleet_set_environments (fleet, envs);
+        jt_fleet_restart_controller (fleet);
+    }
+    s_ctl_t *two = &pair->two;
+    snprintf (two->data, sizeof two->data, "%s/controller2", fleet->dir);
+    snprintf (two->log, sizeof two->log, "%s/controller2.log", fleet->dir);
+    two->base = jt_free_port_base (4);
+    cr_assert_gt (two->base, 0);
+    cr_assert_eq (jt_run (NULL,
+                          "cp -a %s/controller %s && sed -i 's/^port: %d$/port: %d/' "
+                          "%s/controller.yaml",
+                          fleet->dir, two->data, fleet->port, two->base, two->data),
+                  0);
+    //  Release archives are not in the shared store yet (NOTES-ha2.md):
+    //  the two controllers share one artifacts directory, as two hosts
+    //  would share a network file system.
+    cr_assert_eq (jt_run (NULL,
+                          "mkdir -p %s/controller/artifacts && rm -rf %s/artifacts && "
+                          "ln -s %s/controller/artifacts %s/artifacts",
+                          fleet->dir, two->data, fleet->dir, two->data),
+                  0);
+    s_start (two);
+    cr_assert (s_wait_log (two, "standing by", 20000), "the second controller is no standby");
+    for (int index = 0; index < count; index++) {
+        char name[16];
+        snprintf (name, sizeof name, "host-%d", index + 1);
+        jt_fleet_add_agent (fleet, name, env);
+        jt_kill9 (fleet->agents[index]);
+        cr_assert_eq (jt_run (NULL,
+                              "sed -i 's/^controller: .*$/controller: 127.0.0.1:%d,127.0.0.1:%d/' "
+                              "%s/%s/agent/agent.yaml",
+                              fleet->port, two->base, fleet->dir, name),
+                      0);
+        jt_fleet_start_agent (fleet, index);
+    }
+    cr_assert (jt_fleet_wait_status (fleet, "\"state\": \"online\"", count, 30000),
+               "the agents did not come online");
+    cr_assert_eq (jt_run (NULL,
+                          "sed -i 's/^controller: .*$/controller: 127.0.0.1:%d,127.0.0.1:%d/' %s",
+                          fleet->port + 2, two->base + 2, fleet->admin_config),
+                  0);
+}
+
+static void s_pair_destroy (s_pair_t *pair)
+{
+    if (pair->two.pid)
+        jt_stop (pair->two.pid);
+    pair->two.pid = 0;
+    jt_fleet_destroy (&pair->fleet);
+}
+
+//  A release web VERSION whose activate hook appends "activate VERSION
+//  HOST" to DIR/hooks.log after a second.
+static void s_add_release (jt_fleet_t *fleet, const char *version)
+{
+    char manifest[] = "hooks:\n  activate: ./hooks/activate.sh\n";
+    char activate[768], name[64];
+    snprintf (activate, sizeof activate,
+              "#!/bin/sh\nsleep 1\necho \"activate $JADUGAR_VERSION $JADUGAR_HOST\" >> "
+              "'%s/hooks.log'\n",
+              fleet->dir);
+    const char *files[] = {"jadugar.yaml", manifest, "hooks/activate.sh", activate, NULL};
+    snprintf (name, sizeof name, "web-%s", version);
+    char *archive = jt_make_release (fleet->dir, name, files);
+    char *out = NULL;
+    int rc = jt_jadctl (fleet, &out, "release add web %s %s", version, archive);
+    cr_assert_eq (rc, 0, "release add failed (%d): %s", rc, out);
+    free (out);
+    free (archive);
+}
+
+typedef struct {
+    jt_fleet_t *fleet;
+    const char *plan_id;
+    const char *needle;
+} s_plan_wait_t;
+
+static bool s_plan_has (void *arg)
+{
+    s_plan_wait_t *wait = (s_plan_wait_t *)arg;
+    char *out = NULL;
+    jt_jadctl (wait->fleet, &out, "--json plan show %s", wait->plan_id);
+    bool found = out && strstr (out, wait->needle);
+    free (out);
+    return found;
+}
+
+Test (failover, a_rolling_deploy_finishes_under_the_standby_when_the_leader_dies, .timeout = 300)
+{
+    s_pair_t pair = {0};
+    s_pair_fleet (&pair, "environments:\n  staging: { strategy: rolling, batch: 1 }\n", 4,
+                  "staging");
+    jt_fleet_t *fleet = pair.fleet;
+    s_add_release (fleet, "1.0");
+    char *out = NULL;
+    cr_assert_eq (jt_jadctl (fleet, &out, "--json deploy web 1.0 --env staging --batch 1"), 0, "%s",
+                  out);
+    json_t *started = json_loads (out, 0, NULL);
+    free (out);
+    cr_assert_not_null (started);
+    char plan_id[32];
+    snprintf (plan_id, sizeof plan_id, "%s",
+              json_string_value (json_object_get (json_object_get (started, "plan"), "id")));
+    json_decref (started);
+    //  the leader dies in the middle: once the first host switched
+    char hooks[600];
+    snprintf (hooks, sizeof hooks, "%s/hooks.log", fleet->dir);
+    s_grep_t first = {hooks, "activate 1.0 host-1\n"};
+    cr_assert (jt_wait_for (s_log_has, &first, 60000), "the first batch never activated");
+    jt_kill9 (fleet->controller);
+    fleet->controller = 0;
+    cr_assert (s_wait_log (&pair.two, "leads name=", 5000),
+               "no takeover within 5 s of the leader's death");
+    //  the standby finishes the plan: every host activated exactly once
+    s_plan_wait_t done = {fleet, plan_id, "\"state\": \"succeeded\""};
+    cr_assert (jt_wait_for (s_plan_has, &done, 120000),
+               "the plan did not finish under the standby");
+    char path[600];
+    snprintf (path, sizeof path, "%s/hooks.log", fleet->dir);
+    char *log = jt_read_file (path);
+    cr_assert_not_null (log);
+    for (int host = 1; host <= 4; host++) {
+        char line[64];
+        snprintf (line, sizeof line, "activate 1.0 host-%d\n", host);
+        cr_assert_eq (jt_count (log, line), 1, "host-%d activated %d times:\n%s", host,
+                      jt_count (log, line), log);
+    }
+    free (log);
+    //  the deployment log: every host's steps, those before the death too
+    cr_assert_eq (jt_jadctl (fleet, &out, "--json plan show %s", plan_id), 0);
+    json_t *shown = json_loads (out, 0, NULL);
+    free (out);
+    cr_assert_not_null (shown);
+    json_t *events = json_object_get (json_object_get (shown, "plan"), "events");
+    for (int host = 1; host <= 4; host++) {
+        char name[16];
+        snprintf (name, sizeof name, "host-%d", host);
+        bool found = false;
+        size_t index;
+        json_t *event;
+        json_array_foreach (events, index, event)
+        {
+            const char *agent = json_string_value (json_object_get (event, "host"));
+            const char *step = json_string_value (json_object_get (event, "step"));
+            if (agent && step && strcmp (agent, name) == 0 && strcmp (step, "activate") == 0)
+                found = true;
+        }
+        cr_assert (found, "no activate event of %s in the deployment log", name);
+    }
+    json_decref (shown);
+    //  the audit: the release and the deploy, made under the dead leader
+    cr_assert_eq (jt_jadctl (fleet, &out, "--json audit"), 0);
+    cr_assert (out && strstr (out, "\"release.commit\"") && strstr (out, "\"deploy\""),
+               "the audit lost what the dead leader recorded: %s", out);
+    free (out);
+    s_pair_destroy (&pair);
+}
+
+typedef struct {
+    const char *db;  //  an agent's state.db
+} s_refused_t;
+
+//  The agent counted at least one stale_epoch refusal (in its meta).
+static bool s_agent_refused_stale (void *arg)
+{
+    s_refused_t *agent = (s_refused_t *)arg;
+    char *out = NULL;
+    int rc = jt_run (&out,
+                     "sqlite3 -cmd '.timeout 2000' %s \"SELECT value FROM meta WHERE key = "
+                     "'refused_stale_epoch'\"",
+                     agent->db);
+    bool refused = rc == 0 && out && strtoll (out, NULL, 10) > 0;
+    free (out);
+    return refused;
+}
+
+//  SECURITY-TESTS row 41 end to end: a controller signing with an epoch
+//  below the fleet's (here one that leads a copy of the store taken two
+//  takeovers ago, as a stale replica or an old backup would give it) is
+//  refused by every agent (stale_epoch, counted), and the agents keep the
+//  highest epoch. (A deposed leader itself stops before it serves: the
+//  test above, and test_leader.)
+Test (failover, every_agent_refuses_a_controller_signing_with_an_older_epoch, .timeout = 300)
+{
+    s_pair_t pair = {0};
+    const int count = 3;
+    s_pair_fleet (&pair, NULL, count, "dev");
+    jt_fleet_t *fleet = pair.fleet;
+    char needle[128];
+    //  a copy of the store at epoch 1
+    char *copy = jt_pg_database ();
+    cr_assert_not_null (copy);
+    const char *bin = getenv ("JADUGAR_PG_BIN");
+    char *out = NULL;
+    cr_assert_eq (jt_run (&out, "%s/pg_dump --no-owner '%s' | %s/psql -q -v ON_ERROR_STOP=1 '%s'",
+                          bin ? bin : "/usr/lib/postgresql/15/bin", fleet->store,
+                          bin ? bin : "/usr/lib/postgresql/15/bin", copy),
+                  0, "copying the store: %s", out);
+    free (out);
+    //  two takeovers: the standby leads (epoch 2), then the first again (3)
+    jt_kill9 (fleet->controller);
+    fleet->controller = 0;
+    snprintf (needle, sizeof needle, "leads name=127.0.0.1:%d epoch=2", pair.two.base);
+    cr_assert (s_wait_log (&pair.two, needle, 5000), "no takeover within 5 s");
+    jt_fleet_start_controller (fleet);
+    cr_assert_eq (jt_stop (pair.two.pid), 0);
+    pair.two.pid = 0;
+    cr_assert (s_wait_log (&pair.one, "epoch=3", 20000), "the first controller did not lead again");
+    for (int index = 0; index < count; index++) {
+        char db[600];
+        snprintf (db, sizeof db, "%s/%s/agent/state.db", fleet->dir, fleet->agent_names[index]);
+        s_epoch_t want = {db, "3"};
+        cr_assert (jt_wait_for (s_agent_epoch, &want, 30000), "%s never saw epoch 3",
+                   fleet->agent_names[index]);
+    }
+    //  the second controller now leads the old copy: epoch 2, below 3
+    cr_assert_eq (jt_run (NULL, "sed -i \"s|^store: .*|store: '%s'|\" %s/controller.yaml", copy,
+                          pair.two.data),
+                  0);
+    s_start (&pair.two);
+    snprintf (needle, sizeof needle, "leads name=127.0.0.1:%d epoch=2", pair.two.base);
+    cr_assert (s_wait_log (&pair.two, needle, 20000), "the copy's controller did not lead");
+    //  its heartbeats reach every agent, and every agent refuses them
+    for (int index = 0; index < count; index++) {
+        char db[600], log[600];
+        snprintf (db, sizeof db, "%s/%s/agent/state.db", fleet->dir, fleet->agent_names[index]);
+        s_refused_t refused = {db};
+        cr_assert (jt_wait_for (s_agent_refused_stale, &refused, 30000),
+                   "%s never refused the older epoch", fleet->agent_names[index]);
+        snprintf (log, sizeof log, "%s/%s.log", fleet->dir, fleet->agent_names[index]);
+        char *text = jt_read_file (log);
+        cr_assert (text && strstr (text, "stale_epoch"), "%s logged no stale_epoch refusal",
+                   fleet->agent_names[index]);
+        free (text);
+        s_epoch_t want = {db, "3"};
+        cr_assert (s_agent_epoch (&want), "%s lowered its epoch", fleet->agent_names[index]);
+    }
+    //  and the leader sees the refusals in the agents' status
+    cr_assert (jt_fleet_wait_status (fleet, "\"stale_epoch\":", count, 30000),
+               "the agents' stale_epoch refusals are not in status");
+    s_pair_destroy (&pair);
+    jt_pg_drop (copy);
+    free (copy);
+}
+
+//  `jadctl`'s output line "KEY: value" (value copied into buf), or NULL.
+static const char *s_line (const char *text, const char *key, char *buf, size_t len)
+{
+    const char *at = text ? strstr (text, key) : NULL;
+    if (!at)
+        return NULL;
+    at += strlen (key);
+    size_t n = strcspn (at, "\n");
+    snprintf (buf, len, "%.*s", (int)n, at);
+    return buf;
+}
+
+Test (failover, a_second_controller_joins_with_the_first_ones_keys, .timeout = 180)
+{
+    char *dir = jt_tempdir ("failover");
+    char *url = jt_pg_database ();
+    char *other = jt_pg_database ();
+    cr_assert_not_null (url);
+    cr_assert_not_null (other);
+    s_ctl_t one = {0}, two = {0};
+    snprintf (one.data, sizeof one.data, "%s/c1", dir);
+    snprintf (one.log, sizeof one.log, "%s/c1.log", dir);
+    snprintf (two.data, sizeof two.data, "%s/c2", dir);
+    snprintf (two.log, sizeof two.log, "%s/c2.log", dir);
+    one.base = jt_free_port_base (4);
+    two.base = jt_free_port_base (4);
+    char *first = NULL, *out = NULL;
+    cr_assert_eq (jt_run (&first, "%s init --data %s --port %d --store '%s'", S_CONTROLLER,
+                          one.data, one.base, url),
+                  0, "init: %s", first);
+    //  export-keys: a new 0600 file, never over an existing one
+    char keys[600];
+    snprintf (keys, sizeof keys, "%s/keys.export", dir);
+    cr_assert_eq (jt_run (&out, "%s export-keys --data %s --out %s", S_CONTROLLER, one.data, keys),
+                  0, "%s", out);
+    cr_assert (strstr (out, "keys: "), "%s", out);
+    free (out);
+    struct stat info;
+    cr_assert_eq (stat (keys, &info), 0);
+    cr_assert_eq (info.st_mode & 0777, 0600, "the export is mode %o", info.st_mode & 0777);
+    char *before = jt_read_file (keys);
+    cr_assert_eq (jt_run (&out, "%s export-keys --data %s --out %s", S_CONTROLLER, one.data, keys),
+                  2, "%s", out);
+    free (out);
+    char *after = jt_read_file (keys);
+    cr_assert_str_eq (after, before, "an export was overwritten");
+    free (after);
+    free (before);
+    //  init without --join on a store that holds a cluster: refused,
+    //  nothing made
+    cr_assert_neq (jt_run (&out, "%s init --data %s --port %d --store '%s'", S_CONTROLLER, two.data,
+                           two.base, url),
+                   0);
+    cr_assert (out && strstr (out, "already holds"), "%s", out);
+    free (out);
+    char path[700];
+    snprintf (path, sizeof path, "%s/controller.yaml", two.data);
+    cr_assert_neq (access (path, F_OK), 0, "a refused init left a controller.yaml");
+    cr_assert_eq (jt_run (NULL, "rm -rf %s", two.data), 0);
+    //  an export others may read is refused
+    cr_assert_eq (chmod (keys, 0644), 0);
+    cr_assert_neq (jt_run (&out, "%s init --data %s --port %d --store '%s' --join %s", S_CONTROLLER,
+                           two.data, two.base, url, keys),
+                   0);
+    cr_assert (out && strstr (out, "chmod 600"), "%s", out);
+    free (out);
+    cr_assert_eq (chmod (keys, 0600), 0);
+    cr_assert_eq (jt_run (NULL, "rm -rf %s", two.data), 0);
+    //  another cluster's keys are refused, and leave no key behind
+    char third[600], foreign[600];
+    snprintf (third, sizeof third, "%s/c3", dir);
+    snprintf (foreign, sizeof foreign, "%s/foreign.export", dir);
+    cr_assert_eq (jt_run (&out,
+                          "%s init --data %s --port %d --store '%s' && %s export-keys --data %s "
+                          "--out %s",
+                          S_CONTROLLER, third, jt_free_port_base (4), other, S_CONTROLLER, third,
+                          foreign),
+                  0, "%s", out);
+    free (out);
+    cr_assert_neq (jt_run (&out, "%s init --data %s --port %d --store '%s' --join %s", S_CONTROLLER,
+                           two.data, two.base, url, foreign),
+                   0);
+    cr_assert (out && strstr (out, "not the --store database's"), "%s", out);
+    free (out);
+    snprintf (path, sizeof path, "%s/keys/signing.key", two.data);
+    cr_assert_neq (access (path, F_OK), 0, "a refused join left a key behind");
+    cr_assert_eq (jt_run (NULL, "rm -rf %s", two.data), 0);
+    //  the join: the same keys, no enrollment token
+    char *joined = NULL;
+    cr_assert_eq (jt_run (&joined, "%s init --data %s --port %d --store '%s' --join %s",
+                          S_CONTROLLER, two.data, two.base, url, keys),
+                  0, "init --join: %s", joined);
+    char a[128], b[128];
+    cr_assert_str_eq (s_line (joined, "signing-key: ", a, sizeof a),
+                      s_line (first, "signing-key: ", b, sizeof b));
+    cr_assert_str_eq (s_line (joined, "curve-key: ", a, sizeof a),
+                      s_line (first, "curve-key: ", b, sizeof b));
+    cr_assert_null (strstr (joined, "enroll-token:"), "a join made a token: %s", joined);
+    cr_assert_eq (jt_run (&out, "cmp %s/keys/admin.key %s/keys/admin.key", one.data, two.data), 0,
+                  "%s", out);
+    free (out);
+    cr_assert_eq (jt_run (&out, "%s check --data %s", S_CONTROLLER, two.data), 0, "%s", out);
+    free (out);
+    //  and it stands by, and takes over
+    char needle[128];
+    s_start (&one);
+    snprintf (needle, sizeof needle, "leads name=127.0.0.1:%d epoch=1", one.base);
+    cr_assert (s_wait_log (&one, needle, 20000), "the first controller does not lead");
+    s_start (&two);
+    cr_assert (s_wait_log (&two, "standing by", 20000), "the joined controller is no standby");
+    jt_kill9 (one.pid);
+    snprintf (needle, sizeof needle, "leads name=127.0.0.1:%d epoch=2", two.base);
+    cr_assert (s_wait_log (&two, needle, 5000), "the joined controller did not take over");
+    cr_assert_eq (jt_run (&out, "JADUGAR_CONFIG=%s/admin.jadctl.yaml %s --json controllers",
+                          two.data, JAD_BIN_DIR "/controller/jadctl"),
+                  0, "%s", out);
+    char endpoint[64];
+    snprintf (endpoint, sizeof endpoint, "\"127.0.0.1:%d\"", two.base);
+    cr_assert (strstr (out, endpoint) && strstr (out, "\"leader\""), "%s", out);
+    free (out);
+    cr_assert_eq (jt_stop (two.pid), 0);
+    free (joined);
+    free (first);
+    jt_pg_drop (url);
+    jt_pg_drop (other);
+    free (url);
+    free (other);
+    jt_rmtree (dir);
+    free (dir);
 }

@@ -448,15 +448,37 @@ Test (jadctl, json_prints_one_shape_per_thing)
     const struct {
         const char *args;
         const char *member;
-    } lists[] = {{"status", "agents"},           {"agents", "agents"}, {"alerts", "alerts"},
-                 {"operator list", "operators"}, {"audit", "audit"},   {"release list", "releases"},
-                 {"metrics --env dev", "series"}};
+    } lists[] = {{"status", "agents"},
+                 {"agents", "agents"},
+                 {"alerts", "alerts"},
+                 {"operator list", "operators"},
+                 {"audit", "audit"},
+                 {"release list", "releases"},
+                 {"metrics --env dev", "series"},
+                 {"controllers", "controllers"},
+                 {"status", "controllers"}};
     for (size_t index = 0; index < sizeof lists / sizeof lists[0]; index++) {
         json_t *listed = s_json (0, lists[index].args);
         cr_expect (json_is_array (json_object_get (listed, lists[index].member)),
                    "%s: no \"%s\" list", lists[index].args, lists[index].member);
         json_decref (listed);
     }
+    //  a SQLite store has one controller: the one answering leads, epoch 0
+    json_t *controllers = s_json (0, "controllers");
+    json_t *only = json_array_get (json_object_get (controllers, "controllers"), 0);
+    char endpoint[64];
+    snprintf (endpoint, sizeof endpoint, "127.0.0.1:%d", fleet->port);
+    cr_expect_eq (json_array_size (json_object_get (controllers, "controllers")), 1);
+    cr_expect_str_eq (json_string_value (json_object_get (only, "endpoint")), endpoint);
+    cr_expect_str_eq (json_string_value (json_object_get (only, "role")), "leader");
+    cr_expect_eq (json_integer_value (json_object_get (only, "epoch")), 0);
+    cr_expect_str_eq (json_string_value (json_object_get (only, "state")), "up");
+    json_decref (controllers);
+    char *table = NULL;
+    cr_expect_eq (jt_jadctl (fleet, &table, "controllers"), 0);
+    cr_expect (table && strstr (table, endpoint) && strstr (table, " leader "),
+               "controllers table: %s", table);
+    free (table);
     json_t *floor = s_json (0, "release floor web 1.0");
     cr_expect_str_eq (json_string_value (json_object_get (floor, "version")), "1.0");
     json_decref (floor);

@@ -11,6 +11,7 @@
 #include "ctl_plans_repo.h"
 #include "ctl_approvals.h"
 #include "ctl_deadlines.h"
+#include "ctl_leader.h"
 #include "ctl_releases_repo.h"
 #include "ctl_zap.h"
 #include "jad_log.h"
@@ -154,6 +155,53 @@ static int s_ping (ctl_api_t *self, const jad_api_request_t *request, const char
     return 0;
 }
 
+//  A controller seen this long ago is down (a standby records itself
+//  every CTL_LEADER_POLL_MS, the leader every CTL_LEADER_RENEW_MS).
+#define S_CONTROLLER_DOWN_MS (2 * CTL_LEADER_LEASE_MS)
+
+//  Every controller of the store: endpoint, role, epoch, last seen. A
+//  SQLite store records none: its one controller, this one, leads.
+static json_t *s_controllers (ctl_api_t *self)
+{
+    zlistx_t *list = ctl_leader_controllers (self->store);
+    if (!list)
+        return NULL;
+    int64_t now = jad_now_ms ();
+    json_t *controllers = json_array ();
+    for (ctl_controller_t *entry = zlistx_first (list); entry; entry = zlistx_next (list))
+        json_array_append_new (
+            controllers,
+            json_pack ("{s:s, s:s, s:I, s:o, s:s}", "endpoint", entry->name, "role",
+                       entry->leader ? "leader" : "standby", "epoch", (json_int_t)entry->epoch,
+                       "last_seen", ctl_json_time (entry->seen, entry->seen > 0), "state",
+                       now - entry->seen < S_CONTROLLER_DOWN_MS ? "up" : "down"));
+    if (zlistx_size (list) == 0) {
+        const jad_controller_config_t *config = ctl_settings_config (self->settings);
+        char endpoint[320];
+        snprintf (endpoint, sizeof endpoint, "%s:%d", config->listen, config->port);
+        json_int_t epoch = (json_int_t)ctl_store_epoch (self->store);
+        json_array_append_new (controllers,
+                               json_pack ("{s:s, s:s, s:I, s:o, s:s}", "endpoint", endpoint, "role",
+                                          "leader", "epoch", epoch < 0 ? 0 : epoch, "last_seen",
+                                          ctl_json_time (now, true), "state", "up"));
+    }
+    zlistx_destroy (&list);
+    return controllers;
+}
+
+static int s_controllers_list (ctl_api_t *self, const jad_api_request_t *request,
+                               const char *operator_name, json_t **result, char *err, size_t errlen)
+{
+    (void)request, (void)operator_name;
+    json_t *controllers = s_controllers (self);
+    if (!controllers) {
+        snprintf (err, errlen, "database error");
+        return 1;
+    }
+    *result = json_pack ("{s:o}", "controllers", controllers);
+    return 0;
+}
+
 static int s_status (ctl_api_t *self, const jad_api_request_t *request, const char *operator_name,
                      json_t **result, char *err, size_t errlen)
 {
@@ -189,6 +237,12 @@ static int s_status (ctl_api_t *self, const jad_api_request_t *request, const ch
         json_array_append_new (agents, current);
     }
     zlistx_destroy (&fleet);
+    json_t *controllers = s_controllers (self);
+    if (!controllers) {
+        json_decref (agents);
+        snprintf (err, errlen, "database error");
+        return 1;
+    }
     json_t *counters = json_object ();
     for (int index = 0; index < CTL_COUNT_MAX; index++)
         json_object_set_new (counters, ctl_counter_name ((ctl_counter_t)index),
@@ -197,6 +251,7 @@ static int s_status (ctl_api_t *self, const jad_api_request_t *request, const ch
     *result = json_pack ("{s:o, s:{s:o, s:s, s:s}}", "agents", agents, "controller", "counters",
                          counters, "version", JADUGAR_VERSION, "started",
                          jad_iso_time (self->started_ms, started, sizeof started));
+    json_object_set_new (*result, "controllers", controllers);
     return 0;
 }
 
@@ -1375,6 +1430,7 @@ static const s_command_t s_commands[] = {
     {"ping", S_NEED_VIEW, true, s_ping},
     {"status", S_NEED_VIEW, true, s_status},
     {"agents", S_NEED_VIEW, true, s_agents},
+    {"controllers", S_NEED_VIEW, true, s_controllers_list},
     {"release.begin", S_NEED_DEPLOY, true, s_release_begin},
     {"release.chunk", S_NEED_DEPLOY, false, s_release_chunk},
     {"release.commit", S_NEED_DEPLOY, true, s_release_commit},

@@ -9,6 +9,8 @@
 #include "jad_util.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <sodium.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -126,10 +128,230 @@ static int s_save_key (jad_keypair_t *pair, const char *path)
     return 0;
 }
 
+//  A new store's first state: the admin operator and an enrollment token
+//  (into `token`, 33 bytes). Returns 0 or -1 (logged).
+static int s_init_state (ctl_store_t *store, const jad_keypair_t *admin,
+                         const jad_keypair_t *admin_signing, char *token)
+{
+    jad_random_id (16, token);
+    //  Only a hash is stored: the token is printed once, below. It
+    //  enrolls into any environment for 24 h; later ones come from
+    //  `jadctl agents token create`, scoped.
+    char token_hash[65];
+    ctl_agents_token_hash (token, token_hash);
+    int64_t now = jad_now_ms ();
+    ctl_enroll_token_t init_token = {.id = "init",
+                                     .envs = "*",
+                                     .expires = now + CTL_INIT_TOKEN_TTL_MS,
+                                     .uses_left = -1,
+                                     .created_by = "init",
+                                     .created = now};
+    if (ctl_agents_repo_operator_add (store, "admin", jad_keypair_public_txt (admin), "admin",
+                                      jad_keypair_public_txt (admin_signing), now) != 0 ||
+        ctl_agents_repo_token_add (store, &init_token, token_hash) != 0)
+        return -1;
+    return 0;
+}
+
+//  The key files of a controller, in the order export-keys writes them.
+static const struct {
+    const char *name;
+    jad_key_kind_t kind;
+} s_key_files[] = {
+    {"signing.key", JAD_KEY_ED25519},
+    {"curve.key", JAD_KEY_CURVE},
+    {"admin.key", JAD_KEY_CURVE},
+};
+#define S_KEY_FILES   (sizeof s_key_files / sizeof s_key_files[0])
+#define S_KEY_MARK    "--- "  //  starts the line naming each key file in an export
+#define S_EXPORT_MAX  16384   //  an export is ~1 KB
+#define S_EXPORT_HEAD "#  jadugar-controller keys (export-keys): secret, keep it 0600\n"
+
+//  Read a keys export: a regular file neither group nor others may read,
+//  at most S_EXPORT_MAX bytes. Caller wipes (sodium_memzero) and frees.
+//  NULL with the error printed.
+static char *s_export_read (const char *path, size_t *size_p)
+{
+    int fd = open (path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    struct stat info;
+    char *text = NULL;
+    if (fd < 0 || fstat (fd, &info) != 0) {
+        fprintf (stderr, "jadugar-controller: --join %s: %s\n", path, strerror (errno));
+        goto done;
+    }
+    if (!S_ISREG (info.st_mode) || info.st_size > S_EXPORT_MAX) {
+        fprintf (stderr,
+                 "jadugar-controller: --join %s: not a keys export (export-keys writes one)\n",
+                 path);
+        goto done;
+    }
+    if (info.st_mode & (S_IRWXG | S_IRWXO)) {
+        fprintf (stderr,
+                 "jadugar-controller: --join %s: mode %04o is accessible by group or others; "
+                 "chmod 600 %s\n",
+                 path, (unsigned)(info.st_mode & 07777), path);
+        goto done;
+    }
+    text = (char *)calloc (1, (size_t)info.st_size + 1);
+    size_t length = 0;
+    while (text && length < (size_t)info.st_size) {
+        ssize_t got = read (fd, text + length, (size_t)info.st_size - length);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got <= 0) {
+            fprintf (stderr, "jadugar-controller: --join %s: %s\n", path,
+                     got < 0 ? strerror (errno) : "shorter than its size");
+            sodium_memzero (text, (size_t)info.st_size + 1);
+            free (text);
+            text = NULL;
+            break;
+        }
+        length += (size_t)got;
+    }
+    if (text)
+        *size_p = length;
+done:
+    if (fd >= 0)
+        close (fd);
+    return text;
+}
+
+//  Write the key files of a keys export into DATA/keys and load each (its
+//  kind checked). Returns 0, or -1 (error printed, naming the file).
+static int s_join_keys (const char *join, const char *data_dir)
+{
+    size_t size = 0;
+    char *text = s_export_read (join, &size);
+    if (!text)
+        return -1;
+    int rc = -1;
+    size_t found = 0;
+    for (size_t index = 0; index < S_KEY_FILES; index++) {
+        //  "--- NAME\n" then the key file's text, up to the next mark
+        char mark[64];
+        snprintf (mark, sizeof mark, "\n" S_KEY_MARK "%s\n", s_key_files[index].name);
+        char *start = strstr (text, mark);
+        if (!start) {
+            fprintf (stderr,
+                     "jadugar-controller: --join %s: no %s in it (export-keys writes "
+                     "every key)\n",
+                     join, s_key_files[index].name);
+            goto done;
+        }
+        start += strlen (mark);
+        char *end = strstr (start, "\n" S_KEY_MARK);
+        size_t length = end ? (size_t)(end - start) + 1 : strlen (start);
+        char path[PATH_MAX], err[512];
+        snprintf (path, sizeof path, "%s/keys/%s", data_dir, s_key_files[index].name);
+        if (jad_file_write_atomic (path, start, length, 0600) != 0) {
+            fprintf (stderr, "jadugar-controller: cannot write %s: %s\n", path, strerror (errno));
+            goto done;
+        }
+        jad_keypair_t *pair = jad_keypair_load (path, err, sizeof err);
+        bool right = pair && jad_keypair_kind (pair) == s_key_files[index].kind;
+        jad_keypair_destroy (&pair);
+        if (!right) {
+            fprintf (stderr, "jadugar-controller: --join %s: its %s is no %s key%s%s\n", join,
+                     s_key_files[index].name,
+                     s_key_files[index].kind == JAD_KEY_ED25519 ? "signing" : "CURVE",
+                     *err ? ": " : "", err);
+            goto done;
+        }
+        found++;
+    }
+    rc = found == S_KEY_FILES ? 0 : -1;
+done:
+    sodium_memzero (text, size);
+    free (text);
+    return rc;
+}
+
+int ctl_init_export_keys (const char *data_dir, const char *out_path)
+{
+    if (!data_dir || !out_path) {
+        fprintf (stderr, "jadugar-controller: export-keys needs --data DIR and --out FILE\n");
+        return 2;
+    }
+    int status = 1;
+    int fd = -1;
+    size_t size = 64 * 1024;
+    char *text = (char *)sodium_malloc (size);
+    if (!text) {
+        fprintf (stderr, "jadugar-controller: out of memory\n");
+        return 1;
+    }
+    size_t length = (size_t)snprintf (text, size,
+                                      S_EXPORT_HEAD "#  from %s; for: jadugar-controller init "
+                                                    "--data DIR --store URL --join FILE\n",
+                                      data_dir);
+    for (size_t index = 0; index < S_KEY_FILES; index++) {
+        char path[PATH_MAX], err[512];
+        snprintf (path, sizeof path, "%s/keys/%s", data_dir, s_key_files[index].name);
+        //  loaded first: only a valid key file of the right kind is exported
+        jad_keypair_t *pair = jad_keypair_load (path, err, sizeof err);
+        bool right = pair && jad_keypair_kind (pair) == s_key_files[index].kind;
+        jad_keypair_destroy (&pair);
+        if (!right) {
+            fprintf (stderr, "jadugar-controller: %s\n", *err ? err : "wrong kind of key");
+            goto done;
+        }
+        size_t got = 0;
+        char *key = jad_file_read (path, 8192, &got);
+        if (!key || length + got + 64 >= size) {
+            fprintf (stderr, "jadugar-controller: cannot read %s: %s\n", path,
+                     key ? "too large" : strerror (errno));
+            if (key)
+                sodium_memzero (key, got);
+            free (key);
+            goto done;
+        }
+        length += (size_t)snprintf (text + length, size - length, S_KEY_MARK "%s\n",
+                                    s_key_files[index].name);
+        memcpy (text + length, key, got);
+        length += got;
+        if (text[length - 1] != '\n')
+            text[length++] = '\n';
+        sodium_memzero (key, got);
+        free (key);
+    }
+    //  a new file only, created 0600: an export never replaces anything
+    fd = open (out_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0) {
+        fprintf (stderr, "jadugar-controller: --out %s: %s\n", out_path, strerror (errno));
+        status = errno == EEXIST ? 2 : 1;
+        goto done;
+    }
+    if (fchmod (fd, 0600) != 0 || jad_write_all (fd, text, length) != 0 || fsync (fd) != 0) {
+        fprintf (stderr, "jadugar-controller: cannot write %s: %s\n", out_path, strerror (errno));
+        close (fd);
+        fd = -1;
+        unlink (out_path);
+        goto done;
+    }
+    printf ("keys: %s\n", out_path);
+    status = 0;
+done:
+    if (fd >= 0)
+        close (fd);
+    sodium_free (text);
+    return status;
+}
+
 int ctl_init_run (const char *data_dir, const char *listen, int port, const char *store_url,
                   FILE *out)
 {
+    return ctl_init_join (data_dir, listen, port, store_url, NULL, out);
+}
+
+int ctl_init_join (const char *data_dir, const char *listen, int port, const char *store_url,
+                   const char *join, FILE *out)
+{
     char path[PATH_MAX];
+    if (join && !store_url) {
+        fprintf (stderr, "jadugar-controller: --join needs --store URL: the store the first "
+                         "controller keeps its state in\n");
+        return 2;
+    }
     if (port < 1 || port > 65532) {
         fprintf (stderr, "jadugar-controller: --port %d is out of range (1-65532)\n", port);
         return 2;
@@ -155,60 +377,79 @@ int ctl_init_run (const char *data_dir, const char *listen, int port, const char
         return 1;
     }
     int status = 1;
-    jad_keypair_t *signing = jad_keypair_new (JAD_KEY_ED25519);
-    jad_keypair_t *curve = jad_keypair_new (JAD_KEY_CURVE);
-    jad_keypair_t *admin = jad_keypair_new (JAD_KEY_CURVE);
+    jad_keypair_t *signing = NULL, *curve = NULL, *admin = NULL;
     //  the admin's approvals key, beside its CURVE key as jadctl keygen
-    //  writes them (DESIGN §10)
-    jad_keypair_t *admin_signing = jad_keypair_new (JAD_KEY_ED25519);
+    //  writes them (DESIGN §10); a joining controller has the first's admin
+    jad_keypair_t *admin_signing = NULL;
     ctl_store_t *store = NULL;
     char *target = NULL;
     char *text = NULL;
-    snprintf (path, sizeof path, "%s/keys/signing.key", data_dir);
-    if (s_save_key (signing, path))
-        goto done;
-    snprintf (path, sizeof path, "%s/keys/curve.key", data_dir);
-    if (s_save_key (curve, path))
-        goto done;
-    snprintf (path, sizeof path, "%s/keys/admin.key", data_dir);
-    if (s_save_key (admin, path))
-        goto done;
-    snprintf (path, sizeof path, "%s/keys/admin.key.signing", data_dir);
-    if (s_save_key (admin_signing, path))
-        goto done;
+    char token[33] = "";
+    ctl_operator_t *admin_before = NULL;
+    if (join) {
+        //  the first controller's keys: this one signs and answers as it
+        if (s_join_keys (join, data_dir) != 0)
+            goto done;
+        char err[512] = "";
+        const char *names[] = {"signing.key", "curve.key", "admin.key"};
+        jad_keypair_t **pairs[] = {&signing, &curve, &admin};
+        for (size_t index = 0; index < 3; index++) {
+            snprintf (path, sizeof path, "%s/keys/%s", data_dir, names[index]);
+            *pairs[index] = jad_keypair_load (path, err, sizeof err);
+            if (!*pairs[index]) {
+                fprintf (stderr, "jadugar-controller: %s\n", err);
+                goto done;
+            }
+        }
+    } else {
+        signing = jad_keypair_new (JAD_KEY_ED25519);
+        curve = jad_keypair_new (JAD_KEY_CURVE);
+        admin = jad_keypair_new (JAD_KEY_CURVE);
+        admin_signing = jad_keypair_new (JAD_KEY_ED25519);
+        snprintf (path, sizeof path, "%s/keys/signing.key", data_dir);
+        if (s_save_key (signing, path))
+            goto done;
+        snprintf (path, sizeof path, "%s/keys/curve.key", data_dir);
+        if (s_save_key (curve, path))
+            goto done;
+        snprintf (path, sizeof path, "%s/keys/admin.key", data_dir);
+        if (s_save_key (admin, path))
+            goto done;
+        snprintf (path, sizeof path, "%s/keys/admin.key.signing", data_dir);
+        if (s_save_key (admin_signing, path))
+            goto done;
+    }
 
     target = ctl_store_target (data_dir, store_url);
-    store = target ? ctl_store_open (target, CTL_STORE_CREATE) : NULL;
+    store = target ? ctl_store_open (target, join ? 0 : CTL_STORE_CREATE) : NULL;
     if (!store) {
         if (store_url)
             fprintf (stderr, "jadugar-controller: cannot open the --store database "
                              "(the log line above says why)\n");
         goto done;
     }
-    ctl_operator_t *admin_before = NULL;
-    if (ctl_agents_repo_operator_by_name (store, "admin", &admin_before) == 0 && admin_before) {
-        ctl_operator_destroy (&admin_before);
-        fprintf (stderr, "jadugar-controller: the --store database already holds a "
-                         "controller's state: use an empty database\n");
+    //  0 found, 1 none
+    if (ctl_agents_repo_operator_by_name (store, "admin", &admin_before) < 0) {
+        fprintf (stderr, "jadugar-controller: cannot read the --store database\n");
         goto done;
     }
-    char token[33];
-    jad_random_id (16, token);
-    //  Only a hash is stored: the token is printed once, below. It
-    //  enrolls into any environment for 24 h; later ones come from
-    //  `jadctl agents token create`, scoped.
-    char token_hash[65];
-    ctl_agents_token_hash (token, token_hash);
-    int64_t now = jad_now_ms ();
-    ctl_enroll_token_t init_token = {.id = "init",
-                                     .envs = "*",
-                                     .expires = now + CTL_INIT_TOKEN_TTL_MS,
-                                     .uses_left = -1,
-                                     .created_by = "init",
-                                     .created = now};
-    if (ctl_agents_repo_operator_add (store, "admin", jad_keypair_public_txt (admin), "admin",
-                                      jad_keypair_public_txt (admin_signing), now) != 0 ||
-        ctl_agents_repo_token_add (store, &init_token, token_hash) != 0)
+    if (!join && admin_before) {
+        fprintf (stderr, "jadugar-controller: the --store database already holds a "
+                         "controller's state: use an empty database, or join it with "
+                         "--join FILE (export-keys of its first controller)\n");
+        goto done;
+    }
+    if (join) {
+        //  the keys must be this store's: its admin operator is the export's
+        if (!admin_before || !admin_before->public_key ||
+            strcmp (admin_before->public_key, jad_keypair_public_txt (admin)) != 0) {
+            fprintf (stderr,
+                     "jadugar-controller: --join %s: these keys are not the --store "
+                     "database's (its admin operator has another key)\n",
+                     join);
+            goto done;
+        }
+    } else if (s_init_state (store, admin, admin_signing, token) != 0)
         goto done;
 
     char absolute[PATH_MAX];
@@ -247,12 +488,20 @@ int ctl_init_run (const char *data_dir, const char *listen, int port, const char
 
     fprintf (out, "signing-key: %s\n", jad_keypair_public_txt (signing));
     fprintf (out, "curve-key: %s\n", jad_keypair_public_txt (curve));
-    fprintf (out, "enroll-token: %s\n", token);
+    if (*token)
+        fprintf (out, "enroll-token: %s\n", token);
     fprintf (out, "endpoint: %s:%d\n", listen, port);
     fprintf (out, "admin-config: %s/admin.jadctl.yaml\n", absolute);
     status = 0;
 
 done:
+    if (status != 0 && join)
+        //  nothing of the export stays behind a failed join
+        for (size_t index = 0; index < S_KEY_FILES; index++) {
+            snprintf (path, sizeof path, "%s/keys/%s", data_dir, s_key_files[index].name);
+            unlink (path);
+        }
+    ctl_operator_destroy (&admin_before);
     free (text);
     ctl_store_destroy (&store);
     free (target);

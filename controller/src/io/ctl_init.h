@@ -19,4 +19,20 @@
 //  or 1 (error printed to stderr), or 2 (bad argument).
 int ctl_init_run (const char *data_dir, const char *listen, int port, const char *store, FILE *out);
 
+//  As ctl_init_run, and with `join` (a file export-keys wrote, or NULL)
+//  a controller that joins the cluster of `store` (required then): its
+//  keys are the export's (each checked, the admin key against the store's
+//  admin operator), the store is neither created nor changed, and no
+//  enrollment token is made (none is printed). Returns 0, 1 or 2 as
+//  ctl_init_run.
+int ctl_init_join (const char *data_dir, const char *listen, int port, const char *store,
+                   const char *join, FILE *out);
+
+//  `jadugar-controller export-keys`: write the keys of the controller in
+//  `data_dir` (signing, CURVE, admin), each checked, into a new file
+//  `out_path` (mode 0600; an existing file is refused) for `init --join`
+//  on another host. Prints `keys: FILE`. Returns 0, 1 (error printed), or
+//  2 (bad argument, or the file exists).
+int ctl_init_export_keys (const char *data_dir, const char *out_path);
+
 #endif

@@ -8,6 +8,7 @@
 
 #include <czmq.h>
 #include <libpq-fe.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,9 +25,17 @@ struct _ctl_leader_t {
     int64_t epoch;       //  the epoch taken (0 before leading)
     bool leads;          //  holds the lock and has not lost it
     bool lost;           //  lost it: never leads again
-    int64_t renewed_at;  //  mono ms of the last renewal
+    int64_t renewed_at;  //  mono ms a renewal that succeeded was sent
+    bool renewing;       //  a renewal is on its way (sent, no answer yet)
+    int64_t sent_at;     //  mono ms the renewal on its way was sent
     char error[256];     //  the last error
 };
+
+//  A leader whose last renewal that succeeded was sent this long ago stops
+//  serving: a standby deposes it only once the lease, renewed by the
+//  server's clock after that sending, is CTL_LEADER_LEASE_MS old, so the
+//  leader stops first.
+#define S_FENCE_MS (CTL_LEADER_LEASE_MS - CTL_LEADER_RENEW_MS)
 
 static void s_error (ctl_leader_t *self, const PGresult *result)
 {
@@ -215,6 +224,16 @@ int ctl_leader_try (ctl_leader_t *self, ctl_store_t *store)
         PQclear (s_exec (self, "SELECT pg_advisory_unlock (" S_LEADER_LOCK ")", 0, NULL));
         return -1;
     }
+    //  from here on the lock connection is read and written from the
+    //  leader's loop without ever waiting (ctl_leader_check)
+    if (PQsetnonblocking (self->pg, 1) != 0) {
+        s_error (self, NULL);
+        jad_log_error ("leader: cannot make the lock connection non-blocking error=\"%s\"",
+                       self->error);
+        self->epoch = 0;
+        PQclear (s_exec (self, "SELECT pg_advisory_unlock (" S_LEADER_LOCK ")", 0, NULL));
+        return -1;
+    }
     self->leads = true;
     self->renewed_at = jad_mono_ms ();
     jad_log_info ("leader: this controller leads name=%s epoch=%lld", self->name,
@@ -252,38 +271,117 @@ static int s_lost (ctl_leader_t *self, const char *why)
     return -1;
 }
 
+//  Read what the lock connection's socket holds, without waiting. 0, or
+//  -1 if the connection is broken or closed.
+static int s_drain (ctl_leader_t *self)
+{
+    for (int count = 0; count < 16; count++) {
+        if (PQconsumeInput (self->pg) == 0 || PQstatus (self->pg) != CONNECTION_OK)
+            return -1;
+        struct pollfd ready = {.fd = PQsocket (self->pg), .events = POLLIN};
+        if (ready.fd < 0 || poll (&ready, 1, 0) <= 0 || !(ready.revents & (POLLIN | POLLHUP)))
+            break;
+    }
+    return 0;
+}
+
+//  Send the renewal (without waiting for it). 0 or -1 (error kept).
+static int s_renew_send (ctl_leader_t *self, int64_t now)
+{
+    char epoch[32];
+    snprintf (epoch, sizeof epoch, "%lld", (long long)self->epoch);
+    const char *values[] = {epoch, self->name};
+    //  A lost lock is silent until a query: this one runs on the lock's
+    //  connection and renews nothing unless the lease is still this
+    //  session's and epoch's; the same statement records this controller
+    //  as seen.
+    if (!PQsendQueryParams (self->pg,
+                            "WITH r AS (UPDATE leadership SET renewed = " S_NOW_MS " FROM meta m "
+                            "WHERE leadership.id = 1 AND leadership.lock_pid = pg_backend_pid () "
+                            "AND m.key = 'epoch' AND m.value = $1 RETURNING leadership.id), "
+                            "s AS (INSERT INTO controllers (name, seen) SELECT $2, " S_NOW_MS
+                            " FROM r "
+                            "ON CONFLICT (name) DO UPDATE SET seen = excluded.seen) "
+                            "SELECT count(*) FROM r",
+                            2, NULL, values, NULL, NULL, 0)) {
+        s_error (self, NULL);
+        return -1;
+    }
+    self->renewing = true;
+    self->sent_at = now;
+    return 0;
+}
+
+//  The renewal's answer has come (PQisBusy is false): 0 if the lease was
+//  renewed, -1 if not (why kept).
+static int s_renew_read (ctl_leader_t *self)
+{
+    bool renewed = false, failed = false;
+    PGresult *result;
+    while ((result = PQgetResult (self->pg))) {
+        ExecStatusType status = PQresultStatus (result);
+        if (status == PGRES_TUPLES_OK) {
+            const char *count = s_value (result);
+            renewed = count && streq (count, "1");
+        } else if (!failed) {
+            s_error (self, result);
+            failed = true;
+        }
+        PQclear (result);
+    }
+    self->renewing = false;
+    if (failed)
+        return -1;
+    if (!renewed) {
+        snprintf (self->error, sizeof self->error, "another controller took a newer epoch");
+        return -1;
+    }
+    self->renewed_at = self->sent_at;
+    return 0;
+}
+
 int ctl_leader_check (ctl_leader_t *self)
 {
     if (!self->leads)
         return -1;
-    //  a terminated or broken connection shows at once, without a query
-    if (PQconsumeInput (self->pg) == 0 || PQstatus (self->pg) != CONNECTION_OK) {
+    //  a terminated or broken connection shows at once, without a query:
+    //  read all the socket holds (the server's last message, then its
+    //  end, take two reads)
+    if (s_drain (self) != 0) {
         s_error (self, NULL);
         return s_lost (self, self->error);
     }
-    int64_t now = jad_mono_ms ();
-    if (now - self->renewed_at < CTL_LEADER_RENEW_MS)
-        return 0;
-    char epoch[32];
-    snprintf (epoch, sizeof epoch, "%lld", (long long)self->epoch);
-    const char *values[] = {epoch};
-    //  a lost lock is silent until a query: this one runs on it, and
-    //  renews nothing unless the lease is still this session's and epoch's
-    PGresult *result =
-        s_exec (self,
-                "UPDATE leadership SET renewed = " S_NOW_MS " FROM meta m "
-                "WHERE leadership.id = 1 AND leadership.lock_pid = pg_backend_pid () "
-                "AND m.key = 'epoch' AND m.value = $1",
-                1, values);
-    if (!result)
+    //  the rest of a renewal the socket could not take at once
+    if (PQflush (self->pg) < 0) {
+        s_error (self, NULL);
         return s_lost (self, self->error);
-    bool renewed = strcmp (PQcmdTuples (result), "1") == 0;
-    PQclear (result);
-    if (!renewed)
-        return s_lost (self, "another controller took a newer epoch");
-    s_seen (self);
-    self->renewed_at = now;
+    }
+    if (self->renewing && !PQisBusy (self->pg) && s_renew_read (self) != 0)
+        return s_lost (self, self->error);
+    int64_t now = jad_mono_ms ();
+    //  A renewal unanswered: the store may be out of reach, and a standby
+    //  may take over once the lease is CTL_LEADER_LEASE_MS old. Stop
+    //  serving S_FENCE_MS after the last renewal that succeeded was sent
+    //  (or, after a pass of the loop so long that the renewal went out
+    //  late, S_FENCE_MS after it was due).
+    int64_t since = self->renewed_at;
+    if (self->renewing && self->sent_at - CTL_LEADER_RENEW_MS > since)
+        since = self->sent_at - CTL_LEADER_RENEW_MS;
+    if (self->renewing && now - since >= S_FENCE_MS) {
+        char why[96];
+        snprintf (why, sizeof why, "the store did not answer a lease renewal for %lld ms",
+                  (long long)(now - self->sent_at));
+        return s_lost (self, why);
+    }
+    if (!self->renewing && now - self->renewed_at >= CTL_LEADER_RENEW_MS &&
+        s_renew_send (self, now) != 0)
+        return s_lost (self, self->error);
     return 0;
+}
+
+bool ctl_leader_renewing (ctl_leader_t *self)
+{
+    return self->renewing;
 }
 
 int64_t ctl_leader_epoch (ctl_leader_t *self)
@@ -294,4 +392,50 @@ int64_t ctl_leader_epoch (ctl_leader_t *self)
 bool ctl_leader_leads (ctl_leader_t *self)
 {
     return self->leads;
+}
+
+void ctl_controller_destroy (ctl_controller_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    free ((*self_p)->name);
+    free (*self_p);
+    *self_p = NULL;
+}
+
+zlistx_t *ctl_leader_controllers (ctl_store_t *store)
+{
+    zlistx_t *list = ctl_store_list ((zlistx_destructor_fn *)ctl_controller_destroy);
+    ctl_query_t query;
+    //  the holder of the lease leads with the epoch on record
+    int rc = list ? ctl_sql_query (ctl_store_sql (store), &query,
+                                   "SELECT c.name, c.seen, CASE WHEN c.name = l.holder THEN 1 "
+                                   "ELSE 0 END, m.value FROM controllers c LEFT JOIN leadership "
+                                   "l ON l.id = 1 LEFT JOIN meta m ON m.key = 'epoch' "
+                                   "ORDER BY c.name",
+                                   "")
+                  : -1;
+    if (rc)
+        goto failed;
+    while (ctl_query_next (&query)) {
+        ctl_controller_t *controller = (ctl_controller_t *)calloc (1, sizeof (ctl_controller_t));
+        if (controller) {
+            controller->name = ctl_query_strdup (&query, 0);
+            controller->seen = ctl_query_int (&query, 1);
+            controller->leader = ctl_query_int (&query, 2) == 1;
+            const char *epoch = ctl_query_text (&query, 3);
+            if (controller->leader && epoch)
+                controller->epoch = strtoll (epoch, NULL, 10);
+        }
+        if (!controller || !controller->name || !zlistx_add_end (list, controller)) {
+            ctl_controller_destroy (&controller);
+            query.failed = true;
+            break;
+        }
+    }
+    if (ctl_query_end (&query) == 0)
+        return list;
+failed:
+    zlistx_destroy (&list);
+    return NULL;
 }

@@ -26,6 +26,8 @@
 
 #include "ctl_store.h"
 
+#include <czmq.h>
+
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -53,16 +55,42 @@ int ctl_leader_try (ctl_leader_t *self, ctl_store_t *store);
 //  *stop becomes non-zero (-1).
 int ctl_leader_wait (ctl_leader_t *self, ctl_store_t *store, volatile int *stop);
 
-//  The leader's check, cheap enough for every tick of its loop: the lock
-//  connection is alive, and every CTL_LEADER_RENEW_MS the lease is
-//  renewed under this epoch. Returns 0 while this controller leads, -1
-//  once it lost (logged once; it never leads again with this handle).
+//  The leader's check, for every pass of its loop; it never waits for the
+//  store. The lock connection is alive, and every CTL_LEADER_RENEW_MS a
+//  renewal of the lease under this epoch is sent; its answer is read by a
+//  later check. Leadership is lost when the connection breaks, a renewal
+//  fails or renews nothing, or no renewal succeeded for
+//  CTL_LEADER_LEASE_MS - CTL_LEADER_RENEW_MS (a store that does not
+//  answer: the leader stops before a standby may depose it). Returns 0
+//  while this controller leads, -1 once it lost (logged once; it never
+//  leads again with this handle).
 int ctl_leader_check (ctl_leader_t *self);
+
+//  True while a renewal sent by ctl_leader_check awaits its answer.
+bool ctl_leader_renewing (ctl_leader_t *self);
 
 //  The epoch this controller took (0 before it leads).
 int64_t ctl_leader_epoch (ctl_leader_t *self);
 
 //  True while this controller leads (ctl_leader_check has not failed).
 bool ctl_leader_leads (ctl_leader_t *self);
+
+//  --------------------------------------------------------------------------
+//  The controllers of a store, as `jadctl controllers` shows them
+
+//  One controller on record.
+typedef struct {
+    char *name;     //  its endpoint, "ADDR:PORT"
+    bool leader;    //  it holds the lease (the others stand by)
+    int64_t epoch;  //  the epoch it leads with; 0 for a standby
+    int64_t seen;   //  when it was last seen (ms since the epoch, the store's clock)
+} ctl_controller_t;
+
+void ctl_controller_destroy (ctl_controller_t **self_p);
+
+//  Every controller that ever ran on `store`, by name (none on SQLite,
+//  whose one controller records nothing). A list of ctl_controller_t
+//  the caller destroys; NULL on error (logged).
+zlistx_t *ctl_leader_controllers (ctl_store_t *store);
 
 #endif
