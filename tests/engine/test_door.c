@@ -813,3 +813,38 @@ Test (door, rollbacks_and_converge_do_not_meet_checks)
                       ctl_door_kind_name (kinds[index]), verdict.text);
     }
 }
+
+//  An environment with `timezone:` reads its windows there, and says so:
+//  Tue 08:30 UTC is 09:30 in Berlin, inside; Tue 16:30 UTC is 17:30, out.
+Test (door, windows_are_read_in_the_environments_time_zone)
+{
+    static char *windows[] = {"Mon-Fri 09:00-17:00"};
+    jad_env_config_t berlin = {.name = "prod",
+                               .strategy = "all",
+                               .windows = windows,
+                               .window_count = 1,
+                               .timezone = "Europe/Berlin"};
+    char err[256] = "";
+    berlin.tz = jad_tz_load ("Europe/Berlin", NULL, err, sizeof err);
+    cr_assert_not_null (berlin.tz, "%s", err);
+    ctl_door_policy_t policy = {.env = &berlin};
+    ctl_release_facts_t facts = S_GOOD;
+    ctl_door_request_t request = {.kind = CTL_DOOR_DEPLOY,
+                                  .app = "web",
+                                  .version = "2.0",
+                                  .env = "prod",
+                                  .operator_name = "alice"};
+    ctl_door_verdict_t verdict;
+    cr_assert_eq (ctl_door_check (&request, &policy, &facts, S_TUE_0900 - 1800000, &verdict),
+                  CTL_DOOR_ALLOWED, "%s", verdict.text);
+    cr_assert_eq (ctl_door_check (&request, &policy, &facts, S_TUE_1700 - 1800000, &verdict),
+                  CTL_DOOR_REFUSED);
+    cr_assert_str_eq (verdict.rule, "windows");
+    cr_assert_str_eq (verdict.text,
+                      "refused by windows: prod accepts deploys only in Mon-Fri 09:00-17:00 "
+                      "Europe/Berlin (now Tue 17:30 CET); use --emergency --reason TEXT");
+    //  the same instant without a zone is the controller's (UTC here): inside
+    jad_tz_destroy (&berlin.tz);
+    cr_assert_eq (ctl_door_check (&request, &policy, &facts, S_TUE_1700 - 1800000, &verdict),
+                  CTL_DOOR_ALLOWED, "%s", verdict.text);
+}

@@ -7,11 +7,12 @@
 
 #include "ctl_door.h"
 
+#include "ctl_calendar.h"
+
 #include <assert.h>
 #include <fnmatch.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 enum {
     S_BAD = 1 << 0,
@@ -67,35 +68,17 @@ const char *ctl_door_kind_name (ctl_door_kind_t kind)
     return "unknown";
 }
 
-static int s_clock (const char *text)
-{
-    return ((text[0] - '0') * 10 + (text[1] - '0')) * 60 + (text[3] - '0') * 10 + (text[4] - '0');
-}
-
 bool ctl_door_in_window (const jad_env_config_t *env, int64_t now_ms, char *which, size_t len)
 {
-    static const char *days[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
     size_t used = 0;
     if (len)
         which[0] = 0;
     for (size_t index = 0; index < env->window_count && used < len; index++)
         used += (size_t)snprintf (which + used, len - used, "%s%s", index ? ", " : "",
                                   env->windows[index]);
-    if (env->window_count == 0)
-        return true;
-    time_t now = (time_t)(now_ms / 1000);
-    struct tm local;
-    localtime_r (&now, &local);
-    int minute = local.tm_hour * 60 + local.tm_min;
-    for (size_t index = 0; index < env->window_count; index++) {
-        //  validated by the config loader: "Ddd HH:MM-HH:MM"
-        const char *window = env->windows[index];
-        if (strlen (window) != 15 || strncmp (window, days[local.tm_wday], 3) != 0)
-            continue;
-        if (minute >= s_clock (window + 4) && minute < s_clock (window + 10))
-            return true;
-    }
-    return false;
+    if (env->tz && env->window_count && used < len)
+        snprintf (which + used, len - used, " %s", jad_tz_name (env->tz));
+    return ctl_calendar_in_window (env->windows, env->window_count, env->tz, now_ms);
 }
 
 bool ctl_door_tracks (const jad_env_config_t *env, const char *branch)
@@ -283,11 +266,15 @@ ctl_door_outcome_t ctl_door_check (const ctl_door_request_t *request,
     }
     char windows[512];
     if ((rules & S_WINDOWS) && !ctl_door_in_window (env, now_ms, windows, sizeof windows)) {
-        char clock[32];
-        time_t now = (time_t)(now_ms / 1000);
-        struct tm local;
-        localtime_r (&now, &local);
-        strftime (clock, sizeof clock, "%a %H:%M", &local);
+        char clock[48];
+        ctl_calendar_format (env->tz, now_ms, true, clock, sizeof clock);
+        if (env->tz) {
+            //  the zone's abbreviation says whether summer time is on
+            const char *abbr = NULL;
+            jad_tz_offset (env->tz, now_ms / 1000, &abbr);
+            size_t used = strlen (clock);
+            snprintf (clock + used, sizeof clock - used, " %s", abbr ? abbr : "");
+        }
         snprintf (text, len,
                   "refused by windows: %s accepts deploys only in %s (now %s); use --emergency "
                   "--reason TEXT",

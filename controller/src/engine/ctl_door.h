@@ -14,7 +14,8 @@
 //      requires             a deploy of the release succeeded in the
 //                           environment `requires` names
 //      windows              now is inside one of the environment's windows
-//                           (controller's local time)
+//                           (in its timezone, else the controller's local
+//                           time; ctl_calendar)
 //      emergency_approvals  an emergency needs approver roles and waits
 //                           for them
 //      release              the release exists
@@ -176,9 +177,10 @@ const char *ctl_door_rollback (const ctl_door_request_t *request, const ctl_door
                                const ctl_door_rollback_t *rollback, int64_t now_ms,
                                ctl_door_verdict_t *verdict);
 
-//  True if wall time now_ms (controller's local time) falls in one of
-//  env's windows, or env has none. `which` gets the windows as one line
-//  ("Tue 09:00-17:00, Thu 09:00-17:00").
+//  True if wall time now_ms (in env's timezone, else the controller's
+//  local time) falls in one of env's windows, or env has none. `which`
+//  gets the windows as one line, with the zone when env has one
+//  ("Tue 09:00-17:00, Thu 09:00-17:00 Europe/Berlin").
 bool ctl_door_in_window (const jad_env_config_t *env, int64_t now_ms, char *which, size_t len);
 
 //  True if a release on `branch` is deployed to env automatically: env
