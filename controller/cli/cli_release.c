@@ -6,8 +6,9 @@
 //  before it records the release.
 //
 //  --json prints {"release": RELEASE, "exists": BOOL, "auto_deploy":
-//  [{"env", "plan": PLAN} | {"env", "refused"}]}: the release as `release
-//  list` shows it, and each plan as every other command shows a plan.
+//  [{"env", "plan": PLAN} | {"env", "refused"} | {"env", "waits", "slot"}]}:
+//  the release as `release list` shows it, each plan as every other
+//  command shows a plan, and the slot a scheduled environment deploys at.
 
 #include "cli.h"
 #include "jad_attest.h"
@@ -174,7 +175,8 @@ static int s_release_add (cli_t *cli, cli_args_t *args)
                                 cli_str (entry, "plan"));
                     else
                         printf ("auto-deploy to %s: %s\n", cli_str (entry, "env"),
-                                cli_str (entry, "refused"));
+                                json_object_get (entry, "waits") ? cli_str (entry, "waits")
+                                                                 : cli_str (entry, "refused"));
                 }
             }
         }

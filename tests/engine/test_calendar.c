@@ -205,3 +205,30 @@ Test (calendar, lists_the_coming_slots)
     cr_assert_str_eq (ctl_calendar_format (s_berlin, slots[2], true, text, sizeof text),
                       "Tue 10:00");
 }
+
+//  The slot the controller deploys at: the newest one since the last,
+//  if it came within the grace; a controller down longer skips it.
+Test (calendar, due_slot_is_the_newest_since_the_last_within_grace)
+{
+    jad_schedule_t schedule;
+    cr_assert_eq (jad_schedule_parse ("daily 09:00", &schedule, NULL, 0), 0);
+    int64_t mon = 1796634000000;  //  Mon 2026-12-07 09:00 UTC
+    int64_t day = 86400000, hour = 3600000;
+    struct {
+        int64_t last, now, due;
+    } rows[] = {
+        {mon - 1, mon - 1, -1},                 //  not yet
+        {mon - day, mon, mon},                  //  at the slot
+        {mon - day, mon + hour, mon},           //  an hour late: still
+        {mon - day, mon + hour + 1, -1},        //  later: skipped
+        {mon, mon + 1000, -1},                  //  done already
+        {mon - 3 * day, mon + 1000, mon},       //  down for days: only the newest
+        {mon - 3 * day, mon + day - 1000, -1},  //  ... if it is recent
+        {mon, mon + day, mon + day},            //  the next day's
+    };
+    for (size_t row = 0; row < sizeof rows / sizeof *rows; row++)
+        cr_assert_eq (
+            ctl_calendar_due (&schedule, s_utc, rows[row].last, rows[row].now, hour), rows[row].due,
+            "row %zu: %lld", row,
+            (long long)ctl_calendar_due (&schedule, s_utc, rows[row].last, rows[row].now, hour));
+}

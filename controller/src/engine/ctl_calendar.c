@@ -109,6 +109,21 @@ int64_t ctl_calendar_next_slot (const jad_schedule_t *schedule, const jad_tz_t *
     return -1;
 }
 
+int64_t ctl_calendar_due (const jad_schedule_t *schedule, const jad_tz_t *tz, int64_t last_ms,
+                          int64_t now_ms, int64_t grace_ms)
+{
+    //  start no earlier than a year and a bit ago: a slot older than
+    //  grace is skipped anyway, and the walk stays short
+    int64_t from = last_ms + 1;
+    if (from < now_ms - grace_ms - 1)
+        from = now_ms - grace_ms - 1;
+    int64_t due = -1;
+    for (int64_t slot = ctl_calendar_next_slot (schedule, tz, from); slot >= 0 && slot <= now_ms;
+         slot = ctl_calendar_next_slot (schedule, tz, slot + 1))
+        due = slot;
+    return due >= 0 && now_ms - due <= grace_ms ? due : -1;
+}
+
 size_t ctl_calendar_slots (const jad_schedule_t *schedule, const jad_tz_t *tz, int64_t after_ms,
                            int64_t *slots, size_t max)
 {

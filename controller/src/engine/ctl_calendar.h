@@ -29,6 +29,13 @@ bool ctl_calendar_in_window (char *const *windows, size_t count, const jad_tz_t 
 int64_t ctl_calendar_next_slot (const jad_schedule_t *schedule, const jad_tz_t *tz,
                                 int64_t after_ms);
 
+//  The slot the controller deploys at now: the newest slot of schedule
+//  after last_ms (the last one it deployed at) and at or before now_ms,
+//  if it came at most grace_ms ago; else -1 (none came, or the newest
+//  came too long ago: a controller that was down skips it).
+int64_t ctl_calendar_due (const jad_schedule_t *schedule, const jad_tz_t *tz, int64_t last_ms,
+                          int64_t now_ms, int64_t grace_ms);
+
 //  Up to max slots from after_ms on, into slots; returns how many.
 size_t ctl_calendar_slots (const jad_schedule_t *schedule, const jad_tz_t *tz, int64_t after_ms,
                            int64_t *slots, size_t max);

@@ -22,6 +22,7 @@ enum {
     S_FLOOR = 1 << 4,
     S_ACTIVE = 1 << 5,
     S_CHECKS = 1 << 6,
+    S_SCHEDULE = 1 << 7,
 };
 
 //  The rules each kind meets (every kind: environment and release).
@@ -29,8 +30,9 @@ static unsigned s_rules (ctl_door_kind_t kind)
 {
     switch (kind) {
         case CTL_DOOR_DEPLOY:
-        case CTL_DOOR_AUTO_DEPLOY:
             return S_BAD | S_REQUIRES | S_WINDOWS | S_FLOOR | S_CHECKS;
+        case CTL_DOOR_AUTO_DEPLOY:
+            return S_SCHEDULE | S_BAD | S_REQUIRES | S_WINDOWS | S_FLOOR | S_CHECKS;
         case CTL_DOOR_EMERGENCY:
             return S_BAD | S_REQUIRES | S_APPROVALS | S_FLOOR | S_CHECKS;
         case CTL_DOOR_ROLLBACK:
@@ -81,6 +83,33 @@ bool ctl_door_in_window (const jad_env_config_t *env, int64_t now_ms, char *whic
     return ctl_calendar_in_window (env->windows, env->window_count, env->tz, now_ms);
 }
 
+int64_t ctl_door_next_slot (const jad_env_config_t *env, int64_t now_ms)
+{
+    if (!env || !env->schedule)
+        return -1;
+    return ctl_calendar_next_slot (&env->slots, env->tz, now_ms);
+}
+
+//  The schedule rule: an auto-deploy runs at a slot of the schedule that
+//  has come (the controller fires it then), never in between.
+static bool s_at_slot (const ctl_door_request_t *request, const jad_env_config_t *env,
+                       int64_t now_ms, ctl_door_verdict_t *verdict)
+{
+    if (!env->schedule)
+        return true;
+    int64_t slot = request->slot_ms;
+    if (slot > 0 && slot <= now_ms && ctl_calendar_next_slot (&env->slots, env->tz, slot) == slot)
+        return true;
+    verdict->next_slot_ms = ctl_door_next_slot (env, now_ms);
+    char when[64] = "no coming slot";
+    if (verdict->next_slot_ms >= 0)
+        ctl_calendar_format (env->tz, verdict->next_slot_ms, false, when, sizeof when);
+    snprintf (verdict->text, sizeof verdict->text,
+              "waits for %s's next slot: %s (schedule: %s%s%s)", env->name, when, env->schedule,
+              env->tz ? " " : "", env->tz ? jad_tz_name (env->tz) : "");
+    return false;
+}
+
 bool ctl_door_tracks (const jad_env_config_t *env, const char *branch)
 {
     return env && branch && env->auto_deploy && env->track && fnmatch (env->track, branch, 0) == 0;
@@ -128,11 +157,15 @@ static void s_plan_reason (const ctl_door_request_t *request, const ctl_door_pol
                       *verdict->waived_checks ? "; emergency_waives: " : "",
                       verdict->waived_checks);
             break;
-        case CTL_DOOR_AUTO_DEPLOY:
-            snprintf (reason, len, "auto_deploy: %s tracks %s, release on branch %s",
+        case CTL_DOOR_AUTO_DEPLOY: {
+            char slot[64] = "";
+            if (policy->env->schedule && request->slot_ms > 0)
+                ctl_calendar_format (policy->env->tz, request->slot_ms, false, slot, sizeof slot);
+            snprintf (reason, len, "auto_deploy: %s tracks %s, release on branch %s%s%s",
                       policy->env->name, policy->env->track ? policy->env->track : "-",
-                      request->branch ? request->branch : "-");
+                      request->branch ? request->branch : "-", *slot ? ", at the slot " : "", slot);
             break;
+        }
         case CTL_DOOR_ROLLBACK:
             if (request->reason)
                 snprintf (reason, len, "%s", request->reason);
@@ -233,6 +266,11 @@ ctl_door_outcome_t ctl_door_check (const ctl_door_request_t *request,
     }
     unsigned rules = s_rules (request->kind);
     bool emergency = request->kind == CTL_DOOR_EMERGENCY;
+    verdict->next_slot_ms = -1;
+    //  before every other rule: at the slot they are judged afresh (the
+    //  release may have succeeded in `requires` by then)
+    if ((rules & S_SCHEDULE) && !s_at_slot (request, env, now_ms, verdict))
+        return s_refuse (verdict, "schedule");
     verdict->skip_windows = !(rules & S_WINDOWS);
     verdict->skip_canary_bake = s_rollback (request->kind);
     verdict->skip_bake = emergency && ctl_door_emergency_skips (policy, "bake");
