@@ -41,14 +41,17 @@ static const s_command_t s_commands[] = {
     {"deploy", cli_deploy,
      "deploy APP VERSION --env E [--strategy all|rolling|canary] [--batch N|N%]\n"
      "               [--canary N] [--bake DURATION] [--emergency --reason TEXT]\n"
-     "               [--skip-offline] [--force] [--wait]",
+     "               [--skip-offline] [--force] [--wait] [--dry-run]",
      "make a signed plan for every host of an environment (--wait follows it)"},
     {"rollback", cli_rollback,
-     "rollback APP --env E [--to VERSION | --version VERSION] [--force] [--wait]",
+     "rollback APP --env E [--to VERSION | --version VERSION] [--force] [--wait]\n"
+     "        [--dry-run]",
      "roll an environment back to its last known-good release (or VERSION)"},
     {"plans", cli_plans, "plans [--env E]", "the deployment log, newest first"},
     {"plan", cli_plan, "plan show|abort|pause|resume|approve ID",
      "one plan: its hosts and events; abort, pause, resume or approve it"},
+    {"schedule", cli_schedule, "schedule [--env E] [--count N]",
+     "the coming release slots of environments with a schedule, and what waits for them"},
     {"alerts", cli_alerts, "alerts", "alert rules and their state"},
     {"alert", cli_alert,
      "alert add --env E --metric M (--above X|--below X) --for DURATION\n"

@@ -488,6 +488,21 @@ static json_t *s_plan_json (ctl_api_t *self, const char *plan_id, bool full, int
     return plan;
 }
 
+//  A deploy's dry run: the door and the layout of ctl_rollout_create,
+//  nothing stored (the request's audit row says it was asked).
+static int s_dry_run (ctl_plan_spec_t *spec, ctl_api_t *self, json_t **result, char *err,
+                      size_t errlen)
+{
+    json_t *dry = NULL;
+    spec->dry_run = &dry;
+    char *plan_id = ctl_rollout_create (self->rollout, spec, err, errlen);
+    free (plan_id);  //  never one: a dry run stores nothing
+    if (!dry)
+        return 2;
+    *result = json_pack ("{s:o}", "dry_run", dry);
+    return 0;
+}
+
 static int s_deploy (ctl_api_t *self, const jad_api_request_t *request, const char *operator_name,
                      json_t **result, char *err, size_t errlen)
 {
@@ -554,6 +569,8 @@ static int s_deploy (ctl_api_t *self, const jad_api_request_t *request, const ch
                             .bake_ms = bake_ms,
                             .emergency = emergency ? reason : NULL,
                             .skip_offline = skip_offline != NULL};
+    if (jad_api_request_arg (request, "dry_run"))
+        return s_dry_run (&spec, self, result, err, errlen);
     char *plan_id = ctl_rollout_create (self->rollout, &spec, err, errlen);
     if (!plan_id)
         return 2;
@@ -574,6 +591,14 @@ static int s_rollback (ctl_api_t *self, const jad_api_request_t *request, const 
         return 2;
     }
     const char *force = jad_api_request_arg (request, "force");
+    if (jad_api_request_arg (request, "dry_run")) {
+        json_t *dry = NULL;
+        if (ctl_rollout_rollback_dry (self->rollout, app, env_name, to, operator_name,
+                                      force && streq (force, "true"), &dry, err, errlen) != 0)
+            return 2;
+        *result = json_pack ("{s:o}", "dry_run", dry);
+        return 0;
+    }
     char *plan_id =
         ctl_rollout_rollback (self->rollout, CTL_DOOR_ROLLBACK, app, env_name, to, NULL,
                               operator_name, NULL, force && streq (force, "true"), err, errlen);
@@ -759,6 +784,14 @@ static int s_plan_show (ctl_api_t *self, const jad_api_request_t *request,
     }
     *result = json_pack ("{s:o}", "plan", plan);
     return 0;
+}
+
+static int s_schedule (ctl_api_t *self, const jad_api_request_t *request, const char *operator_name,
+                       json_t **result, char *err, size_t errlen)
+{
+    (void)operator_name;
+    return ctl_rollout_schedule (self->rollout, jad_api_request_arg (request, "env"),
+                                 jad_api_request_arg (request, "count"), result, err, errlen);
 }
 
 static int s_alerts (ctl_api_t *self, const jad_api_request_t *request, const char *operator_name,
@@ -1135,6 +1168,7 @@ static const s_command_t s_commands[] = {
     {"plan.resume", S_NEED_DEPLOY, true, s_plan_control},
     {"plan.abort", S_NEED_DEPLOY, true, s_plan_control},
     {"plan.approve", S_NEED_VIEW, true, s_plan_control},
+    {"schedule", S_NEED_VIEW, true, s_schedule},
     {"alerts", S_NEED_VIEW, true, s_alerts},
     {"alert.add", S_NEED_DEPLOY, true, s_alert_add},
     {"alert.rm", S_NEED_DEPLOY, true, s_alert_rm},
