@@ -34,7 +34,7 @@ static const s_command_t s_commands[] = {
      "agents and key fingerprints; accept, reject, remove; enrollment tokens (admin)"},
     {"release", cli_release,
      "release add APP VERSION FILE.tar.gz [--branch B] [--commit C] [--notes FILE]\n"
-     "        release list [APP] | release floor APP VERSION\n"
+     "        release list [APP] | release show APP VERSION | release floor APP VERSION\n"
      "        release attest APP VERSION FILE | release checks APP VERSION [--env E]\n"
      "        release approve APP VERSION --env E --check NAME [--note TEXT]",
      "upload a release, list the store, raise an app's security floor, attest, show checks"},

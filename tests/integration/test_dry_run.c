@@ -120,3 +120,43 @@ Test (dry_run, says_what_would_happen_and_changes_nothing)
     cr_assert (strstr (output, "rollback"), "%s", output);
     free (output);
 }
+
+//  release show: what the release is and every plan of it, where it ran
+//  and how it ended (here beside the dry runs: both answer "what about
+//  this release" without changing anything)
+Test (dry_run, release_show_says_where_it_ran_and_how_it_ended)
+{
+    jt_fleet_set_environments (fleet, "environments:\n"
+                                      "  staging: { strategy: all }\n"
+                                      "  prod: { strategy: all }\n");
+    jt_fleet_restart_controller (fleet);
+    jt_fleet_add_agent (fleet, "host-1", "staging");
+    cr_assert (jt_fleet_wait_status (fleet, "\"state\": \"online\"", 1, 30000));
+    s_add_release ("1.0");
+    char *output = NULL;
+    cr_assert_eq (jt_jadctl (fleet, &output, "release show web 1.0"), 0, "%s", output);
+    cr_assert (strstr (output, "ran:      nowhere yet"), "%s", output);
+    free (output);
+    cr_assert_eq (jt_jadctl (fleet, NULL, "deploy web 1.0 --env staging --wait"), 0);
+    cr_assert_eq (jt_jadctl (fleet, &output, "release show web 1.0 --json"), 0, "%s", output);
+    json_t *shown = json_loads (output, 0, NULL);
+    cr_assert_not_null (shown, "%s", output);
+    cr_assert_str_eq (
+        json_string_value (json_object_get (json_object_get (shown, "release"), "version")), "1.0");
+    json_t *plans = json_object_get (shown, "plans");
+    cr_assert_eq (json_array_size (plans), 1, "%s", output);
+    json_t *plan = json_array_get (plans, 0);
+    cr_assert_str_eq (json_string_value (json_object_get (plan, "env")), "staging");
+    cr_assert_str_eq (json_string_value (json_object_get (plan, "outcome")), "succeeded", "%s",
+                      output);
+    cr_assert (json_is_array (json_object_get (shown, "checks")), "%s", output);
+    json_decref (shown);
+    free (output);
+    cr_assert_eq (jt_jadctl (fleet, &output, "release show web 1.0"), 0, "%s", output);
+    cr_assert (strstr (output, "staging"), "%s", output);
+    cr_assert (strstr (output, "succeeded"), "%s", output);
+    free (output);
+    cr_assert_eq (jt_jadctl (fleet, &output, "release show web 9.9"), 2, "%s", output);
+    cr_assert (strstr (output, "no release web 9.9"), "%s", output);
+    free (output);
+}
