@@ -100,7 +100,7 @@ set (CPACK_DEBIAN_PACKAGE_HOMEPAGE "https://example.invalid/jadugar")
 set (CPACK_DEBIAN_PACKAGE_CONTROL_STRICT_PERMISSION ON)
 
 set (CPACK_DEBIAN_CONTROLLER_PACKAGE_NAME jadugar-controller)
-set (CPACK_DEBIAN_CONTROLLER_PACKAGE_DEPENDS "adduser")
+set (CPACK_DEBIAN_CONTROLLER_PACKAGE_DEPENDS "adduser, tzdata")
 set (CPACK_DEBIAN_CONTROLLER_PACKAGE_RECOMMENDS "jadctl")
 set (CPACK_COMPONENT_CONTROLLER_DESCRIPTION
      "Jadugar deployment controller\n Signs deployment plans (Ed25519), broadcasts them to agents over\n ZeroMQ with CURVE, keeps the fleet's desired state in SQLite and\n serves the operator API used by jadctl.")

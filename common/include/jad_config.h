@@ -11,6 +11,9 @@
 #ifndef JAD_CONFIG_H_INCLUDED
 #define JAD_CONFIG_H_INCLUDED
 
+#include "jad_calendar.h"
+#include "jad_tz.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -99,8 +102,12 @@ typedef struct {
     char *batch;      //  "N" or "N%", may be NULL
     uint32_t canary;  //  canary host count
     uint32_t bake_ms;
-    char **windows;  //  "Tue 09:00-17:00"
+    char **windows;  //  "Tue 09:00-17:00", "Mon-Fri 09:00-17:00" (jad_calendar.h)
     size_t window_count;
+    char *timezone;        //  IANA zone windows and schedule are read in, or NULL: the controller's
+    jad_tz_t *tz;          //  that zone, loaded with the file (owned), or NULL
+    char *schedule;        //  release slots of auto_deploy, "daily 09:00" (jad_calendar.h), or NULL
+    jad_schedule_t slots;  //  the schedule parsed (when schedule is set)
     char **emergency_approvals;  //  role names
     size_t emergency_approval_count;
     char **emergency_skips;  //  rules an emergency deploy skips: "requires", "bake"

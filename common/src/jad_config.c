@@ -27,6 +27,7 @@
 
 #include "jad_config.h"
 #include "jad_attest.h"  //  predicate type names only: jadcommon does not link jadattest
+#include "jad_calendar.h"
 #include "jad_role.h"
 #include "jad_util.h"
 
@@ -556,7 +557,8 @@ typedef enum {
     S_HOOKPATH,   //  relative path inside the release, no ".."
     S_URL,        //  http:// or https:// URL
     S_STORE,      //  sqlite, or a postgresql:// URL (may hold a password: never echoed)
-    S_WINDOW,     //  "Ddd HH:MM-HH:MM"
+    S_WINDOW,     //  "DAYS HH:MM-HH:MM" (jad_window_parse)
+    S_TIMEZONE,   //  an IANA zone name (jad_tz_name_valid; loaded by the env check)
     S_BATCH,      //  "N" or "N%"
     S_STRATEGY,   //  all | rolling | canary
     S_METRIC,     //  metric name
@@ -745,33 +747,6 @@ static bool s_store_valid (const char *text)
     return true;
 }
 
-//  "HH:MM" at text into minutes since midnight; 24:00 only if allow_end.
-static int s_clock_parse (const char *text, bool allow_end)
-{
-    if (!isdigit ((unsigned char)text[0]) || !isdigit ((unsigned char)text[1]) || text[2] != ':' ||
-        !isdigit ((unsigned char)text[3]) || !isdigit ((unsigned char)text[4]))
-        return -1;
-    int hours = (text[0] - '0') * 10 + (text[1] - '0');
-    int minutes = (text[3] - '0') * 10 + (text[4] - '0');
-    if (minutes > 59 || hours > 24 || (hours == 24 && (!allow_end || minutes != 0)))
-        return -1;
-    return hours * 60 + minutes;
-}
-
-static bool s_window_valid (const char *text)
-{
-    static const char *days[] = {"Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"};
-    if (strlen (text) != 15 || text[3] != ' ' || text[9] != '-')
-        return false;
-    bool day_known = false;
-    for (size_t index = 0; index < 7; index++)
-        if (strncmp (text, days[index], 3) == 0)
-            day_known = true;
-    int start = s_clock_parse (text + 4, false);
-    int end = s_clock_parse (text + 10, true);
-    return day_known && start >= 0 && end >= 0 && start < end;
-}
-
 static bool s_batch_valid (const char *text)
 {
     size_t len = strlen (text);
@@ -827,9 +802,12 @@ static const char *s_check (s_kind_t kind, const char *text)
                                         : "sqlite or a PostgreSQL URL "
                                           "(postgresql://USER@HOST:PORT/DB)";
         case S_WINDOW:
-            return s_window_valid (text) ? NULL
-                                         : "a window like \"Tue 09:00-17:00\" (Mon..Sun, "
-                                           "start before end)";
+            return jad_window_parse (text, &(jad_window_t){0}, NULL, 0) == 0
+                       ? NULL
+                       : "a window like \"Tue 09:00-17:00\" or \"Mon-Fri 09:00-17:00\" "
+                         "(Mon..Sun, start before end)";
+        case S_TIMEZONE:
+            return jad_tz_name_valid (text) ? NULL : "a time zone name like Europe/Berlin or UTC";
         case S_BATCH:
             return s_batch_valid (text) ? NULL : "a batch size (N hosts, or N% from 1% to 100%)";
         case S_STRATEGY:
@@ -1112,6 +1090,8 @@ typedef struct {
 typedef int (s_init_fn) (void *base);
 //  Rules between keys, once every key of the mapping has been read.
 typedef void (s_check_fn) (s_map_t *map);
+//  Free what a check function attached to an item beyond its keys.
+typedef void (s_fini_fn) (void *base);
 
 struct _s_table_t {
     const s_field_t *fields;     //  ended by a NULL key
@@ -1123,6 +1103,7 @@ struct _s_table_t {
     const char *one_of_hint[2];  //  what each of them is ("a URL"), or NULL
     s_init_fn *init;             //  may be NULL
     s_check_fn *check;           //  may be NULL
+    s_fini_fn *fini;             //  may be NULL
     bool empty_ok;               //  "name:" with no value is a mapping with every default
 };
 
@@ -1423,6 +1404,8 @@ static void s_table_free (const s_table_t *table, void *base)
                 break;
         }
     }
+    if (table->fini)
+        table->fini (base);
 }
 
 //  Descriptor shorthands: T is the struct, M the member, N the count
@@ -1640,11 +1623,42 @@ static const s_table_t s_check_table = {
     .one_of_hint = {"an attestation's predicate type", "the roles that approve"},
     .check = s_check_check};
 
+//  The zone windows and schedule are read in, loaded now so that `check`
+//  names a zone the tz database lacks; a schedule that parses, on an
+//  environment that deploys a tracked branch by itself.
+static void s_env_calendar (s_map_t *map)
+{
+    jad_env_config_t *env = map->base;
+    char err[256];
+    if (env->timezone) {
+        env->tz = jad_tz_load (env->timezone, NULL, err, sizeof err);
+        if (!env->tz)
+            s_problem (map->ctx, s_map_line (map, "timezone"), map->where, "key 'timezone': %s",
+                       err);
+    }
+    if (!env->schedule)
+        return;
+    if (jad_schedule_parse (env->schedule, &env->slots, err, sizeof err) != 0)
+        s_problem (map->ctx, s_map_line (map, "schedule"), map->where, "key 'schedule': '%s': %s",
+                   env->schedule, err);
+    else if (!env->auto_deploy || !env->track)
+        s_problem (map->ctx, s_map_line (map, "schedule"), map->where,
+                   "key 'schedule': slots are for auto_deploy: it needs 'track' and "
+                   "'auto_deploy: true'");
+}
+
+static void s_env_fini (void *base)
+{
+    jad_env_config_t *env = base;
+    jad_tz_destroy (&env->tz);
+}
+
 //  A canary strategy without a count means one canary host; an emergency
 //  waives only checks the environment has
 static void s_env_check (s_map_t *map)
 {
     jad_env_config_t *env = map->base;
+    s_env_calendar (map);
     for (size_t index = 0; index < env->emergency_waive_count; index++)
         if (!jad_env_config_check (env, env->emergency_waives[index]))
             s_problem (map->ctx, s_map_line (map, "emergency_waives"), map->where,
@@ -1670,6 +1684,8 @@ static const s_field_t s_env_fields[] = {
     S_UINT ("canary", S_E, canary, 0, 1000000),
     S_DURATION ("bake", S_E, bake_ms, 0),
     S_STRINGS ("windows", S_E, windows, window_count, S_WINDOW),
+    S_STRING ("timezone", S_E, timezone, S_TIMEZONE),
+    S_STRING ("schedule", S_E, schedule, S_TEXT),
     S_STRINGS ("emergency_approvals", S_E, emergency_approvals, emergency_approval_count, S_ROLE),
     S_STRINGS ("emergency_skips", S_E, emergency_skips, emergency_skip_count, S_SKIP),
     S_UINT ("concurrency", S_E, concurrency, 0, 1000000),
@@ -1684,6 +1700,7 @@ static const s_table_t s_env_table = {.fields = s_env_fields,
                                       .name_offset = offsetof (jad_env_config_t, name),
                                       .init = s_env_init,
                                       .check = s_env_check,
+                                      .fini = s_env_fini,
                                       .empty_ok = true};
 
 static int s_alert_init (void *base)

@@ -134,6 +134,7 @@ int cli_plan (cli_t *cli);
 int cli_rollback (cli_t *cli);
 int cli_keygen (cli_t *cli);
 int cli_alerts (cli_t *cli);
+int cli_schedule (cli_t *cli);
 int cli_alert (cli_t *cli);
 int cli_metrics (cli_t *cli);
 

@@ -184,11 +184,58 @@ static void s_print_created (json_t *plan, const char *verb)
                 cli_str (plan, "id"), cli_str (plan, "id"));
 }
 
+//  A dry run's answer: what the plan would be, nothing made. Takes result.
+static int s_print_dry_run (cli_t *cli, json_t *result)
+{
+    if (cli->json) {
+        cli_print_json (result);
+        json_decref (result);
+        return CLI_OK;
+    }
+    json_t *dry = json_object_get (result, "dry_run");
+    printf ("dry run: %s %s %s to %s: nothing was changed\n", cli_str (dry, "kind"),
+            cli_str (dry, "app"), cli_str (dry, "version"), cli_str (dry, "env"));
+    printf ("policy:   %s (%s)\n", cli_str (dry, "policy"), cli_str (dry, "reason"));
+    size_t index;
+    json_t *item;
+    json_array_foreach (json_object_get (dry, "approvals"), index, item)
+        printf ("%s %s\n", index ? "          " : "approval:", json_string_value (item));
+    json_array_foreach (json_object_get (dry, "checks"), index, item)
+        printf ("%s %s: %s%s%s\n", index ? "         " : "checks:  ", cli_str (item, "name"),
+                cli_str (item, "state"), *cli_str (item, "why") ? " - " : "",
+                json_string_value (json_object_get (item, "why")) ? cli_str (item, "why") : "");
+    printf ("strategy: %s, %lld host%s in %zu batch%s (batch %s, canary %lld, bake %llds)\n",
+            cli_str (dry, "strategy"),
+            (long long)json_integer_value (json_object_get (dry, "hosts_total")),
+            json_integer_value (json_object_get (dry, "hosts_total")) == 1 ? "" : "s",
+            json_array_size (json_object_get (dry, "batches")),
+            json_array_size (json_object_get (dry, "batches")) == 1 ? "" : "es",
+            cli_str (dry, "batch"), (long long)json_integer_value (json_object_get (dry, "canary")),
+            (long long)json_integer_value (json_object_get (dry, "bake_ms")) / 1000);
+    json_array_foreach (json_object_get (dry, "batches"), index, item)
+    {
+        printf ("  batch %lld:", (long long)json_integer_value (json_object_get (item, "batch")));
+        size_t host_index;
+        json_t *host;
+        json_array_foreach (json_object_get (item, "hosts"), host_index, host)
+            printf ("%s%s", host_index ? ", " : " ", json_string_value (host));
+        printf ("\n");
+    }
+    if (json_is_true (json_object_get (dry, "migrate_up")))
+        printf ("migrations: migrate_up of %s, once in %s (unless it ran there already)\n",
+                cli_str (dry, "version"), cli_str (dry, "env"));
+    json_array_foreach (json_object_get (dry, "migrate_down"), index, item) printf (
+        "%s migrate_down of %s\n", index ? "           " : "migrations:", json_string_value (item));
+    printf ("rollback target if it fails: %s\n", cli_str (dry, "rollback_target"));
+    json_decref (result);
+    return CLI_OK;
+}
+
 int cli_deploy (cli_t *cli)
 {
     static const char *const spec[] = {
-        "--env=",    "--strategy=", "--batch=",       "--canary=", "--bake=", "--emergency",
-        "--reason=", "--wait",      "--skip-offline", "--force",   NULL};
+        "--env=",    "--strategy=", "--batch=",       "--canary=", "--bake=",   "--emergency",
+        "--reason=", "--wait",      "--skip-offline", "--force",   "--dry-run", NULL};
     cli_args_t args;
     if (cli_args_parse (cli, spec, &args))
         return CLI_USAGE;
@@ -230,13 +277,19 @@ int cli_deploy (cli_t *cli)
                              cli_args_has (&args, "--skip-offline") ? "true" : NULL,
                              "force",
                              cli_args_has (&args, "--force") ? "true" : NULL,
+                             "dry_run",
+                             cli_args_has (&args, "--dry-run") ? "true" : NULL,
                              NULL};
+    if (cli_args_has (&args, "--dry-run") && cli_args_has (&args, "--wait"))
+        return cli_usage_error (cli, "deploy: --dry-run makes no plan to --wait for");
     json_t *result = NULL;
     int status = cli_request (cli, "deploy", request, NULL, 0, &result);
     if (status != CLI_OK || !result) {
         json_decref (result);
         return status;
     }
+    if (cli_args_has (&args, "--dry-run"))
+        return s_print_dry_run (cli, result);
     json_t *plan = json_object_get (result, "plan");
     char *plan_id = strdup (cli_str (plan, "id"));
     if (!cli->json)
@@ -438,7 +491,8 @@ int cli_plan (cli_t *cli)
 int cli_rollback (cli_t *cli)
 {
     //  --version V is --to V (DESIGN §11): the words operators reach for
-    static const char *const spec[] = {"--env=", "--to=", "--version=", "--wait", "--force", NULL};
+    static const char *const spec[] = {"--env=",  "--to=",     "--version=", "--wait",
+                                       "--force", "--dry-run", NULL};
     cli_args_t args;
     if (cli_args_parse (cli, spec, &args))
         return CLI_USAGE;
@@ -458,17 +512,22 @@ int cli_rollback (cli_t *cli)
         to = version;
     if (to && !*to)
         return cli_usage_error (cli, "rollback: --to needs a VERSION");
-    const char *request[] = {"app",   args.positional[0],
-                             "env",   cli_args_get (&args, "--env"),
-                             "to",    to,
-                             "force", cli_args_has (&args, "--force") ? "true" : NULL,
+    const char *request[] = {"app",     args.positional[0],
+                             "env",     cli_args_get (&args, "--env"),
+                             "to",      to,
+                             "force",   cli_args_has (&args, "--force") ? "true" : NULL,
+                             "dry_run", cli_args_has (&args, "--dry-run") ? "true" : NULL,
                              NULL};
+    if (cli_args_has (&args, "--dry-run") && cli_args_has (&args, "--wait"))
+        return cli_usage_error (cli, "rollback: --dry-run makes no plan to --wait for");
     json_t *result = NULL;
     int status = cli_request (cli, "rollback", request, NULL, 0, &result);
     if (status != CLI_OK || !result) {
         json_decref (result);
         return status;
     }
+    if (cli_args_has (&args, "--dry-run"))
+        return s_print_dry_run (cli, result);
     json_t *plan = json_object_get (result, "plan");
     char *plan_id = strdup (cli_str (plan, "id"));
     if (!cli->json) {

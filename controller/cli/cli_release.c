@@ -1,4 +1,4 @@
-//  cli_release - jadctl release add|list|floor|attest|checks
+//  cli_release - jadctl release add|list|show|floor|attest|checks|approve
 //  SPDX-License-Identifier: MPL-2.0
 //
 //  `release add` hashes the archive locally, then uploads it in chunks;
@@ -6,8 +6,9 @@
 //  before it records the release.
 //
 //  --json prints {"release": RELEASE, "exists": BOOL, "auto_deploy":
-//  [{"env", "plan": PLAN} | {"env", "refused"}]}: the release as `release
-//  list` shows it, and each plan as every other command shows a plan.
+//  [{"env", "plan": PLAN} | {"env", "refused"} | {"env", "waits", "slot"}]}:
+//  the release as `release list` shows it, each plan as every other
+//  command shows a plan, and the slot a scheduled environment deploys at.
 
 #include "cli.h"
 #include "jad_attest.h"
@@ -174,7 +175,8 @@ static int s_release_add (cli_t *cli, cli_args_t *args)
                                 cli_str (entry, "plan"));
                     else
                         printf ("auto-deploy to %s: %s\n", cli_str (entry, "env"),
-                                cli_str (entry, "refused"));
+                                json_object_get (entry, "waits") ? cli_str (entry, "waits")
+                                                                 : cli_str (entry, "refused"));
                 }
             }
         }
@@ -398,6 +400,54 @@ static int s_release_checks (cli_t *cli, cli_args_t *args)
     return CLI_OK;
 }
 
+//  release show APP VERSION: notes, commit, branch, checks per
+//  environment, and every plan of it: where it ran and how it ended.
+static int s_release_show (cli_t *cli, const cli_args_t *args)
+{
+    if (args->positional_count != 3)
+        return cli_usage_error (cli, "release show: needs APP and VERSION");
+    const char *request[] = {"app", args->positional[1], "version", args->positional[2], NULL};
+    json_t *result = NULL;
+    int status = cli_query (cli, "release.show", request, &result);
+    if (!result)
+        return status;
+    json_t *release = json_object_get (result, "release");
+    printf ("release:  %s %s (counter %lld)\n", cli_str (release, "app"),
+            cli_str (release, "version"),
+            (long long)json_integer_value (json_object_get (release, "counter")));
+    printf ("added:    %s\n", cli_str (release, "created"));
+    printf ("branch:   %s\n", cli_str (release, "branch"));
+    printf ("commit:   %s\n", cli_str (release, "commit"));
+    printf ("sha256:   %s\n", cli_str (release, "sha256"));
+    if (json_string_value (json_object_get (release, "bad")))
+        printf ("bad:      %s\n", cli_str (release, "bad"));
+    size_t index;
+    json_t *item;
+    json_array_foreach (json_object_get (result, "checks"), index, item)
+    {
+        if (json_object_get (item, "error"))
+            printf ("checks:   %s\n", cli_str (item, "error"));
+        else
+            printf ("%s %-8s %-16s %-8s %s\n",
+                    index ? "         " : "checks:  ", cli_str (item, "env"),
+                    cli_str (item, "check"), cli_str (item, "state"),
+                    json_string_value (json_object_get (item, "why")) ? cli_str (item, "why") : "");
+    }
+    if (json_array_size (json_object_get (result, "checks")) == 0)
+        printf ("checks:   none required\n");
+    json_array_foreach (json_object_get (result, "plans"), index, item)
+        printf ("%s %-9s %-8s %-8s %-20s %-10s %s\n",
+                index ? "         " : "ran:     ", cli_str (item, "env"), cli_str (item, "id"),
+                cli_str (item, "kind"), cli_str (item, "created"), cli_str (item, "outcome"),
+                cli_str (item, "reason"));
+    if (json_array_size (json_object_get (result, "plans")) == 0)
+        printf ("ran:      nowhere yet\n");
+    const char *notes = json_string_value (json_object_get (release, "notes"));
+    printf ("notes:%s%s\n", notes ? "\n" : "    ", notes ? notes : "-");
+    json_decref (result);
+    return CLI_OK;
+}
+
 int cli_release (cli_t *cli)
 {
     static const char *const spec[] = {
@@ -425,6 +475,11 @@ int cli_release (cli_t *cli)
         return streq (action, "attest") ? s_release_attest (cli, &args)
                                         : s_release_checks (cli, &args);
     }
+    if (streq (action, "show")) {
+        if (add_flags)
+            return cli_error (CLI_USAGE, "release show takes no --branch, --commit or --notes");
+        return s_release_show (cli, &args);
+    }
     if (streq (action, "list")) {
         if (cli_args_has (&args, "--branch") || cli_args_has (&args, "--commit") ||
             cli_args_has (&args, "--notes"))
@@ -437,10 +492,11 @@ int cli_release (cli_t *cli)
             return cli_error (CLI_USAGE, "release floor takes no --branch, --commit or --notes");
         return s_release_floor (cli, &args);
     }
-    static const char *const actions[] = {"add", "list", "floor", "attest", "checks", "approve"};
+    static const char *const actions[] = {"add",    "list",   "show",   "floor",
+                                          "attest", "checks", "approve"};
     if (!*action)
         return cli_usage_error (
-            cli, "release: needs an action (add, list, floor, attest, checks, approve)");
+            cli, "release: needs an action (add, list, show, floor, attest, checks, approve)");
     return cli_unknown (CLI_USAGE, "release: unknown action", action, actions,
                         sizeof actions / sizeof actions[0]);
 }

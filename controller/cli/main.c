@@ -34,21 +34,24 @@ static const s_command_t s_commands[] = {
      "agents and key fingerprints; accept, reject, remove; enrollment tokens (admin)"},
     {"release", cli_release,
      "release add APP VERSION FILE.tar.gz [--branch B] [--commit C] [--notes FILE]\n"
-     "        release list [APP] | release floor APP VERSION\n"
+     "        release list [APP] | release show APP VERSION | release floor APP VERSION\n"
      "        release attest APP VERSION FILE | release checks APP VERSION [--env E]\n"
      "        release approve APP VERSION --env E --check NAME [--note TEXT]",
      "upload a release, list the store, raise an app's security floor, attest, show checks"},
     {"deploy", cli_deploy,
      "deploy APP VERSION --env E [--strategy all|rolling|canary] [--batch N|N%]\n"
      "               [--canary N] [--bake DURATION] [--emergency --reason TEXT]\n"
-     "               [--skip-offline] [--force] [--wait]",
+     "               [--skip-offline] [--force] [--wait] [--dry-run]",
      "make a signed plan for every host of an environment (--wait follows it)"},
     {"rollback", cli_rollback,
-     "rollback APP --env E [--to VERSION | --version VERSION] [--force] [--wait]",
+     "rollback APP --env E [--to VERSION | --version VERSION] [--force] [--wait]\n"
+     "        [--dry-run]",
      "roll an environment back to its last known-good release (or VERSION)"},
     {"plans", cli_plans, "plans [--env E]", "the deployment log, newest first"},
     {"plan", cli_plan, "plan show|abort|pause|resume|approve ID",
      "one plan: its hosts and events; abort, pause, resume or approve it"},
+    {"schedule", cli_schedule, "schedule [--env E] [--count N]",
+     "the coming release slots of environments with a schedule, and what waits for them"},
     {"alerts", cli_alerts, "alerts", "alert rules and their state"},
     {"alert", cli_alert,
      "alert add --env E --metric M (--above X|--below X) --for DURATION\n"

@@ -640,6 +640,7 @@ Test (config, bad_window_is_reported)
                                              "      - Wed 17:00-09:00\n"
                                              "      - Thu 9:00-17:00\n"
                                              "      - Fri 09:00-25:00\n"
+                                             "      - Mon-Fri 09:00-17:00\n"
                                              "  dev: { windows: \"Mon 09:00-17:00\" }\n");
     cr_assert_null (jad_controller_config_load (path, s_problems));
     cr_assert_eq (jad_problems_count (s_problems), 5, "%s", s_all ());
@@ -648,7 +649,56 @@ Test (config, bad_window_is_reported)
     s_assert_problem (path, 6, "\"Wed 17:00-09:00\" is not a window");
     s_assert_problem (path, 7, "\"Thu 9:00-17:00\" is not a window");
     s_assert_problem (path, 8, "\"Fri 09:00-25:00\" is not a window");
-    s_assert_problem (path, 9, "environment 'dev': key 'windows': expected a list");
+    s_assert_problem (path, 10, "environment 'dev': key 'windows': expected a list");
+    free (path);
+}
+
+//  timezone: a zone of the tz database, loaded with the file; schedule:
+//  a calendar of auto_deploy slots, each problem with its line
+Test (config, timezone_and_schedule_are_checked)
+{
+    char *path = s_write ("controller.yaml",
+                          "environments:\n"
+                          "  prod: { track: main, auto_deploy: true, timezone: Europe/Berlin,\n"
+                          "          schedule: \"every 2 weeks Tue 10:00 from 2026-12-08\",\n"
+                          "          windows: [\"Mon-Fri 09:00-17:00\"] }\n"
+                          "  staging: { track: \"release/*\", auto_deploy: true,\n"
+                          "             schedule: \"daily 09:00\" }\n");
+    jad_controller_config_t *config = jad_controller_config_load (path, s_problems);
+    cr_assert_not_null (config, "%s", s_all ());
+    const jad_env_config_t *prod = jad_controller_config_env (config, "prod");
+    cr_assert_str_eq (prod->timezone, "Europe/Berlin");
+    cr_assert_not_null (prod->tz);
+    cr_assert_str_eq (jad_tz_name (prod->tz), "Europe/Berlin");
+    cr_assert_eq (prod->slots.weeks, 2);
+    cr_assert_eq (prod->slots.minute, 600);
+    const jad_env_config_t *staging = jad_controller_config_env (config, "staging");
+    cr_assert_null (staging->tz, "no timezone: the controller's local time");
+    cr_assert_eq (staging->slots.days, 0x7f);
+    jad_controller_config_destroy (&config);
+    free (path);
+
+    path = s_write ("controller.yaml", "environments:\n"
+                                       "  prod:\n"
+                                       "    track: main\n"
+                                       "    auto_deploy: true\n"
+                                       "    timezone: Europe/Berln\n"
+                                       "    schedule: every 2 weeks Tue 10:00\n"
+                                       "  dev:\n"
+                                       "    timezone: ../../etc/passwd\n"
+                                       "    schedule: daily 09:00\n");
+    cr_assert_null (jad_controller_config_load (path, s_problems));
+    cr_assert_eq (jad_problems_count (s_problems), 4, "%s", s_all ());
+    s_assert_problem (path, 5,
+                      "environment 'prod': key 'timezone': unknown time zone 'Europe/Berln' (no "
+                      "/usr/share/zoneinfo/Europe/Berln; is tzdata installed?)");
+    s_assert_problem (path, 6,
+                      "environment 'prod': key 'schedule': 'every 2 weeks Tue 10:00': every 2 "
+                      "weeks needs 'from YYYY-MM-DD'");
+    s_assert_problem (path, 8, "environment 'dev': key 'timezone'");
+    s_assert_problem (path, 9,
+                      "environment 'dev': key 'schedule': slots are for auto_deploy: it needs "
+                      "'track' and 'auto_deploy: true'");
     free (path);
 }
 

@@ -483,3 +483,16 @@ JT_STORE_TEST (plans_repo, a_pause_and_resume_leave_the_bake_start_alone)
     cr_assert_not (plan->paused);
     ctl_plan_destroy (&plan);
 }
+
+//  Every plan of one release, oldest first, whatever its environment or
+//  outcome; other versions are not among them.
+JT_STORE_TEST (plans_repo, plans_of_a_release_are_listed_oldest_first)
+{
+    s_create ("p1", "deploy", "2.0", "running", 1000);
+    s_create ("p2", "deploy", "3.0", "running", 2000);
+    s_create ("p3", "rollback", "2.0", "running", 3000);
+    s_expect_names (ctl_plans_repo_of_release (s_store, "web", "2.0", 10), "p1,p3");
+    s_expect_names (ctl_plans_repo_of_release (s_store, "web", "2.0", 1), "p1");
+    s_expect_names (ctl_plans_repo_of_release (s_store, "web", "9.9", 10), "");
+    s_expect_names (ctl_plans_repo_of_release (s_store, "api", "2.0", 10), "");
+}

@@ -195,3 +195,18 @@ JT_STORE_TEST (releases_repo, attestations_are_kept_once_per_release_and_bounded
     cr_assert_eq (zlistx_size (list), CTL_ATTESTATIONS_MAX, "a full release takes no more");
     zlistx_destroy (&list);
 }
+
+//  The last schedule slot per environment: none, then each one recorded
+//  replaces the last, one environment apart from another.
+JT_STORE_TEST (releases_repo, schedule_slots_are_kept_per_environment)
+{
+    int64_t slot = -7;
+    cr_assert_eq (ctl_releases_repo_slot (s_store, "staging", &slot), 1);
+    cr_assert_eq (ctl_releases_repo_slot_set (s_store, "staging", 1796720400000), 0);
+    cr_assert_eq (ctl_releases_repo_slot (s_store, "staging", &slot), 0);
+    cr_assert_eq (slot, 1796720400000);
+    cr_assert_eq (ctl_releases_repo_slot_set (s_store, "staging", 1797930000000), 0);
+    cr_assert_eq (ctl_releases_repo_slot (s_store, "staging", &slot), 0);
+    cr_assert_eq (slot, 1797930000000);
+    cr_assert_eq (ctl_releases_repo_slot (s_store, "prod", &slot), 1);
+}

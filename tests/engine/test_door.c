@@ -813,3 +813,85 @@ Test (door, rollbacks_and_converge_do_not_meet_checks)
                       ctl_door_kind_name (kinds[index]), verdict.text);
     }
 }
+
+//  An environment with `timezone:` reads its windows there, and says so:
+//  Tue 08:30 UTC is 09:30 in Berlin, inside; Tue 16:30 UTC is 17:30, out.
+Test (door, windows_are_read_in_the_environments_time_zone)
+{
+    static char *windows[] = {"Mon-Fri 09:00-17:00"};
+    jad_env_config_t berlin = {.name = "prod",
+                               .strategy = "all",
+                               .windows = windows,
+                               .window_count = 1,
+                               .timezone = "Europe/Berlin"};
+    char err[256] = "";
+    berlin.tz = jad_tz_load ("Europe/Berlin", NULL, err, sizeof err);
+    cr_assert_not_null (berlin.tz, "%s", err);
+    ctl_door_policy_t policy = {.env = &berlin};
+    ctl_release_facts_t facts = S_GOOD;
+    ctl_door_request_t request = {.kind = CTL_DOOR_DEPLOY,
+                                  .app = "web",
+                                  .version = "2.0",
+                                  .env = "prod",
+                                  .operator_name = "alice"};
+    ctl_door_verdict_t verdict;
+    cr_assert_eq (ctl_door_check (&request, &policy, &facts, S_TUE_0900 - 1800000, &verdict),
+                  CTL_DOOR_ALLOWED, "%s", verdict.text);
+    cr_assert_eq (ctl_door_check (&request, &policy, &facts, S_TUE_1700 - 1800000, &verdict),
+                  CTL_DOOR_REFUSED);
+    cr_assert_str_eq (verdict.rule, "windows");
+    cr_assert_str_eq (verdict.text,
+                      "refused by windows: prod accepts deploys only in Mon-Fri 09:00-17:00 "
+                      "Europe/Berlin (now Tue 17:30 CET); use --emergency --reason TEXT");
+    //  the same instant without a zone is the controller's (UTC here): inside
+    jad_tz_destroy (&berlin.tz);
+    cr_assert_eq (ctl_door_check (&request, &policy, &facts, S_TUE_1700 - 1800000, &verdict),
+                  CTL_DOOR_ALLOWED, "%s", verdict.text);
+}
+
+//  With a schedule, an auto-deploy happens only at a slot that has come;
+//  otherwise the release waits and the verdict names the next slot. A
+//  deploy by hand is not held by the schedule (windows hold it).
+Test (door, auto_deploy_waits_for_the_schedules_slot)
+{
+    jad_env_config_t staging = {.name = "staging",
+                                .track = "release/*",
+                                .auto_deploy = true,
+                                .strategy = "all",
+                                .schedule = "every 2 weeks Tue 10:00 from 2026-12-08"};
+    cr_assert_eq (jad_schedule_parse (staging.schedule, &staging.slots, NULL, 0), 0);
+    ctl_door_policy_t policy = {.env = &staging};
+    ctl_release_facts_t facts = S_GOOD;
+    ctl_door_request_t request = {.kind = CTL_DOOR_AUTO_DEPLOY,
+                                  .app = "web",
+                                  .version = "2.0",
+                                  .env = "staging",
+                                  .operator_name = "alice",
+                                  .branch = "release/2"};
+    ctl_door_verdict_t verdict;
+    cr_assert_eq (ctl_door_check (&request, &policy, &facts, S_MON_1000, &verdict),
+                  CTL_DOOR_REFUSED);
+    cr_assert_str_eq (verdict.rule, "schedule");
+    cr_assert_eq (verdict.next_slot_ms, S_TUE_1000);
+    cr_assert_str_eq (verdict.text, "waits for staging's next slot: Tue 2026-12-08 10:00 UTC "
+                                    "(schedule: every 2 weeks Tue 10:00 from 2026-12-08)");
+    //  at the slot (fired by the controller), and a little after it
+    request.slot_ms = S_TUE_1000;
+    cr_assert_eq (ctl_door_check (&request, &policy, &facts, S_TUE_1000 + 5000, &verdict),
+                  CTL_DOOR_ALLOWED, "%s", verdict.text);
+    cr_assert_str_eq (verdict.plan_reason,
+                      "auto_deploy: staging tracks release/*, release on branch release/2, at "
+                      "the slot Tue 2026-12-08 10:00 UTC");
+    //  a slot not yet come, or a time that is not a slot, is no slot
+    cr_assert_eq (ctl_door_check (&request, &policy, &facts, S_TUE_1000 - 1, &verdict),
+                  CTL_DOOR_REFUSED);
+    request.slot_ms = S_WED_1000;
+    cr_assert_eq (ctl_door_check (&request, &policy, &facts, S_WED_1000 + 1, &verdict),
+                  CTL_DOOR_REFUSED);
+    cr_assert_str_eq (verdict.rule, "schedule");
+    //  by hand: allowed at any time
+    request.kind = CTL_DOOR_DEPLOY;
+    request.slot_ms = 0;
+    cr_assert_eq (ctl_door_check (&request, &policy, &facts, S_MON_1000, &verdict),
+                  CTL_DOOR_ALLOWED, "%s", verdict.text);
+}

@@ -7,11 +7,12 @@
 
 #include "ctl_door.h"
 
+#include "ctl_calendar.h"
+
 #include <assert.h>
 #include <fnmatch.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 enum {
     S_BAD = 1 << 0,
@@ -21,6 +22,7 @@ enum {
     S_FLOOR = 1 << 4,
     S_ACTIVE = 1 << 5,
     S_CHECKS = 1 << 6,
+    S_SCHEDULE = 1 << 7,
 };
 
 //  The rules each kind meets (every kind: environment and release).
@@ -28,8 +30,9 @@ static unsigned s_rules (ctl_door_kind_t kind)
 {
     switch (kind) {
         case CTL_DOOR_DEPLOY:
-        case CTL_DOOR_AUTO_DEPLOY:
             return S_BAD | S_REQUIRES | S_WINDOWS | S_FLOOR | S_CHECKS;
+        case CTL_DOOR_AUTO_DEPLOY:
+            return S_SCHEDULE | S_BAD | S_REQUIRES | S_WINDOWS | S_FLOOR | S_CHECKS;
         case CTL_DOOR_EMERGENCY:
             return S_BAD | S_REQUIRES | S_APPROVALS | S_FLOOR | S_CHECKS;
         case CTL_DOOR_ROLLBACK:
@@ -67,34 +70,43 @@ const char *ctl_door_kind_name (ctl_door_kind_t kind)
     return "unknown";
 }
 
-static int s_clock (const char *text)
-{
-    return ((text[0] - '0') * 10 + (text[1] - '0')) * 60 + (text[3] - '0') * 10 + (text[4] - '0');
-}
-
 bool ctl_door_in_window (const jad_env_config_t *env, int64_t now_ms, char *which, size_t len)
 {
-    static const char *days[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
     size_t used = 0;
     if (len)
         which[0] = 0;
     for (size_t index = 0; index < env->window_count && used < len; index++)
         used += (size_t)snprintf (which + used, len - used, "%s%s", index ? ", " : "",
                                   env->windows[index]);
-    if (env->window_count == 0)
+    if (env->tz && env->window_count && used < len)
+        snprintf (which + used, len - used, " %s", jad_tz_name (env->tz));
+    return ctl_calendar_in_window (env->windows, env->window_count, env->tz, now_ms);
+}
+
+int64_t ctl_door_next_slot (const jad_env_config_t *env, int64_t now_ms)
+{
+    if (!env || !env->schedule)
+        return -1;
+    return ctl_calendar_next_slot (&env->slots, env->tz, now_ms);
+}
+
+//  The schedule rule: an auto-deploy runs at a slot of the schedule that
+//  has come (the controller fires it then), never in between.
+static bool s_at_slot (const ctl_door_request_t *request, const jad_env_config_t *env,
+                       int64_t now_ms, ctl_door_verdict_t *verdict)
+{
+    if (!env->schedule)
         return true;
-    time_t now = (time_t)(now_ms / 1000);
-    struct tm local;
-    localtime_r (&now, &local);
-    int minute = local.tm_hour * 60 + local.tm_min;
-    for (size_t index = 0; index < env->window_count; index++) {
-        //  validated by the config loader: "Ddd HH:MM-HH:MM"
-        const char *window = env->windows[index];
-        if (strlen (window) != 15 || strncmp (window, days[local.tm_wday], 3) != 0)
-            continue;
-        if (minute >= s_clock (window + 4) && minute < s_clock (window + 10))
-            return true;
-    }
+    int64_t slot = request->slot_ms;
+    if (slot > 0 && slot <= now_ms && ctl_calendar_next_slot (&env->slots, env->tz, slot) == slot)
+        return true;
+    verdict->next_slot_ms = ctl_door_next_slot (env, now_ms);
+    char when[64] = "no coming slot";
+    if (verdict->next_slot_ms >= 0)
+        ctl_calendar_format (env->tz, verdict->next_slot_ms, false, when, sizeof when);
+    snprintf (verdict->text, sizeof verdict->text,
+              "waits for %s's next slot: %s (schedule: %s%s%s)", env->name, when, env->schedule,
+              env->tz ? " " : "", env->tz ? jad_tz_name (env->tz) : "");
     return false;
 }
 
@@ -145,11 +157,15 @@ static void s_plan_reason (const ctl_door_request_t *request, const ctl_door_pol
                       *verdict->waived_checks ? "; emergency_waives: " : "",
                       verdict->waived_checks);
             break;
-        case CTL_DOOR_AUTO_DEPLOY:
-            snprintf (reason, len, "auto_deploy: %s tracks %s, release on branch %s",
+        case CTL_DOOR_AUTO_DEPLOY: {
+            char slot[64] = "";
+            if (policy->env->schedule && request->slot_ms > 0)
+                ctl_calendar_format (policy->env->tz, request->slot_ms, false, slot, sizeof slot);
+            snprintf (reason, len, "auto_deploy: %s tracks %s, release on branch %s%s%s",
                       policy->env->name, policy->env->track ? policy->env->track : "-",
-                      request->branch ? request->branch : "-");
+                      request->branch ? request->branch : "-", *slot ? ", at the slot " : "", slot);
             break;
+        }
         case CTL_DOOR_ROLLBACK:
             if (request->reason)
                 snprintf (reason, len, "%s", request->reason);
@@ -250,6 +266,11 @@ ctl_door_outcome_t ctl_door_check (const ctl_door_request_t *request,
     }
     unsigned rules = s_rules (request->kind);
     bool emergency = request->kind == CTL_DOOR_EMERGENCY;
+    verdict->next_slot_ms = -1;
+    //  before every other rule: at the slot they are judged afresh (the
+    //  release may have succeeded in `requires` by then)
+    if ((rules & S_SCHEDULE) && !s_at_slot (request, env, now_ms, verdict))
+        return s_refuse (verdict, "schedule");
     verdict->skip_windows = !(rules & S_WINDOWS);
     verdict->skip_canary_bake = s_rollback (request->kind);
     verdict->skip_bake = emergency && ctl_door_emergency_skips (policy, "bake");
@@ -283,11 +304,15 @@ ctl_door_outcome_t ctl_door_check (const ctl_door_request_t *request,
     }
     char windows[512];
     if ((rules & S_WINDOWS) && !ctl_door_in_window (env, now_ms, windows, sizeof windows)) {
-        char clock[32];
-        time_t now = (time_t)(now_ms / 1000);
-        struct tm local;
-        localtime_r (&now, &local);
-        strftime (clock, sizeof clock, "%a %H:%M", &local);
+        char clock[48];
+        ctl_calendar_format (env->tz, now_ms, true, clock, sizeof clock);
+        if (env->tz) {
+            //  the zone's abbreviation says whether summer time is on
+            const char *abbr = NULL;
+            jad_tz_offset (env->tz, now_ms / 1000, &abbr);
+            size_t used = strlen (clock);
+            snprintf (clock + used, sizeof clock - used, " %s", abbr ? abbr : "");
+        }
         snprintf (text, len,
                   "refused by windows: %s accepts deploys only in %s (now %s); use --emergency "
                   "--reason TEXT",

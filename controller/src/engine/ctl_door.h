@@ -8,13 +8,18 @@
 //  the order they are tried (the first that refuses names itself):
 //
 //      environment          the environment exists in controller.yaml
+//      schedule             auto-deploy into an environment with a
+//                           `schedule:` happens only at one of its slots:
+//                           otherwise the release waits, and the verdict
+//                           names the next slot (ctl_calendar)
 //      bad mark             the release is not marked bad by an automatic
 //                           rollback; --force overrides this rule and
 //                           only this one
 //      requires             a deploy of the release succeeded in the
 //                           environment `requires` names
 //      windows              now is inside one of the environment's windows
-//                           (controller's local time)
+//                           (in its timezone, else the controller's local
+//                           time; ctl_calendar)
 //      emergency_approvals  an emergency needs approver roles and waits
 //                           for them
 //      release              the release exists
@@ -90,6 +95,7 @@ typedef struct {
     bool force;                  //  --force: overrides a bad mark, nothing else
     const char *branch;          //  auto-deploy: the release's branch
     const char *undone_version;  //  rollback: the version being undone (for its reason)
+    int64_t slot_ms;             //  auto-deploy: the schedule slot (wall ms) it runs at, 0: none
 } ctl_door_request_t;
 
 //  The environment's policy. `env` NULL means the environment is unknown.
@@ -135,6 +141,7 @@ typedef struct {
     char waived[512];         //  what an emergency skipped and why, or ""
     char waived_checks[512];  //  the checks an emergency waived (emergency_waives), or ""
     char plan_reason[1024];   //  the reason the plan is created with (plans.reason)
+    int64_t next_slot_ms;     //  refused by schedule: the slot the release waits for, or -1
 } ctl_door_verdict_t;
 
 //  Judge `request` (app, version and env set) against `policy` and
@@ -176,10 +183,15 @@ const char *ctl_door_rollback (const ctl_door_request_t *request, const ctl_door
                                const ctl_door_rollback_t *rollback, int64_t now_ms,
                                ctl_door_verdict_t *verdict);
 
-//  True if wall time now_ms (controller's local time) falls in one of
-//  env's windows, or env has none. `which` gets the windows as one line
-//  ("Tue 09:00-17:00, Thu 09:00-17:00").
+//  True if wall time now_ms (in env's timezone, else the controller's
+//  local time) falls in one of env's windows, or env has none. `which`
+//  gets the windows as one line, with the zone when env has one
+//  ("Tue 09:00-17:00, Thu 09:00-17:00 Europe/Berlin").
 bool ctl_door_in_window (const jad_env_config_t *env, int64_t now_ms, char *which, size_t len);
+
+//  The slot of env's schedule at or after now_ms (-1: none, or env has
+//  no schedule).
+int64_t ctl_door_next_slot (const jad_env_config_t *env, int64_t now_ms);
 
 //  True if a release on `branch` is deployed to env automatically: env
 //  has auto_deploy and a `track` pattern (shell glob) matching branch.

@@ -544,6 +544,70 @@ static json_t *s_plan_json (ctl_api_t *self, const char *plan_id, bool full, int
     return plan;
 }
 
+//  release.show: one release with its checks in every environment and
+//  every plan of it (where it ran and how it ended), oldest first.
+static int s_release_show (ctl_api_t *self, const jad_api_request_t *request,
+                           const char *operator_name, json_t **result, char *err, size_t errlen)
+{
+    const char *app = jad_api_request_arg (request, "app");
+    const char *version = jad_api_request_arg (request, "version");
+    if (!jad_name_valid (app) || !jad_name_valid (version)) {
+        snprintf (err, errlen, "release show needs APP and VERSION as valid names");
+        return 2;
+    }
+    json_t *listed = NULL, *found = NULL;
+    int status = s_release_list (self, request, operator_name, &listed, err, errlen);
+    size_t index;
+    json_t *release;
+    json_array_foreach (json_object_get (listed, "releases"), index, release)
+    {
+        if (streq (json_string_value (json_object_get (release, "version")), version))
+            found = json_incref (release);
+    }
+    json_decref (listed);
+    if (status != 0 || !found) {
+        if (status == 0)
+            snprintf (err, errlen, "no release %s %s (see: jadctl release list %s)", app, version,
+                      app);
+        return status ? status : 2;
+    }
+    json_t *checks = NULL;
+    char check_err[256] = "";
+    if (ctl_attestations_checks (self->store, ctl_settings_config (self->settings), request,
+                                 &checks, check_err, sizeof check_err) != 0)
+        checks = json_pack ("{s:s}", "error", check_err);
+    zlistx_t *ids = ctl_plans_repo_of_release (self->store, app, version, 1000);
+    json_t *plans = json_array ();
+    for (char *id = ids ? zlistx_first (ids) : NULL; id; id = zlistx_next (ids)) {
+        json_t *plan = s_plan_json (self, id, false, 0);
+        if (plan)
+            json_array_append_new (plans, plan);
+    }
+    zlistx_destroy (&ids);
+    //  checks in every environment, or why they could not be judged
+    json_t *list = json_incref (json_object_get (checks, "checks"));
+    if (!list)
+        list = json_pack ("[{s:s}]", "error", *check_err ? check_err : "no checks");
+    json_decref (checks);
+    *result = json_pack ("{s:o, s:o, s:o}", "release", found, "checks", list, "plans", plans);
+    return 0;
+}
+
+//  A deploy's dry run: the door and the layout of ctl_rollout_create,
+//  nothing stored (the request's audit row says it was asked).
+static int s_dry_run (ctl_plan_spec_t *spec, ctl_api_t *self, json_t **result, char *err,
+                      size_t errlen)
+{
+    json_t *dry = NULL;
+    spec->dry_run = &dry;
+    char *plan_id = ctl_rollout_create (self->rollout, spec, err, errlen);
+    free (plan_id);  //  never one: a dry run stores nothing
+    if (!dry)
+        return 2;
+    *result = json_pack ("{s:o}", "dry_run", dry);
+    return 0;
+}
+
 static int s_deploy (ctl_api_t *self, const jad_api_request_t *request, const char *operator_name,
                      json_t **result, char *err, size_t errlen)
 {
@@ -610,6 +674,8 @@ static int s_deploy (ctl_api_t *self, const jad_api_request_t *request, const ch
                             .bake_ms = bake_ms,
                             .emergency = emergency ? reason : NULL,
                             .skip_offline = skip_offline != NULL};
+    if (jad_api_request_arg (request, "dry_run"))
+        return s_dry_run (&spec, self, result, err, errlen);
     char *plan_id = ctl_rollout_create (self->rollout, &spec, err, errlen);
     if (!plan_id)
         return 2;
@@ -630,6 +696,14 @@ static int s_rollback (ctl_api_t *self, const jad_api_request_t *request, const 
         return 2;
     }
     const char *force = jad_api_request_arg (request, "force");
+    if (jad_api_request_arg (request, "dry_run")) {
+        json_t *dry = NULL;
+        if (ctl_rollout_rollback_dry (self->rollout, app, env_name, to, operator_name,
+                                      force && streq (force, "true"), &dry, err, errlen) != 0)
+            return 2;
+        *result = json_pack ("{s:o}", "dry_run", dry);
+        return 0;
+    }
     char *plan_id =
         ctl_rollout_rollback (self->rollout, CTL_DOOR_ROLLBACK, app, env_name, to, NULL,
                               operator_name, NULL, force && streq (force, "true"), err, errlen);
@@ -824,6 +898,14 @@ static int s_plan_show (ctl_api_t *self, const jad_api_request_t *request,
     }
     *result = json_pack ("{s:o}", "plan", plan);
     return 0;
+}
+
+static int s_schedule (ctl_api_t *self, const jad_api_request_t *request, const char *operator_name,
+                       json_t **result, char *err, size_t errlen)
+{
+    (void)operator_name;
+    return ctl_rollout_schedule (self->rollout, jad_api_request_arg (request, "env"),
+                                 jad_api_request_arg (request, "count"), result, err, errlen);
 }
 
 static int s_alerts (ctl_api_t *self, const jad_api_request_t *request, const char *operator_name,
@@ -1438,6 +1520,7 @@ static const s_command_t s_commands[] = {
     {"release.floor", S_NEED_DEPLOY, true, s_release_floor},
     {"release.attest", S_NEED_DEPLOY, true, s_release_attest},
     {"release.checks", S_NEED_VIEW, true, s_release_checks},
+    {"release.show", S_NEED_VIEW, true, s_release_show},
     //  approvers hold approval roles, which grant view: the check's roles
     //  are checked by ctl_checks_approval_arrival
     {"release.approve", S_NEED_VIEW, true, s_release_approve},
@@ -1449,6 +1532,7 @@ static const s_command_t s_commands[] = {
     {"plan.resume", S_NEED_DEPLOY, true, s_plan_control},
     {"plan.abort", S_NEED_DEPLOY, true, s_plan_control},
     {"plan.approve", S_NEED_VIEW, true, s_plan_control},
+    {"schedule", S_NEED_VIEW, true, s_schedule},
     {"alerts", S_NEED_VIEW, true, s_alerts},
     {"alert.add", S_NEED_DEPLOY, true, s_alert_add},
     {"alert.rm", S_NEED_DEPLOY, true, s_alert_rm},

@@ -10,8 +10,10 @@
 #include "ctl_agents_repo.h"
 #include "ctl_attestations.h"
 #include "ctl_batches.h"
+#include "ctl_calendar.h"
 #include "ctl_deadlines.h"
 #include "ctl_decisions.h"
+#include "ctl_json.h"
 #include "ctl_plans_repo.h"
 #include "ctl_reconcile.h"
 #include "ctl_rule_rows.h"
@@ -157,6 +159,71 @@ static const char *s_kind (ctl_door_kind_t door)
     }
 }
 
+//  What a dry run learns from the door: the verdict, the checks, the
+//  release's migration (caller owns the object).
+static json_t *s_dry_facts (const ctl_door_verdict_t *verdict, const ctl_release_facts_t *facts,
+                            const ctl_release_t *release)
+{
+    json_t *checks = json_array ();
+    for (size_t index = 0; facts->checks && index < facts->check_count; index++)
+        json_array_append_new (checks,
+                               json_pack ("{s:s?, s:s, s:s}", "name", facts->checks[index].name,
+                                          "state", ctl_check_state (facts->checks[index].verdict),
+                                          "why", facts->checks[index].why));
+    json_t *roles = json_array ();
+    for (size_t index = 0; index < verdict->role_count; index++)
+        json_array_append_new (roles, json_string (verdict->roles[index]));
+    return json_pack ("{s:s, s:s, s:o, s:o, s:s?, s:s?, s:b}", "policy",
+                      verdict->outcome == CTL_DOOR_NEEDS_APPROVAL ? "needs approval" : "allowed",
+                      "reason", verdict->plan_reason, "approvals", roles, "checks", checks,
+                      "emergency_skips", *verdict->waived ? verdict->waived : NULL,
+                      "emergency_waives", *verdict->waived_checks ? verdict->waived_checks : NULL,
+                      "migrate_up", release && release->migrate_up);
+}
+
+//  The dry run's answer: the door's facts (*facts_p, taken) and the plan
+//  as it would be laid out, batch by batch.
+static json_t *s_dry_run (ctl_rollout_t *self, const ctl_plan_spec_t *spec,
+                          const ctl_batches_t *layout, zlistx_t *hosts, const char *previous,
+                          json_t **facts_p)
+{
+    json_t *out = *facts_p ? *facts_p : json_object ();
+    *facts_p = NULL;
+    json_t *batches = json_array ();
+    for (size_t batch = 0; batch < layout->batches; batch++) {
+        json_t *names = json_array ();
+        size_t index = 0;
+        for (const char *name = hosts ? zlistx_first (hosts) : NULL; name;
+             name = zlistx_next (hosts), index++)
+            if (index < layout->hosts && ctl_batches_of (layout, index) == batch)
+                json_array_append_new (names, json_string (name));
+        json_array_append_new (
+            batches, json_pack ("{s:I, s:o}", "batch", (json_int_t)batch + 1, "hosts", names));
+    }
+    json_t *migrate_down = json_array ();
+    if (spec->door == CTL_DOOR_ROLLBACK) {
+        zlistx_t *crossed =
+            ctl_plans_repo_crossed (self->store, spec->env, spec->app, spec->version);
+        for (ctl_crossed_row_t *row = crossed ? zlistx_first (crossed) : NULL; row;
+             row = zlistx_next (crossed))
+            if (row->has_down)
+                json_array_append_new (migrate_down, json_string (row->version));
+        zlistx_destroy (&crossed);
+    }
+    json_t *plan =
+        json_pack ("{s:s, s:s, s:s, s:s, s:s, s:s?, s:I, s:I, s:I, s:o, "
+                   "s:s?, s:o}",
+                   "kind", ctl_door_kind_name (spec->door), "app", spec->app, "version",
+                   spec->version, "env", spec->env, "strategy", layout->strategy, "batch",
+                   layout->batch, "canary", (json_int_t)layout->canary, "bake_ms",
+                   (json_int_t)layout->bake_ms, "hosts_total", (json_int_t)layout->hosts, "batches",
+                   batches, "rollback_target", previous, "migrate_down", migrate_down);
+    if (plan)
+        json_object_update (out, plan);
+    json_decref (plan);
+    return out;
+}
+
 char *ctl_rollout_create (ctl_rollout_t *self, const ctl_plan_spec_t *spec, char *err,
                           size_t errlen)
 {
@@ -171,7 +238,8 @@ char *ctl_rollout_create (ctl_rollout_t *self, const ctl_plan_spec_t *spec, char
                                                                              : spec->reason,
                                   .force = spec->force,
                                   .branch = spec->branch,
-                                  .undone_version = spec->undone_version};
+                                  .undone_version = spec->undone_version,
+                                  .slot_ms = spec->slot_ms};
     ctl_door_policy_t policy = s_policy (env);
     ctl_release_facts_t facts;
     ctl_release_t *release = s_facts (self->store, env, spec->app, spec->version, &facts);
@@ -182,8 +250,13 @@ char *ctl_rollout_create (ctl_rollout_t *self, const ctl_plan_spec_t *spec, char
     ctl_door_verdict_t verdict;
     ctl_door_outcome_t outcome =
         ctl_door_check (&request, &policy, &facts, jad_now_ms (), &verdict);
+    json_t *dry = NULL;
+    if (spec->dry_run && outcome != CTL_DOOR_REFUSED)
+        dry = s_dry_facts (&verdict, &facts, release);
     free (checks);
     ctl_release_destroy (&release);
+    if (spec->verdict)
+        *spec->verdict = verdict;
     if (outcome == CTL_DOOR_REFUSED) {
         snprintf (err, errlen, "%s", verdict.text);
         jad_log_info ("policy: refused %s app=%s version=%s env=%s by=%s rule=\"%s\"",
@@ -215,6 +288,7 @@ char *ctl_rollout_create (ctl_rollout_t *self, const ctl_plan_spec_t *spec, char
     ctl_batches_t layout;
     if (ctl_batches_layout (env, &ask, &layout, err, errlen) != 0) {
         zlistx_destroy (&hosts);
+        json_decref (dry);
         return NULL;
     }
     size_t total = layout.hosts;
@@ -222,6 +296,14 @@ char *ctl_rollout_create (ctl_rollout_t *self, const ctl_plan_spec_t *spec, char
     if (!task)
         previous = spec->previous ? strdup (spec->previous)
                                   : s_previous_version (self, spec->app, spec->env);
+    if (spec->dry_run) {
+        *spec->dry_run = s_dry_run (self, spec, &layout, hosts, previous, &dry);
+        free (previous);
+        zlistx_destroy (&hosts);
+        if (errlen)
+            err[0] = 0;
+        return NULL;
+    }
 
     char plan_id[17];
     jad_random_id (4, plan_id);
@@ -798,6 +880,150 @@ int ctl_rollout_operator (ctl_rollout_t *self, const char *plan_id, const char *
     return rc < 0 ? 1 : rc;
 }
 
+//  A slot the controller was down for is deployed when it comes back
+//  within this long; an older one is skipped (the next slot deploys).
+#define S_SLOT_GRACE_MS (60 * 60 * 1000)
+
+//  At a slot of env's schedule: deploy the newest release of each app on
+//  a branch env tracks, unless env's latest plan of the app is that
+//  release already (running, done or failed: a failed one is not retried
+//  by itself). The door judges each plan at the slot.
+static void s_slot_release (ctl_rollout_t *self, const jad_env_config_t *env,
+                            const ctl_release_t *newest, int64_t slot)
+{
+    ctl_plan_t *latest = NULL;
+    ctl_plans_repo_latest (self->store, newest->app, env->name, &latest);
+    if (!latest || !streq (latest->version, newest->version)) {
+        char err[1024] = "";
+        ctl_plan_spec_t spec = {.door = CTL_DOOR_AUTO_DEPLOY,
+                                .app = newest->app,
+                                .version = newest->version,
+                                .env = env->name,
+                                .deployer = "controller",
+                                .branch = newest->branch,
+                                .slot_ms = slot};
+        char *plan_id = ctl_rollout_create (self, &spec, err, sizeof err);
+        jad_log_info ("policy: slot env=%s app=%s version=%s %s%s", env->name, newest->app,
+                      newest->version, plan_id ? "plan=" : "refused=", plan_id ? plan_id : err);
+        free (plan_id);
+    }
+    ctl_plan_destroy (&latest);
+}
+
+static void s_slot_deploy (ctl_rollout_t *self, const jad_env_config_t *env, int64_t slot)
+{
+    zlistx_t *releases = ctl_releases_repo_list (self->store, NULL);
+    //  listed by app, then counter: the last of an app's tracked ones is its newest
+    ctl_release_t *newest = NULL, *next = NULL;
+    for (ctl_release_t *release = releases ? zlistx_first (releases) : NULL; release;
+         release = next) {
+        next = zlistx_next (releases);
+        if (ctl_door_tracks (env, release->branch))
+            newest = release;
+        if (newest && (!next || !streq (next->app, release->app))) {
+            s_slot_release (self, env, newest, slot);
+            newest = NULL;
+        }
+    }
+    zlistx_destroy (&releases);
+}
+
+//  Environments with a schedule whose slot has come (ctl_calendar_due).
+//  The slot is recorded before its plans are made: a controller that
+//  dies in between skips it rather than deploying twice.
+static void s_slots (ctl_rollout_t *self, int64_t now)
+{
+    const jad_controller_config_t *config = ctl_settings_config (self->settings);
+    for (size_t index = 0; index < config->environment_count; index++) {
+        const jad_env_config_t *env = &config->environments[index];
+        if (!env->schedule)
+            continue;
+        int64_t last = 0;
+        int found = ctl_releases_repo_slot (self->store, env->name, &last);
+        if (found == 1)  //  a new schedule starts from now
+            ctl_releases_repo_slot_set (self->store, env->name, now);
+        if (found != 0)
+            continue;
+        int64_t slot = ctl_calendar_due (&env->slots, env->tz, last, now, S_SLOT_GRACE_MS);
+        if (slot < 0 || ctl_releases_repo_slot_set (self->store, env->name, slot) != 0)
+            continue;
+        s_slot_deploy (self, env, slot);
+    }
+}
+
+//  The tracked releases of env that its next slot deploys: each app's
+//  newest on a tracked branch, unless env's latest plan of it is that one.
+static json_t *s_waiting (ctl_rollout_t *self, const jad_env_config_t *env)
+{
+    json_t *waiting = json_array ();
+    zlistx_t *releases = ctl_releases_repo_list (self->store, NULL);
+    ctl_release_t *newest = NULL, *next = NULL;
+    for (ctl_release_t *release = releases ? zlistx_first (releases) : NULL; release;
+         release = next) {
+        next = zlistx_next (releases);
+        if (ctl_door_tracks (env, release->branch))
+            newest = release;
+        if (newest && (!next || !streq (next->app, release->app))) {
+            ctl_plan_t *latest = NULL;
+            ctl_plans_repo_latest (self->store, newest->app, env->name, &latest);
+            if (!latest || !streq (latest->version, newest->version))
+                json_array_append_new (waiting,
+                                       json_pack ("{s:s, s:s, s:s}", "app", newest->app, "version",
+                                                  newest->version, "branch", newest->branch));
+            ctl_plan_destroy (&latest);
+            newest = NULL;
+        }
+    }
+    zlistx_destroy (&releases);
+    return waiting;
+}
+
+int ctl_rollout_schedule (ctl_rollout_t *self, const char *env_name, const char *count_text,
+                          json_t **result, char *err, size_t errlen)
+{
+    const jad_controller_config_t *config = ctl_settings_config (self->settings);
+    if (env_name && !jad_controller_config_env (config, env_name)) {
+        char *echo = jad_text_sanitize (env_name, strlen (env_name), 64);
+        snprintf (err, errlen, "schedule: unknown environment '%s'", echo ? echo : "?");
+        free (echo);
+        return 2;
+    }
+    long count = 5;
+    if (count_text) {
+        char *end = NULL;
+        count = strtol (count_text, &end, 10);
+        if (!end || *end || end == count_text || count < 1 || count > 50) {
+            snprintf (err, errlen, "schedule: --count must be a number from 1 to 50");
+            return 2;
+        }
+    }
+    int64_t now = jad_now_ms ();
+    json_t *list = json_array ();
+    for (size_t index = 0; list && index < config->environment_count; index++) {
+        const jad_env_config_t *env = &config->environments[index];
+        if (!env->schedule || (env_name && !streq (env_name, env->name)))
+            continue;
+        int64_t slots[50], last = 0;
+        size_t found = ctl_calendar_slots (&env->slots, env->tz, now, slots, (size_t)count);
+        json_t *times = json_array ();
+        for (size_t slot = 0; slot < found; slot++) {
+            char local[64];
+            json_array_append_new (
+                times,
+                json_pack ("{s:o, s:s}", "time", ctl_json_time (slots[slot], true), "local",
+                           ctl_calendar_format (env->tz, slots[slot], false, local, sizeof local)));
+        }
+        bool has_last = ctl_releases_repo_slot (self->store, env->name, &last) == 0;
+        json_array_append_new (list,
+                               json_pack ("{s:s, s:s, s:s?, s:o, s:o, s:o}", "env", env->name,
+                                          "schedule", env->schedule, "timezone", env->timezone,
+                                          "last_slot", ctl_json_time (last, has_last && last > 0),
+                                          "slots", times, "waiting", s_waiting (self, env)));
+    }
+    *result = json_pack ("{s:o}", "environments", list ? list : json_array ());
+    return 0;
+}
+
 void ctl_rollout_tick (ctl_rollout_t *self)
 {
     zlistx_t *running = ctl_plans_repo_running (self->store);
@@ -805,6 +1031,7 @@ void ctl_rollout_tick (ctl_rollout_t *self)
          plan = zlistx_next (running))
         ctl_rollout_advance (self, plan->id);
     zlistx_destroy (&running);
+    s_slots (self, jad_now_ms ());
 }
 
 //  The last known-good candidates of app in env: succeeded deploys and
@@ -835,10 +1062,10 @@ static ctl_door_candidate_t *s_candidates (ctl_rollout_t *self, const jad_env_co
     return candidates;
 }
 
-char *ctl_rollout_rollback (ctl_rollout_t *self, ctl_door_kind_t door, const char *app,
-                            const char *env_name, const char *to, const char *undoes,
-                            const char *deployer, const char *reason, bool force, char *err,
-                            size_t errlen)
+static char *s_rollback (ctl_rollout_t *self, ctl_door_kind_t door, const char *app,
+                         const char *env_name, const char *to, const char *undoes,
+                         const char *deployer, const char *reason, bool force, json_t **dry_run,
+                         char *err, size_t errlen)
 {
     const jad_env_config_t *env =
         jad_controller_config_env (ctl_settings_config (self->settings), env_name);
@@ -906,7 +1133,8 @@ char *ctl_rollout_rollback (ctl_rollout_t *self, ctl_door_kind_t door, const cha
                             .undone_version = undone->version,
                             .targets = count ? targets : NULL,
                             .undoes = undone->id,
-                            .previous = target};
+                            .previous = target,
+                            .dry_run = dry_run};
     plan_id = ctl_rollout_create (self, &spec, err, errlen);
     if (plan_id)
         ctl_plans_repo_rolled_back_by (self->store, undone->id, plan_id, true);
@@ -918,6 +1146,27 @@ done:
     ctl_release_destroy (&release);
     ctl_plan_destroy (&undone);
     return plan_id;
+}
+
+char *ctl_rollout_rollback (ctl_rollout_t *self, ctl_door_kind_t door, const char *app,
+                            const char *env_name, const char *to, const char *undoes,
+                            const char *deployer, const char *reason, bool force, char *err,
+                            size_t errlen)
+{
+    return s_rollback (self, door, app, env_name, to, undoes, deployer, reason, force, NULL, err,
+                       errlen);
+}
+
+int ctl_rollout_rollback_dry (ctl_rollout_t *self, const char *app, const char *env_name,
+                              const char *to, const char *deployer, bool force, json_t **dry_run,
+                              char *err, size_t errlen)
+{
+    *dry_run = NULL;
+    if (errlen)
+        err[0] = 0;
+    s_rollback (self, CTL_DOOR_ROLLBACK, app, env_name, to, NULL, deployer, NULL, force, dry_run,
+                err, errlen);
+    return *dry_run ? 0 : -1;
 }
 
 //  A release was added with `branch`: deploy it to every environment that
@@ -932,16 +1181,27 @@ json_t *ctl_rollout_auto_deploy (ctl_rollout_t *self, const char *app, const cha
         if (!ctl_door_tracks (env, branch))
             continue;
         char err[1024] = "";
+        ctl_door_verdict_t verdict;
         ctl_plan_spec_t spec = {.door = CTL_DOOR_AUTO_DEPLOY,
                                 .app = app,
                                 .version = version,
                                 .env = env->name,
                                 .deployer = operator_name,
-                                .branch = branch};
+                                .branch = branch,
+                                .verdict = &verdict};
         char *plan_id = ctl_rollout_create (self, &spec, err, sizeof err);
+        char slot[32];
         if (plan_id)
             json_array_append_new (list,
                                    json_pack ("{s:s, s:s}", "env", env->name, "plan", plan_id));
+        else if (verdict.rule && strcmp (verdict.rule, "schedule") == 0)
+            //  not refused: it waits for the slot, when the controller deploys
+            //  the branch's newest release
+            json_array_append_new (
+                list, json_pack ("{s:s, s:s, s:s?}", "env", env->name, "waits", err, "slot",
+                                 verdict.next_slot_ms >= 0
+                                     ? jad_iso_time (verdict.next_slot_ms, slot, sizeof slot)
+                                     : NULL));
         else
             json_array_append_new (list,
                                    json_pack ("{s:s, s:s}", "env", env->name, "refused", err));

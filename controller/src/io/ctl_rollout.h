@@ -70,13 +70,20 @@ typedef struct {
     uint32_t canary;             //  0: env's
     bool bake_set;               //  bake_ms given (may be 0)
     uint32_t bake_ms;
-    const char *emergency;   //  emergency: the operator's reason
-    bool skip_offline;       //  offline hosts are skipped at the step deadline
-    const char *undoes;      //  rollback: the plan it undoes
-    const char *previous;    //  version to roll back to if this fails; NULL: computed
-    const char *parent;      //  task: the plan it serves
-    const char *action;      //  task: migrate_up | migrate_down | verify
-    const char *migrations;  //  migrate_down: versions, comma-separated, in order
+    const char *emergency;        //  emergency: the operator's reason
+    bool skip_offline;            //  offline hosts are skipped at the step deadline
+    const char *undoes;           //  rollback: the plan it undoes
+    const char *previous;         //  version to roll back to if this fails; NULL: computed
+    const char *parent;           //  task: the plan it serves
+    const char *action;           //  task: migrate_up | migrate_down | verify
+    const char *migrations;       //  migrate_down: versions, comma-separated, in order
+    int64_t slot_ms;              //  auto-deploy: the schedule slot it runs at (0: none)
+    ctl_door_verdict_t *verdict;  //  if set, gets the door's verdict (dry runs, waits)
+    //  if set: a dry run. The door judges and the batches are laid out as
+    //  for the real plan, *dry_run gets what would happen (caller decrefs),
+    //  nothing is stored or sent and ctl_rollout_create returns NULL with
+    //  err "" (a refusal still returns NULL with its text)
+    json_t **dry_run;
 } ctl_plan_spec_t;
 
 //  The rollout on `store`, sending through `dispatch` and telling
@@ -96,8 +103,17 @@ char *ctl_rollout_create (ctl_rollout_t *self, const ctl_plan_spec_t *spec, char
 //  transaction.
 void ctl_rollout_advance (ctl_rollout_t *self, const char *plan_id);
 
-//  Advance every running plan (bake timers, restart resume).
+//  Advance every running plan (bake timers, restart resume), and deploy
+//  at the slots of environments' schedules.
 void ctl_rollout_tick (ctl_rollout_t *self);
+
+//  The API's `schedule` (env optional): {"environments": [{env, schedule,
+//  timezone, last_slot, slots: [{time, local}], waiting: [{app, version,
+//  branch}]}]} for each environment with a schedule, the next `count`
+//  slots (1..50, default 5) and the tracked releases waiting for them.
+//  Returns 0, or 2 with err for an unknown env or bad count.
+int ctl_rollout_schedule (ctl_rollout_t *self, const char *env, const char *count, json_t **result,
+                          char *err, size_t errlen);
 
 //  Fail plan_id (running or awaiting approval) with `reason` and roll back
 //  what it changed. Returns 0, or -1 if the plan was not running.
@@ -122,6 +138,12 @@ int ctl_rollout_operator (ctl_rollout_t *self, const char *plan_id, const char *
 //  passes the environment's rules (SECURITY-TESTS row 29); `force`
 //  overrides a bad mark only. `reason` NULL: a default one. Returns the
 //  new plan id (caller frees) or NULL with the reason in err.
+//  ctl_rollout_rollback as a dry run (see ctl_plan_spec_t.dry_run): 0
+//  with *dry_run set, or -1 with why in err (a refusal's text).
+int ctl_rollout_rollback_dry (ctl_rollout_t *self, const char *app, const char *env_name,
+                              const char *to, const char *deployer, bool force, json_t **dry_run,
+                              char *err, size_t errlen);
+
 char *ctl_rollout_rollback (ctl_rollout_t *self, ctl_door_kind_t door, const char *app,
                             const char *env, const char *to, const char *undoes,
                             const char *deployer, const char *reason, bool force, char *err,

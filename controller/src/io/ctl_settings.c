@@ -74,7 +74,8 @@ static bool s_env_equal (const jad_env_config_t *one, const jad_env_config_t *tw
            one->auto_deploy == two->auto_deploy && s_str_equal (one->requires, two->requires) &&
            s_str_equal (one->strategy, two->strategy) && s_str_equal (one->batch, two->batch) &&
            one->canary == two->canary && one->bake_ms == two->bake_ms &&
-           one->concurrency == two->concurrency &&
+           one->concurrency == two->concurrency && s_str_equal (one->timezone, two->timezone) &&
+           s_str_equal (one->schedule, two->schedule) &&
            s_list_equal (one->windows, one->window_count, two->windows, two->window_count) &&
            s_list_equal (one->emergency_approvals, one->emergency_approval_count,
                          two->emergency_approvals, two->emergency_approval_count);

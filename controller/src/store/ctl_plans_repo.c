@@ -391,6 +391,15 @@ zlistx_t *ctl_plans_repo_list (ctl_store_t *store, const char *env, int64_t limi
                               "ti", env, limit);
 }
 
+zlistx_t *ctl_plans_repo_of_release (ctl_store_t *store, const char *app, const char *version,
+                                     int64_t limit)
+{
+    return ctl_store_strings (store,
+                              "SELECT id FROM plans WHERE app = $1 AND version = $2 AND parent IS "
+                              "NULL ORDER BY created, seq LIMIT $3",
+                              "tti", app, version, limit);
+}
+
 zlistx_t *ctl_plans_repo_by_prefix (ctl_store_t *store, const char *prefix, int64_t limit)
 {
     return ctl_store_strings (store,

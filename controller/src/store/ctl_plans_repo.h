@@ -228,6 +228,11 @@ zlistx_t *ctl_plans_repo_changed (ctl_store_t *store, int64_t since, int64_t unt
 //  Plans of env created at or after `since`, newest first, with `undone`.
 zlistx_t *ctl_plans_repo_since (ctl_store_t *store, const char *env, int64_t since);
 
+//  Ids of the plans (not tasks) of release app/version in any
+//  environment, oldest first, at most limit.
+zlistx_t *ctl_plans_repo_of_release (ctl_store_t *store, const char *app, const char *version,
+                                     int64_t limit);
+
 //  Plans by kind and state (labels: kind, state; ctl_tally_t of
 //  ctl_agents_repo.h).
 zlistx_t *ctl_plans_repo_tally (ctl_store_t *store);

@@ -7,6 +7,7 @@
 #include "jad_log.h"
 #include "jad_util.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -312,4 +313,24 @@ zlistx_t *ctl_releases_repo_attestations (ctl_store_t *store, const char *app, c
         return NULL;
     }
     return list;
+}
+
+int ctl_releases_repo_slot (ctl_store_t *store, const char *env, int64_t *slot_p)
+{
+    char key[JAD_NAME_MAX + 8];
+    snprintf (key, sizeof key, "slot/%s", env);
+    return ctl_sql_int (ctl_store_sql (store), slot_p,
+                        "SELECT CAST (value AS BIGINT) FROM meta WHERE key = $1", "t", key);
+}
+
+int ctl_releases_repo_slot_set (ctl_store_t *store, const char *env, int64_t slot)
+{
+    char key[JAD_NAME_MAX + 8];
+    snprintf (key, sizeof key, "slot/%s", env);
+    return ctl_sql_exec (ctl_store_sql (store),
+                         "INSERT INTO meta (key, value) VALUES ($1, CAST ($2 AS TEXT)) "
+                         "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                         "ti", key, slot) < 0
+               ? -1
+               : 0;
 }

@@ -100,6 +100,14 @@ int ctl_releases_repo_add (ctl_store_t *store, const ctl_release_t *release, int
 //  with its floor and the environments it succeeded in.
 zlistx_t *ctl_releases_repo_list (ctl_store_t *store, const char *app);
 
+//  The last schedule slot (wall ms) env's releases were deployed at
+//  (meta 'slot/ENV'): 0 with it in *slot_p, 1 if none is on record, -1
+//  on error.
+int ctl_releases_repo_slot (ctl_store_t *store, const char *env, int64_t *slot_p);
+
+//  Record slot as env's last. Returns 0 or -1.
+int ctl_releases_repo_slot_set (ctl_store_t *store, const char *env, int64_t slot);
+
 //  Mark app/version bad with `why`. Returns 0 or -1.
 int ctl_releases_repo_mark_bad (ctl_store_t *store, const char *app, const char *version,
                                 const char *why);
