@@ -77,6 +77,7 @@ typedef struct {
     const char *parent;      //  task: the plan it serves
     const char *action;      //  task: migrate_up | migrate_down | verify
     const char *migrations;  //  migrate_down: versions, comma-separated, in order
+    const char *above;       //  db-rollback: a release above `version` active in env
 } ctl_plan_spec_t;
 
 //  The rollout on `store`, sending through `dispatch` and telling
@@ -126,6 +127,18 @@ char *ctl_rollout_rollback (ctl_rollout_t *self, ctl_door_kind_t door, const cha
                             const char *env, const char *to, const char *undoes,
                             const char *deployer, const char *reason, bool force, char *err,
                             size_t errlen);
+
+//  jadctl db-rollback (DESIGN §11): a plan (kind task, no parent) that
+//  runs only the migrate_down hooks of the releases of app above `to`
+//  whose migration is up in env, newest first, once, on one host of env
+//  that runs app (online and on the newest of them if it can). Through
+//  the door (CTL_DOOR_DB_ROLLBACK): refused while a host of env runs a
+//  release above `to`, unless `force`. Refused too when no such
+//  migration is up, or one of them has no migrate_down. Returns the plan
+//  id (caller frees) or NULL with why in err.
+char *ctl_rollout_db_rollback (ctl_rollout_t *self, const char *app, const char *env,
+                               const char *to, const char *deployer, bool force, char *err,
+                               size_t errlen);
 
 //  A release was added with `branch`: deploy it to every environment that
 //  tracks the branch with auto_deploy, within policy. Returns a JSON list
