@@ -236,6 +236,8 @@ The demo fleet is running. To use jadctl against it:
     jadctl release list
     jadctl alerts
     jadctl metrics --env dev --name http_error_rate --since 10m
+    jadctl incident list        # the rollback of hello 1.2 opened one
+    jadctl incident report ID   # its post-mortem timeline, Markdown
 
 The status page is at http://127.0.0.1:$((port + 3))/ (and /metrics for Prometheus).
 

@@ -132,6 +132,8 @@ int cli_deploy (cli_t *cli);
 int cli_plans (cli_t *cli);
 int cli_plan (cli_t *cli);
 int cli_rollback (cli_t *cli);
+int cli_db_rollback (cli_t *cli);
+int cli_incident (cli_t *cli);
 int cli_keygen (cli_t *cli);
 int cli_alerts (cli_t *cli);
 int cli_schedule (cli_t *cli);

@@ -543,3 +543,47 @@ int cli_rollback (cli_t *cli)
     free (plan_id);
     return status;
 }
+
+int cli_db_rollback (cli_t *cli)
+{
+    static const char *const spec[] = {"--env=", "--to=", "--wait", "--force", NULL};
+    cli_args_t args;
+    if (cli_args_parse (cli, spec, &args))
+        return CLI_USAGE;
+    if (args.positional_count != 1)
+        return cli_usage_error (cli, "db-rollback: needs one APP (got %d arguments)",
+                                args.positional_count);
+    if (!cli_args_has (&args, "--env"))
+        return cli_usage_error (cli, "db-rollback: needs --env E");
+    const char *to = cli_args_get (&args, "--to");
+    if (!to || !*to)
+        return cli_usage_error (cli, "db-rollback: needs --to VERSION (the release whose "
+                                     "database the environment goes back to)");
+    const char *request[] = {"app",   args.positional[0],
+                             "env",   cli_args_get (&args, "--env"),
+                             "to",    to,
+                             "force", cli_args_has (&args, "--force") ? "true" : NULL,
+                             NULL};
+    json_t *result = NULL;
+    int status = cli_request (cli, "db-rollback", request, NULL, 0, &result);
+    if (status != CLI_OK || !result) {
+        json_decref (result);
+        return status;
+    }
+    json_t *plan = json_object_get (result, "plan");
+    char *plan_id = strdup (cli_str (plan, "id"));
+    if (!cli->json) {
+        json_t *host = json_array_get (json_object_get (plan, "hosts"), 0);
+        printf ("plan %s: db-rollback of %s in %s to %s: migrate_down of %s on %s\n",
+                cli_str (plan, "id"), cli_str (plan, "app"), cli_str (plan, "env"),
+                cli_str (plan, "version"), cli_str (plan, "migrations"), cli_str (host, "name"));
+    } else if (!cli_args_has (&args, "--wait")) {
+        cli_plan_complete (plan);
+        cli_print_json (result);
+    }
+    json_decref (result);
+    if (cli_args_has (&args, "--wait"))
+        status = s_wait (cli, plan_id);
+    free (plan_id);
+    return status;
+}

@@ -144,7 +144,7 @@ static bool s_safe (const char *text)
 //  newlines, and whoever prints them marks each line as theirs.
 static bool s_multiline_key (const char *key)
 {
-    return key && (streq (key, "output") || streq (key, "notes"));
+    return key && (streq (key, "output") || streq (key, "notes") || streq (key, "report"));
 }
 
 //  Escape the string `value` (a member named key, or NULL) in place.

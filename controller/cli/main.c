@@ -47,11 +47,17 @@ static const s_command_t s_commands[] = {
      "rollback APP --env E [--to VERSION | --version VERSION] [--force] [--wait]\n"
      "        [--dry-run]",
      "roll an environment back to its last known-good release (or VERSION)"},
+    {"db-rollback", cli_db_rollback, "db-rollback APP --env E --to VERSION [--force] [--wait]",
+     "run only the migrate_down hooks of the releases above VERSION, newest first, once"},
     {"plans", cli_plans, "plans [--env E]", "the deployment log, newest first"},
     {"plan", cli_plan, "plan show|abort|pause|resume|approve ID",
      "one plan: its hosts and events; abort, pause, resume or approve it"},
     {"schedule", cli_schedule, "schedule [--env E] [--count N]",
      "the coming release slots of environments with a schedule, and what waits for them"},
+    {"incident", cli_incident,
+     "incident open --env E [--since DURATION] TITLE | incident note ID TEXT\n"
+     "        incident close ID | incident list [--env E] [--open] | incident report ID",
+     "incidents: open, note, close, list; a Markdown post-mortem timeline of one"},
     {"alerts", cli_alerts, "alerts", "alert rules and their state"},
     {"alert", cli_alert,
      "alert add --env E --metric M (--above X|--below X) --for DURATION\n"

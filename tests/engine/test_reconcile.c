@@ -134,6 +134,12 @@ static const ctl_rule_verdict_t s_inconclusive[] = {
     .id = "t1", .kind = "task", .state = "running", .phase = "rollout", .app = "web",              \
     .version = "2.0", .env = "prod", .parent = "p1", .strategy = "all", .batches = 1, .hosts = 2
 
+//  jadctl db-rollback web --env prod --to 1.0, on web-2.
+#define S_DB_ROLLBACK                                                                              \
+    .id = "d1", .kind = "task", .state = "running", .phase = "rollout", .app = "web",              \
+    .version = "1.0", .env = "prod", .strategy = "all", .batches = 1, .hosts = 1,                  \
+    .action = "migrate_down", .migrations = "3.0,2.0", .host = "web-2"
+
 typedef struct {
     const char *name;
     ctl_plan_view_t view;
@@ -380,6 +386,26 @@ static const s_case_t s_cases[] = {
     //  ----------------------------------------------------------------------
     //  tasks
     {"task: hosts still working", {S_TASK, .unfinished = 1}, S_ALERTS (s_none), 1000, ""},
+    //  a db-rollback: a migrate_down task of its own (DESIGN §11)
+    {"db-rollback: starts its one host",
+     {S_DB_ROLLBACK, .phase = "starting"},
+     S_ALERTS (s_firing),
+     1000,
+     "d1 start_batch 1/1"},
+    {"db-rollback: done, the migrations are down",
+     {S_DB_ROLLBACK},
+     S_ALERTS (s_none),
+     1000,
+     "d1 record_migration migrate_down web@1.0 in prod on web-2 by d1 migrations 3.0,2.0\n"
+     "d1 decision migrate_down/done: ran migrate_down of 3.0,2.0 on web-2: prod's database is "
+     "back to web 1.0\n"
+     "d1 succeed: 1 host healthy"},
+    {"db-rollback: its host failed, nothing recorded",
+     {S_DB_ROLLBACK, .failed = 1, .first_failure = "web-2 (migrate_down: 2.0: exit 1)"},
+     S_ALERTS (s_none),
+     1000,
+     "d1 fail: web-2 (migrate_down: 2.0: exit 1)\n"
+     "d1 decision outcome/failed: web-2 (migrate_down: 2.0: exit 1)"},
     {"task: done",
      {S_TASK},
      S_ALERTS (s_firing),

@@ -282,14 +282,10 @@ Test (alerts, bad_release_is_rolled_back_by_the_controller)
     char *newest = s_newest_plan ("deploy");
     cr_assert_str_eq (newest, bad_plan, "a refused deploy created plan %s", newest);
     free (newest);
-    //  deploys, the rollback and the alert's transitions were notified
-    const char *kinds[] = {"deploy.started",
-                           "deploy.finished",
-                           "alert.pending",
-                           "alert.firing",
-                           "rollback.started",
-                           "rollback.finished",
-                           NULL};
+    //  deploys, the rollback, its incident and the alert's transitions were notified
+    const char *kinds[] = {
+        "deploy.started",   "deploy.finished", "alert.pending",     "alert.firing",
+        "rollback.started", "incident.opened", "rollback.finished", NULL};
     for (const char *const *kind = kinds; *kind; kind++) {
         char needle[64];
         snprintf (needle, sizeof needle, "\"event\":\"%s\"", *kind);

@@ -226,6 +226,94 @@ Test (rollout, failure_in_second_batch_rolls_back_the_first)
     free (output);
 }
 
+//  An automatic rollback opens an incident; operators open, note, close
+//  and report them (DESIGN §11).
+Test (rollout, incidents_open_by_hand_and_by_an_automatic_rollback)
+{
+    s_environments (s_envs);
+    s_start_agents (2, "dev");
+    s_add_release ("1.0", (s_release_opts_t){0});
+    cr_assert_eq (jt_jadctl (fleet, NULL, "deploy web 1.0 --env dev --wait"), 0);
+    char *output = NULL;
+    int rc = jt_jadctl (fleet, &output, "incident list");
+    cr_assert_eq (rc, 0, "%s", output);
+    cr_assert (strstr (output, "no incidents"), "%s", output);
+    free (output);
+    s_add_release ("2.0", (s_release_opts_t){.smoke_fails_on = "host-2"});
+    rc = jt_jadctl (fleet, &output, "deploy web 2.0 --env dev --wait");
+    cr_assert_eq (rc, 1, "a failed deploy must exit 1 (%d):\n%s", rc, output);
+    free (output);
+    //  the controller's rollback opened incident 1, by controller
+    rc = jt_jadctl (fleet, &output, "incident list --open");
+    cr_assert_eq (rc, 0, "%s", output);
+    cr_assert (strstr (output, "automatic rollback of web 2.0 in dev"), "%s", output);
+    cr_assert (strstr (output, "controller"), "%s", output);
+    free (output);
+    rc = jt_jadctl (fleet, &output, "incident report 1");
+    cr_assert_eq (rc, 0, "%s", output);
+    cr_assert (strstr (output, "# Incident 1: automatic rollback of web 2.0 in dev"), "%s", output);
+    cr_assert (strstr (output, "opened by the automatic rollback plan"), "%s", output);
+    //  the failed deploy is in the window: its creation, its decisions,
+    //  its outcome, the rollback, and who asked for it
+    cr_assert (strstr (output, "| plan |"), "no plan in the timeline:\n%s", output);
+    cr_assert (strstr (output, "deploy web 2.0 by admin"), "%s", output);
+    cr_assert (strstr (output, "| decision |"), "no decision in the timeline:\n%s", output);
+    cr_assert (strstr (output, "| outcome |"), "no outcome in the timeline:\n%s", output);
+    cr_assert (strstr (output, "rollback web 1.0 by controller"), "%s", output);
+    cr_assert (strstr (output, "| audit | admin | deploy"), "no audit entry:\n%s", output);
+    cr_assert (strstr (output, "| note | controller |"), "no first note:\n%s", output);
+    free (output);
+
+    //  by hand
+    rc = jt_jadctl (fleet, &output, "incident open --env dev --since 10m 'checkout | slow'");
+    cr_assert_eq (rc, 0, "%s", output);
+    cr_assert (strstr (output, "incident: 2\n"), "%s", output);
+    cr_assert (strstr (output, "state: open\n"), "%s", output);
+    free (output);
+    rc = jt_jadctl (fleet, &output, "incident note 2 'rolled back by hand'");
+    cr_assert_eq (rc, 0, "%s", output);
+    cr_assert (strstr (output, "notes: 1\n"), "%s", output);
+    free (output);
+    rc = jt_jadctl (fleet, &output, "incident close 2");
+    cr_assert_eq (rc, 0, "%s", output);
+    cr_assert (strstr (output, "state: closed\n"), "%s", output);
+    cr_assert (strstr (output, "closed: "), "%s", output);
+    free (output);
+    rc = jt_jadctl (fleet, &output, "incident close 2");
+    cr_assert_eq (rc, 2, "closing twice must exit 2: %s", output);
+    cr_assert (strstr (output, "already closed"), "%s", output);
+    free (output);
+    rc = jt_jadctl (fleet, &output, "incident report 2");
+    cr_assert_eq (rc, 0, "%s", output);
+    cr_assert (strstr (output, "# Incident 2: checkout \\| slow"), "title not escaped:\n%s",
+               output);
+    cr_assert (strstr (output, "| note | admin | rolled back by hand |"), "%s", output);
+    cr_assert (strstr (output, "- closed: "), "%s", output);
+    free (output);
+    rc = jt_jadctl (fleet, &output, "--json incident report 2");
+    cr_assert_eq (rc, 0, "%s", output);
+    cr_assert (strstr (output, "\"timeline\""), "%s", output);
+    cr_assert (strstr (output, "\"report\""), "%s", output);
+    free (output);
+    //  bad input changes nothing
+    rc = jt_jadctl (fleet, &output, "incident open --env nowhere 'x'");
+    cr_assert_eq (rc, 2, "%s", output);
+    cr_assert (strstr (output, "unknown environment 'nowhere'"), "%s", output);
+    free (output);
+    rc = jt_jadctl (fleet, &output, "incident note 99 'x'");
+    cr_assert_eq (rc, 2, "%s", output);
+    cr_assert (strstr (output, "no incident 99"), "%s", output);
+    free (output);
+    rc = jt_jadctl (fleet, &output, "incident report abc");
+    cr_assert_eq (rc, 2, "%s", output);
+    cr_assert (strstr (output, "must be a number"), "%s", output);
+    free (output);
+    rc = jt_jadctl (fleet, &output, "incident list --json");
+    cr_assert_eq (rc, 0, "%s", output);
+    cr_assert_eq (jt_count (output, "\"title\""), 2, "%s", output);
+    free (output);
+}
+
 Test (rollout, canary_succeeds_after_bake)
 {
     s_environments ("environments:\n  prod: { strategy: canary, canary: 1, bake: 1s, batch: 1 }\n");
@@ -327,6 +415,74 @@ Test (rollout, rollback_runs_crossed_migrations_down_in_reverse_order)
     free (log);
     for (int index = 0; index < 3; index++)
         s_assert_current (index, "releases/1.0");
+}
+
+//  jadctl db-rollback (DESIGN §11): only the migrate_down hooks, newest
+//  first, once in the environment; code stays where it is.
+Test (rollout, db_rollback_runs_only_migrate_down_newest_first_once)
+{
+    s_environments (s_envs);
+    s_start_agents (2, "dev");
+    s_add_release ("1.0", (s_release_opts_t){0});
+    s_add_release ("2.0", (s_release_opts_t){.migrations = true});
+    s_add_release ("3.0", (s_release_opts_t){.migrations = true});
+    char *output = NULL;
+    int rc = 0;
+    for (int version = 1; version <= 3; version++) {
+        rc = jt_jadctl (fleet, &output, "deploy web %d.0 --env dev --wait", version);
+        cr_assert_eq (rc, 0, "deploy %d.0 exited %d:\n%s", version, rc, output);
+        free (output);
+    }
+    //  3.0 runs: refused without --force, nothing ran
+    s_clear_hooks_log ();
+    rc = jt_jadctl (fleet, &output, "db-rollback web --env dev --to 1.0 --wait");
+    cr_assert_eq (rc, 2, "db-rollback above an active release must exit 2 (%d):\n%s", rc, output);
+    cr_assert (strstr (output, "web 3.0 is active in dev, above 1.0"), "%s", output);
+    cr_assert (strstr (output, "--force"), "%s", output);
+    free (output);
+    //  a release that does not exist, and bad usage
+    rc = jt_jadctl (fleet, &output, "db-rollback web --env dev --to 9.9");
+    cr_assert_eq (rc, 2, "%s", output);
+    cr_assert (strstr (output, "no release web 9.9"), "%s", output);
+    free (output);
+    rc = jt_jadctl (fleet, &output, "db-rollback web --env dev");
+    cr_assert_eq (rc, 2, "%s", output);
+    cr_assert (strstr (output, "needs --to VERSION"), "%s", output);
+    free (output);
+    char *log = s_hooks_log ();
+    cr_assert_str_eq (log, "", "a refused db-rollback ran hooks:\n%s", log);
+    free (log);
+    //  --force runs the hooks while 3.0 stays active
+    rc = jt_jadctl (fleet, &output, "db-rollback web --env dev --to 1.0 --force --wait");
+    cr_assert_eq (rc, 0, "db-rollback --force exited %d:\n%s", rc, output);
+    free (output);
+    log = s_hooks_log ();
+    cr_assert_eq (jt_count (log, "down 3.0"), 1, "once in the environment:\n%s", log);
+    cr_assert_eq (jt_count (log, "down 2.0"), 1, "once in the environment:\n%s", log);
+    cr_assert (s_pos (log, "down 3.0") < s_pos (log, "down 2.0"), "wrong order:\n%s", log);
+    cr_assert_eq (jt_count (log, "activate"), 0, "a db-rollback switched code:\n%s", log);
+    cr_assert_eq (jt_count (log, "up "), 0, "%s", log);
+    free (log);
+    for (int index = 0; index < 2; index++)
+        s_assert_current (index, "releases/3.0");
+    //  the migrations are down now: nothing left to roll back, and a code
+    //  rollback to 1.0 crosses none
+    rc = jt_jadctl (fleet, &output, "db-rollback web --env dev --to 1.0 --force");
+    cr_assert_eq (rc, 2, "%s", output);
+    cr_assert (strstr (output, "nothing to roll back"), "%s", output);
+    free (output);
+    s_clear_hooks_log ();
+    rc = jt_jadctl (fleet, &output, "rollback web --env dev --version 1.0 --wait");
+    cr_assert_eq (rc, 0, "rollback --version exited %d:\n%s", rc, output);
+    free (output);
+    log = s_hooks_log ();
+    cr_assert_eq (jt_count (log, "down "), 0, "migrations ran down twice:\n%s", log);
+    free (log);
+    //  the plan is audited and in the deployment log
+    rc = jt_jadctl (fleet, &output, "audit");
+    cr_assert_eq (rc, 0, "%s", output);
+    cr_assert (strstr (output, "db-rollback"), "db-rollback not audited:\n%s", output);
+    free (output);
 }
 
 Test (rollout, failing_migration_stops_before_any_switch)

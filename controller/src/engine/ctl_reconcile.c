@@ -299,6 +299,13 @@ static void s_roll_back (s_plan_t *plan, const char *reason)
     }
 }
 
+//  A db-rollback (DESIGN §11): a migrate_down task of its own, no parent.
+static bool s_db_rollback (const ctl_plan_view_t *view)
+{
+    return jad_text_is (view->kind, "task") && !view->parent &&
+           jad_text_is (view->action, "migrate_down");
+}
+
 //  Fail the plan with `reason`. Returns 0, or -1 if it is neither running
 //  nor awaiting approval.
 static int s_fail (s_plan_t *plan, const char *reason)
@@ -309,7 +316,7 @@ static int s_fail (s_plan_t *plan, const char *reason)
     s_outcome (plan, CTL_ACTION_FAIL, reason);
     plan->state = "failed";
     plan->phase = "done";
-    if (jad_text_is (view->kind, "task"))
+    if (jad_text_is (view->kind, "task") && !s_db_rollback (view))
         return 0;
     s_decision (plan->actions, view->id, "outcome", "failed", "%s", reason);
     if (view->task && !jad_text_is (view->task_state, "succeeded") &&
@@ -565,6 +572,28 @@ static void s_rollout_phase (s_plan_t *plan)
                     (long long)(view->hosts - view->skipped), (long long)view->hosts);
 }
 
+//  A db-rollback (a task of its own, DESIGN §11) ran every migrate_down:
+//  the migrations are down in its environment.
+static void s_db_rolled_back (s_plan_t *plan)
+{
+    const ctl_plan_view_t *view = plan->view;
+    if (!view->migrations)
+        return;
+    ctl_action_t *action = s_add (plan->actions, CTL_ACTION_RECORD_MIGRATION, view->id);
+    if (action) {
+        action->task_action = s_copy (plan->actions, "migrate_down");
+        action->host = s_copy (plan->actions, view->host);
+        action->task_id = s_copy (plan->actions, view->id);
+        action->migrations = s_copy (plan->actions, view->migrations);
+        action->app = s_copy (plan->actions, view->app);
+        action->version = s_copy (plan->actions, view->version);
+        action->env = s_copy (plan->actions, view->env);
+    }
+    s_decision (plan->actions, view->id, "migrate_down", "done",
+                "ran migrate_down of %s on %s: %s's database is back to %s %s", view->migrations,
+                view->host ? view->host : "-", view->env, view->app, view->version);
+}
+
 static void s_run (s_plan_t *plan)
 {
     const ctl_plan_view_t *view = plan->view;
@@ -603,6 +632,8 @@ static void s_run (s_plan_t *plan)
     size_t before = plan->actions->size;
     if (is_task) {
         if (view->unfinished == 0) {
+            if (s_db_rollback (view))
+                s_db_rolled_back (plan);
             s_succeed (plan);
             s_advance_parent (plan);
         }

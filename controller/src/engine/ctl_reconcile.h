@@ -91,6 +91,14 @@ typedef struct {
     const char *reason;    //  plans.reason (a rollback's outcome is appended to it)
     const char *parent;    //  task: the plan it serves
     const char *previous;  //  the version to roll back to if it fails, or NULL
+
+    //  what it runs (plans.action: apply, migrate_up, migrate_down,
+    //  verify; migrate_down: plans.migrations, versions comma-separated)
+    //  and, for a task without a parent (a db-rollback, DESIGN §11), its
+    //  one host
+    const char *action;
+    const char *migrations;
+    const char *host;
     int64_t current_batch;
     int64_t batches;
     bool paused;

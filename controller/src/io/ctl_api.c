@@ -12,6 +12,7 @@
 #include "ctl_approvals.h"
 #include "ctl_deadlines.h"
 #include "ctl_leader.h"
+#include "ctl_incidents.h"
 #include "ctl_releases_repo.h"
 #include "ctl_zap.h"
 #include "jad_log.h"
@@ -35,6 +36,7 @@ struct _ctl_api_t {
     ctl_artifacts_t *artifacts;
     ctl_alerts_t *alerts;
     ctl_rollout_t *rollout;
+    ctl_notify_t *notify;
     zhashx_t *waiting;  //  upload id -> s_waiting_t: commits the archive checker has
 };
 
@@ -74,6 +76,7 @@ ctl_api_t *ctl_api_new (zsock_t **socket_p, const ctl_api_deps_t *deps)
     self->artifacts = deps->artifacts;
     self->alerts = deps->alerts;
     self->rollout = deps->rollout;
+    self->notify = deps->notify;
     self->waiting = zhashx_new ();
     if (!self->waiting) {
         ctl_api_destroy (&self);
@@ -481,6 +484,8 @@ static json_t *s_plan_json (ctl_api_t *self, const char *plan_id, bool full, int
     json_object_set_new (plan, "skip_offline", json_boolean (row->skip_offline));
     json_object_set_new (plan, "rolled_back_by", ctl_json_text (row->rolled_back_by));
     json_object_set_new (plan, "previous", ctl_json_text (row->previous));
+    json_object_set_new (plan, "action", ctl_json_text (row->action));
+    json_object_set_new (plan, "migrations", ctl_json_text (row->migrations));
     json_object_set_new (plan, "phase_started",
                          ctl_json_time (row->phase_started, row->phase_started != 0));
     json_object_set_new (plan, "hosts_total", json_integer ((json_int_t)snapshot->hosts));
@@ -712,6 +717,35 @@ static int s_rollback (ctl_api_t *self, const jad_api_request_t *request, const 
     *result = json_pack ("{s:o}", "plan", s_plan_json (self, plan_id, true, 0));
     free (plan_id);
     return 0;
+}
+
+//  jadctl db-rollback APP --env E --to VERSION [--force] (DESIGN §11)
+static int s_db_rollback (ctl_api_t *self, const jad_api_request_t *request,
+                          const char *operator_name, json_t **result, char *err, size_t errlen)
+{
+    const char *app = jad_api_request_arg (request, "app");
+    const char *env_name = jad_api_request_arg (request, "env");
+    const char *to = jad_api_request_arg (request, "to");
+    if (!jad_name_valid (app) || !jad_name_valid (env_name) || !jad_name_valid (to)) {
+        snprintf (err, errlen, "db-rollback needs APP, --env ENV and --to VERSION as valid names");
+        return 2;
+    }
+    const char *force = jad_api_request_arg (request, "force");
+    char *plan_id = ctl_rollout_db_rollback (self->rollout, app, env_name, to, operator_name,
+                                             force && streq (force, "true"), err, errlen);
+    if (!plan_id)
+        return 2;
+    *result = json_pack ("{s:o}", "plan", s_plan_json (self, plan_id, true, 0));
+    free (plan_id);
+    return 0;
+}
+
+//  incident.open, .note, .close, .list, .report (ctl_incidents)
+static int s_incident (ctl_api_t *self, const jad_api_request_t *request, const char *operator_name,
+                       json_t **result, char *err, size_t errlen)
+{
+    return ctl_incidents_api (self->store, self->notify, ctl_settings_config (self->settings),
+                              request, operator_name, result, err, errlen);
 }
 
 //  The plan `given` names: its whole id, or a prefix of exactly one
@@ -1528,6 +1562,12 @@ static const s_command_t s_commands[] = {
     {"plans", S_NEED_VIEW, true, s_plans},
     {"plan.show", S_NEED_VIEW, true, s_plan_show},
     {"rollback", S_NEED_DEPLOY, true, s_rollback},
+    {"db-rollback", S_NEED_DEPLOY, true, s_db_rollback},
+    {"incident.open", S_NEED_DEPLOY, true, s_incident},
+    {"incident.note", S_NEED_DEPLOY, true, s_incident},
+    {"incident.close", S_NEED_DEPLOY, true, s_incident},
+    {"incident.list", S_NEED_VIEW, true, s_incident},
+    {"incident.report", S_NEED_VIEW, true, s_incident},
     {"plan.pause", S_NEED_DEPLOY, true, s_plan_control},
     {"plan.resume", S_NEED_DEPLOY, true, s_plan_control},
     {"plan.abort", S_NEED_DEPLOY, true, s_plan_control},

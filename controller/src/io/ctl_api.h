@@ -12,6 +12,7 @@
 #include "ctl_alerts.h"
 #include "ctl_artifacts.h"
 #include "ctl_counters.h"
+#include "ctl_notify.h"
 #include "ctl_rollout.h"
 #include "ctl_settings.h"
 #include "ctl_store.h"
@@ -30,6 +31,7 @@ typedef struct {
     ctl_artifacts_t *artifacts;
     ctl_alerts_t *alerts;
     ctl_rollout_t *rollout;
+    ctl_notify_t *notify;
 } ctl_api_deps_t;
 
 //  The API on the bound ROUTER *socket_p (taken over, nulled). NULL if out

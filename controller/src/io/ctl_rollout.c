@@ -14,6 +14,7 @@
 #include "ctl_deadlines.h"
 #include "ctl_decisions.h"
 #include "ctl_json.h"
+#include "ctl_incidents.h"
 #include "ctl_plans_repo.h"
 #include "ctl_reconcile.h"
 #include "ctl_rule_rows.h"
@@ -153,6 +154,7 @@ static const char *s_kind (ctl_door_kind_t door)
         case CTL_DOOR_AUTO_ROLLBACK:
             return "rollback";
         case CTL_DOOR_TASK:
+        case CTL_DOOR_DB_ROLLBACK:
             return "task";
         default:
             return "deploy";
@@ -224,6 +226,28 @@ static json_t *s_dry_run (ctl_rollout_t *self, const ctl_plan_spec_t *spec,
     return out;
 }
 
+//  An automatic rollback opens an incident (DESIGN §11): its window
+//  from the undone plan's creation, its first note why.
+static void s_incident_open (ctl_rollout_t *self, const ctl_plan_spec_t *spec, const char *plan_id,
+                             const char *reason, int64_t now)
+{
+    ctl_plan_t *undone = NULL;
+    int64_t since = now;
+    if (spec->undoes && ctl_plans_repo_get (self->store, spec->undoes, &undone) == 0 &&
+        undone->created > 0)
+        since = undone->created;
+    char title[256];
+    snprintf (title, sizeof title, "automatic rollback of %s %s in %s", spec->app,
+              spec->undone_version ? spec->undone_version : "-", spec->env);
+    int64_t id = ctl_incidents_open (self->store, self->notify, spec->env, title, "controller",
+                                     plan_id, since, reason);
+    if (id > 0)
+        ctl_decisions_record (self->store, plan_id, "incident", "opened",
+                              "incident %lld: %s (jadctl incident report %lld)", (long long)id,
+                              title, (long long)id);
+    ctl_plan_destroy (&undone);
+}
+
 char *ctl_rollout_create (ctl_rollout_t *self, const ctl_plan_spec_t *spec, char *err,
                           size_t errlen)
 {
@@ -243,6 +267,7 @@ char *ctl_rollout_create (ctl_rollout_t *self, const ctl_plan_spec_t *spec, char
     ctl_door_policy_t policy = s_policy (env);
     ctl_release_facts_t facts;
     ctl_release_t *release = s_facts (self->store, env, spec->app, spec->version, &facts);
+    facts.active_above = spec->above;
     bool deploy = spec->door == CTL_DOOR_DEPLOY || spec->door == CTL_DOOR_AUTO_DEPLOY ||
                   spec->door == CTL_DOOR_EMERGENCY;
     ctl_check_result_t *checks =
@@ -266,7 +291,7 @@ char *ctl_rollout_create (ctl_rollout_t *self, const ctl_plan_spec_t *spec, char
     }
     bool awaiting = outcome == CTL_DOOR_NEEDS_APPROVAL;
     const char *kind = s_kind (spec->door);
-    bool task = spec->door == CTL_DOOR_TASK;
+    bool task = spec->door == CTL_DOOR_TASK || spec->door == CTL_DOOR_DB_ROLLBACK;
     zlistx_t *hosts = NULL;
     if (spec->targets) {
         hosts = zlistx_new ();
@@ -391,6 +416,8 @@ char *ctl_rollout_create (ctl_rollout_t *self, const ctl_plan_spec_t *spec, char
     }
     free (previous);
     zlistx_destroy (&hosts);
+    if (spec->door == CTL_DOOR_AUTO_ROLLBACK)
+        s_incident_open (self, spec, plan_id, verdict.plan_reason, now);
     if (!awaiting)
         ctl_rollout_start (self, plan_id);
     return strdup (plan_id);
@@ -543,6 +570,9 @@ static int s_view_load (ctl_rollout_t *self, const char *plan_id, bool approved,
                               .strategy = plan->strategy,
                               .reason = plan->reason,
                               .parent = plan->parent,
+                              .action = plan->action,
+                              .migrations = plan->migrations,
+                              .host = snapshot->host,
                               .previous = plan->previous,
                               .current_batch = plan->current_batch,
                               .batches = plan->batches,
@@ -1210,4 +1240,143 @@ json_t *ctl_rollout_auto_deploy (ctl_rollout_t *self, const char *app, const cha
         free (plan_id);
     }
     return list;
+}
+
+//  --------------------------------------------------------------------------
+//  db-rollback (DESIGN §11)
+
+//  The host to run a db-rollback on, from env's hosts that run app
+//  (ctl_agent_t with their apps): online and running `newest` (it has
+//  every release up to it on disk), else online, else any. Borrowed from
+//  the list, or NULL if no host runs app.
+static const char *s_db_host (zlistx_t *fleet, const char *newest, int64_t now,
+                              uint32_t heartbeat_ms)
+{
+    const char *chosen = NULL;
+    int best = -1;
+    for (ctl_agent_t *agent = zlistx_first (fleet); agent; agent = zlistx_next (fleet)) {
+        ctl_agent_app_t *app = agent->apps ? zlistx_first (agent->apps) : NULL;
+        if (!app || !jad_text_is (agent->state, "accepted"))
+            continue;
+        bool online = ctl_deadlines_online (agent->last_seen, now, heartbeat_ms);
+        int score = (online ? 2 : 0) + (jad_text_is (app->version, newest) ? 1 : 0);
+        if (score > best) {
+            best = score;
+            chosen = agent->name;
+        }
+    }
+    return chosen;
+}
+
+//  A release of app above `to` (added after it) that a host of env runs,
+//  into above (empty if none). Returns 0 or -1 on a database error.
+static int s_active_above (ctl_rollout_t *self, zlistx_t *fleet, const ctl_release_t *to,
+                           char *above, size_t len)
+{
+    above[0] = 0;
+    for (ctl_agent_t *agent = zlistx_first (fleet); agent; agent = zlistx_next (fleet)) {
+        ctl_agent_app_t *app = agent->apps ? zlistx_first (agent->apps) : NULL;
+        if (!app || !app->version || streq (app->version, to->version))
+            continue;
+        ctl_release_t *release = NULL;
+        int rc = ctl_releases_repo_get (self->store, to->app, app->version, &release);
+        if (rc < 0)
+            return -1;
+        if (rc == 0 && (release->created > to->created ||
+                        (release->created == to->created && release->counter > to->counter)))
+            snprintf (above, len, "%s", app->version);
+        ctl_release_destroy (&release);
+        if (*above)
+            return 0;
+    }
+    return 0;
+}
+
+char *ctl_rollout_db_rollback (ctl_rollout_t *self, const char *app, const char *env_name,
+                               const char *to, const char *deployer, bool force, char *err,
+                               size_t errlen)
+{
+    const jad_controller_config_t *config = ctl_settings_config (self->settings);
+    if (!jad_controller_config_env (config, env_name)) {
+        snprintf (err, errlen, "unknown environment '%s' (see controller.yaml)", env_name);
+        return NULL;
+    }
+    ctl_release_t *release = NULL;
+    zlistx_t *crossed = NULL, *fleet = NULL;
+    char *plan_id = NULL;
+    int rc = ctl_releases_repo_get (self->store, app, to, &release);
+    if (rc != 0) {
+        snprintf (err, errlen,
+                  rc < 0 ? "database error while reading %s %s"
+                         : "no release %s %s (add it with: jadctl release add)",
+                  app, to);
+        goto done;
+    }
+    crossed = ctl_plans_repo_crossed (self->store, env_name, app, to);
+    fleet = ctl_agents_repo_fleet (self->store, env_name, app);
+    if (!crossed || !fleet) {
+        snprintf (err, errlen, "database error while reading the migrations of %s in %s", app,
+                  env_name);
+        goto done;
+    }
+    if (zlistx_size (crossed) == 0) {
+        snprintf (err, errlen,
+                  "nothing to roll back: no migration of %s above %s is up in %s (see: jadctl "
+                  "plans --env %s)",
+                  app, to, env_name, env_name);
+        goto done;
+    }
+    //  newest first, each of them reversible
+    char list[JAD_MAX_MIGRATIONS * 66] = "";
+    size_t used = 0, count = 0;
+    for (ctl_crossed_row_t *row = zlistx_first (crossed); row; row = zlistx_next (crossed)) {
+        if (!row->has_down) {
+            snprintf (err, errlen,
+                      "refused: %s %s ran migrate_up in %s but has no migrate_down hook: its "
+                      "migration cannot be rolled back",
+                      app, row->version, env_name);
+            goto done;
+        }
+        if (++count > JAD_MAX_MIGRATIONS) {
+            snprintf (err, errlen,
+                      "refused: %zu migrations of %s above %s are up in %s, more than the %d a "
+                      "plan carries: roll back to a newer version first",
+                      zlistx_size (crossed), app, to, env_name, JAD_MAX_MIGRATIONS);
+            goto done;
+        }
+        used += (size_t)snprintf (list + used, sizeof list - used, "%s%s", used ? "," : "",
+                                  row->version);
+    }
+    char above[128];
+    if (s_active_above (self, fleet, release, above, sizeof above) != 0) {
+        snprintf (err, errlen, "database error while reading the releases of %s", app);
+        goto done;
+    }
+    ctl_crossed_row_t *newest = zlistx_first (crossed);
+    const char *host = s_db_host (fleet, newest->version, jad_now_ms (), config->heartbeat_ms);
+    if (!host) {
+        snprintf (err, errlen, "no host of %s runs %s: nowhere to run migrate_down", env_name, app);
+        goto done;
+    }
+    const char *targets[] = {host, NULL};
+    ctl_plan_spec_t spec = {.door = CTL_DOOR_DB_ROLLBACK,
+                            .app = app,
+                            .version = to,
+                            .env = env_name,
+                            .deployer = deployer,
+                            .force = force,
+                            .above = *above ? above : NULL,
+                            .targets = targets,
+                            .action = "migrate_down",
+                            .migrations = list};
+    plan_id = ctl_rollout_create (self, &spec, err, errlen);
+    if (plan_id)
+        ctl_decisions_record (self->store, plan_id, "db-rollback", "planned",
+                              "migrate_down of %s, newest first, once in %s on %s%s%s", list,
+                              env_name, host, *above ? "; --force: active release " : "", above);
+done:
+    zlistx_destroy (&fleet);
+    zlistx_destroy (&crossed);
+    ctl_release_destroy (&release);
+    return plan_id;
 }

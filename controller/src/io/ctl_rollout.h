@@ -77,6 +77,7 @@ typedef struct {
     const char *parent;           //  task: the plan it serves
     const char *action;           //  task: migrate_up | migrate_down | verify
     const char *migrations;       //  migrate_down: versions, comma-separated, in order
+    const char *above;            //  db-rollback: a release above `version` active in env
     int64_t slot_ms;              //  auto-deploy: the schedule slot it runs at (0: none)
     ctl_door_verdict_t *verdict;  //  if set, gets the door's verdict (dry runs, waits)
     //  if set: a dry run. The door judges and the batches are laid out as
@@ -148,6 +149,18 @@ char *ctl_rollout_rollback (ctl_rollout_t *self, ctl_door_kind_t door, const cha
                             const char *env, const char *to, const char *undoes,
                             const char *deployer, const char *reason, bool force, char *err,
                             size_t errlen);
+
+//  jadctl db-rollback (DESIGN §11): a plan (kind task, no parent) that
+//  runs only the migrate_down hooks of the releases of app above `to`
+//  whose migration is up in env, newest first, once, on one host of env
+//  that runs app (online and on the newest of them if it can). Through
+//  the door (CTL_DOOR_DB_ROLLBACK): refused while a host of env runs a
+//  release above `to`, unless `force`. Refused too when no such
+//  migration is up, or one of them has no migrate_down. Returns the plan
+//  id (caller frees) or NULL with why in err.
+char *ctl_rollout_db_rollback (ctl_rollout_t *self, const char *app, const char *env,
+                               const char *to, const char *deployer, bool force, char *err,
+                               size_t errlen);
 
 //  A release was added with `branch`: deploy it to every environment that
 //  tracks the branch with auto_deploy, within policy. Returns a JSON list

@@ -200,7 +200,8 @@ ctl_server_t *ctl_server_new (ctl_settings_t *settings, ctl_store_t *store,
                            .agents = self->agents,
                            .artifacts = self->artifacts,
                            .alerts = self->alerts,
-                           .rollout = self->rollout};
+                           .rollout = self->rollout,
+                           .notify = self->notify};
     self->api = ctl_api_new (&api, &deps);
     if (!self->api)
         goto failed;

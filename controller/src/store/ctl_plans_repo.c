@@ -100,7 +100,7 @@ void ctl_plan_snapshot_destroy (ctl_plan_snapshot_t **self_p)
     ctl_plan_host_destroy (&self->first_failure);
     ctl_plan_destroy (&self->task);
     ctl_plan_host_destroy (&self->task_failure);
-    ctl_store_free_strings (&self->task_host, &self->notes, NULL);
+    ctl_store_free_strings (&self->task_host, &self->notes, &self->host, NULL);
     free (self);
     *self_p = NULL;
 }
@@ -375,6 +375,11 @@ int ctl_plans_repo_snapshot (ctl_store_t *store, const char *id, ctl_plan_snapsh
             s_first_failure (sql, self->plan->task, &self->task_failure) < 0)
             goto done;
     }
+    if (jad_text_is (self->plan->kind, "task") && !self->plan->parent &&
+        ctl_sql_text (sql, &self->host,
+                      "SELECT agent FROM plan_hosts WHERE plan_id = $1 ORDER BY agent LIMIT 1", "t",
+                      id) < 0)
+        goto done;
     found = 0;
 done:
     if (found != 0)

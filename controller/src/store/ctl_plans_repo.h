@@ -172,6 +172,8 @@ typedef struct {
     ctl_plan_t *task;
     char *task_host;
     ctl_plan_host_t *task_failure;
+    //  a task without a parent (a db-rollback): its (first) host
+    char *host;
     //  its release
     char *notes;
     bool has_migrate_up;  //  the release has a migrate_up hook

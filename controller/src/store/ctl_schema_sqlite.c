@@ -209,5 +209,20 @@ const ctl_migration_t ctl_schema_sqlite[] = {
                             "ALTER TABLE operators ADD COLUMN retired INTEGER NOT NULL DEFAULT 0;"
                             "ALTER TABLE operators ADD COLUMN retired_as TEXT;"
                             "ALTER TABLE operators ADD COLUMN retired_name TEXT;"},
+    //  17: incidents and their notes (DESIGN §11): an environment's window
+    //  of trouble, opened by an operator or by an automatic rollback
+    //  (plan_id), for the post-mortem timeline
+    {"incidents",
+     "CREATE TABLE incidents (id INTEGER PRIMARY KEY, env TEXT NOT NULL, title TEXT NOT NULL,"
+     "  state TEXT NOT NULL, since INTEGER NOT NULL, opened INTEGER NOT NULL, opened_by TEXT NOT "
+     "NULL,"
+     "  closed INTEGER, closed_by TEXT, plan_id TEXT);"
+     "CREATE INDEX incidents_env ON incidents (env, state);"
+     "CREATE TABLE incident_notes (id INTEGER PRIMARY KEY,"
+     "  incident INTEGER NOT NULL REFERENCES incidents (id), time INTEGER NOT NULL,"
+     "  author TEXT NOT NULL, text TEXT NOT NULL);"
+     "CREATE INDEX incident_notes_incident ON incident_notes (incident, id);"
+     "CREATE INDEX audit_time ON audit (time);"
+     "CREATE INDEX alert_events_time ON alert_events (time);"},
     {NULL, NULL},
 };
