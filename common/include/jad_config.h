@@ -113,7 +113,7 @@ typedef struct {
 } jad_env_config_t;
 
 typedef struct {
-    char *env;
+    char *env;  //  NULL for a controller series (jad_controller_series_valid)
     char *metric;
     bool above;  //  true: above threshold, false: below
     double threshold;
@@ -148,6 +148,18 @@ typedef struct {
     char **envs;  //  environments; none: every event, with or without one
     size_t env_count;
 } jad_notify_config_t;
+
+//  The controller's own series an alert rule may read instead of the
+//  agents' samples (refusals: bad signature, unknown key, stale epoch,
+//  ZAP denial, refused API call, bad enrollment token, and their sum),
+//  read as one value: how many came within the rule's window. They are
+//  not per environment: a rule on one has no `env`.
+#define JAD_SECURITY_SERIES                                                                        \
+    "jadugar_security_refusals, jadugar_security_bad_signature, "                                  \
+    "jadugar_security_unknown_key, jadugar_security_stale_epoch, jadugar_security_zap_denied, "    \
+    "jadugar_security_api_denied, jadugar_security_bad_token"
+//  True if `metric` is one of JAD_SECURITY_SERIES.
+bool jad_controller_series_valid (const char *metric);
 
 //  Event families a route may name ("FAMILY.*" or "FAMILY.NAME").
 #define JAD_EVENT_FAMILIES "deploy, rollback, alert, approval, plan, security, incident"

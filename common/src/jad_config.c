@@ -812,6 +812,19 @@ static bool s_email_valid (const char *text)
     return at[1] != '.' && text[len - 1] != '.';
 }
 
+bool jad_controller_series_valid (const char *metric)
+{
+    static const char *const names[] = {
+        "jadugar_security_refusals",    "jadugar_security_bad_signature",
+        "jadugar_security_unknown_key", "jadugar_security_stale_epoch",
+        "jadugar_security_zap_denied",  "jadugar_security_api_denied",
+        "jadugar_security_bad_token"};
+    for (size_t index = 0; metric && index < sizeof names / sizeof *names; index++)
+        if (jad_str_equal (names[index], metric))
+            return true;
+    return false;
+}
+
 static const char *const s_event_families[] = {"deploy", "rollback", "alert",   "approval",
                                                "plan",   "security", "incident"};
 
@@ -1791,6 +1804,29 @@ static void s_alert_check (s_map_t *map)
         s_problem (map->ctx, s_map_line (map, "env"), map->where,
                    "key 'env': unknown environment '%s'", alert->env);
     alert->above = s_map_slot (map, "above")->key != NULL;
+    //  the controller's own series: no environment, nothing to roll back
+    bool series = alert->metric && jad_controller_series_valid (alert->metric);
+    if (!series && alert->metric && strncmp (alert->metric, "jadugar_security_", 17) == 0)
+        s_problem (map->ctx, s_map_line (map, "metric"), map->where,
+                   "key 'metric': '%s' is not a controller series (known: " JAD_SECURITY_SERIES ")",
+                   alert->metric);
+    else if (series && s_map_slot (map, "env")->key)
+        s_problem (map->ctx, s_map_slot (map, "env")->line, map->where,
+                   "key 'env': '%s' is the controller's own series, not an environment's: leave "
+                   "'env' out",
+                   alert->metric);
+    else if (!series && !alert->env && s_map_slot (map, "env")->state != S_BAD)
+        s_problem (map->ctx, map->line, map->where, "missing required key 'env'");
+    if (series && !s_map_slot (map, "min_samples")->key)
+        alert->min_samples = 1;  //  one sample a second from the controller's start
+    if (series && alert->action)
+        s_problem (map->ctx, s_map_slot (map, "action")->line, map->where,
+                   "key 'action': a rule on '%s' alerts only (it watches no deploy)",
+                   alert->metric);
+    if (series && alert->query)
+        s_problem (map->ctx, s_map_slot (map, "query")->line, map->where,
+                   "key 'query': a rule on '%s' reads the controller, not Prometheus",
+                   alert->metric);
     if (s_map_slot (map, "window")->state != S_SET)
         alert->window_ms = alert->for_ms > 60000 ? alert->for_ms : 60000;
     if (alert->query && !s_map_slot (map, "min_samples")->key)
@@ -1802,7 +1838,7 @@ static void s_alert_check (s_map_t *map)
 
 #define S_L jad_alert_config_t
 static const s_field_t s_alert_fields[] = {
-    {"env", S_FIELD_STRING, offsetof (S_L, env), 0, S_NAME, 0, 0, true, NULL},
+    S_STRING ("env", S_L, env, S_NAME),  //  required unless a controller series
     {"metric", S_FIELD_STRING, offsetof (S_L, metric), 0, S_METRIC, 0, 0, true, NULL},
     S_NUMBER ("above", S_L, threshold),
     S_NUMBER ("below", S_L, threshold),

@@ -164,51 +164,6 @@ Test (notify, queue_is_bounded_oldest_dropped)
 //  Routes and email: a real SMTP server (tests/support/smtp_sink.py,
 //  python3-aiosmtpd) on a free port
 
-typedef struct {
-    char *dir;
-    pid_t pid;
-    int port;
-} s_smtp_sink_t;
-
-static bool s_file_exists (void *arg)
-{
-    return access ((const char *)arg, F_OK) == 0;
-}
-
-static void s_smtp_sink_start (s_smtp_sink_t *sink)
-{
-    sink->dir = jt_tempdir ("jadsmtp");
-    sink->port = jt_free_port_base (1);
-    cr_assert (sink->port > 0);
-    char port[16], log[PATH_MAX], ready[PATH_MAX];
-    snprintf (port, sizeof port, "%d", sink->port);
-    snprintf (log, sizeof log, "%s/sink.log", sink->dir);
-    snprintf (ready, sizeof ready, "%s/ready", sink->dir);
-    char *argv[] = {"/usr/bin/python3", JAD_SOURCE_DIR "/tests/support/smtp_sink.py", port,
-                    sink->dir, NULL};
-    sink->pid = jt_spawn (log, argv);
-    cr_assert (sink->pid > 0);
-    if (!jt_wait_for (s_file_exists, ready, 20000)) {
-        char *text = jt_read_file (log);
-        cr_assert_fail ("the SMTP sink did not start: %s", text ? text : "(no log)");
-    }
-}
-
-static void s_smtp_sink_stop (s_smtp_sink_t *sink)
-{
-    jt_stop (sink->pid);
-    jt_rmtree (sink->dir);
-    free (sink->dir);
-}
-
-//  The Nth message the sink took, or NULL
-static char *s_smtp_message (s_smtp_sink_t *sink, int number)
-{
-    char path[PATH_MAX];
-    snprintf (path, sizeof path, "%s/%d.eml", sink->dir, number);
-    return jt_read_file (path);
-}
-
 static bool s_emails_sent (void *arg)
 {
     s_counts_t *want = arg;
@@ -217,8 +172,7 @@ static bool s_emails_sent (void *arg)
 
 Test (notify, routes_send_email_through_a_real_relay)
 {
-    s_smtp_sink_t sink;
-    s_smtp_sink_start (&sink);
+    jt_smtp_t *sink = jt_smtp_new ();
     char *dir = jt_tempdir ("jadroutes");
     char path[PATH_MAX];
     snprintf (path, sizeof path, "%s/controller.yaml", dir);
@@ -235,7 +189,7 @@ Test (notify, routes_send_email_through_a_real_relay)
                          "  - { to: [devops], events: [\"deploy.*\"], envs: [prod] }\n"
                          "  - { to: [devops, security], events: [\"security.*\"] }\n"
                          "  - { to: [dba], envs: [staging] }\n",
-                         sink.port) > 0);
+                         jt_smtp_port (sink)) > 0);
     jt_write_file (path, yaml, 0644);
     free (yaml);
     jad_problems_t *problems = jad_problems_new ();
@@ -266,7 +220,7 @@ Test (notify, routes_send_email_through_a_real_relay)
     cr_assert_eq (ctl_notify_failed (notify), 0);
     char *all = calloc (1, 1);
     for (int number = 1; number <= 4; number++) {
-        char *message = s_smtp_message (&sink, number);
+        char *message = jt_smtp_message (sink, number);
         cr_assert_not_null (message, "message %d missing", number);
         char *joined = NULL;
         cr_assert (asprintf (&joined, "%s\n=====\n%s", all, message) > 0);
@@ -274,7 +228,7 @@ Test (notify, routes_send_email_through_a_real_relay)
         free (message);
         all = joined;
     }
-    cr_assert_null (s_smtp_message (&sink, 5), "one email too many:\n%s", all);
+    cr_assert_null (jt_smtp_message (sink, 5), "one email too many:\n%s", all);
     cr_assert (strstr (all, "X-Envelope-From: jadugar@example.com\r\n"
                             "X-Envelope-To: devops@example.com\r\n"),
                "%s", all);
@@ -296,7 +250,7 @@ Test (notify, routes_send_email_through_a_real_relay)
     ctl_notify_destroy (&notify);
     jad_controller_config_destroy (&config);
     jad_problems_destroy (&problems);
-    s_smtp_sink_stop (&sink);
+    jt_smtp_destroy (&sink);
     jt_rmtree (dir);
     free (dir);
 }
