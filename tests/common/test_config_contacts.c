@@ -217,3 +217,45 @@ Test (contacts, password_is_never_in_the_file)
     s_assert_problem (path, 2, "unknown key 'password'");
     free (path);
 }
+
+Test (contacts, rules_on_security_series_have_no_env)
+{
+    char *path =
+        s_write ("environments: { prod: {} }\n"
+                 "alerts:\n"
+                 "  - { metric: jadugar_security_bad_token, above: 5, window: 1m, for: 0s }\n"
+                 "  - { env: prod, metric: errors, above: 1, for: 10s }\n");
+    jad_controller_config_t *config = jad_controller_config_load (path, s_problems);
+    cr_assert_not_null (config, "%s", s_all ());
+    cr_assert_null (config->alerts[0].env);
+    cr_assert_eq (config->alerts[0].min_samples, 1, "one value from the controller's start");
+    cr_assert_eq (config->alerts[0].window_ms, 60000);
+    cr_assert_str_eq (config->alerts[1].env, "prod");
+    cr_assert_eq (config->alerts[1].min_samples, 3);
+    jad_controller_config_destroy (&config);
+    free (path);
+    cr_assert (jad_controller_series_valid ("jadugar_security_refusals"));
+    cr_assert (jad_controller_series_valid ("jadugar_security_stale_epoch"));
+    cr_assert_not (jad_controller_series_valid ("jadugar_security_"));
+    cr_assert_not (jad_controller_series_valid ("http_errors"));
+    path = s_write ("environments: { prod: {} }\n"                                     //  1
+                    "alerts:\n"                                                        //  2
+                    "  - { env: prod, metric: jadugar_security_refusals, above: 1,\n"  //  3
+                    "      for: 0s }\n"                                                //  4
+                    "  - { metric: jadugar_security_typo, above: 1, for: 0s }\n"       //  5
+                    "  - { metric: jadugar_security_zap_denied, above: 1, for: 0s,\n"  //  6
+                    "      action: rollback }\n"                                       //  7
+                    "  - { metric: http_errors, above: 1, for: 0s }\n");               //  8
+    cr_assert_null (jad_controller_config_load (path, s_problems));
+    s_assert_problem (path, 3,
+                      "alert 1: key 'env': 'jadugar_security_refusals' is the "
+                      "controller's own series");
+    s_assert_problem (path, 5,
+                      "alert 2: key 'metric': 'jadugar_security_typo' is not a "
+                      "controller series (known: jadugar_security_refusals,");
+    s_assert_problem (path, 7,
+                      "alert 3: key 'action': a rule on 'jadugar_security_zap_denied' "
+                      "alerts only");
+    s_assert_problem (path, 8, "alert 4: missing required key 'env'");
+    free (path);
+}
