@@ -300,6 +300,17 @@ Test (notify, email_text_is_one_subject_line_and_field_lines)
     cr_assert (strstr (message, "\r\n\r\nevent: plan.paused\r\n"), "%s", message);
     free (subject);
     free (message);
+    //  the event and its time lead, whatever the order of the fields
+    cr_assert_eq (ctl_notify_email_format ("j@example.com", "ops@example.com",
+                                           "{\"env\":\"prod\",\"event\":\"deploy.started\","
+                                           "\"time\":\"2026-12-06T12:00:00Z\"}",
+                                           &subject, &message),
+                  0);
+    cr_assert (strstr (message, "\r\n\r\nevent: deploy.started\r\ntime: 2026-12-06T12:00:00Z\r\n"
+                                "env: prod\r\n"),
+               "%s", message);
+    free (subject);
+    free (message);
     cr_assert_eq (
         ctl_notify_email_format ("j@example.com", "o@example.com", "[1]", &subject, &message), -1);
     cr_assert_null (subject);

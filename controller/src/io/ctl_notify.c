@@ -265,19 +265,24 @@ int ctl_notify_email_format (const char *from, const char *to, const char *json,
     if (ok)
         zchunk_extend (chunk, head, strlen (head));
     free (head);
+    //  the event and its time first, then the fields as they came
     const char *key;
     json_t *value;
-    json_object_foreach (event, key, value)
-    {
-        char *text = ok ? s_field_text (value) : NULL;
-        char *line = text ? jad_strdup_printf ("%s: %s", key, text) : NULL;
-        if (line)
-            s_append_wrapped (chunk, line);
-        else
-            ok = false;
-        free (line);
-        free (text);
-    }
+    for (int pass = 0; pass < 2; pass++)
+        json_object_foreach (event, key, value)
+        {
+            bool first = streq (key, "event") || streq (key, "time");
+            if (pass == 0 ? !first : first)
+                continue;
+            char *text = ok ? s_field_text (value) : NULL;
+            char *line = text ? jad_strdup_printf ("%s: %s", key, text) : NULL;
+            if (line)
+                s_append_wrapped (chunk, line);
+            else
+                ok = false;
+            free (line);
+            free (text);
+        }
     json_decref (event);
     if (ok) {
         zchunk_extend (chunk, "", 1);
