@@ -50,6 +50,15 @@ static bool s_alerts_have (void *arg)
     return found;
 }
 
+static bool s_metrics_have (void *arg)
+{
+    char *output = NULL;
+    jt_run (&output, "curl -s http://127.0.0.1:%d/metrics", fleet->port + 3);
+    bool found = output && strstr (output, (const char *)arg);
+    free (output);
+    return found;
+}
+
 Test (security_alerts, a_flood_of_bad_tokens_fires_inits_rule_and_emails_security)
 {
     //  init's configuration as written, its relay moved to the test's
@@ -104,6 +113,10 @@ Test (security_alerts, a_flood_of_bad_tokens_fires_inits_rule_and_emails_securit
     cr_assert (strstr (message, "\r\nthreshold: 20"), "%s", message);
     cr_assert (strstr (message, "\r\nenv: null\r\n"), "%s", message);
     free (message);
+    //  the email is counted on /metrics
+    cr_assert (jt_wait_for (s_metrics_have,
+                            "jadugar_notification_emails_total{outcome=\"sent\"} 1\n", 20000),
+               "the sent email is not on /metrics");
     //  the refusals are counted where operators look too
     jt_jadctl (fleet, &output, "--json status");
     cr_assert (strstr (output, "\"enroll_token_wrong\""), "%s", output);
