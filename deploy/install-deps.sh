@@ -18,10 +18,11 @@ if [ "${1:-}" = "--tests" ]; then
     #  (agent clock skew); valgrind for the unit tests; clang for the clang
     #  build and the fuzz targets; util-linux (flock) for the test port locks;
     #  openssl (an independent Ed25519 signer for the release-check tests);
-    #  postgresql-15 (the store tests start a PostgreSQL of their own)
+    #  postgresql-15 (the store tests start a PostgreSQL of their own);
+    #  python3-aiosmtpd (the SMTP sink the email notification tests send to)
     packages="$packages libcriterion-dev clang-format clang libclang-rt-14-dev sqlite3
     dpkg-dev file systemd man-db iproute2 curl prometheus chromium
-    iptables faketime valgrind util-linux openssl postgresql-15"
+    iptables faketime valgrind util-linux openssl postgresql-15 python3-aiosmtpd"
 fi
 
 missing=""

@@ -120,7 +120,7 @@ typedef struct {
 } jad_env_config_t;
 
 typedef struct {
-    char *env;
+    char *env;  //  NULL for a controller series (jad_controller_series_valid)
     char *metric;
     bool above;  //  true: above threshold, false: below
     double threshold;
@@ -132,11 +132,54 @@ typedef struct {
     char *query;           //  PromQL read from `prometheus:` instead, or NULL
 } jad_alert_config_t;
 
-//  A notification target: exactly one of the two is set.
+//  A contact (`contacts:`): someone to tell, by any of email, webhook and
+//  command (at least one is set).
+typedef struct {
+    char *name;
+    char *email;    //  address, sent to through `smtp:`
+    char *webhook;  //  URL that gets the event as a JSON POST
+    char *command;  //  absolute path, run with the event in its environment
+} jad_contact_config_t;
+
+//  A notification route (`notify:`): the events it matches go to its own
+//  targets (command, webhook, email: today's one-target entries) and to
+//  the contacts it names (`to`); at least one of these is set.
 typedef struct {
     char *command;  //  absolute path, run with the event in its environment
     char *webhook;  //  URL that gets the event as a JSON POST
+    char *email;    //  address, sent to through `smtp:`
+    char **to;      //  contact names
+    size_t to_count;
+    char **events;  //  patterns: "deploy.started", "deploy.*", "*"; none: every event
+    size_t event_count;
+    char **envs;  //  environments; none: every event, with or without one
+    size_t env_count;
 } jad_notify_config_t;
+
+//  The controller's own series an alert rule may read instead of the
+//  agents' samples (refusals: bad signature, unknown key, stale epoch,
+//  ZAP denial, refused API call, bad enrollment token, and their sum),
+//  read as one value: how many came within the rule's window. They are
+//  not per environment: a rule on one has no `env`.
+#define JAD_SECURITY_SERIES                                                                        \
+    "jadugar_security_refusals, jadugar_security_bad_signature, "                                  \
+    "jadugar_security_unknown_key, jadugar_security_stale_epoch, jadugar_security_zap_denied, "    \
+    "jadugar_security_api_denied, jadugar_security_bad_token"
+//  True if `metric` is one of JAD_SECURITY_SERIES.
+bool jad_controller_series_valid (const char *metric);
+
+//  Event families a route may name ("FAMILY.*" or "FAMILY.NAME").
+#define JAD_EVENT_FAMILIES "deploy, rollback, alert, approval, plan, security, incident"
+
+//  True if `pattern` is "*", "FAMILY.*" or "FAMILY.NAME" (NAME: 1-32 of
+//  a-z 0-9 _ .) for a family of JAD_EVENT_FAMILIES.
+bool jad_event_pattern_valid (const char *pattern);
+//  True if event `kind` matches `pattern` ("*", "deploy.*", or equal).
+bool jad_event_matches (const char *pattern, const char *kind);
+//  True if route `route` takes event `kind` about environment `env` (NULL
+//  or "": the event is about no environment, and only routes without
+//  `envs` take it).
+bool jad_notify_route_matches (const jad_notify_config_t *route, const char *kind, const char *env);
 
 typedef struct {
     char *listen;                             //  bind address, default 127.0.0.1
@@ -172,6 +215,16 @@ typedef struct {
     uint32_t prometheus_timeout_ms;  //  one query's limit, default 10 s
     jad_notify_config_t *notify;
     size_t notify_count;
+    jad_contact_config_t *contacts;
+    size_t contact_count;
+    //  smtp: the relay email notifications go through
+    char *smtp_host;           //  NULL: no email
+    uint16_t smtp_port;        //  default 25
+    char *smtp_from;           //  envelope and From: address
+    bool smtp_starttls;        //  require STARTTLS (refuse to send without it)
+    char *smtp_user;           //  AUTH user, or NULL
+    char *smtp_password_file;  //  file holding the AUTH password (one line)
+    uint32_t smtp_timeout_ms;  //  one delivery's limit, default 30 s
 } jad_controller_config_t;
 
 jad_controller_config_t *jad_controller_config_load (const char *path, jad_problems_t *problems);
@@ -181,6 +234,9 @@ const jad_env_config_t *jad_controller_config_env (const jad_controller_config_t
                                                    const char *name);
 //  A check of an environment by name, borrowed; NULL if unknown.
 const jad_check_config_t *jad_env_config_check (const jad_env_config_t *env, const char *name);
+//  A contact by name, borrowed; NULL if unknown.
+const jad_contact_config_t *jad_controller_config_contact (const jad_controller_config_t *self,
+                                                           const char *name);
 //  An attestation key by name, borrowed; NULL if unknown.
 const jad_attestation_key_t *jad_controller_config_key (const jad_controller_config_t *self,
                                                         const char *name);

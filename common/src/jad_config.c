@@ -569,6 +569,8 @@ typedef enum {
     S_USER,       //  a user name; on this host's users when loading on the host
     S_SKIP,       //  a rule an emergency may skip: requires | bake
     S_SEVERITY,   //  a vulnerability severity: negligible | low | medium | high | critical
+    S_EMAIL,      //  an email address: LOCAL@DOMAIN
+    S_EVENT,      //  an event pattern: *, FAMILY.*, FAMILY.NAME (jad_event_pattern_valid)
 } s_kind_t;
 
 //  Parse a whole decimal number in min..max. Returns 0 or -1.
@@ -769,6 +771,93 @@ static bool s_metric_valid (const char *text)
     return true;
 }
 
+//  LOCAL@DOMAIN: one '@', both sides non-empty, no spaces, quotes, angle
+//  brackets, commas or control characters (an address, never a header)
+static bool s_email_valid (const char *text)
+{
+    const char *at = strchr (text, '@');
+    size_t len = strlen (text);
+    if (!at || at == text || !at[1] || strchr (at + 1, '@') || len > 254)
+        return false;
+    for (const char *cursor = text; *cursor; cursor++) {
+        unsigned char c = (unsigned char)*cursor;
+        if (c <= ' ' || c >= 0x7f || strchr ("<>()[]\\,;:\"", c))
+            return false;
+    }
+    return at[1] != '.' && text[len - 1] != '.';
+}
+
+bool jad_controller_series_valid (const char *metric)
+{
+    static const char *const names[] = {
+        "jadugar_security_refusals",    "jadugar_security_bad_signature",
+        "jadugar_security_unknown_key", "jadugar_security_stale_epoch",
+        "jadugar_security_zap_denied",  "jadugar_security_api_denied",
+        "jadugar_security_bad_token"};
+    for (size_t index = 0; metric && index < sizeof names / sizeof *names; index++)
+        if (jad_str_equal (names[index], metric))
+            return true;
+    return false;
+}
+
+static const char *const s_event_families[] = {"deploy", "rollback", "alert",   "approval",
+                                               "plan",   "security", "incident"};
+
+bool jad_event_pattern_valid (const char *pattern)
+{
+    if (!pattern)
+        return false;
+    if (jad_str_equal (pattern, "*"))
+        return true;
+    const char *dot = strchr (pattern, '.');
+    if (!dot || !dot[1])
+        return false;
+    bool known = false;
+    for (size_t index = 0; index < sizeof s_event_families / sizeof *s_event_families; index++)
+        if (strlen (s_event_families[index]) == (size_t)(dot - pattern) &&
+            strncmp (s_event_families[index], pattern, (size_t)(dot - pattern)) == 0)
+            known = true;
+    if (!known)
+        return false;
+    if (jad_str_equal (dot + 1, "*"))
+        return true;
+    size_t len = strlen (dot + 1);
+    if (len > 32)
+        return false;
+    for (const char *cursor = dot + 1; *cursor; cursor++)
+        if (!(islower ((unsigned char)*cursor) || isdigit ((unsigned char)*cursor) ||
+              *cursor == '_' || *cursor == '.'))
+            return false;
+    return true;
+}
+
+bool jad_event_matches (const char *pattern, const char *kind)
+{
+    if (!pattern || !kind)
+        return false;
+    if (jad_str_equal (pattern, "*"))
+        return true;
+    size_t len = strlen (pattern);
+    if (len >= 2 && pattern[len - 1] == '*' && pattern[len - 2] == '.')
+        return strncmp (pattern, kind, len - 1) == 0;
+    return jad_str_equal (pattern, kind);
+}
+
+bool jad_notify_route_matches (const jad_notify_config_t *route, const char *kind, const char *env)
+{
+    bool event = route->event_count == 0;
+    for (size_t index = 0; !event && index < route->event_count; index++)
+        event = jad_event_matches (route->events[index], kind);
+    if (!event)
+        return false;
+    if (route->env_count == 0)
+        return true;
+    for (size_t index = 0; env && *env && index < route->env_count; index++)
+        if (jad_str_equal (route->envs[index], env))
+            return true;
+    return false;
+}
+
 static const char *s_check (s_kind_t kind, const char *text)
 {
     switch (kind) {
@@ -845,6 +934,12 @@ static const char *s_check (s_kind_t kind, const char *text)
                            jad_str_equal (text, "sum") || jad_str_equal (text, "p95")
                        ? NULL
                        : "an aggregate (avg, max, sum or p95)";
+        case S_EMAIL:
+            return s_email_valid (text) ? NULL : "an email address (name@example.com)";
+        case S_EVENT:
+            return jad_event_pattern_valid (text) ? NULL
+                                                  : "an event pattern (*, FAMILY.* or FAMILY.NAME; "
+                                                    "families: " JAD_EVENT_FAMILIES ")";
     }
     return "valid";
 }
@@ -1072,7 +1167,7 @@ typedef struct {
     const s_table_t *table;  //  lists of mappings, named mappings, sections
 } s_field_t;
 
-#define S_FIELDS_MAX 24  //  keys in one table, at most
+#define S_FIELDS_MAX 32  //  keys in one table, at most
 
 //  One mapping being read, as a table's check function sees it
 typedef struct {
@@ -1718,6 +1813,29 @@ static void s_alert_check (s_map_t *map)
         s_problem (map->ctx, s_map_line (map, "env"), map->where,
                    "key 'env': unknown environment '%s'", alert->env);
     alert->above = s_map_slot (map, "above")->key != NULL;
+    //  the controller's own series: no environment, nothing to roll back
+    bool series = alert->metric && jad_controller_series_valid (alert->metric);
+    if (!series && alert->metric && strncmp (alert->metric, "jadugar_security_", 17) == 0)
+        s_problem (map->ctx, s_map_line (map, "metric"), map->where,
+                   "key 'metric': '%s' is not a controller series (known: " JAD_SECURITY_SERIES ")",
+                   alert->metric);
+    else if (series && s_map_slot (map, "env")->key)
+        s_problem (map->ctx, s_map_slot (map, "env")->line, map->where,
+                   "key 'env': '%s' is the controller's own series, not an environment's: leave "
+                   "'env' out",
+                   alert->metric);
+    else if (!series && !alert->env && s_map_slot (map, "env")->state != S_BAD)
+        s_problem (map->ctx, map->line, map->where, "missing required key 'env'");
+    if (series && !s_map_slot (map, "min_samples")->key)
+        alert->min_samples = 1;  //  one sample a second from the controller's start
+    if (series && alert->action)
+        s_problem (map->ctx, s_map_slot (map, "action")->line, map->where,
+                   "key 'action': a rule on '%s' alerts only (it watches no deploy)",
+                   alert->metric);
+    if (series && alert->query)
+        s_problem (map->ctx, s_map_slot (map, "query")->line, map->where,
+                   "key 'query': a rule on '%s' reads the controller, not Prometheus",
+                   alert->metric);
     if (s_map_slot (map, "window")->state != S_SET)
         alert->window_ms = alert->for_ms > 60000 ? alert->for_ms : 60000;
     if (alert->query && !s_map_slot (map, "min_samples")->key)
@@ -1729,7 +1847,7 @@ static void s_alert_check (s_map_t *map)
 
 #define S_L jad_alert_config_t
 static const s_field_t s_alert_fields[] = {
-    {"env", S_FIELD_STRING, offsetof (S_L, env), 0, S_NAME, 0, 0, true, NULL},
+    S_STRING ("env", S_L, env, S_NAME),  //  required unless a controller series
     {"metric", S_FIELD_STRING, offsetof (S_L, metric), 0, S_METRIC, 0, 0, true, NULL},
     S_NUMBER ("above", S_L, threshold),
     S_NUMBER ("below", S_L, threshold),
@@ -1749,16 +1867,96 @@ static const s_table_t s_alert_table = {.fields = s_alert_fields,
                                         .init = s_alert_init,
                                         .check = s_alert_check};
 
+//  A contact is told somehow; email needs the relay
+static void s_contact_check (s_map_t *map)
+{
+    jad_contact_config_t *contact = map->base;
+    const jad_controller_config_t *config = map->root;
+    if (!s_map_slot (map, "email")->key && !s_map_slot (map, "webhook")->key &&
+        !s_map_slot (map, "command")->key)
+        s_problem (map->ctx, map->line, map->where,
+                   "missing required key 'email' (an address), 'webhook' (a URL) or 'command' "
+                   "(an absolute path)");
+    if (contact->email && !config->smtp_host)
+        s_problem (map->ctx, s_map_line (map, "email"), map->where,
+                   "key 'email' needs the top-level key 'smtp' (the relay's host and from)");
+}
+
+#define S_P jad_contact_config_t
+static const s_field_t s_contact_fields[] = {S_STRING ("email", S_P, email, S_EMAIL),
+                                             S_STRING ("webhook", S_P, webhook, S_URL),
+                                             S_STRING ("command", S_P, command, S_ABSPATH), S_END};
+#undef S_P
+static const s_table_t s_contact_table = {
+    .fields = s_contact_fields,
+    .size = sizeof (jad_contact_config_t),
+    .item = "contact",
+    .expected = "a mapping of contact names to { email, webhook, command }",
+    .name_offset = offsetof (jad_contact_config_t, name),
+    .check = s_contact_check};
+
+//  A route tells someone; the contacts and environments it names exist
+static void s_notify_check (s_map_t *map)
+{
+    jad_notify_config_t *route = map->base;
+    const jad_controller_config_t *config = map->root;
+    if (!s_map_slot (map, "command")->key && !s_map_slot (map, "webhook")->key &&
+        !s_map_slot (map, "email")->key && !s_map_slot (map, "to")->key)
+        s_problem (map->ctx, map->line, map->where,
+                   "missing required key 'to' (contact names), 'webhook' (a URL), 'command' (an "
+                   "absolute path) or 'email' (an address)");
+    if (s_map_slot (map, "to")->state == S_SET && route->to_count == 0)
+        s_problem (map->ctx, s_map_line (map, "to"), map->where,
+                   "key 'to': name at least one contact");
+    for (size_t index = 0; index < route->to_count; index++)
+        if (!jad_controller_config_contact (config, route->to[index]))
+            s_problem (map->ctx, s_map_line (map, "to"), map->where,
+                       "key 'to': unknown contact '%s' (declare it under contacts)",
+                       route->to[index]);
+    for (size_t index = 0; index < route->env_count; index++)
+        if (!jad_controller_config_env (config, route->envs[index]))
+            s_problem (map->ctx, s_map_line (map, "envs"), map->where,
+                       "key 'envs': unknown environment '%s'", route->envs[index]);
+    if (route->email && !config->smtp_host)
+        s_problem (map->ctx, s_map_line (map, "email"), map->where,
+                   "key 'email' needs the top-level key 'smtp' (the relay's host and from)");
+}
+
 #define S_N jad_notify_config_t
 static const s_field_t s_notify_fields[] = {S_STRING ("command", S_N, command, S_ABSPATH),
-                                            S_STRING ("webhook", S_N, webhook, S_URL), S_END};
+                                            S_STRING ("webhook", S_N, webhook, S_URL),
+                                            S_STRING ("email", S_N, email, S_EMAIL),
+                                            S_STRINGS ("to", S_N, to, to_count, S_NAME),
+                                            S_STRINGS ("events", S_N, events, event_count, S_EVENT),
+                                            S_STRINGS ("envs", S_N, envs, env_count, S_NAME),
+                                            S_END};
 #undef S_N
 static const s_table_t s_notify_table = {.fields = s_notify_fields,
                                          .size = sizeof (jad_notify_config_t),
                                          .item = "notify",
-                                         .expected = "a list of commands and webhooks",
-                                         .one_of = {"command", "webhook"},
-                                         .one_of_hint = {"an absolute path", "a URL"}};
+                                         .expected = "a list of notification routes",
+                                         .check = s_notify_check};
+
+//  smtp: a relay and a sender; AUTH only over STARTTLS, with its password
+//  in a file
+static void s_smtp_check (s_map_t *map)
+{
+    jad_controller_config_t *self = map->base;
+    if (!s_map_slot (map, "host")->key)
+        s_problem (map->ctx, map->line, "smtp", "missing required key 'host'");
+    if (!s_map_slot (map, "from")->key)
+        s_problem (map->ctx, map->line, "smtp", "missing required key 'from' (an address)");
+    bool user = s_map_slot (map, "user")->key, password = s_map_slot (map, "password_file")->key;
+    if (user && !password)
+        s_problem (map->ctx, s_map_slot (map, "user")->line, "smtp",
+                   "key 'user' needs 'password_file' (a file holding the password)");
+    if (password && !user)
+        s_problem (map->ctx, s_map_slot (map, "password_file")->line, "smtp",
+                   "key 'password_file' needs 'user'");
+    if (user && !self->smtp_starttls)
+        s_problem (map->ctx, s_map_slot (map, "user")->line, "smtp",
+                   "key 'user' needs 'starttls: true' (a password is never sent in clear)");
+}
 
 static int s_controller_init (void *base)
 {
@@ -1782,6 +1980,8 @@ static int s_controller_init (void *base)
     self->release_ratio = 100;
     self->http_listen = strdup ("127.0.0.1");
     self->connections_per_ip = 1024;
+    self->smtp_port = 25;
+    self->smtp_timeout_ms = 30 * 1000;
     return self->listen && self->http_listen ? 0 : -1;
 }
 
@@ -1876,6 +2076,16 @@ static const s_field_t s_limits_fields[] = {
     S_UINT ("release-ratio", S_C, release_ratio, 1, 100000),
     S_END};
 static const s_table_t s_limits_table = {.fields = s_limits_fields};
+static const s_field_t s_smtp_fields[] = {
+    S_STRING ("host", S_C, smtp_host, S_ADDRESS),
+    {"port", S_FIELD_PORT, offsetof (S_C, smtp_port), 0, S_TEXT, 1, 65535, false, NULL},
+    S_STRING ("from", S_C, smtp_from, S_EMAIL),
+    S_BOOL ("starttls", S_C, smtp_starttls),
+    S_STRING ("user", S_C, smtp_user, S_TEXT),
+    S_STRING ("password_file", S_C, smtp_password_file, S_ABSPATH),
+    S_DURATION ("timeout", S_C, smtp_timeout_ms, 1),
+    S_END};
+static const s_table_t s_smtp_table = {.fields = s_smtp_fields, .check = s_smtp_check};
 static const s_field_t s_controller_fields[] = {
     S_STRING ("listen", S_C, listen, S_ADDRESS),
     //  The controller binds PORT..PORT+3
@@ -1902,6 +2112,9 @@ static const s_field_t s_controller_fields[] = {
     //  0 turns the signed heartbeat off (agents then raise their stale alarm)
     S_DURATION ("signed-heartbeat", S_C, signed_heartbeat_ms, 0),
     S_LIST ("alerts", S_C, alerts, alert_count, &s_alert_table),
+    //  smtp and contacts come before notify, which refers to them
+    S_SECTION ("smtp", &s_smtp_table),
+    S_NAMED ("contacts", S_C, contacts, contact_count, &s_contact_table),
     S_LIST ("notify", S_C, notify, notify_count, &s_notify_table),
     S_END};
 #undef S_C
@@ -1941,6 +2154,17 @@ const jad_check_config_t *jad_env_config_check (const jad_env_config_t *env, con
     for (size_t index = 0; index < env->check_count; index++)
         if (env->checks[index].name && jad_str_equal (env->checks[index].name, name))
             return &env->checks[index];
+    return NULL;
+}
+
+const jad_contact_config_t *jad_controller_config_contact (const jad_controller_config_t *self,
+                                                           const char *name)
+{
+    if (!self || !name)
+        return NULL;
+    for (size_t index = 0; index < self->contact_count; index++)
+        if (self->contacts[index].name && jad_str_equal (self->contacts[index].name, name))
+            return &self->contacts[index];
     return NULL;
 }
 

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 typedef struct {
     ctl_notify_t *notify;
@@ -157,4 +158,160 @@ Test (notify, queue_is_bounded_oldest_dropped)
     free (bodies);
     ctl_notify_destroy (&notify);
     jt_sink_destroy (&sink);
+}
+
+//  --------------------------------------------------------------------------
+//  Routes and email: a real SMTP server (tests/support/smtp_sink.py,
+//  python3-aiosmtpd) on a free port
+
+static bool s_emails_sent (void *arg)
+{
+    s_counts_t *want = arg;
+    return ctl_notify_emails_sent (want->notify) >= want->delivered;
+}
+
+Test (notify, routes_send_email_through_a_real_relay)
+{
+    jt_smtp_t *sink = jt_smtp_new ();
+    char *dir = jt_tempdir ("jadroutes");
+    char path[PATH_MAX];
+    snprintf (path, sizeof path, "%s/controller.yaml", dir);
+    char *yaml = NULL;
+    cr_assert (asprintf (&yaml,
+                         "environments: { staging: {}, prod: {} }\n"
+                         "smtp: { host: 127.0.0.1, port: %d, from: jadugar@example.com,"
+                         "        timeout: 10s }\n"
+                         "contacts:\n"
+                         "  devops:   { email: devops@example.com }\n"
+                         "  security: { email: security@example.com }\n"
+                         "  dba:      { email: dba@example.com }\n"
+                         "notify:\n"
+                         "  - { to: [devops], events: [\"deploy.*\"], envs: [prod] }\n"
+                         "  - { to: [devops, security], events: [\"security.*\"] }\n"
+                         "  - { to: [dba], envs: [staging] }\n",
+                         jt_smtp_port (sink)) > 0);
+    jt_write_file (path, yaml, 0644);
+    free (yaml);
+    jad_problems_t *problems = jad_problems_new ();
+    jad_controller_config_t *config = jad_controller_config_load (path, problems);
+    cr_assert_not_null (config, "%s", problems ? jad_problems_get (problems, 0) : "");
+    ctl_notify_t *notify = ctl_notify_new (config, 0);
+    cr_assert_not_null (notify);
+    //  to devops only (prod deploys); the staging one to dba only
+    json_t *fields = json_pack ("{s:s, s:s, s:s, s:s, s:f}", "env", "prod", "app", "web", "version",
+                                "1.4.2", "state", "succeeded", "threshold", 0.05);
+    ctl_notify_send (notify, "deploy.finished", fields);
+    json_object_set_new (fields, "env", json_string ("staging"));
+    ctl_notify_send (notify, "deploy.finished", fields);
+    json_decref (fields);
+    //  no environment: to devops and security, once each
+    fields = json_pack ("{s:s, s:s}", "metric", "jadugar_security_bad_token", "to", "firing");
+    ctl_notify_send (notify, "security.firing", fields);
+    json_decref (fields);
+    //  routed nowhere: no route takes alerts in prod
+    fields = json_pack ("{s:s}", "env", "prod");
+    ctl_notify_send (notify, "alert.firing", fields);
+    json_decref (fields);
+    s_counts_t want = {notify, 4, 0, 0};
+    cr_assert (jt_wait_for (s_emails_sent, &want, 30000), "emails sent: %llu",
+               (unsigned long long)ctl_notify_emails_sent (notify));
+    want.delivered = 3;
+    cr_assert (jt_wait_for (s_counts_reached, &want, 30000));
+    cr_assert_eq (ctl_notify_failed (notify), 0);
+    char *all = calloc (1, 1);
+    for (int number = 1; number <= 4; number++) {
+        char *message = jt_smtp_message (sink, number);
+        cr_assert_not_null (message, "message %d missing", number);
+        char *joined = NULL;
+        cr_assert (asprintf (&joined, "%s\n=====\n%s", all, message) > 0);
+        free (all);
+        free (message);
+        all = joined;
+    }
+    cr_assert_null (jt_smtp_message (sink, 5), "one email too many:\n%s", all);
+    cr_assert (strstr (all, "X-Envelope-From: jadugar@example.com\r\n"
+                            "X-Envelope-To: devops@example.com\r\n"),
+               "%s", all);
+    cr_assert (strstr (all, "Subject: [jadugar] deploy.finished prod web 1.4.2 succeeded\r\n"),
+               "%s", all);
+    cr_assert (strstr (all, "Subject: [jadugar] deploy.finished staging web 1.4.2 succeeded\r\n"),
+               "%s", all);
+    cr_assert (strstr (all, "X-Envelope-To: dba@example.com\r\n"), "%s", all);
+    cr_assert (strstr (all, "\r\nevent: deploy.finished\r\n"), "%s", all);
+    cr_assert (strstr (all, "\r\napp: web\r\n"), "%s", all);
+    cr_assert (strstr (all, "\r\nthreshold: 0.05\r\n"), "numbers as written: %s", all);
+    cr_assert (strstr (all, "Subject: [jadugar] security.firing jadugar_security_bad_token "
+                            "firing\r\n"),
+               "%s", all);
+    cr_assert_eq (jt_count (all, "X-Envelope-To: security@example.com"), 1, "%s", all);
+    cr_assert_eq (jt_count (all, "X-Envelope-To: devops@example.com"), 2, "%s", all);
+    cr_assert_null (strstr (all, "alert.firing"), "%s", all);
+    free (all);
+    ctl_notify_destroy (&notify);
+    jad_controller_config_destroy (&config);
+    jad_problems_destroy (&problems);
+    jt_smtp_destroy (&sink);
+    jt_rmtree (dir);
+    free (dir);
+}
+
+Test (notify, a_failing_relay_is_logged_and_counted)
+{
+    int fd = -1;
+    int port = jt_closed_port (&fd);
+    jad_contact_config_t contact = {.name = "devops", .email = "devops@example.com"};
+    char *to[] = {"devops"};
+    jad_notify_config_t route = {.to = to, .to_count = 1};
+    jad_controller_config_t config = {.notify = &route,
+                                      .notify_count = 1,
+                                      .contacts = &contact,
+                                      .contact_count = 1,
+                                      .smtp_host = "127.0.0.1",
+                                      .smtp_port = (uint16_t)port,
+                                      .smtp_from = "jadugar@example.com",
+                                      .smtp_timeout_ms = 5000};
+    ctl_notify_t *notify = ctl_notify_new (&config, 0);
+    cr_assert_not_null (notify);
+    s_send (notify, "plan.paused", 1);
+    s_counts_t want = {notify, 0, 1, 0};
+    cr_assert (jt_wait_for (s_counts_reached, &want, 30000), "never gave up");
+    cr_assert_eq (ctl_notify_emails_failed (notify), 1);
+    cr_assert_eq (ctl_notify_emails_sent (notify), 0);
+    cr_assert_eq (ctl_notify_delivered (notify), 0);
+    ctl_notify_destroy (&notify);
+    close (fd);
+}
+
+Test (notify, email_text_is_one_subject_line_and_field_lines)
+{
+    char *subject = NULL, *message = NULL;
+    cr_assert_eq (ctl_notify_email_format ("j@example.com", "ops@example.com",
+                                           "{\"event\":\"plan.paused\",\"env\":\"prod\","
+                                           "\"app\":\"web\\r\\nBcc: x@evil\",\"hosts\":[1,2],"
+                                           "\"reason\":\"bake\\nfailed\"}",
+                                           &subject, &message),
+                  0);
+    cr_assert_str_eq (subject, "[jadugar] plan.paused prod web??Bcc: x@evil");
+    cr_assert (strstr (message, "\r\nSubject: [jadugar] plan.paused prod web??Bcc: x@evil\r\n"),
+               "%s", message);
+    cr_assert_null (strstr (message, "\r\nBcc:"), "a header from an event field: %s", message);
+    cr_assert (strstr (message, "\r\nreason: bake failed\r\n"), "%s", message);
+    cr_assert (strstr (message, "\r\nhosts: [1,2]\r\n"), "%s", message);
+    cr_assert (strstr (message, "\r\n\r\nevent: plan.paused\r\n"), "%s", message);
+    free (subject);
+    free (message);
+    //  the event and its time lead, whatever the order of the fields
+    cr_assert_eq (ctl_notify_email_format ("j@example.com", "ops@example.com",
+                                           "{\"env\":\"prod\",\"event\":\"deploy.started\","
+                                           "\"time\":\"2026-12-06T12:00:00Z\"}",
+                                           &subject, &message),
+                  0);
+    cr_assert (strstr (message, "\r\n\r\nevent: deploy.started\r\ntime: 2026-12-06T12:00:00Z\r\n"
+                                "env: prod\r\n"),
+               "%s", message);
+    free (subject);
+    free (message);
+    cr_assert_eq (
+        ctl_notify_email_format ("j@example.com", "o@example.com", "[1]", &subject, &message), -1);
+    cr_assert_null (subject);
 }

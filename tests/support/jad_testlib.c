@@ -1090,3 +1090,66 @@ void jt_sink_destroy (jt_sink_t **self_p)
     free (self);
     *self_p = NULL;
 }
+
+//  --------------------------------------------------------------------------
+//  SMTP sink
+
+struct _jt_smtp_t {
+    char *dir;
+    pid_t pid;
+    int port;
+};
+
+static bool s_file_exists (void *arg)
+{
+    return access ((const char *)arg, F_OK) == 0;
+}
+
+jt_smtp_t *jt_smtp_new (void)
+{
+    jt_smtp_t *self = calloc (1, sizeof *self);
+    if (!self)
+        s_die ("out of memory");
+    self->dir = jt_tempdir ("jadsmtp");
+    self->port = jt_free_port_base (1);
+    if (self->port <= 0)
+        s_die ("no free port for the SMTP sink");
+    char port[16], log[PATH_MAX], ready[PATH_MAX];
+    snprintf (port, sizeof port, "%d", self->port);
+    snprintf (log, sizeof log, "%s/sink.log", self->dir);
+    snprintf (ready, sizeof ready, "%s/ready", self->dir);
+    char *argv[] = {"/usr/bin/python3", JAD_SOURCE_DIR "/tests/support/smtp_sink.py", port,
+                    self->dir, NULL};
+    self->pid = jt_spawn (log, argv);
+    if (self->pid <= 0 || !jt_wait_for (s_file_exists, ready, 20000)) {
+        char *text = jt_read_file (log);
+        fprintf (stderr, "testlib: the SMTP sink did not start: %s\n", text ? text : "(no log)");
+        free (text);
+        s_die ("SMTP sink");
+    }
+    return self;
+}
+
+int jt_smtp_port (jt_smtp_t *self)
+{
+    return self->port;
+}
+
+char *jt_smtp_message (jt_smtp_t *self, int number)
+{
+    char path[PATH_MAX];
+    snprintf (path, sizeof path, "%s/%d.eml", self->dir, number);
+    return access (path, F_OK) == 0 ? jt_read_file (path) : NULL;
+}
+
+void jt_smtp_destroy (jt_smtp_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    jt_smtp_t *self = *self_p;
+    jt_stop (self->pid);
+    jt_rmtree (self->dir);
+    free (self->dir);
+    free (self);
+    *self_p = NULL;
+}

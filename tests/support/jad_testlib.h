@@ -164,4 +164,15 @@ int jt_sink_holding (jt_sink_t *self);
 char *jt_sink_bodies (jt_sink_t *self);
 void jt_sink_destroy (jt_sink_t **self_p);
 
+//  A real SMTP server on 127.0.0.1 (tests/support/smtp_sink.py, Debian's
+//  python3-aiosmtpd) on a free port, keeping each message it takes with
+//  its envelope ("X-Envelope-From:", "X-Envelope-To:" lines first).
+//  jt_smtp_new aborts the test if it does not start within 20 s.
+typedef struct _jt_smtp_t jt_smtp_t;
+jt_smtp_t *jt_smtp_new (void);
+int jt_smtp_port (jt_smtp_t *self);
+//  The Nth message taken (from 1), whole, or NULL. Caller frees.
+char *jt_smtp_message (jt_smtp_t *self, int number);
+void jt_smtp_destroy (jt_smtp_t **self_p);
+
 #endif

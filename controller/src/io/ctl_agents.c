@@ -8,6 +8,7 @@
 #include "jad_log.h"
 #include "jad_util.h"
 
+#include <jansson.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -456,6 +457,30 @@ static char *s_refusals_json (const jad_status_t *status)
     return text;
 }
 
+//  Count what the agent refused since its last Status (its counters only
+//  grow: a smaller one, from a reinstalled agent, counts from zero): the
+//  security refusals rules can alert on (ctl_security).
+static void s_refusals_count (ctl_agents_t *self, const char *before, const jad_status_t *status)
+{
+    static const struct {
+        const char *reason;
+        ctl_counter_t counter;
+    } counted[] = {{"bad_signature", CTL_COUNT_AGENT_BAD_SIGNATURE},
+                   {"unknown_key", CTL_COUNT_AGENT_UNKNOWN_KEY},
+                   {"stale_epoch", CTL_COUNT_AGENT_STALE_EPOCH}};
+    json_t *old = before ? json_loads (before, 0, NULL) : NULL;
+    for (size_t index = 0; status->refusals && index < status->refusal_count; index++)
+        for (size_t which = 0; which < sizeof counted / sizeof *counted; which++) {
+            if (!streq (status->refusals[index].name, counted[which].reason))
+                continue;
+            json_int_t was = json_integer_value (json_object_get (old, counted[which].reason));
+            uint64_t now = status->refusals[index].value;
+            uint64_t since = was >= 0 && now >= (uint64_t)was ? now - (uint64_t)was : now;
+            self->counters->value[counted[which].counter] += since;
+        }
+    json_decref (old);
+}
+
 //  Count apps refused over limits.apps-per-agent and log it, naming the
 //  agent, at most once per S_REFUSAL_LOG_MS (the line sums what came
 //  between).
@@ -494,6 +519,7 @@ char *ctl_agents_status (ctl_agents_t *self, const char *key, const jad_status_t
     }
     char *name = agent->name;
     agent->name = NULL;
+    s_refusals_count (self, agent->refusals, status);
     ctl_agent_destroy (&agent);
     if (!streq (name, status->name)) {
         self->counters->value[CTL_COUNT_AGENT_NAME_MISMATCH]++;

@@ -10,6 +10,7 @@
 #include "ctl_metrics_repo.h"
 #include "ctl_notify.h"
 #include "ctl_json.h"
+#include "ctl_security.h"
 #include "jad_log.h"
 #include "jad_util.h"
 
@@ -35,11 +36,12 @@ struct _ctl_alerts_t {
     ctl_notify_t *notify;
     ctl_rollout_t *rollout;
     ctl_metrics_repo_t *metrics;
-    int64_t started_ms;     //  wall ms the controller started
-    int64_t next_eval;      //  mono ms
-    int64_t next_maintain;  //  mono ms
-    int64_t plans_seen;     //  wall ms up to which plan events were notified
-    zactor_t *worker;       //  Prometheus queries
+    ctl_security_t *security;  //  the controller's own series, or NULL
+    int64_t started_ms;        //  wall ms the controller started
+    int64_t next_eval;         //  mono ms
+    int64_t next_maintain;     //  mono ms
+    int64_t plans_seen;        //  wall ms up to which plan events were notified
+    zactor_t *worker;          //  Prometheus queries
     s_worker_shared_t shared;
     zhashx_t *in_flight;  //  rule id -> query sent (mono ms, as an int64_t *)
 };
@@ -78,7 +80,7 @@ static ctl_alert_rule_t s_rule_row (const char *id, const char *origin,
 {
     return (ctl_alert_rule_t){.id = (char *)id,
                               .origin = (char *)origin,
-                              .env = alert->env,
+                              .env = alert->env ? alert->env : "",
                               .metric = alert->metric,
                               .query = alert->query,
                               .aggregate = alert->aggregate ? alert->aggregate : "avg",
@@ -133,7 +135,7 @@ int ctl_alerts_sync (ctl_alerts_t *self)
     for (size_t index = 0; index < count; index++) {
         const jad_alert_config_t *alert = &config->alerts[index];
         char *text = jad_strdup_printf (
-            "%s|%s|%s|%s|%u|%d|%.17g|%u|%u|%s", alert->env, alert->metric,
+            "%s|%s|%s|%s|%u|%d|%.17g|%u|%u|%s", alert->env ? alert->env : "", alert->metric,
             alert->query ? alert->query : "", alert->aggregate ? alert->aggregate : "avg",
             alert->window_ms, alert->above, alert->threshold, alert->for_ms, alert->min_samples,
             alert->action ? alert->action : "");
@@ -293,8 +295,12 @@ static ctl_reading_t s_evaluate (ctl_alerts_t *self, const ctl_rule_t *rule, int
     double *values = NULL;
     uint32_t *hosts = NULL;
     size_t count = 0;
-    if (ctl_metrics_repo_env_values (self->store, rule->env, rule->metric, reading.window_start,
-                                     &values, &hosts, &count))
+    if (jad_controller_series_valid (rule->metric)) {
+        if (ctl_security_values (self->security, rule->metric, reading.window_start, &values,
+                                 &hosts, &count))
+            snprintf (reading.error, sizeof reading.error, "controller series not available");
+    } else if (ctl_metrics_repo_env_values (self->store, rule->env, rule->metric,
+                                            reading.window_start, &values, &hosts, &count))
         snprintf (reading.error, sizeof reading.error, "database error");
     ctl_rule_reading_finish (rule, values, hosts, count, &reading);
     free (values);
@@ -482,8 +488,13 @@ static void s_transition (ctl_alerts_t *self, const ctl_rule_t *rule, const ctl_
     free (detail);
     jad_log_info ("alerts: rule=%s env=%s metric=%s %s -> %s value=%g samples=%lld", rule->id,
                   rule->env, rule->metric, from, to, reading->value, (long long)reading->samples);
+    //  a rule on the controller's security series is a security event,
+    //  about no environment
+    bool security = jad_controller_series_valid (rule->metric);
+    if (security)
+        json_object_set_new (fields, "env", json_null ());
     char kind[32];
-    snprintf (kind, sizeof kind, "alert.%s", to);
+    snprintf (kind, sizeof kind, "%s.%s", security ? "security" : "alert", to);
     ctl_notify_send (self->notify, kind, fields);
     if (step->rollback)
         s_auto_rollback (self, rule, reading, fields);
@@ -567,6 +578,7 @@ void ctl_alerts_tick (ctl_alerts_t *self)
         self->plans_seen = self->started_ms;
     s_plan_events (self, self->plans_seen, now);
     self->plans_seen = now;
+    ctl_security_tick (self->security, now);
     if (mono >= self->next_eval) {
         s_evaluate_rules (self, now);
         self->next_eval = mono + S_EVAL_MS;
@@ -577,6 +589,11 @@ void ctl_alerts_tick (ctl_alerts_t *self)
                                               config->rollup_retention_ms);
         self->next_maintain = more == 1 ? mono : mono + S_MAINTAIN_MS;
     }
+}
+
+void ctl_alerts_set_security (ctl_alerts_t *self, ctl_security_t *security)
+{
+    self->security = security;
 }
 
 zactor_t *ctl_alerts_socket (ctl_alerts_t *self)

@@ -18,6 +18,7 @@
 #include "ctl_metrics_repo.h"
 #include "ctl_notify.h"
 #include "ctl_rollout.h"
+#include "ctl_security.h"
 #include "ctl_settings.h"
 #include "ctl_store.h"
 #include "jad_wire.h"
@@ -34,6 +35,12 @@ typedef struct _ctl_alerts_t ctl_alerts_t;
 ctl_alerts_t *ctl_alerts_new (ctl_store_t *store, ctl_settings_t *settings, ctl_notify_t *notify,
                               ctl_rollout_t *rollout, ctl_metrics_repo_t *metrics,
                               int64_t started_ms);
+
+//  Read rules on the controller's security series (JAD_SECURITY_SERIES)
+//  from `security` (borrowed), sampled on every tick; without it they are
+//  inconclusive. Their transitions are notified as security.STATE, about
+//  no environment, and never gate a rollout.
+void ctl_alerts_set_security (ctl_alerts_t *self, ctl_security_t *security);
 
 //  Stop the Prometheus query worker and free.
 void ctl_alerts_destroy (ctl_alerts_t **self_p);

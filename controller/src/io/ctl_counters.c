@@ -43,6 +43,9 @@ static const char *const s_counter_names[CTL_COUNT_MAX] = {
     [CTL_COUNT_ENROLL_THROTTLED] = "enroll_throttled",
     [CTL_COUNT_ENROLL_PENDING_LIMITED] = "enroll_pending_limited",
     [CTL_COUNT_ENROLL_SQUATTERS_DROPPED] = "enroll_squatters_dropped",
+    [CTL_COUNT_AGENT_BAD_SIGNATURE] = "agent_refused_bad_signature",
+    [CTL_COUNT_AGENT_UNKNOWN_KEY] = "agent_refused_unknown_key",
+    [CTL_COUNT_AGENT_STALE_EPOCH] = "agent_refused_stale_epoch",
 };
 
 const char *ctl_counter_name (ctl_counter_t counter)

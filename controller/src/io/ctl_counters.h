@@ -49,6 +49,10 @@ typedef enum {
     CTL_COUNT_ENROLL_THROTTLED,    //  enrollments refused: too many wrong tokens from key/address
     CTL_COUNT_ENROLL_PENDING_LIMITED,    //  pending enrollments refused: table or address full
     CTL_COUNT_ENROLL_SQUATTERS_DROPPED,  //  pending agents dropped for a token holder's name
+    //  refusals agents reported (increases of their counters, in Status)
+    CTL_COUNT_AGENT_BAD_SIGNATURE,  //  plans or heartbeats with a bad signature
+    CTL_COUNT_AGENT_UNKNOWN_KEY,    //  plans or heartbeats signed by a key not pinned
+    CTL_COUNT_AGENT_STALE_EPOCH,    //  plans or heartbeats from a deposed leader
     CTL_COUNT_MAX
 } ctl_counter_t;
 

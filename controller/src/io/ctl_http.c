@@ -49,7 +49,7 @@ struct _ctl_http_t {
     uint64_t rejected;
     uint64_t duplicates;
     uint64_t gaps;
-    uint64_t notify[4];  //  queued, delivered, failed, dropped
+    uint64_t notify[6];  //  queued, delivered, failed, dropped, emails sent, emails failed
     int64_t started_ms;
 };
 
@@ -253,7 +253,7 @@ static char *s_metrics_text (ctl_http_t *self)
     FILE *out = open_memstream (&text, &size);
     if (!out)
         return NULL;
-    uint64_t counters[CTL_COUNT_MAX], notify[4], samples, batches, rejected, duplicates, gaps;
+    uint64_t counters[CTL_COUNT_MAX], notify[6], samples, batches, rejected, duplicates, gaps;
     int64_t started_ms;
     pthread_mutex_lock (&self->lock);
     memcpy (counters, self->counters, sizeof counters);
@@ -290,6 +290,12 @@ static char *s_metrics_text (ctl_http_t *self)
     for (int index = 0; index < 4; index++)
         fprintf (out, "jadugar_notifications_total{outcome=\"%s\"} %llu\n", outcomes[index],
                  (unsigned long long)notify[index]);
+    s_family (out, "jadugar_notification_emails_total", "counter",
+              "Notification emails by outcome (failed: given up after retries).");
+    fprintf (out, "jadugar_notification_emails_total{outcome=\"sent\"} %llu\n",
+             (unsigned long long)notify[4]);
+    fprintf (out, "jadugar_notification_emails_total{outcome=\"failed\"} %llu\n",
+             (unsigned long long)notify[5]);
 
     s_family (out, "jadugar_agent_samples_dropped_total", "counter",
               "Samples an agent dropped from its full buffer (as it last reported).");
@@ -680,6 +686,8 @@ void ctl_http_publish (ctl_http_t *self, ctl_counters_t *counters,
     self->notify[1] = ctl_notify_delivered (notify);
     self->notify[2] = ctl_notify_failed (notify);
     self->notify[3] = ctl_notify_dropped (notify);
+    self->notify[4] = ctl_notify_emails_sent (notify);
+    self->notify[5] = ctl_notify_emails_failed (notify);
     pthread_mutex_unlock (&self->lock);
 }
 

@@ -1,4 +1,5 @@
-//  ctl_notify - notifications: configured commands and webhooks
+//  ctl_notify - notifications: routes to contacts, commands, webhooks and
+//  email
 //  SPDX-License-Identifier: MPL-2.0
 
 #include "ctl_notify.h"
@@ -7,49 +8,136 @@
 #include "jad_util.h"
 
 #include <curl/curl.h>
+#include <errno.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <string.h>
+#include <time.h>
 
-#define S_QUEUE_MAX  256  //  events waiting for delivery
-#define S_ATTEMPTS   3
-#define S_TIMEOUT_MS 5000
-#define S_RETRY_MS   1000  //  first pause; doubles
+#define S_QUEUE_MAX   256  //  events waiting for delivery
+#define S_ATTEMPTS    3
+#define S_TIMEOUT_MS  5000
+#define S_RETRY_MS    1000  //  first pause; doubles
+#define S_SUBJECT_MAX 200   //  bytes of an email's subject
+#define S_LINE_MAX    900   //  an email line is broken past this (SMTP allows 998)
+#define S_FIELD_MAX   8192  //  bytes of a string field in an email
 
 typedef struct {
     size_t queue_max;  //  set before the actor starts
     atomic_uint_fast64_t delivered;
     atomic_uint_fast64_t failed;
     atomic_uint_fast64_t dropped;
+    atomic_uint_fast64_t emails_sent;
+    atomic_uint_fast64_t emails_failed;
 } s_shared_t;
 
 struct _ctl_notify_t {
     zactor_t *actor;
     s_shared_t shared;
     uint64_t queued;
+    bool routed;  //  the configuration has at least one route
 };
+
+//  A route as the actor holds it: one target ("webhook URL", "command
+//  PATH" or "email ADDRESS") for the events and environments matched
+typedef struct {
+    char **events;
+    size_t event_count;
+    char **envs;
+    size_t env_count;
+    char *target;
+} s_route_t;
+
+//  The relay, as the actor holds it (host NULL: none)
+typedef struct {
+    char *host;
+    unsigned port;
+    char *from;
+    bool starttls;
+    char *user;
+    char *password_file;
+    long timeout_ms;
+} s_smtp_t;
 
 typedef struct {
     char *kind;
     char *json;
+    char **targets;  //  where this event goes, each once
+    size_t target_count;
     size_t target;  //  next target to deliver to
     int attempts;   //  failed attempts at this target
     int64_t due;    //  mono ms
+    bool lost;      //  a target was given up
 } s_event_t;
+
+static void s_strings_free (char ***items_p, size_t *count_p)
+{
+    for (size_t index = 0; *items_p && index < *count_p; index++)
+        free ((*items_p)[index]);
+    free (*items_p);
+    *items_p = NULL;
+    *count_p = 0;
+}
+
+//  Split space-separated words into a new array. Returns 0 or -1.
+static int s_words (const char *text, char ***items_p, size_t *count_p)
+{
+    *items_p = NULL;
+    *count_p = 0;
+    char *copy = strdup (text ? text : "");
+    size_t max = 1;
+    for (const char *cursor = copy; cursor && *cursor; cursor++)
+        max += *cursor == ' ';
+    char **items = copy ? (char **)calloc (max, sizeof (char *)) : NULL;
+    if (!items) {
+        free (copy);
+        return -1;
+    }
+    char *save = NULL;
+    for (char *word = strtok_r (copy, " ", &save); word; word = strtok_r (NULL, " ", &save)) {
+        if (!(items[*count_p] = strdup (word))) {
+            *items_p = items;
+            s_strings_free (items_p, count_p);
+            free (copy);
+            return -1;
+        }
+        (*count_p)++;
+    }
+    free (copy);
+    *items_p = items;
+    return 0;
+}
+
+static void s_route_free (void **item)
+{
+    s_route_t *route = (s_route_t *)*item;
+    if (route) {
+        s_strings_free (&route->events, &route->event_count);
+        s_strings_free (&route->envs, &route->env_count);
+        free (route->target);
+        free (route);
+    }
+    *item = NULL;
+}
+
+static void s_smtp_clear (s_smtp_t *smtp)
+{
+    free (smtp->host);
+    free (smtp->from);
+    free (smtp->user);
+    free (smtp->password_file);
+    memset (smtp, 0, sizeof *smtp);
+}
 
 static void s_event_free (s_event_t **event_p)
 {
     if (*event_p) {
         free ((*event_p)->kind);
         free ((*event_p)->json);
+        s_strings_free (&(*event_p)->targets, &(*event_p)->target_count);
         free (*event_p);
         *event_p = NULL;
     }
-}
-
-static size_t s_discard (char *data, size_t size, size_t count, void *arg)
-{
-    (void)data, (void)arg;
-    return size * count;
 }
 
 static int s_webhook (const char *url, const char *json)
@@ -65,7 +153,7 @@ static int s_webhook (const char *url, const char *json)
     curl_easy_setopt (curl, CURLOPT_TIMEOUT_MS, (long)S_TIMEOUT_MS);
     curl_easy_setopt (curl, CURLOPT_HTTPHEADER, headers);
     curl_easy_setopt (curl, CURLOPT_POSTFIELDS, json);
-    curl_easy_setopt (curl, CURLOPT_WRITEFUNCTION, s_discard);
+    curl_easy_setopt (curl, CURLOPT_WRITEFUNCTION, jad_body_discard);
     CURLcode rc = curl_easy_perform (curl);
     curl_easy_getinfo (curl, CURLINFO_RESPONSE_CODE, &status);
     curl_easy_cleanup (curl);
@@ -102,72 +190,368 @@ static int s_command (const char *path, const char *kind, const char *json)
     return rc;
 }
 
-//  A target: "webhook URL" or "command PATH" (the actor's own copy, so
-//  that a reloaded configuration never pulls it away).
-static int s_target_deliver (const char *target, s_event_t *event)
+//  --------------------------------------------------------------------------
+//  Email
+
+//  A field's value on one line: strings as they are (control characters,
+//  newlines included, become spaces), the rest as JSON.
+static char *s_field_text (json_t *value)
+{
+    char *text =
+        json_is_string (value)
+            ? jad_text_sanitize (json_string_value (value), json_string_length (value), S_FIELD_MAX)
+            : json_dumps (value, JSON_ENCODE_ANY | JSON_COMPACT | JAD_JSON_REAL);
+    for (char *cursor = text; cursor && *cursor; cursor++)
+        if ((unsigned char)*cursor < ' ' || *cursor == 0x7f)
+            *cursor = ' ';
+    return text;
+}
+
+//  Append text to a zchunk, breaking lines longer than SMTP allows.
+static void s_append_wrapped (zchunk_t *chunk, const char *text)
+{
+    size_t len = strlen (text), done = 0;
+    while (len - done > S_LINE_MAX) {
+        zchunk_extend (chunk, text + done, S_LINE_MAX);
+        zchunk_extend (chunk, "\r\n  ", 4);
+        done += S_LINE_MAX;
+    }
+    zchunk_extend (chunk, text + done, len - done);
+    zchunk_extend (chunk, "\r\n", 2);
+}
+
+int ctl_notify_email_format (const char *from, const char *to, const char *json, char **subject_p,
+                             char **message_p)
+{
+    *subject_p = NULL;
+    *message_p = NULL;
+    json_t *event = json_loads (json, 0, NULL);
+    if (!json_is_object (event)) {
+        json_decref (event);
+        return -1;
+    }
+    //  "[jadugar] deploy.finished prod web 1.4.2 succeeded": the event and
+    //  what it is about, ASCII only (never a header of its own)
+    char subject[S_SUBJECT_MAX + 1];
+    size_t used = (size_t)snprintf (subject, sizeof subject, "[jadugar] %s",
+                                    json_string_value (json_object_get (event, "event"))
+                                        ? json_string_value (json_object_get (event, "event"))
+                                        : "event");
+    static const char *const about[] = {"env", "app", "version", "metric", "state", "to"};
+    for (size_t index = 0; index < sizeof about / sizeof *about && used < S_SUBJECT_MAX; index++) {
+        const char *value = json_string_value (json_object_get (event, about[index]));
+        if (value && *value)
+            used += (size_t)snprintf (subject + used, sizeof subject - used, " %s", value);
+    }
+    if (used > S_SUBJECT_MAX)
+        used = S_SUBJECT_MAX;
+    subject[used] = 0;
+    for (char *cursor = subject; *cursor; cursor++)
+        if ((unsigned char)*cursor < ' ' || (unsigned char)*cursor >= 0x7f)
+            *cursor = '?';
+    char date[64], id[33];
+    time_t now = time (NULL);
+    struct tm tm;
+    gmtime_r (&now, &tm);
+    strftime (date, sizeof date, "%a, %d %b %Y %H:%M:%S +0000", &tm);
+    jad_random_id (16, id);
+    zchunk_t *chunk = zchunk_new (NULL, 4096);
+    char *head = jad_strdup_printf ("From: <%s>\r\nTo: <%s>\r\nSubject: %s\r\nDate: %s\r\n"
+                                    "Message-ID: <%s@jadugar>\r\nMIME-Version: 1.0\r\n"
+                                    "Content-Type: text/plain; charset=utf-8\r\n"
+                                    "Content-Transfer-Encoding: 8bit\r\n\r\n",
+                                    from, to, subject, date, id);
+    bool ok = chunk && head;
+    if (ok)
+        zchunk_extend (chunk, head, strlen (head));
+    free (head);
+    //  the event and its time first, then the fields as they came
+    const char *key;
+    json_t *value;
+    for (int pass = 0; pass < 2; pass++)
+        json_object_foreach (event, key, value)
+        {
+            bool first = streq (key, "event") || streq (key, "time");
+            if (pass == 0 ? !first : first)
+                continue;
+            char *text = ok ? s_field_text (value) : NULL;
+            char *line = text ? jad_strdup_printf ("%s: %s", key, text) : NULL;
+            if (line)
+                s_append_wrapped (chunk, line);
+            else
+                ok = false;
+            free (line);
+            free (text);
+        }
+    json_decref (event);
+    if (ok) {
+        zchunk_extend (chunk, "", 1);
+        *subject_p = strdup (subject);
+        *message_p = strdup ((const char *)zchunk_data (chunk));
+    }
+    zchunk_destroy (&chunk);
+    if (!*subject_p || !*message_p) {
+        free (*subject_p);
+        free (*message_p);
+        *subject_p = *message_p = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+typedef struct {
+    const char *data;
+    size_t size;
+    size_t sent;
+} s_upload_t;
+
+static size_t s_upload_read (char *buffer, size_t size, size_t count, void *arg)
+{
+    s_upload_t *upload = (s_upload_t *)arg;
+    size_t len = size * count;
+    if (len > upload->size - upload->sent)
+        len = upload->size - upload->sent;
+    memcpy (buffer, upload->data + upload->sent, len);
+    upload->sent += len;
+    return len;
+}
+
+//  The AUTH password: the first line of the file. NULL if unreadable
+//  (logged). Caller wipes and frees.
+static char *s_password (const char *path)
+{
+    size_t size = 0;
+    char *text = jad_file_read (path, 4096, &size);
+    if (!text) {
+        jad_log_warning ("notify: cannot read smtp password_file path=%s error=\"%s\"", path,
+                         strerror (errno));
+        return NULL;
+    }
+    text[strcspn (text, "\r\n")] = 0;
+    return text;
+}
+
+static int s_email (const s_smtp_t *smtp, const char *to, const char *json)
+{
+    if (!smtp->host || !smtp->from) {
+        jad_log_warning ("notify: email failed to=%s error=\"no smtp relay configured\"", to);
+        return -1;
+    }
+    char *subject = NULL, *message = NULL;
+    if (ctl_notify_email_format (smtp->from, to, json, &subject, &message) != 0)
+        return -1;
+    char *url = jad_strdup_printf (strchr (smtp->host, ':') ? "smtp://[%s]:%u" : "smtp://%s:%u",
+                                   smtp->host, smtp->port);
+    char *mail_from = jad_strdup_printf ("<%s>", smtp->from);
+    char *rcpt_to = jad_strdup_printf ("<%s>", to);
+    struct curl_slist *rcpt = rcpt_to ? curl_slist_append (NULL, rcpt_to) : NULL;
+    char *password = smtp->user ? s_password (smtp->password_file) : NULL;
+    CURL *curl = url && mail_from && rcpt && (password || !smtp->user) ? curl_easy_init () : NULL;
+    s_upload_t upload = {.data = message, .size = strlen (message)};
+    char error[CURL_ERROR_SIZE] = "";
+    CURLcode rc = CURLE_FAILED_INIT;
+    if (curl) {
+        curl_easy_setopt (curl, CURLOPT_URL, url);
+        curl_easy_setopt (curl, CURLOPT_PROTOCOLS_STR, "smtp");
+        curl_easy_setopt (curl, CURLOPT_NOSIGNAL, 1L);
+        curl_easy_setopt (curl, CURLOPT_TIMEOUT_MS, smtp->timeout_ms);
+        curl_easy_setopt (curl, CURLOPT_ERRORBUFFER, error);
+        curl_easy_setopt (curl, CURLOPT_MAIL_FROM, mail_from);
+        curl_easy_setopt (curl, CURLOPT_MAIL_RCPT, rcpt);
+        curl_easy_setopt (curl, CURLOPT_READFUNCTION, s_upload_read);
+        curl_easy_setopt (curl, CURLOPT_READDATA, &upload);
+        curl_easy_setopt (curl, CURLOPT_UPLOAD, 1L);
+        if (smtp->starttls)
+            curl_easy_setopt (curl, CURLOPT_USE_SSL, (long)CURLUSESSL_ALL);
+        if (smtp->user) {
+            curl_easy_setopt (curl, CURLOPT_USERNAME, smtp->user);
+            curl_easy_setopt (curl, CURLOPT_PASSWORD, password);
+        }
+        rc = curl_easy_perform (curl);
+        curl_easy_cleanup (curl);
+    }
+    if (rc != CURLE_OK)
+        jad_log_warning ("notify: email failed to=%s relay=%s:%u subject=\"%s\" error=\"%s\"", to,
+                         smtp->host, smtp->port, subject, *error ? error : curl_easy_strerror (rc));
+    if (password) {
+        explicit_bzero (password, strlen (password));
+        free (password);
+    }
+    curl_slist_free_all (rcpt);
+    free (rcpt_to);
+    free (mail_from);
+    free (url);
+    free (subject);
+    free (message);
+    return rc == CURLE_OK ? 0 : -1;
+}
+
+//  --------------------------------------------------------------------------
+//  The actor
+
+typedef struct {
+    s_shared_t *shared;
+    zsock_t *pipe;
+    zlistx_t *queue;
+    zlistx_t *routes;
+    s_smtp_t smtp;
+} s_actor_t;
+
+//  A target: "webhook URL", "command PATH" or "email ADDRESS" (the
+//  actor's own copy, so that a reloaded configuration never pulls it away).
+static int s_target_deliver (s_actor_t *actor, const char *target, s_event_t *event)
 {
     if (strncmp (target, "webhook ", 8) == 0)
         return s_webhook (target + 8, event->json);
     if (strncmp (target, "command ", 8) == 0)
         return s_command (target + 8, event->kind, event->json);
+    if (strncmp (target, "email ", 6) == 0) {
+        int rc = s_email (&actor->smtp, target + 6, event->json);
+        if (rc == 0)
+            atomic_fetch_add (&actor->shared->emails_sent, 1);
+        return rc;
+    }
     return -1;
 }
 
 //  Deliver the head of the queue to its next target. Returns true when
 //  the event is done with (delivered everywhere or given up).
-static bool s_deliver (s_shared_t *shared, zlistx_t *targets, s_event_t *event)
+static bool s_deliver (s_actor_t *actor, s_event_t *event)
 {
-    while (event->target < zlistx_size (targets)) {
-        const char *target = (const char *)zlistx_first (targets);
-        for (size_t index = 0; index < event->target; index++)
-            target = (const char *)zlistx_next (targets);
-        if (s_target_deliver (target, event) == 0) {
+    while (event->target < event->target_count) {
+        const char *target = event->targets[event->target];
+        if (s_target_deliver (actor, target, event) == 0) {
             event->target++;
             event->attempts = 0;
             continue;
         }
         if (++event->attempts >= S_ATTEMPTS) {
-            atomic_fetch_add (&shared->failed, 1);
-            jad_log_warning ("notify: giving up event=%s target=%zu", event->kind,
-                             event->target + 1);
+            atomic_fetch_add (&actor->shared->failed, 1);
+            if (strncmp (target, "email ", 6) == 0)
+                atomic_fetch_add (&actor->shared->emails_failed, 1);
+            jad_log_error ("notify: giving up event=%s target=\"%s\" attempts=%d", event->kind,
+                           target, S_ATTEMPTS);
             event->target++;
             event->attempts = 0;
+            event->lost = true;
             continue;
         }
         event->due = jad_mono_ms () + ((int64_t)S_RETRY_MS << (event->attempts - 1));
         return false;
     }
-    atomic_fetch_add (&shared->delivered, 1);
+    if (!event->lost)
+        atomic_fetch_add (&actor->shared->delivered, 1);
     return true;
 }
 
-//  Handle one message from the pipe. Returns false on $TERM.
-static bool s_actor_command (s_shared_t *shared, zsock_t *pipe, zlistx_t *queue, zlistx_t *targets)
+//  The targets of the routes that take `event` about `env`, each once.
+//  Returns 0 or -1.
+static int s_event_route (s_actor_t *actor, s_event_t *event, const char *env)
 {
-    zmsg_t *msg = zmsg_recv (pipe);
+    size_t max = zlistx_size (actor->routes);
+    event->targets = (char **)calloc (max + 1, sizeof (char *));
+    if (!event->targets)
+        return -1;
+    for (s_route_t *route = (s_route_t *)zlistx_first (actor->routes); route;
+         route = (s_route_t *)zlistx_next (actor->routes)) {
+        jad_notify_config_t view = {.events = route->events,
+                                    .event_count = route->event_count,
+                                    .envs = route->envs,
+                                    .env_count = route->env_count};
+        if (!jad_notify_route_matches (&view, event->kind, env))
+            continue;
+        bool seen = false;
+        for (size_t index = 0; index < event->target_count && !seen; index++)
+            seen = streq (event->targets[index], route->target);
+        if (seen)
+            continue;
+        if (!(event->targets[event->target_count] = strdup (route->target)))
+            return -1;
+        event->target_count++;
+    }
+    return 0;
+}
+
+static void s_actor_event (s_actor_t *actor, zmsg_t *msg)
+{
+    s_event_t *event = (s_event_t *)calloc (1, sizeof (s_event_t));
+    char *env = zmsg_popstr (msg);
+    if (event) {
+        event->kind = zmsg_popstr (msg);
+        event->json = zmsg_popstr (msg);
+    }
+    if (!event || !event->kind || !event->json || !env || s_event_route (actor, event, env) != 0) {
+        jad_log_error ("notify: event lost: out of memory");
+        atomic_fetch_add (&actor->shared->dropped, 1);
+        s_event_free (&event);
+    } else if (event->target_count == 0)
+        s_event_free (&event);  //  no route takes it
+    else {
+        //  a full queue drops its oldest event, even one being retried
+        if (zlistx_size (actor->queue) >= actor->shared->queue_max) {
+            s_event_t *oldest = (s_event_t *)zlistx_detach (actor->queue, NULL);
+            jad_log_error ("notify: queue full, dropping event=%s", oldest->kind);
+            s_event_free (&oldest);
+            atomic_fetch_add (&actor->shared->dropped, 1);
+        }
+        zlistx_add_end (actor->queue, event);
+    }
+    zstr_free (&env);
+}
+
+static char *s_popstr_or_null (zmsg_t *msg)
+{
+    char *text = zmsg_popstr (msg);
+    if (text && !*text)
+        zstr_free (&text);
+    return text;
+}
+
+//  CONFIG: the relay, then routes as (events, envs, target) triples
+static void s_actor_config (s_actor_t *actor, zmsg_t *msg)
+{
+    s_smtp_clear (&actor->smtp);
+    actor->smtp.host = s_popstr_or_null (msg);
+    char *port = zmsg_popstr (msg), *timeout = NULL, *starttls = NULL;
+    actor->smtp.port = port ? (unsigned)atoi (port) : 25;
+    actor->smtp.from = s_popstr_or_null (msg);
+    starttls = zmsg_popstr (msg);
+    actor->smtp.starttls = starttls && streq (starttls, "1");
+    actor->smtp.user = s_popstr_or_null (msg);
+    actor->smtp.password_file = s_popstr_or_null (msg);
+    timeout = zmsg_popstr (msg);
+    actor->smtp.timeout_ms = timeout ? atol (timeout) : S_TIMEOUT_MS;
+    zstr_free (&port);
+    zstr_free (&starttls);
+    zstr_free (&timeout);
+    zlistx_purge (actor->routes);
+    while (zmsg_size (msg) >= 3) {
+        char *events = zmsg_popstr (msg), *envs = zmsg_popstr (msg);
+        s_route_t *route = (s_route_t *)calloc (1, sizeof (s_route_t));
+        if (route && s_words (events, &route->events, &route->event_count) == 0 &&
+            s_words (envs, &route->envs, &route->env_count) == 0 &&
+            (route->target = zmsg_popstr (msg)))
+            zlistx_add_end (actor->routes, route);
+        else {
+            jad_log_error ("notify: route lost: out of memory");
+            void *item = route;
+            s_route_free (&item);
+        }
+        zstr_free (&events);
+        zstr_free (&envs);
+    }
+}
+
+//  Handle one message from the pipe. Returns false on $TERM.
+static bool s_actor_command (s_actor_t *actor)
+{
+    zmsg_t *msg = zmsg_recv (actor->pipe);
     char *command = msg ? zmsg_popstr (msg) : NULL;
     bool stop = !command || streq (command, "$TERM");
-    if (!stop && streq (command, "EVENT")) {
-        s_event_t *event = (s_event_t *)calloc (1, sizeof (s_event_t));
-        if (event) {
-            event->kind = zmsg_popstr (msg);
-            event->json = zmsg_popstr (msg);
-        }
-        if (event && event->kind && event->json) {
-            //  a full queue drops its oldest event, even one being retried
-            if (zlistx_size (queue) >= shared->queue_max) {
-                s_event_t *oldest = (s_event_t *)zlistx_detach (queue, NULL);
-                s_event_free (&oldest);
-                atomic_fetch_add (&shared->dropped, 1);
-            }
-            zlistx_add_end (queue, event);
-        } else
-            s_event_free (&event);
-    } else if (!stop && streq (command, "TARGETS")) {
-        zlistx_purge (targets);
-        for (char *target = zmsg_popstr (msg); target; target = zmsg_popstr (msg))
-            zlistx_add_end (targets, target);
-    }
+    if (!stop && streq (command, "EVENT"))
+        s_actor_event (actor, msg);
+    else if (!stop && streq (command, "CONFIG"))
+        s_actor_config (actor, msg);
     zstr_free (&command);
     zmsg_destroy (&msg);
     return !stop;
@@ -175,21 +559,21 @@ static bool s_actor_command (s_shared_t *shared, zsock_t *pipe, zlistx_t *queue,
 
 static void s_actor (zsock_t *pipe, void *args)
 {
-    s_shared_t *shared = (s_shared_t *)args;
-    zlistx_t *queue = zlistx_new ();
-    zlistx_t *targets = zlistx_new ();
+    s_actor_t actor = {.shared = (s_shared_t *)args, .pipe = pipe};
+    actor.queue = zlistx_new ();
+    actor.routes = zlistx_new ();
     zpoller_t *poller = zpoller_new (pipe, NULL);
-    if (targets)
-        zlistx_set_destructor (targets, (zlistx_destructor_fn *)zstr_free);
+    if (actor.routes)
+        zlistx_set_destructor (actor.routes, s_route_free);
     zsock_signal (pipe, 0);
-    bool running = queue && targets && poller;
+    bool running = actor.queue && actor.routes && poller;
     while (running) {
         //  take in everything waiting first, so that the bound holds
         while (running && (zsock_events (pipe) & ZMQ_POLLIN))
-            running = s_actor_command (shared, pipe, queue, targets);
+            running = s_actor_command (&actor);
         if (!running)
             break;
-        s_event_t *head = (s_event_t *)zlistx_first (queue);
+        s_event_t *head = (s_event_t *)zlistx_first (actor.queue);
         int64_t wait = head ? head->due - jad_mono_ms () : -1;
         if (!head || wait > 0) {
             void *which = zpoller_wait (poller, head ? (int)wait : -1);
@@ -197,17 +581,18 @@ static void s_actor (zsock_t *pipe, void *args)
                 break;
             continue;
         }
-        if (s_deliver (shared, targets, head)) {
-            zlistx_detach (queue, NULL);
+        if (s_deliver (&actor, head)) {
+            zlistx_detach (actor.queue, NULL);
             s_event_free (&head);
         }
     }
-    while (queue && zlistx_size (queue)) {
-        s_event_t *event = (s_event_t *)zlistx_detach (queue, NULL);
+    while (actor.queue && zlistx_size (actor.queue)) {
+        s_event_t *event = (s_event_t *)zlistx_detach (actor.queue, NULL);
         s_event_free (&event);
     }
-    zlistx_destroy (&queue);
-    zlistx_destroy (&targets);
+    zlistx_destroy (&actor.queue);
+    zlistx_destroy (&actor.routes);
+    s_smtp_clear (&actor.smtp);
     zpoller_destroy (&poller);
 }
 
@@ -224,8 +609,34 @@ ctl_notify_t *ctl_notify_new (const jad_controller_config_t *config, size_t queu
     return self;
 }
 
+//  One (events, envs, target) triple of a CONFIG message
+static void s_route_add (zmsg_t *msg, const jad_notify_config_t *route, const char *kind,
+                         const char *value)
+{
+    char *events = NULL, *envs = NULL;
+    size_t events_len = 0, envs_len = 0;
+    FILE *events_stream = open_memstream (&events, &events_len);
+    FILE *envs_stream = open_memstream (&envs, &envs_len);
+    for (size_t index = 0; events_stream && index < route->event_count; index++)
+        fprintf (events_stream, "%s%s", index ? " " : "", route->events[index]);
+    for (size_t index = 0; envs_stream && index < route->env_count; index++)
+        fprintf (envs_stream, "%s%s", index ? " " : "", route->envs[index]);
+    if (events_stream)
+        fclose (events_stream);
+    if (envs_stream)
+        fclose (envs_stream);
+    char *target = jad_strdup_printf ("%s %s", kind, value);
+    zmsg_addstr (msg, events ? events : "");
+    zmsg_addstr (msg, envs ? envs : "");
+    zmsg_addstr (msg, target ? target : "none");
+    free (target);
+    free (events);
+    free (envs);
+}
+
 int ctl_notify_configure (ctl_notify_t *self, const jad_controller_config_t *config)
 {
+    self->routed = config->notify_count > 0;
     if (!self->actor && config->notify_count == 0)
         return 0;
     if (!self->actor) {
@@ -236,16 +647,37 @@ int ctl_notify_configure (ctl_notify_t *self, const jad_controller_config_t *con
         zsock_set_sndtimeo (zactor_sock (self->actor), 0);
     }
     zmsg_t *msg = zmsg_new ();
-    zmsg_addstr (msg, "TARGETS");
+    char port[16], timeout[16];
+    snprintf (port, sizeof port, "%u", config->smtp_port);
+    snprintf (timeout, sizeof timeout, "%u", config->smtp_timeout_ms);
+    zmsg_addstr (msg, "CONFIG");
+    zmsg_addstr (msg, config->smtp_host ? config->smtp_host : "");
+    zmsg_addstr (msg, port);
+    zmsg_addstr (msg, config->smtp_from ? config->smtp_from : "");
+    zmsg_addstr (msg, config->smtp_starttls ? "1" : "0");
+    zmsg_addstr (msg, config->smtp_user ? config->smtp_user : "");
+    zmsg_addstr (msg, config->smtp_password_file ? config->smtp_password_file : "");
+    zmsg_addstr (msg, timeout);
     for (size_t index = 0; index < config->notify_count; index++) {
-        const jad_notify_config_t *target = &config->notify[index];
-        char *text = target->webhook ? jad_strdup_printf ("webhook %s", target->webhook)
-                                     : jad_strdup_printf ("command %s", target->command);
-        if (text)
-            zmsg_addstr (msg, text);
-        free (text);
+        const jad_notify_config_t *route = &config->notify[index];
+        if (route->command)
+            s_route_add (msg, route, "command", route->command);
+        if (route->webhook)
+            s_route_add (msg, route, "webhook", route->webhook);
+        if (route->email)
+            s_route_add (msg, route, "email", route->email);
+        for (size_t to = 0; to < route->to_count; to++) {
+            const jad_contact_config_t *contact =
+                jad_controller_config_contact (config, route->to[to]);
+            if (contact && contact->command)
+                s_route_add (msg, route, "command", contact->command);
+            if (contact && contact->webhook)
+                s_route_add (msg, route, "webhook", contact->webhook);
+            if (contact && contact->email)
+                s_route_add (msg, route, "email", contact->email);
+        }
     }
-    //  this one may wait: targets must not get lost
+    //  this one may wait: routes must not get lost
     zsock_set_sndtimeo (zactor_sock (self->actor), 1000);
     int rc = zmsg_send (&msg, self->actor);
     zsock_set_sndtimeo (zactor_sock (self->actor), 0);
@@ -264,7 +696,7 @@ void ctl_notify_destroy (ctl_notify_t **self_p)
 
 void ctl_notify_send (ctl_notify_t *self, const char *kind, json_t *fields)
 {
-    if (!self || !self->actor)
+    if (!self || !self->actor || !self->routed)
         return;
     json_t *event = fields ? json_deep_copy (fields) : json_object ();
     if (!event)
@@ -277,10 +709,13 @@ void ctl_notify_send (ctl_notify_t *self, const char *kind, json_t *fields)
     json_decref (event);
     if (!text)
         return;
-    if (zsock_send (self->actor, "sss", "EVENT", kind, text) == 0)
+    const char *env = json_string_value (json_object_get (fields, "env"));
+    if (zsock_send (self->actor, "ssss", "EVENT", env ? env : "", kind, text) == 0)
         self->queued++;
-    else
+    else {
+        jad_log_error ("notify: delivery thread busy, dropping event=%s", kind);
         atomic_fetch_add (&self->shared.dropped, 1);
+    }
     free (text);
 }
 
@@ -302,4 +737,14 @@ uint64_t ctl_notify_failed (ctl_notify_t *self)
 uint64_t ctl_notify_dropped (ctl_notify_t *self)
 {
     return self ? atomic_load (&self->shared.dropped) : 0;
+}
+
+uint64_t ctl_notify_emails_sent (ctl_notify_t *self)
+{
+    return self ? atomic_load (&self->shared.emails_sent) : 0;
+}
+
+uint64_t ctl_notify_emails_failed (ctl_notify_t *self)
+{
+    return self ? atomic_load (&self->shared.emails_failed) : 0;
 }

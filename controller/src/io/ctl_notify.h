@@ -1,16 +1,25 @@
-//  ctl_notify - notifications: configured commands and webhooks
+//  ctl_notify - notifications: routes to contacts, commands, webhooks and
+//  email
 //  SPDX-License-Identifier: MPL-2.0
 //
 //  Events (deploy.started, deploy.finished, rollback.started,
-//  alert.pending, alert.firing, alert.resolved, ...) go to every target in
-//  controller.yaml's `notify:` list. Delivery runs in its own thread (a
-//  czmq actor) so that a slow webhook never stalls the controller: the
-//  main thread hands over the event as JSON text, the actor keeps a
-//  bounded queue (oldest dropped first, counted; the actor takes in every
-//  waiting event before each delivery attempt), and tries each delivery
-//  up to three times with a growing pause. A command gets the event in
+//  alert.pending, alert.firing, alert.resolved, approval.needed,
+//  plan.paused, security.firing, ...) go to the targets of every
+//  `notify:` route of controller.yaml that matches the event's kind and
+//  environment: the route's own command, webhook or email, and every
+//  target of the contacts it names (`contacts:`). An event goes to each
+//  target once, however many routes lead there.
+//
+//  Delivery runs in its own thread (a czmq actor) so that a slow webhook
+//  or mail relay never stalls the controller: the main thread hands over
+//  the event as JSON text, the actor keeps a bounded queue (oldest
+//  dropped first, counted; the actor takes in every waiting event before
+//  each delivery attempt), and tries each delivery up to three times with
+//  a growing pause; a delivery that fails every time is logged with its
+//  target and counted (failed). A command gets the event in
 //  JADUGAR_EVENT (its kind) and JADUGAR_EVENT_JSON; a webhook gets it as
-//  the body of a JSON POST.
+//  the body of a JSON POST; an email (SMTP through `smtp:`, libcurl) gets
+//  a one-line subject, the fields as "key: value" lines and the JSON.
 
 #ifndef CTL_NOTIFY_H_INCLUDED
 #define CTL_NOTIFY_H_INCLUDED
@@ -22,24 +31,35 @@
 
 typedef struct _ctl_notify_t ctl_notify_t;
 
-//  Start the delivery thread for the config's targets (copied), keeping
+//  Start the delivery thread for the config's routes (copied), keeping
 //  at most queue_max events (0: the default, 256). NULL on error.
 ctl_notify_t *ctl_notify_new (const jad_controller_config_t *config, size_t queue_max);
 
-//  Deliver to the targets of `config` (copied) from now on: SIGHUP.
-//  Returns 0 or -1.
+//  Deliver by the routes, contacts and relay of `config` (copied) from
+//  now on: SIGHUP. Events already queued keep their targets. Returns 0
+//  or -1.
 int ctl_notify_configure (ctl_notify_t *self, const jad_controller_config_t *config);
 void ctl_notify_destroy (ctl_notify_t **self_p);
 
 //  Queue event `kind` with its fields (borrowed; "event" and "time" are
-//  added). Does nothing when no target is configured.
+//  added; a string "env" field routes it by environment). Does nothing
+//  when no route is configured.
 void ctl_notify_send (ctl_notify_t *self, const char *kind, json_t *fields);
 
-//  Events handed over, delivered, failed after retries, dropped from a
-//  full queue (the last three as the actor last reported them).
+//  Events handed over, delivered (to every target), failed (a target
+//  given up after retries), dropped from a full queue (the last three as
+//  the actor last reported them); emails sent and emails given up.
 uint64_t ctl_notify_queued (const ctl_notify_t *self);
 uint64_t ctl_notify_delivered (ctl_notify_t *self);
 uint64_t ctl_notify_failed (ctl_notify_t *self);
 uint64_t ctl_notify_dropped (ctl_notify_t *self);
+uint64_t ctl_notify_emails_sent (ctl_notify_t *self);
+uint64_t ctl_notify_emails_failed (ctl_notify_t *self);
+
+//  The email an event becomes (pure, for tests and the actor): subject
+//  line and message text (headers and body, CRLF lines) from `from` to
+//  `to`. Caller frees both. Returns 0 or -1.
+int ctl_notify_email_format (const char *from, const char *to, const char *json, char **subject_p,
+                             char **message_p);
 
 #endif

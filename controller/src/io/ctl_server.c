@@ -56,6 +56,7 @@ struct _ctl_server_t {
     ctl_metrics_repo_t *metrics;
     ctl_notify_t *notify;
     ctl_alerts_t *alerts;
+    ctl_security_t *security;  //  refusal counters as series rules read
     ctl_http_t *http;
     ctl_api_t *api;
     zhashx_t *mismatched;  //  agent key -> mono ms of our last ProtocolError
@@ -189,10 +190,12 @@ ctl_server_t *ctl_server_new (ctl_settings_t *settings, ctl_store_t *store,
     }
     self->alerts =
         ctl_alerts_new (store, settings, self->notify, self->rollout, self->metrics, started_ms);
-    if (!self->alerts) {
+    self->security = ctl_security_new (&self->counters);
+    if (!self->alerts || !self->security) {
         zsock_destroy (&api);
         goto failed;
     }
+    ctl_alerts_set_security (self->alerts, self->security);
     ctl_api_deps_t deps = {.store = store,
                            .settings = settings,
                            .counters = &self->counters,
@@ -228,6 +231,7 @@ void ctl_server_destroy (ctl_server_t **self_p)
     ctl_http_destroy (&self->http);
     ctl_api_destroy (&self->api);
     ctl_alerts_destroy (&self->alerts);
+    ctl_security_destroy (&self->security);
     ctl_notify_destroy (&self->notify);
     ctl_metrics_repo_destroy (&self->metrics);
     ctl_artifacts_destroy (&self->artifacts);
