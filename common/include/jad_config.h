@@ -123,6 +123,16 @@ typedef struct {
     uint32_t window_ms;    //  samples considered, default max (for, 60s)
     uint32_t min_samples;  //  fewer in the window = inconclusive, default 3
     char *query;           //  PromQL read from `prometheus:` instead, or NULL
+    //  canary analysis during a canary's bake (docs/rollouts.md): the canary
+    //  hosts judged on their own, "host" (each, NULL) or "aggregate"
+    //  (together), or "off"; `compare: baseline` also compares them with
+    //  the plan's hosts still on the previous release, by ratio or
+    //  difference (exactly one of them, with compare)
+    char *canary;
+    char *compare;  //  "baseline" or NULL
+    double ratio;   //  > 0 with compare and no difference, else 0
+    double difference;
+    bool has_difference;
 } jad_alert_config_t;
 
 //  A notification target: exactly one of the two is set.

@@ -115,6 +115,18 @@ static const ctl_rule_verdict_t s_inconclusive[] = {
      "alert r1 is inconclusive since 1970-01-01T00:00:05Z: avg(queue_depth) had 0 samples in "
      "1m00s, it needs 3 to decide"}};
 
+//  The canary analysis's verdicts on the plan's own canary hosts.
+#define S_CANARY_WHY                                                                               \
+    "canary analysis: alert r3 is firing: canary host web-1: avg(errors) = 0.4, > 0.05 (5 "        \
+    "samples in 1m00s)"
+#define S_SILENT_WHY                                                                               \
+    "canary analysis: alert r3 is inconclusive since 1970-01-01T00:00:05Z: canary host web-1 had " \
+    "0 samples of errors in 1m00s, it needs 3 to decide"
+static const ctl_rule_verdict_t s_canary_firing[] = {{"r0", CTL_RULE_OK, 0, ""},
+                                                     {"r3", CTL_RULE_FIRING, 1500, S_CANARY_WHY}};
+static const ctl_rule_verdict_t s_canary_silent[] = {
+    {"r0", CTL_RULE_OK, 0, ""}, {"r3", CTL_RULE_INCONCLUSIVE, 5000, S_SILENT_WHY}};
+
 //  A running deploy of web 2.0 to prod (1.0 before it), six hosts.
 #define S_DEPLOY                                                                                   \
     .id = "p1", .kind = "deploy", .state = "running", .app = "web", .version = "2.0",              \
@@ -552,6 +564,58 @@ static const s_case_t s_cases[] = {
      "p1 decision bake/verify: bake of 600000ms over, no alert firing: canaries run their checks "
      "again\n"
      "p1 start_task verify web@2.0 on canaries - phase verify migrations -"},
+
+    //  canary analysis: its verdicts come with the alerts during a bake
+    {"canary analysis: one bad canary host fails the bake",
+     {S_CANARY, .phase = "bake", .phase_started = 1000, .changed = 1, .canary_rules = 1,
+      .canary_judged = 1500},
+     S_ALERTS (s_canary_firing),
+     2000,
+     "p1 decision alert/stop: " S_CANARY_WHY "\n"
+     "p1 fail: alert firing during bake: " S_CANARY_WHY "\n"
+     "p1 decision outcome/failed: alert firing during bake: " S_CANARY_WHY
+     "\n" S_ROLL_BACK ("alert firing during bake: " S_CANARY_WHY)},
+    {"canary analysis: a silent canary is not judged at the start of the bake",
+     {S_CANARY, .phase = "bake", .phase_started = 1000, .canaries_healthy = 1, .canary_rules = 1,
+      .canary_judged = 9000},
+     S_ALERTS (s_canary_silent),
+     9000,
+     ""},
+    {"canary analysis: a silent canary pauses the bake at its end",
+     {S_CANARY, .phase = "bake", .phase_started = 1000, .canaries_healthy = 1, .canary_rules = 1,
+      .canary_judged = 601000},
+     S_ALERTS (s_canary_silent),
+     601000,
+     "p1 pause: " S_SILENT_WHY "\n"
+     "p1 decision alert/paused: " S_SILENT_WHY "; the plan waits for an operator: jadctl plan "
+     "resume p1 goes on, jadctl plan abort p1 rolls back"},
+    {"canary analysis: the bake waits until its end was judged",
+     {S_CANARY, .phase = "bake", .phase_started = 1000, .canaries_healthy = 1, .canary_rules = 2,
+      .canary_judged = 600999},
+     S_ALERTS (s_none),
+     601500,
+     ""},
+    {"canary analysis: a rule never judged holds the bake",
+     {S_CANARY, .phase = "bake", .phase_started = 1000, .canaries_healthy = 1, .canary_rules = 1,
+      .canary_judged = 0},
+     S_ALERTS (s_none),
+     9000000,
+     ""},
+    {"canary analysis: judged at the end, the canaries check again",
+     {S_CANARY, .phase = "bake", .phase_started = 1000, .canaries_healthy = 1, .canary_rules = 2,
+      .canary_judged = 601000},
+     S_ALERTS (s_none),
+     601500,
+     "p1 decision bake/verify: bake of 600000ms over, no alert firing: canaries run their checks "
+     "again\n"
+     "p1 start_task verify web@2.0 on canaries - phase verify migrations -"},
+    {"canary analysis: after a pause, the end is later in wall time",
+     {S_CANARY, .phase = "bake", .phase_started = 0, .canaries_healthy = 1,
+      .pauses = s_pause_mid_bake, .pause_count = 1, .resumed = 250000, .canary_rules = 1,
+      .canary_judged = 749000},
+     S_ALERTS (s_none),
+     760000,
+     ""},
 
     //  ----------------------------------------------------------------------
     //  verify and migrate

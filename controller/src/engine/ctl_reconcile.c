@@ -510,7 +510,12 @@ static bool s_bake_phase (s_plan_t *plan)
         return false;
     }
     //  a paused bake never passes, and its clock stands still
-    if (plan->paused || ctl_reconcile_bake_elapsed (view, plan->now) < view->bake_ms)
+    int64_t elapsed = ctl_reconcile_bake_elapsed (view, plan->now);
+    if (plan->paused || elapsed < view->bake_ms)
+        return false;
+    //  the canary analysis judges the canaries up to the bake's end before
+    //  it passes (its rules' verdicts are among `alerts`)
+    if (view->canary_rules > 0 && view->canary_judged < plan->now - (elapsed - view->bake_ms))
         return false;
     //  judged at the end of the bake, never at its start: the canaries'
     //  first samples take their time (issue 13 item 4)

@@ -36,6 +36,11 @@
 //  bake clock stops while the plan is paused (pause and resume times are
 //  part of the view). Rollbacks are never paused.
 //
+//  During a bake the alerts include the canary analysis's verdicts on
+//  the plan's own canary hosts (ctl_rules): one firing fails the bake,
+//  one inconclusive at its end pauses it, and the bake waits for the
+//  analysis to have judged its end.
+//
 //  Every decision comes out as a DECISION action (rule, decision, detail)
 //  to store as an event of agent "controller" and to log; `jadctl plan
 //  show` prints them. Texts are today's, word for word.
@@ -138,6 +143,13 @@ typedef struct {
     const ctl_pause_t *pauses;  //  every pause of the plan, oldest first
     size_t pause_count;
     uint32_t progress_deadline_ms;  //  controller.yaml progress-deadline; 0: none
+
+    //  canary analysis (phase bake): the rules of the environment that
+    //  judge the canary hosts, and the oldest of their last judgments of
+    //  this plan (wall ms, 0 if one has none). A bake passes only once
+    //  every one judged its end; their verdicts come with the alerts.
+    int64_t canary_rules;
+    int64_t canary_judged;
 } ctl_plan_view_t;
 
 typedef enum {

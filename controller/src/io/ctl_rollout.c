@@ -514,6 +514,11 @@ static int s_view_load (ctl_rollout_t *self, const char *plan_id, bool approved,
         view->batch_host_count = zlistx_size (loaded->batch_names);
     }
     ctl_rule_rows_verdicts (self->store, plan->env, view->resumed, &loaded->alerts);
+    //  a bake also judges its own canary hosts (ctl_alerts runs the analysis)
+    if (jad_text_is (plan->phase, "bake") &&
+        ctl_rule_rows_canary (self->store, plan->id, plan->env, view->resumed, &loaded->alerts,
+                              &view->canary_rules, &view->canary_judged) != 0)
+        goto failed;
     return 0;
 
 failed:

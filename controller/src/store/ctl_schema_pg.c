@@ -186,5 +186,16 @@ const ctl_migration_t ctl_schema_pg[] = {
                    "  lock_pid BIGINT, store_pid BIGINT, renewed BIGINT);"
                    "INSERT INTO leadership (id) VALUES (1);"
                    "CREATE TABLE controllers (name TEXT PRIMARY KEY, seen BIGINT NOT NULL);"},
+    //  16: canary analysis: how a rule judges a canary's hosts during its
+    //  bake, and each rule's state for each plan baked
+    {"canary_analysis",
+     "ALTER TABLE alert_rules ADD COLUMN canary TEXT;"
+     "ALTER TABLE alert_rules ADD COLUMN compare_with TEXT;"
+     "ALTER TABLE alert_rules ADD COLUMN ratio DOUBLE PRECISION;"
+     "ALTER TABLE alert_rules ADD COLUMN difference DOUBLE PRECISION;"
+     "CREATE TABLE canary_states (plan_id TEXT NOT NULL, rule_id TEXT NOT NULL,"
+     "  state TEXT NOT NULL, since BIGINT NOT NULL, value DOUBLE PRECISION,"
+     "  baseline DOUBLE PRECISION, samples BIGINT NOT NULL, hosts BIGINT NOT NULL, host TEXT,"
+     "  detail TEXT, evaluated BIGINT NOT NULL, PRIMARY KEY (plan_id, rule_id));"},
     {NULL, NULL},
 };

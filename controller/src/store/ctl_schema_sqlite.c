@@ -199,5 +199,16 @@ const ctl_migration_t ctl_schema_sqlite[] = {
                    "  lock_pid INTEGER, store_pid INTEGER, renewed INTEGER);"
                    "INSERT INTO leadership (id) VALUES (1);"
                    "CREATE TABLE controllers (name TEXT PRIMARY KEY, seen INTEGER NOT NULL);"},
+    //  16: canary analysis (issue 17 item 6): how a rule judges a canary's
+    //  hosts during its bake, and each rule's state for each plan baked
+    {"canary_analysis",
+     "ALTER TABLE alert_rules ADD COLUMN canary TEXT;"
+     "ALTER TABLE alert_rules ADD COLUMN compare_with TEXT;"
+     "ALTER TABLE alert_rules ADD COLUMN ratio REAL;"
+     "ALTER TABLE alert_rules ADD COLUMN difference REAL;"
+     "CREATE TABLE canary_states (plan_id TEXT NOT NULL, rule_id TEXT NOT NULL,"
+     "  state TEXT NOT NULL, since INTEGER NOT NULL, value REAL, baseline REAL,"
+     "  samples INTEGER NOT NULL, hosts INTEGER NOT NULL, host TEXT, detail TEXT,"
+     "  evaluated INTEGER NOT NULL, PRIMARY KEY (plan_id, rule_id));"},
     {NULL, NULL},
 };
