@@ -110,6 +110,7 @@ typedef struct {
     size_t check_count;
     char **emergency_waives;  //  names of checks an emergency deploy may skip
     size_t emergency_waive_count;
+    char *max_failures;  //  "N" or "N%": failed hosts a deploy goes on with; NULL: none
 } jad_env_config_t;
 
 typedef struct {

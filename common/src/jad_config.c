@@ -569,6 +569,7 @@ typedef enum {
     S_SEVERITY,   //  a vulnerability severity: negligible | low | medium | high | critical
     S_CANARY,     //  how canary analysis judges the canary hosts: host | aggregate | off
     S_COMPARE,    //  what canary analysis compares the canary hosts with: baseline
+    S_FAILURES,   //  failed hosts a deploy may go on with: "N" or "N%", 0 included
 } s_kind_t;
 
 //  Parse a whole decimal number in min..max. Returns 0 or -1.
@@ -783,6 +784,15 @@ static bool s_batch_valid (const char *text)
     return s_parse_uint (text, len, 1, 1000000, &value) == 0;
 }
 
+static bool s_failures_valid (const char *text)
+{
+    size_t len = strlen (text);
+    uint32_t value;
+    if (len > 1 && text[len - 1] == '%')
+        return s_parse_uint (text, len - 1, 0, 100, &value) == 0;
+    return s_parse_uint (text, len, 0, 1000000, &value) == 0;
+}
+
 static bool s_metric_valid (const char *text)
 {
     size_t len = strlen (text);
@@ -864,6 +874,9 @@ static const char *s_check (s_kind_t kind, const char *text)
                            jad_str_equal (text, "critical")
                        ? NULL
                        : "a severity (negligible, low, medium, high or critical)";
+        case S_FAILURES:
+            return s_failures_valid (text) ? NULL
+                                           : "a number of failed hosts (N, or N% from 0% to 100%)";
         case S_CANARY:
             return jad_str_equal (text, "host") || jad_str_equal (text, "aggregate") ||
                            jad_str_equal (text, "off")
@@ -1692,6 +1705,7 @@ static const s_field_t s_env_fields[] = {
     S_UINT ("concurrency", S_E, concurrency, 0, 1000000),
     S_NAMED ("checks", S_E, checks, check_count, &s_check_table),
     S_STRINGS ("emergency_waives", S_E, emergency_waives, emergency_waive_count, S_NAME),
+    S_STRING ("max_failures", S_E, max_failures, S_FAILURES),
     S_END};
 #undef S_E
 static const s_table_t s_env_table = {.fields = s_env_fields,

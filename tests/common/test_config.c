@@ -1385,3 +1385,27 @@ Test (config, alert_canary_analysis_problems_are_reported)
     s_assert_problem (path, 17, "alert 8: key 'difference': must be 0 or more");
     free (path);
 }
+
+Test (config, environment_max_failures)
+{
+    char *path = s_write ("controller.yaml", "environments:\n"
+                                             "  dev: { max_failures: 2 }\n"
+                                             "  qa: { max_failures: 10% }\n"
+                                             "  prod: {}\n");
+    jad_controller_config_t *config = jad_controller_config_load (path, s_problems);
+    cr_assert_not_null (config, "%s", s_all ());
+    cr_assert_str_eq (jad_controller_config_env (config, "dev")->max_failures, "2");
+    cr_assert_str_eq (jad_controller_config_env (config, "qa")->max_failures, "10%");
+    cr_assert_null (jad_controller_config_env (config, "prod")->max_failures);
+    jad_controller_config_destroy (&config);
+    free (path);
+    path = s_write ("controller.yaml", "environments:\n"
+                                       "  dev: { max_failures: many }\n"
+                                       "  qa: { max_failures: 101% }\n");
+    cr_assert_null (jad_controller_config_load (path, s_problems));
+    s_assert_problem (path, 2,
+                      "environment 'dev': key 'max_failures': \"many\" is not a number "
+                      "of failed hosts");
+    s_assert_problem (path, 3, "environment 'qa': key 'max_failures': \"101%\"");
+    free (path);
+}

@@ -21,8 +21,10 @@
 //  deadline fails (paused plans and bakes wait on purpose); one that can
 //  move, say after a long controller outage, moves instead.
 //
-//  A host failing, a missed deadline, a rule firing during the bake, a
-//  failed migration or re-check, or an operator's abort fails the plan;
+//  A host failing (beyond the environment's max_failures, for a deploy
+//  past its canary batch), a missed deadline, a rule firing during the
+//  bake, a failed migration or re-check, or an operator's abort fails the
+//  plan;
 //  a failed deploy is then undone by a coordinated rollback (a new plan of
 //  kind rollback, through the door) to the release the environment ran
 //  before, on every host it changed, after the migrate_down hooks of the
@@ -150,6 +152,12 @@ typedef struct {
     //  every one judged its end; their verdicts come with the alerts.
     int64_t canary_rules;
     int64_t canary_judged;
+
+    //  max_failures (a deploy): the failed hosts it goes on with
+    //  (ctl_batches_max_failures of the environment's), and how many
+    //  failures it already went on with (its (health, tolerated) decisions)
+    int64_t max_failures;
+    int64_t failures_tolerated;
 } ctl_plan_view_t;
 
 typedef enum {

@@ -54,6 +54,8 @@ static const char s_config_template[] =
     "#    emergency_skips      rules an emergency deploy also skips: requires, bake\n"
     "#                   (it always skips windows; by default it skips nothing else)\n"
     "#    concurrency    most hosts switching at once (0 = no limit)\n"
+    "#    max_failures   failed hosts (N or N%%) a deploy goes on without, after its\n"
+    "#                   canaries (default 0: the first failure rolls the plan back)\n"
     "environments:\n"
     "  dev:     { track: develop,     auto_deploy: true, strategy: all }\n"
     "  staging: { track: \"release/*\", auto_deploy: true, strategy: rolling, batch: 50%% }\n"
