@@ -117,6 +117,7 @@ typedef struct {
     size_t check_count;
     char **emergency_waives;  //  names of checks an emergency deploy may skip
     size_t emergency_waive_count;
+    char *max_failures;  //  "N" or "N%": failed hosts a deploy goes on with; NULL: none
 } jad_env_config_t;
 
 typedef struct {
@@ -130,6 +131,16 @@ typedef struct {
     uint32_t window_ms;    //  samples considered, default max (for, 60s)
     uint32_t min_samples;  //  fewer in the window = inconclusive, default 3
     char *query;           //  PromQL read from `prometheus:` instead, or NULL
+    //  canary analysis during a canary's bake (docs/rollouts.md): the canary
+    //  hosts judged on their own, "host" (each, NULL) or "aggregate"
+    //  (together), or "off"; `compare: baseline` also compares them with
+    //  the plan's hosts still on the previous release, by ratio or
+    //  difference (exactly one of them, with compare)
+    char *canary;
+    char *compare;  //  "baseline" or NULL
+    double ratio;   //  > 0 with compare and no difference, else 0
+    double difference;
+    bool has_difference;
 } jad_alert_config_t;
 
 //  A contact (`contacts:`): someone to tell, by any of email, webhook and

@@ -571,6 +571,9 @@ typedef enum {
     S_SEVERITY,   //  a vulnerability severity: negligible | low | medium | high | critical
     S_EMAIL,      //  an email address: LOCAL@DOMAIN
     S_EVENT,      //  an event pattern: *, FAMILY.*, FAMILY.NAME (jad_event_pattern_valid)
+    S_CANARY,     //  how canary analysis judges the canary hosts: host | aggregate | off
+    S_COMPARE,    //  what canary analysis compares the canary hosts with: baseline
+    S_FAILURES,   //  failed hosts a deploy may go on with: "N" or "N%", 0 included
 } s_kind_t;
 
 //  Parse a whole decimal number in min..max. Returns 0 or -1.
@@ -758,6 +761,15 @@ static bool s_batch_valid (const char *text)
     return s_parse_uint (text, len, 1, 1000000, &value) == 0;
 }
 
+static bool s_failures_valid (const char *text)
+{
+    size_t len = strlen (text);
+    uint32_t value;
+    if (len > 1 && text[len - 1] == '%')
+        return s_parse_uint (text, len - 1, 0, 100, &value) == 0;
+    return s_parse_uint (text, len, 0, 1000000, &value) == 0;
+}
+
 static bool s_metric_valid (const char *text)
 {
     size_t len = strlen (text);
@@ -929,6 +941,16 @@ static const char *s_check (s_kind_t kind, const char *text)
                            jad_str_equal (text, "critical")
                        ? NULL
                        : "a severity (negligible, low, medium, high or critical)";
+        case S_FAILURES:
+            return s_failures_valid (text) ? NULL
+                                           : "a number of failed hosts (N, or N% from 0% to 100%)";
+        case S_CANARY:
+            return jad_str_equal (text, "host") || jad_str_equal (text, "aggregate") ||
+                           jad_str_equal (text, "off")
+                       ? NULL
+                       : "a canary judgement (host, aggregate or off)";
+        case S_COMPARE:
+            return jad_str_equal (text, "baseline") ? NULL : "a comparison (baseline)";
         case S_AGGREGATE:
             return jad_str_equal (text, "avg") || jad_str_equal (text, "max") ||
                            jad_str_equal (text, "sum") || jad_str_equal (text, "p95")
@@ -1786,6 +1808,7 @@ static const s_field_t s_env_fields[] = {
     S_UINT ("concurrency", S_E, concurrency, 0, 1000000),
     S_NAMED ("checks", S_E, checks, check_count, &s_check_table),
     S_STRINGS ("emergency_waives", S_E, emergency_waives, emergency_waive_count, S_NAME),
+    S_STRING ("max_failures", S_E, max_failures, S_FAILURES),
     S_END};
 #undef S_E
 static const s_table_t s_env_table = {.fields = s_env_fields,
@@ -1843,6 +1866,33 @@ static void s_alert_check (s_map_t *map)
     if (alert->query && !config->prometheus)
         s_problem (map->ctx, s_map_slot (map, "query")->line, map->where,
                    "key 'query' needs the top-level key 'prometheus' (the server's URL)");
+    //  canary analysis reads the agents' samples of each canary host
+    const char *canary_keys[] = {"canary", "compare", "ratio", "difference"};
+    for (size_t index = 0; alert->query && index < 4; index++)
+        if (s_map_slot (map, canary_keys[index])->key)
+            s_problem (map->ctx, s_map_slot (map, canary_keys[index])->line, map->where,
+                       "key '%s' judges canary hosts by the agents' samples: not with 'query'",
+                       canary_keys[index]);
+    if (alert->query)
+        return;
+    bool ratio = s_map_slot (map, "ratio")->key != NULL;
+    alert->has_difference = s_map_slot (map, "difference")->key != NULL;
+    if (alert->compare && ratio == alert->has_difference)
+        s_problem (map->ctx, s_map_line (map, "compare"), map->where,
+                   "key 'compare': give exactly one of 'ratio' or 'difference'");
+    if (!alert->compare && s_map_slot (map, "compare")->state != S_BAD &&
+        (ratio || alert->has_difference))
+        s_problem (map->ctx, s_map_line (map, ratio ? "ratio" : "difference"), map->where,
+                   "key '%s' needs 'compare: baseline'", ratio ? "ratio" : "difference");
+    if (ratio && !(alert->ratio > 0))
+        s_problem (map->ctx, s_map_line (map, "ratio"), map->where,
+                   "key 'ratio': must be above 0 (the canary against the baseline's value)");
+    if (alert->has_difference && alert->difference < 0)
+        s_problem (map->ctx, s_map_line (map, "difference"), map->where,
+                   "key 'difference': must be 0 or more (how far the canary may be worse)");
+    if (alert->compare && alert->canary && jad_str_equal (alert->canary, "off"))
+        s_problem (map->ctx, s_map_line (map, "compare"), map->where,
+                   "key 'compare' needs canary analysis: not with 'canary: off'");
 }
 
 #define S_L jad_alert_config_t
@@ -1857,6 +1907,10 @@ static const s_field_t s_alert_fields[] = {
     S_DURATION ("window", S_L, window_ms, 1),
     S_UINT ("min_samples", S_L, min_samples, 1, 1000000),
     S_STRING ("query", S_L, query, S_TEXT),
+    S_STRING ("canary", S_L, canary, S_CANARY),
+    S_STRING ("compare", S_L, compare, S_COMPARE),
+    S_NUMBER ("ratio", S_L, ratio),
+    S_NUMBER ("difference", S_L, difference),
     S_END};
 #undef S_L
 static const s_table_t s_alert_table = {.fields = s_alert_fields,

@@ -1368,3 +1368,94 @@ Test (config, agent_controller_takes_a_list_of_endpoints)
         free (path);
     }
 }
+
+Test (config, alert_canary_analysis_keys)
+{
+    char *path = s_write ("controller.yaml",
+                          "environments:\n"
+                          "  prod: {}\n"
+                          "alerts:\n"
+                          "  - { env: prod, metric: errors, above: 0.05, for: 1m }\n"
+                          "  - { env: prod, metric: latency, above: 900, for: 1m,\n"
+                          "      canary: aggregate, compare: baseline, ratio: 1.5 }\n"
+                          "  - { env: prod, metric: rps, below: 1, for: 1m, canary: off }\n"
+                          "  - { env: prod, metric: errors, above: 1, for: 1m,\n"
+                          "      compare: baseline, difference: 0.02 }\n");
+    jad_controller_config_t *config = jad_controller_config_load (path, s_problems);
+    cr_assert_not_null (config, "%s", s_all ());
+    cr_assert_eq (config->alert_count, 4);
+    cr_assert_null (config->alerts[0].canary, "canary analysis per host by default");
+    cr_assert_null (config->alerts[0].compare);
+    cr_assert_str_eq (config->alerts[1].canary, "aggregate");
+    cr_assert_str_eq (config->alerts[1].compare, "baseline");
+    cr_assert_float_eq (config->alerts[1].ratio, 1.5, 1e-12);
+    cr_assert_not (config->alerts[1].has_difference);
+    cr_assert_str_eq (config->alerts[2].canary, "off");
+    cr_assert (config->alerts[3].has_difference);
+    cr_assert_float_eq (config->alerts[3].difference, 0.02, 1e-12);
+    jad_controller_config_destroy (&config);
+    free (path);
+}
+
+Test (config, alert_canary_analysis_problems_are_reported)
+{
+    char *path = s_write ("controller.yaml",
+                          "prometheus: http://127.0.0.1:9090\n"
+                          "environments:\n"
+                          "  prod: {}\n"
+                          "alerts:\n"
+                          "  - { env: prod, metric: a, above: 1, for: 1m, canary: each }\n"
+                          "  - { env: prod, metric: a, above: 1, for: 1m, compare: baseline }\n"
+                          "  - { env: prod, metric: a, above: 1, for: 1m, ratio: 2 }\n"
+                          "  - { env: prod, metric: a, above: 1, for: 1m, compare: baseline,\n"
+                          "      ratio: 0 }\n"
+                          "  - { env: prod, metric: a, above: 1, for: 1m, compare: baseline,\n"
+                          "      ratio: 2, difference: 1 }\n"
+                          "  - { env: prod, metric: a, above: 1, for: 1m, query: up,\n"
+                          "      canary: host }\n"
+                          "  - { env: prod, metric: a, above: 1, for: 1m, canary: off,\n"
+                          "      compare: baseline, difference: 1 }\n"
+                          "  - { env: prod, metric: a, above: 1, for: 1m, compare: fleet,\n"
+                          "      difference: -1 }\n");
+    cr_assert_null (jad_controller_config_load (path, s_problems));
+    cr_assert_eq (jad_problems_count (s_problems), 9, "%s", s_all ());
+    s_assert_problem (path, 5, "alert 1: key 'canary': \"each\" is not a canary judgement");
+    s_assert_problem (path, 6,
+                      "alert 2: key 'compare': give exactly one of 'ratio' or 'difference'");
+    s_assert_problem (path, 7, "alert 3: key 'ratio' needs 'compare: baseline'");
+    s_assert_problem (path, 9, "alert 4: key 'ratio': must be above 0");
+    s_assert_problem (path, 10,
+                      "alert 5: key 'compare': give exactly one of 'ratio' or "
+                      "'difference'");
+    s_assert_problem (path, 13,
+                      "alert 6: key 'canary' judges canary hosts by the agents' "
+                      "samples: not with 'query'");
+    s_assert_problem (path, 15, "alert 7: key 'compare' needs canary analysis");
+    s_assert_problem (path, 16, "alert 8: key 'compare': \"fleet\" is not a comparison");
+    s_assert_problem (path, 17, "alert 8: key 'difference': must be 0 or more");
+    free (path);
+}
+
+Test (config, environment_max_failures)
+{
+    char *path = s_write ("controller.yaml", "environments:\n"
+                                             "  dev: { max_failures: 2 }\n"
+                                             "  qa: { max_failures: 10% }\n"
+                                             "  prod: {}\n");
+    jad_controller_config_t *config = jad_controller_config_load (path, s_problems);
+    cr_assert_not_null (config, "%s", s_all ());
+    cr_assert_str_eq (jad_controller_config_env (config, "dev")->max_failures, "2");
+    cr_assert_str_eq (jad_controller_config_env (config, "qa")->max_failures, "10%");
+    cr_assert_null (jad_controller_config_env (config, "prod")->max_failures);
+    jad_controller_config_destroy (&config);
+    free (path);
+    path = s_write ("controller.yaml", "environments:\n"
+                                       "  dev: { max_failures: many }\n"
+                                       "  qa: { max_failures: 101% }\n");
+    cr_assert_null (jad_controller_config_load (path, s_problems));
+    s_assert_problem (path, 2,
+                      "environment 'dev': key 'max_failures': \"many\" is not a number "
+                      "of failed hosts");
+    s_assert_problem (path, 3, "environment 'qa': key 'max_failures': \"101%\"");
+    free (path);
+}

@@ -173,3 +173,75 @@ JT_STORE_TEST (alerts_repo, transitions_and_the_rollouts_questions)
     cr_assert_str_eq (oldest->error, "prometheus query failed");
     zlistx_destroy (&events);
 }
+
+JT_STORE_TEST (alerts_repo, canary_analysis_settings_and_states_round_trip)
+{
+    ctl_alert_rule_t rule = s_rule ("c1", "config", "prod");
+    rule.canary = "aggregate";
+    rule.compare = "baseline";
+    rule.difference = 0.25;
+    cr_assert_eq (ctl_alerts_repo_add (s_store, &rule, 1000), 0);
+    ctl_alert_rule_t plain = s_rule ("c2", "config", "prod");
+    cr_assert_eq (ctl_alerts_repo_add (s_store, &plain, 1000), 0);
+    ctl_alert_rule_t *read = NULL;
+    cr_assert_eq (ctl_alerts_repo_get (s_store, "c1", &read), 0);
+    cr_assert_str_eq (read->canary, "aggregate");
+    cr_assert_str_eq (read->compare, "baseline");
+    cr_assert_float_eq (read->ratio, 0, 1e-12);
+    cr_assert_float_eq (read->difference, 0.25, 1e-12);
+    ctl_alert_rule_destroy (&read);
+    cr_assert_eq (ctl_alerts_repo_get (s_store, "c2", &read), 0);
+    cr_assert_null (read->canary);
+    cr_assert_null (read->compare);
+    ctl_alert_rule_destroy (&read);
+
+    //  one state per plan and rule, replaced in place; a value it did
+    //  not have reads back as none
+    ctl_canary_state_t state = {.plan_id = "p1",
+                                .rule_id = "c2",
+                                .state = "inconclusive",
+                                .since = 2000,
+                                .samples = 0,
+                                .hosts = 0,
+                                .host = "web-2",
+                                .detail = "canary host web-2 had 0 samples",
+                                .evaluated = 2000};
+    cr_assert_eq (ctl_alerts_repo_canary_put (s_store, &state), 0);
+    state.rule_id = "c1";
+    state.state = "firing";
+    state.has_value = true;
+    state.value = 0.4;
+    state.has_baseline = true;
+    state.baseline = 0.01;
+    state.host = NULL;
+    state.detail = "the canary hosts: avg(http_error_rate) = 0.4";
+    cr_assert_eq (ctl_alerts_repo_canary_put (s_store, &state), 0);
+    state.evaluated = 3000;
+    cr_assert_eq (ctl_alerts_repo_canary_put (s_store, &state), 0);
+    state.plan_id = "p2";
+    cr_assert_eq (ctl_alerts_repo_canary_put (s_store, &state), 0);
+
+    zlistx_t *states = ctl_alerts_repo_canary_states (s_store, "p1");
+    cr_assert_not_null (states);
+    cr_assert_eq (zlistx_size (states), 2);
+    ctl_canary_state_t *first = zlistx_first (states);
+    cr_assert_str_eq (first->rule_id, "c1");
+    cr_assert_str_eq (first->state, "firing");
+    cr_assert (first->has_value && first->has_baseline);
+    cr_assert_float_eq (first->value, 0.4, 1e-12);
+    cr_assert_float_eq (first->baseline, 0.01, 1e-12);
+    cr_assert_null (first->host);
+    cr_assert_eq (first->evaluated, 3000);
+    ctl_canary_state_t *second = zlistx_next (states);
+    cr_assert_str_eq (second->rule_id, "c2");
+    cr_assert_str_eq (second->state, "inconclusive");
+    cr_assert_not (second->has_value || second->has_baseline);
+    cr_assert_str_eq (second->host, "web-2");
+    cr_assert_str_eq (second->detail, "canary host web-2 had 0 samples");
+    cr_assert_eq (second->since, 2000);
+    zlistx_destroy (&states);
+    states = ctl_alerts_repo_canary_states (s_store, "nothing");
+    cr_assert_not_null (states);
+    cr_assert_eq (zlistx_size (states), 0);
+    zlistx_destroy (&states);
+}

@@ -485,3 +485,49 @@ JT_STORE_TEST (metrics, the_widest_query_is_bounded_and_says_so)
     cr_assert_not (result->raw);
     ctl_metric_query_destroy (&result);
 }
+
+JT_STORE_TEST (metrics, a_plans_values_tell_its_canaries_from_its_baseline)
+{
+    //  plan p1 on dev: web-1 its healthy canary, web-2 a later batch;
+    //  db-1 (another environment, not in the plan) is never read
+    cr_assert_eq (ctl_sql_exec (ctl_store_sql (store),
+                                "INSERT INTO plans (id, app, version, env, kind, strategy, state, "
+                                "created, progress) VALUES ('p1', 'web', '2.0', 'dev', 'deploy', "
+                                "'canary', 'running', 0, 0)",
+                                ""),
+                  1);
+    cr_assert_eq (ctl_sql_exec (ctl_store_sql (store),
+                                "INSERT INTO plan_hosts (plan_id, agent, state, batch) VALUES "
+                                "('p1', 'web-1', 'healthy', 0), ('p1', 'web-2', 'waiting', 1)",
+                                ""),
+                  2);
+    s_ingest ("web-1", "http_error_rate", 1000000, 1000, 10, 0.0);
+    s_ingest ("web-2", "http_error_rate", 1000000, 1000, 10, 100.0);
+    s_ingest ("db-1", "http_error_rate", 1000000, 1000, 10, 500.0);
+    ctl_plan_value_t *values = NULL;
+    size_t count = 0;
+    cr_assert_eq (ctl_metrics_repo_plan_values (store, "p1", "http_error_rate", 1000000 + 5000,
+                                                &values, &count),
+                  0);
+    cr_assert_eq (count, 10, "five of each host of the plan inside the window (got %zu)", count);
+    for (size_t index = 0; index < count; index++) {
+        bool canary = strcmp (values[index].name, "web-1") == 0;
+        cr_assert (canary || strcmp (values[index].name, "web-2") == 0, "%s", values[index].name);
+        cr_assert_eq (values[index].canary, canary);
+        cr_assert (canary ? values[index].value < 10 : values[index].value >= 100);
+        free (values[index].name);
+    }
+    free (values);
+    //  a canary that failed is no longer judged
+    cr_assert_eq (ctl_sql_exec (ctl_store_sql (store),
+                                "UPDATE plan_hosts SET state = 'failed' WHERE agent = 'web-1'", ""),
+                  1);
+    cr_assert_eq (ctl_metrics_repo_plan_values (store, "p1", "http_error_rate", 0, &values, &count),
+                  0);
+    cr_assert_eq (count, 10);
+    for (size_t index = 0; index < count; index++) {
+        cr_assert_not (values[index].canary);
+        free (values[index].name);
+    }
+    free (values);
+}

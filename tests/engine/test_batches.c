@@ -191,3 +191,21 @@ Test (batches, batch_size_of_every_spelling)
                       "'%s' of %zu: %zu", cases[index].spec ? cases[index].spec : "(null)",
                       cases[index].total, ctl_batches_size (cases[index].spec, cases[index].total));
 }
+
+Test (batches, max_failures_from_the_environment)
+{
+    static const struct {
+        const char *spec;
+        int64_t total;
+        int64_t expected;
+    } cases[] = {
+        {NULL, 10, 0},  {"", 10, 0},   {"0", 10, 0},  {"2", 10, 2},   {"2", 1, 2},
+        {"10%", 10, 1}, {"10%", 4, 0}, {"25%", 9, 2}, {"100%", 7, 7}, {"0%", 7, 0},
+        {"x", 7, 0},    {"3x", 7, 0},  {"-1", 7, 0},  {"50%", 0, 0},
+    };
+    for (size_t index = 0; index < sizeof cases / sizeof cases[0]; index++)
+        cr_assert_eq (ctl_batches_max_failures (cases[index].spec, cases[index].total),
+                      cases[index].expected, "case %zu (%s of %lld)", index,
+                      cases[index].spec ? cases[index].spec : "NULL",
+                      (long long)cases[index].total);
+}

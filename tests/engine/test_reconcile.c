@@ -115,6 +115,20 @@ static const ctl_rule_verdict_t s_inconclusive[] = {
      "alert r1 is inconclusive since 1970-01-01T00:00:05Z: avg(queue_depth) had 0 samples in "
      "1m00s, it needs 3 to decide"}};
 
+//  The canary analysis's verdicts on the plan's own canary hosts.
+#define S_CANARY_WHY                                                                               \
+    "canary analysis: alert r3 is firing: canary host web-1: avg(errors) = 0.4, > 0.05 (5 "        \
+    "samples in 1m00s)"
+#define S_SILENT_WHY                                                                               \
+    "canary analysis: alert r3 is inconclusive since 1970-01-01T00:00:05Z: canary host web-1 had " \
+    "0 samples of errors in 1m00s, it needs 3 to decide"
+static const ctl_rule_verdict_t s_canary_firing[] = {{"r0", CTL_RULE_OK, 0, ""},
+                                                     {"r3", CTL_RULE_FIRING, 1500, S_CANARY_WHY}};
+static const ctl_rule_verdict_t s_canary_silent[] = {
+    {"r0", CTL_RULE_OK, 0, ""}, {"r3", CTL_RULE_INCONCLUSIVE, 5000, S_SILENT_WHY}};
+
+#define S_OVER "batch 2/2: web-1 (fetch: disk full); 2 hosts failed, more than max_failures (1)"
+
 //  A running deploy of web 2.0 to prod (1.0 before it), six hosts.
 #define S_DEPLOY                                                                                   \
     .id = "p1", .kind = "deploy", .state = "running", .app = "web", .version = "2.0",              \
@@ -279,6 +293,75 @@ static const s_case_t s_cases[] = {
      "p1 fail: batch 1/1: a host failed\n"
      "p1 decision outcome/failed: batch 1/1: a host failed\n" S_ROLL_BACK (
          "batch 1/1: a host failed")},
+    //  max_failures: a deploy goes on while its failed hosts stay within it
+    {"max_failures: a failed host within it, the next batch starts",
+     {S_DEPLOY, .phase = "rollout", .batches = 2, .failed = 1, .changed = 1, .max_failures = 1,
+      .first_failure = "web-1 (fetch: disk full)"},
+     S_ALERTS (s_none),
+     1000,
+     "p1 decision health/tolerated: failed host 1 of at most 1 (max_failures): the plan goes on "
+     "without it (first failed: web-1 (fetch: disk full))\n"
+     "p1 start_batch 2/2\n"
+     "p1 decision batch/started: batch 2/2: web-2, web-3"},
+    {"max_failures: a failure it went on with is not told again",
+     {S_DEPLOY, .phase = "rollout", .batches = 2, .current_batch = 1, .failed = 1, .changed = 3,
+      .unfinished = 2, .max_failures = 2, .failures_tolerated = 1,
+      .first_failure = "web-1 (fetch: disk full)"},
+     S_ALERTS (s_none),
+     1000,
+     ""},
+    {"max_failures: two more at once, each told",
+     {S_DEPLOY, .phase = "rollout", .batches = 2, .current_batch = 1, .failed = 3, .changed = 1,
+      .unfinished = 1, .max_failures = 3, .failures_tolerated = 1,
+      .first_failure = "web-1 (fetch: disk full)"},
+     S_ALERTS (s_none),
+     1000,
+     "p1 decision health/tolerated: failed host 2 of at most 3 (max_failures): the plan goes on "
+     "without it (first failed: web-1 (fetch: disk full))\n"
+     "p1 decision health/tolerated: failed host 3 of at most 3 (max_failures): the plan goes on "
+     "without it (first failed: web-1 (fetch: disk full))"},
+    {"max_failures: done with a failed host, the plan succeeds and says so",
+     {S_DEPLOY, .phase = "rollout", .batches = 2, .current_batch = 1, .failed = 1, .changed = 5,
+      .max_failures = 1, .failures_tolerated = 1, .first_failure = "web-1 (fetch: disk full)"},
+     S_ALERTS (s_none),
+     1000,
+     "p1 succeed: 5 of 6 hosts healthy, 1 failed (within max_failures 1)\n"
+     "p1 decision outcome/succeeded: 5 of 6 hosts healthy"},
+    {"max_failures: one more than it, the whole plan rolls back",
+     {S_DEPLOY, .phase = "rollout", .batches = 2, .current_batch = 1, .failed = 2, .changed = 4,
+      .max_failures = 1, .failures_tolerated = 1, .first_failure = "web-1 (fetch: disk full)"},
+     S_ALERTS (s_none),
+     1000,
+     "p1 decision health/stop: web-1 (fetch: disk full) failed; stopping the plan\n"
+     "p1 fail: " S_OVER "\n"
+     "p1 decision outcome/failed: " S_OVER "\n" S_ROLL_BACK (S_OVER)},
+    {"max_failures: a canary's failure is never gone on with",
+     {S_CANARY, .phase = "rollout", .failed = 1, .max_failures = 3,
+      .first_failure = "web-1 (smoke: exit 1)"},
+     S_ALERTS (s_none),
+     1000,
+     "p1 decision health/stop: web-1 (smoke: exit 1) failed; stopping the plan\n"
+     "p1 fail: batch 1/3: web-1 (smoke: exit 1)\n"
+     "p1 decision outcome/failed: batch 1/3: web-1 (smoke: exit 1)\n"
+     "p1 decision rollback/not needed: no other host runs 2.0 and no migration ran (a host whose "
+     "own step failed went back by itself)"},
+    {"max_failures: after the canaries, the later batches go on",
+     {S_CANARY, .phase = "rollout", .current_batch = 1, .baked = true, .failed = 1, .changed = 2,
+      .max_failures = 1, .first_failure = "web-2 (smoke: exit 1)"},
+     S_ALERTS (s_none),
+     1000,
+     "p1 decision health/tolerated: failed host 1 of at most 1 (max_failures): the plan goes on "
+     "without it (first failed: web-2 (smoke: exit 1))\n"
+     "p1 start_batch 3/3\n"
+     "p1 decision batch/started: batch 3/3: web-2, web-3"},
+    {"max_failures: a rollback's failure fails it",
+     {S_ROLLBACK, .phase = "rollout", .failed = 1, .max_failures = 2,
+      .first_failure = "web-1 (smoke: exit 1)"},
+     S_ALERTS (s_none),
+     1000,
+     "p1 decision health/stop: web-1 (smoke: exit 1) failed; stopping the plan\n"
+     "p1 fail: rollback requested: web 3.0 -> 2.0; batch 1/1: web-1 (smoke: exit 1)\n"
+     "p1 decision outcome/failed: batch 1/1: web-1 (smoke: exit 1)"},
     {"failed host, nothing switched but the migration ran: undo it",
      {S_DEPLOY, .phase = "rollout", .batches = 1, .failed = 1, .migrated_here = true,
       .first_failure = "web-1 (activate: exit 2)"},
@@ -578,6 +661,58 @@ static const s_case_t s_cases[] = {
      "p1 decision bake/verify: bake of 600000ms over, no alert firing: canaries run their checks "
      "again\n"
      "p1 start_task verify web@2.0 on canaries - phase verify migrations -"},
+
+    //  canary analysis: its verdicts come with the alerts during a bake
+    {"canary analysis: one bad canary host fails the bake",
+     {S_CANARY, .phase = "bake", .phase_started = 1000, .changed = 1, .canary_rules = 1,
+      .canary_judged = 1500},
+     S_ALERTS (s_canary_firing),
+     2000,
+     "p1 decision alert/stop: " S_CANARY_WHY "\n"
+     "p1 fail: alert firing during bake: " S_CANARY_WHY "\n"
+     "p1 decision outcome/failed: alert firing during bake: " S_CANARY_WHY
+     "\n" S_ROLL_BACK ("alert firing during bake: " S_CANARY_WHY)},
+    {"canary analysis: a silent canary is not judged at the start of the bake",
+     {S_CANARY, .phase = "bake", .phase_started = 1000, .canaries_healthy = 1, .canary_rules = 1,
+      .canary_judged = 9000},
+     S_ALERTS (s_canary_silent),
+     9000,
+     ""},
+    {"canary analysis: a silent canary pauses the bake at its end",
+     {S_CANARY, .phase = "bake", .phase_started = 1000, .canaries_healthy = 1, .canary_rules = 1,
+      .canary_judged = 601000},
+     S_ALERTS (s_canary_silent),
+     601000,
+     "p1 pause: " S_SILENT_WHY "\n"
+     "p1 decision alert/paused: " S_SILENT_WHY "; the plan waits for an operator: jadctl plan "
+     "resume p1 goes on, jadctl plan abort p1 rolls back"},
+    {"canary analysis: the bake waits until its end was judged",
+     {S_CANARY, .phase = "bake", .phase_started = 1000, .canaries_healthy = 1, .canary_rules = 2,
+      .canary_judged = 600999},
+     S_ALERTS (s_none),
+     601500,
+     ""},
+    {"canary analysis: a rule never judged holds the bake",
+     {S_CANARY, .phase = "bake", .phase_started = 1000, .canaries_healthy = 1, .canary_rules = 1,
+      .canary_judged = 0},
+     S_ALERTS (s_none),
+     9000000,
+     ""},
+    {"canary analysis: judged at the end, the canaries check again",
+     {S_CANARY, .phase = "bake", .phase_started = 1000, .canaries_healthy = 1, .canary_rules = 2,
+      .canary_judged = 601000},
+     S_ALERTS (s_none),
+     601500,
+     "p1 decision bake/verify: bake of 600000ms over, no alert firing: canaries run their checks "
+     "again\n"
+     "p1 start_task verify web@2.0 on canaries - phase verify migrations -"},
+    {"canary analysis: after a pause, the end is later in wall time",
+     {S_CANARY, .phase = "bake", .phase_started = 0, .canaries_healthy = 1,
+      .pauses = s_pause_mid_bake, .pause_count = 1, .resumed = 250000, .canary_rules = 1,
+      .canary_judged = 749000},
+     S_ALERTS (s_none),
+     760000,
+     ""},
 
     //  ----------------------------------------------------------------------
     //  verify and migrate

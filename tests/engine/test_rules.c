@@ -361,3 +361,333 @@ Test (rules, the_rollback_summary)
                       "for 1m00s (window 1m00s, 12 samples from 4 hosts); no known-good release "
                       "to roll back to from web 2.0");
 }
+
+// --------------------------------------------------------------------------
+//  Canary analysis
+
+//  A host's samples in a case: `count` samples of `value`.
+typedef struct {
+    const char *name;
+    bool canary;
+    double value;
+    int count;
+} s_host_samples_t;
+
+#define S_HOSTS_MAX 6
+
+Test (rules, canary_analysis_judges_the_canary_hosts_on_their_own)
+{
+    static const struct {
+        const char *name;
+        const char *scope;    //  canary: NULL (host), aggregate, off
+        const char *compare;  //  NULL or baseline
+        double ratio, difference;
+        bool below;
+        const char *aggregate;
+        const char *canaries[S_HOSTS_MAX];  //  every canary host, NULL-ended
+        s_host_samples_t hosts[S_HOSTS_MAX];
+        ctl_rule_cond_t cond;
+        const char *host;    //  the host named, "" for none
+        const char *detail;  //  in the detail
+    } cases[] = {
+        {"one bad host of four is not averaged away",
+         NULL,
+         NULL,
+         0,
+         0,
+         false,
+         "avg",
+         {"web-1", "web-2", "web-3", "web-4"},
+         {{"web-1", true, 0.0, 5},
+          {"web-2", true, 0.0, 5},
+          {"web-3", true, 0.4, 5},
+          {"web-4", true, 0.0, 5}},
+         S_T,
+         "web-3",
+         "canary host web-3: avg(http_error_rate) = 0.4, > 0.05 (5 samples in 1m00s)"},
+        {"together the same hosts average to 0.1, still above",
+         "aggregate",
+         NULL,
+         0,
+         0,
+         false,
+         "avg",
+         {"web-1", "web-2", "web-3", "web-4"},
+         {{"web-1", true, 0.0, 5},
+          {"web-2", true, 0.0, 5},
+          {"web-3", true, 0.4, 5},
+          {"web-4", true, 0.0, 5}},
+         S_T,
+         "",
+         "the canary hosts: avg(http_error_rate) = 0.1, > 0.05"},
+        {"together a small excess is averaged away",
+         "aggregate",
+         NULL,
+         0,
+         0,
+         false,
+         "avg",
+         {"web-1", "web-2", "web-3", "web-4"},
+         {{"web-1", true, 0.0, 5},
+          {"web-2", true, 0.0, 5},
+          {"web-3", true, 0.08, 5},
+          {"web-4", true, 0.0, 5}},
+         S_F,
+         "",
+         "the canary hosts: avg(http_error_rate) = 0.02 within bounds"},
+        {"the rest of the fleet does not dilute one canary",
+         NULL,
+         NULL,
+         0,
+         0,
+         false,
+         "avg",
+         {"web-1"},
+         {{"web-1", true, 0.2, 4}, {"web-2", false, 0.0, 9}, {"web-3", false, 0.0, 9}},
+         S_T,
+         "web-1",
+         "canary host web-1"},
+        {"healthy canaries: the worst is named",
+         NULL,
+         NULL,
+         0,
+         0,
+         false,
+         "avg",
+         {"web-1", "web-2"},
+         {{"web-1", true, 0.01, 3}, {"web-2", true, 0.03, 3}},
+         S_F,
+         "web-2",
+         "worst canary host web-2: avg(http_error_rate) = 0.03 within bounds"},
+        {"a canary that sent nothing yet cannot be judged",
+         NULL,
+         NULL,
+         0,
+         0,
+         false,
+         "avg",
+         {"web-1", "web-2"},
+         {{"web-1", true, 0.0, 5}},
+         S_I,
+         "web-2",
+         "canary host web-2 had 0 samples of http_error_rate in 1m00s, it needs 3 to decide"},
+        {"a bad host decides even while another is silent",
+         NULL,
+         NULL,
+         0,
+         0,
+         false,
+         "avg",
+         {"web-1", "web-2"},
+         {{"web-2", true, 0.9, 5}},
+         S_T,
+         "web-2",
+         "canary host web-2"},
+        {"no healthy canary at all",
+         NULL,
+         NULL,
+         0,
+         0,
+         false,
+         "avg",
+         {NULL},
+         {{NULL, false, 0, 0}},
+         S_I,
+         "",
+         "no healthy canary host"},
+        {"twice the baseline by ratio, under the threshold",
+         NULL,
+         "baseline",
+         2,
+         0,
+         false,
+         "avg",
+         {"web-1"},
+         {{"web-1", true, 0.03, 5}, {"web-2", false, 0.01, 5}, {"web-3", false, 0.01, 5}},
+         S_T,
+         "web-1",
+         "more than 2 x the baseline's 0.01"},
+        {"within the ratio",
+         NULL,
+         "baseline",
+         2,
+         0,
+         false,
+         "avg",
+         {"web-1"},
+         {{"web-1", true, 0.015, 5}, {"web-2", false, 0.01, 5}},
+         S_F,
+         "web-1",
+         "baseline 0.01"},
+        {"beyond the difference",
+         NULL,
+         "baseline",
+         0,
+         0.01,
+         false,
+         "avg",
+         {"web-1"},
+         {{"web-1", true, 0.025, 5}, {"web-2", false, 0.01, 5}},
+         S_T,
+         "web-1",
+         "more than the baseline's 0.01 + 0.01"},
+        {"a rule firing below: throughput down by half",
+         NULL,
+         "baseline",
+         0.5,
+         0,
+         true,
+         "avg",
+         {"web-1"},
+         {{"web-1", true, 40, 5}, {"web-2", false, 100, 5}},
+         S_T,
+         "web-1",
+         "less than 0.5 x the baseline's 100"},
+        {"below by difference, within",
+         NULL,
+         "baseline",
+         0,
+         30,
+         true,
+         "avg",
+         {"web-1"},
+         {{"web-1", true, 80, 5}, {"web-2", false, 100, 5}},
+         S_F,
+         "web-1",
+         "within bounds"},
+        {"too thin a baseline cannot be compared",
+         NULL,
+         "baseline",
+         2,
+         0,
+         false,
+         "avg",
+         {"web-1"},
+         {{"web-1", true, 0.02, 5}, {"web-2", false, 0.01, 2}},
+         S_I,
+         "",
+         "the baseline hosts had 2 samples of http_error_rate in 1m00s, it needs 3 to compare"},
+        {"the threshold still decides without a baseline",
+         NULL,
+         "baseline",
+         2,
+         0,
+         false,
+         "avg",
+         {"web-1"},
+         {{"web-1", true, 0.5, 5}},
+         S_T,
+         "web-1",
+         "> 0.05"},
+        {"sum judges each host's mean",
+         NULL,
+         NULL,
+         0,
+         0,
+         false,
+         "sum",
+         {"web-1"},
+         {{"web-1", true, 0.04, 5}},
+         S_F,
+         "web-1",
+         "sum(http_error_rate) = 0.04"},
+        {"aggregate sum is the mean per host",
+         "aggregate",
+         NULL,
+         0,
+         0,
+         false,
+         "sum",
+         {"web-1", "web-2"},
+         {{"web-1", true, 0.02, 3}, {"web-2", true, 0.04, 3}},
+         S_F,
+         "",
+         "sum(http_error_rate) = 0.03"},
+        {"max over a host's samples",
+         NULL,
+         NULL,
+         0,
+         0,
+         false,
+         "max",
+         {"web-1"},
+         {{"web-1", true, 0.01, 3}, {"web-1", true, 0.06, 1}},
+         S_T,
+         "web-1",
+         "max(http_error_rate) = 0.06"},
+        {"off: no analysis",
+         "off",
+         NULL,
+         0,
+         0,
+         false,
+         "avg",
+         {"web-1"},
+         {{"web-1", true, 0.9, 5}},
+         S_F,
+         "",
+         "no canary analysis"},
+    };
+    for (size_t index = 0; index < sizeof cases / sizeof cases[0]; index++) {
+        ctl_rule_t rule = s_rule ();
+        rule.canary = cases[index].scope;
+        rule.compare = cases[index].compare;
+        rule.ratio = cases[index].ratio;
+        rule.difference = cases[index].difference;
+        rule.aggregate = cases[index].aggregate;
+        if (cases[index].below) {
+            rule.above = false;
+            rule.threshold = 10;
+        }
+        ctl_canary_sample_t samples[64];
+        size_t count = 0;
+        for (size_t host = 0; host < S_HOSTS_MAX && cases[index].hosts[host].name; host++)
+            for (int sample = 0; sample < cases[index].hosts[host].count; sample++)
+                samples[count++] = (ctl_canary_sample_t){
+                    .value = cases[index].hosts[host].value,
+                    .host = (uint32_t)(cases[index].hosts[host].name[4] - '0'),
+                    .name = cases[index].hosts[host].name,
+                    .canary = cases[index].hosts[host].canary};
+        size_t canaries = 0;
+        while (canaries < S_HOSTS_MAX && cases[index].canaries[canaries])
+            canaries++;
+        ctl_canary_reading_t reading;
+        ctl_rule_canary_reading (&rule, samples, count, cases[index].canaries, canaries, 60000,
+                                 &reading);
+        cr_assert_eq (reading.cond, cases[index].cond, "%s: cond %d (%s)", cases[index].name,
+                      reading.cond, reading.detail);
+        cr_assert_str_eq (reading.host, cases[index].host, "%s: host '%s'", cases[index].name,
+                          reading.host);
+        cr_assert (strstr (reading.detail, cases[index].detail), "%s: detail '%s'",
+                   cases[index].name, reading.detail);
+    }
+}
+
+Test (rules, canary_analysis_of_a_promql_rule_is_off)
+{
+    ctl_rule_t rule = s_rule ();
+    cr_assert_eq (ctl_rule_canary_scope (&rule), CTL_CANARY_HOST);
+    rule.canary = "aggregate";
+    cr_assert_eq (ctl_rule_canary_scope (&rule), CTL_CANARY_AGGREGATE);
+    rule.canary = NULL;
+    rule.query = "sum(rate(errors[1m]))";
+    cr_assert_eq (ctl_rule_canary_scope (&rule), CTL_CANARY_OFF);
+}
+
+Test (rules, canary_verdicts_say_what_was_found)
+{
+    ctl_rule_t rule = s_rule ();
+    ctl_rule_verdict_t verdict;
+    ctl_rule_canary_verdict (&rule, S_FIRE, 1000, "canary host web-3: avg(x) = 0.4, > 0.05",
+                             &verdict);
+    cr_assert_str_eq (verdict.rule_id, "c1a2b3c4");
+    cr_assert_eq (verdict.state, S_FIRE);
+    cr_assert_str_eq (verdict.why, "canary analysis: alert c1a2b3c4 is firing: canary host "
+                                   "web-3: avg(x) = 0.4, > 0.05");
+    ctl_rule_canary_verdict (&rule, S_INC, 0, "canary host web-2 had 0 samples", &verdict);
+    cr_assert (strstr (verdict.why, "canary analysis: alert c1a2b3c4 is inconclusive since "), "%s",
+               verdict.why);
+    cr_assert (strstr (verdict.why, ": canary host web-2 had 0 samples"), "%s", verdict.why);
+    ctl_rule_canary_verdict (&rule, S_PEND, 0, "whatever", &verdict);
+    cr_assert_str_eq (verdict.why, "");
+}

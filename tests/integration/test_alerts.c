@@ -59,14 +59,23 @@ static void s_reconfigure (const char *text)
     jt_fleet_start_controller (fleet);
 }
 
+static void s_add_release_metrics (const char *version, const char *metrics);
+
 //  A release whose metrics command prints http_error_rate `rate`.
 static void s_add_release (const char *version, const char *rate)
 {
-    char metrics[256], name[64];
+    char metrics[256];
     snprintf (metrics, sizeof metrics,
               "#!/bin/sh\necho '# an error rate'\necho \"http_error_rate %s\"\n"
               "echo 'http_requests_total{code=\"200\",path=\"/a b\"} 42'\n",
               rate);
+    s_add_release_metrics (version, metrics);
+}
+
+//  A release whose metrics command is the script `metrics`.
+static void s_add_release_metrics (const char *version, const char *metrics)
+{
+    char name[64];
     const char *files[] = {"jadugar.yaml",
                            "hooks:\n  smoke:\n    - run: ./hooks/smoke.sh\n"
                            "metrics:\n  interval: 500ms\n  sources:\n"
@@ -530,4 +539,54 @@ Test (alerts, inconclusive_rule_pauses_the_plan_for_an_operator)
     cr_assert (s_plan_show_has (plan, "state     failed"), "plan %s not failed", plan);
     cr_assert (jt_wait_for (s_all_current, &all, 30000), "the canary was not rolled back to 1.0");
     free (plan);
+}
+
+//  Canary analysis (issue 17 item 6): one canary host of four goes bad;
+//  the fleet's average stays under the threshold, the bake does not.
+Test (alerts, one_bad_canary_host_fails_the_bake, .timeout = 300)
+{
+    jt_fleet_set_environments (
+        fleet, "environments:\n"
+               "  dev: { strategy: canary, canary: 2, bake: 8s, batch: 2 }\n"
+               "alerts:\n"
+               "  - { env: dev, metric: http_error_rate, above: 0.05, for: 1s, window: 4s,\n"
+               "      min_samples: 2 }\n");
+    jt_fleet_restart_controller (fleet);
+    s_start_agents (4);
+    s_add_release ("1.0", "0.001");
+    //  2.0 is bad on host-2 only: 0.1 there, 0.001 elsewhere (a fleet
+    //  average of 0.026, under the threshold)
+    s_add_release_metrics ("2.0", "#!/bin/sh\nrate=0.001\n"
+                                  "[ \"$JADUGAR_HOST\" = host-2 ] && rate=0.1\n"
+                                  "echo \"http_error_rate $rate\"\n");
+    char *output = NULL;
+    int rc = jt_jadctl (fleet, &output, "deploy web 1.0 --env dev --strategy all --wait");
+    cr_assert_eq (rc, 0, "deploy 1.0: %s", output);
+    free (output);
+    rc = jt_jadctl (fleet, &output, "deploy web 2.0 --env dev --wait");
+    cr_assert_eq (rc, 1, "the bake must fail on host-2 (exit %d):\n%s", rc, output);
+    cr_assert (strstr (output, "canary analysis: alert "), "%s", output);
+    cr_assert (strstr (output, "canary host host-2: avg(http_error_rate) = 0.1, > 0.05"), "%s",
+               output);
+    free (output);
+    char *bad_plan = s_newest_plan ("deploy");
+    rc = jt_jadctl (fleet, &output, "plan show %s", bad_plan);
+    cr_assert_eq (rc, 0);
+    cr_assert (strstr (output, "alert firing during bake: canary analysis: alert "), "%s", output);
+    free (output);
+    //  the canaries go back; the hosts after them never left 1.0
+    s_current_wait_t back = {4, "releases/1.0"};
+    cr_assert (jt_wait_for (s_all_current, &back, 30000), "dev was not rolled back to 1.0");
+    for (int index = 2; index < 4; index++) {
+        char path[PATH_MAX];
+        char *root = jt_fleet_root (fleet, index);
+        snprintf (path, sizeof path, "%s/web/releases/2.0", root);
+        free (root);
+        cr_assert_neq (access (path, F_OK), 0, "host-%d received 2.0", index + 1);
+    }
+    //  the environment's rule itself never fired: the average hid host-2
+    rc = jt_jadctl (fleet, &output, "--json alerts");
+    cr_assert_null (strstr (output, "\"to\": \"firing\""), "%s", output);
+    free (output);
+    free (bad_plan);
 }

@@ -31,7 +31,7 @@ static void s_teardown (void)
 TestSuite (rollout, .init = s_setup, .fini = s_teardown, .timeout = 240);
 
 typedef struct {
-    const char *smoke_fails_on;   //  this host fails its smoke test
+    const char *smoke_fails_on;   //  these hosts fail their smoke test (a case pattern)
     const char *verify_fails_on;  //  this host passes smoke once, then fails
     bool migrations;              //  has migrate_up and migrate_down
     bool migrate_up_fails;
@@ -56,7 +56,7 @@ static void s_add_release (const char *version, s_release_opts_t opts)
               "runs=\"$JADUGAR_SHARED_DIR/smoke-runs-$JADUGAR_VERSION\"\n"
               "echo x >> \"$runs\"\n"
               "echo \"smoke $JADUGAR_VERSION $JADUGAR_HOST\" >> '%s'\n"
-              "if [ \"$JADUGAR_HOST\" = \"%s\" ]; then echo 'smoke check failed'; exit 3; fi\n"
+              "case \"$JADUGAR_HOST\" in %s) echo 'smoke check failed'; exit 3;; esac\n"
               "if [ \"$JADUGAR_HOST\" = \"%s\" ] && [ $(wc -l < \"$runs\") -gt 1 ]; then\n"
               "  echo 'error rate too high after bake'; exit 4\nfi\n",
               log, opts.smoke_fails_on ? opts.smoke_fails_on : "-",
@@ -569,4 +569,42 @@ Test (rollout, offline_host_fails_or_is_skipped_at_the_deadline)
     cr_assert (strstr (output, "skipped"), "%s", output);
     free (output);
     s_assert_current (0, "releases/1.0");
+}
+
+//  max_failures (issue 17 item 7): one full disk on a dev host no longer
+//  rolls back every dev host; a second failure is one too many.
+Test (rollout, max_failures_lets_a_deploy_go_on_without_a_failed_host, .timeout = 300)
+{
+    s_environments ("environments:\n"
+                    "  dev: { strategy: rolling, batch: 1, max_failures: 25% }\n");
+    s_start_agents (4, "dev");
+    s_add_release ("1.0", (s_release_opts_t){0});
+    s_add_release ("2.0", (s_release_opts_t){.smoke_fails_on = "host-2"});
+    s_add_release ("3.0", (s_release_opts_t){.smoke_fails_on = "host-2|host-3"});
+    char *output = NULL;
+    int rc = jt_jadctl (fleet, &output, "deploy web 1.0 --env dev --batch 4 --wait");
+    cr_assert_eq (rc, 0, "deploy 1.0 exited %d:\n%s", rc, output);
+    free (output);
+    //  host-2 fails its smoke and goes back by itself; the others go on
+    rc = jt_jadctl (fleet, &output, "deploy web 2.0 --env dev --wait");
+    cr_assert_eq (rc, 0, "a failure within max_failures must not fail the deploy (%d):\n%s", rc,
+                  output);
+    cr_assert (strstr (output, "3 of 4 hosts healthy, 1 failed (within max_failures 1)"), "%s",
+               output);
+    free (output);
+    s_assert_current (0, "releases/2.0");
+    s_assert_current (1, "releases/1.0");
+    s_assert_current (2, "releases/2.0");
+    s_assert_current (3, "releases/2.0");
+    rc = jt_jadctl (fleet, &output, "plans --env dev");
+    cr_assert_null (strstr (output, "rollback"), "nothing was rolled back:\n%s", output);
+    free (output);
+    //  two failures are more than 25% of four: the whole plan rolls back
+    rc = jt_jadctl (fleet, &output, "deploy web 3.0 --env dev --wait");
+    cr_assert_eq (rc, 1, "a second failure must fail the deploy (%d):\n%s", rc, output);
+    cr_assert (strstr (output, "2 hosts failed, more than max_failures (1)"), "%s", output);
+    free (output);
+    s_assert_current (0, "releases/2.0");
+    s_assert_current (2, "releases/2.0");
+    s_assert_current (3, "releases/2.0");
 }

@@ -75,3 +75,16 @@ size_t ctl_batches_of (const ctl_batches_t *layout, size_t index)
         return index < canary ? 0 : 1 + (index - canary) / layout->per;
     return index / layout->per;
 }
+
+int64_t ctl_batches_max_failures (const char *spec, int64_t total)
+{
+    if (!spec || !*spec || total <= 0)
+        return 0;
+    char *end = NULL;
+    long long value = strtoll (spec, &end, 10);
+    if (end == spec || value < 0)
+        return 0;
+    if (*end == '%' && end[1] == 0)
+        return value > 100 ? total : (int64_t)(value * total / 100);
+    return *end ? 0 : (int64_t)value;
+}

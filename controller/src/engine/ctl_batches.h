@@ -65,4 +65,9 @@ size_t ctl_batches_of (const ctl_batches_t *layout, size_t index);
 //  `total` when spec is NULL, empty or not a positive number.
 size_t ctl_batches_size (const char *spec, size_t total);
 
+//  The failed hosts a deploy of `total` hosts goes on with, from an
+//  environment's max_failures `spec` ("N", or "N%" of total rounded down);
+//  0 for NULL or anything else.
+int64_t ctl_batches_max_failures (const char *spec, int64_t total);
+
 #endif

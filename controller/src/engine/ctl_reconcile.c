@@ -333,9 +333,14 @@ static int s_fail (s_plan_t *plan, const char *reason)
 static void s_succeed (s_plan_t *plan)
 {
     const ctl_plan_view_t *view = plan->view;
-    long long total = view->hosts, skipped = view->skipped;
+    long long total = view->hosts, skipped = view->skipped, failed = view->failed;
     char reason[256];
-    if (skipped)
+    if (failed && jad_text_is (view->kind, "deploy"))
+        snprintf (reason, sizeof reason,
+                  "%lld of %lld hosts healthy, %lld failed (within max_failures %lld)%s",
+                  total - skipped - failed, total, failed, (long long)view->max_failures,
+                  skipped ? ", offline skipped" : "");
+    else if (skipped)
         snprintf (reason, sizeof reason, "%lld of %lld hosts healthy, %lld offline skipped",
                   total - skipped, total, skipped);
     else
@@ -517,7 +522,12 @@ static bool s_bake_phase (s_plan_t *plan)
         return false;
     }
     //  a paused bake never passes, and its clock stands still
-    if (plan->paused || ctl_reconcile_bake_elapsed (view, plan->now) < view->bake_ms)
+    int64_t elapsed = ctl_reconcile_bake_elapsed (view, plan->now);
+    if (plan->paused || elapsed < view->bake_ms)
+        return false;
+    //  the canary analysis judges the canaries up to the bake's end before
+    //  it passes (its rules' verdicts are among `alerts`)
+    if (view->canary_rules > 0 && view->canary_judged < plan->now - (elapsed - view->bake_ms))
         return false;
     //  judged at the end of the bake, never at its start: the canaries'
     //  first samples take their time (issue 13 item 4)
@@ -569,7 +579,9 @@ static void s_rollout_phase (s_plan_t *plan)
     s_succeed (plan);
     if (!jad_text_is (view->kind, "task"))
         s_decision (plan->actions, view->id, "outcome", "succeeded", "%lld of %lld hosts healthy",
-                    (long long)(view->hosts - view->skipped), (long long)view->hosts);
+                    (long long)(view->hosts - view->skipped -
+                                (jad_text_is (view->kind, "deploy") ? view->failed : 0)),
+                    (long long)view->hosts);
 }
 
 //  A db-rollback (a task of its own, DESIGN §11) ran every migrate_down:
@@ -612,7 +624,19 @@ static void s_run (s_plan_t *plan)
         s_start (plan);
         return;
     }
-    if (view->failed > 0) {
+    //  within max_failures a deploy goes on without its failed hosts
+    //  (a host whose own step failed went back by itself); never in a
+    //  canary batch, whose failure is the canary's verdict
+    bool canaries = jad_text_is (view->strategy, "canary") && view->current_batch == 0;
+    if (view->failed > 0 && jad_text_is (view->kind, "deploy") && !canaries &&
+        view->failed <= view->max_failures) {
+        for (int64_t count = view->failures_tolerated + 1; count <= view->failed; count++)
+            s_decision (plan->actions, view->id, "health", "tolerated",
+                        "failed host %lld of at most %lld (max_failures): the plan goes on "
+                        "without it (first failed: %s)",
+                        (long long)count, (long long)view->max_failures,
+                        view->first_failure ? view->first_failure : "-");
+    } else if (view->failed > 0) {
         const char *first = view->first_failure;
         char reason[700];
         if (is_task)
@@ -621,6 +645,10 @@ static void s_run (s_plan_t *plan)
             snprintf (reason, sizeof reason, "batch %lld/%lld: %s",
                       (long long)view->current_batch + 1, (long long)view->batches,
                       first ? first : "a host failed");
+            if (view->max_failures > 0 && !canaries && jad_text_is (view->kind, "deploy"))
+                snprintf (reason + strlen (reason), sizeof reason - strlen (reason),
+                          "; %lld hosts failed, more than max_failures (%lld)",
+                          (long long)view->failed, (long long)view->max_failures);
             s_decision (plan->actions, view->id, "health", "stop", "%s failed; stopping the plan",
                         first ? first : "a host");
         }

@@ -21,8 +21,10 @@
 //  deadline fails (paused plans and bakes wait on purpose); one that can
 //  move, say after a long controller outage, moves instead.
 //
-//  A host failing, a missed deadline, a rule firing during the bake, a
-//  failed migration or re-check, or an operator's abort fails the plan;
+//  A host failing (beyond the environment's max_failures, for a deploy
+//  past its canary batch), a missed deadline, a rule firing during the
+//  bake, a failed migration or re-check, or an operator's abort fails the
+//  plan;
 //  a failed deploy is then undone by a coordinated rollback (a new plan of
 //  kind rollback, through the door) to the release the environment ran
 //  before, on every host it changed, after the migrate_down hooks of the
@@ -35,6 +37,11 @@
 //  does not pause it again. A paused plan's bake does not run down: the
 //  bake clock stops while the plan is paused (pause and resume times are
 //  part of the view). Rollbacks are never paused.
+//
+//  During a bake the alerts include the canary analysis's verdicts on
+//  the plan's own canary hosts (ctl_rules): one firing fails the bake,
+//  one inconclusive at its end pauses it, and the bake waits for the
+//  analysis to have judged its end.
 //
 //  Every decision comes out as a DECISION action (rule, decision, detail)
 //  to store as an event of agent "controller" and to log; `jadctl plan
@@ -146,6 +153,19 @@ typedef struct {
     const ctl_pause_t *pauses;  //  every pause of the plan, oldest first
     size_t pause_count;
     uint32_t progress_deadline_ms;  //  controller.yaml progress-deadline; 0: none
+
+    //  canary analysis (phase bake): the rules of the environment that
+    //  judge the canary hosts, and the oldest of their last judgments of
+    //  this plan (wall ms, 0 if one has none). A bake passes only once
+    //  every one judged its end; their verdicts come with the alerts.
+    int64_t canary_rules;
+    int64_t canary_judged;
+
+    //  max_failures (a deploy): the failed hosts it goes on with
+    //  (ctl_batches_max_failures of the environment's), and how many
+    //  failures it already went on with (its (health, tolerated) decisions)
+    int64_t max_failures;
+    int64_t failures_tolerated;
 } ctl_plan_view_t;
 
 typedef enum {

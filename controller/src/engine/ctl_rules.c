@@ -277,3 +277,183 @@ void ctl_rule_summary (const ctl_rule_t *rule, const ctl_reading_t *reading, con
               rolling_back ? "rolling back" : "no known-good release to roll back to from", app,
               bad_version);
 }
+
+//  --------------------------------------------------------------------------
+//  Canary analysis
+
+ctl_canary_scope_t ctl_rule_canary_scope (const ctl_rule_t *rule)
+{
+    if (rule->query || jad_text_is (rule->canary, "off"))
+        return CTL_CANARY_OFF;
+    return jad_text_is (rule->canary, "aggregate") ? CTL_CANARY_AGGREGATE : CTL_CANARY_HOST;
+}
+
+//  The rule's aggregate of the samples of one side (canary or baseline;
+//  `name` non-NULL: of that host only), `sum` as the mean per host. *used
+//  gets the samples, *hosts the distinct hosts. Returns 0, or -1 if
+//  there were none (or out of memory).
+static int s_side_value (const ctl_rule_t *rule, const ctl_canary_sample_t *samples, size_t count,
+                         bool canary, const char *name, int64_t *used, int64_t *hosts,
+                         double *value)
+{
+    double *values = calloc (count + 1, sizeof (double));
+    uint32_t *ids = calloc (count + 1, sizeof (uint32_t));
+    size_t taken = 0;
+    for (size_t index = 0; values && ids && index < count; index++)
+        if (samples[index].canary == canary && (!name || jad_text_is (samples[index].name, name))) {
+            values[taken] = samples[index].value;
+            ids[taken++] = samples[index].host;
+        }
+    *used = (int64_t)taken;
+    *hosts = taken ? s_distinct (ids, taken) : 0;
+    bool sum = jad_text_is (rule->aggregate, "sum");
+    int rc = values && ids && taken
+                 ? ctl_rule_aggregate (sum ? "sum" : rule->aggregate, values, ids, taken, value)
+                 : -1;
+    if (rc == 0 && sum && *hosts > 0)
+        *value /= (double)*hosts;
+    free (values);
+    free (ids);
+    return rc;
+}
+
+//  True if `value` is worse than the rule allows: across the threshold,
+//  or (compared) across the baseline's bound; `why` says which.
+static bool s_canary_crossed (const ctl_rule_t *rule, double value, double baseline, char *why,
+                              size_t len)
+{
+    bool above = rule->above;
+    if (above ? value > rule->threshold : value < rule->threshold) {
+        snprintf (why, len, "%s %g", above ? ">" : "<", rule->threshold);
+        return true;
+    }
+    if (!rule->compare || !isfinite (baseline))
+        return false;
+    double bound = rule->ratio > 0 ? rule->ratio * baseline
+                                   : baseline + (above ? rule->difference : -rule->difference);
+    if (above ? value > bound : value < bound) {
+        if (rule->ratio > 0)
+            snprintf (why, len, "%s %g x the baseline's %g", above ? "more than" : "less than",
+                      rule->ratio, baseline);
+        else
+            snprintf (why, len, "%s the baseline's %g %s %g", above ? "more than" : "less than",
+                      baseline, above ? "+" : "-", rule->difference);
+        return true;
+    }
+    return false;
+}
+
+void ctl_rule_canary_reading (const ctl_rule_t *rule, const ctl_canary_sample_t *samples,
+                              size_t count, const char *const *canaries, size_t canary_count,
+                              int64_t span_ms, ctl_canary_reading_t *reading)
+{
+    memset (reading, 0, sizeof *reading);
+    reading->cond = CTL_RULE_COND_FALSE;
+    reading->value = NAN;
+    reading->baseline = NAN;
+    ctl_canary_scope_t scope = ctl_rule_canary_scope (rule);
+    if (scope == CTL_CANARY_OFF) {
+        snprintf (reading->detail, sizeof reading->detail, "no canary analysis");
+        return;
+    }
+    char span[32], what[160];
+    jad_duration_format ((uint64_t)(span_ms > 0 ? span_ms : 0), span, sizeof span);
+    snprintf (what, sizeof what, "%s(%s)", rule->aggregate ? rule->aggregate : "avg",
+              rule->metric ? rule->metric : "-");
+    double together = NAN;
+    s_side_value (rule, samples, count, true, NULL, &reading->samples, &reading->hosts, &together);
+
+    //  the baseline first: without it nothing compared can be said
+    const char *missing = NULL;  //  a side too thin to judge
+    int64_t missing_samples = 0;
+    char missing_name[96] = "";
+    const char *missing_host = NULL;  //  the canary host too thin to judge
+    if (rule->compare) {
+        int64_t hosts = 0;
+        if (s_side_value (rule, samples, count, false, NULL, &reading->baseline_samples, &hosts,
+                          &reading->baseline) != 0 ||
+            reading->baseline_samples < rule->min_samples) {
+            reading->baseline = NAN;
+            missing = "baseline";
+            missing_samples = reading->baseline_samples;
+            snprintf (missing_name, sizeof missing_name, "the baseline hosts");
+        }
+    }
+    //  the canary side: each host, or all of them together
+    size_t sides = scope == CTL_CANARY_HOST ? canary_count : 1;
+    bool worst_set = false;
+    for (size_t index = 0; index < sides; index++) {
+        const char *name = scope == CTL_CANARY_HOST ? canaries[index] : NULL;
+        int64_t used = 0, hosts = 0;
+        double value = NAN;
+        int rc = s_side_value (rule, samples, count, true, name, &used, &hosts, &value);
+        if (rc != 0 || used < rule->min_samples) {
+            if (!missing) {
+                missing = "canary";
+                missing_samples = used;
+                missing_host = name;
+                if (name)
+                    snprintf (missing_name, sizeof missing_name, "canary host %s", name);
+                else
+                    snprintf (missing_name, sizeof missing_name, "the canary hosts");
+            }
+            continue;
+        }
+        char why[160];
+        if (s_canary_crossed (rule, value, reading->baseline, why, sizeof why)) {
+            //  the first host that crossed decides; the worst is not needed
+            reading->cond = CTL_RULE_COND_TRUE;
+            reading->value = value;
+            snprintf (reading->host, sizeof reading->host, "%s", name ? name : "");
+            snprintf (reading->detail, sizeof reading->detail,
+                      "%s%s: %s = %g, %s (%lld samples in %s)",
+                      name ? "canary host " : "the canary hosts", name ? name : "", what, value,
+                      why, (long long)used, span);
+            return;
+        }
+        bool worse = rule->above ? value > reading->value : value < reading->value;
+        if (!worst_set || worse) {
+            reading->value = value;
+            snprintf (reading->host, sizeof reading->host, "%s", name ? name : "");
+            worst_set = true;
+        }
+    }
+    if (missing || (scope == CTL_CANARY_HOST && canary_count == 0)) {
+        reading->cond = CTL_RULE_COND_INCONCLUSIVE;
+        snprintf (reading->host, sizeof reading->host, "%s", missing_host ? missing_host : "");
+        if (!missing)
+            snprintf (reading->detail, sizeof reading->detail,
+                      "the plan has no healthy canary host to judge");
+        else
+            snprintf (reading->detail, sizeof reading->detail,
+                      "%s had %lld samples of %s in %s, it needs %lld to %s", missing_name,
+                      (long long)missing_samples, rule->metric ? rule->metric : "-", span,
+                      (long long)rule->min_samples,
+                      strcmp (missing, "baseline") == 0 ? "compare" : "decide");
+        return;
+    }
+    char baseline[64] = "";
+    if (isfinite (reading->baseline))
+        snprintf (baseline, sizeof baseline, ", baseline %g", reading->baseline);
+    snprintf (reading->detail, sizeof reading->detail, "%s%s: %s = %g within bounds%s",
+              reading->host[0] ? "worst canary host " : "the canary hosts", reading->host, what,
+              reading->value, baseline);
+}
+
+void ctl_rule_canary_verdict (const ctl_rule_t *rule, ctl_rule_state_t state, int64_t since,
+                              const char *detail, ctl_rule_verdict_t *verdict)
+{
+    memset (verdict, 0, sizeof *verdict);
+    verdict->rule_id = rule->id;
+    verdict->state = state;
+    verdict->since = since;
+    if (state == CTL_RULE_FIRING)
+        snprintf (verdict->why, sizeof verdict->why, "canary analysis: alert %s is firing: %s",
+                  rule->id, detail ? detail : "-");
+    else if (state == CTL_RULE_INCONCLUSIVE) {
+        char when[32];
+        snprintf (verdict->why, sizeof verdict->why,
+                  "canary analysis: alert %s is inconclusive since %s: %s", rule->id,
+                  jad_iso_time (since, when, sizeof when), detail ? detail : "-");
+    }
+}

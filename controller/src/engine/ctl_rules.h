@@ -69,6 +69,12 @@ typedef struct {
     int64_t samples;    //  last reading's samples
     int64_t hosts;      //  last reading's hosts
     const char *error;  //  the error of the last transition's reading, or NULL
+    //  canary analysis: "host" (NULL), "aggregate" or "off"; compare
+    //  "baseline" or NULL, by ratio (> 0) or else by difference
+    const char *canary;
+    const char *compare;
+    double ratio;
+    double difference;
 } ctl_rule_t;
 
 //  One reading of a rule.
@@ -165,5 +171,69 @@ int ctl_rules_watched (const ctl_watch_plan_t *plans, size_t count, int64_t now,
 //  (or "no known-good release to roll back to from APP VERSION").
 void ctl_rule_summary (const ctl_rule_t *rule, const ctl_reading_t *reading, const char *app,
                        const char *bad_version, bool rolling_back, char *buf, size_t len);
+
+//  --------------------------------------------------------------------------
+//  Canary analysis: during a canary's bake each rule of the environment
+//  that reads the agents' samples also judges the canary hosts on their
+//  own, never averaged with the rest of the fleet:
+//
+//  - canary: host (the default): each canary host's own samples, as the
+//    rule aggregates them, against the threshold; one host crossing it is
+//    enough, so one bad host of four is not averaged away;
+//  - canary: aggregate: the canary hosts' samples together;
+//  - compare: baseline, with ratio R or difference D: the canary value is
+//    also compared with the baseline hosts' (the plan's hosts of later
+//    batches, still on the previous release): above R x baseline (or
+//    baseline + D) for a rule that fires above, below R x baseline (or
+//    baseline - D) for one that fires below, crosses too.
+//
+//  A canary host (or the baseline, when compared) with fewer samples than
+//  the rule's minimum makes the reading inconclusive, unless another host
+//  crossed already. `sum` judges the mean of each host (sum / hosts). The
+//  state machine is the rule's (ctl_rule_next), kept per plan and rule.
+
+typedef enum {
+    CTL_CANARY_OFF = 0,
+    CTL_CANARY_HOST,
+    CTL_CANARY_AGGREGATE,
+} ctl_canary_scope_t;
+
+//  How `rule` judges canary hosts: off for a PromQL rule or "off".
+ctl_canary_scope_t ctl_rule_canary_scope (const ctl_rule_t *rule);
+
+//  One sample of a host of the plan. Strings borrowed.
+typedef struct {
+    double value;
+    uint32_t host;     //  the host's id
+    const char *name;  //  the host's name
+    bool canary;       //  a canary host's; else a baseline host's
+} ctl_canary_sample_t;
+
+//  One canary reading.
+typedef struct {
+    ctl_rule_cond_t cond;
+    double value;     //  the canary value judged (the worst host's or the aggregate), NAN if none
+    double baseline;  //  the baseline's value, NAN without one
+    int64_t samples;  //  the canary hosts' samples
+    int64_t hosts;    //  canary hosts that sent samples
+    int64_t baseline_samples;
+    char host[80];     //  the canary host the reading is about, "" for the aggregate
+    char detail[400];  //  what it found, for humans
+} ctl_canary_reading_t;
+
+//  Judge `rule` over `samples` (the plan's hosts since max(window start,
+//  bake start): span_ms, for the texts), `canaries` the names of every
+//  canary host (one that sent nothing counts too). A rule whose scope is
+//  off reads false.
+void ctl_rule_canary_reading (const ctl_rule_t *rule, const ctl_canary_sample_t *samples,
+                              size_t count, const char *const *canaries, size_t canary_count,
+                              int64_t span_ms, ctl_canary_reading_t *reading);
+
+//  The verdict of `rule` in a plan's canary analysis (state since
+//  `since`, the last reading's detail): "canary analysis: alert ID is
+//  firing: DETAIL" or "canary analysis: alert ID is inconclusive since
+//  TIME: DETAIL"; else an empty why.
+void ctl_rule_canary_verdict (const ctl_rule_t *rule, ctl_rule_state_t state, int64_t since,
+                              const char *detail, ctl_rule_verdict_t *verdict);
 
 #endif

@@ -89,7 +89,11 @@ static ctl_alert_rule_t s_rule_row (const char *id, const char *origin,
                               .threshold = alert->threshold,
                               .for_ms = alert->for_ms,
                               .min_samples = alert->min_samples,
-                              .action = alert->action};
+                              .action = alert->action,
+                              .canary = alert->canary,
+                              .compare = alert->compare,
+                              .ratio = alert->compare && !alert->has_difference ? alert->ratio : 0,
+                              .difference = alert->has_difference ? alert->difference : 0};
 }
 
 ctl_alerts_t *ctl_alerts_new (ctl_store_t *store, ctl_settings_t *settings, ctl_notify_t *notify,
@@ -134,11 +138,17 @@ int ctl_alerts_sync (ctl_alerts_t *self)
         goto done;
     for (size_t index = 0; index < count; index++) {
         const jad_alert_config_t *alert = &config->alerts[index];
+        //  canary analysis as it was before it could be set keeps the id
+        char canary[128] = "";
+        if (alert->canary || alert->compare)
+            snprintf (canary, sizeof canary, "|%s|%s|%.17g|%d|%.17g",
+                      alert->canary ? alert->canary : "host", alert->compare ? alert->compare : "",
+                      alert->ratio, alert->has_difference, alert->difference);
         char *text = jad_strdup_printf (
-            "%s|%s|%s|%s|%u|%d|%.17g|%u|%u|%s", alert->env ? alert->env : "", alert->metric,
+            "%s|%s|%s|%s|%u|%d|%.17g|%u|%u|%s%s", alert->env ? alert->env : "", alert->metric,
             alert->query ? alert->query : "", alert->aggregate ? alert->aggregate : "avg",
             alert->window_ms, alert->above, alert->threshold, alert->for_ms, alert->min_samples,
-            alert->action ? alert->action : "");
+            alert->action ? alert->action : "", canary);
         if (!text)
             goto done;
         uint8_t hash[32];
@@ -546,6 +556,120 @@ static void s_evaluate_rules (ctl_alerts_t *self, int64_t now)
     zlistx_destroy (&rows);
 }
 
+//  The names of a list of strings as an array (borrowed; caller frees
+//  the array), or NULL if out of memory.
+static const char **s_names (zlistx_t *list)
+{
+    const char **names = calloc (zlistx_size (list) + 1, sizeof (char *));
+    size_t index = 0;
+    for (char *name = names ? zlistx_first (list) : NULL; name; name = zlistx_next (list))
+        names[index++] = name;
+    return names;
+}
+
+//  --------------------------------------------------------------------------
+//  Canary analysis (ctl_rules): each deploy baking judges its own canary
+//  hosts with every rule of its environment that reads the agents'
+//  samples; the state of each rule for each plan is kept in canary_states,
+//  and the plan is advanced at once so that its verdict acts.
+
+//  One rule's canary reading of `plan` at `now`, stored; `previous` its
+//  state so far (NULL: ok since the bake began).
+static void s_canary_rule (ctl_alerts_t *self, const ctl_plan_t *plan, const ctl_rule_t *rule,
+                           const ctl_canary_state_t *previous, const char *const *canaries,
+                           size_t canary_count, int64_t now)
+{
+    //  samples from before the bake are the previous release's
+    int64_t since = now - rule->window_ms;
+    since = since > plan->phase_started ? since : plan->phase_started;
+    ctl_plan_value_t *values = NULL;
+    size_t count = 0;
+    if (ctl_metrics_repo_plan_values (self->store, plan->id, rule->metric, since, &values, &count))
+        return;  //  logged by the store; the bake waits for a judgment
+    ctl_canary_sample_t *samples = calloc (count + 1, sizeof (ctl_canary_sample_t));
+    for (size_t index = 0; samples && index < count; index++)
+        samples[index] = (ctl_canary_sample_t){.value = values[index].value,
+                                               .host = values[index].host,
+                                               .name = values[index].name,
+                                               .canary = values[index].canary};
+    if (samples) {
+        ctl_canary_reading_t reading;
+        ctl_rule_canary_reading (rule, samples, count, canaries, canary_count, now - since,
+                                 &reading);
+        int parsed = previous ? ctl_rule_state_parse (previous->state) : CTL_RULE_OK;
+        ctl_rule_state_t from = parsed < 0 ? CTL_RULE_OK : (ctl_rule_state_t)parsed;
+        int64_t state_since = previous ? previous->since : plan->phase_started;
+        ctl_rule_state_t to =
+            ctl_rule_next (from, &state_since, reading.cond, now, (uint32_t)rule->for_ms);
+        ctl_canary_state_t row = {.plan_id = plan->id,
+                                  .rule_id = (char *)rule->id,
+                                  .state = (char *)ctl_rule_state_name (to),
+                                  .since = state_since,
+                                  .has_value = isfinite (reading.value),
+                                  .value = reading.value,
+                                  .has_baseline = isfinite (reading.baseline),
+                                  .baseline = reading.baseline,
+                                  .samples = reading.samples,
+                                  .hosts = reading.hosts,
+                                  .host = reading.host[0] ? reading.host : NULL,
+                                  .detail = reading.detail,
+                                  .evaluated = now};
+        if (ctl_alerts_repo_canary_put (self->store, &row) == 0 && to != from) {
+            jad_log_info ("alerts: canary plan=%s rule=%s %s -> %s: %s", plan->id, rule->id,
+                          ctl_rule_state_name (from), ctl_rule_state_name (to), reading.detail);
+            json_t *fields = json_pack (
+                "{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:o}", "rule", rule->id, "env", rule->env,
+                "metric", rule->metric, "plan", plan->id, "scope", "canary", "from",
+                ctl_rule_state_name (from), "to", ctl_rule_state_name (to), "value",
+                s_number_or_null (reading.value), "baseline", s_number_or_null (reading.baseline));
+            if (fields) {
+                json_object_set_new (fields, "detail", json_string (reading.detail));
+                char kind[32];
+                snprintf (kind, sizeof kind, "alert.%s", ctl_rule_state_name (to));
+                ctl_notify_send (self->notify, kind, fields);
+            }
+            json_decref (fields);
+        }
+    }
+    free (samples);
+    for (size_t index = 0; index < count; index++)
+        free (values[index].name);
+    free (values);
+}
+
+static void s_evaluate_canaries (ctl_alerts_t *self, int64_t now)
+{
+    zlistx_t *running = ctl_plans_repo_running (self->store);
+    zlistx_t *rules = NULL;
+    for (ctl_plan_t *plan = running ? zlistx_first (running) : NULL; plan;
+         plan = zlistx_next (running)) {
+        if (!jad_text_is (plan->kind, "deploy") || !jad_text_is (plan->phase, "bake"))
+            continue;
+        if (!rules && !(rules = ctl_alerts_repo_rules (self->store, false)))
+            break;
+        zlistx_t *names = ctl_plans_repo_host_names (self->store, plan->id, 0, CTL_HOSTS_HEALTHY);
+        zlistx_t *states = ctl_alerts_repo_canary_states (self->store, plan->id);
+        const char **canaries = names ? s_names (names) : NULL;
+        for (ctl_alert_rule_t *row = canaries && states ? zlistx_first (rules) : NULL; row;
+             row = zlistx_next (rules)) {
+            ctl_rule_t rule = ctl_rule_rows_rule (row);
+            if (!jad_text_is (rule.env, plan->env) || !rule.metric || !rule.aggregate ||
+                ctl_rule_canary_scope (&rule) == CTL_CANARY_OFF)
+                continue;
+            ctl_canary_state_t *previous = zlistx_first (states);
+            while (previous && !jad_text_is (previous->rule_id, rule.id))
+                previous = zlistx_next (states);
+            s_canary_rule (self, plan, &rule, previous, canaries, zlistx_size (names), now);
+        }
+        free (canaries);
+        zlistx_destroy (&names);
+        zlistx_destroy (&states);
+        ctl_rollout_advance (self->rollout, plan->id);
+    }
+    zlistx_destroy (&rules);
+    zlistx_destroy (&running);
+}
+
 //  Notify about plans that started or finished since the last look.
 static void s_plan_events (ctl_alerts_t *self, int64_t since, int64_t until)
 {
@@ -581,6 +705,7 @@ void ctl_alerts_tick (ctl_alerts_t *self)
     ctl_security_tick (self->security, now);
     if (mono >= self->next_eval) {
         s_evaluate_rules (self, now);
+        s_evaluate_canaries (self, now);
         self->next_eval = mono + S_EVAL_MS;
     }
     if (mono >= self->next_maintain) {

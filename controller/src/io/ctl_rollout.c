@@ -479,9 +479,13 @@ static int s_view_pauses (ctl_rollout_t *self, s_view_t *loaded)
         return -1;
     }
     size_t index = 0;
-    for (ctl_plan_event_t *event = zlistx_first (events); event; event = zlistx_next (events))
+    for (ctl_plan_event_t *event = zlistx_first (events); event; event = zlistx_next (events)) {
         rows[index++] = (ctl_decision_row_t){
             .time = event->time, .rule = event->step, .decision = event->status};
+        //  the failures a deploy went on with (max_failures)
+        loaded->view.failures_tolerated +=
+            jad_text_is (event->step, "health") && jad_text_is (event->status, "tolerated");
+    }
     loaded->view.pause_count =
         ctl_reconcile_pauses (rows, count, loaded->pauses, count, &loaded->view.resumed);
     loaded->view.pauses = loaded->pauses;
@@ -609,6 +613,9 @@ static int s_view_load (ctl_rollout_t *self, const char *plan_id, bool approved,
         view->task_failure =
             ctl_reconcile_failure (first->agent, first->step, first->detail, loaded->task_failure,
                                    sizeof loaded->task_failure);
+    const jad_env_config_t *env =
+        jad_controller_config_env (ctl_settings_config (self->settings), plan->env);
+    view->max_failures = ctl_batches_max_failures (env ? env->max_failures : NULL, view->hosts);
     if (s_view_pauses (self, loaded) != 0)
         goto failed;
     bool starting = jad_text_is (plan->phase, "approval") || jad_text_is (plan->phase, "starting");
@@ -626,6 +633,11 @@ static int s_view_load (ctl_rollout_t *self, const char *plan_id, bool approved,
         view->batch_host_count = zlistx_size (loaded->batch_names);
     }
     ctl_rule_rows_verdicts (self->store, plan->env, view->resumed, &loaded->alerts);
+    //  a bake also judges its own canary hosts (ctl_alerts runs the analysis)
+    if (jad_text_is (plan->phase, "bake") &&
+        ctl_rule_rows_canary (self->store, plan->id, plan->env, view->resumed, &loaded->alerts,
+                              &view->canary_rules, &view->canary_judged) != 0)
+        goto failed;
     return 0;
 
 failed:

@@ -14,7 +14,19 @@ void ctl_alert_rule_destroy (ctl_alert_rule_t **self_p)
         return;
     ctl_alert_rule_t *self = *self_p;
     ctl_store_free_strings (&self->id, &self->origin, &self->env, &self->metric, &self->query,
-                            &self->aggregate, &self->action, &self->state, &self->error, NULL);
+                            &self->aggregate, &self->action, &self->state, &self->error,
+                            &self->canary, &self->compare, NULL);
+    free (self);
+    *self_p = NULL;
+}
+
+void ctl_canary_state_destroy (ctl_canary_state_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    ctl_canary_state_t *self = *self_p;
+    ctl_store_free_strings (&self->plan_id, &self->rule_id, &self->state, &self->host,
+                            &self->detail, NULL);
     free (self);
     *self_p = NULL;
 }
@@ -33,8 +45,9 @@ void ctl_alert_event_destroy (ctl_alert_event_t **self_p)
 #define S_RULE_COLUMNS                                                                             \
     "r.id, r.origin, r.env, r.metric, r.query, r.aggregate, r.window_ms, r.above, r.threshold, "   \
     "r.for_ms, r.min_samples, r.action, r.state, coalesce (r.since, 0), r.value, "                 \
-    "coalesce (r.samples, 0), coalesce (r.hosts, 0), coalesce (r.changed, 0), r.created"
-#define S_RULE_COUNT 19
+    "coalesce (r.samples, 0), coalesce (r.hosts, 0), coalesce (r.changed, 0), r.created, "         \
+    "r.canary, r.compare_with, coalesce (r.ratio, 0), coalesce (r.difference, 0)"
+#define S_RULE_COUNT 23
 
 static ctl_alert_rule_t *s_rule_read (ctl_query_t *query)
 {
@@ -61,6 +74,10 @@ static ctl_alert_rule_t *s_rule_read (ctl_query_t *query)
     rule->hosts = ctl_query_int (query, 16);
     rule->evaluated = ctl_query_int (query, 17);
     rule->created = ctl_query_int (query, 18);
+    rule->canary = ctl_query_strdup (query, 19);
+    rule->compare = ctl_query_strdup (query, 20);
+    rule->ratio = ctl_query_double (query, 21);
+    rule->difference = ctl_query_double (query, 22);
     if (!rule->id || !rule->origin || !rule->env || !rule->metric || !rule->aggregate ||
         !rule->state)
         ctl_alert_rule_destroy (&rule);
@@ -91,11 +108,13 @@ int ctl_alerts_repo_add (ctl_store_t *store, const ctl_alert_rule_t *rule, int64
     int64_t changed = ctl_sql_exec (
         ctl_store_sql (store),
         "INSERT INTO alert_rules (id, origin, env, metric, query, aggregate, window_ms, above, "
-        "threshold, for_ms, min_samples, action, state, since, created) VALUES ($1, $2, $3, $4, "
-        "$5, $6, $7, $8, $9, $10, $11, $12, 'ok', $13, $13) ON CONFLICT (id) DO NOTHING",
-        "ttttttibdiiti", rule->id, rule->origin, rule->env, rule->metric, rule->query,
+        "threshold, for_ms, min_samples, action, state, since, created, canary, compare_with, "
+        "ratio, difference) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'ok', $13, "
+        "$13, $14, $15, $16, $17) ON CONFLICT (id) DO NOTHING",
+        "ttttttibdiitittdd", rule->id, rule->origin, rule->env, rule->metric, rule->query,
         rule->aggregate ? rule->aggregate : "avg", rule->window_ms, (int)rule->above,
-        rule->threshold, rule->for_ms, rule->min_samples, rule->action, now);
+        rule->threshold, rule->for_ms, rule->min_samples, rule->action, now, rule->canary,
+        rule->compare, rule->ratio, rule->difference);
     return changed < 0 ? -1 : changed == 0 ? 1 : 0;
 }
 
@@ -259,4 +278,64 @@ int ctl_alerts_repo_inconclusive (ctl_store_t *store, const char *env, int64_t a
                             "ORDER BY r.id LIMIT 1",
                             "ti", env, after);
     return s_rule_one (&query, rc, true, rule_p);
+}
+
+int ctl_alerts_repo_canary_put (ctl_store_t *store, const ctl_canary_state_t *state)
+{
+    //  a value the reading did not have is stored as NULL
+    int64_t changed = ctl_sql_exec (
+        ctl_store_sql (store),
+        "INSERT INTO canary_states (plan_id, rule_id, state, since, value, baseline, samples, "
+        "hosts, host, detail, evaluated) VALUES ($1, $2, $3, $4, CASE WHEN $5 = 1 THEN $6 END, "
+        "CASE WHEN $7 = 1 THEN $8 END, $9, $10, $11, $12, $13) ON CONFLICT (plan_id, rule_id) "
+        "DO UPDATE SET state = excluded.state, since = excluded.since, value = excluded.value, "
+        "baseline = excluded.baseline, samples = excluded.samples, hosts = excluded.hosts, "
+        "host = excluded.host, detail = excluded.detail, evaluated = excluded.evaluated",
+        "tttiidbdiitti", state->plan_id, state->rule_id, state->state, state->since,
+        (int64_t)state->has_value, state->has_value ? state->value : 0.0, (int)state->has_baseline,
+        state->has_baseline ? state->baseline : 0.0, state->samples, state->hosts, state->host,
+        state->detail, state->evaluated);
+    return changed < 0 ? -1 : 0;
+}
+
+zlistx_t *ctl_alerts_repo_canary_states (ctl_store_t *store, const char *plan_id)
+{
+    zlistx_t *list = zlistx_new ();
+    if (!list)
+        return NULL;
+    zlistx_set_destructor (list, (zlistx_destructor_fn *)ctl_canary_state_destroy);
+    ctl_query_t query;
+    int rc = ctl_sql_query (ctl_store_sql (store), &query,
+                            "SELECT plan_id, rule_id, state, since, value, baseline, samples, "
+                            "hosts, host, detail, evaluated FROM canary_states WHERE plan_id = "
+                            "$1 ORDER BY rule_id",
+                            "t", plan_id);
+    bool failed = rc != 0;
+    while (!failed && ctl_query_next (&query)) {
+        ctl_canary_state_t *state = (ctl_canary_state_t *)calloc (1, sizeof (ctl_canary_state_t));
+        if (!state) {
+            failed = true;
+            break;
+        }
+        state->plan_id = ctl_query_strdup (&query, 0);
+        state->rule_id = ctl_query_strdup (&query, 1);
+        state->state = ctl_query_strdup (&query, 2);
+        state->since = ctl_query_int (&query, 3);
+        state->has_value = !ctl_query_null (&query, 4);
+        state->value = ctl_query_double (&query, 4);
+        state->has_baseline = !ctl_query_null (&query, 5);
+        state->baseline = ctl_query_double (&query, 5);
+        state->samples = ctl_query_int (&query, 6);
+        state->hosts = ctl_query_int (&query, 7);
+        state->host = ctl_query_strdup (&query, 8);
+        state->detail = ctl_query_strdup (&query, 9);
+        state->evaluated = ctl_query_int (&query, 10);
+        if (!state->plan_id || !state->rule_id || !state->state || !zlistx_add_end (list, state)) {
+            ctl_canary_state_destroy (&state);
+            failed = true;
+        }
+    }
+    if (ctl_query_end (&query) || failed)
+        zlistx_destroy (&list);
+    return list;
 }

@@ -33,7 +33,12 @@ typedef struct {
     int64_t for_ms;
     int64_t min_samples;
     char *action;  //  rollback, or NULL
-    char *state;   //  ok | pending | firing | resolved | inconclusive
+    //  canary analysis (NULL: as the defaults): host | aggregate | off
+    char *canary;
+    char *compare;      //  baseline, or NULL
+    double ratio;       //  with compare: > 0, or 0 when it compares by difference
+    double difference;  //  with compare and ratio 0
+    char *state;        //  ok | pending | firing | resolved | inconclusive
     int64_t since;
     bool has_value;  //  the last reading had a value
     double value;
@@ -102,5 +107,32 @@ int ctl_alerts_repo_firing (ctl_store_t *store, const char *env, ctl_alert_rule_
 //  the error of its last transition.
 int ctl_alerts_repo_inconclusive (ctl_store_t *store, const char *env, int64_t after,
                                   ctl_alert_rule_t **rule_p);
+
+//  A rule's state in the canary analysis of one plan's bake
+//  (canary_states row).
+typedef struct {
+    char *plan_id;
+    char *rule_id;
+    char *state;  //  as a rule's
+    int64_t since;
+    bool has_value;
+    double value;  //  the canary value judged
+    bool has_baseline;
+    double baseline;  //  the baseline's value compared with
+    int64_t samples;
+    int64_t hosts;
+    char *host;    //  the canary host the state is about, or NULL (aggregate)
+    char *detail;  //  what the last reading found, for humans, or NULL
+    int64_t evaluated;
+} ctl_canary_state_t;
+
+void ctl_canary_state_destroy (ctl_canary_state_t **self_p);
+
+//  Store (insert or replace) a canary state. Returns 0 or -1.
+int ctl_alerts_repo_canary_put (ctl_store_t *store, const ctl_canary_state_t *state);
+
+//  The canary states of plan_id, by rule id (ctl_canary_state_t), or NULL
+//  on error.
+zlistx_t *ctl_alerts_repo_canary_states (ctl_store_t *store, const char *plan_id);
 
 #endif

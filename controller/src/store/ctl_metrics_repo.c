@@ -500,6 +500,52 @@ int ctl_metrics_repo_env_values (ctl_store_t *store, const char *env, const char
     return 0;
 }
 
+int ctl_metrics_repo_plan_values (ctl_store_t *store, const char *plan_id, const char *metric,
+                                  int64_t since, ctl_plan_value_t **values, size_t *count)
+{
+    *values = NULL;
+    *count = 0;
+    ctl_query_t query;
+    int rc = ctl_sql_query (ctl_store_sql (store), &query,
+                            "SELECT s.value, h.id, h.name, CASE WHEN p.batch = 0 THEN 1 ELSE 0 "
+                            "END FROM samples s JOIN metric_hosts h ON h.id = s.host JOIN "
+                            "plan_hosts p ON p.agent = h.name AND p.plan_id = $1 WHERE s.metric = "
+                            "(SELECT id FROM metric_names WHERE name = $2) AND s.ts >= $3 AND "
+                            "(p.batch > 0 OR p.state = 'healthy') ORDER BY h.name",
+                            "tti", plan_id, metric, since);
+    size_t allocated = 0;
+    bool failed = rc != 0;
+    while (!failed && ctl_query_next (&query)) {
+        if (*count == allocated) {
+            allocated = allocated ? allocated * 2 : 64;
+            ctl_plan_value_t *grown = realloc (*values, allocated * sizeof (ctl_plan_value_t));
+            if (!grown) {
+                failed = true;
+                break;
+            }
+            *values = grown;
+        }
+        ctl_plan_value_t *item = &(*values)[*count];
+        item->value = ctl_query_double (&query, 0);
+        item->host = (uint32_t)ctl_query_int (&query, 1);
+        item->name = ctl_query_strdup (&query, 2);
+        item->canary = ctl_query_int (&query, 3) != 0;
+        if (!item->name)
+            failed = true;
+        else
+            (*count)++;
+    }
+    if (ctl_query_end (&query) || failed) {
+        for (size_t index = 0; index < *count; index++)
+            free ((*values)[index].name);
+        free (*values);
+        *values = NULL;
+        *count = 0;
+        return -1;
+    }
+    return 0;
+}
+
 //  Close a series: its min, max, average and count.
 static void s_series_close (ctl_metric_series_t *series, double lo, double hi, double sum,
                             int64_t count)

@@ -123,6 +123,22 @@ int ctl_metrics_repo_ingest (ctl_metrics_repo_t *self, const char *host,
 int ctl_metrics_repo_maintain (ctl_metrics_repo_t *self, int64_t now, int64_t raw_ms,
                                int64_t rollup_ms);
 
+//  A raw value of one host of a plan (ctl_metrics_repo_plan_values).
+typedef struct {
+    double value;
+    uint32_t host;  //  metric_hosts.id
+    char *name;     //  the host's name (owned: free it)
+    bool canary;    //  a healthy host of the plan's batch 0, else a host of a later batch
+} ctl_plan_value_t;
+
+//  Raw values of series `metric` since `since` from the hosts of plan_id
+//  that canary analysis judges: the healthy hosts of its first batch (the
+//  canaries) and the hosts of its later batches (the baseline, still on
+//  the previous release). Fills *values (caller frees it and each name)
+//  and *count. Returns 0 or -1.
+int ctl_metrics_repo_plan_values (ctl_store_t *store, const char *plan_id, const char *metric,
+                                  int64_t since, ctl_plan_value_t **values, size_t *count);
+
 //  Raw values of series `metric` since `since` from the accepted agents of
 //  `env`. Fills *values and *hosts (host id per value; caller frees both)
 //  and *count. Returns 0 or -1.

@@ -205,5 +205,16 @@ const ctl_migration_t ctl_schema_pg[] = {
      "CREATE INDEX incident_notes_incident ON incident_notes (incident, id);"
      "CREATE INDEX audit_time ON audit (time);"
      "CREATE INDEX alert_events_time ON alert_events (time);"},
+    //  18: canary analysis: how a rule judges a canary's hosts during its
+    //  bake, and each rule's state for each plan baked
+    {"canary_analysis",
+     "ALTER TABLE alert_rules ADD COLUMN canary TEXT;"
+     "ALTER TABLE alert_rules ADD COLUMN compare_with TEXT;"
+     "ALTER TABLE alert_rules ADD COLUMN ratio DOUBLE PRECISION;"
+     "ALTER TABLE alert_rules ADD COLUMN difference DOUBLE PRECISION;"
+     "CREATE TABLE canary_states (plan_id TEXT NOT NULL, rule_id TEXT NOT NULL,"
+     "  state TEXT NOT NULL, since BIGINT NOT NULL, value DOUBLE PRECISION,"
+     "  baseline DOUBLE PRECISION, samples BIGINT NOT NULL, hosts BIGINT NOT NULL, host TEXT,"
+     "  detail TEXT, evaluated BIGINT NOT NULL, PRIMARY KEY (plan_id, rule_id));"},
     {NULL, NULL},
 };
