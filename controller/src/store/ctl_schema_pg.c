@@ -186,5 +186,14 @@ const ctl_migration_t ctl_schema_pg[] = {
                    "  lock_pid BIGINT, store_pid BIGINT, renewed BIGINT);"
                    "INSERT INTO leadership (id) VALUES (1);"
                    "CREATE TABLE controllers (name TEXT PRIMARY KEY, seen BIGINT NOT NULL);"},
+    //  16: release checks at the hosts (DESIGN §10, SECURITY-TESTS row 40):
+    //  each environment's offline-signed policy as pushed (the controller
+    //  cannot forge one; versions only go up), and the attestation
+    //  bundles sent beside plans, by their SHA-256
+    {"policy", "CREATE TABLE policies (env TEXT PRIMARY KEY, version BIGINT NOT NULL,"
+               "  body TEXT NOT NULL, pushed_by TEXT NOT NULL, pushed BIGINT NOT NULL);"
+               "CREATE TABLE bundles (sha256 TEXT PRIMARY KEY, app TEXT NOT NULL,"
+               "  version TEXT NOT NULL, env TEXT NOT NULL, body TEXT NOT NULL,"
+               "  created BIGINT NOT NULL);"},
     {NULL, NULL},
 };
