@@ -61,6 +61,10 @@ static const s_command_t s_commands[] = {
     {"operator", cli_operator,
      "operator add NAME --role ROLE... --public-key KEY [--signing-key HEX] | operator list",
      "register an operator's key with roles, or list them (admin)"},
+    {"policy", cli_policy,
+     "policy keygen FILE | policy push FILE\n"
+     "        policy sign --key FILE --env E --version N [--from controller.yaml] [--out FILE]",
+     "the offline-signed policy agents with a policy key enforce (keygen, sign: offline)"},
     {"keygen", cli_keygen, "keygen FILE",
      "write a new operator key file and its signing key FILE.signing, print both public keys"},
     {"help", NULL, "help [COMMAND]", "every command, or the usage of one"},
