@@ -116,6 +116,12 @@ static jad_policy_t *s_policy (agt_policy_t *self, const char *offered, char *wh
                       (unsigned long long)policy->version, policy->environment, policy->check_count,
                       (unsigned long long)kept_version);
     }
+    if (policy->version == kept_version) {
+        //  the one kept decides: two policies signed with one version
+        //  (a signer's mistake) never alternate
+        jad_policy_destroy (&policy);
+        return kept;
+    }
     jad_policy_destroy (&kept);
     return policy;
 }
