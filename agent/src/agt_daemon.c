@@ -19,9 +19,11 @@
 #include "agt_metrics.h"
 #include "agt_mstream.h"
 #include "agt_outbox.h"
+#include "agt_policy.h"
 #include "agt_store.h"
 #include "agt_worker.h"
 #include "jad_log.h"
+#include "jad_policy.h"
 #include "jad_reload.h"
 #include "jad_util.h"
 
@@ -65,6 +67,8 @@ struct _agt_daemon_t {
     zloop_t *loop;
     jad_plan_t *active;      //  plan being fetched or applied, or NULL
     agt_fetch_t *fetch;      //  running fetch of the active plan
+    bool fetching_bundle;    //  that fetch is of its attestation bundle
+    agt_policy_t *policy;    //  release checks here (policy-key), or NULL
     int64_t fetch_started;   //  mono ms
     bool hello_pending;      //  next Status says hello
     int heartbeat_timer;     //  zloop timer id of the heartbeat
@@ -402,10 +406,16 @@ static int s_send_fetch (const uint8_t *sha256, uint64_t offset, uint32_t length
 }
 
 //  The fetch moved on: start the apply or fail the plan.
+static void s_bundle_fetched (agt_daemon_t *self, agt_fetch_state_t state);
+
 static void s_fetch_progress (agt_daemon_t *self, agt_fetch_state_t state)
 {
     if (state == AGT_FETCH_RUNNING)
         return;
+    if (self->fetching_bundle) {
+        s_bundle_fetched (self, state);
+        return;
+    }
     jad_plan_t *plan = self->active;
     uint32_t duration = (uint32_t)(jad_mono_ms () - self->fetch_started);
     if (state == AGT_FETCH_DONE) {
@@ -442,17 +452,11 @@ static bool s_download_ready (agt_daemon_t *self, const jad_plan_t *plan, char *
     return size == plan->artifact_length && memcmp (sha, plan->artifact_sha256, 32) == 0;
 }
 
-static void s_start_plan (agt_daemon_t *self, jad_plan_t *plan)
+//  The active plan's release: from disk, a verified download, its URL or
+//  the controller's store (agt_fetch), then the worker.
+static void s_start_release (agt_daemon_t *self)
 {
-    self->active = plan;
-    jad_hex (plan->artifact_sha256, 32, self->sha_hex);
-    jad_log_info ("agent: applying plan=%s app=%s version=%s action=%u", plan->plan_id, plan->app,
-                  plan->version, plan->action);
-    if (agt_store_set_plan_state (self->store, plan->plan_id, AGT_PLAN_APPLYING, "fetch", NULL)) {
-        //  cannot persist "applying": do not start work we could not resume
-        jad_plan_destroy (&self->active);
-        return;
-    }
+    jad_plan_t *plan = self->active;
     //  these tasks work on releases already on disk: nothing to fetch
     if (plan->action == JAD_PLAN_ACTION_MIGRATE_DOWN || plan->action == JAD_PLAN_ACTION_VERIFY) {
         s_start_apply (self, NULL, true, plan->action);
@@ -491,6 +495,94 @@ static void s_start_plan (agt_daemon_t *self, jad_plan_t *plan)
         free (current);
         return;
     }
+    s_fetch_progress (self, agt_fetch_tick (self->fetch));
+}
+
+//  The release checks refused the active plan: counted (refused_policy),
+//  logged, reported; nothing was fetched, unpacked or switched.
+static void s_policy_refused (agt_daemon_t *self, const char *why)
+{
+    jad_plan_t *plan = self->active;
+    agt_intake_refuse (self->intake, "policy", plan->plan_id, why);
+    if (agt_intake_flush (self->intake))
+        jad_log_warning ("agent: cannot store refusal counters");
+    char detail[JAD_MAX_DETAIL];
+    jad_format (detail, sizeof detail, "refused by release checks: %s", why);
+    char *current = s_current_version (self, plan->app);
+    s_plan_finished (self, JAD_REPORT_REFUSED, current, detail);
+    free (current);
+}
+
+//  Judge the active plan over its bundle (NULL: it names none), then go on
+//  to its release or refuse it.
+static void s_policy_judge (agt_daemon_t *self, const uint8_t *bundle, size_t len)
+{
+    char why[JAD_MAX_DETAIL - 64];
+    if (agt_policy_judge (self->policy, self->active, bundle, len, jad_now_ms (), why,
+                          sizeof why) == 0) {
+        jad_log_info ("agent: release checks met plan=%s app=%s version=%s", self->active->plan_id,
+                      self->active->app, self->active->version);
+        s_start_release (self);
+    } else
+        s_policy_refused (self, why);
+}
+
+//  The bundle's fetch ended: read and judge it, or refuse the plan.
+static void s_bundle_fetched (agt_daemon_t *self, agt_fetch_state_t state)
+{
+    char path[PATH_MAX];
+    jad_format (path, sizeof path, "%s", agt_fetch_path (self->fetch));
+    char error[JAD_MAX_DETAIL / 2];
+    jad_format (error, sizeof error, "%s", agt_fetch_error (self->fetch));
+    agt_fetch_destroy (&self->fetch);
+    self->fetching_bundle = false;
+    if (state != AGT_FETCH_DONE) {
+        char why[JAD_MAX_DETAIL - 64];
+        jad_format (why, sizeof why, "attestation bundle: %s", error);
+        s_policy_refused (self, why);
+        return;
+    }
+    zchunk_t *bundle = zchunk_slurp (path, JAD_BUNDLE_MAX_BYTES);
+    unlink (path);
+    if (!bundle) {
+        s_policy_refused (self, "attestation bundle: cannot read the verified download");
+        return;
+    }
+    s_policy_judge (self, zchunk_data (bundle), zchunk_size (bundle));
+    zchunk_destroy (&bundle);
+}
+
+static void s_start_plan (agt_daemon_t *self, jad_plan_t *plan)
+{
+    self->active = plan;
+    jad_hex (plan->artifact_sha256, 32, self->sha_hex);
+    jad_log_info ("agent: applying plan=%s app=%s version=%s action=%u", plan->plan_id, plan->app,
+                  plan->version, plan->action);
+    if (agt_store_set_plan_state (self->store, plan->plan_id, AGT_PLAN_APPLYING, "fetch", NULL)) {
+        //  cannot persist "applying": do not start work we could not resume
+        jad_plan_destroy (&self->active);
+        return;
+    }
+    if (!self->policy || !agt_policy_needed (plan)) {
+        s_start_release (self);
+        return;
+    }
+    //  release checks first: nothing of the release is fetched before
+    if (!plan->has_bundle) {
+        s_policy_judge (self, NULL, 0);
+        return;
+    }
+    if (plan->bundle_length > JAD_BUNDLE_MAX_BYTES) {
+        s_policy_refused (self, "attestation bundle larger than 16 MiB");
+        return;
+    }
+    self->fetch = agt_fetch_new (self->downloads, plan->bundle_sha256, plan->bundle_length,
+                                 plan->step_deadline_ms, s_send_fetch, self);
+    if (!self->fetch) {
+        s_policy_refused (self, "attestation bundle: cannot create the download file");
+        return;
+    }
+    self->fetching_bundle = true;
     s_fetch_progress (self, agt_fetch_tick (self->fetch));
 }
 
@@ -925,6 +1017,8 @@ static void s_reload (agt_daemon_t *self)
         s_key_list (restart, sizeof restart, "root");
     if (!jad_str_equal (running->key_file, fresh->key_file))
         s_key_list (restart, sizeof restart, "key-file");
+    if (!jad_str_equal (running->policy_key, fresh->policy_key))
+        s_key_list (restart, sizeof restart, "policy-key");
     if (restart[0])
         jad_log_warning ("agent: changed keys need a restart keys=%s", restart);
 
@@ -1158,6 +1252,16 @@ agt_daemon_t *agt_daemon_new (const char *data_dir)
     self->drops = agt_drops_new ();
     if (!self->outbox || !self->intake || !self->drops)
         goto failed;
+    if (self->config->policy_key) {
+        uint8_t policy_key[32];
+        if (jad_key_from_hex (self->config->policy_key, policy_key))
+            goto failed;
+        self->policy = agt_policy_new (self->store, policy_key, self->config->environment);
+        if (!self->policy)
+            goto failed;
+        jad_log_info ("agent: release checks on policy_version=%llu",
+                      (unsigned long long)agt_policy_version (self->policy));
+    }
     if (jad_mkdirs (self->downloads, 0700)) {
         jad_log_error ("agent: cannot create dir=%s error=\"%s\"", self->downloads,
                        strerror (errno));
@@ -1219,6 +1323,7 @@ void agt_daemon_destroy (agt_daemon_t **self_p)
         if (self->intake && agt_intake_flush (self->intake))
             jad_log_warning ("agent: cannot store refusal counters");
         agt_intake_destroy (&self->intake);
+        agt_policy_destroy (&self->policy);
         agt_drops_destroy (&self->drops);
         agt_outbox_destroy (&self->outbox);
         agt_store_destroy (&self->store);

@@ -28,6 +28,7 @@ typedef struct {
     const char *token;
     const char *root;
     const char *hook_user;
+    const char *policy_key;
 } s_options_t;
 
 //  The key's fingerprint, as the controller shows it (jadctl agents):
@@ -108,6 +109,9 @@ static int s_check (s_options_t *options, char *hostname, size_t hostlen)
     if (options->hook_user &&
         (!jad_name_valid (options->hook_user) || !jad_user_exists (options->hook_user)))
         return s_usage ("--hook-user is not a user on this host", options->hook_user);
+    if (options->policy_key &&
+        (strlen (options->policy_key) != 64 || jad_key_from_hex (options->policy_key, raw)))
+        return s_usage ("--policy-key is not a 64-hex-digit Ed25519 public key", NULL);
     return 0;
 }
 
@@ -161,6 +165,11 @@ static zchunk_t *s_yaml (const s_options_t *options)
              "Controller Ed25519 plan signing key (64 hex digits): the only key a plan may be\n"
              "# signed with.",
              "signing-key", options->signing_key, false);
+    s_entry (out,
+             "Offline Ed25519 policy key (64 hex digits): when set, a release lands here only\n"
+             "# if its attestations satisfy the checks of the policy signed by this key\n"
+             "# (jadctl policy sign; docs/checks.md). Versions of the policy only go up.",
+             "policy-key", options->policy_key ? options->policy_key : "", !options->policy_key);
     s_entry (out, "Enrollment token: the controller accepts this agent at once if it matches.",
              "token", options->token ? options->token : "", !options->token);
     s_entry (out, "Release root: ROOT/APP/releases/VERSION, ROOT/APP/current, ROOT/APP/shared.",
@@ -203,6 +212,7 @@ int agt_init_main (int argc, char **argv)
         {"token", required_argument, NULL, 't'},
         {"root", required_argument, NULL, 'r'},
         {"hook-user", required_argument, NULL, 'u'},
+        {"policy-key", required_argument, NULL, 'p'},
         {NULL, 0, NULL, 0},
     };
     s_options_t options;
@@ -238,6 +248,9 @@ int agt_init_main (int argc, char **argv)
                 break;
             case 'u':
                 options.hook_user = optarg;
+                break;
+            case 'p':
+                options.policy_key = optarg;
                 break;
             default:
                 return s_usage ("unknown option or missing value",

@@ -15,7 +15,7 @@
 #define AGT_INIT_USAGE                                                                             \
     "jadugar-agent init --data DIR --controller HOST:BASE --controller-key CURVEPUB"               \
     " --signing-key SIGNPUB --env ENV [--name NAME] [--token TOKEN] [--root DIR]"                  \
-    " [--hook-user USER]"
+    " [--hook-user USER] [--policy-key POLICYPUB]"
 
 //  Run the command with its arguments (argv[0] is "init"). Returns the
 //  exit status: 0, 1 (could not write), 2 (bad usage).

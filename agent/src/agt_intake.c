@@ -154,6 +154,13 @@ static void s_refuse (agt_intake_t *self, const char *reason, const char *plan_i
     s_refuse_what (self, "plan", reason, plan_id, why);
 }
 
+void agt_intake_refuse (agt_intake_t *self, const char *reason, const char *plan_id,
+                        const char *why)
+{
+    assert (self);
+    s_refuse (self, reason, plan_id, why);
+}
+
 agt_intake_result_t agt_intake_plan (agt_intake_t *self, const uint8_t *data, size_t size,
                                      int64_t now_ms, jad_plan_t **plan_p, zlist_t *superseded)
 {

@@ -53,6 +53,12 @@ int agt_intake_heartbeat (agt_intake_t *self, const uint8_t *data, size_t size, 
 //  intake's creation): signed controller traffic, for the stale alarm.
 int64_t agt_intake_last_signed (agt_intake_t *self);
 
+//  Count and log (rate limited, as the intake's own) one refusal of plan
+//  plan_id for `reason` decided after intake (the release checks of
+//  agt_policy: reason "policy"), flushed with the others.
+void agt_intake_refuse (agt_intake_t *self, const char *reason, const char *plan_id,
+                        const char *why);
+
 //  Refusals counted for a reason name ("bad_signature", "replay", ...).
 uint64_t agt_intake_refused (agt_intake_t *self, const char *reason);
 //  Total refusals.

@@ -141,6 +141,41 @@ int agt_store_epoch_raise (agt_store_t *self, uint64_t epoch)
     return epoch > current ? agt_store_counter_set (self, "epoch", epoch) : 0;
 }
 
+int agt_store_policy (agt_store_t *self, char **text_p, uint64_t *version_p)
+{
+    assert (self);
+    *text_p = NULL;
+    *version_p = 0;
+    if (agt_store_counter_get (self, "policy_version", version_p) ||
+        jad_db_meta_get (self->db, "policy", text_p) < 0)
+        return -1;
+    if (*version_p == 0 || !*text_p) {
+        free (*text_p);
+        *text_p = NULL;
+        *version_p = 0;
+        return 1;
+    }
+    return 0;
+}
+
+int agt_store_policy_raise (agt_store_t *self, uint64_t version, const char *text)
+{
+    assert (self);
+    uint64_t current = 0;
+    if (agt_store_counter_get (self, "policy_version", &current))
+        return -1;
+    if (version <= current)
+        return 0;
+    if (jad_db_begin (self->db))
+        return -1;
+    if (jad_db_meta_set (self->db, "policy", text) ||
+        agt_store_counter_set (self, "policy_version", version)) {
+        jad_db_rollback (self->db);
+        return -1;
+    }
+    return jad_db_commit (self->db);
+}
+
 //  Run one statement with text binds (NULL binds SQL NULL). Returns 0/-1.
 static int s_exec_texts (sqlite3 *db, const char *sql, int count, const char *const *texts)
 {

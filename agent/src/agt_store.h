@@ -103,6 +103,15 @@ char *agt_store_app_version (agt_store_t *self, const char *app);
 int agt_store_apps (agt_store_t *self, jad_app_state_t **apps_p, size_t *count_p);
 void agt_store_apps_free (jad_app_state_t **apps_p, size_t count);
 
+//  The highest policy (jad_policy.h) this agent verified: its signed text
+//  (caller frees) and version, in meta. Returns 0, 1 if there is none
+//  (*text_p NULL, *version_p 0), -1 on error.
+int agt_store_policy (agt_store_t *self, char **text_p, uint64_t *version_p);
+
+//  Keep a verified policy's text at `version` if it is higher than the
+//  one kept (versions only go up). Returns 0 or -1.
+int agt_store_policy_raise (agt_store_t *self, uint64_t version, const char *text);
+
 //  Named counters in meta ("refused_replay"). Return 0 or -1.
 int agt_store_counter_get (agt_store_t *self, const char *name, uint64_t *value);
 int agt_store_counter_set (agt_store_t *self, const char *name, uint64_t value);

@@ -42,6 +42,8 @@
 #ifndef JAD_ATTEST_H_INCLUDED
 #define JAD_ATTEST_H_INCLUDED
 
+#include "jad_keys.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -89,6 +91,17 @@ typedef enum {
 //  no signature is verified yet. Returns the envelope or NULL with why in
 //  err. Caller destroys.
 jad_dsse_t *jad_dsse_parse (const char *text, size_t len, char *err, size_t errlen);
+//  The same for an envelope whose payloadType must be payload_type
+//  (jad_policy.h's policies are DSSE envelopes of their own type).
+jad_dsse_t *jad_dsse_parse_as (const char *text, size_t len, const char *payload_type, char *err,
+                               size_t errlen);
+
+//  A DSSE envelope (compact JSON text, caller frees) of body_len bytes of
+//  body with payload_type, signed with the Ed25519 key (its keyid: the
+//  first 8 bytes of SHA-256 of the public key, hex). NULL if key is not an
+//  Ed25519 key or out of memory.
+char *jad_dsse_sign (const char *payload_type, const uint8_t *body, size_t body_len,
+                     const jad_keypair_t *key);
 void jad_dsse_destroy (jad_dsse_t **self_p);
 
 //  True if a signature of the envelope verifies under `key` (32 bytes),

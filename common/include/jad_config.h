@@ -60,6 +60,8 @@ typedef struct {
     uint32_t metrics_interval_ms;  //  host metrics, default 10000
     uint32_t metrics_buffer;       //  samples held while disconnected, default 100000
     uint32_t stale_after_ms;       //  stale alarm without signed traffic, default 30000
+    char *policy_key;              //  offline Ed25519 policy key (hex), or NULL: no release
+                                   //  checks at this host (DESIGN §10, jad_policy.h)
 } jad_agent_config_t;
 
 jad_agent_config_t *jad_agent_config_load (const char *path, jad_problems_t *problems);

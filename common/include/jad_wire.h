@@ -112,6 +112,9 @@ typedef struct {
     uint64_t min_release_counter;  //  the app's security floor, 0 = none
     uint64_t unpacked_size;        //  the release's regular files' sizes, 0 = unknown
     uint64_t epoch;                //  the signer's leadership epoch (0: a lone controller)
+    bool has_bundle;               //  the release's attestation bundle travels with it
+    uint8_t bundle_sha256[32];     //  its SHA-256 (has_bundle)
+    uint64_t bundle_length;        //  its length, > 0 (has_bundle)
 } jad_plan_t;
 
 //  The signed heartbeat (payload of a PAYLOAD_HEARTBEAT envelope).

@@ -7,6 +7,8 @@
 //  copy into a message (%.64s and friends).
 
 #include "jad_attest.h"
+#include "jad_keys.h"
+#include "jad_util.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -101,6 +103,12 @@ void jad_dsse_destroy (jad_dsse_t **self_p)
 
 jad_dsse_t *jad_dsse_parse (const char *text, size_t len, char *err, size_t errlen)
 {
+    return jad_dsse_parse_as (text, len, JAD_ATTEST_PAYLOAD_TYPE, err, errlen);
+}
+
+jad_dsse_t *jad_dsse_parse_as (const char *text, size_t len, const char *payload_type, char *err,
+                               size_t errlen)
+{
     if (!text || len == 0) {
         snprintf (err, errlen, "empty attestation");
         return NULL;
@@ -130,9 +138,9 @@ jad_dsse_t *jad_dsse_parse (const char *text, size_t len, char *err, size_t errl
                   "not a DSSE envelope: payloadType, payload and signatures are required");
         goto failed;
     }
-    if (strcmp (json_string_value (type), JAD_ATTEST_PAYLOAD_TYPE) != 0) {
+    if (strcmp (json_string_value (type), payload_type) != 0) {
         snprintf (err, errlen, "payloadType '%.64s' is not %s", json_string_value (type),
-                  JAD_ATTEST_PAYLOAD_TYPE);
+                  payload_type);
         goto failed;
     }
     size_t count = json_array_size (signatures);
@@ -188,6 +196,37 @@ failed:
     json_decref (root);
     jad_dsse_destroy (&self);
     return NULL;
+}
+
+char *jad_dsse_sign (const char *payload_type, const uint8_t *body, size_t body_len,
+                     const jad_keypair_t *key)
+{
+    if (jad_keypair_kind (key) != JAD_KEY_ED25519)
+        return NULL;
+    size_t pae_len = 0;
+    uint8_t *pae = jad_dsse_pae (payload_type, body, body_len, &pae_len);
+    uint8_t sig[crypto_sign_BYTES], key_id[8];
+    char sig_b64[sodium_base64_ENCODED_LEN (crypto_sign_BYTES, sodium_base64_VARIANT_ORIGINAL)];
+    char key_hex[17];
+    size_t body_b64_len = sodium_base64_ENCODED_LEN (body_len, sodium_base64_VARIANT_ORIGINAL);
+    char *body_b64 = malloc (body_b64_len);
+    char *envelope = NULL;
+    if (pae && body_b64 &&
+        crypto_sign_detached (sig, NULL, pae, pae_len, jad_keypair_secret (key)) == 0) {
+        sodium_bin2base64 (sig_b64, sizeof sig_b64, sig, sizeof sig,
+                           sodium_base64_VARIANT_ORIGINAL);
+        sodium_bin2base64 (body_b64, body_b64_len, body, body_len, sodium_base64_VARIANT_ORIGINAL);
+        jad_key_id (jad_keypair_public (key), key_id);
+        jad_hex (key_id, sizeof key_id, key_hex);
+        json_t *dsse =
+            json_pack ("{s:s, s:s, s:[{s:s, s:s}]}", "payloadType", payload_type, "payload",
+                       body_b64, "signatures", "keyid", key_hex, "sig", sig_b64);
+        envelope = dsse ? json_dumps (dsse, JSON_COMPACT) : NULL;
+        json_decref (dsse);
+    }
+    free (body_b64);
+    free (pae);
+    return envelope;
 }
 
 bool jad_dsse_signed_by (const jad_dsse_t *self, const uint8_t key[32])

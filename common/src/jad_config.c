@@ -1641,6 +1641,7 @@ static const s_field_t s_agent_fields[] = {
     S_DURATION ("metrics-interval", S_A, metrics_interval_ms, 1),
     S_UINT ("metrics-buffer", S_A, metrics_buffer, 100, 10000000),
     S_DURATION ("stale-after", S_A, stale_after_ms, 1),
+    S_STRING ("policy-key", S_A, policy_key, S_HEXKEY),
     S_END};
 #undef S_A
 static const s_table_t s_agent_table = {

@@ -685,6 +685,16 @@ static jad_plan_t *s_plan_from_pb (const s_ctx_t *ctx, const Jadugar__Plan *mess
     self->min_release_counter = message->min_release_counter;
     self->unpacked_size = message->unpacked_size;
     self->epoch = message->epoch;
+    if (message->bundle_sha256.len > 0 || message->bundle_length > 0) {
+        if (s_bytes_exact (ctx, "bundle_sha256", &message->bundle_sha256, 32, self->bundle_sha256))
+            goto failed;
+        if (message->bundle_length == 0) {
+            s_missing (ctx, "bundle_length");
+            goto failed;
+        }
+        self->has_bundle = true;
+        self->bundle_length = message->bundle_length;
+    }
     return self;
 
 failed:
@@ -761,6 +771,10 @@ zchunk_t *jad_plan_encode (const jad_plan_t *self)
     message.min_release_counter = self->min_release_counter;
     message.unpacked_size = self->unpacked_size;
     message.epoch = self->epoch;
+    if (self->has_bundle) {
+        message.bundle_sha256 = s_pbbytes (self->bundle_sha256, 32);
+        message.bundle_length = self->bundle_length;
+    }
     //  A NULL migration would crash protobuf-c: refuse it here
     for (size_t index = 0; index < message.n_migrations; index++)
         if (!self->migrations[index]) {

@@ -148,5 +148,6 @@ json_t *cli_plan_complete (json_t *plan);
 void cli_print_decisions (json_t *decisions);
 int cli_operator (cli_t *cli);
 int cli_audit (cli_t *cli);
+int cli_policy (cli_t *cli);
 
 #endif

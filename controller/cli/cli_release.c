@@ -297,32 +297,8 @@ static char *s_approval (const char *app, const char *version, const char *sha25
     json_decref (statement);
     if (!payload)
         return NULL;
-    size_t payload_len = strlen (payload), pae_len = 0;
-    uint8_t *pae =
-        jad_dsse_pae (JAD_ATTEST_PAYLOAD_TYPE, (const uint8_t *)payload, payload_len, &pae_len);
-    uint8_t sig[crypto_sign_BYTES], key_id[8];
-    char sig_b64[sodium_base64_ENCODED_LEN (crypto_sign_BYTES, sodium_base64_VARIANT_ORIGINAL)];
-    char key_hex[17];
-    size_t payload_b64_len =
-        sodium_base64_ENCODED_LEN (payload_len, sodium_base64_VARIANT_ORIGINAL);
-    char *payload_b64 = malloc (payload_b64_len);
-    char *envelope = NULL;
-    if (pae && payload_b64 &&
-        crypto_sign_detached (sig, NULL, pae, pae_len, jad_keypair_secret (key)) == 0) {
-        sodium_bin2base64 (sig_b64, sizeof sig_b64, sig, sizeof sig,
-                           sodium_base64_VARIANT_ORIGINAL);
-        sodium_bin2base64 (payload_b64, payload_b64_len, (const uint8_t *)payload, payload_len,
-                           sodium_base64_VARIANT_ORIGINAL);
-        jad_key_id (jad_keypair_public (key), key_id);
-        jad_hex (key_id, sizeof key_id, key_hex);
-        json_t *dsse =
-            json_pack ("{s:s, s:s, s:[{s:s, s:s}]}", "payloadType", JAD_ATTEST_PAYLOAD_TYPE,
-                       "payload", payload_b64, "signatures", "keyid", key_hex, "sig", sig_b64);
-        envelope = dsse ? json_dumps (dsse, JSON_COMPACT) : NULL;
-        json_decref (dsse);
-    }
-    free (payload_b64);
-    free (pae);
+    char *envelope =
+        jad_dsse_sign (JAD_ATTEST_PAYLOAD_TYPE, (const uint8_t *)payload, strlen (payload), key);
     free (payload);
     return envelope;
 }

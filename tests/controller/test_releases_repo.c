@@ -210,3 +210,48 @@ JT_STORE_TEST (releases_repo, schedule_slots_are_kept_per_environment)
     cr_assert_eq (slot, 1797930000000);
     cr_assert_eq (ctl_releases_repo_slot (s_store, "prod", &slot), 1);
 }
+
+//  Release checks at the hosts (jad_policy.h): an environment's signed
+//  policy only goes up; bundles are kept once, by their SHA-256.
+JT_STORE_TEST (releases_repo, policies_only_go_up_and_bundles_are_kept_by_hash)
+{
+    char *body = NULL;
+    int64_t version = 0, kept = -1;
+    cr_assert_eq (ctl_releases_repo_policy (s_store, "prod", &body, &version), 1);
+    cr_assert_null (body);
+    cr_assert_eq (
+        ctl_releases_repo_policy_set (s_store, "prod", 2, "{\"v\": 2}", "amy", 1000, &kept), 0);
+    cr_assert_eq (kept, 0);
+    cr_assert_eq (
+        ctl_releases_repo_policy_set (s_store, "prod", 2, "{\"v\": 2b}", "amy", 2000, &kept), 1,
+        "the same version again is refused");
+    cr_assert_eq (kept, 2);
+    cr_assert_eq (
+        ctl_releases_repo_policy_set (s_store, "prod", 1, "{\"v\": 1}", "amy", 2000, &kept), 1,
+        "an older one is refused");
+    cr_assert_eq (
+        ctl_releases_repo_policy_set (s_store, "prod", 3, "{\"v\": 3}", "bob", 3000, &kept), 0);
+    cr_assert_eq (kept, 2);
+    cr_assert_eq (ctl_releases_repo_policy (s_store, "prod", &body, &version), 0);
+    cr_assert_str_eq (body, "{\"v\": 3}");
+    cr_assert_eq (version, 3);
+    free (body);
+    cr_assert_eq (ctl_releases_repo_policy (s_store, "staging", &body, &version), 1);
+
+    char *app = NULL, *release = NULL, *env = NULL;
+    cr_assert_eq (ctl_releases_repo_bundle (s_store, "aa", &body, &app, &release, &env), 1);
+    cr_assert_eq (
+        ctl_releases_repo_bundle_put (s_store, "aa", "web", "1.0", "prod", "{\"b\": 1}", 1000), 0);
+    cr_assert_eq (
+        ctl_releases_repo_bundle_put (s_store, "aa", "web", "1.0", "prod", "{\"b\": 1}", 2000), 0,
+        "kept once, no error");
+    cr_assert_eq (ctl_releases_repo_bundle (s_store, "aa", &body, &app, &release, &env), 0);
+    cr_assert_str_eq (body, "{\"b\": 1}");
+    cr_assert_str_eq (app, "web");
+    cr_assert_str_eq (release, "1.0");
+    cr_assert_str_eq (env, "prod");
+    free (body);
+    free (app);
+    free (release);
+    free (env);
+}

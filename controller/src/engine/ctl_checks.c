@@ -4,6 +4,7 @@
 
 #include "ctl_checks.h"
 #include "ctl_approvals.h"
+#include "jad_policy.h"
 #include "jad_util.h"
 
 #include <stdio.h>
@@ -13,35 +14,6 @@
 const char *ctl_check_state (jad_check_verdict_t verdict)
 {
     return verdict == JAD_CHECK_OK ? "ok" : verdict == JAD_CHECK_MISSING ? "missing" : "invalid";
-}
-
-//  The public keys a check trusts, in keys (32 bytes each, the caller
-//  frees) and their names in names (borrowed, the caller frees the
-//  array). Returns how many, or -1 if out of memory. A name not under
-//  attestation_keys (the loader refuses that) counts for nothing.
-static int s_check_keys (const jad_controller_config_t *config, const jad_check_config_t *check,
-                         uint8_t **keys_p, const char ***names_p)
-{
-    *keys_p = NULL;
-    *names_p = NULL;
-    if (check->key_count == 0)
-        return 0;
-    uint8_t *keys = calloc (check->key_count, 32);
-    const char **names = calloc (check->key_count, sizeof (char *));
-    if (!keys || !names) {
-        free (keys);
-        free (names);
-        return -1;
-    }
-    size_t used = 0;
-    for (size_t index = 0; index < check->key_count; index++) {
-        const jad_attestation_key_t *key = jad_controller_config_key (config, check->keys[index]);
-        if (key && jad_unhex (key->ed25519, keys + used * 32, 32) == 0)
-            names[used++] = key->name;
-    }
-    *keys_p = keys;
-    *names_p = names;
-    return (int)used;
 }
 
 //  "tech-lead, product-owner" of an approval's roles, bounded.
@@ -152,27 +124,17 @@ int ctl_checks_judge (const jad_controller_config_t *config, const jad_env_confi
             s_judge_approval (env, check, facts, result);
             continue;
         }
-        uint8_t *keys = NULL;
-        const char **names = NULL;
-        int key_count = s_check_keys (config, check, &keys, &names);
-        if (key_count < 0)
+        //  the one rule builder, shared with the agents (jad_policy.h)
+        jad_check_rule_t rule;
+        if (jad_check_rule_build (check, config->attestation_keys, config->attestation_key_count,
+                                  &rule))
             return -1;
-        jad_check_rule_t rule = {.name = check->name,
-                                 .type = check->type,
-                                 .keys = keys,
-                                 .key_names = names,
-                                 .key_count = (size_t)key_count,
-                                 .max_age_ms = (int64_t)check->max_age_ms,
-                                 .max_severity = check->max_severity,
-                                 .builder_id = check->builder_id,
-                                 .source = check->source};
         result->verdict =
             jad_check_judge (&rule, facts->envelopes, facts->lens, facts->count, facts->sha256, now,
                              NULL, result->why, sizeof result->why);
         if (result->verdict == JAD_CHECK_OK)
             result->why[0] = 0;
-        free (keys);
-        free (names);
+        jad_check_rule_clear (&rule);
     }
     return 0;
 }

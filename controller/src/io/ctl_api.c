@@ -428,6 +428,13 @@ static int s_release_approve (ctl_api_t *self, const jad_api_request_t *request,
                                      operator_name, result, err, errlen);
 }
 
+static int s_policy_push (ctl_api_t *self, const jad_api_request_t *request,
+                          const char *operator_name, json_t **result, char *err, size_t errlen)
+{
+    return ctl_attestations_policy_push (self->store, ctl_settings_config (self->settings), request,
+                                         operator_name, result, err, errlen);
+}
+
 static int s_release_checks (ctl_api_t *self, const jad_api_request_t *request,
                              const char *operator_name, json_t **result, char *err, size_t errlen)
 {
@@ -1558,6 +1565,8 @@ static const s_command_t s_commands[] = {
     //  approvers hold approval roles, which grant view: the check's roles
     //  are checked by ctl_checks_approval_arrival
     {"release.approve", S_NEED_VIEW, true, s_release_approve},
+    //  the offline-signed policy agents enforce (jad_policy.h)
+    {"policy.push", S_NEED_ADMIN, true, s_policy_push},
     {"deploy", S_NEED_DEPLOY, true, s_deploy},
     {"plans", S_NEED_VIEW, true, s_plans},
     {"plan.show", S_NEED_VIEW, true, s_plan_show},

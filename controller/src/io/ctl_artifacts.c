@@ -451,8 +451,10 @@ done:
 }
 
 //  True if a running plan in which `agent` is unfinished deploys the
-//  release whose artifact is sha_hex.
-static bool s_targets (ctl_artifacts_t *self, const char *agent, const char *sha_hex)
+//  release whose artifact is sha_hex, or (sha_hex NULL) is a plan of
+//  app/version in env (the attestation bundle sent with it).
+static bool s_targets (ctl_artifacts_t *self, const char *agent, const char *sha_hex,
+                       const char *app, const char *version, const char *env)
 {
     bool found = false;
     zlistx_t *plans = ctl_plans_repo_unfinished_for (self->store, agent);
@@ -460,8 +462,12 @@ static bool s_targets (ctl_artifacts_t *self, const char *agent, const char *sha
          id = zlistx_next (plans)) {
         ctl_plan_t *plan = NULL;
         ctl_release_t *release = NULL;
-        if (ctl_plans_repo_get (self->store, id, &plan) == 0 &&
-            ctl_releases_repo_get (self->store, plan->app, plan->version, &release) == 0)
+        if (ctl_plans_repo_get (self->store, id, &plan) != 0)
+            ;
+        else if (!sha_hex)
+            found =
+                streq (plan->app, app) && streq (plan->version, version) && streq (plan->env, env);
+        else if (ctl_releases_repo_get (self->store, plan->app, plan->version, &release) == 0)
             found = streq (release->sha256, sha_hex);
         ctl_release_destroy (&release);
         ctl_plan_destroy (&plan);
@@ -495,9 +501,37 @@ jad_ctl_msg_t *ctl_artifacts_fetch (ctl_artifacts_t *self, const char *agent,
     reply->chunk.offset = offset;
     char sha_hex[65];
     jad_hex (sha256, 32, sha_hex);
+    //  the attestation bundle of a plan for it (jad_policy.h), by its hash
+    char *bundle = NULL, *app = NULL, *version = NULL, *env = NULL;
+    int bundled = ctl_releases_repo_bundle (self->store, sha_hex, &bundle, &app, &version, &env);
+    if (bundled == 0) {
+        bool allowed = s_targets (self, agent, NULL, app, version, env);
+        size_t total = strlen (bundle);
+        if (allowed && offset < total && length > 0 && length <= JAD_CHUNK_SIZE) {
+            size_t size = offset + length > total ? total - (size_t)offset : length;
+            reply->chunk.data = malloc (size);
+            if (reply->chunk.data) {
+                memcpy (reply->chunk.data, bundle + offset, size);
+                reply->chunk.data_size = size;
+                reply->chunk.total = total;
+                self->counters->value[CTL_COUNT_CHUNKS_SENT]++;
+                self->counters->value[CTL_COUNT_BYTES_SENT] += size;
+            } else
+                reply->chunk.error = strdup ("out of memory on the controller");
+        }
+        free (bundle);
+        free (app);
+        free (version);
+        free (env);
+        if (!allowed)
+            return s_refuse (self, reply, agent, sha_hex, "no running plan for this agent uses it");
+        if (!reply->chunk.data && !reply->chunk.error)
+            return s_refuse (self, reply, agent, sha_hex, "chunk outside the bundle");
+        return reply;
+    }
     //  An agent reads only what a plan for it deploys: not another
     //  environment's releases, nor any release by guessing its digest.
-    if (!s_targets (self, agent, sha_hex))
+    if (!s_targets (self, agent, sha_hex, NULL, NULL, NULL))
         return s_refuse (self, reply, agent, sha_hex, "no running plan for this agent uses it");
     int64_t total = 0;
     ctl_release_t *release = NULL;

@@ -303,3 +303,57 @@ done:
     ctl_release_destroy (&release);
     return status;
 }
+
+int ctl_attestations_policy_push (ctl_store_t *store, const jad_controller_config_t *config,
+                                  const jad_api_request_t *request, const char *operator_name,
+                                  json_t **result, char *err, size_t errlen)
+{
+    if (request->blob_size == 0 || request->blob_size > JAD_POLICY_MAX_BYTES) {
+        snprintf (err, errlen, "policy refused: %zu bytes (1 to %d bytes of JSON)",
+                  request->blob_size, JAD_POLICY_MAX_BYTES);
+        return 2;
+    }
+    char why[256];
+    //  not verified here: the controller has no policy key, agents verify
+    jad_dsse_t *envelope = jad_dsse_parse_as ((const char *)request->blob, request->blob_size,
+                                              JAD_POLICY_PAYLOAD_TYPE, why, sizeof why);
+    size_t payload_len = 0;
+    const uint8_t *payload = envelope ? jad_dsse_payload (envelope, &payload_len) : NULL;
+    jad_policy_t *policy =
+        payload ? jad_policy_decode (payload, payload_len, why, sizeof why) : NULL;
+    char *text = policy ? strndup ((const char *)request->blob, request->blob_size) : NULL;
+    int status = 2;
+    int64_t kept = 0;
+    if (!policy)
+        snprintf (err, errlen, "policy refused: %s", why);
+    else if (!text || strlen (text) != request->blob_size) {
+        snprintf (err, errlen, "policy refused: %s",
+                  text ? "it holds a NUL byte" : "out of memory");
+        status = text ? 2 : 1;
+    } else if (!jad_controller_config_env (config, policy->environment))
+        snprintf (err, errlen, "policy refused: controller.yaml has no environment '%s'",
+                  policy->environment);
+    else {
+        int stored =
+            ctl_releases_repo_policy_set (store, policy->environment, (int64_t)policy->version,
+                                          text, operator_name, jad_now_ms (), &kept);
+        if (stored == 1)
+            snprintf (err, errlen,
+                      "policy refused: %s holds version %lld already; versions only go up",
+                      policy->environment, (long long)kept);
+        else if (stored < 0) {
+            snprintf (err, errlen, "database error");
+            status = 1;
+        } else {
+            status = 0;
+            jad_log_info ("api: policy pushed env=%s version=%llu operator=%s", policy->environment,
+                          (unsigned long long)policy->version, operator_name);
+            *result = json_pack ("{s:s, s:I, s:I}", "env", policy->environment, "version",
+                                 (json_int_t)policy->version, "previous", (json_int_t)kept);
+        }
+    }
+    free (text);
+    jad_policy_destroy (&policy);
+    jad_dsse_destroy (&envelope);
+    return status;
+}

@@ -20,6 +20,7 @@
 #include "ctl_releases_repo.h"
 #include "ctl_store.h"
 #include "jad_config.h"
+#include "jad_policy.h"
 #include "jad_wire.h"
 
 #include <jansson.h>
@@ -44,6 +45,15 @@ int ctl_attestations_checks (ctl_store_t *store, const jad_controller_config_t *
 int ctl_attestations_approve (ctl_store_t *store, const jad_controller_config_t *config,
                               const jad_api_request_t *request, const char *operator_name,
                               json_t **result, char *err, size_t errlen);
+
+//  policy.push (the signed policy's text as the blob): kept for its
+//  environment when its version is higher than the one kept. The
+//  controller holds no policy key: it reads the payload unverified, only
+//  to know the environment and the version; agents with the policy key
+//  verify it (jad_policy.h). Result: {env, version, previous}.
+int ctl_attestations_policy_push (ctl_store_t *store, const jad_controller_config_t *config,
+                                  const jad_api_request_t *request, const char *operator_name,
+                                  json_t **result, char *err, size_t errlen);
 
 //  What ctl_checks_judge needs about a release, read from the store; the
 //  facts borrow from the rest.

@@ -6,8 +6,10 @@
 #include "ctl_releases_repo.h"
 #include "jad_envelope.h"
 #include "jad_log.h"
+#include "jad_policy.h"
 #include "jad_util.h"
 
+#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -52,6 +54,58 @@ void ctl_dispatch_destroy (ctl_dispatch_t **self_p)
         return;
     free (*self_p);
     *self_p = NULL;
+}
+
+//  The release's attestation bundle (jad_policy.h) for a plan that brings
+//  app/version onto hosts of env: env's policy as pushed and the
+//  release's attestations. Kept by its SHA-256 (agents fetch it by that)
+//  and named in the plan. Nothing to send (no policy, no attestation)
+//  leaves the plan without one. Returns 0 or -1.
+static int s_plan_bundle (ctl_dispatch_t *self, jad_plan_t *plan)
+{
+    char *policy = NULL;
+    int64_t policy_version = 0;
+    if (ctl_releases_repo_policy (self->store, plan->environment, &policy, &policy_version) < 0)
+        return -1;
+    zlistx_t *attestations = ctl_releases_repo_attestations (self->store, plan->app, plan->version);
+    if (!attestations) {
+        free (policy);
+        return -1;
+    }
+    size_t count = zlistx_size (attestations);
+    int rc = 0;
+    if (count == 0 && !policy)
+        goto done;
+    rc = -1;
+    const char **envelopes = calloc (count + 1, sizeof (char *));
+    size_t *lens = calloc (count + 1, sizeof (size_t));
+    size_t index = 0;
+    for (ctl_attestation_t *attestation = zlistx_first (attestations);
+         envelopes && lens && attestation; attestation = zlistx_next (attestations)) {
+        envelopes[index] = attestation->envelope;
+        lens[index++] = strlen (attestation->envelope);
+    }
+    size_t len = 0;
+    char *bundle =
+        envelopes && lens ? jad_bundle_encode (policy, envelopes, lens, count, &len) : NULL;
+    if (bundle) {
+        char hex[65];
+        crypto_hash_sha256 (plan->bundle_sha256, (const uint8_t *)bundle, len);
+        jad_hex (plan->bundle_sha256, 32, hex);
+        plan->bundle_length = len;
+        plan->has_bundle = true;
+        rc = ctl_releases_repo_bundle_put (self->store, hex, plan->app, plan->version,
+                                           plan->environment, bundle, jad_now_ms ());
+    } else
+        jad_log_error ("plans: cannot build the attestation bundle of %s %s (%zu attestations)",
+                       plan->app, plan->version, count);
+    free (bundle);
+    free (envelopes);
+    free (lens);
+done:
+    zlistx_destroy (&attestations);
+    free (policy);
+    return rc;
 }
 
 //  Build the plan payload for plan_id (targets from the list). NULL on error.
@@ -102,6 +156,10 @@ static jad_plan_t *s_plan_load (ctl_dispatch_t *self, const char *plan_id)
             plan->migrations[plan->migration_count++] = strdup (item);
         free (copy);
     }
+    //  what brings a release onto a host carries its checks' evidence
+    if ((plan->action == JAD_PLAN_ACTION_APPLY || plan->action == JAD_PLAN_ACTION_MIGRATE_UP) &&
+        s_plan_bundle (self, plan))
+        jad_plan_destroy (&plan);
 done:
     ctl_release_destroy (&release);
     ctl_plan_destroy (&row);

@@ -334,3 +334,89 @@ int ctl_releases_repo_slot_set (ctl_store_t *store, const char *env, int64_t slo
                ? -1
                : 0;
 }
+
+int ctl_releases_repo_policy_set (ctl_store_t *store, const char *env, int64_t version,
+                                  const char *body, const char *operator_name, int64_t now,
+                                  int64_t *kept_p)
+{
+    ctl_sql_t *sql = ctl_store_sql (store);
+    if (ctl_sql_begin (sql) != 0)
+        return -1;
+    int64_t kept = 0;
+    int rc = ctl_sql_int (sql, &kept, "SELECT version FROM policies WHERE env = $1", "t", env);
+    if (kept_p)
+        *kept_p = rc == 0 ? kept : 0;
+    if (rc == 0 && kept >= version) {
+        ctl_sql_rollback (sql);
+        return 1;
+    }
+    if (rc < 0 || ctl_sql_exec (sql,
+                                "INSERT INTO policies (env, version, body, pushed_by, pushed) "
+                                "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (env) DO UPDATE SET "
+                                "version = $2, body = $3, pushed_by = $4, pushed = $5",
+                                "titti", env, version, body, operator_name, now) != 1) {
+        ctl_sql_rollback (sql);
+        return -1;
+    }
+    return ctl_sql_commit (sql);
+}
+
+int ctl_releases_repo_policy (ctl_store_t *store, const char *env, char **body_p,
+                              int64_t *version_p)
+{
+    *body_p = NULL;
+    ctl_query_t query;
+    int rc = ctl_sql_query (ctl_store_sql (store), &query,
+                            "SELECT body, version FROM policies WHERE env = $1", "t", env);
+    int found = 1;
+    if (rc == 0 && ctl_query_next (&query)) {
+        *body_p = ctl_query_strdup (&query, 0);
+        *version_p = ctl_query_int (&query, 1);
+        found = *body_p ? 0 : -1;
+    }
+    if (rc || ctl_query_end (&query)) {
+        free (*body_p);
+        *body_p = NULL;
+        return -1;
+    }
+    return found;
+}
+
+int ctl_releases_repo_bundle_put (ctl_store_t *store, const char *sha256, const char *app,
+                                  const char *version, const char *env, const char *body,
+                                  int64_t now)
+{
+    return ctl_sql_exec (ctl_store_sql (store),
+                         "INSERT INTO bundles (sha256, app, version, env, body, created) "
+                         "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (sha256) DO NOTHING",
+                         "ttttti", sha256, app, version, env, body, now) < 0
+               ? -1
+               : 0;
+}
+
+int ctl_releases_repo_bundle (ctl_store_t *store, const char *sha256, char **body_p, char **app_p,
+                              char **version_p, char **env_p)
+{
+    *body_p = *app_p = *version_p = *env_p = NULL;
+    ctl_query_t query;
+    int rc = ctl_sql_query (ctl_store_sql (store), &query,
+                            "SELECT body, app, version, env FROM bundles WHERE sha256 = $1", "t",
+                            sha256);
+    int found = 1;
+    if (rc == 0 && ctl_query_next (&query)) {
+        *body_p = ctl_query_strdup (&query, 0);
+        *app_p = ctl_query_strdup (&query, 1);
+        *version_p = ctl_query_strdup (&query, 2);
+        *env_p = ctl_query_strdup (&query, 3);
+        found = *body_p && *app_p && *version_p && *env_p ? 0 : -1;
+    }
+    if (rc || ctl_query_end (&query) || found < 0) {
+        free (*body_p);
+        free (*app_p);
+        free (*version_p);
+        free (*env_p);
+        *body_p = *app_p = *version_p = *env_p = NULL;
+        return -1;
+    }
+    return found;
+}

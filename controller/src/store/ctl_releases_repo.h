@@ -132,4 +132,29 @@ int ctl_releases_repo_attest (ctl_store_t *store, const ctl_attestation_t *attes
 //  ctl_attestation_t), NULL on error.
 zlistx_t *ctl_releases_repo_attestations (ctl_store_t *store, const char *app, const char *version);
 
+//  Keep env's signed policy (text) at `version`, pushed by operator_name
+//  now, replacing the one kept unless that one's version is higher or
+//  equal (the caller verified nothing: the controller holds no policy
+//  key). Returns 0, 1 if the kept version is >= version (*kept_p gets it),
+//  -1 on error.
+int ctl_releases_repo_policy_set (ctl_store_t *store, const char *env, int64_t version,
+                                  const char *body, const char *operator_name, int64_t now,
+                                  int64_t *kept_p);
+
+//  env's policy text (caller frees) and its version. Returns 0, 1 if env
+//  has none, -1 on error.
+int ctl_releases_repo_policy (ctl_store_t *store, const char *env, char **body_p,
+                              int64_t *version_p);
+
+//  Keep a bundle (its SHA-256 hex, the JSON text) sent with plans of
+//  app/version in env, once. Returns 0 or -1.
+int ctl_releases_repo_bundle_put (ctl_store_t *store, const char *sha256, const char *app,
+                                  const char *version, const char *env, const char *body,
+                                  int64_t now);
+
+//  A bundle by SHA-256 (hex): its text (caller frees) and what it is for
+//  (app_p, version_p, env_p: caller frees). Returns 0, 1 if none, -1.
+int ctl_releases_repo_bundle (ctl_store_t *store, const char *sha256, char **body_p, char **app_p,
+                              char **version_p, char **env_p);
+
 #endif

@@ -216,5 +216,14 @@ const ctl_migration_t ctl_schema_pg[] = {
      "  state TEXT NOT NULL, since BIGINT NOT NULL, value DOUBLE PRECISION,"
      "  baseline DOUBLE PRECISION, samples BIGINT NOT NULL, hosts BIGINT NOT NULL, host TEXT,"
      "  detail TEXT, evaluated BIGINT NOT NULL, PRIMARY KEY (plan_id, rule_id));"},
+    //  19: release checks at the hosts (DESIGN §10, SECURITY-TESTS row 40):
+    //  each environment's offline-signed policy as pushed (the controller
+    //  cannot forge one; versions only go up), and the attestation
+    //  bundles sent beside plans, by their SHA-256
+    {"policy", "CREATE TABLE policies (env TEXT PRIMARY KEY, version BIGINT NOT NULL,"
+               "  body TEXT NOT NULL, pushed_by TEXT NOT NULL, pushed BIGINT NOT NULL);"
+               "CREATE TABLE bundles (sha256 TEXT PRIMARY KEY, app TEXT NOT NULL,"
+               "  version TEXT NOT NULL, env TEXT NOT NULL, body TEXT NOT NULL,"
+               "  created BIGINT NOT NULL);"},
     {NULL, NULL},
 };
