@@ -317,7 +317,7 @@ static void s_pair_fleet (s_pair_t *pair, const char *envs, int count, const cha
                           "%s/controller.yaml",
                           fleet->dir, two->data, fleet->port, two->base, two->data),
                   0);
-    //  Release archives are not in the shared store yet (NOTES-ha2.md):
+    //  Release archives are not in the shared store yet (notes/ha2.md):
     //  the two controllers share one artifacts directory, as two hosts
     //  would share a network file system.
     cr_assert_eq (jt_run (NULL,
