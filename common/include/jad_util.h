@@ -79,6 +79,12 @@ int jad_sha256_file (const char *path, uint8_t out[32], uint64_t *size_p);
 //  Random identifier of `bytes` random bytes as hex into out (2*bytes+1).
 char *jad_random_id (size_t bytes, char *out);
 
+//  The size bytes at bytes (a received blob: no NUL at its end) as a new
+//  NUL-terminated string; caller frees. NULL if out of memory. When the
+//  bytes hold a NUL, strlen of the copy is less than size: callers that
+//  want text check it.
+char *jad_text_copy (const void *bytes, size_t size);
+
 //  printf into a new string; caller frees. NULL if out of memory.
 char *jad_strdup_printf (const char *format, ...) __attribute__ ((format (printf, 1, 2)));
 

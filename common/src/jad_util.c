@@ -330,6 +330,18 @@ char *jad_random_id (size_t bytes, char *out)
     return jad_hex (buffer, bytes, out);
 }
 
+char *jad_text_copy (const void *bytes, size_t size)
+{
+    //  not strndup: it may read past `size` looking for a NUL
+    char *text = size < SIZE_MAX ? malloc (size + 1) : NULL;
+    if (!text)
+        return NULL;
+    if (size)
+        memcpy (text, bytes, size);
+    text[size] = '\0';
+    return text;
+}
+
 char *jad_strdup_printf (const char *format, ...)
 {
     va_list argptr;

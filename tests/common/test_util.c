@@ -15,6 +15,27 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+Test (util, text_copy_ends_a_blob_without_reading_past_it)
+{
+    //  exactly `size` bytes, no NUL among them: the copy ends there (under
+    //  ASan, reading one byte more fails the test)
+    uint8_t *blob = malloc (5);
+    cr_assert_not_null (blob);
+    memcpy (blob, "hello", 5);
+    char *text = jad_text_copy (blob, 5);
+    cr_assert_str_eq (text, "hello");
+    free (text);
+    //  a NUL inside: the copy is shorter than the blob, as callers check
+    blob[2] = 0;
+    text = jad_text_copy (blob, 5);
+    cr_assert_eq (strlen (text), 2);
+    free (text);
+    text = jad_text_copy (blob, 0);
+    cr_assert_str_eq (text, "");
+    free (text);
+    free (blob);
+}
+
 Test (util, body_collects_up_to_its_bound)
 {
     jad_body_t body = {.max = 10};

@@ -86,7 +86,7 @@ int ctl_attestations_attest (ctl_store_t *store, const jad_controller_config_t *
                   request->blob_size, JAD_ATTEST_MAX_BYTES);
         goto done;
     }
-    text = strndup ((const char *)request->blob, request->blob_size);
+    text = jad_text_copy (request->blob, request->blob_size);
     if (!text) {
         snprintf (err, errlen, "out of memory");
         status = 1;
@@ -266,7 +266,7 @@ int ctl_attestations_approve (ctl_store_t *store, const jad_controller_config_t 
         snprintf (err, errlen, "approval refused: %zu bytes", request->blob_size);
         goto done;
     }
-    text = strndup ((const char *)request->blob, request->blob_size);
+    text = jad_text_copy (request->blob, request->blob_size);
     if (!text || strlen (text) != request->blob_size) {
         snprintf (err, errlen, "approval refused: not JSON text");
         goto done;
@@ -321,7 +321,7 @@ int ctl_attestations_policy_push (ctl_store_t *store, const jad_controller_confi
     const uint8_t *payload = envelope ? jad_dsse_payload (envelope, &payload_len) : NULL;
     jad_policy_t *policy =
         payload ? jad_policy_decode (payload, payload_len, why, sizeof why) : NULL;
-    char *text = policy ? strndup ((const char *)request->blob, request->blob_size) : NULL;
+    char *text = policy ? jad_text_copy (request->blob, request->blob_size) : NULL;
     int status = 2;
     int64_t kept = 0;
     if (!policy)
