@@ -405,10 +405,10 @@ void ctl_rule_canary_reading (const ctl_rule_t *rule, const ctl_canary_sample_t 
             reading->cond = CTL_RULE_COND_TRUE;
             reading->value = value;
             snprintf (reading->host, sizeof reading->host, "%s", name ? name : "");
-            snprintf (reading->detail, sizeof reading->detail,
-                      "%s%s: %s = %g, %s (%lld samples in %s)",
-                      name ? "canary host " : "the canary hosts", name ? name : "", what, value,
-                      why, (long long)used, span);
+            jad_format (reading->detail, sizeof reading->detail,
+                        "%s%s: %s = %g, %s (%lld samples in %s)",
+                        name ? "canary host " : "the canary hosts", name ? name : "", what, value,
+                        why, (long long)used, span);
             return;
         }
         bool worse = rule->above ? value > reading->value : value < reading->value;
@@ -422,22 +422,22 @@ void ctl_rule_canary_reading (const ctl_rule_t *rule, const ctl_canary_sample_t 
         reading->cond = CTL_RULE_COND_INCONCLUSIVE;
         snprintf (reading->host, sizeof reading->host, "%s", missing_host ? missing_host : "");
         if (!missing)
-            snprintf (reading->detail, sizeof reading->detail,
-                      "the plan has no healthy canary host to judge");
+            jad_format (reading->detail, sizeof reading->detail,
+                        "the plan has no healthy canary host to judge");
         else
-            snprintf (reading->detail, sizeof reading->detail,
-                      "%s had %lld samples of %s in %s, it needs %lld to %s", missing_name,
-                      (long long)missing_samples, rule->metric ? rule->metric : "-", span,
-                      (long long)rule->min_samples,
-                      strcmp (missing, "baseline") == 0 ? "compare" : "decide");
+            jad_format (reading->detail, sizeof reading->detail,
+                        "%s had %lld samples of %s in %s, it needs %lld to %s", missing_name,
+                        (long long)missing_samples, rule->metric ? rule->metric : "-", span,
+                        (long long)rule->min_samples,
+                        strcmp (missing, "baseline") == 0 ? "compare" : "decide");
         return;
     }
     char baseline[64] = "";
     if (isfinite (reading->baseline))
         snprintf (baseline, sizeof baseline, ", baseline %g", reading->baseline);
-    snprintf (reading->detail, sizeof reading->detail, "%s%s: %s = %g within bounds%s",
-              reading->host[0] ? "worst canary host " : "the canary hosts", reading->host, what,
-              reading->value, baseline);
+    jad_format (reading->detail, sizeof reading->detail, "%s%s: %s = %g within bounds%s",
+                reading->host[0] ? "worst canary host " : "the canary hosts", reading->host, what,
+                reading->value, baseline);
 }
 
 void ctl_rule_canary_verdict (const ctl_rule_t *rule, ctl_rule_state_t state, int64_t since,
