@@ -508,8 +508,11 @@ static void s_end_plans (busy_t *self)
     }
 }
 
-//  The newest plan of each environment that succeeded put its version on
-//  every host it made healthy (nothing later touched them).
+//  The plan of each environment that ended last, when it succeeded, put
+//  its version on every host it made healthy (nothing later touched
+//  them). Ended last, not created last: an emergency plan created before
+//  a deploy may wait for its approvals and run after it. A plan not yet
+//  ended comes first, and then nothing is checked.
 static void s_check_deployment_log (busy_t *self, char versions[][32])
 {
     sqlite3 *db = s_db_open (self);
@@ -517,7 +520,8 @@ static void s_check_deployment_log (busy_t *self, char versions[][32])
         sqlite3_stmt *stmt = s_db_query (
             self, db,
             "SELECT id, version, state FROM plans WHERE env = ? AND app = '" BUSY_APP
-            "' AND kind IN ('deploy', 'rollback') ORDER BY created DESC, rowid DESC LIMIT 1");
+            "' AND kind IN ('deploy', 'rollback') "
+            "ORDER BY finished IS NULL DESC, finished DESC, created DESC, rowid DESC LIMIT 1");
         sqlite3_bind_text (stmt, 1, self->envs[env].name, -1, SQLITE_TRANSIENT);
         char plan_id[64] = "", version[32] = "", state[32] = "";
         if (sqlite3_step (stmt) == SQLITE_ROW) {
@@ -538,7 +542,7 @@ static void s_check_deployment_log (busy_t *self, char versions[][32])
                     !busy_streq (versions[index], version)) {
                     char message[512];
                     snprintf (message, sizeof message,
-                              "%s's newest plan %s (%s) succeeded and made %s healthy, but "
+                              "%s's last plan %s (%s) succeeded and made %s healthy, but "
                               "%s runs '%s'",
                               self->envs[env].name, plan_id, version, agent, agent,
                               versions[index]);
