@@ -168,7 +168,7 @@ static void s_current (int index, char *out, size_t len)
     ssize_t got = readlink (link, target, sizeof target - 1);
     target[got > 0 ? got : 0] = 0;
     const char *slash = strrchr (target, '/');
-    snprintf (out, len, "%s", slash ? slash + 1 : target);
+    jad_format (out, len, "%s", slash ? slash + 1 : target);
     free (link);
     free (root);
 }
