@@ -76,7 +76,7 @@ static void s_judge_approval (const jad_env_config_t *env, const jad_check_confi
         jad_dsse_destroy (&envelope);
     }
     //  each role its own operator (ctl_approvals' matching), each operator once
-    ctl_approver_t distinct[sizeof valid / sizeof valid[0]];
+    ctl_approver_t distinct[sizeof valid / sizeof valid[0]] = {{0}};
     size_t distinct_count = 0;
     for (size_t index = 0; index < valid_count; index++) {
         bool again = false;
