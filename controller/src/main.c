@@ -226,8 +226,16 @@ static int s_run (const s_options_t *options)
         }
     }
     server = ctl_server_new (settings, store, signing, curve, started_ms);
-    if (!server)
+    if (!server) {
+        //  SIGTERM while the server was being built (a new leader stopped
+        //  as it took over) interrupts what it was waiting on: that is
+        //  the stop asked for, not a failure
+        if (zsys_interrupted) {
+            jad_log_info ("controller: stopping (asked to while starting)");
+            status = 0;
+        }
         goto done;
+    }
     if (leader)
         ctl_server_set_leader (server, leader);
     jad_log_info ("controller: started version=%s data=%s", JADUGAR_VERSION, options->data_dir);

@@ -127,7 +127,8 @@ Test (failover, the_standby_takes_over_a_killed_leader_with_the_next_epoch, .tim
     cr_assert_eq (jt_stop (two.pid), 0);
     snprintf (needle, sizeof needle, "leads name=127.0.0.1:%d epoch=3", one.base);
     cr_assert (s_wait_log (&one, needle, 5000), "no takeover after the leader stopped");
-    cr_assert_eq (jt_stop (one.pid), 0);
+    int status = jt_stop (one.pid);
+    cr_assert_eq (status, 0, "stopped while taking over: status %d", status);
     jt_pg_drop (url);
     free (url);
     jt_rmtree (dir);
