@@ -143,13 +143,23 @@ int agt_policy_judge (agt_policy_t *self, const jad_plan_t *plan, const uint8_t 
     jad_policy_t *policy = s_policy (self, decoded ? decoded->policy : NULL, why, whylen);
     if (!policy)
         goto done;
+    bool rollback = plan->kind == JAD_PLAN_ROLLBACK;
+    if (!rollback && !plan->deployer && jad_policy_not_deployer (policy)) {
+        snprintf (why, whylen,
+                  "%s %s: the plan names no deployer, and policy version %llu has a "
+                  "not_deployer check",
+                  plan->app, plan->version, (unsigned long long)policy->version);
+        goto done;
+    }
     char sha[65];
     jad_hex (plan->artifact_sha256, 32, sha);
     char reasons[768];
+    //  a rollback goes back to a release deployed before: neither max_age
+    //  nor not_deployer blocks the way back (as at the controller's door)
     int failed =
         jad_policy_judge (policy, decoded ? (const char *const *)decoded->envelopes : NULL,
                           decoded ? decoded->lens : NULL, decoded ? decoded->count : 0, sha, now,
-                          plan->kind == JAD_PLAN_ROLLBACK, reasons, sizeof reasons);
+                          rollback, rollback ? NULL : plan->deployer, reasons, sizeof reasons);
     if (failed < 0)
         snprintf (why, whylen, "out of memory judging the release checks");
     else if (failed > 0)

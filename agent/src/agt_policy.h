@@ -12,8 +12,12 @@
 //  every release (fail closed): push one before the first deploy.
 //
 //  Judged: plans that bring a release onto the host (apply, migrate_up);
-//  a rollback (plan kind rollback) without max_age, as the controller
-//  does. Approval checks stay the controller's (docs/checks.md).
+//  a rollback (plan kind rollback) without max_age and not_deployer, as
+//  the controller does. Attestation checks against the policy's keys,
+//  approval checks against the policy's operators (their signing keys and
+//  roles as the policy's signer reviewed them), with not_deployer against
+//  the deployer the signed plan names (a plan naming none is refused when
+//  a check needs it).
 
 #ifndef AGT_POLICY_H_INCLUDED
 #define AGT_POLICY_H_INCLUDED

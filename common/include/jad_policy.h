@@ -18,11 +18,18 @@
 //                   "max_severity": "medium", "builder_id": "...",
 //                   "source": "..."},
 //                  {"name": "code-review", "approval": ["tech-lead"],
-//                   "not_deployer": true}]}
+//                   "not_deployer": true}],
+//       "operators": {"amy": {"roles": ["tech-lead", "deployer"],
+//                             "signing_key": "<64 hex>"}, ...}}
 //
 //  (duplicate keys refused; only the keys a check of the environment
-//  names travel). Versions only go up: an agent keeps the highest it has
-//  verified and refuses an older one.
+//  names travel). `operators` are who may approve the approval checks:
+//  the controller's operators as the signer reviewed them (`jadctl
+//  --json operator list`, passed to `jadctl policy sign --operators`),
+//  each with every role they hold and their Ed25519 signing key; only
+//  operators holding a role some approval check lists travel. Absent in a
+//  policy without approval checks. Versions only go up: an agent keeps the
+//  highest it has verified and refuses an older one.
 //
 //  The bundle is what travels to an agent beside a plan, by its SHA-256
 //  (signed in the plan) through the chunked artifact fetch: the
@@ -41,6 +48,7 @@
 #ifndef JAD_POLICY_H_INCLUDED
 #define JAD_POLICY_H_INCLUDED
 
+#include "jad_approval.h"
 #include "jad_attest.h"
 #include "jad_config.h"
 
@@ -52,13 +60,14 @@
 extern "C" {
 #endif
 
-#define JAD_POLICY_PAYLOAD_TYPE "application/vnd.jadugar.policy+json"
-#define JAD_POLICY_TYPE         "https://jadugar.dev/policy/v1"
-#define JAD_BUNDLE_TYPE         "https://jadugar.dev/bundle/v1"
-#define JAD_POLICY_MAX_BYTES    (256 * 1024)  //  one signed policy's text
-#define JAD_POLICY_MAX_CHECKS   64
-#define JAD_BUNDLE_MAX_BYTES    (16 * 1024 * 1024)  //  a bundle, policy and envelopes
-#define JAD_BUNDLE_MAX_ENTRIES  64                  //  attestations in a bundle
+#define JAD_POLICY_PAYLOAD_TYPE  "application/vnd.jadugar.policy+json"
+#define JAD_POLICY_TYPE          "https://jadugar.dev/policy/v1"
+#define JAD_BUNDLE_TYPE          "https://jadugar.dev/bundle/v1"
+#define JAD_POLICY_MAX_BYTES     (256 * 1024)  //  one signed policy's text
+#define JAD_POLICY_MAX_CHECKS    64
+#define JAD_POLICY_MAX_OPERATORS 256
+#define JAD_BUNDLE_MAX_BYTES     (16 * 1024 * 1024)  //  a bundle, policy and envelopes
+#define JAD_BUNDLE_MAX_ENTRIES   64                  //  attestations in a bundle
 
 //  A verified policy: one environment's checks and the keys they name.
 //  Everything is owned by the policy.
@@ -69,6 +78,8 @@ typedef struct {
     size_t key_count;
     jad_check_config_t *checks;
     size_t check_count;
+    jad_approver_t *operators;  //  who may approve; the strings are owned by the policy
+    size_t operator_count;      //  (roles comma-joined, as jad_approval_holds reads them)
 } jad_policy_t;
 
 //  What travels beside a plan. Owned by the bundle.
@@ -89,10 +100,15 @@ int jad_check_rule_build (const jad_check_config_t *check, const jad_attestation
 void jad_check_rule_clear (jad_check_rule_t *rule);
 
 //  The payload (JSON text, caller frees) of environment env's policy at
-//  `version` (>= 1) from a loaded controller.yaml. NULL with why in err
-//  if env is unknown, version is 0, or out of memory.
+//  `version` (>= 1) from a loaded controller.yaml, with the operators
+//  (operator_count of them) who hold a role some approval check of env
+//  lists (the others are left out). NULL with why in err if env is
+//  unknown, version is 0, env has approval checks and no operator holds a
+//  role of one, an operator's name, roles or signing key is not valid,
+//  two operators share a signing key, or out of memory.
 char *jad_policy_payload (const jad_controller_config_t *config, const char *env, uint64_t version,
-                          char *err, size_t errlen);
+                          const jad_approver_t *operators, size_t operator_count, char *err,
+                          size_t errlen);
 
 //  Decode and validate a policy payload (not signed: see jad_policy_open).
 //  Returns the policy (caller destroys) or NULL with why in err.
@@ -105,16 +121,20 @@ jad_policy_t *jad_policy_open (const char *text, size_t len, const uint8_t key[3
                                size_t errlen);
 void jad_policy_destroy (jad_policy_t **self_p);
 
-//  Judge the policy's attestation checks over a release's envelopes
-//  (count of them, lens[i] bytes each) for the release with sha256_hex at
-//  now (unix ms); with ignore_age, max_age is not applied (a rollback to
-//  a release deployed before). Approval checks are not judged here (see
-//  docs/checks.md). Returns the number of checks not met (0: all met),
-//  naming each with why in why ("tests (missing: ...); ..."), or -1 if out
-//  of memory.
+//  Judge the policy's checks over a release's envelopes (count of them,
+//  lens[i] bytes each) for the release with sha256_hex at now (unix ms);
+//  with ignore_age, max_age is not applied (a rollback to a release
+//  deployed before). Attestation checks as jad_check_judge, approval
+//  checks as jad_approval_judge over the policy's operators, with
+//  deployer the operator who deploys (NULL: not_deployer not judged).
+//  Returns the number of checks not met (0: all met), naming each with
+//  why in why ("tests (missing: ...); ..."), or -1 if out of memory.
 int jad_policy_judge (const jad_policy_t *self, const char *const *envelopes, const size_t *lens,
-                      size_t count, const char *sha256_hex, int64_t now, bool ignore_age, char *why,
-                      size_t whylen);
+                      size_t count, const char *sha256_hex, int64_t now, bool ignore_age,
+                      const char *deployer, char *why, size_t whylen);
+
+//  True if some check of the policy says not_deployer.
+bool jad_policy_not_deployer (const jad_policy_t *self);
 
 //  Encode a bundle: policy (text, or NULL) and count envelopes. Returns
 //  the compact JSON text (caller frees), its length in *len_p, or NULL if

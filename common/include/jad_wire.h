@@ -115,6 +115,7 @@ typedef struct {
     bool has_bundle;               //  the release's attestation bundle travels with it
     uint8_t bundle_sha256[32];     //  its SHA-256 (has_bundle)
     uint64_t bundle_length;        //  its length, > 0 (has_bundle)
+    char *deployer;                //  the operator who deploys, or NULL (unknown)
 } jad_plan_t;
 
 //  The signed heartbeat (payload of a PAYLOAD_HEARTBEAT envelope).

@@ -63,8 +63,126 @@ void jad_check_rule_clear (jad_check_rule_t *rule)
 //  --------------------------------------------------------------------------
 //  The policy
 
+//  A name as controller.yaml allows it: 1..64 bytes of [A-Za-z0-9._-].
+static bool s_name_ok (const char *name)
+{
+    size_t len = name ? strlen (name) : 0;
+    if (len == 0 || len > S_NAME_MAX)
+        return false;
+    for (size_t index = 0; index < len; index++) {
+        char c = name[index];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == '-'))
+            return false;
+    }
+    return true;
+}
+
+//  True if operator (roles) holds a role some approval check of env lists.
+static bool s_may_approve (const jad_env_config_t *env, const char *roles)
+{
+    for (size_t index = 0; index < env->check_count; index++) {
+        const jad_check_config_t *check = &env->checks[index];
+        for (size_t role = 0; !check->type && role < check->approval_count; role++)
+            if (jad_approval_holds (roles, check->approval[role]))
+                return true;
+    }
+    return false;
+}
+
+//  The operators who may approve env's approval checks, into the object
+//  out ({name: {roles: [...], signing_key}}). Returns 0 or -1
+//  with why.
+static int s_operators_payload (const jad_env_config_t *env, const jad_approver_t *operators,
+                                size_t operator_count, json_t *out, char *err, size_t errlen)
+{
+    bool approvals = false;
+    for (size_t index = 0; index < env->check_count; index++)
+        approvals = approvals || !env->checks[index].type;
+    for (size_t index = 0; index < operator_count; index++) {
+        const jad_approver_t *who = &operators[index];
+        uint8_t raw[32];
+        if (!s_name_ok (who->name)) {
+            snprintf (err, errlen, "operator %zu: '%.64s' is not a valid name", index + 1,
+                      who->name ? who->name : "");
+            return -1;
+        }
+        if (!who->roles || !s_may_approve (env, who->roles))
+            continue;
+        if (!who->signing_key || strlen (who->signing_key) != 64 ||
+            jad_unhex (who->signing_key, raw, 32)) {
+            snprintf (err, errlen,
+                      "operator %.64s: the signing key is not 64 hex characters (an operator "
+                      "without one approves nothing)",
+                      who->name);
+            return -1;
+        }
+        if (json_object_get (out, who->name)) {
+            snprintf (err, errlen, "operator %.64s appears twice", who->name);
+            return -1;
+        }
+        const char *name;
+        json_t *value;
+        json_object_foreach (
+            out, name,
+            value) if (jad_str_equal (json_string_value (json_object_get (value, "signing_key")),
+                                      who->signing_key))
+        {
+            snprintf (err, errlen, "operators %.64s and %.64s share a signing key", name,
+                      who->name);
+            return -1;
+        }
+        json_t *roles = json_array ();
+        if (!roles) {
+            snprintf (err, errlen, "out of memory");
+            return -1;
+        }
+        for (const char *item = who->roles; *item;) {
+            size_t len = strcspn (item, ",");
+            char role[S_NAME_MAX + 1] = "";
+            if (len <= S_NAME_MAX) {
+                memcpy (role, item, len);
+                role[len] = 0;
+            }
+            if (len > S_NAME_MAX || (len && !s_name_ok (role))) {
+                snprintf (err, errlen, "operator %.64s: role '%.64s' is not a valid name",
+                          who->name, role);
+                json_decref (roles);
+                return -1;
+            }
+            if (len && json_array_append_new (roles, json_string (role))) {
+                snprintf (err, errlen, "out of memory");
+                json_decref (roles);
+                return -1;
+            }
+            item += len;
+            if (*item == ',')
+                item++;
+        }
+        //  "o" steals roles, also when json_pack fails
+        json_t *entry = json_pack ("{s:o, s:s}", "roles", roles, "signing_key", who->signing_key);
+        if (!entry || json_object_set_new (out, who->name, entry)) {
+            snprintf (err, errlen, "out of memory");
+            return -1;
+        }
+    }
+    if (approvals && json_object_size (out) == 0) {
+        snprintf (err, errlen,
+                  "%s has approval checks and no operator given holds a role they list (jadctl "
+                  "--json operator list > FILE, review it, then --operators FILE)",
+                  env->name);
+        return -1;
+    }
+    if (json_object_size (out) > JAD_POLICY_MAX_OPERATORS) {
+        snprintf (err, errlen, "more than %d operators may approve", JAD_POLICY_MAX_OPERATORS);
+        return -1;
+    }
+    return 0;
+}
+
 char *jad_policy_payload (const jad_controller_config_t *config, const char *env_name,
-                          uint64_t version, char *err, size_t errlen)
+                          uint64_t version, const jad_approver_t *operators, size_t operator_count,
+                          char *err, size_t errlen)
 {
     const jad_env_config_t *env = jad_controller_config_env (config, env_name);
     if (!env) {
@@ -119,11 +237,17 @@ char *jad_policy_payload (const jad_controller_config_t *config, const char *env
             json_decref (entry);
     }
     char *text = NULL;
-    if (ok && json_object_set (root, "attestation_keys", keys) == 0 &&
-        json_object_set (root, "checks", checks) == 0)
+    json_t *approvers = json_object ();
+    err[0] = 0;
+    if (ok && approvers &&
+        s_operators_payload (env, operators, operator_count, approvers, err, errlen) == 0 &&
+        json_object_set (root, "attestation_keys", keys) == 0 &&
+        json_object_set (root, "checks", checks) == 0 &&
+        (json_object_size (approvers) == 0 || json_object_set (root, "operators", approvers) == 0))
         text = json_dumps (root, JSON_COMPACT);
-    if (!text)
+    if (!text && !err[0])
         snprintf (err, errlen, "out of memory");
+    json_decref (approvers);
     json_decref (keys);
     json_decref (checks);
     json_decref (root);
@@ -159,23 +283,14 @@ void jad_policy_destroy (jad_policy_t **self_p)
     for (size_t index = 0; index < self->check_count; index++)
         s_check_free (&self->checks[index]);
     free (self->checks);
+    for (size_t index = 0; index < self->operator_count; index++) {
+        free ((char *)self->operators[index].name);
+        free ((char *)self->operators[index].roles);
+        free ((char *)self->operators[index].signing_key);
+    }
+    free (self->operators);
     free (self);
     *self_p = NULL;
-}
-
-//  A name as controller.yaml allows it: 1..64 bytes of [A-Za-z0-9._-].
-static bool s_name_ok (const char *name)
-{
-    size_t len = name ? strlen (name) : 0;
-    if (len == 0 || len > S_NAME_MAX)
-        return false;
-    for (size_t index = 0; index < len; index++) {
-        char c = name[index];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '.' || c == '_' || c == '-'))
-            return false;
-    }
-    return true;
 }
 
 //  The optional string member key of object (copied into *out), or an
@@ -302,6 +417,69 @@ static int s_check_decode (const jad_policy_t *self, json_t *entry, jad_check_co
     return 0;
 }
 
+//  The payload's operators ({name: {roles: [...], signing_key}}) into
+//  self. Returns 0 or -1 with why.
+static int s_operators_decode (jad_policy_t *self, json_t *operators, char *err, size_t errlen)
+{
+    if (!json_is_object (operators) || json_object_size (operators) > JAD_POLICY_MAX_OPERATORS) {
+        snprintf (err, errlen, "policy: operators must be an object of at most %d operators",
+                  JAD_POLICY_MAX_OPERATORS);
+        return -1;
+    }
+    self->operators = calloc (json_object_size (operators) + 1, sizeof *self->operators);
+    if (!self->operators) {
+        snprintf (err, errlen, "out of memory");
+        return -1;
+    }
+    const char *name;
+    json_t *value;
+    json_object_foreach (operators, name, value)
+    {
+        json_t *roles = json_object_get (value, "roles");
+        json_t *key = json_object_get (value, "signing_key");
+        uint8_t raw[32];
+        if (!s_name_ok (name) || !json_is_object (value) || json_object_size (value) != 2 ||
+            !json_is_string (key) || json_string_length (key) != 64 ||
+            jad_unhex (json_string_value (key), raw, 32) || !json_is_array (roles) ||
+            json_array_size (roles) == 0 || json_array_size (roles) > 16) {
+            snprintf (err, errlen,
+                      "policy: operator '%.64s' needs exactly roles (1 to 16 names) and "
+                      "signing_key (64 hex characters)",
+                      name);
+            return -1;
+        }
+        for (size_t other = 0; other < self->operator_count; other++)
+            if (jad_str_equal (self->operators[other].signing_key, json_string_value (key))) {
+                snprintf (err, errlen, "policy: operators %.64s and %.64s share a signing key",
+                          self->operators[other].name, name);
+                return -1;
+            }
+        char joined[16 * (S_NAME_MAX + 1)];
+        size_t used = 0;
+        size_t index;
+        json_t *role;
+        json_array_foreach (roles, index, role)
+        {
+            if (!json_is_string (role) || !s_name_ok (json_string_value (role))) {
+                snprintf (err, errlen, "policy: operator '%.64s': role %zu is not a name", name,
+                          index + 1);
+                return -1;
+            }
+            used += (size_t)snprintf (joined + used, sizeof joined - used, "%s%s", index ? "," : "",
+                                      json_string_value (role));
+        }
+        jad_approver_t *entry = &self->operators[self->operator_count++];
+        entry->name = strdup (name);
+        entry->roles = strdup (joined);
+        entry->signing_key = strdup (json_string_value (key));
+        if (!entry->name || !entry->roles || !entry->signing_key) {
+            snprintf (err, errlen, "out of memory");
+            return -1;
+        }
+    }
+    return 0;
+}
+
 jad_policy_t *jad_policy_decode (const uint8_t *payload, size_t len, char *err, size_t errlen)
 {
     if (len > JAD_POLICY_MAX_BYTES) {
@@ -379,6 +557,9 @@ jad_policy_t *jad_policy_decode (const uint8_t *payload, size_t len, char *err, 
         }
         self->check_count++;
     }
+    json_t *operators = json_object_get (root, "operators");
+    if (operators && s_operators_decode (self, operators, err, errlen))
+        goto failed;
     json_decref (root);
     return self;
 
@@ -414,26 +595,40 @@ jad_policy_t *jad_policy_open (const char *text, size_t len, const uint8_t key[3
     return self;
 }
 
+bool jad_policy_not_deployer (const jad_policy_t *self)
+{
+    for (size_t index = 0; index < self->check_count; index++)
+        if (self->checks[index].not_deployer)
+            return true;
+    return false;
+}
+
 int jad_policy_judge (const jad_policy_t *self, const char *const *envelopes, const size_t *lens,
-                      size_t count, const char *sha256_hex, int64_t now, bool ignore_age, char *why,
-                      size_t whylen)
+                      size_t count, const char *sha256_hex, int64_t now, bool ignore_age,
+                      const char *deployer, char *why, size_t whylen)
 {
     int failed = 0;
     size_t used = 0;
     why[0] = 0;
     for (size_t index = 0; index < self->check_count; index++) {
         const jad_check_config_t *check = &self->checks[index];
-        if (!check->type)
-            continue;  //  approvals: judged by the controller (jad_policy.h)
-        jad_check_rule_t rule;
-        if (jad_check_rule_build (check, self->keys, self->key_count, &rule))
-            return -1;
-        if (ignore_age)
-            rule.max_age_ms = 0;
         char reason[256];
-        jad_check_verdict_t verdict = jad_check_judge (&rule, envelopes, lens, count, sha256_hex,
-                                                       now, NULL, reason, sizeof reason);
-        jad_check_rule_clear (&rule);
+        jad_check_verdict_t verdict;
+        if (!check->type) {
+            //  the operators the policy's signer reviewed, not the controller's
+            verdict = jad_approval_judge (check, self->environment, envelopes, lens, count,
+                                          sha256_hex, self->operators, self->operator_count,
+                                          deployer, reason, sizeof reason);
+        } else {
+            jad_check_rule_t rule;
+            if (jad_check_rule_build (check, self->keys, self->key_count, &rule))
+                return -1;
+            if (ignore_age)
+                rule.max_age_ms = 0;
+            verdict = jad_check_judge (&rule, envelopes, lens, count, sha256_hex, now, NULL, reason,
+                                       sizeof reason);
+            jad_check_rule_clear (&rule);
+        }
         if (verdict == JAD_CHECK_OK)
             continue;
         failed++;

@@ -519,6 +519,7 @@ void jad_plan_destroy (jad_plan_t **self_p)
     free (self->artifact_url);
     free (self->undoes);
     free (self->strategy);
+    free (self->deployer);
     if (self->migrations)
         for (size_t index = 0; index < self->migration_count; index++)
             free (self->migrations[index]);
@@ -695,6 +696,8 @@ static jad_plan_t *s_plan_from_pb (const s_ctx_t *ctx, const Jadugar__Plan *mess
         self->has_bundle = true;
         self->bundle_length = message->bundle_length;
     }
+    if (s_text (ctx, "deployer", message->deployer, S_MAX_SHORT_TEXT, false, &self->deployer))
+        goto failed;
     return self;
 
 failed:
@@ -775,6 +778,7 @@ zchunk_t *jad_plan_encode (const jad_plan_t *self)
         message.bundle_sha256 = s_pbbytes (self->bundle_sha256, 32);
         message.bundle_length = self->bundle_length;
     }
+    message.deployer = s_pbstr (self->deployer);
     //  A NULL migration would crash protobuf-c: refuse it here
     for (size_t index = 0; index < message.n_migrations; index++)
         if (!self->migrations[index]) {
@@ -902,6 +906,7 @@ jad_plan_t *jad_plan_dup (const jad_plan_t *self)
     copy->artifact_url = s_strdup (self->artifact_url, &failed);
     copy->undoes = s_strdup (self->undoes, &failed);
     copy->strategy = s_strdup (self->strategy, &failed);
+    copy->deployer = s_strdup (self->deployer, &failed);
     copy->targets = NULL;
     copy->target_count = 0;
     copy->target_block = NULL;  //  the copy's targets are its own strings

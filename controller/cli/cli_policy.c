@@ -46,13 +46,68 @@ static int s_keygen (cli_t *cli, cli_args_t *args)
     return CLI_OK;
 }
 
+//  The operators of FILE: `jadctl --json operator list` output, reviewed
+//  by the signer ({"operators": [{name, roles, signing_key, state}, ...]},
+//  or the list alone). Only active operators with a signing key are kept
+//  (removed, expired or replaced keys approve nothing). Returns the JSON
+//  (caller frees; the approvers borrow its strings) and the approvers in
+//  *approvers_p (caller frees), *count_p of them; NULL with why in err.
+static json_t *s_operators_load (const char *path, jad_approver_t **approvers_p, size_t *count_p,
+                                 char *err, size_t errlen)
+{
+    *approvers_p = NULL;
+    *count_p = 0;
+    json_error_t error;
+    json_t *root = json_load_file (path, JSON_REJECT_DUPLICATES, &error);
+    if (!root) {
+        snprintf (err, errlen, "%s: line %d: %.120s", path, error.line, error.text);
+        return NULL;
+    }
+    json_t *list = json_is_array (root) ? root : json_object_get (root, "operators");
+    if (!json_is_array (list)) {
+        snprintf (err, errlen, "%s: not the output of jadctl --json operator list", path);
+        json_decref (root);
+        return NULL;
+    }
+    *approvers_p = calloc (json_array_size (list) + 1, sizeof (jad_approver_t));
+    if (!*approvers_p) {
+        snprintf (err, errlen, "out of memory");
+        json_decref (root);
+        return NULL;
+    }
+    size_t index;
+    json_t *entry;
+    json_array_foreach (list, index, entry)
+    {
+        json_t *name = json_object_get (entry, "name"), *roles = json_object_get (entry, "roles");
+        json_t *key = json_object_get (entry, "signing_key"),
+               *state = json_object_get (entry, "state");
+        if (!json_is_string (name) || !json_is_string (roles) ||
+            (state && !json_is_string (state))) {
+            snprintf (err, errlen, "%s: operator %zu needs a name and roles", path, index + 1);
+            free (*approvers_p);
+            *approvers_p = NULL;
+            json_decref (root);
+            return NULL;
+        }
+        if (!json_is_string (key) || (state && !streq (json_string_value (state), "active")))
+            continue;
+        (*approvers_p)[(*count_p)++] = (jad_approver_t){.name = json_string_value (name),
+                                                        .roles = json_string_value (roles),
+                                                        .signing_key = json_string_value (key)};
+    }
+    return root;
+}
+
 //  policy sign --key FILE --env E --version N [--from controller.yaml]
-//  [--out FILE]: E's checks, signed with the policy key
+//  [--operators FILE] [--out FILE]: E's checks and who may approve them,
+//  signed with the policy key
 static int s_sign (cli_t *cli, cli_args_t *args)
 {
     const char *key_path = cli_args_get (args, "--key"), *env = cli_args_get (args, "--env");
     const char *version_text = cli_args_get (args, "--version");
     const char *from = cli_args_get (args, "--from"), *out_path = cli_args_get (args, "--out");
+    const char *operators_path = cli_args_get (args, "--operators");
     if (args->positional_count != 1 || !key_path || !env || !version_text)
         return cli_usage_error (cli, "policy sign: needs --key FILE, --env E and --version N");
     char *end = NULL;
@@ -73,6 +128,18 @@ static int s_sign (cli_t *cli, cli_args_t *args)
     }
     int status = CLI_FAILED;
     char *payload = NULL, *text = NULL;
+    jad_approver_t *operators = NULL;
+    size_t operator_count = 0;
+    jad_policy_t *signed_policy = NULL;
+    json_t *operators_json = NULL;
+    if (operators_path) {
+        operators_json =
+            s_operators_load (operators_path, &operators, &operator_count, err, sizeof err);
+        if (!operators_json) {
+            jad_keypair_destroy (&key);
+            return cli_error (CLI_USAGE, "policy sign: --operators %s", err);
+        }
+    }
     jad_problems_t *problems = jad_problems_new ();
     jad_controller_config_t *config =
         problems ? jad_controller_config_load (from ? from : S_DEFAULT_FROM, problems) : NULL;
@@ -83,8 +150,11 @@ static int s_sign (cli_t *cli, cli_args_t *args)
                             from ? from : S_DEFAULT_FROM);
         goto done;
     }
-    payload = jad_policy_payload (config, env, version, err, sizeof err);
-    if (!payload) {
+    payload = jad_policy_payload (config, env, version, operators, operator_count, err, sizeof err);
+    if (payload)
+        signed_policy =
+            jad_policy_decode ((const uint8_t *)payload, strlen (payload), err, sizeof err);
+    if (!signed_policy) {
         status = cli_error (CLI_USAGE, "policy sign: %s", err);
         goto done;
     }
@@ -110,24 +180,38 @@ static int s_sign (cli_t *cli, cli_args_t *args)
         }
     }
     const jad_env_config_t *environment = jad_controller_config_env (config, env);
+    //  who may approve, for the signer to review once more
+    char approvers[1024] = "-";
+    size_t used = 0;
+    for (size_t index = 0; index < signed_policy->operator_count && used < sizeof approvers;
+         index++)
+        used += (size_t)snprintf (approvers + used, sizeof approvers - used, "%s%s (%s)",
+                                  index ? ", " : "", signed_policy->operators[index].name,
+                                  signed_policy->operators[index].roles);
     if (cli->json) {
-        json_t *out =
-            json_pack ("{s:s, s:I, s:I, s:s, s:s?}", "env", env, "version", (json_int_t)version,
-                       "checks", (json_int_t)environment->check_count, "policy_key",
-                       jad_keypair_public_txt (key), "file", out_path);
-        if (!out_path)
+        json_t *names = json_array ();
+        for (size_t index = 0; names && index < signed_policy->operator_count; index++)
+            json_array_append_new (names, json_string (signed_policy->operators[index].name));
+        json_t *out = json_pack (
+            "{s:s, s:I, s:I, s:s, s:s?, s:o}", "env", env, "version", (json_int_t)version, "checks",
+            (json_int_t)environment->check_count, "policy_key", jad_keypair_public_txt (key),
+            "file", out_path, "operators", names);
+        if (out && !out_path)
             json_object_set_new (out, "policy", json_string (text));
         cli_print_json (out);
         json_decref (out);
     } else if (out_path)
-        printf ("signed policy version %llu of %s (%zu checks) into %s\n", version, env,
-                environment->check_count, out_path);
+        printf ("signed policy version %llu of %s (%zu checks) into %s\napprovers: %s\n", version,
+                env, environment->check_count, out_path, approvers);
     else
         printf ("%s\n", text);
     status = CLI_OK;
 done:
     free (text);
     free (payload);
+    jad_policy_destroy (&signed_policy);
+    free (operators);
+    json_decref (operators_json);
     jad_controller_config_destroy (&config);
     jad_problems_destroy (&problems);
     jad_keypair_destroy (&key);
@@ -163,18 +247,21 @@ static int s_push (cli_t *cli, cli_args_t *args)
 
 int cli_policy (cli_t *cli)
 {
-    static const char *const spec[] = {"--key=", "--env=", "--version=", "--from=", "--out=", NULL};
+    static const char *const spec[] = {
+        "--key=", "--env=", "--version=", "--from=", "--out=", "--operators=", NULL};
     cli_args_t args;
     if (cli_args_parse (cli, spec, &args))
         return CLI_USAGE;
     const char *action = args.positional_count ? args.positional[0] : "";
     bool sign_flags = cli_args_has (&args, "--key") || cli_args_has (&args, "--env") ||
                       cli_args_has (&args, "--version") || cli_args_has (&args, "--from") ||
-                      cli_args_has (&args, "--out");
+                      cli_args_has (&args, "--out") || cli_args_has (&args, "--operators");
     if (streq (action, "sign"))
         return s_sign (cli, &args);
     if (sign_flags && (streq (action, "keygen") || streq (action, "push")))
-        return cli_error (CLI_USAGE, "policy %s takes no --key, --env, --version, --from or --out",
+        return cli_error (CLI_USAGE,
+                          "policy %s takes no --key, --env, --version, --from, --operators or "
+                          "--out",
                           action);
     if (streq (action, "keygen"))
         return s_keygen (cli, &args);

@@ -78,7 +78,8 @@ static const s_command_t s_commands[] = {
      "refused at once, open sessions too), replace its keys, or renew it (admin)"},
     {"policy", cli_policy,
      "policy keygen FILE | policy push FILE\n"
-     "        policy sign --key FILE --env E --version N [--from controller.yaml] [--out FILE]",
+     "        policy sign --key FILE --env E --version N [--from controller.yaml]\n"
+     "            [--operators FILE] [--out FILE]",
      "the offline-signed policy agents with a policy key enforce (keygen, sign: offline)"},
     {"keygen", cli_keygen, "keygen FILE",
      "write a new operator key file and its signing key FILE.signing, print both public keys"},

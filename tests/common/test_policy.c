@@ -16,8 +16,9 @@
 #define S_NOW_MS  1765015200000LL  //  2025-12-06T10:00:00Z
 
 static char *s_dir;
-static jad_keypair_t *s_ci, *s_other, *s_offline;
+static jad_keypair_t *s_ci, *s_other, *s_offline, *s_amy, *s_pete, *s_vic;
 static jad_controller_config_t *s_config;
+static jad_approver_t s_operators[3];  //  amy tech-lead, pete product-owner, vic viewer
 
 static void s_setup (void)
 {
@@ -26,7 +27,17 @@ static void s_setup (void)
     s_ci = jad_keypair_new (JAD_KEY_ED25519);
     s_other = jad_keypair_new (JAD_KEY_ED25519);
     s_offline = jad_keypair_new (JAD_KEY_ED25519);
-    cr_assert (s_ci && s_other && s_offline);
+    s_amy = jad_keypair_new (JAD_KEY_ED25519);
+    s_pete = jad_keypair_new (JAD_KEY_ED25519);
+    s_vic = jad_keypair_new (JAD_KEY_ED25519);
+    cr_assert (s_ci && s_other && s_offline && s_amy && s_pete && s_vic);
+    s_operators[0] = (jad_approver_t){.name = "amy",
+                                      .roles = "tech-lead,deployer",
+                                      .signing_key = jad_keypair_public_txt (s_amy)};
+    s_operators[1] = (jad_approver_t){
+        .name = "pete", .roles = "product-owner", .signing_key = jad_keypair_public_txt (s_pete)};
+    s_operators[2] = (jad_approver_t){
+        .name = "vic", .roles = "viewer", .signing_key = jad_keypair_public_txt (s_vic)};
     char *path = jad_strdup_printf ("%s/controller.yaml", s_dir);
     char *yaml = jad_strdup_printf (
         "attestation_keys:\n"
@@ -37,7 +48,7 @@ static void s_setup (void)
         "    checks:\n"
         "      tests: { type: \"https://in-toto.io/attestation/test-result/v0.1\", keys: [ci], "
         "max_age: 7d }\n"
-        "      code-review: { approval: [tech-lead], not_deployer: true }\n"
+        "      code-review: { approval: [tech-lead, product-owner], not_deployer: true }\n"
         "  dev: {}\n",
         jad_keypair_public_txt (s_ci), jad_keypair_public_txt (s_other));
     jt_write_file (path, yaml, 0600);
@@ -55,6 +66,9 @@ static void s_teardown (void)
     jad_keypair_destroy (&s_ci);
     jad_keypair_destroy (&s_other);
     jad_keypair_destroy (&s_offline);
+    jad_keypair_destroy (&s_amy);
+    jad_keypair_destroy (&s_pete);
+    jad_keypair_destroy (&s_vic);
     jt_rmtree (s_dir);
     free (s_dir);
 }
@@ -65,7 +79,7 @@ TestSuite (policy, .init = s_setup, .fini = s_teardown);
 static char *s_signed_policy (uint64_t version, const jad_keypair_t *key)
 {
     char err[256];
-    char *payload = jad_policy_payload (s_config, "prod", version, err, sizeof err);
+    char *payload = jad_policy_payload (s_config, "prod", version, s_operators, 3, err, sizeof err);
     cr_assert_not_null (payload, "%s", err);
     char *text =
         jad_dsse_sign (JAD_POLICY_PAYLOAD_TYPE, (const uint8_t *)payload, strlen (payload), key);
@@ -108,6 +122,14 @@ Test (policy, signed_policy_opens_only_under_the_policy_key)
     //  only the keys prod's checks name travel
     cr_assert_eq (policy->key_count, 1);
     cr_assert_str_eq (policy->keys[0].name, "ci");
+    //  only the operators who hold a role an approval check lists travel,
+    //  with every role they hold and their signing key
+    cr_assert_eq (policy->operator_count, 2);
+    cr_assert_str_eq (policy->operators[0].name, "amy");
+    cr_assert_str_eq (policy->operators[0].roles, "tech-lead,deployer");
+    cr_assert_str_eq (policy->operators[0].signing_key, jad_keypair_public_txt (s_amy));
+    cr_assert_str_eq (policy->operators[1].name, "pete");
+    cr_assert_str_eq (policy->operators[1].roles, "product-owner");
     jad_policy_destroy (&policy);
 
     //  another key (a controller's, say) does not open it
@@ -115,7 +137,7 @@ Test (policy, signed_policy_opens_only_under_the_policy_key)
         jad_policy_open (text, strlen (text), jad_keypair_public (s_ci), err, sizeof err));
     cr_assert (strstr (err, "not signed by the policy key"), "%s", err);
     //  nor does a policy edited after signing
-    char *payload = jad_policy_payload (s_config, "prod", 3, err, sizeof err);
+    char *payload = jad_policy_payload (s_config, "prod", 3, s_operators, 3, err, sizeof err);
     char *forged =
         jad_dsse_sign (JAD_POLICY_PAYLOAD_TYPE, (const uint8_t *)payload, strlen (payload), s_ci);
     cr_assert_null (
@@ -134,12 +156,12 @@ Test (policy, signed_policy_opens_only_under_the_policy_key)
 Test (policy, payload_needs_a_known_environment_and_a_version)
 {
     char err[256] = "";
-    cr_assert_null (jad_policy_payload (s_config, "nowhere", 1, err, sizeof err));
+    cr_assert_null (jad_policy_payload (s_config, "nowhere", 1, NULL, 0, err, sizeof err));
     cr_assert (strstr (err, "no environment 'nowhere'"), "%s", err);
-    cr_assert_null (jad_policy_payload (s_config, "prod", 0, err, sizeof err));
+    cr_assert_null (jad_policy_payload (s_config, "prod", 0, s_operators, 3, err, sizeof err));
     cr_assert (strstr (err, "version"), "%s", err);
     //  an environment without checks has a policy too: nothing required
-    char *payload = jad_policy_payload (s_config, "dev", 1, err, sizeof err);
+    char *payload = jad_policy_payload (s_config, "dev", 1, NULL, 0, err, sizeof err);
     cr_assert_not_null (payload, "%s", err);
     jad_policy_t *policy =
         jad_policy_decode ((const uint8_t *)payload, strlen (payload), err, sizeof err);
@@ -181,65 +203,202 @@ Test (policy, decode_refuses_what_a_signer_should_never_have_signed)
     }
 }
 
-Test (policy, judge_names_each_attestation_check_not_met)
+//  An approval by key of check in env about sha (text, caller frees).
+static char *s_approval (const char *env, const char *check, const char *sha,
+                         const jad_keypair_t *key)
+{
+    char *statement = jad_strdup_printf (
+        "{\"_type\":\"https://in-toto.io/Statement/v1\",\"subject\":[{\"name\":\"web-1.0\","
+        "\"digest\":{\"sha256\":\"%s\"}}],\"predicateType\":\"%s\",\"predicate\":{\"app\":"
+        "\"web\",\"version\":\"1.0\",\"env\":\"%s\",\"check\":\"%s\",\"timestamp\":"
+        "\"2025-12-06T09:00:00Z\"}}",
+        sha, JAD_ATTEST_APPROVAL, env, check);
+    char *envelope = jad_dsse_sign (JAD_ATTEST_PAYLOAD_TYPE, (const uint8_t *)statement,
+                                    strlen (statement), key);
+    cr_assert_not_null (envelope);
+    free (statement);
+    return envelope;
+}
+
+//  prod's policy at version 1, opened.
+static jad_policy_t *s_open_policy (void)
 {
     char *text = s_signed_policy (1, s_offline);
     char err[512] = "";
     jad_policy_t *policy =
         jad_policy_open (text, strlen (text), jad_keypair_public (s_offline), err, sizeof err);
     cr_assert_not_null (policy, "%s", err);
+    free (text);
+    return policy;
+}
+
+//  The number of checks not met over envelopes (NULL-terminated).
+static int s_judge (const jad_policy_t *policy, char **envelopes, const char *sha, int64_t now,
+                    bool ignore_age, const char *deployer, char *why, size_t whylen)
+{
+    size_t lens[8], count = 0;
+    while (envelopes[count]) {
+        lens[count] = strlen (envelopes[count]);
+        count++;
+    }
+    return jad_policy_judge (policy, (const char *const *)envelopes, lens, count, sha, now,
+                             ignore_age, deployer, why, whylen);
+}
+
+Test (policy, judge_names_each_attestation_check_not_met)
+{
+    jad_policy_t *policy = s_open_policy ();
     char *passed = s_test_result ("PASSED", S_RELEASE, s_ci);
     char *failed = s_test_result ("FAILED", S_RELEASE, s_ci);
     char *wrong_key = s_test_result ("PASSED", S_RELEASE, s_other);
-    const char *envelopes[1];
-    size_t lens[1];
+    char *amy = s_approval ("prod", "code-review", S_RELEASE, s_amy);
+    char *pete = s_approval ("prod", "code-review", S_RELEASE, s_pete);
     char why[1024];
 
-    //  nothing at all: tests is missing (the approval is the controller's)
-    cr_assert_eq (
-        jad_policy_judge (policy, envelopes, lens, 0, S_RELEASE, S_NOW_MS, false, why, sizeof why),
-        1);
+    //  nothing at all: both checks are missing
+    char *none[] = {NULL};
+    cr_assert_eq (s_judge (policy, none, S_RELEASE, S_NOW_MS, false, "dave", why, sizeof why), 2);
     cr_assert (strstr (why, "tests (missing: no attestation of type"), "%s", why);
+    cr_assert (strstr (why, "code-review (missing: no approval by tech-lead, product-owner yet"),
+               "%s", why);
 
-    envelopes[0] = wrong_key;
-    lens[0] = strlen (wrong_key);
-    cr_assert_eq (
-        jad_policy_judge (policy, envelopes, lens, 1, S_RELEASE, S_NOW_MS, false, why, sizeof why),
-        1);
+    char *wrong[] = {wrong_key, amy, pete, NULL};
+    cr_assert_eq (s_judge (policy, wrong, S_RELEASE, S_NOW_MS, false, "dave", why, sizeof why), 1);
     cr_assert (strstr (why, "tests (invalid: attestation 1 is not signed by a key trusted"), "%s",
                why);
 
-    envelopes[0] = failed;
-    lens[0] = strlen (failed);
-    cr_assert_eq (
-        jad_policy_judge (policy, envelopes, lens, 1, S_RELEASE, S_NOW_MS, false, why, sizeof why),
-        1);
+    char *bad[] = {failed, amy, pete, NULL};
+    cr_assert_eq (s_judge (policy, bad, S_RELEASE, S_NOW_MS, false, "dave", why, sizeof why), 1);
     cr_assert (strstr (why, "FAILED"), "%s", why);
 
-    envelopes[0] = passed;
-    lens[0] = strlen (passed);
-    cr_assert_eq (
-        jad_policy_judge (policy, envelopes, lens, 1, S_RELEASE, S_NOW_MS, false, why, sizeof why),
-        0, "%s", why);
-    //  about another release it counts for nothing
-    cr_assert_eq (jad_policy_judge (policy, envelopes, lens, 1,
-                                    "00000000000000000000000000000000000000000000000000000000000"
-                                    "00001",
-                                    S_NOW_MS, false, why, sizeof why),
-                  1);
+    char *good[] = {passed, amy, pete, NULL};
+    cr_assert_eq (s_judge (policy, good, S_RELEASE, S_NOW_MS, false, "dave", why, sizeof why), 0,
+                  "%s", why);
+    //  about another release nothing counts
+    cr_assert_eq (s_judge (policy, good,
+                           "0000000000000000000000000000000000000000000000000000000000000001",
+                           S_NOW_MS, false, "dave", why, sizeof why),
+                  2);
     //  eight days later max_age fails it, unless the age is not applied
     int64_t later = S_NOW_MS + 8LL * 86400000;
-    cr_assert_eq (
-        jad_policy_judge (policy, envelopes, lens, 1, S_RELEASE, later, false, why, sizeof why), 1);
+    cr_assert_eq (s_judge (policy, good, S_RELEASE, later, false, "dave", why, sizeof why), 1);
     cr_assert (strstr (why, "tests (invalid:"), "%s", why);
-    cr_assert_eq (
-        jad_policy_judge (policy, envelopes, lens, 1, S_RELEASE, later, true, why, sizeof why), 0,
-        "%s", why);
+    cr_assert_eq (s_judge (policy, good, S_RELEASE, later, true, "dave", why, sizeof why), 0, "%s",
+                  why);
     jad_policy_destroy (&policy);
     free (passed);
     free (failed);
     free (wrong_key);
-    free (text);
+    free (amy);
+    free (pete);
+}
+
+//  Approvals at the host: judged against the operators the policy lists
+//  (not the controller's), each role its own operator, never the deployer.
+Test (policy, judge_approvals_by_the_policy_operators_only)
+{
+    jad_policy_t *policy = s_open_policy ();
+    char *passed = s_test_result ("PASSED", S_RELEASE, s_ci);
+    char *amy = s_approval ("prod", "code-review", S_RELEASE, s_amy);
+    char *pete = s_approval ("prod", "code-review", S_RELEASE, s_pete);
+    //  vic is an operator, but not in the policy (no listed role)
+    char *vic = s_approval ("prod", "code-review", S_RELEASE, s_vic);
+    //  signed by a key no operator of the policy has (a controller's, say)
+    char *stranger = s_approval ("prod", "code-review", S_RELEASE, s_other);
+    char *staging = s_approval ("staging", "code-review", S_RELEASE, s_pete);
+    char why[1024];
+
+    char *one[] = {passed, amy, NULL};
+    cr_assert_eq (s_judge (policy, one, S_RELEASE, S_NOW_MS, false, "dave", why, sizeof why), 1);
+    cr_assert (strstr (why, "code-review (invalid: still needs an approval by product-owner"), "%s",
+               why);
+
+    char *outsider[] = {passed, amy, stranger, vic, NULL};
+    cr_assert_eq (s_judge (policy, outsider, S_RELEASE, S_NOW_MS, false, "dave", why, sizeof why),
+                  1);
+    cr_assert (strstr (why, "code-review (invalid: approval 4 is signed by no operator's current "
+                            "signing key; still needs product-owner"),
+               "%s", why);
+
+    //  one operator covers one role, however many times they approve
+    char *twice[] = {passed, amy, amy, NULL};
+    cr_assert_eq (s_judge (policy, twice, S_RELEASE, S_NOW_MS, false, "dave", why, sizeof why), 1);
+    cr_assert (strstr (why, "still needs an approval by product-owner"), "%s", why);
+
+    //  an approval for another environment counts for nothing here
+    char *elsewhere[] = {passed, amy, staging, NULL};
+    cr_assert_eq (s_judge (policy, elsewhere, S_RELEASE, S_NOW_MS, false, "dave", why, sizeof why),
+                  1);
+
+    //  not_deployer: amy deploys, her approval does not count
+    char *both[] = {passed, amy, pete, NULL};
+    cr_assert_eq (s_judge (policy, both, S_RELEASE, S_NOW_MS, false, "amy", why, sizeof why), 1);
+    cr_assert (strstr (why, "code-review (invalid: approval by amy, who deploys (not_deployer); "
+                            "still needs tech-lead"),
+               "%s", why);
+    cr_assert_eq (s_judge (policy, both, S_RELEASE, S_NOW_MS, false, "dave", why, sizeof why), 0,
+                  "%s", why);
+    cr_assert (jad_policy_not_deployer (policy));
+    jad_policy_destroy (&policy);
+    free (passed);
+    free (amy);
+    free (pete);
+    free (vic);
+    free (stranger);
+    free (staging);
+}
+
+//  The operators a policy carries: what a signer must review, refused
+//  when malformed.
+Test (policy, operators_are_checked_when_signed_and_when_read)
+{
+    char err[512] = "";
+    //  prod has approval checks: no operator holding a listed role, no policy
+    cr_assert_null (jad_policy_payload (s_config, "prod", 1, NULL, 0, err, sizeof err));
+    cr_assert (strstr (err, "prod has approval checks and no operator given holds a role"), "%s",
+               err);
+    cr_assert_null (jad_policy_payload (s_config, "prod", 1, &s_operators[2], 1, err, sizeof err));
+    //  an approver without a usable signing key
+    jad_approver_t keyless[] = {{.name = "amy", .roles = "tech-lead", .signing_key = NULL}};
+    cr_assert_null (jad_policy_payload (s_config, "prod", 1, keyless, 1, err, sizeof err));
+    cr_assert (strstr (err, "operator amy: the signing key is not 64 hex"), "%s", err);
+    //  two operators, one key
+    jad_approver_t shared[] = {s_operators[0], s_operators[1]};
+    shared[1].signing_key = shared[0].signing_key;
+    cr_assert_null (jad_policy_payload (s_config, "prod", 1, shared, 2, err, sizeof err));
+    cr_assert (strstr (err, "share a signing key"), "%s", err);
+
+    char key[65];
+    memset (key, 'a', 64);
+    key[64] = 0;
+    static const char *const head =
+        "{\"_type\":\"https://jadugar.dev/policy/v1\",\"environment\":\"prod\",\"version\":1,"
+        "\"attestation_keys\":{},\"checks\":[{\"name\":\"a\",\"approval\":[\"qa\"]}],";
+    char *bad[] = {
+        jad_strdup_printf ("%s\"operators\":[]}", head),
+        jad_strdup_printf ("%s\"operators\":{\"amy\":{\"roles\":[\"qa\"]}}}", head),
+        jad_strdup_printf ("%s\"operators\":{\"amy\":{\"roles\":[],\"signing_key\":\"%s\"}}}", head,
+                           key),
+        jad_strdup_printf ("%s\"operators\":{\"amy\":{\"roles\":[\"q a\"],\"signing_key\":"
+                           "\"%s\"}}}",
+                           head, key),
+        jad_strdup_printf ("%s\"operators\":{\"amy\":{\"roles\":[\"qa\"],\"signing_key\":"
+                           "\"abc\"}}}",
+                           head),
+        jad_strdup_printf ("%s\"operators\":{\"amy\":{\"roles\":[\"qa\"],\"signing_key\":"
+                           "\"%s\",\"extra\":1}}}",
+                           head, key),
+        jad_strdup_printf ("%s\"operators\":{\"amy\":{\"roles\":[\"qa\"],\"signing_key\":"
+                           "\"%s\"},\"bob\":{\"roles\":[\"qa\"],\"signing_key\":\"%s\"}}}",
+                           head, key, key),
+    };
+    for (size_t index = 0; index < sizeof bad / sizeof bad[0]; index++) {
+        cr_assert_null (
+            jad_policy_decode ((const uint8_t *)bad[index], strlen (bad[index]), err, sizeof err),
+            "case %zu accepted", index);
+        cr_assert (strstr (err, "operator"), "case %zu: %s", index, err);
+        free (bad[index]);
+    }
 }
 
 Test (policy, rule_builder_is_the_one_the_door_uses)

@@ -145,6 +145,7 @@ static jad_plan_t s_plan (void)
         .strategy = "rolling batch=2",
         .hook_timeout_ms = 30000,
         .step_deadline_ms = 300000,
+        .deployer = "amy",
     };
     for (int index = 0; index < 32; index++)
         plan.artifact_sha256[index] = (uint8_t)index;
@@ -404,6 +405,7 @@ Test (wire, plan_roundtrip)
     cr_assert_str_eq (decoded->strategy, plan.strategy);
     cr_assert_eq (decoded->hook_timeout_ms, plan.hook_timeout_ms);
     cr_assert_eq (decoded->step_deadline_ms, plan.step_deadline_ms);
+    cr_assert_str_eq (decoded->deployer, "amy");
     cr_assert (jad_plan_targets (decoded, "web-2"));
     cr_assert_not (jad_plan_targets (decoded, "web-3"));
     cr_assert_not (jad_plan_targets (decoded, NULL));
@@ -416,6 +418,7 @@ Test (wire, plan_roundtrip)
     cr_assert_str_eq (copy->targets[2], "db-1");
     cr_assert_str_eq (copy->undoes, "p-0000");
     cr_assert_eq (copy->step_deadline_ms, 300000);
+    cr_assert_str_eq (copy->deployer, "amy");
     jad_plan_destroy (&copy);
     s_free (&buf);
 }
@@ -426,6 +429,7 @@ Test (wire, plan_optional_fields_absent_decode_as_null)
     plan.artifact_url = NULL;
     plan.undoes = NULL;
     plan.strategy = NULL;
+    plan.deployer = NULL;
     plan.kind = JAD_PLAN_DEPLOY;
     zchunk_t *chunk = jad_plan_encode (&plan);
     s_buf_t buf = s_from_chunk (&chunk);
@@ -435,6 +439,7 @@ Test (wire, plan_optional_fields_absent_decode_as_null)
     cr_assert_null (decoded->artifact_url);
     cr_assert_null (decoded->undoes);
     cr_assert_null (decoded->strategy);
+    cr_assert_null (decoded->deployer);
     cr_assert_eq (decoded->kind, JAD_PLAN_DEPLOY);
     jad_plan_destroy (&decoded);
     s_free (&buf);
@@ -732,7 +737,7 @@ Test (wire, rejects_every_truncation)
 {
     //  Messages whose last field is required: every strict prefix is invalid
     jad_plan_t plan = s_plan ();
-    plan.artifact_url = plan.undoes = plan.strategy = NULL;
+    plan.artifact_url = plan.undoes = plan.strategy = plan.deployer = NULL;
     plan.hook_timeout_ms = plan.step_deadline_ms = 0;
     zchunk_t *chunk = jad_plan_encode (&plan);
     s_buf_t samples[] = {s_envelope_bytes (), s_from_chunk (&chunk), s_ack_bytes (),

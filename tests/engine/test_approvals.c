@@ -171,32 +171,6 @@ Test (approvals, augmenting_paths_across_three_roles)
     cr_assert_eq (ctl_approvals_covered (&env, given, 0), 0);
 }
 
-Test (approvals, holds_reads_comma_separated_roles)
-{
-    static const struct {
-        const char *roles;
-        const char *role;
-        bool held;
-    } cases[] = {
-        {"tech-lead", "tech-lead", true},
-        {"viewer,tech-lead", "tech-lead", true},
-        {"tech-lead,viewer", "tech-lead", true},
-        {",tech-lead,", "tech-lead", true},
-        {"tech-leads", "tech-lead", false},
-        {"tech", "tech-lead", false},
-        {"admin", "anything", true},
-        {"viewer,admin", "anything", true},
-        {"administrator", "anything", false},
-        {"", "tech-lead", false},
-        {NULL, "tech-lead", false},
-        {"deployer,,viewer", "viewer", true},
-    };
-    for (size_t index = 0; index < sizeof cases / sizeof cases[0]; index++)
-        cr_assert_eq (ctl_approvals_holds (cases[index].roles, cases[index].role),
-                      cases[index].held, "'%s' holds '%s'",
-                      cases[index].roles ? cases[index].roles : "(null)", cases[index].role);
-}
-
 Test (approvals, bounded_by_the_limits)
 {
     //  more roles than the limit: only the first CTL_APPROVALS_MAX_ROLES count

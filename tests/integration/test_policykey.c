@@ -357,3 +357,181 @@ Test (policykey, an_older_policy_is_refused_even_after_an_agent_restart)
     free (newer);
     free (ci);
 }
+
+//  Register operator NAME with roles and its signing key through jadctl
+//  (as admin), and write its client file for jt_jadctl_as.
+static void s_operator (const char *name, const char *roles)
+{
+    char *output = NULL;
+    cr_assert_eq (jt_jadctl (fleet, &output, "keygen %s/%s.key", fleet->dir, name), 0, "%s",
+                  output);
+    char *curve = strndup (strstr (output, "public-key: ") + 12, 40);
+    char *signing = strndup (strstr (output, "signing-key: ") + 13, 64);
+    free (output);
+    char *curve_file = jad_strdup_printf ("%s/%s.pub", fleet->dir, name);
+    jt_write_file (curve_file, curve, 0600);
+    cr_assert_eq (jt_jadctl (fleet, &output,
+                             "operator add %s --role %s --public-key \"$(cat %s)\" "
+                             "--signing-key %s",
+                             name, roles, curve_file, signing),
+                  0, "%s", output);
+    free (output);
+    char *client = jad_strdup_printf ("%s/%s.jadctl.yaml", fleet->dir, name);
+    char *text = jad_strdup_printf ("controller: 127.0.0.1:%d\ncontroller-key: '%s'\nkey: %s.key\n",
+                                    fleet->port + 2, fleet->curve_key, name);
+    jt_write_file (client, text, 0600);
+    free (text);
+    free (client);
+    free (curve_file);
+    free (curve);
+    free (signing);
+}
+
+//  prod requires code-review and rollback-plan (approvals), or, on a
+//  controller whose configuration was edited, code-review only; the
+//  controller restarted on it, and web-1 back online if there is one.
+static void s_approval_environments (bool rollback_plan)
+{
+    jt_fleet_set_environments (
+        fleet, rollback_plan ? "environments:\n"
+                               "  prod:\n"
+                               "    checks:\n"
+                               "      code-review: { approval: [tech-lead] }\n"
+                               "      rollback-plan: { approval: [tech-lead, product-owner], "
+                               "not_deployer: true }\n"
+                             : "environments:\n"
+                               "  prod:\n"
+                               "    checks:\n"
+                               "      code-review: { approval: [tech-lead] }\n");
+    jt_fleet_restart_controller (fleet);
+    cr_assert (fleet->agent_count == 0 ||
+                   jt_fleet_wait_status (fleet, "\"state\": \"online\"", 1, 30000),
+               "web-1 did not come back");
+}
+
+//  Operator WHO approves CHECK of web VERSION in prod (note: NOTE).
+static void s_approve (const char *who, const char *version, const char *check, const char *note)
+{
+    char *output = NULL;
+    cr_assert_eq (jt_jadctl_as (fleet, who, &output,
+                                "release approve web %s --env prod --check %s --note '%s'", version,
+                                check, note),
+                  0, "%s approving %s of %s: %s", who, check, version, output);
+    free (output);
+}
+
+//  Operator WHO deploys web VERSION to prod: refused by web-1, naming why;
+//  nothing switched there.
+static void s_refused_at_the_host (const char *who, const char *version, const char *why)
+{
+    char *output = NULL;
+    cr_assert_neq (jt_jadctl_as (fleet, who, &output, "deploy web %s --env prod --wait", version),
+                   0, "%s", output);
+    cr_assert (strstr (output, "refused by release checks: web"), "%s", output);
+    cr_assert (strstr (output, why), "%s: expected '%s'", output, why);
+    free (output);
+    char current[64];
+    s_current (0, current, sizeof current);
+    cr_assert_str_eq (current, "1.0", "nothing switched on web-1 (%s)", version);
+}
+
+//  SECURITY-TESTS row 40, approvals: the policy carries the operators
+//  who may approve (their signing keys and roles, as the signer reviewed
+//  them); an agent with the policy key judges approval checks against
+//  them, whatever the controller's database and configuration say.
+Test (policykey, agents_judge_approvals_against_the_operators_the_policy_lists)
+{
+    fleet = jt_fleet_new ();
+    char key[65];
+    s_policy_keygen (key);
+    s_approval_environments (true);
+    jt_fleet_add_agent (fleet, "web-1", "prod");
+    s_give_policy_key (0, key);
+    cr_assert (jt_fleet_wait_status (fleet, "\"state\": \"online\"", 1, 30000),
+               "web-1 did not come online");
+    s_operator ("amy", "tech-lead,deployer");
+    s_operator ("pete", "product-owner");
+    s_operator ("olga", "tech-lead,product-owner");
+    s_operator ("dave", "deployer");
+
+    //  the signer reviews the controller's operators and signs them in
+    char *output = NULL;
+    cr_assert_eq (jt_jadctl (fleet, &output, "--json operator list"), 0, "%s", output);
+    char *operators = jad_strdup_printf ("%s/operators.json", fleet->dir);
+    jt_write_file (operators, output, 0600);
+    free (output);
+    char *policy = jad_strdup_printf ("%s/policy-1.json", fleet->dir);
+    cr_assert_eq (jt_jadctl (fleet, &output,
+                             "policy sign --key %s/policy.key --env prod --version 1 --from "
+                             "%s/controller/controller.yaml --operators %s --out %s",
+                             fleet->dir, fleet->dir, operators, policy),
+                  0, "%s", output);
+    cr_assert (strstr (output, "amy (tech-lead,deployer)"), "%s", output);
+    cr_assert (strstr (output, "olga (tech-lead,product-owner)"), "%s", output);
+    cr_assert (strstr (output, "pete (product-owner)"), "%s", output);
+    cr_assert_null (strstr (output, "dave"), "dave approves nothing: %s", output);
+    free (output);
+    s_push (policy, 0, "policy of prod: version 1");
+    //  eve joins after the policy was signed
+    s_operator ("eve", "product-owner");
+
+    //  1.0: every approval, by operators the policy lists
+    char sha[65];
+    s_release ("1.0", sha);
+    s_approve ("amy", "1.0", "code-review", "read it");
+    s_approve ("amy", "1.0", "rollback-plan", "plan ok");
+    s_approve ("pete", "1.0", "rollback-plan", "plan ok");
+    cr_assert_eq (jt_jadctl_as (fleet, "dave", &output, "deploy web 1.0 --env prod --wait"), 0,
+                  "%s", output);
+    free (output);
+    char current[64];
+    s_current (0, current, sizeof current);
+    cr_assert_str_eq (current, "1.0");
+
+    //  2.0: pete's approval will be deleted from the controller's database
+    s_release ("2.0", sha);
+    s_approve ("amy", "2.0", "code-review", "read it");
+    s_approve ("amy", "2.0", "rollback-plan", "plan ok");
+    s_approve ("pete", "2.0", "rollback-plan", "plan ok");
+    //  3.0: eve, an operator the policy does not list, approves
+    s_release ("3.0", sha);
+    s_approve ("amy", "3.0", "code-review", "read it");
+    s_approve ("amy", "3.0", "rollback-plan", "plan ok");
+    s_approve ("eve", "3.0", "rollback-plan", "plan ok");
+    //  4.0: olga approves rollback-plan twice, once for each role she holds
+    s_release ("4.0", sha);
+    s_approve ("amy", "4.0", "code-review", "read it");
+    s_approve ("olga", "4.0", "rollback-plan", "as tech-lead");
+    s_approve ("olga", "4.0", "rollback-plan", "as product-owner");
+    //  5.0: every approval; amy, who approved rollback-plan, deploys it
+    s_release ("5.0", sha);
+    s_approve ("amy", "5.0", "code-review", "read it");
+    s_approve ("amy", "5.0", "rollback-plan", "plan ok");
+    s_approve ("pete", "5.0", "rollback-plan", "plan ok");
+
+    //  the controller is compromised: the approval is gone from its
+    //  database, rollback-plan from its configuration
+    s_controller_sql ("DELETE FROM attestations WHERE version = '2.0' AND signer = 'pete'");
+    s_approval_environments (false);
+    s_refused_at_the_host ("dave", "2.0",
+                           "rollback-plan (invalid: still needs an approval by product-owner");
+    s_refused_at_the_host ("dave", "3.0",
+                           "is signed by no operator's current signing key; still needs "
+                           "product-owner)");
+    s_refused_at_the_host ("dave", "4.0",
+                           "rollback-plan (invalid: still needs an approval by product-owner");
+    s_refused_at_the_host ("amy", "5.0",
+                           "rollback-plan (invalid: approval by amy, who deploys (not_deployer); "
+                           "still needs tech-lead)");
+    char *refused = s_agent_meta (0, "refused_policy");
+    cr_assert_geq (atoi (refused), 4, "refusals are counted: %s", refused);
+    free (refused);
+    //  what the policy allows still lands
+    cr_assert_eq (jt_jadctl_as (fleet, "dave", &output, "deploy web 5.0 --env prod --wait"), 0,
+                  "%s", output);
+    free (output);
+    s_current (0, current, sizeof current);
+    cr_assert_str_eq (current, "5.0");
+    free (policy);
+    free (operators);
+}

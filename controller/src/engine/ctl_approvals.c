@@ -10,106 +10,31 @@
 #define S_ROLES     CTL_APPROVALS_MAX_ROLES
 #define S_APPROVERS CTL_APPROVALS_MAX_APPROVERS
 
-bool ctl_approvals_holds (const char *roles, const char *role)
-{
-    //  walk "a,b,c" without copying: each item is compared in place
-    for (const char *item = roles; item && *item;) {
-        size_t len = strcspn (item, ",");
-        if ((len == strlen (role) && strncmp (item, role, len) == 0) ||
-            (len == 5 && strncmp (item, "admin", 5) == 0))
-            return true;
-        item += len;
-        if (*item == ',')
-            item++;
-    }
-    return false;
-}
-
-//  Kuhn's augmenting path: try to give approver `who` a role.
-static bool s_augment (bool can[S_APPROVERS][S_ROLES], size_t roles, size_t who, int *role_owner,
-                       bool *seen)
-{
-    for (size_t role = 0; role < roles; role++) {
-        if (!can[who][role] || seen[role])
-            continue;
-        seen[role] = true;
-        if (role_owner[role] < 0 ||
-            s_augment (can, roles, (size_t)role_owner[role], role_owner, seen)) {
-            role_owner[role] = (int)who;
-            return true;
-        }
-    }
-    return false;
-}
-
-//  Maximum matching of approvers to roles; role_owner[role] = approver
-//  index or -1. Returns the number of roles covered.
-static size_t s_match (bool can[S_APPROVERS][S_ROLES], size_t approvers, size_t roles,
-                       int *role_owner)
-{
-    size_t covered = 0;
-    for (size_t role = 0; role < roles; role++)
-        role_owner[role] = -1;
-    for (size_t who = 0; who < approvers; who++) {
-        bool seen[S_ROLES] = {false};
-        if (s_augment (can, roles, who, role_owner, seen))
-            covered++;
-    }
-    return covered;
-}
-
 static size_t s_role_count (const jad_env_config_t *env)
 {
     return env->emergency_approval_count < S_ROLES ? env->emergency_approval_count : S_ROLES;
 }
 
-//  Who can cover which role, for up to S_APPROVERS approvers.
-static size_t s_table (const jad_env_config_t *env, const ctl_approver_t *approvals, size_t count,
-                       const ctl_approver_t *who, bool can[S_APPROVERS][S_ROLES])
+//  The first S_APPROVERS - reserve approvals as the shared matcher takes
+//  them, into given. Returns how many.
+static size_t s_given (const ctl_approver_t *approvals, size_t count, size_t reserve,
+                       jad_approver_t given[S_APPROVERS])
 {
-    size_t roles = s_role_count (env);
-    size_t limit = S_APPROVERS - (who ? 1 : 0);
-    size_t approvers = 0;
-    for (size_t index = 0; index < count && approvers < limit; index++, approvers++)
-        for (size_t role = 0; role < roles; role++)
-            can[approvers][role] =
-                ctl_approvals_holds (approvals[index].roles, env->emergency_approvals[role]);
-    if (who) {
-        for (size_t role = 0; role < roles; role++)
-            can[approvers][role] = ctl_approvals_holds (who->roles, env->emergency_approvals[role]);
-        approvers++;
-    }
-    return approvers;
+    size_t total = count < S_APPROVERS - reserve ? count : S_APPROVERS - reserve;
+    for (size_t index = 0; index < total; index++)
+        given[index] =
+            (jad_approver_t){.name = approvals[index].name, .roles = approvals[index].roles};
+    return total;
 }
 
 size_t ctl_approvals_covered (const jad_env_config_t *env, const ctl_approver_t *approvals,
                               size_t count)
 {
     assert (env);
-    bool can[S_APPROVERS][S_ROLES];
-    int owner[S_ROLES];
-    size_t approvers = s_table (env, approvals, count, NULL, can);
-    return s_match (can, approvers, s_role_count (env), owner);
-}
-
-size_t ctl_approvals_cover (const char *const *roles, size_t role_count,
-                            const ctl_approver_t *approvers, size_t count, const char **missing)
-{
-    bool can[S_APPROVERS][S_ROLES];
-    int owner[S_ROLES];
-    size_t role_total = role_count < S_ROLES ? role_count : S_ROLES;
-    size_t approver_total = count < S_APPROVERS ? count : S_APPROVERS;
-    for (size_t index = 0; index < approver_total; index++)
-        for (size_t role = 0; role < role_total; role++)
-            can[index][role] = ctl_approvals_holds (approvers[index].roles, roles[role]);
-    size_t covered = s_match (can, approver_total, role_total, owner);
-    if (missing) {
-        *missing = NULL;
-        for (size_t role = 0; role < role_total && !*missing; role++)
-            if (owner[role] < 0)
-                *missing = roles[role];
-    }
-    return covered;
+    jad_approver_t given[S_APPROVERS];
+    size_t total = s_given (approvals, count, 0, given);
+    return jad_approval_match ((const char *const *)env->emergency_approvals, s_role_count (env),
+                               given, total, NULL);
 }
 
 int ctl_approvals_judge (const ctl_approval_plan_t *plan, const jad_env_config_t *env,
@@ -138,12 +63,14 @@ int ctl_approvals_judge (const ctl_approval_plan_t *plan, const jad_env_config_t
             return 2;
         }
     //  approvers so far, then the new one last
-    bool can[S_APPROVERS][S_ROLES];
-    size_t approvers = s_table (env, approvals, count, who, can);
+    jad_approver_t given[S_APPROVERS];
+    size_t approvers = s_given (approvals, count, 1, given);
+    given[approvers++] = (jad_approver_t){.name = who->name, .roles = who->roles};
     size_t roles = s_role_count (env);
+    const char *const *listed = (const char *const *)env->emergency_approvals;
     int before_owner[S_ROLES], after_owner[S_ROLES];
-    size_t before = s_match (can, approvers - 1, roles, before_owner);
-    size_t after = s_match (can, approvers, roles, after_owner);
+    size_t before = jad_approval_match (listed, roles, given, approvers - 1, before_owner);
+    size_t after = jad_approval_match (listed, roles, given, approvers, after_owner);
     result->required = roles;
     if (after == before) {
         char needed[512] = "";

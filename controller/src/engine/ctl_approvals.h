@@ -5,10 +5,10 @@
 //  in emergency_approvals, an operator holding that role approved it.
 //  Each listed role needs its own operator: one operator counts for one
 //  role only, whatever roles they hold. Which operator covers which role
-//  is a maximum bipartite matching (Kuhn's augmenting paths), recomputed
-//  on every approval, so the order of approvals does not matter. An
-//  operator with the admin role holds every role. The operator who asked
-//  for the emergency deploy never approves it.
+//  is jad_approval_match (common/, shared with release checks and with
+//  the agents), recomputed on every approval, so the order of approvals
+//  does not matter. An operator with the admin role holds every role. The
+//  operator who asked for the emergency deploy never approves it.
 //
 //  Pure: approvals and roles come in as plain rows, the verdict and the
 //  decision texts go out; the caller stores the approval and starts the
@@ -18,6 +18,7 @@
 #ifndef CTL_APPROVALS_H_INCLUDED
 #define CTL_APPROVALS_H_INCLUDED
 
+#include "jad_approval.h"
 #include "jad_config.h"
 
 #include <stdbool.h>
@@ -26,8 +27,8 @@
 
 //  At most this many roles and approvers take part in a matching; more
 //  are ignored.
-#define CTL_APPROVALS_MAX_ROLES     32
-#define CTL_APPROVALS_MAX_APPROVERS 64
+#define CTL_APPROVALS_MAX_ROLES     JAD_APPROVAL_MAX_ROLES
+#define CTL_APPROVALS_MAX_APPROVERS JAD_APPROVAL_MAX_APPROVERS
 
 //  An operator who approved (or approves now). Strings are borrowed.
 typedef struct {
@@ -70,15 +71,5 @@ int ctl_approvals_judge (const ctl_approval_plan_t *plan, const jad_env_config_t
 //  plan left in state approval after a restart resumes from this.
 size_t ctl_approvals_covered (const jad_env_config_t *env, const ctl_approver_t *approvals,
                               size_t count);
-
-//  The same matching over any list of roles (a release check's approval
-//  roles, DESIGN §10): how many of the role_count roles the approvers
-//  cover, one role each; *missing (if not NULL) gets the first role left
-//  uncovered (borrowed), or NULL. Approvers must be distinct operators.
-size_t ctl_approvals_cover (const char *const *roles, size_t role_count,
-                            const ctl_approver_t *approvers, size_t count, const char **missing);
-
-//  True if comma-separated `roles` hold `role` (admin holds every role).
-bool ctl_approvals_holds (const char *roles, const char *role);
 
 #endif

@@ -3,7 +3,6 @@
 //  SPDX-License-Identifier: MPL-2.0
 
 #include "ctl_checks.h"
-#include "ctl_approvals.h"
 #include "jad_policy.h"
 #include "jad_util.h"
 
@@ -16,101 +15,6 @@ const char *ctl_check_state (jad_check_verdict_t verdict)
     return verdict == JAD_CHECK_OK ? "ok" : verdict == JAD_CHECK_MISSING ? "missing" : "invalid";
 }
 
-//  "tech-lead, product-owner" of an approval's roles, bounded.
-static void s_roles (const jad_check_config_t *check, char *out, size_t len)
-{
-    size_t used = 0;
-    out[0] = 0;
-    for (size_t index = 0; index < check->approval_count && used < len; index++)
-        used += (size_t)snprintf (out + used, len - used, "%s%s", index ? ", " : "",
-                                  check->approval[index]);
-}
-
-//  The approver whose signing key signed the envelope, or NULL.
-static const ctl_check_approver_t *s_signer (const ctl_checks_facts_t *facts,
-                                             const jad_dsse_t *envelope)
-{
-    for (size_t index = 0; index < facts->approver_count; index++) {
-        uint8_t key[32];
-        const ctl_check_approver_t *approver = &facts->approvers[index];
-        if (approver->signing_key && jad_unhex (approver->signing_key, key, 32) == 0 &&
-            jad_dsse_signed_by (envelope, key))
-            return approver;
-    }
-    return NULL;
-}
-
-//  An approval check: OK when each listed role has its own approver.
-static void s_judge_approval (const jad_env_config_t *env, const jad_check_config_t *check,
-                              const ctl_checks_facts_t *facts, ctl_check_result_t *result)
-{
-    const ctl_check_approver_t *valid[JAD_ATTEST_MAX_SIGNATURES * 4];
-    size_t valid_count = 0, seen = 0;
-    char reason[200] = "";
-    for (size_t index = 0; index < facts->count; index++) {
-        char err[256];
-        jad_dsse_t *envelope =
-            jad_dsse_parse (facts->envelopes[index], facts->lens[index], err, sizeof err);
-        jad_statement_t *statement =
-            envelope ? jad_statement_parse (envelope, err, sizeof err) : NULL;
-        const char *approved_env =
-            statement ? jad_statement_predicate_text (statement, "env") : NULL;
-        const char *approved_check =
-            statement ? jad_statement_predicate_text (statement, "check") : NULL;
-        if (statement && strcmp (jad_statement_type (statement), JAD_ATTEST_APPROVAL) == 0 &&
-            jad_statement_about (statement, facts->sha256) && approved_env && approved_check &&
-            strcmp (approved_env, env->name) == 0 && strcmp (approved_check, check->name) == 0) {
-            seen++;
-            const ctl_check_approver_t *approver = s_signer (facts, envelope);
-            if (!approver)
-                snprintf (reason, sizeof reason,
-                          "approval %zu is signed by no operator's current signing key", index + 1);
-            else if (check->not_deployer && facts->deployer &&
-                     strcmp (approver->name, facts->deployer) == 0)
-                snprintf (reason, sizeof reason, "approval by %.64s, who deploys (not_deployer)",
-                          approver->name);
-            else if (valid_count < sizeof valid / sizeof valid[0])
-                valid[valid_count++] = approver;
-        }
-        jad_statement_destroy (&statement);
-        jad_dsse_destroy (&envelope);
-    }
-    //  each role its own operator (ctl_approvals' matching), each operator once
-    ctl_approver_t distinct[sizeof valid / sizeof valid[0]] = {{0}};
-    size_t distinct_count = 0;
-    for (size_t index = 0; index < valid_count; index++) {
-        bool again = false;
-        for (size_t earlier = 0; earlier < distinct_count && !again; earlier++)
-            again = strcmp (distinct[earlier].name, valid[index]->name) == 0;
-        if (!again)
-            distinct[distinct_count++] =
-                (ctl_approver_t){.name = valid[index]->name, .roles = valid[index]->roles};
-    }
-    const char *uncovered = NULL;
-    ctl_approvals_cover ((const char *const *)check->approval, check->approval_count, distinct,
-                         distinct_count, &uncovered);
-    if (!uncovered) {
-        result->verdict = JAD_CHECK_OK;
-        return;
-    }
-    char roles[160];
-    s_roles (check, roles, sizeof roles);
-    if (seen == 0) {
-        result->verdict = JAD_CHECK_MISSING;
-        snprintf (result->why, sizeof result->why, "no approval by %s yet%s", roles,
-                  check->not_deployer ? " (never the deployer)" : "");
-        return;
-    }
-    result->verdict = JAD_CHECK_INVALID;
-    if (*reason)
-        snprintf (result->why, sizeof result->why, "%s; still needs %s", reason, uncovered);
-    else
-        snprintf (result->why, sizeof result->why,
-                  "still needs an approval by %s (an operator covers one role, and holds it "
-                  "now)",
-                  uncovered);
-}
-
 int ctl_checks_judge (const jad_controller_config_t *config, const jad_env_config_t *env,
                       const ctl_checks_facts_t *facts, int64_t now, ctl_check_result_t *results)
 {
@@ -121,7 +25,10 @@ int ctl_checks_judge (const jad_controller_config_t *config, const jad_env_confi
         result->name = check->name;
         if (!check->type) {
             result->approval = true;
-            s_judge_approval (env, check, facts, result);
+            result->verdict =
+                jad_approval_judge (check, env->name, facts->envelopes, facts->lens, facts->count,
+                                    facts->sha256, facts->approvers, facts->approver_count,
+                                    facts->deployer, result->why, sizeof result->why);
             continue;
         }
         //  the one rule builder, shared with the agents (jad_policy.h)
@@ -185,9 +92,9 @@ int ctl_checks_approval_arrival (const jad_env_config_t *env, const char *check_
     else {
         bool holds = false;
         for (size_t role = 0; role < check->approval_count; role++)
-            holds = holds || ctl_approvals_holds (approver->roles, check->approval[role]);
+            holds = holds || jad_approval_holds (approver->roles, check->approval[role]);
         char roles[160];
-        s_roles (check, roles, sizeof roles);
+        jad_approval_roles (check, roles, sizeof roles);
         if (!holds)
             snprintf (err, errlen, "%s holds none of the roles check '%s' needs (%s)",
                       approver->name, check->name, roles);

@@ -14,7 +14,9 @@
 //  check, each signed by an operator's own signing key. Every role the
 //  check lists needs its own operator holding that role now (admin holds
 //  every role; one operator covers one role), and with not_deployer never
-//  the operator who deploys.
+//  the operator who deploys. The judge is jad_approval_judge (common/,
+//  shared with the agents, which judge over the policy's operators); the
+//  controller judges over its operators as they are now.
 //
 //  Pure: the configuration, the envelopes and the time come in; nothing
 //  is read, logged or stored.
@@ -22,6 +24,7 @@
 #ifndef CTL_CHECKS_H_INCLUDED
 #define CTL_CHECKS_H_INCLUDED
 
+#include "jad_approval.h"
 #include "jad_attest.h"
 #include "jad_config.h"
 
@@ -37,12 +40,8 @@ typedef struct {
     char why[256];                //  MISSING and INVALID: why, one line
 } ctl_check_result_t;
 
-//  An operator as approvals need them. Borrowed strings.
-typedef struct {
-    const char *name;
-    const char *roles;        //  comma-separated, as now
-    const char *signing_key;  //  Ed25519 public key (hex), or NULL
-} ctl_check_approver_t;
+//  An operator as approvals need them: name, roles now, signing key.
+typedef jad_approver_t ctl_check_approver_t;
 
 //  What a release holds, for judging: its SHA-256 (hex), its attestations
 //  and approvals (count envelopes as JSON texts, lens[i] bytes each), the

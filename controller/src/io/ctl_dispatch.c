@@ -127,7 +127,10 @@ static jad_plan_t *s_plan_load (ctl_dispatch_t *self, const char *plan_id)
     plan->kind = streq (row->kind, "rollback") ? JAD_PLAN_ROLLBACK : JAD_PLAN_DEPLOY;
     plan->strategy = strdup (row->strategy);
     plan->undoes = row->undoes ? strdup (row->undoes) : NULL;
-    if (!plan->plan_id || !plan->app || !plan->version || !plan->environment || !plan->strategy ||
+    //  signed: agents with a policy key judge not_deployer against it
+    plan->deployer = row->deployer && *row->deployer ? strdup (row->deployer) : NULL;
+    if ((row->deployer && *row->deployer && !plan->deployer) || !plan->plan_id || !plan->app ||
+        !plan->version || !plan->environment || !plan->strategy ||
         jad_unhex (release->sha256, plan->artifact_sha256, 32) != 0) {
         jad_plan_destroy (&plan);
         goto done;
