@@ -32,7 +32,7 @@ step "sanitizer build done"
 #  build. JADUGAR_VALGRIND_ONLY= (empty) runs every unit test binary,
 #  JADUGAR_VALGRIND=0 none.
 valgrind_default="test_archive test_attest test_config test_config_contacts test_db test_envelope \
-test_keys test_log test_policy test_approval test_role test_tz test_util test_version test_wire test_approvals \
+test_keys test_log test_merkle test_policy test_approval test_role test_tz test_util test_version test_wire test_approvals \
 test_batches test_calendar test_checks test_deadlines test_door test_reconcile test_rules"
 
 full=no

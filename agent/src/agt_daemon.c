@@ -666,25 +666,26 @@ static void s_intake (agt_daemon_t *self, const uint8_t *data, size_t size, cons
 }
 
 //  A message in another protocol version came from the controller (or
-//  it told us that we speak another one): say so once per version.
-static void s_peer_protocol (agt_daemon_t *self, uint32_t protocol, const char *said)
+//  it told us that we speak another one): say so once per version. `ours`
+//  is the version we speak for that message (JAD_PLAN_PROTOCOL for plans).
+static void s_peer_protocol (agt_daemon_t *self, uint32_t protocol, uint32_t ours, const char *said)
 {
     agt_drops_hit (self->drops, "protocol", "controller protocol %u", protocol);
     if (self->peer_protocol == protocol)
         return;
     self->peer_protocol = protocol;
-    jad_log_error ("agent: controller speaks protocol %u, this agent speaks %d; upgrade %s%s%s",
-                   protocol, JAD_PROTOCOL,
-                   protocol > JAD_PROTOCOL ? "this agent (jadugar-agent) to match the controller"
-                                           : "the controller (jadugar-controller) to match",
+    jad_log_error ("agent: controller speaks protocol %u, this agent speaks %u; upgrade %s%s%s",
+                   protocol, ours,
+                   protocol > ours ? "this agent (jadugar-agent) to match the controller"
+                                   : "the controller (jadugar-controller) to match",
                    said ? "; controller says: " : "", said ? said : "");
 }
 
-//  The protocol version of a frame if it is readable and not ours, else 0.
-static uint32_t s_other_protocol (zframe_t *frame)
+//  The protocol version of a frame if it is readable and not `ours`, else 0.
+static uint32_t s_other_protocol (zframe_t *frame, uint32_t ours)
 {
     uint32_t protocol = jad_wire_peek_protocol (zframe_data (frame), zframe_size (frame));
-    return protocol == JAD_PROTOCOL ? 0 : protocol;
+    return protocol == ours ? 0 : protocol;
 }
 
 static int s_on_sub (zloop_t *loop, zsock_t *reader, void *arg)
@@ -701,15 +702,18 @@ static int s_on_sub (zloop_t *loop, zsock_t *reader, void *arg)
     zframe_t *envelope = zmsg_next (msg);
     if (zmsg_size (msg) != 2)
         agt_drops_hit (self->drops, "sub_frames", "%zu frames", zmsg_size (msg));
-    else if (zframe_streq (first, beat) && !s_other_protocol (envelope)) {
+    else if (zframe_streq (first, beat) && !s_other_protocol (envelope, JAD_PROTOCOL)) {
         if (agt_intake_heartbeat (self->intake, zframe_data (envelope), zframe_size (envelope),
                                   jad_now_ms ()) == 0)
             s_check_stale (self);
     } else if (!zframe_streq (first, topic) && !zframe_streq (first, beat))
         agt_drops_hit (self->drops, "sub_topic", "unexpected topic of %zu bytes",
                        zframe_size (first));
-    else if (s_other_protocol (envelope))
-        s_peer_protocol (self, s_other_protocol (envelope), NULL);
+    else if (zframe_streq (first, beat))
+        s_peer_protocol (self, s_other_protocol (envelope, JAD_PROTOCOL), JAD_PROTOCOL, NULL);
+    else if (s_other_protocol (envelope, JAD_PLAN_PROTOCOL))
+        s_peer_protocol (self, s_other_protocol (envelope, JAD_PLAN_PROTOCOL), JAD_PLAN_PROTOCOL,
+                         NULL);
     else
         s_intake (self, zframe_data (envelope), zframe_size (envelope), "broadcast");
     zmsg_destroy (&msg);
@@ -806,8 +810,10 @@ static int s_on_dealer (zloop_t *loop, zsock_t *reader, void *arg)
     char err[JAD_ERR_LEN] = "";
     jad_ctl_msg_t *decoded = jad_ctl_msg_decode (zframe_data (frame), zframe_size (frame), err);
     uint32_t protocol = jad_wire_peek_protocol (zframe_data (frame), zframe_size (frame));
+    //  (a message that carries a plan speaks JAD_PLAN_PROTOCOL and decodes;
+    //  any other of a version not ours is a controller of another version)
     if (!decoded && protocol != 0 && protocol != JAD_PROTOCOL)
-        s_peer_protocol (self, protocol, NULL);
+        s_peer_protocol (self, protocol, JAD_PROTOCOL, NULL);
     else if (!decoded)
         agt_drops_hit (self->drops, "dealer_malformed", "%s", err);
     else if (decoded->kind == JAD_CTL_MSG_PROTOCOL_ERROR)

@@ -40,7 +40,7 @@ jad_verify_t jad_envelope_verify (const jad_envelope_t *self, uint32_t expected_
                                   const uint8_t *public_key);
 
 //  Decode, verify and parse a plan envelope in one go; on success returns
-//  the plan (caller owns). On failure returns NULL, sets *result and a
+//  the plan (caller owns), holding the envelope's membership proof. On failure returns NULL, sets *result and a
 //  reason in err (JAD_ERR_LEN bytes).
 jad_plan_t *jad_envelope_open_plan (const uint8_t *data, size_t size, const uint8_t *public_key,
                                     jad_verify_t *result, char *err);
@@ -54,7 +54,8 @@ jad_heartbeat_t *jad_envelope_open_heartbeat (const uint8_t *data, size_t size,
 const char *jad_verify_name (jad_verify_t result);
 
 //  Policy checks an agent applies to a verified, parsed plan, in this
-//  order: protocol, environment, target list names `agent`, not expired
+//  order: protocol, environment, `agent` is a target (jad_plan_targets:
+//  the envelope's proof leads from its name to the signed root), not expired
 //  (now > expires_at + skew_ms), not issued in the future (issued_at >
 //  now + skew_ms), sequence strictly above last_sequence. Pure function:
 //  returns JAD_ADMIT_OK or the first failed check, reason in err.

@@ -17,6 +17,8 @@
 #ifndef JAD_WIRE_H_INCLUDED
 #define JAD_WIRE_H_INCLUDED
 
+#include "jad_merkle.h"
+
 #include <czmq.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -25,7 +27,11 @@
 extern "C" {
 #endif
 
-#define JAD_PROTOCOL       1
+#define JAD_PROTOCOL 1
+//  Plans, their envelopes and the ControllerMsg carrying one: version 2
+//  commits to the targets (root, count, proof) where 1 listed them
+//  (docs/protocol.md, "Protocol versions").
+#define JAD_PLAN_PROTOCOL  2
 #define JAD_MAX_PLAN_BYTES (64 * 1024)        //  envelope or plan payload
 #define JAD_MAX_AGENT_MSG  (1024 * 1024)      //  anything an agent sends
 #define JAD_MAX_CTL_MSG    (2 * 1024 * 1024)  //  anything the controller sends an agent
@@ -82,16 +88,28 @@ typedef struct {
     size_t payload_size;
     uint8_t key_id[8];
     uint8_t signature[64];
+    //  A plan's membership proof for the agent it is sent to (not signed:
+    //  checked against the plan's targets_root, jad_plan_targets). None:
+    //  proof NULL, proof_count 0.
+    uint32_t proof_index;  //  the agent's leaf: its index in the sorted targets
+    uint8_t *proof;        //  owned: proof_count sibling hashes of 32 bytes
+    size_t proof_count;    //  <= JAD_MERKLE_MAX_DEPTH
 } jad_envelope_t;
 
 typedef struct {
     char *plan_id;      //  required, jad_name_valid
     char *environment;  //  required, jad_name_valid
-    char **targets;     //  required, >= 1, each jad_name_valid
-    size_t target_count;
-    char *target_block;  //  decoded plans: one block holding every target
-                         //  string (targets[] point into it); NULL when each
-                         //  target is its own allocation
+    //  The targets. A plan being built lists them (targets, each
+    //  jad_name_valid, distinct; owned strings); the encoder commits to
+    //  them. A decoded plan has no list (targets NULL): only the signed
+    //  targets_root and target_count, and the proof of the envelope it
+    //  came in (jad_envelope_open_plan), checked by jad_plan_targets.
+    char **targets;
+    size_t target_count;       //  required, 1..JAD_MAX_TARGETS
+    uint8_t targets_root[32];  //  root of the targets' tree (jad_plan_commit)
+    uint32_t proof_index;      //  decoded plans: the envelope's proof, unsigned
+    uint8_t *proof;            //  owned, proof_count * 32 bytes, may be NULL
+    size_t proof_count;
     uint64_t sequence;   //  required, > 0
     int64_t issued_at;   //  unix ms, required
     int64_t expires_at;  //  unix ms, required, > issued_at
@@ -345,6 +363,18 @@ void jad_envelope_destroy (jad_envelope_t **self_p);
 zchunk_t *jad_plan_encode (const jad_plan_t *self);
 jad_plan_t *jad_plan_decode (const uint8_t *data, size_t size, char *err);
 jad_plan_t *jad_plan_dup (const jad_plan_t *self);
+
+//  Commit `self` to its listed targets: sort them (byte order), refuse an
+//  invalid or repeated name, build their keyed Merkle tree (the key drawn
+//  from plan_id and sequence, which must be set) and set targets_root.
+//  Returns the tree, whose leaf i is self->targets[i], for the targets'
+//  proofs (caller owns), or NULL with a reason in err (JAD_ERR_LEN).
+jad_merkle_t *jad_plan_commit (jad_plan_t *self, char *err);
+
+//  True if `name` is a target of `self`: for a decoded plan, if the proof
+//  it came with leads from name's leaf to its signed targets_root (a proof
+//  made for another name, plan or sequence never does); for a plan being
+//  built, if name is listed.
 bool jad_plan_targets (const jad_plan_t *self, const char *name);
 void jad_plan_destroy (jad_plan_t **self_p);
 

@@ -163,6 +163,14 @@ jad_plan_t *jad_envelope_open_plan (const uint8_t *data, size_t size, const uint
         if (!plan) {
             verdict = JAD_VERIFY_BAD_PAYLOAD;
             jad_seterr (err, JAD_ERR_LEN, "%s", reason);
+        } else {
+            //  the proof is not signed: jad_plan_targets checks it against
+            //  the signed root
+            plan->proof_index = envelope->proof_index;
+            plan->proof = envelope->proof;
+            plan->proof_count = envelope->proof_count;
+            envelope->proof = NULL;
+            envelope->proof_count = 0;
         }
     }
     jad_envelope_destroy (&envelope);
@@ -240,8 +248,9 @@ jad_admit_t jad_plan_admit (const jad_plan_t *plan, const char *env, const char 
         return JAD_ADMIT_OTHER_ENV;
     }
     if (!agent || !jad_plan_targets (plan, agent)) {
-        jad_seterr (err, JAD_ERR_LEN, "plan %s does not target agent '%s'", plan_id,
-                    agent ? agent : "");
+        jad_seterr (err, JAD_ERR_LEN,
+                    "plan %s does not target agent '%s' (no proof of it among %zu targets)",
+                    plan_id, agent ? agent : "", plan->target_count);
         return JAD_ADMIT_NOT_TARGET;
     }
     if (now_ms > s_add_clamped (plan->expires_at, skew_ms)) {

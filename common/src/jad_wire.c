@@ -8,8 +8,10 @@
 //  2. protobuf_c unpack with a budgeted allocator: a message may not make
 //     the parser allocate more than S_BUDGET_FACTOR times its own size
 //     (plus a constant), which bounds what crafted repeated fields cost;
-//  3. protocol == JAD_PROTOCOL, and for messages with a oneof body exactly
-//     one body field on the wire (protobuf would silently keep the last);
+//  3. protocol == JAD_PROTOCOL (JAD_PLAN_PROTOCOL for a plan, its envelope
+//     and the controller message carrying it), and for messages with a
+//     oneof body exactly one body field on the wire (protobuf would
+//     silently keep the last; checked before the version there);
 //  4. required fields, byte lengths, repeated-field caps, and every string:
 //     UTF-8 without NUL (see below), names with jad_name_valid;
 //  5. copy into our own structs; the protobuf-c message is always freed
@@ -419,24 +421,50 @@ void jad_envelope_destroy (jad_envelope_t **self_p)
         return;
     jad_envelope_t *self = *self_p;
     free (self->payload);
+    free (self->proof);
     free (self);
     *self_p = NULL;
 }
 
-static void s_envelope_to_pb (const jad_envelope_t *self, Jadugar__Envelope *message)
+//  The version an envelope of `type` speaks: plans have their own.
+static uint32_t s_envelope_protocol (uint32_t type)
+{
+    return type == JAD_PAYLOAD_PLAN ? JAD_PLAN_PROTOCOL : JAD_PROTOCOL;
+}
+
+//  `proof` is the caller's storage for the TargetProof, if any.
+static void s_envelope_to_pb (const jad_envelope_t *self, Jadugar__Envelope *message,
+                              Jadugar__TargetProof *proof)
 {
     jadugar__envelope__init (message);
-    message->protocol = JAD_PROTOCOL;
+    message->protocol = s_envelope_protocol (self->type);
     message->type = self->type;
     message->payload = s_pbbytes (self->payload, self->payload_size);
     message->key_id = s_pbbytes (self->key_id, sizeof (self->key_id));
     message->signature = s_pbbytes (self->signature, sizeof (self->signature));
+    if (self->proof_count > 0 || self->proof_index > 0) {
+        jadugar__target_proof__init (proof);
+        proof->index = self->proof_index;
+        proof->siblings = s_pbbytes (self->proof, self->proof ? self->proof_count * 32 : 0);
+        message->proof = proof;
+    }
 }
 
 static jad_envelope_t *s_envelope_from_pb (const s_ctx_t *ctx, const Jadugar__Envelope *message)
 {
-    if (s_check_protocol (ctx, message->protocol) != 0)
+    uint32_t expected = s_envelope_protocol (message->type);
+    if (message->type == JAD_PAYLOAD_NONE) {
+        s_missing (ctx, "type");  //  the version depends on it
         return NULL;
+    }
+    if (message->protocol != expected) {
+        if (message->type == JAD_PAYLOAD_PLAN)
+            s_fail (ctx, "plan envelope speaks protocol %u, plans need %d", message->protocol,
+                    JAD_PLAN_PROTOCOL);
+        else
+            s_fail (ctx, "protocol %u is not supported (expected %u)", message->protocol, expected);
+        return NULL;
+    }
     jad_envelope_t *self = calloc (1, sizeof (jad_envelope_t));
     if (!self) {
         s_fail (ctx, "out of memory");
@@ -446,6 +474,24 @@ static jad_envelope_t *s_envelope_from_pb (const s_ctx_t *ctx, const Jadugar__En
     if (self->type == JAD_PAYLOAD_NONE) {
         s_missing (ctx, "type");
         goto failed;
+    }
+    if (message->proof) {
+        const ProtobufCBinaryData *siblings = &message->proof->siblings;
+        if (self->type != JAD_PAYLOAD_PLAN) {
+            s_fail (ctx, "field 'proof' is set on an envelope that is not a plan");
+            goto failed;
+        }
+        if (siblings->len % 32 != 0 || siblings->len > JAD_MERKLE_MAX_DEPTH * 32) {
+            s_fail (ctx,
+                    "field 'proof.siblings' must be at most %d hashes of 32 bytes (got %zu bytes)",
+                    JAD_MERKLE_MAX_DEPTH, siblings->len);
+            goto failed;
+        }
+        self->proof_index = message->proof->index;
+        if (s_bytes (ctx, "proof.siblings", siblings, JAD_MERKLE_MAX_DEPTH * 32, &self->proof,
+                     &self->proof_count))
+            goto failed;
+        self->proof_count /= 32;
     }
     if (message->payload.len == 0) {
         s_missing (ctx, "payload");
@@ -485,7 +531,8 @@ zchunk_t *jad_envelope_encode (const jad_envelope_t *self)
 {
     assert (self);
     Jadugar__Envelope message;
-    s_envelope_to_pb (self, &message);
+    Jadugar__TargetProof proof;
+    s_envelope_to_pb (self, &message, &proof);
     zchunk_t *chunk = s_pack (&message.base, JAD_MAX_PLAN_BYTES, "envelope");
     if (!chunk)
         return NULL;
@@ -509,11 +556,11 @@ void jad_plan_destroy (jad_plan_t **self_p)
     jad_plan_t *self = *self_p;
     free (self->plan_id);
     free (self->environment);
-    if (self->targets && !self->target_block)
+    if (self->targets)
         for (size_t index = 0; index < self->target_count; index++)
             free (self->targets[index]);
     free (self->targets);
-    free (self->target_block);
+    free (self->proof);
     free (self->app);
     free (self->version);
     free (self->artifact_url);
@@ -528,85 +575,87 @@ void jad_plan_destroy (jad_plan_t **self_p)
     *self_p = NULL;
 }
 
-//  The targets of a plan, from `target_list` (names joined by '\n') or
-//  the older repeated `targets`, into one block. A fleet-wide plan lists
-//  thousands of targets and every agent decodes them all: one allocation
-//  holds every name, and error labels are formatted only on an error.
-static int s_targets_from_pb (const s_ctx_t *ctx, const Jadugar__Plan *message, jad_plan_t *self)
+//  The key of a plan's tree of targets: BLAKE2b-256 of "jadugar/v1/targets"
+//  0x00 plan_id 0x00 sequence (8 bytes, big-endian), so that a tree, and
+//  every proof in it, belongs to one plan and one send of it.
+static int s_targets_key (const char *plan_id, uint64_t sequence, uint8_t *key)
 {
-    const ProtobufCBinaryData *list = &message->target_list;
-    if (list->len > 0 && message->n_targets > 0) {
-        s_fail (ctx, "fields 'targets' and 'target_list' are both set");
+    static const char context[] = "jadugar/v1/targets";
+    uint8_t number[8];
+    for (int index = 0; index < 8; index++)
+        number[index] = (uint8_t)(sequence >> (56 - 8 * index));
+    const char *id = plan_id ? plan_id : "";
+    crypto_generichash_state state;
+    if (crypto_generichash_init (&state, NULL, 0, JAD_MERKLE_HASH) != 0 ||
+        crypto_generichash_update (&state, (const uint8_t *)context, sizeof context) != 0 ||
+        crypto_generichash_update (&state, (const uint8_t *)id, strlen (id) + 1) != 0 ||
+        crypto_generichash_update (&state, number, sizeof number) != 0 ||
+        crypto_generichash_final (&state, key, JAD_MERKLE_HASH) != 0)
         return -1;
-    }
-    size_t count = 0, block_size = 0;
-    if (list->len > 0) {
-        if (memchr (list->data, 0, list->len)) {
-            s_fail (ctx, "field 'target_list' holds a NUL byte");
-            return -1;
-        }
-        count = 1;
-        for (size_t offset = 0; offset < list->len; offset++)
-            count += list->data[offset] == '\n';
-        block_size = list->len + 1;
-    } else {
-        count = message->n_targets;
-        for (size_t index = 0; index < count; index++)
-            block_size += s_wire_strlen (message->targets[index]) + 1;
-    }
-    if (count == 0) {
-        s_missing (ctx, "targets");
-        return -1;
-    }
-    if (count > JAD_MAX_TARGETS) {
-        s_fail (ctx, "too many targets (%zu, limit %d)", count, JAD_MAX_TARGETS);
-        return -1;
-    }
-    self->targets = calloc (count, sizeof (char *));
-    self->target_block = malloc (block_size);
-    if (!self->targets || !self->target_block) {
-        s_fail (ctx, "out of memory");
-        return -1;
-    }
-    char *cursor = self->target_block;
-    if (list->len > 0) {
-        memcpy (cursor, list->data, list->len);
-        cursor[list->len] = 0;
-        for (size_t index = 0; index < count; index++) {
-            char *end = strchr (cursor, '\n');
-            if (end)
-                *end = 0;
-            self->targets[index] = cursor;
-            cursor = end ? end + 1 : cursor + strlen (cursor);
-        }
-    } else
-        for (size_t index = 0; index < count; index++) {
-            size_t size = s_wire_strlen (message->targets[index]) + 1;
-            memcpy (cursor, message->targets[index] ? message->targets[index] : "", size);
-            //  a string with a NUL inside is shorter than its wire length
-            if (size > 1 && strlen (cursor) + 1 != size) {
-                s_fail (ctx, "field 'targets[%zu]' is not a valid name", index);
-                return -1;
-            }
-            self->targets[index] = cursor;
-            cursor += size;
-        }
-    self->target_count = count;
-    for (size_t index = 0; index < count; index++)
-        if (!jad_name_valid (self->targets[index])) {
-            if (*self->targets[index])
-                s_fail (ctx, "field 'targets[%zu]' is not a valid name", index);
-            else
-                s_fail (ctx, "field 'targets[%zu]' is missing", index);
-            return -1;
-        }
     return 0;
+}
+
+static int s_name_order (const void *left, const void *right)
+{
+    return strcmp (*(const char *const *)left, *(const char *const *)right);
+}
+
+//  The tree of `count` sorted names for plan_id/sequence, after checking
+//  that each is a valid name and none repeats. NULL with a reason.
+static jad_merkle_t *s_targets_tree (const char *plan_id, uint64_t sequence,
+                                     const char *const *sorted, size_t count, char *err)
+{
+    if (count == 0 || count > JAD_MAX_TARGETS) {
+        jad_seterr (err, JAD_ERR_LEN, "a plan has 1 to %d targets (got %zu)", JAD_MAX_TARGETS,
+                    count);
+        return NULL;
+    }
+    for (size_t index = 0; index < count; index++) {
+        if (!sorted[index] || !jad_name_valid (sorted[index])) {
+            jad_seterr (err, JAD_ERR_LEN, "target '%s' is not a valid name",
+                        sorted[index] ? sorted[index] : "(null)");
+            return NULL;
+        }
+        if (index > 0 && strcmp (sorted[index - 1], sorted[index]) == 0) {
+            jad_seterr (err, JAD_ERR_LEN, "target '%s' is listed twice", sorted[index]);
+            return NULL;
+        }
+    }
+    uint8_t key[JAD_MERKLE_HASH];
+    jad_merkle_t *tree =
+        s_targets_key (plan_id, sequence, key) == 0 ? jad_merkle_new (key, sorted, count) : NULL;
+    if (!tree)
+        jad_seterr (err, JAD_ERR_LEN, "out of memory");
+    return tree;
+}
+
+jad_merkle_t *jad_plan_commit (jad_plan_t *self, char *err)
+{
+    assert (self);
+    if (!self->targets) {
+        jad_seterr (err, JAD_ERR_LEN, "the plan lists no targets");
+        return NULL;
+    }
+    for (size_t index = 0; index < self->target_count; index++)
+        if (!self->targets[index]) {
+            jad_seterr (err, JAD_ERR_LEN, "target %zu is NULL", index);
+            return NULL;
+        }
+    qsort (self->targets, self->target_count, sizeof (char *), s_name_order);
+    jad_merkle_t *tree = s_targets_tree (
+        self->plan_id, self->sequence, (const char *const *)self->targets, self->target_count, err);
+    if (tree)
+        memcpy (self->targets_root, jad_merkle_root (tree), JAD_MERKLE_HASH);
+    return tree;
 }
 
 static jad_plan_t *s_plan_from_pb (const s_ctx_t *ctx, const Jadugar__Plan *message)
 {
-    if (s_check_protocol (ctx, message->protocol) != 0)
+    if (message->protocol != JAD_PLAN_PROTOCOL) {
+        s_fail (ctx, "plan speaks protocol %u, plans need %d", message->protocol,
+                JAD_PLAN_PROTOCOL);
         return NULL;
+    }
     jad_plan_t *self = calloc (1, sizeof (jad_plan_t));
     if (!self) {
         s_fail (ctx, "out of memory");
@@ -615,8 +664,19 @@ static jad_plan_t *s_plan_from_pb (const s_ctx_t *ctx, const Jadugar__Plan *mess
     if (s_name (ctx, "plan_id", message->plan_id, true, &self->plan_id) ||
         s_name (ctx, "environment", message->environment, true, &self->environment))
         goto failed;
-    if (s_targets_from_pb (ctx, message, self))
+    if (message->targets_root.len == 0) {
+        s_missing (ctx, "targets_root");
         goto failed;
+    }
+    if (s_bytes_exact (ctx, "targets_root", &message->targets_root, JAD_MERKLE_HASH,
+                       self->targets_root))
+        goto failed;
+    if (message->target_count == 0 || message->target_count > JAD_MAX_TARGETS) {
+        s_fail (ctx, "field 'target_count' must be 1 to %d (got %u)", JAD_MAX_TARGETS,
+                message->target_count);
+        goto failed;
+    }
+    self->target_count = message->target_count;
     self->sequence = message->sequence;
     if (self->sequence == 0) {
         s_missing (ctx, "sequence");
@@ -727,33 +787,36 @@ zchunk_t *jad_plan_encode (const jad_plan_t *self)
     assert (self);
     Jadugar__Plan message;
     jadugar__plan__init (&message);
-    message.protocol = JAD_PROTOCOL;
+    message.protocol = JAD_PLAN_PROTOCOL;
     message.plan_id = s_pbstr (self->plan_id);
     message.environment = s_pbstr (self->environment);
-    //  targets go as one '\n'-joined field (see target_list in the schema)
-    char *joined = NULL;
-    size_t joined_size = 0;
-    if (self->targets && self->target_count > 0) {
-        for (size_t index = 0; index < self->target_count; index++) {
-            if (!self->targets[index]) {
-                s_refuse ("plan", "a target is NULL");
-                return NULL;
-            }
-            joined_size += strlen (self->targets[index]) + 1;
-        }
-        joined = malloc (joined_size);
-        if (!joined)
+    //  a listed plan is committed here; a plan without a list keeps its root
+    uint8_t root[JAD_MERKLE_HASH];
+    memcpy (root, self->targets_root, sizeof root);
+    if (self->targets) {
+        char reason[JAD_ERR_LEN] = "";
+        const char **sorted = calloc (self->target_count + 1, sizeof (char *));
+        if (!sorted)
             return NULL;
-        char *cursor = joined;
-        for (size_t index = 0; index < self->target_count; index++) {
-            size_t length = strlen (self->targets[index]);
-            memcpy (cursor, self->targets[index], length);
-            cursor[length] = index + 1 < self->target_count ? '\n' : 0;
-            cursor += length + 1;
+        memcpy (sorted, self->targets, self->target_count * sizeof (char *));
+        bool listed = true;
+        for (size_t index = 0; index < self->target_count; index++)
+            listed = listed && sorted[index];
+        if (listed)
+            qsort (sorted, self->target_count, sizeof (char *), s_name_order);
+        jad_merkle_t *tree = listed ? s_targets_tree (self->plan_id, self->sequence, sorted,
+                                                      self->target_count, reason)
+                                    : NULL;
+        free (sorted);
+        if (!tree) {
+            s_refuse ("plan", listed ? reason : "a target is NULL");
+            return NULL;
         }
-        message.target_list.data = (uint8_t *)joined;
-        message.target_list.len = joined_size - 1;
+        memcpy (root, jad_merkle_root (tree), sizeof root);
+        jad_merkle_destroy (&tree);
     }
+    message.targets_root = s_pbbytes (root, sizeof root);
+    message.target_count = self->target_count > UINT32_MAX ? 0 : (uint32_t)self->target_count;
     message.sequence = self->sequence;
     message.issued_at = self->issued_at;
     message.expires_at = self->expires_at;
@@ -783,11 +846,9 @@ zchunk_t *jad_plan_encode (const jad_plan_t *self)
     for (size_t index = 0; index < message.n_migrations; index++)
         if (!self->migrations[index]) {
             s_refuse ("plan", "a migration is NULL");
-            free (joined);
             return NULL;
         }
     zchunk_t *chunk = s_pack (&message.base, JAD_MAX_PLAN_BYTES, "plan");
-    free (joined);
     if (!chunk)
         return NULL;
     char reason[JAD_ERR_LEN];
@@ -908,8 +969,8 @@ jad_plan_t *jad_plan_dup (const jad_plan_t *self)
     copy->strategy = s_strdup (self->strategy, &failed);
     copy->deployer = s_strdup (self->deployer, &failed);
     copy->targets = NULL;
-    copy->target_count = 0;
-    copy->target_block = NULL;  //  the copy's targets are its own strings
+    copy->proof = NULL;
+    copy->proof_count = 0;
     copy->migrations = NULL;
     copy->migration_count = 0;
     if (self->migrations && self->migration_count > 0) {
@@ -924,13 +985,20 @@ jad_plan_t *jad_plan_dup (const jad_plan_t *self)
     }
     if (self->targets && self->target_count > 0) {
         copy->targets = calloc (self->target_count, sizeof (char *));
-        if (!copy->targets)
+        if (!copy->targets) {
             failed = true;
-        else {
-            copy->target_count = self->target_count;
+            copy->target_count = 0;
+        } else
             for (size_t index = 0; index < self->target_count; index++)
                 copy->targets[index] = s_strdup (self->targets[index], &failed);
-        }
+    }
+    if (self->proof && self->proof_count > 0) {
+        copy->proof = malloc (self->proof_count * JAD_MERKLE_HASH);
+        if (copy->proof) {
+            memcpy (copy->proof, self->proof, self->proof_count * JAD_MERKLE_HASH);
+            copy->proof_count = self->proof_count;
+        } else
+            failed = true;
     }
     if (failed)
         jad_plan_destroy (&copy);
@@ -939,12 +1007,20 @@ jad_plan_t *jad_plan_dup (const jad_plan_t *self)
 
 bool jad_plan_targets (const jad_plan_t *self, const char *name)
 {
-    if (!self || !name || !self->targets)
+    if (!self || !name)
         return false;
-    for (size_t index = 0; index < self->target_count; index++)
-        if (self->targets[index] && strcmp (self->targets[index], name) == 0)
-            return true;
-    return false;
+    if (self->targets) {  //  a plan being built: its list
+        for (size_t index = 0; index < self->target_count; index++)
+            if (self->targets[index] && strcmp (self->targets[index], name) == 0)
+                return true;
+        return false;
+    }
+    //  a decoded plan: the proof it came with, from name's own leaf
+    uint8_t key[JAD_MERKLE_HASH];
+    if (s_targets_key (self->plan_id, self->sequence, key) != 0)
+        return false;
+    return jad_merkle_verify (key, self->targets_root, self->target_count, self->proof_index, name,
+                              self->proof, self->proof_count);
 }
 
 //  --------------------------------------------------------------------------
@@ -1577,9 +1653,18 @@ jad_ctl_msg_t *jad_ctl_msg_decode (const uint8_t *data, size_t size, char *err)
         return NULL;
     }
     jad_ctl_msg_t *self = NULL;
-    if (s_check_protocol (&ctx, message->protocol) == 0 &&
-        s_check_one_body (&ctx, data, size, 2, S_LAST_BODY,
-                          message->body_case != JADUGAR__CONTROLLER_MSG__BODY__NOT_SET) == 0)
+    //  a message carrying a plan speaks the plans' version, any other ours
+    uint32_t expected =
+        message->body_case == JADUGAR__CONTROLLER_MSG__BODY_PLAN ? JAD_PLAN_PROTOCOL : JAD_PROTOCOL;
+    if (s_check_one_body (&ctx, data, size, 2, S_LAST_BODY,
+                          message->body_case != JADUGAR__CONTROLLER_MSG__BODY__NOT_SET) != 0)
+        ;  //  said why
+    else if (message->protocol != expected && expected == JAD_PLAN_PROTOCOL)
+        s_fail (&ctx, "plan message speaks protocol %u, plans need %d", message->protocol,
+                JAD_PLAN_PROTOCOL);
+    else if (message->protocol != expected)
+        s_fail (&ctx, "protocol %u is not supported (expected %u)", message->protocol, expected);
+    else
         self = s_ctl_msg_from_pb (&ctx, message);
     jadugar__controller_msg__free_unpacked (message, &allocator);
     return self;
@@ -1590,6 +1675,7 @@ zchunk_t *jad_ctl_msg_encode (const jad_ctl_msg_t *self)
     assert (self);
     Jadugar__ControllerMsg message;
     Jadugar__Envelope envelope;
+    Jadugar__TargetProof proof;
     Jadugar__Chunk chunk_body;
     Jadugar__ReportAck ack;
     Jadugar__ProtocolError protocol_error;
@@ -1599,7 +1685,9 @@ zchunk_t *jad_ctl_msg_encode (const jad_ctl_msg_t *self)
     jadugar__controller_msg__init (&message);
     message.protocol = JAD_PROTOCOL;
     if (self->kind == JAD_CTL_MSG_PLAN && self->plan) {
-        s_envelope_to_pb (self->plan, &envelope);
+        //  an agent of protocol 1 reads this and says it must be upgraded
+        message.protocol = JAD_PLAN_PROTOCOL;
+        s_envelope_to_pb (self->plan, &envelope, &proof);
         message.body_case = JADUGAR__CONTROLLER_MSG__BODY_PLAN;
         message.plan = &envelope;
     } else if (self->kind == JAD_CTL_MSG_CHUNK) {

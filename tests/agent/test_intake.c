@@ -73,6 +73,11 @@ typedef struct {
     uint64_t min_release_counter;  //  the app's security floor
     uint32_t kind;                 //  0: deploy
     uint64_t epoch;                //  the signer's leadership epoch
+    //  Five targets (host-0..host-4) and the proof of this one, made in
+    //  the tree of proof_plan (NULL: the plan's own); NULL: one target,
+    //  `target`, and no proof
+    const char *proof_of;
+    const char *proof_plan;
 } s_plan_spec_t;
 
 //  An encoded, signed plan envelope. Caller destroys.
@@ -98,12 +103,33 @@ static zchunk_t *s_plan (s_plan_spec_t spec)
         .epoch = spec.epoch,
     };
     memset (plan.artifact_sha256, 0xab, 32);
+    char *five[] = {"host-0", "host-1", "host-2", "host-3", "host-4"};
+    jad_merkle_t *prover = NULL;
+    if (spec.proof_of) {
+        char err[JAD_ERR_LEN] = "";
+        jad_plan_t source = plan;
+        source.plan_id = (char *)(spec.proof_plan ? spec.proof_plan : plan.plan_id);
+        source.targets = five;
+        source.target_count = 5;
+        prover = jad_plan_commit (&source, err);
+        cr_assert_not_null (prover, "%s", err);
+        plan.targets = five;
+        plan.target_count = 5;
+    }
     zchunk_t *payload = jad_plan_encode (&plan);
     cr_assert_not_null (payload);
     jad_envelope_t *envelope =
         jad_envelope_sign (JAD_PAYLOAD_PLAN, zchunk_data (payload), zchunk_size (payload),
                            spec.signer ? spec.signer : s_signer);
     cr_assert_not_null (envelope);
+    if (prover) {  //  the names are sorted already: host-N is leaf N
+        envelope->proof = malloc (JAD_MERKLE_MAX_DEPTH * 32);
+        cr_assert_not_null (envelope->proof);
+        size_t index = (size_t)(spec.proof_of[strlen (spec.proof_of) - 1] - '0');
+        envelope->proof_count = (size_t)jad_merkle_proof (prover, index, envelope->proof);
+        envelope->proof_index = (uint32_t)index;
+        jad_merkle_destroy (&prover);
+    }
     if (spec.flip_signature)
         envelope->signature[10] ^= 0x01;
     if (spec.flip_payload)
@@ -205,6 +231,23 @@ Test (intake, refuses_another_environment)
 Test (intake, refuses_a_plan_for_another_host)
 {
     s_assert_refused ((s_plan_spec_t){.target = "host-2"}, "not_target");
+    //  among five targets: host-2's proof delivered to host-1
+    s_assert_refused ((s_plan_spec_t){.proof_of = "host-2"}, "not_target");
+}
+
+Test (intake, refuses_a_proof_from_another_plan)
+{
+    s_assert_refused ((s_plan_spec_t){.proof_of = "host-1", .proof_plan = "p0"}, "not_target");
+}
+
+Test (intake, accepts_its_own_proof_among_many_targets)
+{
+    jad_plan_t *plan = NULL;
+    cr_assert_eq (s_deliver ((s_plan_spec_t){.proof_of = "host-1"}, &plan), AGT_INTAKE_NEW);
+    cr_assert_not_null (plan);
+    cr_assert_eq (plan->target_count, 5);
+    jad_plan_destroy (&plan);
+    cr_assert_eq (s_plan_rows (), 1);
 }
 
 Test (intake, refuses_an_expired_plan)

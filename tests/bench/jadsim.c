@@ -3,8 +3,9 @@
 //
 //  Each simulated agent has its own CURVE key pair, its own SUB and DEALER
 //  sockets to a real controller, verifies every plan's Ed25519 signature
-//  and admits it (environment, target, expiry, strictly increasing
-//  sequence) exactly as jadugar-agent does, persists its last sequence in
+//  and admits it (environment, membership proof against the signed root
+//  of the targets, expiry, strictly increasing sequence) exactly as
+//  jadugar-agent does, persists its last sequence in
 //  SQLite, acknowledges, applies and reports. What "apply" means is chosen
 //  with --apply and printed by the harness:
 //    noop    record the new version and report healthy at once
@@ -346,10 +347,13 @@ static s_plan_stats_t *s_stats (s_sim_t *sim, const jad_plan_t *plan)
         stats->issued_at = plan->issued_at;
         stats->first_seen = jad_now_ms ();
         zhashx_insert (sim->plans, plan->plan_id, stats);
-        //  Count the targets that are ours once, from the first copy.
-        for (size_t index = 0; index < plan->target_count; index++)
-            if (strncmp (plan->targets[index], sim->prefix, strlen (sim->prefix)) == 0)
-                stats->targets_here++;
+        //  The targets that are ours. A plan signs the root of its
+        //  targets' tree and their count, not their names, so we cannot
+        //  tell which are ours: all of our agents when it has as many
+        //  targets or more (the bench's plans target whole environments,
+        //  spread over several simulators), else its count.
+        stats->targets_here =
+            plan->target_count >= (size_t)sim->count ? sim->count : (int)plan->target_count;
     }
     return stats;
 }

@@ -306,7 +306,9 @@ Test (envelope, open_plan_roundtrip)
     cr_assert_str_eq (opened->plan_id, "p-0001");
     cr_assert_str_eq (opened->environment, "prod");
     cr_assert_eq (opened->sequence, 10);
-    cr_assert (jad_plan_targets (opened, "db-1"));
+    cr_assert_eq (opened->target_count, 3);
+    //  sent without a proof: it proves no target (admit_checks_the_proof_...)
+    cr_assert_not (jad_plan_targets (opened, "db-1"));
     jad_plan_destroy (&opened);
     zchunk_destroy (&bytes);
 }
@@ -470,6 +472,125 @@ Test (envelope, admit_rejects_agent_not_targeted)
     cr_assert (strstr (err, "web-3"), "%s", err);
     cr_assert_eq (s_admit (&plan, "prod", "web", 0, NOW_MS, err), JAD_ADMIT_NOT_TARGET);
     cr_assert_eq (s_admit (&plan, "prod", "", 0, NOW_MS, err), JAD_ADMIT_NOT_TARGET);
+}
+
+//  The envelope of `plan` (targets listed, committed here) as sent to
+//  `name`: carrying the proof of `name` in the tree of `proof_from` (NULL:
+//  the plan's own), none if `name` is not among its targets.
+static zchunk_t *s_sent_to (jad_plan_t *plan, const char *name, jad_plan_t *proof_from)
+{
+    char err[JAD_ERR_LEN] = "";
+    jad_merkle_t *tree = jad_plan_commit (plan, err);
+    cr_assert_not_null (tree, "%s", err);
+    jad_plan_t *source = proof_from ? proof_from : plan;
+    jad_merkle_t *prover = proof_from ? jad_plan_commit (proof_from, err) : tree;
+    cr_assert_not_null (prover, "%s", err);
+    size_t index = source->target_count;
+    for (size_t item = 0; item < source->target_count; item++)
+        if (streq (source->targets[item], name))
+            index = item;
+    char **names = plan->targets;
+    plan->targets = NULL;  //  what is signed is the root
+    zchunk_t *payload = jad_plan_encode (plan);
+    plan->targets = names;
+    cr_assert_not_null (payload);
+    jad_envelope_t *envelope = jad_envelope_sign (JAD_PAYLOAD_PLAN, zchunk_data (payload),
+                                                  zchunk_size (payload), s_signer);
+    cr_assert_not_null (envelope);
+    envelope->proof = malloc (JAD_MERKLE_MAX_DEPTH * 32);
+    cr_assert_not_null (envelope->proof);
+    if (index < source->target_count) {
+        int depth = jad_merkle_proof (prover, index, envelope->proof);
+        cr_assert_geq (depth, 0);
+        envelope->proof_count = (size_t)depth;
+        envelope->proof_index = (uint32_t)index;
+    }
+    zchunk_t *bytes = jad_envelope_encode (envelope);
+    cr_assert_not_null (bytes);
+    jad_envelope_destroy (&envelope);
+    zchunk_destroy (&payload);
+    if (prover != tree)
+        jad_merkle_destroy (&prover);
+    jad_merkle_destroy (&tree);
+    return bytes;
+}
+
+//  Open `bytes` and admit the plan for `agent` (env prod, fresh sequence).
+static jad_admit_t s_open_admit (zchunk_t *bytes, const char *agent, char *err)
+{
+    jad_verify_t verdict = JAD_VERIFY_MALFORMED;
+    jad_plan_t *plan = jad_envelope_open_plan (zchunk_data (bytes), zchunk_size (bytes),
+                                               jad_keypair_public (s_signer), &verdict, err);
+    cr_assert_not_null (plan, "%s", err);
+    cr_assert_eq (verdict, JAD_VERIFY_OK);
+    cr_assert_null (plan->targets, "a decoded plan lists no targets");
+    jad_admit_t admitted = s_admit (plan, "prod", agent, 0, NOW_MS, err);
+    jad_plan_destroy (&plan);
+    return admitted;
+}
+
+//  Row 8 with committed targets: an agent is admitted only with its own
+//  proof of the plan it came in; the plan for A delivered to B (with A's
+//  proof), a proof from another plan or from another send of the same
+//  plan, a proof with a changed hash or none are all refused.
+Test (envelope, admit_checks_the_proof_a_plan_came_with)
+{
+    char *names[] = {"web-1", "web-2", "db-1", "db-2", "cache-1"};
+    jad_plan_t plan = s_plan ();
+    plan.targets = names;
+    plan.target_count = 5;
+    char err[JAD_ERR_LEN] = "";
+    jad_merkle_t *sorted = jad_plan_commit (&plan, err);  //  sorts names first
+    jad_merkle_destroy (&sorted);
+    for (size_t index = 0; index < 5; index++) {
+        char name[16];
+        snprintf (name, sizeof name, "%s", names[index]);
+        zchunk_t *bytes = s_sent_to (&plan, name, NULL);
+        cr_assert_eq (s_open_admit (bytes, name, err), JAD_ADMIT_OK, "%s: %s", name, err);
+        zchunk_destroy (&bytes);
+    }
+    //  the plan for web-1 delivered to web-2, and to a host not targeted
+    zchunk_t *bytes = s_sent_to (&plan, "web-1", NULL);
+    cr_assert_eq (s_open_admit (bytes, "web-2", err), JAD_ADMIT_NOT_TARGET);
+    cr_assert (strstr (err, "does not target agent 'web-2'"), "%s", err);
+    cr_assert_eq (s_open_admit (bytes, "web-3", err), JAD_ADMIT_NOT_TARGET);
+    zchunk_destroy (&bytes);
+    //  no proof at all
+    bytes = s_sent_to (&plan, "web-3", NULL);
+    cr_assert_eq (s_open_admit (bytes, "web-1", err), JAD_ADMIT_NOT_TARGET);
+    zchunk_destroy (&bytes);
+    //  a proof from another plan with the same targets
+    char *others[] = {"web-1", "web-2", "db-1", "db-2", "cache-1"};
+    jad_plan_t other = s_plan ();
+    other.plan_id = "p-0002";
+    other.targets = others;
+    other.target_count = 5;
+    bytes = s_sent_to (&plan, "web-1", &other);
+    cr_assert_eq (s_open_admit (bytes, "web-1", err), JAD_ADMIT_NOT_TARGET);
+    zchunk_destroy (&bytes);
+    //  a proof from an earlier send of this plan (another sequence)
+    other.plan_id = plan.plan_id;
+    other.sequence = plan.sequence - 1;
+    bytes = s_sent_to (&plan, "web-1", &other);
+    cr_assert_eq (s_open_admit (bytes, "web-1", err), JAD_ADMIT_NOT_TARGET);
+    zchunk_destroy (&bytes);
+    //  one bit of the proof changed: the signature still holds (the proof
+    //  is not signed), the proof does not
+    bytes = s_sent_to (&plan, "web-1", NULL);
+    jad_envelope_t *envelope = jad_envelope_decode (zchunk_data (bytes), zchunk_size (bytes), err);
+    cr_assert_not_null (envelope, "%s", err);
+    cr_assert_gt (envelope->proof_count, 0);
+    envelope->proof[3] ^= 0x01;
+    zchunk_t *tampered = jad_envelope_encode (envelope);
+    cr_assert_eq (s_open_admit (tampered, "web-1", err), JAD_ADMIT_NOT_TARGET);
+    zchunk_destroy (&tampered);
+    envelope->proof[3] ^= 0x01;
+    envelope->proof_index ^= 1;  //  the right hashes at another place
+    tampered = jad_envelope_encode (envelope);
+    cr_assert_eq (s_open_admit (tampered, "web-1", err), JAD_ADMIT_NOT_TARGET);
+    zchunk_destroy (&tampered);
+    jad_envelope_destroy (&envelope);
+    zchunk_destroy (&bytes);
 }
 
 Test (envelope, admit_checks_in_documented_order)

@@ -251,9 +251,9 @@ Test (security, agent_without_token_is_pending_until_accepted)
     cr_assert_eq (jt_jadctl (fleet, &output, "deploy web 1.0 --env dev --wait"), 0, "%s", output);
     cr_assert (!strstr (output, "waiting"), "a pending agent was a target:\n%s", output);
     free (output);
-    //  The plan came over the broadcast too: the subscription, refused
-    //  before enrollment, was connected again once accepted.
-    cr_assert (s_wait_log ("good", "source=broadcast", 10000), "no plan broadcast reached 'good'");
+    //  The plan came on the agent's own channel, with its proof
+    //  (protocol.md, Targets).
+    cr_assert (s_wait_log ("good", "source=direct", 10000), "no plan reached 'good'");
     char path[PATH_MAX];
     snprintf (path, sizeof path, "%s/waiting/srv/web", fleet->dir);
     cr_assert_neq (access (path, F_OK), 0, "a pending agent received a release");
@@ -1094,12 +1094,13 @@ Test (security, dev_agent_reads_nothing_of_prod)
                "the foreign subscriptions were not refused");
     cr_assert (s_wait_log ("controller", "subscription refused", 5000));
 
-    //  A prod deploy goes out on the broadcast while the dev key listens.
+    //  A prod deploy goes out (plans go to each target directly, never on
+    //  the broadcast) while the dev key listens.
     s_add_plain_release ("1.0");
     char *output = NULL;
     cr_assert_eq (jt_jadctl (fleet, &output, "deploy web 1.0 --env prod --wait"), 0, "%s", output);
     free (output);
-    cr_assert (s_wait_log ("prodhost", "source=broadcast", 10000), "no prod plan was broadcast");
+    cr_assert (s_wait_log ("prodhost", "source=direct", 10000), "no prod plan was sent");
     //  Heartbeats of every environment go out in the same tick: once two
     //  dev beats have arrived after the deploy, a prod beat would have too.
     int beats = 0;
@@ -1145,7 +1146,7 @@ Test (security, dev_agent_reads_nothing_of_prod)
     //  The dev agent itself still gets its own environment's plans.
     cr_assert_eq (jt_jadctl (fleet, &output, "deploy web 1.0 --env dev --wait"), 0, "%s", output);
     free (output);
-    cr_assert (s_wait_log ("devhost", "source=broadcast", 10000), "the dev plan was not broadcast");
+    cr_assert (s_wait_log ("devhost", "source=direct", 10000), "the dev plan was not sent");
     zcert_destroy (&devkey);
 }
 

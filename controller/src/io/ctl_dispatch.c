@@ -169,6 +169,30 @@ done:
     return plan;
 }
 
+//  Send the signed `envelope` to each of the `count` sorted `names`
+//  (leaf i of `tree`) that is connected, with its own membership proof.
+//  Returns the number of agents it went to.
+static size_t s_send_each (ctl_dispatch_t *self, jad_envelope_t *envelope, jad_merkle_t *tree,
+                           char **names, size_t count)
+{
+    size_t sent = 0;
+    for (size_t index = 0; index < count; index++) {
+        if (!ctl_channel_reachable (self->channel, names[index]))
+            continue;  //  not connected: sent again on hello
+        int depth = jad_merkle_proof (tree, index, envelope->proof);
+        if (depth < 0)
+            continue;  //  cannot happen: index < count
+        envelope->proof_index = (uint32_t)index;
+        envelope->proof_count = (size_t)depth;
+        jad_ctl_msg_t message = {.kind = JAD_CTL_MSG_PLAN, .plan = envelope};
+        if (ctl_channel_send_agent (self->channel, names[index], &message) == 0)
+            sent++;
+        else  //  the re-send timer tries again
+            jad_log_debug ("plans: plan not sent to agent=%s", names[index]);
+    }
+    return sent;
+}
+
 int ctl_dispatch_plan (ctl_dispatch_t *self, const char *plan_id, const char *agent)
 {
     const jad_controller_config_t *config = ctl_settings_config (self->settings);
@@ -193,20 +217,27 @@ int ctl_dispatch_plan (ctl_dispatch_t *self, const char *plan_id, const char *ag
     int result = -1;
     zchunk_t *payload = NULL;
     jad_envelope_t *envelope = NULL;
-    zchunk_t *wire = NULL;
+    jad_merkle_t *tree = NULL;
+    char **names = NULL;
+    size_t count = 0;
     if (!targets)
         goto done;
     if (zlistx_size (targets) == 0) {
         result = 0;
         goto done;
     }
-    plan->target_count = zlistx_size (targets);
-    plan->targets = calloc (plan->target_count, sizeof (char *));
-    if (!plan->targets)
+    if (agent && !ctl_channel_reachable (self->channel, agent)) {
+        result = 0;  //  not connected: sent again on hello
+        goto done;
+    }
+    count = zlistx_size (targets);
+    names = calloc (count, sizeof (char *));
+    if (!names)
         goto done;
     size_t index = 0;
     for (char *name = zlistx_first (targets); name; name = zlistx_next (targets))
-        plan->targets[index++] = strdup (name);
+        if (!(names[index++] = strdup (name)))
+            goto done;
     plan->sequence = ctl_store_next_sequence (self->store);
     if (plan->sequence == 0)
         goto done;
@@ -215,6 +246,17 @@ int ctl_dispatch_plan (ctl_dispatch_t *self, const char *plan_id, const char *ag
     plan->expires_at = plan->issued_at + config->plan_ttl_ms;
     plan->hook_timeout_ms = 0;
     plan->step_deadline_ms = config->step_deadline_ms;
+    //  The plan signs the root of its targets' tree and their count, not
+    //  their names; each target gets its own proof (protocol.md, Targets).
+    char err[JAD_ERR_LEN] = "";
+    plan->targets = names;
+    plan->target_count = count;
+    tree = jad_plan_commit (plan, err);  //  sorts names: leaf i is names[i]
+    plan->targets = NULL;                //  the encoder signs the root
+    if (!tree) {
+        jad_log_error ("plans: cannot commit to the targets of plan=%s: %s", plan_id, err);
+        goto done;
+    }
     payload = jad_plan_encode (plan);
     if (!payload)
         goto done;
@@ -222,35 +264,27 @@ int ctl_dispatch_plan (ctl_dispatch_t *self, const char *plan_id, const char *ag
                                   self->signing);
     if (!envelope)
         goto done;
-    if (agent) {
-        if (!ctl_channel_reachable (self->channel, agent)) {
-            result = 0;  //  not connected: sent again on hello
-            goto done;
-        }
-        jad_ctl_msg_t message = {.kind = JAD_CTL_MSG_PLAN, .plan = envelope};
-        if (ctl_channel_send_agent (self->channel, agent, &message) != 0)
-            goto done;
-        self->counters->value[CTL_COUNT_PLANS_RESENT]++;
-    } else {
-        wire = jad_envelope_encode (envelope);
-        if (!wire)
-            goto done;
-        char topic[JAD_NAME_MAX + 8];
-        snprintf (topic, sizeof topic, "plan/%s/", plan->environment);
-        if (ctl_channel_broadcast (self->channel, topic, zchunk_data (wire), zchunk_size (wire)))
-            goto done;
-        self->counters->value[CTL_COUNT_PLANS_SENT]++;
-    }
+    envelope->proof = malloc (JAD_MERKLE_MAX_DEPTH * JAD_MERKLE_HASH);
+    if (!envelope->proof)
+        goto done;
+    size_t sent = s_send_each (self, envelope, tree, names, count);
+    if (agent && sent == 0)
+        goto done;
+    self->counters->value[agent ? CTL_COUNT_PLANS_RESENT : CTL_COUNT_PLANS_SENT]++;
     ctl_plans_repo_mark_sent (self->store, plan_id, targets, jad_now_ms ());
-    jad_log_debug ("plans: sent plan=%s seq=%llu targets=%zu direct=%s", plan_id,
-                   (unsigned long long)plan->sequence, zlistx_size (targets), agent ? agent : "-");
+    jad_log_debug ("plans: sent plan=%s seq=%llu targets=%zu reached=%zu direct=%s", plan_id,
+                   (unsigned long long)plan->sequence, count, sent, agent ? agent : "-");
     result = 0;
 
 done:
-    zchunk_destroy (&wire);
     jad_envelope_destroy (&envelope);
+    jad_merkle_destroy (&tree);
     zchunk_destroy (&payload);
     zlistx_destroy (&targets);
+    if (names)
+        for (size_t item = 0; item < count; item++)
+            free (names[item]);
+    free (names);
     jad_plan_destroy (&plan);
     return result;
 }

@@ -2,8 +2,10 @@
 //  SPDX-License-Identifier: MPL-2.0
 //
 //  Envelopes are signed at send time with a fresh sequence, so a re-send
-//  is never a replay to the agent. A plan goes on PUB under topic
-//  plan/ENV/ to its unfinished targets, or directly to one agent (a
+//  is never a replay to the agent. A plan signs the root of its targets'
+//  Merkle tree and their count (docs/protocol.md, "Targets") and goes to
+//  each target directly, on the agents ROUTER, with that target's own
+//  membership proof: to its unfinished targets, or to one agent (a
 //  re-send, or a hello). Signed heartbeats go on PUB under topic
 //  beat/ENV/ and take no plan sequence.
 
@@ -25,9 +27,9 @@ ctl_dispatch_t *ctl_dispatch_new (ctl_store_t *store, ctl_settings_t *settings,
                                   ctl_counters_t *counters);
 void ctl_dispatch_destroy (ctl_dispatch_t **self_p);
 
-//  Sign and send plan `plan_id`: to `agent` directly if not NULL, else
-//  broadcast to its unfinished targets. An agent without a route gets it
-//  when it says hello. Returns 0 or -1.
+//  Sign and send plan `plan_id`: to `agent` if not NULL, else to each of
+//  its unfinished targets, each with its proof. An agent without a route
+//  gets it when it says hello. Returns 0 or -1.
 int ctl_dispatch_plan (ctl_dispatch_t *self, const char *plan_id, const char *agent);
 
 //  Every signed-heartbeat interval (controller.yaml; 0 = off), broadcast a
