@@ -145,7 +145,7 @@ jad_check_verdict_t jad_approval_judge (const jad_check_config_t *check, const c
         jad_dsse_destroy (&envelope);
     }
     //  each role its own operator, each operator once
-    jad_approver_t distinct[S_APPROVERS];
+    jad_approver_t distinct[S_APPROVERS] = {{0}};
     size_t distinct_count = 0;
     for (size_t index = 0; index < valid_count; index++) {
         bool again = false;
