@@ -233,5 +233,10 @@ const ctl_migration_t ctl_schema_pg[] = {
                         "  seq BIGINT NOT NULL, data BYTEA NOT NULL,"
                         "  PRIMARY KEY (sha256, seq));"
                         "ALTER TABLE artifact_chunks ALTER COLUMN data SET STORAGE EXTERNAL;"},
+    //  21: notifications not yet delivered, by event id: a new leader
+    //  sends again what the old one had not (at-least-once; receivers
+    //  dedupe by the id). Written only with a shared store.
+    {"notify_outbox", "CREATE TABLE notify_outbox (id TEXT PRIMARY KEY, env TEXT NOT NULL,"
+                      "  kind TEXT NOT NULL, body TEXT NOT NULL, created BIGINT NOT NULL);"},
     {NULL, NULL},
 };

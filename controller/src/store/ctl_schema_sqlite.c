@@ -251,5 +251,10 @@ const ctl_migration_t ctl_schema_sqlite[] = {
     {"artifact_chunks", "CREATE TABLE artifact_chunks (sha256 TEXT NOT NULL,"
                         "  seq INTEGER NOT NULL, data BLOB NOT NULL,"
                         "  PRIMARY KEY (sha256, seq));"},
+    //  21: notifications not yet delivered, by event id: a new leader
+    //  sends again what the old one had not (at-least-once; receivers
+    //  dedupe by the id). Written only with a shared store.
+    {"notify_outbox", "CREATE TABLE notify_outbox (id TEXT PRIMARY KEY, env TEXT NOT NULL,"
+                      "  kind TEXT NOT NULL, body TEXT NOT NULL, created INTEGER NOT NULL);"},
     {NULL, NULL},
 };
