@@ -8,10 +8,12 @@
 //  jadugar-controller export-keys --data DIR --out FILE
 //  jadugar-controller backup --data DIR --out FILE
 //  jadugar-controller restore --data DIR --from FILE
+//  jadugar-controller migrate-store --data DIR --to URL
 
 #include "ctl_backup.h"
 #include "ctl_init.h"
 #include "ctl_leader.h"
+#include "ctl_migrate.h"
 #include "ctl_server.h"
 #include "ctl_settings.h"
 #include "ctl_store.h"
@@ -39,7 +41,8 @@ static void s_usage (FILE *out)
                   "       jadugar-controller check --data DIR\n"
                   "       jadugar-controller export-keys --data DIR --out FILE\n"
                   "       jadugar-controller backup --data DIR --out FILE\n"
-                  "       jadugar-controller restore --data DIR --from FILE\n");
+                  "       jadugar-controller restore --data DIR --from FILE\n"
+                  "       jadugar-controller migrate-store --data DIR --to URL\n");
 }
 
 typedef struct {
@@ -49,6 +52,7 @@ typedef struct {
     const char *join;   //  init: the keys export of a controller to join
     const char *out;    //  export-keys, backup: the file to write
     const char *from;   //  restore: the backup to restore
+    const char *to;     //  migrate-store: the postgresql:// URL to copy into
     int port;
     bool use_syslog;
     bool verbose;
@@ -58,17 +62,12 @@ typedef struct {
 static int s_parse (int argc, char **argv, s_options_t *options)
 {
     static const struct option longopts[] = {
-        {"data", required_argument, NULL, 'd'},
-        {"listen", required_argument, NULL, 'l'},
-        {"port", required_argument, NULL, 'p'},
-        {"store", required_argument, NULL, 'S'},
-        {"syslog", no_argument, NULL, 's'},
-        {"verbose", no_argument, NULL, 'v'},
-        {"join", required_argument, NULL, 'j'},
-        {"out", required_argument, NULL, 'o'},
-        {"from", required_argument, NULL, 'f'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        {"data", required_argument, NULL, 'd'}, {"listen", required_argument, NULL, 'l'},
+        {"port", required_argument, NULL, 'p'}, {"store", required_argument, NULL, 'S'},
+        {"syslog", no_argument, NULL, 's'},     {"verbose", no_argument, NULL, 'v'},
+        {"join", required_argument, NULL, 'j'}, {"out", required_argument, NULL, 'o'},
+        {"from", required_argument, NULL, 'f'}, {"to", required_argument, NULL, 't'},
+        {"help", no_argument, NULL, 'h'},       {NULL, 0, NULL, 0},
     };
     options->listen = "127.0.0.1";
     options->port = 7400;
@@ -103,6 +102,9 @@ static int s_parse (int argc, char **argv, s_options_t *options)
                 break;
             case 'f':
                 options->from = optarg;
+                break;
+            case 't':
+                options->to = optarg;
                 break;
             case 's':
                 options->use_syslog = true;
@@ -169,6 +171,46 @@ static int s_check (const s_options_t *options)
     jad_controller_config_destroy (&config);
     jad_problems_destroy (&problems);
     return count ? 2 : 0;
+}
+
+//  migrate-store: a SQLite controller's state (and release archives) into
+//  an empty PostgreSQL database; the controller is stopped, and pointed at
+//  it afterwards by its operator (store: in controller.yaml).
+static int s_migrate_store (const s_options_t *options)
+{
+    if (!options->to || !ctl_store_target_shared (options->to)) {
+        fprintf (stderr, "jadugar-controller: migrate-store needs --to postgresql://...\n");
+        return 2;
+    }
+    jad_problems_t *problems = jad_problems_new ();
+    jad_controller_config_t *config = problems ? s_load_config (options->data_dir, problems) : NULL;
+    int status = 2;
+    if (!config) {
+        for (size_t index = 0; problems && index < jad_problems_count (problems); index++)
+            fprintf (stderr, "%s\n", jad_problems_get (problems, index));
+        fprintf (stderr, "jadugar-controller: %s holds no controller to migrate\n",
+                 options->data_dir);
+    } else if (config->store && !streq (config->store, "sqlite"))
+        fprintf (stderr, "jadugar-controller: the controller of %s is already on PostgreSQL\n",
+                 options->data_dir);
+    else {
+        char state[PATH_MAX], artifacts[PATH_MAX], err[1024] = "";
+        snprintf (state, sizeof state, "%s/state.db", options->data_dir);
+        snprintf (artifacts, sizeof artifacts, "%s/artifacts", options->data_dir);
+        ctl_migrate_counts_t counts;
+        status = ctl_migrate_store (state, artifacts, options->to, &counts, err, sizeof err);
+        if (status == 0) {
+            printf ("migrated: tables=%d rows=%lld archives=%d\n", counts.tables,
+                    (long long)counts.rows, counts.archives);
+            printf ("next: set store: to the URL in %s/controller.yaml and start the "
+                    "controller; join others with export-keys and init --join\n",
+                    options->data_dir);
+        } else
+            fprintf (stderr, "jadugar-controller: migrate-store: %s\n", err);
+    }
+    jad_controller_config_destroy (&config);
+    jad_problems_destroy (&problems);
+    return status;
 }
 
 static int s_run (const s_options_t *options)
@@ -278,7 +320,7 @@ int main (int argc, char **argv)
     s_options_t options = {0};
     if (!streq (command, "init") && !streq (command, "run") && !streq (command, "check") &&
         !streq (command, "export-keys") && !streq (command, "backup") &&
-        !streq (command, "restore")) {
+        !streq (command, "restore") && !streq (command, "migrate-store")) {
         fprintf (stderr, "jadugar-controller: unknown command '%s'\n", command);
         s_usage (stderr);
         return 2;
@@ -288,11 +330,13 @@ int main (int argc, char **argv)
     //  each command takes its own options only
     bool writes = streq (command, "export-keys") || streq (command, "backup");
     if ((options.join && !streq (command, "init")) || (options.out && !writes) ||
-        (options.from && !streq (command, "restore"))) {
+        (options.from && !streq (command, "restore")) ||
+        (options.to && !streq (command, "migrate-store"))) {
         fprintf (stderr, "jadugar-controller: %s takes no %s\n", command,
-                 options.join && !streq (command, "init") ? "--join"
-                 : options.out && !writes                 ? "--out"
-                                                          : "--from");
+                 options.join && !streq (command, "init")      ? "--join"
+                 : options.out && !writes                      ? "--out"
+                 : options.from && !streq (command, "restore") ? "--from"
+                                                               : "--to");
         return 2;
     }
     if (writes && !options.out) {
@@ -315,6 +359,8 @@ int main (int argc, char **argv)
         return ctl_init_export_keys (options.data_dir, options.out);
     if (streq (command, "check"))
         return s_check (&options);
+    if (streq (command, "migrate-store"))
+        return s_migrate_store (&options);
     zsys_init ();
     return s_run (&options);
 }

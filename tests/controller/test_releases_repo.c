@@ -11,6 +11,7 @@
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 JT_PG_SERVER ()
 
@@ -254,4 +255,75 @@ JT_STORE_TEST (releases_repo, policies_only_go_up_and_bundles_are_kept_by_hash)
     free (app);
     free (release);
     free (env);
+}
+
+//  Release archives in the store: chunks by the archive's SHA-256, read
+//  back at any offset (a fetch spans at most two), every byte value
+//  intact, a gap seen, a chunk put twice kept once.
+JT_STORE_TEST (releases_repo, archives_are_kept_in_chunks_and_read_back_at_any_offset)
+{
+    size_t total = 2 * CTL_CHUNK_BYTES + 100;
+    uint8_t *archive = malloc (total);
+    uint8_t *out = malloc (CTL_CHUNK_BYTES);
+    cr_assert (archive && out);
+    for (size_t index = 0; index < total; index++)
+        archive[index] = (uint8_t)((index * 7 + index / 256) & 0xff);
+    const char *sha = "ab";
+    cr_assert_eq (ctl_releases_repo_chunks_complete (s_store, sha, total), 0, "nothing yet");
+    cr_assert_eq (ctl_releases_repo_chunk_put (s_store, sha, 0, archive, CTL_CHUNK_BYTES), 0);
+    cr_assert_eq (ctl_releases_repo_chunk_put (s_store, sha, 2, archive + 2 * CTL_CHUNK_BYTES, 100),
+                  0);
+    cr_assert_eq (ctl_releases_repo_chunks_complete (s_store, sha, total), 0, "chunk 1 missing");
+    //  a range over the missing chunk is not served; one before it is
+    cr_assert_eq (ctl_releases_repo_chunks_read (s_store, sha, CTL_CHUNK_BYTES - 10, 20, out), 1);
+    cr_assert_eq (ctl_releases_repo_chunks_read (s_store, sha, 10, 20, out), 0);
+    cr_assert_eq (memcmp (out, archive + 10, 20), 0);
+    cr_assert_eq (
+        ctl_releases_repo_chunk_put (s_store, sha, 1, archive + CTL_CHUNK_BYTES, CTL_CHUNK_BYTES),
+        0);
+    //  the same chunk again (another upload, another controller): kept once
+    cr_assert_eq (
+        ctl_releases_repo_chunk_put (s_store, sha, 1, archive + CTL_CHUNK_BYTES, CTL_CHUNK_BYTES),
+        0);
+    cr_assert_eq (ctl_releases_repo_chunks_complete (s_store, sha, total), 1);
+    cr_assert_eq (ctl_releases_repo_chunks_complete (s_store, sha, total + 1), 0, "length checked");
+    //  aligned, straddling two chunks, and the short tail
+    uint64_t offsets[] = {0, CTL_CHUNK_BYTES / 2, CTL_CHUNK_BYTES, 2 * CTL_CHUNK_BYTES - 1};
+    for (size_t index = 0; index < sizeof offsets / sizeof offsets[0]; index++) {
+        size_t length =
+            total - offsets[index] < CTL_CHUNK_BYTES ? total - offsets[index] : CTL_CHUNK_BYTES;
+        memset (out, 0, CTL_CHUNK_BYTES);
+        cr_assert_eq (ctl_releases_repo_chunks_read (s_store, sha, offsets[index], length, out), 0,
+                      "offset %llu", (unsigned long long)offsets[index]);
+        cr_assert_eq (memcmp (out, archive + offsets[index], length), 0, "offset %llu",
+                      (unsigned long long)offsets[index]);
+    }
+    //  past the end: missing
+    cr_assert_eq (ctl_releases_repo_chunks_read (s_store, sha, total - 1, 2, out), 1);
+    //  another archive's chunks are its own
+    cr_assert_eq (ctl_releases_repo_chunks_read (s_store, "cd", 0, 1, out), 1);
+    //  empty and oversized chunks are refused
+    cr_assert_eq (ctl_releases_repo_chunk_put (s_store, "cd", 0, archive, 0), -1);
+    cr_assert_eq (ctl_releases_repo_chunk_put (s_store, "cd", 0, archive, CTL_CHUNK_BYTES + 1), -1);
+    //  a file copied in whole: every chunk, the short tail included
+    char path[4096], reason[256];
+    snprintf (path, sizeof path, "%s/archive.tar.gz", s_target.dir);
+    FILE *file = fopen (path, "wb");
+    cr_assert_not_null (file);
+    cr_assert_eq (fwrite (archive, 1, total, file), total);
+    cr_assert_eq (fclose (file), 0);
+    cr_assert_eq (ctl_releases_repo_chunks_from_file (s_store, "ef", path, reason, sizeof reason),
+                  0, "%s", reason);
+    cr_assert_eq (ctl_releases_repo_chunks_complete (s_store, "ef", total), 1);
+    cr_assert_eq (ctl_releases_repo_chunks_read (s_store, "ef", total - 100, 100, out), 0);
+    cr_assert_eq (memcmp (out, archive + total - 100, 100), 0);
+    //  again: already whole, nothing written, still 0
+    cr_assert_eq (ctl_releases_repo_chunks_from_file (s_store, "ef", path, reason, sizeof reason),
+                  0, "%s", reason);
+    snprintf (path, sizeof path, "%s/missing.tar.gz", s_target.dir);
+    cr_assert_eq (ctl_releases_repo_chunks_from_file (s_store, "gh", path, reason, sizeof reason),
+                  -1);
+    cr_assert (strstr (reason, "missing.tar.gz"), "%s", reason);
+    free (archive);
+    free (out);
 }

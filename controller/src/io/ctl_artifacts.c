@@ -18,6 +18,9 @@
 
 #define S_UPLOAD_TTL_MS (30 * 60 * 1000)
 
+//  a fetch (at most JAD_CHUNK_SIZE bytes) spans at most two stored chunks
+_Static_assert(CTL_CHUNK_BYTES == JAD_CHUNK_SIZE, "stored chunks are transfer chunks");
+
 typedef struct {
     char id[17];  //  upload id (hex)
     char *app;
@@ -56,25 +59,53 @@ static void s_upload_destroy (s_upload_t **self_p)
 
 struct _ctl_artifacts_t {
     char *data_dir;
+    char *shared;              //  the shared store's target: archives go there; NULL: files
     ctl_store_t *store;        //  borrowed
     ctl_counters_t *counters;  //  borrowed
     zhashx_t *uploads;         //  upload id -> s_upload_t *
     zactor_t *checker;         //  reads committed archives beside the loop
 };
 
-//  The checker: for each job (upload id, archive path, byte cap, ratio
-//  cap) it reads the archive's jadugar.yaml and measures its unpacked
-//  size within the caps, and answers (upload id, status 0 or 2, unpacked
-//  size, reason, migrate_up, migrate_down). It reads only the file: no
-//  store, no loop memory. Jobs queue on the pipe, one at a time.
+//  Copy the archive at `path` into the shared store (ctl_releases_repo_
+//  chunks_from_file) on the checker's own store handle (*store_p, opened
+//  at the first archive; dropped after a failure so the next one
+//  reconnects). The handle is not fenced: chunks are named by content, so
+//  a deposed leader's copy writes the same bytes; the release row, which
+//  makes them used, is written by the loop's fenced handle. Returns 0 or
+//  -1 (reason).
+static int s_store_chunks (ctl_store_t **store_p, const char *target, const char *sha_hex,
+                           const char *path, char *reason, size_t reasonlen)
+{
+    if (!*store_p)
+        *store_p = ctl_store_open (target, 0);
+    if (!*store_p) {
+        snprintf (reason, reasonlen, "cannot open the shared store (see the log)");
+        return -1;
+    }
+    int rc = ctl_releases_repo_chunks_from_file (*store_p, sha_hex, path, reason, reasonlen);
+    if (rc != 0)
+        ctl_store_destroy (store_p);
+    return rc;
+}
+
+//  The checker: for each job (upload id, archive path, its SHA-256 hex,
+//  byte cap, ratio cap) it reads the archive's jadugar.yaml and measures
+//  its unpacked size within the caps; with a shared store (args: its
+//  target, or NULL) it then copies the archive into it. It answers
+//  (upload id, status 0, 1 if it could not be stored or 2 if refused,
+//  unpacked size, reason, migrate_up, migrate_down). It uses only the
+//  file and its own store handle: no loop memory. Jobs queue on the pipe,
+//  one at a time.
 static void s_checker_actor (zsock_t *pipe, void *args)
 {
-    (void)args;
+    const char *shared = (const char *)args;
+    ctl_store_t *store = NULL;
     zsock_signal (pipe, 0);
     while (true) {
-        char *command = NULL, *id = NULL, *path = NULL;
+        char *command = NULL, *id = NULL, *path = NULL, *sha_hex = NULL;
         uint64_t max_bytes = 0, max_ratio = 0;
-        if (zsock_recv (pipe, "sss88", &command, &id, &path, &max_bytes, &max_ratio) != 0) {
+        if (zsock_recv (pipe, "ssss88", &command, &id, &path, &sha_hex, &max_bytes, &max_ratio) !=
+            0) {
             zstr_free (&command);
             break;
         }
@@ -82,6 +113,7 @@ static void s_checker_actor (zsock_t *pipe, void *args)
             zstr_free (&command);
             zstr_free (&id);
             zstr_free (&path);
+            zstr_free (&sha_hex);
             break;
         }
         char reason[1024] = "";
@@ -109,6 +141,8 @@ static void s_checker_actor (zsock_t *pipe, void *args)
             status = 0;
             migrate_up = manifest->migrate_up != NULL;
             migrate_down = manifest->migrate_down != NULL;
+            if (shared && s_store_chunks (&store, shared, sha_hex, path, reason, sizeof reason))
+                status = 1;
         }
         free (text);
         jad_manifest_destroy (&manifest);
@@ -118,7 +152,9 @@ static void s_checker_actor (zsock_t *pipe, void *args)
         zstr_free (&command);
         zstr_free (&id);
         zstr_free (&path);
+        zstr_free (&sha_hex);
     }
+    ctl_store_destroy (&store);
 }
 
 static void s_upload_free (void **item)
@@ -126,8 +162,8 @@ static void s_upload_free (void **item)
     s_upload_destroy ((s_upload_t **)item);
 }
 
-ctl_artifacts_t *ctl_artifacts_new (const char *data_dir, ctl_store_t *store,
-                                    ctl_counters_t *counters)
+ctl_artifacts_t *ctl_artifacts_new (const char *data_dir, const char *store_target,
+                                    ctl_store_t *store, ctl_counters_t *counters)
 {
     ctl_artifacts_t *self = (ctl_artifacts_t *)calloc (1, sizeof (ctl_artifacts_t));
     if (!self)
@@ -135,8 +171,12 @@ ctl_artifacts_t *ctl_artifacts_new (const char *data_dir, ctl_store_t *store,
     self->store = store;
     self->counters = counters;
     self->data_dir = strdup (data_dir);
+    bool shared = ctl_store_target_shared (store_target);
+    self->shared = shared ? strdup (store_target) : NULL;
     self->uploads = zhashx_new ();
-    self->checker = zactor_new (s_checker_actor, NULL);
+    //  the checker reads self->shared until it ends (destroyed first)
+    if (self->data_dir && (!shared || self->shared))
+        self->checker = zactor_new (s_checker_actor, self->shared);
     if (!self->data_dir || !self->uploads || !self->checker)
         ctl_artifacts_destroy (&self);
     else
@@ -154,6 +194,7 @@ void ctl_artifacts_destroy (ctl_artifacts_t **self_p)
     //  pending uploads go, with their .part files
     zhashx_destroy (&self->uploads);
     free (self->data_dir);
+    free (self->shared);
     free (self);
     *self_p = NULL;
 }
@@ -346,8 +387,8 @@ int ctl_artifacts_commit (ctl_artifacts_t *self, const jad_api_request_t *reques
     upload->fd = -1;
     //  The archive is read beside the loop: the answer comes back through
     //  ctl_artifacts_checked.
-    if (zsock_send (self->checker, "sss88", "CHECK", upload->id, upload->path, limits->max_bytes,
-                    limits->max_ratio) != 0) {
+    if (zsock_send (self->checker, "ssss88", "CHECK", upload->id, upload->path, sha_hex,
+                    limits->max_bytes, limits->max_ratio) != 0) {
         snprintf (err, errlen, "cannot check the release archive");
         status = 1;
         goto refused;
@@ -391,6 +432,15 @@ int ctl_artifacts_checked (ctl_artifacts_t *self, char **upload_p, json_t **resu
         goto done;
     }
     jad_hex (upload->sha256, 32, sha_hex);
+    if (checked == 1) {
+        //  a sound archive the shared store did not take: try again later
+        jad_log_error ("artifacts: cannot store the release archive app=%s version=%s "
+                       "sha256=%s reason=\"%s\"",
+                       upload->app, upload->version, sha_hex, reason);
+        snprintf (err, errlen, "cannot store the release: %s", reason);
+        status = 1;
+        goto done;
+    }
     if (checked != 0) {
         //  a bomb, a broken archive or a bad manifest: refused, nothing kept
         self->counters->value[CTL_COUNT_RELEASE_ARCHIVE_REFUSED]++;
@@ -405,9 +455,10 @@ int ctl_artifacts_checked (ctl_artifacts_t *self, char **upload_p, json_t **resu
         snprintf (err, errlen, "release archive refused:%s%s", *reason == '\n' ? "" : " ", reason);
         goto done;
     }
-    final_path = jad_strdup_printf ("%s/artifacts/%s.tar.gz", self->data_dir, sha_hex);
-    if (!final_path || s_mkdir_sub (self, "artifacts") != 0 ||
-        rename (upload->path, final_path) != 0) {
+    //  in a shared store the checker has stored it; else it is a file
+    if (!self->shared &&
+        (!(final_path = jad_strdup_printf ("%s/artifacts/%s.tar.gz", self->data_dir, sha_hex)) ||
+         s_mkdir_sub (self, "artifacts") != 0 || rename (upload->path, final_path) != 0)) {
         snprintf (err, errlen, "cannot store the release: %s", strerror (errno));
         status = 1;
         goto done;
@@ -490,6 +541,30 @@ static jad_ctl_msg_t *s_refuse (ctl_artifacts_t *self, jad_ctl_msg_t *reply, con
     return reply;
 }
 
+//  Fill the reply with `length` bytes at `offset` of archive sha_hex from
+//  the shared store.
+static jad_ctl_msg_t *s_fetch_stored (ctl_artifacts_t *self, jad_ctl_msg_t *reply,
+                                      const char *sha_hex, uint64_t offset, uint32_t length)
+{
+    reply->chunk.data = malloc (length);
+    int rc = reply->chunk.data ? ctl_releases_repo_chunks_read (self->store, sha_hex, offset,
+                                                                length, reply->chunk.data)
+                               : -1;
+    if (rc != 0) {
+        jad_log_error ("artifacts: cannot read sha256=%s offset=%llu from the store: %s", sha_hex,
+                       (unsigned long long)offset,
+                       rc > 0 ? "chunks missing" : "store error or out of memory");
+        free (reply->chunk.data);
+        reply->chunk.data = NULL;
+        reply->chunk.error = strdup ("artifact unreadable on the controller");
+    } else {
+        reply->chunk.data_size = length;
+        self->counters->value[CTL_COUNT_CHUNKS_SENT]++;
+        self->counters->value[CTL_COUNT_BYTES_SENT] += length;
+    }
+    return reply;
+}
+
 jad_ctl_msg_t *ctl_artifacts_fetch (ctl_artifacts_t *self, const char *agent,
                                     const uint8_t sha256[32], uint64_t offset, uint32_t length)
 {
@@ -545,6 +620,8 @@ jad_ctl_msg_t *ctl_artifacts_fetch (ctl_artifacts_t *self, const char *agent,
         return s_refuse (self, reply, agent, sha_hex, "chunk outside the artifact");
     if (offset + length > (uint64_t)total)
         length = (uint32_t)((uint64_t)total - offset);
+    if (self->shared)
+        return s_fetch_stored (self, reply, sha_hex, offset, length);
     char *path = jad_strdup_printf ("%s/artifacts/%s.tar.gz", self->data_dir, sha_hex);
     int fd = path ? open (path, O_RDONLY | O_CLOEXEC) : -1;
     reply->chunk.data = malloc (length);

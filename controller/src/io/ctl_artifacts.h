@@ -1,13 +1,17 @@
 //  ctl_artifacts - the release store: uploads from jadctl, chunks to agents
 //  SPDX-License-Identifier: MPL-2.0
 //
-//  Artifacts live in DIR/artifacts/SHA256.tar.gz, named by content. An
+//  Artifacts are named by content (SHA-256). With a SQLite store they live
+//  in DIR/artifacts/SHA256.tar.gz; with a shared store (PostgreSQL) in the
+//  store itself, as chunks (ctl_releases_repo_chunk_put), so that a
+//  standby that takes over serves what the leader stored. An
 //  upload is written sequentially to DIR/uploads/ID.part; committing it
 //  checks length and SHA-256, then hands the archive to a checker thread
 //  (never the loop: reading a large or hostile archive takes time) that
 //  validates its jadugar.yaml and measures its unpacked size within the
-//  byte and ratio caps (SECURITY-TESTS row 36); only when the checker
-//  answers is it moved into the store and the release recorded, with its
+//  byte and ratio caps (SECURITY-TESTS row 36) and, with a shared store,
+//  copies it there; only when the checker answers is it moved into
+//  DIR/artifacts (SQLite) and the release recorded, with its
 //  unpacked size (which plans sign, and agents check their free space
 //  with).
 
@@ -26,9 +30,11 @@
 typedef struct _ctl_artifacts_t ctl_artifacts_t;
 
 //  The release store of the controller in data_dir (copied), its releases
-//  recorded in `store` (borrowed). NULL if out of memory.
-ctl_artifacts_t *ctl_artifacts_new (const char *data_dir, ctl_store_t *store,
-                                    ctl_counters_t *counters);
+//  recorded in `store` (borrowed), opened from store_target (copied): when
+//  that is a shared store (ctl_store_target_shared) archives are kept in
+//  it, through a handle of the checker's own. NULL if out of memory.
+ctl_artifacts_t *ctl_artifacts_new (const char *data_dir, const char *store_target,
+                                    ctl_store_t *store, ctl_counters_t *counters);
 
 //  Drop pending uploads (their .part files go) and free.
 void ctl_artifacts_destroy (ctl_artifacts_t **self_p);

@@ -3,6 +3,7 @@
 //  SPDX-License-Identifier: MPL-2.0
 
 #include "ctl_notify.h"
+#include "ctl_outbox_repo.h"
 #include "jad_hook.h"
 #include "jad_log.h"
 #include "jad_util.h"
@@ -24,6 +25,7 @@
 
 typedef struct {
     size_t queue_max;  //  set before the actor starts
+    char *outbox;      //  the shared store's target: events kept there; NULL: none
     atomic_uint_fast64_t delivered;
     atomic_uint_fast64_t failed;
     atomic_uint_fast64_t dropped;
@@ -60,6 +62,7 @@ typedef struct {
 } s_smtp_t;
 
 typedef struct {
+    char *id;  //  the event id (hex), in its JSON as "id"
     char *kind;
     char *json;
     char **targets;  //  where this event goes, each once
@@ -132,6 +135,7 @@ static void s_smtp_clear (s_smtp_t *smtp)
 static void s_event_free (s_event_t **event_p)
 {
     if (*event_p) {
+        free ((*event_p)->id);
         free ((*event_p)->kind);
         free ((*event_p)->json);
         s_strings_free (&(*event_p)->targets, &(*event_p)->target_count);
@@ -395,7 +399,18 @@ typedef struct {
     zlistx_t *queue;
     zlistx_t *routes;
     s_smtp_t smtp;
+    ctl_store_t *store;  //  the outbox's store (a shared store), or NULL
+    bool resumed;        //  the outbox's events were taken in (after the first CONFIG)
 } s_actor_t;
+
+//  The event is done with (delivered, given up, dropped): out of the outbox.
+static void s_event_done (s_actor_t *actor, s_event_t **event_p)
+{
+    if (actor->store && (*event_p)->id && ctl_outbox_repo_done (actor->store, (*event_p)->id))
+        jad_log_error ("notify: cannot mark event=%s id=%s done in the store", (*event_p)->kind,
+                       (*event_p)->id);
+    s_event_free (event_p);
+}
 
 //  A target: "webhook URL", "command PATH" or "email ADDRESS" (the
 //  actor's own copy, so that a reloaded configuration never pulls it away).
@@ -472,6 +487,41 @@ static int s_event_route (s_actor_t *actor, s_event_t *event, const char *env)
     return 0;
 }
 
+//  Queue an event (owned) about env: routed, kept in the outbox unless it
+//  comes from there (kept), the oldest dropped from a full queue.
+static void s_event_queue (s_actor_t *actor, s_event_t *event, const char *env, bool kept)
+{
+    if (!event->kind || !event->json || !event->id || !env ||
+        s_event_route (actor, event, env) != 0) {
+        jad_log_error ("notify: event lost: out of memory");
+        atomic_fetch_add (&actor->shared->dropped, 1);
+        s_event_free (&event);
+        return;
+    }
+    if (event->target_count == 0) {
+        //  no route takes it
+        if (kept)
+            s_event_done (actor, &event);
+        else
+            s_event_free (&event);
+        return;
+    }
+    if (!kept && actor->store &&
+        ctl_outbox_repo_put (actor->store, event->id, env, event->kind, event->json,
+                             jad_now_ms ()) != 0)
+        jad_log_error ("notify: cannot keep event=%s id=%s in the store: it is sent, but not "
+                       "again by another controller",
+                       event->kind, event->id);
+    //  a full queue drops its oldest event, even one being retried
+    if (zlistx_size (actor->queue) >= actor->shared->queue_max) {
+        s_event_t *oldest = (s_event_t *)zlistx_detach (actor->queue, NULL);
+        jad_log_error ("notify: queue full, dropping event=%s id=%s", oldest->kind, oldest->id);
+        s_event_done (actor, &oldest);
+        atomic_fetch_add (&actor->shared->dropped, 1);
+    }
+    zlistx_add_end (actor->queue, event);
+}
+
 static void s_actor_event (s_actor_t *actor, zmsg_t *msg)
 {
     s_event_t *event = (s_event_t *)calloc (1, sizeof (s_event_t));
@@ -479,24 +529,47 @@ static void s_actor_event (s_actor_t *actor, zmsg_t *msg)
     if (event) {
         event->kind = zmsg_popstr (msg);
         event->json = zmsg_popstr (msg);
-    }
-    if (!event || !event->kind || !event->json || !env || s_event_route (actor, event, env) != 0) {
+        event->id = zmsg_popstr (msg);
+        s_event_queue (actor, event, env, false);
+    } else {
         jad_log_error ("notify: event lost: out of memory");
         atomic_fetch_add (&actor->shared->dropped, 1);
-        s_event_free (&event);
-    } else if (event->target_count == 0)
-        s_event_free (&event);  //  no route takes it
-    else {
-        //  a full queue drops its oldest event, even one being retried
-        if (zlistx_size (actor->queue) >= actor->shared->queue_max) {
-            s_event_t *oldest = (s_event_t *)zlistx_detach (actor->queue, NULL);
-            jad_log_error ("notify: queue full, dropping event=%s", oldest->kind);
-            s_event_free (&oldest);
-            atomic_fetch_add (&actor->shared->dropped, 1);
-        }
-        zlistx_add_end (actor->queue, event);
     }
     zstr_free (&env);
+}
+
+//  With a shared store: take in the events a previous leader (or this
+//  controller before a restart) kept and had not delivered, to send them
+//  again under their ids, by the routes configured now.
+static void s_actor_resume (s_actor_t *actor)
+{
+    actor->resumed = true;
+    if (!actor->shared->outbox)
+        return;
+    actor->store = ctl_store_open (actor->shared->outbox, 0);
+    zlistx_t *kept = actor->store
+                         ? ctl_outbox_repo_pending (actor->store, (int64_t)actor->shared->queue_max)
+                         : NULL;
+    if (!kept) {
+        jad_log_error ("notify: cannot read the events kept in the store: those are not sent "
+                       "again");
+        return;
+    }
+    if (zlistx_size (kept))
+        jad_log_info ("notify: sending again events=%zu kept undelivered in the store",
+                      zlistx_size (kept));
+    for (ctl_outbox_event_t *row = zlistx_first (kept); row; row = zlistx_next (kept)) {
+        s_event_t *event = (s_event_t *)calloc (1, sizeof (s_event_t));
+        if (!event) {
+            jad_log_error ("notify: event lost: out of memory");
+            continue;
+        }
+        event->id = strdup (row->id);
+        event->kind = strdup (row->kind);
+        event->json = strdup (row->body);
+        s_event_queue (actor, event, row->env, true);
+    }
+    zlistx_destroy (&kept);
 }
 
 static char *s_popstr_or_null (zmsg_t *msg)
@@ -550,8 +623,11 @@ static bool s_actor_command (s_actor_t *actor)
     bool stop = !command || streq (command, "$TERM");
     if (!stop && streq (command, "EVENT"))
         s_actor_event (actor, msg);
-    else if (!stop && streq (command, "CONFIG"))
+    else if (!stop && streq (command, "CONFIG")) {
         s_actor_config (actor, msg);
+        if (!actor->resumed)
+            s_actor_resume (actor);
+    }
     zstr_free (&command);
     zmsg_destroy (&msg);
     return !stop;
@@ -583,9 +659,10 @@ static void s_actor (zsock_t *pipe, void *args)
         }
         if (s_deliver (&actor, head)) {
             zlistx_detach (actor.queue, NULL);
-            s_event_free (&head);
+            s_event_done (&actor, &head);
         }
     }
+    //  events left stay in the outbox, for whoever leads next
     while (actor.queue && zlistx_size (actor.queue)) {
         s_event_t *event = (s_event_t *)zlistx_detach (actor.queue, NULL);
         s_event_free (&event);
@@ -593,6 +670,7 @@ static void s_actor (zsock_t *pipe, void *args)
     zlistx_destroy (&actor.queue);
     zlistx_destroy (&actor.routes);
     s_smtp_clear (&actor.smtp);
+    ctl_store_destroy (&actor.store);
     zpoller_destroy (&poller);
 }
 
@@ -602,6 +680,11 @@ ctl_notify_t *ctl_notify_new (const jad_controller_config_t *config, size_t queu
     if (!self)
         return NULL;
     self->shared.queue_max = queue_max ? queue_max : S_QUEUE_MAX;
+    if (ctl_store_target_shared (config->store) &&
+        !(self->shared.outbox = strdup (config->store))) {
+        ctl_notify_destroy (&self);
+        return NULL;
+    }
     if (ctl_notify_configure (self, config) != 0) {
         ctl_notify_destroy (&self);
         return NULL;
@@ -690,6 +773,7 @@ void ctl_notify_destroy (ctl_notify_t **self_p)
     if (!self_p || !*self_p)
         return;
     zactor_destroy (&(*self_p)->actor);
+    free ((*self_p)->shared.outbox);
     free (*self_p);
     *self_p = NULL;
 }
@@ -701,8 +785,10 @@ void ctl_notify_send (ctl_notify_t *self, const char *kind, json_t *fields)
     json_t *event = fields ? json_deep_copy (fields) : json_object ();
     if (!event)
         return;
-    char time[32];
+    char time[32], id[33];
     jad_iso_time (jad_now_ms (), time, sizeof time);
+    jad_random_id (16, id);
+    json_object_set_new (event, "id", json_string (id));
     json_object_set_new (event, "event", json_string (kind));
     json_object_set_new (event, "time", json_string (time));
     char *text = json_dumps (event, JSON_COMPACT | JAD_JSON_REAL);
@@ -710,7 +796,7 @@ void ctl_notify_send (ctl_notify_t *self, const char *kind, json_t *fields)
     if (!text)
         return;
     const char *env = json_string_value (json_object_get (fields, "env"));
-    if (zsock_send (self->actor, "ssss", "EVENT", env ? env : "", kind, text) == 0)
+    if (zsock_send (self->actor, "sssss", "EVENT", env ? env : "", kind, text, id) == 0)
         self->queued++;
     else {
         jad_log_error ("notify: delivery thread busy, dropping event=%s", kind);

@@ -20,6 +20,13 @@
 //  JADUGAR_EVENT (its kind) and JADUGAR_EVENT_JSON; a webhook gets it as
 //  the body of a JSON POST; an email (SMTP through `smtp:`, libcurl) gets
 //  a one-line subject, the fields as "key: value" lines and the JSON.
+//
+//  Every event has an id (32 hex characters, "id" in its JSON) for its
+//  receivers to drop one seen before. With a shared store (controller.yaml
+//  `store:` a postgresql:// URL) the actor keeps each event in it
+//  (ctl_outbox_repo.h) until every target had it or was given up, and when
+//  it starts (after the first configuration) takes in and sends again the
+//  events kept there: delivery is at-least-once across a failover.
 
 #ifndef CTL_NOTIFY_H_INCLUDED
 #define CTL_NOTIFY_H_INCLUDED
@@ -41,8 +48,8 @@ ctl_notify_t *ctl_notify_new (const jad_controller_config_t *config, size_t queu
 int ctl_notify_configure (ctl_notify_t *self, const jad_controller_config_t *config);
 void ctl_notify_destroy (ctl_notify_t **self_p);
 
-//  Queue event `kind` with its fields (borrowed; "event" and "time" are
-//  added; a string "env" field routes it by environment). Does nothing
+//  Queue event `kind` with its fields (borrowed; "id", "event" and "time"
+//  are added; a string "env" field routes it by environment). Does nothing
 //  when no route is configured.
 void ctl_notify_send (ctl_notify_t *self, const char *kind, json_t *fields);
 

@@ -181,7 +181,9 @@ ctl_server_t *ctl_server_new (ctl_settings_t *settings, ctl_store_t *store,
     self->notify = ctl_notify_new (config, 0);
     self->rollout = ctl_rollout_new (store, settings, self->dispatch, self->notify);
     self->plans = ctl_plans_new (store, settings, &self->counters, self->dispatch, self->rollout);
-    self->artifacts = ctl_artifacts_new (data_dir, store, &self->counters);
+    char *target = ctl_store_target (data_dir, config->store);
+    self->artifacts = target ? ctl_artifacts_new (data_dir, target, store, &self->counters) : NULL;
+    free (target);
     self->metrics = ctl_metrics_repo_new (store);
     if (!self->sessions || !self->agents || !self->dispatch || !self->rollout || !self->plans ||
         !self->artifacts || !self->metrics || !self->notify) {

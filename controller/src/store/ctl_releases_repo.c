@@ -7,9 +7,13 @@
 #include "jad_log.h"
 #include "jad_util.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 void ctl_release_destroy (ctl_release_t **self_p)
 {
@@ -419,4 +423,123 @@ int ctl_releases_repo_bundle (ctl_store_t *store, const char *sha256, char **bod
         return -1;
     }
     return found;
+}
+
+int ctl_releases_repo_chunk_put (ctl_store_t *store, const char *sha256, int64_t seq,
+                                 const void *data, size_t size)
+{
+    if (seq < 0 || size == 0 || size > CTL_CHUNK_BYTES) {
+        jad_log_error ("store: chunk %lld of %s has %zu bytes (1 to %d)", (long long)seq, sha256,
+                       size, CTL_CHUNK_BYTES);
+        return -1;
+    }
+    return ctl_sql_exec (ctl_store_sql (store),
+                         "INSERT INTO artifact_chunks (sha256, seq, data) VALUES ($1, $2, $3) "
+                         "ON CONFLICT (sha256, seq) DO NOTHING",
+                         "tix", sha256, seq, data, size) < 0
+               ? -1
+               : 0;
+}
+
+int ctl_releases_repo_chunks_read (ctl_store_t *store, const char *sha256, uint64_t offset,
+                                   size_t length, uint8_t *out)
+{
+    if (length == 0)
+        return 0;
+    int64_t first = (int64_t)(offset / CTL_CHUNK_BYTES);
+    int64_t last = (int64_t)((offset + length - 1) / CTL_CHUNK_BYTES);
+    ctl_query_t query;
+    int rc = ctl_sql_query (ctl_store_sql (store), &query,
+                            "SELECT seq, data FROM artifact_chunks WHERE sha256 = $1 "
+                            "AND seq >= $2 AND seq <= $3 ORDER BY seq",
+                            "tii", sha256, first, last);
+    //  the chunks must cover [offset, offset + length) in order, no gap
+    size_t filled = 0;
+    int64_t expected = first;
+    bool whole = rc == 0;
+    while (rc == 0 && whole && ctl_query_next (&query)) {
+        size_t size = 0;
+        const uint8_t *data = ctl_query_blob (&query, 1, &size);
+        int64_t seq = ctl_query_int (&query, 0);
+        uint64_t start = (uint64_t)seq * CTL_CHUNK_BYTES;
+        uint64_t from = offset + filled;
+        if (!data || seq != expected || from < start || from >= start + size) {
+            whole = false;
+            break;
+        }
+        size_t take = (size_t)(start + size - from);
+        if (take > length - filled)
+            take = length - filled;
+        memcpy (out + filled, data + (from - start), take);
+        filled += take;
+        expected++;
+    }
+    if (ctl_query_end (&query) || rc)
+        return -1;
+    return whole && filled == length ? 0 : 1;
+}
+
+int ctl_releases_repo_chunks_complete (ctl_store_t *store, const char *sha256, uint64_t length)
+{
+    ctl_query_t query;
+    int rc = ctl_sql_query (ctl_store_sql (store), &query,
+                            "SELECT COUNT(*), SUM(LENGTH(data)) FROM artifact_chunks "
+                            "WHERE sha256 = $1",
+                            "t", sha256);
+    int64_t count = -1, bytes = -1;
+    if (rc == 0 && ctl_query_next (&query)) {
+        count = ctl_query_int (&query, 0);
+        bytes = ctl_query_null (&query, 1) ? 0 : ctl_query_int (&query, 1);
+    }
+    if (ctl_query_end (&query) || rc || count < 0)
+        return -1;
+    uint64_t chunks = (length + CTL_CHUNK_BYTES - 1) / CTL_CHUNK_BYTES;
+    return (uint64_t)count == chunks && (uint64_t)bytes == length ? 1 : 0;
+}
+
+int ctl_releases_repo_chunks_from_file (ctl_store_t *store, const char *sha256, const char *path,
+                                        char *reason, size_t reasonlen)
+{
+    struct stat info;
+    int fd = open (path, O_RDONLY | O_CLOEXEC);
+    uint8_t *buffer = malloc (CTL_CHUNK_BYTES);
+    if (fd < 0 || fstat (fd, &info) != 0 || !buffer) {
+        snprintf (reason, reasonlen, "cannot read %s: %s", path, strerror (errno));
+        if (fd >= 0)
+            close (fd);
+        free (buffer);
+        return -1;
+    }
+    *reason = 0;
+    int complete = ctl_releases_repo_chunks_complete (store, sha256, (uint64_t)info.st_size);
+    int rc = complete == 1 ? 0 : complete < 0 ? -1 : ctl_store_begin (store);
+    for (int64_t seq = 0; rc == 0 && complete == 0; seq++) {
+        size_t size = 0;
+        while (size < CTL_CHUNK_BYTES) {
+            ssize_t got = read (fd, buffer + size, CTL_CHUNK_BYTES - size);
+            if (got < 0 && errno == EINTR)
+                continue;
+            if (got <= 0) {
+                if (got < 0) {
+                    snprintf (reason, reasonlen, "cannot read %s: %s", path, strerror (errno));
+                    rc = -1;
+                }
+                break;
+            }
+            size += (size_t)got;
+        }
+        if (rc == 0 && size > 0)
+            rc = ctl_releases_repo_chunk_put (store, sha256, seq, buffer, size);
+        if (rc != 0)
+            ctl_store_rollback (store);
+        else if (size < CTL_CHUNK_BYTES) {
+            rc = ctl_store_commit (store);
+            break;
+        }
+    }
+    close (fd);
+    free (buffer);
+    if (rc != 0 && !*reason)
+        snprintf (reason, reasonlen, "cannot write it into the store (see the log)");
+    return rc;
 }

@@ -157,4 +157,31 @@ int ctl_releases_repo_bundle_put (ctl_store_t *store, const char *sha256, const 
 int ctl_releases_repo_bundle (ctl_store_t *store, const char *sha256, char **body_p, char **app_p,
                               char **version_p, char **env_p);
 
+//  Release archives in the store (a shared store: a standby serves what
+//  the leader stored). An archive is kept as chunks of CTL_CHUNK_BYTES,
+//  numbered from 0 (the last one may be shorter), under its SHA-256 (hex).
+
+#define CTL_CHUNK_BYTES (256 * 1024)  //  = JAD_CHUNK_SIZE: a fetch spans at most two
+
+//  Keep chunk `seq` of archive sha256 (size 1 to CTL_CHUNK_BYTES bytes).
+//  The same chunk again changes nothing (content-addressed). Returns 0 or
+//  -1.
+int ctl_releases_repo_chunk_put (ctl_store_t *store, const char *sha256, int64_t seq,
+                                 const void *data, size_t size);
+
+//  Copy `length` bytes of archive sha256 from `offset` into out. Returns
+//  0, 1 if a chunk of that range is missing or short, -1 on error.
+int ctl_releases_repo_chunks_read (ctl_store_t *store, const char *sha256, uint64_t offset,
+                                   size_t length, uint8_t *out);
+
+//  Copy the file at `path` into the store as archive sha256 (the caller
+//  checked that it is), in one transaction; an archive already whole there
+//  is left as it is. Returns 0, or -1 with the reason in `reason`.
+int ctl_releases_repo_chunks_from_file (ctl_store_t *store, const char *sha256, const char *path,
+                                        char *reason, size_t reasonlen);
+
+//  True (1) if every byte of archive sha256 (`length` bytes) is in the
+//  store, 0 if not, -1 on error.
+int ctl_releases_repo_chunks_complete (ctl_store_t *store, const char *sha256, uint64_t length);
+
 #endif

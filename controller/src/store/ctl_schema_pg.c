@@ -225,5 +225,18 @@ const ctl_migration_t ctl_schema_pg[] = {
                "CREATE TABLE bundles (sha256 TEXT PRIMARY KEY, app TEXT NOT NULL,"
                "  version TEXT NOT NULL, env TEXT NOT NULL, body TEXT NOT NULL,"
                "  created BIGINT NOT NULL);"},
+    //  20: release archives in the shared store, in chunks (JAD_CHUNK_SIZE
+    //  bytes, the last one shorter) keyed by the archive's SHA-256, so that
+    //  a standby serves what the leader stored. gzip'd archives do not
+    //  compress: stored out of line without trying (STORAGE EXTERNAL).
+    {"artifact_chunks", "CREATE TABLE artifact_chunks (sha256 TEXT NOT NULL,"
+                        "  seq BIGINT NOT NULL, data BYTEA NOT NULL,"
+                        "  PRIMARY KEY (sha256, seq));"
+                        "ALTER TABLE artifact_chunks ALTER COLUMN data SET STORAGE EXTERNAL;"},
+    //  21: notifications not yet delivered, by event id: a new leader
+    //  sends again what the old one had not (at-least-once; receivers
+    //  dedupe by the id). Written only with a shared store.
+    {"notify_outbox", "CREATE TABLE notify_outbox (id TEXT PRIMARY KEY, env TEXT NOT NULL,"
+                      "  kind TEXT NOT NULL, body TEXT NOT NULL, created BIGINT NOT NULL);"},
     {NULL, NULL},
 };

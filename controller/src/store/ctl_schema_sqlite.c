@@ -244,5 +244,17 @@ const ctl_migration_t ctl_schema_sqlite[] = {
                "CREATE TABLE bundles (sha256 TEXT PRIMARY KEY, app TEXT NOT NULL,"
                "  version TEXT NOT NULL, env TEXT NOT NULL, body TEXT NOT NULL,"
                "  created INTEGER NOT NULL);"},
+    //  20: release archives in the store, in chunks (JAD_CHUNK_SIZE bytes,
+    //  the last one shorter) keyed by the archive's SHA-256: used only when
+    //  the store is shared (PostgreSQL); a SQLite controller keeps its
+    //  archives in DATA/artifacts. Here for migrate-store and one schema.
+    {"artifact_chunks", "CREATE TABLE artifact_chunks (sha256 TEXT NOT NULL,"
+                        "  seq INTEGER NOT NULL, data BLOB NOT NULL,"
+                        "  PRIMARY KEY (sha256, seq));"},
+    //  21: notifications not yet delivered, by event id: a new leader
+    //  sends again what the old one had not (at-least-once; receivers
+    //  dedupe by the id). Written only with a shared store.
+    {"notify_outbox", "CREATE TABLE notify_outbox (id TEXT PRIMARY KEY, env TEXT NOT NULL,"
+                      "  kind TEXT NOT NULL, body TEXT NOT NULL, created INTEGER NOT NULL);"},
     {NULL, NULL},
 };

@@ -104,7 +104,11 @@ static int s_bind (ctl_query_t *query, const char *types, va_list args)
             rc |= self->ops->bind_double (query->stmt, column, va_arg (args, double));
         else if (*type == 'b')
             rc |= self->ops->bind_int (query->stmt, column, va_arg (args, int) ? 1 : 0);
-        else {
+        else if (*type == 'x') {
+            const void *data = va_arg (args, const void *);
+            size_t size = va_arg (args, size_t);
+            rc |= self->ops->bind_blob (query->stmt, column, data, size);
+        } else {
             jad_log_error ("store: unknown parameter type '%c'", *type);
             rc = -1;
         }
@@ -191,6 +195,12 @@ double ctl_query_double (ctl_query_t *query, int column)
 bool ctl_query_null (ctl_query_t *query, int column)
 {
     return query->sql->ops->column_null (query->stmt, column);
+}
+
+const void *ctl_query_blob (ctl_query_t *query, int column, size_t *size)
+{
+    *size = 0;
+    return query->sql->ops->column_blob (query->stmt, column, size);
 }
 
 int ctl_query_end (ctl_query_t *query)

@@ -44,6 +44,9 @@ typedef struct {
     int (*bind_int) (void *stmt, int n, int64_t value);
     int (*bind_double) (void *stmt, int n, double value);
     int (*bind_null) (void *stmt, int n);
+    //  Bind bytes (size may be 0); the bytes are the caller's until the
+    //  query ends.
+    int (*bind_blob) (void *stmt, int n, const void *data, size_t size);
     //  How many distinct parameters the statement has.
     int (*param_count) (void *stmt);
     //  Next row: 1 a row, 0 done, -1 error.
@@ -52,6 +55,9 @@ typedef struct {
     int64_t (*column_int) (void *stmt, int column);
     double (*column_double) (void *stmt, int column);
     bool (*column_null) (void *stmt, int column);
+    //  The current row's bytes (a BLOB or bytea column) and their size;
+    //  borrowed until the next row. NULL (size 0) for NULL or on error.
+    const void *(*column_blob) (void *stmt, int column, size_t *size);
     //  Done with the statement (it stays prepared for the next use).
     void (*reset) (void *stmt);
     //  Rows changed by the last statement.
@@ -92,7 +98,8 @@ void *ctl_sql_conn (ctl_sql_t *self);
 
 //  Start `sql` with its parameters bound from the arguments, one per
 //  character of `types`: 't' text (const char *, NULL binds NULL), 'i'
-//  int64_t, 'd' double, 'b' bool (passed as int, stored 0 or 1).
+//  int64_t, 'd' double, 'b' bool (passed as int, stored 0 or 1), 'x'
+//  bytes (two arguments: const void *, size_t).
 //  Returns 0, or -1 (logged; *query is then safe to end).
 int ctl_sql_query (ctl_sql_t *self, ctl_query_t *query, const char *sql, const char *types, ...);
 int ctl_sql_vquery (ctl_sql_t *self, ctl_query_t *query, const char *sql, const char *types,
@@ -107,6 +114,9 @@ char *ctl_query_strdup (ctl_query_t *query, int column);
 int64_t ctl_query_int (ctl_query_t *query, int column);
 double ctl_query_double (ctl_query_t *query, int column);
 bool ctl_query_null (ctl_query_t *query, int column);
+//  Bytes of a BLOB (SQLite) or bytea (PostgreSQL) column, borrowed until
+//  the next row, with their size in *size; NULL for NULL.
+const void *ctl_query_blob (ctl_query_t *query, int column, size_t *size);
 //  End the query. Returns 0, or -1 if it failed on the way (logged).
 int ctl_query_end (ctl_query_t *query);
 

@@ -14,7 +14,9 @@
 //    one parse per statement for the life of the connection.
 //  - Results come as text and are converted as the layer expects: integers
 //    with strtoll (numeric sums included), doubles with strtod, booleans
-//    't'/'f' as 1/0. A query's rows are fetched whole when it first steps.
+//    't'/'f' as 1/0, bytea from its hex form. A query's rows are fetched
+//    whole when it first steps. Bytes are bound in binary (bytea), every
+//    other parameter as text.
 //  - Transactions: the outermost begin is BEGIN, inner ones savepoints
 //    (jad_1, jad_2 ...). A failed statement inside a transaction leaves it
 //    aborted up to the innermost savepoint (PostgreSQL, unlike SQLite, does
@@ -42,8 +44,10 @@
 #include "ctl_sql.h"
 #include "ctl_store.h"
 #include "jad_log.h"
+#include "jad_util.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,6 +55,7 @@
 
 //  type oids (pg_type.h is a server header)
 #define S_OID_UNKNOWN 0
+#define S_OID_BYTEA   17
 #define S_OID_INT8    20
 #define S_OID_TEXT    25
 #define S_OID_FLOAT8  701
@@ -79,7 +84,10 @@ typedef struct {
     int params;                        //  highest $N in the text
     const char *values[S_PARAMS_MAX];  //  bound values (text), NULL for NULL
     char buffers[S_PARAMS_MAX][32];    //  integers and doubles as text
+    int lengths[S_PARAMS_MAX];         //  bound bytes' sizes
+    int formats[S_PARAMS_MAX];         //  1 for bytes (binary), 0 for text
     char signature[S_PARAMS_MAX + 1];  //  bound types
+    uint8_t *blob;                     //  the last bytea column read, decoded
     s_form_t *forms;                   //  prepared forms
     size_t form_count;                 //  forms in use
     PGresult *result;                  //  the rows of the current run
@@ -197,6 +205,7 @@ static void s_stmt_destroy (s_stmt_t **self_p)
         return;
     s_stmt_t *self = *self_p;
     PQclear (self->result);
+    free (self->blob);
     free (self->forms);
     free (self);
     *self_p = NULL;
@@ -342,7 +351,8 @@ static void *s_open (const char *target, int flags)
         return NULL;
     }
     //  the schema's words and numbers are read back as they were written
-    if (s_command (conn, "SET client_encoding = 'UTF8'; SET extra_float_digits = 3")) {
+    if (s_command (conn, "SET client_encoding = 'UTF8'; SET extra_float_digits = 3; "
+                         "SET bytea_output = 'hex'")) {
         jad_log_error ("store: cannot set up the session %s error=\"%s\"", conn->where,
                        conn->error);
         s_close (conn);
@@ -372,7 +382,8 @@ static void s_heal (s_conn_t *conn)
     PQreset (conn->pg);
     conn->generation++;
     if (PQstatus (conn->pg) == CONNECTION_OK)
-        PQclear (PQexec (conn->pg, "SET client_encoding = 'UTF8'; SET extra_float_digits = 3"));
+        PQclear (PQexec (conn->pg, "SET client_encoding = 'UTF8'; SET extra_float_digits = 3; "
+                                   "SET bytea_output = 'hex'"));
 }
 
 static void *s_statement (void *handle, const char *sql)
@@ -421,6 +432,7 @@ static int s_bind_text (void *handle, int n, const char *text)
     if (index < 0)
         return -1;
     stmt->values[index] = text;
+    stmt->formats[index] = 0;
     stmt->signature[index] = 'u';
     return 0;
 }
@@ -433,6 +445,7 @@ static int s_bind_int (void *handle, int n, int64_t value)
         return -1;
     snprintf (stmt->buffers[index], sizeof stmt->buffers[index], "%lld", (long long)value);
     stmt->values[index] = stmt->buffers[index];
+    stmt->formats[index] = 0;
     stmt->signature[index] = 'i';
     return 0;
 }
@@ -446,6 +459,7 @@ static int s_bind_double (void *handle, int n, double value)
     //  17 significant digits read back as the same double
     snprintf (stmt->buffers[index], sizeof stmt->buffers[index], "%.17g", value);
     stmt->values[index] = stmt->buffers[index];
+    stmt->formats[index] = 0;
     stmt->signature[index] = 'd';
     return 0;
 }
@@ -457,7 +471,22 @@ static int s_bind_null (void *handle, int n)
     if (index < 0)
         return -1;
     stmt->values[index] = NULL;
+    stmt->formats[index] = 0;
     stmt->signature[index] = 'u';
+    return 0;
+}
+
+//  Bytes go in binary: no escaping, no doubling on the wire.
+static int s_bind_blob (void *handle, int n, const void *data, size_t size)
+{
+    s_stmt_t *stmt = (s_stmt_t *)handle;
+    int index = s_bind_index (stmt, n);
+    if (index < 0 || size > INT_MAX || (size && !data))
+        return -1;
+    stmt->values[index] = size ? (const char *)data : "";
+    stmt->lengths[index] = (int)size;
+    stmt->formats[index] = 1;
+    stmt->signature[index] = 'x';
     return 0;
 }
 
@@ -487,6 +516,7 @@ static const char *s_form (s_stmt_t *stmt)
     for (int index = 0; index < stmt->params; index++) {
         types[index] = stmt->signature[index] == 'i'   ? S_OID_INT8
                        : stmt->signature[index] == 'd' ? S_OID_FLOAT8
+                       : stmt->signature[index] == 'x' ? S_OID_BYTEA
                                                        : S_OID_UNKNOWN;
         unknown |= types[index] == S_OID_UNKNOWN;
     }
@@ -545,7 +575,8 @@ static int s_execute (s_stmt_t *stmt)
         if (!name)
             return -1;
         PQclear (stmt->result);
-        stmt->result = PQexecPrepared (conn->pg, name, stmt->params, stmt->values, NULL, NULL, 0);
+        stmt->result = PQexecPrepared (conn->pg, name, stmt->params, stmt->values, stmt->lengths,
+                                       stmt->formats, 0);
         if (s_ok (stmt->result)) {
             const char *status = PQcmdStatus (stmt->result);
             if (strncmp (status, "INSERT", 6) == 0 || strncmp (status, "UPDATE", 6) == 0 ||
@@ -638,6 +669,35 @@ static double s_column_double (void *handle, int column)
 static bool s_column_null (void *handle, int column)
 {
     return s_value ((s_stmt_t *)handle, column) == NULL;
+}
+
+//  bytea's text form is \x and two hex digits a byte (bytea_output hex,
+//  PostgreSQL's default); it is decoded into the statement's buffer.
+static const void *s_column_blob (void *handle, int column, size_t *size)
+{
+    s_stmt_t *stmt = (s_stmt_t *)handle;
+    const char *text = s_value (stmt, column);
+    *size = 0;
+    if (!text)
+        return NULL;
+    size_t digits = strlen (text);
+    if (digits < 2 || text[0] != '\\' || text[1] != 'x' || digits % 2) {
+        s_set_error (stmt->conn, "a bytea column is not in hex form (bytea_output)");
+        return NULL;
+    }
+    size_t bytes = (digits - 2) / 2;
+    uint8_t *blob = realloc (stmt->blob, bytes ? bytes : 1);
+    if (!blob) {
+        s_set_error (stmt->conn, "out of memory");
+        return NULL;
+    }
+    stmt->blob = blob;
+    if (bytes && jad_unhex (text + 2, blob, bytes) != 0) {
+        s_set_error (stmt->conn, "a bytea column has a character that is not hex");
+        return NULL;
+    }
+    *size = bytes;
+    return blob;
 }
 
 static void s_reset (void *handle)
@@ -787,12 +847,14 @@ const ctl_sql_ops_t ctl_sql_pg_ops = {
     .bind_int = s_bind_int,
     .bind_double = s_bind_double,
     .bind_null = s_bind_null,
+    .bind_blob = s_bind_blob,
     .param_count = s_param_count,
     .step = s_step,
     .column_text = s_column_text,
     .column_int = s_column_int,
     .column_double = s_column_double,
     .column_null = s_column_null,
+    .column_blob = s_column_blob,
     .reset = s_reset,
     .changes = s_changes,
     .error = s_error,

@@ -15,6 +15,7 @@
 #include "jad_log.h"
 
 #include <sqlite3.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -88,6 +89,15 @@ static int s_bind_null (void *stmt, int n)
     return s_bound (sqlite3_bind_null (stmt, s_index (stmt, n)));
 }
 
+static int s_bind_blob (void *stmt, int n, const void *data, size_t size)
+{
+    if (size > INT_MAX)
+        return -1;
+    //  a zero-length blob, not NULL
+    return s_bound (
+        sqlite3_bind_blob (stmt, s_index (stmt, n), size ? data : "", (int)size, SQLITE_STATIC));
+}
+
 static int s_param_count (void *stmt)
 {
     return sqlite3_bind_parameter_count (stmt);
@@ -117,6 +127,17 @@ static double s_column_double (void *stmt, int column)
 static bool s_column_null (void *stmt, int column)
 {
     return sqlite3_column_type (stmt, column) == SQLITE_NULL;
+}
+
+static const void *s_column_blob (void *stmt, int column, size_t *size)
+{
+    const void *data = sqlite3_column_blob (stmt, column);
+    int bytes = sqlite3_column_bytes (stmt, column);
+    *size = data && bytes > 0 ? (size_t)bytes : 0;
+    //  a zero-length blob reads as NULL in SQLite: tell it from a NULL
+    if (!data && sqlite3_column_type (stmt, column) != SQLITE_NULL)
+        return "";
+    return data;
 }
 
 static void s_reset (void *stmt)
@@ -166,12 +187,14 @@ const ctl_sql_ops_t ctl_sql_sqlite_ops = {
     .bind_int = s_bind_int,
     .bind_double = s_bind_double,
     .bind_null = s_bind_null,
+    .bind_blob = s_bind_blob,
     .param_count = s_param_count,
     .step = s_step,
     .column_text = s_column_text,
     .column_int = s_column_int,
     .column_double = s_column_double,
     .column_null = s_column_null,
+    .column_blob = s_column_blob,
     .reset = s_reset,
     .changes = s_changes,
     .error = s_error,
