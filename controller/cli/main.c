@@ -40,7 +40,7 @@ static const s_command_t s_commands[] = {
      "upload a release, list the store, raise an app's security floor, attest, show checks"},
     {"deploy", cli_deploy,
      "deploy APP VERSION --env E [--strategy all|rolling|canary] [--batch N|N%]\n"
-     "               [--canary N] [--bake DURATION] [--emergency --reason TEXT]\n"
+     "               [--canary N] [--bake DURATION] [--emergency --reason TEXT [--security]]\n"
      "               [--skip-offline] [--force] [--wait] [--dry-run]",
      "make a signed plan for every host of an environment (--wait follows it)"},
     {"rollback", cli_rollback,

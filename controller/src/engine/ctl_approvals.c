@@ -58,38 +58,46 @@ static size_t s_match (bool can[S_APPROVERS][S_ROLES], size_t approvers, size_t 
     return covered;
 }
 
-static size_t s_role_count (const jad_env_config_t *env)
+size_t ctl_approvals_roles (const jad_env_config_t *env, bool security,
+                            const char *roles[CTL_APPROVALS_MAX_ROLES])
 {
-    return env->emergency_approval_count < S_ROLES ? env->emergency_approval_count : S_ROLES;
+    assert (env && roles);
+    size_t count = 0;
+    for (size_t index = 0; index < env->emergency_approval_count && count < S_ROLES; index++) {
+        const jad_approver_config_t *approver = &env->emergency_approvals[index];
+        if (!approver->when || (security && strcmp (approver->when, "security") == 0))
+            roles[count++] = approver->role;
+    }
+    return count;
 }
 
-//  Who can cover which role, for up to S_APPROVERS approvers.
-static size_t s_table (const jad_env_config_t *env, const ctl_approver_t *approvals, size_t count,
-                       const ctl_approver_t *who, bool can[S_APPROVERS][S_ROLES])
+//  Who can cover which of `roles`, for up to S_APPROVERS approvers.
+static size_t s_table (const char *const *roles, size_t role_count, const ctl_approver_t *approvals,
+                       size_t count, const ctl_approver_t *who, bool can[S_APPROVERS][S_ROLES])
 {
-    size_t roles = s_role_count (env);
     size_t limit = S_APPROVERS - (who ? 1 : 0);
     size_t approvers = 0;
     for (size_t index = 0; index < count && approvers < limit; index++, approvers++)
-        for (size_t role = 0; role < roles; role++)
-            can[approvers][role] =
-                ctl_approvals_holds (approvals[index].roles, env->emergency_approvals[role]);
+        for (size_t role = 0; role < role_count; role++)
+            can[approvers][role] = ctl_approvals_holds (approvals[index].roles, roles[role]);
     if (who) {
-        for (size_t role = 0; role < roles; role++)
-            can[approvers][role] = ctl_approvals_holds (who->roles, env->emergency_approvals[role]);
+        for (size_t role = 0; role < role_count; role++)
+            can[approvers][role] = ctl_approvals_holds (who->roles, roles[role]);
         approvers++;
     }
     return approvers;
 }
 
-size_t ctl_approvals_covered (const jad_env_config_t *env, const ctl_approver_t *approvals,
-                              size_t count)
+size_t ctl_approvals_covered (const jad_env_config_t *env, bool security,
+                              const ctl_approver_t *approvals, size_t count)
 {
     assert (env);
+    const char *roles[S_ROLES];
+    size_t role_count = ctl_approvals_roles (env, security, roles);
     bool can[S_APPROVERS][S_ROLES];
     int owner[S_ROLES];
-    size_t approvers = s_table (env, approvals, count, NULL, can);
-    return s_match (can, approvers, s_role_count (env), owner);
+    size_t approvers = s_table (roles, role_count, approvals, count, NULL, can);
+    return s_match (can, approvers, role_count, owner);
 }
 
 size_t ctl_approvals_cover (const char *const *roles, size_t role_count,
@@ -138,9 +146,10 @@ int ctl_approvals_judge (const ctl_approval_plan_t *plan, const jad_env_config_t
             return 2;
         }
     //  approvers so far, then the new one last
+    const char *asked[S_ROLES];
+    size_t roles = ctl_approvals_roles (env, plan->security, asked);
     bool can[S_APPROVERS][S_ROLES];
-    size_t approvers = s_table (env, approvals, count, who, can);
-    size_t roles = s_role_count (env);
+    size_t approvers = s_table (asked, roles, approvals, count, who, can);
     int before_owner[S_ROLES], after_owner[S_ROLES];
     size_t before = s_match (can, approvers - 1, roles, before_owner);
     size_t after = s_match (can, approvers, roles, after_owner);
@@ -151,7 +160,7 @@ int ctl_approvals_judge (const ctl_approval_plan_t *plan, const jad_env_config_t
         for (size_t role = 0; role < roles && used < sizeof needed; role++)
             if (before_owner[role] < 0)
                 used += (size_t)snprintf (needed + used, sizeof needed - used, "%s%s",
-                                          used ? ", " : "", env->emergency_approvals[role]);
+                                          used ? ", " : "", asked[role]);
         snprintf (result->text, sizeof result->text,
                   "refused: %s (roles: %s) covers none of the roles still needed: %s "
                   "(one operator counts for one role)",
@@ -164,9 +173,9 @@ int ctl_approvals_judge (const ctl_approval_plan_t *plan, const jad_env_config_t
     result->as_role = "?";
     for (size_t role = 0; role < roles; role++) {
         if (after_owner[role] == (int)approvers - 1)
-            result->as_role = env->emergency_approvals[role];
+            result->as_role = asked[role];
         if (after_owner[role] < 0)
-            result->missing[result->missing_count++] = env->emergency_approvals[role];
+            result->missing[result->missing_count++] = asked[role];
     }
     snprintf (result->decision, sizeof result->decision,
               "%s approved as %s (%zu of %zu roles covered)", who->name, result->as_role, after,

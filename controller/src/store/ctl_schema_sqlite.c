@@ -244,5 +244,8 @@ const ctl_migration_t ctl_schema_sqlite[] = {
                "CREATE TABLE bundles (sha256 TEXT PRIMARY KEY, app TEXT NOT NULL,"
                "  version TEXT NOT NULL, env TEXT NOT NULL, body TEXT NOT NULL,"
                "  created INTEGER NOT NULL);"},
+    //  20: an emergency deploy that is a security one (deploy --emergency
+    //  --security): roles listed with `when: security` approve it too
+    {"security_emergency", "ALTER TABLE plans ADD COLUMN security INTEGER NOT NULL DEFAULT 0;"},
     {NULL, NULL},
 };
