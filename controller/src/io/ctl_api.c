@@ -152,9 +152,15 @@ static json_t *s_refusals (const char *text)
 static int s_ping (ctl_api_t *self, const jad_api_request_t *request, const char *operator_name,
                    json_t **result, char *err, size_t errlen)
 {
-    (void)self, (void)request, (void)err, (void)errlen;
-    *result = json_pack ("{s:s, s:i, s:s}", "controller", JADUGAR_VERSION, "protocol", JAD_PROTOCOL,
-                         "operator", operator_name);
+    (void)request, (void)err, (void)errlen;
+    //  the environments' names: cheap, for jadctl's completion
+    const jad_controller_config_t *config = ctl_settings_config (self->settings);
+    json_t *envs = json_array ();
+    for (size_t index = 0; envs && index < config->environment_count; index++)
+        json_array_append_new (envs, json_string (config->environments[index].name));
+    *result =
+        json_pack ("{s:s, s:i, s:s, s:o}", "controller", JADUGAR_VERSION, "protocol", JAD_PROTOCOL,
+                   "operator", operator_name, "environments", envs ? envs : json_array ());
     return 0;
 }
 
