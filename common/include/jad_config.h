@@ -95,6 +95,14 @@ typedef struct {
     char *ed25519;  //  64 hex characters
 } jad_attestation_key_t;
 
+//  One role of an environment's emergency_approvals: written as the role
+//  name, or as {role: R, when: security} for a role asked only when the
+//  emergency is a security one (jadctl deploy --emergency --security).
+typedef struct {
+    char *role;
+    char *when;  //  "security", or NULL: asked for every emergency
+} jad_approver_config_t;
+
 typedef struct {
     char *name;   //  dev, staging, prod, ...
     char *track;  //  branch pattern (fnmatch), may be NULL
@@ -110,7 +118,7 @@ typedef struct {
     jad_tz_t *tz;          //  that zone, loaded with the file (owned), or NULL
     char *schedule;        //  release slots of auto_deploy, "daily 09:00" (jad_calendar.h), or NULL
     jad_schedule_t slots;  //  the schedule parsed (when schedule is set)
-    char **emergency_approvals;  //  role names
+    jad_approver_config_t *emergency_approvals;  //  roles that must each approve an emergency
     size_t emergency_approval_count;
     char **emergency_skips;  //  rules an emergency deploy skips: "requires", "bake"
     size_t emergency_skip_count;

@@ -574,6 +574,7 @@ typedef enum {
     S_CANARY,     //  how canary analysis judges the canary hosts: host | aggregate | off
     S_COMPARE,    //  what canary analysis compares the canary hosts with: baseline
     S_FAILURES,   //  failed hosts a deploy may go on with: "N" or "N%", 0 included
+    S_WHEN,       //  when an emergency approver is asked: security
 } s_kind_t;
 
 //  Parse a whole decimal number in min..max. Returns 0 or -1.
@@ -951,6 +952,10 @@ static const char *s_check (s_kind_t kind, const char *text)
                        : "a canary judgement (host, aggregate or off)";
         case S_COMPARE:
             return jad_str_equal (text, "baseline") ? NULL : "a comparison (baseline)";
+        case S_WHEN:
+            return jad_str_equal (text, "security")
+                       ? NULL
+                       : "a condition (security: asked only for deploy --emergency --security)";
         case S_AGGREGATE:
             return jad_str_equal (text, "avg") || jad_str_equal (text, "max") ||
                            jad_str_equal (text, "sum") || jad_str_equal (text, "p95")
@@ -1222,6 +1227,7 @@ struct _s_table_t {
     s_check_fn *check;           //  may be NULL
     s_fini_fn *fini;             //  may be NULL
     bool empty_ok;               //  "name:" with no value is a mapping with every default
+    const char *scalar_key;      //  lists: a bare value VALUE is read as {scalar_key: VALUE}
 };
 
 #define S_AT(base, offset) ((void *)((char *)(base) + (offset)))
@@ -1347,8 +1353,32 @@ static int s_list_parse (s_ctx_t *ctx, const char *where, const s_field_t *field
             snprintf (item_where, sizeof item_where, "%s '%s'", table->item, name);
             if (s_table_parse (ctx, item, key_line, item_where, table, entry, root) != 0)
                 rc = -1;
+        } else if (table->scalar_key && fy_node_is_scalar (item) && !fy_node_is_alias (item)) {
+            //  "tech-lead" in a list whose items may say more ({role: R, when: W})
+            const s_field_t *key_field = table->fields;
+            while (key_field->key && !jad_str_equal (key_field->key, table->scalar_key))
+                key_field++;
+            assert (key_field->key && key_field->type == S_FIELD_STRING);
+            s_slot_t item_slot = {.key = slot->key, .value = item, .line = line};
+            char *text = NULL;
+            if (table->init && table->init (entry) != 0) {
+                s_problem (ctx, s_node_line (item, line), where, "key '%s': out of memory",
+                           field->key);
+                rc = -1;
+            } else if (s_get_string (ctx, where, field->key, &item_slot, key_field->kind, &text) !=
+                       0)
+                rc = -1;
+            else if (text) {
+                *(char **)S_AT (entry, key_field->offset) = text;
+                (*used)++;
+            }
         } else {
-            snprintf (item_where, sizeof item_where, "%s %zu", table->item, number);
+            //  a list that may hold bare values lives inside a mapping: name both
+            if (table->scalar_key && where)
+                snprintf (item_where, sizeof item_where, "%.*s, %s %zu", JAD_NAME_MAX + 16, where,
+                          table->item, number);
+            else
+                snprintf (item_where, sizeof item_where, "%s %zu", table->item, number);
             int item_line = s_node_line (item, line);
             if (s_table_walk (ctx, item, item_line, item_where, table, slots) != 0) {
                 rc = -1;
@@ -1792,6 +1822,19 @@ static void s_env_check (s_map_t *map)
                    "key 'canary': must be at least 1 with strategy canary");
 }
 
+//  emergency_approvals: [tech-lead, {role: security, when: security}]
+#define S_A jad_approver_config_t
+static const s_field_t s_approver_fields[] = {S_REQUIRED ("role", S_A, role, S_ROLE),
+                                              S_STRING ("when", S_A, when, S_WHEN), S_END};
+#undef S_A
+
+static const s_table_t s_approver_table = {
+    .fields = s_approver_fields,
+    .size = sizeof (jad_approver_config_t),
+    .item = "approver",
+    .expected = "a list of roles, like [tech-lead, {role: security, when: security}]",
+    .scalar_key = "role"};
+
 #define S_E jad_env_config_t
 static const s_field_t s_env_fields[] = {
     S_STRING ("track", S_E, track, S_TEXT),
@@ -1804,7 +1847,8 @@ static const s_field_t s_env_fields[] = {
     S_STRINGS ("windows", S_E, windows, window_count, S_WINDOW),
     S_STRING ("timezone", S_E, timezone, S_TIMEZONE),
     S_STRING ("schedule", S_E, schedule, S_TEXT),
-    S_STRINGS ("emergency_approvals", S_E, emergency_approvals, emergency_approval_count, S_ROLE),
+    S_LIST ("emergency_approvals", S_E, emergency_approvals, emergency_approval_count,
+            &s_approver_table),
     S_STRINGS ("emergency_skips", S_E, emergency_skips, emergency_skip_count, S_SKIP),
     S_UINT ("concurrency", S_E, concurrency, 0, 1000000),
     S_NAMED ("checks", S_E, checks, check_count, &s_check_table),

@@ -139,6 +139,9 @@ int cli_alerts (cli_t *cli);
 int cli_schedule (cli_t *cli);
 int cli_alert (cli_t *cli);
 int cli_metrics (cli_t *cli);
+//  jadctl __complete envs|apps|versions APP|plans: one word a line for
+//  bash completion, nothing on errors (not listed by `jadctl help`).
+int cli_complete (cli_t *cli);
 
 //  Make a full PLAN from the controller one shape: "decisions" is always
 //  there (the controller leaves it out when there are none). Returns plan.

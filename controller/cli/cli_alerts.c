@@ -40,6 +40,23 @@ void cli_print_decisions (json_t *decisions)
     }
 }
 
+//  "host", "aggregate vs baseline x1.5", "host vs baseline +0.02", "off"
+//  or "-" (a rule canary analysis does not use) of one rule of `alerts`.
+static void s_canary_text (json_t *rule, char *buf, size_t size)
+{
+    const char *canary = json_string_value (json_object_get (rule, "canary"));
+    const char *compare = json_string_value (json_object_get (rule, "compare"));
+    double ratio = s_number (rule, "ratio"), difference = s_number (rule, "difference");
+    if (!canary)
+        snprintf (buf, size, "-");
+    else if (compare && isfinite (ratio))
+        snprintf (buf, size, "%s vs %s x%g", canary, compare, ratio);
+    else if (compare && isfinite (difference))
+        snprintf (buf, size, "%s vs %s +%g", canary, compare, difference);
+    else
+        snprintf (buf, size, "%s", canary);
+}
+
 int cli_alerts (cli_t *cli)
 {
     cli_args_t args;
@@ -51,8 +68,8 @@ int cli_alerts (cli_t *cli)
     int status = cli_query (cli, "alerts", NULL, &result);
     if (!result)
         return status;
-    printf ("%-10s %-8s %-13s %-40s %-9s %s\n", "ID", "ENV", "STATE", "CHECKS", "ACTION",
-            "VALUE (SAMPLES)");
+    printf ("%-10s %-8s %-13s %-40s %-9s %-16s %s\n", "ID", "ENV", "STATE", "CHECKS", "ACTION",
+            "VALUE (SAMPLES)", "CANARY");
     size_t index;
     json_t *rule;
     json_array_foreach (json_object_get (result, "alerts"), index, rule)
@@ -65,16 +82,21 @@ int cli_alerts (cli_t *cli)
                   s_number (rule, "threshold"),
                   (long long)json_integer_value (json_object_get (rule, "for_ms")) / 1000);
         double value = s_number (rule, "value");
-        printf ("%-10s %-8s %-13s %-40s %-9s ", cli_str (rule, "id"), cli_str (rule, "env"),
+        const char *env = cli_str (rule, "env");
+        printf ("%-10s %-8s %-13s %-40s %-9s ", cli_str (rule, "id"), *env ? env : "-",
                 cli_str (rule, "state"), checks,
                 json_string_value (json_object_get (rule, "action")) ? cli_str (rule, "action")
                                                                      : "notify");
+        char reading[48];
+        long long samples = (long long)json_integer_value (json_object_get (rule, "samples"));
         if (isfinite (value))
-            printf ("%g (%lld)\n", value,
-                    (long long)json_integer_value (json_object_get (rule, "samples")));
+            snprintf (reading, sizeof reading, "%g (%lld)", value, samples);
         else
-            printf ("- (%lld)\n",
-                    (long long)json_integer_value (json_object_get (rule, "samples")));
+            snprintf (reading, sizeof reading, "- (%lld)", samples);
+        //  canary analysis: host | aggregate | off, and the comparison
+        char canary[96];
+        s_canary_text (rule, canary, sizeof canary);
+        printf ("%-16s %s\n", reading, canary);
     }
     json_decref (result);
     return CLI_OK;
@@ -100,8 +122,9 @@ static json_t *s_rule (cli_t *cli, const char *id)
 int cli_alert (cli_t *cli)
 {
     static const char *const spec[] = {
-        "--env=",    "--metric=",      "--above=",  "--below=", "--for=", "--aggregate=",
-        "--window=", "--min-samples=", "--action=", "--query=", NULL};
+        "--env=",       "--metric=",  "--above=",       "--below=",      "--for=",
+        "--aggregate=", "--window=",  "--min-samples=", "--action=",     "--query=",
+        "--canary=",    "--compare=", "--ratio=",       "--difference=", NULL};
     cli_args_t args;
     if (cli_args_parse (cli, spec, &args))
         return CLI_USAGE;
@@ -109,9 +132,11 @@ int cli_alert (cli_t *cli)
     json_t *result = NULL;
     int status;
     if (streq (action, "add") && args.positional_count == 1) {
-        if (!cli_args_get (&args, "--env") || !cli_args_get (&args, "--metric") ||
-            !cli_args_get (&args, "--for"))
-            return cli_usage_error (cli, "alert add: needs --env E, --metric M and --for DURATION");
+        //  --env is left out for the controller's own series (the controller
+        //  says which)
+        if (!cli_args_get (&args, "--metric") || !cli_args_get (&args, "--for"))
+            return cli_usage_error (cli, "alert add: needs --metric M and --for DURATION (and "
+                                         "--env E but for a jadugar_security_* series)");
         const char *request[] = {"env",         cli_args_get (&args, "--env"),
                                  "metric",      cli_args_get (&args, "--metric"),
                                  "above",       cli_args_get (&args, "--above"),
@@ -122,6 +147,10 @@ int cli_alert (cli_t *cli)
                                  "min-samples", cli_args_get (&args, "--min-samples"),
                                  "action",      cli_args_get (&args, "--action"),
                                  "query",       cli_args_get (&args, "--query"),
+                                 "canary",      cli_args_get (&args, "--canary"),
+                                 "compare",     cli_args_get (&args, "--compare"),
+                                 "ratio",       cli_args_get (&args, "--ratio"),
+                                 "difference",  cli_args_get (&args, "--difference"),
                                  NULL};
         status = cli_request (cli, "alert.add", request, NULL, 0, &result);
         if (status == CLI_OK && result && !cli->json)

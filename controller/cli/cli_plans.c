@@ -234,8 +234,9 @@ static int s_print_dry_run (cli_t *cli, json_t *result)
 int cli_deploy (cli_t *cli)
 {
     static const char *const spec[] = {
-        "--env=",    "--strategy=", "--batch=",       "--canary=", "--bake=",   "--emergency",
-        "--reason=", "--wait",      "--skip-offline", "--force",   "--dry-run", NULL};
+        "--env=",      "--strategy=", "--batch=", "--canary=",      "--bake=",
+        "--emergency", "--reason=",   "--wait",   "--skip-offline", "--force",
+        "--dry-run",   "--security",  NULL};
     cli_args_t args;
     if (cli_args_parse (cli, spec, &args))
         return CLI_USAGE;
@@ -255,6 +256,10 @@ int cli_deploy (cli_t *cli)
         return cli_error (CLI_USAGE, "deploy: --bake '%s' is not a duration (e.g. 10m)", bake);
     if (cli_args_has (&args, "--emergency") != cli_args_has (&args, "--reason"))
         return cli_error (CLI_USAGE, "deploy: --emergency and --reason TEXT go together");
+    if (cli_args_has (&args, "--security") && !cli_args_has (&args, "--emergency"))
+        return cli_error (CLI_USAGE,
+                          "deploy: --security says the emergency is a security one: it needs "
+                          "--emergency --reason TEXT");
     const char *request[] = {"app",
                              args.positional[0],
                              "version",
@@ -273,6 +278,8 @@ int cli_deploy (cli_t *cli)
                              cli_args_has (&args, "--emergency") ? "true" : NULL,
                              "reason",
                              cli_args_get (&args, "--reason"),
+                             "security",
+                             cli_args_has (&args, "--security") ? "true" : NULL,
                              "skip_offline",
                              cli_args_has (&args, "--skip-offline") ? "true" : NULL,
                              "force",

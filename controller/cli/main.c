@@ -40,7 +40,7 @@ static const s_command_t s_commands[] = {
      "upload a release, list the store, raise an app's security floor, attest, show checks"},
     {"deploy", cli_deploy,
      "deploy APP VERSION --env E [--strategy all|rolling|canary] [--batch N|N%]\n"
-     "               [--canary N] [--bake DURATION] [--emergency --reason TEXT]\n"
+     "               [--canary N] [--bake DURATION] [--emergency --reason TEXT [--security]]\n"
      "               [--skip-offline] [--force] [--wait] [--dry-run]",
      "make a signed plan for every host of an environment (--wait follows it)"},
     {"rollback", cli_rollback,
@@ -60,9 +60,10 @@ static const s_command_t s_commands[] = {
      "incidents: open, note, close, list; a Markdown post-mortem timeline of one"},
     {"alerts", cli_alerts, "alerts", "alert rules and their state"},
     {"alert", cli_alert,
-     "alert add --env E --metric M (--above X|--below X) --for DURATION\n"
+     "alert add [--env E] --metric M (--above X|--below X) --for DURATION\n"
      "              [--aggregate avg|max|sum|p95] [--window DURATION] [--min-samples N]\n"
-     "              [--action rollback] [--query PROMQL] | alert rm ID",
+     "              [--action rollback] [--query PROMQL] [--canary host|aggregate|off]\n"
+     "              [--compare baseline (--ratio X|--difference X)] | alert rm ID",
      "add or remove an alert rule"},
     {"metrics", cli_metrics, "metrics (--host H | --env E) [--name M] [--since DURATION]",
      "metric samples of a host or an environment, as sparklines"},
@@ -248,6 +249,15 @@ int main (int argc, char **argv)
     }
     if (streq (rest[0], "help")) {
         status = s_help (count, rest);
+        goto done;
+    }
+    if (streq (rest[0], "__complete")) {  //  for bash completion only, not in help
+        cli.argc = count;
+        cli.argv = rest;
+        cli.usage = "__complete envs|apps|versions APP|plans";
+        zsys_init ();
+        zsys_set_linger (0);
+        status = cli_complete (&cli);
         goto done;
     }
     const s_command_t *command = s_find (rest[0]);

@@ -437,8 +437,9 @@ Test (config, controller_loads_design_example)
     cr_assert_str_eq (prod->windows[0], "Tue 09:00-17:00");
     cr_assert_str_eq (prod->windows[1], "Thu 09:00-17:00");
     cr_assert_eq (prod->emergency_approval_count, 2);
-    cr_assert_str_eq (prod->emergency_approvals[0], "tech-lead");
-    cr_assert_str_eq (prod->emergency_approvals[1], "product-owner");
+    cr_assert_str_eq (prod->emergency_approvals[0].role, "tech-lead");
+    cr_assert_null (prod->emergency_approvals[0].when);
+    cr_assert_str_eq (prod->emergency_approvals[1].role, "product-owner");
     cr_assert_null (jad_controller_config_env (config, "qa"));
 
     cr_assert_eq (config->alert_count, 1);
@@ -1165,6 +1166,46 @@ Test (config, hook_user_must_exist_on_the_host)
     cr_assert_not_null (config, "%s", s_all ());
     cr_assert_str_eq (config->hook_user, "root");
     jad_agent_config_destroy (&config);
+    free (path);
+}
+
+//  Issue 17 item 7: a role asked only of a security emergency
+Test (config, emergency_approvals_may_be_conditional)
+{
+    char *path =
+        s_write ("controller.yaml",
+                 "environments:\n"
+                 "  prod:\n"
+                 "    emergency_approvals: [{role: security, when: security}, tech-lead]\n");
+    jad_controller_config_t *config = jad_controller_config_load (path, s_problems);
+    cr_assert_not_null (config, "%s", s_all ());
+    const jad_env_config_t *prod = jad_controller_config_env (config, "prod");
+    cr_assert_eq (prod->emergency_approval_count, 2);
+    cr_assert_str_eq (prod->emergency_approvals[0].role, "security");
+    cr_assert_str_eq (prod->emergency_approvals[0].when, "security");
+    cr_assert_str_eq (prod->emergency_approvals[1].role, "tech-lead");
+    cr_assert_null (prod->emergency_approvals[1].when);
+    jad_controller_config_destroy (&config);
+    free (path);
+
+    path = s_write ("controller.yaml", "environments:\n"
+                                       "  prod:\n"
+                                       "    emergency_approvals:\n"
+                                       "      - { role: security, when: sometimes }\n"
+                                       "      - { when: security }\n"
+                                       "      - { role: qa, colour: red }\n"
+                                       "      - { role: securty }\n"
+                                       "      - [tech-lead]\n");
+    cr_assert_null (jad_controller_config_load (path, s_problems));
+    cr_assert_eq (jad_problems_count (s_problems), 5, "%s", s_all ());
+    s_assert_problem (path, 4,
+                      "environment 'prod', approver 1: key 'when': \"sometimes\" is not a "
+                      "condition (security");
+    s_assert_problem (path, 5, "environment 'prod', approver 2: missing required key 'role'");
+    s_assert_problem (path, 6, "environment 'prod', approver 3: unknown key 'colour'");
+    s_assert_problem (path, 7,
+                      "environment 'prod', approver 4: key 'role': unknown role 'securty'");
+    s_assert_problem (path, 8, "environment 'prod', approver 5");
     free (path);
 }
 

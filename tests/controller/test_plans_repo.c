@@ -133,6 +133,29 @@ JT_STORE_TEST (plans_repo, a_plan_round_trips_and_gets_a_sequence)
     cr_assert_eq (ctl_plans_repo_latest (s_store, "web", "prod", &latest), 0);
     cr_assert_str_eq (latest->id, "p2");
     ctl_plan_destroy (&latest);
+    //  a security emergency says so (migration 20)
+    ctl_plan_t security = {.id = "p3",
+                           .app = "web",
+                           .version = "1.2",
+                           .env = "stage",
+                           .kind = "deploy",
+                           .strategy = "all",
+                           .state = "approval",
+                           .phase = "approval",
+                           .batches = 1,
+                           .emergency = "CVE-1",
+                           .security = true,
+                           .action = "apply"};
+    const char *host[] = {"h3"};
+    int64_t batch[] = {0};
+    cr_assert_eq (ctl_plans_repo_create (s_store, &security, host, batch, 1, 7000), 0);
+    cr_assert_eq (ctl_plans_repo_get (s_store, "p3", &plan), 0);
+    cr_assert (plan->security);
+    cr_assert_str_eq (plan->emergency, "CVE-1");
+    ctl_plan_destroy (&plan);
+    cr_assert_eq (ctl_plans_repo_get (s_store, "p1", &plan), 0);
+    cr_assert_not (plan->security);
+    ctl_plan_destroy (&plan);
     //  a duplicate id changes nothing
     ctl_plan_t again = {.id = "p1",
                         .app = "web",

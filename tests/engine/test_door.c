@@ -29,7 +29,11 @@ TestSuite (door, .init = s_utc);
 
 static char *s_prod_windows[] = {"Tue 09:00-17:00", "Thu 09:00-17:00"};
 static char *s_closed_windows[] = {"Mon 00:00-24:00"};
-static char *s_roles[] = {"tech-lead", "product-owner"};
+static jad_approver_config_t s_roles[] = {{"tech-lead", NULL}, {"product-owner", NULL}};
+//  emergency_approvals: [{role: security, when: security}, tech-lead]
+static jad_approver_config_t s_secure_roles[] = {{"security", "security"}, {"tech-lead", NULL}};
+//  emergency_approvals: [{role: security, when: security}]
+static jad_approver_config_t s_security_only[] = {{"security", "security"}};
 
 static jad_env_config_t s_envs[] = {
     {.name = "dev", .track = "develop", .auto_deploy = true, .strategy = "all"},
@@ -51,6 +55,14 @@ static jad_env_config_t s_envs[] = {
      .emergency_approvals = s_roles,
      .emergency_approval_count = 2},
     {.name = "closed", .strategy = "all", .windows = s_closed_windows, .window_count = 1},
+    {.name = "secure",
+     .strategy = "all",
+     .emergency_approvals = s_secure_roles,
+     .emergency_approval_count = 2},
+    {.name = "security-only",
+     .strategy = "all",
+     .emergency_approvals = s_security_only,
+     .emergency_approval_count = 1},
 };
 
 static const jad_env_config_t *s_env (const char *name)
@@ -332,6 +344,53 @@ static ctl_door_verdict_t s_judge (ctl_door_kind_t kind, const char *env, const 
     ctl_door_verdict_t verdict;
     ctl_door_check (&request, &policy, &facts, now, &verdict);
     return verdict;
+}
+
+Test (door, a_security_role_is_asked_only_of_a_security_emergency)
+{
+    const struct {
+        const char *env;
+        bool security;
+        ctl_door_outcome_t outcome;
+        const char *roles;  //  asked, comma-separated; refused: the text
+        const char *reason;
+    } cases[] = {
+        {"secure", false, CTL_DOOR_NEEDS_APPROVAL, "tech-lead", "emergency deploy: payments down"},
+        {"secure", true, CTL_DOOR_NEEDS_APPROVAL, "security,tech-lead",
+         "security emergency deploy: payments down"},
+        {"prod", true, CTL_DOOR_NEEDS_APPROVAL, "tech-lead,product-owner",
+         "security emergency deploy: payments down"},
+        {"security-only", true, CTL_DOOR_NEEDS_APPROVAL, "security",
+         "security emergency deploy: payments down"},
+        {"security-only", false, CTL_DOOR_REFUSED,
+         "refused by emergency_approvals: security-only asks approvers only of a security "
+         "emergency (deploy --emergency --security)",
+         NULL},
+    };
+    for (size_t index = 0; index < sizeof cases / sizeof cases[0]; index++) {
+        s_case_t one = {.kind = CTL_DOOR_EMERGENCY, .env = cases[index].env, .version = "2.0"};
+        ctl_door_policy_t policy = {.env = s_env (cases[index].env)};
+        ctl_door_request_t request = s_request (&one);
+        request.security = cases[index].security;
+        ctl_release_facts_t facts = S_GOOD;
+        ctl_door_verdict_t verdict;
+        cr_assert_eq (ctl_door_check (&request, &policy, &facts, S_WED_1000, &verdict),
+                      cases[index].outcome, "%s %d: %s", cases[index].env, cases[index].security,
+                      verdict.text);
+        if (cases[index].outcome == CTL_DOOR_REFUSED) {
+            cr_assert_str_eq (verdict.rule, "emergency_approvals");
+            cr_assert_str_eq (verdict.text, cases[index].roles);
+            cr_assert_eq (verdict.role_count, 0);
+            continue;
+        }
+        char asked[128] = "";
+        for (size_t role = 0; role < verdict.role_count; role++)
+            snprintf (asked + strlen (asked), sizeof asked - strlen (asked), "%s%s",
+                      role ? "," : "", verdict.roles[role]);
+        cr_assert_str_eq (asked, cases[index].roles, "%s %d", cases[index].env,
+                          cases[index].security);
+        cr_assert_str_eq (verdict.plan_reason, cases[index].reason);
+    }
 }
 
 Test (door, an_emergency_waits_for_the_listed_roles)
@@ -669,7 +728,7 @@ static jad_check_config_t s_checks[] = {
     {.name = "code-review", .approval = s_tech_lead, .approval_count = 1},
 };
 static char *s_waives[] = {"code-review"};
-static char *s_approver[] = {"release-manager"};
+static jad_approver_config_t s_approver[] = {{"release-manager", NULL}};
 static const jad_env_config_t s_checked = {.name = "checked",
                                            .strategy = "all",
                                            .emergency_approvals = s_approver,

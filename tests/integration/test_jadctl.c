@@ -631,6 +631,140 @@ Test (jadctl, rollback_takes_version_as_to)
 }
 
 //  --------------------------------------------------------------------------
+//  Issue 17: canary keys and security series from the command line, and
+//  completion words from the controller
+
+Test (jadctl, alert_add_takes_canary_keys_and_the_controllers_series)
+{
+    s_fleet_with_agent ();
+    json_t *alerts = s_json (0, "alerts");
+    size_t before = json_array_size (json_object_get (alerts, "alerts"));
+    json_decref (alerts);
+    json_t *added = s_json (0, "alert add --env dev --metric errors --above 1 --for 30s "
+                               "--compare baseline --ratio 1.5");
+    json_t *rule = json_object_get (added, "alert");
+    cr_assert (json_is_object (rule), "alert add: no \"alert\" object");
+    cr_expect_str_eq (json_string_value (json_object_get (rule, "canary")), "host");
+    cr_expect_str_eq (json_string_value (json_object_get (rule, "compare")), "baseline");
+    cr_expect_eq (json_number_value (json_object_get (rule, "ratio")), 1.5);
+    cr_expect (json_is_null (json_object_get (rule, "difference")));
+    json_decref (added);
+    added = s_json (0, "alert add --env dev --metric latency --above 900 --for 30s --canary "
+                       "aggregate --compare baseline --difference 0.25");
+    rule = json_object_get (added, "alert");
+    cr_expect_str_eq (json_string_value (json_object_get (rule, "canary")), "aggregate");
+    cr_expect_eq (json_number_value (json_object_get (rule, "difference")), 0.25);
+    cr_expect (json_is_null (json_object_get (rule, "ratio")));
+    json_decref (added);
+    //  the controller's own series: no environment, one sample, no canary
+    added = s_json (0, "alert add --metric jadugar_security_bad_token --above 5 --for 0s");
+    rule = json_object_get (added, "alert");
+    cr_expect_str_eq (json_string_value (json_object_get (rule, "env")), "");
+    cr_expect_eq (json_integer_value (json_object_get (rule, "min_samples")), 1);
+    cr_expect (json_is_null (json_object_get (rule, "canary")));
+    json_decref (added);
+    char *output = NULL;
+    cr_assert_eq (jt_jadctl (fleet, &output, "alerts"), 0, "%s", output);
+    cr_expect (output && strstr (output, "CANARY"), "%s", output);
+    cr_expect (output && strstr (output, "host vs baseline x1.5"), "%s", output);
+    cr_expect (output && strstr (output, "aggregate vs baseline +0.25"), "%s", output);
+    cr_expect (output && strstr (output, " -        ok "), "security rule has no env: %s", output);
+    free (output);
+    //  each mistake named, nothing added
+    const struct {
+        const char *args;
+        const char *says;
+    } refused[] = {
+        {"--env dev --metric jadugar_security_bad_token --above 5 --for 0s",
+         "controller's own series"},
+        {"--metric jadugar_security_nonsense --above 5 --for 0s", "is not a controller series"},
+        {"--metric errors --above 1 --for 30s", "--env must name an environment"},
+        {"--env dev --metric errors --above 1 --for 30s --compare baseline",
+         "exactly one of --ratio"},
+        {"--env dev --metric errors --above 1 --for 30s --ratio 2", "--ratio needs --compare"},
+        {"--env dev --metric errors --above 1 --for 30s --compare baseline --ratio 0",
+         "--ratio '0' is not a number above 0"},
+        {"--env dev --metric errors --above 1 --for 30s --compare baseline --difference -1",
+         "--difference '-1' is not a number of 0 or more"},
+        {"--env dev --metric errors --above 1 --for 30s --canary off --compare baseline --ratio 2",
+         "not with --canary off"},
+        {"--env dev --metric errors --above 1 --for 30s --canary sometimes",
+         "--canary must be host, aggregate or off"},
+        {"--env dev --metric errors --above 1 --for 30s --compare others --ratio 2",
+         "--compare must be baseline"},
+    };
+    for (size_t index = 0; index < sizeof refused / sizeof refused[0]; index++) {
+        int rc = jt_jadctl (fleet, &output, "alert add %s", refused[index].args);
+        cr_expect_eq (rc, 2, "alert add %s: exit %d: %s", refused[index].args, rc, output);
+        cr_expect (output && strstr (output, refused[index].says), "alert add %s: no \"%s\" in %s",
+                   refused[index].args, refused[index].says, output);
+        free (output);
+    }
+    alerts = s_json (0, "alerts");
+    cr_expect_eq (json_array_size (json_object_get (alerts, "alerts")), before + 3);
+    json_decref (alerts);
+}
+
+Test (jadctl, completion_words_come_from_the_controller)
+{
+    s_fleet_with_agent ();
+    s_add_release ("1.0", NULL, NULL);
+    s_add_release ("2.0", NULL, NULL);
+    char *output = NULL;
+    int rc = jt_jadctl (fleet, &output, "--json deploy web 1.0 --env dev");
+    cr_assert_eq (rc, 0, "%s", output);
+    json_t *started = s_parse (output);
+    free (output);
+    char plan[64];
+    snprintf (plan, sizeof plan, "%s\n",
+              json_string_value (json_object_get (json_object_get (started, "plan"), "id")));
+    json_decref (started);
+    const struct {
+        const char *args;
+        const char *says;
+    } cases[] = {{"__complete envs", "dev\n"},
+                 {"__complete apps", "web\n"},
+                 {"__complete versions web", "1.0\n2.0\n"},
+                 {"__complete plans", plan}};
+    for (size_t index = 0; index < sizeof cases / sizeof cases[0]; index++) {
+        rc = jt_jadctl (fleet, &output, "%s", cases[index].args);
+        cr_expect_eq (rc, 0, "%s: %s", cases[index].args, output);
+        cr_expect (output && strstr (output, cases[index].says), "%s: no %s in: %s",
+                   cases[index].args, cases[index].says, output);
+        free (output);
+    }
+    //  silent on errors: an unknown WHAT, an app without releases
+    rc = jt_jadctl (fleet, &output, "__complete versions");
+    cr_expect_eq (rc, 2);
+    cr_expect_str_eq (output ? output : "", "");
+    free (output);
+    rc = jt_jadctl (fleet, &output, "__complete versions no-such-app");
+    cr_expect_str_eq (output ? output : "", "", "%d", rc);
+    free (output);
+    //  and it is not a command `help` lists
+    rc = jt_jadctl (fleet, &output, "help");
+    cr_expect (output && !strstr (output, "__complete"), "%s", output);
+    free (output);
+    //  bash completion asks with the line's own --config
+    rc = jt_run (&output,
+                 "bash -c '. %s/deploy/bash-completion/jadctl; "
+                 "COMP_WORDS=(%s --config %s deploy web \"\"); COMP_CWORD=5; _jadctl; "
+                 "echo \"${COMPREPLY[*]}\"; "
+                 "COMP_WORDS=(%s --config %s plans --env d); COMP_CWORD=5; _jadctl; "
+                 "echo \"${COMPREPLY[*]}\"; "
+                 "COMP_WORDS=(%s --config %s plan show \"\"); COMP_CWORD=5; _jadctl; "
+                 "echo \"${COMPREPLY[*]}\"'",
+                 JAD_SOURCE_DIR, S_BIN_JADCTL, fleet->admin_config, S_BIN_JADCTL,
+                 fleet->admin_config, S_BIN_JADCTL, fleet->admin_config);
+    cr_expect_eq (rc, 0, "%s", output);
+    cr_expect (output && strstr (output, "1.0 2.0"), "%s", output);
+    cr_expect (output && strstr (output, "\ndev\n"), "%s", output);
+    plan[strlen (plan) - 1] = 0;
+    cr_expect (output && strstr (output, plan), "%s", output);
+    free (output);
+}
+
+//  --------------------------------------------------------------------------
 //  Issue 12 item 8 (SECURITY-TESTS row 37): remote text in tables is
 //  escaped; nothing can forge a line or drive the terminal
 

@@ -210,6 +210,72 @@ Test (policy, emergency_deploy_waits_for_each_role)
     cr_assert (jt_fleet_wait_status (fleet, wait, 2, 30000), "the approved deploy did not run");
 }
 
+//  Issue 17 item 7: a role listed with `when: security` is asked only of
+//  a security emergency (deploy --emergency --security)
+Test (policy, a_security_emergency_also_waits_for_the_security_role)
+{
+    s_environments ("environments:\n"
+                    "  prod: { strategy: all, emergency_approvals: [{role: security, when: "
+                    "security}, tech-lead] }\n");
+    s_start_agents (1, "prod");
+    jt_fleet_add_operator (fleet, "tina", "tech-lead");
+    jt_fleet_add_operator (fleet, "sam", "security");
+    s_add_release ("1.0");
+    s_add_release ("2.0");
+    //  an ordinary emergency: the tech lead alone starts it
+    char *output = NULL;
+    int rc = jt_jadctl (fleet, &output,
+                        "--json deploy web 1.0 --env prod --emergency --reason 'payments down'");
+    cr_assert_eq (rc, 0, "%d %s", rc, output);
+    cr_assert (strstr (output, "\"security\": false"), "%s", output);
+    char plan_id[16] = "";
+    const char *id = strstr (output, "\"id\": \"");
+    cr_assert_not_null (id);
+    snprintf (plan_id, sizeof plan_id, "%.8s", id + 7);
+    free (output);
+    rc = jt_jadctl_as (fleet, "sam", &output, "plan approve %s", plan_id);
+    cr_assert_eq (rc, 2, "the security role is not asked: %d %s", rc, output);
+    cr_assert (strstr (output, "still needed: tech-lead"), "%s", output);
+    free (output);
+    rc = jt_jadctl_as (fleet, "tina", &output, "plan approve %s", plan_id);
+    cr_assert_eq (rc, 0, "%d %s", rc, output);
+    free (output);
+    cr_assert (jt_fleet_wait_status (fleet, "\"version\": \"1.0\"", 1, 30000),
+               "the approved deploy did not run");
+
+    //  a security emergency waits for both, and says so
+    rc = jt_jadctl (fleet, &output,
+                    "--json deploy web 2.0 --env prod --emergency --reason 'CVE-1' --security");
+    cr_assert_eq (rc, 0, "%d %s", rc, output);
+    cr_assert (strstr (output, "\"security\": true"), "%s", output);
+    cr_assert (strstr (output, "security emergency deploy: CVE-1"), "%s", output);
+    id = strstr (output, "\"id\": \"");
+    cr_assert_not_null (id);
+    snprintf (plan_id, sizeof plan_id, "%.8s", id + 7);
+    free (output);
+    rc = jt_jadctl_as (fleet, "tina", &output, "plan approve %s", plan_id);
+    cr_assert_eq (rc, 0, "%d %s", rc, output);
+    free (output);
+    rc = jt_jadctl (fleet, &output, "--json plan show %s", plan_id);
+    cr_assert (strstr (output, "\"state\": \"approval\""), "ran without security: %s", output);
+    free (output);
+    rc = jt_jadctl_as (fleet, "sam", &output, "plan approve %s", plan_id);
+    cr_assert_eq (rc, 0, "%d %s", rc, output);
+    cr_assert (strstr (output, "as security"), "%s", output);
+    free (output);
+    cr_assert (jt_fleet_wait_status (fleet, "\"version\": \"2.0\"", 1, 30000),
+               "the approved security deploy did not run");
+    rc = jt_jadctl (fleet, &output, "audit");
+    cr_assert (output && strstr (output, "security=true"), "the audit lacks it: %s", output);
+    free (output);
+
+    //  --security belongs to an emergency
+    rc = jt_jadctl (fleet, &output, "deploy web 2.0 --env prod --security");
+    cr_assert_eq (rc, 2, "%d %s", rc, output);
+    cr_assert (strstr (output, "--security"), "%s", output);
+    free (output);
+}
+
 //  Issue 13 item 12: emergency_skips says per environment what an
 //  emergency does not apply; by default it meets `requires` like a deploy
 Test (policy, emergency_skips_requires_only_where_the_environment_says_so)

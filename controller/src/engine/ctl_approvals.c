@@ -10,9 +10,17 @@
 #define S_ROLES     CTL_APPROVALS_MAX_ROLES
 #define S_APPROVERS CTL_APPROVALS_MAX_APPROVERS
 
-static size_t s_role_count (const jad_env_config_t *env)
+size_t ctl_approvals_roles (const jad_env_config_t *env, bool security,
+                            const char *roles[CTL_APPROVALS_MAX_ROLES])
 {
-    return env->emergency_approval_count < S_ROLES ? env->emergency_approval_count : S_ROLES;
+    assert (env && roles);
+    size_t count = 0;
+    for (size_t index = 0; index < env->emergency_approval_count && count < S_ROLES; index++) {
+        const jad_approver_config_t *approver = &env->emergency_approvals[index];
+        if (!approver->when || (security && strcmp (approver->when, "security") == 0))
+            roles[count++] = approver->role;
+    }
+    return count;
 }
 
 //  The first S_APPROVERS - reserve approvals as the shared matcher takes
@@ -27,14 +35,15 @@ static size_t s_given (const ctl_approver_t *approvals, size_t count, size_t res
     return total;
 }
 
-size_t ctl_approvals_covered (const jad_env_config_t *env, const ctl_approver_t *approvals,
-                              size_t count)
+size_t ctl_approvals_covered (const jad_env_config_t *env, bool security,
+                              const ctl_approver_t *approvals, size_t count)
 {
     assert (env);
     jad_approver_t given[S_APPROVERS];
     size_t total = s_given (approvals, count, 0, given);
-    return jad_approval_match ((const char *const *)env->emergency_approvals, s_role_count (env),
-                               given, total, NULL);
+    const char *roles[S_ROLES];
+    size_t role_count = ctl_approvals_roles (env, security, roles);
+    return jad_approval_match (roles, role_count, given, total, NULL);
 }
 
 int ctl_approvals_judge (const ctl_approval_plan_t *plan, const jad_env_config_t *env,
@@ -66,11 +75,11 @@ int ctl_approvals_judge (const ctl_approval_plan_t *plan, const jad_env_config_t
     jad_approver_t given[S_APPROVERS];
     size_t approvers = s_given (approvals, count, 1, given);
     given[approvers++] = (jad_approver_t){.name = who->name, .roles = who->roles};
-    size_t roles = s_role_count (env);
-    const char *const *listed = (const char *const *)env->emergency_approvals;
+    const char *asked[S_ROLES];
+    size_t roles = ctl_approvals_roles (env, plan->security, asked);
     int before_owner[S_ROLES], after_owner[S_ROLES];
-    size_t before = jad_approval_match (listed, roles, given, approvers - 1, before_owner);
-    size_t after = jad_approval_match (listed, roles, given, approvers, after_owner);
+    size_t before = jad_approval_match (asked, roles, given, approvers - 1, before_owner);
+    size_t after = jad_approval_match (asked, roles, given, approvers, after_owner);
     result->required = roles;
     if (after == before) {
         char needed[512] = "";
@@ -78,7 +87,7 @@ int ctl_approvals_judge (const ctl_approval_plan_t *plan, const jad_env_config_t
         for (size_t role = 0; role < roles && used < sizeof needed; role++)
             if (before_owner[role] < 0)
                 used += (size_t)snprintf (needed + used, sizeof needed - used, "%s%s",
-                                          used ? ", " : "", env->emergency_approvals[role]);
+                                          used ? ", " : "", asked[role]);
         snprintf (result->text, sizeof result->text,
                   "refused: %s (roles: %s) covers none of the roles still needed: %s "
                   "(one operator counts for one role)",
@@ -91,9 +100,9 @@ int ctl_approvals_judge (const ctl_approval_plan_t *plan, const jad_env_config_t
     result->as_role = "?";
     for (size_t role = 0; role < roles; role++) {
         if (after_owner[role] == (int)approvers - 1)
-            result->as_role = env->emergency_approvals[role];
+            result->as_role = asked[role];
         if (after_owner[role] < 0)
-            result->missing[result->missing_count++] = env->emergency_approvals[role];
+            result->missing[result->missing_count++] = asked[role];
     }
     snprintf (result->decision, sizeof result->decision,
               "%s approved as %s (%zu of %zu roles covered)", who->name, result->as_role, after,

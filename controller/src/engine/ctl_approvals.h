@@ -8,7 +8,9 @@
 //  is jad_approval_match (common/, shared with release checks and with
 //  the agents), recomputed on every approval, so the order of approvals
 //  does not matter. An operator with the admin role holds every role. The
-//  operator who asked for the emergency deploy never approves it.
+//  operator who asked for the emergency deploy never approves it. A role listed as {role: R,
+//  when: security} is asked only of a security emergency (jadctl deploy
+//  --emergency --security); every other role of every emergency.
 //
 //  Pure: approvals and roles come in as plain rows, the verdict and the
 //  decision texts go out; the caller stores the approval and starts the
@@ -42,6 +44,7 @@ typedef struct {
     const char *state;     //  plans.state
     bool emergency;        //  plans.emergency is set
     const char *deployer;  //  plans.deployer
+    bool security;         //  a security emergency: roles with `when: security` are asked too
 } ctl_approval_plan_t;
 
 //  The verdict on one approval.
@@ -66,10 +69,17 @@ int ctl_approvals_judge (const ctl_approval_plan_t *plan, const jad_env_config_t
                          const ctl_approver_t *approvals, size_t count, const ctl_approver_t *who,
                          ctl_approval_t *result);
 
-//  How many of env's listed roles the approvals cover (maximum matching).
-//  Equal to env->emergency_approval_count when the plan may start: a
-//  plan left in state approval after a restart resumes from this.
-size_t ctl_approvals_covered (const jad_env_config_t *env, const ctl_approver_t *approvals,
-                              size_t count);
+//  The roles env's emergency_approvals asks of an emergency (security:
+//  a security emergency), in their order, into roles (borrowed from env).
+//  Returns how many: at most CTL_APPROVALS_MAX_ROLES.
+size_t ctl_approvals_roles (const jad_env_config_t *env, bool security,
+                            const char *roles[CTL_APPROVALS_MAX_ROLES]);
+
+//  How many of the roles asked of an emergency (ctl_approvals_roles) the
+//  approvals cover (maximum matching). Equal to that count when the plan
+//  may start: a plan left in state approval after a restart resumes from
+//  this.
+size_t ctl_approvals_covered (const jad_env_config_t *env, bool security,
+                              const ctl_approver_t *approvals, size_t count);
 
 #endif

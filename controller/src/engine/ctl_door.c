@@ -127,7 +127,6 @@ static ctl_door_outcome_t s_refuse (ctl_door_verdict_t *verdict, const char *rul
 {
     verdict->outcome = CTL_DOOR_REFUSED;
     verdict->rule = rule;
-    verdict->roles = NULL;
     verdict->role_count = 0;
     verdict->plan_reason[0] = 0;
     return CTL_DOOR_REFUSED;
@@ -151,8 +150,9 @@ static void s_plan_reason (const ctl_door_request_t *request, const ctl_door_pol
                       bad ? " (--force: the release is marked bad)" : "");
             break;
         case CTL_DOOR_EMERGENCY:
-            snprintf (reason, len, "emergency deploy%s: %.400s%s%.250s%s%.250s",
-                      bad ? " of a release marked bad" : "", request->reason ? request->reason : "",
+            snprintf (reason, len, "%semergency deploy%s: %.400s%s%.250s%s%.250s",
+                      request->security ? "security " : "", bad ? " of a release marked bad" : "",
+                      request->reason ? request->reason : "",
                       *verdict->waived ? "; emergency_skips: " : "", verdict->waived,
                       *verdict->waived_checks ? "; emergency_waives: " : "",
                       verdict->waived_checks);
@@ -328,6 +328,14 @@ ctl_door_outcome_t ctl_door_check (const ctl_door_request_t *request,
                       env->name);
             return s_refuse (verdict, "emergency_approvals");
         }
+        verdict->role_count = ctl_approvals_roles (env, request->security, verdict->roles);
+        if (verdict->role_count == 0) {
+            snprintf (text, len,
+                      "refused by emergency_approvals: %s asks approvers only of a security "
+                      "emergency (deploy --emergency --security)",
+                      env->name);
+            return s_refuse (verdict, "emergency_approvals");
+        }
         needs_approval = true;
     }
     if (!facts->exists) {
@@ -352,11 +360,9 @@ ctl_door_outcome_t ctl_door_check (const ctl_door_request_t *request,
                   app, facts->active_above, env->name, version, app, env->name, version);
         return s_refuse (verdict, "active");
     }
-    if (needs_approval) {
+    if (needs_approval)
         verdict->outcome = CTL_DOOR_NEEDS_APPROVAL;
-        verdict->roles = (const char *const *)env->emergency_approvals;
-        verdict->role_count = env->emergency_approval_count;
-    } else
+    else
         verdict->outcome = CTL_DOOR_ALLOWED;
     s_plan_reason (request, policy, facts, verdict);
     return verdict->outcome;

@@ -21,7 +21,8 @@
 //                           (in its timezone, else the controller's local
 //                           time; ctl_calendar)
 //      emergency_approvals  an emergency needs approver roles and waits
-//                           for them
+//                           for them (roles listed with `when: security`
+//                           only when it is a security emergency)
 //      release              the release exists
 //      security floor       its release counter is not below the app's floor
 //      active               db-rollback: no release above the target is
@@ -65,6 +66,7 @@
 #ifndef CTL_DOOR_H_INCLUDED
 #define CTL_DOOR_H_INCLUDED
 
+#include "ctl_approvals.h"
 #include "ctl_checks.h"
 #include "jad_config.h"
 
@@ -96,6 +98,8 @@ typedef struct {
     const char *branch;          //  auto-deploy: the release's branch
     const char *undone_version;  //  rollback: the version being undone (for its reason)
     int64_t slot_ms;             //  auto-deploy: the schedule slot (wall ms) it runs at, 0: none
+    bool security;               //  emergency: a security one (--security): roles listed with
+                                 //  `when: security` are asked too
 } ctl_door_request_t;
 
 //  The environment's policy. `env` NULL means the environment is unknown.
@@ -131,14 +135,14 @@ typedef enum {
 
 typedef struct {
     ctl_door_outcome_t outcome;
-    const char *rule;          //  refused: the rule that refused (static string), else NULL
-    char text[1024];           //  refused: the message for the operator, else ""
-    const char *const *roles;  //  needs approval: the roles (borrowed from env)
-    size_t role_count;
-    bool skip_windows;        //  the plan may run outside windows
-    bool skip_canary_bake;    //  a rollback: no canary, no bake
-    bool skip_bake;           //  emergency_skips lists bake: the plan bakes 0 ms
-    char waived[512];         //  what an emergency skipped and why, or ""
+    const char *rule;  //  refused: the rule that refused (static string), else NULL
+    char text[1024];   //  refused: the message for the operator, else ""
+    const char *roles[CTL_APPROVALS_MAX_ROLES];  //  needs approval: the roles asked (borrowed
+    size_t role_count;                           //  from env; ctl_approvals_roles)
+    bool skip_windows;                           //  the plan may run outside windows
+    bool skip_canary_bake;                       //  a rollback: no canary, no bake
+    bool skip_bake;                              //  emergency_skips lists bake: the plan bakes 0 ms
+    char waived[512];                            //  what an emergency skipped and why, or ""
     char waived_checks[512];  //  the checks an emergency waived (emergency_waives), or ""
     char plan_reason[1024];   //  the reason the plan is created with (plans.reason)
     int64_t next_slot_ms;     //  refused by schedule: the slot the release waits for, or -1

@@ -794,6 +794,62 @@ int ctl_alerts_api_list (ctl_alerts_t *self, const jad_api_request_t *request, j
     return 0;
 }
 
+//  The canary analysis arguments of alert.add, checked as controller.yaml's
+//  alert keys are (jad_config.c s_alert_check), into `alert`. Returns 0, or
+//  -1 with err set.
+static int s_canary_args (const char *canary, const char *compare, const char *ratio,
+                          const char *difference, const char *query, jad_alert_config_t *alert,
+                          char *err, size_t errlen)
+{
+    if (query && (canary || compare || ratio || difference)) {
+        snprintf (err, errlen, "--%s judges canary hosts by the agents' samples: not with --query",
+                  canary ? "canary" : (compare ? "compare" : (ratio ? "ratio" : "difference")));
+        return -1;
+    }
+    if (canary && !streq (canary, "host") && !streq (canary, "aggregate") &&
+        !streq (canary, "off")) {
+        snprintf (err, errlen, "--canary must be host, aggregate or off (got '%s')", canary);
+        return -1;
+    }
+    if (compare && !streq (compare, "baseline")) {
+        snprintf (err, errlen, "--compare must be baseline (got '%s')", compare);
+        return -1;
+    }
+    if (compare && (ratio != NULL) == (difference != NULL)) {
+        snprintf (err, errlen,
+                  "--compare baseline needs exactly one of --ratio X or --difference X");
+        return -1;
+    }
+    if (!compare && (ratio || difference)) {
+        snprintf (err, errlen, "--%s needs --compare baseline", ratio ? "ratio" : "difference");
+        return -1;
+    }
+    if (compare && canary && streq (canary, "off")) {
+        snprintf (err, errlen, "--compare needs canary analysis: not with --canary off");
+        return -1;
+    }
+    const char *text = ratio ? ratio : difference;
+    if (text) {
+        char *end = NULL;
+        double value = strtod (text, &end);
+        if (!end || *end || end == text || !isfinite (value) || (ratio && !(value > 0)) ||
+            (difference && value < 0)) {
+            snprintf (err, errlen, "--%s '%s' is not a number %s", ratio ? "ratio" : "difference",
+                      text, ratio ? "above 0" : "of 0 or more");
+            return -1;
+        }
+        if (ratio)
+            alert->ratio = value;
+        else {
+            alert->difference = value;
+            alert->has_difference = true;
+        }
+    }
+    alert->canary = (char *)canary;
+    alert->compare = (char *)compare;
+    return 0;
+}
+
 int ctl_alerts_api_add (ctl_alerts_t *self, const jad_api_request_t *request, json_t **result,
                         char *err, size_t errlen)
 {
@@ -807,17 +863,40 @@ int ctl_alerts_api_add (ctl_alerts_t *self, const jad_api_request_t *request, js
     const char *min_samples = jad_api_request_arg (request, "min-samples");
     const char *action = jad_api_request_arg (request, "action");
     const char *query = jad_api_request_arg (request, "query");
+    const char *canary = jad_api_request_arg (request, "canary");
+    const char *compare = jad_api_request_arg (request, "compare");
+    const char *ratio = jad_api_request_arg (request, "ratio");
+    const char *difference = jad_api_request_arg (request, "difference");
     jad_alert_config_t alert = {0};
     char *end = NULL;
-    if (!env || !jad_controller_config_env (ctl_settings_config (self->settings), env)) {
-        snprintf (err, errlen, "--env must name an environment of controller.yaml (got '%s')",
-                  env ? env : "");
-        return 2;
-    }
     if (!metric || !jad_series_valid (metric)) {
         snprintf (err, errlen, "--metric must be a metric name (got '%s')", metric ? metric : "");
         return 2;
     }
+    //  the controller's own series (as in controller.yaml): no environment,
+    //  nothing to roll back, no canary, one sample a second
+    bool series = jad_controller_series_valid (metric);
+    if (!series && strncmp (metric, "jadugar_security_", 17) == 0) {
+        snprintf (err, errlen,
+                  "--metric '%s' is not a controller series (known: " JAD_SECURITY_SERIES ")",
+                  metric);
+        return 2;
+    }
+    if (series && (env || action || query || canary || compare || ratio || difference)) {
+        snprintf (err, errlen,
+                  "--metric '%s' is the controller's own series: a rule on it takes no --env, "
+                  "--action, --query, --canary or --compare",
+                  metric);
+        return 2;
+    }
+    if (!series &&
+        (!env || !jad_controller_config_env (ctl_settings_config (self->settings), env))) {
+        snprintf (err, errlen, "--env must name an environment of controller.yaml (got '%s')",
+                  env ? env : "");
+        return 2;
+    }
+    if (s_canary_args (canary, compare, ratio, difference, query, &alert, err, errlen) != 0)
+        return 2;
     if ((above != NULL) == (below != NULL)) {
         snprintf (err, errlen, "give exactly one of --above X or --below X");
         return 2;
@@ -844,7 +923,7 @@ int ctl_alerts_api_add (ctl_alerts_t *self, const jad_api_request_t *request, js
         snprintf (err, errlen, "--aggregate must be avg, max, sum or p95 (got '%s')", aggregate);
         return 2;
     }
-    alert.min_samples = query ? 1 : 3;
+    alert.min_samples = query || series ? 1 : 3;
     if (min_samples) {
         long value = strtol (min_samples, &end, 10);
         if (*end || value < 1 || value > 1000000) {
@@ -863,7 +942,7 @@ int ctl_alerts_api_add (ctl_alerts_t *self, const jad_api_request_t *request, js
                   "1024 bytes");
         return 2;
     }
-    alert.env = (char *)env;
+    alert.env = (char *)env;  //  NULL for a controller series: stored as ""
     alert.metric = (char *)metric;
     alert.aggregate = (char *)(aggregate ? aggregate : "avg");
     alert.action = (char *)action;
@@ -876,7 +955,7 @@ int ctl_alerts_api_add (ctl_alerts_t *self, const jad_api_request_t *request, js
         snprintf (err, errlen, "database error");
         return 1;
     }
-    jad_log_info ("alerts: rule added id=%s env=%s metric=%s", id, env, metric);
+    jad_log_info ("alerts: rule added id=%s env=%s metric=%s", id, env ? env : "-", metric);
     *result = json_pack ("{s:s}", "id", id);
     return 0;
 }

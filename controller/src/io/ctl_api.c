@@ -152,9 +152,15 @@ static json_t *s_refusals (const char *text)
 static int s_ping (ctl_api_t *self, const jad_api_request_t *request, const char *operator_name,
                    json_t **result, char *err, size_t errlen)
 {
-    (void)self, (void)request, (void)err, (void)errlen;
-    *result = json_pack ("{s:s, s:i, s:s}", "controller", JADUGAR_VERSION, "protocol", JAD_PROTOCOL,
-                         "operator", operator_name);
+    (void)request, (void)err, (void)errlen;
+    //  the environments' names: cheap, for jadctl's completion
+    const jad_controller_config_t *config = ctl_settings_config (self->settings);
+    json_t *envs = json_array ();
+    for (size_t index = 0; envs && index < config->environment_count; index++)
+        json_array_append_new (envs, json_string (config->environments[index].name));
+    *result =
+        json_pack ("{s:s, s:i, s:s, s:o}", "controller", JADUGAR_VERSION, "protocol", JAD_PROTOCOL,
+                   "operator", operator_name, "environments", envs ? envs : json_array ());
     return 0;
 }
 
@@ -489,6 +495,7 @@ static json_t *s_plan_json (ctl_api_t *self, const char *plan_id, bool full, int
     json_object_set_new (plan, "bake_ms", json_integer ((json_int_t)row->bake_ms));
     json_object_set_new (plan, "emergency", ctl_json_text (row->emergency));
     json_object_set_new (plan, "skip_offline", json_boolean (row->skip_offline));
+    json_object_set_new (plan, "security", json_boolean (row->security));
     json_object_set_new (plan, "rolled_back_by", ctl_json_text (row->rolled_back_by));
     json_object_set_new (plan, "previous", ctl_json_text (row->previous));
     json_object_set_new (plan, "action", ctl_json_text (row->action));
@@ -634,6 +641,7 @@ static int s_deploy (ctl_api_t *self, const jad_api_request_t *request, const ch
     const char *reason = jad_api_request_arg (request, "reason");
     const char *skip_offline = jad_api_request_arg (request, "skip_offline");
     const char *force = jad_api_request_arg (request, "force");
+    const char *security = jad_api_request_arg (request, "security");
     if (!jad_name_valid (app) || !jad_name_valid (version) || !jad_name_valid (env_name)) {
         snprintf (err, errlen, "deploy needs APP, VERSION and --env ENV as valid names");
         return 2;
@@ -672,6 +680,12 @@ static int s_deploy (ctl_api_t *self, const jad_api_request_t *request, const ch
         snprintf (err, errlen, "--emergency needs --reason TEXT (up to 500 characters)");
         return 2;
     }
+    if (security && !emergency) {
+        snprintf (err, errlen,
+                  "--security says an emergency is a security one: it needs --emergency "
+                  "--reason TEXT");
+        return 2;
+    }
     //  the policy door (ctl_door, through ctl_rollout_create) decides
     ctl_plan_spec_t spec = {.door = emergency ? CTL_DOOR_EMERGENCY : CTL_DOOR_DEPLOY,
                             .app = app,
@@ -685,6 +699,7 @@ static int s_deploy (ctl_api_t *self, const jad_api_request_t *request, const ch
                             .bake_set = bake != NULL,
                             .bake_ms = bake_ms,
                             .emergency = emergency ? reason : NULL,
+                            .security = security != NULL,
                             .skip_offline = skip_offline != NULL};
     if (jad_api_request_arg (request, "dry_run"))
         return s_dry_run (&spec, self, result, err, errlen);
@@ -832,7 +847,8 @@ static int s_approve (ctl_api_t *self, const char *plan_id, const char *operator
     ctl_approval_plan_t judged = {.id = plan->id,
                                   .state = plan->state,
                                   .emergency = plan->emergency != NULL,
-                                  .deployer = plan->deployer};
+                                  .deployer = plan->deployer,
+                                  .security = plan->security};
     ctl_approver_t who = {.name = operator_name, .roles = approver ? approver->roles : NULL};
     ctl_approval_t verdict;
     if (ctl_approvals_judge (&judged, env, rows, count, &who, &verdict) != 0) {

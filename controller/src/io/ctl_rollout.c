@@ -263,7 +263,8 @@ char *ctl_rollout_create (ctl_rollout_t *self, const ctl_plan_spec_t *spec, char
                                   .force = spec->force,
                                   .branch = spec->branch,
                                   .undone_version = spec->undone_version,
-                                  .slot_ms = spec->slot_ms};
+                                  .slot_ms = spec->slot_ms,
+                                  .security = spec->door == CTL_DOOR_EMERGENCY && spec->security};
     ctl_door_policy_t policy = s_policy (env);
     ctl_release_facts_t facts;
     ctl_release_t *release = s_facts (self->store, env, spec->app, spec->version, &facts);
@@ -355,6 +356,7 @@ char *ctl_rollout_create (ctl_rollout_t *self, const ctl_plan_spec_t *spec, char
                       .emergency =
                           (char *)(spec->door == CTL_DOOR_EMERGENCY ? spec->emergency : NULL),
                       .skip_offline = spec->skip_offline,
+                      .security = spec->door == CTL_DOOR_EMERGENCY && spec->security,
                       .previous = previous,
                       .parent = (char *)spec->parent,
                       .action = (char *)(spec->action ? spec->action : "apply"),

@@ -71,6 +71,7 @@ typedef struct {
     bool bake_set;               //  bake_ms given (may be 0)
     uint32_t bake_ms;
     const char *emergency;        //  emergency: the operator's reason
+    bool security;                //  emergency: a security one (--security)
     bool skip_offline;            //  offline hosts are skipped at the step deadline
     const char *undoes;           //  rollback: the plan it undoes
     const char *previous;         //  version to roll back to if this fails; NULL: computed

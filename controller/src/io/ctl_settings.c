@@ -68,6 +68,19 @@ static bool s_list_equal (char **one, size_t one_count, char **two, size_t two_c
     return true;
 }
 
+static bool s_approvers_equal (const jad_env_config_t *one, const jad_env_config_t *two)
+{
+    if (one->emergency_approval_count != two->emergency_approval_count)
+        return false;
+    for (size_t index = 0; index < one->emergency_approval_count; index++)
+        if (!s_str_equal (one->emergency_approvals[index].role,
+                          two->emergency_approvals[index].role) ||
+            !s_str_equal (one->emergency_approvals[index].when,
+                          two->emergency_approvals[index].when))
+            return false;
+    return true;
+}
+
 static bool s_env_equal (const jad_env_config_t *one, const jad_env_config_t *two)
 {
     return s_str_equal (one->name, two->name) && s_str_equal (one->track, two->track) &&
@@ -77,8 +90,7 @@ static bool s_env_equal (const jad_env_config_t *one, const jad_env_config_t *tw
            one->concurrency == two->concurrency && s_str_equal (one->timezone, two->timezone) &&
            s_str_equal (one->schedule, two->schedule) &&
            s_list_equal (one->windows, one->window_count, two->windows, two->window_count) &&
-           s_list_equal (one->emergency_approvals, one->emergency_approval_count,
-                         two->emergency_approvals, two->emergency_approval_count);
+           s_approvers_equal (one, two);
 }
 
 static bool s_envs_equal (const jad_controller_config_t *one, const jad_controller_config_t *two)

@@ -113,8 +113,8 @@ void ctl_plan_snapshot_destroy (ctl_plan_snapshot_t **self_p)
     "p.deployer, p.created, coalesce (p.finished, 0), p.progress, p.batch, p.canary, p.bake_ms, "  \
     "p.phase, coalesce (p.phase_started, 0), p.baked, p.current_batch, p.batches, p.paused, "      \
     "p.emergency, p.skip_offline, p.rolled_back_by, p.previous, p.parent, p.task, p.action, "      \
-    "p.migrations, coalesce (p.seq, 0)"
-#define S_PLAN_COUNT 31
+    "p.migrations, coalesce (p.seq, 0), p.security"
+#define S_PLAN_COUNT 32
 
 static ctl_plan_t *s_plan_read (ctl_query_t *query)
 {
@@ -152,6 +152,7 @@ static ctl_plan_t *s_plan_read (ctl_query_t *query)
     plan->action = ctl_query_strdup (query, 28);
     plan->migrations = ctl_query_strdup (query, 29);
     plan->seq = ctl_query_int (query, 30);
+    plan->security = ctl_query_int (query, 31) != 0;
     if (!plan->id || !plan->app || !plan->version || !plan->env || !plan->kind || !plan->strategy ||
         !plan->state || !plan->phase || !plan->action)
         ctl_plan_destroy (&plan);
@@ -243,14 +244,14 @@ int ctl_plans_repo_create (ctl_store_t *store, const ctl_plan_t *plan, const cha
                       "INSERT INTO plans (id, app, version, env, kind, strategy, state, reason, "
                       "deployer, created, progress, undoes, batch, canary, bake_ms, phase, "
                       "batches, emergency, skip_offline, previous, parent, action, migrations, "
-                      "seq) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11, $12, $13, "
-                      "$14, $15, $16, $17, $18, $19, $20, $21, $22, (SELECT coalesce (max (seq), "
-                      "0) + 1 FROM plans))",
-                      "tttttttttittiititbtttt", plan->id, plan->app, plan->version, plan->env,
+                      "security, seq) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11, "
+                      "$12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, (SELECT "
+                      "coalesce (max (seq), 0) + 1 FROM plans))",
+                      "tttttttttittiititbttttb", plan->id, plan->app, plan->version, plan->env,
                       plan->kind, plan->strategy, plan->state, plan->reason, plan->deployer, now,
                       plan->undoes, plan->batch, plan->canary, plan->bake_ms, plan->phase,
                       plan->batches, plan->emergency, (int)plan->skip_offline, plan->previous,
-                      plan->parent, plan->action, plan->migrations) != 1)
+                      plan->parent, plan->action, plan->migrations, (int)plan->security) != 1)
         goto failed;
     for (size_t index = 0; index < count; index++)
         if (ctl_sql_exec (sql,

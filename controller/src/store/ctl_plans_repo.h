@@ -57,6 +57,7 @@ typedef struct {
     int64_t batches;
     bool paused;
     char *emergency;  //  the emergency's reason, or NULL
+    bool security;    //  emergency: a security one (--security)
     bool skip_offline;
     char *rolled_back_by;  //  the rollback plan that undid it
     char *previous;        //  the version to roll back to

@@ -238,5 +238,8 @@ const ctl_migration_t ctl_schema_pg[] = {
     //  dedupe by the id). Written only with a shared store.
     {"notify_outbox", "CREATE TABLE notify_outbox (id TEXT PRIMARY KEY, env TEXT NOT NULL,"
                       "  kind TEXT NOT NULL, body TEXT NOT NULL, created BIGINT NOT NULL);"},
+    //  22: an emergency deploy that is a security one (deploy --emergency
+    //  --security): roles listed with `when: security` approve it too
+    {"security_emergency", "ALTER TABLE plans ADD COLUMN security BIGINT NOT NULL DEFAULT 0;"},
     {NULL, NULL},
 };
