@@ -893,10 +893,10 @@ static s_buf_t s_plan_without (uint32_t skip)
         s_field_str (&buf, 2, "p-1");
     if (skip != 3)
         s_field_str (&buf, 3, "prod");
-    if (skip != 27)
-        s_field_bytes (&buf, 27, root, 32);
     if (skip != 28)
-        s_field_varint (&buf, 28, 2);
+        s_field_bytes (&buf, 28, root, 32);
+    if (skip != 29)
+        s_field_varint (&buf, 29, 2);
     if (skip != 5)
         s_field_varint (&buf, 5, 7);
     if (skip != 6)
@@ -932,8 +932,8 @@ Test (wire, rejects_plan_missing_required_field)
         {1, "protocol 0"},
         {2, "field 'plan_id' is missing"},
         {3, "field 'environment' is missing"},
-        {27, "field 'targets_root' is missing"},
-        {28, "field 'target_count' must be 1 to 100000 (got 0)"},
+        {28, "field 'targets_root' is missing"},
+        {29, "field 'target_count' must be 1 to 100000 (got 0)"},
         {5, "field 'sequence' is missing"},
         {6, "field 'issued_at' is missing"},
         {7, "field 'expires_at' is not after 'issued_at'"},
@@ -1525,11 +1525,11 @@ Test (wire, plan_commits_to_its_targets)
     //  the decoder: root and count checked, old fields ignored
     s_buf_t buf = s_plan_bytes ();
     s_buf_t bad = s_copy (&buf);
-    s_field_bytes (&bad, 27, "short", 5);
+    s_field_bytes (&bad, 28, "short", 5);
     s_plan_rejects (&bad, "field 'targets_root' must be 32 bytes (got 5)");
     s_free (&bad);
     bad = s_copy (&buf);
-    s_field_varint (&bad, 28, JAD_MAX_TARGETS + 1);
+    s_field_varint (&bad, 29, JAD_MAX_TARGETS + 1);
     s_plan_rejects (&bad, "field 'target_count' must be 1 to 100000 (got 100001)");
     s_free (&bad);
     s_buf_t old = s_copy (&buf);
