@@ -132,12 +132,16 @@ export JADUGAR_CONFIG
 sed -i 's/^heartbeat: 5s/heartbeat: 1s/' "$demo/controller/controller.yaml"
 #  ... and bakes prod's canary for 10 seconds instead of 10 minutes.
 sed -i 's/^    bake: 10m/    bake: 10s/' "$demo/controller/controller.yaml"
-#  Roll dev back by itself when a release raises the error rate after a deploy.
-cat >> "$demo/controller/controller.yaml" <<'YAML'
-alerts:
-  - { env: dev, metric: http_error_rate, above: 0.05, for: 3s, window: 3s, min_samples: 2,
-      action: rollback }
-YAML
+#  Roll dev back by itself when a release raises the error rate after a
+#  deploy: one more rule in the `alerts:` list init wrote.
+grep -q '^alerts:$' "$demo/controller/controller.yaml" || {
+    echo "quickstart: init wrote no alerts: list" >&2
+    exit 1
+}
+sed -i '/^alerts:$/a\
+  - { env: dev, metric: http_error_rate, above: 0.05, for: 3s, window: 3s, min_samples: 2,\
+      action: rollback }' "$demo/controller/controller.yaml"
+"$controller_bin" check --data "$demo/controller" >/dev/null
 
 "$controller_bin" run --data "$demo/controller" > "$demo/logs/controller.log" 2>&1 &
 echo $! > "$demo/run/controller.pid"
