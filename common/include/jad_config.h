@@ -250,6 +250,13 @@ typedef struct {
 
 jad_controller_config_t *jad_controller_config_load (const char *path, jad_problems_t *problems);
 void jad_controller_config_destroy (jad_controller_config_t **self_p);
+//  The top-level keys of controller.yaml whose values differ between one
+//  and two (every key the file may hold, compared through the same
+//  descriptors that read it), in the file format's order, into keys
+//  (static strings); returns how many, at most max.
+size_t jad_controller_config_changed (const jad_controller_config_t *one,
+                                      const jad_controller_config_t *two, const char **keys,
+                                      size_t max);
 //  Environment by name, borrowed; NULL if unknown.
 const jad_env_config_t *jad_controller_config_env (const jad_controller_config_t *self,
                                                    const char *name);

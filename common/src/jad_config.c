@@ -1230,7 +1230,8 @@ struct _s_table_t {
     const char *scalar_key;      //  lists: a bare value VALUE is read as {scalar_key: VALUE}
 };
 
-#define S_AT(base, offset) ((void *)((char *)(base) + (offset)))
+#define S_AT(base, offset)       ((void *)((char *)(base) + (offset)))
+#define S_CONST_AT(base, offset) ((const void *)((const char *)(base) + (offset)))
 
 static size_t s_field_count (const s_table_t *table)
 {
@@ -2219,6 +2220,77 @@ static const s_field_t s_controller_fields[] = {
 #undef S_C
 static const s_table_t s_controller_table = {
     .fields = s_controller_fields, .init = s_controller_init, .check = s_controller_check};
+
+static bool s_table_equal (const s_table_t *table, const void *one, const void *two);
+
+static bool s_field_equal (const s_field_t *field, const void *one, const void *two)
+{
+    const void *left = S_CONST_AT (one, field->offset), *right = S_CONST_AT (two, field->offset);
+    switch (field->type) {
+        case S_FIELD_STRING:
+            return jad_str_equal (*(char *const *)left, *(char *const *)right);
+        case S_FIELD_UINT:
+        case S_FIELD_DURATION:
+            return *(const uint32_t *)left == *(const uint32_t *)right;
+        case S_FIELD_PORT:
+            return *(const uint16_t *)left == *(const uint16_t *)right;
+        case S_FIELD_LONG_DURATION:
+            return *(const uint64_t *)left == *(const uint64_t *)right;
+        case S_FIELD_BOOL:
+            return *(const bool *)left == *(const bool *)right;
+        case S_FIELD_NUMBER:
+            return *(const double *)left == *(const double *)right;
+        case S_FIELD_SECTION:
+            return s_table_equal (field->table, one, two);
+        case S_FIELD_STRINGS:
+        case S_FIELD_LIST:
+        case S_FIELD_NAMED: {
+            size_t count = *(const size_t *)S_CONST_AT (one, field->count_offset);
+            if (count != *(const size_t *)S_CONST_AT (two, field->count_offset))
+                return false;
+            const char *first = *(char *const *)left, *second = *(char *const *)right;
+            size_t size = field->type == S_FIELD_STRINGS ? sizeof (char *) : field->table->size;
+            for (size_t index = 0; index < count; index++) {
+                const char *item_one = first + index * size, *item_two = second + index * size;
+                if (field->type == S_FIELD_STRINGS) {
+                    s_field_t text = {.type = S_FIELD_STRING};
+                    if (!s_field_equal (&text, item_one, item_two))
+                        return false;
+                    continue;
+                }
+                if (field->type == S_FIELD_NAMED) {
+                    s_field_t name = {.type = S_FIELD_STRING, .offset = field->table->name_offset};
+                    if (!s_field_equal (&name, item_one, item_two))
+                        return false;
+                }
+                if (!s_table_equal (field->table, item_one, item_two))
+                    return false;
+            }
+            return true;
+        }
+    }
+    return false;
+}
+
+static bool s_table_equal (const s_table_t *table, const void *one, const void *two)
+{
+    for (const s_field_t *field = table->fields; field->key; field++)
+        if (!s_field_equal (field, one, two))
+            return false;
+    return true;
+}
+
+size_t jad_controller_config_changed (const jad_controller_config_t *one,
+                                      const jad_controller_config_t *two, const char **keys,
+                                      size_t max)
+{
+    assert (one && two && (keys || max == 0));
+    size_t count = 0;
+    for (const s_field_t *field = s_controller_table.fields; field->key && count < max; field++)
+        if (!s_field_equal (field, one, two))
+            keys[count++] = field->key;
+    return count;
+}
 
 jad_controller_config_t *jad_controller_config_load (const char *path, jad_problems_t *problems)
 {

@@ -1500,3 +1500,69 @@ Test (config, environment_max_failures)
     s_assert_problem (path, 3, "environment 'qa': key 'max_failures': \"101%\"");
     free (path);
 }
+
+//  Reload names what changed: every key, through the descriptors that
+//  read it (a check's max_age deep in an environment, a canary key of a
+//  rule, a section's key, a named table's entry).
+Test (config, controller_changes_are_named_by_key)
+{
+    char *path = s_write ("one.yaml", s_design_controller);
+    jad_controller_config_t *one = jad_controller_config_load (path, s_problems);
+    jad_controller_config_t *same = jad_controller_config_load (path, s_problems);
+    cr_assert (one && same, "%s", s_all ());
+    const char *keys[8];
+    cr_assert_eq (jad_controller_config_changed (one, same, keys, 8), 0);
+
+    char *text = NULL;
+    cr_assert (asprintf (&text,
+                         "%s"
+                         "attestation_keys:\n"
+                         "  ci: { ed25519: %064d }\n"
+                         "smtp: { host: mail.example.com, from: jadugar@example.com }\n"
+                         "resend: 700ms\n",
+                         s_design_controller, 7) > 0);
+    free (path);
+    path = s_write ("two.yaml", text);
+    jad_controller_config_t *two = jad_controller_config_load (path, s_problems);
+    cr_assert_not_null (two, "%s", s_all ());
+    cr_assert_eq (jad_controller_config_changed (one, two, keys, 8), 3);
+    cr_assert_str_eq (keys[0], "resend");  //  in the format's order, not the file's
+    cr_assert_str_eq (keys[1], "attestation_keys");
+    cr_assert_str_eq (keys[2], "smtp");
+    cr_assert_eq (jad_controller_config_changed (one, two, keys, 1), 1, "bounded by max");
+
+    //  one word deep inside a list of an environment, or a rule's canary
+    struct {
+        const char *from, *to, *key;
+    } cases[] = {
+        {"emergency_approvals: [tech-lead, product-owner]",
+         "emergency_approvals: [tech-lead, {role: security, when: security}]", "environments"},
+        {"bake: 10m", "bake: 11m", "environments"},
+        {"action: rollback }", "action: rollback, canary: aggregate }", "alerts"},
+        {"Thu 09:00-17:00", "Fri 09:00-17:00", "environments"},
+    };
+    for (size_t index = 0; index < sizeof cases / sizeof cases[0]; index++) {
+        char *edited = strdup (s_design_controller);
+        cr_assert_not_null (edited);
+        char *at = strstr (edited, cases[index].from);
+        cr_assert_not_null (at, "%s", cases[index].from);
+        char *changed = NULL;
+        cr_assert (asprintf (&changed, "%.*s%s%s", (int)(at - edited), edited, cases[index].to,
+                             at + strlen (cases[index].from)) > 0);
+        free (path);
+        path = s_write ("three.yaml", changed);
+        jad_controller_config_t *three = jad_controller_config_load (path, s_problems);
+        cr_assert_not_null (three, "%s: %s", cases[index].to, s_all ());
+        cr_assert_eq (jad_controller_config_changed (one, three, keys, 8), 1, "%s",
+                      cases[index].to);
+        cr_assert_str_eq (keys[0], cases[index].key);
+        jad_controller_config_destroy (&three);
+        free (changed);
+        free (edited);
+    }
+    jad_controller_config_destroy (&one);
+    jad_controller_config_destroy (&same);
+    jad_controller_config_destroy (&two);
+    free (text);
+    free (path);
+}
