@@ -372,6 +372,7 @@ Test (checks, keygen_writes_a_signing_key_that_operator_add_registers)
                   0, "%s", output);
     char *line = jad_strdup_printf ("signing-key: %s\n", signing);
     cr_assert (strstr (output, line), "%s", output);
+    cr_assert (strstr (output, "state: active\n"), "what operator list will show: %s", output);
     free (line);
     free (output);
     json_t *listed = s_json (0, "operator list");

@@ -1266,6 +1266,8 @@ static bool s_keys_free (ctl_api_t *self, const char *key, const char *signing_k
     return !taken;
 }
 
+static json_t *s_operator_json (const ctl_operator_t *row, int64_t now);
+
 static int s_operator_add (ctl_api_t *self, const jad_api_request_t *request,
                            const char *operator_name, json_t **result, char *err, size_t errlen)
 {
@@ -1324,9 +1326,15 @@ static int s_operator_add (ctl_api_t *self, const jad_api_request_t *request,
         jad_iso_time (expires, until, sizeof until);
     jad_log_info ("api: operator added name=%s roles=%s signing_key=%s expires=%s", name, roles,
                   signing_key ? signing_key : "-", until);
-    *result = json_pack ("{s:s, s:s, s:s, s:o, s:o}", "name", name, "roles", roles, "public_key",
-                         key, "signing_key", ctl_json_text (signing_key), "expires",
-                         ctl_json_time (expires, expires > 0));
+    //  the row as operator list shows it (state active, created...)
+    ctl_operator_t *row = NULL;
+    if (ctl_agents_repo_operator_by_name (self->store, name, &row) != 0) {
+        snprintf (err, errlen, "operator %s was added, but reading it back failed: database error",
+                  name);
+        return 1;
+    }
+    *result = s_operator_json (row, now);
+    ctl_operator_destroy (&row);
     return 0;
 }
 
