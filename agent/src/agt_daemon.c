@@ -241,9 +241,11 @@ static void s_plan_finished (agt_daemon_t *self, uint32_t status, const char *cu
                          : (current && !streq (current, plan->version)) ? "rolled-back"
                                                                         : "failed";
     //  A task leaves the release as it was; only a failed verify says
-    //  something about the app's health.
+    //  something about the app's health. A refused plan touched nothing:
+    //  the app keeps the health it had.
     bool task = plan->action != JAD_PLAN_ACTION_APPLY;
-    if ((!task || (plan->action == JAD_PLAN_ACTION_VERIFY && !healthy)) &&
+    bool refused = status == JAD_REPORT_REFUSED;
+    if (!refused && (!task || (plan->action == JAD_PLAN_ACTION_VERIFY && !healthy)) &&
         agt_store_app_set (self->store, plan->app, current, health, plan->plan_id))
         jad_log_error ("agent: cannot record app state app=%s", plan->app);
     //  the release is unpacked (or refused): the download is not needed
@@ -254,9 +256,10 @@ static void s_plan_finished (agt_daemon_t *self, uint32_t status, const char *cu
         jad_log_info ("agent: plan finished plan=%s app=%s version=%s outcome=healthy",
                       plan->plan_id, plan->app, plan->version);
     else
-        jad_log_warning ("agent: plan finished plan=%s app=%s version=%s outcome=failed"
+        jad_log_warning ("agent: plan finished plan=%s app=%s version=%s outcome=%s"
                          " current=%s",
-                         plan->plan_id, plan->app, plan->version, current ? current : "(none)");
+                         plan->plan_id, plan->app, plan->version, refused ? "refused" : "failed",
+                         current ? current : "(none)");
     jad_plan_destroy (&self->active);
     agt_fetch_destroy (&self->fetch);
     s_send_status (self);

@@ -273,6 +273,14 @@ Test (policykey, agents_with_a_policy_key_refuse_what_the_controller_let_through
     free (output);
     s_current (0, current, sizeof current);
     cr_assert_str_eq (current, "1.0", "nothing switched on web-1");
+    char *output_health = NULL;
+    cr_assert_eq (jt_run (&output_health,
+                          "sqlite3 -cmd '.timeout 10000' %s/web-1/agent/state.db \"SELECT health "
+                          "FROM apps WHERE app = 'web'\"",
+                          fleet->dir),
+                  0, "%s", output_health);
+    cr_assert_str_eq (output_health, "healthy\n", "a refusal is no failure of the app running");
+    free (output_health);
     char *refused = s_agent_meta (0, "refused_policy");
     cr_assert_geq (atoi (refused), 2, "refusals are counted: %s", refused);
     free (refused);
