@@ -22,6 +22,7 @@ static const char *const s_counter_names[CTL_COUNT_MAX] = {
     [CTL_COUNT_API_DENIED] = "api_denied",
     [CTL_COUNT_ZAP_ALLOWED] = "zap_allowed",
     [CTL_COUNT_ZAP_DENIED] = "zap_denied",
+    [CTL_COUNT_ZAP_WAITING] = "plan_subscriptions_waiting",
     [CTL_COUNT_FETCH_REFUSED] = "fetch_refused",
     [CTL_COUNT_AGENT_PROTOCOL] = "agent_protocol_mismatch",
     [CTL_COUNT_ENROLL_ACCEPTED] = "enroll_accepted",

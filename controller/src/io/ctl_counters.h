@@ -27,6 +27,7 @@ typedef enum {
     CTL_COUNT_API_DENIED,
     CTL_COUNT_ZAP_ALLOWED,
     CTL_COUNT_ZAP_DENIED,
+    CTL_COUNT_ZAP_WAITING,  //  plan subscriptions of agents not accepted yet (pending, enrolling)
     CTL_COUNT_FETCH_REFUSED,
     CTL_COUNT_AGENT_PROTOCOL,
     CTL_COUNT_ENROLL_ACCEPTED,          //  unknown keys accepted with a valid token

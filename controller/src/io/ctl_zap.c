@@ -100,9 +100,14 @@ static void s_audit_retired (ctl_zap_t *self, const ctl_operator_t *row, const c
                                   outcome, now);
 }
 
-//  Is this CURVE key (Z85) allowed to connect in this domain?
-static bool s_allows (ctl_zap_t *self, const char *domain, const char *key, const char *address)
+//  Is this CURVE key (Z85) allowed to connect in this domain? *waiting:
+//  refused only because the agent is not accepted yet (a plan subscription
+//  of a pending agent, or of one whose enrollment is under way): no
+//  security event, since such an agent's SUB retries all along.
+static bool s_allows (ctl_zap_t *self, const char *domain, const char *key, const char *address,
+                      bool *waiting)
 {
+    *waiting = false;
     if (streq (domain, CTL_ZAP_DOMAIN_API)) {
         ctl_operator_t *operator_row = NULL;
         int rc = ctl_agents_repo_operator_by_key (self->store, key, &operator_row);
@@ -117,10 +122,11 @@ static bool s_allows (ctl_zap_t *self, const char *domain, const char *key, cons
     ctl_agent_t *agent = NULL;
     int rc = ctl_agents_repo_by_key (self->store, key, &agent);
     bool allowed = false;
-    if (streq (domain, CTL_ZAP_DOMAIN_PLANS))
+    if (streq (domain, CTL_ZAP_DOMAIN_PLANS)) {
         //  Plan broadcasts go to accepted agents only.
         allowed = rc == 0 && streq (agent->state, "accepted");
-    else
+        *waiting = rc == 1 || (rc == 0 && streq (agent->state, "pending"));
+    } else
         //  Unknown keys may connect to introduce themselves; rejected and
         //  removed agents may not.
         allowed = rc == 1 || (rc == 0 && !streq (agent->state, "rejected") &&
@@ -142,13 +148,15 @@ void ctl_zap_handle (ctl_zap_t *self)
     char *mechanism = zmsg_popstr (request);
     zframe_t *credentials = zmsg_pop (request);
     char key[41] = "";
-    bool allowed = false;
+    bool allowed = false, waiting = false;
     if (version && streq (version, "1.0") && mechanism && streq (mechanism, "CURVE") &&
         credentials && zframe_size (credentials) == 32 && domain) {
         zmq_z85_encode (key, zframe_data (credentials), 32);
-        allowed = s_allows (self, domain, key, address);
+        allowed = s_allows (self, domain, key, address, &waiting);
     }
-    self->counters->value[allowed ? CTL_COUNT_ZAP_ALLOWED : CTL_COUNT_ZAP_DENIED]++;
+    self->counters->value[allowed   ? CTL_COUNT_ZAP_ALLOWED
+                          : waiting ? CTL_COUNT_ZAP_WAITING
+                                    : CTL_COUNT_ZAP_DENIED]++;
     //  A pending agent's SUB retries every few seconds: not worth a line each.
     if (!allowed && domain && streq (domain, CTL_ZAP_DOMAIN_PLANS))
         jad_log_debug ("server: plan subscription refused address=%s key=%s",
