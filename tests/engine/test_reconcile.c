@@ -343,7 +343,8 @@ static const s_case_t s_cases[] = {
      "p1 decision health/stop: web-1 (smoke: exit 1) failed; stopping the plan\n"
      "p1 fail: batch 1/3: web-1 (smoke: exit 1)\n"
      "p1 decision outcome/failed: batch 1/3: web-1 (smoke: exit 1)\n"
-     "p1 decision rollback/not needed: no other host runs 2.0 and no migration ran (a host whose "
+     "p1 decision rollback/not needed: no host switched to 2.0 in this plan and no migration ran "
+     "(a host whose "
      "own step failed went back by itself)"},
     {"max_failures: after the canaries, the later batches go on",
      {S_CANARY, .phase = "rollout", .current_batch = 1, .baked = true, .failed = 1, .changed = 2,
@@ -379,7 +380,8 @@ static const s_case_t s_cases[] = {
      "p1 decision health/stop: web-1 (smoke: exit 1) failed; stopping the plan\n"
      "p1 fail: batch 1/1: web-1 (smoke: exit 1)\n"
      "p1 decision outcome/failed: batch 1/1: web-1 (smoke: exit 1)\n"
-     "p1 decision rollback/not needed: no other host runs 2.0 and no migration ran (a host whose "
+     "p1 decision rollback/not needed: no host switched to 2.0 in this plan and no migration ran "
+     "(a host whose "
      "own step failed went back by itself)"},
     {"failed host, no release before: rollback impossible",
      {S_DEPLOY, .previous = NULL, .phase = "rollout", .batches = 1, .failed = 1, .changed = 3,
@@ -445,7 +447,8 @@ static const s_case_t s_cases[] = {
      "p1 fail: no progress within the progress deadline (1800000ms)\n"
      "p1 decision outcome/failed: no progress within the progress deadline (1800000ms)\n"
      "t1 fail_task: the plan it served failed\n"
-     "p1 decision rollback/not needed: no other host runs 2.0 and no migration ran (a host whose "
+     "p1 decision rollback/not needed: no host switched to 2.0 in this plan and no migration ran "
+     "(a host whose "
      "own step failed went back by itself)"},
     {"progress deadline: not yet",
      {S_DEPLOY, .phase = "rollout", .batches = 3, .unfinished = 2, .progress = 1000,
@@ -784,7 +787,8 @@ static const s_case_t s_cases[] = {
      "p1 fail: migration failed, no host switched: web-2 (migrate_up: exit 3)\n"
      "p1 decision outcome/failed: migration failed, no host switched: web-2 (migrate_up: exit "
      "3)\n"
-     "p1 decision rollback/not needed: no other host runs 2.0 and no migration ran (a host whose "
+     "p1 decision rollback/not needed: no host switched to 2.0 in this plan and no migration ran "
+     "(a host whose "
      "own step failed went back by itself)"},
     {"migrate: failed by a deadline, the task's reason says why",
      {S_DEPLOY, .phase = "migrate", .batches = 2, .task = "t1", .task_state = "failed",
@@ -795,7 +799,8 @@ static const s_case_t s_cases[] = {
      "(1800000ms)\n"
      "p1 decision outcome/failed: migration failed, no host switched: no progress within the "
      "progress deadline (1800000ms)\n"
-     "p1 decision rollback/not needed: no other host runs 2.0 and no migration ran (a host whose "
+     "p1 decision rollback/not needed: no host switched to 2.0 in this plan and no migration ran "
+     "(a host whose "
      "own step failed went back by itself)"},
     {"migrate: failed without a word",
      {S_ROLLBACK, .phase = "migrate", .task = "t1", .task_state = "failed"},
@@ -901,7 +906,8 @@ Test (reconcile, operators_pause_resume_and_abort)
          0,
          "p1 fail: aborted by bob\n"
          "p1 decision outcome/failed: aborted by bob\n"
-         "p1 decision rollback/not needed: no other host runs 2.0 and no migration ran (a host "
+         "p1 decision rollback/not needed: no host switched to 2.0 in this plan and no migration "
+         "ran (a host "
          "whose own step failed went back by itself)"},
         {"abort a finished plan",
          {S_CANARY, .state = "failed", .phase = "done"},

@@ -280,8 +280,8 @@ static void s_roll_back (s_plan_t *plan, const char *reason)
     }
     if (changed == 0)
         s_decision (plan->actions, view->id, "rollback", "not needed",
-                    "no other host runs %s and no migration ran (a host whose own step failed "
-                    "went back by itself)",
+                    "no host switched to %s in this plan and no migration ran (a host whose own "
+                    "step failed went back by itself)",
                     view->version);
     else if (!view->previous)
         s_decision (plan->actions, view->id, "rollback", "impossible",
