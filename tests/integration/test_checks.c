@@ -414,35 +414,6 @@ Test (checks, keygen_writes_a_signing_key_that_operator_add_registers)
     json_decref (keys);
 }
 
-//  Register operator NAME with roles and its signing key through jadctl
-//  (as admin), and write its client file for jt_jadctl_as.
-static void s_operator (const char *name, const char *roles)
-{
-    char *output = NULL;
-    cr_assert_eq (jt_jadctl (fleet, &output, "keygen %s/%s.key", fleet->dir, name), 0, "%s",
-                  output);
-    char *curve = strndup (strstr (output, "public-key: ") + 12, 40);
-    char *signing = strndup (strstr (output, "signing-key: ") + 13, 64);
-    free (output);
-    char *curve_file = jad_strdup_printf ("%s/%s.pub", fleet->dir, name);
-    jt_write_file (curve_file, curve, 0600);
-    cr_assert_eq (jt_jadctl (fleet, &output,
-                             "operator add %s --role %s --public-key \"$(cat %s)\" "
-                             "--signing-key %s",
-                             name, roles, curve_file, signing),
-                  0, "%s", output);
-    free (output);
-    char *client = jad_strdup_printf ("%s/%s.jadctl.yaml", fleet->dir, name);
-    char *text = jad_strdup_printf ("controller: 127.0.0.1:%d\ncontroller-key: '%s'\nkey: %s.key\n",
-                                    fleet->port + 2, fleet->curve_key, name);
-    jt_write_file (client, text, 0600);
-    free (text);
-    free (client);
-    free (curve_file);
-    free (curve);
-    free (signing);
-}
-
 //  Human checks (DESIGN §10, SECURITY-TESTS row 42): approvals signed on
 //  the operator's machine, by a role the check lists, each role its own
 //  operator, never the deployer when not_deployer
@@ -460,9 +431,9 @@ Test (checks, approvals_by_the_listed_roles_never_the_deployer)
     jt_fleet_add_agent (fleet, "web-1", "prod");
     cr_assert (jt_fleet_wait_status (fleet, "\"state\": \"online\"", 1, 30000),
                "web-1 did not come online");
-    s_operator ("amy", "tech-lead,deployer");
-    s_operator ("pete", "product-owner");
-    s_operator ("dave", "deployer");
+    jt_fleet_add_operator (fleet, "amy", "tech-lead,deployer");
+    jt_fleet_add_operator (fleet, "pete", "product-owner");
+    jt_fleet_add_operator (fleet, "dave", "deployer");
     const char *files[] = {"jadugar.yaml", "hooks: {}\n", NULL};
     char *archive = jt_make_release (fleet->dir, "web-1.0", files);
     char *output = NULL;

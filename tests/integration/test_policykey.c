@@ -366,35 +366,6 @@ Test (policykey, an_older_policy_is_refused_even_after_an_agent_restart)
     free (ci);
 }
 
-//  Register operator NAME with roles and its signing key through jadctl
-//  (as admin), and write its client file for jt_jadctl_as.
-static void s_operator (const char *name, const char *roles)
-{
-    char *output = NULL;
-    cr_assert_eq (jt_jadctl (fleet, &output, "keygen %s/%s.key", fleet->dir, name), 0, "%s",
-                  output);
-    char *curve = strndup (strstr (output, "public-key: ") + 12, 40);
-    char *signing = strndup (strstr (output, "signing-key: ") + 13, 64);
-    free (output);
-    char *curve_file = jad_strdup_printf ("%s/%s.pub", fleet->dir, name);
-    jt_write_file (curve_file, curve, 0600);
-    cr_assert_eq (jt_jadctl (fleet, &output,
-                             "operator add %s --role %s --public-key \"$(cat %s)\" "
-                             "--signing-key %s",
-                             name, roles, curve_file, signing),
-                  0, "%s", output);
-    free (output);
-    char *client = jad_strdup_printf ("%s/%s.jadctl.yaml", fleet->dir, name);
-    char *text = jad_strdup_printf ("controller: 127.0.0.1:%d\ncontroller-key: '%s'\nkey: %s.key\n",
-                                    fleet->port + 2, fleet->curve_key, name);
-    jt_write_file (client, text, 0600);
-    free (text);
-    free (client);
-    free (curve_file);
-    free (curve);
-    free (signing);
-}
-
 //  prod requires code-review and rollback-plan (approvals), or, on a
 //  controller whose configuration was edited, code-review only; the
 //  controller restarted on it, and web-1 back online if there is one.
@@ -457,10 +428,10 @@ Test (policykey, agents_judge_approvals_against_the_operators_the_policy_lists)
     s_give_policy_key (0, key);
     cr_assert (jt_fleet_wait_status (fleet, "\"state\": \"online\"", 1, 30000),
                "web-1 did not come online");
-    s_operator ("amy", "tech-lead,deployer");
-    s_operator ("pete", "product-owner");
-    s_operator ("olga", "tech-lead,product-owner");
-    s_operator ("dave", "deployer");
+    jt_fleet_add_operator (fleet, "amy", "tech-lead,deployer");
+    jt_fleet_add_operator (fleet, "pete", "product-owner");
+    jt_fleet_add_operator (fleet, "olga", "tech-lead,product-owner");
+    jt_fleet_add_operator (fleet, "dave", "deployer");
 
     //  the signer reviews the controller's operators and signs them in
     char *output = NULL;
@@ -481,7 +452,7 @@ Test (policykey, agents_judge_approvals_against_the_operators_the_policy_lists)
     free (output);
     s_push (policy, 0, "policy of prod: version 1");
     //  eve joins after the policy was signed
-    s_operator ("eve", "product-owner");
+    jt_fleet_add_operator (fleet, "eve", "product-owner");
 
     //  1.0: every approval, by operators the policy lists
     char sha[65];

@@ -862,20 +862,15 @@ void jt_fleet_add_operator (jt_fleet_t *self, const char *name, const char *role
         abort ();
     }
     char *key = s_value (output, "public-key");
+    char *signing = s_value (output, "signing-key");
     free (output);
     //  through a file: Z85 keys hold characters a shell would expand
-    char sql_path[PATH_MAX], sql[512];
-    snprintf (sql_path, sizeof sql_path, "%s/%s.sql", self->dir, name);
-    snprintf (sql, sizeof sql,
-              "INSERT INTO operators (name, public_key, roles, created) "
-              "VALUES ('%s', '%s', '%s', 0);\n",
-              name, key, roles);
-    jt_write_file (sql_path, sql, 0600);
-    if (self->store)
-        rc = jt_run (&output, "psql -q -v ON_ERROR_STOP=1 '%s' -f %s", self->store, sql_path);
-    else
-        rc = jt_run (&output, "sqlite3 -cmd '.timeout 10000' %s/controller/state.db < %s",
-                     self->dir, sql_path);
+    char key_path[PATH_MAX];
+    snprintf (key_path, sizeof key_path, "%s/%s.pub", self->dir, name);
+    jt_write_file (key_path, key, 0600);
+    rc = jt_jadctl (self, &output,
+                    "operator add %s --role %s --public-key \"$(cat %s)\" --signing-key %s", name,
+                    roles, key_path, signing);
     if (rc != 0) {
         fprintf (stderr, "testlib: cannot add operator %s (%d):\n%s\n", name, rc, output);
         abort ();
@@ -886,6 +881,7 @@ void jt_fleet_add_operator (jt_fleet_t *self, const char *name, const char *role
     snprintf (text, sizeof text, "controller: %s:%d\ncontroller-key: '%s'\nkey: %s.key\n",
               self->netns ? S_NET_CONTROLLER : "127.0.0.1", self->port + 2, self->curve_key, name);
     jt_write_file (path, text, 0600);
+    free (signing);
     free (key);
 }
 

@@ -108,10 +108,10 @@ void jt_fleet_config_line (jt_fleet_t *self, const char *prefix, const char *lin
 void jt_fleet_set_environments (jt_fleet_t *self, const char *yaml);
 //  SIGTERM the controller (it must exit 0) and start it again.
 void jt_fleet_restart_controller (jt_fleet_t *self);
-//  Register operator `name` with `roles` (comma-separated): a key from
-//  `jadctl keygen`, a row in the operators table written with the sqlite3
-//  CLI (until `jadctl operator add` exists), and a client file
-//  DIR/NAME.jadctl.yaml for jt_jadctl_as.
+//  Register operator `name` with `roles` (comma-separated) as an operator
+//  would: keys from `jadctl keygen` (DIR/NAME.key and its .signing), then
+//  `jadctl operator add` by the admin with both public keys, and a client
+//  file DIR/NAME.jadctl.yaml for jt_jadctl_as.
 void jt_fleet_add_operator (jt_fleet_t *self, const char *name, const char *roles);
 //  jt_jadctl as operator `name`.
 int jt_jadctl_as (jt_fleet_t *self, const char *name, char **output, const char *format, ...)
