@@ -112,7 +112,9 @@ Test (failover, the_standby_takes_over_a_killed_leader_with_the_next_epoch, .tim
     cr_assert (s_wait_log (&one, needle, 20000), "the first controller does not lead");
     cr_assert (s_wait_log (&one, "server: listening", 10000));
     s_start (&two);
-    cr_assert (s_wait_log (&two, "standing by", 20000), "the second controller is no standby");
+    snprintf (needle, sizeof needle, "standing by name=127.0.0.1:%d; controller 127.0.0.1:%d leads",
+              two.base, one.base);
+    cr_assert (s_wait_log (&two, needle, 20000), "the second controller is no standby");
     //  a standby binds nothing and serves nothing
     cr_assert_not (s_wait_log (&two, "server: listening", 1500), "a standby bound its sockets");
     int64_t killed = jad_mono_ms ();

@@ -249,7 +249,13 @@ int ctl_leader_wait (ctl_leader_t *self, ctl_store_t *store, volatile int *stop)
         if (rc == 1)
             return 0;
         if (rc == 0 && !told) {
-            jad_log_info ("leader: standing by; another controller leads name=%s", self->name);
+            //  who holds the lease, as it wrote it (NULL: not known yet)
+            PGresult *result = s_exec (
+                self, "SELECT holder FROM leadership WHERE id = 1 AND holder IS NOT NULL", 0, NULL);
+            const char *holder = s_value (result);
+            jad_log_info ("leader: standing by name=%s; controller %s leads", self->name,
+                          holder ? holder : "(unknown)");
+            PQclear (result);
             told = true;
         }
         if (self->lost)
