@@ -315,3 +315,43 @@ Test (notify, email_text_is_one_subject_line_and_field_lines)
         ctl_notify_email_format ("j@example.com", "o@example.com", "[1]", &subject, &message), -1);
     cr_assert_null (subject);
 }
+
+//  SIGHUP while a webhook is being delivered (an operator moves the
+//  webhook to another URL as a deploy notifies): the event in flight, and
+//  the one queued behind it, keep the targets they were routed to; the
+//  next event goes to the new URL only; nothing is lost or sent twice.
+Test (notify, reconfigured_while_delivering)
+{
+    jt_sink_t *old_sink = jt_sink_new (0), *new_sink = jt_sink_new (0);
+    jt_sink_hold (old_sink, true);
+    jad_controller_config_t config, fresh;
+    jad_notify_config_t targets[2], fresh_targets[2];
+    char url[128], fresh_url[128];
+    s_config (&config, targets, url, sizeof url, old_sink, NULL);
+    ctl_notify_t *notify = ctl_notify_new (&config, 0);
+    cr_assert_not_null (notify);
+    s_send (notify, "deploy.started", 1);
+    cr_assert (jt_wait_for (s_sink_holds, old_sink, 20000), "the first event never arrived");
+    s_send (notify, "deploy.succeeded", 2);  //  queued behind it, old routes
+
+    s_config (&fresh, fresh_targets, fresh_url, sizeof fresh_url, new_sink, NULL);
+    cr_assert_eq (ctl_notify_configure (notify, &fresh), 0);
+    s_send (notify, "alert.firing", 3);  //  new routes
+    jt_sink_hold (old_sink, false);
+
+    s_counts_t want = {notify, 3, 0, 0};
+    cr_assert (jt_wait_for (s_counts_reached, &want, 30000), "events not delivered");
+    char *old_bodies = jt_sink_bodies (old_sink);
+    char *new_bodies = jt_sink_bodies (new_sink);
+    cr_assert_eq (jt_count (old_bodies, "\"event\":\"deploy.started\""), 1, "%s", old_bodies);
+    cr_assert_eq (jt_count (old_bodies, "\"event\":\"deploy.succeeded\""), 1, "%s", old_bodies);
+    cr_assert_eq (jt_count (old_bodies, "alert.firing"), 0, "%s", old_bodies);
+    cr_assert_eq (jt_count (new_bodies, "\"event\":\"alert.firing\""), 1, "%s", new_bodies);
+    cr_assert_eq (jt_count (new_bodies, "deploy."), 0, "%s", new_bodies);
+    cr_assert_eq (ctl_notify_failed (notify), 0);
+    free (old_bodies);
+    free (new_bodies);
+    ctl_notify_destroy (&notify);
+    jt_sink_destroy (&old_sink);
+    jt_sink_destroy (&new_sink);
+}
