@@ -231,6 +231,60 @@ static int s_print_dry_run (cli_t *cli, json_t *result)
     return CLI_OK;
 }
 
+static void s_print_deploy (json_t *plan)
+{
+    s_print_created (plan, "deploy");
+}
+
+static void s_print_rollback (json_t *plan)
+{
+    s_print_created (plan, "roll back");
+    printf ("undoes plan %s\n", cli_str (plan, "undoes"));
+}
+
+static void s_print_db_rollback (json_t *plan)
+{
+    json_t *host = json_array_get (json_object_get (plan, "hosts"), 0);
+    printf ("plan %s: db-rollback of %s in %s to %s: migrate_down of %s on %s\n",
+            cli_str (plan, "id"), cli_str (plan, "app"), cli_str (plan, "env"),
+            cli_str (plan, "version"), cli_str (plan, "migrations"), cli_str (host, "name"));
+}
+
+//  Send `command` (a plan-making one: deploy, rollback, db-rollback) with
+//  `request`; print its dry run, or the plan it made (print_plan; with
+//  --json the answer as it came); with --wait follow the plan to its end.
+//  The exit status.
+static int s_plan_command (cli_t *cli, const char *command, const char **request,
+                           const cli_args_t *args, void (*print_plan) (json_t *plan))
+{
+    json_t *result = NULL;
+    int status = cli_request (cli, command, request, NULL, 0, &result);
+    if (status != CLI_OK || !result) {
+        json_decref (result);
+        return status;
+    }
+    if (cli_args_has (args, "--dry-run"))
+        return s_print_dry_run (cli, result);
+    bool wait = cli_args_has (args, "--wait");
+    json_t *plan = json_object_get (result, "plan");
+    char *plan_id = strdup (cli_str (plan, "id"));
+    if (!plan_id) {
+        json_decref (result);
+        return cli_error (CLI_FAILED, "%s: out of memory", command);
+    }
+    if (!cli->json)
+        print_plan (plan);
+    else if (!wait) {
+        cli_plan_complete (plan);
+        cli_print_json (result);
+    }
+    json_decref (result);
+    if (wait)
+        status = s_wait (cli, plan_id);
+    free (plan_id);
+    return status;
+}
+
 int cli_deploy (cli_t *cli)
 {
     static const char *const spec[] = {
@@ -289,27 +343,7 @@ int cli_deploy (cli_t *cli)
                              NULL};
     if (cli_args_has (&args, "--dry-run") && cli_args_has (&args, "--wait"))
         return cli_usage_error (cli, "deploy: --dry-run makes no plan to --wait for");
-    json_t *result = NULL;
-    int status = cli_request (cli, "deploy", request, NULL, 0, &result);
-    if (status != CLI_OK || !result) {
-        json_decref (result);
-        return status;
-    }
-    if (cli_args_has (&args, "--dry-run"))
-        return s_print_dry_run (cli, result);
-    json_t *plan = json_object_get (result, "plan");
-    char *plan_id = strdup (cli_str (plan, "id"));
-    if (!cli->json)
-        s_print_created (plan, "deploy");
-    else if (!cli_args_has (&args, "--wait")) {
-        cli_plan_complete (plan);
-        cli_print_json (result);
-    }
-    json_decref (result);
-    if (cli_args_has (&args, "--wait"))
-        status = s_wait (cli, plan_id);
-    free (plan_id);
-    return status;
+    return s_plan_command (cli, "deploy", request, &args, s_print_deploy);
 }
 
 int cli_plans (cli_t *cli)
@@ -527,28 +561,7 @@ int cli_rollback (cli_t *cli)
                              NULL};
     if (cli_args_has (&args, "--dry-run") && cli_args_has (&args, "--wait"))
         return cli_usage_error (cli, "rollback: --dry-run makes no plan to --wait for");
-    json_t *result = NULL;
-    int status = cli_request (cli, "rollback", request, NULL, 0, &result);
-    if (status != CLI_OK || !result) {
-        json_decref (result);
-        return status;
-    }
-    if (cli_args_has (&args, "--dry-run"))
-        return s_print_dry_run (cli, result);
-    json_t *plan = json_object_get (result, "plan");
-    char *plan_id = strdup (cli_str (plan, "id"));
-    if (!cli->json) {
-        s_print_created (plan, "roll back");
-        printf ("undoes plan %s\n", cli_str (plan, "undoes"));
-    } else if (!cli_args_has (&args, "--wait")) {
-        cli_plan_complete (plan);
-        cli_print_json (result);
-    }
-    json_decref (result);
-    if (cli_args_has (&args, "--wait"))
-        status = s_wait (cli, plan_id);
-    free (plan_id);
-    return status;
+    return s_plan_command (cli, "rollback", request, &args, s_print_rollback);
 }
 
 int cli_db_rollback (cli_t *cli)
@@ -571,26 +584,5 @@ int cli_db_rollback (cli_t *cli)
                              "to",    to,
                              "force", cli_args_has (&args, "--force") ? "true" : NULL,
                              NULL};
-    json_t *result = NULL;
-    int status = cli_request (cli, "db-rollback", request, NULL, 0, &result);
-    if (status != CLI_OK || !result) {
-        json_decref (result);
-        return status;
-    }
-    json_t *plan = json_object_get (result, "plan");
-    char *plan_id = strdup (cli_str (plan, "id"));
-    if (!cli->json) {
-        json_t *host = json_array_get (json_object_get (plan, "hosts"), 0);
-        printf ("plan %s: db-rollback of %s in %s to %s: migrate_down of %s on %s\n",
-                cli_str (plan, "id"), cli_str (plan, "app"), cli_str (plan, "env"),
-                cli_str (plan, "version"), cli_str (plan, "migrations"), cli_str (host, "name"));
-    } else if (!cli_args_has (&args, "--wait")) {
-        cli_plan_complete (plan);
-        cli_print_json (result);
-    }
-    json_decref (result);
-    if (cli_args_has (&args, "--wait"))
-        status = s_wait (cli, plan_id);
-    free (plan_id);
-    return status;
+    return s_plan_command (cli, "db-rollback", request, &args, s_print_db_rollback);
 }
