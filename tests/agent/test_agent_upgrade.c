@@ -57,11 +57,12 @@ Test (agent_store_upgrade, v1_state_survives)
     cr_assert_str_eq (state, "done");
     free (state);
     free (step);
-    //  the stored signed envelope still decodes into the plan
+    //  its signed envelope is a protocol-1 plan (a list of targets): this
+    //  agent speaks protocol 2 for plans (a Merkle commitment and a proof),
+    //  so it does not load it as a plan to run (a plan in flight during
+    //  the upgrade fails, "stored plan unreadable"; docs/operations.md says
+    //  to let plans finish first); its outcome above is kept
     jad_plan_t *plan = agt_store_load_plan (store, "2a30d661");
-    cr_assert_not_null (plan);
-    cr_assert_str_eq (plan->version, "1.0");
-    cr_assert_eq (plan->sequence, 1);
-    jad_plan_destroy (&plan);
+    cr_assert_null (plan);
     agt_store_destroy (&store);
 }
