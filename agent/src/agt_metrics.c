@@ -577,10 +577,28 @@ static int s_source_command (s_sampler_t *self, const s_app_t *app, const char *
     return result;
 }
 
+//  True if ROOT/APP/current still points at the release whose manifest
+//  the sampler holds. A plan may switch it at any moment between scans:
+//  the old release's sources must then not run any more, or their samples
+//  (stamped after the switch) count against the new release's bake.
+static bool s_app_still_current (s_sampler_t *self, const s_app_t *app)
+{
+    char link[PATH_MAX], version[JAD_NAME_MAX + 1];
+    return jad_format (link, sizeof link, "%s/%s/current", self->root, app->app) == 0 &&
+           jad_current_version (link, version) && app->version && streq (app->version, version);
+}
+
+//  Run the app's sources; `now` must be read before this is called (the
+//  check that current did not move comes after the stamp, so every sample
+//  stamped `now` is of the release current at `now`).
 static void s_app_sample (s_sampler_t *self, s_app_t *app, int64_t now)
 {
     if (!app->manifest)
         return;
+    if (!s_app_still_current (self, app)) {
+        self->scan_due = 0;  //  rescan at once; this round samples nothing
+        return;
+    }
     uint32_t timeout = app->interval_ms < S_MAX_SOURCE_MS ? app->interval_ms : S_MAX_SOURCE_MS;
     if (timeout < 1000)
         timeout = 1000;
