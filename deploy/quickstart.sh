@@ -252,13 +252,22 @@ fi
 say "Fleet status after the rollback"
 "$jadctl" status
 
+#  The id of dev's newest rollback plan ("" if none): plans are newest first.
+newest_rollback () {
+    "$jadctl" --json plans --env dev | tr -d ' \n' |
+        grep -o '"id":"[^"]*","kind":"rollback"' |
+        head -n 1 | sed 's/^"id":"\([^"]*\)".*/\1/'
+}
+
 say "Deploying hello 1.2 to dev: its smoke test passes, but its error rate is 30%"
 make_release 1.2 "" 0.3
 "$jadctl" release add hello 1.2 "$demo/releases/hello-1.2.tar.gz"
+#  (1.1's failed deploy was rolled back too: wait for a rollback after it)
+before=$(newest_rollback)
 "$jadctl" deploy hello 1.2 --env dev --wait
 say "Waiting for the controller to notice (rule: avg http_error_rate > 0.05 for 3s)"
 tries=0
-until "$jadctl" --json plans --env dev | grep -q '"kind": "rollback"'; do
+until rollback=$(newest_rollback) && [ -n "$rollback" ] && [ "$rollback" != "$before" ]; do
     tries=$((tries + 1))
     if [ $tries -gt 120 ]; then
         echo "quickstart: the controller did not roll dev back; see $demo/logs/" >&2
@@ -266,9 +275,6 @@ until "$jadctl" --json plans --env dev | grep -q '"kind": "rollback"'; do
     fi
     sleep 0.5
 done
-rollback=$("$jadctl" --json plans --env dev | tr -d ' \n' |
-    grep -o '"id":"[^"]*","kind":"rollback"' |
-    head -n 1 | sed 's/^"id":"\([^"]*\)".*/\1/')
 "$jadctl" plan show "$rollback"
 "$jadctl" alerts
 

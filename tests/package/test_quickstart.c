@@ -157,6 +157,9 @@ Test (quickstart, the_tour_shows_a_schedule_a_db_rollback_and_an_incident_report
     cr_expect (strstr (output, "db-rollback"), "%s", output);
     //  the broken releases were caught
     cr_expect (strstr (output, "dev-1 rolled itself back to 1.0"), "%s", output);
+    //  ... and the plan shown is the alert's rollback of 1.2, not 1.1's
+    cr_expect (strstr (output, "automatic rollback: alert "), "%s", output);
+    cr_expect (strstr (output, "rolling back hello 1.2"), "%s", output);
     cr_expect (strstr (output, "The demo fleet is running."), "%s", output);
     free (output);
     jt_rmtree (demo);
