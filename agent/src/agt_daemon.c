@@ -259,7 +259,7 @@ static void s_plan_finished (agt_daemon_t *self, uint32_t status, const char *cu
                          plan->plan_id, plan->app, plan->version, current ? current : "(none)");
     jad_plan_destroy (&self->active);
     agt_fetch_destroy (&self->fetch);
-    if (agt_metrics_plan (self->metrics, NULL))
+    if (agt_metrics_plan (self->metrics, NULL) && !zsys_interrupted)
         jad_log_warning ("agent: cannot tell the sampler the plan ended");
     s_send_status (self);
 }

@@ -863,6 +863,10 @@ void agt_metrics_actor (zsock_t *pipe, void *args)
 
 int agt_metrics_plan (zactor_t *actor, const char *app)
 {
+    //  never block: a sampler that already stopped (SIGTERM ends its
+    //  poller too) has no reader left on its pipe, and a PAIR socket
+    //  without a peer would hold the daemon's stop forever
+    zsock_set_sndtimeo (actor, 0);
     return app ? zstr_sendx (actor, "PLAN", app, NULL) : zstr_send (actor, "IDLE");
 }
 

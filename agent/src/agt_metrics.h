@@ -87,8 +87,8 @@ typedef struct {
 void agt_metrics_actor (zsock_t *pipe, void *args);
 
 //  Tell the sampler a plan for `app` begins (NULL: the plan ended): smoke
-//  checks are never re-run for an app while a plan applies to it.
-//  Returns 0 or -1.
+//  checks are never re-run for an app while a plan applies to it. Never
+//  blocks: returns 0, or -1 if the sampler could not take it (stopped).
 int agt_metrics_plan (zactor_t *actor, const char *app);
 
 //  Receive one batch from the actor into the buffer. Returns samples
