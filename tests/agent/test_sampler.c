@@ -228,3 +228,28 @@ Test (agent_metrics, no_sample_of_the_old_release_after_a_switch, .timeout = 60)
     jt_rmtree (root);
     free (root);
 }
+
+//  SIGTERM also ends the sampler's poller, so the daemon may tell it that
+//  a plan ended after the sampler thread is gone: that must not block (a
+//  PAIR socket without its peer would wait forever, and the agent would
+//  never stop).
+Test (agent_metrics, telling_a_stopped_sampler_never_blocks, .timeout = 30)
+{
+    char *root = jt_tempdir ("jadugar-sampler");
+    agt_metrics_config_t config = {
+        .root = root, .environment = "dev", .host = "web-1", .interval_ms = 60000};
+    zactor_t *actor = zactor_new (agt_metrics_actor, &config);
+    cr_assert_not_null (actor);
+    cr_assert_eq (agt_metrics_plan (actor, "web"), 0, "a running sampler takes it");
+    //  the sampler thread ends (as on SIGTERM); its end is signalled
+    cr_assert_eq (zstr_send (actor, "$TERM"), 0);
+    cr_assert_eq (zsock_wait (actor), 0);
+    //  nobody reads any more: far more than the pipe holds, none may block
+    int refused = 0;
+    for (int index = 0; index < 5000; index++)
+        refused += agt_metrics_plan (actor, index % 2 ? NULL : "web") != 0;
+    cr_assert_gt (refused, 0, "5000 messages taken with nobody reading");
+    zactor_destroy (&actor);
+    jt_rmtree (root);
+    free (root);
+}
