@@ -3,14 +3,19 @@
 #  SPDX-License-Identifier: MPL-2.0
 #
 #  Starts a controller and three agents (dev, staging, prod) on loopback,
-#  ships a sample release through dev -> staging -> prod, shows the fleet,
-#  then deploys a broken release that fails its smoke test and is rolled
-#  back. Everything is left running. Running it again restarts the demo.
+#  ships a sample release through dev -> staging -> prod, shows the fleet
+#  and prod's release calendar, rolls a schema change back on staging on
+#  its own (db-rollback) under an incident it opens, notes, closes and
+#  reports, then deploys a broken release that fails its smoke test and
+#  one whose error rate makes the controller roll dev back. Everything is
+#  left running. Running it again restarts the demo.
 #
 #  Usage: deploy/quickstart.sh [--stop]
 #  Environment: JADUGAR_DEMO_DIR (default /tmp/jadugar-demo),
 #               JADUGAR_PORT (default 7400),
-#               JADUGAR_BUILD_DIR (default build/ in the source tree)
+#               JADUGAR_BUILD_DIR (default build/ in the source tree),
+#               JADUGAR_NO_BUILD=1 (use the binaries already in the build
+#               directory: no package installation, no build)
 #
 #  --stop (and a restart) signal only the demo's own processes: a pid from
 #  run/NAME.pid is signalled only while /proc/PID/cmdline is exactly the
@@ -106,12 +111,20 @@ if [ $# -gt 0 ]; then
     exit 2
 fi
 
-say "Installing missing packages"
-"$top/deploy/install-deps.sh"
+if [ "${JADUGAR_NO_BUILD:-}" != 1 ]; then
+    say "Installing missing packages"
+    "$top/deploy/install-deps.sh"
 
-say "Building"
-cmake -S "$top" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DJADUGAR_TESTS=OFF >/dev/null
-cmake --build "$build" -j"$(nproc)" >/dev/null
+    say "Building"
+    cmake -S "$top" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DJADUGAR_TESTS=OFF >/dev/null
+    cmake --build "$build" -j"$(nproc)" >/dev/null
+fi
+for binary in "$controller_bin" "$agent_bin" "$build/controller/jadctl"; do
+    if [ ! -x "$binary" ]; then
+        echo "quickstart: $binary is missing (build first, or unset JADUGAR_NO_BUILD)" >&2
+        exit 1
+    fi
+done
 jadctl="$build/controller/jadctl"
 
 say "Starting a fresh demo in $demo"
@@ -132,15 +145,21 @@ export JADUGAR_CONFIG
 sed -i 's/^heartbeat: 5s/heartbeat: 1s/' "$demo/controller/controller.yaml"
 #  ... and bakes prod's canary for 10 seconds instead of 10 minutes.
 sed -i 's/^    bake: 10m/    bake: 10s/' "$demo/controller/controller.yaml"
+#  Production releases every other Tuesday at 10:00 Berlin time: a release
+#  added with --branch main waits for that slot (deploys by hand do not).
+sed -i '/^    track: main$/a\
+    auto_deploy: true\
+    timezone: Europe/Berlin\
+    schedule: "every 2 weeks Tue 10:00 from 2026-12-08"' "$demo/controller/controller.yaml"
 #  Roll dev back by itself when a release raises the error rate after a
-#  deploy: one more rule in the `alerts:` list init wrote.
-grep -q '^alerts:$' "$demo/controller/controller.yaml" || {
-    echo "quickstart: init wrote no alerts: list" >&2
-    exit 1
-}
-sed -i '/^alerts:$/a\
-  - { env: dev, metric: http_error_rate, above: 0.05, for: 3s, window: 3s, min_samples: 2,\
-      action: rollback }' "$demo/controller/controller.yaml"
+#  deploy: a rule in init's `alerts:` list (beside its security rule).
+rule='  - { env: dev, metric: http_error_rate, above: 0.05, for: 3s, window: 3s, min_samples: 2, action: rollback }'
+if grep -q '^alerts:$' "$demo/controller/controller.yaml"; then
+    sed -i "/^alerts:\$/a\\
+$rule" "$demo/controller/controller.yaml"
+else
+    printf 'alerts:\n%s\n' "$rule" >> "$demo/controller/controller.yaml"
+fi
 "$controller_bin" check --data "$demo/controller" >/dev/null
 
 "$controller_bin" run --data "$demo/controller" > "$demo/logs/controller.log" 2>&1 &
@@ -190,6 +209,35 @@ done
 say "Fleet status"
 "$jadctl" status
 
+say "prod's release calendar (schedule: every 2 weeks Tue 10:00, Europe/Berlin)"
+"$jadctl" schedule --env prod --count 3
+
+say "A schema change on staging: hello 1.0.1 adds a column (its migrate_up)"
+make_release 1.0.1
+"$jadctl" release add hello 1.0.1 "$demo/releases/hello-1.0.1.tar.gz"
+"$jadctl" deploy hello 1.0.1 --env staging --wait
+schema="$demo/hosts/staging-1/srv/hello/shared/schema"
+echo "staging's schema: $(tr '\n' ' ' < "$schema")"
+
+say "The new column breaks the reports: an incident, and the schema goes back to 1.0"
+"$jadctl" incident open --env staging --since 10m \
+    "reports fail after hello 1.0.1's schema change" | tee "$demo/incident.txt"
+incident=$(sed -n 's/^incident: //p' "$demo/incident.txt")
+"$jadctl" incident note "$incident" "1.0.1's code is fine: roll back only its migration"
+if "$jadctl" db-rollback hello --env staging --to 1.0; then
+    echo "quickstart: db-rollback under an active 1.0.1 was not refused" >&2
+    exit 1
+else
+    echo "(refused, exit $?: 1.0.1 is active on staging; --force says we know it copes)"
+fi
+"$jadctl" db-rollback hello --env staging --to 1.0 --force --wait
+echo "staging's schema: $(tr '\n' ' ' < "$schema")(the code stays 1.0.1)"
+"$jadctl" incident note "$incident" "schema back to 1.0, reports work again"
+"$jadctl" incident close "$incident"
+
+say "The incident's post-mortem: jadctl incident report $incident"
+"$jadctl" incident report "$incident"
+
 say "Deploying a broken release hello 1.1 to dev (its smoke test fails)"
 make_release 1.1 "database connection refused"
 #  (no --branch develop here: dev tracks develop with auto_deploy, so that
@@ -205,13 +253,22 @@ fi
 say "Fleet status after the rollback"
 "$jadctl" status
 
+#  The id of dev's newest rollback plan ("" if none): plans are newest first.
+newest_rollback () {
+    "$jadctl" --json plans --env dev | tr -d ' \n' |
+        grep -o '"id":"[^"]*","kind":"rollback"' |
+        head -n 1 | sed 's/^"id":"\([^"]*\)".*/\1/'
+}
+
 say "Deploying hello 1.2 to dev: its smoke test passes, but its error rate is 30%"
 make_release 1.2 "" 0.3
 "$jadctl" release add hello 1.2 "$demo/releases/hello-1.2.tar.gz"
+#  (1.1's failed deploy was rolled back too: wait for a rollback after it)
+before=$(newest_rollback)
 "$jadctl" deploy hello 1.2 --env dev --wait
 say "Waiting for the controller to notice (rule: avg http_error_rate > 0.05 for 3s)"
 tries=0
-until "$jadctl" --json plans --env dev | grep -q '"kind": "rollback"'; do
+until rollback=$(newest_rollback) && [ -n "$rollback" ] && [ "$rollback" != "$before" ]; do
     tries=$((tries + 1))
     if [ $tries -gt 120 ]; then
         echo "quickstart: the controller did not roll dev back; see $demo/logs/" >&2
@@ -219,9 +276,6 @@ until "$jadctl" --json plans --env dev | grep -q '"kind": "rollback"'; do
     fi
     sleep 0.5
 done
-rollback=$("$jadctl" --json plans --env dev | tr -d ' \n' |
-    grep -o '"id":"[^"]*","kind":"rollback"' |
-    head -n 1 | sed 's/^"id":"\([^"]*\)".*/\1/')
 "$jadctl" plan show "$rollback"
 "$jadctl" alerts
 
@@ -240,8 +294,11 @@ The demo fleet is running. To use jadctl against it:
     jadctl release list
     jadctl alerts
     jadctl metrics --env dev --name http_error_rate --since 10m
+    jadctl metrics --env prod --name smoke_ok --since 10m   # smoke test every 10s
+    jadctl schedule             # the coming release slots
     jadctl incident list        # the rollback of hello 1.2 opened one
     jadctl incident report ID   # its post-mortem timeline, Markdown
+    jadctl plans --env staging  # the db-rollback is a plan of its own
 
 The status page is at http://127.0.0.1:$((port + 3))/ (and /metrics for Prometheus).
 

@@ -262,6 +262,8 @@ static void s_plan_finished (agt_daemon_t *self, uint32_t status, const char *cu
                          current ? current : "(none)");
     jad_plan_destroy (&self->active);
     agt_fetch_destroy (&self->fetch);
+    if (agt_metrics_plan (self->metrics, NULL) && !zsys_interrupted)
+        jad_log_warning ("agent: cannot tell the sampler the plan ended");
     s_send_status (self);
 }
 
@@ -566,6 +568,9 @@ static void s_start_plan (agt_daemon_t *self, jad_plan_t *plan)
         jad_plan_destroy (&self->active);
         return;
     }
+    //  no smoke re-runs of the app until the plan ends (s_plan_finished)
+    if (agt_metrics_plan (self->metrics, plan->app))
+        jad_log_warning ("agent: cannot tell the sampler a plan begins app=%s", plan->app);
     if (!self->policy || !agt_policy_needed (plan)) {
         s_start_release (self);
         return;

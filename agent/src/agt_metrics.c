@@ -360,6 +360,8 @@ typedef struct {
     jad_manifest_t *manifest;
     int64_t next_due;  //  mono ms
     uint32_t interval_ms;
+    int64_t smoke_due;  //  mono ms of the next smoke re-run (manifest smoke_every)
+    int smoke_ok;       //  last smoke_ok, -1 before the first
 } s_app_t;
 
 typedef struct {
@@ -375,6 +377,10 @@ typedef struct {
     uint64_t cpu_total;
     zhashx_t *apps;  //  app -> s_app_t *
     agt_samples_t *round;
+    char *applying;        //  app of the plan the daemon is applying, or NULL
+    uint64_t plans_begun;  //  plans the daemon has begun, counted
+    bool stop;             //  $TERM seen while draining the pipe
+    int64_t smoke_time;    //  time of this round's newest smoke_ok{app}, 0: none
 } s_sampler_t;
 
 static void s_app_destroy (void **item)
@@ -482,7 +488,9 @@ static void s_scan (s_sampler_t *self, int64_t mono)
         jad_problems_destroy (&problems);
         uint32_t interval = app->manifest ? app->manifest->metrics_interval_ms : 10000;
         app->interval_ms = interval < S_MIN_INTERVAL_MS ? S_MIN_INTERVAL_MS : interval;
-        app->next_due = mono;  //  a new release is sampled at once
+        app->next_due = mono;   //  a new release is sampled at once
+        app->smoke_due = mono;  //  and its smoke checks re-run once no plan applies
+        app->smoke_ok = -1;
         jad_log_debug ("agent: metrics follow app=%s version=%s sources=%zu", app->app, version,
                        app->manifest ? app->manifest->source_count : 0);
     }
@@ -577,10 +585,28 @@ static int s_source_command (s_sampler_t *self, const s_app_t *app, const char *
     return result;
 }
 
+//  True if ROOT/APP/current still points at the release whose manifest
+//  the sampler holds. A plan may switch it at any moment between scans:
+//  the old release's sources must then not run any more, or their samples
+//  (stamped after the switch) count against the new release's bake.
+static bool s_app_still_current (s_sampler_t *self, const s_app_t *app)
+{
+    char link[PATH_MAX], version[JAD_NAME_MAX + 1];
+    return jad_format (link, sizeof link, "%s/%s/current", self->root, app->app) == 0 &&
+           jad_current_version (link, version) && app->version && streq (app->version, version);
+}
+
+//  Run the app's sources; `now` must be read before this is called (the
+//  check that current did not move comes after the stamp, so every sample
+//  stamped `now` is of the release current at `now`).
 static void s_app_sample (s_sampler_t *self, s_app_t *app, int64_t now)
 {
     if (!app->manifest)
         return;
+    if (!s_app_still_current (self, app)) {
+        self->scan_due = 0;  //  rescan at once; this round samples nothing
+        return;
+    }
     uint32_t timeout = app->interval_ms < S_MAX_SOURCE_MS ? app->interval_ms : S_MAX_SOURCE_MS;
     if (timeout < 1000)
         timeout = 1000;
@@ -593,6 +619,144 @@ static void s_app_sample (s_sampler_t *self, s_app_t *app, int64_t now)
                       app->app, index + 1) < (int)sizeof series)
             agt_samples_add (self->round, series, now, rc == 0 ? 1 : 0);
     }
+}
+
+//  --------------------------------------------------------------------------
+//  Smoke re-runs: `jadugar-apply --smoke` runs the current release's smoke
+//  checks as a deploy does (hook user, HTTP checks through libcurl, which
+//  the daemon does not link); the sample smoke_ok{app="APP"} is 1 or 0,
+//  and smoke_ok (no label) is the host's: 0 while any app's last failed.
+
+//  The helper's bound: every check's own timeout, plus its start-up.
+static uint32_t s_smoke_timeout (const jad_manifest_t *manifest)
+{
+    uint64_t total = 5000;
+    for (size_t index = 0; index < manifest->smoke_count; index++)
+        total += manifest->smoke[index].timeout_ms;
+    return total > UINT32_MAX ? UINT32_MAX : (uint32_t)total;
+}
+
+//  Run the checks; 1 passed, 0 failed (why in the log), -1 not run.
+static int s_smoke_run (s_sampler_t *self, const s_app_t *app)
+{
+    if (!self->helper) {
+        jad_log_debug ("agent: smoke not re-run app=%s error=\"no apply helper\"", app->app);
+        return -1;
+    }
+    char parent[24];
+    snprintf (parent, sizeof parent, "%d", (int)getpid ());
+    const char *args[16] = {"--smoke", app->app,   "--version", app->version,
+                            "--root",  self->root, "--env",     self->environment,
+                            "--host",  self->host, "--parent",  parent};
+    size_t count = 12;
+    if (self->hook_user) {
+        args[count++] = "--hook-user";
+        args[count++] = self->hook_user;
+    }
+    args[count] = NULL;
+    const char *env[] = {NULL};
+    jad_hook_spec_t spec = {.release_dir = "/",
+                            .program = self->helper,
+                            .args = args,
+                            .env = env,
+                            .timeout_ms = s_smoke_timeout (app->manifest),
+                            .max_output = 4096};
+    jad_hook_result_t hook = {0};
+    int result = jad_hook_run (&spec, &hook) == 0 ? 1 : 0;
+    if (result == 0 || app->smoke_ok != 1) {
+        //  the helper says "smoke APP V: why"; else how it ended
+        char why[512];
+        const char *output = hook.output && *hook.output && !hook.spawn_failed ? hook.output : NULL;
+        if (output)
+            snprintf (why, sizeof why, "%.*s", (int)strcspn (output, "\n"), output);
+        else
+            jad_hook_describe (&hook, why, sizeof why);
+        if (result == 0)
+            jad_log_warning ("agent: smoke re-run failed app=%s version=%s error=\"%s\"", app->app,
+                             app->version, why);
+        else
+            jad_log_info ("agent: smoke re-run passed app=%s version=%s", app->app, app->version);
+    }
+    jad_hook_result_clear (&hook);
+    return result;
+}
+
+static bool s_pipe_command (s_sampler_t *self, zsock_t *pipe);
+
+//  Re-run the app's smoke checks if due and no plan applies to it; a plan
+//  begun while they ran makes the result void (it may have been of either
+//  release), and they run again once it ends.
+static void s_app_smoke (s_sampler_t *self, s_app_t *app, zsock_t *pipe, int64_t mono)
+{
+    //  what the daemon said so far (a plan it just began) counts first
+    while (!self->stop && (zsock_events (pipe) & ZMQ_POLLIN))
+        self->stop = s_pipe_command (self, pipe);
+    if (self->stop || !app->manifest || !app->manifest->smoke_every_ms ||
+        !app->manifest->smoke_count || mono < app->smoke_due ||
+        (self->applying && streq (self->applying, app->app)))
+        return;
+    int64_t now = jad_now_ms ();
+    if (!s_app_still_current (self, app)) {
+        //  a new release resets the clock (s_scan); a removed app waits
+        app->smoke_due = mono + app->manifest->smoke_every_ms;
+        self->scan_due = 0;
+        return;
+    }
+    uint64_t begun = self->plans_begun;
+    int ok = s_smoke_run (self, app);
+    while (!self->stop && (zsock_events (pipe) & ZMQ_POLLIN))
+        self->stop = s_pipe_command (self, pipe);
+    if (self->plans_begun != begun)
+        return;  //  void: again once the plan ends
+    app->smoke_due = jad_mono_ms () + app->manifest->smoke_every_ms;
+    if (ok < 0)
+        return;
+    app->smoke_ok = ok;
+    char series[JAD_MAX_SERIES_LEN + 1];
+    if (snprintf (series, sizeof series, "smoke_ok{app=\"%s\"}", app->app) < (int)sizeof series)
+        agt_samples_add (self->round, series, now, ok);
+    self->smoke_time = now;
+}
+
+//  After a round with smoke re-runs: the host's smoke_ok, 1 while every
+//  app's last re-run passed (a rule's `metric:` is a plain name; the
+//  per-app series say which app failed).
+static void s_host_smoke (s_sampler_t *self)
+{
+    if (!self->smoke_time)
+        return;
+    int ok = 1;
+    for (s_app_t *app = (s_app_t *)zhashx_first (self->apps); app;
+         app = (s_app_t *)zhashx_next (self->apps))
+        if (app->smoke_ok == 0)
+            ok = 0;
+    agt_samples_add (self->round, "smoke_ok", self->smoke_time, ok);
+    self->smoke_time = 0;
+}
+
+//  A command from the daemon: "$TERM", "PLAN" APP (a plan for APP begins)
+//  or "IDLE" (it ended). Returns true to stop.
+static bool s_pipe_command (s_sampler_t *self, zsock_t *pipe)
+{
+    zmsg_t *msg = zmsg_recv (pipe);
+    if (!msg)
+        return true;
+    char *command = zmsg_popstr (msg);
+    char *app = zmsg_popstr (msg);
+    bool stop = !command || streq (command, "$TERM");
+    if (command && streq (command, "PLAN") && app) {
+        free (self->applying);
+        self->applying = app;
+        app = NULL;
+        self->plans_begun++;
+    } else if (command && streq (command, "IDLE")) {
+        free (self->applying);
+        self->applying = NULL;
+    }
+    zstr_free (&command);
+    zstr_free (&app);
+    zmsg_destroy (&msg);
+    return stop;
 }
 
 //  Pass the round's samples to the main thread.
@@ -642,19 +806,21 @@ void agt_metrics_actor (zsock_t *pipe, void *args)
         mono = jad_mono_ms ();
         int64_t next = self.host_due < self.scan_due ? self.host_due : self.scan_due;
         for (s_app_t *app = (s_app_t *)zhashx_first (self.apps); app;
-             app = (s_app_t *)zhashx_next (self.apps))
+             app = (s_app_t *)zhashx_next (self.apps)) {
             if (app->manifest && app->manifest->source_count && app->next_due < next)
                 next = app->next_due;
+            //  a smoke re-run held back by a plan waits for its end (the pipe)
+            if (app->manifest && app->manifest->smoke_every_ms && app->smoke_due < next &&
+                !(self.applying && streq (self.applying, app->app)))
+                next = app->smoke_due;
+        }
         int64_t wait = next - mono;
         //  Look at the pipe even when a round is overdue: a source slower
         //  than its interval (its timeout) makes every round late, and
         //  $TERM must still get through.
         void *which = zpoller_wait (poller, wait > 0 ? (int)wait : 0);
         if (which == pipe) {
-            char *command = zstr_recv (pipe);
-            bool stop = !command || streq (command, "$TERM");
-            zstr_free (&command);
-            if (stop)
+            if (s_pipe_command (&self, pipe))
                 break;
             continue;
         }
@@ -676,7 +842,13 @@ void agt_metrics_actor (zsock_t *pipe, void *args)
                 s_app_sample (&self, app, now);
                 app->next_due = mono + app->interval_ms;
             }
+        for (s_app_t *app = (s_app_t *)zhashx_first (self.apps); app && !self.stop;
+             app = (s_app_t *)zhashx_next (self.apps))
+            s_app_smoke (&self, app, pipe, mono);
+        s_host_smoke (&self);
         s_flush (&self, pipe);
+        if (self.stop)
+            break;
     }
     zpoller_destroy (&poller);
     agt_samples_destroy (&self.round);
@@ -686,6 +858,16 @@ void agt_metrics_actor (zsock_t *pipe, void *args)
     free (self.host);
     free (self.hook_user);
     free (self.helper);
+    free (self.applying);
+}
+
+int agt_metrics_plan (zactor_t *actor, const char *app)
+{
+    //  never block: a sampler that already stopped (SIGTERM ends its
+    //  poller too) has no reader left on its pipe, and a PAIR socket
+    //  without a peer would hold the daemon's stop forever
+    zsock_set_sndtimeo (actor, 0);
+    return app ? zstr_sendx (actor, "PLAN", app, NULL) : zstr_send (actor, "IDLE");
 }
 
 int agt_metrics_recv (zactor_t *actor, agt_samples_t *buffer)

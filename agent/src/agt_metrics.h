@@ -15,7 +15,13 @@
 //  until the controller link takes them; at its bound the oldest samples
 //  are dropped and counted, and the count travels in every batch.
 //
+//  Every `hooks.smoke_every` of the current release it also runs that
+//  release's smoke checks again (`jadugar-apply --smoke`), never while a
+//  plan applies to the app, and adds smoke_ok{app="APP"} 1 or 0, and
+//  smoke_ok, the host's (0 while any app's last re-run failed).
+//
 //  Pipe protocol: actor -> main  "BATCH" + one frame (jad_agent_msg bytes)
+//                 main -> actor  "PLAN" + app (a plan begins), "IDLE" (it ended)
 
 #ifndef AGT_METRICS_H_INCLUDED
 #define AGT_METRICS_H_INCLUDED
@@ -79,6 +85,11 @@ typedef struct {
 //  The actor; `args` is an agt_metrics_config_t * that it copies before
 //  signalling the pipe.
 void agt_metrics_actor (zsock_t *pipe, void *args);
+
+//  Tell the sampler a plan for `app` begins (NULL: the plan ended): smoke
+//  checks are never re-run for an app while a plan applies to it. Never
+//  blocks: returns 0, or -1 if the sampler could not take it (stopped).
+int agt_metrics_plan (zactor_t *actor, const char *app);
 
 //  Receive one batch from the actor into the buffer. Returns samples
 //  added, or -1 if the message was not a batch.

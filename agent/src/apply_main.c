@@ -12,6 +12,12 @@
 //      GET URL (http or https); print the body (Prometheus text, which is
 //      what a `command:` metrics source prints too) and exit 0, or print
 //      "prometheus URL: reason" and exit 1
+//  jadugar-apply --smoke APP --version V --root DIR --env E --host H
+//                [--hook-user USER] [--parent PID]
+//      run the smoke checks of ROOT/APP's current release V again (hooks
+//      as USER, as a deploy runs them); print "smoke APP V: N checks
+//      passed" and exit 0, or "smoke APP V: why" and exit 1. The agent's
+//      sampler runs this every `smoke_every` (the smoke_ok metric).
 //
 //  With --parent the helper dies with that process (PR_SET_PDEATHSIG) and
 //  refuses to run if it is already gone.
@@ -36,7 +42,9 @@
 
 #define USAGE                                                                                      \
     "usage: jadugar-apply --apply --parent PID\n"                                                  \
-    "       jadugar-apply --scrape URL --timeout-ms N [--parent PID]\n"
+    "       jadugar-apply --scrape URL --timeout-ms N [--parent PID]\n"                            \
+    "       jadugar-apply --smoke APP --version V --root DIR --env E --host H\n"                   \
+    "                     [--hook-user USER] [--parent PID]\n"
 
 #define S_MAX_BODY (4 << 20)  //  Prometheus endpoint response cap
 
@@ -149,6 +157,56 @@ static int s_scrape (const char *url, long timeout_ms)
     return result;
 }
 
+typedef struct {
+    int status;                   //  the DONE event's
+    char detail[JAD_MAX_DETAIL];  //  and its detail
+} s_smoke_t;
+
+static void s_smoke_event (jad_apply_event_t **event_p, void *arg)
+{
+    s_smoke_t *self = (s_smoke_t *)arg;
+    jad_apply_event_t *event = *event_p;
+    if (event->kind == JAD_APPLY_EVENT_DONE) {
+        self->status = (int)event->status;
+        jad_format (self->detail, sizeof self->detail, "%s", event->detail ? event->detail : "");
+    }
+    jad_apply_event_destroy (event_p);
+}
+
+//  The smoke checks of the current release, again: agt_apply's VERIFY
+//  task (the same checks, environment and hook user as a deploy's).
+static int s_smoke (const char *app, const char *version, const char *root, const char *environment,
+                    const char *host, const char *hook_user)
+{
+    if (!jad_name_valid (app) || !jad_name_valid (version)) {
+        printf ("smoke: not an app and version name: %s %s\n", app, version);
+        return 2;
+    }
+    jad_apply_job_t *job = jad_apply_job_new ();
+    if (!job || !(job->plan_id = strdup ("smoke")) || !(job->app = strdup (app)) ||
+        !(job->version = strdup (version)) || !(job->sha256_hex = strdup ("-")) ||
+        !(job->environment = strdup (environment)) || !(job->host = strdup (host)) ||
+        !(job->root = strdup (root)) || !(job->downloads = strdup (root)) ||
+        (hook_user && !(job->hook_user = strdup (hook_user)))) {
+        jad_apply_job_destroy (&job);
+        printf ("smoke %s %s: out of memory\n", app, version);
+        return 1;
+    }
+    job->action = JAD_PLAN_ACTION_VERIFY;
+    s_smoke_t result = {.status = JAD_REPORT_FAILED, .detail = "no outcome"};
+    int rc = agt_apply_run (job, s_smoke_event, &result);
+    jad_apply_job_destroy (&job);
+    bool healthy = rc == 0 && result.status == JAD_REPORT_HEALTHY;
+    //  "verify done" says nothing to a reader: say what passed
+    if (healthy)
+        printf ("smoke %s %s: checks passed\n", app, version);
+    else
+        printf ("smoke %s %s: %s\n", app, version, result.detail);
+    if (fflush (stdout))
+        return 1;
+    return healthy ? 0 : 1;
+}
+
 int main (int argc, char **argv)
 {
     static const struct option long_options[] = {
@@ -156,10 +214,18 @@ int main (int argc, char **argv)
         {"scrape", required_argument, NULL, 's'},
         {"timeout-ms", required_argument, NULL, 't'},
         {"parent", required_argument, NULL, 'p'},
+        {"smoke", required_argument, NULL, 'S'},
+        {"version", required_argument, NULL, 'v'},
+        {"root", required_argument, NULL, 'r'},
+        {"env", required_argument, NULL, 'e'},
+        {"host", required_argument, NULL, 'h'},
+        {"hook-user", required_argument, NULL, 'u'},
         {NULL, 0, NULL, 0},
     };
     bool apply = false;
     const char *url = NULL;
+    const char *smoke = NULL, *version = NULL, *root = NULL, *environment = NULL, *host = NULL,
+               *hook_user = NULL;
     long timeout_ms = 10000;
     long parent = 0;
     int option;
@@ -170,6 +236,18 @@ int main (int argc, char **argv)
             apply = true;
         else if (option == 's')
             url = optarg;
+        else if (option == 'S')
+            smoke = optarg;
+        else if (option == 'v')
+            version = optarg;
+        else if (option == 'r')
+            root = optarg;
+        else if (option == 'e')
+            environment = optarg;
+        else if (option == 'h')
+            host = optarg;
+        else if (option == 'u')
+            hook_user = optarg;
         else if (option == 't' || option == 'p') {
             errno = 0;
             long value = strtol (optarg, &end, 10);
@@ -187,7 +265,10 @@ int main (int argc, char **argv)
             return 2;
         }
     }
-    if (optind < argc || apply == (url != NULL) || (apply && !parent)) {
+    int modes = (apply ? 1 : 0) + (url ? 1 : 0) + (smoke ? 1 : 0);
+    bool smoke_args = version && root && environment && host;
+    if (optind < argc || modes != 1 || (apply && !parent) || (smoke && !smoke_args) ||
+        (!smoke && (version || root || environment || host || hook_user))) {
         fprintf (stderr, USAGE);
         return 2;
     }
@@ -200,7 +281,9 @@ int main (int argc, char **argv)
         fprintf (stderr, "jadugar-apply: cannot initialise libsodium or libcurl\n");
         return 3;
     }
-    int rc = apply ? s_apply () : s_scrape (url, timeout_ms);
+    int rc = apply   ? s_apply ()
+             : smoke ? s_smoke (smoke, version, root, environment, host, hook_user)
+                     : s_scrape (url, timeout_ms);
     curl_global_cleanup ();
     return rc;
 }

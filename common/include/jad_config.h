@@ -300,6 +300,7 @@ typedef struct {
     char *activate;
     jad_smoke_t *smoke;
     size_t smoke_count;
+    uint32_t smoke_every_ms;  //  hooks.smoke_every: re-run the smoke checks (smoke_ok), 0: never
     uint32_t metrics_interval_ms;  //  default 10000
     jad_metric_source_t *sources;
     size_t source_count;

@@ -2476,8 +2476,24 @@ static const s_field_t s_hooks_fields[] = {
     S_STRING ("migrate_down", S_M, migrate_down, S_HOOKPATH),
     S_STRING ("activate", S_M, activate, S_HOOKPATH),
     S_LIST ("smoke", S_M, smoke, smoke_count, &s_smoke_table),
+    S_DURATION ("smoke_every", S_M, smoke_every_ms, 1),
     S_END};
-static const s_table_t s_hooks_table = {.fields = s_hooks_fields};
+
+//  smoke_every re-runs the smoke checks: there must be some, and a period
+//  of at least a second.
+static void s_hooks_check (s_map_t *map)
+{
+    jad_manifest_t *manifest = map->base;
+    s_slot_t *every = s_map_slot (map, "smoke_every");
+    if (every->state != S_SET)
+        return;
+    if (manifest->smoke_count == 0)
+        s_problem (map->ctx, every->line, map->where,
+                   "key 'smoke_every' needs smoke checks to re-run (key 'smoke')");
+    else if (manifest->smoke_every_ms < 1000)
+        s_problem (map->ctx, every->line, map->where, "key 'smoke_every': at least 1s");
+}
+static const s_table_t s_hooks_table = {.fields = s_hooks_fields, .check = s_hooks_check};
 
 static const s_field_t s_metrics_fields[] = {
     S_DURATION ("interval", S_M, metrics_interval_ms, 1),

@@ -153,3 +153,103 @@ Test (agent_metrics, stops_while_a_source_overruns_its_interval, .timeout = 60)
     jt_rmtree (root);
     free (root);
 }
+
+//  Take the actor's batches into buffer until one holds release_metric 2
+//  or the deadline passes. Returns true if it came.
+static bool s_collect (zactor_t *actor, agt_samples_t *buffer, int64_t deadline_ms)
+{
+    zpoller_t *poller = zpoller_new (zactor_sock (actor), NULL);
+    bool got = false;
+    while (zclock_mono () < deadline_ms) {
+        if (zpoller_wait (poller, 200) && agt_metrics_recv (actor, buffer) > 0) {
+            jad_metric_batch_t *batch = agt_samples_peek (buffer, 100000);
+            for (size_t index = 0; batch && !got && index < batch->sample_count; index++)
+                got = strcmp (batch->names[batch->name_index[index]], "release_metric") == 0 &&
+                      batch->values[index] == 2;
+            jad_metric_batch_destroy (&batch);
+            if (got)
+                break;
+        }
+    }
+    zpoller_destroy (&poller);
+    return got;
+}
+
+//  A plan switches `current` between two of the sampler's scans: the old
+//  release's source must not run again (its samples, stamped after the
+//  switch, would count against the new release's bake). Here 1.0's source
+//  itself makes the switch, right after its first run; the sampler scans
+//  once a second and samples every 500 ms, so without the check the next
+//  round would run 1.0's source again.
+Test (agent_metrics, no_sample_of_the_old_release_after_a_switch, .timeout = 60)
+{
+    char *root = jt_tempdir ("jadugar-sampler");
+    char path[PATH_MAX], link[PATH_MAX];
+    const char *yaml = "metrics:\n  interval: 500ms\n  sources:\n    - command: ./hooks/m.sh\n";
+    snprintf (path, sizeof path, "%s/web/releases/1.0/jadugar.yaml", root);
+    jt_write_file (path, yaml, 0644);
+    snprintf (path, sizeof path, "%s/web/releases/2.0/jadugar.yaml", root);
+    jt_write_file (path, yaml, 0644);
+    snprintf (path, sizeof path, "%s/web/releases/1.0/hooks/m.sh", root);
+    jt_write_file (path,
+                   "#!/bin/sh\napp=\"$JADUGAR_RELEASE_DIR/../..\"\n"
+                   "echo run >> \"$app/runs-1.0\"\n"
+                   "ln -sfn releases/2.0 \"$app/current.tmp\" && "
+                   "mv -T \"$app/current.tmp\" \"$app/current\"\n"
+                   "echo release_metric 1\n",
+                   0755);
+    snprintf (path, sizeof path, "%s/web/releases/2.0/hooks/m.sh", root);
+    jt_write_file (path, "#!/bin/sh\necho release_metric 2\n", 0755);
+    snprintf (link, sizeof link, "%s/web/current", root);
+    cr_assert_eq (symlink ("releases/1.0", link), 0);
+    agt_metrics_config_t config = {
+        .root = root, .environment = "dev", .host = "web-1", .interval_ms = 60000};
+    zactor_t *actor = zactor_new (agt_metrics_actor, &config);
+    cr_assert_not_null (actor);
+    agt_samples_t *buffer = agt_samples_new (100000);
+    bool got = s_collect (actor, buffer, zclock_mono () + 30000);
+    zactor_destroy (&actor);
+    cr_assert (got, "no sample of 2.0's source");
+    jad_metric_batch_t *batch = agt_samples_peek (buffer, 100000);
+    cr_assert_not_null (batch);
+    size_t old = 0;
+    for (size_t index = 0; index < batch->sample_count; index++)
+        if (strcmp (batch->names[batch->name_index[index]], "release_metric") == 0 &&
+            batch->values[index] == 1)
+            old++;
+    jad_metric_batch_destroy (&batch);
+    snprintf (path, sizeof path, "%s/web/runs-1.0", root);
+    char *runs = jt_read_file (path);
+    cr_assert_not_null (runs);
+    cr_assert_str_eq (runs, "run\n", "1.0's source ran again after the switch");
+    cr_assert_eq (old, 1, "%zu samples of 1.0", old);
+    free (runs);
+    agt_samples_destroy (&buffer);
+    jt_rmtree (root);
+    free (root);
+}
+
+//  SIGTERM also ends the sampler's poller, so the daemon may tell it that
+//  a plan ended after the sampler thread is gone: that must not block (a
+//  PAIR socket without its peer would wait forever, and the agent would
+//  never stop).
+Test (agent_metrics, telling_a_stopped_sampler_never_blocks, .timeout = 30)
+{
+    char *root = jt_tempdir ("jadugar-sampler");
+    agt_metrics_config_t config = {
+        .root = root, .environment = "dev", .host = "web-1", .interval_ms = 60000};
+    zactor_t *actor = zactor_new (agt_metrics_actor, &config);
+    cr_assert_not_null (actor);
+    cr_assert_eq (agt_metrics_plan (actor, "web"), 0, "a running sampler takes it");
+    //  the sampler thread ends (as on SIGTERM); its end is signalled
+    cr_assert_eq (zstr_send (actor, "$TERM"), 0);
+    cr_assert_eq (zsock_wait (actor), 0);
+    //  nobody reads any more: far more than the pipe holds, none may block
+    int refused = 0;
+    for (int index = 0; index < 5000; index++)
+        refused += agt_metrics_plan (actor, index % 2 ? NULL : "web") != 0;
+    cr_assert_gt (refused, 0, "5000 messages taken with nobody reading");
+    zactor_destroy (&actor);
+    jt_rmtree (root);
+    free (root);
+}

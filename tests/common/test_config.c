@@ -889,6 +889,39 @@ Test (config, manifest_without_hooks_gets_defaults)
     jad_manifest_destroy (&manifest);
 }
 
+//  hooks.smoke_every: how often the agent re-runs the smoke checks after a
+//  deploy (the smoke_ok metric); only with smoke checks, at least 1s.
+Test (config, manifest_smoke_every_re_runs_the_smoke_checks)
+{
+    const char *text = "hooks:\n  smoke:\n    - run: ./hooks/smoke.sh\n  smoke_every: 10m\n";
+    jad_manifest_t *manifest = jad_manifest_parse (text, strlen (text), "m", s_problems);
+    cr_assert_not_null (manifest, "%s", s_all ());
+    cr_assert_eq (manifest->smoke_every_ms, 600000);
+    jad_manifest_destroy (&manifest);
+
+    text = "hooks:\n  smoke:\n    - run: ./hooks/smoke.sh\n";
+    manifest = jad_manifest_parse (text, strlen (text), "m", s_problems);
+    cr_assert_not_null (manifest, "%s", s_all ());
+    cr_assert_eq (manifest->smoke_every_ms, 0, "absent: never re-run");
+    jad_manifest_destroy (&manifest);
+
+    text = "hooks:\n  activate: ./hooks/restart.sh\n  smoke_every: 10m\n";
+    cr_assert_null (jad_manifest_parse (text, strlen (text), "w.tgz:jadugar.yaml", s_problems));
+    s_assert_problem ("w.tgz:jadugar.yaml", 3, "key 'smoke_every' needs smoke checks");
+
+    jad_problems_destroy (&s_problems);
+    s_problems = jad_problems_new ();
+    text = "hooks:\n  smoke:\n    - run: ./hooks/smoke.sh\n  smoke_every: 500ms\n";
+    cr_assert_null (jad_manifest_parse (text, strlen (text), "w.tgz:jadugar.yaml", s_problems));
+    s_assert_problem ("w.tgz:jadugar.yaml", 4, "key 'smoke_every': at least 1s");
+
+    jad_problems_destroy (&s_problems);
+    s_problems = jad_problems_new ();
+    text = "hooks:\n  smoke:\n    - run: ./hooks/smoke.sh\n  smoke_every: often\n";
+    cr_assert_null (jad_manifest_parse (text, strlen (text), "w.tgz:jadugar.yaml", s_problems));
+    s_assert_problem ("w.tgz:jadugar.yaml", 4, "key 'smoke_every': \"often\" is not a duration");
+}
+
 Test (config, manifest_parse_reads_only_size_bytes)
 {
     const char *text = "hooks:\n  activate: run.sh\nGARBAGE: [";

@@ -590,3 +590,84 @@ Test (alerts, one_bad_canary_host_fails_the_bake, .timeout = 300)
     free (output);
     free (bad_plan);
 }
+
+typedef struct {
+    const char *series;  //  the start of a `jadctl metrics` line's name column
+    const char *needle;  //  to find in that line
+} s_metrics_wait_t;
+
+//  A line of `jadctl metrics --host host-1 --since 4s` for the series
+//  holds the needle.
+static bool s_metrics_line_has (void *arg)
+{
+    s_metrics_wait_t *wait = arg;
+    char *output = NULL;
+    jt_jadctl (fleet, &output, "metrics --host host-1 --since 4s");
+    bool found = false;
+    for (char *line = output; line && *line && !found;) {
+        size_t length = strcspn (line, "\n");
+        char *text = strndup (line, length);
+        char *name = strstr (text, wait->series);
+        found = name && strstr (name, wait->needle);
+        free (text);
+        line += length;
+        line += *line == '\n';
+    }
+    free (output);
+    return found;
+}
+
+//  A release's `smoke_every`: the agent re-runs its smoke checks after
+//  the deploy and reports smoke_ok (per app and for the host); a check
+//  that starts failing turns it to 0 on the controller, and a rule on
+//  smoke_ok fires.
+Test (alerts, smoke_ok_turns_0_when_a_smoke_check_starts_failing)
+{
+    jt_fleet_set_environments (fleet, "environments:\n"
+                                      "  dev: {}\n"
+                                      "alerts:\n"
+                                      "  - { env: dev, metric: smoke_ok, below: 1, for: 1s,"
+                                      " window: 5s, min_samples: 1 }\n");
+    jt_fleet_restart_controller (fleet);
+    s_start_agents (1);
+    const char *files[] = {"jadugar.yaml",
+                           "hooks:\n  smoke:\n    - run: ./hooks/smoke.sh\n"
+                           "  smoke_every: 1s\n",
+                           "hooks/smoke.sh",
+                           "#!/bin/sh\n[ -e \"$JADUGAR_SHARED_DIR/broken\" ] && "
+                           "{ echo 'the app is broken'; exit 1; }\necho smoke ok\n",
+                           NULL};
+    char *archive = jt_make_release (fleet->dir, "web-1.0", files);
+    char *output = NULL;
+    int rc = jt_jadctl (fleet, &output, "release add web 1.0 %s", archive);
+    cr_assert_eq (rc, 0, "release add: %s", output);
+    free (output);
+    free (archive);
+    rc = jt_jadctl (fleet, &output, "deploy web 1.0 --env dev --wait");
+    cr_assert_eq (rc, 0, "deploy: %s", output);
+    free (output);
+    //  passing re-runs: 1, for the app and for the host
+    s_metrics_wait_t app_ok = {"smoke_ok{app=\"web\"}", "min 1 "};
+    cr_assert (jt_wait_for (s_metrics_line_has, &app_ok, 30000), "no smoke_ok{app} 1");
+    s_metrics_wait_t host_ok = {"smoke_ok ", "min 1 "};
+    cr_assert (jt_wait_for (s_metrics_line_has, &host_ok, 30000), "no smoke_ok 1");
+    rc = jt_jadctl (fleet, &output, "--json alerts");
+    cr_assert_null (strstr (output, "\"state\": \"firing\""), "%s", output);
+    free (output);
+    //  the app breaks after its deploy: the next re-run says so
+    char *root = jt_fleet_root (fleet, 0);
+    char path[PATH_MAX];
+    snprintf (path, sizeof path, "%s/web/shared/broken", root);
+    free (root);
+    jt_write_file (path, "", 0644);
+    s_metrics_wait_t app_bad = {"smoke_ok{app=\"web\"}", "max 0 "};
+    cr_assert (jt_wait_for (s_metrics_line_has, &app_bad, 30000), "smoke_ok{app} never turned 0");
+    s_metrics_wait_t host_bad = {"smoke_ok ", "max 0 "};
+    cr_assert (jt_wait_for (s_metrics_line_has, &host_bad, 30000), "smoke_ok never turned 0");
+    s_output_wait_t firing = {"--json alerts", "\"state\": \"firing\""};
+    cr_assert (jt_wait_for (s_jadctl_has, &firing, 30000), "the smoke_ok rule never fired");
+    //  it stays where it was: a re-run never moves the release
+    char *current = s_current (0);
+    cr_assert_str_eq (current, "releases/1.0");
+    free (current);
+}

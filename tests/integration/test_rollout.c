@@ -274,6 +274,13 @@ Test (rollout, incidents_open_by_hand_and_by_an_automatic_rollback)
     cr_assert_eq (rc, 0, "%s", output);
     cr_assert (strstr (output, "notes: 1\n"), "%s", output);
     free (output);
+    //  a note cannot forge a timeline row: its line breaks and control
+    //  characters are escaped, the report's own lines stay
+    rc = jt_jadctl (fleet, &output,
+                    "incident note 2 \"$(printf 'first\\n| 2026-01-01T00:00:00Z | note | admin "
+                    "| forged |\\033[2J\\tend')\"");
+    cr_assert_eq (rc, 0, "%s", output);
+    free (output);
     rc = jt_jadctl (fleet, &output, "incident close 2");
     cr_assert_eq (rc, 0, "%s", output);
     cr_assert (strstr (output, "state: closed\n"), "%s", output);
@@ -288,6 +295,12 @@ Test (rollout, incidents_open_by_hand_and_by_an_automatic_rollback)
     cr_assert (strstr (output, "# Incident 2: checkout \\| slow"), "title not escaped:\n%s",
                output);
     cr_assert (strstr (output, "| note | admin | rolled back by hand |"), "%s", output);
+    cr_assert (strstr (output, "| first\\n\\| 2026-01-01T00:00:00Z \\| note \\| admin \\| "
+                               "forged \\|\\x1B[2J\\tend |\n"),
+               "the note was not escaped:\n%s", output);
+    cr_assert_null (strstr (output, "\n| 2026-01-01T00:00:00Z"), "a forged row:\n%s", output);
+    cr_assert (strstr (output, "\n| time (UTC) | what | subject | detail |\n| --- |"), "%s",
+               output);
     cr_assert (strstr (output, "- closed: "), "%s", output);
     free (output);
     rc = jt_jadctl (fleet, &output, "--json incident report 2");

@@ -171,6 +171,7 @@ Test (docs, release_manifest_page_knows_every_key_and_its_example_parses)
                           ".B hooks.migrate_down\n",
                           ".B hooks.activate\n",
                           ".B hooks.smoke\n",
+                          ".B hooks.smoke_every\n",
                           ".B run\n",
                           ".B http\n",
                           ".B expect\n",
@@ -203,6 +204,7 @@ Test (docs, release_manifest_page_knows_every_key_and_its_example_parses)
                         jad_problems_count (problems) ? jad_problems_get (problems, 0) : "?");
     cr_expect_str_eq (manifest->migrate_down, "./hooks/migrate-down.sh");
     cr_expect_eq (manifest->smoke_count, 2);
+    cr_expect_eq (manifest->smoke_every_ms, 600000);
     cr_expect_eq (manifest->source_count, 2);
     cr_expect_eq (manifest->metrics_interval_ms, 5000);
     jad_manifest_destroy (&manifest);

@@ -113,3 +113,55 @@ Test (quickstart, stop_signals_only_the_demos_own_processes, .timeout = 120)
     jt_rmtree (demo);
     free (demo);
 }
+
+//  The whole tour, against the binaries of this build (JADUGAR_NO_BUILD):
+//  the fleet comes up, prod's schedule is shown, a schema change is rolled
+//  back on its own under an incident that is opened, noted, closed and
+//  reported, the broken releases are caught; then --stop ends it all.
+Test (quickstart, the_tour_shows_a_schedule_a_db_rollback_and_an_incident_report, .timeout = 600)
+{
+    char *demo = jt_tempdir ("jadugar-qs");
+    int port = jt_free_port_base (4);
+    char *output = NULL;
+    int rc = jt_run (&output,
+                     "JADUGAR_NO_BUILD=1 JADUGAR_DEMO_DIR=%s JADUGAR_BUILD_DIR=%s JADUGAR_PORT=%d "
+                     "%s </dev/null",
+                     demo, JAD_BIN_DIR, port, S_QUICKSTART);
+    char *stopped = NULL;
+    int stop_rc = jt_run (&stopped, "JADUGAR_DEMO_DIR=%s JADUGAR_BUILD_DIR=%s %s --stop", demo,
+                          JAD_BIN_DIR, S_QUICKSTART);
+    cr_expect_eq (stop_rc, 0, "%s", stopped);
+    cr_expect (stopped && strstr (stopped, "demo stopped"), "%s", stopped);
+    free (stopped);
+    cr_assert_eq (rc, 0, "quickstart failed (%d):\n%s", rc, output);
+    //  the calendar: 1.0 on main waits for prod's slot; the slots are shown
+    cr_expect (strstr (output, "auto-deploy to prod: waits for prod's next slot: Tue "), "%s",
+               output);
+    cr_expect (strstr (output, "every 2 weeks Tue 10:00 from 2026-12-08"), "%s", output);
+    cr_expect (strstr (output, "Europe/Berlin"), "%s", output);
+    //  the schema change, refused while 1.0.1 is active, then rolled back
+    cr_expect (strstr (output, "staging's schema: 1.0 1.0.1 \n"), "%s", output);
+    cr_expect (strstr (output, "(refused, exit 2: "), "%s", output);
+    cr_expect (strstr (output, "staging's schema: 1.0 (the code stays 1.0.1)"), "%s", output);
+    char path[PATH_MAX];
+    snprintf (path, sizeof path, "%s/hosts/staging-1/srv/hello/shared/schema", demo);
+    char *schema = jt_read_file (path);
+    cr_expect_str_eq (schema ? schema : "?", "1.0\n");
+    free (schema);
+    //  the incident's report: its notes and the db-rollback in the timeline
+    cr_expect (strstr (output, "# Incident 1: reports fail after hello 1.0.1's schema change"),
+               "%s", output);
+    cr_expect (strstr (output, "| note | admin | 1.0.1's code is fine"), "%s", output);
+    cr_expect (strstr (output, "| note | admin | schema back to 1.0"), "%s", output);
+    cr_expect (strstr (output, "- closed: "), "%s", output);
+    cr_expect (strstr (output, "db-rollback"), "%s", output);
+    //  the broken releases were caught
+    cr_expect (strstr (output, "dev-1 rolled itself back to 1.0"), "%s", output);
+    //  ... and the plan shown is the alert's rollback of 1.2, not 1.1's
+    cr_expect (strstr (output, "automatic rollback: alert "), "%s", output);
+    cr_expect (strstr (output, "rolling back hello 1.2"), "%s", output);
+    cr_expect (strstr (output, "The demo fleet is running."), "%s", output);
+    free (output);
+    jt_rmtree (demo);
+    free (demo);
+}

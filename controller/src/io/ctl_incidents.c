@@ -210,9 +210,11 @@ static int s_list (ctl_store_t *store, const jad_api_request_t *request, json_t 
     return 0;
 }
 
-//  Text fit for a Markdown table cell: '|' escaped, line breaks, tabs and
-//  other control characters as one space, at most `max` bytes (cut on a
-//  UTF-8 boundary).
+//  Text fit for a Markdown table cell or the title line: '|' and '\'
+//  escaped with a backslash, line breaks and tabs as \n, \r, \t and
+//  other control characters as \xHH, so that no note, title or reason can
+//  start a line of its own (a forged timeline row); at most `max` bytes of
+//  the text (cut on a UTF-8 boundary).
 static void s_cell (FILE *out, const char *text, size_t max)
 {
     size_t used = 0;
@@ -222,10 +224,16 @@ static void s_cell (FILE *out, const char *text, size_t max)
             fputs ("...", out);
             return;
         }
-        if (*cursor == '|')
-            fputs ("\\|", out);
+        if (*cursor == '|' || *cursor == '\\')
+            fprintf (out, "\\%c", *cursor);
+        else if (*cursor == '\n')
+            fputs ("\\n", out);
+        else if (*cursor == '\r')
+            fputs ("\\r", out);
+        else if (*cursor == '\t')
+            fputs ("\\t", out);
         else if (*cursor < 0x20 || *cursor == 0x7F)
-            fputc (' ', out);
+            fprintf (out, "\\x%02X", *cursor);
         else
             fputc (*cursor, out);
         used++;
