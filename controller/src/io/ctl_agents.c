@@ -582,8 +582,10 @@ char *ctl_agents_accepted (ctl_agents_t *self, const char *key, zframe_t *route,
         jad_log_debug ("server: message from a key that is not accepted key=%s", key);
         return NULL;
     }
-    ctl_sessions_note (self->sessions, name, fd);
-    ctl_channel_route (self->channel, name, route);
+    if (self->sessions)
+        ctl_sessions_note (self->sessions, name, fd);
+    if (self->channel)
+        ctl_channel_route (self->channel, name, route);
     return name;
 }
 
@@ -643,12 +645,15 @@ int ctl_agents_decide (ctl_agents_t *self, const char *name, const char *action,
         jad_ctl_msg_t reply = {.kind = JAD_CTL_MSG_ENROLL_REPLY};
         reply.enroll_reply.state = "accepted";
         reply.enroll_reply.name = (char *)name;
-        ctl_channel_send_agent (self->channel, name, &reply);
+        if (self->channel)
+            ctl_channel_send_agent (self->channel, name, &reply);
     } else {
         //  Its unfinished plan hosts will never finish: fail them now.
         ctl_plans_repo_fail_agent (self->store, name, "agent removed", jad_now_ms ());
-        ctl_sessions_cut (self->sessions, name);
-        ctl_channel_forget (self->channel, name);
+        if (self->sessions)
+            ctl_sessions_cut (self->sessions, name);
+        if (self->channel)
+            ctl_channel_forget (self->channel, name);
     }
     return 0;
 }
