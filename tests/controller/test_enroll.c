@@ -307,6 +307,43 @@ Test (enroll, a_pending_key_is_accepted_by_a_valid_token_only)
     free (key);
 }
 
+Test (enroll, accepted_keys_are_kept_until_a_decision_or_a_rollback)
+{
+    s_token ("t", "dev-secret", "dev", 3600000, -1);
+    char *key = s_new_key ();
+    s_expect (key, "10.0.0.1", "w-1", "dev", "dev-secret", "accepted", NULL);
+    zframe_t *route = zframe_new ("r", 1);
+    cr_assert_not_null (route);
+    char *name = ctl_agents_accepted (s_agents, key, route, -1);
+    cr_assert_str_eq (name ? name : "(null)", "w-1");
+    free (name);
+    //  kept in memory: a change behind ctl_agents' back (a rolled-back
+    //  transaction leaves the same gap) is not seen until it forgets
+    cr_assert_eq (ctl_agents_repo_set_state (s_store, "w-1", "rejected"), 0);
+    name = ctl_agents_accepted (s_agents, key, route, -1);
+    cr_assert_str_eq (name ? name : "(null)", "w-1");
+    free (name);
+    ctl_agents_forget_accepted (s_agents);
+    uint64_t refused = s_counters.value[CTL_COUNT_AGENT_NOT_ACCEPTED];
+    cr_assert_null (ctl_agents_accepted (s_agents, key, route, -1));
+    cr_assert_eq (s_counters.value[CTL_COUNT_AGENT_NOT_ACCEPTED], refused + 1);
+    //  accepted again, then removed: the removal is seen at once
+    const char *state = NULL;
+    char err[256] = "";
+    cr_assert_eq (ctl_agents_decide (s_agents, "w-1", "accept", &state, err, sizeof err), 0, "%s",
+                  err);
+    name = ctl_agents_accepted (s_agents, key, route, -1);
+    cr_assert_str_eq (name ? name : "(null)", "w-1");
+    free (name);
+    cr_assert_eq (ctl_agents_decide (s_agents, "w-1", "remove", &state, err, sizeof err), 0, "%s",
+                  err);
+    cr_assert_str_eq (state, "removed");
+    cr_assert_null (ctl_agents_accepted (s_agents, key, route, -1),
+                    "a removed agent's key was still taken as accepted");
+    zframe_destroy (&route);
+    free (key);
+}
+
 Test (enroll, an_operator_key_cannot_enroll_as_an_agent)
 {
     ctl_operator_t *admin = NULL;

@@ -36,7 +36,8 @@ struct _ctl_agents_t {
     uint64_t apps_unlogged;  //  apps refused since the last line saying so
     int64_t apps_logged;     //  mono ms of that line
     ctl_agents_limits_t limits;
-    zhashx_t *sources;  //  "key:KEY" or "address:IP" -> s_source_t
+    zhashx_t *sources;   //  "key:KEY" or "address:IP" -> s_source_t
+    zhashx_t *accepted;  //  CURVE key -> name of an accepted agent (char *)
 };
 
 #define S_REFUSAL_LOG_MS 10000  //  one refusal line per this long, at most
@@ -66,11 +67,14 @@ ctl_agents_t *ctl_agents_new (ctl_store_t *store, ctl_settings_t *settings,
                               .wrong_tokens_per_minute = CTL_AGENTS_WRONG_TOKENS_PER_MINUTE,
                               .window_ms = 60000};
     self->sources = zhashx_new ();
-    if (!self->sources) {
-        free (self);
+    self->accepted = zhashx_new ();
+    if (!self->sources || !self->accepted) {
+        ctl_agents_destroy (&self);
         return NULL;
     }
     zhashx_set_destructor (self->sources, s_source_free);
+    zhashx_set_destructor (self->accepted, (zhashx_destructor_fn *)zstr_free);
+    zhashx_set_duplicator (self->accepted, (zhashx_duplicator_fn *)strdup);
     return self;
 }
 
@@ -79,6 +83,7 @@ void ctl_agents_destroy (ctl_agents_t **self_p)
     if (!self_p || !*self_p)
         return;
     zhashx_destroy (&(*self_p)->sources);
+    zhashx_destroy (&(*self_p)->accepted);
     free (*self_p);
     *self_p = NULL;
 }
@@ -560,22 +565,33 @@ char *ctl_agents_status (ctl_agents_t *self, const char *key, const jad_status_t
 
 char *ctl_agents_accepted (ctl_agents_t *self, const char *key, zframe_t *route, int fd)
 {
-    ctl_agent_t *agent = NULL;
-    char *name = NULL;
-    if (ctl_agents_repo_by_key (self->store, key, &agent) == 0 &&
-        streq (agent->state, "accepted")) {
-        name = agent->name;
-        agent->name = NULL;
+    const char *known = (const char *)zhashx_lookup (self->accepted, key);
+    char *name = known ? strdup (known) : NULL;
+    if (!known) {
+        ctl_agent_t *agent = NULL;
+        if (ctl_agents_repo_by_key (self->store, key, &agent) == 0 &&
+            streq (agent->state, "accepted")) {
+            name = agent->name;
+            agent->name = NULL;
+            zhashx_update (self->accepted, key, name);
+        }
+        ctl_agent_destroy (&agent);
     }
-    ctl_agent_destroy (&agent);
     if (!name) {
         self->counters->value[CTL_COUNT_AGENT_NOT_ACCEPTED]++;
         jad_log_debug ("server: message from a key that is not accepted key=%s", key);
         return NULL;
     }
-    ctl_sessions_note (self->sessions, name, fd);
-    ctl_channel_route (self->channel, name, route);
+    if (self->sessions)
+        ctl_sessions_note (self->sessions, name, fd);
+    if (self->channel)
+        ctl_channel_route (self->channel, name, route);
     return name;
+}
+
+void ctl_agents_forget_accepted (ctl_agents_t *self)
+{
+    zhashx_purge (self->accepted);
 }
 
 char *ctl_agents_name (ctl_agents_t *self, const char *key)
@@ -598,6 +614,8 @@ int ctl_agents_decide (ctl_agents_t *self, const char *name, const char *action,
         snprintf (err, errlen, "no agent '%s' (see: jadctl agents)", name ? name : "");
         return 2;
     }
+    //  whatever happens next, no key is taken as accepted from memory
+    ctl_agents_forget_accepted (self);
     const char *current = agent->state;
     const char *state = streq (action, "accept")   ? "accepted"
                         : streq (action, "reject") ? "rejected"
@@ -627,12 +645,15 @@ int ctl_agents_decide (ctl_agents_t *self, const char *name, const char *action,
         jad_ctl_msg_t reply = {.kind = JAD_CTL_MSG_ENROLL_REPLY};
         reply.enroll_reply.state = "accepted";
         reply.enroll_reply.name = (char *)name;
-        ctl_channel_send_agent (self->channel, name, &reply);
+        if (self->channel)
+            ctl_channel_send_agent (self->channel, name, &reply);
     } else {
         //  Its unfinished plan hosts will never finish: fail them now.
         ctl_plans_repo_fail_agent (self->store, name, "agent removed", jad_now_ms ());
-        ctl_sessions_cut (self->sessions, name);
-        ctl_channel_forget (self->channel, name);
+        if (self->sessions)
+            ctl_sessions_cut (self->sessions, name);
+        if (self->channel)
+            ctl_channel_forget (self->channel, name);
     }
     return 0;
 }

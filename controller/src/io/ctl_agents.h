@@ -74,8 +74,13 @@ char *ctl_agents_status (ctl_agents_t *self, const char *key, const jad_status_t
 
 //  The name of the accepted agent with `key` (caller frees), now heard on
 //  `route` (connection fd), or NULL (counted) when the key is no accepted
-//  agent's.
+//  agent's. Accepted keys are kept in memory (every ack and report asks):
+//  ctl_agents_decide forgets them, as does ctl_agents_forget_accepted.
 char *ctl_agents_accepted (ctl_agents_t *self, const char *key, zframe_t *route, int fd);
+
+//  Forget the accepted keys kept in memory: a transaction that changed an
+//  agent's state was rolled back.
+void ctl_agents_forget_accepted (ctl_agents_t *self);
 
 //  The name of the agent with `key`, any state (caller frees), or NULL.
 char *ctl_agents_name (ctl_agents_t *self, const char *key);

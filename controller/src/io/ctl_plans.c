@@ -134,8 +134,9 @@ int ctl_plans_on_report (ctl_plans_t *self, const char *agent, const jad_report_
     bool with_detail = report->status == JAD_REPORT_FAILED ||
                        report->status == JAD_REPORT_REFUSED ||
                        report->status == JAD_REPORT_ROLLED_BACK;
-    if (ctl_plans_repo_host_report (self->store, report->plan_id, agent, state, report->step,
-                                    with_detail ? report->detail : NULL, now))
+    int moved = ctl_plans_repo_host_report (self->store, report->plan_id, agent, state,
+                                            report->step, with_detail ? report->detail : NULL, now);
+    if (moved < 0)
         goto failed;
     //  Progress feeds a deadline of minutes: once a second per plan is
     //  plenty, not once per report of a 1000-host burst.
@@ -154,10 +155,11 @@ int ctl_plans_on_report (ctl_plans_t *self, const char *agent, const jad_report_
         snprintf (self->kind_plan, sizeof self->kind_plan, "%s", report->plan_id);
     }
     bool is_task = self->kind_task;
+    //  a host that just moved is one the plan targets: no need to ask again
     if (report->status == JAD_REPORT_HEALTHY && report->app && report->version && !is_task &&
-        ctl_agents_repo_app_set (self->store, agent, report->app, report->version, "healthy",
-                                 report->plan_id, now,
-                                 ctl_settings_config (self->settings)->apps_per_agent) < 0)
+        (moved ? ctl_agents_repo_app_put : ctl_agents_repo_app_set) (
+            self->store, agent, report->app, report->version, "healthy", report->plan_id, now,
+            ctl_settings_config (self->settings)->apps_per_agent) < 0)
         goto failed;
     if (ctl_store_commit (self->store))
         goto failed;

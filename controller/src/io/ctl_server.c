@@ -103,8 +103,32 @@ static zsock_t *s_curve_socket (ctl_server_t *self, int type, const char *domain
     //  10 s: a ping queued behind a few 256 KiB chunks on a slow link must
     //  not cut a working connection.
     int heartbeat = config->heartbeat_ms ? (int)config->heartbeat_ms : 5000;
-    zsock_set_heartbeat_ivl (sock, heartbeat);
-    zsock_set_heartbeat_timeout (sock, 3 * heartbeat > 10000 ? 3 * heartbeat : 10000);
+    int timeout = 3 * heartbeat > 10000 ? 3 * heartbeat : 10000;
+    if (type == ZMQ_XPUB) {
+        //  The plan stream carries signed heartbeats only (plans go to each
+        //  target on the agents socket), so nothing queued on it can be
+        //  stale when a link heals: it does not ping. libzmq 4.3.4 cancels
+        //  a ping's timeout timer by a linear search of its I/O thread's
+        //  timers, a cost of connections^2 per interval (a fifth of the
+        //  controller's CPU with 1000 agents when both sockets pinged).
+        //  The agents' own pings keep their side honest; a dead link is
+        //  closed here once a heartbeat sent on it stays unacknowledged
+        //  for the timeout (TCP_USER_TIMEOUT), or, with signed heartbeats
+        //  off, once TCP keepalive probes go unanswered (kernel timers).
+        int seconds = heartbeat / 1000 > 0 ? heartbeat / 1000 : 1;
+        zsock_set_tcp_keepalive (sock, 1);
+        zsock_set_tcp_keepalive_idle (sock, seconds);
+        zsock_set_tcp_keepalive_intvl (sock, seconds);
+        zsock_set_tcp_keepalive_cnt (sock, 3);
+        if (zmq_setsockopt (zsock_resolve (sock), ZMQ_TCP_MAXRT, &timeout, sizeof timeout) != 0) {
+            jad_log_error ("server: cannot bound retransmissions: %s", zmq_strerror (zmq_errno ()));
+            zsock_destroy (&sock);
+            return NULL;
+        }
+    } else {
+        zsock_set_heartbeat_ivl (sock, heartbeat);
+        zsock_set_heartbeat_timeout (sock, timeout);
+    }
     if (maxmsgsize > 0)
         zsock_set_maxmsgsize (sock, maxmsgsize);
     if (type == ZMQ_XPUB) {
@@ -388,7 +412,8 @@ done:
 //  Receive one message from the agents ROUTER with libzmq directly: czmq's
 //  frames do not carry the connection's file descriptor (ZMQ_SRCFD), which
 //  is how a rejected or removed agent's session is cut (ctl_sessions).
-static void s_agent_recv (ctl_server_t *self)
+//  False if the socket had nothing to read.
+static bool s_agent_recv (ctl_server_t *self)
 {
     void *handle = zsock_resolve (ctl_channel_agents (self->channel));
     zmq_msg_t parts[2];
@@ -431,6 +456,7 @@ static void s_agent_recv (ctl_server_t *self)
     }
     for (int index = 0; index < count && index < 2; index++)
         zmq_msg_close (&parts[index]);
+    return count > 0;
 }
 
 //  Serve a burst of agent messages in one transaction: one commit for
@@ -439,19 +465,21 @@ static void s_agent_recv (ctl_server_t *self)
 //  promise something is stored go after that.
 static void s_agents_burst (ctl_server_t *self)
 {
-    zsock_t *agents = ctl_channel_agents (self->channel);
     ctl_channel_burst_begin (self->channel);
     bool batched = ctl_store_begin (self->store) == 0;
-    //  bounded in count and in time, so that operators are served between
+    //  bounded in count and in time, so that operators are served between;
+    //  read until the socket has nothing more (ZMQ_EVENTS for each message
+    //  cost a tenth of the loop: libzmq checks its pid on every option)
     int64_t until = jad_mono_ms () + S_BURST_MS;
-    for (int count = 0;
-         count < 1024 && jad_mono_ms () < until && (zsock_events (agents) & ZMQ_POLLIN); count++)
-        s_agent_recv (self);
+    for (int count = 0; count < 1024 && jad_mono_ms () < until; count++)
+        if (!s_agent_recv (self))
+            break;
     bool committed = true;
     if (batched && ctl_store_commit (self->store) != 0) {
         //  Nothing stored, nothing acknowledged: agents send their reports again.
         ctl_store_rollback (self->store);
         ctl_plans_forget_marked (self->plans);
+        ctl_agents_forget_accepted (self->agents);
         committed = false;
     }
     ctl_plans_advance_marked (self->plans);

@@ -200,6 +200,13 @@ int ctl_agents_repo_app_set (ctl_store_t *store, const char *agent, const char *
         if (!targets)
             return 0;
     }
+    return ctl_agents_repo_app_put (store, agent, app, version, health, plan_id, now, max_apps);
+}
+
+int ctl_agents_repo_app_put (ctl_store_t *store, const char *agent, const char *app,
+                             const char *version, const char *health, const char *plan_id,
+                             int64_t now, uint32_t max_apps)
+{
     //  the row is written when it exists or the agent is under its cap
     int64_t changed = ctl_sql_exec (
         ctl_store_sql (store),

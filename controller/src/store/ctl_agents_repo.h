@@ -137,6 +137,12 @@ int ctl_agents_repo_app_set (ctl_store_t *store, const char *agent, const char *
                              const char *version, const char *health, const char *plan_id,
                              int64_t now, uint32_t max_apps);
 
+//  ctl_agents_repo_app_set for a caller that knows plan_id (if not NULL)
+//  targets agent: it has just moved the agent's host of that plan.
+int ctl_agents_repo_app_put (ctl_store_t *store, const char *agent, const char *app,
+                             const char *version, const char *health, const char *plan_id,
+                             int64_t now, uint32_t max_apps);
+
 //  Every agent (removed ones too), by environment then name; no apps.
 zlistx_t *ctl_agents_repo_list (ctl_store_t *store);
 

@@ -794,15 +794,15 @@ int ctl_plans_repo_host_report (ctl_store_t *store, const char *id, const char *
                                 const char *state, const char *step, const char *detail,
                                 int64_t now)
 {
-    return ctl_sql_exec (ctl_store_sql (store),
-                         "UPDATE plan_hosts SET state = coalesce ($1, state), step = $2, detail = "
-                         "coalesce ($3, detail), updated = $4, finished = CASE WHEN $1 IN "
-                         "('healthy', 'failed') THEN $4 ELSE finished END WHERE plan_id = $5 AND "
-                         "agent = $6 AND state NOT IN ('healthy', 'failed', 'skipped', "
-                         "'cancelled')",
-                         "tttitt", state, step, detail, now, id, agent) < 0
-               ? -1
-               : 0;
+    int64_t changed =
+        ctl_sql_exec (ctl_store_sql (store),
+                      "UPDATE plan_hosts SET state = coalesce ($1, state), step = $2, detail = "
+                      "coalesce ($3, detail), updated = $4, finished = CASE WHEN $1 IN "
+                      "('healthy', 'failed') THEN $4 ELSE finished END WHERE plan_id = $5 AND "
+                      "agent = $6 AND state NOT IN ('healthy', 'failed', 'skipped', "
+                      "'cancelled')",
+                      "tttitt", state, step, detail, now, id, agent);
+    return changed < 0 ? -1 : changed > 0 ? 1 : 0;
 }
 
 int ctl_plans_repo_host_finish (ctl_store_t *store, const char *id, const char *agent,

@@ -329,7 +329,8 @@ int ctl_plans_repo_report_seen (ctl_store_t *store, const char *agent, const cha
 
 //  A report moved a host that has not finished: state (NULL: unchanged),
 //  step, detail (NULL: unchanged), updated now; finished now when the new
-//  state is healthy or failed.
+//  state is healthy or failed. Returns 1 if the host moved, 0 if there is
+//  no such unfinished host, -1 on error.
 int ctl_plans_repo_host_report (ctl_store_t *store, const char *id, const char *agent,
                                 const char *state, const char *step, const char *detail,
                                 int64_t now);
