@@ -367,10 +367,11 @@ int main (int argc, char **argv)
     join_cpu = s_cpu_us () - join_cpu;
     if (joined < expected)
         fprintf (stderr, "zmqbase: %d of %d handshakes\n", joined, expected);
-    //  Warm up until every receiver answers (subscriptions propagate late).
+    //  Warm up until every receiver answers (subscriptions propagate late),
+    //  each try long enough for a round of N on a loaded machine.
     int64_t warm = -1;
     for (uint32_t attempt = 1; attempt <= 120 && warm < 0; attempt++)
-        warm = s_round (&bench, pub, router, attempt, 1000);
+        warm = s_round (&bench, pub, router, attempt, 1000 + bench.count / 2);
     int status = 1;
     if (warm < 0)
         fprintf (stderr, "zmqbase: receivers never all answered\n");
@@ -378,7 +379,8 @@ int main (int argc, char **argv)
         int64_t *times = calloc ((size_t)bench.rounds, sizeof (int64_t));
         int done = 0;
         for (int round = 0; round < bench.rounds; round++) {
-            int64_t took = s_round (&bench, pub, router, 1000 + (uint32_t)round, 10000);
+            int64_t took =
+                s_round (&bench, pub, router, 1000 + (uint32_t)round, 10000 + bench.count);
             if (took >= 0) {
                 times[done++] = took;
                 printf ("round %d %.2f\n", round, took / 1000.0);
