@@ -64,7 +64,7 @@ per_proc=2500                                    #  simulated agents per process
 sim_procs=$(( (count + per_proc - 1) / per_proc ))
 base_procs=$sim_procs                            #  the baseline's receiver processes
 [ "$sim_procs" -ge "$(nproc)" ] || sim_procs=$(nproc)
-[ "$count" -lt 5000 ] || [ "$smoke" = 1 ] || rounds=10   #  < 10 minutes at N = 10,000
+[ "$count" -lt 5000 ] || [ "$smoke" = 1 ] || rounds=5    #  < 10 minutes at N = 10,000
 fd_limit=$(ulimit -Hn)
 [ "$fd_limit" = unlimited ] && fd_limit=1048576
 #  the controller keeps an eighth of its descriptors in reserve (ctl_sessions)

@@ -166,7 +166,7 @@ static int s_wait_handshakes (zsock_t **monitors, int expected, int timeout_ms)
     for (int which = 0; which < 2; which++)
         if (monitors[which])
             zpoller_add (poller, monitors[which]);
-    while (seen < expected) {
+    while (seen < expected && !zsys_interrupted) {
         int64_t left = timeout_ms - (s_now_us () - start) / 1000;
         zsock_t *monitor = left > 0 ? (zsock_t *)zpoller_wait (poller, (int)left) : NULL;
         if (!monitor)
@@ -214,7 +214,7 @@ static int64_t s_round (s_bench_t *bench, zsock_t *pub, zsock_t *router, uint32_
         zsock_send (pub, "b", message, sizeof message);
     int acked = 0;
     zpoller_t *poller = zpoller_new (router, NULL);
-    while (acked < bench->count) {
+    while (acked < bench->count && !zsys_interrupted) {
         int64_t left = timeout_ms - (s_now_us () - start) / 1000;
         if (left <= 0 || !zpoller_wait (poller, (int)left))
             break;
@@ -370,7 +370,7 @@ int main (int argc, char **argv)
     //  Warm up until every receiver answers (subscriptions propagate late),
     //  each try long enough for a round of N on a loaded machine.
     int64_t warm = -1;
-    for (uint32_t attempt = 1; attempt <= 120 && warm < 0; attempt++)
+    for (uint32_t attempt = 1; attempt <= 120 && warm < 0 && !zsys_interrupted; attempt++)
         warm = s_round (&bench, pub, router, attempt, 1000 + bench.count / 2);
     int status = 1;
     if (warm < 0)
@@ -378,7 +378,7 @@ int main (int argc, char **argv)
     else {
         int64_t *times = calloc ((size_t)bench.rounds, sizeof (int64_t));
         int done = 0;
-        for (int round = 0; round < bench.rounds; round++) {
+        for (int round = 0; round < bench.rounds && !zsys_interrupted; round++) {
             int64_t took =
                 s_round (&bench, pub, router, 1000 + (uint32_t)round, 10000 + bench.count);
             if (took >= 0) {
