@@ -71,6 +71,12 @@ fd_limit=$(ulimit -Hn)
 dealer_only=${JADBENCH_DEALER_ONLY:-0}
 [ $((2 * count + 512)) -le $((fd_limit * 7 / 8)) ] || dealer_only=1
 join_spread=${JADBENCH_JOIN_SPREAD:-0}
+#  The controller's libzmq I/O threads (czmq reads ZSYS_IO_THREADS): one
+#  per 2,500 agents. libzmq 4.3.4 cancels a timer by walking all of its
+#  I/O thread's timers, and every connection's ZMTP heartbeat cancels one
+#  per interval: with one thread that is O(N^2) and saturates it near
+#  5,000 agents (docs/performance.md, "From 100 to 10,000 agents").
+ctl_io_threads=${JADBENCH_IO_THREADS:-$(( (count + per_proc - 1) / per_proc ))}
 sim_flags=(--join-spread "$join_spread")
 base_flags=(--procs "$base_procs")
 if [ "$dealer_only" = 1 ]; then
@@ -106,7 +112,8 @@ if [ "$dealer_only" = 1 ]; then
 else
     echo "shape: two connections per agent (SUB and DEALER)"
 fi
-echo "join spread: $join_spread ms; load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "join spread: $join_spread ms; controller I/O threads: $ctl_io_threads"
+echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 #  -------------------------------------------------------------------------
 if [ "$dealer_only" = 1 ]; then
@@ -136,7 +143,8 @@ echo "== controller and $count simulated agents"
 #  for the idle real agent, one for metrics ingestion.
 bench_controller "$controller_bin" bench bulk idle metrics
 jadctl () { "$jadctl_bin" "$@"; }
-"$controller_bin" run --data "$work/controller" > "$work/controller.log" 2>&1 &
+ZSYS_IO_THREADS=$ctl_io_threads "$controller_bin" run --data "$work/controller" \
+    > "$work/controller.log" 2>&1 &
 controller_pid=$!
 pids+=("$controller_pid")
 
@@ -152,7 +160,7 @@ pids+=("$idle_pid")
 #  The fleet is spread over one simulator process per core (and at most
 #  $per_proc agents per process): real agents verify a plan in parallel on
 #  their own hosts, one process would do all N checks one after another.
-wait_for 30 jadctl status >/dev/null || { echo "the controller did not start" >&2; exit 1; }
+wait_for 30 jadctl status >/dev/null 2>&1 || { echo "the controller did not start" >&2; exit 1; }
 join_start=$(now_ms)
 join_ticks_start=$(cpu_ticks "$controller_pid")
 for proc in $(seq 1 "$sim_procs"); do
@@ -183,7 +191,7 @@ online () {
 #  Every simulator prints "joined" once all its agents are accepted (a
 #  cheap wait: the status of N agents is not); then the controller says
 #  they are online.
-sims_joined () { [ "$(cat "$work"/sim-*.out | grep -c '^joined ')" -ge "$sim_procs" ]; }
+sims_joined () { [ "$(cat "$work"/sim-*.out 2>/dev/null | grep -c '^joined ')" -ge "$sim_procs" ]; }
 wait_for 300 sims_joined || { echo "agents were not all accepted" >&2; exit 1; }
 wait_for 120 online || { echo "agents did not all come online" >&2; exit 1; }
 join_ms=$(($(now_ms) - join_start))
@@ -328,7 +336,8 @@ rejoined () { [ "$(events_total zap_allowed || echo 0)" -ge "$connections" ] 2>/
 kill -TERM "$controller_pid"
 wait "$controller_pid" 2>/dev/null || true
 rejoin_start=$(now_ms)
-"$controller_bin" run --data "$work/controller" >> "$work/controller.log" 2>&1 &
+ZSYS_IO_THREADS=$ctl_io_threads "$controller_bin" run --data "$work/controller" \
+    >> "$work/controller.log" 2>&1 &
 controller_pid=$!
 pids+=("$controller_pid")
 rejoin_ticks_start=$(cpu_ticks "$controller_pid")
