@@ -192,7 +192,7 @@ online () {
 #  cheap wait: the status of N agents is not); then the controller says
 #  they are online.
 sims_joined () { [ "$(cat "$work"/sim-*.out 2>/dev/null | grep -c '^joined ')" -ge "$sim_procs" ]; }
-wait_for 300 sims_joined || { echo "agents were not all accepted" >&2; exit 1; }
+wait_for $((300 + count * 30 / 1000)) sims_joined || { echo "agents were not all accepted" >&2; exit 1; }
 wait_for 120 online || { echo "agents did not all come online" >&2; exit 1; }
 join_ms=$(($(now_ms) - join_start))
 join_cpu_us=$(( ($(cpu_ticks "$controller_pid") - join_ticks_start) * 1000000 / $(getconf CLK_TCK) / count ))
