@@ -75,6 +75,7 @@ struct _agt_daemon_t {
     uint32_t peer_protocol;  //  other protocol version the controller spoke, logged once
     char enrolled[16];       //  last enrollment state the controller gave, or ""
     bool subscribed;         //  plan subscription connected since accepted
+    bool beat_heard;         //  a signed heartbeat came on it since (logged once)
     char sha_hex[65];        //  of the active plan's artifact
     bool stale;              //  stale alarm raised: no signed traffic within stale-after
     uint64_t stale_alarms;   //  times it was raised since start
@@ -712,8 +713,14 @@ static int s_on_sub (zloop_t *loop, zsock_t *reader, void *arg)
         agt_drops_hit (self->drops, "sub_frames", "%zu frames", zmsg_size (msg));
     else if (zframe_streq (first, beat) && !s_other_protocol (envelope, JAD_PROTOCOL)) {
         if (agt_intake_heartbeat (self->intake, zframe_data (envelope), zframe_size (envelope),
-                                  jad_now_ms ()) == 0)
+                                  jad_now_ms ()) == 0) {
+            //  the observable that the subscription is up (it carries
+            //  heartbeats only since plans travel on the DEALER)
+            if (!self->beat_heard)
+                jad_log_info ("agent: first signed heartbeat on the subscription");
+            self->beat_heard = true;
             s_check_stale (self);
+        }
     } else if (!zframe_streq (first, topic) && !zframe_streq (first, beat))
         agt_drops_hit (self->drops, "sub_topic", "unexpected topic of %zu bytes",
                        zframe_size (first));
@@ -780,8 +787,10 @@ static void s_on_enroll_reply (agt_daemon_t *self, jad_ctl_msg_t *msg)
         s_erase_token (self);
     //  The plan subscription was refused while we were not accepted, and
     //  libzmq does not retry a refused connection: connect it again.
-    if (streq (state, "accepted") && !self->subscribed)
+    if (streq (state, "accepted") && !self->subscribed) {
         self->subscribed = agt_link_resubscribe (self->link) == 0;
+        self->beat_heard = false;
+    }
 }
 
 //  A MetricAck or ReportAck: free what it covers (and send what the

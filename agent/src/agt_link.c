@@ -58,6 +58,11 @@ int agt_link_parse_endpoints (const char *list)
     return count > 0 && !*cursor ? count : -1;
 }
 
+int agt_link_reconnect_ivl (void)
+{
+    return AGT_RECONNECT_MIN_MS + (int)randombytes_uniform (AGT_RECONNECT_SPREAD_MS + 1);
+}
+
 //  Options common to both sockets; returns 0 or -1.
 static int s_secure (zsock_t *sock, const jad_agent_config_t *config, const jad_keypair_t *key,
                      const char *secret)
@@ -67,8 +72,8 @@ static int s_secure (zsock_t *sock, const jad_agent_config_t *config, const jad_
     zsock_set_curve_secretkey (sock, secret);
     zsock_set_linger (sock, 0);
     //  jitter: a fleet must not reconnect to a restarted controller at once
-    zsock_set_reconnect_ivl (sock, 100 + (int)randombytes_uniform (501));
-    zsock_set_reconnect_ivl_max (sock, 5000);
+    zsock_set_reconnect_ivl (sock, agt_link_reconnect_ivl ());
+    zsock_set_reconnect_ivl_max (sock, AGT_RECONNECT_MAX_MS);
     //  ZMTP heartbeats: a connection cut without a reset (link down, a
     //  partition) is closed after three silent intervals, which discards
     //  what was queued for it (plans that may be stale by the time the link

@@ -29,6 +29,19 @@ typedef enum {
     AGT_LINK_REFUSED,  //  the controller's ZAP handler refused our key (not retried by libzmq)
 } agt_link_event_t;
 
+//  Reconnects: each socket waits its own interval, drawn at random once
+//  from AGT_RECONNECT_MIN_MS to AGT_RECONNECT_MIN_MS + AGT_RECONNECT_SPREAD_MS
+//  (libzmq adds up to that interval again to every try and doubles it
+//  after each failure, up to AGT_RECONNECT_MAX_MS), so a fleet spreads
+//  its reconnects to a restarted controller instead of storming it
+//  (docs/performance.md, "Joins"). The fleet simulator draws the same.
+#define AGT_RECONNECT_MIN_MS    100
+#define AGT_RECONNECT_SPREAD_MS 500
+#define AGT_RECONNECT_MAX_MS    5000
+
+//  A reconnect interval, drawn as above.
+int agt_link_reconnect_ivl (void);
+
 //  Parse "HOST:BASE" into host (size hostlen) and base port. Returns 0 or
 //  -1 if malformed (port must be 1..65534 so that BASE+1 exists).
 int agt_link_parse_endpoint (const char *text, char *host, size_t hostlen, int *base);

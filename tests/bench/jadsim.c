@@ -41,7 +41,18 @@
 //  the end (or on SIGTERM) the fleet stops streaming and waits up to
 //  --drain-ms for the acks of everything sent.
 //
+//  --join-spread MS: each agent connects first at a random time within MS
+//  (a fleet that boots at once, paced), instead of all at start.
+//  --no-sub: the agents hold their DEALER only. Plans travel there
+//  (protocol 2) and jadsim reads no heartbeat, so the fan-out is the
+//  same; it halves the controller's connections where its descriptor
+//  limit cannot hold two per agent (tests/bench/run.sh says when).
+//
 //  Output, one line per event the harness reads:
+//    joined N MS p50 P50 p99 P99      all N agents were accepted MS after
+//                                     the start; P50 / P99: one agent's
+//                                     first connection to its enrollment
+//                                     reply (handshake, ZAP, enrollment)
 //    acked PLAN N MS                  N agents acknowledged; MS = last ack
 //                                     time minus the plan's issued_at
 //    healthy PLAN N MS                N agents reported healthy
@@ -51,6 +62,7 @@
 //  sent again later; samples_abandoned is what the end left unacknowledged;
 //  restarts_unacked the restarts whose drain gave up with batches unacked).
 
+#include "agt_link.h"
 #include "agt_mstream.h"
 #include "jad_archive.h"
 #include "jad_db.h"
@@ -123,6 +135,9 @@ typedef struct {
     zlistx_t *outbox;        //  s_outgoing_t reports waiting for their ack
     bool restarting;         //  draining before a simulated restart
     int64_t restart_deadline;
+    int64_t connect_at;   //  mono ms of its first connection (--join-spread)
+    int64_t opened_at;    //  mono ms it connected first, 0: not yet
+    int64_t accepted_at;  //  mono ms of its first "accepted" reply, 0: not yet
 } s_agent_t;
 
 //  What the fleet did with one plan.
@@ -183,6 +198,10 @@ typedef struct {
     int epoll;         //  every socket's ZMQ_FD (see s_watch)
     int to_apply;      //  agents with an acknowledged plan not applied yet
     int apply_cursor;  //  where the next apply slice starts
+    bool no_sub;       //  --no-sub: the DEALER only (see the top)
+    int join_spread_ms;
+    int joined;  //  agents accepted at least once
+    int64_t start;
 } s_sim_t;
 
 //  A send may have taken a socket's ZMQ_FD signal: the next wait must not
@@ -649,7 +668,11 @@ static void s_on_dealer (s_sim_t *sim, s_agent_t *agent)
                streq (message->enroll_reply.state, "accepted")) {
         //  The plan stream admits accepted keys only: subscribe now.
         agent->accepted = true;
-        if (zsock_connect (agent->sub, "tcp://%s:%d", sim->host, sim->base) != 0)
+        if (!agent->accepted_at) {
+            agent->accepted_at = jad_mono_ms ();
+            sim->joined++;
+        }
+        if (!sim->no_sub && zsock_connect (agent->sub, "tcp://%s:%d", sim->host, sim->base) != 0)
             fprintf (stderr, "jadsim: %s cannot connect its subscription\n", agent->name);
         s_send_status (sim, agent, true);
     }
@@ -706,8 +729,9 @@ static int s_open (s_sim_t *sim, s_agent_t *agent, const char *host, int base)
         zsock_set_curve_publickey (both[which], jad_keypair_public_txt (agent->key));
         zsock_set_curve_secretkey (both[which], secret);
         zsock_set_linger (both[which], 0);
-        zsock_set_reconnect_ivl (both[which], 100 + (int)randombytes_uniform (900));
-        zsock_set_reconnect_ivl_max (both[which], 5000);
+        //  the agent's own reconnect pacing (agt_link)
+        zsock_set_reconnect_ivl (both[which], agt_link_reconnect_ivl ());
+        zsock_set_reconnect_ivl_max (both[which], AGT_RECONNECT_MAX_MS);
     }
     jad_secret_free (&secret);
     zsock_set_maxmsgsize (agent->sub, JAD_MAX_PLAN_BYTES + 1024);
@@ -720,7 +744,8 @@ static int s_open (s_sim_t *sim, s_agent_t *agent, const char *host, int base)
     return 0;
 }
 
-static int s_connect (s_sim_t *sim, s_agent_t *agent, const char *host, int base)
+//  An agent's key and state; it connects at its connect_at (s_join).
+static int s_create (s_sim_t *sim, s_agent_t *agent)
 {
     agent->key = jad_keypair_new (JAD_KEY_CURVE);
     agent->outbox = zlistx_new ();
@@ -732,7 +757,7 @@ static int s_connect (s_sim_t *sim, s_agent_t *agent, const char *host, int base
     agent->mstream = agt_mstream_new ((size_t)sim->window);
     if (!agent->mstream)
         return -1;
-    return s_open (sim, agent, host, base);
+    return 0;
 }
 
 //  Close what a process has: its sockets and its metric stream, counting
@@ -786,6 +811,49 @@ static int s_restart (s_sim_t *sim, int index)
     return 0;
 }
 
+//  Agent `index` connects for the first time and enrolls.
+static int s_join (s_sim_t *sim, int index)
+{
+    s_agent_t *agent = &sim->agents[index];
+    if (s_open (sim, agent, sim->host, sim->base) != 0) {
+        fprintf (stderr, "jadsim: cannot create agent %d (file limit?)\n", index);
+        return -1;
+    }
+    if (s_watch (sim, index, EPOLL_CTL_ADD) != 0) {
+        fprintf (stderr, "jadsim: cannot watch agent %d: %s\n", index, strerror (errno));
+        return -1;
+    }
+    agent->opened_at = jad_mono_ms ();
+    agent->check = 3;
+    s_send_enroll (sim, agent);
+    return 0;
+}
+
+static int s_compare_ms (const void *left, const void *right)
+{
+    int64_t first = *(const int64_t *)left, second = *(const int64_t *)right;
+    return first < second ? -1 : first > second;
+}
+
+//  Once every agent was accepted: "joined N MS p50 P50 p99 P99", MS since
+//  the start, P50 / P99 the time from an agent's first connection to its
+//  enrollment reply (CURVE handshake, ZAP, enrollment).
+static void s_print_joined (s_sim_t *sim)
+{
+    int64_t *took = calloc ((size_t)sim->count, sizeof (int64_t));
+    if (!took)
+        return;
+    for (int index = 0; index < sim->count; index++)
+        took[index] = sim->agents[index].accepted_at - sim->agents[index].opened_at;
+    qsort (took, (size_t)sim->count, sizeof (int64_t), s_compare_ms);
+    int p99 = (sim->count * 99 + 99) / 100 - 1;
+    printf ("joined %d %lld p50 %lld p99 %lld\n", sim->count,
+            (long long)(jad_mono_ms () - sim->start), (long long)took[sim->count / 2],
+            (long long)took[p99 < 0 ? 0 : p99]);
+    fflush (stdout);
+    free (took);
+}
+
 //  Everything sent is acknowledged: samples and reports.
 static bool s_all_acked (s_sim_t *sim)
 {
@@ -803,7 +871,8 @@ static void s_usage (void)
                      "              [--prefix NAME] [--apply noop|switch|unpack] [--heartbeat MS]\n"
                      "              [--token TOKEN] [--metrics-rate SAMPLES_PER_S] [--window N]\n"
                      "              [--batch SAMPLES]\n"
-                     "              [--restart-rate PER_S] [--duration S] [--drain-ms MS]\n");
+                     "              [--restart-rate PER_S] [--duration S] [--drain-ms MS]\n"
+                     "              [--join-spread MS] [--no-sub]\n");
 }
 
 int main (int argc, char **argv)
@@ -831,6 +900,8 @@ int main (int argc, char **argv)
         {"restart-rate", required_argument, NULL, 'R'},
         {"duration", required_argument, NULL, 'D'},
         {"drain-ms", required_argument, NULL, 'T'},
+        {"join-spread", required_argument, NULL, 'J'},
+        {"no-sub", no_argument, NULL, 'S'},
         {NULL, 0, NULL, 0},
     };
     int option;
@@ -889,6 +960,12 @@ int main (int argc, char **argv)
             case 'T':
                 sim.drain_ms = atoi (optarg);
                 break;
+            case 'J':
+                sim.join_spread_ms = atoi (optarg);
+                break;
+            case 'S':
+                sim.no_sub = true;
+                break;
             default:
                 s_usage ();
                 return 2;
@@ -897,7 +974,7 @@ int main (int argc, char **argv)
     if (!sim.controller || !sim.controller_key || !sim.signing_key_text || !sim.env ||
         sim.count <= 0 || !sim.state_dir || !sim.root || sim.heartbeat_ms <= 0 || sim.window <= 0 ||
         sim.batch <= 0 || sim.batch > S_METRICS_BATCH || sim.restart_rate < 0 ||
-        sim.duration_s < 0 || sim.drain_ms < 0 ||
+        sim.duration_s < 0 || sim.drain_ms < 0 || sim.join_spread_ms < 0 ||
         jad_unhex (sim.signing_key_text, sim.signing_key, 32) != 0) {
         s_usage ();
         return 2;
@@ -942,20 +1019,24 @@ int main (int argc, char **argv)
     if (!sim.plans || !sim.taken || !sim.agents || sim.epoll < 0)
         return 1;
     int64_t start = jad_mono_ms ();
+    sim.start = start;
     for (int index = 0; index < sim.count; index++) {
         s_agent_t *agent = &sim.agents[index];
         snprintf (agent->name, sizeof agent->name, "%s-%05d", sim.prefix, index);
-        if (s_connect (&sim, agent, host, base) != 0) {
-            fprintf (stderr, "jadsim: cannot create agent %d (file limit?)\n", index);
+        if (s_create (&sim, agent) != 0) {
+            fprintf (stderr, "jadsim: cannot create agent %d\n", index);
             return 1;
         }
-        if (s_watch (&sim, index, EPOLL_CTL_ADD) != 0) {
-            fprintf (stderr, "jadsim: cannot watch agent %d: %s\n", index, strerror (errno));
-            return 1;
-        }
+        //  A fleet that boots at once connects within --join-spread, each
+        //  agent at a random time (none: all now, as fast as they can).
+        agent->connect_at =
+            start +
+            (sim.join_spread_ms ? (int64_t)randombytes_uniform ((uint32_t)sim.join_spread_ms) : 0);
         //  Spread the first heartbeats: hello now, the rest staggered.
-        agent->next_heartbeat = start + (int64_t)randombytes_uniform ((uint32_t)sim.heartbeat_ms);
-        s_send_enroll (&sim, agent);
+        agent->next_heartbeat =
+            agent->connect_at + (int64_t)randombytes_uniform ((uint32_t)sim.heartbeat_ms);
+        if (agent->connect_at <= start && s_join (&sim, index) != 0)
+            return 1;
     }
     fprintf (stderr, "jadsim: %d agents connecting to %s (apply=%s)\n", sim.count, sim.controller,
              sim.apply == S_APPLY_NOOP     ? "noop"
@@ -969,6 +1050,7 @@ int main (int argc, char **argv)
     int64_t stop_deadline = 0;
     bool stopping = false;
     double restarts_due = 0;
+    bool joined_printed = false;
     while (true) {
         int64_t now = jad_mono_ms ();
         if (!stopping &&
@@ -983,9 +1065,9 @@ int main (int argc, char **argv)
             break;
         struct epoll_event events[S_EVENTS];
         int ready = epoll_wait (sim.epoll, events, S_EVENTS,
-                                sim.to_apply || s_recheck      ? 0
-                                : sim.metrics_rate || stopping ? 10
-                                                               : 100);
+                                sim.to_apply || s_recheck                                ? 0
+                                : sim.metrics_rate || stopping || sim.joined < sim.count ? 10
+                                                                                         : 100);
         if (ready < 0) {
             if (errno == EINTR)
                 continue;
@@ -996,7 +1078,7 @@ int main (int argc, char **argv)
             sim.agents[events[index].data.u64 / 2].check |= events[index].data.u64 % 2 ? 2 : 1;
         if (jad_mono_ms () >= next_sweep) {
             for (int index = 0; index < sim.count; index++)
-                sim.agents[index].check = 3;
+                sim.agents[index].check = sim.agents[index].opened_at ? 3 : 0;
             next_sweep = jad_mono_ms () + S_SWEEP_MS;
         }
         for (int index = 0; index < sim.count; index++) {
@@ -1012,6 +1094,10 @@ int main (int argc, char **argv)
             if (check & 2)
                 while (zsock_events (agent->dealer) & ZMQ_POLLIN)
                     s_on_dealer (&sim, agent);
+        }
+        if (sim.joined == sim.count && !joined_printed) {
+            s_print_joined (&sim);
+            joined_printed = true;
         }
         if (s_flush_state (&sim) == 0)
             s_after_round (&sim);
@@ -1030,6 +1116,11 @@ int main (int argc, char **argv)
         }
         for (int index = 0; index < sim.count; index++) {
             s_agent_t *agent = &sim.agents[index];
+            if (!agent->opened_at) {
+                if (now >= agent->connect_at && s_join (&sim, index) != 0)
+                    return 1;
+                continue;
+            }
             if (agent->restarting &&
                 (agt_mstream_unacked (agent->mstream) == 0 || now >= agent->restart_deadline)) {
                 if (s_restart (&sim, index) != 0) {

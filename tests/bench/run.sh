@@ -10,6 +10,17 @@
 #  baseline (zmqbase) in Release, starts a real controller, N simulated
 #  agents with real CURVE keys and signature checks, and prints one table.
 #  Every figure stands beside its raw-ZeroMQ baseline from the same run.
+#
+#  Large fleets (docs/performance.md, "10,000 agents"): at most 2,500
+#  simulated agents per process (each holds two sockets: two connections
+#  and two mailbox descriptors, and libzmq's socket limit is raised to
+#  match), so N = 10,000 runs four simulators; when the controller's
+#  descriptor limit (the hard `ulimit -n`, which only CAP_SYS_RESOURCE can
+#  raise) cannot hold two connections per agent, the simulated agents and
+#  the baseline's receivers hold one each, their DEALER (plans travel
+#  there since protocol 2; JADBENCH_DEALER_ONLY=1 forces it at any N).
+#  JADBENCH_JOIN_SPREAD=MS paces the join: each simulated agent connects
+#  first at a random time within MS.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 
@@ -36,6 +47,9 @@ if [ "${1:-}" = "--smoke" ]; then
     metric_seconds=3
 else
     count=${1:-1000}
+    case "$count" in
+        '' | *[!0-9]*) echo "usage: run.sh [N] (N a number of agents)" >&2; exit 2 ;;
+    esac
     #  JADBENCH_BUILD=DIR runs the binaries already built in DIR (to compare builds).
     build=${JADBENCH_BUILD:-$top/build-bench}
     if [ -z "${JADBENCH_BUILD:-}" ]; then
@@ -45,6 +59,29 @@ else
         cmake --build "$build" -j"$(nproc)" --target jadugar-controller jadugar-agent jadctl \
             jadsim zmqbase >/dev/null
     fi
+fi
+per_proc=2500                                    #  simulated agents per process at most
+sim_procs=$(( (count + per_proc - 1) / per_proc ))
+base_procs=$sim_procs                            #  the baseline's receiver processes
+[ "$sim_procs" -ge "$(nproc)" ] || sim_procs=$(nproc)
+[ "$count" -lt 5000 ] || [ "$smoke" = 1 ] || rounds=5    #  < 10 minutes at N = 10,000
+fd_limit=$(ulimit -Hn)
+[ "$fd_limit" = unlimited ] && fd_limit=1048576
+#  the controller keeps an eighth of its descriptors in reserve (ctl_sessions)
+dealer_only=${JADBENCH_DEALER_ONLY:-0}
+[ $((2 * count + 512)) -le $((fd_limit * 7 / 8)) ] || dealer_only=1
+join_spread=${JADBENCH_JOIN_SPREAD:-0}
+#  The controller's libzmq I/O threads (czmq reads ZSYS_IO_THREADS): one
+#  per 2,500 agents. libzmq 4.3.4 cancels a timer by walking all of its
+#  I/O thread's timers, and every connection's ZMTP heartbeat cancels one
+#  per interval: with one thread that is O(N^2) and saturates it near
+#  5,000 agents (docs/performance.md, "From 100 to 10,000 agents").
+ctl_io_threads=${JADBENCH_IO_THREADS:-$(( (count + per_proc - 1) / per_proc ))}
+sim_flags=(--join-spread "$join_spread")
+base_flags=(--procs "$base_procs")
+if [ "$dealer_only" = 1 ]; then
+    sim_flags+=(--no-sub)
+    base_flags+=(--direct)
 fi
 controller_bin="$build/controller/jadugar-controller"
 agent_bin="$build/agent/jadugar-agent"
@@ -70,15 +107,28 @@ echo "cpu: $(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)"
 echo "agents: $count simulated ($sim_procs processes, real CURVE keys, Ed25519 verify per agent,"
 echo "        per-agent sequence state in a SQLite WAL database per process, apply = switch of a"
 echo "        release already on disk in tmpfs, or a real fetch+unpack for the bulk deploy)"
+if [ "$dealer_only" = 1 ]; then
+    echo "shape: one connection per agent (DEALER only; descriptor limit $fd_limit per process)"
+else
+    echo "shape: two connections per agent (SUB and DEALER)"
+fi
+echo "join spread: $join_spread ms; controller I/O threads: $ctl_io_threads"
+echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 #  -------------------------------------------------------------------------
-echo "== baseline: raw ZeroMQ PUB -> $count SUB + DEALER acks"
+if [ "$dealer_only" = 1 ]; then
+    echo "== baseline: raw ZeroMQ ROUTER -> $count DEALERs and their acks ($base_procs processes)"
+else
+    echo "== baseline: raw ZeroMQ PUB -> $count SUB + DEALER acks ($base_procs processes)"
+fi
 free_port
-"$zmqbase" --port "$port" --count "$count" --rounds "$rounds" > "$work/base.txt"
+"$zmqbase" --port "$port" --count "$count" --rounds "$rounds" "${base_flags[@]}" > "$work/base.txt"
 free_port
-"$zmqbase" --port "$port" --count "$count" --rounds "$rounds" --curve > "$work/base-curve.txt"
+"$zmqbase" --port "$port" --count "$count" --rounds "$rounds" "${base_flags[@]}" --curve \
+    > "$work/base-curve.txt"
 free_port
-"$zmqbase" --port "$port" --count "$count" --rounds "$rounds" --zap > "$work/base-zap.txt"
+"$zmqbase" --port "$port" --count "$count" --rounds "$rounds" "${base_flags[@]}" --zap \
+    > "$work/base-zap.txt"
 base_line=$(grep '^baseline' "$work/base.txt")
 curve_line=$(grep '^baseline' "$work/base-curve.txt")
 zap_line=$(grep '^baseline' "$work/base-zap.txt")
@@ -93,7 +143,8 @@ echo "== controller and $count simulated agents"
 #  for the idle real agent, one for metrics ingestion.
 bench_controller "$controller_bin" bench bulk idle metrics
 jadctl () { "$jadctl_bin" "$@"; }
-"$controller_bin" run --data "$work/controller" > "$work/controller.log" 2>&1 &
+ZSYS_IO_THREADS=$ctl_io_threads "$controller_bin" run --data "$work/controller" \
+    > "$work/controller.log" 2>&1 &
 controller_pid=$!
 pids+=("$controller_pid")
 
@@ -106,16 +157,18 @@ pids+=("$controller_pid")
 idle_pid=$!
 pids+=("$idle_pid")
 
-#  The fleet is spread over one simulator process per core: real agents
-#  verify a plan in parallel on their own hosts, one process would do all N
-#  checks one after another.
+#  The fleet is spread over one simulator process per core (and at most
+#  $per_proc agents per process): real agents verify a plan in parallel on
+#  their own hosts, one process would do all N checks one after another.
+wait_for 30 jadctl status >/dev/null 2>&1 || { echo "the controller did not start" >&2; exit 1; }
 join_start=$(now_ms)
+join_ticks_start=$(cpu_ticks "$controller_pid")
 for proc in $(seq 1 "$sim_procs"); do
     share=$(( count / sim_procs + (proc <= count % sim_procs ? 1 : 0) ))
     "$jadsim" --controller "127.0.0.1:$port" --controller-key "$(key curve-key)" \
         --signing-key "$(key signing-key)" --token "$(key enroll-token)" --env bench \
         --count "$share" --prefix "sim$proc" --state "$work/sim$proc" --root "$work/sim-root" \
-        --apply switch > "$work/sim-$proc.out" 2> "$work/sim-$proc.err" &
+        --apply switch "${sim_flags[@]}" > "$work/sim-$proc.out" 2> "$work/sim-$proc.err" &
     pids+=("$!")
 done
 #  A plan is done when every simulator printed its line for it; its time
@@ -135,9 +188,18 @@ plan_time () {                      #  acked|healthy PLAN
 online () {
     [ "$(jadctl --json status --env bench 2>/dev/null | grep -c '"state": "online"')" -ge "$count" ]
 }
-wait_for 300 online || { echo "agents did not all come online" >&2; exit 1; }
+#  Every simulator prints "joined" once all its agents are accepted (a
+#  cheap wait: the status of N agents is not); then the controller says
+#  they are online.
+sims_joined () { [ "$(cat "$work"/sim-*.out 2>/dev/null | grep -c '^joined ')" -ge "$sim_procs" ]; }
+wait_for $((300 + count * 30 / 1000)) sims_joined || { echo "agents were not all accepted" >&2; exit 1; }
+wait_for 120 online || { echo "agents did not all come online" >&2; exit 1; }
 join_ms=$(($(now_ms) - join_start))
-echo "all $count agents online after $join_ms ms"
+join_cpu_us=$(( ($(cpu_ticks "$controller_pid") - join_ticks_start) * 1000000 / $(getconf CLK_TCK) / count ))
+#  an agent's first connection to its enrollment reply: the worst simulator's p50 and p99
+enroll_p50=$(grep -h '^joined ' "$work"/sim-*.out | awk '$5 > m { m = $5 } END { print m + 0 }')
+enroll_p99=$(grep -h '^joined ' "$work"/sim-*.out | awk '$7 > m { m = $7 } END { print m + 0 }')
+echo "all $count agents online after $join_ms ms (controller CPU $join_cpu_us us per agent)"
 sleep 1
 idle_ticks_start=$(cpu_ticks "$idle_pid")
 idle_start=$(now_ms)
@@ -197,7 +259,8 @@ echo "== full deploy of a ${bulk_mb} MB release to $bulk_hosts hosts"
 "$jadsim" --controller "127.0.0.1:$port" --controller-key "$(key curve-key)" \
     --signing-key "$(key signing-key)" --token "$(key enroll-token)" --env bulk \
     --count "$bulk_hosts" --prefix bulk \
-    --state "$work/bulk" --root "$work/bulk-root" --apply unpack > "$work/bulk.out" 2> "$work/bulk.err" &
+    --state "$work/bulk" --root "$work/bulk-root" --apply unpack "${sim_flags[@]}" \
+    > "$work/bulk.out" 2> "$work/bulk.err" &
 pids+=("$!")
 bulk_online () {
     [ "$(jadctl --json status --env bulk 2>/dev/null | grep -c '"state": "online"')" -ge "$bulk_hosts" ]
@@ -224,7 +287,7 @@ samples_total () {
 "$jadsim" --controller "127.0.0.1:$port" --controller-key "$(key curve-key)" \
     --signing-key "$(key signing-key)" --token "$(key enroll-token)" --env metrics \
     --count "$metric_agents" --prefix metric --state "$work/metric" --root "$work/metric-root" \
-    --metrics-rate "$metric_rate" > "$work/metric.out" 2> "$work/metric.err" &
+    --metrics-rate "$metric_rate" "${sim_flags[@]}" > "$work/metric.out" 2> "$work/metric.err" &
 metric_pid=$!
 pids+=("$metric_pid")
 metric_online () {
@@ -256,9 +319,39 @@ idle_rss=$(rss_kib "$idle_pid")
 idle_anon=$(rss_anon_kib "$idle_pid")
 
 #  -------------------------------------------------------------------------
+echo "== controller restart: the fleet reconnects"
+#  Every connection comes back at once (each socket's reconnect interval
+#  and libzmq's jitter spread them): the storm a restart causes. Done when
+#  the ZAP handler has let in as many connections as there are (the fleet,
+#  the bulk simulator, the idle agent); more than that means handshakes
+#  that failed and started again.
+events_total () {                   #  NAME: a controller event counter, from /metrics
+    curl -s --max-time 5 "http://127.0.0.1:$((port + 3))/metrics" |
+        awk -v name="$1" '$1 == "jadugar_controller_events_total{event=\"" name "\"}" { print $2 }'
+}
+per_agent=2
+[ "$dealer_only" = 0 ] || per_agent=1
+connections=$(( (count + bulk_hosts) * per_agent + 2 ))
+rejoined () { [ "$(events_total zap_allowed || echo 0)" -ge "$connections" ] 2>/dev/null; }
+kill -TERM "$controller_pid"
+wait "$controller_pid" 2>/dev/null || true
+rejoin_start=$(now_ms)
+ZSYS_IO_THREADS=$ctl_io_threads "$controller_bin" run --data "$work/controller" \
+    >> "$work/controller.log" 2>&1 &
+controller_pid=$!
+pids+=("$controller_pid")
+rejoin_ticks_start=$(cpu_ticks "$controller_pid")
+wait_for 300 rejoined || { echo "the fleet did not reconnect" >&2; exit 1; }
+rejoin_ms=$(($(now_ms) - rejoin_start))
+rejoin_cpu_us=$(( ($(cpu_ticks "$controller_pid") - rejoin_ticks_start) * 1000000 / $(getconf CLK_TCK) / (count + bulk_hosts) ))
+sleep 2
+rejoin_extra=$(( $(events_total zap_allowed) - connections ))
+echo "$connections connections back after $rejoin_ms ms ($rejoin_extra handshakes more)"
+
+#  -------------------------------------------------------------------------
 kib_mib () { awk -v k="$1" 'BEGIN { printf "%.1f MiB", k / 1024 }'; }
 echo
-echo "== results (N = $count; times in ms)"
+echo "== results (N = $count; times in ms; load average at end $(cut -d' ' -f1-3 /proc/loadavg))"
 printf '%-44s %-26s %-30s %s\n' "measure" "jadugar" "baseline (same run)" "target"
 printf '%-44s %-26s %-30s %s\n' "plan fan-out to all acked, p50 / p99" \
     "$fan_p50 / $fan_p99" \
@@ -280,7 +373,17 @@ printf '%-44s %-26s %-30s %s\n' "idle agent RSS / RssAnon" \
 printf '%-44s %-26s %-30s %s\n' "idle agent CPU over ${idle_seconds} s" "${idle_cpu}%" "-" "< 0.1%"
 printf '%-44s %-26s %-30s %s\n' "jadctl status --json, p50 / p99" \
     "$status_p50 / $status_p99" "-" "-"
-printf '%-44s %-26s %-30s %s\n' "agents joined (CURVE handshakes)" "$join_ms" "-" "-"
+printf '%-44s %-26s %-30s %s\n' "agents joined, all online" "$join_ms" \
+    "curve+zap handshakes $(echo "$zap_line" | value join_ms)" "-"
+printf '%-44s %-26s %-30s %s\n' "  controller CPU per joining agent, us" "$join_cpu_us" \
+    "curve+zap server $(echo "$zap_line" | value join_cpu_us)" "-"
+printf '%-44s %-26s %-30s %s\n' "  connect to enrollment reply, p50 / p99" \
+    "$enroll_p50 / $enroll_p99" "-" "-"
+printf '%-44s %-26s %-30s %s\n' "controller restart, all reconnected" "$rejoin_ms" \
+    "$connections connections" "-"
+printf '%-44s %-26s %-30s %s\n' "  controller CPU per reconnecting agent, us" "$rejoin_cpu_us" \
+    "-" "-"
+printf '%-44s %-26s %-30s %s\n' "  handshakes beyond one per connection" "$rejoin_extra" "-" "-"
 printf '%-44s %-26s %-30s %s\n' "metrics ingestion, samples/s stored" "$ingest_rate" \
     "offered $((metric_agents * metric_rate))" ">= 200000/s"
 printf '%-44s %-26s %-30s %s\n' "  controller CPU while ingesting" "${ingest_cpu}%" "-" "-"
@@ -288,7 +391,7 @@ printf '%-44s %-26s %-30s %s\n' "  controller CPU while ingesting" "${ingest_cpu
 #  The smoke run checks that every figure came out.
 if [ "$smoke" = 1 ]; then
     for figure in "$fan_p50" "$fan_p99" "$switch_p50" "$bulk_ms" "$controller_rss" "$idle_rss" \
-        "$status_p50" "$samples_after"; do
+        "$status_p50" "$samples_after" "$join_cpu_us" "$enroll_p99" "$rejoin_ms"; do
         case "$figure" in
             ''|-) echo "bench smoke: a figure is missing" >&2; exit 1 ;;
         esac

@@ -8,11 +8,19 @@
 //  on. With --zap as well, a ZAP handler (czmq's zauth, any CURVE key
 //  allowed) authenticates every connection as the controller's does: libzmq
 //  keeps each connection's pipe to the handler, so this is the memory
-//  floor of a server that checks who connects. The "controller" side runs in the parent, the N receivers in a
-//  forked child, as with jadsim and jadugar-controller.
+//  floor of a server that checks who connects. The "controller" side runs
+//  in the parent, the N receivers in forked children (--procs, default
+//  one), as with jadsim and jadugar-controller.
+//
+//  With --direct there is no PUB and no SUB: the ROUTER sends each round
+//  to every receiver's DEALER, one connection per receiver, as plans go
+//  since protocol 2 (the shape of `jadsim --no-sub`).
 //
 //  Prints one line per measured round, "round R MS", then
-//  "baseline p50=MS p99=MS rounds=K".
+//  "baseline p50=MS p99=MS rounds=K rss_kib=KIB join_ms=MS join_cpu_us=US":
+//  join_ms from the bind to the last connection's handshake (CURVE and
+//  ZAP with --zap), join_cpu_us the server side's CPU over that time per
+//  receiver.
 
 #include <czmq.h>
 #include <errno.h>
@@ -23,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -52,8 +61,12 @@ typedef struct {
     int count;
     int rounds;
     int port;
+    int procs;  //  receiver processes
     bool curve;
     bool zap;
+    bool direct;      //  ROUTER to each DEALER, no PUB/SUB
+    zlistx_t *peers;  //  direct: the receivers' routing ids (zframe_t)
+    zhashx_t *known;  //  direct: their hex, to count each once
     zcert_t *server;
     uint8_t sign_public[crypto_sign_PUBLICKEYBYTES];
     uint8_t sign_secret[crypto_sign_SECRETKEYBYTES];
@@ -65,40 +78,48 @@ static void s_curve_client (s_bench_t *bench, zsock_t *sock, zcert_t *client)
     zsock_set_curve_serverkey (sock, zcert_public_txt (bench->server));
 }
 
-//  The N receivers: ack every broadcast with its round number.
-static int s_receivers (s_bench_t *bench)
+//  `count` receivers: ack every broadcast with its round number.
+static int s_receivers (s_bench_t *bench, int count)
 {
-    zsock_t **subs = calloc ((size_t)bench->count, sizeof (zsock_t *));
-    zsock_t **dealers = calloc ((size_t)bench->count, sizeof (zsock_t *));
-    zmq_pollitem_t *items = calloc ((size_t)bench->count, sizeof (zmq_pollitem_t));
+    zsock_t **subs = calloc ((size_t)count, sizeof (zsock_t *));
+    zsock_t **dealers = calloc ((size_t)count, sizeof (zsock_t *));
+    zmq_pollitem_t *items = calloc ((size_t)count, sizeof (zmq_pollitem_t));
     if (!subs || !dealers || !items)
         return 1;
     zcert_t *client = bench->curve ? zcert_new () : NULL;
-    for (int index = 0; index < bench->count; index++) {
-        subs[index] = zsock_new (ZMQ_SUB);
+    for (int index = 0; index < count; index++) {
+        subs[index] = bench->direct ? NULL : zsock_new (ZMQ_SUB);
         dealers[index] = zsock_new (ZMQ_DEALER);
-        if (!subs[index] || !dealers[index])
+        if ((!bench->direct && !subs[index]) || !dealers[index])
             return 1;
         if (bench->curve) {
-            s_curve_client (bench, subs[index], client);
+            if (subs[index])
+                s_curve_client (bench, subs[index], client);
             s_curve_client (bench, dealers[index], client);
         }
-        zsock_set_subscribe (subs[index], "");
         zsock_set_linger (dealers[index], 0);
-        zsock_set_linger (subs[index], 0);
-        zsock_connect (subs[index], "tcp://127.0.0.1:%d", bench->port);
         zsock_connect (dealers[index], "tcp://127.0.0.1:%d", bench->port + 1);
-        items[index] = (zmq_pollitem_t){zsock_resolve (subs[index]), 0, ZMQ_POLLIN, 0};
+        //  the receiver on the readable socket: the SUB, or the DEALER
+        zsock_t *reader = dealers[index];
+        if (subs[index]) {
+            zsock_set_subscribe (subs[index], "");
+            zsock_set_linger (subs[index], 0);
+            zsock_connect (subs[index], "tcp://127.0.0.1:%d", bench->port);
+            reader = subs[index];
+        } else
+            zstr_send (dealers[index], "helo");  //  the ROUTER learns who we are
+        items[index] = (zmq_pollitem_t){zsock_resolve (reader), 0, ZMQ_POLLIN, 0};
     }
     while (!zsys_interrupted) {
-        int ready = zmq_poll (items, bench->count, 200);
+        int ready = zmq_poll (items, count, 200);
         if (ready < 0 && errno != EINTR)
             break;
-        for (int index = 0; ready > 0 && index < bench->count; index++) {
+        for (int index = 0; ready > 0 && index < count; index++) {
             if (!(items[index].revents & ZMQ_POLLIN))
                 continue;
-            while (zsock_events (subs[index]) & ZMQ_POLLIN) {
-                zframe_t *frame = zframe_recv (subs[index]);
+            zsock_t *reader = subs[index] ? subs[index] : dealers[index];
+            while (zsock_events (reader) & ZMQ_POLLIN) {
+                zframe_t *frame = zframe_recv (reader);
                 if (!frame)
                     break;
                 bool ok = true;
@@ -112,7 +133,7 @@ static int s_receivers (s_bench_t *bench)
             }
         }
     }
-    for (int index = 0; index < bench->count; index++) {
+    for (int index = 0; index < count; index++) {
         zsock_destroy (&subs[index]);
         zsock_destroy (&dealers[index]);
     }
@@ -121,6 +142,57 @@ static int s_receivers (s_bench_t *bench)
     free (dealers);
     free (items);
     return 0;
+}
+
+//  Direct: remember the routing id of a receiver that said hello.
+static void s_learn_peer (s_bench_t *bench, zframe_t *id)
+{
+    char *hex = zframe_strhex (id);
+    if (hex && !zhashx_lookup (bench->known, hex)) {
+        zhashx_insert (bench->known, hex, (void *)"");
+        zlistx_add_end (bench->peers, zframe_dup (id));
+    }
+    free (hex);
+}
+
+//  Wait until `expected` handshakes succeeded on the sockets the two
+//  monitors watch (either may be NULL), or for timeout_ms; returns the
+//  handshakes seen.
+static int s_wait_handshakes (zsock_t **monitors, int expected, int timeout_ms)
+{
+    int seen = 0;
+    int64_t start = s_now_us ();
+    zpoller_t *poller = zpoller_new (NULL);
+    for (int which = 0; which < 2; which++)
+        if (monitors[which])
+            zpoller_add (poller, monitors[which]);
+    while (seen < expected && !zsys_interrupted) {
+        int64_t left = timeout_ms - (s_now_us () - start) / 1000;
+        zsock_t *monitor = left > 0 ? (zsock_t *)zpoller_wait (poller, (int)left) : NULL;
+        if (!monitor)
+            break;
+        while (zsock_events (monitor) & ZMQ_POLLIN) {
+            zmsg_t *event = zmsg_recv (monitor);
+            zframe_t *first = event ? zmsg_first (event) : NULL;
+            uint16_t kind = 0;
+            if (first && zframe_size (first) >= 2)
+                memcpy (&kind, zframe_data (first), 2);
+            if (kind == ZMQ_EVENT_HANDSHAKE_SUCCEEDED)
+                seen++;
+            zmsg_destroy (&event);
+        }
+    }
+    zpoller_destroy (&poller);
+    return seen;
+}
+
+static int64_t s_cpu_us (void)
+{
+    struct rusage usage;
+    if (getrusage (RUSAGE_SELF, &usage) != 0)
+        return 0;
+    return (int64_t)(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) * 1000000 +
+           usage.ru_utime.tv_usec + usage.ru_stime.tv_usec;
 }
 
 //  Broadcast round `round` and return when `count` acks for it arrived,
@@ -132,10 +204,17 @@ static int64_t s_round (s_bench_t *bench, zsock_t *pub, zsock_t *router, uint32_
     memcpy (message + crypto_sign_BYTES, &round, 4);
     crypto_sign_detached (message, NULL, message + crypto_sign_BYTES, 4, bench->sign_secret);
     int64_t start = s_now_us ();
-    zsock_send (pub, "b", message, sizeof message);
+    if (bench->direct)
+        for (zframe_t *peer = zlistx_first (bench->peers); peer;
+             peer = zlistx_next (bench->peers)) {
+            zframe_send (&peer, router, ZFRAME_MORE | ZFRAME_REUSE);
+            zsock_send (router, "b", message, sizeof message);
+        }
+    else
+        zsock_send (pub, "b", message, sizeof message);
     int acked = 0;
     zpoller_t *poller = zpoller_new (router, NULL);
-    while (acked < bench->count) {
+    while (acked < bench->count && !zsys_interrupted) {
         int64_t left = timeout_ms - (s_now_us () - start) / 1000;
         if (left <= 0 || !zpoller_wait (poller, (int)left))
             break;
@@ -147,6 +226,8 @@ static int64_t s_round (s_bench_t *bench, zsock_t *pub, zsock_t *router, uint32_
                 memcpy (&got, zframe_data (body) + crypto_sign_BYTES, 4);
             if (got == round)
                 acked++;
+            else if (bench->direct && body && zmsg_size (msg) == 2)
+                s_learn_peer (bench, zmsg_first (msg));
             zmsg_destroy (&msg);
         }
     }
@@ -160,14 +241,31 @@ static int s_compare (const void *left, const void *right)
     return first < second ? -1 : first > second;
 }
 
+//  Stop the receiver processes and free their list.
+static void s_stop (pid_t *children, int procs)
+{
+    for (int proc = 0; proc < procs; proc++)
+        kill (children[proc], SIGTERM);
+    for (int proc = 0; proc < procs; proc++)
+        waitpid (children[proc], NULL, 0);
+    free (children);
+}
+
+static const char *s_usage = "usage: zmqbase --port BASE [--count N] [--rounds R] [--procs P] "
+                             "[--curve] [--zap] [--direct]\n";
+
 int main (int argc, char **argv)
 {
-    s_bench_t bench = {.count = 1000, .rounds = 20, .port = 0};
+    s_bench_t bench = {.count = 1000, .rounds = 20, .port = 0, .procs = 1};
     for (int index = 1; index < argc; index++) {
         if (streq (argv[index], "--curve"))
             bench.curve = true;
         else if (streq (argv[index], "--zap"))
             bench.zap = bench.curve = true;
+        else if (streq (argv[index], "--direct"))
+            bench.direct = true;
+        else if (streq (argv[index], "--procs") && index + 1 < argc)
+            bench.procs = atoi (argv[++index]);
         else if (streq (argv[index], "--count") && index + 1 < argc)
             bench.count = atoi (argv[++index]);
         else if (streq (argv[index], "--rounds") && index + 1 < argc)
@@ -175,13 +273,13 @@ int main (int argc, char **argv)
         else if (streq (argv[index], "--port") && index + 1 < argc)
             bench.port = atoi (argv[++index]);
         else {
-            fprintf (stderr,
-                     "usage: zmqbase --port BASE [--count N] [--rounds R] [--curve] [--zap]\n");
+            fprintf (stderr, "%s", s_usage);
             return 2;
         }
     }
-    if (bench.port <= 0 || bench.count <= 0 || bench.rounds <= 0 || sodium_init () < 0) {
-        fprintf (stderr, "usage: zmqbase --port BASE [--count N] [--rounds R] [--curve] [--zap]\n");
+    if (bench.port <= 0 || bench.count <= 0 || bench.rounds <= 0 || bench.procs <= 0 ||
+        bench.procs > bench.count || sodium_init () < 0) {
+        fprintf (stderr, "%s", s_usage);
         return 2;
     }
     struct rlimit limit;
@@ -191,16 +289,31 @@ int main (int argc, char **argv)
     }
     crypto_sign_keypair (bench.sign_public, bench.sign_secret);
     bench.server = zcert_new ();
-    pid_t child = fork ();
-    if (child < 0)
+    //  zsys (its context) after the fork: each process has its own
+    pid_t *children = calloc ((size_t)bench.procs, sizeof (pid_t));
+    if (!children)
         return 1;
-    zsys_set_max_sockets ((size_t)bench.count * 2 + 64);
-    zsys_set_io_threads (1);
-    if (child == 0) {
-        int status = s_receivers (&bench);
-        zcert_destroy (&bench.server);
-        return status;
+    for (int proc = 0; proc < bench.procs; proc++) {
+        children[proc] = fork ();
+        if (children[proc] < 0)
+            return 1;
+        if (children[proc] == 0) {
+            int share = bench.count / bench.procs + (proc < bench.count % bench.procs ? 1 : 0);
+            zsys_set_max_sockets ((size_t)share * 2 + 64);
+            zsys_set_io_threads (1);
+            int status = s_receivers (&bench, share);
+            zcert_destroy (&bench.server);
+            free (children);
+            return status;
+        }
     }
+    bench.peers = zlistx_new ();
+    bench.known = zhashx_new ();
+    if (!bench.peers || !bench.known)
+        return 1;
+    zlistx_set_destructor (bench.peers, (zlistx_destructor_fn *)zframe_destroy);
+    zsys_set_max_sockets (64);
+    zsys_set_io_threads (1);
 
     zactor_t *auth = NULL;
     if (bench.zap) {
@@ -208,7 +321,7 @@ int main (int argc, char **argv)
         if (!auth || zstr_sendx (auth, "CURVE", CURVE_ALLOW_ANY, NULL) != 0 ||
             zsock_wait (auth) != 0) {
             fprintf (stderr, "zmqbase: cannot start the ZAP handler\n");
-            kill (child, SIGTERM);
+            s_stop (children, bench.procs);
             return 1;
         }
     }
@@ -227,24 +340,47 @@ int main (int argc, char **argv)
         zsock_set_rcvhwm (both[which], 100000);
         zsock_set_linger (both[which], 0);
     }
-    if (zsock_bind (pub, "tcp://127.0.0.1:%d", bench.port) < 0 ||
+    //  Every connection's handshake (CURVE and ZAP, or ZMTP's alone).
+    zsock_t *monitors[2] = {NULL, NULL};
+    for (int which = bench.direct ? 1 : 0; which < 2; which++) {
+        char endpoint[64];
+        snprintf (endpoint, sizeof endpoint, "inproc://zmqbase-monitor-%d", which);
+        if (zmq_socket_monitor (zsock_resolve (both[which]), endpoint,
+                                ZMQ_EVENT_HANDSHAKE_SUCCEEDED) != 0 ||
+            !(monitors[which] = zsock_new (ZMQ_PAIR)) ||
+            zsock_connect (monitors[which], "%s", endpoint) != 0) {
+            fprintf (stderr, "zmqbase: cannot monitor the sockets\n");
+            s_stop (children, bench.procs);
+            return 1;
+        }
+    }
+    int64_t join_start = s_now_us (), join_cpu = s_cpu_us ();
+    if ((!bench.direct && zsock_bind (pub, "tcp://127.0.0.1:%d", bench.port) < 0) ||
         zsock_bind (router, "tcp://127.0.0.1:%d", bench.port + 1) < 0) {
         fprintf (stderr, "zmqbase: cannot bind port %d\n", bench.port);
-        kill (child, SIGTERM);
+        s_stop (children, bench.procs);
         return 1;
     }
-    //  Warm up until every receiver answers (subscriptions propagate late).
+    int expected = bench.count * (bench.direct ? 1 : 2);
+    int joined = s_wait_handshakes (monitors, expected, 60000 + bench.count * 20);
+    int64_t join_us = s_now_us () - join_start;
+    join_cpu = s_cpu_us () - join_cpu;
+    if (joined < expected)
+        fprintf (stderr, "zmqbase: %d of %d handshakes\n", joined, expected);
+    //  Warm up until every receiver answers (subscriptions propagate late),
+    //  each try long enough for a round of N on a loaded machine.
     int64_t warm = -1;
-    for (uint32_t attempt = 1; attempt <= 120 && warm < 0; attempt++)
-        warm = s_round (&bench, pub, router, attempt, 1000);
+    for (uint32_t attempt = 1; attempt <= 120 && warm < 0 && !zsys_interrupted; attempt++)
+        warm = s_round (&bench, pub, router, attempt, 1000 + bench.count / 2);
     int status = 1;
     if (warm < 0)
         fprintf (stderr, "zmqbase: receivers never all answered\n");
     else {
         int64_t *times = calloc ((size_t)bench.rounds, sizeof (int64_t));
         int done = 0;
-        for (int round = 0; round < bench.rounds; round++) {
-            int64_t took = s_round (&bench, pub, router, 1000 + (uint32_t)round, 10000);
+        for (int round = 0; round < bench.rounds && !zsys_interrupted; round++) {
+            int64_t took =
+                s_round (&bench, pub, router, 1000 + (uint32_t)round, 10000 + bench.count);
             if (took >= 0) {
                 times[done++] = took;
                 printf ("round %d %.2f\n", round, took / 1000.0);
@@ -254,15 +390,23 @@ int main (int argc, char **argv)
         qsort (times, (size_t)done, sizeof (int64_t), s_compare);
         if (done > 0) {
             int p99 = (int)((done * 99 + 99) / 100) - 1;
-            printf ("baseline p50=%.2f p99=%.2f rounds=%d rss_kib=%ld\n", times[done / 2] / 1000.0,
-                    times[p99 < 0 ? 0 : p99] / 1000.0, done, s_rss_kib ());
+            printf ("baseline p50=%.2f p99=%.2f rounds=%d rss_kib=%ld join_ms=%lld "
+                    "join_cpu_us=%lld\n",
+                    times[done / 2] / 1000.0, times[p99 < 0 ? 0 : p99] / 1000.0, done, s_rss_kib (),
+                    (long long)(join_us / 1000), (long long)(join_cpu / bench.count));
             status = done == bench.rounds ? 0 : 1;
         }
         free (times);
     }
     fflush (stdout);
-    kill (child, SIGTERM);
-    waitpid (child, NULL, 0);
+    s_stop (children, bench.procs);
+    for (int which = 0; which < 2; which++)
+        if (monitors[which]) {
+            zmq_socket_monitor (zsock_resolve (both[which]), NULL, 0);
+            zsock_destroy (&monitors[which]);
+        }
+    zlistx_destroy (&bench.peers);
+    zhashx_destroy (&bench.known);
     zsock_destroy (&pub);
     zsock_destroy (&router);
     zactor_destroy (&auth);

@@ -6,8 +6,10 @@
 #  Builds in build-fuzz/ (or $JADUGAR_FUZZ_BUILD) under ASan/UBSan, runs
 #  every target on a scratch copy of its committed seed corpus
 #  (tests/fuzz/corpus/NAME/), and fails on the first crash, leak or
-#  sanitizer report. New crashers are left in the build dir. --build only
-#  builds, --run only runs what was built (tests/run.sh builds beside the
+#  sanitizer report. New crashers are left in the build dir. The plan
+#  seeds are made by the encoders (tests/fuzz/fuzz_seeds.c, checked by
+#  ctest's fuzz.seeds). --build only builds, --run only runs what was
+#  built (tests/run.sh builds beside the
 #  test run and runs after it).
 set -eu
 top=$(cd "$(dirname "$0")/../.." && pwd)

@@ -254,6 +254,14 @@ Test (security, agent_without_token_is_pending_until_accepted)
     //  The plan came on the agent's own channel, with its proof
     //  (protocol.md, Targets).
     cr_assert (s_wait_log ("good", "source=direct", 10000), "no plan reached 'good'");
+    //  Its subscription, refused before enrollment, was connected again
+    //  once accepted: heartbeats arrive on it. The pending agent's is
+    //  refused: no heartbeat reached it.
+    cr_assert (s_wait_log ("good", "first signed heartbeat on the subscription", 15000),
+               "the subscription of 'good' carries no heartbeat");
+    s_log_wait_t heard = {.needle = "first signed heartbeat"};
+    snprintf (heard.path, sizeof heard.path, "%s/waiting.log", fleet->dir);
+    cr_assert (!s_log_has (&heard), "a pending agent's subscription was let in");
     char path[PATH_MAX];
     snprintf (path, sizeof path, "%s/waiting/srv/web", fleet->dir);
     cr_assert_neq (access (path, F_OK), 0, "a pending agent received a release");
@@ -265,6 +273,8 @@ Test (security, agent_without_token_is_pending_until_accepted)
     cr_assert (jt_fleet_wait_status (fleet, "\"state\": \"online\"", 2, 30000));
     cr_assert (jt_fleet_wait_status (fleet, "\"version\": \"1.0\"", 2, 30000),
                "the accepted agent did not converge");
+    cr_assert (s_wait_log ("waiting", "first signed heartbeat on the subscription", 15000),
+               "the accepted agent's subscription was not connected again");
     cr_assert_eq (jt_jadctl (fleet, &output, "agents accept nobody"), 2, "%s", output);
     free (output);
     cr_assert_eq (jt_jadctl (fleet, &output, "audit"), 0);
