@@ -249,7 +249,12 @@ int ctl_leader_wait (ctl_leader_t *self, ctl_store_t *store, volatile int *stop)
         if (rc == 1)
             return 0;
         if (rc == 0 && !told) {
-            jad_log_info ("leader: standing by; another controller leads name=%s", self->name);
+            //  the lease's holder (not this controller's own name)
+            PGresult *result = s_exec (self, "SELECT holder FROM leadership WHERE id = 1", 0, NULL);
+            const char *holder = s_value (result);
+            jad_log_info ("leader: standing by; another controller leads name=%s",
+                          holder ? holder : "-");
+            PQclear (result);
             told = true;
         }
         if (self->lost)
