@@ -733,6 +733,33 @@ Test (failover, every_agent_refuses_a_controller_signing_with_an_older_epoch, .t
     free (copy);
 }
 
+//  Tried as a new user would: `init --store` before the database is up
+//  fails, and leaves no key behind for export-keys to export
+Test (failover, an_init_whose_database_is_unreachable_leaves_no_keys, .timeout = 60)
+{
+    char *dir = jt_tempdir ("jad-init-unreachable");
+    int fd = -1;
+    int port = jt_closed_port (&fd);
+    cr_assert_gt (port, 0);
+    char *out = NULL;
+    cr_assert_eq (jt_run (&out,
+                          "%s init --data %s/c1 --store 'postgresql://jadugar@127.0.0.1:%d/j'",
+                          S_CONTROLLER, dir, port),
+                  1, "%s", out);
+    cr_assert (strstr (out, "cannot open the --store database"), "%s", out);
+    free (out);
+    cr_assert_eq (jt_run (NULL, "test -z \"$(ls -A %s/c1/keys)\"", dir), 0,
+                  "a failed init left keys");
+    cr_assert_neq (
+        jt_run (&out, "%s export-keys --data %s/c1 --out %s/keys", S_CONTROLLER, dir, dir), 0, "%s",
+        out);
+    cr_assert (strstr (out, "signing.key: No such file"), "%s", out);
+    free (out);
+    close (fd);
+    jt_rmtree (dir);
+    free (dir);
+}
+
 //  `jadctl`'s output line "KEY: value" (value copied into buf), or NULL.
 static const char *s_line (const char *text, const char *key, char *buf, size_t len)
 {

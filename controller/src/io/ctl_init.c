@@ -535,12 +535,17 @@ int ctl_init_join (const char *data_dir, const char *listen, int port, const cha
     status = 0;
 
 done:
-    if (status != 0 && join)
-        //  nothing of the export stays behind a failed join
+    if (status != 0) {
+        //  no key stays behind a failed init (a database not reachable
+        //  yet left fresh keys that export-keys then exported), nor
+        //  anything of the export behind a failed join
         for (size_t index = 0; index < S_KEY_FILES; index++) {
             snprintf (path, sizeof path, "%s/keys/%s", data_dir, s_key_files[index].name);
             unlink (path);
         }
+        snprintf (path, sizeof path, "%s/keys/admin.key.signing", data_dir);
+        unlink (path);
+    }
     ctl_operator_destroy (&admin_before);
     free (text);
     ctl_store_destroy (&store);
