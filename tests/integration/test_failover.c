@@ -484,25 +484,31 @@ static long s_pg_number (jt_fleet_t *fleet, const char *sql)
 typedef struct {
     jt_fleet_t *fleet;
     int count;
-    const char *epoch;  //  the new leader's
+    const char *epoch;            //  the new leader's
+    bool drained[JT_MAX_AGENTS];  //  its metric outbox was seen empty
 } s_fleet_wait_t;
 
-//  Every agent's metric batches are acknowledged (none left in its outbox)
+//  Every agent's metric outbox has been seen empty since the wait began:
+//  batches are acknowledged in order, so each agent had every batch it
+//  took before then acknowledged (agents keep sampling: all of them empty
+//  at one moment is not what to wait for)
 static bool s_metrics_drained (void *arg)
 {
     s_fleet_wait_t *wait = (s_fleet_wait_t *)arg;
+    bool all = true;
     for (int index = 0; index < wait->count; index++) {
+        if (wait->drained[index])
+            continue;
         char *out = NULL;
         int rc = jt_run (&out,
                          "sqlite3 -cmd '.timeout 2000' %s/%s/agent/state.db \"SELECT count (*) "
                          "FROM metric_outbox\"",
                          wait->fleet->dir, wait->fleet->agent_names[index]);
-        bool empty = rc == 0 && out && strtol (out, NULL, 10) == 0;
+        wait->drained[index] = rc == 0 && out && strtol (out, NULL, 10) == 0;
         free (out);
-        if (!empty)
-            return false;
+        all = all && wait->drained[index];
     }
-    return true;
+    return all;
 }
 
 //  Every agent keeps the new leader's epoch (it accepted its signed
@@ -579,7 +585,7 @@ Test (failover, kill_9_of_the_leader_mid_deploy_to_20_agents_loses_nothing, .tim
     snprintf (epoch, sizeof epoch, "%ld",
               strtol (strstr (text, needle) + strlen (needle), NULL, 10));
     free (text);
-    s_fleet_wait_t fleet_wait = {fleet, count, epoch};
+    s_fleet_wait_t fleet_wait = {fleet, count, epoch, {false}};
     cr_assert (jt_wait_for (s_all_at_epoch, &fleet_wait, 30000), "not every agent keeps epoch %s",
                epoch);
     //  the plan succeeds; every host activated exactly once
