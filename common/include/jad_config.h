@@ -217,9 +217,14 @@ typedef struct {
     size_t environment_count;
     jad_alert_config_t *alerts;
     size_t alert_count;
-    uint32_t watch_ms;              //  rollback rules act this long after a deploy, default 30 min
+    uint32_t watch_ms;  //  rollback rules act this long after a deploy, default 30 min
+    //  retention: (the top-level metrics-retention and rollup-retention
+    //  are deprecated spellings of metrics and rollups)
     uint64_t metrics_retention_ms;  //  raw samples kept, default 24 h
     uint64_t rollup_retention_ms;   //  1-minute rollups kept, default 30 d
+    uint64_t audit_retention_ms;    //  audit rows kept, 0 (default) = forever, else >= 1 d
+    uint64_t plans_retention_ms;    //  finished plans kept, 0 (default) = forever
+    int deprecated_lines[2];        //  lines of metrics-retention, rollup-retention (0: absent)
     //  limits: what one agent or one release may cost the controller
     uint32_t series_per_agent;       //  metric series one agent may have, default 10000
     uint32_t label_sets_per_metric;  //  series of one metric name per agent, default 1000
@@ -249,6 +254,11 @@ typedef struct {
 } jad_controller_config_t;
 
 jad_controller_config_t *jad_controller_config_load (const char *path, jad_problems_t *problems);
+//  Deprecated keys `config` was loaded with, one line each into `notes`
+//  ("ORIGIN:LINE: warning: key 'metrics-retention' is deprecated: ..."), for
+//  `check` to print and the controller to log. Returns how many.
+size_t jad_controller_config_deprecated (const jad_controller_config_t *config, const char *origin,
+                                         jad_problems_t *notes);
 void jad_controller_config_destroy (jad_controller_config_t **self_p);
 //  The top-level keys of controller.yaml whose values differ between one
 //  and two (every key the file may hold, compared through the same

@@ -2110,10 +2110,59 @@ static int s_env_line (s_map_t *map, const char *name, const char *key)
     return s_node_line (s_mapping_get (env, key), s_node_line (env, environments->line));
 }
 
+//  The deprecated top-level keys and their place under retention:
+static const char *const s_retention_aliases[2][2] = {{"metrics-retention", "metrics"},
+                                                      {"rollup-retention", "rollups"}};
+
+//  A deprecated key is remembered (its line) unless retention: sets the
+//  same thing, which is a problem: one value in one place.
+static void s_retention_aliases_check (s_map_t *map)
+{
+    jad_controller_config_t *self = map->base;
+    struct fy_node *retention = s_map_slot (map, "retention")->value;
+    for (size_t index = 0; index < 2; index++) {
+        s_slot_t *slot = s_map_slot (map, s_retention_aliases[index][0]);
+        if (!slot->key)
+            continue;
+        if (s_mapping_get (retention, s_retention_aliases[index][1]))
+            s_problem (map->ctx, slot->line, NULL,
+                       "key '%s': retention: %s says it too (keep only that one)",
+                       s_retention_aliases[index][0], s_retention_aliases[index][1]);
+        else
+            self->deprecated_lines[index] = slot->line;
+    }
+}
+
+size_t jad_controller_config_deprecated (const jad_controller_config_t *config, const char *origin,
+                                         jad_problems_t *notes)
+{
+    size_t count = 0;
+    for (size_t index = 0; config && index < 2; index++)
+        if (config->deprecated_lines[index] > 0) {
+            jad_problems_add (notes,
+                              "%s:%d: warning: key '%s' is deprecated: write it as retention: %s",
+                              origin ? origin : "controller.yaml", config->deprecated_lines[index],
+                              s_retention_aliases[index][0], s_retention_aliases[index][1]);
+            count++;
+        }
+    return count;
+}
+
+//  retention: audit is kept at least a day
+static void s_retention_check (s_map_t *map)
+{
+    jad_controller_config_t *self = map->base;
+    if (s_map_slot (map, "audit")->key && self->audit_retention_ms > 0 &&
+        self->audit_retention_ms < 24ull * 3600 * 1000)
+        s_problem (map->ctx, s_map_line (map, "audit"), "retention",
+                   "key 'audit': keep the audit log at least 1d");
+}
+
 //  requires: names another environment, and never loops back
 static void s_controller_check (s_map_t *map)
 {
     jad_controller_config_t *self = map->base;
+    s_retention_aliases_check (map);
     for (size_t index = 0; index < self->environment_count; index++) {
         jad_env_config_t *env = &self->environments[index];
         if (!env->requires)
@@ -2176,6 +2225,15 @@ static const s_field_t s_limits_fields[] = {
     S_UINT ("release-ratio", S_C, release_ratio, 1, 100000),
     S_END};
 static const s_table_t s_limits_table = {.fields = s_limits_fields};
+//  retention: how long each kind of history is kept (absent: audit and
+//  plans forever, metrics 24h, rollups 30d)
+static const s_field_t s_retention_fields[] = {
+    S_LONG_DURATION ("audit", S_C, audit_retention_ms),
+    S_LONG_DURATION ("plans", S_C, plans_retention_ms),
+    S_LONG_DURATION ("metrics", S_C, metrics_retention_ms),
+    S_LONG_DURATION ("rollups", S_C, rollup_retention_ms), S_END};
+static const s_table_t s_retention_table = {.fields = s_retention_fields,
+                                            .check = s_retention_check};
 static const s_field_t s_smtp_fields[] = {
     S_STRING ("host", S_C, smtp_host, S_ADDRESS),
     {"port", S_FIELD_PORT, offsetof (S_C, smtp_port), 0, S_TEXT, 1, 65535, false, NULL},
@@ -2199,8 +2257,10 @@ static const s_field_t s_controller_fields[] = {
              &s_attestation_key_table),
     S_NAMED ("environments", S_C, environments, environment_count, &s_env_table),
     S_DURATION ("watch", S_C, watch_ms, 1),
+    //  deprecated: retention: metrics and rollups (s_retention_aliases)
     S_LONG_DURATION ("metrics-retention", S_C, metrics_retention_ms),
     S_LONG_DURATION ("rollup-retention", S_C, rollup_retention_ms),
+    S_SECTION ("retention", &s_retention_table),
     S_SECTION ("limits", &s_limits_table),
     S_STRING ("http-listen", S_C, http_listen, S_ADDRESS),
     S_STRINGS ("http-hosts", S_C, http_hosts, http_host_count, S_TEXT),

@@ -139,6 +139,21 @@ static jad_controller_config_t *s_load_config (const char *data_dir, jad_problem
     return jad_controller_config_load (path, problems);
 }
 
+//  Deprecated keys of controller.yaml: printed by check, logged by run
+static void s_deprecated (const char *data_dir, const jad_controller_config_t *config, bool print)
+{
+    char path[PATH_MAX];
+    snprintf (path, sizeof path, "%s/controller.yaml", data_dir);
+    jad_problems_t *notes = jad_problems_new ();
+    jad_controller_config_deprecated (config, path, notes);
+    for (size_t index = 0; index < jad_problems_count (notes); index++)
+        if (print)
+            printf ("%s\n", jad_problems_get (notes, index));
+        else
+            jad_log_warning ("controller: %s", jad_problems_get (notes, index));
+    jad_problems_destroy (&notes);
+}
+
 static jad_keypair_t *s_load_key (const char *data_dir, const char *name, jad_key_kind_t kind,
                                   jad_problems_t *problems)
 {
@@ -164,6 +179,7 @@ static int s_check (const s_options_t *options)
     size_t count = jad_problems_count (problems);
     for (size_t index = 0; index < count; index++)
         printf ("%s\n", jad_problems_get (problems, index));
+    s_deprecated (options->data_dir, config, true);
     if (count == 0)
         printf ("ok\n");
     jad_keypair_destroy (&curve);
@@ -246,6 +262,7 @@ static int s_run (const s_options_t *options)
             jad_log_error ("controller: %s", jad_problems_get (problems, index));
         goto done;
     }
+    s_deprecated (options->data_dir, config, false);
     //  the store: DATA/state.db, or controller.yaml's store: URL
     target = ctl_store_target (options->data_dir, config->store);
     settings = ctl_settings_new (options->data_dir, &config);

@@ -103,3 +103,51 @@ Test (controller_check, unknown_emergency_skip_is_refused_with_file_and_line)
     cr_assert_str_eq (output, "ok\n");
     free (output);
 }
+
+//  Issue 15: retention: audit is kept at least a day; the old top-level
+//  metrics-retention and rollup-retention still work, and check warns
+//  where they are; both spellings of one value are refused
+Test (controller_check, retention_is_checked_and_the_old_keys_are_deprecated)
+{
+    char path[4096];
+    snprintf (path, sizeof path, "%s/ctl/controller.yaml", s_dir);
+    cr_assert_eq (jt_run (NULL, "sed -i 's/^  # audit: 730d/  audit: 12h/' %s", path), 0);
+    int line = s_line_of (path, "  audit: 12h");
+    cr_assert_gt (line, 0, "the edit took");
+    char *output = NULL;
+    cr_assert_eq (jt_run (&output, "%s check --data %s/ctl", S_CONTROLLER, s_dir), 2, "%s", output);
+    char expected[9000];
+    snprintf (expected, sizeof expected,
+              "%s:%d: retention: key 'audit': keep the audit log at least 1d\n", path, line);
+    cr_assert_str_eq (output, expected);
+    free (output);
+
+    //  the old spelling, alone: it works, with a warning
+    cr_assert_eq (jt_run (NULL,
+                          "sed -i -e '/^retention:/,/^  # plans/d' %s && printf "
+                          "'metrics-retention: 2d\\nrollup-retention: 60d\\n' >> %s",
+                          path, path),
+                  0);
+    int metrics = s_line_of (path, "metrics-retention: 2d");
+    int rollups = s_line_of (path, "rollup-retention: 60d");
+    cr_assert_gt (metrics, 0);
+    cr_assert_eq (jt_run (&output, "%s check --data %s/ctl", S_CONTROLLER, s_dir), 0, "%s", output);
+    snprintf (expected, sizeof expected,
+              "%s:%d: warning: key 'metrics-retention' is deprecated: write it as retention: "
+              "metrics\n%s:%d: warning: key 'rollup-retention' is deprecated: write it as "
+              "retention: rollups\nok\n",
+              path, metrics, path, rollups);
+    cr_assert_str_eq (output, expected);
+    free (output);
+
+    //  and beside retention: metrics, refused
+    cr_assert_eq (jt_run (NULL, "printf 'retention:\\n  metrics: 3d\\n  audit: 1d\\n' >> %s", path),
+                  0);
+    cr_assert_eq (jt_run (&output, "%s check --data %s/ctl", S_CONTROLLER, s_dir), 2, "%s", output);
+    snprintf (expected, sizeof expected,
+              "%s:%d: key 'metrics-retention': retention: metrics says it too (keep only that "
+              "one)\n",
+              path, metrics);
+    cr_assert_str_eq (output, expected);
+    free (output);
+}

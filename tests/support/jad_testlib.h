@@ -55,7 +55,7 @@ bool jt_wait_for (bool (*cond) (void *), void *arg, int timeout_ms);
 
 //  A real fleet on loopback: one controller process and agent processes,
 //  each with its own temporary data dir and release root.
-#define JT_MAX_AGENTS 8
+#define JT_MAX_AGENTS 24
 typedef struct {
     char *dir;  //  temp root of the whole fleet
     int port;   //  controller base port

@@ -2,6 +2,7 @@
 //  SPDX-License-Identifier: MPL-2.0
 
 #include "ctl_alerts.h"
+#include "ctl_retention_repo.h"
 #include "ctl_plans_repo.h"
 #include "ctl_alerts_repo.h"
 #include "ctl_releases_repo.h"
@@ -712,6 +713,15 @@ void ctl_alerts_tick (ctl_alerts_t *self)
         //  one bounded slice per tick while work is left, so the loop never stalls
         int more = ctl_metrics_repo_maintain (self->metrics, now, config->metrics_retention_ms,
                                               config->rollup_retention_ms);
+        //  retention: audit and plans, a slice each (absent: kept forever)
+        if (config->audit_retention_ms &&
+            ctl_retention_repo_audit (self->store, now - (int64_t)config->audit_retention_ms, now,
+                                      NULL) == 1)
+            more = 1;
+        if (config->plans_retention_ms &&
+            ctl_retention_repo_plans (self->store, now - (int64_t)config->plans_retention_ms, now,
+                                      NULL) == 1)
+            more = 1;
         self->next_maintain = more == 1 ? mono : mono + S_MAINTAIN_MS;
     }
 }

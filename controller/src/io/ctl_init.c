@@ -79,9 +79,13 @@ static const char s_config_template[] =
     "    emergency_approvals: [tech-lead, product-owner]\n"
     "    # emergency_skips: [requires, bake]\n"
     "\n"
-    "#  Metrics: raw samples are kept this long, 1-minute rollups this long.\n"
-    "metrics-retention: 24h\n"
-    "rollup-retention: 30d\n"
+    "#  How long history is kept: raw metric samples, 1-minute rollups; the\n"
+    "#  audit log (at least 1d) and finished plans are kept forever unless set.\n"
+    "retention:\n"
+    "  metrics: 24h\n"
+    "  rollups: 30d\n"
+    "  # audit: 730d\n"
+    "  # plans: 365d\n"
     "#  What one agent or one release may cost the controller (refusals are\n"
     "#  counted and logged): metric series per agent, series of one metric\n"
     "#  name per agent, apps per agent, a release's unpacked size (MiB) and\n"
@@ -531,12 +535,17 @@ int ctl_init_join (const char *data_dir, const char *listen, int port, const cha
     status = 0;
 
 done:
-    if (status != 0 && join)
-        //  nothing of the export stays behind a failed join
+    if (status != 0) {
+        //  no key stays behind a failed init (a database not reachable
+        //  yet left fresh keys that export-keys then exported), nor
+        //  anything of the export behind a failed join
         for (size_t index = 0; index < S_KEY_FILES; index++) {
             snprintf (path, sizeof path, "%s/keys/%s", data_dir, s_key_files[index].name);
             unlink (path);
         }
+        snprintf (path, sizeof path, "%s/keys/admin.key.signing", data_dir);
+        unlink (path);
+    }
     ctl_operator_destroy (&admin_before);
     free (text);
     ctl_store_destroy (&store);

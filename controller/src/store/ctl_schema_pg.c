@@ -241,5 +241,19 @@ const ctl_migration_t ctl_schema_pg[] = {
     //  22: an emergency deploy that is a security one (deploy --emergency
     //  --security): roles listed with `when: security` approve it too
     {"security_emergency", "ALTER TABLE plans ADD COLUMN security BIGINT NOT NULL DEFAULT 0;"},
+    //  23: retention: audit (DESIGN §9). Still no UPDATE or TRUNCATE; a
+    //  DELETE only of rows older than meta audit_prune_before, which the
+    //  leader writes in the prune's own transaction (ctl_retention_repo.c).
+    {"audit_retention", "INSERT INTO meta (key, value) VALUES ('audit_prune_before', '0');"
+                        "CREATE FUNCTION audit_prune_only () RETURNS trigger LANGUAGE plpgsql AS"
+                        "  $$ BEGIN"
+                        "    IF OLD.time < coalesce ((SELECT CAST (value AS BIGINT) FROM meta"
+                        "        WHERE key = 'audit_prune_before'), 0) THEN RETURN OLD; END IF;"
+                        "    RAISE EXCEPTION 'audit log is append-only';"
+                        "  END $$;"
+                        "DROP TRIGGER audit_no_delete ON audit;"
+                        "CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit"
+                        "  FOR EACH ROW EXECUTE FUNCTION audit_prune_only ();"
+                        "CREATE INDEX plans_finished ON plans (finished);"},
     {NULL, NULL},
 };

@@ -259,5 +259,15 @@ const ctl_migration_t ctl_schema_sqlite[] = {
     //  22: an emergency deploy that is a security one (deploy --emergency
     //  --security): roles listed with `when: security` approve it too
     {"security_emergency", "ALTER TABLE plans ADD COLUMN security INTEGER NOT NULL DEFAULT 0;"},
+    //  23: retention: audit (DESIGN §9). Still no UPDATE ever; a DELETE
+    //  only of rows older than meta audit_prune_before, which the leader
+    //  writes in the prune's own transaction (ctl_retention_repo.c).
+    {"audit_retention", "INSERT INTO meta (key, value) VALUES ('audit_prune_before', '0');"
+                        "DROP TRIGGER audit_no_delete;"
+                        "CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit"
+                        "  WHEN OLD.time >= coalesce ((SELECT CAST (value AS INTEGER) FROM meta"
+                        "    WHERE key = 'audit_prune_before'), 0)"
+                        "  BEGIN SELECT RAISE (ABORT, 'audit log is append-only'); END;"
+                        "CREATE INDEX plans_finished ON plans (finished);"},
     {NULL, NULL},
 };
