@@ -45,12 +45,12 @@ valgrind_on=${JADUGAR_VALGRIND:-1}
 #  JADUGAR_BUILDS=0; the run fails if one of them does:
 #  - every compiler and optimisation level: the flow-based warnings of GCC
 #    (format-truncation, stringop-*, maybe-uninitialized) come only with
-#    optimisation, clang's with clang. GCC Debug is the build above, GCC
-#    RelWithDebInfo (tests included: valgrind runs them) and clang
-#    RelWithDebInfo (the product: CI's two cores have no time for the
-#    tests twice more) are built here, nothing run, in
-#    build-gcc-relwithdebinfo and build-clang; GCC Release (-O3) is
-#    package.build's (tests/package/build-packages.sh);
+#    optimisation, clang's with clang. GCC Debug is the build above (the
+#    product and every test), GCC RelWithDebInfo (the product, and the
+#    unit tests valgrind runs) and clang RelWithDebInfo (the product: CI's
+#    two cores have no time for the tests twice more) are built here,
+#    nothing run, in build-gcc-relwithdebinfo and build-clang; GCC Release
+#    (-O3) is package.build's (tests/package/build-packages.sh);
 #  - the fuzz targets (clang, build-fuzz), run after the tests;
 #  - valgrind on the unit tests of the GCC RelWithDebInfo build (below).
 builds_pid=
@@ -66,7 +66,11 @@ if [ "$full" = yes ] && [ "${JADUGAR_BUILDS:-1}" != 0 ]; then
             echo "build: $compiler $type in $dir"
             cmake -S . -B "$dir" -DCMAKE_C_COMPILER="$compiler" -DCMAKE_BUILD_TYPE="$type" \
                 -DJADUGAR_TESTS="$tests" $werror >/dev/null || exit 1
-            nice -n 19 cmake --build "$dir" -j"$(nproc)" >"$dir/build.log" 2>&1 || {
+            #  with tests: the product here, valgrind.sh builds its unit tests
+            targets=
+            [ "$tests" = ON ] && targets="--target jadugar-controller jadugar-agent jadugar-apply jadctl"
+            # shellcheck disable=SC2086 # the targets, split
+            nice -n 19 cmake --build "$dir" -j"$(nproc)" $targets >"$dir/build.log" 2>&1 || {
                 cat "$dir/build.log"
                 echo "build: $compiler $type FAILED"
                 exit 1

@@ -19,7 +19,18 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-$top/build-valgrind}
 cmake -S "$top" -B "$build" -DJADUGAR_SANITIZE=OFF -DCMAKE_BUILD_TYPE="${JADUGAR_VALGRIND_TYPE:-RelWithDebInfo}" \
     -DCMAKE_COMPILE_WARNING_AS_ERROR=ON >/dev/null
-cmake --build "$build" -j"$(nproc)" >/dev/null
+#  only the unit tests it runs when told which (tests/run.sh: the product
+#  is built already), else everything
+if [ -n "${JADUGAR_VALGRIND_ONLY:-}" ]; then
+    targets=""
+    for name in $JADUGAR_VALGRIND_ONLY; do
+        targets="$targets unit_$name"
+    done
+    # shellcheck disable=SC2086 # the list of targets, split
+    cmake --build "$build" -j"$(nproc)" --target $targets >/dev/null
+else
+    cmake --build "$build" -j"$(nproc)" >/dev/null
+fi
 
 logs=$(mktemp -d)
 trap 'rm -rf "$logs"' EXIT

@@ -34,21 +34,40 @@ fi
 
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
-for name in $targets; do
+#  one target: its log and stats, or its crash and exit 1
+run_target () {
+    name=$1
     scratch="$build/tests/fuzz/$name.corpus"
     artifacts="$build/tests/fuzz/$name.crashes/"
     rm -rf "$scratch"
     mkdir -p "$scratch" "$artifacts"
-    echo "fuzz: $name for ${seconds}s"
     "$build/tests/fuzz/$name" -max_total_time="$seconds" -max_len=65536 -rss_limit_mb=2048 \
         -timeout=10 -print_final_stats=1 -artifact_prefix="$artifacts" \
         "$scratch" "$top/tests/fuzz/corpus/$name" 2>"$build/tests/fuzz/$name.log" || {
         tail -n 60 "$build/tests/fuzz/$name.log"
         echo "fuzz: $name FAILED (crashers in $artifacts)" >&2
-        exit 1
+        return 1
     }
-    grep -E "stat::number_of_executed_runs|stat::new_units_added" "$build/tests/fuzz/$name.log" |
-        tr '\n' ' '
-    echo
+    echo "fuzz: $name ran ${seconds}s: $(grep -E "stat::number_of_executed_runs|stat::new_units_added" \
+        "$build/tests/fuzz/$name.log" | tr -s ' \n' ' ')"
+}
+#  as many targets at once as there are cores
+jobs=$(nproc)
+failed=0
+# shellcheck disable=SC2086 # the list of targets, split
+set -- $targets
+while [ $# -gt 0 ]; do
+    pids=""
+    count=0
+    while [ $# -gt 0 ] && [ "$count" -lt "$jobs" ]; do
+        run_target "$1" &
+        pids="$pids $!"
+        count=$((count + 1))
+        shift
+    done
+    for pid in $pids; do
+        wait "$pid" || failed=1
+    done
 done
+[ "$failed" -eq 0 ] || exit 1
 echo "fuzz: all targets ran clean"
