@@ -497,6 +497,17 @@ static void s_scan (s_sampler_t *self, int64_t mono)
     closedir (dir);
 }
 
+//  Why jadugar-apply failed, in one line: the first line it printed (it
+//  says what failed), else how it ended.
+static void s_helper_why (const jad_hook_result_t *hook, char *why, size_t len)
+{
+    const char *output = hook->output && *hook->output && !hook->spawn_failed ? hook->output : NULL;
+    if (output)
+        snprintf (why, len, "%.*s", (int)strcspn (output, "\n"), output);
+    else
+        jad_hook_describe (hook, why, len);
+}
+
 //  GET the endpoint with `jadugar-apply --scrape` (bounded body, status
 //  200 required) and parse its output, the endpoint's text.
 static int s_source_prometheus (s_sampler_t *self, const char *url, uint32_t timeout_ms,
@@ -524,11 +535,7 @@ static int s_source_prometheus (s_sampler_t *self, const char *url, uint32_t tim
     else {
         //  the helper says "prometheus URL: reason"; else how it ended
         char why[512];
-        const char *output = hook.output && *hook.output && !hook.spawn_failed ? hook.output : NULL;
-        if (output)
-            snprintf (why, sizeof why, "%.*s", (int)strcspn (output, "\n"), output);
-        else
-            jad_hook_describe (&hook, why, sizeof why);
+        s_helper_why (&hook, why, sizeof why);
         jad_log_debug ("agent: metrics endpoint failed url=%s error=\"%s\"", url, why);
     }
     jad_hook_result_clear (&hook);
@@ -666,11 +673,7 @@ static int s_smoke_run (s_sampler_t *self, const s_app_t *app)
     if (result == 0 || app->smoke_ok != 1) {
         //  the helper says "smoke APP V: why"; else how it ended
         char why[512];
-        const char *output = hook.output && *hook.output && !hook.spawn_failed ? hook.output : NULL;
-        if (output)
-            snprintf (why, sizeof why, "%.*s", (int)strcspn (output, "\n"), output);
-        else
-            jad_hook_describe (&hook, why, sizeof why);
+        s_helper_why (&hook, why, sizeof why);
         if (result == 0)
             jad_log_warning ("agent: smoke re-run failed app=%s version=%s error=\"%s\"", app->app,
                              app->version, why);

@@ -541,6 +541,24 @@ static jad_ctl_msg_t *s_refuse (ctl_artifacts_t *self, jad_ctl_msg_t *reply, con
     return reply;
 }
 
+//  A chunk's reply once its bytes were read (ok: length of them into
+//  reply->chunk.data) or not (the agent is told, the bytes dropped);
+//  counted. Returns reply.
+static jad_ctl_msg_t *s_chunk_read (ctl_artifacts_t *self, jad_ctl_msg_t *reply, bool ok,
+                                    size_t length)
+{
+    if (!ok) {
+        free (reply->chunk.data);
+        reply->chunk.data = NULL;
+        reply->chunk.error = strdup ("artifact unreadable on the controller");
+        return reply;
+    }
+    reply->chunk.data_size = length;
+    self->counters->value[CTL_COUNT_CHUNKS_SENT]++;
+    self->counters->value[CTL_COUNT_BYTES_SENT] += length;
+    return reply;
+}
+
 //  Fill the reply with `length` bytes at `offset` of archive sha_hex from
 //  the shared store.
 static jad_ctl_msg_t *s_fetch_stored (ctl_artifacts_t *self, jad_ctl_msg_t *reply,
@@ -550,19 +568,11 @@ static jad_ctl_msg_t *s_fetch_stored (ctl_artifacts_t *self, jad_ctl_msg_t *repl
     int rc = reply->chunk.data ? ctl_releases_repo_chunks_read (self->store, sha_hex, offset,
                                                                 length, reply->chunk.data)
                                : -1;
-    if (rc != 0) {
+    if (rc != 0)
         jad_log_error ("artifacts: cannot read sha256=%s offset=%llu from the store: %s", sha_hex,
                        (unsigned long long)offset,
                        rc > 0 ? "chunks missing" : "store error or out of memory");
-        free (reply->chunk.data);
-        reply->chunk.data = NULL;
-        reply->chunk.error = strdup ("artifact unreadable on the controller");
-    } else {
-        reply->chunk.data_size = length;
-        self->counters->value[CTL_COUNT_CHUNKS_SENT]++;
-        self->counters->value[CTL_COUNT_BYTES_SENT] += length;
-    }
-    return reply;
+    return s_chunk_read (self, reply, rc == 0, length);
 }
 
 jad_ctl_msg_t *ctl_artifacts_fetch (ctl_artifacts_t *self, const char *agent,
@@ -630,17 +640,9 @@ jad_ctl_msg_t *ctl_artifacts_fetch (ctl_artifacts_t *self, const char *agent,
         got = pread (fd, reply->chunk.data, length, (off_t)offset);
     if (fd >= 0)
         close (fd);
-    if (got != (ssize_t)length) {
+    if (got != (ssize_t)length)
         jad_log_error ("artifacts: cannot read path=%s offset=%llu error=\"%s\"", path ? path : "-",
                        (unsigned long long)offset, strerror (errno));
-        free (reply->chunk.data);
-        reply->chunk.data = NULL;
-        reply->chunk.error = strdup ("artifact unreadable on the controller");
-    } else {
-        reply->chunk.data_size = length;
-        self->counters->value[CTL_COUNT_CHUNKS_SENT]++;
-        self->counters->value[CTL_COUNT_BYTES_SENT] += length;
-    }
     free (path);
-    return reply;
+    return s_chunk_read (self, reply, got == (ssize_t)length, length);
 }
