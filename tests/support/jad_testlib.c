@@ -598,6 +598,12 @@ static void s_fleet_init (jt_fleet_t *self, const char *listen)
     s_set_line (config, "signed-heartbeat:", "signed-heartbeat: 300ms");
 }
 
+static bool s_controller_answers (void *arg);
+
+//  How long a (re)started controller may take to answer `status`: a
+//  bound, not a wait (a loaded CI machine starts a sanitizer build slowly)
+#define S_CONTROLLER_UP_MS 60000
+
 jt_fleet_t *jt_fleet_new (void)
 {
     jt_fleet_t *self = calloc (1, sizeof *self);
@@ -605,6 +611,9 @@ jt_fleet_t *jt_fleet_new (void)
     self->port = jt_free_port_base (4);
     s_fleet_init (self, "127.0.0.1");
     jt_fleet_start_controller (self);
+    //  a test's first jadctl must find it listening
+    if (!jt_wait_for (s_controller_answers, self, S_CONTROLLER_UP_MS))
+        s_die ("controller does not answer");
     return self;
 }
 
@@ -627,6 +636,8 @@ jt_fleet_t *jt_fleet_new_netns (void)
     s_netns_join (self->netns, s_netns (self, -1, netns, sizeof netns), "c", S_NET_CONTROLLER);
     s_fleet_init (self, S_NET_CONTROLLER);
     jt_fleet_start_controller (self);
+    if (!jt_wait_for (s_controller_answers, self, S_CONTROLLER_UP_MS))
+        s_die ("controller does not answer");
     return self;
 }
 
@@ -838,7 +849,7 @@ void jt_fleet_restart_controller (jt_fleet_t *self)
 {
     //  a controller stopped before it set up its signal handlers dies of
     //  the signal: let it come up first
-    if (self->controller > 0 && !jt_wait_for (s_controller_answers, self, 20000))
+    if (self->controller > 0 && !jt_wait_for (s_controller_answers, self, S_CONTROLLER_UP_MS))
         s_die ("controller does not answer");
     if (self->controller > 0) {
         int status = jt_stop (self->controller);
@@ -849,7 +860,7 @@ void jt_fleet_restart_controller (jt_fleet_t *self)
         }
     }
     jt_fleet_start_controller (self);
-    if (!jt_wait_for (s_controller_answers, self, 20000))
+    if (!jt_wait_for (s_controller_answers, self, S_CONTROLLER_UP_MS))
         s_die ("restarted controller does not answer");
 }
 
