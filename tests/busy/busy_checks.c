@@ -509,10 +509,12 @@ static void s_end_plans (busy_t *self)
 }
 
 //  The plan of each environment that ended last, when it succeeded, put
-//  its version on every host it made healthy (nothing later touched
-//  them). Ended last, not created last: an emergency plan created before
-//  a deploy may wait for its approvals and run after it. A plan not yet
-//  ended comes first, and then nothing is checked.
+//  its version on every host it made healthy, unless a later plan's step
+//  finished on that host after it. Ended last, not created last: an
+//  emergency plan created before a deploy may wait for its approvals and
+//  run after it; and a paused plan whose hosts were all done may be
+//  resumed, and end, after a newer plan ran on them. A plan not yet ended
+//  comes first, and then nothing is checked.
 static void s_check_deployment_log (busy_t *self, char versions[][32])
 {
     sqlite3 *db = s_db_open (self);
@@ -533,7 +535,10 @@ static void s_check_deployment_log (busy_t *self, char versions[][32])
         if (!busy_streq (state, "succeeded"))
             continue;
         stmt = s_db_query (self, db,
-                           "SELECT agent FROM plan_hosts WHERE plan_id = ? AND state = 'healthy'");
+                           "SELECT agent FROM plan_hosts h WHERE plan_id = ? AND state = 'healthy' "
+                           "AND NOT EXISTS (SELECT 1 FROM plan_hosts o JOIN plans p ON p.id = "
+                           "o.plan_id WHERE o.agent = h.agent AND o.plan_id != h.plan_id AND "
+                           "p.app = '" BUSY_APP "' AND o.finished > h.finished)");
         sqlite3_bind_text (stmt, 1, plan_id, -1, SQLITE_TRANSIENT);
         while (sqlite3_step (stmt) == SQLITE_ROW) {
             const char *agent = s_column (stmt, 0);
