@@ -701,6 +701,8 @@ static int s_on_sub (zloop_t *loop, zsock_t *reader, void *arg)
 {
     (void)loop;
     agt_daemon_t *self = (agt_daemon_t *)arg;
+    if (!(zsock_events (reader) & ZMQ_POLLIN))
+        return 0;  //  as s_on_dealer: never block the loop
     zmsg_t *msg = zmsg_recv (reader);
     if (!msg)
         return 0;
@@ -815,6 +817,10 @@ static int s_on_dealer (zloop_t *loop, zsock_t *reader, void *arg)
 {
     (void)loop;
     agt_daemon_t *self = (agt_daemon_t *)arg;
+    //  never block the loop: the poll's readiness may be gone by now (a
+    //  handler before this one in the same turn read or reconnected it)
+    if (!(zsock_events (reader) & ZMQ_POLLIN))
+        return 0;
     zmsg_t *msg = zmsg_recv (reader);
     if (!msg)
         return 0;
