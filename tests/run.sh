@@ -46,50 +46,44 @@ valgrind_on=${JADUGAR_VALGRIND:-1}
 #  - every compiler and optimisation level: the flow-based warnings of GCC
 #    (format-truncation, stringop-*, maybe-uninitialized) come only with
 #    optimisation, clang's with clang. GCC Debug is the build above (the
-#    product and every test), GCC RelWithDebInfo (the product, and the
-#    unit tests valgrind runs) and clang RelWithDebInfo (the product: CI's
-#    two cores have no time for the tests twice more) are built here,
-#    nothing run, in build-gcc-relwithdebinfo and build-clang; GCC Release
-#    (-O3) is package.build's (tests/package/build-packages.sh);
-#  - the fuzz targets (clang, build-fuzz), run after the tests;
-#  - valgrind on the unit tests of the GCC RelWithDebInfo build (below).
+#    product and every test); GCC RelWithDebInfo (the product, and the
+#    unit tests valgrind runs) is built here in build-gcc-relwithdebinfo;
+#    clang builds the product and the fuzz targets in build-fuzz (ASan,
+#    coverage instrumentation: tests/fuzz/run-fuzz.sh); GCC Release (-O3)
+#    is package.build's (tests/package/build-packages.sh);
+#  - valgrind on the unit tests of the GCC RelWithDebInfo build (below);
+#  - the fuzz targets, each for JADUGAR_FUZZ_SECONDS.
+#  CI's two cores have no time for the tests twice more.
 builds_pid=
 if [ "$full" = yes ] && [ "${JADUGAR_BUILDS:-1}" != 0 ]; then
     (
-        for config in gcc:RelWithDebInfo:ON clang:RelWithDebInfo:OFF; do
-            compiler=${config%%:*}
-            rest=${config#*:}
-            type=${rest%%:*}
-            tests=${rest#*:}
-            dir=$top/build-$compiler
-            [ "$compiler" = gcc ] && dir=$dir-$(echo "$type" | tr '[:upper:]' '[:lower:]')
-            echo "build: $compiler $type in $dir"
-            cmake -S . -B "$dir" -DCMAKE_C_COMPILER="$compiler" -DCMAKE_BUILD_TYPE="$type" \
-                -DJADUGAR_TESTS="$tests" $werror >/dev/null || exit 1
-            #  with tests: the product here, valgrind.sh builds its unit tests
-            targets=
-            [ "$tests" = ON ] && targets="--target jadugar-controller jadugar-agent jadugar-apply jadctl"
-            # shellcheck disable=SC2086 # the targets, split
-            nice -n 19 cmake --build "$dir" -j"$(nproc)" $targets >"$dir/build.log" 2>&1 || {
-                cat "$dir/build.log"
-                echo "build: $compiler $type FAILED"
-                exit 1
-            }
-            step "build: $compiler $type done"
-        done
-        if [ "$fuzz_seconds" != 0 ]; then
-            nice -n 19 ./tests/fuzz/run-fuzz.sh --build >"$top/fuzz-build.log" 2>&1 || {
-                cat "$top/fuzz-build.log"
-                echo "build: the fuzz targets FAILED"
-                exit 1
-            }
-            step "build: fuzz targets done"
-        fi
+        dir=$top/build-gcc-relwithdebinfo
+        echo "build: gcc RelWithDebInfo in $dir"
+        cmake -S . -B "$dir" -DCMAKE_C_COMPILER=gcc -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+            -DJADUGAR_TESTS=ON $werror >/dev/null || exit 1
+        #  the product here, valgrind.sh builds its unit tests
+        nice -n 19 cmake --build "$dir" -j"$(nproc)" --target jadugar-controller jadugar-agent \
+            jadugar-apply jadctl >"$dir/build.log" 2>&1 || {
+            cat "$dir/build.log"
+            echo "build: gcc RelWithDebInfo FAILED"
+            exit 1
+        }
+        step "build: gcc RelWithDebInfo done"
+        nice -n 19 ./tests/fuzz/run-fuzz.sh --build >"$top/fuzz-build.log" 2>&1 || {
+            cat "$top/fuzz-build.log"
+            echo "build: clang (the product and the fuzz targets) FAILED"
+            exit 1
+        }
+        step "build: clang, the product and the fuzz targets, done"
         if [ "$valgrind_on" != 0 ]; then
             #  the valgrind run's own build step finds it built
             JADUGAR_VALGRIND_ONLY=${JADUGAR_VALGRIND_ONLY-"$valgrind_default"} \
-                nice -n 19 ./tests/valgrind.sh "$top/build-gcc-relwithdebinfo" || exit 1
+                nice -n 19 ./tests/valgrind.sh "$dir" || exit 1
             step "valgrind done"
+        fi
+        if [ "$fuzz_seconds" != 0 ]; then
+            nice -n 19 ./tests/fuzz/run-fuzz.sh --run "$fuzz_seconds" || exit 1
+            step "fuzzing done"
         fi
     ) >"$build/configs.log" 2>&1 &
     builds_pid=$!
@@ -109,8 +103,8 @@ if [ -n "$builds_pid" ]; then
     wait "$builds_pid" || status=$?
     trap - EXIT
     cat "$build/configs.log"
-    [ "$status" -eq 0 ] || { echo "build: a compiler, level or valgrind failed (above)" >&2; exit 1; }
-    step "builds and valgrind done"
+    [ "$status" -eq 0 ] || { echo "build: a compiler, level, valgrind or a fuzz target failed (above)" >&2; exit 1; }
+    step "builds, valgrind and fuzzing done"
 elif [ "$full" = yes ] && [ "$valgrind_on" != 0 ]; then
     #  JADUGAR_BUILDS=0: valgrind in a build of its own, after the tests
     JADUGAR_VALGRIND_ONLY=${JADUGAR_VALGRIND_ONLY-"$valgrind_default"} \
@@ -119,12 +113,8 @@ elif [ "$full" = yes ] && [ "$valgrind_on" != 0 ]; then
 fi
 
 #  Fuzzing: each libFuzzer target briefly, only for a full run unless
-#  JADUGAR_FUZZ_SECONDS=0 (built above beside the tests when it could be).
-if [ "$full" = yes ] && [ "$fuzz_seconds" != 0 ]; then
-    if [ -n "$builds_pid" ]; then
-        ./tests/fuzz/run-fuzz.sh --run "$fuzz_seconds"
-    else
-        ./tests/fuzz/run-fuzz.sh "$fuzz_seconds"
-    fi
+#  JADUGAR_FUZZ_SECONDS=0 (beside the tests above when it could be).
+if [ "$full" = yes ] && [ "$fuzz_seconds" != 0 ] && [ -z "$builds_pid" ]; then
+    ./tests/fuzz/run-fuzz.sh "$fuzz_seconds"
     step "fuzzing done"
 fi
