@@ -1192,9 +1192,9 @@ Test (wire, rejects_huge_repeated_fields)
     s_free (&buf);
     //  and the encoder refuses to commit to 100001 targets
     char **targets = calloc (JAD_MAX_TARGETS + 1, sizeof (char *));
-    char (*names)[8] = calloc (JAD_MAX_TARGETS + 1, 8);
+    char (*names)[16] = calloc (JAD_MAX_TARGETS + 1, 16);
     for (int index = 0; index <= JAD_MAX_TARGETS; index++) {
-        snprintf (names[index], 8, "a%d", index);
+        snprintf (names[index], 16, "a%d", index);
         targets[index] = names[index];
     }
     jad_plan_t plan = s_plan ();

@@ -81,7 +81,7 @@ Test (backup, a_backup_taken_during_a_deploy_restores_to_a_working_controller)
                                "environments:\n  staging: { strategy: rolling, batch: 1 }\n");
     jt_fleet_restart_controller (fleet);
     for (int index = 0; index < 2; index++) {
-        char name[16];
+        char name[32];
         snprintf (name, sizeof name, "host-%d", index + 1);
         jt_fleet_add_agent (fleet, name, "staging");
     }

@@ -213,7 +213,7 @@ Test (failover, agents_connected_to_both_follow_the_new_leader_and_keep_its_epoc
     //  agents that know both controllers
     const int count = 3;
     for (int index = 0; index < count; index++) {
-        char name[16];
+        char name[32];
         snprintf (name, sizeof name, "web-%d", index + 1);
         jt_fleet_add_agent (fleet, name, "dev");
         jt_kill9 (fleet->agents[index]);
@@ -328,7 +328,7 @@ static void s_pair_fleet (s_pair_t *pair, const char *envs, int count, const cha
     s_start (two);
     cr_assert (s_wait_log (two, "standing by", 20000), "the second controller is no standby");
     for (int index = 0; index < count; index++) {
-        char name[16];
+        char name[32];
         snprintf (name, sizeof name, "host-%d", index + 1);
         jt_fleet_add_agent (fleet, name, env);
         jt_kill9 (fleet->agents[index]);
@@ -448,7 +448,7 @@ Test (failover, a_rolling_deploy_finishes_under_the_standby_when_the_leader_dies
     cr_assert_not_null (shown);
     json_t *events = json_object_get (json_object_get (shown, "plan"), "events");
     for (int host = 1; host <= 4; host++) {
-        char name[16];
+        char name[32];
         snprintf (name, sizeof name, "host-%d", host);
         bool found = false;
         size_t index;
@@ -611,7 +611,7 @@ Test (failover, kill_9_of_the_leader_mid_deploy_to_20_agents_loses_nothing, .tim
     cr_assert_not_null (shown);
     json_t *events = json_object_get (json_object_get (shown, "plan"), "events");
     for (int host = 1; host <= count; host++) {
-        char name[16];
+        char name[32];
         snprintf (name, sizeof name, "host-%d", host);
         int starts = 0, oks = 0;
         size_t index;
