@@ -50,7 +50,9 @@ const char *jt_port_locks (void);
 //  (connections to it are refused). The socket is returned in *fd_p;
 //  close it when done. Aborts on error.
 int jt_closed_port (int *fd_p);
-//  Poll `cond(arg)` every 50 ms until true or timeout_ms; return its result.
+//  Poll `cond(arg)` until true or timeout_ms; return its result. Looks
+//  are 50 ms apart at first, growing to 250 ms, and at least twice what a
+//  look cost apart (most looks run jadctl).
 bool jt_wait_for (bool (*cond) (void *), void *arg, int timeout_ms);
 
 //  A real fleet on loopback: one controller process and agent processes,
