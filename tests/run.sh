@@ -20,8 +20,12 @@ step "dependencies installed"
 #  warns, see CMakeLists.txt).
 werror=-DCMAKE_COMPILE_WARNING_AS_ERROR=ON
 
+#  The sanitizer build is GCC -O1 (Debug's -g with it): ASan's advice for
+#  speed, and -O1 brings GCC's flow-based warnings to the tests and the
+#  product (-O0 has only the front end's warnings, which every level has).
 build=${JADUGAR_TEST_BUILD:-$top/build-tests}
-cmake -S . -B "$build" -DJADUGAR_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug $werror >/dev/null
+cmake -S . -B "$build" -DJADUGAR_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_FLAGS_DEBUG="-g -O1" \
+    $werror >/dev/null
 cmake --build "$build" -j"$(nproc)"
 step "sanitizer build done"
 
@@ -45,7 +49,7 @@ valgrind_on=${JADUGAR_VALGRIND:-1}
 #  JADUGAR_BUILDS=0; the run fails if one of them does:
 #  - every compiler and optimisation level: the flow-based warnings of GCC
 #    (format-truncation, stringop-*, maybe-uninitialized) come only with
-#    optimisation, clang's with clang. GCC Debug is the build above (the
+#    optimisation, clang's with clang. GCC -O1 is the build above (the
 #    product and every test); GCC RelWithDebInfo (the product, and the
 #    unit tests valgrind runs) is built here in build-gcc-relwithdebinfo;
 #    clang builds the product and the fuzz targets in build-fuzz (ASan,
