@@ -1,17 +1,23 @@
 //  test_notify - notifications of a real controller: a delivery that hangs
-//  never holds up a stop or a reload, and what it had not delivered is
-//  sent after the restart (a real PostgreSQL store, real HTTP sinks)
+//  (a webhook, a mail relay) never holds up a stop or a reload, and what it
+//  had not delivered is sent after the restart (a real PostgreSQL store,
+//  real HTTP sinks, a relay that never greets)
 //  SPDX-License-Identifier: MPL-2.0
 
 #include "jad_testlib.h"
 #include "jad_testpg.h"
 
+#include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <limits.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 JT_PG_SERVER ()
 
@@ -31,20 +37,17 @@ static void s_teardown (void)
 
 TestSuite (notify, .init = s_setup, .fini = s_teardown, .timeout = 300);
 
-//  Route every incident.* event to the sink's webhook instead of the first
-//  route of controller.yaml (init's, or one set here before).
-static void s_route_to (jt_sink_t *sink)
+//  In controller.yaml, replace the line that follows `after` (whole
+//  lines, "\n" at both ends) by `line`.
+static void s_config_replace (const char *after, const char *line)
 {
-    char path[PATH_MAX], line[256];
+    char path[PATH_MAX];
     snprintf (path, sizeof path, "%s/controller/controller.yaml", fleet->dir);
-    snprintf (line, sizeof line,
-              "  - { webhook: 'http://127.0.0.1:%d/hook', events: [incident.*] }",
-              jt_sink_port (sink));
     char *config = jt_read_file (path);
     cr_assert_not_null (config);
-    char *routes = strstr (config, "\nnotify:\n");
-    cr_assert_not_null (routes, "no notify: in %s", path);
-    char *first = routes + strlen ("\nnotify:\n");
+    char *at = strstr (config, after);
+    cr_assert_not_null (at, "no %s in %s", after, path);
+    char *first = at + strlen (after);
     char *rest = strchr (first, '\n');
     cr_assert_not_null (rest);
     *first = 0;
@@ -53,6 +56,17 @@ static void s_route_to (jt_sink_t *sink)
     jt_write_file (path, updated, 0600);
     free (updated);
     free (config);
+}
+
+//  Route every incident.* event to the sink's webhook instead of the first
+//  route of controller.yaml (init's, or one set here before).
+static void s_route_to (jt_sink_t *sink)
+{
+    char line[256];
+    snprintf (line, sizeof line,
+              "  - { webhook: 'http://127.0.0.1:%d/hook', events: [incident.*] }",
+              jt_sink_port (sink));
+    s_config_replace ("\nnotify:\n", line);
 }
 
 typedef struct {
@@ -164,4 +178,51 @@ Test (notify, a_hanging_webhook_holds_up_neither_reload_nor_stop_and_nothing_is_
     jt_sink_hold (stuck, false);
     jt_sink_destroy (&stuck);
     jt_sink_destroy (&sink);
+}
+
+//  A mail relay that takes the connection and never greets: a listening
+//  socket; the test accepts the controller's connection and holds it.
+static bool s_connecting (void *arg)
+{
+    struct pollfd item = {.fd = *(int *)arg, .events = POLLIN};
+    return poll (&item, 1, 0) == 1;
+}
+
+Test (notify, a_mail_relay_that_never_greets_does_not_hold_up_a_stop)
+{
+    char log[PATH_MAX], line[128];
+    snprintf (log, sizeof log, "%s/controller.log", fleet->dir);
+    int relay = socket (AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in address = {.sin_family = AF_INET,
+                                  .sin_addr.s_addr = htonl (INADDR_LOOPBACK)};
+    socklen_t len = sizeof address;
+    cr_assert (relay >= 0 && bind (relay, (struct sockaddr *)&address, sizeof address) == 0 &&
+               listen (relay, 4) == 0 &&
+               getsockname (relay, (struct sockaddr *)&address, &len) == 0);
+    //  one delivery may take 30 s: longer than the wait for the exit below
+    snprintf (line, sizeof line, "  port: %d\n  timeout: 30s", ntohs (address.sin_port));
+    s_config_replace ("\nsmtp:\n  host: 127.0.0.1\n", line);
+    s_config_replace ("\nnotify:\n", "  - { email: ops@example.com, events: [incident.*] }");
+    jt_fleet_restart_controller (fleet);
+    char *output = NULL;
+    int rc = jt_jadctl (fleet, &output, "incident open --env dev 'mail is slow'");
+    cr_assert_eq (rc, 0, "%s", output);
+    free (output);
+    cr_assert (jt_wait_for (s_connecting, &relay, 30000), "the controller never called the relay");
+    int held = accept (relay, NULL, NULL);
+    cr_assert (held >= 0);
+    //  stopped while it waits for the greeting: it exits before the
+    //  delivery's 30 s are up, the event kept
+    cr_assert_eq (kill (fleet->controller, SIGTERM), 0);
+    int status = jt_wait_exit (fleet->controller, 10000);
+    if (status == -2)
+        jt_kill9 (fleet->controller);
+    fleet->controller = 0;
+    cr_assert_eq (status, 0, "the controller did not stop within 10 s (%d, see %s)", status, log);
+    s_log_wait_t stopped = {log, "notify: delivery abandoned, stopping event=incident.opened"};
+    cr_assert (s_log_has (&stopped), "the delivery was not abandoned at the stop (%s)", log);
+    s_log_wait_t kept = {log, "kept=yes"};
+    cr_assert (s_log_has (&kept), "the abandoned event is not kept (%s)", log);
+    close (held);
+    close (relay);
 }
