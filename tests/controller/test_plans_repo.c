@@ -332,6 +332,52 @@ JT_STORE_TEST (plans_repo, reports_are_stored_once_and_events_come_in_order)
     zlistx_destroy (&events);
 }
 
+//  Add a report's event of host `agent` to p1; returns as event_add.
+static int s_report_event (const char *agent, const char *step, const char *status, int64_t time)
+{
+    ctl_plan_event_t event = {.plan_id = "p1",
+                              .agent = (char *)agent,
+                              .time = time,
+                              .step = (char *)step,
+                              .status = (char *)status,
+                              .detail = "1.1 is live"};
+    return ctl_plans_repo_event_add (s_store, &event);
+}
+
+JT_STORE_TEST (plans_repo, a_host_outcome_reported_again_is_written_once)
+{
+    s_create ("p1", "deploy", "1.1", "running", 7000);
+    cr_assert_eq (s_report_event ("h1", "activate", "healthy", 7001), 0);
+    cr_assert_eq (s_report_event ("h1", "done", "healthy", 7002), 0);
+    //  the plan came again (a resend after a takeover): the same outcome
+    cr_assert_eq (s_report_event ("h1", "done", "healthy", 7003), 1);
+    cr_assert_eq (s_report_event ("h1", "done", "healthy", 7004), 1);
+    //  another host's outcome, and a step that is not an outcome
+    cr_assert_eq (s_report_event ("h2", "done", "healthy", 7005), 0);
+    cr_assert_eq (s_report_event ("h2", "smoke", "healthy", 7006), 0);
+    cr_assert_eq (s_report_event ("h2", "smoke", "healthy", 7007), 0);
+    //  a different outcome is written, and so is one after a run again
+    cr_assert_eq (s_report_event ("h1", "done", "failed", 7008), 0);
+    cr_assert_eq (s_report_event ("h1", "activate", "started", 7009), 0);
+    cr_assert_eq (s_report_event ("h1", "done", "failed", 7010), 0);
+    zlistx_t *events = ctl_plans_repo_events (s_store, "p1", 0, 1000);
+    cr_assert_not_null (events);
+    char log[512] = "";
+    size_t used = 0;
+    for (ctl_plan_event_t *event = zlistx_first (events); event; event = zlistx_next (events))
+        used += (size_t)snprintf (log + used, sizeof log - used, "%s %s %s %lld\n", event->agent,
+                                  event->step, event->status, (long long)event->time);
+    zlistx_destroy (&events);
+    cr_assert_str_eq (log, "h1 activate healthy 7001\n"
+                           "h1 done healthy 7002\n"
+                           "h2 done healthy 7005\n"
+                           "h2 smoke healthy 7006\n"
+                           "h2 smoke healthy 7007\n"
+                           "h1 done failed 7008\n"
+                           "h1 activate started 7009\n"
+                           "h1 done failed 7010\n");
+}
+
 JT_STORE_TEST (plans_repo, approvals_and_decisions_round_trip)
 {
     s_create ("p1", "deploy", "1.1", "approval", 7000);

@@ -7,11 +7,18 @@
 #include "jad_testlib.h"
 #include "jad_testpg.h"
 
+#include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <limits.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 JT_PG_SERVER ()
 
@@ -324,6 +331,145 @@ JT_STORE_TEST (releases_repo, archives_are_kept_in_chunks_and_read_back_at_any_o
     cr_assert_eq (ctl_releases_repo_chunks_from_file (s_store, "gh", path, reason, sizeof reason),
                   -1);
     cr_assert (strstr (reason, "missing.tar.gz"), "%s", reason);
+    free (archive);
+    free (out);
+}
+
+//  A TCP relay on 127.0.0.1 to the test PostgreSQL that counts the bytes
+//  the server sends: what a query costs on the wire.
+#define S_RELAY_PAIRS 8
+
+typedef struct {
+    int listener;
+    int port;                   //  where it listens
+    int server;                 //  the PostgreSQL port
+    int fds[S_RELAY_PAIRS][2];  //  client, server; -1 unused
+    atomic_bool stop;
+    atomic_llong from_server;
+    pthread_t thread;
+} s_relay_t;
+
+static void s_relay_close (s_relay_t *relay, int pair)
+{
+    close (relay->fds[pair][0]);
+    close (relay->fds[pair][1]);
+    relay->fds[pair][0] = relay->fds[pair][1] = -1;
+}
+
+static void *s_relay_run (void *arg)
+{
+    s_relay_t *relay = arg;
+    char buffer[65536];
+    while (!atomic_load (&relay->stop)) {
+        struct pollfd items[1 + 2 * S_RELAY_PAIRS];
+        int count = 0;
+        items[count++] = (struct pollfd){.fd = relay->listener, .events = POLLIN};
+        for (int pair = 0; pair < S_RELAY_PAIRS; pair++)
+            for (int side = 0; side < 2; side++)
+                items[count++] = (struct pollfd){.fd = relay->fds[pair][side], .events = POLLIN};
+        if (poll (items, (nfds_t)count, 100) <= 0)
+            continue;
+        if (items[0].revents & POLLIN) {
+            int client = accept (relay->listener, NULL, NULL);
+            int server = socket (AF_INET, SOCK_STREAM, 0);
+            struct sockaddr_in address = {.sin_family = AF_INET,
+                                          .sin_port = htons ((uint16_t)relay->server),
+                                          .sin_addr.s_addr = htonl (INADDR_LOOPBACK)};
+            int pair = 0;
+            while (pair < S_RELAY_PAIRS && relay->fds[pair][0] >= 0)
+                pair++;
+            if (client >= 0 && server >= 0 && pair < S_RELAY_PAIRS &&
+                connect (server, (struct sockaddr *)&address, sizeof address) == 0) {
+                relay->fds[pair][0] = client;
+                relay->fds[pair][1] = server;
+            } else {
+                close (client);
+                close (server);
+            }
+        }
+        for (int pair = 0; pair < S_RELAY_PAIRS; pair++)
+            for (int side = 0; side < 2; side++) {
+                short events = items[1 + 2 * pair + side].revents;
+                if (!events || relay->fds[pair][side] < 0)
+                    continue;
+                ssize_t got = read (relay->fds[pair][side], buffer, sizeof buffer);
+                bool ok = got > 0;
+                //  counted before the client can have it
+                if (ok && side == 1)
+                    atomic_fetch_add (&relay->from_server, (long long)got);
+                for (ssize_t sent = 0; ok && sent < got;) {
+                    ssize_t put =
+                        write (relay->fds[pair][1 - side], buffer + sent, (size_t)(got - sent));
+                    ok = put > 0;
+                    sent += ok ? put : 0;
+                }
+                if (!ok)
+                    s_relay_close (relay, pair);
+            }
+    }
+    for (int pair = 0; pair < S_RELAY_PAIRS; pair++)
+        if (relay->fds[pair][0] >= 0)
+            s_relay_close (relay, pair);
+    return NULL;
+}
+
+static void s_relay_start (s_relay_t *relay, int server)
+{
+    memset (relay, 0, sizeof *relay);
+    memset (relay->fds, -1, sizeof relay->fds);
+    relay->server = server;
+    relay->listener = socket (AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in address = {.sin_family = AF_INET,
+                                  .sin_addr.s_addr = htonl (INADDR_LOOPBACK)};
+    socklen_t len = sizeof address;
+    cr_assert (relay->listener >= 0 &&
+               bind (relay->listener, (struct sockaddr *)&address, sizeof address) == 0 &&
+               listen (relay->listener, 8) == 0 &&
+               getsockname (relay->listener, (struct sockaddr *)&address, &len) == 0);
+    relay->port = ntohs (address.sin_port);
+    cr_assert_eq (pthread_create (&relay->thread, NULL, s_relay_run, relay), 0);
+}
+
+static void s_relay_stop (s_relay_t *relay)
+{
+    atomic_store (&relay->stop, true);
+    pthread_join (relay->thread, NULL);
+    close (relay->listener);
+}
+
+Test (releases_repo_pg, archives_come_from_postgresql_as_bytes_not_as_hex_text)
+{
+    size_t total = CTL_CHUNK_BYTES;
+    uint8_t *archive = malloc (total), *out = malloc (total);
+    cr_assert (archive && out);
+    for (size_t index = 0; index < total; index++)
+        archive[index] = (uint8_t)((index * 13 + index / 511) & 0xff);
+    cr_assert_eq (ctl_releases_repo_chunk_put (s_store, "ab", 0, archive, total), 0);
+    //  the same database through the relay: postgresql://USER@127.0.0.1:PORT/DB
+    const char *colon = strrchr (s_target.target, ':');
+    const char *slash = colon ? strchr (colon, '/') : NULL;
+    cr_assert (colon && slash, "%s", s_target.target);
+    //  static: the relay's thread outlives a failed assertion's return
+    static s_relay_t relay;
+    s_relay_start (&relay, atoi (colon + 1));
+    char url[512];
+    snprintf (url, sizeof url, "%.*s:%d%s", (int)(colon - s_target.target), s_target.target,
+              relay.port, slash);
+    ctl_store_t *store = ctl_store_open (url, 0);
+    cr_assert_not_null (store, "%s", url);
+    //  twice: the first read prepares the statement
+    for (int round = 0; round < 2; round++) {
+        long long before = atomic_load (&relay.from_server);
+        memset (out, 0, total);
+        cr_assert_eq (ctl_releases_repo_chunks_read (store, "ab", 0, total, out), 0);
+        cr_assert_eq (memcmp (out, archive, total), 0, "round %d", round);
+        long long sent = atomic_load (&relay.from_server) - before;
+        //  hex text would be 2 bytes a byte and more
+        cr_assert (sent >= (long long)total && sent < (long long)total * 3 / 2,
+                   "round %d: %lld bytes from the server for a chunk of %zu", round, sent, total);
+    }
+    ctl_store_destroy (&store);
+    s_relay_stop (&relay);
     free (archive);
     free (out);
 }

@@ -581,6 +581,40 @@ Test (door, rollback_of_nothing_or_nowhere_is_refused)
     cr_assert_str_eq (verdict.text, "unknown environment 'nowhere' (see controller.yaml)");
 }
 
+Test (door, rollback_to_the_version_it_undoes_is_refused)
+{
+    ctl_door_policy_t policy = {.env = s_env ("prod")};
+    //  --to the version prod's latest plan put in place, however good
+    //  (--force changes nothing, nor does the kind)
+    ctl_door_rollback_t rollback = {.undone_plan = "p3",
+                                    .undone_version = "3.0",
+                                    .to = "3.0",
+                                    .to_facts = S_GOOD,
+                                    .candidates = s_history,
+                                    .candidate_count = 6};
+    ctl_door_kind_t kinds[] = {CTL_DOOR_ROLLBACK, CTL_DOOR_AUTO_ROLLBACK};
+    for (size_t index = 0; index < 2; index++)
+        for (int force = 0; force < 2; force++) {
+            ctl_door_request_t request = s_rollback_request (kinds[index]);
+            request.force = force;
+            ctl_door_verdict_t verdict;
+            cr_assert_null (ctl_door_rollback (&request, &policy, &rollback, S_TUE_1000, &verdict),
+                            "kind %zu force %d", index, force);
+            cr_assert_eq (verdict.outcome, CTL_DOOR_REFUSED);
+            cr_assert_str_eq (verdict.rule, "rollback");
+            cr_assert_str_eq (verdict.text, "nothing to roll back: web 3.0 is already current in "
+                                            "prod (plan p3); name another version with --to "
+                                            "VERSION");
+            cr_assert_str_empty (verdict.plan_reason);
+        }
+    //  another version is decided as before
+    rollback.to = "2.5";
+    ctl_door_request_t request = s_rollback_request (CTL_DOOR_ROLLBACK);
+    ctl_door_verdict_t verdict;
+    cr_assert_str_eq (ctl_door_rollback (&request, &policy, &rollback, S_TUE_1000, &verdict), "2.5",
+                      "%s", verdict.text);
+}
+
 //  SECURITY-TESTS row 29: a deployer's rollback --to an unvetted, bad or
 //  too-old release into prod is refused like a deploy would be.
 Test (door, rollback_to_a_named_release_passes_the_door)

@@ -182,6 +182,11 @@ int jt_stop (pid_t pid)
     return status;
 }
 
+int jt_wait_exit (pid_t pid, int timeout_ms)
+{
+    return pid > 0 ? s_wait_status (pid, timeout_ms) : -1;
+}
+
 void jt_kill9 (pid_t pid)
 {
     if (pid <= 0)

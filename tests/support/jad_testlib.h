@@ -24,6 +24,10 @@ int jt_run (char **output, const char *format, ...) __attribute__ ((format (prin
 pid_t jt_spawn (const char *logfile, char *const argv[]);
 //  SIGTERM then wait (SIGKILL after 5 s). Returns exit status or -1.
 int jt_stop (pid_t pid);
+//  Wait (no signal sent) until pid exits: its exit status (128 + the
+//  signal if a signal ended it), -2 if it still runs after timeout_ms,
+//  -1 on error.
+int jt_wait_exit (pid_t pid, int timeout_ms);
 //  SIGKILL and reap.
 void jt_kill9 (pid_t pid);
 //  Ports a test listens on, or hands to a process it starts, without races

@@ -368,6 +368,13 @@ ctl_door_outcome_t ctl_door_check (const ctl_door_request_t *request,
     return verdict->outcome;
 }
 
+//  A rollback never goes to the version it undoes: that would change
+//  nothing (every host already has it, or was given it by the plan undone).
+static bool s_undoes_nothing (const ctl_door_rollback_t *rollback, const char *version)
+{
+    return strcmp (version, rollback->undone_version) == 0;
+}
+
 const char *ctl_door_rollback (const ctl_door_request_t *request, const ctl_door_policy_t *policy,
                                const ctl_door_rollback_t *rollback, int64_t now_ms,
                                ctl_door_verdict_t *verdict)
@@ -389,6 +396,14 @@ const char *ctl_door_rollback (const ctl_door_request_t *request, const ctl_door
     }
     ctl_door_request_t ask = *request;
     ask.undone_version = rollback->undone_version;
+    if (rollback->to && s_undoes_nothing (rollback, rollback->to)) {
+        snprintf (verdict->text, sizeof verdict->text,
+                  "nothing to roll back: %s %s is already current in %s (plan %s); name "
+                  "another version with --to VERSION",
+                  request->app, rollback->to, request->env, rollback->undone_plan);
+        s_refuse (verdict, "rollback");
+        return NULL;
+    }
     if (rollback->to) {
         ask.version = rollback->to;
         return ctl_door_check (&ask, policy, &rollback->to_facts, now_ms, verdict) ==
@@ -400,7 +415,7 @@ const char *ctl_door_rollback (const ctl_door_request_t *request, const ctl_door
     ask.force = false;
     for (size_t index = 0; index < rollback->candidate_count; index++) {
         const ctl_door_candidate_t *candidate = &rollback->candidates[index];
-        if (!candidate->version || strcmp (candidate->version, rollback->undone_version) == 0)
+        if (!candidate->version || s_undoes_nothing (rollback, candidate->version))
             continue;
         if (rollback->before && candidate->created >= rollback->before)
             continue;

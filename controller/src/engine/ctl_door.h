@@ -181,6 +181,8 @@ typedef struct {
 //  `to`, or the last known-good release, i.e. the first candidate (newest
 //  first) other than the undone version, created before `before`, not
 //  marked bad, at or above the floor and passing every rule of the door.
+//  A rollback never goes to the version it undoes: a `to` equal to the
+//  undone version is refused (rule "rollback": nothing to roll back).
 //  Returns the target (borrowed from `to` or a candidate) with the
 //  verdict, or NULL with a refused verdict.
 const char *ctl_door_rollback (const ctl_door_request_t *request, const ctl_door_policy_t *policy,

@@ -24,8 +24,9 @@
 #define S_FIELD_MAX   8192  //  bytes of a string field in an email
 
 typedef struct {
-    size_t queue_max;  //  set before the actor starts
-    char *outbox;      //  the shared store's target: events kept there; NULL: none
+    size_t queue_max;      //  set before the actor starts
+    char *outbox;          //  the shared store's target: events kept there; NULL: none
+    atomic_bool stopping;  //  set before the actor is destroyed: a transfer in flight gives up
     atomic_uint_fast64_t delivered;
     atomic_uint_fast64_t failed;
     atomic_uint_fast64_t dropped;
@@ -144,7 +145,34 @@ static void s_event_free (s_event_t **event_p)
     }
 }
 
-static int s_webhook (const char *url, const char *json)
+//  libcurl's progress callback: a transfer in flight gives up (at the
+//  latest a second later) once the actor is told to stop.
+static int s_progress (void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                       curl_off_t ulnow)
+{
+    (void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
+    return atomic_load (&((s_shared_t *)arg)->stopping) ? 1 : 0;
+}
+
+//  A transfer that gives up when the actor stops (s_progress).
+static void s_stoppable (CURL *curl, s_shared_t *shared)
+{
+    curl_easy_setopt (curl, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt (curl, CURLOPT_XFERINFOFUNCTION, s_progress);
+    curl_easy_setopt (curl, CURLOPT_XFERINFODATA, shared);
+}
+
+//  True if a transfer ended with rc because the actor stops.
+static bool s_stopped (s_shared_t *shared, CURLcode rc)
+{
+    return rc == CURLE_ABORTED_BY_CALLBACK && atomic_load (&shared->stopping);
+}
+
+//  Deliveries return 0 (delivered), -1 (failed: tried again later) or
+//  S_STOPPED (abandoned because the actor stops: not an attempt).
+#define S_STOPPED 1
+
+static int s_webhook (s_shared_t *shared, const char *url, const char *json)
 {
     CURL *curl = curl_easy_init ();
     if (!curl)
@@ -158,10 +186,13 @@ static int s_webhook (const char *url, const char *json)
     curl_easy_setopt (curl, CURLOPT_HTTPHEADER, headers);
     curl_easy_setopt (curl, CURLOPT_POSTFIELDS, json);
     curl_easy_setopt (curl, CURLOPT_WRITEFUNCTION, jad_body_discard);
+    s_stoppable (curl, shared);
     CURLcode rc = curl_easy_perform (curl);
     curl_easy_getinfo (curl, CURLINFO_RESPONSE_CODE, &status);
     curl_easy_cleanup (curl);
     curl_slist_free_all (headers);
+    if (s_stopped (shared, rc))
+        return S_STOPPED;
     if (rc != CURLE_OK || status < 200 || status >= 300) {
         jad_log_warning ("notify: webhook failed url=%s status=%ld error=\"%s\"", url, status,
                          rc == CURLE_OK ? "bad status" : curl_easy_strerror (rc));
@@ -335,7 +366,7 @@ static char *s_password (const char *path)
     return text;
 }
 
-static int s_email (const s_smtp_t *smtp, const char *to, const char *json)
+static int s_email (s_shared_t *shared, const s_smtp_t *smtp, const char *to, const char *json)
 {
     if (!smtp->host || !smtp->from) {
         jad_log_warning ("notify: email failed to=%s error=\"no smtp relay configured\"", to);
@@ -371,10 +402,11 @@ static int s_email (const s_smtp_t *smtp, const char *to, const char *json)
             curl_easy_setopt (curl, CURLOPT_USERNAME, smtp->user);
             curl_easy_setopt (curl, CURLOPT_PASSWORD, password);
         }
+        s_stoppable (curl, shared);
         rc = curl_easy_perform (curl);
         curl_easy_cleanup (curl);
     }
-    if (rc != CURLE_OK)
+    if (rc != CURLE_OK && !s_stopped (shared, rc))
         jad_log_warning ("notify: email failed to=%s relay=%s:%u subject=\"%s\" error=\"%s\"", to,
                          smtp->host, smtp->port, subject, *error ? error : curl_easy_strerror (rc));
     if (password) {
@@ -387,7 +419,7 @@ static int s_email (const s_smtp_t *smtp, const char *to, const char *json)
     free (url);
     free (subject);
     free (message);
-    return rc == CURLE_OK ? 0 : -1;
+    return rc == CURLE_OK ? 0 : s_stopped (shared, rc) ? S_STOPPED : -1;
 }
 
 //  --------------------------------------------------------------------------
@@ -414,14 +446,15 @@ static void s_event_done (s_actor_t *actor, s_event_t **event_p)
 
 //  A target: "webhook URL", "command PATH" or "email ADDRESS" (the
 //  actor's own copy, so that a reloaded configuration never pulls it away).
+//  Returns as s_webhook. A command runs to its end or its timeout.
 static int s_target_deliver (s_actor_t *actor, const char *target, s_event_t *event)
 {
     if (strncmp (target, "webhook ", 8) == 0)
-        return s_webhook (target + 8, event->json);
+        return s_webhook (actor->shared, target + 8, event->json);
     if (strncmp (target, "command ", 8) == 0)
         return s_command (target + 8, event->kind, event->json);
     if (strncmp (target, "email ", 6) == 0) {
-        int rc = s_email (&actor->smtp, target + 6, event->json);
+        int rc = s_email (actor->shared, &actor->smtp, target + 6, event->json);
         if (rc == 0)
             atomic_fetch_add (&actor->shared->emails_sent, 1);
         return rc;
@@ -430,15 +463,23 @@ static int s_target_deliver (s_actor_t *actor, const char *target, s_event_t *ev
 }
 
 //  Deliver the head of the queue to its next target. Returns true when
-//  the event is done with (delivered everywhere or given up).
+//  the event is done with (delivered everywhere or given up); false when
+//  it is due again later, or the actor stops (it stays in the outbox).
 static bool s_deliver (s_actor_t *actor, s_event_t *event)
 {
     while (event->target < event->target_count) {
         const char *target = event->targets[event->target];
-        if (s_target_deliver (actor, target, event) == 0) {
+        int rc = s_target_deliver (actor, target, event);
+        if (rc == 0) {
             event->target++;
             event->attempts = 0;
             continue;
+        }
+        if (rc == S_STOPPED) {
+            jad_log_info ("notify: delivery abandoned, stopping event=%s id=%s target=\"%s\" "
+                          "kept=%s",
+                          event->kind, event->id, target, actor->store ? "yes" : "no");
+            return false;
         }
         if (++event->attempts >= S_ATTEMPTS) {
             atomic_fetch_add (&actor->shared->failed, 1);
@@ -649,7 +690,9 @@ static void s_actor (zsock_t *pipe, void *args)
             running = s_actor_command (&actor);
         if (!running)
             break;
-        s_event_t *head = (s_event_t *)zlistx_first (actor.queue);
+        //  told to stop: no new transfer, only the $TERM to come
+        bool stopping = atomic_load (&actor.shared->stopping);
+        s_event_t *head = stopping ? NULL : (s_event_t *)zlistx_first (actor.queue);
         int64_t wait = head ? head->due - jad_mono_ms () : -1;
         if (!head || wait > 0) {
             void *which = zpoller_wait (poller, head ? (int)wait : -1);
@@ -680,6 +723,7 @@ ctl_notify_t *ctl_notify_new (const jad_controller_config_t *config, size_t queu
     if (!self)
         return NULL;
     self->shared.queue_max = queue_max ? queue_max : S_QUEUE_MAX;
+    atomic_init (&self->shared.stopping, false);
     if (ctl_store_target_shared (config->store) &&
         !(self->shared.outbox = strdup (config->store))) {
         ctl_notify_destroy (&self);
@@ -772,6 +816,8 @@ void ctl_notify_destroy (ctl_notify_t **self_p)
 {
     if (!self_p || !*self_p)
         return;
+    //  a delivery in flight gives up rather than wait out its timeout
+    atomic_store (&(*self_p)->shared.stopping, true);
     zactor_destroy (&(*self_p)->actor);
     free ((*self_p)->shared.outbox);
     free (*self_p);

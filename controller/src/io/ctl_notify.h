@@ -27,6 +27,12 @@
 //  (ctl_outbox_repo.h) until every target had it or was given up, and when
 //  it starts (after the first configuration) takes in and sends again the
 //  events kept there: delivery is at-least-once across a failover.
+//
+//  Destroying the notifier (a stop, a leader deposed) abandons a webhook or
+//  email delivery in flight at once (libcurl's progress callback, within a
+//  second) instead of waiting out its timeout; the event is not counted as
+//  an attempt and stays in the store. A command runs to its end or its
+//  timeout. A new configuration (SIGHUP) never abandons a delivery.
 
 #ifndef CTL_NOTIFY_H_INCLUDED
 #define CTL_NOTIFY_H_INCLUDED

@@ -128,7 +128,7 @@ int ctl_plans_on_report (ctl_plans_t *self, const char *agent, const jad_report_
                               .detail = report->detail,
                               .output = report->output,
                               .duration_ms = report->duration_ms};
-    if (ctl_plans_repo_event_add (self->store, &event))
+    if (ctl_plans_repo_event_add (self->store, &event) < 0)
         goto failed;
     const char *state = s_host_state (report);
     bool with_detail = report->status == JAD_REPORT_FAILED ||

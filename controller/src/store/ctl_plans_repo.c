@@ -867,6 +867,19 @@ int ctl_plans_repo_cancel_waiting (ctl_store_t *store, const char *id, int64_t n
 
 int ctl_plans_repo_event_add (ctl_store_t *store, const ctl_plan_event_t *event)
 {
+    //  an outcome the host's log already ends with is not written again
+    if (event->step && streq (event->step, "done") && event->status) {
+        int64_t repeated = 0;
+        int rc = ctl_sql_int (ctl_store_sql (store), &repeated,
+                              "SELECT count (*) FROM events WHERE id = (SELECT max (id) FROM "
+                              "events WHERE plan_id = $1 AND agent = $2) AND step = 'done' AND "
+                              "status = $3",
+                              "ttt", event->plan_id, event->agent, event->status);
+        if (rc != 0)
+            return -1;
+        if (repeated)
+            return 1;
+    }
     return ctl_sql_exec (ctl_store_sql (store),
                          "INSERT INTO events (plan_id, agent, time, step, status, detail, output, "
                          "duration_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",

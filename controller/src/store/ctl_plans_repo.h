@@ -357,7 +357,13 @@ int ctl_plans_repo_cancel_waiting (ctl_store_t *store, const char *id, int64_t n
 //  --------------------------------------------------------------------------
 //  Events, approvals, decisions
 
-//  Append an event (event->id is ignored).
+//  Append an event (event->id is ignored). A host's outcome (step "done")
+//  is written once: one that repeats the host's last event of the plan
+//  (step "done", same status) is not written again, as when an agent
+//  reports again the outcome of a plan it finished because the plan came
+//  again (the controller's resend, a new leader's). A different outcome,
+//  or the same after other events of the host (a run again), is written.
+//  Returns 0, 1 if not written (a repeated outcome), or -1.
 int ctl_plans_repo_event_add (ctl_store_t *store, const ctl_plan_event_t *event);
 
 //  When the plan was last resumed by an operator (its last decision

@@ -14,9 +14,14 @@
 //    one parse per statement for the life of the connection.
 //  - Results come as text and are converted as the layer expects: integers
 //    with strtoll (numeric sums included), doubles with strtod, booleans
-//    't'/'f' as 1/0, bytea from its hex form. A query's rows are fetched
-//    whole when it first steps. Bytes are bound in binary (bytea), every
-//    other parameter as text.
+//    't'/'f' as 1/0. A statement whose rows hold a bytea column (seen when
+//    it is prepared: PQdescribePrepared) gets them in binary instead, bytes
+//    as they are (bytea's text form, hex, is twice their size on the wire
+//    and in memory), when its other columns are of a type read here in
+//    binary too (integers, booleans, float8, text); otherwise as text, bytea
+//    decoded from its hex form. A query's rows are fetched whole when it
+//    first steps. Bytes are bound in binary (bytea), every other parameter
+//    as text.
 //  - Transactions: the outermost begin is BEGIN, inner ones savepoints
 //    (jad_1, jad_2 ...). A failed statement inside a transaction leaves it
 //    aborted up to the innermost savepoint (PostgreSQL, unlike SQLite, does
@@ -55,10 +60,14 @@
 
 //  type oids (pg_type.h is a server header)
 #define S_OID_UNKNOWN 0
+#define S_OID_BOOL    16
 #define S_OID_BYTEA   17
 #define S_OID_INT8    20
+#define S_OID_INT2    21
+#define S_OID_INT4    23
 #define S_OID_TEXT    25
 #define S_OID_FLOAT8  701
+#define S_OID_VARCHAR 1043
 
 //  attempts of a statement or migration that met 40001 or 40P01
 #define S_RETRIES 5
@@ -76,6 +85,7 @@ typedef struct {
     char signature[S_PARAMS_MAX + 1];  //  'i' int8, 'd' float8, 'u' unknown
     char name[24];                     //  server-side statement name
     unsigned generation;               //  connection generation it was prepared on
+    bool binary;                       //  its rows come in binary (a bytea column)
 } s_form_t;
 
 typedef struct {
@@ -87,7 +97,7 @@ typedef struct {
     int lengths[S_PARAMS_MAX];         //  bound bytes' sizes
     int formats[S_PARAMS_MAX];         //  1 for bytes (binary), 0 for text
     char signature[S_PARAMS_MAX + 1];  //  bound types
-    uint8_t *blob;                     //  the last bytea column read, decoded
+    uint8_t *blob;                     //  the last bytea column read from text, decoded
     s_form_t *forms;                   //  prepared forms
     size_t form_count;                 //  forms in use
     PGresult *result;                  //  the rows of the current run
@@ -497,7 +507,24 @@ static int s_param_count (void *handle)
 
 //  The server-side name of the statement prepared for its bound types,
 //  prepared now if it was not. NULL on error (kept).
-static const char *s_form (s_stmt_t *stmt)
+//  True if rows of this description are best read in binary: a bytea
+//  column, and only columns whose binary form s_column_* read.
+static bool s_rows_binary (const PGresult *description)
+{
+    bool bytes = false;
+    for (int column = 0; column < PQnfields (description); column++) {
+        Oid type = PQftype (description, column);
+        if (type == S_OID_BYTEA)
+            bytes = true;
+        else if (type != S_OID_INT8 && type != S_OID_INT4 && type != S_OID_INT2 &&
+                 type != S_OID_BOOL && type != S_OID_FLOAT8 && type != S_OID_TEXT &&
+                 type != S_OID_VARCHAR)
+            return false;
+    }
+    return bytes;
+}
+
+static const s_form_t *s_form (s_stmt_t *stmt)
 {
     s_conn_t *conn = stmt->conn;
     stmt->signature[stmt->params] = 0;
@@ -505,7 +532,7 @@ static const char *s_form (s_stmt_t *stmt)
         s_form_t *form = &stmt->forms[index];
         if (strcmp (form->signature, stmt->signature) == 0) {
             if (form->generation == conn->generation)
-                return form->name;
+                return form;
             //  prepared on a connection since reset: prepare again, below
             stmt->forms[index] = stmt->forms[--stmt->form_count];
             break;
@@ -549,6 +576,17 @@ static const char *s_form (s_stmt_t *stmt)
     if (!prepared)
         s_result_error (conn, result);
     PQclear (result);
+    form->binary = false;
+    if (prepared) {
+        //  what its rows hold: bytes are read in binary
+        result = PQdescribePrepared (conn->pg, form->name);
+        prepared = s_ok (result);
+        if (prepared)
+            form->binary = s_rows_binary (result);
+        else
+            s_result_error (conn, result);
+        PQclear (result);
+    }
     if (guarded) {
         //  a statement that does not prepare leaves the transaction as it was
         char error[sizeof conn->error];
@@ -562,7 +600,7 @@ static const char *s_form (s_stmt_t *stmt)
     if (!prepared)
         return NULL;
     stmt->form_count++;
-    return form->name;
+    return form;
 }
 
 //  Run the statement with its bound values; the rows stay in its result.
@@ -571,12 +609,12 @@ static int s_execute (s_stmt_t *stmt)
     s_conn_t *conn = stmt->conn;
     for (int attempt = 0; attempt < S_RETRIES; attempt++) {
         s_heal (conn);
-        const char *name = s_form (stmt);
-        if (!name)
+        const s_form_t *form = s_form (stmt);
+        if (!form)
             return -1;
         PQclear (stmt->result);
-        stmt->result = PQexecPrepared (conn->pg, name, stmt->params, stmt->values, stmt->lengths,
-                                       stmt->formats, 0);
+        stmt->result = PQexecPrepared (conn->pg, form->name, stmt->params, stmt->values,
+                                       stmt->lengths, stmt->formats, form->binary ? 1 : 0);
         if (s_ok (stmt->result)) {
             const char *status = PQcmdStatus (stmt->result);
             if (strncmp (status, "INSERT", 6) == 0 || strncmp (status, "UPDATE", 6) == 0 ||
@@ -645,11 +683,55 @@ static const char *s_column_text (void *handle, int column)
     return s_value ((s_stmt_t *)handle, column);
 }
 
+//  A big-endian integer of `size` bytes (binary rows).
+static uint64_t s_be (const char *data, int size)
+{
+    uint64_t value = 0;
+    for (int index = 0; index < size; index++)
+        value = value << 8 | (uint8_t)data[index];
+    return value;
+}
+
+//  A column of binary rows (s_rows_binary) as a number: true with *value
+//  set for a number or boolean, false for text (read as text).
+static bool s_binary_number (s_stmt_t *stmt, int column, const char *data, double *real,
+                             int64_t *integer)
+{
+    if (PQfformat (stmt->result, column) != 1)
+        return false;
+    int size = PQgetlength (stmt->result, stmt->row - 1, column);
+    Oid type = PQftype (stmt->result, column);
+    uint64_t bits = 0;
+    if ((type == S_OID_INT8 || type == S_OID_FLOAT8) && size == 8)
+        bits = s_be (data, 8);
+    else if (type == S_OID_INT4 && size == 4)
+        *integer = (int32_t)(uint32_t)s_be (data, 4);
+    else if (type == S_OID_INT2 && size == 2)
+        *integer = (int16_t)(uint16_t)s_be (data, 2);
+    else if (type == S_OID_BOOL && size == 1)
+        *integer = data[0] != 0;
+    else
+        return false;
+    if (type == S_OID_INT8)
+        *integer = (int64_t)bits;
+    if (type == S_OID_FLOAT8) {
+        memcpy (real, &bits, sizeof *real);
+        //  truncated where an integer is read, as SQLite does
+        *integer = (int64_t)*real;
+    } else
+        *real = (double)*integer;
+    return true;
+}
+
 static int64_t s_column_int (void *handle, int column)
 {
     const char *text = s_value ((s_stmt_t *)handle, column);
     if (!text)
         return 0;
+    double real = 0;
+    int64_t integer = 0;
+    if (s_binary_number ((s_stmt_t *)handle, column, text, &real, &integer))
+        return integer;
     if (text[0] == 't' && text[1] == 0)
         return 1;
     char *end = NULL;
@@ -663,6 +745,10 @@ static int64_t s_column_int (void *handle, int column)
 static double s_column_double (void *handle, int column)
 {
     const char *text = s_value ((s_stmt_t *)handle, column);
+    double real = 0;
+    int64_t integer = 0;
+    if (text && s_binary_number ((s_stmt_t *)handle, column, text, &real, &integer))
+        return real;
     return text ? strtod (text, NULL) : 0.0;
 }
 
@@ -671,8 +757,9 @@ static bool s_column_null (void *handle, int column)
     return s_value ((s_stmt_t *)handle, column) == NULL;
 }
 
-//  bytea's text form is \x and two hex digits a byte (bytea_output hex,
-//  PostgreSQL's default); it is decoded into the statement's buffer.
+//  In binary rows, bytea is its bytes (borrowed from the result). Its text
+//  form is \x and two hex digits a byte (bytea_output hex, PostgreSQL's
+//  default); it is decoded into the statement's buffer.
 static const void *s_column_blob (void *handle, int column, size_t *size)
 {
     s_stmt_t *stmt = (s_stmt_t *)handle;
@@ -680,6 +767,14 @@ static const void *s_column_blob (void *handle, int column, size_t *size)
     *size = 0;
     if (!text)
         return NULL;
+    if (PQfformat (stmt->result, column) == 1) {
+        if (PQftype (stmt->result, column) != S_OID_BYTEA) {
+            s_set_error (stmt->conn, "a column read as bytes is not bytea");
+            return NULL;
+        }
+        *size = (size_t)PQgetlength (stmt->result, stmt->row - 1, column);
+        return text;
+    }
     size_t digits = strlen (text);
     if (digits < 2 || text[0] != '\\' || text[1] != 'x' || digits % 2) {
         s_set_error (stmt->conn, "a bytea column is not in hex form (bytea_output)");
