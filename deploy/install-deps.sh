@@ -9,7 +9,7 @@ set -eu
 packages="build-essential cmake pkg-config git tar gzip ca-certificates
 libzmq3-dev libczmq-dev libprotobuf-c-dev protobuf-c-compiler libsodium-dev
 libsqlite3-dev libarchive-dev libfyaml-dev libjansson-dev libcurl4-openssl-dev
-libmicrohttpd-dev libpq-dev tzdata"
+libssl-dev libmicrohttpd-dev libpq-dev tzdata"
 #  tzdata: the controller reads environments' time zones from /usr/share/zoneinfo
 if [ "${1:-}" = "--tests" ]; then
     #  package tests: cpack + dpkg-shlibdeps (dpkg-dev, file), systemd-analyze, man;

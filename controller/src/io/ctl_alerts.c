@@ -2,6 +2,7 @@
 //  SPDX-License-Identifier: MPL-2.0
 
 #include "ctl_alerts.h"
+#include "ctl_curl.h"
 #include "ctl_retention_repo.h"
 #include "ctl_plans_repo.h"
 #include "ctl_alerts_repo.h"
@@ -265,6 +266,7 @@ static void s_worker (zsock_t *pipe, void *args)
         if (stop)
             break;
     }
+    ctl_curl_thread_end ();
 }
 
 static void s_in_flight_free (void **item)

@@ -3,6 +3,7 @@
 //  SPDX-License-Identifier: MPL-2.0
 
 #include "ctl_notify.h"
+#include "ctl_curl.h"
 #include "ctl_outbox_repo.h"
 #include "jad_hook.h"
 #include "jad_log.h"
@@ -715,6 +716,7 @@ static void s_actor (zsock_t *pipe, void *args)
     s_smtp_clear (&actor.smtp);
     ctl_store_destroy (&actor.store);
     zpoller_destroy (&poller);
+    ctl_curl_thread_end ();
 }
 
 ctl_notify_t *ctl_notify_new (const jad_controller_config_t *config, size_t queue_max)
