@@ -183,7 +183,8 @@ leader_pid=$!
 pids+=("$leader_pid")
 wait_for 60 log_has "$work/controller.log" "leads name=" || fail "the first controller does not lead"
 "$controller_bin" run --data "$work/controller2" > "$work/controller2.log" 2>&1 &
-pids+=("$!")
+standby_pid=$!
+pids+=("$standby_pid")
 wait_for 60 log_has "$work/controller2.log" "standing by" || fail "the second controller is no standby"
 wait_for 30 jadctl status >/dev/null 2>&1 || fail "the leader's API does not answer"
 old_epoch=$(sed -n 's/.*leads name=.* epoch=\([0-9]*\).*/\1/p' "$work/controller.log" | tail -n 1)
@@ -273,6 +274,21 @@ ingest_ratio=$(awk -v a="$ingest_rate" -v b="$floor_rate" 'BEGIN { printf "%.0f"
 section "kill -9 of the leader under $count agents"
 sleep 1
 kill_load=$(loadavg)
+#  CPU from the kill until all acked: the new leader, PostgreSQL (all its
+#  processes), the simulators
+pg_ticks () {
+    local pid total=0
+    for pid in "$pg_pid" $(pgrep -P "$pg_pid"); do total=$((total + $(cpu_ticks "$pid" 2>/dev/null || echo 0))); done
+    echo "$total"
+}
+sims_ticks () {
+    local pid total=0
+    for pid in "${sim_pids[@]}"; do total=$((total + $(cpu_ticks "$pid"))); done
+    echo "$total"
+}
+ticks_standby=$(cpu_ticks "$standby_pid")
+ticks_pg=$(pg_ticks)
+ticks_sims=$(sims_ticks)
 kill_ms=$(now_ms)
 kill -9 "$leader_pid"
 wait "$leader_pid" 2>/dev/null || true
@@ -297,6 +313,12 @@ wait_for 120 all_beat "$new_epoch" || fail "agents did not all hear epoch $new_e
 plan_acked () { [ "$(cat "$work"/sim-*.out | grep -c "^acked $1 ")" -ge "$sim_procs" ]; }
 wait_for 120 plan_acked "$plan" || fail "plan $plan was not acknowledged by all agents"
 end_load=$(loadavg)
+window_ms=$(($(now_ms) - kill_ms))
+cpu_pct () { awk -v t="$1" -v hz="$(getconf CLK_TCK)" -v ms="$window_ms" 'BEGIN { printf "%.0f", 100 * t / hz / (ms / 1000) }'; }
+cpu_standby=$(cpu_pct $(($(cpu_ticks "$standby_pid") - ticks_standby)))
+cpu_pg=$(cpu_pct $(($(pg_ticks) - ticks_pg)))
+cpu_sims=$(cpu_pct $(($(sims_ticks) - ticks_sims)))
+handshakes=$(bench_events_total $((standby_port + 3)) zap_allowed)
 beats_after () { beats_of "$new_epoch" | awk -v kill="$kill_ms" '{ print $4 - kill }'; }
 beat_first=$(beats_after | percentile 0)
 beat_p50=$(beats_after | percentile 50)
@@ -334,10 +356,14 @@ printf '%-46s %-22s %-16s %s\n' "plan through the new leader, deploy accepted" "
     "$end_load"
 printf '%-46s %-22s %-16s %s\n' "all agents back and acknowledged" "$acked_all" "< 15000" \
     "$end_load"
+printf '%-46s %-22s %-16s %s\n' "  CPU meanwhile: new leader / PostgreSQL / sims" \
+    "$cpu_standby% / $cpu_pg% / $cpu_sims%" "-" "over $window_ms ms"
+printf '%-46s %-22s %-16s %s\n' "  handshakes the new leader let in" "${handshakes:-0}" \
+    "$((2 * count)) connections" "-"
 
 if [ "$smoke" = 1 ]; then
     for figure in "$ingest_rate" "$floor_rate" "$ingest_ratio" "$takeover_ms" "$beat_first" \
-        "$beat_p99" "$beat_all" "$deploy_ms" "$acked_all"; do
+        "$beat_p99" "$beat_all" "$deploy_ms" "$acked_all" "$cpu_standby" "$cpu_pg" "$handshakes"; do
         case "$figure" in
             ''|-|*[!0-9]*) echo "failover smoke: a figure is missing or not a number: '$figure'" >&2; exit 1 ;;
         esac

@@ -97,6 +97,11 @@ plan_settled () {
     jadctl --json plans --env bench 2>/dev/null | tr -d ' \n' | grep -o "\"id\":\"$1\"[^}]*" |
         grep -q '"state":"succeeded"'
 }
+#  bench_events_total HTTP_PORT NAME: a controller event counter (zap_allowed ...).
+bench_events_total () {
+    curl -s --max-time 5 "http://127.0.0.1:$1/metrics" |
+        awk -v name="$2" '$1 == "jadugar_controller_events_total{event=\"" name "\"}" { print $2 }'
+}
 #  bench_samples_total HTTP_PORT: samples the controller stored since it started.
 bench_samples_total () {
     curl -s --max-time 20 "http://127.0.0.1:$1/metrics" |

@@ -307,10 +307,7 @@ echo "== controller restart: the fleet reconnects"
 #  the ZAP handler has let in as many connections as there are (the fleet,
 #  the bulk simulator, the idle agent); more than that means handshakes
 #  that failed and started again.
-events_total () {                   #  NAME: a controller event counter, from /metrics
-    curl -s --max-time 5 "http://127.0.0.1:$((port + 3))/metrics" |
-        awk -v name="$1" '$1 == "jadugar_controller_events_total{event=\"" name "\"}" { print $2 }'
-}
+events_total () { bench_events_total $((port + 3)) "$1"; }
 per_agent=2
 [ "$dealer_only" = 0 ] || per_agent=1
 connections=$(( (count + bulk_hosts) * per_agent + 2 ))
