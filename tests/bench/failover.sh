@@ -127,23 +127,19 @@ echo "load average at start: $(loadavg)"
 section "PostgreSQL"
 #  PostgreSQL refuses to run as root: as the postgres user then, which
 #  must be able to reach its directory.
-as_pg () {
-    if [ "$(id -u)" = 0 ]; then
-        setpriv --reuid=postgres --regid=postgres --init-groups "$@"
-    else
-        "$@"
-    fi
-}
+#  setpriv execs the server: $! is the postmaster's pid.
+as_pg=()
 mkdir "$work/pg"
 if [ "$(id -u)" = 0 ]; then
+    as_pg=(setpriv --reuid=postgres --regid=postgres --init-groups)
     chmod 711 "$work"
     chown postgres: "$work/pg"
 fi
-as_pg "$pg_bin/initdb" -D "$work/pg/data" -U jadugar -A trust -E UTF8 --locale=C --no-sync \
+"${as_pg[@]}" "$pg_bin/initdb" -D "$work/pg/data" -U jadugar -A trust -E UTF8 --locale=C --no-sync \
     --no-instructions > "$work/pg/initdb.log" 2>&1 || { cat "$work/pg/initdb.log" >&2; fail "initdb failed"; }
 free_port
 pg_port=$port
-as_pg "$pg_bin/postgres" -D "$work/pg/data" -p "$pg_port" -k "$work/pg" \
+"${as_pg[@]}" "$pg_bin/postgres" -D "$work/pg/data" -p "$pg_port" -k "$work/pg" \
     -c listen_addresses=127.0.0.1 -c max_connections=50 > "$work/pg/postgres.log" 2>&1 &
 pg_pid=$!
 psql_ () { psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$pg_port" -U jadugar "$@"; }
@@ -276,9 +272,11 @@ sleep 1
 kill_load=$(loadavg)
 #  CPU from the kill until all acked: the new leader, PostgreSQL (all its
 #  processes), the simulators
+#  (the postmaster's own, its reaped backends' and its live children's)
 pg_ticks () {
-    local pid total=0
-    for pid in "$pg_pid" $(pgrep -P "$pg_pid"); do total=$((total + $(cpu_ticks "$pid" 2>/dev/null || echo 0))); done
+    local pid total
+    total=$(awk '{ print $14 + $15 + $16 + $17 }' "/proc/$pg_pid/stat")
+    for pid in $(pgrep -P "$pg_pid"); do total=$((total + $(cpu_ticks "$pid" 2>/dev/null || echo 0))); done
     echo "$total"
 }
 sims_ticks () {
