@@ -7,7 +7,10 @@
 #         tests/bench/failover.sh --smoke BUILD   a small, quick run with the
 #                                                 binaries of BUILD (a ctest)
 #  JADBENCH_BUILD=DIR runs the binaries already built in DIR;
-#  JADBENCH_KEEP=1 keeps the work directory.
+#  JADBENCH_KEEP=1 keeps the work directory. JADBENCH_PG_STATEMENTS=1 loads
+#  pg_stat_statements and prints the statements PostgreSQL ran from the
+#  kill until all agents acknowledged, most called first (what the new
+#  leader asks of the store per reconnecting agent).
 #
 #  Starts a PostgreSQL 15 of its own (initdb and postgres as the
 #  `postgres` user when run as root, in a temp dir, on a free port, as
@@ -139,13 +142,17 @@ fi
     --no-instructions > "$work/pg/initdb.log" 2>&1 || { cat "$work/pg/initdb.log" >&2; fail "initdb failed"; }
 free_port
 pg_port=$port
-"${as_pg[@]}" "$pg_bin/postgres" -D "$work/pg/data" -p "$pg_port" -k "$work/pg" \
-    -c listen_addresses=127.0.0.1 -c max_connections=50 > "$work/pg/postgres.log" 2>&1 &
+pg_flags=(-c listen_addresses=127.0.0.1 -c max_connections=50)
+statements=${JADBENCH_PG_STATEMENTS:-}
+[ -z "$statements" ] || pg_flags+=(-c shared_preload_libraries=pg_stat_statements)
+"${as_pg[@]}" "$pg_bin/postgres" -D "$work/pg/data" -p "$pg_port" -k "$work/pg" "${pg_flags[@]}" \
+    > "$work/pg/postgres.log" 2>&1 &
 pg_pid=$!
 psql_ () { psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$pg_port" -U jadugar "$@"; }
 wait_for 60 psql_ -d postgres -c 'SELECT 1' >/dev/null 2>&1 ||
     { cat "$work/pg/postgres.log" >&2; fail "PostgreSQL did not start"; }
 psql_ -d postgres -c 'CREATE DATABASE jadugar'
+[ -z "$statements" ] || psql_ -d jadugar -c 'CREATE EXTENSION pg_stat_statements'
 store="postgresql://jadugar@127.0.0.1:$pg_port/jadugar"
 echo "PostgreSQL $(psql_ -d jadugar -Atc 'SHOW server_version') on port $pg_port (defaults but max_connections)"
 
@@ -287,6 +294,7 @@ sims_ticks () {
 ticks_standby=$(cpu_ticks "$standby_pid")
 ticks_pg=$(pg_ticks)
 ticks_sims=$(sims_ticks)
+[ -z "$statements" ] || psql_ -d jadugar -Atc 'SELECT pg_stat_statements_reset ()' > /dev/null
 kill_ms=$(now_ms)
 kill -9 "$leader_pid"
 wait "$leader_pid" 2>/dev/null || true
@@ -317,6 +325,12 @@ cpu_standby=$(cpu_pct $(($(cpu_ticks "$standby_pid") - ticks_standby)))
 cpu_pg=$(cpu_pct $(($(pg_ticks) - ticks_pg)))
 cpu_sims=$(cpu_pct $(($(sims_ticks) - ticks_sims)))
 handshakes=$(bench_events_total $((standby_port + 3)) zap_allowed)
+if [ -n "$statements" ]; then
+    echo "statements from the kill until all acked (calls, ms in all, statement):"
+    psql_ -d jadugar -Atc "SELECT calls, round (total_exec_time), left (regexp_replace (query, '\s+', ' ', 'g'), 110)
+        FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = 'jadugar')
+        ORDER BY calls DESC LIMIT 25" | sed 's/^/  /'
+fi
 beats_after () { beats_of "$new_epoch" | awk -v kill="$kill_ms" '{ print $4 - kill }'; }
 beat_first=$(beats_after | percentile 0)
 beat_p50=$(beats_after | percentile 50)
