@@ -217,7 +217,8 @@ beats_of () { cat "$work"/sim-*.out | awk -v epoch="$1" '$1 == "beat" && $2 == e
 all_beat () { [ "$(beats_of "$1" | wc -l)" -ge "$count" ]; }
 wait_for $((300 + count * 30 / 1000)) sims_joined || fail "agents were not all accepted"
 wait_for 120 online || fail "agents did not all come online"
-wait_for 60 all_beat "$old_epoch" || fail "agents did not all hear the leader's heartbeat"
+wait_for $((60 + count * 30 / 1000)) all_beat "$old_epoch" ||
+    fail "agents did not all hear the leader's heartbeat: $(beats_of "$old_epoch" | wc -l) of $count"
 echo "all $count agents online and hearing epoch $old_epoch after $(($(now_ms) - join_start)) ms"
 
 #  A plan acknowledged by all before anything else: every agent has
@@ -315,9 +316,9 @@ until [ -n "$plan" ]; do
 done
 deploy_ms=$(($(now_ms) - kill_ms))
 echo "plan $plan deployed through the new leader $deploy_ms ms after the kill"
-wait_for 120 all_beat "$new_epoch" || fail "agents did not all hear epoch $new_epoch: $(beats_of "$new_epoch" | wc -l) of $count"
+wait_for $((120 + count * 30 / 1000)) all_beat "$new_epoch" || fail "agents did not all hear epoch $new_epoch: $(beats_of "$new_epoch" | wc -l) of $count"
 plan_acked () { [ "$(cat "$work"/sim-*.out | grep -c "^acked $1 ")" -ge "$sim_procs" ]; }
-wait_for 120 plan_acked "$plan" || fail "plan $plan was not acknowledged by all agents"
+wait_for $((120 + count * 30 / 1000)) plan_acked "$plan" || fail "plan $plan was not acknowledged by all agents"
 end_load=$(loadavg)
 window_ms=$(($(now_ms) - kill_ms))
 cpu_pct () { awk -v t="$1" -v hz="$(getconf CLK_TCK)" -v ms="$window_ms" 'BEGIN { printf "%.0f", 100 * t / hz / (ms / 1000) }'; }
@@ -368,7 +369,7 @@ printf '%-46s %-22s %-16s %s\n' "plan through the new leader, deploy accepted" "
     "$end_load"
 printf '%-46s %-22s %-16s %s\n' "all agents back and acknowledged" "$acked_all" "< 15000" \
     "$end_load"
-printf '%-46s %-22s %-16s %s\n' "  CPU meanwhile: new leader / PostgreSQL / sims" \
+printf '%-46s %-22s %-16s %s\n' "  CPU: new leader / PostgreSQL / simulators" \
     "$cpu_standby% / $cpu_pg% / $cpu_sims%" "-" "over $window_ms ms"
 printf '%-46s %-22s %-16s %s\n' "  handshakes the new leader let in" "${handshakes:-0}" \
     "$((2 * count)) connections" "-"
