@@ -114,6 +114,9 @@ failover_cleanup () {
     bench_cleanup
 }
 trap failover_cleanup EXIT
+#  interrupted or terminated: exit, so that the cleanup runs
+trap 'exit 130' INT
+trap 'exit 143' TERM
 jadctl () { "$jadctl_bin" "$@"; }
 fail () { echo "failover.sh: $*" >&2; exit 1; }
 run_start=$(now_ms)
