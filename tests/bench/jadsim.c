@@ -41,6 +41,20 @@
 //  the end (or on SIGTERM) the fleet stops streaming and waits up to
 //  --drain-ms for the acks of everything sent.
 //
+//  Controllers sharing a store (DESIGN §9): --controller takes a list,
+//  H1:B1,H2:B2, as agent.yaml's `controller:`. With more than one
+//  endpoint (or --agent-link) each simulated agent uses the agent's own
+//  link (agt_link): SUB and DEALER connected to every endpoint, the
+//  DEALER with ZMQ_IMMEDIATE and ZMTP heartbeats, a monitor on its
+//  handshakes; on each (re)connection the agent enrolls and says hello
+//  and sends what waits for an ack again, and once accepted it connects
+//  its subscription again (agt_link_resubscribe), as jadugar-agent does.
+//  It then also reads the signed heartbeats on `beat/ENV/`: signature,
+//  admission and the leadership epoch as the agent checks them (a lower
+//  epoch is refused, as is a plan of a lower epoch). One endpoint without
+//  --agent-link keeps the lighter sockets of before (no heartbeats read,
+//  no monitor), which tests/bench/run.sh measures.
+//
 //  --join-spread MS: each agent connects first at a random time within MS
 //  (a fleet that boots at once, paced), instead of all at start.
 //  --no-sub: the agents hold their DEALER only. Plans travel there
@@ -55,13 +69,22 @@
 //                                     reply (handshake, ZAP, enrollment)
 //    acked PLAN N MS                  N agents acknowledged; MS = last ack
 //                                     time minus the plan's issued_at
+//                                     (the line goes on: "first F at
+//                                     WALL", F the first copy's arrival
+//                                     minus issued_at, WALL the last
+//                                     ack's unix ms)
 //    healthy PLAN N MS                N agents reported healthy
+//    beat EPOCH N MS                  (agent link) an agent accepted its
+//                                     first signed heartbeat of EPOCH (a
+//                                     higher one than it had), the Nth of
+//                                     this process to do so; MS: unix ms
 //  and on exit a summary line "stats key=value ..." followed by the same
 //  counters as "key: value" lines (samples_sent counts samples taken into
 //  a stream; samples_refused those of them the socket refused at first,
 //  sent again later; samples_abandoned is what the end left unacknowledged;
 //  restarts_unacked the restarts whose drain gave up with batches unacked).
 
+#include "agt_intake.h"
 #include "agt_link.h"
 #include "agt_mstream.h"
 #include "jad_archive.h"
@@ -123,7 +146,7 @@ typedef struct {
     //  its own, so one simulated agent's apply never delays another's
     //  acknowledgement (apply work goes in slices between poll rounds)
     jad_plan_t *to_apply;
-    int check;  //  sockets to look at this round: 1 SUB, 2 DEALER
+    int check;  //  sockets to look at this round: 1 SUB, 2 DEALER, 4 monitor
     //  a fetch in progress (unpack mode)
     jad_plan_t *fetching;
     FILE *download;
@@ -138,6 +161,11 @@ typedef struct {
     int64_t connect_at;   //  mono ms of its first connection (--join-spread)
     int64_t opened_at;    //  mono ms it connected first, 0: not yet
     int64_t accepted_at;  //  mono ms of its first "accepted" reply, 0: not yet
+    agt_link_t *link;     //  the agent's own sockets (agent link mode), else NULL
+    bool subscribed;      //  the SUB is connected since the last disconnection
+    uint64_t epoch;       //  highest leadership epoch accepted (plan or heartbeat)
+    bool beat_heard;      //  a heartbeat of `epoch` was accepted
+    int64_t last_beat;    //  issued_at of the last heartbeat accepted
 } s_agent_t;
 
 //  What the fleet did with one plan.
@@ -152,8 +180,10 @@ typedef struct {
     int64_t last_healthy;
 } s_plan_stats_t;
 
+#define S_EPOCHS 32  //  epochs counted in "beat" lines
+
 typedef struct {
-    const char *controller;  //  HOST:BASE
+    const char *controller;  //  HOST:BASE[,HOST:BASE...]
     const char *controller_key;
     const char *signing_key_text;
     const char *token;  //  enrollment token
@@ -202,6 +232,15 @@ typedef struct {
     int join_spread_ms;
     int joined;  //  agents accepted at least once
     int64_t start;
+    bool agent_link;                 //  agt_link sockets (see the top)
+    jad_agent_config_t link_config;  //  what agt_link_new reads of it
+    uint64_t beat_epochs[S_EPOCHS];  //  epochs heard ...
+    int beat_agents[S_EPOCHS];       //  ... and how many agents heard each
+    uint64_t beats_verified;
+    uint64_t beats_refused;
+    uint64_t beats_stale;  //  heartbeats and plans of a lower epoch
+    uint64_t connects;     //  DEALER handshakes (agent link)
+    uint64_t disconnects;
 } s_sim_t;
 
 //  A send may have taken a socket's ZMQ_FD signal: the next wait must not
@@ -541,6 +580,13 @@ static void s_on_envelope (s_sim_t *sim, s_agent_t *agent, const uint8_t *data, 
         return;
     }
     sim->verified++;
+    //  a deposed leader's plan (the agent's intake: stale_epoch)
+    if (plan->epoch < agent->epoch) {
+        sim->beats_stale++;
+        sim->refused++;
+        jad_plan_destroy (&plan);
+        return;
+    }
     jad_admit_t admit = jad_plan_admit (plan, sim->env, agent->name, agent->last_sequence,
                                         jad_now_ms (), 5 * 60 * 1000, err);
     if (admit == JAD_ADMIT_NOT_TARGET) {
@@ -554,6 +600,10 @@ static void s_on_envelope (s_sim_t *sim, s_agent_t *agent, const uint8_t *data, 
     }
     agent->last_sequence = plan->sequence;
     agent->sequence_dirty = true;
+    if (plan->epoch > agent->epoch) {
+        agent->epoch = plan->epoch;
+        agent->beat_heard = false;  //  the epoch's first heartbeat is still to come
+    }
     //  Known: the last plan or an older one the controller sends again
     //  (its ack was late). Taking an older plan as new would apply it
     //  again, switch the release back and report twice more.
@@ -596,9 +646,9 @@ static void s_after_round (s_sim_t *sim)
         stats->acked++;
         stats->last_ack = jad_now_ms ();
         if (stats->acked == stats->targets_here) {
-            printf ("acked %s %d %lld first %lld\n", stats->plan_id, stats->acked,
+            printf ("acked %s %d %lld first %lld at %lld\n", stats->plan_id, stats->acked,
                     (long long)(stats->last_ack - stats->issued_at),
-                    (long long)(stats->first_seen - stats->issued_at));
+                    (long long)(stats->first_seen - stats->issued_at), (long long)stats->last_ack);
             fflush (stdout);
         }
     }
@@ -629,6 +679,54 @@ static void s_apply_slice (s_sim_t *sim, int slice)
     }
 }
 
+//  How many agents of this process have heard `epoch` now (counted once
+//  per agent).
+static int s_epoch_heard (s_sim_t *sim, uint64_t epoch)
+{
+    for (int index = 0; index < S_EPOCHS; index++)
+        if (sim->beat_agents[index] == 0 || sim->beat_epochs[index] == epoch) {
+            sim->beat_epochs[index] = epoch;
+            return ++sim->beat_agents[index];
+        }
+    return 0;
+}
+
+//  A signed heartbeat on the agent's SUB (agent link mode), checked as the
+//  agent's intake does: signature, a lower epoch refused, admission
+//  (environment, expiry, issued after the last one of the same epoch). The
+//  first accepted of a higher epoch prints "beat EPOCH N MS".
+static void s_on_beat (s_sim_t *sim, s_agent_t *agent, const uint8_t *data, size_t size)
+{
+    jad_verify_t verdict;
+    char err[JAD_ERR_LEN];
+    jad_heartbeat_t *beat =
+        jad_envelope_open_heartbeat (data, size, sim->signing_key, &verdict, err);
+    if (!beat) {
+        sim->beats_refused++;
+        return;
+    }
+    int64_t now = jad_now_ms ();
+    if (beat->epoch < agent->epoch) {
+        sim->beats_stale++;
+    } else if (jad_heartbeat_admit (beat, sim->env,
+                                    beat->epoch > agent->epoch ? 0 : agent->last_beat, now,
+                                    AGT_SKEW_MS, err) != JAD_ADMIT_OK) {
+        sim->beats_refused++;
+    } else {
+        bool first = !agent->beat_heard || beat->epoch > agent->epoch;
+        agent->epoch = beat->epoch;
+        agent->beat_heard = true;
+        agent->last_beat = beat->issued_at;
+        sim->beats_verified++;
+        if (first) {
+            printf ("beat %llu %d %lld\n", (unsigned long long)beat->epoch,
+                    s_epoch_heard (sim, beat->epoch), (long long)now);
+            fflush (stdout);
+        }
+    }
+    jad_heartbeat_destroy (&beat);
+}
+
 static void s_on_sub (s_sim_t *sim, s_agent_t *agent)
 {
     zmsg_t *msg = zmsg_recv (agent->sub);
@@ -636,9 +734,51 @@ static void s_on_sub (s_sim_t *sim, s_agent_t *agent)
         return;
     zframe_t *topic = zmsg_first (msg);
     zframe_t *body = zmsg_next (msg);
-    if (topic && body)
+    if (topic && body && zframe_size (topic) >= 5 && memcmp (zframe_data (topic), "beat/", 5) == 0)
+        s_on_beat (sim, agent, zframe_data (body), zframe_size (body));
+    else if (topic && body)
         s_on_envelope (sim, agent, zframe_data (body), zframe_size (body));
     zmsg_destroy (&msg);
+}
+
+//  Connect the plan subscription (again): once accepted, since the
+//  controller refuses the SUB of a key it has not accepted and libzmq does
+//  not retry a refused connection. 0 or -1.
+static int s_subscribe (s_sim_t *sim, s_agent_t *agent)
+{
+    if (agent->link)
+        return agt_link_resubscribe (agent->link);
+    return zsock_connect (agent->sub, "tcp://%s:%d", sim->host, sim->base);
+}
+
+//  Everything waiting for an ack goes again at once (a new connection).
+static void s_resend_all (s_sim_t *sim, s_agent_t *agent)
+{
+    int64_t now = jad_mono_ms ();
+    for (s_outgoing_t *outgoing = zlistx_first (agent->outbox); outgoing;
+         outgoing = zlistx_next (agent->outbox))
+        outgoing->last_sent = now - S_REPORT_RESEND;
+    s_resend_reports (sim, agent, now);
+    agt_mstream_resend (agent->mstream, now, s_send_bytes, agent);
+}
+
+//  A DEALER handshake event (agent link mode), handled as the agent's
+//  s_on_monitor: a connection (to whichever controller leads) enrolls,
+//  says hello and sends again what waits for an ack; a disconnection
+//  means the subscription must be connected again once accepted.
+static void s_on_monitor (s_sim_t *sim, s_agent_t *agent)
+{
+    agt_link_event_t event = agt_link_monitor_recv (agent->link);
+    if (event == AGT_LINK_CONNECTED) {
+        sim->connects++;
+        s_send_enroll (sim, agent);
+        s_send_status (sim, agent, true);
+        s_resend_all (sim, agent);
+    } else if (event == AGT_LINK_DISCONNECTED) {
+        sim->disconnects++;
+        agent->subscribed = false;
+    } else if (event == AGT_LINK_REFUSED)
+        fprintf (stderr, "jadsim: %s: the controller refuses this key\n", agent->name);
 }
 
 static void s_on_dealer (s_sim_t *sim, s_agent_t *agent)
@@ -664,17 +804,25 @@ static void s_on_dealer (s_sim_t *sim, s_agent_t *agent)
         sim->metric_acks++;
         sim->samples_acked +=
             agt_mstream_ack (agent->mstream, message->metric_ack.stream, message->metric_ack.seq);
-    } else if (message->kind == JAD_CTL_MSG_ENROLL_REPLY && !agent->accepted &&
+    } else if (message->kind == JAD_CTL_MSG_ENROLL_REPLY &&
                streq (message->enroll_reply.state, "accepted")) {
-        //  The plan stream admits accepted keys only: subscribe now.
-        agent->accepted = true;
-        if (!agent->accepted_at) {
-            agent->accepted_at = jad_mono_ms ();
-            sim->joined++;
+        bool first = !agent->accepted;
+        if (first) {
+            agent->accepted = true;
+            if (!agent->accepted_at) {
+                agent->accepted_at = jad_mono_ms ();
+                sim->joined++;
+            }
         }
-        if (!sim->no_sub && zsock_connect (agent->sub, "tcp://%s:%d", sim->host, sim->base) != 0)
-            fprintf (stderr, "jadsim: %s cannot connect its subscription\n", agent->name);
-        s_send_status (sim, agent, true);
+        //  The plan stream admits accepted keys only: subscribe now (and
+        //  again after each disconnection, as the agent does).
+        if (!sim->no_sub && !agent->subscribed) {
+            agent->subscribed = s_subscribe (sim, agent) == 0;
+            if (!agent->subscribed)
+                fprintf (stderr, "jadsim: %s cannot connect its subscription\n", agent->name);
+        }
+        if (first)
+            s_send_status (sim, agent, true);
     }
     jad_ctl_msg_destroy (&message);
 }
@@ -714,8 +862,18 @@ static int s_flush_state (s_sim_t *sim)
 
 //  Sockets for this agent (at start and at each simulated restart), with
 //  the key it has.
-static int s_open (s_sim_t *sim, s_agent_t *agent, const char *host, int base)
+static int s_open (s_sim_t *sim, s_agent_t *agent)
 {
+    agent->subscribed = false;
+    if (sim->agent_link) {
+        //  the agent's own sockets, connected to every endpoint
+        agent->link = agt_link_new (&sim->link_config, agent->key);
+        if (!agent->link)
+            return -1;
+        agent->sub = agt_link_sub (agent->link);
+        agent->dealer = agt_link_dealer (agent->link);
+        return 0;
+    }
     char *secret = jad_keypair_curve_secret_z85 (agent->key);
     agent->sub = zsock_new (ZMQ_SUB);
     agent->dealer = zsock_new (ZMQ_DEALER);
@@ -739,7 +897,7 @@ static int s_open (s_sim_t *sim, s_agent_t *agent, const char *host, int base)
     char topic[JAD_NAME_MAX + 8];
     snprintf (topic, sizeof topic, "plan/%s/", sim->env);
     zsock_set_subscribe (agent->sub, topic);
-    if (zsock_connect (agent->dealer, "tcp://%s:%d", host, base + 1) != 0)
+    if (zsock_connect (agent->dealer, "tcp://%s:%d", sim->host, sim->base + 1) != 0)
         return -1;
     return 0;
 }
@@ -771,10 +929,11 @@ static int s_create (s_sim_t *sim, s_agent_t *agent)
 static int s_watch (s_sim_t *sim, int index, int op)
 {
     s_agent_t *agent = &sim->agents[index];
-    zsock_t *both[] = {agent->sub, agent->dealer};
-    for (int which = 0; which < 2; which++) {
-        struct epoll_event event = {.events = EPOLLIN, .data.u64 = (uint64_t)index * 2 + which};
-        if (epoll_ctl (sim->epoll, op, zsock_fd (both[which]), &event) != 0 && op != EPOLL_CTL_DEL)
+    zsock_t *all[] = {agent->sub, agent->dealer,
+                      agent->link ? agt_link_monitor (agent->link) : NULL};
+    for (int which = 0; which < 3 && all[which]; which++) {
+        struct epoll_event event = {.events = EPOLLIN, .data.u64 = (uint64_t)index * 3 + which};
+        if (epoll_ctl (sim->epoll, op, zsock_fd (all[which]), &event) != 0 && op != EPOLL_CTL_DEL)
             return -1;
     }
     return 0;
@@ -782,6 +941,11 @@ static int s_watch (s_sim_t *sim, int index, int op)
 
 static void s_close (s_agent_t *agent)
 {
+    if (agent->link) {
+        agt_link_destroy (&agent->link);
+        agent->sub = agent->dealer = NULL;
+        return;
+    }
     zsock_destroy (&agent->sub);
     zsock_destroy (&agent->dealer);
 }
@@ -800,11 +964,11 @@ static int s_restart (s_sim_t *sim, int index)
     agent->accepted = false;
     agent->restarting = false;
     agent->metrics_due = 0;
-    if (s_open (sim, agent, sim->host, sim->base) != 0)
+    if (s_open (sim, agent) != 0)
         return -1;
     if (s_watch (sim, index, EPOLL_CTL_ADD) != 0)
         return -1;
-    agent->check = 3;
+    agent->check = 7;
     sim->restarts++;
     s_send_enroll (sim, agent);
     agt_mstream_resend (agent->mstream, jad_mono_ms (), s_send_bytes, agent);
@@ -815,7 +979,7 @@ static int s_restart (s_sim_t *sim, int index)
 static int s_join (s_sim_t *sim, int index)
 {
     s_agent_t *agent = &sim->agents[index];
-    if (s_open (sim, agent, sim->host, sim->base) != 0) {
+    if (s_open (sim, agent) != 0) {
         fprintf (stderr, "jadsim: cannot create agent %d (file limit?)\n", index);
         return -1;
     }
@@ -824,7 +988,7 @@ static int s_join (s_sim_t *sim, int index)
         return -1;
     }
     agent->opened_at = jad_mono_ms ();
-    agent->check = 3;
+    agent->check = 7;
     s_send_enroll (sim, agent);
     return 0;
 }
@@ -866,13 +1030,14 @@ static bool s_all_acked (s_sim_t *sim)
 
 static void s_usage (void)
 {
-    fprintf (stderr, "usage: jadsim --controller HOST:BASE --controller-key Z85 --signing-key HEX\n"
+    fprintf (stderr, "usage: jadsim --controller HOST:BASE[,HOST:BASE...] --controller-key Z85\n"
+                     "              --signing-key HEX\n"
                      "              --env ENV --count N --state DIR --root DIR\n"
                      "              [--prefix NAME] [--apply noop|switch|unpack] [--heartbeat MS]\n"
                      "              [--token TOKEN] [--metrics-rate SAMPLES_PER_S] [--window N]\n"
                      "              [--batch SAMPLES]\n"
                      "              [--restart-rate PER_S] [--duration S] [--drain-ms MS]\n"
-                     "              [--join-spread MS] [--no-sub]\n");
+                     "              [--join-spread MS] [--no-sub] [--agent-link]\n");
 }
 
 int main (int argc, char **argv)
@@ -902,6 +1067,7 @@ int main (int argc, char **argv)
         {"drain-ms", required_argument, NULL, 'T'},
         {"join-spread", required_argument, NULL, 'J'},
         {"no-sub", no_argument, NULL, 'S'},
+        {"agent-link", no_argument, NULL, 'L'},
         {NULL, 0, NULL, 0},
     };
     int option;
@@ -966,6 +1132,9 @@ int main (int argc, char **argv)
             case 'S':
                 sim.no_sub = true;
                 break;
+            case 'L':
+                sim.agent_link = true;
+                break;
             default:
                 s_usage ();
                 return 2;
@@ -979,16 +1148,27 @@ int main (int argc, char **argv)
         s_usage ();
         return 2;
     }
-    char host[256];
-    const char *colon = strrchr (sim.controller, ':');
-    if (!colon || (size_t)(colon - sim.controller) >= sizeof host) {
-        s_usage ();
+    //  the endpoints as the agent reads them; the first one serves the
+    //  lighter sockets of a single controller
+    int endpoints = agt_link_parse_endpoints (sim.controller);
+    char first[300];
+    const char *cursor = sim.controller;
+    if (endpoints < 0 || !jad_endpoint_next (&cursor, first, sizeof first) ||
+        agt_link_parse_endpoint (first, sim.host, sizeof sim.host, &sim.base) != 0) {
+        fprintf (stderr, "jadsim: --controller: not HOST:BASE[,HOST:BASE...]: %s\n",
+                 sim.controller);
         return 2;
     }
-    snprintf (host, sizeof host, "%.*s", (int)(colon - sim.controller), sim.controller);
-    int base = atoi (colon + 1);
-    snprintf (sim.host, sizeof sim.host, "%s", host);
-    sim.base = base;
+    if (endpoints > 1)
+        sim.agent_link = true;
+    if (sim.agent_link && sim.no_sub) {
+        fprintf (stderr, "jadsim: --no-sub goes without the agent link (one endpoint)\n");
+        return 2;
+    }
+    sim.link_config = (jad_agent_config_t){.environment = (char *)sim.env,
+                                           .controller = (char *)sim.controller,
+                                           .controller_key = (char *)sim.controller_key,
+                                           .heartbeat_ms = (uint32_t)sim.heartbeat_ms};
     if (sodium_init () < 0)
         return 1;
 
@@ -998,7 +1178,8 @@ int main (int argc, char **argv)
         limit.rlim_cur = limit.rlim_max;
         setrlimit (RLIMIT_NOFILE, &limit);
     }
-    zsys_set_max_sockets ((size_t)sim.count * 2 + 64);
+    //  the agent link adds a monitor: its PAIR and libzmq's own
+    zsys_set_max_sockets ((size_t)sim.count * (sim.agent_link ? 4 : 2) + 64);
     zsys_set_io_threads (1);
     zsys_init ();
 
@@ -1038,10 +1219,11 @@ int main (int argc, char **argv)
         if (agent->connect_at <= start && s_join (&sim, index) != 0)
             return 1;
     }
-    fprintf (stderr, "jadsim: %d agents connecting to %s (apply=%s)\n", sim.count, sim.controller,
+    fprintf (stderr, "jadsim: %d agents connecting to %s (apply=%s%s)\n", sim.count, sim.controller,
              sim.apply == S_APPLY_NOOP     ? "noop"
              : sim.apply == S_APPLY_SWITCH ? "switch"
-                                           : "unpack");
+                                           : "unpack",
+             sim.agent_link ? ", agent link" : "");
 
     for (int index = 0; index < 20; index++)
         sim.series[index] = jad_strdup_printf ("app_requests_total{code=\"%d\"}", 200 + index);
@@ -1075,10 +1257,10 @@ int main (int argc, char **argv)
         }
         s_recheck = false;
         for (int index = 0; index < ready; index++)
-            sim.agents[events[index].data.u64 / 2].check |= events[index].data.u64 % 2 ? 2 : 1;
+            sim.agents[events[index].data.u64 / 3].check |= 1 << (events[index].data.u64 % 3);
         if (jad_mono_ms () >= next_sweep) {
             for (int index = 0; index < sim.count; index++)
-                sim.agents[index].check = sim.agents[index].opened_at ? 3 : 0;
+                sim.agents[index].check = sim.agents[index].opened_at ? 7 : 0;
             next_sweep = jad_mono_ms () + S_SWEEP_MS;
         }
         for (int index = 0; index < sim.count; index++) {
@@ -1094,6 +1276,9 @@ int main (int argc, char **argv)
             if (check & 2)
                 while (zsock_events (agent->dealer) & ZMQ_POLLIN)
                     s_on_dealer (&sim, agent);
+            if ((check & 4) && agent->link)
+                while (zsock_events (agt_link_monitor (agent->link)) & ZMQ_POLLIN)
+                    s_on_monitor (&sim, agent);
         }
         if (sim.joined == sim.count && !joined_printed) {
             s_print_joined (&sim);
@@ -1175,6 +1360,11 @@ int main (int argc, char **argv)
         {"samples_deferred", sim.samples_deferred},
         {"samples_refused", sim.samples_refused},
         {"metric_acks", sim.metric_acks},
+        {"beats_verified", sim.beats_verified},
+        {"beats_refused", sim.beats_refused},
+        {"stale_epoch", sim.beats_stale},
+        {"connects", sim.connects},
+        {"disconnects", sim.disconnects},
     };
     for (size_t index = 0; index < sizeof counters / sizeof counters[0]; index++)
         printf ("%s: %llu\n", counters[index].key, (unsigned long long)counters[index].value);

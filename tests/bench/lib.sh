@@ -1,5 +1,5 @@
-#  lib.sh - shell helpers shared by tests/bench/run.sh, tests/bench/profile.sh
-#  and tests/soak/soak.sh (sourced, not run)
+#  lib.sh - shell helpers shared by tests/bench/run.sh, failover.sh,
+#  profile.sh and tests/soak/soak.sh (sourced, not run)
 #  SPDX-License-Identifier: MPL-2.0
 # shellcheck shell=bash
 
@@ -13,6 +13,7 @@ bench_workdir () {
     work=$(mktemp -d "$shm/$1.XXXXXX")
     bench_keep_var=$2
     pids=()
+    bench_init_flags=()
     trap bench_cleanup EXIT
     ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 }
@@ -73,22 +74,63 @@ wait_for () {
 
 rss_kib () { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
 cpu_ticks () { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+now_ms () { date +%s%3N; }
+loadavg () { cut -d' ' -f1-3 /proc/loadavg; }
+#  Percentile P (0-100) of the numbers on stdin.
+percentile () {
+    sort -n | awk -v p="$1" '{ v[NR] = $1 } END {
+        if (NR == 0) { print "-"; exit }
+        i = int((NR * p + 99) / 100); if (i < 1) i = 1; if (i > NR) i = NR; print v[i] }'
+}
+
+#  The simulators' output ($work/sim-*.out, $sim_procs of them; jadsim's
+#  top comment): plan_done PLAN when every simulator printed its healthy
+#  line for it; plan_time acked|healthy PLAN: its time, the slowest
+#  simulator's; plan_settled PLAN when the controller (jadctl) records it
+#  as succeeded.
+plan_done () { [ "$(cat "$work"/sim-*.out | grep -c "^healthy $1 ")" -ge "$sim_procs" ]; }
+plan_time () {
+    cat "$work"/sim-*.out | awk -v kind="$1" -v plan="$2" \
+        '$1 == kind && $2 == plan && $4 > max { max = $4 } END { print max + 0 }'
+}
+plan_settled () {
+    jadctl --json plans --env bench 2>/dev/null | tr -d ' \n' | grep -o "\"id\":\"$1\"[^}]*" |
+        grep -q '"state":"succeeded"'
+}
+#  bench_events_total HTTP_PORT NAME: a controller event counter (zap_allowed ...).
+bench_events_total () {
+    curl -s --max-time 5 "http://127.0.0.1:$1/metrics" |
+        awk -v name="$2" '$1 == "jadugar_controller_events_total{event=\"" name "\"}" { print $2 }'
+}
+#  bench_samples_total HTTP_PORT: samples the controller stored since it started.
+bench_samples_total () {
+    curl -s --max-time 20 "http://127.0.0.1:$1/metrics" |
+        awk '/^jadugar_metric_samples_total / { print $2 }' || echo 0
+}
 
 #  bench_controller BIN ENV...: `init` a controller in $work/controller on a
 #  free $port with the environments ENV... (strategy all), export
 #  JADUGAR_CONFIG for jadctl; `key NAME` then prints a line of init's output.
+#  The array bench_init_flags, if set, goes to `init` as well (--store URL).
 bench_controller () {
-    local bin=$1 env
+    local bin=$1
     shift
     free_port
-    "$bin" init --data "$work/controller" --port "$port" > "$work/init.txt"
+    "$bin" init --data "$work/controller" --port "$port" "${bench_init_flags[@]}" > "$work/init.txt"
     export JADUGAR_CONFIG
     JADUGAR_CONFIG=$(key admin-config)
+    bench_environments "$work/controller/controller.yaml" "$@"
+}
+#  bench_environments CONTROLLER_YAML ENV...: the bench's environments
+#  (strategy all), and no cap on connections per address (the whole
+#  simulated fleet connects from one).
+bench_environments () {
+    local yaml=$1 env
+    shift
     for env in "$@"; do
-        sed -i "/^environments:/a\\  $env: { strategy: all }" "$work/controller/controller.yaml"
+        sed -i "/^environments:/a\\  $env: { strategy: all }" "$yaml"
     done
-    #  the whole simulated fleet connects from one address
-    echo "connections-per-ip: 0" >> "$work/controller/controller.yaml"
+    echo "connections-per-ip: 0" >> "$yaml"
 }
 key () { sed -n "s/^$1: //p" "$work/init.txt"; }
 

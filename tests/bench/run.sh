@@ -92,13 +92,6 @@ zmqbase="$build/tests/bench/zmqbase"
 . "$top/tests/bench/lib.sh"
 bench_workdir jadbench JADBENCH_KEEP
 
-now_ms () { date +%s%3N; }
-#  Percentile P (0-100) of the numbers on stdin.
-percentile () {
-    sort -n | awk -v p="$1" '{ v[NR] = $1 } END {
-        if (NR == 0) { print "-"; exit }
-        i = int((NR * p + 99) / 100); if (i < 1) i = 1; if (i > NR) i = NR; print v[i] }'
-}
 rss_anon_kib () { awk '/^RssAnon:/ { print $2 }' "/proc/$1/status"; }
 
 echo "== machine"
@@ -172,19 +165,10 @@ for proc in $(seq 1 "$sim_procs"); do
     pids+=("$!")
 done
 #  A plan is done when every simulator printed its line for it; its time
-#  is the slowest simulator's.
-plan_done () { [ "$(cat "$work"/sim-*.out | grep -c "^healthy $1 ")" -ge "$sim_procs" ]; }
-#  Each round starts on a settled controller: the previous plan is recorded
-#  as finished (its last reports are stored), so a round measures one
-#  fan-out, not the tail of the round before it.
-plan_settled () {
-    jadctl --json plans --env bench 2>/dev/null | tr -d ' \n' | grep -o "\"id\":\"$1\"[^}]*" |
-        grep -q '"state":"succeeded"'
-}
-plan_time () {                      #  acked|healthy PLAN
-    cat "$work"/sim-*.out | awk -v kind="$1" -v plan="$2" \
-        '$1 == kind && $2 == plan && $4 > max { max = $4 } END { print max + 0 }'
-}
+#  is the slowest simulator's (plan_done, plan_time: lib.sh). Each round
+#  starts on a settled controller (plan_settled): the previous plan is
+#  recorded as finished (its last reports are stored), so a round measures
+#  one fan-out, not the tail of the round before it.
 online () {
     [ "$(jadctl --json status --env bench 2>/dev/null | grep -c '"state": "online"')" -ge "$count" ]
 }
@@ -281,9 +265,7 @@ artifact_bytes=$(stat -c %s "$work/big.tar.gz")
 
 #  -------------------------------------------------------------------------
 echo "== metrics ingestion: $metric_agents agents offering $((metric_agents * metric_rate)) samples/s"
-samples_total () {
-    curl -s --max-time 20 "http://127.0.0.1:$((port + 3))/metrics" | awk '/^jadugar_metric_samples_total / { print $2 }' || echo 0
-}
+samples_total () { bench_samples_total $((port + 3)); }
 "$jadsim" --controller "127.0.0.1:$port" --controller-key "$(key curve-key)" \
     --signing-key "$(key signing-key)" --token "$(key enroll-token)" --env metrics \
     --count "$metric_agents" --prefix metric --state "$work/metric" --root "$work/metric-root" \
@@ -325,10 +307,7 @@ echo "== controller restart: the fleet reconnects"
 #  the ZAP handler has let in as many connections as there are (the fleet,
 #  the bulk simulator, the idle agent); more than that means handshakes
 #  that failed and started again.
-events_total () {                   #  NAME: a controller event counter, from /metrics
-    curl -s --max-time 5 "http://127.0.0.1:$((port + 3))/metrics" |
-        awk -v name="$1" '$1 == "jadugar_controller_events_total{event=\"" name "\"}" { print $2 }'
-}
+events_total () { bench_events_total $((port + 3)) "$1"; }
 per_agent=2
 [ "$dealer_only" = 0 ] || per_agent=1
 connections=$(( (count + bulk_hosts) * per_agent + 2 ))
