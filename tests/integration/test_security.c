@@ -738,6 +738,19 @@ Test (security, stale_alarm_when_signed_heartbeats_stop)
     free (text);
 }
 
+//  An agent let in hears a signed heartbeat within a second or so, not a
+//  whole interval later: after a leader's takeover its fleet comes back
+//  one subscription at a time, and each waits for proof of the new epoch.
+Test (security, a_new_subscriber_hears_a_heartbeat_before_the_interval_ends)
+{
+    //  one heartbeat now (the new pace starts at once), the next in 60 s
+    s_signed_heartbeat ("60s", 1);
+    jt_fleet_add_agent (fleet, "late", "dev");
+    cr_assert (jt_fleet_wait_status (fleet, "\"state\": \"online\"", 1, 30000));
+    cr_assert (s_wait_log ("late", "agent: first signed heartbeat on the subscription", 20000),
+               "the new subscriber waited for the next interval");
+}
+
 //  --------------------------------------------------------------------------
 //  Row 7: software rollback below the security floor
 

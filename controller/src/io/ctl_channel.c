@@ -189,6 +189,7 @@ int ctl_channel_pub_handle (ctl_channel_t *self, ctl_store_t *store, ctl_counter
     const char *data = (const char *)zmq_msg_data (&msg);
     size_t size = zmq_msg_size (&msg);
     bool more = zmq_msg_more (&msg);
+    int rc = 0;
     if (size >= 1 && (data[0] == 0 || data[0] == 1) && !more) {
         const char *topic = data + 1;
         size_t topic_size = size - 1;
@@ -199,10 +200,11 @@ int ctl_channel_pub_handle (ctl_channel_t *self, ctl_store_t *store, ctl_counter
             //  the key the ZAP handler authenticated for this connection
             const char *key = zmq_msg_gets (&msg, "User-Id");
             char *env = s_env_of (store, key);
-            if (env && (s_topic_in (topic, topic_size, "plan/", env) ||
-                        s_topic_in (topic, topic_size, "beat/", env)))
+            bool beat = env && s_topic_in (topic, topic_size, "beat/", env);
+            if (env && (beat || s_topic_in (topic, topic_size, "plan/", env))) {
                 zmq_setsockopt (pub, ZMQ_SUBSCRIBE, topic, topic_size);
-            else {
+                rc = beat ? 1 : 0;
+            } else {
                 counters->value[CTL_COUNT_SUBSCRIBE_REFUSED]++;
                 uint64_t skipped = 0;
                 if (ctl_counters_log_due (counters, CTL_COUNT_SUBSCRIBE_REFUSED, &skipped)) {
@@ -228,5 +230,5 @@ int ctl_channel_pub_handle (ctl_channel_t *self, ctl_store_t *store, ctl_counter
             more = zmq_msg_more (&msg);
         zmq_msg_close (&msg);
     }
-    return 0;
+    return rc;
 }

@@ -58,7 +58,8 @@ int ctl_channel_broadcast (ctl_channel_t *self, const char *topic, const void *d
 //  accepted agent's and the topic lies under `plan/ENV/` or `beat/ENV/` of
 //  that agent's environment; anything else is refused, counted
 //  (subscriptions_refused) and logged at most once a second. Cancels are
-//  applied. Returns 0, or -1 when nothing was waiting.
+//  applied. Returns 1 when a heartbeat topic (`beat/ENV/`) was granted,
+//  0 for anything else, or -1 when nothing was waiting.
 int ctl_channel_pub_handle (ctl_channel_t *self, ctl_store_t *store, ctl_counters_t *counters);
 
 //  A burst of agent messages begins; it ends committed (the waiting

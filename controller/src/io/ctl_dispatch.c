@@ -13,6 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+//  How soon a heartbeat follows a granted subscription (ctl_dispatch_beat_soon)
+#define S_BEAT_SOON_MS 1000
+
 struct _ctl_dispatch_t {
     ctl_store_t *store;  //  borrowed, as what follows
     ctl_settings_t *settings;
@@ -336,6 +339,13 @@ void ctl_dispatch_beat (ctl_dispatch_t *self)
     for (size_t index = 0; index < config->environment_count; index++)
         if (s_beat_env (self, config->environments[index].name, issued, expires))
             jad_log_debug ("plans: heartbeat not sent env=%s", config->environments[index].name);
+}
+
+void ctl_dispatch_beat_soon (ctl_dispatch_t *self)
+{
+    int64_t soon = jad_mono_ms () + S_BEAT_SOON_MS;
+    if (self->beat_next > soon)
+        self->beat_next = soon;
 }
 
 void ctl_dispatch_beat_reset (ctl_dispatch_t *self)

@@ -37,6 +37,12 @@ int ctl_dispatch_plan (ctl_dispatch_t *self, const char *plan_id, const char *ag
 //  one) and expiring after three intervals.
 void ctl_dispatch_beat (ctl_dispatch_t *self);
 
+//  A subscriber to heartbeats was just let in (an agent's first connection,
+//  or its return to a new leader): the next heartbeat goes out within a
+//  second rather than up to a whole interval later, and the grants of a
+//  reconnecting fleet share it. It never comes later than planned.
+void ctl_dispatch_beat_soon (ctl_dispatch_t *self);
+
 //  The interval changed: the next heartbeat goes at the new pace.
 void ctl_dispatch_beat_reset (ctl_dispatch_t *self);
 

@@ -571,7 +571,8 @@ int ctl_server_run (ctl_server_t *self)
         for (int count = 0; count < 64 && (zsock_events (api) & ZMQ_POLLIN); count++)
             ctl_api_handle (self->api);
         for (int count = 0; count < 256 && (zsock_events (pub) & ZMQ_POLLIN); count++)
-            ctl_channel_pub_handle (self->channel, self->store, &self->counters);
+            if (ctl_channel_pub_handle (self->channel, self->store, &self->counters) == 1)
+                ctl_dispatch_beat_soon (self->dispatch);
         for (int count = 0; count < 64 && (zsock_events (queries) & ZMQ_POLLIN); count++)
             ctl_alerts_receive (self->alerts);
         for (int count = 0; count < 16 && (zsock_events (checker) & ZMQ_POLLIN); count++)
