@@ -5,9 +5,8 @@
 //  agent's key floods the metric protocol with new series and dates
 //  samples in the year 2500 (SECURITY-TESTS row 32); an operator adds a
 //  release archive that is a compression bomb (row 36). Meanwhile a CURVE
-//  client pings the operator API: every ping must be answered. A frozen
-//  agent holds no connection for long. How fast is a benchmark's business
-//  (tests/bench/limits.sh), not this test's.
+//  client pings the operator API: every ping must be answered. How fast is
+//  a benchmark's business (tests/bench/limits.sh), not this test's.
 
 #include "jad_keys.h"
 #include "jad_testlib.h"
@@ -19,7 +18,6 @@
 #include <czmq.h>
 #include <jansson.h>
 #include <limits.h>
-#include <signal.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -354,44 +352,4 @@ Test (limits, a_compression_bomb_is_refused_and_the_api_keeps_answering)
     free (output);
     free (release);
     zsock_destroy (&api);
-}
-
-typedef struct {
-    const char *name;
-    long long above;
-} s_counter_wait_t;
-
-static bool s_counter_above (void *arg)
-{
-    s_counter_wait_t *wait = arg;
-    return s_counter (wait->name) > wait->above;
-}
-
-//  An agent that stops talking, its process frozen (its kernel still
-//  acknowledges TCP, so only its silence tells; the controller sends no
-//  ZMTP pings on the agents socket), loses its agents-port connection
-//  once silent past the link timeout, so nothing queued meanwhile reaches
-//  it late; woken, it reconnects, says hello and is served again.
-Test (limits, a_silent_agent_loses_its_connection_and_is_served_when_back)
-{
-    jt_fleet_add_agent (fleet, "quiet", "dev");
-    cr_assert (jt_fleet_wait_status (fleet, "\"state\": \"online\"", 1, 30000));
-    cr_assert_eq (s_counter ("connections_silent_closed"), 0);
-    kill (fleet->agents[0], SIGSTOP);
-    s_counter_wait_t wait = {"connections_silent_closed", 0};
-    bool closed = jt_wait_for (s_counter_above, &wait, 60000);
-    kill (fleet->agents[0], SIGCONT);
-    cr_assert (closed, "the frozen agent's connection was never closed");
-
-    const char *files[] = {"jadugar.yaml", "hooks: {}\n", NULL};
-    char *archive = jt_make_release (fleet->dir, "web-1.0", files);
-    char *output = NULL;
-    cr_assert_eq (jt_jadctl (fleet, &output, "release add web 1.0 %s", archive), 0, "%s", output);
-    free (output);
-    free (archive);
-    cr_assert_eq (jt_jadctl (fleet, &output, "deploy web 1.0 --env dev --wait"), 0,
-                  "the woken agent was not served:\n%s", output);
-    free (output);
-    //  one silence, one closing: a working agent is never cut
-    cr_assert_eq (s_counter ("connections_silent_closed"), 1);
 }

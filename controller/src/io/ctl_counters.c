@@ -30,7 +30,6 @@ static const char *const s_counter_names[CTL_COUNT_MAX] = {
     [CTL_COUNT_ENROLL_REFUSED] = "enroll_refused",
     [CTL_COUNT_AGENT_NOT_ACCEPTED] = "agent_not_accepted",
     [CTL_COUNT_SESSIONS_CUT] = "sessions_cut",
-    [CTL_COUNT_CONNECTIONS_SILENT] = "connections_silent_closed",
     [CTL_COUNT_AGENT_NAME_MISMATCH] = "agent_name_mismatch",
     [CTL_COUNT_HEARTBEATS_SENT] = "heartbeats_sent",
     [CTL_COUNT_METRIC_SERIES_REFUSED] = "metric_series_refused",

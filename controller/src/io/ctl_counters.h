@@ -35,7 +35,6 @@ typedef enum {
     CTL_COUNT_ENROLL_REFUSED,           //  enrollments refused (name taken, bad env)
     CTL_COUNT_AGENT_NOT_ACCEPTED,       //  messages from pending keys dropped
     CTL_COUNT_SESSIONS_CUT,             //  connections shut down on reject/remove
-    CTL_COUNT_CONNECTIONS_SILENT,       //  agents' connections closed after a silence
     CTL_COUNT_AGENT_NAME_MISMATCH,      //  Status claiming a name not the key's
     CTL_COUNT_HEARTBEATS_SENT,          //  signed heartbeats broadcast (one per environment)
     CTL_COUNT_METRIC_SERIES_REFUSED,    //  new series over limits.series-per-agent or

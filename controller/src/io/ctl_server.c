@@ -33,7 +33,6 @@
 
 #define S_TICK_MS           250
 #define S_TRIM_MS           10000
-#define S_SWEEP_MS          1000
 #define S_PROTOCOL_REPLY_MS 30000   //  tell a mismatched agent again after this
 #define S_METRICS_AHEAD_MS  300000  //  samples dated further ahead are refused
 #define S_BURST_MS          50      //  a burst of agent messages yields to the API after this
@@ -63,23 +62,6 @@ struct _ctl_server_t {
     zhashx_t *mismatched;  //  agent key -> mono ms of our last ProtocolError
     ctl_leader_t *leader;  //  borrowed: leadership of a shared store, or NULL
 };
-
-//  How long a link may stay silent before it is closed: three heartbeat
-//  intervals, never below 10 s (a ping queued behind a few 256 KiB chunks
-//  on a slow link must not cut a working connection).
-static int64_t s_link_timeout_ms (const jad_controller_config_t *config)
-{
-    int64_t heartbeat = config->heartbeat_ms ? config->heartbeat_ms : 5000;
-    return 3 * heartbeat > 10000 ? 3 * heartbeat : 10000;
-}
-
-//  An agent is cut off when silent one interval longer than its link may
-//  be (its own messages, not pings, are what the sweep hears).
-static int64_t s_silent_ms (ctl_server_t *self)
-{
-    const jad_controller_config_t *config = ctl_settings_config (self->settings);
-    return s_link_timeout_ms (config) + (config->heartbeat_ms ? config->heartbeat_ms : 5000);
-}
 
 //  Make a CURVE server socket of `type` in `domain`, bound to port.
 static zsock_t *s_curve_socket (ctl_server_t *self, int type, const char *domain, int port,
@@ -114,23 +96,25 @@ static zsock_t *s_curve_socket (ctl_server_t *self, int type, const char *domain
         zsock_destroy (&sock);
         return NULL;
     }
-    //  A peer silent for the link timeout (a partition, a host gone without
-    //  a reset, a frozen process) loses its connection and with it what was
-    //  queued for it, so a plan re-sent during a partition is not delivered
-    //  when the link heals, after the plan has ended. The agents' and plan
-    //  sockets, which hold a connection per agent, do not ping for it
-    //  (ZMTP heartbeats): libzmq 4.3.4 cancels a ping's timeout timer by a
-    //  linear search of its I/O thread's timers, a cost of connections^2
-    //  per interval, which saturated the I/O thread between 5,000 and
-    //  10,000 agents. The agents' own pings keep their side honest; here a
-    //  dead link is closed by TCP, as data sent on it stays unacknowledged
-    //  for the timeout (TCP_USER_TIMEOUT) or keepalive probes go unanswered
-    //  when it is idle (kernel timers), and an agent whose messages stop
-    //  (its Status every heartbeat) by the sweep (ctl_sessions_sweep). The
-    //  operators' socket, with few connections, pings.
+    //  ZMTP heartbeats: a peer silent for three intervals (a partition, a
+    //  host gone without a reset) loses its connection and with it what
+    //  was queued for it, so a plan re-sent during a partition is not
+    //  delivered when the link heals, after the plan has ended. Never below
+    //  10 s: a ping queued behind a few 256 KiB chunks on a slow link must
+    //  not cut a working connection.
     int heartbeat = config->heartbeat_ms ? (int)config->heartbeat_ms : 5000;
-    int timeout = (int)s_link_timeout_ms (config);
-    if (type == ZMQ_XPUB || streq (domain, CTL_ZAP_DOMAIN_AGENTS)) {
+    int timeout = 3 * heartbeat > 10000 ? 3 * heartbeat : 10000;
+    if (type == ZMQ_XPUB) {
+        //  The plan stream carries signed heartbeats only (plans go to each
+        //  target on the agents socket), so nothing queued on it can be
+        //  stale when a link heals: it does not ping. libzmq 4.3.4 cancels
+        //  a ping's timeout timer by a linear search of its I/O thread's
+        //  timers, a cost of connections^2 per interval (a fifth of the
+        //  controller's CPU with 1000 agents when both sockets pinged).
+        //  The agents' own pings keep their side honest; a dead link is
+        //  closed here once a heartbeat sent on it stays unacknowledged
+        //  for the timeout (TCP_USER_TIMEOUT), or, with signed heartbeats
+        //  off, once TCP keepalive probes go unanswered (kernel timers).
         int seconds = heartbeat / 1000 > 0 ? heartbeat / 1000 : 1;
         zsock_set_tcp_keepalive (sock, 1);
         zsock_set_tcp_keepalive_idle (sock, seconds);
@@ -542,7 +526,6 @@ int ctl_server_run (ctl_server_t *self)
     }
     int64_t next_tick = jad_mono_ms ();
     int64_t next_trim = next_tick + S_TRIM_MS;
-    int64_t next_sweep = next_tick + S_SWEEP_MS;
     int rc = 0;
     while (!zsys_interrupted) {
         int64_t wait = next_tick - jad_mono_ms ();
@@ -591,10 +574,6 @@ int ctl_server_run (ctl_server_t *self)
             if (jad_mono_ms () >= next_trim) {
                 malloc_trim (0);
                 next_trim = jad_mono_ms () + S_TRIM_MS;
-            }
-            if (jad_mono_ms () >= next_sweep) {
-                ctl_sessions_sweep (self->sessions, jad_mono_ms (), s_silent_ms (self));
-                next_sweep = jad_mono_ms () + S_SWEEP_MS;
             }
             next_tick = jad_mono_ms () + S_TICK_MS;
         }

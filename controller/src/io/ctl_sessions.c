@@ -33,7 +33,6 @@ typedef struct {
     int guard;      //  socket index, for monitor-tracked connections
     char peer[80];  //  "IP port" of fd when recorded, to spot a reused fd
     char ip[64];    //  IP alone, to find an agent's PUB connections
-    int64_t heard;  //  mono ms of the agent's last message on fd (sessions only)
 } s_session_t;
 
 struct _ctl_sessions_t {
@@ -176,17 +175,13 @@ void ctl_sessions_note (ctl_sessions_t *self, const char *name, int fd)
 {
     if (fd < 0)
         return;
-    int64_t now = jad_mono_ms ();
     s_session_t *known = (s_session_t *)zhashx_lookup (self->sessions, name);
-    if (known && known->fd == fd) {
-        known->heard = now;
+    if (known && known->fd == fd)
         return;
-    }
     s_session_t *session = (s_session_t *)calloc (1, sizeof (s_session_t));
     if (!session)
         return;
     session->fd = fd;
-    session->heard = now;
     if (s_peer_of (fd, session->peer, sizeof session->peer, session->ip, sizeof session->ip)) {
         free (session);
         return;
@@ -319,39 +314,5 @@ int ctl_sessions_cut (ctl_sessions_t *self, const char *name)
     }
     self->counters->value[CTL_COUNT_SESSIONS_CUT] += (uint64_t)cut;
     jad_log_info ("agents: sessions cut name=%s connections=%d", name, cut);
-    return cut;
-}
-
-int ctl_sessions_sweep (ctl_sessions_t *self, int64_t now, int64_t silent_ms)
-{
-    //  names first: an entry cannot go while the hash is being walked
-    zlistx_t *silent = zlistx_new ();
-    if (!silent)
-        return -1;
-    zlistx_set_destructor (silent, (zlistx_destructor_fn *)zstr_free);
-    for (s_session_t *session = (s_session_t *)zhashx_first (self->sessions); session;
-         session = (s_session_t *)zhashx_next (self->sessions)) {
-        char *name = now - session->heard > silent_ms
-                         ? strdup ((const char *)zhashx_cursor (self->sessions))
-                         : NULL;
-        if (name && !zlistx_add_end (silent, name)) {
-            free (name);
-            break;
-        }
-    }
-    int cut = 0;
-    for (const char *name = (const char *)zlistx_first (silent); name;
-         name = (const char *)zlistx_next (silent)) {
-        s_session_t *session = (s_session_t *)zhashx_lookup (self->sessions, name);
-        if (session && s_shutdown (session->fd, session->peer))
-            cut++;
-        zhashx_delete (self->sessions, name);
-    }
-    //  one line per sweep: a switch that fails silences a whole rack
-    if (zlistx_size (silent))
-        jad_log_info ("agents: silent connections closed count=%d first=%s silent_ms=%lld", cut,
-                      (const char *)zlistx_first (silent), (long long)silent_ms);
-    zlistx_destroy (&silent);
-    self->counters->value[CTL_COUNT_CONNECTIONS_SILENT] += (uint64_t)cut;
     return cut;
 }

@@ -48,13 +48,6 @@ void ctl_sessions_event (ctl_sessions_t *self, size_t index);
 //  Agent `name`'s agents-port connection is file descriptor fd.
 void ctl_sessions_note (ctl_sessions_t *self, const char *name, int fd);
 
-//  Close the agents-port connection of every agent silent for more than
-//  silent_ms (its last message, ctl_sessions_note, before now - silent_ms;
-//  mono ms): what the ZMTP heartbeat timeout did, without libzmq's per-
-//  connection timers (ctl_server.c). The agent reconnects when it can
-//  and says hello. Returns how many were closed, or -1 on error.
-int ctl_sessions_sweep (ctl_sessions_t *self, int64_t now, int64_t silent_ms);
-
 //  Shut down the connections of agent `name`. Returns how many.
 int ctl_sessions_cut (ctl_sessions_t *self, const char *name);
 
