@@ -69,20 +69,6 @@ static void s_route_to (jt_sink_t *sink)
     s_config_replace ("\nnotify:\n", line);
 }
 
-typedef struct {
-    const char *path;
-    const char *needle;
-} s_log_wait_t;
-
-static bool s_log_has (void *arg)
-{
-    s_log_wait_t *wait = arg;
-    char *text = jt_read_file (wait->path);
-    bool found = text && strstr (text, wait->needle);
-    free (text);
-    return found;
-}
-
 static bool s_sink_holds (void *arg)
 {
     return jt_sink_holding ((jt_sink_t *)arg) > 0;
@@ -130,14 +116,14 @@ Test (notify, a_hanging_webhook_holds_up_neither_reload_nor_stop_and_nothing_is_
     //  a reload while the delivery hangs: taken, and the delivery goes on
     s_route_to (sink);
     cr_assert_eq (kill (fleet->controller, SIGHUP), 0);
-    s_log_wait_t reloaded = {log, "configuration reloaded changed=notify"};
-    cr_assert (jt_wait_for (s_log_has, &reloaded, 30000), "no reload in %s", log);
+    cr_assert (jt_wait_file_has (log, "configuration reloaded changed=notify", 30000),
+               "no reload in %s", log);
     rc = jt_jadctl (fleet, &output, "status");
     cr_assert_eq (rc, 0, "the controller does not answer after the reload: %s", output);
     free (output);
     cr_assert_eq (jt_sink_holding (stuck), 1, "the delivery did not go on through the reload");
-    s_log_wait_t abandoned = {log, "notify: delivery abandoned"};
-    cr_assert_not (s_log_has (&abandoned), "a reload abandoned the delivery (%s)", log);
+    cr_assert_not (jt_file_has (log, "notify: delivery abandoned"),
+                   "a reload abandoned the delivery (%s)", log);
 
     //  a stop while it hangs: the controller exits, with the delivery
     //  abandoned rather than timed out (the wait is longer than the
@@ -148,12 +134,11 @@ Test (notify, a_hanging_webhook_holds_up_neither_reload_nor_stop_and_nothing_is_
         jt_kill9 (fleet->controller);
     fleet->controller = 0;
     cr_assert_eq (status, 0, "the controller did not stop cleanly (%d, see %s)", status, log);
-    s_log_wait_t stopped = {log, "notify: delivery abandoned, stopping event=incident.opened"};
-    cr_assert (s_log_has (&stopped), "the delivery was not abandoned at the stop (%s)", log);
-    s_log_wait_t kept = {log, "kept=yes"};
-    cr_assert (s_log_has (&kept), "the abandoned event is not kept (%s)", log);
-    s_log_wait_t failed = {log, "notify: webhook failed"};
-    cr_assert_not (s_log_has (&failed), "the stop waited for the webhook's timeout (%s)", log);
+    cr_assert (jt_file_has (log, "notify: delivery abandoned, stopping event=incident.opened"),
+               "the delivery was not abandoned at the stop (%s)", log);
+    cr_assert (jt_file_has (log, "kept=yes"), "the abandoned event is not kept (%s)", log);
+    cr_assert_not (jt_file_has (log, "notify: webhook failed"),
+                   "the stop waited for the webhook's timeout (%s)", log);
 
     //  restarted with a receiver that answers: the event comes once, same id
     jt_fleet_start_controller (fleet);
@@ -219,10 +204,9 @@ Test (notify, a_mail_relay_that_never_greets_does_not_hold_up_a_stop)
         jt_kill9 (fleet->controller);
     fleet->controller = 0;
     cr_assert_eq (status, 0, "the controller did not stop within 10 s (%d, see %s)", status, log);
-    s_log_wait_t stopped = {log, "notify: delivery abandoned, stopping event=incident.opened"};
-    cr_assert (s_log_has (&stopped), "the delivery was not abandoned at the stop (%s)", log);
-    s_log_wait_t kept = {log, "kept=yes"};
-    cr_assert (s_log_has (&kept), "the abandoned event is not kept (%s)", log);
+    cr_assert (jt_file_has (log, "notify: delivery abandoned, stopping event=incident.opened"),
+               "the delivery was not abandoned at the stop (%s)", log);
+    cr_assert (jt_file_has (log, "kept=yes"), "the abandoned event is not kept (%s)", log);
     close (held);
     close (relay);
 }

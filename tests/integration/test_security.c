@@ -82,26 +82,12 @@ static bool s_wait_counter (const char *name, long long above, int timeout_ms)
     return jt_wait_for (s_counter_above, &wait, timeout_ms);
 }
 
-typedef struct {
-    char path[PATH_MAX];
-    const char *needle;
-} s_log_wait_t;
-
-static bool s_log_has (void *arg)
-{
-    s_log_wait_t *wait = arg;
-    char *text = jt_read_file (wait->path);
-    bool found = text && strstr (text, wait->needle);
-    free (text);
-    return found;
-}
-
 //  Wait until FLEET/NAME.log (or controller.log) contains needle.
 static bool s_wait_log (const char *name, const char *needle, int timeout_ms)
 {
-    s_log_wait_t wait = {.needle = needle};
-    snprintf (wait.path, sizeof wait.path, "%s/%s.log", fleet->dir, name);
-    return jt_wait_for (s_log_has, &wait, timeout_ms);
+    char path[PATH_MAX];
+    snprintf (path, sizeof path, "%s/%s.log", fleet->dir, name);
+    return jt_wait_file_has (path, needle, timeout_ms);
 }
 
 //  A CURVE client socket of `type` to controller port BASE+offset using
@@ -259,10 +245,10 @@ Test (security, agent_without_token_is_pending_until_accepted)
     //  refused: no heartbeat reached it.
     cr_assert (s_wait_log ("good", "first signed heartbeat on the subscription", 15000),
                "the subscription of 'good' carries no heartbeat");
-    s_log_wait_t heard = {.needle = "first signed heartbeat"};
-    snprintf (heard.path, sizeof heard.path, "%s/waiting.log", fleet->dir);
-    cr_assert (!s_log_has (&heard), "a pending agent's subscription was let in");
     char path[PATH_MAX];
+    snprintf (path, sizeof path, "%s/waiting.log", fleet->dir);
+    cr_assert (!jt_file_has (path, "first signed heartbeat"),
+               "a pending agent's subscription was let in");
     snprintf (path, sizeof path, "%s/waiting/srv/web", fleet->dir);
     cr_assert_neq (access (path, F_OK), 0, "a pending agent received a release");
 

@@ -335,6 +335,31 @@ bool jt_wait_for (bool (*cond) (void *), void *arg, int timeout_ms)
     }
 }
 
+bool jt_file_has (const char *path, const char *needle)
+{
+    char *text = jt_read_file (path);
+    bool found = text && strstr (text, needle);
+    free (text);
+    return found;
+}
+
+typedef struct {
+    const char *path;
+    const char *needle;
+} s_file_wait_t;
+
+static bool s_file_has (void *arg)
+{
+    s_file_wait_t *wait = (s_file_wait_t *)arg;
+    return jt_file_has (wait->path, wait->needle);
+}
+
+bool jt_wait_file_has (const char *path, const char *needle, int timeout_ms)
+{
+    s_file_wait_t wait = {path, needle};
+    return jt_wait_for (s_file_has, &wait, timeout_ms);
+}
+
 //  --------------------------------------------------------------------------
 //  Fleet of real processes
 

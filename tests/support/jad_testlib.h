@@ -58,6 +58,10 @@ int jt_closed_port (int *fd_p);
 //  are 50 ms apart at first, growing to 250 ms, and at least twice what a
 //  look cost apart (most looks run jadctl).
 bool jt_wait_for (bool (*cond) (void *), void *arg, int timeout_ms);
+//  True if the file at path (a daemon's log) contains needle; the wait
+//  form looks until it does or timeout_ms passed (as jt_wait_for).
+bool jt_file_has (const char *path, const char *needle);
+bool jt_wait_file_has (const char *path, const char *needle, int timeout_ms);
 
 //  A real fleet on loopback: one controller process and agent processes,
 //  each with its own temporary data dir and release root.
