@@ -30,6 +30,7 @@ typedef struct {
     char **argv;              //  argv[0] is the command word
     const char *usage;        //  the command's usage line(s), for errors
     void *client;             //  cli_client_t *, connected lazily
+    bool refused;             //  the controller refused this operator key
 } cli_t;
 
 //  A command handler; returns the exit code.
@@ -37,6 +38,12 @@ typedef int (cli_fn) (cli_t *cli);
 
 //  Print an error "jadctl: ..." to stderr; returns `code` for chaining.
 int cli_error (int code, const char *format, ...) __attribute__ ((format (printf, 2, 3)));
+
+//  Hold back the error lines printed from now on (a request that may be
+//  tried again), until cli_errors_release prints them (print) or drops
+//  them. Only the newest lines are kept when they are many.
+void cli_errors_hold (void);
+void cli_errors_release (bool print);
 
 //  Flag parsing for a command: walks cli->argv[1..]; `spec` lists flags
 //  ("--env=" takes a value, "--wait" does not). Positional arguments are
@@ -77,6 +84,14 @@ jad_keypair_t *cli_signing_key (cli_t *cli);
 
 //  Close the connection, if any.
 void cli_disconnect (cli_t *cli);
+
+//  cli_request for a read that may be asked again (plan.show while --wait
+//  follows a plan): when the controller cannot be reached or stops
+//  answering (a restart, a failover to the standby), try the client
+//  file's controllers again every second for up to CLI_RIDE_OUT_MS,
+//  saying so once on stderr. A refused key ends it at once.
+#define CLI_RIDE_OUT_MS 120000
+int cli_request_again (cli_t *cli, const char *command, const char *const *args, json_t **result);
 
 //  HOST:PORT of the controller once a request was made, else NULL.
 const char *cli_endpoint (cli_t *cli);

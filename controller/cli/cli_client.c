@@ -26,6 +26,13 @@
 #include <unistd.h>
 #include <zmq.h>
 
+//  Failed handshakes in a row (not refused by the controller) that end a
+//  request: libzmq tries again every 200-400 ms.
+#define S_HANDSHAKE_TRIES 3
+
+//  cli_request_again's pause between tries.
+#define S_AGAIN_MS 1000
+
 typedef struct {
     zsock_t *dealer;
     zactor_t *monitor;
@@ -242,7 +249,7 @@ static s_client_t *s_client_new (cli_t *cli, int *code)
     self->monitor = zactor_new (zmonitor, self->dealer);
     if (self->monitor) {
         zstr_sendx (self->monitor, "LISTEN", "HANDSHAKE_FAILED_AUTH", "HANDSHAKE_FAILED_NO_DETAIL",
-                    "HANDSHAKE_FAILED_PROTOCOL", NULL);
+                    "HANDSHAKE_FAILED_PROTOCOL", "HANDSHAKE_SUCCEEDED", NULL);
         zstr_send (self->monitor, "START");
         zsock_wait (self->monitor);
     }
@@ -312,6 +319,7 @@ int cli_request (cli_t *cli, const char *command, const char *const *args, const
         zpoller_add (poller, client->monitor);
     int64_t deadline = jad_mono_ms () + timeout;
     int status = CLI_UNREACHABLE;
+    int failed_handshakes = 0;
     while (true) {
         int64_t left = deadline - jad_mono_ms ();
         if (left <= 0) {
@@ -323,15 +331,32 @@ int cli_request (cli_t *cli, const char *command, const char *const *args, const
         }
         void *which = zpoller_wait (poller, (int)left);
         if (which && which == client->monitor) {
+            //  The controller's ZAP handler said no: the key is refused.
+            //  Any other failed handshake may be a connection cut while
+            //  the controller stopped or started (libzmq connects again),
+            //  but one that keeps failing is a wrong controller-key: the
+            //  controller cannot read our hello and hangs up.
             zmsg_t *event = zmsg_recv (client->monitor);
             char *name = event ? zmsg_popstr (event) : NULL;
-            cli_error (CLI_UNREACHABLE,
-                       "the controller at %s refused this operator key (%s); is the key "
-                       "registered and the controller-key right?",
-                       client->endpoint, name ? name : "handshake failed");
+            bool refused = name && streq (name, "HANDSHAKE_FAILED_AUTH");
+            if (name && streq (name, "HANDSHAKE_SUCCEEDED"))
+                failed_handshakes = 0;
+            else if (refused) {
+                cli->refused = true;
+                cli_error (CLI_UNREACHABLE,
+                           "the controller at %s refused this operator key (%s); is the key "
+                           "registered (jadctl operator list) and not expired?",
+                           client->endpoint, name);
+            } else if (++failed_handshakes >= S_HANDSHAKE_TRIES)
+                cli_error (CLI_UNREACHABLE,
+                           "the handshake with the controller at %s failed %d times in a row "
+                           "(%s); is controller-key in the client file this controller's key?",
+                           client->endpoint, failed_handshakes, name ? name : "no event name");
             zstr_free (&name);
             zmsg_destroy (&event);
-            break;
+            if (refused || failed_handshakes >= S_HANDSHAKE_TRIES)
+                break;
+            continue;
         }
         if (which != client->dealer) {
             if (zpoller_terminated (poller))
@@ -376,6 +401,36 @@ int cli_request (cli_t *cli, const char *command, const char *const *args, const
     }
     zpoller_destroy (&poller);
     return status;
+}
+
+int cli_request_again (cli_t *cli, const char *command, const char *const *args, json_t **result)
+{
+    int64_t deadline = 0;
+    while (true) {
+        cli_errors_hold ();
+        int status = cli_request (cli, command, args, NULL, 0, result);
+        bool again =
+            status == CLI_UNREACHABLE && !cli->refused && (!deadline || jad_mono_ms () < deadline);
+        cli_errors_release (!again);
+        if (!again) {
+            if (deadline && status != CLI_UNREACHABLE)
+                fprintf (stderr, "note: the controller at %s answers again\n",
+                         cli_endpoint (cli) ? cli_endpoint (cli) : "?");
+            return status;
+        }
+        if (!deadline) {
+            deadline = jad_mono_ms () + CLI_RIDE_OUT_MS;
+            char took[32];
+            fprintf (stderr,
+                     "note: lost the controller%s%s; trying again for up to %s (a restart or "
+                     "a failover)\n",
+                     cli_endpoint (cli) ? " at " : "", cli_endpoint (cli) ? cli_endpoint (cli) : "",
+                     jad_duration_format (CLI_RIDE_OUT_MS, took, sizeof took));
+        }
+        //  the next try starts from the client file's first controller
+        cli_disconnect (cli);
+        usleep (S_AGAIN_MS * 1000);
+    }
 }
 
 int cli_query (cli_t *cli, const char *command, const char *const *args, json_t **result)

@@ -86,7 +86,7 @@ static int s_follow (cli_t *cli, const char *plan_id, json_t **final, char **rol
         snprintf (since, sizeof since, "%lld", (long long)last_event);
         const char *request[] = {"id", plan_id, "since", since, NULL};
         json_t *result = NULL;
-        int status = cli_request (cli, "plan.show", request, NULL, 0, &result);
+        int status = cli_request_again (cli, "plan.show", request, &result);
         if (status != CLI_OK || !result) {
             json_decref (result);
             json_decref (all_events);

@@ -19,12 +19,39 @@
 #include <stdlib.h>
 #include <string.h>
 
-//  "jadctl: " and the message, one line on stderr
+//  Error lines held back by cli_errors_hold (the last ones, bounded).
+static bool s_holding;
+static char s_held[4096];
+
+//  "jadctl: " and the message, one line on stderr (or held back)
 static void s_error_line (const char *format, va_list argptr)
 {
-    fprintf (stderr, "jadctl: ");
-    vfprintf (stderr, format, argptr);
-    fprintf (stderr, "\n");
+    if (!s_holding) {
+        fprintf (stderr, "jadctl: ");
+        vfprintf (stderr, format, argptr);
+        fprintf (stderr, "\n");
+        return;
+    }
+    char line[1024];
+    vsnprintf (line, sizeof line, format, argptr);
+    size_t used = strlen (s_held);
+    if (used + strlen (line) + 10 > sizeof s_held)
+        used = 0;  //  the newest line matters most
+    snprintf (s_held + used, sizeof s_held - used, "jadctl: %s\n", line);
+}
+
+void cli_errors_hold (void)
+{
+    s_holding = true;
+    s_held[0] = 0;
+}
+
+void cli_errors_release (bool print)
+{
+    if (print)
+        fputs (s_held, stderr);
+    s_holding = false;
+    s_held[0] = 0;
 }
 
 int cli_error (int code, const char *format, ...)

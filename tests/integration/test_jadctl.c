@@ -309,6 +309,87 @@ Test (jadctl, deploy_wait_into_a_pipe_shows_each_line_as_it_happens)
     free (rest);
 }
 
+//  A controller restart in the middle of the plan: --wait says it lost
+//  the controller, tries again, and still exits with the plan's outcome.
+Test (jadctl, deploy_wait_rides_out_a_controller_restart)
+{
+    s_fleet_with_agent ();
+    char gate[PATH_MAX], err[PATH_MAX];
+    snprintf (gate, sizeof gate, "%s/gate", fleet->dir);
+    snprintf (err, sizeof err, "%s/jadctl.err", fleet->dir);
+    s_add_release ("1.0", gate, NULL);
+
+    int fd = -1;
+    char *args[] = {"deploy", "web", "1.0", "--env", "dev", "--wait", NULL};
+    pid_t pid = s_spawn_piped (&fd, args);
+    char line[1024], plan_id[16] = "";
+    cr_assert (s_read_line (fd, line, sizeof line, s_in_ms (30000)), "no first line: %s", line);
+    cr_assert_eq (sscanf (line, "plan %15[0-9a-f]:", plan_id), 1, "no plan id in: %s", line);
+
+    //  down long enough for jadctl to notice, then up again
+    cr_assert_eq (jt_stop (fleet->controller), 0);
+    fleet->controller = 0;
+    cr_assert (jt_wait_file_has (err, "note: lost the controller at 127.0.0.1:", 30000),
+               "jadctl did not say it lost the controller");
+    jt_fleet_start_controller (fleet);
+    cr_assert (jt_wait_file_has (err, "note: the controller at 127.0.0.1:", 60000),
+               "jadctl did not find the controller again");
+    jt_write_file (gate, "go\n", 0644);
+
+    char *rest = NULL;
+    size_t size = 0;
+    FILE *stream = open_memstream (&rest, &size);
+    while (s_read_line (fd, line, sizeof line, s_in_ms (60000)))
+        fprintf (stream, "%s\n", line);
+    fclose (stream);
+    close (fd);
+    int status = 0;
+    cr_assert_eq (waitpid (pid, &status, 0), pid);
+    char *errors = jt_read_file (err);
+    cr_expect (WIFEXITED (status) && WEXITSTATUS (status) == 0, "jadctl exited %d:\n%s\n%s", status,
+               rest, errors);
+    char done[64];
+    snprintf (done, sizeof done, "plan %s succeeded", plan_id);
+    cr_expect (strstr (rest, done), "no \"%s\" in:\n%s", done, rest);
+    cr_expect (!strstr (errors, "jadctl: "), "an error line on the way:\n%s", errors);
+    free (errors);
+    free (rest);
+}
+
+//  A wrong controller-key: the controller cannot read jadctl's hello and
+//  hangs up, again and again. jadctl says so (not "refused this operator
+//  key", not a wait for --timeout) and exits 3.
+Test (jadctl, a_wrong_controller_key_is_named_at_once)
+{
+    fleet = jt_fleet_new ();
+    char *text = jt_read_file (fleet->admin_config);
+    cr_assert (text);
+    char *key = strstr (text, "controller-key: ");
+    cr_assert (key, "%s", text);
+    key += strlen ("controller-key: ");
+    if (*key == '\'' || *key == '"')
+        key++;
+    //  another valid Z85 key: the first character changed
+    *key = *key == '0' ? '1' : '0';
+    //  beside the admin's client file: its key path is relative to it
+    char path[PATH_MAX];
+    snprintf (path, sizeof path, "%s", fleet->admin_config);
+    cr_assert (strrchr (path, '/'));
+    snprintf (strrchr (path, '/'), sizeof path - (size_t)(strrchr (path, '/') - path),
+              "/wrong.jadctl.yaml");
+    jt_write_file (path, text, 0600);
+    free (text);
+
+    char *output = NULL;
+    int rc = jt_run (&output, "%s --config %s --timeout 60s status", S_BIN_JADCTL, path);
+    cr_expect_eq (rc, 3, "%s", output);
+    cr_expect (output && strstr (output, "the handshake with the controller at 127.0.0.1:") &&
+                   strstr (output, "failed 3 times in a row") && strstr (output, "controller-key"),
+               "%s", output);
+    cr_expect (output && !strstr (output, "refused this operator key"), "%s", output);
+    free (output);
+}
+
 //  --------------------------------------------------------------------------
 //  Issue 13 item 6: one --json shape per thing
 
