@@ -111,6 +111,10 @@ static bool s_allows (ctl_zap_t *self, const char *domain, const char *key, cons
     if (streq (domain, CTL_ZAP_DOMAIN_API)) {
         ctl_operator_t *operator_row = NULL;
         int rc = ctl_agents_repo_operator_by_key (self->store, key, &operator_row);
+        if (rc < 0)
+            jad_log_error ("server: cannot look up a connecting operator key (the store failed):"
+                           " refused address=%s key=%s",
+                           address ? address : "-", key);
         bool allowed = rc == 0 && !operator_row->retired;
         if (rc == 0 && operator_row->retired)
             s_audit_retired (self, operator_row, address);
@@ -121,6 +125,10 @@ static bool s_allows (ctl_zap_t *self, const char *domain, const char *key, cons
         return false;
     ctl_agent_t *agent = NULL;
     int rc = ctl_agents_repo_by_key (self->store, key, &agent);
+    if (rc < 0)
+        jad_log_error ("server: cannot look up a connecting agent key (the store failed): refused"
+                       " domain=%s address=%s key=%s",
+                       domain, address ? address : "-", key);
     bool allowed = false;
     if (streq (domain, CTL_ZAP_DOMAIN_PLANS)) {
         //  Plan broadcasts go to accepted agents only.
