@@ -93,6 +93,59 @@ char *jt_read_file (const char *path)
     return text;
 }
 
+#define S_BIN_CONTROLLER JAD_BIN_DIR "/controller/jadugar-controller"
+#define S_BIN_AGENT      JAD_BIN_DIR "/agent/jadugar-agent"
+#define S_BIN_JADCTL     JAD_BIN_DIR "/controller/jadctl"
+
+//  A sanitizer jadctl's leak scan at exit is half of its CPU, and the
+//  tests run jadctl some two thousand times: each command (its first two
+//  words, options aside) is scanned the first time a test process runs
+//  it, and then no more. s_looking_again: a wait looks again, with the
+//  command its first look ran (and scanned).
+static bool s_looking_again;
+#define S_SCANNED_MAX 256
+static uint64_t s_scanned[S_SCANNED_MAX];
+static size_t s_scanned_count;
+
+//  Does the jadctl this command runs scan for leaks at exit? True for a
+//  command that runs no jadctl, or a daemon too.
+static bool s_scan_leaks (const char *command)
+{
+    const char *at = strstr (command, S_BIN_JADCTL " ");
+    if (!at || strstr (command, S_BIN_CONTROLLER) || strstr (command, S_BIN_AGENT))
+        return true;
+    if (s_looking_again)
+        return false;
+    uint64_t hash = 14695981039346656037ULL;  //  FNV-1a of the command words
+    int words = 0;
+    bool value_next = false;
+    const char *cursor = at + strlen (S_BIN_JADCTL);
+    while (words < 2) {
+        cursor += strspn (cursor, " ");
+        size_t length = strcspn (cursor, " ");
+        if (length == 0)
+            break;
+        if (value_next)
+            value_next = false;
+        else if (*cursor == '-')
+            value_next = (length == 8 && strncmp (cursor, "--config", 8) == 0) ||
+                         (length == 9 && strncmp (cursor, "--timeout", 9) == 0);
+        else {
+            for (size_t index = 0; index <= length; index++)
+                hash = (hash ^ (unsigned char)(index < length ? cursor[index] : ' ')) *
+                       1099511628211ULL;
+            words++;
+        }
+        cursor += length;
+    }
+    for (size_t index = 0; index < s_scanned_count; index++)
+        if (s_scanned[index] == hash)
+            return false;
+    if (s_scanned_count < S_SCANNED_MAX)
+        s_scanned[s_scanned_count++] = hash;
+    return true;
+}
+
 int jt_run (char **output, const char *format, ...)
 {
     va_list argptr;
@@ -103,7 +156,10 @@ int jt_run (char **output, const char *format, ...)
     if (rc < 0)
         s_die ("vasprintf");
     char *full = NULL;
-    if (asprintf (&full, "(%s) 2>&1", command) < 0)
+    if (asprintf (&full, "(%s%s) 2>&1",
+                  s_scan_leaks (command) ? ""
+                                         : "export ASAN_OPTIONS=\"$ASAN_OPTIONS:detect_leaks=0\"; ",
+                  command) < 0)
         s_die ("asprintf");
     free (command);
     FILE *pipe = popen (full, "r");
@@ -305,11 +361,6 @@ static long s_elapsed_ms (const struct timespec *since)
 #define S_POLL_FIRST_MS 50
 #define S_POLL_MAX_MS   250
 
-//  Set while a wait looks again: the jadctl it runs skips its leak scan
-//  at exit (a third of a sanitizer jadctl's CPU), which its first look
-//  made; the command is the same each time.
-static bool s_looking_again;
-
 bool jt_wait_for (bool (*cond) (void *), void *arg, int timeout_ms)
 {
     struct timespec start, look;
@@ -362,10 +413,6 @@ bool jt_wait_file_has (const char *path, const char *needle, int timeout_ms)
 
 //  --------------------------------------------------------------------------
 //  Fleet of real processes
-
-#define S_BIN_CONTROLLER JAD_BIN_DIR "/controller/jadugar-controller"
-#define S_BIN_AGENT      JAD_BIN_DIR "/agent/jadugar-agent"
-#define S_BIN_JADCTL     JAD_BIN_DIR "/controller/jadctl"
 
 //  Value of "key: value" in text; caller frees; aborts when missing.
 static char *s_value (const char *text, const char *key)
@@ -819,10 +866,8 @@ int jt_jadctl (jt_fleet_t *self, char **output, const char *format, ...)
     va_end (argptr);
     char netns[64];
     int rc =
-        jt_run (output, "%s%s%s %s --config %s %s",
-                s_looking_again ? "ASAN_OPTIONS=\"$ASAN_OPTIONS:detect_leaks=0\" " : "",
-                self->netns ? S_BIN_IP " netns exec " : "", s_netns (self, -1, netns, sizeof netns),
-                S_BIN_JADCTL, self->admin_config, args);
+        jt_run (output, "%s%s %s --config %s %s", self->netns ? S_BIN_IP " netns exec " : "",
+                s_netns (self, -1, netns, sizeof netns), S_BIN_JADCTL, self->admin_config, args);
     free (args);
     return rc;
 }
