@@ -13,7 +13,8 @@
 //  they meet (which plans still run) depends on timing.
 //
 //      JADUGAR_BUSY_SEED=N     replay a run (the seed is printed at start)
-//      JADUGAR_BUSY_STEPS=N    steps (default 200)
+//      JADUGAR_BUSY_STEPS=N    steps (default 125: a CI run's share of two
+//                              cores; every run draws a new seed)
 //      JADUGAR_BUSY_VERBOSE=1  print every step
 //      JADUGAR_BUSY_HOLD=N     after a failure, leave the fleet running N s
 //                              (to look at it) before killing it
@@ -637,7 +638,7 @@ Test (busy, operator_day)
         s_env_number ("JADUGAR_BUSY_SEED", ((uint64_t)now.tv_nsec ^ (uint64_t)now.tv_sec << 20 ^
                                             (uint64_t)getpid () << 40) %
                                                1000000000ULL);
-    int steps = (int)s_env_number ("JADUGAR_BUSY_STEPS", 200);
+    int steps = (int)s_env_number ("JADUGAR_BUSY_STEPS", 125);
     bool verbose = s_env_number ("JADUGAR_BUSY_VERBOSE", 0) != 0;
     fprintf (stderr, "busy: seed %llu, %d steps (replay: JADUGAR_BUSY_SEED=%llu)\n",
              (unsigned long long)seed, steps, (unsigned long long)seed);
