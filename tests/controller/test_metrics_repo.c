@@ -9,6 +9,7 @@
 #include "jad_testpg.h"
 
 #include <criterion/criterion.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -530,4 +531,46 @@ JT_STORE_TEST (metrics, a_plans_values_tell_its_canaries_from_its_baseline)
         free (values[index].name);
     }
     free (values);
+}
+
+//  --------------------------------------------------------------------------
+//  Bulk rows (ctl_sql_copy_begin): one COPY on PostgreSQL, a prepared
+//  INSERT per row on SQLite
+
+JT_STORE_TEST (metrics, bulk_rows_write_integers_doubles_and_texts)
+{
+    ctl_sql_t *sql = ctl_store_sql (store);
+    cr_assert_geq (ctl_sql_exec (sql,
+                                 "CREATE TABLE bulk_check (n BIGINT NOT NULL, x DOUBLE PRECISION, "
+                                 "t TEXT)",
+                                 ""),
+                   0);
+    const char *insert = "INSERT INTO bulk_check (n, x, t) VALUES ($1, $2, $3)";
+    ctl_copy_t copy;
+    cr_assert_eq (ctl_store_begin (store), 0);
+    //  no rows: nothing written
+    cr_assert_eq (ctl_sql_copy_begin (sql, &copy, insert, "idt"), 0);
+    cr_assert_eq (ctl_copy_end (&copy), 0);
+    cr_assert_eq (ctl_sql_copy_begin (sql, &copy, insert, "idt"), 0);
+    cr_assert_eq (ctl_copy_row (&copy, (int64_t)-5, -0.25, "é\ttab"), 0);
+    cr_assert_eq (ctl_copy_row (&copy, INT64_MAX, 1e300, (const char *)NULL), 0);
+    cr_assert_eq (ctl_copy_row (&copy, (int64_t)0, 3.5, ""), 0);
+    cr_assert_eq (ctl_copy_end (&copy), 3);
+    cr_assert_eq (ctl_store_commit (store), 0);
+    cr_assert_eq (s_int ("SELECT n FROM bulk_check WHERE t = 'é\ttab'"), -5);
+    cr_assert_eq (s_int ("SELECT n FROM bulk_check WHERE t IS NULL"), INT64_MAX);
+    cr_assert_eq (s_int ("SELECT count (*) FROM bulk_check WHERE x = -0.25 OR x = 1e300 OR "
+                         "(x = 3.5 AND t = '')"),
+                  3);
+    if (s_target.pg) {
+        //  PostgreSQL: only inside a transaction, and only that INSERT shape
+        cr_assert_eq (ctl_sql_copy_begin (sql, &copy, insert, "idt"), -1);
+        cr_assert_eq (ctl_copy_end (&copy), -1);
+        cr_assert_eq (ctl_store_begin (store), 0);
+        cr_assert_eq (ctl_sql_copy_begin (sql, &copy, "INSERT INTO bulk_check (n) SELECT $1", "i"),
+                      -1);
+        cr_assert_eq (ctl_copy_end (&copy), -1);
+        ctl_store_rollback (store);
+    }
+    cr_assert_eq (s_int ("SELECT count (*) FROM bulk_check"), 3);
 }
