@@ -349,9 +349,7 @@ int ctl_metrics_repo_ingest (ctl_metrics_repo_t *self, const char *host,
             free (ids);
             return 0;
         }
-        if (ctl_sql_exec (sql, "UPDATE metric_hosts SET stream = $1, last_seq = $2 WHERE id = $3",
-                          "tii", batch->stream, (int64_t)batch->seq, host_id) < 0)
-            goto failed;
+        //  its place in the stream is taken with the counts, below
     }
     for (size_t index = 0; index < batch->name_count; index++) {
         ids[index] = s_series_admit (self, host, host_id, batch->names[index], &refused);
@@ -391,11 +389,20 @@ int ctl_metrics_repo_ingest (ctl_metrics_repo_t *self, const char *host,
         jad_log_error ("metrics: insert failed host=%s", host);
         goto failed;
     }
-    if (ctl_sql_exec (sql,
-                      "UPDATE metric_hosts SET dropped = $1, samples = samples + $2, last_batch = "
-                      "$3 WHERE id = $4",
-                      "iiii", (int64_t)batch->dropped, stored, now, host_id) < 0 ||
-        ctl_sql_commit (sql))
+    //  one statement for the counts and the stream's place (a round trip
+    //  each on PostgreSQL)
+    int64_t updated =
+        batch->stream
+            ? ctl_sql_exec (sql,
+                            "UPDATE metric_hosts SET dropped = $1, samples = samples + $2, "
+                            "last_batch = $3, stream = $4, last_seq = $5 WHERE id = $6",
+                            "iiitii", (int64_t)batch->dropped, stored, now, batch->stream,
+                            (int64_t)batch->seq, host_id)
+            : ctl_sql_exec (sql,
+                            "UPDATE metric_hosts SET dropped = $1, samples = samples + $2, "
+                            "last_batch = $3 WHERE id = $4",
+                            "iiii", (int64_t)batch->dropped, stored, now, host_id);
+    if (updated != 1 || ctl_sql_commit (sql))
         goto failed;
     free (ids);
     self->samples += (uint64_t)stored;
