@@ -9,6 +9,7 @@
 #include "jad_testpg.h"
 
 #include <criterion/criterion.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -530,4 +531,274 @@ JT_STORE_TEST (metrics, a_plans_values_tell_its_canaries_from_its_baseline)
         free (values[index].name);
     }
     free (values);
+}
+
+//  --------------------------------------------------------------------------
+//  A batch is written whole or not at all
+
+//  A batch of `count` samples over 20 series "bulk_N", at t0 + index,
+//  values index / 4; the sample at `bad` (if >= 0) gets `bad_value`.
+static jad_metric_batch_t *s_bulk_batch (int count, int64_t t0, int bad, double bad_value)
+{
+    static char *names[20];
+    static char storage[20][16];
+    jad_metric_batch_t *batch = calloc (1, sizeof (jad_metric_batch_t));
+    cr_assert_not_null (batch);
+    for (int index = 0; index < 20; index++) {
+        snprintf (storage[index], sizeof storage[index], "bulk_%d", index);
+        names[index] = storage[index];
+    }
+    batch->names = names;
+    batch->name_count = 20;
+    batch->name_index = calloc ((size_t)count, sizeof (uint32_t));
+    batch->times = calloc ((size_t)count, sizeof (int64_t));
+    batch->values = calloc ((size_t)count, sizeof (double));
+    cr_assert (batch->name_index && batch->times && batch->values);
+    for (int index = 0; index < count; index++) {
+        batch->name_index[index] = (uint32_t)(index % 20);
+        batch->times[index] = t0 + index;
+        batch->values[index] = index == bad ? bad_value : index / 4.0;
+    }
+    batch->sample_count = (size_t)count;
+    return batch;
+}
+
+static void s_bulk_free (jad_metric_batch_t **batch_p)
+{
+    jad_metric_batch_t *batch = *batch_p;
+    free (batch->name_index);
+    free (batch->times);
+    free (batch->values);
+    free (batch);
+    *batch_p = NULL;
+}
+
+JT_STORE_TEST (metrics, a_big_batch_lands_whole_and_exact)
+{
+    //  more rows than one piece of a COPY (256 KiB, about 5,000 rows)
+    int count = JAD_MAX_SAMPLES;
+    jad_metric_batch_t *batch = s_bulk_batch (count, 1000000, -1, 0);
+    cr_assert_eq (ctl_metrics_repo_ingest (metrics, "web-1", batch, NULL, NULL), count);
+    cr_assert_eq (s_int ("SELECT count (*) FROM samples"), count);
+    cr_assert_eq (s_int ("SELECT sum (ts) FROM samples"),
+                  (int64_t)count * 1000000 + (int64_t)count * (count - 1) / 2);
+    //  values exact to the bit (a quarter of each index)
+    cr_assert_eq (s_int ("SELECT CAST (sum (value) * 4 AS BIGINT) FROM samples"),
+                  (int64_t)count * (count - 1) / 2);
+    cr_assert_eq (s_int ("SELECT count (*) FROM samples s JOIN metric_names n ON n.id = s.metric "
+                         "WHERE n.name = 'bulk_7' AND s.ts % 20 = 7"),
+                  count / 20, "every sample under its own series");
+    cr_assert_eq (s_int ("SELECT count (DISTINCT host) FROM samples"), 1);
+    cr_assert_eq (s_int ("SELECT samples FROM metric_hosts WHERE name = 'web-1'"), count);
+    cr_assert_eq (s_int ("SELECT count (*) FROM metric_series"), 20);
+    //  a batch with no sample left to store (all out of time) writes nothing
+    ctl_metric_limits_t limits = {.series_per_agent = 100,
+                                  .label_sets_per_metric = 100,
+                                  .retention_ms = 3600000,
+                                  .ahead_ms = 300000};
+    ctl_metrics_repo_set_limits (metrics, &limits);
+    ctl_metric_refusals_t refused = {0};
+    cr_assert_eq (ctl_metrics_repo_ingest (metrics, "web-1", batch, NULL, &refused), 0);
+    cr_assert_eq (refused.samples_time, (uint64_t)count);
+    cr_assert_eq (s_int ("SELECT count (*) FROM samples"), count);
+    s_bulk_free (&batch);
+}
+
+JT_STORE_TEST (metrics, a_batch_sent_again_to_another_controller_is_not_stored_twice)
+{
+    jad_metric_batch_t *batch = s_bulk_batch (1000, 1000000, -1, 0);
+    batch->stream = "s1";
+    batch->seq = 1;
+    uint64_t acked = 0;
+    cr_assert_eq (ctl_metrics_repo_ingest (metrics, "web-1", batch, &acked, NULL), 1000);
+    cr_assert_eq (acked, 1);
+    //  the ack was lost with the leader: the agent sends the batch to the
+    //  new one (another repository on the same store, its caches empty)
+    ctl_metrics_repo_destroy (&metrics);
+    metrics = ctl_metrics_repo_new (store);
+    cr_assert_not_null (metrics);
+    ctl_metric_limits_t limits = {.series_per_agent = 10000, .label_sets_per_metric = 1000};
+    ctl_metrics_repo_set_limits (metrics, &limits);
+    acked = 0;
+    cr_assert_eq (ctl_metrics_repo_ingest (metrics, "web-1", batch, &acked, NULL), 0);
+    cr_assert_eq (acked, 1, "the resent batch is acknowledged as stored");
+    cr_assert_eq (ctl_metrics_repo_duplicates (metrics), 1);
+    batch->seq = 2;
+    cr_assert_eq (ctl_metrics_repo_ingest (metrics, "web-1", batch, &acked, NULL), 1000);
+    cr_assert_eq (acked, 2);
+    cr_assert_eq (s_int ("SELECT count (*) FROM samples"), 2000);
+    cr_assert_eq (s_int ("SELECT samples FROM metric_hosts WHERE name = 'web-1'"), 2000);
+    s_bulk_free (&batch);
+}
+
+JT_STORE_TEST (metrics, a_batch_with_a_sample_the_decoder_refuses_is_refused_whole)
+{
+    jad_metric_batch_t *batch = s_bulk_batch (100, 1000000, 60, NAN);
+    batch->stream = "s1";
+    batch->seq = 1;
+    uint64_t acked = 99;
+    cr_assert_eq (ctl_metrics_repo_ingest (metrics, "web-1", batch, &acked, NULL), -1);
+    cr_assert_eq (acked, 99, "no ack for a refused batch");
+    batch->values[60] = INFINITY;
+    cr_assert_eq (ctl_metrics_repo_ingest (metrics, "web-1", batch, &acked, NULL), -1);
+    batch->values[60] = 1.0;
+    batch->name_index[70] = 20;  //  one past the batch's names
+    cr_assert_eq (ctl_metrics_repo_ingest (metrics, "web-1", batch, &acked, NULL), -1);
+    cr_assert_eq (ctl_metrics_repo_rejected (metrics), 3);
+    cr_assert_eq (s_int ("SELECT count (*) FROM samples"), 0);
+    cr_assert_eq (s_int ("SELECT count (*) FROM metric_hosts"), 0, "nothing written at all");
+    cr_assert_eq (s_int ("SELECT count (*) FROM metric_names"), 0);
+    //  the same batch made right is stored, as the first of its stream
+    batch->name_index[70] = 10;
+    cr_assert_eq (ctl_metrics_repo_ingest (metrics, "web-1", batch, &acked, NULL), 100);
+    cr_assert_eq (acked, 1);
+    s_bulk_free (&batch);
+}
+
+//  A trigger that fails the insert of a sample of value -777.5 (never one
+//  of s_bulk_batch's): raising an error, or on PostgreSQL (`die`) ending
+//  the controller's own session, as a server stopped in the middle of a
+//  COPY would.
+static void s_fail_at_777 (bool die)
+{
+    ctl_sql_t *sql = ctl_store_sql (store);
+    if (s_target.pg)
+        cr_assert_geq (
+            ctl_sql_exec (sql,
+                          die ? "CREATE FUNCTION fail_777 () RETURNS trigger LANGUAGE plpgsql AS "
+                                "'BEGIN PERFORM pg_terminate_backend (pg_backend_pid ()); "
+                                "RETURN NEW; END'"
+                              : "CREATE FUNCTION fail_777 () RETURNS trigger LANGUAGE plpgsql AS "
+                                "'BEGIN RAISE EXCEPTION ''no''; END'",
+                          ""),
+            0);
+    cr_assert_geq (ctl_sql_exec (sql,
+                                 s_target.pg ? "CREATE TRIGGER fail_777 BEFORE INSERT ON samples "
+                                               "FOR EACH ROW WHEN (NEW.value = -777.5) EXECUTE "
+                                               "FUNCTION fail_777 ()"
+                                             : "CREATE TRIGGER fail_777 BEFORE INSERT ON samples "
+                                               "WHEN NEW.value = -777.5 BEGIN SELECT RAISE (ABORT, "
+                                               "'no'); END",
+                                 ""),
+                   0);
+}
+
+JT_STORE_TEST (metrics, a_batch_failing_midway_leaves_nothing_and_the_burst_goes_on)
+{
+    s_fail_at_777 (false);
+    //  the failing sample after more than one piece of the COPY was sent
+    jad_metric_batch_t *good = s_bulk_batch (12000, 1000000, -1, 0);
+    jad_metric_batch_t *bad = s_bulk_batch (12000, 2000000, 11000, -777.5);
+    good->stream = bad->stream = "s1";
+    good->seq = 1;
+    bad->seq = 2;
+    //  inside the caller's transaction (a burst of messages): the failed
+    //  batch rolls back to its savepoint, the burst's others commit
+    uint64_t acked = 0;
+    cr_assert_eq (ctl_store_begin (store), 0);
+    cr_assert_eq (ctl_metrics_repo_ingest (metrics, "web-1", good, &acked, NULL), 12000);
+    cr_assert_eq (ctl_metrics_repo_ingest (metrics, "web-1", bad, &acked, NULL), -1);
+    cr_assert_eq (acked, 1);
+    cr_assert_eq (ctl_metrics_repo_ingest (metrics, "web-2", good, &acked, NULL), 12000);
+    cr_assert_eq (ctl_store_commit (store), 0);
+    cr_assert_eq (s_int ("SELECT count (*) FROM samples"), 24000);
+    cr_assert_eq (s_int ("SELECT count (*) FROM samples WHERE ts >= 2000000"), 0);
+    cr_assert_eq (s_int ("SELECT last_seq FROM metric_hosts WHERE name = 'web-1'"), 1,
+                  "the failed batch's place in its stream is not taken");
+    //  alone, and sent again made right: stored as the stream's next
+    cr_assert_eq (ctl_metrics_repo_ingest (metrics, "web-1", bad, &acked, NULL), -1);
+    bad->values[11000] = 1.0;
+    cr_assert_eq (ctl_metrics_repo_ingest (metrics, "web-1", bad, &acked, NULL), 12000);
+    cr_assert_eq (acked, 2);
+    cr_assert_eq (s_int ("SELECT count (*) FROM samples WHERE ts >= 2000000"), 12000);
+    s_bulk_free (&good);
+    s_bulk_free (&bad);
+}
+
+JT_STORE_TEST (metrics, a_connection_lost_in_the_middle_of_a_batch_leaves_nothing)
+{
+    //  on PostgreSQL the session ends under the COPY; SQLite has no
+    //  server to lose, and its insert fails there instead
+    s_fail_at_777 (true);
+    jad_metric_batch_t *batch = s_bulk_batch (12000, 1000000, 11000, -777.5);
+    batch->stream = "s1";
+    batch->seq = 1;
+    uint64_t acked = 0;
+    cr_assert_eq (ctl_metrics_repo_ingest (metrics, "web-1", batch, &acked, NULL), -1);
+    cr_assert_eq (acked, 0);
+    //  the store reconnects; the agent sends the batch again
+    cr_assert_eq (s_int ("SELECT count (*) FROM samples"), 0);
+    batch->values[11000] = 2.0;
+    cr_assert_eq (ctl_metrics_repo_ingest (metrics, "web-1", batch, &acked, NULL), 12000);
+    cr_assert_eq (acked, 1);
+    cr_assert_eq (s_int ("SELECT count (*) FROM samples"), 12000);
+    cr_assert_eq (s_int ("SELECT count (*) FROM metric_series"), 20);
+    s_bulk_free (&batch);
+}
+
+JT_STORE_TEST (metrics, a_series_freed_by_maintenance_is_admitted_again)
+{
+    //  the admitted series are cached: maintenance that frees a series
+    //  must not leave a sample of it without its metric_series row
+    s_ingest ("web-1", "load", 1000, 1, 1, 1.0);
+    cr_assert_eq (ctl_sql_exec (ctl_store_sql (store), "UPDATE metric_series SET since = 0", ""),
+                  1);
+    int64_t later = 400LL * 24 * 3600000;
+    cr_assert_eq (ctl_metrics_repo_maintain (metrics, later, 60000, 60000), 0);
+    cr_assert_eq (s_int ("SELECT count (*) FROM metric_series"), 0);
+    s_ingest ("web-1", "load", later, 1, 1, 1.0);
+    cr_assert_eq (s_int ("SELECT count (*) FROM metric_series"), 1);
+    //  and a caller's rollback takes the row it made away: admitted again
+    cr_assert_eq (ctl_store_begin (store), 0);
+    s_ingest ("web-2", "load", later, 1, 1, 1.0);
+    ctl_store_rollback (store);
+    s_ingest ("web-2", "load", later, 1, 1, 1.0);
+    cr_assert_eq (s_int ("SELECT count (*) FROM metric_series"), 2);
+    ctl_metric_query_t *result = ctl_metrics_repo_query (store, "web-2", NULL, "load", later - 1000,
+                                                         later + 1000, 3600000, 1);
+    cr_assert_not_null (result);
+    cr_assert_eq (zlistx_size (result->series), 1, "the series is found by its row");
+    ctl_metric_query_destroy (&result);
+}
+
+//  --------------------------------------------------------------------------
+//  Bulk rows (ctl_sql_copy_begin): one COPY on PostgreSQL, a prepared
+//  INSERT per row on SQLite
+
+JT_STORE_TEST (metrics, bulk_rows_write_integers_doubles_and_texts)
+{
+    ctl_sql_t *sql = ctl_store_sql (store);
+    cr_assert_geq (ctl_sql_exec (sql,
+                                 "CREATE TABLE bulk_check (n BIGINT NOT NULL, x DOUBLE PRECISION, "
+                                 "t TEXT)",
+                                 ""),
+                   0);
+    const char *insert = "INSERT INTO bulk_check (n, x, t) VALUES ($1, $2, $3)";
+    ctl_copy_t copy;
+    cr_assert_eq (ctl_store_begin (store), 0);
+    //  no rows: nothing written
+    cr_assert_eq (ctl_sql_copy_begin (sql, &copy, insert, "idt"), 0);
+    cr_assert_eq (ctl_copy_end (&copy), 0);
+    cr_assert_eq (ctl_sql_copy_begin (sql, &copy, insert, "idt"), 0);
+    cr_assert_eq (ctl_copy_row (&copy, (int64_t)-5, -0.25, "é\ttab"), 0);
+    cr_assert_eq (ctl_copy_row (&copy, INT64_MAX, 1e300, (const char *)NULL), 0);
+    cr_assert_eq (ctl_copy_row (&copy, (int64_t)0, 3.5, ""), 0);
+    cr_assert_eq (ctl_copy_end (&copy), 3);
+    cr_assert_eq (ctl_store_commit (store), 0);
+    cr_assert_eq (s_int ("SELECT n FROM bulk_check WHERE t = 'é\ttab'"), -5);
+    cr_assert_eq (s_int ("SELECT n FROM bulk_check WHERE t IS NULL"), INT64_MAX);
+    cr_assert_eq (s_int ("SELECT count (*) FROM bulk_check WHERE x = -0.25 OR x = 1e300 OR "
+                         "(x = 3.5 AND t = '')"),
+                  3);
+    if (s_target.pg) {
+        //  PostgreSQL: only inside a transaction, and only that INSERT shape
+        cr_assert_eq (ctl_sql_copy_begin (sql, &copy, insert, "idt"), -1);
+        cr_assert_eq (ctl_copy_end (&copy), -1);
+        cr_assert_eq (ctl_store_begin (store), 0);
+        cr_assert_eq (ctl_sql_copy_begin (sql, &copy, "INSERT INTO bulk_check (n) SELECT $1", "i"),
+                      -1);
+        cr_assert_eq (ctl_copy_end (&copy), -1);
+        ctl_store_rollback (store);
+    }
+    cr_assert_eq (s_int ("SELECT count (*) FROM bulk_check"), 3);
 }

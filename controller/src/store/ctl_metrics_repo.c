@@ -15,12 +15,15 @@
 #define S_REFUSAL_LOG_MS 10000    //  one refusal line per this long, at most
 #define S_SERIES_IDLE_MS 3600000  //  a series without rollups this long frees its place
 #define S_SERIES_COST    10       //  a slice's budget one series' statements cost
+#define S_ADMITTED_MAX   100000   //  series known admitted, kept at most (then forgotten)
 
 struct _ctl_metrics_repo_t {
     ctl_store_t *store;  //  borrowed
     zhashx_t *names;     //  series name -> id
     zhashx_t *hosts;     //  host name -> id
     zhashx_t *series;    //  host name -> its series count + 1
+    zhashx_t *admitted;  //  "HOST_ID METRIC_ID" of series with a metric_series row
+    uint64_t rollbacks;  //  the store's rollbacks when the caches were last valid
     ctl_metric_limits_t limits;
     ctl_metric_refusals_t unlogged;  //  refusals since the last refusal line
     int64_t logged;                  //  mono ms of the last refusal line
@@ -62,12 +65,15 @@ ctl_metrics_repo_t *ctl_metrics_repo_new (ctl_store_t *store)
     self->names = zhashx_new ();
     self->hosts = zhashx_new ();
     self->series = zhashx_new ();
+    self->admitted = zhashx_new ();
     self->limits = (ctl_metric_limits_t){.series_per_agent = 10000,
                                          .label_sets_per_metric = 1000,
                                          .retention_ms = 24 * 3600 * 1000,
                                          .ahead_ms = 5 * 60 * 1000};
-    if (!self->names || !self->hosts || !self->series)
+    if (!self->names || !self->hosts || !self->series || !self->admitted)
         ctl_metrics_repo_destroy (&self);
+    else
+        self->rollbacks = ctl_sql_rollbacks (ctl_store_sql (store));
     return self;
 }
 
@@ -85,6 +91,7 @@ void ctl_metrics_repo_destroy (ctl_metrics_repo_t **self_p)
     zhashx_destroy (&self->names);
     zhashx_destroy (&self->hosts);
     zhashx_destroy (&self->series);
+    zhashx_destroy (&self->admitted);
     free (self);
     *self_p = NULL;
 }
@@ -187,6 +194,25 @@ static int64_t s_series_count (ctl_metrics_repo_t *self, const char *host, int64
     return count;
 }
 
+//  Remember that series `key` ("HOST_ID METRIC_ID") has its
+//  metric_series row, forgetting every other first when there are too many.
+static void s_admitted (ctl_metrics_repo_t *self, const char *key)
+{
+    if (zhashx_size (self->admitted) >= S_ADMITTED_MAX)
+        zhashx_purge (self->admitted);
+    zhashx_insert (self->admitted, key, (void *)1);
+}
+
+//  Forget every id, count and admitted series cached: what they say may
+//  have been rolled back or deleted.
+static void s_forget (ctl_metrics_repo_t *self)
+{
+    zhashx_purge (self->names);
+    zhashx_purge (self->hosts);
+    zhashx_purge (self->series);
+    zhashx_purge (self->admitted);
+}
+
 //  Id of series `name` for host_id, admitting it within the limits (a
 //  metric_series row, and a metric_names row if new): > 0, 0 if refused
 //  (counted in *refused), -1 on error.
@@ -197,15 +223,21 @@ static int64_t s_series_admit (ctl_metrics_repo_t *self, const char *host, int64
     int64_t id = s_name_find (self, name);
     if (id < 0)
         return -1;
+    char key[48];
     if (id > 0) {
+        snprintf (key, sizeof key, "%lld %lld", (long long)host_id, (long long)id);
+        if (zhashx_lookup (self->admitted, key))
+            return id;
         int64_t known = 0;
         int rc =
             ctl_sql_int (sql, &known, "SELECT 1 FROM metric_series WHERE metric = $1 AND host = $2",
                          "ii", id, host_id);
         if (rc < 0)
             return -1;
-        if (rc == 0)
+        if (rc == 0) {
+            s_admitted (self, key);
             return id;
+        }
     }
     //  A new series for this host: within its caps?
     int64_t count = s_series_count (self, host, host_id);
@@ -241,6 +273,8 @@ static int64_t s_series_admit (ctl_metrics_repo_t *self, const char *host, int64
                       "iiti", id, host_id, base, jad_now_ms ()) < 0)
         return -1;
     zhashx_update (self->series, host, (void *)(uintptr_t)(count + 2));
+    snprintf (key, sizeof key, "%lld %lld", (long long)host_id, (long long)id);
+    s_admitted (self, key);
     return id;
 }
 
@@ -278,13 +312,30 @@ int ctl_metrics_repo_ingest (ctl_metrics_repo_t *self, const char *host,
     assert (self);
     ctl_sql_t *sql = ctl_store_sql (self->store);
     ctl_metric_refusals_t refused = {0};
+    //  what the wire decoder refuses never reaches here; should it, the
+    //  batch is refused whole before anything is written
+    for (size_t index = 0; index < batch->sample_count; index++)
+        if (batch->name_index[index] >= batch->name_count || !isfinite (batch->values[index])) {
+            jad_log_error ("metrics: batch refused agent=%s sample=%zu: %s", host, index,
+                           batch->name_index[index] >= batch->name_count
+                               ? "its series is not in the batch's names"
+                               : "its value is not a finite number");
+            self->rejected++;
+            return -1;
+        }
+    //  a rollback since the caches were filled (this repository's, or the
+    //  caller's transaction around it) may have taken what they say away
+    if (ctl_sql_rollbacks (sql) != self->rollbacks) {
+        s_forget (self);
+        self->rollbacks = ctl_sql_rollbacks (sql);
+    }
     int64_t *ids = calloc (batch->name_count + 1, sizeof (int64_t));
     if (!ids || ctl_sql_begin (sql)) {
         free (ids);
         self->rejected++;
         return -1;
     }
-    ctl_query_t insert = {0};
+    ctl_copy_t rows = {0};
     int64_t host_id = s_id (self, self->hosts, true, host);
     if (host_id <= 0)
         goto failed;
@@ -298,9 +349,7 @@ int ctl_metrics_repo_ingest (ctl_metrics_repo_t *self, const char *host,
             free (ids);
             return 0;
         }
-        if (ctl_sql_exec (sql, "UPDATE metric_hosts SET stream = $1, last_seq = $2 WHERE id = $3",
-                          "tii", batch->stream, (int64_t)batch->seq, host_id) < 0)
-            goto failed;
+        //  its place in the stream is taken with the counts, below
     }
     for (size_t index = 0; index < batch->name_count; index++) {
         ids[index] = s_series_admit (self, host, host_id, batch->names[index], &refused);
@@ -310,9 +359,11 @@ int ctl_metrics_repo_ingest (ctl_metrics_repo_t *self, const char *host,
     int64_t now = jad_now_ms ();
     int64_t oldest = self->limits.retention_ms ? now - self->limits.retention_ms : INT64_MIN;
     int64_t newest = self->limits.ahead_ms ? now + self->limits.ahead_ms : INT64_MAX;
-    //  one statement for the whole batch, run once per sample
-    if (ctl_sql_prepare (sql, &insert,
-                         "INSERT INTO samples (metric, host, ts, value) VALUES ($1, $2, $3, $4)"))
+    //  the whole batch as bulk rows: one COPY on PostgreSQL, one prepared
+    //  INSERT run per sample on SQLite
+    if (ctl_sql_copy_begin (sql, &rows,
+                            "INSERT INTO samples (metric, host, ts, value) VALUES ($1, $2, $3, $4)",
+                            "iiid"))
         goto failed;
     int64_t stored = 0;
     for (size_t index = 0; index < batch->sample_count; index++) {
@@ -326,19 +377,32 @@ int ctl_metrics_repo_ingest (ctl_metrics_repo_t *self, const char *host,
             refused.samples_time++;
             continue;
         }
-        if (ctl_query_run (&insert, "iiid", id, host_id, time, batch->values[index]) != 1) {
+        if (ctl_copy_row (&rows, id, host_id, time, batch->values[index])) {
             jad_log_error ("metrics: insert failed host=%s", host);
             goto failed;
         }
         stored++;
     }
-    if (ctl_query_end (&insert))
+    int64_t written = ctl_copy_end (&rows);
+    rows.sql = NULL;  //  ended
+    if (written != stored) {
+        jad_log_error ("metrics: insert failed host=%s", host);
         goto failed;
-    if (ctl_sql_exec (sql,
-                      "UPDATE metric_hosts SET dropped = $1, samples = samples + $2, last_batch = "
-                      "$3 WHERE id = $4",
-                      "iiii", (int64_t)batch->dropped, stored, now, host_id) < 0 ||
-        ctl_sql_commit (sql))
+    }
+    //  one statement for the counts and the stream's place (a round trip
+    //  each on PostgreSQL)
+    int64_t updated =
+        batch->stream
+            ? ctl_sql_exec (sql,
+                            "UPDATE metric_hosts SET dropped = $1, samples = samples + $2, "
+                            "last_batch = $3, stream = $4, last_seq = $5 WHERE id = $6",
+                            "iiitii", (int64_t)batch->dropped, stored, now, batch->stream,
+                            (int64_t)batch->seq, host_id)
+            : ctl_sql_exec (sql,
+                            "UPDATE metric_hosts SET dropped = $1, samples = samples + $2, "
+                            "last_batch = $3 WHERE id = $4",
+                            "iiii", (int64_t)batch->dropped, stored, now, host_id);
+    if (updated != 1 || ctl_sql_commit (sql))
         goto failed;
     free (ids);
     self->samples += (uint64_t)stored;
@@ -355,12 +419,12 @@ int ctl_metrics_repo_ingest (ctl_metrics_repo_t *self, const char *host,
     return (int)stored;
 
 failed:
-    ctl_query_end (&insert);
+    if (rows.sql)
+        ctl_copy_end (&rows);
     ctl_sql_rollback (sql);
     //  the ids and counts cached during this batch may be gone with the rollback
-    zhashx_purge (self->names);
-    zhashx_purge (self->hosts);
-    zhashx_purge (self->series);
+    s_forget (self);
+    self->rollbacks = ctl_sql_rollbacks (sql);
     free (ids);
     self->rejected++;
     return -1;
@@ -446,13 +510,17 @@ int ctl_metrics_repo_maintain (ctl_metrics_repo_t *self, int64_t now, int64_t ra
     }
     if (ctl_sql_commit (sql))
         goto failed;
-    if (freed)
-        zhashx_purge (self->series);  //  counts changed
+    if (freed) {
+        //  counts changed, and series admitted before may have no row now
+        zhashx_purge (self->series);
+        zhashx_purge (self->admitted);
+    }
     return more ? 1 : 0;
 
 failed:
     ctl_sql_rollback (sql);
     zhashx_purge (self->series);
+    zhashx_purge (self->admitted);
     jad_log_error ("metrics: maintenance failed");
     return -1;
 }

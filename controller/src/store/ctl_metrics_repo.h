@@ -6,7 +6,10 @@
 //  integer ids (dictionaries cached in memory), samples are
 //  (id, metric, host, ts, value) rows with one (metric, ts) index, and a
 //  batch is one transaction (a savepoint inside the caller's burst)
-//  through one statement run for each sample. Rollups (1-minute
+//  writing its samples as bulk rows (ctl_sql_copy_begin: one COPY on
+//  PostgreSQL, a prepared INSERT run per sample on SQLite). Which series
+//  a host has is cached too; every cache is forgotten after a rollback on
+//  the store (ctl_sql_rollbacks) or when maintenance frees series. Rollups (1-minute
 //  count/sum/min/max per series and host) are made from samples whose id
 //  is above a watermark (meta 'rollup_sample_id'), so each sample is
 //  rolled exactly once, late or not. Retention deletes through the
@@ -98,7 +101,9 @@ void ctl_metrics_repo_set_limits (ctl_metrics_repo_t *self, const ctl_metric_lim
 
 //  Store a batch from `host` (the authenticated agent name) in one
 //  transaction (a savepoint inside the caller's, if any). Returns the
-//  number of samples stored, or -1 (nothing stored, logged).
+//  number of samples stored, or -1 (nothing stored, logged): a store
+//  error, or a sample whose series index is outside the batch's names or
+//  whose value is not finite (which the wire decoder refuses before).
 //  A batch of a stream (batch->stream set) is stored only in order: seq ==
 //  last + 1 is stored; seq <= last is a duplicate and seq > last + 1 a gap,
 //  both not stored (0 returned). A stream not on record starts at seq 1

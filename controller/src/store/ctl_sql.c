@@ -12,6 +12,7 @@
 struct _ctl_sql_t {
     const ctl_sql_ops_t *ops;
     void *conn;
+    uint64_t rollbacks;  //  rollbacks and failed commits (ctl_sql_rollbacks)
 };
 
 ctl_sql_t *ctl_sql_open (const ctl_sql_ops_t *ops, const char *target, int flags)
@@ -129,17 +130,14 @@ int ctl_sql_vquery (ctl_sql_t *self, ctl_query_t *query, const char *sql, const 
     return s_bind (query, types, args);
 }
 
-int64_t ctl_query_run (ctl_query_t *query, const char *types, ...)
+//  ctl_query_run with the arguments in a va_list.
+static int64_t s_run (ctl_query_t *query, const char *types, va_list args)
 {
     if (query->failed || !query->stmt)
         return -1;
     ctl_sql_t *self = query->sql;
     self->ops->reset (query->stmt);
-    va_list args;
-    va_start (args, types);
-    int rc = s_bind (query, types, args);
-    va_end (args);
-    if (rc)
+    if (s_bind (query, types, args))
         return -1;
     while (ctl_query_next (query))
         ;
@@ -148,6 +146,70 @@ int64_t ctl_query_run (ctl_query_t *query, const char *types, ...)
     int64_t changed = self->ops->changes (self->conn);
     self->ops->reset (query->stmt);
     return changed;
+}
+
+int64_t ctl_query_run (ctl_query_t *query, const char *types, ...)
+{
+    va_list args;
+    va_start (args, types);
+    int64_t changed = s_run (query, types, args);
+    va_end (args);
+    return changed;
+}
+
+int ctl_sql_copy_begin (ctl_sql_t *self, ctl_copy_t *copy, const char *sql, const char *types)
+{
+    *copy = (ctl_copy_t){.sql = self, .types = types};
+    if (!self->ops->copy_begin)
+        copy->failed = ctl_sql_prepare (self, &copy->insert, sql) != 0;
+    else {
+        copy->bulk = self->ops->copy_begin (self->conn, sql, types);
+        if (!copy->bulk)
+            s_failed (self, sql, "bulk rows");
+        copy->failed = copy->bulk == NULL;
+    }
+    return copy->failed ? -1 : 0;
+}
+
+int ctl_copy_row (ctl_copy_t *copy, ...)
+{
+    if (copy->failed)
+        return -1;
+    va_list args;
+    va_start (args, copy);
+    if (copy->bulk) {
+        if (copy->sql->ops->copy_row (copy->bulk, args)) {
+            s_failed (copy->sql, "COPY", "bulk row");
+            copy->failed = true;
+        }
+    } else {
+        int64_t changed = s_run (&copy->insert, copy->types, args);
+        if (changed == 1)
+            copy->rows++;
+        else
+            copy->failed = true;
+    }
+    va_end (args);
+    return copy->failed ? -1 : 0;
+}
+
+int64_t ctl_copy_end (ctl_copy_t *copy)
+{
+    if (!copy->bulk) {
+        if (ctl_query_end (&copy->insert))
+            copy->failed = true;
+        return copy->failed ? -1 : copy->rows;
+    }
+    int64_t rows = copy->sql->ops->copy_end (copy->bulk, copy->failed);
+    copy->bulk = NULL;
+    if (rows < 0 && !copy->failed)
+        s_failed (copy->sql, "COPY", "bulk rows");
+    return copy->failed ? -1 : rows;
+}
+
+uint64_t ctl_sql_rollbacks (ctl_sql_t *self)
+{
+    return self->rollbacks;
 }
 
 int ctl_sql_query (ctl_sql_t *self, ctl_query_t *query, const char *sql, const char *types, ...)
@@ -269,11 +331,15 @@ int ctl_sql_begin (ctl_sql_t *self)
 
 int ctl_sql_commit (ctl_sql_t *self)
 {
-    return self->ops->commit (self->conn);
+    int rc = self->ops->commit (self->conn);
+    if (rc)
+        self->rollbacks++;
+    return rc;
 }
 
 void ctl_sql_rollback (ctl_sql_t *self)
 {
+    self->rollbacks++;
     self->ops->rollback (self->conn);
 }
 

@@ -76,6 +76,14 @@ typedef struct {
     //  statement fails: the store belongs to a deposed leader. NULL for a
     //  backend with one controller (SQLite).
     int (*fence) (void *conn, int64_t epoch);
+    //  Bulk rows (ctl_sql_copy_begin), NULL for a backend that runs the
+    //  INSERT once per row: start rows for the INSERT `sql` with values of
+    //  `types` (NULL, logged, on error); add one row (0 / -1); end it,
+    //  returning the rows written or -1 (abort: give up, nothing written;
+    //  a backend that had begun sending leaves the transaction failed).
+    void *(*copy_begin) (void *conn, const char *sql, const char *types);
+    int (*copy_row) (void *copy, va_list args);
+    int64_t (*copy_end) (void *copy, bool abort);
 } ctl_sql_ops_t;
 
 extern const ctl_sql_ops_t ctl_sql_sqlite_ops;
@@ -129,6 +137,38 @@ int ctl_sql_prepare (ctl_sql_t *self, ctl_query_t *query, const char *sql);
 //  to its end, ready for the next. Returns rows changed, or -1 (logged;
 //  the query is then failed).
 int64_t ctl_query_run (ctl_query_t *query, const char *types, ...);
+
+//  Bulk rows for one statement of exactly the shape `INSERT INTO table
+//  (column, ...) VALUES ($1, ..., $n)` (a literal, as every SQL text
+//  here): ctl_sql_copy_begin, ctl_copy_row for each row (its values as
+//  ctl_sql_query binds them; types 'i', 'd' and 't' only), then
+//  ctl_copy_end, always. A backend with a bulk path sends the rows in one
+//  statement (PostgreSQL: COPY in binary, so 'i' columns must be BIGINT
+//  and 'd' ones DOUBLE PRECISION); SQLite runs the INSERT once per row.
+//  Nothing else may run on the store between begin and end. Write inside
+//  a transaction (PostgreSQL refuses otherwise): a failure leaves rows
+//  written or not, and the caller rolls its transaction back.
+typedef struct {
+    ctl_sql_t *sql;
+    ctl_query_t insert;  //  the INSERT run per row (no bulk path)
+    void *bulk;          //  the backend's bulk rows in progress
+    const char *types;
+    int64_t rows;  //  rows written per row (no bulk path)
+    bool failed;
+} ctl_copy_t;
+
+//  Returns 0, or -1 (logged; the copy is then failed, safe to end).
+int ctl_sql_copy_begin (ctl_sql_t *self, ctl_copy_t *copy, const char *sql, const char *types);
+//  One row, one argument per type given to begin. Returns 0 or -1
+//  (logged; the copy is then failed).
+int ctl_copy_row (ctl_copy_t *copy, ...);
+//  End the rows: the number written, or -1 if any step failed (logged).
+int64_t ctl_copy_end (ctl_copy_t *copy);
+
+//  How many times a transaction or savepoint was rolled back, or a commit
+//  failed, on this connection: what was written since may be gone, and
+//  with it whatever a repository cached of it.
+uint64_t ctl_sql_rollbacks (ctl_sql_t *self);
 
 //  Run `sql` (binds as ctl_sql_query) to its end. Returns the number of
 //  rows changed, or -1 (logged).

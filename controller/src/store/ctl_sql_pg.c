@@ -78,7 +78,26 @@
 //  parameters a statement may have
 #define S_PARAMS_MAX 100
 
+//  bulk rows (s_copy_begin): the longest COPY command, and how many bytes
+//  of rows are gathered before they are sent
+#define S_COPY_COMMAND 512
+#define S_COPY_CHUNK   (256 * 1024)
+
 typedef struct _s_conn_t s_conn_t;
+
+//  Bulk rows in progress (one per connection): COPY ... FROM STDIN in
+//  binary, rows gathered in `buf` and sent in S_COPY_CHUNK pieces; the
+//  COPY itself is sent with the first piece (no rows: no round trip).
+typedef struct {
+    s_conn_t *conn;
+    char command[S_COPY_COMMAND];  //  COPY table (columns) FROM STDIN (FORMAT binary)
+    const char *types;             //  one per column: 'i' int8, 'd' float8, 't' text
+    uint8_t *buf;                  //  rows not sent yet
+    size_t used, size;
+    int64_t rows;  //  rows given
+    bool active;   //  between begin and end
+    bool started;  //  COPY sent: the connection is in COPY IN
+} s_copy_t;
 
 //  One prepared form of a statement: its bound types and server name.
 typedef struct {
@@ -116,6 +135,7 @@ struct _s_conn_t {
     int64_t changes;       //  rows changed by the last change
     int64_t fence;         //  the leader's epoch every transaction checks (0 none)
     bool fenced;           //  the check failed: deposed, nothing runs again
+    s_copy_t copy;         //  bulk rows (ctl_sql_copy_begin)
     char where[160];       //  host and database, for log lines
     char error[512];       //  the last error
 };
@@ -229,6 +249,7 @@ static void s_close (void *handle)
     for (size_t index = 0; index < conn->stmt_count; index++)
         s_stmt_destroy (&conn->stmts[index]);
     free (conn->stmts);
+    free (conn->copy.buf);
     PQfinish (conn->pg);
     free (conn);
 }
@@ -933,6 +954,194 @@ static int s_fence (void *handle, int64_t epoch)
     return 0;
 }
 
+//  Room for `more` bytes of rows in the copy's buffer. 0 or -1.
+static int s_copy_room (s_copy_t *copy, size_t more)
+{
+    if (copy->used + more <= copy->size)
+        return 0;
+    size_t size = copy->size ? copy->size : 4096;
+    while (size < copy->used + more)
+        size *= 2;
+    uint8_t *buf = realloc (copy->buf, size);
+    if (!buf) {
+        s_set_error (copy->conn, "out of memory");
+        return -1;
+    }
+    copy->buf = buf;
+    copy->size = size;
+    return 0;
+}
+
+static void s_copy_put (s_copy_t *copy, const void *data, size_t size)
+{
+    memcpy (copy->buf + copy->used, data, size);
+    copy->used += size;
+}
+
+static void s_copy_int (s_copy_t *copy, int size, uint64_t value)
+{
+    uint8_t bytes[8];
+    for (int index = size - 1; index >= 0; index--, value >>= 8)
+        bytes[index] = (uint8_t)value;
+    s_copy_put (copy, bytes, (size_t)size);
+}
+
+//  Send the rows gathered so far, with the COPY first if not sent yet.
+//  0 or -1 (error kept).
+static int s_copy_send (s_copy_t *copy)
+{
+    s_conn_t *conn = copy->conn;
+    if (!copy->started) {
+        PGresult *result = PQexec (conn->pg, copy->command);
+        bool ready = PQresultStatus (result) == PGRES_COPY_IN;
+        if (!ready)
+            s_result_error (conn, result);
+        PQclear (result);
+        if (!ready)
+            return -1;
+        copy->started = true;
+    }
+    if (copy->used > INT_MAX ||
+        PQputCopyData (conn->pg, (const char *)copy->buf, (int)copy->used) != 1) {
+        s_set_error (conn, PQerrorMessage (conn->pg));
+        return -1;
+    }
+    copy->used = 0;
+    return 0;
+}
+
+//  `sql` is INSERT INTO table (columns) VALUES ($1, ..., $n): the COPY
+//  takes its table and columns.
+static void *s_copy_begin (void *handle, const char *sql, const char *types)
+{
+    s_conn_t *conn = (s_conn_t *)handle;
+    s_copy_t *copy = &conn->copy;
+    if (copy->active) {
+        s_set_error (conn, "bulk rows already in progress");
+        return NULL;
+    }
+    if (conn->depth == 0 || conn->fenced) {
+        s_set_error (conn, conn->fenced ? "fenced: another controller is the leader now"
+                                        : "bulk rows are written inside a transaction");
+        return NULL;
+    }
+    const char *prefix = "INSERT INTO ";
+    const char *values = strstr (sql, ") VALUES (");
+    size_t fields = strlen (types);
+    if (strncmp (sql, prefix, strlen (prefix)) != 0 || !values || strchr (sql, ';') ||
+        fields == 0 || fields > S_PARAMS_MAX || strspn (types, "idt") != fields ||
+        s_param_highest (sql) != (int)fields) {
+        s_set_error (conn, "bulk rows need INSERT INTO table (columns) VALUES ($1, ...) "
+                           "with one 'i', 'd' or 't' value per parameter");
+        return NULL;
+    }
+    const char *table = sql + strlen (prefix);
+    int length = snprintf (copy->command, sizeof copy->command,
+                           "COPY %.*s) FROM STDIN (FORMAT binary)", (int)(values - table), table);
+    if (length < 0 || (size_t)length >= sizeof copy->command) {
+        s_set_error (conn, "bulk rows: the table and columns are too long");
+        return NULL;
+    }
+    copy->conn = conn;
+    copy->types = types;
+    copy->used = 0;
+    copy->rows = 0;
+    copy->started = false;
+    //  the binary format's header: signature, flags, no extension
+    if (s_copy_room (copy, 19))
+        return NULL;
+    s_copy_put (copy, "PGCOPY\n\377\r\n\0", 11);
+    s_copy_int (copy, 4, 0);
+    s_copy_int (copy, 4, 0);
+    copy->active = true;
+    return copy;
+}
+
+static int s_copy_row (void *handle, va_list args)
+{
+    s_copy_t *copy = (s_copy_t *)handle;
+    size_t fields = strlen (copy->types);
+    //  a field count, then each field: its length and its bytes
+    size_t size = 2 + fields * 12;
+    if (s_copy_room (copy, size))
+        return -1;
+    s_copy_int (copy, 2, fields);
+    for (const char *type = copy->types; *type; type++) {
+        if (*type == 'i') {
+            s_copy_int (copy, 4, 8);
+            s_copy_int (copy, 8, (uint64_t)va_arg (args, int64_t));
+        } else if (*type == 'd') {
+            double value = va_arg (args, double);
+            uint64_t bits = 0;
+            memcpy (&bits, &value, sizeof bits);
+            s_copy_int (copy, 4, 8);
+            s_copy_int (copy, 8, bits);
+        } else {
+            const char *text = va_arg (args, const char *);
+            size_t length = text ? strlen (text) : 0;
+            if (length > INT32_MAX / 2 || s_copy_room (copy, length + 4))
+                return -1;
+            s_copy_int (copy, 4, text ? (uint32_t)length : UINT32_MAX);
+            s_copy_put (copy, text ? text : "", length);
+        }
+    }
+    copy->rows++;
+    if (copy->used >= S_COPY_CHUNK && s_copy_send (copy))
+        return -1;
+    return 0;
+}
+
+static int64_t s_copy_end (void *handle, bool abort)
+{
+    s_copy_t *copy = (s_copy_t *)handle;
+    s_conn_t *conn = copy->conn;
+    copy->active = false;
+    if (!copy->started && (abort || copy->rows == 0)) {
+        conn->changes = 0;
+        return abort ? -1 : 0;
+    }
+    bool sent = !abort && s_copy_room (copy, 2) == 0;
+    if (sent) {
+        s_copy_int (copy, 2, UINT16_MAX);  //  the trailer: a field count of -1
+        sent = s_copy_send (copy) == 0;
+    }
+    if (!copy->started)
+        return -1;
+    //  a COPY given up on is ended with an error: the server drops its rows
+    //  and fails the transaction, which the caller rolls back
+    char error[sizeof conn->error];
+    memcpy (error, conn->error, sizeof error);
+    if (PQputCopyEnd (conn->pg, sent ? NULL : "bulk rows given up") != 1)
+        sent = false;
+    int64_t rows = -1;
+    PGresult *result;
+    while ((result = PQgetResult (conn->pg))) {
+        ExecStatusType status = PQresultStatus (result);
+        if (status == PGRES_COMMAND_OK && sent)
+            rows = strtoll (PQcmdTuples (result), NULL, 10);
+        else if (sent) {
+            s_result_error (conn, result);
+            sent = false;
+        }
+        PQclear (result);
+        //  still in COPY IN (the end could not be sent): libpq would
+        //  answer the same forever; the connection is lost anyway
+        if (status == PGRES_COPY_IN)
+            break;
+    }
+    if (!sent) {
+        if (abort)
+            memcpy (conn->error, error, sizeof error);
+        return -1;
+    }
+    if (rows != copy->rows) {
+        s_set_error (conn, "COPY wrote another number of rows than it was given");
+        return -1;
+    }
+    conn->changes = rows;
+    return rows;
+}
+
 const ctl_sql_ops_t ctl_sql_pg_ops = {
     .scheme = "postgresql",
     .open = s_open,
@@ -958,4 +1167,7 @@ const ctl_sql_ops_t ctl_sql_pg_ops = {
     .rollback = s_rollback,
     .schema_version = s_schema_version,
     .fence = s_fence,
+    .copy_begin = s_copy_begin,
+    .copy_row = s_copy_row,
+    .copy_end = s_copy_end,
 };
