@@ -541,7 +541,7 @@ JT_STORE_TEST (metrics, a_plans_values_tell_its_canaries_from_its_baseline)
 static jad_metric_batch_t *s_bulk_batch (int count, int64_t t0, int bad, double bad_value)
 {
     static char *names[20];
-    static char storage[20][16];
+    static char storage[20][24];  //  "bulk_" and any int
     jad_metric_batch_t *batch = calloc (1, sizeof (jad_metric_batch_t));
     cr_assert_not_null (batch);
     for (int index = 0; index < 20; index++) {
