@@ -855,7 +855,12 @@ Test (failover, a_second_controller_joins_with_the_first_ones_keys, .timeout = 1
     snprintf (path, sizeof path, "%s/keys/signing.key", two.data);
     cr_assert_neq (access (path, F_OK), 0, "a refused join left a key behind");
     cr_assert_eq (jt_run (NULL, "rm -rf %s", two.data), 0);
-    //  the join: the same keys, no enrollment token
+    //  the join, beside the first controller running: the same keys, no
+    //  enrollment token, a client file that names the leader first
+    char needle[128];
+    s_start (&one);
+    snprintf (needle, sizeof needle, "leads name=127.0.0.1:%d epoch=1", one.base);
+    cr_assert (s_wait_log (&one, needle, 20000), "the first controller does not lead");
     char *joined = NULL;
     cr_assert_eq (jt_run (&joined, "%s init --data %s --port %d --store '%s' --join %s",
                           S_CONTROLLER, two.data, two.base, url, keys),
@@ -871,11 +876,13 @@ Test (failover, a_second_controller_joins_with_the_first_ones_keys, .timeout = 1
     free (out);
     cr_assert_eq (jt_run (&out, "%s check --data %s", S_CONTROLLER, two.data), 0, "%s", out);
     free (out);
+    snprintf (path, sizeof path, "%s/admin.jadctl.yaml", two.data);
+    char *client = jt_read_file (path);
+    snprintf (needle, sizeof needle, "\ncontroller: 127.0.0.1:%d,127.0.0.1:%d\n", one.base + 2,
+              two.base + 2);
+    cr_assert (client && strstr (client, needle), "no '%s' in:\n%s", needle + 1, client);
+    free (client);
     //  and it stands by, and takes over
-    char needle[128];
-    s_start (&one);
-    snprintf (needle, sizeof needle, "leads name=127.0.0.1:%d epoch=1", one.base);
-    cr_assert (s_wait_log (&one, needle, 20000), "the first controller does not lead");
     s_start (&two);
     cr_assert (s_wait_log (&two, "standing by", 20000), "the joined controller is no standby");
     jt_kill9 (one.pid);

@@ -4,6 +4,7 @@
 #include "ctl_init.h"
 #include "ctl_agents.h"
 #include "ctl_agents_repo.h"
+#include "ctl_leader.h"
 #include "ctl_store.h"
 #include "jad_keys.h"
 #include "jad_util.h"
@@ -377,6 +378,35 @@ done:
     return status;
 }
 
+//  "ADDR:API," (API: the base port + 2) for every controller of the store
+//  but this one (listen:port), the leader first; NULL if none or on error.
+static char *s_client_endpoints (ctl_store_t *store, const char *listen, int port)
+{
+    zlistx_t *controllers = ctl_leader_controllers (store);
+    if (!controllers)
+        return NULL;
+    char self[300];
+    snprintf (self, sizeof self, "%s:%d", listen, port);
+    char *list = NULL;
+    for (int leaders = 1; leaders >= 0; leaders--)
+        for (ctl_controller_t *row = zlistx_first (controllers); row;
+             row = zlistx_next (controllers)) {
+            const char *colon = row->name ? strrchr (row->name, ':') : NULL;
+            int base = colon ? atoi (colon + 1) : 0;
+            if (row->leader != (leaders == 1) || !colon || base < 1 || base > 65532 ||
+                streq (row->name, self))
+                continue;
+            char *longer = jad_strdup_printf ("%s%.*s:%d,", list ? list : "",
+                                              (int)(colon - row->name), row->name, base + 2);
+            free (list);
+            list = longer;
+            if (!list)
+                break;
+        }
+    zlistx_destroy (&controllers);
+    return list;
+}
+
 int ctl_init_run (const char *data_dir, const char *listen, int port, const char *store_url,
                   FILE *out)
 {
@@ -424,6 +454,7 @@ int ctl_init_join (const char *data_dir, const char *listen, int port, const cha
     ctl_store_t *store = NULL;
     char *target = NULL;
     char *text = NULL;
+    char *endpoints = NULL;  //  "ADDR:API," for each controller on record
     char token[33] = "";
     ctl_operator_t *admin_before = NULL;
     if (join) {
@@ -492,6 +523,10 @@ int ctl_init_join (const char *data_dir, const char *listen, int port, const cha
     } else if (s_init_state (store, admin, admin_signing, token) != 0)
         goto done;
 
+    //  A joined controller's client file names the controllers on record
+    //  first (the leader, then those standing by) and itself last: the
+    //  operator's jadctl reaches whichever leads.
+    endpoints = join ? s_client_endpoints (store, listen, port) : NULL;
     char absolute[PATH_MAX];
     if (!realpath (data_dir, absolute)) {
         fprintf (stderr, "jadugar-controller: cannot resolve %s: %s\n", data_dir, strerror (errno));
@@ -499,10 +534,11 @@ int ctl_init_join (const char *data_dir, const char *listen, int port, const cha
     }
     text = jad_strdup_printf ("#  jadctl client file for the operator 'admin'\n"
                               "#  Use it with: export JADUGAR_CONFIG=%s/admin.jadctl.yaml\n"
-                              "controller: %s:%d\n"
+                              "controller: %s%s:%d\n"
                               "controller-key: '%s'\n"
                               "key: keys/admin.key\n",
-                              absolute, listen, port + 2, jad_keypair_public_txt (curve));
+                              absolute, endpoints ? endpoints : "", listen, port + 2,
+                              jad_keypair_public_txt (curve));
     snprintf (path, sizeof path, "%s/admin.jadctl.yaml", data_dir);
     if (!text || s_write_text (path, text, 0600))
         goto done;
@@ -548,6 +584,7 @@ done:
     }
     ctl_operator_destroy (&admin_before);
     free (text);
+    free (endpoints);
     ctl_store_destroy (&store);
     free (target);
     jad_keypair_destroy (&admin);
