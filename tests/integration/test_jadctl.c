@@ -198,6 +198,23 @@ static pid_t s_spawn_piped (int *fd, char *const args[])
     return pid;
 }
 
+//  The rest of what jadctl (pid) writes into the pipe fd, once it exits
+//  (a minute without a line ends it); the pipe is closed and the exit
+//  status in *status. Caller frees.
+static char *s_read_to_end (int fd, pid_t pid, int *status)
+{
+    char *rest = NULL, line[1024];
+    size_t size = 0;
+    FILE *stream = open_memstream (&rest, &size);
+    cr_assert (stream);
+    while (s_read_line (fd, line, sizeof line, s_in_ms (60000)))
+        fprintf (stream, "%s\n", line);
+    fclose (stream);
+    close (fd);
+    cr_assert_eq (waitpid (pid, status, 0), pid);
+    return rest;
+}
+
 //  True if text holds a byte a terminal acts on: a C0 control other than
 //  newline, DEL, or a C1 control (UTF-8 C2 80..C2 9F).
 static bool s_has_control (const char *text, char *where, size_t len)
@@ -292,15 +309,8 @@ Test (jadctl, deploy_wait_into_a_pipe_shows_each_line_as_it_happens)
     cr_assert_eq (access (gate, F_OK), -1);
 
     jt_write_file (gate, "go\n", 0644);
-    char *rest = NULL;
-    size_t size = 0;
-    FILE *stream = open_memstream (&rest, &size);
-    while (s_read_line (fd, line, sizeof line, s_in_ms (60000)))
-        fprintf (stream, "%s\n", line);
-    fclose (stream);
-    close (fd);
     int status = 0;
-    cr_assert_eq (waitpid (pid, &status, 0), pid);
+    char *rest = s_read_to_end (fd, pid, &status);
     cr_expect (WIFEXITED (status) && WEXITSTATUS (status) == 0, "jadctl exited %d:\n%s", status,
                rest);
     char done[64];
@@ -336,15 +346,8 @@ Test (jadctl, deploy_wait_rides_out_a_controller_restart)
                "jadctl did not find the controller again");
     jt_write_file (gate, "go\n", 0644);
 
-    char *rest = NULL;
-    size_t size = 0;
-    FILE *stream = open_memstream (&rest, &size);
-    while (s_read_line (fd, line, sizeof line, s_in_ms (60000)))
-        fprintf (stream, "%s\n", line);
-    fclose (stream);
-    close (fd);
     int status = 0;
-    cr_assert_eq (waitpid (pid, &status, 0), pid);
+    char *rest = s_read_to_end (fd, pid, &status);
     char *errors = jt_read_file (err);
     cr_expect (WIFEXITED (status) && WEXITSTATUS (status) == 0, "jadctl exited %d:\n%s\n%s", status,
                rest, errors);
