@@ -15,6 +15,7 @@
 #include "ctl_leader.h"
 #include "ctl_migrate.h"
 #include "ctl_server.h"
+#include "ctl_sessions.h"
 #include "ctl_settings.h"
 #include "ctl_store.h"
 #include "jad_config.h"
@@ -32,6 +33,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 static void s_usage (FILE *out)
 {
@@ -229,6 +231,25 @@ static int s_migrate_store (const s_options_t *options)
     return status;
 }
 
+//  libzmq's I/O threads for the connections the controller takes
+//  (ctl_sessions_io_threads), before any socket exists; ZSYS_IO_THREADS in
+//  the environment (read by czmq) has the last word.
+static void s_set_io_threads (uint32_t max_connections)
+{
+    size_t connections = ctl_sessions_cap (max_connections);
+    long cores = sysconf (_SC_NPROCESSORS_ONLN);
+    const char *given = getenv ("ZSYS_IO_THREADS");
+    if (given && *given) {
+        jad_log_info ("server: io-threads=%s (ZSYS_IO_THREADS) connections=%zu", given,
+                      connections);
+        return;
+    }
+    size_t threads = ctl_sessions_io_threads (connections, cores);
+    if (threads > 1)
+        zsys_set_io_threads (threads);
+    jad_log_info ("server: io-threads=%zu connections=%zu cores=%ld", threads, connections, cores);
+}
+
 static int s_run (const s_options_t *options)
 {
     jad_log_init ("jadugar-controller", options->use_syslog);
@@ -263,6 +284,7 @@ static int s_run (const s_options_t *options)
         goto done;
     }
     s_deprecated (options->data_dir, config, false);
+    s_set_io_threads (config->max_connections);
     //  the store: DATA/state.db, or controller.yaml's store: URL
     target = ctl_store_target (options->data_dir, config->store);
     settings = ctl_settings_new (options->data_dir, &config);

@@ -82,7 +82,7 @@ static int s_peer_of (int fd, char *peer, size_t peerlen, char *ip, size_t iplen
 //  The global cap: what `max-connections` says, never more than the
 //  descriptor limit less a reserve for the database, artifacts, HTTP and
 //  the connections being cut.
-static size_t s_global_cap (uint32_t configured)
+size_t ctl_sessions_cap (uint32_t configured)
 {
     struct rlimit limit;
     size_t fds = 1024;
@@ -93,6 +93,13 @@ static size_t s_global_cap (uint32_t configured)
     size_t reserve = fds / 8 > 128 ? fds / 8 : 128;
     size_t cap = fds > reserve + 64 ? fds - reserve : 64;
     return configured && configured < cap ? configured : cap;
+}
+
+size_t ctl_sessions_io_threads (size_t connections, long cores)
+{
+    size_t threads = (connections + CTL_SESSIONS_PER_IO_THREAD - 1) / CTL_SESSIONS_PER_IO_THREAD;
+    size_t most = cores > 1 ? (size_t)cores : 1;
+    return threads < 1 ? 1 : threads > most ? most : threads;
 }
 
 int ctl_sessions_address (int fd, char *ip, size_t iplen)
@@ -163,7 +170,7 @@ void ctl_sessions_destroy (ctl_sessions_t **self_p)
 void ctl_sessions_limits (ctl_sessions_t *self, uint32_t per_ip, uint32_t max_connections)
 {
     self->per_ip_cap = per_ip;
-    self->cap = s_global_cap (max_connections);
+    self->cap = ctl_sessions_cap (max_connections);
 }
 
 zsock_t *ctl_sessions_monitor (ctl_sessions_t *self, size_t index)

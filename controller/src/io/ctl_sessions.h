@@ -51,6 +51,18 @@ void ctl_sessions_note (ctl_sessions_t *self, const char *name, int fd);
 //  Shut down the connections of agent `name`. Returns how many.
 int ctl_sessions_cut (ctl_sessions_t *self, const char *name);
 
+//  The connections the controller takes in all: `max-connections`
+//  (max_connections, 0 = none given), never more than the descriptor
+//  limit less a reserve for everything else.
+size_t ctl_sessions_cap (uint32_t max_connections);
+
+//  How many libzmq I/O threads serve `connections` on `cores` CPUs: one
+//  per CTL_SESSIONS_PER_IO_THREAD connections (a thread's timer work
+//  grows with the square of its connections), at least one, at most one
+//  per core.
+#define CTL_SESSIONS_PER_IO_THREAD 5000
+size_t ctl_sessions_io_threads (size_t connections, long cores);
+
 //  The IP address a connection (fd) comes from into ip ("" if fd is no
 //  connected socket). Returns 0 or -1.
 int ctl_sessions_address (int fd, char *ip, size_t iplen);
