@@ -255,5 +255,7 @@ const ctl_migration_t ctl_schema_pg[] = {
                         "CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit"
                         "  FOR EACH ROW EXECUTE FUNCTION audit_prune_only ();"
                         "CREATE INDEX plans_finished ON plans (finished);"},
+    //  24: a host's last event of a plan in one index seek
+    {"events_by_host", "CREATE INDEX events_plan_agent ON events (plan_id, agent, id);"},
     {NULL, NULL},
 };

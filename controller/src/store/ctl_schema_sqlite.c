@@ -269,5 +269,9 @@ const ctl_migration_t ctl_schema_sqlite[] = {
                         "    WHERE key = 'audit_prune_before'), 0)"
                         "  BEGIN SELECT RAISE (ABORT, 'audit log is append-only'); END;"
                         "CREATE INDEX plans_finished ON plans (finished);"},
+    //  24: a host's last event of a plan in one index seek (a report's
+    //  repeated-outcome check read the plan's events back to the host's
+    //  last one: O(hosts) per report, O(hosts²) per round)
+    {"events_by_host", "CREATE INDEX events_plan_agent ON events (plan_id, agent, id);"},
     {NULL, NULL},
 };
