@@ -878,6 +878,43 @@ JT_STORE_TEST (metrics, maintenance_makes_the_days_ahead_and_samples_land_in_the
     }
 }
 
+JT_STORE_TEST (metrics, retention_drops_a_past_day_only_once_it_is_rolled_up)
+{
+    cr_assert_eq (ctl_metrics_repo_maintain (metrics, S_DAY_0, S_DAY, 30 * S_DAY), 0);
+    //  more samples on day 0 than one slice rolls up
+    s_ingest ("web-1", "load", S_DAY_0, 1, CTL_METRICS_SLICE + 5000, 0.0);
+    s_ingest ("web-1", "load", S_DAY_0 + S_DAY, 1000, 10, 0.0);
+    s_ingest ("web-2", "load", S_DAY_0 + 2 * S_DAY + 1, 1000, 10, 0.0);
+    int64_t total = CTL_METRICS_SLICE + 5000 + 20;
+    //  three days on: days 0 and 1 are past a day's retention, day 2 is not
+    int64_t now = S_DAY_0 + 3 * S_DAY;
+    cr_assert_eq (ctl_metrics_repo_maintain (metrics, now, S_DAY, 30 * S_DAY), 1);
+    if (s_target.pg) {
+        //  the first slice rolled up only part of day 0, and none of day 1
+        cr_assert (s_partition (S_DAY_0N), "a day not wholly rolled up is kept");
+        cr_assert (s_partition (S_DAY_1N));
+        cr_assert_eq (s_in_partition (S_DAY_1N), 10);
+        //  the days ahead of now, made by the same slice
+        cr_assert (s_partition (S_DAY_3N));
+        cr_assert (s_partition (S_DAY_5N));
+    }
+    while (ctl_metrics_repo_maintain (metrics, now, S_DAY, 30 * S_DAY) == 1)
+        ;
+    cr_assert_eq (s_int ("SELECT count (*) FROM samples"), 10);
+    cr_assert_eq (s_int ("SELECT count (*) FROM samples WHERE ts < 1728172800000"), 0);
+    cr_assert_eq (s_int ("SELECT sum (count) FROM rollups"), total, "every sample rolled up");
+    if (s_target.pg) {
+        cr_assert_not (s_partition (S_DAY_0N));
+        cr_assert_not (s_partition (S_DAY_1N));
+        cr_assert (s_partition (S_DAY_2N));
+        cr_assert_eq (s_in_partition (S_DAY_2N), 10);
+    }
+    //  the samples left and new ones are still queried and rolled up
+    s_ingest ("web-2", "load", now + 1, 1, 1, 0.0);
+    cr_assert_eq (ctl_metrics_repo_maintain (metrics, now + 60000, S_DAY, 30 * S_DAY), 0);
+    cr_assert_eq (s_int ("SELECT sum (count) FROM rollups"), total + 1);
+}
+
 Test (metrics_pg, the_day_partitions_migration_keeps_every_row_and_id)
 {
     //  the store as migration 23 left it: samples one table, its ids an identity
@@ -939,4 +976,10 @@ Test (metrics_pg, the_day_partitions_migration_keeps_every_row_and_id)
     s_ingest ("web-1", "load", S_DAY_0 + 20, 1, 1, 9.0);
     cr_assert_eq (s_int ("SELECT min (id) FROM samples WHERE value = 9.0"), last + 1);
     cr_assert_eq (s_in_partition (S_DAY_0N), 5);
+    //  and retention drops the migrated days once rolled up
+    while (ctl_metrics_repo_maintain (metrics, S_DAY_0 + 5 * S_DAY, S_DAY, 30 * S_DAY) == 1)
+        ;
+    cr_assert_not (s_partition ("samples_d19700101"));
+    cr_assert_not (s_partition (S_DAY_0N));
+    cr_assert_eq (s_int ("SELECT count (*) FROM samples"), 1);
 }

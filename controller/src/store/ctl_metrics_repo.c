@@ -468,13 +468,22 @@ int ctl_metrics_repo_maintain (ctl_metrics_repo_t *self, int64_t now, int64_t ra
             goto failed;
     }
     //  PostgreSQL keeps samples in one partition per UTC day (migration
-    //  24): the partitions of today and the next two made once a day.
+    //  24): the partitions of today and the next two made once a day, and
+    //  the days wholly past retention whose rows are all rolled up dropped
+    //  whole; the rows DELETE below takes the rest (the day at the
+    //  horizon, a day not rolled up yet, the DEFAULT partition).
     int64_t day = now / S_DAY_MS - (now % S_DAY_MS < 0 ? 1 : 0);
     bool pg = streq (ctl_sql_ops (sql)->scheme, "postgresql");
-    int64_t made = 0;
+    int64_t made = 0, dropped = 0;
     if (pg && day != self->days_ahead &&
         ctl_sql_int (sql, &made, "SELECT jadugar_samples_days_ahead ($1)", "i", now) != 0)
         goto failed;
+    if (pg && ctl_sql_int (sql, &dropped, "SELECT jadugar_samples_drop_days ($1, $2)", "ii",
+                           now - raw_ms, top > mark ? top : mark) != 0)
+        goto failed;
+    if (dropped > 0)
+        jad_log_info ("metrics: day partitions dropped=%lld before=%lld", (long long)dropped,
+                      (long long)(now - raw_ms));
     //  Retention, one series at a time from where the last slice stopped:
     //  raw rows already rolled up, rollups, and then the series' places of
     //  hosts that have nothing left of it.
