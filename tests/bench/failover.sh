@@ -25,7 +25,9 @@
 #     the same number of rows in the same batches (1000 samples over 20
 #     series of one host, one COPY per batch, each its own transaction)
 #     into a table LIKE the controller's `samples` (its identity key and
-#     index included). Ratio and target (DESIGN §7: >= 70 %).
+#     index included), partitioned by day as `samples` is on PostgreSQL
+#     (yesterday, today, tomorrow and a DEFAULT partition). Ratio and
+#     target (DESIGN §7: >= 70 %).
 #  2. failover: once every agent acknowledged a plan, kill -9 the leader,
 #     and measure from the kill: the standby's "leads" line; each agent's
 #     first signed heartbeat of the new epoch (the first agent, p50, p99,
@@ -265,7 +267,13 @@ ingest_cpu=$(awk -v t="$ingest_ticks" -v hz="$(getconf CLK_TCK)" -v ms="$ingest_
 echo "stored $ingest_rows samples in $ingest_ms ms: $ingest_rate samples/s (controller CPU $ingest_cpu%)"
 
 section "COPY floor: $ingest_rows rows into a table like samples, same server"
-psql_ -d jadugar -c 'CREATE TABLE bench_copy_floor (LIKE samples INCLUDING ALL)'
+psql_ -d jadugar -c 'CREATE TABLE bench_copy_floor (LIKE samples INCLUDING ALL) PARTITION BY RANGE (ts)'
+psql_ -d jadugar -c 'CREATE TABLE bench_copy_floor_default PARTITION OF bench_copy_floor DEFAULT'
+psql_ -d jadugar -c "DO \$\$ DECLARE day BIGINT := CAST (extract (epoch FROM now ()) * 1000 AS BIGINT) / 86400000 * 86400000;
+BEGIN FOR i IN -1..1 LOOP
+  EXECUTE format ('CREATE TABLE bench_copy_floor_%s PARTITION OF bench_copy_floor FOR VALUES FROM (%s) TO (%s)',
+    i + 1, day + i * 86400000, day + (i + 1) * 86400000);
+END LOOP; END \$\$"
 "$pgcopy" --conninfo "host=127.0.0.1 port=$pg_port user=jadugar dbname=jadugar" \
     --table bench_copy_floor --rows "$ingest_rows" --batch 1000 --hosts "$metric_agents" \
     > "$work/copy.txt" || fail "pgcopy failed"

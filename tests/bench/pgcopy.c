@@ -3,7 +3,8 @@
 //
 //  Writes ROWS metric samples into TABLE (the layout of the controller's
 //  `samples`: tests/bench/failover.sh creates it LIKE samples INCLUDING
-//  ALL, so with its identity key and its (metric, ts) index) with COPY, in
+//  ALL, so with its identity key and its (metric, ts) index, partitioned
+//  by day as samples is) with COPY, in
 //  batches of the shape jadsim sends: BATCH samples over 20 series of one
 //  host, the hosts taken in turn, each batch one COPY statement in its own
 //  transaction (a batch is acknowledged once it is committed). One

@@ -802,3 +802,184 @@ JT_STORE_TEST (metrics, bulk_rows_write_integers_doubles_and_texts)
     }
     cr_assert_eq (s_int ("SELECT count (*) FROM bulk_check"), 3);
 }
+
+//  --------------------------------------------------------------------------
+//  Day partitions (PostgreSQL, migration 25): samples in one partition per
+//  UTC day, made ahead by maintenance, dropped whole by retention
+
+#define S_DAY    86400000LL
+#define S_DAY_0  (20000 * S_DAY)  //  2024-10-04 00:00 UTC
+#define S_DAY_0N "samples_d20241004"
+#define S_DAY_1N "samples_d20241005"
+#define S_DAY_2N "samples_d20241006"
+#define S_DAY_3N "samples_d20241007"
+#define S_DAY_5N "samples_d20241009"
+
+//  Rows of samples in partition `name` (PostgreSQL)
+static int64_t s_in_partition (const char *name)
+{
+    int64_t value = -1;
+    cr_assert_eq (ctl_sql_int (ctl_store_sql (store), &value,
+                               "SELECT count (*) FROM samples s JOIN pg_class c ON c.oid = "
+                               "s.tableoid WHERE c.relname = $1",
+                               "t", name),
+                  0);
+    return value;
+}
+
+//  Whether partition `name` of samples exists (PostgreSQL)
+static bool s_partition (const char *name)
+{
+    int64_t value = -1;
+    cr_assert_eq (ctl_sql_int (ctl_store_sql (store), &value,
+                               "SELECT count (*) FROM pg_inherits i JOIN pg_class c ON c.oid = "
+                               "i.inhrelid WHERE i.inhparent = CAST ('samples' AS regclass) AND "
+                               "c.relname = $1",
+                               "t", name),
+                  0);
+    return value == 1;
+}
+
+JT_STORE_TEST (metrics, maintenance_makes_the_days_ahead_and_samples_land_in_their_day)
+{
+    //  the partitions of today and the next two, made by the leader's maintenance
+    cr_assert_eq (ctl_metrics_repo_maintain (metrics, S_DAY_0 + 3600000, S_DAY, 30 * S_DAY), 0);
+    if (s_target.pg) {
+        cr_assert (s_partition (S_DAY_0N));
+        cr_assert (s_partition (S_DAY_1N));
+        cr_assert (s_partition (S_DAY_2N));
+        cr_assert_not (s_partition (S_DAY_3N));
+        cr_assert (s_partition ("samples_default"));
+    }
+    //  the last millisecond of a day, and the first of the next: a sample
+    //  at the boundary is the later day's
+    s_ingest ("web-1", "load", S_DAY_0 + 1000, 1000, 3, 1.0);
+    s_ingest ("web-1", "load", S_DAY_0 + S_DAY - 1, 1, 2, 5.0);
+    s_ingest ("web-2", "load", S_DAY_0 + 2 * S_DAY, 1, 1, 7.0);
+    cr_assert_eq (s_int ("SELECT count (*) FROM samples"), 6);
+    cr_assert_eq (s_int ("SELECT count (*) FROM samples WHERE ts = 1728086400000"), 1);
+    if (s_target.pg) {
+        cr_assert_eq (s_in_partition (S_DAY_0N), 4);
+        cr_assert_eq (s_in_partition (S_DAY_1N), 1, "the boundary sample is the later day's");
+        cr_assert_eq (s_in_partition (S_DAY_2N), 1);
+        cr_assert_eq (s_in_partition ("samples_default"), 0);
+        cr_assert_eq (s_int ("SELECT ts FROM samples WHERE tableoid = CAST ('samples_d20241005' "
+                             "AS regclass)"),
+                      S_DAY_0 + S_DAY);
+        //  a day without a partition yet goes to DEFAULT, and moves to its
+        //  own partition when maintenance makes it
+        s_ingest ("web-1", "load", S_DAY_0 + 3 * S_DAY + 5, 1, 2, 1.0);
+        cr_assert_eq (s_in_partition ("samples_default"), 2);
+        cr_assert_eq (ctl_metrics_repo_maintain (metrics, S_DAY_0 + S_DAY, S_DAY, 30 * S_DAY), 0);
+        cr_assert (s_partition (S_DAY_3N));
+        cr_assert_eq (s_in_partition (S_DAY_3N), 2);
+        cr_assert_eq (s_in_partition ("samples_default"), 0);
+        cr_assert_eq (s_int ("SELECT count (*) FROM samples"), 8);
+    }
+}
+
+JT_STORE_TEST (metrics, retention_drops_a_past_day_only_once_it_is_rolled_up)
+{
+    cr_assert_eq (ctl_metrics_repo_maintain (metrics, S_DAY_0, S_DAY, 30 * S_DAY), 0);
+    //  more samples on day 0 than one slice rolls up
+    s_ingest ("web-1", "load", S_DAY_0, 1, CTL_METRICS_SLICE + 5000, 0.0);
+    s_ingest ("web-1", "load", S_DAY_0 + S_DAY, 1000, 10, 0.0);
+    s_ingest ("web-2", "load", S_DAY_0 + 2 * S_DAY + 1, 1000, 10, 0.0);
+    int64_t total = CTL_METRICS_SLICE + 5000 + 20;
+    //  three days on: days 0 and 1 are past a day's retention, day 2 is not
+    int64_t now = S_DAY_0 + 3 * S_DAY;
+    cr_assert_eq (ctl_metrics_repo_maintain (metrics, now, S_DAY, 30 * S_DAY), 1);
+    if (s_target.pg) {
+        //  the first slice rolled up only part of day 0, and none of day 1
+        cr_assert (s_partition (S_DAY_0N), "a day not wholly rolled up is kept");
+        cr_assert (s_partition (S_DAY_1N));
+        cr_assert_eq (s_in_partition (S_DAY_1N), 10);
+        //  the days ahead of now, made by the same slice
+        cr_assert (s_partition (S_DAY_3N));
+        cr_assert (s_partition (S_DAY_5N));
+    }
+    while (ctl_metrics_repo_maintain (metrics, now, S_DAY, 30 * S_DAY) == 1)
+        ;
+    cr_assert_eq (s_int ("SELECT count (*) FROM samples"), 10);
+    cr_assert_eq (s_int ("SELECT count (*) FROM samples WHERE ts < 1728172800000"), 0);
+    cr_assert_eq (s_int ("SELECT sum (count) FROM rollups"), total, "every sample rolled up");
+    if (s_target.pg) {
+        cr_assert_not (s_partition (S_DAY_0N));
+        cr_assert_not (s_partition (S_DAY_1N));
+        cr_assert (s_partition (S_DAY_2N));
+        cr_assert_eq (s_in_partition (S_DAY_2N), 10);
+    }
+    //  the samples left and new ones are still queried and rolled up
+    s_ingest ("web-2", "load", now + 1, 1, 1, 0.0);
+    cr_assert_eq (ctl_metrics_repo_maintain (metrics, now + 60000, S_DAY, 30 * S_DAY), 0);
+    cr_assert_eq (s_int ("SELECT sum (count) FROM rollups"), total + 1);
+}
+
+Test (metrics_pg, the_day_partitions_migration_keeps_every_row_and_id)
+{
+    //  the store as migration 24 left it: samples one table, its ids an identity
+    ctl_sql_t *sql = ctl_store_sql (store);
+    const char *back[] = {
+        "DROP TABLE samples",
+        "DROP FUNCTION jadugar_samples_drop_days (BIGINT, BIGINT)",
+        "DROP FUNCTION jadugar_samples_days_ahead (BIGINT)",
+        "DROP FUNCTION jadugar_samples_day (BIGINT)",
+        "CREATE TABLE samples (metric BIGINT NOT NULL, host BIGINT NOT NULL, ts BIGINT NOT NULL, "
+        "value DOUBLE PRECISION NOT NULL)",
+        "CREATE INDEX samples_metric_ts ON samples (metric, ts)",
+        "ALTER TABLE samples ADD COLUMN id BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY",
+        "UPDATE jadugar_schema SET version = 24",
+    };
+    for (size_t index = 0; index < sizeof back / sizeof back[0]; index++)
+        cr_assert_geq (ctl_sql_exec (sql, back[index], ""), 0, "%s", back[index]);
+    //  samples over several days, the last one deleted: the identity is past max (id)
+    s_ingest ("web-1", "load", 1000, 1, 2, 1.0);
+    s_ingest ("web-1", "load", S_DAY_0 + 10, 1000, 3, 2.0);
+    s_ingest ("web-2", "cpu", S_DAY_0 + S_DAY - 1, 1, 2, 3.0);
+    s_ingest ("web-2", "cpu", S_DAY_0 + 5 * S_DAY, 1, 2, 4.0);
+    int64_t last = s_int ("SELECT max (id) FROM samples");
+    cr_assert_eq (
+        ctl_sql_exec (sql, "DELETE FROM samples WHERE id = (SELECT max (id) FROM samples)", ""), 1);
+    cr_assert_geq (ctl_sql_exec (sql, "CREATE TABLE samples_before AS SELECT * FROM samples", ""),
+                   0);
+    //  opened again: migration 25 runs
+    ctl_metrics_repo_destroy (&metrics);
+    ctl_store_destroy (&store);
+    store = ctl_store_open (s_target.target, CTL_STORE_CREATE);
+    cr_assert_not_null (store);
+    sql = ctl_store_sql (store);
+    cr_assert_eq (ctl_store_schema_version (store), 25);
+    cr_assert_str_eq (ctl_store_migration_name (store, 25), "samples_by_day");
+    cr_assert_eq (s_int ("SELECT count (*) FROM samples"), 8);
+    cr_assert_eq (s_int ("SELECT count (*) FROM (SELECT metric, host, ts, value, id FROM samples "
+                         "EXCEPT SELECT metric, host, ts, value, id FROM samples_before) x"),
+                  0, "every row and id kept");
+    cr_assert_eq (
+        s_int ("SELECT count (*) FROM (SELECT metric, host, ts, value, id FROM "
+               "samples_before EXCEPT SELECT metric, host, ts, value, id FROM samples) x"),
+        0);
+    //  a partition per day holding rows, rows of other days in none
+    cr_assert_eq (s_in_partition ("samples_d19700101"), 2);
+    cr_assert_eq (s_in_partition (S_DAY_0N), 4);
+    cr_assert_eq (s_in_partition (S_DAY_1N), 1);
+    cr_assert_eq (s_in_partition ("samples_d20241009"), 1);
+    cr_assert_eq (s_in_partition ("samples_default"), 0);
+    cr_assert (s_partition ("samples_default"));
+    cr_assert_eq (s_int ("SELECT count (*) FROM samples WHERE ts >= 1728000000000 AND ts < "
+                         "1728086400000"),
+                  4);
+    //  new samples take ids past the old identity's last
+    metrics = ctl_metrics_repo_new (store);
+    cr_assert_not_null (metrics);
+    ctl_metric_limits_t limits = {.series_per_agent = 10000, .label_sets_per_metric = 1000};
+    ctl_metrics_repo_set_limits (metrics, &limits);
+    s_ingest ("web-1", "load", S_DAY_0 + 20, 1, 1, 9.0);
+    cr_assert_eq (s_int ("SELECT min (id) FROM samples WHERE value = 9.0"), last + 1);
+    cr_assert_eq (s_in_partition (S_DAY_0N), 5);
+    //  and retention drops the migrated days once rolled up
+    while (ctl_metrics_repo_maintain (metrics, S_DAY_0 + 5 * S_DAY, S_DAY, 30 * S_DAY) == 1)
+        ;
+    cr_assert_not (s_partition ("samples_d19700101"));
+    cr_assert_not (s_partition (S_DAY_0N));
+    cr_assert_eq (s_int ("SELECT count (*) FROM samples"), 1);
+}

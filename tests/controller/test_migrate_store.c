@@ -62,6 +62,17 @@ Test (migrate_store, the_schema_fixture_is_copied_whole_with_its_archives, .time
     cr_assert_eq (fclose (file), 0);
     free (archive);
 
+    //  raw samples over two days, their ids with a gap (the fixture has none)
+    ctl_store_t *prepared = ctl_store_open (state, 0);
+    cr_assert_not_null (prepared);
+    cr_assert_eq (ctl_sql_exec (ctl_store_sql (prepared),
+                                "INSERT INTO samples (id, metric, host, ts, value) VALUES "
+                                "(1, 1, 1, 1728000000010, 1.5), (2, 1, 1, 1728086399999, 2.5), "
+                                "(5, 1, 1, 1728086400000, 3.5)",
+                                ""),
+                  3);
+    ctl_store_destroy (&prepared);
+
     char *url = jt_pg_database ();
     cr_assert_not_null (url);
     ctl_migrate_counts_t counts;
@@ -97,6 +108,23 @@ Test (migrate_store, the_schema_fixture_is_copied_whole_with_its_archives, .time
                       "4230a4a4386a12b19ddc5c06e5e10afcccf10392e1279467d502633c23aa26ce");
     ctl_release_destroy (&release);
     cr_assert_eq (ctl_releases_repo_chunks_complete (target, sha, size), 1);
+    //  the samples, in PostgreSQL's day-partitioned samples: days older
+    //  than the store's partitions are in its DEFAULT partition
+    cr_assert_eq (s_count (target, "SELECT COUNT(*) FROM samples"), 3);
+    cr_assert_eq (s_count (target, "SELECT SUM(id) FROM samples WHERE (id = 1 AND ts = "
+                                   "1728000000010) OR (id = 2 AND ts = 1728086399999) OR (id = "
+                                   "5 AND ts = 1728086400000 AND value = 3.5)"),
+                  8);
+    cr_assert_eq (s_count (target, "SELECT COUNT(*) FROM samples WHERE tableoid = CAST "
+                                   "('samples_default' AS regclass)"),
+                  3);
+    int64_t sample = 0;
+    cr_assert_eq (ctl_sql_int (ctl_store_sql (target), &sample,
+                               "INSERT INTO samples (metric, host, ts, value) VALUES (1, 1, "
+                               "1728086400001, 1.0) RETURNING id",
+                               ""),
+                  0);
+    cr_assert_eq (sample, 6, "the samples' identity goes on after the highest id copied");
     //  identity columns go on after the highest id copied
     int64_t last = s_count (target, "SELECT MAX(id) FROM audit");
     cr_assert_eq (ctl_agents_repo_audit_append (target, "admin", "status", NULL, "ok", 1), 0);

@@ -12,10 +12,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define S_REFUSAL_LOG_MS 10000    //  one refusal line per this long, at most
-#define S_SERIES_IDLE_MS 3600000  //  a series without rollups this long frees its place
-#define S_SERIES_COST    10       //  a slice's budget one series' statements cost
-#define S_ADMITTED_MAX   100000   //  series known admitted, kept at most (then forgotten)
+#define S_REFUSAL_LOG_MS 10000       //  one refusal line per this long, at most
+#define S_SERIES_IDLE_MS 3600000     //  a series without rollups this long frees its place
+#define S_SERIES_COST    10          //  a slice's budget one series' statements cost
+#define S_ADMITTED_MAX   100000      //  series known admitted, kept at most (then forgotten)
+#define S_DAY_MS         86400000LL  //  one UTC day: a partition of samples on PostgreSQL
 
 struct _ctl_metrics_repo_t {
     ctl_store_t *store;  //  borrowed
@@ -28,6 +29,7 @@ struct _ctl_metrics_repo_t {
     ctl_metric_refusals_t unlogged;  //  refusals since the last refusal line
     int64_t logged;                  //  mono ms of the last refusal line
     int64_t cursor;                  //  maintenance: the last metric id done
+    int64_t days_ahead;              //  maintenance: the UTC day whose partitions ahead were made
     uint64_t samples;                //  stored since start
     uint64_t batches;
     uint64_t rejected;    //  batches not stored
@@ -70,6 +72,7 @@ ctl_metrics_repo_t *ctl_metrics_repo_new (ctl_store_t *store)
                                          .label_sets_per_metric = 1000,
                                          .retention_ms = 24 * 3600 * 1000,
                                          .ahead_ms = 5 * 60 * 1000};
+    self->days_ahead = INT64_MIN;
     if (!self->names || !self->hosts || !self->series || !self->admitted)
         ctl_metrics_repo_destroy (&self);
     else
@@ -464,6 +467,23 @@ int ctl_metrics_repo_maintain (ctl_metrics_repo_t *self, int64_t now, int64_t ra
                           "i", top) < 0)
             goto failed;
     }
+    //  PostgreSQL keeps samples in one partition per UTC day (migration
+    //  25): the partitions of today and the next two made once a day, and
+    //  the days wholly past retention whose rows are all rolled up dropped
+    //  whole; the rows DELETE below takes the rest (the day at the
+    //  horizon, a day not rolled up yet, the DEFAULT partition).
+    int64_t day = now / S_DAY_MS - (now % S_DAY_MS < 0 ? 1 : 0);
+    bool pg = streq (ctl_sql_ops (sql)->scheme, "postgresql");
+    int64_t made = 0, dropped = 0;
+    if (pg && day != self->days_ahead &&
+        ctl_sql_int (sql, &made, "SELECT jadugar_samples_days_ahead ($1)", "i", now) != 0)
+        goto failed;
+    if (pg && ctl_sql_int (sql, &dropped, "SELECT jadugar_samples_drop_days ($1, $2)", "ii",
+                           now - raw_ms, top > mark ? top : mark) != 0)
+        goto failed;
+    if (dropped > 0)
+        jad_log_info ("metrics: day partitions dropped=%lld before=%lld", (long long)dropped,
+                      (long long)(now - raw_ms));
     //  Retention, one series at a time from where the last slice stopped:
     //  raw rows already rolled up, rollups, and then the series' places of
     //  hosts that have nothing left of it.
@@ -510,6 +530,8 @@ int ctl_metrics_repo_maintain (ctl_metrics_repo_t *self, int64_t now, int64_t ra
     }
     if (ctl_sql_commit (sql))
         goto failed;
+    if (pg)
+        self->days_ahead = day;
     if (freed) {
         //  counts changed, and series admitted before may have no row now
         zhashx_purge (self->series);

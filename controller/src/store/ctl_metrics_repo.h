@@ -122,8 +122,11 @@ int ctl_metrics_repo_ingest (ctl_metrics_repo_t *self, const char *host,
 //  samples into 1-minute rollups, then delete up to CTL_METRICS_SLICE rows
 //  past retention (raw rows older than now - raw_ms that are rolled up,
 //  rollups older than now - rollup_ms) and free the places of series with
-//  nothing left, going on where the last slice stopped. Returns 1 if work
-//  is left (call again soon), 0 if all done, -1 on error.
+//  nothing left, going on where the last slice stopped. On PostgreSQL
+//  (samples in one partition per UTC day) it also makes the partitions of
+//  now's day and the next two, once a day, and drops whole the days that
+//  end at or before now - raw_ms and whose rows are all rolled up.
+//  Returns 1 if work is left (call again soon), 0 if all done, -1 on error.
 #define CTL_METRICS_SLICE 20000
 int ctl_metrics_repo_maintain (ctl_metrics_repo_t *self, int64_t now, int64_t raw_ms,
                                int64_t rollup_ms);
