@@ -905,3 +905,228 @@ Test (failover, a_second_controller_joins_with_the_first_ones_keys, .timeout = 1
     jt_rmtree (dir);
     free (dir);
 }
+
+//  `sql` as the test server's superuser, on its database postgres (the
+//  fleet's database may refuse connections meanwhile): psql's status
+static int s_pg_admin (jt_fleet_t *fleet, const char *sql)
+{
+    const char *name = strrchr (fleet->store, '/');
+    cr_assert_not_null (name);
+    char *out = NULL;
+    int rc = jt_run (&out, "psql -q -At -v ON_ERROR_STOP=1 '%.*s/postgres' -c \"%s\"",
+                     (int)(name - fleet->store), fleet->store, sql);
+    if (rc != 0)
+        cr_log_error ("psql: %s: %s", sql, out ? out : "");
+    free (out);
+    return rc;
+}
+
+//  `jadctl --json ARGS` parsed, KEY of it (a new reference); the test
+//  fails if the command or its output does
+static json_t *s_jadctl_json (jt_fleet_t *fleet, const char *key, const char *args)
+{
+    char *out = NULL;
+    int rc = jt_jadctl (fleet, &out, "--json %s", args);
+    cr_assert_eq (rc, 0, "jadctl %s (%d): %s", args, rc, out);
+    json_t *parsed = json_loads (out ? out : "", 0, NULL);
+    cr_assert_not_null (parsed, "jadctl %s: %s", args, out);
+    free (out);
+    json_t *value = json_incref (json_object_get (parsed, key));
+    json_decref (parsed);
+    cr_assert_not_null (value, "jadctl %s has no %s", args, key);
+    return value;
+}
+
+//  Issue 15 item 7: PostgreSQL restarted under a running leader, as the
+//  controllers see it. The test server serves every test of the run, so
+//  the fleet's database goes through what a restart does to its clients:
+//  every session of it ends (pg_terminate_backend, as a shutdown ends
+//  them) and new connections are refused for a while, then taken again.
+//  The leader's lock connection breaks: it stops at once (self-fenced,
+//  status 1); the standby leads with the next epoch as soon as it can
+//  connect; the agents follow it, and nothing the old leader stored is
+//  lost. The old leader, started again (systemd's Restart=on-failure),
+//  stands by: one takeover, no more.
+Test (failover, a_postgresql_restart_under_the_leader_costs_one_takeover_and_no_data,
+      .timeout = 300)
+{
+    const int count = 2;
+    s_pair_t pair = {0};
+    s_pair_fleet (&pair, NULL, count, "dev", NULL);
+    jt_fleet_t *fleet = pair.fleet;
+    char needle[128];
+    snprintf (needle, sizeof needle, "leads name=127.0.0.1:%d epoch=1", fleet->port);
+    cr_assert (s_wait_log (&pair.one, needle, 1000), "the fleet's controller does not lead");
+    //  a first deploy, and what it left in the store
+    s_add_release (fleet, "1.0");
+    char *out = NULL;
+    cr_assert_eq (jt_jadctl (fleet, &out, "--json deploy web 1.0 --env dev"), 0, "%s", out);
+    json_t *started = json_loads (out, 0, NULL);
+    free (out);
+    cr_assert_not_null (started);
+    char plan_id[32];
+    snprintf (plan_id, sizeof plan_id, "%s",
+              json_string_value (json_object_get (json_object_get (started, "plan"), "id")));
+    json_decref (started);
+    s_plan_wait_t done = {fleet, plan_id, "\"state\": \"succeeded\""};
+    cr_assert (jt_wait_for (s_plan_has, &done, 120000), "the first deploy did not succeed");
+    char show[64];
+    snprintf (show, sizeof show, "plan show %s", plan_id);
+    json_t *plan_before = s_jadctl_json (fleet, "plan", show);
+    cr_assert_geq (json_array_size (json_object_get (plan_before, "events")), (size_t)count);
+    json_t *audit_before = s_jadctl_json (fleet, "audit", "audit");
+    int recorded = 0;
+    size_t index;
+    json_t *entry;
+    json_array_foreach (audit_before, index, entry)
+    {
+        const char *command = json_string_value (json_object_get (entry, "command"));
+        recorded +=
+            command && (strcmp (command, "release.commit") == 0 || strcmp (command, "deploy") == 0);
+    }
+    cr_assert_geq (recorded, 2, "the release and the deploy are not in the audit");
+    //  "the restart": the database refuses new connections, every session
+    //  of it ends (the leader's and the standby's, lock and store)
+    const char *db = strrchr (fleet->store, '/') + 1;
+    char sql[512];
+    snprintf (sql, sizeof sql, "ALTER DATABASE %s ALLOW_CONNECTIONS false", db);
+    cr_assert_eq (s_pg_admin (fleet, sql), 0);
+    snprintf (sql, sizeof sql,
+              "SELECT count (pg_terminate_backend (pid)) FROM pg_stat_activity WHERE datname = "
+              "'%s' AND pid <> pg_backend_pid ()",
+              db);
+    cr_assert_eq (s_pg_admin (fleet, sql), 0);
+    int64_t restarted = jad_mono_ms ();
+    //  the leader notices its lock connection broke and stops at once,
+    //  while the database still refuses connections
+    int status = jt_wait_exit (fleet->controller, 20000);
+    cr_assert_eq (status, 1, "the leader did not stop itself (status %d)", status);
+    fleet->controller = 0;
+    cr_assert (s_wait_log (&pair.one, "leadership lost epoch=1", 1000));
+    cr_assert (s_wait_log (&pair.one, "(self-fenced)", 1000));
+    //  the standby cannot lead meanwhile: it tries, and is refused
+    cr_assert (s_wait_log (&pair.two, "leader: lock connection down", 20000),
+               "the standby never met the refusal");
+    snprintf (needle, sizeof needle, "leads name=127.0.0.1:%d", pair.two.base);
+    cr_assert_not (s_log_has (&(s_grep_t){pair.two.log, needle}),
+                   "the standby led while the database refused connections");
+    //  the database is back after 2.5 s, as a restarted server would be
+    int64_t back = restarted + 2500 - jad_mono_ms ();
+    if (back > 0)
+        usleep ((useconds_t)back * 1000);
+    snprintf (sql, sizeof sql, "ALTER DATABASE %s ALLOW_CONNECTIONS true", db);
+    cr_assert_eq (s_pg_admin (fleet, sql), 0);
+    //  the standby leads with the next epoch, and serves
+    snprintf (needle, sizeof needle, "leads name=127.0.0.1:%d epoch=2", pair.two.base);
+    cr_assert (s_wait_log (&pair.two, needle, 20000), "the standby did not take over");
+    cr_assert (s_wait_log (&pair.two, "server: listening", 10000));
+    //  the old leader comes back as a standby (no second takeover)
+    jt_fleet_start_controller (fleet);
+    snprintf (needle, sizeof needle, "standing by name=127.0.0.1:%d; controller 127.0.0.1:%d leads",
+              fleet->port, pair.two.base);
+    cr_assert (s_wait_log (&pair.one, needle, 20000), "the old leader does not stand by");
+    //  jadctl controllers: the new leader with epoch 2, the old one up
+    //  and standing by
+    json_t *controllers = s_jadctl_json (fleet, "controllers", "controllers");
+    cr_assert_eq (json_array_size (controllers), 2);
+    char leader[64], standby[64];
+    snprintf (leader, sizeof leader, "127.0.0.1:%d", pair.two.base);
+    snprintf (standby, sizeof standby, "127.0.0.1:%d", fleet->port);
+    int seen = 0;
+    json_t *controller;
+    json_array_foreach (controllers, index, controller)
+    {
+        const char *endpoint = json_string_value (json_object_get (controller, "endpoint"));
+        const char *role = json_string_value (json_object_get (controller, "role"));
+        cr_assert (endpoint && role);
+        if (strcmp (endpoint, leader) == 0) {
+            cr_assert_str_eq (role, "leader");
+            cr_assert_eq (json_integer_value (json_object_get (controller, "epoch")), 2);
+            cr_assert_str_eq (json_string_value (json_object_get (controller, "state")), "up");
+            seen++;
+        } else if (strcmp (endpoint, standby) == 0) {
+            cr_assert_str_eq (role, "standby");
+            seen++;
+        }
+    }
+    cr_assert_eq (seen, 2);
+    json_decref (controllers);
+    //  the agents follow the new leader: its epoch, and a second deploy
+    for (int agent = 0; agent < count; agent++) {
+        char path[600];
+        snprintf (path, sizeof path, "%s/%s/agent/state.db", fleet->dir, fleet->agent_names[agent]);
+        s_epoch_t want = {path, "2"};
+        cr_assert (jt_wait_for (s_agent_epoch, &want, 30000), "%s never saw epoch 2",
+                   fleet->agent_names[agent]);
+    }
+    cr_assert (jt_fleet_wait_status (fleet, "\"state\": \"online\"", count, 30000),
+               "the agents are not online under the new leader");
+    s_add_release (fleet, "2.0");
+    cr_assert_eq (jt_jadctl (fleet, &out, "--json deploy web 2.0 --env dev"), 0, "%s", out);
+    started = json_loads (out, 0, NULL);
+    free (out);
+    cr_assert_not_null (started);
+    char second[32];
+    snprintf (second, sizeof second, "%s",
+              json_string_value (json_object_get (json_object_get (started, "plan"), "id")));
+    json_decref (started);
+    s_plan_wait_t done2 = {fleet, second, "\"state\": \"succeeded\""};
+    cr_assert (jt_wait_for (s_plan_has, &done2, 120000), "the second deploy did not succeed");
+    char hooks[600];
+    snprintf (hooks, sizeof hooks, "%s/hooks.log", fleet->dir);
+    char *log = jt_read_file (hooks);
+    cr_assert_not_null (log);
+    for (int host = 1; host <= count; host++) {
+        char line[64];
+        snprintf (line, sizeof line, "activate 1.0 host-%d\n", host);
+        cr_assert_eq (jt_count (log, line), 1, "%s", log);
+        snprintf (line, sizeof line, "activate 2.0 host-%d\n", host);
+        cr_assert_eq (jt_count (log, line), 1, "%s", log);
+    }
+    free (log);
+    //  nothing lost: the first plan as it was, events and all, still in
+    //  the plans, and every audit row of before
+    json_t *plan_after = s_jadctl_json (fleet, "plan", show);
+    if (!json_equal (plan_before, plan_after)) {
+        char *was = json_dumps (plan_before, 0), *is = json_dumps (plan_after, 0);
+        cr_log_error ("before: %s\nafter: %s", was, is);
+        free (was);
+        free (is);
+        cr_assert_fail ("the first plan changed");
+    }
+    json_t *plans = s_jadctl_json (fleet, "plans", "plans");
+    int listed = 0;
+    json_t *plan;
+    json_array_foreach (plans, index, plan)
+    {
+        const char *id = json_string_value (json_object_get (plan, "id"));
+        listed += id && (strcmp (id, plan_id) == 0 || strcmp (id, second) == 0);
+    }
+    cr_assert_eq (listed, 2, "the plans are not both listed");
+    json_t *audit_after = s_jadctl_json (fleet, "audit", "audit");
+    json_array_foreach (audit_before, index, entry)
+    {
+        bool kept = false;
+        size_t at;
+        json_t *now;
+        json_array_foreach (audit_after, at, now)
+        {
+            kept = kept || json_equal (entry, now);
+        }
+        cr_assert (kept, "audit row %lld is gone or changed",
+                   (long long)json_integer_value (json_object_get (entry, "id")));
+    }
+    //  and exactly one takeover
+    char *text = jt_read_file (pair.one.log);
+    cr_assert (text && !strstr (text, "epoch=3"), "a second takeover");
+    free (text);
+    text = jt_read_file (pair.two.log);
+    cr_assert (text && !strstr (text, "epoch=3"), "a second takeover");
+    free (text);
+    json_decref (plan_before);
+    json_decref (plan_after);
+    json_decref (plans);
+    json_decref (audit_before);
+    json_decref (audit_after);
+    s_pair_destroy (&pair);
+}
