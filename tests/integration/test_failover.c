@@ -937,6 +937,23 @@ static json_t *s_jadctl_json (jt_fleet_t *fleet, const char *key, const char *ar
     return value;
 }
 
+//  Deploy web VERSION to dev and wait until the plan succeeded; its id
+//  into plan_id.
+static void s_deploy_to_success (jt_fleet_t *fleet, const char *version, char *plan_id, size_t len)
+{
+    char *out = NULL;
+    cr_assert_eq (jt_jadctl (fleet, &out, "--json deploy web %s --env dev", version), 0, "%s", out);
+    json_t *started = json_loads (out, 0, NULL);
+    free (out);
+    cr_assert_not_null (started);
+    snprintf (plan_id, len, "%s",
+              json_string_value (json_object_get (json_object_get (started, "plan"), "id")));
+    json_decref (started);
+    s_plan_wait_t done = {fleet, plan_id, "\"state\": \"succeeded\""};
+    cr_assert (jt_wait_for (s_plan_has, &done, 120000), "the deploy of %s did not succeed",
+               version);
+}
+
 //  Issue 15 item 7: PostgreSQL restarted under a running leader, as the
 //  controllers see it. The test server serves every test of the run, so
 //  the fleet's database goes through what a restart does to its clients:
@@ -959,17 +976,8 @@ Test (failover, a_postgresql_restart_under_the_leader_costs_one_takeover_and_no_
     cr_assert (s_wait_log (&pair.one, needle, 1000), "the fleet's controller does not lead");
     //  a first deploy, and what it left in the store
     s_add_release (fleet, "1.0");
-    char *out = NULL;
-    cr_assert_eq (jt_jadctl (fleet, &out, "--json deploy web 1.0 --env dev"), 0, "%s", out);
-    json_t *started = json_loads (out, 0, NULL);
-    free (out);
-    cr_assert_not_null (started);
     char plan_id[32];
-    snprintf (plan_id, sizeof plan_id, "%s",
-              json_string_value (json_object_get (json_object_get (started, "plan"), "id")));
-    json_decref (started);
-    s_plan_wait_t done = {fleet, plan_id, "\"state\": \"succeeded\""};
-    cr_assert (jt_wait_for (s_plan_has, &done, 120000), "the first deploy did not succeed");
+    s_deploy_to_success (fleet, "1.0", plan_id, sizeof plan_id);
     char show[64];
     snprintf (show, sizeof show, "plan show %s", plan_id);
     json_t *plan_before = s_jadctl_json (fleet, "plan", show);
@@ -1062,16 +1070,8 @@ Test (failover, a_postgresql_restart_under_the_leader_costs_one_takeover_and_no_
     cr_assert (jt_fleet_wait_status (fleet, "\"state\": \"online\"", count, 30000),
                "the agents are not online under the new leader");
     s_add_release (fleet, "2.0");
-    cr_assert_eq (jt_jadctl (fleet, &out, "--json deploy web 2.0 --env dev"), 0, "%s", out);
-    started = json_loads (out, 0, NULL);
-    free (out);
-    cr_assert_not_null (started);
     char second[32];
-    snprintf (second, sizeof second, "%s",
-              json_string_value (json_object_get (json_object_get (started, "plan"), "id")));
-    json_decref (started);
-    s_plan_wait_t done2 = {fleet, second, "\"state\": \"succeeded\""};
-    cr_assert (jt_wait_for (s_plan_has, &done2, 120000), "the second deploy did not succeed");
+    s_deploy_to_success (fleet, "2.0", second, sizeof second);
     char hooks[600];
     snprintf (hooks, sizeof hooks, "%s/hooks.log", fleet->dir);
     char *log = jt_read_file (hooks);
