@@ -501,12 +501,13 @@ Test (alerts, inconclusive_rule_pauses_the_plan_for_an_operator)
     //  judged at the end of the bake, never at its start (issue 13 item 4):
     //  the pause is at least the bake's 1000 ms after the bake started
     char *waited = NULL;
-    rc = jt_run (&waited,
-                 "sqlite3 -cmd '.timeout 10000' %s/controller/state.db \"SELECT (SELECT min(time) "
-                 "FROM events WHERE "
-                 "plan_id = '%s' AND step = 'alert' AND status = 'paused') - (SELECT min(time) "
-                 "FROM events WHERE plan_id = '%s' AND step = 'bake' AND status = 'started')\"",
-                 fleet->dir, plan, plan);
+    char query[512];
+    snprintf (query, sizeof query,
+              "SELECT (SELECT min(time) FROM events WHERE plan_id = '%s' AND step = 'alert' AND "
+              "status = 'paused') - (SELECT min(time) FROM events WHERE plan_id = '%s' AND "
+              "step = 'bake' AND status = 'started')",
+              plan, plan);
+    rc = jt_fleet_sql (fleet, &waited, query);
     cr_assert_eq (rc, 0, "%s", waited);
     cr_assert (atoll (waited) >= 1000, "paused %s ms into a bake of 1000 ms", waited);
     free (waited);

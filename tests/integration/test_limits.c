@@ -155,13 +155,11 @@ static void s_send_series (zsock_t *agent, int first, int count)
     free (values);
 }
 
-//  The first line of `sqlite3 state.db SQL` on the controller's database.
+//  The first line of SQL's output on the controller's store.
 static long long s_sql (const char *sql)
 {
     char *output = NULL;
-    cr_assert_eq (jt_run (&output, "sqlite3 -cmd '.timeout 10000' %s/controller/state.db \"%s\"",
-                          fleet->dir, sql),
-                  0, "%s", output ? output : "");
+    cr_assert_eq (jt_fleet_sql (fleet, &output, sql), 0, "%s: %s", sql, output ? output : "");
     long long value = strtoll (output, NULL, 10);
     free (output);
     return value;

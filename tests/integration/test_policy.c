@@ -346,14 +346,12 @@ Test (policy, plan_commands_take_a_unique_prefix_of_the_id)
     free (output);
     //  two plans sharing a prefix: it names neither, and lists both
     char *sql = NULL;
-    cr_assert_eq (jt_run (&sql,
-                          "sqlite3 -cmd '.timeout 10000' %s/controller/state.db \"INSERT INTO "
-                          "plans (id, app, version, "
-                          "env, kind, strategy, state, created, progress, seq) VALUES "
-                          "('fee1dead01', 'web', '1.0', 'dev', 'deploy', 'all', 'succeeded', 1, "
-                          "1, 900001), ('fee1dead02', 'web', '1.0', 'dev', 'deploy', 'all', "
-                          "'succeeded', 2, 2, 900002)\"",
-                          fleet->dir),
+    cr_assert_eq (jt_fleet_sql (fleet, &sql,
+                                "INSERT INTO plans (id, app, version, env, kind, strategy, state, "
+                                "created, progress, seq) VALUES ('fee1dead01', 'web', '1.0', "
+                                "'dev', 'deploy', 'all', 'succeeded', 1, 1, 900001), "
+                                "('fee1dead02', 'web', '1.0', 'dev', 'deploy', 'all', "
+                                "'succeeded', 2, 2, 900002)"),
                   0, "%s", sql);
     free (sql);
     int rc = jt_jadctl (fleet, &output, "plan show fee1");

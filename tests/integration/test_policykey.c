@@ -189,11 +189,33 @@ static char *s_agent_meta (int index, const char *key)
 static void s_controller_sql (const char *sql)
 {
     char *output = NULL;
-    cr_assert_eq (jt_run (&output,
-                          "sqlite3 -cmd '.timeout 10000' %s/controller/state.db \"%s\" 2>&1",
-                          fleet->dir, sql),
-                  0, "%s: %s", sql, output);
+    cr_assert_eq (jt_fleet_sql (fleet, &output, sql), 0, "%s: %s", sql, output);
     free (output);
+}
+
+//  SQL that serves the policy in file `path` as version 1 (its text
+//  without the final newline, quoted for SQL). Caller frees.
+static char *s_policy_update_sql (const char *path)
+{
+    char *body = jt_read_file (path);
+    cr_assert (body, "cannot read %s", path);
+    size_t length = strlen (body);
+    while (length > 0 && body[length - 1] == '\n')
+        body[--length] = 0;
+    char *sql = NULL;
+    size_t size = 0;
+    FILE *stream = open_memstream (&sql, &size);
+    cr_assert (stream);
+    fputs ("UPDATE policies SET version = 1, body = '", stream);
+    for (const char *at = body; *at; at++) {
+        if (*at == '\'')
+            fputc ('\'', stream);
+        fputc (*at, stream);
+    }
+    fputs ("'", stream);
+    fclose (stream);
+    free (body);
+    return sql;
 }
 
 //  deploy web VERSION --env ENV --wait: exit code, output in *output_p.
@@ -295,9 +317,8 @@ Test (policykey, agents_with_a_policy_key_refuse_what_the_controller_let_through
     s_environments (ci, true);
     s_release ("3.0", sha3);
     s_attest ("3.0", sha3);
-    s_controller_sql ("UPDATE attestations SET envelope = replace (envelope, 'sig' || char (34) "
-                      "|| ':' || char (34), 'sig' || char (34) || ':' || char (34) || 'AAAA') "
-                      "WHERE version = '3.0'");
+    s_controller_sql ("UPDATE attestations SET envelope = replace (envelope, 'sig\":\"', "
+                      "'sig\":\"AAAA') WHERE version = '3.0'");
     s_environments (ci, false);
     cr_assert (jt_fleet_wait_status (fleet, "\"state\": \"online\"", 2, 30000),
                "the agents did not come back");
@@ -341,9 +362,7 @@ Test (policykey, an_older_policy_is_refused_even_after_an_agent_restart)
     free (kept);
 
     s_restart_agent (0);
-    char *sql = jad_strdup_printf ("UPDATE policies SET version = 1, body = rtrim (CAST "
-                                   "(readfile ('%s') AS TEXT), char (10))",
-                                   old);
+    char *sql = s_policy_update_sql (old);
     s_controller_sql (sql);
     free (sql);
     cr_assert (jt_fleet_wait_status (fleet, "\"state\": \"online\"", 1, 30000),

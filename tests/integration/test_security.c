@@ -492,11 +492,7 @@ Test (security, unknown_commands_and_malformed_frames_invoke_nothing)
     cr_assert (strstr (output, "refused"), "%s", output);
     free (output);
     //  The audit log is append-only: no command edits it.
-    cr_assert_neq (
-        jt_run (&output,
-                "sqlite3 -cmd '.timeout 10000' %s/controller/state.db \"DELETE FROM audit\"",
-                fleet->dir),
-        0, "%s", output);
+    cr_assert_neq (jt_fleet_sql (fleet, &output, "DELETE FROM audit"), 0, "%s", output);
     cr_assert (strstr (output, "append-only"), "%s", output);
     free (output);
     s_client_destroy (&api, &monitor);
@@ -828,10 +824,7 @@ Test (security, rollback_below_the_security_floor_is_refused_by_controller_and_a
     //  a controller whose floor was lost (its database altered, or a key
     //  abused) signs a rollback to 1.0: the agent is the real defence
     char *sql = NULL;
-    cr_assert_eq (
-        jt_run (&sql, "sqlite3 -cmd '.timeout 10000' %s/controller/state.db 'DELETE FROM floors'",
-                fleet->dir),
-        0, "%s", sql);
+    cr_assert_eq (jt_fleet_sql (fleet, &sql, "DELETE FROM floors"), 0, "%s", sql);
     free (sql);
     cr_assert_eq (jt_jadctl (fleet, &output, "rollback web --env dev --to 1.0"), 0, "%s", output);
     free (output);
@@ -933,11 +926,9 @@ Test (security, rollback_to_a_release_the_environment_refuses_is_refused)
     jt_fleet_restart_controller (fleet);
     cr_assert (jt_fleet_wait_status (fleet, "\"state\": \"online\"", 2, 30000));
     char *sql = NULL;
-    cr_assert_eq (jt_run (&sql,
-                          "sqlite3 -cmd '.timeout 10000' %s/controller/state.db \"UPDATE releases "
-                          "SET bad = 'alert "
-                          "error_rate fired' WHERE app = 'hello' AND version = '6.4'\"",
-                          fleet->dir),
+    cr_assert_eq (jt_fleet_sql (fleet, &sql,
+                                "UPDATE releases SET bad = 'alert error_rate fired' WHERE app = "
+                                "'hello' AND version = '6.4'"),
                   0, "%s", sql);
     free (sql);
     s_add_hello ("6.6-unvetted");

@@ -856,6 +856,22 @@ void jt_fleet_destroy (jt_fleet_t **self_p)
     *self_p = NULL;
 }
 
+int jt_fleet_sql (jt_fleet_t *self, char **output, const char *sql)
+{
+    //  Through a file: no quoting of the SQL for the shell.
+    char path[PATH_MAX];
+    static int counter;
+    snprintf (path, sizeof path, "%s/sql-%d.sql", self->dir, ++counter);
+    jt_write_file (path, sql, 0600);
+    int rc =
+        self->store
+            ? jt_run (output, "psql -q -At -v ON_ERROR_STOP=1 '%s' -f %s", self->store, path)
+            : jt_run (output, "sqlite3 -bail -cmd '.timeout 10000' %s/controller/state.db < %s",
+                      self->dir, path);
+    unlink (path);
+    return rc;
+}
+
 int jt_jadctl (jt_fleet_t *self, char **output, const char *format, ...)
 {
     va_list argptr;

@@ -103,6 +103,11 @@ void jt_fleet_start_controller (jt_fleet_t *self);
 void jt_fleet_destroy (jt_fleet_t **self_p);
 //  Path of an agent's release root: DIR/NAME/srv
 char *jt_fleet_root (jt_fleet_t *self, int index);
+//  Run `sql` on the controller's store: the sqlite3 CLI on state.db, or
+//  psql on the fleet's PostgreSQL database (rows as `a|b`, no header, in
+//  both). Returns the exit status; the output (stdout+stderr) in *output
+//  if not NULL. Keep the SQL to what both dialects take.
+int jt_fleet_sql (jt_fleet_t *self, char **output, const char *sql);
 //  Run jadctl with the admin client file; returns the exit status and
 //  the output (stdout+stderr) in *output if not NULL.
 int jt_jadctl (jt_fleet_t *self, char **output, const char *format, ...)
