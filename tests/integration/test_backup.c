@@ -1,10 +1,13 @@
-//  test_backup - `jadugar-controller backup` of a controller in the middle
-//  of a rollout, and `restore` of it into an empty data directory: the
-//  restored controller finishes the rollout (no host applies twice),
-//  serves and deploys
+//  test_backup - a backup of a controller in the middle of a rollout and
+//  its restore: `jadugar-controller backup` and `restore` into an empty
+//  data directory on SQLite, the restore drill of docs/operations.md
+//  (pg_dump, export-keys, pg_restore into a new database, the epoch
+//  raised, init --join) on PostgreSQL. The restored controller finishes
+//  the rollout (no host applies twice), serves and deploys
 //  SPDX-License-Identifier: MPL-2.0
 
 #include "jad_testlib.h"
+#include "jad_testpg.h"
 
 #include <criterion/criterion.h>
 #include <limits.h>
@@ -74,6 +77,102 @@ static void s_add_release (const char *version, const char *log, const char *gat
     free (archive);
 }
 
+//  SQLite: `backup` to a new 0600 file, never over one.
+static void s_sqlite_backup (const char *data, const char *backup)
+{
+    char *out = NULL;
+    cr_assert_eq (jt_run (&out, "%s backup --data %s --out %s", S_CONTROLLER, data, backup), 0,
+                  "backup: %s", out);
+    cr_assert (out && strstr (out, "backup: "), "%s", out);
+    free (out);
+    struct stat info;
+    cr_assert_eq (stat (backup, &info), 0);
+    cr_assert_eq (info.st_mode & 0777, 0600, "the backup is mode %o", info.st_mode & 0777);
+    //  never over an existing file
+    cr_assert_eq (jt_run (&out, "%s backup --data %s --out %s", S_CONTROLLER, data, backup), 2,
+                  "%s", out);
+    free (out);
+}
+
+//  SQLite: `restore` into an empty directory only; keys 0600, dir 0700.
+static void s_sqlite_restore (const char *backup, const char *restored)
+{
+    char *out = NULL;
+    //  never into a directory that holds something
+    cr_assert_eq (jt_run (NULL, "mkdir -p %s && touch %s/x", restored, restored), 0);
+    cr_assert_eq (jt_run (&out, "%s restore --data %s --from %s", S_CONTROLLER, restored, backup),
+                  2, "%s", out);
+    cr_assert (out && strstr (out, "not empty"), "%s", out);
+    free (out);
+    cr_assert_eq (jt_run (NULL, "rm -f %s/x", restored), 0);
+    cr_assert_eq (jt_run (&out, "%s restore --data %s --from %s", S_CONTROLLER, restored, backup),
+                  0, "restore: %s", out);
+    cr_assert (out && strstr (out, "restored: "), "%s", out);
+    free (out);
+    struct stat info;
+    char path[PATH_MAX + 32];
+    snprintf (path, sizeof path, "%s/keys/signing.key", restored);
+    cr_assert_eq (stat (path, &info), 0);
+    cr_assert_eq (info.st_mode & 0777, 0600, "a restored key is mode %o", info.st_mode & 0777);
+    cr_assert_eq (stat (restored, &info), 0);
+    cr_assert_eq (info.st_mode & 0777, 0700);
+    cr_assert_eq (jt_run (&out, "%s check --data %s", S_CONTROLLER, restored), 0, "%s", out);
+    free (out);
+}
+
+//  PostgreSQL, as docs/operations.md's backup says: pg_dump of the store
+//  and the controller's exported keys (controller.yaml is kept in place).
+static void s_pg_backup (void)
+{
+    char *out = NULL;
+    cr_assert_eq (jt_run (&out, "pg_dump --format=custom --file %s/store.dump '%s'", fleet->dir,
+                          fleet->store),
+                  0, "pg_dump: %s", out);
+    free (out);
+    cr_assert_eq (jt_run (&out, "%s export-keys --data %s/controller --out %s/keys", S_CONTROLLER,
+                          fleet->dir, fleet->dir),
+                  0, "export-keys: %s", out);
+    free (out);
+}
+
+//  PostgreSQL, the restore drill of docs/operations.md: the dump into a
+//  new empty database, its epoch raised above the fleet's, a controller
+//  joined to it with the exported keys and the kept controller.yaml
+//  pointing at the new database.
+static void s_pg_restore (const char *data, const char *restored)
+{
+    char *copy = jt_pg_database ();
+    cr_assert_not_null (copy);
+    char *out = NULL;
+    cr_assert_eq (
+        jt_run (&out, "pg_restore --no-owner --dbname '%s' %s/store.dump", copy, fleet->dir), 0,
+        "pg_restore: %s", out);
+    free (out);
+    cr_assert_eq (jt_run (&out,
+                          "psql -q -v ON_ERROR_STOP=1 '%s' -c \"UPDATE meta SET value = CAST "
+                          "(value AS BIGINT) + 10 WHERE key = 'epoch'\"",
+                          copy),
+                  0, "%s", out);
+    free (out);
+    cr_assert_eq (jt_run (&out, "%s init --data %s --port %d --store '%s' --join %s/keys",
+                          S_CONTROLLER, restored, fleet->port, copy, fleet->dir),
+                  0, "init --join: %s", out);
+    free (out);
+    //  the kept controller.yaml, its store: now the new database
+    cr_assert_eq (jt_run (&out,
+                          "sed \"s|^store:.*|store: '%s'|\" %s/controller.yaml > "
+                          "%s/controller.yaml",
+                          copy, data, restored),
+                  0, "%s", out);
+    free (out);
+    cr_assert_eq (jt_run (&out, "%s check --data %s", S_CONTROLLER, restored), 0, "%s", out);
+    free (out);
+    //  the old database goes, the fleet's teardown drops the new one
+    jt_pg_drop (fleet->store);
+    free (fleet->store);
+    fleet->store = copy;
+}
+
 Test (backup, a_backup_taken_during_a_deploy_restores_to_a_working_controller)
 {
     fleet = jt_fleet_new ();
@@ -104,44 +203,20 @@ Test (backup, a_backup_taken_during_a_deploy_restores_to_a_working_controller)
     //  in the middle of the deploy: host-1's activate hook is running
     s_grep_t started = {log, "start 1.0 host-1\n"};
     cr_assert (jt_wait_for (s_file_has, &started, 60000), "host-1 never started activating");
-    cr_assert_eq (jt_run (&out, "%s backup --data %s --out %s", S_CONTROLLER, data, backup), 0,
-                  "backup: %s", out);
-    cr_assert (out && strstr (out, "backup: "), "%s", out);
-    free (out);
-    struct stat info;
-    cr_assert_eq (stat (backup, &info), 0);
-    cr_assert_eq (info.st_mode & 0777, 0600, "the backup is mode %o", info.st_mode & 0777);
-    //  never over an existing file
-    cr_assert_eq (jt_run (&out, "%s backup --data %s --out %s", S_CONTROLLER, data, backup), 2,
-                  "%s", out);
-    free (out);
+    if (fleet->store)
+        s_pg_backup ();
+    else
+        s_sqlite_backup (data, backup);
     //  the deploy finishes under the original controller, which then stops
     jt_write_file (gate, "go\n", 0644);
     s_plan_wait_t done = {plan_id, "\"state\": \"succeeded\""};
     cr_assert (jt_wait_for (s_plan_has, &done, 60000), "the deploy did not succeed");
     cr_assert_eq (jt_stop (fleet->controller), 0);
     fleet->controller = 0;
-    //  restore: never into a directory that holds something
-    jt_write_file (restored, "", 0600);
-    cr_assert_eq (
-        jt_run (NULL, "rm -f %s && mkdir -p %s && touch %s/x", restored, restored, restored), 0);
-    cr_assert_eq (jt_run (&out, "%s restore --data %s --from %s", S_CONTROLLER, restored, backup),
-                  2, "%s", out);
-    cr_assert (out && strstr (out, "not empty"), "%s", out);
-    free (out);
-    cr_assert_eq (jt_run (NULL, "rm -f %s/x", restored), 0);
-    cr_assert_eq (jt_run (&out, "%s restore --data %s --from %s", S_CONTROLLER, restored, backup),
-                  0, "restore: %s", out);
-    cr_assert (out && strstr (out, "restored: "), "%s", out);
-    free (out);
-    char path[PATH_MAX + 32];
-    snprintf (path, sizeof path, "%s/keys/signing.key", restored);
-    cr_assert_eq (stat (path, &info), 0);
-    cr_assert_eq (info.st_mode & 0777, 0600, "a restored key is mode %o", info.st_mode & 0777);
-    cr_assert_eq (stat (restored, &info), 0);
-    cr_assert_eq (info.st_mode & 0777, 0700);
-    cr_assert_eq (jt_run (&out, "%s check --data %s", S_CONTROLLER, restored), 0, "%s", out);
-    free (out);
+    if (fleet->store)
+        s_pg_restore (data, restored);
+    else
+        s_sqlite_restore (backup, restored);
     //  the restored controller in the original's place
     cr_assert_eq (jt_run (NULL, "mv %s %s.orig && mv %s %s", data, data, restored, data), 0);
     jt_fleet_start_controller (fleet);
