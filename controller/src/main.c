@@ -266,6 +266,13 @@ static int s_run (const s_options_t *options)
     }
     if (jad_reload_catch () != 0)
         jad_log_warning ("controller: cannot catch SIGHUP; reload needs a restart");
+    //  before the store: a standby without CURVE would otherwise wait for
+    //  the lead and only then refuse
+    if (!zsys_has_curve ()) {
+        jad_log_error ("controller: this libzmq has no CURVE support; refusing to run "
+                       "unencrypted");
+        return 1;
+    }
     int64_t started_ms = jad_now_ms ();
     int status = 1;
     ctl_settings_t *settings = NULL;
