@@ -861,10 +861,20 @@ Test (failover, a_second_controller_joins_with_the_first_ones_keys, .timeout = 1
     s_start (&one);
     snprintf (needle, sizeof needle, "leads name=127.0.0.1:%d epoch=1", one.base);
     cr_assert (s_wait_log (&one, needle, 20000), "the first controller does not lead");
+    //  a store row that is no HOST:PORT (an edited database) stays out of
+    //  the client file: its comma or newline would add endpoints or keys
+    cr_assert_eq (jt_run (&out,
+                          "psql -q -v ON_ERROR_STOP=1 '%s' -c \"INSERT INTO controllers (name, "
+                          "seen) VALUES ('10.9.9.9:7000,10.6.6.6:6', 1), (E'h:7000\\nkey: x', 1)\"",
+                          url),
+                  0, "%s", out);
+    free (out);
     char *joined = NULL;
     cr_assert_eq (jt_run (&joined, "%s init --data %s --port %d --store '%s' --join %s",
                           S_CONTROLLER, two.data, two.base, url, keys),
                   0, "init --join: %s", joined);
+    cr_assert_eq (jt_count (joined, "not HOST:PORT; it is not in the client file"), 2, "%s",
+                  joined);
     char a[128], b[128];
     cr_assert_str_eq (s_line (joined, "signing-key: ", a, sizeof a),
                       s_line (first, "signing-key: ", b, sizeof b));

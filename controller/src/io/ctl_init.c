@@ -9,6 +9,7 @@
 #include "jad_keys.h"
 #include "jad_util.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sodium.h>
@@ -378,8 +379,22 @@ done:
     return status;
 }
 
+//  True if `host` (length bytes) can be an address in the client file's
+//  comma-separated `controller:` list: a name or an IP address, nothing a
+//  store row could smuggle into the YAML (commas, quotes, newlines).
+static bool s_endpoint_host_ok (const char *host, size_t length)
+{
+    if (length == 0 || length > 255)
+        return false;
+    for (size_t at = 0; at < length; at++)
+        if (!isalnum ((unsigned char)host[at]) && !strchr (".-_:[]", host[at]))
+            return false;
+    return true;
+}
+
 //  "ADDR:API," (API: the base port + 2) for every controller of the store
 //  but this one (listen:port), the leader first; NULL if none or on error.
+//  A row whose name is not HOST:PORT is left out, and said so.
 static char *s_client_endpoints (ctl_store_t *store, const char *listen, int port)
 {
     zlistx_t *controllers = ctl_leader_controllers (store);
@@ -391,13 +406,21 @@ static char *s_client_endpoints (ctl_store_t *store, const char *listen, int por
     for (int leaders = 1; leaders >= 0; leaders--)
         for (ctl_controller_t *row = zlistx_first (controllers); row;
              row = zlistx_next (controllers)) {
-            const char *colon = row->name ? strrchr (row->name, ':') : NULL;
-            int base = colon ? atoi (colon + 1) : 0;
-            if (row->leader != (leaders == 1) || !colon || base < 1 || base > 65532 ||
-                streq (row->name, self))
+            if (row->leader != (leaders == 1) || (row->name && streq (row->name, self)))
                 continue;
+            const char *colon = row->name ? strrchr (row->name, ':') : NULL;
+            char *end = NULL;
+            long base = colon ? strtol (colon + 1, &end, 10) : 0;
+            if (!colon || end == colon + 1 || *end || base < 1 || base > 65532 ||
+                !s_endpoint_host_ok (row->name, (size_t)(colon - row->name))) {
+                fputs ("jadugar-controller: note: the store names a controller '", stderr);
+                for (const char *at = row->name ? row->name : ""; *at && at - row->name < 80; at++)
+                    fputc (isprint ((unsigned char)*at) ? *at : '?', stderr);
+                fputs ("', not HOST:PORT; it is not in the client file\n", stderr);
+                continue;
+            }
             char *longer = jad_strdup_printf ("%s%.*s:%d,", list ? list : "",
-                                              (int)(colon - row->name), row->name, base + 2);
+                                              (int)(colon - row->name), row->name, (int)base + 2);
             free (list);
             list = longer;
             if (!list)
