@@ -20,20 +20,12 @@ static void s_teardown (void)
 
 TestSuite (retention, .fini = s_teardown, .timeout = 240);
 
-//  Run `sql` on the fleet controller's store (the sqlite3 CLI or psql);
-//  returns its output (caller frees), aborting the test on failure.
+//  Run `sql` on the fleet controller's store; returns its output (caller
+//  frees), aborting the test on failure.
 static char *s_sql (const char *sql)
 {
-    char path[PATH_MAX];
-    snprintf (path, sizeof path, "%s/retention.sql", fleet->dir);
-    jt_write_file (path, sql, 0600);
     char *output = NULL;
-    int rc =
-        fleet->store
-            ? jt_run (&output, "psql -q -At -v ON_ERROR_STOP=1 '%s' -f %s", fleet->store, path)
-            : jt_run (&output, "sqlite3 -bail -cmd '.timeout 10000' %s/controller/state.db < %s",
-                      fleet->dir, path);
-    cr_assert_eq (rc, 0, "%s:\n%s", sql, output);
+    cr_assert_eq (jt_fleet_sql (fleet, &output, sql), 0, "%s:\n%s", sql, output);
     return output;
 }
 
