@@ -56,8 +56,13 @@ valgrind_on=${JADUGAR_VALGRIND:-1}
 #    coverage instrumentation: tests/fuzz/run-fuzz.sh); GCC Release (-O3)
 #    is package.build's (tests/package/build-packages.sh);
 #  - valgrind on the unit tests of the GCC RelWithDebInfo build (below);
+#  - the integration suite once more with the controllers' state in
+#    PostgreSQL (the integration_pg label, tests/CMakeLists.txt) in the
+#    GCC RelWithDebInfo build, beside one test server (tests/pg_run), at
+#    full priority: its waits are timed;
 #  - the fuzz targets, each for JADUGAR_FUZZ_SECONDS.
-#  CI's two cores have no time for the tests twice more.
+#  CI's two cores have no time for the whole suite twice more under the
+#  sanitizers.
 builds_pid=
 if [ "$full" = yes ] && [ "${JADUGAR_BUILDS:-1}" != 0 ]; then
     (
@@ -65,14 +70,23 @@ if [ "$full" = yes ] && [ "${JADUGAR_BUILDS:-1}" != 0 ]; then
         echo "build: gcc RelWithDebInfo in $dir"
         cmake -S . -B "$dir" -DCMAKE_C_COMPILER=gcc -DCMAKE_BUILD_TYPE=RelWithDebInfo \
             -DJADUGAR_TESTS=ON $werror >/dev/null || exit 1
-        #  the product here, valgrind.sh builds its unit tests
-        nice -n 19 cmake --build "$dir" -j"$(nproc)" --target jadugar-controller jadugar-agent \
-            jadugar-apply jadctl >"$dir/build.log" 2>&1 || {
+        #  the product and the integration tests here, valgrind.sh builds
+        #  its unit tests
+        integration=$(for file in tests/integration/test_*.c; do
+            name=${file##*/}
+            echo "integration_${name%.c}"
+        done)
+        # shellcheck disable=SC2086 # the list of targets, split
+        nice -n 10 cmake --build "$dir" -j"$(nproc)" --target jadugar-controller jadugar-agent \
+            jadugar-apply jadctl pg_run jt_nocurve $integration >"$dir/build.log" 2>&1 || {
             cat "$dir/build.log"
             echo "build: gcc RelWithDebInfo FAILED"
             exit 1
         }
         step "build: gcc RelWithDebInfo done"
+        (cd "$dir" && ./tests/pg_run ctest --output-on-failure -j2 -L integration_pg) \
+            >"$dir/pg.log" 2>&1 &
+        pg_pid=$!
         nice -n 19 ./tests/fuzz/run-fuzz.sh --build >"$top/fuzz-build.log" 2>&1 || {
             cat "$top/fuzz-build.log"
             echo "build: clang (the product and the fuzz targets) FAILED"
@@ -89,6 +103,13 @@ if [ "$full" = yes ] && [ "${JADUGAR_BUILDS:-1}" != 0 ]; then
             nice -n 19 ./tests/fuzz/run-fuzz.sh --run "$fuzz_seconds" || exit 1
             step "fuzzing done"
         fi
+        wait "$pg_pid" || {
+            cat "$dir/pg.log"
+            echo "the integration suite on PostgreSQL FAILED"
+            exit 1
+        }
+        tail -n 3 "$dir/pg.log"
+        step "the integration suite on PostgreSQL done"
     ) >"$build/configs.log" 2>&1 &
     builds_pid=$!
     trap 'kill "$builds_pid" 2>/dev/null || true' EXIT
@@ -98,6 +119,9 @@ fi
 #  tests' own (tests/CMakeLists.txt): a plain ctest uses them too.
 #  One test more than cores: many tests spend most of their time waiting on
 #  sockets, timers and other processes.
+#  The integration suite's PostgreSQL twins run beside (above) when the
+#  other builds do.
+[ -n "$builds_pid" ] && set -- -LE integration_pg "$@"
 (cd "$build" && ctest --output-on-failure -j"$(($(nproc) + 1))" "$@")
 
 step "tests done"
