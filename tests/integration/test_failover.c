@@ -1038,6 +1038,11 @@ Test (failover, a_postgresql_restart_under_the_leader_costs_one_takeover_and_no_
     snprintf (needle, sizeof needle, "leads name=127.0.0.1:%d epoch=2", pair.two.base);
     cr_assert (s_wait_log (&pair.two, needle, 20000), "the standby did not take over");
     cr_assert (s_wait_log (&pair.two, "server: listening", 10000));
+    //  it said so once while it lasted, not at every try, and when it ended
+    char *standby_log = jt_read_file (pair.two.log);
+    cr_assert_eq (jt_count (standby_log, "leader: lock connection down"), 1, "%s", standby_log);
+    cr_assert (strstr (standby_log, "leader: lock connection up again after"), "%s", standby_log);
+    free (standby_log);
     //  the old leader comes back as a standby (no second takeover)
     jt_fleet_start_controller (fleet);
     snprintf (needle, sizeof needle, "standing by name=127.0.0.1:%d; controller 127.0.0.1:%d leads",

@@ -28,8 +28,15 @@ struct _ctl_leader_t {
     int64_t renewed_at;  //  mono ms a renewal that succeeded was sent
     bool renewing;       //  a renewal is on its way (sent, no answer yet)
     int64_t sent_at;     //  mono ms the renewal on its way was sent
+    int64_t down_at;     //  mono ms a standby's lock connection went down (0: up)
+    int64_t down_told;   //  mono ms that was last logged
     char error[256];     //  the last error
 };
+
+//  A standby whose lock connection stays down (the database restarting or
+//  out of reach) says so when it goes down and then once a minute, not at
+//  every try.
+#define S_DOWN_REPEAT_MS 60000
 
 //  A leader whose last renewal that succeeded was sent this long ago stops
 //  serving: a standby deposes it only once the lease, renewed by the
@@ -178,10 +185,23 @@ int ctl_leader_try (ctl_leader_t *self, ctl_store_t *store)
         return 1;
     if (PQstatus (self->pg) != CONNECTION_OK)
         PQreset (self->pg);
+    int64_t now = jad_mono_ms ();
     if (PQstatus (self->pg) != CONNECTION_OK) {
         s_error (self, NULL);
-        jad_log_warning ("leader: lock connection down error=\"%s\"", self->error);
+        if (!self->down_at || now - self->down_told >= S_DOWN_REPEAT_MS) {
+            jad_log_warning ("leader: lock connection down error=\"%s\"; trying again every "
+                             "%d ms",
+                             self->error, CTL_LEADER_POLL_MS);
+            self->down_told = now;
+        }
+        if (!self->down_at)
+            self->down_at = now;
         return -1;
+    }
+    if (self->down_at) {
+        jad_log_info ("leader: lock connection up again after %lld ms",
+                      (long long)(now - self->down_at));
+        self->down_at = 0;
     }
     s_seen (self);
     PGresult *result = s_exec (self, "SELECT pg_try_advisory_lock (" S_LEADER_LOCK ")", 0, NULL);
