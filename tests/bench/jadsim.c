@@ -69,8 +69,9 @@
 //                                     reply (handshake, ZAP, enrollment)
 //    acked PLAN N MS                  N agents acknowledged; MS = last ack
 //                                     time minus the plan's issued_at
-//                                     (the line goes on: "first F at
-//                                     WALL", F the first copy's arrival
+//                                     (the line goes on: "first F last L
+//                                     at WALL", F and L the first and
+//                                     last copy verified and admitted
 //                                     minus issued_at, WALL the last
 //                                     ack's unix ms)
 //    healthy PLAN N MS                N agents reported healthy
@@ -176,7 +177,8 @@ typedef struct {
     int acked;
     int healthy;
     int64_t last_ack;
-    int64_t first_seen;  //  wall ms the first copy arrived
+    int64_t first_seen;  //  wall ms the first copy was verified and admitted
+    int64_t last_seen;   //  and the last
     int64_t last_healthy;
 } s_plan_stats_t;
 
@@ -598,6 +600,7 @@ static void s_on_envelope (s_sim_t *sim, s_agent_t *agent, const uint8_t *data, 
         jad_plan_destroy (&plan);
         return;
     }
+    s_stats (sim, plan)->last_seen = jad_now_ms ();
     agent->last_sequence = plan->sequence;
     agent->sequence_dirty = true;
     if (plan->epoch > agent->epoch) {
@@ -646,9 +649,10 @@ static void s_after_round (s_sim_t *sim)
         stats->acked++;
         stats->last_ack = jad_now_ms ();
         if (stats->acked == stats->targets_here) {
-            printf ("acked %s %d %lld first %lld at %lld\n", stats->plan_id, stats->acked,
+            printf ("acked %s %d %lld first %lld last %lld at %lld\n", stats->plan_id, stats->acked,
                     (long long)(stats->last_ack - stats->issued_at),
-                    (long long)(stats->first_seen - stats->issued_at), (long long)stats->last_ack);
+                    (long long)(stats->first_seen - stats->issued_at),
+                    (long long)(stats->last_seen - stats->issued_at), (long long)stats->last_ack);
             fflush (stdout);
         }
     }

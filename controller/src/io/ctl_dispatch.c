@@ -270,13 +270,16 @@ int ctl_dispatch_plan (ctl_dispatch_t *self, const char *plan_id, const char *ag
     envelope->proof = malloc (JAD_MERKLE_MAX_DEPTH * JAD_MERKLE_HASH);
     if (!envelope->proof)
         goto done;
+    int64_t sending = jad_mono_ms ();
     size_t sent = s_send_each (self, envelope, tree, names, count);
+    sending = jad_mono_ms () - sending;
     if (agent && sent == 0)
         goto done;
     self->counters->value[agent ? CTL_COUNT_PLANS_RESENT : CTL_COUNT_PLANS_SENT]++;
     ctl_plans_repo_mark_sent (self->store, plan_id, targets, jad_now_ms ());
-    jad_log_debug ("plans: sent plan=%s seq=%llu targets=%zu reached=%zu direct=%s", plan_id,
-                   (unsigned long long)plan->sequence, count, sent, agent ? agent : "-");
+    jad_log_debug ("plans: sent plan=%s seq=%llu targets=%zu reached=%zu direct=%s took=%lldms",
+                   plan_id, (unsigned long long)plan->sequence, count, sent, agent ? agent : "-",
+                   (long long)sending);
     result = 0;
 
 done:
