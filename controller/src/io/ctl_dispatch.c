@@ -241,6 +241,12 @@ int ctl_dispatch_plan (ctl_dispatch_t *self, const char *plan_id, const char *ag
     for (char *name = zlistx_first (targets); name; name = zlistx_next (targets))
         if (!(names[index++] = strdup (name)))
             goto done;
+    //  A plan to all its hosts marks them sent before it is issued: one
+    //  statement, and none between the plan's first and last copy (the
+    //  resend timer goes by this mark; a host not reached now is sent the
+    //  plan again on its hello).
+    if (!agent && ctl_plans_repo_mark_sent (self->store, plan_id, NULL, jad_now_ms ()) != 0)
+        goto done;
     plan->sequence = ctl_store_next_sequence (self->store);
     if (plan->sequence == 0)
         goto done;
@@ -276,7 +282,8 @@ int ctl_dispatch_plan (ctl_dispatch_t *self, const char *plan_id, const char *ag
     if (agent && sent == 0)
         goto done;
     self->counters->value[agent ? CTL_COUNT_PLANS_RESENT : CTL_COUNT_PLANS_SENT]++;
-    ctl_plans_repo_mark_sent (self->store, plan_id, targets, jad_now_ms ());
+    if (agent)
+        ctl_plans_repo_mark_sent (self->store, plan_id, agent, jad_now_ms ());
     jad_log_debug ("plans: sent plan=%s seq=%llu targets=%zu reached=%zu direct=%s took=%lldms",
                    plan_id, (unsigned long long)plan->sequence, count, sent, agent ? agent : "-",
                    (long long)sending);

@@ -755,19 +755,18 @@ zlistx_t *ctl_plans_repo_candidates (ctl_store_t *store, const char *id, const c
     return s_hosts (&query, rc, 2);
 }
 
-int ctl_plans_repo_mark_sent (ctl_store_t *store, const char *id, zlistx_t *names, int64_t now)
+int ctl_plans_repo_mark_sent (ctl_store_t *store, const char *id, const char *agent, int64_t now)
 {
-    ctl_sql_t *sql = ctl_store_sql (store);
-    if (ctl_sql_begin (sql))
-        return -1;
-    for (const char *name = zlistx_first (names); name; name = zlistx_next (names))
-        if (ctl_sql_exec (sql,
-                          "UPDATE plan_hosts SET last_sent = $1 WHERE plan_id = $2 AND agent = $3",
-                          "itt", now, id, name) < 0) {
-            ctl_sql_rollback (sql);
-            return -1;
-        }
-    return ctl_sql_commit (sql);
+    int64_t changed =
+        agent ? ctl_sql_exec (
+                    ctl_store_sql (store),
+                    "UPDATE plan_hosts SET last_sent = $1 WHERE plan_id = $2 AND agent = $3", "itt",
+                    now, id, agent)
+              : ctl_sql_exec (ctl_store_sql (store),
+                              "UPDATE plan_hosts SET last_sent = $1 WHERE plan_id = $2 AND state "
+                              "IN " S_UNFINISHED,
+                              "it", now, id);
+    return changed < 0 ? -1 : 0;
 }
 
 int ctl_plans_repo_ack (ctl_store_t *store, const char *id, const char *agent, int64_t now)

@@ -316,8 +316,10 @@ zlistx_t *ctl_plans_repo_migration_hosts (ctl_store_t *store, const char *id);
 //  run (a task's host candidates).
 zlistx_t *ctl_plans_repo_candidates (ctl_store_t *store, const char *id, const char *app);
 
-//  last_sent = now for the plan's hosts named in `names` (char *).
-int ctl_plans_repo_mark_sent (ctl_store_t *store, const char *id, zlistx_t *names, int64_t now);
+//  last_sent = now for the plan's host `agent`, or for every unfinished
+//  host of the plan when `agent` is NULL (one statement: a plan to 1,000
+//  hosts is marked at once).
+int ctl_plans_repo_mark_sent (ctl_store_t *store, const char *id, const char *agent, int64_t now);
 
 //  An agent acknowledged the plan: pending -> acked.
 int ctl_plans_repo_ack (ctl_store_t *store, const char *id, const char *agent, int64_t now);
