@@ -20,7 +20,8 @@
 #  the baseline's receivers hold one each, their DEALER (plans travel
 #  there since protocol 2; JADBENCH_DEALER_ONLY=1 forces it at any N).
 #  JADBENCH_JOIN_SPREAD=MS paces the join: each simulated agent connects
-#  first at a random time within MS.
+#  first at a random time within MS. JADBENCH_VERBOSE=1: the controller
+#  logs at debug level (how long sending each plan took).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 
@@ -136,8 +137,10 @@ echo "== controller and $count simulated agents"
 #  for the idle real agent, one for metrics ingestion.
 bench_controller "$controller_bin" bench bulk idle metrics
 jadctl () { "$jadctl_bin" "$@"; }
+#  JADBENCH_VERBOSE=1: the controller logs at debug level (each plan's
+#  sending time: "plans: sent ... took=MSms")
 ZSYS_IO_THREADS=$ctl_io_threads "$controller_bin" run --data "$work/controller" \
-    > "$work/controller.log" 2>&1 &
+    ${JADBENCH_VERBOSE:+--verbose} > "$work/controller.log" 2>&1 &
 controller_pid=$!
 pids+=("$controller_pid")
 
@@ -188,6 +191,15 @@ sleep 1
 idle_ticks_start=$(cpu_ticks "$idle_pid")
 idle_start=$(now_ms)
 
+#  The rounds' first look for the plan's end comes after a quiet pause:
+#  the simulators time a plan themselves (issued_at to their last ack), and
+#  a harness that forks cat, grep and date every 200 ms meanwhile takes
+#  the cores from them (about a tenth in the fan-out window at N = 1000,
+#  measured with `perf record -a`), which the baseline's run does not
+#  have. The pause, count/4 ms (at least 300), is longer than a round.
+quiet_ms=$(( count / 4 > 300 ? count / 4 : 300 ))
+quiet () { sleep "$((quiet_ms / 1000)).$(printf %03d $((quiet_ms % 1000)))"; }
+
 #  A small release for the fan-out rounds.
 bench_small_releases "$jadctl_bin" app
 
@@ -203,6 +215,7 @@ fan_ticks_start=$(cpu_ticks "$controller_pid")
 for round in $(seq 1 "$rounds"); do
     version=$((round % 2 + 1))
     plan=$(jadctl --json deploy app "$version" --env bench | sed -n 's/.*"id": "\([^"]*\)".*/\1/p' | head -n 1)
+    quiet
     wait_for 60 plan_done "$plan" || { echo "round $round: plan $plan did not finish" >&2; exit 1; }
     plan_time acked "$plan" >> "$work/fanout.txt"
     wait_for 60 plan_settled "$plan" || { echo "round $round: plan $plan never succeeded" >&2; exit 1; }
@@ -219,6 +232,7 @@ echo "== environment-wide switch to a release on disk, $count agents"
 for round in 1 2 3 4 5; do
     version=$((round % 2 + 1))
     plan=$(jadctl --json deploy app "$version" --env bench | sed -n 's/.*"id": "\([^"]*\)".*/\1/p' | head -n 1)
+    quiet
     wait_for 60 plan_done "$plan" || { echo "switch round $round did not finish" >&2; exit 1; }
     plan_time healthy "$plan" >> "$work/switch.txt"
     wait_for 60 plan_settled "$plan" || { echo "switch round $round never succeeded" >&2; exit 1; }
