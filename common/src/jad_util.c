@@ -174,6 +174,10 @@ int jad_mkdirs (const char *path, int mode)
         return -1;
     }
     strcpy (buf, path);
+    //  most calls find it there: one stat, not a mkdir per component
+    struct stat info;
+    if (stat (buf, &info) == 0 && S_ISDIR (info.st_mode))
+        return 0;
     for (char *cursor = buf + 1; *cursor; cursor++) {
         if (*cursor != '/')
             continue;
@@ -184,7 +188,6 @@ int jad_mkdirs (const char *path, int mode)
     }
     if (mkdir (buf, (mode_t)mode) != 0 && errno != EEXIST)
         return -1;
-    struct stat info;
     if (stat (buf, &info) != 0)
         return -1;
     if (!S_ISDIR (info.st_mode)) {

@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -291,4 +293,30 @@ Test (util, long_durations_take_whole_days_beyond_24_days)
         cr_assert_eq (jad_long_duration_parse (bad[index], &ms), -1, "%s", bad[index]);
     cr_assert_eq (jad_long_duration_parse (NULL, &ms), -1);
     cr_assert_eq (ms, 7, "nothing written on error");
+}
+
+Test (util, mkdirs_makes_every_missing_level_and_refuses_a_file_in_the_way)
+{
+    char *dir = jt_tempdir ("mkdirs");
+    char path[PATH_MAX];
+    snprintf (path, sizeof path, "%s/a/b/c", dir);
+    cr_assert_eq (jad_mkdirs (path, 0750), 0, "%s", strerror (errno));
+    struct stat info;
+    cr_assert_eq (stat (path, &info), 0);
+    cr_assert (S_ISDIR (info.st_mode));
+    cr_assert_eq (info.st_mode & 0777, 0750);
+    //  there already: nothing to do, and fine
+    cr_assert_eq (jad_mkdirs (path, 0750), 0);
+    //  a file where a directory should be, at the end or on the way
+    snprintf (path, sizeof path, "%s/a/file", dir);
+    jt_write_file (path, "x", 0600);
+    errno = 0;
+    cr_assert_eq (jad_mkdirs (path, 0750), -1);
+    cr_assert_eq (errno, ENOTDIR);
+    snprintf (path, sizeof path, "%s/a/file/d", dir);
+    errno = 0;
+    cr_assert_eq (jad_mkdirs (path, 0750), -1);
+    cr_assert_eq (errno, ENOTDIR);
+    jt_rmtree (dir);
+    free (dir);
 }
