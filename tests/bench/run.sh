@@ -73,13 +73,18 @@ dealer_only=${JADBENCH_DEALER_ONLY:-0}
 [ $((2 * count + 512)) -le $((fd_limit * 7 / 8)) ] || dealer_only=1
 join_spread=${JADBENCH_JOIN_SPREAD:-0}
 #  The controller's libzmq I/O threads (czmq reads ZSYS_IO_THREADS): one
-#  per 2,500 agents. libzmq 4.3.4 cancels a timer by walking all of its
-#  I/O thread's timers, and every connection's ZMTP heartbeat cancels one
-#  per interval: with one thread that is O(N^2) and saturates it near
-#  5,000 agents (docs/performance.md, "From 100 to 10,000 agents").
-ctl_io_threads=${JADBENCH_IO_THREADS:-$(( (count + per_proc - 1) / per_proc ))}
+#  per core, as the controller itself takes on this machine (its log:
+#  "server: io-threads=N"; ctl_sessions_io_threads), and one per 2,500
+#  agents beyond. libzmq 4.3.4 cancels a timer by walking all of its I/O
+#  thread's timers, and every connection's ZMTP heartbeat cancels one per
+#  interval: with one thread that is O(N^2) and saturates it near 5,000
+#  agents (docs/performance.md, "From 100 to 10,000 agents"). The
+#  baseline's server side gets as many.
+ctl_io_threads=$(( (count + per_proc - 1) / per_proc ))
+[ "$ctl_io_threads" -ge "$(nproc)" ] || ctl_io_threads=$(nproc)
+ctl_io_threads=${JADBENCH_IO_THREADS:-$ctl_io_threads}
 sim_flags=(--join-spread "$join_spread")
-base_flags=(--procs "$base_procs")
+base_flags=(--procs "$base_procs" --io-threads "$ctl_io_threads")
 if [ "$dealer_only" = 1 ]; then
     sim_flags+=(--no-sub)
     base_flags+=(--direct)

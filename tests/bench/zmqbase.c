@@ -14,7 +14,9 @@
 //
 //  With --direct there is no PUB and no SUB: the ROUTER sends each round
 //  to every receiver's DEALER, one connection per receiver, as plans go
-//  since protocol 2 (the shape of `jadsim --no-sub`).
+//  since protocol 2 (the shape of `jadsim --no-sub`). --io-threads T
+//  gives the sending side T libzmq I/O threads (default 1), as many as the
+//  controller it is the floor of.
 //
 //  Prints one line per measured round, "round R MS", then
 //  "baseline p50=MS p99=MS rounds=K rss_kib=KIB join_ms=MS join_cpu_us=US":
@@ -61,7 +63,8 @@ typedef struct {
     int count;
     int rounds;
     int port;
-    int procs;  //  receiver processes
+    int procs;       //  receiver processes
+    int io_threads;  //  the server side's libzmq I/O threads
     bool curve;
     bool zap;
     bool direct;      //  ROUTER to each DEALER, no PUB/SUB
@@ -252,11 +255,11 @@ static void s_stop (pid_t *children, int procs)
 }
 
 static const char *s_usage = "usage: zmqbase --port BASE [--count N] [--rounds R] [--procs P] "
-                             "[--curve] [--zap] [--direct]\n";
+                             "[--io-threads T] [--curve] [--zap] [--direct]\n";
 
 int main (int argc, char **argv)
 {
-    s_bench_t bench = {.count = 1000, .rounds = 20, .port = 0, .procs = 1};
+    s_bench_t bench = {.count = 1000, .rounds = 20, .port = 0, .procs = 1, .io_threads = 1};
     for (int index = 1; index < argc; index++) {
         if (streq (argv[index], "--curve"))
             bench.curve = true;
@@ -264,6 +267,8 @@ int main (int argc, char **argv)
             bench.zap = bench.curve = true;
         else if (streq (argv[index], "--direct"))
             bench.direct = true;
+        else if (streq (argv[index], "--io-threads") && index + 1 < argc)
+            bench.io_threads = atoi (argv[++index]);
         else if (streq (argv[index], "--procs") && index + 1 < argc)
             bench.procs = atoi (argv[++index]);
         else if (streq (argv[index], "--count") && index + 1 < argc)
@@ -278,7 +283,7 @@ int main (int argc, char **argv)
         }
     }
     if (bench.port <= 0 || bench.count <= 0 || bench.rounds <= 0 || bench.procs <= 0 ||
-        bench.procs > bench.count || sodium_init () < 0) {
+        bench.io_threads <= 0 || bench.procs > bench.count || sodium_init () < 0) {
         fprintf (stderr, "%s", s_usage);
         return 2;
     }
@@ -313,7 +318,7 @@ int main (int argc, char **argv)
         return 1;
     zlistx_set_destructor (bench.peers, (zlistx_destructor_fn *)zframe_destroy);
     zsys_set_max_sockets (64);
-    zsys_set_io_threads (1);
+    zsys_set_io_threads ((size_t)bench.io_threads);
 
     zactor_t *auth = NULL;
     if (bench.zap) {
