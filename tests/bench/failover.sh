@@ -348,9 +348,10 @@ beat_first=$(beats_after | percentile 0)
 beat_p50=$(beats_after | percentile 50)
 beat_p99=$(beats_after | percentile 99)
 beat_all=$(beats_after | percentile 100)
-#  the slowest simulator's last ack ("acked PLAN N MS first F at WALL")
+#  the slowest simulator's last ack ("acked PLAN N MS first F last L at WALL":
+#  WALL is the last field)
 acked_all=$(cat "$work"/sim-*.out | awk -v plan="$plan" -v kill="$kill_ms" \
-    '$1 == "acked" && $2 == plan && $8 - kill > max { max = $8 - kill } END { print max + 0 }')
+    '$1 == "acked" && $2 == plan && $NF - kill > max { max = $NF - kill } END { print max + 0 }')
 wait_for 120 plan_settled "$plan" || fail "plan $plan never succeeded under the new leader"
 #  the simulators' counters (printed as they stop): no plan or heartbeat
 #  of the dead leader's epoch may have been taken after the new one
