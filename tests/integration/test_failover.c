@@ -187,6 +187,18 @@ static bool s_agent_epoch (void *arg)
     return found;
 }
 
+//  Wait until every agent of the fleet stored `epoch` (30 s each).
+static void s_wait_agents_epoch (jt_fleet_t *fleet, int count, const char *epoch)
+{
+    for (int index = 0; index < count; index++) {
+        char db[600];
+        snprintf (db, sizeof db, "%s/%s/agent/state.db", fleet->dir, fleet->agent_names[index]);
+        s_epoch_t want = {db, epoch};
+        cr_assert (jt_wait_for (s_agent_epoch, &want, 30000), "%s never saw epoch %s",
+                   fleet->agent_names[index], epoch);
+    }
+}
+
 Test (failover, agents_connected_to_both_follow_the_new_leader_and_keep_its_epoch, .timeout = 240)
 {
     setenv ("JADUGAR_TEST_STORE", "postgresql", 1);
@@ -237,13 +249,7 @@ Test (failover, agents_connected_to_both_follow_the_new_leader_and_keep_its_epoc
                           "sed -i 's/^controller: .*$/controller: 127.0.0.1:%d,127.0.0.1:%d/' %s",
                           fleet->port + 2, two.base + 2, fleet->admin_config),
                   0);
-    for (int index = 0; index < count; index++) {
-        char db[600];
-        snprintf (db, sizeof db, "%s/%s/agent/state.db", fleet->dir, fleet->agent_names[index]);
-        s_epoch_t want = {db, "2"};
-        cr_assert (jt_wait_for (s_agent_epoch, &want, 30000), "%s never saw epoch 2",
-                   fleet->agent_names[index]);
-    }
+    s_wait_agents_epoch (fleet, count, "2");
     //  and the new leader has them all online
     cr_assert (jt_fleet_wait_status (fleet, "\"state\": \"online\"", count, 30000),
                "the agents are not online under the new leader");
@@ -704,13 +710,7 @@ Test (failover, every_agent_refuses_a_controller_signing_with_an_older_epoch, .t
     cr_assert_eq (jt_stop (pair.two.pid), 0);
     pair.two.pid = 0;
     cr_assert (s_wait_log (&pair.one, "epoch=3", 20000), "the first controller did not lead again");
-    for (int index = 0; index < count; index++) {
-        char db[600];
-        snprintf (db, sizeof db, "%s/%s/agent/state.db", fleet->dir, fleet->agent_names[index]);
-        s_epoch_t want = {db, "3"};
-        cr_assert (jt_wait_for (s_agent_epoch, &want, 30000), "%s never saw epoch 3",
-                   fleet->agent_names[index]);
-    }
+    s_wait_agents_epoch (fleet, count, "3");
     //  the second controller now leads the old copy: epoch 2, below 3
     cr_assert_eq (jt_run (NULL, "sed -i \"s|^store: .*|store: '%s'|\" %s/controller.yaml", copy,
                           pair.two.data),
@@ -1075,13 +1075,7 @@ Test (failover, a_postgresql_restart_under_the_leader_costs_one_takeover_and_no_
     cr_assert_eq (seen, 2);
     json_decref (controllers);
     //  the agents follow the new leader: its epoch, and a second deploy
-    for (int agent = 0; agent < count; agent++) {
-        char path[600];
-        snprintf (path, sizeof path, "%s/%s/agent/state.db", fleet->dir, fleet->agent_names[agent]);
-        s_epoch_t want = {path, "2"};
-        cr_assert (jt_wait_for (s_agent_epoch, &want, 30000), "%s never saw epoch 2",
-                   fleet->agent_names[agent]);
-    }
+    s_wait_agents_epoch (fleet, count, "2");
     cr_assert (jt_fleet_wait_status (fleet, "\"state\": \"online\"", count, 30000),
                "the agents are not online under the new leader");
     s_add_release (fleet, "2.0");
