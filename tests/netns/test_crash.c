@@ -72,8 +72,8 @@ static void s_assert_no_report_lost (void)
     }
 }
 
-//  Is there an entry starting with prefix in dir?
-static bool s_dir_has (const char *dir, const char *prefix, bool non_empty)
+//  Is there an entry starting with prefix and ending with suffix in dir?
+static bool s_dir_has (const char *dir, const char *prefix, const char *suffix, bool non_empty)
 {
     DIR *handle = opendir (dir);
     if (!handle)
@@ -81,7 +81,9 @@ static bool s_dir_has (const char *dir, const char *prefix, bool non_empty)
     bool found = false;
     struct dirent *entry;
     while (!found && (entry = readdir (handle))) {
-        if (strncmp (entry->d_name, prefix, strlen (prefix)) != 0)
+        size_t len = strlen (entry->d_name);
+        if (strncmp (entry->d_name, prefix, strlen (prefix)) != 0 || len < strlen (suffix) ||
+            strcmp (entry->d_name + len - strlen (suffix), suffix) != 0)
             continue;
         char path[PATH_MAX];
         struct stat info;
@@ -102,15 +104,24 @@ typedef struct {
     char releases[PATH_MAX];
 } s_in_step_t;
 
-//  The step host-1's agent has recorded as running (its state.db).
-static bool s_step_recorded (s_step_t step)
+//  The step host-1's agent has recorded as running (its state.db), into
+//  seen. A sqlite3 that fails (it does not get the lock in 10 s) is tried
+//  again for up to 5 s: a failed read says nothing about the order.
+static bool s_step_recorded (s_step_t step, char *seen, size_t seen_len)
 {
+    int rc = -1;
     char *output = NULL;
-    int rc = jt_run (&output,
+    for (int attempt = 0; rc != 0 && attempt < 50; attempt++) {
+        if (attempt)
+            usleep (100 * 1000);
+        free (output);
+        output = NULL;
+        rc = jt_run (&output,
                      "sqlite3 -readonly -cmd '.timeout 10000' '%s/host-1/agent/state.db' \"SELECT "
-                     "step FROM plans WHERE "
-                     "state = 'applying'\"",
+                     "step FROM plans WHERE state = 'applying'\"",
                      fleet->dir);
+    }
+    snprintf (seen, seen_len, "rc=%d: %s", rc, output ? output : "(no output)");
     bool recorded =
         rc == 0 && output && strncmp (output, s_step_names[step], strlen (s_step_names[step])) == 0;
     free (output);
@@ -125,9 +136,9 @@ static bool s_agent_in_step (void *arg)
     s_in_step_t *wait = (s_in_step_t *)arg;
     switch (wait->step) {
         case S_FETCH:
-            return s_dir_has (wait->downloads, "", true);
+            return s_dir_has (wait->downloads, "", ".part", true);  //  chunks arrive
         case S_UNPACK:
-            return s_dir_has (wait->releases, ".staging-", false);
+            return s_dir_has (wait->releases, ".staging-", "", false);
         case S_ACTIVATE: {
             s_log_wait_t log = {"activating 2.0 host-1", 1};
             return s_log_has (&log);
@@ -194,7 +205,9 @@ static void s_kill_agent_in (s_step_t step)
     s_start_plan (plan_id, sizeof plan_id, "deploy web %s --env %s", "2.0", "dev");
     cr_assert (s_wait_fast (s_agent_in_step, &wait, 60000), "host-1 never reached %s",
                s_step_names[step]);
-    cr_assert (s_step_recorded (step), "host-1 began %s before recording it", s_step_names[step]);
+    char seen[256];
+    cr_assert (s_step_recorded (step, seen, sizeof seen),
+               "host-1 began %s before recording it (its plans say %s)", s_step_names[step], seen);
     pid_t agent = fleet->agents[0];
     if (step != S_FETCH)
         cr_assert_not (s_helper_gone (&agent), "host-1 runs %s without its apply helper",
@@ -230,7 +243,7 @@ static void s_kill_agent_in (s_step_t step)
         cr_assert_str_eq (version, "2.0", "host-%d", index + 1);
         free (version);
     }
-    cr_assert_not (s_dir_has (wait.releases, ".staging-", false), "a staging dir was left");
+    cr_assert_not (s_dir_has (wait.releases, ".staging-", "", false), "a staging dir was left");
     s_assert_no_report_lost ();
 }
 
