@@ -16,7 +16,30 @@ struct _ctl_channel_t {
     zsock_t *agents;         //  agents ROUTER, BASE+1
     zhashx_t *routes;        //  agent name -> routing id (zframe_t *)
     zlistx_t *after_commit;  //  messages to send once the burst commits, or NULL
+    zhashx_t *report_acks;   //  route+incarnation -> s_acks_t, in a burst, or NULL
 };
+
+//  The report ids a burst stored for one agent connection and incarnation:
+//  one ReportAck for them all once the burst commits.
+typedef struct {
+    zframe_t *route;
+    char *incarnation;
+    uint64_t *ids;
+    size_t count;
+    size_t capacity;
+} s_acks_t;
+
+static void s_acks_destroy (s_acks_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    s_acks_t *self = *self_p;
+    zframe_destroy (&self->route);
+    free (self->incarnation);
+    free (self->ids);
+    free (self);
+    *self_p = NULL;
+}
 
 ctl_channel_t *ctl_channel_new (zsock_t **pub_p, zsock_t **agents_p)
 {
@@ -43,6 +66,7 @@ void ctl_channel_destroy (ctl_channel_t **self_p)
         return;
     ctl_channel_t *self = *self_p;
     zlistx_destroy (&self->after_commit);
+    zhashx_destroy (&self->report_acks);
     zhashx_destroy (&self->routes);
     zsock_destroy (&self->agents);
     zsock_destroy (&self->pub);
@@ -136,24 +160,82 @@ int ctl_channel_broadcast (ctl_channel_t *self, const char *topic, const void *d
     return -1;
 }
 
+//  Acknowledge one report now (outside a burst).
+static int s_ack_now (ctl_channel_t *self, zframe_t *route, const char *incarnation, uint64_t *ids,
+                      size_t count)
+{
+    jad_ctl_msg_t reply = {.kind = JAD_CTL_MSG_REPORT_ACK};
+    reply.report_ack.incarnation = (char *)incarnation;
+    reply.report_ack.report_ids = ids;
+    reply.report_ack.report_id_count = count;
+    return ctl_channel_send_route (self, route, &reply);
+}
+
+int ctl_channel_ack_report (ctl_channel_t *self, zframe_t *route, const char *incarnation,
+                            uint64_t report_id)
+{
+    if (!incarnation)
+        return -1;  //  cannot happen: a decoded report has one
+    if (!self->report_acks)
+        return s_ack_now (self, route, incarnation, &report_id, 1);
+    //  key: the route's bytes in hex, then the incarnation
+    size_t route_size = zframe_size (route);
+    size_t key_len = 2 * route_size + 1 + strlen (incarnation) + 1;
+    char *key = (char *)malloc (key_len);
+    if (!key)
+        return s_ack_now (self, route, incarnation, &report_id, 1);
+    jad_hex (zframe_data (route), route_size, key);
+    snprintf (key + 2 * route_size, key_len - 2 * route_size, "/%s", incarnation);
+    s_acks_t *acks = (s_acks_t *)zhashx_lookup (self->report_acks, key);
+    if (!acks) {
+        acks = (s_acks_t *)calloc (1, sizeof (s_acks_t));
+        if (acks &&
+            (!(acks->route = zframe_dup (route)) || !(acks->incarnation = strdup (incarnation)) ||
+             zhashx_insert (self->report_acks, key, acks) != 0))
+            s_acks_destroy (&acks);
+    }
+    free (key);
+    if (acks && acks->count == acks->capacity) {
+        size_t capacity = acks->capacity ? 2 * acks->capacity : 4;
+        uint64_t *bigger = (uint64_t *)realloc (acks->ids, capacity * sizeof (uint64_t));
+        if (bigger) {
+            acks->ids = bigger;
+            acks->capacity = capacity;
+        }
+    }
+    if (!acks || acks->count == acks->capacity)
+        //  cannot wait: the ack goes now, as it did before bursts
+        return s_ack_now (self, route, incarnation, &report_id, 1);
+    acks->ids[acks->count++] = report_id;
+    return 0;
+}
+
 void ctl_channel_burst_begin (ctl_channel_t *self)
 {
     zlistx_destroy (&self->after_commit);
+    zhashx_destroy (&self->report_acks);
     self->after_commit = zlistx_new ();
     if (self->after_commit)
         zlistx_set_destructor (self->after_commit, (zlistx_destructor_fn *)zmsg_destroy);
+    self->report_acks = zhashx_new ();
+    if (self->report_acks)
+        zhashx_set_destructor (self->report_acks, (zhashx_destructor_fn *)s_acks_destroy);
 }
 
 void ctl_channel_burst_end (ctl_channel_t *self, bool committed)
 {
+    zhashx_t *acks = self->report_acks;
+    self->report_acks = NULL;
+    for (s_acks_t *item = committed && acks ? (s_acks_t *)zhashx_first (acks) : NULL; item;
+         item = (s_acks_t *)zhashx_next (acks))
+        s_ack_now (self, item->route, item->incarnation, item->ids, item->count);
+    zhashx_destroy (&acks);
     zlistx_t *replies = self->after_commit;
     self->after_commit = NULL;
-    for (zmsg_t *msg = committed && replies ? zlistx_first (replies) : NULL; msg;
-         msg = zlistx_next (replies)) {
-        zmsg_t *copy = zmsg_dup (msg);
-        if (copy && zmsg_send (&copy, self->agents) != 0)
-            zmsg_destroy (&copy);
-    }
+    zmsg_t *msg;
+    while (committed && replies && (msg = (zmsg_t *)zlistx_detach (replies, NULL)))
+        if (zmsg_send (&msg, self->agents) != 0)
+            zmsg_destroy (&msg);
     zlistx_destroy (&replies);
 }
 

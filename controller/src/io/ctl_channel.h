@@ -5,7 +5,8 @@
 //  An agent is reached directly over the route its last message came
 //  from. During a burst of agent messages (one transaction), replies that
 //  promise something is stored (report and metric acks) wait for the
-//  burst's commit: ctl_channel_burst_begin ... ctl_channel_burst_end.
+//  burst's commit: ctl_channel_burst_begin ... ctl_channel_burst_end. The
+//  report acks of a burst go as one message per agent connection.
 
 #ifndef CTL_CHANNEL_H_INCLUDED
 #define CTL_CHANNEL_H_INCLUDED
@@ -47,6 +48,14 @@ int ctl_channel_send_agent (ctl_channel_t *self, const char *name, const jad_ctl
 //  Send `message` over `route` once the current burst commits (at once
 //  outside a burst). Returns 0 or -1.
 int ctl_channel_send_committed (ctl_channel_t *self, zframe_t *route, const jad_ctl_msg_t *message);
+
+//  Acknowledge report `report_id` of the agent `incarnation` behind
+//  `route`: at once outside a burst; in a burst, once it commits, in one
+//  ReportAck per route and incarnation carrying every report id the burst
+//  stored (an agent's started and finished reports often come together).
+//  Returns 0 or -1.
+int ctl_channel_ack_report (ctl_channel_t *self, zframe_t *route, const char *incarnation,
+                            uint64_t report_id);
 
 //  Broadcast `data` on PUB under `topic`. Returns 0 or -1.
 int ctl_channel_broadcast (ctl_channel_t *self, const char *topic, const void *data, size_t size);

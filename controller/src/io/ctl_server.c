@@ -358,16 +358,11 @@ static void s_agent_handle (ctl_server_t *self, zframe_t *route, zframe_t *body,
     if (message->kind == JAD_AGENT_MSG_ACK)
         ctl_plans_on_ack (self->plans, name, message->ack.plan_id);
     else if (message->kind == JAD_AGENT_MSG_REPORT) {
-        if (ctl_plans_on_report (self->plans, name, message->report) == 0) {
-            uint64_t report_id = message->report->report_id;
-            jad_ctl_msg_t reply = {.kind = JAD_CTL_MSG_REPORT_ACK};
-            reply.report_ack.incarnation = message->report->incarnation;
-            reply.report_ack.report_ids = &report_id;
-            reply.report_ack.report_id_count = 1;
-            //  The ack promises the report is stored: in a burst, it waits
-            //  for the burst's commit.
-            ctl_channel_send_committed (self->channel, route, &reply);
-        }
+        //  The ack promises the report is stored: in a burst, it waits
+        //  for the burst's commit.
+        if (ctl_plans_on_report (self->plans, name, message->report) == 0)
+            ctl_channel_ack_report (self->channel, route, message->report->incarnation,
+                                    message->report->report_id);
     } else if (message->kind == JAD_AGENT_MSG_FETCH) {
         jad_ctl_msg_t *reply = ctl_artifacts_fetch (self->artifacts, name, message->fetch.sha256,
                                                     message->fetch.offset, message->fetch.length);
