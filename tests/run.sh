@@ -54,7 +54,7 @@ valgrind_on=${JADUGAR_VALGRIND:-1}
 #    optimisation, clang's with clang. GCC -O1 is the build above (the
 #    product and every test); GCC RelWithDebInfo (the product, and the
 #    unit tests valgrind runs) is built here in build-gcc-relwithdebinfo;
-#    clang builds the product and the fuzz targets in build-fuzz (ASan,
+#    clang builds the product, the tests and the fuzz targets in build-fuzz (ASan,
 #    coverage instrumentation: tests/fuzz/run-fuzz.sh); GCC Release (-O3)
 #    is package.build's (tests/package/build-packages.sh);
 #  - valgrind on the unit tests of the GCC RelWithDebInfo build (below);
@@ -94,10 +94,10 @@ if [ "$full" = yes ] && [ "${JADUGAR_BUILDS:-1}" != 0 ]; then
         pg_pid=$!
         nice -n 19 ./tests/fuzz/run-fuzz.sh --build >"$top/fuzz-build.log" 2>&1 || {
             cat "$top/fuzz-build.log"
-            echo "build: clang (the product and the fuzz targets) FAILED"
+            echo "build: clang (the product, the tests and the fuzz targets) FAILED"
             exit 1
         }
-        step "build: clang, the product and the fuzz targets, done"
+        step "build: clang, the product, the tests and the fuzz targets, done"
         if [ "$valgrind_on" != 0 ]; then
             #  the valgrind run's own build step finds it built
             JADUGAR_VALGRIND_ONLY=${JADUGAR_VALGRIND_ONLY-"$valgrind_default"} \
