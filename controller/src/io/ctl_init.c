@@ -414,7 +414,8 @@ static char *s_client_endpoints (ctl_store_t *store, const char *listen, int por
             if (!colon || end == colon + 1 || *end || base < 1 || base > 65532 ||
                 !s_endpoint_host_ok (row->name, (size_t)(colon - row->name))) {
                 fputs ("jadugar-controller: note: the store names a controller '", stderr);
-                for (const char *at = row->name ? row->name : ""; *at && at - row->name < 80; at++)
+                const char *name = row->name ? row->name : "";
+                for (const char *at = name; *at && at - name < 80; at++)
                     fputc (isprint ((unsigned char)*at) ? *at : '?', stderr);
                 fputs ("', not HOST:PORT; it is not in the client file\n", stderr);
                 continue;
