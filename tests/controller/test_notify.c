@@ -129,6 +129,60 @@ Test (notify, gives_up_after_three_attempts)
     jt_sink_destroy (&sink);
 }
 
+//  A webhook that keeps failing holds up only itself: an event for another
+//  target goes while the first waits to be tried again. The same target
+//  still gets its events in order.
+Test (notify, a_failing_target_holds_up_only_its_own_events)
+{
+    char *dir = jt_tempdir ("jadnotify");
+    char script[PATH_MAX], out[PATH_MAX], text[PATH_MAX + 128], url[128];
+    snprintf (script, sizeof script, "%s/notify.sh", dir);
+    snprintf (out, sizeof out, "%s/events.txt", dir);
+    snprintf (text, sizeof text, "#!/bin/sh\necho \"$JADUGAR_EVENT\" >> '%s'\n", out);
+    jt_write_file (script, text, 0755);
+    jt_sink_t *sink = jt_sink_new (1000);  //  always 500
+    jad_controller_config_t config;
+    jad_notify_config_t targets[2];
+    s_config (&config, targets, url, sizeof url, sink, script);
+    char *deploys[] = {"deploy.*"}, *alerts[] = {"alert.*"};
+    targets[0].events = deploys;  //  the webhook: deploys
+    targets[0].event_count = 1;
+    targets[1].events = alerts;  //  the command: alerts
+    targets[1].event_count = 1;
+    ctl_notify_t *notify = ctl_notify_new (&config, 0);
+    cr_assert_not_null (notify);
+    s_send (notify, "deploy.started", 1);
+    s_send (notify, "deploy.finished", 2);
+    s_send (notify, "alert.firing", 3);
+    //  the alert's command runs while the first deploy event is still
+    //  being tried (a pause of 1 s, then 2 s, between its three attempts)
+    cr_assert (jt_wait_file_has (out, "alert.firing", 20000), "the command never ran");
+    cr_assert_eq (ctl_notify_failed (notify), 0,
+                  "the alert waited until the webhook's first event was given up");
+    //  both deploy events are given up, each after three attempts, in order
+    s_counts_t want = {notify, 1, 2, 0};
+    cr_assert (jt_wait_for (s_counts_reached, &want, 30000), "delivered %llu failed %llu",
+               (unsigned long long)ctl_notify_delivered (notify),
+               (unsigned long long)ctl_notify_failed (notify));
+    cr_assert_eq (jt_sink_count (sink), 6);
+    char *bodies = jt_sink_bodies (sink);
+    char *first = strstr (bodies, "\"number\":1");
+    char *second = strstr (bodies, "\"number\":2");
+    cr_assert (first && second, "%s", bodies);
+    cr_assert_eq (jt_count (bodies, "\"number\":1"), 3, "%s", bodies);
+    cr_assert_eq (jt_count (bodies, "\"number\":2"), 3, "%s", bodies);
+    //  the second deploy event only once the first was given up
+    char *last_first = first;
+    for (char *at = first; (at = strstr (at + 1, "\"number\":1"));)
+        last_first = at;
+    cr_assert (last_first < second, "the webhook got its events out of order:\n%s", bodies);
+    free (bodies);
+    ctl_notify_destroy (&notify);
+    jt_sink_destroy (&sink);
+    jt_rmtree (dir);
+    free (dir);
+}
+
 Test (notify, queue_is_bounded_oldest_dropped)
 {
     jt_sink_t *sink = jt_sink_new (0);

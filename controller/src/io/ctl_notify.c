@@ -463,26 +463,25 @@ static int s_target_deliver (s_actor_t *actor, const char *target, s_event_t *ev
     return -1;
 }
 
-//  Deliver the head of the queue to its next target. Returns true when
-//  the event is done with (delivered everywhere or given up); false when
-//  it is due again later, or the actor stops (it stays in the outbox).
+//  One attempt at the event's next target. Returns true when the event is
+//  done with (delivered everywhere or given up); false when a target is
+//  still to go (at once, or when it is due after a failure), or the actor
+//  stops (it stays in the outbox).
 static bool s_deliver (s_actor_t *actor, s_event_t *event)
 {
-    while (event->target < event->target_count) {
+    if (event->target < event->target_count) {
         const char *target = event->targets[event->target];
         int rc = s_target_deliver (actor, target, event);
         if (rc == 0) {
             event->target++;
             event->attempts = 0;
-            continue;
-        }
-        if (rc == S_STOPPED) {
+            event->due = 0;
+        } else if (rc == S_STOPPED) {
             jad_log_info ("notify: delivery abandoned, stopping event=%s id=%s target=\"%s\" "
                           "kept=%s",
                           event->kind, event->id, target, actor->store ? "yes" : "no");
             return false;
-        }
-        if (++event->attempts >= S_ATTEMPTS) {
+        } else if (++event->attempts >= S_ATTEMPTS) {
             atomic_fetch_add (&actor->shared->failed, 1);
             if (strncmp (target, "email ", 6) == 0)
                 atomic_fetch_add (&actor->shared->emails_failed, 1);
@@ -490,15 +489,45 @@ static bool s_deliver (s_actor_t *actor, s_event_t *event)
                            target, S_ATTEMPTS);
             event->target++;
             event->attempts = 0;
+            event->due = 0;
             event->lost = true;
-            continue;
-        }
-        event->due = jad_mono_ms () + ((int64_t)S_RETRY_MS << (event->attempts - 1));
-        return false;
+        } else
+            event->due = jad_mono_ms () + ((int64_t)S_RETRY_MS << (event->attempts - 1));
     }
+    if (event->target < event->target_count)
+        return false;
     if (!event->lost)
         atomic_fetch_add (&actor->shared->delivered, 1);
     return true;
+}
+
+//  The event to work on next (its queue handle in *handle_p), or NULL when
+//  the queue is empty. Each target
+//  gets events in the order they came: an event waits while one before it
+//  still has its next target to go to. Of the others, the first due goes
+//  (a failing target's pause between attempts holds up only that target).
+static s_event_t *s_next_event (s_actor_t *actor, void **handle_p)
+{
+    zhashx_t *claimed = zhashx_new ();  //  targets an earlier event still has to go to
+    s_event_t *next = NULL;
+    *handle_p = NULL;
+    if (!claimed) {  //  in order, one at a time
+        next = (s_event_t *)zlistx_first (actor->queue);
+        *handle_p = next ? zlistx_cursor (actor->queue) : NULL;
+        return next;
+    }
+    for (s_event_t *event = (s_event_t *)zlistx_first (actor->queue); event;
+         event = (s_event_t *)zlistx_next (actor->queue)) {
+        if (!zhashx_lookup (claimed, event->targets[event->target]) &&
+            (!next || event->due < next->due)) {
+            next = event;
+            *handle_p = zlistx_cursor (actor->queue);
+        }
+        for (size_t index = event->target; index < event->target_count; index++)
+            zhashx_insert (claimed, event->targets[index], (void *)"");
+    }
+    zhashx_destroy (&claimed);
+    return next;
 }
 
 //  The targets of the routes that take `event` about `env`, each once.
@@ -693,17 +722,18 @@ static void s_actor (zsock_t *pipe, void *args)
             break;
         //  told to stop: no new transfer, only the $TERM to come
         bool stopping = atomic_load (&actor.shared->stopping);
-        s_event_t *head = stopping ? NULL : (s_event_t *)zlistx_first (actor.queue);
-        int64_t wait = head ? head->due - jad_mono_ms () : -1;
-        if (!head || wait > 0) {
-            void *which = zpoller_wait (poller, head ? (int)wait : -1);
+        void *handle = NULL;
+        s_event_t *next = stopping ? NULL : s_next_event (&actor, &handle);
+        int64_t wait = next ? next->due - jad_mono_ms () : -1;
+        if (!next || wait > 0) {
+            void *which = zpoller_wait (poller, next ? (int)wait : -1);
             if (!which && zpoller_terminated (poller))
                 break;
             continue;
         }
-        if (s_deliver (&actor, head)) {
-            zlistx_detach (actor.queue, NULL);
-            s_event_done (&actor, &head);
+        if (s_deliver (&actor, next)) {
+            zlistx_detach (actor.queue, handle);
+            s_event_done (&actor, &next);
         }
     }
     //  events left stay in the outbox, for whoever leads next
