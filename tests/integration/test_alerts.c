@@ -184,20 +184,6 @@ static bool s_sink_has (void *arg)
     return found;
 }
 
-typedef struct {
-    const char *path;
-    const char *needle;
-} s_file_wait_t;
-
-static bool s_file_has (void *arg)
-{
-    s_file_wait_t *wait = arg;
-    char *text = jt_read_file (wait->path);
-    bool found = text && strstr (text, wait->needle);
-    free (text);
-    return found;
-}
-
 Test (alerts, bad_release_is_rolled_back_by_the_controller)
 {
     //  notifications go to a webhook on loopback (answering 500 once, so
@@ -305,8 +291,7 @@ Test (alerts, bad_release_is_rolled_back_by_the_controller)
         s_sink_wait_t hook = {sink, needle};
         cr_assert (jt_wait_for (s_sink_has, &hook, 20000), "webhook never got %s", *kind);
         snprintf (needle, sizeof needle, "%s {", *kind);
-        s_file_wait_t file = {events, needle};
-        cr_assert (jt_wait_for (s_file_has, &file, 20000), "command never got %s", *kind);
+        cr_assert (jt_wait_file_has (events, needle, 20000), "command never got %s", *kind);
     }
     s_sink_wait_t values = {sink, "\"bad_plan\":"};
     cr_assert (jt_wait_for (s_sink_has, &values, 1000), "rollback.started without its values");
@@ -514,8 +499,8 @@ Test (alerts, inconclusive_rule_pauses_the_plan_for_an_operator)
     //  someone is told that the plan waits
     char needle[128];
     snprintf (needle, sizeof needle, "plan.paused {\"plan\":\"%s\"", plan);
-    s_file_wait_t told = {events, needle};
-    cr_assert (jt_wait_for (s_file_has, &told, 20000), "no plan.paused notification for %s", plan);
+    cr_assert (jt_wait_file_has (events, needle, 20000), "no plan.paused notification for %s",
+               plan);
     char *second = s_current (1);
     cr_assert_str_empty (second, "the second batch started while paused: %s", second);
     free (second);

@@ -28,20 +28,6 @@ static void s_teardown (void)
 TestSuite (backup, .fini = s_teardown, .timeout = 300);
 
 typedef struct {
-    const char *path;
-    const char *needle;
-} s_grep_t;
-
-static bool s_file_has (void *arg)
-{
-    s_grep_t *grep = (s_grep_t *)arg;
-    char *text = jt_read_file (grep->path);
-    bool found = text && strstr (text, grep->needle);
-    free (text);
-    return found;
-}
-
-typedef struct {
     const char *plan_id;
     const char *needle;
 } s_plan_wait_t;
@@ -201,8 +187,8 @@ Test (backup, a_backup_taken_during_a_deploy_restores_to_a_working_controller)
     snprintf (plan_id, sizeof plan_id, "%.8s", id + 7);
     free (out);
     //  in the middle of the deploy: host-1's activate hook is running
-    s_grep_t started = {log, "start 1.0 host-1\n"};
-    cr_assert (jt_wait_for (s_file_has, &started, 60000), "host-1 never started activating");
+    cr_assert (jt_wait_file_has (log, "start 1.0 host-1\n", 60000),
+               "host-1 never started activating");
     if (fleet->store)
         s_pg_backup ();
     else

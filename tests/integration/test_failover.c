@@ -29,25 +29,10 @@ typedef struct {
     pid_t pid;       //  running, or 0
 } s_ctl_t;
 
-typedef struct {
-    const char *log;
-    const char *needle;
-} s_grep_t;
-
-static bool s_log_has (void *arg)
-{
-    s_grep_t *grep = (s_grep_t *)arg;
-    char *text = jt_read_file (grep->log);
-    bool found = text && strstr (text, grep->needle);
-    free (text);
-    return found;
-}
-
 //  Wait up to timeout_ms for `needle` in the controller's log.
 static bool s_wait_log (s_ctl_t *ctl, const char *needle, int timeout_ms)
 {
-    s_grep_t grep = {ctl->log, needle};
-    return jt_wait_for (s_log_has, &grep, timeout_ms);
+    return jt_wait_file_has (ctl->log, needle, timeout_ms);
 }
 
 static void s_start (s_ctl_t *ctl)
@@ -426,8 +411,8 @@ Test (failover, a_rolling_deploy_finishes_under_the_standby_when_the_leader_dies
     //  the leader dies in the middle: once the first host switched
     char hooks[600];
     snprintf (hooks, sizeof hooks, "%s/hooks.log", fleet->dir);
-    s_grep_t first = {hooks, "activate 1.0 host-1\n"};
-    cr_assert (jt_wait_for (s_log_has, &first, 60000), "the first batch never activated");
+    cr_assert (jt_wait_file_has (hooks, "activate 1.0 host-1\n", 60000),
+               "the first batch never activated");
     jt_kill9 (fleet->controller);
     fleet->controller = 0;
     cr_assert (s_wait_log (&pair.two, "leads name=", 5000),
@@ -561,8 +546,7 @@ Test (failover, kill_9_of_the_leader_mid_deploy_to_20_agents_loses_nothing, .tim
     //  the leader dies once the first batch has activated, before the last
     char hooks[600];
     snprintf (hooks, sizeof hooks, "%s/hooks.log", fleet->dir);
-    s_grep_t first = {hooks, "activate 1.0 "};
-    cr_assert (jt_wait_for (s_log_has, &first, 120000), "nothing activated");
+    cr_assert (jt_wait_file_has (hooks, "activate 1.0 ", 120000), "nothing activated");
     int64_t until = jad_mono_ms () + 120000;
     int activated = 0;
     while (jad_mono_ms () < until) {
@@ -1026,7 +1010,7 @@ Test (failover, a_postgresql_restart_under_the_leader_costs_one_takeover_and_no_
     cr_assert (s_wait_log (&pair.two, "leader: lock connection down", 20000),
                "the standby never met the refusal");
     snprintf (needle, sizeof needle, "leads name=127.0.0.1:%d", pair.two.base);
-    cr_assert_not (s_log_has (&(s_grep_t){pair.two.log, needle}),
+    cr_assert_not (jt_file_has (pair.two.log, needle),
                    "the standby led while the database refused connections");
     //  the database is back after 2.5 s, as a restarted server would be
     int64_t back = restarted + 2500 - jad_mono_ms ();
