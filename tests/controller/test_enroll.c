@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zmq.h>
 
 static char *s_dir;
 static char s_init_token[64];
@@ -228,6 +229,41 @@ Test (enroll, wrong_tokens_are_throttled_per_key_and_per_address)
     s_expect (guesser, "10.0.0.9", "g-1", "dev", "good-secret", "accepted", NULL);
     free (guesser);
     free (other);
+}
+
+//  A fleet larger than the table of sources the throttle remembers enrolls
+//  at once with its token, from one address (the agents behind one NAT);
+//  a guesser is throttled all the same, even after them.
+Test (enroll, a_fleet_larger_than_the_throttle_s_table_enrolls_with_its_token_at_once)
+{
+    s_token ("fleet", "fleet-secret", "dev", 3600000, -1);
+    int count = CTL_AGENTS_SOURCES_MAX + 100;
+    uint8_t public_key[32];
+    char key[41], name[32];
+    for (int index = 0; index < count; index++) {
+        //  a CURVE key as the agents' (Z85 of 32 random bytes is all that matters here)
+        randombytes_buf (public_key, sizeof public_key);
+        cr_assert_not_null (zmq_z85_encode (key, public_key, sizeof public_key));
+        snprintf (name, sizeof name, "f-%d", index);
+        char detail[256];
+        char *state =
+            s_enroll (key, "10.0.0.50", name, "dev", "fleet-secret", detail, sizeof detail);
+        cr_assert_str_eq (state, "accepted", "agent %d of %d: %s (%s)", index + 1, count, state,
+                          detail);
+        free (state);
+    }
+    cr_assert_eq (s_counters.value[CTL_COUNT_ENROLL_THROTTLED], 0);
+    cr_assert_eq (s_counters.value[CTL_COUNT_ENROLL_ACCEPTED], (uint64_t)count);
+    //  the guesser at the same address is throttled after its fifth wrong token
+    char *guesser = s_new_key ();
+    char guess[32];
+    for (int index = 0; index < CTL_AGENTS_WRONG_TOKENS_PER_MINUTE; index++) {
+        snprintf (guess, sizeof guess, "guess-%d", index);
+        s_expect (guesser, "10.0.0.50", "g-1", "dev", guess, "refused", "unknown");
+    }
+    s_expect (guesser, "10.0.0.50", "g-1", "dev", "fleet-secret", "refused", "too many");
+    cr_assert_eq (s_counters.value[CTL_COUNT_ENROLL_THROTTLED], 1);
+    free (guesser);
 }
 
 Test (enroll, the_pending_table_is_bounded_in_all_per_address_and_per_minute)

@@ -37,6 +37,7 @@ struct _ctl_agents_t {
     int64_t apps_logged;     //  mono ms of that line
     ctl_agents_limits_t limits;
     zhashx_t *sources;   //  "key:KEY" or "address:IP" -> s_source_t
+    int64_t swept;       //  mono ms the full table of sources was last swept
     zhashx_t *accepted;  //  CURVE key -> name of an accepted agent (char *)
 };
 
@@ -146,40 +147,54 @@ static bool s_scope_has (const char *envs, const char *env)
     return false;
 }
 
-//  The record of `kind:name`, its window restarted when over; NULL if out
-//  of memory or the table is full of sources still in their window (then
-//  the caller treats the source as over every limit).
-static s_source_t *s_source (ctl_agents_t *self, const char *kind, const char *name, int64_t now)
+//  The record of `kind:name` if it has one (its window restarted when
+//  over), else NULL. Only sources that did something limited have one.
+static s_source_t *s_source_find (ctl_agents_t *self, const char *kind, const char *name,
+                                  int64_t now)
 {
     char id[128];
     snprintf (id, sizeof id, "%s:%.100s", kind, name && *name ? name : "-");
     s_source_t *source = (s_source_t *)zhashx_lookup (self->sources, id);
-    if (!source) {
-        if (zhashx_size (self->sources) >= CTL_AGENTS_SOURCES_MAX) {
-            //  forget sources whose window is over and that owe no log line
-            zlistx_t *keys = zhashx_keys (self->sources);
-            for (const char *old = (const char *)zlistx_first (keys); old;
-                 old = (const char *)zlistx_next (keys)) {
-                s_source_t *entry = (s_source_t *)zhashx_lookup (self->sources, old);
-                if (now - entry->window_start >= self->limits.window_ms)
-                    zhashx_delete (self->sources, old);
-            }
-            zlistx_destroy (&keys);
-            if (zhashx_size (self->sources) >= CTL_AGENTS_SOURCES_MAX)
-                return NULL;
-        }
-        source = (s_source_t *)calloc (1, sizeof (s_source_t));
-        if (!source || zhashx_insert (self->sources, id, source) != 0) {
-            free (source);
-            return NULL;
-        }
-        source->window_start = now;
-    }
-    if (now - source->window_start >= self->limits.window_ms) {
+    if (source && now - source->window_start >= self->limits.window_ms) {
         source->window_start = now;
         source->wrong_tokens = 0;
         source->pending_new = 0;
     }
+    return source;
+}
+
+//  The record of `kind:name`, made if it has none; NULL if out of memory
+//  or the table is full of sources still in their window. A full table is
+//  swept of sources whose window is over at most once a second: the sweep
+//  reads every record.
+static s_source_t *s_source (ctl_agents_t *self, const char *kind, const char *name, int64_t now)
+{
+    s_source_t *source = s_source_find (self, kind, name, now);
+    if (source)
+        return source;
+    if (zhashx_size (self->sources) >= CTL_AGENTS_SOURCES_MAX) {
+        if (now - self->swept < 1000)
+            return NULL;
+        self->swept = now;
+        zlistx_t *keys = zhashx_keys (self->sources);
+        for (const char *old = keys ? (const char *)zlistx_first (keys) : NULL; old;
+             old = (const char *)zlistx_next (keys)) {
+            s_source_t *entry = (s_source_t *)zhashx_lookup (self->sources, old);
+            if (now - entry->window_start >= self->limits.window_ms)
+                zhashx_delete (self->sources, old);
+        }
+        zlistx_destroy (&keys);
+        if (zhashx_size (self->sources) >= CTL_AGENTS_SOURCES_MAX)
+            return NULL;
+    }
+    char id[128];
+    snprintf (id, sizeof id, "%s:%.100s", kind, name && *name ? name : "-");
+    source = (s_source_t *)calloc (1, sizeof (s_source_t));
+    if (!source || zhashx_insert (self->sources, id, source) != 0) {
+        free (source);
+        return NULL;
+    }
+    source->window_start = now;
     return source;
 }
 
@@ -214,12 +229,14 @@ static s_token_t s_token_check (ctl_agents_t *self, const char *key, const char 
     *id_p = NULL;
     if (!token || !*token)
         return S_TOKEN_NONE;
+    //  Only a source that presented wrong tokens has a record: a fleet
+    //  enrolling with its token never fills the table.
     int64_t mono = jad_mono_ms ();
-    s_source_t *by_key = s_source (self, "key", key, mono);
-    s_source_t *by_address = s_source (self, "address", address, mono);
+    s_source_t *by_key = s_source_find (self, "key", key, mono);
+    s_source_t *by_address = s_source_find (self, "address", address, mono);
     uint32_t limit = self->limits.wrong_tokens_per_minute;
-    if (!by_key || !by_address || by_key->wrong_tokens >= limit ||
-        by_address->wrong_tokens >= limit) {
+    if ((by_key && by_key->wrong_tokens >= limit) ||
+        (by_address && by_address->wrong_tokens >= limit)) {
         self->counters->value[CTL_COUNT_ENROLL_THROTTLED]++;
         snprintf (why, whylen,
                   "too many wrong enrollment tokens from this key or address; try again later");
@@ -252,8 +269,15 @@ static s_token_t s_token_check (ctl_agents_t *self, const char *key, const char 
     ctl_enroll_token_destroy (&row);
     if (*id_p)
         return S_TOKEN_VALID;
-    by_key->wrong_tokens++;
-    by_address->wrong_tokens++;
+    //  Recorded when there is room: a table full of sources still in
+    //  their window (thousands of addresses guessing) leaves a new one
+    //  unrecorded; its token was checked and refused all the same.
+    by_key = s_source (self, "key", key, mono);
+    by_address = s_source (self, "address", address, mono);
+    if (by_key)
+        by_key->wrong_tokens++;
+    if (by_address)
+        by_address->wrong_tokens++;
     self->counters->value[CTL_COUNT_ENROLL_TOKEN_WRONG]++;
     s_log_limited (by_key, mono, "enrollment token refused", name, key, address, why);
     return S_TOKEN_WRONG;
