@@ -9,7 +9,6 @@
 #include "jad_testpg.h"
 
 #include <criterion/criterion.h>
-#include <dirent.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -258,58 +257,4 @@ JT_STORE_TEST (store, a_read_only_handle_reads_beside_the_writer_and_cannot_writ
     cr_assert_eq (s_count (writer, "SELECT count(*) FROM meta WHERE key = 'seen'"), 1);
     ctl_store_destroy (&reader);
     ctl_store_destroy (&writer);
-}
-
-//  This process's open files under dir (SQLite's temporary files are
-//  deleted once open: "DIR/etilqs_... (deleted)").
-static int s_open_files_under (const char *dir)
-{
-    int count = 0;
-    DIR *fds = opendir ("/proc/self/fd");
-    cr_assert_not_null (fds);
-    struct dirent *entry;
-    while ((entry = readdir (fds))) {
-        char link[PATH_MAX + 32], target[PATH_MAX];
-        snprintf (link, sizeof link, "/proc/self/fd/%s", entry->d_name);
-        ssize_t length = readlink (link, target, sizeof target - 1);
-        if (length <= 0)
-            continue;
-        target[length] = 0;
-        count += strncmp (target, dir, strlen (dir)) == 0;
-    }
-    closedir (fds);
-    return count;
-}
-
-//  A burst of agent messages is one transaction and each message's unit of
-//  work a savepoint in it; the pages a unit changes go to the sub-journal.
-//  Past SQLite's default 64 KiB that is a temporary file written a page at
-//  a time for the rest of the transaction; the store keeps it in memory.
-Test (store, a_burst_s_units_keep_their_sub_journal_in_memory)
-{
-    char *temp = jt_tempdir ("ctl-subjournal");
-    cr_assert_eq (setenv ("SQLITE_TMPDIR", temp, 1), 0);  //  before SQLite's first use here
-    ctl_store_t *store = ctl_store_open (s_target.target, CTL_STORE_CREATE);
-    cr_assert_not_null (store);
-    ctl_sql_t *sql = ctl_store_sql (store);
-    cr_assert_geq (
-        ctl_sql_exec (sql, "CREATE TABLE scratch (id INTEGER PRIMARY KEY, data BLOB)", ""), 0);
-    //  100 rows of 3000 bytes: a page each
-    for (int row = 0; row < 100; row++)
-        cr_assert_eq (ctl_sql_exec (sql, "INSERT INTO scratch (data) VALUES (zeroblob (3000))", ""),
-                      1);
-    cr_assert_eq (ctl_store_begin (store), 0);  //  the burst
-    for (int unit = 0; unit < 20; unit++) {
-        cr_assert_eq (ctl_store_begin (store), 0);  //  one message's unit
-        //  each unit changes every page: 400 KiB in the sub-journal
-        cr_assert_eq (ctl_sql_exec (sql, "UPDATE scratch SET data = randomblob (3000)", ""), 100);
-        cr_assert_eq (ctl_store_commit (store), 0);
-    }
-    cr_assert_eq (s_open_files_under (temp), 0,
-                  "the burst's sub-journal went to a temporary file in %s", temp);
-    cr_assert_eq (ctl_store_commit (store), 0);
-    cr_assert_eq (s_count (store, "SELECT count (*) FROM scratch WHERE length (data) = 3000"), 100);
-    ctl_store_destroy (&store);
-    jt_rmtree (temp);
-    free (temp);
 }

@@ -14,32 +14,10 @@
 #include "jad_db.h"
 #include "jad_log.h"
 
-#include <limits.h>
-#include <pthread.h>
 #include <sqlite3.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
-
-//  Units of work nest as savepoints inside a burst's transaction (one per
-//  report), and the pages a unit changes go to the transaction's
-//  sub-journal. SQLite keeps it in memory, emptied as each unit ends, up to
-//  64 KiB; past that it is a temporary file, written a page at a time until
-//  the transaction ends: a tenth of the controller's CPU in a deploy round.
-//  16 MiB keeps any unit but the largest in memory. Process-wide, so set
-//  before SQLite's first use (a test that used SQLite before keeps the
-//  default).
-static void s_configure_once (void)
-{
-    if (sqlite3_config (SQLITE_CONFIG_STMTJRNL_SPILL, 16 * 1024 * 1024) != SQLITE_OK)
-        jad_log_debug ("store: SQLite is initialized already; sub-journals spill at its default");
-}
-
-static void s_configure (void)
-{
-    static pthread_once_t once = PTHREAD_ONCE_INIT;
-    if (pthread_once (&once, s_configure_once) != 0)
-        jad_log_debug ("store: cannot set SQLite's sub-journal spill; it stays at its default");
-}
 
 static void *s_open (const char *target, int flags)
 {
@@ -60,7 +38,6 @@ static void *s_open (const char *target, int flags)
     int count = 0;
     for (; count < CTL_SCHEMA_SQLITE_MAX && ctl_schema_sqlite[count].sql; count++)
         scripts[count] = ctl_schema_sqlite[count].sql;
-    s_configure ();
     return jad_db_open (target, (flags & CTL_STORE_CREATE) != 0, scripts, count);
 }
 
