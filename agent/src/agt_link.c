@@ -3,6 +3,7 @@
 
 #include "agt_link.h"
 #include "jad_log.h"
+#include "jad_monitor.h"
 
 #include <sodium.h>
 #include <stdio.h>
@@ -136,15 +137,11 @@ agt_link_t *agt_link_new (const jad_agent_config_t *config, const jad_keypair_t 
 
     char endpoint[300];
     snprintf (endpoint, sizeof endpoint, "inproc://agt-monitor-%p", (void *)self);
-    if (zmq_socket_monitor (zsock_resolve (self->dealer), endpoint,
-                            ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED |
-                                ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)) {
+    self->monitor = jad_monitor_new (self->dealer, endpoint,
+                                     ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED |
+                                         ZMQ_EVENT_HANDSHAKE_FAILED_AUTH);
+    if (!self->monitor) {
         jad_log_error ("agent: cannot monitor the dealer: %s", zmq_strerror (zmq_errno ()));
-        goto failed;
-    }
-    self->monitor = zsock_new (ZMQ_PAIR);
-    if (!self->monitor || zsock_connect (self->monitor, "%s", endpoint)) {
-        jad_log_error ("agent: cannot connect the dealer monitor");
         goto failed;
     }
 
@@ -173,9 +170,7 @@ void agt_link_destroy (agt_link_t **self_p)
 {
     if (self_p && *self_p) {
         agt_link_t *self = *self_p;
-        if (self->dealer)
-            zmq_socket_monitor (zsock_resolve (self->dealer), NULL, 0);
-        zsock_destroy (&self->monitor);
+        jad_monitor_destroy (self->dealer, &self->monitor);
         zsock_destroy (&self->dealer);
         zsock_destroy (&self->sub);
         free (self);

@@ -4,6 +4,7 @@
 
 #include "ctl_sessions.h"
 #include "jad_log.h"
+#include "jad_monitor.h"
 #include "jad_util.h"
 
 #include <arpa/inet.h>
@@ -132,17 +133,12 @@ ctl_sessions_t *ctl_sessions_new (zsock_t *pub, zsock_t *agents, zsock_t *api,
     for (int guard = 0; guard < S_GUARDS; guard++) {
         char endpoint[64];
         snprintf (endpoint, sizeof endpoint, "inproc://ctl-monitor-%s", s_guard_names[guard]);
-        if (zmq_socket_monitor (zsock_resolve (self->sockets[guard]), endpoint,
-                                ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_CLOSED) !=
-            0) {
+        self->monitors[guard] =
+            jad_monitor_new (self->sockets[guard], endpoint,
+                             ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_CLOSED);
+        if (!self->monitors[guard]) {
             jad_log_error ("server: cannot monitor the %s socket: %s", s_guard_names[guard],
                            zmq_strerror (zmq_errno ()));
-            ctl_sessions_destroy (&self);
-            return NULL;
-        }
-        self->monitors[guard] = zsock_new (ZMQ_PAIR);
-        if (!self->monitors[guard] || zsock_connect (self->monitors[guard], "%s", endpoint) != 0) {
-            jad_log_error ("server: cannot connect the %s socket monitor", s_guard_names[guard]);
             ctl_sessions_destroy (&self);
             return NULL;
         }
@@ -156,9 +152,7 @@ void ctl_sessions_destroy (ctl_sessions_t **self_p)
         return;
     ctl_sessions_t *self = *self_p;
     for (int guard = 0; guard < S_GUARDS; guard++) {
-        if (self->sockets[guard] && self->monitors[guard])
-            zmq_socket_monitor (zsock_resolve (self->sockets[guard]), NULL, 0);
-        zsock_destroy (&self->monitors[guard]);
+        jad_monitor_destroy (self->sockets[guard], &self->monitors[guard]);
     }
     zhashx_destroy (&self->sessions);
     zhashx_destroy (&self->connections);
