@@ -147,13 +147,19 @@ static bool s_scope_has (const char *envs, const char *env)
     return false;
 }
 
+//  The table's key of `kind:name` into id (128 bytes).
+static void s_source_id (char *id, const char *kind, const char *name)
+{
+    snprintf (id, 128, "%s:%.100s", kind, name && *name ? name : "-");
+}
+
 //  The record of `kind:name` if it has one (its window restarted when
 //  over), else NULL. Only sources that did something limited have one.
 static s_source_t *s_source_find (ctl_agents_t *self, const char *kind, const char *name,
                                   int64_t now)
 {
     char id[128];
-    snprintf (id, sizeof id, "%s:%.100s", kind, name && *name ? name : "-");
+    s_source_id (id, kind, name);
     s_source_t *source = (s_source_t *)zhashx_lookup (self->sources, id);
     if (source && now - source->window_start >= self->limits.window_ms) {
         source->window_start = now;
@@ -188,7 +194,7 @@ static s_source_t *s_source (ctl_agents_t *self, const char *kind, const char *n
             return NULL;
     }
     char id[128];
-    snprintf (id, sizeof id, "%s:%.100s", kind, name && *name ? name : "-");
+    s_source_id (id, kind, name);
     source = (s_source_t *)calloc (1, sizeof (s_source_t));
     if (!source || zhashx_insert (self->sources, id, source) != 0) {
         free (source);

@@ -16,7 +16,7 @@ struct _ctl_channel_t {
     zsock_t *agents;         //  agents ROUTER, BASE+1
     zhashx_t *routes;        //  agent name -> routing id (zframe_t *)
     zlistx_t *after_commit;  //  messages to send once the burst commits, or NULL
-    zhashx_t *report_acks;   //  route+incarnation -> s_acks_t, in a burst, or NULL
+    zhashx_t *report_acks;   //  route+incarnation -> s_acks_t: a burst's, made at its first
 };
 
 //  The report ids a burst stored for one agent connection and incarnation:
@@ -160,7 +160,7 @@ int ctl_channel_broadcast (ctl_channel_t *self, const char *topic, const void *d
     return -1;
 }
 
-//  Acknowledge one report now (outside a burst).
+//  Acknowledge `count` reports of `incarnation` over `route` now.
 static int s_ack_now (ctl_channel_t *self, zframe_t *route, const char *incarnation, uint64_t *ids,
                       size_t count)
 {
@@ -175,9 +175,15 @@ int ctl_channel_ack_report (ctl_channel_t *self, zframe_t *route, const char *in
                             uint64_t report_id)
 {
     if (!incarnation)
-        return -1;  //  cannot happen: a decoded report has one
-    if (!self->report_acks)
+        return -1;            //  cannot happen: a decoded report has one
+    if (!self->after_commit)  //  not in a burst
         return s_ack_now (self, route, incarnation, &report_id, 1);
+    if (!self->report_acks) {
+        self->report_acks = zhashx_new ();
+        if (!self->report_acks)
+            return s_ack_now (self, route, incarnation, &report_id, 1);
+        zhashx_set_destructor (self->report_acks, (zhashx_destructor_fn *)s_acks_destroy);
+    }
     //  key: the route's bytes in hex, then the incarnation
     size_t route_size = zframe_size (route);
     size_t key_len = 2 * route_size + 1 + strlen (incarnation) + 1;
@@ -217,9 +223,6 @@ void ctl_channel_burst_begin (ctl_channel_t *self)
     self->after_commit = zlistx_new ();
     if (self->after_commit)
         zlistx_set_destructor (self->after_commit, (zlistx_destructor_fn *)zmsg_destroy);
-    self->report_acks = zhashx_new ();
-    if (self->report_acks)
-        zhashx_set_destructor (self->report_acks, (zhashx_destructor_fn *)s_acks_destroy);
 }
 
 void ctl_channel_burst_end (ctl_channel_t *self, bool committed)

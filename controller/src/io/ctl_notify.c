@@ -502,10 +502,10 @@ static bool s_deliver (s_actor_t *actor, s_event_t *event)
 }
 
 //  The event to work on next (its queue handle in *handle_p), or NULL when
-//  the queue is empty. Each target
-//  gets events in the order they came: an event waits while one before it
-//  still has its next target to go to. Of the others, the first due goes
-//  (a failing target's pause between attempts holds up only that target).
+//  the queue is empty. Each target gets events in the order they came: an
+//  event waits while one before it still has its next target to go to. Of
+//  the others, the first due goes (a failing target's pause between
+//  attempts holds up only that target).
 static s_event_t *s_next_event (s_actor_t *actor, void **handle_p)
 {
     zhashx_t *claimed = zhashx_new ();  //  targets an earlier event still has to go to
