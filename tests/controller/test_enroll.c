@@ -266,6 +266,42 @@ Test (enroll, a_fleet_larger_than_the_throttle_s_table_enrolls_with_its_token_at
     free (guesser);
 }
 
+//  Guessers from thousands of addresses fill the throttle's table: a new
+//  guesser goes unrecorded but is still refused as wrong, a recorded one
+//  stays throttled, and an agent with the right token still enrolls.
+Test (enroll, a_throttle_table_full_of_guessers_keeps_out_no_token_holder)
+{
+    s_token ("fleet", "fleet-secret", "dev", 3600000, -1);
+    uint8_t public_key[32];
+    char key[41], address[32];
+    //  each guesser is two records, its key and its address
+    for (int index = 0; index < CTL_AGENTS_SOURCES_MAX / 2; index++) {
+        randombytes_buf (public_key, sizeof public_key);
+        cr_assert_not_null (zmq_z85_encode (key, public_key, sizeof public_key));
+        snprintf (address, sizeof address, "10.1.%d.%d", index / 250, index % 250);
+        s_expect (key, address, "g", "dev", "guess", "refused", "unknown");
+    }
+    uint64_t wrong = s_counters.value[CTL_COUNT_ENROLL_TOKEN_WRONG];
+    cr_assert_eq (wrong, CTL_AGENTS_SOURCES_MAX / 2);
+    //  one more, from a new address: refused for its token, not throttled
+    char *late = s_new_key ();
+    s_expect (late, "10.2.0.1", "g", "dev", "guess", "refused", "unknown");
+    cr_assert_eq (s_counters.value[CTL_COUNT_ENROLL_TOKEN_WRONG], wrong + 1);
+    cr_assert_eq (s_counters.value[CTL_COUNT_ENROLL_THROTTLED], 0);
+    //  the first guesser's address keeps its record: five wrong, then throttled
+    char *again = s_new_key ();
+    for (int index = 1; index < CTL_AGENTS_WRONG_TOKENS_PER_MINUTE; index++)
+        s_expect (again, "10.1.0.0", "g", "dev", "guess", "refused", "unknown");
+    s_expect (again, "10.1.0.0", "g", "dev", "fleet-secret", "refused", "too many");
+    cr_assert_eq (s_counters.value[CTL_COUNT_ENROLL_THROTTLED], 1);
+    //  a token holder from a new address enrolls
+    char *agent = s_new_key ();
+    s_expect (agent, "10.3.0.1", "a-1", "dev", "fleet-secret", "accepted", NULL);
+    free (late);
+    free (again);
+    free (agent);
+}
+
 Test (enroll, the_pending_table_is_bounded_in_all_per_address_and_per_minute)
 {
     ctl_agents_limits_t limits = {.pending_max = 5,
