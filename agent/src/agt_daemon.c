@@ -59,6 +59,7 @@ struct _agt_daemon_t {
     agt_drops_t *drops;
     agt_link_t *link;
     agt_worker_t *worker;    //  runs the apply helper
+    int exit_timer;          //  kills a helper slow to exit, or -1
     char *helper;            //  its path, or NULL if not found
     zactor_t *metrics;       //  sampler thread
     agt_samples_t *samples;  //  samples waiting for the controller
@@ -939,16 +940,69 @@ static void s_helper_lost (agt_daemon_t *self)
     free (current);
 }
 
-static int s_on_helper (zloop_t *loop, zmq_pollitem_t *item, void *arg)
+//  The helper is reaped: the worker is idle again.
+static void s_helper_ended (agt_daemon_t *self, agt_worker_state_t state)
 {
-    agt_daemon_t *self = (agt_daemon_t *)arg;
-    agt_worker_state_t state = agt_worker_read (self->worker, s_on_event, self);
-    if (state == AGT_WORKER_RUNNING)
-        return 0;
-    zloop_poller_end (loop, item);
+    if (self->exit_timer >= 0) {
+        zloop_timer_end (self->loop, self->exit_timer);
+        self->exit_timer = -1;
+    }
     if (state == AGT_WORKER_LOST)
         s_helper_lost (self);
     s_schedule (self);
+}
+
+//  The helper's time to exit is up: it is killed now.
+static int s_on_helper_due (zloop_t *loop, int timer_id, void *arg)
+{
+    (void)timer_id;
+    agt_daemon_t *self = (agt_daemon_t *)arg;
+    self->exit_timer = -1;
+    zmq_pollitem_t item = {NULL, agt_worker_fd (self->worker), ZMQ_POLLIN, 0};
+    agt_worker_state_t state = agt_worker_read (self->worker, s_on_event, self);
+    if (state == AGT_WORKER_EXITING) {
+        //  not due yet by the worker's clock: look again shortly
+        self->exit_timer = zloop_timer (loop, 100, 1, s_on_helper_due, self);
+        return 0;
+    }
+    zloop_poller_end (loop, &item);
+    s_helper_ended (self, state);
+    return 0;
+}
+
+static int s_on_helper (zloop_t *loop, zmq_pollitem_t *item, void *arg);
+
+//  The helper closed its events but has not exited: its next plan waits
+//  (s_schedule) while the loop goes on; its exit, or its exit-due time,
+//  ends the wait.
+static void s_watch_exit (agt_daemon_t *self)
+{
+    zmq_pollitem_t item = {NULL, agt_worker_fd (self->worker), ZMQ_POLLIN, 0};
+    int64_t left = agt_worker_exit_due (self->worker) - jad_mono_ms ();
+    self->exit_timer =
+        zloop_timer (self->loop, left > 0 ? (size_t)left : 1, 1, s_on_helper_due, self);
+    if (self->exit_timer >= 0 && zloop_poller (self->loop, &item, s_on_helper, self) == 0) {
+        zloop_poller_set_tolerant (self->loop, &item);
+        return;
+    }
+    jad_log_error ("agent: cannot watch the apply helper's exit; waiting for it");
+    s_helper_ended (self, agt_worker_drain (self->worker, s_on_event, self));
+}
+
+static int s_on_helper (zloop_t *loop, zmq_pollitem_t *item, void *arg)
+{
+    agt_daemon_t *self = (agt_daemon_t *)arg;
+    int polled = item->fd;
+    agt_worker_state_t state = agt_worker_read (self->worker, s_on_event, self);
+    if (state == AGT_WORKER_RUNNING)
+        return 0;
+    if (state == AGT_WORKER_EXITING && polled == agt_worker_fd (self->worker))
+        return 0;  //  already watching its exit
+    zloop_poller_end (loop, item);
+    if (state == AGT_WORKER_EXITING)
+        s_watch_exit (self);
+    else
+        s_helper_ended (self, state);
     return 0;
 }
 
@@ -1255,6 +1309,7 @@ agt_daemon_t *agt_daemon_new (const char *data_dir)
     agt_daemon_t *self = (agt_daemon_t *)calloc (1, sizeof (agt_daemon_t));
     if (!self)
         return NULL;
+    self->exit_timer = -1;
     self->data_dir = strdup (data_dir);
     jad_format (self->downloads, sizeof self->downloads, "%s/downloads", data_dir);
     jad_problems_t *problems = jad_problems_new ();

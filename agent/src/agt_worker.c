@@ -24,11 +24,13 @@
 #define S_REAP_MS 5000  //  after end of input, how long the helper gets to exit
 
 struct _agt_worker_t {
-    char *helper;   //  path, or NULL
-    char *missing;  //  why there is no helper
-    pid_t pid;      //  running helper, or 0
-    int to;         //  its stdin (job, go-aheads)
-    int from;       //  its stdout (events), non-blocking
+    char *helper;     //  path, or NULL
+    char *missing;    //  why there is no helper
+    pid_t pid;        //  running helper, or 0
+    int to;           //  its stdin (job, go-aheads)
+    int from;         //  its stdout (events), non-blocking
+    int exiting;      //  pidfd of a helper that closed its events, or -1
+    int64_t exit_by;  //  then: when it is killed if it has not exited
     uint8_t *buffer;
     size_t used;
     bool done;   //  DONE event seen
@@ -70,6 +72,7 @@ agt_worker_t *agt_worker_new (const char *helper, const char *missing)
         return NULL;
     self->to = -1;
     self->from = -1;
+    self->exiting = -1;
     self->helper = helper ? strdup (helper) : NULL;
     self->missing = strdup (missing ? missing : "apply helper not found");
     self->buffer = (uint8_t *)malloc (JAD_MAX_APPLY_MSG + 4);
@@ -92,29 +95,33 @@ static void s_close (int *fd)
     }
 }
 
-//  Wait for the helper (SIGKILL if it takes too long) and describe how
-//  it ended into self->lost. Returns true if it exited 0.
-static bool s_reap (agt_worker_t *self, bool kill_now)
+//  Reap the helper and describe how it ended into self->lost: at once
+//  with kill_now (SIGKILL), else only if it has exited (wait_ms 0) or
+//  exits within wait_ms. Returns 1 if it exited 0, 0 if it ended
+//  otherwise, -1 if it is still running (after wait_ms; nothing done).
+static int s_reap (agt_worker_t *self, bool kill_now, int wait_ms)
 {
     if (self->pid <= 0)
-        return true;
+        return 1;
     if (kill_now)
         kill (self->pid, SIGKILL);
     else {
-        int pidfd = (int)pidfd_open (self->pid, 0);
+        int pidfd = self->exiting >= 0 ? self->exiting : (int)pidfd_open (self->pid, 0);
+        int rc = 1;  //  without a pidfd (valgrind lacks it): block in waitpid
         if (pidfd >= 0) {
             struct pollfd item = {.fd = pidfd, .events = POLLIN};
-            int rc;
             do
-                rc = poll (&item, 1, S_REAP_MS);
+                rc = poll (&item, 1, wait_ms);
             while (rc < 0 && errno == EINTR);
-            if (rc == 0) {
-                jad_log_warning ("agent: apply helper pid=%d does not exit; killing it",
-                                 (int)self->pid);
-                kill (self->pid, SIGKILL);
-            }
-            close (pidfd);
+            if (pidfd != self->exiting)
+                close (pidfd);
         }
+        if (rc == 0)
+            return -1;
+    }
+    if (self->exiting >= 0) {
+        close (self->exiting);
+        self->exiting = -1;
     }
     int status = 0;
     pid_t reaped;
@@ -138,16 +145,48 @@ static bool s_reap (agt_worker_t *self, bool kill_now)
     return reaped > 0 && WIFEXITED (status) && WEXITSTATUS (status) == 0;
 }
 
-//  The helper is gone (or must go): close, reap, say how it ended.
-static agt_worker_state_t s_finish (agt_worker_t *self, bool kill_now)
+//  The helper is reaped: say how it ended.
+static agt_worker_state_t s_ended (agt_worker_t *self, bool clean)
+{
+    if (self->done && !clean)
+        jad_log_warning ("agent: %s after its outcome", self->lost);
+    return self->done ? AGT_WORKER_FINISHED : AGT_WORKER_LOST;
+}
+
+//  The helper must go: close, kill, reap, say how it ended.
+static agt_worker_state_t s_finish (agt_worker_t *self)
 {
     s_close (&self->to);
     s_close (&self->from);
     self->used = 0;
-    bool clean = s_reap (self, kill_now);
-    if (self->done && !clean)
-        jad_log_warning ("agent: %s after its outcome", self->lost);
-    return self->done ? AGT_WORKER_FINISHED : AGT_WORKER_LOST;
+    return s_ended (self, s_reap (self, true, 0) == 1);
+}
+
+//  A helper that closed its events: reaped if it has exited (or is past
+//  its time: killed), else still AGT_WORKER_EXITING.
+static agt_worker_state_t s_exiting (agt_worker_t *self)
+{
+    int rc = s_reap (self, false, 0);
+    if (rc >= 0)
+        return s_ended (self, rc == 1);
+    if (jad_mono_ms () < self->exit_by)
+        return AGT_WORKER_EXITING;
+    jad_log_warning ("agent: apply helper pid=%d does not exit; killing it", (int)self->pid);
+    return s_ended (self, s_reap (self, true, 0) == 1);
+}
+
+//  The helper closed its events: reap it if it has exited, else wait for
+//  it on a pidfd (AGT_WORKER_EXITING) and kill it S_REAP_MS from now.
+static agt_worker_state_t s_closed (agt_worker_t *self)
+{
+    s_close (&self->to);
+    s_close (&self->from);
+    self->used = 0;
+    self->exiting = (int)pidfd_open (self->pid, 0);
+    if (self->exiting < 0)  //  no pidfd (valgrind lacks it): wait for it here
+        return s_ended (self, s_reap (self, false, -1) == 1);
+    self->exit_by = jad_mono_ms () + S_REAP_MS;
+    return s_exiting (self);
 }
 
 void agt_worker_destroy (agt_worker_t **self_p)
@@ -155,9 +194,10 @@ void agt_worker_destroy (agt_worker_t **self_p)
     if (self_p && *self_p) {
         agt_worker_t *self = *self_p;
         if (self->pid > 0)
-            s_finish (self, true);
+            s_finish (self);
         s_close (&self->to);
         s_close (&self->from);
+        s_close (&self->exiting);
         free (self->helper);
         free (self->missing);
         free (self->buffer);
@@ -234,7 +274,7 @@ int agt_worker_start (agt_worker_t *self, const jad_apply_job_t *job, char *err,
     if (agt_pipe_send (self->to, frame)) {
         snprintf (err, len, "cannot pass the job to the apply helper: %s", strerror (errno));
         zchunk_destroy (&frame);
-        s_finish (self, true);
+        s_finish (self);
         return -1;
     }
     zchunk_destroy (&frame);
@@ -256,7 +296,14 @@ bool agt_worker_busy (agt_worker_t *self)
 
 int agt_worker_fd (agt_worker_t *self)
 {
-    return self && self->pid > 0 ? self->from : -1;
+    if (!self || self->pid <= 0)
+        return -1;
+    return self->from >= 0 ? self->from : self->exiting;
+}
+
+int64_t agt_worker_exit_due (agt_worker_t *self)
+{
+    return self && self->pid > 0 && self->exiting >= 0 ? self->exit_by : 0;
 }
 
 const char *agt_worker_lost_detail (agt_worker_t *self)
@@ -322,6 +369,8 @@ agt_worker_state_t agt_worker_read (agt_worker_t *self, agt_apply_emit_fn *handl
     assert (handle);
     if (self->pid <= 0)
         return self->done ? AGT_WORKER_FINISHED : AGT_WORKER_LOST;
+    if (self->from < 0)
+        return s_exiting (self);
     while (true) {
         size_t room = JAD_MAX_APPLY_MSG + 4 - self->used;
         ssize_t got = read (self->from, self->buffer + self->used, room);
@@ -333,21 +382,26 @@ agt_worker_state_t agt_worker_read (agt_worker_t *self, agt_apply_emit_fn *handl
             break;  //  end of input (or a broken pipe): the helper is done
         self->used += (size_t)got;
         if (s_dispatch (self, handle, arg))
-            return s_finish (self, true);
+            return s_finish (self);
     }
     if (self->used > 0 && !self->done)
         jad_log_warning ("agent: apply helper left %zu bytes of a frame", self->used);
-    return s_finish (self, false);
+    return s_closed (self);
 }
 
 agt_worker_state_t agt_worker_drain (agt_worker_t *self, agt_apply_emit_fn *handle, void *arg)
 {
     assert (self);
     agt_worker_state_t state = agt_worker_read (self, handle, arg);
-    while (state == AGT_WORKER_RUNNING) {
-        struct pollfd item = {.fd = self->from, .events = POLLIN};
-        if (poll (&item, 1, -1) < 0 && errno != EINTR)
-            return s_finish (self, true);
+    while (state == AGT_WORKER_RUNNING || state == AGT_WORKER_EXITING) {
+        int timeout = -1;
+        if (state == AGT_WORKER_EXITING) {
+            int64_t left = self->exit_by - jad_mono_ms ();
+            timeout = left > 0 ? (int)left : 0;
+        }
+        struct pollfd item = {.fd = agt_worker_fd (self), .events = POLLIN};
+        if (poll (&item, 1, timeout) < 0 && errno != EINTR)
+            return s_finish (self);
         state = agt_worker_read (self, handle, arg);
     }
     return state;

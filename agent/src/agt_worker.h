@@ -26,6 +26,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define AGT_WORKER_HELPER "jadugar-apply"
 
@@ -35,6 +36,9 @@ typedef enum {
     AGT_WORKER_RUNNING = 0,  //  more to come: poll the fd again
     AGT_WORKER_FINISHED,     //  the helper sent DONE and exited; idle again
     AGT_WORKER_LOST,         //  the helper exited without DONE; idle again
+    AGT_WORKER_EXITING,      //  it closed its events but has not exited:
+                             //  poll agt_worker_fd (now a pidfd) again, or
+                             //  read at agt_worker_exit_due (it is killed)
 } agt_worker_state_t;
 
 //  Where the helper is: DIR/jadugar-apply, then DIR/../lib/jadugar/
@@ -55,11 +59,18 @@ int agt_worker_start (agt_worker_t *self, const jad_apply_job_t *job, char *err,
 //  True while a helper runs.
 bool agt_worker_busy (agt_worker_t *self);
 
-//  The fd to poll for input while busy, -1 when idle.
+//  The fd to poll for input while busy, -1 when idle: the helper's
+//  events, then, once it closed them, a pidfd readable when it exits.
 int agt_worker_fd (agt_worker_t *self);
 
+//  While AGT_WORKER_EXITING: the monotonic time (jad_mono_ms) at which
+//  agt_worker_read kills a helper that has still not exited; else 0.
+int64_t agt_worker_exit_due (agt_worker_t *self);
+
 //  Read what the helper sent (never blocks on it) and hand each event to
-//  `handle`, which takes ownership. At end of input the helper is reaped.
+//  `handle`, which takes ownership. A helper busy until it is reaped:
+//  at end of input it is reaped if it has exited, else the worker is
+//  AGT_WORKER_EXITING until it does (or is killed).
 agt_worker_state_t agt_worker_read (agt_worker_t *self, agt_apply_emit_fn *handle, void *arg);
 
 //  After AGT_WORKER_LOST: what happened, one line.

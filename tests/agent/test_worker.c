@@ -133,9 +133,11 @@ Test (worker, runs_the_job_in_the_helper_each_step_after_its_go_ahead)
     cr_expect_geq (agt_worker_fd (worker), 0);
     cr_expect_eq (agt_worker_start (worker, job, err, sizeof err), -1, "one job at a time");
     cr_expect (strstr (err, "busy") != NULL, "%s", err);
-    //  as the daemon does: poll the fd, read what is there
+    //  as the daemon does: poll the fd (events, then the helper's exit),
+    //  read what is there
     agt_worker_state_t state = AGT_WORKER_RUNNING;
-    while (state == AGT_WORKER_RUNNING) {
+    while (state == AGT_WORKER_RUNNING || state == AGT_WORKER_EXITING) {
+        cr_expect (agt_worker_busy (worker), "busy until the helper is reaped");
         struct pollfd item = {.fd = agt_worker_fd (worker), .events = POLLIN};
         cr_assert_geq (poll (&item, 1, 30000), 1, "the helper went quiet");
         state = agt_worker_read (worker, s_handle, &seen);
