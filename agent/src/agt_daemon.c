@@ -596,10 +596,12 @@ static void s_start_plan (agt_daemon_t *self, jad_plan_t *plan)
     s_fetch_progress (self, agt_fetch_tick (self->fetch));
 }
 
-//  When idle, start the oldest accepted plan.
+//  When idle, start the oldest accepted plan. The helper of the plan
+//  that just ended may still be on its way out after its outcome: the
+//  next plan starts when it is gone (s_on_helper schedules again).
 static void s_schedule (agt_daemon_t *self)
 {
-    while (!self->active) {
+    while (!self->active && !agt_worker_busy (self->worker)) {
         char *plan_id = agt_store_next_plan (self->store);
         if (!plan_id)
             return;

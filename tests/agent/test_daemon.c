@@ -16,6 +16,7 @@
 #include "jad_wire.h"
 
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -213,6 +214,12 @@ static char *s_release (const char *version, int smoke_exit)
 }
 
 static char s_done_detail[JAD_MAX_DETAIL];  //  of the last outcome s_serve_plan saw
+//  An apply helper the test stopped (SIGSTOP): s_serve_version lets it go
+//  on (and sets this to 0) a second after its plan is acknowledged,
+//  unless s_held_forever (the agent must kill it).
+static pid_t s_held_helper;
+static bool s_held_forever;
+static int64_t s_acked_at;     //  when s_serve_version saw its plan acknowledged
 static char s_reports[16384];  //  "step status detail" lines of the plan s_serve_plan served
 
 //  Play the controller until the plan (of `version`) has its final report;
@@ -231,8 +238,12 @@ static uint32_t s_serve_version (const char *plan_id, const char *version, const
     uint32_t outcome = 0;
     s_reports[0] = 0;
     int64_t deadline = jad_mono_ms () + 30000;
-    int64_t next_publish = 0;
+    int64_t next_publish = 0, acked_at = 0;
     while (!outcome && jad_mono_ms () < deadline) {
+        if (s_held_helper && !s_held_forever && acked && jad_mono_ms () - acked_at > 1000) {
+            cr_assert_eq (kill (s_held_helper, SIGCONT), 0);
+            s_held_helper = 0;
+        }
         //  PUB is the fast path; a late subscriber misses it, so repeat
         if (!acked && jad_mono_ms () >= next_publish) {
             zstr_sendm (s_pub, "plan/dev/");
@@ -245,6 +256,8 @@ static uint32_t s_serve_version (const char *plan_id, const char *version, const
             continue;
         if (msg->kind == JAD_AGENT_MSG_ACK) {
             cr_assert_str_eq (msg->ack.plan_id, plan_id);
+            if (!acked)
+                acked_at = s_acked_at = jad_mono_ms ();
             acked = true;
         } else if (msg->kind == JAD_AGENT_MSG_FETCH) {
             cr_assert_eq (memcmp (msg->fetch.sha256, sha, 32), 0);
@@ -783,4 +796,117 @@ Test (daemon, crash_during_smoke_is_reported_interrupted_then_converges)
     zchunk_destroy (&plan);
     free (content);
     free (archive);
+}
+
+//  Whether process `pid` was started with the argument `arg`.
+static bool s_has_arg (long pid, const char *arg)
+{
+    char path[64], text[4096];
+    snprintf (path, sizeof path, "/proc/%ld/cmdline", pid);
+    FILE *file = fopen (path, "r");
+    if (!file)
+        return false;
+    size_t got = fread (text, 1, sizeof text - 1, file);
+    fclose (file);
+    text[got] = 0;
+    for (size_t at = 0; at < got; at += strlen (text + at) + 1)
+        if (streq (text + at, arg))
+            return true;
+    return false;
+}
+
+//  The agent's apply helper (its child `jadugar-apply --apply`; the
+//  sampler's scrapes and smoke checks are children too), or 0 if none.
+static pid_t s_helper_pid (void)
+{
+    DIR *proc = opendir ("/proc");
+    cr_assert_not_null (proc);
+    pid_t found = 0;
+    struct dirent *entry;
+    while (!found && (entry = readdir (proc))) {
+        char *end = NULL;
+        long pid = strtol (entry->d_name, &end, 10);
+        if (pid <= 0 || *end)
+            continue;
+        char path[64], text[512] = "";
+        snprintf (path, sizeof path, "/proc/%ld/stat", pid);
+        FILE *file = fopen (path, "r");
+        if (!file)
+            continue;  //  gone meanwhile
+        size_t got = fread (text, 1, sizeof text - 1, file);
+        fclose (file);
+        text[got] = 0;
+        //  "pid (comm) state ppid ..."
+        const char *close = strrchr (text, ')');
+        char state = 0;
+        long ppid = 0;
+        if (strstr (text, "(jadugar-apply)") && close &&
+            sscanf (close + 1, " %c %ld", &state, &ppid) == 2 && ppid == (long)s_agent &&
+            state != 'Z' && s_has_arg (pid, "--apply"))
+            found = (pid_t)pid;
+    }
+    closedir (proc);
+    return found;
+}
+
+//  A controller sends the next plan the moment a host reports the last
+//  one done, while that plan's helper may still be exiting. The next plan
+//  waits for it, and is not failed as "apply helper busy with another
+//  job"; the agent goes on meanwhile (it acknowledges the plan). To hold
+//  that moment open, the test stops the helper when it catches it still
+//  running after the outcome (s_held_helper): the first time it lets it
+//  go on a second later, the second time never, and the agent kills it.
+Test (daemon, a_plan_sent_the_moment_the_last_one_is_done_waits_for_its_helper)
+{
+    char *archives[8];
+    for (int index = 0; index < 8; index++) {
+        char version[16];
+        snprintf (version, sizeof version, "%d.0", index + 1);
+        archives[index] = s_release (version, 0);
+    }
+    s_start_agent ();
+    zframe_t *route = NULL;
+    int fetches = 0;
+    int caught = 0, round = 0;
+    while (round < 8 && caught < 2) {
+        round++;
+        char version[16], plan_id[32];
+        snprintf (version, sizeof version, "%d.0", round);
+        snprintf (plan_id, sizeof plan_id, "plan-%d", round);
+        pid_t helper = round > 1 ? s_helper_pid () : 0;
+        if (helper > 0 && kill (helper, SIGSTOP) == 0) {
+            s_held_helper = helper;
+            s_held_forever = ++caught == 2;
+        }
+        int64_t started = jad_mono_ms ();
+        uint32_t outcome =
+            s_serve_version (plan_id, version, archives[round - 1], &route, &fetches);
+        if (s_held_forever) {
+            //  held for good: the agent killed it after its 5 s, and
+            //  answered meanwhile
+            cr_expect_lt (s_acked_at - started, 2000, "acknowledged after %lld ms",
+                          (long long)(s_acked_at - started));
+            cr_expect_geq (jad_mono_ms () - started, 4500);
+            cr_expect_eq (kill (s_held_helper, 0), -1, "the held helper is gone");
+            char *log = jad_strdup_printf ("%s/agent.log", s_dir);
+            cr_expect (jt_wait_file_has (log, "does not exit; killing it", 2000));
+            free (log);
+            s_held_helper = 0;
+            s_held_forever = false;
+        }
+        cr_assert_eq (s_held_helper, 0, "%s ended while the last helper was still running: %s",
+                      plan_id, s_done_detail);
+        cr_assert_eq (outcome, JAD_REPORT_HEALTHY, "%s: %s\n%s", plan_id, s_done_detail, s_reports);
+    }
+    for (int index = 0; index < 8; index++)
+        free (archives[index]);
+    char *current = s_current ();
+    char expected[32];
+    snprintf (expected, sizeof expected, "releases/%d.0", round);
+    cr_expect_str_eq (current, expected);
+    free (current);
+    cr_log_info ("caught the helper after its outcome %d times in %d rounds", caught, round);
+    cr_assert_eq (jt_stop (s_agent), 0);
+    s_agent = 0;
+    zframe_destroy (&route);
 }
