@@ -61,3 +61,46 @@ Test (db, get_text_says_found_none_or_error)
     cr_assert_null (value);
     cr_assert_eq (jad_db_get_text (s_db, "SELECT nothing FROM nowhere", NULL, &value), -1);
 }
+
+static int64_t s_count (const char *sql)
+{
+    int64_t value = -1;
+    cr_assert_eq (jad_db_get_int (s_db, sql, NULL, &value), 0, "%s", sql);
+    return value;
+}
+
+Test (db, units_nest_each_commits_or_rolls_back_on_its_own)
+{
+    cr_assert_eq (jad_db_begin (s_db), 0);
+    cr_assert_not (sqlite3_get_autocommit (s_db));
+    cr_assert_eq (jad_db_exec (s_db, "INSERT INTO items (name) VALUES ('a')"), 0);
+    cr_assert_eq (jad_db_begin (s_db), 0);
+    cr_assert_eq (jad_db_exec (s_db, "INSERT INTO items (name) VALUES ('b')"), 0);
+    jad_db_rollback (s_db);
+    cr_assert_not (sqlite3_get_autocommit (s_db), "an inner rollback keeps the outer unit");
+    cr_assert_eq (jad_db_begin (s_db), 0);
+    cr_assert_eq (jad_db_exec (s_db, "INSERT INTO items (name) VALUES ('c')"), 0);
+    cr_assert_eq (jad_db_commit (s_db), 0);
+    cr_assert_not (sqlite3_get_autocommit (s_db), "an inner commit keeps the outer unit");
+    cr_assert_eq (jad_db_commit (s_db), 0);
+    cr_assert (sqlite3_get_autocommit (s_db));
+    char *names = NULL;
+    cr_assert_eq (jad_db_get_text (s_db, "SELECT group_concat (name, '') FROM items", NULL, &names),
+                  0);
+    cr_assert_str_eq (names, "ac");
+    free (names);
+
+    //  an outer rollback takes what inner units committed with it
+    cr_assert_eq (jad_db_begin (s_db), 0);
+    cr_assert_eq (jad_db_exec (s_db, "INSERT INTO items (name) VALUES ('d')"), 0);
+    cr_assert_eq (jad_db_begin (s_db), 0);
+    cr_assert_eq (jad_db_exec (s_db, "INSERT INTO items (name) VALUES ('e')"), 0);
+    cr_assert_eq (jad_db_commit (s_db), 0);
+    jad_db_rollback (s_db);
+    cr_assert (sqlite3_get_autocommit (s_db));
+    cr_assert_eq (s_count ("SELECT count(*) FROM items"), 2);
+    //  nothing to commit or roll back
+    cr_assert_eq (jad_db_commit (s_db), -1);
+    jad_db_rollback (s_db);
+    cr_assert_eq (s_count ("SELECT count(*) FROM items"), 2);
+}
