@@ -38,7 +38,19 @@ static void *s_open (const char *target, int flags)
     int count = 0;
     for (; count < CTL_SCHEMA_SQLITE_MAX && ctl_schema_sqlite[count].sql; count++)
         scripts[count] = ctl_schema_sqlite[count].sql;
-    return jad_db_open (target, (flags & CTL_STORE_CREATE) != 0, scripts, count);
+    //  A burst is one transaction with a savepoint per agent message, and
+    //  each savepoint journals the pages it changes. By default a journal
+    //  past 64 KiB moves to a temporary file for the rest of the
+    //  transaction, a pwrite per page from then on (9 % of a deploy
+    //  round's samples). In memory it is cut back as each savepoint is
+    //  released, so it stays as small as the largest unit (metrics
+    //  batches and retention slices are bounded).
+    sqlite3 *db = jad_db_open (target, (flags & CTL_STORE_CREATE) != 0, scripts, count);
+    if (db && jad_db_exec (db, "PRAGMA temp_store=MEMORY")) {
+        jad_db_close (&db);
+        return NULL;
+    }
+    return db;
 }
 
 static void s_close (void *conn)
