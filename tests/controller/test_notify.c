@@ -183,6 +183,62 @@ Test (notify, a_failing_target_holds_up_only_its_own_events)
     free (dir);
 }
 
+//  A webhook that takes the request and never answers: each attempt waits
+//  out its 5 s timeout. Meanwhile the other target's events go at once,
+//  and the webhook's events still arrive in order once it answers.
+Test (notify, a_hanging_target_holds_up_only_its_own_events)
+{
+    char *dir = jt_tempdir ("jadnotify");
+    char script[PATH_MAX], out[PATH_MAX], text[PATH_MAX + 128], url[128];
+    snprintf (script, sizeof script, "%s/notify.sh", dir);
+    snprintf (out, sizeof out, "%s/events.txt", dir);
+    snprintf (text, sizeof text, "#!/bin/sh\necho \"$JADUGAR_EVENT $JADUGAR_EVENT_JSON\" >> '%s'\n",
+              out);
+    jt_write_file (script, text, 0755);
+    jt_sink_t *sink = jt_sink_new (0);
+    jt_sink_hold (sink, true);
+    jad_controller_config_t config;
+    jad_notify_config_t targets[2];
+    s_config (&config, targets, url, sizeof url, sink, script);
+    char *deploys[] = {"deploy.*"}, *alerts[] = {"alert.*"};
+    targets[0].events = deploys;  //  the webhook: deploys
+    targets[0].event_count = 1;
+    targets[1].events = alerts;  //  the command: alerts
+    targets[1].event_count = 1;
+    ctl_notify_t *notify = ctl_notify_new (&config, 0);
+    cr_assert_not_null (notify);
+    s_send (notify, "deploy.started", 1);
+    cr_assert (jt_wait_for (s_sink_holds, sink, 20000), "the webhook never got its request");
+    s_send (notify, "deploy.finished", 2);
+    for (int number = 3; number <= 5; number++)
+        s_send (notify, "alert.firing", number);
+    //  every alert while the webhook's first transfer still hangs
+    cr_assert (jt_wait_file_has (out, "\"number\":5", 20000), "the alerts never ran");
+    cr_assert_eq (jt_sink_holding (sink), 1, "the alerts waited for the hanging webhook");
+    cr_assert_eq (jt_sink_count (sink), 1, "one request at a time to the webhook");
+    char *lines = jt_read_file (out);
+    cr_assert (strstr (lines, "\"number\":3") < strstr (lines, "\"number\":4") &&
+                   strstr (lines, "\"number\":4") < strstr (lines, "\"number\":5"),
+               "the command got its events out of order:\n%s", lines);
+    free (lines);
+    jt_sink_hold (sink, false);
+    s_counts_t want = {notify, 5, 0, 0};
+    cr_assert (jt_wait_for (s_counts_reached, &want, 30000), "delivered %llu failed %llu",
+               (unsigned long long)ctl_notify_delivered (notify),
+               (unsigned long long)ctl_notify_failed (notify));
+    char *bodies = jt_sink_bodies (sink);
+    char *first = strstr (bodies, "\"number\":1"), *second = strstr (bodies, "\"number\":2");
+    cr_assert (first && second && first < second, "the webhook's events out of order:\n%s", bodies);
+    //  its first transfer was answered, not cut short by its timeout
+    //  while the alerts waited behind it
+    cr_assert_eq (jt_count (bodies, "\"number\":1"), 1, "%s", bodies);
+    free (bodies);
+    ctl_notify_destroy (&notify);
+    jt_sink_destroy (&sink);
+    jt_rmtree (dir);
+    free (dir);
+}
+
 Test (notify, queue_is_bounded_oldest_dropped)
 {
     jt_sink_t *sink = jt_sink_new (0);

@@ -69,11 +69,26 @@ typedef struct {
     char *json;
     char **targets;  //  where this event goes, each once
     size_t target_count;
-    size_t target;  //  next target to deliver to
-    int attempts;   //  failed attempts at this target
-    int64_t due;    //  mono ms
-    bool lost;      //  a target was given up
+    size_t target;                 //  next target to deliver to
+    int attempts;                  //  failed attempts at this target
+    int64_t due;                   //  mono ms
+    bool lost;                     //  a target was given up
+    struct _s_attempt_t *attempt;  //  the attempt in flight at its target, or NULL
+    void *handle;                  //  its place in the actor's queue
 } s_event_t;
+
+//  One attempt at one target, in a thread of its own: a target that hangs
+//  (a webhook that never answers, a command that runs to its timeout)
+//  holds up only its own events. The thread has its own copies of what
+//  it needs; it sends the outcome (as s_webhook returns) up its pipe.
+typedef struct _s_attempt_t {
+    zactor_t *thread;
+    s_shared_t *shared;
+    char *target;
+    char *kind;
+    char *json;
+    s_smtp_t smtp;
+} s_attempt_t;
 
 static void s_strings_free (char ***items_p, size_t *count_p)
 {
@@ -134,9 +149,27 @@ static void s_smtp_clear (s_smtp_t *smtp)
     memset (smtp, 0, sizeof *smtp);
 }
 
+static int s_smtp_copy (s_smtp_t *copy, const s_smtp_t *smtp)
+{
+    *copy = *smtp;
+    copy->host = smtp->host ? strdup (smtp->host) : NULL;
+    copy->from = smtp->from ? strdup (smtp->from) : NULL;
+    copy->user = smtp->user ? strdup (smtp->user) : NULL;
+    copy->password_file = smtp->password_file ? strdup (smtp->password_file) : NULL;
+    if ((smtp->host && !copy->host) || (smtp->from && !copy->from) || (smtp->user && !copy->user) ||
+        (smtp->password_file && !copy->password_file)) {
+        s_smtp_clear (copy);
+        return -1;
+    }
+    return 0;
+}
+
+static void s_attempt_destroy (s_attempt_t **attempt_p);
+
 static void s_event_free (s_event_t **event_p)
 {
     if (*event_p) {
+        s_attempt_destroy (&(*event_p)->attempt);
         free ((*event_p)->id);
         free ((*event_p)->kind);
         free ((*event_p)->json);
@@ -434,6 +467,7 @@ typedef struct {
     s_smtp_t smtp;
     ctl_store_t *store;  //  the outbox's store (a shared store), or NULL
     bool resumed;        //  the outbox's events were taken in (after the first CONFIG)
+    zpoller_t *poller;   //  the pipe and the attempts in flight
 } s_actor_t;
 
 //  The event is done with (delivered, given up, dropped): out of the outbox.
@@ -445,55 +479,102 @@ static void s_event_done (s_actor_t *actor, s_event_t **event_p)
     s_event_free (event_p);
 }
 
-//  A target: "webhook URL", "command PATH" or "email ADDRESS" (the
-//  actor's own copy, so that a reloaded configuration never pulls it away).
-//  Returns as s_webhook. A command runs to its end or its timeout.
-static int s_target_deliver (s_actor_t *actor, const char *target, s_event_t *event)
+//  A target: "webhook URL", "command PATH" or "email ADDRESS". Returns as
+//  s_webhook. A command runs to its end or its timeout.
+static int s_target_deliver (s_shared_t *shared, const s_smtp_t *smtp, const char *target,
+                             const char *kind, const char *json)
 {
     if (strncmp (target, "webhook ", 8) == 0)
-        return s_webhook (actor->shared, target + 8, event->json);
+        return s_webhook (shared, target + 8, json);
     if (strncmp (target, "command ", 8) == 0)
-        return s_command (target + 8, event->kind, event->json);
+        return s_command (target + 8, kind, json);
     if (strncmp (target, "email ", 6) == 0) {
-        int rc = s_email (actor->shared, &actor->smtp, target + 6, event->json);
+        int rc = s_email (shared, smtp, target + 6, json);
         if (rc == 0)
-            atomic_fetch_add (&actor->shared->emails_sent, 1);
+            atomic_fetch_add (&shared->emails_sent, 1);
         return rc;
     }
     return -1;
 }
 
-//  One attempt at the event's next target. Returns true when the event is
-//  done with (delivered everywhere or given up); false when a target is
-//  still to go (at once, or when it is due after a failure), or the actor
-//  stops (it stays in the outbox).
-static bool s_deliver (s_actor_t *actor, s_event_t *event)
+static void s_attempt_thread (zsock_t *pipe, void *args)
 {
-    if (event->target < event->target_count) {
-        const char *target = event->targets[event->target];
-        int rc = s_target_deliver (actor, target, event);
-        if (rc == 0) {
-            event->target++;
-            event->attempts = 0;
-            event->due = 0;
-        } else if (rc == S_STOPPED) {
-            jad_log_info ("notify: delivery abandoned, stopping event=%s id=%s target=\"%s\" "
-                          "kept=%s",
-                          event->kind, event->id, target, actor->store ? "yes" : "no");
-            return false;
-        } else if (++event->attempts >= S_ATTEMPTS) {
-            atomic_fetch_add (&actor->shared->failed, 1);
-            if (strncmp (target, "email ", 6) == 0)
-                atomic_fetch_add (&actor->shared->emails_failed, 1);
-            jad_log_error ("notify: giving up event=%s target=\"%s\" attempts=%d", event->kind,
-                           target, S_ATTEMPTS);
-            event->target++;
-            event->attempts = 0;
-            event->due = 0;
-            event->lost = true;
-        } else
-            event->due = jad_mono_ms () + ((int64_t)S_RETRY_MS << (event->attempts - 1));
+    s_attempt_t *attempt = (s_attempt_t *)args;
+    zsock_signal (pipe, 0);
+    int rc = s_target_deliver (attempt->shared, &attempt->smtp, attempt->target, attempt->kind,
+                               attempt->json);
+    zsock_send (pipe, "i", rc);
+    //  then wait to be ended (s_attempt_destroy)
+    char *command = zstr_recv (pipe);
+    zstr_free (&command);
+    ctl_curl_thread_end ();
+}
+
+static void s_attempt_destroy (s_attempt_t **attempt_p)
+{
+    s_attempt_t *attempt = *attempt_p;
+    if (!attempt)
+        return;
+    zactor_destroy (&attempt->thread);  //  waits for the thread
+    free (attempt->target);
+    free (attempt->kind);
+    free (attempt->json);
+    s_smtp_clear (&attempt->smtp);
+    free (attempt);
+    *attempt_p = NULL;
+}
+
+//  Start an attempt at the event's next target. Returns 0, or -1 if it
+//  could not start (out of memory or threads: counts as a failed attempt).
+static int s_attempt_start (s_actor_t *actor, s_event_t *event)
+{
+    s_attempt_t *attempt = (s_attempt_t *)calloc (1, sizeof (s_attempt_t));
+    if (!attempt)
+        return -1;
+    attempt->shared = actor->shared;
+    attempt->target = strdup (event->targets[event->target]);
+    attempt->kind = strdup (event->kind);
+    attempt->json = strdup (event->json);
+    if (!attempt->target || !attempt->kind || !attempt->json ||
+        s_smtp_copy (&attempt->smtp, &actor->smtp) != 0 ||
+        !(attempt->thread = zactor_new (s_attempt_thread, attempt)) ||
+        zpoller_add (actor->poller, attempt->thread) != 0) {
+        jad_log_error ("notify: cannot start a delivery event=%s target=\"%s\"", event->kind,
+                       event->targets[event->target]);
+        s_attempt_destroy (&attempt);
+        return -1;
     }
+    event->attempt = attempt;
+    return 0;
+}
+
+//  What an attempt at the event's next target came to (rc as s_webhook).
+//  Returns true when the event is done with (delivered everywhere or
+//  given up); false when a target is still to go (at once, or when it is
+//  due after a failure), or the actor stops (it stays in the outbox).
+static bool s_attempted (s_actor_t *actor, s_event_t *event, int rc)
+{
+    const char *target = event->targets[event->target];
+    if (rc == 0) {
+        event->target++;
+        event->attempts = 0;
+        event->due = 0;
+    } else if (rc == S_STOPPED) {
+        jad_log_info ("notify: delivery abandoned, stopping event=%s id=%s target=\"%s\" kept=%s",
+                      event->kind, event->id, target, actor->store ? "yes" : "no");
+        return false;
+    } else if (++event->attempts >= S_ATTEMPTS) {
+        atomic_fetch_add (&actor->shared->failed, 1);
+        if (strncmp (target, "email ", 6) == 0)
+            atomic_fetch_add (&actor->shared->emails_failed, 1);
+        jad_log_error ("notify: giving up event=%s target=\"%s\" attempts=%d", event->kind, target,
+                       S_ATTEMPTS);
+        event->target++;
+        event->attempts = 0;
+        event->due = 0;
+        event->lost = true;
+    } else
+        event->due = jad_mono_ms () + ((int64_t)S_RETRY_MS << (event->attempts - 1));
     if (event->target < event->target_count)
         return false;
     if (!event->lost)
@@ -501,28 +582,49 @@ static bool s_deliver (s_actor_t *actor, s_event_t *event)
     return true;
 }
 
-//  The event to work on next (its queue handle in *handle_p), or NULL when
-//  the queue is empty. Each target gets events in the order they came: an
-//  event waits while one before it still has its next target to go to. Of
+//  Take the outcome of the event's attempt (waiting for it if it is still
+//  under way), and let the event go if it is done with.
+static void s_attempt_finish (s_actor_t *actor, s_event_t *event)
+{
+    int rc = -1;
+    if (zsock_recv (event->attempt->thread, "i", &rc) != 0)
+        rc = -1;
+    zpoller_remove (actor->poller, event->attempt->thread);
+    s_attempt_destroy (&event->attempt);
+    if (s_attempted (actor, event, rc)) {
+        zlistx_detach (actor->queue, event->handle);
+        s_event_done (actor, &event);
+    }
+}
+
+//  An attempt ended: its thread is `which`.
+static void s_attempt_end (s_actor_t *actor, void *which)
+{
+    for (s_event_t *event = (s_event_t *)zlistx_first (actor->queue); event;
+         event = (s_event_t *)zlistx_next (actor->queue))
+        if (event->attempt && event->attempt->thread == which) {
+            s_attempt_finish (actor, event);
+            return;
+        }
+}
+
+//  The event to work on next, or NULL when none can go now. Each target
+//  gets events in the order they came: an event waits while one before it
+//  still has its next target to go to (an attempt in flight included). Of
 //  the others, the first due goes (a failing target's pause between
-//  attempts holds up only that target).
-static s_event_t *s_next_event (s_actor_t *actor, void **handle_p)
+//  attempts, or a hanging transfer, holds up only that target).
+static s_event_t *s_next_event (s_actor_t *actor)
 {
     zhashx_t *claimed = zhashx_new ();  //  targets an earlier event still has to go to
     s_event_t *next = NULL;
-    *handle_p = NULL;
-    if (!claimed) {  //  in order, one at a time
-        next = (s_event_t *)zlistx_first (actor->queue);
-        *handle_p = next ? zlistx_cursor (actor->queue) : NULL;
-        return next;
-    }
     for (s_event_t *event = (s_event_t *)zlistx_first (actor->queue); event;
          event = (s_event_t *)zlistx_next (actor->queue)) {
-        if (!zhashx_lookup (claimed, event->targets[event->target]) &&
-            (!next || event->due < next->due)) {
+        if (!event->attempt &&
+            (!claimed || !zhashx_lookup (claimed, event->targets[event->target])) &&
+            (!next || event->due < next->due))
             next = event;
-            *handle_p = zlistx_cursor (actor->queue);
-        }
+        if (!claimed)  //  out of memory: in order, one at a time
+            return event->attempt ? NULL : next;
         for (size_t index = event->target; index < event->target_count; index++)
             zhashx_insert (claimed, event->targets[index], (void *)"");
     }
@@ -583,14 +685,26 @@ static void s_event_queue (s_actor_t *actor, s_event_t *event, const char *env, 
         jad_log_error ("notify: cannot keep event=%s id=%s in the store: it is sent, but not "
                        "again by another controller",
                        event->kind, event->id);
-    //  a full queue drops its oldest event, even one being retried
-    if (zlistx_size (actor->queue) >= actor->shared->queue_max) {
-        s_event_t *oldest = (s_event_t *)zlistx_detach (actor->queue, NULL);
+    //  a full queue (of events waiting: not those being delivered) drops
+    //  its oldest waiting event, even one being retried
+    size_t waiting = 0;
+    s_event_t *oldest = NULL;
+    for (s_event_t *queued = (s_event_t *)zlistx_first (actor->queue); queued;
+         queued = (s_event_t *)zlistx_next (actor->queue))
+        if (!queued->attempt && waiting++ == 0)
+            oldest = queued;
+    if (oldest && waiting >= actor->shared->queue_max) {
+        zlistx_detach (actor->queue, oldest->handle);
         jad_log_error ("notify: queue full, dropping event=%s id=%s", oldest->kind, oldest->id);
         s_event_done (actor, &oldest);
         atomic_fetch_add (&actor->shared->dropped, 1);
     }
-    zlistx_add_end (actor->queue, event);
+    event->handle = zlistx_add_end (actor->queue, event);
+    if (!event->handle) {
+        jad_log_error ("notify: event lost: out of memory");
+        atomic_fetch_add (&actor->shared->dropped, 1);
+        s_event_done (actor, &event);
+    }
 }
 
 static void s_actor_event (s_actor_t *actor, zmsg_t *msg)
@@ -709,34 +823,48 @@ static void s_actor (zsock_t *pipe, void *args)
     s_actor_t actor = {.shared = (s_shared_t *)args, .pipe = pipe};
     actor.queue = zlistx_new ();
     actor.routes = zlistx_new ();
-    zpoller_t *poller = zpoller_new (pipe, NULL);
+    actor.poller = zpoller_new (pipe, NULL);
     if (actor.routes)
         zlistx_set_destructor (actor.routes, s_route_free);
     zsock_signal (pipe, 0);
-    bool running = actor.queue && actor.routes && poller;
+    bool running = actor.queue && actor.routes && actor.poller;
     while (running) {
         //  take in everything waiting first, so that the bound holds
         while (running && (zsock_events (pipe) & ZMQ_POLLIN))
             running = s_actor_command (&actor);
         if (!running)
             break;
-        //  told to stop: no new transfer, only the $TERM to come
+        //  start every attempt that can go now; told to stop: no new one,
+        //  only the $TERM to come
         bool stopping = atomic_load (&actor.shared->stopping);
-        void *handle = NULL;
-        s_event_t *next = stopping ? NULL : s_next_event (&actor, &handle);
+        s_event_t *next = stopping ? NULL : s_next_event (&actor);
+        while (next && next->due <= jad_mono_ms ()) {
+            if (s_attempt_start (&actor, next) != 0 && s_attempted (&actor, next, -1)) {
+                zlistx_detach (actor.queue, next->handle);
+                s_event_done (&actor, &next);
+            }
+            next = s_next_event (&actor);
+        }
         int64_t wait = next ? next->due - jad_mono_ms () : -1;
-        if (!next || wait > 0) {
-            void *which = zpoller_wait (poller, next ? (int)wait : -1);
-            if (!which && zpoller_terminated (poller))
-                break;
-            continue;
-        }
-        if (s_deliver (&actor, next)) {
-            zlistx_detach (actor.queue, handle);
-            s_event_done (&actor, &next);
-        }
+        void *which = zpoller_wait (actor.poller, next ? (int)(wait > 0 ? wait : 0) : -1);
+        if (!which && zpoller_terminated (actor.poller))
+            break;
+        if (which && which != pipe)
+            s_attempt_end (&actor, which);
     }
-    //  events left stay in the outbox, for whoever leads next
+    //  attempts in flight give up (stopping) or end at their timeout: an
+    //  event delivered meanwhile is done with; events left stay in the
+    //  outbox, for whoever leads next
+    bool flying = actor.queue != NULL;
+    while (flying) {
+        flying = false;
+        for (s_event_t *event = (s_event_t *)zlistx_first (actor.queue); event && !flying;
+             event = (s_event_t *)zlistx_next (actor.queue))
+            if (event->attempt) {
+                s_attempt_finish (&actor, event);
+                flying = true;  //  the queue may have changed: look again
+            }
+    }
     while (actor.queue && zlistx_size (actor.queue)) {
         s_event_t *event = (s_event_t *)zlistx_detach (actor.queue, NULL);
         s_event_free (&event);
@@ -745,7 +873,7 @@ static void s_actor (zsock_t *pipe, void *args)
     zlistx_destroy (&actor.routes);
     s_smtp_clear (&actor.smtp);
     ctl_store_destroy (&actor.store);
-    zpoller_destroy (&poller);
+    zpoller_destroy (&actor.poller);
     ctl_curl_thread_end ();
 }
 

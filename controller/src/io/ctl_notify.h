@@ -12,11 +12,12 @@
 //
 //  Delivery runs in its own thread (a czmq actor) so that a slow webhook
 //  or mail relay never stalls the controller: the main thread hands over
-//  the event as JSON text, the actor keeps a bounded queue (oldest
-//  dropped first, counted; the actor takes in every waiting event before
-//  each delivery attempt), and tries each delivery up to three times with
-//  a growing pause; a delivery that fails every time is logged with its
-//  target and counted (failed). A command gets the event in
+//  the event as JSON text, the actor keeps a bounded queue of events
+//  waiting (oldest dropped first, counted), and tries each delivery up to
+//  three times with a growing pause; a delivery that fails every time is
+//  logged with its target and counted (failed). Each attempt runs in a
+//  thread of its own, one at a time per target and in the order events
+//  came: a target that hangs holds up only its own events. A command gets the event in
 //  JADUGAR_EVENT (its kind) and JADUGAR_EVENT_JSON; a webhook gets it as
 //  the body of a JSON POST; an email (SMTP through `smtp:`, libcurl) gets
 //  a one-line subject, the fields as "key: value" lines and the JSON.
