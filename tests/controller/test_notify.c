@@ -129,28 +129,52 @@ Test (notify, gives_up_after_three_attempts)
     jt_sink_destroy (&sink);
 }
 
+//  Deploys to a webhook (the sink), alerts to a command that appends
+//  "KIND JSON" lines to `out`: two targets in a temp dir.
+typedef struct {
+    char *dir;
+    char out[PATH_MAX];
+    char script[PATH_MAX];
+    char url[128];
+    jad_controller_config_t config;
+    jad_notify_config_t targets[2];
+} s_split_t;
+
+static ctl_notify_t *s_split_new (s_split_t *split, jt_sink_t *sink)
+{
+    static char *deploys[] = {"deploy.*"}, *alerts[] = {"alert.*"};
+    split->dir = jt_tempdir ("jadnotify");
+    snprintf (split->script, sizeof split->script, "%s/notify.sh", split->dir);
+    snprintf (split->out, sizeof split->out, "%s/events.txt", split->dir);
+    char text[PATH_MAX + 128];
+    snprintf (text, sizeof text, "#!/bin/sh\necho \"$JADUGAR_EVENT $JADUGAR_EVENT_JSON\" >> '%s'\n",
+              split->out);
+    jt_write_file (split->script, text, 0755);
+    s_config (&split->config, split->targets, split->url, sizeof split->url, sink, split->script);
+    split->targets[0].events = deploys;
+    split->targets[0].event_count = 1;
+    split->targets[1].events = alerts;
+    split->targets[1].event_count = 1;
+    ctl_notify_t *notify = ctl_notify_new (&split->config, 0);
+    cr_assert_not_null (notify);
+    return notify;
+}
+
+static void s_split_end (s_split_t *split)
+{
+    jt_rmtree (split->dir);
+    free (split->dir);
+}
+
 //  A webhook that keeps failing holds up only itself: an event for another
 //  target goes while the first waits to be tried again. The same target
 //  still gets its events in order.
 Test (notify, a_failing_target_holds_up_only_its_own_events)
 {
-    char *dir = jt_tempdir ("jadnotify");
-    char script[PATH_MAX], out[PATH_MAX], text[PATH_MAX + 128], url[128];
-    snprintf (script, sizeof script, "%s/notify.sh", dir);
-    snprintf (out, sizeof out, "%s/events.txt", dir);
-    snprintf (text, sizeof text, "#!/bin/sh\necho \"$JADUGAR_EVENT\" >> '%s'\n", out);
-    jt_write_file (script, text, 0755);
     jt_sink_t *sink = jt_sink_new (1000);  //  always 500
-    jad_controller_config_t config;
-    jad_notify_config_t targets[2];
-    s_config (&config, targets, url, sizeof url, sink, script);
-    char *deploys[] = {"deploy.*"}, *alerts[] = {"alert.*"};
-    targets[0].events = deploys;  //  the webhook: deploys
-    targets[0].event_count = 1;
-    targets[1].events = alerts;  //  the command: alerts
-    targets[1].event_count = 1;
-    ctl_notify_t *notify = ctl_notify_new (&config, 0);
-    cr_assert_not_null (notify);
+    s_split_t split;
+    ctl_notify_t *notify = s_split_new (&split, sink);
+    const char *out = split.out;
     s_send (notify, "deploy.started", 1);
     s_send (notify, "deploy.finished", 2);
     s_send (notify, "alert.firing", 3);
@@ -179,8 +203,7 @@ Test (notify, a_failing_target_holds_up_only_its_own_events)
     free (bodies);
     ctl_notify_destroy (&notify);
     jt_sink_destroy (&sink);
-    jt_rmtree (dir);
-    free (dir);
+    s_split_end (&split);
 }
 
 //  A webhook that takes the request and never answers: each attempt waits
@@ -188,25 +211,11 @@ Test (notify, a_failing_target_holds_up_only_its_own_events)
 //  and the webhook's events still arrive in order once it answers.
 Test (notify, a_hanging_target_holds_up_only_its_own_events)
 {
-    char *dir = jt_tempdir ("jadnotify");
-    char script[PATH_MAX], out[PATH_MAX], text[PATH_MAX + 128], url[128];
-    snprintf (script, sizeof script, "%s/notify.sh", dir);
-    snprintf (out, sizeof out, "%s/events.txt", dir);
-    snprintf (text, sizeof text, "#!/bin/sh\necho \"$JADUGAR_EVENT $JADUGAR_EVENT_JSON\" >> '%s'\n",
-              out);
-    jt_write_file (script, text, 0755);
     jt_sink_t *sink = jt_sink_new (0);
     jt_sink_hold (sink, true);
-    jad_controller_config_t config;
-    jad_notify_config_t targets[2];
-    s_config (&config, targets, url, sizeof url, sink, script);
-    char *deploys[] = {"deploy.*"}, *alerts[] = {"alert.*"};
-    targets[0].events = deploys;  //  the webhook: deploys
-    targets[0].event_count = 1;
-    targets[1].events = alerts;  //  the command: alerts
-    targets[1].event_count = 1;
-    ctl_notify_t *notify = ctl_notify_new (&config, 0);
-    cr_assert_not_null (notify);
+    s_split_t split;
+    ctl_notify_t *notify = s_split_new (&split, sink);
+    const char *out = split.out;
     s_send (notify, "deploy.started", 1);
     cr_assert (jt_wait_for (s_sink_holds, sink, 20000), "the webhook never got its request");
     s_send (notify, "deploy.finished", 2);
@@ -235,8 +244,7 @@ Test (notify, a_hanging_target_holds_up_only_its_own_events)
     free (bodies);
     ctl_notify_destroy (&notify);
     jt_sink_destroy (&sink);
-    jt_rmtree (dir);
-    free (dir);
+    s_split_end (&split);
 }
 
 Test (notify, queue_is_bounded_oldest_dropped)
