@@ -994,11 +994,12 @@ static void s_watch_exit (agt_daemon_t *self)
 static int s_on_helper (zloop_t *loop, zmq_pollitem_t *item, void *arg)
 {
     agt_daemon_t *self = (agt_daemon_t *)arg;
-    int polled = item->fd;
     agt_worker_state_t state = agt_worker_read (self->worker, s_on_event, self);
     if (state == AGT_WORKER_RUNNING)
         return 0;
-    if (state == AGT_WORKER_EXITING && polled == agt_worker_fd (self->worker))
+    //  (its pidfd may have the number its event pipe had: tell the two
+    //  apart by the timer, which is set only while its exit is watched)
+    if (state == AGT_WORKER_EXITING && self->exit_timer >= 0)
         return 0;  //  already watching its exit
     zloop_poller_end (loop, item);
     if (state == AGT_WORKER_EXITING)
