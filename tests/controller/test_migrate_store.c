@@ -108,8 +108,9 @@ Test (migrate_store, the_schema_fixture_is_copied_whole_with_its_archives, .time
                       "4230a4a4386a12b19ddc5c06e5e10afcccf10392e1279467d502633c23aa26ce");
     ctl_release_destroy (&release);
     cr_assert_eq (ctl_releases_repo_chunks_complete (target, sha, size), 1);
-    //  the samples, in PostgreSQL's day-partitioned samples: days older
-    //  than the store's partitions are in its DEFAULT partition
+    //  the samples, in PostgreSQL's day-partitioned samples, each in the
+    //  partition of its UTC day (made for it), none in the DEFAULT one:
+    //  retention drops a past day whole
     cr_assert_eq (s_count (target, "SELECT COUNT(*) FROM samples"), 3);
     cr_assert_eq (s_count (target, "SELECT SUM(id) FROM samples WHERE (id = 1 AND ts = "
                                    "1728000000010) OR (id = 2 AND ts = 1728086399999) OR (id = "
@@ -117,7 +118,13 @@ Test (migrate_store, the_schema_fixture_is_copied_whole_with_its_archives, .time
                   8);
     cr_assert_eq (s_count (target, "SELECT COUNT(*) FROM samples WHERE tableoid = CAST "
                                    "('samples_default' AS regclass)"),
-                  3);
+                  0);
+    cr_assert_eq (s_count (target, "SELECT COUNT(*) FROM samples WHERE tableoid = CAST "
+                                   "('samples_d20241004' AS regclass)"),
+                  2);
+    cr_assert_eq (s_count (target, "SELECT COUNT(*) FROM samples WHERE tableoid = CAST "
+                                   "('samples_d20241005' AS regclass)"),
+                  1);
     int64_t sample = 0;
     cr_assert_eq (ctl_sql_int (ctl_store_sql (target), &sample,
                                "INSERT INTO samples (metric, host, ts, value) VALUES (1, 1, "

@@ -354,6 +354,35 @@ static int s_sequences (PGconn *pg, char *err, size_t errlen)
 
 //  Copy each DIR/SHA256.tar.gz into the store's chunks. Returns the count
 //  or -1 (err).
+//  PostgreSQL keeps raw samples in a partition per UTC day, and drops a
+//  past day whole (ctl_schema_pg.c, jadugar_samples_day): make the
+//  partition of every day SQLite has samples of before they are copied,
+//  so that none lands in the DEFAULT partition. Returns 0 or -1 (err).
+static int s_sample_days (sqlite3 *db, PGconn *pg, char *err, size_t errlen)
+{
+    sqlite3_stmt *stmt = NULL;
+    if (sqlite3_prepare_v2 (db,
+                            "SELECT DISTINCT ts - ((ts % 86400000) + 86400000) % 86400000 FROM "
+                            "samples ORDER BY 1",
+                            -1, &stmt, NULL) != SQLITE_OK) {
+        snprintf (err, errlen, "sqlite: the samples' days: %s", sqlite3_errmsg (db));
+        return -1;
+    }
+    int rc = 0, step;
+    while (rc == 0 && (step = sqlite3_step (stmt)) == SQLITE_ROW) {
+        char sql[96];
+        snprintf (sql, sizeof sql, "SELECT jadugar_samples_day (%lld)",
+                  (long long)sqlite3_column_int64 (stmt, 0));
+        rc = s_pg (pg, sql, err, errlen);
+    }
+    if (rc == 0 && step != SQLITE_DONE) {
+        snprintf (err, errlen, "sqlite: the samples' days: %s", sqlite3_errmsg (db));
+        rc = -1;
+    }
+    sqlite3_finalize (stmt);
+    return rc;
+}
+
 static int s_archives (ctl_store_t *store, const char *dir, char *err, size_t errlen)
 {
     DIR *listing = opendir (dir);
@@ -473,6 +502,8 @@ int ctl_migrate_store (const char *sqlite_path, const char *artifacts_dir, const
     if (rc == 0 && filled)
         rc = wipe.failed ? -1 : s_pg (pg, wipe.data, err, errlen);
     free (wipe.data);
+    if (rc == 0)
+        rc = s_sample_days (db, pg, err, errlen);
     for (int index = 0; rc == 0 && index < count; index++) {
         int64_t rows = s_copy_table (db, pg, tables[index], err, errlen);
         if (rows < 0)
