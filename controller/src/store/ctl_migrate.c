@@ -352,8 +352,6 @@ static int s_sequences (PGconn *pg, char *err, size_t errlen)
     return rc;
 }
 
-//  Copy each DIR/SHA256.tar.gz into the store's chunks. Returns the count
-//  or -1 (err).
 //  PostgreSQL keeps raw samples in a partition per UTC day, and drops a
 //  past day whole (ctl_schema_pg.c, jadugar_samples_day): make the
 //  partition of every day SQLite has samples of before they are copied,
@@ -383,6 +381,8 @@ static int s_sample_days (sqlite3 *db, PGconn *pg, char *err, size_t errlen)
     return rc;
 }
 
+//  Copy each DIR/SHA256.tar.gz into the store's chunks. Returns the count
+//  or -1 (err).
 static int s_archives (ctl_store_t *store, const char *dir, char *err, size_t errlen)
 {
     DIR *listing = opendir (dir);
