@@ -597,15 +597,15 @@ static void s_attempt_finish (s_actor_t *actor, s_event_t *event)
     }
 }
 
-//  An attempt ended: its thread is `which`.
-static void s_attempt_end (s_actor_t *actor, void *which)
+//  The event whose attempt runs in thread `which` (NULL: any attempt), or
+//  NULL if none.
+static s_event_t *s_in_flight (s_actor_t *actor, void *which)
 {
     for (s_event_t *event = (s_event_t *)zlistx_first (actor->queue); event;
          event = (s_event_t *)zlistx_next (actor->queue))
-        if (event->attempt && event->attempt->thread == which) {
-            s_attempt_finish (actor, event);
-            return;
-        }
+        if (event->attempt && (!which || event->attempt->thread == which))
+            return event;
+    return NULL;
 }
 
 //  The event to work on next, or NULL when none can go now. Each target
@@ -849,22 +849,15 @@ static void s_actor (zsock_t *pipe, void *args)
         void *which = zpoller_wait (actor.poller, next ? (int)(wait > 0 ? wait : 0) : -1);
         if (!which && zpoller_terminated (actor.poller))
             break;
-        if (which && which != pipe)
-            s_attempt_end (&actor, which);
+        s_event_t *ended = which && which != pipe ? s_in_flight (&actor, which) : NULL;
+        if (ended)
+            s_attempt_finish (&actor, ended);
     }
     //  attempts in flight give up (stopping) or end at their timeout: an
     //  event delivered meanwhile is done with; events left stay in the
     //  outbox, for whoever leads next
-    bool flying = actor.queue != NULL;
-    while (flying) {
-        flying = false;
-        for (s_event_t *event = (s_event_t *)zlistx_first (actor.queue); event && !flying;
-             event = (s_event_t *)zlistx_next (actor.queue))
-            if (event->attempt) {
-                s_attempt_finish (&actor, event);
-                flying = true;  //  the queue may have changed: look again
-            }
-    }
+    for (s_event_t *event; actor.queue && (event = s_in_flight (&actor, NULL));)
+        s_attempt_finish (&actor, event);
     while (actor.queue && zlistx_size (actor.queue)) {
         s_event_t *event = (s_event_t *)zlistx_detach (actor.queue, NULL);
         s_event_free (&event);
