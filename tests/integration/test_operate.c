@@ -98,6 +98,9 @@ Test (operate, sighup_reloads_the_agent_and_refuses_a_bad_file)
     snprintf (config, sizeof config, "%s/web-1/agent/agent.yaml", fleet->dir);
     snprintf (log, sizeof log, "%s/web-1.log", fleet->dir);
     pid_t agent = fleet->agents[index];
+    //  once accepted the agent rewrites agent.yaml itself (its token
+    //  erased): an edit made meanwhile would be lost with the old text
+    cr_assert (s_wait_log (log, "enrollment token erased from agent.yaml", 1));
 
     s_edit (config, "s/^heartbeat: .*/heartbeat: 200ms/; s/^hook-timeout: .*/hook-timeout: 5s/");
     cr_assert_eq (kill (agent, SIGHUP), 0);
